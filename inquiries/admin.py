@@ -1,0 +1,188 @@
+"""The admin is cstracker's configuration UI.
+
+Staff who are not superusers see only their teams' accounts: the same
+`visible_to(user)` scoping as the queue and the API. Inquiries, messages and events are
+read-only here; they change through the app's services so every change has its event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from inquiries import models as m
+
+
+class ScopedByAccount(admin.ModelAdmin):
+    """Limits a staff user's lists to their teams' accounts; `account_path` names the link."""
+
+    account_path = "account"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        accounts = m.Account.objects.visible_to(request.user)
+        return queryset.filter(**{f"{self.account_path}__in": accounts})
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+class HolidayInline(admin.TabularInline):
+    model = m.Holiday
+    extra = 0
+
+
+@admin.register(m.Calendar)
+class CalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "timezone", "is_24x7", "version"]
+    search_fields = ["name"]
+    readonly_fields = ["version"]
+    inlines = [HolidayInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        from inquiries.services.config import calendar_changed
+
+        queued = calendar_changed(calendar=form.instance)
+        messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
+
+
+@admin.register(m.Account)
+class AccountAdmin(ScopedByAccount):
+    account_path = "pk"
+    list_display = ["name", "marketplace", "timezone", "reply_target_seconds", "is_active"]
+    list_filter = ["marketplace", "is_active"]
+    search_fields = ["name"]
+    raw_id_fields = ["reply_calendar"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        return queryset if request.user.is_superuser else queryset.filter(pk__in=m.Account.objects.visible_to(request.user))
+
+
+class MembershipInline(admin.TabularInline):
+    model = m.Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(m.Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+    filter_horizontal = ["accounts"]
+    inlines = [MembershipInline]
+
+
+@admin.register(m.Channel)
+class ChannelAdmin(ScopedByAccount):
+    list_display = ["slug", "name", "account", "kind", "is_active"]
+    list_filter = ["kind", "is_active", "account"]
+    list_select_related = ["account"]
+    search_fields = ["slug", "name", "address"]
+
+
+class TopicRuleInline(admin.TabularInline):
+    model = m.TopicRule
+    extra = 0
+
+
+@admin.register(m.Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "is_complaint", "health_category", "position"]
+    list_filter = ["is_complaint", "health_category"]
+    search_fields = ["key", "name"]
+    inlines = [TopicRuleInline]
+
+
+@admin.register(m.Customer)
+class CustomerAdmin(ScopedByAccount):
+    list_display = ["address", "name", "account", "created_at"]
+    list_filter = ["account"]
+    list_select_related = ["account"]
+    search_fields = ["address", "name"]
+
+
+class MessageInline(admin.StackedInline):
+    model = m.Message
+    extra = 0
+    can_delete = False
+    fields = ["direction", "automatic", "automatic_reason", "sender_address", "subject", "received_at", "body_text"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(m.Inquiry)
+class InquiryAdmin(ReadOnly, ScopedByAccount):
+    list_display = ["id", "subject", "account", "customer", "status", "priority", "topic", "assignee", "opened_at"]
+    list_filter = ["status", "priority", "account", "topic"]
+    list_select_related = ["account", "customer", "topic", "assignee"]
+    search_fields = ["subject", "customer__address", "order_id", "sku"]
+    date_hierarchy = "opened_at"
+    raw_id_fields = ["customer", "assignee", "previous", "channel"]
+    inlines = [MessageInline]
+
+
+@admin.register(m.Message)
+class MessageAdmin(ReadOnly, ScopedByAccount):
+    account_path = "channel__account"
+    list_display = ["id", "external_id", "channel", "direction", "automatic", "sender_address", "received_at"]
+    list_filter = ["direction", "automatic", "channel"]
+    list_select_related = ["channel"]
+    search_fields = ["external_id", "sender_address", "subject"]
+    raw_id_fields = ["inquiry"]
+
+
+@admin.register(m.InquiryEvent)
+class InquiryEventAdmin(ReadOnly, ScopedByAccount):
+    account_path = "inquiry__account"
+    list_display = ["id", "inquiry", "kind", "at", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["inquiry", "actor"]
+    raw_id_fields = ["inquiry", "message", "clock", "actor"]
+
+
+class SlaTargetInline(admin.TabularInline):
+    model = m.SlaTarget
+    extra = 0
+
+
+@admin.register(m.SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "is_active", "calendar", "warn_ratio"]
+    list_editable = ["position", "is_active"]
+    list_select_related = ["calendar"]
+    filter_horizontal = ["accounts", "channels", "topics"]
+    inlines = [SlaTargetInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        from inquiries.services.config import policy_changed
+
+        queued = policy_changed(policy=form.instance)
+        messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
+
+
+@admin.register(m.Clock)
+class ClockAdmin(ReadOnly, ScopedByAccount):
+    account_path = "inquiry__account"
+    list_display = ["id", "inquiry", "kind", "state", "started_at", "due_at", "stopped_at"]
+    list_filter = ["kind", "state"]
+    list_select_related = ["inquiry"]
+    raw_id_fields = ["inquiry", "message", "policy", "calendar"]

@@ -1,0 +1,257 @@
+"""API serializers. Input serializers are strict: wrong types are errors, not coerced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from inquiries.ingestion.html import sanitize_html
+from inquiries.ingestion.types import Direction, IncomingMessage
+from inquiries.models import (
+    Account,
+    Channel,
+    Clock,
+    Customer,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    Team,
+)
+
+MAX_BODY = 1_000_000
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and other non-strings instead of converting them."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class AwareDateTimeField(serializers.Field):
+    """ISO 8601 with a UTC offset; a timestamp without one is ambiguous and refused."""
+
+    default_error_messages = {
+        "invalid": "Must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-26T09:30:00+01:00.",
+        "naive": "The timestamp has no UTC offset; add one, e.g. +00:00 or Z.",
+    }
+
+    def to_internal_value(self, data: Any) -> datetime:
+        if not isinstance(data, str) or len(data) > 64:
+            self.fail("invalid")
+        try:
+            value = parse_datetime(data.strip())
+        except ValueError:
+            value = None
+        if value is None:
+            self.fail("invalid")
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return value
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+def _text(max_length: int, **kwargs: Any) -> StrictCharField:
+    return StrictCharField(
+        max_length=max_length,
+        error_messages={"max_length": f"At most {max_length} characters."},
+        **kwargs,
+    )
+
+
+class SenderSerializer(serializers.Serializer):
+    address = _text(320, required=False, allow_blank=True, default="")
+    name = _text(200, required=False, allow_blank=True, default="")
+
+
+class MessageInSerializer(serializers.Serializer):
+    """One message pushed by an integration; `to_incoming()` turns it into an IncomingMessage."""
+
+    channel = _text(64)
+    external_id = _text(255)
+    direction = serializers.ChoiceField(choices=[d.value for d in Direction])
+    automatic = StrictBooleanField(required=False, default=False)
+    sender = SenderSerializer(required=False)
+    subject = _text(998, required=False, allow_blank=True, default="")
+    body_text = _text(MAX_BODY, required=False, allow_blank=True, default="", trim_whitespace=False)
+    body_html = _text(MAX_BODY, required=False, allow_blank=True, default="", trim_whitespace=False)
+    thread_id = _text(255, required=False, allow_blank=True, default="")
+    in_reply_to = _text(255, required=False, allow_blank=True, default="")
+    received_at = AwareDateTimeField(required=False)
+    order_id = _text(100, required=False, allow_blank=True, default="")
+    sku = _text(100, required=False, allow_blank=True, default="")
+
+    def validate_channel(self, value: str) -> Channel:
+        channels: dict[str, Channel | None] = self.context["channels"]
+        if value not in channels:
+            channels[value] = (
+                Channel.objects.select_related("account")
+                .filter(slug=value, account__in=Account.objects.visible_to(self.context["request"].user))
+                .first()
+            )
+        channel = channels[value]
+        if channel is None:
+            raise serializers.ValidationError(f"Unknown channel {value!r}.")
+        if not channel.is_active:
+            raise serializers.ValidationError(f"Channel {value!r} is inactive.")
+        return channel
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("body_text") and not attrs.get("body_html"):
+            raise serializers.ValidationError({"body_text": "Give body_text, body_html or both."})
+        sender = attrs.get("sender") or {}
+        if attrs["direction"] == Direction.INBOUND and not attrs.get("automatic") and not sender.get("address"):
+            raise serializers.ValidationError({"sender": "A customer message needs sender.address."})
+        return attrs
+
+    def to_incoming(self) -> tuple[Channel, IncomingMessage]:
+        data = self.validated_data
+        sender = data.get("sender") or {}
+        body_html = sanitize_html(data["body_html"]) if data["body_html"] else ""
+        body_text = data["body_text"]
+        if not body_text and body_html:
+            from inquiries.ingestion.html import html_to_text
+
+            body_text = html_to_text(data["body_html"])
+        return data["channel"], IncomingMessage(
+            external_id=data["external_id"],
+            direction=Direction(data["direction"]),
+            sender_address=sender.get("address", ""),
+            sender_name=sender.get("name", ""),
+            subject=data["subject"],
+            body_text=body_text,
+            body_html=body_html,
+            received_at=data.get("received_at"),
+            automatic=data["automatic"],
+            automatic_reason="marked automatic by the sender" if data["automatic"] else "",
+            thread_id=data["thread_id"],
+            in_reply_to=data["in_reply_to"],
+            order_id=data["order_id"],
+            sku=data["sku"],
+        )
+
+
+class BatchInSerializer(serializers.Serializer):
+    messages = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=1000,
+                                     error_messages={"max_length": "At most 1000 messages per batch."})
+
+
+class RecordedSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField()
+    inquiry_id = serializers.IntegerField(allow_null=True)
+    created = serializers.BooleanField()
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="201 created, 200 duplicate, 400 rejected")
+    message_id = serializers.IntegerField(required=False)
+    inquiry_id = serializers.IntegerField(required=False, allow_null=True)
+    created = serializers.BooleanField(required=False)
+    errors = serializers.DictField(required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True)
+
+
+# --- read side -------------------------------------------------------------------------
+
+
+class ClockSerializer(serializers.ModelSerializer):
+    elapsed_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Clock
+        fields = ["kind", "state", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds"]
+
+    def get_elapsed_seconds(self, clock: Clock) -> int | None:
+        from inquiries.selectors import clock_elapsed_seconds
+
+        return clock_elapsed_seconds(clock, now=self.context.get("now"))
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "address", "name"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id", "external_id", "direction", "automatic", "automatic_reason", "sender_address", "sender_name",
+            "subject", "body_text", "body_html", "sent_at", "received_at", "answered_at", "response_due_at",
+            "no_response_needed", "order_id", "sku", "delivery_state",
+        ]
+
+
+class InquiryListSerializer(serializers.ModelSerializer):
+    customer = CustomerSerializer()
+    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    topic = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Inquiry
+        fields = [
+            "id", "account", "channel", "customer", "subject", "status", "priority", "topic", "assignee",
+            "team", "order_id", "sku", "opened_at", "last_inbound_at", "last_reply_at", "solved_at", "updated_at",
+        ]
+
+
+class InquiryDetailSerializer(InquiryListSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+    clocks = ClockSerializer(many=True, read_only=True)
+
+    class Meta(InquiryListSerializer.Meta):
+        fields = [*InquiryListSerializer.Meta.fields, "previous", "clocks", "messages"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = InquiryEvent
+        fields = ["id", "kind", "at", "recorded_at", "actor", "message", "clock", "data"]
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["id", "name", "marketplace", "timezone", "reply_target_seconds", "reply_calendar", "is_active"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "accounts"]
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Channel
+        fields = ["id", "account", "slug", "name", "kind", "is_active", "address"]

@@ -1,0 +1,19 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from inquiries.api import views
+
+router = DefaultRouter()
+router.register("accounts", views.AccountViewSet)
+router.register("teams", views.TeamViewSet)
+router.register("channels", views.ChannelViewSet)
+
+app_name = "api"
+urlpatterns = [
+    path("messages/", views.MessageCreateView.as_view(), name="message-create"),
+    path("messages/batch/", views.MessageBatchView.as_view(), name="message-batch"),
+    path("inquiries/", views.InquiryListView.as_view(), name="inquiry-list"),
+    path("inquiries/<int:pk>/", views.InquiryDetailView.as_view(), name="inquiry-detail"),
+    path("inquiries/<int:pk>/events/", views.InquiryEventListView.as_view(), name="inquiry-events"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,153 @@
+"""REST API views: generic DRF views; reads come from selectors, writes from services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, status, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inquiries import selectors, services
+from inquiries.api import serializers as s
+from inquiries.api.errors import rejection_errors
+from inquiries.ingestion.types import Rejected
+from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
+
+
+def _record(serializer: s.MessageInSerializer) -> tuple[int, dict[str, Any]]:
+    channel, incoming = serializer.to_incoming()
+    result = services.record_message(channel=channel, incoming=incoming)
+    body = {"message_id": result.message.pk, "inquiry_id": result.inquiry_id, "created": result.created}
+    return (status.HTTP_201_CREATED if result.created else status.HTTP_200_OK), body
+
+
+class MessageCreateView(APIView):
+    """Record one message. The same (channel, external_id) again answers 200 and changes nothing."""
+
+    @extend_schema(request=s.MessageInSerializer, responses={201: s.RecordedSerializer, 200: s.RecordedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = s.MessageInSerializer(data=request.data, context={"request": request, "channels": {}})
+        serializer.is_valid(raise_exception=True)
+        code, body = _record(serializer)
+        return Response(body, status=code)
+
+
+class MessageBatchView(APIView):
+    """Record up to 1,000 messages; each item gets its own result, a bad one rejects only itself."""
+
+    @extend_schema(request=s.BatchInSerializer, responses={200: s.BatchResultSerializer})
+    def post(self, request: Request) -> Response:
+        batch = s.BatchInSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        context = {"request": request, "channels": {}}
+        results = []
+        for index, item in enumerate(batch.validated_data["messages"]):
+            serializer = s.MessageInSerializer(data=item, context=context)
+            if not serializer.is_valid():
+                results.append({"index": index, "status": 400, "errors": serializer.errors})
+                continue
+            try:
+                code, body = _record(serializer)
+            except Rejected as exc:
+                results.append({"index": index, "status": 400, "errors": rejection_errors(exc.reason)})
+                continue
+            results.append({"index": index, "status": code, **body})
+        return Response({"results": results}, status=status.HTTP_200_OK)
+
+
+class InquiryFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    account = django_filters.NumberFilter(field_name="account_id")
+    channel = django_filters.CharFilter(field_name="channel__slug")
+    topic = django_filters.CharFilter(field_name="topic__key")
+    order_id = django_filters.CharFilter()
+    sku = django_filters.CharFilter()
+    clock_state = django_filters.ChoiceFilter(
+        choices=[(v, v) for v in (ClockState.BREACHED, ClockState.AT_RISK, ClockState.RUNNING, ClockState.PAUSED)],
+        method="filter_clock_state",
+        help_text="Inquiries with at least one clock in this state.",
+    )
+
+    class Meta:
+        model = Inquiry
+        fields = ["status", "priority", "account", "channel", "topic", "order_id", "sku", "clock_state"]
+
+    def filter_clock_state(self, queryset: QuerySet[Inquiry], name: str, value: str) -> QuerySet[Inquiry]:
+        return selectors.with_clock_state(queryset, value) if value else queryset
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-opened_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class InquiryListView(generics.ListAPIView):
+    serializer_class = s.InquiryListSerializer
+    filterset_class = InquiryFilter
+    pagination_class = NewestFirst
+
+    def get_queryset(self) -> QuerySet[Inquiry]:
+        return selectors.inquiries_for(self.request.user)
+
+
+class InquiryDetailView(generics.RetrieveAPIView):
+    serializer_class = s.InquiryDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Inquiry]:
+        return selectors.inquiry_detail_for(self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+
+class EventPagination(CursorPagination):
+    ordering = ("at", "id")
+    page_size = 100
+
+
+class InquiryEventListView(generics.ListAPIView):
+    serializer_class = s.EventSerializer
+    pagination_class = EventPagination
+
+    @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[InquiryEvent]:
+        return selectors.events_for(self.request.user, self.kwargs["pk"])
+
+
+class ByName(CursorPagination):
+    ordering = ("id",)
+    page_size = 100
+
+
+class StaffViewSet(viewsets.ModelViewSet):
+    permission_classes = [permissions.IsAdminUser]
+    pagination_class = ByName
+
+
+class AccountViewSet(StaffViewSet):
+    queryset = Account.objects.all()
+    serializer_class = s.AccountSerializer
+
+
+class TeamViewSet(StaffViewSet):
+    queryset = Team.objects.prefetch_related("accounts")
+    serializer_class = s.TeamSerializer
+
+
+class ChannelViewSet(StaffViewSet):
+    queryset = Channel.objects.all()
+    serializer_class = s.ChannelSerializer
+    lookup_field = "slug"

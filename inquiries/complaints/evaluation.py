@@ -1,0 +1,159 @@
+"""Offline evaluation of the topic classifier on a labelled CSV, e.g. the Bitext set. No Django.
+
+`evaluate_csv()` loads a CSV, maps its labels onto our topics, splits it (stratified,
+fixed seed), trains on one part and reports on the other. `manage.py evaluate_topics`
+wraps it.
+
+The Bitext customer-support sample (27 intents, synthetic utterances; see its SOURCE.md)
+is written for a generic online service, not for a marketplace seller, so it has no
+counterpart for four of our complaint topics: quality, damaged, wrong_item and missing.
+An evaluation on it therefore measures five topics (delivery, refund, billing, question,
+other); the four product topics are covered by the rules and their tests. The mapping,
+`BITEXT_INTENT_TOPICS`, follows what each intent means in a seller's inbox:
+
+- delivery ("late or no delivery"): `delivery_period` ("when will my order arrive") and
+  `track_order` ("where is order 123"): the "where is my order" messages that make up the
+  delivery topic in practice.
+- refund ("returns and refunds"): `get_refund`, `track_refund`, `check_refund_policy`, and
+  `cancel_order`: a cancellation undoes the purchase and ends in a refund; marketplaces
+  handle it beside returns. The refund rules count "cancel my order" for the same reason.
+- billing ("billing and payment"): `payment_issue`, `check_payment_methods`,
+  `check_invoice`, `get_invoice` and `check_cancellation_fee` (a question about charges).
+- question (pre-sale question): `place_order` ("how do I buy...") and `delivery_options`
+  ("do you ship to Canada?"). Delivery options are asked before buying; our delivery
+  topic is about an order that is late or lost, so they are not delivery complaints.
+- other: everything without a counterpart among our topics, kept rather than dropped so
+  the classifier must also learn to recognise out-of-scope mail (which an own-shop inbox
+  does receive): the six account intents (`create_account`, `delete_account`,
+  `edit_account`, `recover_password`, `registration_problems`, `switch_account`),
+  `newsletter_subscription`, `contact_customer_service`, `contact_human_agent`,
+  `change_order`, `change_shipping_address` and `set_up_shipping_address` (order changes,
+  not complaints), and `complaint` and `review`. The last two are deliberate: Bitext's
+  "complaint" utterances say only "I want to file a complaint against your company",
+  with no subject; labelling them "quality" would teach the model that the word
+  "complaint" means a product defect, which is wrong for real mail.
+
+No intent is dropped, so on Bitext the loader drops only rows with empty text.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from inquiries.complaints.classifier import EvaluationReport, LabeledText, evaluate, train
+
+BITEXT_TEXT_COLUMN = "instruction"
+BITEXT_LABEL_COLUMN = "intent"
+
+BITEXT_INTENT_TOPICS: dict[str, str | None] = {
+    "delivery_period": "delivery",
+    "track_order": "delivery",
+    "get_refund": "refund",
+    "track_refund": "refund",
+    "check_refund_policy": "refund",
+    "cancel_order": "refund",
+    "payment_issue": "billing",
+    "check_payment_methods": "billing",
+    "check_invoice": "billing",
+    "get_invoice": "billing",
+    "check_cancellation_fee": "billing",
+    "place_order": "question",
+    "delivery_options": "question",
+    "create_account": "other",
+    "delete_account": "other",
+    "edit_account": "other",
+    "recover_password": "other",
+    "registration_problems": "other",
+    "switch_account": "other",
+    "newsletter_subscription": "other",
+    "contact_customer_service": "other",
+    "contact_human_agent": "other",
+    "change_order": "other",
+    "change_shipping_address": "other",
+    "set_up_shipping_address": "other",
+    "complaint": "other",
+    "review": "other",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedCsv:
+    """Rows that became samples, and how many rows were dropped, by original label."""
+
+    samples: list[LabeledText]
+    dropped: dict[str, int]
+
+    @property
+    def dropped_count(self) -> int:
+        return sum(self.dropped.values())
+
+
+def load_labelled_csv(
+    path: str | Path,
+    text_column: str,
+    label_column: str,
+    label_mapping: Mapping[str, str | None] | None,
+    *,
+    weight: float = 1.0,
+) -> LoadedCsv:
+    """Read `path` (UTF-8 CSV with a header) into samples of weight `weight`.
+
+    With `label_mapping`, a label maps to its topic; a label missing from the mapping or
+    mapped to None/"" is dropped. Without it, labels are used as topics. Rows with empty
+    text or label are dropped too (counted under the label, or "" for an empty label).
+    Raise `ValueError` when a named column is absent.
+    """
+    samples: list[LabeledText] = []
+    dropped: Counter[str] = Counter()
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {text_column, label_column} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: no column named {', '.join(sorted(missing))}")
+        for row in reader:
+            text = (row[text_column] or "").strip()
+            label = (row[label_column] or "").strip()
+            topic = label if label_mapping is None else label_mapping.get(label)
+            if text and label and topic:
+                samples.append(LabeledText(text=text, topic=topic, weight=weight))
+            else:
+                dropped[label] += 1
+    return LoadedCsv(samples=samples, dropped=dict(dropped))
+
+
+def evaluate_csv(
+    path: str | Path,
+    text_column: str,
+    label_column: str,
+    label_mapping: Mapping[str, str | None] | None,
+    *,
+    test_size: float = 0.25,
+    seed: int = 42,
+) -> EvaluationReport:
+    """Train on a stratified split of the CSV and report on the held-out `test_size` part.
+
+    Nothing is tuned on the held-out part: the model's settings are fixed in `classifier`.
+    """
+    loaded = load_labelled_csv(path, text_column, label_column, label_mapping)
+    train_samples, test_samples = train_test_split(
+        loaded.samples,
+        test_size=test_size,
+        random_state=seed,
+        stratify=[sample.topic for sample in loaded.samples],
+    )
+    model = train(train_samples, version=f"evaluation-seed-{seed}")
+    predicted = [topic for topic, _ in model.predict_many([sample.text for sample in test_samples])]
+    truth = [sample.topic for sample in test_samples]
+    report = evaluate(truth, predicted, labels=sorted(set(truth) | set(predicted)))
+    notes = (
+        f"data: {Path(path).name}, {len(loaded.samples)} rows used, {loaded.dropped_count} dropped",
+        f"split: {len(train_samples)} train / {len(test_samples)} test (stratified, seed {seed})",
+        "",
+    )
+    return replace(report, notes=notes)

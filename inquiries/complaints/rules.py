@@ -1,0 +1,538 @@
+"""Topic rules: admin-editable keyword and regex rules, several languages, no Django.
+
+The contract:
+
+- A `TopicRule` says "this pattern is evidence for this topic, worth `weight`".
+- `compile_rules()` validates and compiles a list of rules once; it raises `ValueError`
+  naming the offending rule, so the admin's `clean()` can show the message as is.
+- `classify(text, compiled)` scores every topic by the summed weight of its rules that
+  match (each rule counts once, however often it occurs) and returns the best topic, or
+  `None` when no rule matches. Ties are broken by a fixed topic priority, so the same text
+  and rules always give the same answer.
+
+Matching is case-insensitive and accent-insensitive: text and patterns are both folded
+with `normalise()` (NFKD, combining marks dropped, "ß" -> "ss", typographic quotes made
+ASCII), so "beschädigt", "beschadigt" and "BESCHÄDIGT" are the same word, while
+"beschaedigt" (the ASCII spelling Germans type without an umlaut key) is a separate seed.
+
+Keyword rules match whole words or phrases: "wrong item" matches "Wrong   Item!" but
+"refund" does not match "refunded". A trailing `*` makes the last word a prefix, so
+"refund*" matches "refund", "refunds" and "refunded". Regex rules are Python `re` patterns
+searched in the folded text with `re.IGNORECASE`; write them without accents.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+RuleKind = Literal["keyword", "regex"]
+
+# Only this much of a message is examined. Long quoted e-mail threads add nothing that the
+# first screenful doesn't say, and the cap bounds the cost of every regex search.
+MAX_TEXT_CHARS = 20_000
+
+HealthCategory = Literal["product_condition", "delivery", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDefinition:
+    """Default data for one topic; the lead seeds the Topic table from `DEFAULT_TOPICS`."""
+
+    key: str
+    label: str
+    is_complaint: bool
+    # Which account-health metric a complaint of this topic moves: Amazon counts
+    # "item not as described" / defective under product condition, while damage in transit
+    # and late or missing parcels are carrier/delivery problems.
+    health_category: HealthCategory
+
+
+DEFAULT_TOPICS: tuple[TopicDefinition, ...] = (
+    TopicDefinition("quality", "Product quality", True, "product_condition"),
+    TopicDefinition("damaged", "Damaged in transit", True, "delivery"),
+    TopicDefinition("wrong_item", "Wrong item", True, "product_condition"),
+    TopicDefinition("missing", "Missing item or parts", True, "product_condition"),
+    TopicDefinition("delivery", "Late or no delivery", True, "delivery"),
+    TopicDefinition("refund", "Returns and refunds", True, "none"),
+    TopicDefinition("billing", "Billing and payment", True, "none"),
+    TopicDefinition("question", "Product question", False, "none"),
+    TopicDefinition("other", "Other", False, "none"),
+)
+
+# Tie-break order, most specific first: "it arrived smashed, I want a refund" is about the
+# damage (the root cause a cluster should count), not about the refund it leads to.
+# Topics not listed here (added by an admin) rank after these, alphabetically.
+TOPIC_PRIORITY: tuple[str, ...] = (
+    "damaged",
+    "wrong_item",
+    "missing",
+    "quality",
+    "delivery",
+    "refund",
+    "billing",
+    "question",
+    "other",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    """One piece of evidence for a topic. `language` is an ISO 639-1 code, for the admin."""
+
+    topic: str
+    pattern: str
+    kind: RuleKind
+    language: str
+    weight: float = 1.0
+
+    def describe(self) -> str:
+        return f"{self.kind} rule {self.pattern!r} ({self.topic}, {self.language})"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """The winning topic, its summed weight and the patterns that matched, in rule order."""
+
+    topic: str
+    score: float
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: TopicRule
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """Rules ready for `classify()`. Build with `compile_rules()`; immutable, thread-safe."""
+
+    rules: tuple[_CompiledRule, ...]
+    priority: tuple[str, ...]
+
+    def rank(self, topic: str) -> tuple[int, str]:
+        """Sort key for tie-breaks: listed topics by position, others after, by name."""
+        try:
+            return (self.priority.index(topic), "")
+        except ValueError:
+            return (len(self.priority), topic)
+
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def normalise(text: str) -> str:
+    """Fold `text` for matching: no accents, "ß" -> "ss", ASCII quotes. Case is kept.
+
+    Case is kept on purpose: regex patterns go through this too, and lower-casing `\\S` or
+    `\\W` would change their meaning; matching uses `re.IGNORECASE` instead.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped.replace("ß", "ss").replace("ẞ", "SS"))
+
+
+# A group that contains a quantifier and is itself repeated without an upper bound, e.g.
+# "(a+)+" or "(\w+\s?)*": the classic shape of catastrophic backtracking. Python's `re` has
+# no timeout, so such patterns are refused at compile time. It is a heuristic: bounded
+# repeats like "(\w+\s+){0,3}" pass, and a refused safe pattern can always be rewritten.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\})")
+
+
+def _keyword_regex(pattern: str) -> str:
+    words = normalise(pattern).split()
+    prefix = words[-1].endswith("*")
+    if prefix:
+        words[-1] = words[-1][:-1]
+    if not all(words):
+        raise ValueError("a keyword needs at least one letter before '*'")
+    body = r"\s+".join(re.escape(word) for word in words)
+    # Word edges by lookaround rather than \b, so keywords that start or end with
+    # punctuation ("n'est pas", "a.s.a.p.") still behave as whole words.
+    tail = r"\w*" if prefix else ""
+    return rf"(?<!\w){body}{tail}(?!\w)"
+
+
+def _compile_one(rule: TopicRule) -> _CompiledRule:
+    if not rule.topic.strip():
+        raise ValueError(f"{rule.describe()}: the topic is empty")
+    if not rule.pattern.strip():
+        raise ValueError(f"{rule.describe()}: the pattern is empty")
+    if not (math.isfinite(rule.weight) and rule.weight > 0):
+        raise ValueError(f"{rule.describe()}: the weight must be a positive number, not {rule.weight}")
+    if rule.kind == "keyword":
+        source = _keyword_regex(rule.pattern)
+    elif rule.kind == "regex":
+        source = normalise(rule.pattern)
+        if _NESTED_QUANTIFIER.search(source):
+            raise ValueError(
+                f"{rule.describe()}: nested repetition such as '(a+)+' can take exponential time; "
+                "rewrite it without a quantified group that contains a quantifier"
+            )
+    else:
+        raise ValueError(f"{rule.describe()}: the kind must be 'keyword' or 'regex'")
+    try:
+        compiled = re.compile(source, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"{rule.describe()}: invalid regular expression: {exc}") from exc
+    if compiled.search(""):
+        # A pattern that matches the empty string matches every message.
+        raise ValueError(f"{rule.describe()}: the pattern matches empty text, so it matches everything")
+    return _CompiledRule(rule=rule, regex=compiled)
+
+
+def compile_rules(rules: Iterable[TopicRule], *, priority: Sequence[str] = TOPIC_PRIORITY) -> CompiledRules:
+    """Validate and compile `rules`; raise `ValueError` naming the first bad rule."""
+    return CompiledRules(rules=tuple(_compile_one(rule) for rule in rules), priority=tuple(priority))
+
+
+def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
+    """Return the best-scoring topic for `text`, or `None` when no rule matches.
+
+    Only the first `MAX_TEXT_CHARS` characters are examined.
+    """
+    folded = normalise(text[:MAX_TEXT_CHARS])
+    scores: dict[str, float] = {}
+    matched: dict[str, list[str]] = {}
+    for item in compiled.rules:
+        if item.regex.search(folded):
+            scores[item.rule.topic] = scores.get(item.rule.topic, 0.0) + item.rule.weight
+            matched.setdefault(item.rule.topic, []).append(item.rule.pattern)
+    if not scores:
+        return None
+    # Round before comparing so 0.1 + 0.2 and 0.3 tie as a person would expect.
+    best = min(scores, key=lambda topic: (-round(scores[topic], 9), compiled.rank(topic)))
+    return RuleMatch(topic=best, score=scores[best], matched=tuple(matched[best]))
+
+
+def _seed(
+    topic: str, language: str, keywords: str = "", regexes: Sequence[str] = (), *, weight: float = 1.0
+) -> list[TopicRule]:
+    """Rules for one topic and language; `keywords` is a ";"-separated list, for compactness."""
+    rules = [
+        TopicRule(topic, k.strip(), "keyword", language, weight) for k in keywords.split(";") if k.strip()
+    ]
+    return rules + [TopicRule(topic, pattern, "regex", language, weight) for pattern in regexes]
+
+
+# Seed rules, written from the wording of real marketplace buyer messages. Weights:
+# 1.0 ordinary evidence; 1.5 for phrases that name the topic unambiguously ("my order has
+# not arrived"); 0.8 for generic phrases that other topics use too ("not received" is said
+# of refunds as well); 0.6 for questions and "other", so any complaint evidence wins.
+# No pattern appears twice (a test checks), because duplicates would double-count.
+DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
+    # --- product quality: defective, stopped working, poorly made ---------------------------
+    _seed(
+        "quality",
+        "en",
+        "defective; faulty; poor quality; bad quality; low quality; cheap quality; cheaply made;"
+        "poorly made; malfunction*; stopped working; quit working; not working; fell apart;"
+        "falling apart; came apart; dead on arrival; doa; counterfeit; fake",
+        [
+            r"\b(does|do|did|is|was|will|would)\s*(n'?t|not)\s+"
+            r"(work|turn on|power on|charge|hold a charge|switch on)",
+            r"\bwon'?t\s+(work|turn on|power on|charge|switch on)",
+            r"\bbroke\s+(after|within|the first|on the first)",
+            r"\b(peeling|ripped|torn|leaks?|leaking)\b",
+        ],
+    )
+    + _seed(
+        "quality",
+        "de",
+        "defekt; defekte*; fehlerhaft*; mangelhaft*; minderwertig*; schlechte Qualität;"
+        "schlechter Qualität; funktioniert nicht; funktioniert nicht mehr; geht nicht mehr;"
+        "kaputt gegangen; kaputtgegangen; geht nicht an; Fälschung",
+        [
+            r"\blasst sich nicht\s+(einschalten|laden|aufladen|offnen|bedienen)",
+            r"\bnach\s+(\w+\s+){0,2}(tag|tagen|woche|wochen|monat|monaten)\s+(schon\s+)?(kaputt|defekt)",
+        ],
+    )
+    + _seed(
+        "quality",
+        "es",
+        "defectuoso; defectuosa; no funciona; dejó de funcionar; mala calidad; baja calidad;"
+        "pésima calidad; no enciende; no carga; se descose; se despega; falsificado",
+        [r"\bse\s+(rompio|estropeo|averio|descompuso)\s+(a los|despues|al)"],
+    )
+    + _seed(
+        "quality",
+        "fr",
+        "défectueux; défectueuse; ne fonctionne pas; ne fonctionne plus; ne marche pas;"
+        "ne marche plus; mauvaise qualité; qualité médiocre; en panne; tombé en panne;"
+        "ne s'allume pas; ne charge pas; contrefaçon",
+        [r"\b(s'est|est)\s+casse(e|s|es)?\s+(apres|au bout)"],
+    )
+    # "broken" alone may be a defect or transit damage; weaker than any "arrived broken" rule,
+    # so the damaged topic wins when the message says how it arrived.
+    + _seed("quality", "en", "broken", weight=0.8)
+    + _seed("quality", "de", "kaputt", weight=0.8)
+    + _seed("quality", "es", "roto; rota", weight=0.8)
+    + _seed("quality", "fr", "cassé; cassée", weight=0.8)
+    # --- damaged in transit: arrived broken, crushed box ------------------------------------
+    + _seed(
+        "damaged",
+        "en",
+        "damaged; smashed; shattered; cracked; dented; crushed; broken on arrival; damaged in transit;"
+        "damaged in shipping; damaged during shipping; damaged during delivery; box was crushed",
+        [
+            r"\b(arrived|came|was delivered|got here|received it)\s+(completely\s+|totally\s+)?"
+            r"(broken|cracked|damaged|smashed|shattered|dented|crushed|in pieces|scratched)",
+        ],
+    )
+    + _seed(
+        "damaged",
+        "de",
+        "beschädigt; beschaedigt; kaputt angekommen; beschädigt angekommen; defekt angekommen;"
+        "zerbrochen; zerkratzt; zerdrückt; verbeult; Transportschaden; Glas gesprungen",
+        [r"\b(ist|kam|war)\s+(\w+\s+){0,2}(kaputt|zerbrochen|beschadigt|zerkratzt)\s+(an|angekommen)\b"],
+    )
+    + _seed(
+        "damaged",
+        "es",
+        "llegó roto; llegó rota; llegó dañado; llegó dañada; llegó en mal estado; dañado; dañada;"
+        "dañados; golpeado; abollado; aplastado; agrietado; rajado; daños en el envío",
+        [r"\b(llego|vino|recibi)\s+(\w+\s+){0,2}(roto|rota|rotos|rotas|quebrad[oa]s?|partid[oa]s?)\b"],
+    )
+    + _seed(
+        "damaged",
+        "fr",
+        "endommagé; endommagée; endommagés; abîmé; abîmée; abîmés; écrasé; fissuré; fissurée;"
+        "cabossé; arrivé en mauvais état; reçu en mauvais état",
+        [
+            r"\b(arrive|arrivee|arrives|recu|recue|livre|livree)\s+(\w+\s+){0,2}(casse|brise|ecrase)(e|s|es)?\b"
+        ],
+    )
+    # --- wrong item: wrong size/colour/model, not as described ------------------------------
+    + _seed(
+        "wrong_item",
+        "en",
+        "wrong item; wrong product; wrong size; wrong color; wrong colour; wrong model; wrong one;"
+        "not what I ordered; different item; different product; not as described; not as pictured;"
+        "not as advertised; does not match the description; doesn't match the description",
+        [r"\b(sent|shipped|received|got|gave)\s+(me\s+)?(the\s+|a\s+)?(wrong|incorrect|different)\b"],
+    )
+    + _seed(
+        "wrong_item",
+        "de",
+        "falscher Artikel; falschen Artikel; falsche Artikel; falsches Produkt; falsche Größe;"
+        "falsche Farbe; falsches Modell; falsche Ware; nicht bestellt; anderen Artikel;"
+        "nicht wie beschrieben; entspricht nicht der Beschreibung",
+        [r"\bfalsche[nrs]?\s+(teil|lieferung)"],
+    )
+    + _seed(
+        "wrong_item",
+        "es",
+        "no es lo que pedí; no es lo que compré; me enviaron otro; me mandaron otro; no corresponde;"
+        "no coincide con la descripción; diferente a la descripción; distinto al de la foto",
+        [r"\b(articulo|producto|talla|color|modelo|pedido|numero)\s+(equivocad|incorrect|erron)[oa]s?\b"],
+    )
+    + _seed(
+        "wrong_item",
+        "fr",
+        "mauvais article; mauvais produit; mauvaise taille; mauvaise couleur; mauvais modèle;"
+        "pas ce que j'ai commandé; article différent; reçu un autre; non conforme; pas conforme;"
+        "ne correspond pas",
+    )
+    # --- missing item or parts: incomplete, empty box ---------------------------------------
+    + _seed(
+        "missing",
+        "en",
+        "missing; missing parts; missing pieces; parts missing; incomplete; not included;"
+        "wasn't included; was not included; empty box; box was empty; package was empty;"
+        "only received one; only got one",
+        [r"\bnot\s+in\s+the\s+(box|package|parcel)\b"],
+    )
+    + _seed(
+        "missing",
+        "de",
+        "fehlt; fehlen; fehlende*; unvollständig; nicht enthalten; nicht dabei; nicht im Paket;"
+        "leerer Karton; Paket war leer; Karton war leer; nur einen erhalten",
+    )
+    + _seed(
+        "missing",
+        "es",
+        "falta; faltan; faltante*; incompleto; incompleta; no venía; no incluye; no incluía;"
+        "caja vacía; paquete vacío; solo recibí uno",
+    )
+    + _seed(
+        "missing",
+        "fr",
+        "il manque; manque; manquant*; incomplet; pas inclus; pas dans le colis;"
+        "colis vide; boîte vide; carton vide",
+    )
+    # --- late or no delivery ------------------------------------------------------------------
+    + _seed(
+        "delivery",
+        "en",
+        "not arrived; hasn't arrived; has not arrived; never arrived; never received; not received;"
+        "still waiting; not been delivered",
+        weight=0.8,
+    )
+    + _seed(
+        "delivery",
+        "en",
+        "where is my order; where is my package; where is my parcel; where's my order;"
+        "where's my package; late delivery; delivery is late; tracking number; tracking info*;"
+        "tracking shows; lost in transit; lost package; lost parcel; marked as delivered;"
+        "says delivered; shows delivered; not delivered; delayed",
+        [
+            r"\b(order|package|parcel|shipment|item|delivery)\s+(still\s+)?(has|have|is|was)\s*"
+            r"(n'?t|not|never)\s+(yet\s+)?(arrived|come|been delivered|shipped|been shipped)",
+            r"\b(never|not|n'?t)\s+(yet\s+)?(received|got|gotten)\s+(my|the|this|our)\s+"
+            r"(order|package|parcel|item|shipment|delivery)",
+            r"\b(package|parcel|order|shipment)\s+(is|was|has gone|went)\s+(missing|lost)\b",
+        ],
+        weight=1.5,
+    )
+    + _seed(
+        "delivery",
+        "de",
+        "nicht angekommen; nicht erhalten; nie angekommen; immer noch nicht",
+        weight=0.8,
+    )
+    + _seed(
+        "delivery",
+        "de",
+        "wo ist meine Bestellung; wo ist mein Paket; wo bleibt meine Bestellung; wo bleibt mein Paket;"
+        "nicht geliefert; nicht zugestellt; als zugestellt markiert; Sendungsverfolgung;"
+        "Sendungsnummer; Lieferverzögerung; verspätet; Paket verloren; Paket verschwunden",
+        [
+            r"\b(bestellung|paket|ware|sendung|lieferung)\s+(\w+\s+){0,4}(nicht|nie)\s+"
+            r"(angekommen|erhalten|bekommen|geliefert)",
+        ],
+        weight=1.5,
+    )
+    + _seed(
+        "delivery",
+        "es",
+        "no ha llegado; no llegó; no he recibido; todavía no llega; aún no llega",
+        weight=0.8,
+    )
+    + _seed(
+        "delivery",
+        "es",
+        "dónde está mi pedido; dónde está mi paquete; número de seguimiento; paquete perdido;"
+        "pedido perdido; marcado como entregado; aparece como entregado; retraso en la entrega; retrasado",
+        [
+            r"\b(pedido|paquete|envio|producto|articulo)\s+(\w+\s+){0,3}no\s+(me\s+)?(ha\s+)?(llegado|llego|llega)",
+            r"\bno\s+(me\s+)?(ha\s+)?(llegado|llego)\s+(mi|el|la)\s+(pedido|paquete|envio|producto|articulo|compra)",
+            r"\bno\s+(he\s+)?(recibido|recibi)\s+(mi|el|la)\s+(pedido|paquete|envio|producto|articulo|compra)",
+        ],
+        weight=1.5,
+    )
+    + _seed(
+        "delivery",
+        "fr",
+        "pas reçu; jamais reçu; pas arrivé; toujours rien; toujours pas",
+        weight=0.8,
+    )
+    + _seed(
+        "delivery",
+        "fr",
+        "où est ma commande; où est mon colis; numéro de suivi; colis perdu; commande perdue;"
+        "marqué comme livré; indiqué comme livré; non livré; pas été livré; retard de livraison; en retard",
+        [
+            r"\b(pas|jamais)\s+(encore\s+|toujours\s+)?(recu|eu)\s+(ma|mon|la|le|les|mes)\s+"
+            r"(commande|colis|article|paquet|produit|livraison)",
+            r"\b(commande|colis|paquet|article)\s+(\w+\s+){0,3}(pas|jamais)\s+(encore\s+|toujours\s+)?"
+            r"(arrive|livre|recu)",
+        ],
+        weight=1.5,
+    )
+    # --- returns and refunds (a cancellation undoes the purchase, so it counts here too) ----
+    + _seed(
+        "refund",
+        "en",
+        "refund*; reimburse*; money back; return label; return request; return policy; return it;"
+        "return the item; return this; send it back; cancel my order; cancel the order; cancel this order",
+        [r"\b(want|like|need|how (do|can) i)\s+(to\s+)?return\b"],
+    )
+    + _seed(
+        "refund",
+        "de",
+        "Rückerstattung; erstatten; erstattet; Geld zurück; zurückschicken; zurücksenden;"
+        "Rücksendung; Rücksendeetikett; Retoure; Widerruf; stornieren; Stornierung",
+    )
+    + _seed(
+        "refund",
+        "es",
+        "reembolso; reembolsar; devolución; devolver; devuélvanme; mi dinero; etiqueta de devolución;"
+        "cancelar mi pedido; cancelar el pedido",
+    )
+    + _seed(
+        "refund",
+        "fr",
+        "rembours*; retourner; renvoyer; étiquette de retour; demande de retour; bon de retour;"
+        "annuler ma commande; annulation; rétractation",
+    )
+    # --- billing and payment -------------------------------------------------------------------
+    + _seed(
+        "billing",
+        "en",
+        "invoice; receipt; billing; billed; double charged; charged twice; overcharged; chargeback;"
+        "payment; credit card; card was declined; VAT; sales tax",
+        [r"\b(was|were|been|got)\s+charged\b", r"\bcharged\s+(me|my|us)\b"],
+    )
+    + _seed(
+        "billing",
+        "de",
+        "Rechnung; doppelt abgebucht; zweimal abgebucht; doppelt berechnet; Abbuchung; abgebucht;"
+        "Zahlung; Kreditkarte; MwSt; Mehrwertsteuer",
+    )
+    + _seed(
+        "billing",
+        "es",
+        "factura; me cobraron; cobro; cobrado dos veces; doble cargo; cargo duplicado; cargo indebido;"
+        "pago; tarjeta de crédito; IVA",
+    )
+    + _seed(
+        "billing",
+        "fr",
+        "facture; facturation; débité deux fois; prélevé deux fois; double prélèvement; prélèvement;"
+        "paiement; carte bancaire; TVA",
+    )
+    # --- product questions (pre-sale) ---------------------------------------------------------
+    + _seed(
+        "question",
+        "en",
+        "compatible with; is it compatible; will it fit; does it fit; does it come with; what size;"
+        "dimensions; in stock; back in stock; restock; how do I use; instructions; user manual",
+        weight=0.6,
+    )
+    + _seed(
+        "question",
+        "de",
+        "kompatibel; passt das; passt es; welche Größe; Abmessungen; auf Lager; wieder verfügbar;"
+        "Bedienungsanleitung; Frage zum Artikel",
+        weight=0.6,
+    )
+    + _seed(
+        "question",
+        "es",
+        "es compatible; qué talla; medidas; dimensiones; hay stock; disponible en; instrucciones;"
+        "manual de uso",
+        weight=0.6,
+    )
+    + _seed(
+        "question",
+        "fr",
+        "compatible avec; est-il compatible; quelle taille; mode d'emploi; la notice",
+        weight=0.6,
+    )
+    # --- other: not about an order or a product ------------------------------------------------
+    + _seed(
+        "other",
+        "en",
+        "unsubscribe; newsletter; wholesale; partnership; collaboration; sponsorship",
+        weight=0.6,
+    )
+    + _seed("other", "de", "abmelden; Großhandel; Kooperation; Zusammenarbeit", weight=0.6)
+    + _seed("other", "es", "darme de baja; boletín; mayorista; colaboración; distribuidor", weight=0.6)
+    + _seed("other", "fr", "désabonner; désinscrire; grossiste; partenariat", weight=0.6)
+)

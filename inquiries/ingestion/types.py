@@ -1,0 +1,62 @@
+"""The one shape every ingestion source produces before anything touches the database.
+
+Adapters (API, e-mail files, CSV, IMAP, webhooks) parse their input into an
+`IncomingMessage`; `services.record_message()` is the only thing that stores it.
+This module imports no Django.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"  # from the customer
+    OUTBOUND = "outbound"  # a public reply by us
+    NOTE = "note"  # internal note, never seen by the customer
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingAttachment:
+    filename: str  # already made safe: no path separators, no control characters
+    content_type: str
+    size: int
+    content: bytes | None = None  # None when the source only gives metadata
+    content_id: str = ""
+    inline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    external_id: str  # unique per channel (Message-ID, marketplace id, content hash...)
+    direction: Direction
+    sender_address: str  # normalised (lower-cased) address or marketplace alias; "" if unknown
+    sender_name: str = ""
+    subject: str = ""
+    body_text: str = ""
+    body_html: str = ""  # already sanitised by the adapter (nh3); never raw customer HTML
+    received_at: datetime | None = None  # our receipt time, aware; None means "now"
+    sent_at: datetime | None = None  # the sender's claimed date (e-mail Date header), aware
+    automatic: bool = False
+    automatic_reason: str = ""  # e.g. "auto-submitted: auto-replied", "bounce", "list"
+    thread_id: str = ""  # an explicit conversation id from the source
+    in_reply_to: str = ""  # external id of an earlier message
+    references: tuple[str, ...] = ()  # e-mail References, oldest first
+    order_id: str = ""
+    sku: str = ""
+    recipient_address: str = ""
+    raw: bytes | None = None  # the raw e-mail source, kept for audit
+    attachments: tuple[IncomingAttachment, ...] = field(default_factory=tuple)
+    # What the adapter had to leave out or guess (parts over a cap, unknown charsets...),
+    # for the operator's import log; never shown to the customer.
+    notes: tuple[str, ...] = ()
+
+
+class Rejected(Exception):
+    """An input item that cannot become a message; `reason` is shown to the operator."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

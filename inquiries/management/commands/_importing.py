@@ -1,0 +1,76 @@
+"""Shared bits of the import commands: counting outcomes and showing progress on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from django.core.management.base import CommandError
+
+from inquiries.models import Channel
+
+
+def channel_by_slug(slug: str) -> Channel:
+    channel = Channel.objects.select_related("account").filter(slug=slug).first()
+    if channel is None:
+        known = ", ".join(Channel.objects.order_by("slug").values_list("slug", flat=True)[:20]) or "none"
+        raise CommandError(f"Unknown channel {slug!r}; known channels: {known}")
+    if not channel.is_active:
+        raise CommandError(f"Channel {slug!r} is inactive")
+    return channel
+
+
+@dataclass
+class Tally:
+    imported: int = 0
+    duplicate: int = 0
+    automatic: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.imported + self.duplicate + len(self.rejected)
+
+    def summary(self) -> str:
+        return (
+            f"imported={self.imported} duplicate={self.duplicate} automatic={self.automatic} "
+            f"rejected={len(self.rejected)}"
+        )
+
+
+class Progress:
+    """A one-line progress display, only when writing to a terminal: count, rate, time left."""
+
+    def __init__(self, stream: TextIO, total_bytes: int | None, *, enabled: bool | None = None) -> None:
+        self.stream = stream
+        self.total_bytes = total_bytes
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, count: int, done_bytes: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = count / elapsed
+        left = ""
+        if self.total_bytes and done_bytes:
+            remaining = elapsed * (self.total_bytes - done_bytes) / done_bytes
+            left = f", about {int(remaining // 60)}m{int(remaining % 60):02d}s left"
+        self.stream.write(f"\r{count} messages, {rate:.0f}/s{left}   ")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

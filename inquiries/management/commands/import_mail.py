@@ -1,0 +1,68 @@
+"""manage.py import_mail PATH --channel SLUG: .eml files, folders of them, mbox files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from inquiries.ingestion.email import iter_mail_source, parse_email
+from inquiries.ingestion.types import Rejected
+from inquiries.management.commands._importing import Progress, Tally, channel_by_slug
+from inquiries.services import record_message
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class Command(BaseCommand):
+    help = (
+        "Import e-mail from an .eml file, a folder of them, or an mbox file (streamed). "
+        "Prints imported / duplicate / automatic / rejected counts and each rejection with its reason; "
+        "exits with status 1 when anything was rejected (everything else is still imported)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--channel", required=True, help="Slug of the channel the mail arrived on.")
+        parser.add_argument("--progress", action="store_true", default=None, help="Force the progress line.")
+
+    def handle(self, *args: Any, path: Path, channel: str, progress: bool | None, **options: Any) -> None:
+        if not path.exists():
+            raise CommandError(f"{path}: no such file or folder")
+        target = channel_by_slug(channel)
+        tally = Tally()
+        meter = Progress(self.stdout._out, _size(path), enabled=progress)  # type: ignore[attr-defined]
+        done_bytes = 0
+        for label, item in iter_mail_source(path):
+            if isinstance(item, Rejected):
+                tally.rejected.append((label, item.reason))
+                continue
+            done_bytes += len(item)
+            try:
+                incoming = parse_email(item, received_at=None)
+                if incoming.received_at is None:
+                    # Mail without a trace of its own receipt time is received now.
+                    incoming = replace(incoming, received_at=timezone.now())
+                result = record_message(channel=target, incoming=incoming)
+            except Rejected as exc:
+                tally.rejected.append((label, exc.reason))
+                continue
+            if not result.created:
+                tally.duplicate += 1
+            else:
+                tally.imported += 1
+                tally.automatic += int(result.message.automatic)
+            meter.update(tally.seen, done_bytes)
+        meter.finish()
+        for label, reason in tally.rejected:
+            self.stderr.write(f"rejected {label}: {reason}")
+        self.stdout.write(tally.summary())
+        if tally.rejected:
+            raise SystemExit(1)

@@ -1,0 +1,27 @@
+"""Write side of cstracker: every change to inquiries goes through these functions."""
+
+from inquiries.services.actions import (
+    assign,
+    change_priority,
+    change_status,
+    change_topic,
+    claim,
+    mark_no_response_needed,
+    reply,
+)
+from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.messages import RecordResult, record_message
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "RecordResult",
+    "assign",
+    "change_priority",
+    "change_status",
+    "change_topic",
+    "claim",
+    "mark_no_response_needed",
+    "record_message",
+    "reply",
+]

@@ -1,0 +1,207 @@
+"""Agent and manager actions on an inquiry: reply, note, status, priority, topic, assignment.
+
+Each is one transaction with its InquiryEvent rows; the row is locked so that two agents
+acting at once see each other's result instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from inquiries.ingestion.html import sanitize_html
+from inquiries.models import (
+    Direction,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    Priority,
+    Status,
+    Topic,
+)
+from inquiries.services import clocks
+from inquiries.services.errors import Conflict, DomainError
+
+MAX_BODY = 1_000_000
+
+
+def _locked(inquiry: Inquiry) -> Inquiry:
+    return Inquiry.objects.select_for_update().select_related("account", "customer", "channel", "sla_policy").get(
+        pk=inquiry.pk
+    )
+
+
+def _event(inquiry: Inquiry, kind: str, at: datetime, actor: AbstractBaseUser | None, **data: object) -> None:
+    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=at, actor=actor, data=data)
+
+
+@transaction.atomic
+def reply(
+    *, inquiry: Inquiry, author: AbstractBaseUser, body_text: str, body_html: str = "", internal: bool = False,
+    status: str | None = None, now: datetime | None = None,
+) -> Message:
+    """Record an agent's public reply (or internal note) written in cstracker.
+
+    A public reply stops the reply clocks; a note never does. Sending by e-mail, where the
+    channel does it, happens in a task after commit.
+    """
+    now = now or timezone.now()
+    body_text = body_text.replace("\x00", "").strip()
+    if not body_text:
+        raise DomainError("The reply is empty.", field="body_text")
+    if len(body_text) > MAX_BODY:
+        raise DomainError(f"The reply is longer than {MAX_BODY} characters.", field="body_text")
+    inquiry = _locked(inquiry)
+    direction = Direction.NOTE if internal else Direction.OUTBOUND
+    message = Message.objects.create(
+        channel=inquiry.channel,
+        inquiry=inquiry,
+        direction=direction,
+        external_id=f"cstracker-{uuid.uuid4()}",
+        author=author,
+        sender_address=getattr(author, "email", "") or "",
+        sender_name=author.get_full_name() or author.get_username(),  # type: ignore[attr-defined]
+        subject=inquiry.subject if inquiry.subject.lower().startswith("re:") else f"Re: {inquiry.subject}"[:998],
+        body_text=body_text,
+        body_html=sanitize_html(body_html) if body_html else "",
+        received_at=now,
+        delivery_state=Message.DeliveryState.QUEUED if not internal and inquiry.channel.kind == "email" else "",
+    )
+    kind = EventKind.NOTE_ADDED if internal else EventKind.REPLY_SENT
+    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message)
+    if not internal:
+        updates: dict[str, object] = {"last_reply_at": now, "updated_at": now}
+        Inquiry.objects.filter(pk=inquiry.pk).update(**updates)
+        inquiry.last_reply_at = now
+        clocks.on_reply(inquiry=inquiry, at=now, now=now, actor=author)
+        if inquiry.status == Status.NEW and status is None:
+            status = Status.OPEN
+    if status is not None and status != inquiry.status:
+        _set_status(inquiry=inquiry, status=status, actor=author, now=now)
+    return message
+
+
+def _set_status(*, inquiry: Inquiry, status: str, actor: AbstractBaseUser | None, now: datetime) -> None:
+    if status not in Status.values:
+        raise DomainError(f"Unknown status {status!r}.", field="status")
+    old = inquiry.status
+    if old == status:
+        return
+    updates: dict[str, object] = {"status": status, "updated_at": now}
+    if status == Status.SOLVED:
+        updates["solved_at"] = now
+    elif status in (Status.NEW, Status.OPEN, Status.PENDING):
+        updates["solved_at"] = None
+    Inquiry.objects.filter(pk=inquiry.pk).update(**updates)
+    for field, value in updates.items():
+        setattr(inquiry, field, value)
+    _event(inquiry, EventKind.STATUS_CHANGED, now, actor, **{"from": old, "to": status})
+    clocks.on_status_change(inquiry=inquiry, old=old, new=status, at=now, now=now, actor=actor)
+
+
+@transaction.atomic
+def change_status(
+    *, inquiry: Inquiry, status: str, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> Inquiry:
+    inquiry = _locked(inquiry)
+    _set_status(inquiry=inquiry, status=status, actor=actor, now=now or timezone.now())
+    return inquiry
+
+
+@transaction.atomic
+def change_priority(
+    *, inquiry: Inquiry, priority: str, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> Inquiry:
+    """A new priority picks new targets: running clocks are recomputed from their start."""
+    if priority not in Priority.values:
+        raise DomainError(f"Unknown priority {priority!r}.", field="priority")
+    now = now or timezone.now()
+    inquiry = _locked(inquiry)
+    if inquiry.priority == priority:
+        return inquiry
+    old = inquiry.priority
+    Inquiry.objects.filter(pk=inquiry.pk).update(priority=priority, updated_at=now)
+    inquiry.priority = priority
+    _event(inquiry, EventKind.PRIORITY_CHANGED, now, actor, **{"from": old, "to": priority})
+    clocks.recompute_inquiry(inquiry=inquiry, now=now)
+    return inquiry
+
+
+@transaction.atomic
+def change_topic(
+    *, inquiry: Inquiry, topic: Topic | None, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> Inquiry:
+    """An agent's re-tag is stored as a correction (topic_source=agent) and used for training."""
+    now = now or timezone.now()
+    inquiry = _locked(inquiry)
+    old_key = inquiry.topic.key if inquiry.topic else None
+    new_key = topic.key if topic else None
+    if old_key == new_key and inquiry.topic_source == "agent":
+        return inquiry
+    Inquiry.objects.filter(pk=inquiry.pk).update(topic=topic, topic_source="agent", updated_at=now)
+    inquiry.topic = topic
+    inquiry.topic_source = "agent"
+    _event(inquiry, EventKind.TOPIC_CHANGED, now, actor, **{"from": old_key, "to": new_key,
+                                                              "correction": old_key != new_key})
+    if old_key != new_key:
+        clocks.recompute_inquiry(inquiry=inquiry, now=now)
+    return inquiry
+
+
+@transaction.atomic
+def assign(
+    *, inquiry: Inquiry, assignee: AbstractBaseUser | None, actor: AbstractBaseUser | None,
+    now: datetime | None = None,
+) -> Inquiry:
+    now = now or timezone.now()
+    inquiry = _locked(inquiry)
+    if inquiry.assignee_id == (assignee.pk if assignee else None):
+        return inquiry
+    old = inquiry.assignee_id
+    Inquiry.objects.filter(pk=inquiry.pk).update(assignee=assignee, updated_at=now)
+    inquiry.assignee = assignee
+    _event(inquiry, EventKind.ASSIGNED, now, actor, **{"from": old, "to": assignee.pk if assignee else None})
+    return inquiry
+
+
+def claim(*, inquiry: Inquiry, user: AbstractBaseUser, now: datetime | None = None) -> Inquiry:
+    """Take an unassigned inquiry. Two agents claiming at once leave exactly one owner.
+
+    The conditional UPDATE is the arbiter: only the one whose UPDATE finds the row still
+    unassigned wins; the other gets a Conflict naming the owner.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        won = Inquiry.objects.filter(pk=inquiry.pk, assignee__isnull=True).update(assignee=user, updated_at=now)
+        if won:
+            _event(inquiry, EventKind.ASSIGNED, now, user, **{"from": None, "to": user.pk, "claimed": True})
+            return Inquiry.objects.get(pk=inquiry.pk)
+    current = Inquiry.objects.select_related("assignee").get(pk=inquiry.pk)
+    if current.assignee_id == user.pk:
+        return current
+    owner = current.assignee.get_username() if current.assignee else "someone"
+    raise Conflict(f"Already claimed by {owner}.", field="assignee", code="claimed")
+
+
+@transaction.atomic
+def mark_no_response_needed(
+    *, inquiry: Inquiry, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> int:
+    """Cancel the reply clocks and take the unanswered messages out of response metrics.
+
+    A later customer message starts a new clock, as Amazon's own button does.
+    """
+    now = now or timezone.now()
+    inquiry = _locked(inquiry)
+    count = Message.objects.filter(
+        inquiry=inquiry, direction=Direction.INBOUND, automatic=False, answered_at__isnull=True,
+        no_response_needed=False, received_at__lte=now,
+    ).update(no_response_needed=True)
+    cancelled = clocks.cancel_reply_clocks(inquiry=inquiry, at=now, actor=actor, reason="no response needed")
+    _event(inquiry, EventKind.NO_RESPONSE_NEEDED, now, actor, messages=count, clocks=cancelled)
+    return count

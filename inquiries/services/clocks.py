@@ -1,0 +1,434 @@
+"""Clocks on inquiries: start, stop, pause, resume, recompute, and the sweep.
+
+The rules are DESIGN section 3. Every transition writes an InquiryEvent whose `at` is
+the instant the fact became true (a warning at warn_at, a breach at due_at), so a
+conversation imported afterwards scores exactly as it would have live.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from datetime import datetime, time
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inquiries.models import (
+    Account,
+    Calendar,
+    Clock,
+    ClockKind,
+    ClockState,
+    Direction,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    SlaPolicy,
+    SlaTarget,
+    Status,
+)
+from inquiries.sla import clocks as math
+from inquiries.sla.calendar import BusinessCalendar
+from inquiries.sla.policies import InquiryFacts, PolicyRule, pick
+from inquiries.sla.presets import reply_rule
+
+ACTIVE = (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED)
+REPLY_KINDS = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.MARKETPLACE_REPLY)
+TARGET_FIELD = {
+    ClockKind.FIRST_REPLY: "first_reply_seconds",
+    ClockKind.NEXT_REPLY: "next_reply_seconds",
+    ClockKind.RESOLUTION: "resolution_seconds",
+}
+STATE_EVENT = {
+    ClockState.AT_RISK: EventKind.CLOCK_AT_RISK,
+    ClockState.BREACHED: EventKind.CLOCK_BREACHED,
+    ClockState.MET: EventKind.CLOCK_MET,
+    ClockState.MISSED: EventKind.CLOCK_MISSED,
+    ClockState.CANCELLED: EventKind.CLOCK_CANCELLED,
+}
+TWENTY_FOUR_SEVEN_UTC = BusinessCalendar("UTC")
+
+
+# --- calendars ----------------------------------------------------------------------------
+
+
+def parse_hours(raw: dict) -> dict[int, list[tuple[time, time]]]:
+    """Admin JSON {"0": [["09:00", "17:00"]]} to the calendar's {0: [(time, time)]}."""
+    hours: dict[int, list[tuple[time, time]]] = {}
+    for weekday, intervals in (raw or {}).items():
+        hours[int(weekday)] = [(time.fromisoformat(start), time.fromisoformat(end)) for start, end in intervals]
+    return hours
+
+
+@functools.lru_cache(maxsize=256)
+def _build_calendar(calendar_id: int, version: int) -> BusinessCalendar:
+    calendar = Calendar.objects.get(pk=calendar_id)
+    holidays = list(calendar.holidays.values_list("date", flat=True))
+    hours = None if calendar.is_24x7 else parse_hours(calendar.hours)
+    return BusinessCalendar(calendar.timezone, hours, holidays)
+
+
+def business_calendar(calendar: Calendar | None) -> BusinessCalendar:
+    """The pure calendar for a row; cached per (id, version), the version is bumped on edits."""
+    if calendar is None:
+        return TWENTY_FOUR_SEVEN_UTC
+    return _build_calendar(calendar.pk, calendar.version)
+
+
+def marketplace_rule(account: Account) -> tuple[int, BusinessCalendar, Calendar | None] | None:
+    """The account's marketplace reply rule: its own override, else the marketplace preset."""
+    preset = reply_rule(account.marketplace)
+    target = account.reply_target_seconds or (preset.target_seconds if preset else None)
+    if not target:
+        return None
+    if account.reply_calendar_id:
+        calendar = account.reply_calendar
+        return target, business_calendar(calendar), calendar
+    hours = preset.hours if preset else None
+    return target, _preset_calendar(account.timezone, hours is not None), None
+
+
+@functools.lru_cache(maxsize=256)
+def _preset_calendar(tz: str, weekdays_only: bool) -> BusinessCalendar:
+    if not weekdays_only:
+        return BusinessCalendar(tz)
+    return BusinessCalendar(tz, {weekday: [(time(0), time(0))] for weekday in range(5)})
+
+
+# --- policies -----------------------------------------------------------------------------
+
+
+def _policy_rules() -> list[PolicyRule]:
+    policies = SlaPolicy.objects.filter(is_active=True).prefetch_related("accounts", "channels", "topics")
+    return [
+        PolicyRule(
+            policy_id=p.pk,
+            position=p.position,
+            account_ids=frozenset(a.pk for a in p.accounts.all()),
+            channel_ids=frozenset(c.pk for c in p.channels.all()),
+            topic_ids=frozenset(t.pk for t in p.topics.all()),
+            priorities=frozenset(p.priorities or ()),
+            customer_tags=frozenset(p.customer_tags or ()),
+        )
+        for p in policies
+    ]
+
+
+def select_policy(inquiry: Inquiry) -> SlaPolicy | None:
+    facts = InquiryFacts(
+        account_id=inquiry.account_id,
+        channel_id=inquiry.channel_id,
+        topic_id=inquiry.topic_id,
+        priority=inquiry.priority,
+        customer_tags=inquiry.customer.tags or (),
+    )
+    policy_id = pick(_policy_rules(), facts)
+    if policy_id is None:
+        return None
+    return SlaPolicy.objects.select_related("calendar").get(pk=policy_id)
+
+
+def _target(policy: SlaPolicy | None, priority: str, kind: str) -> int | None:
+    if policy is None:
+        return None
+    target = SlaTarget.objects.filter(policy=policy, priority=priority).first()
+    return getattr(target, TARGET_FIELD[kind]) if target else None
+
+
+def _ensure_policy(inquiry: Inquiry) -> SlaPolicy | None:
+    if inquiry.sla_policy_id is None:
+        policy = select_policy(inquiry)
+        if policy is not None:
+            Inquiry.objects.filter(pk=inquiry.pk).update(sla_policy=policy)
+            inquiry.sla_policy = policy
+        return policy
+    return inquiry.sla_policy
+
+
+# --- transitions --------------------------------------------------------------------------
+
+
+def _event(clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object) -> InquiryEvent:
+    return InquiryEvent(
+        inquiry_id=clock.inquiry_id, clock=clock, kind=kind, at=at, actor=actor,  # type: ignore[misc]
+        message_id=clock.message_id, data={"clock_kind": clock.kind, **data},
+    )
+
+
+def _calendar_of(clock: Clock) -> BusinessCalendar:
+    if clock.kind == ClockKind.MARKETPLACE_REPLY and clock.calendar_id is None:
+        rule = marketplace_rule(clock.inquiry.account)
+        if rule is not None:
+            return rule[1]
+    return business_calendar(clock.calendar)
+
+
+def _live_events(clock: Clock, now: datetime) -> list[InquiryEvent]:
+    """Set the state of a clock that is not stopped, as of now, with the events it passed."""
+    state = math.live_state(now=now, due_at=clock.due_at, warn_at=clock.warn_at)
+    events = []
+    if state in (ClockState.AT_RISK, ClockState.BREACHED) and clock.warn_at < clock.due_at:
+        events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+    if state == ClockState.BREACHED:
+        events.append(_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
+        clock.breached_at = clock.due_at
+    else:
+        clock.breached_at = None
+    clock.state = state
+    return events
+
+
+def start_clock(
+    *, inquiry: Inquiry, kind: str, started_at: datetime, target_seconds: int, calendar_row: Calendar | None,
+    calendar: BusinessCalendar, warn_ratio: float, policy: SlaPolicy | None, message: Message | None, now: datetime,
+) -> tuple[Clock, list[InquiryEvent]]:
+    plan = math.schedule(calendar, started_at=started_at, target_seconds=target_seconds, warn_ratio=warn_ratio)
+    clock = Clock(
+        inquiry=inquiry, kind=kind, message=message, policy=policy, calendar=calendar_row,
+        target_seconds=target_seconds, warn_ratio=warn_ratio, started_at=started_at,
+        due_at=plan.due_at, warn_at=plan.warn_at,
+    )
+    events = _live_events(clock, now)
+    clock.save()
+    return clock, [_event(clock, EventKind.CLOCK_STARTED, started_at, target_seconds=target_seconds), *events]
+
+
+def stop_clock(clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None) -> list[InquiryEvent]:
+    """Stop a clock at `at`: met when on or before the deadline, missed after it."""
+    if clock.state == ClockState.PAUSED and clock.paused_at is not None:
+        _unpause(clock, at=at, calendar=calendar)
+    clock.state = math.stopped_state(stopped_at=at, due_at=clock.due_at)
+    clock.stopped_at = at
+    clock.elapsed_seconds = math.business_elapsed(
+        calendar, started_at=clock.started_at, at=at, paused_seconds=clock.paused_business_seconds
+    )
+    clock.save(update_fields=["state", "stopped_at", "elapsed_seconds", "paused_at", "paused_business_seconds",
+                              "due_at", "warn_at"])
+    return [_event(clock, STATE_EVENT[clock.state], at, actor=actor, elapsed_seconds=clock.elapsed_seconds)]
+
+
+def cancel_clock(clock: Clock, *, at: datetime, actor: object = None, reason: str) -> list[InquiryEvent]:
+    clock.state = ClockState.CANCELLED
+    clock.stopped_at = at
+    clock.save(update_fields=["state", "stopped_at"])
+    return [_event(clock, EventKind.CLOCK_CANCELLED, at, actor=actor, reason=reason)]
+
+
+def _reschedule(clock: Clock, calendar: BusinessCalendar) -> None:
+    plan = math.schedule(
+        calendar, started_at=clock.started_at, target_seconds=clock.target_seconds,
+        warn_ratio=clock.warn_ratio, paused_seconds=clock.paused_business_seconds,
+    )
+    clock.due_at, clock.warn_at = plan.due_at, plan.warn_at
+
+
+def _unpause(clock: Clock, *, at: datetime, calendar: BusinessCalendar) -> None:
+    assert clock.paused_at is not None
+    clock.paused_business_seconds += calendar.elapsed(clock.paused_at, at) if at > clock.paused_at else 0
+    clock.paused_at = None
+    _reschedule(clock, calendar)
+
+
+# --- reacting to messages and status changes --------------------------------------------
+
+
+def on_message(*, inquiry: Inquiry, message: Message, now: datetime) -> None:
+    """Start or stop clocks for a stored message (called inside record_message's transaction)."""
+    if message.automatic or message.direction == Direction.NOTE or message.inquiry_id is None:
+        return
+    if message.direction == Direction.INBOUND:
+        _on_customer_message(inquiry=inquiry, message=message, now=now)
+    elif message.author_id is not None or message.direction == Direction.OUTBOUND:
+        on_reply(inquiry=inquiry, at=message.received_at, now=now)
+
+
+def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime) -> None:
+    at = message.received_at
+    events: list[InquiryEvent] = []
+    existing = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
+        "id", "kind", "state", "stopped_at", "inquiry_id", "message_id", "started_at",
+    ))
+    policy = _ensure_policy(inquiry)
+    calendar_row = policy.calendar if policy else None
+    calendar = business_calendar(calendar_row)
+    warn_ratio = policy.warn_ratio if policy else 0.75
+
+    def start(kind: str, started_at: datetime, target: int | None) -> None:
+        if target:
+            _clock, new_events = start_clock(
+                inquiry=inquiry, kind=kind, started_at=started_at, target_seconds=target,
+                calendar_row=calendar_row, calendar=calendar, warn_ratio=warn_ratio, policy=policy,
+                message=message, now=now,
+            )
+            events.extend(new_events)
+
+    kinds = {c.kind for c in existing}
+    if ClockKind.RESOLUTION not in kinds:
+        start(ClockKind.RESOLUTION, inquiry.opened_at, _target(policy, inquiry.priority, ClockKind.RESOLUTION))
+    elif inquiry.status in (Status.NEW, Status.OPEN):
+        events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
+    active_reply = [c for c in existing if c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY)
+                    and c.state in ACTIVE]
+    if not active_reply:
+        if inquiry.last_reply_at is None and ClockKind.FIRST_REPLY not in kinds:
+            start(ClockKind.FIRST_REPLY, at, _target(policy, inquiry.priority, ClockKind.FIRST_REPLY))
+        else:
+            start(ClockKind.NEXT_REPLY, at, _target(policy, inquiry.priority, ClockKind.NEXT_REPLY))
+    rule = marketplace_rule(inquiry.account)
+    if rule is not None:
+        target, market_calendar, market_row = rule
+        clock, new_events = start_clock(
+            inquiry=inquiry, kind=ClockKind.MARKETPLACE_REPLY, started_at=at, target_seconds=target,
+            calendar_row=market_row, calendar=market_calendar, warn_ratio=warn_ratio, policy=None,
+            message=message, now=now,
+        )
+        events.extend(new_events)
+        Message.objects.filter(pk=message.pk).update(response_due_at=clock.due_at)
+        message.response_due_at = clock.due_at
+    InquiryEvent.objects.bulk_create(events)
+    # Back-filled history may hold a reply later than this message already: apply it now.
+    if inquiry.last_reply_at is not None and inquiry.last_reply_at >= at:
+        first_reply_after = (
+            Message.objects.filter(
+                inquiry=inquiry, direction=Direction.OUTBOUND, automatic=False, received_at__gte=at
+            ).order_by("received_at").values_list("received_at", flat=True).first()
+        )
+        if first_reply_after is not None:
+            on_reply(inquiry=inquiry, at=first_reply_after, now=now)
+
+
+def on_reply(*, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None) -> None:
+    """A public reply by a person at `at` answers every customer message up to it."""
+    events: list[InquiryEvent] = []
+    for clock in inquiry.clocks.filter(kind__in=REPLY_KINDS, state__in=ACTIVE, started_at__lte=at).select_related(
+        "calendar", "inquiry__account"
+    ):
+        events.extend(stop_clock(clock, at=at, calendar=_calendar_of(clock), actor=actor))
+    InquiryEvent.objects.bulk_create(events)
+    Message.objects.filter(
+        inquiry=inquiry, direction=Direction.INBOUND, automatic=False, answered_at__isnull=True, received_at__lte=at,
+    ).update(answered_at=at)
+
+
+def on_status_change(*, inquiry: Inquiry, old: str, new: str, at: datetime, now: datetime, actor: object = None) -> None:
+    """Pause resolution while pending, stop it when solved, resume it when work starts again."""
+    events: list[InquiryEvent] = []
+    resolution = inquiry.clocks.filter(kind=ClockKind.RESOLUTION).exclude(state=ClockState.CANCELLED).select_related(
+        "calendar").order_by("-started_at").first()
+    if resolution is None or old == new:
+        return
+    calendar = business_calendar(resolution.calendar)
+    if new == Status.PENDING and resolution.state in ACTIVE:
+        resolution.state = ClockState.PAUSED
+        resolution.paused_at = at
+        resolution.save(update_fields=["state", "paused_at"])
+        events.append(_event(resolution, EventKind.CLOCK_PAUSED, at, actor=actor))
+    elif new in (Status.SOLVED, Status.CLOSED) and (resolution.state in ACTIVE or resolution.state == ClockState.PAUSED):
+        events.extend(stop_clock(resolution, at=at, calendar=calendar, actor=actor))
+    elif new in (Status.NEW, Status.OPEN):
+        events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now, actor=actor, clock=resolution))
+        InquiryEvent.objects.bulk_create(events)
+        return
+    InquiryEvent.objects.bulk_create(events)
+
+
+def _resume_resolution(
+    *, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None, clock: Clock | None = None
+) -> list[InquiryEvent]:
+    """Resume a paused (pending) or stopped (solved, then reopened) resolution clock.
+
+    The time it stood still counts as paused, so the deadline moves out by that much.
+    """
+    clock = clock or inquiry.clocks.filter(kind=ClockKind.RESOLUTION).exclude(
+        state=ClockState.CANCELLED).select_related("calendar").order_by("-started_at").first()
+    if clock is None:
+        return []
+    calendar = business_calendar(clock.calendar)
+    if clock.state == ClockState.PAUSED and clock.paused_at is not None:
+        _unpause(clock, at=at, calendar=calendar)
+    elif clock.state in (ClockState.MET, ClockState.MISSED) and clock.stopped_at is not None:
+        if at > clock.stopped_at:
+            clock.paused_business_seconds += calendar.elapsed(clock.stopped_at, at)
+        clock.stopped_at = None
+        clock.elapsed_seconds = None
+        _reschedule(clock, calendar)
+    else:
+        return []
+    events = [_event(clock, EventKind.CLOCK_RESUMED, at, actor=actor)]
+    events.extend(_live_events(clock, now))
+    clock.save()
+    return events
+
+
+def cancel_reply_clocks(*, inquiry: Inquiry, at: datetime, actor: object, reason: str) -> int:
+    events: list[InquiryEvent] = []
+    for clock in inquiry.clocks.filter(kind__in=REPLY_KINDS, state__in=ACTIVE):
+        events.extend(cancel_clock(clock, at=at, actor=actor, reason=reason))
+    InquiryEvent.objects.bulk_create(events)
+    return len(events)
+
+
+def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool = True) -> int:
+    """Recompute due times of running clocks from their start, keeping paused time."""
+    inquiry = Inquiry.objects.select_related("account", "customer", "sla_policy__calendar").get(pk=inquiry.pk)
+    if reselect_policy:
+        policy = select_policy(inquiry)
+        if policy != inquiry.sla_policy:
+            Inquiry.objects.filter(pk=inquiry.pk).update(sla_policy=policy)
+            inquiry.sla_policy = policy
+    policy = inquiry.sla_policy
+    events: list[InquiryEvent] = []
+    changed = 0
+    for clock in inquiry.clocks.filter(state__in=(*ACTIVE, ClockState.PAUSED)).select_related("calendar"):
+        if clock.kind == ClockKind.MARKETPLACE_REPLY:
+            rule = marketplace_rule(inquiry.account)
+            if rule is None:
+                events.extend(cancel_clock(clock, at=now, reason="marketplace rule removed"))
+                continue
+            clock.target_seconds, calendar, clock.calendar = rule
+        else:
+            target = _target(policy, inquiry.priority, clock.kind)
+            if not target:
+                events.extend(cancel_clock(clock, at=now, reason="policy removed"))
+                continue
+            clock.target_seconds = target
+            clock.policy = policy
+            clock.calendar = policy.calendar if policy else None
+            clock.warn_ratio = policy.warn_ratio if policy else clock.warn_ratio
+            calendar = business_calendar(clock.calendar)
+        old_due = clock.due_at
+        _reschedule(clock, calendar)
+        if clock.state != ClockState.PAUSED:
+            already = {ClockState.RUNNING: set(), ClockState.AT_RISK: {EventKind.CLOCK_AT_RISK},
+                       ClockState.BREACHED: {EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED}}[clock.state]
+            # Only transitions the clock has not recorded yet are new facts; a longer target can
+            # also take a breached clock back to running, which the recompute event records.
+            events.extend(e for e in _live_events(clock, now) if e.kind not in already)
+        clock.save()
+        if clock.due_at != old_due:
+            changed += 1
+            events.append(_event(clock, EventKind.CLOCK_RECOMPUTED, now, old_due_at=old_due.isoformat(),
+                                 due_at=clock.due_at.isoformat()))
+    InquiryEvent.objects.bulk_create(events)
+    return changed
+
+
+def recompute_many(*, inquiry_ids: Iterable[int], now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    changed = 0
+    for inquiry_id in inquiry_ids:
+        with transaction.atomic():
+            inquiry = Inquiry.objects.select_for_update().filter(pk=inquiry_id).first()
+            if inquiry is not None:
+                changed += recompute_inquiry(inquiry=inquiry, now=now)
+    return changed
+
+
+def inquiries_with_running_clocks(query: Q | None = None) -> Iterable[int]:
+    clocks = Clock.objects.filter(state__in=(*ACTIVE, ClockState.PAUSED))
+    if query is not None:
+        clocks = clocks.filter(query)
+    return clocks.values_list("inquiry_id", flat=True).distinct().order_by("inquiry_id").iterator()

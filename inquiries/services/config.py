@@ -1,0 +1,31 @@
+"""Configuration changes that move deadlines: policies, calendars, holidays.
+
+They bump the calendar version (so cached calendars are rebuilt) and queue a
+recompute of the affected running clocks after commit.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from inquiries.models import Calendar, SlaPolicy
+from inquiries.services.clocks import inquiries_with_running_clocks
+from inquiries.services.queue import enqueue_after_commit
+
+
+@transaction.atomic
+def policy_changed(*, policy: SlaPolicy) -> int:
+    """Every open inquiry may now pick a different policy, so all running clocks are recomputed."""
+    ids = list(inquiries_with_running_clocks())
+    enqueue_after_commit("recompute_clocks", ids)
+    return len(ids)
+
+
+@transaction.atomic
+def calendar_changed(*, calendar: Calendar) -> int:
+    Calendar.objects.filter(pk=calendar.pk).update(version=F("version") + 1)
+    calendar.refresh_from_db(fields=["version"])
+    ids = list(inquiries_with_running_clocks(Q(calendar=calendar) | Q(policy__calendar=calendar)))
+    enqueue_after_commit("recompute_clocks", ids)
+    return len(ids)

@@ -1,0 +1,104 @@
+"""Persona fixtures: alice (agent) and bob (teammate) work team A's account; charlie (outsider)
+works team B's; maria manages team A; root is a superuser."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from inquiries import models as m
+from tests.factories import AccountFactory, ChannelFactory, TeamFactory, UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs in an event loop
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(settings: pytest.FixtureRequest) -> None:
+    """Tests run tasks eagerly unless they start a real worker themselves."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from cstracker.celery import app
+
+    app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def account(db: None) -> m.Account:
+    return AccountFactory(name="Team A shop")
+
+
+@pytest.fixture
+def channel(account: m.Account) -> m.Channel:
+    return ChannelFactory(account=account, slug="shop-a")
+
+
+@pytest.fixture
+def other_account(db: None) -> m.Account:
+    return AccountFactory(name="Team B shop")
+
+
+@pytest.fixture
+def other_channel(other_account: m.Account) -> m.Channel:
+    return ChannelFactory(account=other_account, slug="shop-b")
+
+
+@pytest.fixture
+def team(account: m.Account) -> m.Team:
+    team = TeamFactory(name="Team A")
+    team.accounts.add(account)
+    return team
+
+
+@pytest.fixture
+def other_team(other_account: m.Account) -> m.Team:
+    team = TeamFactory(name="Team B")
+    team.accounts.add(other_account)
+    return team
+
+
+@pytest.fixture
+def agent(team: m.Team):  # noqa: ANN201
+    user = UserFactory(username="alice", first_name="Alice")
+    m.Membership.objects.create(team=team, user=user, role=m.Role.AGENT)
+    return user
+
+
+@pytest.fixture
+def teammate(team: m.Team):  # noqa: ANN201
+    user = UserFactory(username="bob", first_name="Bob")
+    m.Membership.objects.create(team=team, user=user, role=m.Role.AGENT)
+    return user
+
+
+@pytest.fixture
+def outsider(other_team: m.Team):  # noqa: ANN201
+    user = UserFactory(username="charlie", first_name="Charlie")
+    m.Membership.objects.create(team=other_team, user=user, role=m.Role.AGENT)
+    return user
+
+
+@pytest.fixture
+def manager(team: m.Team):  # noqa: ANN201
+    user = UserFactory(username="maria", first_name="Maria")
+    m.Membership.objects.create(team=team, user=user, role=m.Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def superuser(db: None):  # noqa: ANN201
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+def token_client(user: object) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(agent: object) -> APIClient:
+    """alice's API client, authenticated by token."""
+    return token_client(agent)
