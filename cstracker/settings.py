@@ -15,7 +15,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -125,6 +126,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+
+# Test databases carry the process id so parallel test runs on one machine never collide; a
+# file (not memory) for SQLite so that a real Celery worker process can open it too.
+_test_suffix = str(os.getpid())
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{_test_suffix}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_test_suffix}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -99,6 +99,17 @@ class Calendar(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """Reject hours the calendar engine would refuse, with its message (overlaps, never open...)."""
+        from inquiries.sla.calendar import BusinessCalendar
+        from inquiries.sla.hours import parse_hours
+
+        try:
+            hours = None if self.is_24x7 else parse_hours(self.hours)
+            BusinessCalendar(self.timezone, hours)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValidationError({"hours": str(exc)}) from None
+
 
 class Holiday(models.Model):
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="holidays")

@@ -5,14 +5,42 @@ All of them start from `visible_to(user)`, the one place access is scoped.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Prefetch, QuerySet
+from django.db import connection
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.http import Http404
 from django.utils import timezone
 
-from inquiries.models import Clock, ClockState, Inquiry, InquiryEvent, Message
+from inquiries.models import (
+    ACTIVE_CLOCK_STATES,
+    OPEN_STATUSES,
+    Attachment,
+    Clock,
+    ClockKind,
+    ClockState,
+    Customer,
+    Inquiry,
+    InquiryEvent,
+    Message,
+)
 
 
 def inquiries_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
@@ -62,3 +90,266 @@ def clock_elapsed_seconds(clock: Clock, now: datetime | None = None) -> int | No
         return 0
     return max(0, calendar.elapsed(clock.started_at, at) - clock.paused_business_seconds)
 
+
+
+# --- the agent's queue ------------------------------------------------------------------
+
+QUEUE_PAGE_SIZE = 50
+
+
+class Urgency(IntEnum):
+    """Queue order: breached first, then at risk, then running; inquiries without a clock last."""
+
+    BREACHED = 0
+    AT_RISK = 1
+    RUNNING = 2
+    NO_CLOCK = 3
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilters:
+    """What the agent asked the queue for; empty values mean "any"."""
+
+    account: int | None = None
+    channel: int | None = None
+    marketplace: str = ""
+    statuses: tuple[str, ...] = tuple(OPEN_STATUSES)
+    topic: str = ""  # a topic key, or "none" for inquiries without a topic
+    priority: str = ""
+    assignee: str = ""  # "me", "none" (unassigned) or "" (anyone)
+    urgency: Urgency | None = None  # BREACHED or AT_RISK
+    q: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCursor:
+    """The last row of a page; the next page starts strictly after it (keyset, no OFFSET)."""
+
+    urgency: int
+    due: datetime | None
+    opened_at: datetime
+    pk: int
+
+    def encode(self) -> str:
+        due = str(_to_micros(self.due)) if self.due is not None else "-"
+        return f"{self.urgency}.{due}.{_to_micros(self.opened_at)}.{self.pk}"
+
+    @classmethod
+    def decode(cls, token: str) -> QueueCursor | None:
+        """The cursor in `token`, or None for anything malformed (the first page is shown)."""
+        parts = token.split(".")
+        if len(parts) != 4:
+            return None
+        try:
+            urgency = Urgency(int(parts[0]))
+            due = None if parts[1] == "-" else _from_micros(int(parts[1]))
+            return cls(urgency, due, _from_micros(int(parts[2])), int(parts[3]))
+        except (ValueError, OverflowError):
+            return None
+
+    @classmethod
+    def after(cls, inquiry: Inquiry) -> QueueCursor:
+        return cls(inquiry.urgency, inquiry.next_due, inquiry.opened_at, inquiry.pk)  # type: ignore[attr-defined]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _to_micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    rows: list[Inquiry]
+    next_cursor: QueueCursor | None
+
+
+def with_urgency(queryset: QuerySet[Inquiry], now: datetime) -> QuerySet[Inquiry]:
+    """Annotate each inquiry with its nearest deadline and how urgent it is as of `now`.
+
+    `next_due` / `next_kind`: the earliest due_at among the active clocks (running, at risk,
+    breached) and that clock's kind; `market_due`: the same for the marketplace reply clock.
+    `urgency` is judged from the stored deadlines rather than the stored states, so a breach
+    shows at once even if the sweep has not run yet.
+    """
+    active = Clock.objects.filter(inquiry=OuterRef("pk"), state__in=ACTIVE_CLOCK_STATES)
+    earliest = active.order_by("due_at", "id")
+    market = active.filter(kind=ClockKind.MARKETPLACE_REPLY).order_by("due_at", "id")
+    return queryset.annotate(
+        next_due=Subquery(earliest.values("due_at")[:1]),
+        next_kind=Subquery(earliest.values("kind")[:1]),
+        market_due=Subquery(market.values("due_at")[:1]),
+    ).annotate(
+        urgency=Case(
+            When(Exists(active.filter(due_at__lte=now)), then=Value(Urgency.BREACHED.value)),
+            When(Exists(active.filter(warn_at__lte=now)), then=Value(Urgency.AT_RISK.value)),
+            When(next_due__isnull=False, then=Value(Urgency.RUNNING.value)),
+            default=Value(Urgency.NO_CLOCK.value),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def filter_queue(queryset: QuerySet[Inquiry], filters: QueueFilters, user: AbstractBaseUser) -> QuerySet[Inquiry]:
+    """Apply the queue's filters to an urgency-annotated queryset (see `with_urgency`)."""
+    conditions = Q()
+    if filters.statuses:
+        conditions &= Q(status__in=filters.statuses)
+    if filters.account is not None:
+        conditions &= Q(account_id=filters.account)
+    if filters.channel is not None:
+        conditions &= Q(channel_id=filters.channel)
+    if filters.marketplace:
+        conditions &= Q(account__marketplace=filters.marketplace)
+    if filters.topic == "none":
+        conditions &= Q(topic__isnull=True)
+    elif filters.topic:
+        conditions &= Q(topic__key=filters.topic)
+    if filters.priority:
+        conditions &= Q(priority=filters.priority)
+    if filters.assignee == "me":
+        conditions &= Q(assignee=user)
+    elif filters.assignee == "none":
+        conditions &= Q(assignee__isnull=True)
+    if filters.urgency is not None:
+        conditions &= Q(urgency=filters.urgency.value)
+    queryset = queryset.filter(conditions)
+    return search(queryset, filters.q) if filters.q.strip() else queryset
+
+
+def queue_page(
+    user: AbstractBaseUser, filters: QueueFilters, *, now: datetime, after: QueueCursor | None = None,
+    size: int = QUEUE_PAGE_SIZE,
+) -> QueuePage:
+    """One page of the agent's queue, most urgent first, in one query.
+
+    Order: urgency, then the nearest deadline (most overdue first), then newest first;
+    the id breaks ties so that the keyset cursor is exact.
+    """
+    queryset = filter_queue(with_urgency(inquiries_for(user), now), filters, user)
+    if after is not None:
+        queryset = queryset.filter(_after(after))
+    ordered = queryset.order_by("urgency", F("next_due").asc(nulls_last=True), "-opened_at", "-id")
+    rows = list(ordered[: size + 1])
+    next_cursor = QueueCursor.after(rows[size - 1]) if len(rows) > size else None
+    return QueuePage(rows[:size], next_cursor)
+
+
+def _after(cursor: QueueCursor) -> Q:
+    """Rows strictly after `cursor` in the queue order (mirrors `queue_page`'s order_by)."""
+    tail = Q(opened_at__lt=cursor.opened_at) | Q(opened_at=cursor.opened_at, pk__lt=cursor.pk)
+    if cursor.due is None:
+        within = Q(next_due__isnull=True) & tail
+    else:
+        within = Q(next_due__gt=cursor.due) | (Q(next_due=cursor.due) & tail)
+    return Q(urgency__gt=cursor.urgency) | (Q(urgency=cursor.urgency) & within)
+
+
+# --- search -------------------------------------------------------------------------------
+
+# The same expressions as the GIN indexes of migration 0002_queue_search: PostgreSQL only
+# uses an expression index when the query repeats the indexed expression exactly.
+SEARCH_CONFIG = "simple"
+_SEARCH_WORD = re.compile(r"[\w@.+-]+")
+
+
+def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
+    """Inquiries whose subject, order id, customer or any message body matches `text`.
+
+    On PostgreSQL this is full-text search on 'simple' (no stemming, so order ids and
+    addresses stay intact), every word a prefix; elsewhere a case-insensitive substring match.
+    """
+    text = text.strip()[:200]
+    if connection.vendor == "postgresql":
+        return queryset.filter(_postgres_search(text))
+    bodies = Message.objects.filter(body_text__icontains=text).values("inquiry_id")
+    return queryset.filter(
+        Q(subject__icontains=text)
+        | Q(order_id__icontains=text)
+        | Q(customer__address__icontains=text)
+        | Q(customer__name__icontains=text)
+        | Q(pk__in=bodies)
+    )
+
+
+def _postgres_search(text: str) -> Q:
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+
+    exact_order = Q(order_id__iexact=text)
+    # Only word characters reach to_tsquery, each quoted and marked as a prefix, so no
+    # input can be a tsquery syntax error.
+    words = [w.replace("'", "") for w in _SEARCH_WORD.findall(text.lower())][:10]
+    if not words:
+        return exact_order
+    query = SearchQuery(" & ".join(f"'{w}':*" for w in words), config=SEARCH_CONFIG, search_type="raw")
+    inquiries = Inquiry.objects.annotate(
+        document=SearchVector("subject", "order_id", config=SEARCH_CONFIG)
+    ).filter(document=query)
+    customers = Customer.objects.annotate(
+        document=SearchVector("address", "name", config=SEARCH_CONFIG)
+    ).filter(document=query)
+    bodies = Message.objects.annotate(document=SearchVector("body_text", config=SEARCH_CONFIG)).filter(
+        document=query, inquiry__isnull=False
+    )
+    return (
+        exact_order
+        | Q(pk__in=inquiries.values("pk"))
+        | Q(customer_id__in=customers.values("pk"))
+        | Q(pk__in=bodies.values("inquiry_id"))
+    )
+
+
+# --- the inquiry page ---------------------------------------------------------------------
+
+
+def inquiry_page_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
+    """Inquiries with their thread (attachments without their bytes) and clocks prefetched."""
+    attachments = Attachment.objects.defer("content").order_by("id")
+    messages = (
+        Message.objects.defer("raw")
+        .select_related("author")
+        .prefetch_related(Prefetch("attachments", queryset=attachments))
+        .order_by("received_at", "id")
+    )
+    return inquiries_for(user).prefetch_related(
+        Prefetch("messages", queryset=messages),
+        Prefetch("clocks", queryset=Clock.objects.order_by("started_at", "id")),
+    )
+
+
+def timeline(inquiry: Inquiry) -> QuerySet[InquiryEvent]:
+    """The event history of an inquiry already fetched through the access check."""
+    return InquiryEvent.objects.filter(inquiry=inquiry).select_related("actor").order_by("at", "id")
+
+
+def customer_inquiries(user: AbstractBaseUser, inquiry: Inquiry, limit: int = 20) -> list[Inquiry]:
+    """The customer's other inquiries the user may see, newest first."""
+    others = inquiries_for(user).filter(customer_id=inquiry.customer_id).exclude(pk=inquiry.pk)
+    return list(others.order_by("-opened_at", "-id")[:limit])
+
+
+def attachment_for(user: AbstractBaseUser, inquiry_pk: int, attachment_pk: int) -> Attachment:
+    """An attachment of an inquiry the user may see, with its bytes; otherwise a 404."""
+    inquiry = get_inquiry_for_user(user, inquiry_pk, Inquiry.objects.visible_to(user))
+    try:
+        return Attachment.objects.get(pk=attachment_pk, message__inquiry=inquiry, content__isnull=False)
+    except (Attachment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such attachment.") from None
+
+
+def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[AbstractBaseUser]:
+    """People an inquiry can be given to: members of the teams that work `account_id`,
+    or, without an account, of the requesting user's own teams (all teams for a superuser)."""
+    users = get_user_model().objects.filter(is_active=True)
+    if account_id is not None:
+        users = users.filter(memberships__team__accounts=account_id)
+    elif user.is_superuser:
+        users = users.filter(memberships__isnull=False)
+    else:
+        users = users.filter(memberships__team__memberships__user=user)
+    return list(users.distinct().order_by("username"))

@@ -30,11 +30,19 @@ MAX_BODY = 1_000_000
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and other non-strings instead of converting them."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "surrogate": "Must be valid Unicode text (lone surrogate code points are not allowed).",
+    }
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        # JSON's "\ud800" escape decodes to a lone surrogate that no database can store.
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("surrogate")
         return super().to_internal_value(data)
 
 
@@ -153,9 +161,17 @@ class MessageInSerializer(serializers.Serializer):
         )
 
 
+@extend_schema_field(MessageInSerializer(many=True))
+class MessageItemsField(serializers.ListField):
+    """The batch's items, left unvalidated here: the view validates each one on its own, so a
+    malformed item (even one that is not an object) rejects only itself."""
+
+    child = serializers.JSONField(allow_null=True)
+
+
 class BatchInSerializer(serializers.Serializer):
-    messages = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=1000,
-                                     error_messages={"max_length": "At most 1000 messages per batch."})
+    messages = MessageItemsField(allow_empty=False, max_length=1000,
+                                 error_messages={"max_length": "At most 1000 messages per batch."})
 
 
 class RecordedSerializer(serializers.Serializer):

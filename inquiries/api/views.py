@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from inquiries import selectors, services
 from inquiries.api import serializers as s
 from inquiries.api.errors import rejection_errors
+from inquiries.api.parsers import API_PARSERS
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
 
@@ -31,6 +32,8 @@ def _record(serializer: s.MessageInSerializer) -> tuple[int, dict[str, Any]]:
 class MessageCreateView(APIView):
     """Record one message. The same (channel, external_id) again answers 200 and changes nothing."""
 
+    parser_classes = API_PARSERS
+
     @extend_schema(request=s.MessageInSerializer, responses={201: s.RecordedSerializer, 200: s.RecordedSerializer})
     def post(self, request: Request) -> Response:
         serializer = s.MessageInSerializer(data=request.data, context={"request": request, "channels": {}})
@@ -41,6 +44,8 @@ class MessageCreateView(APIView):
 
 class MessageBatchView(APIView):
     """Record up to 1,000 messages; each item gets its own result, a bad one rejects only itself."""
+
+    parser_classes = API_PARSERS
 
     @extend_schema(request=s.BatchInSerializer, responses={200: s.BatchResultSerializer})
     def post(self, request: Request) -> Response:
@@ -135,6 +140,7 @@ class ByName(CursorPagination):
 class StaffViewSet(viewsets.ModelViewSet):
     permission_classes = [permissions.IsAdminUser]
     pagination_class = ByName
+    parser_classes = API_PARSERS
 
 
 class AccountViewSet(StaffViewSet):

@@ -41,10 +41,10 @@ HealthCategory = Literal["product_condition", "delivery", "none"]
 
 @dataclass(frozen=True, slots=True)
 class TopicDefinition:
-    """Default data for one topic; the lead seeds the Topic table from `DEFAULT_TOPICS`."""
+    """Default data for one topic (fields as on the Topic model), to seed the database from."""
 
     key: str
-    label: str
+    name: str
     is_complaint: bool
     # Which account-health metric a complaint of this topic moves: Amazon counts
     # "item not as described" / defective under product condition, while damage in transit
@@ -167,7 +167,10 @@ def _compile_one(rule: TopicRule) -> _CompiledRule:
     if not (math.isfinite(rule.weight) and rule.weight > 0):
         raise ValueError(f"{rule.describe()}: the weight must be a positive number, not {rule.weight}")
     if rule.kind == "keyword":
-        source = _keyword_regex(rule.pattern)
+        try:
+            source = _keyword_regex(rule.pattern)
+        except ValueError as exc:
+            raise ValueError(f"{rule.describe()}: {exc}") from exc
     elif rule.kind == "regex":
         source = normalise(rule.pattern)
         if _NESTED_QUANTIFIER.search(source):
@@ -444,6 +447,30 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
             r"(arrive|livre|recu)",
         ],
         weight=1.5,
+    )
+    # "Where is my order" questions: not yet late, but the same topic in a seller's inbox,
+    # and the message that turns into an item-not-received claim when it goes unanswered.
+    + _seed(
+        "delivery",
+        "en",
+        "track my order; track my package; order status; status of my order; when will my order arrive;"
+        "when will it arrive; when will I receive; estimated delivery; ETA",
+    )
+    + _seed(
+        "delivery",
+        "de",
+        "wann kommt meine Bestellung; wann kommt mein Paket; Lieferstatus; Bestellstatus; Lieferzeit",
+    )
+    + _seed(
+        "delivery",
+        "es",
+        "cuándo llega; cuándo llegará; estado de mi pedido; rastrear mi pedido; seguimiento de mi pedido",
+    )
+    + _seed(
+        "delivery",
+        "fr",
+        "quand vais-je recevoir; quand arrivera; suivre ma commande; suivi de ma commande;"
+        "état de ma commande; délai de livraison",
     )
     # --- returns and refunds (a cancellation undoes the purchase, so it counts here too) ----
     + _seed(

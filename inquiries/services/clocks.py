@@ -32,6 +32,7 @@ from inquiries.models import (
 )
 from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
+from inquiries.sla.hours import parse_hours
 from inquiries.sla.policies import InquiryFacts, PolicyRule, pick
 from inquiries.sla.presets import reply_rule
 
@@ -53,14 +54,6 @@ TWENTY_FOUR_SEVEN_UTC = BusinessCalendar("UTC")
 
 
 # --- calendars ----------------------------------------------------------------------------
-
-
-def parse_hours(raw: dict) -> dict[int, list[tuple[time, time]]]:
-    """Admin JSON {"0": [["09:00", "17:00"]]} to the calendar's {0: [(time, time)]}."""
-    hours: dict[int, list[tuple[time, time]]] = {}
-    for weekday, intervals in (raw or {}).items():
-        hours[int(weekday)] = [(time.fromisoformat(start), time.fromisoformat(end)) for start, end in intervals]
-    return hours
 
 
 @functools.lru_cache(maxsize=256)
@@ -191,9 +184,8 @@ def start_clock(
         target_seconds=target_seconds, warn_ratio=warn_ratio, started_at=started_at,
         due_at=plan.due_at, warn_at=plan.warn_at,
     )
-    events = _live_events(clock, now)
     clock.save()
-    return clock, [_event(clock, EventKind.CLOCK_STARTED, started_at, target_seconds=target_seconds), *events]
+    return clock, [_event(clock, EventKind.CLOCK_STARTED, started_at, target_seconds=target_seconds)]
 
 
 def stop_clock(clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None) -> list[InquiryEvent]:
@@ -232,6 +224,29 @@ def _unpause(clock: Clock, *, at: datetime, calendar: BusinessCalendar) -> None:
     _reschedule(clock, calendar)
 
 
+def catch_up(*, inquiry: Inquiry, at: datetime) -> list[InquiryEvent]:
+    """Apply the transitions the sweep would have made on this inquiry's clocks by `at`.
+
+    Called before any clock change at `at`: live it is usually a no-op (the sweep ran a
+    moment ago); for back-filled history it is what makes an import score exactly as the
+    same conversation would have live.
+    """
+    events: list[InquiryEvent] = []
+    for clock in inquiry.clocks.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), warn_at__lte=at):
+        if clock.due_at <= at:
+            if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
+                events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+            events.append(_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
+            clock.state, clock.breached_at = ClockState.BREACHED, clock.due_at
+        elif clock.state == ClockState.RUNNING:
+            events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+            clock.state = ClockState.AT_RISK
+        else:
+            continue
+        clock.save(update_fields=["state", "breached_at"])
+    return events
+
+
 # --- reacting to messages and status changes --------------------------------------------
 
 
@@ -239,6 +254,7 @@ def on_message(*, inquiry: Inquiry, message: Message, now: datetime) -> None:
     """Start or stop clocks for a stored message (called inside record_message's transaction)."""
     if message.automatic or message.direction == Direction.NOTE or message.inquiry_id is None:
         return
+    InquiryEvent.objects.bulk_create(catch_up(inquiry=inquiry, at=message.received_at))
     if message.direction == Direction.INBOUND:
         _on_customer_message(inquiry=inquiry, message=message, now=now)
     elif message.author_id is not None or message.direction == Direction.OUTBOUND:
@@ -302,7 +318,7 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime) -
 
 def on_reply(*, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None) -> None:
     """A public reply by a person at `at` answers every customer message up to it."""
-    events: list[InquiryEvent] = []
+    events = catch_up(inquiry=inquiry, at=at)
     for clock in inquiry.clocks.filter(kind__in=REPLY_KINDS, state__in=ACTIVE, started_at__lte=at).select_related(
         "calendar", "inquiry__account"
     ):
@@ -315,10 +331,11 @@ def on_reply(*, inquiry: Inquiry, at: datetime, now: datetime, actor: object = N
 
 def on_status_change(*, inquiry: Inquiry, old: str, new: str, at: datetime, now: datetime, actor: object = None) -> None:
     """Pause resolution while pending, stop it when solved, resume it when work starts again."""
-    events: list[InquiryEvent] = []
+    events = catch_up(inquiry=inquiry, at=at)
     resolution = inquiry.clocks.filter(kind=ClockKind.RESOLUTION).exclude(state=ClockState.CANCELLED).select_related(
         "calendar").order_by("-started_at").first()
     if resolution is None or old == new:
+        InquiryEvent.objects.bulk_create(events)
         return
     calendar = business_calendar(resolution.calendar)
     if new == Status.PENDING and resolution.state in ACTIVE:
@@ -358,12 +375,19 @@ def _resume_resolution(
     else:
         return []
     events = [_event(clock, EventKind.CLOCK_RESUMED, at, actor=actor)]
-    events.extend(_live_events(clock, now))
+    # A warning or breach recorded before the pause is not a new fact after it.
+    recorded = set(InquiryEvent.objects.filter(
+        clock=clock, kind__in=(EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED)).values_list("kind", flat=True))
+    breached_at = clock.breached_at
+    events.extend(e for e in _live_events(clock, at) if e.kind not in recorded)
+    if EventKind.CLOCK_BREACHED in recorded and clock.state == ClockState.BREACHED:
+        clock.breached_at = breached_at
     clock.save()
     return events
 
 
 def cancel_reply_clocks(*, inquiry: Inquiry, at: datetime, actor: object, reason: str) -> int:
+    InquiryEvent.objects.bulk_create(catch_up(inquiry=inquiry, at=at))
     events: list[InquiryEvent] = []
     for clock in inquiry.clocks.filter(kind__in=REPLY_KINDS, state__in=ACTIVE):
         events.extend(cancel_clock(clock, at=at, actor=actor, reason=reason))

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 # "[#123]" or "Ticket #123" in a subject; only honoured when the sender is that inquiry's customer.
 TICKET_REF_RE = re.compile(r"\[#(\d{1,12})\]")
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+# Back-filled history may be old, but not older than this: earlier instants are typos or
+# hostile input, and near datetime.min the window arithmetic and the UTC conversion overflow.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+ID_LIMITS = {"external_id": 255, "thread_id": 255, "in_reply_to": 255, "order_id": 100, "sku": 100}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +89,17 @@ def _validate(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> 
         raise Rejected(f"channel: {channel.slug} is inactive")
     if not incoming.external_id:
         raise Rejected("external_id: required")
+    # Identifiers are matched exactly, so they are refused rather than cut to their columns
+    # (PostgreSQL would fail the whole transaction on an over-long value).
+    for name, limit in ID_LIMITS.items():
+        if len(getattr(incoming, name)) > limit:
+            raise Rejected(f"{name}: at most {limit} characters")
     received_at = incoming.received_at
     if received_at is not None:
         if timezone.is_naive(received_at):
             raise Rejected("received_at: must include a UTC offset")
+        if received_at < EARLIEST_TIMESTAMP:
+            raise Rejected(f"received_at: must not be before {EARLIEST_TIMESTAMP:%Y-%m-%d}")
         tolerance = timedelta(seconds=settings.CSTRACKER_FUTURE_TOLERANCE_SECONDS)
         if received_at > now + tolerance:
             raise Rejected(
@@ -198,11 +210,14 @@ def _thread(*, channel: Channel, incoming: IncomingMessage, customer: Customer |
         found = inquiries.filter(pk=int(match.group(1)), customer=customer, channel__account_id=channel.account_id).first()
         if found is not None:
             return found
-    # 4. The same order from the same customer within the threading window.
+    # 4. The same order from the same customer within the threading window, measured on the
+    # conversation's own time line (not updated_at, which is the wall-clock time of the last
+    # write): a back-filled history must thread exactly as it would have live.
     if incoming.order_id:
         since = (incoming.received_at or timezone.now()) - timedelta(days=settings.CSTRACKER_ORDER_THREAD_DAYS)
         found = (
-            inquiries.filter(customer=customer, order_id=incoming.order_id, updated_at__gte=since)
+            inquiries.filter(customer=customer, order_id=incoming.order_id)
+            .filter(Q(last_inbound_at__gte=since) | Q(last_reply_at__gte=since))
             .order_by("-opened_at")
             .first()
         )
@@ -234,7 +249,7 @@ def _store_message(
         subject=incoming.subject[:998],
         body_text=incoming.body_text,
         body_html=incoming.body_html,
-        sent_at=incoming.sent_at,
+        sent_at=_plausible(incoming.sent_at),
         received_at=received_at,
         raw=incoming.raw,
         order_id=incoming.order_id[:100],
@@ -254,6 +269,13 @@ def _store_message(
             for a in incoming.attachments
         )
     return message
+
+
+def _plausible(claimed: datetime | None) -> datetime | None:
+    """The sender's claimed date is informative only: a naive or absurd one is dropped, not fatal."""
+    if claimed is None or timezone.is_naive(claimed) or claimed < EARLIEST_TIMESTAMP:
+        return None
+    return claimed
 
 
 def _message_event_kind(message: Message) -> str:

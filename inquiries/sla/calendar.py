@@ -255,7 +255,7 @@ def _epoch_day(day: date) -> int:
 def _normalise_hours(hours: Mapping[int, Sequence[tuple[time, time]]] | None) -> tuple[_Intervals, ...]:
     """Validate opening hours; return per weekday sorted, merged ``(start, end)`` day-seconds."""
     if hours is None:
-        return ((0, _DAY),) * 7
+        return (((0, _DAY),),) * 7
     week: list[_Intervals] = [()] * 7
     for weekday, intervals in hours.items():
         if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:

@@ -83,14 +83,13 @@ def is_business_time(zone: ZoneInfo, hours: Hours, holidays: set[date], instant:
 def reference_cells(
     zone: ZoneInfo, hours: Hours, holidays: set[date], first: datetime, cells: int, cell_seconds: int
 ) -> list[bool]:
-    """Business-time membership of each cell [first + i * cell_seconds, + cell_seconds)."""
-    first = first.astimezone(UTC)
+    """Business-time membership of each cell [first + i * cell_seconds, + cell_seconds), first in UTC."""
     step = timedelta(seconds=cell_seconds)
     return [is_business_time(zone, hours, holidays, first + i * step) for i in range(cells)]
 
 
 def reference_add(first: datetime, flags: list[bool], cell_seconds: int, seconds: int) -> datetime:
-    """Earliest instant with ``seconds`` business seconds after ``first`` (a cell boundary)."""
+    """Earliest instant with ``seconds`` business seconds after ``first`` (a UTC cell boundary)."""
     if seconds == 0:
         return first
     done = 0
@@ -102,12 +101,21 @@ def reference_add(first: datetime, flags: list[bool], cell_seconds: int, seconds
     raise AssertionError("the reference window holds fewer business seconds than asked for")
 
 
+def utc(moment: datetime) -> datetime:
+    """The instant in UTC.
+
+    Arithmetic and comparisons on datetimes sharing a ZoneInfo work on the wall clock and ignore
+    ``fold``, so the tests compare and shift instants in UTC only.
+    """
+    return moment.astimezone(UTC)
+
+
 def assert_add_contract(calendar: BusinessCalendar, start: datetime, seconds: int, result: datetime) -> None:
-    assert result >= start
     assert result.tzinfo is start.tzinfo
+    assert utc(result) >= utc(start)
     assert calendar.elapsed(start, result) == seconds
     if seconds > 0:
-        assert calendar.elapsed(start, result - timedelta(seconds=1)) < seconds
+        assert calendar.elapsed(start, utc(result) - timedelta(seconds=1)) < seconds
 
 
 # --- strategies --------------------------------------------------------------------------------
@@ -136,22 +144,34 @@ def opening_hours(draw: st.DrawFn, grid_seconds: int) -> Hours:
     return hours
 
 
+def _times(hours: Hours) -> list[time]:
+    return [moment for intervals in (hours or {}).values() for pair in intervals for moment in pair]
+
+
 @st.composite
 def scenarios(
     draw: st.DrawFn, grid_seconds: int
 ) -> tuple[BusinessCalendar, ZoneInfo, Hours, set[date], datetime]:
-    """A calendar, its reference description and a start on the grid, often near a DST switch."""
+    """A calendar, its reference description and a start on the grid.
+
+    Starts are often on a DST switch day, and often on or next to an opening or closing time.
+    """
     zone_name = draw(st.sampled_from(ZONES))
     zone = ZoneInfo(zone_name)
+    hours = draw(opening_hours(grid_seconds))
     days = st.dates(FIRST_DAY, LAST_DAY)
     if SWITCH_DAYS[zone_name]:
         days = st.one_of(st.sampled_from(SWITCH_DAYS[zone_name]), days)
     day = draw(days)
-    clock = _clock(draw(st.integers(0, 86_400 // grid_seconds - 1)) * grid_seconds)
+    clocks = st.integers(0, 86_400 // grid_seconds - 1).map(lambda n: n * grid_seconds)
+    boundaries = sorted({moment.hour * 3600 + moment.minute * 60 + moment.second for moment in _times(hours)})
+    if boundaries:
+        near = st.tuples(st.sampled_from(boundaries), st.sampled_from([-grid_seconds, 0, grid_seconds]))
+        clocks = st.one_of(clocks, near.map(sum))
+    clock = _clock(draw(clocks))
     local = datetime.combine(day, clock).replace(tzinfo=zone, fold=draw(st.integers(0, 1)))
     start = local.astimezone(draw(st.sampled_from([zone, UTC, TOKYO])))
     holidays = {day + timedelta(days=offset) for offset in draw(st.lists(st.integers(-2, 10), max_size=4))}
-    hours = draw(opening_hours(grid_seconds))
     calendar = BusinessCalendar(zone_name, hours, holidays)
     return calendar, zone, hours, holidays, start
 
@@ -166,19 +186,19 @@ def test_elapsed_and_add_match_a_minute_by_minute_reference(
 ) -> None:
     calendar, zone, hours, holidays, start = scenario
     minutes = data.draw(st.integers(1, 4 * 1440), label="window minutes")
-    flags = reference_cells(zone, hours, holidays, start, minutes, 60)
+    flags = reference_cells(zone, hours, holidays, utc(start), minutes, 60)
 
     end_minute = data.draw(st.integers(0, minutes), label="end minute")
-    end = start + timedelta(minutes=end_minute)
+    end = utc(start) + timedelta(minutes=end_minute)
     assert calendar.elapsed(start, end) == 60 * sum(flags[:end_minute])
 
     seconds = data.draw(st.integers(0, 60 * sum(flags)), label="seconds")
     result = calendar.add(start, seconds)
-    assert result == reference_add(start, flags, 60, seconds)
+    assert utc(result) == reference_add(utc(start), flags, 60, seconds)
     assert_add_contract(calendar, start, seconds, result)
 
     round_trip = calendar.add(start, calendar.elapsed(start, end))
-    assert round_trip <= end
+    assert utc(round_trip) <= end
     assert calendar.elapsed(start, round_trip) == calendar.elapsed(start, end)
 
 
@@ -189,12 +209,12 @@ def test_spans_of_months_match_a_quarter_hour_reference(
 ) -> None:
     calendar, zone, hours, holidays, start = scenario
     quarters = data.draw(st.integers(1, 200 * 96), label="window quarter hours")
-    flags = reference_cells(zone, hours, holidays, start, quarters, 900)
+    flags = reference_cells(zone, hours, holidays, utc(start), quarters, 900)
 
-    assert calendar.elapsed(start, start + timedelta(minutes=15 * quarters)) == 900 * sum(flags)
+    assert calendar.elapsed(start, utc(start) + timedelta(minutes=15 * quarters)) == 900 * sum(flags)
     seconds = data.draw(st.integers(0, 900 * sum(flags)), label="seconds")
     result = calendar.add(start, seconds)
-    assert result == reference_add(start, flags, 900, seconds)
+    assert utc(result) == reference_add(utc(start), flags, 900, seconds)
     assert_add_contract(calendar, start, seconds, result)
 
 
@@ -203,11 +223,12 @@ def test_spans_of_months_match_a_quarter_hour_reference(
 def test_microsecond_instants_match_a_second_by_second_reference(
     scenario: tuple[BusinessCalendar, ZoneInfo, Hours, set[date], datetime], data: st.DataObject
 ) -> None:
-    calendar, zone, hours, holidays, whole_second = scenario
+    calendar, zone, hours, holidays, drawn = scenario
+    whole_second = utc(drawn)
     start_micro = data.draw(
         st.sampled_from([0, 1, 500_000, 999_999]) | st.integers(0, 999_999), label="start µs"
     )
-    start = whole_second + timedelta(microseconds=start_micro)
+    start = (whole_second + timedelta(microseconds=start_micro)).astimezone(drawn.tzinfo)
     cells = data.draw(st.integers(1, 3 * 3600), label="window seconds")
     # Cell i is the whole second [whole_second + i, + 1); start sits start_micro into cell 0.
     flags = reference_cells(zone, hours, holidays, whole_second, cells + 1, 1)
@@ -222,9 +243,19 @@ def test_microsecond_instants_match_a_second_by_second_reference(
     expected = max(business_micros(end_cell, end_micro), 0) // 1_000_000
     assert calendar.elapsed(start, end) == expected
 
-    seconds = data.draw(st.integers(0, business_micros(cells, 0) // 1_000_000), label="seconds")
+    available = business_micros(cells, 0) // 1_000_000
+    # Aim at closing times too: landing exactly on one must roll over to the next opening.
+    closings = [
+        business_micros(cell, 0) // 1_000_000
+        for cell in range(1, cells + 1)
+        if flags[cell - 1] and not flags[cell]
+    ]
+    amounts = st.integers(0, available)
+    if closings:
+        amounts = st.one_of(amounts, st.sampled_from(closings))
+    seconds = data.draw(amounts, label="seconds")
     result = calendar.add(start, seconds)
-    offset = result - whole_second
+    offset = utc(result) - whole_second
     cell, micro = offset // timedelta(seconds=1), offset.microseconds
     assert business_micros(cell, micro) == 1_000_000 * seconds
     if seconds > 0:
@@ -262,13 +293,13 @@ def test_long_spans_split_anywhere_add_up(
     data: st.DataObject,
 ) -> None:
     calendar, _zone, _hours, _holidays, start = scenario
-    middle, end = (start + timedelta(seconds=cut) for cut in sorted(cuts))
+    middle, end = (utc(start) + timedelta(seconds=cut) for cut in sorted(cuts))
     assert calendar.elapsed(start, end) == calendar.elapsed(start, middle) + calendar.elapsed(middle, end)
 
     # Business seconds that fit in about two years, so sparse calendars stay quick.
-    budget = max(calendar.elapsed(start, start + timedelta(days=366)), 2)
+    budget = max(calendar.elapsed(start, utc(start) + timedelta(days=366)), 2)
     seconds, more = data.draw(st.lists(st.integers(1, budget), min_size=2, max_size=2), label="seconds")
-    assert calendar.add(start, seconds + more) == calendar.add(calendar.add(start, seconds), more)
+    assert utc(calendar.add(start, seconds + more)) == utc(calendar.add(calendar.add(start, seconds), more))
 
 
 # --- DST switches --------------------------------------------------------------------------------
@@ -283,6 +314,7 @@ def test_long_spans_split_anywhere_add_up(
         (NEW_YORK, date(2026, 3, 8), 23),
         (NEW_YORK, date(2026, 11, 1), 25),
     ],
+    ids=["Berlin spring forward", "Berlin fall back", "New York spring forward", "New York fall back"],
 )
 def test_a_whole_local_day_lasts_23_or_25_hours_on_switch_days(
     zone: ZoneInfo, day: date, hours_long: int, hours: Hours
@@ -291,7 +323,8 @@ def test_a_whole_local_day_lasts_23_or_25_hours_on_switch_days(
     midnight = datetime.combine(day, time(0), zone)
     next_midnight = datetime.combine(day + timedelta(days=1), time(0), zone)
     assert calendar.elapsed(midnight, next_midnight) == hours_long * 3600
-    assert calendar.add(midnight, hours_long * 3600) == next_midnight
+    assert utc(calendar.add(midnight, hours_long * 3600)) == utc(next_midnight)
+    assert utc(calendar.add(midnight, 3 * 3600)) == utc(midnight) + timedelta(hours=3)
 
 
 def test_a_fall_back_day_counts_the_repeated_hour_twice() -> None:
@@ -299,9 +332,10 @@ def test_a_fall_back_day_counts_the_repeated_hour_twice() -> None:
     saturday = datetime(2026, 10, 24, 12, tzinfo=BERLIN)
     monday = datetime(2026, 10, 26, 12, tzinfo=BERLIN)
     assert calendar.elapsed(saturday, monday) == 2 * 3600
-    # 02:00-03:00 CEST, then 02:00-03:00 CET: 90 minutes in lands half-way through the second one.
-    assert calendar.add(saturday, 90 * 60) == datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=BERLIN)
-    assert calendar.add(saturday, 90 * 60) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    # 02:00-03:00 CEST is 00:00-01:00 UTC, then 02:00-03:00 CET is 01:00-02:00 UTC.
+    result = calendar.add(saturday, 90 * 60)
+    assert utc(result) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert (result.hour, result.minute, result.fold) == (2, 30, 1)
 
 
 def test_a_skipped_hour_contributes_nothing() -> None:
@@ -309,31 +343,28 @@ def test_a_skipped_hour_contributes_nothing() -> None:
     saturday = datetime(2026, 3, 28, 12, tzinfo=BERLIN)
     monday = datetime(2026, 3, 30, 12, tzinfo=BERLIN)
     assert calendar.elapsed(saturday, monday) == 0
-    assert calendar.add(saturday, 60) == datetime(2026, 4, 5, 2, 1, tzinfo=BERLIN)
+    assert utc(calendar.add(saturday, 60)) == datetime(2026, 4, 5, 0, 1, tzinfo=UTC)
 
 
 def test_an_always_open_calendar_adds_real_hours_across_a_switch() -> None:
     calendar = twenty_four_seven("America/New_York")
     saturday_noon = datetime(2026, 3, 7, 12, tzinfo=NEW_YORK)
-    assert calendar.add(saturday_noon, 24 * 3600) == datetime(2026, 3, 8, 13, tzinfo=NEW_YORK)
+    assert utc(calendar.add(saturday_noon, 24 * 3600)) == datetime(2026, 3, 8, 17, tzinfo=UTC)
     assert calendar.elapsed(saturday_noon, datetime(2026, 3, 9, 12, tzinfo=NEW_YORK)) == 47 * 3600
 
 
 def test_office_hours_resume_at_local_nine_after_the_spring_forward_weekend() -> None:
     calendar = BusinessCalendar("Europe/Berlin", WEEKDAYS_9_TO_5)
     friday_four_pm = datetime(2026, 3, 27, 16, tzinfo=BERLIN)
-    assert calendar.add(friday_four_pm, 2 * 3600) == datetime(2026, 3, 30, 10, tzinfo=BERLIN)
-    assert calendar.add(friday_four_pm, 2 * 3600) == datetime(2026, 3, 30, 8, tzinfo=UTC)
-    assert (
-        calendar.elapsed(datetime(2026, 3, 27, 9, tzinfo=BERLIN), datetime(2026, 3, 30, 17, tzinfo=BERLIN))
-        == 16 * 3600
-    )
+    assert utc(calendar.add(friday_four_pm, 2 * 3600)) == datetime(2026, 3, 30, 8, tzinfo=UTC)
+    friday_nine = datetime(2026, 3, 27, 9, tzinfo=BERLIN)
+    assert calendar.elapsed(friday_nine, datetime(2026, 3, 30, 17, tzinfo=BERLIN)) == 16 * 3600
 
 
 def test_office_hours_resume_at_local_nine_after_the_fall_back_weekend() -> None:
     calendar = BusinessCalendar("America/New_York", WEEKDAYS_9_TO_5)
     friday_four_pm = datetime(2026, 10, 30, 16, tzinfo=NEW_YORK)
-    assert calendar.add(friday_four_pm, 2 * 3600) == datetime(2026, 11, 2, 15, tzinfo=UTC)
+    assert utc(calendar.add(friday_four_pm, 2 * 3600)) == datetime(2026, 11, 2, 15, tzinfo=UTC)
 
 
 def test_a_switch_at_local_midnight_repeats_the_last_hour_of_saturday() -> None:
@@ -342,7 +373,8 @@ def test_a_switch_at_local_midnight_repeats_the_last_hour_of_saturday() -> None:
     friday = datetime(2019, 2, 15, 12, tzinfo=SAO_PAULO)
     monday = datetime(2019, 2, 18, 12, tzinfo=SAO_PAULO)
     assert calendar.elapsed(friday, monday) == 3 * 3600
-    assert calendar.add(friday, 3 * 3600) == datetime(2019, 2, 17, 4, tzinfo=UTC)
+    assert utc(calendar.add(friday, 90 * 60)) == datetime(2019, 2, 17, 2, 30, tzinfo=UTC)
+    assert utc(calendar.add(friday, 3 * 3600)) == datetime(2019, 2, 17, 4, tzinfo=UTC)
 
 
 def test_a_switch_at_local_midnight_skips_the_first_hour_of_sunday() -> None:
@@ -350,7 +382,7 @@ def test_a_switch_at_local_midnight_skips_the_first_hour_of_sunday() -> None:
     calendar = BusinessCalendar("America/Sao_Paulo", {6: [(time(0), time(2))]})
     saturday = datetime(2018, 11, 3, 12, tzinfo=SAO_PAULO)
     assert calendar.elapsed(saturday, datetime(2018, 11, 5, tzinfo=SAO_PAULO)) == 3600
-    assert calendar.add(saturday, 1800) == datetime(2018, 11, 4, 1, 30, tzinfo=SAO_PAULO)
+    assert utc(calendar.add(saturday, 1800)) == datetime(2018, 11, 4, 3, 30, tzinfo=UTC)
 
 
 # --- odd zones ---------------------------------------------------------------------------------
@@ -363,7 +395,9 @@ def test_kathmandu_hours_follow_its_quarter_hour_offset() -> None:
         calendar.elapsed(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 2, 12, tzinfo=UTC)) == 8 * 3600
     )
     assert calendar.add(datetime(2026, 3, 2, tzinfo=UTC), 3600) == monday_nine + timedelta(hours=1)
-    assert calendar.add(monday_nine, 8 * 3600 + 1) == datetime(2026, 3, 3, 9, 0, 1, tzinfo=KATHMANDU)
+    assert utc(calendar.add(monday_nine, 8 * 3600 + 1)) == utc(
+        datetime(2026, 3, 3, 9, 0, 1, tzinfo=KATHMANDU)
+    )
 
 
 @pytest.mark.parametrize(
@@ -381,7 +415,10 @@ def test_lord_howe_switch_days_gain_or_lose_half_an_hour(day: date, minutes_long
 def test_lord_howe_counts_its_repeated_half_hour_twice() -> None:
     calendar = BusinessCalendar("Australia/Lord_Howe", {6: [(time(1, 30), time(2))]})
     saturday = datetime(2026, 4, 4, tzinfo=LORD_HOWE)
-    assert calendar.elapsed(saturday, saturday + timedelta(days=2)) == 3600
+    monday = datetime(2026, 4, 6, tzinfo=LORD_HOWE)
+    assert calendar.elapsed(saturday, monday) == 3600
+    # 01:30-02:00 at +11:00 (14:30-15:00 UTC), then again at +10:30 (15:00-15:30 UTC).
+    assert utc(calendar.add(saturday, 2700)) == datetime(2026, 4, 4, 15, 15, tzinfo=UTC)
 
 
 # --- hours, holidays, precision ----------------------------------------------------------------
@@ -453,6 +490,9 @@ def test_add_keeps_microseconds_inside_hours_and_starts_on_the_opening_second_ou
     calendar = BusinessCalendar("UTC", WEEKDAYS_9_TO_5)
     inside = datetime(2026, 5, 4, 16, 59, 59, 250_000, tzinfo=UTC)
     assert calendar.add(inside, 1) == datetime(2026, 5, 5, 9, 0, 0, 250_000, tzinfo=UTC)
+    just_after_opening = datetime(2026, 5, 4, 9, 0, 0, 250_000, tzinfo=UTC)
+    assert calendar.add(just_after_opening, 1) == datetime(2026, 5, 4, 9, 0, 1, 250_000, tzinfo=UTC)
+    assert calendar.elapsed(just_after_opening, datetime(2026, 5, 4, 9, 0, 2, tzinfo=UTC)) == 1
     before_opening = datetime(2026, 5, 4, 8, 59, 59, 250_000, tzinfo=UTC)
     assert calendar.add(before_opening, 1) == datetime(2026, 5, 4, 9, 0, 1, tzinfo=UTC)
 

@@ -1,0 +1,21 @@
+"""Request parsers: malformed bodies are a 400, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, also refusing bodies nested too deeply for Python's decoder."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+API_PARSERS = [JSONParser, parsers.FormParser, parsers.MultiPartParser]

@@ -1,0 +1,160 @@
+"""Forms of the agent's pages: they parse input; the services decide what is allowed.
+
+Choices are passed in as lists already read by the view, so rendering and validating a
+form never runs a query of its own (the pages' query counts are pinned in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+
+from inquiries.models import OPEN_STATUSES, Account, Channel, Marketplace, Priority, Status, Topic
+from inquiries.selectors import QueueFilters, Urgency
+from inquiries.services.actions import MAX_BODY
+
+ANY = ("", "Any")
+
+
+def _user_label(user: AbstractBaseUser) -> str:
+    full_name = user.get_full_name()  # type: ignore[attr-defined]
+    return f"{full_name} ({user.get_username()})" if full_name else user.get_username()
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters, read from the query string so that a bookmark is a saved view."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Subject, message, customer or order id", "accesskey": "s"}
+        ),
+    )
+    account = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Account")
+    channel = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Channel")
+    marketplace = forms.ChoiceField(required=False, label="Marketplace", choices=[ANY, *Marketplace.choices])
+    status = forms.ChoiceField(
+        required=False,
+        label="Status",
+        choices=[("", "Open (new, open, pending)"), *Status.choices, ("all", "All statuses")],
+    )
+    topic = forms.ChoiceField(required=False, label="Topic")
+    priority = forms.ChoiceField(required=False, label="Priority", choices=[ANY, *Priority.choices])
+    assignee = forms.ChoiceField(
+        required=False, label="Assignee", choices=[("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]
+    )
+    clock = forms.ChoiceField(
+        required=False, label="Clock", choices=[ANY, ("breached", "Breached"), ("at_risk", "At risk")]
+    )
+
+    def __init__(
+        self, data: object, *, accounts: Sequence[Account], channels: Sequence[Channel], topics: Sequence[Topic]
+    ) -> None:
+        super().__init__(data)  # type: ignore[arg-type]
+        self.fields["account"].choices = [ANY, *((a.pk, a.name) for a in accounts)]
+        self.fields["channel"].choices = [ANY, *((c.pk, f"{c.account.name}: {c.name}") for c in channels)]
+        self.fields["topic"].choices = [ANY, ("none", "No topic"), *((t.key, t.name) for t in topics)]
+
+    def filters(self) -> QueueFilters:
+        """The valid filters; a value that is not a choice (another team's account...) is ignored."""
+        self.is_valid()
+        data = self.cleaned_data
+        status = data.get("status") or ""
+        statuses = tuple(OPEN_STATUSES) if status == "" else () if status == "all" else (status,)
+        clock = data.get("clock") or ""
+        return QueueFilters(
+            account=data.get("account"),
+            channel=data.get("channel"),
+            marketplace=data.get("marketplace") or "",
+            statuses=statuses,
+            topic=data.get("topic") or "",
+            priority=data.get("priority") or "",
+            assignee=data.get("assignee") or "",
+            urgency={"breached": Urgency.BREACHED, "at_risk": Urgency.AT_RISK}.get(clock),
+            q=data.get("q") or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAction:
+    kind: str  # "assign", "status", "priority" or "topic"
+    value: str  # a user id, "me", "none", a status, a priority or a topic key
+
+
+class BulkForm(forms.Form):
+    """One action for the selected inquiries, encoded as "kind:value" in a single select."""
+
+    action = forms.ChoiceField(label="Bulk action")
+    ids = forms.Field(widget=forms.MultipleHiddenInput, required=False)
+
+    def __init__(
+        self, data: object = None, *, users: Iterable[AbstractBaseUser] = (), topics: Iterable[Topic] = ()
+    ) -> None:
+        super().__init__(data)  # type: ignore[arg-type]
+        self.fields["action"].choices = [
+            ("", "Choose an action…"),
+            ("Assign", [("assign:me", "Assign to me"), ("assign:none", "Unassign"),
+                        *((f"assign:{u.pk}", f"Assign to {_user_label(u)}") for u in users)]),
+            ("Status", [(f"status:{value}", f"Set status: {label}") for value, label in Status.choices]),
+            ("Priority", [(f"priority:{value}", f"Set priority: {label}") for value, label in Priority.choices]),
+            ("Topic", [(f"topic:{t.key}", f"Set topic: {t.name}") for t in topics]),
+        ]  # fmt: skip
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data.get("ids") or []
+        try:
+            ids = sorted({int(value) for value in raw})
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Invalid selection.") from None
+        if not ids:
+            raise forms.ValidationError("Select at least one inquiry.")
+        return ids
+
+    def bulk_action(self) -> BulkAction:
+        kind, _, value = self.cleaned_data["action"].partition(":")
+        return BulkAction(kind, value)
+
+
+class ReplyForm(forms.Form):
+    body_text = forms.CharField(
+        label="Reply to the customer",
+        max_length=MAX_BODY,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={"required": "The reply is empty."},
+    )
+    status = forms.ChoiceField(
+        required=False,
+        label="Then set status",
+        choices=[("", "Keep (new becomes open)"), *Status.choices],
+    )
+
+
+class NoteForm(forms.Form):
+    body_text = forms.CharField(
+        label="Internal note (never sent to the customer)",
+        max_length=MAX_BODY,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "The note is empty."},
+    )
+
+
+class PropertiesForm(forms.Form):
+    """Status, priority, topic and assignee of one inquiry; each change is its own service call."""
+
+    status = forms.ChoiceField(label="Status", choices=Status.choices)
+    priority = forms.ChoiceField(label="Priority", choices=Priority.choices)
+    topic = forms.ChoiceField(label="Topic", required=False)
+    assignee = forms.TypedChoiceField(label="Assignee", required=False, coerce=int, empty_value=None)
+
+    def __init__(
+        self, data: object = None, *, initial: dict[str, object] | None = None,
+        users: Iterable[AbstractBaseUser] = (), topics: Iterable[Topic] = (),
+    ) -> None:
+        super().__init__(data, initial=initial)  # type: ignore[arg-type]
+        self.fields["topic"].choices = [("", "No topic"), *((t.key, t.name) for t in topics)]
+        self.fields["assignee"].choices = [("", "Unassigned"), *((u.pk, _user_label(u)) for u in users)]
