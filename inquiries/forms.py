@@ -89,7 +89,8 @@ class BulkAction:
 class BulkForm(forms.Form):
     """One action for the selected inquiries, encoded as "kind:value" in a single select."""
 
-    action = forms.ChoiceField(label="Bulk action")
+    action = forms.ChoiceField(label="Bulk action", required=False)
+    quick = forms.ChoiceField(required=False, choices=[("assign:me", "Assign to me")])  # the one-click button
     ids = forms.Field(widget=forms.MultipleHiddenInput, required=False)
 
     def __init__(
@@ -114,6 +115,13 @@ class BulkForm(forms.Form):
         if not ids:
             raise forms.ValidationError("Select at least one inquiry.")
         return ids
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        data["action"] = data.get("quick") or data.get("action")
+        if not data["action"] and "action" not in self.errors:
+            self.add_error("action", "Choose an action.")
+        return data
 
     def bulk_action(self) -> BulkAction:
         kind, _, value = self.cleaned_data["action"].partition(":")
@@ -141,6 +149,10 @@ class NoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "The note is empty."},
     )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("auto_id", "note_%s")  # the reply form on the same page owns id_body_text
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class PropertiesForm(forms.Form):

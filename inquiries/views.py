@@ -1,15 +1,371 @@
-"""Web views (issue 5 builds the full queue and inquiry pages)."""
+"""The agent's pages: the queue and the inquiry page.
+
+Every view reaches inquiries through `selectors.inquiries_for` / `get_inquiry_for_user`,
+so another team's inquiry is a 404 exactly like a missing one, for pages and POSTs alike.
+Writes call one service per inquiry and redirect (post/redirect/get).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 
-from inquiries import selectors
+from inquiries import selectors, services
+from inquiries.forms import BulkAction, BulkForm, NoteForm, PropertiesForm, QueueFilterForm, ReplyForm
+from inquiries.models import (
+    ACTIVE_CLOCK_STATES,
+    Account,
+    Channel,
+    Clock,
+    ClockKind,
+    ClockState,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Priority,
+    Status,
+    Topic,
+)
+from inquiries.selectors import Urgency
+
+# Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
+# because every filter lives in the query string.
+PRESETS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("My open", {"assignee": "me"}),
+    ("Unassigned", {"assignee": "none"}),
+    ("Breached", {"clock": "breached"}),
+    ("Unassigned Amazon", {"assignee": "none", "marketplace": "amazon"}),
+)
+FILTER_PARAMS = ("q", "account", "channel", "marketplace", "status", "topic", "priority", "assignee", "clock")
 
 
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A state shown as an icon and a word, never as a colour alone."""
+
+    key: str
+    label: str
+    icon: str
+
+
+URGENCY_BADGES = {
+    Urgency.BREACHED: Badge("breached", "Breached", "alert"),
+    Urgency.AT_RISK: Badge("at-risk", "At risk", "warn"),
+    Urgency.RUNNING: Badge("running", "On track", "clock"),
+    Urgency.NO_CLOCK: Badge("none", "No clock", "dash"),
+}
+CLOCK_BADGES = {
+    ClockState.RUNNING: Badge("running", "Running", "clock"),
+    ClockState.AT_RISK: Badge("at-risk", "At risk", "warn"),
+    ClockState.BREACHED: Badge("breached", "Breached", "alert"),
+    ClockState.PAUSED: Badge("paused", "Paused", "pause"),
+    ClockState.MET: Badge("met", "Met", "check"),
+    ClockState.MISSED: Badge("missed", "Missed", "cross"),
+    ClockState.CANCELLED: Badge("cancelled", "Cancelled", "dash"),
+}
+
+
+def duration(seconds: float) -> str:
+    """Compact duration, the same format app.js uses for the live countdown."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else "<1m"
+
+
+def countdown(due: datetime, now: datetime) -> str:
+    left = (due - now).total_seconds()
+    return f"{duration(left)} left" if left >= 0 else f"overdue by {duration(-left)}"
+
+
+# --- queue --------------------------------------------------------------------------------
+
+
+@require_GET
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    inquiries = selectors.inquiries_for(request.user).open()[:50]
-    return render(request, "inquiries/queue.html", {"inquiries": inquiries})
+    """The inbox, most urgent first; htmx polls return only the rows (`_rows.html`)."""
+    now = timezone.now()
+    accounts = list(Account.objects.visible_to(request.user))
+    channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
+    topics = list(Topic.objects.all())
+    form = QueueFilterForm(request.GET, accounts=accounts, channels=channels, topics=topics)
+    after = selectors.QueueCursor.decode(request.GET.get("after", ""))
+    page = selectors.queue_page(request.user, form.filters(), now=now, after=after)
+    for row in page.rows:
+        _present_row(row, now)
+    context = {"form": form, "page": page, "rows": page.rows, "after": after.encode() if after else ""}
+    if request.htmx:
+        return render(request, "inquiries/_rows.html", context)
+    filters = _current_filters(request.GET)
+    context |= {
+        "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
+        "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
+        "is_default_view": not filters,
+        "query": urlencode(filters),
+        "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
+    }
+    return render(request, "inquiries/queue.html", context)
+
+
+def _current_filters(params: QueryDict) -> dict[str, str]:
+    return {name: params[name] for name in FILTER_PARAMS if params.get(name)}
+
+
+def _present_row(row: Inquiry, now: datetime) -> None:
+    row.badge = URGENCY_BADGES[Urgency(row.urgency)]  # type: ignore[attr-defined]
+    row.due_label = countdown(row.next_due, now) if row.next_due else ""  # type: ignore[attr-defined]
+    row.market_label = countdown(row.market_due, now) if row.market_due else ""  # type: ignore[attr-defined]
+    row.next_kind_label = ClockKind(row.next_kind).label if row.next_kind else ""  # type: ignore[attr-defined]
+
+
+@require_POST
+@login_required
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Apply one action to the selected inquiries, each through its service.
+
+    Ids the user may not see are ignored; if none of them is visible the answer is 404.
+    """
+    users, topics = selectors.assignable_users(request.user), list(Topic.objects.all())
+    form = BulkForm(request.POST, users=users, topics=topics)
+    back = _queue_url(request.POST.get("query", ""))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return HttpResponseRedirect(back)
+    inquiries = list(selectors.inquiries_for(request.user).filter(pk__in=form.cleaned_data["ids"]))
+    if not inquiries:
+        raise Http404("No such inquiry.")
+    done, skipped = _apply(form.bulk_action(), inquiries, actor=request.user, users=users, topics=topics)
+    if done:
+        messages.success(request, f"Updated {done} inquir{'y' if done == 1 else 'ies'}.")
+    for reason in skipped:
+        messages.warning(request, reason)
+    return HttpResponseRedirect(back)
+
+
+def _apply(
+    action: BulkAction, inquiries: list[Inquiry], *, actor: AbstractBaseUser, users: list[AbstractBaseUser],
+    topics: list[Topic],
+) -> tuple[int, list[str]]:
+    now, skipped = timezone.now(), []
+    assignee = None
+    if action.kind == "assign" and action.value != "none":
+        assignee = actor if action.value == "me" else next(u for u in users if str(u.pk) == action.value)
+        # Nobody is given an inquiry they could not open.
+        visible = set(
+            Inquiry.objects.visible_to(assignee).filter(pk__in=[i.pk for i in inquiries]).values_list("pk", flat=True)
+        )
+        skipped = [
+            f"#{i.pk} was not assigned: {assignee.get_username()} does not work its account."
+            for i in inquiries if i.pk not in visible
+        ]  # fmt: skip
+        inquiries = [i for i in inquiries if i.pk in visible]
+    topic = next((t for t in topics if t.key == action.value), None)
+    done = 0
+    for inquiry in inquiries:
+        try:
+            if action.kind == "assign":
+                services.assign(inquiry=inquiry, assignee=assignee, actor=actor, now=now)
+            elif action.kind == "status":
+                services.change_status(inquiry=inquiry, status=action.value, actor=actor, now=now)
+            elif action.kind == "priority":
+                services.change_priority(inquiry=inquiry, priority=action.value, actor=actor, now=now)
+            elif action.kind == "topic":
+                services.change_topic(inquiry=inquiry, topic=topic, actor=actor, now=now)
+        except services.DomainError as exc:
+            skipped.append(f"#{inquiry.pk}: {exc.message}")
+        else:
+            done += 1
+    return done, skipped
+
+
+def _queue_url(query: str) -> str:
+    """The queue with the given filters; the query string is re-encoded, never echoed."""
+    filters = _current_filters(QueryDict(query))
+    return reverse("inquiries:queue") + (f"?{urlencode(filters)}" if filters else "")
+
+
+# --- inquiry page -------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
+    return render(request, "inquiries/detail.html", _detail_context(request, inquiry))
+
+
+def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> dict[str, object]:
+    now = timezone.now()
+    topics = list(Topic.objects.all())
+    users = selectors.assignable_users(request.user, inquiry.account_id)
+    if inquiry.assignee is not None and inquiry.assignee not in users:
+        users.append(inquiry.assignee)
+    clocks = list(inquiry.clocks.all())
+    for clock in clocks:
+        _present_clock(clock, now)
+    names = {u.pk: u.get_username() for u in users}
+    topic_names = {t.key: t.name for t in topics}
+    events = [(event, _describe(event, names, topic_names)) for event in selectors.timeline(inquiry)]
+    initial = {
+        "status": inquiry.status, "priority": inquiry.priority,
+        "topic": inquiry.topic.key if inquiry.topic else "", "assignee": inquiry.assignee_id,
+    }
+    return {
+        "inquiry": inquiry,
+        "thread": inquiry.messages.all(),
+        "clocks": clocks,
+        "events": events,
+        "others": selectors.customer_inquiries(request.user, inquiry),
+        "reply_form": forms.get("reply_form") or ReplyForm(),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "properties_form": PropertiesForm(initial=initial, users=users, topics=topics),
+        "can_claim": inquiry.assignee_id is None,
+        "has_reply_clocks": any(c.state in ACTIVE_CLOCK_STATES and c.kind != ClockKind.RESOLUTION for c in clocks),
+    }
+
+
+def _present_clock(clock: Clock, now: datetime) -> None:
+    clock.badge = CLOCK_BADGES[ClockState(clock.state)]  # type: ignore[attr-defined]
+    clock.is_live = clock.state in ACTIVE_CLOCK_STATES  # type: ignore[attr-defined]
+    clock.countdown = countdown(clock.due_at, now) if clock.is_live else ""  # type: ignore[attr-defined]
+    clock.target = duration(clock.target_seconds)  # type: ignore[attr-defined]
+    elapsed = clock.elapsed_seconds
+    clock.took = duration(elapsed) if elapsed is not None else ""  # type: ignore[attr-defined]
+
+
+def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]) -> str:
+    """One line of the timeline, from the event's facts."""
+    data = event.data or {}
+    kind = event.kind
+    if kind in (EventKind.STATUS_CHANGED, EventKind.PRIORITY_CHANGED):
+        labels = dict(Status.choices) | dict(Priority.choices)
+        return f"{event.get_kind_display()}: {labels.get(data.get('from'), '?')} → {labels.get(data.get('to'), '?')}"
+    if kind == EventKind.TOPIC_CHANGED:
+        before, after = (topics.get(data.get(k) or "", "none") for k in ("from", "to"))
+        return f"Topic changed: {before} → {after}"
+    if kind == EventKind.ASSIGNED:
+        to = data.get("to")
+        who = names.get(to, f"user #{to}") if to else "nobody"
+        return f"Claimed by {who}" if data.get("claimed") else f"Assigned to {who}"
+    if kind == EventKind.NO_RESPONSE_NEEDED:
+        return f"Marked no response needed ({data.get('messages', 0)} message(s) excluded)"
+    if data.get("clock_kind") in ClockKind.values:
+        return f"{event.get_kind_display()}: {ClockKind(data['clock_kind']).label}"
+    return event.get_kind_display()
+
+
+def _back_to(request: HttpRequest, inquiry: Inquiry) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return HttpResponseRedirect(target)
+    return redirect("inquiries:detail", pk=inquiry.pk)
+
+
+def _inquiry(request: HttpRequest, pk: int) -> Inquiry:
+    return selectors.get_inquiry_for_user(request.user, pk)
+
+
+@require_POST
+@login_required
+def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse:
+    """A public reply (optionally followed by a status) or, with `internal`, a note."""
+    inquiry = _inquiry(request, pk)
+    form = (NoteForm if internal else ReplyForm)(request.POST)
+    if form.is_valid():
+        try:
+            services.reply(
+                inquiry=inquiry, author=request.user, body_text=form.cleaned_data["body_text"],
+                internal=internal, status=form.cleaned_data.get("status") or None,
+            )
+        except services.DomainError as exc:
+            form.add_error("body_text", exc.message)
+        else:
+            messages.success(request, "Note added." if internal else "Reply recorded.")
+            return redirect("inquiries:detail", pk=inquiry.pk)
+    inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
+    key = "note_form" if internal else "reply_form"
+    return render(request, "inquiries/detail.html", _detail_context(request, inquiry, **{key: form}), status=400)
+
+
+@require_POST
+@login_required
+def update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Status, priority, topic and assignee: a service call for each field that changed."""
+    inquiry = _inquiry(request, pk)
+    topics = list(Topic.objects.all())
+    users = selectors.assignable_users(request.user, inquiry.account_id)
+    if inquiry.assignee is not None and inquiry.assignee not in users:
+        users.append(inquiry.assignee)
+    form = PropertiesForm(request.POST, users=users, topics=topics)
+    if not form.is_valid():
+        messages.error(request, "Please choose valid values.")
+        return redirect("inquiries:detail", pk=inquiry.pk)
+    data, now, actor = form.cleaned_data, timezone.now(), request.user
+    with transaction.atomic():
+        if data["priority"] != inquiry.priority:
+            inquiry = services.change_priority(inquiry=inquiry, priority=data["priority"], actor=actor, now=now)
+        if (data["topic"] or None) != (inquiry.topic.key if inquiry.topic else None):
+            topic = next((t for t in topics if t.key == data["topic"]), None)
+            inquiry = services.change_topic(inquiry=inquiry, topic=topic, actor=actor, now=now)
+        if data["assignee"] != inquiry.assignee_id:
+            assignee = next((u for u in users if u.pk == data["assignee"]), None)
+            inquiry = services.assign(inquiry=inquiry, assignee=assignee, actor=actor, now=now)
+        if data["status"] != inquiry.status:
+            inquiry = services.change_status(inquiry=inquiry, status=data["status"], actor=actor, now=now)
+    messages.success(request, "Inquiry updated.")
+    return redirect("inquiries:detail", pk=inquiry.pk)
+
+
+@require_POST
+@login_required
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take the inquiry; when someone was faster, say who has it."""
+    inquiry = _inquiry(request, pk)
+    try:
+        services.claim(inquiry=inquiry, user=request.user)
+    except services.Conflict as exc:
+        messages.error(request, f"#{inquiry.pk}: {exc.message}")
+    else:
+        messages.success(request, f"#{inquiry.pk} is yours.")
+    return _back_to(request, inquiry)
+
+
+@require_POST
+@login_required
+def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
+    inquiry = _inquiry(request, pk)
+    count = services.mark_no_response_needed(inquiry=inquiry, actor=request.user)
+    messages.success(request, f"Marked no response needed: {count} message(s) excluded, reply clocks stopped.")
+    return redirect("inquiries:detail", pk=inquiry.pk)
+
+
+@require_GET
+@login_required
+def attachment(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+    """Always a download: customer files are never rendered in our origin."""
+    item = selectors.attachment_for(request.user, pk, attachment_pk)
+    response = HttpResponse(bytes(item.content), content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=item.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response

@@ -19,6 +19,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import hashlib
 import mimetypes
@@ -30,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy
-from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
@@ -47,6 +47,17 @@ MAX_ID_LENGTH = 255  # the Message.external_id and in_reply_to columns
 MAX_REFERENCES = 100
 MAX_FILENAME_BYTES = 255  # common file-system limit, and the Attachment.filename column
 
+# Guards checked on the raw bytes before the stdlib parser runs. Its cost grows with the
+# number of parts, with lines times enclosing multipart levels (every line is matched
+# against every open boundary), and faster than linearly with the length of a Content-Type
+# or Content-Disposition field: a 1 MB crafted message could otherwise take minutes.
+MAX_DELIMITER_LINES = 10_000  # lines starting with "--": bounds the number of parts
+MAX_BOUNDARY_CHECKS = 50_000_000  # lines x multipart sections
+MAX_MIME_FIELD_CHARS = 16 * 1024  # one Content-Type / Content-Disposition field, unfolded
+# Longest header value handed to the header registry or our decoder; longer values are
+# cut (Subject) or not trusted (From): a stored subject is at most 998 characters anyway.
+MAX_HEADER_CHARS = 16 * 1024
+
 # Amazon order numbers ("113-1234567-1234567") appear in buyer-seller messages.
 AMAZON_ORDER_RE = re.compile(r"(?<![\d-])\d{3}-\d{7}-\d{7}(?![\d-])")
 
@@ -56,6 +67,10 @@ _MESSAGE_HEADERS = (
     "delivered-to", "mime-version", "content-type", "in-reply-to", "references",
 )  # fmt: skip
 _FIELD_NAME_RE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_MIME_FIELD_RE = re.compile(rb"^content-(?:type|disposition)[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_MULTIPART_FIELD_RE = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
+# RFC 2047 encoded word; RFC 2231 allows a "*language" suffix on the charset.
+_ENCODED_WORD_RE = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
 _ID_IN_BRACKETS_RE = re.compile(r"<\s*([^<>\s\x00-\x1f\x7f]+)\s*>")
 _BARE_ID_RE = re.compile(r"[^<>\s\x00-\x1f\x7f]+@[^<>\s\x00-\x1f\x7f]+")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -88,6 +103,19 @@ _BOUNCE_SUBJECT_RE = re.compile(
 )
 _ENCLOSED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _EXTENSIONS = {"text/plain": ".txt", "message/rfc822": ".eml", "message/global": ".eml"}
+# Mail labelled with a legacy charset is routinely written in its Windows/superset
+# variant (GBK as "gb2312", windows-1252 as "iso-8859-1"); browsers decode it the same way
+# (WHATWG Encoding Standard).
+_SUPERSET_CODECS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+    "big5": "big5hkscs",
+    "iso8859-1": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+}
 # The built-in table only: /etc/mime.types differs between machines.
 _MIME_TYPES = mimetypes.MimeTypes()
 
@@ -115,10 +143,11 @@ def parse_email(
         raise Rejected("empty message")
     if not _starts_with_header(raw):
         raise Rejected("not an e-mail: the first line is not a header field")
+    _check_parse_cost(raw)
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw.lstrip(b"\r\n"))
     except RecursionError:
-        raise Rejected("MIME structure nested too deeply to parse") from None
+        raise Rejected("nested too deeply to parse (MIME parts or header comments)") from None
     except Exception as exc:  # the parser is lenient by design; anything it still raises is unusable input
         raise Rejected(f"unparsable message: {type(exc).__name__}") from None
     if not any(name in msg for name in _MESSAGE_HEADERS):
@@ -195,7 +224,7 @@ def _build(
     body_text = parts.plain or ""
     if not body_text.strip() and html:
         body_text = html_to_text(html)
-    subject = _one_line(_decoded_header(msg, "Subject"))
+    subject = _one_line(_decode_words(_raw_header(msg, "Subject")[:MAX_HEADER_CHARS]))
     sender_address, sender_name = _sender(msg)
     message_ids = _message_ids(_raw_header(msg, "Message-ID"))
     references = _message_ids(_raw_header(msg, "References"))
@@ -240,6 +269,31 @@ def _starts_with_header(raw: bytes) -> bool:
             return False
         pos = end + 1
     return False
+
+
+def _check_parse_cost(raw: bytes) -> None:
+    """Reject input whose shape would make the stdlib parser run for minutes."""
+    delimiter_lines = raw.count(b"\n--")
+    if delimiter_lines > MAX_DELIMITER_LINES:
+        raise Rejected(f"too many MIME parts: {delimiter_lines} boundary lines (limit {MAX_DELIMITER_LINES})")
+    lines = raw.count(b"\n") + 1
+    for multiparts, _ in enumerate(_MULTIPART_FIELD_RE.finditer(raw), start=1):
+        if multiparts * lines > MAX_BOUNDARY_CHECKS:
+            raise Rejected(f"MIME structure too complex: {multiparts}+ multipart sections in {lines} lines")
+    for match in _MIME_FIELD_RE.finditer(raw):
+        if _field_length(raw, match.start()) > MAX_MIME_FIELD_CHARS:
+            name = match.group(0).rstrip(b": \t").decode("ascii")
+            raise Rejected(f"a {name} header field is over {MAX_MIME_FIELD_CHARS} characters")
+
+
+def _field_length(raw: bytes, start: int) -> int:
+    """Length of the header field at `start` with its continuation lines; the scan stops
+    just past MAX_MIME_FIELD_CHARS, so it never runs through a large body."""
+    limit = min(len(raw), start + MAX_MIME_FIELD_CHARS + 1)
+    end = raw.find(b"\n", start, limit)
+    while end != -1 and raw[end + 1 : end + 2] in (b" ", b"\t"):
+        end = raw.find(b"\n", end + 1, limit)
+    return (limit if end == -1 else end) - start
 
 
 def _walk(msg: EmailMessage, *, max_depth: int, max_parts: int) -> _Parts:
@@ -353,11 +407,14 @@ def _decode_text(part: Message, found: _Parts) -> str:
         charset = part.get_content_charset()
     except Exception:  # an unparsable Content-Type: treat the charset as undeclared
         charset = None
-    return _clean_text(_decode_bytes(data, charset, found))
+    text = _clean_text(_decode_bytes(data, charset, found))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode_bytes(data: bytes, charset: str | None, found: _Parts) -> str:
+def _decode_bytes(data: bytes, charset: str | None, found: _Parts | None = None) -> str:
     """Declared charset, else UTF-8, else replacement characters: never raises."""
+    if not data:
+        return ""
     codec = _text_codec(charset)
     if codec:
         try:
@@ -368,7 +425,7 @@ def _decode_bytes(data: bytes, charset: str | None, found: _Parts) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if charset and not codec:
+    if charset and not codec and found is not None:
         found.note(f"unknown charset {charset[:40]!r}: decoded as UTF-8 with replacement characters")
     # An undeclared charset defaults to US-ASCII, which would turn every 8-bit byte into
     # U+FFFD; UTF-8 at least keeps the valid sequences.
@@ -386,7 +443,7 @@ def _text_codec(charset: str | None) -> str | None:
     # codecs.lookup() also finds bytes-to-bytes codecs ("zlib", "base64"): not charsets.
     if not getattr(info, "_is_text_encoding", True):
         return None
-    return info.name
+    return _SUPERSET_CODECS.get(info.name, info.name)
 
 
 # --- headers ---------------------------------------------------------------------------
@@ -419,28 +476,47 @@ def _raw_header(msg: Message, name: str) -> str:
     return ""
 
 
-def _decoded_header(msg: Message, name: str) -> str:
-    """The first `name` header with RFC 2047 encoded words decoded."""
-    try:
-        value = msg.get(name)
-    except Exception:  # the header registry can fail on hostile input; decode it ourselves
-        return _decode_words(_raw_header(msg, name))
-    return _clean_text(str(value)) if value is not None else ""
-
-
 def _decode_words(text: str) -> str:
+    """`text` with RFC 2047 encoded words decoded; never raises.
+
+    Our own decoder rather than the header registry: the registry takes quadratic time on
+    long headers. Adjacent encoded words in one charset are joined before decoding, since
+    mailers split multi-byte characters across words; whitespace between encoded words
+    is dropped (RFC 2047 section 6.2). A word that does not decode stays as written.
+    """
+    out: list[str] = []
+    pending = b""
+    pending_charset = ""
+    position = 0
+    for match in _ENCODED_WORD_RE.finditer(text):
+        between = text[position : match.start()]
+        charset, encoding, payload = match.groups()
+        data = _encoded_word_bytes(encoding, payload)
+        if data is None:
+            continue  # left in place: it is copied with the next stretch of plain text
+        if not (pending_charset and not between.strip()):
+            out.append(_decode_bytes(pending, pending_charset))
+            out.append(between)
+            pending, pending_charset = b"", ""
+        elif charset.lower() != pending_charset.lower():
+            out.append(_decode_bytes(pending, pending_charset))
+            pending = b""
+        pending += data
+        pending_charset = charset
+        position = match.end()
+    out.append(_decode_bytes(pending, pending_charset))
+    out.append(text[position:])
+    return _clean_text("".join(out))
+
+
+def _encoded_word_bytes(encoding: str, payload: str) -> bytes | None:
+    data = payload.encode("ascii", "replace")
     try:
-        chunks = decode_header(text)
-    except Exception:  # malformed encoded words: the raw text is still readable
-        return text
-    decoded = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, str):
-            decoded.append(chunk)
-        else:
-            codec = _text_codec(charset) or "utf-8"
-            decoded.append(chunk.decode(codec, errors="replace"))
-    return _clean_text("".join(decoded))
+        if encoding in "Bb":
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+        return binascii.a2b_qp(data, header=True)  # Q encoding: "_" is a space
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _valid_address(address: str) -> str:
@@ -461,21 +537,24 @@ def _sender(msg: Message) -> tuple[str, str]:
     sender's.
     """
     address, name = "", ""
-    try:
-        header = msg.get("From")
-        if header is None:
-            return "", ""
-        addresses = header.addresses
-        trusted = all(isinstance(defect, _HARMLESS_ADDRESS_DEFECTS) for defect in header.defects)
-    except Exception:  # a registry failure is handled like an invalid header
-        addresses, trusted = (), False
+    raw_from = _raw_header(msg, "From")
+    if not raw_from:
+        return "", ""
+    addresses, trusted = (), False
+    if len(raw_from) <= MAX_HEADER_CHARS:  # the registry is slow on very long values
+        try:
+            header = msg.get("From")
+            addresses = header.addresses
+            trusted = all(isinstance(defect, _HARMLESS_ADDRESS_DEFECTS) for defect in header.defects)
+        except Exception:  # a registry failure is handled like an invalid header
+            addresses, trusted = (), False
     if trusted:
         # Several addresses (or none, e.g. a bare group) name no single sender.
         if len(addresses) == 1:
             address = _valid_address(_clean_text(addresses[0].addr_spec))
             name = _clean_text(addresses[0].display_name)
     else:
-        match = _ANGLE_ADDR_RE.match(_raw_header(msg, "From"))
+        match = _ANGLE_ADDR_RE.match(raw_from[:MAX_HEADER_CHARS])
         if match:
             address = _valid_address(match.group("address"))
             name = _decode_words(match.group("name").strip().strip('"'))
@@ -488,7 +567,7 @@ def _sender(msg: Message) -> tuple[str, str]:
 def _recipient(msg: Message) -> str:
     """The mailbox that received the message: Delivered-To, else the first valid To address."""
     delivered_to = _valid_address(_raw_header(msg, "Delivered-To"))
-    if delivered_to:
+    if delivered_to or len(_raw_header(msg, "To")) > MAX_HEADER_CHARS:
         return delivered_to
     try:
         header = msg.get("To")
@@ -573,7 +652,8 @@ def _param(msg: Message, name: str) -> str:
 
 
 def _extension(content_type: str) -> str:
-    return _EXTENSIONS.get(content_type) or _MIME_TYPES.guess_extension(content_type) or ".bin"
+    known = _EXTENSIONS.get(content_type) or _MIME_TYPES.guess_extension(content_type)
+    return known or (".txt" if content_type.startswith("text/") else ".bin")
 
 
 # --- reading mail files -----------------------------------------------------------------

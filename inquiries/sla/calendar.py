@@ -90,14 +90,17 @@ class BusinessCalendar:
         self._tz = _zone(timezone)
         self._hours = _normalise_hours(hours)
         self._holidays = frozenset(_epoch_day(day) for day in holidays)
+        # Cached per instance, so a calendar's segments go away with it; 64 blocks are 16 years.
         self._block = lru_cache(maxsize=64)(self._build_block)
 
     def add(self, start: datetime, seconds: int) -> datetime:
         """Return the earliest instant ``t >= start`` with ``elapsed(start, t) == seconds``.
 
         ``seconds == 0`` returns ``start`` unchanged, even outside business hours. The result is an
-        aware datetime in ``start``'s tzinfo. Raises ``ValueError`` for a naive ``start`` or
-        negative ``seconds``, ``OverflowError`` past the end of the datetime range.
+        aware datetime in ``start``'s tzinfo (with ``fold`` set inside a repeated hour). Python
+        compares datetimes that share a ZoneInfo by wall clock, ignoring ``fold``; pass and compare
+        UTC datetimes, as Django does, to compare instants. Raises ``ValueError`` for a naive
+        ``start`` or negative ``seconds``, ``OverflowError`` past the end of the datetime range.
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int):
             raise TypeError(f"seconds must be an int, got {seconds!r}")
@@ -128,7 +131,10 @@ class BusinessCalendar:
                 raise OverflowError("the result is past the end of the datetime range")
             starts, ends, running, total = self._block(block_index)
         i = bisect_left(running, needed)
-        result = datetime.fromtimestamp(ends[i] - (running[i] - target), start.tzinfo)
+        try:
+            result = datetime.fromtimestamp(ends[i] - (running[i] - target), start.tzinfo)
+        except (OverflowError, ValueError) as error:
+            raise OverflowError("the result is past the end of the datetime range") from error
         return result.replace(microsecond=micro) if micro else result
 
     def elapsed(self, start: datetime, end: datetime) -> int:

@@ -179,7 +179,7 @@ def scenarios(
 # --- property tests ----------------------------------------------------------------------------
 
 
-@settings(PROPERTY, max_examples=150)
+@settings(PROPERTY, max_examples=200)
 @given(scenario=scenarios(grid_seconds=60), data=st.data())
 def test_elapsed_and_add_match_a_minute_by_minute_reference(
     scenario: tuple[BusinessCalendar, ZoneInfo, Hours, set[date], datetime], data: st.DataObject
@@ -202,7 +202,7 @@ def test_elapsed_and_add_match_a_minute_by_minute_reference(
     assert calendar.elapsed(start, round_trip) == calendar.elapsed(start, end)
 
 
-@settings(PROPERTY, max_examples=20)
+@settings(PROPERTY, max_examples=25)
 @given(scenario=scenarios(grid_seconds=900), data=st.data())
 def test_spans_of_months_match_a_quarter_hour_reference(
     scenario: tuple[BusinessCalendar, ZoneInfo, Hours, set[date], datetime], data: st.DataObject
@@ -569,3 +569,8 @@ def test_naive_datetimes_are_rejected() -> None:
 def test_negative_seconds_are_rejected() -> None:
     with pytest.raises(ValueError, match="negative"):
         twenty_four_seven().add(datetime(2026, 5, 4, 9, tzinfo=UTC), -1)
+
+
+def test_a_result_past_the_end_of_the_datetime_range_raises_overflow_error() -> None:
+    with pytest.raises(OverflowError):
+        twenty_four_seven().add(datetime(9999, 12, 31, 22, tzinfo=UTC), 7200)

@@ -1,0 +1,72 @@
+"""cstracker's data model, one module per concern; import names from here.
+
+Every write goes through `inquiries.services`; `save()` only normalises its own row.
+Deadlines are stored (Clock.due_at / warn_at) and indexed so the sweep is one query.
+"""
+
+from inquiries.models.choices import (
+    OPEN_STATUSES,
+    PRIORITY_RANK,
+    ChannelKind,
+    Direction,
+    Marketplace,
+    Priority,
+    Role,
+    Status,
+)
+from inquiries.models.clocks import ACTIVE_CLOCK_STATES, Clock, ClockKind, ClockState
+from inquiries.models.config import (
+    Account,
+    Calendar,
+    Channel,
+    Holiday,
+    Membership,
+    SlaPolicy,
+    SlaTarget,
+    Team,
+    Topic,
+    TopicRule,
+    validate_timezone,
+)
+from inquiries.models.inquiries import (
+    Attachment,
+    Customer,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    normalise_address,
+)
+
+__all__ = [
+    "ACTIVE_CLOCK_STATES",
+    "OPEN_STATUSES",
+    "PRIORITY_RANK",
+    "Account",
+    "Attachment",
+    "Calendar",
+    "Channel",
+    "ChannelKind",
+    "Clock",
+    "ClockKind",
+    "ClockState",
+    "Customer",
+    "Direction",
+    "EventKind",
+    "Holiday",
+    "Inquiry",
+    "InquiryEvent",
+    "Marketplace",
+    "Membership",
+    "Message",
+    "Priority",
+    "Role",
+    "SlaPolicy",
+    "SlaTarget",
+    "Status",
+    "Team",
+    "Topic",
+    "TopicRule",
+    "normalise_address",
+    "validate_timezone",
+]

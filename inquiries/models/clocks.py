@@ -1,0 +1,80 @@
+"""SLA clocks: stored deadlines, indexed for the sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+
+from inquiries.models.config import Calendar, SlaPolicy
+from inquiries.models.inquiries import Inquiry, Message
+
+
+class ClockKind(models.TextChoices):
+    FIRST_REPLY = "first_reply", "First reply"
+    NEXT_REPLY = "next_reply", "Next reply"
+    RESOLUTION = "resolution", "Resolution"
+    MARKETPLACE_REPLY = "marketplace_reply", "Marketplace reply"
+
+
+class ClockState(models.TextChoices):
+    RUNNING = "running", "Running"
+    AT_RISK = "at_risk", "At risk"
+    PAUSED = "paused", "Paused"
+    BREACHED = "breached", "Breached"
+    MET = "met", "Met"
+    MISSED = "missed", "Missed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_CLOCK_STATES = (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED)
+
+
+class Clock(models.Model):
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="clocks")
+    kind = models.CharField(max_length=32, choices=ClockKind.choices)
+    state = models.CharField(max_length=16, choices=ClockState.choices, default=ClockState.RUNNING)
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clocks",
+        help_text="The customer message that started it (reply clocks).",
+    )
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="clocks"
+    )
+    calendar = models.ForeignKey(Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    target_seconds = models.PositiveIntegerField()
+    warn_ratio = models.FloatField(default=0.75)
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    warn_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_business_seconds = models.PositiveIntegerField(
+        default=0, help_text="Business seconds spent paused (pending), added to the due time."
+    )
+    breached_at = models.DateTimeField(null=True, blank=True)
+    elapsed_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Business seconds when stopped."
+    )
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [
+            # The sweep's two queries: running clocks reaching warn_at, active ones reaching due_at.
+            models.Index(fields=["warn_at"], name="clock_warn_running", condition=Q(state="running")),
+            models.Index(
+                fields=["due_at"], name="clock_due_active", condition=Q(state__in=["running", "at_risk"])
+            ),
+            models.Index(fields=["inquiry", "kind", "state"], name="clock_inquiry_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.state}"
+
+    def remaining(self, now: datetime) -> float:
+        return (self.due_at - now).total_seconds()

@@ -1,0 +1,284 @@
+"""Configuration the admin edits: calendars, accounts, teams, channels, topics, SLA policies."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from inquiries.models.choices import ChannelKind, Marketplace, Priority, Role
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"Unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'."
+        ) from None
+
+
+class Calendar(models.Model):
+    """Business hours in a time zone plus holidays; `hours` empty and 24x7 on means always open."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Shown when picking a calendar.")
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="IANA time zone name."
+    )
+    is_24x7 = models.BooleanField(
+        default=False, help_text="Open all day every day (holidays still close unless none are listed)."
+    )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Bumped on every change so cached calendars are rebuilt."
+    )
+    hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Weekday (0=Monday) to a list of ["HH:MM", "HH:MM"] pairs; "00:00" as an end means midnight. '
+        'Example: {"0": [["09:00", "17:00"]], "1": [["09:00", "12:00"], ["13:00", "17:00"]]}',
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Reject hours the calendar engine would refuse, with its message (overlaps, never open...)."""
+        from inquiries.sla.calendar import BusinessCalendar
+        from inquiries.sla.hours import parse_hours
+
+        try:
+            hours = None if self.is_24x7 else parse_hours(self.hours)
+            BusinessCalendar(self.timezone, hours)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValidationError({"hours": str(exc)}) from None
+
+
+class Holiday(models.Model):
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField(help_text="A whole local day on which the calendar is closed.")
+    name = models.CharField(max_length=200, blank=True, help_text="For people reading the list.")
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_per_calendar")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class AccountQuerySet(models.QuerySet["Account"]):
+    def visible_to(self, user: settings.AUTH_USER_MODEL) -> AccountQuerySet:  # type: ignore[valid-type]
+        """Accounts of the user's teams; every other scoping in the app builds on this."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(teams__memberships__user=user).distinct()
+
+
+class Account(models.Model):
+    """One seller storefront on one marketplace."""
+
+    name = models.CharField(max_length=200, help_text='For example "Acme on Amazon US".')
+    marketplace = models.CharField(
+        max_length=16,
+        choices=Marketplace.choices,
+        default=Marketplace.OTHER,
+        help_text="Picks the marketplace's reply rule and health targets.",
+    )
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text="IANA time zone of the account.",
+    )
+    reply_target_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The marketplace reply rule in seconds; empty uses the marketplace preset "
+        "(Amazon 24 h, Walmart 48 h, eBay 3 business days).",
+    )
+    reply_calendar = models.ForeignKey(
+        Calendar,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Calendar of the marketplace reply rule; empty means calendar time (24x7), as Amazon counts.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Inactive accounts ingest nothing.")
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True, help_text="A group of agents and managers.")
+    accounts = models.ManyToManyField(
+        Account,
+        blank=True,
+        related_name="teams",
+        help_text="Members see the inquiries of these accounts only.",
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(
+        max_length=16, choices=Role.choices, default=Role.AGENT, help_text="Agent or manager."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class Channel(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="channels")
+    slug = models.SlugField(max_length=64, unique=True, help_text="Used by the API and import commands.")
+    name = models.CharField(max_length=200, help_text="For people reading the queue.")
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices, default=ChannelKind.API)
+    is_active = models.BooleanField(default=True, help_text="Inactive channels reject new messages.")
+    address = models.EmailField(blank=True, help_text="The mailbox address of an e-mail channel.")
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Topic(models.Model):
+    class HealthCategory(models.TextChoices):
+        PRODUCT_CONDITION = "product_condition", "Product condition"
+        DELIVERY = "delivery", "Delivery"
+        NONE = "none", "None"
+
+    key = models.SlugField(max_length=32, unique=True, help_text="Stable identifier used in the API.")
+    name = models.CharField(max_length=100, help_text="Shown to agents.")
+    is_complaint = models.BooleanField(default=True, help_text="Counts in complaint rates and clusters.")
+    health_category = models.CharField(
+        max_length=32,
+        choices=HealthCategory.choices,
+        default=HealthCategory.NONE,
+        help_text="Which account-health metric complaints of this topic feed.",
+    )
+    position = models.PositiveSmallIntegerField(default=100, help_text="Order in lists; ties by name.")
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TopicRule(models.Model):
+    class Kind(models.TextChoices):
+        KEYWORD = "keyword", "Keyword or phrase"
+        REGEX = "regex", "Regular expression"
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="rules")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.KEYWORD)
+    pattern = models.CharField(max_length=500, help_text="Whole words, case- and accent-insensitive.")
+    language = models.CharField(max_length=8, default="en", help_text="ISO 639-1 code, e.g. en, de, es, fr.")
+    weight = models.FloatField(default=1.0, help_text="Higher wins when several topics match.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["topic", "language", "pattern"]
+
+    def __str__(self) -> str:
+        return f"{self.topic.key}: {self.pattern}"
+
+
+# --- SLA ------------------------------------------------------------------------------
+
+
+class SlaPolicy(models.Model):
+    """Ordered rules: the first active policy whose conditions all match an inquiry wins."""
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(default=100, help_text="Lower positions are tried first.")
+    is_active = models.BooleanField(default=True)
+    accounts = models.ManyToManyField(Account, blank=True, help_text="Empty matches every account.")
+    channels = models.ManyToManyField(Channel, blank=True, help_text="Empty matches every channel.")
+    topics = models.ManyToManyField(Topic, blank=True, help_text="Empty matches every topic.")
+    priorities = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Priorities this policy applies to; empty matches all. e.g. ["high"].',
+    )
+    customer_tags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Matches when the customer has any of these tags; empty matches all.",
+    )
+    calendar = models.ForeignKey(
+        Calendar,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="policies",
+        help_text="Business hours the targets count in; empty means 24x7 in UTC.",
+    )
+    warn_ratio = models.FloatField(
+        default=0.75, help_text="A clock is at risk once this share of its target has elapsed (0 < r < 1)."
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not 0 < self.warn_ratio < 1:
+            raise ValidationError({"warn_ratio": "The at-risk threshold must be between 0 and 1, e.g. 0.75."})
+
+
+class SlaTarget(models.Model):
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
+    priority = models.CharField(max_length=16, choices=Priority.choices)
+    first_reply_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no clock.")
+    next_reply_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no clock.")
+    resolution_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no clock.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "priority"], name="sla_target_unique_priority"),
+            models.CheckConstraint(
+                condition=(Q(first_reply_seconds__isnull=True) | Q(first_reply_seconds__gt=0))
+                & (Q(next_reply_seconds__isnull=True) | Q(next_reply_seconds__gt=0))
+                & (Q(resolution_seconds__isnull=True) | Q(resolution_seconds__gt=0)),
+                name="sla_target_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} / {self.priority}"

@@ -1,0 +1,290 @@
+"""Customers, inquiries, messages, attachments and the append-only event log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from inquiries.models.choices import OPEN_STATUSES, Direction, Priority, Status
+from inquiries.models.config import Account, Channel, Team, Topic
+
+
+class Customer(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="customers")
+    address = models.CharField(
+        max_length=320, help_text="Normalised e-mail address or marketplace buyer alias."
+    )
+    name = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text='Tags used by SLA policies, e.g. ["vip"].')
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["address"]
+        constraints = [models.UniqueConstraint(fields=["account", "address"], name="customer_unique_address")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.address = normalise_address(self.address)
+        super().save(*args, **kwargs)
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().lower()
+
+
+# --- inquiries and messages -----------------------------------------------------------
+
+
+class InquiryQuerySet(models.QuerySet["Inquiry"]):
+    def visible_to(self, user: settings.AUTH_USER_MODEL) -> InquiryQuerySet:  # type: ignore[valid-type]
+        """The one place that scopes inquiries: superusers see all, others their teams' accounts."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+    def open(self) -> InquiryQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+
+class Inquiry(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="inquiries")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="inquiries")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="inquiries")
+    subject = models.CharField(max_length=998, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.SET_NULL, related_name="inquiries"
+    )
+    topic_source = models.CharField(
+        max_length=16, blank=True, help_text="rules, classifier or agent: who set the topic."
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_inquiries",
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="inquiries")
+    order_id = models.CharField(max_length=100, blank=True, db_index=True)
+    sku = models.CharField(max_length=100, blank=True, db_index=True)
+    thread_key = models.CharField(
+        max_length=255, blank=True, help_text="The source's own conversation id, when it has one."
+    )
+    sla_policy = models.ForeignKey(
+        "SlaPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inquiries",
+        help_text="The policy whose targets the clocks use; picked at opening and on priority or topic change.",
+    )
+    previous = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+        help_text="The solved inquiry this one follows, when a customer wrote again after the reopen window.",
+    )
+    opened_at = models.DateTimeField(help_text="Receipt time of the first message.")
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    objects = InquiryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "inquiries"
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["channel", "thread_key"], name="inquiry_thread_key", condition=~Q(thread_key="")
+            ),
+            models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
+            models.Index(fields=["account", "status"], name="inquiry_account_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject[:60]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    def public(self) -> MessageQuerySet:
+        return self.exclude(direction=Direction.NOTE)
+
+
+class Message(models.Model):
+    class DeliveryState(models.TextChoices):
+        NONE = "", "Not sent by us"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    inquiry = models.ForeignKey(
+        Inquiry,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        help_text="Empty for automatic mail (bounces, auto-replies) that matched no inquiry.",
+    )
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    automatic = models.BooleanField(
+        default=False, help_text="Auto-reply, bounce, list mail: starts and stops nothing."
+    )
+    automatic_reason = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(
+        max_length=255, help_text="Unique per channel (Message-ID, marketplace id...)."
+    )
+    thread_id = models.CharField(max_length=255, blank=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.JSONField(default=list, blank=True)
+    sender_address = models.CharField(max_length=320, blank=True)
+    sender_name = models.CharField(max_length=200, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent who wrote a reply or note in cstracker.",
+    )
+    subject = models.CharField(max_length=998, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True, help_text="Sanitised HTML; never raw customer HTML.")
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="The sender's claimed date (e-mail Date)."
+    )
+    received_at = models.DateTimeField(help_text="Our receipt time; orders the thread and drives the clocks.")
+    raw = models.BinaryField(null=True, blank=True, editable=False, help_text="Raw e-mail source, for audit.")
+    order_id = models.CharField(max_length=100, blank=True)
+    sku = models.CharField(max_length=100, blank=True)
+    no_response_needed = models.BooleanField(
+        default=False, help_text="Marked by an agent: excluded from response metrics."
+    )
+    answered_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="For customer messages: the first public reply by a person at or after receipt.",
+    )
+    response_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="For customer messages: the marketplace reply deadline."
+    )
+    followed_up_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the after-commit work (clusters, notifications) ran; the sweep retries it if empty.",
+    )
+    delivery_state = models.CharField(max_length=16, choices=DeliveryState.choices, default="", blank=True)
+    delivery_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="message_unique_external_id"),
+        ]
+        indexes = [
+            models.Index(fields=["inquiry", "received_at"], name="message_inquiry_received"),
+            models.Index(
+                fields=["channel", "thread_id"], name="message_thread_id", condition=~Q(thread_id="")
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="message_followup_pending",
+                condition=Q(followed_up_at__isnull=True, direction="inbound", automatic=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.external_id}"
+
+    @property
+    def needs_response(self) -> bool:
+        return self.direction == Direction.INBOUND and not self.automatic and not self.no_response_needed
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    content_id = models.CharField(max_length=255, blank=True)
+    inline = models.BooleanField(default=False)
+    content = models.BinaryField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class EventKind(models.TextChoices):
+    INQUIRY_OPENED = "inquiry_opened", "Inquiry opened"
+    INQUIRY_REOPENED = "inquiry_reopened", "Inquiry reopened"
+    MESSAGE_RECEIVED = "message_received", "Customer message received"
+    REPLY_SENT = "reply_sent", "Reply sent"
+    NOTE_ADDED = "note_added", "Note added"
+    AUTOMATIC_RECEIVED = "automatic_received", "Automatic message received"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    TOPIC_CHANGED = "topic_changed", "Topic changed"
+    ASSIGNED = "assigned", "Assigned"
+    NO_RESPONSE_NEEDED = "no_response_needed", "Marked no response needed"
+    CLOCK_STARTED = "clock_started", "Clock started"
+    CLOCK_PAUSED = "clock_paused", "Clock paused"
+    CLOCK_RESUMED = "clock_resumed", "Clock resumed"
+    CLOCK_AT_RISK = "clock_at_risk", "Clock at risk"
+    CLOCK_BREACHED = "clock_breached", "Clock breached"
+    CLOCK_MET = "clock_met", "Clock met"
+    CLOCK_MISSED = "clock_missed", "Clock missed"
+    CLOCK_CANCELLED = "clock_cancelled", "Clock cancelled"
+    CLOCK_RECOMPUTED = "clock_recomputed", "Clock recomputed"
+
+
+class InquiryEvent(models.Model):
+    """Append-only facts; reports are built from these rows."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    at = models.DateTimeField(help_text="When it happened in the inquiry's time line.")
+    recorded_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clock = models.ForeignKey(
+        "Clock", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["inquiry", "at"], name="event_inquiry_at"),
+            models.Index(fields=["kind", "at"], name="event_kind_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("InquiryEvent rows are append-only")
+        super().save(*args, **kwargs)
