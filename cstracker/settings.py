@@ -241,6 +241,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "inquiries.tasks.sweep_clocks", "schedule": 60.0},
+    "cluster-sweep": {"task": "inquiries.tasks.sweep_clusters", "schedule": 600.0},
+    "topic-training": {"task": "inquiries.tasks.train_topic_model", "schedule": crontab(hour=3, minute=17)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -249,6 +251,23 @@ CSTRACKER_REOPEN_WINDOW_DAYS = env_int("CSTRACKER_REOPEN_WINDOW_DAYS", 14)
 CSTRACKER_ORDER_THREAD_DAYS = env_int("CSTRACKER_ORDER_THREAD_DAYS", 30)
 CSTRACKER_FUTURE_TOLERANCE_SECONDS = env_int("CSTRACKER_FUTURE_TOLERANCE_SECONDS", 300)
 CSTRACKER_BATCH_LIMIT = env_int("CSTRACKER_BATCH_LIMIT", 1000)
+
+
+# Complaint clusters (issue 6). Thresholds are whole percentages so they read the same in
+# every environment file; they are checked here so a typo fails at start-up.
+CSTRACKER_CLUSTER_WINDOW_DAYS = env_int("CSTRACKER_CLUSTER_WINDOW_DAYS", 7)
+CSTRACKER_CLUSTER_BASELINE_DAYS = env_int("CSTRACKER_CLUSTER_BASELINE_DAYS", 56)
+CSTRACKER_CLUSTER_MIN_COMPLAINTS = env_int("CSTRACKER_CLUSTER_MIN_COMPLAINTS", 3)
+CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT = env_int("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", 80)
+CSTRACKER_CLUSTER_TEXT_CANDIDATES = env_int("CSTRACKER_CLUSTER_TEXT_CANDIDATES", 300)
+CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT = env_int("CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT", 70)
+CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES = env_int("CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES", 50)
+for _name in ("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", "CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT"):
+    if not 1 <= globals()[_name] <= 100:
+        raise ValueError(f"{_name} must be a whole percentage between 1 and 100")
+for _name in ("CSTRACKER_CLUSTER_WINDOW_DAYS", "CSTRACKER_CLUSTER_BASELINE_DAYS", "CSTRACKER_CLUSTER_MIN_COMPLAINTS"):
+    if globals()[_name] < 1:
+        raise ValueError(f"{_name} must be at least 1")
 
 LOGGING = {
     "version": 1,

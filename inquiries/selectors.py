@@ -224,13 +224,14 @@ def filter_queue(queryset: QuerySet[Inquiry], filters: QueueFilters, user: Abstr
 
 def queue_page(
     user: AbstractBaseUser, filters: QueueFilters, *, now: datetime, after: QueueCursor | None = None,
-    size: int = QUEUE_PAGE_SIZE,
+    size: int | None = None,
 ) -> QueuePage:
     """One page of the agent's queue, most urgent first, in one query.
 
     Order: urgency, then the nearest deadline (most overdue first), then newest first;
     the id breaks ties so that the keyset cursor is exact.
     """
+    size = size or QUEUE_PAGE_SIZE
     queryset = filter_queue(with_urgency(inquiries_for(user), now), filters, user)
     if after is not None:
         queryset = queryset.filter(_after(after))
@@ -261,47 +262,46 @@ _SEARCH_WORD = re.compile(r"[\w@.+-]+")
 def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
     """Inquiries whose subject, order id, customer or any message body matches `text`.
 
-    On PostgreSQL this is full-text search on 'simple' (no stemming, so order ids and
-    addresses stay intact), every word a prefix; elsewhere a case-insensitive substring match.
+    Every word must match. On PostgreSQL this is full-text search on 'simple' (no stemming,
+    so order ids and addresses stay intact), each word a prefix; elsewhere each word is a
+    case-insensitive substring.
     """
     text = text.strip()[:200]
     if connection.vendor == "postgresql":
         return queryset.filter(_postgres_search(text))
-    bodies = Message.objects.filter(body_text__icontains=text).values("inquiry_id")
-    return queryset.filter(
-        Q(subject__icontains=text)
-        | Q(order_id__icontains=text)
-        | Q(customer__address__icontains=text)
-        | Q(customer__name__icontains=text)
-        | Q(pk__in=bodies)
-    )
+    conditions = Q()
+    for word in text.split()[:10]:
+        bodies = Message.objects.filter(body_text__icontains=word).values("inquiry_id")
+        conditions &= (
+            Q(subject__icontains=word)
+            | Q(order_id__icontains=word)
+            | Q(customer__address__icontains=word)
+            | Q(customer__name__icontains=word)
+            | Q(pk__in=bodies)
+        )
+    return queryset.filter(conditions)
 
 
 def _postgres_search(text: str) -> Q:
     from django.contrib.postgres.search import SearchQuery, SearchVector
 
-    exact_order = Q(order_id__iexact=text)
     # Only word characters reach to_tsquery, each quoted and marked as a prefix, so no
     # input can be a tsquery syntax error.
     words = [w.replace("'", "") for w in _SEARCH_WORD.findall(text.lower())][:10]
     if not words:
-        return exact_order
-    query = SearchQuery(" & ".join(f"'{w}':*" for w in words), config=SEARCH_CONFIG, search_type="raw")
-    inquiries = Inquiry.objects.annotate(
-        document=SearchVector("subject", "order_id", config=SEARCH_CONFIG)
-    ).filter(document=query)
-    customers = Customer.objects.annotate(
-        document=SearchVector("address", "name", config=SEARCH_CONFIG)
-    ).filter(document=query)
-    bodies = Message.objects.annotate(document=SearchVector("body_text", config=SEARCH_CONFIG)).filter(
-        document=query, inquiry__isnull=False
-    )
-    return (
-        exact_order
-        | Q(pk__in=inquiries.values("pk"))
-        | Q(customer_id__in=customers.values("pk"))
-        | Q(pk__in=bodies.values("inquiry_id"))
-    )
+        return Q(order_id__iexact=text)
+    inquiries = Inquiry.objects.annotate(document=SearchVector("subject", "order_id", config=SEARCH_CONFIG))
+    customers = Customer.objects.annotate(document=SearchVector("address", "name", config=SEARCH_CONFIG))
+    bodies = Message.objects.annotate(document=SearchVector("body_text", config=SEARCH_CONFIG))
+    conditions = Q()
+    for word in words:
+        query = SearchQuery(f"'{word}':*", config=SEARCH_CONFIG, search_type="raw")
+        conditions &= (
+            Q(pk__in=inquiries.filter(document=query).values("pk"))
+            | Q(customer_id__in=customers.filter(document=query).values("pk"))
+            | Q(pk__in=bodies.filter(document=query).values("inquiry_id"))
+        )
+    return Q(order_id__iexact=text) | conditions
 
 
 # --- the inquiry page ---------------------------------------------------------------------

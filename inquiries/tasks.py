@@ -45,3 +45,25 @@ def recompute_clocks(inquiry_ids: list[int] | None = None) -> int:
     from inquiries.services.clocks import inquiries_with_running_clocks, recompute_many
 
     return recompute_many(inquiry_ids=inquiry_ids if inquiry_ids is not None else inquiries_with_running_clocks())
+
+
+@shared_task(**TASK_OPTIONS)
+def notify_cluster_events(event_ids: list[int]) -> int:
+    from inquiries.services.notifications import notify_for_cluster_events
+
+    return notify_for_cluster_events(event_ids=event_ids)
+
+
+@shared_task(**TASK_OPTIONS)
+def sweep_clusters() -> str:
+    from inquiries.services.complaints import sweep_clusters
+
+    return str(sweep_clusters())
+
+
+@shared_task(**TASK_OPTIONS)
+def train_topic_model() -> str:
+    from inquiries.services.topic_training import train_topic_model
+
+    model = train_topic_model()
+    return f"trained v{model.version}" if model is not None else "skipped: not enough labelled inquiries"

@@ -24,6 +24,12 @@ def _no_broker(settings: pytest.FixtureRequest) -> None:
     app.conf.task_always_eager = True
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
+    """PBKDF2 costs ~0.4 s per persona; tests check access rules, not hash strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def account(db: None) -> m.Account:
     return AccountFactory(name="Team A shop")

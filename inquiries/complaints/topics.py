@@ -1,9 +1,110 @@
-"""Topic assignment at ingestion (issue 6 replaces this with rules plus a classifier)."""
+"""Topic assignment at ingestion: the active learned model where confident, else the rules.
+
+`topic_for_text(text)` returns `(topic, source)`, source being "classifier" or "rules",
+or `(None, "")` when neither has any evidence. Such an inquiry is left without a topic
+rather than filed under "other": "nothing matched" stays visible in the queue (its topic
+filter has a "none" choice) and is never fed back into training as if someone had said
+"other".
+
+The admin's rules and the active model are read from the database and cached per process
+for `CACHE_SECONDS`, so an admin edit takes effect within a minute everywhere without a
+query per message. The model's bytes are loaded only when the active model's id changes.
+A rule that does not compile (saved before validation existed, or by SQL) is skipped with
+a warning: one bad rule must not stop ingestion.
+"""
 
 from __future__ import annotations
 
-from inquiries.models import Topic
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from inquiries.complaints.classifier import ModelVersionError, TopicSource, TrainedModel, classify_with_fallback
+from inquiries.complaints.rules import CompiledRules, TopicRule, compile_rules
+from inquiries.models import Topic, TopicModel
+from inquiries.models import TopicRule as TopicRuleRow
+
+logger = logging.getLogger(__name__)
+
+CACHE_SECONDS = 60.0
+SOURCES = {TopicSource.MODEL: "classifier", TopicSource.RULES: "rules"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    expires: float
+    rules: CompiledRules
+    topics: dict[str, Topic]
+    model_id: int | None
+    model: TrainedModel | None
+    threshold: float
+
+
+_lock = threading.Lock()
+_cache: _Loaded | None = None
+
+
+def clear_cache() -> None:
+    """Forget the cached rules and model (tests, and after training in this process)."""
+    global _cache
+    with _lock:
+        _cache = None
 
 
 def topic_for_text(text: str) -> tuple[Topic | None, str]:
-    return None, ""
+    loaded = _load()
+    decision = classify_with_fallback(text, loaded.model, loaded.rules, loaded.threshold)
+    topic = loaded.topics.get(decision.topic)
+    if decision.source not in SOURCES or topic is None:
+        return None, ""
+    return topic, SOURCES[decision.source]
+
+
+def _load() -> _Loaded:
+    global _cache
+    now = time.monotonic()
+    with _lock:
+        cached = _cache
+    if cached is not None and cached.expires > now:
+        return cached
+    topics = {topic.key: topic for topic in Topic.objects.all()}
+    rules = _compile(
+        TopicRule(row.topic.key, row.pattern, row.kind, row.language, row.weight)
+        for row in TopicRuleRow.objects.filter(is_active=True).select_related("topic").order_by("id")
+    )
+    active = TopicModel.objects.filter(is_active=True).values_list("id", "threshold").first()
+    model_id, threshold = active if active is not None else (None, 1.0)
+    if cached is not None and cached.model_id == model_id:
+        model = cached.model
+    else:
+        model = _load_model(model_id)
+    loaded = _Loaded(now + CACHE_SECONDS, rules, topics, model_id, model, threshold)
+    with _lock:
+        _cache = loaded
+    return loaded
+
+
+def _compile(rules: object) -> CompiledRules:
+    good = []
+    for rule in rules:  # type: ignore[attr-defined]
+        try:
+            compile_rules([rule])
+        except ValueError as exc:
+            logger.warning("Skipping a topic rule that does not compile: %s", exc)
+            continue
+        good.append(rule)
+    return compile_rules(good)
+
+
+def _load_model(model_id: int | None) -> TrainedModel | None:
+    if model_id is None:
+        return None
+    blob = TopicModel.objects.filter(pk=model_id).values_list("blob", flat=True).first()
+    if blob is None:
+        return None
+    try:
+        return TrainedModel.loads(bytes(blob))
+    except ModelVersionError as exc:
+        logger.warning("Not using topic model %s: %s", model_id, exc)
+        return None

@@ -132,10 +132,10 @@ def parse_email(
 
     `received_at` is our receipt time (aware), passed through unchanged; the Date header
     becomes `sent_at`. Raises `Rejected` for input that cannot be an e-mail: empty, over
-    `max_bytes`, no header section, or a MIME structure too deeply nested for the parser.
-    Walking stops after `max_parts` parts or below `max_depth` multipart levels; what was
-    left out is listed in `notes` (the full source stays in `raw`). Never raises anything
-    but `Rejected`.
+    `max_bytes`, no header section, or shaped so that the stdlib parser would run for
+    minutes or overflow the stack (see the MAX_* guards). Walking stops after `max_parts`
+    parts or below `max_depth` multipart levels; what was left out is listed in `notes`
+    (the full source stays in `raw`). Never raises anything but `Rejected`.
     """
     if len(raw) > max_bytes:
         raise Rejected(f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
@@ -186,7 +186,7 @@ def safe_filename(name: str | None, *, index: int, content_type: str) -> str:
     """
     cleaned = _clean_text(name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(ch for ch in cleaned if not unicodedata.category(ch).startswith("C"))
-    cleaned = _UNSAFE_FILENAME_CHARS_RE.sub("_", cleaned).strip().lstrip(".").rstrip(". ")
+    cleaned = _UNSAFE_FILENAME_CHARS_RE.sub("_", cleaned).lstrip(". ").rstrip(". ")
     if not cleaned:
         return f"attachment-{index}{_extension(content_type)}"
     if len(cleaned.encode("utf-8")) > MAX_FILENAME_BYTES:
@@ -513,7 +513,8 @@ def _encoded_word_bytes(encoding: str, payload: str) -> bytes | None:
     data = payload.encode("ascii", "replace")
     try:
         if encoding in "Bb":
-            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+            # Strict: the lenient mode skips invalid characters and "decodes" garbage to b"".
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
         return binascii.a2b_qp(data, header=True)  # Q encoding: "_" is a space
     except (binascii.Error, ValueError):
         return None

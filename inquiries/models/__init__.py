@@ -37,6 +37,17 @@ from inquiries.models.inquiries import (
     Message,
     normalise_address,
 )
+from inquiries.models.complaints import (
+    ACTIVE_CLUSTER_STATES,
+    Cluster,
+    ClusterEvent,
+    ClusterEventKind,
+    ClusterKind,
+    ClusterMember,
+    ClusterState,
+    Severity,
+    TopicModel,
+)
 
 __all__ = [
     "ACTIVE_CLOCK_STATES",
@@ -69,4 +80,13 @@ __all__ = [
     "TopicRule",
     "normalise_address",
     "validate_timezone",
+    "ACTIVE_CLUSTER_STATES",
+    "Cluster",
+    "ClusterEvent",
+    "ClusterEventKind",
+    "ClusterKind",
+    "ClusterMember",
+    "ClusterState",
+    "Severity",
+    "TopicModel",
 ]

@@ -250,6 +250,10 @@ class SlaPolicy(models.Model):
         default=0.75, help_text="A clock is at risk once this share of its target has elapsed (0 < r < 1)."
     )
 
+    updated_at = models.DateTimeField(
+        auto_now=True, help_text="Bumped on every change (targets too) so cached policies are reloaded."
+    )
+
     class Meta:
         ordering = ["position", "id"]
         verbose_name_plural = "SLA policies"

@@ -31,8 +31,12 @@ MAX_BODY = 1_000_000
 
 
 def _locked(inquiry: Inquiry) -> Inquiry:
-    return Inquiry.objects.select_for_update().select_related("account", "customer", "channel", "sla_policy").get(
-        pk=inquiry.pk
+    # Lock the inquiry row only: PostgreSQL refuses FOR UPDATE on the nullable side of the
+    # outer join that select_related("sla_policy") needs, and the joined rows need no lock.
+    return (
+        Inquiry.objects.select_for_update(of=("self",))
+        .select_related("account", "customer", "channel", "sla_policy")
+        .get(pk=inquiry.pk)
     )
 
 

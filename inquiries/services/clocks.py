@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -94,20 +95,67 @@ def _preset_calendar(tz: str, weekdays_only: bool) -> BusinessCalendar:
 # --- policies -----------------------------------------------------------------------------
 
 
-def _policy_rules() -> list[PolicyRule]:
-    policies = SlaPolicy.objects.filter(is_active=True).prefetch_related("accounts", "channels", "topics")
-    return [
-        PolicyRule(
-            policy_id=p.pk,
-            position=p.position,
-            account_ids=frozenset(a.pk for a in p.accounts.all()),
-            channel_ids=frozenset(c.pk for c in p.channels.all()),
-            topic_ids=frozenset(t.pk for t in p.topics.all()),
-            priorities=frozenset(p.priorities or ()),
-            customer_tags=frozenset(p.customer_tags or ()),
-        )
-        for p in policies
-    ]
+@dataclass(frozen=True, slots=True)
+class _PolicySet:
+    rules: list[PolicyRule]
+    policies: dict[int, SlaPolicy]
+    targets: dict[tuple[int, str], SlaTarget]
+
+
+_policy_cache: dict[tuple, _PolicySet] = {}
+
+
+def _policy_set() -> _PolicySet:
+    """All active policies with their targets, reloaded only when one of them changed.
+
+    One aggregate query per call instead of five: ingestion picks a policy for every new
+    inquiry. Any change bumps `SlaPolicy.updated_at` (the admin does it for target edits).
+    """
+    key = _policy_fingerprint()
+    cached = _policy_cache.get(key)
+    if cached is not None:
+        return cached
+    policies = list(
+        SlaPolicy.objects.filter(is_active=True)
+        .select_related("calendar")
+        .prefetch_related("accounts", "channels", "topics", "targets")
+    )
+    loaded = _PolicySet(
+        rules=[
+            PolicyRule(
+                policy_id=p.pk,
+                position=p.position,
+                account_ids=frozenset(a.pk for a in p.accounts.all()),
+                channel_ids=frozenset(c.pk for c in p.channels.all()),
+                topic_ids=frozenset(t.pk for t in p.topics.all()),
+                priorities=frozenset(p.priorities or ()),
+                customer_tags=frozenset(p.customer_tags or ()),
+            )
+            for p in policies
+        ],
+        policies={p.pk: p for p in policies},
+        targets={(t.policy_id, t.priority): t for p in policies for t in p.targets.all()},
+    )
+    _policy_cache.clear()
+    _policy_cache[key] = loaded
+    return loaded
+
+
+def _policy_fingerprint() -> tuple:
+    """A cheap fingerprint of every row that decides policies and targets (one query)."""
+    policy = SlaPolicy._meta.db_table
+    target = SlaTarget._meta.db_table
+    links = [SlaPolicy._meta.get_field(name).remote_field.through._meta.db_table
+             for name in ("accounts", "channels", "topics")]
+    sql = (
+        f"SELECT (SELECT COUNT(*) FROM {policy}), (SELECT MAX(updated_at) FROM {policy}), "
+        f"(SELECT COUNT(*) FROM {target}), (SELECT SUM(COALESCE(first_reply_seconds, 0) "
+        f"+ 3 * COALESCE(next_reply_seconds, 0) + 7 * COALESCE(resolution_seconds, 0)) FROM {target}), "
+        + ", ".join(f"(SELECT COUNT(*) FROM {link})" for link in links)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return tuple(cursor.fetchone())
 
 
 def select_policy(inquiry: Inquiry) -> SlaPolicy | None:
@@ -118,16 +166,15 @@ def select_policy(inquiry: Inquiry) -> SlaPolicy | None:
         priority=inquiry.priority,
         customer_tags=inquiry.customer.tags or (),
     )
-    policy_id = pick(_policy_rules(), facts)
-    if policy_id is None:
-        return None
-    return SlaPolicy.objects.select_related("calendar").get(pk=policy_id)
+    policy_set = _policy_set()
+    policy_id = pick(policy_set.rules, facts)
+    return policy_set.policies.get(policy_id) if policy_id is not None else None
 
 
 def _target(policy: SlaPolicy | None, priority: str, kind: str) -> int | None:
     if policy is None:
         return None
-    target = SlaTarget.objects.filter(policy=policy, priority=priority).first()
+    target = _policy_set().targets.get((policy.pk, priority))
     return getattr(target, TARGET_FIELD[kind]) if target else None
 
 
@@ -250,21 +297,25 @@ def catch_up(*, inquiry: Inquiry, at: datetime) -> list[InquiryEvent]:
 # --- reacting to messages and status changes --------------------------------------------
 
 
-def on_message(*, inquiry: Inquiry, message: Message, now: datetime) -> None:
-    """Start or stop clocks for a stored message (called inside record_message's transaction)."""
+def on_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: bool = False) -> None:
+    """Start or stop clocks for a stored message (called inside record_message's transaction).
+
+    `opened` says the inquiry was created for this message, so it has no clocks yet.
+    """
     if message.automatic or message.direction == Direction.NOTE or message.inquiry_id is None:
         return
-    InquiryEvent.objects.bulk_create(catch_up(inquiry=inquiry, at=message.received_at))
+    if not opened:
+        InquiryEvent.objects.bulk_create(catch_up(inquiry=inquiry, at=message.received_at))
     if message.direction == Direction.INBOUND:
-        _on_customer_message(inquiry=inquiry, message=message, now=now)
+        _on_customer_message(inquiry=inquiry, message=message, now=now, opened=opened)
     elif message.author_id is not None or message.direction == Direction.OUTBOUND:
         on_reply(inquiry=inquiry, at=message.received_at, now=now)
 
 
-def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime) -> None:
+def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: bool) -> None:
     at = message.received_at
     events: list[InquiryEvent] = []
-    existing = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
+    existing = [] if opened else list(inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
         "id", "kind", "state", "stopped_at", "inquiry_id", "message_id", "started_at",
     ))
     policy = _ensure_policy(inquiry)

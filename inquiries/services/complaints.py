@@ -1,7 +1,660 @@
-"""Complaint follow-up after a customer message: cluster updates (issue 6 fills this in)."""
+"""Complaint clusters: the incremental update per ingested complaint, the sweep, the lifecycle.
+
+A *complaint* is an inquiry whose topic is a complaint topic; it is counted once, at its
+opening time, however many messages follow. Two kinds of cluster:
+
+- **burst**: one account, topic and SKU. After each complaint the SKU's count in the
+  rolling window (default 7 days) is tested against its own previous 8 weeks
+  (`complaints.clusters.burst_test`: Poisson, p < 0.01, at least 3 complaints). The first
+  flagged test opens the cluster with every complaint in the window; later complaints
+  about the same key join that same cluster until someone resolves it. A resolved
+  cluster restarts the window: only complaints after its resolution can open the next one.
+- **near_duplicate**: one account and topic, any SKU or none. A new complaint's text is
+  compared with the window's latest complaints of its topic (`similar_to`); a match from
+  another customer opens a cluster of the two, or adds the complaint to the cluster the
+  match belongs to.
+
+Each update costs a few indexed queries on the complaint's own key; nothing is ever
+recomputed from all history. Concurrency: an active burst cluster is unique per key (a
+partial unique constraint); the worker that loses the race to create it catches the
+IntegrityError and joins the winner's row, locked with SELECT ... FOR UPDATE. Text
+clustering takes a row lock on the account, because which cluster a text joins depends
+on the others' texts, not on a key a constraint could hold.
+
+Every transition writes a `ClusterEvent` in the same transaction and queues
+`notify_cluster_events` after commit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-def update_clusters_for_message(*, message_id: int) -> None:
-    """Cluster detection is not built yet; the hook exists so follow-ups are tracked."""
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from inquiries.complaints.clusters import TextItem, burst_test, similar_to
+from inquiries.models import (
+    ACTIVE_CLUSTER_STATES,
+    Account,
+    Cluster,
+    ClusterEvent,
+    ClusterEventKind,
+    ClusterKind,
+    ClusterMember,
+    ClusterState,
+    Direction,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    Severity,
+    Topic,
+)
+from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.queue import enqueue_after_commit
+
+ALPHA = 0.01  # the issue's significance level for a burst
+GROWTH_PERIOD = timedelta(hours=24)
+SEVERITY_BY_NAME = {
+    "none": Severity.LOW,
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    window: timedelta
+    baseline: timedelta
+    min_count: int
+    similarity: float
+    candidates: int
+
+    @classmethod
+    def from_settings(cls) -> Config:
+        return cls(
+            window=timedelta(days=settings.CSTRACKER_CLUSTER_WINDOW_DAYS),
+            baseline=timedelta(days=settings.CSTRACKER_CLUSTER_BASELINE_DAYS),
+            min_count=settings.CSTRACKER_CLUSTER_MIN_COMPLAINTS,
+            similarity=settings.CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT / 100,
+            candidates=settings.CSTRACKER_CLUSTER_TEXT_CANDIDATES,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """What identifies an active cluster (the partial unique constraint's columns)."""
+
+    account_id: int
+    topic_id: int
+    sku: str
+    kind: str
+    signature: str = ""
+
+    def filter(self) -> dict[str, object]:
+        return {
+            "account_id": self.account_id,
+            "topic_id": self.topic_id,
+            "sku": self.sku,
+            "kind": self.kind,
+            "signature": self.signature,
+        }
+
+
+class _Events:
+    """Cluster events of one transaction, queued for notification once it commits."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def add(
+        self, cluster: Cluster, kind: str, at: datetime, actor: AbstractBaseUser | None = None, **data: object
+    ) -> None:
+        event = ClusterEvent.objects.create(cluster=cluster, kind=kind, at=at, actor=actor, data=data)
+        self.ids.append(event.pk)
+
+    def queue(self) -> None:
+        if self.ids:
+            enqueue_after_commit("notify_cluster_events", list(self.ids))
+
+
+# --- the per-complaint update -----------------------------------------------------------------
+
+
+def update_clusters_for_message(*, message_id: int) -> list[int]:
+    """Add the complaint a customer message opened to its clusters, opening them when due.
+
+    Only the message that opened its inquiry counts (a complaint is an inquiry, not each of
+    its messages); anything else, or an inquiry without a complaint topic, changes nothing.
+    Idempotent. Returns the ids of the clusters the complaint is now in.
+    """
+    message = (
+        Message.objects.select_related("inquiry__topic")
+        .only(
+            "id", "direction", "automatic", "received_at", "subject", "body_text", "inquiry__id",
+            "inquiry__account_id", "inquiry__customer_id", "inquiry__sku", "inquiry__opened_at",
+            "inquiry__topic__id", "inquiry__topic__is_complaint",
+        )
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or message.inquiry is None or message.direction != Direction.INBOUND or message.automatic:
+        return []
+    if message.received_at != message.inquiry.opened_at:
+        return []
+    return update_clusters_for_inquiry(inquiry=message.inquiry, message=message)
+
+
+def update_clusters_for_inquiry(
+    *, inquiry: Inquiry, message: Message | None = None, config: Config | None = None
+) -> list[int]:
+    """The update for one complaint, as of its opening time (so back-filled history clusters
+    exactly as it would have live). `message` is its opening message, looked up if omitted."""
+    config = config or Config.from_settings()
+    topic = inquiry.topic
+    if topic is None or not topic.is_complaint:
+        return []
+    if message is None:
+        message = _opening_message(inquiry)
+    touched = []
+    if inquiry.sku:
+        cluster = _update_burst(
+            Key(inquiry.account_id, topic.pk, inquiry.sku, ClusterKind.BURST),
+            at=inquiry.opened_at,
+            config=config,
+            joining=inquiry,
+            message_id=message.pk if message else None,
+        )
+        if cluster is not None:
+            touched.append(cluster.pk)
+    if message is not None:
+        cluster = _update_text(inquiry, message, config)
+        if cluster is not None:
+            touched.append(cluster.pk)
+    return touched
+
+
+def _opening_message(inquiry: Inquiry) -> Message | None:
+    return (
+        Message.objects.filter(
+            inquiry=inquiry, direction=Direction.INBOUND, automatic=False, received_at=inquiry.opened_at
+        )
+        .only("id", "subject", "body_text")
+        .order_by("id")
+        .first()
+    )
+
+
+# --- bursts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BurstStats:
+    flagged: bool
+    window_count: int
+    expected: float
+    p_value: float
+    severity: int
+
+
+def _window_start(key: Key, at: datetime, config: Config) -> datetime:
+    """The window's start: `at - window`, or the last resolution of this key if later."""
+    since = at - config.window
+    resolved = (
+        Cluster.objects.filter(**key.filter(), state=ClusterState.RESOLVED, resolved_at__gt=since)
+        .aggregate(last=Max("resolved_at"))["last"]
+    )
+    return max(since, resolved) if resolved is not None else since
+
+
+def _complaints(key: Key) -> object:
+    return Inquiry.objects.filter(account_id=key.account_id, topic_id=key.topic_id, sku=key.sku)
+
+
+def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
+    """The burst test for `key` at `at`: two index-only counts, the window and the 8 weeks before."""
+    since = _window_start(key, at, config)
+    baseline_end = at - config.window
+    window_count = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at).count()  # type: ignore[attr-defined]
+    baseline = _complaints(key).filter(  # type: ignore[attr-defined]
+        opened_at__gt=baseline_end - config.baseline, opened_at__lte=baseline_end
+    ).count()
+    result = burst_test(
+        window_count,
+        [baseline],
+        window_days=config.window.days,
+        baseline_days=config.baseline.days,
+        min_count=config.min_count,
+        alpha=ALPHA,
+    )
+    return BurstStats(
+        flagged=result.flagged,
+        window_count=window_count,
+        expected=result.expected,
+        p_value=result.p_value,
+        severity=SEVERITY_BY_NAME[result.severity],
+    )
+
+
+def _update_burst(
+    key: Key, *, at: datetime, config: Config, joining: Inquiry | None, message_id: int | None
+) -> Cluster | None:
+    """Join `joining` to the key's active cluster, or open one if the test flags the key.
+
+    With `joining=None` (the sweep) every complaint of the window is added instead.
+    """
+    events = _Events()
+    with transaction.atomic():
+        cluster = Cluster.objects.select_for_update().filter(**key.filter(), state__in=ACTIVE_CLUSTER_STATES).first()
+        stats = None
+        created = False
+        if cluster is None:
+            stats = burst_stats(key, at=at, config=config)
+            if not stats.flagged:
+                return None
+            cluster, created = _get_or_create(key, at)
+        if created or joining is None:
+            since = _window_start(key, at, config) if created else at - config.window
+            window = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at)  # type: ignore[attr-defined]
+            _add_members(cluster, window, now=at)
+        if joining is not None:
+            _add_member(cluster, joining, message_id)
+        # The sweep judges the cluster as of now; a complaint as of the latest member.
+        _refresh(cluster, config=config, events=events, created=created, stats=stats, at=None if joining else at)
+        if created:
+            events.add(cluster, ClusterEventKind.OPENED, at, **_summary(cluster))
+        events.queue()
+    return cluster
+
+
+def _get_or_create(key: Key, at: datetime) -> tuple[Cluster, bool]:
+    """Create the key's active cluster, or lock the one a concurrent worker just created."""
+    try:
+        with transaction.atomic():
+            return Cluster.objects.create(**key.filter(), first_seen=at, last_seen=at), True
+    except IntegrityError:
+        # The partial unique constraint: another worker committed this key's cluster first.
+        return Cluster.objects.select_for_update().get(**key.filter(), state__in=ACTIVE_CLUSTER_STATES), False
+
+
+def _add_member(cluster: Cluster, inquiry: Inquiry, message_id: int | None) -> None:
+    ClusterMember.objects.bulk_create(
+        [ClusterMember(cluster=cluster, inquiry=inquiry, message_id=message_id, opened_at=inquiry.opened_at)],
+        ignore_conflicts=True,
+    )
+
+
+def _add_members(cluster: Cluster, inquiries: object, *, now: datetime) -> None:
+    first_message = Message.objects.filter(
+        inquiry=OuterRef("pk"), direction=Direction.INBOUND, automatic=False
+    ).order_by("received_at", "id")
+    rows = inquiries.annotate(first_message=Subquery(first_message.values("pk")[:1])).values_list(  # type: ignore[attr-defined]
+        "pk", "opened_at", "first_message"
+    )
+    ClusterMember.objects.bulk_create(
+        [
+            ClusterMember(cluster=cluster, inquiry_id=pk, message_id=message_id, opened_at=opened_at)
+            for pk, opened_at, message_id in rows
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _summary(cluster: Cluster) -> dict[str, object]:
+    return {
+        "kind": cluster.kind,
+        "sku": cluster.sku,
+        "members": cluster.member_count,
+        "severity": Severity(cluster.severity).label,
+    }
+
+
+def _refresh(
+    cluster: Cluster,
+    *,
+    config: Config,
+    events: _Events,
+    created: bool = False,
+    stats: BurstStats | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Recompute the cluster's figures from its member rows (the truth under concurrency).
+
+    The statistics are taken at `at`, by default the latest member's opening time.
+    """
+    facts = cluster.members.aggregate(
+        members=Count("id"),
+        customers=Count("inquiry__customer_id", distinct=True),
+        first=Min("opened_at"),
+        last=Max("opened_at"),
+    )
+    if facts["members"] == 0:
+        # Every member was re-tagged away; the cluster stays for its history, empty.
+        cluster.member_count = cluster.customer_count = cluster.window_count = cluster.growth = 0
+        cluster.save(update_fields=["member_count", "customer_count", "window_count", "growth"])
+        return
+    at = at or facts["last"]
+    before = cluster.severity
+    cluster.member_count = facts["members"]
+    cluster.customer_count = facts["customers"]
+    cluster.first_seen = facts["first"]
+    cluster.last_seen = facts["last"]
+    cluster.growth = cluster.members.filter(opened_at__gt=at - GROWTH_PERIOD, opened_at__lte=at).count()
+    if cluster.kind == ClusterKind.BURST:
+        key = Key(cluster.account_id, cluster.topic_id, cluster.sku, cluster.kind)
+        if stats is None:
+            stats = burst_stats(key, at=at, config=config)
+        cluster.window_count = stats.window_count
+        cluster.expected = stats.expected
+        cluster.p_value = stats.p_value
+        # A calmed-down window scores "none", shown as the lowest severity: the cluster stays
+        # active until a person resolves it.
+        cluster.severity = stats.severity
+    else:
+        cluster.window_count = cluster.members.filter(opened_at__gt=at - config.window, opened_at__lte=at).count()
+        cluster.severity = _text_severity(cluster.customer_count)
+    cluster.updated_at = timezone.now()
+    cluster.save(
+        update_fields=[
+            "member_count", "customer_count", "first_seen", "last_seen", "growth", "window_count", "expected",
+            "p_value", "severity", "updated_at",
+        ]
+    )
+    if not created and cluster.severity > before:
+        events.add(
+            cluster, ClusterEventKind.ESCALATED, at, **{"from": Severity(before).label, "to": cluster.get_severity_display()}
+        )
+
+
+def _text_severity(customers: int) -> int:
+    if customers >= 10:
+        return Severity.CRITICAL
+    if customers >= 5:
+        return Severity.HIGH
+    if customers >= 3:
+        return Severity.MEDIUM
+    return Severity.LOW
+
+
+# --- near-identical texts ---------------------------------------------------------------------
+
+
+def complaint_text(subject: str, body: str) -> str:
+    return f"{subject}\n{body}"
+
+
+def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
+    at = inquiry.opened_at
+    in_text_cluster = ClusterMember.objects.filter(
+        inquiry=inquiry, cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state__in=ACTIVE_CLUSTER_STATES
+    )
+    if in_text_cluster.exists():
+        return None
+    # Complaints already dealt with (members of a resolved text cluster) do not start a new one.
+    settled = ClusterMember.objects.filter(
+        cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state=ClusterState.RESOLVED
+    ).values("inquiry_id")
+    candidates = list(
+        Message.objects.filter(
+            inquiry__account_id=inquiry.account_id,
+            inquiry__topic_id=inquiry.topic_id,
+            inquiry__opened_at__gte=at - config.window,
+            inquiry__opened_at__lte=at,
+            direction=Direction.INBOUND,
+            automatic=False,
+            received_at=F("inquiry__opened_at"),
+        )
+        .exclude(inquiry_id=inquiry.pk)
+        .exclude(inquiry__customer_id=inquiry.customer_id)
+        .exclude(inquiry_id__in=settled)
+        .order_by("-inquiry__opened_at", "-id")
+        .values_list("inquiry_id", "inquiry__customer_id", "subject", "body_text")[: config.candidates]
+    )
+    if not candidates:
+        return None
+    items = [TextItem(id=pk, customer=str(customer), text=complaint_text(s, b)) for pk, customer, s, b in candidates]
+    hits = [pk for pk, _ in similar_to(complaint_text(message.subject, message.body_text), items, config.similarity)]
+    if not hits:
+        return None
+    events = _Events()
+    with transaction.atomic():
+        # Serialise text clustering per account: which cluster this text joins depends on the
+        # other texts, so two workers must not each open a cluster for the same campaign.
+        Account.objects.select_for_update().filter(pk=inquiry.account_id).values_list("pk", flat=True).first()
+        if in_text_cluster.exists():
+            return None
+        cluster = (
+            Cluster.objects.select_for_update()
+            .filter(
+                account_id=inquiry.account_id,
+                kind=ClusterKind.NEAR_DUPLICATE,
+                state__in=ACTIVE_CLUSTER_STATES,
+                members__inquiry_id__in=hits,
+            )
+            .order_by("first_seen", "id")
+            .first()
+        )
+        created = cluster is None
+        if cluster is None:
+            seed = min([inquiry.pk, *hits])
+            cluster = Cluster.objects.create(
+                account_id=inquiry.account_id,
+                topic_id=inquiry.topic_id,
+                kind=ClusterKind.NEAR_DUPLICATE,
+                signature=f"inquiry:{seed}",
+                first_seen=at,
+                last_seen=at,
+            )
+            _add_members(cluster, Inquiry.objects.filter(pk__in=hits), now=at)
+        _add_member(cluster, inquiry, message.pk)
+        _refresh(cluster, config=config, events=events, created=created)
+        if created:
+            events.add(cluster, ClusterEventKind.OPENED, at, **_summary(cluster))
+        events.queue()
+    return cluster
+
+
+# --- the periodic sweep -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSweepResult:
+    opened: int
+    refreshed: int
+    removed: int
+    retagged: int
+
+    def __str__(self) -> str:
+        return f"opened={self.opened} refreshed={self.refreshed} removed={self.removed} retagged={self.retagged}"
+
+
+def sweep_clusters(*, now: datetime | None = None, lookback: timedelta = timedelta(hours=1)) -> ClusterSweepResult:
+    """Catch up what the per-complaint updates cannot see; safe to run concurrently.
+
+    1. Members an agent re-tagged to another topic (or SKU) leave their cluster.
+    2. Complaints re-tagged *into* a complaint topic within `lookback` get the update
+       they missed at ingestion.
+    3. Every (account, topic, SKU) with enough complaints in the window is tested again,
+       so a burst missed by a lost task still opens, and active bursts gain any missing
+       window complaints.
+    4. Every active cluster's figures are recomputed as of `now` (the window moves on).
+    """
+    now = now or timezone.now()
+    config = Config.from_settings()
+    removed = _remove_retagged_members(now=now, config=config)
+    retagged = _update_retagged(now=now, lookback=lookback, config=config)
+    active_before = set(Cluster.objects.active().values_list("pk", flat=True))
+    swept = set()
+    for key in _busy_keys(now=now, config=config):
+        cluster = _update_burst(key, at=now, config=config, joining=None, message_id=None)
+        if cluster is not None:
+            swept.add(cluster.pk)
+    opened = len(swept - active_before)
+    refreshed = 0
+    for pk in Cluster.objects.active().exclude(pk__in=swept).values_list("pk", flat=True):
+        events = _Events()
+        with transaction.atomic():
+            cluster = Cluster.objects.select_for_update(skip_locked=True).filter(pk=pk, state__in=ACTIVE_CLUSTER_STATES).first()
+            if cluster is None:
+                continue
+            _refresh(cluster, config=config, events=events, at=now)
+            events.queue()
+        refreshed += 1
+    return ClusterSweepResult(opened=opened, refreshed=refreshed + len(swept), removed=removed, retagged=retagged)
+
+
+def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
+    complaint_topics = list(Topic.objects.filter(is_complaint=True).values_list("pk", flat=True))
+    keys = []
+    # Per account, so each query uses the (account, topic, opened_at) index.
+    for account_id in Account.objects.values_list("pk", flat=True):
+        groups = (
+            Inquiry.objects.filter(
+                account_id=account_id, topic_id__in=complaint_topics, opened_at__gt=now - config.window,
+                opened_at__lte=now,
+            )
+            .exclude(sku="")
+            .values("topic_id", "sku")
+            .annotate(n=Count("id"))
+            .filter(n__gte=config.min_count)
+            .order_by()
+        )
+        keys += [Key(account_id, group["topic_id"], group["sku"], ClusterKind.BURST) for group in groups]
+    return keys
+
+
+def _remove_retagged_members(*, now: datetime, config: Config) -> int:
+    mismatched = ClusterMember.objects.filter(cluster__state__in=ACTIVE_CLUSTER_STATES).filter(
+        Q(inquiry__topic__isnull=True)
+        | ~Q(inquiry__topic_id=F("cluster__topic_id"))
+        | (Q(cluster__kind=ClusterKind.BURST) & ~Q(inquiry__sku=F("cluster__sku")))
+    )
+    removed = 0
+    for cluster_id in set(mismatched.values_list("cluster_id", flat=True)):
+        events = _Events()
+        with transaction.atomic():
+            cluster = Cluster.objects.select_for_update().filter(pk=cluster_id).first()
+            if cluster is None:
+                continue
+            gone = list(mismatched.filter(cluster=cluster).values_list("inquiry_id", flat=True))
+            ClusterMember.objects.filter(cluster=cluster, inquiry_id__in=gone).delete()
+            events.add(cluster, ClusterEventKind.MEMBERS_REMOVED, now, inquiries=sorted(gone))
+            _refresh(cluster, config=config, events=events, at=now)
+            events.queue()
+        removed += len(gone)
+    return removed
+
+
+def _update_retagged(*, now: datetime, lookback: timedelta, config: Config) -> int:
+    retagged = (
+        InquiryEvent.objects.filter(kind=EventKind.TOPIC_CHANGED, at__gt=now - lookback, at__lte=now)
+        .values_list("inquiry_id", flat=True)
+        .distinct()
+    )
+    inquiries = Inquiry.objects.filter(pk__in=list(retagged), topic__is_complaint=True).select_related("topic")
+    done = 0
+    for inquiry in inquiries:
+        if update_clusters_for_inquiry(inquiry=inquiry, config=config):
+            done += 1
+    return done
+
+
+# --- the lifecycle ------------------------------------------------------------------------------
+
+
+def _locked(cluster: Cluster) -> Cluster:
+    return Cluster.objects.select_for_update().get(pk=cluster.pk)
+
+
+@transaction.atomic
+def acknowledge(*, cluster: Cluster, actor: AbstractBaseUser | None, now: datetime | None = None) -> Cluster:
+    """open -> acknowledged: someone is looking into it."""
+    now = now or timezone.now()
+    cluster = _locked(cluster)
+    if cluster.state != ClusterState.OPEN:
+        raise Conflict(f"Only an open cluster can be acknowledged; this one is {cluster.get_state_display().lower()}.",
+                       field="state")
+    return _transition(cluster, ClusterState.ACKNOWLEDGED, ClusterEventKind.ACKNOWLEDGED, actor, now, {})
+
+
+@transaction.atomic
+def record_action(
+    *,
+    cluster: Cluster,
+    actor: AbstractBaseUser | None,
+    root_cause: str,
+    corrective_action: str,
+    preventive_measure: str = "",
+    owner: AbstractBaseUser | None = None,
+    action_date: date | None = None,
+    now: datetime | None = None,
+) -> Cluster:
+    """open/acknowledged/action taken -> action taken, with the plan of action's facts.
+
+    Recording again replaces the previous text (each version stays in the events).
+    """
+    now = now or timezone.now()
+    root_cause, corrective_action = root_cause.strip(), corrective_action.strip()
+    if not root_cause:
+        raise DomainError("Say what caused the complaints.", field="root_cause")
+    if not corrective_action:
+        raise DomainError("Say what was done about them.", field="corrective_action")
+    cluster = _locked(cluster)
+    if cluster.state == ClusterState.RESOLVED:
+        raise Conflict("This cluster is resolved; its action can no longer change.", field="state")
+    cluster.root_cause = root_cause
+    cluster.corrective_action = corrective_action
+    cluster.preventive_measure = preventive_measure.strip()
+    cluster.owner = owner or actor
+    cluster.action_date = action_date or timezone.localdate(now)
+    data = {
+        "root_cause": cluster.root_cause,
+        "corrective_action": cluster.corrective_action,
+        "preventive_measure": cluster.preventive_measure,
+        "owner": cluster.owner.get_username() if cluster.owner else None,
+        "action_date": cluster.action_date.isoformat(),
+    }
+    return _transition(
+        cluster, ClusterState.ACTION_TAKEN, ClusterEventKind.ACTION_TAKEN, actor, now, data,
+        extra_fields=["root_cause", "corrective_action", "preventive_measure", "owner", "action_date"],
+    )
+
+
+@transaction.atomic
+def resolve(*, cluster: Cluster, actor: AbstractBaseUser | None, note: str = "", now: datetime | None = None) -> Cluster:
+    """Any active state -> resolved. New complaints about the same thing open a new cluster."""
+    now = now or timezone.now()
+    cluster = _locked(cluster)
+    if cluster.state == ClusterState.RESOLVED:
+        raise Conflict("This cluster is already resolved.", field="state")
+    cluster.resolved_at = now
+    return _transition(
+        cluster, ClusterState.RESOLVED, ClusterEventKind.RESOLVED, actor, now, {"note": note.strip()},
+        extra_fields=["resolved_at"],
+    )
+
+
+def _transition(
+    cluster: Cluster,
+    state: str,
+    kind: str,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    data: dict[str, object],
+    extra_fields: Iterable[str] = (),
+) -> Cluster:
+    previous = cluster.state
+    cluster.state = state
+    cluster.updated_at = now
+    cluster.save(update_fields=["state", "updated_at", *extra_fields])
+    events = _Events()
+    events.add(cluster, kind, now, actor, **{"from": previous, **data})
+    events.queue()
+    return cluster

@@ -146,6 +146,7 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
             opened_at=received_at,
             updated_at=now,
         )
+        inquiry.account = channel.account  # already loaded with the channel: saves a query per message
         opened = True
 
     message = _store_message(channel=channel, inquiry=inquiry, incoming=incoming, received_at=received_at)
@@ -163,7 +164,7 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
     if opened:
         _classify(inquiry=inquiry, message=message)
     InquiryEvent.objects.bulk_create(events)
-    clocks.on_message(inquiry=inquiry, message=message, now=now)
+    clocks.on_message(inquiry=inquiry, message=message, now=now, opened=opened)
     if message.direction == Direction.INBOUND and not message.automatic:
         queue.enqueue_after_commit("after_customer_message", message.pk)
     return message
@@ -181,7 +182,7 @@ def _customer(channel: Channel, incoming: IncomingMessage) -> Customer:
 
 def _thread(*, channel: Channel, incoming: IncomingMessage, customer: Customer | None) -> Inquiry | None:
     """Find the inquiry a message belongs to, by the rules in order; None means a new one."""
-    inquiries = Inquiry.objects.select_related("customer")
+    inquiries = Inquiry.objects.select_related("customer", "account")
     # 1. An explicit conversation id from the source.
     if incoming.thread_id:
         found = inquiries.filter(channel=channel, thread_key=incoming.thread_id).order_by("-opened_at").first()
@@ -227,7 +228,7 @@ def _thread(*, channel: Channel, incoming: IncomingMessage, customer: Customer |
 
 
 def _inquiry_of_message(messages: object) -> Inquiry | None:
-    message = messages.select_related("inquiry__customer").order_by("-received_at").first()  # type: ignore[attr-defined]
+    message = messages.select_related("inquiry__customer", "inquiry__account").order_by("-received_at").first()  # type: ignore[attr-defined]
     return message.inquiry if message is not None else None
 
 

@@ -1,0 +1,60 @@
+"""Common set-up for benchmarks: Django on the current DATABASE_URL, in a throwaway database."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cstracker.settings")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+
+@contextmanager
+def throwaway_database(keep: bool = False) -> Iterator[str]:
+    """Create a fresh database next to the configured one (like the test runner) and drop it after."""
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep)
+    try:
+        yield name
+    finally:
+        if not keep:
+            connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def describe_database() -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("show server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+    import sqlite3
+
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def no_broker() -> None:
+    """Benchmarks measure the database work; after-commit tasks are not published."""
+    from inquiries import tasks
+
+    tasks.safe_delay = lambda task, *args: None  # type: ignore[assignment]

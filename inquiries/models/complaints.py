@@ -1,0 +1,220 @@
+"""Complaint clusters and the learned topic classifier.
+
+A cluster groups recent complaints about one thing: one product (a burst of one topic
+about one SKU) or one text (near-identical complaints from different customers). At most
+one cluster per (account, topic, sku, kind, signature) is open at a time, enforced by a
+partial unique constraint, so concurrent workers cannot open the same cluster twice.
+Cluster changes go through `inquiries.services.complaints`; `ClusterEvent` rows record
+every transition and are never changed afterwards.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from inquiries.models.config import Account, Topic
+from inquiries.models.inquiries import Inquiry, Message
+
+
+class TopicModel(models.Model):
+    """One trained version of the topic classifier; the single active row is used at ingestion."""
+
+    version = models.PositiveIntegerField(unique=True, editable=False, help_text="1, 2, 3... in training order.")
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    agent_samples = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Inquiries whose topic an agent set (full weight)."
+    )
+    rule_samples = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Inquiries whose topic the rules set (lower weight)."
+    )
+    labels = models.JSONField(default=list, editable=False, help_text="Topic keys the model can predict.")
+    metrics = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Samples per topic and, when there were enough, a held-out evaluation (macro-F1, accuracy).",
+    )
+    sklearn_version = models.CharField(max_length=32, editable=False)
+    blob = models.BinaryField(editable=False, help_text="The fitted model, as written by TrainedModel.dumps().")
+    threshold = models.FloatField(
+        default=0.7,
+        help_text="The model's topic is used when its confidence is at least this (0-1); below it the rules decide.",
+    )
+    is_active = models.BooleanField(
+        default=False, help_text="The one model used at ingestion; activating one deactivates the others."
+    )
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="topic_model_one_active"),
+            models.CheckConstraint(condition=Q(threshold__gte=0) & Q(threshold__lte=1), name="topic_model_threshold_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"topic model v{self.version}"
+
+
+class ClusterKind(models.TextChoices):
+    BURST = "burst", "Burst about one product"
+    NEAR_DUPLICATE = "near_duplicate", "Near-identical texts"
+
+
+class ClusterState(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ACTION_TAKEN = "action_taken", "Action taken"
+    RESOLVED = "resolved", "Resolved"
+
+
+# States in which a cluster still collects complaints; a resolved cluster is history.
+ACTIVE_CLUSTER_STATES = (ClusterState.OPEN, ClusterState.ACKNOWLEDGED, ClusterState.ACTION_TAKEN)
+
+
+class Severity(models.IntegerChoices):
+    LOW = 1, "Low"
+    MEDIUM = 2, "Medium"
+    HIGH = 3, "High"
+    CRITICAL = 4, "Critical"
+
+
+class ClusterQuerySet(models.QuerySet["Cluster"]):
+    def visible_to(self, user: settings.AUTH_USER_MODEL) -> ClusterQuerySet:  # type: ignore[valid-type]
+        """Clusters of the accounts the user may see (the same scoping as inquiries)."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(account__in=Account.objects.visible_to(user))
+
+    def active(self) -> ClusterQuerySet:
+        return self.filter(state__in=ACTIVE_CLUSTER_STATES)
+
+
+class Cluster(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="clusters")
+    topic = models.ForeignKey(Topic, null=True, on_delete=models.SET_NULL, related_name="clusters")
+    sku = models.CharField(max_length=100, blank=True, help_text="The product of a burst; empty for text clusters.")
+    kind = models.CharField(max_length=16, choices=ClusterKind.choices)
+    signature = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Identifies a text cluster (its first member); empty for bursts, which the product identifies.",
+    )
+    state = models.CharField(max_length=16, choices=ClusterState.choices, default=ClusterState.OPEN)
+    first_seen = models.DateTimeField(help_text="When the earliest member inquiry was opened.")
+    last_seen = models.DateTimeField(help_text="When the latest member inquiry was opened.")
+    member_count = models.PositiveIntegerField(default=0, help_text="Member inquiries (one per complaint).")
+    customer_count = models.PositiveIntegerField(default=0, help_text="Distinct customers among the members.")
+    window_count = models.PositiveIntegerField(
+        default=0, help_text="Complaints in the rolling window at the last update."
+    )
+    expected = models.FloatField(
+        null=True, blank=True, help_text="Complaints expected in the window from the product's baseline (bursts)."
+    )
+    p_value = models.FloatField(null=True, blank=True, help_text="Poisson P(X >= window count) at the last update.")
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.LOW)
+    growth = models.PositiveIntegerField(
+        default=0, help_text="Members opened in the 24 hours before the last update."
+    )
+    root_cause = models.TextField(blank=True)
+    corrective_action = models.TextField(blank=True)
+    preventive_measure = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_clusters",
+        help_text="Who is responsible for the corrective action.",
+    )
+    action_date = models.DateField(null=True, blank=True, help_text="When the corrective action was (or will be) taken.")
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClusterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        constraints = [
+            # The invariant concurrent workers rely on: creating a second active cluster for
+            # the same key fails, and the loser joins the winner's cluster instead.
+            models.UniqueConstraint(
+                fields=["account", "topic", "sku", "kind", "signature"],
+                condition=Q(state__in=["open", "acknowledged", "action_taken"]),
+                name="cluster_one_active_per_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "state", "last_seen"], name="cluster_account_state"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.sku or self.signature
+        return f"{self.get_kind_display()} {what} ({self.get_state_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_CLUSTER_STATES
+
+
+class ClusterMember(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="members")
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="cluster_memberships")
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The customer message that brought the inquiry in.",
+    )
+    opened_at = models.DateTimeField(help_text="The inquiry's opening time (copied: the chart counts by it).")
+    added_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["opened_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "inquiry"], name="cluster_member_unique"),
+        ]
+        indexes = [models.Index(fields=["inquiry"], name="cluster_member_inquiry")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}: inquiry {self.inquiry_id}"
+
+
+class ClusterEventKind(models.TextChoices):
+    OPENED = "opened", "Cluster opened"
+    ESCALATED = "escalated", "Severity rose"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ACTION_TAKEN = "action_taken", "Corrective action recorded"
+    RESOLVED = "resolved", "Resolved"
+    MEMBERS_REMOVED = "members_removed", "Re-tagged members removed"
+
+
+class ClusterEvent(models.Model):
+    """Append-only facts about a cluster, written in the transaction that made the change."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=ClusterEventKind.choices)
+    at = models.DateTimeField(default=dj_timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["cluster", "at"], name="cluster_event_cluster_at")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("ClusterEvent rows are append-only")
+        super().save(*args, **kwargs)

@@ -1,0 +1,199 @@
+/* cstracker's own script: live countdowns, local times, queue selection that survives
+   the 15-second refresh, and keyboard shortcuts. Everything works without it. */
+(function () {
+  "use strict";
+
+  // --- countdowns ([data-due]); the same format as views.duration() ---------------------
+  function duration(seconds) {
+    seconds = Math.floor(seconds);
+    var days = Math.floor(seconds / 86400);
+    var hours = Math.floor((seconds % 86400) / 3600);
+    var minutes = Math.floor((seconds % 3600) / 60);
+    if (days) return days + "d " + hours + "h";
+    if (hours) return hours + "h " + minutes + "m";
+    return minutes ? minutes + "m" : "<1m";
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-due]").forEach(function (el) {
+      var due = Date.parse(el.dataset.due);
+      if (isNaN(due)) return;
+      var left = (due - now) / 1000;
+      var text = left >= 0 ? duration(left) + " left" : "overdue by " + duration(-left);
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("is-overdue", left < 0);
+    });
+  }
+
+  // --- the agent's own time zone next to the account's (<time data-local>) ----------------
+  function localTimes(root) {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    root.querySelectorAll("time[data-local]").forEach(function (el) {
+      if (el.dataset.localDone || zone === el.dataset.tz || zone === "UTC" || zone === "Etc/UTC") return;
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      var text = new Intl.DateTimeFormat(undefined, {
+        weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+      }).format(when);
+      var span = document.createElement("span");
+      span.className = "local-time";
+      span.textContent = "Your time: " + text;
+      el.insertAdjacentElement("afterend", span);
+      el.dataset.localDone = "1";
+    });
+  }
+
+  // --- queue rows: selection and the current row survive htmx swaps ------------------------
+  var selected = new Set();
+  var currentId = null;
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("#rows tr[data-id]"));
+  }
+
+  function currentRow() {
+    return currentId && document.querySelector('#rows tr[data-id="' + currentId + '"]');
+  }
+
+  function updateSelection() {
+    var boxes = document.querySelectorAll('#rows input[name="ids"]');
+    var checked = 0;
+    boxes.forEach(function (box) { if (box.checked) checked += 1; });
+    var count = document.getElementById("selected-count");
+    if (count) count.textContent = checked + " selected";
+    var all = document.getElementById("select-all");
+    if (all) {
+      all.checked = boxes.length > 0 && checked === boxes.length;
+      all.indeterminate = checked > 0 && checked < boxes.length;
+    }
+  }
+
+  function restoreRows(refocus) {
+    document.querySelectorAll('#rows input[name="ids"]').forEach(function (box) {
+      box.checked = selected.has(box.value);
+    });
+    var row = currentRow();
+    if (row) {
+      row.classList.add("is-current");
+      if (refocus) row.querySelector(".row-link").focus({ preventScroll: true });
+    }
+    updateSelection();
+  }
+
+  function setCurrent(row, focus) {
+    rows().forEach(function (r) { r.classList.remove("is-current"); });
+    if (!row) return;
+    currentId = row.dataset.id;
+    row.classList.add("is-current");
+    if (focus) {
+      row.querySelector(".row-link").focus();
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var index = all.indexOf(currentRow());
+    var next = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, index + step));
+    setCurrent(all[next], true);
+  }
+
+  function claim(row) {
+    var form = document.getElementById("claim-form");
+    if (!form) return;
+    if (row && row.dataset.claimUrl) form.action = row.dataset.claimUrl;
+    if (form.getAttribute("action")) form.submit();
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches('#rows input[name="ids"]')) {
+      if (target.checked) selected.add(target.value); else selected.delete(target.value);
+      updateSelection();
+    } else if (target.id === "select-all") {
+      document.querySelectorAll('#rows input[name="ids"]').forEach(function (box) {
+        box.checked = target.checked;
+        if (box.checked) selected.add(box.value); else selected.delete(box.value);
+      });
+      updateSelection();
+    }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    var row = event.target.closest && event.target.closest("#rows tr[data-id]");
+    if (row) setCurrent(row, false);
+  });
+
+  var focusWasInRows = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // An expired session answers the poll with the login page: reload instead of showing it in the table.
+    var xhr = event.detail.xhr;
+    var asked = new URL(event.detail.requestConfig.path, window.location.href).pathname;
+    if (xhr && xhr.responseURL && new URL(xhr.responseURL).pathname !== asked) {
+      event.detail.shouldSwap = false;
+      window.location.reload();
+      return;
+    }
+    var rowsBody = document.getElementById("rows");
+    focusWasInRows = !!(rowsBody && rowsBody.contains(document.activeElement));
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "rows") {
+      restoreRows(focusWasInRows);
+      tick();
+    }
+  });
+
+  // --- keyboard shortcuts -------------------------------------------------------------------
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    if (target.closest("input, textarea, select, [contenteditable]")) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    var onQueue = !!document.getElementById("rows");
+    var row = currentRow();
+    switch (event.key) {
+      case "j":
+        if (onQueue) { move(1); event.preventDefault(); }
+        break;
+      case "k":
+        if (onQueue) { move(-1); event.preventDefault(); }
+        break;
+      case "Enter":
+        // On a focused link Enter already follows it; elsewhere it opens the current row.
+        if (onQueue && row && !target.closest("a, button")) { window.location.href = row.dataset.href; }
+        break;
+      case "x":
+        if (onQueue && row) {
+          var box = row.querySelector('input[name="ids"]');
+          box.checked = !box.checked;
+          box.dispatchEvent(new Event("change", { bubbles: true }));
+          event.preventDefault();
+        }
+        break;
+      case "a":
+        if (onQueue ? row : document.getElementById("claim-form")) { claim(onQueue ? row : null); event.preventDefault(); }
+        break;
+      case "r":
+        var reply = document.getElementById("id_body_text");
+        if (reply) { reply.focus(); event.preventDefault(); }
+        break;
+      case "/":
+        var search = document.getElementById("id_q");
+        if (search) { search.focus(); search.select(); event.preventDefault(); }
+        break;
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    window.setInterval(tick, 1000);
+    localTimes(document);
+    updateSelection();
+  });
+})();

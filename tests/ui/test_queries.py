@@ -1,0 +1,86 @@
+"""The queue and the inquiry page run a fixed number of queries, however many rows they show."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from inquiries import models as m
+from inquiries import services
+from inquiries.ingestion.types import IncomingAttachment
+from tests import factories
+from tests.ui.conftest import inbound
+
+pytestmark = pytest.mark.django_db
+
+# session, user, accounts, channels, topics, assignable users (bulk form), the page of rows
+QUEUE_QUERIES = 7
+# the htmx poll: the same without the bulk form
+QUEUE_ROWS_QUERIES = 6
+# session, user, the inquiry, its messages, their attachments, its clocks, topics,
+# assignable users, timeline events, the customer's other inquiries
+INQUIRY_QUERIES = 10
+
+
+@pytest.fixture
+def alice(agent: object) -> Client:
+    client = Client()
+    client.force_login(agent)
+    return client
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_the_queue_runs_the_same_queries_for_10_and_100_rows(
+    alice, agent, teammate, channel, team, policy, count, django_assert_num_queries
+):
+    amazon = factories.AccountFactory(name="Acme on Amazon", marketplace=m.Marketplace.AMAZON)
+    team.accounts.add(amazon)
+    amazon_channel = factories.ChannelFactory(account=amazon, slug="amazon")
+    topic = m.Topic.objects.get_or_create(key="quality", defaults={"name": "Product quality"})[0]
+    now = timezone.now()
+    for i in range(count):
+        inquiry = inbound(
+            amazon_channel if i % 2 else channel, sender_address=f"c{i}@example.com", ago=timedelta(minutes=i * 7),
+            now=now,
+        )
+        if i % 3 == 0:
+            services.assign(inquiry=inquiry, assignee=teammate if i % 2 else agent, actor=agent)
+        if i % 4 == 0:
+            services.change_topic(inquiry=inquiry, topic=topic, actor=agent)
+
+    with django_assert_num_queries(QUEUE_QUERIES):
+        response = alice.get(reverse("inquiries:queue"), {"status": "all"})
+    assert len(response.context["rows"]) == min(count, 50)
+
+    with django_assert_num_queries(QUEUE_ROWS_QUERIES):
+        alice.get(reverse("inquiries:queue"), {"q": "order", "clock": "breached"}, headers={"HX-Request": "true"})
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_the_inquiry_page_runs_the_same_queries_for_10_and_100_messages(
+    alice, agent, channel, policy, count, django_assert_num_queries
+):
+    now = timezone.now()
+    first = inbound(channel, thread_id="t-1", ago=timedelta(days=1), now=now)
+    for i in range(1, count):
+        at = now - timedelta(days=1) + timedelta(minutes=i)
+        if i % 5 == 0:
+            services.reply(inquiry=first, author=agent, body_text=f"Reply {i}", internal=i % 10 == 0, now=at)
+        else:
+            inbound(
+                channel, thread_id="t-1", received_at=at, now=now,
+                attachments=(IncomingAttachment(f"photo-{i}.jpg", "image/jpeg", 3, b"JPG"),),
+            )
+    for i in range(count // 10):
+        inbound(channel, subject=f"Earlier {i}", ago=timedelta(days=2, minutes=i), now=now)
+    services.assign(inquiry=first, assignee=agent, actor=agent)
+    assert m.Message.objects.filter(inquiry=first).count() == count
+
+    with django_assert_num_queries(INQUIRY_QUERIES):
+        response = alice.get(reverse("inquiries:detail", args=[first.pk]))
+    assert response.status_code == 200
+    assert len(response.context["others"]) == min(count // 10, 20)
