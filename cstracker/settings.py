@@ -241,6 +241,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "inquiries.tasks.sweep_clocks", "schedule": 60.0},
+    "notification-digests": {"task": "inquiries.tasks.send_notification_digests", "schedule": 60.0},
+    "webhook-retries": {"task": "inquiries.tasks.retry_webhooks", "schedule": 300.0},
     "cluster-sweep": {"task": "inquiries.tasks.sweep_clusters", "schedule": 600.0},
     "topic-training": {"task": "inquiries.tasks.train_topic_model", "schedule": crontab(hour=3, minute=17)},
 }
@@ -251,6 +253,9 @@ CSTRACKER_REOPEN_WINDOW_DAYS = env_int("CSTRACKER_REOPEN_WINDOW_DAYS", 14)
 CSTRACKER_ORDER_THREAD_DAYS = env_int("CSTRACKER_ORDER_THREAD_DAYS", 30)
 CSTRACKER_FUTURE_TOLERANCE_SECONDS = env_int("CSTRACKER_FUTURE_TOLERANCE_SECONDS", 300)
 CSTRACKER_BATCH_LIMIT = env_int("CSTRACKER_BATCH_LIMIT", 1000)
+# Links in e-mails point here; notifications older than this (back-filled history) alert nobody.
+CSTRACKER_BASE_URL = env_str("CSTRACKER_BASE_URL", "http://127.0.0.1:8000")
+CSTRACKER_NOTIFY_MAX_AGE_HOURS = env_int("CSTRACKER_NOTIFY_MAX_AGE_HOURS", 24)
 
 
 # Complaint clusters (issue 6). Thresholds are whole percentages so they read the same in

@@ -186,3 +186,7 @@ class ClockAdmin(ReadOnly, ScopedByAccount):
     list_filter = ["kind", "state"]
     list_select_related = ["inquiry"]
     raw_id_fields = ["inquiry", "message", "policy", "calendar"]
+
+
+from inquiries import admin_complaints  # noqa: E402, F401  (registers the complaint models)
+from inquiries import admin_notifications  # noqa: E402, F401

@@ -41,7 +41,7 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False,
         label="Status",
-        choices=[("", "Open (new, open, pending)"), *Status.choices, ("all", "All statuses")],
+        choices=[("", "Any open"), *Status.choices, ("all", "All, closed too")],
     )
     topic = forms.ChoiceField(required=False, label="Topic")
     priority = forms.ChoiceField(required=False, label="Priority", choices=[ANY, *Priority.choices])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 
 from django.contrib.auth import get_user_model
@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     IntegerField,
@@ -26,20 +27,28 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
 from inquiries.models import (
     ACTIVE_CLOCK_STATES,
+    ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
     Attachment,
     Clock,
     ClockKind,
     ClockState,
+    Cluster,
+    ClusterEvent,
+    ClusterMember,
     Customer,
     Inquiry,
     InquiryEvent,
+    Membership,
     Message,
+    Role,
+    Topic,
 )
 
 
@@ -353,3 +362,117 @@ def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> l
     else:
         users = users.filter(memberships__team__memberships__user=user)
     return list(users.distinct().order_by("username"))
+
+
+# --- complaint clusters ---------------------------------------------------------------------
+
+
+def clusters_for(user: AbstractBaseUser) -> QuerySet[Cluster]:
+    """Clusters of the accounts the user may see, with what their lists show joined in."""
+    return Cluster.objects.visible_to(user).select_related("account", "topic", "owner")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFilters:
+    """The cluster list's filters; empty values mean "any". `state` "active" is the default."""
+
+    account: int | None = None
+    topic: str = ""  # a topic key
+    state: str = "active"  # "active", "all" or one ClusterState value
+    kind: str = ""
+    sku: str = ""
+
+
+def filter_clusters(queryset: QuerySet[Cluster], filters: ClusterFilters) -> QuerySet[Cluster]:
+    conditions = Q()
+    if filters.account is not None:
+        conditions &= Q(account_id=filters.account)
+    if filters.topic:
+        conditions &= Q(topic__key=filters.topic)
+    if filters.state == "active":
+        conditions &= Q(state__in=ACTIVE_CLUSTER_STATES)
+    elif filters.state and filters.state != "all":
+        conditions &= Q(state=filters.state)
+    if filters.kind:
+        conditions &= Q(kind=filters.kind)
+    if filters.sku.strip():
+        conditions &= Q(sku__iexact=filters.sku.strip())
+    # Worst first: active before resolved, then severity, then the latest activity.
+    active_first = Case(When(state__in=ACTIVE_CLUSTER_STATES, then=Value(0)), default=Value(1))
+    return queryset.filter(conditions).order_by(active_first, "-severity", "-last_seen", "-id")
+
+
+def get_cluster_for_user(user: AbstractBaseUser, pk: int) -> Cluster:
+    """The cluster if the user may see it; another team's cluster is a 404, like a missing one."""
+    try:
+        return clusters_for(user).get(pk=pk)
+    except (Cluster.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such cluster.") from None
+
+
+def cluster_members(cluster: Cluster) -> QuerySet[ClusterMember]:
+    """A cluster's members with their inquiries and customers, newest first."""
+    return (
+        ClusterMember.objects.filter(cluster=cluster)
+        .select_related("inquiry__customer", "inquiry__topic")
+        .order_by("-opened_at", "-id")
+    )
+
+
+def cluster_events(cluster: Cluster) -> QuerySet[ClusterEvent]:
+    return ClusterEvent.objects.filter(cluster=cluster).select_related("actor").order_by("at", "id")
+
+
+def cluster_daily_counts(cluster: Cluster, start: datetime, end: datetime, tz: object) -> dict[date, int]:
+    """Complaints per local day in [start, end]: the product's (bursts) or the members' (texts).
+
+    A burst's chart counts every complaint about the product, so the weeks of baseline
+    before the burst show next to it.
+    """
+    if cluster.kind == "burst":
+        product = {"account_id": cluster.account_id, "topic_id": cluster.topic_id, "sku": cluster.sku}
+        rows = Inquiry.objects.filter(**product)
+    else:
+        rows = ClusterMember.objects.filter(cluster=cluster)
+    counts = (
+        rows.filter(opened_at__gte=start, opened_at__lte=end)
+        .annotate(day=TruncDate("opened_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+        .order_by("day")
+    )
+    return dict(counts)
+
+
+def clusters_for_inquiry(inquiry: Inquiry) -> list[Cluster]:
+    """The clusters an inquiry (already fetched through the access check) belongs to,
+    active ones first. Its clusters are its own account's, so no further scoping is needed."""
+    active_first = Case(When(state__in=ACTIVE_CLUSTER_STATES, then=Value(0)), default=Value(1))
+    return list(
+        Cluster.objects.filter(members__inquiry=inquiry)
+        .select_related("topic")
+        .order_by(active_first, "-last_seen", "-id")
+    )
+
+
+def can_manage_clusters(user: AbstractBaseUser, account_id: int) -> bool:
+    """Managers of a team working the account (and superusers) act on its clusters."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(user=user, role=Role.MANAGER, team__accounts=account_id).exists()
+
+
+def managed_account_ids(user: AbstractBaseUser) -> set[int] | None:
+    """Accounts whose clusters the user may act on, in one query; None means all (superuser)."""
+    if user.is_superuser:
+        return None
+    return set(
+        Membership.objects.filter(user=user, role=Role.MANAGER).values_list("team__accounts", flat=True)
+    ) - {None}
+
+
+def cluster_topics() -> list[Topic]:
+    return list(Topic.objects.filter(is_complaint=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from celery.signals import task_failure
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,73 @@ def recompute_clocks(inquiry_ids: list[int] | None = None) -> int:
     from inquiries.services.clocks import inquiries_with_running_clocks, recompute_many
 
     return recompute_many(inquiry_ids=inquiry_ids if inquiry_ids is not None else inquiries_with_running_clocks())
+
+
+@shared_task(**TASK_OPTIONS, autoretry_for=(OSError,), retry_backoff=True)
+def send_notification_email(user_id: int, dedupe_key: str) -> bool:
+    from inquiries.services.notifications import send_notification_email as send
+
+    return send(user_id=user_id, dedupe_key=dedupe_key)
+
+
+@shared_task(**TASK_OPTIONS)
+def send_notification_digests() -> int:
+    from inquiries.services.notifications import send_notification_digests as send
+
+    return send()
+
+
+class WebhookTask(Task):
+    """Retries with exponential backoff; after the last one the delivery is marked failed."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: object) -> None:
+        from inquiries.services.notifications import give_up_webhook
+
+        give_up_webhook(delivery_id=args[0] if args else kwargs["delivery_id"], error=str(exc))
+
+
+@shared_task(
+    bind=True, base=WebhookTask, acks_late=True, reject_on_worker_lost=True, max_retries=8,
+    soft_time_limit=60, time_limit=90,
+)
+def deliver_webhook(self: Task, delivery_id: int) -> bool:
+    from inquiries.services.notifications import WebhookFailed, deliver_webhook, postpone_webhook
+
+    try:
+        return deliver_webhook(delivery_id=delivery_id)
+    except WebhookFailed as exc:
+        # Exponential backoff, capped at an hour; the row records when the next try is due so
+        # the periodic re-queue only picks up deliveries whose task was really lost.
+        countdown = min(5 * 2**self.request.retries, 3600)
+        postpone_webhook(delivery_id=delivery_id, seconds=countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(**TASK_OPTIONS)
+def retry_webhooks() -> int:
+    """Re-queue deliveries whose task was lost (broker outage); delivered ones are never resent."""
+    from inquiries.services.notifications import pending_webhook_ids
+
+    ids = pending_webhook_ids()
+    for delivery_id in ids:
+        safe_delay(deliver_webhook, delivery_id)
+    return len(ids)
+
+
+@task_failure.connect
+def record_failed_task(sender: Task | None = None, task_id: str = "", exception: BaseException | None = None,
+                       args: tuple = (), **kwargs: object) -> None:
+    """A task that failed for good is kept for an admin to see; the queue moves on."""
+    from inquiries.models import FailedTask
+
+    try:
+        FailedTask.objects.update_or_create(
+            task_id=task_id or "",
+            defaults={"task_name": getattr(sender, "name", "?"), "args": list(args or ()),
+                      "error": repr(exception)[:5000]},
+        )
+    except Exception:
+        logger.exception("could not record the failure of task %s", task_id)
 
 
 @shared_task(**TASK_OPTIONS)

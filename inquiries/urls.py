@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inquiries import views
+from inquiries import views, views_clusters, views_notifications
 
 app_name = "inquiries"
 urlpatterns = [
@@ -13,4 +13,12 @@ urlpatterns = [
     path("inquiries/<int:pk>/claim/", views.claim, name="claim"),
     path("inquiries/<int:pk>/no-response-needed/", views.no_response_needed, name="no_response_needed"),
     path("inquiries/<int:pk>/attachments/<int:attachment_pk>/", views.attachment, name="attachment"),
+    path("clusters/", views_clusters.cluster_list, name="cluster_list"),
+    path("clusters/<int:pk>/", views_clusters.cluster_detail, name="cluster_detail"),
+    path("clusters/<int:pk>/acknowledge/", views_clusters.acknowledge, name="cluster_acknowledge"),
+    path("clusters/<int:pk>/action/", views_clusters.record_action, name="cluster_record"),
+    path("clusters/<int:pk>/resolve/", views_clusters.resolve, name="cluster_resolve"),
+    path("notifications/", views_notifications.notification_list, name="notifications"),
+    path("notifications/bell/", views_notifications.bell, name="notifications-bell"),
+    path("notifications/read/", views_notifications.mark_read, name="notifications-read"),
 ]

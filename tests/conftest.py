@@ -30,6 +30,15 @@ def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_topic_cache() -> None:
+    """The topic rules are cached per process for a minute; each test reads its own database's
+    (a transactional test's flush deletes the seeded topics a cached copy would still name)."""
+    from inquiries.complaints import topics
+
+    topics.clear_cache()
+
+
 @pytest.fixture
 def account(db: None) -> m.Account:
     return AccountFactory(name="Team A shop")

@@ -131,7 +131,7 @@ def test_claiming_an_inquiry_one_already_owns_is_not_a_conflict(channel, agent):
     assert m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.ASSIGNED).count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_agents_claiming_at_once_leave_one_owner(channel, agent, teammate):
     inquiry = open_inquiry(channel)
     users = [agent, teammate]

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from inquiries.api import views
+from inquiries.api import complaints, views
 
 router = DefaultRouter()
 router.register("accounts", views.AccountViewSet)
@@ -16,4 +16,11 @@ urlpatterns = [
     path("inquiries/<int:pk>/", views.InquiryDetailView.as_view(), name="inquiry-detail"),
     path("inquiries/<int:pk>/events/", views.InquiryEventListView.as_view(), name="inquiry-events"),
     path("", include(router.urls)),
+    path("topics/", complaints.TopicListView.as_view(), name="topic-list"),
+    path("clusters/", complaints.ClusterListView.as_view(), name="cluster-list"),
+    path("clusters/<int:pk>/", complaints.ClusterDetailView.as_view(), name="cluster-detail"),
+    path("clusters/<int:pk>/members/", complaints.ClusterMemberListView.as_view(), name="cluster-members"),
+    path("clusters/<int:pk>/acknowledge/", complaints.ClusterAcknowledgeView.as_view(), name="cluster-acknowledge"),
+    path("clusters/<int:pk>/action/", complaints.ClusterActionView.as_view(), name="cluster-action"),
+    path("clusters/<int:pk>/resolve/", complaints.ClusterResolveView.as_view(), name="cluster-resolve"),
 ]

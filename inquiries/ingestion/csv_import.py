@@ -87,6 +87,9 @@ _DIRECTIONS = {
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 _HAS_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# NUL bytes (the database rejects them) and lone surrogates (a stream opened with
+# errors="surrogateescape"), which could not be stored as UTF-8.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 def open_csv(path: Path) -> TextIO:
@@ -163,7 +166,7 @@ def parse_csv(
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # strict: a stray quote is reported on its own row instead of silently swallowing the
     # rows after it into one field.
-    reader = csv.reader((line.replace("\x00", "") for line in stream), strict=True)
+    reader = csv.reader((_clean(line) for line in stream), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -198,6 +201,10 @@ def _rows(
             yield first_line, _message(row, columns, header, default=default, zone=zone)
         except Rejected as exc:
             yield first_line, Rejected(f"line {first_line}: {exc.reason}")
+
+
+def _clean(line: str) -> str:
+    return _UNSTORABLE_RE.sub(lambda match: "" if match.group(0) == "\x00" else "\ufffd", line)
 
 
 def _check_mapping(mapping: dict[str, str]) -> None:

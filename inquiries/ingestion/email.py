@@ -15,6 +15,9 @@ Choices worth knowing:
   not walked, its text does not join the body.
 - Machine-readable report parts (message/delivery-status, message/feedback-report...) are
   not kept as attachments; the human-readable part is the body and `raw` keeps everything.
+- The stdlib parser is slow on some shapes (thousands of parts, deep nesting over many
+  lines, huge Content-Type fields); such input is rejected before parsing so that one
+  hostile message cannot stall an import (see the MAX_* guards).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ _MULTIPART_FIELD_RE = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE 
 _ENCODED_WORD_RE = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
 _ID_IN_BRACKETS_RE = re.compile(r"<\s*([^<>\s\x00-\x1f\x7f]+)\s*>")
 _BARE_ID_RE = re.compile(r"[^<>\s\x00-\x1f\x7f]+@[^<>\s\x00-\x1f\x7f]+")
+_CONTROL_OR_SPACE_RE = re.compile(r"[<>\s\x00-\x1f\x7f]")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # Deliberately narrower than RFC 5322: dot-atom local part, host name with at least one dot.
@@ -339,14 +343,14 @@ def _leaf(part: Message, content_type: str, found: _Parts) -> None:
             found.plain = _decode_text(part, found)
             return
     content = _payload_bytes(part)
-    content_id = _message_ids(_raw_header(part, "Content-ID"))
+    content_id = _content_id(part)
     found.attachments.append(
         IncomingAttachment(
             filename=safe_filename(filename, index=len(found.attachments) + 1, content_type=content_type),
             content_type=content_type[:255],
             size=len(content),
             content=content,
-            content_id=content_id[0] if content_id else "",
+            content_id=content_id,
             inline=disposition == "inline" or (disposition is None and bool(content_id)),
         )
     )
@@ -376,6 +380,15 @@ def _content_type(part: Message) -> str:
         return part.get_content_type()  # already "text/plain" for an invalid value
     except Exception:  # the header registry failed on a hostile value: an opaque blob
         return "application/octet-stream"
+
+
+def _content_id(part: Message) -> str:
+    """Content-ID without angle brackets; some mailers leave the brackets out."""
+    value = _raw_header(part, "Content-ID").strip()
+    match = _ID_IN_BRACKETS_RE.search(value)
+    if match:
+        return _fit_id(match.group(1))
+    return _fit_id(value) if value and not _CONTROL_OR_SPACE_RE.search(value) else ""
 
 
 def _disposition(part: Message) -> str | None:

@@ -39,6 +39,9 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 URL_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cid"})
 LINK_REL = "noopener noreferrer nofollow"
 
+# Lone surrogates (undecodable bytes kept by a lenient decoder) cannot cross into nh3.
+_SURROGATES_RE = re.compile("[\ud800-\udfff]")
+
 # Their content is code or metadata, never text for a human.
 _DROPPED_CONTENT_TAGS = frozenset({"script", "style", "title", "template", "noscript", "textarea", "select"})
 
@@ -51,6 +54,10 @@ def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+def _prepare(html: str) -> str:
+    return _SURROGATES_RE.sub("\ufffd", html.replace("\x00", ""))
+
+
 def sanitize_html(html: str) -> str:
     """Return `html` with only safe markup left; safe to render unescaped in our pages.
 
@@ -60,7 +67,7 @@ def sanitize_html(html: str) -> str:
     URLs (a relative link would point into our own application), and remote image sources.
     """
     return nh3.clean(
-        html.replace("\x00", ""),
+        _prepare(html),
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(_DROPPED_CONTENT_TAGS),
         attributes=ALLOWED_ATTRIBUTES,
@@ -140,7 +147,7 @@ def html_to_text(html: str) -> str:
     # tags we care about, so the stdlib parser never meets the constructs it chokes on
     # (e.g. unknown "<![" marked sections raise AssertionError in html.parser).
     normalised = nh3.clean(
-        html.replace("\x00", ""),
+        _prepare(html),
         tags=set(_TEXT_STRUCTURE_TAGS),
         clean_content_tags=set(_DROPPED_CONTENT_TAGS),
         attributes={},

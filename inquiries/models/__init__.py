@@ -49,6 +49,17 @@ from inquiries.models.complaints import (
     TopicModel,
 )
 
+from inquiries.models.notifications import (
+    EscalationAction,
+    EscalationRule,
+    FailedTask,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
 __all__ = [
     "ACTIVE_CLOCK_STATES",
     "OPEN_STATUSES",
@@ -89,4 +100,16 @@ __all__ = [
     "ClusterState",
     "Severity",
     "TopicModel",
+    "EscalationAction",
+    "EscalationRule",
+    "FailedTask",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
+
+from inquiries.models.reports import DigestFrequency, ReportSubscription  # noqa: E402
+
+__all__ += ["DigestFrequency", "ReportSubscription"]

@@ -22,6 +22,7 @@ from inquiries.models import (
     Message,
     Priority,
     Status,
+    Team,
     Topic,
 )
 from inquiries.services import clocks
@@ -209,3 +210,20 @@ def mark_no_response_needed(
     cancelled = clocks.cancel_reply_clocks(inquiry=inquiry, at=now, actor=actor, reason="no response needed")
     _event(inquiry, EventKind.NO_RESPONSE_NEEDED, now, actor, messages=count, clocks=cancelled)
     return count
+
+
+@transaction.atomic
+def reassign_team(
+    *, inquiry: Inquiry, team: Team, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> Inquiry:
+    """Move the inquiry to another team; the assignee is cleared so the new team picks it up."""
+    now = now or timezone.now()
+    inquiry = _locked(inquiry)
+    if inquiry.team_id == team.pk and inquiry.assignee_id is None:
+        return inquiry
+    old_team, old_assignee = inquiry.team_id, inquiry.assignee_id
+    Inquiry.objects.filter(pk=inquiry.pk).update(team=team, assignee=None, updated_at=now)
+    inquiry.team, inquiry.assignee = team, None
+    _event(inquiry, EventKind.ASSIGNED, now, actor, **{"from": old_assignee, "to": None,
+                                                        "from_team": old_team, "to_team": team.pk})
+    return inquiry

@@ -80,7 +80,7 @@ def test_a_reply_without_a_matching_inquiry_is_a_field_error(api, channel):
     assert "in_reply_to" in response.json()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_posts_of_one_external_id_leave_one_row(agent, channel):
     clients = [token_client(agent), token_client(agent)]
     barrier = threading.Barrier(len(clients))

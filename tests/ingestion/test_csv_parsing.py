@@ -321,3 +321,9 @@ def test_open_csv_strips_the_bom_and_replaces_undecodable_bytes(tmp_path: Path) 
 
     assert isinstance(message, IncomingMessage)
     assert message.body_text == "caf\ufffd é"
+
+
+def test_lone_surrogates_from_a_lenient_stream_become_replacement_characters() -> None:
+    message = only_message("external_id,body\nx,caf\udce9\n")
+
+    assert message.body_text == "caf\ufffd"

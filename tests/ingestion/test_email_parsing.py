@@ -459,6 +459,20 @@ def test_attachments_keep_type_size_content_id_and_inline_flag() -> None:
     assert (pdf.filename, pdf.content_type, pdf.inline) == ("attachment-2.pdf", "application/pdf", False)
 
 
+def test_a_content_id_without_angle_brackets_still_marks_an_inline_image() -> None:
+    raw = multipart(
+        "related",
+        [
+            part("Content-Type: text/html", body='<img src="cid:image001.png">'),
+            part("Content-Type: image/png", "Content-ID: image001.png", body=b"png"),
+        ],
+    )
+
+    [image] = parse_email(raw).attachments
+
+    assert (image.content_id, image.inline) == ("image001.png", True)
+
+
 def test_an_rfc2231_filename_is_decoded_and_stripped_of_its_path() -> None:
     raw = multipart(
         "mixed",

@@ -1,0 +1,222 @@
+"""REST API for topics and complaint clusters: reads through selectors, lifecycle through services.
+
+Clusters are scoped like inquiries (`selectors.clusters_for(user)`): another team's cluster
+is a 404. Acknowledging, recording the action and resolving are for the account's managers
+(403 for others); an impossible transition is a 409 from the services' Conflict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inquiries import selectors
+from inquiries.api.parsers import API_PARSERS
+from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
+from inquiries.services import complaints
+
+# --- serializers ------------------------------------------------------------------------------
+
+
+class TopicSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Topic
+        fields = ["key", "name", "is_complaint", "health_category", "position"]
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    topic = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    severity = serializers.CharField(source="get_severity_display", read_only=True)
+    severity_level = serializers.IntegerField(source="severity", read_only=True)
+    owner = serializers.CharField(source="owner.get_username", read_only=True, default=None)
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id", "account", "account_name", "topic", "sku", "kind", "signature", "state", "first_seen", "last_seen",
+            "member_count", "customer_count", "window_count", "expected", "p_value", "severity", "severity_level",
+            "growth", "root_cause", "corrective_action", "preventive_measure", "owner", "action_date",
+            "created_at", "updated_at", "resolved_at",
+        ]
+        read_only_fields = fields
+
+
+class ClusterEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.get_username", read_only=True, default=None)
+
+    class Meta:
+        model = ClusterEvent
+        fields = ["id", "kind", "at", "actor", "data"]
+        read_only_fields = fields
+
+
+class ClusterDetailSerializer(ClusterSerializer):
+    events = ClusterEventSerializer(many=True, read_only=True)
+
+    class Meta(ClusterSerializer.Meta):
+        fields = [*ClusterSerializer.Meta.fields, "events"]
+        read_only_fields = fields
+
+
+class ClusterMemberSerializer(serializers.ModelSerializer):
+    inquiry = serializers.IntegerField(source="inquiry_id", read_only=True)
+    subject = serializers.CharField(source="inquiry.subject", read_only=True)
+    customer = serializers.CharField(source="inquiry.customer.address", read_only=True)
+    sku = serializers.CharField(source="inquiry.sku", read_only=True)
+    status = serializers.CharField(source="inquiry.status", read_only=True)
+    topic = serializers.CharField(source="inquiry.topic.key", read_only=True, default=None)
+    message = serializers.IntegerField(source="message_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ClusterMember
+        fields = ["inquiry", "message", "subject", "customer", "sku", "status", "topic", "opened_at", "added_at"]
+        read_only_fields = fields
+
+
+class ActionInSerializer(serializers.Serializer):
+    root_cause = serializers.CharField(max_length=5000)
+    corrective_action = serializers.CharField(max_length=5000)
+    preventive_measure = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    owner = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="A user id.")
+    action_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ResolveInSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+# --- views -----------------------------------------------------------------------------------------
+
+
+class TopicListView(generics.ListAPIView):
+    """Every topic, in display order (few rows: not paginated)."""
+
+    serializer_class = TopicSerializer
+    pagination_class = None
+    queryset = Topic.objects.all()
+
+
+class ClusterFilter(django_filters.FilterSet):
+    account = django_filters.NumberFilter(field_name="account_id")
+    topic = django_filters.CharFilter(field_name="topic__key")
+    state = django_filters.MultipleChoiceFilter(choices=ClusterState.choices)
+    kind = django_filters.ChoiceFilter(choices=ClusterKind.choices)
+    sku = django_filters.CharFilter(field_name="sku", lookup_expr="iexact")
+
+    class Meta:
+        model = Cluster
+        fields = ["account", "topic", "state", "kind", "sku"]
+
+
+class LatestFirst(CursorPagination):
+    ordering = ("-last_seen", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ClusterListView(generics.ListAPIView):
+    serializer_class = ClusterSerializer
+    filterset_class = ClusterFilter
+    pagination_class = LatestFirst
+
+    def get_queryset(self) -> QuerySet[Cluster]:
+        return selectors.clusters_for(self.request.user)
+
+
+class ClusterDetailView(generics.RetrieveAPIView):
+    serializer_class = ClusterDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Cluster]:
+        return selectors.clusters_for(self.request.user).prefetch_related("events__actor")
+
+
+class MemberPagination(CursorPagination):
+    ordering = ("-opened_at", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ClusterMemberListView(generics.ListAPIView):
+    serializer_class = ClusterMemberSerializer
+    pagination_class = MemberPagination
+
+    @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[ClusterMember]:
+        return selectors.cluster_members(selectors.get_cluster_for_user(self.request.user, self.kwargs["pk"]))
+
+
+class _LifecycleView(APIView):
+    parser_classes = API_PARSERS
+
+    def managed_cluster(self, pk: int) -> Cluster:
+        cluster = selectors.get_cluster_for_user(self.request.user, pk)
+        if not selectors.can_manage_clusters(self.request.user, cluster.account_id):
+            raise PermissionDenied("Only the account's managers act on its clusters.")
+        return cluster
+
+    def answer(self, cluster: Cluster) -> Response:
+        fresh = selectors.clusters_for(self.request.user).prefetch_related("events__actor").get(pk=cluster.pk)
+        return Response(ClusterDetailSerializer(fresh).data)
+
+
+class ClusterAcknowledgeView(_LifecycleView):
+    """open -> acknowledged."""
+
+    @extend_schema(request=None, responses={200: ClusterDetailSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        cluster = self.managed_cluster(pk)
+        return self.answer(complaints.acknowledge(cluster=cluster, actor=request.user))
+
+
+class ClusterActionView(_LifecycleView):
+    """Record (or update) the root cause, corrective action, preventive measure, owner and date."""
+
+    @extend_schema(request=ActionInSerializer, responses={200: ClusterDetailSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        cluster = self.managed_cluster(pk)
+        body = ActionInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        owner = None
+        if data["owner"] is not None:
+            allowed = {user.pk: user for user in selectors.assignable_users(request.user, cluster.account_id)}
+            owner = allowed.get(data["owner"])
+            if owner is None:
+                raise serializers.ValidationError({"owner": ["Not a member of a team working this account."]})
+        cluster = complaints.record_action(
+            cluster=cluster,
+            actor=request.user,
+            root_cause=data["root_cause"],
+            corrective_action=data["corrective_action"],
+            preventive_measure=data["preventive_measure"],
+            owner=owner,
+            action_date=data["action_date"],
+        )
+        return self.answer(cluster)
+
+
+class ClusterResolveView(_LifecycleView):
+    """Any active state -> resolved."""
+
+    @extend_schema(request=ResolveInSerializer, responses={200: ClusterDetailSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        cluster = self.managed_cluster(pk)
+        body = ResolveInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self.answer(complaints.resolve(cluster=cluster, actor=request.user, note=body.validated_data["note"]))
+

@@ -1,0 +1,79 @@
+"""manage.py evaluate_topics: train on part of a labelled CSV, report per-topic scores on the rest.
+
+    manage.py evaluate_topics data.csv --text-column instruction --label-column intent --mapping bitext
+    manage.py evaluate_topics data.csv --text-column text --label-column label --map "late=delivery,broken=quality"
+
+Nothing is stored: this measures the classifier's settings on someone else's labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inquiries.complaints.evaluation import (
+    BITEXT_INTENT_TOPICS,
+    BITEXT_LABEL_COLUMN,
+    BITEXT_TEXT_COLUMN,
+    evaluate_csv,
+)
+
+MAPPINGS: dict[str, dict[str, str | None] | None] = {"bitext": BITEXT_INTENT_TOPICS, "none": None}
+
+
+def parse_map(value: str) -> dict[str, str | None]:
+    """Parse `a=delivery, b=, c=refund` into a mapping; an empty topic (b) drops that label."""
+    mapping: dict[str, str | None] = {}
+    for pair in value.split(","):
+        if not pair.strip():
+            continue
+        label, sep, topic = pair.partition("=")
+        if not sep or not label.strip():
+            raise CommandError(f"--map: expected label=topic, got {pair.strip()!r}")
+        mapping[label.strip()] = topic.strip() or None
+    return mapping
+
+
+class Command(BaseCommand):
+    help = "Evaluate the topic classifier on a labelled CSV: per-topic precision, recall, F1 and a confusion matrix."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("csv", type=Path, help="UTF-8 CSV with a header row.")
+        parser.add_argument("--text-column", default=BITEXT_TEXT_COLUMN, help="Column with the message text.")
+        parser.add_argument("--label-column", default=BITEXT_LABEL_COLUMN, help="Column with the label.")
+        parser.add_argument(
+            "--mapping",
+            choices=sorted(MAPPINGS),
+            default="none",
+            help="A built-in label mapping: 'bitext' maps Bitext's intents onto our topics; "
+            "'none' uses the labels as topics (default).",
+        )
+        parser.add_argument(
+            "--map",
+            default="",
+            help="label=topic pairs, comma-separated, added to (or overriding) --mapping; "
+            "an empty topic drops that label. With --map alone, unmapped labels are dropped.",
+        )
+        parser.add_argument("--test-size", type=float, default=0.25, help="Held-out share (default 0.25).")
+        parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default 42).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        base = MAPPINGS[options["mapping"]]
+        extra = parse_map(options["map"])
+        mapping = {**(base or {}), **extra} if (base is not None or extra) else None
+        if not 0 < options["test_size"] < 1:
+            raise CommandError("--test-size must be between 0 and 1")
+        try:
+            report = evaluate_csv(
+                options["csv"],
+                options["text_column"],
+                options["label_column"],
+                mapping,
+                test_size=options["test_size"],
+                seed=options["seed"],
+            )
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(report.format())

@@ -1,0 +1,181 @@
+"""Topics as data: seeded rules classify at ingestion in four languages; agents correct; the
+learned model is trained from the inquiries, stored by version and used where confident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from inquiries import models as m
+from inquiries.complaints import topics as topic_cache
+from inquiries.complaints.classifier import TrainedModel
+from inquiries.services import change_topic
+from inquiries.services.topic_training import activate, train_topic_model
+from tests.complaints.helpers import T0, ingest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_default_topics_are_seeded_with_their_flags_and_health_categories(topics):
+    assert {key: (t.is_complaint, t.health_category) for key, t in topics.items()} == {
+        "quality": (True, "product_condition"),
+        "damaged": (True, "delivery"),
+        "wrong_item": (True, "product_condition"),
+        "missing": (True, "product_condition"),
+        "delivery": (True, "delivery"),
+        "refund": (True, "none"),
+        "billing": (True, "none"),
+        "question": (False, "none"),
+        "other": (False, "none"),
+    }
+    languages = set(m.TopicRule.objects.values_list("language", flat=True))
+    assert languages == {"en", "de", "es", "fr"}
+    assert set(m.TopicRule.objects.values_list("kind", flat=True)) == {"keyword", "regex"}
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        ("Broken on arrival", "The glass lid arrived cracked.", "damaged"),
+        ("Bestellung 4711", "Mein Paket ist immer noch nicht angekommen.", "delivery"),
+        ("Pedido", "El producto es defectuoso, no funciona.", "quality"),
+        ("Commande", "J'ai reçu un mauvais article, pas ce que j'ai commandé.", "wrong_item"),
+        ("Rechnung", "Sie haben mir den Betrag doppelt abgebucht.", "billing"),
+        ("Colis", "Il manque une pièce, le colis est incomplet.", "missing"),
+    ],
+)
+def test_ingestion_sets_the_topic_by_the_rules_in_several_languages(channel, topics, subject, body, expected):
+    message = ingest(channel, subject=subject, body=body)
+
+    inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
+    assert (inquiry.topic.key, inquiry.topic_source) == (expected, "rules")
+
+
+def test_a_message_without_any_evidence_is_left_without_a_topic(channel, topics):
+    message = ingest(channel, subject="Hello", body="Hi there, have a nice day.")
+
+    inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
+    assert (inquiry.topic, inquiry.topic_source) == (None, "")
+
+
+def test_a_rule_added_in_the_admin_classifies_once_the_cache_is_refreshed(channel, topics):
+    m.TopicRule.objects.create(topic=topics["quality"], kind="keyword", pattern="wobbly", language="en", weight=2)
+    topic_cache.clear_cache()
+
+    message = ingest(channel, subject="Chair", body="The chair is wobbly.")
+
+    assert m.Inquiry.objects.get(pk=message.inquiry_id).topic.key == "quality"
+
+
+def test_a_rule_that_does_not_compile_is_skipped_and_the_others_still_work(channel, topics):
+    m.TopicRule.objects.create(topic=topics["quality"], kind="regex", pattern="(unclosed", language="en")
+    topic_cache.clear_cache()
+
+    message = ingest(channel, subject="Late", body="Where is my order? It has not arrived.")
+
+    assert m.Inquiry.objects.get(pk=message.inquiry_id).topic.key == "delivery"
+
+
+def test_an_agents_correction_is_stored_as_such_with_its_event(channel, topics, agent):
+    message = ingest(channel, subject="Late", body="Where is my order?")
+    inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
+
+    change_topic(inquiry=inquiry, topic=topics["damaged"], actor=agent, now=T0 + timedelta(hours=1))
+
+    inquiry.refresh_from_db()
+    assert (inquiry.topic.key, inquiry.topic_source) == ("damaged", "agent")
+    event = m.InquiryEvent.objects.get(inquiry=inquiry, kind=m.EventKind.TOPIC_CHANGED)
+    assert event.data == {"from": "delivery", "to": "damaged", "correction": True}
+    assert event.actor == agent
+
+
+# --- the learned classifier -------------------------------------------------------------------
+
+# Vocabulary the rules do not know: only the agents' corrections can teach it.
+AGENT_LABELLED = {
+    "quality": [f"The hinge on unit {n} is wobbly and squeaks, the finish flakes off" for n in range(12)],
+    "delivery": [f"Courier left a note {n} times, parcel sits at the depot forever" for n in range(12)],
+    "refund": [f"Please send the money for order {n} to my card, I sent the box to you" for n in range(12)],
+}
+
+
+def _labelled_by_agents(channel, agent, topics) -> None:
+    at = T0
+    for key, texts in AGENT_LABELLED.items():
+        for n, text in enumerate(texts):
+            at += timedelta(minutes=5)
+            message = ingest(channel, at=at, subject="Hello", body=text, customer=f"{key}{n}@example.com")
+            inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
+            change_topic(inquiry=inquiry, topic=topics[key], actor=agent, now=at)
+
+
+def test_training_stores_an_active_versioned_model_that_round_trips(channel, topics, agent, settings):
+    _labelled_by_agents(channel, agent, topics)
+    ingest(channel, at=T0 + timedelta(days=1), body="Where is my order?", customer="rules@example.com")
+
+    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
+
+    assert model is not None and model.is_active and model.version == 1
+    assert (model.agent_samples, model.rule_samples) == (36, 1)
+    assert model.metrics["samples_per_topic"] == {"delivery": 13, "quality": 12, "refund": 12}
+    assert model.threshold == settings.CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT / 100
+    loaded = TrainedModel.loads(bytes(m.TopicModel.objects.get(pk=model.pk).blob))
+    assert loaded.labels == ("delivery", "quality", "refund")
+    assert loaded.predict("the hinge is wobbly and the finish flakes")[0] == "quality"
+
+
+def test_the_classifier_decides_where_confident_and_the_rules_elsewhere(channel, topics, agent):
+    _labelled_by_agents(channel, agent, topics)
+    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
+    m.TopicModel.objects.filter(pk=model.pk).update(threshold=0.5)
+    topic_cache.clear_cache()
+
+    learned = ingest(
+        channel, at=T0 + timedelta(days=3), subject="Hinge", body="The hinge is wobbly and the finish flakes off",
+        customer="new@example.com",
+    )
+    assert m.Inquiry.objects.filter(pk=learned.inquiry_id).values_list("topic__key", "topic_source").get() == (
+        "quality", "classifier",
+    )
+
+    m.TopicModel.objects.filter(pk=model.pk).update(threshold=1.0)
+    topic_cache.clear_cache()
+    ruled = ingest(
+        channel, at=T0 + timedelta(days=3, hours=1), subject="Lid", body="The lid arrived cracked.",
+        customer="other@example.com",
+    )
+    assert m.Inquiry.objects.filter(pk=ruled.inquiry_id).values_list("topic__key", "topic_source").get() == (
+        "damaged", "rules",
+    )
+
+
+def test_training_is_skipped_below_the_minimum_number_of_labelled_inquiries(channel, topics):
+    ingest(channel, body="Where is my order?")
+
+    assert train_topic_model(min_samples=10) is None
+    assert not m.TopicModel.objects.exists()
+
+
+def test_each_training_is_a_new_version_and_an_old_one_can_be_reactivated(channel, topics, agent):
+    _labelled_by_agents(channel, agent, topics)
+    first = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
+    second = train_topic_model(now=T0 + timedelta(days=3), min_samples=10)
+
+    assert (second.version, second.is_active) == (2, True)
+    assert m.TopicModel.objects.filter(is_active=True).get() == second
+
+    activate(model=first)
+    assert m.TopicModel.objects.filter(is_active=True).get() == first
+
+
+def test_a_model_from_another_scikit_learn_version_falls_back_to_the_rules(channel, topics, agent):
+    _labelled_by_agents(channel, agent, topics)
+    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
+    blob = bytes(model.blob).replace(model.sklearn_version.encode(), b"0.0.0", 1)
+    m.TopicModel.objects.filter(pk=model.pk).update(blob=blob, threshold=0.0)
+    topic_cache.clear_cache()
+
+    message = ingest(channel, at=T0 + timedelta(days=3), body="The lid arrived cracked.", customer="x@example.com")
+
+    assert m.Inquiry.objects.filter(pk=message.inquiry_id).values_list("topic_source", flat=True).get() == "rules"
