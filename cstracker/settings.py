@@ -225,7 +225,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A dead broker must not hang a web request: publishing gives up quickly and the
 # sweep picks the work up later (the database is the source of truth).
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+    # A task taken by a worker that dies (acks_late) goes back to the queue after this long.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -256,6 +260,8 @@ CSTRACKER_BATCH_LIMIT = env_int("CSTRACKER_BATCH_LIMIT", 1000)
 # Links in e-mails point here; notifications older than this (back-filled history) alert nobody.
 CSTRACKER_BASE_URL = env_str("CSTRACKER_BASE_URL", "http://127.0.0.1:8000")
 CSTRACKER_NOTIFY_MAX_AGE_HOURS = env_int("CSTRACKER_NOTIFY_MAX_AGE_HOURS", 24)
+# The sweep redoes follow-up work of messages older than this whose task never ran.
+CSTRACKER_FOLLOWUP_GRACE_SECONDS = env_int("CSTRACKER_FOLLOWUP_GRACE_SECONDS", 60)
 
 
 # Complaint clusters (issue 6). Thresholds are whole percentages so they read the same in
@@ -280,3 +286,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- e-mail channels: IMAP polling, SMTP replies, provider webhooks (issue 9) ---
+# Keys for secrets stored in the database (mailbox passwords, webhook secrets); the first
+# encrypts, all decrypt, and a key derived from SECRET_KEY is always tried last.
+CSTRACKER_FIELD_KEYS = env_list("CSTRACKER_FIELD_KEYS", [])
+CSTRACKER_MAIL_TIMEOUT_SECONDS = env_int("CSTRACKER_MAIL_TIMEOUT_SECONDS", 30)
+# A sender with more messages than this within the window is suspended (mail loops).
+CSTRACKER_LOOP_GUARD_MESSAGES = env_int("CSTRACKER_LOOP_GUARD_MESSAGES", 20)
+CSTRACKER_LOOP_GUARD_WINDOW_MINUTES = env_int("CSTRACKER_LOOP_GUARD_WINDOW_MINUTES", 60)
+# Signed webhooks older (or newer) than this are refused.
+CSTRACKER_WEBHOOK_TOLERANCE_SECONDS = env_int("CSTRACKER_WEBHOOK_TOLERANCE_SECONDS", 300)
+CSTRACKER_WEBHOOK_MAX_BYTES = env_int("CSTRACKER_WEBHOOK_MAX_BYTES", 40 * 1024 * 1024)
+for _name in ("CSTRACKER_MAIL_TIMEOUT_SECONDS", "CSTRACKER_LOOP_GUARD_WINDOW_MINUTES", "CSTRACKER_WEBHOOK_TOLERANCE_SECONDS"):
+    if globals()[_name] < 1:
+        raise ValueError(f"{_name} must be at least 1")
+CELERY_BEAT_SCHEDULE["mail-poll"] = {"task": "inquiries.tasks.poll_mailboxes", "schedule": 60.0}

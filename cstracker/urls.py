@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("inquiries.api.urls")),
+    path("hooks/", include("inquiries.urls_hooks")),
     path("", include("inquiries.urls")),
 ]

@@ -32,7 +32,11 @@ class QueueFilterForm(forms.Form):
         max_length=200,
         label="Search",
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Subject, message, customer or order id", "accesskey": "s"}
+            attrs={
+                "type": "search",
+                "placeholder": "Subject, message, customer or order id",
+                "accesskey": "s",
+            }
         ),
     )
     account = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Account")
@@ -53,7 +57,12 @@ class QueueFilterForm(forms.Form):
     )
 
     def __init__(
-        self, data: object, *, accounts: Sequence[Account], channels: Sequence[Channel], topics: Sequence[Topic]
+        self,
+        data: object,
+        *,
+        accounts: Sequence[Account],
+        channels: Sequence[Channel],
+        topics: Sequence[Topic],
     ) -> None:
         super().__init__(data)  # type: ignore[arg-type]
         self.fields["account"].choices = [ANY, *((a.pk, a.name) for a in accounts)]
@@ -97,14 +106,18 @@ class BulkForm(forms.Form):
         self, data: object = None, *, users: Iterable[AbstractBaseUser] = (), topics: Iterable[Topic] = ()
     ) -> None:
         super().__init__(data)  # type: ignore[arg-type]
+        assign = [("assign:me", "Assign to me"), ("assign:none", "Unassign")]
+        assign += [(f"assign:{u.pk}", f"Assign to {_user_label(u)}") for u in users]
         self.fields["action"].choices = [
             ("", "Choose an action…"),
-            ("Assign", [("assign:me", "Assign to me"), ("assign:none", "Unassign"),
-                        *((f"assign:{u.pk}", f"Assign to {_user_label(u)}") for u in users)]),
+            ("Assign", assign),
             ("Status", [(f"status:{value}", f"Set status: {label}") for value, label in Status.choices]),
-            ("Priority", [(f"priority:{value}", f"Set priority: {label}") for value, label in Priority.choices]),
+            (
+                "Priority",
+                [(f"priority:{value}", f"Set priority: {label}") for value, label in Priority.choices],
+            ),
             ("Topic", [(f"topic:{t.key}", f"Set topic: {t.name}") for t in topics]),
-        ]  # fmt: skip
+        ]
 
     def clean_ids(self) -> list[int]:
         raw = self.cleaned_data.get("ids") or []
@@ -164,8 +177,12 @@ class PropertiesForm(forms.Form):
     assignee = forms.TypedChoiceField(label="Assignee", required=False, coerce=int, empty_value=None)
 
     def __init__(
-        self, data: object = None, *, initial: dict[str, object] | None = None,
-        users: Iterable[AbstractBaseUser] = (), topics: Iterable[Topic] = (),
+        self,
+        data: object = None,
+        *,
+        initial: dict[str, object] | None = None,
+        users: Iterable[AbstractBaseUser] = (),
+        topics: Iterable[Topic] = (),
     ) -> None:
         super().__init__(data, initial=initial)  # type: ignore[arg-type]
         self.fields["topic"].choices = [("", "No topic"), *((t.key, t.name) for t in topics)]

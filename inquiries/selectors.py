@@ -53,7 +53,9 @@ from inquiries.models import (
 
 
 def inquiries_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
-    return Inquiry.objects.visible_to(user).select_related("customer", "channel", "topic", "assignee", "account")
+    return Inquiry.objects.visible_to(user).select_related(
+        "customer", "channel", "topic", "assignee", "account"
+    )
 
 
 def inquiry_detail_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
@@ -63,7 +65,9 @@ def inquiry_detail_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
     )
 
 
-def get_inquiry_for_user(user: AbstractBaseUser, pk: int, queryset: QuerySet[Inquiry] | None = None) -> Inquiry:
+def get_inquiry_for_user(
+    user: AbstractBaseUser, pk: int, queryset: QuerySet[Inquiry] | None = None
+) -> Inquiry:
     """The inquiry if the user may see it; another team's inquiry is a 404, like a missing one."""
     queryset = queryset if queryset is not None else inquiries_for(user)
     try:
@@ -98,7 +102,6 @@ def clock_elapsed_seconds(clock: Clock, now: datetime | None = None) -> int | No
     if at <= clock.started_at:
         return 0
     return max(0, calendar.elapsed(clock.started_at, at) - clock.paused_business_seconds)
-
 
 
 # --- the agent's queue ------------------------------------------------------------------
@@ -204,7 +207,9 @@ def with_urgency(queryset: QuerySet[Inquiry], now: datetime) -> QuerySet[Inquiry
     )
 
 
-def filter_queue(queryset: QuerySet[Inquiry], filters: QueueFilters, user: AbstractBaseUser) -> QuerySet[Inquiry]:
+def filter_queue(
+    queryset: QuerySet[Inquiry], filters: QueueFilters, user: AbstractBaseUser
+) -> QuerySet[Inquiry]:
     """Apply the queue's filters to an urgency-annotated queryset (see `with_urgency`)."""
     conditions = Q()
     if filters.statuses:
@@ -232,7 +237,11 @@ def filter_queue(queryset: QuerySet[Inquiry], filters: QueueFilters, user: Abstr
 
 
 def queue_page(
-    user: AbstractBaseUser, filters: QueueFilters, *, now: datetime, after: QueueCursor | None = None,
+    user: AbstractBaseUser,
+    filters: QueueFilters,
+    *,
+    now: datetime,
+    after: QueueCursor | None = None,
     size: int | None = None,
 ) -> QueuePage:
     """One page of the agent's queue, most urgent first, in one query.

@@ -135,3 +135,35 @@ def train_topic_model() -> str:
 
     model = train_topic_model()
     return f"trained v{model.version}" if model is not None else "skipped: not enough labelled inquiries"
+
+
+# --- e-mail channels (issue 9) ---------------------------------------------------------------
+
+from inquiries.services.mail import TemporaryDeliveryError  # noqa: E402  (autoretry_for needs the class)
+
+SEND_RETRIES = 6  # with the backoff below: about an hour of attempts before the reply is marked failed
+
+
+@shared_task(
+    bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=SEND_RETRIES,
+    autoretry_for=(TemporaryDeliveryError,), retry_backoff=30, retry_backoff_max=1800, retry_jitter=True,
+)
+def send_reply_email(self: Task, message_id: int) -> str:
+    from inquiries.services.mail import send_reply_email as send
+
+    outcome = send(message_id=message_id, final_attempt=self.request.retries >= SEND_RETRIES)
+    return f"{outcome.state}: {outcome.detail}"
+
+
+@shared_task(**TASK_OPTIONS)
+def poll_mailboxes() -> str:
+    from inquiries.services.mailbox import sweep
+
+    return sweep()
+
+
+@shared_task(**TASK_OPTIONS)
+def poll_mailbox(mailbox_id: int) -> str:
+    from inquiries.services.mailbox import poll_mailbox as poll
+
+    return poll(mailbox_id=mailbox_id).summary()

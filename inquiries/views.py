@@ -12,7 +12,6 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -163,7 +162,11 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _apply(
-    action: BulkAction, inquiries: list[Inquiry], *, actor: AbstractBaseUser, users: list[AbstractBaseUser],
+    action: BulkAction,
+    inquiries: list[Inquiry],
+    *,
+    actor: AbstractBaseUser,
+    users: list[AbstractBaseUser],
     topics: list[Topic],
 ) -> tuple[int, list[str]]:
     now, skipped = timezone.now(), []
@@ -172,7 +175,9 @@ def _apply(
         assignee = actor if action.value == "me" else next(u for u in users if str(u.pk) == action.value)
         # Nobody is given an inquiry they could not open.
         visible = set(
-            Inquiry.objects.visible_to(assignee).filter(pk__in=[i.pk for i in inquiries]).values_list("pk", flat=True)
+            Inquiry.objects.visible_to(assignee)
+            .filter(pk__in=[i.pk for i in inquiries])
+            .values_list("pk", flat=True)
         )
         skipped = [
             f"#{i.pk} was not assigned: {assignee.get_username()} does not work its account."
@@ -227,8 +232,10 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     topic_names = {t.key: t.name for t in topics}
     events = [(event, _describe(event, names, topic_names)) for event in selectors.timeline(inquiry)]
     initial = {
-        "status": inquiry.status, "priority": inquiry.priority,
-        "topic": inquiry.topic.key if inquiry.topic else "", "assignee": inquiry.assignee_id,
+        "status": inquiry.status,
+        "priority": inquiry.priority,
+        "topic": inquiry.topic.key if inquiry.topic else "",
+        "assignee": inquiry.assignee_id,
     }
     return {
         "inquiry": inquiry,
@@ -240,7 +247,9 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
         "note_form": forms.get("note_form") or NoteForm(),
         "properties_form": PropertiesForm(initial=initial, users=users, topics=topics),
         "can_claim": inquiry.assignee_id is None,
-        "has_reply_clocks": any(c.state in ACTIVE_CLOCK_STATES and c.kind != ClockKind.RESOLUTION for c in clocks),
+        "has_reply_clocks": any(
+            c.state in ACTIVE_CLOCK_STATES and c.kind != ClockKind.RESOLUTION for c in clocks
+        ),
     }
 
 
@@ -259,7 +268,8 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
     kind = event.kind
     if kind in (EventKind.STATUS_CHANGED, EventKind.PRIORITY_CHANGED):
         labels = dict(Status.choices) | dict(Priority.choices)
-        return f"{event.get_kind_display()}: {labels.get(data.get('from'), '?')} → {labels.get(data.get('to'), '?')}"
+        before, after = (labels.get(data.get(k), "?") for k in ("from", "to"))
+        return f"{event.get_kind_display()}: {before} → {after}"
     if kind == EventKind.TOPIC_CHANGED:
         before, after = (topics.get(data.get(k) or "", "none") for k in ("from", "to"))
         return f"Topic changed: {before} → {after}"
@@ -294,8 +304,11 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
     if form.is_valid():
         try:
             services.reply(
-                inquiry=inquiry, author=request.user, body_text=form.cleaned_data["body_text"],
-                internal=internal, status=form.cleaned_data.get("status") or None,
+                inquiry=inquiry,
+                author=request.user,
+                body_text=form.cleaned_data["body_text"],
+                internal=internal,
+                status=form.cleaned_data.get("status") or None,
             )
         except services.DomainError as exc:
             form.add_error("body_text", exc.message)
@@ -304,7 +317,9 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
             return redirect("inquiries:detail", pk=inquiry.pk)
     inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
     key = "note_form" if internal else "reply_form"
-    return render(request, "inquiries/detail.html", _detail_context(request, inquiry, **{key: form}), status=400)
+    return render(
+        request, "inquiries/detail.html", _detail_context(request, inquiry, **{key: form}), status=400
+    )
 
 
 @require_POST
@@ -323,7 +338,9 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
     data, now, actor = form.cleaned_data, timezone.now(), request.user
     with transaction.atomic():
         if data["priority"] != inquiry.priority:
-            inquiry = services.change_priority(inquiry=inquiry, priority=data["priority"], actor=actor, now=now)
+            inquiry = services.change_priority(
+                inquiry=inquiry, priority=data["priority"], actor=actor, now=now
+            )
         if (data["topic"] or None) != (inquiry.topic.key if inquiry.topic else None):
             topic = next((t for t in topics if t.key == data["topic"]), None)
             inquiry = services.change_topic(inquiry=inquiry, topic=topic, actor=actor, now=now)
@@ -355,7 +372,9 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
     inquiry = _inquiry(request, pk)
     count = services.mark_no_response_needed(inquiry=inquiry, actor=request.user)
-    messages.success(request, f"Marked no response needed: {count} message(s) excluded, reply clocks stopped.")
+    messages.success(
+        request, f"Marked no response needed: {count} message(s) excluded, reply clocks stopped."
+    )
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 

@@ -74,35 +74,35 @@ def other_team(other_account: m.Account) -> m.Team:
 
 
 @pytest.fixture
-def agent(team: m.Team):  # noqa: ANN201
+def agent(team: m.Team):
     user = UserFactory(username="alice", first_name="Alice")
     m.Membership.objects.create(team=team, user=user, role=m.Role.AGENT)
     return user
 
 
 @pytest.fixture
-def teammate(team: m.Team):  # noqa: ANN201
+def teammate(team: m.Team):
     user = UserFactory(username="bob", first_name="Bob")
     m.Membership.objects.create(team=team, user=user, role=m.Role.AGENT)
     return user
 
 
 @pytest.fixture
-def outsider(other_team: m.Team):  # noqa: ANN201
+def outsider(other_team: m.Team):
     user = UserFactory(username="charlie", first_name="Charlie")
     m.Membership.objects.create(team=other_team, user=user, role=m.Role.AGENT)
     return user
 
 
 @pytest.fixture
-def manager(team: m.Team):  # noqa: ANN201
+def manager(team: m.Team):
     user = UserFactory(username="maria", first_name="Maria")
     m.Membership.objects.create(team=team, user=user, role=m.Role.MANAGER)
     return user
 
 
 @pytest.fixture
-def superuser(db: None):  # noqa: ANN201
+def superuser(db: None):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
 
 

@@ -52,7 +52,10 @@ def test_a_reply_stops_the_first_reply_clock(channel, agent, policy):
     assert first_reply.stopped_at == T0 + timedelta(minutes=30)
     assert first_reply.elapsed_seconds == 1800
     assert message.direction == m.Direction.OUTBOUND
-    assert m.Message.objects.get(inquiry=inquiry, direction=m.Direction.INBOUND).answered_at == message.received_at
+    assert (
+        m.Message.objects.get(inquiry=inquiry, direction=m.Direction.INBOUND).answered_at
+        == message.received_at
+    )
     inquiry.refresh_from_db()
     assert (inquiry.status, inquiry.last_reply_at) == (m.Status.OPEN, T0 + timedelta(minutes=30))
 
@@ -68,8 +71,13 @@ def test_a_late_reply_misses_the_first_reply_clock(channel, agent, policy):
 def test_a_note_does_not_stop_the_first_reply_clock(channel, agent, policy):
     inquiry = open_inquiry(channel)
 
-    note = reply(inquiry=inquiry, author=agent, body_text="Ask the warehouse", internal=True,
-                 now=T0 + timedelta(minutes=30))
+    note = reply(
+        inquiry=inquiry,
+        author=agent,
+        body_text="Ask the warehouse",
+        internal=True,
+        now=T0 + timedelta(minutes=30),
+    )
 
     assert note.direction == m.Direction.NOTE
     first_reply = clock(inquiry, m.ClockKind.FIRST_REPLY)
@@ -77,7 +85,9 @@ def test_a_note_does_not_stop_the_first_reply_clock(channel, agent, policy):
     assert m.Message.objects.get(inquiry=inquiry, direction=m.Direction.INBOUND).answered_at is None
     inquiry.refresh_from_db()
     assert inquiry.last_reply_at is None
-    assert m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.NOTE_ADDED, actor=agent).count() == 1
+    assert (
+        m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.NOTE_ADDED, actor=agent).count() == 1
+    )
 
 
 def test_an_empty_reply_is_refused_naming_the_field(channel, agent):
@@ -131,7 +141,7 @@ def test_claiming_an_inquiry_one_already_owns_is_not_a_conflict(channel, agent):
     assert m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.ASSIGNED).count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_agents_claiming_at_once_leave_one_owner(channel, agent, teammate):
     inquiry = open_inquiry(channel)
     users = [agent, teammate]
@@ -186,7 +196,9 @@ def test_a_customer_message_after_no_response_needed_starts_a_new_clock(channel,
 
     assert result.inquiry_id == inquiry.pk
     running = m.Clock.objects.filter(
-        inquiry=inquiry, kind__in=(m.ClockKind.FIRST_REPLY, m.ClockKind.NEXT_REPLY), state=m.ClockState.RUNNING
+        inquiry=inquiry,
+        kind__in=(m.ClockKind.FIRST_REPLY, m.ClockKind.NEXT_REPLY),
+        state=m.ClockState.RUNNING,
     )
     assert [(c.started_at, c.message_id) for c in running] == [(later, result.message.pk)]
     assert result.message.no_response_needed is False
@@ -205,7 +217,9 @@ def test_a_priority_change_recomputes_due_times_from_the_start(channel, agent, p
     first_reply = clock(inquiry, m.ClockKind.FIRST_REPLY)
     assert (first_reply.due_at, first_reply.target_seconds) == (T0 + timedelta(minutes=10), 600)
     assert first_reply.state == m.ClockState.RUNNING
-    recomputed = m.InquiryEvent.objects.get(inquiry=inquiry, kind=m.EventKind.CLOCK_RECOMPUTED, clock=first_reply)
+    recomputed = m.InquiryEvent.objects.get(
+        inquiry=inquiry, kind=m.EventKind.CLOCK_RECOMPUTED, clock=first_reply
+    )
     assert recomputed.data["due_at"] == (T0 + timedelta(minutes=10)).isoformat()
     assert m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.PRIORITY_CHANGED).count() == 1
 

@@ -38,7 +38,9 @@ def kinds(inquiry_id: int) -> list[str]:
 
 def test_an_explicit_thread_id_joins_its_inquiry(channel):
     first = record(channel, thread_id="conv-1", subject="Broken lid")
-    second = record(channel, at=T0 + timedelta(hours=1), thread_id="conv-1", subject="Something else entirely")
+    second = record(
+        channel, at=T0 + timedelta(hours=1), thread_id="conv-1", subject="Something else entirely"
+    )
 
     assert second.inquiry_id == first.inquiry_id
 
@@ -71,7 +73,10 @@ def test_in_reply_to_a_stored_message_joins_its_inquiry(channel):
 def test_references_to_a_stored_message_join_its_inquiry(channel):
     first = record(channel, external_id="<a1@buyer.example>")
     reply = record(
-        channel, at=T0 + timedelta(hours=1), references=("<unknown@elsewhere>", "<a1@buyer.example>"), subject="?"
+        channel,
+        at=T0 + timedelta(hours=1),
+        references=("<unknown@elsewhere>", "<a1@buyer.example>"),
+        subject="?",
     )
 
     assert reply.inquiry_id == first.inquiry_id
@@ -103,7 +108,10 @@ def test_a_reference_to_a_message_of_another_channel_does_not_join(channel, acco
 def test_the_sender_address_is_matched_case_insensitively(channel):
     first = record(channel, external_id="<a1@buyer.example>", sender_address="buyer@example.com")
     reply = record(
-        channel, at=T0 + timedelta(hours=1), sender_address="  Buyer@EXAMPLE.com ", in_reply_to="<a1@buyer.example>"
+        channel,
+        at=T0 + timedelta(hours=1),
+        sender_address="  Buyer@EXAMPLE.com ",
+        in_reply_to="<a1@buyer.example>",
     )
 
     assert reply.inquiry_id == first.inquiry_id
@@ -122,7 +130,10 @@ def test_a_ticket_reference_from_the_inquirys_customer_joins_it(channel):
 def test_a_ticket_reference_from_another_sender_is_ignored(channel):
     first = record(channel, sender_address="buyer@example.com")
     other = record(
-        channel, at=T0 + timedelta(hours=1), sender_address="mallory@example.com", subject=f"[#{first.inquiry_id}]"
+        channel,
+        at=T0 + timedelta(hours=1),
+        sender_address="mallory@example.com",
+        subject=f"[#{first.inquiry_id}]",
     )
 
     assert other.inquiry_id != first.inquiry_id
@@ -173,7 +184,9 @@ def test_back_filled_messages_of_one_order_two_months_apart_open_two_inquiries(c
 
 def test_the_same_order_from_another_customer_opens_a_new_inquiry(channel):
     first = record(channel, order_id="111-222", sender_address="buyer@example.com")
-    other = record(channel, at=T0 + timedelta(hours=1), order_id="111-222", sender_address="other@example.com")
+    other = record(
+        channel, at=T0 + timedelta(hours=1), order_id="111-222", sender_address="other@example.com"
+    )
 
     assert other.inquiry_id != first.inquiry_id
 
@@ -235,7 +248,9 @@ def test_a_reply_or_note_without_a_matching_inquiry_is_rejected_with_a_field_err
     before = counts()
 
     with pytest.raises(Rejected) as rejected:
-        record(channel, direction=direction, sender_address="agent@shop.example", in_reply_to="<nothing@here>")
+        record(
+            channel, direction=direction, sender_address="agent@shop.example", in_reply_to="<nothing@here>"
+        )
 
     assert rejected.value.reason.startswith("in_reply_to: ")
     assert counts() == before
@@ -286,7 +301,9 @@ def test_automatic_messages_never_start_or_stop_a_clock(channel):
         in_reply_to="<a1@buyer.example>",
         automatic=True,
     )
-    out_of_office = record(channel, at=T0 + timedelta(minutes=2), in_reply_to="<a1@buyer.example>", automatic=True)
+    out_of_office = record(
+        channel, at=T0 + timedelta(minutes=2), in_reply_to="<a1@buyer.example>", automatic=True
+    )
 
     assert acknowledgement.inquiry_id == out_of_office.inquiry_id == first.inquiry_id
     assert list(m.Clock.objects.values_list("kind", "state", "stopped_at").order_by("id")) == clocks_before
@@ -327,7 +344,8 @@ def test_a_repeat_with_different_content_still_changes_nothing(channel):
     before = counts()
 
     again = record_message(
-        channel=channel, incoming=incoming(external_id="m-1", subject="Edited", sender_address="x@example.com")
+        channel=channel,
+        incoming=incoming(external_id="m-1", subject="Edited", sender_address="x@example.com"),
     )
 
     assert (again.created, again.message.pk) == (False, first.pk)
@@ -348,7 +366,11 @@ def test_the_database_refuses_a_duplicate_external_id_on_one_channel(channel):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         m.Message.objects.create(
-            channel=channel, inquiry=first.inquiry, direction=m.Direction.INBOUND, external_id="m-1", received_at=T0
+            channel=channel,
+            inquiry=first.inquiry,
+            direction=m.Direction.INBOUND,
+            external_id="m-1",
+            received_at=T0,
         )
 
 

@@ -5,8 +5,9 @@ Also two indexes on inquiries for the per-complaint cluster update, written as S
 the Inquiry model is not this migration's to change (like 0002's search indexes, the model
 state stays as it is): (account, topic, sku, opened_at) answers the burst test's window
 and baseline counts for one product from the index alone; (account, topic, opened_at)
-finds the window's complaints of one topic for the near-duplicate text comparison.
-Without them both are scans of every inquiry of the account.
+finds the window's complaints of one topic for the near-duplicate text comparison;
+(account, opened_at) gives the start of an account's history (the baseline's length).
+Without them each is a scan of every inquiry of the account.
 """
 
 import django.db.models.deletion
@@ -130,5 +131,9 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             sql="CREATE INDEX inquiry_complaint_topic ON inquiries_inquiry (account_id, topic_id, opened_at)",
             reverse_sql="DROP INDEX inquiry_complaint_topic",
+        ),
+        migrations.RunSQL(
+            sql="CREATE INDEX inquiry_account_opened ON inquiries_inquiry (account_id, opened_at)",
+            reverse_sql="DROP INDEX inquiry_account_opened",
         ),
     ]

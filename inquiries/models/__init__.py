@@ -113,3 +113,18 @@ __all__ = [
 from inquiries.models.reports import DigestFrequency, ReportSubscription  # noqa: E402
 
 __all__ += ["DigestFrequency", "ReportSubscription"]
+
+from inquiries.models.mail import (  # noqa: E402
+    MailboxConfig,
+    MailWebhook,
+    MailWebhookToken,
+    OutgoingMail,
+    SuspendedSender,
+    TlsMode,
+)
+
+__all__ += ["MailWebhook", "MailWebhookToken", "MailboxConfig", "OutgoingMail", "SuspendedSender", "TlsMode"]
+
+from inquiries.models.health import HealthSnapshot, HealthStatus, MarketplacePreset, OrderVolume  # noqa: E402
+
+__all__ += ["HealthSnapshot", "HealthStatus", "MarketplacePreset", "OrderVolume"]

@@ -27,6 +27,7 @@ from inquiries.models import (
 )
 from inquiries.services import clocks
 from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.queue import enqueue_after_commit
 
 MAX_BODY = 1_000_000
 
@@ -79,6 +80,8 @@ def reply(
     )
     kind = EventKind.NOTE_ADDED if internal else EventKind.REPLY_SENT
     InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message)
+    if message.delivery_state == Message.DeliveryState.QUEUED:
+        enqueue_after_commit("send_reply_email", message.pk)
     if not internal:
         updates: dict[str, object] = {"last_reply_at": now, "updated_at": now}
         Inquiry.objects.filter(pk=inquiry.pk).update(**updates)

@@ -115,7 +115,12 @@ class _Events:
         self.ids: list[int] = []
 
     def add(
-        self, cluster: Cluster, kind: str, at: datetime, actor: AbstractBaseUser | None = None, **data: object
+        self,
+        cluster: Cluster,
+        kind: str,
+        at: datetime,
+        data: dict[str, object],
+        actor: AbstractBaseUser | None = None,
     ) -> None:
         event = ClusterEvent.objects.create(cluster=cluster, kind=kind, at=at, actor=actor, data=data)
         self.ids.append(event.pk)
@@ -219,18 +224,27 @@ def _complaints(key: Key) -> object:
 
 
 def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
-    """The burst test for `key` at `at`: two index-only counts, the window and the 8 weeks before."""
+    """The burst test for `key` at `at`: index-only counts of the window and of the baseline.
+
+    The baseline is the weeks before the window (8 by default), but never longer than the
+    account's recorded history: a product of an account that started sending us mail ten
+    days ago has ten days of baseline, not 56 days of silence. It is at least as long as
+    the window, so a brand-new account needs more complaints (5 rather than 3 in a week)
+    before its first cluster.
+    """
     since = _window_start(key, at, config)
     baseline_end = at - config.window
+    history = baseline_end - _history_start(key.account_id, baseline_end)
+    baseline_days = max(config.window.days, min(config.baseline.days, history.days))
     window_count = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at).count()  # type: ignore[attr-defined]
     baseline = _complaints(key).filter(  # type: ignore[attr-defined]
-        opened_at__gt=baseline_end - config.baseline, opened_at__lte=baseline_end
+        opened_at__gt=baseline_end - timedelta(days=baseline_days), opened_at__lte=baseline_end
     ).count()
     result = burst_test(
         window_count,
         [baseline],
         window_days=config.window.days,
-        baseline_days=config.baseline.days,
+        baseline_days=baseline_days,
         min_count=config.min_count,
         alpha=ALPHA,
     )
@@ -241,6 +255,12 @@ def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
         p_value=result.p_value,
         severity=SEVERITY_BY_NAME[result.severity],
     )
+
+
+def _history_start(account_id: int, default: datetime) -> datetime:
+    """When the account's first inquiry opened (an index lookup), or `default` if it has none."""
+    first = Inquiry.objects.filter(account_id=account_id).order_by("opened_at").values_list("opened_at", flat=True)
+    return first.first() or default
 
 
 def _update_burst(
@@ -269,7 +289,7 @@ def _update_burst(
         # The sweep judges the cluster as of now; a complaint as of the latest member.
         _refresh(cluster, config=config, events=events, created=created, stats=stats, at=None if joining else at)
         if created:
-            events.add(cluster, ClusterEventKind.OPENED, at, **_summary(cluster))
+            events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
         events.queue()
     return cluster
 
@@ -368,9 +388,8 @@ def _refresh(
         ]
     )
     if not created and cluster.severity > before:
-        events.add(
-            cluster, ClusterEventKind.ESCALATED, at, **{"from": Severity(before).label, "to": cluster.get_severity_display()}
-        )
+        change = {"from": Severity(before).label, "to": cluster.get_severity_display()}
+        events.add(cluster, ClusterEventKind.ESCALATED, at, change)
 
 
 def _text_severity(customers: int) -> int:
@@ -456,7 +475,7 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
         _add_member(cluster, inquiry, message.pk)
         _refresh(cluster, config=config, events=events, created=created)
         if created:
-            events.add(cluster, ClusterEventKind.OPENED, at, **_summary(cluster))
+            events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
         events.queue()
     return cluster
 
@@ -545,7 +564,7 @@ def _remove_retagged_members(*, now: datetime, config: Config) -> int:
                 continue
             gone = list(mismatched.filter(cluster=cluster).values_list("inquiry_id", flat=True))
             ClusterMember.objects.filter(cluster=cluster, inquiry_id__in=gone).delete()
-            events.add(cluster, ClusterEventKind.MEMBERS_REMOVED, now, inquiries=sorted(gone))
+            events.add(cluster, ClusterEventKind.MEMBERS_REMOVED, now, {"inquiries": sorted(gone)})
             _refresh(cluster, config=config, events=events, at=now)
             events.queue()
         removed += len(gone)
@@ -655,6 +674,6 @@ def _transition(
     cluster.updated_at = now
     cluster.save(update_fields=["state", "updated_at", *extra_fields])
     events = _Events()
-    events.add(cluster, kind, now, actor, **{"from": previous, **data})
+    events.add(cluster, kind, now, {"from": previous, **data}, actor)
     events.queue()
     return cluster

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -79,8 +80,10 @@ def _transition(*, now: datetime, to: str) -> list[int]:
         return sorted(still)
 
 
-def sweep(*, now: datetime | None = None, followup_grace: timedelta = timedelta(minutes=1)) -> SweepResult:
+def sweep(*, now: datetime | None = None, followup_grace: timedelta | None = None) -> SweepResult:
     now = now or timezone.now()
+    if followup_grace is None:
+        followup_grace = timedelta(seconds=settings.CSTRACKER_FOLLOWUP_GRACE_SECONDS)
     breached = at_risk = 0
     while batch := _transition(now=now, to=ClockState.BREACHED):
         breached += len(batch)

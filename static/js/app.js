@@ -128,10 +128,10 @@
 
   var focusWasInRows = false;
   document.addEventListener("htmx:beforeSwap", function (event) {
-    // An expired session answers the poll with the login page: reload instead of showing it in the table.
+    // An expired session answers a poll with the login page: reload instead of showing it in place.
     var xhr = event.detail.xhr;
-    var asked = new URL(event.detail.requestConfig.path, window.location.href).pathname;
-    if (xhr && xhr.responseURL && new URL(xhr.responseURL).pathname !== asked) {
+    var login = document.body.dataset.loginUrl;
+    if (login && xhr && xhr.responseURL && new URL(xhr.responseURL).pathname === login) {
       event.detail.shouldSwap = false;
       window.location.reload();
       return;

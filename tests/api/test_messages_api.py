@@ -1,4 +1,4 @@
-"""POST /api/v1/messages/ and /messages/batch/: the contract, dedupe, and bad input that is a 400, never a 500."""
+"""POST /api/v1/messages/ and /messages/batch/: the contract, dedupe, and bad input (a 400, never a 500)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def payload(**overrides: object) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def post(client: APIClient, data: object, url: str = URL):  # noqa: ANN201
+def post(client: APIClient, data: object, url: str = URL):
     return client.post(url, data, format="json")
 
 
@@ -80,7 +80,7 @@ def test_a_reply_without_a_matching_inquiry_is_a_field_error(api, channel):
     assert "in_reply_to" in response.json()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_concurrent_posts_of_one_external_id_leave_one_row(agent, channel):
     clients = [token_client(agent), token_client(agent)]
     barrier = threading.Barrier(len(clients))
@@ -112,7 +112,9 @@ def test_a_batch_answers_one_result_per_item_in_order(api, channel):
     post(api, payload(external_id="dup"))
 
     response = post(
-        api, {"messages": [payload(external_id="b-1"), payload(external_id="dup"), payload(external_id="b-2")]}, BATCH_URL
+        api,
+        {"messages": [payload(external_id="b-1"), payload(external_id="dup"), payload(external_id="b-2")]},
+        BATCH_URL,
     )
 
     assert response.status_code == 200
@@ -258,7 +260,17 @@ def test_a_timestamp_far_in_the_past_is_accepted_for_back_fill(api, channel):
 
 @pytest.mark.parametrize(
     "field",
-    ["channel", "external_id", "subject", "body_text", "body_html", "thread_id", "in_reply_to", "order_id", "sku"],
+    [
+        "channel",
+        "external_id",
+        "subject",
+        "body_text",
+        "body_html",
+        "thread_id",
+        "in_reply_to",
+        "order_id",
+        "sku",
+    ],
 )
 def test_a_nul_byte_in_a_string_field_is_a_field_error(api, channel, field):
     response = post(api, payload(**{field: "bad\x00value"}))
@@ -290,8 +302,15 @@ def test_a_lone_surrogate_is_a_field_error(api, channel, field):
 
 @pytest.mark.parametrize(
     ("field", "limit"),
-    [("subject", 998), ("external_id", 255), ("thread_id", 255), ("in_reply_to", 255), ("order_id", 100),
-     ("sku", 100), ("channel", 64)],
+    [
+        ("subject", 998),
+        ("external_id", 255),
+        ("thread_id", 255),
+        ("in_reply_to", 255),
+        ("order_id", 100),
+        ("sku", 100),
+        ("channel", 64),
+    ],
 )
 def test_an_over_long_field_is_an_error_naming_the_limit(api, channel, field, limit):
     response = post(api, payload(**{field: "x" * (limit + 1)}))
@@ -381,7 +400,10 @@ def test_a_script_in_the_subject_is_stored_as_is(api, channel):
 
 
 def test_html_is_stored_sanitised(api, channel):
-    html = '<p>Hi <b>there</b></p><script>alert(1)</script><img src="x" onerror="alert(2)"><a href="javascript:x">y</a>'
+    html = (
+        '<p>Hi <b>there</b></p><script>alert(1)</script><img src="x" onerror="alert(2)">'
+        '<a href="javascript:x">y</a>'
+    )
 
     response = post(api, payload(body_text=None, body_html=html))
 

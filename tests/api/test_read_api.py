@@ -1,4 +1,4 @@
-"""Read endpoints: scoping by team, filters, cursor pages, query counts that do not grow; staff CRUD; OpenAPI."""
+"""Read endpoints: team scoping, filters, cursor pages, query counts that do not grow; staff CRUD; OpenAPI."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def add_messages(inquiry_id: int, count: int, *, replies: bool = True) -> None:
             channel=inquiry.channel,
             incoming=incoming(
                 direction=direction,
-                sender_address=inquiry.customer.address if direction == Direction.INBOUND else "agent@shop.example",
+                sender_address=inquiry.customer.address
+                if direction == Direction.INBOUND
+                else "agent@shop.example",
                 in_reply_to=first.external_id,
                 received_at=at,
             ),
@@ -120,7 +122,7 @@ def test_read_endpoints_need_a_token(db, url):
 
 
 def test_the_list_filters_by_status(api, channel, agent):
-    first, second = open_inquiries(channel, 2)
+    first, _open = open_inquiries(channel, 2)
     change_status(inquiry=m.Inquiry.objects.get(pk=first), status=m.Status.SOLVED, actor=agent, now=T0)
 
     response = api.get("/api/v1/inquiries/", {"status": "solved"})
@@ -143,7 +145,9 @@ def test_the_list_filters_by_channel(api, channel, account):
 def test_the_list_filters_by_clock_state(api, channel):
     policy_with_targets()
     overdue, on_time = open_inquiries(channel, 2)
-    m.Clock.objects.filter(inquiry_id=overdue, kind=m.ClockKind.FIRST_REPLY).update(state=m.ClockState.BREACHED)
+    m.Clock.objects.filter(inquiry_id=overdue, kind=m.ClockKind.FIRST_REPLY).update(
+        state=m.ClockState.BREACHED
+    )
 
     breached = api.get("/api/v1/inquiries/", {"clock_state": "breached"})
     running = api.get("/api/v1/inquiries/", {"clock_state": "running"})
@@ -186,8 +190,15 @@ def test_the_detail_includes_messages_and_clocks(api, channel):
 
     assert [msg["direction"] for msg in body["messages"]] == ["inbound", "outbound"]
     first_reply = next(c for c in body["clocks"] if c["kind"] == "first_reply")
-    assert set(first_reply) == {"kind", "state", "started_at", "due_at", "stopped_at", "target_seconds",
-                                "elapsed_seconds"}
+    assert set(first_reply) == {
+        "kind",
+        "state",
+        "started_at",
+        "due_at",
+        "stopped_at",
+        "target_seconds",
+        "elapsed_seconds",
+    }
     assert first_reply["state"] == "met"
     assert first_reply["target_seconds"] == 3600
     assert first_reply["elapsed_seconds"] == 600
@@ -260,10 +271,16 @@ def test_the_events_list_runs_the_same_queries_for_few_and_many_events(api, chan
     policy_with_targets()
     small, large = open_inquiries(channel, 2)
     add_messages(large, 20)
-    change_status(inquiry=m.Inquiry.objects.get(pk=large), status=m.Status.SOLVED, actor=agent, now=T0 + timedelta(days=1))
-    assert m.InquiryEvent.objects.filter(inquiry_id=large).count() > 3 * m.InquiryEvent.objects.filter(
-        inquiry_id=small
-    ).count()
+    change_status(
+        inquiry=m.Inquiry.objects.get(pk=large),
+        status=m.Status.SOLVED,
+        actor=agent,
+        now=T0 + timedelta(days=1),
+    )
+    assert (
+        m.InquiryEvent.objects.filter(inquiry_id=large).count()
+        > 3 * m.InquiryEvent.objects.filter(inquiry_id=small).count()
+    )
 
     few = queries_for(api, f"/api/v1/inquiries/{small}/events/")
     many = queries_for(api, f"/api/v1/inquiries/{large}/events/")
@@ -284,14 +301,18 @@ def test_staff_read_and_create_accounts_teams_and_channels(superuser, channel):
     client = token_client(superuser)
 
     account = client.post(
-        "/api/v1/accounts/", {"name": "Acme on Amazon US", "marketplace": "amazon", "timezone": "America/New_York"},
+        "/api/v1/accounts/",
+        {"name": "Acme on Amazon US", "marketplace": "amazon", "timezone": "America/New_York"},
         format="json",
     )
     assert account.status_code == 201, account.json()
-    team = client.post("/api/v1/teams/", {"name": "Team C", "accounts": [account.json()["id"]]}, format="json")
+    team = client.post(
+        "/api/v1/teams/", {"name": "Team C", "accounts": [account.json()["id"]]}, format="json"
+    )
     assert team.status_code == 201, team.json()
     created = client.post(
-        "/api/v1/channels/", {"account": account.json()["id"], "slug": "acme-us", "name": "Acme US", "kind": "api"},
+        "/api/v1/channels/",
+        {"account": account.json()["id"], "slug": "acme-us", "name": "Acme US", "kind": "api"},
         format="json",
     )
     assert created.status_code == 201, created.json()

@@ -48,8 +48,13 @@ def frozen_now() -> Iterator[datetime]:
         yield now
 
 
-def inbound(channel: m.Channel, *, ago: timedelta = timedelta(minutes=10), now: datetime | None = None,
-            **fields: object) -> m.Inquiry:
+def inbound(
+    channel: m.Channel,
+    *,
+    ago: timedelta = timedelta(minutes=10),
+    now: datetime | None = None,
+    **fields: object,
+) -> m.Inquiry:
     """A customer message recorded through the one write path; returns its inquiry."""
     now = now or timezone.now()
     fields.setdefault("received_at", now - ago)

@@ -54,8 +54,9 @@ def queue_row(page: Page, subject: str) -> object:
 @pytest.fixture
 def demo(channel: m.Channel, team: m.Team, agent: object, teammate: object, policy: m.SlaPolicy) -> dict:
     """A small realistic queue: a breached, an at-risk and a fresh inquiry, one on Amazon."""
-    amazon = factories.AccountFactory(name="Acme on Amazon US", marketplace=m.Marketplace.AMAZON,
-                                      timezone="America/New_York")
+    amazon = factories.AccountFactory(
+        name="Acme on Amazon US", marketplace=m.Marketplace.AMAZON, timezone="America/New_York"
+    )
     team.accounts.add(amazon)
     amazon_channel = factories.ChannelFactory(account=amazon, slug="amazon-us", name="Buyer messages")
     channel.name = "support@acme.example"
@@ -64,18 +65,39 @@ def demo(channel: m.Channel, team: m.Team, agent: object, teammate: object, poli
     channel.account.save()
     quality = m.Topic.objects.get_or_create(key="quality", defaults={"name": "Product quality"})[0]
     made = {
-        "kettle": inbound(channel, sender_address="jane@example.net", sender_name="Jane Miller",
-                          subject="Kettle arrived broken", body_text="The lid is cracked.\nPlease advise.",
-                          order_id="A-10023", sku="KET-200", ago=timedelta(hours=2)),
-        "parcel": inbound(amazon_channel, sender_address="buyer-7f3k@marketplace.amazon.com",
-                          subject="Where is my parcel?", body_text="It has been a week.",
-                          order_id="113-4470123-5521", ago=timedelta(minutes=50)),
-        "invoice": inbound(channel, sender_address="li.wei@example.org", sender_name="Li Wei",
-                           subject="Invoice for order A-10031", body_text="Could you send the invoice?",
-                           ago=timedelta(minutes=12)),
-        "bobs": inbound(amazon_channel, sender_address="buyer-9x2@marketplace.amazon.com",
-                        subject="Size exchange", body_text="Can I swap for a larger size?",
-                        ago=timedelta(minutes=25)),
+        "kettle": inbound(
+            channel,
+            sender_address="jane@example.net",
+            sender_name="Jane Miller",
+            subject="Kettle arrived broken",
+            body_text="The lid is cracked.\nPlease advise.",
+            order_id="A-10023",
+            sku="KET-200",
+            ago=timedelta(hours=2),
+        ),
+        "parcel": inbound(
+            amazon_channel,
+            sender_address="buyer-7f3k@marketplace.amazon.com",
+            subject="Where is my parcel?",
+            body_text="It has been a week.",
+            order_id="113-4470123-5521",
+            ago=timedelta(minutes=50),
+        ),
+        "invoice": inbound(
+            channel,
+            sender_address="li.wei@example.org",
+            sender_name="Li Wei",
+            subject="Invoice for order A-10031",
+            body_text="Could you send the invoice?",
+            ago=timedelta(minutes=12),
+        ),
+        "bobs": inbound(
+            amazon_channel,
+            sender_address="buyer-9x2@marketplace.amazon.com",
+            subject="Size exchange",
+            body_text="Can I swap for a larger size?",
+            ago=timedelta(minutes=25),
+        ),
     }
     services.change_topic(inquiry=made["kettle"], topic=quality, actor=agent)
     services.change_priority(inquiry=made["kettle"], priority=m.Priority.HIGH, actor=agent)
@@ -131,15 +153,31 @@ def test_the_inquiry_page_shows_clocks_in_two_zones_and_marks_no_response_needed
     base = live_server.url  # type: ignore[attr-defined]
     kettle = demo["kettle"]
     now = timezone.now()
-    services.reply(inquiry=kettle, author=agent, body_text="Sorry to hear that! Could you send a photo of the lid?",
-                   now=now - timedelta(minutes=40))
-    services.reply(inquiry=kettle, author=agent, body_text="Photo requested; replacement in stock.", internal=True,
-                   now=now - timedelta(minutes=39))
+    services.reply(
+        inquiry=kettle,
+        author=agent,
+        body_text="Sorry to hear that! Could you send a photo of the lid?",
+        now=now - timedelta(minutes=40),
+    )
+    services.reply(
+        inquiry=kettle,
+        author=agent,
+        body_text="Photo requested; replacement in stock.",
+        internal=True,
+        now=now - timedelta(minutes=39),
+    )
     # The same order from the same customer threads into the same inquiry.
-    inbound(kettle.channel, sender_address="jane@example.net", sender_name="Jane Miller",
-            subject="Re: Kettle arrived broken", body_text="Here is the photo.", order_id="A-10023",
-            ago=timedelta(minutes=20), now=now,
-            attachments=(IncomingAttachment("lid.jpg", "image/jpeg", 4, b"JPEG"),))
+    inbound(
+        kettle.channel,
+        sender_address="jane@example.net",
+        sender_name="Jane Miller",
+        subject="Re: Kettle arrived broken",
+        body_text="Here is the photo.",
+        order_id="A-10023",
+        ago=timedelta(minutes=20),
+        now=now,
+        attachments=(IncomingAttachment("lid.jpg", "image/jpeg", 4, b"JPEG"),),
+    )
     log_in(page, base)
     page.goto(f"{base}/inquiries/{kettle.pk}/")
     expect(page.get_by_role("heading", name="Kettle arrived broken")).to_be_visible()
@@ -183,16 +221,27 @@ Content-Type: text/html; charset=utf-8
 
 
 def test_hostile_subjects_and_html_render_as_inert_text(
-    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy, dialogs: list[str]
+    page: Page,
+    live_server: object,
+    channel: m.Channel,
+    agent: object,
+    policy: m.SlaPolicy,
+    dialogs: list[str],
 ) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
     base = live_server.url  # type: ignore[attr-defined]
     from_email = services.record_message(
-        channel=channel, incoming=parse_email(HOSTILE_EMAIL, received_at=timezone.now() - timedelta(minutes=5))
+        channel=channel,
+        incoming=parse_email(HOSTILE_EMAIL, received_at=timezone.now() - timedelta(minutes=5)),
     ).message.inquiry
-    scripted = inbound(channel, sender_address="eve@example.com", subject=HOSTILE_SUBJECTS[1],
-                       body_text="<img src=x onerror=alert(7)>",
-                       # Defence in depth: even HTML that skipped the sanitiser stays in the sandbox.
-                       body_html="<script>alert(8)</script><img src=x onerror=alert(9)>")
+    scripted = inbound(
+        channel,
+        sender_address="eve@example.com",
+        subject=HOSTILE_SUBJECTS[1],
+        body_text="<img src=x onerror=alert(7)>",
+        # Defence in depth: even HTML that skipped the sanitiser stays in the sandbox.
+        body_html="<script>alert(8)</script><img src=x onerror=alert(9)>",
+    )
     log_in(page, base)
     for subject in HOSTILE_SUBJECTS:
         expect(page.get_by_role("link", name=subject, exact=True)).to_be_visible()
@@ -206,6 +255,8 @@ def test_hostile_subjects_and_html_render_as_inert_text(
     frame = page.frame_locator(".msg-html iframe")
     expect(frame.locator("b")).to_have_text("there")
 
+    page.screenshot(path=str(ARTIFACTS / "hostile.png"), full_page=True)
+
     page.goto(f"{base}/inquiries/{scripted.pk}/")
     expect(page.get_by_role("heading", name=HOSTILE_SUBJECTS[1])).to_be_visible()
     expect(page.locator(".msg-body")).to_have_text("<img src=x onerror=alert(7)>")
@@ -216,11 +267,21 @@ def test_hostile_subjects_and_html_render_as_inert_text(
 
 
 def test_the_refresh_keeps_filters_selection_and_scroll(
-    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy, dialogs: list[str]
+    page: Page,
+    live_server: object,
+    channel: m.Channel,
+    agent: object,
+    policy: m.SlaPolicy,
+    dialogs: list[str],
 ) -> None:
     base = live_server.url  # type: ignore[attr-defined]
     for i in range(12):
-        inbound(channel, sender_address=f"c{i}@example.com", subject=f"Question {i:02}", ago=timedelta(minutes=i + 1))
+        inbound(
+            channel,
+            sender_address=f"c{i}@example.com",
+            subject=f"Question {i:02}",
+            ago=timedelta(minutes=i + 1),
+        )
     page.set_viewport_size({"width": 1280, "height": 500})
     page.clock.install()
     log_in(page, base)
@@ -232,8 +293,12 @@ def test_the_refresh_keeps_filters_selection_and_scroll(
     assert scrolled == 300
 
     # A new, more urgent inquiry arrives; the poll brings it in at the top.
-    inbound(channel, sender_address="late@example.com", subject="Urgent: wrong colour", ago=timedelta(hours=3))
-    with page.expect_response(lambda r: "assignee=none" in r.url and r.request.headers.get("hx-request") == "true"):
+    inbound(
+        channel, sender_address="late@example.com", subject="Urgent: wrong colour", ago=timedelta(hours=3)
+    )
+    with page.expect_response(
+        lambda r: "assignee=none" in r.url and r.request.headers.get("hx-request") == "true"
+    ):
         page.clock.run_for(16_000)
     expect(page.locator("#rows .row-link").first).to_have_text("Urgent: wrong colour")
     expect(page.locator(f'#rows tr[data-id="{third}"] input[name="ids"]')).to_be_checked()
@@ -257,3 +322,16 @@ def test_a_claims_the_current_row_from_the_keyboard(
     expect(page.get_by_text(f"#{first.pk} is yours.")).to_be_visible()
     expect(queue_row(page, "First")).to_contain_text("alice")
     assert m.Inquiry.objects.get(pk=first.pk).assignee == agent
+
+
+def test_a_poll_after_the_session_expired_goes_to_the_login_page(
+    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy
+) -> None:
+    base = live_server.url  # type: ignore[attr-defined]
+    inbound(channel, subject="Anything")
+    page.clock.install()
+    log_in(page, base)
+    page.context.clear_cookies()
+    page.clock.run_for(16_000)
+    expect(page.get_by_role("heading", name="Log in to cstracker")).to_be_visible()
+    expect(page.locator("#rows")).to_have_count(0)

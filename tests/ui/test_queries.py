@@ -44,7 +44,9 @@ def test_the_queue_runs_the_same_queries_for_10_and_100_rows(
     now = timezone.now()
     for i in range(count):
         inquiry = inbound(
-            amazon_channel if i % 2 else channel, sender_address=f"c{i}@example.com", ago=timedelta(minutes=i * 7),
+            amazon_channel if i % 2 else channel,
+            sender_address=f"c{i}@example.com",
+            ago=timedelta(minutes=i * 7),
             now=now,
         )
         if i % 3 == 0:
@@ -57,7 +59,9 @@ def test_the_queue_runs_the_same_queries_for_10_and_100_rows(
     assert len(response.context["rows"]) == min(count, 50)
 
     with django_assert_num_queries(QUEUE_ROWS_QUERIES):
-        alice.get(reverse("inquiries:queue"), {"q": "order", "clock": "breached"}, headers={"HX-Request": "true"})
+        alice.get(
+            reverse("inquiries:queue"), {"q": "order", "clock": "breached"}, headers={"HX-Request": "true"}
+        )
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -72,7 +76,10 @@ def test_the_inquiry_page_runs_the_same_queries_for_10_and_100_messages(
             services.reply(inquiry=first, author=agent, body_text=f"Reply {i}", internal=i % 10 == 0, now=at)
         else:
             inbound(
-                channel, thread_id="t-1", received_at=at, now=now,
+                channel,
+                thread_id="t-1",
+                received_at=at,
+                now=now,
                 attachments=(IncomingAttachment(f"photo-{i}.jpg", "image/jpeg", 3, b"JPG"),),
             )
     for i in range(count // 10):

@@ -143,7 +143,10 @@ def test_every_post_needs_a_csrf_token(agent, channel, policy, name, data):
     # With the token from the page, the same POST goes through.
     client.get(reverse("inquiries:detail", args=[inquiry.pk]))
     token = client.cookies["csrftoken"].value
-    assert client.post(reverse(name, args=[inquiry.pk]), {**data, "csrfmiddlewaretoken": token}).status_code == 302
+    assert (
+        client.post(reverse(name, args=[inquiry.pk]), {**data, "csrfmiddlewaretoken": token}).status_code
+        == 302
+    )
 
 
 def test_pages_only_answer_their_methods(alice, channel, policy):
@@ -155,7 +158,9 @@ def test_pages_only_answer_their_methods(alice, channel, policy):
 # --- queue order, filters, search, pagination ----------------------------------------------
 
 
-def test_the_queue_puts_breached_first_then_at_risk_then_soonest_due_then_no_clock(alice, channel, frozen_now):
+def test_the_queue_puts_breached_first_then_at_risk_then_soonest_due_then_no_clock(
+    alice, channel, frozen_now
+):
     now = frozen_now
     no_clock_old = inbound(channel, sender_address="n1@example.com", ago=timedelta(hours=5), now=now)
     no_clock_new = inbound(channel, sender_address="n2@example.com", ago=timedelta(hours=4), now=now)
@@ -169,7 +174,13 @@ def test_the_queue_puts_breached_first_then_at_risk_then_soonest_due_then_no_clo
     response = alice.get(reverse("inquiries:queue"))
 
     assert queue_ids(response) == [
-        overdue_2h.pk, overdue_1h.pk, at_risk.pk, due_in_50m.pk, due_in_55m.pk, no_clock_new.pk, no_clock_old.pk,
+        overdue_2h.pk,
+        overdue_1h.pk,
+        at_risk.pk,
+        due_in_50m.pk,
+        due_in_55m.pk,
+        no_clock_new.pk,
+        no_clock_old.pk,
     ]
     rows = {row.pk: row for row in response.context["rows"]}
     assert rows[overdue_2h.pk].badge.label == "Breached"
@@ -229,7 +240,16 @@ def test_filters_narrow_the_queue(alice, agent, teammate, channel, policy, team)
     def shown(**params: object) -> set[int]:
         return set(queue_ids(alice.get(reverse("inquiries:queue"), params)))
 
-    everything_open = {breached.pk, at_risk.pk, mine.pk, bobs.pk, urgent.pk, tagged.pk, pending.pk, on_amazon.pk}
+    everything_open = {
+        breached.pk,
+        at_risk.pk,
+        mine.pk,
+        bobs.pk,
+        urgent.pk,
+        tagged.pk,
+        pending.pk,
+        on_amazon.pk,
+    }
     assert shown() == everything_open
     assert shown(status="all") == everything_open | {solved.pk}
     assert shown(status="solved") == {solved.pk}
@@ -251,7 +271,9 @@ def test_filters_narrow_the_queue(alice, agent, teammate, channel, policy, team)
 
 def test_presets_are_links_to_filters_and_mark_the_current_one(alice, channel, policy):
     inbound(channel)
-    html = alice.get(reverse("inquiries:queue"), {"assignee": "none", "marketplace": "amazon"}).content.decode()
+    html = alice.get(
+        reverse("inquiries:queue"), {"assignee": "none", "marketplace": "amazon"}
+    ).content.decode()
     assert '<a href="?assignee=none&amp;marketplace=amazon" aria-current="page">Unassigned Amazon</a>' in html
     assert '<a href="?assignee=me">My open</a>' in html
     assert '<a href="?clock=breached">Breached</a>' in html
@@ -271,13 +293,27 @@ def test_presets_are_links_to_filters_and_mark_the_current_one(alice, channel, p
 )
 def test_search_covers_subject_body_customer_and_order_id(alice, channel, policy, query, expected):
     made = {
-        "body": inbound(channel, sender_address="x@example.com", subject="Question",
-                        body_text="My parcel never came. The kettle arrived broken."),
+        "body": inbound(
+            channel,
+            sender_address="x@example.com",
+            subject="Question",
+            body_text="My parcel never came. The kettle arrived broken.",
+        ),
         "subject": inbound(channel, sender_address="y@example.com", subject="refund please", body_text="Hi"),
-        "order": inbound(channel, sender_address="z@example.com", subject="Order", body_text="Hi",
-                         order_id="402-1234567-7654321"),
-        "customer": inbound(channel, sender_address="jane@example.net", sender_name="Jane Dupont",
-                            subject="Hello", body_text="Hi"),
+        "order": inbound(
+            channel,
+            sender_address="z@example.com",
+            subject="Order",
+            body_text="Hi",
+            order_id="402-1234567-7654321",
+        ),
+        "customer": inbound(
+            channel,
+            sender_address="jane@example.net",
+            sender_name="Jane Dupont",
+            subject="Hello",
+            body_text="Hi",
+        ),
     }
     response = alice.get(reverse("inquiries:queue"), {"q": query})
     assert queue_ids(response) == [made[expected].pk]
@@ -308,8 +344,13 @@ def test_pages_are_keyset_paginated_without_offset(alice, agent, channel, policy
     monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 3)
     now = timezone.now()
     same_time = now - timedelta(minutes=10)
-    made = [inbound(channel, sender_address=f"c{i}@example.com", received_at=same_time, now=now) for i in range(4)]
-    made += [inbound(channel, sender_address=f"d{i}@example.com", ago=timedelta(minutes=i), now=now) for i in range(4)]
+    made = [
+        inbound(channel, sender_address=f"c{i}@example.com", received_at=same_time, now=now) for i in range(4)
+    ]
+    made += [
+        inbound(channel, sender_address=f"d{i}@example.com", ago=timedelta(minutes=i), now=now)
+        for i in range(4)
+    ]
 
     seen: list[int] = []
     url = reverse("inquiries:queue")
@@ -342,7 +383,7 @@ def test_an_htmx_poll_gets_only_the_rows_with_the_same_filters(alice, agent, cha
     services.assign(inquiry=mine, assignee=agent, actor=agent)
     inbound(channel, sender_address="b@example.com")
     response = alice.get(reverse("inquiries:queue"), {"assignee": "me"}, headers={"HX-Request": "true"})
-    assert [t.name for t in response.templates][0] == "inquiries/_rows.html"
+    assert response.templates[0].name == "inquiries/_rows.html"
     html = response.content.decode()
     assert "<html" not in html and "<tbody" not in html
     assert html.count("<tr ") == 1
@@ -377,7 +418,9 @@ def test_bulk_actions_go_through_the_services(alice, agent, teammate, channel, o
     ids = [first.pk, second.pk, theirs.pk]
     url = reverse("inquiries:bulk")
 
-    response = alice.post(url, {"ids": ids, "quick": "assign:me", "query": "assignee=none&bogus=1"}, follow=True)
+    response = alice.post(
+        url, {"ids": ids, "quick": "assign:me", "query": "assignee=none&bogus=1"}, follow=True
+    )
     assert response.redirect_chain[-1][0] == reverse("inquiries:queue") + "?assignee=none"
     assert "Updated 2 inquiries." in response.content.decode()
     assert {i.assignee_id for i in m.Inquiry.objects.filter(pk__in=[first.pk, second.pk])} == {agent.pk}
@@ -390,7 +433,9 @@ def test_bulk_actions_go_through_the_services(alice, agent, teammate, channel, o
     alice.post(url, {"ids": ids, "action": "topic:quality"})
     for inquiry in m.Inquiry.objects.filter(pk__in=[first.pk, second.pk]):
         assert (inquiry.status, inquiry.priority, inquiry.topic_id) == ("pending", "high", quality.pk)
-        kinds = set(m.InquiryEvent.objects.filter(inquiry=inquiry, actor=agent).values_list("kind", flat=True))
+        kinds = set(
+            m.InquiryEvent.objects.filter(inquiry=inquiry, actor=agent).values_list("kind", flat=True)
+        )
         assert {"assigned", "status_changed", "priority_changed", "topic_changed"} <= kinds
     assert m.Inquiry.objects.get(pk=theirs.pk).status == m.Status.NEW
     alice.post(url, {"ids": ids, "action": "assign:none"})
@@ -403,7 +448,9 @@ def test_a_bulk_action_needs_an_action_and_a_selection(alice, channel, policy):
     assert "Choose an action." in response.content.decode()
     response = alice.post(reverse("inquiries:bulk"), {"action": "status:solved"}, follow=True)
     assert "Select at least one inquiry." in response.content.decode()
-    response = alice.post(reverse("inquiries:bulk"), {"ids": [inquiry.pk], "action": "status:exploded"}, follow=True)
+    response = alice.post(
+        reverse("inquiries:bulk"), {"ids": [inquiry.pk], "action": "status:exploded"}, follow=True
+    )
     assert "Select a valid choice" in response.content.decode()
     assert m.Inquiry.objects.get(pk=inquiry.pk).status == m.Status.NEW
 
@@ -418,7 +465,9 @@ def test_nobody_is_assigned_an_inquiry_they_cannot_see(agent, channel, other_cha
     ours = inbound(channel)
     theirs, _ = _other_teams_inquiry(other_channel)
     response = client_for(maria).post(
-        reverse("inquiries:bulk"), {"ids": [ours.pk, theirs.pk], "action": f"assign:{charlie.pk}"}, follow=True
+        reverse("inquiries:bulk"),
+        {"ids": [ours.pk, theirs.pk], "action": f"assign:{charlie.pk}"},
+        follow=True,
     )
     assert f"#{ours.pk} was not assigned: charlie2 does not work its account." in response.content.decode()
     assert m.Inquiry.objects.get(pk=ours.pk).assignee_id is None
@@ -435,8 +484,14 @@ def test_the_inquiry_page_shows_thread_clocks_customer_and_order(alice, channel,
     earlier = inbound(channel, sender_address="jane@example.net", subject="Earlier", ago=timedelta(days=3))
     services.change_status(inquiry=earlier, status=m.Status.SOLVED, actor=None)
     inquiry = inbound(
-        channel, sender_address="jane@example.net", sender_name="Jane", subject="Broken kettle",
-        body_text="It <b>broke</b>\nSecond line", body_html="<p>It <b>broke</b></p>", order_id="O-77", sku="KET-1",
+        channel,
+        sender_address="jane@example.net",
+        sender_name="Jane",
+        subject="Broken kettle",
+        body_text="It <b>broke</b>\nSecond line",
+        body_html="<p>It <b>broke</b></p>",
+        order_id="O-77",
+        sku="KET-1",
         attachments=(IncomingAttachment("photo.jpg", "image/jpeg", 4, b"JPEG"),),
     )
     response = alice.get(reverse("inquiries:detail", args=[inquiry.pk]))
@@ -455,7 +510,9 @@ def test_the_inquiry_page_shows_thread_clocks_customer_and_order(alice, channel,
 
 def test_a_reply_stops_the_first_reply_clock_and_can_set_a_status(alice, agent, channel, policy):
     inquiry = inbound(channel)
-    response = alice.post(reverse("inquiries:reply", args=[inquiry.pk]), {"body_text": "On its way!", "status": "pending"})
+    response = alice.post(
+        reverse("inquiries:reply", args=[inquiry.pk]), {"body_text": "On its way!", "status": "pending"}
+    )
     assert response.status_code == 302
     first = m.Clock.objects.get(inquiry=inquiry, kind=m.ClockKind.FIRST_REPLY)
     assert first.state == m.ClockState.MET
@@ -492,7 +549,11 @@ def test_properties_change_through_the_services(alice, agent, teammate, channel,
     assert response.status_code == 302
     inquiry.refresh_from_db()
     assert (inquiry.status, inquiry.priority, inquiry.topic.key, inquiry.assignee) == (
-        "open", "urgent", "delivery", teammate)
+        "open",
+        "urgent",
+        "delivery",
+        teammate,
+    )
     assert inquiry.topic_source == "agent"
     kinds = set(m.InquiryEvent.objects.filter(inquiry=inquiry, actor=agent).values_list("kind", flat=True))
     assert {"status_changed", "priority_changed", "topic_changed", "assigned"} <= kinds

@@ -1,0 +1,274 @@
+"""E-mail channels: the mailbox we poll (IMAP), the server we send through (SMTP), inbound
+webhooks from mail providers, the loop guard, and the delivery record of each reply we send.
+
+Passwords and webhook secrets are never stored in clear: either the name of an environment
+variable that holds them, or a Fernet token (`inquiries.secrets`). Nothing here shows them
+back; `has_*` properties only say whether one is stored.
+"""
+
+from __future__ import annotations
+
+import secrets as stdlib_secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from inquiries.models.choices import ChannelKind
+from inquiries.models.config import Channel
+from inquiries.models.inquiries import Message
+
+
+class TlsMode(models.TextChoices):
+    SSL = "ssl", "TLS from the start (IMAPS 993, SMTPS 465)"
+    STARTTLS = "starttls", "STARTTLS (IMAP 143, submission 587)"
+    NONE = "none", "None: plain text (only for a server on this machine)"
+
+
+class MailboxConfig(models.Model):
+    """The IMAP mailbox of an e-mail channel, the SMTP server its replies leave by, and polling state.
+
+    Polling is by UID: `last_uid` is the highest UID imported while the folder's UIDVALIDITY
+    was `uidvalidity`. When the server reports another UIDVALIDITY the UIDs mean nothing any
+    more, so the folder is read again from the start and (channel, Message-ID) dedupe keeps
+    anything from being imported twice.
+    """
+
+    channel = models.OneToOneField(
+        Channel,
+        on_delete=models.CASCADE,
+        related_name="mailbox",
+        limit_choices_to={"kind": ChannelKind.EMAIL},
+        help_text="The e-mail channel whose messages arrive in this mailbox.",
+    )
+    is_enabled = models.BooleanField(default=True, help_text="Disabled mailboxes are not polled.")
+
+    # --- IMAP ---
+    imap_host = models.CharField(max_length=255, blank=True, help_text="IMAP server, e.g. imap.example.com.")
+    imap_port = models.PositiveIntegerField(
+        default=993, validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="993 for TLS, 143 for STARTTLS."
+    )
+    imap_tls = models.CharField(max_length=16, choices=TlsMode.choices, default=TlsMode.SSL, help_text="How the connection is encrypted.")
+    imap_username = models.CharField(max_length=255, blank=True, help_text="Login name, often the mailbox address.")
+    imap_folder = models.CharField(max_length=255, default="INBOX", help_text="The folder to import from.")
+    imap_password_env = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="Name of the environment variable holding the IMAP password. When set, it is used and any "
+        "stored password is dropped.",
+    )
+    imap_password_encrypted = models.TextField(blank=True, editable=False)
+    batch_size = models.PositiveIntegerField(
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="At most this many messages are imported per poll; the rest follow on the next polls.",
+    )
+    mark_seen = models.BooleanField(
+        default=False,
+        help_text="Set the \\Seen flag on imported messages. Off: the mailbox's flags are left alone.",
+    )
+
+    # --- SMTP ---
+    smtp_host = models.CharField(max_length=255, blank=True, help_text="SMTP server replies are sent through.")
+    smtp_port = models.PositiveIntegerField(
+        default=587, validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="587 for STARTTLS, 465 for TLS."
+    )
+    smtp_tls = models.CharField(max_length=16, choices=TlsMode.choices, default=TlsMode.STARTTLS)
+    smtp_username = models.CharField(max_length=255, blank=True, help_text="Empty: send without logging in.")
+    smtp_password_env = models.CharField(
+        max_length=128, blank=True, help_text="Name of the environment variable holding the SMTP password."
+    )
+    smtp_password_encrypted = models.TextField(blank=True, editable=False)
+    from_address = models.EmailField(
+        blank=True, help_text="From address of replies; empty uses the channel's address."
+    )
+
+    # --- polling state (read-only in the admin) ---
+    uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
+    last_uid = models.BigIntegerField(default=0, editable=False, help_text="Highest UID imported.")
+    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_summary = models.TextField(blank=True, editable=False, help_text="What the last successful poll did.")
+    last_error = models.TextField(blank=True, editable=False, help_text="Why the last poll failed; empty after a success.")
+    failures = models.PositiveIntegerField(default=0, editable=False, help_text="Failed polls in a row.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="After failures, the mailbox is not polled before this."
+    )
+    lease_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A poll in progress holds the mailbox until then."
+    )
+
+    class Meta:
+        verbose_name = "mailbox"
+        indexes = [models.Index(fields=["next_attempt_at"], name="mailbox_due", condition=Q(is_enabled=True))]
+
+    def __str__(self) -> str:
+        return f"{self.imap_username or '?'}@{self.imap_host or '?'} ({self.channel})"
+
+    @property
+    def has_imap_password(self) -> bool:
+        return bool(self.imap_password_env or self.imap_password_encrypted)
+
+    @property
+    def has_smtp_password(self) -> bool:
+        return bool(self.smtp_password_env or self.smtp_password_encrypted)
+
+    @property
+    def sender_address(self) -> str:
+        return self.from_address or self.channel.address
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.channel_id and self.channel.kind != ChannelKind.EMAIL:
+            errors["channel"] = "Pick an e-mail channel."
+        if self.imap_host and not self.imap_username:
+            errors["imap_username"] = "The IMAP login name is required with an IMAP server."
+        if self.smtp_host and not self.sender_address:
+            errors["from_address"] = "Replies need a From address: set one here or on the channel."
+        for field in ("imap_password_env", "smtp_password_env"):
+            value = getattr(self, field)
+            if value and not value.replace("_", "").isalnum():
+                errors[field] = "An environment variable name: letters, digits and underscores."
+        if errors:
+            raise ValidationError(errors)
+
+
+class SuspendedSender(models.Model):
+    """A sender the loop guard stopped: their mail is still stored, as automatic, for review.
+
+    Created when one address sends more than the limit within the window (a mail loop with
+    an auto-responder, a misconfigured forwarder). Releasing it lets their mail start
+    clocks again; what was held stays as it was.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="suspended_senders")
+    address = models.CharField(max_length=320, help_text="The normalised sender address.")
+    reason = models.CharField(max_length=300)
+    suspended_at = models.DateTimeField(default=dj_timezone.now)
+    messages_held = models.PositiveIntegerField(default=0, help_text="Messages stored as automatic since suspension.")
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-suspended_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "address"], condition=Q(released_at__isnull=True), name="suspended_sender_active_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} on {self.channel}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.released_at is None
+
+
+class OutgoingMail(models.Model):
+    """One reply's trip through SMTP: the claim that makes sending idempotent, attempts, outcome.
+
+    `Message.delivery_state` is what agents see (queued, sent, failed); this row is the
+    sender's own bookkeeping. `sending` with an expired lease means a worker died mid-send:
+    the reply is tried again (at least once delivery; the same Message-ID lets mail
+    clients fold a rare duplicate).
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outgoing_mail")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the retry after a temporary failure is due."
+    )
+    recipients = models.JSONField(default=list, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "outgoing mail"
+        verbose_name_plural = "outgoing mail"
+        indexes = [
+            models.Index(fields=["state", "updated_at"], name="outgoing_unfinished", condition=~Q(state__in=["sent", "failed"]))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} {self.message_id}"
+
+
+def new_webhook_token() -> str:
+    return stdlib_secrets.token_urlsafe(24)
+
+
+class MailWebhook(models.Model):
+    """An inbound-parse endpoint for a mail provider: /hooks/<provider>/<token>/.
+
+    The secret is the provider's signing key (Mailgun), our shared HMAC secret (generic),
+    or the HTTP basic-auth password written into the URL given to the provider (Postmark,
+    SendGrid), which sign nothing over the body themselves.
+    """
+
+    class Provider(models.TextChoices):
+        GENERIC = "generic", "Generic signed JSON (X-Cstracker-Signature)"
+        MAILGUN = "mailgun", "Mailgun inbound route (signed form post)"
+        POSTMARK = "postmark", "Postmark inbound JSON (basic auth)"
+        SENDGRID = "sendgrid", "SendGrid Inbound Parse, raw MIME (basic auth)"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="mail_webhooks")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    token = models.CharField(
+        max_length=64, unique=True, default=new_webhook_token, editable=False, help_text="The secret path segment of the URL."
+    )
+    secret_env = models.CharField(
+        max_length=128, blank=True, help_text="Name of the environment variable holding the secret; used when set."
+    )
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    last_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False, help_text="The last refused delivery and why.")
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["channel", "provider"]
+        verbose_name = "mail webhook"
+
+    def __str__(self) -> str:
+        return f"{self.provider} -> {self.channel}"
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_env or self.secret_encrypted)
+
+    @property
+    def path(self) -> str:
+        return f"/hooks/{self.provider}/{self.token}/"
+
+
+class MailWebhookToken(models.Model):
+    """Mailgun signs a one-time token, not the body: a token seen before with another body is a replay."""
+
+    webhook = models.ForeignKey(MailWebhook, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=200)
+    body_sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["webhook", "token"], name="mail_webhook_token_once")]
+        indexes = [models.Index(fields=["received_at"], name="mail_webhook_token_age")]
+
+    def __str__(self) -> str:
+        return self.token

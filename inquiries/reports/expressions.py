@@ -1,0 +1,72 @@
+"""SQL expressions the reports need and Django has no portable form of (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import NotSupportedError
+from django.db.models import Expression, F, FloatField, Func, IntegerField, Value
+
+
+class LocalPart(Func):
+    """The ISO weekday (1 = Monday) or hour of a datetime in a time zone read from a column.
+
+    Django's Extract takes one time zone per query; the heatmap needs each message in its
+    own account's zone, so the zone is an expression here (`inquiry__account__timezone`).
+    """
+
+    output_field = IntegerField()
+    PARTS = {"iso_week_day": "ISODOW", "hour": "HOUR"}
+
+    def __init__(self, expression: str | Expression, timezone: str | Expression, part: str) -> None:
+        if part not in self.PARTS:
+            raise ValueError(f"Unsupported part {part!r}")
+        self.part = part
+        super().__init__(
+            F(expression) if isinstance(expression, str) else expression,
+            F(timezone) if isinstance(timezone, str) else timezone,
+        )
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        raise NotSupportedError("LocalPart supports PostgreSQL and SQLite only.")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        value, value_params = compiler.compile(self.source_expressions[0])
+        zone, zone_params = compiler.compile(self.source_expressions[1])
+        sql = f"EXTRACT({self.PARTS[self.part]} FROM ({value} AT TIME ZONE {zone}))::integer"
+        return sql, [*value_params, *zone_params]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        # The function Django registers on every SQLite connection for Extract(); stored
+        # datetimes are UTC, which is the last argument.
+        value, value_params = compiler.compile(self.source_expressions[0])
+        zone, zone_params = compiler.compile(self.source_expressions[1])
+        sql = f"django_datetime_extract(%s, {value}, {zone}, %s)"
+        return sql, [self.part, *value_params, *zone_params, "UTC"]
+
+
+class SecondsBetween(Func):
+    """`end - start` in seconds, as a float (calendar time, nothing subtracted)."""
+
+    output_field = FloatField()
+
+    def __init__(self, end: str | Expression, start: str | Expression) -> None:
+        super().__init__(F(end) if isinstance(end, str) else end, F(start) if isinstance(start, str) else start)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        raise NotSupportedError("SecondsBetween supports PostgreSQL and SQLite only.")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        end, end_params = compiler.compile(self.source_expressions[0])
+        start, start_params = compiler.compile(self.source_expressions[1])
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))::double precision", [*end_params, *start_params]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        # Microseconds from the function Django registers for DurationField arithmetic.
+        end, end_params = compiler.compile(self.source_expressions[0])
+        start, start_params = compiler.compile(self.source_expressions[1])
+        return f"(django_timestamp_diff({end}, {start}) / 1000000.0)", [*end_params, *start_params]
+
+
+def constant(value: int) -> Value:
+    return Value(value, output_field=IntegerField())

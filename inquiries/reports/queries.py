@@ -1,0 +1,373 @@
+"""The aggregate queries behind every report figure: one GROUP BY per figure, never per row.
+
+Rows come from stored facts only: clocks (state, started_at, due_at, stopped_at and the
+business `elapsed_seconds` stored at the stop), messages and, for the digest, the append-only
+InquiryEvent and ClusterEvent logs. Counting is done by the database (`Count(filter=...)`,
+`Case`/`When` buckets). Percentiles use PostgreSQL's `percentile_cont`; on SQLite the
+measured values are fetched and the same interpolation is done in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Expression,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+
+from inquiries.models import (
+    ACTIVE_CLOCK_STATES,
+    OPEN_STATUSES,
+    Clock,
+    ClockKind,
+    ClockState,
+    ClusterEvent,
+    ClusterEventKind,
+    Direction,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Membership,
+    Message,
+)
+from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
+from inquiries.reports.scope import BUSINESS, ReportScope
+
+KIND_ORDER = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.RESOLUTION, ClockKind.MARKETPLACE_REPLY)
+DURATION_KINDS = (ClockKind.FIRST_REPLY, ClockKind.RESOLUTION)
+MEASURED_STATES = (ClockState.MET, ClockState.MISSED)
+HOUR, DAY = 3600, 86400
+# Upper bounds (exclusive) of the duration histogram's buckets, in seconds; the last is open.
+DURATION_EDGES = (15 * 60, HOUR, 4 * HOUR, 8 * HOUR, DAY, 3 * DAY)
+DURATION_BUCKETS = ("under 15 min", "15 min-1 h", "1-4 h", "4-8 h", "8-24 h", "1-3 days", "3 days or more")
+# Upper bounds of the backlog's age buckets (now - opened_at), in seconds.
+AGE_EDGES = (HOUR, 4 * HOUR, DAY, 3 * DAY, 7 * DAY)
+AGE_BUCKETS = ("under 1 h", "1-4 h", "4-24 h", "1-3 days", "3-7 days", "7 days or more")
+
+
+# --- scoping ------------------------------------------------------------------------------
+
+
+def team_expression(prefix: str = "") -> Expression:
+    """The inquiry's team: `inquiry.team`, else the assignee's team that works the inquiry's
+    account (the lowest id when several do), else NULL ("No team")."""
+    via_assignee = (
+        Membership.objects.filter(
+            user_id=OuterRef(f"{prefix}assignee_id"), team__accounts=OuterRef(f"{prefix}account_id")
+        )
+        .order_by("team_id")
+        .values("team_id")[:1]
+    )
+    return Coalesce(F(f"{prefix}team_id"), Subquery(via_assignee), output_field=IntegerField())
+
+
+def scoped(queryset: QuerySet, scope: ReportScope, prefix: str = "", *, with_team: bool = False) -> QuerySet:
+    """`queryset` limited to the scope's accounts and inquiry filters; `prefix` leads to the inquiry."""
+    conditions = Q(**{f"{prefix}account_id__in": scope.account_ids})
+    if scope.agent_ids:
+        conditions &= Q(**{f"{prefix}assignee_id__in": scope.agent_ids})
+    if scope.channel_ids:
+        conditions &= Q(**{f"{prefix}channel_id__in": scope.channel_ids})
+    if scope.topic_ids:
+        conditions &= Q(**{f"{prefix}topic_id__in": scope.topic_ids})
+    if scope.priorities:
+        conditions &= Q(**{f"{prefix}priority__in": scope.priorities})
+    if with_team or scope.team_ids:
+        queryset = queryset.annotate(report_team=team_expression(prefix))
+    if scope.team_ids:
+        conditions &= Q(report_team__in=scope.team_ids)
+    return queryset.filter(conditions).order_by()
+
+
+def period_clocks(scope: ReportScope, *, with_team: bool = False) -> QuerySet[Clock]:
+    """Clocks that belong to the period: started_at in [start, end)."""
+    clocks = Clock.objects.filter(started_at__gte=scope.start, started_at__lt=scope.end)
+    return scoped(clocks, scope, "inquiry__", with_team=with_team)
+
+
+def group_expression(scope: ReportScope, group_by: str) -> Expression:
+    """The GROUP BY value of a clock: its local start day or week (Monday), or an inquiry's id."""
+    if group_by == "day":
+        return TruncDate("started_at", tzinfo=scope.zone)
+    if group_by == "week":
+        return TruncWeek("started_at", tzinfo=scope.zone, output_field=DateField())
+    if group_by == "team":
+        return F("report_team")
+    if group_by == "total":
+        return constant(0)
+    field = {"agent": "assignee_id", "channel": "channel_id", "topic": "topic_id", "account": "account_id"}[group_by]
+    return F(f"inquiry__{field}")
+
+
+# --- SLA compliance -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceCounts:
+    """Clock outcomes of one group and kind. Compliance = met / (met + missed + breached)."""
+
+    group: object
+    kind: str
+    met: int = 0
+    missed: int = 0
+    breached: int = 0
+    cancelled: int = 0
+    in_progress: int = 0
+
+    @property
+    def counted(self) -> int:
+        return self.met + self.missed + self.breached
+
+    @property
+    def compliance(self) -> float | None:
+        return 100 * self.met / self.counted if self.counted else None
+
+
+def compliance_counts(scope: ReportScope, group_by: str) -> list[ComplianceCounts]:
+    """One row per (group, clock kind) with any clock in the period.
+
+    Breached: not stopped and past due at `scope.now` (judged from due_at, so a breach counts
+    before the sweep has marked it). In progress: paused, or not stopped and not yet due.
+    """
+    now = scope.now
+    rows = (
+        period_clocks(scope, with_team=group_by == "team")
+        .annotate(g=group_expression(scope, group_by))
+        .values("g", "kind")
+        .annotate(
+            met=Count("pk", filter=Q(state=ClockState.MET)),
+            missed=Count("pk", filter=Q(state=ClockState.MISSED)),
+            breached=Count("pk", filter=Q(state__in=ACTIVE_CLOCK_STATES, due_at__lte=now)),
+            cancelled=Count("pk", filter=Q(state=ClockState.CANCELLED)),
+            in_progress=Count(
+                "pk", filter=Q(state=ClockState.PAUSED) | Q(state__in=ACTIVE_CLOCK_STATES, due_at__gt=now)
+            ),
+        )
+    )
+    return [
+        ComplianceCounts(
+            group=row["g"], kind=row["kind"], met=row["met"], missed=row["missed"], breached=row["breached"],
+            cancelled=row["cancelled"], in_progress=row["in_progress"],
+        )
+        for row in rows
+    ]
+
+
+# --- durations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DurationStats:
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+def duration_expression(scope: ReportScope) -> Expression:
+    """Business mode: the business seconds stored at the stop (pauses excluded). Calendar
+    mode: stopped_at - started_at, nothing subtracted."""
+    if scope.hours == BUSINESS:
+        return F("elapsed_seconds")
+    return SecondsBetween("stopped_at", "started_at")
+
+
+def measured_clocks(scope: ReportScope, *, with_team: bool = False) -> QuerySet[Clock]:
+    """First-reply and resolution clocks of the period that stopped with a measurement."""
+    clocks = period_clocks(scope, with_team=with_team).filter(
+        kind__in=DURATION_KINDS, state__in=MEASURED_STATES, stopped_at__isnull=False
+    )
+    if scope.hours == BUSINESS:
+        clocks = clocks.filter(elapsed_seconds__isnull=False)
+    return clocks
+
+
+def duration_stats(scope: ReportScope, group_by: str = "total") -> dict[tuple[object, str], DurationStats]:
+    """Count, mean, median and 90th percentile (linear interpolation) per (group, kind)."""
+    values = (
+        measured_clocks(scope, with_team=group_by == "team")
+        .annotate(g=group_expression(scope, group_by), k=F("kind"), d=duration_expression(scope))
+        .values("g", "k", "d")
+    )
+    if connection.vendor == "postgresql":
+        sql, params = values.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT g, k, COUNT(d), AVG(d)::double precision, "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.9) WITHIN GROUP (ORDER BY d) "
+                f"FROM ({sql}) AS measured GROUP BY g, k",
+                params,
+            )
+            return {(g, k): DurationStats(n, mean, p50, p90) for g, k, n, mean, p50, p90 in cursor.fetchall()}
+    grouped: dict[tuple[object, str], list[float]] = defaultdict(list)
+    for row in values:
+        grouped[(row["g"], row["k"])].append(float(row["d"]))
+    return {key: summarise(found) for key, found in grouped.items()}
+
+
+def summarise(values: Sequence[float]) -> DurationStats:
+    """The statistics `duration_stats` computes in SQL, for a list of numbers."""
+    if not values:
+        return DurationStats(0, None, None, None)
+    ordered = sorted(values)
+    return DurationStats(len(ordered), sum(ordered) / len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9))
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """PostgreSQL's percentile_cont: interpolate between the two nearest ranks of sorted values."""
+    position = fraction * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def bucket_case(field: str, edges: Sequence[float]) -> Case:
+    """Index of the first edge `field` is below; len(edges) when it is above all of them."""
+    return Case(
+        *(When(**{f"{field}__lt": edge}, then=constant(index)) for index, edge in enumerate(edges)),
+        default=constant(len(edges)),
+        output_field=IntegerField(),
+    )
+
+
+def duration_histogram(scope: ReportScope) -> dict[str, list[int]]:
+    """Per kind, how many measured clocks fall in each of DURATION_BUCKETS."""
+    rows = (
+        measured_clocks(scope)
+        .annotate(d=duration_expression(scope))
+        .annotate(bucket=bucket_case("d", DURATION_EDGES))
+        .values("kind", "bucket")
+        .annotate(n=Count("pk"))
+    )
+    counts = {kind: [0] * len(DURATION_BUCKETS) for kind in DURATION_KINDS}
+    for row in rows:
+        counts[row["kind"]][row["bucket"]] = row["n"]
+    return counts
+
+
+# --- backlog ------------------------------------------------------------------------------
+
+
+def open_inquiries(scope: ReportScope) -> QuerySet[Inquiry]:
+    """Open inquiries (new, open, pending) as of now, whatever the period."""
+    return scoped(Inquiry.objects.filter(status__in=OPEN_STATUSES), scope)
+
+
+def backlog_counts(scope: ReportScope) -> dict[tuple[str, int], int]:
+    """(status, age bucket) -> open inquiries; age = now - opened_at, see AGE_BUCKETS."""
+    now = scope.now
+    ages = Case(
+        *(When(opened_at__gt=now - timedelta(seconds=edge), then=constant(i)) for i, edge in enumerate(AGE_EDGES)),
+        default=constant(len(AGE_EDGES)),
+        output_field=IntegerField(),
+    )
+    rows = open_inquiries(scope).annotate(age=ages).values("status", "age").annotate(n=Count("pk"))
+    return {(row["status"], row["age"]): row["n"] for row in rows}
+
+
+def unanswered_messages() -> QuerySet[Message]:
+    """Customer messages that need a response and have none yet."""
+    return Message.objects.filter(
+        direction=Direction.INBOUND, automatic=False, no_response_needed=False, answered_at__isnull=True
+    )
+
+
+def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
+    """Open inquiries whose oldest unanswered customer message is oldest, annotated `waiting_since`."""
+    first_unanswered = (
+        unanswered_messages().filter(inquiry=OuterRef("pk")).order_by("received_at").values("received_at")[:1]
+    )
+    return list(
+        open_inquiries(scope)
+        .annotate(waiting_since=Subquery(first_unanswered))
+        .filter(waiting_since__isnull=False)
+        .select_related("account", "assignee", "customer")
+        .order_by("waiting_since", "pk")[:limit]
+    )
+
+
+# --- volume -------------------------------------------------------------------------------
+
+
+def heatmap_counts(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]]:
+    """(ISO weekday 1-7, hour 0-23) -> (customer messages, replies) received in the period,
+    each message placed in its own account's time zone. Automatic mail is left out."""
+    zone = "inquiry__account__timezone"
+    rows = (
+        scoped(Message.objects.filter(received_at__gte=scope.start, received_at__lt=scope.end), scope, "inquiry__")
+        .filter(automatic=False, direction__in=(Direction.INBOUND, Direction.OUTBOUND))
+        .annotate(weekday=LocalPart("received_at", zone, "iso_week_day"), hour=LocalPart("received_at", zone, "hour"))
+        .values("weekday", "hour")
+        .annotate(
+            inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
+            replies=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
+        )
+    )
+    return {(row["weekday"], row["hour"]): (row["inbound"], row["replies"]) for row in rows}
+
+
+# --- facts for the digest -----------------------------------------------------------------
+
+
+def breaches_by_kind(scope: ReportScope) -> dict[str, int]:
+    """Clock breaches that happened in the period, from the event log (clock kind -> count)."""
+    rows = (
+        scoped(InquiryEvent.objects.filter(kind=EventKind.CLOCK_BREACHED, at__gte=scope.start, at__lt=scope.end),
+               scope, "inquiry__")
+        .values("data__clock_kind")
+        .annotate(n=Count("pk"))
+    )
+    return {row["data__clock_kind"]: row["n"] for row in rows}
+
+
+def clusters_opened(scope: ReportScope) -> list[ClusterEvent]:
+    """Complaint clusters flagged in the period on the scope's accounts."""
+    return list(
+        ClusterEvent.objects.filter(
+            kind=ClusterEventKind.OPENED, at__gte=scope.start, at__lt=scope.end,
+            cluster__account_id__in=scope.account_ids,
+        )
+        .select_related("cluster__account", "cluster__topic")
+        .order_by("at", "pk")
+    )
+
+
+def late_response_rates(account_ids: Sequence[int], at: datetime, days: int = 7) -> dict[int, tuple[int, int]]:
+    """Account -> (late, counted) of the marketplace late-response rate as of `at` (DESIGN 6).
+
+    Over customer messages needing a response, received in [at - days, at), that carry a
+    marketplace deadline: counted when answered by `at` or due by `at`; late when answered
+    after the deadline, or still unanswered at `at` with the deadline passed.
+    """
+    answered = Q(answered_at__isnull=False, answered_at__lte=at)
+    due = Q(response_due_at__lte=at)
+    rows = (
+        Message.objects.filter(
+            inquiry__account_id__in=account_ids, direction=Direction.INBOUND, automatic=False,
+            no_response_needed=False, response_due_at__isnull=False,
+            received_at__gte=at - timedelta(days=days), received_at__lt=at,
+        )
+        .values("inquiry__account_id")
+        .annotate(
+            counted=Count("pk", filter=answered | due),
+            late=Count("pk", filter=(answered & Q(answered_at__gt=F("response_due_at"))) | (due & ~answered)),
+        )
+        .order_by()
+    )
+    return {row["inquiry__account_id"]: (row["late"], row["counted"]) for row in rows}

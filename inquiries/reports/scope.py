@@ -1,0 +1,247 @@
+"""What a report covers: the accounts a user may see, the filters, the period and its time zone.
+
+`ReportChoices.load(user)` reads, once per request, everything the user may filter by; the
+form validates against those lists (so it runs no query of its own) and `ReportFilterForm.scope()`
+turns valid input into a `ReportScope`, the one value every report query takes. A filter
+naming an account, team, agent or channel outside the user's reach is a 404, exactly like
+another team's inquiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+from django.http import Http404
+
+from inquiries.models import Account, Channel, Priority, Team, Topic
+
+BUSINESS, CALENDAR = "business", "calendar"
+HOURS_CHOICES = [(BUSINESS, "Business hours"), (CALENDAR, "Calendar hours")]
+TIME_GROUPS = ("day", "week")
+DIMENSIONS = ("agent", "team", "channel", "topic", "account")
+GROUP_BY_CHOICES = [
+    ("day", "Day"), ("week", "Week"), ("agent", "Agent"), ("team", "Team"), ("channel", "Channel"),
+    ("topic", "Topic"), ("account", "Account"),
+]
+PERIOD_CHOICES = [
+    ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"), ("this_month", "This month"),
+    ("last_month", "Last month"), ("custom", "Custom dates"),
+]
+DEFAULT_PERIOD = "30d"
+MAX_DAYS = 400
+# Filters whose values name rows of other teams; an unknown value there is a 404, not a form error.
+SCOPED_FILTERS = ("account", "team", "agent", "channel")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """A resolved report request. `start`/`end` are instants (end exclusive), `tz` names the zone
+    of the days; `now` is the instant "still breached" and the backlog are judged at."""
+
+    account_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+    tz: str
+    now: datetime
+    tz_mixed: bool = False
+    hours: str = BUSINESS
+    team_ids: tuple[int, ...] = ()
+    agent_ids: tuple[int, ...] = ()
+    channel_ids: tuple[int, ...] = ()
+    topic_ids: tuple[int, ...] = ()
+    priorities: tuple[str, ...] = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
+
+
+def day_bounds(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:
+    """[local midnight of first_day, local midnight after last_day): 23 or 25 h days included."""
+    zone = ZoneInfo(tz)
+    return (
+        datetime.combine(first_day, time(0), tzinfo=zone),
+        datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
+def report_timezone(accounts: list[Account]) -> tuple[str, bool]:
+    """The accounts' zone when they share one; UTC (and mixed=True) when they differ."""
+    zones = {account.timezone for account in accounts}
+    if len(zones) == 1:
+        return zones.pop(), False
+    return "UTC", len(zones) > 1
+
+
+def make_scope(
+    *, accounts: list[Account], first_day: date, last_day: date, now: datetime, tz: str | None = None,
+    **filters: object,
+) -> ReportScope:
+    """A scope over `accounts` for whole local days; the zone is theirs unless `tz` is given."""
+    mixed = False
+    if tz is None:
+        tz, mixed = report_timezone(accounts)
+    start, end = day_bounds(first_day, last_day, tz)
+    return ReportScope(
+        account_ids=tuple(sorted(a.pk for a in accounts)), start=start, end=end, first_day=first_day,
+        last_day=last_day, tz=tz, tz_mixed=mixed, now=now, **filters,  # type: ignore[arg-type]
+    )
+
+
+def preset_days(period: str, today: date) -> tuple[date, date]:
+    """First and last day of a preset period, both inclusive; "last N days" includes today."""
+    if period == "this_month":
+        return today.replace(day=1), today
+    if period == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    days = {"7d": 7, "30d": 30, "90d": 90}[period]
+    return today - timedelta(days=days - 1), today
+
+
+# --- what the user may filter by ------------------------------------------------------------
+
+
+def user_label(user: AbstractBaseUser) -> str:
+    full_name = user.get_full_name()  # type: ignore[attr-defined]
+    return full_name or user.get_username()
+
+
+@dataclass(frozen=True, slots=True)
+class ReportChoices:
+    """The rows a user may filter and group by, read once (five queries) and reused for labels."""
+
+    accounts: list[Account]
+    teams: list[Team]
+    agents: list[AbstractBaseUser]
+    channels: list[Channel]
+    topics: list[Topic]
+    extra_agent_labels: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, user: AbstractBaseUser) -> ReportChoices:
+        accounts = list(Account.objects.visible_to(user).order_by("name", "pk"))
+        ids = [a.pk for a in accounts]
+        teams = Team.objects.all() if user.is_superuser else Team.objects.filter(accounts__in=ids).distinct()
+        agents = get_user_model().objects.filter(memberships__team__accounts__in=ids).distinct()
+        return cls(
+            accounts=accounts,
+            teams=list(teams.order_by("name", "pk")),
+            agents=list(agents.order_by("username")),
+            channels=list(Channel.objects.filter(account__in=ids).order_by("account__name", "name", "pk")),
+            topics=list(Topic.objects.all()),
+        )
+
+    def labels(self, dimension: str) -> dict[int, str]:
+        if dimension == "account":
+            return {a.pk: a.name for a in self.accounts}
+        if dimension == "team":
+            return {t.pk: t.name for t in self.teams}
+        if dimension == "agent":
+            return {**{u.pk: user_label(u) for u in self.agents}, **self.extra_agent_labels}
+        if dimension == "channel":
+            return {c.pk: c.name for c in self.channels}
+        if dimension == "topic":
+            return {t.pk: t.name for t in self.topics}
+        raise ValueError(dimension)
+
+
+NONE_LABELS = {"agent": "Unassigned", "team": "No team", "topic": "No topic", "channel": "-", "account": "-"}
+
+
+# --- the form -------------------------------------------------------------------------------
+
+
+class ReportFilterForm(forms.Form):
+    """Report filters from a query string (page, CSV link and API alike); bookmarkable."""
+
+    period = forms.ChoiceField(required=False, choices=PERIOD_CHOICES, label="Period")
+    account = forms.MultipleChoiceField(required=False, label="Accounts")
+    team = forms.MultipleChoiceField(required=False, label="Teams")
+    agent = forms.MultipleChoiceField(required=False, label="Agents (assignee)")
+    channel = forms.MultipleChoiceField(required=False, label="Channels")
+    topic = forms.MultipleChoiceField(required=False, label="Topics")
+    priority = forms.MultipleChoiceField(required=False, label="Priority", choices=Priority.choices)
+    hours = forms.ChoiceField(required=False, choices=HOURS_CHOICES, label="Durations in")
+    group_by = forms.ChoiceField(required=False, label="Group by")
+
+    def __init__(self, data: object, *, choices: ReportChoices, group_by: tuple[str, ...] = TIME_GROUPS) -> None:
+        super().__init__(data)  # type: ignore[arg-type]
+        self.choices = choices
+        # "from" and "to" are Python keywords, hence added here rather than declared above.
+        self.fields["from"] = forms.DateField(required=False, label="From")
+        self.fields["to"] = forms.DateField(required=False, label="To (inclusive)")
+        for name in ("from", "to"):
+            self.fields[name].widget.input_type = "date"
+        self.fields["account"].choices = [(str(a.pk), a.name) for a in choices.accounts]
+        self.fields["team"].choices = [(str(t.pk), t.name) for t in choices.teams]
+        self.fields["agent"].choices = [(str(u.pk), user_label(u)) for u in choices.agents]
+        self.fields["channel"].choices = [(str(c.pk), c.name) for c in choices.channels]
+        self.fields["topic"].choices = [(t.key, t.name) for t in choices.topics]
+        self.fields["group_by"].choices = [(k, v) for k, v in GROUP_BY_CHOICES if k in group_by]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, last = data.get("from"), data.get("to")
+        period = data.get("period") or ("custom" if first or last else DEFAULT_PERIOD)
+        if period == "custom":
+            if not first or not last:
+                raise forms.ValidationError("Custom dates need both a first and a last day.")
+            if first > last:
+                raise forms.ValidationError("The first day is after the last day.")
+            if (last - first).days >= MAX_DAYS:
+                raise forms.ValidationError(f"A report covers at most {MAX_DAYS} days.")
+        data["period"] = period
+        data["hours"] = data.get("hours") or BUSINESS
+        data["group_by"] = data.get("group_by") or "day"
+        return data
+
+    def scope(self, now: datetime) -> ReportScope | None:
+        """The scope asked for; None when the input is invalid (see `errors`).
+
+        Raises Http404 when a filter names an account, team, agent or channel the user may not see.
+        """
+        if not self.is_valid():
+            for name in SCOPED_FILTERS:
+                if any(e.code == "invalid_choice" for e in self.errors.as_data().get(name, [])):
+                    raise Http404("No such account, team, agent or channel.")
+            return None
+        data = self.cleaned_data
+        wanted = set(data["account"])
+        accounts = [a for a in self.choices.accounts if not wanted or str(a.pk) in wanted]
+        tz, _mixed = report_timezone(accounts)
+        if data["period"] == "custom":
+            first_day, last_day = data["from"], data["to"]
+        else:
+            first_day, last_day = preset_days(data["period"], now.astimezone(ZoneInfo(tz)).date())
+        topic_ids = {t.key: t.pk for t in self.choices.topics}
+        return make_scope(
+            accounts=accounts, first_day=first_day, last_day=last_day, now=now, hours=data["hours"],
+            team_ids=_ints(data["team"]), agent_ids=_ints(data["agent"]), channel_ids=_ints(data["channel"]),
+            topic_ids=tuple(sorted(topic_ids[key] for key in data["topic"])),
+            priorities=tuple(sorted(data["priority"])),
+        )
+
+
+def _ints(values: list[str]) -> tuple[int, ...]:
+    return tuple(sorted(int(v) for v in values))
+
+
+def visible_accounts_of_teams(user: AbstractBaseUser, team_ids: list[int]) -> list[Account]:
+    """Accounts of `team_ids` the user may see; all the user's accounts when no team is given."""
+    accounts = Account.objects.visible_to(user)
+    if team_ids:
+        accounts = accounts.filter(Q(teams__in=team_ids)).distinct()
+    return list(accounts.order_by("name", "pk"))

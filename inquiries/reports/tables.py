@@ -1,0 +1,107 @@
+"""A report table: the one shape the page, the CSV export and the API all render.
+
+Rows hold final figures (compliance rounded to 0.1 point, durations to whole seconds), so
+every output shows exactly the same numbers; only the page formats them for reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+TEXT, COUNT, PCT, SECONDS, DATE, DATETIME, KEY = "text", "count", "pct", "seconds", "date", "datetime", "key"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    kind: str = COUNT
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[object, ...], ...]
+
+    def records(self) -> list[dict[str, object]]:
+        """Rows as JSON-ready dicts (dates and datetimes in ISO 8601)."""
+        return [{c.key: _json(v) for c, v in zip(self.columns, row, strict=True)} for row in self.rows]
+
+    def display(self) -> list[list[Cell]]:
+        return [[Cell(format_value(v, c.kind), c.kind) for c, v in zip(self.columns, row, strict=True)]
+                for row in self.rows]
+
+    def sorted_by(self, key: str, *, descending: bool = False) -> Table:
+        """The rows ordered by one column; empty values always last."""
+        index = [c.key for c in self.columns].index(key)
+        present = [row for row in self.rows if row[index] is not None]
+        missing = [row for row in self.rows if row[index] is None]
+        present.sort(key=lambda row: _sort_key(row[index]), reverse=descending)
+        return replace(self, rows=tuple(present + missing))
+
+    def column(self, key: str) -> list[object]:
+        index = [c.key for c in self.columns].index(key)
+        return [row[index] for row in self.rows]
+
+
+def _sort_key(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _json(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def rounded_pct(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def rounded_seconds(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def duration(seconds: float) -> str:
+    """Compact duration for reading: 45s, 12m, 3h 05m, 2d 4h."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m"
+
+
+def format_value(value: object, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == PCT:
+        return f"{value:.1f}%"
+    if kind == SECONDS:
+        return duration(float(value))  # type: ignore[arg-type]
+    if kind == COUNT:
+        return f"{value:,}"
+    if kind == DATETIME and isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if kind == DATE and isinstance(value, date):
+        return f"{value:%a %d %b %Y}"
+    return str(value)
+
+
+def totals(rows: Sequence[Sequence[int]]) -> list[int]:
+    return [sum(column) for column in zip(*rows, strict=True)] if rows else []

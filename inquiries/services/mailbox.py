@@ -1,0 +1,362 @@
+"""Mail coming in: polling IMAP mailboxes, provider webhooks, and the loop guard.
+
+Every message ends in `record_message()` through `record_mail()`, which adds the loop
+guard: a sender who floods a mailbox is suspended, and their further mail is stored as
+automatic ("loop guard: sender suspended") so it starts no clock, kept for review.
+
+Polling is safe to run concurrently (beat, `manage.py poll_mailboxes`, the admin's "poll
+now"): a conditional UPDATE leases the mailbox to one poller at a time. A mailbox that
+fails records why, counts the failure and waits (exponential backoff) before its next
+turn; the others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from inquiries import secrets
+from inquiries.ingestion import imap
+from inquiries.ingestion.email import MAX_MESSAGE_BYTES, parse_email
+from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
+from inquiries.ingestion.webhooks import Delivery
+from inquiries.models import (
+    Channel,
+    MailboxConfig,
+    MailWebhook,
+    MailWebhookToken,
+    Message,
+    SuspendedSender,
+    normalise_address,
+)
+from inquiries.services.messages import EARLIEST_TIMESTAMP, RecordResult, record_message
+
+logger = logging.getLogger(__name__)
+
+LOOP_GUARD_REASON = "loop guard: sender suspended"
+LEASE = timedelta(minutes=10)
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_MAX_SECONDS = 3600
+
+
+# --- the loop guard ------------------------------------------------------------------------
+
+
+def record_mail(*, channel: Channel, incoming: IncomingMessage, now: datetime | None = None) -> RecordResult:
+    """`record_message()` behind the loop guard; raises `Rejected` like it."""
+    now = now or timezone.now()
+    suspension = None
+    if incoming.direction == Direction.INBOUND and incoming.sender_address and not incoming.automatic:
+        suspension = _suspension_for(channel=channel, incoming=incoming, now=now)
+        if suspension is not None:
+            incoming = replace(incoming, automatic=True, automatic_reason=LOOP_GUARD_REASON)
+    result = record_message(channel=channel, incoming=incoming, now=now)
+    if suspension is not None and result.created:
+        SuspendedSender.objects.filter(pk=suspension.pk).update(messages_held=F("messages_held") + 1)
+    return result
+
+
+def _suspension_for(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> SuspendedSender | None:
+    """The sender's active suspension, or a new one if this message is over the limit."""
+    address = normalise_address(incoming.sender_address)
+    active = SuspendedSender.objects.filter(channel=channel, address=address, released_at__isnull=True).first()
+    limit = settings.CSTRACKER_LOOP_GUARD_MESSAGES
+    if active is not None or limit <= 0:
+        return active
+    if Message.objects.filter(channel=channel, external_id=incoming.external_id).exists():
+        return None  # a duplicate: record_message returns the stored one and counts nothing
+    # Counted on the mail's own time line, so a back-filled flood is recognised like a live
+    # one; messages before the sender's last release do not count again.
+    at = incoming.received_at or now
+    since = at - timedelta(minutes=settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES)
+    released = (
+        SuspendedSender.objects.filter(channel=channel, address=address, released_at__isnull=False)
+        .order_by("-released_at")
+        .values_list("released_at", flat=True)
+        .first()
+    )
+    if released is not None:
+        since = max(since, released)
+    recent = Message.objects.filter(
+        channel=channel, sender_address=address, direction=Direction.INBOUND, received_at__gt=since,
+        received_at__lte=at,
+    ).count()
+    if recent < limit:
+        return None
+    reason = (
+        f"{recent + 1} messages within {settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES} minutes "
+        f"(limit {limit})"
+    )
+    try:
+        with transaction.atomic():
+            suspension = SuspendedSender.objects.create(channel=channel, address=address, reason=reason, suspended_at=now)
+    except IntegrityError:  # another poller or webhook suspended them at the same moment
+        return SuspendedSender.objects.filter(channel=channel, address=address, released_at__isnull=True).first()
+    logger.warning("Loop guard: suspended %s on channel %s: %s", address, channel.slug, reason)
+    return suspension
+
+
+def release_sender(*, suspension: SuspendedSender, actor: object = None, now: datetime | None = None) -> bool:
+    """Lift a suspension: the sender's next mail counts again. False if it was already lifted."""
+    return bool(
+        SuspendedSender.objects.filter(pk=suspension.pk, released_at__isnull=True).update(
+            released_at=now or timezone.now(), released_by=actor
+        )
+    )
+
+
+# --- polling -------------------------------------------------------------------------------
+
+
+@dataclass
+class PollResult:
+    mailbox_id: int
+    channel: str
+    ok: bool = True
+    skipped: str = ""  # why nothing was done: "busy", "backing off", "disabled"
+    error: str = ""
+    imported: int = 0
+    duplicates: int = 0
+    held: int = 0
+    rejected: list[str] = field(default_factory=list)
+    remaining: int = 0
+    uidvalidity_changed: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.channel}: skipped ({self.skipped})"
+        if not self.ok:
+            return f"{self.channel}: FAILED: {self.error}"
+        text = (
+            f"{self.channel}: imported={self.imported} duplicate={self.duplicates} held={self.held} "
+            f"rejected={len(self.rejected)} remaining={self.remaining}"
+        )
+        if self.uidvalidity_changed:
+            text += " (UIDVALIDITY changed: folder read again from the start)"
+        return text
+
+
+def backoff_seconds(failures: int) -> int:
+    """1, 2, 4... minutes after consecutive failures, at most an hour."""
+    return min(BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS)
+
+
+def due_mailboxes(now: datetime) -> list[int]:
+    return list(
+        MailboxConfig.objects.filter(is_enabled=True, channel__is_active=True)
+        .exclude(imap_host="")
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def poll_due_mailboxes(*, now: datetime | None = None, force: bool = False) -> list[PollResult]:
+    """Poll every enabled mailbox in this process; one's failure never stops the next."""
+    now = now or timezone.now()
+    ids = due_mailboxes(now) if not force else list(
+        MailboxConfig.objects.filter(is_enabled=True).exclude(imap_host="").order_by("pk").values_list("pk", flat=True)
+    )
+    return [poll_mailbox(mailbox_id=pk, now=now, force=force) for pk in ids]
+
+
+def poll_mailbox(*, mailbox_id: int, now: datetime | None = None, force: bool = False) -> PollResult:
+    """Import the next batch from one mailbox; failures are recorded on it, never raised."""
+    now = now or timezone.now()
+    mailbox = MailboxConfig.objects.select_related("channel__account").get(pk=mailbox_id)
+    result = PollResult(mailbox_id=mailbox.pk, channel=mailbox.channel.slug)
+    if not mailbox.is_enabled:
+        result.skipped = "disabled"
+        return result
+    if not force and mailbox.next_attempt_at is not None and mailbox.next_attempt_at > now:
+        result.skipped = f"backing off until {mailbox.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        return result
+    if not _lease(mailbox, now):
+        result.skipped = "busy: another poll holds this mailbox"
+        return result
+    state = {"uidvalidity": mailbox.uidvalidity, "last_uid": mailbox.last_uid}
+    try:
+        _poll(mailbox, result, state, now)
+    except imap.MailboxError as exc:
+        result.ok, result.error = False, str(exc)
+    except secrets.SecretError as exc:
+        result.ok, result.error = False, str(exc)
+    except Exception as exc:  # a database or parser bug must not stop the other mailboxes
+        logger.exception("Polling mailbox %s (%s) failed unexpectedly", mailbox.pk, mailbox.channel.slug)
+        result.ok, result.error = False, f"unexpected {type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        _finish(mailbox, result, state, now)
+    return result
+
+
+def _lease(mailbox: MailboxConfig, now: datetime) -> bool:
+    return bool(
+        MailboxConfig.objects.filter(pk=mailbox.pk)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE)
+    )
+
+
+def imap_settings(mailbox: MailboxConfig) -> imap.ImapSettings:
+    password = secrets.resolve(
+        env_name=mailbox.imap_password_env, encrypted=mailbox.imap_password_encrypted, what="IMAP password"
+    )
+    return imap.ImapSettings(
+        host=mailbox.imap_host,
+        port=mailbox.imap_port,
+        tls_mode=mailbox.imap_tls,
+        username=mailbox.imap_username,
+        password=password,
+        folder=mailbox.imap_folder or "INBOX",
+        timeout=settings.CSTRACKER_MAIL_TIMEOUT_SECONDS,
+    )
+
+
+def _poll(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | None], now: datetime) -> None:
+    with imap.ImapSession(imap_settings(mailbox), readonly=not mailbox.mark_seen) as session:
+        selection = session.select_new(
+            uidvalidity=mailbox.uidvalidity, last_uid=mailbox.last_uid, batch_size=mailbox.batch_size
+        )
+        if selection.uidvalidity_changed:
+            logger.warning(
+                "Mailbox %s: UIDVALIDITY changed from %s to %s; reading the folder again (duplicates are skipped)",
+                mailbox.channel.slug, mailbox.uidvalidity, selection.uidvalidity,
+            )
+            result.uidvalidity_changed = True
+        if selection.uidvalidity_changed or mailbox.uidvalidity is None:
+            state["uidvalidity"], state["last_uid"] = selection.uidvalidity, 0
+        result.remaining = selection.remaining
+        done: list[int] = []
+        for mail in session.fetch(selection.pending, max_bytes=MAX_MESSAGE_BYTES):
+            _ingest(mailbox.channel, mail, result, now)
+            # Progress is kept per message: a failure later in the batch does not re-read these.
+            state["last_uid"] = mail.uid
+            done.append(mail.uid)
+        if selection.pending:
+            state["last_uid"] = max(state["last_uid"] or 0, selection.pending[-1])
+        if mailbox.mark_seen:
+            session.mark_seen(done)
+
+
+def _ingest(channel: Channel, mail: imap.FetchedMail, result: PollResult, now: datetime) -> None:
+    if mail.raw is None:
+        result.rejected.append(f"uid {mail.uid}: {mail.size} bytes, over the {MAX_MESSAGE_BYTES}-byte limit")
+        return
+    received_at = mail.internal_date or now
+    # The server's receipt time is the customer's sending time for the SLA; a clock that is
+    # ahead of ours or absurdly old is not trusted.
+    if received_at > now or received_at < EARLIEST_TIMESTAMP:
+        received_at = now
+    try:
+        incoming = parse_email(mail.raw, received_at=received_at)
+        recorded = record_mail(channel=channel, incoming=incoming, now=now)
+    except Rejected as exc:
+        logger.info("Mailbox %s: uid %s rejected: %s", channel.slug, mail.uid, exc.reason)
+        result.rejected.append(f"uid {mail.uid}: {exc.reason}")
+        return
+    if not recorded.created:
+        result.duplicates += 1
+    elif recorded.message.automatic_reason == LOOP_GUARD_REASON:
+        result.held += 1
+    else:
+        result.imported += 1
+
+
+def _finish(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | None], now: datetime) -> None:
+    changes: dict[str, object] = {
+        "lease_until": None,
+        "last_polled_at": now,
+        "uidvalidity": state["uidvalidity"],
+        "last_uid": state["last_uid"] or 0,
+    }
+    if result.ok:
+        summary = result.summary()
+        if result.rejected:
+            summary += "\n" + "\n".join(result.rejected[:20])
+        changes.update(last_success_at=now, last_error="", failures=0, next_attempt_at=None, last_summary=summary)
+    else:
+        failures = mailbox.failures + 1
+        wait = backoff_seconds(failures)
+        changes.update(
+            failures=failures,
+            next_attempt_at=now + timedelta(seconds=wait),
+            last_error=f"{now:%Y-%m-%d %H:%M:%S} UTC: {result.error} (failure {failures} in a row; "
+            f"next attempt in {wait // 60 or 1} min)",
+        )
+        logger.warning("Mailbox %s (%s): %s", mailbox.pk, mailbox.channel.slug, result.error)
+    MailboxConfig.objects.filter(pk=mailbox.pk).update(**changes)
+
+
+def wait_for_mail(*, mailbox_id: int, timeout: float) -> bool:
+    """IMAP IDLE on the mailbox until new mail is announced or `timeout` passes."""
+    mailbox = MailboxConfig.objects.select_related("channel").get(pk=mailbox_id)
+    with imap.ImapSession(imap_settings(mailbox)) as session:
+        return session.wait_for_mail(timeout)
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+def webhook_secret(hook: MailWebhook) -> str:
+    return secrets.resolve(env_name=hook.secret_env, encrypted=hook.secret_encrypted, what="webhook secret")
+
+
+def record_webhook(*, hook: MailWebhook, delivery: Delivery, now: datetime | None = None) -> RecordResult:
+    """Store a verified delivery. A Mailgun token seen before with another body is refused.
+
+    Raises `Rejected` (bad content) or `ReplayError`.
+    """
+    now = now or timezone.now()
+    if delivery.replay_key:
+        _remember_token(hook, delivery, now)
+    result = record_mail(channel=hook.channel, incoming=delivery.incoming, now=now)
+    MailWebhook.objects.filter(pk=hook.pk).update(last_received_at=now)
+    return result
+
+
+class ReplayError(Exception):
+    pass
+
+
+def _remember_token(hook: MailWebhook, delivery: Delivery, now: datetime) -> None:
+    # Tokens older than a day are past any signature tolerance: forgetting them is safe.
+    MailWebhookToken.objects.filter(webhook=hook, received_at__lt=now - timedelta(days=1)).delete()
+    try:
+        with transaction.atomic():
+            MailWebhookToken.objects.create(
+                webhook=hook, token=delivery.replay_key, body_sha256=delivery.body_sha256, received_at=now
+            )
+    except IntegrityError:
+        seen = MailWebhookToken.objects.filter(webhook=hook, token=delivery.replay_key).first()
+        if seen is not None and seen.body_sha256 != delivery.body_sha256:
+            raise ReplayError("this signed token was already used with another body") from None
+
+
+def note_webhook_refusal(*, hook: MailWebhook, reason: str, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    MailWebhook.objects.filter(pk=hook.pk).update(last_error=f"{now:%Y-%m-%d %H:%M:%S} UTC: {reason}"[:1000])
+
+
+# --- the periodic task ---------------------------------------------------------------------
+
+
+def sweep(*, now: datetime | None = None) -> str:
+    """Beat's entry point: queue one poll task per due mailbox, and re-queue replies whose
+    send task was lost (broker down at the time, worker killed mid-send)."""
+    from inquiries import tasks
+    from inquiries.services.mail import stalled_replies
+
+    now = now or timezone.now()
+    polls = due_mailboxes(now)
+    for pk in polls:
+        tasks.safe_delay(tasks.poll_mailbox, pk)
+    stalled = stalled_replies(now)
+    for pk in stalled:
+        tasks.safe_delay(tasks.send_reply_email, pk)
+    return f"polls={len(polls)} replies={len(stalled)}"

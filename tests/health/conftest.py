@@ -1,0 +1,65 @@
+"""Helpers for the health tests: messages and replies recorded through the one write path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from inquiries import models as m
+from inquiries import services
+from inquiries.ingestion.types import Direction, IncomingMessage
+from tests import factories
+from tests.ui.conftest import browser_context_args, browser_type_launch_args  # noqa: F401  (browser tests)
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+_ids = count(1)
+
+
+@pytest.fixture
+def amazon(account: m.Account, channel: m.Channel) -> m.Account:
+    """Team A's shop, selling on Amazon (24 h calendar-time reply rule)."""
+    account.marketplace = m.Marketplace.AMAZON
+    account.save()
+    return account
+
+
+def ask(
+    channel: m.Channel,
+    at: datetime,
+    *,
+    sender: str | None = None,
+    now: datetime = NOW,
+    **fields: object,
+) -> m.Message:
+    """A customer message received at `at` (a new inquiry unless `thread_id` joins one)."""
+    fields.setdefault("subject", "Question about my parcel")
+    fields.setdefault("body_text", "Hello, a question.")
+    incoming = factories.incoming(
+        received_at=at, sender_address=sender or f"buyer{next(_ids)}@example.com", **fields
+    )
+    result = services.record_message(channel=channel, incoming=incoming, now=max(now, at))
+    return result.message
+
+
+def answer(message: m.Message, at: datetime, *, now: datetime | None = None) -> m.Message:
+    """A public reply by a person at `at` in the message's inquiry."""
+    incoming = IncomingMessage(
+        external_id=f"reply-{next(_ids)}",
+        direction=Direction.OUTBOUND,
+        sender_address="support@shop.example",
+        body_text="Thanks, sorted.",
+        received_at=at,
+        in_reply_to=message.external_id,
+    )
+    channel = m.Channel.objects.get(pk=message.channel_id)
+    return services.record_message(channel=channel, incoming=incoming, now=max(now or NOW, at)).message
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
