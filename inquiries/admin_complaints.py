@@ -19,14 +19,36 @@ from inquiries.admin import ReadOnly, ScopedByAccount
 
 @admin.register(m.TopicModel)
 class TopicModelAdmin(admin.ModelAdmin):
-    list_display = ["version", "created_at", "is_active", "threshold", "agent_samples", "rule_samples", "holdout"]
+    list_display = [
+        "version",
+        "created_at",
+        "is_active",
+        "threshold",
+        "agent_samples",
+        "rule_samples",
+        "holdout",
+    ]
     list_filter = ["is_active"]
     fields = [
-        "version", "created_at", "is_active", "threshold", "agent_samples", "rule_samples", "labels",
-        "sklearn_version", "metrics",
+        "version",
+        "created_at",
+        "is_active",
+        "threshold",
+        "agent_samples",
+        "rule_samples",
+        "labels",
+        "sklearn_version",
+        "metrics",
     ]
     readonly_fields = [
-        "version", "created_at", "is_active", "agent_samples", "rule_samples", "labels", "sklearn_version", "metrics",
+        "version",
+        "created_at",
+        "is_active",
+        "agent_samples",
+        "rule_samples",
+        "labels",
+        "sklearn_version",
+        "metrics",
     ]
     actions = ["activate"]
 

@@ -50,7 +50,10 @@ class ClusterFilterForm(forms.Form):
             return selectors.ClusterFilters()
         data = self.cleaned_data
         return selectors.ClusterFilters(
-            account=data["account"], topic=data["topic"], state=data["state"] or "active", kind=data["kind"],
+            account=data["account"],
+            topic=data["topic"],
+            state=data["state"] or "active",
+            kind=data["kind"],
             sku=data["sku"],
         )
 
@@ -58,10 +61,14 @@ class ClusterFilterForm(forms.Form):
 class ActionForm(forms.Form):
     root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
     corrective_action = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    preventive_measure = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, required=False)
+    preventive_measure = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, required=False
+    )
     owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Owner")
     action_date = forms.DateField(
-        required=False, label="Action date", widget=forms.DateInput(attrs={"type": "date"}),
+        required=False,
+        label="Action date",
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Empty means today.",
     )
 
@@ -101,8 +108,10 @@ def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form
     can_manage = selectors.can_manage_clusters(request.user, cluster.account_id)
     users = selectors.assignable_users(request.user, cluster.account_id) if can_manage else []
     initial = {
-        "root_cause": cluster.root_cause, "corrective_action": cluster.corrective_action,
-        "preventive_measure": cluster.preventive_measure, "owner": cluster.owner_id,
+        "root_cause": cluster.root_cause,
+        "corrective_action": cluster.corrective_action,
+        "preventive_measure": cluster.preventive_measure,
+        "owner": cluster.owner_id,
         "action_date": cluster.action_date,
     }
     days = _chart_days(cluster)
@@ -125,8 +134,10 @@ def _chart_days(cluster: Cluster) -> list[tuple[date, int]]:
     tz = ZoneInfo(cluster.account.timezone)
     config = complaints.Config.from_settings()
     end: datetime = cluster.last_seen
-    span = config.window + config.baseline if cluster.kind == ClusterKind.BURST else max(
-        config.window, end - cluster.first_seen + timedelta(days=1)
+    span = (
+        config.window + config.baseline
+        if cluster.kind == ClusterKind.BURST
+        else max(config.window, end - cluster.first_seen + timedelta(days=1))
     )
     start = end - span
     counts = selectors.cluster_daily_counts(cluster, start, end, tz)
@@ -135,19 +146,23 @@ def _chart_days(cluster: Cluster) -> list[tuple[date, int]]:
 
 def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
     window_days = complaints.Config.from_settings().window.days
-    highlight = days[-window_days][0] if cluster.kind == ClusterKind.BURST and len(days) >= window_days else None
+    highlight = (
+        days[-window_days][0] if cluster.kind == ClusterKind.BURST and len(days) >= window_days else None
+    )
     what = f"SKU {cluster.sku}" if cluster.kind == ClusterKind.BURST else "this text cluster"
     total = sum(count for _, count in days)
-    description = (
-        f"{total} complaints about {what} over {len(days)} days"
-        + (f"; the last {window_days} days, the test window, are drawn darker." if highlight else ".")
+    description = f"{total} complaints about {what} over {len(days)} days" + (
+        f"; the last {window_days} days, the test window, are drawn darker." if highlight else "."
     )
     # Every text in the SVG is escaped by daily_bar_chart, so the markup is safe to embed.
     svg = daily_bar_chart(
-        days, title=f"Complaints per day, {what}", description=description, chart_id=f"cluster-{cluster.pk}-chart",
+        days,
+        title=f"Complaints per day, {what}",
+        description=description,
+        chart_id=f"cluster-{cluster.pk}-chart",
         highlight_from=highlight,
     )
-    return mark_safe(svg)  # noqa: S308
+    return mark_safe(svg)
 
 
 def _managed_cluster(request: HttpRequest, pk: int) -> Cluster:

@@ -43,10 +43,32 @@ class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
         fields = [
-            "id", "account", "account_name", "topic", "sku", "kind", "signature", "state", "first_seen", "last_seen",
-            "member_count", "customer_count", "window_count", "expected", "p_value", "severity", "severity_level",
-            "growth", "root_cause", "corrective_action", "preventive_measure", "owner", "action_date",
-            "created_at", "updated_at", "resolved_at",
+            "id",
+            "account",
+            "account_name",
+            "topic",
+            "sku",
+            "kind",
+            "signature",
+            "state",
+            "first_seen",
+            "last_seen",
+            "member_count",
+            "customer_count",
+            "window_count",
+            "expected",
+            "p_value",
+            "severity",
+            "severity_level",
+            "growth",
+            "root_cause",
+            "corrective_action",
+            "preventive_measure",
+            "owner",
+            "action_date",
+            "created_at",
+            "updated_at",
+            "resolved_at",
         ]
         read_only_fields = fields
 
@@ -79,7 +101,17 @@ class ClusterMemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ClusterMember
-        fields = ["inquiry", "message", "subject", "customer", "sku", "status", "topic", "opened_at", "added_at"]
+        fields = [
+            "inquiry",
+            "message",
+            "subject",
+            "customer",
+            "sku",
+            "status",
+            "topic",
+            "opened_at",
+            "added_at",
+        ]
         read_only_fields = fields
 
 
@@ -218,5 +250,6 @@ class ClusterResolveView(_LifecycleView):
         cluster = self.managed_cluster(pk)
         body = ResolveInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self.answer(complaints.resolve(cluster=cluster, actor=request.user, note=body.validated_data["note"]))
-
+        return self.answer(
+            complaints.resolve(cluster=cluster, actor=request.user, note=body.validated_data["note"])
+        )

@@ -20,7 +20,11 @@ urlpatterns = [
     path("clusters/", complaints.ClusterListView.as_view(), name="cluster-list"),
     path("clusters/<int:pk>/", complaints.ClusterDetailView.as_view(), name="cluster-detail"),
     path("clusters/<int:pk>/members/", complaints.ClusterMemberListView.as_view(), name="cluster-members"),
-    path("clusters/<int:pk>/acknowledge/", complaints.ClusterAcknowledgeView.as_view(), name="cluster-acknowledge"),
+    path(
+        "clusters/<int:pk>/acknowledge/",
+        complaints.ClusterAcknowledgeView.as_view(),
+        name="cluster-acknowledge",
+    ),
     path("clusters/<int:pk>/action/", complaints.ClusterActionView.as_view(), name="cluster-action"),
     path("clusters/<int:pk>/resolve/", complaints.ClusterResolveView.as_view(), name="cluster-resolve"),
 ]

@@ -19,7 +19,10 @@ def fill_days(counts: Mapping[date, int], start: date, end: date) -> list[tuple[
     """One (day, count) pair for every day from `start` to `end` inclusive; missing days are 0."""
     if end < start:
         return []
-    return [(day, counts.get(day, 0)) for day in (start + timedelta(days=n) for n in range((end - start).days + 1))]
+    return [
+        (day, counts.get(day, 0))
+        for day in (start + timedelta(days=n) for n in range((end - start).days + 1))
+    ]
 
 
 def _nice_ceiling(value: int) -> int:
@@ -65,12 +68,8 @@ def daily_bar_chart(
     # Horizontal grid lines with their values: 0, the middle and the top.
     for value in sorted({0, ceiling // 2, ceiling}):
         y = top + plot_h - plot_h * value / ceiling
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#dde2ea" stroke-width="1"/>'
-        )
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5a6475">{value}</text>'
-        )
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#dde2ea"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5a6475">{value}</text>')
     if days:
         slot = plot_w / len(days)
         bar = max(1.0, slot * 0.7)

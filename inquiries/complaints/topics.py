@@ -20,7 +20,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from inquiries.complaints.classifier import ModelVersionError, TopicSource, TrainedModel, classify_with_fallback
+from inquiries.complaints.classifier import (
+    ModelVersionError,
+    TopicSource,
+    TrainedModel,
+    classify_with_fallback,
+)
 from inquiries.complaints.rules import CompiledRules, TopicRule, compile_rules
 from inquiries.models import Topic, TopicModel
 from inquiries.models import TopicRule as TopicRuleRow
@@ -75,10 +80,8 @@ def _load() -> _Loaded:
     )
     active = TopicModel.objects.filter(is_active=True).values_list("id", "threshold").first()
     model_id, threshold = active if active is not None else (None, 1.0)
-    if cached is not None and cached.model_id == model_id:
-        model = cached.model
-    else:
-        model = _load_model(model_id)
+    unchanged = cached is not None and cached.model_id == model_id
+    model = cached.model if unchanged else _load_model(model_id)  # type: ignore[union-attr]
     loaded = _Loaded(now + CACHE_SECONDS, rules, topics, model_id, model, threshold)
     with _lock:
         _cache = loaded

@@ -270,14 +270,17 @@ class HealthReport:
 
 # --- bands -----------------------------------------------------------------------------------
 
+EPSILON = 1e-9
+
 
 def band_for(value: float | None, target: float | None, at_risk_ratio: float) -> Band:
     """Lower is better: critical above the target, at risk from `at_risk_ratio` of it."""
     if value is None or target is None:
         return Band.HEALTHY
-    if value > target:
+    # Rates are ratios of counts: 8 / 100 must meet an 8% threshold computed as 0.1 * 0.8.
+    if value > target + EPSILON:
         return Band.CRITICAL
-    if target > 0 and value >= target * at_risk_ratio:
+    if target > 0 and value >= target * at_risk_ratio - EPSILON:
         return Band.AT_RISK
     return Band.HEALTHY
 
@@ -567,13 +570,14 @@ def rescue_fetch_limit(windows: Sequence[WindowCounts], rules: Rules) -> int:
 
 
 def rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
-    """What to answer first, soonest band change first (assuming nothing else changes)."""
+    """What to answer first (assuming nothing else changes: no new messages, no window slide)."""
     items: list[RescueItem] = []
     for window in facts.windows:
         items.extend(_rate_rescue(window, facts, rules))
     if rules.has_atoz:
         items.extend(_atoz_rescue(facts, rules))
-    items.sort(key=lambda item: (item.crosses_at, not item.worsens, item.metric_key))
+    # Losing ground first, soonest first; then what would win it back.
+    items.sort(key=lambda item: (not item.worsens, item.crosses_at, item.metric_key))
     return items
 
 
@@ -610,8 +614,9 @@ def _rate_rescue(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list
         act_by = chosen[0].due_at
         assert act_by is not None
         what = "this message" if m == 1 else f"these {m}"
+        due = human_duration((act_by - facts.as_of).total_seconds())
         sentence = (
-            f"Answer {what} on time (the first is due in {human_duration((act_by - facts.as_of).total_seconds())}) "
+            f"Answer {what} on time ({'due' if m == 1 else 'the first is due'} in {due}) "
             f"and the {label} improves from {format_value(window.rate, Unit.RATIO)} to "
             f"{format_value(to_value, Unit.RATIO)} ({current.label.lower()} → {to_band.label.lower()})."
         )

@@ -70,5 +70,5 @@ def rescue_inquiry_ids(user: AbstractBaseUser, account: Account | int | None = N
     items = []
     for visible in accounts:
         items.extend(account_health(visible, now).rescue)
-    items.sort(key=lambda item: (item.crosses_at, not item.worsens))
+    items.sort(key=lambda item: (not item.worsens, item.crosses_at))
     return _rescue_ids(items)

@@ -22,7 +22,9 @@ from inquiries.models.inquiries import Inquiry, Message
 class TopicModel(models.Model):
     """One trained version of the topic classifier; the single active row is used at ingestion."""
 
-    version = models.PositiveIntegerField(unique=True, editable=False, help_text="1, 2, 3... in training order.")
+    version = models.PositiveIntegerField(
+        unique=True, editable=False, help_text="1, 2, 3... in training order."
+    )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     agent_samples = models.PositiveIntegerField(
         default=0, editable=False, help_text="Inquiries whose topic an agent set (full weight)."
@@ -35,13 +37,17 @@ class TopicModel(models.Model):
         default=dict,
         blank=True,
         editable=False,
-        help_text="Samples per topic and, when there were enough, a held-out evaluation (macro-F1, accuracy).",
+        help_text="Samples per topic and, when there were enough, "
+        "a held-out evaluation (macro-F1, accuracy).",
     )
     sklearn_version = models.CharField(max_length=32, editable=False)
-    blob = models.BinaryField(editable=False, help_text="The fitted model, as written by TrainedModel.dumps().")
+    blob = models.BinaryField(
+        editable=False, help_text="The fitted model, as written by TrainedModel.dumps()."
+    )
     threshold = models.FloatField(
         default=0.7,
-        help_text="The model's topic is used when its confidence is at least this (0-1); below it the rules decide.",
+        help_text="The model's topic is used when its confidence is at least this (0-1); "
+        "below it the rules decide.",
     )
     is_active = models.BooleanField(
         default=False, help_text="The one model used at ingestion; activating one deactivates the others."
@@ -50,8 +56,12 @@ class TopicModel(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="topic_model_one_active"),
-            models.CheckConstraint(condition=Q(threshold__gte=0) & Q(threshold__lte=1), name="topic_model_threshold_0_1"),
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="topic_model_one_active"
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0) & Q(threshold__lte=1), name="topic_model_threshold_0_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,12 +107,15 @@ class ClusterQuerySet(models.QuerySet["Cluster"]):
 class Cluster(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="clusters")
     topic = models.ForeignKey(Topic, null=True, on_delete=models.SET_NULL, related_name="clusters")
-    sku = models.CharField(max_length=100, blank=True, help_text="The product of a burst; empty for text clusters.")
+    sku = models.CharField(
+        max_length=100, blank=True, help_text="The product of a burst; empty for text clusters."
+    )
     kind = models.CharField(max_length=16, choices=ClusterKind.choices)
     signature = models.CharField(
         max_length=64,
         blank=True,
-        help_text="Identifies a text cluster (its first member); empty for bursts, which the product identifies.",
+        help_text="Identifies a text cluster (its first member); "
+        "empty for bursts, which the product identifies.",
     )
     state = models.CharField(max_length=16, choices=ClusterState.choices, default=ClusterState.OPEN)
     first_seen = models.DateTimeField(help_text="When the earliest member inquiry was opened.")
@@ -113,9 +126,13 @@ class Cluster(models.Model):
         default=0, help_text="Complaints in the rolling window at the last update."
     )
     expected = models.FloatField(
-        null=True, blank=True, help_text="Complaints expected in the window from the product's baseline (bursts)."
+        null=True,
+        blank=True,
+        help_text="Complaints expected in the window from the product's baseline (bursts).",
     )
-    p_value = models.FloatField(null=True, blank=True, help_text="Poisson P(X >= window count) at the last update.")
+    p_value = models.FloatField(
+        null=True, blank=True, help_text="Poisson P(X >= window count) at the last update."
+    )
     severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.LOW)
     growth = models.PositiveIntegerField(
         default=0, help_text="Members opened in the 24 hours before the last update."
@@ -131,7 +148,9 @@ class Cluster(models.Model):
         related_name="owned_clusters",
         help_text="Who is responsible for the corrective action.",
     )
-    action_date = models.DateField(null=True, blank=True, help_text="When the corrective action was (or will be) taken.")
+    action_date = models.DateField(
+        null=True, blank=True, help_text="When the corrective action was (or will be) taken."
+    )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(default=dj_timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

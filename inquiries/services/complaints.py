@@ -143,14 +143,29 @@ def update_clusters_for_message(*, message_id: int) -> list[int]:
     message = (
         Message.objects.select_related("inquiry__topic")
         .only(
-            "id", "direction", "automatic", "received_at", "subject", "body_text", "inquiry__id",
-            "inquiry__account_id", "inquiry__customer_id", "inquiry__sku", "inquiry__opened_at",
-            "inquiry__topic__id", "inquiry__topic__is_complaint",
+            "id",
+            "direction",
+            "automatic",
+            "received_at",
+            "subject",
+            "body_text",
+            "inquiry__id",
+            "inquiry__account_id",
+            "inquiry__customer_id",
+            "inquiry__sku",
+            "inquiry__opened_at",
+            "inquiry__topic__id",
+            "inquiry__topic__is_complaint",
         )
         .filter(pk=message_id)
         .first()
     )
-    if message is None or message.inquiry is None or message.direction != Direction.INBOUND or message.automatic:
+    if (
+        message is None
+        or message.inquiry is None
+        or message.direction != Direction.INBOUND
+        or message.automatic
+    ):
         return []
     if message.received_at != message.inquiry.opened_at:
         return []
@@ -212,10 +227,9 @@ class BurstStats:
 def _window_start(key: Key, at: datetime, config: Config) -> datetime:
     """The window's start: `at - window`, or the last resolution of this key if later."""
     since = at - config.window
-    resolved = (
-        Cluster.objects.filter(**key.filter(), state=ClusterState.RESOLVED, resolved_at__gt=since)
-        .aggregate(last=Max("resolved_at"))["last"]
-    )
+    resolved = Cluster.objects.filter(
+        **key.filter(), state=ClusterState.RESOLVED, resolved_at__gt=since
+    ).aggregate(last=Max("resolved_at"))["last"]
     return max(since, resolved) if resolved is not None else since
 
 
@@ -237,9 +251,13 @@ def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
     history = baseline_end - _history_start(key.account_id, baseline_end)
     baseline_days = max(config.window.days, min(config.baseline.days, history.days))
     window_count = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at).count()  # type: ignore[attr-defined]
-    baseline = _complaints(key).filter(  # type: ignore[attr-defined]
-        opened_at__gt=baseline_end - timedelta(days=baseline_days), opened_at__lte=baseline_end
-    ).count()
+    baseline = (
+        _complaints(key)
+        .filter(  # type: ignore[attr-defined]
+            opened_at__gt=baseline_end - timedelta(days=baseline_days), opened_at__lte=baseline_end
+        )
+        .count()
+    )
     result = burst_test(
         window_count,
         [baseline],
@@ -259,7 +277,11 @@ def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
 
 def _history_start(account_id: int, default: datetime) -> datetime:
     """When the account's first inquiry opened (an index lookup), or `default` if it has none."""
-    first = Inquiry.objects.filter(account_id=account_id).order_by("opened_at").values_list("opened_at", flat=True)
+    first = (
+        Inquiry.objects.filter(account_id=account_id)
+        .order_by("opened_at")
+        .values_list("opened_at", flat=True)
+    )
     return first.first() or default
 
 
@@ -272,7 +294,11 @@ def _update_burst(
     """
     events = _Events()
     with transaction.atomic():
-        cluster = Cluster.objects.select_for_update().filter(**key.filter(), state__in=ACTIVE_CLUSTER_STATES).first()
+        cluster = (
+            Cluster.objects.select_for_update()
+            .filter(**key.filter(), state__in=ACTIVE_CLUSTER_STATES)
+            .first()
+        )
         stats = None
         created = False
         if cluster is None:
@@ -287,7 +313,9 @@ def _update_burst(
         if joining is not None:
             _add_member(cluster, joining, message_id)
         # The sweep judges the cluster as of now; a complaint as of the latest member.
-        _refresh(cluster, config=config, events=events, created=created, stats=stats, at=None if joining else at)
+        _refresh(
+            cluster, config=config, events=events, created=created, stats=stats, at=None if joining else at
+        )
         if created:
             events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
         events.queue()
@@ -378,13 +406,23 @@ def _refresh(
         # active until a person resolves it.
         cluster.severity = stats.severity
     else:
-        cluster.window_count = cluster.members.filter(opened_at__gt=at - config.window, opened_at__lte=at).count()
+        cluster.window_count = cluster.members.filter(
+            opened_at__gt=at - config.window, opened_at__lte=at
+        ).count()
         cluster.severity = _text_severity(cluster.customer_count)
     cluster.updated_at = timezone.now()
     cluster.save(
         update_fields=[
-            "member_count", "customer_count", "first_seen", "last_seen", "growth", "window_count", "expected",
-            "p_value", "severity", "updated_at",
+            "member_count",
+            "customer_count",
+            "first_seen",
+            "last_seen",
+            "growth",
+            "window_count",
+            "expected",
+            "p_value",
+            "severity",
+            "updated_at",
         ]
     )
     if not created and cluster.severity > before:
@@ -438,8 +476,14 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
     )
     if not candidates:
         return None
-    items = [TextItem(id=pk, customer=str(customer), text=complaint_text(s, b)) for pk, customer, s, b in candidates]
-    hits = [pk for pk, _ in similar_to(complaint_text(message.subject, message.body_text), items, config.similarity)]
+    items = [
+        TextItem(id=pk, customer=str(customer), text=complaint_text(s, b))
+        for pk, customer, s, b in candidates
+    ]
+    hits = [
+        pk
+        for pk, _ in similar_to(complaint_text(message.subject, message.body_text), items, config.similarity)
+    ]
     if not hits:
         return None
     events = _Events()
@@ -491,10 +535,14 @@ class ClusterSweepResult:
     retagged: int
 
     def __str__(self) -> str:
-        return f"opened={self.opened} refreshed={self.refreshed} removed={self.removed} retagged={self.retagged}"
+        return (
+            f"opened={self.opened} refreshed={self.refreshed} removed={self.removed} retagged={self.retagged}"
+        )
 
 
-def sweep_clusters(*, now: datetime | None = None, lookback: timedelta = timedelta(hours=1)) -> ClusterSweepResult:
+def sweep_clusters(
+    *, now: datetime | None = None, lookback: timedelta = timedelta(hours=1)
+) -> ClusterSweepResult:
     """Catch up what the per-complaint updates cannot see; safe to run concurrently.
 
     1. Members an agent re-tagged to another topic (or SKU) leave their cluster.
@@ -520,13 +568,19 @@ def sweep_clusters(*, now: datetime | None = None, lookback: timedelta = timedel
     for pk in Cluster.objects.active().exclude(pk__in=swept).values_list("pk", flat=True):
         events = _Events()
         with transaction.atomic():
-            cluster = Cluster.objects.select_for_update(skip_locked=True).filter(pk=pk, state__in=ACTIVE_CLUSTER_STATES).first()
+            cluster = (
+                Cluster.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, state__in=ACTIVE_CLUSTER_STATES)
+                .first()
+            )
             if cluster is None:
                 continue
             _refresh(cluster, config=config, events=events, at=now)
             events.queue()
         refreshed += 1
-    return ClusterSweepResult(opened=opened, refreshed=refreshed + len(swept), removed=removed, retagged=retagged)
+    return ClusterSweepResult(
+        opened=opened, refreshed=refreshed + len(swept), removed=removed, retagged=retagged
+    )
 
 
 def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
@@ -536,7 +590,9 @@ def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
     for account_id in Account.objects.values_list("pk", flat=True):
         groups = (
             Inquiry.objects.filter(
-                account_id=account_id, topic_id__in=complaint_topics, opened_at__gt=now - config.window,
+                account_id=account_id,
+                topic_id__in=complaint_topics,
+                opened_at__gt=now - config.window,
                 opened_at__lte=now,
             )
             .exclude(sku="")
@@ -577,7 +633,9 @@ def _update_retagged(*, now: datetime, lookback: timedelta, config: Config) -> i
         .values_list("inquiry_id", flat=True)
         .distinct()
     )
-    inquiries = Inquiry.objects.filter(pk__in=list(retagged), topic__is_complaint=True).select_related("topic")
+    inquiries = Inquiry.objects.filter(pk__in=list(retagged), topic__is_complaint=True).select_related(
+        "topic"
+    )
     done = 0
     for inquiry in inquiries:
         if update_clusters_for_inquiry(inquiry=inquiry, config=config):
@@ -598,8 +656,10 @@ def acknowledge(*, cluster: Cluster, actor: AbstractBaseUser | None, now: dateti
     now = now or timezone.now()
     cluster = _locked(cluster)
     if cluster.state != ClusterState.OPEN:
-        raise Conflict(f"Only an open cluster can be acknowledged; this one is {cluster.get_state_display().lower()}.",
-                       field="state")
+        raise Conflict(
+            f"Only an open cluster can be acknowledged; this one is {cluster.get_state_display().lower()}.",
+            field="state",
+        )
     return _transition(cluster, ClusterState.ACKNOWLEDGED, ClusterEventKind.ACKNOWLEDGED, actor, now, {})
 
 
@@ -641,13 +701,20 @@ def record_action(
         "action_date": cluster.action_date.isoformat(),
     }
     return _transition(
-        cluster, ClusterState.ACTION_TAKEN, ClusterEventKind.ACTION_TAKEN, actor, now, data,
+        cluster,
+        ClusterState.ACTION_TAKEN,
+        ClusterEventKind.ACTION_TAKEN,
+        actor,
+        now,
+        data,
         extra_fields=["root_cause", "corrective_action", "preventive_measure", "owner", "action_date"],
     )
 
 
 @transaction.atomic
-def resolve(*, cluster: Cluster, actor: AbstractBaseUser | None, note: str = "", now: datetime | None = None) -> Cluster:
+def resolve(
+    *, cluster: Cluster, actor: AbstractBaseUser | None, note: str = "", now: datetime | None = None
+) -> Cluster:
     """Any active state -> resolved. New complaints about the same thing open a new cluster."""
     now = now or timezone.now()
     cluster = _locked(cluster)
@@ -655,7 +722,12 @@ def resolve(*, cluster: Cluster, actor: AbstractBaseUser | None, note: str = "",
         raise Conflict("This cluster is already resolved.", field="state")
     cluster.resolved_at = now
     return _transition(
-        cluster, ClusterState.RESOLVED, ClusterEventKind.RESOLVED, actor, now, {"note": note.strip()},
+        cluster,
+        ClusterState.RESOLVED,
+        ClusterEventKind.RESOLVED,
+        actor,
+        now,
+        {"note": note.strip()},
         extra_fields=["resolved_at"],
     )
 

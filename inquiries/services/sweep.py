@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -31,53 +31,60 @@ class SweepResult:
         return f"at_risk={self.at_risk} breached={self.breached} followed_up={self.followed_up}"
 
 
-def _event(clock: Clock, kind: str, at: datetime) -> InquiryEvent:
-    return InquiryEvent(
-        inquiry_id=clock.inquiry_id, clock_id=clock.pk, kind=kind, at=at, message_id=clock.message_id,
-        data={"clock_kind": clock.kind},
+def _insert_events(*, ids: list[int], kind: str, at_column: str, state: str, now: datetime) -> list[int]:
+    """Write one event per clock in `ids` that is in `state`, set-based (one INSERT ... SELECT).
+
+    The event time is the clock's own warn_at or due_at: the instant the fact became true.
+    """
+    clock_table = Clock._meta.db_table
+    event_table = InquiryEvent._meta.db_table
+    json_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    placeholders = ", ".join(["%s"] * len(ids))
+    extra = " AND warn_at < due_at" if kind == EventKind.CLOCK_AT_RISK and state == ClockState.RUNNING else ""
+    sql = (
+        f"INSERT INTO {event_table} (inquiry_id, clock_id, message_id, kind, at, recorded_at, data) "  # noqa: S608
+        f"SELECT inquiry_id, id, message_id, %s, {at_column}, %s, {json_object}('clock_kind', kind) "
+        f"FROM {clock_table} WHERE id IN ({placeholders}) AND state = %s{extra} RETURNING id"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [kind, now, *ids, state])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _transition(*, now: datetime, to: str) -> list[int]:
-    """One batch of one transition kind; returns the ids of the clocks that moved."""
+    """One batch of one transition kind; returns the ids of the clocks that moved.
+
+    Rows are claimed with SKIP LOCKED, so concurrent sweeps split the work instead of
+    doubling it; events are written by INSERT ... SELECT from the clock rows themselves.
+    """
     with transaction.atomic():
         if to == ClockState.BREACHED:
             candidates = Clock.objects.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), due_at__lte=now)
         else:
             candidates = Clock.objects.filter(state=ClockState.RUNNING, warn_at__lte=now, due_at__gt=now)
-        clocks = list(
-            candidates.select_for_update(skip_locked=True)
-            .order_by()
-            .only("id", "inquiry_id", "message_id", "kind", "state", "warn_at", "due_at")[:BATCH]
-        )
-        if not clocks:
+        ids = list(candidates.select_for_update(skip_locked=True).order_by().values_list("id", flat=True)[:BATCH])
+        if not ids:
             return []
-        ids = [c.pk for c in clocks]
-        # The conditional UPDATE re-checks the state: a concurrent stop (a reply) wins over the sweep.
+        event_ids = []
         if to == ClockState.BREACHED:
-            Clock.objects.filter(
+            # A clock that skipped at-risk between two sweeps still gets its at-risk fact.
+            event_ids += _insert_events(ids=ids, kind=EventKind.CLOCK_AT_RISK, at_column="warn_at",
+                                        state=ClockState.RUNNING, now=now)
+            # The conditional UPDATE re-checks the state: a concurrent stop (a reply) wins over the sweep.
+            moved = Clock.objects.filter(
                 pk__in=ids, state__in=(ClockState.RUNNING, ClockState.AT_RISK), due_at__lte=now
             ).update(state=ClockState.BREACHED, breached_at=F("due_at"))
+            event_ids += _insert_events(ids=ids, kind=EventKind.CLOCK_BREACHED, at_column="due_at",
+                                        state=ClockState.BREACHED, now=now)
         else:
-            Clock.objects.filter(pk__in=ids, state=ClockState.RUNNING, warn_at__lte=now).update(
+            moved = Clock.objects.filter(pk__in=ids, state=ClockState.RUNNING, warn_at__lte=now).update(
                 state=ClockState.AT_RISK
             )
-        still = set(Clock.objects.filter(pk__in=ids, state=to).values_list("pk", flat=True))
-        events = []
-        for clock in clocks:
-            if clock.pk not in still:
-                continue
-            if to == ClockState.BREACHED:
-                if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
-                    events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
-                events.append(_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
-            else:
-                events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
-        created = InquiryEvent.objects.bulk_create(events)
-        event_ids = [e.pk for e in created if e.pk is not None]
+            event_ids += _insert_events(ids=ids, kind=EventKind.CLOCK_AT_RISK, at_column="warn_at",
+                                        state=ClockState.AT_RISK, now=now)
         if event_ids:
-            enqueue_after_commit("notify_events", event_ids)
-        return sorted(still)
+            enqueue_after_commit("notify_events", sorted(event_ids))
+        return ids[:moved]
 
 
 def sweep(*, now: datetime | None = None, followup_grace: timedelta | None = None) -> SweepResult:

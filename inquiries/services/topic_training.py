@@ -70,7 +70,9 @@ def train_topic_model(*, now: datetime | None = None, min_samples: int | None = 
     samples = [sample for source in WEIGHTS for sample in by_source[source]]
     per_topic = Counter(sample.topic for sample in samples)
     if len(samples) < minimum or len(per_topic) < 2:
-        logger.info("Topic training skipped: %s labelled inquiries in %s topics", len(samples), len(per_topic))
+        logger.info(
+            "Topic training skipped: %s labelled inquiries in %s topics", len(samples), len(per_topic)
+        )
         return None
     metrics: dict[str, object] = {"samples_per_topic": dict(sorted(per_topic.items()))}
     if min(per_topic.values()) >= MIN_PER_TOPIC_FOR_HOLDOUT:
@@ -107,7 +109,11 @@ def _holdout(samples: list[LabeledText]) -> dict[str, object]:
     predicted = [topic for topic, _ in model.predict_many([sample.text for sample in test_part])]
     truth = [sample.topic for sample in test_part]
     report = evaluate(truth, predicted, labels=sorted(set(truth) | set(predicted)))
-    return {"macro_f1": round(report.macro_f1, 4), "accuracy": round(report.accuracy, 4), "test_samples": len(test_part)}
+    return {
+        "macro_f1": round(report.macro_f1, 4),
+        "accuracy": round(report.accuracy, 4),
+        "test_samples": len(test_part),
+    }
 
 
 def activate(*, model: TopicModel) -> TopicModel:

@@ -52,7 +52,9 @@ def ingest(
     with TestCase.captureOnCommitCallbacks(execute=True):
         result = record_message(
             channel=channel,
-            incoming=incoming(received_at=at, sku=sku, sender_address=customer, subject=subject, body_text=body, **fields),
+            incoming=incoming(
+                received_at=at, sku=sku, sender_address=customer, subject=subject, body_text=body, **fields
+            ),
             now=at,
         )
     return result.message
@@ -79,17 +81,35 @@ def make_cluster(
         customer = m.Customer.objects.create(account=channel.account, address=f"c{number}-{n}@example.com")
         inquiries.append(
             m.Inquiry.objects.create(
-                account=channel.account, channel=channel, customer=customer, subject=subject, sku=sku, topic=topic,
-                topic_source="rules", opened_at=T0,
+                account=channel.account,
+                channel=channel,
+                customer=customer,
+                subject=subject,
+                sku=sku,
+                topic=topic,
+                topic_source="rules",
+                opened_at=T0,
             )
         )
     cluster = m.Cluster.objects.create(
-        account=channel.account, topic=topic, sku=sku, kind=m.ClusterKind.BURST, state=state, first_seen=T0,
-        last_seen=T0, member_count=members, customer_count=members, window_count=members, expected=0.2,
-        p_value=0.0001, severity=m.Severity.HIGH, owner=owner,
+        account=channel.account,
+        topic=topic,
+        sku=sku,
+        kind=m.ClusterKind.BURST,
+        state=state,
+        first_seen=T0,
+        last_seen=T0,
+        member_count=members,
+        customer_count=members,
+        window_count=members,
+        expected=0.2,
+        p_value=0.0001,
+        severity=m.Severity.HIGH,
+        owner=owner,
     )
     m.ClusterMember.objects.bulk_create(
-        m.ClusterMember(cluster=cluster, inquiry=inquiry, opened_at=inquiry.opened_at) for inquiry in inquiries
+        m.ClusterMember(cluster=cluster, inquiry=inquiry, opened_at=inquiry.opened_at)
+        for inquiry in inquiries
     )
     m.ClusterEvent.objects.create(cluster=cluster, kind=m.ClusterEventKind.OPENED, at=T0)
     return cluster

@@ -26,17 +26,29 @@ SKU = "KETTLE-1"
 def quiet_baseline(channel, *, sku: str = SKU, count: int = 2) -> None:
     """An account with three months of history and `count` complaints about `sku` spread
     over the eight weeks before the window."""
-    ingest(channel, at=T0 - timedelta(days=90), customer="first@example.com", body="Is it compatible with 110 V?")
+    ingest(
+        channel, at=T0 - timedelta(days=90), customer="first@example.com", body="Is it compatible with 110 V?"
+    )
     for n in range(count):
-        ingest(channel, at=T0 - timedelta(days=20 + 14 * n), sku=sku, customer=f"old{n}@example.com",
-               body=quality_text())
+        ingest(
+            channel,
+            at=T0 - timedelta(days=20 + 14 * n),
+            sku=sku,
+            customer=f"old{n}@example.com",
+            body=quality_text(),
+        )
 
 
 def burst(channel, *, count: int = 10, sku: str = SKU, start=T0, hours: float = 4.8) -> list[m.Message]:
     """`count` quality complaints about `sku` from different customers, `hours` apart."""
     return [
-        ingest(channel, at=start + timedelta(hours=hours * n), sku=sku, customer=f"buyer{n}@{start:%j%H}.example",
-               body=quality_text())
+        ingest(
+            channel,
+            at=start + timedelta(hours=hours * n),
+            sku=sku,
+            customer=f"buyer{n}@{start:%j%H}.example",
+            body=quality_text(),
+        )
         for n in range(count)
     ]
 
@@ -57,7 +69,9 @@ def notified():
 # --- bursts -------------------------------------------------------------------------------------
 
 
-def test_a_burst_of_ten_complaints_in_two_days_is_flagged_once_as_one_growing_cluster(channel, topics, notified):
+def test_a_burst_of_ten_complaints_in_two_days_is_flagged_once_as_one_growing_cluster(
+    channel, topics, notified
+):
     quiet_baseline(channel)
     messages = burst(channel, count=10, hours=4.8)  # ten complaints within 2 days
 
@@ -101,8 +115,13 @@ def test_steady_background_noise_over_many_products_flags_nothing(channel, topic
         rate = rng.uniform(1 / 40, 1 / 10)
         events += [(day, sku) for day in range(63) if rng.random() < rate]
     for n, (day, sku) in enumerate(sorted(events)):
-        ingest(channel, at=T0 + timedelta(days=day, minutes=n), sku=f"SKU-{sku}", customer=f"c{n}@example.com",
-               body=quality_text())
+        ingest(
+            channel,
+            at=T0 + timedelta(days=day, minutes=n),
+            sku=f"SKU-{sku}",
+            customer=f"c{n}@example.com",
+            body=quality_text(),
+        )
     assert len(events) > 40
     assert not m.Cluster.objects.filter(kind=m.ClusterKind.BURST).exists()
 
@@ -112,10 +131,21 @@ def test_a_product_with_many_complaints_as_usual_is_not_flagged(channel, topics)
     # then a ninth week like the others.
     with mock.patch("inquiries.services.complaints.update_clusters_for_message", return_value=[]):
         for n in range(40):
-            ingest(channel, at=T0 - timedelta(hours=33.6 * (n + 1)), sku=SKU, customer=f"h{n}@example.com",
-                   body=quality_text())
+            ingest(
+                channel,
+                at=T0 - timedelta(hours=33.6 * (n + 1)),
+                sku=SKU,
+                customer=f"h{n}@example.com",
+                body=quality_text(),
+            )
     for n in range(5):
-        ingest(channel, at=T0 + timedelta(hours=33.6 * n), sku=SKU, customer=f"b{n}@example.com", body=quality_text())
+        ingest(
+            channel,
+            at=T0 + timedelta(hours=33.6 * n),
+            sku=SKU,
+            customer=f"b{n}@example.com",
+            body=quality_text(),
+        )
 
     assert not m.Cluster.objects.filter(kind=m.ClusterKind.BURST).exists()
 
@@ -132,10 +162,19 @@ def test_only_the_opening_message_of_an_inquiry_counts_as_a_complaint(channel, t
 
 def test_questions_and_messages_without_a_sku_never_make_a_burst(channel, topics):
     for n in range(6):
-        ingest(channel, at=T0 + timedelta(hours=n), sku=SKU, customer=f"q{n}@example.com",
-               body=f"Is model {n} compatible with my machine?")
-        ingest(channel, at=T0 + timedelta(hours=n, minutes=1), customer=f"n{n}@example.com",
-               body=f"Order {n * 7919}: item {n} stopped working, defective unit.")
+        ingest(
+            channel,
+            at=T0 + timedelta(hours=n),
+            sku=SKU,
+            customer=f"q{n}@example.com",
+            body=f"Is model {n} compatible with my machine?",
+        )
+        ingest(
+            channel,
+            at=T0 + timedelta(hours=n, minutes=1),
+            customer=f"n{n}@example.com",
+            body=f"Order {n * 7919}: item {n} stopped working, defective unit.",
+        )
 
     assert not m.Cluster.objects.filter(kind=m.ClusterKind.BURST).exists()
 
@@ -166,7 +205,9 @@ def test_a_rising_severity_is_an_escalation_event(channel, topics, notified):
     burst(channel, count=10, hours=2)
     cluster = m.Cluster.objects.get()
 
-    escalations = list(cluster.events.filter(kind=m.ClusterEventKind.ESCALATED).values_list("data", flat=True))
+    escalations = list(
+        cluster.events.filter(kind=m.ClusterEventKind.ESCALATED).values_list("data", flat=True)
+    )
     assert escalations
     assert escalations[-1]["to"] == cluster.get_severity_display() == "Critical"
     assert set(cluster.events.values_list("pk", flat=True)) <= set(notified)
@@ -179,13 +220,29 @@ CAMPAIGN = "Your seller sent me a used and dirty product with scratches, this is
 
 def test_near_identical_complaints_from_different_customers_form_one_text_cluster(channel, topics):
     a = ingest(channel, body=CAMPAIGN, customer="a@example.com")
-    b = ingest(channel, at=T0 + timedelta(hours=1), body=CAMPAIGN.replace("scam", "SCAM"), customer="b@example.com")
-    c = ingest(channel, at=T0 + timedelta(hours=2), body=f"Order 123-456: {CAMPAIGN}", customer="c@example.com",
-               sku="KETTLE-9")
-    ingest(channel, at=T0 + timedelta(hours=3), body="The kettle leaks at the bottom seam.", customer="d@example.com")
+    b = ingest(
+        channel, at=T0 + timedelta(hours=1), body=CAMPAIGN.replace("scam", "SCAM"), customer="b@example.com"
+    )
+    c = ingest(
+        channel,
+        at=T0 + timedelta(hours=2),
+        body=f"Order 123-456: {CAMPAIGN}",
+        customer="c@example.com",
+        sku="KETTLE-9",
+    )
+    ingest(
+        channel,
+        at=T0 + timedelta(hours=3),
+        body="The kettle leaks at the bottom seam.",
+        customer="d@example.com",
+    )
 
     cluster = m.Cluster.objects.get(kind=m.ClusterKind.NEAR_DUPLICATE)
-    assert set(cluster.members.values_list("inquiry_id", flat=True)) == {a.inquiry_id, b.inquiry_id, c.inquiry_id}
+    assert set(cluster.members.values_list("inquiry_id", flat=True)) == {
+        a.inquiry_id,
+        b.inquiry_id,
+        c.inquiry_id,
+    }
     assert (cluster.sku, cluster.customer_count, cluster.member_count) == ("", 3, 3)
     assert cluster.events.filter(kind=m.ClusterEventKind.OPENED).count() == 1
 
@@ -221,19 +278,35 @@ def test_the_lifecycle_records_each_transition_as_a_notified_event(
     with django_capture_on_commit_callbacks(execute=True):
         complaints.acknowledge(cluster=cluster, actor=manager, now=T0 + timedelta(days=1))
         complaints.record_action(
-            cluster=cluster, actor=manager, root_cause="Bad seal batch 42", corrective_action="Batch recalled",
-            preventive_measure="Seal pressure test", action_date=day, now=T0 + timedelta(days=2),
+            cluster=cluster,
+            actor=manager,
+            root_cause="Bad seal batch 42",
+            corrective_action="Batch recalled",
+            preventive_measure="Seal pressure test",
+            action_date=day,
+            now=T0 + timedelta(days=2),
         )
-        complaints.resolve(cluster=cluster, actor=manager, note="No new complaints", now=T0 + timedelta(days=9))
+        complaints.resolve(
+            cluster=cluster, actor=manager, note="No new complaints", now=T0 + timedelta(days=9)
+        )
 
     cluster.refresh_from_db()
     assert (cluster.state, cluster.owner, cluster.action_date, cluster.root_cause) == (
-        "resolved", manager, day, "Bad seal batch 42",
+        "resolved",
+        manager,
+        day,
+        "Bad seal batch 42",
     )
-    lifecycle = (m.ClusterEventKind.ACKNOWLEDGED, m.ClusterEventKind.ACTION_TAKEN, m.ClusterEventKind.RESOLVED)
+    lifecycle = (
+        m.ClusterEventKind.ACKNOWLEDGED,
+        m.ClusterEventKind.ACTION_TAKEN,
+        m.ClusterEventKind.RESOLVED,
+    )
     events = list(cluster.events.filter(kind__in=lifecycle).order_by("at"))
     assert [(e.kind, e.actor, e.data["from"]) for e in events] == [
-        ("acknowledged", manager, "open"), ("action_taken", manager, "acknowledged"), ("resolved", manager, "action_taken"),
+        ("acknowledged", manager, "open"),
+        ("action_taken", manager, "acknowledged"),
+        ("resolved", manager, "action_taken"),
     ]
     assert events[1].data["preventive_measure"] == "Seal pressure test"
     assert {e.pk for e in events} <= set(notified)
@@ -262,7 +335,13 @@ def test_after_resolution_only_new_complaints_can_open_the_next_cluster(channel,
     first = m.Cluster.objects.get()
     complaints.resolve(cluster=first, actor=manager, now=T0 + timedelta(days=1))
 
-    ingest(channel, at=T0 + timedelta(days=1, hours=1), sku=SKU, customer="after1@example.com", body=quality_text())
+    ingest(
+        channel,
+        at=T0 + timedelta(days=1, hours=1),
+        sku=SKU,
+        customer="after1@example.com",
+        body=quality_text(),
+    )
     assert m.Cluster.objects.count() == 1  # the resolved burst's complaints do not count again
 
     burst(channel, count=3, start=T0 + timedelta(days=1, hours=2), hours=1)
@@ -277,7 +356,13 @@ def test_after_resolution_only_new_complaints_can_open_the_next_cluster(channel,
 def test_the_sweep_opens_a_burst_whose_follow_up_was_lost(channel, topics):
     for n in range(5):
         with mock.patch("inquiries.services.complaints.update_clusters_for_message", return_value=[]):
-            ingest(channel, at=T0 + timedelta(hours=n), sku=SKU, customer=f"lost{n}@example.com", body=quality_text())
+            ingest(
+                channel,
+                at=T0 + timedelta(hours=n),
+                sku=SKU,
+                customer=f"lost{n}@example.com",
+                body=quality_text(),
+            )
     assert not m.Cluster.objects.exists()
 
     result = complaints.sweep_clusters(now=T0 + timedelta(hours=6))
@@ -290,12 +375,24 @@ def test_the_sweep_opens_a_burst_whose_follow_up_was_lost(channel, topics):
 
 def test_the_sweep_removes_members_an_agent_re_tagged_and_adds_those_tagged_in(channel, topics, agent):
     messages = burst(channel, count=5)
-    question = ingest(channel, at=T0 + timedelta(hours=30), sku=SKU, customer="q@example.com",
-                      body="Is it compatible with 110 V?")
+    question = ingest(
+        channel,
+        at=T0 + timedelta(hours=30),
+        sku=SKU,
+        customer="q@example.com",
+        body="Is it compatible with 110 V?",
+    )
     cluster = m.Cluster.objects.get()
     now = T0 + timedelta(hours=31)
-    change_topic(inquiry=m.Inquiry.objects.get(pk=messages[0].inquiry_id), topic=topics["question"], actor=agent, now=now)
-    change_topic(inquiry=m.Inquiry.objects.get(pk=question.inquiry_id), topic=topics["quality"], actor=agent, now=now)
+    change_topic(
+        inquiry=m.Inquiry.objects.get(pk=messages[0].inquiry_id),
+        topic=topics["question"],
+        actor=agent,
+        now=now,
+    )
+    change_topic(
+        inquiry=m.Inquiry.objects.get(pk=question.inquiry_id), topic=topics["quality"], actor=agent, now=now
+    )
 
     result = complaints.sweep_clusters(now=now + timedelta(minutes=5))
 
@@ -320,8 +417,12 @@ def test_concurrent_ingestion_makes_exactly_one_cluster_with_every_complaint(cha
     for n in range(2):
         record_message(
             channel=channel,
-            incoming=incoming(received_at=T0 - timedelta(days=30 + n), sku=SKU, sender_address=f"o{n}@example.com",
-                              body_text=QUALITY_TEXT),
+            incoming=incoming(
+                received_at=T0 - timedelta(days=30 + n),
+                sku=SKU,
+                sender_address=f"o{n}@example.com",
+                body_text=QUALITY_TEXT,
+            ),
             now=T0,
         )
     workers = 12
@@ -334,11 +435,15 @@ def test_concurrent_ingestion_makes_exactly_one_cluster_with_every_complaint(cha
             # Same campaign text too, so the text clustering races as well.
             record_message(
                 channel=channel,
-                incoming=incoming(received_at=T0 + timedelta(minutes=n), sku=SKU, sender_address=f"t{n}@example.com",
-                                  body_text=CAMPAIGN),
+                incoming=incoming(
+                    received_at=T0 + timedelta(minutes=n),
+                    sku=SKU,
+                    sender_address=f"t{n}@example.com",
+                    body_text=CAMPAIGN,
+                ),
                 now=T0 + timedelta(minutes=n),
             )
-        except BaseException as exc:  # noqa: BLE001  (reported in the main thread)
+        except BaseException as exc:  # reported in the main thread
             errors.append(exc)
         finally:
             close_old_connections()

@@ -60,7 +60,9 @@ def test_a_message_without_any_evidence_is_left_without_a_topic(channel, topics)
 
 
 def test_a_rule_added_in_the_admin_classifies_once_the_cache_is_refreshed(channel, topics):
-    m.TopicRule.objects.create(topic=topics["quality"], kind="keyword", pattern="wobbly", language="en", weight=2)
+    m.TopicRule.objects.create(
+        topic=topics["quality"], kind="keyword", pattern="wobbly", language="en", weight=2
+    )
     topic_cache.clear_cache()
 
     message = ingest(channel, subject="Chair", body="The chair is wobbly.")
@@ -132,21 +134,31 @@ def test_the_classifier_decides_where_confident_and_the_rules_elsewhere(channel,
     topic_cache.clear_cache()
 
     learned = ingest(
-        channel, at=T0 + timedelta(days=3), subject="Hinge", body="The hinge is wobbly and the finish flakes off",
+        channel,
+        at=T0 + timedelta(days=3),
+        subject="Hinge",
+        body="The hinge is wobbly and the finish flakes off",
         customer="new@example.com",
     )
-    assert m.Inquiry.objects.filter(pk=learned.inquiry_id).values_list("topic__key", "topic_source").get() == (
-        "quality", "classifier",
+    assert m.Inquiry.objects.filter(pk=learned.inquiry_id).values_list(
+        "topic__key", "topic_source"
+    ).get() == (
+        "quality",
+        "classifier",
     )
 
     m.TopicModel.objects.filter(pk=model.pk).update(threshold=1.0)
     topic_cache.clear_cache()
     ruled = ingest(
-        channel, at=T0 + timedelta(days=3, hours=1), subject="Lid", body="The lid arrived cracked.",
+        channel,
+        at=T0 + timedelta(days=3, hours=1),
+        subject="Lid",
+        body="The lid arrived cracked.",
         customer="other@example.com",
     )
     assert m.Inquiry.objects.filter(pk=ruled.inquiry_id).values_list("topic__key", "topic_source").get() == (
-        "damaged", "rules",
+        "damaged",
+        "rules",
     )
 
 
@@ -176,6 +188,11 @@ def test_a_model_from_another_scikit_learn_version_falls_back_to_the_rules(chann
     m.TopicModel.objects.filter(pk=model.pk).update(blob=blob, threshold=0.0)
     topic_cache.clear_cache()
 
-    message = ingest(channel, at=T0 + timedelta(days=3), body="The lid arrived cracked.", customer="x@example.com")
+    message = ingest(
+        channel, at=T0 + timedelta(days=3), body="The lid arrived cracked.", customer="x@example.com"
+    )
 
-    assert m.Inquiry.objects.filter(pk=message.inquiry_id).values_list("topic_source", flat=True).get() == "rules"
+    assert (
+        m.Inquiry.objects.filter(pk=message.inquiry_id).values_list("topic_source", flat=True).get()
+        == "rules"
+    )

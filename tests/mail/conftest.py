@@ -98,6 +98,12 @@ userdb {{
   driver = static
   args = uid={nobody.pw_uid} gid={nobody.pw_gid} home={base}/mail/%u
 }}
+# Repeated failed logins from one address are otherwise delayed more and more (anvil).
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1

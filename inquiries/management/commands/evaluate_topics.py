@@ -1,7 +1,8 @@
 """manage.py evaluate_topics: train on part of a labelled CSV, report per-topic scores on the rest.
 
     manage.py evaluate_topics data.csv --text-column instruction --label-column intent --mapping bitext
-    manage.py evaluate_topics data.csv --text-column text --label-column label --map "late=delivery,broken=quality"
+    manage.py evaluate_topics data.csv --text-column text --label-column label \
+        --map "late=delivery,broken=quality"
 
 Nothing is stored: this measures the classifier's settings on someone else's labels.
 """
@@ -37,7 +38,10 @@ def parse_map(value: str) -> dict[str, str | None]:
 
 
 class Command(BaseCommand):
-    help = "Evaluate the topic classifier on a labelled CSV: per-topic precision, recall, F1 and a confusion matrix."
+    help = (
+        "Evaluate the topic classifier on a labelled CSV: per-topic precision, recall, F1 "
+        "and a confusion matrix."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("csv", type=Path, help="UTF-8 CSV with a header row.")

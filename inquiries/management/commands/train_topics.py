@@ -20,13 +20,16 @@ class Command(BaseCommand):
             "--min-samples",
             type=int,
             default=None,
-            help="Skip training below this many labelled inquiries (default: CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES).",
+            help="Skip training below this many labelled inquiries "
+            "(default: CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         model = train_topic_model(min_samples=options["min_samples"])
         if model is None:
-            self.stdout.write("Skipped: not enough labelled inquiries (or only one topic); the current model stays.")
+            self.stdout.write(
+                "Skipped: not enough labelled inquiries (or only one topic); the current model stays."
+            )
             return
         holdout = model.metrics.get("holdout")
         score = f", held-out macro-F1 {holdout['macro_f1']:.3f}" if holdout else ""

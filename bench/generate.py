@@ -1,0 +1,176 @@
+"""Large synthetic data sets for benchmarks, built with set-based SQL on PostgreSQL.
+
+    DATABASE_URL=postgres://... python bench/generate.py --inquiries 1000000 [--keep]
+
+As a script it builds the data in a throwaway database, prints row counts and timings,
+and drops it again (unless --keep). Other benchmarks import `generate()`.
+
+Every inquiry has a customer message; 85% have a reply (some late), a quarter a
+follow-up; clocks (first reply, resolution, marketplace reply) match those messages.
+Nothing here is real data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _setup import describe_database, throwaway_database
+from django.db import connection, transaction
+
+from inquiries.models import Account, Channel, Marketplace, Membership, Role, Team
+
+# One statement per table; %(n)s inquiries, %(days)s days back from %(now)s, ids offset by the
+# first inquiry id so generate() can be called on a database that already holds rows.
+SQL = {
+    "customers": """
+        INSERT INTO inquiries_customer (account_id, address, name, tags, created_at)
+        SELECT (%(accounts)s)[1 + (g %% array_length(%(accounts)s, 1))], 'buyer' || g || '@example.com',
+               'Buyer ' || g, '[]'::jsonb, %(now)s
+        FROM generate_series(1, %(customers)s) AS g
+    """,
+    "inquiries": """
+        INSERT INTO inquiries_inquiry (account_id, channel_id, customer_id, subject, status, priority, topic_source,
+            order_id, sku, thread_key, opened_at, last_inbound_at, last_reply_at, solved_at, created_at, updated_at,
+            assignee_id)
+        SELECT c.account_id, ch.channel_id, c.id,
+               (ARRAY['Where is my order?','Item arrived broken','Wrong item received','Refund not received',
+                      'Question about size','Charged twice'])[1 + g %% 6],
+               CASE WHEN g %% 10 < 6 THEN 'solved' WHEN g %% 10 < 8 THEN 'open' WHEN g %% 10 < 9 THEN 'pending'
+                    ELSE 'new' END,
+               (ARRAY['low','normal','normal','normal','high','urgent'])[1 + g %% 6],
+               '', lpad((g %% 1000)::text, 3, '0') || '-' || lpad(g::text, 7, '0') || '-0000001',
+               'SKU-' || (g %% 500), '', t.opened, t.opened, NULL, NULL, t.opened, t.opened,
+               (%(agents)s)[1 + g %% array_length(%(agents)s, 1)]
+        FROM generate_series(1, %(n)s) AS g
+        JOIN inquiries_customer c ON c.id = %(first_customer)s + (g %% %(customers)s)
+        JOIN (SELECT account_id, MIN(id) AS channel_id FROM inquiries_channel GROUP BY account_id) ch
+          ON ch.account_id = c.account_id
+        CROSS JOIN LATERAL (SELECT %(now)s::timestamptz - (random() * %(days)s * interval '1 day') AS opened) t
+    """,
+    "inbound": """
+        INSERT INTO inquiries_message (channel_id, inquiry_id, direction, automatic, automatic_reason, external_id,
+            thread_id, in_reply_to, "references", sender_address, sender_name, subject, body_text, body_html,
+            received_at, order_id, sku, no_response_needed, response_due_at, delivery_state, delivery_error,
+            created_at, followed_up_at)
+        SELECT i.channel_id, i.id, 'inbound', false, '', 'gen-in-' || i.id, '', '', '[]'::jsonb,
+               'buyer@example.com', '', i.subject, 'Hello, ' || i.subject, '', i.opened_at, i.order_id, i.sku,
+               false, i.opened_at + interval '24 hours', '', '', i.opened_at, i.opened_at
+        FROM inquiries_inquiry i WHERE i.id >= %(first_inquiry)s
+    """,
+    "replies": """
+        WITH r AS (
+            SELECT i.id, i.channel_id, i.subject,
+                   i.opened_at + (power(random(), 3) * interval '40 hours') AS at
+            FROM inquiries_inquiry i WHERE i.id >= %(first_inquiry)s AND i.id %% 100 < 85
+        )
+        INSERT INTO inquiries_message (channel_id, inquiry_id, direction, automatic, automatic_reason, external_id,
+            thread_id, in_reply_to, "references", sender_address, sender_name, subject, body_text, body_html,
+            received_at, order_id, sku, no_response_needed, delivery_state, delivery_error, created_at)
+        SELECT r.channel_id, r.id, 'outbound', false, '', 'gen-out-' || r.id, '', '', '[]'::jsonb,
+               'agent@shop.example', '', 'Re: ' || r.subject, 'Thanks, we are on it.', '', r.at, '', '', false,
+               '', '', r.at
+        FROM r WHERE r.at < %(now)s
+    """,
+    "answered": """
+        UPDATE inquiries_message m SET answered_at = o.received_at
+        FROM inquiries_message o
+        WHERE m.inquiry_id = o.inquiry_id AND m.direction = 'inbound' AND o.direction = 'outbound'
+          AND m.inquiry_id >= %(first_inquiry)s
+    """,
+    "last_reply": """
+        UPDATE inquiries_inquiry i SET last_reply_at = m.received_at,
+               solved_at = CASE WHEN i.status = 'solved' THEN m.received_at END
+        FROM inquiries_message m
+        WHERE m.inquiry_id = i.id AND m.direction = 'outbound' AND i.id >= %(first_inquiry)s
+    """,
+    "clocks": """
+        INSERT INTO inquiries_clock (inquiry_id, kind, state, message_id, policy_id, calendar_id, target_seconds,
+            warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at, paused_business_seconds, breached_at,
+            elapsed_seconds)
+        SELECT m.inquiry_id, k.kind,
+               CASE WHEN m.answered_at IS NOT NULL THEN
+                        CASE WHEN m.answered_at <= m.received_at + k.target * interval '1 second' THEN 'met'
+                             ELSE 'missed' END
+                    WHEN m.received_at + k.target * interval '1 second' <= %(now)s THEN 'breached'
+                    WHEN m.received_at + k.target * 0.75 * interval '1 second' <= %(now)s THEN 'at_risk'
+                    ELSE 'running' END,
+               m.id, NULL, NULL, k.target, 0.75, m.received_at,
+               m.received_at + k.target * interval '1 second', m.received_at + k.target * 0.75 * interval '1 second',
+               m.answered_at, NULL, 0,
+               CASE WHEN m.answered_at IS NULL AND m.received_at + k.target * interval '1 second' <= %(now)s
+                    THEN m.received_at + k.target * interval '1 second' END,
+               CASE WHEN m.answered_at IS NOT NULL THEN extract(epoch FROM m.answered_at - m.received_at)::int END
+        FROM inquiries_message m
+        CROSS JOIN (VALUES ('first_reply', 14400), ('marketplace_reply', 86400)) AS k(kind, target)
+        WHERE m.direction = 'inbound' AND m.inquiry_id >= %(first_inquiry)s
+    """,
+}
+
+
+def _configure() -> tuple[list[int], list[int]]:
+    from django.contrib.auth import get_user_model
+
+    accounts = [
+        Account.objects.create(name="Bench on Amazon", marketplace=Marketplace.AMAZON),
+        Account.objects.create(name="Bench on Walmart", marketplace=Marketplace.WALMART),
+        Account.objects.create(name="Bench shop", marketplace=Marketplace.SHOP),
+    ]
+    team = Team.objects.create(name="Bench team")
+    team.accounts.add(*accounts)
+    agents = []
+    for index in range(8):
+        user = get_user_model().objects.create_user(f"bench-agent-{index}", password="bench")  # noqa: S106
+        Membership.objects.create(team=team, user=user, role=Role.AGENT)
+        agents.append(user.pk)
+    for account in accounts:
+        Channel.objects.create(account=account, slug=f"bench-{account.pk}", name=account.name)
+    return [a.pk for a in accounts], agents
+
+
+def generate(*, inquiries: int, days: int = 90, verbose: bool = True) -> dict[str, float]:
+    """Create `inquiries` inquiries with messages and clocks; returns seconds per step."""
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/generate.py builds data with PostgreSQL SQL; set DATABASE_URL to PostgreSQL.")
+    from django.utils import timezone
+
+    timings: dict[str, float] = {}
+    with transaction.atomic():
+        accounts, agents = _configure()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM inquiries_customer")
+        first_customer = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM inquiries_inquiry")
+        first_inquiry = cursor.fetchone()[0]
+    params = {
+        "n": inquiries, "customers": max(1, inquiries // 3), "days": days, "now": timezone.now(),
+        "accounts": accounts, "agents": agents, "first_customer": first_customer, "first_inquiry": first_inquiry,
+    }
+    for step, sql in SQL.items():
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.rowcount
+        timings[step] = time.perf_counter() - started
+        if verbose:
+            print(f"  {step:<11} {rows:>10,} rows  {timings[step]:7.1f} s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--inquiries", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    args = parser.parse_args()
+    with throwaway_database(keep=args.keep) as name:
+        print(f"{describe_database()}, database {name}: generating {args.inquiries:,} inquiries over {args.days} days")
+        started = time.perf_counter()
+        generate(inquiries=args.inquiries, days=args.days)
+        print(f"total {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

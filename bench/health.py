@@ -1,0 +1,204 @@
+"""Benchmark one account's full health as of now, with 1,000,000 messages over 90 days.
+
+Builds, in a throwaway PostgreSQL database, one Amazon account with two channels,
+customers, inquiries and 1,000,000 messages written by INSERT ... SELECT generate_series
+(no Python loop over rows): customer messages answered on time, answered late,
+unanswered, marked "no response needed", automatic mail, agent replies and internal
+notes. Then it times `account_health(account, now)` (every metric, the reasons and the
+rescue list) five times and prints the median, with the number of queries.
+
+Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstracker .venv/bin/python bench/health.py
+     [--messages 1000000] [--runs 5] [--explain]
+Target: median at most 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import timedelta
+
+from _setup import describe_database, median, throwaway_database
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from inquiries.health.metrics import account_health
+from inquiries.models import Account, Channel, Customer, Inquiry, Marketplace, Message, Topic
+
+DAYS = 90
+MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)
+
+
+def insert_select(
+    model: type, expressions: dict[str, tuple[str, list[object]]], source: str, source_params: list[object]
+) -> None:
+    """INSERT INTO model (every column) SELECT ... FROM source: given expressions, else the field default.
+
+    Each expression carries its own parameters, so the column order of the model decides nothing.
+    """
+    columns, selects, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.column in expressions:
+            sql, values = expressions[field.column]
+            selects.append(sql.replace(" % ", " %% "))
+            params.extend(values)
+        else:
+            default = field.get_default()
+            selects.append("%s")
+            params.append(json.dumps(default) if field.get_internal_type() == "JSONField" else default)
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM {source.replace(' % ', ' %% ')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *source_params])
+
+
+def build(messages: int) -> Account:
+    account = Account.objects.create(name="Bench on Amazon", marketplace=Marketplace.AMAZON, timezone="UTC")
+    one, two = (Channel.objects.create(account=account, slug=f"bench-{n}", name=f"Bench {n}") for n in (1, 2))
+    inquiries = messages // MESSAGES_PER_INQUIRY
+    customers = max(1, inquiries // 3)
+    now = timezone.now()
+    start = now - timedelta(days=DAYS)
+    topics = list(Topic.objects.filter(is_complaint=True).values_list("pk", flat=True))
+    # 40% of inquiries carry a complaint topic: indexes past the array's end give NULL.
+    topic_array = f"ARRAY[{','.join(str(int(t)) for t in topics) or 'NULL'}]::bigint[]"
+    topic_spread = max(1, round(len(topics) / 0.4))
+
+    insert_select(
+        Customer,
+        {
+            "account_id": ("%s", [account.pk]),
+            "address": ("'buyer' || g || '@example.com'", []),
+            "name": ("'Buyer ' || g", []),
+            "created_at": ("%s", [start]),
+        },
+        "generate_series(1, %s) AS g",
+        [customers],
+    )
+    first_customer = Customer.objects.filter(account=account).order_by("pk").values_list("pk", flat=True)[0]
+    insert_select(
+        Inquiry,
+        {
+            "account_id": ("%s", [account.pk]),
+            "channel_id": ("CASE WHEN g % 2 = 1 THEN %s ELSE %s END", [two.pk, one.pk]),
+            "customer_id": ("%s + (g % %s)", [first_customer, customers]),
+            "subject": ("'Order question ' || g", []),
+            "status": ("CASE WHEN g % 5 = 0 THEN 'solved' ELSE 'open' END", []),
+            "topic_id": (f"({topic_array})[1 + (g % {topic_spread})]", []),
+            "order_id": ("CASE WHEN g % 5 < 3 THEN 'ORD-' || g ELSE '' END", []),
+            "opened_at": ("%s + (g::float / %s) * interval '90 days'", [start, inquiries]),
+            "created_at": ("%s", [now]),
+            "updated_at": ("%s", [now]),
+        },
+        "generate_series(0, %s - 1) AS g",
+        [inquiries],
+    )
+    first_inquiry = Inquiry.objects.filter(account=account).order_by("pk").values_list("pk", flat=True)[0]
+
+    # Message g belongs to inquiry g / 4; its slot (g % 4) decides what it is:
+    #   0: the opening customer message, 1: a follow-up customer message,
+    #   2: the agent's reply, 3: a second reply (60%), a note (20%) or automatic mail (20%).
+    # Customer messages: 80% answered within 20 h, 10% late (24 to 72 h), 5% unanswered,
+    # 5% "no response needed"; an answer that would fall after now is not stored yet.
+    delay = (
+        "CASE WHEN h % 20 < 16 THEN (h % 1200) * interval '1 minute' "
+        "WHEN h % 20 < 18 THEN interval '24 hours' + (h % 2880) * interval '1 minute' END"
+    )
+    inbound = "g % 4 < 2 OR (g % 4 = 3 AND g % 20 >= 16)"
+    needs_answer = "g % 4 < 2 AND h % 20 < 19"
+    source = (
+        "(SELECT g, (g * 7919) % 1000003 AS h, "
+        "%s + ((g / 4)::float / %s) * interval '90 days' + (g % 4) * interval '2 hours' AS received "
+        "FROM generate_series(0, %s - 1) AS g) AS s"
+    )
+    insert_select(
+        Message,
+        {
+            "channel_id": ("CASE WHEN (g / 4) % 2 = 1 THEN %s ELSE %s END", [two.pk, one.pk]),
+            "inquiry_id": ("%s + g / 4", [first_inquiry]),
+            "direction": (
+                f"CASE WHEN {inbound} THEN 'inbound' WHEN g % 4 = 3 AND g % 20 >= 12 THEN 'note' ELSE 'outbound' END",
+                [],
+            ),
+            "automatic": ("(g % 4 = 3 AND g % 20 >= 16)", []),
+            "automatic_reason": ("CASE WHEN g % 4 = 3 AND g % 20 >= 16 THEN 'Auto-Submitted' ELSE '' END", []),
+            "external_id": ("'b-' || g", []),
+            "sender_address": ("'buyer' || (g / 4) || '@example.com'", []),
+            "subject": ("'Re: order ' || (g / 4)", []),
+            "body_text": ("'Hello, about my order.'", []),
+            "received_at": ("received", []),
+            "order_id": ("CASE WHEN (g / 4) % 5 < 3 THEN 'ORD-' || (g / 4) ELSE '' END", []),
+            "no_response_needed": ("(g % 4 < 2 AND h % 20 = 19)", []),
+            "answered_at": (f"CASE WHEN {needs_answer} AND received + ({delay}) <= %s THEN received + ({delay}) END",
+                            [now]),
+            "response_due_at": ("CASE WHEN g % 4 < 2 THEN received + interval '24 hours' END", []),
+            "followed_up_at": ("received", []),
+            "created_at": ("received", []),
+        },
+        source,
+        [start, inquiries, messages],
+    )
+    with connection.cursor() as cursor:
+        for model in (Message, Inquiry, Customer):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+    return account
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--explain", action="store_true", help="print the plan of every query of one run")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("bench/health.py measures PostgreSQL: set DATABASE_URL=postgres://...")
+    # A name of our own: never clobber the database a test run is using.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_health_{os.getpid()}"
+    with throwaway_database():
+        began = time.perf_counter()
+        account = build(args.messages)
+        built = time.perf_counter() - began
+        stored = Message.objects.filter(channel__account=account).count()
+        print(f"{describe_database()}: built {stored:,} messages, "
+              f"{Inquiry.objects.filter(account=account).count():,} inquiries in {built:.1f} s")
+        account_health(account, timezone.now())  # warm the caches the first run would pay for
+        timings, queries = [], 0
+        for _ in range(args.runs):
+            now = timezone.now()
+            with CaptureQueriesContext(connection) as captured:
+                began = time.perf_counter()
+                report = account_health(account, now)
+                timings.append(time.perf_counter() - began)
+            queries = len(captured)
+        if args.explain:
+            explain(captured)
+        print(f"status {report.status.value}; "
+              + ", ".join(f"{m.key}={m.value:.4g}" for m in report.metrics[:6] if m.value is not None))
+        print(f"rescue items: {len(report.rescue)}; first: {report.rescue[0].sentence if report.rescue else '-'}")
+        print(f"account_health as of now: median {median(timings) * 1000:.0f} ms over {args.runs} runs "
+              f"(min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}), {queries} queries; target 500 ms")
+
+
+def explain(captured: CaptureQueriesContext) -> None:
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            print(f"--- {query['time']} s\n{sql[:300]}\n{plan}\n")
+
+
+if __name__ == "__main__":
+    main()
