@@ -52,6 +52,36 @@ class CalendarAdmin(admin.ModelAdmin):
     readonly_fields = ["version"]
     inlines = [HolidayInline]
 
+    actions = ["import_holidays"]
+
+    @admin.action(description="Import public holidays (country, subdivision, year)")
+    def import_holidays(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        from django import forms
+        from django.shortcuts import render
+
+        from inquiries.services.errors import DomainError
+        from inquiries.services.holidays import import_holidays
+
+        class HolidayForm(forms.Form):
+            country = forms.CharField(max_length=3, help_text="ISO 3166 code, e.g. US, DE, GB.")
+            subdivision = forms.CharField(max_length=10, required=False, help_text="e.g. CA, BY; optional.")
+            year = forms.IntegerField(min_value=1970, max_value=2100)
+
+        form = HolidayForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for calendar in queryset:
+                try:
+                    added = import_holidays(calendar=calendar, **form.cleaned_data)
+                except DomainError as exc:
+                    messages.error(request, exc.message)
+                    return None
+                messages.info(request, f"{calendar}: {added} holidays added.")
+            return None
+        return render(request, "admin/import_holidays.html", {
+            "form": form, "calendars": queryset, "title": "Import public holidays",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "opts": self.model._meta,
+        })
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         from inquiries.services.config import calendar_changed
@@ -175,7 +205,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         from inquiries.services.config import policy_changed
 
-        queued = policy_changed(policy=form.instance)
+        queued = policy_changed(policy=form.instance)  # also bumps updated_at for target edits
         messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
 
 

@@ -1,12 +1,14 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from inquiries.api import complaints, views
+from inquiries.api import complaints, config, views
 
 router = DefaultRouter()
 router.register("accounts", views.AccountViewSet)
 router.register("teams", views.TeamViewSet)
 router.register("channels", views.ChannelViewSet)
+router.register("calendars", config.CalendarViewSet)
+router.register("sla-policies", config.PolicyViewSet)
 
 app_name = "api"
 urlpatterns = [

@@ -45,6 +45,7 @@ from inquiries.models.complaints import (
     ClusterKind,
     ClusterMember,
     ClusterState,
+    ComplaintFingerprint,
     Severity,
     TopicModel,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "ClusterKind",
     "ClusterMember",
     "ClusterState",
+    "ComplaintFingerprint",
     "Severity",
     "TopicModel",
     "EscalationAction",

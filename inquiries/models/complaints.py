@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from inquiries.models.config import Account, Topic
-from inquiries.models.inquiries import Inquiry, Message
+from inquiries.models.inquiries import Customer, Inquiry, Message
 
 
 class TopicModel(models.Model):
@@ -237,3 +237,27 @@ class ClusterEvent(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("ClusterEvent rows are append-only")
         super().save(*args, **kwargs)
+
+
+class ComplaintFingerprint(models.Model):
+    """A complaint's text fingerprint (MinHash, see `complaints.fingerprints`), stored when it
+    is first clustered: finding near-identical complaints then compares a few hundred bytes
+    per candidate instead of re-reading and re-vectorising every candidate's text.
+
+    Account, topic, customer and opening time are copied from the inquiry (and the topic
+    refreshed on re-tags) so the window's candidates come from one index range.
+    """
+
+    inquiry = models.OneToOneField(Inquiry, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(Topic, null=True, on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, null=True, on_delete=models.SET_NULL, related_name="+")
+    opened_at = models.DateTimeField()
+    signature = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "topic", "opened_at"], name="fingerprint_window")]
+
+    def __str__(self) -> str:
+        return f"fingerprint of inquiry {self.inquiry_id}"

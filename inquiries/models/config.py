@@ -286,3 +286,12 @@ class SlaTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy} / {self.priority}"
+
+    def clean(self) -> None:
+        errors = {
+            name: "A target must be a positive number of seconds; leave it empty for no clock."
+            for name in ("first_reply_seconds", "next_reply_seconds", "resolution_seconds")
+            if getattr(self, name) is not None and getattr(self, name) <= 0
+        }
+        if errors:
+            raise ValidationError(errors)

@@ -118,7 +118,7 @@ class MailboxConfig(models.Model):
 
     @property
     def sender_address(self) -> str:
-        return self.from_address or self.channel.address
+        return self.from_address or (self.channel.address if self.channel_id else "")
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from inquiries.models import Calendar, SlaPolicy
 from inquiries.services.clocks import inquiries_with_running_clocks
@@ -17,6 +18,7 @@ from inquiries.services.queue import enqueue_after_commit
 @transaction.atomic
 def policy_changed(*, policy: SlaPolicy) -> int:
     """Every open inquiry may now pick a different policy, so all running clocks are recomputed."""
+    SlaPolicy.objects.filter(pk=policy.pk).update(updated_at=timezone.now())  # target edits reload the cache
     ids = list(inquiries_with_running_clocks())
     enqueue_after_commit("recompute_clocks", ids)
     return len(ids)

@@ -1,0 +1,89 @@
+"""SLA configuration: validation with clear messages, holiday import, the staff API, recomputes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+
+from inquiries import services
+from inquiries.models import Calendar, ClockKind, Holiday, SlaPolicy, SlaTarget
+from inquiries.services.holidays import import_holidays
+from tests.conftest import token_client
+from tests.factories import incoming, policy_with_targets
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_calendar_that_is_never_open_is_refused_with_a_message():
+    calendar = Calendar(name="closed", timezone="UTC", hours={})
+    with pytest.raises(ValidationError) as error:
+        calendar.clean()
+    assert "hours" in error.value.message_dict
+
+
+def test_overlapping_intervals_are_refused_with_a_message():
+    calendar = Calendar(name="overlap", timezone="UTC", hours={"0": [["09:00", "13:00"], ["12:00", "17:00"]]})
+    with pytest.raises(ValidationError) as error:
+        calendar.clean()
+    assert "overlap" in " ".join(error.value.message_dict["hours"]).lower()
+
+
+def test_a_zero_target_is_refused_with_a_message():
+    with pytest.raises(ValidationError) as error:
+        SlaTarget(priority="normal", first_reply_seconds=0).clean()
+    assert "positive" in error.value.message_dict["first_reply_seconds"][0]
+
+
+def test_holidays_of_a_country_and_subdivision_are_imported_once():
+    calendar = Calendar.objects.create(name="Munich", timezone="Europe/Berlin",
+                                       hours={str(d): [["09:00", "17:00"]] for d in range(5)})
+    added = import_holidays(calendar=calendar, country="DE", subdivision="BY", year=2026)
+    assert added >= 12
+    assert Holiday.objects.filter(calendar=calendar, date=date(2026, 1, 6)).exists()  # Epiphany, Bavaria only
+    assert import_holidays(calendar=calendar, country="DE", subdivision="BY", year=2026) == 0
+    calendar.refresh_from_db()
+    assert calendar.version > 1
+
+
+def test_the_holiday_command_reports_what_it_added(capsys):
+    Calendar.objects.create(name="US office", timezone="America/New_York", is_24x7=True)
+    call_command("import_holidays", "US office", country="US", year=2026)
+    assert "added=" in capsys.readouterr().out
+
+
+def test_a_holiday_added_later_moves_running_deadlines(channel, django_capture_on_commit_callbacks):
+    calendar = Calendar.objects.create(name="Weekdays", timezone="UTC",
+                                       hours={str(d): [["09:00", "17:00"]] for d in range(5)})
+    policy_with_targets(first_reply=8 * 3600, calendar=calendar)
+    monday = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    inquiry = services.record_message(channel=channel, incoming=incoming(received_at=monday), now=monday)
+    clock = inquiry.message.inquiry.clocks.get(kind=ClockKind.FIRST_REPLY)
+    assert clock.due_at == datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+    Holiday.objects.create(calendar=calendar, date=date(2026, 3, 2), name="Bench holiday")
+    from inquiries.services.config import calendar_changed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_changed(calendar=calendar)
+    clock.refresh_from_db()
+    assert clock.due_at == datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
+
+
+def test_staff_configure_policies_through_the_api_and_bad_targets_get_field_errors(superuser, agent):
+    api = token_client(superuser)
+    good = api.post("/api/v1/sla-policies/", {
+        "name": "API policy", "position": 5, "warn_ratio": 0.8,
+        "targets": [{"priority": "normal", "first_reply_seconds": 3600}],
+    }, format="json")
+    assert good.status_code == 201, good.json()
+    assert SlaPolicy.objects.get(name="API policy").targets.get().first_reply_seconds == 3600
+    bad = api.post("/api/v1/sla-policies/", {
+        "name": "Bad", "warn_ratio": 1.5, "targets": [{"priority": "normal", "first_reply_seconds": 0}],
+    }, format="json")
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"warn_ratio", "targets"}
+    closed = api.post("/api/v1/calendars/", {"name": "Closed", "timezone": "UTC", "hours": {}}, format="json")
+    assert closed.status_code == 400 and "hours" in closed.json()
+    assert token_client(agent).get("/api/v1/sla-policies/").status_code == 403
