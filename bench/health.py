@@ -117,7 +117,7 @@ def build(messages: int) -> Account:
     inbound = "g % 4 < 2 OR (g % 4 = 3 AND g % 20 >= 16)"
     needs_answer = "g % 4 < 2 AND h % 20 < 19"
     source = (
-        "(SELECT g, (g * 7919) % 1000003 AS h, "
+        "(SELECT g, (g::bigint * 7919) % 1000003 AS h, "
         "%s + ((g / 4)::float / %s) * interval '90 days' + (g % 4) * interval '2 hours' AS received "
         "FROM generate_series(0, %s - 1) AS g) AS s"
     )

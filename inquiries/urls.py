@@ -21,4 +21,5 @@ urlpatterns = [
     path("notifications/", views_notifications.notification_list, name="notifications"),
     path("notifications/bell/", views_notifications.bell, name="notifications-bell"),
     path("notifications/read/", views_notifications.mark_read, name="notifications-read"),
+    path("notifications/preferences/", views_notifications.preferences, name="notifications-preferences"),
 ]

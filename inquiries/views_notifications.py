@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from inquiries.models import Notification
+from inquiries.models import Notification, NotificationPreference
 from inquiries.services import notifications
 
 PAGE = 50
@@ -29,9 +31,30 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     page = list(items[: PAGE + 1])
     more = len(page) > PAGE
     page = page[:PAGE]
+    preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference()
     return render(request, "notifications/list.html", {
         "items": page, "next_before": page[-1].pk if more and page else None,
+        "form": PreferenceForm(instance=preference),
     })
+
+
+class PreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ["in_app", "email_mode", "digest_minutes"]
+
+
+@login_required
+@require_POST
+def preferences(request: HttpRequest) -> HttpResponse:
+    preference, _ = NotificationPreference.objects.get_or_create(user=request.user)
+    form = PreferenceForm(request.POST, instance=preference)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Notification settings saved.")
+    else:
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("inquiries:notifications")
 
 
 @login_required

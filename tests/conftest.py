@@ -117,3 +117,20 @@ def token_client(user: object) -> APIClient:
 def api(agent: object) -> APIClient:
     """alice's API client, authenticated by token."""
     return token_client(agent)
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Playwright drives Debian's Chromium package; it never downloads a browser."""
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}

@@ -10,9 +10,11 @@ opening time, however many messages follow. Two kinds of cluster:
   about the same key join that same cluster until someone resolves it. A resolved
   cluster restarts the window: only complaints after its resolution can open the next one.
 - **near_duplicate**: one account and topic, any SKU or none. A new complaint's text is
-  compared with the window's latest complaints of its topic (`similar_to`); a match from
-  another customer opens a cluster of the two, or adds the complaint to the cluster the
-  match belongs to.
+  fingerprinted once (`complaints.fingerprints`, MinHash) and screened against the stored
+  fingerprints of the window's latest complaints of its topic; the few look-alikes are
+  confirmed with `similar_to` (TF-IDF cosine, CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT).
+  A match from another customer opens a cluster of the two, or adds the complaint to the
+  cluster the match belongs to.
 
 Each update costs a few indexed queries on the complaint's own key; nothing is ever
 recomputed from all history. Concurrency: an active burst cluster is unique per key (a
@@ -34,10 +36,11 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from inquiries.complaints.clusters import TextItem, burst_test, similar_to
+from inquiries.complaints.fingerprints import SCREEN_JACCARD, estimated_jaccard, fingerprint
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     Account,
@@ -47,6 +50,7 @@ from inquiries.models import (
     ClusterKind,
     ClusterMember,
     ClusterState,
+    ComplaintFingerprint,
     Direction,
     EventKind,
     Inquiry,
@@ -309,7 +313,7 @@ def _update_burst(
         if created or joining is None:
             since = _window_start(key, at, config) if created else at - config.window
             window = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at)  # type: ignore[attr-defined]
-            _add_members(cluster, window, now=at)
+            _add_members(cluster, window)
         if joining is not None:
             _add_member(cluster, joining, message_id)
         # The sweep judges the cluster as of now; a complaint as of the latest member.
@@ -339,7 +343,7 @@ def _add_member(cluster: Cluster, inquiry: Inquiry, message_id: int | None) -> N
     )
 
 
-def _add_members(cluster: Cluster, inquiries: object, *, now: datetime) -> None:
+def _add_members(cluster: Cluster, inquiries: object) -> None:
     first_message = Message.objects.filter(
         inquiry=OuterRef("pk"), direction=Direction.INBOUND, automatic=False
     ).order_by("received_at", "id")
@@ -447,8 +451,31 @@ def complaint_text(subject: str, body: str) -> str:
     return f"{subject}\n{body}"
 
 
+def _store_fingerprint(inquiry: Inquiry, message: Message) -> bytes:
+    """Fingerprint the complaint's text (once; the topic is refreshed on every update)."""
+    signature = fingerprint(complaint_text(message.subject, message.body_text))
+    ComplaintFingerprint.objects.bulk_create(
+        [
+            ComplaintFingerprint(
+                inquiry=inquiry,
+                account_id=inquiry.account_id,
+                topic_id=inquiry.topic_id,
+                customer_id=inquiry.customer_id,
+                message=message,
+                opened_at=inquiry.opened_at,
+                signature=signature,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["inquiry"],
+        update_fields=["topic", "message", "signature"],
+    )
+    return signature
+
+
 def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
     at = inquiry.opened_at
+    signature = _store_fingerprint(inquiry, message)
     in_text_cluster = ClusterMember.objects.filter(
         inquiry=inquiry, cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state__in=ACTIVE_CLUSTER_STATES
     )
@@ -459,31 +486,31 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
         cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state=ClusterState.RESOLVED
     ).values("inquiry_id")
     candidates = list(
-        Message.objects.filter(
-            inquiry__account_id=inquiry.account_id,
-            inquiry__topic_id=inquiry.topic_id,
-            inquiry__opened_at__gte=at - config.window,
-            inquiry__opened_at__lte=at,
-            direction=Direction.INBOUND,
-            automatic=False,
-            received_at=F("inquiry__opened_at"),
+        ComplaintFingerprint.objects.filter(
+            account_id=inquiry.account_id,
+            topic_id=inquiry.topic_id,
+            opened_at__gte=at - config.window,
+            opened_at__lte=at,
         )
         .exclude(inquiry_id=inquiry.pk)
-        .exclude(inquiry__customer_id=inquiry.customer_id)
+        .exclude(customer_id=inquiry.customer_id)
         .exclude(inquiry_id__in=settled)
-        .order_by("-inquiry__opened_at", "-id")
-        .values_list("inquiry_id", "inquiry__customer_id", "subject", "body_text")[: config.candidates]
+        .order_by("-opened_at")
+        .values_list("inquiry_id", "message_id", "signature")[: config.candidates]
     )
-    if not candidates:
+    # Screen by fingerprint, then confirm the few look-alikes with the exact measure.
+    scores = estimated_jaccard(signature, [bytes(sig) for _, _, sig in candidates])
+    screened = [
+        message_id
+        for (_, message_id, _), score in zip(candidates, scores, strict=True)
+        if score >= SCREEN_JACCARD
+    ]
+    if not screened:
         return None
-    items = [
-        TextItem(id=pk, customer=str(customer), text=complaint_text(s, b))
-        for pk, customer, s, b in candidates
-    ]
-    hits = [
-        pk
-        for pk, _ in similar_to(complaint_text(message.subject, message.body_text), items, config.similarity)
-    ]
+    texts = Message.objects.filter(pk__in=screened).values_list("inquiry_id", "subject", "body_text")
+    items = [TextItem(id=pk, customer="", text=complaint_text(subject, body)) for pk, subject, body in texts]
+    text = complaint_text(message.subject, message.body_text)
+    hits = [pk for pk, _ in similar_to(text, items, config.similarity)]
     if not hits:
         return None
     events = _Events()
@@ -515,7 +542,7 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
                 first_seen=at,
                 last_seen=at,
             )
-            _add_members(cluster, Inquiry.objects.filter(pk__in=hits), now=at)
+            _add_members(cluster, Inquiry.objects.filter(pk__in=hits))
         _add_member(cluster, inquiry, message.pk)
         _refresh(cluster, config=config, events=events, created=created)
         if created:
@@ -545,6 +572,7 @@ def sweep_clusters(
 ) -> ClusterSweepResult:
     """Catch up what the per-complaint updates cannot see; safe to run concurrently.
 
+    0. The window's complaints without a text fingerprint get one (lost tasks, upgrades).
     1. Members an agent re-tagged to another topic (or SKU) leave their cluster.
     2. Complaints re-tagged *into* a complaint topic within `lookback` get the update
        they missed at ingestion.
@@ -555,6 +583,7 @@ def sweep_clusters(
     """
     now = now or timezone.now()
     config = Config.from_settings()
+    fingerprint_window(now=now, config=config)
     removed = _remove_retagged_members(now=now, config=config)
     retagged = _update_retagged(now=now, lookback=lookback, config=config)
     active_before = set(Cluster.objects.active().values_list("pk", flat=True))
@@ -581,6 +610,57 @@ def sweep_clusters(
     return ClusterSweepResult(
         opened=opened, refreshed=refreshed + len(swept), removed=removed, retagged=retagged
     )
+
+
+def fingerprint_window(*, now: datetime, config: Config | None = None, batch: int = 5000) -> int:
+    """Fingerprint up to `batch` complaints of the window that have none; returns how many."""
+    config = config or Config.from_settings()
+    complaint_topics = list(Topic.objects.filter(is_complaint=True).values_list("pk", flat=True))
+    done = 0
+    for account_id in Account.objects.values_list("pk", flat=True):
+        fingerprinted = ComplaintFingerprint.objects.filter(inquiry_id=OuterRef("inquiry_id"))
+        missing = list(
+            Message.objects.filter(
+                inquiry__account_id=account_id,
+                inquiry__topic_id__in=complaint_topics,
+                inquiry__opened_at__gt=now - config.window,
+                inquiry__opened_at__lte=now,
+                direction=Direction.INBOUND,
+                automatic=False,
+                received_at=F("inquiry__opened_at"),
+            )
+            .filter(~Exists(fingerprinted))
+            .values_list(
+                "pk",
+                "inquiry_id",
+                "inquiry__topic_id",
+                "inquiry__customer_id",
+                "inquiry__opened_at",
+                "subject",
+                "body_text",
+            )
+            .order_by()[: batch - done]
+        )
+        ComplaintFingerprint.objects.bulk_create(
+            [
+                ComplaintFingerprint(
+                    inquiry_id=inquiry_id,
+                    account_id=account_id,
+                    topic_id=topic_id,
+                    customer_id=customer_id,
+                    message_id=message_id,
+                    opened_at=opened_at,
+                    signature=fingerprint(complaint_text(subject, body)),
+                )
+                for message_id, inquiry_id, topic_id, customer_id, opened_at, subject, body in missing
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        done += len(missing)
+        if done >= batch:
+            break
+    return done
 
 
 def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
