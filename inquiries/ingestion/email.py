@@ -159,6 +159,28 @@ def parse_email(
     return _build(msg, raw, received_at=received_at, max_depth=max_depth, max_parts=max_parts)
 
 
+def receipt_time(raw: bytes, *, limit: int = 64 * 1024) -> datetime | None:
+    """When our side received the mail: the date of the topmost Received header.
+
+    That header is added by the last hop (our mail server), so for an archive import it is
+    the receipt time the clocks should start from; the Date header is only the sender's claim.
+    None when there is no parsable one.
+    """
+    head = raw[:limit].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    unfolded = re.sub(rb"\n[ \t]+", b" ", head)
+    for line in unfolded.split(b"\n"):
+        if line[:9].lower() == b"received:":
+            _, sep, date_text = line.rpartition(b";")
+            if not sep:
+                return None
+            try:
+                when = parsedate_to_datetime(date_text.decode("ascii", "replace").strip())
+            except (TypeError, ValueError, IndexError):
+                return None
+            return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return None
+
+
 def content_hash(raw: bytes) -> str:
     """The external id of a message without a Message-ID: "sha256:" and a hex digest.
 

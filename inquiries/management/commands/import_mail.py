@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from inquiries.ingestion.email import iter_mail_source, parse_email
+from inquiries.ingestion.email import iter_mail_source, parse_email, receipt_time
 from inquiries.ingestion.types import Rejected
 from inquiries.management.commands._importing import Progress, Tally, channel_by_slug
 from inquiries.services import record_message
@@ -46,11 +45,14 @@ class Command(BaseCommand):
                 continue
             done_bytes += len(item)
             try:
-                incoming = parse_email(item, received_at=None)
-                if incoming.received_at is None:
-                    # Mail without a trace of its own receipt time is received now.
-                    incoming = replace(incoming, received_at=timezone.now())
-                result = record_message(channel=target, incoming=incoming)
+                now = timezone.now()
+                # Archived mail is scored from when our server received it (the topmost Received
+                # header); mail without that trace, or with a clock ahead of ours, is received now.
+                received = receipt_time(item)
+                if received is None or received > now:
+                    received = now
+                incoming = parse_email(item, received_at=received)
+                result = record_message(channel=target, incoming=incoming, now=now)
             except Rejected as exc:
                 tally.rejected.append((label, exc.reason))
                 continue

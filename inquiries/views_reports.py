@@ -1,0 +1,134 @@
+"""The reports page, its CSV downloads and the digest subscription form.
+
+Every figure comes from `inquiries.reports.report.build_table()`, the same function the API
+calls; these views only parse the filters, pick the table and render. Reports cover the
+accounts the user may see; a filter naming another team's account, team, agent or channel
+is a 404.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_POST
+
+from inquiries.models import Team
+from inquiries.reports.export import to_csv
+from inquiries.reports.report import TABLE_NAMES, Report, build_report, build_table
+from inquiries.reports.scope import DIMENSIONS, GROUP_BY_CHOICES, ReportChoices, ReportFilterForm, ReportScope
+from inquiries.reports.tables import Table
+from inquiries.services import digests
+
+FILTER_PARAMS = ("period", "from", "to", "account", "team", "agent", "channel", "topic", "priority", "hours",
+                 "group_by")
+
+
+def _filters(request: HttpRequest, group_by: tuple[str, ...]) -> tuple[ReportChoices, ReportFilterForm,
+                                                                         ReportScope | None]:
+    choices = ReportChoices.load(request.user)
+    form = ReportFilterForm(request.GET, choices=choices, group_by=group_by)
+    return choices, form, form.scope(timezone.now())
+
+
+@require_GET
+@login_required
+def report_page(request: HttpRequest) -> HttpResponse:
+    """SLA compliance, times, breakdowns, backlog and volume for the filters in the query string."""
+    choices, form, scope = _filters(request, ("day", "week"))
+    if scope is None:
+        return render(request, "reports/page.html", {"form": form}, status=400)
+    report = build_report(scope, choices, form.cleaned_data["group_by"])
+    query = _query(request.GET)
+    context = {
+        "form": form,
+        "report": report,
+        "query": query,
+        "breakdowns": [_sortable(report, request.GET, dimension, query) for dimension in DIMENSIONS],
+        "subscriptions": digests.subscriptions_of(request.user),
+        "digest_form": digests.SubscriptionForm(teams=_own_teams(request)),
+    }
+    return render(request, "reports/page.html", context)
+
+
+@require_GET
+@login_required
+def report_csv(request: HttpRequest, table: str) -> HttpResponse:
+    """One report table as CSV, for the same filters as the page (breakdowns: `group_by`)."""
+    if table not in TABLE_NAMES:
+        raise Http404("No such report.")
+    choices, form, scope = _filters(request, tuple(key for key, _ in GROUP_BY_CHOICES))
+    if scope is None:
+        return HttpResponse(" ".join(" ".join(e) for e in form.errors.values()), status=400,
+                            content_type="text/plain; charset=utf-8")
+    group_by = form.cleaned_data["group_by"]
+    return csv_response(build_table(table, scope, choices, group_by), scope, group_by)
+
+
+def csv_response(table: Table, scope: ReportScope, group_by: str) -> HttpResponse:
+    """A download with a UTF-8 byte order mark, so that spreadsheets read names correctly."""
+    suffix = f"-{group_by}" if table.name in ("sla", "breakdown") else ""
+    filename = f"cstracker-{table.name}{suffix}-{scope.first_day}-{scope.last_day}.csv"
+    response = HttpResponse(("\ufeff" + to_csv(table)).encode(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def _query(params: QueryDict) -> str:
+    """The filters of the current page, for links that keep them (CSV downloads, sorting)."""
+    return urlencode([(name, value) for name in FILTER_PARAMS for value in params.getlist(name) if value])
+
+
+def _sortable(report: Report, params: QueryDict, dimension: str, query: str) -> dict:
+    """A breakdown sorted by `sort_<dimension>` ("column" or "-column"), with its header links."""
+    table = report.breakdowns[dimension]
+    wanted = params.get(f"sort_{dimension}", "")
+    key, descending = wanted.lstrip("-"), wanted.startswith("-")
+    keys = [c.key for c in table.columns]
+    if key in keys and key != "group":
+        table = table.sorted_by(key, descending=descending)
+    else:
+        key, descending = "group_label", False
+    headers = []
+    for column in table.columns[1:]:
+        flip = "" if column.key != key or descending else "-"
+        state = ("descending" if descending else "ascending") if column.key == key else "none"
+        sort_query = f"{query}&" if query else ""
+        headers.append({"column": column, "url": f"?{sort_query}sort_{dimension}={flip}{column.key}#by-{dimension}",
+                        "sort": state})
+    return {"dimension": dimension, "table": table, "headers": headers,
+            "csv": f"{reverse('inquiries:report_csv', args=['breakdown'])}?{query}&group_by={dimension}"}
+
+
+def _own_teams(request: HttpRequest) -> list[Team]:
+    teams = Team.objects.all() if request.user.is_superuser else Team.objects.filter(memberships__user=request.user)
+    return list(teams.order_by("name"))
+
+
+@require_POST
+@login_required
+def subscribe(request: HttpRequest) -> HttpResponse:
+    """Create or change the user's daily or weekly digest."""
+    form = digests.SubscriptionForm(request.POST, teams=_own_teams(request))
+    if form.is_valid():
+        digests.subscribe(user=request.user, **form.cleaned_data)
+        messages.success(request, "Digest saved: you will get it by e-mail.")
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    return HttpResponseRedirect(reverse("inquiries:reports") + "#digest")
+
+
+@require_POST
+@login_required
+def unsubscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    if not digests.unsubscribe(user=request.user, pk=pk):
+        raise Http404("No such subscription.")
+    messages.success(request, "Digest stopped.")
+    return HttpResponseRedirect(reverse("inquiries:reports") + "#digest")

@@ -1,0 +1,97 @@
+"""The import commands: counts, rejections with file or line, nothing stored twice, exit status."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from inquiries.models import Inquiry, Message
+from tests.shared_data import shared_file
+
+pytestmark = pytest.mark.django_db
+
+MAIL = (
+    b"Received: from mx.example.net by mail.shop.example; Mon, 2 Mar 2026 10:00:00 +0000\r\n"
+    b"From: Buyer <buyer@example.com>\r\nTo: help@shop.example\r\nSubject: Broken lamp\r\n"
+    b"Message-ID: <m1@example.com>\r\nDate: Mon, 2 Mar 2026 09:59:00 +0000\r\n\r\nThe lamp arrived broken.\r\n"
+)
+REPLY = (
+    b"From: Buyer <buyer@example.com>\r\nTo: help@shop.example\r\nSubject: Re: Broken lamp\r\n"
+    b"Message-ID: <m2@example.com>\r\nIn-Reply-To: <m1@example.com>\r\n\r\nAny news?\r\n"
+)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_an_mbox_imports_threads_and_scores_from_the_received_header(tmp_path: Path, channel):
+    mbox = tmp_path / "inbox.mbox"
+    mbox.write_bytes(b"From buyer@example.com Mon Mar  2 10:00:00 2026\n" + MAIL.replace(b"\r\n", b"\n")
+                     + b"\nFrom buyer@example.com Mon Mar  2 11:00:00 2026\n" + REPLY.replace(b"\r\n", b"\n"))
+    code, out, _ = run("import_mail", str(mbox), "--channel", channel.slug)
+    assert code == 0
+    assert "imported=2 duplicate=0 automatic=0 rejected=0" in out
+    inquiry = Inquiry.objects.get()
+    assert inquiry.messages.count() == 2
+    first = Message.objects.get(external_id="m1@example.com")
+    assert first.received_at.isoformat() == "2026-03-02T10:00:00+00:00"
+    assert first.sent_at.isoformat() == "2026-03-02T09:59:00+00:00"
+    code, out, _ = run("import_mail", str(mbox), "--channel", channel.slug)
+    assert "imported=0 duplicate=2" in out
+
+
+def test_every_real_world_fixture_is_imported_or_rejected_with_a_reason(channel):
+    folder = shared_file("email-flanker-fixtures", "messages")
+    code, out, err = run("import_mail", str(folder), "--channel", channel.slug)
+    counts = dict(part.split("=") for part in out.strip().splitlines()[-1].split())
+    assert int(counts["imported"]) + int(counts["duplicate"]) + int(counts["rejected"]) >= 48
+    assert int(counts["automatic"]) >= 5  # the bounces and the feedback report
+    for line in err.splitlines():
+        assert line.startswith("rejected ") and ": " in line
+    assert code == (1 if int(counts["rejected"]) else 0)
+
+
+def test_an_unknown_channel_is_a_clear_error(tmp_path: Path, db):
+    (tmp_path / "a.eml").write_bytes(MAIL)
+    with pytest.raises(CommandError, match="Unknown channel 'nope'"):
+        call_command("import_mail", str(tmp_path / "a.eml"), "--channel", "nope")
+
+
+def test_bad_csv_rows_are_reported_by_line_and_the_rest_imported_once(tmp_path: Path, channel):
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text(
+        "external_id,direction,sender_address,subject,body,received_at\n"
+        "c1,inbound,a@example.com,Late parcel,Where is it?,2026-03-02T10:00:00+00:00\n"
+        "c2,inbound,b@example.com,Broken,\"Two\nlines\",yesterday\n"
+        "c3,sideways,c@example.com,Hm,Body,2026-03-02T11:00:00+00:00\n"
+        "c4,inbound,d@example.com,Fine,Body,2026-03-02T12:00:00+00:00\n",
+        encoding="utf-8",
+    )
+    code, out, err = run("import_csv", str(csv_file), "--channel", channel.slug)
+    assert code == 1
+    assert "imported=2 duplicate=0 automatic=0 rejected=2" in out
+    assert "line 3" in err and "received_at" in err
+    assert "line 5" in err and "direction" in err
+    code, out, _ = run("import_csv", str(csv_file), "--channel", channel.slug)
+    assert "imported=0 duplicate=2" in out
+    assert Message.objects.count() == 2
+
+
+def test_a_csv_mapping_option_reads_other_column_names(tmp_path: Path, channel):
+    csv_file = tmp_path / "helpdesk.csv"
+    csv_file.write_text("Ticket,From,Text,When\nT-1,x@example.com,Hello,2026-03-02T10:00:00Z\n", encoding="utf-8")
+    code, _out, err = run("import_csv", str(csv_file), "--channel", channel.slug,
+                         "--map", "external_id=Ticket,sender_address=From,body_text=Text,received_at=When")
+    assert code == 0, err
+    assert Message.objects.get().body_text == "Hello"
