@@ -1,10 +1,10 @@
 """Benchmark one account's full health as of now, with 1,000,000 messages over 90 days.
 
 Builds, in a throwaway PostgreSQL database, one Amazon account with two channels,
-customers, inquiries and 1,000,000 messages written by INSERT ... SELECT generate_series
-(no Python loop over rows): customer messages answered on time, answered late,
-unanswered, marked "no response needed", automatic mail, agent replies and internal
-notes. Then it times `account_health(account, now)` (every metric, the reasons and the
+customers, 250,000 inquiries, 90 days of order volumes and 1,000,000 messages, all written
+by INSERT ... SELECT generate_series (no Python loop over rows): customer messages
+answered on time, answered late, unanswered, marked "no response needed", automatic
+mail, agent replies and internal notes. Then it times `account_health(account, now)` (every metric, the reasons and the
 rescue list) five times and prints the median, with the number of queries.
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstracker .venv/bin/python bench/health.py
@@ -28,7 +28,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inquiries.health.metrics import account_health
-from inquiries.models import Account, Channel, Customer, Inquiry, Marketplace, Message, Topic
+from inquiries.models import Account, Channel, Customer, Inquiry, Marketplace, Message, OrderVolume, Topic
 
 DAYS = 90
 MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)
@@ -108,14 +108,15 @@ def build(messages: int) -> Account:
     # Message g belongs to inquiry g / 4; its slot (g % 4) decides what it is:
     #   0: the opening customer message, 1: a follow-up customer message,
     #   2: the agent's reply, 3: a second reply (60%), a note (20%) or automatic mail (20%).
-    # Customer messages: 80% answered within 20 h, 10% late (24 to 72 h), 5% unanswered,
-    # 5% "no response needed"; an answer that would fall after now is not stored yet.
+    # Customer messages (h spreads them evenly): 88% answered within 20 h, 7% answered
+    # 24 to 72 h late, 1% unanswered, 4% "no response needed"; an answer that would fall
+    # after now is not stored yet, so the last day holds pending messages.
     delay = (
-        "CASE WHEN h % 20 < 16 THEN (h % 1200) * interval '1 minute' "
-        "WHEN h % 20 < 18 THEN interval '24 hours' + (h % 2880) * interval '1 minute' END"
+        "CASE WHEN h % 100 < 88 THEN (h % 1200) * interval '1 minute' "
+        "WHEN h % 100 < 95 THEN interval '24 hours' + (h % 2880) * interval '1 minute' END"
     )
     inbound = "g % 4 < 2 OR (g % 4 = 3 AND g % 20 >= 16)"
-    needs_answer = "g % 4 < 2 AND h % 20 < 19"
+    needs_answer = "g % 4 < 2 AND h % 100 < 96"
     source = (
         "(SELECT g, (g::bigint * 7919) % 1000003 AS h, "
         "%s + ((g / 4)::float / %s) * interval '90 days' + (g % 4) * interval '2 hours' AS received "
@@ -138,7 +139,7 @@ def build(messages: int) -> Account:
             "body_text": ("'Hello, about my order.'", []),
             "received_at": ("received", []),
             "order_id": ("CASE WHEN (g / 4) % 5 < 3 THEN 'ORD-' || (g / 4) ELSE '' END", []),
-            "no_response_needed": ("(g % 4 < 2 AND h % 20 = 19)", []),
+            "no_response_needed": ("(g % 4 < 2 AND h % 100 >= 96)", []),
             "answered_at": (f"CASE WHEN {needs_answer} AND received + ({delay}) <= %s THEN received + ({delay}) END",
                             [now]),
             "response_due_at": ("CASE WHEN g % 4 < 2 THEN received + interval '24 hours' END", []),
@@ -147,6 +148,18 @@ def build(messages: int) -> Account:
         },
         source,
         [start, inquiries, messages],
+    )
+    # A seller this size knows its orders: complaint rates are per 100 orders.
+    insert_select(
+        OrderVolume,
+        {
+            "account_id": ("%s", [account.pk]),
+            "date": ("(%s::date - g)", [now.date()]),
+            "orders": ("4000 + (g * 37) % 900", []),
+            "updated_at": ("%s", [now]),
+        },
+        "generate_series(0, %s) AS g",
+        [DAYS],
     )
     with connection.cursor() as cursor:
         for model in (Message, Inquiry, Customer):

@@ -249,6 +249,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-retries": {"task": "inquiries.tasks.retry_webhooks", "schedule": 300.0},
     "cluster-sweep": {"task": "inquiries.tasks.sweep_clusters", "schedule": 600.0},
     "topic-training": {"task": "inquiries.tasks.train_topic_model", "schedule": crontab(hour=3, minute=17)},
+    "sla-rollups": {"task": "inquiries.tasks.refresh_report_rollups", "schedule": 60.0},
+    "report-digests": {"task": "inquiries.tasks.send_due_digests", "schedule": 900.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -257,6 +259,8 @@ CSTRACKER_REOPEN_WINDOW_DAYS = env_int("CSTRACKER_REOPEN_WINDOW_DAYS", 14)
 CSTRACKER_ORDER_THREAD_DAYS = env_int("CSTRACKER_ORDER_THREAD_DAYS", 30)
 CSTRACKER_FUTURE_TOLERANCE_SECONDS = env_int("CSTRACKER_FUTURE_TOLERANCE_SECONDS", 300)
 CSTRACKER_BATCH_LIMIT = env_int("CSTRACKER_BATCH_LIMIT", 1000)
+# A batch of 1,000 messages is several MB of JSON; Django's 2.5 MB default would refuse it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024 * 1024)
 # Links in e-mails point here; notifications older than this (back-filled history) alert nobody.
 CSTRACKER_BASE_URL = env_str("CSTRACKER_BASE_URL", "http://127.0.0.1:8000")
 CSTRACKER_NOTIFY_MAX_AGE_HOURS = env_int("CSTRACKER_NOTIFY_MAX_AGE_HOURS", 24)
@@ -298,7 +302,11 @@ CSTRACKER_LOOP_GUARD_WINDOW_MINUTES = env_int("CSTRACKER_LOOP_GUARD_WINDOW_MINUT
 # Signed webhooks older (or newer) than this are refused.
 CSTRACKER_WEBHOOK_TOLERANCE_SECONDS = env_int("CSTRACKER_WEBHOOK_TOLERANCE_SECONDS", 300)
 CSTRACKER_WEBHOOK_MAX_BYTES = env_int("CSTRACKER_WEBHOOK_MAX_BYTES", 40 * 1024 * 1024)
-for _name in ("CSTRACKER_MAIL_TIMEOUT_SECONDS", "CSTRACKER_LOOP_GUARD_WINDOW_MINUTES", "CSTRACKER_WEBHOOK_TOLERANCE_SECONDS"):
+for _name in (
+    "CSTRACKER_MAIL_TIMEOUT_SECONDS",
+    "CSTRACKER_LOOP_GUARD_WINDOW_MINUTES",
+    "CSTRACKER_WEBHOOK_TOLERANCE_SECONDS",
+):
     if globals()[_name] < 1:
         raise ValueError(f"{_name} must be at least 1")
 CELERY_BEAT_SCHEDULE["mail-poll"] = {"task": "inquiries.tasks.poll_mailboxes", "schedule": 60.0}

@@ -221,3 +221,4 @@ class ClockAdmin(ReadOnly, ScopedByAccount):
 from inquiries import admin_complaints  # noqa: E402, F401  (registers the complaint models)
 from inquiries import admin_notifications  # noqa: E402, F401
 from inquiries import admin_mail  # noqa: E402, F401  (e-mail channel admin, registered on import)
+from inquiries import admin_reports  # noqa: E402, F401  (report digests and the SLA rollup)

@@ -41,13 +41,19 @@ class MailboxForm(forms.ModelForm):
 
     class Meta:
         model = m.MailboxConfig
-        fields = "__all__"
+        fields = [
+            "channel", "is_enabled", "imap_host", "imap_port", "imap_tls", "imap_username", "imap_folder",
+            "imap_password_env", "batch_size", "mark_seen", "smtp_host", "smtp_port", "smtp_tls",
+            "smtp_username", "smtp_password_env", "from_address",
+        ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         for kind in ("imap", "smtp"):
             if data.get(f"{kind}_password") and data.get(f"{kind}_password_env"):
-                self.add_error(f"{kind}_password", "Give a password or an environment variable name, not both.")
+                self.add_error(
+                    f"{kind}_password", "Give a password or an environment variable name, not both."
+                )
         return data
 
     def save(self, commit: bool = True) -> m.MailboxConfig:
@@ -69,25 +75,84 @@ class MailboxForm(forms.ModelForm):
 class MailboxAdmin(ScopedByAccount):
     form = MailboxForm
     account_path = "channel__account"
-    list_display = ["channel", "imap_host", "imap_username", "imap_folder", "is_enabled", "last_polled_at",
-                    "failures", "short_error"]
+    list_display = [
+        "channel",
+        "imap_host",
+        "imap_username",
+        "imap_folder",
+        "is_enabled",
+        "last_polled_at",
+        "failures",
+        "short_error",
+    ]
     list_filter = ["is_enabled"]
     list_select_related = ["channel"]
     search_fields = ["channel__slug", "imap_host", "imap_username", "smtp_host"]
     raw_id_fields = ["channel"]
     actions = ["poll_now"]
-    readonly_fields = ["imap_password_stored", "smtp_password_stored", "uidvalidity", "last_uid", "last_polled_at",
-                       "last_success_at", "last_summary", "last_error", "failures", "next_attempt_at"]
+    readonly_fields = [
+        "imap_password_stored",
+        "smtp_password_stored",
+        "uidvalidity",
+        "last_uid",
+        "last_polled_at",
+        "last_success_at",
+        "last_summary",
+        "last_error",
+        "failures",
+        "next_attempt_at",
+    ]
     fieldsets = [
         (None, {"fields": ["channel", "is_enabled"]}),
-        ("IMAP (incoming)", {"fields": ["imap_host", "imap_port", "imap_tls", "imap_username", "imap_folder",
-                                        "imap_password_env", "imap_password", "imap_password_stored",
-                                        "clear_imap_password", "batch_size", "mark_seen"]}),
-        ("SMTP (replies)", {"fields": ["smtp_host", "smtp_port", "smtp_tls", "smtp_username", "smtp_password_env",
-                                       "smtp_password", "smtp_password_stored", "clear_smtp_password",
-                                       "from_address"]}),
-        ("Status", {"fields": ["last_polled_at", "last_success_at", "last_summary", "last_error", "failures",
-                               "next_attempt_at", "uidvalidity", "last_uid"]}),
+        (
+            "IMAP (incoming)",
+            {
+                "fields": [
+                    "imap_host",
+                    "imap_port",
+                    "imap_tls",
+                    "imap_username",
+                    "imap_folder",
+                    "imap_password_env",
+                    "imap_password",
+                    "imap_password_stored",
+                    "clear_imap_password",
+                    "batch_size",
+                    "mark_seen",
+                ]
+            },
+        ),
+        (
+            "SMTP (replies)",
+            {
+                "fields": [
+                    "smtp_host",
+                    "smtp_port",
+                    "smtp_tls",
+                    "smtp_username",
+                    "smtp_password_env",
+                    "smtp_password",
+                    "smtp_password_stored",
+                    "clear_smtp_password",
+                    "from_address",
+                ]
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": [
+                    "last_polled_at",
+                    "last_success_at",
+                    "last_summary",
+                    "last_error",
+                    "failures",
+                    "next_attempt_at",
+                    "uidvalidity",
+                    "last_uid",
+                ]
+            },
+        ),
     ]
 
     @admin.display(description="stored IMAP password", boolean=True)
@@ -112,8 +177,9 @@ class MailboxAdmin(ScopedByAccount):
                 level = messages.ERROR
             self.message_user(request, result.summary(), level)
         if queryset.count() > MAX_POLL_NOW:
-            self.message_user(request, f"Only the first {MAX_POLL_NOW} were polled; beat polls the rest.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"Only the first {MAX_POLL_NOW} were polled; beat polls the rest.", messages.WARNING
+            )
 
 
 class MailWebhookForm(forms.ModelForm):
@@ -121,13 +187,15 @@ class MailWebhookForm(forms.ModelForm):
 
     class Meta:
         model = m.MailWebhook
-        fields = "__all__"
+        fields = ["channel", "provider", "is_active", "secret_env"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("secret") and data.get("secret_env"):
             self.add_error("secret", "Give a secret or an environment variable name, not both.")
-        elif not (data.get("secret") or data.get("secret_env") or (self.instance and self.instance.secret_encrypted)):
+        elif not (
+            data.get("secret") or data.get("secret_env") or (self.instance and self.instance.secret_encrypted)
+        ):
             self.add_error("secret", "A webhook needs a secret: store one or name an environment variable.")
         return data
 
@@ -151,8 +219,17 @@ class MailWebhookAdmin(ScopedByAccount):
     list_select_related = ["channel"]
     raw_id_fields = ["channel"]
     readonly_fields = ["url_path", "secret_stored", "last_received_at", "last_error"]
-    fields = ["channel", "provider", "is_active", "secret_env", "secret", "secret_stored", "url_path",
-              "last_received_at", "last_error"]
+    fields = [
+        "channel",
+        "provider",
+        "is_active",
+        "secret_env",
+        "secret",
+        "secret_stored",
+        "url_path",
+        "last_received_at",
+        "last_error",
+    ]
 
     @admin.display(description="URL path (after your site's address)")
     def url_path(self, obj: m.MailWebhook) -> str:
@@ -170,12 +247,28 @@ class MailWebhookAdmin(ScopedByAccount):
 @admin.register(m.SuspendedSender)
 class SuspendedSenderAdmin(ScopedByAccount):
     account_path = "channel__account"
-    list_display = ["address", "channel", "reason", "suspended_at", "messages_held", "released_at", "released_by"]
+    list_display = [
+        "address",
+        "channel",
+        "reason",
+        "suspended_at",
+        "messages_held",
+        "released_at",
+        "released_by",
+    ]
     list_filter = [("released_at", admin.EmptyFieldListFilter), "channel"]
     list_select_related = ["channel", "released_by"]
     search_fields = ["address"]
     actions = ["release"]
-    readonly_fields = ["channel", "address", "reason", "suspended_at", "messages_held", "released_at", "released_by"]
+    readonly_fields = [
+        "channel",
+        "address",
+        "reason",
+        "suspended_at",
+        "messages_held",
+        "released_at",
+        "released_by",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -198,8 +291,18 @@ class OutgoingMailAdmin(ScopedByAccount):
     list_select_related = ["message"]
     raw_id_fields = ["message"]
     actions = ["retry"]
-    readonly_fields = ["message", "state", "attempts", "lease_until", "next_attempt_at", "recipients", "last_error",
-                       "sent_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "message",
+        "state",
+        "attempts",
+        "lease_until",
+        "next_attempt_at",
+        "recipients",
+        "last_error",
+        "sent_at",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -210,5 +313,7 @@ class OutgoingMailAdmin(ScopedByAccount):
 
     @admin.action(description="Send failed replies again")
     def retry(self, request: HttpRequest, queryset: QuerySet[m.OutgoingMail]) -> None:
-        queued = sum(mail_service.retry_failed(message=item.message) for item in queryset.select_related("message"))
+        queued = sum(
+            mail_service.retry_failed(message=item.message) for item in queryset.select_related("message")
+        )
         self.message_user(request, f"Queued {queued} reply/replies again.")

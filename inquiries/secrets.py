@@ -45,7 +45,8 @@ def decrypt(token: str) -> str:
         return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError):
         raise SecretError(
-            "the stored secret cannot be decrypted (SECRET_KEY or CSTRACKER_FIELD_KEYS changed?); enter it again"
+            "the stored secret cannot be decrypted (SECRET_KEY or CSTRACKER_FIELD_KEYS changed?); "
+            "enter it again"
         ) from None
 
 

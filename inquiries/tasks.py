@@ -28,6 +28,14 @@ def after_customer_message(message_id: int) -> int:
 
 
 @shared_task(**TASK_OPTIONS)
+def after_customer_messages(message_ids: list[int]) -> int:
+    """The follow-up of a whole imported batch in one task."""
+    from inquiries.services.followup import follow_up_message
+
+    return sum(follow_up_message(message_id=message_id) for message_id in message_ids)
+
+
+@shared_task(**TASK_OPTIONS)
 def sweep_clocks() -> str:
     from inquiries.services.sweep import sweep
 
@@ -167,3 +175,17 @@ def poll_mailbox(mailbox_id: int) -> str:
     from inquiries.services.mailbox import poll_mailbox as poll
 
     return poll(mailbox_id=mailbox_id).summary()
+
+
+@shared_task(**TASK_OPTIONS)
+def refresh_report_rollups() -> str:
+    from inquiries.services.rollups import refresh_rollups
+
+    return str(refresh_rollups())
+
+
+@shared_task(**TASK_OPTIONS)
+def send_due_digests() -> int:
+    from inquiries.services.digests import send_due_digests as send
+
+    return send()

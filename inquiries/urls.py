@@ -23,3 +23,22 @@ urlpatterns = [
     path("notifications/read/", views_notifications.mark_read, name="notifications-read"),
     path("notifications/preferences/", views_notifications.preferences, name="notifications-preferences"),
 ]
+
+from inquiries import views_reports  # noqa: E402  (reports, issue 8)
+
+urlpatterns += [
+    path("reports/", views_reports.report_page, name="reports"),
+    path("reports/<slug:table>.csv", views_reports.report_csv, name="report_csv"),
+    path("reports/digest/", views_reports.subscribe, name="report_subscribe"),
+    path("reports/digest/<int:pk>/delete/", views_reports.unsubscribe, name="report_unsubscribe"),
+]
+
+from inquiries import views_health  # noqa: E402  (account health, issue 7)
+
+urlpatterns += [
+    path("health/", views_health.overview, name="health"),
+    path("health/<int:pk>/", views_health.account_page, name="health_account"),
+    path("health/<int:pk>/plan/", views_health.plan, name="health_plan"),
+    path("health/<int:pk>/plan.md", views_health.plan_markdown, name="health_plan_md"),
+    path("health/<int:pk>/plan.pdf", views_health.plan_pdf, name="health_plan_pdf"),
+]

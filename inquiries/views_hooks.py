@@ -59,7 +59,10 @@ def inbound(request: HttpRequest, provider: str, token: str) -> JsonResponse:
         return _refuse(hook, 503, str(exc))
     try:
         delivery = receive(
-            hook.provider, hook_request, secret=secret, now=now,
+            hook.provider,
+            hook_request,
+            secret=secret,
+            now=now,
             tolerance_seconds=settings.CSTRACKER_WEBHOOK_TOLERANCE_SECONDS,
         )
         result = service.record_webhook(hook=hook, delivery=delivery, now=now)
@@ -70,7 +73,8 @@ def inbound(request: HttpRequest, provider: str, token: str) -> JsonResponse:
     except Rejected as exc:
         return _refuse(hook, 400, exc.reason)
     return JsonResponse(
-        {"created": result.created, "message_id": result.message.pk, "inquiry_id": result.inquiry_id}, status=200
+        {"created": result.created, "message_id": result.message.pk, "inquiry_id": result.inquiry_id},
+        status=200,
     )
 
 

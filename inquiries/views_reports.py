@@ -8,8 +8,11 @@ is a 404.
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -19,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
-from inquiries.models import Team
+from inquiries.models import DigestFrequency, Team
 from inquiries.reports.export import to_csv
 from inquiries.reports.report import TABLE_NAMES, Report, build_report, build_table
 from inquiries.reports.scope import DIMENSIONS, GROUP_BY_CHOICES, ReportChoices, ReportFilterForm, ReportScope
@@ -52,7 +55,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
         "query": query,
         "breakdowns": [_sortable(report, request.GET, dimension, query) for dimension in DIMENSIONS],
         "subscriptions": digests.subscriptions_of(request.user),
-        "digest_form": digests.SubscriptionForm(teams=_own_teams(request)),
+        "digest_form": SubscriptionForm(teams=_own_teams(request)),
     }
     return render(request, "reports/page.html", context)
 
@@ -106,6 +109,31 @@ def _sortable(report: Report, params: QueryDict, dimension: str, query: str) -> 
             "csv": f"{reverse('inquiries:report_csv', args=['breakdown'])}?{query}&group_by={dimension}"}
 
 
+@cache
+def _zones() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class SubscriptionForm(forms.Form):
+    """A daily or weekly e-mail of the report, for some of the user's own teams."""
+
+    frequency = forms.ChoiceField(choices=DigestFrequency.choices, label="Send")
+    hour = forms.TypedChoiceField(choices=[(h, f"{h:02d}:00") for h in range(24)], coerce=int, initial=8,
+                                  label="At")
+    weekday = forms.TypedChoiceField(
+        choices=list(enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))),
+        coerce=int, initial=0, label="On (weekly)",
+    )
+    timezone = forms.ChoiceField(label="Time zone", initial="UTC")
+    teams = forms.MultipleChoiceField(required=False, label="Teams (none: all of yours)",
+                                      widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, data: object = None, *, teams: list[Team]) -> None:
+        super().__init__(data)  # type: ignore[arg-type]
+        self.fields["timezone"].choices = _zones()
+        self.fields["teams"].choices = [(str(t.pk), t.name) for t in teams]
+
+
 def _own_teams(request: HttpRequest) -> list[Team]:
     teams = Team.objects.all() if request.user.is_superuser else Team.objects.filter(memberships__user=request.user)
     return list(teams.order_by("name"))
@@ -115,9 +143,14 @@ def _own_teams(request: HttpRequest) -> list[Team]:
 @login_required
 def subscribe(request: HttpRequest) -> HttpResponse:
     """Create or change the user's daily or weekly digest."""
-    form = digests.SubscriptionForm(request.POST, teams=_own_teams(request))
+    teams = _own_teams(request)
+    form = SubscriptionForm(request.POST, teams=teams)
     if form.is_valid():
-        digests.subscribe(user=request.user, **form.cleaned_data)
+        data = form.cleaned_data
+        digests.subscribe(
+            user=request.user, frequency=data["frequency"], hour=int(data["hour"]), weekday=int(data["weekday"]),
+            timezone_name=data["timezone"], teams=[t for t in teams if str(t.pk) in data["teams"]],
+        )
         messages.success(request, "Digest saved: you will get it by e-mail.")
     else:
         for errors in form.errors.values():

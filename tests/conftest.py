@@ -31,11 +31,13 @@ def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_topic_cache() -> None:
-    """The topic rules are cached per process for a minute; each test reads its own database's
-    (a transactional test's flush deletes the seeded topics a cached copy would still name)."""
+def _fresh_caches() -> None:
+    """Per-process caches are keyed by row id and version; test databases reuse ids."""
     from inquiries.complaints import topics
+    from inquiries.services import clocks
 
+    clocks._build_calendar.cache_clear()
+    clocks._policy_cache.clear()
     topics.clear_cache()
 
 

@@ -30,3 +30,18 @@ urlpatterns = [
     path("clusters/<int:pk>/action/", complaints.ClusterActionView.as_view(), name="cluster-action"),
     path("clusters/<int:pk>/resolve/", complaints.ClusterResolveView.as_view(), name="cluster-resolve"),
 ]
+
+from inquiries.api import reports  # noqa: E402  (reports, issue 8)
+
+urlpatterns += [
+    path("reports/sla/", reports.ReportView.as_view(), name="report-sla"),
+    path("reports/<slug:table>/", reports.ReportView.as_view(), name="report"),
+]
+
+from inquiries.api import health  # noqa: E402  (account health, issue 7)
+
+urlpatterns += [
+    path("accounts/<int:pk>/health/", health.AccountHealthView.as_view(), name="account-health"),
+    path("accounts/<int:pk>/health/history/", health.AccountHealthHistoryView.as_view(), name="account-health-history"),
+    path("accounts/<int:pk>/order-volumes/", health.OrderVolumesView.as_view(), name="account-order-volumes"),
+]

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries import selectors, services
+from inquiries.services.batch import record_batch
 from inquiries.api import serializers as s
 from inquiries.api.errors import rejection_errors
 from inquiries.api.parsers import API_PARSERS
@@ -52,18 +53,24 @@ class MessageBatchView(APIView):
         batch = s.BatchInSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         context = {"request": request, "channels": {}}
-        results = []
+        results: list[dict[str, Any] | None] = []
+        valid: list[tuple[int, Any]] = []
         for index, item in enumerate(batch.validated_data["messages"]):
             serializer = s.MessageInSerializer(data=item, context=context)
-            if not serializer.is_valid():
+            if serializer.is_valid():
+                results.append(None)
+                valid.append((index, serializer.to_incoming()))
+            else:
                 results.append({"index": index, "status": 400, "errors": serializer.errors})
-                continue
-            try:
-                code, body = _record(serializer)
-            except Rejected as exc:
-                results.append({"index": index, "status": 400, "errors": rejection_errors(exc.reason)})
-                continue
-            results.append({"index": index, "status": code, **body})
+        outcomes = record_batch(items=[pair for _, pair in valid])
+        for (index, _), outcome in zip(valid, outcomes, strict=True):
+            if isinstance(outcome, Rejected):
+                results[index] = {"index": index, "status": 400, "errors": rejection_errors(outcome.reason)}
+            else:
+                results[index] = {
+                    "index": index, "status": 201 if outcome.created else 200, "message_id": outcome.message.pk,
+                    "inquiry_id": outcome.inquiry_id, "created": outcome.created,
+                }
         return Response({"results": results}, status=status.HTTP_200_OK)
 
 

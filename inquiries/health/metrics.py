@@ -9,19 +9,28 @@ needed") received in [T - W, T):
 - late: answered after the deadline, or unanswered at T with the deadline at or before T;
 - pending: unanswered at T with the deadline still ahead (not counted).
 
-Response-time percentiles cover [T - 30 days, T), answered by T, in calendar seconds.
-Accounts without a marketplace rule (own shop) are measured on their first-reply clocks
-instead, the same way: started_at, due_at and stopped_at play received, deadline, answer.
+Computing that naively evaluates every condition on every message of 90 days. Instead:
 
-Every number comes from one aggregate query (`COUNT(*) FILTER (WHERE ...)`, and
-`percentile_cont` on PostgreSQL); lists of messages are fetched by id through the covering
-index `message_health_received` (see migration 0008_health), never by looping over rows.
+- a message whose deadline has passed by T is counted, and it is late exactly when it was
+  not answered in time, ever (answered_at NULL or after the deadline): that is final;
+- a message whose deadline is still ahead of T is counted only if answered by T, and
+  never late;
+
+so counted = (all in the window) - (deadline after T) + (deadline after T, answered by T),
+and late = (not answered in time, deadline by T). One scan of the window counts all the
+messages (and sorts 30 days of answer times for the percentiles); the late ones come from
+a partial index holding only messages not answered in time (about a tenth); the ones with
+a deadline after T were received in the last rule-length before T, a short range. The
+indexes are `message_health_received` and `message_health_late` (migration 0008_health).
+
+Accounts without a marketplace rule (own shop) are measured on their first-reply clocks,
+directly: started_at, due_at and stopped_at play received, deadline and answer.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -67,6 +76,7 @@ from inquiries.models import (
     OrderVolume,
     Topic,
 )
+from inquiries.sla.calendar import BusinessCalendar
 
 RESPONSE_TIME_DAYS = 30
 LATE_LIST = 30
@@ -74,6 +84,10 @@ OVERDUE_LIST = 10
 SLOW_LIST = 5
 ORDER_LIST = 20
 MIN_PENDING_LIST = 5  # the page always shows the next deadlines, even when no band is in reach
+
+# The predicate of the partial index message_health_late, repeated literally in every query
+# meant to use it: "not answered in time (yet)".
+NOT_IN_TIME = Q(answered_at__isnull=True) | Q(answered_at__gt=F("response_due_at"))
 
 
 # --- SQL building blocks ------------------------------------------------------------------
@@ -87,7 +101,10 @@ class EpochSeconds(Func):
 
 
 class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate `percentile_cont(f) WITHIN GROUP (ORDER BY x)`."""
+    """PostgreSQL's ordered-set aggregate `percentile_cont(f) WITHIN GROUP (ORDER BY x)`.
+
+    Two of them over the same input share one sort.
+    """
 
     function = "PERCENTILE_CONT"
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
@@ -100,57 +117,18 @@ class PercentileCont(Aggregate):
 
 
 def needs_response(account_id: int) -> QuerySet[Message]:
-    """Customer messages that need a response; the condition of the partial health index."""
+    """Customer messages that need a response; the condition of the partial health indexes."""
     return Message.objects.filter(
         channel__account_id=account_id, direction=Direction.INBOUND, automatic=False, no_response_needed=False
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """Where deadlines live: messages (marketplace rule) or first-reply clocks (own shop)."""
-
-    rows: QuerySet
-    received: str
-    due: str
-    answered: str
-    first_reply_basis: bool
-
-    def q(self, field: str, lookup: str, value: object) -> Q:
-        return Q(**{f"{getattr(self, field)}__{lookup}": value})
-
-    def answered_by(self, as_of: datetime) -> Q:
-        return self.q("answered", "lte", as_of)
-
-    def unanswered_at(self, as_of: datetime) -> Q:
-        return self.q("answered", "isnull", True) | self.q("answered", "gt", as_of)
-
-    def due_by(self, as_of: datetime) -> Q:
-        return self.q("due", "lte", as_of)
-
-    def counted(self, as_of: datetime) -> Q:
-        return self.answered_by(as_of) | self.due_by(as_of)
-
-    def late(self, as_of: datetime) -> Q:
-        answered_late = self.answered_by(as_of) & Q(**{f"{self.answered}__gt": F(self.due)})
-        return answered_late | (self.unanswered_at(as_of) & self.due_by(as_of))
-
-    def pending(self, as_of: datetime) -> Q:
-        return self.unanswered_at(as_of) & self.q("due", "gt", as_of)
-
-    def window(self, start: datetime, end: datetime) -> QuerySet:
-        return self.rows.filter(**{f"{self.received}__gte": start, f"{self.received}__lt": end})
+def _unanswered(as_of: datetime, field: str = "answered_at") -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": as_of})
 
 
-def _source(account: Account) -> _Source:
-    from inquiries.services.clocks import marketplace_rule
-
-    if marketplace_rule(account) is not None:
-        return _Source(needs_response(account.pk), "received_at", "response_due_at", "answered_at", False)
-    clocks = Clock.objects.filter(inquiry__account_id=account.pk, kind=ClockKind.FIRST_REPLY).exclude(
-        state=ClockState.CANCELLED
-    )
-    return _Source(clocks, "started_at", "due_at", "stopped_at", True)
+def _answer_time() -> ExpressionWrapper:
+    return ExpressionWrapper(F("answered_at") - F("received_at"), output_field=DurationField())
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -160,7 +138,10 @@ PRESET_FIELDS = tuple(DEFAULT_PRESETS["amazon"])
 
 def rules_for(account: Account) -> Rules:
     """The account's marketplace preset as it is in the database (the seed if it was deleted)."""
-    preset = MarketplacePreset.objects.filter(marketplace=account.marketplace).first()
+    return rules_from(account, MarketplacePreset.objects.filter(marketplace=account.marketplace).first())
+
+
+def rules_from(account: Account, preset: MarketplacePreset | None) -> Rules:
     if preset is not None:
         values = {name: getattr(preset, name) for name in PRESET_FIELDS}
     else:
@@ -168,77 +149,155 @@ def rules_for(account: Account) -> Rules:
     return Rules.from_mapping(account.marketplace, values)
 
 
+def deadline_span(calendar: BusinessCalendar, target_seconds: int, as_of: datetime) -> timedelta:
+    """How long after its receipt a deadline near `as_of` can fall: the rule on its calendar.
+
+    Calendar time (Amazon) gives the target itself; business calendars are probed hourly
+    over the two weeks before `as_of` (weekends and holidays in them included), plus an
+    hour for starts between probes.
+    """
+    hour = as_of.replace(minute=0, second=0, microsecond=0)
+    return _probed_span(calendar, target_seconds, hour)
+
+
+@functools.lru_cache(maxsize=512)
+def _probed_span(calendar: BusinessCalendar, target_seconds: int, hour: datetime) -> timedelta:
+    spans = [calendar.add(start, target_seconds) - start for start in (hour - timedelta(hours=h) for h in range(337))]
+    widest = max(spans)
+    if widest == min(spans) == timedelta(seconds=target_seconds):
+        return widest  # calendar time: every deadline is exactly the target after its message
+    return widest + timedelta(hours=1)
+
+
 # --- the computation ----------------------------------------------------------------------
 
 
-def account_health(account: Account, as_of: datetime, *, reasons: bool = True, rules: Rules | None = None) -> HealthReport:
+def account_health(
+    account: Account, as_of: datetime, *, reasons: bool = True, rules: Rules | None = None
+) -> HealthReport:
     """The account's metrics, status, reasons and rescue list as of `as_of`."""
     rules = rules or rules_for(account)
     return score(health_facts(account, as_of, rules, reasons=reasons), rules)
 
 
 def health_facts(account: Account, as_of: datetime, rules: Rules, *, reasons: bool = True) -> HealthFacts:
-    source = _source(account)
-    longest = as_of - timedelta(days=rules.longest_window)
-    rows = source.window(longest, as_of)
-    month = as_of - timedelta(days=RESPONSE_TIME_DAYS)
-    postgres = connection.vendor == "postgresql"
+    from inquiries.services.clocks import marketplace_rule
 
-    aggregates: dict[str, Aggregate] = {}
-    for days in rules.windows:
-        since = source.q("received", "gte", as_of - timedelta(days=days))
-        aggregates[f"counted_{days}"] = Count("pk", filter=since & source.counted(as_of))
-        aggregates[f"late_{days}"] = Count("pk", filter=since & source.late(as_of))
-        aggregates[f"unanswered_{days}"] = Count(
-            "pk", filter=since & source.unanswered_at(as_of) & source.due_by(as_of)
-        )
-        aggregates[f"pending_{days}"] = Count("pk", filter=since & source.pending(as_of))
-    merged_times = postgres and not source.first_reply_basis
-    if merged_times:
-        aggregates |= _response_time_aggregates(month, as_of)
-    counts = rows.aggregate(**aggregates)
-    if not merged_times:
-        counts |= _response_times(account.pk, month, as_of)
-    windows = tuple(
-        WindowCounts(
-            days=days,
-            counted=counts[f"counted_{days}"],
-            late=counts[f"late_{days}"],
-            late_unanswered=counts[f"unanswered_{days}"],
-            pending=counts[f"pending_{days}"],
-        )
-        for days in rules.windows
-    )
-
-    facts: dict[str, object] = {}
-    if rules.has_atoz:
-        facts |= _atoz_counts(account.pk, as_of, longest, rules)
-    if reasons:
-        facts |= _reason_rows(account.pk, source, as_of, longest, month, windows, rules)
-    complaint_topics, inquiries = _complaints(account.pk, as_of, rules)
+    rule = marketplace_rule(account)
+    if rule is None:
+        windows, times, lists = _first_reply_basis(account, as_of, rules, reasons=reasons)
+    else:
+        span = deadline_span(rule[1], rule[0], as_of)
+        windows, times, lists = _marketplace_basis(account, as_of, rules, span, reasons=reasons)
+    complaint_topics, inquiries, orders = _complaints(account, as_of, rules)
     return HealthFacts(
         as_of=as_of,
         windows=windows,
-        responded=counts["responded"] or 0,
-        response_p50=counts["p50"],
-        response_p90=counts["p90"],
-        response_mean=counts["mean"],
+        responded=times["responded"] or 0,
+        response_p50=times["p50"],
+        response_p90=times["p90"],
+        response_mean=times["mean"],
         complaint_topics=complaint_topics,
-        orders=_orders(account, as_of, rules),
+        orders=orders,
         inquiries=inquiries,
         clusters=_clusters(account.pk, as_of),
-        first_reply_basis=source.first_reply_basis,
-        **facts,  # type: ignore[arg-type]
+        first_reply_basis=rule is None,
+        **lists,  # type: ignore[arg-type]
     )
 
 
-def _response_seconds() -> ExpressionWrapper:
-    return ExpressionWrapper(F("answered_at") - F("received_at"), output_field=DurationField())
+def _marketplace_basis(
+    account: Account, as_of: datetime, rules: Rules, span: timedelta, *, reasons: bool
+) -> tuple[tuple[WindowCounts, ...], dict, dict]:
+    base = needs_response(account.pk)
+    start = as_of - timedelta(days=rules.longest_window)
+    rows = base.filter(received_at__gte=start, received_at__lt=as_of)
+    since = {days: as_of - timedelta(days=days) for days in rules.windows}
+    month = as_of - timedelta(days=RESPONSE_TIME_DAYS)
+    postgres = connection.vendor == "postgresql"
+
+    # 1. Every message of the window, once: totals per window (and answer times on PostgreSQL).
+    totals = {
+        f"total_{days}": Count("pk", filter=Q(received_at__gte=since[days], response_due_at__isnull=False))
+        for days in rules.windows
+    }
+    if postgres:
+        totals |= _answer_time_aggregates(month, as_of)
+    counts = rows.aggregate(**totals)
+    times = counts if postgres else _answer_times_in_python(account.pk, month, as_of)
+
+    # 2. Messages not answered in time (partial index): late, and late still unanswered.
+    late_rows = rows.filter(NOT_IN_TIME)
+    due = Q(response_due_at__lte=as_of)
+    counts |= late_rows.aggregate(
+        **{f"late_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & due) for d in rules.windows},
+        **{
+            f"unanswered_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & due & _unanswered(as_of))
+            for d in rules.windows
+        },
+    )
+
+    # 3. Messages whose deadline is after T: all received within one rule-length before T.
+    recent = base.filter(received_at__gte=max(start, as_of - span), received_at__lt=as_of)
+    ahead = Q(response_due_at__gt=as_of)
+    counts |= recent.aggregate(
+        **{f"ahead_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & ahead) for d in rules.windows},
+        **{
+            f"early_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & ahead & Q(answered_at__lte=as_of))
+            for d in rules.windows
+        },
+    )
+    windows = tuple(
+        WindowCounts(
+            days=d,
+            counted=counts[f"total_{d}"] - counts[f"ahead_{d}"] + counts[f"early_{d}"],
+            late=counts[f"late_{d}"],
+            late_unanswered=counts[f"unanswered_{d}"],
+            pending=counts[f"ahead_{d}"] - counts[f"early_{d}"],
+        )
+        for d in rules.windows
+    )
+
+    lists: dict[str, object] = {}
+    order_related = Q(order_id__gt="") | Q(inquiry__order_id__gt="")
+    open_orders = late_rows.filter(_unanswered(as_of)).filter(order_related)
+    if rules.has_atoz:
+        assert rules.atoz_risk_hours and rules.atoz_critical_hours
+        risk = open_orders.filter(received_at__lte=as_of - timedelta(hours=rules.atoz_risk_hours)).aggregate(
+            risk=Count("*"),
+            critical=Count("pk", filter=Q(received_at__lte=as_of - timedelta(hours=rules.atoz_critical_hours))),
+        )
+        lists |= {"atoz_risk": risk["risk"], "atoz_critical": risk["critical"]}
+    if reasons:
+        late_now = late_rows.filter(due)
+        lists |= {
+            "late_messages": _message_refs(late_now.order_by("-received_at", "-pk"), LATE_LIST, as_of),
+            "overdue_messages": _message_refs(
+                late_now.filter(_unanswered(as_of)).order_by("received_at", "pk"), OVERDUE_LIST, as_of
+            ),
+            # Answered after the deadline in the last 30 days: the answers that push the percentiles up.
+            "slow_messages": _message_refs(
+                late_rows.filter(received_at__gte=month, answered_at__lte=as_of)
+                .annotate(took=_answer_time())
+                .order_by("-took", "pk"),
+                SLOW_LIST,
+                as_of,
+                key=_slowest_first,
+            ),
+            "pending": _message_refs(
+                recent.filter(ahead & _unanswered(as_of)).order_by("response_due_at", "pk"),
+                max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST),
+                as_of,
+            ),
+        }
+        if rules.has_atoz:
+            lists["order_messages"] = _message_refs(open_orders.order_by("received_at", "pk"), ORDER_LIST, as_of)
+    return windows, times, lists
 
 
-def _response_time_aggregates(month: datetime, as_of: datetime) -> dict[str, Aggregate]:
+def _answer_time_aggregates(month: datetime, as_of: datetime) -> dict[str, Aggregate]:
     answered = Q(received_at__gte=month, answered_at__lte=as_of)
-    seconds = EpochSeconds(_response_seconds())
+    seconds = EpochSeconds(_answer_time())
     return {
         "responded": Count("pk", filter=answered),
         "p50": PercentileCont(seconds, 0.5, filter=answered),
@@ -247,15 +306,17 @@ def _response_time_aggregates(month: datetime, as_of: datetime) -> dict[str, Agg
     }
 
 
-def _response_times(account_id: int, month: datetime, as_of: datetime) -> dict[str, object]:
-    """Percentiles in their own query: first-reply accounts on PostgreSQL, and SQLite.
-
-    SQLite has no percentile_cont; its fallback reads the 30-day answer times (the
-    embedded default holds small accounts only).
-    """
-    answered = needs_response(account_id).filter(received_at__gte=month, received_at__lt=as_of, answered_at__lte=as_of)
+def _answer_times(account_id: int, month: datetime, as_of: datetime) -> dict[str, object]:
+    """Response times of the last 30 days in their own query (first-reply accounts)."""
     if connection.vendor == "postgresql":
-        return answered.aggregate(**_response_time_aggregates(month, as_of))
+        answered = needs_response(account_id).filter(received_at__gte=month, received_at__lt=as_of)
+        return answered.aggregate(**_answer_time_aggregates(month, as_of))
+    return _answer_times_in_python(account_id, month, as_of)
+
+
+def _answer_times_in_python(account_id: int, month: datetime, as_of: datetime) -> dict[str, object]:
+    """SQLite has no percentile_cont: read the answer times (the embedded default holds small accounts)."""
+    answered = needs_response(account_id).filter(received_at__gte=month, received_at__lt=as_of, answered_at__lte=as_of)
     seconds = [(a - r).total_seconds() for r, a in answered.values_list("received_at", "answered_at")]
     return {
         "responded": len(seconds),
@@ -265,102 +326,64 @@ def _response_times(account_id: int, month: datetime, as_of: datetime) -> dict[s
     }
 
 
-def _order_related() -> Q:
-    return Q(order_id__gt="") | Q(inquiry__order_id__gt="")
-
-
-def _open_order_messages(account_id: int, as_of: datetime, longest: datetime) -> QuerySet[Message]:
-    return (
-        needs_response(account_id)
-        .filter(received_at__gte=longest, received_at__lt=as_of)
-        .filter(Q(answered_at__isnull=True) | Q(answered_at__gt=as_of))
-        .filter(_order_related())
-    )
-
-
-def _atoz_counts(account_id: int, as_of: datetime, longest: datetime, rules: Rules) -> dict[str, int]:
-    assert rules.atoz_risk_hours and rules.atoz_critical_hours
-    risk = as_of - timedelta(hours=rules.atoz_risk_hours)
-    critical = as_of - timedelta(hours=rules.atoz_critical_hours)
-    counts = (
-        _open_order_messages(account_id, as_of, longest)
-        .filter(received_at__lte=risk)
-        .aggregate(risk=Count("pk"), critical=Count("pk", filter=Q(received_at__lte=critical)))
-    )
-    return {"atoz_risk": counts["risk"], "atoz_critical": counts["critical"]}
-
-
-def _reason_rows(
-    account_id: int,
-    source: _Source,
-    as_of: datetime,
-    longest: datetime,
-    month: datetime,
-    windows: Sequence[WindowCounts],
-    rules: Rules,
-) -> dict[str, tuple[MessageRef, ...]]:
-    """The messages behind the numbers: late, overdue, slowest, order-related and pending ones."""
-    rows = source.window(longest, as_of)
-    received, due = source.received, source.due
-    pending_limit = max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST)
-    found = {
-        "late_messages": _refs(
-            source, rows.filter(source.late(as_of)).order_by(f"-{received}", "-pk"), LATE_LIST, as_of
-        ),
-        "overdue_messages": _refs(
-            source,
-            rows.filter(source.unanswered_at(as_of) & source.due_by(as_of)).order_by(received, "pk"),
-            OVERDUE_LIST,
-            as_of,
-        ),
-        "pending": _refs(source, rows.filter(source.pending(as_of)).order_by(due, "pk"), pending_limit, as_of),
-    }
-    slowest = (
-        needs_response(account_id)
-        .filter(received_at__gte=month, received_at__lt=as_of, answered_at__lte=as_of)
-        .annotate(took=_response_seconds())
-        .order_by("-took", "pk")
-    )
-    found["slow_messages"] = _message_refs(slowest, SLOW_LIST, as_of, key=_slowest_first)
-    if rules.has_atoz:
-        found["order_messages"] = _message_refs(
-            _open_order_messages(account_id, as_of, longest).order_by("received_at", "pk"), ORDER_LIST, as_of
+def _first_reply_basis(
+    account: Account, as_of: datetime, rules: Rules, *, reasons: bool
+) -> tuple[tuple[WindowCounts, ...], dict, dict]:
+    """No marketplace rule: first-reply compliance against the account's SLA policy."""
+    start = as_of - timedelta(days=rules.longest_window)
+    clocks = Clock.objects.filter(
+        inquiry__account_id=account.pk, kind=ClockKind.FIRST_REPLY, started_at__gte=start, started_at__lt=as_of
+    ).exclude(state=ClockState.CANCELLED)
+    answered = Q(stopped_at__lte=as_of)
+    unanswered = _unanswered(as_of, "stopped_at")
+    due = Q(due_at__lte=as_of)
+    late = (answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & due)
+    aggregates = {}
+    for d in rules.windows:
+        within = Q(started_at__gte=as_of - timedelta(days=d))
+        aggregates |= {
+            f"counted_{d}": Count("pk", filter=within & (answered | due)),
+            f"late_{d}": Count("pk", filter=within & late),
+            f"unanswered_{d}": Count("pk", filter=within & unanswered & due),
+            f"pending_{d}": Count("pk", filter=within & unanswered & Q(due_at__gt=as_of)),
+        }
+    counts = clocks.aggregate(**aggregates)
+    windows = tuple(
+        WindowCounts(
+            days=d,
+            counted=counts[f"counted_{d}"],
+            late=counts[f"late_{d}"],
+            late_unanswered=counts[f"unanswered_{d}"],
+            pending=counts[f"pending_{d}"],
         )
-    return found
+        for d in rules.windows
+    )
+    times = _answer_times(account.pk, as_of - timedelta(days=RESPONSE_TIME_DAYS), as_of)
+    lists: dict[str, object] = {}
+    if reasons:
+        lists = {
+            "late_messages": _clock_refs(clocks.filter(late).order_by("-started_at", "-pk"), LATE_LIST, as_of),
+            "overdue_messages": _clock_refs(
+                clocks.filter(unanswered & due).order_by("started_at", "pk"), OVERDUE_LIST, as_of
+            ),
+            "pending": _clock_refs(
+                clocks.filter(unanswered & Q(due_at__gt=as_of)).order_by("due_at", "pk"),
+                max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST),
+                as_of,
+            ),
+        }
+    return windows, times, lists
 
 
-def _slowest_first(ref: MessageRef) -> tuple[float, int]:
-    assert ref.answered_at is not None
-    return (-(ref.answered_at - ref.received_at).total_seconds(), ref.message_id)
-
-
-def _refs(source: _Source, ordered: QuerySet, limit: int, as_of: datetime) -> tuple[MessageRef, ...]:
-    if not source.first_reply_basis:
-        return _message_refs(ordered, limit, as_of)
-    clocks = Clock.objects.filter(pk__in=ordered.values("pk")[:limit]).select_related("inquiry")
-    order = ordered.query.order_by
-    refs = [
-        MessageRef(
-            message_id=clock.message_id or 0,
-            inquiry_id=clock.inquiry_id,
-            subject=clock.inquiry.subject,
-            order_id=clock.inquiry.order_id,
-            received_at=clock.started_at,
-            due_at=clock.due_at,
-            answered_at=clock.stopped_at if clock.stopped_at and clock.stopped_at <= as_of else None,
-        )
-        for clock in clocks
-    ]
-    return tuple(_sorted(refs, order))
+# --- rows behind the numbers ----------------------------------------------------------------
 
 
 def _message_refs(
     ordered: QuerySet[Message], limit: int, as_of: datetime, key: Callable[[MessageRef], object] | None = None
 ) -> tuple[MessageRef, ...]:
     """The first `limit` rows of `ordered`: ids through the covering index, then those rows only."""
-    ids = ordered.values("pk")[:limit]
     messages = (
-        Message.objects.filter(pk__in=ids)
+        Message.objects.filter(pk__in=ordered.values("pk")[:limit])
         .select_related("inquiry")
         .only(
             "id", "inquiry_id", "subject", "order_id", "received_at", "response_due_at", "answered_at",
@@ -379,43 +402,62 @@ def _message_refs(
         )
         for m in messages
     ]
-    if key is not None:
-        return tuple(sorted(refs, key=key))
-    return tuple(_sorted(refs, ordered.query.order_by))
+    return tuple(sorted(refs, key=key) if key else _in_query_order(refs, ordered.query.order_by))
 
 
-_REF_FIELD = {
-    "received_at": "received_at",
-    "started_at": "received_at",
-    "response_due_at": "due_at",
-    "due_at": "due_at",
-    "pk": "message_id",
-}
+def _clock_refs(ordered: QuerySet[Clock], limit: int, as_of: datetime) -> tuple[MessageRef, ...]:
+    clocks = Clock.objects.filter(pk__in=ordered.values("pk")[:limit]).select_related("inquiry")
+    refs = [
+        MessageRef(
+            message_id=clock.message_id or 0,
+            inquiry_id=clock.inquiry_id,
+            subject=clock.inquiry.subject,
+            order_id=clock.inquiry.order_id,
+            received_at=clock.started_at,
+            due_at=clock.due_at,
+            answered_at=clock.stopped_at if clock.stopped_at and clock.stopped_at <= as_of else None,
+        )
+        for clock in clocks
+    ]
+    return tuple(_in_query_order(refs, ordered.query.order_by))
 
 
-def _sorted(refs: list[MessageRef], order: Sequence[str]) -> list[MessageRef]:
+def _slowest_first(ref: MessageRef) -> tuple[float, int]:
+    assert ref.answered_at is not None
+    return (-(ref.answered_at - ref.received_at).total_seconds(), ref.message_id)
+
+
+_REF_FIELD = {"received_at": "received_at", "started_at": "received_at", "response_due_at": "due_at",
+              "due_at": "due_at", "pk": "message_id"}
+
+
+def _in_query_order(refs: list[MessageRef], order: Sequence[str]) -> list[MessageRef]:
     """Put rows fetched by id back in the query's order (stable sorts, last key first)."""
     for key in reversed(order):
         name = key.lstrip("-")
-        if name not in _REF_FIELD:
-            continue
-        refs.sort(key=lambda r, f=_REF_FIELD[name]: getattr(r, f), reverse=key.startswith("-"))  # type: ignore[misc]
+        if name in _REF_FIELD:
+            refs.sort(key=lambda r, f=_REF_FIELD[name]: getattr(r, f), reverse=key.startswith("-"))  # type: ignore[misc]
     return refs
 
 
-def _complaints(account_id: int, as_of: datetime, rules: Rules) -> tuple[tuple[TopicCount, ...], int]:
-    """Complaints per complaint topic among the inquiries opened in the window, and all inquiries."""
+# --- complaints, orders, clusters -----------------------------------------------------------
+
+
+def _complaints(account: Account, as_of: datetime, rules: Rules) -> tuple[tuple[TopicCount, ...], int, int | None]:
+    """Complaints per complaint topic among the inquiries opened in the window; the denominator.
+
+    With order volumes only complaint inquiries are counted; without them every inquiry
+    of the window is, as the denominator.
+    """
     start = as_of - timedelta(days=rules.complaint_window_days)
-    grouped = dict(
-        Inquiry.objects.filter(account_id=account_id, opened_at__gte=start, opened_at__lt=as_of)
-        .values("topic_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("topic_id", "n")
-    )
-    topics = Topic.objects.filter(is_complaint=True).only("id", "key", "name")
+    topics = list(Topic.objects.filter(is_complaint=True).only("id", "key", "name"))
+    orders = _orders(account, start, as_of)
+    opened = Inquiry.objects.filter(account_id=account.pk, opened_at__gte=start, opened_at__lt=as_of)
+    if orders:
+        opened = opened.filter(topic_id__in=[t.pk for t in topics])
+    grouped = dict(opened.values("topic_id").annotate(n=Count("*")).order_by().values_list("topic_id", "n"))
     counts = tuple(TopicCount(key=t.key, name=t.name, complaints=grouped.get(t.pk, 0)) for t in topics)
-    return counts, sum(grouped.values())
+    return counts, sum(grouped.values()), orders
 
 
 def local_date(instant: datetime, tz: str) -> date:
@@ -428,12 +470,12 @@ def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
     return (datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone))
 
 
-def _orders(account: Account, as_of: datetime, rules: Rules) -> int | None:
-    """Orders on the local days the complaint window touches; None when none were imported."""
-    first = local_date(as_of - timedelta(days=rules.complaint_window_days), account.timezone)
+def _orders(account: Account, start: datetime, as_of: datetime) -> int | None:
+    """Orders on the local days the window touches; None when none were imported for them."""
+    first = local_date(start, account.timezone)
     last = local_date(as_of - timedelta(microseconds=1), account.timezone)
     totals = OrderVolume.objects.filter(account_id=account.pk, date__gte=first, date__lte=last).aggregate(
-        orders=Sum("orders"), days=Count("pk")
+        orders=Sum("orders"), days=Count("*")
     )
     return totals["orders"] if totals["days"] else None
 

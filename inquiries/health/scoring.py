@@ -263,6 +263,7 @@ class HealthReport:
     status: Band
     metrics: tuple[Metric, ...]
     rescue: tuple[RescueItem, ...] = field(default=())
+    upcoming: tuple[MessageRef, ...] = field(default=())  # unanswered, deadline ahead, soonest first
 
     def metric(self, key: str) -> Metric | None:
         return next((m for m in self.metrics if m.key == key), None)
@@ -347,6 +348,7 @@ def score(facts: HealthFacts, rules: Rules) -> HealthReport:
         status=worst(m.status for m in metrics),
         metrics=tuple(metrics),
         rescue=tuple(rescue(facts, rules)),
+        upcoming=facts.pending,
     )
 
 
@@ -570,62 +572,113 @@ def rescue_fetch_limit(windows: Sequence[WindowCounts], rules: Rules) -> int:
 
 
 def rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
-    """What to answer first (assuming nothing else changes: no new messages, no window slide)."""
-    items: list[RescueItem] = []
-    for window in facts.windows:
-        items.extend(_rate_rescue(window, facts, rules))
+    """What to answer first (assuming nothing else changes: no new messages, no window slide).
+
+    Windows that the same messages move (a message late in the 7-day window is late in the
+    30-day one too) share one item naming every rate it moves.
+    """
+    moves = [move for window in facts.windows for move in _rate_moves(window, facts, rules)]
+    groups: dict[tuple[bool, tuple[int, ...]], list[_RateMove]] = {}
+    for move in moves:
+        groups.setdefault((move.worsens, tuple(m.message_id for m in move.chosen)), []).append(move)
+    items = [_rate_item(group, facts) for group in groups.values()]
     if rules.has_atoz:
         items.extend(_atoz_rescue(facts, rules))
-    # Losing ground first, soonest first; then what would win it back.
-    items.sort(key=lambda item: (not item.worsens, item.crosses_at, item.metric_key))
+    # Losing ground first, soonest first, shortest window first; then what would win it back.
+    items.sort(key=lambda item: (not item.worsens, item.crosses_at, _window_days(item.metric_key)))
     return items
 
 
-def _rate_rescue(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list[RescueItem]:
+def _window_days(key: str) -> int:
+    digits = "".join(c for c in key if c.isdigit())
+    return int(digits) if key.startswith("late_response_rate_") and digits else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _RateMove:
+    window: WindowCounts
+    worsens: bool
+    chosen: tuple[MessageRef, ...]
+    to_value: float
+    current: Band
+    to_band: Band
+
+    def figures(self) -> str:
+        return (
+            f"from {format_value(self.window.rate, Unit.RATIO)} to {format_value(self.to_value, Unit.RATIO)} "
+            f"({self.current.label.lower()} → {self.to_band.label.lower()})"
+        )
+
+
+def _rate_moves(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list[_RateMove]:
     since = _window_start(facts, window.days)
     pending = [m for m in facts.pending if m.received_at >= since and m.due_at is not None]
-    label = f"{window.days}-day late rate"
     current = band_for(window.rate, rules.late_rate_target, rules.at_risk_ratio)
-    items = []
+    moves = []
     k = messages_to_worsen(window, window.pending, rules)
     if k is not None and k <= len(pending):
-        chosen = tuple(pending[:k])
         to_value = (window.late + k) / (window.counted + k)
-        to_band = band_for(to_value, rules.late_rate_target, rules.at_risk_ratio)
-        crosses_at = chosen[-1].due_at
-        assert crosses_at is not None and chosen[0].due_at is not None
-        within = human_duration((crosses_at - facts.as_of).total_seconds())
-        what = "this message" if k == 1 else f"these {k}"
-        sentence = (
-            f"Answer {what} in the next {within} or the {label} goes from "
-            f"{format_value(window.rate, Unit.RATIO)} to {format_value(to_value, Unit.RATIO)} "
-            f"({current.label.lower()} → {to_band.label.lower()})."
-        )
-        items.append(RescueItem(
-            metric_key=late_rate_key(window.days), metric_label=label, worsens=True, messages=chosen,
-            message_count=k, act_by=chosen[0].due_at, crosses_at=crosses_at, from_value=window.rate,
-            to_value=to_value, from_status=current, to_status=to_band, unit=Unit.RATIO, sentence=sentence,
-        ))
+        moves.append(_RateMove(window, True, tuple(pending[:k]), to_value, current,
+                               band_for(to_value, rules.late_rate_target, rules.at_risk_ratio)))
     m = answers_to_improve(window, window.pending, rules)
     if m is not None and m <= len(pending):
-        chosen = tuple(pending[:m])
         to_value = window.late / (window.counted + m)
-        to_band = band_for(to_value, rules.late_rate_target, rules.at_risk_ratio)
-        act_by = chosen[0].due_at
-        assert act_by is not None
-        what = "this message" if m == 1 else f"these {m}"
+        moves.append(_RateMove(window, False, tuple(pending[:m]), to_value, current,
+                               band_for(to_value, rules.late_rate_target, rules.at_risk_ratio)))
+    return moves
+
+
+def _join(clauses: list[str]) -> str:
+    return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+
+
+def _rates_clause(moves: list[_RateMove]) -> str:
+    """ "the 7-day late rate goes from 8.0% to 10.7% (at risk → critical)"; windows with the same
+    figures share one clause ("the 7- and 30-day late rates go from ...")."""
+    same: dict[str, list[int]] = {}
+    for move in moves:
+        same.setdefault(move.figures(), []).append(move.window.days)
+    verb = ("goes", "go") if moves[0].worsens else ("improves", "improve")
+    clauses = []
+    for index, (figures, days) in enumerate(same.items()):
+        names = _join([f"{d}-" for d in days[:-1]] + [f"{days[-1]}-day"]) if len(days) > 1 else f"{days[0]}-day"
+        if index == 0:
+            plural = len(days) > 1
+            clauses.append(f"the {names} late rate{'s' if plural else ''} {verb[plural]} {figures}")
+        else:
+            clauses.append(f"the {names} {figures}")
+    return _join(clauses)
+
+
+def _rate_item(moves: list[_RateMove], facts: HealthFacts) -> RescueItem:
+    first = moves[0]
+    chosen = first.chosen
+    count = len(chosen)
+    what = "this message" if count == 1 else f"these {count}"
+    rates = _rates_clause(moves)
+    act_by, crosses_at = chosen[0].due_at, chosen[-1].due_at
+    assert act_by is not None and crosses_at is not None
+    if first.worsens:
+        within = human_duration((crosses_at - facts.as_of).total_seconds())
+        sentence = f"Answer {what} in the next {within} or {rates}."
+    else:
         due = human_duration((act_by - facts.as_of).total_seconds())
-        sentence = (
-            f"Answer {what} on time ({'due' if m == 1 else 'the first is due'} in {due}) "
-            f"and the {label} improves from {format_value(window.rate, Unit.RATIO)} to "
-            f"{format_value(to_value, Unit.RATIO)} ({current.label.lower()} → {to_band.label.lower()})."
-        )
-        items.append(RescueItem(
-            metric_key=late_rate_key(window.days), metric_label=label, worsens=False, messages=chosen,
-            message_count=m, act_by=act_by, crosses_at=chosen[-1].due_at or act_by, from_value=window.rate,
-            to_value=to_value, from_status=current, to_status=to_band, unit=Unit.RATIO, sentence=sentence,
-        ))
-    return items
+        sentence = f"Answer {what} on time ({'due' if count == 1 else 'the first is due'} in {due}) and {rates}."
+    return RescueItem(
+        metric_key=late_rate_key(first.window.days),
+        metric_label=", ".join(f"{move.window.days}-day late rate" for move in moves),
+        worsens=first.worsens,
+        messages=chosen,
+        message_count=count,
+        act_by=act_by,
+        crosses_at=crosses_at,
+        from_value=first.window.rate,
+        to_value=first.to_value,
+        from_status=first.current,
+        to_status=first.to_band,
+        unit=Unit.RATIO,
+        sentence=sentence,
+    )
 
 
 def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:

@@ -11,6 +11,7 @@ failed for user 'x': ...", "cannot resolve IMAP host 'y'"), never the raw traceb
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Iterator
@@ -80,7 +81,9 @@ class ImapSession:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -90,10 +93,8 @@ class ImapSession:
         try:
             client.logout()
         except Exception:  # the connection may already be gone; closing is best effort
-            try:
+            with contextlib.suppress(Exception):
                 client.shutdown()
-            except Exception:  # noqa: S110 - nothing left to release
-                pass
 
     @property
     def uidvalidity(self) -> int:
@@ -107,7 +108,9 @@ class ImapSession:
         current = self.uidvalidity
         changed = uidvalidity is not None and uidvalidity != current
         start = 0 if changed or uidvalidity is None else last_uid
-        uids = sorted(uid for uid in self._call("SEARCH", lambda c: c.search(["UID", f"{start + 1}:*"])) if uid > start)
+        uids = sorted(
+            uid for uid in self._call("SEARCH", lambda c: c.search(["UID", f"{start + 1}:*"])) if uid > start
+        )
         # "n:*" always matches the highest UID, even below n: hence the filter above.
         return Selection(current, changed, uids[:batch_size], max(0, len(uids) - batch_size))
 
@@ -148,7 +151,9 @@ class ImapSession:
                 continue
             raw = data.get(b"BODY[]") or b""
             info = meta[uid]
-            yield FetchedMail(uid, bytes(raw), int(info.get(b"RFC822.SIZE") or len(raw)), _aware(info.get(b"INTERNALDATE")))
+            yield FetchedMail(
+                uid, bytes(raw), int(info.get(b"RFC822.SIZE") or len(raw)), _aware(info.get(b"INTERNALDATE"))
+            )
 
     def mark_seen(self, uids: list[int]) -> None:
         if uids:
@@ -204,10 +209,12 @@ def _connect(settings: ImapSettings) -> IMAPClient:
         raise MailboxError(f"cannot resolve IMAP host {settings.host!r}") from None
     except ConnectionRefusedError:
         raise MailboxError(f"connection refused by {settings.where}: is the IMAP port right?") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise MailboxError(f"timed out connecting to {settings.where} after {settings.timeout:g} s") from None
     except ssl.SSLError as exc:
-        hint = "use STARTTLS for port 143, TLS for 993" if settings.port in (143, 993) else "check the TLS mode"
+        hint = (
+            "use STARTTLS for port 143, TLS for 993" if settings.port in (143, 993) else "check the TLS mode"
+        )
         raise MailboxError(f"TLS failed with {settings.where}: {exc.reason or exc} ({hint})") from None
     except (IMAPClientError, OSError) as exc:
         raise MailboxError(f"cannot connect to {settings.where}: {_describe(exc)}") from None
@@ -217,7 +224,9 @@ def _login(client: IMAPClient, settings: ImapSettings) -> None:
     try:
         client.login(settings.username, settings.password)
     except LoginError as exc:
-        raise MailboxError(f"login failed for user {settings.username!r} on {settings.where}: {_describe(exc)}") from None
+        raise MailboxError(
+            f"login failed for user {settings.username!r} on {settings.where}: {_describe(exc)}"
+        ) from None
     except (IMAPClientError, OSError) as exc:
         raise MailboxError(f"login to {settings.where} failed: {_describe(exc)}") from None
 

@@ -213,8 +213,16 @@ def _multipart(body: bytes, boundary: bytes) -> list[tuple[str, _Field]]:
         if not isinstance(name, str) or not name:
             continue
         filename = headers.get_param("filename", header="content-disposition")
-        out.append((name, _Field(value, filename if isinstance(filename, str) else None,
-                                 headers.get_content_type() if "content-type" in headers else "")))
+        out.append(
+            (
+                name,
+                _Field(
+                    value,
+                    filename if isinstance(filename, str) else None,
+                    headers.get_content_type() if "content-type" in headers else "",
+                ),
+            )
+        )
         if len(out) > 1000:
             raise Rejected("body: more than 1000 form fields")
     return out
@@ -263,7 +271,9 @@ def _parse_mailgun(form: dict[str, list[_Field]], now: datetime) -> IncomingMess
         if re.fullmatch(r"attachment-\d+", name)
         for field in fields
     ]
-    raw = _rebuild(headers, text=_text(form, "body-plain"), html=_text(form, "body-html"), attachments=attachments)
+    raw = _rebuild(
+        headers, text=_text(form, "body-plain"), html=_text(form, "body-html"), attachments=attachments
+    )
     return _parse_mime(raw, now)
 
 
@@ -276,7 +286,13 @@ def _parse_postmark(body: bytes, now: datetime) -> IncomingMessage:
     from_full = data.get("FromFull") if isinstance(data.get("FromFull"), dict) else {}
     sender = str(from_full.get("Email") or data.get("From") or "")
     headers.append(("From", formataddr((str(from_full.get("Name") or ""), sender)) if sender else ""))
-    for name, key in (("To", "To"), ("Cc", "Cc"), ("Reply-To", "ReplyTo"), ("Subject", "Subject"), ("Date", "Date")):
+    for name, key in (
+        ("To", "To"),
+        ("Cc", "Cc"),
+        ("Reply-To", "ReplyTo"),
+        ("Subject", "Subject"),
+        ("Date", "Date"),
+    ):
         value = data.get(key)
         if isinstance(value, str) and value:
             headers.append((name, value))
@@ -298,10 +314,15 @@ def _parse_postmark(body: bytes, now: datetime) -> IncomingMessage:
             content = base64.b64decode(str(item.get("Content") or ""), validate=False)
         except (binascii.Error, ValueError):
             raise Rejected("Attachments: content is not base64") from None
-        attachments.append((str(item.get("Name") or ""), str(item.get("ContentType") or "application/octet-stream"),
-                            content))
-    raw = _rebuild(headers, text=str(data.get("TextBody") or ""), html=str(data.get("HtmlBody") or ""),
-                   attachments=attachments)
+        attachments.append(
+            (str(item.get("Name") or ""), str(item.get("ContentType") or "application/octet-stream"), content)
+        )
+    raw = _rebuild(
+        headers,
+        text=str(data.get("TextBody") or ""),
+        html=str(data.get("HtmlBody") or ""),
+        attachments=attachments,
+    )
     return _parse_mime(raw, now)
 
 
@@ -357,7 +378,11 @@ def _parse_generic(body: bytes, now: datetime) -> IncomingMessage:
         if len(getattr(incoming, name)) > MAX_FIELD_CHARS:
             raise Rejected(f"{name}: at most {MAX_FIELD_CHARS} characters")
     if len(incoming.order_id) > 100 or len(incoming.sku) > 100:
-        raise Rejected("order_id: at most 100 characters" if len(incoming.order_id) > 100 else "sku: at most 100 characters")
+        raise Rejected(
+            "order_id: at most 100 characters"
+            if len(incoming.order_id) > 100
+            else "sku: at most 100 characters"
+        )
     return incoming
 
 

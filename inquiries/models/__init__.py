@@ -112,9 +112,14 @@ __all__ = [
     "WebhookEndpoint",
 ]
 
-from inquiries.models.reports import DigestFrequency, ReportSubscription  # noqa: E402
+from inquiries.models.reports import (  # noqa: E402
+    DigestFrequency,
+    ReportSubscription,
+    SlaRollup,
+    SlaRollupState,
+)
 
-__all__ += ["DigestFrequency", "ReportSubscription"]
+__all__ += ["DigestFrequency", "ReportSubscription", "SlaRollup", "SlaRollupState"]
 
 from inquiries.models.mail import (  # noqa: E402
     MailboxConfig,

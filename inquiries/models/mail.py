@@ -49,10 +49,19 @@ class MailboxConfig(models.Model):
     # --- IMAP ---
     imap_host = models.CharField(max_length=255, blank=True, help_text="IMAP server, e.g. imap.example.com.")
     imap_port = models.PositiveIntegerField(
-        default=993, validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="993 for TLS, 143 for STARTTLS."
+        default=993,
+        validators=[MinValueValidator(1), MaxValueValidator(65535)],
+        help_text="993 for TLS, 143 for STARTTLS.",
     )
-    imap_tls = models.CharField(max_length=16, choices=TlsMode.choices, default=TlsMode.SSL, help_text="How the connection is encrypted.")
-    imap_username = models.CharField(max_length=255, blank=True, help_text="Login name, often the mailbox address.")
+    imap_tls = models.CharField(
+        max_length=16,
+        choices=TlsMode.choices,
+        default=TlsMode.SSL,
+        help_text="How the connection is encrypted.",
+    )
+    imap_username = models.CharField(
+        max_length=255, blank=True, help_text="Login name, often the mailbox address."
+    )
     imap_folder = models.CharField(max_length=255, default="INBOX", help_text="The folder to import from.")
     imap_password_env = models.CharField(
         max_length=128,
@@ -72,9 +81,13 @@ class MailboxConfig(models.Model):
     )
 
     # --- SMTP ---
-    smtp_host = models.CharField(max_length=255, blank=True, help_text="SMTP server replies are sent through.")
+    smtp_host = models.CharField(
+        max_length=255, blank=True, help_text="SMTP server replies are sent through."
+    )
     smtp_port = models.PositiveIntegerField(
-        default=587, validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="587 for STARTTLS, 465 for TLS."
+        default=587,
+        validators=[MinValueValidator(1), MaxValueValidator(65535)],
+        help_text="587 for STARTTLS, 465 for TLS.",
     )
     smtp_tls = models.CharField(max_length=16, choices=TlsMode.choices, default=TlsMode.STARTTLS)
     smtp_username = models.CharField(max_length=255, blank=True, help_text="Empty: send without logging in.")
@@ -91,11 +104,18 @@ class MailboxConfig(models.Model):
     last_uid = models.BigIntegerField(default=0, editable=False, help_text="Highest UID imported.")
     last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_summary = models.TextField(blank=True, editable=False, help_text="What the last successful poll did.")
-    last_error = models.TextField(blank=True, editable=False, help_text="Why the last poll failed; empty after a success.")
+    last_summary = models.TextField(
+        blank=True, editable=False, help_text="What the last successful poll did."
+    )
+    last_error = models.TextField(
+        blank=True, editable=False, help_text="Why the last poll failed; empty after a success."
+    )
     failures = models.PositiveIntegerField(default=0, editable=False, help_text="Failed polls in a row.")
     next_attempt_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="After failures, the mailbox is not polled before this."
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="After failures, the mailbox is not polled before this.",
     )
     lease_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="A poll in progress holds the mailbox until then."
@@ -148,7 +168,9 @@ class SuspendedSender(models.Model):
     address = models.CharField(max_length=320, help_text="The normalised sender address.")
     reason = models.CharField(max_length=300)
     suspended_at = models.DateTimeField(default=dj_timezone.now)
-    messages_held = models.PositiveIntegerField(default=0, help_text="Messages stored as automatic since suspension.")
+    messages_held = models.PositiveIntegerField(
+        default=0, help_text="Messages stored as automatic since suspension."
+    )
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -158,7 +180,9 @@ class SuspendedSender(models.Model):
         ordering = ["-suspended_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["channel", "address"], condition=Q(released_at__isnull=True), name="suspended_sender_active_once"
+                fields=["channel", "address"],
+                condition=Q(released_at__isnull=True),
+                name="suspended_sender_active_once",
             )
         ]
 
@@ -203,7 +227,11 @@ class OutgoingMail(models.Model):
         verbose_name = "outgoing mail"
         verbose_name_plural = "outgoing mail"
         indexes = [
-            models.Index(fields=["state", "updated_at"], name="outgoing_unfinished", condition=~Q(state__in=["sent", "failed"]))
+            models.Index(
+                fields=["state", "updated_at"],
+                name="outgoing_unfinished",
+                condition=~Q(state__in=["sent", "failed"]),
+            )
         ]
 
     def __str__(self) -> str:
@@ -231,10 +259,16 @@ class MailWebhook(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="mail_webhooks")
     provider = models.CharField(max_length=16, choices=Provider.choices)
     token = models.CharField(
-        max_length=64, unique=True, default=new_webhook_token, editable=False, help_text="The secret path segment of the URL."
+        max_length=64,
+        unique=True,
+        default=new_webhook_token,
+        editable=False,
+        help_text="The secret path segment of the URL.",
     )
     secret_env = models.CharField(
-        max_length=128, blank=True, help_text="Name of the environment variable holding the secret; used when set."
+        max_length=128,
+        blank=True,
+        help_text="Name of the environment variable holding the secret; used when set.",
     )
     secret_encrypted = models.TextField(blank=True, editable=False)
     is_active = models.BooleanField(default=True)

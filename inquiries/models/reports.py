@@ -60,3 +60,55 @@ class ReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} report for {self.user}"
+
+
+class SlaRollup(models.Model):
+    """Clock outcomes per account, channel, assignee, team, clock kind and start day.
+
+    A cache of `Clock` rows that makes the SLA report one small GROUP BY instead of a join
+    over every clock of the period. Rebuilt from the clocks by `inquiries.services.rollups`
+    only (whole UTC days at a time), never edited; ids are plain integers because a cache
+    row must not block or cascade deletes. States are judged as of `SlaRollupState.refreshed_at`.
+    """
+
+    day = models.DateField(help_text="The clocks' start day in UTC.")
+    local_day = models.DateField(help_text="The clocks' start day in the account's time zone.")
+    account_id = models.BigIntegerField()
+    channel_id = models.BigIntegerField()
+    assignee_id = models.BigIntegerField(null=True, help_text="The inquiry's assignee; empty when unassigned.")
+    team_id = models.BigIntegerField(
+        null=True, help_text="The inquiry's team, else the assignee's team working the account; empty: none."
+    )
+    kind = models.CharField(max_length=32)
+    met = models.PositiveIntegerField(default=0)
+    missed = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0, help_text="Not stopped and past due at the refresh.")
+    cancelled = models.PositiveIntegerField(default=0)
+    in_progress = models.PositiveIntegerField(default=0, help_text="Paused, or not stopped and not yet due.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="sla_rollup_day"),
+            models.Index(fields=["local_day"], name="sla_rollup_local_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.account_id} {self.kind}"
+
+
+class SlaRollupState(models.Model):
+    """The one row (pk 1) that says how fresh `SlaRollup` is."""
+
+    first_day = models.DateField(null=True, help_text="The earliest UTC day the rollup covers.")
+    refreshed_at = models.DateTimeField(null=True, help_text="States in the rollup are as of this instant.")
+    rebuilt_at = models.DateTimeField(null=True, help_text="The last full rebuild.")
+    event_watermark = models.BigIntegerField(
+        default=0, help_text="Inquiry events up to this id were looked at by the last refresh."
+    )
+    previous_watermark = models.BigIntegerField(
+        default=0, help_text="The watermark before it: each refresh looks again from here, so an event whose "
+        "transaction committed late is still seen.",
+    )
+
+    def __str__(self) -> str:
+        return f"SLA rollup as of {self.refreshed_at}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import NotSupportedError
-from django.db.models import Expression, F, FloatField, Func, IntegerField, Value
+from django.db.models import DateField, Expression, F, FloatField, Func, IntegerField, Value
 
 
 class LocalPart(Func):
@@ -70,3 +70,28 @@ class SecondsBetween(Func):
 
 def constant(value: int) -> Value:
     return Value(value, output_field=IntegerField())
+
+
+class LocalDate(Func):
+    """The calendar date of a datetime in a time zone read from a column (each row its own zone)."""
+
+    output_field = DateField()
+
+    def __init__(self, expression: str | Expression, timezone: str | Expression) -> None:
+        super().__init__(
+            F(expression) if isinstance(expression, str) else expression,
+            F(timezone) if isinstance(timezone, str) else timezone,
+        )
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        raise NotSupportedError("LocalDate supports PostgreSQL and SQLite only.")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        value, value_params = compiler.compile(self.source_expressions[0])
+        zone, zone_params = compiler.compile(self.source_expressions[1])
+        return f"(({value} AT TIME ZONE {zone}))::date", [*value_params, *zone_params]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        value, value_params = compiler.compile(self.source_expressions[0])
+        zone, zone_params = compiler.compile(self.source_expressions[1])
+        return f"django_datetime_cast_date({value}, {zone}, %s)", [*value_params, *zone_params, "UTC"]

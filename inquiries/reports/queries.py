@@ -41,9 +41,9 @@ from inquiries.models import (
     ClusterEventKind,
     Direction,
     EventKind,
+    HealthSnapshot,
     Inquiry,
     InquiryEvent,
-    Membership,
     Message,
 )
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
@@ -64,21 +64,23 @@ AGE_BUCKETS = ("under 1 h", "1-4 h", "4-24 h", "1-3 days", "3-7 days", "7 days o
 # --- scoping ------------------------------------------------------------------------------
 
 
-def team_expression(prefix: str = "") -> Expression:
+def team_expression(pairs: dict[tuple[int, int], int], prefix: str = "") -> Expression:
     """The inquiry's team: `inquiry.team`, else the assignee's team that works the inquiry's
-    account (the lowest id when several do), else NULL ("No team")."""
-    via_assignee = (
-        Membership.objects.filter(
-            user_id=OuterRef(f"{prefix}assignee_id"), team__accounts=OuterRef(f"{prefix}account_id")
-        )
-        .order_by("team_id")
-        .values("team_id")[:1]
-    )
-    return Coalesce(F(f"{prefix}team_id"), Subquery(via_assignee), output_field=IntegerField())
+    account (the lowest id when several do), else NULL ("No team"). The membership pairs are
+    read once (`ReportScope.memberships`) and inlined as a CASE, so no row runs a subquery."""
+    via_assignee = [
+        When(Q(**{f"{prefix}assignee_id": user_id, f"{prefix}account_id": account_id}), then=constant(team_id))
+        for (user_id, account_id), team_id in sorted(pairs.items())
+    ]
+    if not via_assignee:
+        return F(f"{prefix}team_id")
+    return Coalesce(F(f"{prefix}team_id"), Case(*via_assignee, output_field=IntegerField()),
+                    output_field=IntegerField())
 
 
 def scoped(queryset: QuerySet, scope: ReportScope, prefix: str = "", *, with_team: bool = False) -> QuerySet:
-    """`queryset` limited to the scope's accounts and inquiry filters; `prefix` leads to the inquiry."""
+    """`queryset` limited to the scope's accounts and inquiry filters; `prefix` leads to the inquiry.
+    With `with_team` (or a team filter) rows carry `report_team`."""
     conditions = Q(**{f"{prefix}account_id__in": scope.account_ids})
     if scope.agent_ids:
         conditions &= Q(**{f"{prefix}assignee_id__in": scope.agent_ids})
@@ -89,7 +91,7 @@ def scoped(queryset: QuerySet, scope: ReportScope, prefix: str = "", *, with_tea
     if scope.priorities:
         conditions &= Q(**{f"{prefix}priority__in": scope.priorities})
     if with_team or scope.team_ids:
-        queryset = queryset.annotate(report_team=team_expression(prefix))
+        queryset = queryset.annotate(report_team=team_expression(scope.team_of, prefix))
     if scope.team_ids:
         conditions &= Q(report_team__in=scope.team_ids)
     return queryset.filter(conditions).order_by()
@@ -139,26 +141,39 @@ class ComplianceCounts:
         return 100 * self.met / self.counted if self.counted else None
 
 
-def compliance_counts(scope: ReportScope, group_by: str) -> list[ComplianceCounts]:
-    """One row per (group, clock kind) with any clock in the period.
+def outcome_counts(now: datetime) -> dict[str, Count]:
+    """The five clock outcomes as of `now`, as aggregates over a clock queryset."""
+    return {
+        "met": Count("pk", filter=Q(state=ClockState.MET)),
+        "missed": Count("pk", filter=Q(state=ClockState.MISSED)),
+        "breached": Count("pk", filter=Q(state__in=ACTIVE_CLOCK_STATES, due_at__lte=now)),
+        "cancelled": Count("pk", filter=Q(state=ClockState.CANCELLED)),
+        "in_progress": Count("pk", filter=Q(state=ClockState.PAUSED) | Q(state__in=ACTIVE_CLOCK_STATES, due_at__gt=now)),
+    }
 
-    Breached: not stopped and past due at `scope.now` (judged from due_at, so a breach counts
-    before the sweep has marked it). In progress: paused, or not stopped and not yet due.
+
+def compliance_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCounts], datetime]:
+    """One row per (group, clock kind) with any clock in the period, and the instant the
+    states are judged at: from the rollup when it can answer (see `rollup_counts`), else live."""
+    from inquiries.reports.rollup import rollup_counts
+
+    found = rollup_counts(scope, group_by)
+    if found is not None:
+        return found
+    return live_compliance_counts(scope, group_by), scope.now
+
+
+def live_compliance_counts(scope: ReportScope, group_by: str, now: datetime | None = None) -> list[ComplianceCounts]:
+    """The compliance counts straight from the clocks, states judged at `now` (default scope.now).
+
+    Breached: not stopped and past due (judged from due_at, so a breach counts before the sweep
+    has marked it). In progress: paused, or not stopped and not yet due.
     """
-    now = scope.now
     rows = (
         period_clocks(scope, with_team=group_by == "team")
         .annotate(g=group_expression(scope, group_by))
         .values("g", "kind")
-        .annotate(
-            met=Count("pk", filter=Q(state=ClockState.MET)),
-            missed=Count("pk", filter=Q(state=ClockState.MISSED)),
-            breached=Count("pk", filter=Q(state__in=ACTIVE_CLOCK_STATES, due_at__lte=now)),
-            cancelled=Count("pk", filter=Q(state=ClockState.CANCELLED)),
-            in_progress=Count(
-                "pk", filter=Q(state=ClockState.PAUSED) | Q(state__in=ACTIVE_CLOCK_STATES, due_at__gt=now)
-            ),
-        )
+        .annotate(**outcome_counts(now or scope.now))
     )
     return [
         ComplianceCounts(
@@ -348,26 +363,26 @@ def clusters_opened(scope: ReportScope) -> list[ClusterEvent]:
     )
 
 
-def late_response_rates(account_ids: Sequence[int], at: datetime, days: int = 7) -> dict[int, tuple[int, int]]:
-    """Account -> (late, counted) of the marketplace late-response rate as of `at` (DESIGN 6).
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    account_id: int
+    before: str
+    after: str
 
-    Over customer messages needing a response, received in [at - days, at), that carry a
-    marketplace deadline: counted when answered by `at` or due by `at`; late when answered
-    after the deadline, or still unanswered at `at` with the deadline passed.
-    """
-    answered = Q(answered_at__isnull=False, answered_at__lte=at)
-    due = Q(response_due_at__lte=at)
-    rows = (
-        Message.objects.filter(
-            inquiry__account_id__in=account_ids, direction=Direction.INBOUND, automatic=False,
-            no_response_needed=False, response_due_at__isnull=False,
-            received_at__gte=at - timedelta(days=days), received_at__lt=at,
+
+def health_changes(account_ids: Sequence[int], start: datetime, end: datetime) -> list[HealthChange]:
+    """Accounts whose health status (the daily snapshots) at `end` differs from the one at `start`."""
+    snapshots = (
+        HealthSnapshot.objects.filter(
+            account_id__in=account_ids, as_of__lte=end, date__gte=(start - timedelta(days=3)).date()
         )
-        .values("inquiry__account_id")
-        .annotate(
-            counted=Count("pk", filter=answered | due),
-            late=Count("pk", filter=(answered & Q(answered_at__gt=F("response_due_at"))) | (due & ~answered)),
-        )
-        .order_by()
+        .order_by("account_id", "as_of")
+        .values_list("account_id", "as_of", "status")
     )
-    return {row["inquiry__account_id"]: (row["late"], row["counted"]) for row in rows}
+    before: dict[int, str] = {}
+    after: dict[int, str] = {}
+    for account_id, as_of, status in snapshots:
+        if as_of <= start:
+            before[account_id] = status
+        after[account_id] = status
+    return [HealthChange(a, before[a], after[a]) for a in sorted(after) if a in before and before[a] != after[a]]

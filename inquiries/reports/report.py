@@ -78,11 +78,13 @@ SLA_COLUMNS = (
 
 def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Table:
     """SLA compliance per clock kind and group (day, week or a dimension), in the period."""
-    counts = {(row.group, row.kind): row for row in queries.compliance_counts(scope, group_by)}
+    found, as_of = queries.compliance_counts(scope, group_by)
+    counts = {(row.group, row.kind): row for row in found}
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in counts)]
     if group_by in TIME_GROUPS:
         keys: list[object] = list(time_buckets(scope, group_by))
-        labels = {key: key.isoformat() for key in keys}  # type: ignore[attr-defined]
+        fmt = "%a %d %b %Y" if group_by == "day" else "Week of %d %b %Y"
+        labels = {key: key.strftime(fmt) for key in keys}  # type: ignore[attr-defined]
         pairs = [(key, kind) for key in keys for kind in kinds]
     else:
         labels = group_labels(choices, group_by, {g for g, _ in counts})
@@ -95,13 +97,13 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
             key, labels[key], kind, row.met, row.missed, row.breached, row.cancelled, row.in_progress,
             row.counted, rounded_pct(row.compliance),
         ))
-    return Table("sla", f"SLA compliance by {GROUP_TITLES[group_by].lower()}", SLA_COLUMNS, tuple(rows))
+    return Table("sla", f"SLA compliance by {GROUP_TITLES[group_by].lower()}", SLA_COLUMNS, tuple(rows), as_of)
 
 
 def breakdown_table(scope: ReportScope, choices: ReportChoices, dimension: str) -> Table:
     """Per agent, team, channel, topic or account: first-reply and resolution compliance and
     median times, and clocks still breached (all kinds)."""
-    counts = queries.compliance_counts(scope, dimension)
+    counts, as_of = queries.compliance_counts(scope, dimension)
     stats = queries.duration_stats(scope, dimension)
     by_group: dict[object, dict[str, queries.ComplianceCounts]] = defaultdict(dict)
     for row in counts:
@@ -128,7 +130,7 @@ def breakdown_table(scope: ReportScope, choices: ReportChoices, dimension: str) 
         Column("resolution_median_seconds", "Median resolution", SECONDS),
         Column("breached", "Still breached (all clocks)"), Column("in_progress", "In progress (all clocks)"),
     )
-    return Table(f"breakdown-{dimension}", f"By {title.lower()}", columns, tuple(rows))
+    return Table(f"breakdown-{dimension}", f"By {title.lower()}", columns, tuple(rows), as_of)
 
 
 def durations_table(scope: ReportScope) -> Table:

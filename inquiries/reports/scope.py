@@ -17,9 +17,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, QueryDict
 
-from inquiries.models import Account, Channel, Priority, Team, Topic
+from inquiries.models import Account, Channel, Membership, Priority, SlaRollupState, Team, Topic
 
 BUSINESS, CALENDAR = "business", "calendar"
 HOURS_CHOICES = [(BUSINESS, "Business hours"), (CALENDAR, "Calendar hours")]
@@ -52,7 +52,16 @@ class ReportScope:
     tz: str
     now: datetime
     tz_mixed: bool = False
+    # Which stored start day matches the report's days: "utc", "local" (the accounts' own zone)
+    # or "" when neither does (another zone, or a window that is not whole days).
+    day_field: str = ""
     hours: str = BUSINESS
+    # The SLA rollup (see inquiries.reports.rollup): the first UTC day it covers and the instant
+    # its states are as of; None when it has never been built.
+    rollup_first_day: date | None = None
+    rollup_as_of: datetime | None = None
+    # (user id, account id, team id): who works which account in which team, for `team_of`.
+    memberships: tuple[tuple[int, int, int], ...] = ()
     team_ids: tuple[int, ...] = ()
     agent_ids: tuple[int, ...] = ()
     channel_ids: tuple[int, ...] = ()
@@ -62,6 +71,14 @@ class ReportScope:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+    @property
+    def team_of(self) -> dict[tuple[int, int], int]:
+        """(user id, account id) -> the lowest id among the user's teams that work the account."""
+        teams: dict[tuple[int, int], int] = {}
+        for user_id, account_id, team_id in self.memberships:
+            teams[(user_id, account_id)] = min(team_id, teams.get((user_id, account_id), team_id))
+        return teams
 
     @property
     def days(self) -> list[date]:
@@ -89,15 +106,28 @@ def make_scope(
     *, accounts: list[Account], first_day: date, last_day: date, now: datetime, tz: str | None = None,
     **filters: object,
 ) -> ReportScope:
-    """A scope over `accounts` for whole local days; the zone is theirs unless `tz` is given."""
-    mixed = False
-    if tz is None:
-        tz, mixed = report_timezone(accounts)
+    """A scope over `accounts` for whole days; the zone is theirs (or UTC if they differ) unless
+    `tz` is given. Reads how fresh the SLA rollup is and who works the accounts (two queries)."""
+    own_zone, mixed = report_timezone(accounts)
+    tz = tz or own_zone
+    day_field = "utc" if tz == "UTC" else "local" if tz == own_zone and not mixed else ""
     start, end = day_bounds(first_day, last_day, tz)
+    rollup = SlaRollupState.objects.filter(pk=1).first()
+    ids = tuple(sorted(a.pk for a in accounts))
     return ReportScope(
-        account_ids=tuple(sorted(a.pk for a in accounts)), start=start, end=end, first_day=first_day,
-        last_day=last_day, tz=tz, tz_mixed=mixed, now=now, **filters,  # type: ignore[arg-type]
+        account_ids=ids, start=start, end=end, first_day=first_day,
+        last_day=last_day, tz=tz, tz_mixed=mixed and tz == "UTC", day_field=day_field, now=now,
+        rollup_first_day=rollup.first_day if rollup else None, rollup_as_of=rollup.refreshed_at if rollup else None,
+        memberships=memberships(ids), **filters,  # type: ignore[arg-type]
     )
+
+
+def memberships(account_ids: tuple[int, ...] | None = None) -> tuple[tuple[int, int, int], ...]:
+    """(user id, account id, team id) for every team member working one of the accounts (all: None)."""
+    rows = Membership.objects.filter(team__accounts__isnull=False)
+    if account_ids is not None:
+        rows = rows.filter(team__accounts__in=account_ids)
+    return tuple(sorted(rows.values_list("user_id", "team__accounts", "team_id")))
 
 
 def preset_days(period: str, today: date) -> tuple[date, date]:
@@ -177,8 +207,12 @@ class ReportFilterForm(forms.Form):
     hours = forms.ChoiceField(required=False, choices=HOURS_CHOICES, label="Durations in")
     group_by = forms.ChoiceField(required=False, label="Group by")
 
-    def __init__(self, data: object, *, choices: ReportChoices, group_by: tuple[str, ...] = TIME_GROUPS) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
+    def __init__(self, data: QueryDict, *, choices: ReportChoices, group_by: tuple[str, ...] = TIME_GROUPS) -> None:
+        if not data.get("period"):
+            # Shown selected in the form too: custom dates when given, else the default preset.
+            data = data.copy()
+            data["period"] = "custom" if data.get("from") or data.get("to") else DEFAULT_PERIOD
+        super().__init__(data)
         self.choices = choices
         # "from" and "to" are Python keywords, hence added here rather than declared above.
         self.fields["from"] = forms.DateField(required=False, label="From")
@@ -191,6 +225,9 @@ class ReportFilterForm(forms.Form):
         self.fields["channel"].choices = [(str(c.pk), c.name) for c in choices.channels]
         self.fields["topic"].choices = [(t.key, t.name) for t in choices.topics]
         self.fields["group_by"].choices = [(k, v) for k, v in GROUP_BY_CHOICES if k in group_by]
+        for name in SCOPED_FILTERS + ("topic", "priority"):
+            self.fields[name].widget.attrs["size"] = 4
+        self.order_fields(["period", "from", "to", "hours", "group_by", *SCOPED_FILTERS, "topic", "priority"])
 
     def clean(self) -> dict:
         data = super().clean()
@@ -221,7 +258,7 @@ class ReportFilterForm(forms.Form):
         data = self.cleaned_data
         wanted = set(data["account"])
         accounts = [a for a in self.choices.accounts if not wanted or str(a.pk) in wanted]
-        tz, _mixed = report_timezone(accounts)
+        tz, _ = report_timezone(accounts)
         if data["period"] == "custom":
             first_day, last_day = data["from"], data["to"]
         else:

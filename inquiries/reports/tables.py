@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 TEXT, COUNT, PCT, SECONDS, DATE, DATETIME, KEY = "text", "count", "pct", "seconds", "date", "datetime", "key"
+# Key columns the page shows, as links.
+LINKED = ("inquiry",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,8 @@ class Column:
 class Cell:
     text: str
     kind: str
+    key: str
+    value: object
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +36,24 @@ class Table:
     title: str
     columns: tuple[Column, ...]
     rows: tuple[tuple[object, ...], ...]
+    # The instant clock states are judged at, for tables that count clocks.
+    as_of: datetime | None = None
 
     def records(self) -> list[dict[str, object]]:
         """Rows as JSON-ready dicts (dates and datetimes in ISO 8601)."""
         return [{c.key: _json(v) for c, v in zip(self.columns, row, strict=True)} for row in self.rows]
 
+    def visible_columns(self) -> list[Column]:
+        """Columns a person reads: ids are for CSV and API only, except an inquiry's number."""
+        return [c for c in self.columns if c.kind != KEY or c.key in LINKED]
+
     def display(self) -> list[list[Cell]]:
-        return [[Cell(format_value(v, c.kind), c.kind) for c, v in zip(self.columns, row, strict=True)]
-                for row in self.rows]
+        """The visible cells of every row, formatted for reading."""
+        return [
+            [Cell(format_value(v, c.kind), c.kind, c.key, v) for c, v in zip(self.columns, row, strict=True)
+             if c.kind != KEY or c.key in LINKED]
+            for row in self.rows
+        ]
 
     def sorted_by(self, key: str, *, descending: bool = False) -> Table:
         """The rows ordered by one column; empty values always last."""

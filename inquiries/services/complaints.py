@@ -29,6 +29,7 @@ Every transition writes a `ClusterEvent` in the same transaction and queues
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -40,7 +41,7 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from inquiries.complaints.clusters import TextItem, burst_test, similar_to
-from inquiries.complaints.fingerprints import SCREEN_JACCARD, estimated_jaccard, fingerprint
+from inquiries.complaints.fingerprints import estimated_jaccard, fingerprint, screening_bound
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     Account,
@@ -64,6 +65,8 @@ from inquiries.services.queue import enqueue_after_commit
 
 ALPHA = 0.01  # the issue's significance level for a burst
 GROWTH_PERIOD = timedelta(hours=24)
+# Look-alikes confirmed with the exact (TF-IDF) measure per complaint, most alike first.
+CONFIRM_AT_MOST = 10
 SEVERITY_BY_NAME = {
     "none": Severity.LOW,
     "low": Severity.LOW,
@@ -228,21 +231,13 @@ class BurstStats:
     severity: int
 
 
-def _window_start(key: Key, at: datetime, config: Config) -> datetime:
-    """The window's start: `at - window`, or the last resolution of this key if later."""
-    since = at - config.window
-    resolved = Cluster.objects.filter(
-        **key.filter(), state=ClusterState.RESOLVED, resolved_at__gt=since
-    ).aggregate(last=Max("resolved_at"))["last"]
-    return max(since, resolved) if resolved is not None else since
-
-
 def _complaints(key: Key) -> object:
     return Inquiry.objects.filter(account_id=key.account_id, topic_id=key.topic_id, sku=key.sku)
 
 
-def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
-    """The burst test for `key` at `at`: index-only counts of the window and of the baseline.
+def burst_stats(key: Key, *, at: datetime, since: datetime, config: Config) -> BurstStats:
+    """The burst test for `key` at `at`, counting the window from `since` (`at - window`, or
+    later after a resolution), in one index-only range scan.
 
     The baseline is the weeks before the window (8 by default), but never longer than the
     account's recorded history: a product of an account that started sending us mail ten
@@ -250,21 +245,21 @@ def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
     the window, so a brand-new account needs more complaints (5 rather than 3 in a week)
     before its first cluster.
     """
-    since = _window_start(key, at, config)
     baseline_end = at - config.window
-    history = baseline_end - _history_start(key.account_id, baseline_end)
+    history = baseline_end - history_start(key.account_id, at)
     baseline_days = max(config.window.days, min(config.baseline.days, history.days))
-    window_count = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at).count()  # type: ignore[attr-defined]
-    baseline = (
+    baseline_start = baseline_end - timedelta(days=baseline_days)
+    counts = (
         _complaints(key)
-        .filter(  # type: ignore[attr-defined]
-            opened_at__gt=baseline_end - timedelta(days=baseline_days), opened_at__lte=baseline_end
+        .filter(opened_at__gt=min(baseline_start, since), opened_at__lte=at)
+        .aggregate(  # type: ignore[attr-defined]
+            window=Count("pk", filter=Q(opened_at__gt=since)),
+            baseline=Count("pk", filter=Q(opened_at__gt=baseline_start, opened_at__lte=baseline_end)),
         )
-        .count()
     )
     result = burst_test(
-        window_count,
-        [baseline],
+        counts["window"],
+        [counts["baseline"]],
         window_days=config.window.days,
         baseline_days=baseline_days,
         min_count=config.min_count,
@@ -272,21 +267,39 @@ def burst_stats(key: Key, *, at: datetime, config: Config) -> BurstStats:
     )
     return BurstStats(
         flagged=result.flagged,
-        window_count=window_count,
+        window_count=counts["window"],
         expected=result.expected,
         p_value=result.p_value,
         severity=SEVERITY_BY_NAME[result.severity],
     )
 
 
-def _history_start(account_id: int, default: datetime) -> datetime:
-    """When the account's first inquiry opened (an index lookup), or `default` if it has none."""
-    first = (
-        Inquiry.objects.filter(account_id=account_id)
-        .order_by("opened_at")
-        .values_list("opened_at", flat=True)
-    )
-    return first.first() or default
+# The start of each account's history, per process. It only moves earlier (back-filled
+# mail), which `history_start` notices from the complaint at hand; otherwise it is re-read
+# every HISTORY_SECONDS, saving a query on every update.
+HISTORY_SECONDS = 600.0
+_history: dict[int, tuple[float, datetime]] = {}
+
+
+def history_start(account_id: int, seen: datetime) -> datetime:
+    """When the account's first inquiry opened; `seen` is an inquiry time known to exist."""
+    now = time.monotonic()
+    cached = _history.get(account_id)
+    if cached is None or cached[0] <= now:
+        first = (
+            Inquiry.objects.filter(account_id=account_id)
+            .order_by("opened_at")
+            .values_list("opened_at", flat=True)
+        )
+        cached = (now + HISTORY_SECONDS, first.first() or seen)
+    start = min(cached[1], seen)
+    _history[account_id] = (cached[0], start)
+    return start
+
+
+def clear_caches() -> None:
+    """Forget the cached account history starts (tests)."""
+    _history.clear()
 
 
 def _update_burst(
@@ -295,7 +308,14 @@ def _update_burst(
     """Join `joining` to the key's active cluster, or open one if the test flags the key.
 
     With `joining=None` (the sweep) every complaint of the window is added instead.
+    The usual case, a quiet product, costs two reads and no transaction of its own.
     """
+    stats = None
+    since = _window_start(key, at=at, config=config)
+    if since is not None:  # no active cluster: test the product
+        stats = burst_stats(key, at=at, since=since, config=config)
+        if not stats.flagged:
+            return None
     events = _Events()
     with transaction.atomic():
         cluster = (
@@ -303,27 +323,48 @@ def _update_burst(
             .filter(**key.filter(), state__in=ACTIVE_CLUSTER_STATES)
             .first()
         )
-        stats = None
         created = False
         if cluster is None:
-            stats = burst_stats(key, at=at, config=config)
-            if not stats.flagged:
-                return None
+            if stats is None:  # resolved between the two reads: judge afresh
+                since = _window_start(key, at=at, config=config) or at - config.window
+                stats = burst_stats(key, at=at, since=since, config=config)
+                if not stats.flagged:
+                    return None
             cluster, created = _get_or_create(key, at)
         if created or joining is None:
-            since = _window_start(key, at, config) if created else at - config.window
-            window = _complaints(key).filter(opened_at__gt=since, opened_at__lte=at)  # type: ignore[attr-defined]
+            start = since if created and since is not None else at - config.window
+            window = _complaints(key).filter(opened_at__gt=start, opened_at__lte=at)  # type: ignore[attr-defined]
             _add_members(cluster, window)
         if joining is not None:
             _add_member(cluster, joining, message_id)
-        # The sweep judges the cluster as of now; a complaint as of the latest member.
+        # A new complaint is judged as of the latest member's time; the sweep as of now.
         _refresh(
-            cluster, config=config, events=events, created=created, stats=stats, at=None if joining else at
+            cluster,
+            config=config,
+            events=events,
+            created=created,
+            stats=stats if created else None,
+            at=max(at, cluster.last_seen) if joining is not None else at,
         )
         if created:
             events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
         events.queue()
     return cluster
+
+
+def _window_start(key: Key, *, at: datetime, config: Config) -> datetime | None:
+    """None if the key has an active cluster; else where its test window starts: `at - window`,
+    or the key's last resolution if later (a resolved cluster's complaints are not counted again)."""
+    since = at - config.window
+    states = Cluster.objects.filter(**key.filter()).filter(
+        Q(state__in=ACTIVE_CLUSTER_STATES) | Q(state=ClusterState.RESOLVED, resolved_at__gt=since)
+    )
+    resolutions = []
+    for state, resolved_at in states.values_list("state", "resolved_at"):
+        if state in ACTIVE_CLUSTER_STATES:
+            return None
+        resolutions.append(resolved_at)
+    return max([since, *resolutions])
 
 
 def _get_or_create(key: Key, at: datetime) -> tuple[Cluster, bool]:
@@ -373,36 +414,38 @@ def _refresh(
     *,
     config: Config,
     events: _Events,
+    at: datetime,
     created: bool = False,
     stats: BurstStats | None = None,
-    at: datetime | None = None,
 ) -> None:
-    """Recompute the cluster's figures from its member rows (the truth under concurrency).
-
-    The statistics are taken at `at`, by default the latest member's opening time.
-    """
+    """Recompute the cluster's figures from its member rows (the truth under concurrency),
+    with the window and growth as of `at`."""
     facts = cluster.members.aggregate(
         members=Count("id"),
         customers=Count("inquiry__customer_id", distinct=True),
         first=Min("opened_at"),
         last=Max("opened_at"),
+        growth=Count("id", filter=Q(opened_at__gt=at - GROWTH_PERIOD, opened_at__lte=at)),
+        window=Count("id", filter=Q(opened_at__gt=at - config.window, opened_at__lte=at)),
     )
     if facts["members"] == 0:
         # Every member was re-tagged away; the cluster stays for its history, empty.
         cluster.member_count = cluster.customer_count = cluster.window_count = cluster.growth = 0
         cluster.save(update_fields=["member_count", "customer_count", "window_count", "growth"])
         return
-    at = at or facts["last"]
     before = cluster.severity
     cluster.member_count = facts["members"]
     cluster.customer_count = facts["customers"]
     cluster.first_seen = facts["first"]
     cluster.last_seen = facts["last"]
-    cluster.growth = cluster.members.filter(opened_at__gt=at - GROWTH_PERIOD, opened_at__lte=at).count()
+    cluster.growth = facts["growth"]
     if cluster.kind == ClusterKind.BURST:
-        key = Key(cluster.account_id, cluster.topic_id, cluster.sku, cluster.kind)
         if stats is None:
-            stats = burst_stats(key, at=at, config=config)
+            key = Key(cluster.account_id, cluster.topic_id, cluster.sku, cluster.kind)
+            # The cluster's window starts no earlier than its first member (after any
+            # earlier resolution of the same key).
+            since = max(at - config.window, cluster.first_seen - timedelta(microseconds=1))
+            stats = burst_stats(key, at=at, since=since, config=config)
         cluster.window_count = stats.window_count
         cluster.expected = stats.expected
         cluster.p_value = stats.p_value
@@ -410,9 +453,7 @@ def _refresh(
         # active until a person resolves it.
         cluster.severity = stats.severity
     else:
-        cluster.window_count = cluster.members.filter(
-            opened_at__gt=at - config.window, opened_at__lte=at
-        ).count()
+        cluster.window_count = facts["window"]
         cluster.severity = _text_severity(cluster.customer_count)
     cluster.updated_at = timezone.now()
     cluster.save(
@@ -476,11 +517,6 @@ def _store_fingerprint(inquiry: Inquiry, message: Message) -> bytes:
 def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
     at = inquiry.opened_at
     signature = _store_fingerprint(inquiry, message)
-    in_text_cluster = ClusterMember.objects.filter(
-        inquiry=inquiry, cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state__in=ACTIVE_CLUSTER_STATES
-    )
-    if in_text_cluster.exists():
-        return None
     # Complaints already dealt with (members of a resolved text cluster) do not start a new one.
     settled = ClusterMember.objects.filter(
         cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state=ClusterState.RESOLVED
@@ -500,11 +536,10 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
     )
     # Screen by fingerprint, then confirm the few look-alikes with the exact measure.
     scores = estimated_jaccard(signature, [bytes(sig) for _, _, sig in candidates])
-    screened = [
-        message_id
-        for (_, message_id, _), score in zip(candidates, scores, strict=True)
-        if score >= SCREEN_JACCARD
-    ]
+    # The most alike few are enough to decide: the new complaint joins one of them or none.
+    ranked = sorted(zip(scores, (message_id for _, message_id, _ in candidates), strict=True), reverse=True)
+    bound = screening_bound(config.similarity)
+    screened = [message_id for score, message_id in ranked[:CONFIRM_AT_MOST] if score >= bound]
     if not screened:
         return None
     texts = Message.objects.filter(pk__in=screened).values_list("inquiry_id", "subject", "body_text")
@@ -518,7 +553,12 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
         # Serialise text clustering per account: which cluster this text joins depends on the
         # other texts, so two workers must not each open a cluster for the same campaign.
         Account.objects.select_for_update().filter(pk=inquiry.account_id).values_list("pk", flat=True).first()
-        if in_text_cluster.exists():
+        in_text_cluster = ClusterMember.objects.filter(
+            inquiry=inquiry,
+            cluster__kind=ClusterKind.NEAR_DUPLICATE,
+            cluster__state__in=ACTIVE_CLUSTER_STATES,
+        )
+        if in_text_cluster.exists():  # a re-run, or a concurrent worker's cluster took it in
             return None
         cluster = (
             Cluster.objects.select_for_update()
@@ -544,7 +584,7 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
             )
             _add_members(cluster, Inquiry.objects.filter(pk__in=hits))
         _add_member(cluster, inquiry, message.pk)
-        _refresh(cluster, config=config, events=events, created=created)
+        _refresh(cluster, config=config, events=events, created=created, at=max(at, cluster.last_seen))
         if created:
             events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
         events.queue()

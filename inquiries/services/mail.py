@@ -65,9 +65,7 @@ def send_reply_email(*, message_id: int, final_attempt: bool = False, now: datet
     """
     now = now or timezone.now()
     message = (
-        Message.objects.select_related("channel__account", "inquiry__customer")
-        .filter(pk=message_id)
-        .first()
+        Message.objects.select_related("channel__account", "inquiry__customer").filter(pk=message_id).first()
     )
     if message is None or message.delivery_state != Message.DeliveryState.QUEUED:
         return Outcome("skipped", "not queued")
@@ -105,8 +103,15 @@ def _claim(message: Message, now: datetime) -> Message | None:
         outgoing, _ = OutgoingMail.objects.get_or_create(message=message)
         claimed = (
             OutgoingMail.objects.filter(pk=outgoing.pk)
-            .filter(Q(state=OutgoingMail.State.QUEUED) | Q(state=OutgoingMail.State.SENDING, lease_until__lt=now))
-            .update(state=OutgoingMail.State.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1, updated_at=now)
+            .filter(
+                Q(state=OutgoingMail.State.QUEUED) | Q(state=OutgoingMail.State.SENDING, lease_until__lt=now)
+            )
+            .update(
+                state=OutgoingMail.State.SENDING,
+                lease_until=now + LEASE,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            )
         )
         if not claimed:
             return None
@@ -126,19 +131,32 @@ def _domain(message: Message) -> str:
 def _sent(message: Message, recipients: list[str], now: datetime) -> None:
     with transaction.atomic():
         OutgoingMail.objects.filter(message=message).update(
-            state=OutgoingMail.State.SENT, sent_at=now, lease_until=None, next_attempt_at=None, last_error="",
-            recipients=recipients, updated_at=now,
+            state=OutgoingMail.State.SENT,
+            sent_at=now,
+            lease_until=None,
+            next_attempt_at=None,
+            last_error="",
+            recipients=recipients,
+            updated_at=now,
         )
-        Message.objects.filter(pk=message.pk).update(delivery_state=Message.DeliveryState.SENT, delivery_error="")
+        Message.objects.filter(pk=message.pk).update(
+            delivery_state=Message.DeliveryState.SENT, delivery_error=""
+        )
     logger.info("Reply %s sent to %s as <%s>", message.pk, ", ".join(recipients), message.external_id)
 
 
 def _fail(message: Message, reason: str, now: datetime) -> None:
     with transaction.atomic():
         OutgoingMail.objects.filter(message=message).update(
-            state=OutgoingMail.State.FAILED, lease_until=None, next_attempt_at=None, last_error=reason, updated_at=now
+            state=OutgoingMail.State.FAILED,
+            lease_until=None,
+            next_attempt_at=None,
+            last_error=reason,
+            updated_at=now,
         )
-        Message.objects.filter(pk=message.pk).update(delivery_state=Message.DeliveryState.FAILED, delivery_error=reason)
+        Message.objects.filter(pk=message.pk).update(
+            delivery_state=Message.DeliveryState.FAILED, delivery_error=reason
+        )
     logger.warning("Reply %s failed: %s", message.pk, reason)
 
 
@@ -147,8 +165,11 @@ def _release(message: Message, reason: str, now: datetime) -> None:
     wait = min(RETRY_BACKOFF_SECONDS * 2 ** max(outgoing.attempts - 1, 0), RETRY_BACKOFF_MAX_SECONDS)
     with transaction.atomic():
         OutgoingMail.objects.filter(pk=outgoing.pk).update(
-            state=OutgoingMail.State.QUEUED, lease_until=None, next_attempt_at=now + timedelta(seconds=wait),
-            last_error=reason, updated_at=now,
+            state=OutgoingMail.State.QUEUED,
+            lease_until=None,
+            next_attempt_at=now + timedelta(seconds=wait),
+            last_error=reason,
+            updated_at=now,
         )
         # Still queued for the agent, with the reason it has not left yet.
         Message.objects.filter(pk=message.pk).update(
@@ -248,7 +269,9 @@ def _thread_headers(message: Message) -> tuple[str, list[str]]:
     if parent is None:
         chain = [m.external_id for m in earlier if _is_mail_id(m.external_id)]
         return "", _trim(chain)
-    chain = [ref for ref in parent.references if isinstance(ref, str) and _is_mail_id(ref)] + [parent.external_id]
+    chain = [ref for ref in parent.references if isinstance(ref, str) and _is_mail_id(ref)] + [
+        parent.external_id
+    ]
     return parent.external_id, _trim(list(dict.fromkeys(chain)))
 
 
@@ -256,7 +279,7 @@ def _trim(chain: list[str]) -> list[str]:
     # Keep the first (the conversation's root) and the latest ones; long chains only grow headers.
     if len(chain) <= MAX_REFERENCES:
         return chain
-    return [chain[0], *chain[-(MAX_REFERENCES - 1):]]
+    return [chain[0], *chain[-(MAX_REFERENCES - 1) :]]
 
 
 def _is_mail_id(value: str) -> bool:
@@ -273,8 +296,11 @@ def _one_line(text: str) -> str:
 def _send(mailbox: MailboxConfig, email: EmailMessage, recipients: list[str]) -> None:
     try:
         password = (
-            secrets.resolve(env_name=mailbox.smtp_password_env, encrypted=mailbox.smtp_password_encrypted,
-                            what="SMTP password")
+            secrets.resolve(
+                env_name=mailbox.smtp_password_env,
+                encrypted=mailbox.smtp_password_encrypted,
+                what="SMTP password",
+            )
             if mailbox.smtp_username
             else ""
         )
@@ -285,7 +311,9 @@ def _send(mailbox: MailboxConfig, email: EmailMessage, recipients: list[str]) ->
     context = ssl.create_default_context()
     try:
         if mailbox.smtp_tls == TlsMode.SSL:
-            server: smtplib.SMTP = smtplib.SMTP_SSL(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout, context=context)
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                mailbox.smtp_host, mailbox.smtp_port, timeout=timeout, context=context
+            )
         else:
             server = smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout)
         with server:
@@ -302,7 +330,9 @@ def _send(mailbox: MailboxConfig, email: EmailMessage, recipients: list[str]) ->
         raise TemporaryDeliveryError(f"recipient deferred by {where}: {reason}") from None
     except smtplib.SMTPAuthenticationError as exc:
         # A wrong password is fixed by an admin; the retries give them that time.
-        raise TemporaryDeliveryError(f"SMTP login failed on {where}: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+        raise TemporaryDeliveryError(
+            f"SMTP login failed on {where}: {exc.smtp_code} {_text(exc.smtp_error)}"
+        ) from None
     except smtplib.SMTPResponseException as exc:
         message = f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
         if exc.smtp_code >= 500:

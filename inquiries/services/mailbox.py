@@ -65,7 +65,9 @@ def record_mail(*, channel: Channel, incoming: IncomingMessage, now: datetime | 
 def _suspension_for(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> SuspendedSender | None:
     """The sender's active suspension, or a new one if this message is over the limit."""
     address = normalise_address(incoming.sender_address)
-    active = SuspendedSender.objects.filter(channel=channel, address=address, released_at__isnull=True).first()
+    active = SuspendedSender.objects.filter(
+        channel=channel, address=address, released_at__isnull=True
+    ).first()
     limit = settings.CSTRACKER_LOOP_GUARD_MESSAGES
     if active is not None or limit <= 0:
         return active
@@ -84,20 +86,26 @@ def _suspension_for(*, channel: Channel, incoming: IncomingMessage, now: datetim
     if released is not None:
         since = max(since, released)
     recent = Message.objects.filter(
-        channel=channel, sender_address=address, direction=Direction.INBOUND, received_at__gt=since,
+        channel=channel,
+        sender_address=address,
+        direction=Direction.INBOUND,
+        received_at__gt=since,
         received_at__lte=at,
     ).count()
     if recent < limit:
         return None
     reason = (
-        f"{recent + 1} messages within {settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES} minutes "
-        f"(limit {limit})"
+        f"{recent + 1} messages within {settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES} minutes (limit {limit})"
     )
     try:
         with transaction.atomic():
-            suspension = SuspendedSender.objects.create(channel=channel, address=address, reason=reason, suspended_at=now)
+            suspension = SuspendedSender.objects.create(
+                channel=channel, address=address, reason=reason, suspended_at=now
+            )
     except IntegrityError:  # another poller or webhook suspended them at the same moment
-        return SuspendedSender.objects.filter(channel=channel, address=address, released_at__isnull=True).first()
+        return SuspendedSender.objects.filter(
+            channel=channel, address=address, released_at__isnull=True
+        ).first()
     logger.warning("Loop guard: suspended %s on channel %s: %s", address, channel.slug, reason)
     return suspension
 
@@ -160,8 +168,15 @@ def due_mailboxes(now: datetime) -> list[int]:
 def poll_due_mailboxes(*, now: datetime | None = None, force: bool = False) -> list[PollResult]:
     """Poll every enabled mailbox in this process; one's failure never stops the next."""
     now = now or timezone.now()
-    ids = due_mailboxes(now) if not force else list(
-        MailboxConfig.objects.filter(is_enabled=True).exclude(imap_host="").order_by("pk").values_list("pk", flat=True)
+    ids = (
+        due_mailboxes(now)
+        if not force
+        else list(
+            MailboxConfig.objects.filter(is_enabled=True, channel__is_active=True)
+            .exclude(imap_host="")
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     )
     return [poll_mailbox(mailbox_id=pk, now=now, force=force) for pk in ids]
 
@@ -169,10 +184,16 @@ def poll_due_mailboxes(*, now: datetime | None = None, force: bool = False) -> l
 def poll_mailbox(*, mailbox_id: int, now: datetime | None = None, force: bool = False) -> PollResult:
     """Import the next batch from one mailbox; failures are recorded on it, never raised."""
     now = now or timezone.now()
-    mailbox = MailboxConfig.objects.select_related("channel__account").get(pk=mailbox_id)
+    mailbox = MailboxConfig.objects.select_related("channel__account").filter(pk=mailbox_id).first()
+    if mailbox is None:  # deleted since the sweep queued it
+        return PollResult(mailbox_id=mailbox_id, channel="?", skipped="no such mailbox")
     result = PollResult(mailbox_id=mailbox.pk, channel=mailbox.channel.slug)
     if not mailbox.is_enabled:
         result.skipped = "disabled"
+        return result
+    if not mailbox.channel.is_active:
+        # Its mail would be rejected and skipped for good; it waits in the mailbox instead.
+        result.skipped = "channel inactive"
         return result
     if not force and mailbox.next_attempt_at is not None and mailbox.next_attempt_at > now:
         result.skipped = f"backing off until {mailbox.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
@@ -225,8 +246,10 @@ def _poll(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | Non
         )
         if selection.uidvalidity_changed:
             logger.warning(
-                "Mailbox %s: UIDVALIDITY changed from %s to %s; reading the folder again (duplicates are skipped)",
-                mailbox.channel.slug, mailbox.uidvalidity, selection.uidvalidity,
+                "Mailbox %s: UIDVALIDITY %s became %s; reading the folder again (duplicates skipped)",
+                mailbox.channel.slug,
+                mailbox.uidvalidity,
+                selection.uidvalidity,
             )
             result.uidvalidity_changed = True
         if selection.uidvalidity_changed or mailbox.uidvalidity is None:
@@ -279,7 +302,9 @@ def _finish(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | N
         summary = result.summary()
         if result.rejected:
             summary += "\n" + "\n".join(result.rejected[:20])
-        changes.update(last_success_at=now, last_error="", failures=0, next_attempt_at=None, last_summary=summary)
+        changes.update(
+            last_success_at=now, last_error="", failures=0, next_attempt_at=None, last_summary=summary
+        )
     else:
         failures = mailbox.failures + 1
         wait = backoff_seconds(failures)

@@ -35,7 +35,7 @@ from inquiries.services import clocks, queue
 
 logger = logging.getLogger(__name__)
 
-# "[#123]" or "Ticket #123" in a subject; only honoured when the sender is that inquiry's customer.
+# "[#123]" in a subject; only honoured when the sender is that inquiry's customer.
 TICKET_REF_RE = re.compile(r"\[#(\d{1,12})\]")
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 # Back-filled history may be old, but not older than this: earlier instants are typos or

@@ -11,6 +11,7 @@ from django.apps import apps
 
 from inquiries import models as m
 from inquiries.complaints import topics as topic_cache
+from inquiries.services import complaints
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "inquiries" / "migrations"
 
@@ -26,5 +27,7 @@ def topics(db: None) -> Iterator[dict[str, m.Topic]]:
     seed = importlib.import_module(f"inquiries.migrations.{migration}").seed
     seed(apps, None)
     topic_cache.clear_cache()
+    complaints.clear_caches()
     yield {topic.key: topic for topic in m.Topic.objects.all()}
     topic_cache.clear_cache()
+    complaints.clear_caches()

@@ -46,8 +46,15 @@ class ImapServer:
         client.login(user, PASSWORD)
         return client
 
-    def append(self, user: str, raw: bytes, *, folder: str = "INBOX", msg_time: datetime | None = None,
-               flags: tuple[bytes, ...] = ()) -> None:
+    def append(
+        self,
+        user: str,
+        raw: bytes,
+        *,
+        folder: str = "INBOX",
+        msg_time: datetime | None = None,
+        flags: tuple[bytes, ...] = (),
+    ) -> None:
         client = self.client(user)
         try:
             if folder != "INBOX" and not client.folder_exists(folder):
@@ -61,7 +68,9 @@ class ImapServer:
         try:
             client.select_folder(folder, readonly=True)
             uids = client.search(["ALL"])
-            return {uid: data[b"FLAGS"] for uid, data in client.fetch(uids, ["FLAGS"]).items()} if uids else {}
+            return (
+                {uid: data[b"FLAGS"] for uid, data in client.fetch(uids, ["FLAGS"]).items()} if uids else {}
+            )
         finally:
             client.logout()
 
@@ -184,7 +193,9 @@ class SmtpSink:
     refuse_always: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(
+        self, server: object, session: object, envelope: object
+    ) -> str:  # aiosmtpd calls hooks by this name
         with self.lock:
             if self.refuse_always:
                 return self.refuse_always

@@ -19,8 +19,14 @@ def email_channel(account: m.Account, slug: str, address: str) -> m.Channel:
     return ChannelFactory(account=account, slug=slug, kind=m.ChannelKind.EMAIL, address=address)
 
 
-def mailbox_for(channel: m.Channel, server: ImapServer | None, user: str = "", *, smtp: SmtpSink | None = None,
-                **overrides: object) -> m.MailboxConfig:
+def mailbox_for(
+    channel: m.Channel,
+    server: ImapServer | None,
+    user: str = "",
+    *,
+    smtp: SmtpSink | None = None,
+    **overrides: object,
+) -> m.MailboxConfig:
     """A mailbox on the test Dovecot (password stored encrypted) sending through the sink."""
     values: dict[str, object] = {
         "channel": channel,
@@ -49,8 +55,14 @@ def raw_mail(*headers: str, body: str = "Hello, my order has not arrived.") -> b
     return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode("utf-8")
 
 
-def customer_mail(number: int | str, *, sender: str = "buyer@marketplace.example", subject: str = "Where is my order?",
-                  extra: tuple[str, ...] = (), body: str = "Hello, my order has not arrived.") -> bytes:
+def customer_mail(
+    number: int | str,
+    *,
+    sender: str = "buyer@marketplace.example",
+    subject: str = "Where is my order?",
+    extra: tuple[str, ...] = (),
+    body: str = "Hello, my order has not arrived.",
+) -> bytes:
     return raw_mail(
         f"From: Buyer <{sender}>",
         "To: support@shop.example",

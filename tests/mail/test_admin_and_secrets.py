@@ -40,14 +40,17 @@ def test_a_changed_secret_key_gives_a_clear_error(settings):
     token = secrets.encrypt("hunter2")
     settings.SECRET_KEY = "a different secret key"
 
-    with pytest.raises(secrets.SecretError, match="cannot be decrypted .* enter it again"):
+    with pytest.raises(secrets.SecretError, match=r"cannot be decrypted .* enter it again"):
         secrets.decrypt(token)
 
 
 def test_an_environment_variable_wins_and_its_absence_is_named(monkeypatch):
     monkeypatch.setenv("CSTRACKER_TEST_SECRET", "from-env")
 
-    assert secrets.resolve(env_name="CSTRACKER_TEST_SECRET", encrypted=secrets.encrypt("stored"), what="x") == "from-env"
+    assert (
+        secrets.resolve(env_name="CSTRACKER_TEST_SECRET", encrypted=secrets.encrypt("stored"), what="x")
+        == "from-env"
+    )
     with pytest.raises(secrets.SecretError, match="CSTRACKER_MISSING_VAR is not set"):
         secrets.resolve(env_name="CSTRACKER_MISSING_VAR", encrypted="", what="IMAP password")
     with pytest.raises(secrets.SecretError, match="none configured"):
@@ -59,11 +62,23 @@ def test_an_environment_variable_wins_and_its_absence_is_named(monkeypatch):
 
 def mailbox_form(channel: m.Channel, **overrides: str) -> dict[str, str]:
     data = {
-        "channel": str(channel.pk), "is_enabled": "on", "imap_host": "imap.example.com", "imap_port": "993",
-        "imap_tls": "ssl", "imap_username": "support@shop.example", "imap_folder": "INBOX", "imap_password_env": "",
-        "imap_password": "", "batch_size": "50", "smtp_host": "smtp.example.com", "smtp_port": "587",
-        "smtp_tls": "starttls", "smtp_username": "support@shop.example", "smtp_password_env": "",
-        "smtp_password": "", "from_address": "",
+        "channel": str(channel.pk),
+        "is_enabled": "on",
+        "imap_host": "imap.example.com",
+        "imap_port": "993",
+        "imap_tls": "ssl",
+        "imap_username": "support@shop.example",
+        "imap_folder": "INBOX",
+        "imap_password_env": "",
+        "imap_password": "",
+        "batch_size": "50",
+        "smtp_host": "smtp.example.com",
+        "smtp_port": "587",
+        "smtp_tls": "starttls",
+        "smtp_username": "support@shop.example",
+        "smtp_password_env": "",
+        "smtp_password": "",
+        "from_address": "",
     }
     data.update(overrides)
     return data
@@ -72,8 +87,10 @@ def mailbox_form(channel: m.Channel, **overrides: str) -> dict[str, str]:
 def test_the_admin_stores_passwords_encrypted_and_never_shows_them(client, superuser, support_channel):
     client.force_login(superuser)
 
-    response = client.post("/admin/inquiries/mailboxconfig/add/",
-                           mailbox_form(support_channel, imap_password="imap-pass-42", smtp_password="smtp-pass-42"))
+    response = client.post(
+        "/admin/inquiries/mailboxconfig/add/",
+        mailbox_form(support_channel, imap_password="imap-pass-42", smtp_password="smtp-pass-42"),
+    )
 
     assert response.status_code == 302, response.content.decode()[:3000]
     mailbox = m.MailboxConfig.objects.get()
@@ -84,7 +101,9 @@ def test_the_admin_stores_passwords_encrypted_and_never_shows_them(client, super
     assert mailbox.imap_password_encrypted not in page
 
 
-def test_saving_without_a_password_keeps_the_stored_one_and_an_env_name_replaces_it(client, superuser, support_channel):
+def test_saving_without_a_password_keeps_the_stored_one_and_an_env_name_replaces_it(
+    client, superuser, support_channel
+):
     client.force_login(superuser)
     mailbox = mailbox_for(support_channel, None, "support@shop.example", imap_host="imap.example.com")
     stored = mailbox.imap_password_encrypted
@@ -102,8 +121,10 @@ def test_saving_without_a_password_keeps_the_stored_one_and_an_env_name_replaces
 def test_the_admin_refuses_a_password_and_an_env_name_together(client, superuser, support_channel):
     client.force_login(superuser)
 
-    response = client.post("/admin/inquiries/mailboxconfig/add/",
-                           mailbox_form(support_channel, imap_password="x", imap_password_env="SOME_VAR"))
+    response = client.post(
+        "/admin/inquiries/mailboxconfig/add/",
+        mailbox_form(support_channel, imap_password="x", imap_password_env="SOME_VAR"),
+    )
 
     assert response.status_code == 200 and "not both" in response.content.decode()
     assert not m.MailboxConfig.objects.exists()
@@ -135,8 +156,11 @@ def test_poll_now_in_the_admin_polls_and_reports(client, superuser, support_chan
     imap_server.append(user, customer_mail(1))
     client.force_login(superuser)
 
-    response = client.post("/admin/inquiries/mailboxconfig/",
-                           {"action": "poll_now", "_selected_action": [str(mailbox.pk)]}, follow=True)
+    response = client.post(
+        "/admin/inquiries/mailboxconfig/",
+        {"action": "poll_now", "_selected_action": [str(mailbox.pk)]},
+        follow=True,
+    )
 
     assert "upport: imported=1" in response.content.decode()  # the admin capitalises messages
     assert m.Message.objects.count() == 1
@@ -145,10 +169,16 @@ def test_poll_now_in_the_admin_polls_and_reports(client, superuser, support_chan
 def test_the_webhook_admin_stores_the_secret_and_shows_the_url(client, superuser, support_channel):
     client.force_login(superuser)
 
-    response = client.post("/admin/inquiries/mailwebhook/add/", {
-        "channel": str(support_channel.pk), "provider": "generic", "is_active": "on", "secret_env": "",
-        "secret": "whsec-very-secret",
-    })
+    response = client.post(
+        "/admin/inquiries/mailwebhook/add/",
+        {
+            "channel": str(support_channel.pk),
+            "provider": "generic",
+            "is_active": "on",
+            "secret_env": "",
+            "secret": "whsec-very-secret",
+        },
+    )
 
     assert response.status_code == 302
     hook = m.MailWebhook.objects.get()
@@ -160,19 +190,30 @@ def test_the_webhook_admin_stores_the_secret_and_shows_the_url(client, superuser
 def test_a_webhook_needs_a_secret(client, superuser, support_channel):
     client.force_login(superuser)
 
-    response = client.post("/admin/inquiries/mailwebhook/add/", {
-        "channel": str(support_channel.pk), "provider": "generic", "is_active": "on", "secret_env": "", "secret": "",
-    })
+    response = client.post(
+        "/admin/inquiries/mailwebhook/add/",
+        {
+            "channel": str(support_channel.pk),
+            "provider": "generic",
+            "is_active": "on",
+            "secret_env": "",
+            "secret": "",
+        },
+    )
 
     assert response.status_code == 200 and not m.MailWebhook.objects.exists()
 
 
 def test_suspended_senders_are_released_from_the_admin(client, superuser, support_channel):
-    suspension = m.SuspendedSender.objects.create(channel=support_channel, address="loop@example.com", reason="flood")
+    suspension = m.SuspendedSender.objects.create(
+        channel=support_channel, address="loop@example.com", reason="flood"
+    )
     client.force_login(superuser)
 
     listing = client.get("/admin/inquiries/suspendedsender/").content.decode()
-    client.post("/admin/inquiries/suspendedsender/", {"action": "release", "_selected_action": [str(suspension.pk)]})
+    client.post(
+        "/admin/inquiries/suspendedsender/", {"action": "release", "_selected_action": [str(suspension.pk)]}
+    )
 
     assert "loop@example.com" in listing
     suspension.refresh_from_db()
@@ -222,8 +263,12 @@ def test_the_sweep_polls_due_mailboxes_only(imap_server, mail_account):
 
     users = [imap_server.new_user(), imap_server.new_user()]
     due = mailbox_for(email_channel(mail_account, "due", "due@shop.example"), imap_server, users[0])
-    waiting = mailbox_for(email_channel(mail_account, "waiting", "waiting@shop.example"), imap_server, users[1])
-    m.MailboxConfig.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    waiting = mailbox_for(
+        email_channel(mail_account, "waiting", "waiting@shop.example"), imap_server, users[1]
+    )
+    m.MailboxConfig.objects.filter(pk=waiting.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
     for user in users:
         imap_server.append(user, customer_mail(user))
 
@@ -240,8 +285,9 @@ def test_the_sweep_requeues_a_reply_whose_task_was_lost(support_channel, agent, 
 
     mailbox_for(support_channel, None, smtp=smtp_sink)
     now = timezone.now()
-    inquiry = service.record_mail(channel=support_channel, incoming=parse_email(customer_mail(1), received_at=now),
-                                  now=now).message.inquiry
+    inquiry = service.record_mail(
+        channel=support_channel, incoming=parse_email(customer_mail(1), received_at=now), now=now
+    ).message.inquiry
     reply = services.reply(inquiry=inquiry, author=agent, body_text="Hello")  # on_commit never fires here
     m.Message.objects.filter(pk=reply.pk).update(created_at=now - timedelta(minutes=30))
 

@@ -35,7 +35,11 @@ def answer_to(reply_mail: bytes, *, number: int, at: datetime) -> bytes:
     return customer_mail(
         number,
         subject=f"Re: {ours['Subject']}",
-        extra=(f"In-Reply-To: {ours['Message-ID']}", f"References: {references}", f"Date: {format_datetime(at)}"),
+        extra=(
+            f"In-Reply-To: {ours['Message-ID']}",
+            f"References: {references}",
+            f"Date: {format_datetime(at)}",
+        ),
         body="Thanks, but which colour will the lid be?",
     )
 
@@ -61,7 +65,10 @@ def test_mail_in_reply_out_answer_threads_back_and_the_clocks_follow(
     # 2. The agent replies from the inquiry page; the task sends it after commit.
     with django_capture_on_commit_callbacks(execute=True):
         reply = services.reply(
-            inquiry=inquiry, author=agent, body_text="Sorry! A new lid is on its way.", now=arrived + timedelta(minutes=10)
+            inquiry=inquiry,
+            author=agent,
+            body_text="Sorry! A new lid is on its way.",
+            now=arrived + timedelta(minutes=10),
         )
     reply.refresh_from_db()
     assert reply.delivery_state == m.Message.DeliveryState.SENT

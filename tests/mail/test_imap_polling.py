@@ -49,12 +49,20 @@ def test_a_mail_in_the_mailbox_becomes_an_inquiry_received_at_the_servers_time(i
 
     assert (result.ok, result.imported) == (True, 1), result.summary()
     message = m.Message.objects.get(channel=mailbox.channel)
-    assert (message.external_id, message.sender_address) == ("customer-1@mail.example", "buyer@marketplace.example")
+    assert (message.external_id, message.sender_address) == (
+        "customer-1@mail.example",
+        "buyer@marketplace.example",
+    )
     assert message.received_at == arrived
     assert message.inquiry.subject == "Lid broken"
     clock = m.Clock.objects.get(inquiry=message.inquiry, kind=m.ClockKind.FIRST_REPLY)
-    assert (clock.state, clock.started_at) in {(m.ClockState.RUNNING, arrived), (m.ClockState.BREACHED, arrived)}
-    assert mailbox.last_uid == 1 and mailbox.uidvalidity and mailbox.failures == 0 and mailbox.last_error == ""
+    assert (clock.state, clock.started_at) in {
+        (m.ClockState.RUNNING, arrived),
+        (m.ClockState.BREACHED, arrived),
+    }
+    assert (
+        mailbox.last_uid == 1 and mailbox.uidvalidity and mailbox.failures == 0 and mailbox.last_error == ""
+    )
 
 
 def test_a_second_poll_imports_nothing_again_and_only_what_is_new(imap_server, user, mailbox):
@@ -131,7 +139,9 @@ def test_a_changed_uidvalidity_rereads_the_folder_without_importing_twice(imap_s
 def test_a_wrong_password_is_reported_clearly_and_backs_off(imap_server, user, support_channel):
     from inquiries import secrets
 
-    mailbox = mailbox_for(support_channel, imap_server, user, imap_password_encrypted=secrets.encrypt("wrong"))
+    mailbox = mailbox_for(
+        support_channel, imap_server, user, imap_password_encrypted=secrets.encrypt("wrong")
+    )
     now = timezone.now()
 
     first = poll(mailbox, now=now)
@@ -149,7 +159,9 @@ def test_a_wrong_password_is_reported_clearly_and_backs_off(imap_server, user, s
 
 
 def test_a_success_after_failures_clears_the_error_and_the_backoff(imap_server, user, support_channel):
-    mailbox = mailbox_for(support_channel, imap_server, user, imap_password_env="CSTRACKER_TEST_IMAP_PASSWORD")
+    mailbox = mailbox_for(
+        support_channel, imap_server, user, imap_password_env="CSTRACKER_TEST_IMAP_PASSWORD"
+    )
     poll(mailbox)
     assert "CSTRACKER_TEST_IMAP_PASSWORD is not set" in mailbox.last_error
 
@@ -194,7 +206,9 @@ def test_one_failing_mailbox_does_not_stop_the_others(imap_server, mail_account)
     assert m.Message.objects.count() == 2
 
 
-def test_the_command_polls_once_and_exits_1_when_a_mailbox_failed(imap_server, user, mailbox, mail_account, capsys):
+def test_the_command_polls_once_and_exits_1_when_a_mailbox_failed(
+    imap_server, user, mailbox, mail_account, capsys
+):
     imap_server.append(user, customer_mail(1))
     broken = email_channel(mail_account, "broken", "broken@shop.example")
     mailbox_for(broken, imap_server, "someone", imap_port=1)
@@ -217,7 +231,9 @@ def test_a_mailbox_held_by_another_poll_is_skipped(imap_server, user, mailbox):
     assert m.MailboxConfig.objects.get(pk=mailbox.pk).last_polled_at is None
 
 
-def test_mail_that_cannot_be_a_message_is_skipped_with_a_reason_and_left_in_the_mailbox(imap_server, user, mailbox):
+def test_mail_that_cannot_be_a_message_is_skipped_with_a_reason_and_left_in_the_mailbox(
+    imap_server, user, mailbox
+):
     imap_server.append(user, b"this is not an e-mail at all\r\n")
     imap_server.append(user, customer_mail(2))
 
@@ -264,7 +280,10 @@ def test_the_real_world_corpus_imports_through_imap_and_nothing_twice(imap_serve
     assert all(": " in reason for reason in first.rejected)
     assert (second.imported, second.duplicates, second.rejected) == (0, 0, [])
     bounces = m.Message.objects.filter(channel=support_channel, automatic=True, automatic_reason="bounce")
-    assert bounces.exists() and not bounces.filter(inquiry__isnull=False, inquiry__messages__automatic=False).exists()
+    assert (
+        bounces.exists()
+        and not bounces.filter(inquiry__isnull=False, inquiry__messages__automatic=False).exists()
+    )
     # mail_test_18: an encoded display name with a comma keeps the real address.
     assert m.Message.objects.filter(channel=support_channel, sender_address="comma.name@example.com").exists()
     # mail_test_12: GB2312 encoded words are decoded on the way through IMAP too.
@@ -305,3 +324,14 @@ def test_raw_mail_helper_gives_a_parsable_message():
     message = parse_email(raw_mail("From: a@example.com", "Message-ID: <x@example.com>"))
 
     assert message.external_id == "x@example.com"
+
+
+def test_an_inactive_channels_mail_waits_in_the_mailbox_until_it_is_active_again(imap_server, user, mailbox):
+    imap_server.append(user, customer_mail(1))
+    m.Channel.objects.filter(pk=mailbox.channel_id).update(is_active=False)
+
+    waiting = poll(mailbox)
+    m.Channel.objects.filter(pk=mailbox.channel_id).update(is_active=True)
+    later = poll(mailbox)
+
+    assert (waiting.skipped, later.imported) == ("channel inactive", 1)

@@ -24,8 +24,12 @@ def _limit(settings) -> None:
     settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES = 60
 
 
-def deliver(channel: m.Channel, number: int, *, at: datetime, sender: str = "looping@marketplace.example") -> m.Message:
-    incoming = parse_email(customer_mail(number, sender=sender, subject=f"Auto message {number}"), received_at=at)
+def deliver(
+    channel: m.Channel, number: int, *, at: datetime, sender: str = "looping@marketplace.example"
+) -> m.Message:
+    incoming = parse_email(
+        customer_mail(number, sender=sender, subject=f"Auto message {number}"), received_at=at
+    )
     return service.record_mail(channel=channel, incoming=incoming, now=at).message
 
 
@@ -57,7 +61,9 @@ def test_other_senders_and_other_channels_are_not_affected(support_channel, mail
     for n in range(4):
         deliver(support_channel, n, at=T0 + timedelta(minutes=n))
 
-    other_sender = deliver(support_channel, 10, at=T0 + timedelta(minutes=5), sender="calm@marketplace.example")
+    other_sender = deliver(
+        support_channel, 10, at=T0 + timedelta(minutes=5), sender="calm@marketplace.example"
+    )
     other_channel_mail = deliver(other_channel, 11, at=T0 + timedelta(minutes=5))
 
     assert not other_sender.automatic and not other_channel_mail.automatic

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.http import HttpResponse
 
 from inquiries import models as m
 from inquiries import secrets
@@ -24,7 +25,9 @@ SECRET = "hook-secret-123"
 
 
 def make_hook(channel: m.Channel, provider: str) -> m.MailWebhook:
-    return m.MailWebhook.objects.create(channel=channel, provider=provider, secret_encrypted=secrets.encrypt(SECRET))
+    return m.MailWebhook.objects.create(
+        channel=channel, provider=provider, secret_encrypted=secrets.encrypt(SECRET)
+    )
 
 
 @pytest.fixture
@@ -45,10 +48,14 @@ def generic_body(**overrides: object) -> bytes:
     return json.dumps(data).encode()
 
 
-def post_generic(client, hook: m.MailWebhook, body: bytes, *, timestamp: int | None = None, signature: str | None = None):  # noqa: ANN201
+def post_generic(
+    client, hook: m.MailWebhook, body: bytes, *, timestamp: int | None = None, signature: str | None = None
+) -> HttpResponse:
     timestamp = int(time.time()) if timestamp is None else timestamp
     header = signature if signature is not None else sign_generic(SECRET, body, timestamp)
-    return client.post(hook.path, data=body, content_type="application/json", HTTP_X_CSTRACKER_SIGNATURE=header)
+    return client.post(
+        hook.path, data=body, content_type="application/json", HTTP_X_CSTRACKER_SIGNATURE=header
+    )
 
 
 def counts() -> tuple[int, int]:
@@ -64,7 +71,10 @@ def test_a_signed_generic_post_becomes_an_inquiry(client, generic):
     assert response.status_code == 200, response.content
     assert response.json()["created"] is True
     message = m.Message.objects.get(pk=response.json()["message_id"])
-    assert (message.external_id, message.sender_address) == ("hook-1@mail.example", "buyer@marketplace.example")
+    assert (message.external_id, message.sender_address) == (
+        "hook-1@mail.example",
+        "buyer@marketplace.example",
+    )
     assert message.inquiry.order_id == "123-1234567-1234567"
     assert "<script" not in message.body_html
     generic.refresh_from_db()
@@ -109,7 +119,9 @@ def test_a_timestamp_within_five_minutes_is_accepted(client, generic):
 
 def test_the_wrong_secret_is_refused(client, generic):
     body = generic_body()
-    response = post_generic(client, generic, body, signature=sign_generic("another-secret", body, int(time.time())))
+    response = post_generic(
+        client, generic, body, signature=sign_generic("another-secret", body, int(time.time()))
+    )
 
     assert response.status_code == 403 and counts() == (0, 0)
 
@@ -167,7 +179,9 @@ def test_raw_mime_in_the_generic_format_is_parsed_like_imap_mail(client, generic
 def test_unknown_hooks_wrong_providers_and_inactive_hooks_are_404(client, generic):
     body = generic_body()
     assert post_generic(client, generic, body).status_code == 200
-    wrong_provider = client.post(f"/hooks/mailgun/{generic.token}/", data=body, content_type="application/json")
+    wrong_provider = client.post(
+        f"/hooks/mailgun/{generic.token}/", data=body, content_type="application/json"
+    )
     unknown = client.post("/hooks/generic/nope/", data=body, content_type="application/json")
     m.MailWebhook.objects.filter(pk=generic.pk).update(is_active=False)
     inactive = post_generic(client, generic, generic_body(message_id="<other@mail.example>"))
@@ -180,7 +194,9 @@ def test_only_post_is_allowed(client, generic):
 
 
 def test_a_hook_without_its_secret_answers_503_not_500(client, support_channel):
-    hook = m.MailWebhook.objects.create(channel=support_channel, provider="generic", secret_env="CSTRACKER_NO_SUCH_VAR")
+    hook = m.MailWebhook.objects.create(
+        channel=support_channel, provider="generic", secret_env="CSTRACKER_NO_SUCH_VAR"
+    )
 
     response = post_generic(client, hook, generic_body())
 
@@ -207,7 +223,9 @@ def test_the_signature_is_checked_against_our_clock(client, generic):
         stamp = int(datetime(2026, 3, 2, 9, 56, tzinfo=UTC).timestamp())
         fresh = post_generic(client, generic, generic_body(), timestamp=stamp)
     with time_machine.travel(datetime(2026, 3, 2, 10, 2, tzinfo=UTC), tick=False):
-        stale = post_generic(client, generic, generic_body(message_id="<hook-2@mail.example>"), timestamp=stamp)
+        stale = post_generic(
+            client, generic, generic_body(message_id="<hook-2@mail.example>"), timestamp=stamp
+        )
 
     assert (fresh.status_code, stale.status_code) == (200, 403)
 
@@ -215,7 +233,9 @@ def test_the_signature_is_checked_against_our_clock(client, generic):
 # --- Mailgun -----------------------------------------------------------------------------------
 
 
-def multipart(fields: list[tuple[str, bytes | str, str | None, str | None]], boundary: str = "XyZbOuNdArY") -> tuple[bytes, str]:
+def multipart(
+    fields: list[tuple[str, bytes | str, str | None, str | None]], boundary: str = "XyZbOuNdArY"
+) -> tuple[bytes, str]:
     """(body, content type) of multipart/form-data; each field is (name, value, filename, type)."""
     out = b""
     for name, value, filename, content_type in fields:
@@ -233,7 +253,9 @@ def mailgun_signature(timestamp: int, token: str, key: str = SECRET) -> str:
     return hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
 
 
-def mailgun_fields(raw: bytes, *, token: str = "t" * 50, timestamp: int | None = None, key: str = SECRET) -> list:
+def mailgun_fields(
+    raw: bytes, *, token: str = "t" * 50, timestamp: int | None = None, key: str = SECRET
+) -> list:
     timestamp = int(time.time()) if timestamp is None else timestamp
     return [
         ("timestamp", str(timestamp), None, None),
@@ -249,13 +271,15 @@ def mailgun(support_channel) -> m.MailWebhook:
     return make_hook(support_channel, "mailgun")
 
 
-def post_form(client, path: str, fields: list):  # noqa: ANN201
+def post_form(client, path: str, fields: list) -> HttpResponse:
     body, content_type = multipart(fields)
     return client.post(path, data=body, content_type=content_type)
 
 
 def test_a_signed_mailgun_mime_post_becomes_an_inquiry(client, mailgun):
-    response = post_form(client, mailgun.path + "mime", mailgun_fields(customer_mail(1, subject="Lid broken")))
+    response = post_form(
+        client, mailgun.path + "mime", mailgun_fields(customer_mail(1, subject="Lid broken"))
+    )
 
     assert response.status_code == 200, response.content
     message = m.Message.objects.get(external_id="customer-1@mail.example")
@@ -264,9 +288,13 @@ def test_a_signed_mailgun_mime_post_becomes_an_inquiry(client, mailgun):
 
 def test_mailgun_parsed_mode_is_rebuilt_from_its_header_list(client, mailgun):
     timestamp, token = int(time.time()), "p" * 50
-    headers = [["From", "Buyer <buyer@marketplace.example>"], ["Subject", "Lid broken"],
-               ["Message-Id", "<parsed-1@mail.example>"], ["In-Reply-To", "<earlier@mail.example>"],
-               ["Content-Type", "multipart/mixed; boundary=\"zzz\""]]
+    headers = [
+        ["From", "Buyer <buyer@marketplace.example>"],
+        ["Subject", "Lid broken"],
+        ["Message-Id", "<parsed-1@mail.example>"],
+        ["In-Reply-To", "<earlier@mail.example>"],
+        ["Content-Type", 'multipart/mixed; boundary="zzz"'],
+    ]
     fields = [
         ("timestamp", str(timestamp), None, None),
         ("token", token, None, None),
@@ -281,7 +309,10 @@ def test_mailgun_parsed_mode_is_rebuilt_from_its_header_list(client, mailgun):
 
     assert response.status_code == 200, response.content
     message = m.Message.objects.get(external_id="parsed-1@mail.example")
-    assert (message.sender_address, message.in_reply_to) == ("buyer@marketplace.example", "earlier@mail.example")
+    assert (message.sender_address, message.in_reply_to) == (
+        "buyer@marketplace.example",
+        "earlier@mail.example",
+    )
     assert message.body_text.strip() == "The lid arrived broken. Grüße"
     assert [(a.filename, a.content_type, bytes(a.content)) for a in message.attachments.all()] == [
         ("lid.png", "image/png", b"\x89PNG fake")
@@ -315,12 +346,21 @@ def test_mailgun_urlencoded_posts_are_read_too(client, mailgun):
     from urllib.parse import urlencode
 
     timestamp, token = int(time.time()), "u" * 50
-    body = urlencode({"timestamp": timestamp, "token": token, "signature": mailgun_signature(timestamp, token),
-                      "body-mime": customer_mail(3).decode()})
+    body = urlencode(
+        {
+            "timestamp": timestamp,
+            "token": token,
+            "signature": mailgun_signature(timestamp, token),
+            "body-mime": customer_mail(3).decode(),
+        }
+    )
 
     response = client.post(mailgun.path, data=body, content_type="application/x-www-form-urlencoded")
 
-    assert response.status_code == 200 and m.Message.objects.filter(external_id="customer-3@mail.example").exists()
+    assert (
+        response.status_code == 200
+        and m.Message.objects.filter(external_id="customer-3@mail.example").exists()
+    )
 
 
 # --- Postmark and SendGrid (basic auth) ---------------------------------------------------------
@@ -346,8 +386,14 @@ def postmark_payload(**overrides: object) -> bytes:
             {"Name": "Message-ID", "Value": "<pm-1@mail.example>"},
             {"Name": "In-Reply-To", "Value": "<earlier@mail.example>"},
         ],
-        "Attachments": [{"Name": "lid.txt", "Content": base64.b64encode(b"crack").decode(),
-                         "ContentType": "text/plain", "ContentLength": 5}],
+        "Attachments": [
+            {
+                "Name": "lid.txt",
+                "Content": base64.b64encode(b"crack").decode(),
+                "ContentType": "text/plain",
+                "ContentLength": 5,
+            }
+        ],
     }
     data.update(overrides)
     return json.dumps(data).encode()
@@ -359,8 +405,12 @@ def postmark(support_channel) -> m.MailWebhook:
 
 
 def test_a_postmark_post_with_basic_auth_becomes_an_inquiry(client, postmark):
-    response = client.post(postmark.path, data=postmark_payload(), content_type="application/json",
-                           HTTP_AUTHORIZATION=basic(SECRET))
+    response = client.post(
+        postmark.path,
+        data=postmark_payload(),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(SECRET),
+    )
 
     assert response.status_code == 200, response.content
     message = m.Message.objects.get(external_id="pm-1@mail.example")
@@ -371,17 +421,27 @@ def test_a_postmark_post_with_basic_auth_becomes_an_inquiry(client, postmark):
 
 def test_postmarks_own_id_dedupes_a_mail_without_message_id(client, postmark):
     payload = postmark_payload(Headers=[])
-    first = client.post(postmark.path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=basic(SECRET))
-    again = client.post(postmark.path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=basic(SECRET))
+    first = client.post(
+        postmark.path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=basic(SECRET)
+    )
+    again = client.post(
+        postmark.path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=basic(SECRET)
+    )
 
     assert (first.json()["created"], again.json()["created"]) == (True, False)
-    assert m.Message.objects.get().external_id == "22c74902-a0c1-4511-804f-341342852c90@inbound.postmarkapp.com"
+    assert (
+        m.Message.objects.get().external_id == "22c74902-a0c1-4511-804f-341342852c90@inbound.postmarkapp.com"
+    )
 
 
 def test_postmark_without_or_with_wrong_credentials_creates_nothing(client, postmark):
     none = client.post(postmark.path, data=postmark_payload(), content_type="application/json")
-    wrong = client.post(postmark.path, data=postmark_payload(), content_type="application/json",
-                        HTTP_AUTHORIZATION=basic("guess"))
+    wrong = client.post(
+        postmark.path,
+        data=postmark_payload(),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic("guess"),
+    )
 
     assert (none.status_code, wrong.status_code) == (401, 403)
     assert counts() == (0, 0)
@@ -390,15 +450,21 @@ def test_postmark_without_or_with_wrong_credentials_creates_nothing(client, post
 def test_postmarks_raw_email_is_preferred_when_included(client, postmark):
     payload = postmark_payload(RawEmail=customer_mail(9, subject="Raw wins").decode())
 
-    client.post(postmark.path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=basic(SECRET))
+    client.post(
+        postmark.path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=basic(SECRET)
+    )
 
     assert m.Message.objects.get().external_id == "customer-9@mail.example"
 
 
 def test_a_sendgrid_raw_mime_post_with_basic_auth_becomes_an_inquiry(client, support_channel):
     hook = make_hook(support_channel, "sendgrid")
-    body, content_type = multipart([("email", customer_mail(4, subject="Lid broken"), None, None),
-                                    ("to", "support@shop.example", None, None)])
+    body, content_type = multipart(
+        [
+            ("email", customer_mail(4, subject="Lid broken"), None, None),
+            ("to", "support@shop.example", None, None),
+        ]
+    )
 
     response = client.post(hook.path, data=body, content_type=content_type, HTTP_AUTHORIZATION=basic(SECRET))
     unauthenticated = client.post(hook.path, data=body, content_type=content_type)
@@ -417,12 +483,15 @@ def test_sendgrid_without_the_raw_message_says_which_setting_is_missing(client, 
     assert response.status_code == 400 and "POST the raw, full MIME message" in response.json()["error"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "multipart/form-data; boundary=zz"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data", "multipart/form-data; boundary=zz"]
+)
 def test_garbage_form_posts_are_400(client, support_channel, content_type):
     hook = make_hook(support_channel, "sendgrid")
 
-    response = client.post(hook.path, data=b"\x00\xff garbage", content_type=content_type,
-                           HTTP_AUTHORIZATION=basic(SECRET))
+    response = client.post(
+        hook.path, data=b"\x00\xff garbage", content_type=content_type, HTTP_AUTHORIZATION=basic(SECRET)
+    )
 
     assert response.status_code == 400
 
@@ -430,10 +499,10 @@ def test_garbage_form_posts_are_400(client, support_channel, content_type):
 def test_webhook_mail_goes_through_the_loop_guard(client, generic, settings):
     settings.CSTRACKER_LOOP_GUARD_MESSAGES = 2
     statuses = [
-        post_generic(client, generic, generic_body(message_id=f"<flood-{n}@mail.example>")).status_code for n in range(3)
+        post_generic(client, generic, generic_body(message_id=f"<flood-{n}@mail.example>")).status_code
+        for n in range(3)
     ]
 
     assert statuses == [200, 200, 200]
     held = m.Message.objects.get(external_id="flood-2@mail.example")
     assert held.automatic and held.automatic_reason == "loop guard: sender suspended"
-

@@ -9,7 +9,9 @@ from typing import TextIO
 
 from django.core.management.base import CommandError
 
+from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.models import Channel
+from inquiries.services.batch import record_batch
 
 
 def channel_by_slug(slug: str) -> Channel:
@@ -74,3 +76,32 @@ class Progress:
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+class BatchRecorder:
+    """Collects parsed messages and records them a batch at a time (one transaction each)."""
+
+    def __init__(self, channel: Channel, tally: Tally, *, size: int = 500) -> None:
+        self.channel = channel
+        self.tally = tally
+        self.size = size
+        self.pending: list[tuple[str, IncomingMessage]] = []
+
+    def add(self, label: str, incoming: IncomingMessage) -> None:
+        self.pending.append((label, incoming))
+        if len(self.pending) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        outcomes = record_batch(items=[(self.channel, incoming) for _, incoming in self.pending])
+        for (label, _), outcome in zip(self.pending, outcomes, strict=True):
+            if isinstance(outcome, Rejected):
+                self.tally.rejected.append((label, outcome.reason))
+            elif outcome.created:
+                self.tally.imported += 1
+                self.tally.automatic += int(outcome.message.automatic)
+            else:
+                self.tally.duplicate += 1
+        self.pending = []

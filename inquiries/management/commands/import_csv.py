@@ -9,8 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inquiries.ingestion.csv_import import CSV_PRESETS, open_csv, parse_csv, parse_mapping
 from inquiries.ingestion.types import Rejected
-from inquiries.management.commands._importing import Progress, Tally, channel_by_slug
-from inquiries.services import record_message
+from inquiries.management.commands._importing import BatchRecorder, Progress, Tally, channel_by_slug
 
 
 class Command(BaseCommand):
@@ -43,27 +42,19 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--map: {exc}") from None
         tally = Tally()
+        recorder = BatchRecorder(target, tally)
         meter = Progress(self.stdout._out, None, enabled=progress)  # type: ignore[attr-defined]
         with open_csv(file) as stream:
             try:
-                rows = parse_csv(stream, mapping=columns, default_tz=timezone)
-                for line, item in rows:
+                for line, item in parse_csv(stream, mapping=columns, default_tz=timezone):
                     if isinstance(item, Rejected):
                         tally.rejected.append((f"line {line}", item.reason))
-                        continue
-                    try:
-                        result = record_message(channel=target, incoming=item)
-                    except Rejected as exc:
-                        tally.rejected.append((f"line {line}", exc.reason))
-                        continue
-                    if result.created:
-                        tally.imported += 1
-                        tally.automatic += int(result.message.automatic)
                     else:
-                        tally.duplicate += 1
-                    meter.update(tally.seen, 0)
+                        recorder.add(f"line {line}", item)
+                    meter.update(tally.seen + len(recorder.pending), 0)
             except ValueError as exc:
                 raise CommandError(f"{file}: {exc}") from None
+            recorder.flush()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"{file}:{label}: {reason}")

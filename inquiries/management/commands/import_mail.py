@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from inquiries.ingestion.email import iter_mail_source, parse_email, receipt_time
 from inquiries.ingestion.types import Rejected
-from inquiries.management.commands._importing import Progress, Tally, channel_by_slug
-from inquiries.services import record_message
+from inquiries.management.commands._importing import BatchRecorder, Progress, Tally, channel_by_slug
 
 
 def _size(path: Path) -> int:
@@ -37,6 +36,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file or folder")
         target = channel_by_slug(channel)
         tally = Tally()
+        recorder = BatchRecorder(target, tally)
         meter = Progress(self.stdout._out, _size(path), enabled=progress)  # type: ignore[attr-defined]
         done_bytes = 0
         for label, item in iter_mail_source(path):
@@ -44,24 +44,18 @@ class Command(BaseCommand):
                 tally.rejected.append((label, item.reason))
                 continue
             done_bytes += len(item)
+            now = timezone.now()
+            # Archived mail is scored from when our server received it (the topmost Received
+            # header); mail without that trace, or with a clock ahead of ours, is received now.
+            received = receipt_time(item)
+            if received is None or received > now:
+                received = now
             try:
-                now = timezone.now()
-                # Archived mail is scored from when our server received it (the topmost Received
-                # header); mail without that trace, or with a clock ahead of ours, is received now.
-                received = receipt_time(item)
-                if received is None or received > now:
-                    received = now
-                incoming = parse_email(item, received_at=received)
-                result = record_message(channel=target, incoming=incoming, now=now)
+                recorder.add(label, parse_email(item, received_at=received))
             except Rejected as exc:
                 tally.rejected.append((label, exc.reason))
-                continue
-            if not result.created:
-                tally.duplicate += 1
-            else:
-                tally.imported += 1
-                tally.automatic += int(result.message.automatic)
-            meter.update(tally.seen, done_bytes)
+            meter.update(tally.seen + len(recorder.pending), done_bytes)
+        recorder.flush()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"rejected {label}: {reason}")

@@ -28,7 +28,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--channel", help="Slug of one e-mail channel; default: every enabled mailbox.")
         parser.add_argument("--force", action="store_true", help="Poll mailboxes that are backing off too.")
-        parser.add_argument("--idle", action="store_true", help="Stay connected (IMAP IDLE); needs --channel.")
+        parser.add_argument(
+            "--idle", action="store_true", help="Stay connected (IMAP IDLE); needs --channel."
+        )
 
     def handle(self, *args: Any, channel: str | None, force: bool, idle: bool, **options: Any) -> None:
         if idle:

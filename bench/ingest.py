@@ -1,0 +1,166 @@
+"""Ingestion throughput and memory: mbox import and the batch API, on the current DATABASE_URL.
+
+    DATABASE_URL=postgres://... python bench/ingest.py [--messages 20000] [--runs 3]
+
+Writes a synthetic mbox (70% new conversations, 30% replies threading by In-Reply-To,
+one in five with an HTML part), imports it with `manage.py import_mail` in a child process
+per run, and posts the same number of messages through POST /api/v1/messages/batch/ in
+batches of 1,000. Prints messages per second (median of the runs) and the peak resident
+memory of each import child, for the input and for one four times larger: flat memory means
+the import streams. Everything runs in a throwaway database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from _setup import REPO, describe_database, median, no_broker, throwaway_database
+from django.db import connection
+
+
+def write_mbox(path: Path, count: int, *, seed: int, prefix: str) -> None:
+    rng = random.Random(seed)
+    sent: list[tuple[str, str]] = []
+    with path.open("wb") as out:
+        for n in range(count):
+            message_id = f"{prefix}-{n}@bench.example"
+            reply_to = rng.choice(sent) if sent and rng.random() < 0.3 else None
+            sender = reply_to[1] if reply_to else f"buyer{rng.randrange(count)}@example.com"
+            order = f"{rng.randrange(100, 999)}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}"
+            headers = [
+                f"From {sender} Mon Mar  2 10:00:00 2026",
+                f"Received: from mx.example.net by mail.shop.example; Mon, 2 Mar 2026 "
+                f"{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d} +0000",
+                f"From: Buyer {n} <{sender}>",
+                "To: help@shop.example",
+                f"Subject: {'Re: ' if reply_to else ''}Order {order} arrived damaged",
+                f"Message-ID: <{message_id}>",
+                "Date: Mon, 2 Mar 2026 10:00:00 +0000",
+            ]
+            if reply_to:
+                headers.append(f"In-Reply-To: <{reply_to[0]}>")
+            body = ("Hello, the parcel arrived today and the item inside is cracked. " * 8).strip()
+            if n % 5 == 0:
+                headers += ["MIME-Version: 1.0", 'Content-Type: multipart/alternative; boundary="b"', ""]
+                lines = ["--b", "Content-Type: text/plain; charset=utf-8", "", body, "--b",
+                         "Content-Type: text/html; charset=utf-8", "", f"<p>{body}</p><script>x()</script>", "--b--"]
+            else:
+                headers += ["Content-Type: text/plain; charset=utf-8", ""]
+                lines = [body]
+            out.write(("\n".join(headers + lines) + "\n\n").encode())
+            sent.append((message_id, sender))
+
+
+def child_import(path: str, channel: str) -> None:
+    """Run in a child process: import one mbox, print rate and peak memory as JSON."""
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("import_mail", path, "--channel", channel, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb}))
+
+
+def database_url() -> str:
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    return f"postgres://{params.get('USER') or 'postgres'}@{params.get('HOST') or '127.0.0.1'}:" \
+           f"{params.get('PORT') or 5432}/{params['NAME']}"
+
+
+def run_import(path: Path, channel: str) -> dict:
+    env = {**os.environ, "DATABASE_URL": database_url(), "CSTRACKER_BENCH_CHILD": "1"}
+    output = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--child", str(path), "--channel", channel],
+        env=env, cwd=REPO, check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def bench_api(count: int, channel: str, token: str) -> float:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    rng = random.Random(7)
+    started = time.perf_counter()
+    for start in range(0, count, 1000):
+        items = []
+        for n in range(start, min(count, start + 1000)):
+            items.append({
+                "channel": channel, "external_id": f"api-{channel}-{n}", "direction": "inbound",
+                "sender": {"address": f"api{rng.randrange(count)}@example.com", "name": "Buyer"},
+                "subject": "Order arrived damaged", "body_text": "The item inside is cracked. " * 8,
+                "received_at": "2026-03-02T10:00:00+00:00",
+            })
+        response = client.post("/api/v1/messages/batch/", {"messages": items}, format="json")
+        assert response.status_code == 200, response.content[:500]
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--channel", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    no_broker()  # the database work is measured; after-commit tasks are not published
+    if args.child:
+        child_import(args.child, args.channel)
+        return
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from inquiries.models import Account, Channel, Marketplace, Membership, Team
+    from tests.factories import policy_with_targets
+
+    with throwaway_database(), TemporaryDirectory() as tmp:
+        print(f"{describe_database()}; {args.messages:,} messages per run, {args.runs} runs")
+        account = Account.objects.create(name="Bench", marketplace=Marketplace.AMAZON)
+        team = Team.objects.create(name="Bench")
+        team.accounts.add(account)
+        user = get_user_model().objects.create_user("bench", password="bench")  # noqa: S106
+        Membership.objects.create(team=team, user=user)
+        token = Token.objects.create(user=user).key
+        policy_with_targets()
+        rates, peaks = [], []
+        for run in range(args.runs):
+            channel = Channel.objects.create(account=account, slug=f"mbox-{run}", name="mbox")
+            path = Path(tmp) / f"run{run}.mbox"
+            write_mbox(path, args.messages, seed=run, prefix=f"r{run}")
+            result = run_import(path, channel.slug)
+            rates.append(args.messages / result["seconds"])
+            peaks.append(result["peak_mb"])
+            print(f"  mbox run {run + 1}: {rates[-1]:,.0f} messages/s, peak RSS {result['peak_mb']:.0f} MB "
+                  f"({path.stat().st_size / 1e6:.0f} MB mbox)", flush=True)
+        big = Path(tmp) / "big.mbox"
+        write_mbox(big, args.messages * 4, seed=99, prefix="big")
+        channel = Channel.objects.create(account=account, slug="mbox-big", name="mbox")
+        big_result = run_import(big, channel.slug)
+        api_rates = []
+        for run in range(args.runs):
+            channel = Channel.objects.create(account=account, slug=f"api-{run}", name="api")
+            api_rates.append(bench_api(args.messages, channel.slug, token))
+            print(f"  batch API run {run + 1}: {api_rates[-1]:,.0f} messages/s", flush=True)
+        print(f"mbox import: median {median(rates):,.0f} messages/s (target >= 1,500); peak RSS median "
+              f"{median(peaks):.0f} MB at {args.messages:,} messages, {big_result['peak_mb']:.0f} MB at "
+              f"{args.messages * 4:,} ({big.stat().st_size / 1e6:.0f} MB mbox, "
+              f"{args.messages * 4 / big_result['seconds']:,.0f} messages/s)")
+        print(f"batch API: median {median(api_rates):,.0f} messages/s (target >= 1,000)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Account health over the REST API: the health as of an instant, the daily history, and order
+volumes in. Accounts come from `Account.objects.visible_to(user)`: another team's is a 404."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inquiries.api.parsers import API_PARSERS
+from inquiries.health import selectors
+from inquiries.health.dates import BadDate, parse_as_of, parse_period
+from inquiries.health.metrics import account_health
+from inquiries.health.orders import MAX_ORDERS
+from inquiries.services.health import save_order_volumes
+
+MAX_VOLUMES = 1000
+
+
+class MetricSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    target = serializers.FloatField(allow_null=True)
+    status = serializers.ChoiceField(choices=["healthy", "at_risk", "critical"])
+    numerator = serializers.IntegerField(allow_null=True)
+    denominator = serializers.IntegerField(allow_null=True)
+
+
+class RescueSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    worsens = serializers.BooleanField(help_text="True: not answering in time moves the metric to a worse band.")
+    message_ids = serializers.ListField(child=serializers.IntegerField())
+    inquiry_ids = serializers.ListField(child=serializers.IntegerField())
+    message_count = serializers.IntegerField()
+    act_by = serializers.DateTimeField()
+    crosses_at = serializers.DateTimeField()
+    from_value = serializers.FloatField(allow_null=True)
+    to_value = serializers.FloatField(allow_null=True)
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    sentence = serializers.CharField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["healthy", "at_risk", "critical"])
+    as_of = serializers.DateTimeField()
+    metrics = MetricSerializer(many=True)
+    rescue = RescueSerializer(many=True)
+
+
+class SnapshotSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    as_of = serializers.DateTimeField()
+    status = serializers.CharField()
+    metrics = MetricSerializer(many=True)
+
+
+class VolumeSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    orders = serializers.IntegerField(min_value=0, max_value=MAX_ORDERS)
+
+
+class VolumesInSerializer(serializers.Serializer):
+    volumes = VolumeSerializer(many=True, allow_empty=False, max_length=MAX_VOLUMES)
+
+    def validate_volumes(self, volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        days = [v["date"] for v in volumes]
+        if len(days) != len(set(days)):
+            raise serializers.ValidationError("Each date may appear only once.")
+        return volumes
+
+
+def _bad_date(exc: BadDate, field: str) -> ValidationError:
+    return ValidationError({field: [str(exc)]})
+
+
+class AccountHealthView(APIView):
+    """The account's health as of `as_of` (default now): status, every metric, the rescue list."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+            OpenApiParameter("as_of", str, description="ISO 8601 instant, or a date (its end in the account's time zone)."),
+        ],
+        responses={200: HealthSerializer},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        account = selectors.get_account_for_user(request.user, pk)
+        try:
+            as_of = parse_as_of(request.query_params.get("as_of", ""), account.timezone, timezone.now())
+        except BadDate as exc:
+            raise _bad_date(exc, "as_of") from None
+        report = account_health(account, as_of)
+        return Response({
+            "status": report.status.value,
+            "as_of": report.as_of.isoformat(),
+            "metrics": [metric.as_dict() for metric in report.metrics],
+            "rescue": [item.as_dict() for item in report.rescue],
+        })
+
+
+class AccountHealthHistoryView(APIView):
+    """Daily snapshots from `from` to `to` (local dates, inclusive; default the last 90 days)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+            OpenApiParameter("from", str, description="First day, YYYY-MM-DD."),
+            OpenApiParameter("to", str, description="Last day, YYYY-MM-DD (default today)."),
+        ],
+        responses={200: inline_serializer("HealthHistory", {"results": SnapshotSerializer(many=True)})},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        account = selectors.get_account_for_user(request.user, pk)
+        try:
+            first, last = parse_period(
+                request.query_params.get("from", ""), request.query_params.get("to", ""), account.timezone,
+                timezone.now(), default_days=90,
+            )
+        except BadDate as exc:
+            raise _bad_date(exc, "from") from None
+        rows = selectors.snapshots(account, first, last)
+        return Response({
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "results": [
+                {"date": s.date.isoformat(), "as_of": s.as_of.isoformat(), "status": s.status, "metrics": s.metrics}
+                for s in rows
+            ],
+        })
+
+
+class OrderVolumesView(APIView):
+    """Daily order volumes in (managers of the account's team): each day is inserted or replaced."""
+
+    parser_classes = API_PARSERS
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=VolumesInSerializer,
+        responses={200: inline_serializer("VolumesSaved", {"created": serializers.IntegerField(),
+                                                            "updated": serializers.IntegerField()})},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        account = selectors.get_account_for_user(request.user, pk)
+        if not selectors.can_manage_account(request.user, account):
+            raise PermissionDenied("Only the account's managers may change its order volumes.")
+        payload = VolumesInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        today = timezone.now().date() + timedelta(days=1)  # a day ahead of UTC covers every time zone
+        if any(v["date"] > today for v in payload.validated_data["volumes"]):
+            raise ValidationError({"volumes": ["Order volumes cannot be given for future days."]})
+        result = save_order_volumes(
+            account=account, volumes=[(v["date"], v["orders"]) for v in payload.validated_data["volumes"]]
+        )
+        return Response({"created": result.created, "updated": result.updated}, status=status.HTTP_200_OK)

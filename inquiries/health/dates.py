@@ -1,0 +1,57 @@
+"""Reading the "as of" instant and export periods people type. Pure: no Django."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MAX_PERIOD_DAYS = 366
+
+
+class BadDate(ValueError):
+    """Input that is not a date or instant we can use; the message is for people."""
+
+
+def parse_as_of(text: str, tz: str, now: datetime) -> datetime:
+    """An instant from a date (the end of that day in `tz`), a local date-time or an ISO instant.
+
+    Empty means now; instants after now are refused (health is computed from facts).
+    """
+    text = (text or "").strip()
+    if not text:
+        return now
+    zone = ZoneInfo(tz)
+    try:
+        day = date.fromisoformat(text) if len(text) == 10 else None
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00")) if day is None else None
+    except ValueError:
+        raise BadDate(f"{text[:40]!r} is not a date (YYYY-MM-DD) or a date and time (ISO 8601).") from None
+    if day is not None:
+        if day > now.astimezone(zone).date():
+            raise BadDate(f"{text} is in the future; health can only be computed up to now.")
+        instant = min(datetime.combine(day + timedelta(days=1), time(0), zone), now)
+    assert instant is not None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=zone)
+    if instant > now:
+        raise BadDate(f"{text[:40]} is in the future; health can only be computed up to now.")
+    if instant.year < 1970:
+        raise BadDate("Give a date after 1970.")
+    return instant
+
+
+def parse_period(first: str, last: str, tz: str, now: datetime, *, default_days: int = 30) -> tuple[date, date]:
+    """Two local dates, inclusive; by default the last `default_days` days up to today."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    try:
+        end = date.fromisoformat(last.strip()) if last and last.strip() else today
+        start = date.fromisoformat(first.strip()) if first and first.strip() else end - timedelta(days=default_days - 1)
+    except ValueError:
+        raise BadDate("Give the period as two dates, YYYY-MM-DD.") from None
+    if start > end:
+        raise BadDate("The period starts after it ends.")
+    if end > today:
+        raise BadDate("The period cannot end after today.")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise BadDate(f"The period can be at most {MAX_PERIOD_DAYS} days long.")
+    return start, end

@@ -1,0 +1,225 @@
+"""The facts behind a plan of action: metrics at both ends of a period, message counts, the
+late-response analysis and the clusters' timelines. Aggregate queries only; the export
+reads at most a few hundred rows (cluster events)."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, Prefetch, Q
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+
+from inquiries.health.metrics import account_health, cluster_ref, day_bounds, deadline_span, needs_response, rules_for
+from inquiries.health.plan import ClusterEventLine, ClusterStory, LateAnalysis, MessageCounts, PlanFacts
+from inquiries.models import (
+    ACTIVE_CLUSTER_STATES,
+    Account,
+    Clock,
+    ClockKind,
+    ClockState,
+    Cluster,
+    ClusterEvent,
+    ClusterEventKind,
+    Direction,
+    Message,
+)
+
+WORKING_HOURS = (8, 18)
+
+
+def plan_facts(
+    account: Account, first: date, last: date, *, now: datetime, seller_actions: str = "", seller_measures: str = ""
+) -> PlanFacts:
+    """Everything a plan of action for [first, last] (local days, inclusive) says."""
+    from inquiries.services.clocks import marketplace_rule
+
+    rules = rules_for(account)
+    start = day_bounds(first, account.timezone)[0]
+    end = min(day_bounds(last, account.timezone)[1], now)
+    rule = marketplace_rule(account)
+    if rule is None:
+        counts, late = _first_reply_counts(account, start, end)
+        phrase = "the first-reply target of our SLA policy"
+    else:
+        counts, late = _message_counts(account, start, end)
+        calendar_time = deadline_span(rule[1], rule[0], end) == timedelta(seconds=rule[0])
+        phrase = _rule_phrase(rule[0], business=not calendar_time)
+    return PlanFacts(
+        account=account.name,
+        marketplace=rules.name,
+        rate_name=rules.rate_name,
+        rule_phrase=phrase,
+        first=first,
+        last=last,
+        prepared=now.astimezone(ZoneInfo(account.timezone)).date(),
+        before=account_health(account, start, reasons=False, rules=rules),
+        after=account_health(account, end, reasons=False, rules=rules),
+        counts=counts,
+        late=late,
+        clusters=_stories(account, start, end),
+        seller_actions=seller_actions,
+        seller_measures=seller_measures,
+    )
+
+
+def _rule_phrase(seconds: int, *, business: bool) -> str:
+    if business and seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} business day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 60} minutes"
+
+
+def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[MessageCounts, LateAnalysis]:
+    received = Message.objects.filter(
+        channel__account_id=account.pk, direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
+    )
+    needs = Q(automatic=False, no_response_needed=False)
+    answered = Q(answered_at__lte=end)
+    unanswered = Q(answered_at__isnull=True) | Q(answered_at__gt=end)
+    totals = received.aggregate(
+        needing=Count("pk", filter=needs),
+        on_time=Count("pk", filter=needs & answered & Q(answered_at__lte=F("response_due_at"))),
+        answered_late=Count("pk", filter=needs & answered & Q(answered_at__gt=F("response_due_at"))),
+        unanswered_late=Count("pk", filter=needs & unanswered & Q(response_due_at__lte=end)),
+        pending=Count("pk", filter=needs & unanswered & Q(response_due_at__gt=end)),
+        no_response_needed=Count("pk", filter=Q(automatic=False, no_response_needed=True)),
+        automatic=Count("pk", filter=Q(automatic=True)),
+    )
+    counts = MessageCounts(
+        needing_response=totals["needing"],
+        on_time=totals["on_time"],
+        answered_late=totals["answered_late"],
+        unanswered_late=totals["unanswered_late"],
+        pending=totals["pending"],
+        no_response_needed=totals["no_response_needed"],
+        automatic=totals["automatic"],
+    )
+    late = needs_response(account.pk).filter(received_at__gte=start, received_at__lt=end).filter(
+        (answered & Q(answered_at__gt=F("response_due_at"))) | (unanswered & Q(response_due_at__lte=end))
+    )
+    lateness = [
+        (a - d).total_seconds()
+        for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
+    ]
+    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry")
+
+
+def _first_reply_counts(account: Account, start: datetime, end: datetime) -> tuple[MessageCounts, LateAnalysis]:
+    """Own shop: first-reply clocks play the messages (stopped_at is the answer)."""
+    clocks = Clock.objects.filter(
+        inquiry__account_id=account.pk, kind=ClockKind.FIRST_REPLY, started_at__gte=start, started_at__lt=end
+    )
+    counted = clocks.exclude(state=ClockState.CANCELLED)
+    answered = Q(stopped_at__lte=end)
+    unanswered = Q(stopped_at__isnull=True) | Q(stopped_at__gt=end)
+    totals = counted.aggregate(
+        needing=Count("pk"),
+        on_time=Count("pk", filter=answered & Q(stopped_at__lte=F("due_at"))),
+        answered_late=Count("pk", filter=answered & Q(stopped_at__gt=F("due_at"))),
+        unanswered_late=Count("pk", filter=unanswered & Q(due_at__lte=end)),
+        pending=Count("pk", filter=unanswered & Q(due_at__gt=end)),
+    )
+    inbound = Message.objects.filter(
+        channel__account_id=account.pk, direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
+    ).aggregate(
+        no_response_needed=Count("pk", filter=Q(automatic=False, no_response_needed=True)),
+        automatic=Count("pk", filter=Q(automatic=True)),
+    )
+    counts = MessageCounts(
+        needing_response=totals["needing"],
+        on_time=totals["on_time"],
+        answered_late=totals["answered_late"],
+        unanswered_late=totals["unanswered_late"],
+        pending=totals["pending"],
+        **inbound,
+    )
+    late = counted.filter((answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & Q(due_at__lte=end)))
+    lateness = [(s - d).total_seconds() for d, s in late.filter(answered).values_list("due_at", "stopped_at")]
+    return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry")
+
+
+def _analyse(account: Account, late: object, total: int, lateness: list[float], received: str, inquiry: str) -> LateAnalysis:
+    """When the late messages arrived (account time), whose they were, what they were about."""
+    zone = ZoneInfo(account.timezone)
+    by_slot = (
+        late.annotate(  # type: ignore[attr-defined]
+            weekday=ExtractIsoWeekDay(received, tzinfo=zone), hour=ExtractHour(received, tzinfo=zone)
+        )
+        .values("weekday", "hour")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    weekdays = [0] * 7
+    outside = 0
+    for row in by_slot:
+        weekdays[row["weekday"] - 1] += row["n"]
+        if not WORKING_HOURS[0] <= row["hour"] < WORKING_HOURS[1]:
+            outside += row["n"]
+    unassigned = late.filter(**{f"{inquiry}__assignee__isnull": True}).count()  # type: ignore[attr-defined]
+    topics = (
+        late.exclude(**{f"{inquiry}__topic__isnull": True})  # type: ignore[attr-defined]
+        .values_list(f"{inquiry}__topic__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", f"{inquiry}__topic__name")
+    )
+    return LateAnalysis(
+        total=total,
+        weekend=weekdays[5] + weekdays[6],
+        outside_hours=outside,
+        unassigned=unassigned,
+        median_late_seconds=statistics.median(lateness) if lateness else None,
+        by_weekday=tuple(weekdays),
+        by_topic=tuple((name, n) for name, n in topics[:5]),
+    )
+
+
+EVENT_TEXT = {
+    ClusterEventKind.OPENED: "Cluster opened",
+    ClusterEventKind.ESCALATED: "Severity rose",
+    ClusterEventKind.ACKNOWLEDGED: "Acknowledged",
+    ClusterEventKind.ACTION_TAKEN: "Corrective action recorded",
+    ClusterEventKind.RESOLVED: "Resolved",
+    ClusterEventKind.MEMBERS_REMOVED: "Re-tagged complaints removed",
+}
+
+
+def _event_text(event: ClusterEvent) -> str:
+    data = event.data or {}
+    text = EVENT_TEXT.get(event.kind, event.get_kind_display())
+    if event.actor is not None:
+        text += f" by {event.actor.get_username()}"
+    if event.kind == ClusterEventKind.OPENED and data.get("members"):
+        text += f" with {data['members']} complaints ({str(data.get('severity', '')).lower()} severity)"
+    elif event.kind == ClusterEventKind.ESCALATED and data.get("severity"):
+        text += f" to {str(data['severity']).lower()}"
+    elif event.kind == ClusterEventKind.ACTION_TAKEN and data.get("corrective_action"):
+        text += f": {data['corrective_action']}"
+    elif event.kind == ClusterEventKind.RESOLVED and data.get("note"):
+        text += f": {data['note']}"
+    return text
+
+
+def _stories(account: Account, start: datetime, end: datetime) -> tuple[ClusterStory, ...]:
+    """Clusters open at some point of the period, with their dated events."""
+    clusters = (
+        Cluster.objects.filter(account=account, first_seen__lt=end)
+        .filter(Q(state__in=ACTIVE_CLUSTER_STATES) | Q(resolved_at__gte=start))
+        .select_related("topic", "owner")
+        .prefetch_related(
+            Prefetch("events", queryset=ClusterEvent.objects.select_related("actor").order_by("at", "pk"))
+        )
+        .order_by("-severity", "first_seen", "pk")
+    )
+    return tuple(
+        ClusterStory(
+            cluster=cluster_ref(cluster),
+            owner=cluster.owner.get_username() if cluster.owner else "",
+            action_date=cluster.action_date,
+            events=tuple(ClusterEventLine(at=e.at, text=_event_text(e)) for e in cluster.events.all()),
+        )
+        for cluster in clusters
+    )

@@ -1,0 +1,380 @@
+"""Recording many messages at once: the batch API and the importers.
+
+The rules are exactly those of `record_message()`; only the cost differs. Messages that
+open a new inquiry and need no lookup of an earlier message (the common case of an
+import) are written set-based: one query to dedupe, one to find customers, a handful of
+bulk INSERTs for inquiries, messages, clocks and events, all in one transaction. Every
+other message (replies, follow-ups by order id, automatic mail, outbound) then goes
+through `record_message()` one by one, in input order, after the bulk part committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inquiries.ingestion.types import Direction, IncomingAttachment, IncomingMessage, Rejected
+from inquiries.models import (
+    Attachment,
+    Calendar,
+    Channel,
+    Clock,
+    ClockKind,
+    Customer,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    Priority,
+    SlaPolicy,
+    Status,
+    normalise_address,
+)
+from inquiries.services import clocks
+from inquiries.services.messages import (
+    MAX_ATTACHMENT_BYTES,
+    TICKET_REF_RE,
+    RecordResult,
+    _validate,
+    record_message,
+)
+from inquiries.services.queue import enqueue_after_commit
+from inquiries.sla import clocks as clock_math
+from inquiries.sla.policies import InquiryFacts, pick
+
+logger = logging.getLogger(__name__)
+
+Outcome = RecordResult | Rejected
+
+
+@dataclass
+class _New:
+    """One message of the fast path and the rows built for it."""
+
+    index: int
+    channel: Channel
+    incoming: IncomingMessage
+    received_at: datetime
+    customer: Customer | None = None
+    inquiry: Inquiry | None = None
+    message: Message | None = None
+
+
+def record_batch(
+    *, items: Sequence[tuple[Channel, IncomingMessage]], now: datetime | None = None
+) -> list[Outcome]:
+    """Record every item; the result list is in input order (a result or the rejection)."""
+    now = now or timezone.now()
+    results: list[Outcome | None] = [None] * len(items)
+    slow: list[int] = []
+    fresh: list[_New] = []
+    for index, (channel, incoming) in enumerate(items):
+        try:
+            _validate(channel=channel, incoming=incoming, now=now)
+        except Rejected as exc:
+            results[index] = exc
+            continue
+        if _needs_lookup(incoming):
+            slow.append(index)
+        else:
+            fresh.append(_New(index, channel, incoming, incoming.received_at or now))
+
+    fresh = _drop_known(fresh, results, slow, items)
+    if fresh:
+        try:
+            with transaction.atomic():
+                _write_new_inquiries(fresh, slow, now)
+        except IntegrityError:
+            # Another writer stored one of these ids meanwhile: the careful path sorts it out.
+            logger.info("batch fast path raced with another writer; recording one by one")
+            slow.extend(item.index for item in fresh)
+            fresh = []
+        for item in fresh:
+            if item.message is not None:
+                results[item.index] = RecordResult(item.message, created=True)
+    for index in sorted(slow):
+        channel, incoming = items[index]
+        try:
+            results[index] = record_message(channel=channel, incoming=incoming, now=now)
+        except Rejected as exc:
+            results[index] = exc
+    return [r if r is not None else Rejected("internal: not recorded") for r in results]
+
+
+def _needs_lookup(incoming: IncomingMessage) -> bool:
+    """Whether threading this message may depend on stored messages other than by customer+order."""
+    return (
+        incoming.direction != Direction.INBOUND
+        or incoming.automatic
+        or bool(incoming.thread_id or incoming.in_reply_to or incoming.references)
+        or TICKET_REF_RE.search(incoming.subject or "") is not None
+    )
+
+
+def _drop_known(
+    fresh: list[_New],
+    results: list[Outcome | None],
+    slow: list[int],
+    items: Sequence[tuple[Channel, IncomingMessage]],
+) -> list[_New]:
+    """Duplicates (stored, or earlier in this batch) go to the careful path, which answers them."""
+    if not fresh:
+        return fresh
+    channel_ids = {item.channel.pk for item in fresh}
+    external_ids = {item.incoming.external_id for item in fresh}
+    stored = set(
+        Message.objects.filter(channel_id__in=channel_ids, external_id__in=external_ids).values_list(
+            "channel_id", "external_id"
+        )
+    )
+    seen: set[tuple[int, str]] = set()
+    keep = []
+    for item in fresh:
+        key = (item.channel.pk, item.incoming.external_id)
+        if key in stored or key in seen:
+            slow.append(item.index)
+        else:
+            seen.add(key)
+            keep.append(item)
+    return keep
+
+
+def _attach_customers(fresh: list[_New]) -> None:
+    wanted = {
+        (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320]): item.incoming
+        for item in fresh
+    }
+    accounts = {account for account, _ in wanted}
+    addresses = {address for _, address in wanted}
+
+    def load() -> dict[tuple[int, str], Customer]:
+        return {
+            (c.account_id, c.address): c
+            for c in Customer.objects.filter(account_id__in=accounts, address__in=addresses)
+        }
+
+    known = load()
+    missing = [
+        Customer(account_id=account, address=address, name=incoming.sender_name[:200])
+        for (account, address), incoming in wanted.items()
+        if (account, address) not in known
+    ]
+    if missing:
+        Customer.objects.bulk_create(missing, ignore_conflicts=True)
+        known = load()
+    for item in fresh:
+        item.customer = known[
+            (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320])
+        ]
+
+
+def _follow_ups_by_order(fresh: list[_New], slow: list[int]) -> list[_New]:
+    """Same customer and order id as an open conversation: that is a follow-up, not a new inquiry."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    with_order = [item for item in fresh if item.incoming.order_id]
+    if not with_order:
+        return fresh
+    window = timedelta(days=settings.CSTRACKER_ORDER_THREAD_DAYS)
+    since = min(item.received_at for item in with_order) - window
+    existing = set(
+        Inquiry.objects.filter(
+            customer_id__in={item.customer.pk for item in with_order},  # type: ignore[union-attr]
+            order_id__in={item.incoming.order_id for item in with_order},
+            updated_at__gte=since,
+        ).values_list("customer_id", "order_id")
+    )
+    keep, opened = [], set()
+    for item in fresh:
+        key = (item.customer.pk, item.incoming.order_id)  # type: ignore[union-attr]
+        if item.incoming.order_id and (key in existing or key in opened):
+            slow.append(item.index)
+            continue
+        if item.incoming.order_id:
+            opened.add(key)
+        keep.append(item)
+    return keep
+
+
+def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> None:
+    from inquiries.complaints import topics
+
+    _attach_customers(fresh)
+    fresh[:] = _follow_ups_by_order(fresh, slow)
+    if not fresh:
+        return
+    policy_set = clocks._policy_set()
+    for item in fresh:
+        incoming = item.incoming
+        topic, source = topics.topic_for_text(f"{incoming.subject}\n{incoming.body_text}")
+        inquiry = Inquiry(
+            account_id=item.channel.account_id,
+            channel=item.channel,
+            customer=item.customer,
+            subject=incoming.subject[:998],
+            order_id=incoming.order_id[:100],
+            sku=incoming.sku[:100],
+            opened_at=item.received_at,
+            last_inbound_at=item.received_at,
+            updated_at=max(now, item.received_at),
+            topic=topic,
+            topic_source=source if topic else "",
+            status=Status.NEW,
+            priority=Priority.NORMAL,
+        )
+        policy_id = pick(
+            policy_set.rules,
+            InquiryFacts(
+                account_id=inquiry.account_id,
+                channel_id=item.channel.pk,
+                topic_id=topic.pk if topic else None,
+                priority=inquiry.priority,
+                customer_tags=item.customer.tags or (),  # type: ignore[union-attr]
+            ),
+        )
+        inquiry.sla_policy = policy_set.policies.get(policy_id) if policy_id else None
+        item.inquiry = inquiry
+    Inquiry.objects.bulk_create([item.inquiry for item in fresh])  # type: ignore[misc]
+
+    new_clocks: list[tuple[Clock, _New]] = []
+    for item in fresh:
+        inquiry = item.inquiry
+        assert inquiry is not None
+        inquiry.account = item.channel.account
+        item.message = _message(item)
+        policy = inquiry.sla_policy
+        warn_ratio = policy.warn_ratio if policy else 0.75
+        if policy is not None:
+            calendar = clocks.business_calendar(policy.calendar)
+            targets = policy_set.targets.get((policy.pk, inquiry.priority))
+            for kind, field in (
+                (ClockKind.RESOLUTION, "resolution_seconds"),
+                (ClockKind.FIRST_REPLY, "first_reply_seconds"),
+            ):
+                seconds = getattr(targets, field, None) if targets else None
+                if seconds:
+                    plan = clock_math.schedule(
+                        calendar, started_at=item.received_at, target_seconds=seconds, warn_ratio=warn_ratio
+                    )
+                    new_clocks.append(
+                        (
+                            _clock(inquiry, kind, item, seconds, policy.calendar, plan, warn_ratio, policy),
+                            item,
+                        )
+                    )
+        rule = clocks.marketplace_rule(item.channel.account)
+        if rule is not None:
+            target, calendar, row = rule
+            plan = clock_math.schedule(
+                calendar, started_at=item.received_at, target_seconds=target, warn_ratio=warn_ratio
+            )
+            item.message.response_due_at = plan.due_at
+            new_clocks.append(
+                (
+                    _clock(inquiry, ClockKind.MARKETPLACE_REPLY, item, target, row, plan, warn_ratio, None),
+                    item,
+                )
+            )
+    Message.objects.bulk_create([item.message for item in fresh])  # type: ignore[misc]
+    Attachment.objects.bulk_create(
+        _attachment(item.message, attachment)  # type: ignore[arg-type]
+        for item in fresh
+        for attachment in item.incoming.attachments
+    )
+    for clock, item in new_clocks:
+        clock.message = item.message  # its id exists only now, after the INSERT
+    Clock.objects.bulk_create([clock for clock, _ in new_clocks])
+
+    events = []
+    for item in fresh:
+        events.append(
+            InquiryEvent(
+                inquiry=item.inquiry, kind=EventKind.INQUIRY_OPENED, at=item.received_at, message=item.message
+            )
+        )
+        events.append(
+            InquiryEvent(
+                inquiry=item.inquiry,
+                kind=EventKind.MESSAGE_RECEIVED,
+                at=item.received_at,
+                message=item.message,
+            )
+        )
+    events += [
+        InquiryEvent(
+            inquiry=clock.inquiry,
+            clock=clock,
+            kind=EventKind.CLOCK_STARTED,
+            at=clock.started_at,
+            message=clock.message,
+            data={"clock_kind": clock.kind, "target_seconds": clock.target_seconds},
+        )
+        for clock, _ in new_clocks
+    ]
+    InquiryEvent.objects.bulk_create(events)
+    enqueue_after_commit("after_customer_messages", [item.message.pk for item in fresh])  # type: ignore[union-attr]
+
+
+def _message(item: _New) -> Message:
+    incoming = item.incoming
+    return Message(
+        channel=item.channel,
+        inquiry=item.inquiry,
+        direction=Direction.INBOUND,
+        automatic=False,
+        external_id=incoming.external_id,
+        sender_address=normalise_address(incoming.sender_address)[:320],
+        sender_name=incoming.sender_name[:200],
+        subject=incoming.subject[:998],
+        body_text=incoming.body_text,
+        body_html=incoming.body_html,
+        sent_at=incoming.sent_at,
+        received_at=item.received_at,
+        raw=incoming.raw,
+        order_id=incoming.order_id[:100],
+        sku=incoming.sku[:100],
+        references=[],
+    )
+
+
+def _clock(
+    inquiry: Inquiry,
+    kind: str,
+    item: _New,
+    target: int,
+    calendar_row: Calendar | None,
+    plan: clock_math.Schedule,
+    warn_ratio: float,
+    policy: SlaPolicy | None,
+) -> Clock:
+    return Clock(
+        inquiry=inquiry,
+        kind=kind,
+        policy=policy,
+        calendar=calendar_row,
+        target_seconds=target,
+        warn_ratio=warn_ratio,
+        started_at=item.received_at,
+        due_at=plan.due_at,
+        warn_at=plan.warn_at,
+    )
+
+
+def _attachment(message: Message, attachment: IncomingAttachment) -> Attachment:
+    content = attachment.content
+    return Attachment(
+        message=message,
+        filename=attachment.filename[:255],
+        content_type=attachment.content_type[:255],
+        size=attachment.size,
+        content_id=attachment.content_id[:255],
+        inline=attachment.inline,
+        content=content if content is not None and len(content) <= MAX_ATTACHMENT_BYTES else None,
+    )

@@ -1,0 +1,263 @@
+"""Account-health pages: the overview, an account's health as of any instant, and the plan of
+action export (printable HTML, Markdown, PDF).
+
+Accounts are reached through `health.selectors.get_account_for_user`: another team's
+account is a 404 like a missing one, for the page and the exports alike.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from inquiries.health import selectors
+from inquiries.health.charts import trend_chart
+from inquiries.health.dates import BadDate, parse_as_of, parse_period
+from inquiries.health.evidence import plan_facts
+from inquiries.health.metrics import account_health, local_date, rules_from
+from inquiries.health.plan import Plan, build_plan, to_markdown
+from inquiries.health.scoring import (
+    Band,
+    HealthReport,
+    MessageRef,
+    Metric,
+    RescueItem,
+    Rules,
+    Unit,
+    format_value,
+    human_duration,
+)
+from inquiries.models import Account, HealthSnapshot, MarketplacePreset
+from inquiries.views import Badge
+
+TREND_DAYS = 90
+BAND_BADGES = {
+    Band.HEALTHY: Badge("met", "Healthy", "check"),
+    Band.AT_RISK: Badge("at-risk", "At risk", "warn"),
+    Band.CRITICAL: Badge("breached", "Critical", "alert"),
+}
+
+
+@require_GET
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    """Every account the user sees, with the status of its latest daily snapshot."""
+    accounts = list(selectors.accounts_for(request.user))
+    latest = selectors.latest_snapshots(accounts)
+    rows = [(account, latest.get(account.pk)) for account in accounts]
+    badges = {pk: BAND_BADGES[Band(s.status)] for pk, s in latest.items()}
+    return render(request, "health/overview.html", {"rows": rows, "badges": badges})
+
+
+@require_GET
+@login_required
+def account_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """An account's health as of now (or `?as_of=`), with reasons, trends and the rescue list."""
+    account = selectors.get_account_for_user(request.user, pk)
+    now = timezone.now()
+    error = ""
+    try:
+        as_of = parse_as_of(request.GET.get("as_of", ""), account.timezone, now)
+    except BadDate as exc:
+        as_of, error = now, str(exc)
+    preset = selectors.preset_for(account)
+    rules = rules_from(account, preset)
+    report = account_health(account, as_of, rules=rules)
+    day = local_date(as_of, account.timezone)
+    history = list(selectors.snapshots(account, day - timedelta(days=TREND_DAYS - 1), day))
+    first, last = parse_period("", "", account.timezone, now)
+    context = {
+        "account": account,
+        "preset": preset,
+        "rules": rules,
+        "report": report,
+        "status": BAND_BADGES[report.status],
+        "metrics": present_metrics(report, rules, history, day),
+        "rescue": [present_rescue(item) for item in report.rescue],
+        "pending": report_pending(report),
+        "as_of": as_of,
+        "as_of_value": request.GET.get("as_of", "") if not error else "",
+        "is_now": as_of == now,
+        "error": error,
+        "plan_from": first.isoformat(),
+        "plan_to": last.isoformat(),
+        "pdf_available": pdf_available(),
+        "escalation": escalation_text(preset),
+    }
+    return render(request, "health/account.html", context, status=400 if error else 200)
+
+
+# --- presentation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MetricView:
+    metric: Metric
+    value: str
+    target: str
+    badge: Badge
+    counts: str
+    chart: SafeString
+
+
+@dataclass(frozen=True, slots=True)
+class RescueView:
+    sentence: str
+    badge: Badge
+    rows: list[MessageRef]
+    more: int
+
+
+def escalation_text(preset: MarketplacePreset | None) -> str:
+    if preset is None or not preset.escalation_reply_seconds:
+        return ""
+    terms = " or ".join(preset.escalation_terms) or "escalated complaints"
+    return f"Complaints made through {terms} must be answered within {human_duration(preset.escalation_reply_seconds)}."
+
+
+def target_text(metric: Metric) -> str:
+    if metric.key == "open_clusters":
+        return "none high or critical"
+    if metric.target is None:
+        return "none"
+    if metric.unit == Unit.COUNT:
+        return str(int(metric.target))
+    per = {Unit.PER_100_ORDERS: " per 100 orders", Unit.PER_100_INQUIRIES: " per 100 inquiries"}.get(metric.unit, "")
+    return f"at most {format_value(metric.target, metric.unit)}{per}"
+
+
+def counts_text(metric: Metric) -> str:
+    if metric.unit == Unit.RATIO and metric.denominator is not None:
+        return f"{metric.numerator:,} late of {metric.denominator:,}"
+    if metric.unit in (Unit.PER_100_ORDERS, Unit.PER_100_INQUIRIES):
+        noun = "orders" if metric.unit == Unit.PER_100_ORDERS else "inquiries"
+        return f"{metric.numerator:,} complaints / {metric.denominator or 0:,} {noun}"
+    if metric.unit == Unit.SECONDS:
+        return f"{metric.denominator or 0:,} answers"
+    return ""
+
+
+def present_metrics(report: HealthReport, rules: Rules, history: list[HealthSnapshot], day: date) -> list[MetricView]:
+    days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+    values: dict[str, dict[date, float | None]] = {}
+    for snapshot in history:
+        for stored in snapshot.metrics:
+            values.setdefault(stored.get("key", ""), {})[snapshot.date] = stored.get("value")
+    views = []
+    for index, metric in enumerate(report.metrics):
+        series = values.get(metric.key, {})
+        series[day] = metric.value  # the trend ends at the value shown
+        points = [(d, series.get(d)) for d in days]
+        chart = trend_chart(
+            points,
+            chart_id=f"trend-{index}",
+            title=f"{metric.label}, last {TREND_DAYS} days",
+            target=metric.target if metric.unit != Unit.COUNT else None,
+            at_risk_ratio=rules.at_risk_ratio,
+            fmt=lambda v, unit=metric.unit: format_value(v, unit),
+        )
+        views.append(MetricView(
+            metric=metric,
+            value=format_value(metric.value, metric.unit),
+            target=target_text(metric),
+            badge=BAND_BADGES[metric.status],
+            counts=counts_text(metric),
+            chart=mark_safe(chart),  # noqa: S308  (built by charts.trend_chart, which escapes every text)
+        ))
+    return views
+
+
+def present_rescue(item: RescueItem) -> RescueView:
+    rows = list(item.messages[:25])
+    return RescueView(
+        sentence=item.sentence, badge=BAND_BADGES[item.to_status], rows=rows, more=item.message_count - len(rows)
+    )
+
+
+def report_pending(report: HealthReport) -> list[MessageRef]:
+    """The next deadlines not already in the rescue list."""
+    seen = {m.message_id for item in report.rescue for m in item.messages}
+    return [m for m in report.upcoming if m.message_id not in seen][:10]
+
+
+# --- plan of action -----------------------------------------------------------------------
+
+
+def _plan(request: HttpRequest, pk: int) -> tuple[Account, Plan]:
+    account = selectors.get_account_for_user(request.user, pk)
+    now = timezone.now()
+    try:
+        first, last = parse_period(request.GET.get("from", ""), request.GET.get("to", ""), account.timezone, now)
+    except BadDate as exc:
+        raise Http404(str(exc)) from None
+    facts = plan_facts(
+        account,
+        first,
+        last,
+        now=now,
+        seller_actions=request.GET.get("actions", "")[:5000],
+        seller_measures=request.GET.get("measures", "")[:5000],
+    )
+    return account, build_plan(facts)
+
+
+def _filename(account: Account, plan: Plan, extension: str) -> str:
+    return f"plan-of-action-{slugify(account.name) or account.pk}-{plan.period.replace(' ', '-').lower()}.{extension}"
+
+
+@require_GET
+@login_required
+def plan(request: HttpRequest, pk: int) -> HttpResponse:
+    """The plan of action as a printable page."""
+    account, built = _plan(request, pk)
+    query = request.GET.urlencode()
+    return render(request, "health/plan.html", {
+        "account": account, "plan": built, "query": query, "screen": True, "pdf_available": pdf_available(),
+    })
+
+
+@require_GET
+@login_required
+def plan_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    account, built = _plan(request, pk)
+    response = HttpResponse(to_markdown(built), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, _filename(account, built, "md"))
+    return response
+
+
+@require_GET
+@login_required
+def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    if not pdf_available():
+        raise Http404("PDF export needs WeasyPrint, which is not installed.")
+    account, built = _plan(request, pk)
+    html = render_to_string("health/plan.html", {"account": account, "plan": built, "screen": False}, request)
+    response = HttpResponse(render_pdf(html), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, _filename(account, built, "pdf"))
+    return response
+
+
+def pdf_available() -> bool:
+    """Whether WeasyPrint is installed; checked without importing it (its import is slow)."""
+    return importlib.util.find_spec("weasyprint") is not None
+
+
+def render_pdf(html: str) -> bytes:
+    """HTML to PDF with WeasyPrint, fetching nothing: the template inlines its CSS."""
+    import weasyprint
+
+    def refuse(url: str, *args: object, **kwargs: object) -> dict:
+        raise ValueError(f"external resources are not fetched: {url[:60]}")
+
+    return weasyprint.HTML(string=html, url_fetcher=refuse).write_pdf()

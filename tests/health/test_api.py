@@ -1,0 +1,130 @@
+"""The health API: health as of an instant, the daily history, order volumes in; access and query pins."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from inquiries import models as m
+from inquiries.services.health import write_snapshot
+from tests.conftest import token_client
+from tests.health.conftest import NOW, answer, ask, days, hours
+
+pytestmark = pytest.mark.django_db
+
+AMAZON_KEYS = {
+    "late_response_rate_7d", "late_response_rate_30d", "late_response_rate_90d", "response_time_p50_seconds",
+    "response_time_p90_seconds", "atoz_risk_count", "open_clusters",
+}
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+def traffic(channel, count: int) -> None:
+    for index in range(count):
+        message = ask(channel, NOW - days(1 + index % 5) - hours(index % 7))
+        answer(message, message.received_at + hours(3 if index % 8 else 26))
+    for hour in (23, 22, 21, 20):  # still within their deadline
+        ask(channel, NOW - hours(hour))
+
+
+def test_health_answers_status_metrics_and_rescue(amazon, channel, api):
+    traffic(channel, 16)  # 2 of 16 late: 12.5%
+
+    response = api.get(reverse("api:account-health", args=[amazon.pk]))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "critical"
+    assert body["as_of"] == NOW.isoformat()
+    metrics = {metric["key"]: metric for metric in body["metrics"]}
+    assert AMAZON_KEYS <= set(metrics)
+    assert {k for k in metrics if k.startswith("complaint_rate_")} >= {"complaint_rate_quality", "complaint_rate_delivery"}
+    week = metrics["late_response_rate_7d"]
+    assert week == {"key": "late_response_rate_7d", "value": 0.125, "target": 0.1, "status": "critical",
+                    "numerator": 2, "denominator": 16}
+    assert metrics["response_time_p50_seconds"]["value"] == 3 * 3600
+    rescue = body["rescue"][0]
+    assert rescue["metric"] == "late_response_rate_7d" and not rescue["worsens"]
+    assert rescue["message_count"] == 4  # 2 late of 20 is 10%: at risk, no longer critical
+    assert rescue["sentence"] == (
+        "Answer these 4 on time (the first is due in 1 h) and the 7-, 30- and 90-day late rates improve from "
+        "12.5% to 10.0% (critical → at risk)."
+    )
+    assert len(rescue["inquiry_ids"]) == 4
+
+
+def test_health_as_of_an_earlier_instant(amazon, channel, api):
+    traffic(channel, 16)
+
+    earlier = api.get(reverse("api:account-health", args=[amazon.pk]), {"as_of": "2026-03-06T00:00:00Z"}).json()
+    bad = api.get(reverse("api:account-health", args=[amazon.pk]), {"as_of": "yesterday"})
+
+    assert earlier["as_of"] == "2026-03-06T00:00:00+00:00"
+    week = next(metric for metric in earlier["metrics"] if metric["key"] == "late_response_rate_7d")
+    assert week["denominator"] < 16
+    assert bad.status_code == 400
+    assert "as_of" in bad.json()
+
+
+def test_another_teams_account_is_a_404(amazon, outsider):
+    client = token_client(outsider)
+    assert client.get(reverse("api:account-health", args=[amazon.pk])).status_code == 404
+    assert client.get(reverse("api:account-health-history", args=[amazon.pk])).status_code == 404
+    assert client.post(reverse("api:account-order-volumes", args=[amazon.pk]), {"volumes": []},
+                       format="json").status_code == 404
+
+
+def test_anonymous_requests_are_refused(amazon, client):
+    assert client.get(reverse("api:account-health", args=[amazon.pk])).status_code in (401, 403)
+
+
+def test_history_lists_daily_snapshots(amazon, channel, api):
+    traffic(channel, 8)
+    for offset in (3, 2, 1):
+        write_snapshot(account=amazon, day=(NOW - days(offset)).date(), now=NOW)
+
+    body = api.get(reverse("api:account-health-history", args=[amazon.pk]),
+                   {"from": "2026-03-08", "to": "2026-03-10"}).json()
+
+    assert [row["date"] for row in body["results"]] == ["2026-03-08", "2026-03-09"]
+    assert body["results"][0]["as_of"] == "2026-03-09T00:00:00+00:00"
+    assert {metric["key"] for metric in body["results"][0]["metrics"]} >= AMAZON_KEYS
+
+
+def test_managers_post_order_volumes_and_agents_may_not(amazon, agent, manager):
+    url = reverse("api:account-order-volumes", args=[amazon.pk])
+    volumes = {"volumes": [{"date": "2026-03-08", "orders": 120}, {"date": "2026-03-09", "orders": 95}]}
+
+    assert token_client(agent).post(url, volumes, format="json").status_code == 403
+    first = token_client(manager).post(url, volumes, format="json")
+    again = token_client(manager).post(url, {"volumes": [{"date": "2026-03-09", "orders": 99}]}, format="json")
+    future = token_client(manager).post(url, {"volumes": [{"date": "2026-04-01", "orders": 1}]}, format="json")
+    negative = token_client(manager).post(url, {"volumes": [{"date": "2026-03-01", "orders": -1}]}, format="json")
+
+    assert first.json() == {"created": 2, "updated": 0}
+    assert again.json() == {"created": 0, "updated": 1}
+    assert dict(m.OrderVolume.objects.values_list("date__day", "orders")) == {8: 120, 9: 99}
+    assert future.status_code == 400
+    assert negative.status_code == 400
+
+
+# user lookup by token, account, preset, totals, late counts, deadlines ahead, A-to-z counts,
+# late list, overdue list, slowest list, pending list, order list, topics, order volumes,
+# complaints per topic, clusters
+HEALTH_API_QUERIES = 17
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_health_runs_the_same_queries_for_10_and_100_messages(amazon, channel, api, count,
+                                                               django_assert_num_queries):
+    traffic(channel, count)
+    api.get(reverse("api:account-health", args=[amazon.pk]))
+
+    with django_assert_num_queries(HEALTH_API_QUERIES):
+        assert api.get(reverse("api:account-health", args=[amazon.pk])).status_code == 200

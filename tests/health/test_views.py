@@ -1,0 +1,172 @@
+"""The health page, the overview and the plan-of-action exports: access, content, query counts."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from inquiries import models as m
+from inquiries import services
+from tests.health.conftest import NOW, answer, ask, days, hours
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def busy_week(channel: m.Channel, count: int) -> None:
+    """`count` answered messages, a few late ones, one about to go late and an old unanswered order."""
+    for index in range(count):
+        message = ask(channel, NOW - days(1 + index % 6) - hours(index % 5))
+        answer(message, message.received_at + hours(2 if index % 10 else 30))
+    ask(channel, NOW - hours(20), subject="Where is my parcel?")
+    ask(channel, NOW - hours(50), order_id="114-7731", subject="Refund please")
+
+
+def test_the_health_page_shows_status_reasons_and_the_rescue_list(amazon, channel, agent, frozen):
+    for index in range(45):  # 45 answered, 3 of them 30 hours after receipt
+        message = ask(channel, NOW - days(1 + index % 6) - hours(index % 5))
+        answer(message, message.received_at + hours(30 if index % 15 == 0 else 2))
+    ask(channel, NOW - hours(22), subject="Where is my parcel?")  # due in 2 hours
+    ask(channel, NOW - hours(50), order_id="114-7731", subject="Refund please")  # late, an A-to-z risk
+
+    response = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Answer first" in page
+    # 4 late of 46 counted (8.7%); one more late message makes it 5 of 47 (10.6%).
+    assert ("Answer this message in the next 2 h or the 7-day late rate goes from 8.7% to 10.6% "
+            "(at risk → critical).") in page
+    assert "Where is my parcel?" in page
+    assert "Late response rate, 7 days" in page
+    assert "Refund please" in page  # the A-to-z risk is one of the reasons
+    assert "114-7731" in page
+    assert "<svg class=\"trend\"" in page
+    assert reverse("inquiries:detail", args=[m.Message.objects.get(order_id="114-7731").inquiry_id]) in page
+
+
+def test_another_teams_account_is_a_404_on_the_page_and_the_exports(amazon, outsider, frozen):
+    client = client_for(outsider)
+    for name in ("health_account", "health_plan", "health_plan_md", "health_plan_pdf"):
+        assert client.get(reverse(f"inquiries:{name}", args=[amazon.pk])).status_code == 404, name
+    assert amazon.name not in client.get(reverse("inquiries:health")).content.decode()
+
+
+def test_the_pages_need_a_login(amazon):
+    response = Client().get(reverse("inquiries:health_account", args=[amazon.pk]))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_health_can_be_computed_as_of_an_earlier_day(amazon, channel, agent, frozen):
+    ask(channel, NOW - days(5))  # unanswered: late from 4 days ago on
+
+    client = client_for(agent)
+    earlier = client.get(reverse("inquiries:health_account", args=[amazon.pk]), {"as_of": "2026-03-04"})
+    later = client.get(reverse("inquiries:health_account", args=[amazon.pk]), {"as_of": "2026-03-07"})
+
+    assert earlier.context["report"].metric("late_response_rate_7d").denominator == 0
+    assert later.context["report"].metric("late_response_rate_7d").numerator == 1
+    bad = client.get(reverse("inquiries:health_account", args=[amazon.pk]), {"as_of": "2027-01-01"})
+    assert bad.status_code == 400
+    assert "in the future" in bad.content.decode()
+
+
+def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
+    ask(channel, NOW - hours(30), subject="<script>alert(1)</script>", order_id="<b>1</b>")
+
+    page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
+    plan = client_for(agent).get(reverse("inquiries:health_plan", args=[amazon.pk])).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>1</b>" not in page
+    assert "<script>" not in plan
+
+
+# session, user, account, preset, its reply rule (no calendar row: none), totals, late counts,
+# deadlines ahead, A-to-z counts, late list, overdue list, slowest list, pending list, order
+# list, topics, order volumes, complaints per topic, clusters, snapshots for the trends
+HEALTH_PAGE_QUERIES = 19
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_the_health_page_runs_the_same_queries_for_10_and_100_messages(
+    amazon, channel, agent, count, frozen, django_assert_num_queries
+):
+    busy_week(channel, count)
+    client = client_for(agent)
+    client.get(reverse("inquiries:health_account", args=[amazon.pk]))  # warm caches (preset calendars)
+
+    with django_assert_num_queries(HEALTH_PAGE_QUERIES):
+        response = client.get(reverse("inquiries:health_account", args=[amazon.pk]))
+    assert response.status_code == 200
+
+
+def test_the_overview_lists_the_users_accounts_with_their_latest_status(amazon, channel, agent, frozen):
+    from inquiries.services.health import write_snapshot
+
+    busy_week(channel, 5)
+    write_snapshot(account=amazon, day=(NOW - days(1)).date(), now=NOW)
+
+    page = client_for(agent).get(reverse("inquiries:health")).content.decode()
+
+    assert amazon.name in page
+    assert "Critical" in page or "At risk" in page or "Healthy" in page
+
+
+def test_the_plan_of_action_reads_as_a_plan(amazon, channel, manager, frozen):
+    busy_week(channel, 30)
+    quality = m.Topic.objects.get(key="quality")
+    cluster = m.Cluster.objects.create(
+        account=amazon, topic=quality, sku="KETTLE-2", kind=m.ClusterKind.BURST, first_seen=NOW - days(9),
+        last_seen=NOW - days(2), member_count=14, severity=m.Severity.HIGH,
+    )
+    services.complaints.record_action(
+        cluster=cluster, actor=manager, root_cause="A batch of kettles shipped with loose lids.",
+        corrective_action="Pulled the batch from sale and refunded every buyer.",
+        preventive_measure="Lids are now checked on every unit before packing.", now=NOW - days(1),
+    )
+
+    client = client_for(manager)
+    query = {"from": "2026-02-09", "to": "2026-03-10", "measures": "- Weekend rota: one agent on Saturdays"}
+    html = client.get(reverse("inquiries:health_plan", args=[amazon.pk]), query).content.decode()
+    markdown = client.get(reverse("inquiries:health_plan_md", args=[amazon.pk]), query)
+
+    assert markdown["Content-Type"].startswith("text/markdown")
+    text = markdown.content.decode()
+    assert text.startswith("# Plan of action: Team A shop\n")
+    for heading in ("## Summary", "## Root causes", "## Corrective actions taken", "## Preventive measures",
+                    "## Evidence"):
+        assert heading in text
+        assert heading[3:] in html
+    assert "received 32 buyer messages that needed a response" in text
+    assert "Root cause: A batch of kettles shipped with loose lids." in text
+    assert "Pulled the batch from sale and refunded every buyer." in text
+    assert "- Weekend rota: one agent on Saturdays" in text
+    assert "Lids are now checked on every unit before packing." in html
+    assert "| Late response rate, 30 days |" in text
+
+
+def test_the_plan_can_be_downloaded_as_pdf(amazon, channel, agent, frozen):
+    pytest.importorskip("weasyprint")
+    busy_week(channel, 5)
+
+    response = client_for(agent).get(reverse("inquiries:health_plan_pdf", args=[amazon.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")

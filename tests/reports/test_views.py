@@ -1,0 +1,211 @@
+"""The reports page, its CSV downloads and the API: access, agreement, query counts, escaping."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from inquiries import models as m
+from inquiries.services.rollups import refresh_rollups
+from tests.conftest import token_client
+from tests.reports.conftest import NOW, T0, customer, reply
+
+pytestmark = pytest.mark.django_db
+
+PERIOD = {"from": (T0 - timedelta(days=1)).date().isoformat(), "to": NOW.date().isoformat()}
+
+
+def client_for(user: object) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def parse_csv(response) -> list[dict]:  # noqa: ANN001
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def as_csv_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@pytest.fixture
+def frozen():  # noqa: ANN201
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+def test_the_reports_page_needs_a_login(client):
+    response = client.get(reverse("inquiries:reports"))
+    assert response.status_code == 302 and "login" in response["Location"]
+    assert token_client.__name__  # the API refuses anonymous callers too:
+    from rest_framework.test import APIClient
+
+    assert APIClient().get("/api/v1/reports/sla/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("rollup", [False, True], ids=["live", "rollup"])
+def test_the_page_the_csv_and_the_api_show_the_same_figures(history, manager, frozen, rollup):
+    if rollup:
+        refresh_rollups(now=NOW)
+    page = client_for(manager).get(reverse("inquiries:reports"), PERIOD)
+    assert page.status_code == 200
+    page_rows = page.context["report"].sla.records()
+    assert (page.context["report"].sla.as_of == NOW) is True
+
+    downloaded = parse_csv(client_for(manager).get(reverse("inquiries:report_csv", args=["sla"]), PERIOD))
+    api = token_client(manager).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "day"})
+    assert api.status_code == 200
+    api_csv = parse_csv(token_client(manager).get("/api/v1/reports/sla/", {**PERIOD, "format": "csv"}))
+
+    assert api.json()["rows"] == page_rows
+    for rows in (downloaded, api_csv):
+        assert rows == [{k: as_csv_text(v) for k, v in row.items()} for row in page_rows]
+    assert any(row["met"] for row in page_rows)
+
+    # The breakdown by agent on the page and the API's SLA report grouped by agent agree too.
+    by_agent = {row["group"]: row for row in page.context["report"].breakdowns["agent"].records()}
+    api_agents = token_client(manager).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "agent"}).json()["rows"]
+    for row in api_agents:
+        if row["clock_kind"] == "first_reply":
+            assert by_agent[row["group"]]["first_reply_compliance_pct"] == row["compliance_pct"]
+            assert by_agent[row["group"]]["first_reply_counted"] == row["counted"]
+
+
+def test_the_api_serves_every_table_with_the_page_filters(history, manager, frozen):
+    api = token_client(manager)
+    for table in ("durations", "histogram", "backlog", "oldest", "heatmap"):
+        response = api.get(f"/api/v1/reports/{table}/", PERIOD)
+        assert response.status_code == 200, table
+        assert response.json()["rows"], table
+    breakdown = api.get("/api/v1/reports/breakdown/", {**PERIOD, "group_by": "topic"}).json()
+    assert {row["group_label"] for row in breakdown["rows"]} == {"Shipping", "No topic"}
+    high = api.get("/api/v1/reports/sla/", {**PERIOD, "group_by": "account", "priority": "high"}).json()
+    assert sum(row["counted"] for row in high["rows"]) == 2  # the one high-priority inquiry: 2 clocks
+    assert high["time_zone"] == "UTC" and high["hours"] == "business"
+    assert api.get("/api/v1/reports/nonsense/").status_code == 404
+
+
+@pytest.mark.parametrize("param", ["account", "team", "agent", "channel"])
+def test_a_filter_naming_another_teams_rows_is_a_404(history, manager, outsider, other_team, other_channel, param):
+    foreign = {"account": other_channel.account_id, "team": other_team.pk, "agent": outsider.pk,
+               "channel": other_channel.pk}[param]
+    assert client_for(manager).get(reverse("inquiries:reports"), {param: foreign}).status_code == 404
+    assert client_for(manager).get(reverse("inquiries:report_csv", args=["sla"]), {param: foreign}).status_code == 404
+    assert token_client(manager).get("/api/v1/reports/sla/", {param: foreign}).status_code == 404
+
+
+def test_an_outsider_sees_only_their_own_accounts(history, outsider, frozen):
+    rows = token_client(outsider).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "account"}).json()["rows"]
+    assert {row["group"] for row in rows} == {history["foreign"].account_id}
+    page = client_for(outsider).get(reverse("inquiries:reports"), PERIOD)
+    assert [a.name for a in page.context["form"].choices.accounts] == ["Team B shop"]
+
+
+def test_bad_dates_are_a_400_with_the_reason(manager):
+    response = client_for(manager).get(reverse("inquiries:reports"), {"from": "2026-03-10", "to": "2026-03-01"})
+    assert response.status_code == 400
+    assert "The first day is after the last day." in response.content.decode()
+    api = token_client(manager).get("/api/v1/reports/sla/", {"from": "2026-03-10", "to": "2026-03-01"})
+    assert api.status_code == 400
+    assert token_client(manager).get("/api/v1/reports/sla/", {"group_by": "hour"}).status_code == 400
+    assert token_client(manager).get("/api/v1/reports/sla/", {"from": "2025-01-01", "to": "2026-03-01"}) \
+        .status_code == 400  # more than 400 days
+
+
+def test_the_csv_neutralises_spreadsheet_formulas(channel, manager, agent, policy, frozen):
+    customer(channel, NOW - timedelta(hours=2), sender="x@example.com", subject="=HYPERLINK(\"http://evil\")")
+    customer(channel, NOW - timedelta(hours=1), sender="@sum@example.com", subject="+1 -1")
+    rows = parse_csv(client_for(manager).get(reverse("inquiries:report_csv", args=["oldest"])))
+    assert [row["subject"] for row in rows] == ["'=HYPERLINK(\"http://evil\")", "'+1 -1"]
+    assert rows[1]["customer"] == "'@sum@example.com"
+    assert rows[0]["waiting_seconds"] == "7200"  # numbers stay numbers
+
+
+def test_breakdown_tables_sort_by_any_column(history, manager, frozen):
+    page = client_for(manager).get(reverse("inquiries:reports"), {**PERIOD, "sort_agent": "-first_reply_counted"})
+    agent = next(b for b in page.context["breakdowns"] if b["dimension"] == "agent")
+    counted = agent["table"].column("first_reply_counted")
+    assert counted == sorted(counted, reverse=True)
+    header = next(h for h in agent["headers"] if h["column"].key == "first_reply_counted")
+    assert header["sort"] == "descending" and "sort_agent=first_reply_counted" in header["url"]
+    html = page.content.decode()
+    assert 'aria-sort="descending"' in html
+
+
+def test_the_page_escapes_what_customers_wrote(channel, manager, policy, frozen):
+    customer(channel, NOW - timedelta(hours=1), sender="x@example.com", subject="<script>alert(1)</script>")
+    html = client_for(manager).get(reverse("inquiries:reports")).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_manager_subscribes_changes_and_stops_the_digest(manager, team, frozen):
+    client = client_for(manager)
+    form = {"frequency": "weekly", "hour": "7", "weekday": "4", "timezone": "Europe/Berlin", "teams": [team.pk]}
+    assert client.post(reverse("inquiries:report_subscribe"), form).status_code == 302
+    client.post(reverse("inquiries:report_subscribe"), {**form, "hour": "9"})
+    subscription = m.ReportSubscription.objects.get(user=manager)
+    assert (subscription.frequency, subscription.hour, subscription.weekday, subscription.timezone) == (
+        "weekly", 9, 4, "Europe/Berlin")
+    assert list(subscription.teams.all()) == [team]
+    page = client.get(reverse("inquiries:reports"))
+    assert "Weekly at 09:00 Europe/Berlin" in " ".join(page.content.decode().split())
+    client.post(reverse("inquiries:report_unsubscribe", args=[subscription.pk]))
+    assert not m.ReportSubscription.objects.exists()
+
+
+def test_a_manager_cannot_subscribe_to_another_teams_digest(manager, other_team):
+    client_for(manager).post(reverse("inquiries:report_subscribe"), {
+        "frequency": "daily", "hour": "7", "weekday": "0", "timezone": "UTC", "teams": [other_team.pk]})
+    assert not m.ReportSubscription.objects.exists()
+
+
+def test_nobody_stops_another_users_digest(manager, agent):
+    subscription = m.ReportSubscription.objects.create(user=agent)
+    response = client_for(manager).post(reverse("inquiries:report_unsubscribe", args=[subscription.pk]))
+    assert response.status_code == 404
+    assert m.ReportSubscription.objects.filter(pk=subscription.pk).exists()
+
+
+# --- query counts ----------------------------------------------------------------------------
+
+# session, user, the five filter lists (accounts, teams, agents, channels, topics), the rollup state,
+# SLA by day, times (statistics, histogram), five breakdowns (counts and medians each, plus the team
+# memberships for the team breakdown), backlog, oldest waiting, heatmap, the user's teams and digests.
+PAGE_QUERIES = 29
+# The five filter lists, the rollup state, the one table.
+API_QUERIES = 7
+
+
+def make_inquiries(channel: m.Channel, agent: object, count: int) -> None:
+    for i in range(count):
+        at = NOW - timedelta(hours=2 + i)
+        inquiry = customer(channel, at, sender=f"c{i}@example.com")
+        if i % 2:
+            reply(inquiry, agent, at + timedelta(minutes=20 + i))
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_the_page_and_the_api_run_the_same_queries_for_10_and_100_inquiries(
+    channel, manager, agent, policy, count, django_assert_num_queries, frozen
+):
+    make_inquiries(channel, agent, count)
+    client, api = client_for(manager), token_client(manager)
+    client.get(reverse("inquiries:reports"))  # the session is loaded once before counting
+    with django_assert_num_queries(PAGE_QUERIES):
+        response = client.get(reverse("inquiries:reports"), {"hours": "calendar"})
+    assert response.status_code == 200
+    assert sum(row["counted"] for row in response.context["report"].sla.records()) >= count
+    with django_assert_num_queries(API_QUERIES + 1):  # + the token
+        assert api.get("/api/v1/reports/sla/", {"group_by": "agent"}).status_code == 200
+    refresh_rollups(now=NOW)
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert client.get(reverse("inquiries:reports")).status_code == 200
