@@ -212,6 +212,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind", "state" or "status": give each choice set its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "InquiryStatusEnum": "inquiries.models.choices.Status",
+        "PriorityEnum": "inquiries.models.choices.Priority",
+        "DirectionEnum": "inquiries.models.choices.Direction",
+        "MarketplaceEnum": "inquiries.models.choices.Marketplace",
+        "ChannelKindEnum": "inquiries.models.choices.ChannelKind",
+        "ClockKindEnum": "inquiries.models.clocks.ClockKind",
+        "ClockStateEnum": "inquiries.models.clocks.ClockState",
+        "EventKindEnum": "inquiries.models.inquiries.EventKind",
+        "ClusterKindEnum": "inquiries.models.complaints.ClusterKind",
+        "ClusterStateEnum": "inquiries.models.complaints.ClusterState",
+        "ClusterEventKindEnum": "inquiries.models.complaints.ClusterEventKind",
+        "HealthStatusEnum": "inquiries.models.health.HealthStatus",
+        "DeliveryStateEnum": "inquiries.models.inquiries.Message.DeliveryState",
+        "HealthBandEnum": ["healthy", "at_risk", "critical"],
+    },
 }
 
 # --- Celery ---
@@ -251,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
     "topic-training": {"task": "inquiries.tasks.train_topic_model", "schedule": crontab(hour=3, minute=17)},
     "sla-rollups": {"task": "inquiries.tasks.refresh_report_rollups", "schedule": 60.0},
     "report-digests": {"task": "inquiries.tasks.send_due_digests", "schedule": 900.0},
+    # Account health: each account's day ends at its own local midnight, so the daily snapshot
+    # job runs every hour and writes the days that have ended since (a no-op otherwise).
+    "health-daily-snapshots": {"task": "inquiries.tasks.health_daily_snapshots", "schedule": crontab(minute=20)},
+    "health-refresh-today": {"task": "inquiries.tasks.health_refresh_today", "schedule": crontab(minute=5)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -274,7 +295,7 @@ CSTRACKER_CLUSTER_WINDOW_DAYS = env_int("CSTRACKER_CLUSTER_WINDOW_DAYS", 7)
 CSTRACKER_CLUSTER_BASELINE_DAYS = env_int("CSTRACKER_CLUSTER_BASELINE_DAYS", 56)
 CSTRACKER_CLUSTER_MIN_COMPLAINTS = env_int("CSTRACKER_CLUSTER_MIN_COMPLAINTS", 3)
 CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT = env_int("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", 80)
-CSTRACKER_CLUSTER_TEXT_CANDIDATES = env_int("CSTRACKER_CLUSTER_TEXT_CANDIDATES", 1000)
+CSTRACKER_CLUSTER_TEXT_CANDIDATES = env_int("CSTRACKER_CLUSTER_TEXT_CANDIDATES", 500)
 CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT = env_int("CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT", 70)
 CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES = env_int("CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES", 50)
 for _name in ("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", "CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT"):

@@ -222,3 +222,4 @@ from inquiries import admin_complaints  # noqa: E402, F401  (registers the compl
 from inquiries import admin_notifications  # noqa: E402, F401
 from inquiries import admin_mail  # noqa: E402, F401  (e-mail channel admin, registered on import)
 from inquiries import admin_reports  # noqa: E402, F401  (report digests and the SLA rollup)
+from inquiries import admin_health  # noqa: E402, F401  (marketplace presets, health snapshots, order volumes)

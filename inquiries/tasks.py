@@ -189,3 +189,22 @@ def send_due_digests() -> int:
     from inquiries.services.digests import send_due_digests as send
 
     return send()
+
+
+# --- account health (issue 7) ---------------------------------------------------------------
+
+
+@shared_task(**TASK_OPTIONS)
+def health_daily_snapshots() -> int:
+    """Fill every finished day of the last 90 without a final snapshot (idempotent per account and day)."""
+    from inquiries.services.health import snapshot_missing_days
+
+    return snapshot_missing_days()
+
+
+@shared_task(**TASK_OPTIONS)
+def health_refresh_today() -> int:
+    """Recompute today's snapshot of every active account, as of now."""
+    from inquiries.services.health import refresh_today
+
+    return refresh_today()

@@ -41,6 +41,24 @@ def _fresh_caches() -> None:
     topics.clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _seeded_rows(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the whole database when they end, the rows that data
+    migrations seed (topics, marketplace presets) included; put them back for the next test."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from inquiries.models import MarketplacePreset, Topic
+
+    if not Topic.objects.exists():
+        import_module("inquiries.migrations.0005_seed_topics").seed(apps, None)
+    if not MarketplacePreset.objects.exists():
+        import_module("inquiries.migrations.0009_seed_marketplace_presets").seed(apps, None)
+
+
 @pytest.fixture
 def account(db: None) -> m.Account:
     return AccountFactory(name="Team A shop")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MAX_PERIOD_DAYS = 366
@@ -37,7 +37,7 @@ def parse_as_of(text: str, tz: str, now: datetime) -> datetime:
         raise BadDate(f"{text[:40]} is in the future; health can only be computed up to now.")
     if instant.year < 1970:
         raise BadDate("Give a date after 1970.")
-    return instant
+    return instant.astimezone(UTC)
 
 
 def parse_period(first: str, last: str, tz: str, now: datetime, *, default_days: int = 30) -> tuple[date, date]:

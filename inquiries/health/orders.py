@@ -81,8 +81,9 @@ def read_volumes(lines: Iterable[str]) -> tuple[list[VolumeRow], list[RowError]]
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        if len(record) < len(header):
-            errors.append(RowError(line, f"expected {len(header)} columns, found {len(record)}"))
+        if len(record) < len(header) or any(cell.strip() for cell in record[len(header):]):
+            hint = " (quote numbers written with a thousands separator)" if len(record) > len(header) else ""
+            errors.append(RowError(line, f"expected {len(header)} columns, found {len(record)}{hint}"))
             continue
         account = record[index["account"]].strip()
         if not account:

@@ -281,7 +281,7 @@ def duration_histogram(scope: ReportScope) -> dict[str, list[int]]:
 
 def open_inquiries(scope: ReportScope) -> QuerySet[Inquiry]:
     """Open inquiries (new, open, pending) as of now, whatever the period."""
-    return scoped(Inquiry.objects.filter(status__in=OPEN_STATUSES), scope)
+    return scoped(Inquiry.objects.filter(status__in=OPEN_STATUSES, opened_at__lte=scope.now), scope)
 
 
 def backlog_counts(scope: ReportScope) -> dict[tuple[str, int], int]:
@@ -306,7 +306,10 @@ def unanswered_messages() -> QuerySet[Message]:
 def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
     """Open inquiries whose oldest unanswered customer message is oldest, annotated `waiting_since`."""
     first_unanswered = (
-        unanswered_messages().filter(inquiry=OuterRef("pk")).order_by("received_at").values("received_at")[:1]
+        unanswered_messages()
+        .filter(inquiry=OuterRef("pk"), received_at__lte=scope.now)
+        .order_by("received_at")
+        .values("received_at")[:1]
     )
     return list(
         open_inquiries(scope)

@@ -74,11 +74,7 @@ class ReportScope:
 
     @property
     def team_of(self) -> dict[tuple[int, int], int]:
-        """(user id, account id) -> the lowest id among the user's teams that work the account."""
-        teams: dict[tuple[int, int], int] = {}
-        for user_id, account_id, team_id in self.memberships:
-            teams[(user_id, account_id)] = min(team_id, teams.get((user_id, account_id), team_id))
-        return teams
+        return teams_of(self.memberships)
 
     @property
     def days(self) -> list[date]:
@@ -128,6 +124,14 @@ def memberships(account_ids: tuple[int, ...] | None = None) -> tuple[tuple[int, 
     if account_ids is not None:
         rows = rows.filter(team__accounts__in=account_ids)
     return tuple(sorted(rows.values_list("user_id", "team__accounts", "team_id")))
+
+
+def teams_of(rows: tuple[tuple[int, int, int], ...]) -> dict[tuple[int, int], int]:
+    """(user id, account id) -> the lowest id among the user's teams that work the account."""
+    teams: dict[tuple[int, int], int] = {}
+    for user_id, account_id, team_id in rows:
+        teams[(user_id, account_id)] = min(team_id, teams.get((user_id, account_id), team_id))
+    return teams
 
 
 def preset_days(period: str, today: date) -> tuple[date, date]:

@@ -66,7 +66,7 @@ from inquiries.services.queue import enqueue_after_commit
 ALPHA = 0.01  # the significance level for a burst
 GROWTH_PERIOD = timedelta(hours=24)
 # Look-alikes confirmed with the exact (TF-IDF) measure per complaint, most alike first.
-CONFIRM_AT_MOST = 10
+CONFIRM_AT_MOST = 5
 SEVERITY_BY_NAME = {
     "none": Severity.LOW,
     "low": Severity.LOW,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,7 +29,7 @@ def write_snapshot(*, account: Account, day: date, now: datetime | None = None) 
     start, end = day_bounds(day, account.timezone)
     if start >= now:
         raise ValueError(f"{day} has not started yet in {account.timezone}")
-    as_of = min(end, now)
+    as_of = min(end, now).astimezone(UTC)
     report = account_health(account, as_of, reasons=False)
     snapshot, _ = HealthSnapshot.objects.update_or_create(
         account=account,

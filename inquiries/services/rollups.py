@@ -34,7 +34,7 @@ from inquiries.models import (
 )
 from inquiries.reports.expressions import LocalDate
 from inquiries.reports.queries import outcome_counts, team_expression
-from inquiries.reports.scope import MAX_DAYS, ReportScope, memberships
+from inquiries.reports.scope import MAX_DAYS, memberships, teams_of
 
 # Covers the longest report period ending today (and a day of margin for local days).
 HORIZON_DAYS = MAX_DAYS + 1
@@ -100,8 +100,7 @@ def _aggregate(days: list[date], now: datetime) -> list[SlaRollup]:
           started_at__lt=datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC))
         for first, last in ranges
     )))
-    pairs = ReportScope(account_ids=(), start=now, end=now, first_day=now.date(), last_day=now.date(), tz="UTC",
-                        now=now, memberships=memberships()).team_of
+    pairs = teams_of(memberships())
     rows = (
         clocks.annotate(
             day=TruncDate("started_at", tzinfo=UTC),

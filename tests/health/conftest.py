@@ -11,7 +11,7 @@ from inquiries import models as m
 from inquiries import services
 from inquiries.ingestion.types import Direction, IncomingMessage
 from tests import factories
-from tests.ui.conftest import browser_context_args, browser_type_launch_args  # noqa: F401  (browser tests)
+from tests.ui.conftest import browser_context_args  # noqa: F401  (a 1440 x 900 page in UTC, for the browser test)
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 _ids = count(1)

@@ -48,7 +48,7 @@ def test_the_health_page_shows_status_reasons_and_the_rescue_list(amazon, channe
     page = response.content.decode()
     assert "Answer first" in page
     # 4 late of 46 counted (8.7%); one more late message makes it 5 of 47 (10.6%).
-    assert ("Answer this message in the next 2 h or the 7-day late rate goes from 8.7% to 10.6% "
+    assert ("Answer this message in the next 2 h or the 7-, 30- and 90-day late rates go from 8.7% to 10.6% "
             "(at risk → critical).") in page
     assert "Where is my parcel?" in page
     assert "Late response rate, 7 days" in page

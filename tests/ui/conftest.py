@@ -1,4 +1,4 @@
-"""Helpers for the agent pages' tests; Playwright drives Debian's Chromium, never a download."""
+"""Helpers for the agent pages' tests (the Chromium launch fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,6 @@ from django.utils import timezone
 from inquiries import models as m
 from inquiries import services
 from tests import factories
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
-
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict) -> dict:

@@ -1,0 +1,65 @@
+"""Admin for account health: the marketplace presets (the targets), snapshots and order volumes.
+
+Presets are global configuration (superusers and staff with the permission); snapshots
+are read-only facts; order volumes are scoped to the staff user's accounts like the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from inquiries import models as m
+from inquiries.admin import ScopedByAccount
+
+
+@admin.register(m.MarketplacePreset)
+class MarketplacePresetAdmin(admin.ModelAdmin):
+    list_display = ["name", "marketplace", "reply_target_seconds", "reply_business_days_only",
+                    "late_rate_target_percent", "late_rate_windows", "atoz_risk_hours", "updated_at"]
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (None, {"fields": ["marketplace", "name", "notes"]}),
+        ("Reply rule", {"fields": ["reply_target_seconds", "reply_business_days_only", "reply_rule",
+                                   "escalation_reply_seconds", "escalation_terms"]}),
+        ("Late responses", {"fields": ["rate_name", "late_rate_windows", "late_rate_target_percent", "at_risk_ratio"]}),
+        ("Response times", {"fields": ["response_p50_target_seconds", "response_p90_target_seconds",
+                                       "response_mean_target_seconds"]}),
+        ("A-to-z claims", {"fields": ["atoz_risk_hours", "atoz_critical_hours"]}),
+        ("Complaints", {"fields": ["complaint_window_days", "complaint_target_per_100_orders",
+                                   "complaint_target_per_100_inquiries", "cluster_at_risk_severity",
+                                   "cluster_critical_severity"]}),
+        ("Account Health Rating (Amazon, for reference)", {"fields": ["rating_healthy_from", "rating_at_risk_from"]}),
+        (None, {"fields": ["updated_at"]}),
+    ]
+
+
+@admin.register(m.HealthSnapshot)
+class HealthSnapshotAdmin(ScopedByAccount):
+    list_display = ["account", "date", "status", "as_of", "computed_at"]
+    list_filter = ["status", "account"]
+    list_select_related = ["account"]
+    date_hierarchy = "date"
+    readonly_fields = ["account", "date", "as_of", "status", "metrics", "computed_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the daily job and `manage.py health_snapshot`
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(m.OrderVolume)
+class OrderVolumeAdmin(ScopedByAccount):
+    list_display = ["account", "date", "orders", "updated_at"]
+    list_filter = ["account"]
+    list_select_related = ["account"]
+    date_hierarchy = "date"
+    readonly_fields = ["updated_at"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "account":
+            kwargs["queryset"] = m.Account.objects.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,90 @@
+"""The SLA rollup stays equal to a live count of the clocks, and is only used when it can answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from inquiries import models as m
+from inquiries import services, tasks
+from inquiries.reports import queries
+from inquiries.reports.rollup import rollup_counts
+from inquiries.reports.scope import ReportChoices, make_scope
+from inquiries.services.rollups import refresh_rollups
+from tests.reports.conftest import NOW, T0, customer, reply
+
+pytestmark = pytest.mark.django_db
+
+
+def scope_for(user, now, **filters):  # noqa: ANN001, ANN201
+    choices = ReportChoices.load(user)
+    return make_scope(accounts=choices.accounts, first_day=T0.date() - timedelta(days=1), last_day=now.date(),
+                      now=now, **filters)
+
+
+def as_set(rows: list) -> set:
+    return {(r.group, r.kind, r.met, r.missed, r.breached, r.cancelled, r.in_progress) for r in rows}
+
+
+def assert_rollup_equals_live(user, now) -> None:  # noqa: ANN001
+    scope = scope_for(user, now)
+    for group_by in ("day", "week", "agent", "team", "channel", "account", "total"):
+        from_rollup = rollup_counts(scope, group_by)
+        assert from_rollup is not None, group_by
+        rows, as_of = from_rollup
+        assert as_set(rows) == as_set(queries.live_compliance_counts(scope, group_by, now=as_of)), group_by
+
+
+def test_a_refresh_recomputes_the_days_whose_clocks_changed(history, manager, agent, teammate, channel):
+    refresh_rollups(now=NOW)
+    assert_rollup_equals_live(manager, NOW)
+
+    later = NOW + timedelta(minutes=2)
+    reply(history["breached"], agent, later)  # a week-old clock is finally answered (missed)
+    services.assign(inquiry=history["met"], assignee=teammate, actor=agent, now=later)  # moves between agents
+    customer(channel, later, sender="new@example.com")  # a new day's clocks
+    result = refresh_rollups(now=later + timedelta(minutes=1))
+    assert not result.rebuilt
+    assert result.days == 3  # the answered inquiry's day, the reassigned one's and today
+    assert_rollup_equals_live(manager, later + timedelta(minutes=1))
+
+
+def test_a_clock_passing_its_due_time_shows_as_breached_even_without_a_sweep(channel, manager, policy):
+    customer(channel, NOW - timedelta(minutes=50), sender="x@example.com")  # first reply due in 10 minutes
+    refresh_rollups(now=NOW)
+    later = NOW + timedelta(minutes=15)
+    refresh_rollups(now=later)
+    rows, _ = rollup_counts(scope_for(manager, later), "total")
+    first_reply = next(r for r in rows if r.kind == "first_reply")
+    assert (first_reply.breached, first_reply.in_progress) == (1, 0)
+
+
+def test_a_full_rebuild_runs_once_a_day_and_picks_up_team_changes(history, manager, agent, team):
+    refresh_rollups(now=NOW)
+    other = m.Team.objects.create(name="Night shift")
+    other.accounts.add(history["met"].account)
+    m.Membership.objects.filter(user=agent).delete()
+    m.Membership.objects.create(team=other, user=agent)  # no inquiry event records this
+    assert not refresh_rollups(now=NOW + timedelta(hours=1)).rebuilt
+    assert refresh_rollups(now=NOW + timedelta(days=1)).rebuilt
+    assert_rollup_equals_live(manager, NOW + timedelta(days=1))
+
+
+def test_the_rollup_is_not_used_when_it_cannot_answer(history, manager, channel):
+    assert rollup_counts(scope_for(manager, NOW), "day") is None  # never built
+    refresh_rollups(now=NOW)
+    assert rollup_counts(scope_for(manager, NOW), "day") is not None
+    assert rollup_counts(scope_for(manager, NOW, priorities=("high",)), "day") is None
+    assert rollup_counts(scope_for(manager, NOW, topic_ids=(history["shipping"].pk,)), "day") is None
+    assert rollup_counts(scope_for(manager, NOW), "topic") is None
+    assert rollup_counts(scope_for(manager, NOW + timedelta(minutes=11)), "day") is None  # beat is down
+    berlin = make_scope(accounts=ReportChoices.load(manager).accounts, first_day=NOW.date(), last_day=NOW.date(),
+                        now=NOW, tz="Europe/Berlin")
+    assert rollup_counts(berlin, "day") is None  # days in a zone it does not store
+
+
+def test_the_beat_task_refreshes_the_rollup(history, manager):
+    assert tasks.refresh_report_rollups.apply().get().startswith("rebuilt")
+    assert m.SlaRollupState.objects.get().refreshed_at is not None
+    assert m.SlaRollup.objects.exists()
