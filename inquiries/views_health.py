@@ -165,7 +165,7 @@ def present_metrics(report: HealthReport, rules: Rules, history: list[HealthSnap
             title=f"{metric.label}, last {TREND_DAYS} days",
             target=metric.target if metric.unit != Unit.COUNT else None,
             at_risk_ratio=rules.at_risk_ratio,
-            fmt=lambda v, unit=metric.unit: format_value(v, unit),
+            fmt=lambda v, unit=metric.unit: format_value(v, unit) if v else "0",
         )
         views.append(MetricView(
             metric=metric,

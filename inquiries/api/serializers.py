@@ -221,7 +221,7 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = [
             "id", "external_id", "direction", "automatic", "automatic_reason", "sender_address", "sender_name",
             "subject", "body_text", "body_html", "sent_at", "received_at", "answered_at", "response_due_at",
-            "no_response_needed", "order_id", "sku", "delivery_state",
+            "no_response_needed", "order_id", "sku", "delivery_state", "delivery_error",
         ]
 
 

@@ -194,8 +194,8 @@ def _event_text(event: ClusterEvent) -> str:
         text += f" by {event.actor.get_username()}"
     if event.kind == ClusterEventKind.OPENED and data.get("members"):
         text += f" with {data['members']} complaints ({str(data.get('severity', '')).lower()} severity)"
-    elif event.kind == ClusterEventKind.ESCALATED and data.get("severity"):
-        text += f" to {str(data['severity']).lower()}"
+    elif event.kind == ClusterEventKind.ESCALATED and data.get("to"):
+        text += f" from {str(data.get('from', '')).lower()} to {str(data['to']).lower()}"
     elif event.kind == ClusterEventKind.ACTION_TAKEN and data.get("corrective_action"):
         text += f": {data['corrective_action']}"
     elif event.kind == ClusterEventKind.RESOLVED and data.get("note"):

@@ -175,15 +175,33 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
         f"{_count(counts.needing_response, 'buyer message')} that needed a response. We answered "
         f"{counts.on_time:,} within {facts.rule_phrase} and {counts.answered_late:,} after that; "
         f"{counts.unanswered_late:,} had no answer when the period ended."
-        + (f" {counts.pending:,} more were still within their deadline." if counts.pending else "")
+        + (
+            f" {counts.pending:,} more {'was' if counts.pending == 1 else 'were'} still within "
+            f"{'its' if counts.pending == 1 else 'their'} deadline."
+            if counts.pending
+            else ""
+        )
     ]
     before, after = _rate(facts.before), _rate(facts.after)
     if before and after:
-        paragraphs.append(
-            f"Over {before[0]}, our {facts.rate_name.lower()} went from {before[1]} to {after[1]} "
-            f"(the target is at most {after[2]}). The account's health went from "
-            f"{facts.before.status.label.lower()} to {facts.after.status.label.lower()}."
+        start, end = facts.before.status.label.lower(), facts.after.status.label.lower()
+        health = (
+            f"The account's health was {end} at both ends of the period."
+            if start == end
+            else f"The account's health went from {start} to {end}."
         )
+        name = f"{before[0].replace(' days', '-day')} {facts.rate_name.lower()}"
+        if before[1] == "no data":
+            rate = (
+                f"Our {name} stood at {after[1]} on {long_date(facts.last)} (the target is at most {after[2]}); "
+                "there were no messages to measure before the period."
+            )
+        else:
+            rate = (
+                f"Our {name} went from {before[1]} on {long_date(facts.first)} to {after[1]} on "
+                f"{long_date(facts.last)} (the target is at most {after[2]})."
+            )
+        paragraphs.append(f"{rate} {health}")
     if facts.clusters:
         paragraphs.append(
             f"In the same period buyers' complaints formed {_count(len(facts.clusters), 'cluster')} "
@@ -217,7 +235,7 @@ def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
                           "the deadline.")
         causes.append(Cause(
             title="Messages answered late or not at all",
-            text=f"{_count(late.total, 'message')} missed the {facts.rule_phrase} deadline"
+            text=f"{_count(late.total, 'message')} missed the {deadline_name(facts.rule_phrase)} deadline"
             f" ({_share(late.total, facts.counts.late + facts.counts.on_time)} of those counted).",
             points=tuple(points),
         ))
@@ -233,13 +251,23 @@ def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
     return tuple(causes)
 
 
+def deadline_name(rule_phrase: str) -> str:
+    """ "24 hours" -> "24-hour", "3 business days" -> "3-business-day" (as in "the 24-hour deadline")."""
+    words = rule_phrase.split()
+    if len(words) >= 2 and words[0].isdigit():
+        return "-".join([*words[:-1], words[-1].removesuffix("s")])
+    return rule_phrase
+
+
 def _actions(facts: PlanFacts) -> tuple[str, ...]:
     actions = []
     for story in facts.clusters:
         if story.cluster.corrective_action.strip():
-            when = f"{long_date(story.action_date)}: " if story.action_date else ""
-            who = f" (owner: {story.owner})" if story.owner else ""
-            actions.append(f"{when}{story.cluster.corrective_action.strip()} ({story.cluster.title}){who}.")
+            about = ", ".join(
+                part for part in (story.cluster.title, f"owner {story.owner}" if story.owner else "") if part
+            )
+            when = f"{long_date(story.action_date)} " if story.action_date else ""
+            actions.append(f"{when}({about}): {story.cluster.corrective_action.strip()}")
     counts = facts.counts
     if counts.answered_late and not counts.unanswered_late:
         actions.append("Every message that missed its deadline in the period has since been answered.")
@@ -249,7 +277,7 @@ def _actions(facts: PlanFacts) -> tuple[str, ...]:
 
 def _measures(facts: PlanFacts) -> tuple[str, ...]:
     measures = [
-        f"{story.cluster.preventive_measure.strip()} ({story.cluster.title})."
+        f"{story.cluster.title} — {story.cluster.preventive_measure.strip()}"
         for story in facts.clusters
         if story.cluster.preventive_measure.strip()
     ]
@@ -268,7 +296,7 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
             label=before.label,
             before=format_value(before.value, before.unit),
             after=format_value(after.value, after.unit),
-            target=_target(after.target, after.unit),
+            target="none high or critical" if before.key == "open_clusters" else _target(after.target, after.unit),
             before_status=before.status.label,
             after_status=after.status.label,
         ))

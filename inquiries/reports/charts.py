@@ -28,15 +28,16 @@ class Series:
     dash: str = ""
 
 
+# Tops of an axis whose quarters are round numbers too (1.2 -> 0.3, 0.6, 0.9, 1.2).
+NICE_STEPS = (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10)
+
+
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 5, 10, 20, 50... that is at least `value` (the top of an axis)."""
+    """The smallest of 1, 1.2, 1.6, 2 ... 8, 10, 12... that is at least `value` (the top of an axis)."""
     if value <= 1:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
+    return next(step * magnitude for step in NICE_STEPS if step * magnitude >= value)
 
 
 def _number(value: float) -> str:
@@ -102,7 +103,7 @@ def line_chart(
     y_max: float | None = None, unit: str = "", width: int = 720, height: int = 260,
 ) -> str:
     """Lines over ordered x labels; a None value breaks the line (no data that day)."""
-    left, right, top, bottom = 48, 12, 30, 28
+    left, right, top, bottom = 48, 28, 30, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for item in series for v in item.values if v is not None]
     ceiling = y_max if y_max is not None else nice_ceiling(max(values, default=0))

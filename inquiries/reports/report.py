@@ -122,13 +122,13 @@ def breakdown_table(scope: ReportScope, choices: ReportChoices, dimension: str) 
     title = GROUP_TITLES[dimension]
     columns = (
         Column("group", title, KEY), Column("group_label", title, TEXT),
-        Column("first_reply_counted", "First replies counted"),
+        Column("first_reply_counted", "First replies"),
         Column("first_reply_compliance_pct", "First-reply compliance", PCT),
         Column("first_reply_median_seconds", "Median first reply", SECONDS),
-        Column("resolution_counted", "Resolutions counted"),
+        Column("resolution_counted", "Resolutions"),
         Column("resolution_compliance_pct", "Resolution compliance", PCT),
         Column("resolution_median_seconds", "Median resolution", SECONDS),
-        Column("breached", "Still breached (all clocks)"), Column("in_progress", "In progress (all clocks)"),
+        Column("breached", "Still breached, all clocks"), Column("in_progress", "In progress, all clocks"),
     )
     return Table(f"breakdown-{dimension}", f"By {title.lower()}", columns, tuple(rows), as_of)
 
@@ -169,7 +169,7 @@ def backlog_table(scope: ReportScope) -> Table:
         rows.append((index, bucket, *per_status, sum(per_status)))
     columns = (
         Column("bucket", "Age", KEY), Column("bucket_label", "Age (since opened)", TEXT),
-        *(Column(status.value, status.label) for status in OPEN_STATUS_ORDER), Column("total", "Open"),
+        *(Column(status.value, status.label) for status in OPEN_STATUS_ORDER), Column("total", "All open"),
     )
     return Table("backlog", "Open inquiries by age and status", columns, tuple(rows))
 
@@ -283,7 +283,7 @@ def _charts(scope: ReportScope, group_by: str, sla: Table, histogram: Table, bac
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in compliance)]
     label = "%d %b" if group_by == "day" else "w/c %d %b"
     drawn["compliance"] = charts.line_chart(
-        chart_id="chart-compliance", unit="%", y_max=100,
+        chart_id="chart-compliance", unit="%", y_max=100, width=1100, height=300,
         title=f"SLA compliance by {group_by}, per clock kind",
         description="Compliance is met / (met + missed + still breached) of the clocks that started in each "
         f"{group_by}; a gap means no clock was counted. The table below has the numbers.",
@@ -306,7 +306,7 @@ def _charts(scope: ReportScope, group_by: str, sla: Table, histogram: Table, bac
         categories=[row["bucket_label"] for row in records],  # type: ignore[misc]
         series=[charts.Series(status.label, [row[status.value] for row in records], charts.PALETTE[i])  # type: ignore[misc]
                 for i, status in enumerate(OPEN_STATUS_ORDER)],
-        height=220,
+        width=1100, height=260,
     )
     grid = {(row["weekday"], row["hour"]): row for row in heatmap.records()}
     for key, name, color in (("inbound", "Customer messages", charts.PALETTE[0]),

@@ -222,3 +222,25 @@ def test_the_chart_escapes_its_texts_and_labels_its_axes():
     assert svg.count("<rect") == len(days)
     assert ">10</text>" in svg and ">0</text>" in svg  # y axis from 0 to a round ceiling
     assert ">5 Mar</text>" in svg  # the last day is always labelled
+
+
+# --- the admin ---------------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_clusters_and_topic_models_and_can_roll_back_a_version(
+    client, superuser, channel, topics
+):
+    make_cluster(channel, topics["quality"])
+    blob = b"not a model"
+    old = m.TopicModel.objects.create(version=1, sklearn_version="x", blob=blob, is_active=False)
+    m.TopicModel.objects.create(version=2, sklearn_version="x", blob=blob, is_active=True)
+    client.force_login(superuser)
+
+    assert client.get(reverse("admin:inquiries_cluster_changelist")).status_code == 200
+    assert client.get(reverse("admin:inquiries_topicmodel_changelist")).status_code == 200
+    response = client.post(
+        reverse("admin:inquiries_topicmodel_changelist"), {"action": "activate", "_selected_action": [old.pk]}
+    )
+
+    assert response.status_code == 302
+    assert m.TopicModel.objects.get(is_active=True) == old

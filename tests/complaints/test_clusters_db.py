@@ -373,6 +373,20 @@ def test_the_sweep_opens_a_burst_whose_follow_up_was_lost(channel, topics):
     assert (again.opened, m.Cluster.objects.count(), m.ClusterEvent.objects.count()) == (0, 1, 1)
 
 
+def test_the_sweep_fingerprints_window_complaints_that_have_none(channel, topics):
+    for n in range(3):
+        with mock.patch("inquiries.services.complaints.update_clusters_for_message", return_value=[]):
+            ingest(channel, at=T0 + timedelta(hours=n), body=CAMPAIGN, customer=f"f{n}@example.com")
+    assert not m.ComplaintFingerprint.objects.exists()
+
+    assert complaints.fingerprint_window(now=T0 + timedelta(hours=3)) == 3
+    assert complaints.fingerprint_window(now=T0 + timedelta(hours=3)) == 0
+
+    # The fingerprints make the next copy find its look-alikes.
+    ingest(channel, at=T0 + timedelta(hours=4), body=CAMPAIGN, customer="f9@example.com")
+    assert m.Cluster.objects.get(kind=m.ClusterKind.NEAR_DUPLICATE).member_count == 4
+
+
 def test_the_sweep_removes_members_an_agent_re_tagged_and_adds_those_tagged_in(channel, topics, agent):
     messages = burst(channel, count=5)
     question = ingest(

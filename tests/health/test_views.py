@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from inquiries import models as m
-from inquiries import services
+from inquiries.services import complaints
 from tests.health.conftest import NOW, answer, ask, days, hours
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_the_plan_of_action_reads_as_a_plan(amazon, channel, manager, frozen):
         account=amazon, topic=quality, sku="KETTLE-2", kind=m.ClusterKind.BURST, first_seen=NOW - days(9),
         last_seen=NOW - days(2), member_count=14, severity=m.Severity.HIGH,
     )
-    services.complaints.record_action(
+    complaints.record_action(
         cluster=cluster, actor=manager, root_cause="A batch of kettles shipped with loose lids.",
         corrective_action="Pulled the batch from sale and refunded every buyer.",
         preventive_measure="Lids are now checked on every unit before packing.", now=NOW - days(1),

@@ -78,6 +78,20 @@ TEMPLATES = [
     ("question", "Gift wrapping?", "Can you gift wrap the {product} if I order today?"),
 ]
 
+# Customers write in their own words: these vary the invented messages around each template.
+GREETINGS = ["Hi,", "Hello,", "Good morning.", "Hi there!", "Dear seller,", "Hey,", "To whom it may concern:", ""]
+DETAILS = [
+    "I have been a customer for years and this never happened before.",
+    "It was meant to be a birthday present for my sister.",
+    "I attached a photo.",
+    "Please let me know what you need from me.",
+    "The tracking page has not changed in days.",
+    "This is the second time I am writing about it.",
+    "I paid for faster shipping.",
+    "",
+]
+CLOSINGS = ["Thanks.", "Regards", "Thank you in advance!", "Please help.", "Best,", "Waiting for your answer.", ""]
+
 REPLIES = [
     "Thank you for reaching out, and I'm sorry about this. I have arranged a replacement; you will receive "
     "tracking details within 24 hours.",
@@ -193,7 +207,8 @@ class Command(BaseCommand):
                 sender_address=address,
                 sender_name=f"{first} {last}",
                 subject=subject.format(product=product, order=order),
-                body_text=body.format(product=product, order=order),
+                body_text=" ".join([rng.choice(GREETINGS), body.format(product=product, order=order),
+                                    rng.choice(DETAILS), rng.choice(CLOSINGS)]),
                 received_at=received,
                 order_id=order if account.marketplace != Marketplace.SHOP else "",
                 sku=sku,
@@ -210,9 +225,13 @@ class Command(BaseCommand):
             services.assign(inquiry=inquiry, assignee=agent, actor=agent, now=received + timedelta(minutes=10))
         # Most get a reply, some late; the newest are still waiting, which fills the queue.
         delay = timedelta(hours=rng.choice([0.5, 1, 2, 3, 5, 8, 20, 30, 50]))
-        if received + delay < now and rng.random() < 0.85:
+        # Old conversations were nearly all answered and closed; the last days fill the queue.
+        answered = 0.97 if now - received > timedelta(days=3) else 0.6
+        if received + delay < now and rng.random() < answered:
             reply_at = received + delay
-            status = rng.choice([Status.SOLVED, Status.SOLVED, Status.PENDING, Status.OPEN])
+            settled = now - reply_at > timedelta(days=2)
+            status = Status.SOLVED if settled and rng.random() < 0.9 else rng.choice(
+                [Status.SOLVED, Status.PENDING, Status.OPEN])
             services.reply(inquiry=inquiry, author=agent, body_text=rng.choice(REPLIES), status=status, now=reply_at)
             follow_at = reply_at + timedelta(hours=rng.uniform(1, 30))
             if follow_at < now and rng.random() < 0.3:
