@@ -4,12 +4,15 @@ Builds, in a throwaway PostgreSQL database, one Amazon account with two channels
 customers, 250,000 inquiries, 90 days of order volumes and 1,000,000 messages, all written
 by INSERT ... SELECT generate_series (no Python loop over rows): customer messages
 answered on time, answered late, unanswered, marked "no response needed", automatic
-mail, agent replies and internal notes. Then it times `account_health(account, now)` (every metric, the reasons and the
+mail, agent replies and internal notes. Then it times `account_health(account, now)`
+(every metric, the reasons and the
 rescue list) five times and prints the median, with the number of queries.
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstracker .venv/bin/python bench/health.py
      [--messages 1000000] [--runs 5] [--explain]
-Target: median at most 500 ms.
+Target: median at most 500 ms. Printed: wall time (median of the runs), the CPU time of this
+process plus the database backend (what an idle machine would need), and the query count,
+with PostgreSQL's JIT as the server has it and, if that is on, with jit=off as well.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import os
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from _setup import describe_database, median, throwaway_database
-
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -128,11 +131,15 @@ def build(messages: int) -> Account:
             "channel_id": ("CASE WHEN (g / 4) % 2 = 1 THEN %s ELSE %s END", [two.pk, one.pk]),
             "inquiry_id": ("%s + g / 4", [first_inquiry]),
             "direction": (
-                f"CASE WHEN {inbound} THEN 'inbound' WHEN g % 4 = 3 AND g % 20 >= 12 THEN 'note' ELSE 'outbound' END",
+                f"CASE WHEN {inbound} THEN 'inbound' WHEN g % 4 = 3 AND g % 20 >= 12 THEN 'note' "
+                "ELSE 'outbound' END",
                 [],
             ),
             "automatic": ("(g % 4 = 3 AND g % 20 >= 16)", []),
-            "automatic_reason": ("CASE WHEN g % 4 = 3 AND g % 20 >= 16 THEN 'Auto-Submitted' ELSE '' END", []),
+            "automatic_reason": (
+                "CASE WHEN g % 4 = 3 AND g % 20 >= 16 THEN 'Auto-Submitted' ELSE '' END",
+                [],
+            ),
             "external_id": ("'b-' || g", []),
             "sender_address": ("'buyer' || (g / 4) || '@example.com'", []),
             "subject": ("'Re: order ' || (g / 4)", []),
@@ -140,8 +147,10 @@ def build(messages: int) -> Account:
             "received_at": ("received", []),
             "order_id": ("CASE WHEN (g / 4) % 5 < 3 THEN 'ORD-' || (g / 4) ELSE '' END", []),
             "no_response_needed": ("(g % 4 < 2 AND h % 100 >= 96)", []),
-            "answered_at": (f"CASE WHEN {needs_answer} AND received + ({delay}) <= %s THEN received + ({delay}) END",
-                            [now]),
+            "answered_at": (
+                f"CASE WHEN {needs_answer} AND received + ({delay}) <= %s THEN received + ({delay}) END",
+                [now],
+            ),
             "response_due_at": ("CASE WHEN g % 4 < 2 THEN received + interval '24 hours' END", []),
             "followed_up_at": ("received", []),
             "created_at": ("received", []),
@@ -182,24 +191,60 @@ def main() -> None:
         account = build(args.messages)
         built = time.perf_counter() - began
         stored = Message.objects.filter(channel__account=account).count()
-        print(f"{describe_database()}: built {stored:,} messages, "
-              f"{Inquiry.objects.filter(account=account).count():,} inquiries in {built:.1f} s")
-        account_health(account, timezone.now())  # warm the caches the first run would pay for
-        timings, queries = [], 0
-        for _ in range(args.runs):
-            now = timezone.now()
-            with CaptureQueriesContext(connection) as captured:
-                began = time.perf_counter()
-                report = account_health(account, now)
-                timings.append(time.perf_counter() - began)
-            queries = len(captured)
+        print(
+            f"{describe_database()}: built {stored:,} messages, "
+            f"{Inquiry.objects.filter(account=account).count():,} inquiries in {built:.1f} s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), current_setting('jit')")
+            backend, jit = cursor.fetchone()
+        report, captured = measure(account, backend, args.runs, f"jit={jit} (as configured)")
+        if jit != "off":
+            with connection.cursor() as cursor:
+                cursor.execute("SET jit = off")
+            measure(account, backend, args.runs, "jit=off (recommended, see docs/health.md)")
         if args.explain:
             explain(captured)
-        print(f"status {report.status.value}; "
-              + ", ".join(f"{m.key}={m.value:.4g}" for m in report.metrics[:6] if m.value is not None))
-        print(f"rescue items: {len(report.rescue)}; first: {report.rescue[0].sentence if report.rescue else '-'}")
-        print(f"account_health as of now: median {median(timings) * 1000:.0f} ms over {args.runs} runs "
-              f"(min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}), {queries} queries; target 500 ms")
+        print(
+            f"status {report.status.value}; "
+            + ", ".join(f"{m.key}={m.value:.4g}" for m in report.metrics[:6] if m.value is not None)
+        )
+        print(f"rescue: {report.rescue[0].sentence if report.rescue else '-'}")
+        print(
+            f"load average while measuring: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+            f"on {os.cpu_count()} CPUs"
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process on this machine (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(account: Account, backend: int, runs: int, label: str) -> tuple[object, CaptureQueriesContext]:
+    """Median wall time of `runs` computations, and the CPU they cost (this process + the backend).
+
+    On a busy machine wall time includes waiting for a CPU; the CPU time does not, and is
+    what an idle machine would take without parallel workers (their CPU is not counted).
+    """
+    account_health(account, timezone.now())  # warm the caches the first run would pay for
+    walls, cpus = [], []
+    local = Path(f"/proc/{backend}/stat").exists()
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            cpu = time.process_time() + (cpu_seconds(backend) if local else 0)
+            began = time.perf_counter()
+            report = account_health(account, timezone.now())
+            walls.append(time.perf_counter() - began)
+            cpus.append(time.process_time() + (cpu_seconds(backend) if local else 0) - cpu)
+    cpu_text = f"; CPU median {median(cpus) * 1000:.0f} ms" if local else ""
+    print(
+        f"account_health as of now, {label}: median {median(walls) * 1000:.0f} ms over {runs} runs "
+        f"(min {min(walls) * 1000:.0f}, max {max(walls) * 1000:.0f}){cpu_text}, {len(captured)} queries; "
+        "target 500 ms"
+    )
+    return report, captured
 
 
 def explain(captured: CaptureQueriesContext) -> None:

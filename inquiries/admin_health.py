@@ -17,21 +17,62 @@ from inquiries.admin import ScopedByAccount
 
 @admin.register(m.MarketplacePreset)
 class MarketplacePresetAdmin(admin.ModelAdmin):
-    list_display = ["name", "marketplace", "reply_target_seconds", "reply_business_days_only",
-                    "late_rate_target_percent", "late_rate_windows", "atoz_risk_hours", "updated_at"]
+    list_display = [
+        "name",
+        "marketplace",
+        "reply_target_seconds",
+        "reply_business_days_only",
+        "late_rate_target_percent",
+        "late_rate_windows",
+        "atoz_risk_hours",
+        "updated_at",
+    ]
     readonly_fields = ["updated_at"]
     fieldsets = [
         (None, {"fields": ["marketplace", "name", "notes"]}),
-        ("Reply rule", {"fields": ["reply_target_seconds", "reply_business_days_only", "reply_rule",
-                                   "escalation_reply_seconds", "escalation_terms"]}),
-        ("Late responses", {"fields": ["rate_name", "late_rate_windows", "late_rate_target_percent", "at_risk_ratio"]}),
-        ("Response times", {"fields": ["response_p50_target_seconds", "response_p90_target_seconds",
-                                       "response_mean_target_seconds"]}),
+        (
+            "Reply rule",
+            {
+                "fields": [
+                    "reply_target_seconds",
+                    "reply_business_days_only",
+                    "reply_rule",
+                    "escalation_reply_seconds",
+                    "escalation_terms",
+                ]
+            },
+        ),
+        (
+            "Late responses",
+            {"fields": ["rate_name", "late_rate_windows", "late_rate_target_percent", "at_risk_ratio"]},
+        ),
+        (
+            "Response times",
+            {
+                "fields": [
+                    "response_p50_target_seconds",
+                    "response_p90_target_seconds",
+                    "response_mean_target_seconds",
+                ]
+            },
+        ),
         ("A-to-z claims", {"fields": ["atoz_risk_hours", "atoz_critical_hours"]}),
-        ("Complaints", {"fields": ["complaint_window_days", "complaint_target_per_100_orders",
-                                   "complaint_target_per_100_inquiries", "cluster_at_risk_severity",
-                                   "cluster_critical_severity"]}),
-        ("Account Health Rating (Amazon, for reference)", {"fields": ["rating_healthy_from", "rating_at_risk_from"]}),
+        (
+            "Complaints",
+            {
+                "fields": [
+                    "complaint_window_days",
+                    "complaint_target_per_100_orders",
+                    "complaint_target_per_100_inquiries",
+                    "cluster_at_risk_severity",
+                    "cluster_critical_severity",
+                ]
+            },
+        ),
+        (
+            "Account Health Rating (Amazon, for reference)",
+            {"fields": ["rating_healthy_from", "rating_at_risk_from"]},
+        ),
         (None, {"fields": ["updated_at"]}),
     ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -123,7 +123,8 @@ def escalation_text(preset: MarketplacePreset | None) -> str:
     if preset is None or not preset.escalation_reply_seconds:
         return ""
     terms = " or ".join(preset.escalation_terms) or "escalated complaints"
-    return f"Complaints made through {terms} must be answered within {human_duration(preset.escalation_reply_seconds)}."
+    within = human_duration(preset.escalation_reply_seconds)
+    return f"Complaints made through {terms} must be answered within {within}."
 
 
 def target_text(metric: Metric) -> str:
@@ -133,7 +134,9 @@ def target_text(metric: Metric) -> str:
         return "none"
     if metric.unit == Unit.COUNT:
         return str(int(metric.target))
-    per = {Unit.PER_100_ORDERS: " per 100 orders", Unit.PER_100_INQUIRIES: " per 100 inquiries"}.get(metric.unit, "")
+    per = {Unit.PER_100_ORDERS: " per 100 orders", Unit.PER_100_INQUIRIES: " per 100 inquiries"}.get(
+        metric.unit, ""
+    )
     return f"at most {format_value(metric.target, metric.unit)}{per}"
 
 
@@ -148,7 +151,9 @@ def counts_text(metric: Metric) -> str:
     return ""
 
 
-def present_metrics(report: HealthReport, rules: Rules, history: list[HealthSnapshot], day: date) -> list[MetricView]:
+def present_metrics(
+    report: HealthReport, rules: Rules, history: list[HealthSnapshot], day: date
+) -> list[MetricView]:
     days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
     values: dict[str, dict[date, float | None]] = {}
     for snapshot in history:
@@ -167,21 +172,26 @@ def present_metrics(report: HealthReport, rules: Rules, history: list[HealthSnap
             at_risk_ratio=rules.at_risk_ratio,
             fmt=lambda v, unit=metric.unit: format_value(v, unit) if v else "0",
         )
-        views.append(MetricView(
-            metric=metric,
-            value=format_value(metric.value, metric.unit),
-            target=target_text(metric),
-            badge=BAND_BADGES[metric.status],
-            counts=counts_text(metric),
-            chart=mark_safe(chart),  # noqa: S308  (built by charts.trend_chart, which escapes every text)
-        ))
+        views.append(
+            MetricView(
+                metric=metric,
+                value=format_value(metric.value, metric.unit),
+                target=target_text(metric),
+                badge=BAND_BADGES[metric.status],
+                counts=counts_text(metric),
+                chart=mark_safe(chart),
+            )
+        )
     return views
 
 
 def present_rescue(item: RescueItem) -> RescueView:
     rows = list(item.messages[:25])
     return RescueView(
-        sentence=item.sentence, badge=BAND_BADGES[item.to_status], rows=rows, more=item.message_count - len(rows)
+        sentence=item.sentence,
+        badge=BAND_BADGES[item.to_status],
+        rows=rows,
+        more=item.message_count - len(rows),
     )
 
 
@@ -198,7 +208,9 @@ def _plan(request: HttpRequest, pk: int) -> tuple[Account, Plan]:
     account = selectors.get_account_for_user(request.user, pk)
     now = timezone.now()
     try:
-        first, last = parse_period(request.GET.get("from", ""), request.GET.get("to", ""), account.timezone, now)
+        first, last = parse_period(
+            request.GET.get("from", ""), request.GET.get("to", ""), account.timezone, now
+        )
     except BadDate as exc:
         raise Http404(str(exc)) from None
     facts = plan_facts(
@@ -213,7 +225,8 @@ def _plan(request: HttpRequest, pk: int) -> tuple[Account, Plan]:
 
 
 def _filename(account: Account, plan: Plan, extension: str) -> str:
-    return f"plan-of-action-{slugify(account.name) or account.pk}-{plan.period.replace(' ', '-').lower()}.{extension}"
+    period = plan.period.replace(" ", "-").lower()
+    return f"plan-of-action-{slugify(account.name) or account.pk}-{period}.{extension}"
 
 
 @require_GET
@@ -222,9 +235,17 @@ def plan(request: HttpRequest, pk: int) -> HttpResponse:
     """The plan of action as a printable page."""
     account, built = _plan(request, pk)
     query = request.GET.urlencode()
-    return render(request, "health/plan.html", {
-        "account": account, "plan": built, "query": query, "screen": True, "pdf_available": pdf_available(),
-    })
+    return render(
+        request,
+        "health/plan.html",
+        {
+            "account": account,
+            "plan": built,
+            "query": query,
+            "screen": True,
+            "pdf_available": pdf_available(),
+        },
+    )
 
 
 @require_GET

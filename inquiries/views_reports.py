@@ -29,12 +29,24 @@ from inquiries.reports.scope import DIMENSIONS, GROUP_BY_CHOICES, ReportChoices,
 from inquiries.reports.tables import Table
 from inquiries.services import digests
 
-FILTER_PARAMS = ("period", "from", "to", "account", "team", "agent", "channel", "topic", "priority", "hours",
-                 "group_by")
+FILTER_PARAMS = (
+    "period",
+    "from",
+    "to",
+    "account",
+    "team",
+    "agent",
+    "channel",
+    "topic",
+    "priority",
+    "hours",
+    "group_by",
+)
 
 
-def _filters(request: HttpRequest, group_by: tuple[str, ...]) -> tuple[ReportChoices, ReportFilterForm,
-                                                                         ReportScope | None]:
+def _filters(
+    request: HttpRequest, group_by: tuple[str, ...]
+) -> tuple[ReportChoices, ReportFilterForm, ReportScope | None]:
     choices = ReportChoices.load(request.user)
     form = ReportFilterForm(request.GET, choices=choices, group_by=group_by)
     return choices, form, form.scope(timezone.now())
@@ -68,8 +80,11 @@ def report_csv(request: HttpRequest, table: str) -> HttpResponse:
         raise Http404("No such report.")
     choices, form, scope = _filters(request, tuple(key for key, _ in GROUP_BY_CHOICES))
     if scope is None:
-        return HttpResponse(" ".join(" ".join(e) for e in form.errors.values()), status=400,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            " ".join(" ".join(e) for e in form.errors.values()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     group_by = form.cleaned_data["group_by"]
     return csv_response(build_table(table, scope, choices, group_by), scope, group_by)
 
@@ -103,10 +118,19 @@ def _sortable(report: Report, params: QueryDict, dimension: str, query: str) -> 
         flip = "" if column.key != key or descending else "-"
         state = ("descending" if descending else "ascending") if column.key == key else "none"
         sort_query = f"{query}&" if query else ""
-        headers.append({"column": column, "url": f"?{sort_query}sort_{dimension}={flip}{column.key}#by-{dimension}",
-                        "sort": state})
-    return {"dimension": dimension, "table": table, "headers": headers,
-            "csv": f"{reverse('inquiries:report_csv', args=['breakdown'])}?{query}&group_by={dimension}"}
+        headers.append(
+            {
+                "column": column,
+                "url": f"?{sort_query}sort_{dimension}={flip}{column.key}#by-{dimension}",
+                "sort": state,
+            }
+        )
+    return {
+        "dimension": dimension,
+        "table": table,
+        "headers": headers,
+        "csv": f"{reverse('inquiries:report_csv', args=['breakdown'])}?{query}&group_by={dimension}",
+    }
 
 
 @cache
@@ -118,15 +142,21 @@ class SubscriptionForm(forms.Form):
     """A daily or weekly e-mail of the report, for some of the user's own teams."""
 
     frequency = forms.ChoiceField(choices=DigestFrequency.choices, label="Send")
-    hour = forms.TypedChoiceField(choices=[(h, f"{h:02d}:00") for h in range(24)], coerce=int, initial=8,
-                                  label="At")
+    hour = forms.TypedChoiceField(
+        choices=[(h, f"{h:02d}:00") for h in range(24)], coerce=int, initial=8, label="At"
+    )
     weekday = forms.TypedChoiceField(
-        choices=list(enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))),
-        coerce=int, initial=0, label="On (weekly)",
+        choices=list(
+            enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))
+        ),
+        coerce=int,
+        initial=0,
+        label="On (weekly)",
     )
     timezone = forms.ChoiceField(label="Time zone", initial="UTC")
-    teams = forms.MultipleChoiceField(required=False, label="Teams (none: all of yours)",
-                                      widget=forms.CheckboxSelectMultiple)
+    teams = forms.MultipleChoiceField(
+        required=False, label="Teams (none: all of yours)", widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, data: object = None, *, teams: list[Team]) -> None:
         super().__init__(data)  # type: ignore[arg-type]
@@ -135,7 +165,11 @@ class SubscriptionForm(forms.Form):
 
 
 def _own_teams(request: HttpRequest) -> list[Team]:
-    teams = Team.objects.all() if request.user.is_superuser else Team.objects.filter(memberships__user=request.user)
+    teams = (
+        Team.objects.all()
+        if request.user.is_superuser
+        else Team.objects.filter(memberships__user=request.user)
+    )
     return list(teams.order_by("name"))
 
 
@@ -148,8 +182,12 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         digests.subscribe(
-            user=request.user, frequency=data["frequency"], hour=int(data["hour"]), weekday=int(data["weekday"]),
-            timezone_name=data["timezone"], teams=[t for t in teams if str(t.pk) in data["teams"]],
+            user=request.user,
+            frequency=data["frequency"],
+            hour=data["hour"],
+            weekday=data["weekday"],
+            timezone_name=data["timezone"],
+            teams=[t for t in teams if str(t.pk) in data["teams"]],
         )
         messages.success(request, "Digest saved: you will get it by e-mail.")
     else:

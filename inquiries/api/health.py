@@ -35,7 +35,9 @@ class MetricSerializer(serializers.Serializer):
 
 class RescueSerializer(serializers.Serializer):
     metric = serializers.CharField()
-    worsens = serializers.BooleanField(help_text="True: not answering in time moves the metric to a worse band.")
+    worsens = serializers.BooleanField(
+        help_text="True: not answering in time moves the metric to a worse band."
+    )
     message_ids = serializers.ListField(child=serializers.IntegerField())
     inquiry_ids = serializers.ListField(child=serializers.IntegerField())
     message_count = serializers.IntegerField()
@@ -87,7 +89,9 @@ class AccountHealthView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("id", int, OpenApiParameter.PATH),
-            OpenApiParameter("as_of", str, description="ISO 8601 instant, or a date (its end in the account's time zone)."),
+            OpenApiParameter(
+                "as_of", str, description="ISO 8601 instant, or a date (its end in the account's time zone)."
+            ),
         ],
         responses={200: HealthSerializer},
     )
@@ -98,12 +102,14 @@ class AccountHealthView(APIView):
         except BadDate as exc:
             raise _bad_date(exc, "as_of") from None
         report = account_health(account, as_of)
-        return Response({
-            "status": report.status.value,
-            "as_of": report.as_of.isoformat(),
-            "metrics": [metric.as_dict() for metric in report.metrics],
-            "rescue": [item.as_dict() for item in report.rescue],
-        })
+        return Response(
+            {
+                "status": report.status.value,
+                "as_of": report.as_of.isoformat(),
+                "metrics": [metric.as_dict() for metric in report.metrics],
+                "rescue": [item.as_dict() for item in report.rescue],
+            }
+        )
 
 
 class AccountHealthHistoryView(APIView):
@@ -121,20 +127,30 @@ class AccountHealthHistoryView(APIView):
         account = selectors.get_account_for_user(request.user, pk)
         try:
             first, last = parse_period(
-                request.query_params.get("from", ""), request.query_params.get("to", ""), account.timezone,
-                timezone.now(), default_days=90,
+                request.query_params.get("from", ""),
+                request.query_params.get("to", ""),
+                account.timezone,
+                timezone.now(),
+                default_days=90,
             )
         except BadDate as exc:
             raise _bad_date(exc, "from") from None
         rows = selectors.snapshots(account, first, last)
-        return Response({
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "results": [
-                {"date": s.date.isoformat(), "as_of": s.as_of.isoformat(), "status": s.status, "metrics": s.metrics}
-                for s in rows
-            ],
-        })
+        return Response(
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "results": [
+                    {
+                        "date": s.date.isoformat(),
+                        "as_of": s.as_of.isoformat(),
+                        "status": s.status,
+                        "metrics": s.metrics,
+                    }
+                    for s in rows
+                ],
+            }
+        )
 
 
 class OrderVolumesView(APIView):
@@ -145,8 +161,11 @@ class OrderVolumesView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         request=VolumesInSerializer,
-        responses={200: inline_serializer("VolumesSaved", {"created": serializers.IntegerField(),
-                                                            "updated": serializers.IntegerField()})},
+        responses={
+            200: inline_serializer(
+                "VolumesSaved", {"created": serializers.IntegerField(), "updated": serializers.IntegerField()}
+            )
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         account = selectors.get_account_for_user(request.user, pk)

@@ -34,7 +34,9 @@ class CSVRenderer(BaseRenderer):
     format = "csv"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> str:
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None
+    ) -> str:
         table = data.get("table") if isinstance(data, dict) else None
         if table is None:  # an error answered as CSV: one line of text
             return str(data.get("detail", data)) if isinstance(data, dict) else str(data)
@@ -42,25 +44,42 @@ class CSVRenderer(BaseRenderer):
 
 
 PARAMETERS = [
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (inclusive), in the report's time zone."),
+    OpenApiParameter(
+        "from", OpenApiTypes.DATE, description="First day (inclusive), in the report's time zone."
+    ),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (inclusive)."),
-    OpenApiParameter("period", OpenApiTypes.STR, enum=[k for k, _ in PERIOD_CHOICES],
-                     description="A preset instead of from/to; default 30d."),
+    OpenApiParameter(
+        "period",
+        OpenApiTypes.STR,
+        enum=[k for k, _ in PERIOD_CHOICES],
+        description="A preset instead of from/to; default 30d.",
+    ),
     OpenApiParameter("group_by", OpenApiTypes.STR, enum=[k for k, _ in GROUP_BY_CHOICES]),
     OpenApiParameter("hours", OpenApiTypes.STR, enum=["business", "calendar"]),
-    OpenApiParameter("account", OpenApiTypes.INT, many=True), OpenApiParameter("team", OpenApiTypes.INT, many=True),
-    OpenApiParameter("agent", OpenApiTypes.INT, many=True), OpenApiParameter("channel", OpenApiTypes.INT, many=True),
-    OpenApiParameter("topic", OpenApiTypes.STR, many=True), OpenApiParameter("priority", OpenApiTypes.STR, many=True),
+    OpenApiParameter("account", OpenApiTypes.INT, many=True),
+    OpenApiParameter("team", OpenApiTypes.INT, many=True),
+    OpenApiParameter("agent", OpenApiTypes.INT, many=True),
+    OpenApiParameter("channel", OpenApiTypes.INT, many=True),
+    OpenApiParameter("topic", OpenApiTypes.STR, many=True),
+    OpenApiParameter("priority", OpenApiTypes.STR, many=True),
     OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]),
 ]
-REPORT_RESPONSE = inline_serializer("ReportTable", {
-    "report": serializers.CharField(), "title": serializers.CharField(), "from": serializers.DateField(),
-    "to": serializers.DateField(), "time_zone": serializers.CharField(),
-    "time_zone_mixed": serializers.BooleanField(), "hours": serializers.CharField(),
-    "group_by": serializers.CharField(), "as_of": serializers.DateTimeField(),
-    "columns": serializers.ListField(child=serializers.DictField()),
-    "rows": serializers.ListField(child=serializers.DictField()),
-})
+REPORT_RESPONSE = inline_serializer(
+    "ReportTable",
+    {
+        "report": serializers.CharField(),
+        "title": serializers.CharField(),
+        "from": serializers.DateField(),
+        "to": serializers.DateField(),
+        "time_zone": serializers.CharField(),
+        "time_zone_mixed": serializers.BooleanField(),
+        "hours": serializers.CharField(),
+        "group_by": serializers.CharField(),
+        "as_of": serializers.DateTimeField(),
+        "columns": serializers.ListField(child=serializers.DictField()),
+        "rows": serializers.ListField(child=serializers.DictField()),
+    },
+)
 
 
 class ReportView(APIView):
@@ -75,7 +94,9 @@ class ReportView(APIView):
         if name not in TABLE_NAMES:
             raise Http404("No such report.")
         choices = ReportChoices.load(request.user)
-        form = ReportFilterForm(request.query_params, choices=choices, group_by=tuple(k for k, _ in GROUP_BY_CHOICES))
+        form = ReportFilterForm(
+            request.query_params, choices=choices, group_by=tuple(k for k, _ in GROUP_BY_CHOICES)
+        )
         scope = form.scope(timezone.now())
         if scope is None:
             raise ValidationError(form.errors.get_json_data())
@@ -83,13 +104,24 @@ class ReportView(APIView):
         result = build_table(name, scope, choices, group_by)
         if request.accepted_renderer.format == "csv":
             filename = f"cstracker-{name}-{group_by}-{scope.first_day}-{scope.last_day}.csv"
-            return Response({"table": result}, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-        return Response({
-            "report": name, "title": result.title, "from": scope.first_day, "to": scope.last_day,
-            "time_zone": scope.tz, "time_zone_mixed": scope.tz_mixed, "hours": scope.hours, "group_by": group_by,
-            "as_of": result.as_of or scope.now,
-            "columns": [_column(c) for c in result.columns], "rows": result.records(),
-        })
+            return Response(
+                {"table": result}, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+            )
+        return Response(
+            {
+                "report": name,
+                "title": result.title,
+                "from": scope.first_day,
+                "to": scope.last_day,
+                "time_zone": scope.tz,
+                "time_zone_mixed": scope.tz_mixed,
+                "hours": scope.hours,
+                "group_by": group_by,
+                "as_of": result.as_of or scope.now,
+                "columns": [_column(c) for c in result.columns],
+                "rows": result.records(),
+            }
+        )
 
 
 def _column(column: Column) -> dict[str, str]:

@@ -50,11 +50,14 @@ def trend_chart(
     if target is not None and target > 0:
         warn = target * at_risk_ratio
         parts += [
-            f'<rect class="band-critical" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{y(target) - TOP:.1f}"/>',
+            f'<rect class="band-critical" x="{LEFT}" y="{TOP}" width="{plot_w}" '
+            f'height="{y(target) - TOP:.1f}"/>',
             f'<rect class="band-at-risk" x="{LEFT}" y="{y(target):.1f}" width="{plot_w}" '
             f'height="{y(warn) - y(target):.1f}"/>',
-            f'<line class="target" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(target):.1f}" y2="{y(target):.1f}"/>',
-            f'<text class="axis" x="{LEFT - 4}" y="{y(target) + 3:.1f}" text-anchor="end">{escape(fmt(target))}</text>',
+            f'<line class="target" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(target):.1f}" '
+            f'y2="{y(target):.1f}"/>',
+            f'<text class="axis" x="{LEFT - 4}" y="{y(target) + 3:.1f}" text-anchor="end">'
+            f"{escape(fmt(target))}</text>",
         ]
     parts += [
         f'<line class="axis-line" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>',
@@ -86,7 +89,7 @@ def _runs(points: Sequence[tuple[date, float | None]]) -> list[list[tuple[int, f
     """Consecutive days with a value, as (index, value) lists: gaps break the line."""
     runs: list[list[tuple[int, float]]] = []
     current: list[tuple[int, float]] = []
-    for index, (_day_, value) in enumerate(points):
+    for index, (_, value) in enumerate(points):
         if value is None:
             if current:
                 runs.append(current)
@@ -98,7 +101,9 @@ def _runs(points: Sequence[tuple[date, float | None]]) -> list[list[tuple[int, f
     return runs
 
 
-def _describe(points: Sequence[tuple[date, float | None]], target: float | None, fmt: Callable[[float], str]) -> str:
+def _describe(
+    points: Sequence[tuple[date, float | None]], target: float | None, fmt: Callable[[float], str]
+) -> str:
     known = [(d, v) for d, v in points if v is not None]
     if not known:
         return "No daily values recorded in this period."

@@ -40,12 +40,18 @@ def parse_as_of(text: str, tz: str, now: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
-def parse_period(first: str, last: str, tz: str, now: datetime, *, default_days: int = 30) -> tuple[date, date]:
+def parse_period(
+    first: str, last: str, tz: str, now: datetime, *, default_days: int = 30
+) -> tuple[date, date]:
     """Two local dates, inclusive; by default the last `default_days` days up to today."""
     today = now.astimezone(ZoneInfo(tz)).date()
     try:
         end = date.fromisoformat(last.strip()) if last and last.strip() else today
-        start = date.fromisoformat(first.strip()) if first and first.strip() else end - timedelta(days=default_days - 1)
+        start = (
+            date.fromisoformat(first.strip())
+            if first and first.strip()
+            else end - timedelta(days=default_days - 1)
+        )
     except ValueError:
         raise BadDate("Give the period as two dates, YYYY-MM-DD.") from None
     if start > end:

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Prefetch, Q
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
-from inquiries.health.metrics import account_health, cluster_ref, day_bounds, deadline_span, needs_response, rules_for
+from inquiries.health.metrics import (
+    account_health,
+    cluster_ref,
+    day_bounds,
+    deadline_span,
+    needs_response,
+    rules_for,
+)
 from inquiries.health.plan import ClusterEventLine, ClusterStory, LateAnalysis, MessageCounts, PlanFacts
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
@@ -30,7 +37,13 @@ WORKING_HOURS = (8, 18)
 
 
 def plan_facts(
-    account: Account, first: date, last: date, *, now: datetime, seller_actions: str = "", seller_measures: str = ""
+    account: Account,
+    first: date,
+    last: date,
+    *,
+    now: datetime,
+    seller_actions: str = "",
+    seller_measures: str = "",
 ) -> PlanFacts:
     """Everything a plan of action for [first, last] (local days, inclusive) says."""
     from inquiries.services.clocks import marketplace_rule
@@ -75,7 +88,10 @@ def _rule_phrase(seconds: int, *, business: bool) -> str:
 
 def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[MessageCounts, LateAnalysis]:
     received = Message.objects.filter(
-        channel__account_id=account.pk, direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
+        channel__account_id=account.pk,
+        direction=Direction.INBOUND,
+        received_at__gte=start,
+        received_at__lt=end,
     )
     needs = Q(automatic=False, no_response_needed=False)
     answered = Q(answered_at__lte=end)
@@ -98,8 +114,12 @@ def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[M
         no_response_needed=totals["no_response_needed"],
         automatic=totals["automatic"],
     )
-    late = needs_response(account.pk).filter(received_at__gte=start, received_at__lt=end).filter(
-        (answered & Q(answered_at__gt=F("response_due_at"))) | (unanswered & Q(response_due_at__lte=end))
+    late = (
+        needs_response(account.pk)
+        .filter(received_at__gte=start, received_at__lt=end)
+        .filter(
+            (answered & Q(answered_at__gt=F("response_due_at"))) | (unanswered & Q(response_due_at__lte=end))
+        )
     )
     lateness = [
         (a - d).total_seconds()
@@ -108,7 +128,9 @@ def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[M
     return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry")
 
 
-def _first_reply_counts(account: Account, start: datetime, end: datetime) -> tuple[MessageCounts, LateAnalysis]:
+def _first_reply_counts(
+    account: Account, start: datetime, end: datetime
+) -> tuple[MessageCounts, LateAnalysis]:
     """Own shop: first-reply clocks play the messages (stopped_at is the answer)."""
     clocks = Clock.objects.filter(
         inquiry__account_id=account.pk, kind=ClockKind.FIRST_REPLY, started_at__gte=start, started_at__lt=end
@@ -124,7 +146,10 @@ def _first_reply_counts(account: Account, start: datetime, end: datetime) -> tup
         pending=Count("pk", filter=unanswered & Q(due_at__gt=end)),
     )
     inbound = Message.objects.filter(
-        channel__account_id=account.pk, direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
+        channel__account_id=account.pk,
+        direction=Direction.INBOUND,
+        received_at__gte=start,
+        received_at__lt=end,
     ).aggregate(
         no_response_needed=Count("pk", filter=Q(automatic=False, no_response_needed=True)),
         automatic=Count("pk", filter=Q(automatic=True)),
@@ -142,7 +167,9 @@ def _first_reply_counts(account: Account, start: datetime, end: datetime) -> tup
     return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry")
 
 
-def _analyse(account: Account, late: object, total: int, lateness: list[float], received: str, inquiry: str) -> LateAnalysis:
+def _analyse(
+    account: Account, late: object, total: int, lateness: list[float], received: str, inquiry: str
+) -> LateAnalysis:
     """When the late messages arrived (account time), whose they were, what they were about."""
     zone = ZoneInfo(account.timezone)
     by_slot = (

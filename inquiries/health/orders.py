@@ -67,7 +67,9 @@ def read_volumes(lines: Iterable[str]) -> tuple[list[VolumeRow], list[RowError]]
         return [], [RowError(1, f"unreadable CSV: {exc}")]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        return [], [RowError(1, f"missing column(s) {', '.join(missing)}; expected the header account,date,orders")]
+        return [], [
+            RowError(1, f"missing column(s) {', '.join(missing)}; expected the header account,date,orders")
+        ]
     index = {name: header.index(name) for name in COLUMNS}
     seen: dict[tuple[str, date], int] = {}
     while True:
@@ -81,7 +83,7 @@ def read_volumes(lines: Iterable[str]) -> tuple[list[VolumeRow], list[RowError]]
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        if len(record) < len(header) or any(cell.strip() for cell in record[len(header):]):
+        if len(record) < len(header) or any(cell.strip() for cell in record[len(header) :]):
             hint = " (quote numbers written with a thousands separator)" if len(record) > len(header) else ""
             errors.append(RowError(line, f"expected {len(header)} columns, found {len(record)}{hint}"))
             continue
@@ -96,7 +98,9 @@ def read_volumes(lines: Iterable[str]) -> tuple[list[VolumeRow], list[RowError]]
             errors.append(RowError(line, str(exc)))
             continue
         if (account, day) in seen:
-            errors.append(RowError(line, f"{account} on {day} already appears on line {seen[(account, day)]}"))
+            errors.append(
+                RowError(line, f"{account} on {day} already appears on line {seen[(account, day)]}")
+            )
             continue
         seen[(account, day)] = line
         rows.append(VolumeRow(line=line, account=account, date=day, orders=orders))

@@ -139,7 +139,9 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 def _lines(text: str) -> tuple[str, ...]:
     """A seller's free text, one point per non-empty line (leading list marks dropped)."""
-    return tuple(line.strip().lstrip("-*• ").strip() for line in text.splitlines() if line.strip().lstrip("-*• "))
+    return tuple(
+        line.strip().lstrip("-*• ").strip() for line in text.splitlines() if line.strip().lstrip("-*• ")
+    )
 
 
 def build_plan(facts: PlanFacts) -> Plan:
@@ -165,7 +167,11 @@ def _rate(report: HealthReport) -> tuple[str, str, str] | None:
     )
     if metric is None:
         return None
-    return metric.label.split(", ")[-1], format_value(metric.value, metric.unit), format_value(metric.target, metric.unit)
+    return (
+        metric.label.split(", ")[-1],
+        format_value(metric.value, metric.unit),
+        format_value(metric.target, metric.unit),
+    )
 
 
 def _summary(facts: PlanFacts) -> tuple[str, ...]:
@@ -193,7 +199,8 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
         name = f"{before[0].replace(' days', '-day')} {facts.rate_name.lower()}"
         if before[1] == "no data":
             rate = (
-                f"Our {name} stood at {after[1]} on {long_date(facts.last)} (the target is at most {after[2]}); "
+                f"Our {name} stood at {after[1]} on {long_date(facts.last)} "
+                f"(the target is at most {after[2]}); "
                 "there were no messages to measure before the period."
             )
         else:
@@ -216,29 +223,41 @@ def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
     if late.total:
         points = []
         if late.weekend:
-            points.append(f"{_count(late.weekend, 'of them', 'of them')} ({_share(late.weekend, late.total)}) "
-                          "arrived on a Saturday or Sunday.")
+            points.append(
+                f"{_count(late.weekend, 'of them', 'of them')} ({_share(late.weekend, late.total)}) "
+                "arrived on a Saturday or Sunday."
+            )
         if late.outside_hours:
-            points.append(f"{late.outside_hours:,} ({_share(late.outside_hours, late.total)}) arrived before "
-                          "08:00 or after 18:00, outside our usual working hours.")
+            points.append(
+                f"{late.outside_hours:,} ({_share(late.outside_hours, late.total)}) arrived before "
+                "08:00 or after 18:00, outside our usual working hours."
+            )
         busiest = max(range(7), key=lambda d: late.by_weekday[d])
         if late.by_weekday[busiest] and late.total >= 5:
-            points.append(f"{WEEKDAYS[busiest]} was the worst day, with {late.by_weekday[busiest]:,} late messages.")
+            points.append(
+                f"{WEEKDAYS[busiest]} was the worst day, with {late.by_weekday[busiest]:,} late messages."
+            )
         if late.unassigned:
-            points.append(f"{late.unassigned:,} ({_share(late.unassigned, late.total)}) were in conversations "
-                          "that no agent was assigned to.")
+            points.append(
+                f"{late.unassigned:,} ({_share(late.unassigned, late.total)}) were in conversations "
+                "that no agent was assigned to."
+            )
         if late.by_topic:
             topics = ", ".join(f"{name.lower()} ({n:,})" for name, n in late.by_topic[:3])
             points.append(f"By topic: {topics}.")
         if late.median_late_seconds is not None:
-            points.append(f"Late answers came a median of {human_duration(late.median_late_seconds)} after "
-                          "the deadline.")
-        causes.append(Cause(
-            title="Messages answered late or not at all",
-            text=f"{_count(late.total, 'message')} missed the {deadline_name(facts.rule_phrase)} deadline"
-            f" ({_share(late.total, facts.counts.late + facts.counts.on_time)} of those counted).",
-            points=tuple(points),
-        ))
+            points.append(
+                f"Late answers came a median of {human_duration(late.median_late_seconds)} after "
+                "the deadline."
+            )
+        causes.append(
+            Cause(
+                title="Messages answered late or not at all",
+                text=f"{_count(late.total, 'message')} missed the {deadline_name(facts.rule_phrase)} deadline"
+                f" ({_share(late.total, facts.counts.late + facts.counts.on_time)} of those counted).",
+                points=tuple(points),
+            )
+        )
     for story in facts.clusters:
         cluster = story.cluster
         seen = f"{long_date(cluster.first_seen.date())} and {long_date(cluster.last_seen.date())}"
@@ -246,7 +265,10 @@ def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
             f"{_count(cluster.member_count, 'complaint')} between {seen} "
             f"({cluster.severity_label.lower()} severity, {cluster.state_label.lower()})."
         )
-        cause = cluster.root_cause.strip() or "Not recorded yet: record it on the cluster before sending this plan."
+        cause = (
+            cluster.root_cause.strip()
+            or "Not recorded yet: record it on the cluster before sending this plan."
+        )
         causes.append(Cause(title=cluster.title, text=text, points=(f"Root cause: {cause}",)))
     return tuple(causes)
 
@@ -289,17 +311,24 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
     rows = []
     for before in facts.before.metrics:
         after = facts.after.metric(before.key)
-        if after is None or (before.unit != Unit.RATIO and not before.key.startswith("response_time")
-                             and before.key not in ("atoz_risk_count", "open_past_deadline", "open_clusters")):
+        if after is None or (
+            before.unit != Unit.RATIO
+            and not before.key.startswith("response_time")
+            and before.key not in ("atoz_risk_count", "open_past_deadline", "open_clusters")
+        ):
             continue
-        rows.append(MetricRow(
-            label=before.label,
-            before=format_value(before.value, before.unit),
-            after=format_value(after.value, after.unit),
-            target="none high or critical" if before.key == "open_clusters" else _target(after.target, after.unit),
-            before_status=before.status.label,
-            after_status=after.status.label,
-        ))
+        rows.append(
+            MetricRow(
+                label=before.label,
+                before=format_value(before.value, before.unit),
+                after=format_value(after.value, after.unit),
+                target="none high or critical"
+                if before.key == "open_clusters"
+                else _target(after.target, after.unit),
+                before_status=before.status.label,
+                after_status=after.status.label,
+            )
+        )
     return tuple(rows)
 
 
@@ -358,18 +387,25 @@ def to_markdown(plan: Plan) -> str:
         out += [""] if cause.points else []
     out += ["## Corrective actions taken", ""]
     if plan.actions_missing:
-        out += ["No corrective action is recorded yet. Record it on each cluster, or add it to this plan, "
-                "before sending it.", ""]
+        out += [
+            "No corrective action is recorded yet. Record it on each cluster, or add it to this plan, "
+            "before sending it.",
+            "",
+        ]
     out += [f"- {md(action)}" for action in plan.actions] + ([""] if plan.actions else [])
     out += ["## Preventive measures", ""]
     if plan.measures_missing:
-        out += ["No preventive measure is recorded yet. Describe what will stop this from happening again "
-                "before sending this plan.", ""]
+        out += [
+            "No preventive measure is recorded yet. Describe what will stop this from happening again "
+            "before sending this plan.",
+            "",
+        ]
     out += [f"- {md(measure)}" for measure in plan.measures] + ([""] if plan.measures else [])
     out += ["## Evidence", "", "### Metrics at the start and the end of the period", ""]
     out += ["| Metric | Start | End | Target |", "| --- | --- | --- | --- |"]
     out += [
-        f"| {md(r.label)} | {r.before} ({r.before_status.lower()}) | {r.after} ({r.after_status.lower()}) | {r.target} |"
+        f"| {md(r.label)} | {r.before} ({r.before_status.lower()}) | "
+        f"{r.after} ({r.after_status.lower()}) | {r.target} |"
         for r in plan.metrics
     ]
     out += ["", "### Messages in the period", "", "| | Messages |", "| --- | ---: |"]

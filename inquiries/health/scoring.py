@@ -389,9 +389,18 @@ def _response_times(facts: HealthFacts, rules: Rules) -> list[Metric]:
     slow = facts.slow_messages[:5]
     spec = (
         ("response_time_p50_seconds", "Median response time", facts.response_p50, rules.p50_target_seconds),
-        ("response_time_p90_seconds", "90th percentile response time", facts.response_p90,
-         rules.p90_target_seconds),
-        ("response_time_mean_seconds", "Average response time", facts.response_mean, rules.mean_target_seconds),
+        (
+            "response_time_p90_seconds",
+            "90th percentile response time",
+            facts.response_p90,
+            rules.p90_target_seconds,
+        ),
+        (
+            "response_time_mean_seconds",
+            "Average response time",
+            facts.response_mean,
+            rules.mean_target_seconds,
+        ),
     )
     return [
         Metric(
@@ -432,7 +441,8 @@ def _atoz(facts: HealthFacts, rules: Rules) -> Metric:
     risk_since = facts.as_of - timedelta(hours=rules.atoz_risk_hours)
     summary = (
         f"{facts.atoz_risk} order-related messages unanswered for {rules.atoz_risk_hours} h or more "
-        f"(the buyer may file an A-to-z claim); {facts.atoz_critical} of them for {rules.atoz_critical_hours} h "
+        f"(the buyer may file an A-to-z claim); {facts.atoz_critical} of them for "
+        f"{rules.atoz_critical_hours} h "
         "or more (a claim can be granted)."
         if facts.atoz_risk
         else f"No order-related message has been unanswered for {rules.atoz_risk_hours} h."
@@ -458,6 +468,7 @@ def _complaint_rates(facts: HealthFacts, rules: Rules) -> list[Metric]:
     target = rules.complaint_target_per_100_orders if per_orders else rules.complaint_target_per_100_inquiries
     basis = f"{denominator} orders" if per_orders else f"{denominator} inquiries (no order volumes imported)"
     metrics = []
+    window = rules.complaint_window_days
     for topic in facts.complaint_topics:
         value = topic.complaints * 100 / denominator if denominator else None
         metrics.append(
@@ -470,7 +481,7 @@ def _complaint_rates(facts: HealthFacts, rules: Rules) -> list[Metric]:
                 status=band_for(value, target, rules.at_risk_ratio),
                 numerator=topic.complaints,
                 denominator=denominator,
-                summary=f"{topic.complaints} complaints in the last {rules.complaint_window_days} days over {basis}.",
+                summary=f"{topic.complaints} complaints in the last {window} days over {basis}.",
                 clusters=tuple(c for c in facts.clusters if c.topic_key == topic.key),
             )
         )
@@ -491,7 +502,9 @@ def _open_clusters(facts: HealthFacts, rules: Rules) -> Metric:
     by_severity: dict[str, int] = {}
     for cluster in clusters:
         by_severity[cluster.severity_label] = by_severity.get(cluster.severity_label, 0) + 1
-    summary = ", ".join(f"{n} {label.lower()}" for label, n in by_severity.items()) or "No open complaint cluster."
+    summary = (
+        ", ".join(f"{n} {label.lower()}" for label, n in by_severity.items()) or "No open complaint cluster."
+    )
     return Metric(
         key="open_clusters",
         label="Open complaint clusters",
@@ -564,8 +577,10 @@ def rescue_fetch_limit(windows: Sequence[WindowCounts], rules: Rules) -> int:
     longest = windows[-1].pending
     needed = 0
     for window in windows:
-        k = max(messages_to_worsen(window, window.pending, rules) or 0,
-                answers_to_improve(window, window.pending, rules) or 0)
+        k = max(
+            messages_to_worsen(window, window.pending, rules) or 0,
+            answers_to_improve(window, window.pending, rules) or 0,
+        )
         if k:
             needed = max(needed, k + longest - window.pending)
     return min(needed, MAX_RESCUE_MESSAGES)
@@ -618,13 +633,29 @@ def _rate_moves(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list[
     k = messages_to_worsen(window, window.pending, rules)
     if k is not None and k <= len(pending):
         to_value = (window.late + k) / (window.counted + k)
-        moves.append(_RateMove(window, True, tuple(pending[:k]), to_value, current,
-                               band_for(to_value, rules.late_rate_target, rules.at_risk_ratio)))
+        moves.append(
+            _RateMove(
+                window,
+                True,
+                tuple(pending[:k]),
+                to_value,
+                current,
+                band_for(to_value, rules.late_rate_target, rules.at_risk_ratio),
+            )
+        )
     m = answers_to_improve(window, window.pending, rules)
     if m is not None and m <= len(pending):
         to_value = window.late / (window.counted + m)
-        moves.append(_RateMove(window, False, tuple(pending[:m]), to_value, current,
-                               band_for(to_value, rules.late_rate_target, rules.at_risk_ratio)))
+        moves.append(
+            _RateMove(
+                window,
+                False,
+                tuple(pending[:m]),
+                to_value,
+                current,
+                band_for(to_value, rules.late_rate_target, rules.at_risk_ratio),
+            )
+        )
     return moves
 
 
@@ -641,7 +672,9 @@ def _rates_clause(moves: list[_RateMove]) -> str:
     verb = ("goes", "go") if moves[0].worsens else ("improves", "improve")
     clauses = []
     for index, (figures, days) in enumerate(same.items()):
-        names = _join([f"{d}-" for d in days[:-1]] + [f"{days[-1]}-day"]) if len(days) > 1 else f"{days[0]}-day"
+        names = (
+            _join([f"{d}-" for d in days[:-1]] + [f"{days[-1]}-day"]) if len(days) > 1 else f"{days[0]}-day"
+        )
         if index == 0:
             plural = len(days) > 1
             clauses.append(f"the {names} late rate{'s' if plural else ''} {verb[plural]} {figures}")
@@ -663,7 +696,9 @@ def _rate_item(moves: list[_RateMove], facts: HealthFacts) -> RescueItem:
         sentence = f"Answer {what} in the next {within} or {rates}."
     else:
         due = human_duration((act_by - facts.as_of).total_seconds())
-        sentence = f"Answer {what} on time ({'due' if count == 1 else 'the first is due'} in {due}) and {rates}."
+        sentence = (
+            f"Answer {what} on time ({'due' if count == 1 else 'the first is due'} in {due}) and {rates}."
+        )
     return RescueItem(
         metric_key=late_rate_key(first.window.days),
         metric_label=", ".join(f"{move.window.days}-day late rate" for move in moves),
@@ -690,26 +725,48 @@ def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
     messages = facts.order_messages
     if current == Band.CRITICAL:
         chosen = tuple(m for m in messages if m.received_at + critical <= facts.as_of)
-        what = "this order message" if facts.atoz_critical == 1 else f"these {facts.atoz_critical} order messages"
+        what = (
+            "this order message"
+            if facts.atoz_critical == 1
+            else f"these {facts.atoz_critical} order messages"
+        )
         sentence = (
             f"Answer {what} now: each has been unanswered for {rules.atoz_critical_hours} h or more, "
             "so an A-to-z claim on it can be granted."
         )
-        return [RescueItem(
-            metric_key="atoz_risk_count", metric_label=label, worsens=False, messages=chosen,
-            message_count=facts.atoz_critical, act_by=facts.as_of, crosses_at=facts.as_of,
-            from_value=float(facts.atoz_risk), to_value=float(facts.atoz_risk - facts.atoz_critical),
-            from_status=current, to_status=Band.AT_RISK if facts.atoz_risk > facts.atoz_critical else Band.HEALTHY,
-            unit=Unit.COUNT, sentence=sentence,
-        )]
+        return [
+            RescueItem(
+                metric_key="atoz_risk_count",
+                metric_label=label,
+                worsens=False,
+                messages=chosen,
+                message_count=facts.atoz_critical,
+                act_by=facts.as_of,
+                crosses_at=facts.as_of,
+                from_value=float(facts.atoz_risk),
+                to_value=float(facts.atoz_risk - facts.atoz_critical),
+                from_status=current,
+                to_status=Band.AT_RISK if facts.atoz_risk > facts.atoz_critical else Band.HEALTHY,
+                unit=Unit.COUNT,
+                sentence=sentence,
+            )
+        ]
     if current == Band.AT_RISK:
         upcoming = [m for m in messages if m.received_at + critical > facts.as_of]
-        hours, to_band, consequence = rules.atoz_critical_hours, Band.CRITICAL, "an A-to-z claim on it can be granted"
+        hours, to_band, consequence = (
+            rules.atoz_critical_hours,
+            Band.CRITICAL,
+            "an A-to-z claim on it can be granted",
+        )
         to_value = float(facts.atoz_risk)
         crossing = critical
     else:
         upcoming = [m for m in messages if m.received_at + risk > facts.as_of]
-        hours, to_band, consequence = rules.atoz_risk_hours, Band.AT_RISK, "the buyer may file an A-to-z claim"
+        hours, to_band, consequence = (
+            rules.atoz_risk_hours,
+            Band.AT_RISK,
+            "the buyer may file an A-to-z claim",
+        )
         to_value = 1.0
         crossing = risk
     if not upcoming:
@@ -718,14 +775,27 @@ def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
     crosses_at = first.received_at + crossing
     order = f" (order {first.order_id})" if first.order_id else ""
     sentence = (
-        f"Answer this order message{order} in the next {human_duration((crosses_at - facts.as_of).total_seconds())}: "
+        f"Answer this order message{order} in the next "
+        f"{human_duration((crosses_at - facts.as_of).total_seconds())}: "
         f"at {hours} h unanswered {consequence} ({current.label.lower()} → {to_band.label.lower()})."
     )
-    return [RescueItem(
-        metric_key="atoz_risk_count", metric_label=label, worsens=True, messages=(first,), message_count=1,
-        act_by=crosses_at, crosses_at=crosses_at, from_value=float(facts.atoz_risk), to_value=to_value,
-        from_status=current, to_status=to_band, unit=Unit.COUNT, sentence=sentence,
-    )]
+    return [
+        RescueItem(
+            metric_key="atoz_risk_count",
+            metric_label=label,
+            worsens=True,
+            messages=(first,),
+            message_count=1,
+            act_by=crosses_at,
+            crosses_at=crosses_at,
+            from_value=float(facts.atoz_risk),
+            to_value=to_value,
+            from_status=current,
+            to_status=to_band,
+            unit=Unit.COUNT,
+            sentence=sentence,
+        )
+    ]
 
 
 def rescue_inquiry_ids(items: Iterable[RescueItem]) -> list[int]:

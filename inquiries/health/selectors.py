@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from inquiries.health.metrics import account_health, rules_for
-from inquiries.health.scoring import HealthReport, Rules, rescue_inquiry_ids as _rescue_ids
+from inquiries.health.scoring import HealthReport, Rules
+from inquiries.health.scoring import rescue_inquiry_ids as _rescue_ids
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset, Membership, Role
 
 
@@ -59,7 +60,9 @@ def health_for(account: Account, as_of: datetime, rules: Rules | None = None) ->
     return account_health(account, as_of, rules=rules or rules_for(account))
 
 
-def rescue_inquiry_ids(user: AbstractBaseUser, account: Account | int | None = None, *, now: datetime) -> list[int]:
+def rescue_inquiry_ids(
+    user: AbstractBaseUser, account: Account | int | None = None, *, now: datetime
+) -> list[int]:
     """Inquiries holding the messages of the rescue list, most urgent first, for the queue filter.
 
     Only accounts the user may see; `account` narrows to one (another team's yields nothing).

@@ -26,7 +26,10 @@ class MarketplacePreset(models.Model):
     """One marketplace's reply rule and health targets (DESIGN section 4), seeded from the facts."""
 
     marketplace = models.CharField(
-        max_length=16, choices=Marketplace.choices, unique=True, help_text="The marketplace these rules apply to."
+        max_length=16,
+        choices=Marketplace.choices,
+        unique=True,
+        help_text="The marketplace these rules apply to.",
     )
     name = models.CharField(max_length=100, help_text="Shown on the health page.")
     reply_target_seconds = models.PositiveIntegerField(
@@ -37,12 +40,14 @@ class MarketplacePreset(models.Model):
     )
     reply_business_days_only = models.BooleanField(
         default=False,
-        help_text="Calendar rule: off counts calendar time, weekends and holidays included (Amazon, Walmart); "
+        help_text="Calendar rule: off counts calendar time, weekends and holidays included "
+        "(Amazon, Walmart); "
         "on counts Monday to Friday in the account's time zone (eBay's business days).",
     )
     reply_rule = models.TextField(blank=True, help_text="The rule in the marketplace's words, for people.")
     rate_name = models.CharField(
-        max_length=100, help_text="The marketplace's name for the late-response metric, e.g. Late Response Rate."
+        max_length=100,
+        help_text="The marketplace's name for the late-response metric, e.g. Late Response Rate.",
     )
     late_rate_windows = models.JSONField(
         default=list,
@@ -60,7 +65,9 @@ class MarketplacePreset(models.Model):
         null=True, blank=True, help_text="Target for the median response time in seconds; empty for none."
     )
     response_p90_target_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Target for the 90th percentile response time in seconds; empty for none."
+        null=True,
+        blank=True,
+        help_text="Target for the 90th percentile response time in seconds; empty for none.",
     )
     response_mean_target_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Target for the average response time in seconds; empty for none."
@@ -74,7 +81,8 @@ class MarketplacePreset(models.Model):
     atoz_critical_hours = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="Amazon: unanswered this long, an A-to-z claim can be granted (72); the metric is critical.",
+        help_text="Amazon: unanswered this long, an A-to-z claim can be granted (72); "
+        "the metric is critical.",
     )
     escalation_reply_seconds = models.PositiveIntegerField(
         null=True,
@@ -83,10 +91,13 @@ class MarketplacePreset(models.Model):
         "answered within this many seconds (3600). Shown on the health page.",
     )
     escalation_terms = models.JSONField(
-        default=list, blank=True, help_text='Words that mark such an escalated complaint, e.g. ["Attorney General"].'
+        default=list,
+        blank=True,
+        help_text='Words that mark such an escalated complaint, e.g. ["Attorney General"].',
     )
     complaint_window_days = models.PositiveSmallIntegerField(
-        default=30, help_text="Complaint rates count the inquiries opened in this many days (Amazon: 60, as the ODR)."
+        default=30,
+        help_text="Complaint rates count the inquiries opened in this many days (Amazon: 60, as the ODR).",
     )
     complaint_target_per_100_orders = models.FloatField(
         null=True,
@@ -110,7 +121,9 @@ class MarketplacePreset(models.Model):
         null=True, blank=True, help_text="Amazon Account Health Rating: healthy from this score (200)."
     )
     rating_at_risk_from = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Amazon Account Health Rating: at risk from this score (100); below is critical."
+        null=True,
+        blank=True,
+        help_text="Amazon Account Health Rating: at risk from this score (100); below is critical.",
     )
     notes = models.TextField(blank=True, help_text="Where the targets come from; shown on the health page.")
     updated_at = models.DateTimeField(auto_now=True)
@@ -149,7 +162,9 @@ class MarketplacePreset(models.Model):
             errors["atoz_critical_hours"] = "Must be longer than the risk threshold (e.g. 72 after 48)."
         if self.cluster_critical_severity < self.cluster_at_risk_severity:
             errors["cluster_critical_severity"] = "Must not be below the at-risk severity."
-        if not isinstance(self.escalation_terms, list) or not all(isinstance(t, str) for t in self.escalation_terms):
+        if not isinstance(self.escalation_terms, list) or not all(
+            isinstance(t, str) for t in self.escalation_terms
+        ):
             errors["escalation_terms"] = 'A list of words, e.g. ["Attorney General"].'
         if errors:
             raise ValidationError(errors)
@@ -160,7 +175,9 @@ class HealthSnapshot(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_snapshots")
     date = models.DateField(help_text="The day in the account's time zone.")
-    as_of = models.DateTimeField(help_text="The instant computed: the end of the day, or the last refresh today.")
+    as_of = models.DateTimeField(
+        help_text="The instant computed: the end of the day, or the last refresh today."
+    )
     status = models.CharField(max_length=16, choices=HealthStatus.choices)
     metrics = models.JSONField(
         default=list, help_text='[{"key", "value", "target", "status", "numerator", "denominator"}, ...]'

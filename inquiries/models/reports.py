@@ -28,22 +28,33 @@ class ReportSubscription(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions"
     )
     frequency = models.CharField(
-        max_length=16, choices=DigestFrequency.choices, default=DigestFrequency.DAILY,
+        max_length=16,
+        choices=DigestFrequency.choices,
+        default=DigestFrequency.DAILY,
         help_text="Daily covers the 24 hours before the send time; weekly the 7 days before it.",
     )
     hour = models.PositiveSmallIntegerField(
-        default=8, validators=[MaxValueValidator(23)], help_text="Local hour (0-23) at which the digest is sent."
+        default=8,
+        validators=[MaxValueValidator(23)],
+        help_text="Local hour (0-23) at which the digest is sent.",
     )
     weekday = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(6)], help_text="Weekly digests only: 0 = Monday ... 6 = Sunday."
+        default=0,
+        validators=[MaxValueValidator(6)],
+        help_text="Weekly digests only: 0 = Monday ... 6 = Sunday.",
     )
     timezone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_timezone],
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
         help_text="IANA time zone of the send time and of the report's days.",
     )
     teams = models.ManyToManyField(
-        Team, blank=True, related_name="+",
-        help_text="The accounts of these teams, as far as the user may see them; empty means all the user's accounts.",
+        Team,
+        blank=True,
+        related_name="+",
+        help_text="The accounts of these teams, as far as the user may see them; "
+        "empty means all the user's accounts.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive subscriptions are kept but not sent.")
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -54,8 +65,12 @@ class ReportSubscription(models.Model):
     class Meta:
         ordering = ["user_id", "frequency"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "frequency"], name="report_subscription_once_per_frequency"),
-            models.CheckConstraint(condition=Q(hour__lte=23) & Q(weekday__lte=6), name="report_subscription_time"),
+            models.UniqueConstraint(
+                fields=["user", "frequency"], name="report_subscription_once_per_frequency"
+            ),
+            models.CheckConstraint(
+                condition=Q(hour__lte=23) & Q(weekday__lte=6), name="report_subscription_time"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -75,7 +90,9 @@ class SlaRollup(models.Model):
     local_day = models.DateField(help_text="The clocks' start day in the account's time zone.")
     account_id = models.BigIntegerField()
     channel_id = models.BigIntegerField()
-    assignee_id = models.BigIntegerField(null=True, help_text="The inquiry's assignee; empty when unassigned.")
+    assignee_id = models.BigIntegerField(
+        null=True, help_text="The inquiry's assignee; empty when unassigned."
+    )
     team_id = models.BigIntegerField(
         null=True, help_text="The inquiry's team, else the assignee's team working the account; empty: none."
     )
@@ -106,7 +123,8 @@ class SlaRollupState(models.Model):
         default=0, help_text="Inquiry events up to this id were looked at by the last refresh."
     )
     previous_watermark = models.BigIntegerField(
-        default=0, help_text="The watermark before it: each refresh looks again from here, so an event whose "
+        default=0,
+        help_text="The watermark before it: each refresh looks again from here, so an event whose "
         "transaction committed late is still seen.",
     )
 

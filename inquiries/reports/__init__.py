@@ -1,0 +1,10 @@
+"""SLA reports: aggregate queries, the tables every output renders, SVG charts and CSV export.
+
+- `scope`: what a report covers (accounts the user may see, filters, period, time zone).
+- `queries`: one GROUP BY per figure over clocks, messages and the event logs.
+- `rollup`: the same compliance counts from the `SlaRollup` summary when it can answer.
+- `report`: `build_table()` (page, CSV and API alike) and `build_report()` for the page.
+- `tables`, `export`, `charts`, `expressions`: presentation and portable SQL helpers.
+
+Definitions: docs/reports.md.
+"""

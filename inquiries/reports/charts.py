@@ -61,7 +61,8 @@ def _legend(series: Sequence[Series], x: float, y: float, *, lines: bool) -> lis
         if lines:
             dash = f' stroke-dasharray="{item.dash}"' if item.dash else ""
             parts.append(
-                f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{x + 18:.1f}" y2="{y - 4:.1f}" stroke="{item.color}" '
+                f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{x + 18:.1f}" y2="{y - 4:.1f}" '
+                f'stroke="{item.color}" '
                 f'stroke-width="2.5"{dash}/>'
             )
         else:
@@ -78,7 +79,9 @@ def _y_axis(top: float, plot_h: float, left: float, right: float, ceiling: float
     for step in range(5):
         value = ceiling * step / 4
         y = top + plot_h - plot_h * step / 4
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>'
+        )
         parts.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS_TEXT}">'
             f"{escape(_number(value))}{escape(unit)}</text>"
@@ -94,13 +97,23 @@ def _x_labels(labels: Sequence[str], left: float, slot: float, y: float, *, cent
         if (len(labels) - 1 - index) % every:
             continue
         x = left + index * slot + (slot / 2 if centred else 0)
-        parts.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" fill="{AXIS_TEXT}">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" fill="{AXIS_TEXT}">{escape(label)}</text>'
+        )
     return parts
 
 
 def line_chart(
-    *, chart_id: str, title: str, description: str, x_labels: Sequence[str], series: Sequence[Series],
-    y_max: float | None = None, unit: str = "", width: int = 720, height: int = 260,
+    *,
+    chart_id: str,
+    title: str,
+    description: str,
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    y_max: float | None = None,
+    unit: str = "",
+    width: int = 720,
+    height: int = 260,
 ) -> str:
     """Lines over ordered x labels; a None value breaks the line (no data that day)."""
     left, right, top, bottom = 48, 28, 30, 28
@@ -120,11 +133,12 @@ def line_chart(
     for item in series:
         dash = f' stroke-dasharray="{item.dash}"' if item.dash else ""
         run: list[str] = []
-        for index, value in enumerate(list(item.values) + [None]):
+        for index, value in enumerate([*list(item.values), None]):
             if value is None:
                 if len(run) > 1:
                     parts.append(
-                        f'<polyline points="{" ".join(run)}" fill="none" stroke="{item.color}" stroke-width="2.2" '
+                        f'<polyline points="{" ".join(run)}" fill="none" stroke="{item.color}" '
+                        'stroke-width="2.2" '
                         f'stroke-linejoin="round"{dash}/>'
                     )
                 run = []
@@ -140,17 +154,30 @@ def line_chart(
                 f"{escape(item.name)}, {escape(x_labels[index])}: {escape(_number(value))}{escape(unit)}"
                 "</title></circle>"
             )
-    parts += _x_labels(x_labels, left, slot, height - 8, centred=False) if count > 1 else [
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle" fill="{AXIS_TEXT}">'
-        f"{escape(x_labels[0])}</text>" if x_labels else ""
-    ]
+    parts += (
+        _x_labels(x_labels, left, slot, height - 8, centred=False)
+        if count > 1
+        else [
+            f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle" fill="{AXIS_TEXT}">'
+            f"{escape(x_labels[0])}</text>"
+            if x_labels
+            else ""
+        ]
+    )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def bar_chart(
-    *, chart_id: str, title: str, description: str, categories: Sequence[str], series: Sequence[Series],
-    unit: str = "", width: int = 720, height: int = 240,
+    *,
+    chart_id: str,
+    title: str,
+    description: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "",
+    width: int = 720,
+    height: int = 240,
 ) -> str:
     """Vertical bars per category, the series stacked bottom-up in the order given."""
     left, right, top, bottom = 48, 12, 30, 28
@@ -174,7 +201,8 @@ def bar_chart(
             base -= h
             parts.append(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{item.color}">'
-                f"<title>{escape(category)}, {escape(item.name)}: {escape(_number(value))}{escape(unit)}</title></rect>"
+                f"<title>{escape(category)}, {escape(item.name)}: {escape(_number(value))}{escape(unit)}"
+                "</title></rect>"
             )
     parts += _x_labels(categories, left, slot, height - 8, centred=True)
     parts.append("</svg>")
@@ -182,8 +210,15 @@ def bar_chart(
 
 
 def heatmap(
-    *, chart_id: str, title: str, description: str, row_labels: Sequence[str], column_labels: Sequence[str],
-    values: Sequence[Sequence[int]], color: str = PALETTE[0], width: int = 720,
+    *,
+    chart_id: str,
+    title: str,
+    description: str,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    values: Sequence[Sequence[int]],
+    color: str = PALETTE[0],
+    width: int = 720,
 ) -> str:
     """A grid of cells whose opacity grows with the value; the legend names the largest value."""
     left, top, right, legend_h = 40, 8, 8, 26
@@ -211,17 +246,20 @@ def heatmap(
         if c % 3 == 0:
             x = left + c * cell_w + cell_w / 2
             parts.append(
-                f'<text x="{x:.1f}" y="{axis_y:.1f}" text-anchor="middle" fill="{AXIS_TEXT}">{escape(column)}</text>'
+                f'<text x="{x:.1f}" y="{axis_y:.1f}" text-anchor="middle" fill="{AXIS_TEXT}">'
+                f"{escape(column)}</text>"
             )
     legend_y = axis_y + 18
     parts.append(f'<text x="{left}" y="{legend_y:.1f}" fill="{AXIS_TEXT}">0</text>')
     for step in range(5):
         parts.append(
-            f'<rect x="{left + 14 + step * 18}" y="{legend_y - 10:.1f}" width="16" height="12" rx="2" fill="{color}" '
+            f'<rect x="{left + 14 + step * 18}" y="{legend_y - 10:.1f}" width="16" height="12" rx="2" '
+            f'fill="{color}" '
             f'fill-opacity="{0.06 + 0.94 * step / 4:.2f}"/>'
         )
     parts.append(
-        f'<text x="{left + 14 + 5 * 18 + 4}" y="{legend_y:.1f}" fill="{AXIS_TEXT}">{escape(_number(largest))} '
+        f'<text x="{left + 14 + 5 * 18 + 4}" y="{legend_y:.1f}" fill="{AXIS_TEXT}">'
+        f"{escape(_number(largest))} "
         "(busiest hour)</text>"
     )
     parts.append("</svg>")

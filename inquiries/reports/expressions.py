@@ -51,7 +51,9 @@ class SecondsBetween(Func):
     output_field = FloatField()
 
     def __init__(self, end: str | Expression, start: str | Expression) -> None:
-        super().__init__(F(end) if isinstance(end, str) else end, F(start) if isinstance(start, str) else start)
+        super().__init__(
+            F(end) if isinstance(end, str) else end, F(start) if isinstance(start, str) else start
+        )
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
         raise NotSupportedError("SecondsBetween supports PostgreSQL and SQLite only.")

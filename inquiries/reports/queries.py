@@ -69,13 +69,16 @@ def team_expression(pairs: dict[tuple[int, int], int], prefix: str = "") -> Expr
     account (the lowest id when several do), else NULL ("No team"). The membership pairs are
     read once (`ReportScope.memberships`) and inlined as a CASE, so no row runs a subquery."""
     via_assignee = [
-        When(Q(**{f"{prefix}assignee_id": user_id, f"{prefix}account_id": account_id}), then=constant(team_id))
+        When(
+            Q(**{f"{prefix}assignee_id": user_id, f"{prefix}account_id": account_id}), then=constant(team_id)
+        )
         for (user_id, account_id), team_id in sorted(pairs.items())
     ]
     if not via_assignee:
         return F(f"{prefix}team_id")
-    return Coalesce(F(f"{prefix}team_id"), Case(*via_assignee, output_field=IntegerField()),
-                    output_field=IntegerField())
+    return Coalesce(
+        F(f"{prefix}team_id"), Case(*via_assignee, output_field=IntegerField()), output_field=IntegerField()
+    )
 
 
 def scoped(queryset: QuerySet, scope: ReportScope, prefix: str = "", *, with_team: bool = False) -> QuerySet:
@@ -113,7 +116,9 @@ def group_expression(scope: ReportScope, group_by: str) -> Expression:
         return F("report_team")
     if group_by == "total":
         return constant(0)
-    field = {"agent": "assignee_id", "channel": "channel_id", "topic": "topic_id", "account": "account_id"}[group_by]
+    field = {"agent": "assignee_id", "channel": "channel_id", "topic": "topic_id", "account": "account_id"}[
+        group_by
+    ]
     return F(f"inquiry__{field}")
 
 
@@ -148,7 +153,9 @@ def outcome_counts(now: datetime) -> dict[str, Count]:
         "missed": Count("pk", filter=Q(state=ClockState.MISSED)),
         "breached": Count("pk", filter=Q(state__in=ACTIVE_CLOCK_STATES, due_at__lte=now)),
         "cancelled": Count("pk", filter=Q(state=ClockState.CANCELLED)),
-        "in_progress": Count("pk", filter=Q(state=ClockState.PAUSED) | Q(state__in=ACTIVE_CLOCK_STATES, due_at__gt=now)),
+        "in_progress": Count(
+            "pk", filter=Q(state=ClockState.PAUSED) | Q(state__in=ACTIVE_CLOCK_STATES, due_at__gt=now)
+        ),
     }
 
 
@@ -163,7 +170,9 @@ def compliance_counts(scope: ReportScope, group_by: str) -> tuple[list[Complianc
     return live_compliance_counts(scope, group_by), scope.now
 
 
-def live_compliance_counts(scope: ReportScope, group_by: str, now: datetime | None = None) -> list[ComplianceCounts]:
+def live_compliance_counts(
+    scope: ReportScope, group_by: str, now: datetime | None = None
+) -> list[ComplianceCounts]:
     """The compliance counts straight from the clocks, states judged at `now` (default scope.now).
 
     Breached: not stopped and past due (judged from due_at, so a breach counts before the sweep
@@ -177,8 +186,13 @@ def live_compliance_counts(scope: ReportScope, group_by: str, now: datetime | No
     )
     return [
         ComplianceCounts(
-            group=row["g"], kind=row["kind"], met=row["met"], missed=row["missed"], breached=row["breached"],
-            cancelled=row["cancelled"], in_progress=row["in_progress"],
+            group=row["g"],
+            kind=row["kind"],
+            met=row["met"],
+            missed=row["missed"],
+            breached=row["breached"],
+            cancelled=row["cancelled"],
+            in_progress=row["in_progress"],
         )
         for row in rows
     ]
@@ -223,9 +237,11 @@ def duration_stats(scope: ReportScope, group_by: str = "total") -> dict[tuple[ob
     if connection.vendor == "postgresql":
         sql, params = values.query.sql_with_params()
         with connection.cursor() as cursor:
+            # `sql` is the ORM's own compiled query; every value in it is a bound parameter.
             cursor.execute(
-                "SELECT g, k, COUNT(d), AVG(d)::double precision, "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.9) WITHIN GROUP (ORDER BY d) "
+                "SELECT g, k, COUNT(d), AVG(d)::double precision, "  # noqa: S608
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY d), "
+                "percentile_cont(0.9) WITHIN GROUP (ORDER BY d) "
                 f"FROM ({sql}) AS measured GROUP BY g, k",
                 params,
             )
@@ -241,7 +257,9 @@ def summarise(values: Sequence[float]) -> DurationStats:
     if not values:
         return DurationStats(0, None, None, None)
     ordered = sorted(values)
-    return DurationStats(len(ordered), sum(ordered) / len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9))
+    return DurationStats(
+        len(ordered), sum(ordered) / len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9)
+    )
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -288,7 +306,10 @@ def backlog_counts(scope: ReportScope) -> dict[tuple[str, int], int]:
     """(status, age bucket) -> open inquiries; age = now - opened_at, see AGE_BUCKETS."""
     now = scope.now
     ages = Case(
-        *(When(opened_at__gt=now - timedelta(seconds=edge), then=constant(i)) for i, edge in enumerate(AGE_EDGES)),
+        *(
+            When(opened_at__gt=now - timedelta(seconds=edge), then=constant(i))
+            for i, edge in enumerate(AGE_EDGES)
+        ),
         default=constant(len(AGE_EDGES)),
         output_field=IntegerField(),
     )
@@ -328,9 +349,16 @@ def heatmap_counts(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]]
     each message placed in its own account's time zone. Automatic mail is left out."""
     zone = "inquiry__account__timezone"
     rows = (
-        scoped(Message.objects.filter(received_at__gte=scope.start, received_at__lt=scope.end), scope, "inquiry__")
+        scoped(
+            Message.objects.filter(received_at__gte=scope.start, received_at__lt=scope.end),
+            scope,
+            "inquiry__",
+        )
         .filter(automatic=False, direction__in=(Direction.INBOUND, Direction.OUTBOUND))
-        .annotate(weekday=LocalPart("received_at", zone, "iso_week_day"), hour=LocalPart("received_at", zone, "hour"))
+        .annotate(
+            weekday=LocalPart("received_at", zone, "iso_week_day"),
+            hour=LocalPart("received_at", zone, "hour"),
+        )
         .values("weekday", "hour")
         .annotate(
             inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
@@ -346,8 +374,11 @@ def heatmap_counts(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]]
 def breaches_by_kind(scope: ReportScope) -> dict[str, int]:
     """Clock breaches that happened in the period, from the event log (clock kind -> count)."""
     rows = (
-        scoped(InquiryEvent.objects.filter(kind=EventKind.CLOCK_BREACHED, at__gte=scope.start, at__lt=scope.end),
-               scope, "inquiry__")
+        scoped(
+            InquiryEvent.objects.filter(kind=EventKind.CLOCK_BREACHED, at__gte=scope.start, at__lt=scope.end),
+            scope,
+            "inquiry__",
+        )
         .values("data__clock_kind")
         .annotate(n=Count("pk"))
     )
@@ -358,7 +389,9 @@ def clusters_opened(scope: ReportScope) -> list[ClusterEvent]:
     """Complaint clusters flagged in the period on the scope's accounts."""
     return list(
         ClusterEvent.objects.filter(
-            kind=ClusterEventKind.OPENED, at__gte=scope.start, at__lt=scope.end,
+            kind=ClusterEventKind.OPENED,
+            at__gte=scope.start,
+            at__lt=scope.end,
             cluster__account_id__in=scope.account_ids,
         )
         .select_related("cluster__account", "cluster__topic")
@@ -388,4 +421,6 @@ def health_changes(account_ids: Sequence[int], start: datetime, end: datetime) -
         if as_of <= start:
             before[account_id] = status
         after[account_id] = status
-    return [HealthChange(a, before[a], after[a]) for a in sorted(after) if a in before and before[a] != after[a]]
+    return [
+        HealthChange(a, before[a], after[a]) for a in sorted(after) if a in before and before[a] != after[a]
+    ]

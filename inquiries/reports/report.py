@@ -17,10 +17,15 @@ from django.utils.safestring import SafeString, mark_safe
 from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
 from inquiries.reports import charts, queries
 from inquiries.reports.queries import AGE_BUCKETS, DURATION_BUCKETS, DURATION_KINDS, KIND_ORDER
-from inquiries.reports.scope import DIMENSIONS, NONE_LABELS, TIME_GROUPS, ReportChoices, ReportScope, user_label
+from inquiries.reports.scope import (
+    DIMENSIONS,
+    NONE_LABELS,
+    TIME_GROUPS,
+    ReportChoices,
+    ReportScope,
+    user_label,
+)
 from inquiries.reports.tables import (
-    COUNT,
-    DATE,
     DATETIME,
     KEY,
     PCT,
@@ -38,8 +43,15 @@ KIND_DASHES = dict(zip(KIND_ORDER, charts.DASHES, strict=False))
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OPEN_STATUS_ORDER = (Status.NEW, Status.OPEN, Status.PENDING)
 TABLE_NAMES = ("sla", "durations", "histogram", "breakdown", "backlog", "oldest", "heatmap")
-GROUP_TITLES = {"day": "Day", "week": "Week (from Monday)", "agent": "Agent", "team": "Team",
-                "channel": "Channel", "topic": "Topic", "account": "Account"}
+GROUP_TITLES = {
+    "day": "Day",
+    "week": "Week (from Monday)",
+    "agent": "Agent",
+    "team": "Team",
+    "channel": "Channel",
+    "topic": "Topic",
+    "account": "Account",
+}
 
 
 # --- labels -------------------------------------------------------------------------------
@@ -69,10 +81,16 @@ def time_buckets(scope: ReportScope, group_by: str) -> list[date]:
 # --- tables -------------------------------------------------------------------------------
 
 SLA_COLUMNS = (
-    Column("group", "Group", KEY), Column("group_label", "Group", TEXT), Column("clock_kind", "Clock", TEXT),
-    Column("met", "Met"), Column("missed", "Missed"), Column("breached", "Still breached"),
-    Column("cancelled", "Cancelled"), Column("in_progress", "In progress"),
-    Column("counted", "Counted (met + missed + breached)"), Column("compliance_pct", "Compliance", PCT),
+    Column("group", "Group", KEY),
+    Column("group_label", "Group", TEXT),
+    Column("clock_kind", "Clock", TEXT),
+    Column("met", "Met"),
+    Column("missed", "Missed"),
+    Column("breached", "Still breached"),
+    Column("cancelled", "Cancelled"),
+    Column("in_progress", "In progress"),
+    Column("counted", "Counted (met + missed + breached)"),
+    Column("compliance_pct", "Compliance", PCT),
 )
 
 
@@ -93,11 +111,23 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
     rows = []
     for key, kind in pairs:
         row = counts.get((key, kind)) or queries.ComplianceCounts(key, kind)
-        rows.append((
-            key, labels[key], kind, row.met, row.missed, row.breached, row.cancelled, row.in_progress,
-            row.counted, rounded_pct(row.compliance),
-        ))
-    return Table("sla", f"SLA compliance by {GROUP_TITLES[group_by].lower()}", SLA_COLUMNS, tuple(rows), as_of)
+        rows.append(
+            (
+                key,
+                labels[key],
+                kind,
+                row.met,
+                row.missed,
+                row.breached,
+                row.cancelled,
+                row.in_progress,
+                row.counted,
+                rounded_pct(row.compliance),
+            )
+        )
+    return Table(
+        "sla", f"SLA compliance by {GROUP_TITLES[group_by].lower()}", SLA_COLUMNS, tuple(rows), as_of
+    )
 
 
 def breakdown_table(scope: ReportScope, choices: ReportChoices, dimension: str) -> Table:
@@ -116,19 +146,25 @@ def breakdown_table(scope: ReportScope, choices: ReportChoices, dimension: str) 
         for kind in DURATION_KINDS:
             row = kinds.get(kind) or queries.ComplianceCounts(key, kind)
             stat = stats.get((key, kind))
-            figures += [row.counted, rounded_pct(row.compliance), rounded_seconds(stat.median if stat else None)]
+            figures += [
+                row.counted,
+                rounded_pct(row.compliance),
+                rounded_seconds(stat.median if stat else None),
+            ]
         figures += [sum(r.breached for r in kinds.values()), sum(r.in_progress for r in kinds.values())]
         rows.append(tuple(figures))
     title = GROUP_TITLES[dimension]
     columns = (
-        Column("group", title, KEY), Column("group_label", title, TEXT),
+        Column("group", title, KEY),
+        Column("group_label", title, TEXT),
         Column("first_reply_counted", "First replies"),
         Column("first_reply_compliance_pct", "First-reply compliance", PCT),
         Column("first_reply_median_seconds", "Median first reply", SECONDS),
         Column("resolution_counted", "Resolutions"),
         Column("resolution_compliance_pct", "Resolution compliance", PCT),
         Column("resolution_median_seconds", "Median resolution", SECONDS),
-        Column("breached", "Still breached, all clocks"), Column("in_progress", "In progress, all clocks"),
+        Column("breached", "Still breached, all clocks"),
+        Column("in_progress", "In progress, all clocks"),
     )
     return Table(f"breakdown-{dimension}", f"By {title.lower()}", columns, tuple(rows), as_of)
 
@@ -138,11 +174,22 @@ def durations_table(scope: ReportScope) -> Table:
     rows = []
     for kind in DURATION_KINDS:
         stat = stats.get((0, kind)) or queries.DurationStats(0, None, None, None)
-        rows.append((kind, KIND_LABELS[kind], stat.count, rounded_seconds(stat.median),
-                     rounded_seconds(stat.p90), rounded_seconds(stat.mean)))
+        rows.append(
+            (
+                kind,
+                KIND_LABELS[kind],
+                stat.count,
+                rounded_seconds(stat.median),
+                rounded_seconds(stat.p90),
+                rounded_seconds(stat.mean),
+            )
+        )
     columns = (
-        Column("clock_kind", "Clock", KEY), Column("clock_label", "Clock", TEXT), Column("count", "Measured clocks"),
-        Column("median_seconds", "Median", SECONDS), Column("p90_seconds", "90th percentile", SECONDS),
+        Column("clock_kind", "Clock", KEY),
+        Column("clock_label", "Clock", TEXT),
+        Column("count", "Measured clocks"),
+        Column("median_seconds", "Median", SECONDS),
+        Column("p90_seconds", "90th percentile", SECONDS),
         Column("mean_seconds", "Mean", SECONDS),
     )
     return Table("durations", "First-reply and resolution times", columns, tuple(rows))
@@ -152,11 +199,15 @@ def histogram_table(scope: ReportScope) -> Table:
     counts = queries.duration_histogram(scope)
     rows = tuple(
         (kind, KIND_LABELS[kind], index, bucket, counts[kind][index])
-        for kind in DURATION_KINDS for index, bucket in enumerate(DURATION_BUCKETS)
+        for kind in DURATION_KINDS
+        for index, bucket in enumerate(DURATION_BUCKETS)
     )
     columns = (
-        Column("clock_kind", "Clock", KEY), Column("clock_label", "Clock", TEXT), Column("bucket", "Bucket", KEY),
-        Column("bucket_label", "Time taken", TEXT), Column("count", "Clocks"),
+        Column("clock_kind", "Clock", KEY),
+        Column("clock_label", "Clock", TEXT),
+        Column("bucket", "Bucket", KEY),
+        Column("bucket_label", "Time taken", TEXT),
+        Column("count", "Clocks"),
     )
     return Table("histogram", "Time distribution", columns, rows)
 
@@ -168,8 +219,10 @@ def backlog_table(scope: ReportScope) -> Table:
         per_status = [counts.get((status, index), 0) for status in OPEN_STATUS_ORDER]
         rows.append((index, bucket, *per_status, sum(per_status)))
     columns = (
-        Column("bucket", "Age", KEY), Column("bucket_label", "Age (since opened)", TEXT),
-        *(Column(status.value, status.label) for status in OPEN_STATUS_ORDER), Column("total", "All open"),
+        Column("bucket", "Age", KEY),
+        Column("bucket_label", "Age (since opened)", TEXT),
+        *(Column(status.value, status.label) for status in OPEN_STATUS_ORDER),
+        Column("total", "All open"),
     )
     return Table("backlog", "Open inquiries by age and status", columns, tuple(rows))
 
@@ -178,15 +231,27 @@ def oldest_table(scope: ReportScope) -> Table:
     rows = []
     for inquiry in queries.oldest_waiting(scope):
         since = inquiry.waiting_since  # type: ignore[attr-defined]
-        rows.append((
-            inquiry.pk, inquiry.subject or "(no subject)", inquiry.customer.address, inquiry.account.name,
-            user_label(inquiry.assignee) if inquiry.assignee else NONE_LABELS["agent"],
-            Status(inquiry.status).label, since, rounded_seconds((scope.now - since).total_seconds()),
-        ))
+        rows.append(
+            (
+                inquiry.pk,
+                inquiry.subject or "(no subject)",
+                inquiry.customer.address,
+                inquiry.account.name,
+                user_label(inquiry.assignee) if inquiry.assignee else NONE_LABELS["agent"],
+                Status(inquiry.status).label,
+                since,
+                rounded_seconds((scope.now - since).total_seconds()),
+            )
+        )
     columns = (
-        Column("inquiry", "Inquiry", KEY), Column("subject", "Subject", TEXT), Column("customer", "Customer", TEXT),
-        Column("account", "Account", TEXT), Column("assignee", "Assignee", TEXT), Column("status", "Status", TEXT),
-        Column("waiting_since", "Waiting since (UTC)", DATETIME), Column("waiting_seconds", "Waiting", SECONDS),
+        Column("inquiry", "Inquiry", KEY),
+        Column("subject", "Subject", TEXT),
+        Column("customer", "Customer", TEXT),
+        Column("account", "Account", TEXT),
+        Column("assignee", "Assignee", TEXT),
+        Column("status", "Status", TEXT),
+        Column("waiting_since", "Waiting since (UTC)", DATETIME),
+        Column("waiting_seconds", "Waiting", SECONDS),
     )
     return Table("oldest", "Oldest waiting for a reply", columns, tuple(rows))
 
@@ -195,11 +260,15 @@ def heatmap_table(scope: ReportScope) -> Table:
     counts = queries.heatmap_counts(scope)
     rows = tuple(
         (weekday, WEEKDAYS[weekday - 1], hour, *counts.get((weekday, hour), (0, 0)))
-        for weekday in range(1, 8) for hour in range(24)
+        for weekday in range(1, 8)
+        for hour in range(24)
     )
     columns = (
-        Column("weekday", "Weekday", KEY), Column("weekday_label", "Weekday", TEXT), Column("hour", "Hour", KEY),
-        Column("inbound", "Customer messages"), Column("replies", "Replies"),
+        Column("weekday", "Weekday", KEY),
+        Column("weekday_label", "Weekday", TEXT),
+        Column("hour", "Hour", KEY),
+        Column("inbound", "Customer messages"),
+        Column("replies", "Replies"),
     )
     return Table("heatmap", "Volume by weekday and hour", columns, rows)
 
@@ -210,8 +279,13 @@ def build_table(name: str, scope: ReportScope, choices: ReportChoices, group_by:
         return sla_table(scope, choices, group_by)
     if name == "breakdown":
         return breakdown_table(scope, choices, group_by if group_by in DIMENSIONS else "agent")
-    return {"durations": durations_table, "histogram": histogram_table, "backlog": backlog_table,
-            "oldest": oldest_table, "heatmap": heatmap_table}[name](scope)
+    return {
+        "durations": durations_table,
+        "histogram": histogram_table,
+        "backlog": backlog_table,
+        "oldest": oldest_table,
+        "heatmap": heatmap_table,
+    }[name](scope)
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -256,8 +330,18 @@ def summarise_sla(table: Table) -> list[KindSummary]:
         if kind in sums:
             met, missed, breached, cancelled, in_progress = sums[kind]
             counted = met + missed + breached
-            summary.append(KindSummary(kind, KIND_LABELS[kind], met, missed, breached, cancelled, in_progress,
-                                       rounded_pct(100 * met / counted) if counted else None))
+            summary.append(
+                KindSummary(
+                    kind,
+                    KIND_LABELS[kind],
+                    met,
+                    missed,
+                    breached,
+                    cancelled,
+                    in_progress,
+                    rounded_pct(100 * met / counted) if counted else None,
+                )
+            )
     return summary
 
 
@@ -267,56 +351,85 @@ def build_report(scope: ReportScope, choices: ReportChoices, group_by: str = "da
     backlog = build_table("backlog", scope, choices)
     heatmap = build_table("heatmap", scope, choices)
     return Report(
-        scope=scope, group_by=group_by, sla=sla, durations=build_table("durations", scope, choices),
-        histogram=histogram, breakdowns={d: build_table("breakdown", scope, choices, d) for d in DIMENSIONS},
-        backlog=backlog, oldest=build_table("oldest", scope, choices), heatmap=heatmap,
+        scope=scope,
+        group_by=group_by,
+        sla=sla,
+        durations=build_table("durations", scope, choices),
+        histogram=histogram,
+        breakdowns={d: build_table("breakdown", scope, choices, d) for d in DIMENSIONS},
+        backlog=backlog,
+        oldest=build_table("oldest", scope, choices),
+        heatmap=heatmap,
         summary=summarise_sla(sla),
         charts=_charts(scope, group_by, sla, histogram, backlog, heatmap),
     )
 
 
-def _charts(scope: ReportScope, group_by: str, sla: Table, histogram: Table, backlog: Table,
-            heatmap: Table) -> dict[str, SafeString]:
+def _charts(
+    scope: ReportScope, group_by: str, sla: Table, histogram: Table, backlog: Table, heatmap: Table
+) -> dict[str, SafeString]:
     drawn: dict[str, str] = {}
     buckets = time_buckets(scope, group_by)
     compliance = {(row["group"], row["clock_kind"]): row["compliance_pct"] for row in sla.records()}
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in compliance)]
     label = "%d %b" if group_by == "day" else "w/c %d %b"
     drawn["compliance"] = charts.line_chart(
-        chart_id="chart-compliance", unit="%", y_max=100, width=1100, height=300,
+        chart_id="chart-compliance",
+        unit="%",
+        y_max=100,
+        width=1100,
+        height=300,
         title=f"SLA compliance by {group_by}, per clock kind",
         description="Compliance is met / (met + missed + still breached) of the clocks that started in each "
         f"{group_by}; a gap means no clock was counted. The table below has the numbers.",
         x_labels=[b.strftime(label) for b in buckets],
-        series=[charts.Series(KIND_LABELS[k], [compliance.get((b.isoformat(), k)) for b in buckets],
-                              KIND_COLORS[k], KIND_DASHES[k]) for k in kinds],
+        series=[
+            charts.Series(
+                KIND_LABELS[k],
+                [compliance.get((b.isoformat(), k)) for b in buckets],
+                KIND_COLORS[k],
+                KIND_DASHES[k],
+            )
+            for k in kinds
+        ],
     )
     for kind in DURATION_KINDS:
         values = [row["count"] for row in histogram.records() if row["clock_kind"] == kind]
         drawn[f"histogram_{kind}"] = charts.bar_chart(
-            chart_id=f"chart-histogram-{kind}", title=f"{KIND_LABELS[kind]} times",
+            chart_id=f"chart-histogram-{kind}",
+            title=f"{KIND_LABELS[kind]} times",
             description=f"How many {KIND_LABELS[kind].lower()} clocks stopped within each time range.",
-            categories=list(DURATION_BUCKETS), series=[charts.Series("Clocks", values, KIND_COLORS[kind])],
+            categories=list(DURATION_BUCKETS),
+            series=[charts.Series("Clocks", values, KIND_COLORS[kind])],
             height=200,
         )
     records = backlog.records()
     drawn["backlog"] = charts.bar_chart(
-        chart_id="chart-backlog", title="Open inquiries by age",
+        chart_id="chart-backlog",
+        title="Open inquiries by age",
         description="Open inquiries stacked by status (new, open, pending) in each age range.",
         categories=[row["bucket_label"] for row in records],  # type: ignore[misc]
-        series=[charts.Series(status.label, [row[status.value] for row in records], charts.PALETTE[i])  # type: ignore[misc]
-                for i, status in enumerate(OPEN_STATUS_ORDER)],
-        width=1100, height=260,
+        series=[
+            charts.Series(status.label, [row[status.value] for row in records], charts.PALETTE[i])  # type: ignore[misc]
+            for i, status in enumerate(OPEN_STATUS_ORDER)
+        ],
+        width=1100,
+        height=260,
     )
     grid = {(row["weekday"], row["hour"]): row for row in heatmap.records()}
-    for key, name, color in (("inbound", "Customer messages", charts.PALETTE[0]),
-                             ("replies", "Replies", charts.PALETTE[2])):
+    for key, name, color in (
+        ("inbound", "Customer messages", charts.PALETTE[0]),
+        ("replies", "Replies", charts.PALETTE[2]),
+    ):
         drawn[f"heatmap_{key}"] = charts.heatmap(
-            chart_id=f"chart-heatmap-{key}", title=f"{name} by weekday and hour",
+            chart_id=f"chart-heatmap-{key}",
+            title=f"{name} by weekday and hour",
             description=f"{name} received in the period, by weekday and hour in each account's time zone; "
             "darker cells are busier.",
-            row_labels=WEEKDAYS, column_labels=[f"{h:02d}" for h in range(24)], color=color,
+            row_labels=WEEKDAYS,
+            column_labels=[f"{h:02d}" for h in range(24)],
+            color=color,
             values=[[grid[(d, h)][key] for h in range(24)] for d in range(1, 8)],  # type: ignore[misc]
         )
     # charts.py escapes every text it draws.
-    return {name: mark_safe(svg) for name, svg in drawn.items()}  # noqa: S308
+    return {name: mark_safe(svg) for name, svg in drawn.items()}

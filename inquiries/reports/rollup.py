@@ -60,8 +60,13 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
     )
     counts = [
         ComplianceCounts(
-            group=row["g"], kind=row["kind"], met=row["met"], missed=row["missed"], breached=row["breached"],
-            cancelled=row["cancelled"], in_progress=row["in_progress"],
+            group=row["g"],
+            kind=row["kind"],
+            met=row["met"],
+            missed=row["missed"],
+            breached=row["breached"],
+            cancelled=row["cancelled"],
+            in_progress=row["in_progress"],
         )
         for row in grouped
     ]

@@ -26,12 +26,21 @@ HOURS_CHOICES = [(BUSINESS, "Business hours"), (CALENDAR, "Calendar hours")]
 TIME_GROUPS = ("day", "week")
 DIMENSIONS = ("agent", "team", "channel", "topic", "account")
 GROUP_BY_CHOICES = [
-    ("day", "Day"), ("week", "Week"), ("agent", "Agent"), ("team", "Team"), ("channel", "Channel"),
-    ("topic", "Topic"), ("account", "Account"),
+    ("day", "Day"),
+    ("week", "Week"),
+    ("agent", "Agent"),
+    ("team", "Team"),
+    ("channel", "Channel"),
+    ("topic", "Topic"),
+    ("account", "Account"),
 ]
 PERIOD_CHOICES = [
-    ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"), ("this_month", "This month"),
-    ("last_month", "Last month"), ("custom", "Custom dates"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("this_month", "This month"),
+    ("last_month", "Last month"),
+    ("custom", "Custom dates"),
 ]
 DEFAULT_PERIOD = "30d"
 MAX_DAYS = 400
@@ -99,7 +108,12 @@ def report_timezone(accounts: list[Account]) -> tuple[str, bool]:
 
 
 def make_scope(
-    *, accounts: list[Account], first_day: date, last_day: date, now: datetime, tz: str | None = None,
+    *,
+    accounts: list[Account],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    tz: str | None = None,
     **filters: object,
 ) -> ReportScope:
     """A scope over `accounts` for whole days; the zone is theirs (or UTC if they differ) unless
@@ -111,10 +125,19 @@ def make_scope(
     rollup = SlaRollupState.objects.filter(pk=1).first()
     ids = tuple(sorted(a.pk for a in accounts))
     return ReportScope(
-        account_ids=ids, start=start, end=end, first_day=first_day,
-        last_day=last_day, tz=tz, tz_mixed=mixed and tz == "UTC", day_field=day_field, now=now,
-        rollup_first_day=rollup.first_day if rollup else None, rollup_as_of=rollup.refreshed_at if rollup else None,
-        memberships=memberships(ids), **filters,  # type: ignore[arg-type]
+        account_ids=ids,
+        start=start,
+        end=end,
+        first_day=first_day,
+        last_day=last_day,
+        tz=tz,
+        tz_mixed=mixed and tz == "UTC",
+        day_field=day_field,
+        now=now,
+        rollup_first_day=rollup.first_day if rollup else None,
+        rollup_as_of=rollup.refreshed_at if rollup else None,
+        memberships=memberships(ids),
+        **filters,  # type: ignore[arg-type]
     )
 
 
@@ -211,7 +234,9 @@ class ReportFilterForm(forms.Form):
     hours = forms.ChoiceField(required=False, choices=HOURS_CHOICES, label="Durations in")
     group_by = forms.ChoiceField(required=False, label="Group by")
 
-    def __init__(self, data: QueryDict, *, choices: ReportChoices, group_by: tuple[str, ...] = TIME_GROUPS) -> None:
+    def __init__(
+        self, data: QueryDict, *, choices: ReportChoices, group_by: tuple[str, ...] = TIME_GROUPS
+    ) -> None:
         if not data.get("period"):
             # Shown selected in the form too: custom dates when given, else the default preset.
             data = data.copy()
@@ -229,7 +254,7 @@ class ReportFilterForm(forms.Form):
         self.fields["channel"].choices = [(str(c.pk), c.name) for c in choices.channels]
         self.fields["topic"].choices = [(t.key, t.name) for t in choices.topics]
         self.fields["group_by"].choices = [(k, v) for k, v in GROUP_BY_CHOICES if k in group_by]
-        for name in SCOPED_FILTERS + ("topic", "priority"):
+        for name in (*SCOPED_FILTERS, "topic", "priority"):
             self.fields[name].widget.attrs["size"] = 4
         self.order_fields(["period", "from", "to", "hours", "group_by", *SCOPED_FILTERS, "topic", "priority"])
 
@@ -269,8 +294,14 @@ class ReportFilterForm(forms.Form):
             first_day, last_day = preset_days(data["period"], now.astimezone(ZoneInfo(tz)).date())
         topic_ids = {t.key: t.pk for t in self.choices.topics}
         return make_scope(
-            accounts=accounts, first_day=first_day, last_day=last_day, now=now, hours=data["hours"],
-            team_ids=_ints(data["team"]), agent_ids=_ints(data["agent"]), channel_ids=_ints(data["channel"]),
+            accounts=accounts,
+            first_day=first_day,
+            last_day=last_day,
+            now=now,
+            hours=data["hours"],
+            team_ids=_ints(data["team"]),
+            agent_ids=_ints(data["agent"]),
+            channel_ids=_ints(data["channel"]),
             topic_ids=tuple(sorted(topic_ids[key] for key in data["topic"])),
             priorities=tuple(sorted(data["priority"])),
         )

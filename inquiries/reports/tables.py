@@ -50,8 +50,11 @@ class Table:
     def display(self) -> list[list[Cell]]:
         """The visible cells of every row, formatted for reading."""
         return [
-            [Cell(format_value(v, c.kind), c.kind, c.key, v) for c, v in zip(self.columns, row, strict=True)
-             if c.kind != KEY or c.key in LINKED]
+            [
+                Cell(format_value(v, c.kind), c.kind, c.key, v)
+                for c, v in zip(self.columns, row, strict=True)
+                if c.kind != KEY or c.key in LINKED
+            ]
             for row in self.rows
         ]
 

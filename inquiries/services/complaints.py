@@ -37,7 +37,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from inquiries.complaints.clusters import TextItem, burst_test, similar_to
@@ -231,7 +231,7 @@ class BurstStats:
     severity: int
 
 
-def _complaints(key: Key) -> object:
+def _complaints(key: Key) -> QuerySet[Inquiry]:
     return Inquiry.objects.filter(account_id=key.account_id, topic_id=key.topic_id, sku=key.sku)
 
 
@@ -252,7 +252,7 @@ def burst_stats(key: Key, *, at: datetime, since: datetime, config: Config) -> B
     counts = (
         _complaints(key)
         .filter(opened_at__gt=min(baseline_start, since), opened_at__lte=at)
-        .aggregate(  # type: ignore[attr-defined]
+        .aggregate(
             window=Count("pk", filter=Q(opened_at__gt=since)),
             baseline=Count("pk", filter=Q(opened_at__gt=baseline_start, opened_at__lte=baseline_end)),
         )
@@ -333,7 +333,7 @@ def _update_burst(
             cluster, created = _get_or_create(key, at)
         if created or joining is None:
             start = since if created and since is not None else at - config.window
-            window = _complaints(key).filter(opened_at__gt=start, opened_at__lte=at)  # type: ignore[attr-defined]
+            window = _complaints(key).filter(opened_at__gt=start, opened_at__lte=at)
             _add_members(cluster, window)
         if joining is not None:
             _add_member(cluster, joining, message_id)
@@ -384,11 +384,11 @@ def _add_member(cluster: Cluster, inquiry: Inquiry, message_id: int | None) -> N
     )
 
 
-def _add_members(cluster: Cluster, inquiries: object) -> None:
+def _add_members(cluster: Cluster, inquiries: QuerySet[Inquiry]) -> None:
     first_message = Message.objects.filter(
         inquiry=OuterRef("pk"), direction=Direction.INBOUND, automatic=False
     ).order_by("received_at", "id")
-    rows = inquiries.annotate(first_message=Subquery(first_message.values("pk")[:1])).values_list(  # type: ignore[attr-defined]
+    rows = inquiries.annotate(first_message=Subquery(first_message.values("pk")[:1])).values_list(
         "pk", "opened_at", "first_message"
     )
     ClusterMember.objects.bulk_create(

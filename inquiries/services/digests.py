@@ -76,7 +76,9 @@ def window(subscription: ReportSubscription, scheduled: datetime) -> tuple[datet
 def due_subscriptions(now: datetime) -> list[tuple[ReportSubscription, datetime]]:
     """Active subscriptions whose scheduled instant has passed since their last send."""
     due = []
-    candidates = ReportSubscription.objects.filter(is_active=True, user__is_active=True).exclude(user__email="")
+    candidates = ReportSubscription.objects.filter(is_active=True, user__is_active=True).exclude(
+        user__email=""
+    )
     for subscription in candidates.select_related("user").order_by("pk"):
         scheduled = scheduled_instant(subscription, now)
         if scheduled > (subscription.last_sent_at or subscription.created_at):
@@ -87,9 +89,12 @@ def due_subscriptions(now: datetime) -> list[tuple[ReportSubscription, datetime]
 def claim(subscription: ReportSubscription, scheduled: datetime, now: datetime) -> bool:
     """Take this digest for sending; False when another process already did."""
     not_sent = Q(last_sent_at__lt=scheduled) | Q(last_sent_at__isnull=True, created_at__lt=scheduled)
-    return ReportSubscription.objects.filter(not_sent, pk=subscription.pk, is_active=True).update(
-        last_sent_at=now
-    ) == 1
+    return (
+        ReportSubscription.objects.filter(not_sent, pk=subscription.pk, is_active=True).update(
+            last_sent_at=now
+        )
+        == 1
+    )
 
 
 # --- content --------------------------------------------------------------------------------
@@ -135,8 +140,11 @@ class Digest:
     @property
     def subject(self) -> str:
         first = next((line for line in self.compliance if line.label == KIND_LABELS["first_reply"]), None)
-        figure = f"first-reply compliance {first.compliance:.1f}%" if first and first.compliance is not None else (
-            "no first replies due")
+        figure = (
+            f"first-reply compliance {first.compliance:.1f}%"
+            if first and first.compliance is not None
+            else ("no first replies due")
+        )
         breaches = sum(n for _, n in self.breaches)
         period = self.subscription.get_frequency_display().lower()
         return f"cstracker {period} report: {figure}, {breaches} breach{'es' if breaches != 1 else ''}"
@@ -156,11 +164,18 @@ HEALTH_RANK = {HealthStatus.HEALTHY: 0, HealthStatus.AT_RISK: 1, HealthStatus.CR
 def build_digest(subscription: ReportSubscription, scheduled: datetime, now: datetime) -> Digest:
     """Compliance, breaches, worst waiting inquiries, new clusters and health changes of the window."""
     start, end = window(subscription, scheduled)
-    accounts = visible_accounts_of_teams(subscription.user, list(subscription.teams.values_list("pk", flat=True)))
+    accounts = visible_accounts_of_teams(
+        subscription.user, list(subscription.teams.values_list("pk", flat=True))
+    )
     zone = ZoneInfo(subscription.timezone)
     scope = ReportScope(
-        account_ids=tuple(a.pk for a in accounts), start=start, end=end, first_day=start.astimezone(zone).date(),
-        last_day=(end - timedelta(microseconds=1)).astimezone(zone).date(), tz=subscription.timezone, now=now,
+        account_ids=tuple(a.pk for a in accounts),
+        start=start,
+        end=end,
+        first_day=start.astimezone(zone).date(),
+        last_day=(end - timedelta(microseconds=1)).astimezone(zone).date(),
+        tz=subscription.timezone,
+        now=now,
     )
     counts, _ = queries.compliance_counts(scope, "total")
     compliance = [
@@ -170,20 +185,33 @@ def build_digest(subscription: ReportSubscription, scheduled: datetime, now: dat
     breaches = queries.breaches_by_kind(scope)
     base = settings.CSTRACKER_BASE_URL.rstrip("/")
     waiting = [
-        WaitingLine(inquiry, duration((now - inquiry.waiting_since).total_seconds()),  # type: ignore[attr-defined]
-                    base + reverse("inquiries:detail", args=[inquiry.pk]))
+        WaitingLine(
+            inquiry,
+            duration((now - inquiry.waiting_since).total_seconds()),  # type: ignore[attr-defined]
+            base + reverse("inquiries:detail", args=[inquiry.pk]),
+        )
         for inquiry in queries.oldest_waiting(scope, WORST_WAITING)
     ]
     names = {a.pk: a.name for a in accounts}
     health = [
-        HealthLine(names[c.account_id], HealthStatus(c.before).label, HealthStatus(c.after).label,
-                   HEALTH_RANK[HealthStatus(c.after)] > HEALTH_RANK[HealthStatus(c.before)])
+        HealthLine(
+            names[c.account_id],
+            HealthStatus(c.before).label,
+            HealthStatus(c.after).label,
+            HEALTH_RANK[HealthStatus(c.after)] > HEALTH_RANK[HealthStatus(c.before)],
+        )
         for c in queries.health_changes(scope.account_ids, start, end)
     ]
     return Digest(
-        subscription=subscription, start=start, end=end, accounts=accounts, compliance=compliance,
+        subscription=subscription,
+        start=start,
+        end=end,
+        accounts=accounts,
+        compliance=compliance,
         breaches=[(KIND_LABELS.get(kind, kind), n) for kind, n in sorted(breaches.items())],
-        waiting=waiting, clusters=queries.clusters_opened(scope), health=health,
+        waiting=waiting,
+        clusters=queries.clusters_opened(scope),
+        health=health,
         report_url=base + reverse("inquiries:reports"),
     )
 
@@ -193,7 +221,9 @@ def render_digest(digest: Digest) -> EmailMultiAlternatives:
     text = render_to_string("email/report_digest.txt", context)
     html = render_to_string("email/report_digest.html", context)
     mail = EmailMultiAlternatives(
-        subject=digest.subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=digest.subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
         to=[digest.subscription.user.email],  # type: ignore[attr-defined]
         headers={"Auto-Submitted": "auto-generated", "X-Cstracker-Loop": "report-digest"},
     )
@@ -229,11 +259,18 @@ def send_due_digests(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def subscribe(
-    *, user: AbstractBaseUser, frequency: str, hour: int, weekday: int, timezone_name: str, teams: list[Team],
+    *,
+    user: AbstractBaseUser,
+    frequency: str,
+    hour: int,
+    weekday: int,
+    timezone_name: str,
+    teams: list[Team],
 ) -> ReportSubscription:
     """Create or change the user's digest of this frequency; `teams` must be the user's own."""
     subscription, _ = ReportSubscription.objects.update_or_create(
-        user=user, frequency=frequency,
+        user=user,
+        frequency=frequency,
         defaults={"hour": hour, "weekday": weekday, "timezone": timezone_name, "is_active": True},
     )
     subscription.teams.set(teams)

@@ -113,13 +113,17 @@ class VolumeResult:
     errors: list[RowError] = field(default_factory=list)
 
 
-def save_order_volumes(*, account: Account, volumes: Sequence[tuple[date, int]], now: datetime | None = None) -> VolumeResult:
+def save_order_volumes(
+    *, account: Account, volumes: Sequence[tuple[date, int]], now: datetime | None = None
+) -> VolumeResult:
     """Insert or replace the account's orders for each day; one transaction, idempotent."""
     now = now or timezone.now()
     result = VolumeResult()
     with transaction.atomic():
         existing = set(
-            OrderVolume.objects.filter(account=account, date__in=[d for d, _ in volumes]).values_list("date", flat=True)
+            OrderVolume.objects.filter(account=account, date__in=[d for d, _ in volumes]).values_list(
+                "date", flat=True
+            )
         )
         for day, orders in volumes:
             OrderVolume.objects.update_or_create(
@@ -132,7 +136,9 @@ def save_order_volumes(*, account: Account, volumes: Sequence[tuple[date, int]],
     return result
 
 
-def import_order_volumes(*, rows: Sequence[VolumeRow], errors: Sequence[RowError] = (), save_valid: bool = False) -> VolumeResult:
+def import_order_volumes(
+    *, rows: Sequence[VolumeRow], errors: Sequence[RowError] = (), save_valid: bool = False
+) -> VolumeResult:
     """Save parsed CSV rows, resolving each account by id or exact name.
 
     With any error (parse errors passed in, or unknown accounts) nothing is saved unless

@@ -58,8 +58,11 @@ def refresh_rollups(*, now: datetime | None = None, rebuild: bool = False) -> Re
     with transaction.atomic():
         state, _ = SlaRollupState.objects.select_for_update().get_or_create(pk=1)
         watermark = InquiryEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
-        rebuild = rebuild or state.refreshed_at is None or state.rebuilt_at is None or (
-            now - state.rebuilt_at >= REBUILD_EVERY
+        rebuild = (
+            rebuild
+            or state.refreshed_at is None
+            or state.rebuilt_at is None
+            or (now - state.rebuilt_at >= REBUILD_EVERY)
         )
         if rebuild:
             first_day = today - timedelta(days=HORIZON_DAYS)
@@ -82,24 +85,43 @@ def refresh_rollups(*, now: datetime | None = None, rebuild: bool = False) -> Re
 
 
 def _changed_days(state: SlaRollupState, now: datetime) -> set[date]:
+    """UTC start days of the clocks of inquiries with new events, and of clocks that fell due."""
     touched = InquiryEvent.objects.filter(pk__gt=state.previous_watermark).values("inquiry_id")
-    changed = Clock.objects.filter(inquiry_id__in=touched)
+    changed = [Clock.objects.filter(inquiry_id__in=touched)]
     if state.refreshed_at is not None:
-        changed = changed | Clock.objects.filter(
-            state__in=(ClockState.RUNNING, ClockState.AT_RISK), due_at__gt=state.refreshed_at, due_at__lte=now
+        changed.append(
+            Clock.objects.filter(
+                state__in=(ClockState.RUNNING, ClockState.AT_RISK),
+                due_at__gt=state.refreshed_at,
+                due_at__lte=now,
+            )
         )
-    days = changed.annotate(day=TruncDate("started_at", tzinfo=UTC)).values_list("day", flat=True)
-    return set(days.distinct().order_by())
+    # Two queries rather than one with OR: each can use its own index.
+    return {
+        day
+        for clocks in changed
+        for day in clocks.annotate(day=TruncDate("started_at", tzinfo=UTC))
+        .values_list("day", flat=True)
+        .distinct()
+        .order_by()
+    }
 
 
 def _aggregate(days: list[date], now: datetime) -> list[SlaRollup]:
     """The rollup rows of whole UTC days, from the clocks (one GROUP BY)."""
     ranges = _day_ranges(days)
-    clocks = Clock.objects.filter(functools.reduce(operator.or_, (
-        Q(started_at__gte=datetime.combine(first, time(0), tzinfo=UTC),
-          started_at__lt=datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC))
-        for first, last in ranges
-    )))
+    clocks = Clock.objects.filter(
+        functools.reduce(
+            operator.or_,
+            (
+                Q(
+                    started_at__gte=datetime.combine(first, time(0), tzinfo=UTC),
+                    started_at__lt=datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC),
+                )
+                for first, last in ranges
+            ),
+        )
+    )
     pairs = teams_of(memberships())
     rows = (
         clocks.annotate(
@@ -107,16 +129,31 @@ def _aggregate(days: list[date], now: datetime) -> list[SlaRollup]:
             local_day=LocalDate("started_at", "inquiry__account__timezone"),
             team=team_expression(pairs, "inquiry__"),
         )
-        .values("day", "local_day", "kind", "inquiry__account_id", "inquiry__channel_id", "inquiry__assignee_id",
-                "team")
+        .values(
+            "day",
+            "local_day",
+            "kind",
+            "inquiry__account_id",
+            "inquiry__channel_id",
+            "inquiry__assignee_id",
+            "team",
+        )
         .annotate(**outcome_counts(now))
         .order_by()
     )
     return [
         SlaRollup(
-            day=row["day"], local_day=row["local_day"], kind=row["kind"], account_id=row["inquiry__account_id"],
-            channel_id=row["inquiry__channel_id"], assignee_id=row["inquiry__assignee_id"], team_id=row["team"],
-            met=row["met"], missed=row["missed"], breached=row["breached"], cancelled=row["cancelled"],
+            day=row["day"],
+            local_day=row["local_day"],
+            kind=row["kind"],
+            account_id=row["inquiry__account_id"],
+            channel_id=row["inquiry__channel_id"],
+            assignee_id=row["inquiry__assignee_id"],
+            team_id=row["team"],
+            met=row["met"],
+            missed=row["missed"],
+            breached=row["breached"],
+            cancelled=row["cancelled"],
             in_progress=row["in_progress"],
         )
         for row in rows

@@ -34,27 +34,59 @@ def seller(amazon: m.Account, channel: m.Channel, agent: object, manager: object
         for slot in range(6):
             received = now - timedelta(days=day, hours=slot * 3 + 1)
             weekend = received.weekday() >= 5
-            message = ask(channel, received, now=now, sender_name=customers[slot],
-                          subject=["Where is my parcel?", "Invoice please", "Change my address", "Size exchange",
-                                   "Kettle lid loose", "Gift wrap?"][slot],
-                          order_id=f"113-{day:02d}{slot}4470-552" if slot % 2 == 0 else "")
+            message = ask(
+                channel,
+                received,
+                now=now,
+                sender_name=customers[slot],
+                subject=[
+                    "Where is my parcel?",
+                    "Invoice please",
+                    "Change my address",
+                    "Size exchange",
+                    "Kettle lid loose",
+                    "Gift wrap?",
+                ][slot],
+                order_id=f"113-{day:02d}{slot}4470-552" if slot % 2 == 0 else "",
+            )
             late = weekend and slot < 4 and day < 20
             answer(message, received + timedelta(hours=31 if late else 2 + slot), now=now)
-    ask(channel, now - timedelta(hours=50), now=now, subject="Refund for the broken kettle",
-        order_id="113-9981234-1177", sender_name="Olga Petrova")
-    for hours_ago, subject in ((21, "Where is my order?"), (17, "Wrong colour delivered"), (9, "Can I cancel?")):
+    ask(
+        channel,
+        now - timedelta(hours=50),
+        now=now,
+        subject="Refund for the broken kettle",
+        order_id="113-9981234-1177",
+        sender_name="Olga Petrova",
+    )
+    for hours_ago, subject in (
+        (21, "Where is my order?"),
+        (17, "Wrong colour delivered"),
+        (9, "Can I cancel?"),
+    ):
         ask(channel, now - timedelta(hours=hours_ago), now=now, subject=subject, sender_name="Buyer")
     quality = m.Topic.objects.get(key="quality")
     cluster = m.Cluster.objects.create(
-        account=amazon, topic=quality, sku="KET-200", kind=m.ClusterKind.BURST, first_seen=now - timedelta(days=9),
-        last_seen=now - timedelta(days=1), member_count=14, customer_count=13, severity=m.Severity.HIGH,
+        account=amazon,
+        topic=quality,
+        sku="KET-200",
+        kind=m.ClusterKind.BURST,
+        first_seen=now - timedelta(days=9),
+        last_seen=now - timedelta(days=1),
+        member_count=14,
+        customer_count=13,
+        severity=m.Severity.HIGH,
     )
     complaints.record_action(
-        cluster=cluster, actor=manager, root_cause="A batch of KET-200 kettles shipped with loose lids.",
+        cluster=cluster,
+        actor=manager,
+        root_cause="A batch of KET-200 kettles shipped with loose lids.",
         corrective_action="Pulled the batch from sale and refunded every affected buyer.",
         preventive_measure="Lids are checked on every unit before packing.",
     )
-    save_order_volumes(account=amazon, volumes=[((now - timedelta(days=d)).date(), 180) for d in range(1, 61)])
+    save_order_volumes(
+        account=amazon, volumes=[((now - timedelta(days=d)).date(), 180) for d in range(1, 61)]
+    )
     for day in range(40, 0, -1):
         write_snapshot(account=amazon, day=(now - timedelta(days=day)).date(), now=now)
     return amazon
@@ -67,7 +99,9 @@ def log_in(page: Page, base_url: str, username: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_the_health_page_shows_reasons_and_a_working_rescue_list(page: Page, live_server: object, seller) -> None:
+def test_the_health_page_shows_reasons_and_a_working_rescue_list(
+    page: Page, live_server: object, seller
+) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     base = live_server.url  # type: ignore[attr-defined]
     log_in(page, base, "maria")
@@ -79,11 +113,15 @@ def test_the_health_page_shows_reasons_and_a_working_rescue_list(page: Page, liv
     expect(rescue).to_contain_text("Answer")
     expect(rescue.locator(".countdown").first).to_contain_text("left")  # app.js counts down live
     expect(page.locator(".rescue")).to_contain_text("Refund for the broken kettle")  # the A-to-z risk
-    week = page.locator("article.metric").filter(has=page.get_by_role("heading", name="Late response rate, 7 days"))
+    week = page.locator("article.metric").filter(
+        has=page.get_by_role("heading", name="Late response rate, 7 days")
+    )
     expect(week.locator("svg.trend")).to_be_visible()
     atoz = page.locator("article.metric").filter(has=page.get_by_role("heading", name="A-to-z claim risks"))
     expect(atoz).to_contain_text("113-9981234-1177")  # the reason names the message
-    clusters = page.locator("article.metric").filter(has=page.get_by_role("heading", name="Open complaint clusters"))
+    clusters = page.locator("article.metric").filter(
+        has=page.get_by_role("heading", name="Open complaint clusters")
+    )
     expect(clusters).to_contain_text("Product quality: SKU KET-200")
     page.screenshot(path=str(ARTIFACTS / "health.png"), full_page=True)
 
@@ -96,6 +134,8 @@ def test_the_health_page_shows_reasons_and_a_working_rescue_list(page: Page, liv
     page.get_by_role("button", name="Open printable plan").click()
     expect(page.get_by_role("heading", name="Plan of action: Acme on Amazon US")).to_be_visible()
     expect(page.get_by_role("heading", name="Corrective actions taken")).to_be_visible()
-    expect(page.locator("body")).to_contain_text("Pulled the batch from sale and refunded every affected buyer.")
+    expect(page.locator("body")).to_contain_text(
+        "Pulled the batch from sale and refunded every affected buyer."
+    )
     expect(page.locator("body")).to_contain_text("A second agent covers Saturdays and Sundays.")
     page.screenshot(path=str(ARTIFACTS / "health-plan.png"), full_page=True)

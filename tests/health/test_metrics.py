@@ -150,7 +150,10 @@ def test_atoz_is_only_measured_on_amazon(account, channel):
 
     assert report.metric("atoz_risk_count") is None
     assert [k.key for k in report.metrics if k.key.startswith("late_")] == [
-        "late_response_rate_14d", "late_response_rate_30d", "late_response_rate_60d", "late_response_rate_90d",
+        "late_response_rate_14d",
+        "late_response_rate_30d",
+        "late_response_rate_60d",
+        "late_response_rate_90d",
     ]
 
 
@@ -181,12 +184,22 @@ def test_complaint_rates_are_per_100_inquiries_without_order_volumes_and_per_100
 
 def test_open_clusters_set_the_band_by_their_severity(amazon):
     quality = m.Topic.objects.get(key="quality")
-    common = {"account": amazon, "topic": quality, "kind": m.ClusterKind.BURST, "first_seen": NOW - days(3),
-              "last_seen": NOW - days(1)}
+    common = {
+        "account": amazon,
+        "topic": quality,
+        "kind": m.ClusterKind.BURST,
+        "first_seen": NOW - days(3),
+        "last_seen": NOW - days(1),
+    }
     m.Cluster.objects.create(sku="A1", severity=m.Severity.MEDIUM, **common)
     m.Cluster.objects.create(sku="A2", severity=m.Severity.HIGH, **common)
-    m.Cluster.objects.create(sku="A3", severity=m.Severity.CRITICAL, state=m.ClusterState.RESOLVED,
-                             resolved_at=NOW - days(2), **common)
+    m.Cluster.objects.create(
+        sku="A3",
+        severity=m.Severity.CRITICAL,
+        state=m.ClusterState.RESOLVED,
+        resolved_at=NOW - days(2),
+        **common,
+    )
 
     now = metric(account_health(amazon, NOW), "open_clusters")
     earlier = metric(account_health(amazon, NOW - days(2) - hours(1)), "open_clusters")

@@ -28,8 +28,13 @@ AMAZON = Rules.from_mapping("amazon", DEFAULT_PRESETS["amazon"])
 def ref(n: int, *, received: timedelta, due_in: timedelta | None = None, order_id: str = "") -> MessageRef:
     received_at = T - received
     return MessageRef(
-        message_id=n, inquiry_id=100 + n, subject=f"Question {n}", order_id=order_id, received_at=received_at,
-        due_at=T + due_in if due_in is not None else received_at + timedelta(hours=24), answered_at=None,
+        message_id=n,
+        inquiry_id=100 + n,
+        subject=f"Question {n}",
+        order_id=order_id,
+        received_at=received_at,
+        due_at=T + due_in if due_in is not None else received_at + timedelta(hours=24),
+        answered_at=None,
     )
 
 
@@ -39,8 +44,14 @@ def window(days: int = 7, *, counted: int, late: int, pending: int = 0, unanswer
 
 @pytest.mark.parametrize(
     ("value", "band"),
-    [(None, Band.HEALTHY), (0.0, Band.HEALTHY), (0.079, Band.HEALTHY), (0.08, Band.AT_RISK), (0.1, Band.AT_RISK),
-     (0.1001, Band.CRITICAL)],
+    [
+        (None, Band.HEALTHY),
+        (0.0, Band.HEALTHY),
+        (0.079, Band.HEALTHY),
+        (0.08, Band.AT_RISK),
+        (0.1, Band.AT_RISK),
+        (0.1001, Band.CRITICAL),
+    ],
 )
 def test_a_10_percent_target_is_at_risk_from_8_percent_and_critical_above_10(value, band):
     assert band_for(value, 0.10, 0.8) == band
@@ -75,11 +86,16 @@ def test_a_critical_rate_names_how_many_on_time_answers_bring_it_back():
 
 
 def test_the_rescue_list_says_what_to_answer_by_when_and_what_happens_otherwise():
-    pending = tuple(ref(n, received=timedelta(hours=20 - n), due_in=timedelta(hours=4 + n)) for n in range(1, 6))
+    pending = tuple(
+        ref(n, received=timedelta(hours=20 - n), due_in=timedelta(hours=4 + n)) for n in range(1, 6)
+    )
     facts = HealthFacts(
         as_of=T,
-        windows=(window(7, counted=100, late=8, pending=5), window(30, counted=400, late=20, pending=5),
-                 window(90, counted=1000, late=50, pending=5)),
+        windows=(
+            window(7, counted=100, late=8, pending=5),
+            window(30, counted=400, late=20, pending=5),
+            window(90, counted=1000, late=50, pending=5),
+        ),
         pending=pending,
     )
 
@@ -117,8 +133,9 @@ def test_the_rescue_list_warns_before_an_order_message_becomes_an_atoz_risk():
 
 def test_a_critical_atoz_risk_asks_for_an_answer_now():
     old = ref(1, received=timedelta(hours=75), order_id="1")
-    facts = HealthFacts(as_of=T, windows=(window(counted=10, late=1),), atoz_risk=1, atoz_critical=1,
-                        order_messages=(old,))
+    facts = HealthFacts(
+        as_of=T, windows=(window(counted=10, late=1),), atoz_risk=1, atoz_critical=1, order_messages=(old,)
+    )
 
     report = score(facts, AMAZON)
 
@@ -128,8 +145,11 @@ def test_a_critical_atoz_risk_asks_for_an_answer_now():
 
 
 def test_no_data_is_healthy_and_the_first_pending_message_can_still_cross():
-    facts = HealthFacts(as_of=T, windows=(window(counted=0, late=0, pending=1),),
-                        pending=(ref(1, received=timedelta(hours=1)),))
+    facts = HealthFacts(
+        as_of=T,
+        windows=(window(counted=0, late=0, pending=1),),
+        pending=(ref(1, received=timedelta(hours=1)),),
+    )
     report = score(facts, AMAZON)
     assert report.status == Band.HEALTHY
     assert report.metric("late_response_rate_7d").value is None

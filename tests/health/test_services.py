@@ -40,8 +40,14 @@ def test_a_snapshot_is_written_once_per_account_and_day(amazon, channel):
     assert again.as_of == NOW.replace(hour=0)  # the end of 9 March
     assert again.status == "critical"
     week = next(metric for metric in again.metrics if metric["key"] == "late_response_rate_7d")
-    assert week == {"key": "late_response_rate_7d", "value": 1.0, "target": 0.1, "status": "critical",
-                    "numerator": 1, "denominator": 1}
+    assert week == {
+        "key": "late_response_rate_7d",
+        "value": 1.0,
+        "target": 0.1,
+        "status": "critical",
+        "numerator": 1,
+        "denominator": 1,
+    }
 
 
 def test_days_end_at_local_midnight(account, channel):
@@ -56,7 +62,9 @@ def test_days_end_at_local_midnight(account, channel):
 
 def test_the_daily_job_fills_missing_and_unfinished_days_only(amazon, channel):
     write_snapshot(account=amazon, day=(NOW - days(2)).date(), now=NOW)  # final
-    write_snapshot(account=amazon, day=(NOW - days(1)).date(), now=NOW - days(1) + hours(1))  # written during it
+    write_snapshot(
+        account=amazon, day=(NOW - days(1)).date(), now=NOW - days(1) + hours(1)
+    )  # written during it
 
     written = snapshot_missing_days(now=NOW, days=5)
 
@@ -80,23 +88,33 @@ def test_the_tasks_call_the_services(amazon):
 
 def test_the_snapshot_command_backfills_a_period(amazon, other_account):
     out = StringIO()
-    call_command("health_snapshot", "--account", str(amazon.pk), "--from", "2026-03-01", "--to", "2026-03-05",
-                 stdout=out)
+    call_command(
+        "health_snapshot",
+        "--account",
+        str(amazon.pk),
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-05",
+        stdout=out,
+    )
     assert out.getvalue().strip() == "written=5"
     call_command("health_snapshot", "--days", "3", stdout=out)
     assert "filled=6 refreshed=2" in out.getvalue()
 
 
 def test_order_volume_csv_rows_are_validated_with_line_numbers():
-    rows, errors = read_volumes([
-        "account,date,orders\n",
-        "Team A shop,2026-03-01,120\n",
-        "Team A shop,2026-03-02,1,200\n",
-        "Team A shop,03/03/2026,5\n",
-        "Team A shop,2026-03-04,-3\n",
-        ",2026-03-05,3\n",
-        "Team A shop,2026-03-01,7\n",
-    ])
+    rows, errors = read_volumes(
+        [
+            "account,date,orders\n",
+            "Team A shop,2026-03-01,120\n",
+            "Team A shop,2026-03-02,1,200\n",
+            "Team A shop,03/03/2026,5\n",
+            "Team A shop,2026-03-04,-3\n",
+            ",2026-03-05,3\n",
+            "Team A shop,2026-03-01,7\n",
+        ]
+    )
     assert [(r.account, r.date, r.orders) for r in rows] == [("Team A shop", date(2026, 3, 1), 120)]
     assert [str(e) for e in errors] == [
         "line 3: expected 3 columns, found 4 (quote numbers written with a thousands separator)",
@@ -126,7 +144,7 @@ def test_the_import_command_reports_bad_rows_and_saves_nothing(tmp_path, amazon)
 
 def test_the_import_command_saves_and_replaces_days(tmp_path, amazon):
     csv = tmp_path / "orders.csv"
-    csv.write_text("account,date,orders\nTeam A shop,2026-03-01,120\nTeam A shop,2026-03-02,\"1,300\"\n")
+    csv.write_text('account,date,orders\nTeam A shop,2026-03-01,120\nTeam A shop,2026-03-02,"1,300"\n')
     out = StringIO()
     call_command("import_order_volumes", str(csv), stdout=out)
     csv.write_text("date,orders,account\n2026-03-02,1400,Team A shop\n")
@@ -147,7 +165,9 @@ def test_ambiguous_account_names_must_use_the_id(tmp_path, amazon):
     assert "several accounts are named 'Team A shop'; use the account id" in err.getvalue()
 
 
-def test_rescue_inquiry_ids_name_the_inquiries_to_answer_first(amazon, channel, agent, outsider, other_channel):
+def test_rescue_inquiry_ids_name_the_inquiries_to_answer_first(
+    amazon, channel, agent, outsider, other_channel
+):
     for index in range(9):
         message = ask(channel, NOW - days(2) - hours(index))
         answer(message, message.received_at + hours(1))
@@ -196,8 +216,10 @@ def test_a_preset_edit_changes_the_targets(amazon, channel):
 
     report = account_health(amazon, NOW)
 
-    assert [k.key for k in report.metrics if k.key.startswith("late_")] == ["late_response_rate_7d",
-                                                                           "late_response_rate_14d"]
+    assert [k.key for k in report.metrics if k.key.startswith("late_")] == [
+        "late_response_rate_7d",
+        "late_response_rate_14d",
+    ]
     assert report.metric("late_response_rate_7d").target == 0.5
 
 
@@ -223,6 +245,12 @@ def test_the_preset_admin_pages_open(superuser, client):
 def test_snapshots_keep_the_same_keys_the_api_lists(amazon):
     snapshot = write_snapshot(account=amazon, day=NOW.date() - timedelta(days=1), now=NOW)
     assert {metric["key"] for metric in snapshot.metrics} >= {
-        "late_response_rate_7d", "late_response_rate_30d", "late_response_rate_90d", "response_time_p50_seconds",
-        "response_time_p90_seconds", "atoz_risk_count", "open_clusters", "complaint_rate_quality",
+        "late_response_rate_7d",
+        "late_response_rate_30d",
+        "late_response_rate_90d",
+        "response_time_p50_seconds",
+        "response_time_p90_seconds",
+        "atoz_risk_count",
+        "open_clusters",
+        "complaint_rate_quality",
     }

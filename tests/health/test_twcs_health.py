@@ -9,6 +9,7 @@ for word.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,15 @@ INSTANTS = [
     datetime(2017, 11, 25, 0, 0, tzinfo=UTC),
     datetime(2017, 12, 4, 0, 0, tzinfo=UTC),
 ]
-COMPANIES = ["AmazonHelp", "AppleSupport", "ChipotleTweets", "Delta", "marksandspencer", "Tesco", "sprintcare"]
+COMPANIES = [
+    "AmazonHelp",
+    "AppleSupport",
+    "ChipotleTweets",
+    "Delta",
+    "marksandspencer",
+    "Tesco",
+    "sprintcare",
+]
 
 
 @dataclass
@@ -105,14 +114,16 @@ def replay(tweets: list[Tweet]) -> dict[str, Account]:
     accounts, channels = {}, {}
     for name in sorted(companies):
         accounts[name] = Account.objects.create(name=name, marketplace=Marketplace.AMAZON)
-        channels[name] = Channel.objects.create(account=accounts[name], slug=f"twcs-{name.lower()}", name=name)
+        channels[name] = Channel.objects.create(
+            account=accounts[name], slug=f"twcs-{name.lower()}", name=name
+        )
     owner_of: dict[str, str] = {}
     for tweet in tweets:
         owner = company_of(tweet, companies, owner_of)
         if owner is None:
             continue
         owner_of[tweet.tweet_id] = owner
-        try:
+        with contextlib.suppress(Rejected):  # company tweets answering nothing stored
             services.record_message(
                 channel=channels[owner],
                 incoming=IncomingMessage(
@@ -124,8 +135,6 @@ def replay(tweets: list[Tweet]) -> dict[str, Account]:
                     in_reply_to=tweet.in_response_to,
                 ),
             )
-        except Rejected:
-            pass  # company tweets answering nothing stored
     return accounts
 
 
@@ -142,7 +151,11 @@ def test_late_rates_and_median_response_time_match_a_plain_computation_over_the_
             want = expected(convs, company, as_of)
             for days in (7, 30):
                 got = report.metric(f"late_response_rate_{days}d")
-                assert (got.numerator, got.denominator) == want[f"late_response_rate_{days}d"], (company, as_of, days)
+                assert (got.numerator, got.denominator) == want[f"late_response_rate_{days}d"], (
+                    company,
+                    as_of,
+                    days,
+                )
                 late_seen += got.numerator
             median = report.metric("response_time_p50_seconds").value
             if want["response_time_p50_seconds"] is None:

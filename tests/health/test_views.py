@@ -48,13 +48,15 @@ def test_the_health_page_shows_status_reasons_and_the_rescue_list(amazon, channe
     page = response.content.decode()
     assert "Answer first" in page
     # 4 late of 46 counted (8.7%); one more late message makes it 5 of 47 (10.6%).
-    assert ("Answer this message in the next 2 h or the 7-, 30- and 90-day late rates go from 8.7% to 10.6% "
-            "(at risk → critical).") in page
+    assert (
+        "Answer this message in the next 2 h or the 7-, 30- and 90-day late rates go from 8.7% to 10.6% "
+        "(at risk → critical)."
+    ) in page
     assert "Where is my parcel?" in page
     assert "Late response rate, 7 days" in page
     assert "Refund please" in page  # the A-to-z risk is one of the reasons
     assert "114-7731" in page
-    assert "<svg class=\"trend\"" in page
+    assert '<svg class="trend"' in page
     assert reverse("inquiries:detail", args=[m.Message.objects.get(order_id="114-7731").inquiry_id]) in page
 
 
@@ -97,10 +99,10 @@ def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
     assert "<script>" not in plan
 
 
-# session, user, account, preset, its reply rule (no calendar row: none), totals, late counts,
+# session, user, account, preset, a count per window (3 on Amazon), answer times, late counts,
 # deadlines ahead, A-to-z counts, late list, overdue list, slowest list, pending list, order
 # list, topics, order volumes, complaints per topic, clusters, snapshots for the trends
-HEALTH_PAGE_QUERIES = 19
+HEALTH_PAGE_QUERIES = 21
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -132,13 +134,22 @@ def test_the_plan_of_action_reads_as_a_plan(amazon, channel, manager, frozen):
     busy_week(channel, 30)
     quality = m.Topic.objects.get(key="quality")
     cluster = m.Cluster.objects.create(
-        account=amazon, topic=quality, sku="KETTLE-2", kind=m.ClusterKind.BURST, first_seen=NOW - days(9),
-        last_seen=NOW - days(2), member_count=14, severity=m.Severity.HIGH,
+        account=amazon,
+        topic=quality,
+        sku="KETTLE-2",
+        kind=m.ClusterKind.BURST,
+        first_seen=NOW - days(9),
+        last_seen=NOW - days(2),
+        member_count=14,
+        severity=m.Severity.HIGH,
     )
     complaints.record_action(
-        cluster=cluster, actor=manager, root_cause="A batch of kettles shipped with loose lids.",
+        cluster=cluster,
+        actor=manager,
+        root_cause="A batch of kettles shipped with loose lids.",
         corrective_action="Pulled the batch from sale and refunded every buyer.",
-        preventive_measure="Lids are now checked on every unit before packing.", now=NOW - days(1),
+        preventive_measure="Lids are now checked on every unit before packing.",
+        now=NOW - days(1),
     )
 
     client = client_for(manager)
@@ -149,8 +160,13 @@ def test_the_plan_of_action_reads_as_a_plan(amazon, channel, manager, frozen):
     assert markdown["Content-Type"].startswith("text/markdown")
     text = markdown.content.decode()
     assert text.startswith("# Plan of action: Team A shop\n")
-    for heading in ("## Summary", "## Root causes", "## Corrective actions taken", "## Preventive measures",
-                    "## Evidence"):
+    for heading in (
+        "## Summary",
+        "## Root causes",
+        "## Corrective actions taken",
+        "## Preventive measures",
+        "## Evidence",
+    ):
         assert heading in text
         assert heading[3:] in html
     assert "received 32 buyer messages that needed a response" in text

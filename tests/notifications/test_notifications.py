@@ -232,12 +232,12 @@ def test_notification_list_runs_a_fixed_number_of_queries(client, channel, polic
     for index in range(3):
         open_inquiry(channel, sender_address=f"a{index}@example.com")
     sweep_at(61)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):  # session, user, preferences, the page of notifications
         client.get("/notifications/")
     for index in range(20):
         open_inquiry(channel, 70, sender_address=f"b{index}@example.com")
     sweep_at(140)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):  # session, user, preferences, the page of notifications
         client.get("/notifications/")
 
 

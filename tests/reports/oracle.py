@@ -18,8 +18,10 @@ from inquiries import models as m
 def clocks_in(account_ids: list[int], first: date, last: date, tz: str) -> list[m.Clock]:
     zone = ZoneInfo(tz)
     return [
-        clock for clock in m.Clock.objects.select_related("inquiry").order_by("pk")
-        if clock.inquiry.account_id in account_ids and first <= clock.started_at.astimezone(zone).date() <= last
+        clock
+        for clock in m.Clock.objects.select_related("inquiry").order_by("pk")
+        if clock.inquiry.account_id in account_ids
+        and first <= clock.started_at.astimezone(zone).date() <= last
     ]
 
 
@@ -31,7 +33,7 @@ def outcome(clock: m.Clock, now: datetime) -> str:
     return "breached" if clock.due_at <= now else "in_progress"
 
 
-def compliance(clocks: list[m.Clock], now: datetime, key) -> dict:  # noqa: ANN001
+def compliance(clocks: list[m.Clock], now: datetime, key) -> dict:
     """{(group, kind): {met, missed, breached, cancelled, in_progress, compliance}}"""
     table: dict = defaultdict(Counter)
     for clock in clocks:
@@ -40,8 +42,11 @@ def compliance(clocks: list[m.Clock], now: datetime, key) -> dict:  # noqa: ANN0
     for group, counts in table.items():
         counted = counts["met"] + counts["missed"] + counts["breached"]
         result[group] = {
-            "met": counts["met"], "missed": counts["missed"], "breached": counts["breached"],
-            "cancelled": counts["cancelled"], "in_progress": counts["in_progress"],
+            "met": counts["met"],
+            "missed": counts["missed"],
+            "breached": counts["breached"],
+            "cancelled": counts["cancelled"],
+            "in_progress": counts["in_progress"],
             "compliance_pct": round(100 * counts["met"] / counted, 1) if counted else None,
         }
     return result
@@ -63,8 +68,12 @@ def stats(values: list[float]) -> dict:
     if not values:
         return {"count": 0, "median_seconds": None, "p90_seconds": None, "mean_seconds": None}
     p90 = statistics.quantiles(values, n=10, method="inclusive")[8] if len(values) > 1 else values[0]
-    return {"count": len(values), "median_seconds": round(statistics.median(values)), "p90_seconds": round(p90),
-            "mean_seconds": round(statistics.fmean(values))}
+    return {
+        "count": len(values),
+        "median_seconds": round(statistics.median(values)),
+        "p90_seconds": round(p90),
+        "mean_seconds": round(statistics.fmean(values)),
+    }
 
 
 def histogram(values: list[float]) -> list[int]:
@@ -79,7 +88,9 @@ def backlog(account_ids: list[int], now: datetime) -> dict:
     """{(status, age bucket index): count} of open inquiries."""
     edges = [timedelta(hours=1), timedelta(hours=4), timedelta(days=1), timedelta(days=3), timedelta(days=7)]
     counts: Counter = Counter()
-    for inquiry in m.Inquiry.objects.filter(account_id__in=account_ids, status__in=["new", "open", "pending"]):
+    for inquiry in m.Inquiry.objects.filter(
+        account_id__in=account_ids, status__in=["new", "open", "pending"]
+    ):
         age = now - inquiry.opened_at
         counts[(inquiry.status, next((i for i, edge in enumerate(edges) if age < edge), 5))] += 1
     return dict(counts)
@@ -87,10 +98,16 @@ def backlog(account_ids: list[int], now: datetime) -> dict:
 
 def oldest_waiting(account_ids: list[int]) -> list[tuple[int, datetime]]:
     waiting = []
-    for inquiry in m.Inquiry.objects.filter(account_id__in=account_ids, status__in=["new", "open", "pending"]):
+    for inquiry in m.Inquiry.objects.filter(
+        account_id__in=account_ids, status__in=["new", "open", "pending"]
+    ):
         unanswered = [
-            msg.received_at for msg in inquiry.messages.all()
-            if msg.direction == "inbound" and not msg.automatic and not msg.no_response_needed and msg.answered_at is None
+            msg.received_at
+            for msg in inquiry.messages.all()
+            if msg.direction == "inbound"
+            and not msg.automatic
+            and not msg.no_response_needed
+            and msg.answered_at is None
         ]
         if unanswered:
             waiting.append((inquiry.pk, min(unanswered)))
@@ -100,7 +117,9 @@ def oldest_waiting(account_ids: list[int]) -> list[tuple[int, datetime]]:
 def heatmap(account_ids: list[int], start: datetime, end: datetime) -> dict:
     """{(iso weekday, hour): [inbound, replies]} in each account's own zone."""
     cells: dict = defaultdict(lambda: [0, 0])
-    for message in m.Message.objects.select_related("inquiry__account").filter(inquiry__account_id__in=account_ids):
+    for message in m.Message.objects.select_related("inquiry__account").filter(
+        inquiry__account_id__in=account_ids
+    ):
         if message.automatic or message.direction == "note" or not start <= message.received_at < end:
             continue
         local = message.received_at.astimezone(ZoneInfo(message.inquiry.account.timezone))

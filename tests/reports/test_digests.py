@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 SEND = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)  # a Wednesday; the window is Tuesday 08:00 to Wednesday 08:00
 
 
-def subscription(user, **fields) -> m.ReportSubscription:  # noqa: ANN001
+def subscription(user, **fields) -> m.ReportSubscription:
     fields.setdefault("created_at", T0 - timedelta(days=30))
     teams = fields.pop("teams", [])
     sub = m.ReportSubscription.objects.create(user=user, **fields)
@@ -38,8 +38,12 @@ def subscription(user, **fields) -> m.ReportSubscription:  # noqa: ANN001
         ("weekly", 2, datetime(2026, 3, 4, 9, 0, tzinfo=UTC), datetime(2026, 3, 4, 7, 0, tzinfo=UTC)),
     ],
 )
-def test_the_schedule_is_the_local_hour_in_the_subscribers_time_zone(manager, frequency, weekday, now, expected):
-    sub = m.ReportSubscription(user=manager, frequency=frequency, hour=8, weekday=weekday, timezone="Europe/Berlin")
+def test_the_schedule_is_the_local_hour_in_the_subscribers_time_zone(
+    manager, frequency, weekday, now, expected
+):
+    sub = m.ReportSubscription(
+        user=manager, frequency=frequency, hour=8, weekday=weekday, timezone="Europe/Berlin"
+    )
     assert digests.scheduled_instant(sub, now) == expected
 
 
@@ -56,25 +60,40 @@ def test_a_new_subscription_waits_for_its_first_send_time(manager):
 
 
 @pytest.fixture
-def facts(history, account):  # noqa: ANN001, ANN201
+def facts(history, account):
     """The sweep's breach events, a cluster flagged in the window and a health change."""
     sweep(now=NOW)
     cluster = m.Cluster.objects.create(
-        account=account, topic=history["shipping"], sku="SKU-<b>1</b>", kind=m.ClusterKind.BURST,
-        first_seen=SEND - timedelta(hours=5), last_seen=SEND - timedelta(hours=1), member_count=4, customer_count=4,
+        account=account,
+        topic=history["shipping"],
+        sku="SKU-<b>1</b>",
+        kind=m.ClusterKind.BURST,
+        first_seen=SEND - timedelta(hours=5),
+        last_seen=SEND - timedelta(hours=1),
+        member_count=4,
+        customer_count=4,
     )
-    m.ClusterEvent.objects.create(cluster=cluster, kind=m.ClusterEventKind.OPENED, at=SEND - timedelta(hours=1))
-    m.HealthSnapshot.objects.create(account=account, date=datetime(2026, 3, 2).date(), status="healthy",
-                                    as_of=SEND - timedelta(days=2))
-    m.HealthSnapshot.objects.create(account=account, date=datetime(2026, 3, 4).date(), status="at_risk",
-                                    as_of=SEND - timedelta(hours=1))
+    m.ClusterEvent.objects.create(
+        cluster=cluster, kind=m.ClusterEventKind.OPENED, at=SEND - timedelta(hours=1)
+    )
+    m.HealthSnapshot.objects.create(
+        account=account, date=datetime(2026, 3, 2).date(), status="healthy", as_of=SEND - timedelta(days=2)
+    )
+    m.HealthSnapshot.objects.create(
+        account=account, date=datetime(2026, 3, 4).date(), status="at_risk", as_of=SEND - timedelta(hours=1)
+    )
     return history
 
 
 def test_the_digest_summarises_the_window_for_the_subscribers_teams(facts, manager, team):
     subscription(manager, hour=8, timezone="UTC", teams=[team])
-    customer(facts["breached"].channel, SEND - timedelta(hours=3), sender="late@example.com",
-             subject="<script>alert(1)</script>", now=NOW)
+    customer(
+        facts["breached"].channel,
+        SEND - timedelta(hours=3),
+        sender="late@example.com",
+        subject="<script>alert(1)</script>",
+        now=NOW,
+    )
     assert digests.send_due_digests(now=SEND + timedelta(minutes=5)) == 1
     [message] = mail.outbox
     assert message.to == ["maria@example.com"]

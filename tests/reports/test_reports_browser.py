@@ -30,8 +30,9 @@ def browser_context_args(browser_context_args: dict) -> dict:
 def month(channel, team, agent, teammate, manager) -> int:
     """Four weeks of inquiries on two accounts: replies fast and slow, some never, a few solved."""
     factories.policy_with_targets(first_reply=2 * 3600, next_reply=4 * 3600, resolution=48 * 3600)
-    amazon = factories.AccountFactory(name="Acme on Amazon US", marketplace=m.Marketplace.AMAZON,
-                                      timezone="America/New_York")
+    amazon = factories.AccountFactory(
+        name="Acme on Amazon US", marketplace=m.Marketplace.AMAZON, timezone="America/New_York"
+    )
     team.accounts.add(amazon)
     channels = [channel, factories.ChannelFactory(account=amazon, slug="amazon-us", name="Buyer messages")]
     topics = list(m.Topic.objects.all()[:4])
@@ -41,20 +42,32 @@ def month(channel, team, agent, teammate, manager) -> int:
     for day in range(28, -1, -1):
         for _ in range(rng.randint(3, 6)):
             at = now - timedelta(days=day, hours=rng.randint(0, 10), minutes=rng.randint(0, 59))
-            inquiry = customer(channels[count % 2], at, sender=f"buyer{count}@example.com",
-                               subject=rng.choice(["Where is my order?", "Broken lid", "Refund please"]))
+            inquiry = customer(
+                channels[count % 2],
+                at,
+                sender=f"buyer{count}@example.com",
+                subject=rng.choice(["Where is my order?", "Broken lid", "Refund please"]),
+            )
             count += 1
             author = agent if count % 3 else teammate
             services.assign(inquiry=inquiry, assignee=author, actor=author, now=at + timedelta(minutes=1))
             if count % 4 == 0:
-                services.change_topic(inquiry=inquiry, topic=topics[count % len(topics)], actor=author,
-                                      now=at + timedelta(minutes=2))
+                services.change_topic(
+                    inquiry=inquiry,
+                    topic=topics[count % len(topics)],
+                    actor=author,
+                    now=at + timedelta(minutes=2),
+                )
             delay = timedelta(minutes=rng.choice([15, 40, 70, 110, 150, 300]))
             if at + delay < now and count % 7:
                 reply(inquiry, author, at + delay)
                 if count % 2 and at + delay + timedelta(hours=20) < now:
-                    services.change_status(inquiry=inquiry, status=m.Status.SOLVED, actor=author,
-                                           now=at + delay + timedelta(hours=rng.choice([3, 20, 60])))
+                    services.change_status(
+                        inquiry=inquiry,
+                        status=m.Status.SOLVED,
+                        actor=author,
+                        now=at + delay + timedelta(hours=rng.choice([3, 20, 60])),
+                    )
     refresh_rollups(now=now)
     return count
 

@@ -17,17 +17,22 @@ from tests.reports.conftest import NOW, T0, customer, reply
 pytestmark = pytest.mark.django_db
 
 
-def scope_for(user, now, **filters):  # noqa: ANN001, ANN201
+def scope_for(user, now, **filters):
     choices = ReportChoices.load(user)
-    return make_scope(accounts=choices.accounts, first_day=T0.date() - timedelta(days=1), last_day=now.date(),
-                      now=now, **filters)
+    return make_scope(
+        accounts=choices.accounts,
+        first_day=T0.date() - timedelta(days=1),
+        last_day=now.date(),
+        now=now,
+        **filters,
+    )
 
 
 def as_set(rows: list) -> set:
     return {(r.group, r.kind, r.met, r.missed, r.breached, r.cancelled, r.in_progress) for r in rows}
 
 
-def assert_rollup_equals_live(user, now) -> None:  # noqa: ANN001
+def assert_rollup_equals_live(user, now) -> None:
     scope = scope_for(user, now)
     for group_by in ("day", "week", "agent", "team", "channel", "account", "total"):
         from_rollup = rollup_counts(scope, group_by)
@@ -79,8 +84,13 @@ def test_the_rollup_is_not_used_when_it_cannot_answer(history, manager, channel)
     assert rollup_counts(scope_for(manager, NOW, topic_ids=(history["shipping"].pk,)), "day") is None
     assert rollup_counts(scope_for(manager, NOW), "topic") is None
     assert rollup_counts(scope_for(manager, NOW + timedelta(minutes=11)), "day") is None  # beat is down
-    berlin = make_scope(accounts=ReportChoices.load(manager).accounts, first_day=NOW.date(), last_day=NOW.date(),
-                        now=NOW, tz="Europe/Berlin")
+    berlin = make_scope(
+        accounts=ReportChoices.load(manager).accounts,
+        first_day=NOW.date(),
+        last_day=NOW.date(),
+        now=NOW,
+        tz="Europe/Berlin",
+    )
     assert rollup_counts(berlin, "day") is None  # days in a zone it does not store
 
 

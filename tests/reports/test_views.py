@@ -27,7 +27,7 @@ def client_for(user: object) -> Client:
     return client
 
 
-def parse_csv(response) -> list[dict]:  # noqa: ANN001
+def parse_csv(response) -> list[dict]:
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
 
@@ -37,7 +37,7 @@ def as_csv_text(value: object) -> str:
 
 
 @pytest.fixture
-def frozen():  # noqa: ANN201
+def frozen():
     with time_machine.travel(NOW, tick=False):
         yield NOW
 
@@ -72,7 +72,9 @@ def test_the_page_the_csv_and_the_api_show_the_same_figures(history, manager, fr
 
     # The breakdown by agent on the page and the API's SLA report grouped by agent agree too.
     by_agent = {row["group"]: row for row in page.context["report"].breakdowns["agent"].records()}
-    api_agents = token_client(manager).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "agent"}).json()["rows"]
+    api_agents = (
+        token_client(manager).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "agent"}).json()["rows"]
+    )
     for row in api_agents:
         if row["clock_kind"] == "first_reply":
             assert by_agent[row["group"]]["first_reply_compliance_pct"] == row["compliance_pct"]
@@ -94,43 +96,62 @@ def test_the_api_serves_every_table_with_the_page_filters(history, manager, froz
 
 
 @pytest.mark.parametrize("param", ["account", "team", "agent", "channel"])
-def test_a_filter_naming_another_teams_rows_is_a_404(history, manager, outsider, other_team, other_channel, param):
-    foreign = {"account": other_channel.account_id, "team": other_team.pk, "agent": outsider.pk,
-               "channel": other_channel.pk}[param]
+def test_a_filter_naming_another_teams_rows_is_a_404(
+    history, manager, outsider, other_team, other_channel, param
+):
+    foreign = {
+        "account": other_channel.account_id,
+        "team": other_team.pk,
+        "agent": outsider.pk,
+        "channel": other_channel.pk,
+    }[param]
     assert client_for(manager).get(reverse("inquiries:reports"), {param: foreign}).status_code == 404
-    assert client_for(manager).get(reverse("inquiries:report_csv", args=["sla"]), {param: foreign}).status_code == 404
+    assert (
+        client_for(manager).get(reverse("inquiries:report_csv", args=["sla"]), {param: foreign}).status_code
+        == 404
+    )
     assert token_client(manager).get("/api/v1/reports/sla/", {param: foreign}).status_code == 404
 
 
 def test_an_outsider_sees_only_their_own_accounts(history, outsider, frozen):
-    rows = token_client(outsider).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "account"}).json()["rows"]
+    rows = (
+        token_client(outsider).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "account"}).json()["rows"]
+    )
     assert {row["group"] for row in rows} == {history["foreign"].account_id}
     page = client_for(outsider).get(reverse("inquiries:reports"), PERIOD)
     assert [a.name for a in page.context["form"].choices.accounts] == ["Team B shop"]
 
 
 def test_bad_dates_are_a_400_with_the_reason(manager):
-    response = client_for(manager).get(reverse("inquiries:reports"), {"from": "2026-03-10", "to": "2026-03-01"})
+    response = client_for(manager).get(
+        reverse("inquiries:reports"), {"from": "2026-03-10", "to": "2026-03-01"}
+    )
     assert response.status_code == 400
     assert "The first day is after the last day." in response.content.decode()
     api = token_client(manager).get("/api/v1/reports/sla/", {"from": "2026-03-10", "to": "2026-03-01"})
     assert api.status_code == 400
     assert token_client(manager).get("/api/v1/reports/sla/", {"group_by": "hour"}).status_code == 400
-    assert token_client(manager).get("/api/v1/reports/sla/", {"from": "2025-01-01", "to": "2026-03-01"}) \
-        .status_code == 400  # more than 400 days
+    assert (
+        token_client(manager)
+        .get("/api/v1/reports/sla/", {"from": "2025-01-01", "to": "2026-03-01"})
+        .status_code
+        == 400
+    )  # more than 400 days
 
 
 def test_the_csv_neutralises_spreadsheet_formulas(channel, manager, agent, policy, frozen):
-    customer(channel, NOW - timedelta(hours=2), sender="x@example.com", subject="=HYPERLINK(\"http://evil\")")
+    customer(channel, NOW - timedelta(hours=2), sender="x@example.com", subject='=HYPERLINK("http://evil")')
     customer(channel, NOW - timedelta(hours=1), sender="@sum@example.com", subject="+1 -1")
     rows = parse_csv(client_for(manager).get(reverse("inquiries:report_csv", args=["oldest"])))
-    assert [row["subject"] for row in rows] == ["'=HYPERLINK(\"http://evil\")", "'+1 -1"]
+    assert [row["subject"] for row in rows] == ['\'=HYPERLINK("http://evil")', "'+1 -1"]
     assert rows[1]["customer"] == "'@sum@example.com"
     assert rows[0]["waiting_seconds"] == "7200"  # numbers stay numbers
 
 
 def test_breakdown_tables_sort_by_any_column(history, manager, frozen):
-    page = client_for(manager).get(reverse("inquiries:reports"), {**PERIOD, "sort_agent": "-first_reply_counted"})
+    page = client_for(manager).get(
+        reverse("inquiries:reports"), {**PERIOD, "sort_agent": "-first_reply_counted"}
+    )
     agent = next(b for b in page.context["breakdowns"] if b["dimension"] == "agent")
     counted = agent["table"].column("first_reply_counted")
     assert counted == sorted(counted, reverse=True)
@@ -149,12 +170,22 @@ def test_the_page_escapes_what_customers_wrote(channel, manager, policy, frozen)
 
 def test_a_manager_subscribes_changes_and_stops_the_digest(manager, team, frozen):
     client = client_for(manager)
-    form = {"frequency": "weekly", "hour": "7", "weekday": "4", "timezone": "Europe/Berlin", "teams": [team.pk]}
+    form = {
+        "frequency": "weekly",
+        "hour": "7",
+        "weekday": "4",
+        "timezone": "Europe/Berlin",
+        "teams": [team.pk],
+    }
     assert client.post(reverse("inquiries:report_subscribe"), form).status_code == 302
     client.post(reverse("inquiries:report_subscribe"), {**form, "hour": "9"})
     subscription = m.ReportSubscription.objects.get(user=manager)
     assert (subscription.frequency, subscription.hour, subscription.weekday, subscription.timezone) == (
-        "weekly", 9, 4, "Europe/Berlin")
+        "weekly",
+        9,
+        4,
+        "Europe/Berlin",
+    )
     assert list(subscription.teams.all()) == [team]
     page = client.get(reverse("inquiries:reports"))
     assert "Weekly at 09:00 Europe/Berlin" in " ".join(page.content.decode().split())
@@ -163,8 +194,10 @@ def test_a_manager_subscribes_changes_and_stops_the_digest(manager, team, frozen
 
 
 def test_a_manager_cannot_subscribe_to_another_teams_digest(manager, other_team):
-    client_for(manager).post(reverse("inquiries:report_subscribe"), {
-        "frequency": "daily", "hour": "7", "weekday": "0", "timezone": "UTC", "teams": [other_team.pk]})
+    client_for(manager).post(
+        reverse("inquiries:report_subscribe"),
+        {"frequency": "daily", "hour": "7", "weekday": "0", "timezone": "UTC", "teams": [other_team.pk]},
+    )
     assert not m.ReportSubscription.objects.exists()
 
 

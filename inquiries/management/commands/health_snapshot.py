@@ -21,13 +21,26 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--account", type=int, action="append", help="Account id (repeatable); default all.")
-        parser.add_argument("--days", type=int, default=90, help="How far back to fill missing days (default 90).")
+        parser.add_argument(
+            "--account", type=int, action="append", help="Account id (repeatable); default all."
+        )
+        parser.add_argument(
+            "--days", type=int, default=90, help="How far back to fill missing days (default 90)."
+        )
         parser.add_argument("--from", dest="first", type=date.fromisoformat, help="Recompute from this day.")
-        parser.add_argument("--to", dest="last", type=date.fromisoformat, help="...to this day (default today).")
+        parser.add_argument(
+            "--to", dest="last", type=date.fromisoformat, help="...to this day (default today)."
+        )
 
-    def handle(self, *args: Any, account: list[int] | None, days: int, first: date | None, last: date | None,
-               **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        account: list[int] | None,
+        days: int,
+        first: date | None,
+        last: date | None,
+        **options: Any,
+    ) -> None:
         now = timezone.now()
         if days < 1 or days > 366:
             raise CommandError("--days must be between 1 and 366")

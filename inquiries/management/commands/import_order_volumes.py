@@ -21,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
-        parser.add_argument("--save-valid", action="store_true", help="Save the good rows even if some are bad.")
+        parser.add_argument(
+            "--save-valid", action="store_true", help="Save the good rows even if some are bad."
+        )
 
     def handle(self, *args: Any, file: Path, save_valid: bool, **options: Any) -> None:
         if not file.is_file():
