@@ -53,7 +53,9 @@ class QueueFilterForm(forms.Form):
         required=False, label="Assignee", choices=[("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]
     )
     clock = forms.ChoiceField(
-        required=False, label="Clock", choices=[ANY, ("breached", "Breached"), ("at_risk", "At risk")]
+        required=False,
+        label="Clock",
+        choices=[ANY, ("breached", "Breached"), ("at_risk", "At risk"), ("rescue", "On a rescue list")],
     )
 
     def __init__(
@@ -86,6 +88,7 @@ class QueueFilterForm(forms.Form):
             assignee=data.get("assignee") or "",
             urgency={"breached": Urgency.BREACHED, "at_risk": Urgency.AT_RISK}.get(clock),
             q=data.get("q") or "",
+            rescue=clock == "rescue",
         )
 
 

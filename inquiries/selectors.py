@@ -131,6 +131,7 @@ class QueueFilters:
     assignee: str = ""  # "me", "none" (unassigned) or "" (anyone)
     urgency: Urgency | None = None  # BREACHED or AT_RISK
     q: str = ""
+    rescue: bool = False  # only inquiries on an account-health rescue list
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +252,10 @@ def queue_page(
     """
     size = size or QUEUE_PAGE_SIZE
     queryset = filter_queue(with_urgency(inquiries_for(user), now), filters, user)
+    if filters.rescue:
+        from inquiries.health.selectors import rescue_inquiry_ids
+
+        queryset = queryset.filter(pk__in=rescue_inquiry_ids(user, filters.account, now=now))
     if after is not None:
         queryset = queryset.filter(_after(after))
     ordered = queryset.order_by("urgency", F("next_due").asc(nulls_last=True), "-opened_at", "-id")

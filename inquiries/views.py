@@ -47,6 +47,7 @@ PRESETS: tuple[tuple[str, dict[str, str]], ...] = (
     ("Unassigned", {"assignee": "none"}),
     ("Breached", {"clock": "breached"}),
     ("Unassigned Amazon", {"assignee": "none", "marketplace": "amazon"}),
+    ("Rescue list", {"clock": "rescue"}),
 )
 FILTER_PARAMS = ("q", "account", "channel", "marketplace", "status", "topic", "priority", "assignee", "clock")
 

@@ -7,6 +7,7 @@ account is a 404 like a missing one, for the page and the exports alike.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,9 +56,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     """Every account the user sees, with the status of its latest daily snapshot."""
     accounts = list(selectors.accounts_for(request.user))
     latest = selectors.latest_snapshots(accounts)
-    rows = [(account, latest.get(account.pk)) for account in accounts]
-    badges = {pk: BAND_BADGES[Band(s.status)] for pk, s in latest.items()}
-    return render(request, "health/overview.html", {"rows": rows, "badges": badges})
+    rows = []
+    for account in accounts:
+        snapshot = latest.get(account.pk)
+        rows.append((account, snapshot, BAND_BADGES[Band(snapshot.status)] if snapshot else None))
+    return render(request, "health/overview.html", {"rows": rows})
 
 
 @require_GET
@@ -269,9 +272,16 @@ def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@functools.cache
 def pdf_available() -> bool:
-    """Whether WeasyPrint is installed; checked without importing it (its import is slow)."""
-    return importlib.util.find_spec("weasyprint") is not None
+    """Whether WeasyPrint and the system libraries it loads (Pango) are there; checked once."""
+    if importlib.util.find_spec("weasyprint") is None:
+        return False
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
 
 
 def render_pdf(html: str) -> bytes:

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inquiries.models import DigestFrequency, Team
 from inquiries.reports.export import to_csv
-from inquiries.reports.report import TABLE_NAMES, Report, build_report, build_table
+from inquiries.reports.report import LAZY_SECTIONS, TABLE_NAMES, Report, build_report, build_table
 from inquiries.reports.scope import DIMENSIONS, GROUP_BY_CHOICES, ReportChoices, ReportFilterForm, ReportScope
 from inquiries.reports.tables import Table
 from inquiries.services import digests
@@ -55,17 +55,30 @@ def _filters(
 @require_GET
 @login_required
 def report_page(request: HttpRequest) -> HttpResponse:
-    """SLA compliance, times, breakdowns, backlog and volume for the filters in the query string."""
+    """SLA compliance and the backlog for the filters in the query string; the slower sections
+    (times, breakdowns, volume) load by themselves with `?section=<name>` (htmx), in parallel."""
+    section = request.GET.get("section", "")
+    if section and section not in LAZY_SECTIONS:
+        raise Http404("No such section.")
     choices, form, scope = _filters(request, ("day", "week"))
     if scope is None:
         return render(request, "reports/page.html", {"form": form}, status=400)
-    report = build_report(scope, choices, form.cleaned_data["group_by"])
+    report = build_report(
+        scope, choices, form.cleaned_data["group_by"], (section,) if section else ("summary",)
+    )
     query = _query(request.GET)
-    context = {
-        "form": form,
-        "report": report,
-        "query": query,
-        "breakdowns": [_sortable(report, request.GET, dimension, query) for dimension in DIMENSIONS],
+    context = {"form": form, "report": report, "query": query}
+    if section:
+        if section == "breakdowns":
+            context["breakdowns"] = [_sortable(report, request.GET, d, query) for d in DIMENSIONS]
+        template = f"reports/_{section}.html" if request.htmx else "reports/section.html"
+        return render(request, template, context | {"section": section})
+    kept = [(name, value) for name, value in request.GET.lists() if name != "section" for value in value]
+    context |= {
+        "section_urls": {
+            name: f"{reverse('inquiries:reports')}?{urlencode([*kept, ('section', name)])}"
+            for name in LAZY_SECTIONS
+        },
         "subscriptions": digests.subscriptions_of(request.user),
         "digest_form": SubscriptionForm(teams=_own_teams(request)),
     }

@@ -38,6 +38,7 @@ def _fresh_caches() -> None:
 
     clocks._build_calendar.cache_clear()
     clocks._policy_cache.clear()
+    clocks._preset_cache.clear()
     topics.clear_cache()
 
 

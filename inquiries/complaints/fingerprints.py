@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -65,10 +64,9 @@ def screening_bound(cosine_threshold: float) -> float:
     return max(0.15, cosine_threshold - 0.4)
 
 
-def estimated_jaccard(signature: bytes, others: Sequence[bytes]) -> np.ndarray:
-    """For each of `others`, the estimated Jaccard similarity of its text with `signature`'s."""
-    if not others:
-        return np.zeros(0)
+def estimated_jaccard(signature: bytes, packed: bytes) -> np.ndarray:
+    """For each fingerprint in `packed` (fingerprints concatenated), the estimated Jaccard
+    similarity of its text with `signature`'s."""
     mine = np.frombuffer(signature, dtype="<u4")
-    matrix = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), PERMUTATIONS)
+    matrix = np.frombuffer(packed, dtype="<u4").reshape(-1, PERMUTATIONS)
     return (matrix == mine).mean(axis=1)

@@ -78,7 +78,7 @@ class ReportSubscription(models.Model):
 
 
 class SlaRollup(models.Model):
-    """Clock outcomes per account, channel, assignee, team, clock kind and start day.
+    """Clock outcomes per account, channel, assignee, team, topic, clock kind and start day.
 
     A cache of `Clock` rows that makes the SLA report one small GROUP BY instead of a join
     over every clock of the period. Rebuilt from the clocks by `inquiries.services.rollups`
@@ -96,6 +96,7 @@ class SlaRollup(models.Model):
     team_id = models.BigIntegerField(
         null=True, help_text="The inquiry's team, else the assignee's team working the account; empty: none."
     )
+    topic_id = models.BigIntegerField(null=True, help_text="The inquiry's topic; empty when none.")
     kind = models.CharField(max_length=32)
     met = models.PositiveIntegerField(default=0)
     missed = models.PositiveIntegerField(default=0)

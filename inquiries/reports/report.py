@@ -8,7 +8,7 @@ every table of the page and draws the charts from those tables.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
@@ -130,11 +130,14 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
     )
 
 
-def breakdown_table(scope: ReportScope, choices: ReportChoices, dimension: str) -> Table:
+def breakdown_table(
+    scope: ReportScope, choices: ReportChoices, dimension: str, stats: queries.Stats | None = None
+) -> Table:
     """Per agent, team, channel, topic or account: first-reply and resolution compliance and
-    median times, and clocks still breached (all kinds)."""
+    median times, and clocks still breached (all kinds). `stats`: the dimension's duration
+    statistics when already computed (the page computes all of them in one query)."""
     counts, as_of = queries.compliance_counts(scope, dimension)
-    stats = queries.duration_stats(scope, dimension)
+    stats = stats if stats is not None else queries.duration_stats(scope, dimension)
     by_group: dict[object, dict[str, queries.ComplianceCounts]] = defaultdict(dict)
     for row in counts:
         by_group[row.group][row.kind] = row
@@ -303,19 +306,27 @@ class KindSummary:
     compliance: float | None
 
 
-@dataclass(frozen=True, slots=True)
+# The page's parts: "summary" is drawn with the page (SLA compliance, backlog: fast), the others
+# load by themselves once it shows (times and breakdown medians sort every measured clock).
+SECTIONS = ("summary", "times", "breakdowns", "volume")
+LAZY_SECTIONS = SECTIONS[1:]
+
+
+@dataclass(slots=True)
 class Report:
+    """The tables and charts of the sections that were built; the others stay empty."""
+
     scope: ReportScope
     group_by: str
-    sla: Table
-    durations: Table
-    histogram: Table
-    breakdowns: dict[str, Table]
-    backlog: Table
-    oldest: Table
-    heatmap: Table
-    summary: list[KindSummary]
-    charts: dict[str, SafeString]
+    sla: Table | None = None
+    summary: list[KindSummary] = field(default_factory=list)
+    backlog: Table | None = None
+    oldest: Table | None = None
+    durations: Table | None = None
+    histogram: Table | None = None
+    breakdowns: dict[str, Table] = field(default_factory=dict)
+    heatmap: Table | None = None
+    charts: dict[str, SafeString] = field(default_factory=dict)
 
 
 def summarise_sla(table: Table) -> list[KindSummary]:
@@ -345,35 +356,41 @@ def summarise_sla(table: Table) -> list[KindSummary]:
     return summary
 
 
-def build_report(scope: ReportScope, choices: ReportChoices, group_by: str = "day") -> Report:
-    sla = build_table("sla", scope, choices, group_by)
-    histogram = build_table("histogram", scope, choices)
-    backlog = build_table("backlog", scope, choices)
-    heatmap = build_table("heatmap", scope, choices)
-    return Report(
-        scope=scope,
-        group_by=group_by,
-        sla=sla,
-        durations=build_table("durations", scope, choices),
-        histogram=histogram,
-        breakdowns={d: build_table("breakdown", scope, choices, d) for d in DIMENSIONS},
-        backlog=backlog,
-        oldest=build_table("oldest", scope, choices),
-        heatmap=heatmap,
-        summary=summarise_sla(sla),
-        charts=_charts(scope, group_by, sla, histogram, backlog, heatmap),
-    )
-
-
-def _charts(
-    scope: ReportScope, group_by: str, sla: Table, histogram: Table, backlog: Table, heatmap: Table
-) -> dict[str, SafeString]:
+def build_report(
+    scope: ReportScope, choices: ReportChoices, group_by: str = "day", sections: tuple[str, ...] = SECTIONS
+) -> Report:
+    """The tables and charts of the page's `sections`. The tables are those `build_table` returns;
+    only the breakdowns' duration statistics are read together, in one query."""
+    report = Report(scope=scope, group_by=group_by)
     drawn: dict[str, str] = {}
+    if "summary" in sections:
+        report.sla = build_table("sla", scope, choices, group_by)
+        report.summary = summarise_sla(report.sla)
+        report.backlog = build_table("backlog", scope, choices)
+        report.oldest = build_table("oldest", scope, choices)
+        drawn["compliance"] = _compliance_chart(scope, group_by, report.sla)
+        drawn["backlog"] = _backlog_chart(report.backlog)
+    if "times" in sections:
+        report.durations = build_table("durations", scope, choices)
+        report.histogram = build_table("histogram", scope, choices)
+        drawn |= _histograms(report.histogram)
+    if "breakdowns" in sections:
+        stats = queries.duration_stats_by(scope, DIMENSIONS)
+        report.breakdowns = {d: breakdown_table(scope, choices, d, stats[d]) for d in DIMENSIONS}
+    if "volume" in sections:
+        report.heatmap = build_table("heatmap", scope, choices)
+        drawn |= _heatmaps(report.heatmap)
+    # charts.py escapes every text it draws.
+    report.charts = {name: mark_safe(svg) for name, svg in drawn.items()}
+    return report
+
+
+def _compliance_chart(scope: ReportScope, group_by: str, sla: Table) -> str:
     buckets = time_buckets(scope, group_by)
     compliance = {(row["group"], row["clock_kind"]): row["compliance_pct"] for row in sla.records()}
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in compliance)]
     label = "%d %b" if group_by == "day" else "w/c %d %b"
-    drawn["compliance"] = charts.line_chart(
+    return charts.line_chart(
         chart_id="chart-compliance",
         unit="%",
         y_max=100,
@@ -393,6 +410,10 @@ def _charts(
             for k in kinds
         ],
     )
+
+
+def _histograms(histogram: Table) -> dict[str, str]:
+    drawn = {}
     for kind in DURATION_KINDS:
         values = [row["count"] for row in histogram.records() if row["clock_kind"] == kind]
         drawn[f"histogram_{kind}"] = charts.bar_chart(
@@ -403,8 +424,12 @@ def _charts(
             series=[charts.Series("Clocks", values, KIND_COLORS[kind])],
             height=200,
         )
+    return drawn
+
+
+def _backlog_chart(backlog: Table) -> str:
     records = backlog.records()
-    drawn["backlog"] = charts.bar_chart(
+    return charts.bar_chart(
         chart_id="chart-backlog",
         title="Open inquiries by age",
         description="Open inquiries stacked by status (new, open, pending) in each age range.",
@@ -416,7 +441,11 @@ def _charts(
         width=1100,
         height=260,
     )
+
+
+def _heatmaps(heatmap: Table) -> dict[str, str]:
     grid = {(row["weekday"], row["hour"]): row for row in heatmap.records()}
+    drawn = {}
     for key, name, color in (
         ("inbound", "Customer messages", charts.PALETTE[0]),
         ("replies", "Replies", charts.PALETTE[2]),
@@ -431,5 +460,4 @@ def _charts(
             color=color,
             values=[[grid[(d, h)][key] for h in range(24)] for d in range(1, 8)],  # type: ignore[misc]
         )
-    # charts.py escapes every text it draws.
-    return {name: mark_safe(svg) for name, svg in drawn.items()}
+    return drawn

@@ -1,8 +1,8 @@
 """Reading the SLA rollup: the compliance counts of a scope from `SlaRollup` instead of the clocks.
 
 The rollup answers when the report's days are stored days (UTC, or the accounts' own zone),
-no filter or grouping needs a column it lacks (topic, priority), the period lies inside the
-days it covers, and it was refreshed recently; otherwise the caller counts the clocks live.
+there is no priority filter (the one column it lacks), the period lies inside the days it
+covers, and it was refreshed recently; otherwise the caller counts the clocks live.
 Its figures are the clocks' states as of its last refresh, which the report states.
 """
 
@@ -20,7 +20,13 @@ from inquiries.reports.scope import ReportScope
 
 # Older than this, the rollup is not used: the figures are counted live instead (beat is down).
 MAX_AGE = timedelta(minutes=10)
-COLUMNS = {"agent": "assignee_id", "team": "team_id", "channel": "channel_id", "account": "account_id"}
+COLUMNS = {
+    "agent": "assignee_id",
+    "team": "team_id",
+    "channel": "channel_id",
+    "topic": "topic_id",
+    "account": "account_id",
+}
 
 
 def usable(scope: ReportScope, group_by: str) -> bool:
@@ -28,9 +34,7 @@ def usable(scope: ReportScope, group_by: str) -> bool:
         scope.rollup_as_of is not None
         and scope.rollup_first_day is not None
         and scope.day_field
-        and not scope.topic_ids
         and not scope.priorities
-        and group_by != "topic"
         # A local day may start on the UTC day before it: keep one day of margin.
         and scope.first_day > scope.rollup_first_day
         and scope.now - scope.rollup_as_of <= MAX_AGE
@@ -52,6 +56,8 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
         rows = rows.filter(channel_id__in=scope.channel_ids)
     if scope.team_ids:
         rows = rows.filter(team_id__in=scope.team_ids)
+    if scope.topic_ids:
+        rows = rows.filter(topic_id__in=scope.topic_ids)
     grouped = (
         rows.annotate(g=_group(day, group_by))
         .values("g", "kind")

@@ -8,6 +8,7 @@ conversation imported afterwards scores exactly as it would have live.
 from __future__ import annotations
 
 import functools
+import time as monotonic_time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -72,17 +73,43 @@ def business_calendar(calendar: Calendar | None) -> BusinessCalendar:
     return _build_calendar(calendar.pk, calendar.version)
 
 
+_preset_cache: dict[str, tuple[float, dict[str, tuple[int | None, bool]]]] = {}
+PRESET_CACHE_SECONDS = 60
+
+
+def _presets() -> dict[str, tuple[int | None, bool]]:
+    """Marketplace reply rules as edited in the admin (MarketplacePreset), re-read every minute.
+
+    Falls back to the built-in facts for a marketplace without a row.
+    """
+    from inquiries.models import MarketplacePreset
+
+    now = monotonic_time.monotonic()
+    cached = _preset_cache.get("presets")
+    if cached is not None and now - cached[0] < PRESET_CACHE_SECONDS:
+        return cached[1]
+    rules = {
+        row.marketplace: (row.reply_target_seconds, row.reply_business_days_only)
+        for row in MarketplacePreset.objects.all()
+    }
+    _preset_cache["presets"] = (now, rules)
+    return rules
+
+
 def marketplace_rule(account: Account) -> tuple[int, BusinessCalendar, Calendar | None] | None:
     """The account's marketplace reply rule: its own override, else the marketplace preset."""
-    preset = reply_rule(account.marketplace)
-    target = account.reply_target_seconds or (preset.target_seconds if preset else None)
+    preset = _presets().get(account.marketplace)
+    if preset is None:
+        builtin = reply_rule(account.marketplace)
+        preset = (builtin.target_seconds, builtin.hours is not None) if builtin else (None, False)
+    preset_target, weekdays_only = preset
+    target = account.reply_target_seconds or preset_target
     if not target:
         return None
     if account.reply_calendar_id:
         calendar = account.reply_calendar
         return target, business_calendar(calendar), calendar
-    hours = preset.hours if preset else None
-    return target, _preset_calendar(account.timezone, hours is not None), None
+    return target, _preset_calendar(account.timezone, weekdays_only), None
 
 
 @functools.lru_cache(maxsize=256)

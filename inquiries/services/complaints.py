@@ -36,7 +36,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -514,14 +514,15 @@ def _store_fingerprint(inquiry: Inquiry, message: Message) -> bytes:
     return signature
 
 
-def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
+def _candidates(inquiry: Inquiry, config: Config) -> tuple[list[int], bytes]:
+    """The window's latest complaints of the same topic from other customers, as inquiry ids
+    and their fingerprints packed end to end (the order of both is the same)."""
     at = inquiry.opened_at
-    signature = _store_fingerprint(inquiry, message)
     # Complaints already dealt with (members of a resolved text cluster) do not start a new one.
     settled = ClusterMember.objects.filter(
         cluster__kind=ClusterKind.NEAR_DUPLICATE, cluster__state=ClusterState.RESOLVED
     ).values("inquiry_id")
-    candidates = list(
+    latest = (
         ComplaintFingerprint.objects.filter(
             account_id=inquiry.account_id,
             topic_id=inquiry.topic_id,
@@ -532,18 +533,42 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
         .exclude(customer_id=inquiry.customer_id)
         .exclude(inquiry_id__in=settled)
         .order_by("-opened_at")
-        .values_list("inquiry_id", "message_id", "signature")[: config.candidates]
+        .values_list("inquiry_id", "signature")[: config.candidates]
     )
-    # Screen by fingerprint, then confirm the few look-alikes with the exact measure.
-    scores = estimated_jaccard(signature, [bytes(sig) for _, _, sig in candidates])
-    # The most alike few are enough to decide: the new complaint joins one of them or none.
-    ranked = sorted(zip(scores, (message_id for _, message_id, _ in candidates), strict=True), reverse=True)
+    if connection.vendor == "postgresql":
+        # One row instead of hundreds: decoding rows, not reading them, is the cost here.
+        # Both aggregates consume the rows in the same order, so ids and signatures align.
+        sql, params = latest.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # `sql` is the ORM's own query text; every value in it is a bound parameter.
+                f"SELECT array_agg(c.inquiry_id), string_agg(c.signature, ''::bytea) FROM ({sql}) c",  # noqa: S608
+                params,
+            )
+            ids, packed = cursor.fetchone()
+        return list(ids or ()), bytes(packed or b"")
+    rows = list(latest)
+    return [pk for pk, _ in rows], b"".join(bytes(signature) for _, signature in rows)
+
+
+def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
+    at = inquiry.opened_at
+    signature = _store_fingerprint(inquiry, message)
+    ids, packed = _candidates(inquiry, config)
+    # Screen by fingerprint, then confirm the most alike few with the exact measure: they are
+    # enough to decide, as the new complaint joins one of them or none.
+    ranked = sorted(zip(estimated_jaccard(signature, packed), ids, strict=True), reverse=True)
     bound = screening_bound(config.similarity)
-    screened = [message_id for score, message_id in ranked[:CONFIRM_AT_MOST] if score >= bound]
+    screened = [pk for score, pk in ranked[:CONFIRM_AT_MOST] if score >= bound]
     if not screened:
         return None
-    texts = Message.objects.filter(pk__in=screened).values_list("inquiry_id", "subject", "body_text")
-    items = [TextItem(id=pk, customer="", text=complaint_text(subject, body)) for pk, subject, body in texts]
+    texts = ComplaintFingerprint.objects.filter(pk__in=screened).values_list(
+        "inquiry_id", "message__subject", "message__body_text"
+    )
+    items = [
+        TextItem(id=pk, customer="", text=complaint_text(subject or "", body or ""))
+        for pk, subject, body in texts
+    ]
     text = complaint_text(message.subject, message.body_text)
     hits = [pk for pk, _ in similar_to(text, items, config.similarity)]
     if not hits:
@@ -704,25 +729,52 @@ def fingerprint_window(*, now: datetime, config: Config | None = None, batch: in
 
 
 def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
+    """Keys the sweep must update: every active burst, and every product whose test flags now.
+
+    The test runs here on grouped counts, one query per account for all its products, so
+    only the few flagged keys cost per-key queries (where `_update_burst` tests them again
+    exactly, window restarts after a resolution included).
+    """
+    keys = set(
+        Key(account_id, topic_id, sku, ClusterKind.BURST)
+        for account_id, topic_id, sku in Cluster.objects.active()
+        .filter(kind=ClusterKind.BURST)
+        .values_list("account_id", "topic_id", "sku")
+    )
     complaint_topics = list(Topic.objects.filter(is_complaint=True).values_list("pk", flat=True))
-    keys = []
-    # Per account, so each query uses the (account, topic, opened_at) index.
+    window_start = baseline_end = now - config.window
     for account_id in Account.objects.values_list("pk", flat=True):
+        history = baseline_end - history_start(account_id, now)
+        baseline_days = max(config.window.days, min(config.baseline.days, history.days))
+        baseline_start = baseline_end - timedelta(days=baseline_days)
         groups = (
             Inquiry.objects.filter(
                 account_id=account_id,
                 topic_id__in=complaint_topics,
-                opened_at__gt=now - config.window,
+                opened_at__gt=baseline_start,
                 opened_at__lte=now,
             )
             .exclude(sku="")
             .values("topic_id", "sku")
-            .annotate(n=Count("id"))
-            .filter(n__gte=config.min_count)
+            .annotate(
+                window=Count("id", filter=Q(opened_at__gt=window_start)),
+                baseline=Count("id", filter=Q(opened_at__lte=baseline_end)),
+            )
+            .filter(window__gte=config.min_count)
             .order_by()
         )
-        keys += [Key(account_id, group["topic_id"], group["sku"], ClusterKind.BURST) for group in groups]
-    return keys
+        for group in groups:
+            result = burst_test(
+                group["window"],
+                [group["baseline"]],
+                window_days=config.window.days,
+                baseline_days=baseline_days,
+                min_count=config.min_count,
+                alpha=ALPHA,
+            )
+            if result.flagged:
+                keys.add(Key(account_id, group["topic_id"], group["sku"], ClusterKind.BURST))
+    return sorted(keys, key=lambda key: (key.account_id, key.topic_id, key.sku))
 
 
 def _remove_retagged_members(*, now: datetime, config: Config) -> int:

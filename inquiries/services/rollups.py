@@ -136,6 +136,7 @@ def _aggregate(days: list[date], now: datetime) -> list[SlaRollup]:
             "inquiry__account_id",
             "inquiry__channel_id",
             "inquiry__assignee_id",
+            "inquiry__topic_id",
             "team",
         )
         .annotate(**outcome_counts(now))
@@ -149,6 +150,7 @@ def _aggregate(days: list[date], now: datetime) -> list[SlaRollup]:
             account_id=row["inquiry__account_id"],
             channel_id=row["inquiry__channel_id"],
             assignee_id=row["inquiry__assignee_id"],
+            topic_id=row["inquiry__topic_id"],
             team_id=row["team"],
             met=row["met"],
             missed=row["missed"],
