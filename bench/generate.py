@@ -120,7 +120,7 @@ def _configure() -> tuple[list[int], list[int]]:
     team.accounts.add(*accounts)
     agents = []
     for index in range(8):
-        user = get_user_model().objects.create_user(f"bench-agent-{index}", password="bench")  # noqa: S106
+        user = get_user_model().objects.create_user(f"bench-agent-{index}", password="bench")
         Membership.objects.create(team=team, user=user, role=Role.AGENT)
         agents.append(user.pk)
     for account in accounts:
@@ -143,8 +143,14 @@ def generate(*, inquiries: int, days: int = 90, verbose: bool = True) -> dict[st
         cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM inquiries_inquiry")
         first_inquiry = cursor.fetchone()[0]
     params = {
-        "n": inquiries, "customers": max(1, inquiries // 3), "days": days, "now": timezone.now(),
-        "accounts": accounts, "agents": agents, "first_customer": first_customer, "first_inquiry": first_inquiry,
+        "n": inquiries,
+        "customers": max(1, inquiries // 3),
+        "days": days,
+        "now": timezone.now(),
+        "accounts": accounts,
+        "agents": agents,
+        "first_customer": first_customer,
+        "first_inquiry": first_inquiry,
     }
     for step, sql in SQL.items():
         started = time.perf_counter()
@@ -160,13 +166,17 @@ def generate(*, inquiries: int, days: int = 90, verbose: bool = True) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--inquiries", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     args = parser.parse_args()
     with throwaway_database(keep=args.keep) as name:
-        print(f"{describe_database()}, database {name}: generating {args.inquiries:,} inquiries over {args.days} days")
+        print(
+            f"{describe_database()}, database {name}: generating {args.inquiries:,} inquiries over {args.days} days"
+        )
         started = time.perf_counter()
         generate(inquiries=args.inquiries, days=args.days)
         print(f"total {time.perf_counter() - started:.1f} s")

@@ -51,8 +51,17 @@ def write_mbox(path: Path, count: int, *, seed: int, prefix: str) -> None:
             body = ("Hello, the parcel arrived today and the item inside is cracked. " * 8).strip()
             if n % 5 == 0:
                 headers += ["MIME-Version: 1.0", 'Content-Type: multipart/alternative; boundary="b"', ""]
-                lines = ["--b", "Content-Type: text/plain; charset=utf-8", "", body, "--b",
-                         "Content-Type: text/html; charset=utf-8", "", f"<p>{body}</p><script>x()</script>", "--b--"]
+                lines = [
+                    "--b",
+                    "Content-Type: text/plain; charset=utf-8",
+                    "",
+                    body,
+                    "--b",
+                    "Content-Type: text/html; charset=utf-8",
+                    "",
+                    f"<p>{body}</p><script>x()</script>",
+                    "--b--",
+                ]
             else:
                 headers += ["Content-Type: text/plain; charset=utf-8", ""]
                 lines = [body]
@@ -75,15 +84,21 @@ def database_url() -> str:
     params = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{params['NAME']}"
-    return f"postgres://{params.get('USER') or 'postgres'}@{params.get('HOST') or '127.0.0.1'}:" \
-           f"{params.get('PORT') or 5432}/{params['NAME']}"
+    return (
+        f"postgres://{params.get('USER') or 'postgres'}@{params.get('HOST') or '127.0.0.1'}:"
+        f"{params.get('PORT') or 5432}/{params['NAME']}"
+    )
 
 
 def run_import(path: Path, channel: str) -> dict:
     env = {**os.environ, "DATABASE_URL": database_url(), "CSTRACKER_BENCH_CHILD": "1"}
-    output = subprocess.run(  # noqa: S603
+    output = subprocess.run(
         [sys.executable, __file__, "--child", str(path), "--channel", channel],
-        env=env, cwd=REPO, check=True, capture_output=True, text=True,
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -98,19 +113,26 @@ def bench_api(count: int, channel: str, token: str) -> float:
     for start in range(0, count, 1000):
         items = []
         for n in range(start, min(count, start + 1000)):
-            items.append({
-                "channel": channel, "external_id": f"api-{channel}-{n}", "direction": "inbound",
-                "sender": {"address": f"api{rng.randrange(count)}@example.com", "name": "Buyer"},
-                "subject": "Order arrived damaged", "body_text": "The item inside is cracked. " * 8,
-                "received_at": "2026-03-02T10:00:00+00:00",
-            })
+            items.append(
+                {
+                    "channel": channel,
+                    "external_id": f"api-{channel}-{n}",
+                    "direction": "inbound",
+                    "sender": {"address": f"api{rng.randrange(count)}@example.com", "name": "Buyer"},
+                    "subject": "Order arrived damaged",
+                    "body_text": "The item inside is cracked. " * 8,
+                    "received_at": "2026-03-02T10:00:00+00:00",
+                }
+            )
         response = client.post("/api/v1/messages/batch/", {"messages": items}, format="json")
         assert response.status_code == 200, response.content[:500]
     return count / (time.perf_counter() - started)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -132,7 +154,7 @@ def main() -> None:
         account = Account.objects.create(name="Bench", marketplace=Marketplace.AMAZON)
         team = Team.objects.create(name="Bench")
         team.accounts.add(account)
-        user = get_user_model().objects.create_user("bench", password="bench")  # noqa: S106
+        user = get_user_model().objects.create_user("bench", password="bench")
         Membership.objects.create(team=team, user=user)
         token = Token.objects.create(user=user).key
         policy_with_targets()
@@ -144,8 +166,11 @@ def main() -> None:
             result = run_import(path, channel.slug)
             rates.append(args.messages / result["seconds"])
             peaks.append(result["peak_mb"])
-            print(f"  mbox run {run + 1}: {rates[-1]:,.0f} messages/s, peak RSS {result['peak_mb']:.0f} MB "
-                  f"({path.stat().st_size / 1e6:.0f} MB mbox)", flush=True)
+            print(
+                f"  mbox run {run + 1}: {rates[-1]:,.0f} messages/s, peak RSS {result['peak_mb']:.0f} MB "
+                f"({path.stat().st_size / 1e6:.0f} MB mbox)",
+                flush=True,
+            )
         big = Path(tmp) / "big.mbox"
         write_mbox(big, args.messages * 4, seed=99, prefix="big")
         channel = Channel.objects.create(account=account, slug="mbox-big", name="mbox")
@@ -155,10 +180,12 @@ def main() -> None:
             channel = Channel.objects.create(account=account, slug=f"api-{run}", name="api")
             api_rates.append(bench_api(args.messages, channel.slug, token))
             print(f"  batch API run {run + 1}: {api_rates[-1]:,.0f} messages/s", flush=True)
-        print(f"mbox import: median {median(rates):,.0f} messages/s (target >= 1,500); peak RSS median "
-              f"{median(peaks):.0f} MB at {args.messages:,} messages, {big_result['peak_mb']:.0f} MB at "
-              f"{args.messages * 4:,} ({big.stat().st_size / 1e6:.0f} MB mbox, "
-              f"{args.messages * 4 / big_result['seconds']:,.0f} messages/s)")
+        print(
+            f"mbox import: median {median(rates):,.0f} messages/s (target >= 1,500); peak RSS median "
+            f"{median(peaks):.0f} MB at {args.messages:,} messages, {big_result['peak_mb']:.0f} MB at "
+            f"{args.messages * 4:,} ({big.stat().st_size / 1e6:.0f} MB mbox, "
+            f"{args.messages * 4 / big_result['seconds']:,.0f} messages/s)"
+        )
         print(f"batch API: median {median(api_rates):,.0f} messages/s (target >= 1,000)")
 
 

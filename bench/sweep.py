@@ -31,7 +31,9 @@ def build(*, clocks: int, running: int, due: int, runs: int) -> None:
         cursor.execute("SELECT COUNT(*) FROM inquiries_clock")
         total = cursor.fetchone()[0]
         # Exactly `running` running clocks, far from due; everything else stopped.
-        cursor.execute("UPDATE inquiries_clock SET state = 'met', stopped_at = started_at, breached_at = NULL")
+        cursor.execute(
+            "UPDATE inquiries_clock SET state = 'met', stopped_at = started_at, breached_at = NULL"
+        )
         cursor.execute(
             "UPDATE inquiries_clock SET state = 'running', stopped_at = NULL, due_at = %s + interval '30 days', "
             "warn_at = %s + interval '29 days' WHERE id IN (SELECT id FROM inquiries_clock ORDER BY random() LIMIT %s)",
@@ -43,16 +45,24 @@ def build(*, clocks: int, running: int, due: int, runs: int) -> None:
                 "UPDATE inquiries_clock SET warn_at = %s, due_at = %s WHERE id IN ("
                 " SELECT id FROM inquiries_clock WHERE state = 'running' AND due_at > %s + interval '2 days'"
                 " ORDER BY id LIMIT %s)",
-                [now + timedelta(hours=k) - timedelta(minutes=10), now + timedelta(hours=k) - timedelta(minutes=1),
-                 now, due],
+                [
+                    now + timedelta(hours=k) - timedelta(minutes=10),
+                    now + timedelta(hours=k) - timedelta(minutes=1),
+                    now,
+                    due,
+                ],
             )
         cursor.execute("ANALYZE inquiries_clock")
-    print(f"clocks: {total:,} in all, {Clock.objects.filter(state=ClockState.RUNNING).count():,} running, "
-          f"{due:,} newly due per run")
+    print(
+        f"clocks: {total:,} in all, {Clock.objects.filter(state=ClockState.RUNNING).count():,} running, "
+        f"{due:,} newly due per run"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clocks", type=int, default=1_000_000)
     parser.add_argument("--running", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=1_000)
@@ -66,7 +76,8 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM inquiries_clock WHERE state IN ('running', 'at_risk') "
-                "AND due_at <= %s FOR UPDATE SKIP LOCKED", [base + timedelta(hours=1)],
+                "AND due_at <= %s FOR UPDATE SKIP LOCKED",
+                [base + timedelta(hours=1)],
             )
             plan = "\n".join(row[0] for row in cursor.fetchall())
         times = []
@@ -75,8 +86,10 @@ def main() -> None:
             result = sweep(now=base + timedelta(hours=k))
             times.append((time.perf_counter() - started) * 1000)
             print(f"  run {k}: {result}  {times[-1]:.0f} ms")
-        print(f"sweep of {args.due:,} newly due clocks: median {median(times):.0f} ms, "
-              f"p95 {percentile(times, 95):.0f} ms over {args.runs} runs (target: median <= 200 ms)")
+        print(
+            f"sweep of {args.due:,} newly due clocks: median {median(times):.0f} ms, "
+            f"p95 {percentile(times, 95):.0f} ms over {args.runs} runs (target: median <= 200 ms)"
+        )
         print("EXPLAIN of the breach query:")
         print(plan)
 

@@ -54,7 +54,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Development is the default so that a fresh checkout runs; production sets DEBUG=false
 # and must then provide its own SECRET_KEY (the development key is refused).
 DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET = "django-insecure-development-key-never-use-in-production"
+_DEV_SECRET = "django-insecure-development-key-never-use-in-production"  # noqa: S105 - refused in production
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
 if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ValueError("SECRET_KEY must be set in the environment when DEBUG is off")
@@ -184,7 +184,12 @@ if env_bool("BEHIND_TLS_PROXY", False):
 X_FRAME_OPTIONS = "DENY"
 
 # --- e-mail ---
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -246,7 +251,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A dead broker must not hang a web request: publishing gives up quickly and the
 # sweep picks the work up later (the database is the source of truth).
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
-    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
     # A task taken by a worker that dies (acks_late) goes back to the queue after this long.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
@@ -273,7 +281,10 @@ CELERY_BEAT_SCHEDULE = {
     "report-digests": {"task": "inquiries.tasks.send_due_digests", "schedule": 900.0},
     # Account health: each account's day ends at its own local midnight, so the daily snapshot
     # job runs every hour and writes the days that have ended since (a no-op otherwise).
-    "health-daily-snapshots": {"task": "inquiries.tasks.health_daily_snapshots", "schedule": crontab(minute=20)},
+    "health-daily-snapshots": {
+        "task": "inquiries.tasks.health_daily_snapshots",
+        "schedule": crontab(minute=20),
+    },
     "health-refresh-today": {"task": "inquiries.tasks.health_refresh_today", "schedule": crontab(minute=5)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -304,7 +315,11 @@ CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES = env_int("CSTRACKER_TOPIC_MIN_TRAINING_SAM
 for _name in ("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", "CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT"):
     if not 1 <= globals()[_name] <= 100:
         raise ValueError(f"{_name} must be a whole percentage between 1 and 100")
-for _name in ("CSTRACKER_CLUSTER_WINDOW_DAYS", "CSTRACKER_CLUSTER_BASELINE_DAYS", "CSTRACKER_CLUSTER_MIN_COMPLAINTS"):
+for _name in (
+    "CSTRACKER_CLUSTER_WINDOW_DAYS",
+    "CSTRACKER_CLUSTER_BASELINE_DAYS",
+    "CSTRACKER_CLUSTER_MIN_COMPLAINTS",
+):
     if globals()[_name] < 1:
         raise ValueError(f"{_name} must be at least 1")
 

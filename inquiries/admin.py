@@ -77,10 +77,17 @@ class CalendarAdmin(admin.ModelAdmin):
                     return None
                 messages.info(request, f"{calendar}: {added} holidays added.")
             return None
-        return render(request, "admin/import_holidays.html", {
-            "form": form, "calendars": queryset, "title": "Import public holidays",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "opts": self.model._meta,
-        })
+        return render(
+            request,
+            "admin/import_holidays.html",
+            {
+                "form": form,
+                "calendars": queryset,
+                "title": "Import public holidays",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -100,7 +107,11 @@ class AccountAdmin(ScopedByAccount):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = admin.ModelAdmin.get_queryset(self, request)
-        return queryset if request.user.is_superuser else queryset.filter(pk__in=m.Account.objects.visible_to(request.user))
+        return (
+            queryset
+            if request.user.is_superuser
+            else queryset.filter(pk__in=m.Account.objects.visible_to(request.user))
+        )
 
 
 class MembershipInline(admin.TabularInline):
@@ -150,7 +161,15 @@ class MessageInline(admin.StackedInline):
     model = m.Message
     extra = 0
     can_delete = False
-    fields = ["direction", "automatic", "automatic_reason", "sender_address", "subject", "received_at", "body_text"]
+    fields = [
+        "direction",
+        "automatic",
+        "automatic_reason",
+        "sender_address",
+        "subject",
+        "received_at",
+        "body_text",
+    ]
     readonly_fields = fields
     show_change_link = True
 
@@ -160,7 +179,17 @@ class MessageInline(admin.StackedInline):
 
 @admin.register(m.Inquiry)
 class InquiryAdmin(ReadOnly, ScopedByAccount):
-    list_display = ["id", "subject", "account", "customer", "status", "priority", "topic", "assignee", "opened_at"]
+    list_display = [
+        "id",
+        "subject",
+        "account",
+        "customer",
+        "status",
+        "priority",
+        "topic",
+        "assignee",
+        "opened_at",
+    ]
     list_filter = ["status", "priority", "account", "topic"]
     list_select_related = ["account", "customer", "topic", "assignee"]
     search_fields = ["subject", "customer__address", "order_id", "sku"]
@@ -218,8 +247,10 @@ class ClockAdmin(ReadOnly, ScopedByAccount):
     raw_id_fields = ["inquiry", "message", "policy", "calendar"]
 
 
-from inquiries import admin_complaints  # noqa: E402, F401  (registers the complaint models)
-from inquiries import admin_notifications  # noqa: E402, F401
-from inquiries import admin_mail  # noqa: E402, F401  (e-mail channel admin, registered on import)
-from inquiries import admin_reports  # noqa: E402, F401  (report digests and the SLA rollup)
-from inquiries import admin_health  # noqa: E402, F401  (marketplace presets, health snapshots, order volumes)
+from inquiries import (  # noqa: E402 - the modules below register more models on import
+    admin_complaints,  # noqa: F401  (registers the complaint models)
+    admin_health,  # noqa: F401  (marketplace presets, health snapshots, order volumes)
+    admin_mail,  # noqa: F401  (e-mail channel admin, registered on import)
+    admin_notifications,  # noqa: F401
+    admin_reports,  # noqa: F401  (report digests and the SLA rollup)
+)

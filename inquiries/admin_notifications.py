@@ -41,11 +41,29 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 @admin.register(m.WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "endpoint", "dedupe_key", "state", "attempts", "last_status_code", "delivered_at"]
+    list_display = [
+        "created_at",
+        "endpoint",
+        "dedupe_key",
+        "state",
+        "attempts",
+        "last_status_code",
+        "delivered_at",
+    ]
     list_filter = ["state", "endpoint"]
     list_select_related = ["endpoint"]
-    readonly_fields = ["endpoint", "dedupe_key", "payload", "state", "attempts", "last_status_code", "last_error",
-                       "created_at", "next_attempt_at", "delivered_at"]
+    readonly_fields = [
+        "endpoint",
+        "dedupe_key",
+        "payload",
+        "state",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+    ]
     actions = ["redeliver"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -64,8 +82,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(m.EscalationRule)
 class EscalationRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "trigger", "is_active", "policy", "team", "notify_assignee", "notify_managers",
-                    "reassign_to_team", "raise_priority"]
+    list_display = [
+        "name",
+        "trigger",
+        "is_active",
+        "policy",
+        "team",
+        "notify_assignee",
+        "notify_managers",
+        "reassign_to_team",
+        "raise_priority",
+    ]
     list_filter = ["trigger", "is_active"]
     list_select_related = ["policy", "team", "reassign_to_team"]
 

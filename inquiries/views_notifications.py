@@ -32,10 +32,15 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     more = len(page) > PAGE
     page = page[:PAGE]
     preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference()
-    return render(request, "notifications/list.html", {
-        "items": page, "next_before": page[-1].pk if more and page else None,
-        "form": PreferenceForm(instance=preference),
-    })
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "items": page,
+            "next_before": page[-1].pk if more and page else None,
+            "form": PreferenceForm(instance=preference),
+        },
+    )
 
 
 class PreferenceForm(forms.ModelForm):

@@ -73,7 +73,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
             context["breakdowns"] = [_sortable(report, request.GET, d, query) for d in DIMENSIONS]
         template = f"reports/_{section}.html" if request.htmx else "reports/section.html"
         return render(request, template, context | {"section": section})
-    kept = [(name, value) for name, value in request.GET.lists() if name != "section" for value in value]
+    kept = [(name, value) for name, values in request.GET.lists() if name != "section" for value in values]
     context |= {
         "section_urls": {
             name: f"{reverse('inquiries:reports')}?{urlencode([*kept, ('section', name)])}"

@@ -67,14 +67,22 @@ class SlaPolicyFactory(factory.django.DjangoModelFactory):
 
 
 def policy_with_targets(
-    *, first_reply: int | None = 3600, next_reply: int | None = 7200, resolution: int | None = 86400,
-    calendar: m.Calendar | None = None, warn_ratio: float = 0.75, **kwargs: object,
+    *,
+    first_reply: int | None = 3600,
+    next_reply: int | None = 7200,
+    resolution: int | None = 86400,
+    calendar: m.Calendar | None = None,
+    warn_ratio: float = 0.75,
+    **kwargs: object,
 ) -> m.SlaPolicy:
     """One policy with the same targets for every priority."""
     policy = SlaPolicyFactory(calendar=calendar, warn_ratio=warn_ratio, **kwargs)
     for priority in m.Priority.values:
         m.SlaTarget.objects.create(
-            policy=policy, priority=priority, first_reply_seconds=first_reply, next_reply_seconds=next_reply,
+            policy=policy,
+            priority=priority,
+            first_reply_seconds=first_reply,
+            next_reply_seconds=next_reply,
             resolution_seconds=resolution,
         )
     return policy

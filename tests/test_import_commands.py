@@ -37,8 +37,12 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_an_mbox_imports_threads_and_scores_from_the_received_header(tmp_path: Path, channel):
     mbox = tmp_path / "inbox.mbox"
-    mbox.write_bytes(b"From buyer@example.com Mon Mar  2 10:00:00 2026\n" + MAIL.replace(b"\r\n", b"\n")
-                     + b"\nFrom buyer@example.com Mon Mar  2 11:00:00 2026\n" + REPLY.replace(b"\r\n", b"\n"))
+    mbox.write_bytes(
+        b"From buyer@example.com Mon Mar  2 10:00:00 2026\n"
+        + MAIL.replace(b"\r\n", b"\n")
+        + b"\nFrom buyer@example.com Mon Mar  2 11:00:00 2026\n"
+        + REPLY.replace(b"\r\n", b"\n")
+    )
     code, out, _ = run("import_mail", str(mbox), "--channel", channel.slug)
     assert code == 0
     assert "imported=2 duplicate=0 automatic=0 rejected=0" in out
@@ -73,7 +77,7 @@ def test_bad_csv_rows_are_reported_by_line_and_the_rest_imported_once(tmp_path: 
     csv_file.write_text(
         "external_id,direction,sender_address,subject,body,received_at\n"
         "c1,inbound,a@example.com,Late parcel,Where is it?,2026-03-02T10:00:00+00:00\n"
-        "c2,inbound,b@example.com,Broken,\"Two\nlines\",yesterday\n"
+        'c2,inbound,b@example.com,Broken,"Two\nlines",yesterday\n'
         "c3,sideways,c@example.com,Hm,Body,2026-03-02T11:00:00+00:00\n"
         "c4,inbound,d@example.com,Fine,Body,2026-03-02T12:00:00+00:00\n",
         encoding="utf-8",
@@ -90,8 +94,16 @@ def test_bad_csv_rows_are_reported_by_line_and_the_rest_imported_once(tmp_path: 
 
 def test_a_csv_mapping_option_reads_other_column_names(tmp_path: Path, channel):
     csv_file = tmp_path / "helpdesk.csv"
-    csv_file.write_text("Ticket,From,Text,When\nT-1,x@example.com,Hello,2026-03-02T10:00:00Z\n", encoding="utf-8")
-    code, _out, err = run("import_csv", str(csv_file), "--channel", channel.slug,
-                         "--map", "external_id=Ticket,sender_address=From,body_text=Text,received_at=When")
+    csv_file.write_text(
+        "Ticket,From,Text,When\nT-1,x@example.com,Hello,2026-03-02T10:00:00Z\n", encoding="utf-8"
+    )
+    code, _out, err = run(
+        "import_csv",
+        str(csv_file),
+        "--channel",
+        channel.slug,
+        "--map",
+        "external_id=Ticket,sender_address=From,body_text=Text,received_at=When",
+    )
     assert code == 0, err
     assert Message.objects.get().body_text == "Hello"

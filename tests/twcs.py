@@ -34,14 +34,16 @@ def load_tweets() -> tuple[list[Tweet], int]:
         for row in reader:
             try:
                 _index, tweet_id, author, inbound, created, text, _responses, parent = row
-                tweets.append(Tweet(
-                    tweet_id=str(int(tweet_id)),
-                    author_id=author,
-                    inbound={"True": True, "False": False}[inbound],
-                    created_at=datetime.strptime(created, "%a %b %d %H:%M:%S %z %Y"),
-                    text=text,
-                    in_response_to=str(int(float(parent))) if parent else "",
-                ))
+                tweets.append(
+                    Tweet(
+                        tweet_id=str(int(tweet_id)),
+                        author_id=author,
+                        inbound={"True": True, "False": False}[inbound],
+                        created_at=datetime.strptime(created, "%a %b %d %H:%M:%S %z %Y"),
+                        text=text,
+                        in_response_to=str(int(float(parent))) if parent else "",
+                    )
+                )
             except (ValueError, KeyError):
                 rejected += 1
     tweets.sort(key=lambda t: (t.created_at, int(t.tweet_id)))

@@ -21,7 +21,9 @@ def _clean(instance: Any) -> None:
     try:
         instance.clean()
     except DjangoValidationError as exc:
-        raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+        raise serializers.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        ) from None
 
 
 class HolidaySerializer(serializers.ModelSerializer):
@@ -72,8 +74,21 @@ class PolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SlaPolicy
-        fields = ["id", "name", "position", "is_active", "accounts", "channels", "topics", "priorities",
-                  "customer_tags", "calendar", "warn_ratio", "targets", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "position",
+            "is_active",
+            "accounts",
+            "channels",
+            "topics",
+            "priorities",
+            "customer_tags",
+            "calendar",
+            "warn_ratio",
+            "targets",
+            "updated_at",
+        ]
         read_only_fields = ["updated_at"]
 
     def validate_warn_ratio(self, value: float) -> float:

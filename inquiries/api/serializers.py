@@ -130,7 +130,11 @@ class MessageInSerializer(serializers.Serializer):
         if not attrs.get("body_text") and not attrs.get("body_html"):
             raise serializers.ValidationError({"body_text": "Give body_text, body_html or both."})
         sender = attrs.get("sender") or {}
-        if attrs["direction"] == Direction.INBOUND and not attrs.get("automatic") and not sender.get("address"):
+        if (
+            attrs["direction"] == Direction.INBOUND
+            and not attrs.get("automatic")
+            and not sender.get("address")
+        ):
             raise serializers.ValidationError({"sender": "A customer message needs sender.address."})
         return attrs
 
@@ -170,8 +174,9 @@ class MessageItemsField(serializers.ListField):
 
 
 class BatchInSerializer(serializers.Serializer):
-    messages = MessageItemsField(allow_empty=False, max_length=1000,
-                                 error_messages={"max_length": "At most 1000 messages per batch."})
+    messages = MessageItemsField(
+        allow_empty=False, max_length=1000, error_messages={"max_length": "At most 1000 messages per batch."}
+    )
 
 
 class RecordedSerializer(serializers.Serializer):
@@ -219,9 +224,25 @@ class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
-            "id", "external_id", "direction", "automatic", "automatic_reason", "sender_address", "sender_name",
-            "subject", "body_text", "body_html", "sent_at", "received_at", "answered_at", "response_due_at",
-            "no_response_needed", "order_id", "sku", "delivery_state", "delivery_error",
+            "id",
+            "external_id",
+            "direction",
+            "automatic",
+            "automatic_reason",
+            "sender_address",
+            "sender_name",
+            "subject",
+            "body_text",
+            "body_html",
+            "sent_at",
+            "received_at",
+            "answered_at",
+            "response_due_at",
+            "no_response_needed",
+            "order_id",
+            "sku",
+            "delivery_state",
+            "delivery_error",
         ]
 
 
@@ -234,8 +255,23 @@ class InquiryListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Inquiry
         fields = [
-            "id", "account", "channel", "customer", "subject", "status", "priority", "topic", "assignee",
-            "team", "order_id", "sku", "opened_at", "last_inbound_at", "last_reply_at", "solved_at", "updated_at",
+            "id",
+            "account",
+            "channel",
+            "customer",
+            "subject",
+            "status",
+            "priority",
+            "topic",
+            "assignee",
+            "team",
+            "order_id",
+            "sku",
+            "opened_at",
+            "last_inbound_at",
+            "last_reply_at",
+            "solved_at",
+            "updated_at",
         ]
 
 
@@ -258,7 +294,15 @@ class EventSerializer(serializers.ModelSerializer):
 class AccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = Account
-        fields = ["id", "name", "marketplace", "timezone", "reply_target_seconds", "reply_calendar", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "marketplace",
+            "timezone",
+            "reply_target_seconds",
+            "reply_calendar",
+            "is_active",
+        ]
 
 
 class TeamSerializer(serializers.ModelSerializer):

@@ -15,12 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries import selectors, services
-from inquiries.services.batch import record_batch
 from inquiries.api import serializers as s
 from inquiries.api.errors import rejection_errors
 from inquiries.api.parsers import API_PARSERS
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
+from inquiries.services.batch import record_batch
 
 
 def _record(serializer: s.MessageInSerializer) -> tuple[int, dict[str, Any]]:
@@ -35,7 +35,9 @@ class MessageCreateView(APIView):
 
     parser_classes = API_PARSERS
 
-    @extend_schema(request=s.MessageInSerializer, responses={201: s.RecordedSerializer, 200: s.RecordedSerializer})
+    @extend_schema(
+        request=s.MessageInSerializer, responses={201: s.RecordedSerializer, 200: s.RecordedSerializer}
+    )
     def post(self, request: Request) -> Response:
         serializer = s.MessageInSerializer(data=request.data, context={"request": request, "channels": {}})
         serializer.is_valid(raise_exception=True)
@@ -68,8 +70,11 @@ class MessageBatchView(APIView):
                 results[index] = {"index": index, "status": 400, "errors": rejection_errors(outcome.reason)}
             else:
                 results[index] = {
-                    "index": index, "status": 201 if outcome.created else 200, "message_id": outcome.message.pk,
-                    "inquiry_id": outcome.inquiry_id, "created": outcome.created,
+                    "index": index,
+                    "status": 201 if outcome.created else 200,
+                    "message_id": outcome.message.pk,
+                    "inquiry_id": outcome.inquiry_id,
+                    "created": outcome.created,
                 }
         return Response({"results": results}, status=status.HTTP_200_OK)
 
@@ -83,7 +88,9 @@ class InquiryFilter(django_filters.FilterSet):
     order_id = django_filters.CharFilter()
     sku = django_filters.CharFilter()
     clock_state = django_filters.ChoiceFilter(
-        choices=[(v, v) for v in (ClockState.BREACHED, ClockState.AT_RISK, ClockState.RUNNING, ClockState.PAUSED)],
+        choices=[
+            (v, v) for v in (ClockState.BREACHED, ClockState.AT_RISK, ClockState.RUNNING, ClockState.PAUSED)
+        ],
         method="filter_clock_state",
         help_text="Inquiries with at least one clock in this state.",
     )

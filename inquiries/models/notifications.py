@@ -38,7 +38,11 @@ class Notification(models.Model):
         "inquiries.Inquiry", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
     event = models.ForeignKey(
-        "inquiries.InquiryEvent", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        "inquiries.InquiryEvent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
     dedupe_key = models.CharField(max_length=200, help_text="What this notifies about; unique per user.")
     created_at = models.DateTimeField(default=dj_timezone.now)
@@ -51,9 +55,14 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["user", "dedupe_key"], name="notification_once_per_user"),
         ]
         indexes = [
-            models.Index(fields=["user", "created_at"], name="notification_unread", condition=models.Q(read_at=None)),
-            models.Index(fields=["user", "created_at"], name="notification_email_pending",
-                         condition=models.Q(email_state="pending")),
+            models.Index(
+                fields=["user", "created_at"], name="notification_unread", condition=models.Q(read_at=None)
+            ),
+            models.Index(
+                fields=["user", "created_at"],
+                name="notification_email_pending",
+                condition=models.Q(email_state="pending"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,12 +75,18 @@ class NotificationPreference(models.Model):
         IMMEDIATE = "immediate", "One e-mail per notification"
         DIGEST = "digest", "A summary every N minutes"
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     in_app = models.BooleanField(default=True, help_text="Show notifications under the bell.")
     email_mode = models.CharField(max_length=16, choices=EmailMode.choices, default=EmailMode.DIGEST)
-    digest_minutes = models.PositiveIntegerField(default=30, help_text="How often a digest is sent, in minutes.")
+    digest_minutes = models.PositiveIntegerField(
+        default=30, help_text="How often a digest is sent, in minutes."
+    )
     kinds = models.JSONField(
-        default=list, blank=True, help_text='Kinds to receive; empty means all. e.g. ["clock_breached", "cluster"].'
+        default=list,
+        blank=True,
+        help_text='Kinds to receive; empty means all. e.g. ["clock_breached", "cluster"].',
     )
     last_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -94,8 +109,12 @@ class WebhookEndpoint(models.Model):
         help_text="Shared secret: each request carries X-Cstracker-Signature: t=<unix time>,v1=<hex HMAC-SHA256 "
         "of '<t>.<raw body>'>. Receivers should reject timestamps older than 5 minutes.",
     )
-    kinds = models.JSONField(default=list, blank=True, help_text="Notification kinds to send; empty means all.")
-    teams = models.ManyToManyField(Team, blank=True, help_text="Only events of these teams' accounts; empty: all.")
+    kinds = models.JSONField(
+        default=list, blank=True, help_text="Notification kinds to send; empty means all."
+    )
+    teams = models.ManyToManyField(
+        Team, blank=True, help_text="Only events of these teams' accounts; empty: all."
+    )
     is_active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
@@ -127,8 +146,11 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["endpoint", "dedupe_key"], name="webhook_delivery_once"),
         ]
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due",
-                         condition=models.Q(state__in=["pending", "sending"])),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due",
+                condition=models.Q(state__in=["pending", "sending"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -144,19 +166,29 @@ class EscalationRule(models.Model):
     is_active = models.BooleanField(default=True)
     trigger = models.CharField(max_length=32, choices=Trigger.choices)
     clock_kinds = models.JSONField(
-        default=list, blank=True, help_text='Clock kinds, e.g. ["first_reply", "marketplace_reply"]; empty: all.'
+        default=list,
+        blank=True,
+        help_text='Clock kinds, e.g. ["first_reply", "marketplace_reply"]; empty: all.',
     )
     policy = models.ForeignKey(
         SlaPolicy, null=True, blank=True, on_delete=models.CASCADE, help_text="Only inquiries on this policy."
     )
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
         help_text="Only inquiries of this team's accounts.",
     )
     notify_assignee = models.BooleanField(default=True)
     notify_managers = models.BooleanField(default=False, help_text="The managers of the account's teams.")
     reassign_to_team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Move the inquiry to this team and clear the assignee.",
     )
     raise_priority = models.BooleanField(default=False, help_text="One step up, at most urgent.")

@@ -48,8 +48,14 @@ def _event(inquiry: Inquiry, kind: str, at: datetime, actor: AbstractBaseUser | 
 
 @transaction.atomic
 def reply(
-    *, inquiry: Inquiry, author: AbstractBaseUser, body_text: str, body_html: str = "", internal: bool = False,
-    status: str | None = None, now: datetime | None = None,
+    *,
+    inquiry: Inquiry,
+    author: AbstractBaseUser,
+    body_text: str,
+    body_html: str = "",
+    internal: bool = False,
+    status: str | None = None,
+    now: datetime | None = None,
 ) -> Message:
     """Record an agent's public reply (or internal note) written in cstracker.
 
@@ -72,11 +78,15 @@ def reply(
         author=author,
         sender_address=getattr(author, "email", "") or "",
         sender_name=author.get_full_name() or author.get_username(),  # type: ignore[attr-defined]
-        subject=inquiry.subject if inquiry.subject.lower().startswith("re:") else f"Re: {inquiry.subject}"[:998],
+        subject=inquiry.subject
+        if inquiry.subject.lower().startswith("re:")
+        else f"Re: {inquiry.subject}"[:998],
         body_text=body_text,
         body_html=sanitize_html(body_html) if body_html else "",
         received_at=now,
-        delivery_state=Message.DeliveryState.QUEUED if not internal and inquiry.channel.kind == "email" else "",
+        delivery_state=Message.DeliveryState.QUEUED
+        if not internal and inquiry.channel.kind == "email"
+        else "",
     )
     kind = EventKind.NOTE_ADDED if internal else EventKind.REPLY_SENT
     InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message)
@@ -154,8 +164,13 @@ def change_topic(
     Inquiry.objects.filter(pk=inquiry.pk).update(topic=topic, topic_source="agent", updated_at=now)
     inquiry.topic = topic
     inquiry.topic_source = "agent"
-    _event(inquiry, EventKind.TOPIC_CHANGED, now, actor, **{"from": old_key, "to": new_key,
-                                                              "correction": old_key != new_key})
+    _event(
+        inquiry,
+        EventKind.TOPIC_CHANGED,
+        now,
+        actor,
+        **{"from": old_key, "to": new_key, "correction": old_key != new_key},
+    )
     if old_key != new_key:
         clocks.recompute_inquiry(inquiry=inquiry, now=now)
     return inquiry
@@ -163,7 +178,10 @@ def change_topic(
 
 @transaction.atomic
 def assign(
-    *, inquiry: Inquiry, assignee: AbstractBaseUser | None, actor: AbstractBaseUser | None,
+    *,
+    inquiry: Inquiry,
+    assignee: AbstractBaseUser | None,
+    actor: AbstractBaseUser | None,
     now: datetime | None = None,
 ) -> Inquiry:
     now = now or timezone.now()
@@ -185,7 +203,9 @@ def claim(*, inquiry: Inquiry, user: AbstractBaseUser, now: datetime | None = No
     """
     now = now or timezone.now()
     with transaction.atomic():
-        won = Inquiry.objects.filter(pk=inquiry.pk, assignee__isnull=True).update(assignee=user, updated_at=now)
+        won = Inquiry.objects.filter(pk=inquiry.pk, assignee__isnull=True).update(
+            assignee=user, updated_at=now
+        )
         if won:
             _event(inquiry, EventKind.ASSIGNED, now, user, **{"from": None, "to": user.pk, "claimed": True})
             return Inquiry.objects.get(pk=inquiry.pk)
@@ -207,8 +227,12 @@ def mark_no_response_needed(
     now = now or timezone.now()
     inquiry = _locked(inquiry)
     count = Message.objects.filter(
-        inquiry=inquiry, direction=Direction.INBOUND, automatic=False, answered_at__isnull=True,
-        no_response_needed=False, received_at__lte=now,
+        inquiry=inquiry,
+        direction=Direction.INBOUND,
+        automatic=False,
+        answered_at__isnull=True,
+        no_response_needed=False,
+        received_at__lte=now,
     ).update(no_response_needed=True)
     cancelled = clocks.cancel_reply_clocks(inquiry=inquiry, at=now, actor=actor, reason="no response needed")
     _event(inquiry, EventKind.NO_RESPONSE_NEEDED, now, actor, messages=count, clocks=cancelled)
@@ -227,6 +251,11 @@ def reassign_team(
     old_team, old_assignee = inquiry.team_id, inquiry.assignee_id
     Inquiry.objects.filter(pk=inquiry.pk).update(team=team, assignee=None, updated_at=now)
     inquiry.team, inquiry.assignee = team, None
-    _event(inquiry, EventKind.ASSIGNED, now, actor, **{"from": old_assignee, "to": None,
-                                                        "from_team": old_team, "to_team": team.pk})
+    _event(
+        inquiry,
+        EventKind.ASSIGNED,
+        now,
+        actor,
+        **{"from": old_assignee, "to": None, "from_team": old_team, "to_team": team.pk},
+    )
     return inquiry

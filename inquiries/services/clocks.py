@@ -172,14 +172,20 @@ def _policy_fingerprint() -> tuple:
     """A cheap fingerprint of every row that decides policies and targets (one query)."""
     policy = SlaPolicy._meta.db_table
     target = SlaTarget._meta.db_table
-    links = [SlaPolicy._meta.get_field(name).remote_field.through._meta.db_table
-             for name in ("accounts", "channels", "topics")]
-    sql = (
-        f"SELECT (SELECT COUNT(*) FROM {policy}), (SELECT MAX(updated_at) FROM {policy}), "
-        f"(SELECT COUNT(*) FROM {target}), (SELECT SUM(COALESCE(first_reply_seconds, 0) "
-        f"+ 3 * COALESCE(next_reply_seconds, 0) + 7 * COALESCE(resolution_seconds, 0)) FROM {target}), "
-        + ", ".join(f"(SELECT COUNT(*) FROM {link})" for link in links)
-    )
+    links = [
+        SlaPolicy._meta.get_field(name).remote_field.through._meta.db_table
+        for name in ("accounts", "channels", "topics")
+    ]
+    # Table names come from the models' own metadata, never from input.
+    parts = [
+        f"(SELECT COUNT(*) FROM {policy})",
+        f"(SELECT MAX(updated_at) FROM {policy})",
+        f"(SELECT COUNT(*) FROM {target})",
+        f"(SELECT SUM(COALESCE(first_reply_seconds, 0) + 3 * COALESCE(next_reply_seconds, 0)"
+        f" + 7 * COALESCE(resolution_seconds, 0)) FROM {target})",
+        *(f"(SELECT COUNT(*) FROM {link})" for link in links),
+    ]
+    sql = "SELECT " + ", ".join(parts)
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return tuple(cursor.fetchone())
@@ -220,8 +226,13 @@ def _ensure_policy(inquiry: Inquiry) -> SlaPolicy | None:
 
 def _event(clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object) -> InquiryEvent:
     return InquiryEvent(
-        inquiry_id=clock.inquiry_id, clock=clock, kind=kind, at=at, actor=actor,  # type: ignore[misc]
-        message_id=clock.message_id, data={"clock_kind": clock.kind, **data},
+        inquiry_id=clock.inquiry_id,
+        clock=clock,
+        kind=kind,
+        at=at,
+        actor=actor,  # type: ignore[misc]
+        message_id=clock.message_id,
+        data={"clock_kind": clock.kind, **data},
     )
 
 
@@ -249,20 +260,40 @@ def _live_events(clock: Clock, now: datetime) -> list[InquiryEvent]:
 
 
 def start_clock(
-    *, inquiry: Inquiry, kind: str, started_at: datetime, target_seconds: int, calendar_row: Calendar | None,
-    calendar: BusinessCalendar, warn_ratio: float, policy: SlaPolicy | None, message: Message | None, now: datetime,
+    *,
+    inquiry: Inquiry,
+    kind: str,
+    started_at: datetime,
+    target_seconds: int,
+    calendar_row: Calendar | None,
+    calendar: BusinessCalendar,
+    warn_ratio: float,
+    policy: SlaPolicy | None,
+    message: Message | None,
+    now: datetime,
 ) -> tuple[Clock, list[InquiryEvent]]:
-    plan = math.schedule(calendar, started_at=started_at, target_seconds=target_seconds, warn_ratio=warn_ratio)
+    plan = math.schedule(
+        calendar, started_at=started_at, target_seconds=target_seconds, warn_ratio=warn_ratio
+    )
     clock = Clock(
-        inquiry=inquiry, kind=kind, message=message, policy=policy, calendar=calendar_row,
-        target_seconds=target_seconds, warn_ratio=warn_ratio, started_at=started_at,
-        due_at=plan.due_at, warn_at=plan.warn_at,
+        inquiry=inquiry,
+        kind=kind,
+        message=message,
+        policy=policy,
+        calendar=calendar_row,
+        target_seconds=target_seconds,
+        warn_ratio=warn_ratio,
+        started_at=started_at,
+        due_at=plan.due_at,
+        warn_at=plan.warn_at,
     )
     clock.save()
     return clock, [_event(clock, EventKind.CLOCK_STARTED, started_at, target_seconds=target_seconds)]
 
 
-def stop_clock(clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None) -> list[InquiryEvent]:
+def stop_clock(
+    clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None
+) -> list[InquiryEvent]:
     """Stop a clock at `at`: met when on or before the deadline, missed after it."""
     if clock.state == ClockState.PAUSED and clock.paused_at is not None:
         _unpause(clock, at=at, calendar=calendar)
@@ -271,8 +302,17 @@ def stop_clock(clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor:
     clock.elapsed_seconds = math.business_elapsed(
         calendar, started_at=clock.started_at, at=at, paused_seconds=clock.paused_business_seconds
     )
-    clock.save(update_fields=["state", "stopped_at", "elapsed_seconds", "paused_at", "paused_business_seconds",
-                              "due_at", "warn_at"])
+    clock.save(
+        update_fields=[
+            "state",
+            "stopped_at",
+            "elapsed_seconds",
+            "paused_at",
+            "paused_business_seconds",
+            "due_at",
+            "warn_at",
+        ]
+    )
     return [_event(clock, STATE_EVENT[clock.state], at, actor=actor, elapsed_seconds=clock.elapsed_seconds)]
 
 
@@ -285,8 +325,11 @@ def cancel_clock(clock: Clock, *, at: datetime, actor: object = None, reason: st
 
 def _reschedule(clock: Clock, calendar: BusinessCalendar) -> None:
     plan = math.schedule(
-        calendar, started_at=clock.started_at, target_seconds=clock.target_seconds,
-        warn_ratio=clock.warn_ratio, paused_seconds=clock.paused_business_seconds,
+        calendar,
+        started_at=clock.started_at,
+        target_seconds=clock.target_seconds,
+        warn_ratio=clock.warn_ratio,
+        paused_seconds=clock.paused_business_seconds,
     )
     clock.due_at, clock.warn_at = plan.due_at, plan.warn_at
 
@@ -342,9 +385,21 @@ def on_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: boo
 def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: bool) -> None:
     at = message.received_at
     events: list[InquiryEvent] = []
-    existing = [] if opened else list(inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
-        "id", "kind", "state", "stopped_at", "inquiry_id", "message_id", "started_at",
-    ))
+    existing = (
+        []
+        if opened
+        else list(
+            inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
+                "id",
+                "kind",
+                "state",
+                "stopped_at",
+                "inquiry_id",
+                "message_id",
+                "started_at",
+            )
+        )
+    )
     policy = _ensure_policy(inquiry)
     calendar_row = policy.calendar if policy else None
     calendar = business_calendar(calendar_row)
@@ -353,19 +408,29 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
     def start(kind: str, started_at: datetime, target: int | None) -> None:
         if target:
             _clock, new_events = start_clock(
-                inquiry=inquiry, kind=kind, started_at=started_at, target_seconds=target,
-                calendar_row=calendar_row, calendar=calendar, warn_ratio=warn_ratio, policy=policy,
-                message=message, now=now,
+                inquiry=inquiry,
+                kind=kind,
+                started_at=started_at,
+                target_seconds=target,
+                calendar_row=calendar_row,
+                calendar=calendar,
+                warn_ratio=warn_ratio,
+                policy=policy,
+                message=message,
+                now=now,
             )
             events.extend(new_events)
 
     kinds = {c.kind for c in existing}
     if ClockKind.RESOLUTION not in kinds:
-        start(ClockKind.RESOLUTION, inquiry.opened_at, _target(policy, inquiry.priority, ClockKind.RESOLUTION))
+        start(
+            ClockKind.RESOLUTION, inquiry.opened_at, _target(policy, inquiry.priority, ClockKind.RESOLUTION)
+        )
     elif inquiry.status in (Status.NEW, Status.OPEN):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
-    active_reply = [c for c in existing if c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY)
-                    and c.state in ACTIVE]
+    active_reply = [
+        c for c in existing if c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE
+    ]
     if not active_reply:
         if inquiry.last_reply_at is None and ClockKind.FIRST_REPLY not in kinds:
             start(ClockKind.FIRST_REPLY, at, _target(policy, inquiry.priority, ClockKind.FIRST_REPLY))
@@ -375,9 +440,16 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
     if rule is not None:
         target, market_calendar, market_row = rule
         clock, new_events = start_clock(
-            inquiry=inquiry, kind=ClockKind.MARKETPLACE_REPLY, started_at=at, target_seconds=target,
-            calendar_row=market_row, calendar=market_calendar, warn_ratio=warn_ratio, policy=None,
-            message=message, now=now,
+            inquiry=inquiry,
+            kind=ClockKind.MARKETPLACE_REPLY,
+            started_at=at,
+            target_seconds=target,
+            calendar_row=market_row,
+            calendar=market_calendar,
+            warn_ratio=warn_ratio,
+            policy=None,
+            message=message,
+            now=now,
         )
         events.extend(new_events)
         Message.objects.filter(pk=message.pk).update(response_due_at=clock.due_at)
@@ -388,7 +460,10 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
         first_reply_after = (
             Message.objects.filter(
                 inquiry=inquiry, direction=Direction.OUTBOUND, automatic=False, received_at__gte=at
-            ).order_by("received_at").values_list("received_at", flat=True).first()
+            )
+            .order_by("received_at")
+            .values_list("received_at", flat=True)
+            .first()
         )
         if first_reply_after is not None:
             on_reply(inquiry=inquiry, at=first_reply_after, now=now)
@@ -397,21 +472,32 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
 def on_reply(*, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None) -> None:
     """A public reply by a person at `at` answers every customer message up to it."""
     events = catch_up(inquiry=inquiry, at=at)
-    for clock in inquiry.clocks.filter(kind__in=REPLY_KINDS, state__in=ACTIVE, started_at__lte=at).select_related(
-        "calendar", "inquiry__account"
-    ):
+    for clock in inquiry.clocks.filter(
+        kind__in=REPLY_KINDS, state__in=ACTIVE, started_at__lte=at
+    ).select_related("calendar", "inquiry__account"):
         events.extend(stop_clock(clock, at=at, calendar=_calendar_of(clock), actor=actor))
     InquiryEvent.objects.bulk_create(events)
     Message.objects.filter(
-        inquiry=inquiry, direction=Direction.INBOUND, automatic=False, answered_at__isnull=True, received_at__lte=at,
+        inquiry=inquiry,
+        direction=Direction.INBOUND,
+        automatic=False,
+        answered_at__isnull=True,
+        received_at__lte=at,
     ).update(answered_at=at)
 
 
-def on_status_change(*, inquiry: Inquiry, old: str, new: str, at: datetime, now: datetime, actor: object = None) -> None:
+def on_status_change(
+    *, inquiry: Inquiry, old: str, new: str, at: datetime, now: datetime, actor: object = None
+) -> None:
     """Pause resolution while pending, stop it when solved, resume it when work starts again."""
     events = catch_up(inquiry=inquiry, at=at)
-    resolution = inquiry.clocks.filter(kind=ClockKind.RESOLUTION).exclude(state=ClockState.CANCELLED).select_related(
-        "calendar").order_by("-started_at").first()
+    resolution = (
+        inquiry.clocks.filter(kind=ClockKind.RESOLUTION)
+        .exclude(state=ClockState.CANCELLED)
+        .select_related("calendar")
+        .order_by("-started_at")
+        .first()
+    )
     if resolution is None or old == new:
         InquiryEvent.objects.bulk_create(events)
         return
@@ -421,7 +507,9 @@ def on_status_change(*, inquiry: Inquiry, old: str, new: str, at: datetime, now:
         resolution.paused_at = at
         resolution.save(update_fields=["state", "paused_at"])
         events.append(_event(resolution, EventKind.CLOCK_PAUSED, at, actor=actor))
-    elif new in (Status.SOLVED, Status.CLOSED) and (resolution.state in ACTIVE or resolution.state == ClockState.PAUSED):
+    elif new in (Status.SOLVED, Status.CLOSED) and (
+        resolution.state in ACTIVE or resolution.state == ClockState.PAUSED
+    ):
         events.extend(stop_clock(resolution, at=at, calendar=calendar, actor=actor))
     elif new in (Status.NEW, Status.OPEN):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now, actor=actor, clock=resolution))
@@ -437,8 +525,14 @@ def _resume_resolution(
 
     The time it stood still counts as paused, so the deadline moves out by that much.
     """
-    clock = clock or inquiry.clocks.filter(kind=ClockKind.RESOLUTION).exclude(
-        state=ClockState.CANCELLED).select_related("calendar").order_by("-started_at").first()
+    clock = (
+        clock
+        or inquiry.clocks.filter(kind=ClockKind.RESOLUTION)
+        .exclude(state=ClockState.CANCELLED)
+        .select_related("calendar")
+        .order_by("-started_at")
+        .first()
+    )
     if clock is None:
         return []
     calendar = business_calendar(clock.calendar)
@@ -454,8 +548,11 @@ def _resume_resolution(
         return []
     events = [_event(clock, EventKind.CLOCK_RESUMED, at, actor=actor)]
     # A warning or breach recorded before the pause is not a new fact after it.
-    recorded = set(InquiryEvent.objects.filter(
-        clock=clock, kind__in=(EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED)).values_list("kind", flat=True))
+    recorded = set(
+        InquiryEvent.objects.filter(
+            clock=clock, kind__in=(EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED)
+        ).values_list("kind", flat=True)
+    )
     breached_at = clock.breached_at
     events.extend(e for e in _live_events(clock, at) if e.kind not in recorded)
     if EventKind.CLOCK_BREACHED in recorded and clock.state == ClockState.BREACHED:
@@ -504,16 +601,26 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
         old_due = clock.due_at
         _reschedule(clock, calendar)
         if clock.state != ClockState.PAUSED:
-            already = {ClockState.RUNNING: set(), ClockState.AT_RISK: {EventKind.CLOCK_AT_RISK},
-                       ClockState.BREACHED: {EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED}}[clock.state]
+            already = {
+                ClockState.RUNNING: set(),
+                ClockState.AT_RISK: {EventKind.CLOCK_AT_RISK},
+                ClockState.BREACHED: {EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED},
+            }[clock.state]
             # Only transitions the clock has not recorded yet are new facts; a longer target can
             # also take a breached clock back to running, which the recompute event records.
             events.extend(e for e in _live_events(clock, now) if e.kind not in already)
         clock.save()
         if clock.due_at != old_due:
             changed += 1
-            events.append(_event(clock, EventKind.CLOCK_RECOMPUTED, now, old_due_at=old_due.isoformat(),
-                                 due_at=clock.due_at.isoformat()))
+            events.append(
+                _event(
+                    clock,
+                    EventKind.CLOCK_RECOMPUTED,
+                    now,
+                    old_due_at=old_due.isoformat(),
+                    due_at=clock.due_at.isoformat(),
+                )
+            )
     InquiryEvent.objects.bulk_create(events)
     return changed
 

@@ -22,8 +22,11 @@ def import_holidays(*, calendar: Calendar, country: str, year: int, subdivision:
     except ValueError as exc:
         raise DomainError(str(exc), field="subdivision") from None
     existing = set(calendar.holidays.values_list("date", flat=True))
-    new = [Holiday(calendar=calendar, date=day, name=name[:200]) for day, name in sorted(days.items())
-           if day not in existing]
+    new = [
+        Holiday(calendar=calendar, date=day, name=name[:200])
+        for day, name in sorted(days.items())
+        if day not in existing
+    ]
     Holiday.objects.bulk_create(new)
     if new:
         from inquiries.services.config import calendar_changed

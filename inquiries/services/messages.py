@@ -57,7 +57,9 @@ class RecordResult:
 # --- recording messages ----------------------------------------------------------------
 
 
-def record_message(*, channel: Channel, incoming: IncomingMessage, now: datetime | None = None) -> RecordResult:
+def record_message(
+    *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
+) -> RecordResult:
     """Store one message exactly once per (channel, external_id) and thread it.
 
     Returns the stored message and whether this call created it. Raises `Rejected`
@@ -129,7 +131,9 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
             reopened = True
     if inquiry is None:
         if direction != Direction.INBOUND:
-            raise Rejected("in_reply_to: no inquiry to attach this reply or note to (give thread_id or in_reply_to)")
+            raise Rejected(
+                "in_reply_to: no inquiry to attach this reply or note to (give thread_id or in_reply_to)"
+            )
         if incoming.automatic:
             # Bounces and auto-replies that match nothing are kept for audit but open nothing.
             return _store_message(channel=channel, inquiry=None, incoming=incoming, received_at=received_at)
@@ -153,12 +157,24 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
     events: list[InquiryEvent] = []
     if opened:
         data = {"previous_inquiry": previous.pk} if previous else {}
-        events.append(InquiryEvent(inquiry=inquiry, kind=EventKind.INQUIRY_OPENED, at=received_at, message=message,
-                                   data=data))
+        events.append(
+            InquiryEvent(
+                inquiry=inquiry, kind=EventKind.INQUIRY_OPENED, at=received_at, message=message, data=data
+            )
+        )
     if reopened:
-        events.append(InquiryEvent(inquiry=inquiry, kind=EventKind.INQUIRY_REOPENED, at=received_at, message=message,
-                                   data={"from_status": inquiry.status}))
-    events.append(InquiryEvent(inquiry=inquiry, kind=_message_event_kind(message), at=received_at, message=message))
+        events.append(
+            InquiryEvent(
+                inquiry=inquiry,
+                kind=EventKind.INQUIRY_REOPENED,
+                at=received_at,
+                message=message,
+                data={"from_status": inquiry.status},
+            )
+        )
+    events.append(
+        InquiryEvent(inquiry=inquiry, kind=_message_event_kind(message), at=received_at, message=message)
+    )
 
     _update_inquiry_after_message(inquiry=inquiry, message=message, reopened=reopened, opened=opened, now=now)
     if opened:
@@ -185,7 +201,9 @@ def _thread(*, channel: Channel, incoming: IncomingMessage, customer: Customer |
     inquiries = Inquiry.objects.select_related("customer", "account")
     # 1. An explicit conversation id from the source.
     if incoming.thread_id:
-        found = inquiries.filter(channel=channel, thread_key=incoming.thread_id).order_by("-opened_at").first()
+        found = (
+            inquiries.filter(channel=channel, thread_key=incoming.thread_id).order_by("-opened_at").first()
+        )
         if found is None:
             found = _inquiry_of_message(
                 Message.objects.filter(channel=channel, thread_id=incoming.thread_id, inquiry__isnull=False)
@@ -208,14 +226,18 @@ def _thread(*, channel: Channel, incoming: IncomingMessage, customer: Customer |
     # 3. A ticket reference in the subject, honoured only from that inquiry's customer.
     match = TICKET_REF_RE.search(incoming.subject or "")
     if match:
-        found = inquiries.filter(pk=int(match.group(1)), customer=customer, channel__account_id=channel.account_id).first()
+        found = inquiries.filter(
+            pk=int(match.group(1)), customer=customer, channel__account_id=channel.account_id
+        ).first()
         if found is not None:
             return found
     # 4. The same order from the same customer within the threading window, measured on the
     # conversation's own time line (not updated_at, which is the wall-clock time of the last
     # write): a back-filled history must thread exactly as it would have live.
     if incoming.order_id:
-        since = (incoming.received_at or timezone.now()) - timedelta(days=settings.CSTRACKER_ORDER_THREAD_DAYS)
+        since = (incoming.received_at or timezone.now()) - timedelta(
+            days=settings.CSTRACKER_ORDER_THREAD_DAYS
+        )
         found = (
             inquiries.filter(customer=customer, order_id=incoming.order_id)
             .filter(Q(last_inbound_at__gte=since) | Q(last_reply_at__gte=since))
@@ -228,7 +250,9 @@ def _thread(*, channel: Channel, incoming: IncomingMessage, customer: Customer |
 
 
 def _inquiry_of_message(messages: object) -> Inquiry | None:
-    message = messages.select_related("inquiry__customer", "inquiry__account").order_by("-received_at").first()  # type: ignore[attr-defined]
+    message = (
+        messages.select_related("inquiry__customer", "inquiry__account").order_by("-received_at").first()
+    )  # type: ignore[attr-defined]
     return message.inquiry if message is not None else None
 
 
@@ -265,7 +289,9 @@ def _store_message(
                 size=a.size,
                 content_id=a.content_id[:255],
                 inline=a.inline,
-                content=a.content if a.content is not None and len(a.content) <= MAX_ATTACHMENT_BYTES else None,
+                content=a.content
+                if a.content is not None and len(a.content) <= MAX_ATTACHMENT_BYTES
+                else None,
             )
             for a in incoming.attachments
         )
@@ -314,7 +340,10 @@ def _update_inquiry_after_message(
             changes["status"] = Status.OPEN
     if not opened and "status" in changes and changes["status"] != inquiry.status:
         InquiryEvent.objects.create(
-            inquiry=inquiry, kind=EventKind.STATUS_CHANGED, at=at, message=message,
+            inquiry=inquiry,
+            kind=EventKind.STATUS_CHANGED,
+            at=at,
+            message=message,
             data={"from": inquiry.status, "to": changes["status"]},
         )
     for field, value in changes.items():

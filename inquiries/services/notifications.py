@@ -90,9 +90,12 @@ def default_recipients(event: InquiryEvent) -> set[int]:
 def _matching_rules(event: InquiryEvent) -> list[EscalationRule]:
     inquiry = event.inquiry
     clock_kind = event.data.get("clock_kind", "")
-    rules = EscalationRule.objects.filter(is_active=True, trigger=event.kind).filter(
-        Q(policy__isnull=True) | Q(policy_id=inquiry.sla_policy_id)
-    ).filter(Q(team__isnull=True) | Q(team__accounts=inquiry.account_id)).select_related("reassign_to_team")
+    rules = (
+        EscalationRule.objects.filter(is_active=True, trigger=event.kind)
+        .filter(Q(policy__isnull=True) | Q(policy_id=inquiry.sla_policy_id))
+        .filter(Q(team__isnull=True) | Q(team__accounts=inquiry.account_id))
+        .select_related("reassign_to_team")
+    )
     return [rule for rule in rules.distinct() if not rule.clock_kinds or clock_kind in rule.clock_kinds]
 
 
@@ -167,21 +170,42 @@ def _create_notifications(event: InquiryEvent, recipients: set[int], now: dateti
         return 0
     title, body = _clock_text(event)
     url = reverse("inquiries:detail", args=[event.inquiry_id])
-    kind = NotificationKind.CLOCK_BREACHED if event.kind == EventKind.CLOCK_BREACHED else NotificationKind.CLOCK_AT_RISK
+    kind = (
+        NotificationKind.CLOCK_BREACHED
+        if event.kind == EventKind.CLOCK_BREACHED
+        else NotificationKind.CLOCK_AT_RISK
+    )
     return _fan_out(
-        users=recipients, kind=kind, title=title, body=body, url=url, inquiry_id=event.inquiry_id,
-        event_id=event.pk, dedupe_key=f"event:{event.pk}", now=now,
+        users=recipients,
+        kind=kind,
+        title=title,
+        body=body,
+        url=url,
+        inquiry_id=event.inquiry_id,
+        event_id=event.pk,
+        dedupe_key=f"event:{event.pk}",
+        now=now,
     )
 
 
 def _fan_out(
-    *, users: Iterable[int], kind: str, title: str, body: str, url: str, inquiry_id: int | None,
-    event_id: int | None, dedupe_key: str, now: datetime,
+    *,
+    users: Iterable[int],
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    inquiry_id: int | None,
+    event_id: int | None,
+    dedupe_key: str,
+    now: datetime,
 ) -> int:
     user_ids = sorted(set(users))
     preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=user_ids)}
     already = set(
-        Notification.objects.filter(user_id__in=user_ids, dedupe_key=dedupe_key).values_list("user_id", flat=True)
+        Notification.objects.filter(user_id__in=user_ids, dedupe_key=dedupe_key).values_list(
+            "user_id", flat=True
+        )
     )
     rows = []
     for user_id in user_ids:
@@ -190,13 +214,27 @@ def _fan_out(
         preference = preferences.get(user_id) or NotificationPreference(user_id=user_id)
         if not preference.wants(kind):
             continue
-        email = "" if preference.email_mode == NotificationPreference.EmailMode.OFF else Notification.EmailState.PENDING
-        rows.append(Notification(
-            user_id=user_id, kind=kind, title=title[:300], body=body, url=url, inquiry_id=inquiry_id,
-            event_id=event_id, dedupe_key=dedupe_key, created_at=now, email_state=email,
-            # Without in-app notifications the row still carries the e-mail, but is born read.
-            read_at=None if preference.in_app else now,
-        ))
+        email = (
+            ""
+            if preference.email_mode == NotificationPreference.EmailMode.OFF
+            else Notification.EmailState.PENDING
+        )
+        rows.append(
+            Notification(
+                user_id=user_id,
+                kind=kind,
+                title=title[:300],
+                body=body,
+                url=url,
+                inquiry_id=inquiry_id,
+                event_id=event_id,
+                dedupe_key=dedupe_key,
+                created_at=now,
+                email_state=email,
+                # Without in-app notifications the row still carries the e-mail, but is born read.
+                read_at=None if preference.in_app else now,
+            )
+        )
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     for row in rows:
         preference = preferences.get(row.user_id)
@@ -212,20 +250,29 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
 
     now = now or timezone.now()
     created = 0
-    for event in ClusterEvent.objects.filter(pk__in=list(event_ids)).select_related("cluster__account",
-                                                                                  "cluster__topic"):
+    for event in ClusterEvent.objects.filter(pk__in=list(event_ids)).select_related(
+        "cluster__account", "cluster__topic"
+    ):
         cluster = event.cluster
         managers = _team_users(cluster.account_id, Role.MANAGER)
         topic = cluster.topic.name if cluster.topic else "complaints"
         product = f" about {cluster.sku}" if cluster.sku else ""
         title = f"Cluster {event.get_kind_display().lower()}: {topic}{product} ({cluster.account.name})"
-        body = f"{cluster.member_count} complaints from {cluster.customer_count} customers since " \
-               f"{cluster.first_seen:%Y-%m-%d}."
+        body = (
+            f"{cluster.member_count} complaints from {cluster.customer_count} customers since "
+            f"{cluster.first_seen:%Y-%m-%d}."
+        )
         with transaction.atomic():
             created += _fan_out(
-                users=managers, kind=NotificationKind.CLUSTER, title=title, body=body,
-                url=reverse("inquiries:cluster_detail", args=[cluster.pk]), inquiry_id=None, event_id=None,
-                dedupe_key=f"cluster-event:{event.pk}", now=now,
+                users=managers,
+                kind=NotificationKind.CLUSTER,
+                title=title,
+                body=body,
+                url=reverse("inquiries:cluster_detail", args=[cluster.pk]),
+                inquiry_id=None,
+                event_id=None,
+                dedupe_key=f"cluster-event:{event.pk}",
+                now=now,
             )
     return created
 
@@ -237,7 +284,9 @@ def _send(user: object, subject: str, template: str, context: dict) -> None:
     text = render_to_string(f"email/{template}.txt", context)
     html = render_to_string(f"email/{template}.html", context)
     mail = EmailMultiAlternatives(
-        subject=_one_line(subject, 180), body=text, to=[user.email],  # type: ignore[attr-defined]
+        subject=_one_line(subject, 180),
+        body=text,
+        to=[user.email],  # type: ignore[attr-defined]
         headers={"Auto-Submitted": "auto-generated", "X-Cstracker-Loop": "notification"},
     )
     mail.attach_alternative(html, "text/html")
@@ -246,7 +295,9 @@ def _send(user: object, subject: str, template: str, context: dict) -> None:
 
 def send_notification_email(*, user_id: int, dedupe_key: str) -> bool:
     """One e-mail for one notification; the conditional UPDATE claims it so it goes once."""
-    notification = Notification.objects.filter(user_id=user_id, dedupe_key=dedupe_key).select_related("user").first()
+    notification = (
+        Notification.objects.filter(user_id=user_id, dedupe_key=dedupe_key).select_related("user").first()
+    )
     if notification is None or not notification.user.email:
         return False
     claimed = Notification.objects.filter(
@@ -255,8 +306,12 @@ def send_notification_email(*, user_id: int, dedupe_key: str) -> bool:
     if not claimed:
         return False
     try:
-        _send(notification.user, notification.title, "notification",
-              {"notification": notification, "base_url": settings.CSTRACKER_BASE_URL})
+        _send(
+            notification.user,
+            notification.title,
+            "notification",
+            {"notification": notification, "base_url": settings.CSTRACKER_BASE_URL},
+        )
     except Exception:
         Notification.objects.filter(pk=notification.pk).update(email_state=Notification.EmailState.PENDING)
         raise
@@ -269,7 +324,8 @@ def send_notification_digests(*, now: datetime | None = None) -> int:
     sent = 0
     pending_users = (
         Notification.objects.filter(email_state=Notification.EmailState.PENDING)
-        .values_list("user_id", flat=True).distinct()
+        .values_list("user_id", flat=True)
+        .distinct()
     )
     for user_id in list(pending_users):
         preference, _ = NotificationPreference.objects.get_or_create(user_id=user_id)
@@ -290,16 +346,23 @@ def send_notification_digests(*, now: datetime | None = None) -> int:
                 .filter(user_id=user_id, email_state=Notification.EmailState.PENDING)
                 .order_by("created_at")
             )
-            Notification.objects.filter(pk__in=[n.pk for n in items]).update(email_state=Notification.EmailState.SENT)
+            Notification.objects.filter(pk__in=[n.pk for n in items]).update(
+                email_state=Notification.EmailState.SENT
+            )
         user = get_user_model().objects.get(pk=user_id)
         if not items or not user.email:
             continue
         try:
-            _send(user, f"cstracker: {len(items)} notifications", "digest",
-                  {"items": items, "user": user, "base_url": settings.CSTRACKER_BASE_URL})
+            _send(
+                user,
+                f"cstracker: {len(items)} notifications",
+                "digest",
+                {"items": items, "user": user, "base_url": settings.CSTRACKER_BASE_URL},
+            )
         except Exception:
             Notification.objects.filter(pk__in=[n.pk for n in items]).update(
-                email_state=Notification.EmailState.PENDING)
+                email_state=Notification.EmailState.PENDING
+            )
             NotificationPreference.objects.filter(pk=preference.pk).update(last_digest_at=last)
             raise
         sent += 1
@@ -309,7 +372,9 @@ def send_notification_digests(*, now: datetime | None = None) -> int:
 # --- in-app -----------------------------------------------------------------------------
 
 
-def mark_read(*, user: object, notification_ids: Iterable[int] | None = None, now: datetime | None = None) -> int:
+def mark_read(
+    *, user: object, notification_ids: Iterable[int] | None = None, now: datetime | None = None
+) -> int:
     now = now or timezone.now()
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     if notification_ids is not None:
@@ -322,24 +387,36 @@ def mark_read(*, user: object, notification_ids: Iterable[int] | None = None, no
 
 def _queue_webhooks(event: InquiryEvent, now: datetime) -> None:
     inquiry = event.inquiry
-    endpoints = WebhookEndpoint.objects.filter(is_active=True).filter(
-        Q(teams__isnull=True) | Q(teams__accounts=inquiry.account_id)
-    ).distinct()
+    endpoints = (
+        WebhookEndpoint.objects.filter(is_active=True)
+        .filter(Q(teams__isnull=True) | Q(teams__accounts=inquiry.account_id))
+        .distinct()
+    )
     payload = {
         "type": event.kind,
         "event_id": event.pk,
         "at": event.at.isoformat(),
-        "clock": {"kind": event.data.get("clock_kind"), "due_at": event.clock.due_at.isoformat()
-                  if event.clock else None},
-        "inquiry": {"id": inquiry.pk, "subject": inquiry.subject, "status": inquiry.status,
-                    "priority": inquiry.priority, "account": inquiry.account.name,
-                    "customer": inquiry.customer.address, "order_id": inquiry.order_id},
+        "clock": {
+            "kind": event.data.get("clock_kind"),
+            "due_at": event.clock.due_at.isoformat() if event.clock else None,
+        },
+        "inquiry": {
+            "id": inquiry.pk,
+            "subject": inquiry.subject,
+            "status": inquiry.status,
+            "priority": inquiry.priority,
+            "account": inquiry.account.name,
+            "customer": inquiry.customer.address,
+            "order_id": inquiry.order_id,
+        },
     }
     for endpoint in endpoints:
         if endpoint.kinds and event.kind not in endpoint.kinds:
             continue
         delivery, created = WebhookDelivery.objects.get_or_create(
-            endpoint=endpoint, dedupe_key=f"event:{event.pk}", defaults={"payload": payload, "next_attempt_at": now}
+            endpoint=endpoint,
+            dedupe_key=f"event:{event.pk}",
+            defaults={"payload": payload, "next_attempt_at": now},
         )
         if created:
             enqueue_after_commit("deliver_webhook", delivery.pk)
@@ -368,10 +445,15 @@ def deliver_webhook(*, delivery_id: int, timeout: float = 10.0) -> bool:
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
     request = urllib.request.Request(  # noqa: S310 - an admin-configured http(s) URL
-        delivery.endpoint.url, data=body, method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "cstracker-webhooks/1",
-                 "X-Cstracker-Delivery": str(delivery.pk),
-                 "X-Cstracker-Signature": sign(delivery.endpoint.secret, timestamp, body)},
+        delivery.endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "cstracker-webhooks/1",
+            "X-Cstracker-Delivery": str(delivery.pk),
+            "X-Cstracker-Signature": sign(delivery.endpoint.secret, timestamp, body),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -379,32 +461,43 @@ def deliver_webhook(*, delivery_id: int, timeout: float = 10.0) -> bool:
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (urllib.error.URLError, OSError) as exc:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(last_error=str(exc)[:2000],
-                                                              state=WebhookDelivery.State.PENDING)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            last_error=str(exc)[:2000], state=WebhookDelivery.State.PENDING
+        )
         raise WebhookFailed(str(exc)) from exc
     if 200 <= status < 300:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
-            state=WebhookDelivery.State.DELIVERED, last_status_code=status, delivered_at=timezone.now(), last_error="")
+            state=WebhookDelivery.State.DELIVERED,
+            last_status_code=status,
+            delivered_at=timezone.now(),
+            last_error="",
+        )
         return True
     WebhookDelivery.objects.filter(pk=delivery_id).update(
-        state=WebhookDelivery.State.PENDING, last_status_code=status, last_error=f"HTTP {status}")
+        state=WebhookDelivery.State.PENDING, last_status_code=status, last_error=f"HTTP {status}"
+    )
     raise WebhookFailed(f"HTTP {status}")
 
 
-def pending_webhook_ids(*, now: datetime | None = None, grace: timedelta = timedelta(minutes=10)) -> list[int]:
+def pending_webhook_ids(
+    *, now: datetime | None = None, grace: timedelta = timedelta(minutes=10)
+) -> list[int]:
     now = now or timezone.now()
-    return list(WebhookDelivery.objects.filter(
-        state__in=(WebhookDelivery.State.PENDING, WebhookDelivery.State.SENDING),
-        next_attempt_at__lte=now - grace,
-    ).values_list("pk", flat=True)[:500])
+    return list(
+        WebhookDelivery.objects.filter(
+            state__in=(WebhookDelivery.State.PENDING, WebhookDelivery.State.SENDING),
+            next_attempt_at__lte=now - grace,
+        ).values_list("pk", flat=True)[:500]
+    )
 
 
 def postpone_webhook(*, delivery_id: int, seconds: int) -> None:
     WebhookDelivery.objects.filter(pk=delivery_id).update(
-        next_attempt_at=timezone.now() + timedelta(seconds=seconds))
+        next_attempt_at=timezone.now() + timedelta(seconds=seconds)
+    )
 
 
 def give_up_webhook(*, delivery_id: int, error: str) -> None:
     WebhookDelivery.objects.filter(pk=delivery_id).exclude(state=WebhookDelivery.State.DELIVERED).update(
-        state=WebhookDelivery.State.FAILED, last_error=error[:2000])
-
+        state=WebhookDelivery.State.FAILED, last_error=error[:2000]
+    )

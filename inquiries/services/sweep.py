@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from inquiries.services.queue import enqueue_after_commit
 from inquiries.models import Clock, ClockState, EventKind, InquiryEvent, Message
+from inquiries.services.queue import enqueue_after_commit
 
 BATCH = 1000
 
@@ -59,29 +59,36 @@ def _transition(*, now: datetime, to: str) -> list[int]:
     """
     with transaction.atomic():
         if to == ClockState.BREACHED:
-            candidates = Clock.objects.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), due_at__lte=now)
+            candidates = Clock.objects.filter(
+                state__in=(ClockState.RUNNING, ClockState.AT_RISK), due_at__lte=now
+            )
         else:
             candidates = Clock.objects.filter(state=ClockState.RUNNING, warn_at__lte=now, due_at__gt=now)
-        ids = list(candidates.select_for_update(skip_locked=True).order_by().values_list("id", flat=True)[:BATCH])
+        ids = list(
+            candidates.select_for_update(skip_locked=True).order_by().values_list("id", flat=True)[:BATCH]
+        )
         if not ids:
             return []
         event_ids = []
         if to == ClockState.BREACHED:
             # A clock that skipped at-risk between two sweeps still gets its at-risk fact.
-            event_ids += _insert_events(ids=ids, kind=EventKind.CLOCK_AT_RISK, at_column="warn_at",
-                                        state=ClockState.RUNNING, now=now)
+            event_ids += _insert_events(
+                ids=ids, kind=EventKind.CLOCK_AT_RISK, at_column="warn_at", state=ClockState.RUNNING, now=now
+            )
             # The conditional UPDATE re-checks the state: a concurrent stop (a reply) wins over the sweep.
             moved = Clock.objects.filter(
                 pk__in=ids, state__in=(ClockState.RUNNING, ClockState.AT_RISK), due_at__lte=now
             ).update(state=ClockState.BREACHED, breached_at=F("due_at"))
-            event_ids += _insert_events(ids=ids, kind=EventKind.CLOCK_BREACHED, at_column="due_at",
-                                        state=ClockState.BREACHED, now=now)
+            event_ids += _insert_events(
+                ids=ids, kind=EventKind.CLOCK_BREACHED, at_column="due_at", state=ClockState.BREACHED, now=now
+            )
         else:
             moved = Clock.objects.filter(pk__in=ids, state=ClockState.RUNNING, warn_at__lte=now).update(
                 state=ClockState.AT_RISK
             )
-            event_ids += _insert_events(ids=ids, kind=EventKind.CLOCK_AT_RISK, at_column="warn_at",
-                                        state=ClockState.AT_RISK, now=now)
+            event_ids += _insert_events(
+                ids=ids, kind=EventKind.CLOCK_AT_RISK, at_column="warn_at", state=ClockState.AT_RISK, now=now
+            )
         if event_ids:
             enqueue_after_commit("notify_events", sorted(event_ids))
         return ids[:moved]
@@ -96,16 +103,22 @@ def sweep(*, now: datetime | None = None, followup_grace: timedelta | None = Non
         breached += len(batch)
     while batch := _transition(now=now, to=ClockState.AT_RISK):
         at_risk += len(batch)
-    return SweepResult(at_risk=at_risk, breached=breached, followed_up=catch_up_followups(now=now, grace=followup_grace))
+    return SweepResult(
+        at_risk=at_risk, breached=breached, followed_up=catch_up_followups(now=now, grace=followup_grace)
+    )
 
 
 def catch_up_followups(*, now: datetime, grace: timedelta) -> int:
     """Run the after-commit work for customer messages whose task never ran (broker down)."""
     from inquiries.services.followup import follow_up_message
 
-    pending = Message.objects.filter(
-        followed_up_at__isnull=True, direction="inbound", automatic=False, created_at__lte=now - grace
-    ).order_by("created_at").values_list("pk", flat=True)[:BATCH]
+    pending = (
+        Message.objects.filter(
+            followed_up_at__isnull=True, direction="inbound", automatic=False, created_at__lte=now - grace
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:BATCH]
+    )
     done = 0
     for message_id in pending:
         done += follow_up_message(message_id=message_id)

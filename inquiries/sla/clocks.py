@@ -24,7 +24,12 @@ class Schedule:
 
 
 def schedule(
-    calendar: BusinessCalendar, *, started_at: datetime, target_seconds: int, warn_ratio: float, paused_seconds: int = 0
+    calendar: BusinessCalendar,
+    *,
+    started_at: datetime,
+    target_seconds: int,
+    warn_ratio: float,
+    paused_seconds: int = 0,
 ) -> Schedule:
     """Deadlines of a clock: paused business time pushes both out by the same amount."""
     warn_seconds = min(target_seconds, max(0, int(target_seconds * warn_ratio)))

@@ -18,7 +18,9 @@ class ReplyRule:
 
 
 MARKETPLACE_REPLY_RULES: dict[str, ReplyRule] = {
-    "amazon": ReplyRule(DAY, None, "Every buyer message answered within 24 hours, weekends and holidays included."),
+    "amazon": ReplyRule(
+        DAY, None, "Every buyer message answered within 24 hours, weekends and holidays included."
+    ),
     "walmart": ReplyRule(2 * DAY, None, "Customer messages answered within 48 hours, weekends included."),
     "ebay": ReplyRule(
         3 * DAY,

@@ -20,12 +20,17 @@ def test_the_rescue_filter_lists_messages_about_to_turn_the_late_rate(client, ch
     account.save()
     now = timezone.now()
     urgent = services.record_message(
-        channel=channel, incoming=incoming(received_at=now - timedelta(hours=20), subject="About to be late"), now=now
+        channel=channel,
+        incoming=incoming(received_at=now - timedelta(hours=20), subject="About to be late"),
+        now=now,
     ).message.inquiry
     answered = services.record_message(
         channel=channel,
-        incoming=incoming(received_at=now - timedelta(hours=30), subject="Answered long ago",
-                          sender_address="other@example.com"),
+        incoming=incoming(
+            received_at=now - timedelta(hours=30),
+            subject="Answered long ago",
+            sender_address="other@example.com",
+        ),
         now=now,
     ).message.inquiry
     services.reply(inquiry=answered, author=agent, body_text="Done", now=now - timedelta(hours=29))

@@ -55,8 +55,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def celery_worker(*, broker_url: str, log_path: Path, extra_env: dict[str, str] | None = None,
-                  pool: str = "solo") -> Iterator[subprocess.Popen]:
+def celery_worker(
+    *, broker_url: str, log_path: Path, extra_env: dict[str, str] | None = None, pool: str = "solo"
+) -> Iterator[subprocess.Popen]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
@@ -65,13 +66,29 @@ def celery_worker(*, broker_url: str, log_path: Path, extra_env: dict[str, str] 
         "DEBUG": "true",
         **(extra_env or {}),
     }
-    command = [sys.executable, "-m", "celery", "-A", "cstracker", "worker", "--loglevel=INFO",
-               f"--pool={pool}", "--concurrency=1", "--without-gossip", "--without-mingle", "-n", f"test{os.getpid()}@%h"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "cstracker",
+        "worker",
+        "--loglevel=INFO",
+        f"--pool={pool}",
+        "--concurrency=1",
+        "--without-gossip",
+        "--without-mingle",
+        "-n",
+        f"test{os.getpid()}@%h",
+    ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            ready = wait_until(lambda: b"ready." in log_path.read_bytes() or process.poll() is not None, timeout=60)
+            ready = wait_until(
+                lambda: b"ready." in log_path.read_bytes() or process.poll() is not None, timeout=60
+            )
             if not ready or process.poll() is not None:
                 raise RuntimeError(f"worker did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
             yield process
@@ -95,9 +112,21 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Cal
 
     def start() -> None:
         state["process"] = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
         def up() -> bool:

@@ -40,7 +40,7 @@ def test_concurrent_sweeps_write_one_event_and_one_notification_per_transition(c
         try:
             barrier.wait()
             sweep()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -59,15 +59,19 @@ def test_concurrent_sweeps_write_one_event_and_one_notification_per_transition(c
     assert Notification.objects.filter(user=agent).count() == 240
 
 
-def test_with_redis_down_messages_are_stored_and_the_next_sweep_catches_up(
-    api, channel, tmp_path: Path
-):
+def test_with_redis_down_messages_are_stored_and_the_next_sweep_catches_up(api, channel, tmp_path: Path):
     with private_redis(tmp_path) as (url, stop, start), broker(app, url):
         stop()
         response = api.post(
             "/api/v1/messages/",
-            {"channel": channel.slug, "external_id": "outage-1", "direction": "inbound",
-             "sender": {"address": "buyer@example.com"}, "subject": "Cracked", "body_text": "Arrived cracked."},
+            {
+                "channel": channel.slug,
+                "external_id": "outage-1",
+                "direction": "inbound",
+                "sender": {"address": "buyer@example.com"},
+                "subject": "Cracked",
+                "body_text": "Arrived cracked.",
+            },
             format="json",
         )
         assert response.status_code == 201
@@ -76,11 +80,15 @@ def test_with_redis_down_messages_are_stored_and_the_next_sweep_catches_up(
         assert api.get(f"/api/v1/inquiries/{message.inquiry_id}/").status_code == 200
 
         start()
-        with celery_worker(broker_url=url, log_path=tmp_path / "worker.log",
-                           extra_env={"CSTRACKER_FOLLOWUP_GRACE_SECONDS": "0"}):
+        with celery_worker(
+            broker_url=url,
+            log_path=tmp_path / "worker.log",
+            extra_env={"CSTRACKER_FOLLOWUP_GRACE_SECONDS": "0"},
+        ):
             tasks.sweep_clocks.delay()
             caught_up = wait_until(
-                lambda: Message.objects.filter(pk=message.pk, followed_up_at__isnull=False).exists(), timeout=60
+                lambda: Message.objects.filter(pk=message.pk, followed_up_at__isnull=False).exists(),
+                timeout=60,
             )
             log = (tmp_path / "worker.log").read_text(errors="replace")
     assert caught_up, log[-3000:]
@@ -91,7 +99,7 @@ class SlowOnce(BaseHTTPRequestHandler):
 
     seen: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         SlowOnce.seen.append(self.headers["X-Cstracker-Delivery"])
         if len(SlowOnce.seen) == 1:
@@ -103,21 +111,23 @@ class SlowOnce(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_once(
-    channel, tmp_path: Path
-):
+def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_once(channel, tmp_path: Path):
     from tests.integration.test_worker import _redis_up, _redis_url
 
     url = _redis_url()
     if not _redis_up(url):
-        pytest.skip(f"no Redis at {url}") if not os.environ.get("CSTRACKER_REQUIRE_SERVICES") else pytest.fail(url)
+        pytest.skip(f"no Redis at {url}") if not os.environ.get(
+            "CSTRACKER_REQUIRE_SERVICES"
+        ) else pytest.fail(url)
     import redis
 
     redis.Redis.from_url(url).flushdb()
     SlowOnce.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnce)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = WebhookEndpoint.objects.create(name="slow", url=f"http://127.0.0.1:{server.server_port}/", secret="s")
+    endpoint = WebhookEndpoint.objects.create(
+        name="slow", url=f"http://127.0.0.1:{server.server_port}/", secret="s"
+    )
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, dedupe_key="kill-test", payload={"hello": 1})
     env = {"CELERY_VISIBILITY_TIMEOUT": "3"}
     try:
@@ -133,7 +143,9 @@ def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_o
                 first.__exit__(None, None, None)
             with celery_worker(broker_url=url, log_path=tmp_path / "second.log", extra_env=env):
                 delivered = wait_until(
-                    lambda: WebhookDelivery.objects.get(pk=delivery.pk).state == WebhookDelivery.State.DELIVERED,
+                    lambda: (
+                        WebhookDelivery.objects.get(pk=delivery.pk).state == WebhookDelivery.State.DELIVERED
+                    ),
                     timeout=90,
                 )
                 log = (tmp_path / "second.log").read_text(errors="replace")

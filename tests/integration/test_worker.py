@@ -36,12 +36,20 @@ def redis_broker() -> str:
         yield url
 
 
-def test_a_worker_on_redis_runs_the_follow_up_queued_after_commit(api, channel, redis_broker: str, tmp_path: Path):
+def test_a_worker_on_redis_runs_the_follow_up_queued_after_commit(
+    api, channel, redis_broker: str, tmp_path: Path
+):
     with celery_worker(broker_url=redis_broker, log_path=tmp_path / "worker.log"):
         response = api.post(
             "/api/v1/messages/",
-            {"channel": channel.slug, "external_id": "worker-1", "direction": "inbound",
-             "sender": {"address": "buyer@example.com"}, "subject": "Broken", "body_text": "It arrived broken."},
+            {
+                "channel": channel.slug,
+                "external_id": "worker-1",
+                "direction": "inbound",
+                "sender": {"address": "buyer@example.com"},
+                "subject": "Broken",
+                "body_text": "It arrived broken.",
+            },
             format="json",
         )
         assert response.status_code == 201

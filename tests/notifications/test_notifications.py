@@ -32,7 +32,7 @@ from inquiries.models import (
 )
 from inquiries.services.notifications import notify_for_events, send_notification_digests, sign
 from inquiries.services.sweep import sweep
-from tests.factories import TeamFactory, UserFactory, incoming, policy_with_targets
+from tests.factories import TeamFactory, incoming, policy_with_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +49,9 @@ def policy(db):
 
 
 def open_inquiry(channel, minutes: float = 0, **fields) -> Inquiry:
-    return services.record_message(channel=channel, incoming=incoming(received_at=at(minutes), **fields),
-                                   now=at(minutes)).message.inquiry
+    return services.record_message(
+        channel=channel, incoming=incoming(received_at=at(minutes), **fields), now=at(minutes)
+    ).message.inquiry
 
 
 def sweep_at(minutes: float):
@@ -61,7 +62,9 @@ def sweep_at(minutes: float):
         return sweep()
 
 
-def test_an_unassigned_inquiry_at_risk_notifies_the_team_agents_once(channel, policy, agent, teammate, manager):
+def test_an_unassigned_inquiry_at_risk_notifies_the_team_agents_once(
+    channel, policy, agent, teammate, manager
+):
     inquiry = open_inquiry(channel)
     sweep_at(50)
     sweep_at(51)
@@ -139,8 +142,12 @@ def test_users_who_turned_email_off_get_only_the_bell(channel, policy, agent):
 def test_an_escalation_rule_acts_once_per_transition(channel, policy, agent, manager, team):
     night = TeamFactory(name="Night shift")
     rule = EscalationRule.objects.create(
-        name="Breached first replies go up", trigger="clock_breached", clock_kinds=[ClockKind.FIRST_REPLY],
-        notify_managers=True, raise_priority=True, reassign_to_team=night,
+        name="Breached first replies go up",
+        trigger="clock_breached",
+        clock_kinds=[ClockKind.FIRST_REPLY],
+        notify_managers=True,
+        raise_priority=True,
+        reassign_to_team=night,
     )
     inquiry = open_inquiry(channel)
     services.assign(inquiry=inquiry, assignee=agent, actor=agent, now=at(1))
@@ -158,7 +165,7 @@ class Receiver(BaseHTTPRequestHandler):
     requests: list[tuple[dict, bytes]] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.requests.append((dict(self.headers), body))
         self.send_response(Receiver.status)
@@ -180,7 +187,9 @@ def receiver():
 
 
 def test_a_breach_posts_one_signed_webhook(channel, policy, agent, receiver):
-    endpoint = WebhookEndpoint.objects.create(name="ops", url=receiver, secret="s3cret", kinds=["clock_breached"])
+    endpoint = WebhookEndpoint.objects.create(
+        name="ops", url=receiver, secret="s3cret", kinds=["clock_breached"]
+    )
     inquiry = open_inquiry(channel)
     sweep_at(61)
     assert len(Receiver.requests) == 1
@@ -226,8 +235,9 @@ def test_notifications_are_private_to_their_user(client, channel, policy, agent,
     assert "breached" not in page
 
 
-def test_notification_list_runs_a_fixed_number_of_queries(client, channel, policy, agent,
-                                                            django_assert_num_queries):
+def test_notification_list_runs_a_fixed_number_of_queries(
+    client, channel, policy, agent, django_assert_num_queries
+):
     client.force_login(agent)
     for index in range(3):
         open_inquiry(channel, sender_address=f"a{index}@example.com")
@@ -239,5 +249,3 @@ def test_notification_list_runs_a_fixed_number_of_queries(client, channel, polic
     sweep_at(140)
     with django_assert_num_queries(4):  # session, user, preferences, the page of notifications
         client.get("/notifications/")
-
-

@@ -89,6 +89,8 @@ def test_a_manager_reads_the_reports_page(live_server, page: Page, month):
     expect(page.locator("#id_period")).to_have_value("7d")
     page.select_option("#id_period", "30d")
     page.get_by_role("button", name="Apply").click()
+    expect(page.locator("section[aria-busy=true]")).to_have_count(0)  # every section has loaded
+    expect(page.get_by_role("img", name="Customer messages by weekday and hour")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "reports.png"), full_page=True)
     with page.expect_download() as download:

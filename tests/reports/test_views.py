@@ -36,6 +36,13 @@ def as_csv_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def section(user: object, name: str, params: dict) -> object:
+    """One of the sections the page loads by itself (htmx)."""
+    return client_for(user).get(
+        reverse("inquiries:reports"), {**params, "section": name}, headers={"HX-Request": "true"}
+    )
+
+
 @pytest.fixture
 def frozen():
     with time_machine.travel(NOW, tick=False):
@@ -71,7 +78,8 @@ def test_the_page_the_csv_and_the_api_show_the_same_figures(history, manager, fr
     assert any(row["met"] for row in page_rows)
 
     # The breakdown by agent on the page and the API's SLA report grouped by agent agree too.
-    by_agent = {row["group"]: row for row in page.context["report"].breakdowns["agent"].records()}
+    breakdowns = section(manager, "breakdowns", PERIOD).context["report"].breakdowns
+    by_agent = {row["group"]: row for row in breakdowns["agent"].records()}
     api_agents = (
         token_client(manager).get("/api/v1/reports/sla/", {**PERIOD, "group_by": "agent"}).json()["rows"]
     )
@@ -83,8 +91,7 @@ def test_the_page_the_csv_and_the_api_show_the_same_figures(history, manager, fr
 
 @pytest.mark.parametrize("dimension", ["agent", "team", "channel", "topic", "account"])
 def test_the_pages_breakdowns_equal_their_csv_and_api_tables(history, manager, frozen, dimension):
-    page = client_for(manager).get(reverse("inquiries:reports"), PERIOD)
-    shown = page.context["report"].breakdowns[dimension].records()
+    shown = section(manager, "breakdowns", PERIOD).context["report"].breakdowns[dimension].records()
     query = {**PERIOD, "group_by": dimension}
     downloaded = parse_csv(client_for(manager).get(reverse("inquiries:report_csv", args=["breakdown"]), query))
     assert downloaded == [{k: as_csv_text(v) for k, v in row.items()} for row in shown]
@@ -160,9 +167,7 @@ def test_the_csv_neutralises_spreadsheet_formulas(channel, manager, agent, polic
 
 
 def test_breakdown_tables_sort_by_any_column(history, manager, frozen):
-    page = client_for(manager).get(
-        reverse("inquiries:reports"), {**PERIOD, "sort_agent": "-first_reply_counted"}
-    )
+    page = section(manager, "breakdowns", {**PERIOD, "sort_agent": "-first_reply_counted"})
     agent = next(b for b in page.context["breakdowns"] if b["dimension"] == "agent")
     counted = agent["table"].column("first_reply_counted")
     assert counted == sorted(counted, reverse=True)
@@ -221,11 +226,14 @@ def test_nobody_stops_another_users_digest(manager, agent):
 
 # --- query counts ----------------------------------------------------------------------------
 
-# session, user, the five filter lists (accounts, teams, agents, channels, topics), the rollup state,
-# the team memberships, time statistics (totals and every breakdown at once), SLA by day, histogram,
-# backlog, heatmap, five breakdowns' counts, oldest waiting, the user's teams and digests.
-PAGE_QUERIES = 22
-# The five filter lists, the rollup state, the team memberships, the one table.
+# Every request: session, user, the five filter lists (accounts, teams, agents, channels, topics),
+# the rollup state and the team memberships.
+COMMON = 9
+# The page: SLA by day, backlog, oldest waiting, the user's teams and digests.
+PAGE_QUERIES = COMMON + 5
+# The sections the page loads by itself: times (statistics, histogram); breakdowns (every
+# dimension's medians at once, then five compliance counts); volume (the heatmap).
+SECTION_QUERIES = {"times": COMMON + 2, "breakdowns": COMMON + 6, "volume": COMMON + 1}
 API_QUERIES = 8
 
 
@@ -250,6 +258,22 @@ def test_the_page_and_the_api_run_the_same_queries_for_10_and_100_inquiries(
     assert sum(row["counted"] for row in response.context["report"].sla.records()) >= count
     with django_assert_num_queries(API_QUERIES + 1):  # + the token
         assert api.get("/api/v1/reports/sla/", {"group_by": "agent"}).status_code == 200
-    refresh_rollups(now=NOW)
+    for name, queries in SECTION_QUERIES.items():
+        with django_assert_num_queries(queries):
+            part = client.get(reverse("inquiries:reports"), {"section": name}, headers={"HX-Request": "true"})
+        assert part.status_code == 200 and f'id="section-{name}"' in part.content.decode()
+    refresh_rollups(now=NOW)  # the same counts when the rollup answers
     with django_assert_num_queries(PAGE_QUERIES):
         assert client.get(reverse("inquiries:reports")).status_code == 200
+    with django_assert_num_queries(SECTION_QUERIES["breakdowns"]):
+        client.get(reverse("inquiries:reports"), {"section": "breakdowns"}, headers={"HX-Request": "true"})
+
+
+def test_a_section_opens_on_its_own_page_without_javascript(history, manager, frozen):
+    client = client_for(manager)
+    page = client.get(reverse("inquiries:reports"), PERIOD).content.decode()
+    assert 'hx-get="/reports/?from=' in page and "section=breakdowns" in page
+    alone = client.get(reverse("inquiries:reports"), {**PERIOD, "section": "volume"})
+    assert alone.status_code == 200
+    assert "<html" in alone.content.decode() and "Volume by weekday and hour" in alone.content.decode()
+    assert client.get(reverse("inquiries:reports"), {"section": "nonsense"}).status_code == 404

@@ -23,7 +23,6 @@ from inquiries.models import (
     SlaTarget,
     Status,
 )
-from inquiries.services.clocks import recompute_inquiry
 from inquiries.services.sweep import sweep
 from tests.factories import incoming, policy_with_targets
 
@@ -39,13 +38,22 @@ def at(minutes: float) -> datetime:
 
 def record(channel, minutes: float, now_minutes: float | None = None, **fields):
     now = at(now_minutes if now_minutes is not None else minutes)
-    return services.record_message(channel=channel, incoming=incoming(received_at=at(minutes), **fields), now=now)
+    return services.record_message(
+        channel=channel, incoming=incoming(received_at=at(minutes), **fields), now=now
+    )
 
 
 def reply_via_api(channel, inquiry: Inquiry, minutes: float, now_minutes: float | None = None, **fields):
     first = inquiry.messages.order_by("received_at").first()
-    return record(channel, minutes, now_minutes, direction=Direction.OUTBOUND, sender_address="agent@shop.example",
-                  in_reply_to=first.external_id, **fields)
+    return record(
+        channel,
+        minutes,
+        now_minutes,
+        direction=Direction.OUTBOUND,
+        sender_address="agent@shop.example",
+        in_reply_to=first.external_id,
+        **fields,
+    )
 
 
 def clock(inquiry: Inquiry, kind: str) -> Clock:
@@ -61,10 +69,17 @@ def test_the_first_customer_message_starts_first_reply_and_resolution_clocks(cha
     inquiry = record(channel, 0).message.inquiry
     first = clock(inquiry, ClockKind.FIRST_REPLY)
     assert (first.state, first.started_at, first.due_at, first.warn_at) == (
-        ClockState.RUNNING, at(0), at(60), at(45))
+        ClockState.RUNNING,
+        at(0),
+        at(60),
+        at(45),
+    )
     assert clock(inquiry, ClockKind.RESOLUTION).due_at == at(24 * 60)
-    kinds = list(InquiryEvent.objects.filter(inquiry=inquiry, kind=EventKind.CLOCK_STARTED)
-                 .values_list("data__clock_kind", flat=True))
+    kinds = list(
+        InquiryEvent.objects.filter(inquiry=inquiry, kind=EventKind.CLOCK_STARTED).values_list(
+            "data__clock_kind", flat=True
+        )
+    )
     assert sorted(kinds) == ["first_reply", "resolution"]
 
 
@@ -89,7 +104,9 @@ def test_a_reply_exactly_at_the_deadline_is_on_time(channel, policy):
 
 def test_an_internal_note_never_stops_a_clock(channel, policy, agent):
     inquiry = record(channel, 0).message.inquiry
-    services.reply(inquiry=inquiry, author=agent, body_text="Checking with the warehouse", internal=True, now=at(10))
+    services.reply(
+        inquiry=inquiry, author=agent, body_text="Checking with the warehouse", internal=True, now=at(10)
+    )
     assert clock(inquiry, ClockKind.FIRST_REPLY).state == ClockState.RUNNING
 
 
@@ -101,10 +118,20 @@ def test_an_agent_reply_in_the_app_stops_the_reply_clock(channel, policy, agent)
 
 def test_automatic_messages_never_start_or_stop_a_clock(channel, policy):
     inquiry = record(channel, 0).message.inquiry
-    record(channel, 5, automatic=True, automatic_reason="auto-submitted: auto-replied",
-           in_reply_to=inquiry.messages.first().external_id)
-    reply_auto = record(channel, 10, direction=Direction.OUTBOUND, automatic=True,
-                        in_reply_to=inquiry.messages.first().external_id)
+    record(
+        channel,
+        5,
+        automatic=True,
+        automatic_reason="auto-submitted: auto-replied",
+        in_reply_to=inquiry.messages.first().external_id,
+    )
+    reply_auto = record(
+        channel,
+        10,
+        direction=Direction.OUTBOUND,
+        automatic=True,
+        in_reply_to=inquiry.messages.first().external_id,
+    )
     assert reply_auto.message.inquiry_id == inquiry.pk
     assert clock(inquiry, ClockKind.FIRST_REPLY).state == ClockState.RUNNING
     assert Clock.objects.filter(inquiry=inquiry).count() == 2
@@ -125,8 +152,9 @@ def test_next_reply_runs_from_the_oldest_unanswered_customer_message(channel, po
 
 def test_resolution_pauses_while_waiting_on_the_customer_and_resumes(channel, policy, agent):
     inquiry = record(channel, 0).message.inquiry
-    services.reply(inquiry=inquiry, author=agent, body_text="Can you send a photo?", status=Status.PENDING,
-                   now=at(60))
+    services.reply(
+        inquiry=inquiry, author=agent, body_text="Can you send a photo?", status=Status.PENDING, now=at(60)
+    )
     resolution = clock(inquiry, ClockKind.RESOLUTION)
     assert (resolution.state, resolution.paused_at) == (ClockState.PAUSED, at(60))
     record(channel, 180, in_reply_to=inquiry.messages.first().external_id)
@@ -147,7 +175,10 @@ def test_solving_stops_resolution_and_a_new_customer_message_resumes_it(channel,
     assert again.message.inquiry_id == inquiry.pk
     resolution.refresh_from_db()
     assert (resolution.state, resolution.stopped_at, resolution.paused_business_seconds) == (
-        ClockState.RUNNING, None, 3 * HOUR)
+        ClockState.RUNNING,
+        None,
+        3 * HOUR,
+    )
     assert InquiryEvent.objects.filter(inquiry=inquiry, kind=EventKind.CLOCK_RESUMED).count() == 1
 
 
@@ -157,11 +188,15 @@ def test_the_marketplace_clock_runs_per_message_and_one_reply_answers_all_before
     account.save()
     first = record(channel, 0).message
     second = record(channel, 600, in_reply_to=first.external_id).message
-    clocks = Clock.objects.filter(inquiry=first.inquiry, kind=ClockKind.MARKETPLACE_REPLY).order_by("started_at")
+    clocks = Clock.objects.filter(inquiry=first.inquiry, kind=ClockKind.MARKETPLACE_REPLY).order_by(
+        "started_at"
+    )
     assert [c.due_at for c in clocks] == [at(24 * 60), at(600 + 24 * 60)]
     reply_via_api(channel, first.inquiry, 700)
     assert set(clocks.values_list("state", flat=True)) == {ClockState.MET}
-    assert set(Message.objects.filter(pk__in=[first.pk, second.pk]).values_list("answered_at", flat=True)) == {at(700)}
+    assert set(
+        Message.objects.filter(pk__in=[first.pk, second.pk]).values_list("answered_at", flat=True)
+    ) == {at(700)}
     assert Message.objects.get(pk=first.pk).response_due_at == at(24 * 60)
 
 
@@ -175,9 +210,12 @@ def test_amazon_counts_weekends_while_ebay_counts_business_days(channel, db):
     account.marketplace = Marketplace.EBAY
     account.save()
     ebay = services.record_message(
-        channel=channel, incoming=incoming(received_at=friday, sender_address="other@example.com"), now=friday)
+        channel=channel, incoming=incoming(received_at=friday, sender_address="other@example.com"), now=friday
+    )
     # Friday noon + 3 business days (Mon-Fri, all day) = Wednesday noon.
-    assert clock(ebay.message.inquiry, ClockKind.MARKETPLACE_REPLY).due_at == datetime(2026, 3, 11, 12, tzinfo=UTC)
+    assert clock(ebay.message.inquiry, ClockKind.MARKETPLACE_REPLY).due_at == datetime(
+        2026, 3, 11, 12, tzinfo=UTC
+    )
 
 
 def test_no_response_needed_cancels_reply_clocks_and_a_later_message_starts_a_new_one(channel, policy, agent):
@@ -187,8 +225,9 @@ def test_no_response_needed_cancels_reply_clocks_and_a_later_message_starts_a_ne
     assert clock(inquiry, ClockKind.FIRST_REPLY).state == ClockState.CANCELLED
     assert Message.objects.get(pk=first.pk).no_response_needed
     record(channel, 60, in_reply_to=first.external_id)
-    newest = Clock.objects.filter(inquiry=inquiry, kind__in=[ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY]).latest(
-        "started_at")
+    newest = Clock.objects.filter(
+        inquiry=inquiry, kind__in=[ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY]
+    ).latest("started_at")
     assert (newest.state, newest.started_at) == (ClockState.RUNNING, at(60))
 
 
@@ -210,8 +249,9 @@ def test_a_recompute_that_passes_the_new_deadline_breaches_the_clock(channel, po
 
 
 def test_business_hours_move_the_deadline_over_the_weekend(channel):
-    calendar = Calendar.objects.create(name="Berlin office", timezone="Europe/Berlin",
-                                       hours={str(d): [["09:00", "17:00"]] for d in range(5)})
+    calendar = Calendar.objects.create(
+        name="Berlin office", timezone="Europe/Berlin", hours={str(d): [["09:00", "17:00"]] for d in range(5)}
+    )
     policy_with_targets(first_reply=2 * HOUR, calendar=calendar)
     friday = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # 16:00 in Berlin
     inquiry = services.record_message(channel=channel, incoming=incoming(received_at=friday), now=friday)
@@ -284,18 +324,30 @@ def _script():
         def act(channel, agent, inquiry, now):
             refs = {"in_reply_to": "c1"} if inquiry else {}
             return services.record_message(
-                channel=channel, incoming=incoming(external_id=external_id, received_at=at(minutes), **refs),
-                now=now or at(minutes)).message.inquiry
+                channel=channel,
+                incoming=incoming(external_id=external_id, received_at=at(minutes), **refs),
+                now=now or at(minutes),
+            ).message.inquiry
+
         return act
 
     def agent_reply(minutes, external_id, status=None):
         def act(channel, agent, inquiry, now):
-            services.record_message(channel=channel, incoming=incoming(
-                external_id=external_id, direction=Direction.OUTBOUND, sender_address="agent@shop.example",
-                received_at=at(minutes), in_reply_to="c1"), now=now or at(minutes))
+            services.record_message(
+                channel=channel,
+                incoming=incoming(
+                    external_id=external_id,
+                    direction=Direction.OUTBOUND,
+                    sender_address="agent@shop.example",
+                    received_at=at(minutes),
+                    in_reply_to="c1",
+                ),
+                now=now or at(minutes),
+            )
             if status:
                 services.change_status(inquiry=inquiry, status=status, actor=agent, now=at(minutes))
             return inquiry
+
         return act
 
     return [
@@ -321,7 +373,15 @@ def test_back_filled_history_scores_exactly_as_it_would_have_live(account, agent
 
     def facts(inquiry):
         clocks = [
-            (c.kind, c.state, c.started_at, c.due_at, c.stopped_at, c.elapsed_seconds, c.paused_business_seconds)
+            (
+                c.kind,
+                c.state,
+                c.started_at,
+                c.due_at,
+                c.stopped_at,
+                c.elapsed_seconds,
+                c.paused_business_seconds,
+            )
             for c in Clock.objects.filter(inquiry=inquiry).order_by("kind", "started_at")
         ]
         events = sorted(

@@ -38,8 +38,9 @@ def test_a_zero_target_is_refused_with_a_message():
 
 
 def test_holidays_of_a_country_and_subdivision_are_imported_once():
-    calendar = Calendar.objects.create(name="Munich", timezone="Europe/Berlin",
-                                       hours={str(d): [["09:00", "17:00"]] for d in range(5)})
+    calendar = Calendar.objects.create(
+        name="Munich", timezone="Europe/Berlin", hours={str(d): [["09:00", "17:00"]] for d in range(5)}
+    )
     added = import_holidays(calendar=calendar, country="DE", subdivision="BY", year=2026)
     assert added >= 12
     assert Holiday.objects.filter(calendar=calendar, date=date(2026, 1, 6)).exists()  # Epiphany, Bavaria only
@@ -55,8 +56,9 @@ def test_the_holiday_command_reports_what_it_added(capsys):
 
 
 def test_a_holiday_added_later_moves_running_deadlines(channel, django_capture_on_commit_callbacks):
-    calendar = Calendar.objects.create(name="Weekdays", timezone="UTC",
-                                       hours={str(d): [["09:00", "17:00"]] for d in range(5)})
+    calendar = Calendar.objects.create(
+        name="Weekdays", timezone="UTC", hours={str(d): [["09:00", "17:00"]] for d in range(5)}
+    )
     policy_with_targets(first_reply=8 * 3600, calendar=calendar)
     monday = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     inquiry = services.record_message(channel=channel, incoming=incoming(received_at=monday), now=monday)
@@ -73,15 +75,27 @@ def test_a_holiday_added_later_moves_running_deadlines(channel, django_capture_o
 
 def test_staff_configure_policies_through_the_api_and_bad_targets_get_field_errors(superuser, agent):
     api = token_client(superuser)
-    good = api.post("/api/v1/sla-policies/", {
-        "name": "API policy", "position": 5, "warn_ratio": 0.8,
-        "targets": [{"priority": "normal", "first_reply_seconds": 3600}],
-    }, format="json")
+    good = api.post(
+        "/api/v1/sla-policies/",
+        {
+            "name": "API policy",
+            "position": 5,
+            "warn_ratio": 0.8,
+            "targets": [{"priority": "normal", "first_reply_seconds": 3600}],
+        },
+        format="json",
+    )
     assert good.status_code == 201, good.json()
     assert SlaPolicy.objects.get(name="API policy").targets.get().first_reply_seconds == 3600
-    bad = api.post("/api/v1/sla-policies/", {
-        "name": "Bad", "warn_ratio": 1.5, "targets": [{"priority": "normal", "first_reply_seconds": 0}],
-    }, format="json")
+    bad = api.post(
+        "/api/v1/sla-policies/",
+        {
+            "name": "Bad",
+            "warn_ratio": 1.5,
+            "targets": [{"priority": "normal", "first_reply_seconds": 0}],
+        },
+        format="json",
+    )
     assert bad.status_code == 400
     assert set(bad.json()) == {"warn_ratio", "targets"}
     closed = api.post("/api/v1/calendars/", {"name": "Closed", "timezone": "UTC", "hours": {}}, format="json")

@@ -13,6 +13,7 @@ from inquiries import models as m
 from inquiries import services
 from tests import factories
 
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": {"width": 1440, "height": 900}, "timezone_id": "UTC"}

@@ -22,18 +22,31 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--channel", required=True, help="Slug of the channel the messages arrived on.")
         parser.add_argument(
-            "--preset", default="cstracker", choices=sorted(CSV_PRESETS),
+            "--preset",
+            default="cstracker",
+            choices=sorted(CSV_PRESETS),
             help="A column mapping for a known export format.",
         )
         parser.add_argument(
-            "--map", dest="mapping", default="",
+            "--map",
+            dest="mapping",
+            default="",
             help='Column mapping overrides, e.g. "external_id=Message ID,body_text=Message".',
         )
         parser.add_argument("--timezone", default="UTC", help="Zone of timestamps that carry no UTC offset.")
         parser.add_argument("--progress", action="store_true", default=None)
 
-    def handle(self, *args: Any, file: Path, channel: str, preset: str, mapping: str, timezone: str,
-               progress: bool | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        file: Path,
+        channel: str,
+        preset: str,
+        mapping: str,
+        timezone: str,
+        progress: bool | None,
+        **options: Any,
+    ) -> None:
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         target = channel_by_slug(channel)

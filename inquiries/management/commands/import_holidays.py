@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--subdivision", default="", help="e.g. CA for California, BY for Bavaria.")
         parser.add_argument("--year", type=int, required=True)
 
-    def handle(self, *args: Any, calendar: str, country: str, subdivision: str, year: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, calendar: str, country: str, subdivision: str, year: int, **options: Any
+    ) -> None:
         found = Calendar.objects.filter(pk=int(calendar)).first() if calendar.isdigit() else None
         found = found or Calendar.objects.filter(name=calendar).first()
         if found is None:
