@@ -240,6 +240,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     }
     return {
         "inquiry": inquiry,
+        "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
         "thread": inquiry.messages.all(),
         "clocks": clocks,
         "events": events,

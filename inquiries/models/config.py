@@ -215,6 +215,18 @@ class TopicRule(models.Model):
     def __str__(self) -> str:
         return f"{self.topic.key}: {self.pattern}"
 
+    def clean(self) -> None:
+        """Refuse a rule the engine cannot use (bad regex, empty match, runaway repetition)."""
+        from inquiries.complaints.rules import TopicRule as PureRule
+        from inquiries.complaints.rules import compile_rules
+
+        if self.topic_id is None:
+            return
+        try:
+            compile_rules([PureRule(self.topic.key, self.pattern, self.kind, self.language, self.weight)])
+        except ValueError as exc:
+            raise ValidationError({"pattern": str(exc)}) from None
+
 
 # --- SLA ------------------------------------------------------------------------------
 

@@ -93,7 +93,9 @@ def test_the_page_the_csv_and_the_api_show_the_same_figures(history, manager, fr
 def test_the_pages_breakdowns_equal_their_csv_and_api_tables(history, manager, frozen, dimension):
     shown = section(manager, "breakdowns", PERIOD).context["report"].breakdowns[dimension].records()
     query = {**PERIOD, "group_by": dimension}
-    downloaded = parse_csv(client_for(manager).get(reverse("inquiries:report_csv", args=["breakdown"]), query))
+    downloaded = parse_csv(
+        client_for(manager).get(reverse("inquiries:report_csv", args=["breakdown"]), query)
+    )
     assert downloaded == [{k: as_csv_text(v) for k, v in row.items()} for row in shown]
     assert token_client(manager).get("/api/v1/reports/breakdown/", query).json()["rows"] == shown
     assert shown

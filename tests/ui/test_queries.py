@@ -22,8 +22,8 @@ QUEUE_QUERIES = 7
 # the htmx poll: the same without the bulk form
 QUEUE_ROWS_QUERIES = 6
 # session, user, the inquiry, its messages, their attachments, its clocks, topics,
-# assignable users, timeline events, the customer's other inquiries
-INQUIRY_QUERIES = 10
+# assignable users, timeline events, the customer's other inquiries, its complaint clusters
+INQUIRY_QUERIES = 11
 
 
 @pytest.fixture
