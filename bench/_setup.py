@@ -18,6 +18,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("STATIC_MANIFEST", "false")  # pages render without collectstatic
 
 import django  # noqa: E402
 

@@ -1,0 +1,71 @@
+"""The agent's queue on a large table: server time of the first page, a filtered page and a search.
+
+    DATABASE_URL=postgres://... python bench/queue.py [--inquiries 1000000] [--runs 20]
+
+Builds --inquiries inquiries (bench/generate.py; about 10% open) and times the queue view
+as a logged-in agent of the team that sees every account, through Django's test client:
+median and p95 over --runs requests each, and the queries per page.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file's name shadows the standard library's `queue` when bench/ leads sys.path:
+# put bench/ last so that `import queue` (used by the stdlib itself) finds the real one.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+from _setup import describe_database, median, percentile, throwaway_database  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+
+def timed(client: Client, path: str, params: dict[str, str], runs: int) -> tuple[list[float], int]:
+    times = []
+    queries = 0
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path, params)
+            times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+        queries = len(captured)
+    return times, queries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--inquiries", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    from django.contrib.auth import get_user_model
+    from generate import generate
+
+    with throwaway_database():
+        print(f"{describe_database()}: building {args.inquiries:,} inquiries")
+        generate(inquiries=args.inquiries)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM inquiries_inquiry WHERE status IN ('new', 'open', 'pending')")
+            print(f"open inquiries: {cursor.fetchone()[0]:,}")
+        client = Client()
+        client.force_login(get_user_model().objects.get(username="bench-agent-0"))
+        cases = [
+            ("first page", {}),
+            ("filtered: breached, unassigned Amazon", {"clock": "breached", "marketplace": "amazon"}),
+            ("search", {"q": "broken"}),
+        ]
+        for label, params in cases:
+            timed(client, "/", params, 2)  # warm caches and plans
+            times, queries = timed(client, "/", params, args.runs)
+            print(f"  {label:<40} median {median(times):6.0f} ms, p95 {percentile(times, 95):6.0f} ms, "
+                  f"{queries} queries (target: median <= 100 ms, p95 <= 250 ms)")
+
+
+if __name__ == "__main__":
+    main()
