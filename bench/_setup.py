@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+_BENCH = str(Path(__file__).resolve().parent)
+# bench/queue.py shadows the standard library's `queue` while bench/ leads sys.path (it does
+# when a script here is run directly): move bench/ to the end, the repository to the front.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if str(Path(p or ".").resolve()) != _BENCH] + [_BENCH]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cstracker.settings")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
