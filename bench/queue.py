@@ -40,7 +40,9 @@ def timed(client: Client, path: str, params: dict[str, str], runs: int) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--inquiries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
@@ -51,7 +53,9 @@ def main() -> None:
         print(f"{describe_database()}: building {args.inquiries:,} inquiries")
         generate(inquiries=args.inquiries)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM inquiries_inquiry WHERE status IN ('new', 'open', 'pending')")
+            cursor.execute(
+                "SELECT COUNT(*) FROM inquiries_inquiry WHERE status IN ('new', 'open', 'pending')"
+            )
             print(f"open inquiries: {cursor.fetchone()[0]:,}")
         client = Client()
         client.force_login(get_user_model().objects.get(username="bench-agent-0"))
@@ -63,8 +67,10 @@ def main() -> None:
         for label, params in cases:
             timed(client, "/", params, 2)  # warm caches and plans
             times, queries = timed(client, "/", params, args.runs)
-            print(f"  {label:<40} median {median(times):6.0f} ms, p95 {percentile(times, 95):6.0f} ms, "
-                  f"{queries} queries (target: median <= 100 ms, p95 <= 250 ms)")
+            print(
+                f"  {label:<40} median {median(times):6.0f} ms, p95 {percentile(times, 95):6.0f} ms, "
+                f"{queries} queries (target: median <= 100 ms, p95 <= 250 ms)"
+            )
 
 
 if __name__ == "__main__":

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class InquiriesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'inquiries'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "inquiries"

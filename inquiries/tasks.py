@@ -53,7 +53,9 @@ def notify_events(event_ids: list[int]) -> int:
 def recompute_clocks(inquiry_ids: list[int] | None = None) -> int:
     from inquiries.services.clocks import inquiries_with_running_clocks, recompute_many
 
-    return recompute_many(inquiry_ids=inquiry_ids if inquiry_ids is not None else inquiries_with_running_clocks())
+    return recompute_many(
+        inquiry_ids=inquiry_ids if inquiry_ids is not None else inquiries_with_running_clocks()
+    )
 
 
 @shared_task(**TASK_OPTIONS, autoretry_for=(OSError,), retry_backoff=True)
@@ -80,8 +82,13 @@ class WebhookTask(Task):
 
 
 @shared_task(
-    bind=True, base=WebhookTask, acks_late=True, reject_on_worker_lost=True, max_retries=8,
-    soft_time_limit=60, time_limit=90,
+    bind=True,
+    base=WebhookTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=8,
+    soft_time_limit=60,
+    time_limit=90,
 )
 def deliver_webhook(self: Task, delivery_id: int) -> bool:
     from inquiries.services.notifications import WebhookFailed, deliver_webhook, postpone_webhook
@@ -108,16 +115,24 @@ def retry_webhooks() -> int:
 
 
 @task_failure.connect
-def record_failed_task(sender: Task | None = None, task_id: str = "", exception: BaseException | None = None,
-                       args: tuple = (), **kwargs: object) -> None:
+def record_failed_task(
+    sender: Task | None = None,
+    task_id: str = "",
+    exception: BaseException | None = None,
+    args: tuple = (),
+    **kwargs: object,
+) -> None:
     """A task that failed for good is kept for an admin to see; the queue moves on."""
     from inquiries.models import FailedTask
 
     try:
         FailedTask.objects.update_or_create(
             task_id=task_id or "",
-            defaults={"task_name": getattr(sender, "name", "?"), "args": list(args or ()),
-                      "error": repr(exception)[:5000]},
+            defaults={
+                "task_name": getattr(sender, "name", "?"),
+                "args": list(args or ()),
+                "error": repr(exception)[:5000],
+            },
         )
     except Exception:
         logger.exception("could not record the failure of task %s", task_id)
@@ -153,8 +168,14 @@ SEND_RETRIES = 6  # with the backoff below: about an hour of attempts before the
 
 
 @shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=SEND_RETRIES,
-    autoretry_for=(TemporaryDeliveryError,), retry_backoff=30, retry_backoff_max=1800, retry_jitter=True,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=SEND_RETRIES,
+    autoretry_for=(TemporaryDeliveryError,),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=True,
 )
 def send_reply_email(self: Task, message_id: int) -> str:
     from inquiries.services.mail import send_reply_email as send

@@ -42,6 +42,10 @@ from inquiries.api import health  # noqa: E402  (account health, issue 7)
 
 urlpatterns += [
     path("accounts/<int:pk>/health/", health.AccountHealthView.as_view(), name="account-health"),
-    path("accounts/<int:pk>/health/history/", health.AccountHealthHistoryView.as_view(), name="account-health-history"),
+    path(
+        "accounts/<int:pk>/health/history/",
+        health.AccountHealthHistoryView.as_view(),
+        name="account-health-history",
+    ),
     path("accounts/<int:pk>/order-volumes/", health.OrderVolumesView.as_view(), name="account-order-volumes"),
 ]
