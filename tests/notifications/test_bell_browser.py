@@ -30,9 +30,10 @@ def test_an_agent_sees_breaches_under_the_bell(live_server, page, channel, agent
     page.fill("#id_username", "alice")
     page.fill("#id_password", "password")
     page.click("button[type=submit]")
-    bell = page.locator(".bell")
+    # The bell is loaded by htmx after the page: wait for the real one, not the placeholder link.
+    bell = page.locator('.bell[aria-label^="Notifications:"]')
     bell.wait_for()
-    assert page.get_attribute(".bell", "aria-label") == "Notifications: 2 unread"
+    assert bell.get_attribute("aria-label") == "Notifications: 2 unread"
     bell.click()
     page.wait_for_url("**/notifications/")
     assert page.locator(".notification-list li.unread").count() == 2
@@ -41,5 +42,4 @@ def test_an_agent_sees_breaches_under_the_bell(live_server, page, channel, agent
     page.screenshot(path=str(ARTIFACTS / "notifications.png"), full_page=True)
     page.click("text=Mark all as read")
     page.wait_for_url("**/notifications/")
-    page.locator(".bell").wait_for()
-    assert page.get_attribute(".bell", "aria-label") == "Notifications: 0 unread"
+    page.locator('.bell[aria-label="Notifications: 0 unread"]').wait_for()
