@@ -257,6 +257,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
     "interval_max": 0.5,
     # A task taken by a worker that dies (acks_late) goes back to the queue after this long.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # How often a worker looks for such tasks (kombu's default is about every 100 s).
+    "unacked_restore_interval": env_int("CELERY_RESTORE_SWEEP_SECONDS", 10),
+    "unacked_restore_throttle": 1 if os.environ.get("CELERY_RESTORE_SWEEP_SECONDS") else 10,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -129,14 +129,14 @@ def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_o
         name="slow", url=f"http://127.0.0.1:{server.server_port}/", secret="s"
     )
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, dedupe_key="kill-test", payload={"hello": 1})
-    env = {"CELERY_VISIBILITY_TIMEOUT": "3"}
+    env = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_RESTORE_SWEEP_SECONDS": "1"}
     try:
         with broker(app, url):
             first = celery_worker(broker_url=url, log_path=tmp_path / "first.log", extra_env=env)
             worker = first.__enter__()
             try:
                 tasks.deliver_webhook.delay(delivery.pk)
-                assert wait_until(lambda: len(SlowOnce.seen) == 1, timeout=60), "the task never started"
+                assert wait_until(lambda: len(SlowOnce.seen) == 1, timeout=120), "the task never started"
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait(timeout=10)
             finally:
