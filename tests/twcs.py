@@ -60,3 +60,45 @@ def company_of(tweet: Tweet, companies: set[str], known: dict[str, str]) -> str 
         if word.startswith("@") and word[1:].rstrip(":,.!?") in companies:
             return word[1:].rstrip(":,.!?")
     return None
+
+
+def replay(tweets: list[Tweet], *, marketplace: str) -> tuple[dict[str, object], int]:
+    """Record the tweets through the one write path, one account and channel per company.
+
+    Customer tweets are inbound, company tweets outbound replies threading by
+    in_response_to_tweet_id. Returns the accounts by company and how many tweets were
+    refused (company tweets answering nothing stored: broadcasts, dangling parents).
+    """
+    from inquiries import services
+    from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
+    from inquiries.models import Account, Channel
+
+    companies = {t.author_id for t in tweets if not t.inbound}
+    accounts, channels = {}, {}
+    for name in sorted(companies):
+        accounts[name] = Account.objects.create(name=name, marketplace=marketplace)
+        channels[name] = Channel.objects.create(
+            account=accounts[name], slug=f"twcs-{name.lower()}", name=name
+        )
+    owner_of: dict[str, str] = {}
+    refused = 0
+    for tweet in tweets:
+        owner = company_of(tweet, companies, owner_of)
+        if owner is None:
+            continue
+        owner_of[tweet.tweet_id] = owner
+        try:
+            services.record_message(
+                channel=channels[owner],
+                incoming=IncomingMessage(
+                    external_id=tweet.tweet_id,
+                    direction=Direction.INBOUND if tweet.inbound else Direction.OUTBOUND,
+                    sender_address=tweet.author_id,
+                    body_text=tweet.text,
+                    received_at=tweet.created_at,
+                    in_reply_to=tweet.in_response_to,
+                ),
+            )
+        except Rejected:
+            refused += 1
+    return accounts, refused

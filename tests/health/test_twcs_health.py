@@ -9,18 +9,15 @@ for word.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inquiries import services
 from inquiries.health.metrics import account_health
-from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
-from inquiries.models import Account, Channel, Marketplace, Message
-from tests.twcs import Tweet, company_of, load_tweets
+from inquiries.models import Marketplace, Message
+from tests.twcs import Tweet, company_of, load_tweets, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -109,38 +106,9 @@ def expected(convs: list[Conversation], company: str, as_of: datetime) -> dict[s
     return result
 
 
-def replay(tweets: list[Tweet]) -> dict[str, Account]:
-    companies = {t.author_id for t in tweets if not t.inbound}
-    accounts, channels = {}, {}
-    for name in sorted(companies):
-        accounts[name] = Account.objects.create(name=name, marketplace=Marketplace.AMAZON)
-        channels[name] = Channel.objects.create(
-            account=accounts[name], slug=f"twcs-{name.lower()}", name=name
-        )
-    owner_of: dict[str, str] = {}
-    for tweet in tweets:
-        owner = company_of(tweet, companies, owner_of)
-        if owner is None:
-            continue
-        owner_of[tweet.tweet_id] = owner
-        with contextlib.suppress(Rejected):  # company tweets answering nothing stored
-            services.record_message(
-                channel=channels[owner],
-                incoming=IncomingMessage(
-                    external_id=tweet.tweet_id,
-                    direction=Direction.INBOUND if tweet.inbound else Direction.OUTBOUND,
-                    sender_address=tweet.author_id,
-                    body_text=tweet.text,
-                    received_at=tweet.created_at,
-                    in_reply_to=tweet.in_response_to,
-                ),
-            )
-    return accounts
-
-
 def test_late_rates_and_median_response_time_match_a_plain_computation_over_the_csv():
     tweets, _rejected = load_tweets()
-    accounts = replay(tweets)
+    accounts, _refused = replay(tweets, marketplace=Marketplace.AMAZON)
     convs = conversations(tweets)
     assert Message.objects.filter(response_due_at__isnull=False).count() == sum(len(c.asked) for c in convs)
 

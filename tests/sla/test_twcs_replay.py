@@ -13,12 +13,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inquiries import services
-from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
-from inquiries.models import Account, Channel, Clock, ClockKind, ClockState
+from inquiries.models import Clock, ClockKind, ClockState
 from inquiries.services.sweep import sweep
 from tests.factories import policy_with_targets
-from tests.twcs import company_of, load_tweets
+from tests.twcs import company_of, load_tweets, replay
 
 pytestmark = pytest.mark.django_db
 
@@ -73,32 +71,7 @@ def test_first_reply_counts_per_company_match_an_independent_computation():
     assert len(tweets) > 4900
     assert rejected >= 1  # the carriage-return row is rejected cleanly, not mis-read
     policy_with_targets(first_reply=FIRST_REPLY, next_reply=None, resolution=None)
-    companies = {t.author_id for t in tweets if not t.inbound}
-    channels = {}
-    for name in sorted(companies):
-        account = Account.objects.create(name=name, marketplace="other")
-        channels[name] = Channel.objects.create(account=account, slug=f"twcs-{name.lower()}", name=name)
-    company: dict[str, str] = {}
-    refused = 0
-    for tweet in tweets:
-        owner = company_of(tweet, companies, company)
-        if owner is None:
-            continue
-        company[tweet.tweet_id] = owner
-        try:
-            services.record_message(
-                channel=channels[owner],
-                incoming=IncomingMessage(
-                    external_id=tweet.tweet_id,
-                    direction=Direction.INBOUND if tweet.inbound else Direction.OUTBOUND,
-                    sender_address=tweet.author_id,
-                    body_text=tweet.text,
-                    received_at=tweet.created_at,
-                    in_reply_to=tweet.in_response_to,
-                ),
-            )
-        except Rejected:
-            refused += 1  # company tweets that answer nothing stored: broadcasts, dangling parents
+    _accounts, refused = replay(tweets, marketplace="other")
     sweep(now=timezone.now() + timedelta(seconds=1))
 
     actual: Counter = Counter()
