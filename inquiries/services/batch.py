@@ -18,33 +18,30 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inquiries.ingestion.types import Direction, IncomingAttachment, IncomingMessage, Rejected
+from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 from inquiries.models import (
     Attachment,
-    Calendar,
     Channel,
     Clock,
-    ClockKind,
     Customer,
     EventKind,
     Inquiry,
     InquiryEvent,
     Message,
     Priority,
-    SlaPolicy,
     Status,
     normalise_address,
 )
 from inquiries.services import clocks
 from inquiries.services.messages import (
-    MAX_ATTACHMENT_BYTES,
     TICKET_REF_RE,
     RecordResult,
     _validate,
+    attachment_rows,
+    message_row,
     record_message,
 )
 from inquiries.services.queue import enqueue_after_commit
-from inquiries.sla import clocks as clock_math
 from inquiries.sla.policies import InquiryFacts, pick
 
 logger = logging.getLogger(__name__)
@@ -243,54 +240,25 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
         item.inquiry = inquiry
     Inquiry.objects.bulk_create([item.inquiry for item in fresh])  # type: ignore[misc]
 
-    new_clocks: list[tuple[Clock, _New]] = []
+    new_clocks: list[Clock] = []
     for item in fresh:
         inquiry = item.inquiry
         assert inquiry is not None
         inquiry.account = item.channel.account
-        item.message = _message(item)
-        policy = inquiry.sla_policy
-        warn_ratio = policy.warn_ratio if policy else 0.75
-        if policy is not None:
-            calendar = clocks.business_calendar(policy.calendar)
-            targets = policy_set.targets.get((policy.pk, inquiry.priority))
-            for kind, field in (
-                (ClockKind.RESOLUTION, "resolution_seconds"),
-                (ClockKind.FIRST_REPLY, "first_reply_seconds"),
-            ):
-                seconds = getattr(targets, field, None) if targets else None
-                if seconds:
-                    plan = clock_math.schedule(
-                        calendar, started_at=item.received_at, target_seconds=seconds, warn_ratio=warn_ratio
-                    )
-                    new_clocks.append(
-                        (
-                            _clock(inquiry, kind, item, seconds, policy.calendar, plan, warn_ratio, policy),
-                            item,
-                        )
-                    )
-        rule = clocks.marketplace_rule(item.channel.account)
-        if rule is not None:
-            target, calendar, row = rule
-            plan = clock_math.schedule(
-                calendar, started_at=item.received_at, target_seconds=target, warn_ratio=warn_ratio
-            )
-            item.message.response_due_at = plan.due_at
-            new_clocks.append(
-                (
-                    _clock(inquiry, ClockKind.MARKETPLACE_REPLY, item, target, row, plan, warn_ratio, None),
-                    item,
-                )
-            )
+        item.message = message_row(
+            channel=item.channel, inquiry=inquiry, incoming=item.incoming, received_at=item.received_at
+        )
+        new_clocks += clocks.opening_clocks(
+            inquiry=inquiry, message=item.message, policy_set=policy_set, at=item.received_at
+        )
     Message.objects.bulk_create([item.message for item in fresh])  # type: ignore[misc]
     Attachment.objects.bulk_create(
-        _attachment(item.message, attachment)  # type: ignore[arg-type]
+        row
         for item in fresh
-        for attachment in item.incoming.attachments
+        for row in attachment_rows(item.message, item.incoming)  # type: ignore[arg-type]
     )
-    for clock, item in new_clocks:
-        clock.message = item.message  # its id exists only now, after the INSERT
-    Clock.objects.bulk_create([clock for clock, _ in new_clocks])
+    # Each clock's message and inquiry got their ids in the INSERTs above.
+    Clock.objects.bulk_create(new_clocks)
 
     events = []
     for item in fresh:
@@ -307,74 +275,6 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
                 message=item.message,
             )
         )
-    events += [
-        InquiryEvent(
-            inquiry=clock.inquiry,
-            clock=clock,
-            kind=EventKind.CLOCK_STARTED,
-            at=clock.started_at,
-            message=clock.message,
-            data={"clock_kind": clock.kind, "target_seconds": clock.target_seconds},
-        )
-        for clock, _ in new_clocks
-    ]
+    events += clocks.started_events(new_clocks)
     InquiryEvent.objects.bulk_create(events)
     enqueue_after_commit("after_customer_messages", [item.message.pk for item in fresh])  # type: ignore[union-attr]
-
-
-def _message(item: _New) -> Message:
-    incoming = item.incoming
-    return Message(
-        channel=item.channel,
-        inquiry=item.inquiry,
-        direction=Direction.INBOUND,
-        automatic=False,
-        external_id=incoming.external_id,
-        sender_address=normalise_address(incoming.sender_address)[:320],
-        sender_name=incoming.sender_name[:200],
-        subject=incoming.subject[:998],
-        body_text=incoming.body_text,
-        body_html=incoming.body_html,
-        sent_at=incoming.sent_at,
-        received_at=item.received_at,
-        raw=incoming.raw,
-        order_id=incoming.order_id[:100],
-        sku=incoming.sku[:100],
-        references=[],
-    )
-
-
-def _clock(
-    inquiry: Inquiry,
-    kind: str,
-    item: _New,
-    target: int,
-    calendar_row: Calendar | None,
-    plan: clock_math.Schedule,
-    warn_ratio: float,
-    policy: SlaPolicy | None,
-) -> Clock:
-    return Clock(
-        inquiry=inquiry,
-        kind=kind,
-        policy=policy,
-        calendar=calendar_row,
-        target_seconds=target,
-        warn_ratio=warn_ratio,
-        started_at=item.received_at,
-        due_at=plan.due_at,
-        warn_at=plan.warn_at,
-    )
-
-
-def _attachment(message: Message, attachment: IncomingAttachment) -> Attachment:
-    content = attachment.content
-    return Attachment(
-        message=message,
-        filename=attachment.filename[:255],
-        content_type=attachment.content_type[:255],
-        size=attachment.size,
-        content_id=attachment.content_id[:255],
-        inline=attachment.inline,
-        content=content if content is not None and len(content) <= MAX_ATTACHMENT_BYTES else None,
-    )

@@ -191,7 +191,7 @@ def _policy_fingerprint() -> tuple:
         return tuple(cursor.fetchone())
 
 
-def select_policy(inquiry: Inquiry) -> SlaPolicy | None:
+def select_policy(inquiry: Inquiry, policy_set: _PolicySet | None = None) -> SlaPolicy | None:
     facts = InquiryFacts(
         account_id=inquiry.account_id,
         channel_id=inquiry.channel_id,
@@ -199,26 +199,79 @@ def select_policy(inquiry: Inquiry) -> SlaPolicy | None:
         priority=inquiry.priority,
         customer_tags=inquiry.customer.tags or (),
     )
-    policy_set = _policy_set()
+    policy_set = policy_set or _policy_set()
     policy_id = pick(policy_set.rules, facts)
     return policy_set.policies.get(policy_id) if policy_id is not None else None
 
 
-def _target(policy: SlaPolicy | None, priority: str, kind: str) -> int | None:
+def _target(
+    policy: SlaPolicy | None, priority: str, kind: str, policy_set: _PolicySet | None = None
+) -> int | None:
     if policy is None:
         return None
-    target = _policy_set().targets.get((policy.pk, priority))
+    target = (policy_set or _policy_set()).targets.get((policy.pk, priority))
     return getattr(target, TARGET_FIELD[kind]) if target else None
 
 
-def _ensure_policy(inquiry: Inquiry) -> SlaPolicy | None:
+def _ensure_policy(inquiry: Inquiry, policy_set: _PolicySet) -> SlaPolicy | None:
     if inquiry.sla_policy_id is None:
-        policy = select_policy(inquiry)
+        policy = select_policy(inquiry, policy_set)
         if policy is not None:
             Inquiry.objects.filter(pk=inquiry.pk).update(sla_policy=policy)
             inquiry.sla_policy = policy
         return policy
     return inquiry.sla_policy
+
+
+def opening_clocks(
+    *, inquiry: Inquiry, message: Message, policy_set: _PolicySet, at: datetime
+) -> list[Clock]:
+    """The unsaved clocks a new inquiry's first customer message starts.
+
+    Resolution and first reply from the inquiry's policy, the marketplace reply clock from the
+    account's rule (its deadline is also stamped on the message). One place for both the
+    one-message path and the batch path.
+    """
+    policy = inquiry.sla_policy
+    warn_ratio = policy.warn_ratio if policy else 0.75
+    calendar_row = policy.calendar if policy else None
+    plans: list[tuple[str, int, BusinessCalendar, Calendar | None, SlaPolicy | None]] = []
+    for kind in (ClockKind.RESOLUTION, ClockKind.FIRST_REPLY):
+        target = _target(policy, inquiry.priority, kind, policy_set)
+        if target:
+            plans.append((kind, target, business_calendar(calendar_row), calendar_row, policy))
+    rule = marketplace_rule(inquiry.account)
+    if rule is not None:
+        target, calendar, row = rule
+        plans.append((ClockKind.MARKETPLACE_REPLY, target, calendar, row, None))
+    new = []
+    for kind, target, calendar, row, clock_policy in plans:
+        plan = math.schedule(calendar, started_at=at, target_seconds=target, warn_ratio=warn_ratio)
+        new.append(
+            Clock(
+                inquiry=inquiry,
+                kind=kind,
+                message=message,
+                policy=clock_policy,
+                calendar=row,
+                target_seconds=target,
+                warn_ratio=warn_ratio,
+                started_at=at,
+                due_at=plan.due_at,
+                warn_at=plan.warn_at,
+            )
+        )
+        if kind == ClockKind.MARKETPLACE_REPLY:
+            message.response_due_at = plan.due_at
+    return new
+
+
+def started_events(clocks: Iterable[Clock]) -> list[InquiryEvent]:
+    """The clock_started facts of saved clocks."""
+    return [
+        _event(clock, EventKind.CLOCK_STARTED, clock.started_at, target_seconds=clock.target_seconds)
+        for clock in clocks
+    ]
 
 
 # --- transitions --------------------------------------------------------------------------
@@ -288,7 +341,7 @@ def start_clock(
         warn_at=plan.warn_at,
     )
     clock.save()
-    return clock, [_event(clock, EventKind.CLOCK_STARTED, started_at, target_seconds=target_seconds)]
+    return clock, started_events([clock])
 
 
 def stop_clock(
@@ -384,23 +437,23 @@ def on_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: boo
 
 def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: bool) -> None:
     at = message.received_at
+    policy_set = _policy_set()
+    policy = _ensure_policy(inquiry, policy_set)
+    if opened:
+        # A new inquiry has no clocks yet: start them in one INSERT.
+        new = Clock.objects.bulk_create(
+            opening_clocks(inquiry=inquiry, message=message, policy_set=policy_set, at=at)
+        )
+        if message.response_due_at is not None:
+            Message.objects.filter(pk=message.pk).update(response_due_at=message.response_due_at)
+        InquiryEvent.objects.bulk_create(started_events(new))
+        return
     events: list[InquiryEvent] = []
-    existing = (
-        []
-        if opened
-        else list(
-            inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
-                "id",
-                "kind",
-                "state",
-                "stopped_at",
-                "inquiry_id",
-                "message_id",
-                "started_at",
-            )
+    existing = list(
+        inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
+            "id", "kind", "state", "stopped_at", "inquiry_id", "message_id", "started_at"
         )
     )
-    policy = _ensure_policy(inquiry)
     calendar_row = policy.calendar if policy else None
     calendar = business_calendar(calendar_row)
     warn_ratio = policy.warn_ratio if policy else 0.75
@@ -424,7 +477,9 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
     kinds = {c.kind for c in existing}
     if ClockKind.RESOLUTION not in kinds:
         start(
-            ClockKind.RESOLUTION, inquiry.opened_at, _target(policy, inquiry.priority, ClockKind.RESOLUTION)
+            ClockKind.RESOLUTION,
+            inquiry.opened_at,
+            _target(policy, inquiry.priority, ClockKind.RESOLUTION, policy_set),
         )
     elif inquiry.status in (Status.NEW, Status.OPEN):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
@@ -433,9 +488,15 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
     ]
     if not active_reply:
         if inquiry.last_reply_at is None and ClockKind.FIRST_REPLY not in kinds:
-            start(ClockKind.FIRST_REPLY, at, _target(policy, inquiry.priority, ClockKind.FIRST_REPLY))
+            start(
+                ClockKind.FIRST_REPLY,
+                at,
+                _target(policy, inquiry.priority, ClockKind.FIRST_REPLY, policy_set),
+            )
         else:
-            start(ClockKind.NEXT_REPLY, at, _target(policy, inquiry.priority, ClockKind.NEXT_REPLY))
+            start(
+                ClockKind.NEXT_REPLY, at, _target(policy, inquiry.priority, ClockKind.NEXT_REPLY, policy_set)
+            )
     rule = marketplace_rule(inquiry.account)
     if rule is not None:
         target, market_calendar, market_row = rule

@@ -259,7 +259,20 @@ def _inquiry_of_message(messages: object) -> Inquiry | None:
 def _store_message(
     *, channel: Channel, inquiry: Inquiry | None, incoming: IncomingMessage, received_at: datetime
 ) -> Message:
-    message = Message.objects.create(
+    message = message_row(channel=channel, inquiry=inquiry, incoming=incoming, received_at=received_at)
+    message.save(force_insert=True)
+    Attachment.objects.bulk_create(attachment_rows(message, incoming))
+    return message
+
+
+def message_row(
+    *, channel: Channel, inquiry: Inquiry | None, incoming: IncomingMessage, received_at: datetime
+) -> Message:
+    """The unsaved Message row for an incoming message: one place for the field rules.
+
+    `record_message()` saves it alone, the batch path in bulk.
+    """
+    return Message(
         channel=channel,
         inquiry=inquiry,
         direction=Direction(incoming.direction),
@@ -280,22 +293,22 @@ def _store_message(
         order_id=incoming.order_id[:100],
         sku=incoming.sku[:100],
     )
-    if incoming.attachments:
-        Attachment.objects.bulk_create(
-            Attachment(
-                message=message,
-                filename=a.filename[:255],
-                content_type=a.content_type[:255],
-                size=a.size,
-                content_id=a.content_id[:255],
-                inline=a.inline,
-                content=a.content
-                if a.content is not None and len(a.content) <= MAX_ATTACHMENT_BYTES
-                else None,
-            )
-            for a in incoming.attachments
+
+
+def attachment_rows(message: Message, incoming: IncomingMessage) -> list[Attachment]:
+    """Unsaved attachment rows of a stored message; content over the size cap is not kept."""
+    return [
+        Attachment(
+            message=message,
+            filename=a.filename[:255],
+            content_type=a.content_type[:255],
+            size=a.size,
+            content_id=a.content_id[:255],
+            inline=a.inline,
+            content=a.content if a.content is not None and len(a.content) <= MAX_ATTACHMENT_BYTES else None,
         )
-    return message
+        for a in incoming.attachments
+    ]
 
 
 def _plausible(claimed: datetime | None) -> datetime | None:
