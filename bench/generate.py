@@ -163,8 +163,6 @@ def generate(*, inquiries: int, days: int = 90, verbose: bool = True) -> dict[st
         timings[step] = time.perf_counter() - started
         if verbose:
             print(f"  {step:<11} {rows:>10,} rows  {timings[step]:7.1f} s", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
     return timings
 
 

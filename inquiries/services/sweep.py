@@ -51,8 +51,8 @@ def _insert_events(*, ids: list[int], kind: str, at_column: str, state: str, now
         return [row[0] for row in cursor.fetchall()]
 
 
-def _transition(*, now: datetime, to: str) -> list[int]:
-    """One batch of one transition kind; returns the ids of the clocks that moved.
+def _transition(*, now: datetime, to: str) -> int | None:
+    """One batch of one transition kind: how many clocks moved, None when none was due.
 
     Rows are claimed with SKIP LOCKED, so concurrent sweeps split the work instead of
     doubling it; events are written by INSERT ... SELECT from the clock rows themselves.
@@ -68,7 +68,7 @@ def _transition(*, now: datetime, to: str) -> list[int]:
             candidates.select_for_update(skip_locked=True).order_by().values_list("id", flat=True)[:BATCH]
         )
         if not ids:
-            return []
+            return None
         event_ids = []
         if to == ClockState.BREACHED:
             # A clock that skipped at-risk between two sweeps still gets its at-risk fact.
@@ -91,7 +91,7 @@ def _transition(*, now: datetime, to: str) -> list[int]:
             )
         if event_ids:
             enqueue_after_commit("notify_events", sorted(event_ids))
-        return ids[:moved]
+        return moved
 
 
 def sweep(*, now: datetime | None = None, followup_grace: timedelta | None = None) -> SweepResult:
@@ -99,10 +99,10 @@ def sweep(*, now: datetime | None = None, followup_grace: timedelta | None = Non
     if followup_grace is None:
         followup_grace = timedelta(seconds=settings.CSTRACKER_FOLLOWUP_GRACE_SECONDS)
     breached = at_risk = 0
-    while batch := _transition(now=now, to=ClockState.BREACHED):
-        breached += len(batch)
-    while batch := _transition(now=now, to=ClockState.AT_RISK):
-        at_risk += len(batch)
+    while (moved := _transition(now=now, to=ClockState.BREACHED)) is not None:
+        breached += moved
+    while (moved := _transition(now=now, to=ClockState.AT_RISK)) is not None:
+        at_risk += moved
     return SweepResult(
         at_risk=at_risk, breached=breached, followed_up=catch_up_followups(now=now, grace=followup_grace)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -95,15 +94,16 @@ def test_with_redis_down_messages_are_stored_and_the_next_sweep_catches_up(api, 
 
 
 class SlowOnce(BaseHTTPRequestHandler):
-    """Holds the first request long enough for the test to kill the worker; accepts the rest."""
+    """Holds the first request until the test has killed the worker; accepts the rest."""
 
     seen: list[str] = []
+    release = threading.Event()
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         SlowOnce.seen.append(self.headers["X-Cstracker-Delivery"])
         if len(SlowOnce.seen) == 1:
-            time.sleep(30)
+            SlowOnce.release.wait(timeout=300)
         self.send_response(200)
         self.end_headers()
 
@@ -123,6 +123,7 @@ def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_o
 
     redis.Redis.from_url(url).flushdb()
     SlowOnce.seen = []
+    SlowOnce.release.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnce)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = WebhookEndpoint.objects.create(
@@ -150,6 +151,7 @@ def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_o
                 )
                 log = (tmp_path / "second.log").read_text(errors="replace")
     finally:
+        SlowOnce.release.set()
         server.shutdown()
     assert delivered, log[-3000:]
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
