@@ -526,8 +526,11 @@ def _candidates(inquiry: Inquiry, config: Config) -> tuple[list[int], bytes]:
         ComplaintFingerprint.objects.filter(
             account_id=inquiry.account_id,
             topic_id=inquiry.topic_id,
+            # Both sides of the window: complaints are not always followed up in the order
+            # they were opened (concurrent workers, back-filled imports), and a text seen
+            # first must still find the earlier-opened ones that arrive after it.
             opened_at__gte=at - config.window,
-            opened_at__lte=at,
+            opened_at__lte=at + config.window,
         )
         .exclude(inquiry_id=inquiry.pk)
         .exclude(customer_id=inquiry.customer_id)
@@ -552,6 +555,15 @@ def _candidates(inquiry: Inquiry, config: Config) -> tuple[list[int], bytes]:
 
 
 def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
+    with transaction.atomic():
+        # Serialise text clustering per account, from the look-up on: which cluster this text
+        # joins depends on the other texts, so a worker must see every text stored before it
+        # (the lock is held until commit), or two concurrent complaints can miss each other.
+        Account.objects.select_for_update().filter(pk=inquiry.account_id).values_list("pk", flat=True).first()
+        return _update_text_locked(inquiry, message, config)
+
+
+def _update_text_locked(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
     at = inquiry.opened_at
     signature = _store_fingerprint(inquiry, message)
     ids, packed = _candidates(inquiry, config)
@@ -574,45 +586,41 @@ def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster 
     if not hits:
         return None
     events = _Events()
-    with transaction.atomic():
-        # Serialise text clustering per account: which cluster this text joins depends on the
-        # other texts, so two workers must not each open a cluster for the same campaign.
-        Account.objects.select_for_update().filter(pk=inquiry.account_id).values_list("pk", flat=True).first()
-        in_text_cluster = ClusterMember.objects.filter(
-            inquiry=inquiry,
-            cluster__kind=ClusterKind.NEAR_DUPLICATE,
-            cluster__state__in=ACTIVE_CLUSTER_STATES,
+    in_text_cluster = ClusterMember.objects.filter(
+        inquiry=inquiry,
+        cluster__kind=ClusterKind.NEAR_DUPLICATE,
+        cluster__state__in=ACTIVE_CLUSTER_STATES,
+    )
+    if in_text_cluster.exists():  # a re-run, or a concurrent worker's cluster took it in
+        return None
+    cluster = (
+        Cluster.objects.select_for_update()
+        .filter(
+            account_id=inquiry.account_id,
+            kind=ClusterKind.NEAR_DUPLICATE,
+            state__in=ACTIVE_CLUSTER_STATES,
+            members__inquiry_id__in=hits,
         )
-        if in_text_cluster.exists():  # a re-run, or a concurrent worker's cluster took it in
-            return None
-        cluster = (
-            Cluster.objects.select_for_update()
-            .filter(
-                account_id=inquiry.account_id,
-                kind=ClusterKind.NEAR_DUPLICATE,
-                state__in=ACTIVE_CLUSTER_STATES,
-                members__inquiry_id__in=hits,
-            )
-            .order_by("first_seen", "id")
-            .first()
+        .order_by("first_seen", "id")
+        .first()
+    )
+    created = cluster is None
+    if cluster is None:
+        seed = min([inquiry.pk, *hits])
+        cluster = Cluster.objects.create(
+            account_id=inquiry.account_id,
+            topic_id=inquiry.topic_id,
+            kind=ClusterKind.NEAR_DUPLICATE,
+            signature=f"inquiry:{seed}",
+            first_seen=at,
+            last_seen=at,
         )
-        created = cluster is None
-        if cluster is None:
-            seed = min([inquiry.pk, *hits])
-            cluster = Cluster.objects.create(
-                account_id=inquiry.account_id,
-                topic_id=inquiry.topic_id,
-                kind=ClusterKind.NEAR_DUPLICATE,
-                signature=f"inquiry:{seed}",
-                first_seen=at,
-                last_seen=at,
-            )
-            _add_members(cluster, Inquiry.objects.filter(pk__in=hits))
-        _add_member(cluster, inquiry, message.pk)
-        _refresh(cluster, config=config, events=events, created=created, at=max(at, cluster.last_seen))
-        if created:
-            events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
-        events.queue()
+        _add_members(cluster, Inquiry.objects.filter(pk__in=hits))
+    _add_member(cluster, inquiry, message.pk)
+    _refresh(cluster, config=config, events=events, created=created, at=max(at, cluster.last_seen))
+    if created:
+        events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
+    events.queue()
     return cluster
 
 

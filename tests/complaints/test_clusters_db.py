@@ -432,7 +432,8 @@ def test_concurrent_ingestion_makes_exactly_one_cluster_with_every_complaint(cha
         record_message(
             channel=channel,
             incoming=incoming(
-                received_at=T0 - timedelta(days=30 + n),
+                # Baseline complaints, further apart than the text window so they are no cluster.
+                received_at=T0 - timedelta(days=30 + 10 * n),
                 sku=SKU,
                 sender_address=f"o{n}@example.com",
                 body_text=QUALITY_TEXT,
