@@ -159,7 +159,9 @@ def generate(*, inquiries: int, days: int = 90, verbose: bool = True) -> dict[st
             rows = cursor.rowcount
         with connection.cursor() as cursor:
             # Fresh statistics, or the planner joins a million rows as if they were a handful.
-            cursor.execute("ANALYZE inquiries_customer, inquiries_inquiry, inquiries_message, inquiries_clock")
+            cursor.execute(
+                "ANALYZE inquiries_customer, inquiries_inquiry, inquiries_message, inquiries_clock"
+            )
         timings[step] = time.perf_counter() - started
         if verbose:
             print(f"  {step:<11} {rows:>10,} rows  {timings[step]:7.1f} s", flush=True)
