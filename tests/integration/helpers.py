@@ -169,10 +169,19 @@ def broker(app: object, url: str) -> Iterator[None]:
     """Point this process's Celery app at `url` and publish for real (not eagerly)."""
     conf = app.conf  # type: ignore[attr-defined]
     saved = (conf.broker_url, conf.broker_transport_options, conf.task_always_eager)
+    # Celery reads the CELERY_BROKER_URL environment variable *before* conf.broker_url (CI
+    # sets it), so the variable has to point at `url` too or tasks go to the other broker.
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
     conf.broker_url, conf.broker_transport_options, conf.task_always_eager = url, {}, False
     reset_producer_pool(app)
     try:
+        assert conf.broker_write_url == url, conf.broker_write_url
         yield
     finally:
         conf.broker_url, conf.broker_transport_options, conf.task_always_eager = saved
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         reset_producer_pool(app)
