@@ -30,6 +30,7 @@ Every transition writes a `ClusterEvent` in the same transaction and queues
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -74,6 +75,10 @@ SEVERITY_BY_NAME = {
     "high": Severity.HIGH,
     "critical": Severity.CRITICAL,
 }
+
+
+# pg_advisory_xact_lock's first key: the burst clusters' own space of locks.
+BURST_LOCK_SPACE = 0x43534231  # "CSB1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,16 +313,20 @@ def _update_burst(
     """Join `joining` to the key's active cluster, or open one if the test flags the key.
 
     With `joining=None` (the sweep) every complaint of the window is added instead.
-    The usual case, a quiet product, costs two reads and no transaction of its own.
+    The usual case, a quiet product, costs a lock and two reads.
     """
-    stats = None
-    since = _window_start(key, at=at, config=config)
-    if since is not None:  # no active cluster: test the product
-        stats = burst_stats(key, at=at, since=since, config=config)
-        if not stats.flagged:
-            return None
     events = _Events()
     with transaction.atomic():
+        # One worker per key from the test on: a complaint judged "quiet" while another worker
+        # is opening the key's cluster (whose window read could not see this complaint yet)
+        # would otherwise belong to no cluster until the next cluster sweep.
+        _lock_key(key)
+        stats = None
+        since = _window_start(key, at=at, config=config)
+        if since is not None:  # no active cluster: test the product
+            stats = burst_stats(key, at=at, since=since, config=config)
+            if not stats.flagged:
+                return None
         cluster = (
             Cluster.objects.select_for_update()
             .filter(**key.filter(), state__in=ACTIVE_CLUSTER_STATES)
@@ -350,6 +359,18 @@ def _update_burst(
             events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
         events.queue()
     return cluster
+
+
+def _lock_key(key: Key) -> None:
+    """A transaction-scoped lock on a cluster key (PostgreSQL; SQLite serialises writers anyway).
+
+    Keys hash to 32 bits: two keys that collide just wait for each other.
+    """
+    if connection.vendor != "postgresql":
+        return
+    digest = zlib.crc32(f"{key.account_id}|{key.topic_id}|{key.sku}|{key.kind}|{key.signature}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BURST_LOCK_SPACE, digest - 2**31])
 
 
 def _window_start(key: Key, *, at: datetime, config: Config) -> datetime | None:
