@@ -5,8 +5,10 @@
 As a script it builds the data in a throwaway database, prints row counts and timings,
 and drops it again (unless --keep). Other benchmarks import `generate()`.
 
-Every inquiry has a customer message; 85% have a reply (some late), a quarter a
-follow-up; clocks (first reply, resolution, marketplace reply) match those messages.
+Every inquiry has a customer message; 85% have a reply (some late); 10% are open (new,
+open, pending), the rest solved or closed. Clocks (first reply and marketplace reply per
+customer message, resolution per inquiry) match those messages and statuses, and each
+inquiry carries the nearest deadline of its active clocks, as the clock service keeps it.
 Nothing here is real data.
 """
 
@@ -36,8 +38,8 @@ SQL = {
         SELECT c.account_id, ch.channel_id, c.id,
                (ARRAY['Where is my order?','Item arrived broken','Wrong item received','Refund not received',
                       'Question about size','Charged twice'])[1 + g %% 6],
-               CASE WHEN g %% 10 < 6 THEN 'solved' WHEN g %% 10 < 8 THEN 'open' WHEN g %% 10 < 9 THEN 'pending'
-                    ELSE 'new' END,
+               CASE WHEN g %% 100 < 45 THEN 'solved' WHEN g %% 100 < 90 THEN 'closed'
+                    WHEN g %% 100 < 95 THEN 'open' WHEN g %% 100 < 97 THEN 'pending' ELSE 'new' END,
                (ARRAY['low','normal','normal','normal','high','urgent'])[1 + g %% 6],
                '', lpad((g %% 1000)::text, 3, '0') || '-' || lpad(g::text, 7, '0') || '-0000001',
                'SKU-' || (g %% 500), '', t.opened, t.opened, NULL, NULL, t.opened, t.opened,
@@ -46,7 +48,11 @@ SQL = {
         JOIN inquiries_customer c ON c.id = %(first_customer)s + (g %% %(customers)s)
         JOIN (SELECT account_id, MIN(id) AS channel_id FROM inquiries_channel GROUP BY account_id) ch
           ON ch.account_id = c.account_id
-        CROSS JOIN LATERAL (SELECT %(now)s::timestamptz - (random() * %(days)s * interval '1 day') AS opened) t
+        -- Open inquiries are recent (the last 5 days), the solved and closed ones spread over --days.
+        CROSS JOIN LATERAL (
+            SELECT %(now)s::timestamptz
+                   - random() * (CASE WHEN g %% 100 >= 90 THEN 5 ELSE %(days)s END) * interval '1 day' AS opened
+        ) t
     """,
     "inbound": """
         INSERT INTO inquiries_message (channel_id, inquiry_id, direction, automatic, automatic_reason, external_id,
@@ -80,7 +86,7 @@ SQL = {
     """,
     "last_reply": """
         UPDATE inquiries_inquiry i SET last_reply_at = m.received_at,
-               solved_at = CASE WHEN i.status = 'solved' THEN m.received_at END
+               solved_at = CASE WHEN i.status IN ('solved', 'closed') THEN m.received_at END
         FROM inquiries_message m
         WHERE m.inquiry_id = i.id AND m.direction = 'outbound' AND i.id >= %(first_inquiry)s
     """,
@@ -92,18 +98,58 @@ SQL = {
                CASE WHEN m.answered_at IS NOT NULL THEN
                         CASE WHEN m.answered_at <= m.received_at + k.target * interval '1 second' THEN 'met'
                              ELSE 'missed' END
+                    WHEN i.status NOT IN ('new', 'open') THEN 'cancelled'
                     WHEN m.received_at + k.target * interval '1 second' <= %(now)s THEN 'breached'
                     WHEN m.received_at + k.target * 0.75 * interval '1 second' <= %(now)s THEN 'at_risk'
                     ELSE 'running' END,
                m.id, NULL, NULL, k.target, 0.75, m.received_at,
                m.received_at + k.target * interval '1 second', m.received_at + k.target * 0.75 * interval '1 second',
-               m.answered_at, NULL, 0,
-               CASE WHEN m.answered_at IS NULL AND m.received_at + k.target * interval '1 second' <= %(now)s
+               CASE WHEN m.answered_at IS NOT NULL THEN m.answered_at
+                    WHEN i.status NOT IN ('new', 'open') THEN m.received_at END, NULL, 0,
+               CASE WHEN m.answered_at IS NULL AND i.status IN ('new', 'open')
+                         AND m.received_at + k.target * interval '1 second' <= %(now)s
                     THEN m.received_at + k.target * interval '1 second' END,
                CASE WHEN m.answered_at IS NOT NULL THEN extract(epoch FROM m.answered_at - m.received_at)::int END
         FROM inquiries_message m
+        JOIN inquiries_inquiry i ON i.id = m.inquiry_id
         CROSS JOIN (VALUES ('first_reply', 14400), ('marketplace_reply', 86400)) AS k(kind, target)
         WHERE m.direction = 'inbound' AND m.inquiry_id >= %(first_inquiry)s
+    """,
+    # A 72-hour resolution clock on every inquiry: stopped when solved, paused while pending.
+    "resolution": """
+        INSERT INTO inquiries_clock (inquiry_id, kind, state, message_id, policy_id, calendar_id, target_seconds,
+            warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at, paused_business_seconds, breached_at,
+            elapsed_seconds)
+        SELECT i.id, 'resolution',
+               CASE WHEN i.status IN ('solved', 'closed') THEN
+                        CASE WHEN COALESCE(i.solved_at, i.opened_at) <= i.opened_at + interval '72 hours'
+                             THEN 'met' ELSE 'missed' END
+                    WHEN i.status = 'pending' THEN 'paused'
+                    WHEN i.opened_at + interval '72 hours' <= %(now)s THEN 'breached'
+                    WHEN i.opened_at + interval '54 hours' <= %(now)s THEN 'at_risk'
+                    ELSE 'running' END,
+               NULL, NULL, NULL, 259200, 0.75, i.opened_at, i.opened_at + interval '72 hours',
+               i.opened_at + interval '54 hours',
+               CASE WHEN i.status IN ('solved', 'closed') THEN COALESCE(i.solved_at, i.opened_at) END,
+               CASE WHEN i.status = 'pending' THEN %(now)s END, 0,
+               CASE WHEN i.status IN ('new', 'open') AND i.opened_at + interval '72 hours' <= %(now)s
+                    THEN i.opened_at + interval '72 hours' END,
+               CASE WHEN i.status IN ('solved', 'closed')
+                    THEN extract(epoch FROM COALESCE(i.solved_at, i.opened_at) - i.opened_at)::int END
+        FROM inquiries_inquiry i WHERE i.id >= %(first_inquiry)s
+    """,
+    # What the clock service keeps on each inquiry: the nearest deadline of its active clocks.
+    "queue": """
+        UPDATE inquiries_inquiry i
+        SET next_due_at = c.next_due, next_warn_at = c.next_warn, next_clock_kind = c.kind,
+            market_due_at = c.market_due
+        FROM (SELECT inquiry_id, MIN(due_at) AS next_due, MIN(warn_at) AS next_warn,
+                     (array_agg(kind ORDER BY due_at, id))[1] AS kind,
+                     MIN(due_at) FILTER (WHERE kind = 'marketplace_reply') AS market_due
+              FROM inquiries_clock
+              WHERE state IN ('running', 'at_risk', 'breached') AND inquiry_id >= %(first_inquiry)s
+              GROUP BY inquiry_id) c
+        WHERE i.id = c.inquiry_id
     """,
 }
 

@@ -25,7 +25,7 @@ from inquiries.services.sweep import sweep
 def build(*, clocks: int, running: int, due: int, runs: int) -> None:
     from generate import generate
 
-    generate(inquiries=clocks // 2, verbose=True)  # two clocks per inquiry
+    generate(inquiries=clocks // 3, verbose=True)  # three clocks per inquiry
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM inquiries_clock")

@@ -16,14 +16,11 @@ from django.db import connection
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     IntegerField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -32,12 +29,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from inquiries.models import (
-    ACTIVE_CLOCK_STATES,
     ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
     Attachment,
     Clock,
-    ClockKind,
     ClockState,
     Cluster,
     ClusterEvent,
@@ -187,31 +182,42 @@ def with_urgency(queryset: QuerySet[Inquiry], now: datetime) -> QuerySet[Inquiry
 
     `next_due` / `next_kind`: the earliest due_at among the active clocks (running, at risk,
     breached) and that clock's kind; `market_due`: the same for the marketplace reply clock.
-    `urgency` is judged from the stored deadlines rather than the stored states, so a breach
+    They are read from the inquiry's copy (`Inquiry.next_due_at`...), kept by the clock service.
+    `urgency` is judged from those deadlines rather than the clocks' stored states, so a breach
     shows at once even if the sweep has not run yet.
     """
-    active = Clock.objects.filter(inquiry=OuterRef("pk"), state__in=ACTIVE_CLOCK_STATES)
-    earliest = active.order_by("due_at", "id")
-    market = active.filter(kind=ClockKind.MARKETPLACE_REPLY).order_by("due_at", "id")
     return queryset.annotate(
-        next_due=Subquery(earliest.values("due_at")[:1]),
-        next_kind=Subquery(earliest.values("kind")[:1]),
-        market_due=Subquery(market.values("due_at")[:1]),
-    ).annotate(
-        urgency=Case(
-            When(Exists(active.filter(due_at__lte=now)), then=Value(Urgency.BREACHED.value)),
-            When(Exists(active.filter(warn_at__lte=now)), then=Value(Urgency.AT_RISK.value)),
-            When(next_due__isnull=False, then=Value(Urgency.RUNNING.value)),
-            default=Value(Urgency.NO_CLOCK.value),
-            output_field=IntegerField(),
-        )
+        next_due=F("next_due_at"),
+        next_kind=F("next_clock_kind"),
+        market_due=F("market_due_at"),
+        urgency=_urgency_case(now),
     )
 
 
+def _urgency_case(now: datetime) -> Case:
+    return Case(
+        When(next_due_at__lte=now, then=Value(Urgency.BREACHED.value)),
+        When(next_warn_at__lte=now, then=Value(Urgency.AT_RISK.value)),
+        When(next_due_at__isnull=False, then=Value(Urgency.RUNNING.value)),
+        default=Value(Urgency.NO_CLOCK.value),
+        output_field=IntegerField(),
+    )
+
+
+def _in_bucket(urgency: Urgency, now: datetime) -> Q:
+    """The rows `_urgency_case` puts in `urgency`, as conditions an index can serve."""
+    return {
+        Urgency.BREACHED: Q(next_due_at__lte=now),
+        Urgency.AT_RISK: Q(next_due_at__gt=now, next_warn_at__lte=now),
+        Urgency.RUNNING: Q(next_due_at__gt=now, next_warn_at__gt=now),
+        Urgency.NO_CLOCK: Q(next_due_at__isnull=True),
+    }[urgency]
+
+
 def filter_queue(
-    queryset: QuerySet[Inquiry], filters: QueueFilters, user: AbstractBaseUser
+    queryset: QuerySet[Inquiry], filters: QueueFilters, user: AbstractBaseUser, now: datetime | None = None
 ) -> QuerySet[Inquiry]:
-    """Apply the queue's filters to an urgency-annotated queryset (see `with_urgency`)."""
+    """Apply the queue's filters (the urgency filter needs `now`)."""
     conditions = Q()
     if filters.statuses:
         conditions &= Q(status__in=filters.statuses)
@@ -232,9 +238,12 @@ def filter_queue(
     elif filters.assignee == "none":
         conditions &= Q(assignee__isnull=True)
     if filters.urgency is not None:
-        conditions &= Q(urgency=filters.urgency.value)
+        conditions &= _in_bucket(filters.urgency, now or timezone.now())
     queryset = queryset.filter(conditions)
     return search(queryset, filters.q) if filters.q.strip() else queryset
+
+
+QUEUE_ORDER = ("urgency", F("next_due").asc(nulls_last=True), "-opened_at", "-id")
 
 
 def queue_page(
@@ -249,29 +258,59 @@ def queue_page(
 
     Order: urgency, then the nearest deadline (most overdue first), then newest first;
     the id breaks ties so that the keyset cursor is exact.
+
+    On PostgreSQL the page's ids come from one index-ordered, limited branch per urgency
+    (breached, at risk, running, no clock) joined by UNION ALL inside the same query, so a
+    page reads a few hundred index entries however many inquiries are open; ordering all
+    open inquiries by a computed urgency would sort every one of them.
     """
     size = size or QUEUE_PAGE_SIZE
-    queryset = filter_queue(with_urgency(inquiries_for(user), now), filters, user)
+    queryset = filter_queue(inquiries_for(user), filters, user, now)
     if filters.rescue:
         from inquiries.health.selectors import rescue_inquiry_ids
 
         queryset = queryset.filter(pk__in=rescue_inquiry_ids(user, filters.account, now=now))
+    if connection.features.supports_slicing_ordering_in_compound:
+        branches = [
+            _bucket_ids(queryset, urgency, now, after, size + 1)
+            for urgency in Urgency
+            if (filters.urgency is None or urgency == filters.urgency)
+            and (after is None or urgency >= after.urgency)
+        ]
+        if not branches:
+            return QueuePage([], None)
+        ids = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+        queryset = inquiries_for(user).filter(pk__in=ids)
+    ordered = with_urgency(queryset, now)
     if after is not None:
-        queryset = queryset.filter(_after(after))
-    ordered = queryset.order_by("urgency", F("next_due").asc(nulls_last=True), "-opened_at", "-id")
-    rows = list(ordered[: size + 1])
+        ordered = ordered.filter(_after(after))
+    rows = list(ordered.order_by(*QUEUE_ORDER)[: size + 1])
     next_cursor = QueueCursor.after(rows[size - 1]) if len(rows) > size else None
     return QueuePage(rows[:size], next_cursor)
 
 
-def _after(cursor: QueueCursor) -> Q:
-    """Rows strictly after `cursor` in the queue order (mirrors `queue_page`'s order_by)."""
+def _bucket_ids(
+    queryset: QuerySet[Inquiry], urgency: Urgency, now: datetime, after: QueueCursor | None, limit: int
+) -> QuerySet[Inquiry]:
+    """The ids of the first `limit` rows of one urgency, in queue order (after the cursor)."""
+    rows = queryset.filter(_in_bucket(urgency, now))
+    if after is not None and urgency == after.urgency:
+        rows = rows.filter(_within(after))
+    order = ("-opened_at", "-id") if urgency == Urgency.NO_CLOCK else ("next_due_at", "-opened_at", "-id")
+    return rows.order_by(*order).values_list("pk", flat=True)[:limit]
+
+
+def _within(cursor: QueueCursor) -> Q:
+    """Rows of the cursor's own urgency after it: later deadline, or the same and older."""
     tail = Q(opened_at__lt=cursor.opened_at) | Q(opened_at=cursor.opened_at, pk__lt=cursor.pk)
     if cursor.due is None:
-        within = Q(next_due__isnull=True) & tail
-    else:
-        within = Q(next_due__gt=cursor.due) | (Q(next_due=cursor.due) & tail)
-    return Q(urgency__gt=cursor.urgency) | (Q(urgency=cursor.urgency) & within)
+        return Q(next_due_at__isnull=True) & tail
+    return Q(next_due_at__gt=cursor.due) | (Q(next_due_at=cursor.due) & tail)
+
+
+def _after(cursor: QueueCursor) -> Q:
+    """Rows strictly after `cursor` in the queue order (mirrors `queue_page`'s order_by)."""
+    return Q(urgency__gt=cursor.urgency) | (Q(urgency=cursor.urgency) & _within(cursor))
 
 
 # --- search -------------------------------------------------------------------------------

@@ -60,6 +60,32 @@ def _seeded_rows(request: pytest.FixtureRequest) -> None:
         import_module("inquiries.migrations.0009_seed_marketplace_presets").seed(apps, None)
 
 
+@pytest.fixture(autouse=True)
+def _queue_fields_follow_clocks(request: pytest.FixtureRequest):
+    """Every test that touches the database ends with each inquiry's copy of its nearest
+    deadline (what the queue sorts on) equal to what its clocks say: a clock change that
+    forgot `refresh_urgency` fails whichever test made it."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")  # set up before this fixture, torn down after it
+    yield
+    from inquiries.services.clocks import URGENCY_FIELDS, urgency_of
+
+    clocks: dict[int, list[m.Clock]] = {}
+    for clock in m.Clock.objects.order_by("id").only("inquiry_id", "kind", "state", "due_at", "warn_at"):
+        clocks.setdefault(clock.inquiry_id, []).append(clock)
+    wrong = {
+        row["id"]: row
+        for row in m.Inquiry.objects.values("id", *URGENCY_FIELDS)
+        if {f: row[f] for f in URGENCY_FIELDS} != urgency_of(clocks.get(row["id"], []))
+    }
+    assert not wrong, f"queue fields out of step with the clocks: {wrong}"
+
+
 @pytest.fixture
 def account(db: None) -> m.Account:
     return AccountFactory(name="Team A shop")

@@ -100,6 +100,26 @@ class Inquiry(models.Model):
     solved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(default=dj_timezone.now)
+    # Copied from the active clocks (running, at risk, breached) by the clock service in the
+    # transaction that changes them, so the queue sorts and filters on indexed columns of this
+    # table alone. Null / empty: no active clock.
+    next_due_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The earliest due time of the active clocks."
+    )
+    next_warn_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The earliest at-risk time of the active clocks."
+    )
+    next_clock_kind = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        db_default="",  # bulk SQL loads (bench/) may leave it out
+        editable=False,
+        help_text="The kind of the clock due first.",
+    )
+    market_due_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The due time of the active marketplace clock."
+    )
 
     objects = InquiryQuerySet.as_manager()
 
@@ -112,6 +132,19 @@ class Inquiry(models.Model):
             ),
             models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
             models.Index(fields=["account", "status"], name="inquiry_account_status"),
+            # The queue's buckets (see selectors.queue_page): inquiries with an active clock in
+            # deadline order, those at risk by warning time, and those without one newest first.
+            models.Index(
+                fields=["next_due_at", "-opened_at", "-id"],
+                name="inquiry_queue_due",
+                condition=Q(next_due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["next_warn_at"], name="inquiry_queue_warn", condition=Q(next_due_at__isnull=False)
+            ),
+            models.Index(
+                fields=["-opened_at", "-id"], name="inquiry_queue_idle", condition=Q(next_due_at__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:

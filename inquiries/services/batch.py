@@ -208,6 +208,7 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
     if not fresh:
         return
     policy_set = clocks._policy_set()
+    new_clocks: list[Clock] = []
     for item in fresh:
         incoming = item.incoming
         topic, source = topics.topic_for_text(f"{incoming.subject}\n{incoming.body_text}")
@@ -237,20 +238,19 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
             ),
         )
         inquiry.sla_policy = policy_set.policies.get(policy_id) if policy_id else None
-        item.inquiry = inquiry
-    Inquiry.objects.bulk_create([item.inquiry for item in fresh])  # type: ignore[misc]
-
-    new_clocks: list[Clock] = []
-    for item in fresh:
-        inquiry = item.inquiry
-        assert inquiry is not None
         inquiry.account = item.channel.account
+        item.inquiry = inquiry
         item.message = message_row(
             channel=item.channel, inquiry=inquiry, incoming=item.incoming, received_at=item.received_at
         )
-        new_clocks += clocks.opening_clocks(
+        opening = clocks.opening_clocks(
             inquiry=inquiry, message=item.message, policy_set=policy_set, at=item.received_at
         )
+        clocks.apply_urgency(inquiry, opening)  # the inquiry's INSERT carries its nearest deadline
+        new_clocks += opening
+    Inquiry.objects.bulk_create([item.inquiry for item in fresh])  # type: ignore[misc]
+    # The messages and clocks above were built on unsaved inquiries: their foreign keys are
+    # read from the related objects at INSERT time, after these got their ids.
     Message.objects.bulk_create([item.message for item in fresh])  # type: ignore[misc]
     Attachment.objects.bulk_create(
         row

@@ -274,6 +274,57 @@ def started_events(clocks: Iterable[Clock]) -> list[InquiryEvent]:
     ]
 
 
+# --- the inquiry's copy of its nearest deadline ------------------------------------------
+
+URGENCY_FIELDS = ("next_due_at", "next_warn_at", "next_clock_kind", "market_due_at")
+
+
+def urgency_of(clocks: Iterable[Clock]) -> dict[str, object]:
+    """The inquiry's queue fields for these clocks (in id order), as `refresh_urgency` stores them."""
+    active = [clock for clock in clocks if clock.state in ACTIVE]
+    if not active:
+        return {"next_due_at": None, "next_warn_at": None, "next_clock_kind": "", "market_due_at": None}
+    first = min(active, key=lambda clock: clock.due_at)  # the first of equals, as ORDER BY due_at, id
+    market = [clock.due_at for clock in active if clock.kind == ClockKind.MARKETPLACE_REPLY]
+    return {
+        "next_due_at": first.due_at,
+        "next_warn_at": min(clock.warn_at for clock in active),
+        "next_clock_kind": first.kind,
+        "market_due_at": min(market) if market else None,
+    }
+
+
+def apply_urgency(inquiry: Inquiry, clocks: Iterable[Clock]) -> None:
+    """Set the queue fields on an inquiry not saved yet, so its INSERT writes them."""
+    for field, value in urgency_of(clocks).items():
+        setattr(inquiry, field, value)
+
+
+def refresh_urgency(inquiry_ids: Iterable[int]) -> None:
+    """Copy the nearest deadline of each inquiry's active clocks onto the inquiry: one UPDATE.
+
+    Called in the transaction of every clock change that starts, stops, pauses, resumes,
+    cancels or moves a clock. The sweep's own transitions (running to at risk to breached)
+    keep a clock active and its deadlines unchanged, so they need no refresh.
+    """
+    from django.db.models import OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    ids = list(inquiry_ids)
+    if not ids:
+        return
+    active = Clock.objects.filter(inquiry=OuterRef("pk"), state__in=ACTIVE)
+    first = active.order_by("due_at", "id")
+    Inquiry.objects.filter(pk__in=ids).update(
+        next_due_at=Subquery(first.values("due_at")[:1]),
+        next_warn_at=Subquery(active.order_by("warn_at").values("warn_at")[:1]),
+        next_clock_kind=Coalesce(Subquery(first.values("kind")[:1]), Value("")),
+        market_due_at=Subquery(
+            active.filter(kind=ClockKind.MARKETPLACE_REPLY).order_by("due_at").values("due_at")[:1]
+        ),
+    )
+
+
 # --- transitions --------------------------------------------------------------------------
 
 
@@ -446,6 +497,9 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
         )
         if message.response_due_at is not None:
             Message.objects.filter(pk=message.pk).update(response_due_at=message.response_due_at)
+        if new:
+            apply_urgency(inquiry, new)
+            Inquiry.objects.filter(pk=inquiry.pk).update(**urgency_of(new))
         InquiryEvent.objects.bulk_create(started_events(new))
         return
     events: list[InquiryEvent] = []
@@ -516,6 +570,7 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
         Message.objects.filter(pk=message.pk).update(response_due_at=clock.due_at)
         message.response_due_at = clock.due_at
     InquiryEvent.objects.bulk_create(events)
+    refresh_urgency([inquiry.pk])
     # Back-filled history may hold a reply later than this message already: apply it now.
     if inquiry.last_reply_at is not None and inquiry.last_reply_at >= at:
         first_reply_after = (
@@ -538,6 +593,7 @@ def on_reply(*, inquiry: Inquiry, at: datetime, now: datetime, actor: object = N
     ).select_related("calendar", "inquiry__account"):
         events.extend(stop_clock(clock, at=at, calendar=_calendar_of(clock), actor=actor))
     InquiryEvent.objects.bulk_create(events)
+    refresh_urgency([inquiry.pk])
     Message.objects.filter(
         inquiry=inquiry,
         direction=Direction.INBOUND,
@@ -574,9 +630,8 @@ def on_status_change(
         events.extend(stop_clock(resolution, at=at, calendar=calendar, actor=actor))
     elif new in (Status.NEW, Status.OPEN):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now, actor=actor, clock=resolution))
-        InquiryEvent.objects.bulk_create(events)
-        return
     InquiryEvent.objects.bulk_create(events)
+    refresh_urgency([inquiry.pk])
 
 
 def _resume_resolution(
@@ -628,6 +683,7 @@ def cancel_reply_clocks(*, inquiry: Inquiry, at: datetime, actor: object, reason
     for clock in inquiry.clocks.filter(kind__in=REPLY_KINDS, state__in=ACTIVE):
         events.extend(cancel_clock(clock, at=at, actor=actor, reason=reason))
     InquiryEvent.objects.bulk_create(events)
+    refresh_urgency([inquiry.pk])
     return len(events)
 
 
@@ -683,6 +739,7 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
                 )
             )
     InquiryEvent.objects.bulk_create(events)
+    refresh_urgency([inquiry.pk])
     return changed
 
 

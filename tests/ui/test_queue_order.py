@@ -1,0 +1,105 @@
+"""The queue's order, page after page, against an order worked out from the clocks themselves.
+
+On PostgreSQL a page is assembled from one index-ordered branch per urgency; elsewhere from
+one ORDER BY. Either way the pages must add up to the one true order, with no row twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inquiries import models as m
+from inquiries import selectors, services
+from tests.factories import policy_with_targets
+from tests.ui.conftest import inbound
+
+pytestmark = pytest.mark.django_db
+
+
+def expected_order(now, inquiries: list[m.Inquiry]) -> list[int]:
+    """Breached (most overdue first), at risk, running (soonest due first), then no clock
+    (newest first); ties by newest, then by id, from the clock rows, not the inquiry's copy."""
+
+    def key(inquiry: m.Inquiry) -> tuple:
+        active = list(inquiry.clocks.filter(state__in=m.ACTIVE_CLOCK_STATES).order_by("due_at", "id"))
+        if not active:
+            urgency, due = selectors.Urgency.NO_CLOCK, None
+        elif active[0].due_at <= now:
+            urgency, due = selectors.Urgency.BREACHED, active[0].due_at
+        elif min(clock.warn_at for clock in active) <= now:
+            urgency, due = selectors.Urgency.AT_RISK, active[0].due_at
+        else:
+            urgency, due = selectors.Urgency.RUNNING, active[0].due_at
+        return (urgency, due.timestamp() if due else 0, -inquiry.opened_at.timestamp(), -inquiry.pk)
+
+    return [inquiry.pk for inquiry in sorted(inquiries, key=key)]
+
+
+@pytest.fixture
+def mixed(channel, agent) -> tuple:
+    """Inquiries of every urgency, with equal deadlines and equal opening times among them."""
+    policy_with_targets(first_reply=3600, next_reply=3600, resolution=None, warn_ratio=0.75)
+    now = timezone.now()
+    made = []
+    for n, minutes in enumerate([150, 150, 120, 61, 50, 50, 47, 30, 5, 5, 1, 200, 40]):
+        made.append(
+            inbound(channel, sender_address=f"b{n}@example.com", ago=timedelta(minutes=minutes), now=now)
+        )
+    # No active clock: answered or marked "no response needed".
+    services.reply(inquiry=made[-2], author=agent, body_text="Sorted.", now=now)
+    services.mark_no_response_needed(inquiry=made[-1], actor=agent, now=now)
+    return now, [m.Inquiry.objects.get(pk=inquiry.pk) for inquiry in made]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 50])
+def test_pages_add_up_to_the_order_of_the_clocks(agent, mixed, size):
+    now, made = mixed
+    seen: list[int] = []
+    after = None
+    while True:
+        page = selectors.queue_page(agent, selectors.QueueFilters(), now=now, after=after, size=size)
+        seen += [row.pk for row in page.rows]
+        if page.next_cursor is None:
+            break
+        # The cursor survives its round trip through the URL.
+        after = selectors.QueueCursor.decode(page.next_cursor.encode())
+    assert seen == expected_order(now, made)
+    urgencies = [
+        row.urgency for row in selectors.queue_page(agent, selectors.QueueFilters(), now=now, size=50).rows
+    ]
+    assert set(urgencies) == set(selectors.Urgency)
+
+
+@pytest.mark.parametrize("urgency", [selectors.Urgency.BREACHED, selectors.Urgency.AT_RISK])
+def test_the_clock_filter_keeps_one_urgency_in_the_same_order(agent, mixed, urgency):
+    now, made = mixed
+    page = selectors.queue_page(agent, selectors.QueueFilters(urgency=urgency), now=now, size=50)
+    assert page.rows and all(row.urgency == urgency for row in page.rows)
+    assert [row.pk for row in page.rows] == [
+        pk for pk in expected_order(now, made) if pk in {row.pk for row in page.rows}
+    ]
+
+
+def test_time_alone_moves_an_inquiry_up_the_queue(agent, mixed):
+    """No write happens between the two reads: urgency is judged from the deadlines at `now`."""
+    now, made = mixed
+    later = now + timedelta(minutes=20)
+    first = selectors.queue_page(agent, selectors.QueueFilters(), now=now, size=50).rows
+    second = selectors.queue_page(agent, selectors.QueueFilters(), now=later, size=50).rows
+    assert [row.pk for row in second] == expected_order(later, made)
+    urgency_now = {row.pk: row.urgency for row in first}
+    moved_up = [row.pk for row in second if row.urgency < urgency_now[row.pk]]
+    assert moved_up  # e.g. running to at risk, at risk to breached, without the sweep
+
+
+def test_another_teams_inquiries_never_enter_any_branch(agent, outsider, mixed, other_channel):
+    now, _ = mixed
+    theirs = inbound(other_channel, sender_address="x@example.com", ago=timedelta(minutes=500), now=now)
+    rows = selectors.queue_page(agent, selectors.QueueFilters(), now=now, size=50).rows
+    assert theirs.pk not in {row.pk for row in rows}
+    assert [row.pk for row in selectors.queue_page(outsider, selectors.QueueFilters(), now=now).rows] == [
+        theirs.pk
+    ]
