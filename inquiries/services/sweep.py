@@ -51,12 +51,82 @@ def _insert_events(*, ids: list[int], kind: str, at_column: str, state: str, now
         return [row[0] for row in cursor.fetchall()]
 
 
+# PostgreSQL: a whole batch of one transition in one statement. The CTE claims the due clocks
+# (SKIP LOCKED: concurrent sweeps split the work), the UPDATE moves them, and the INSERTs
+# write their events from the UPDATE's own rows; `claimed.state` is each clock's state as
+# locked, so a clock that skipped at-risk between two sweeps still gets its at-risk fact.
+_PG_TRANSITION = """
+WITH claimed AS (
+    SELECT id, state FROM {clock}
+    WHERE {where}
+    ORDER BY {order}
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE {clock} AS c SET {set}
+    FROM claimed WHERE c.id = claimed.id
+    RETURNING c.id, c.inquiry_id, c.message_id, c.kind, c.warn_at, c.due_at, claimed.state AS was
+), at_risk AS (
+    INSERT INTO {event} (inquiry_id, clock_id, message_id, kind, at, recorded_at, data)
+    SELECT inquiry_id, id, message_id, 'clock_at_risk', warn_at, %(now)s, jsonb_build_object('clock_kind', kind)
+    FROM moved WHERE was = 'running' AND warn_at < due_at
+    RETURNING id
+){breach_cte}
+SELECT (SELECT count(*) FROM moved), ARRAY(SELECT id FROM at_risk){breach_ids}
+"""
+_PG_BREACH_CTE = """, breached AS (
+    INSERT INTO {event} (inquiry_id, clock_id, message_id, kind, at, recorded_at, data)
+    SELECT inquiry_id, id, message_id, 'clock_breached', due_at, %(now)s, jsonb_build_object('clock_kind', kind)
+    FROM moved
+    RETURNING id
+)"""
+
+
+def transition_sql(to: str) -> str:
+    """The one PostgreSQL statement that moves a batch of clocks to `to` (at risk or breached);
+    parameters %(now)s and %(batch)s. bench/sweep.py prints its plan."""
+    clock, event = Clock._meta.db_table, InquiryEvent._meta.db_table
+    if to == ClockState.BREACHED:
+        # Most overdue first, along the partial index clock_due_active.
+        where, order = "state IN ('running', 'at_risk') AND due_at <= %(now)s", "due_at"
+        set_ = "state = 'breached', breached_at = c.due_at"
+        breach_cte, breach_ids = _PG_BREACH_CTE.format(event=event), ", ARRAY(SELECT id FROM breached)"
+    else:
+        # Along the partial index clock_warn_running.
+        where, order = "state = 'running' AND warn_at <= %(now)s AND due_at > %(now)s", "warn_at"
+        set_ = "state = 'at_risk'"
+        breach_cte, breach_ids = "", ", ARRAY[]::bigint[]"
+    return _PG_TRANSITION.format(
+        clock=clock,
+        event=event,
+        where=where,
+        order=order,
+        set=set_,
+        breach_cte=breach_cte,
+        breach_ids=breach_ids,
+    )
+
+
+def _pg_transition(*, now: datetime, to: str) -> int | None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(transition_sql(to), {"now": now, "batch": BATCH})
+        moved, at_risk_ids, breach_event_ids = cursor.fetchone()
+        if not moved:
+            return None
+        event_ids = sorted([*at_risk_ids, *breach_event_ids])
+        if event_ids:
+            enqueue_after_commit("notify_events", event_ids)
+        return moved
+
+
 def _transition(*, now: datetime, to: str) -> int | None:
     """One batch of one transition kind: how many clocks moved, None when none was due.
 
     Rows are claimed with SKIP LOCKED, so concurrent sweeps split the work instead of
     doubling it; events are written by INSERT ... SELECT from the clock rows themselves.
     """
+    if connection.vendor == "postgresql":
+        return _pg_transition(now=now, to=to)
     with transaction.atomic():
         if to == ClockState.BREACHED:
             candidates = Clock.objects.filter(
