@@ -138,6 +138,14 @@ SQL = {
                     THEN extract(epoch FROM COALESCE(i.solved_at, i.opened_at) - i.opened_at)::int END
         FROM inquiries_inquiry i WHERE i.id >= %(first_inquiry)s
     """,
+    # The search document the message trigger keeps (disabled during the load), set-based.
+    "documents": """
+        UPDATE inquiries_inquiry i
+        SET search_document = i.search_document || b.document
+        FROM (SELECT inquiry_id, strip(to_tsvector('simple', string_agg(left(body_text, 20000), ' '))) AS document
+              FROM inquiries_message WHERE inquiry_id >= %(first_inquiry)s GROUP BY inquiry_id) b
+        WHERE i.id = b.inquiry_id
+    """,
     # What the clock service keeps on each inquiry: the nearest deadline of its active clocks.
     "queue": """
         UPDATE inquiries_inquiry i
@@ -198,20 +206,30 @@ def generate(*, inquiries: int, days: int = 90, verbose: bool = True) -> dict[st
         "first_customer": first_customer,
         "first_inquiry": first_inquiry,
     }
-    for step, sql in SQL.items():
-        started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.rowcount
+    with connection.cursor() as cursor:
+        # Row by row, the trigger would rewrite an inquiry per message; "documents" does it at once.
+        cursor.execute("ALTER TABLE inquiries_message DISABLE TRIGGER inquiries_message_document")
+    try:
+        for step, sql in SQL.items():
+            timings[step] = _step(sql, params, verbose=verbose, step=step)
+    finally:
         with connection.cursor() as cursor:
-            # Fresh statistics, or the planner joins a million rows as if they were a handful.
-            cursor.execute(
-                "ANALYZE inquiries_customer, inquiries_inquiry, inquiries_message, inquiries_clock"
-            )
-        timings[step] = time.perf_counter() - started
-        if verbose:
-            print(f"  {step:<11} {rows:>10,} rows  {timings[step]:7.1f} s", flush=True)
+            cursor.execute("ALTER TABLE inquiries_message ENABLE TRIGGER inquiries_message_document")
     return timings
+
+
+def _step(sql: str, params: dict, *, verbose: bool, step: str) -> float:
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.rowcount
+    with connection.cursor() as cursor:
+        # Fresh statistics, or the planner joins a million rows as if they were a handful.
+        cursor.execute("ANALYZE inquiries_customer, inquiries_inquiry, inquiries_message, inquiries_clock")
+    elapsed = time.perf_counter() - started
+    if verbose:
+        print(f"  {step:<11} {rows:>10,} rows  {elapsed:7.1f} s", flush=True)
+    return elapsed
 
 
 def main() -> None:

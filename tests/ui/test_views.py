@@ -330,15 +330,14 @@ def test_search_matches_word_prefixes_and_ignores_tsquery_syntax(alice, channel,
 @on_postgres
 def test_search_on_postgres_uses_the_gin_indexes(agent, channel, policy):
     inbound(channel, subject="Damaged packaging")
-    page = selectors.with_urgency(selectors.inquiries_for(agent), timezone.now())
-    queryset = selectors.search(page, "packaging")
+    # The search predicate alone: an order id (b-tree) or the document (GIN), as a BitmapOr.
+    queryset = selectors.search(m.Inquiry.objects.all(), "packaging")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         sql, params = queryset.query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    for index in ("inquiry_search_gin", "customer_search_gin", "message_body_search_gin"):
-        assert index in plan
+    assert "inquiry_search_document_gin" in plan, plan
 
 
 def test_pages_are_keyset_paginated_without_offset(alice, agent, channel, policy, monkeypatch):

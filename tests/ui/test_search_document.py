@@ -1,0 +1,82 @@
+"""The queue's search finds words wherever they arrive: later messages, agents' replies and
+notes, imported batches. On PostgreSQL that is the per-inquiry document the triggers keep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from inquiries import selectors, services
+from inquiries.services.batch import record_batch
+from tests import factories
+from tests.ui.conftest import inbound
+
+pytestmark = pytest.mark.django_db
+
+
+def found(user, text: str) -> list[int]:
+    return [
+        row.pk for row in selectors.queue_page(user, selectors.QueueFilters(q=text), now=timezone.now()).rows
+    ]
+
+
+def test_a_later_customer_message_and_an_agents_reply_and_note_are_searchable(agent, channel, policy):
+    inquiry = inbound(channel, subject="Hello", body_text="First words", sender_address="a@example.com")
+    assert found(agent, "zanzibar") == []
+    services.record_message(
+        channel=channel,
+        incoming=factories.incoming(
+            sender_address="a@example.com",
+            subject="Re: Hello",
+            body_text="The zanzibar lamp flickers",
+            in_reply_to="",
+            received_at=timezone.now() - timedelta(minutes=1),
+        ),
+        now=timezone.now(),
+    )
+    # Threaded by sender and subject or opened anew: either way the word is found.
+    assert found(agent, "zanzibar")
+    services.reply(inquiry=inquiry, author=agent, body_text="We will send a quokka replacement")
+    assert inquiry.pk in found(agent, "quokka")
+    services.reply(inquiry=inquiry, author=agent, body_text="Warehouse code wombat7", internal=True)
+    assert found(agent, "wombat7") == [inquiry.pk]
+
+
+def test_messages_recorded_in_bulk_are_searchable(agent, channel, policy):
+    items = [
+        (channel, factories.incoming(sender_address=f"bulk{n}@example.com", body_text=f"Batch word kiwi{n}"))
+        for n in range(3)
+    ]
+    outcomes = record_batch(items=items)
+    assert found(agent, "kiwi1") == [outcomes[1].message.inquiry_id]
+    assert len(found(agent, "kiwi")) == 3  # every word is a prefix
+
+
+def test_every_word_must_match_and_case_does_not_matter(agent, channel, policy):
+    both = inbound(channel, sender_address="b@example.com", subject="Blue Teapot", body_text="lid CRACKED")
+    inbound(channel, sender_address="c@example.com", subject="Blue Teapot", body_text="fine")
+    assert found(agent, "teapot cracked") == [both.pk]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the document is PostgreSQL's")
+def test_the_document_column_stays_out_of_the_model_and_holds_every_part(agent, channel, policy):
+    inquiry = inbound(
+        channel,
+        sender_address="jane@example.net",
+        sender_name="Jane Dupont",
+        subject="Kettle",
+        body_text="Spout leaks",
+        order_id="402-1234567-7654321",
+    )
+    assert "search_document" not in {field.name for field in type(inquiry)._meta.get_fields()}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT search_document::text FROM inquiries_inquiry WHERE id = %s", [inquiry.pk])
+        document = cursor.fetchone()[0]
+    # The 'simple' parser splits an order id at its hyphens; the search splits the query alike.
+    for word in ("kettle", "spout", "leaks", "jane@example.net", "dupont", "402", "-7654321"):
+        assert f"'{word}'" in document, (word, document)
+    assert found(agent, "402-1234567-7654321") == [inquiry.pk]
+    assert found(agent, "1234567") == []  # a prefix of a word, not a substring
