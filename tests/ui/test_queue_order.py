@@ -103,3 +103,21 @@ def test_another_teams_inquiries_never_enter_any_branch(agent, outsider, mixed, 
     assert [row.pk for row in selectors.queue_page(outsider, selectors.QueueFilters(), now=now).rows] == [
         theirs.pk
     ]
+
+
+def test_recompute_sla_rewrites_copies_changed_behind_the_services_back(agent, mixed):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from inquiries.services.clocks import URGENCY_FIELDS, urgency_of
+
+    now, made = mixed
+    m.Inquiry.objects.update(next_due_at=None, next_warn_at=None, next_clock_kind="", market_due_at=None)
+    m.Inquiry.objects.filter(pk=made[-1].pk).update(next_due_at=now)  # a deadline with no clock
+    out = StringIO()
+    call_command("recompute_sla", stdout=out)
+    assert "queue_fields=" in out.getvalue()
+    for inquiry in m.Inquiry.objects.all():
+        copy = {field: getattr(inquiry, field) for field in URGENCY_FIELDS}
+        assert copy == urgency_of(inquiry.clocks.order_by("id")), inquiry.pk
