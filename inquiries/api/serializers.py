@@ -138,8 +138,9 @@ class MessageInSerializer(serializers.Serializer):
             raise serializers.ValidationError({"sender": "A customer message needs sender.address."})
         return attrs
 
-    def to_incoming(self) -> tuple[Channel, IncomingMessage]:
-        data = self.validated_data
+    def to_incoming(self, data: dict[str, Any] | None = None) -> tuple[Channel, IncomingMessage]:
+        """The validated data (this serializer's, or `data` from `run_validation`) as a message."""
+        data = self.validated_data if data is None else data
         sender = data.get("sender") or {}
         body_html = sanitize_html(data["body_html"]) if data["body_html"] else ""
         body_text = data["body_text"]

@@ -9,9 +9,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView
 
 from inquiries import selectors, services
@@ -54,16 +56,18 @@ class MessageBatchView(APIView):
     def post(self, request: Request) -> Response:
         batch = s.BatchInSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
-        context = {"request": request, "channels": {}}
+        # One serializer for every item: its fields are built once, not deep-copied a thousand times.
+        serializer = s.MessageInSerializer(context={"request": request, "channels": {}})
         results: list[dict[str, Any] | None] = []
         valid: list[tuple[int, Any]] = []
         for index, item in enumerate(batch.validated_data["messages"]):
-            serializer = s.MessageInSerializer(data=item, context=context)
-            if serializer.is_valid():
-                results.append(None)
-                valid.append((index, serializer.to_incoming()))
-            else:
-                results.append({"index": index, "status": 400, "errors": serializer.errors})
+            try:
+                data = serializer.run_validation(item)
+            except ValidationError as exc:
+                results.append({"index": index, "status": 400, "errors": as_serializer_error(exc)})
+                continue
+            results.append(None)
+            valid.append((index, serializer.to_incoming(data)))
         outcomes = record_batch(items=[pair for _, pair in valid])
         for (index, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, Rejected):

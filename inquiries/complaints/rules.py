@@ -27,7 +27,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 RuleKind = Literal["keyword", "regex"]
@@ -117,6 +117,12 @@ class CompiledRules:
 
     rules: tuple[_CompiledRule, ...]
     priority: tuple[str, ...]
+    # Every distinct anchor of every rule, each tested once per text rather than once per rule.
+    anchors: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        distinct = dict.fromkeys(anchor for item in self.rules for anchor in item.anchors)
+        object.__setattr__(self, "anchors", tuple(distinct))
 
     def rank(self, topic: str) -> tuple[int, str]:
         """Sort key for tie-breaks: listed topics by position, others after, by name."""
@@ -223,10 +229,12 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     scores: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
     lowered = folded.casefold()
+    # A keyword can only match where its longest word occurs: a substring test in C is far
+    # cheaper than the regex, and most rules of most messages stop here. Each distinct anchor
+    # is tested once; a rule then needs one set lookup.
+    present = {anchor for anchor in compiled.anchors if anchor in lowered}
     for item in compiled.rules:
-        # A keyword can only match where its longest word occurs: a substring test in C is far
-        # cheaper than the regex, and most rules of most messages stop here.
-        if item.anchors and not any(anchor in lowered for anchor in item.anchors):
+        if item.anchors and present.isdisjoint(item.anchors):
             continue
         if item.regex.search(folded):
             scores[item.rule.topic] = scores.get(item.rule.topic, 0.0) + item.rule.weight
