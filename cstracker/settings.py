@@ -265,13 +265,15 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _fs = Path(env_str("CELERY_FS_BROKER_DIR", str(VAR_DIR / "broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         # kombu's filesystem transport does not create its folders.
         (_fs / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_fs / "queue"),
         "data_folder_out": str(_fs / "queue"),
         "processed_folder": str(_fs / "processed"),
+        # Its exchange table; kombu's default is "control" in the current directory.
+        "control_folder": str(_fs / "control"),
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE = {
