@@ -110,8 +110,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET, accounts=accounts, channels=channels, topics=topics)
     after = selectors.QueueCursor.decode(request.GET.get("after", ""))
     page = selectors.queue_page(request.user, form.filters(), now=now, after=after)
+    urls = _RowUrls()
     for row in page.rows:
-        _present_row(row, now)
+        _present_row(row, now, urls)
     context = {"form": form, "page": page, "rows": page.rows, "after": after.encode() if after else ""}
     if request.htmx:
         return render(request, "inquiries/_rows.html", context)
@@ -130,7 +131,23 @@ def _current_filters(params: QueryDict) -> dict[str, str]:
     return {name: params[name] for name in FILTER_PARAMS if params.get(name)}
 
 
-def _present_row(row: Inquiry, now: datetime) -> None:
+class _RowUrls:
+    """Each row's links from one reverse() per URL name and page, not two per row."""
+
+    SENTINEL = 987654321
+
+    def __init__(self) -> None:
+        self.detail = reverse("inquiries:detail", args=[self.SENTINEL]).split(str(self.SENTINEL))
+        self.claim = reverse("inquiries:claim", args=[self.SENTINEL]).split(str(self.SENTINEL))
+
+    @staticmethod
+    def fill(parts: list[str], pk: int) -> str:
+        return f"{parts[0]}{pk}{parts[1]}"
+
+
+def _present_row(row: Inquiry, now: datetime, urls: _RowUrls) -> None:
+    row.detail_url = urls.fill(urls.detail, row.pk)  # type: ignore[attr-defined]
+    row.claim_url = urls.fill(urls.claim, row.pk)  # type: ignore[attr-defined]
     row.badge = URGENCY_BADGES[Urgency(row.urgency)]  # type: ignore[attr-defined]
     row.due_label = countdown(row.next_due, now) if row.next_due else ""  # type: ignore[attr-defined]
     row.market_label = countdown(row.market_due, now) if row.market_due else ""  # type: ignore[attr-defined]
