@@ -362,8 +362,8 @@ class _DocumentMatches(Expression):
 
 
 def _postgres_search(text: str) -> Q:
-    """Every word, as a prefix, in the inquiry's search document: its subject, order id and
-    customer, and the bodies of its messages (kept by triggers, migration 0017).
+    """Every word in the inquiry's search document (a prefix, unless it has a digit): its
+    subject, order id and customer, and the bodies of its messages (kept by triggers, 0017).
 
     A plain predicate on the inquiry row: the planner walks the queue's deadline index and
     tests rows as it goes for a common word, or starts from the document's GIN index for a
@@ -377,7 +377,14 @@ def _postgres_search(text: str) -> Q:
     exact_order = Q(order_id=text.strip()[:100])
     if not words:
         return exact_order
-    return exact_order | Q(_DocumentMatches(" & ".join(f"'{word}':*" for word in words)))
+    return exact_order | Q(_DocumentMatches(" & ".join(_query_term(word) for word in words)))
+
+
+def _query_term(word: str) -> str:
+    """A word as a prefix ("packag" finds "packaging"); a word with a digit (an order id, a
+    SKU, a number) as whole tokens: a prefix of "-0000001" would gather every order id of a
+    marketplace's format into one bitmap before the other words could narrow it."""
+    return f"'{word}'" if any(char.isdigit() for char in word) else f"'{word}':*"
 
 
 # --- the inquiry page ---------------------------------------------------------------------
