@@ -133,12 +133,14 @@ class Inquiry(models.Model):
             models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
             models.Index(fields=["account", "status"], name="inquiry_account_status"),
             # The queue's buckets (see selectors.queue_page): inquiries with an active clock in
-            # deadline order (breached, at risk and running are ranges or filters along it),
-            # and those without one, newest first.
+            # deadline order, those at risk by warning time, and those without one newest first.
             models.Index(
                 fields=["next_due_at", "-opened_at", "-id"],
                 name="inquiry_queue_due",
                 condition=Q(next_due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["next_warn_at"], name="inquiry_queue_warn", condition=Q(next_due_at__isnull=False)
             ),
             models.Index(
                 fields=["-opened_at", "-id"], name="inquiry_queue_idle", condition=Q(next_due_at__isnull=True)
