@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inquiries.models import (
@@ -307,9 +308,6 @@ def refresh_urgency(inquiry_ids: Iterable[int]) -> None:
     cancels or moves a clock. The sweep's own transitions (running to at risk to breached)
     keep a clock active and its deadlines unchanged, so they need no refresh.
     """
-    from django.db.models import OuterRef, Subquery, Value
-    from django.db.models.functions import Coalesce
-
     ids = list(inquiry_ids)
     if not ids:
         return
