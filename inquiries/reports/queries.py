@@ -137,6 +137,13 @@ class ComplianceCounts:
     cancelled: int = 0
     in_progress: int = 0
 
+    OUTCOMES = ("met", "missed", "breached", "cancelled", "in_progress")
+
+    @classmethod
+    def from_row(cls, row: dict) -> ComplianceCounts:
+        """From a grouped values() row: the group in "g", the clock kind, one count per outcome."""
+        return cls(row["g"], row["kind"], *(row[name] for name in cls.OUTCOMES))
+
     @property
     def counted(self) -> int:
         return self.met + self.missed + self.breached
@@ -184,18 +191,7 @@ def live_compliance_counts(
         .values("g", "kind")
         .annotate(**outcome_counts(now or scope.now))
     )
-    return [
-        ComplianceCounts(
-            group=row["g"],
-            kind=row["kind"],
-            met=row["met"],
-            missed=row["missed"],
-            breached=row["breached"],
-            cancelled=row["cancelled"],
-            in_progress=row["in_progress"],
-        )
-        for row in rows
-    ]
+    return [ComplianceCounts.from_row(row) for row in rows]
 
 
 # --- durations ----------------------------------------------------------------------------

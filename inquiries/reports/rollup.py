@@ -61,21 +61,10 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
     grouped = (
         rows.annotate(g=_group(day, group_by))
         .values("g", "kind")
-        .annotate(**{name: Sum(name) for name in ("met", "missed", "breached", "cancelled", "in_progress")})
+        .annotate(**{name: Sum(name) for name in ComplianceCounts.OUTCOMES})
         .order_by()
     )
-    counts = [
-        ComplianceCounts(
-            group=row["g"],
-            kind=row["kind"],
-            met=row["met"],
-            missed=row["missed"],
-            breached=row["breached"],
-            cancelled=row["cancelled"],
-            in_progress=row["in_progress"],
-        )
-        for row in grouped
-    ]
+    counts = [ComplianceCounts.from_row(row) for row in grouped]
     return counts, scope.rollup_as_of  # type: ignore[return-value]
 
 

@@ -247,24 +247,51 @@ def opening_clocks(
         plans.append((ClockKind.MARKETPLACE_REPLY, target, calendar, row, None))
     new = []
     for kind, target, calendar, row, clock_policy in plans:
-        plan = math.schedule(calendar, started_at=at, target_seconds=target, warn_ratio=warn_ratio)
-        new.append(
-            Clock(
-                inquiry=inquiry,
-                kind=kind,
-                message=message,
-                policy=clock_policy,
-                calendar=row,
-                target_seconds=target,
-                warn_ratio=warn_ratio,
-                started_at=at,
-                due_at=plan.due_at,
-                warn_at=plan.warn_at,
-            )
+        clock = _scheduled_clock(
+            inquiry=inquiry,
+            kind=kind,
+            started_at=at,
+            target_seconds=target,
+            calendar_row=row,
+            calendar=calendar,
+            warn_ratio=warn_ratio,
+            policy=clock_policy,
+            message=message,
         )
+        new.append(clock)
         if kind == ClockKind.MARKETPLACE_REPLY:
-            message.response_due_at = plan.due_at
+            message.response_due_at = clock.due_at
     return new
+
+
+def _scheduled_clock(
+    *,
+    inquiry: Inquiry,
+    kind: str,
+    started_at: datetime,
+    target_seconds: int,
+    calendar_row: Calendar | None,
+    calendar: BusinessCalendar,
+    warn_ratio: float,
+    policy: SlaPolicy | None,
+    message: Message | None,
+) -> Clock:
+    """An unsaved running clock with its due and at-risk times on `calendar`."""
+    plan = math.schedule(
+        calendar, started_at=started_at, target_seconds=target_seconds, warn_ratio=warn_ratio
+    )
+    return Clock(
+        inquiry=inquiry,
+        kind=kind,
+        message=message,
+        policy=policy,
+        calendar=calendar_row,
+        target_seconds=target_seconds,
+        warn_ratio=warn_ratio,
+        started_at=started_at,
+        due_at=plan.due_at,
+        warn_at=plan.warn_at,
+    )
 
 
 def started_events(clocks: Iterable[Clock]) -> list[InquiryEvent]:
@@ -374,20 +401,16 @@ def start_clock(
     message: Message | None,
     now: datetime,
 ) -> tuple[Clock, list[InquiryEvent]]:
-    plan = math.schedule(
-        calendar, started_at=started_at, target_seconds=target_seconds, warn_ratio=warn_ratio
-    )
-    clock = Clock(
+    clock = _scheduled_clock(
         inquiry=inquiry,
         kind=kind,
-        message=message,
-        policy=policy,
-        calendar=calendar_row,
-        target_seconds=target_seconds,
-        warn_ratio=warn_ratio,
         started_at=started_at,
-        due_at=plan.due_at,
-        warn_at=plan.warn_at,
+        target_seconds=target_seconds,
+        calendar_row=calendar_row,
+        calendar=calendar,
+        warn_ratio=warn_ratio,
+        policy=policy,
+        message=message,
     )
     clock.save()
     return clock, started_events([clock])
@@ -496,8 +519,10 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
         if message.response_due_at is not None:
             Message.objects.filter(pk=message.pk).update(response_due_at=message.response_due_at)
         if new:
-            apply_urgency(inquiry, new)
-            Inquiry.objects.filter(pk=inquiry.pk).update(**urgency_of(new))
+            fields = urgency_of(new)
+            Inquiry.objects.filter(pk=inquiry.pk).update(**fields)
+            for field, value in fields.items():
+                setattr(inquiry, field, value)
         InquiryEvent.objects.bulk_create(started_events(new))
         return
     events: list[InquiryEvent] = []
