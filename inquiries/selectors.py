@@ -281,10 +281,12 @@ def queue_page(
         if not branches:
             return QueuePage([], None)
         ids = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-        queryset = inquiries_for(user).filter(pk__in=ids)
-    ordered = with_urgency(queryset, now)
-    if after is not None:
-        ordered = ordered.filter(_after(after))
+        # The branches applied the cursor; the outer query orders their few rows and joins.
+        ordered = with_urgency(inquiries_for(user).filter(pk__in=ids), now)
+    else:
+        ordered = with_urgency(queryset, now)
+        if after is not None:
+            ordered = ordered.filter(_after(after))
     rows = list(ordered.order_by(*QUEUE_ORDER)[: size + 1])
     next_cursor = QueueCursor.after(rows[size - 1]) if len(rows) > size else None
     return QueuePage(rows[:size], next_cursor)
