@@ -124,6 +124,59 @@ _SUPERSET_CODECS = {
 _MIME_TYPES = mimetypes.MimeTypes()
 
 
+class _ParsedMessage(EmailMessage):
+    """An EmailMessage that parses each header field once.
+
+    `policy.default` builds a fresh header object on every lookup, and reading one part's
+    type, charset, disposition and file name looks Content-Type up over and over: the
+    parsed value is kept until the part's headers change (a parsed message is only read).
+    """
+
+    def get(self, name: str, failobj: object = None) -> object:
+        cache = self.__dict__.setdefault("_fetched", {})
+        key = name.lower()
+        if key not in cache:
+            cache[key] = super().get(name, _MISSING)
+        value = cache[key]
+        return failobj if value is _MISSING else value
+
+    def _changed(self) -> None:
+        self.__dict__.pop("_fetched", None)
+
+    def __setitem__(self, name: str, val: object) -> None:
+        self._changed()
+        super().__setitem__(name, val)
+
+    def __delitem__(self, name: str) -> None:
+        self._changed()
+        super().__delitem__(name)
+
+    def set_raw(self, name: str, value: object) -> None:
+        self._changed()
+        super().set_raw(name, value)
+
+    def replace_header(self, _name: str, _value: object) -> None:
+        self._changed()
+        super().replace_header(_name, _value)
+
+    def add_header(self, _name: str, _value: str, **_params: object) -> None:
+        self._changed()
+        super().add_header(_name, _value, **_params)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "_headers":  # set_boundary(), clear(), make_mixed()... swap the whole list
+            self._changed()
+        super().__setattr__(name, value)
+
+    def clear_content(self) -> None:
+        self._changed()
+        super().clear_content()
+
+
+_MISSING = object()
+_PARSE_POLICY = policy.default.clone(message_factory=_ParsedMessage)
+
+
 def parse_email(
     raw: bytes,
     *,
@@ -149,7 +202,7 @@ def parse_email(
         raise Rejected("not an e-mail: the first line is not a header field")
     _check_parse_cost(raw)
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw.lstrip(b"\r\n"))
+        msg = BytesParser(policy=_PARSE_POLICY).parsebytes(raw.lstrip(b"\r\n"))
     except RecursionError:
         raise Rejected("nested too deeply to parse (MIME parts or header comments)") from None
     except Exception as exc:  # the parser is lenient by design; anything it still raises is unusable input
