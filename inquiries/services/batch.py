@@ -33,6 +33,7 @@ from inquiries.models import (
     normalise_address,
 )
 from inquiries.services import clocks
+from inquiries.services.bulk import insert_rows
 from inquiries.services.messages import (
     TICKET_REF_RE,
     RecordResult,
@@ -248,17 +249,20 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
         )
         clocks.apply_urgency(inquiry, opening)  # the inquiry's INSERT carries its nearest deadline
         new_clocks += opening
-    Inquiry.objects.bulk_create([item.inquiry for item in fresh])  # type: ignore[misc]
+    insert_rows(Inquiry, [item.inquiry for item in fresh])  # type: ignore[misc]
     # The messages and clocks above were built on unsaved inquiries: their foreign keys are
     # read from the related objects at INSERT time, after these got their ids.
-    Message.objects.bulk_create([item.message for item in fresh])  # type: ignore[misc]
-    Attachment.objects.bulk_create(
-        row
-        for item in fresh
-        for row in attachment_rows(item.message, item.incoming)  # type: ignore[arg-type]
+    insert_rows(Message, [item.message for item in fresh])  # type: ignore[misc]
+    insert_rows(
+        Attachment,
+        [
+            row
+            for item in fresh
+            for row in attachment_rows(item.message, item.incoming)  # type: ignore[arg-type]
+        ],
     )
     # Each clock's message and inquiry got their ids in the INSERTs above.
-    Clock.objects.bulk_create(new_clocks)
+    insert_rows(Clock, new_clocks)
 
     events = []
     for item in fresh:
@@ -276,5 +280,5 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
             )
         )
     events += clocks.started_events(new_clocks)
-    InquiryEvent.objects.bulk_create(events)
+    insert_rows(InquiryEvent, events)
     enqueue_after_commit("after_customer_messages", [item.message.pk for item in fresh])  # type: ignore[union-attr]
