@@ -55,6 +55,35 @@ def test_an_mbox_imports_threads_and_scores_from_the_received_header(tmp_path: P
     assert "imported=0 duplicate=2" in out
 
 
+def test_a_parser_process_gives_the_same_result_in_the_same_order(tmp_path: Path, channel):
+    """--workers 1 parses in another process: replies still thread, rejections keep their label."""
+    mbox = tmp_path / "inbox.mbox"
+    envelope = b"From buyer@example.com Mon Mar  2 10:00:00 2026\n"
+    messages = [MAIL.replace(b"\r\n", b"\n")]
+    for n in range(2, 130):  # several chunks of work, each message replying to the one before
+        messages.append(
+            REPLY.replace(b"\r\n", b"\n")
+            .replace(b"<m2@example.com>", f"<m{n}@example.com>".encode())
+            .replace(b"<m1@example.com>", f"<m{n - 1}@example.com>".encode())
+        )
+    messages.insert(60, b"this is not an e-mail\n")
+    mbox.write_bytes(b"\n".join(envelope + message for message in messages))
+    code, out, err = run("import_mail", str(mbox), "--channel", channel.slug, "--workers", "1")
+    assert code == 1
+    assert "imported=129 duplicate=0 automatic=0 rejected=1" in out
+    assert f"rejected {mbox}:61: not an e-mail" in err
+    inquiry = Inquiry.objects.get()
+    assert list(inquiry.messages.order_by("received_at", "id").values_list("external_id", flat=True)) == [
+        f"m{n}@example.com" for n in range(1, 130)
+    ]
+
+
+def test_workers_out_of_range_is_a_clear_error(tmp_path: Path, channel):
+    (tmp_path / "a.eml").write_bytes(MAIL)
+    with pytest.raises(CommandError, match="--workers: must be between 0 and 64"):
+        call_command("import_mail", str(tmp_path / "a.eml"), "--channel", channel.slug, "--workers", "-1")
+
+
 def test_every_real_world_fixture_is_imported_or_rejected_with_a_reason(channel):
     folder = shared_file("email-flanker-fixtures", "messages")
     code, out, err = run("import_mail", str(folder), "--channel", channel.slug)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from inquiries.ingestion.email import iter_mail_source, parse_email, receipt_time
+from inquiries.ingestion.email import iter_mail_source
+from inquiries.ingestion.pool import parse_mail
 from inquiries.ingestion.types import Rejected
 from inquiries.management.commands._importing import BatchRecorder, Progress, Tally, channel_by_slug
+
+# Starting a parser process costs a few hundred milliseconds: worth it for large input only.
+PARALLEL_FROM_BYTES = 2_000_000
 
 
 def _size(path: Path) -> int:
@@ -30,30 +35,38 @@ class Command(BaseCommand):
         parser.add_argument("path", type=Path)
         parser.add_argument("--channel", required=True, help="Slug of the channel the mail arrived on.")
         parser.add_argument("--progress", action="store_true", default=None, help="Force the progress line.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help=(
+                "Processes that parse ahead of the database writes (0: parse in this process). "
+                f"Default: 1 for input over {PARALLEL_FROM_BYTES // 1_000_000} MB on a machine "
+                "with more than one CPU, else 0."
+            ),
+        )
 
-    def handle(self, *args: Any, path: Path, channel: str, progress: bool | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, path: Path, channel: str, progress: bool | None, workers: int | None, **options: Any
+    ) -> None:
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
+        if workers is not None and not 0 <= workers <= 64:
+            raise CommandError(f"--workers: must be between 0 and 64, not {workers}")
         target = channel_by_slug(channel)
         tally = Tally()
         recorder = BatchRecorder(target, tally)
-        meter = Progress(self.stdout._out, _size(path), enabled=progress)  # type: ignore[attr-defined]
+        total = _size(path)
+        if workers is None:
+            workers = 1 if total >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1 else 0
+        meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[attr-defined]
         done_bytes = 0
-        for label, item in iter_mail_source(path):
-            if isinstance(item, Rejected):
-                tally.rejected.append((label, item.reason))
+        for label, size, parsed in parse_mail(iter_mail_source(path), now=timezone.now, workers=workers):
+            if isinstance(parsed, Rejected):
+                tally.rejected.append((label, parsed.reason))
                 continue
-            done_bytes += len(item)
-            now = timezone.now()
-            # Archived mail is scored from when our server received it (the topmost Received
-            # header); mail without that trace, or with a clock ahead of ours, is received now.
-            received = receipt_time(item)
-            if received is None or received > now:
-                received = now
-            try:
-                recorder.add(label, parse_email(item, received_at=received))
-            except Rejected as exc:
-                tally.rejected.append((label, exc.reason))
+            done_bytes += size
+            recorder.add(label, parsed)
             meter.update(tally.seen + len(recorder.pending), done_bytes)
         recorder.flush()
         meter.finish()

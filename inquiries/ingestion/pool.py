@@ -1,0 +1,88 @@
+"""Parsing archived mail next to the database writes: a worker process, in order, bounded.
+
+An import spends its time in two places that do not depend on each other: parsing MIME
+(pure Python, `email.py`) and recording messages (the database). With a worker process the
+parser reads ahead while the importer writes, a few chunks at a time, so memory stays flat
+however large the mbox is, and messages come back in their input order (threading depends
+on it). Pure: no Django; the worker imports only the ingestion modules.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from itertools import islice
+
+from inquiries.ingestion.email import parse_email, receipt_time
+from inquiries.ingestion.types import IncomingMessage, Rejected
+
+CHUNK = 50  # messages per task: large enough that the hand-over costs little
+AHEAD = 4  # chunks in flight per worker: what bounds memory
+
+Parsed = IncomingMessage | Rejected
+
+
+def parse_archived(raw: bytes, now: datetime) -> Parsed:
+    """Parse one archived message, scored from when our server received it.
+
+    That is the topmost Received header's date; mail without that trace, or with a clock
+    ahead of ours (`now`), counts as received now. Returns the rejection instead of raising.
+    """
+    received = receipt_time(raw)
+    if received is None or received > now:
+        received = now
+    try:
+        return parse_email(raw, received_at=received)
+    except Rejected as exc:
+        return exc
+
+
+def _parse_chunk(chunk: list[tuple[bytes, datetime]]) -> list[Parsed]:
+    return [parse_archived(raw, now) for raw, now in chunk]
+
+
+def parse_mail(
+    items: Iterable[tuple[str, bytes | Rejected]], *, now: Callable[[], datetime], workers: int = 0
+) -> Iterator[tuple[str, int, Parsed]]:
+    """(label, size in bytes, parsed message or rejection) for each item, in input order.
+
+    `workers` processes parse ahead of the caller; 0 parses here, one message at a time.
+    Items that are already rejections (unreadable, over size) pass through with size 0.
+    """
+    if workers <= 0:
+        for label, raw in items:
+            if isinstance(raw, Rejected):
+                yield label, 0, raw
+            else:
+                yield label, len(raw), parse_archived(raw, now())
+        return
+    # forkserver: workers start from a clean interpreter, not a copy of this process with
+    # its open database connection and threads.
+    context = multiprocessing.get_context("forkserver")
+    source = iter(items)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+        pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
+
+        def submit() -> bool:
+            chunk = list(islice(source, CHUNK))
+            if not chunk:
+                return False
+            at = now()
+            work = [(raw, at) for _, raw in chunk if not isinstance(raw, Rejected)]
+            pending.append((chunk, executor.submit(_parse_chunk, work)))
+            return True
+
+        while len(pending) < workers * AHEAD and submit():
+            pass
+        while pending:
+            chunk, future = pending.popleft()
+            parsed = iter(future.result())
+            submit()
+            for label, raw in chunk:
+                if isinstance(raw, Rejected):
+                    yield label, 0, raw
+                else:
+                    yield label, len(raw), next(parsed)
