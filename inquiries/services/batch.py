@@ -82,25 +82,40 @@ def record_batch(
         else:
             fresh.append(_New(index, channel, incoming, incoming.received_at or now))
 
-    fresh = _drop_known(fresh, results, slow, items)
-    if fresh:
-        try:
-            with transaction.atomic():
-                _write_new_inquiries(fresh, slow, now)
-        except IntegrityError:
-            # Another writer stored one of these ids meanwhile: the careful path sorts it out.
-            logger.info("batch fast path raced with another writer; recording one by one")
-            slow.extend(item.index for item in fresh)
-            fresh = []
-        for item in fresh:
-            if item.message is not None:
-                results[item.index] = RecordResult(item.message, created=True)
-    for index in sorted(slow):
-        channel, incoming = items[index]
-        try:
-            results[index] = record_message(channel=channel, incoming=incoming, now=now)
-        except Rejected as exc:
-            results[index] = exc
+    # Every clock of the batch is decided by the policies as they were at its start.
+    with clocks.one_policy_set():
+        stored = _stored_keys(
+            [items[index] for index in slow] + [(item.channel, item.incoming) for item in fresh]
+        )
+        fresh = _drop_known(fresh, stored, slow)
+        if fresh:
+            try:
+                with transaction.atomic():
+                    _write_new_inquiries(fresh, slow, now)
+            except IntegrityError:
+                # Another writer stored one of these ids meanwhile: the careful path sorts it out.
+                logger.info("batch fast path raced with another writer; recording one by one")
+                slow.extend(item.index for item in fresh)
+                fresh = []
+            for item in fresh:
+                if item.message is not None:
+                    results[item.index] = RecordResult(item.message, created=True)
+        # The rest one by one, in input order, each in its own transaction. Ids neither stored
+        # before the batch nor earlier in it need no second lookup.
+        first_of_key: set[int] = set()
+        keys_seen: set[tuple[int, str]] = set()
+        for index, (channel, incoming) in enumerate(items):
+            key = (channel.pk, incoming.external_id)
+            if key not in keys_seen:
+                keys_seen.add(key)
+                first_of_key.add(index)
+        for index in sorted(slow):
+            channel, incoming = items[index]
+            unseen = index in first_of_key and (channel.pk, incoming.external_id) not in stored
+            try:
+                results[index] = record_message(channel=channel, incoming=incoming, now=now, unseen=unseen)
+            except Rejected as exc:
+                results[index] = exc
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
 
 
@@ -114,22 +129,20 @@ def _needs_lookup(incoming: IncomingMessage) -> bool:
     )
 
 
-def _drop_known(
-    fresh: list[_New],
-    results: list[Outcome | None],
-    slow: list[int],
-    items: Sequence[tuple[Channel, IncomingMessage]],
-) -> list[_New]:
-    """Duplicates (stored, or earlier in this batch) go to the careful path, which answers them."""
-    if not fresh:
-        return fresh
-    channel_ids = {item.channel.pk for item in fresh}
-    external_ids = {item.incoming.external_id for item in fresh}
-    stored = set(
-        Message.objects.filter(channel_id__in=channel_ids, external_id__in=external_ids).values_list(
-            "channel_id", "external_id"
-        )
+def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[int, str]]:
+    """The (channel id, external id) pairs among `items` already stored: one query."""
+    if not items:
+        return set()
+    return set(
+        Message.objects.filter(
+            channel_id__in={channel.pk for channel, _ in items},
+            external_id__in={incoming.external_id for _, incoming in items},
+        ).values_list("channel_id", "external_id")
     )
+
+
+def _drop_known(fresh: list[_New], stored: set[tuple[int, str]], slow: list[int]) -> list[_New]:
+    """Duplicates (stored, or earlier in this batch) go to the careful path, which answers them."""
     seen: set[tuple[int, str]] = set()
     keep = []
     for item in fresh:

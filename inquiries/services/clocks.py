@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import time as monotonic_time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -131,6 +133,21 @@ class _PolicySet:
 
 
 _policy_cache: dict[tuple, _PolicySet] = {}
+_pinned_policy_set: ContextVar[_PolicySet | None] = ContextVar("pinned_policy_set", default=None)
+
+
+@contextmanager
+def one_policy_set() -> Iterator[None]:
+    """Decide every clock in the block by the policies as they were at its start.
+
+    For a batch of messages: one check for changed policies instead of one per message. A
+    policy edited while the batch runs applies from the next batch on.
+    """
+    token = _pinned_policy_set.set(_policy_set())
+    try:
+        yield
+    finally:
+        _pinned_policy_set.reset(token)
 
 
 def _policy_set() -> _PolicySet:
@@ -139,6 +156,9 @@ def _policy_set() -> _PolicySet:
     One aggregate query per call instead of five: ingestion picks a policy for every new
     inquiry. Any change bumps `SlaPolicy.updated_at` (the admin does it for target edits).
     """
+    pinned = _pinned_policy_set.get()
+    if pinned is not None:
+        return pinned
     key = _policy_fingerprint()
     cached = _policy_cache.get(key)
     if cached is not None:
@@ -221,7 +241,8 @@ def _ensure_policy(inquiry: Inquiry, policy_set: _PolicySet) -> SlaPolicy | None
             Inquiry.objects.filter(pk=inquiry.pk).update(sla_policy=policy)
             inquiry.sla_policy = policy
         return policy
-    return inquiry.sla_policy
+    # The loaded set holds every active policy with its calendar: no query for the usual case.
+    return policy_set.policies.get(inquiry.sla_policy_id) or inquiry.sla_policy
 
 
 def opening_clocks(
@@ -474,18 +495,23 @@ def catch_up(*, inquiry: Inquiry, at: datetime) -> list[InquiryEvent]:
     same conversation would have live.
     """
     events: list[InquiryEvent] = []
+    breached, at_risk = [], []
     for clock in inquiry.clocks.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), warn_at__lte=at):
         if clock.due_at <= at:
             if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
                 events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
             events.append(_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
             clock.state, clock.breached_at = ClockState.BREACHED, clock.due_at
+            breached.append(clock.pk)
         elif clock.state == ClockState.RUNNING:
             events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
             clock.state = ClockState.AT_RISK
-        else:
-            continue
-        clock.save(update_fields=["state", "breached_at"])
+            at_risk.append(clock.pk)
+    # One UPDATE per new state, however many clocks a long-idle inquiry has.
+    if breached:
+        Clock.objects.filter(pk__in=breached).update(state=ClockState.BREACHED, breached_at=F("due_at"))
+    if at_risk:
+        Clock.objects.filter(pk__in=at_risk).update(state=ClockState.AT_RISK)
     return events
 
 
@@ -558,7 +584,7 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
             inquiry.opened_at,
             _target(policy, inquiry.priority, ClockKind.RESOLUTION, policy_set),
         )
-    elif inquiry.status in (Status.NEW, Status.OPEN):
+    elif inquiry.status in (Status.NEW, Status.OPEN) and _resolution_stands_still(existing):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
     active_reply = [
         c for c in existing if c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE
@@ -655,6 +681,19 @@ def on_status_change(
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now, actor=actor, clock=resolution))
     InquiryEvent.objects.bulk_create(events)
     refresh_urgency([inquiry.pk])
+
+
+def _resolution_stands_still(clocks: list[Clock]) -> bool:
+    """Whether the latest resolution clock among `clocks` is paused or stopped (resumable)."""
+    resolution = [clock for clock in clocks if clock.kind == ClockKind.RESOLUTION]
+    if not resolution:
+        return False
+    latest = max(clock.started_at for clock in resolution)
+    return any(
+        clock.state in (ClockState.PAUSED, ClockState.MET, ClockState.MISSED)
+        for clock in resolution
+        if clock.started_at == latest
+    )
 
 
 def _resume_resolution(

@@ -58,16 +58,18 @@ class RecordResult:
 
 
 def record_message(
-    *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
+    *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None, unseen: bool = False
 ) -> RecordResult:
     """Store one message exactly once per (channel, external_id) and thread it.
 
     Returns the stored message and whether this call created it. Raises `Rejected`
-    for input that cannot be stored (the reason names the field).
+    for input that cannot be stored (the reason names the field). `unseen` says the caller
+    has just looked the external id up and not found it (the batch path): the unique
+    constraint still catches a writer that stored it since.
     """
     now = now or timezone.now()
     _validate(channel=channel, incoming=incoming, now=now)
-    existing = _existing(channel, incoming.external_id)
+    existing = None if unseen else _existing(channel, incoming.external_id)
     if existing is not None:
         return RecordResult(existing, created=False)
     try:
