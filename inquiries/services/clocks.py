@@ -518,22 +518,35 @@ def catch_up(*, inquiry: Inquiry, at: datetime) -> list[InquiryEvent]:
 # --- reacting to messages and status changes --------------------------------------------
 
 
-def on_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: bool = False) -> None:
+def on_message(
+    *,
+    inquiry: Inquiry,
+    message: Message,
+    now: datetime,
+    opened: bool = False,
+    earlier: Iterable[InquiryEvent] = (),
+) -> None:
     """Start or stop clocks for a stored message (called inside record_message's transaction).
 
     `opened` says the inquiry was created for this message, so it has no clocks yet.
+    `earlier`: the message's own events, written in the same INSERT as the clocks' (after them
+    in time, before them in id order).
     """
+    events = list(earlier)
     if message.automatic or message.direction == Direction.NOTE or message.inquiry_id is None:
+        InquiryEvent.objects.bulk_create(events)
         return
-    if not opened:
-        InquiryEvent.objects.bulk_create(catch_up(inquiry=inquiry, at=message.received_at))
     if message.direction == Direction.INBOUND:
-        _on_customer_message(inquiry=inquiry, message=message, now=now, opened=opened)
-    elif message.author_id is not None or message.direction == Direction.OUTBOUND:
-        on_reply(inquiry=inquiry, at=message.received_at, now=now)
+        if not opened:
+            events += catch_up(inquiry=inquiry, at=message.received_at)
+        _on_customer_message(inquiry=inquiry, message=message, now=now, opened=opened, earlier=events)
+    else:  # a reply; on_reply catches up first
+        on_reply(inquiry=inquiry, at=message.received_at, now=now, earlier=events)
 
 
-def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, opened: bool) -> None:
+def _on_customer_message(
+    *, inquiry: Inquiry, message: Message, now: datetime, opened: bool, earlier: list[InquiryEvent]
+) -> None:
     at = message.received_at
     policy_set = _policy_set()
     policy = _ensure_policy(inquiry, policy_set)
@@ -549,9 +562,9 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
             Inquiry.objects.filter(pk=inquiry.pk).update(**fields)
             for field, value in fields.items():
                 setattr(inquiry, field, value)
-        InquiryEvent.objects.bulk_create(started_events(new))
+        InquiryEvent.objects.bulk_create(earlier + started_events(new))
         return
-    events: list[InquiryEvent] = []
+    events: list[InquiryEvent] = list(earlier)
     existing = list(
         inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
             "id", "kind", "state", "stopped_at", "inquiry_id", "message_id", "started_at"
@@ -634,9 +647,19 @@ def _on_customer_message(*, inquiry: Inquiry, message: Message, now: datetime, o
             on_reply(inquiry=inquiry, at=first_reply_after, now=now)
 
 
-def on_reply(*, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None) -> None:
-    """A public reply by a person at `at` answers every customer message up to it."""
-    events = catch_up(inquiry=inquiry, at=at)
+def on_reply(
+    *,
+    inquiry: Inquiry,
+    at: datetime,
+    now: datetime,
+    actor: object = None,
+    earlier: Iterable[InquiryEvent] = (),
+) -> None:
+    """A public reply by a person at `at` answers every customer message up to it.
+
+    `earlier`: events to write first, in the same INSERT.
+    """
+    events = [*earlier, *catch_up(inquiry=inquiry, at=at)]
     for clock in inquiry.clocks.filter(
         kind__in=REPLY_KINDS, state__in=ACTIVE, started_at__lte=at
     ).select_related("calendar", "inquiry__account"):

@@ -181,8 +181,7 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
     _update_inquiry_after_message(inquiry=inquiry, message=message, reopened=reopened, opened=opened, now=now)
     if opened:
         _classify(inquiry=inquiry, message=message)
-    InquiryEvent.objects.bulk_create(events)
-    clocks.on_message(inquiry=inquiry, message=message, now=now, opened=opened)
+    clocks.on_message(inquiry=inquiry, message=message, now=now, opened=opened, earlier=events)
     if message.direction == Direction.INBOUND and not message.automatic:
         queue.enqueue_after_commit("after_customer_message", message.pk)
     return message
