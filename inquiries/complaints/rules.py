@@ -117,12 +117,22 @@ class CompiledRules:
 
     rules: tuple[_CompiledRule, ...]
     priority: tuple[str, ...]
-    # Every distinct anchor of every rule, each tested once per text rather than once per rule.
+    # Every distinct anchor of every rule, each tested once per text rather than once per rule,
+    # and the rules (by position) each anchor may let run.
     anchors: tuple[str, ...] = field(init=False)
+    rules_by_anchor: dict[str, tuple[int, ...]] = field(init=False)
+    # Rules without anchors: their regex runs on every text.
+    unanchored: frozenset[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        distinct = dict.fromkeys(anchor for item in self.rules for anchor in item.anchors)
-        object.__setattr__(self, "anchors", tuple(distinct))
+        by_anchor: dict[str, list[int]] = {}
+        for position, item in enumerate(self.rules):
+            for anchor in item.anchors:
+                by_anchor.setdefault(anchor, []).append(position)
+        object.__setattr__(self, "anchors", tuple(by_anchor))
+        object.__setattr__(self, "rules_by_anchor", {a: tuple(p) for a, p in by_anchor.items()})
+        unanchored = frozenset(p for p, item in enumerate(self.rules) if not item.anchors)
+        object.__setattr__(self, "unanchored", unanchored)
 
     def rank(self, topic: str) -> tuple[int, str]:
         """Sort key for tie-breaks: listed topics by position, others after, by name."""
@@ -141,6 +151,8 @@ def normalise(text: str) -> str:
     Case is kept on purpose: regex patterns go through this too, and lower-casing `\\S` or
     `\\W` would change their meaning; matching uses `re.IGNORECASE` instead.
     """
+    if text.isascii():  # nothing to fold, and most mail is plain ASCII
+        return text
     decomposed = unicodedata.normalize("NFKD", text.translate(_QUOTES))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped.replace("ß", "ss").replace("ẞ", "SS"))
@@ -232,10 +244,12 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     # A keyword can only match where its longest word occurs: a substring test in C is far
     # cheaper than the regex, and most rules of most messages stop here. Each distinct anchor
     # is tested once; a rule then needs one set lookup.
-    present = {anchor for anchor in compiled.anchors if anchor in lowered}
-    for item in compiled.rules:
-        if item.anchors and present.isdisjoint(item.anchors):
-            continue
+    candidates = set(compiled.unanchored)
+    for anchor in compiled.anchors:
+        if anchor in lowered:
+            candidates.update(compiled.rules_by_anchor[anchor])
+    for position in sorted(candidates):  # rule order: the matched patterns are listed in it
+        item = compiled.rules[position]
         if item.regex.search(folded):
             scores[item.rule.topic] = scores.get(item.rule.topic, 0.0) + item.rule.weight
             matched.setdefault(item.rule.topic, []).append(item.rule.pattern)
