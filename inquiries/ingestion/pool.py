@@ -59,9 +59,10 @@ def parse_mail(
             else:
                 yield label, len(raw), parse_archived(raw, now())
         return
-    # forkserver: workers start from a clean interpreter, not a copy of this process with
-    # its open database connection and threads.
-    context = multiprocessing.get_context("forkserver")
+    # fork: the worker runs only `_parse_chunk` (no database, no logging), so a copy of this
+    # process is safe, and unlike spawn or forkserver it does not re-run the caller's main
+    # script, which a script without an `if __name__ == "__main__"` guard would not survive.
+    context = multiprocessing.get_context("fork")
     source = iter(items)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
         pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
