@@ -487,16 +487,22 @@ def _unpause(clock: Clock, *, at: datetime, calendar: BusinessCalendar) -> None:
     _reschedule(clock, calendar)
 
 
-def catch_up(*, inquiry: Inquiry, at: datetime) -> list[InquiryEvent]:
+def catch_up(*, inquiry: Inquiry, at: datetime, clocks: list[Clock] | None = None) -> list[InquiryEvent]:
     """Apply the transitions the sweep would have made on this inquiry's clocks by `at`.
 
     Called before any clock change at `at`: live it is usually a no-op (the sweep ran a
     moment ago); for back-filled history it is what makes an import score exactly as the
-    same conversation would have live.
+    same conversation would have live. `clocks`: the inquiry's clocks, already loaded (they
+    are updated in place); else they are read here.
     """
     events: list[InquiryEvent] = []
     breached, at_risk = [], []
-    for clock in inquiry.clocks.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), warn_at__lte=at):
+    due = (
+        inquiry.clocks.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), warn_at__lte=at)
+        if clocks is None
+        else [c for c in clocks if c.state in (ClockState.RUNNING, ClockState.AT_RISK) and c.warn_at <= at]
+    )
+    for clock in due:
         if clock.due_at <= at:
             if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
                 events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
@@ -537,15 +543,25 @@ def on_message(
         InquiryEvent.objects.bulk_create(events)
         return
     if message.direction == Direction.INBOUND:
-        if not opened:
-            events += catch_up(inquiry=inquiry, at=message.received_at)
-        _on_customer_message(inquiry=inquiry, message=message, now=now, opened=opened, earlier=events)
+        loaded = None
+        if not opened:  # the clocks are read once, for the catch-up and for what to start
+            loaded = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).order_by("id"))
+            events += catch_up(inquiry=inquiry, at=message.received_at, clocks=loaded)
+        _on_customer_message(
+            inquiry=inquiry, message=message, now=now, opened=opened, earlier=events, existing=loaded
+        )
     else:  # a reply; on_reply catches up first
         on_reply(inquiry=inquiry, at=message.received_at, now=now, earlier=events)
 
 
 def _on_customer_message(
-    *, inquiry: Inquiry, message: Message, now: datetime, opened: bool, earlier: list[InquiryEvent]
+    *,
+    inquiry: Inquiry,
+    message: Message,
+    now: datetime,
+    opened: bool,
+    earlier: list[InquiryEvent],
+    existing: list[Clock] | None = None,
 ) -> None:
     at = message.received_at
     policy_set = _policy_set()
@@ -565,18 +581,17 @@ def _on_customer_message(
         InquiryEvent.objects.bulk_create(earlier + started_events(new))
         return
     events: list[InquiryEvent] = list(earlier)
-    existing = list(
-        inquiry.clocks.exclude(state=ClockState.CANCELLED).only(
-            "id", "kind", "state", "stopped_at", "inquiry_id", "message_id", "started_at"
-        )
-    )
+    if existing is None:
+        existing = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).order_by("id"))
+    started: list[Clock] = []
+    resumed = False
     calendar_row = policy.calendar if policy else None
     calendar = business_calendar(calendar_row)
     warn_ratio = policy.warn_ratio if policy else 0.75
 
     def start(kind: str, started_at: datetime, target: int | None) -> None:
         if target:
-            _clock, new_events = start_clock(
+            clock, new_events = start_clock(
                 inquiry=inquiry,
                 kind=kind,
                 started_at=started_at,
@@ -588,6 +603,7 @@ def _on_customer_message(
                 message=message,
                 now=now,
             )
+            started.append(clock)
             events.extend(new_events)
 
     kinds = {c.kind for c in existing}
@@ -599,6 +615,7 @@ def _on_customer_message(
         )
     elif inquiry.status in (Status.NEW, Status.OPEN) and _resolution_stands_still(existing):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
+        resumed = True  # on another copy of the clock than `existing` holds
     active_reply = [
         c for c in existing if c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE
     ]
@@ -628,11 +645,18 @@ def _on_customer_message(
             message=message,
             now=now,
         )
+        started.append(clock)
         events.extend(new_events)
         Message.objects.filter(pk=message.pk).update(response_due_at=clock.due_at)
         message.response_due_at = clock.due_at
     InquiryEvent.objects.bulk_create(events)
-    refresh_urgency([inquiry.pk])
+    if resumed:
+        refresh_urgency([inquiry.pk])
+    else:  # every clock of the inquiry is at hand, with its current state and deadlines
+        fields = urgency_of([*existing, *started])
+        Inquiry.objects.filter(pk=inquiry.pk).update(**fields)
+        for field, value in fields.items():
+            setattr(inquiry, field, value)
     # Back-filled history may hold a reply later than this message already: apply it now.
     if inquiry.last_reply_at is not None and inquiry.last_reply_at >= at:
         first_reply_after = (
