@@ -9,10 +9,12 @@ on it). Pure: no Django; the worker imports only the ingestion modules.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from itertools import islice
 
@@ -23,6 +25,7 @@ CHUNK = 50  # messages per task: large enough that the hand-over costs little
 AHEAD = 4  # chunks in flight per worker: what bounds memory
 
 Parsed = IncomingMessage | Rejected
+logger = logging.getLogger(__name__)
 
 
 def parse_archived(raw: bytes, now: datetime) -> Parsed:
@@ -51,19 +54,28 @@ def parse_mail(
 
     `workers` processes parse ahead of the caller; 0 parses here, one message at a time.
     Items that are already rejections (unreadable, over size) pass through with size 0.
+    Should a worker die (killed for memory, say), the rest is parsed here: nothing is skipped.
     """
-    if workers <= 0:
-        for label, raw in items:
-            if isinstance(raw, Rejected):
-                yield label, 0, raw
-            else:
-                yield label, len(raw), parse_archived(raw, now())
-        return
+    source = iter(items)
+    if workers > 0:
+        yield from _parse_ahead(source, now=now, workers=workers)
+    for label, raw in source:  # all of it without workers; what is left if a worker died
+        yield _here(label, raw, now())
+
+
+def _here(label: str, raw: bytes | Rejected, now: datetime) -> tuple[str, int, Parsed]:
+    if isinstance(raw, Rejected):
+        return label, 0, raw
+    return label, len(raw), parse_archived(raw, now)
+
+
+def _parse_ahead(
+    source: Iterator[tuple[str, bytes | Rejected]], *, now: Callable[[], datetime], workers: int
+) -> Iterator[tuple[str, int, Parsed]]:
     # fork: the worker runs only `_parse_chunk` (no database, no logging), so a copy of this
     # process is safe, and unlike spawn or forkserver it does not re-run the caller's main
     # script, which a script without an `if __name__ == "__main__"` guard would not survive.
     context = multiprocessing.get_context("fork")
-    source = iter(items)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
         pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
 
@@ -80,7 +92,13 @@ def parse_mail(
             pass
         while pending:
             chunk, future = pending.popleft()
-            parsed = iter(future.result())
+            try:
+                parsed = iter(future.result())
+            except BrokenProcessPool:
+                logger.warning("the mail parser process died; parsing the rest in this process")
+                for label, raw in [*chunk, *(item for waiting, _ in pending for item in waiting)]:
+                    yield _here(label, raw, now())
+                return
             submit()
             for label, raw in chunk:
                 if isinstance(raw, Rejected):
