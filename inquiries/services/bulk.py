@@ -11,6 +11,7 @@ they are written, as with `bulk_create()`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models
@@ -27,9 +28,7 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
         return
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.generated]
-    for obj in objs:
-        # Related objects saved since they were assigned lend their new ids (as bulk_create).
-        obj._prepare_related_fields_for_save(operation_name="insert_rows")
+    _link_saved_relations(meta, objs)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -38,20 +37,45 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
         columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        converters = [_converter(field) for field in fields]
+        # All values in one C call; the few fields that compute their value on save (auto_now...)
+        # or need wrapping (JSON) are fixed up by position.
+        values = attrgetter(*(field.attname for field in fields))
+        computed = [(i, field) for i, field in enumerate(fields) if _computes_on_save(field)]
+        converted = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field))]
         with cursor.cursor.copy(
             f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
         ) as copy:
             for obj in objs:
-                copy.write_row(
-                    [
-                        convert(field.pre_save(obj, True)) if convert else field.pre_save(obj, True)
-                        for field, convert in zip(fields, converters, strict=True)
-                    ]
-                )
+                row = list(values(obj))
+                for i, field in computed:
+                    row[i] = field.pre_save(obj, True)
+                for i, convert in converted:
+                    row[i] = convert(row[i])
+                copy.write_row(row)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def _link_saved_relations(meta: Any, objs: Sequence[models.Model]) -> None:
+    """Related objects saved after they were assigned lend their new ids, as in bulk_create."""
+    for field in meta.concrete_fields:
+        if not (field.many_to_one or field.one_to_one):
+            continue
+        for obj in objs:
+            if getattr(obj, field.attname) is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                if related is None:
+                    continue
+                if related.pk is None:
+                    raise ValueError(f"insert_rows: {field.name} of {obj!r} is not saved yet")
+                setattr(obj, field.attname, related.pk)
+
+
+def _computes_on_save(field: models.Field) -> bool:
+    if isinstance(field, models.DateField):  # DateTimeField too
+        return field.auto_now or field.auto_now_add
+    return type(field).pre_save is not models.Field.pre_save
 
 
 def _copyable(model: type[models.Model]) -> bool:
