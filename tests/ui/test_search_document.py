@@ -80,3 +80,17 @@ def test_the_document_column_stays_out_of_the_model_and_holds_every_part(agent, 
         assert f"'{word}'" in document, (word, document)
     assert found(agent, "402-1234567-7654321") == [inquiry.pk]
     assert found(agent, "1234567") == []  # a prefix of a word, not a substring
+
+
+def test_a_renamed_customer_is_found_under_the_new_name_only(agent, channel, policy):
+    inquiry = inbound(channel, sender_address="d@example.com", sender_name="", subject="Where is my parcel")
+    customer = inquiry.customer
+    assert found(agent, "Philippa") == []
+    customer.name = "Philippa Quartermaine"
+    customer.save()
+    assert found(agent, "Quartermaine") == [inquiry.pk]
+    customer.name = "Philippa Brandt"
+    customer.save()
+    assert found(agent, "Quartermaine") == []
+    assert found(agent, "brandt") == [inquiry.pk]
+    assert found(agent, "parcel") == [inquiry.pk]  # the rest of the document is rebuilt with it
