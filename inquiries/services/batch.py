@@ -33,7 +33,7 @@ from inquiries.models import (
     normalise_address,
 )
 from inquiries.services import clocks
-from inquiries.services.bulk import insert_rows
+from inquiries.services.bulk import insert_rows, insert_values
 from inquiries.services.messages import (
     TICKET_REF_RE,
     RecordResult,
@@ -277,21 +277,12 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
     # Each clock's message and inquiry got their ids in the INSERTs above.
     insert_rows(Clock, new_clocks)
 
-    events = []
+    # Events are only written, never read back here: column values, no model instances.
+    events: list[dict[str, object]] = []
     for item in fresh:
-        events.append(
-            InquiryEvent(
-                inquiry=item.inquiry, kind=EventKind.INQUIRY_OPENED, at=item.received_at, message=item.message
-            )
-        )
-        events.append(
-            InquiryEvent(
-                inquiry=item.inquiry,
-                kind=EventKind.MESSAGE_RECEIVED,
-                at=item.received_at,
-                message=item.message,
-            )
-        )
-    events += clocks.started_events(new_clocks)
-    insert_rows(InquiryEvent, events)
+        row = {"inquiry_id": item.inquiry.pk, "message_id": item.message.pk, "at": item.received_at}  # type: ignore[union-attr]
+        events.append({**row, "kind": EventKind.INQUIRY_OPENED})
+        events.append({**row, "kind": EventKind.MESSAGE_RECEIVED})
+    events += clocks.started_event_values(new_clocks)
+    insert_values(InquiryEvent, events)
     enqueue_after_commit("after_customer_messages", [item.message.pk for item in fresh])  # type: ignore[union-attr]

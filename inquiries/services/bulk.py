@@ -57,6 +57,34 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
         obj._state.db = connection.alias
 
 
+def insert_values(model: type[models.Model], rows: Sequence[dict[str, object]]) -> None:
+    """Insert rows given as {attname: value}; missing fields take their defaults, ids the sequence.
+
+    For rows nothing reads back (events): no model instance is built on PostgreSQL.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql" or not _copyable(model):
+        model._default_manager.bulk_create([model(**row) for row in rows])
+        return
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.generated and field is not meta.pk]
+    # One default per column for the whole batch (every row is serialised at once).
+    defaults = {field.attname: field.get_default() for field in fields}
+    converted = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field))]
+    names = [field.attname for field in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for values in rows:
+            row = [values.get(name, defaults[name]) for name in names]
+            for i, convert in converted:
+                row[i] = convert(row[i])
+            copy.write_row(row)
+
+
 def _link_saved_relations(meta: Any, objs: Sequence[models.Model]) -> None:
     """Related objects saved after they were assigned lend their new ids, as in bulk_create."""
     for field in meta.concrete_fields:

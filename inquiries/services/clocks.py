@@ -317,8 +317,13 @@ def _scheduled_clock(
 
 def started_events(clocks: Iterable[Clock]) -> list[InquiryEvent]:
     """The clock_started facts of saved clocks."""
+    return [InquiryEvent(**values) for values in started_event_values(clocks)]
+
+
+def started_event_values(clocks: Iterable[Clock]) -> list[dict[str, object]]:
+    """The same facts as column values, for bulk writers that need no model instances."""
     return [
-        _event(clock, EventKind.CLOCK_STARTED, clock.started_at, target_seconds=clock.target_seconds)
+        _event_values(clock, EventKind.CLOCK_STARTED, clock.started_at, target_seconds=clock.target_seconds)
         for clock in clocks
     ]
 
@@ -375,15 +380,22 @@ def refresh_urgency(inquiry_ids: Iterable[int]) -> None:
 
 
 def _event(clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object) -> InquiryEvent:
-    return InquiryEvent(
-        inquiry_id=clock.inquiry_id,
-        clock=clock,
-        kind=kind,
-        at=at,
-        actor=actor,  # type: ignore[misc]
-        message_id=clock.message_id,
-        data={"clock_kind": clock.kind, **data},
-    )
+    return InquiryEvent(**_event_values(clock, kind, at, actor=actor, **data))
+
+
+def _event_values(
+    clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object
+) -> dict[str, object]:
+    """A clock's event as column values (the clock is saved)."""
+    return {
+        "inquiry_id": clock.inquiry_id,
+        "clock_id": clock.pk,
+        "kind": kind,
+        "at": at,
+        "actor_id": getattr(actor, "pk", None),
+        "message_id": clock.message_id,
+        "data": {"clock_kind": clock.kind, **data},
+    }
 
 
 def _calendar_of(clock: Clock) -> BusinessCalendar:
