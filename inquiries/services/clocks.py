@@ -354,12 +354,13 @@ def apply_urgency(inquiry: Inquiry, clocks: Iterable[Clock]) -> None:
         setattr(inquiry, field, value)
 
 
-def refresh_urgency(inquiry_ids: Iterable[int]) -> None:
+def refresh_urgency(inquiry_ids: Iterable[int], **also: object) -> None:
     """Copy the nearest deadline of each inquiry's active clocks onto the inquiry: one UPDATE.
 
     Called in the transaction of every clock change that starts, stops, pauses, resumes,
     cancels or moves a clock. The sweep's own transitions (running to at risk to breached)
-    keep a clock active and its deadlines unchanged, so they need no refresh.
+    keep a clock active and its deadlines unchanged, so they need no refresh. `also`: other
+    columns of the inquiries to set in the same UPDATE.
     """
     ids = list(inquiry_ids)
     if not ids:
@@ -367,6 +368,7 @@ def refresh_urgency(inquiry_ids: Iterable[int]) -> None:
     active = Clock.objects.filter(inquiry=OuterRef("pk"), state__in=ACTIVE)
     first = active.order_by("due_at", "id")
     Inquiry.objects.filter(pk__in=ids).update(
+        **also,
         next_due_at=Subquery(first.values("due_at")[:1]),
         next_warn_at=Subquery(active.order_by("warn_at").values("warn_at")[:1]),
         next_clock_kind=Coalesce(Subquery(first.values("kind")[:1]), Value("")),
@@ -543,13 +545,19 @@ def on_message(
     now: datetime,
     opened: bool = False,
     earlier: Iterable[InquiryEvent] = (),
+    inquiry_changes: dict[str, object] | None = None,
 ) -> None:
     """Start or stop clocks for a stored message (called inside record_message's transaction).
 
     `opened` says the inquiry was created for this message, so it has no clocks yet.
     `earlier`: the message's own events, written in the same INSERT as the clocks' (after them
-    in time, before them in id order).
+    in time, before them in id order). `inquiry_changes`: the inquiry's own columns after a
+    customer's follow-up, written in the same UPDATE as its deadline copy.
     """
+    if inquiry_changes is not None and (
+        message.direction != Direction.INBOUND or message.automatic or opened or message.inquiry_id is None
+    ):
+        raise ValueError("inquiry_changes: only for a customer's follow-up on an existing inquiry")
     events = list(earlier)
     if message.automatic or message.direction == Direction.NOTE or message.inquiry_id is None:
         InquiryEvent.objects.bulk_create(events)
@@ -560,7 +568,13 @@ def on_message(
             loaded = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).order_by("id"))
             events += catch_up(inquiry=inquiry, at=message.received_at, clocks=loaded)
         _on_customer_message(
-            inquiry=inquiry, message=message, now=now, opened=opened, earlier=events, existing=loaded
+            inquiry=inquiry,
+            message=message,
+            now=now,
+            opened=opened,
+            earlier=events,
+            existing=loaded,
+            inquiry_changes=inquiry_changes or {},
         )
     else:  # a reply; on_reply catches up first
         on_reply(inquiry=inquiry, at=message.received_at, now=now, earlier=events)
@@ -574,6 +588,7 @@ def _on_customer_message(
     opened: bool,
     earlier: list[InquiryEvent],
     existing: list[Clock] | None = None,
+    inquiry_changes: dict[str, object] | None = None,
 ) -> None:
     at = message.received_at
     policy_set = _policy_set()
@@ -663,10 +678,10 @@ def _on_customer_message(
         message.response_due_at = clock.due_at
     InquiryEvent.objects.bulk_create(events)
     if resumed:
-        refresh_urgency([inquiry.pk])
+        refresh_urgency([inquiry.pk], **(inquiry_changes or {}))
     else:  # every clock of the inquiry is at hand, with its current state and deadlines
         fields = urgency_of([*existing, *started])
-        Inquiry.objects.filter(pk=inquiry.pk).update(**fields)
+        Inquiry.objects.filter(pk=inquiry.pk).update(**fields, **(inquiry_changes or {}))
         for field, value in fields.items():
             setattr(inquiry, field, value)
     # Back-filled history may hold a reply later than this message already: apply it now.

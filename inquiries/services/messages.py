@@ -178,10 +178,27 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
         InquiryEvent(inquiry=inquiry, kind=_message_event_kind(message), at=received_at, message=message)
     )
 
-    _update_inquiry_after_message(inquiry=inquiry, message=message, reopened=reopened, opened=opened, now=now)
+    # A customer's follow-up ends with the clocks writing the inquiry's deadline copy: the
+    # inquiry's own changes ride along in that UPDATE.
+    follow_up = (
+        not opened
+        and message.direction == Direction.INBOUND
+        and not message.automatic
+        and inquiry is not None
+    )
+    changes = _update_inquiry_after_message(
+        inquiry=inquiry, message=message, reopened=reopened, opened=opened, now=now, write=not follow_up
+    )
     if opened:
         _classify(inquiry=inquiry, message=message)
-    clocks.on_message(inquiry=inquiry, message=message, now=now, opened=opened, earlier=events)
+    clocks.on_message(
+        inquiry=inquiry,
+        message=message,
+        now=now,
+        opened=opened,
+        earlier=events,
+        inquiry_changes=changes if follow_up else None,
+    )
     if message.direction == Direction.INBOUND and not message.automatic:
         queue.enqueue_after_commit("after_customer_message", message.pk)
     return message
@@ -330,12 +347,17 @@ def _message_event_kind(message: Message) -> str:
 
 
 def _update_inquiry_after_message(
-    *, inquiry: Inquiry, message: Message, reopened: bool, opened: bool, now: datetime
-) -> None:
+    *, inquiry: Inquiry, message: Message, reopened: bool, opened: bool, now: datetime, write: bool = True
+) -> dict[str, object]:
+    """Set the inquiry's timestamps, status and ids after a message; returns the changes.
+
+    With `write=False` the caller writes them (in a later UPDATE of the same transaction).
+    """
     changes: dict[str, object] = {"updated_at": max(now, message.received_at)}
     if message.automatic or message.direction == Direction.NOTE:
-        Inquiry.objects.filter(pk=inquiry.pk).update(**changes)
-        return
+        if write:
+            Inquiry.objects.filter(pk=inquiry.pk).update(**changes)
+        return changes
     at = message.received_at
     if message.direction == Direction.INBOUND:
         if inquiry.last_inbound_at is None or at > inquiry.last_inbound_at:
@@ -362,7 +384,9 @@ def _update_inquiry_after_message(
         )
     for field, value in changes.items():
         setattr(inquiry, field, value)
-    Inquiry.objects.filter(pk=inquiry.pk).update(**changes)
+    if write:
+        Inquiry.objects.filter(pk=inquiry.pk).update(**changes)
+    return changes
 
 
 def _classify(*, inquiry: Inquiry, message: Message) -> None:
