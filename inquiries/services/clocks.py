@@ -423,34 +423,6 @@ def _live_events(clock: Clock, now: datetime) -> list[InquiryEvent]:
     return events
 
 
-def start_clock(
-    *,
-    inquiry: Inquiry,
-    kind: str,
-    started_at: datetime,
-    target_seconds: int,
-    calendar_row: Calendar | None,
-    calendar: BusinessCalendar,
-    warn_ratio: float,
-    policy: SlaPolicy | None,
-    message: Message | None,
-    now: datetime,
-) -> tuple[Clock, list[InquiryEvent]]:
-    clock = _scheduled_clock(
-        inquiry=inquiry,
-        kind=kind,
-        started_at=started_at,
-        target_seconds=target_seconds,
-        calendar_row=calendar_row,
-        calendar=calendar,
-        warn_ratio=warn_ratio,
-        policy=policy,
-        message=message,
-    )
-    clock.save()
-    return clock, started_events([clock])
-
-
 def stop_clock(
     clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None
 ) -> list[InquiryEvent]:
@@ -509,30 +481,52 @@ def catch_up(*, inquiry: Inquiry, at: datetime, clocks: list[Clock] | None = Non
     same conversation would have live. `clocks`: the inquiry's clocks, already loaded (they
     are updated in place); else they are read here.
     """
-    events: list[InquiryEvent] = []
-    breached, at_risk = [], []
-    due = (
-        inquiry.clocks.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), warn_at__lte=at)
-        if clocks is None
-        else [c for c in clocks if c.state in (ClockState.RUNNING, ClockState.AT_RISK) and c.warn_at <= at]
-    )
-    for clock in due:
-        if clock.due_at <= at:
-            if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
-                events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
-            events.append(_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
-            clock.state, clock.breached_at = ClockState.BREACHED, clock.due_at
-            breached.append(clock.pk)
-        elif clock.state == ClockState.RUNNING:
-            events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
-            clock.state = ClockState.AT_RISK
-            at_risk.append(clock.pk)
-    # One UPDATE per new state, however many clocks a long-idle inquiry has.
-    if breached:
-        Clock.objects.filter(pk__in=breached).update(state=ClockState.BREACHED, breached_at=F("due_at"))
-    if at_risk:
-        Clock.objects.filter(pk__in=at_risk).update(state=ClockState.AT_RISK)
-    return events
+    if clocks is None:
+        clocks = list(
+            inquiry.clocks.filter(state__in=(ClockState.RUNNING, ClockState.AT_RISK), warn_at__lte=at)
+        )
+    transitions = CatchUp()
+    transitions.apply(clocks, at)
+    transitions.write()
+    return [InquiryEvent(**values) for values in transitions.events]
+
+
+class CatchUp:
+    """Catch-up transitions worked out in memory (on the clock objects), written together:
+    one UPDATE per new state, however many clocks and inquiries."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+        self.breached: list[int] = []
+        self.at_risk: list[int] = []
+
+    def apply(self, clocks: Iterable[Clock], at: datetime) -> list[dict[str, object]]:
+        """Move the running and at-risk clocks among `clocks` on to their state at `at`;
+        returns the events of these clocks (also kept in `events`)."""
+        events = []
+        for clock in clocks:
+            if clock.state not in (ClockState.RUNNING, ClockState.AT_RISK) or clock.warn_at > at:
+                continue
+            if clock.due_at <= at:
+                if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
+                    events.append(_event_values(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+                events.append(_event_values(clock, EventKind.CLOCK_BREACHED, clock.due_at))
+                clock.state, clock.breached_at = ClockState.BREACHED, clock.due_at
+                self.breached.append(clock.pk)
+            elif clock.state == ClockState.RUNNING:
+                events.append(_event_values(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+                clock.state = ClockState.AT_RISK
+                self.at_risk.append(clock.pk)
+        self.events += events
+        return events
+
+    def write(self) -> None:
+        if self.breached:
+            Clock.objects.filter(pk__in=self.breached).update(
+                state=ClockState.BREACHED, breached_at=F("due_at")
+            )
+        if self.at_risk:
+            Clock.objects.filter(pk__in=self.at_risk).update(state=ClockState.AT_RISK)
 
 
 # --- reacting to messages and status changes --------------------------------------------
@@ -612,70 +606,34 @@ def _on_customer_message(
         existing = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).order_by("id"))
     started: list[Clock] = []
     resumed = False
-    calendar_row = policy.calendar if policy else None
-    calendar = business_calendar(calendar_row)
-    warn_ratio = policy.warn_ratio if policy else 0.75
-
-    def start(kind: str, started_at: datetime, target: int | None) -> None:
+    if ClockKind.RESOLUTION not in {c.kind for c in existing}:
+        target = _target(policy, inquiry.priority, ClockKind.RESOLUTION, policy_set)
         if target:
-            clock, new_events = start_clock(
-                inquiry=inquiry,
-                kind=kind,
-                started_at=started_at,
-                target_seconds=target,
-                calendar_row=calendar_row,
-                calendar=calendar,
-                warn_ratio=warn_ratio,
-                policy=policy,
-                message=message,
-                now=now,
+            calendar_row = policy.calendar if policy else None
+            started.append(
+                _scheduled_clock(
+                    inquiry=inquiry,
+                    kind=ClockKind.RESOLUTION,
+                    started_at=inquiry.opened_at,
+                    target_seconds=target,
+                    calendar_row=calendar_row,
+                    calendar=business_calendar(calendar_row),
+                    warn_ratio=policy.warn_ratio if policy else 0.75,
+                    policy=policy,
+                    message=message,
+                )
             )
-            started.append(clock)
-            events.extend(new_events)
-
-    kinds = {c.kind for c in existing}
-    if ClockKind.RESOLUTION not in kinds:
-        start(
-            ClockKind.RESOLUTION,
-            inquiry.opened_at,
-            _target(policy, inquiry.priority, ClockKind.RESOLUTION, policy_set),
-        )
     elif inquiry.status in (Status.NEW, Status.OPEN) and _resolution_stands_still(existing):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
         resumed = True  # on another copy of the clock than `existing` holds
-    active_reply = [
-        c for c in existing if c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE
-    ]
-    if not active_reply:
-        if inquiry.last_reply_at is None and ClockKind.FIRST_REPLY not in kinds:
-            start(
-                ClockKind.FIRST_REPLY,
-                at,
-                _target(policy, inquiry.priority, ClockKind.FIRST_REPLY, policy_set),
-            )
-        else:
-            start(
-                ClockKind.NEXT_REPLY, at, _target(policy, inquiry.priority, ClockKind.NEXT_REPLY, policy_set)
-            )
-    rule = marketplace_rule(inquiry.account)
-    if rule is not None:
-        target, market_calendar, market_row = rule
-        clock, new_events = start_clock(
-            inquiry=inquiry,
-            kind=ClockKind.MARKETPLACE_REPLY,
-            started_at=at,
-            target_seconds=target,
-            calendar_row=market_row,
-            calendar=market_calendar,
-            warn_ratio=warn_ratio,
-            policy=None,
-            message=message,
-            now=now,
-        )
-        started.append(clock)
-        events.extend(new_events)
-        Message.objects.filter(pk=message.pk).update(response_due_at=clock.due_at)
-        message.response_due_at = clock.due_at
+    due_before = message.response_due_at
+    started += follow_up_clocks(
+        inquiry=inquiry, message=message, policy=policy, policy_set=policy_set, existing=existing, at=at
+    )
+    Clock.objects.bulk_create(started)
+    events.extend(started_events(started))
+    if message.response_due_at != due_before:
+        Message.objects.filter(pk=message.pk).update(response_due_at=message.response_due_at)
     InquiryEvent.objects.bulk_create(events)
     if resumed:
         refresh_urgency([inquiry.pk], **(inquiry_changes or {}))
@@ -696,6 +654,64 @@ def _on_customer_message(
         )
         if first_reply_after is not None:
             on_reply(inquiry=inquiry, at=first_reply_after, now=now)
+
+
+def follow_up_clocks(
+    *,
+    inquiry: Inquiry,
+    message: Message,
+    policy: SlaPolicy | None,
+    policy_set: _PolicySet,
+    existing: list[Clock],
+    at: datetime,
+) -> list[Clock]:
+    """The unsaved clocks a customer's follow-up at `at` starts, given the inquiry's clocks.
+
+    A reply clock unless one is running (the first reply's if nobody has replied yet, else the
+    next reply's), and the marketplace's reply clock, whose deadline is stamped on the message.
+    One place for the one-message path and the batch path.
+    """
+    clocks = []
+    calendar_row = policy.calendar if policy else None
+    warn_ratio = policy.warn_ratio if policy else 0.75
+    replying = any(
+        c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE for c in existing
+    )
+    if not replying:
+        first = inquiry.last_reply_at is None and all(c.kind != ClockKind.FIRST_REPLY for c in existing)
+        kind = ClockKind.FIRST_REPLY if first else ClockKind.NEXT_REPLY
+        target = _target(policy, inquiry.priority, kind, policy_set)
+        if target:
+            clocks.append(
+                _scheduled_clock(
+                    inquiry=inquiry,
+                    kind=kind,
+                    started_at=at,
+                    target_seconds=target,
+                    calendar_row=calendar_row,
+                    calendar=business_calendar(calendar_row),
+                    warn_ratio=warn_ratio,
+                    policy=policy,
+                    message=message,
+                )
+            )
+    rule = marketplace_rule(inquiry.account)
+    if rule is not None:
+        target, market_calendar, market_row = rule
+        clock = _scheduled_clock(
+            inquiry=inquiry,
+            kind=ClockKind.MARKETPLACE_REPLY,
+            started_at=at,
+            target_seconds=target,
+            calendar_row=market_row,
+            calendar=market_calendar,
+            warn_ratio=warn_ratio,
+            policy=None,
+            message=message,
+        )
+        clocks.append(clock)
+        message.response_due_at = clock.due_at
+    return clocks
 
 
 def on_reply(
