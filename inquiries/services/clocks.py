@@ -254,11 +254,52 @@ def opening_clocks(
     account's rule (its deadline is also stamped on the message). One place for both the
     one-message path and the batch path.
     """
-    policy = inquiry.sla_policy
+    kinds = (ClockKind.RESOLUTION, ClockKind.FIRST_REPLY)
+    return _started_clocks(
+        inquiry=inquiry, message=message, policy=inquiry.sla_policy, policy_set=policy_set, kinds=kinds, at=at
+    )
+
+
+def follow_up_clocks(
+    *,
+    inquiry: Inquiry,
+    message: Message,
+    policy: SlaPolicy | None,
+    policy_set: _PolicySet,
+    existing: list[Clock],
+    at: datetime,
+) -> list[Clock]:
+    """The unsaved clocks a customer's follow-up at `at` starts, given the inquiry's clocks.
+
+    A reply clock unless one is running (the first reply's if nobody has replied yet, else the
+    next reply's), and the marketplace's reply clock, whose deadline is stamped on the message.
+    One place for the one-message path and the batch path.
+    """
+    replying = any(
+        c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE for c in existing
+    )
+    first = inquiry.last_reply_at is None and all(c.kind != ClockKind.FIRST_REPLY for c in existing)
+    kinds = () if replying else (ClockKind.FIRST_REPLY if first else ClockKind.NEXT_REPLY,)
+    return _started_clocks(
+        inquiry=inquiry, message=message, policy=policy, policy_set=policy_set, kinds=kinds, at=at
+    )
+
+
+def _started_clocks(
+    *,
+    inquiry: Inquiry,
+    message: Message,
+    policy: SlaPolicy | None,
+    policy_set: _PolicySet,
+    kinds: tuple[str, ...],
+    at: datetime,
+) -> list[Clock]:
+    """Unsaved clocks started at `at`: `kinds` from the policy (those it sets a target for), then
+    the marketplace's reply clock from the account's rule, its deadline stamped on the message."""
     warn_ratio = policy.warn_ratio if policy else 0.75
     calendar_row = policy.calendar if policy else None
     plans: list[tuple[str, int, BusinessCalendar, Calendar | None, SlaPolicy | None]] = []
-    for kind in (ClockKind.RESOLUTION, ClockKind.FIRST_REPLY):
+    for kind in kinds:
         target = _target(policy, inquiry.priority, kind, policy_set)
         if target:
             plans.append((kind, target, business_calendar(calendar_row), calendar_row, policy))
@@ -654,64 +695,6 @@ def _on_customer_message(
         )
         if first_reply_after is not None:
             on_reply(inquiry=inquiry, at=first_reply_after, now=now)
-
-
-def follow_up_clocks(
-    *,
-    inquiry: Inquiry,
-    message: Message,
-    policy: SlaPolicy | None,
-    policy_set: _PolicySet,
-    existing: list[Clock],
-    at: datetime,
-) -> list[Clock]:
-    """The unsaved clocks a customer's follow-up at `at` starts, given the inquiry's clocks.
-
-    A reply clock unless one is running (the first reply's if nobody has replied yet, else the
-    next reply's), and the marketplace's reply clock, whose deadline is stamped on the message.
-    One place for the one-message path and the batch path.
-    """
-    clocks = []
-    calendar_row = policy.calendar if policy else None
-    warn_ratio = policy.warn_ratio if policy else 0.75
-    replying = any(
-        c.kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and c.state in ACTIVE for c in existing
-    )
-    if not replying:
-        first = inquiry.last_reply_at is None and all(c.kind != ClockKind.FIRST_REPLY for c in existing)
-        kind = ClockKind.FIRST_REPLY if first else ClockKind.NEXT_REPLY
-        target = _target(policy, inquiry.priority, kind, policy_set)
-        if target:
-            clocks.append(
-                _scheduled_clock(
-                    inquiry=inquiry,
-                    kind=kind,
-                    started_at=at,
-                    target_seconds=target,
-                    calendar_row=calendar_row,
-                    calendar=business_calendar(calendar_row),
-                    warn_ratio=warn_ratio,
-                    policy=policy,
-                    message=message,
-                )
-            )
-    rule = marketplace_rule(inquiry.account)
-    if rule is not None:
-        target, market_calendar, market_row = rule
-        clock = _scheduled_clock(
-            inquiry=inquiry,
-            kind=ClockKind.MARKETPLACE_REPLY,
-            started_at=at,
-            target_seconds=target,
-            calendar_row=market_row,
-            calendar=market_calendar,
-            warn_ratio=warn_ratio,
-            policy=None,
-            message=message,
-        )
-        clocks.append(clock)
-        message.response_due_at = clock.due_at
-    return clocks
 
 
 def on_reply(
