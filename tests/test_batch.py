@@ -17,6 +17,16 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
 
 
+def agent_reply(external_id: str, at: datetime, *, in_reply_to: str):
+    return incoming(
+        external_id=external_id,
+        received_at=at,
+        direction=Direction.OUTBOUND,
+        sender_address="agent@shop.example",
+        in_reply_to=in_reply_to,
+    )
+
+
 def conversation(prefix: str) -> list:
     at = lambda minutes: T0 + timedelta(minutes=minutes)  # noqa: E731
     return [
@@ -39,13 +49,7 @@ def conversation(prefix: str) -> list:
             subject="Also",
             order_id="111-1111111-1111111",
         ),  # same order: a follow-up
-        incoming(
-            external_id=f"{prefix}4",
-            received_at=at(20),
-            direction=Direction.OUTBOUND,
-            sender_address="agent@shop.example",
-            in_reply_to=f"{prefix}2",
-        ),
+        agent_reply(f"{prefix}4", at(20), in_reply_to=f"{prefix}2"),
         incoming(
             external_id=f"{prefix}5",
             received_at=at(30),
@@ -143,3 +147,117 @@ def test_a_batch_of_new_conversations_takes_a_fixed_number_of_queries(channel):
     # 30 rows stay within one INSERT even on SQLite (at most 999 parameters a statement). On
     # PostgreSQL the rows go by COPY, which the query log does not list: 10 queries there, 11 on SQLite.
     assert batch(10, "a") == batch(30, "b") == (10 if connection.vendor == "postgresql" else 11)
+
+
+def history(prefix: str) -> list:
+    """Eight conversations opened a day before the follow-ups, in several states."""
+    at = lambda hours: T0 - timedelta(days=1) + timedelta(hours=hours)  # noqa: E731
+    first = [
+        incoming(
+            external_id=f"{prefix}-o{n}",
+            received_at=at(n),
+            sender_address=f"c{n}@example.com",
+            subject=f"Order {n}",
+        )
+        for n in range(8)
+    ]
+    first[5] = incoming(
+        external_id=f"{prefix}-o5",
+        received_at=at(5),
+        sender_address="c5@example.com",
+        sender_name="",
+        subject="Hi",
+    )
+    agent = [  # agents answered conversations 1 and 3, the second one late in the day
+        agent_reply(f"{prefix}-a1", at(2), in_reply_to=f"{prefix}-o1"),
+        agent_reply(f"{prefix}-a3", T0 + timedelta(minutes=45), in_reply_to=f"{prefix}-o3"),
+    ]
+    return first + agent
+
+
+def follow_ups(prefix: str) -> list:
+    at = lambda minutes: T0 + timedelta(minutes=minutes)  # noqa: E731
+
+    def reply(n: int, ref: str, minutes: int, **fields: object):
+        fields.setdefault("sender_address", f"c{n}@example.com")
+        fields.setdefault("in_reply_to", f"{prefix}-{ref}")
+        return incoming(
+            external_id=f"{prefix}-f{n}-{minutes}", received_at=at(minutes), subject="Re: Order", **fields
+        )
+
+    return [
+        reply(0, "o0", 1),  # a new inquiry: its first reply clock still runs
+        reply(1, "a1", 2, order_id="222-2222222-2222222"),  # answered: a next reply clock; fills the order id
+        reply(2, "o2", 3),  # pending: the careful path
+        reply(4, "o4", 4),  # solved: reopened by the careful path
+        reply(6, "o6", 5),
+        reply(6, "o6", 6),  # the same inquiry again: waits for the one before
+        reply(7, "o7", 7),
+        reply(7, "f7-7", 8),  # names a message of this batch
+        reply(3, "o3", 9),  # older than the agent's reply on record: back-filled history
+        reply(5, "o5", 10, sender_name="Named Later"),  # the customer's name is still to be filled in
+        reply(0, "o1", 11),  # names another customer's message: never joins it
+        reply(9, "o0", 12),  # an unknown customer
+        reply(0, "o0", 13, references=(f"{prefix}-o0", f"{prefix}-zz"), in_reply_to=""),  # References only
+    ]
+
+
+def test_customers_follow_ups_in_a_batch_record_the_same_facts_as_one_by_one(db, monkeypatch):
+    from inquiries.services import follow_ups as path
+    from tests.factories import AccountFactory
+
+    taken: list[list[str]] = []
+    write = path._write
+
+    def spy(items, **kwargs):
+        taken.append([f.incoming.external_id.removeprefix("y-") for f in items])
+        return write(items, **kwargs)
+
+    monkeypatch.setattr(path, "_write", spy)
+
+    policy_with_targets(first_reply=2 * 3600)
+    one_by_one = ChannelFactory(account=AccountFactory(marketplace=Marketplace.AMAZON), slug="one")
+    batched = ChannelFactory(account=AccountFactory(marketplace=Marketplace.AMAZON), slug="batch")
+    for channel, prefix in ((one_by_one, "x"), (batched, "y")):
+        for item in history(prefix):
+            services.record_message(channel=channel, incoming=item, now=T0 + timedelta(hours=1))
+        for n, status in ((2, "pending"), (4, "solved")):
+            inquiry = Message.objects.get(channel=channel, external_id=f"{prefix}-o{n}").inquiry
+            services.change_status(inquiry=inquiry, status=status, actor=None, now=T0 - timedelta(hours=2))
+    now = T0 + timedelta(hours=3)  # long enough for some clocks to be caught up as breached
+    expected = [
+        services.record_message(channel=one_by_one, incoming=item, now=now) for item in follow_ups("x")
+    ]
+    outcomes = record_batch(items=[(batched, item) for item in follow_ups("y")], now=now)
+    assert [o.created for o in outcomes] == [o.created for o in expected] == [True] * len(expected)
+
+    def columns(channel) -> list:
+        return [
+            (
+                i.status,
+                i.order_id,
+                i.last_inbound_at,
+                i.updated_at,
+                i.next_due_at,
+                i.next_clock_kind,
+                i.customer.name,
+            )
+            for i in Inquiry.objects.filter(channel=channel)
+            .select_related("customer")
+            .order_by("opened_at", "id")
+        ]
+
+    def threads(outcomes: list, prefix: str) -> list:
+        """Each message's inquiry, named by the inquiry's first message."""
+        return [
+            Message.objects.filter(inquiry_id=o.message.inquiry_id)
+            .order_by("id")[0]
+            .external_id.removeprefix(prefix)
+            for o in outcomes
+        ]
+
+    assert facts(batched) == facts(one_by_one)
+    assert columns(batched) == columns(one_by_one)
+    assert threads(outcomes, "y") == threads(expected, "x")
+    # The set-based path took the follow-ups it is for, and left the rest to record_message().
+    assert taken == [["f0-1", "f1-2"], ["f6-5"], ["f6-6", "f7-7"], ["f7-8"]], taken

@@ -32,7 +32,7 @@ from inquiries.models import (
     Status,
     normalise_address,
 )
-from inquiries.services import clocks
+from inquiries.services import clocks, follow_ups
 from inquiries.services.bulk import insert_rows, insert_values
 from inquiries.services.messages import (
     TICKET_REF_RE,
@@ -109,13 +109,38 @@ def record_batch(
             if key not in keys_seen:
                 keys_seen.add(key)
                 first_of_key.add(index)
-        for index in sorted(slow):
+
+        def unseen(index: int) -> bool:
             channel, incoming = items[index]
-            unseen = index in first_of_key and (channel.pk, incoming.external_id) not in stored
-            try:
-                results[index] = record_message(channel=channel, incoming=incoming, now=now, unseen=unseen)
-            except Rejected as exc:
-                results[index] = exc
+            return index in first_of_key and (channel.pk, incoming.external_id) not in stored
+
+        queue = sorted(slow)
+        position = 0
+        while position < len(queue):
+            # Customers' follow-ups to open inquiries, a run at a time (follow_ups.py) ...
+            run = []
+            for index in queue[position:]:
+                if not (unseen(index) and follow_ups.qualifies(items[index][1])):
+                    break
+                run.append(index)
+            done = follow_ups.record(items, run, now=now) if len(run) > 1 else {}
+            if done:
+                for index, result in done.items():
+                    results[index] = result
+                position += len(done)
+                continue
+            # ... and whatever that path does not take, one by one: the next message, or the
+            # whole run if another writer stored one of its ids meanwhile.
+            one_by_one = run if done is None else queue[position : position + 1]
+            for index in one_by_one:
+                channel, incoming = items[index]
+                try:
+                    results[index] = record_message(
+                        channel=channel, incoming=incoming, now=now, unseen=unseen(index)
+                    )
+                except Rejected as exc:
+                    results[index] = exc
+                position += 1
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
 
 

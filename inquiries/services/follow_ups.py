@@ -1,0 +1,213 @@
+"""Customers' follow-ups in bulk: the batch path for replies that thread by In-Reply-To.
+
+A customer's reply to an inquiry that is still new or open is the commonest message of an
+import after a new conversation, and one by one it costs a dozen queries. Here a run of them
+is recorded with a handful of statements for the whole run, by exactly the rules of
+`record_message()`: the same thread (the newest stored message the references name, of the
+same customer), the same clock transitions (`clocks.CatchUp`), the same clocks started
+(`clocks.follow_up_clocks`), the same events and inquiry columns.
+
+Only what comes down to "append to this new or open inquiry and run its reply clocks" is
+taken: a reopen, a pending inquiry, a reply that names no stored message of its customer, an
+inquiry without its policy or resolution clock, back-filled history with a later agent
+reply, a customer whose name is still to be filled in... go through `record_message()`, as
+does anything after them in input order until the next run starts (`record()` takes the
+longest leading part of a run that qualifies, so the order of effects is that of the input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from inquiries.ingestion.types import Direction, IncomingMessage
+from inquiries.models import (
+    Attachment,
+    Channel,
+    Clock,
+    ClockKind,
+    ClockState,
+    Customer,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+    Status,
+    normalise_address,
+)
+from inquiries.services import clocks
+from inquiries.services.bulk import insert_rows, insert_values
+from inquiries.services.messages import TICKET_REF_RE, RecordResult, attachment_rows, message_row
+from inquiries.services.queue import enqueue_after_commit
+
+# The inquiry columns a follow-up sets, in one UPDATE for the whole run.
+_INQUIRY_FIELDS = ("updated_at", "last_inbound_at", "order_id", "sku", *clocks.URGENCY_FIELDS)
+
+
+def qualifies(incoming: IncomingMessage) -> bool:
+    """Whether a message may be a follow-up of this path, by its own fields alone."""
+    return (
+        incoming.direction == Direction.INBOUND
+        and not incoming.automatic
+        and not incoming.thread_id
+        and bool(incoming.in_reply_to or incoming.references)
+        and TICKET_REF_RE.search(incoming.subject or "") is None
+    )
+
+
+@dataclass
+class _FollowUp:
+    index: int
+    channel: Channel
+    incoming: IncomingMessage
+    at: datetime
+    inquiry: Inquiry
+    clocks: list[Clock]
+    message: Message | None = None
+    started: list[Clock] = field(default_factory=list)
+    caught_up: list[dict[str, object]] = field(default_factory=list)
+
+
+def record(
+    items: Sequence[tuple[Channel, IncomingMessage]], run: Sequence[int], *, now: datetime
+) -> dict[int, RecordResult] | None:
+    """Record the longest leading part of `run` (indices into `items`, in input order, each
+    qualifying and not stored yet) that this path can take; the results by index.
+
+    Empty when the first one needs `record_message()`; None when another writer stored one of
+    these ids meanwhile (nothing was written: record them one by one).
+    """
+    try:
+        with transaction.atomic():  # what is decided is written in the same transaction
+            follow_ups = _leading_follow_ups(items, run, now=now)
+            if follow_ups:
+                _write(follow_ups, now=now)
+    except IntegrityError:
+        return None
+    return {f.index: RecordResult(f.message, created=True) for f in follow_ups}  # type: ignore[arg-type]
+
+
+def _references(incoming: IncomingMessage) -> list[str]:
+    # As `record_message()` reads them: In-Reply-To first, then References from the newest.
+    return [r for r in (incoming.in_reply_to, *reversed(incoming.references)) if r][:50]
+
+
+def _leading_follow_ups(
+    items: Sequence[tuple[Channel, IncomingMessage]], run: Sequence[int], *, now: datetime
+) -> list[_FollowUp]:
+    entries = [(index, *items[index]) for index in run]
+    customers = _customers(entries)
+    references = {index: _references(incoming) for index, _, incoming in entries}
+    # Every stored message any of them names, with its inquiry's customer: one query.
+    named = Message.objects.filter(
+        channel_id__in={channel.pk for _, channel, _ in entries},
+        external_id__in={ref for refs in references.values() for ref in refs},
+        inquiry__isnull=False,
+    ).values_list("channel_id", "external_id", "inquiry_id", "inquiry__customer_id", "received_at", "id")
+    by_reference: dict[tuple[int, str], list[tuple]] = {}
+    for row in named:
+        by_reference.setdefault((row[0], row[1]), []).append(row)
+    targets: dict[int, int] = {}
+    for index, channel, incoming in entries:
+        customer = customers.get((channel.account_id, normalise_address(incoming.sender_address)[:320]))
+        if customer is None:
+            break  # a new customer: nothing of theirs to thread to
+        candidates = [
+            row
+            for ref in references[index]
+            for row in by_reference.get((channel.pk, ref), ())
+            if row[3] == customer.pk
+        ]
+        if not candidates:
+            break
+        targets[index] = max(candidates, key=lambda row: (row[4], row[5]))[2]  # the newest message
+    inquiries = Inquiry.objects.select_related("account", "customer").in_bulk(set(targets.values()))
+    clocks_of: dict[int, list[Clock]] = {pk: [] for pk in inquiries}
+    for clock in (
+        Clock.objects.filter(inquiry_id__in=inquiries).exclude(state=ClockState.CANCELLED).order_by("id")
+    ):
+        clocks_of[clock.inquiry_id].append(clock)
+
+    policy_set = clocks._policy_set()
+    taken: list[_FollowUp] = []
+    seen_inquiries: set[int] = set()
+    pending_ids: set[tuple[int, str]] = set()
+    for index, channel, incoming in entries:
+        if index not in targets:
+            break
+        inquiry = inquiries[targets[index]]
+        at = incoming.received_at or now
+        existing = clocks_of[inquiry.pk]
+        if (
+            inquiry.pk in seen_inquiries  # each waits for the one before it
+            or any((channel.pk, ref) in pending_ids for ref in references[index])  # names one not stored yet
+            or inquiry.status not in (Status.NEW, Status.OPEN)
+            or policy_set.policies.get(inquiry.sla_policy_id) is None  # type: ignore[arg-type]
+            or all(c.kind != ClockKind.RESOLUTION for c in existing)
+            or clocks._resolution_stands_still(existing)
+            or (inquiry.last_reply_at is not None and inquiry.last_reply_at >= at)  # back-filled
+            or (incoming.sender_name and not inquiry.customer.name)  # the name to fill in
+        ):
+            break
+        seen_inquiries.add(inquiry.pk)
+        pending_ids.add((channel.pk, incoming.external_id))
+        taken.append(_FollowUp(index, channel, incoming, at, inquiry, existing))
+    return taken
+
+
+def _customers(entries: list[tuple[int, Channel, IncomingMessage]]) -> dict[tuple[int, str], Customer]:
+    accounts = {channel.account_id for _, channel, _ in entries}
+    addresses = {normalise_address(incoming.sender_address)[:320] for _, _, incoming in entries}
+    return {
+        (c.account_id, c.address): c
+        for c in Customer.objects.filter(account_id__in=accounts, address__in=addresses)
+    }
+
+
+def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
+    policy_set = clocks._policy_set()
+    catch_up = clocks.CatchUp()
+    for f in follow_ups:
+        inquiry = f.inquiry
+        f.message = message_row(channel=f.channel, inquiry=inquiry, incoming=f.incoming, received_at=f.at)
+        f.caught_up = catch_up.apply(f.clocks, f.at)
+        policy = policy_set.policies[inquiry.sla_policy_id]  # type: ignore[index]
+        # Also stamps the marketplace deadline on the message before it is written.
+        f.started = clocks.follow_up_clocks(
+            inquiry=inquiry,
+            message=f.message,
+            policy=policy,
+            policy_set=policy_set,
+            existing=f.clocks,
+            at=f.at,
+        )
+        inquiry.updated_at = max(now, f.at)
+        if inquiry.last_inbound_at is None or f.at > inquiry.last_inbound_at:
+            inquiry.last_inbound_at = f.at
+        if not inquiry.order_id and f.message.order_id:
+            inquiry.order_id = f.message.order_id
+        if not inquiry.sku and f.message.sku:
+            inquiry.sku = f.message.sku
+        clocks.apply_urgency(inquiry, [*f.clocks, *f.started])
+    insert_rows(Message, [f.message for f in follow_ups])  # type: ignore[misc]
+    insert_rows(Attachment, [row for f in follow_ups for row in attachment_rows(f.message, f.incoming)])  # type: ignore[arg-type]
+    catch_up.write()
+    insert_rows(Clock, [clock for f in follow_ups for clock in f.started])
+    events: list[dict[str, object]] = []
+    for f in follow_ups:  # in the order record_message() writes them
+        events.append(
+            {
+                "inquiry_id": f.inquiry.pk,
+                "message_id": f.message.pk,
+                "at": f.at,
+                "kind": EventKind.MESSAGE_RECEIVED,
+            }  # type: ignore[union-attr]
+        )
+        events += f.caught_up
+        events += clocks.started_event_values(f.started)
+    insert_values(InquiryEvent, events)
+    Inquiry.objects.bulk_update([f.inquiry for f in follow_ups], _INQUIRY_FIELDS)
+    enqueue_after_commit("after_customer_messages", [f.message.pk for f in follow_ups])  # type: ignore[union-attr]
