@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from inquiries import models as m
-from inquiries.services.bulk import insert_rows
+from inquiries.services.bulk import insert_rows, update_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +56,24 @@ def test_a_row_pointing_at_an_unsaved_row_is_refused(channel: m.Channel):
     with pytest.raises(ValueError, match="customer"):
         insert_rows(m.Inquiry, [inquiry])
     assert not m.Inquiry.objects.exists()
+
+
+def test_update_rows_writes_each_rows_own_values_nulls_included(channel: m.Channel):
+    customer = m.Customer.objects.create(account=channel.account, address="c@example.com")
+    inquiries = [
+        m.Inquiry.objects.create(
+            account=channel.account, channel=channel, customer=customer, opened_at=AT, last_inbound_at=AT
+        )
+        for _ in range(3)
+    ]
+    for n, inquiry in enumerate(inquiries):
+        inquiry.order_id = f"o'{n}"  # a quote, as a value
+        inquiry.last_inbound_at = None if n == 1 else AT.replace(hour=11 + n)
+        inquiry.sku = ["", "S-1", "S-2"][n]
+    update_rows(m.Inquiry, inquiries, ["order_id", "last_inbound_at", "sku"])
+    stored = m.Inquiry.objects.in_bulk([i.pk for i in inquiries])
+    assert [(stored[i.pk].order_id, stored[i.pk].last_inbound_at, stored[i.pk].sku) for i in inquiries] == [
+        ("o'0", AT.replace(hour=11), ""),
+        ("o'1", None, "S-1"),
+        ("o'2", AT.replace(hour=13), "S-2"),
+    ]

@@ -22,7 +22,10 @@ from inquiries.ingestion.email import parse_email, receipt_time
 from inquiries.ingestion.types import IncomingMessage, Rejected
 
 CHUNK = 50  # messages per task: large enough that the hand-over costs little
-AHEAD = 4  # chunks in flight per worker: what bounds memory
+# How far the parser may run ahead: what bounds memory. The importer writes in batches of
+# hundreds, so the parser must keep working through a whole batch's database time.
+AHEAD_MESSAGES = 2_000
+AHEAD_BYTES = 64 * 1024 * 1024
 
 Parsed = IncomingMessage | Rejected
 logger = logging.getLogger(__name__)
@@ -78,20 +81,24 @@ def _parse_ahead(
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
         pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
+        ahead = {"messages": 0, "bytes": 0}
 
-        def submit() -> bool:
-            chunk = list(islice(source, CHUNK))
-            if not chunk:
-                return False
-            at = now()
-            work = [(raw, at) for _, raw in chunk if not isinstance(raw, Rejected)]
-            pending.append((chunk, executor.submit(_parse_chunk, work)))
-            return True
+        def fill() -> None:
+            while ahead["messages"] < AHEAD_MESSAGES and ahead["bytes"] < AHEAD_BYTES:
+                chunk = list(islice(source, CHUNK))
+                if not chunk:
+                    return
+                at = now()
+                work = [(raw, at) for _, raw in chunk if not isinstance(raw, Rejected)]
+                ahead["messages"] += len(chunk)
+                ahead["bytes"] += sum(len(raw) for raw, _ in work)
+                pending.append((chunk, executor.submit(_parse_chunk, work)))
 
-        while len(pending) < workers * AHEAD and submit():
-            pass
+        fill()
         while pending:
             chunk, future = pending.popleft()
+            ahead["messages"] -= len(chunk)
+            ahead["bytes"] -= sum(len(raw) for _, raw in chunk if not isinstance(raw, Rejected))
             try:
                 parsed = iter(future.result())
             except BrokenProcessPool:
@@ -99,7 +106,7 @@ def _parse_ahead(
                 for label, raw in [*chunk, *(item for waiting, _ in pending for item in waiting)]:
                     yield _here(label, raw, now())
                 return
-            submit()
+            fill()
             for label, raw in chunk:
                 if isinstance(raw, Rejected):
                     yield label, 0, raw

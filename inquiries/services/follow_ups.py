@@ -39,7 +39,7 @@ from inquiries.models import (
     normalise_address,
 )
 from inquiries.services import clocks
-from inquiries.services.bulk import insert_rows, insert_values
+from inquiries.services.bulk import insert_rows, insert_values, update_rows
 from inquiries.services.messages import TICKET_REF_RE, RecordResult, attachment_rows, message_row
 from inquiries.services.queue import enqueue_after_commit
 
@@ -209,5 +209,5 @@ def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
         events += f.caught_up
         events += clocks.started_event_values(f.started)
     insert_values(InquiryEvent, events)
-    Inquiry.objects.bulk_update([f.inquiry for f in follow_ups], _INQUIRY_FIELDS)
+    update_rows(Inquiry, [f.inquiry for f in follow_ups], _INQUIRY_FIELDS)
     enqueue_after_commit("after_customer_messages", [f.message.pk for f in follow_ups])  # type: ignore[union-attr]
