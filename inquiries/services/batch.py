@@ -3,9 +3,11 @@
 The rules are exactly those of `record_message()`; only the cost differs. Messages that
 open a new inquiry and need no lookup of an earlier message (the common case of an
 import) are written set-based: one query to dedupe, one to find customers, a handful of
-bulk INSERTs for inquiries, messages, clocks and events, all in one transaction. Every
-other message (replies, follow-ups by order id, automatic mail, outbound) then goes
-through `record_message()` one by one, in input order, after the bulk part committed.
+bulk writes (COPY on PostgreSQL) for inquiries, messages, clocks and events, all in one
+transaction. Every other message then goes in input order, after the bulk part committed:
+runs of customers' replies to new or open inquiries set-based as well (`follow_ups.py`),
+everything else (reopens, follow-ups by order id, automatic mail, outbound) through
+`record_message()` one by one.
 """
 
 from __future__ import annotations
