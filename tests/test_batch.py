@@ -261,3 +261,21 @@ def test_customers_follow_ups_in_a_batch_record_the_same_facts_as_one_by_one(db,
     assert threads(outcomes, "y") == threads(expected, "x")
     # The set-based path took the follow-ups it is for, and left the rest to record_message().
     assert taken == [["f0-1", "f1-2"], ["f6-5"], ["f6-6", "f7-7"], ["f7-8"]], taken
+
+
+def test_an_id_seen_first_on_the_careful_path_is_recorded_there_and_the_later_copy_is_the_duplicate(channel):
+    policy_with_targets()
+    opening = incoming(external_id="open", received_at=T0, sender_address="a@example.com")
+    services.record_message(channel=channel, incoming=opening, now=T0)
+    items = [
+        # A reply (careful path) and, later in the batch, a new conversation with the same id.
+        (
+            channel,
+            incoming(external_id="same", received_at=T0, sender_address="a@example.com", in_reply_to="open"),
+        ),
+        (channel, incoming(external_id="same", received_at=T0, sender_address="z@example.com")),
+    ]
+    first, second = record_batch(items=items, now=T0 + timedelta(minutes=1))
+    assert (first.created, second.created) == (True, False)
+    assert second.message.pk == first.message.pk
+    assert Message.objects.get(external_id="same").sender_address == "a@example.com"

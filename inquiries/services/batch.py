@@ -89,7 +89,19 @@ def record_batch(
         stored = _stored_keys(
             [items[index] for index in slow] + [(item.channel, item.incoming) for item in fresh]
         )
-        fresh = _drop_known(fresh, stored, slow)
+        # An id's first occurrence in the batch is the one recorded; later ones are answered
+        # as duplicates, in input order, by the careful path.
+        first_of_key: dict[tuple[int, str], int] = {}
+        for index, (channel, incoming) in enumerate(items):
+            first_of_key.setdefault((channel.pk, incoming.external_id), index)
+
+        def unseen(index: int) -> bool:
+            channel, incoming = items[index]
+            key = (channel.pk, incoming.external_id)
+            return first_of_key[key] == index and key not in stored
+
+        slow += [item.index for item in fresh if not unseen(item.index)]
+        fresh = [item for item in fresh if unseen(item.index)]
         if fresh:
             try:
                 with transaction.atomic():
@@ -102,20 +114,8 @@ def record_batch(
             for item in fresh:
                 if item.message is not None:
                     results[item.index] = RecordResult(item.message, created=True)
-        # The rest one by one, in input order, each in its own transaction. Ids neither stored
-        # before the batch nor earlier in it need no second lookup.
-        first_of_key: set[int] = set()
-        keys_seen: set[tuple[int, str]] = set()
-        for index, (channel, incoming) in enumerate(items):
-            key = (channel.pk, incoming.external_id)
-            if key not in keys_seen:
-                keys_seen.add(key)
-                first_of_key.add(index)
-
-        def unseen(index: int) -> bool:
-            channel, incoming = items[index]
-            return index in first_of_key and (channel.pk, incoming.external_id) not in stored
-
+        # The rest in input order; ids neither stored before the batch nor earlier in it need
+        # no second lookup.
         queue = sorted(slow)
         position = 0
         while position < len(queue):
@@ -166,20 +166,6 @@ def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[
             external_id__in={incoming.external_id for _, incoming in items},
         ).values_list("channel_id", "external_id")
     )
-
-
-def _drop_known(fresh: list[_New], stored: set[tuple[int, str]], slow: list[int]) -> list[_New]:
-    """Duplicates (stored, or earlier in this batch) go to the careful path, which answers them."""
-    seen: set[tuple[int, str]] = set()
-    keep = []
-    for item in fresh:
-        key = (item.channel.pk, item.incoming.external_id)
-        if key in stored or key in seen:
-            slow.append(item.index)
-        else:
-            seen.add(key)
-            keep.append(item)
-    return keep
 
 
 def _attach_customers(fresh: list[_New]) -> None:

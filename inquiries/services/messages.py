@@ -180,12 +180,7 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
 
     # A customer's follow-up ends with the clocks writing the inquiry's deadline copy: the
     # inquiry's own changes ride along in that UPDATE.
-    follow_up = (
-        not opened
-        and message.direction == Direction.INBOUND
-        and not message.automatic
-        and inquiry is not None
-    )
+    follow_up = not opened and message.direction == Direction.INBOUND and not message.automatic
     changes = _update_inquiry_after_message(
         inquiry=inquiry, message=message, reopened=reopened, opened=opened, now=now, write=not follow_up
     )
