@@ -342,7 +342,10 @@ def _update_burst(
             cluster, created = _get_or_create(key, at)
         if created or joining is None:
             start = since if created and since is not None else at - config.window
-            window = _complaints(key).filter(opened_at__gt=start, opened_at__lte=at)
+            # Up to a window past `at`: a later complaint whose follow-up ran first (racing
+            # workers) was judged quiet alone, and belongs to the cluster as it would have
+            # joined it live; back-filled history far later than the burst does not.
+            window = _complaints(key).filter(opened_at__gt=start, opened_at__lte=at + config.window)
             _add_members(cluster, window)
         if joining is not None:
             _add_member(cluster, joining, message_id)

@@ -482,6 +482,38 @@ def test_concurrent_ingestion_makes_exactly_one_cluster_with_every_complaint(cha
     assert m.ClusterEvent.objects.filter(kind=m.ClusterEventKind.OPENED).count() == 2
 
 
+@pytest.mark.django_db(transaction=True)  # the follow-ups run after commit
+def test_a_later_complaint_followed_up_before_the_burst_opened_still_joins_it(channel, topics):
+    """Follow-ups do not run in time order (workers race, imports back-fill): a complaint
+    judged quiet before the cluster existed belongs to it once an earlier one opens it."""
+    from inquiries.services import record_message
+
+    for n in range(2):  # the product's baseline, as in the concurrent test
+        record_message(
+            channel=channel,
+            incoming=incoming(
+                received_at=T0 - timedelta(days=30 + 10 * n),
+                sku=SKU,
+                sender_address=f"o{n}@example.com",
+                body_text=QUALITY_TEXT,
+            ),
+            now=T0,
+        )
+    for n in [11, *range(11)]:  # the latest complaint is followed up first, judged quiet alone
+        record_message(
+            channel=channel,
+            incoming=incoming(
+                received_at=T0 + timedelta(minutes=n),
+                sku=SKU,
+                sender_address=f"t{n}@example.com",
+                body_text=CAMPAIGN,
+            ),
+            now=T0 + timedelta(minutes=12),
+        )
+    burst = m.Cluster.objects.get(kind=m.ClusterKind.BURST)
+    assert burst.member_count == burst.members.count() == 12
+
+
 def test_a_lost_follow_up_is_done_by_the_clock_sweep_once(channel, topics):
     quiet_baseline(channel)
     with mock.patch("inquiries.tasks.safe_delay"):
