@@ -164,13 +164,9 @@ class _ParsedMessage(EmailMessage):
         super().add_header(_name, _value, **_params)
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name == "_headers":  # set_boundary(), clear(), make_mixed()... swap the whole list
+        if name == "_headers":  # set_boundary(), clear(), clear_content()... swap the whole list
             self._changed()
         super().__setattr__(name, value)
-
-    def clear_content(self) -> None:
-        self._changed()
-        super().clear_content()
 
 
 _MISSING = object()

@@ -81,24 +81,25 @@ def _parse_ahead(
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
         pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
-        ahead = {"messages": 0, "bytes": 0}
+        ahead_messages = ahead_bytes = 0
 
         def fill() -> None:
-            while ahead["messages"] < AHEAD_MESSAGES and ahead["bytes"] < AHEAD_BYTES:
+            nonlocal ahead_messages, ahead_bytes
+            while ahead_messages < AHEAD_MESSAGES and ahead_bytes < AHEAD_BYTES:
                 chunk = list(islice(source, CHUNK))
                 if not chunk:
                     return
                 at = now()
                 work = [(raw, at) for _, raw in chunk if not isinstance(raw, Rejected)]
-                ahead["messages"] += len(chunk)
-                ahead["bytes"] += sum(len(raw) for raw, _ in work)
+                ahead_messages += len(chunk)
+                ahead_bytes += sum(len(raw) for raw, _ in work)
                 pending.append((chunk, executor.submit(_parse_chunk, work)))
 
         fill()
         while pending:
             chunk, future = pending.popleft()
-            ahead["messages"] -= len(chunk)
-            ahead["bytes"] -= sum(len(raw) for _, raw in chunk if not isinstance(raw, Rejected))
+            ahead_messages -= len(chunk)
+            ahead_bytes -= sum(len(raw) for _, raw in chunk if not isinstance(raw, Rejected))
             try:
                 parsed = iter(future.result())
             except BrokenProcessPool:

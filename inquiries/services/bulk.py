@@ -10,7 +10,9 @@ they are written, as with `bulk_create()`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import json
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -36,22 +38,18 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
         )
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        # All values in one C call; the few fields that compute their value on save (auto_now...)
-        # or need wrapping (JSON) are fixed up by position.
-        values = attrgetter(*(field.attname for field in fields))
-        computed = [(i, field) for i, field in enumerate(fields) if _computes_on_save(field)]
-        converted = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field))]
-        with cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
-        ) as copy:
-            for obj in objs:
-                row = list(values(obj))
-                for i, field in computed:
-                    row[i] = field.pre_save(obj, True)
-                for i, convert in converted:
-                    row[i] = convert(row[i])
-                copy.write_row(row)
+    # All values in one C call; the few fields that compute their value on save (auto_now...)
+    # are fixed up by position.
+    values = attrgetter(*(field.attname for field in fields))
+    computed = [(i, field) for i, field in enumerate(fields) if _computes_on_save(field)]
+
+    def row(obj: models.Model) -> list[object]:
+        out = list(values(obj))
+        for i, field in computed:
+            out[i] = field.pre_save(obj, True)
+        return out
+
+    _copy(meta, fields, map(row, objs))
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -70,16 +68,21 @@ def insert_values(model: type[models.Model], rows: Sequence[dict[str, object]]) 
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.generated and field is not meta.pk]
     # One default per column for the whole batch (every row is serialised at once).
-    defaults = {field.attname: field.get_default() for field in fields}
+    defaults = [(field.attname, field.get_default()) for field in fields]
+    _copy(meta, fields, ([values.get(name, default) for name, default in defaults] for values in rows))
+
+
+def _copy(meta: Any, fields: list[models.Field], rows: Iterable[list[object]]) -> None:
+    """COPY `rows` (a value per field, in order) into the model's table; values that need
+    it are converted on the way (JSON, database defaults)."""
     converted = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field))]
-    names = [field.attname for field in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):
-        for values in rows:
-            row = [values.get(name, defaults[name]) for name in names]
+        for row in rows:
             for i, convert in converted:
                 row[i] = convert(row[i])
             copy.write_row(row)
@@ -157,17 +160,10 @@ def _converter(field: models.Field) -> Any:
         return or_default
     if isinstance(field, models.JSONField):
         encoder = field.encoder
+        dumps = json.dumps if encoder is None else functools.partial(json.dumps, cls=encoder)
 
         def to_json(value: object) -> object:
-            return None if value is None else Jsonb(value, dumps=_dumps(encoder))
+            return None if value is None else Jsonb(value, dumps=dumps)
 
         return to_json
     return None
-
-
-def _dumps(encoder: Any) -> Any:
-    import json
-
-    if encoder is None:
-        return json.dumps
-    return lambda value: json.dumps(value, cls=encoder)

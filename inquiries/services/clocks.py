@@ -293,9 +293,11 @@ def _started_clocks(
     policy_set: _PolicySet,
     kinds: tuple[str, ...],
     at: datetime,
+    marketplace: bool = True,
 ) -> list[Clock]:
     """Unsaved clocks started at `at`: `kinds` from the policy (those it sets a target for), then
-    the marketplace's reply clock from the account's rule, its deadline stamped on the message."""
+    (with `marketplace`) the marketplace's reply clock from the account's rule, its deadline
+    stamped on the message."""
     warn_ratio = policy.warn_ratio if policy else 0.75
     calendar_row = policy.calendar if policy else None
     plans: list[tuple[str, int, BusinessCalendar, Calendar | None, SlaPolicy | None]] = []
@@ -303,7 +305,7 @@ def _started_clocks(
         target = _target(policy, inquiry.priority, kind, policy_set)
         if target:
             plans.append((kind, target, business_calendar(calendar_row), calendar_row, policy))
-    rule = marketplace_rule(inquiry.account)
+    rule = marketplace_rule(inquiry.account) if marketplace else None
     if rule is not None:
         target, calendar, row = rule
         plans.append((ClockKind.MARKETPLACE_REPLY, target, calendar, row, None))
@@ -647,24 +649,17 @@ def _on_customer_message(
         existing = list(inquiry.clocks.exclude(state=ClockState.CANCELLED).order_by("id"))
     started: list[Clock] = []
     resumed = False
-    if ClockKind.RESOLUTION not in {c.kind for c in existing}:
-        target = _target(policy, inquiry.priority, ClockKind.RESOLUTION, policy_set)
-        if target:
-            calendar_row = policy.calendar if policy else None
-            started.append(
-                _scheduled_clock(
-                    inquiry=inquiry,
-                    kind=ClockKind.RESOLUTION,
-                    started_at=inquiry.opened_at,
-                    target_seconds=target,
-                    calendar_row=calendar_row,
-                    calendar=business_calendar(calendar_row),
-                    warn_ratio=policy.warn_ratio if policy else 0.75,
-                    policy=policy,
-                    message=message,
-                )
-            )
-    elif inquiry.status in (Status.NEW, Status.OPEN) and _resolution_stands_still(existing):
+    if ClockKind.RESOLUTION not in {c.kind for c in existing}:  # counted from the opening
+        started += _started_clocks(
+            inquiry=inquiry,
+            message=message,
+            policy=policy,
+            policy_set=policy_set,
+            kinds=(ClockKind.RESOLUTION,),
+            at=inquiry.opened_at,
+            marketplace=False,
+        )
+    elif inquiry.status in (Status.NEW, Status.OPEN) and resolution_stands_still(existing):
         events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
         resumed = True  # on another copy of the clock than `existing` holds
     due_before = message.response_due_at
@@ -756,7 +751,7 @@ def on_status_change(
     refresh_urgency([inquiry.pk])
 
 
-def _resolution_stands_still(clocks: list[Clock]) -> bool:
+def resolution_stands_still(clocks: list[Clock]) -> bool:
     """Whether the latest resolution clock among `clocks` is paused or stopped (resumable)."""
     resolution = [clock for clock in clocks if clock.kind == ClockKind.RESOLUTION]
     if not resolution:

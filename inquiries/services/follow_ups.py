@@ -147,7 +147,7 @@ def _leading_follow_ups(
             or inquiry.status not in (Status.NEW, Status.OPEN)
             or policy_set.policies.get(inquiry.sla_policy_id) is None  # type: ignore[arg-type]
             or all(c.kind != ClockKind.RESOLUTION for c in existing)
-            or clocks._resolution_stands_still(existing)
+            or clocks.resolution_stands_still(existing)
             or (inquiry.last_reply_at is not None and inquiry.last_reply_at >= at)  # back-filled
             or (incoming.sender_name and not inquiry.customer.name)  # the name to fill in
         ):
