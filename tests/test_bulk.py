@@ -1,13 +1,17 @@
-"""insert_rows(): COPY on PostgreSQL writes exactly what bulk_create would, ids included."""
+"""insert_rows(): COPY on PostgreSQL writes exactly what bulk_create would, ids included.
+
+And PlannerStatistics: a bulk load keeps the planner's statistics in step as the tables grow."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inquiries import models as m
-from inquiries.services.bulk import insert_rows, update_rows
+from inquiries.services.bulk import PlannerStatistics, insert_rows, update_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +81,43 @@ def test_update_rows_writes_each_rows_own_values_nulls_included(channel: m.Chann
         ("o'1", None, "S-1"),
         ("o'2", AT.replace(hour=13), "S-2"),
     ]
+
+
+def _message_rows(channel: m.Channel, start: int, count: int) -> list[m.Message]:
+    customer, _ = m.Customer.objects.get_or_create(account=channel.account, address="s@example.com")
+    inquiry = m.Inquiry.objects.filter(channel=channel).first() or m.Inquiry.objects.create(
+        account=channel.account, channel=channel, customer=customer, subject="s", opened_at=AT
+    )
+    return [
+        m.Message(channel=channel, inquiry=inquiry, direction="inbound", external_id=f"s{n}", received_at=AT)
+        for n in range(start, start + count)
+    ]
+
+
+def test_a_bulk_load_analyses_its_tables_each_time_they_have_grown_enough(channel: m.Channel):
+    def reltuples() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'inquiries_message'")
+            return cursor.fetchone()[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        statistics = PlannerStatistics([m.Message, m.Inquiry], at_least=20)
+        insert_rows(m.Message, _message_rows(channel, 0, 15))
+        statistics.add(15)
+        if connection.vendor != "postgresql":
+            # SQLite plans without gathered statistics: nothing to do, not one query.
+            assert [q for q in queries.captured_queries if "ANALYZE" in q["sql"].upper()] == []
+            return
+        assert reltuples() <= 0  # below the threshold: not analysed yet
+        insert_rows(m.Message, _message_rows(channel, 15, 10))
+        statistics.add(10)
+        assert reltuples() == 25  # analysed (rows of this very transaction count)
+        # Next time only once the table has doubled: 25 rows more, not 20.
+        insert_rows(m.Message, _message_rows(channel, 25, 22))
+        statistics.add(22)
+        assert reltuples() == 25
+        insert_rows(m.Message, _message_rows(channel, 47, 3))
+        statistics.add(3)
+        assert reltuples() == 50
+    analyses = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert analyses == ['ANALYZE "inquiries_message", "inquiries_inquiry"'] * 2

@@ -10,8 +10,9 @@ from typing import TextIO
 from django.core.management.base import CommandError
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
-from inquiries.models import Channel
+from inquiries.models import Channel, Clock, Customer, Inquiry, Message
 from inquiries.services.batch import record_batch
+from inquiries.services.bulk import PlannerStatistics
 
 
 def channel_by_slug(slug: str) -> Channel:
@@ -86,6 +87,8 @@ class BatchRecorder:
         self.tally = tally
         self.size = size
         self.pending: list[tuple[str, IncomingMessage]] = []
+        # The tables each batch reads back while it writes (Message first: it counts).
+        self.statistics = PlannerStatistics([Message, Customer, Inquiry, Clock])
 
     def add(self, label: str, incoming: IncomingMessage) -> None:
         self.pending.append((label, incoming))
@@ -96,12 +99,15 @@ class BatchRecorder:
         if not self.pending:
             return
         outcomes = record_batch(items=[(self.channel, incoming) for _, incoming in self.pending])
+        created = 0
         for (label, _), outcome in zip(self.pending, outcomes, strict=True):
             if isinstance(outcome, Rejected):
                 self.tally.rejected.append((label, outcome.reason))
             elif outcome.created:
+                created += 1
                 self.tally.imported += 1
                 self.tally.automatic += int(outcome.message.automatic)
             else:
                 self.tally.duplicate += 1
         self.pending = []
+        self.statistics.add(created)
