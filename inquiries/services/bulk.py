@@ -182,7 +182,7 @@ class PlannerStatistics:
     sample of a few tens of thousands of rows. Nothing to do on SQLite.
     """
 
-    def __init__(self, models_: Sequence[type[models.Model]], *, at_least: int = 5_000) -> None:
+    def __init__(self, models_: Sequence[type[models.Model]], *, at_least: int = 1_000) -> None:
         self.tables = [model._meta.db_table for model in models_]
         self.at_least = at_least
         self.enabled = connection.vendor == "postgresql"
