@@ -109,6 +109,9 @@ class _CompiledRule:
     regex: re.Pattern[str]
     # Words of which every match contains at least one (case-folded); empty: always run the regex.
     anchors: tuple[str, ...] = ()
+    # ASCII words (lower case) of which every match starts with one: in ASCII text the regex
+    # is tried only where one of them occurs, not searched through the whole text.
+    starts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,24 +210,67 @@ def _compile_one(rule: TopicRule) -> _CompiledRule:
     if compiled.search(""):
         # A pattern that matches the empty string matches every message.
         raise ValueError(f"{rule.describe()}: the pattern matches empty text, so it matches everything")
-    return _CompiledRule(rule=rule, regex=compiled, anchors=_anchors(rule, source))
+    return _CompiledRule(
+        rule=rule, regex=compiled, anchors=_anchors(rule, source), starts=_starts(rule, source)
+    )
 
 
 # A regex that opens with a group of plain alternative words, e.g. r"\b(order|parcels?)\s+...":
 # every match contains one of those words, which makes them anchors.
 _LEADING_WORDS = re.compile(r"^(?:\\b)?\(((?:[\w' ]+\??\|)*[\w' ]+\??)\)")
+# Or with a plain word or phrase, e.g. r"\bcharged\s+(me|my)" or r"\bleaks?": the letters up to
+# the first other character, less the last one if a quantifier makes it optional.
+_LEADING_LITERAL = re.compile(r"^(?:\\b)?([A-Za-z][A-Za-z ]*)([?*{]?)")
 
 
 def _anchors(rule: TopicRule, source: str) -> tuple[str, ...]:
     if rule.kind == "keyword":
         words = [w for w in re.split(r"\s+", normalise(rule.pattern).replace("*", "")) if w]
         return (max(words, key=len).casefold(),) if words else ()
+    if _has_top_level_alternative(source):
+        return ()  # "a|b": a match may contain either side only
     found = _LEADING_WORDS.match(source)
-    if not found:
-        return ()
-    # "leaks?" may match "leak": an optional last letter is dropped from the anchor.
-    words = tuple(w.rstrip("?")[:-1] if w.endswith("?") else w for w in found.group(1).split("|"))
-    return tuple(w.casefold() for w in words) if all(words) else ()
+    if found:
+        # "leaks?" may match "leak": an optional last letter is dropped from the anchor.
+        words = tuple(w.rstrip("?")[:-1] if w.endswith("?") else w for w in found.group(1).split("|"))
+        return tuple(w.casefold() for w in words) if all(words) else ()
+    found = _LEADING_LITERAL.match(source)
+    if found:
+        literal = found.group(1)[:-1] if found.group(2) else found.group(1)
+        return (literal.casefold(),) if literal.strip() else ()
+    return ()
+
+
+def _starts(rule: TopicRule, source: str) -> tuple[str, ...]:
+    if rule.kind == "keyword":
+        # The regex opens with the first word (a lookbehind before it takes no characters).
+        first = normalise(rule.pattern).split()[0].rstrip("*")
+        words: tuple[str, ...] = (first.lower(),)
+    else:
+        # Leading anchors are where a match starts (after a zero-width \b).
+        words = _anchors(rule, source)
+    # Only ASCII: re.IGNORECASE matches some other letters to ASCII ones (dotless i, U+0131, to "i").
+    return words if all(w and w.isascii() for w in words) else ()
+
+
+def _has_top_level_alternative(source: str) -> bool:
+    depth, escaped, in_class = 0, False, False
+    for char in source:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
 
 
 def compile_rules(rules: Iterable[TopicRule], *, priority: Sequence[str] = TOPIC_PRIORITY) -> CompiledRules:
@@ -248,9 +294,19 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     for anchor in compiled.anchors:
         if anchor in lowered:
             candidates.update(compiled.rules_by_anchor[anchor])
+    # In ASCII text (most mail) a string is where its lower-case copy is, letter for letter.
+    occurrences: dict[str, list[int]] | None = {} if lowered.isascii() else None
     for position in sorted(candidates):  # rule order: the matched patterns are listed in it
         item = compiled.rules[position]
-        if item.regex.search(folded):
+        if occurrences is not None and item.starts:
+            hit = any(
+                item.regex.match(folded, at)
+                for word in item.starts
+                for at in _positions(lowered, word, occurrences)
+            )
+        else:
+            hit = item.regex.search(folded) is not None
+        if hit:
             scores[item.rule.topic] = scores.get(item.rule.topic, 0.0) + item.rule.weight
             matched.setdefault(item.rule.topic, []).append(item.rule.pattern)
     if not scores:
@@ -258,6 +314,19 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     # Round before comparing so 0.1 + 0.2 and 0.3 tie as a person would expect.
     best = min(scores, key=lambda topic: (-round(scores[topic], 9), compiled.rank(topic)))
     return RuleMatch(topic=best, score=scores[best], matched=tuple(matched[best]))
+
+
+def _positions(text: str, word: str, cache: dict[str, list[int]]) -> list[int]:
+    """Every index at which `word` occurs in `text` (overlapping ones too), computed once per text."""
+    found = cache.get(word)
+    if found is None:
+        found = []
+        at = text.find(word)
+        while at >= 0:
+            found.append(at)
+            at = text.find(word, at + 1)
+        cache[word] = found
+    return found
 
 
 def _seed(

@@ -200,3 +200,46 @@ def test_classification_is_deterministic(default_rules):
     results = {classify(text, compile_rules(DEFAULT_RULES)) for _ in range(3)}
     assert len(results) == 1
     assert results == {classify(text, default_rules)}
+
+
+def _searching_everything(compiled):
+    """The same rules with no shortcuts: every regex searched through the whole text."""
+    from inquiries.complaints.rules import CompiledRules, _CompiledRule
+
+    return CompiledRules(
+        rules=tuple(_CompiledRule(item.rule, item.regex) for item in compiled.rules),
+        priority=compiled.priority,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you charged me twice",
+        "xcharged me twice",  # the word inside another: \b fails where it occurs
+        "It WON'T turn on. It won't charge. wont work",
+        "broke broke broke after a week",  # the regex fails at the first occurrences, matches later
+        "unbroken; it broke within days",
+        "Order order ORDER has not arrived",
+        "the parcel was not delivered, my package has not arrived yet",
+        "it leaks and is leaking",
+        "lasst sich nicht einschalten / lässt sich nicht laden",  # non-ASCII: searched as before
+        "refunded, refunds, refund* and n'est pas",
+        "malfunctioning after it was dead on arrival",
+        "",
+    ],
+)
+def test_trying_regexes_only_where_their_first_word_occurs_finds_what_a_full_search_finds(
+    default_rules, text
+):
+    assert classify(text, default_rules) == classify(text, _searching_everything(default_rules))
+
+
+def test_anchors_of_a_regex_with_a_top_level_alternative_are_not_trusted():
+    compiled = compile_rules([TopicRule("refund", r"\bcharged\s+twice|money back", "regex", "en")])
+    assert compiled.rules[0].anchors == ()
+    assert compiled.rules[0].starts == ()
+    assert classify("I want my money back", compiled).topic == "refund"
+    leading = compile_rules([TopicRule("refund", r"\bleaks?\s+(badly|a lot)", "regex", "en")])
+    assert leading.rules[0].starts == ("leak",)  # an optional last letter is no anchor
+    assert classify("It leak badly", leading).topic == "refund"
