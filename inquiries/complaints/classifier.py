@@ -26,15 +26,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
-
-import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.pipeline import FeatureUnion, Pipeline
+from typing import TYPE_CHECKING, NamedTuple
 
 from inquiries.complaints.rules import MAX_TEXT_CHARS, CompiledRules, classify
+
+# scikit-learn is imported where a model is trained, loaded or scored: importing it takes
+# a second, which every process that only classifies by the rules (an import of mail, the
+# API) would otherwise pay at start-up.
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 FALLBACK_TOPIC = "other"
 
@@ -72,6 +72,10 @@ class ModelVersionError(ValueError):
 
 
 def _pipeline() -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion(
         [
             (
@@ -152,6 +156,8 @@ class TrainedModel:
             stored_version = metadata["sklearn_version"]
         except (ValueError, TypeError, KeyError) as exc:
             raise ModelVersionError("stored topic model has a damaged header; retrain the model") from exc
+        import sklearn
+
         if stored_version != sklearn.__version__:
             raise ModelVersionError(
                 f"topic model {metadata.get('version')!r} was trained with scikit-learn "
@@ -182,6 +188,8 @@ def train(samples: Sequence[LabeledText], *, version: str) -> TrainedModel:
     counts = Counter(topics)
     balance = {topic: len(topics) / (len(counts) * count) for topic, count in counts.items()}
     sample_weight = [weight * balance[topic] for weight, topic in zip(weights, topics, strict=True)]
+    import sklearn
+
     pipeline = _pipeline()
     pipeline.fit(texts, topics, model__sample_weight=sample_weight)
     return TrainedModel(
@@ -250,6 +258,8 @@ class EvaluationReport:
 
 def evaluate(y_true: Sequence[str], y_pred: Sequence[str], labels: Iterable[str]) -> EvaluationReport:
     """Score predictions against the truth over `labels` (a label never predicted scores 0)."""
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
     label_list = list(labels)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=label_list, zero_division=0
