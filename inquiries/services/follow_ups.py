@@ -99,7 +99,7 @@ def _leading_follow_ups(
     items: Sequence[tuple[Channel, IncomingMessage]], run: Sequence[int], *, now: datetime
 ) -> list[_FollowUp]:
     entries = [(index, *items[index]) for index in run]
-    customers = _customers(entries)
+    customers = _customer_ids(entries)
     references = {index: _references(incoming) for index, _, incoming in entries}
     # Every stored message any of them names, with its inquiry's customer: one query.
     named = Message.objects.filter(
@@ -110,20 +110,31 @@ def _leading_follow_ups(
     by_reference: dict[tuple[int, str], list[tuple]] = {}
     for row in named:
         by_reference.setdefault((row[0], row[1]), []).append(row)
+    # The leading part whose threads are known from these rows alone; the inquiries and
+    # clocks are then read for that part only (the rest is read again by the next run).
     targets: dict[int, int] = {}
+    threads: set[int] = set()
+    pending_ids: set[tuple[int, str]] = set()
     for index, channel, incoming in entries:
         customer = customers.get((channel.account_id, normalise_address(incoming.sender_address)[:320]))
         if customer is None:
             break  # a new customer: nothing of theirs to thread to
+        if any((channel.pk, ref) in pending_ids for ref in references[index]):
+            break  # names a message of this run, not stored yet
         candidates = [
             row
             for ref in references[index]
             for row in by_reference.get((channel.pk, ref), ())
-            if row[3] == customer.pk
+            if row[3] == customer
         ]
         if not candidates:
             break
-        targets[index] = max(candidates, key=lambda row: (row[4], row[5]))[2]  # the newest message
+        target = max(candidates, key=lambda row: (row[4], row[5]))[2]  # the newest message
+        if target in threads:
+            break  # each waits for the one before it on the same inquiry
+        targets[index] = target
+        threads.add(target)
+        pending_ids.add((channel.pk, incoming.external_id))
     inquiries = Inquiry.objects.select_related("account", "customer").in_bulk(set(targets.values()))
     clocks_of: dict[int, list[Clock]] = {pk: [] for pk in inquiries}
     for clock in (
@@ -133,8 +144,6 @@ def _leading_follow_ups(
 
     policy_set = clocks._policy_set()
     taken: list[_FollowUp] = []
-    seen_inquiries: set[int] = set()
-    pending_ids: set[tuple[int, str]] = set()
     for index, channel, incoming in entries:
         if index not in targets:
             break
@@ -142,9 +151,7 @@ def _leading_follow_ups(
         at = incoming.received_at or now
         existing = clocks_of[inquiry.pk]
         if (
-            inquiry.pk in seen_inquiries  # each waits for the one before it
-            or any((channel.pk, ref) in pending_ids for ref in references[index])  # names one not stored yet
-            or inquiry.status not in (Status.NEW, Status.OPEN)
+            inquiry.status not in (Status.NEW, Status.OPEN)
             or policy_set.policies.get(inquiry.sla_policy_id) is None  # type: ignore[arg-type]
             or all(c.kind != ClockKind.RESOLUTION for c in existing)
             or clocks.resolution_stands_still(existing)
@@ -152,18 +159,18 @@ def _leading_follow_ups(
             or (incoming.sender_name and not inquiry.customer.name)  # the name to fill in
         ):
             break
-        seen_inquiries.add(inquiry.pk)
-        pending_ids.add((channel.pk, incoming.external_id))
         taken.append(_FollowUp(index, channel, incoming, at, inquiry, existing))
     return taken
 
 
-def _customers(entries: list[tuple[int, Channel, IncomingMessage]]) -> dict[tuple[int, str], Customer]:
+def _customer_ids(entries: list[tuple[int, Channel, IncomingMessage]]) -> dict[tuple[int, str], int]:
     accounts = {channel.account_id for _, channel, _ in entries}
     addresses = {normalise_address(incoming.sender_address)[:320] for _, _, incoming in entries}
     return {
-        (c.account_id, c.address): c
-        for c in Customer.objects.filter(account_id__in=accounts, address__in=addresses)
+        (account, address): pk
+        for account, address, pk in Customer.objects.filter(
+            account_id__in=accounts, address__in=addresses
+        ).values_list("account_id", "address", "id")
     }
 
 
