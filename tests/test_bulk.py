@@ -101,7 +101,9 @@ def test_a_bulk_load_analyses_its_tables_each_time_they_have_grown_enough(channe
             return cursor.fetchone()[0]
 
     with CaptureQueriesContext(connection) as queries:
-        statistics = PlannerStatistics([m.Message, m.Inquiry], at_least=20)
+        statistics = PlannerStatistics(
+            {m.Message: ("channel", "external_id"), m.Inquiry: ("customer",)}, at_least=20
+        )
         insert_rows(m.Message, _message_rows(channel, 0, 15))
         statistics.add(15)
         if connection.vendor != "postgresql":
@@ -120,4 +122,7 @@ def test_a_bulk_load_analyses_its_tables_each_time_they_have_grown_enough(channe
         statistics.add(3)
         assert reltuples() == 50
     analyses = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
-    assert analyses == ['ANALYZE "inquiries_message", "inquiries_inquiry"'] * 2
+    expected = (
+        'ANALYZE "inquiries_message" ("channel_id", "external_id"), "inquiries_inquiry" ("customer_id")'
+    )
+    assert analyses == [expected] * 2

@@ -170,7 +170,10 @@ def _converter(field: models.Field) -> Any:
 
 
 class PlannerStatistics:
-    """Keeps PostgreSQL's planner statistics in step with a bulk load of `models`.
+    """Keeps PostgreSQL's planner statistics in step with a bulk load.
+
+    `columns` names, per model, the fields the load looks rows up by: only those are
+    analysed (message bodies and raw mail are wide, and no lookup filters on them).
 
     An import reads back what it writes (dedupe, customers, threading, clocks), and the
     planner picks those plans from the tables' statistics. Loaded faster than autovacuum
@@ -182,8 +185,13 @@ class PlannerStatistics:
     sample of a few tens of thousands of rows. Nothing to do on SQLite.
     """
 
-    def __init__(self, models_: Sequence[type[models.Model]], *, at_least: int = 1_000) -> None:
-        self.tables = [model._meta.db_table for model in models_]
+    def __init__(self, columns: dict[type[models.Model], Sequence[str]], *, at_least: int = 1_000) -> None:
+        quote = connection.ops.quote_name
+        self.tables = [model._meta.db_table for model in columns]
+        self.targets = ", ".join(
+            f"{quote(model._meta.db_table)} ({', '.join(quote(model._meta.get_field(name).column) for name in names)})"
+            for model, names in columns.items()
+        )
         self.at_least = at_least
         self.enabled = connection.vendor == "postgresql"
         self.written = 0
@@ -196,9 +204,8 @@ class PlannerStatistics:
             self.analyze()
 
     def analyze(self) -> None:
-        quote = connection.ops.quote_name
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(quote(table) for table in self.tables)}")
+            cursor.execute(f"ANALYZE {self.targets}")
         self.size = self._size()
         self.written = 0
 

@@ -87,8 +87,15 @@ class BatchRecorder:
         self.tally = tally
         self.size = size
         self.pending: list[tuple[str, IncomingMessage]] = []
-        # The tables each batch reads back while it writes (Message first: it counts).
-        self.statistics = PlannerStatistics([Message, Customer, Inquiry, Clock])
+        # What each batch looks up while it writes (Message first: its growth counts).
+        self.statistics = PlannerStatistics(
+            {
+                Message: ("channel", "external_id", "inquiry", "thread_id", "received_at"),
+                Customer: ("account", "address"),
+                Inquiry: ("customer", "order_id", "updated_at", "channel", "thread_key", "status"),
+                Clock: ("inquiry", "kind", "state"),
+            }
+        )
 
     def add(self, label: str, incoming: IncomingMessage) -> None:
         self.pending.append((label, incoming))
