@@ -124,6 +124,10 @@ class CompiledRules:
     # and the rules (by position) each anchor may let run.
     anchors: tuple[str, ...] = field(init=False)
     rules_by_anchor: dict[str, tuple[int, ...]] = field(init=False)
+    # The anchors by their first three letters: a text can only hold the anchors filed under
+    # the three-letter strings it holds. Shorter anchors are searched for each time.
+    anchors_by_head: dict[str, tuple[str, ...]] = field(init=False)
+    short_anchors: tuple[str, ...] = field(init=False)
     # Rules without anchors: their regex runs on every text.
     unanchored: frozenset[int] = field(init=False)
 
@@ -134,6 +138,12 @@ class CompiledRules:
                 by_anchor.setdefault(anchor, []).append(position)
         object.__setattr__(self, "anchors", tuple(by_anchor))
         object.__setattr__(self, "rules_by_anchor", {a: tuple(p) for a, p in by_anchor.items()})
+        by_head: dict[str, list[str]] = {}
+        for anchor in by_anchor:
+            if len(anchor) >= _HEAD:
+                by_head.setdefault(anchor[:_HEAD], []).append(anchor)
+        object.__setattr__(self, "anchors_by_head", {h: tuple(a) for h, a in by_head.items()})
+        object.__setattr__(self, "short_anchors", tuple(a for a in by_anchor if len(a) < _HEAD))
         unanchored = frozenset(p for p, item in enumerate(self.rules) if not item.anchors)
         object.__setattr__(self, "unanchored", unanchored)
 
@@ -143,6 +153,9 @@ class CompiledRules:
             return (self.priority.index(topic), "")
         except ValueError:
             return (len(self.priority), topic)
+
+
+_HEAD = 3  # letters of an anchor's head
 
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
@@ -291,9 +304,8 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     # cheaper than the regex, and most rules of most messages stop here. Each distinct anchor
     # is tested once; a rule then needs one set lookup.
     candidates = set(compiled.unanchored)
-    for anchor in compiled.anchors:
-        if anchor in lowered:
-            candidates.update(compiled.rules_by_anchor[anchor])
+    for anchor in _anchors_in(lowered, compiled):
+        candidates.update(compiled.rules_by_anchor[anchor])
     # In ASCII text (most mail) a string is where its lower-case copy is, letter for letter.
     occurrences: dict[str, list[int]] | None = {} if lowered.isascii() else None
     for position in sorted(candidates):  # rule order: the matched patterns are listed in it
@@ -314,6 +326,20 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     # Round before comparing so 0.1 + 0.2 and 0.3 tie as a person would expect.
     best = min(scores, key=lambda topic: (-round(scores[topic], 9), compiled.rank(topic)))
     return RuleMatch(topic=best, score=scores[best], matched=tuple(matched[best]))
+
+
+def _anchors_in(lowered: str, compiled: CompiledRules) -> list[str]:
+    """The anchors that occur in `lowered`.
+
+    Hundreds of substring searches through the whole text cost more than listing the
+    text's three-letter strings once and searching only for the anchors that start with
+    one of them (usually a few dozen).
+    """
+    by_head = compiled.anchors_by_head
+    # Every three letters in a row (the shorter slices end the zip where the text ends).
+    heads = set(map("".join, zip(lowered, lowered[1:], lowered[2:], strict=False)))
+    found = [anchor for head in heads & by_head.keys() for anchor in by_head[head] if anchor in lowered]
+    return found + [anchor for anchor in compiled.short_anchors if anchor in lowered]
 
 
 def _positions(text: str, word: str, cache: dict[str, list[int]]) -> list[int]:

@@ -225,6 +225,8 @@ def _searching_everything(compiled):
         "it leaks and is leaking",
         "lasst sich nicht einschalten / lässt sich nicht laden",  # non-ASCII: searched as before
         "refunded, refunds, refund* and n'est pas",
+        "no me ha llegado mi pedido",  # anchors shorter than three letters ("no")
+        "se rompio a los dos dias",
         "malfunctioning after it was dead on arrival",
         "",
     ],
