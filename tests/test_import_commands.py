@@ -78,6 +78,39 @@ def test_a_parser_process_gives_the_same_result_in_the_same_order(tmp_path: Path
     ]
 
 
+def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_give(tmp_path: Path, channel):
+    from tests.factories import ChannelFactory
+
+    bodies = ["The lamp arrived cracked.", "You sent the wrong size.", "Where is my refund?", "Hello there."]
+    mbox = tmp_path / "inbox.mbox"
+    mbox.write_bytes(
+        b"\n".join(
+            b"From buyer@example.com Mon Mar  2 10:00:00 2026\n"
+            + MAIL.replace(b"\r\n", b"\n")
+            .replace(b"m1@example.com", f"t{n}@example.com".encode())
+            .replace(b"buyer@example.com", f"buyer{n}@example.com".encode())
+            .replace(b"The lamp arrived broken.", body.encode())
+            .replace(b"Subject: Broken lamp", b"Subject: Lamp")
+            for n, body in enumerate(bodies)
+        )
+    )
+    other = ChannelFactory(account=channel.account, slug="shop-a-here")
+    assert run("import_mail", str(mbox), "--channel", channel.slug, "--workers", "1")[0] == 0
+    assert run("import_mail", str(mbox), "--channel", other.slug, "--workers", "0")[0] == 0
+
+    def topics_of(target) -> list[tuple[str | None, str]]:
+        rows = Inquiry.objects.filter(channel=target).order_by("opened_at", "customer__address")
+        return list(rows.values_list("topic__key", "topic_source"))
+
+    assert topics_of(channel) == topics_of(other)
+    assert topics_of(channel) == [
+        ("damaged", "rules"),
+        ("wrong_item", "rules"),
+        ("refund", "rules"),
+        (None, ""),
+    ]
+
+
 def test_workers_out_of_range_is_a_clear_error(tmp_path: Path, channel):
     (tmp_path / "a.eml").write_bytes(MAIL)
     with pytest.raises(CommandError, match="--workers: must be between 0 and 64"):

@@ -23,6 +23,7 @@ searched in the folded text with `re.IGNORECASE`; write them without accents.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -130,8 +131,13 @@ class CompiledRules:
     short_anchors: tuple[str, ...] = field(init=False)
     # Rules without anchors: their regex runs on every text.
     unanchored: frozenset[int] = field(init=False)
+    # Names these rules by what they say (two compilations of the same rules share it), so a
+    # topic worked out elsewhere can be checked to have come from the same rules.
+    fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
+        described = repr(([item.rule for item in self.rules], self.priority)).encode()
+        object.__setattr__(self, "fingerprint", hashlib.sha256(described).hexdigest())
         by_anchor: dict[str, list[int]] = {}
         for position, item in enumerate(self.rules):
             for anchor in item.anchors:
@@ -353,6 +359,17 @@ def _positions(text: str, word: str, cache: dict[str, list[int]]) -> list[int]:
             at = text.find(word, at + 1)
         cache[word] = found
     return found
+
+
+# What classifying a message by the rules came to, worked out where it was parsed: the
+# rules' fingerprint and the winning topic ("" for none).
+TopicHint = tuple[str, str]
+
+
+def topic_hint(text: str, compiled: CompiledRules) -> TopicHint:
+    """`classify()` in a form to carry with a parsed message to where it is stored."""
+    match = classify(text, compiled)
+    return compiled.fingerprint, match.topic if match else ""
 
 
 def _seed(

@@ -26,7 +26,7 @@ from inquiries.complaints.classifier import (
     TrainedModel,
     classify_with_fallback,
 )
-from inquiries.complaints.rules import CompiledRules, TopicRule, compile_rules
+from inquiries.complaints.rules import CompiledRules, TopicHint, TopicRule, compile_rules
 from inquiries.models import Topic, TopicModel
 from inquiries.models import TopicRule as TopicRuleRow
 
@@ -57,13 +57,29 @@ def clear_cache() -> None:
         _cache = None
 
 
-def topic_for_text(text: str) -> tuple[Topic | None, str]:
+def topic_for_text(text: str, hint: TopicHint | None = None) -> tuple[Topic | None, str]:
+    """The topic of a new inquiry from `text`, and its source.
+
+    `hint` is what the same rules said about the same text where the message was parsed
+    (`rules.topic_hint`); it stands for classifying again here when no learned model is
+    active and the rules have not changed since.
+    """
     loaded = _load()
+    if hint is not None and loaded.model is None and hint[0] == loaded.rules.fingerprint:
+        topic = loaded.topics.get(hint[1]) if hint[1] else None
+        return (topic, SOURCES[TopicSource.RULES]) if topic is not None else (None, "")
     decision = classify_with_fallback(text, loaded.model, loaded.rules, loaded.threshold)
     topic = loaded.topics.get(decision.topic)
     if decision.source not in SOURCES or topic is None:
         return None, ""
     return topic, SOURCES[decision.source]
+
+
+def rules_for_hints() -> CompiledRules | None:
+    """The rules to classify by where messages are parsed, or None while a learned model is
+    active (its decision comes first, so a hint from the rules alone would not stand)."""
+    loaded = _load()
+    return loaded.rules if loaded.model is None else None
 
 
 def _load() -> _Loaded:

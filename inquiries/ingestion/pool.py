@@ -4,11 +4,14 @@ An import spends its time in two places that do not depend on each other: parsin
 (pure Python, `email.py`) and recording messages (the database). With a worker process the
 parser reads ahead while the importer writes, a few chunks at a time, so memory stays flat
 however large the mbox is, and messages come back in their input order (threading depends
-on it). Pure: no Django; the worker imports only the ingestion modules.
+on it). The worker can also classify each message by the topic rules (`rules`), which is
+pure text work too: the importer then only checks that its own rules are the same. Pure:
+no Django; the worker imports only the ingestion and rule modules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 from collections import deque
@@ -18,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from itertools import islice
 
+from inquiries.complaints.rules import CompiledRules, topic_hint
 from inquiries.ingestion.email import parse_email, receipt_time
 from inquiries.ingestion.types import IncomingMessage, Rejected
 
@@ -46,22 +50,43 @@ def parse_archived(raw: bytes, now: datetime) -> Parsed:
         return exc
 
 
+# The topic rules of a worker process, set when it starts (`_start_worker`).
+_worker_rules: CompiledRules | None = None
+
+
+def _start_worker(rules: CompiledRules | None) -> None:
+    global _worker_rules
+    _worker_rules = rules
+
+
+def _with_topic(parsed: Parsed, rules: CompiledRules | None) -> Parsed:
+    if rules is None or isinstance(parsed, Rejected):
+        return parsed
+    return dataclasses.replace(parsed, topic_hint=topic_hint(parsed.topic_text(), rules))
+
+
 def _parse_chunk(chunk: list[tuple[bytes, datetime]]) -> list[Parsed]:
-    return [parse_archived(raw, now) for raw, now in chunk]
+    return [_with_topic(parse_archived(raw, now), _worker_rules) for raw, now in chunk]
 
 
 def parse_mail(
-    items: Iterable[tuple[str, bytes | Rejected]], *, now: Callable[[], datetime], workers: int = 0
+    items: Iterable[tuple[str, bytes | Rejected]],
+    *,
+    now: Callable[[], datetime],
+    workers: int = 0,
+    rules: CompiledRules | None = None,
 ) -> Iterator[tuple[str, int, Parsed]]:
     """(label, size in bytes, parsed message or rejection) for each item, in input order.
 
     `workers` processes parse ahead of the caller; 0 parses here, one message at a time.
+    With `rules`, the workers also classify each message (its `topic_hint`); what is parsed
+    here is left for the caller to classify, as it would anyway.
     Items that are already rejections (unreadable, over size) pass through with size 0.
     Should a worker die (killed for memory, say), the rest is parsed here: nothing is skipped.
     """
     source = iter(items)
     if workers > 0:
-        yield from _parse_ahead(source, now=now, workers=workers)
+        yield from _parse_ahead(source, now=now, workers=workers, rules=rules)
     for label, raw in source:  # all of it without workers; what is left if a worker died
         yield _here(label, raw, now())
 
@@ -73,13 +98,20 @@ def _here(label: str, raw: bytes | Rejected, now: datetime) -> tuple[str, int, P
 
 
 def _parse_ahead(
-    source: Iterator[tuple[str, bytes | Rejected]], *, now: Callable[[], datetime], workers: int
+    source: Iterator[tuple[str, bytes | Rejected]],
+    *,
+    now: Callable[[], datetime],
+    workers: int,
+    rules: CompiledRules | None,
 ) -> Iterator[tuple[str, int, Parsed]]:
     # fork: the worker runs only `_parse_chunk` (no database, no logging), so a copy of this
     # process is safe, and unlike spawn or forkserver it does not re-run the caller's main
     # script, which a script without an `if __name__ == "__main__"` guard would not survive.
+    # The rules reach the worker in the forked memory, not pickled per task.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(rules,)
+    ) as executor:
         pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
         ahead_messages = ahead_bytes = 0
 

@@ -52,6 +52,13 @@ class IncomingMessage:
     # What the adapter had to leave out or guess (parts over a cap, unknown charsets...),
     # for the operator's import log; never shown to the customer.
     notes: tuple[str, ...] = ()
+    # The topic the rules gave `topic_text()` where the message was parsed, with the
+    # rules' fingerprint (`complaints.rules.topic_hint`); None: classify when storing.
+    topic_hint: tuple[str, str] | None = None
+
+    def topic_text(self) -> str:
+        """What a new inquiry's topic is decided from."""
+        return f"{self.subject}\n{self.body_text}"
 
 
 class Rejected(Exception):

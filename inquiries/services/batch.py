@@ -238,7 +238,7 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
     new_clocks: list[Clock] = []
     for item in fresh:
         incoming = item.incoming
-        topic, source = topics.topic_for_text(f"{incoming.subject}\n{incoming.body_text}")
+        topic, source = topics.topic_for_text(incoming.topic_text(), hint=incoming.topic_hint)
         inquiry = Inquiry(
             account_id=item.channel.account_id,
             channel=item.channel,

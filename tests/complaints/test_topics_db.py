@@ -196,3 +196,35 @@ def test_a_model_from_another_scikit_learn_version_falls_back_to_the_rules(chann
         m.Inquiry.objects.filter(pk=message.inquiry_id).values_list("topic_source", flat=True).get()
         == "rules"
     )
+
+
+def test_a_topic_worked_out_by_the_same_rules_elsewhere_is_taken_as_it_is(topics, monkeypatch):
+    rules = topic_cache.rules_for_hints()
+    text = "Lid\nThe lid arrived cracked."
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("classified again")
+
+    monkeypatch.setattr(topic_cache, "classify_with_fallback", not_again)
+    assert topic_cache.topic_for_text(text, hint=(rules.fingerprint, "damaged")) == (
+        topics["damaged"],
+        "rules",
+    )
+    assert topic_cache.topic_for_text(text, hint=(rules.fingerprint, "")) == (None, "")
+
+
+def test_a_hint_from_other_rules_or_under_a_learned_model_is_not_trusted(channel, topics, agent):
+    text = "Lid\nThe lid arrived cracked."
+    stale = ("rules as they were before an admin edit", "billing")
+    assert topic_cache.topic_for_text(text, hint=stale) == (topics["damaged"], "rules")
+
+    _labelled_by_agents(channel, agent, topics)
+    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
+    m.TopicModel.objects.filter(pk=model.pk).update(threshold=0.5)
+    topic_cache.clear_cache()
+    assert topic_cache.rules_for_hints() is None  # the model decides first: nothing to hint
+    rules = topic_cache._load().rules
+    learned = topic_cache.topic_for_text(
+        "Hinge\nThe hinge is wobbly and the finish flakes off", hint=(rules.fingerprint, "billing")
+    )
+    assert learned == (topics["quality"], "classifier")

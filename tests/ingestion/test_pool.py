@@ -67,3 +67,21 @@ def test_when_the_worker_dies_the_rest_is_parsed_here_and_nothing_is_lost(
     here = list(pool.parse_mail(source, now=lambda: NOW, workers=0))
     assert summary(ahead) == summary(here)
     assert "the mail parser process died" in caplog.text
+
+
+def test_a_worker_given_the_topic_rules_classifies_each_message_as_the_rules_would():
+    from inquiries.complaints.rules import DEFAULT_RULES, classify, compile_rules
+
+    rules = compile_rules(DEFAULT_RULES)
+    source = [
+        (f"box:{n}", mail(n, body)) for n, body in enumerate(["It arrived cracked.", "Hello there."], 1)
+    ]
+    ahead = list(pool.parse_mail(source, now=lambda: NOW, workers=1, rules=rules))
+    hints = [parsed.topic_hint for _, _, parsed in ahead]
+    assert hints == [(rules.fingerprint, "damaged"), (rules.fingerprint, "")]
+    for _, _, parsed in ahead:
+        match = classify(parsed.topic_text(), rules)
+        assert parsed.topic_hint[1] == (match.topic if match else "")
+    # Parsed in this process, the messages carry no hint: the importer classifies them itself.
+    here = list(pool.parse_mail(source, now=lambda: NOW, workers=0, rules=rules))
+    assert [parsed.topic_hint for _, _, parsed in here] == [None, None]

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from inquiries.complaints import topics
 from inquiries.ingestion.email import iter_mail_source
 from inquiries.ingestion.pool import parse_mail
 from inquiries.ingestion.types import Rejected
@@ -61,7 +62,10 @@ class Command(BaseCommand):
             workers = 1 if total >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1 else 0
         meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[attr-defined]
         done_bytes = 0
-        for label, size, parsed in parse_mail(iter_mail_source(path), now=timezone.now, workers=workers):
+        # The parser processes classify by the topic rules too, alongside the database writes.
+        rules = topics.rules_for_hints() if workers else None
+        parsed_mail = parse_mail(iter_mail_source(path), now=timezone.now, workers=workers, rules=rules)
+        for label, size, parsed in parsed_mail:
             if isinstance(parsed, Rejected):
                 tally.rejected.append((label, parsed.reason))
                 continue
