@@ -830,3 +830,48 @@ def test_an_amazon_order_number_is_found_in_the_body() -> None:
 
 def test_longer_digit_runs_are_not_order_numbers() -> None:
     assert parse_email(plain(body="Call 0044-1234567-12345678 or 1114-1234567-1234567")).order_id == ""
+
+
+# --- plain From and To values read without the header registry ---------------------------
+
+
+def _by_the_registry(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> tuple[str, str, str]:
+    from inquiries.ingestion import email as email_module
+
+    with monkeypatch.context() as patched:
+        patched.setattr(email_module, "_SIMPLE_MAILBOX_RE", re.compile(r"(?!)"))  # never matches
+        message = parse_email(raw)
+    return message.sender_address, message.sender_name, message.recipient_address
+
+
+def _addresses(raw: bytes) -> tuple[str, str, str]:
+    message = parse_email(raw)
+    return message.sender_address, message.sender_name, message.recipient_address
+
+
+_NAMES = st.from_regex(r"\A[A-Za-z0-9]{1,12}( [A-Za-z0-9]{1,12}){0,3}\Z")
+# Addresses the direct reading takes, and near misses it must leave to the registry.
+_PLAIN = st.from_regex(
+    r"\A[A-Za-z0-9_+-]{1,70}(\.[A-Za-z0-9_+-]{1,9})?@[a-zA-Z0-9-]{1,12}(\.[A-Za-z0-9-]{1,9}){1,2}\Z"
+)
+_NEAR = st.from_regex(r"\A[A-Za-z0-9_+.-]{0,70}@?[A-Za-z0-9.-]{0,20}\Z")
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(address=st.one_of(_PLAIN, _NEAR), name=st.one_of(st.just(""), _NAMES, st.just("Ann  Lee")))
+def test_plain_addresses_read_directly_are_read_as_the_registry_reads_them(monkeypatch, address, name):
+    for header in (f"{name} <{address}>", f"<{address}>", address, f"{name}<{address}>"):
+        raw = mail(f"From: {header}", f"To: {header}", "Message-ID: <m1@example.com>")
+        assert _addresses(raw) == _by_the_registry(monkeypatch, raw), header
+
+
+@pytest.mark.parametrize("path", _fixture_files()[:200], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_real_world_senders_and_recipients_are_read_as_the_registry_reads_them(
+    monkeypatch, path: Path
+) -> None:
+    raw = path.read_bytes()
+    try:
+        fast = _addresses(raw)
+    except Rejected:
+        return
+    assert fast == _by_the_registry(monkeypatch, raw)
