@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import hashlib
 import mimetypes
 import os
@@ -36,6 +37,7 @@ from email import errors as email_errors
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -181,7 +183,26 @@ class _ParsedMessage(EmailMessage):
 
 
 _MISSING = object()
-_PARSE_POLICY = policy.default.clone(message_factory=_ParsedMessage)
+
+# The MIME fields whose values repeat from message to message ("text/plain; charset=utf-8",
+# "base64"...): parsed once per distinct value, as the registry's result depends on the
+# field's name and value only and is never changed once made.
+_SHARED_HEADERS = frozenset({"content-type", "content-transfer-encoding", "content-disposition"})
+
+
+@functools.lru_cache(maxsize=2048)
+def _shared_header(name: str, value: str) -> object:
+    return policy.default.header_fetch_parse(name, value)
+
+
+class _ParsePolicy(EmailPolicy):
+    def header_fetch_parse(self, name: str, value: str) -> object:
+        if isinstance(value, str) and len(value) <= 200 and name.lower() in _SHARED_HEADERS:
+            return _shared_header(name, value)
+        return super().header_fetch_parse(name, value)
+
+
+_PARSE_POLICY = _ParsePolicy(message_factory=_ParsedMessage)  # otherwise policy.default
 
 
 def parse_email(

@@ -832,21 +832,27 @@ def test_longer_digit_runs_are_not_order_numbers() -> None:
     assert parse_email(plain(body="Call 0044-1234567-12345678 or 1114-1234567-1234567")).order_id == ""
 
 
-# --- plain From and To values read without the header registry ---------------------------
+# --- shortcuts: plain From and To values read directly, MIME fields parsed once per value ---
 
 
-def _by_the_registry(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> tuple[str, str, str]:
+def _without_shortcuts(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> IncomingMessage | str:
+    from email import policy
+
     from inquiries.ingestion import email as email_module
 
     with monkeypatch.context() as patched:
         patched.setattr(email_module, "_SIMPLE_MAILBOX_RE", re.compile(r"(?!)"))  # never matches
-        message = parse_email(raw)
-    return message.sender_address, message.sender_name, message.recipient_address
+        patched.setattr(
+            email_module, "_PARSE_POLICY", policy.default.clone(message_factory=email_module._ParsedMessage)
+        )
+        return _parsed(raw)
 
 
-def _addresses(raw: bytes) -> tuple[str, str, str]:
-    message = parse_email(raw)
-    return message.sender_address, message.sender_name, message.recipient_address
+def _parsed(raw: bytes) -> IncomingMessage | str:
+    try:
+        return parse_email(raw, received_at=datetime(2026, 3, 2, tzinfo=UTC))
+    except Rejected as exc:
+        return f"rejected: {exc.reason}"
 
 
 _NAMES = st.from_regex(r"\A[A-Za-z0-9]{1,12}( [A-Za-z0-9]{1,12}){0,3}\Z")
@@ -862,16 +868,21 @@ _NEAR = st.from_regex(r"\A[A-Za-z0-9_+.-]{0,70}@?[A-Za-z0-9.-]{0,20}\Z")
 def test_plain_addresses_read_directly_are_read_as_the_registry_reads_them(monkeypatch, address, name):
     for header in (f"{name} <{address}>", f"<{address}>", address, f"{name}<{address}>"):
         raw = mail(f"From: {header}", f"To: {header}", "Message-ID: <m1@example.com>")
-        assert _addresses(raw) == _by_the_registry(monkeypatch, raw), header
+        assert _parsed(raw) == _without_shortcuts(monkeypatch, raw), header
 
 
-@pytest.mark.parametrize("path", _fixture_files()[:200], ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_real_world_senders_and_recipients_are_read_as_the_registry_reads_them(
-    monkeypatch, path: Path
-) -> None:
+@pytest.mark.parametrize("path", _fixture_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_real_world_mail_parses_the_same_without_the_shortcuts(monkeypatch, path: Path) -> None:
     raw = path.read_bytes()
-    try:
-        fast = _addresses(raw)
-    except Rejected:
-        return
-    assert fast == _by_the_registry(monkeypatch, raw)
+    assert _parsed(raw) == _without_shortcuts(monkeypatch, raw)
+
+
+def test_a_mime_field_parsed_once_is_shared_only_by_identical_values() -> None:
+    def body(content_type: str, content: bytes) -> str:
+        message = _parsed(multipart("mixed", [part(f"Content-Type: {content_type}", body=content)]))
+        return message.body_text
+
+    assert body("text/plain; charset=utf-8", "caf\u00e9".encode()) == "caf\u00e9"
+    assert body("text/plain; charset=latin-1", b"caf\xe9") == "caf\u00e9"
+    assert body("text/plain; charset=utf-8", "caf\u00e9".encode()) == "caf\u00e9"  # from the cache
+    assert body("text/plain; charset=koi8-r", b"\xc3") == "\u0446"
