@@ -34,7 +34,7 @@ from inquiries.models import (
     Status,
     normalise_address,
 )
-from inquiries.services import clocks, follow_ups
+from inquiries.services import clocks, documents, follow_ups
 from inquiries.services.bulk import insert_rows, insert_values
 from inquiries.services.messages import (
     TICKET_REF_RE,
@@ -275,10 +275,13 @@ def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> N
         )
         clocks.apply_urgency(inquiry, opening)  # the inquiry's INSERT carries its nearest deadline
         new_clocks += opening
-    insert_rows(Inquiry, [item.inquiry for item in fresh])  # type: ignore[misc]
+    # Each inquiry's row carries its message's words for the search document (documents.py).
+    seeds = documents.seed_columns([item.incoming.body_text for item in fresh])
+    insert_rows(Inquiry, [item.inquiry for item in fresh], extra=seeds)  # type: ignore[misc]
     # The messages and clocks above were built on unsaved inquiries: their foreign keys are
     # read from the related objects at INSERT time, after these got their ids.
-    insert_rows(Message, [item.message for item in fresh])  # type: ignore[misc]
+    with documents.words_seeded():
+        insert_rows(Message, [item.message for item in fresh])  # type: ignore[misc]
     insert_rows(
         Attachment,
         [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -21,11 +21,22 @@ from django.db.models.expressions import DatabaseDefault
 from psycopg.types.json import Jsonb
 
 
-def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Save new instances of `model` (with their primary keys set, as `bulk_create` does)."""
+def insert_rows(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    extra: Mapping[str, Sequence[object]] | None = None,
+) -> None:
+    """Save new instances of `model` (with their primary keys set, as `bulk_create` does).
+
+    `extra`: values of columns outside the model, by column name, one per object
+    (PostgreSQL only: such columns are the database's own, e.g. `documents.SEED_COLUMN`).
+    """
     if not objs:
         return
     if connection.vendor != "postgresql" or not _copyable(model):
+        if extra:
+            raise ValueError("insert_rows: columns outside the model are written on PostgreSQL only")
         model._default_manager.bulk_create(objs)
         return
     meta = model._meta
@@ -49,7 +60,11 @@ def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None
             out[i] = field.pre_save(obj, True)
         return out
 
-    _copy(meta, fields, map(row, objs))
+    rows: Iterable[list[object]] = map(row, objs)
+    if extra:
+        columns = list(extra.values())
+        rows = (out + [column[n] for column in columns] for n, out in enumerate(rows))
+    _copy(meta, fields, rows, extra=list(extra or ()))
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -72,12 +87,14 @@ def insert_values(model: type[models.Model], rows: Sequence[dict[str, object]]) 
     _copy(meta, fields, ([values.get(name, default) for name, default in defaults] for values in rows))
 
 
-def _copy(meta: Any, fields: list[models.Field], rows: Iterable[list[object]]) -> None:
-    """COPY `rows` (a value per field, in order) into the model's table; values that need
-    it are converted on the way (JSON, database defaults)."""
+def _copy(
+    meta: Any, fields: list[models.Field], rows: Iterable[list[object]], *, extra: Sequence[str] = ()
+) -> None:
+    """COPY `rows` (a value per field, in order, then one per `extra` column) into the
+    model's table; values that need it are converted on the way (JSON, database defaults)."""
     converted = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field))]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join([quote(field.column) for field in fields] + [quote(name) for name in extra])
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
@@ -88,30 +105,45 @@ def _copy(meta: Any, fields: list[models.Field], rows: Iterable[list[object]]) -
             copy.write_row(row)
 
 
-def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
+def update_rows(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    fields: Sequence[str],
+    *,
+    extra: Mapping[str, Sequence[str | None]] | None = None,
+) -> None:
     """Write `fields` of saved instances, each row its own values, in one statement.
 
     On PostgreSQL an UPDATE ... FROM (VALUES ...); elsewhere Django's `bulk_update()`, whose
-    CASE WHEN per row and field costs more to build in Python than to run.
+    CASE WHEN per row and field costs more to build in Python than to run. `extra`: text
+    columns outside the model, as for `insert_rows()`.
     """
     if not objs:
         return
     if connection.vendor != "postgresql":
+        if extra:
+            raise ValueError("update_rows: columns outside the model are written on PostgreSQL only")
         model._default_manager.bulk_update(objs, fields)
         return
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
+    extra = extra or {}
+    width = len(columns) + len(extra)
     quote = connection.ops.quote_name
-    values = ", ".join(["(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"] * len(objs))
-    names = ", ".join(["pk", *(f"c{i}" for i in range(len(columns)))])
+    values = ", ".join(["(" + ", ".join(["%s"] * (width + 1)) + ")"] * len(objs))
+    names = ", ".join(["pk", *(f"c{i}" for i in range(width))])
     assignments = ", ".join(
-        f"{quote(field.column)} = CAST(v.c{i} AS {field.cast_db_type(connection)})"
-        for i, field in enumerate(columns)
+        [
+            f"{quote(field.column)} = CAST(v.c{i} AS {field.cast_db_type(connection)})"
+            for i, field in enumerate(columns)
+        ]
+        + [f"{quote(name)} = CAST(v.c{i} AS text)" for i, name in enumerate(extra, len(columns))]
     )
     params: list[object] = []
-    for obj in objs:
+    for n, obj in enumerate(objs):
         params.append(obj.pk)
         params += [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns]
+        params += [column[n] for column in extra.values()]
     # Names and types come from the model's metadata, quoted; every value is a parameter.
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608

@@ -38,7 +38,7 @@ from inquiries.models import (
     Status,
     normalise_address,
 )
-from inquiries.services import clocks
+from inquiries.services import clocks, documents
 from inquiries.services.bulk import insert_rows, insert_values, update_rows
 from inquiries.services.messages import TICKET_REF_RE, RecordResult, attachment_rows, message_row
 from inquiries.services.queue import enqueue_after_commit
@@ -199,7 +199,9 @@ def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
         if not inquiry.sku and f.message.sku:
             inquiry.sku = f.message.sku
         clocks.apply_urgency(inquiry, [*f.clocks, *f.started])
-    insert_rows(Message, [f.message for f in follow_ups])  # type: ignore[misc]
+    # Each message's words reach its inquiry's document with the inquiry's UPDATE below.
+    with documents.words_seeded():
+        insert_rows(Message, [f.message for f in follow_ups])  # type: ignore[misc]
     insert_rows(Attachment, [row for f in follow_ups for row in attachment_rows(f.message, f.incoming)])  # type: ignore[arg-type]
     catch_up.write()
     insert_rows(Clock, [clock for f in follow_ups for clock in f.started])
@@ -216,5 +218,6 @@ def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
         events += f.caught_up
         events += clocks.started_event_values(f.started)
     insert_values(InquiryEvent, events)
-    update_rows(Inquiry, [f.inquiry for f in follow_ups], _INQUIRY_FIELDS)
+    seeds = documents.seed_columns([f.incoming.body_text for f in follow_ups])
+    update_rows(Inquiry, [f.inquiry for f in follow_ups], _INQUIRY_FIELDS, extra=seeds)
     enqueue_after_commit("after_customer_messages", [f.message.pk for f in follow_ups])  # type: ignore[union-attr]

@@ -94,3 +94,55 @@ def test_a_renamed_customer_is_found_under_the_new_name_only(agent, channel, pol
     assert found(agent, "Quartermaine") == []
     assert found(agent, "brandt") == [inquiry.pk]
     assert found(agent, "parcel") == [inquiry.pk]  # the rest of the document is rebuilt with it
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the document is PostgreSQL's")
+def test_words_handed_over_with_the_inquiry_row_make_the_document_a_full_rebuild_would(
+    agent, channel, policy
+):
+    # New conversations and replies threading into them, recorded in bulk: the words reach
+    # each document with the inquiry's own write, not by a second update per message.
+    first = record_batch(
+        items=[
+            (
+                channel,
+                factories.incoming(sender_address=f"s{n}@example.com", body_text=f"Opening words ibis{n}"),
+            )
+            for n in range(4)
+        ]
+    )
+    replies = record_batch(
+        items=[
+            (
+                channel,
+                factories.incoming(
+                    sender_address=f"s{n}@example.com",
+                    subject="Re: Hello",
+                    body_text=f"Reply words heron{n}",
+                    in_reply_to=first[n].message.external_id,
+                ),
+            )
+            for n in range(4)
+        ]
+    )
+    assert {r.message.inquiry_id for r in replies} == {r.message.inquiry_id for r in first}
+    cap = 20000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT i.id, i.search_document::text, (inquiries_own_document(i.subject, i.order_id, i.customer_id)
+                   || strip(to_tsvector('simple', string_agg(left(m.body_text, {cap}), ' '))))::text,
+                   i.search_seed
+            FROM inquiries_inquiry i JOIN inquiries_message m ON m.inquiry_id = i.id
+            GROUP BY i.id
+            """
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == 4
+    for _, stored, rebuilt, seed in rows:
+        assert stored == rebuilt
+        assert seed is None  # handed over, never kept
+    assert found(agent, "heron2 ibis2") == [first[2].message.inquiry_id]
+    # Outside the bulk writers the message trigger still does the work.
+    services.reply(inquiry=first[0].message.inquiry, author=agent, body_text="Answer with egret")
+    assert found(agent, "egret") == [first[0].message.inquiry_id]
