@@ -53,9 +53,12 @@ class InquiryQuerySet(models.QuerySet["Inquiry"]):
 
 
 class Inquiry(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="inquiries")
+    # Every write of an inquiry writes each of its indexes, so there is none that another one
+    # starts with: account lookups use the (account, ...) indexes, customer lookups
+    # inquiry_customer_order.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="inquiries", db_index=False)
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="inquiries")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="inquiries")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="inquiries", db_index=False)
     subject = models.CharField(max_length=998, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
@@ -73,8 +76,9 @@ class Inquiry(models.Model):
         related_name="assigned_inquiries",
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="inquiries")
-    order_id = models.CharField(max_length=100, blank=True, db_index=True)
-    sku = models.CharField(max_length=100, blank=True, db_index=True)
+    # Indexed in Meta: equality only (no pattern-matching copy; searches go through the document).
+    order_id = models.CharField(max_length=100, blank=True)
+    sku = models.CharField(max_length=100, blank=True)
     thread_key = models.CharField(
         max_length=255, blank=True, help_text="The source's own conversation id, when it has one."
     )
@@ -131,6 +135,8 @@ class Inquiry(models.Model):
                 fields=["channel", "thread_key"], name="inquiry_thread_key", condition=~Q(thread_key="")
             ),
             models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
+            models.Index(fields=["order_id"], name="inquiry_order_id"),
+            models.Index(fields=["sku"], name="inquiry_sku"),
             models.Index(fields=["account", "status"], name="inquiry_account_status"),
             # The queue's buckets (see selectors.queue_page): inquiries with an active clock in
             # deadline order, those at risk by warning time, and those without one newest first.
@@ -167,13 +173,15 @@ class Message(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    # Not indexed alone: (channel, external_id) and (inquiry, received_at) start with them.
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages", db_index=False)
     inquiry = models.ForeignKey(
         Inquiry,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="messages",
+        db_index=False,
         help_text="Empty for automatic mail (bounces, auto-replies) that matched no inquiry.",
     )
     direction = models.CharField(max_length=16, choices=Direction.choices)
@@ -294,7 +302,8 @@ class EventKind(models.TextChoices):
 class InquiryEvent(models.Model):
     """Append-only facts; reports are built from these rows."""
 
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events")
+    # Not indexed alone: event_inquiry_at starts with it.
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     at = models.DateTimeField(help_text="When it happened in the inquiry's time line.")
     recorded_at = models.DateTimeField(default=dj_timezone.now, editable=False)
