@@ -126,3 +126,14 @@ def test_a_bulk_load_analyses_its_tables_each_time_they_have_grown_enough(channe
         'ANALYZE "inquiries_message" ("channel_id", "external_id"), "inquiries_inquiry" ("customer_id")'
     )
     assert analyses == [expected] * 2
+
+
+def test_update_rows_refuses_a_repeated_row_when_it_writes_columns_outside_the_model(channel: m.Channel):
+    if connection.vendor != "postgresql":
+        with pytest.raises(ValueError, match="PostgreSQL only"):
+            update_rows(m.Message, [m.Message(pk=1)], ["subject"], extra={"search_seed": ["x"]})
+        return
+    message = _message_rows(channel, 0, 1)[0]
+    insert_rows(m.Message, [message])
+    with pytest.raises(ValueError, match="each row once"):
+        update_rows(m.Message, [message, message], ["subject"], extra={"search_seed": ["a", "b"]})

@@ -162,6 +162,7 @@ class CompiledRules:
 
 
 _HEAD = 3  # letters of an anchor's head
+_DOTLESS_I = str.maketrans({"\u0131": "i"})
 
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
@@ -249,6 +250,8 @@ def _anchors(rule: TopicRule, source: str) -> tuple[str, ...]:
     if _has_top_level_alternative(source):
         return ()  # "a|b": a match may contain either side only
     found = _LEADING_WORDS.match(source)
+    if found and source[found.end() : found.end() + 1] in ("?", "*", "{"):
+        return ()  # "(very )?broken": the group may be left out
     if found:
         # "leaks?" may match "leak": an optional last letter is dropped from the anchor.
         words = tuple(w.rstrip("?")[:-1] if w.endswith("?") else w for w in found.group(1).split("|"))
@@ -273,16 +276,21 @@ def _starts(rule: TopicRule, source: str) -> tuple[str, ...]:
 
 
 def _has_top_level_alternative(source: str) -> bool:
-    depth, escaped, in_class = 0, False, False
-    for char in source:
+    """Whether `source` has a "|" outside any group; when unsure (comments), yes."""
+    if "(?#" in source:
+        return True
+    depth, escaped, in_class, class_start = 0, False, False, 0
+    for position, char in enumerate(source):
         if escaped:
             escaped = False
         elif char == "\\":
             escaped = True
         elif in_class:
-            in_class = char != "]"
+            # A "]" first in a class ("[]a]", "[^]a]") is one of its characters.
+            in_class = char != "]" or position == class_start
         elif char == "[":
             in_class = True
+            class_start = position + 1 + (source[position + 1 : position + 2] == "^")
         elif char == "(":
             depth += 1
         elif char == ")":
@@ -305,7 +313,8 @@ def classify(text: str, compiled: CompiledRules) -> RuleMatch | None:
     folded = normalise(text[:MAX_TEXT_CHARS])
     scores: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
-    lowered = folded.casefold()
+    # re.IGNORECASE also matches a dotless i (U+0131) to "i", which case folding keeps apart.
+    lowered = folded.casefold().translate(_DOTLESS_I)
     # A keyword can only match where its longest word occurs: a substring test in C is far
     # cheaper than the regex, and most rules of most messages stop here. Each distinct anchor
     # is tested once; a rule then needs one set lookup.

@@ -125,6 +125,9 @@ def update_rows(
             raise ValueError("update_rows: columns outside the model are written on PostgreSQL only")
         model._default_manager.bulk_update(objs, fields)
         return
+    if extra and len({obj.pk for obj in objs}) != len(objs):
+        # UPDATE ... FROM would apply one of the rows of a repeated id, and drop the others' extra.
+        raise ValueError("update_rows: each row once when columns outside the model are written")
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
     extra = extra or {}
@@ -238,7 +241,9 @@ class PlannerStatistics:
     def analyze(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {self.targets}")
-        self.size = self._size()
+        # At least what was written: a role that does not own the tables gets a warning and
+        # no new statistics, and should not try again every `at_least` rows.
+        self.size = max(self._size(), self.size + self.written)
         self.written = 0
 
     def _size(self) -> int:

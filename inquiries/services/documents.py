@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import connection
+from psycopg.pq import TransactionStatus
 
 SEED_COLUMN = "search_seed"
 
@@ -30,15 +31,19 @@ def seed_columns(bodies: Sequence[str]) -> dict[str, list[str | None]] | None:
 def words_seeded() -> Iterator[None]:
     """Messages stored inside leave their words to the seed of their inquiry's row.
 
-    Set for this transaction only, and reset on the way out; an error inside rolls the
-    transaction (or savepoint) back, setting included. Only for messages whose inquiry rows
-    are written with their seeds in the same transaction.
+    Set for this transaction only, and reset on the way out. Only for messages whose
+    inquiry rows are written with their seeds in the same transaction.
     """
     if connection.vendor != "postgresql":
         yield
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('cstracker.message_words', 'seeded', true)")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('cstracker.message_words', '', true)")
+    try:
+        yield
+    finally:
+        # After a database error the transaction can only be rolled back, which undoes the
+        # setting anyway; otherwise (even if the caller goes on after an exception) reset it.
+        if connection.connection.info.transaction_status != TransactionStatus.INERROR:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('cstracker.message_words', '', true)")

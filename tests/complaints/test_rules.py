@@ -226,6 +226,7 @@ def _searching_everything(compiled):
         "lasst sich nicht einschalten / lässt sich nicht laden",  # non-ASCII: searched as before
         "refunded, refunds, refund* and n'est pas",
         "no me ha llegado mi pedido",  # anchors shorter than three letters ("no")
+        "Das Gerät lasst s\u0131ch nicht laden",  # re.IGNORECASE matches a dotless i to "i"
         "se rompio a los dos dias",
         "malfunctioning after it was dead on arrival",
         "",
@@ -245,3 +246,19 @@ def test_anchors_of_a_regex_with_a_top_level_alternative_are_not_trusted():
     leading = compile_rules([TopicRule("refund", r"\bleaks?\s+(badly|a lot)", "regex", "en")])
     assert leading.rules[0].starts == ("leak",)  # an optional last letter is no anchor
     assert classify("It leak badly", leading).topic == "refund"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"(very )?broken", "it is broken"),  # an optional leading group is no anchor
+        (r"\b(broken|cracked)*\s*glass", "glass"),
+        (r"broken[](]?|smashed", "it arrived smashed"),  # "]" first in a class is a character
+        (r"broken[^](]?|smashed", "it arrived smashed"),
+        (r"broken(?#(|)x|smashed", "it arrived smashed"),  # a comment may hide anything
+    ],
+)
+def test_regexes_whose_opening_words_a_match_may_lack_get_no_anchors(pattern, text):
+    compiled = compile_rules([TopicRule("damaged", pattern, "regex", "en")])
+    assert (compiled.rules[0].anchors, compiled.rules[0].starts) == ((), ())
+    assert classify(text, compiled).topic == "damaged"

@@ -146,3 +146,12 @@ def test_words_handed_over_with_the_inquiry_row_make_the_document_a_full_rebuild
     # Outside the bulk writers the message trigger still does the work.
     services.reply(inquiry=first[0].message.inquiry, author=agent, body_text="Answer with egret")
     assert found(agent, "egret") == [first[0].message.inquiry_id]
+
+
+def test_messages_stored_after_a_seeded_block_that_failed_still_index_their_words(agent, channel, policy):
+    from inquiries.services import documents
+
+    with pytest.raises(ValueError), documents.words_seeded():
+        raise ValueError("a failure that the caller goes on after")
+    inquiry = inbound(channel, sender_address="after@example.com", subject="Later", body_text="Word puffin")
+    assert found(agent, "puffin") == [inquiry.pk]
