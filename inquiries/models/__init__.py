@@ -4,6 +4,7 @@ Every write goes through `inquiries.services`; `save()` only normalises its own 
 Deadlines are stored (Clock.due_at / warn_at) and indexed so the sweep is one query.
 """
 
+from inquiries.models import lookups  # noqa: F401  (registers field__any)
 from inquiries.models.choices import (
     OPEN_STATUSES,
     PRIORITY_RANK,

@@ -162,8 +162,8 @@ def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[
         return set()
     return set(
         Message.objects.filter(
-            channel_id__in={channel.pk for channel, _ in items},
-            external_id__in={incoming.external_id for _, incoming in items},
+            channel_id__any={channel.pk for channel, _ in items},
+            external_id__any={incoming.external_id for _, incoming in items},
         ).values_list("channel_id", "external_id")
     )
 
@@ -179,7 +179,7 @@ def _attach_customers(fresh: list[_New]) -> None:
     def load() -> dict[tuple[int, str], Customer]:
         return {
             (c.account_id, c.address): c
-            for c in Customer.objects.filter(account_id__in=accounts, address__in=addresses)
+            for c in Customer.objects.filter(account_id__any=accounts, address__any=addresses).order_by()
         }
 
     known = load()
@@ -210,8 +210,8 @@ def _follow_ups_by_order(fresh: list[_New], slow: list[int]) -> list[_New]:
     since = min(item.received_at for item in with_order) - window
     existing = set(
         Inquiry.objects.filter(
-            customer_id__in={item.customer.pk for item in with_order},  # type: ignore[union-attr]
-            order_id__in={item.incoming.order_id for item in with_order},
+            customer_id__any={item.customer.pk for item in with_order},  # type: ignore[union-attr]
+            order_id__any={item.incoming.order_id for item in with_order},
             updated_at__gte=since,
         ).values_list("customer_id", "order_id")
     )

@@ -103,8 +103,8 @@ def _leading_follow_ups(
     references = {index: _references(incoming) for index, _, incoming in entries}
     # Every stored message any of them names, with its inquiry's customer: one query.
     named = Message.objects.filter(
-        channel_id__in={channel.pk for _, channel, _ in entries},
-        external_id__in={ref for refs in references.values() for ref in refs},
+        channel_id__any={channel.pk for _, channel, _ in entries},
+        external_id__any={ref for refs in references.values() for ref in refs},
         inquiry__isnull=False,
     ).values_list("channel_id", "external_id", "inquiry_id", "inquiry__customer_id", "received_at", "id")
     by_reference: dict[tuple[int, str], list[tuple]] = {}
@@ -135,10 +135,15 @@ def _leading_follow_ups(
         targets[index] = target
         threads.add(target)
         pending_ids.add((channel.pk, incoming.external_id))
-    inquiries = Inquiry.objects.select_related("account", "customer").in_bulk(set(targets.values()))
+    inquiries = {
+        inquiry.pk: inquiry
+        for inquiry in Inquiry.objects.select_related("account", "customer").filter(
+            pk__any=set(targets.values())
+        )
+    }
     clocks_of: dict[int, list[Clock]] = {pk: [] for pk in inquiries}
     for clock in (
-        Clock.objects.filter(inquiry_id__in=inquiries).exclude(state=ClockState.CANCELLED).order_by("id")
+        Clock.objects.filter(inquiry_id__any=inquiries).exclude(state=ClockState.CANCELLED).order_by("id")
     ):
         clocks_of[clock.inquiry_id].append(clock)
 
@@ -168,9 +173,9 @@ def _customer_ids(entries: list[tuple[int, Channel, IncomingMessage]]) -> dict[t
     addresses = {normalise_address(incoming.sender_address)[:320] for _, _, incoming in entries}
     return {
         (account, address): pk
-        for account, address, pk in Customer.objects.filter(
-            account_id__in=accounts, address__in=addresses
-        ).values_list("account_id", "address", "id")
+        for account, address, pk in Customer.objects.filter(account_id__any=accounts, address__any=addresses)
+        .order_by()
+        .values_list("account_id", "address", "id")
     }
 
 
