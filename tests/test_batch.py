@@ -280,3 +280,82 @@ def test_an_id_seen_first_on_the_careful_path_is_recorded_there_and_the_later_co
     assert (first.created, second.created) == (True, False)
     assert second.message.pk == first.message.pk
     assert Message.objects.get(external_id="same").sender_address == "a@example.com"
+
+
+def test_an_order_follow_up_waits_for_an_earlier_message_of_its_customer_on_the_careful_path(db):
+    """The first message names another customer's mail (careful path) and opens the inquiry of
+    its order; the second, same customer and order, no references, must join that inquiry and
+    not open one of its own ahead of it."""
+    from tests.factories import AccountFactory
+
+    policy_with_targets()
+    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
+    order = "123-4567890-1234567"
+
+    def messages(prefix: str) -> list:
+        return [
+            incoming(external_id=f"{prefix}other", received_at=T0, sender_address="other@example.com"),
+            incoming(
+                external_id=f"{prefix}1",
+                received_at=T0 + timedelta(minutes=5),
+                sender_address="a@example.com",
+                in_reply_to=f"{prefix}other",  # not hers: she opens her own inquiry
+                order_id=order,
+            ),
+            incoming(
+                external_id=f"{prefix}2",
+                received_at=T0 + timedelta(minutes=9),
+                sender_address="a@example.com",
+                order_id=order,
+            ),
+        ]
+
+    for item in messages("x"):
+        services.record_message(channel=one_by_one, incoming=item, now=T0 + timedelta(hours=1))
+    record_batch(items=[(batched, item) for item in messages("y")], now=T0 + timedelta(hours=1))
+    assert facts(batched) == facts(one_by_one)
+    inquiry = Inquiry.objects.get(channel=batched, order_id=order)
+    assert inquiry.opened_at == T0 + timedelta(minutes=5)
+    assert sorted(inquiry.messages.values_list("external_id", flat=True)) == ["y1", "y2"]
+
+
+def test_an_order_follow_up_joins_an_inquiry_an_earlier_reply_in_the_batch_brought_back_into_the_window(db):
+    """The inquiry of the order was last active 40 days ago, outside the 30-day window; a reply
+    earlier in the batch makes it active again, so the order's next message joins it."""
+    from tests.factories import AccountFactory
+
+    policy_with_targets()
+    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
+    order = "123-4567890-7654321"
+    before = T0 - timedelta(days=40)
+
+    def messages(prefix: str) -> list:
+        return [
+            incoming(
+                external_id=f"{prefix}1",
+                received_at=T0,
+                sender_address="a@example.com",
+                in_reply_to=f"{prefix}0",
+            ),
+            incoming(
+                external_id=f"{prefix}2",
+                received_at=T0 + timedelta(minutes=5),
+                sender_address="a@example.com",
+                order_id=order,
+            ),
+        ]
+
+    for channel, prefix in ((one_by_one, "x"), (batched, "y")):
+        first = incoming(
+            external_id=f"{prefix}0", received_at=before, sender_address="a@example.com", order_id=order
+        )
+        services.record_message(channel=channel, incoming=first, now=before)
+    for item in messages("x"):
+        services.record_message(channel=one_by_one, incoming=item, now=T0 + timedelta(hours=1))
+    record_batch(items=[(batched, item) for item in messages("y")], now=T0 + timedelta(hours=1))
+    assert facts(batched) == facts(one_by_one)
+    assert sorted(Inquiry.objects.get(channel=batched).messages.values_list("external_id", flat=True)) == [
+        "y0",
+        "y1",
+        "y2",
+    ]

@@ -73,14 +73,25 @@ def record_batch(
     results: list[Outcome | None] = [None] * len(items)
     slow: list[int] = []
     fresh: list[_New] = []
+    # The orders whose inquiries the careful path may open, or give that order id, before a
+    # later message is threaded by it: (customer by account and address, order id); customer
+    # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
+    touched: set[tuple[tuple[int, str] | None, str]] = set()
     for index, (channel, incoming) in enumerate(items):
         try:
             _validate(channel=channel, incoming=incoming, now=now)
         except Rejected as exc:
             results[index] = exc
             continue
-        if _needs_lookup(incoming):
+        owner = _owner(channel, incoming)
+        order = incoming.order_id
+        # A message with an order id waits for the earlier ones that go the careful way with
+        # the same order: one may open the inquiry of that order, which it must then join, as
+        # one by one it would. (Inquiries stored before the batch: `_follow_ups_by_order`.)
+        if _needs_lookup(incoming) or (order and ((owner, order) in touched or (None, order) in touched)):
             slow.append(index)
+            if order:
+                touched.add((owner, order))
         else:
             fresh.append(_New(index, channel, incoming, incoming.received_at or now))
 
@@ -156,6 +167,13 @@ def _needs_lookup(incoming: IncomingMessage) -> bool:
     )
 
 
+def _owner(channel: Channel, incoming: IncomingMessage) -> tuple[int, str] | None:
+    """The customer whose inquiries alone a message may join (account, address), or None."""
+    if incoming.direction != Direction.INBOUND or not incoming.sender_address or incoming.thread_id:
+        return None
+    return channel.account_id, normalise_address(incoming.sender_address)[:320]
+
+
 def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[int, str]]:
     """The (channel id, external id) pairs among `items` already stored: one query."""
     if not items:
@@ -198,21 +216,15 @@ def _attach_customers(fresh: list[_New]) -> None:
 
 
 def _follow_ups_by_order(fresh: list[_New], slow: list[int]) -> list[_New]:
-    """Same customer and order id as an open conversation: that is a follow-up, not a new inquiry."""
-    from datetime import timedelta
-
-    from django.conf import settings
-
+    """Same customer and order id as a stored inquiry: the careful path decides (by the threading
+    window, which a message earlier in the batch may move) whether it is a follow-up."""
     with_order = [item for item in fresh if item.incoming.order_id]
     if not with_order:
         return fresh
-    window = timedelta(days=settings.CSTRACKER_ORDER_THREAD_DAYS)
-    since = min(item.received_at for item in with_order) - window
     existing = set(
         Inquiry.objects.filter(
             customer_id__any={item.customer.pk for item in with_order},  # type: ignore[union-attr]
             order_id__any={item.incoming.order_id for item in with_order},
-            updated_at__gte=since,
         ).values_list("customer_id", "order_id")
     )
     keep, opened = [], set()
