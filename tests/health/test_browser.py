@@ -109,9 +109,11 @@ def test_the_health_page_shows_reasons_and_a_working_rescue_list(
     page.get_by_role("link", name="Acme on Amazon US").click()
 
     expect(page.get_by_role("heading", name="Answer first")).to_be_visible()
-    rescue = page.locator(".rescue-item").first
-    expect(rescue).to_contain_text("Answer")
-    expect(rescue.locator(".countdown").first).to_contain_text("left")  # app.js counts down live
+    expect(page.locator(".rescue-item").first).to_contain_text("Answer")
+    # Which messages are overdue depends on the weekday the test runs (the marketplace's clock
+    # skips weekends), but the newest question (9 hours old) is always inside its deadline.
+    running = page.locator(".rescue .countdown:not(.is-overdue)").first
+    expect(running).to_contain_text("left")  # app.js counts down live
     expect(page.locator(".rescue")).to_contain_text("Refund for the broken kettle")  # the A-to-z risk
     week = page.locator("article.metric").filter(
         has=page.get_by_role("heading", name="Late response rate, 7 days")
