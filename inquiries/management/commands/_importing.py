@@ -1,17 +1,22 @@
-"""Shared bits of the import commands: counting outcomes and showing progress on a terminal."""
+"""Shared bits of the import commands: recording in batches, counting outcomes, showing progress."""
 
 from __future__ import annotations
 
 import sys
 import time
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from django.core.management.base import CommandError
+from django.db import connection, connections
 
-from inquiries.ingestion.types import IncomingMessage, Rejected
-from inquiries.models import Channel, Clock, Customer, Inquiry, Message
-from inquiries.services.batch import record_batch
+from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
+from inquiries.models import Channel, Clock, Customer, Inquiry, Message, normalise_address
+from inquiries.services.batch import Outcome, record_batch
 from inquiries.services.bulk import PlannerStatistics
 
 
@@ -79,42 +84,198 @@ def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
-class BatchRecorder:
-    """Collects parsed messages and records them a batch at a time (one transaction each)."""
+def _planner_statistics() -> PlannerStatistics:
+    # What each batch looks up while it writes (Message first: its growth counts).
+    return PlannerStatistics(
+        {
+            Message: ("channel", "external_id", "inquiry", "thread_id", "received_at"),
+            Customer: ("account", "address"),
+            Inquiry: ("customer", "order_id", "updated_at", "channel", "thread_key", "status"),
+            Clock: ("inquiry", "kind", "state"),
+        }
+    )
 
-    def __init__(self, channel: Channel, tally: Tally, *, size: int = 500) -> None:
+
+Entry = tuple[int, str, IncomingMessage]  # input position, label, message
+
+
+class _Recorder:
+    """What both recorders share: positions in the input, outcomes counted, rejections in input order."""
+
+    def __init__(self, channel: Channel, tally: Tally, size: int) -> None:
         self.channel = channel
         self.tally = tally
         self.size = size
-        self.pending: list[tuple[str, IncomingMessage]] = []
-        # What each batch looks up while it writes (Message first: its growth counts).
-        self.statistics = PlannerStatistics(
-            {
-                Message: ("channel", "external_id", "inquiry", "thread_id", "received_at"),
-                Customer: ("account", "address"),
-                Inquiry: ("customer", "order_id", "updated_at", "channel", "thread_key", "status"),
-                Clock: ("inquiry", "kind", "state"),
-            }
-        )
+        self.seen = 0  # messages and rejections handed in so far
+        self.rejected: list[tuple[int, str, str]] = []
+        self.statistics = _planner_statistics()
 
-    def add(self, label: str, incoming: IncomingMessage) -> None:
-        self.pending.append((label, incoming))
-        if len(self.pending) >= self.size:
-            self.flush()
+    def _position(self) -> int:
+        self.seen += 1
+        return self.seen - 1
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        outcomes = record_batch(items=[(self.channel, incoming) for _, incoming in self.pending])
+    def reject(self, label: str, reason: str) -> None:
+        self.rejected.append((self._position(), label, reason))
+
+    def _count(self, batch: Sequence[Entry], outcomes: Sequence[Outcome]) -> None:
         created = 0
-        for (label, _), outcome in zip(self.pending, outcomes, strict=True):
+        for (position, label, _), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Rejected):
-                self.tally.rejected.append((label, outcome.reason))
+                self.rejected.append((position, label, outcome.reason))
             elif outcome.created:
                 created += 1
                 self.tally.imported += 1
                 self.tally.automatic += int(outcome.message.automatic)
             else:
                 self.tally.duplicate += 1
-        self.pending = []
         self.statistics.add(created)
+
+    def _report(self) -> None:
+        self.tally.rejected += [(label, reason) for _, label, reason in sorted(self.rejected)]
+        self.rejected = []
+
+
+class BatchRecorder(_Recorder):
+    """Collects parsed messages and records them a batch at a time (one transaction each).
+
+    Hand in messages with `add()` and what could not be read with `reject()`, then `close()`:
+    the tally then holds the counts and every rejection, in input order.
+    """
+
+    def __init__(self, channel: Channel, tally: Tally, *, size: int = 500) -> None:
+        super().__init__(channel, tally, size)
+        self.pending: list[Entry] = []
+
+    def add(self, label: str, incoming: IncomingMessage) -> None:
+        self.pending.append((self._position(), label, incoming))
+        if len(self.pending) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self._count(batch, record_batch(items=[(self.channel, incoming) for _, _, incoming in batch]))
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._report()
+
+
+def customer_key(incoming: IncomingMessage) -> str | None:
+    """The customer whose earlier messages alone decide where `incoming` goes, or None.
+
+    A customer's message threads only with that customer's inquiries: In-Reply-To, a ticket
+    reference and an order id all count only from the same customer (`messages._thread`).
+    Not so for a message without a sender address, one with an explicit thread id (which
+    names a conversation whoever wrote it) or one that is not inbound: None.
+    """
+    if incoming.direction != Direction.INBOUND or incoming.thread_id or not incoming.sender_address:
+        return None
+    return normalise_address(incoming.sender_address)[:320]
+
+
+@dataclass
+class _Lane:
+    """One database connection of a `ConcurrentRecorder`: its own thread, its batches in order."""
+
+    executor: ThreadPoolExecutor
+    pending: list[Entry] = field(default_factory=list)
+    running: deque[tuple[list[Entry], Future[list[Outcome]]]] = field(default_factory=deque)
+
+
+class ConcurrentRecorder(_Recorder):
+    """Records on several database connections at once (PostgreSQL), the messages shared out by customer.
+
+    Where a message goes depends only on its own customer's earlier messages (`customer_key`),
+    so each customer's messages are recorded in input order on one connection, and the
+    connections work side by side: while one waits for the database (its COPYs, the
+    foreign-key checks at COMMIT), another prepares its next batch. The result is the one a
+    single connection gives: a message whose place may depend on another customer's messages,
+    or whose id is still being written on another connection, waits until everything before
+    it is committed and is then recorded on its own. Rejections are reported in input order.
+    """
+
+    IN_FLIGHT = 2  # batches a connection may have queued or running: what bounds memory
+
+    def __init__(self, channel: Channel, tally: Tally, *, writers: int, size: int = 500) -> None:
+        if writers < 2:
+            raise ValueError("a concurrent recorder needs at least two writers")
+        super().__init__(channel, tally, size)
+        self.lanes = [
+            _Lane(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"import-writer-{n}"))
+            for n in range(writers)
+        ]
+        # External ids handed to a lane and not yet committed: lane and how many.
+        self.ids_in_flight: dict[str, list[int]] = {}
+
+    def add(self, label: str, incoming: IncomingMessage) -> None:
+        position = self._position()
+        key = customer_key(incoming)
+        held = self.ids_in_flight.get(incoming.external_id)
+        lane = None if key is None else zlib.crc32(key.encode()) % len(self.lanes)
+        if lane is None or (held is not None and held[0] != lane):
+            # Recorded alone, after everything before it and before anything after it.
+            self._drain()
+            self._submit(0, [(position, label, incoming)])
+            self._drain()
+            return
+        self.lanes[lane].pending.append((position, label, incoming))
+        if held is None:
+            self.ids_in_flight[incoming.external_id] = [lane, 1]
+        else:
+            held[1] += 1
+        if len(self.lanes[lane].pending) >= self.size:
+            self._submit(lane, self.lanes[lane].pending)
+            self.lanes[lane].pending = []
+        self._collect(wait=False)
+
+    def close(self) -> None:
+        """Record what is pending, wait for every connection, close them; report rejections in order."""
+        try:
+            self._drain()
+        finally:
+            for lane in self.lanes:
+                # Each writer thread's connection is closed by that thread.
+                lane.executor.submit(connections.close_all).result()
+                lane.executor.shutdown()
+            self._report()
+
+    def _submit(self, lane: int, batch: list[Entry]) -> None:
+        running = self.lanes[lane].running
+        while len(running) >= self.IN_FLIGHT:
+            self._finish(lane)
+        items = [(self.channel, incoming) for _, _, incoming in batch]
+        running.append((batch, self.lanes[lane].executor.submit(record_batch, items=items)))
+
+    def _finish(self, lane: int) -> None:
+        """Wait for the lane's oldest batch and count its outcomes."""
+        batch, future = self.lanes[lane].running.popleft()
+        self._count(batch, future.result())
+        for _, _, incoming in batch:
+            held = self.ids_in_flight.get(incoming.external_id)
+            if held is not None:
+                held[1] -= 1
+                if not held[1]:
+                    del self.ids_in_flight[incoming.external_id]
+
+    def _collect(self, *, wait: bool) -> None:
+        for number, lane in enumerate(self.lanes):
+            while lane.running and (wait or lane.running[0][1].done()):
+                self._finish(number)
+
+    def _drain(self) -> None:
+        for number, lane in enumerate(self.lanes):
+            if lane.pending:
+                self._submit(number, lane.pending)
+                lane.pending = []
+        self._collect(wait=True)
+
+
+def recorder_for(channel: Channel, tally: Tally, *, writers: int) -> BatchRecorder | ConcurrentRecorder:
+    """A recorder on `writers` connections; one where more cannot work (SQLite, or inside a transaction
+    the other connections would not see)."""
+    if writers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return ConcurrentRecorder(channel, tally, writers=writers)
+    return BatchRecorder(channel, tally)

@@ -61,13 +61,14 @@ class Command(BaseCommand):
             try:
                 for line, item in parse_csv(stream, mapping=columns, default_tz=timezone):
                     if isinstance(item, Rejected):
-                        tally.rejected.append((f"line {line}", item.reason))
+                        recorder.reject(f"line {line}", item.reason)
                     else:
                         recorder.add(f"line {line}", item)
-                    meter.update(tally.seen + len(recorder.pending), 0)
+                    meter.update(recorder.seen, 0)
             except ValueError as exc:
                 raise CommandError(f"{file}: {exc}") from None
-            recorder.flush()
+            finally:
+                recorder.close()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"{file}:{label}: {reason}")

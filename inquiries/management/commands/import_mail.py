@@ -13,7 +13,7 @@ from inquiries.complaints import topics
 from inquiries.ingestion.email import iter_mail_source
 from inquiries.ingestion.pool import parse_mail
 from inquiries.ingestion.types import Rejected
-from inquiries.management.commands._importing import BatchRecorder, Progress, Tally, channel_by_slug
+from inquiries.management.commands._importing import Progress, Tally, channel_by_slug, recorder_for
 
 # Starting a parser process costs a few hundred milliseconds: worth it for large input only.
 PARALLEL_FROM_BYTES = 2_000_000
@@ -46,33 +46,56 @@ class Command(BaseCommand):
                 "with more than one CPU, else 0."
             ),
         )
+        parser.add_argument(
+            "--writers",
+            type=int,
+            default=None,
+            help=(
+                "Database connections that record at once, each customer's messages in order on one "
+                "of them (PostgreSQL; SQLite always uses one). Default: 2 for input over "
+                f"{PARALLEL_FROM_BYTES // 1_000_000} MB on PostgreSQL, else 1."
+            ),
+        )
 
     def handle(
-        self, *args: Any, path: Path, channel: str, progress: bool | None, workers: int | None, **options: Any
+        self,
+        *args: Any,
+        path: Path,
+        channel: str,
+        progress: bool | None,
+        workers: int | None,
+        writers: int | None,
+        **options: Any,
     ) -> None:
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
         if workers is not None and not 0 <= workers <= 64:
             raise CommandError(f"--workers: must be between 0 and 64, not {workers}")
+        if writers is not None and not 1 <= writers <= 16:
+            raise CommandError(f"--writers: must be between 1 and 16, not {writers}")
         target = channel_by_slug(channel)
         tally = Tally()
-        recorder = BatchRecorder(target, tally)
         total = _size(path)
         if workers is None:
             workers = 1 if total >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1 else 0
+        if writers is None:
+            writers = 2 if total >= PARALLEL_FROM_BYTES else 1
+        recorder = recorder_for(target, tally, writers=writers)
         meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[attr-defined]
         done_bytes = 0
         # The parser processes classify by the topic rules too, alongside the database writes.
         rules = topics.rules_for_hints() if workers else None
         parsed_mail = parse_mail(iter_mail_source(path), now=timezone.now, workers=workers, rules=rules)
-        for label, size, parsed in parsed_mail:
-            if isinstance(parsed, Rejected):
-                tally.rejected.append((label, parsed.reason))
-                continue
-            done_bytes += size
-            recorder.add(label, parsed)
-            meter.update(tally.seen + len(recorder.pending), done_bytes)
-        recorder.flush()
+        try:
+            for label, size, parsed in parsed_mail:
+                if isinstance(parsed, Rejected):
+                    recorder.reject(label, parsed.reason)
+                    continue
+                done_bytes += size
+                recorder.add(label, parsed)
+                meter.update(recorder.seen, done_bytes)
+        finally:
+            recorder.close()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"rejected {label}: {reason}")
