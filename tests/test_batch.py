@@ -359,3 +359,63 @@ def test_an_order_follow_up_joins_an_inquiry_an_earlier_reply_in_the_batch_broug
         "y1",
         "y2",
     ]
+
+
+def test_a_message_listed_after_a_reply_that_names_it_is_not_stored_ahead_of_that_reply(db):
+    """Out of order input: the reply comes first and, one by one, finds nothing to join."""
+    from tests.factories import AccountFactory
+
+    policy_with_targets()
+    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
+
+    def messages(prefix: str) -> list:
+        return [
+            incoming(
+                external_id=f"{prefix}reply",
+                received_at=T0,
+                sender_address="a@example.com",
+                in_reply_to=f"{prefix}original",
+            ),
+            incoming(external_id=f"{prefix}original", received_at=T0, sender_address="a@example.com"),
+        ]
+
+    for item in messages("x"):
+        services.record_message(channel=one_by_one, incoming=item, now=T0 + timedelta(hours=1))
+    record_batch(items=[(batched, item) for item in messages("y")], now=T0 + timedelta(hours=1))
+    assert facts(batched) == facts(one_by_one)
+    assert Inquiry.objects.filter(channel=batched).count() == 2
+
+
+def test_a_customer_gets_the_first_name_of_the_batch_as_one_by_one(db):
+    from inquiries.models import Customer
+    from tests.factories import AccountFactory
+
+    policy_with_targets()
+    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
+    for channel, prefix in ((one_by_one, "x"), (batched, "y")):
+        # A customer already stored without a name.
+        services.record_message(
+            channel=channel,
+            incoming=incoming(external_id=f"{prefix}0", sender_address="known@example.com", sender_name=""),
+        )
+
+    def messages(prefix: str) -> list:
+        return [
+            incoming(
+                external_id=f"{prefix}0", sender_address="new@example.com", sender_name="Copy"
+            ),  # duplicate
+            incoming(external_id=f"{prefix}1", sender_address="new@example.com", sender_name=""),
+            incoming(external_id=f"{prefix}2", sender_address="new@example.com", sender_name="Alice"),
+            incoming(external_id=f"{prefix}3", sender_address="new@example.com", sender_name="Bob"),
+            incoming(external_id=f"{prefix}4", sender_address="known@example.com", sender_name="Carol"),
+            incoming(external_id=f"{prefix}5", sender_address="known@example.com", sender_name="Dave"),
+        ]
+
+    for item in messages("x"):
+        services.record_message(channel=one_by_one, incoming=item)
+    record_batch(items=[(batched, item) for item in messages("y")])
+
+    def names(channel) -> dict[str, str]:
+        return dict(Customer.objects.filter(account=channel.account).values_list("address", "name"))
+
+    assert names(batched) == names(one_by_one) == {"new@example.com": "Alice", "known@example.com": "Carol"}

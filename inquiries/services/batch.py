@@ -77,21 +77,29 @@ def record_batch(
     # later message is threaded by it: (customer by account and address, order id); customer
     # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
     touched: set[tuple[tuple[int, str] | None, str]] = set()
+    # The messages the careful path will look up (channel, external id): one listed later
+    # must not be stored ahead of the message that names it, which one by one finds nothing.
+    named: set[tuple[int, str]] = set()
     for index, (channel, incoming) in enumerate(items):
         try:
             _validate(channel=channel, incoming=incoming, now=now)
         except Rejected as exc:
             results[index] = exc
             continue
-        owner = _owner(channel, incoming)
+        owner = None if incoming.thread_id else _customer_key(channel, incoming)
         order = incoming.order_id
         # A message with an order id waits for the earlier ones that go the careful way with
         # the same order: one may open the inquiry of that order, which it must then join, as
         # one by one it would. (Inquiries stored before the batch: `_follow_ups_by_order`.)
-        if _needs_lookup(incoming) or (order and ((owner, order) in touched or (None, order) in touched)):
+        if (
+            _needs_lookup(incoming)
+            or (order and ((owner, order) in touched or (None, order) in touched))
+            or (channel.pk, incoming.external_id) in named
+        ):
             slow.append(index)
             if order:
                 touched.add((owner, order))
+            named.update((channel.pk, ref) for ref in (incoming.in_reply_to, *incoming.references) if ref)
         else:
             fresh.append(_New(index, channel, incoming, incoming.received_at or now))
 
@@ -111,12 +119,19 @@ def record_batch(
             key = (channel.pk, incoming.external_id)
             return first_of_key[key] == index and key not in stored
 
+        # Each customer's first name among the messages to store: the name a customer created
+        # here, or nameless before, gets, as one by one (`messages._customer`).
+        names: dict[tuple[int, str], str] = {}
+        for index, (channel, incoming) in enumerate(items):
+            key = _customer_key(channel, incoming)
+            if key is not None and incoming.sender_name and results[index] is None and unseen(index):
+                names.setdefault(key, incoming.sender_name[:200])
         slow += [item.index for item in fresh if not unseen(item.index)]
         fresh = [item for item in fresh if unseen(item.index)]
         if fresh:
             try:
                 with transaction.atomic():
-                    _write_new_inquiries(fresh, slow, now)
+                    _write_new_inquiries(fresh, slow, now, names)
             except IntegrityError:
                 # Another writer stored one of these ids meanwhile: the careful path sorts it out.
                 logger.info("batch fast path raced with another writer; recording one by one")
@@ -167,9 +182,9 @@ def _needs_lookup(incoming: IncomingMessage) -> bool:
     )
 
 
-def _owner(channel: Channel, incoming: IncomingMessage) -> tuple[int, str] | None:
-    """The customer whose inquiries alone a message may join (account, address), or None."""
-    if incoming.direction != Direction.INBOUND or not incoming.sender_address or incoming.thread_id:
+def _customer_key(channel: Channel, incoming: IncomingMessage) -> tuple[int, str] | None:
+    """The customer a message is from (account, address), None when it is not a customer's."""
+    if incoming.direction != Direction.INBOUND or not incoming.sender_address:
         return None
     return channel.account_id, normalise_address(incoming.sender_address)[:320]
 
@@ -186,10 +201,10 @@ def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[
     )
 
 
-def _attach_customers(fresh: list[_New]) -> None:
+def _attach_customers(fresh: list[_New], names: dict[tuple[int, str], str]) -> None:
+    """Each message's customer, created (or given a name it lacked) with `names`."""
     wanted = {
-        (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320]): item.incoming
-        for item in fresh
+        (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320]) for item in fresh
     }
     accounts = {account for account, _ in wanted}
     addresses = {address for _, address in wanted}
@@ -202,13 +217,17 @@ def _attach_customers(fresh: list[_New]) -> None:
 
     known = load()
     missing = [
-        Customer(account_id=account, address=address, name=incoming.sender_name[:200])
-        for (account, address), incoming in wanted.items()
+        Customer(account_id=account, address=address, name=names.get((account, address), ""))
+        for account, address in wanted
         if (account, address) not in known
     ]
     if missing:
         Customer.objects.bulk_create(missing, ignore_conflicts=True)
         known = load()
+    for key, customer in known.items():
+        if not customer.name and names.get(key):
+            customer.name = names[key]
+            Customer.objects.filter(pk=customer.pk, name="").update(name=customer.name)
     for item in fresh:
         item.customer = known[
             (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320])
@@ -239,10 +258,12 @@ def _follow_ups_by_order(fresh: list[_New], slow: list[int]) -> list[_New]:
     return keep
 
 
-def _write_new_inquiries(fresh: list[_New], slow: list[int], now: datetime) -> None:
+def _write_new_inquiries(
+    fresh: list[_New], slow: list[int], now: datetime, names: dict[tuple[int, str], str]
+) -> None:
     from inquiries.complaints import topics
 
-    _attach_customers(fresh)
+    _attach_customers(fresh, names)
     fresh[:] = _follow_ups_by_order(fresh, slow)
     if not fresh:
         return
