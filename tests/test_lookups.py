@@ -61,3 +61,11 @@ def test_on_postgresql_the_statement_does_not_grow_with_the_list():
         assert len(many_params) == 1 and len(many_params[0]) == 300
     else:
         assert many_sql.count("%s") == 300  # IN (...) elsewhere
+
+
+def test_any_is_not_taken_from_a_json_field_key():
+    from django.db.models import JSONField
+
+    from inquiries.models.lookups import AnyOf
+
+    assert JSONField.get_lookups().get("any") is not AnyOf

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Field, ForeignObject
+from django.db.models import CharField, ForeignObject, IntegerField, TextField
 from django.db.models.expressions import ColPairs
 from django.db.models.fields.related_lookups import RelatedIn
 from django.db.models.lookups import In
@@ -41,9 +41,14 @@ class _OneArray:
         return f"{lhs} = ANY(%s)", (*lhs_params, values)
 
 
-@Field.register_lookup
 class AnyOf(_OneArray, In):
     pass
+
+
+# The plain column types the bulk writers look up by (not every Field: a JSONField's
+# `data__any` stays the key "any").
+for _field in (CharField, TextField, IntegerField):
+    _field.register_lookup(AnyOf)
 
 
 @ForeignObject.register_lookup
