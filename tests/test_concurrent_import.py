@@ -229,3 +229,39 @@ def test_writers_out_of_range_is_a_clear_error(tmp_path: Path, channel):
     (tmp_path / "a.eml").write_bytes(b"From: a@example.com\r\n\r\nhi\r\n")
     with pytest.raises(CommandError, match="--writers: must be between 1 and 16"):
         call_command("import_mail", str(tmp_path / "a.eml"), "--channel", channel.slug, "--writers", "0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_batch_fails_no_batch_starts_and_the_failure_is_raised(monkeypatch):
+    _postgresql_only()
+    from inquiries.management.commands import _importing
+
+    policy_with_targets()
+    channel = ChannelFactory(account=AccountFactory(), kind=m.ChannelKind.EMAIL)
+    recorder = ConcurrentRecorder(channel, Tally(), writers=2, size=5)
+    calls = {"started": 0, "after_failure": 0}
+    real = _importing.record_batch
+
+    def failing_third(**kwargs):
+        if recorder.failed.is_set():
+            calls["after_failure"] += 1
+        calls["started"] += 1
+        if calls["started"] == 3:
+            raise RuntimeError("the database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(_importing, "record_batch", failing_third)
+    with pytest.raises(RuntimeError, match="went away"):
+        try:
+            for n, raw in enumerate(_archive(200, seed=3)):
+                parsed = parse_archived(raw, datetime.now(UTC))
+                if not isinstance(parsed, Rejected):
+                    recorder.add(f"mail {n}", parsed)
+        except BaseException:
+            recorder.abort()
+            raise
+        recorder.close()
+    # At most the other connection's batch that had already started runs on.
+    assert calls["after_failure"] <= 1
+    assert calls["started"] <= 4
+    assert all(lane.executor._shutdown for lane in recorder.lanes)

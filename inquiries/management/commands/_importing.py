@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import zlib
 from collections import deque
@@ -157,10 +158,14 @@ class BatchRecorder(_Recorder):
             self._count(batch, record_batch(items=[(self.channel, incoming) for _, _, incoming in batch]))
 
     def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._report()
+        """Record what is pending; the tally then holds every outcome, rejections in input order."""
+        self.flush()
+        self._report()
+
+    def abort(self) -> None:
+        """After a failure: record nothing more (what was read and not yet recorded is left out)."""
+        self.pending = []
+        self._report()
 
 
 def customer_key(incoming: IncomingMessage) -> str | None:
@@ -182,7 +187,7 @@ class _Lane:
 
     executor: ThreadPoolExecutor
     pending: list[Entry] = field(default_factory=list)
-    running: deque[tuple[list[Entry], Future[list[Outcome]]]] = field(default_factory=deque)
+    running: deque[tuple[list[Entry], Future[list[Outcome] | None]]] = field(default_factory=deque)
 
 
 class ConcurrentRecorder(_Recorder):
@@ -209,6 +214,8 @@ class ConcurrentRecorder(_Recorder):
         ]
         # External ids handed to a lane and not yet committed: lane and how many.
         self.ids_in_flight: dict[str, list[int]] = {}
+        self.failed = threading.Event()
+        self.error: BaseException | None = None  # the first batch failure
 
     def add(self, label: str, incoming: IncomingMessage) -> None:
         position = self._position()
@@ -232,27 +239,59 @@ class ConcurrentRecorder(_Recorder):
         self._collect(wait=False)
 
     def close(self) -> None:
-        """Record what is pending, wait for every connection, close them; report rejections in order."""
+        """Record what is pending, wait for every connection and close them; the tally then holds
+        every outcome, rejections in input order. Should a batch fail, `abort()` and raise."""
         try:
             self._drain()
-        finally:
-            for lane in self.lanes:
-                # Each writer thread's connection is closed by that thread.
-                lane.executor.submit(connections.close_all).result()
-                lane.executor.shutdown()
-            self._report()
+        except BaseException:
+            self.abort()
+            raise
+        self._end()
+
+    def abort(self) -> None:
+        """After a failure: no batch starts any more (one running finishes), connections closed."""
+        self.failed.set()
+        for lane in self.lanes:
+            lane.pending = []
+            for _, future in lane.running:
+                future.cancel()
+        self._end()
+
+    def _end(self) -> None:
+        for lane in self.lanes:
+            # Each writer thread's connection is closed by that thread, after its last batch.
+            lane.executor.submit(connections.close_all).result()
+            lane.executor.shutdown()
+            lane.running.clear()
+        self._report()
 
     def _submit(self, lane: int, batch: list[Entry]) -> None:
         running = self.lanes[lane].running
         while len(running) >= self.IN_FLIGHT:
             self._finish(lane)
         items = [(self.channel, incoming) for _, _, incoming in batch]
-        running.append((batch, self.lanes[lane].executor.submit(record_batch, items=items)))
+        running.append((batch, self.lanes[lane].executor.submit(self._record, items)))
+
+    def _record(self, items: list[tuple[Channel, IncomingMessage]]) -> list[Outcome] | None:
+        """In a writer thread: one batch; None (nothing done) once a batch has failed."""
+        if self.failed.is_set():
+            return None
+        try:
+            return record_batch(items=items)
+        except BaseException as exc:
+            self.error = self.error or exc
+            self.failed.set()  # before this thread, or another, starts its next batch
+            raise
 
     def _finish(self, lane: int) -> None:
-        """Wait for the lane's oldest batch and count its outcomes."""
-        batch, future = self.lanes[lane].running.popleft()
-        self._count(batch, future.result())
+        """Wait for the lane's oldest batch and count its outcomes; raise the first batch failure."""
+        batch, future = self.lanes[lane].running[0]
+        outcomes = future.result()
+        if outcomes is None:
+            assert self.error is not None
+            raise self.error
+        self.lanes[lane].running.popleft()
+        self._count(batch, outcomes)
         for _, _, incoming in batch:
             held = self.ids_in_flight.get(incoming.external_id)
             if held is not None:

@@ -65,10 +65,12 @@ class Command(BaseCommand):
                     else:
                         recorder.add(f"line {line}", item)
                     meter.update(recorder.seen, 0)
-            except ValueError as exc:
-                raise CommandError(f"{file}: {exc}") from None
-            finally:
-                recorder.close()
+            except BaseException as exc:
+                recorder.abort()
+                if isinstance(exc, ValueError):
+                    raise CommandError(f"{file}: {exc}") from None
+                raise
+            recorder.close()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"{file}:{label}: {reason}")

@@ -94,8 +94,11 @@ class Command(BaseCommand):
                 done_bytes += size
                 recorder.add(label, parsed)
                 meter.update(recorder.seen, done_bytes)
-        finally:
-            recorder.close()
+        except BaseException:
+            # Nothing after a failure (or Ctrl-C) is recorded: a re-run picks up from there.
+            recorder.abort()
+            raise
+        recorder.close()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"rejected {label}: {reason}")
