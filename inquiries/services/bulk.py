@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
@@ -94,15 +96,40 @@ def _copy(
     model's table; values that need it are converted on the way (JSON, database defaults)."""
     converted = [(i, convert) for i, field in enumerate(fields) if (convert := _converter(field))]
     quote = connection.ops.quote_name
-    columns = ", ".join([quote(field.column) for field in fields] + [quote(name) for name in extra])
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            for i, convert in converted:
-                row[i] = convert(row[i])
-            copy.write_row(row)
+    names = [field.column for field in fields] + list(extra)
+    columns = ", ".join(quote(name) for name in names)
+    with connection.cursor() as cursor:
+        types = _column_types(cursor.cursor, meta.db_table)
+        # Binary: each value in its column's own wire format, no text to format and parse
+        # (a third of the client's work for a message row, an eighth for a clock).
+        with cursor.cursor.copy(
+            f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types([types[name] for name in names])
+            for row in rows:
+                for i, convert in converted:
+                    row[i] = convert(row[i])
+                copy.write_row(row)
+
+
+# Per database connection (its lifetime, so a schema changed meanwhile is read afresh by the
+# next connection): table -> column -> type oid.
+_column_type_cache: weakref.WeakKeyDictionary[object, dict[str, dict[str, int]]] = weakref.WeakKeyDictionary()
+_column_type_lock = threading.Lock()
+
+
+def _column_types(cursor: Any, table: str) -> dict[str, int]:
+    """The type oid of each column of `table`, as the server has it (what a binary COPY needs)."""
+    with _column_type_lock:
+        tables = _column_type_cache.setdefault(cursor.connection, {})
+    if table not in tables:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped",
+            [table],
+        )
+        tables[table] = dict(cursor.fetchall())
+    return tables[table]
 
 
 def update_rows(
