@@ -128,6 +128,24 @@ def test_a_bulk_load_analyses_its_tables_each_time_they_have_grown_enough(channe
     assert analyses == [expected] * 2
 
 
+def test_a_load_into_a_large_table_analyses_as_its_own_rows_double(channel: m.Channel):
+    """A new channel's rows in a table the statistics know without them: the planner would take
+    them for none and scan them all per lookup. So the load analyses as it doubles its own rows."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite plans without gathered statistics")
+    insert_rows(m.Message, _message_rows(channel, 0, 40))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inquiries_message")
+    with CaptureQueriesContext(connection) as queries:
+        statistics = PlannerStatistics({m.Message: ("channel", "external_id")}, at_least=5)
+        analysed = []
+        for rows in (5, 4, 1, 9, 1, 19, 1):
+            statistics.add(rows)
+            analysed.append(statistics.written == 0)
+    assert analysed == [True, False, True, False, True, False, True]  # after 5, 10, 20, 40 rows
+    assert sum(q["sql"].startswith("ANALYZE") for q in queries.captured_queries) == 4
+
+
 def test_update_rows_refuses_a_repeated_row_when_it_writes_columns_outside_the_model(channel: m.Channel):
     if connection.vendor != "postgresql":
         with pytest.raises(ValueError, match="PostgreSQL only"):

@@ -243,8 +243,12 @@ class PlannerStatistics:
     of an empty one, and the lookups turn into sequential scans of the whole table: an
     import slows as it goes. So, as `pg_dump` advises after a restore, ANALYZE, here each
     time the load has added as many rows as the first model's table held at the last
-    ANALYZE (at least `at_least`): a handful of times however large the input, each a
-    sample of a few tens of thousands of rows. Nothing to do on SQLite.
+    ANALYZE, or as the load itself had written by then, whichever is fewer (at least
+    `at_least`): a handful of times however large the input, each a sample of a few tens of
+    thousands of rows. The second measure is for a load into a large table on a channel or
+    account the statistics have not seen yet: the planner takes its rows for none and scans
+    them all for every lookup (an import that grows quadratically) until they are analysed.
+    Nothing to do on SQLite.
     """
 
     def __init__(self, columns: dict[type[models.Model], Sequence[str]], *, at_least: int = 1_000) -> None:
@@ -256,13 +260,15 @@ class PlannerStatistics:
         )
         self.at_least = at_least
         self.enabled = connection.vendor == "postgresql"
-        self.written = 0
+        self.written = 0  # since the last ANALYZE
+        self.loaded = 0  # by this load, in all
         self.size = self._size() if self.enabled else 0
 
     def add(self, rows: int) -> None:
         """Count `rows` new rows of the first model; ANALYZE when the table has grown enough."""
         self.written += rows
-        if self.enabled and self.written >= max(self.at_least, self.size):
+        self.loaded += rows
+        if self.enabled and self.written >= max(self.at_least, min(self.size, self.loaded - self.written)):
             self.analyze()
 
     def analyze(self) -> None:
