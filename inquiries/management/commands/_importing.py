@@ -38,10 +38,6 @@ class Tally:
     automatic: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
-    @property
-    def seen(self) -> int:
-        return self.imported + self.duplicate + len(self.rejected)
-
     def summary(self) -> str:
         return (
             f"imported={self.imported} duplicate={self.duplicate} automatic={self.automatic} "
