@@ -282,14 +282,28 @@ def test_an_id_seen_first_on_the_careful_path_is_recorded_there_and_the_later_co
     assert Message.objects.get(external_id="same").sender_address == "a@example.com"
 
 
-def test_an_order_follow_up_waits_for_an_earlier_message_of_its_customer_on_the_careful_path(db):
-    """The first message names another customer's mail (careful path) and opens the inquiry of
-    its order; the second, same customer and order, no references, must join that inquiry and
-    not open one of its own ahead of it."""
+def recorded_both_ways(messages, *, history=None, now=T0 + timedelta(hours=1)):
+    """Record `messages(prefix)` one by one on one channel and as a batch on another (each on its
+    own account, after `history(prefix)` stored one by one); check both store the same facts.
+    Returns the two channels."""
     from tests.factories import AccountFactory
 
     policy_with_targets()
     one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
+    for channel, prefix in ((one_by_one, "x"), (batched, "y")):
+        for item in history(prefix) if history else ():
+            services.record_message(channel=channel, incoming=item, now=item.received_at or now)
+    for item in messages("x"):
+        services.record_message(channel=one_by_one, incoming=item, now=now)
+    record_batch(items=[(batched, item) for item in messages("y")], now=now)
+    assert facts(batched) == facts(one_by_one)
+    return one_by_one, batched
+
+
+def test_an_order_follow_up_waits_for_an_earlier_message_of_its_customer_on_the_careful_path(db):
+    """The first message names another customer's mail (careful path) and opens the inquiry of
+    its order; the second, same customer and order, no references, must join that inquiry and
+    not open one of its own ahead of it."""
     order = "123-4567890-1234567"
 
     def messages(prefix: str) -> list:
@@ -310,10 +324,7 @@ def test_an_order_follow_up_waits_for_an_earlier_message_of_its_customer_on_the_
             ),
         ]
 
-    for item in messages("x"):
-        services.record_message(channel=one_by_one, incoming=item, now=T0 + timedelta(hours=1))
-    record_batch(items=[(batched, item) for item in messages("y")], now=T0 + timedelta(hours=1))
-    assert facts(batched) == facts(one_by_one)
+    _, batched = recorded_both_ways(messages)
     inquiry = Inquiry.objects.get(channel=batched, order_id=order)
     assert inquiry.opened_at == T0 + timedelta(minutes=5)
     assert sorted(inquiry.messages.values_list("external_id", flat=True)) == ["y1", "y2"]
@@ -322,12 +333,15 @@ def test_an_order_follow_up_waits_for_an_earlier_message_of_its_customer_on_the_
 def test_an_order_follow_up_joins_an_inquiry_an_earlier_reply_in_the_batch_brought_back_into_the_window(db):
     """The inquiry of the order was last active 40 days ago, outside the 30-day window; a reply
     earlier in the batch makes it active again, so the order's next message joins it."""
-    from tests.factories import AccountFactory
-
-    policy_with_targets()
-    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
     order = "123-4567890-7654321"
-    before = T0 - timedelta(days=40)
+
+    def history(prefix: str) -> list:
+        before = T0 - timedelta(days=40)
+        return [
+            incoming(
+                external_id=f"{prefix}0", received_at=before, sender_address="a@example.com", order_id=order
+            )
+        ]
 
     def messages(prefix: str) -> list:
         return [
@@ -345,28 +359,13 @@ def test_an_order_follow_up_joins_an_inquiry_an_earlier_reply_in_the_batch_broug
             ),
         ]
 
-    for channel, prefix in ((one_by_one, "x"), (batched, "y")):
-        first = incoming(
-            external_id=f"{prefix}0", received_at=before, sender_address="a@example.com", order_id=order
-        )
-        services.record_message(channel=channel, incoming=first, now=before)
-    for item in messages("x"):
-        services.record_message(channel=one_by_one, incoming=item, now=T0 + timedelta(hours=1))
-    record_batch(items=[(batched, item) for item in messages("y")], now=T0 + timedelta(hours=1))
-    assert facts(batched) == facts(one_by_one)
-    assert sorted(Inquiry.objects.get(channel=batched).messages.values_list("external_id", flat=True)) == [
-        "y0",
-        "y1",
-        "y2",
-    ]
+    _, batched = recorded_both_ways(messages, history=history)
+    inquiry = Inquiry.objects.get(channel=batched)
+    assert sorted(inquiry.messages.values_list("external_id", flat=True)) == ["y0", "y1", "y2"]
 
 
 def test_a_message_listed_after_a_reply_that_names_it_is_not_stored_ahead_of_that_reply(db):
     """Out of order input: the reply comes first and, one by one, finds nothing to join."""
-    from tests.factories import AccountFactory
-
-    policy_with_targets()
-    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
 
     def messages(prefix: str) -> list:
         return [
@@ -379,25 +378,15 @@ def test_a_message_listed_after_a_reply_that_names_it_is_not_stored_ahead_of_tha
             incoming(external_id=f"{prefix}original", received_at=T0, sender_address="a@example.com"),
         ]
 
-    for item in messages("x"):
-        services.record_message(channel=one_by_one, incoming=item, now=T0 + timedelta(hours=1))
-    record_batch(items=[(batched, item) for item in messages("y")], now=T0 + timedelta(hours=1))
-    assert facts(batched) == facts(one_by_one)
+    _, batched = recorded_both_ways(messages)
     assert Inquiry.objects.filter(channel=batched).count() == 2
 
 
 def test_a_customer_gets_the_first_name_of_the_batch_as_one_by_one(db):
     from inquiries.models import Customer
-    from tests.factories import AccountFactory
 
-    policy_with_targets()
-    one_by_one, batched = (ChannelFactory(account=AccountFactory()) for _ in range(2))
-    for channel, prefix in ((one_by_one, "x"), (batched, "y")):
-        # A customer already stored without a name.
-        services.record_message(
-            channel=channel,
-            incoming=incoming(external_id=f"{prefix}0", sender_address="known@example.com", sender_name=""),
-        )
+    def history(prefix: str) -> list:  # a customer already stored without a name
+        return [incoming(external_id=f"{prefix}0", sender_address="known@example.com", sender_name="")]
 
     def messages(prefix: str) -> list:
         return [
@@ -411,9 +400,7 @@ def test_a_customer_gets_the_first_name_of_the_batch_as_one_by_one(db):
             incoming(external_id=f"{prefix}5", sender_address="known@example.com", sender_name="Dave"),
         ]
 
-    for item in messages("x"):
-        services.record_message(channel=one_by_one, incoming=item)
-    record_batch(items=[(batched, item) for item in messages("y")])
+    one_by_one, batched = recorded_both_ways(messages, history=history, now=None)
 
     def names(channel) -> dict[str, str]:
         return dict(Customer.objects.filter(account=channel.account).values_list("address", "name"))

@@ -26,7 +26,6 @@ from inquiries.management.commands._importing import (
     BatchRecorder,
     ConcurrentRecorder,
     Tally,
-    customer_key,
     recorder_for,
 )
 from tests.factories import AccountFactory, ChannelFactory, policy_with_targets
@@ -208,12 +207,14 @@ def test_import_mail_with_two_writers_reports_like_one(tmp_path: Path):
 
 
 def test_a_message_goes_by_its_customer_unless_its_place_may_depend_on_another():
+    from inquiries.services.batch import owner
     from tests.factories import incoming
 
-    assert customer_key(incoming(sender_address="Buyer@Example.com")) == "buyer@example.com"
-    assert customer_key(incoming(sender_address="")) is None
-    assert customer_key(incoming(sender_address="a@example.com", thread_id="T-1")) is None
-    assert customer_key(incoming(sender_address="a@example.com", direction="outbound")) is None
+    channel = m.Channel(pk=1, account_id=7)
+    assert owner(channel, incoming(sender_address="Buyer@Example.com")) == (7, "buyer@example.com")
+    assert owner(channel, incoming(sender_address="")) is None
+    assert owner(channel, incoming(sender_address="a@example.com", thread_id="T-1")) is None
+    assert owner(channel, incoming(sender_address="a@example.com", direction="outbound")) is None
 
 
 @pytest.mark.django_db

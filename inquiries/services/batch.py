@@ -86,19 +86,19 @@ def record_batch(
         except Rejected as exc:
             results[index] = exc
             continue
-        owner = None if incoming.thread_id else _customer_key(channel, incoming)
+        who = owner(channel, incoming)
         order = incoming.order_id
         # A message with an order id waits for the earlier ones that go the careful way with
         # the same order: one may open the inquiry of that order, which it must then join, as
         # one by one it would. (Inquiries stored before the batch: `_follow_ups_by_order`.)
         if (
             _needs_lookup(incoming)
-            or (order and ((owner, order) in touched or (None, order) in touched))
+            or (order and ((who, order) in touched or (None, order) in touched))
             or (channel.pk, incoming.external_id) in named
         ):
             slow.append(index)
             if order:
-                touched.add((owner, order))
+                touched.add((who, order))
             named.update((channel.pk, ref) for ref in (incoming.in_reply_to, *incoming.references) if ref)
         else:
             fresh.append(_New(index, channel, incoming, incoming.received_at or now))
@@ -123,7 +123,7 @@ def record_batch(
         # here, or nameless before, gets, as one by one (`messages._customer`).
         names: dict[tuple[int, str], str] = {}
         for index, (channel, incoming) in enumerate(items):
-            key = _customer_key(channel, incoming)
+            key = customer_key(channel, incoming)
             if key is not None and incoming.sender_name and results[index] is None and unseen(index):
                 names.setdefault(key, incoming.sender_name[:200])
         slow += [item.index for item in fresh if not unseen(item.index)]
@@ -182,11 +182,22 @@ def _needs_lookup(incoming: IncomingMessage) -> bool:
     )
 
 
-def _customer_key(channel: Channel, incoming: IncomingMessage) -> tuple[int, str] | None:
+def customer_key(channel: Channel, incoming: IncomingMessage) -> tuple[int, str] | None:
     """The customer a message is from (account, address), None when it is not a customer's."""
     if incoming.direction != Direction.INBOUND or not incoming.sender_address:
         return None
     return channel.account_id, normalise_address(incoming.sender_address)[:320]
+
+
+def owner(channel: Channel, incoming: IncomingMessage) -> tuple[int, str] | None:
+    """The customer whose earlier messages alone decide where a message goes, or None.
+
+    A customer's message threads only with that customer's inquiries: In-Reply-To, a ticket
+    reference and an order id all count only from the same customer (`messages._thread`).
+    Not so for a message with an explicit thread id (which names a conversation whoever
+    wrote it), one without a sender address or one that is not inbound: None.
+    """
+    return None if incoming.thread_id else customer_key(channel, incoming)
 
 
 def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[int, str]]:
@@ -203,9 +214,8 @@ def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[
 
 def _attach_customers(fresh: list[_New], names: dict[tuple[int, str], str]) -> None:
     """Each message's customer, created (or given a name it lacked) with `names`."""
-    wanted = {
-        (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320]) for item in fresh
-    }
+    keys = [customer_key(item.channel, item.incoming) for item in fresh]  # all inbound, with a sender
+    wanted = set(keys)
     accounts = {account for account, _ in wanted}
     addresses = {address for _, address in wanted}
 
@@ -228,10 +238,8 @@ def _attach_customers(fresh: list[_New], names: dict[tuple[int, str], str]) -> N
         if not customer.name and names.get(key):
             customer.name = names[key]
             Customer.objects.filter(pk=customer.pk, name="").update(name=customer.name)
-    for item in fresh:
-        item.customer = known[
-            (item.channel.account_id, normalise_address(item.incoming.sender_address)[:320])
-        ]
+    for item, key in zip(fresh, keys, strict=True):
+        item.customer = known[key]  # type: ignore[index]
 
 
 def _follow_ups_by_order(fresh: list[_New], slow: list[int]) -> list[_New]:

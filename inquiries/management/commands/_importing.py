@@ -15,9 +15,9 @@ from typing import TextIO
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
-from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
-from inquiries.models import Channel, Clock, Customer, Inquiry, Message, normalise_address
-from inquiries.services.batch import Outcome, record_batch
+from inquiries.ingestion.types import IncomingMessage, Rejected
+from inquiries.models import Channel, Clock, Customer, Inquiry, Message
+from inquiries.services.batch import Outcome, owner, record_batch
 from inquiries.services.bulk import PlannerStatistics
 
 
@@ -164,19 +164,6 @@ class BatchRecorder(_Recorder):
         self._report()
 
 
-def customer_key(incoming: IncomingMessage) -> str | None:
-    """The customer whose earlier messages alone decide where `incoming` goes, or None.
-
-    A customer's message threads only with that customer's inquiries: In-Reply-To, a ticket
-    reference and an order id all count only from the same customer (`messages._thread`).
-    Not so for a message without a sender address, one with an explicit thread id (which
-    names a conversation whoever wrote it) or one that is not inbound: None.
-    """
-    if incoming.direction != Direction.INBOUND or incoming.thread_id or not incoming.sender_address:
-        return None
-    return normalise_address(incoming.sender_address)[:320]
-
-
 @dataclass
 class _Lane:
     """One database connection of a `ConcurrentRecorder`: its own thread, its batches in order."""
@@ -189,7 +176,7 @@ class _Lane:
 class ConcurrentRecorder(_Recorder):
     """Records on several database connections at once (PostgreSQL), the messages shared out by customer.
 
-    Where a message goes depends only on its own customer's earlier messages (`customer_key`),
+    Where a message goes depends only on its own customer's earlier messages (`batch.owner`),
     so each customer's messages are recorded in input order on one connection, and the
     connections work side by side: while one waits for the database (its COPYs, the
     foreign-key checks at COMMIT), another prepares its next batch. The result is the one a
@@ -215,9 +202,9 @@ class ConcurrentRecorder(_Recorder):
 
     def add(self, label: str, incoming: IncomingMessage) -> None:
         position = self._position()
-        key = customer_key(incoming)
+        key = owner(self.channel, incoming)
         held = self.ids_in_flight.get(incoming.external_id)
-        lane = None if key is None else zlib.crc32(key.encode()) % len(self.lanes)
+        lane = None if key is None else zlib.crc32(key[1].encode()) % len(self.lanes)
         if lane is None or (held is not None and held[0] != lane):
             # Recorded alone, after everything before it and before anything after it.
             self._drain()
@@ -283,9 +270,8 @@ class ConcurrentRecorder(_Recorder):
         """Wait for the lane's oldest batch and count its outcomes; raise the first batch failure."""
         batch, future = self.lanes[lane].running[0]
         outcomes = future.result()
-        if outcomes is None:
-            assert self.error is not None
-            raise self.error
+        if outcomes is None:  # skipped after another batch failed: that failure is the error
+            raise self.error or CommandError("an earlier batch failed")
         self.lanes[lane].running.popleft()
         self._count(batch, outcomes)
         for _, _, incoming in batch:

@@ -65,10 +65,11 @@ class Command(BaseCommand):
                     else:
                         recorder.add(f"line {line}", item)
                     meter.update(recorder.seen, 0)
-            except BaseException as exc:
+            except ValueError as exc:
                 recorder.abort()
-                if isinstance(exc, ValueError):
-                    raise CommandError(f"{file}: {exc}") from None
+                raise CommandError(f"{file}: {exc}") from None
+            except BaseException:
+                recorder.abort()
                 raise
             recorder.close()
         meter.finish()
