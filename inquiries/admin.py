@@ -14,22 +14,63 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inquiries import models as m
+from inquiries import scoping
 
 
-class ScopedByAccount(admin.ModelAdmin):
-    """Limits a staff user's lists to their teams' accounts; `account_path` names the link."""
-
-    account_path = "account"
+class ScopedAdmin(admin.ModelAdmin):
+    """Every admin page asks `inquiries.scoping` which rows a user may see and change: lists,
+    change pages, the choices of every related field and the filter sidebars. On top of
+    that, Django's model permissions decide what a staff user may do at all."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        accounts = m.Account.objects.visible_to(request.user)
-        return queryset.filter(**{f"{self.account_path}__in": accounts})
+        return scoping.scoped(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        kwargs.setdefault("queryset", _choices(db_field, request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        kwargs.setdefault("queryset", _choices(db_field, request))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # A related-field filter lists only the values among the rows this user can see.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter) if _is_relation(self.model, name) else name
+            for name in super().get_list_filter(request)
+        ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        required = [
+            name for name in scoping.fields_required_of(request.user, self.model) if name in form.base_fields
+        ]
+        for name in required:
+            form.base_fields[name].required = True
+        return form
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or scoping.may_change(request.user, obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or scoping.may_change(request.user, obj))
 
 
-class ReadOnly(admin.ModelAdmin):
+def _choices(db_field: Any, request: HttpRequest) -> QuerySet:
+    model = db_field.remote_field.model
+    return scoping.scoped(model._default_manager.all(), request.user)
+
+
+def _is_relation(model: Any, name: Any) -> bool:
+    if not isinstance(name, str) or "__" in name:
+        return False
+    field = model._meta.get_field(name)
+    return bool(field.is_relation)
+
+
+class ReadOnly(ScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -46,7 +87,7 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(m.Calendar)
-class CalendarAdmin(admin.ModelAdmin):
+class CalendarAdmin(ScopedAdmin):
     list_display = ["name", "timezone", "is_24x7", "version"]
     search_fields = ["name"]
     readonly_fields = ["version"]
@@ -98,20 +139,11 @@ class CalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Account)
-class AccountAdmin(ScopedByAccount):
-    account_path = "pk"
+class AccountAdmin(ScopedAdmin):
     list_display = ["name", "marketplace", "timezone", "reply_target_seconds", "is_active"]
     list_filter = ["marketplace", "is_active"]
     search_fields = ["name"]
     raw_id_fields = ["reply_calendar"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        return (
-            queryset
-            if request.user.is_superuser
-            else queryset.filter(pk__in=m.Account.objects.visible_to(request.user))
-        )
 
 
 class MembershipInline(admin.TabularInline):
@@ -121,7 +153,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(m.Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ScopedAdmin):
     list_display = ["name"]
     search_fields = ["name"]
     filter_horizontal = ["accounts"]
@@ -129,7 +161,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Channel)
-class ChannelAdmin(ScopedByAccount):
+class ChannelAdmin(ScopedAdmin):
     list_display = ["slug", "name", "account", "kind", "is_active"]
     list_filter = ["kind", "is_active", "account"]
     list_select_related = ["account"]
@@ -142,7 +174,7 @@ class TopicRuleInline(admin.TabularInline):
 
 
 @admin.register(m.Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(ScopedAdmin):
     list_display = ["key", "name", "is_complaint", "health_category", "position"]
     list_filter = ["is_complaint", "health_category"]
     search_fields = ["key", "name"]
@@ -150,7 +182,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Customer)
-class CustomerAdmin(ScopedByAccount):
+class CustomerAdmin(ScopedAdmin):
     list_display = ["address", "name", "account", "created_at"]
     list_filter = ["account"]
     list_select_related = ["account"]
@@ -178,7 +210,7 @@ class MessageInline(admin.StackedInline):
 
 
 @admin.register(m.Inquiry)
-class InquiryAdmin(ReadOnly, ScopedByAccount):
+class InquiryAdmin(ReadOnly):
     list_display = [
         "id",
         "subject",
@@ -199,8 +231,7 @@ class InquiryAdmin(ReadOnly, ScopedByAccount):
 
 
 @admin.register(m.Message)
-class MessageAdmin(ReadOnly, ScopedByAccount):
-    account_path = "channel__account"
+class MessageAdmin(ReadOnly):
     list_display = ["id", "external_id", "channel", "direction", "automatic", "sender_address", "received_at"]
     list_filter = ["direction", "automatic", "channel"]
     list_select_related = ["channel"]
@@ -209,8 +240,7 @@ class MessageAdmin(ReadOnly, ScopedByAccount):
 
 
 @admin.register(m.InquiryEvent)
-class InquiryEventAdmin(ReadOnly, ScopedByAccount):
-    account_path = "inquiry__account"
+class InquiryEventAdmin(ReadOnly):
     list_display = ["id", "inquiry", "kind", "at", "actor"]
     list_filter = ["kind"]
     list_select_related = ["inquiry", "actor"]
@@ -223,7 +253,7 @@ class SlaTargetInline(admin.TabularInline):
 
 
 @admin.register(m.SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(ScopedAdmin):
     list_display = ["name", "position", "is_active", "calendar", "warn_ratio"]
     list_editable = ["position", "is_active"]
     list_select_related = ["calendar"]
@@ -239,8 +269,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Clock)
-class ClockAdmin(ReadOnly, ScopedByAccount):
-    account_path = "inquiry__account"
+class ClockAdmin(ReadOnly):
     list_display = ["id", "inquiry", "kind", "state", "started_at", "due_at", "stopped_at"]
     list_filter = ["kind", "state"]
     list_select_related = ["inquiry"]

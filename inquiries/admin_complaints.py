@@ -14,11 +14,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inquiries import models as m
-from inquiries.admin import ReadOnly, ScopedByAccount
+from inquiries.admin import ReadOnly, ScopedAdmin
 
 
 @admin.register(m.TopicModel)
-class TopicModelAdmin(admin.ModelAdmin):
+class TopicModelAdmin(ScopedAdmin):
     list_display = [
         "version",
         "created_at",
@@ -98,7 +98,7 @@ class ClusterEventInline(admin.TabularInline):
 
 
 @admin.register(m.Cluster)
-class ClusterAdmin(ReadOnly, ScopedByAccount):
+class ClusterAdmin(ReadOnly):
     list_display = ["id", "account", "topic", "sku", "kind", "state", "severity", "member_count", "last_seen"]
     list_filter = ["state", "kind", "severity", "topic"]
     list_select_related = ["account", "topic"]

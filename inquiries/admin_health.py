@@ -12,11 +12,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from inquiries import models as m
-from inquiries.admin import ScopedByAccount
+from inquiries.admin import ScopedAdmin
 
 
 @admin.register(m.MarketplacePreset)
-class MarketplacePresetAdmin(admin.ModelAdmin):
+class MarketplacePresetAdmin(ScopedAdmin):
     list_display = [
         "name",
         "marketplace",
@@ -78,7 +78,7 @@ class MarketplacePresetAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.HealthSnapshot)
-class HealthSnapshotAdmin(ScopedByAccount):
+class HealthSnapshotAdmin(ScopedAdmin):
     list_display = ["account", "date", "status", "as_of", "computed_at"]
     list_filter = ["status", "account"]
     list_select_related = ["account"]
@@ -93,7 +93,7 @@ class HealthSnapshotAdmin(ScopedByAccount):
 
 
 @admin.register(m.OrderVolume)
-class OrderVolumeAdmin(ScopedByAccount):
+class OrderVolumeAdmin(ScopedAdmin):
     list_display = ["account", "date", "orders", "updated_at"]
     list_filter = ["account"]
     list_select_related = ["account"]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import secrets
-from inquiries.admin import ScopedByAccount
+from inquiries.admin import ScopedAdmin
 from inquiries.services import mail as mail_service
 from inquiries.services import mailbox as mailbox_service
 
@@ -72,9 +72,8 @@ class MailboxForm(forms.ModelForm):
 
 
 @admin.register(m.MailboxConfig)
-class MailboxAdmin(ScopedByAccount):
+class MailboxAdmin(ScopedAdmin):
     form = MailboxForm
-    account_path = "channel__account"
     list_display = [
         "channel",
         "imap_host",
@@ -211,9 +210,8 @@ class MailWebhookForm(forms.ModelForm):
 
 
 @admin.register(m.MailWebhook)
-class MailWebhookAdmin(ScopedByAccount):
+class MailWebhookAdmin(ScopedAdmin):
     form = MailWebhookForm
-    account_path = "channel__account"
     list_display = ["channel", "provider", "is_active", "url_path", "last_received_at", "short_error"]
     list_filter = ["provider", "is_active"]
     list_select_related = ["channel"]
@@ -245,8 +243,7 @@ class MailWebhookAdmin(ScopedByAccount):
 
 
 @admin.register(m.SuspendedSender)
-class SuspendedSenderAdmin(ScopedByAccount):
-    account_path = "channel__account"
+class SuspendedSenderAdmin(ScopedAdmin):
     list_display = [
         "address",
         "channel",
@@ -284,8 +281,7 @@ class SuspendedSenderAdmin(ScopedByAccount):
 
 
 @admin.register(m.OutgoingMail)
-class OutgoingMailAdmin(ScopedByAccount):
-    account_path = "message__channel__account"
+class OutgoingMailAdmin(ScopedAdmin):
     list_display = ["message", "state", "attempts", "sent_at", "next_attempt_at", "short_error", "updated_at"]
     list_filter = ["state"]
     list_select_related = ["message"]

@@ -9,10 +9,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inquiries import models as m
+from inquiries.admin import ScopedAdmin
 
 
 @admin.register(m.NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
+class NotificationPreferenceAdmin(ScopedAdmin):
     list_display = ["user", "in_app", "email_mode", "digest_minutes", "last_digest_at"]
     list_filter = ["email_mode", "in_app"]
     list_select_related = ["user"]
@@ -21,7 +22,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ScopedAdmin):
     list_display = ["created_at", "user", "kind", "title", "read_at", "email_state"]
     list_filter = ["kind", "email_state"]
     list_select_related = ["user"]
@@ -33,14 +34,14 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ScopedAdmin):
     list_display = ["name", "url", "is_active"]
     list_filter = ["is_active"]
     filter_horizontal = ["teams"]
 
 
 @admin.register(m.WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ScopedAdmin):
     list_display = [
         "created_at",
         "endpoint",
@@ -81,7 +82,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.EscalationRule)
-class EscalationRuleAdmin(admin.ModelAdmin):
+class EscalationRuleAdmin(ScopedAdmin):
     list_display = [
         "name",
         "trigger",
@@ -98,7 +99,7 @@ class EscalationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.EscalationAction)
-class EscalationActionAdmin(admin.ModelAdmin):
+class EscalationActionAdmin(ScopedAdmin):
     list_display = ["acted_at", "rule", "event", "summary"]
     list_select_related = ["rule", "event"]
     raw_id_fields = ["event"]
@@ -111,7 +112,7 @@ class EscalationActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.FailedTask)
-class FailedTaskAdmin(admin.ModelAdmin):
+class FailedTaskAdmin(ScopedAdmin):
     list_display = ["failed_at", "task_name", "task_id", "resolved"]
     list_filter = ["resolved", "task_name"]
     readonly_fields = ["task_name", "task_id", "args", "error", "failed_at"]

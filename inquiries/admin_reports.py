@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
+from inquiries.admin import ScopedAdmin
 from inquiries.models import ReportSubscription
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(admin.ModelAdmin):
+class ReportSubscriptionAdmin(ScopedAdmin):
     """Superusers see every digest; other staff only their own (managers subscribe on the reports page)."""
 
     list_display = ["user", "frequency", "hour", "weekday", "timezone", "is_active", "last_sent_at"]
@@ -20,7 +19,3 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     filter_horizontal = ["teams"]
     readonly_fields = ["created_at", "last_sent_at"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ReportSubscription]:
-        queryset = super().get_queryset(request)
-        return queryset if request.user.is_superuser else queryset.filter(user=request.user)

@@ -1,5 +1,8 @@
 """Staff API for SLA configuration: calendars (with holidays) and policies (with targets).
 
+Who may read and write which rows: `inquiries.api.permissions` (model permissions plus
+the scoping rules the admin uses).
+
 Writes validate with the models' own clean() and go through the configuration services,
 so a change recomputes the running clocks it affects, exactly as an admin edit does.
 """
@@ -10,9 +13,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
+from inquiries.api.permissions import ScopedSerializer, ScopedViewSet
 from inquiries.models import Calendar, Holiday, SlaPolicy, SlaTarget
 from inquiries.services.config import calendar_changed, policy_changed
 
@@ -32,7 +36,7 @@ class HolidaySerializer(serializers.ModelSerializer):
         fields = ["date", "name"]
 
 
-class CalendarSerializer(serializers.ModelSerializer):
+class CalendarSerializer(ScopedSerializer):
     holidays = HolidaySerializer(many=True, required=False)
 
     class Meta:
@@ -41,6 +45,7 @@ class CalendarSerializer(serializers.ModelSerializer):
         read_only_fields = ["version"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
         probe = Calendar(**{k: v for k, v in attrs.items() if k != "holidays"})
         if self.instance is not None:
             for field in ("timezone", "is_24x7", "hours"):
@@ -69,7 +74,7 @@ class TargetSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(ScopedSerializer):
     targets = TargetSerializer(many=True, required=False)
 
     class Meta:
@@ -118,15 +123,13 @@ class ById(CursorPagination):
     page_size = 100
 
 
-class CalendarViewSet(viewsets.ModelViewSet):
-    permission_classes = [permissions.IsAdminUser]
+class CalendarViewSet(ScopedViewSet):
     pagination_class = ById
     serializer_class = CalendarSerializer
     queryset = Calendar.objects.prefetch_related("holidays")
 
 
-class PolicyViewSet(viewsets.ModelViewSet):
-    permission_classes = [permissions.IsAdminUser]
+class PolicyViewSet(ScopedViewSet):
     pagination_class = ById
     serializer_class = PolicySerializer
     queryset = SlaPolicy.objects.prefetch_related("targets", "accounts", "channels", "topics")

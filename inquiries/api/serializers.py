@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inquiries.api.permissions import ScopedSerializer
 from inquiries.ingestion.html import sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.models import (
@@ -292,7 +293,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "at", "recorded_at", "actor", "message", "clock", "data"]
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(ScopedSerializer):
     class Meta:
         model = Account
         fields = [
@@ -306,13 +307,13 @@ class AccountSerializer(serializers.ModelSerializer):
         ]
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ScopedSerializer):
     class Meta:
         model = Team
         fields = ["id", "name", "accounts"]
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(ScopedSerializer):
     class Meta:
         model = Channel
         fields = ["id", "account", "slug", "name", "kind", "is_active", "address"]

@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, permissions, status, viewsets
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -20,6 +20,7 @@ from inquiries import selectors, services
 from inquiries.api import serializers as s
 from inquiries.api.errors import rejection_errors
 from inquiries.api.parsers import API_PARSERS
+from inquiries.api.permissions import ScopedViewSet
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
 from inquiries.services.batch import record_batch
@@ -157,8 +158,9 @@ class ByName(CursorPagination):
     page_size = 100
 
 
-class StaffViewSet(viewsets.ModelViewSet):
-    permission_classes = [permissions.IsAdminUser]
+class StaffViewSet(ScopedViewSet):
+    """Configuration routes: model permissions and account scoping, as in the admin."""
+
     pagination_class = ByName
     parser_classes = API_PARSERS
 
