@@ -82,6 +82,7 @@ class MailboxAdmin(ScopedAdmin):
         "is_enabled",
         "last_polled_at",
         "failures",
+        "failed_messages",
         "short_error",
     ]
     list_filter = ["is_enabled"]
@@ -100,6 +101,7 @@ class MailboxAdmin(ScopedAdmin):
         "last_error",
         "failures",
         "next_attempt_at",
+        "failed_messages",
     ]
     fieldsets = [
         (None, {"fields": ["channel", "is_enabled"]}),
@@ -147,6 +149,7 @@ class MailboxAdmin(ScopedAdmin):
                     "last_error",
                     "failures",
                     "next_attempt_at",
+                    "failed_messages",
                     "uidvalidity",
                     "last_uid",
                 ]

@@ -42,7 +42,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from inquiries.ingestion.html import html_to_text, sanitize_html
+from inquiries.ingestion.html import bound_html, html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingAttachment, IncomingMessage, Rejected
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -328,6 +328,11 @@ def _build(
 ) -> IncomingMessage:
     parts = _walk(msg, max_depth=max_depth, max_parts=max_parts)
     html = parts.html or ""
+    if html:
+        bounded = bound_html(html)
+        html = bounded.html
+        for note in bounded.notes:
+            parts.note(note)
     body_text = parts.plain or ""
     if not body_text.strip() and html:
         body_text = html_to_text(html)

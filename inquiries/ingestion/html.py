@@ -9,6 +9,8 @@ gives a readable plain-text rendering for HTML-only mail. No Django import.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import nh3
@@ -54,8 +56,123 @@ def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+# html5ever's tree building costs time in proportion to the depth of open elements for each
+# new one, so nesting makes parsing quadratic: 20,000 nested <div>s took 2 s, 120,000 over
+# 300 s. Real mail nests a few dozen levels; past MAX_DEPTH the tags are dropped and their
+# text kept, before any parser sees the markup. MAX_HTML_CHARS bounds the rest linearly.
+MAX_DEPTH = 200
+MAX_HTML_CHARS = 2_000_000
+_TAG_OPEN_RE = re.compile(r"<(/?)([A-Za-z][^\t\n\f\r />]*)")
+# One attribute (or the tag's end) as HTML's tokenizer reads it: a quote opens a value only
+# after "=", so `<div a"b>` is one tag, and an unclosed quoted value runs to the end.
+_ATTRIBUTE_RE = re.compile(
+    r"""[\t\n\f\r /]*(?:(>)|[^\t\n\f\r />][^\t\n\f\r />=]*[\t\n\f\r ]*"""
+    r"""(?:=[\t\n\f\r ]*(?:"[^"]*"?|'[^']*'?|[^\t\n\f\r >]*))?)"""
+)
+_RAW_TEXT_TAGS = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+     "track", "wbr", "keygen", "frame", "basefont", "bgsound", "image", "isindex"}
+)  # fmt: skip
+# A start tag of these closes an open one of the same name (HTML's optional end tags), so
+# "<p>a<p>b" is two paragraphs side by side, not one inside the other.
+_SELF_CLOSING_SIBLINGS = frozenset(
+    {"p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot", "rb", "rt", "rp"}
+)
+
+
+@dataclass(frozen=True)
+class BoundedHtml:
+    html: str
+    notes: tuple[str, ...]
+
+
+def _tags(html: str) -> Iterator[tuple[int, int, bool, str]]:
+    """(start, end, closing, name) of each tag, skipping comments and raw-text content; linear."""
+    position = 0
+    length = len(html)
+    while True:
+        start = html.find("<", position)
+        if start < 0:
+            return
+        if html.startswith("<!--", start):
+            close = html.find("-->", start + 4)
+            if close < 0:
+                return
+            position = close + 3
+            continue
+        opened = _TAG_OPEN_RE.match(html, start)
+        if opened is None:
+            position = start + 1
+            continue
+        cursor = opened.end()
+        while True:
+            attribute = _ATTRIBUTE_RE.match(html, cursor)
+            if attribute is None or attribute.end() == cursor:
+                return  # the tag runs to the end of the input: no further tags
+            cursor = attribute.end()
+            if attribute.group(1):
+                break
+            if cursor >= length:
+                return
+        closing, name = bool(opened.group(1)), opened.group(2).lower()
+        yield start, cursor, closing, name
+        position = cursor
+        if not closing and name in _RAW_TEXT_TAGS:
+            close = _find_ci(html, f"</{name}", cursor)
+            if close < 0:
+                return
+            position = close
+
+
+def _find_ci(html: str, needle: str, start: int) -> int:
+    found = re.compile(re.escape(needle), re.IGNORECASE).search(html, start)
+    return -1 if found is None else found.start()
+
+
+def bound_html(html: str) -> BoundedHtml:
+    """Cut `html` to what the parsers handle in linear time: at most MAX_HTML_CHARS
+    characters, and tags nested deeper than MAX_DEPTH dropped (their text is kept). Linear
+    in the input; what was changed is said in `notes`."""
+    notes: list[str] = []
+    if len(html) > MAX_HTML_CHARS:
+        html = html[:MAX_HTML_CHARS]
+        notes.append(f"HTML cut at {MAX_HTML_CHARS:,} characters; the rest is only in the raw message")
+    stack: list[str] = []
+    dropped = 0
+    pieces: list[str] = []
+    position = 0
+    for start, end, closing, name in _tags(html):
+        if name in _VOID_TAGS:
+            continue
+        keep = True
+        if closing:
+            if dropped:
+                dropped -= 1
+                keep = False
+            elif name in stack:
+                while stack.pop() != name:
+                    pass
+        else:
+            if not dropped and stack and name in _SELF_CLOSING_SIBLINGS and stack[-1] == name:
+                stack.pop()
+            if len(stack) >= MAX_DEPTH:
+                dropped += 1
+                keep = False
+            else:
+                stack.append(name)
+        if not keep:
+            pieces.append(html[position:start])
+            position = end
+    if pieces:
+        pieces.append(html[position:])
+        html = "".join(pieces)
+        notes.append(f"HTML nested over {MAX_DEPTH} levels deep: the deeper tags were removed, their text kept")
+    return BoundedHtml(html=html, notes=tuple(notes))
+
+
 def _prepare(html: str) -> str:
-    return _SURROGATES_RE.sub("\ufffd", html.replace("\x00", ""))
+    return bound_html(_SURROGATES_RE.sub("\ufffd", html.replace("\x00", ""))).html
 
 
 def sanitize_html(html: str) -> str:

@@ -32,7 +32,7 @@ from email.utils import formataddr
 from urllib.parse import parse_qsl
 
 from inquiries.ingestion.email import parse_email
-from inquiries.ingestion.html import sanitize_html
+from inquiries.ingestion.html import html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 
 PROVIDERS = ("generic", "mailgun", "postmark", "sendgrid")
@@ -362,7 +362,7 @@ def _parse_generic(body: bytes, now: datetime) -> IncomingMessage:
         sender_address=address,
         sender_name=_string(sender, "name")[:200],
         subject=" ".join(_string(data, "subject").split())[:998],
-        body_text=_string(data, "text"),
+        body_text=_string(data, "text") or (html_to_text(html) if html else ""),
         body_html=sanitize_html(html) if html else "",
         received_at=now,
         sent_at=_iso_date(_string(data, "date")),

@@ -120,6 +120,17 @@ class MailboxConfig(models.Model):
     lease_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="A poll in progress holds the mailbox until then."
     )
+    inflight_uid = models.BigIntegerField(
+        default=0, editable=False, help_text="The UID being imported; kept if the poll dies on it."
+    )
+    inflight_attempts = models.PositiveSmallIntegerField(
+        default=0,
+        editable=False,
+        help_text="Polls that started on the in-flight UID; past the limit the message is set aside as failed.",
+    )
+    failed_messages = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Messages set aside as failed (listed under Failed tasks)."
+    )
 
     class Meta:
         verbose_name = "mailbox"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 from inquiries.ingestion.webhooks import Delivery
 from inquiries.models import (
     Channel,
+    FailedTask,
     MailboxConfig,
     MailWebhook,
     MailWebhookToken,
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 LOOP_GUARD_REASON = "loop guard: sender suspended"
 LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 2  # polls that may start on one message before it is set aside as failed
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 
@@ -133,6 +135,7 @@ class PollResult:
     duplicates: int = 0
     held: int = 0
     rejected: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # set aside: could not be imported at all
     remaining: int = 0
     uidvalidity_changed: bool = False
 
@@ -143,7 +146,7 @@ class PollResult:
             return f"{self.channel}: FAILED: {self.error}"
         text = (
             f"{self.channel}: imported={self.imported} duplicate={self.duplicates} held={self.held} "
-            f"rejected={len(self.rejected)} remaining={self.remaining}"
+            f"rejected={len(self.rejected)} failed={len(self.failed)} remaining={self.remaining}"
         )
         if self.uidvalidity_changed:
             text += " (UIDVALIDITY changed: folder read again from the start)"
@@ -257,14 +260,60 @@ def _poll(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | Non
         result.remaining = selection.remaining
         done: list[int] = []
         for mail in session.fetch(selection.pending, max_bytes=MAX_MESSAGE_BYTES):
-            _ingest(mailbox.channel, mail, result, now)
-            # Progress is kept per message: a failure later in the batch does not re-read these.
+            if _start(mailbox, mail.uid, state) > MAX_ATTEMPTS:
+                _set_aside(mailbox, mail.uid, state, result, f"a poll stopped on it {MAX_ATTEMPTS} times")
+            else:
+                try:
+                    _ingest(mailbox.channel, mail, result, now)
+                except DatabaseError:
+                    raise  # the database is away: the whole poll fails and this message is read again
+                except Exception as exc:  # a parser or rule bug on this message must not stop the mailbox
+                    logger.exception("Mailbox %s: uid %s failed", mailbox.channel.slug, mail.uid)
+                    _set_aside(mailbox, mail.uid, state, result, f"{type(exc).__name__}: {str(exc)[:300]}")
+            # Progress is saved per message, at once: a poll killed later (a hard time limit,
+            # a lost worker) does not read these again.
             state["last_uid"] = mail.uid
+            _save_progress(mailbox, state)
             done.append(mail.uid)
         if selection.pending:
             state["last_uid"] = max(state["last_uid"] or 0, selection.pending[-1])
         if mailbox.mark_seen:
             session.mark_seen(done)
+
+
+def _start(mailbox: MailboxConfig, uid: int, state: dict[str, int | None]) -> int:
+    """Note the UID about to be imported and return how many polls have started on it."""
+    attempts = mailbox.inflight_attempts + 1 if mailbox.inflight_uid == uid else 1
+    mailbox.inflight_uid, mailbox.inflight_attempts = uid, attempts
+    MailboxConfig.objects.filter(pk=mailbox.pk).update(
+        inflight_uid=uid, inflight_attempts=attempts, uidvalidity=state["uidvalidity"]
+    )
+    return attempts
+
+
+def _save_progress(mailbox: MailboxConfig, state: dict[str, int | None]) -> None:
+    mailbox.inflight_uid, mailbox.inflight_attempts = 0, 0
+    MailboxConfig.objects.filter(pk=mailbox.pk).update(
+        last_uid=state["last_uid"] or 0, uidvalidity=state["uidvalidity"], inflight_uid=0, inflight_attempts=0
+    )
+
+
+def _set_aside(
+    mailbox: MailboxConfig, uid: int, state: dict[str, int | None], result: PollResult, why: str
+) -> None:
+    """A message that cannot be imported is listed for an admin (Failed tasks) and the mailbox
+    moves on; it stays on the server, so it can be fetched again once the cause is fixed."""
+    result.failed.append(f"uid {uid}: {why}")
+    FailedTask.objects.update_or_create(
+        task_id=f"mailbox {mailbox.pk} uidvalidity {state['uidvalidity']} uid {uid}",
+        defaults={
+            "task_name": f"import mail from {mailbox.channel.slug}",
+            "args": [mailbox.pk, uid],
+            "error": f"uid {uid} was set aside: {why}",
+            "resolved": False,
+        },
+    )
+    MailboxConfig.objects.filter(pk=mailbox.pk).update(failed_messages=F("failed_messages") + 1)
 
 
 def _ingest(channel: Channel, mail: imap.FetchedMail, result: PollResult, now: datetime) -> None:
@@ -297,11 +346,15 @@ def _finish(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | N
         "last_polled_at": now,
         "uidvalidity": state["uidvalidity"],
         "last_uid": state["last_uid"] or 0,
+        # A poll that got here was not killed: whatever stopped it does not count against
+        # the message it was on (a killed poll never gets here, and its attempt stays counted).
+        "inflight_uid": 0,
+        "inflight_attempts": 0,
     }
     if result.ok:
         summary = result.summary()
-        if result.rejected:
-            summary += "\n" + "\n".join(result.rejected[:20])
+        if result.rejected or result.failed:
+            summary += "\n" + "\n".join((result.failed + result.rejected)[:20])
         changes.update(
             last_success_at=now, last_error="", failures=0, next_attempt_at=None, last_summary=summary
         )
