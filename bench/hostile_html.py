@@ -44,7 +44,9 @@ def main() -> None:
     print(f"{'pattern':18} {'sanitize_html':>14} {'html_to_text':>13}   (1 MB each, median of 3, s)")
     for name, unit in PATTERNS.items():
         html = (unit * (SIZE // len(unit) + 1))[:SIZE]
-        print(f"{name:18} {median_seconds(sanitize_html, html):14.2f} {median_seconds(html_to_text, html):13.2f}")
+        print(
+            f"{name:18} {median_seconds(sanitize_html, html):14.2f} {median_seconds(html_to_text, html):13.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -40,19 +40,31 @@ def hidden_world(team, other_team, channel, outsider):
         ),
     )
     m.Notification.objects.create(
-        user=outsider, kind=m.NotificationKind.values[0], title="Zorblax B note", inquiry_id=recorded.inquiry_id
+        user=outsider,
+        kind=m.NotificationKind.values[0],
+        title="Zorblax B note",
+        inquiry_id=recorded.inquiry_id,
     )
-    endpoint = m.WebhookEndpoint.objects.create(name="Zorblax B hook", url="https://b.example/hook", secret="x")
+    endpoint = m.WebhookEndpoint.objects.create(
+        name="Zorblax B hook", url="https://b.example/hook", secret="x"
+    )
     endpoint.teams.add(other_team)
-    m.WebhookDelivery.objects.create(endpoint=endpoint, dedupe_key="Zorblax B key", payload={"subject": "Zorblax"})
+    m.WebhookDelivery.objects.create(
+        endpoint=endpoint, dedupe_key="Zorblax B key", payload={"subject": "Zorblax"}
+    )
     m.EscalationRule.objects.create(name="Zorblax B rule", team=other_team)
     policy = policy_with_targets(name="Zorblax B policy", calendar=CalendarFactory(name="B calendar"))
     policy.accounts.add(other)
     m.HealthSnapshot.objects.create(
-        account=other, date=datetime(2026, 3, 2, tzinfo=UTC).date(), as_of=datetime(2026, 3, 2, tzinfo=UTC),
-        status="healthy", metrics={},
+        account=other,
+        date=datetime(2026, 3, 2, tzinfo=UTC).date(),
+        as_of=datetime(2026, 3, 2, tzinfo=UTC),
+        status="healthy",
+        metrics={},
     )
-    m.SuspendedSender.objects.create(channel=secret_channel, address="zorblax-b@example.com", reason="Zorblax loop")
+    m.SuspendedSender.objects.create(
+        channel=secret_channel, address="zorblax-b@example.com", reason="Zorblax loop"
+    )
     # Team A's own rows, so the pages have something of theirs to show.
     services.record_message(channel=channel, incoming=incoming(subject="Team A subject"))
     return other

@@ -16,7 +16,10 @@ from rest_framework.request import Request
 
 from inquiries import scoping
 
-EVERYTHING = "An empty set applies to every account; only a superuser may set that. Name the accounts or teams it is for."
+EVERYTHING = (
+    "An empty set applies to every account; only a superuser may set that. "
+    "Name the accounts or teams it is for."
+)
 
 
 class ConfigurationPermission(permissions.DjangoModelPermissions):

@@ -77,7 +77,23 @@ _VOID_TAGS = frozenset(
 # A start tag of these closes an open one of the same name (HTML's optional end tags), so
 # "<p>a<p>b" is two paragraphs side by side, not one inside the other.
 _SELF_CLOSING_SIBLINGS = frozenset(
-    {"p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot", "rb", "rt", "rp"}
+    {
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "option",
+        "optgroup",
+        "thead",
+        "tbody",
+        "tfoot",
+        "rb",
+        "rt",
+        "rp",
+    }
 )
 
 
@@ -167,7 +183,9 @@ def bound_html(html: str) -> BoundedHtml:
     if pieces:
         pieces.append(html[position:])
         html = "".join(pieces)
-        notes.append(f"HTML nested over {MAX_DEPTH} levels deep: the deeper tags were removed, their text kept")
+        notes.append(
+            f"HTML nested over {MAX_DEPTH} levels deep: the deeper tags were removed, their text kept"
+        )
     return BoundedHtml(html=html, notes=tuple(notes))
 
 

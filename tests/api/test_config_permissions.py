@@ -25,7 +25,9 @@ MODELS = {
 
 def grant(user: object, *models: str, actions: tuple[str, ...] = ("view", "add", "change", "delete")) -> None:
     codenames = [f"{action}_{model}" for model in models for action in actions]
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="inquiries", codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="inquiries", codename__in=codenames)
+    )
 
 
 @pytest.fixture
@@ -174,7 +176,9 @@ def test_a_new_channel_inside_scope_is_created(scoped_staff, world):
     own_account, _ = world["accounts"]
 
     response = token_client(scoped_staff).post(
-        "/api/v1/channels/", {"account": own_account, "slug": "new-a", "name": "New", "kind": "api"}, format="json"
+        "/api/v1/channels/",
+        {"account": own_account, "slug": "new-a", "name": "New", "kind": "api"},
+        format="json",
     )
 
     assert response.status_code == 201, response.json()

@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from inquiries import models as m
 from tests.factories import AccountFactory
 from tests.integration.helpers import free_port, require, wait_until
-from tests.mail.helpers import PASSWORD, email_channel
+from tests.mail.helpers import PASSWORD, email_channel, mailbox_for
 
 _users = itertools.count(1)
 
@@ -224,6 +224,16 @@ def smtp_sink() -> Iterator[SmtpSink]:
 @pytest.fixture
 def mail_account(db: None) -> m.Account:
     return AccountFactory(name="Acme Shop")
+
+
+@pytest.fixture
+def user(imap_server: ImapServer) -> str:
+    return imap_server.new_user()
+
+
+@pytest.fixture
+def mailbox(support_channel: m.Channel, imap_server: ImapServer, user: str) -> m.MailboxConfig:
+    return mailbox_for(support_channel, imap_server, user)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from inquiries import models as m
 from inquiries.ingestion.html import MAX_DEPTH, bound_html, html_to_text, sanitize_html
 from inquiries.services import mailbox as service
 from tests.conftest import token_client
-from tests.mail.helpers import customer_mail, mailbox_for, raw_mail
+from tests.mail.helpers import customer_mail, raw_mail
 from tests.mail.test_webhooks import (
     SECRET,
     basic,
@@ -214,16 +214,6 @@ def test_the_sendgrid_webhook_answers_a_megabyte_of_nesting(client, support_chan
 
 
 # --- IMAP: progress per message, a failing message set aside ------------------------------------
-
-
-@pytest.fixture
-def user(imap_server) -> str:
-    return imap_server.new_user()
-
-
-@pytest.fixture
-def mailbox(support_channel, imap_server, user) -> m.MailboxConfig:
-    return mailbox_for(support_channel, imap_server, user)
 
 
 @pytest.mark.integration

@@ -24,16 +24,6 @@ FLANKER = ("email-flanker-fixtures", "messages")
 MAILPARSER = ("email-mailparser-realworld", "mails")
 
 
-@pytest.fixture
-def user(imap_server) -> str:
-    return imap_server.new_user()
-
-
-@pytest.fixture
-def mailbox(support_channel, imap_server, user) -> m.MailboxConfig:
-    return mailbox_for(support_channel, imap_server, user)
-
-
 def poll(mailbox: m.MailboxConfig, **kwargs: object) -> service.PollResult:
     result = service.poll_mailbox(mailbox_id=mailbox.pk, **kwargs)
     mailbox.refresh_from_db()
