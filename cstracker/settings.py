@@ -346,6 +346,12 @@ CSTRACKER_LOOP_GUARD_WINDOW_MINUTES = env_int("CSTRACKER_LOOP_GUARD_WINDOW_MINUT
 # Signed webhooks older (or newer) than this are refused.
 CSTRACKER_WEBHOOK_TOLERANCE_SECONDS = env_int("CSTRACKER_WEBHOOK_TOLERANCE_SECONDS", 300)
 CSTRACKER_WEBHOOK_MAX_BYTES = env_int("CSTRACKER_WEBHOOK_MAX_BYTES", 40 * 1024 * 1024)
+# Outgoing webhooks, SMTP and IMAP connect only to public addresses (checked at connect time,
+# see inquiries/outbound.py); these host names or networks (CIDR) are the exceptions, for
+# on-premises servers: "mail.internal,10.20.0.0/16".
+CSTRACKER_OUTBOUND_ALLOW = env_list("CSTRACKER_OUTBOUND_ALLOW", [])
+# Outgoing webhooks use https; this allows plain http too.
+CSTRACKER_WEBHOOK_ALLOW_HTTP = env_bool("CSTRACKER_WEBHOOK_ALLOW_HTTP", False)
 for _name in (
     "CSTRACKER_MAIL_TIMEOUT_SECONDS",
     "CSTRACKER_LOOP_GUARD_WINDOW_MINUTES",

@@ -25,6 +25,14 @@ def _no_broker(settings: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _local_test_servers(settings: pytest.FixtureRequest) -> None:
+    """The test SMTP, IMAP and webhook receivers listen on loopback, which the outbound policy
+    refuses by default; tests of the policy itself set these back."""
+    settings.CSTRACKER_OUTBOUND_ALLOW = ["127.0.0.0/8", "::1"]
+    settings.CSTRACKER_WEBHOOK_ALLOW_HTTP = True
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
     """PBKDF2 costs ~0.4 s per persona; tests check access rules, not hash strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

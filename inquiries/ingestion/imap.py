@@ -22,6 +22,8 @@ from types import TracebackType
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from inquiries.outbound import BlockedDestination, GuardedIMAPClient
+
 SEEN = b"\\Seen"
 FETCH_CHUNK_BYTES = 8 * 1024 * 1024  # message bytes fetched per round trip
 
@@ -194,7 +196,7 @@ def _connect(settings: ImapSettings) -> IMAPClient:
         raise MailboxError("no IMAP server configured")
     context = settings.ssl_context or ssl.create_default_context()
     try:
-        client = IMAPClient(
+        client = GuardedIMAPClient(
             settings.host,
             port=settings.port,
             ssl=settings.tls_mode == "ssl",
@@ -205,6 +207,8 @@ def _connect(settings: ImapSettings) -> IMAPClient:
         if settings.tls_mode == "starttls":
             client.starttls(ssl_context=context)
         return client
+    except BlockedDestination as exc:
+        raise MailboxError(f"IMAP server refused by the outbound policy: {exc}") from None
     except socket.gaierror:
         raise MailboxError(f"cannot resolve IMAP host {settings.host!r}") from None
     except ConnectionRefusedError:

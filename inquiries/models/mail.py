@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
+from inquiries import outbound
 from inquiries.models.choices import ChannelKind
 from inquiries.models.config import Channel
 from inquiries.models.inquiries import Message
@@ -159,6 +160,11 @@ class MailboxConfig(models.Model):
             errors["imap_username"] = "The IMAP login name is required with an IMAP server."
         if self.smtp_host and not self.sender_address:
             errors["from_address"] = "Replies need a From address: set one here or on the channel."
+        for name in ("imap_host", "smtp_host"):
+            try:
+                outbound.check_literal_host(getattr(self, name))
+            except ValueError as exc:
+                errors[name] = str(exc)
         for field in ("imap_password_env", "smtp_password_env"):
             value = getattr(self, field)
             if value and not value.replace("_", "").isalnum():

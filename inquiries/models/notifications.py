@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
 
+from inquiries import outbound
 from inquiries.models.config import SlaPolicy, Team
 
 
@@ -119,6 +120,14 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The address is checked again at every connection (inquiries/outbound.py); this
+        # catches what can never work while the admin is still on the form.
+        try:
+            outbound.check_webhook_url(self.url)
+        except ValueError as exc:
+            raise ValidationError({"url": str(exc)}) from None
 
 
 class WebhookDelivery(models.Model):

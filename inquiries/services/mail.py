@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from inquiries import secrets
+from inquiries import outbound, secrets
 from inquiries.models import Direction, MailboxConfig, Message, OutgoingMail, TlsMode
 
 logger = logging.getLogger(__name__)
@@ -311,11 +311,11 @@ def _send(mailbox: MailboxConfig, email: EmailMessage, recipients: list[str]) ->
     context = ssl.create_default_context()
     try:
         if mailbox.smtp_tls == TlsMode.SSL:
-            server: smtplib.SMTP = smtplib.SMTP_SSL(
+            server: smtplib.SMTP = outbound.SMTP_SSL(
                 mailbox.smtp_host, mailbox.smtp_port, timeout=timeout, context=context
             )
         else:
-            server = smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout)
+            server = outbound.SMTP(mailbox.smtp_host, mailbox.smtp_port, timeout=timeout)
         with server:
             if mailbox.smtp_tls == TlsMode.STARTTLS:
                 server.starttls(context=context)
@@ -338,6 +338,8 @@ def _send(mailbox: MailboxConfig, email: EmailMessage, recipients: list[str]) ->
         if exc.smtp_code >= 500:
             raise PermanentDeliveryError(message) from None
         raise TemporaryDeliveryError(message) from None
+    except outbound.BlockedDestination as exc:
+        raise PermanentDeliveryError(f"SMTP server refused by the outbound policy: {exc}") from None
     except socket.gaierror:
         raise TemporaryDeliveryError(f"cannot resolve SMTP host {mailbox.smtp_host!r}") from None
     except (smtplib.SMTPException, OSError) as exc:

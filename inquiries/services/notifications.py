@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from inquiries import outbound
 from inquiries.models import (
     PRIORITY_RANK,
     EscalationAction,
@@ -444,27 +444,34 @@ def deliver_webhook(*, delivery_id: int, timeout: float = 10.0) -> bool:
     WebhookDelivery.objects.filter(pk=delivery_id).update(attempts=delivery.attempts + 1)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - an admin-configured http(s) URL
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "cstracker-webhooks/1",
-            "X-Cstracker-Delivery": str(delivery.pk),
-            "X-Cstracker-Signature": sign(delivery.endpoint.secret, timestamp, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "cstracker-webhooks/1",
+        "X-Cstracker-Delivery": str(delivery.pk),
+        "X-Cstracker-Signature": sign(delivery.endpoint.secret, timestamp, body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
+        answer = outbound.post(delivery.endpoint.url, body, headers, timeout)
+    except (ValueError, OSError, http.client.HTTPException) as exc:
+        # A refused destination (outbound policy) or a bad URL will not fix itself: no retries.
+        permanent = isinstance(exc, ValueError | outbound.BlockedDestination)
         WebhookDelivery.objects.filter(pk=delivery_id).update(
-            last_error=str(exc)[:2000], state=WebhookDelivery.State.PENDING
+            last_error=_describe(exc)[:2000],
+            state=WebhookDelivery.State.FAILED if permanent else WebhookDelivery.State.PENDING,
         )
-        raise WebhookFailed(str(exc)) from exc
+        if permanent:
+            return False
+        raise WebhookFailed(_describe(exc)) from exc
+    status = answer.status
+    if 300 <= status < 400:
+        # Redirects are never followed: a receiver could point us at an internal address.
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            state=WebhookDelivery.State.PENDING,
+            last_status_code=status,
+            last_error=f"HTTP {status} redirect to {answer.location[:200]!r} not followed; "
+            "set the endpoint's URL to where it points",
+        )
+        raise WebhookFailed(f"HTTP {status}")
     if 200 <= status < 300:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             state=WebhookDelivery.State.DELIVERED,
@@ -477,6 +484,12 @@ def deliver_webhook(*, delivery_id: int, timeout: float = 10.0) -> bool:
         state=WebhookDelivery.State.PENDING, last_status_code=status, last_error=f"HTTP {status}"
     )
     raise WebhookFailed(f"HTTP {status}")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, outbound.BlockedDestination | ValueError):
+        return f"refused: {exc}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def pending_webhook_ids(

@@ -64,6 +64,9 @@ def celery_worker(
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DEBUG": "true",
+        # The tests' receivers listen on loopback, which the outbound policy refuses by default.
+        "CSTRACKER_OUTBOUND_ALLOW": "127.0.0.0/8,::1",
+        "CSTRACKER_WEBHOOK_ALLOW_HTTP": "true",
         **(extra_env or {}),
     }
     command = [
