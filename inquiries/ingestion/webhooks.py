@@ -22,7 +22,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from email.message import EmailMessage, Message
 from email.utils import formataddr
 from urllib.parse import parse_qsl
 
+from inquiries.ingestion import strict_json
 from inquiries.ingestion.email import parse_email
 from inquiries.ingestion.html import html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
@@ -260,8 +260,8 @@ def _parse_mailgun(form: dict[str, list[_Field]], now: datetime) -> IncomingMess
     raw_headers = _text(form, "message-headers")
     if not raw_headers:
         raise Rejected("message-headers: missing (and no body-mime)")
+    pairs = strict_json.load(raw_headers, what="message-headers")
     try:
-        pairs = json.loads(raw_headers)
         headers = [(str(name), str(value)) for name, value in pairs]
     except (ValueError, TypeError):
         raise Rejected("message-headers: not a JSON list of [name, value] pairs") from None
@@ -387,10 +387,7 @@ def _parse_generic(body: bytes, now: datetime) -> IncomingMessage:
 
 
 def _json_object(body: bytes) -> dict:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected("body: not JSON") from None
+    data = strict_json.load(body)
     if not isinstance(data, dict):
         raise Rejected("body: a JSON object expected")
     return data
