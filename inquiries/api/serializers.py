@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inquiries.api.permissions import ScopedSerializer
-from inquiries.ingestion.html import sanitize_html
+from inquiries.ingestion.addresses import sender_error
+from inquiries.ingestion.html import html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.models import (
     Account,
@@ -26,6 +28,7 @@ from inquiries.models import (
 )
 
 MAX_BODY = 1_000_000
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StrictCharField(serializers.CharField):
@@ -94,6 +97,17 @@ class SenderSerializer(serializers.Serializer):
     address = _text(320, required=False, allow_blank=True, default="")
     name = _text(200, required=False, allow_blank=True, default="")
 
+    def validate_address(self, value: str) -> str:
+        error = sender_error(value)
+        if error:
+            raise serializers.ValidationError(error[0].upper() + error[1:] + ".")
+        return value
+
+    def validate_name(self, value: str) -> str:
+        if _CONTROL_RE.search(value):
+            raise serializers.ValidationError("A name has no line breaks or control characters.")
+        return value
+
 
 class MessageInSerializer(serializers.Serializer):
     """One message pushed by an integration; `to_incoming()` turns it into an IncomingMessage."""
@@ -130,6 +144,8 @@ class MessageInSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("body_text") and not attrs.get("body_html"):
             raise serializers.ValidationError({"body_text": "Give body_text, body_html or both."})
+        if not attrs.get("body_text", "").strip() and not html_to_text(attrs.get("body_html", "")):
+            raise serializers.ValidationError({"body_text": "The body is only white space: give the message's text."})
         sender = attrs.get("sender") or {}
         if (
             attrs["direction"] == Direction.INBOUND
@@ -146,8 +162,6 @@ class MessageInSerializer(serializers.Serializer):
         body_html = sanitize_html(data["body_html"]) if data["body_html"] else ""
         body_text = data["body_text"]
         if not body_text and body_html:
-            from inquiries.ingestion.html import html_to_text
-
             body_text = html_to_text(data["body_html"])
         return data["channel"], IncomingMessage(
             external_id=data["external_id"],
@@ -304,6 +318,7 @@ class AccountSerializer(ScopedSerializer):
             "reply_target_seconds",
             "reply_calendar",
             "is_active",
+            "history_starts_on",
         ]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.email import find_order_id
 from inquiries.ingestion.html import html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
@@ -291,6 +292,9 @@ def _message(
     for field in ("sender_address", "thread_id", "in_reply_to", "external_id"):
         if _CONTROL_RE.search(values.get(field, "")):
             raise Rejected(f"{label(field)}: contains control characters")
+    address_error = sender_error(values.get("sender_address", ""))
+    if address_error:
+        raise Rejected(f"{label('sender_address')}: {address_error}: {_shown(values['sender_address'])}")
 
     body_html = sanitize_html(values["body_html"]) if values.get("body_html") else ""
     body_text = values.get("body_text", "")

@@ -31,6 +31,7 @@ from email.utils import formataddr
 from urllib.parse import parse_qsl
 
 from inquiries.ingestion import strict_json
+from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.email import parse_email
 from inquiries.ingestion.html import html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
@@ -203,7 +204,9 @@ def _multipart(body: bytes, boundary: bytes) -> list[tuple[str, _Field]]:
             head, sep, value = piece.partition(b"\n\n")
         if not sep:
             continue
-        value = value.removesuffix(b"\r\n").removesuffix(b"\n")
+        # The line break before the next delimiter belongs to the delimiter (RFC 2046), and
+        # only that one: a raw e-mail's own final CRLF is part of the value.
+        value = value[:-2] if value.endswith(b"\r\n") else value.removesuffix(b"\n")
         headers = Message()
         for line in head.decode("utf-8", "replace").splitlines():
             name, colon, header_value = line.partition(":")
@@ -347,8 +350,9 @@ def _parse_generic(body: bytes, now: datetime) -> IncomingMessage:
     if not isinstance(sender, dict):
         raise Rejected("from: an object with address and name")
     address = _string(sender, "address").lower()
-    if address and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address):
-        raise Rejected("from: not an e-mail address")
+    address_error = sender_error(address, email_only=True)
+    if address_error:
+        raise Rejected(f"from: {address_error}")
     references = data.get("references") or []
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise Rejected("references: a list of message ids")

@@ -116,6 +116,12 @@ class Account(models.Model):
         help_text="Calendar of the marketplace reply rule; empty means calendar time (24x7), as Amazon counts.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive accounts ingest nothing.")
+    history_starts_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The first day (in the account's time zone) of the history this account keeps: messages "
+        "received earlier are refused as typos. Empty: 2000-01-01.",
+    )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
 
     objects = AccountQuerySet.as_manager()

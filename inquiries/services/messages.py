@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -40,7 +41,7 @@ TICKET_REF_RE = re.compile(r"\[#(\d{1,12})\]")
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 # Back-filled history may be old, but not older than this: earlier instants are typos or
 # hostile input, and near datetime.min the window arithmetic and the UTC conversion overflow.
-EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 ID_LIMITS = {"external_id": 255, "thread_id": 255, "in_reply_to": 255, "order_id": 100, "sku": 100}
 
 
@@ -104,6 +105,12 @@ def _validate(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> 
             raise Rejected("received_at: must include a UTC offset")
         if received_at < EARLIEST_TIMESTAMP:
             raise Rejected(f"received_at: must not be before {EARLIEST_TIMESTAMP:%Y-%m-%d}")
+        history_start = _history_start(channel)
+        if history_start is not None and received_at < history_start:
+            raise Rejected(
+                f"received_at: before the account's history starts ({channel.account.history_starts_on:%Y-%m-%d}); "
+                "an admin can move the start on the account"
+            )
         tolerance = timedelta(seconds=settings.CSTRACKER_FUTURE_TOLERANCE_SECONDS)
         if received_at > now + tolerance:
             raise Rejected(
@@ -111,6 +118,13 @@ def _validate(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> 
             )
     if incoming.direction == Direction.INBOUND and not incoming.automatic and not incoming.sender_address:
         raise Rejected("sender: a customer message needs a sender address")
+
+
+def _history_start(channel: Channel) -> datetime | None:
+    start = channel.account.history_starts_on
+    if start is None:
+        return None
+    return datetime.combine(start, datetime.min.time(), tzinfo=ZoneInfo(channel.account.timezone))
 
 
 def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Message:

@@ -89,3 +89,32 @@ def test_a_lone_surrogate_in_mailgun_headers_is_a_400(client, support_channel):
 
     assert response.status_code == 400, response.content
     assert m.Message.objects.count() == 0
+
+
+def test_mailgun_and_sendgrid_keep_raw_mime_byte_exact(client, support_channel):
+    """The same mail without a Message-ID by webhook and by IMAP must get the same content
+    hash, or it is stored twice: the raw bytes must arrive whole, final CRLF included."""
+    from inquiries.ingestion.email import content_hash
+    from tests.mail.helpers import raw_mail
+    from tests.mail.test_webhooks import multipart
+
+    raws = [
+        raw_mail(f"From: Buyer <b{n}@marketplace.example>", "To: support@shop.example", f"Subject: No id {n}")
+        for n in (1, 2)
+    ]
+    mailgun = make_hook(support_channel, "mailgun")
+    sendgrid = make_hook(support_channel, "sendgrid")
+    body, content_type = multipart(
+        [("email", raws[1], None, None), ("to", "support@shop.example", None, None)]
+    )
+
+    first = post_form(client, mailgun.path + "mime", mailgun_fields(raws[0]))
+    second = client.post(
+        sendgrid.path, data=body, content_type=content_type, HTTP_AUTHORIZATION=basic(SECRET)
+    )
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    for raw in raws:
+        assert raw.endswith(b"\r\n")
+        stored = m.Message.objects.get(external_id=content_hash(raw))
+        assert bytes(stored.raw) == raw
