@@ -218,6 +218,16 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cstracker@localhost")
 
 # --- REST API ---
+# Throttle counters live in the cache: set CACHE_URL (redis://...) when several web processes
+# serve the API, so they count together; the default is each process's own memory.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL", "")}
+        if env_str("CACHE_URL", "")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -229,6 +239,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "inquiries.api.errors.exception_handler",
+    # Per token (user) and per client address; a refused request gets 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "inquiries.api.throttling.AddressRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("CSTRACKER_API_RATE_PER_TOKEN", "3000/min"),
+        "address": env_str("CSTRACKER_API_RATE_PER_ADDRESS", "6000/min"),
+    },
+    # Behind a proxy, REMOTE_ADDR is the proxy: the client is the last address it added.
+    "NUM_PROXIES": env_int("CSTRACKER_NUM_PROXIES", 0) if os.environ.get("CSTRACKER_NUM_PROXIES") else None,
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -41,9 +41,12 @@ def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
     """Per-process caches are keyed by row id and version; test databases reuse ids."""
+    from django.core.cache import cache
+
     from inquiries.complaints import topics
     from inquiries.services import clocks
 
+    cache.clear()  # API throttle counters
     clocks._build_calendar.cache_clear()
     clocks._policy_cache.clear()
     clocks._preset_cache.clear()

@@ -145,7 +145,9 @@ class MessageInSerializer(serializers.Serializer):
         if not attrs.get("body_text") and not attrs.get("body_html"):
             raise serializers.ValidationError({"body_text": "Give body_text, body_html or both."})
         if not attrs.get("body_text", "").strip() and not html_to_text(attrs.get("body_html", "")):
-            raise serializers.ValidationError({"body_text": "The body is only white space: give the message's text."})
+            raise serializers.ValidationError(
+                {"body_text": "The body is only white space: give the message's text."}
+            )
         sender = attrs.get("sender") or {}
         if (
             attrs["direction"] == Direction.INBOUND
