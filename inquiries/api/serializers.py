@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from inquiries.api.permissions import ScopedSerializer
 from inquiries.ingestion.addresses import sender_error
-from inquiries.ingestion.html import html_to_text, sanitize_html
+from inquiries.ingestion.html import bound_html, html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.models import (
     Account,
@@ -180,6 +180,7 @@ class MessageInSerializer(serializers.Serializer):
             in_reply_to=data["in_reply_to"],
             order_id=data["order_id"],
             sku=data["sku"],
+            notes=bound_html(data["body_html"]).notes if data["body_html"] else (),
         )
 
 

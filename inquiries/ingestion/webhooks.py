@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 from inquiries.ingestion import strict_json
 from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.email import parse_email
-from inquiries.ingestion.html import html_to_text, sanitize_html
+from inquiries.ingestion.html import bound_html, html_to_text, sanitize_html
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 
 PROVIDERS = ("generic", "mailgun", "postmark", "sendgrid")
@@ -377,6 +377,7 @@ def _parse_generic(body: bytes, now: datetime) -> IncomingMessage:
         references=tuple(dict.fromkeys(filter(None, (_message_id(r) for r in references[:100])))),
         order_id=_string(data, "order_id"),
         sku=_string(data, "sku"),
+        notes=bound_html(html).notes if html else (),
     )
     for name in ("external_id", "thread_id", "in_reply_to"):
         if len(getattr(incoming, name)) > MAX_FIELD_CHARS:

@@ -232,6 +232,12 @@ class Message(models.Model):
         editable=False,
         help_text="When the after-commit work (clusters, notifications) ran; the sweep retries it if empty.",
     )
+    parse_notes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What ingestion had to leave out or change (parts over a cap, nesting flattened, a body "
+        "cut); shown with the message.",
+    )
     delivery_state = models.CharField(max_length=16, choices=DeliveryState.choices, default="", blank=True)
     delivery_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)

@@ -20,6 +20,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 from inquiries.models import (
     Attachment,
@@ -70,6 +71,7 @@ def record_batch(
 ) -> list[Outcome]:
     """Record every item; the result list is in input order (a result or the rejection)."""
     now = now or timezone.now()
+    items = [(channel, bounded(incoming)) for channel, incoming in items]
     results: list[Outcome | None] = [None] * len(items)
     slow: list[int] = []
     fresh: list[_New] = []

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.models import (
     Attachment,
@@ -69,6 +70,7 @@ def record_message(
     constraint still catches a writer that stored it since.
     """
     now = now or timezone.now()
+    incoming = bounded(incoming)
     _validate(channel=channel, incoming=incoming, now=now)
     existing = None if unseen else _existing(channel, incoming.external_id)
     if existing is not None:
@@ -319,6 +321,7 @@ def message_row(
         raw=incoming.raw,
         order_id=incoming.order_id[:100],
         sku=incoming.sku[:100],
+        parse_notes=list(incoming.notes[:20]),
     )
 
 

@@ -287,3 +287,47 @@ def test_progress_is_saved_after_each_message_not_only_at_the_end(imap_server, u
     service.poll_mailbox(mailbox_id=mailbox.pk)
 
     assert seen == [0, 1]  # the second message starts with the first already saved
+
+
+# --- body caps and parse notes -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_huge_body_is_cut_with_the_whole_text_attached_and_a_note_shown(client, agent, channel):
+    from inquiries.ingestion.limits import FULL_TEXT_NAME, MAX_BODY_TEXT
+
+    text = "Order 123 arrived broken. " * 40_000  # 1 MB
+    response = token_client(agent).post(
+        "/api/v1/messages/",
+        {
+            "channel": channel.slug,
+            "external_id": "huge",
+            "direction": "inbound",
+            "received_at": "2026-03-02T10:00:00Z",
+            "sender": {"address": "buyer@example.com"},
+            "body_text": text[:999_000],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content[:300]
+    message = m.Message.objects.get(external_id="huge")
+    assert len(message.body_text) == MAX_BODY_TEXT
+    attached = message.attachments.get(filename=FULL_TEXT_NAME)
+    assert bytes(attached.content).decode() == text[:999_000]
+    assert any("cut at 200,000" in note for note in message.parse_notes)
+    client.force_login(agent)
+    page = client.get(f"/inquiries/{message.inquiry_id}/")
+    assert "cut at 200,000" in page.content.decode()
+    assert len(page.content) < 400_000
+
+
+@pytest.mark.django_db
+def test_parse_notes_of_a_capped_mail_are_stored_with_it(channel):
+    from inquiries.ingestion.email import parse_email
+    from inquiries.services import record_message
+
+    incoming = parse_email(html_mail(11, nested(size=100_000)))
+    message = record_message(channel=channel, incoming=incoming).message
+
+    assert any("nested over" in note for note in message.parse_notes)

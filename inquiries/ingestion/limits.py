@@ -1,0 +1,47 @@
+"""How much of a message's body is stored in its row: a cap on every path, the rest kept whole
+as an attachment, and a note that says so. No Django import.
+
+A 10 MB body made a 10.5 MB inquiry page that hung the agent's browser; search documents,
+topic rules and the queue's preview all read the body too. Mail and chat rarely pass a few
+thousand characters, so the caps only meet pasted logs, forwarded archives and attacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from inquiries.ingestion.html import sanitize_html
+from inquiries.ingestion.types import IncomingAttachment, IncomingMessage
+
+MAX_BODY_TEXT = 200_000
+MAX_BODY_HTML = 500_000
+FULL_TEXT_NAME = "full-message-text.txt"
+FULL_HTML_NAME = "full-message.html"
+
+
+def bounded(incoming: IncomingMessage) -> IncomingMessage:
+    """`incoming` with its bodies cut to the caps; what was cut is attached and noted."""
+    text, html = incoming.body_text, incoming.body_html
+    if len(text) <= MAX_BODY_TEXT and len(html) <= MAX_BODY_HTML:
+        return incoming
+    notes = list(incoming.notes)
+    attachments = list(incoming.attachments)
+    if len(text) > MAX_BODY_TEXT:
+        whole = text.encode("utf-8", "surrogatepass")
+        attachments.append(IncomingAttachment(FULL_TEXT_NAME, "text/plain; charset=utf-8", len(whole), whole))
+        notes.append(
+            f"body text cut at {MAX_BODY_TEXT:,} of {len(text):,} characters; the whole text is "
+            f"attached as {FULL_TEXT_NAME}"
+        )
+        text = text[:MAX_BODY_TEXT]
+    if len(html) > MAX_BODY_HTML:
+        whole = html.encode("utf-8", "surrogatepass")
+        attachments.append(IncomingAttachment(FULL_HTML_NAME, "text/html; charset=utf-8", len(whole), whole))
+        notes.append(
+            f"HTML body cut at {MAX_BODY_HTML:,} of {len(html):,} characters; the whole (sanitised) HTML "
+            f"is attached as {FULL_HTML_NAME}"
+        )
+        html = sanitize_html(html[:MAX_BODY_HTML])  # closes what the cut left open
+    return replace(
+        incoming, body_text=text, body_html=html, notes=tuple(notes), attachments=tuple(attachments)
+    )
