@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inquiries import selectors, services
 from inquiries.forms import BulkAction, BulkForm, NoteForm, PropertiesForm, QueueFilterForm, ReplyForm
+from inquiries.ingestion.email import safe_filename
 from inquiries.models import (
     ACTIVE_CLOCK_STATES,
     Account,
@@ -403,7 +404,9 @@ def attachment(request: HttpRequest, pk: int, attachment_pk: int) -> HttpRespons
     """Always a download: customer files are never rendered in our origin."""
     item = selectors.attachment_for(request.user, pk, attachment_pk)
     response = HttpResponse(bytes(item.content), content_type="application/octet-stream")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=item.filename)
+    # Named again by today's rules: rows stored before a rule was added are served safely too.
+    filename = safe_filename(item.filename, index=item.pk, content_type=item.content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

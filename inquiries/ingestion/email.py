@@ -303,12 +303,18 @@ def find_order_id(*texts: str) -> str:
     return ""
 
 
+_WINDOWS_RESERVED_RE = re.compile(
+    r"(?:CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)(?:\.|$)", re.IGNORECASE
+)
+
+
 def safe_filename(name: str | None, *, index: int, content_type: str) -> str:
     """A file name that is safe to store and to offer for download.
 
     Drops directories (both separators), control and invisible format characters (which
     include right-to-left overrides that disguise extensions), characters Windows forbids
-    and leading dots; caps the length at 255 UTF-8 bytes keeping the extension. Falls back
+    and leading dots; prefixes Windows device names (CON, NUL, COM1...); caps the length
+    at 255 UTF-8 bytes keeping the extension. Falls back
     to "attachment-<index><extension guessed from content_type>".
     """
     cleaned = _clean_text(name or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -316,6 +322,9 @@ def safe_filename(name: str | None, *, index: int, content_type: str) -> str:
     cleaned = _UNSAFE_FILENAME_CHARS_RE.sub("_", cleaned).lstrip(". ").rstrip(". ")
     if not cleaned:
         return f"attachment-{index}{_extension(content_type)}"
+    if _WINDOWS_RESERVED_RE.match(cleaned):
+        # "CON.txt", "nul", "LPT1.pdf": Windows opens a device, not a file, whatever the extension.
+        cleaned = "_" + cleaned
     if len(cleaned.encode("utf-8")) > MAX_FILENAME_BYTES:
         stem, ext = os.path.splitext(cleaned)
         if len(ext.encode("utf-8")) > 16:

@@ -508,6 +508,12 @@ def test_an_rfc2231_filename_is_decoded_and_stripped_of_its_path() -> None:
         ("invoice\u202efdp.exe", "invoicefdp.exe"),  # a right-to-left override disguising .exe
         ('what?<is>:"this"|*.pdf', "what__is___this___.pdf"),
         ("report. ", "report"),
+        ("CON.txt", "_CON.txt"),  # Windows device names open a device, whatever the extension
+        ("nul", "_nul"),
+        ("lpt1.tar.gz", "_lpt1.tar.gz"),
+        ("COM¹.pdf", "_COM¹.pdf"),
+        ("console.txt", "console.txt"),
+        ("CONTRACT.pdf", "CONTRACT.pdf"),
     ],
 )
 def test_attachment_filenames_are_made_safe(name: str | None, expected: str) -> None:

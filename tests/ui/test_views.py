@@ -605,3 +605,13 @@ def test_attachments_download_as_attachments_never_inline(alice, channel, policy
     assert alice.get(reverse("inquiries:attachment", args=[inquiry.pk, missing.pk])).status_code == 404
     other = inbound(channel, sender_address="other@example.com")
     assert alice.get(reverse("inquiries:attachment", args=[other.pk, stored.pk])).status_code == 404
+
+
+def test_a_stored_windows_device_name_downloads_under_a_safe_name(alice, channel, policy):
+    inquiry = inbound(channel, attachments=(IncomingAttachment("CON.txt", "text/plain", 2, b"hi"),))
+    stored = m.Attachment.objects.get(message__inquiry=inquiry)
+    m.Attachment.objects.filter(pk=stored.pk).update(filename="CON.txt")  # as rows stored before the rule
+
+    response = alice.get(reverse("inquiries:attachment", args=[inquiry.pk, stored.pk]))
+
+    assert response["Content-Disposition"] == 'attachment; filename="_CON.txt"'
