@@ -169,3 +169,37 @@ def test_a_csv_mapping_option_reads_other_column_names(tmp_path: Path, channel):
     )
     assert code == 0, err
     assert Message.objects.get().body_text == "Hello"
+
+
+@pytest.mark.parametrize("command", ["import_mail", "import_csv"])
+def test_an_import_the_database_drops_ends_with_a_clear_message_and_the_command_to_resume(
+    tmp_path: Path, channel, monkeypatch, command
+):
+    from django.db import OperationalError
+
+    from inquiries.management.commands import _importing
+
+    source = tmp_path / ("a.eml" if command == "import_mail" else "export.csv")
+    if command == "import_mail":
+        source.write_bytes(MAIL)
+    else:
+        source.write_text(
+            "external_id,direction,sender_address,subject,body,received_at\n"
+            "c1,inbound,a@example.com,Late,Where is it?,2026-03-02T10:00:00+00:00\n",
+            encoding="utf-8",
+        )
+
+    def dropped(**kwargs: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly\n\tThis probably means ...")
+
+    monkeypatch.setattr(_importing, "record_batch", dropped)
+
+    extra = ["--workers", "0"] if command == "import_mail" else []
+
+    with pytest.raises(CommandError) as error:
+        call_command(command, str(source), "--channel", channel.slug, *extra)
+
+    text = str(error.value)
+    assert "the database stopped answering (server closed the connection unexpectedly)" in text
+    assert f"manage.py {command} {source} --channel {channel.slug}" in text
+    assert "Traceback" not in text

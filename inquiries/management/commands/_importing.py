@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from django.core.management.base import CommandError
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.models import Channel, Clock, Customer, Inquiry, Message
@@ -130,6 +131,24 @@ class _Recorder:
     def _report(self) -> None:
         self.tally.rejected += [(label, reason) for _, label, reason in sorted(self.rejected)]
         self.rejected = []
+
+
+def database_lost(exc: DatabaseError, tally: Tally, resume: str) -> CommandError:
+    """The error an importer ends with when the database goes away mid-import (a restart, a
+    dropped connection): what was stored stays stored, and the same command resumes."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return CommandError(
+        f"the database stopped answering ({first_line}) after {tally.summary()}.\n"
+        "Everything counted as imported is stored. To resume, run the same command again once the "
+        "database is back; what is already stored is skipped as a duplicate:\n"
+        f"  {resume}"
+    )
+
+
+def quietly_abort(recorder: object) -> None:
+    """Stop a recorder after a failure; with the database gone, stopping may fail too."""
+    with contextlib.suppress(DatabaseError):
+        recorder.abort()  # type: ignore[attr-defined]
 
 
 class BatchRecorder(_Recorder):

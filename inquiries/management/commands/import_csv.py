@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from inquiries.ingestion.csv_import import CSV_PRESETS, open_csv, parse_csv, parse_mapping
 from inquiries.ingestion.types import Rejected
-from inquiries.management.commands._importing import BatchRecorder, Progress, Tally, channel_by_slug
+from inquiries.management.commands._importing import (
+    BatchRecorder,
+    Progress,
+    Tally,
+    channel_by_slug,
+    database_lost,
+    quietly_abort,
+)
 
 
 class Command(BaseCommand):
@@ -65,13 +74,21 @@ class Command(BaseCommand):
                     else:
                         recorder.add(f"line {line}", item)
                     meter.update(recorder.seen, 0)
+                recorder.close()
+            except DatabaseError as exc:
+                quietly_abort(recorder)
+                resume = f"manage.py import_csv {shlex.quote(str(file))} --channel {shlex.quote(channel)}"
+                if preset:
+                    resume += f" --preset {shlex.quote(preset)}"
+                if mapping:
+                    resume += f" --map {shlex.quote(mapping)}"
+                raise database_lost(exc, tally, resume) from None
             except ValueError as exc:
                 recorder.abort()
                 raise CommandError(f"{file}: {exc}") from None
             except BaseException:
                 recorder.abort()
                 raise
-            recorder.close()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"{file}:{label}: {reason}")

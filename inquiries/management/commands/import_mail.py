@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from django.utils import timezone
 
 from inquiries.complaints import topics
 from inquiries.ingestion.email import iter_mail_source
 from inquiries.ingestion.pool import parse_mail
 from inquiries.ingestion.types import Rejected
-from inquiries.management.commands._importing import Progress, Tally, channel_by_slug, recorder_for
+from inquiries.management.commands._importing import (
+    Progress,
+    Tally,
+    channel_by_slug,
+    database_lost,
+    quietly_abort,
+    recorder_for,
+)
 
 # Starting a parser process costs a few hundred milliseconds: worth it for large input only.
 PARALLEL_FROM_BYTES = 2_000_000
@@ -94,11 +103,15 @@ class Command(BaseCommand):
                 done_bytes += size
                 recorder.add(label, parsed)
                 meter.update(recorder.seen, done_bytes)
+            recorder.close()
+        except DatabaseError as exc:
+            quietly_abort(recorder)
+            resume = f"manage.py import_mail {shlex.quote(str(path))} --channel {shlex.quote(channel)}"
+            raise database_lost(exc, tally, resume) from None
         except BaseException:
             # Nothing after a failure (or Ctrl-C) is recorded: a re-run picks up from there.
             recorder.abort()
             raise
-        recorder.close()
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"rejected {label}: {reason}")
