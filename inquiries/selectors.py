@@ -427,6 +427,19 @@ def attachment_for(user: AbstractBaseUser, inquiry_pk: int, attachment_pk: int) 
         raise Http404("No such attachment.") from None
 
 
+def inline_image(inquiry_pk: int, attachment_pk: int, content_types: frozenset[str]) -> Attachment:
+    """A picture attached to a message of this inquiry, with its bytes; otherwise a 404. The
+    caller has checked the signed URL that names both ids."""
+    item = (
+        Attachment.objects.filter(pk=attachment_pk, message__inquiry_id=inquiry_pk, content__isnull=False)
+        .exclude(content_id="")
+        .first()
+    )
+    if item is None or item.content_type.split(";")[0].strip().lower() not in content_types:
+        raise Http404("No such image.")
+    return item
+
+
 def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[AbstractBaseUser]:
     """People an inquiry can be given to: members of the teams that work `account_id`,
     or, without an account, of the requesting user's own teams (all teams for a superuser)."""

@@ -13,6 +13,9 @@ urlpatterns = [
     path("inquiries/<int:pk>/claim/", views.claim, name="claim"),
     path("inquiries/<int:pk>/no-response-needed/", views.no_response_needed, name="no_response_needed"),
     path("inquiries/<int:pk>/attachments/<int:attachment_pk>/", views.attachment, name="attachment"),
+    path(
+        "inquiries/<int:pk>/inline/<int:attachment_pk>/<str:token>/", views.inline_image, name="inline-image"
+    ),
     path("clusters/", views_clusters.cluster_list, name="cluster_list"),
     path("clusters/<int:pk>/", views_clusters.cluster_detail, name="cluster_detail"),
     path("clusters/<int:pk>/acknowledge/", views_clusters.acknowledge, name="cluster_acknowledge"),

@@ -7,13 +7,16 @@ Writes call one service per inquiry and redirect (post/redirect/get).
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
@@ -238,6 +241,57 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "inquiries/detail.html", _detail_context(request, inquiry))
 
 
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+INLINE_IMAGE_SECONDS = 3600
+_CID_SRC_RE = re.compile(r'src="cid:([^"]+)"')
+
+
+def _with_inline_images(inquiry: Inquiry) -> list[object]:
+    """The thread, each message's HTML with its `cid:` images pointed at signed URLs.
+
+    The formatted version is shown in a sandboxed frame with an opaque origin, which sends no
+    session cookie; a short-lived signed URL lets it load the mail's own pictures and nothing else.
+    """
+    signer = signing.TimestampSigner(salt="inline-image")
+    thread = list(inquiry.messages.all())
+    for message in thread:
+        if "cid:" not in message.body_html:
+            continue
+        images = {
+            unquote(a.content_id).strip("<>"): a.pk
+            for a in message.attachments.all()
+            if a.content_id and a.content_type.split(";")[0].strip().lower() in INLINE_IMAGE_TYPES
+        }
+
+        def point(match: re.Match[str], images: dict[str, int] = images) -> str:
+            key = html.unescape(match.group(1)).strip("<>")
+            if key not in images:
+                return match.group(0)
+            token = signer.sign(f"{inquiry.pk}:{images[key]}")
+            url = reverse("inquiries:inline-image", args=[inquiry.pk, images[key], token])
+            return f'src="{html.escape(url)}"'
+
+        message.body_html = _CID_SRC_RE.sub(point, message.body_html)
+    return thread
+
+
+@require_GET
+def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) -> HttpResponse:
+    """A picture of a mail, for its formatted version: the signed URL is the permission."""
+    try:
+        value = signing.TimestampSigner(salt="inline-image").unsign(token, max_age=INLINE_IMAGE_SECONDS)
+    except signing.BadSignature:
+        raise Http404("No such image.") from None
+    if value != f"{pk}:{attachment_pk}":
+        raise Http404("No such image.")
+    item = selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
+    response = HttpResponse(bytes(item.content), content_type=item.content_type.split(";")[0].strip().lower())
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = f"private, max-age={INLINE_IMAGE_SECONDS}"
+    return response
+
+
 def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> dict[str, object]:
     now = timezone.now()
     topics = list(Topic.objects.all())
@@ -259,7 +313,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     return {
         "inquiry": inquiry,
         "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
-        "thread": inquiry.messages.all(),
+        "thread": _with_inline_images(inquiry),
         "clocks": clocks,
         "events": events,
         "others": selectors.customer_inquiries(request.user, inquiry),

@@ -73,3 +73,22 @@ def log_in_admin(page: Page, base: str, user: object) -> None:
     page.fill("#id_password", "password")
     page.click("input[type=submit]")
     page.wait_for_url(f"{base}/admin/")
+
+
+def test_an_embedded_picture_shows_in_the_formatted_version(
+    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy
+):
+    from tests.ui.test_inline_images import with_picture
+
+    inquiry = with_picture(channel)
+    base = live_server.url  # type: ignore[attr-defined]
+    watch(page)
+    log_in(page, base)
+    page.goto(f"{base}/inquiries/{inquiry.pk}/")
+    page.get_by_text("Show the formatted (HTML) version").click()
+    frame = page.frame_locator("iframe[title='Formatted version of this message']")
+    picture = frame.locator("img[alt=crack]")
+    picture.wait_for()
+    page.wait_for_load_state("networkidle")
+    assert picture.evaluate("img => img.complete && img.naturalWidth") == 1  # the 1x1 PNG, loaded
+    assert violations(page) == []
