@@ -34,9 +34,12 @@ class ScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        # A related-field filter lists only the values among the rows this user can see.
+        # For a user with a limited scope, a filter on a scoped relation (account, channel,
+        # team) lists only the values among the rows they can see; superusers see them all.
+        if request.user.is_superuser:
+            return super().get_list_filter(request)
         return [
-            (name, admin.RelatedOnlyFieldListFilter) if _is_relation(self.model, name) else name
+            (name, admin.RelatedOnlyFieldListFilter) if _is_scoped_relation(self.model, name) else name
             for name in super().get_list_filter(request)
         ]
 
@@ -63,11 +66,11 @@ def _choices(db_field: Any, request: HttpRequest) -> QuerySet:
     return scoping.scoped(model._default_manager.all(), request.user)
 
 
-def _is_relation(model: Any, name: Any) -> bool:
+def _is_scoped_relation(model: Any, name: Any) -> bool:
     if not isinstance(name, str) or "__" in name:
         return False
     field = model._meta.get_field(name)
-    return bool(field.is_relation)
+    return bool(field.is_relation) and not isinstance(scoping.rule_for(field.related_model), scoping.Shared)
 
 
 class ReadOnly(ScopedAdmin):
