@@ -6,6 +6,7 @@ import logging
 
 from celery import Task, shared_task
 from celery.signals import task_failure
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -217,10 +218,15 @@ def send_due_digests() -> int:
 
 @shared_task(**TASK_OPTIONS)
 def health_daily_snapshots() -> int:
-    """Fill every finished day of the last 90 without a final snapshot (idempotent per account and day)."""
+    """Fill finished days of the last 90 without a final snapshot (idempotent per account and
+    day), for a few seconds at a time: when days remain, the task queues its own continuation
+    behind whatever else waits, so a fresh database's backfill never starves other work."""
     from inquiries.services.health import snapshot_missing_days
 
-    return snapshot_missing_days()
+    fill = snapshot_missing_days(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+    if not fill.done:
+        safe_delay(health_daily_snapshots)
+    return fill.written
 
 
 @shared_task(**TASK_OPTIONS)

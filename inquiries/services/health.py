@@ -9,6 +9,7 @@ is over.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -54,16 +55,29 @@ def refresh_today(*, now: datetime | None = None, account_ids: Iterable[int] | N
     return written
 
 
+@dataclass(frozen=True)
+class SnapshotFill:
+    written: int
+    done: bool  # False: the time budget ran out with days still missing
+
+
 def snapshot_missing_days(
-    *, now: datetime | None = None, days: int = HISTORY_DAYS, account_ids: Iterable[int] | None = None
-) -> int:
+    *,
+    now: datetime | None = None,
+    days: int = HISTORY_DAYS,
+    account_ids: Iterable[int] | None = None,
+    budget_seconds: float | None = None,
+) -> SnapshotFill:
     """The daily job: fill every finished day of the last `days` that has no final snapshot.
 
     A day is final once its snapshot was computed as of the day's end; days written by the
     hourly refresh while they were still running are recomputed. Safe to run at any hour
-    and any number of times.
+    and any number of times. Newest days first, each in its own short transaction; with a
+    `budget_seconds` it stops after the day that used it up (the caller continues later), so
+    a fresh database's 90-day backfill never holds the database for long at a time.
     """
     now = now or timezone.now()
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     written = 0
     for account in _accounts(account_ids):
         today = local_date(now, account.timezone)
@@ -75,12 +89,15 @@ def snapshot_missing_days(
             ).values_list("date", "as_of")
             if as_of >= day_bounds(day, account.timezone)[1]
         }
-        for offset in range(days, 0, -1):
+        for offset in range(1, days + 1):
             day = today - timedelta(days=offset)
-            if day not in final:
-                write_snapshot(account=account, day=day, now=now)
-                written += 1
-    return written
+            if day in final:
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                return SnapshotFill(written=written, done=False)
+            write_snapshot(account=account, day=day, now=now)
+            written += 1
+    return SnapshotFill(written=written, done=True)
 
 
 def backfill(*, account: Account, first: date, last: date, now: datetime | None = None) -> int:

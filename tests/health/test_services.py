@@ -66,10 +66,10 @@ def test_the_daily_job_fills_missing_and_unfinished_days_only(amazon, channel):
         account=amazon, day=(NOW - days(1)).date(), now=NOW - days(1) + hours(1)
     )  # written during it
 
-    written = snapshot_missing_days(now=NOW, days=5)
+    fill = snapshot_missing_days(now=NOW, days=5)
 
-    assert written == 4  # 5, 4, 3 days ago missing; yesterday's was not final
-    assert snapshot_missing_days(now=NOW, days=5) == 0
+    assert (fill.written, fill.done) == (4, True)  # 5, 4, 3 days ago missing; yesterday's was not final
+    assert snapshot_missing_days(now=NOW, days=5).written == 0
     assert m.HealthSnapshot.objects.filter(account=amazon).count() == 5
 
 
@@ -82,8 +82,22 @@ def test_the_hourly_refresh_rewrites_today(amazon, other_account):
 
 def test_the_tasks_call_the_services(amazon):
     assert tasks.health_refresh_today.delay().get() == 1
-    assert tasks.health_daily_snapshots.delay().get() == 90
+    tasks.health_daily_snapshots.delay().get()  # continues itself until the 90 days are done
+    assert m.HealthSnapshot.objects.filter(account=amazon).count() == 91  # and today's
     assert tasks.health_daily_snapshots.delay().get() == 0
+
+
+def test_the_backfill_stops_when_its_time_budget_is_spent_newest_days_first(amazon):
+    first = snapshot_missing_days(now=NOW, days=30, budget_seconds=0)
+    some = snapshot_missing_days(now=NOW, days=30, budget_seconds=0.05)
+    written = sorted(
+        m.HealthSnapshot.objects.filter(account=amazon).values_list("date", flat=True), reverse=True
+    )
+    rest = snapshot_missing_days(now=NOW, days=30)
+
+    assert (first.written, first.done) == (0, False)
+    assert written == [(NOW - days(n)).date() for n in range(1, some.written + 1)]  # the newest days
+    assert some.written >= 1 and rest.done and some.written + rest.written == 30
 
 
 def test_the_snapshot_command_backfills_a_period(amazon, other_account):

@@ -28,7 +28,9 @@ from tests.mail.test_webhooks import (
     post_generic,
     postmark_payload,
 )
-from tests.shared_data import SHARED_DATA
+from tests.shared_data import shared_file
+
+FLANKER = "email-flanker-fixtures"
 
 MEGABYTE = 1_000_000
 
@@ -103,7 +105,7 @@ def test_real_world_mail_html_is_left_exactly_as_it_was():
     from email.parser import BytesParser
 
     seen = 0
-    for path in sorted(SHARED_DATA.rglob("*.eml")):
+    for path in sorted(shared_file(FLANKER).parent.rglob("*.eml")):
         message = BytesParser(policy=policy.compat32).parsebytes(path.read_bytes())
         for part in message.walk():
             if part.get_content_type() != "text/html":

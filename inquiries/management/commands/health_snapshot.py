@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if days < 1 or days > 366:
             raise CommandError("--days must be between 1 and 366")
         if first is None:
-            filled = snapshot_missing_days(now=now, days=days, account_ids=account)
+            filled = snapshot_missing_days(now=now, days=days, account_ids=account).written
             refreshed = refresh_today(now=now, account_ids=account)
             self.stdout.write(f"filled={filled} refreshed={refreshed}")
             return
