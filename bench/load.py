@@ -57,8 +57,14 @@ def locust_binary() -> Path:
     if not binary.exists() or not marker.exists() or marker.read_text() != wanted:
         subprocess.run([sys.executable, "-m", "venv", str(LOAD_VENV)], check=True)
         subprocess.run(
-            [str(LOAD_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r",
-             str(REPO / "bench" / "load" / "requirements.txt")],
+            [
+                str(LOAD_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                str(REPO / "bench" / "load" / "requirements.txt"),
+            ],
             check=True,
         )
         marker.write_text(wanted)
@@ -102,12 +108,29 @@ def prepare(agents: int) -> dict:
     return {"sessions": sessions, "inquiries": open_ids, "token": token.key, "channel": channel.slug}
 
 
-def run_locust(binary: Path, env: dict, *, classes: list[str], users: int, seconds: int, port: int,
-               out: Path) -> list[dict]:
+def run_locust(
+    binary: Path, env: dict, *, classes: list[str], users: int, seconds: int, port: int, out: Path
+) -> list[dict]:
     command = [
-        str(binary), "-f", str(REPO / "bench" / "load" / "locustfile.py"), "--headless",
-        "-u", str(users), "-r", str(max(users // 5, 1)), "-t", f"{seconds}s", "--stop-timeout", "5",
-        "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--only-summary", "--loglevel", "WARNING",
+        str(binary),
+        "-f",
+        str(REPO / "bench" / "load" / "locustfile.py"),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(max(users // 5, 1)),
+        "-t",
+        f"{seconds}s",
+        "--stop-timeout",
+        "5",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--csv",
+        str(out),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
         *classes,
     ]
     subprocess.run(command, env=env, check=False, timeout=seconds + 120, stdout=subprocess.DEVNULL)
@@ -126,7 +149,9 @@ def report(phase: str, rows: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--inquiries", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--agents", type=int, default=200)
@@ -159,36 +184,98 @@ def main() -> None:
         }
         connection.close()  # the servers get the database to themselves
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "cstracker.wsgi:application", "--workers", "3",
-             "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "web.log", "w"),
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "cstracker.wsgi:application",
+                "--workers",
+                "3",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cstracker", "worker", "--loglevel=WARNING",
-             "--without-gossip", "--without-mingle", "-n", f"load{port}@%h"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "worker.log", "w"),
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cstracker",
+                "worker",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"load{port}@%h",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         try:
             wait_for_http(port)
-            print(f"gunicorn: 3 workers, CONN_MAX_AGE={args.conn_max_age}; {args.agents} agents; "
-                  f"{args.seconds} s per phase")
+            print(
+                f"gunicorn: 3 workers, CONN_MAX_AGE={args.conn_max_age}; {args.agents} agents; "
+                f"{args.seconds} s per phase"
+            )
             out = Path(tmp)
-            report("1. steady", run_locust(binary, env, classes=["Agent"], users=args.agents,
-                                           seconds=args.seconds, port=port, out=out / "steady"))
-            report("2. burst (agents + 17 posters, one message a second each)",
-                   run_locust(binary, env, classes=["Agent", "Integration"], users=args.agents + 17,
-                              seconds=args.seconds, port=port, out=out / "burst"))
+            report(
+                "1. steady",
+                run_locust(
+                    binary,
+                    env,
+                    classes=["Agent"],
+                    users=args.agents,
+                    seconds=args.seconds,
+                    port=port,
+                    out=out / "steady",
+                ),
+            )
+            report(
+                "2. burst (agents + 17 posters, one message a second each)",
+                run_locust(
+                    binary,
+                    env,
+                    classes=["Agent", "Integration"],
+                    users=args.agents + 17,
+                    seconds=args.seconds,
+                    port=port,
+                    out=out / "burst",
+                ),
+            )
             burst_summary(out / "posted.json")
             subprocess.run(
-                [sys.executable, "-c",
-                 "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cstracker.settings'); "
-                 "django.setup(); from inquiries import tasks; tasks.health_daily_snapshots.delay()"],
-                cwd=REPO, env=env, check=True,
+                [
+                    sys.executable,
+                    "-c",
+                    "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cstracker.settings'); "
+                    "django.setup(); from inquiries import tasks; tasks.health_daily_snapshots.delay()",
+                ],
+                cwd=REPO,
+                env=env,
+                check=True,
             )
-            report("3. agents while the worker backfills 90 days of health snapshots",
-                   run_locust(binary, env, classes=["Agent"], users=args.agents, seconds=args.seconds,
-                              port=port, out=out / "backfill"))
+            report(
+                "3. agents while the worker backfills 90 days of health snapshots",
+                run_locust(
+                    binary,
+                    env,
+                    classes=["Agent"],
+                    users=args.agents,
+                    seconds=args.seconds,
+                    port=port,
+                    out=out / "backfill",
+                ),
+            )
             backfill_summary()
         finally:
             web.terminate()
@@ -225,12 +312,16 @@ def burst_summary(posted_file: Path) -> None:
     ]
     print(f"  posted {len(posted)} (201), stored {len(stored)}; lost: {len(posted) - len(stored)}")
     if visible:
-        print(f"  in the queue after (POST answered): median {percentile(visible, 50):.0f} ms, "
-              f"p95 {percentile(visible, 95):.0f} ms, max {max(visible):.0f} ms (target: every one <= 10 s)")
+        print(
+            f"  in the queue after (POST answered): median {percentile(visible, 50):.0f} ms, "
+            f"p95 {percentile(visible, 95):.0f} ms, max {max(visible):.0f} ms (target: every one <= 10 s)"
+        )
     if followed:
-        print(f"  follow-up work done after: median {percentile(followed, 50) / 1000:.1f} s, "
-              f"p95 {percentile(followed, 95) / 1000:.1f} s, max {max(followed) / 1000:.1f} s; "
-              f"{len(stored) - len(followed)} not yet at {datetime.now():%H:%M:%S}")
+        print(
+            f"  follow-up work done after: median {percentile(followed, 50) / 1000:.1f} s, "
+            f"p95 {percentile(followed, 95) / 1000:.1f} s, max {max(followed) / 1000:.1f} s; "
+            f"{len(stored) - len(followed)} not yet at {datetime.now():%H:%M:%S}"
+        )
 
 
 def backfill_summary() -> None:

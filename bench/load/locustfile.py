@@ -20,7 +20,8 @@ import uuid
 
 from locust import HttpUser, between, constant_pacing, events, task
 
-SETUP = json.loads(open(os.environ["LOAD_SESSIONS"]).read())
+with open(os.environ["LOAD_SESSIONS"]) as _setup:
+    SETUP = json.load(_setup)
 POSTED: list[tuple[str, float, float]] = []  # external id, sent at, answered at
 
 
@@ -36,7 +37,9 @@ class Agent(HttpUser):
     def poll(self) -> None:
         now = time.monotonic()
         if now >= self.next["rows"] + self.spread:
-            self.client.get("/", headers={"HX-Request": "true", "HX-Target": "rows"}, name="queue rows (htmx)")
+            self.client.get(
+                "/", headers={"HX-Request": "true", "HX-Target": "rows"}, name="queue rows (htmx)"
+            )
             self.next["rows"], self.spread = now + 15, 0.0
         if now >= self.next["bell"]:
             self.client.get("/notifications/bell/", headers={"HX-Request": "true"}, name="bell (htmx)")
