@@ -324,6 +324,10 @@ CELERY_TASK_ROUTES = {
         "inquiries.tasks.train_topic_model",
     )
 }
+# Stopping a worker: with REMAP_SIGTERM=SIGQUIT in its environment (the Procfiles set it),
+# SIGTERM waits this long for running tasks, then hands them back to the broker (acks_late:
+# another worker runs them again) and exits, instead of waiting for the longest task.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("CELERY_WORKER_SOFT_SHUTDOWN_SECONDS", 8))
 # A background task works for at most this long, then queues its own continuation.
 CSTRACKER_BACKGROUND_BUDGET_SECONDS = env_int("CSTRACKER_BACKGROUND_BUDGET_SECONDS", 5)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

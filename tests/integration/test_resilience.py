@@ -157,3 +157,62 @@ def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_o
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
     assert set(SlowOnce.seen) == {str(delivery.pk)}  # the receiver can dedupe on the delivery id
     assert len(SlowOnce.seen) == 2
+
+
+def test_sigterm_stops_a_busy_worker_without_waiting_for_its_task_which_runs_again(channel, tmp_path: Path):
+    """With REMAP_SIGTERM=SIGQUIT (the Procfiles), SIGTERM waits the soft-shutdown time for the
+    running task, then hands it back to the broker: the worker does not wait for a task that
+    would take minutes, and the task takes effect once, on the next worker."""
+    from tests.integration.test_worker import _redis_up, _redis_url
+
+    url = _redis_url()
+    if not _redis_up(url):
+        pytest.skip(f"no Redis at {url}") if not os.environ.get(
+            "CSTRACKER_REQUIRE_SERVICES"
+        ) else pytest.fail(url)
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    SlowOnce.seen = []
+    SlowOnce.release.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = WebhookEndpoint.objects.create(
+        name="slow", url=f"http://127.0.0.1:{server.server_port}/", secret="s"
+    )
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, dedupe_key="term-test", payload={"hello": 1})
+    env = {
+        "REMAP_SIGTERM": "SIGQUIT",
+        "CELERY_WORKER_SOFT_SHUTDOWN_SECONDS": "2",
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_RESTORE_SWEEP_SECONDS": "1",
+    }
+    try:
+        with broker(app, url):
+            first = celery_worker(
+                broker_url=url, log_path=tmp_path / "first.log", extra_env=env, pool="prefork"
+            )
+            worker = first.__enter__()
+            try:
+                tasks.deliver_webhook.delay(delivery.pk)
+                assert wait_until(lambda: len(SlowOnce.seen) == 1, timeout=120), "the task never started"
+                worker.send_signal(signal.SIGTERM)
+                stopped = wait_until(lambda: worker.poll() is not None, timeout=60)
+            finally:
+                first.__exit__(None, None, None)
+            first_log = (tmp_path / "first.log").read_text(errors="replace")
+            assert stopped, first_log[-3000:]  # the held request would have kept it 300 s
+            assert "Soft Shutdown" in first_log
+            with celery_worker(broker_url=url, log_path=tmp_path / "second.log", extra_env=env):
+                delivered = wait_until(
+                    lambda: (
+                        WebhookDelivery.objects.get(pk=delivery.pk).state == WebhookDelivery.State.DELIVERED
+                    ),
+                    timeout=90,
+                )
+                log = (tmp_path / "second.log").read_text(errors="replace")
+    finally:
+        SlowOnce.release.set()
+        server.shutdown()
+    assert delivered, log[-3000:]
+    assert set(SlowOnce.seen) == {str(delivery.pk)}
