@@ -166,6 +166,7 @@ def main() -> None:
         print(f"{describe_database()}: building {args.inquiries:,} inquiries")
         generate(inquiries=args.inquiries, verbose=False)
         setup = prepare(args.agents)
+        background_job_times()
         (Path(tmp) / "setup.json").write_text(json.dumps(setup))
         db = settings.DATABASES["default"]
         database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
@@ -228,29 +229,19 @@ def main() -> None:
                 f"{args.seconds} s per phase"
             )
             out = Path(tmp)
-            report(
-                "1. steady",
-                run_locust(
-                    binary,
-                    env,
-                    classes=["Agent"],
-                    users=args.agents,
-                    seconds=args.seconds,
-                    port=port,
-                    out=out / "steady",
-                ),
-            )
-            report(
+
+            def phase(title: str, name: str, classes: list[str], users: int) -> None:
+                rows = run_locust(
+                    binary, env, classes=classes, users=users, seconds=args.seconds, port=port, out=out / name
+                )
+                report(title, rows)
+
+            phase("1. steady", "steady", ["Agent"], args.agents)
+            phase(
                 "2. burst (agents + 17 posters, one message a second each)",
-                run_locust(
-                    binary,
-                    env,
-                    classes=["Agent", "Integration"],
-                    users=args.agents + 17,
-                    seconds=args.seconds,
-                    port=port,
-                    out=out / "burst",
-                ),
+                "burst",
+                ["Agent", "Integration"],
+                args.agents + 17,
             )
             burst_summary(out / "posted.json")
             subprocess.run(
@@ -264,17 +255,11 @@ def main() -> None:
                 env=env,
                 check=True,
             )
-            report(
+            phase(
                 "3. agents while the worker backfills 90 days of health snapshots",
-                run_locust(
-                    binary,
-                    env,
-                    classes=["Agent"],
-                    users=args.agents,
-                    seconds=args.seconds,
-                    port=port,
-                    out=out / "backfill",
-                ),
+                "backfill",
+                ["Agent"],
+                args.agents,
             )
             backfill_summary()
         finally:
@@ -322,6 +307,29 @@ def burst_summary(posted_file: Path) -> None:
             f"p95 {percentile(followed, 95) / 1000:.1f} s, max {max(followed) / 1000:.1f} s; "
             f"{len(stored) - len(followed)} not yet at {datetime.now():%H:%M:%S}"
         )
+
+
+def background_job_times() -> None:
+    """How long one run of each background job holds a worker on this data (before the load)."""
+    from inquiries.services.complaints import sweep_clusters
+    from inquiries.services.health import snapshot_missing_days
+    from inquiries.services.rollups import refresh_rollups
+
+    jobs = {
+        "report rollups, full rebuild": lambda: refresh_rollups(rebuild=True),
+        "report rollups, refresh": lambda: refresh_rollups(),
+        "cluster sweep": lambda: sweep_clusters(),
+        "health backfill, one step": lambda: snapshot_missing_days(
+            budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS
+        ),
+    }
+    for label, job in jobs.items():
+        started = time.perf_counter()
+        job()
+        print(f"  background job: {label:<32} {time.perf_counter() - started:6.1f} s")
+    from inquiries.models import HealthSnapshot
+
+    HealthSnapshot.objects.all().delete()  # phase 3 backfills from nothing
 
 
 def backfill_summary() -> None:

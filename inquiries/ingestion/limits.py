@@ -26,21 +26,19 @@ def bounded(incoming: IncomingMessage) -> IncomingMessage:
         return incoming
     notes = list(incoming.notes)
     attachments = list(incoming.attachments)
+    for body, cap, name, content_type, what in (
+        (text, MAX_BODY_TEXT, FULL_TEXT_NAME, "text/plain; charset=utf-8", "body text"),
+        (html, MAX_BODY_HTML, FULL_HTML_NAME, "text/html; charset=utf-8", "HTML body (sanitised)"),
+    ):
+        if len(body) > cap:
+            whole = body.encode("utf-8", "surrogatepass")
+            attachments.append(IncomingAttachment(name, content_type, len(whole), whole))
+            notes.append(
+                f"{what} cut at {cap:,} of {len(body):,} characters; the whole is attached as {name}"
+            )
     if len(text) > MAX_BODY_TEXT:
-        whole = text.encode("utf-8", "surrogatepass")
-        attachments.append(IncomingAttachment(FULL_TEXT_NAME, "text/plain; charset=utf-8", len(whole), whole))
-        notes.append(
-            f"body text cut at {MAX_BODY_TEXT:,} of {len(text):,} characters; the whole text is "
-            f"attached as {FULL_TEXT_NAME}"
-        )
         text = text[:MAX_BODY_TEXT]
     if len(html) > MAX_BODY_HTML:
-        whole = html.encode("utf-8", "surrogatepass")
-        attachments.append(IncomingAttachment(FULL_HTML_NAME, "text/html; charset=utf-8", len(whole), whole))
-        notes.append(
-            f"HTML body cut at {MAX_BODY_HTML:,} of {len(html):,} characters; the whole (sanitised) HTML "
-            f"is attached as {FULL_HTML_NAME}"
-        )
         html = sanitize_html(html[:MAX_BODY_HTML])  # closes what the cut left open
     return replace(
         incoming, body_text=text, body_html=html, notes=tuple(notes), attachments=tuple(attachments)

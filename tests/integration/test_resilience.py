@@ -93,6 +93,29 @@ def test_with_redis_down_messages_are_stored_and_the_next_sweep_catches_up(api, 
     assert caught_up, log[-3000:]
 
 
+def _fresh_redis() -> str:
+    """The test Redis, emptied; a skip (or, in CI, a failure) when none answers."""
+    from tests.integration.test_worker import _redis_up, _redis_url
+
+    url = _redis_url()
+    if not _redis_up(url):
+        pytest.skip(f"no Redis at {url}") if not os.environ.get(
+            "CSTRACKER_REQUIRE_SERVICES"
+        ) else pytest.fail(url)
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def _slow_receiver() -> ThreadingHTTPServer:
+    SlowOnce.seen = []
+    SlowOnce.release.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class SlowOnce(BaseHTTPRequestHandler):
     """Holds the first request until the test has killed the worker; accepts the rest."""
 
@@ -112,20 +135,8 @@ class SlowOnce(BaseHTTPRequestHandler):
 
 
 def test_a_task_in_a_worker_killed_mid_run_is_delivered_again_and_takes_effect_once(channel, tmp_path: Path):
-    from tests.integration.test_worker import _redis_up, _redis_url
-
-    url = _redis_url()
-    if not _redis_up(url):
-        pytest.skip(f"no Redis at {url}") if not os.environ.get(
-            "CSTRACKER_REQUIRE_SERVICES"
-        ) else pytest.fail(url)
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    SlowOnce.seen = []
-    SlowOnce.release.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnce)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = _fresh_redis()
+    server = _slow_receiver()
     endpoint = WebhookEndpoint.objects.create(
         name="slow", url=f"http://127.0.0.1:{server.server_port}/", secret="s"
     )
@@ -163,20 +174,8 @@ def test_sigterm_stops_a_busy_worker_without_waiting_for_its_task_which_runs_aga
     """With REMAP_SIGTERM=SIGQUIT (the Procfiles), SIGTERM waits the soft-shutdown time for the
     running task, then hands it back to the broker: the worker does not wait for a task that
     would take minutes, and the task takes effect once, on the next worker."""
-    from tests.integration.test_worker import _redis_up, _redis_url
-
-    url = _redis_url()
-    if not _redis_up(url):
-        pytest.skip(f"no Redis at {url}") if not os.environ.get(
-            "CSTRACKER_REQUIRE_SERVICES"
-        ) else pytest.fail(url)
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-    SlowOnce.seen = []
-    SlowOnce.release.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowOnce)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = _fresh_redis()
+    server = _slow_receiver()
     endpoint = WebhookEndpoint.objects.create(
         name="slow", url=f"http://127.0.0.1:{server.server_port}/", secret="s"
     )
