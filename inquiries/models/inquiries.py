@@ -234,6 +234,7 @@ class Message(models.Model):
     )
     parse_notes = models.JSONField(
         default=list,
+        db_default=[],  # rows written by SQL of their own (bulk loads, older code) get [] too
         blank=True,
         help_text="What ingestion had to leave out or change (parts over a cap, nesting flattened, a body "
         "cut); shown with the message.",
