@@ -328,6 +328,9 @@ CELERY_TASK_ROUTES = {
 # SIGTERM waits this long for running tasks, then hands them back to the broker (acks_late:
 # another worker runs them again) and exits, instead of waiting for the longest task.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("CELERY_WORKER_SOFT_SHUTDOWN_SECONDS", 8))
+# Agents' queue refreshes (htmx, every 15 s) with the same visible accounts and filters share
+# one rendering for this long; 0 renders every refresh.
+CSTRACKER_QUEUE_ROWS_CACHE_SECONDS = env_int("CSTRACKER_QUEUE_ROWS_CACHE_SECONDS", 5)
 # A background task works for at most this long, then queues its own continuation.
 CSTRACKER_BACKGROUND_BUDGET_SECONDS = env_int("CSTRACKER_BACKGROUND_BUDGET_SECONDS", 5)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

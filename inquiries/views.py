@@ -7,16 +7,19 @@ Writes call one service per inquiry and redirect (post/redirect/get).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
@@ -109,6 +112,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     """The inbox, most urgent first; htmx polls return only the rows (`_rows.html`)."""
     now = timezone.now()
     accounts = list(Account.objects.visible_to(request.user))
+    rows_key = _rows_cache_key(request, accounts) if request.htmx else None
+    if rows_key is not None and (cached := cache.get(rows_key)) is not None:
+        return HttpResponse(cached)
     channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
     topics = list(Topic.objects.all())
     form = QueueFilterForm(request.GET, accounts=accounts, channels=channels, topics=topics)
@@ -119,7 +125,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         _present_row(row, now, urls)
     context = {"form": form, "page": page, "rows": page.rows, "after": after.encode() if after else ""}
     if request.htmx:
-        return render(request, "inquiries/_rows.html", context)
+        response = render(request, "inquiries/_rows.html", context)
+        if rows_key is not None:
+            cache.set(rows_key, response.content, settings.CSTRACKER_QUEUE_ROWS_CACHE_SECONDS)
+        return response
     filters = _current_filters(request.GET)
     context |= {
         "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
@@ -129,6 +138,23 @@ def queue(request: HttpRequest) -> HttpResponse:
         "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
     }
     return render(request, "inquiries/queue.html", context)
+
+
+def _rows_cache_key(request: HttpRequest, accounts: list[Account]) -> str | None:
+    """The key under which the rows of a refresh are shared for a few seconds.
+
+    Every agent's queue refreshes every 15 s, and agents of a team see the same rows: the same
+    visible accounts and the same filters give the same rows (countdowns tick in the browser),
+    so one rendering serves them all for CSTRACKER_QUEUE_ROWS_CACHE_SECONDS. "Assigned to me"
+    is the user's own. None: not cached.
+    """
+    seconds = settings.CSTRACKER_QUEUE_ROWS_CACHE_SECONDS
+    if seconds <= 0:
+        return None
+    params = sorted((name, value) for name, values in request.GET.lists() for value in values)
+    mine = request.user.pk if request.GET.get("assignee") == "me" else None
+    raw = repr((sorted(a.pk for a in accounts), params, mine))
+    return "queue-rows:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _current_filters(params: QueryDict) -> dict[str, str]:

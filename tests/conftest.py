@@ -33,6 +33,12 @@ def _local_test_servers(settings: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_queue_rows(settings: pytest.FixtureRequest) -> None:
+    """Tests look at the rows right after changing them; the shared rendering has its own test."""
+    settings.CSTRACKER_QUEUE_ROWS_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
     """PBKDF2 costs ~0.4 s per persona; tests check access rules, not hash strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
