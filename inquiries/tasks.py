@@ -13,10 +13,10 @@ logger = logging.getLogger(__name__)
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "max_retries": 5}
 
 
-def safe_delay(task: Task, *args: object) -> None:
+def safe_delay(task: Task, *args: object, countdown: float | None = None) -> None:
     """Publish a task; if the broker is unreachable, log it: the sweep will catch up."""
     try:
-        task.delay(*args)
+        task.apply_async(args, countdown=countdown)
     except Exception:
         logger.warning("Could not queue %s%r; the next sweep will pick it up", task.name, args, exc_info=True)
 
@@ -220,12 +220,13 @@ def send_due_digests() -> int:
 def health_daily_snapshots() -> int:
     """Fill finished days of the last 90 without a final snapshot (idempotent per account and
     day), for a few seconds at a time: when days remain, the task queues its own continuation
-    behind whatever else waits, so a fresh database's backfill never starves other work."""
+    after as long a pause, so a fresh database's backfill never starves other work."""
     from inquiries.services.health import snapshot_missing_days
 
     fill = snapshot_missing_days(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     if not fill.done:
-        safe_delay(health_daily_snapshots)
+        # As long a pause as the work: the database gets its breath back between steps.
+        safe_delay(health_daily_snapshots, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     return fill.written
 
 
