@@ -5,7 +5,7 @@ health backfill running beside them.
         [--conn-max-age 60] [--agents 200]
 
 Builds --inquiries inquiries (bench/generate.py) in a throwaway database, starts gunicorn
-(3 workers, production settings) and two Celery workers on Redis (REDIS_URL, default
+(--web-workers, default 5, production settings) and two Celery workers on Redis (REDIS_URL, default
 redis://127.0.0.1:6379/14) as the README recommends: `-Q celery` with 2 processes, and
 `nice -n 10 ... -Q background` with one, and drives them with locust from its own environment
 (.venv-load, bench/load/requirements.txt; every run bounded by --seconds, aimed only at
@@ -157,6 +157,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--conn-max-age", type=int, default=60)
+    parser.add_argument(
+        "--web-workers", type=int, default=5, help="gunicorn workers (2 x cores + 1 on 2 cores)"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/load.py measures the production set-up: point DATABASE_URL at PostgreSQL")
@@ -192,7 +195,7 @@ def main() -> None:
                 "gunicorn",
                 "cstracker.wsgi:application",
                 "--workers",
-                "3",
+                str(args.web_workers),
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--log-level",
@@ -236,7 +239,7 @@ def main() -> None:
         try:
             wait_for_http(port)
             print(
-                f"gunicorn: 3 workers, CONN_MAX_AGE={args.conn_max_age}; {args.agents} agents; "
+                f"gunicorn: {args.web_workers} workers, CONN_MAX_AGE={args.conn_max_age}; {args.agents} agents; "
                 f"{args.seconds} s per phase"
             )
             out = Path(tmp)
