@@ -9,7 +9,7 @@ Builds --inquiries inquiries (bench/generate.py) in a throwaway database, starts
 redis://127.0.0.1:6379/14) as the README recommends: `-Q celery` with 2 processes, and
 `nice -n 10 ... -Q background` with one, and drives them with locust from its own environment
 (.venv-load, bench/load/requirements.txt; every run bounded by --seconds, aimed only at
-127.0.0.1). Three phases of --seconds each:
+127.0.0.1). After a 30-second warm-up that is not reported, three phases of --seconds each:
 
 1. steady: --agents agents (the queue's rows every 15 s, the bell every 30 s, an inquiry page
    a minute);
@@ -250,6 +250,11 @@ def main() -> None:
                 )
                 report(title, rows)
 
+            # Warm-up, not reported: each gunicorn worker's first requests, PostgreSQL's caches and
+            # the autovacuum that follows the bulk load.
+            run_locust(
+                binary, env, classes=["Agent"], users=args.agents, seconds=30, port=port, out=out / "warm"
+            )
             phase("1. steady", "steady", ["Agent"], args.agents)
             phase(
                 "2. burst (agents + 17 posters, one message a second each)",
