@@ -203,7 +203,10 @@ def poll_mailbox(mailbox_id: int) -> str:
 def refresh_report_rollups() -> str:
     from inquiries.services.rollups import refresh_rollups
 
-    return str(refresh_rollups())
+    result = refresh_rollups(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+    if not result.done:
+        safe_delay(refresh_report_rollups, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+    return str(result)
 
 
 @shared_task(**TASK_OPTIONS)

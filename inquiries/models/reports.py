@@ -123,6 +123,11 @@ class SlaRollupState(models.Model):
     event_watermark = models.BigIntegerField(
         default=0, help_text="Inquiry events up to this id were looked at by the last refresh."
     )
+    rebuild_next_day = models.DateField(
+        null=True,
+        blank=True,
+        help_text="While a full rebuild is under way, the next UTC day it recomputes; empty otherwise.",
+    )
     previous_watermark = models.BigIntegerField(
         default=0,
         help_text="The watermark before it: each refresh looks again from here, so an event whose "

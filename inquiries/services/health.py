@@ -93,7 +93,8 @@ def snapshot_missing_days(
             day = today - timedelta(days=offset)
             if day in final:
                 continue
-            if deadline is not None and time.monotonic() >= deadline:
+            # At least one day per call, so that a continuation always moves on.
+            if written and deadline is not None and time.monotonic() >= deadline:
                 return SnapshotFill(written=written, done=False)
             write_snapshot(account=account, day=day, now=now)
             written += 1

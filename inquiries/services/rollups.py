@@ -7,8 +7,8 @@ touched since the last refresh are the start days of the clocks of inquiries wit
 events; clocks that passed their due time since then are added (a breach must show even if
 the sweep did not run). Each refresh looks at events from the watermark before the last one,
 so an event whose transaction committed late is still seen. Once a day (or when the rollup is
-empty) everything is rebuilt, which also picks up what writes no event: team membership
-changes, deleted inquiries.
+empty) everything is rebuilt, a week of days per transaction, which also picks up what writes
+no event: team membership changes, deleted inquiries.
 
 Safe to run concurrently: the state row is locked for the whole refresh.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import time as time_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -39,49 +40,100 @@ from inquiries.reports.scope import MAX_DAYS, memberships, teams_of
 # Covers the longest report period ending today (and a day of margin for local days).
 HORIZON_DAYS = MAX_DAYS + 1
 REBUILD_EVERY = timedelta(hours=24)
+REBUILD_CHUNK_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
 class RefreshResult:
     days: int
     rows: int
-    rebuilt: bool
+    rebuilt: bool  # a full rebuild finished in this call
+    done: bool = True  # False: a rebuild is still under way (the caller continues later)
 
     def __str__(self) -> str:
-        return f"{'rebuilt' if self.rebuilt else 'refreshed'} {self.days} days, {self.rows} rows"
+        verb = "rebuilt" if self.rebuilt else "refreshed"
+        return f"{verb} {self.days} days, {self.rows} rows" + ("" if self.done else " (rebuild continues)")
 
 
-def refresh_rollups(*, now: datetime | None = None, rebuild: bool = False) -> RefreshResult:
-    """Recompute the days that changed since the last refresh, or everything once a day."""
+def refresh_rollups(
+    *, now: datetime | None = None, rebuild: bool = False, budget_seconds: float | None = None
+) -> RefreshResult:
+    """Recompute the days that changed since the last refresh, and rebuild everything once a day.
+
+    The refresh is one short transaction. The rebuild goes REBUILD_CHUNK_DAYS days per
+    transaction from a cursor on the state row; with `budget_seconds` it stops when the budget
+    is spent and the next call goes on (days not yet rebuilt keep their refreshed rows, so the
+    reports stay right meanwhile; before the very first build completes they count live).
+    """
     now = now or timezone.now()
+    deadline = None if budget_seconds is None else time_module.monotonic() + budget_seconds
     today = now.astimezone(UTC).date()
+    horizon_start = today - timedelta(days=HORIZON_DAYS)
     with transaction.atomic():
         state, _ = SlaRollupState.objects.select_for_update().get_or_create(pk=1)
         watermark = InquiryEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
-        rebuild = (
+        if state.rebuild_next_day is None and (
             rebuild
             or state.refreshed_at is None
             or state.rebuilt_at is None
             or (now - state.rebuilt_at >= REBUILD_EVERY)
-        )
-        if rebuild:
-            first_day = today - timedelta(days=HORIZON_DAYS)
-            days = [first_day + timedelta(days=n) for n in range(HORIZON_DAYS + 1)]
-            SlaRollup.objects.all().delete()
-        else:
-            first_day = state.first_day or today
-            days = sorted(d for d in _changed_days(state, now) if first_day <= d <= today)
-            SlaRollup.objects.filter(day__in=days).delete()
-        rows = SlaRollup.objects.bulk_create(_aggregate(days, now), batch_size=2000) if days else []
-        state.first_day = first_day
+        ):
+            state.rebuild_next_day = horizon_start
+            SlaRollup.objects.filter(day__lt=horizon_start).delete()
+        days: list[date] = []
+        if state.refreshed_at is not None:
+            low = state.first_day or state.rebuild_next_day or today
+            days = sorted(d for d in _changed_days(state, now) if low <= d <= today)
+        rows = _replace_days(days, now)
         state.refreshed_at = now
         # The next refresh looks again from the last watermark (the first build has none).
         state.previous_watermark = state.event_watermark or watermark
         state.event_watermark = watermark
-        if rebuild:
-            state.rebuilt_at = now
         state.save()
-    return RefreshResult(days=len(days), rows=len(rows), rebuilt=rebuild)
+    rebuilt_days, rebuilt_rows, finished = _rebuild_steps(now, today, deadline)
+    return RefreshResult(
+        days=len(days) + rebuilt_days,
+        rows=rows + rebuilt_rows,
+        rebuilt=finished,
+        done=not SlaRollupState.objects.filter(pk=1, rebuild_next_day__isnull=False).exists(),
+    )
+
+
+def _rebuild_steps(now: datetime, today: date, deadline: float | None) -> tuple[int, int, bool]:
+    """Rebuild from the cursor, a chunk of days per transaction, until done or out of budget."""
+    days = rows = 0
+    # At least one chunk per call, so that a continuation always moves on.
+    while days == 0 or deadline is None or time_module.monotonic() < deadline:
+        with transaction.atomic():
+            state = SlaRollupState.objects.select_for_update().get(pk=1)
+            if state.rebuild_next_day is None:
+                return days, rows, False
+            first = state.rebuild_next_day
+            chunk = [
+                first + timedelta(days=n)
+                for n in range(REBUILD_CHUNK_DAYS)
+                if first + timedelta(days=n) <= today
+            ]
+            rows += _replace_days(chunk, now)
+            days += len(chunk)
+            following = first + timedelta(days=REBUILD_CHUNK_DAYS)
+            if following > today:
+                state.rebuild_next_day = None
+                state.rebuilt_at = now
+                state.first_day = today - timedelta(days=HORIZON_DAYS)
+                state.save(update_fields=["rebuild_next_day", "rebuilt_at", "first_day"])
+                return days, rows, True
+            state.rebuild_next_day = following
+            state.save(update_fields=["rebuild_next_day"])
+    return days, rows, False
+
+
+def _replace_days(days: list[date], now: datetime) -> int:
+    """Delete these days' rows and insert their aggregate again (inside the caller's transaction)."""
+    if not days:
+        return 0
+    SlaRollup.objects.filter(day__in=days).delete()
+    return len(SlaRollup.objects.bulk_create(_aggregate(days, now), batch_size=2000))
 
 
 def _changed_days(state: SlaRollupState, now: datetime) -> set[date]:

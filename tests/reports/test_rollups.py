@@ -11,7 +11,7 @@ from inquiries import services, tasks
 from inquiries.reports import queries
 from inquiries.reports.rollup import rollup_counts
 from inquiries.reports.scope import ReportChoices, make_scope
-from inquiries.services.rollups import refresh_rollups
+from inquiries.services.rollups import HORIZON_DAYS, REBUILD_CHUNK_DAYS, refresh_rollups
 from tests.reports.conftest import NOW, T0, customer, reply
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +99,30 @@ def test_the_beat_task_refreshes_the_rollup(history, manager):
     assert tasks.refresh_report_rollups.apply().get().startswith("rebuilt")
     assert m.SlaRollupState.objects.get().refreshed_at is not None
     assert m.SlaRollup.objects.exists()
+
+
+def test_a_rebuild_goes_a_week_per_step_within_its_budget_and_reports_stay_right_meanwhile(history, manager):
+    refresh_rollups(now=NOW)
+    later = NOW + timedelta(days=1)
+
+    first = refresh_rollups(now=later, budget_seconds=0)  # starts the rebuild: one week of days
+    state = m.SlaRollupState.objects.get()
+    assert (first.done, first.rebuilt) == (False, False)
+    assert state.rebuild_next_day == later.date() - timedelta(days=HORIZON_DAYS - REBUILD_CHUNK_DAYS)
+    assert_rollup_equals_live(manager, later)  # the rows refreshed so far still answer
+
+    steps = 1
+    while not refresh_rollups(now=later, budget_seconds=0).done:
+        steps += 1
+    assert steps + 1 == -(-(HORIZON_DAYS + 1) // REBUILD_CHUNK_DAYS)  # calls: the horizon, a week each
+    assert m.SlaRollupState.objects.get().rebuilt_at == later
+    assert_rollup_equals_live(manager, later)
+
+
+def test_the_beat_task_continues_an_unfinished_rebuild(history, manager, settings):
+    settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS = 0
+
+    tasks.refresh_report_rollups.apply().get()  # eager: each continuation runs at once
+
+    state = m.SlaRollupState.objects.get()
+    assert state.rebuild_next_day is None and state.rebuilt_at is not None
