@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inquiries import models as m
-from inquiries.admin import ReadOnly, ScopedAdmin
+from inquiries.admin_base import ReadOnly, ScopedAdmin
 
 
 @admin.register(m.TopicModel)
