@@ -146,6 +146,7 @@ RULES: dict[type[Model], Any] = {
     m.MarketplacePreset: Shared(),
     m.FailedTask: Shared(),
     m.SlaRollupState: Shared(),
+    m.ClusterSweepState: Shared(),
 }
 
 

@@ -147,10 +147,15 @@ def notify_cluster_events(event_ids: list[int]) -> int:
 
 
 @shared_task(**TASK_OPTIONS)
-def sweep_clusters() -> str:
-    from inquiries.services.complaints import sweep_clusters
+def sweep_clusters(continuation: bool = False) -> str:
+    """The periodic cluster sweep, a few seconds at a time: when work remains, the task queues
+    its own continuation after as long a pause (the scheduled run leaves a moving sweep alone)."""
+    from inquiries.services.complaints import sweep_clusters as sweep
 
-    return str(sweep_clusters())
+    result = sweep(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS, continuation=continuation)
+    if not result.done:
+        safe_delay(sweep_clusters, True, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+    return str(result)
 
 
 @shared_task(**TASK_OPTIONS)

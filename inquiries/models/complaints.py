@@ -263,3 +263,30 @@ class ComplaintFingerprint(models.Model):
 
     def __str__(self) -> str:
         return f"fingerprint of inquiry {self.inquiry_id}"
+
+
+class ClusterSweepState(models.Model):
+    """The one row (pk 1) that says how far the periodic cluster sweep has gone.
+
+    The sweep works a few seconds at a time (issue 24): it finds the busy (account, topic, SKU)
+    keys once, tests them in order, then refreshes the other active clusters in id order, and
+    when its budget is spent it records here where it stopped; its continuation, or the next scheduled run when the
+    continuation was lost, goes on from there.
+    """
+
+    class Phase(models.IntegerChoices):
+        IDLE = 0, "idle"
+        BURSTS = 1, "testing products for bursts"
+        CLUSTERS = 2, "refreshing active clusters"
+
+    phase = models.PositiveSmallIntegerField(choices=Phase.choices, default=Phase.IDLE)
+    keys = models.JSONField(
+        default=list, blank=True, help_text="The (account, topic, SKU) keys this sweep tests, in order."
+    )
+    next_key = models.PositiveIntegerField(default=0, help_text="How many of them are done.")
+    after_cluster = models.BigIntegerField(null=True, blank=True, help_text="The last cluster refreshed.")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the sweep under way began.")
+    stepped_at = models.DateTimeField(null=True, blank=True, help_text="When it last moved on.")
+
+    def __str__(self) -> str:
+        return f"cluster sweep: {self.get_phase_display()}"

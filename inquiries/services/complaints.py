@@ -52,6 +52,7 @@ from inquiries.models import (
     ClusterKind,
     ClusterMember,
     ClusterState,
+    ClusterSweepState,
     ComplaintFingerprint,
     Direction,
     EventKind,
@@ -657,15 +658,31 @@ class ClusterSweepResult:
     refreshed: int
     removed: int
     retagged: int
+    # False when the time budget ran out first: the sweep's state row says where to go on.
+    done: bool = True
+    # True when another run was already under way (and moving): this one did nothing.
+    skipped: bool = False
 
     def __str__(self) -> str:
+        if self.skipped:
+            return "skipped: a sweep is under way"
         return (
             f"opened={self.opened} refreshed={self.refreshed} removed={self.removed} retagged={self.retagged}"
+            + ("" if self.done else " (sweep continues)")
         )
 
 
+# A sweep whose state row has not moved for this long lost its continuation: the next run
+# takes over from where it stopped.
+SWEEP_STALLED_AFTER = timedelta(minutes=2)
+
+
 def sweep_clusters(
-    *, now: datetime | None = None, lookback: timedelta = timedelta(hours=1)
+    *,
+    now: datetime | None = None,
+    lookback: timedelta = timedelta(hours=1),
+    budget_seconds: float | None = None,
+    continuation: bool = False,
 ) -> ClusterSweepResult:
     """Catch up what the per-complaint updates cannot see; safe to run concurrently.
 
@@ -677,21 +694,62 @@ def sweep_clusters(
        so a burst missed by a lost task still opens, and active bursts gain any missing
        window complaints.
     4. Every active cluster's figures are recomputed as of `now` (the window moves on).
+
+    Steps 0-2 are bounded and run when a sweep starts. Steps 3 and 4 go one key, then one
+    cluster, at a time, in order, from the cursor on `ClusterSweepState`: with
+    `budget_seconds` the call stops once the budget is spent (after one unit at least, so a
+    continuation always moves on) and returns `done=False`; the caller continues later
+    (`continuation=True`). A scheduled run that finds a sweep under way and moving leaves it
+    alone; one that finds it stalled takes it over.
     """
     now = now or timezone.now()
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     config = Config.from_settings()
-    fingerprint_window(now=now, config=config)
-    removed = _remove_retagged_members(now=now, config=config)
-    retagged = _update_retagged(now=now, lookback=lookback, config=config)
-    active_before = set(Cluster.objects.active().values_list("pk", flat=True))
-    swept = set()
-    for key in _busy_keys(now=now, config=config):
-        cluster = _update_burst(key, at=now, config=config, joining=None, message_id=None)
-        if cluster is not None:
-            swept.add(cluster.pk)
-    opened = len(swept - active_before)
-    refreshed = 0
-    for pk in Cluster.objects.active().exclude(pk__in=swept).values_list("pk", flat=True):
+    Phase = ClusterSweepState.Phase
+    state, _ = ClusterSweepState.objects.get_or_create(pk=1)
+    removed = retagged = 0
+    if state.phase == Phase.IDLE:
+        fingerprint_window(now=now, config=config)
+        removed = _remove_retagged_members(now=now, config=config)
+        retagged = _update_retagged(now=now, lookback=lookback, config=config)
+        # The keys are found once per sweep (grouped counts over the baseline: the costly read).
+        state.keys = [[key.account_id, key.topic_id, key.sku] for key in _busy_keys(now=now, config=config)]
+        state.phase, state.next_key, state.after_cluster, state.started_at = Phase.BURSTS, 0, None, now
+        state.stepped_at = now
+        state.save()
+    elif not continuation and state.stepped_at is not None and now - state.stepped_at < SWEEP_STALLED_AFTER:
+        return ClusterSweepResult(opened=0, refreshed=0, removed=0, retagged=0, skipped=True)
+
+    def out_of_time(units: int) -> bool:
+        return units > 0 and deadline is not None and time.monotonic() >= deadline
+
+    def step(**fields: object) -> None:
+        ClusterSweepState.objects.filter(pk=1).update(stepped_at=now, **fields)
+
+    units = opened = refreshed = 0
+    if state.phase == Phase.BURSTS:
+        active_before = set(Cluster.objects.active().values_list("pk", flat=True))
+        for index in range(state.next_key, len(state.keys)):
+            if out_of_time(units):
+                return ClusterSweepResult(opened, refreshed, removed, retagged, done=False)
+            account_id, topic_id, sku = state.keys[index]
+            key = Key(account_id, topic_id, sku, ClusterKind.BURST)
+            cluster = _update_burst(key, at=now, config=config, joining=None, message_id=None)
+            if cluster is not None:
+                opened += cluster.pk not in active_before
+                refreshed += 1
+            units += 1
+            step(next_key=index + 1)
+        state.phase = Phase.CLUSTERS
+        state.after_cluster = None
+        step(phase=Phase.CLUSTERS, after_cluster=None)
+    # Every active burst was refreshed with its key above (a burst opened since by a new
+    # complaint was computed then); the rest are refreshed here.
+    after_cluster = state.after_cluster or 0
+    rest = Cluster.objects.active().exclude(kind=ClusterKind.BURST).filter(pk__gt=after_cluster)
+    for pk in rest.order_by("pk").values_list("pk", flat=True):
+        if out_of_time(units):
+            return ClusterSweepResult(opened, refreshed, removed, retagged, done=False)
         events = _Events()
         with transaction.atomic():
             cluster = (
@@ -699,14 +757,14 @@ def sweep_clusters(
                 .filter(pk=pk, state__in=ACTIVE_CLUSTER_STATES)
                 .first()
             )
-            if cluster is None:
-                continue
-            _refresh(cluster, config=config, events=events, at=now)
-            events.queue()
-        refreshed += 1
-    return ClusterSweepResult(
-        opened=opened, refreshed=refreshed + len(swept), removed=removed, retagged=retagged
-    )
+            if cluster is not None:
+                _refresh(cluster, config=config, events=events, at=now)
+                events.queue()
+                refreshed += 1
+        units += 1
+        step(after_cluster=pk)
+    step(phase=Phase.IDLE, keys=[], next_key=0, after_cluster=None)
+    return ClusterSweepResult(opened, refreshed, removed, retagged)
 
 
 def fingerprint_window(*, now: datetime, config: Config | None = None, batch: int = 5000) -> int:

@@ -353,16 +353,22 @@ def test_after_resolution_only_new_complaints_can_open_the_next_cluster(channel,
 # --- the sweep ------------------------------------------------------------------------------------
 
 
+def lost_bursts(channel, skus: list[str]) -> None:
+    """Five quality complaints about each SKU whose cluster update was lost."""
+    with mock.patch("inquiries.services.complaints.update_clusters_for_message", return_value=[]):
+        for sku in skus:
+            for n in range(5):
+                ingest(
+                    channel,
+                    at=T0 + timedelta(hours=n),
+                    sku=sku,
+                    customer=f"{sku}{n}@example.com",
+                    body=quality_text(),
+                )
+
+
 def test_the_sweep_opens_a_burst_whose_follow_up_was_lost(channel, topics):
-    for n in range(5):
-        with mock.patch("inquiries.services.complaints.update_clusters_for_message", return_value=[]):
-            ingest(
-                channel,
-                at=T0 + timedelta(hours=n),
-                sku=SKU,
-                customer=f"lost{n}@example.com",
-                body=quality_text(),
-            )
+    lost_bursts(channel, [SKU])
     assert not m.Cluster.objects.exists()
 
     result = complaints.sweep_clusters(now=T0 + timedelta(hours=6))
@@ -371,6 +377,60 @@ def test_the_sweep_opens_a_burst_whose_follow_up_was_lost(channel, topics):
     assert m.Cluster.objects.get().member_count == 5
     again = complaints.sweep_clusters(now=T0 + timedelta(hours=6))
     assert (again.opened, m.Cluster.objects.count(), m.ClusterEvent.objects.count()) == (0, 1, 1)
+
+
+def test_a_sweep_on_a_budget_goes_one_product_then_one_cluster_at_a_time_to_the_same_end(channel, topics):
+    ingest(channel, body=CAMPAIGN, customer="a@example.com")
+    ingest(channel, at=T0 + timedelta(minutes=5), body=CAMPAIGN, customer="b@example.com")
+    near = m.Cluster.objects.get(kind=m.ClusterKind.NEAR_DUPLICATE)
+    lost_bursts(channel, ["A-1", "B-2", "C-3"])
+    now = T0 + timedelta(hours=6)
+
+    calls = [complaints.sweep_clusters(now=now, budget_seconds=0)]
+    while not calls[-1].done:
+        calls.append(complaints.sweep_clusters(now=now, budget_seconds=0, continuation=True))
+
+    # Three products tested (one each call), then the one cluster the bursts did not touch.
+    assert len(calls) == 4
+    assert [c.opened for c in calls] == [1, 1, 1, 0]
+    assert sum(c.refreshed for c in calls) == 4
+    bursts = m.Cluster.objects.filter(kind=m.ClusterKind.BURST)
+    assert sorted(bursts.values_list("sku", "member_count")) == [("A-1", 5), ("B-2", 5), ("C-3", 5)]
+    near.refresh_from_db()
+    assert near.member_count == 2
+    state = m.ClusterSweepState.objects.get()
+    assert (state.phase, state.keys, state.after_cluster) == (m.ClusterSweepState.Phase.IDLE, [], None)
+    # The same work again in one call finds nothing new: the stepped sweep reached the same end.
+    assert complaints.sweep_clusters(now=now).opened == 0
+    assert m.Cluster.objects.count() == 4
+
+
+def test_a_scheduled_sweep_leaves_a_moving_sweep_alone_and_takes_over_a_stalled_one(channel, topics):
+    lost_bursts(channel, ["A-1", "B-2"])
+    now = T0 + timedelta(hours=6)
+    first = complaints.sweep_clusters(now=now, budget_seconds=0)
+    assert (first.done, first.opened) == (False, 1)
+
+    moving = complaints.sweep_clusters(now=now + timedelta(seconds=30))
+    assert moving.skipped and str(moving) == "skipped: a sweep is under way"
+    assert m.Cluster.objects.count() == 1
+
+    # Its continuation was lost: a later scheduled run goes on from where it stopped.
+    later = complaints.sweep_clusters(now=now + complaints.SWEEP_STALLED_AFTER)
+    assert (later.skipped, later.done, later.opened) == (False, True, 1)
+    assert sorted(m.Cluster.objects.values_list("sku", flat=True)) == ["A-1", "B-2"]
+
+
+def test_the_beat_task_continues_the_sweep_until_it_is_done(channel, topics, settings):
+    settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS = 0
+    lost_bursts(channel, ["A-1", "B-2", "C-3"])
+    from inquiries import tasks
+
+    with mock.patch("inquiries.services.complaints.timezone.now", return_value=T0 + timedelta(hours=6)):
+        tasks.sweep_clusters.apply().get()  # eager: each continuation runs at once
+
+    assert m.Cluster.objects.filter(kind=m.ClusterKind.BURST).count() == 3
+    assert m.ClusterSweepState.objects.get().phase == m.ClusterSweepState.Phase.IDLE
 
 
 def test_the_sweep_fingerprints_window_complaints_that_have_none(channel, topics):
