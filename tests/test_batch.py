@@ -9,7 +9,7 @@ import pytest
 from inquiries import services
 from inquiries.ingestion.types import Direction, IncomingAttachment, Rejected
 from inquiries.models import Attachment, Calendar, Clock, Inquiry, InquiryEvent, Marketplace, Message
-from inquiries.services.batch import record_batch
+from inquiries.services.recording import record_messages
 from tests.factories import ChannelFactory, incoming, policy_with_targets
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,7 @@ def test_a_batch_records_the_same_facts_as_one_by_one(db):
             expected.append(services.record_message(channel=one_by_one, incoming=item, now=now))
         except Rejected as exc:
             expected.append(exc)
-    outcomes = record_batch(items=[(batched, item) for item in conversation("y")], now=now)
+    outcomes = record_messages([(batched, item) for item in conversation("y")], now=now)
     assert [type(o).__name__ for o in outcomes] == [type(o).__name__ for o in expected]
     assert [getattr(o, "created", None) for o in outcomes] == [getattr(o, "created", None) for o in expected]
     assert facts(batched) == facts(one_by_one)
@@ -139,7 +139,7 @@ def test_a_batch_of_new_conversations_takes_a_fixed_number_of_queries(channel):
             for n in range(size)
         ]
         with CaptureQueriesContext(connection) as queries:
-            outcomes = record_batch(items=items, now=T0)
+            outcomes = record_messages(items, now=T0)
         assert all(o.created for o in outcomes)
         return len(queries)
 
@@ -204,7 +204,7 @@ def follow_ups(prefix: str) -> list:
 
 
 def test_customers_follow_ups_in_a_batch_record_the_same_facts_as_one_by_one(db, monkeypatch):
-    from inquiries.services import follow_ups as path
+    from inquiries.services.recording import replies as path
     from tests.factories import AccountFactory
 
     taken: list[list[str]] = []
@@ -229,7 +229,7 @@ def test_customers_follow_ups_in_a_batch_record_the_same_facts_as_one_by_one(db,
     expected = [
         services.record_message(channel=one_by_one, incoming=item, now=now) for item in follow_ups("x")
     ]
-    outcomes = record_batch(items=[(batched, item) for item in follow_ups("y")], now=now)
+    outcomes = record_messages([(batched, item) for item in follow_ups("y")], now=now)
     assert [o.created for o in outcomes] == [o.created for o in expected] == [True] * len(expected)
 
     def columns(channel) -> list:
@@ -276,7 +276,7 @@ def test_an_id_seen_first_on_the_careful_path_is_recorded_there_and_the_later_co
         ),
         (channel, incoming(external_id="same", received_at=T0, sender_address="z@example.com")),
     ]
-    first, second = record_batch(items=items, now=T0 + timedelta(minutes=1))
+    first, second = record_messages(items, now=T0 + timedelta(minutes=1))
     assert (first.created, second.created) == (True, False)
     assert second.message.pk == first.message.pk
     assert Message.objects.get(external_id="same").sender_address == "a@example.com"
@@ -295,7 +295,7 @@ def recorded_both_ways(messages, *, history=None, now=T0 + timedelta(hours=1)):
             services.record_message(channel=channel, incoming=item, now=item.received_at or now)
     for item in messages("x"):
         services.record_message(channel=one_by_one, incoming=item, now=now)
-    record_batch(items=[(batched, item) for item in messages("y")], now=now)
+    record_messages([(batched, item) for item in messages("y")], now=now)
     assert facts(batched) == facts(one_by_one)
     return one_by_one, batched
 

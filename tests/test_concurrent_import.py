@@ -207,7 +207,7 @@ def test_import_mail_with_two_writers_reports_like_one(tmp_path: Path):
 
 
 def test_a_message_goes_by_its_customer_unless_its_place_may_depend_on_another():
-    from inquiries.services.batch import owner
+    from inquiries.services.recording import owner
     from tests.factories import incoming
 
     channel = m.Channel(pk=1, account_id=7)
@@ -241,17 +241,17 @@ def test_after_a_batch_fails_no_batch_starts_and_the_failure_is_raised(monkeypat
     channel = ChannelFactory(account=AccountFactory(), kind=m.ChannelKind.EMAIL)
     recorder = ConcurrentRecorder(channel, Tally(), writers=2, size=5)
     calls = {"started": 0, "after_failure": 0}
-    real = _importing.record_batch
+    real = _importing.record_messages
 
-    def failing_third(**kwargs):
+    def failing_third(*args, **kwargs):
         if recorder.failed.is_set():
             calls["after_failure"] += 1
         calls["started"] += 1
         if calls["started"] == 3:
             raise RuntimeError("the database went away")
-        return real(**kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(_importing, "record_batch", failing_third)
+    monkeypatch.setattr(_importing, "record_messages", failing_third)
     with pytest.raises(RuntimeError, match="went away"):
         try:
             for n, raw in enumerate(_archive(200, seed=3)):

@@ -189,10 +189,10 @@ def test_an_import_the_database_drops_ends_with_a_clear_message_and_the_command_
             encoding="utf-8",
         )
 
-    def dropped(**kwargs: object) -> None:
+    def dropped(*args: object, **kwargs: object) -> None:
         raise OperationalError("server closed the connection unexpectedly\n\tThis probably means ...")
 
-    monkeypatch.setattr(_importing, "record_batch", dropped)
+    monkeypatch.setattr(_importing, "record_messages", dropped)
 
     extra = ["--workers", "0"] if command == "import_mail" else []
 

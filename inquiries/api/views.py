@@ -23,7 +23,7 @@ from inquiries.api.parsers import API_PARSERS
 from inquiries.api.permissions import ScopedViewSet
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
-from inquiries.services.batch import record_batch
+from inquiries.services.recording import record_messages
 
 
 def _record(serializer: s.MessageInSerializer) -> tuple[int, dict[str, Any]]:
@@ -69,7 +69,7 @@ class MessageBatchView(APIView):
                 continue
             results.append(None)
             valid.append((index, serializer.to_incoming(data)))
-        outcomes = record_batch(items=[pair for _, pair in valid])
+        outcomes = record_messages([pair for _, pair in valid])
         for (index, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, Rejected):
                 results[index] = {"index": index, "status": 400, "errors": rejection_errors(outcome.reason)}

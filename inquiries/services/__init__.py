@@ -10,7 +10,7 @@ from inquiries.services.actions import (
     reply,
 )
 from inquiries.services.errors import Conflict, DomainError
-from inquiries.services.messages import RecordResult, record_message
+from inquiries.services.recording import RecordResult, record_message, record_messages
 
 __all__ = [
     "Conflict",
@@ -23,5 +23,6 @@ __all__ = [
     "claim",
     "mark_no_response_needed",
     "record_message",
+    "record_messages",
     "reply",
 ]

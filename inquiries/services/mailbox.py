@@ -36,7 +36,8 @@ from inquiries.models import (
     SuspendedSender,
     normalise_address,
 )
-from inquiries.services.messages import EARLIEST_TIMESTAMP, RecordResult, record_message
+from inquiries.services.recording import RecordResult, record_message
+from inquiries.services.recording.rules import EARLIEST_TIMESTAMP
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from inquiries import models as m
 from inquiries import services
 from inquiries.ingestion.types import IncomingAttachment
-from inquiries.services.batch import record_batch
+from inquiries.services.recording import record_messages
 from tests import factories
 from tests.ui.conftest import inbound
 
@@ -44,8 +44,8 @@ def test_the_queue_runs_the_same_queries_for_10_and_1000_rows(
     topic = m.Topic.objects.get_or_create(key="quality", defaults={"name": "Product quality"})[0]
     now = timezone.now()
     # The batch path records many new conversations quickly, with the same rules.
-    outcomes = record_batch(
-        items=[
+    outcomes = record_messages(
+        [
             (
                 amazon_channel if i % 2 else channel,
                 factories.incoming(

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inquiries import selectors, services
-from inquiries.services.batch import record_batch
+from inquiries.services.recording import record_messages
 from tests import factories
 from tests.ui.conftest import inbound
 
@@ -50,7 +50,7 @@ def test_messages_recorded_in_bulk_are_searchable(agent, channel, policy):
         (channel, factories.incoming(sender_address=f"bulk{n}@example.com", body_text=f"Batch word kiwi{n}"))
         for n in range(3)
     ]
-    outcomes = record_batch(items=items)
+    outcomes = record_messages(items)
     assert found(agent, "kiwi1") == [outcomes[1].message.inquiry_id]
     assert len(found(agent, "kiwi")) == 3  # every word is a prefix
 
@@ -102,8 +102,8 @@ def test_words_handed_over_with_the_inquiry_row_make_the_document_a_full_rebuild
 ):
     # New conversations and replies threading into them, recorded in bulk: the words reach
     # each document with the inquiry's own write, not by a second update per message.
-    first = record_batch(
-        items=[
+    first = record_messages(
+        [
             (
                 channel,
                 factories.incoming(sender_address=f"s{n}@example.com", body_text=f"Opening words ibis{n}"),
@@ -111,8 +111,8 @@ def test_words_handed_over_with_the_inquiry_row_make_the_document_a_full_rebuild
             for n in range(4)
         ]
     )
-    replies = record_batch(
-        items=[
+    replies = record_messages(
+        [
             (
                 channel,
                 factories.incoming(

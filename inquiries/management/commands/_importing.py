@@ -18,8 +18,8 @@ from django.db import DatabaseError, connection, connections
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.models import Channel, Clock, Customer, Inquiry, Message
-from inquiries.services.batch import Outcome, owner, record_batch
 from inquiries.services.bulk import PlannerStatistics
+from inquiries.services.recording import Outcome, owner, record_messages
 
 
 def channel_by_slug(slug: str) -> Channel:
@@ -170,7 +170,7 @@ class BatchRecorder(_Recorder):
     def flush(self) -> None:
         if self.pending:
             batch, self.pending = self.pending, []
-            self._count(batch, record_batch(items=[(self.channel, incoming) for _, _, incoming in batch]))
+            self._count(batch, record_messages([(self.channel, incoming) for _, _, incoming in batch]))
 
     def close(self) -> None:
         """Record what is pending; the tally then holds every outcome, rejections in input order."""
@@ -195,7 +195,7 @@ class _Lane:
 class ConcurrentRecorder(_Recorder):
     """Records on several database connections at once (PostgreSQL), the messages shared out by customer.
 
-    Where a message goes depends only on its own customer's earlier messages (`batch.owner`),
+    Where a message goes depends only on its own customer's earlier messages (`rules.owner`),
     so each customer's messages are recorded in input order on one connection, and the
     connections work side by side: while one waits for the database (its COPYs, the
     foreign-key checks at COMMIT), another prepares its next batch. The result is the one a
@@ -279,7 +279,7 @@ class ConcurrentRecorder(_Recorder):
         if self.failed.is_set():
             return None
         try:
-            return record_batch(items=items)
+            return record_messages(items)
         except BaseException as exc:
             self.error = self.error or exc
             self.failed.set()  # before this thread, or another, starts its next batch

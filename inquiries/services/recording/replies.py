@@ -1,17 +1,17 @@
-"""Customers' follow-ups in bulk: the batch path for replies that thread by In-Reply-To.
+"""Customers' replies in bulk: the engine's way for follow-ups that thread by In-Reply-To.
 
 A customer's reply to an inquiry that is still new or open is the commonest message of an
 import after a new conversation, and one by one it costs a dozen queries. Here a run of them
-is recorded with a handful of statements for the whole run, by exactly the rules of
-`record_message()`: the same thread (the newest stored message the references name, of the
-same customer), the same clock transitions (`clocks.CatchUp`), the same clocks started
-(`clocks.follow_up_clocks`), the same events and inquiry columns.
+is recorded with a handful of statements for the whole run, by the rules of `rules.py`: the
+same thread (the newest stored message the references name, of the same customer), the same
+clock transitions (`clocks.CatchUp`), the same clocks started (`clocks.follow_up_clocks`), the
+same events and inquiry columns (`rules.inquiry_changes`).
 
 Only what comes down to "append to this new or open inquiry and run its reply clocks" is
 taken: a reopen, a pending inquiry, a reply that names no stored message of its customer, an
 inquiry without its policy or resolution clock, back-filled history with a later agent
-reply, a customer whose name is still to be filled in... go through `record_message()`, as
-does anything after them in input order until the next run starts (`record()` takes the
+reply, a customer whose name is still to be filled in... go the careful way (`careful.py`),
+as does anything after them in input order until the next run starts (`record()` takes the
 longest leading part of a run that qualifies, so the order of effects is that of the input).
 """
 
@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from inquiries.ingestion.types import Direction, IncomingMessage
+from inquiries.ingestion.types import IncomingMessage
 from inquiries.models import (
     Attachment,
     Channel,
@@ -31,31 +31,19 @@ from inquiries.models import (
     ClockKind,
     ClockState,
     Customer,
-    EventKind,
     Inquiry,
     InquiryEvent,
     Message,
     Status,
-    normalise_address,
 )
 from inquiries.services import clocks, documents
 from inquiries.services.bulk import insert_rows, insert_values, update_rows
-from inquiries.services.messages import TICKET_REF_RE, RecordResult, attachment_rows, message_row
 from inquiries.services.queue import enqueue_after_commit
+from inquiries.services.recording import rules
+from inquiries.services.recording.careful import RecordResult
 
 # The inquiry columns a follow-up sets, in one UPDATE for the whole run.
-_INQUIRY_FIELDS = ("updated_at", "last_inbound_at", "order_id", "sku", *clocks.URGENCY_FIELDS)
-
-
-def qualifies(incoming: IncomingMessage) -> bool:
-    """Whether a message may be a follow-up of this path, by its own fields alone."""
-    return (
-        incoming.direction == Direction.INBOUND
-        and not incoming.automatic
-        and not incoming.thread_id
-        and bool(incoming.in_reply_to or incoming.references)
-        and TICKET_REF_RE.search(incoming.subject or "") is None
-    )
+_INQUIRY_FIELDS = (*rules.CHANGED_BY_CUSTOMER, *clocks.URGENCY_FIELDS)
 
 
 @dataclass
@@ -77,7 +65,7 @@ def record(
     """Record the longest leading part of `run` (indices into `items`, in input order, each
     qualifying and not stored yet) that this path can take; the results by index.
 
-    Empty when the first one needs `record_message()`; None when another writer stored one of
+    Empty when the first one must go the careful way; None when another writer stored one of
     these ids meanwhile (nothing was written: record them one by one).
     """
     try:
@@ -90,17 +78,12 @@ def record(
     return {f.index: RecordResult(f.message, created=True) for f in follow_ups}  # type: ignore[arg-type]
 
 
-def _references(incoming: IncomingMessage) -> list[str]:
-    # As `record_message()` reads them: In-Reply-To first, then References from the newest.
-    return [r for r in (incoming.in_reply_to, *reversed(incoming.references)) if r][:50]
-
-
 def _leading_follow_ups(
     items: Sequence[tuple[Channel, IncomingMessage]], run: Sequence[int], *, now: datetime
 ) -> list[_FollowUp]:
     entries = [(index, *items[index]) for index in run]
     customers = _customer_ids(entries)
-    references = {index: _references(incoming) for index, _, incoming in entries}
+    references = {index: rules.references(incoming) for index, _, incoming in entries}
     # Every stored message any of them names, with its inquiry's customer: one query.
     named = Message.objects.filter(
         channel_id__any={channel.pk for _, channel, _ in entries},
@@ -116,20 +99,20 @@ def _leading_follow_ups(
     threads: set[int] = set()
     pending_ids: set[tuple[int, str]] = set()
     for index, channel, incoming in entries:
-        customer = customers.get((channel.account_id, normalise_address(incoming.sender_address)[:320]))
+        customer = customers.get(rules.customer_key(channel, incoming))  # type: ignore[arg-type]
         if customer is None:
             break  # a new customer: nothing of theirs to thread to
         if any((channel.pk, ref) in pending_ids for ref in references[index]):
             break  # names a message of this run, not stored yet
         candidates = [
-            row
+            (row[4], row[5], row[2])
             for ref in references[index]
             for row in by_reference.get((channel.pk, ref), ())
             if row[3] == customer
         ]
         if not candidates:
             break
-        target = max(candidates, key=lambda row: (row[4], row[5]))[2]  # the newest message
+        target = rules.newest_named(candidates)
         if target in threads:
             break  # each waits for the one before it on the same inquiry
         targets[index] = target
@@ -161,7 +144,7 @@ def _leading_follow_ups(
             or all(c.kind != ClockKind.RESOLUTION for c in existing)
             or clocks.resolution_stands_still(existing)
             or (inquiry.last_reply_at is not None and inquiry.last_reply_at >= at)  # back-filled
-            or (incoming.sender_name and not inquiry.customer.name)  # the name to fill in
+            or rules.fills_name(inquiry.customer.name, rules.customer_name(incoming))
         ):
             break
         taken.append(_FollowUp(index, channel, incoming, at, inquiry, existing))
@@ -169,8 +152,9 @@ def _leading_follow_ups(
 
 
 def _customer_ids(entries: list[tuple[int, Channel, IncomingMessage]]) -> dict[tuple[int, str], int]:
-    accounts = {channel.account_id for _, channel, _ in entries}
-    addresses = {normalise_address(incoming.sender_address)[:320] for _, _, incoming in entries}
+    keys = {rules.customer_key(channel, incoming) for _, channel, incoming in entries}
+    accounts = {account for account, _ in keys}  # type: ignore[misc]
+    addresses = {address for _, address in keys}  # type: ignore[misc]
     return {
         (account, address): pk
         for account, address, pk in Customer.objects.filter(account_id__any=accounts, address__any=addresses)
@@ -184,7 +168,7 @@ def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
     catch_up = clocks.CatchUp()
     for f in follow_ups:
         inquiry = f.inquiry
-        f.message = message_row(channel=f.channel, inquiry=inquiry, incoming=f.incoming, received_at=f.at)
+        f.message = rules.message_row(channel=f.channel, inquiry=inquiry, incoming=f.incoming, at=f.at)
         f.caught_up = catch_up.apply(f.clocks, f.at)
         policy = policy_set.policies[inquiry.sla_policy_id]  # type: ignore[index]
         # Also stamps the marketplace deadline on the message before it is written.
@@ -196,28 +180,25 @@ def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
             existing=f.clocks,
             at=f.at,
         )
-        inquiry.updated_at = max(now, f.at)
-        if inquiry.last_inbound_at is None or f.at > inquiry.last_inbound_at:
-            inquiry.last_inbound_at = f.at
-        if not inquiry.order_id and f.message.order_id:
-            inquiry.order_id = f.message.order_id
-        if not inquiry.sku and f.message.sku:
-            inquiry.sku = f.message.sku
+        changes = rules.inquiry_changes(inquiry=inquiry, message=f.message, reopened=False, now=now)
+        assert "status" not in changes  # a new or open inquiry keeps its status
+        for name, value in changes.items():
+            setattr(inquiry, name, value)
         clocks.apply_urgency(inquiry, [*f.clocks, *f.started])
     # Each message's words reach its inquiry's document with the inquiry's UPDATE below.
     with documents.words_seeded():
         insert_rows(Message, [f.message for f in follow_ups])  # type: ignore[misc]
-    insert_rows(Attachment, [row for f in follow_ups for row in attachment_rows(f.message, f.incoming)])  # type: ignore[arg-type]
+    insert_rows(Attachment, [row for f in follow_ups for row in rules.attachment_rows(f.message, f.incoming)])  # type: ignore[arg-type]
     catch_up.write()
     insert_rows(Clock, [clock for f in follow_ups for clock in f.started])
     events: list[dict[str, object]] = []
-    for f in follow_ups:  # in the order record_message() writes them
+    for f in follow_ups:  # in the order the careful way writes them
         events.append(
             {
                 "inquiry_id": f.inquiry.pk,
                 "message_id": f.message.pk,
                 "at": f.at,
-                "kind": EventKind.MESSAGE_RECEIVED,
+                "kind": rules.message_event_kind(f.message),
             }  # type: ignore[union-attr]
         )
         events += f.caught_up

@@ -1,0 +1,237 @@
+"""One message with every lookup: the engine's way for whatever the bulk ways do not take.
+
+Dedupe, thread by the README's rules in order, customer, reopen or start over, store, the
+inquiry's columns, clocks and events, in one transaction, by the rules of `rules.py`. Follow-up
+work (clusters, notifications) is queued after commit; if the broker is down the message is
+still stored and the periodic sweeps catch up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from inquiries.ingestion.types import IncomingMessage, Rejected
+from inquiries.models import (
+    Attachment,
+    Channel,
+    Customer,
+    Direction,
+    EventKind,
+    Inquiry,
+    InquiryEvent,
+    Message,
+)
+from inquiries.services import clocks, queue
+from inquiries.services.recording import rules
+from inquiries.services.recording.rules import Continuation
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    message: Message
+    created: bool
+
+    @property
+    def inquiry_id(self) -> int | None:
+        return self.message.inquiry_id
+
+
+def record_one(
+    *, channel: Channel, incoming: IncomingMessage, now: datetime, unseen: bool = False
+) -> RecordResult:
+    """Store one validated message exactly once per (channel, external_id) and thread it.
+
+    `unseen` says the caller has just looked the external id up and not found it: the unique
+    constraint still catches a writer that stored it since.
+    """
+    existing = None if unseen else _existing(channel, incoming.external_id)
+    if existing is not None:
+        return RecordResult(existing, created=False)
+    try:
+        with transaction.atomic():
+            message = _record(channel=channel, incoming=incoming, now=now)
+    except IntegrityError:
+        # Two requests raced on the same external id: the database kept one row.
+        existing = _existing(channel, incoming.external_id)
+        if existing is None:
+            raise
+        return RecordResult(existing, created=False)
+    return RecordResult(message, created=True)
+
+
+def _existing(channel: Channel, external_id: str) -> Message | None:
+    return Message.objects.filter(channel=channel, external_id=external_id).first()
+
+
+def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Message:
+    at = rules.received_at(incoming, now)
+    customer = _customer(channel, incoming) if rules.customer_key(channel, incoming) else None
+    inquiry = find_thread(channel=channel, incoming=incoming, customer=customer, now=now)
+    previous = None
+    reopened = False
+    if inquiry is not None:
+        step = rules.continuation(inquiry, incoming, at)
+        if step == Continuation.START_OVER:
+            previous, inquiry = inquiry, None
+        reopened = step == Continuation.REOPEN
+    opened = inquiry is None
+    if inquiry is None:
+        if incoming.direction != Direction.INBOUND:
+            raise Rejected(
+                "in_reply_to: no inquiry to attach this reply or note to (give thread_id or in_reply_to)"
+            )
+        if incoming.automatic:
+            # Bounces and auto-replies that match nothing are kept for audit but open nothing.
+            return _store_message(channel=channel, inquiry=None, incoming=incoming, at=at)
+        assert customer is not None
+        inquiry = rules.new_inquiry(
+            channel=channel, customer=customer, incoming=incoming, at=at, now=now, previous=previous
+        )
+        inquiry.sla_policy = clocks.select_policy(inquiry)
+        inquiry.save(force_insert=True)
+
+    message = _store_message(channel=channel, inquiry=inquiry, incoming=incoming, at=at)
+    events: list[InquiryEvent] = []
+    if opened:
+        data = {"previous_inquiry": previous.pk} if previous else {}
+        events.append(
+            InquiryEvent(inquiry=inquiry, kind=EventKind.INQUIRY_OPENED, at=at, message=message, data=data)
+        )
+    if reopened:
+        events.append(
+            InquiryEvent(
+                inquiry=inquiry,
+                kind=EventKind.INQUIRY_REOPENED,
+                at=at,
+                message=message,
+                data={"from_status": inquiry.status},
+            )
+        )
+    events.append(
+        InquiryEvent(inquiry=inquiry, kind=rules.message_event_kind(message), at=at, message=message)
+    )
+
+    # A customer's follow-up ends with the clocks writing the inquiry's deadline copy: the
+    # inquiry's own changes ride along in that UPDATE.
+    follow_up = not opened and message.direction == Direction.INBOUND and not message.automatic
+    changes = (
+        None
+        if opened
+        else _apply_changes(inquiry=inquiry, message=message, reopened=reopened, now=now, write=not follow_up)
+    )
+    clocks.on_message(
+        inquiry=inquiry,
+        message=message,
+        now=now,
+        opened=opened,
+        earlier=events,
+        inquiry_changes=changes if follow_up else None,
+    )
+    if message.direction == Direction.INBOUND and not message.automatic:
+        queue.enqueue_after_commit("after_customer_message", message.pk)
+    return message
+
+
+def _customer(channel: Channel, incoming: IncomingMessage) -> Customer:
+    account_id, address = rules.customer_key(channel, incoming)  # type: ignore[misc]
+    customer, created = Customer.objects.get_or_create(
+        account_id=account_id, address=address, defaults={"name": rules.customer_name(incoming)}
+    )
+    if not created and rules.fills_name(customer.name, rules.customer_name(incoming)):
+        customer.name = rules.customer_name(incoming)
+        Customer.objects.filter(pk=customer.pk).update(name=customer.name)
+    return customer
+
+
+def find_thread(
+    *, channel: Channel, incoming: IncomingMessage, customer: Customer | None, now: datetime
+) -> Inquiry | None:
+    """Find the inquiry a message belongs to, by the rules in order; None means a new one."""
+    inquiries = Inquiry.objects.select_related("customer", "account")
+    # 1. An explicit conversation id from the source.
+    if incoming.thread_id:
+        found = (
+            inquiries.filter(channel=channel, thread_key=incoming.thread_id).order_by("-opened_at").first()
+        )
+        if found is None:
+            found = _inquiry_of_message(
+                Message.objects.filter(channel=channel, thread_id=incoming.thread_id, inquiry__isnull=False)
+            )
+        if found is not None:
+            return found
+    # 2. E-mail In-Reply-To / References naming a stored message of this channel. A customer's
+    # message only joins an inquiry of the same customer: a reply from another address must
+    # never land in someone else's conversation.
+    refs = rules.references(incoming)
+    if refs:
+        candidates = Message.objects.filter(channel=channel, external_id__in=refs, inquiry__isnull=False)
+        if customer is not None:
+            candidates = candidates.filter(inquiry__customer=customer)
+        found = _inquiry_of_message(candidates)
+        if found is not None:
+            return found
+    if customer is None:
+        return None
+    # 3. A ticket reference in the subject, honoured only from that inquiry's customer.
+    ticket = rules.ticket_reference(incoming)
+    if ticket is not None:
+        found = inquiries.filter(pk=ticket, customer=customer, channel__account_id=channel.account_id).first()
+        if found is not None:
+            return found
+    # 4. The same order from the same customer within the threading window.
+    if incoming.order_id:
+        since = rules.order_thread_since(incoming, now)
+        found = (
+            inquiries.filter(customer=customer, order_id=incoming.order_id)
+            .filter(Q(last_inbound_at__gte=since) | Q(last_reply_at__gte=since))
+            .order_by("-opened_at")
+            .first()
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def _inquiry_of_message(messages: object) -> Inquiry | None:
+    message = (
+        messages.select_related("inquiry__customer", "inquiry__account").order_by(*rules.NEWEST_NAMED).first()
+    )  # type: ignore[attr-defined]
+    return message.inquiry if message is not None else None
+
+
+def _store_message(
+    *, channel: Channel, inquiry: Inquiry | None, incoming: IncomingMessage, at: datetime
+) -> Message:
+    message = rules.message_row(channel=channel, inquiry=inquiry, incoming=incoming, at=at)
+    message.save(force_insert=True)
+    Attachment.objects.bulk_create(rules.attachment_rows(message, incoming))
+    return message
+
+
+def _apply_changes(
+    *, inquiry: Inquiry, message: Message, reopened: bool, now: datetime, write: bool
+) -> dict[str, object]:
+    """Apply a message's changes to its existing inquiry (`rules.inquiry_changes`), with the
+    status-change event; with `write=False` the caller writes the columns (in a later UPDATE
+    of the same transaction)."""
+    changes = rules.inquiry_changes(inquiry=inquiry, message=message, reopened=reopened, now=now)
+    if "status" in changes and changes["status"] != inquiry.status:
+        InquiryEvent.objects.create(
+            inquiry=inquiry,
+            kind=EventKind.STATUS_CHANGED,
+            at=message.received_at,
+            message=message,
+            data={"from": inquiry.status, "to": changes["status"]},
+        )
+    for field, value in changes.items():
+        setattr(inquiry, field, value)
+    if write:
+        Inquiry.objects.filter(pk=inquiry.pk).update(**changes)
+    return changes

@@ -1,0 +1,173 @@
+"""The recording engine: every message of every source is recorded by `record_messages()`.
+
+`record_messages(items)` takes a list of (channel, IncomingMessage) and returns one outcome
+per item, in input order: the stored message (and whether this call created it) or the
+rejection. Recording one message is a list of one (`record_message`). The result is always
+that of recording the messages one at a time in input order; the engine only chooses, per
+message, the cheapest of its three ways that gives that result, all deciding by the same rules
+(`rules.py`, and the clock rules in `services.clocks`):
+
+1. **new conversations in bulk** (`conversations.py`): customers' messages that name nothing
+   and open an inquiry; set-based, in one transaction;
+2. **customers' replies in bulk** (`replies.py`): runs of customers' follow-ups by
+   In-Reply-To/References to new or open inquiries; set-based, a run per transaction;
+3. **the careful way** (`careful.py`): one message with every lookup (thread ids, ticket
+   references, order-id threading, reopen, automatic mail, agents' replies and notes,
+   duplicates), one transaction each.
+
+Where a message's place depends on an earlier message of the same list (a follow-up to a
+conversation opened earlier in it, two messages of one order, a message named by an earlier
+one), the engine holds it back to the careful way, in input order, after what it depends on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inquiries.ingestion.limits import bounded
+from inquiries.ingestion.types import IncomingMessage, Rejected
+from inquiries.models import Channel, Message
+from inquiries.services import clocks
+from inquiries.services.recording import conversations, replies, rules
+from inquiries.services.recording.careful import RecordResult, record_one
+from inquiries.services.recording.conversations import Opening
+
+logger = logging.getLogger(__name__)
+
+Outcome = RecordResult | Rejected
+
+
+def record_message(
+    *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
+) -> RecordResult:
+    """Record one message: `record_messages` with a list of one. Raises `Rejected`."""
+    outcome = record_messages([(channel, incoming)], now=now)[0]
+    if isinstance(outcome, Rejected):
+        raise outcome
+    return outcome
+
+
+def record_messages(
+    items: Sequence[tuple[Channel, IncomingMessage]], *, now: datetime | None = None
+) -> list[Outcome]:
+    """Record every item; the result list is in input order (a result or the rejection)."""
+    now = now or timezone.now()
+    items = [(channel, bounded(incoming)) for channel, incoming in items]
+    results: list[Outcome | None] = [None] * len(items)
+    careful: list[int] = []
+    openings: list[Opening] = []
+    # The orders whose inquiries the careful way may open, or give that order id, before a
+    # later message is threaded by it: (customer by account and address, order id); customer
+    # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
+    touched: set[tuple[tuple[int, str] | None, str]] = set()
+    # The messages the careful way will look up (channel, external id): one listed later
+    # must not be stored ahead of the message that names it, which one by one finds nothing.
+    named: set[tuple[int, str]] = set()
+    for index, (channel, incoming) in enumerate(items):
+        try:
+            rules.validate(channel=channel, incoming=incoming, now=now)
+        except Rejected as exc:
+            results[index] = exc
+            continue
+        who = rules.owner(channel, incoming)
+        order = incoming.order_id
+        # A message with an order id waits for the earlier ones that go the careful way with
+        # the same order: one may open the inquiry of that order, which it must then join, as
+        # one by one it would. (Inquiries stored before: `conversations._without_order_follow_ups`.)
+        if (
+            len(items) == 1  # alone, the careful way costs fewer round trips
+            or rules.needs_lookup(incoming)
+            or (order and ((who, order) in touched or (None, order) in touched))
+            or (channel.pk, incoming.external_id) in named
+        ):
+            careful.append(index)
+            if order:
+                touched.add((who, order))
+            named.update((channel.pk, ref) for ref in rules.named_ids(incoming))
+        else:
+            openings.append(Opening(index, channel, incoming, rules.received_at(incoming, now)))
+
+    # Every clock of the list is decided by the policies as they were at its start.
+    with clocks.one_policy_set():
+        stored = _stored_keys(
+            [items[index] for index in careful] + [(o.channel, o.incoming) for o in openings]
+        )
+        # An id's first occurrence in the list is the one recorded; later ones are answered
+        # as duplicates, in input order, by the careful way.
+        first_of_key: dict[tuple[int, str], int] = {}
+        for index, (channel, incoming) in enumerate(items):
+            first_of_key.setdefault((channel.pk, incoming.external_id), index)
+
+        def unseen(index: int) -> bool:
+            channel, incoming = items[index]
+            key = (channel.pk, incoming.external_id)
+            return first_of_key[key] == index and key not in stored
+
+        # Each customer's first name among the messages to store: the name a customer created
+        # here, or nameless before, gets, as one by one (`rules.fills_name`).
+        names: dict[tuple[int, str], str] = {}
+        for index, (channel, incoming) in enumerate(items):
+            key = rules.customer_key(channel, incoming)
+            if key is not None and incoming.sender_name and results[index] is None and unseen(index):
+                names.setdefault(key, rules.customer_name(incoming))
+        careful += [o.index for o in openings if not unseen(o.index)]
+        openings = [o for o in openings if unseen(o.index)]
+        if openings:
+            try:
+                with transaction.atomic():
+                    conversations.write(openings, careful, now, names)
+            except IntegrityError:
+                # Another writer stored one of these ids meanwhile: the careful way sorts it out.
+                logger.info("bulk openings raced with another writer; recording them one by one")
+                careful.extend(o.index for o in openings)
+                openings = []
+            for o in openings:
+                if o.message is not None:
+                    results[o.index] = RecordResult(o.message, created=True)
+        # The rest in input order; ids neither stored before nor earlier in the list need no
+        # second lookup.
+        queue = sorted(careful)
+        position = 0
+        while position < len(queue):
+            # Customers' follow-ups to open inquiries, a run at a time (replies.py) ...
+            run = []
+            for index in queue[position:]:
+                if not (unseen(index) and rules.threads_by_reference_only(items[index][1])):
+                    break
+                run.append(index)
+            done = replies.record(items, run, now=now) if len(run) > 1 else {}
+            if done:
+                for index, result in done.items():
+                    results[index] = result
+                position += len(done)
+                continue
+            # ... and whatever that way does not take, the careful way: the next message, or
+            # the whole run if another writer stored one of its ids meanwhile.
+            one_by_one = run if done is None else queue[position : position + 1]
+            for index in one_by_one:
+                channel, incoming = items[index]
+                try:
+                    results[index] = record_one(
+                        channel=channel, incoming=incoming, now=now, unseen=unseen(index)
+                    )
+                except Rejected as exc:
+                    results[index] = exc
+                position += 1
+    return [r if r is not None else Rejected("internal: not recorded") for r in results]
+
+
+def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[int, str]]:
+    """The (channel id, external id) pairs among `items` already stored: one query."""
+    if not items:
+        return set()
+    return set(
+        Message.objects.filter(
+            channel_id__any={channel.pk for channel, _ in items},
+            external_id__any={incoming.external_id for _, incoming in items},
+        ).values_list("channel_id", "external_id")
+    )
