@@ -203,6 +203,16 @@ class SlaPolicyAdmin(ScopedAdmin):
         queued = policy_changed(policy=form.instance)  # also bumps updated_at for target edits
         messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
 
+    def delete_model(self, request: HttpRequest, obj: m.SlaPolicy) -> None:
+        from inquiries.services.config import delete_policy
+
+        queued = delete_policy(policy=obj)
+        messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for policy in queryset:
+            self.delete_model(request, policy)
+
 
 @admin.register(m.Clock)
 class ClockAdmin(ReadOnly):

@@ -18,7 +18,7 @@ from rest_framework.pagination import CursorPagination
 
 from inquiries.api.permissions import ScopedSerializer, ScopedViewSet
 from inquiries.models import Calendar, Holiday, SlaPolicy, SlaTarget
-from inquiries.services.config import calendar_changed, policy_changed
+from inquiries.services.config import calendar_changed, delete_policy, policy_changed
 
 
 def _clean(instance: Any) -> None:
@@ -133,3 +133,6 @@ class PolicyViewSet(ScopedViewSet):
     pagination_class = ById
     serializer_class = PolicySerializer
     queryset = SlaPolicy.objects.prefetch_related("targets", "accounts", "channels", "topics")
+
+    def perform_destroy(self, instance: SlaPolicy) -> None:
+        delete_policy(policy=instance)

@@ -25,6 +25,16 @@ def policy_changed(*, policy: SlaPolicy) -> int:
 
 
 @transaction.atomic
+def delete_policy(*, policy: SlaPolicy) -> int:
+    """Delete a policy. The open inquiries it governed pick another one after commit (or, with
+    none left for them, their policy clocks are cancelled, "policy removed"); returns how many."""
+    ids = list(inquiries_with_running_clocks(Q(policy=policy) | Q(inquiry__sla_policy=policy)))
+    policy.delete()
+    enqueue_after_commit("recompute_clocks", ids)
+    return len(ids)
+
+
+@transaction.atomic
 def calendar_changed(*, calendar: Calendar) -> int:
     Calendar.objects.filter(pk=calendar.pk).update(version=F("version") + 1)
     calendar.refresh_from_db(fields=["version"])

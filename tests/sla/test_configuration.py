@@ -101,3 +101,50 @@ def test_staff_configure_policies_through_the_api_and_bad_targets_get_field_erro
     closed = api.post("/api/v1/calendars/", {"name": "Closed", "timezone": "UTC", "hours": {}}, format="json")
     assert closed.status_code == 400 and "hours" in closed.json()
     assert token_client(agent).get("/api/v1/sla-policies/").status_code == 403
+
+
+def _delete_through_the_api(user, policy):
+    response = token_client(user).delete(f"/api/v1/sla-policies/{policy.pk}/")
+    assert response.status_code == 204
+
+
+def _delete_in_the_admin(user, policy):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    response = client.post(f"/admin/inquiries/slapolicy/{policy.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("delete", [_delete_through_the_api, _delete_in_the_admin], ids=["api", "admin"])
+def test_deleting_a_policy_moves_its_inquiries_to_the_next_policy_or_stops_their_clocks(
+    channel, superuser, delete, django_capture_on_commit_callbacks
+):
+    monday = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    fallback = policy_with_targets(first_reply=8 * 3600, resolution=None, position=20, name="Fallback")
+    policy = policy_with_targets(first_reply=3600, position=10, name="Fast")
+    governed = services.record_message(channel=channel, incoming=incoming(received_at=monday), now=monday)
+    inquiry = governed.message.inquiry
+    assert inquiry.sla_policy == policy
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delete(superuser, policy)
+
+    inquiry.refresh_from_db()
+    assert not SlaPolicy.objects.filter(pk=policy.pk).exists()
+    assert inquiry.sla_policy == fallback
+    first = inquiry.clocks.get(kind=ClockKind.FIRST_REPLY)
+    assert (first.policy, first.due_at) == (fallback, datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+    # The fallback has no resolution target: that clock is cancelled, not left running unowned.
+    resolution = inquiry.clocks.get(kind=ClockKind.RESOLUTION)
+    assert resolution.state == "cancelled"
+    assert inquiry.next_due_at == first.due_at  # the queue's copy of the nearest deadline
+
+    # With no policy left, the running policy clocks stop with a reason in the timeline.
+    with django_capture_on_commit_callbacks(execute=True):
+        delete(superuser, fallback)
+    assert not inquiry.clocks.filter(
+        state__in=["running", "at_risk", "breached"], policy__isnull=True
+    ).exclude(kind=ClockKind.MARKETPLACE_REPLY)
+    assert inquiry.events.filter(kind="clock_cancelled", data__reason="policy removed").exists()
