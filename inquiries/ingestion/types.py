@@ -1,7 +1,8 @@
 """The one shape every ingestion source produces before anything touches the database.
 
 Adapters (API, e-mail files, CSV, IMAP, webhooks) parse their input into an
-`IncomingMessage`; `services.record_message()` is the only thing that stores it.
+`IncomingMessage`; the recording engine, `services.record_messages()`, is the only thing
+that stores it.
 This module imports no Django.
 """
 

@@ -1,8 +1,9 @@
 """Mail coming in: polling IMAP mailboxes, provider webhooks, and the loop guard.
 
-Every message ends in `record_message()` through `record_mail()`, which adds the loop
-guard: a sender who floods a mailbox is suspended, and their further mail is stored as
-automatic ("loop guard: sender suspended") so it starts no clock, kept for review.
+Every message ends in the recording engine (`record_message()`, a list of one) through
+`record_mail()`, which adds the loop guard: a sender who floods a mailbox is suspended, and
+their further mail is stored as automatic ("loop guard: sender suspended") so it starts no
+clock, kept for review.
 
 Polling is safe to run concurrently (beat, `manage.py poll_mailboxes`, the admin's "poll
 now"): a conditional UPDATE leases the mailbox to one poller at a time. A mailbox that
