@@ -174,9 +174,14 @@ def find_thread(
         candidates = Message.objects.filter(channel=channel, external_id__in=refs, inquiry__isnull=False)
         if customer is not None:
             candidates = candidates.filter(inquiry__customer=customer)
-        found = _inquiry_of_message(candidates)
-        if found is not None:
-            return found
+        rows = [
+            (at, refs.index(external_id), inquiry_id)
+            for external_id, at, inquiry_id in candidates.values_list(
+                "external_id", "received_at", "inquiry_id"
+            )
+        ]
+        if rows:
+            return inquiries.get(pk=rules.newest_named(rows))
     if customer is None:
         return None
     # 3. A ticket reference in the subject, honoured only from that inquiry's customer.
@@ -200,8 +205,12 @@ def find_thread(
 
 
 def _inquiry_of_message(messages: object) -> Inquiry | None:
+    """The inquiry of the newest of a thread id's messages (every message with a thread id is
+    recorded the careful way, so their ids follow the input order whichever way the rest went)."""
     message = (
-        messages.select_related("inquiry__customer", "inquiry__account").order_by(*rules.NEWEST_NAMED).first()
+        messages.select_related("inquiry__customer", "inquiry__account")
+        .order_by("-received_at", "-id")
+        .first()
     )  # type: ignore[attr-defined]
     return message.inquiry if message is not None else None
 

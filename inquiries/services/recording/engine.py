@@ -59,48 +59,21 @@ def record_messages(
     now = now or timezone.now()
     items = [(channel, bounded(incoming)) for channel, incoming in items]
     results: list[Outcome | None] = [None] * len(items)
-    careful: list[int] = []
-    openings: list[Opening] = []
-    # The orders whose inquiries the careful way may open, or give that order id, before a
-    # later message is threaded by it: (customer by account and address, order id); customer
-    # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
-    touched: set[tuple[tuple[int, str] | None, str]] = set()
-    # The messages the careful way will look up (channel, external id): one listed later
-    # must not be stored ahead of the message that names it, which one by one finds nothing.
-    named: set[tuple[int, str]] = set()
     for index, (channel, incoming) in enumerate(items):
         try:
             rules.validate(channel=channel, incoming=incoming, now=now)
         except Rejected as exc:
             results[index] = exc
-            continue
-        who = rules.owner(channel, incoming)
-        order = incoming.order_id
-        # A message with an order id waits for the earlier ones that go the careful way with
-        # the same order: one may open the inquiry of that order, which it must then join, as
-        # one by one it would. (Inquiries stored before: `conversations._without_order_follow_ups`.)
-        if (
-            len(items) == 1  # alone, the careful way costs fewer round trips
-            or rules.needs_lookup(incoming)
-            or (order and ((who, order) in touched or (None, order) in touched))
-            or (channel.pk, incoming.external_id) in named
-        ):
-            careful.append(index)
-            if order:
-                touched.add((who, order))
-            named.update((channel.pk, ref) for ref in rules.named_ids(incoming))
-        else:
-            openings.append(Opening(index, channel, incoming, rules.received_at(incoming, now)))
+    valid = [index for index in range(len(items)) if results[index] is None]
 
     # Every clock of the list is decided by the policies as they were at its start.
     with clocks.one_policy_set():
-        stored = _stored_keys(
-            [items[index] for index in careful] + [(o.channel, o.incoming) for o in openings]
-        )
-        # An id's first occurrence in the list is the one recorded; later ones are answered
-        # as duplicates, in input order, by the careful way.
+        stored = _stored_keys([items[index] for index in valid])
+        # An id's first valid copy in the list is the one recorded (a copy refused above is no
+        # copy); the later ones are answered as duplicates, in input order, the careful way.
         first_of_key: dict[tuple[int, str], int] = {}
-        for index, (channel, incoming) in enumerate(items):
+        for index in valid:
+            channel, incoming = items[index]
             first_of_key.setdefault((channel.pk, incoming.external_id), index)
 
         def unseen(index: int) -> bool:
@@ -108,15 +81,51 @@ def record_messages(
             key = (channel.pk, incoming.external_id)
             return first_of_key[key] == index and key not in stored
 
+        careful: list[int] = []
+        openings: list[Opening] = []
+        # The orders whose inquiries the careful way may open, or give that order id, before a
+        # later message is threaded by it: (customer by account and address, order id); customer
+        # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
+        touched: set[tuple[tuple[int, str] | None, str]] = set()
+        # The messages the careful way will look up (channel, external id): one listed later
+        # must not be stored ahead of the message that names it, which one by one finds nothing.
+        named: set[tuple[int, str]] = set()
+        # Customers with a later copy of an id waiting for the careful way (recorded only if the
+        # first copy is refused there): their later messages wait too, for the customer's name.
+        held: set[tuple[int, str]] = set()
+        for index in valid:
+            channel, incoming = items[index]
+            who = rules.owner(channel, incoming)
+            customer = rules.customer_key(channel, incoming)
+            order = incoming.order_id
+            # A message with an order id waits for the earlier ones that go the careful way with
+            # the same order: one may open the inquiry of that order, which it must then join, as
+            # one by one it would. (Inquiries stored before: `conversations._without_order_follow_ups`.)
+            if (
+                len(items) == 1  # alone, the careful way costs fewer round trips
+                or not unseen(index)
+                or rules.needs_lookup(incoming)
+                or (order and ((who, order) in touched or (None, order) in touched))
+                or (channel.pk, incoming.external_id) in named
+                or customer in held
+            ):
+                careful.append(index)
+                if order:
+                    touched.add((who, order))
+                named.update((channel.pk, ref) for ref in rules.named_ids(incoming))
+                if customer is not None and not unseen(index):
+                    held.add(customer)
+            else:
+                openings.append(Opening(index, channel, incoming, rules.received_at(incoming, now)))
+
         # Each customer's first name among the messages to store: the name a customer created
         # here, or nameless before, gets, as one by one (`rules.fills_name`).
         names: dict[tuple[int, str], str] = {}
-        for index, (channel, incoming) in enumerate(items):
+        for index in valid:
+            channel, incoming = items[index]
             key = rules.customer_key(channel, incoming)
-            if key is not None and incoming.sender_name and results[index] is None and unseen(index):
+            if key is not None and incoming.sender_name and unseen(index):
                 names.setdefault(key, rules.customer_name(incoming))
-        careful += [o.index for o in openings if not unseen(o.index)]
-        openings = [o for o in openings if unseen(o.index)]
         if openings:
             try:
                 with transaction.atomic():

@@ -105,8 +105,8 @@ def _leading_follow_ups(
         if any((channel.pk, ref) in pending_ids for ref in references[index]):
             break  # names a message of this run, not stored yet
         candidates = [
-            (row[4], row[5], row[2])
-            for ref in references[index]
+            (row[4], position, row[2])
+            for position, ref in enumerate(references[index])
             for row in by_reference.get((channel.pk, ref), ())
             if row[3] == customer
         ]

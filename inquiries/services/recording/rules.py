@@ -135,14 +135,11 @@ def references(incoming: IncomingMessage) -> list[str]:
     return [r for r in (incoming.in_reply_to, *reversed(incoming.references)) if r][:REFERENCES_LOOKED_UP]
 
 
-# Of the stored messages a message names, the newest decides its inquiry (ties: the one stored
-# later). The careful way orders its query by this; the bulk replies pick by `newest_named`.
-NEWEST_NAMED = ("-received_at", "-id")
-
-
 def newest_named(rows: list[tuple[datetime, int, int]]) -> int:
-    """The inquiry of the newest of (received_at, message id, inquiry id) rows, by `NEWEST_NAMED`."""
-    return max(rows)[2]
+    """Of the stored messages a message names, as (received_at, position in `references()`,
+    inquiry id) rows, the inquiry of the newest; on equal times the one named first (In-Reply-To
+    before References). Never by row id: the engine's ways store messages in different orders."""
+    return max(rows, key=lambda row: (row[0], -row[1]))[2]
 
 
 def named_ids(incoming: IncomingMessage) -> list[str]:
