@@ -73,6 +73,9 @@ def _seeded_rows(request: pytest.FixtureRequest) -> None:
 
     if not Topic.objects.exists():
         import_module("inquiries.migrations.0005_seed_topics").seed(apps, None)
+        from inquiries.complaints import topics
+
+        topics.clear_cache()  # the topics have new ids now
     if not MarketplacePreset.objects.exists():
         import_module("inquiries.migrations.0009_seed_marketplace_presets").seed(apps, None)
 

@@ -603,3 +603,70 @@ def test_a_reply_naming_two_messages_of_the_same_instant_joins_the_inquiry_one_b
         ],
         django_capture_on_commit_callbacks,
     )
+
+
+# --- several writers (PostgreSQL) ---------------------------------------------------------------
+WRITER_ARCHIVES = int(os.environ.get("CSTRACKER_EQUIVALENCE_WRITER_ARCHIVES", "12"))
+# Several connections write at once only on PostgreSQL (SQLite serialises writers).
+WRITERS = [1, 2, 3] if connection.vendor == "postgresql" else [1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("writers", WRITERS)
+@pytest.mark.parametrize("seed", range(WRITER_ARCHIVES), ids=lambda seed: f"seed{seed}")
+def test_a_random_archive_imported_by_several_writers_gives_what_one_by_one_gives(
+    seed: int, writers: int, django_capture_on_commit_callbacks: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive's messages of one channel through the import commands' recorders (`import_mail
+    --writers N`: each customer's messages on one of N connections, side by side) against the
+    same messages one by one. The one-by-one run is rolled back before the writers start, so
+    they see the history only (it is committed: this test runs outside a test transaction)."""
+    from types import SimpleNamespace
+
+    from inquiries.management.commands._importing import BatchRecorder, ConcurrentRecorder, Tally
+
+    archive = _archive(seed)
+    channels = build_world(archive)
+    inquiry_ids = dict(Message.objects.filter(inquiry__isnull=False).values_list("external_id", "inquiry_id"))
+    items = [(channels[slug], m) for slug, m in archive.messages(inquiry_ids) if slug == MAIN]
+    channel = channels[MAIN]
+    # The recorders record "now": the archive's now, as for the one-by-one run.
+    monkeypatch.setattr(
+        "inquiries.services.recording.engine.timezone", SimpleNamespace(now=lambda: archive.now)
+    )
+    start = counts()
+    try:
+        with transaction.atomic():
+            expected = recorded(lambda: one_by_one(items, archive.now), django_capture_on_commit_callbacks)
+            raise _RollBack
+    except _RollBack:
+        pass
+    assert counts() == start, "the rollback left rows behind"
+
+    tally = Tally()
+    size = random.Random(seed).randint(1, 9)
+
+    def import_them() -> list[Outcome]:
+        recorder = (
+            BatchRecorder(channel, tally, size=size)
+            if writers == 1
+            else ConcurrentRecorder(channel, tally, writers=writers, size=size)
+        )
+        try:
+            for n, (_, message) in enumerate(items):
+                recorder.add(f"#{n}", message)
+        finally:
+            recorder.close()
+        return []
+
+    actual = recorded(import_them, django_capture_on_commit_callbacks)
+    rejected = [(f"#{n}", o[1]) for n, o in enumerate(expected.outcomes) if o[0] == "rejected"]
+    assert tally.rejected == rejected
+    # The writers' follow-up work is queued on their own connections' commits, outside the
+    # captured callbacks; the state they leave is compared whole.
+    problems = differences(
+        Recorded(expected.state, [], []), Recorded(actual.state, [], []), [(channel, m) for _, m in items]
+    )
+    assert not problems, f"{writers} writers in batches of {size} differ from one by one:\n" + "\n".join(
+        problems
+    )
