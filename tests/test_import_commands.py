@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +113,37 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
         ("refund", "rules"),
         (None, ""),
     ]
+
+
+def test_the_mail_import_starts_without_the_api_or_the_numerical_libraries():
+    """Mail delivery may start import_mail per message: what it loads before its first
+    message is what each message waits for (scipy alone took over a second)."""
+    script = """
+import json, sys
+import django
+django.setup()
+from django.core.management import CommandError, call_command
+try:  # the system checks run, as from the command line; then a missing file ends it
+    call_command("import_mail", "/no/such/file.eml", "--channel", "x", skip_checks=False)
+except CommandError:
+    pass
+heavy = ("numpy", "scipy", "sklearn", "drf_spectacular.views", "cstracker.urls")
+at_start = [name for name in heavy if name in sys.modules]
+from django.urls import get_resolver
+get_resolver().url_patterns  # what a web process loads: still no numerical library
+print(json.dumps([at_start, [name for name in heavy[:3] if name in sys.modules]]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "cstracker.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [[], []]
 
 
 def test_workers_out_of_range_is_a_clear_error(tmp_path: Path, channel):

@@ -15,13 +15,15 @@ import re
 import unicodedata
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.stats import poisson
-from sklearn.feature_extraction.text import TfidfVectorizer
+# numpy, scipy and scikit-learn are imported where they are used: together they take a
+# second or more to import, which every process that loads the URLconf (a web worker, a
+# management command's system checks) would otherwise pay, most of them never testing a
+# burst or comparing two texts.
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.sparse import csr_matrix
 
 Severity = Literal["none", "low", "medium", "high", "critical"]
 
@@ -91,6 +93,8 @@ def burst_test(
         raise ValueError("counts cannot be negative")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be between 0 and 1")
+    from scipy.stats import poisson
+
     expected = window_days * (sum(baseline_counts) + PRIOR_COUNT) / baseline_days
     # sf(k - 1) = P(X > k - 1) = P(X >= k).
     p_value = float(poisson.sf(window_count - 1, expected))
@@ -131,6 +135,8 @@ def _fold(text: str) -> str:
 
 def _vectorise(texts: Sequence[str]) -> csr_matrix | None:
     """L2-normalised TF-IDF rows of character 3-5 grams, or None if no text has any."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     # "char", not "char_wb": n-grams that span word boundaries keep word order, so two
     # different complaints built from the same common words do not look alike.
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(3, 5), sublinear_tf=True, lowercase=False)
@@ -150,6 +156,10 @@ def near_duplicate_groups(items: Sequence[TextItem], *, threshold: float = 0.8) 
     group; groups are ordered by their first member. Sparse matrix products, in blocks,
     so a few thousand texts take seconds, not minutes.
     """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     if not 0 < threshold <= 1:
         raise ValueError("threshold must be in (0, 1]")
     matrix = _vectorise([item.text for item in items])

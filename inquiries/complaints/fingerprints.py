@@ -15,21 +15,33 @@ copies of one template with other order numbers or amounts are near-identical he
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import zlib
+from typing import TYPE_CHECKING
 
-import numpy as np
+# numpy is imported where it is used: every process that loads the URLconf imports this
+# module, and most of them never fingerprint a text.
+if TYPE_CHECKING:
+    import numpy as np
 
 PERMUTATIONS = 64
 SHINGLE = 5
 SIGNATURE_BYTES = PERMUTATIONS * 4
 
-# Fixed parameters of the multiply-shift hash family, so fingerprints stored by one
-# process compare with those of every other process and version.
-_rng = np.random.default_rng(20260302)
-_A = _rng.integers(1, 2**63, size=PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
-_B = _rng.integers(0, 2**63, size=PERMUTATIONS, dtype=np.uint64)
+
+@functools.cache
+def _hash_family() -> tuple[np.ndarray, np.ndarray]:
+    """Fixed parameters of the multiply-shift hash family, so fingerprints stored by one
+    process compare with those of every other process and version."""
+    import numpy as np
+
+    rng = np.random.default_rng(20260302)
+    a = rng.integers(1, 2**63, size=PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=PERMUTATIONS, dtype=np.uint64)
+    return a, b
+
 
 _DIGITS = re.compile(r"\d+")
 _PUNCTUATION = re.compile(r"[^\w\s]+")
@@ -46,11 +58,14 @@ def fold(text: str) -> str:
 def fingerprint(text: str) -> bytes:
     """The MinHash signature of `text` (SIGNATURE_BYTES bytes). Texts shorter than one
     shingle are fingerprinted as a single shingle of themselves."""
+    import numpy as np
+
+    a, b = _hash_family()
     folded = fold(text[:20_000])
     shingles = {folded[i : i + SHINGLE] for i in range(max(1, len(folded) - SHINGLE + 1))}
     hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles))
     # (a * x + b) >> 32 over 64-bit wrap-around: a universal family, one row per permutation.
-    permuted = (_A[:, None] * hashes[None, :] + _B[:, None]) >> np.uint64(32)
+    permuted = (a[:, None] * hashes[None, :] + b[:, None]) >> np.uint64(32)
     return permuted.min(axis=1).astype("<u4").tobytes()
 
 
@@ -67,6 +82,8 @@ def screening_bound(cosine_threshold: float) -> float:
 def estimated_jaccard(signature: bytes, packed: bytes) -> np.ndarray:
     """For each fingerprint in `packed` (fingerprints concatenated), the estimated Jaccard
     similarity of its text with `signature`'s."""
+    import numpy as np
+
     mine = np.frombuffer(signature, dtype="<u4")
     matrix = np.frombuffer(packed, dtype="<u4").reshape(-1, PERMUTATIONS)
     return (matrix == mine).mean(axis=1)

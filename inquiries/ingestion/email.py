@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import contextlib
 import functools
 import hashlib
 import mimetypes
@@ -830,44 +831,103 @@ def iter_mail_source(
     """Yield (label, raw message or Rejected) for every message under `path`.
 
     `path` may be a single message file, an mbox file (its first line starts with
-    "From "), or a folder: every regular file below it in sorted order, dot-files and
-    dot-folders skipped, each file treated as above. The label is the file path, or
-    "path:N" for the N-th message (from 1) of an mbox. Over-size messages and unreadable
-    files yield a `Rejected` instead of bytes, and reading continues.
+    "From "), or a folder: every regular file below it in sorted order (a folder's own
+    files before its subfolders'), dot-files and dot-folders skipped, each file treated as
+    above. The label is the file path, or "path:N" for the N-th message (from 1) of an mbox.
+    Over-size messages and unreadable files yield a `Rejected` instead of bytes, and
+    reading continues.
     """
     if path.is_dir():
-        for file in _files_below(path):
-            yield from _iter_file(file, max_message_bytes)
+        # Paths as strings: a Path object per file costs more than reading a small message.
+        for entry in _entries_below(path):
+            yield from _iter_file(entry.path, max_message_bytes)
     else:
-        yield from _iter_file(path, max_message_bytes)
+        yield from _iter_file(os.fspath(path), max_message_bytes)
 
 
-def _files_below(folder: Path) -> Iterator[Path]:
-    for root, dirnames, filenames in os.walk(folder):
-        # Sorting in place also fixes the order os.walk descends in.
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for filename in sorted(filenames):
-            file = Path(root, filename)
-            if not filename.startswith(".") and file.is_file():
-                yield file
+def mail_source_size(path: Path) -> int:
+    """Bytes in the files `iter_mail_source(path)` reads (files that vanish count 0)."""
+    if not path.is_dir():
+        return path.stat().st_size
+    total = 0
+    for entry in _entries_below(path):
+        with contextlib.suppress(OSError):
+            total += entry.stat().st_size
+    return total
 
 
-def _iter_file(path: Path, max_message_bytes: int) -> Iterator[tuple[str, bytes | Rejected]]:
-    label = str(path)
+def _entries_below(folder: Path | str) -> Iterator[os.DirEntry[str]]:
+    # os.scandir's entries know a file from a folder without a stat call each, which a
+    # folder of tens of thousands of messages notices; symlinked folders are not entered
+    # (as os.walk does), folders that cannot be listed are skipped.
     try:
-        with path.open("rb") as fh:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return
+    subfolders = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir():
+                if not entry.is_symlink():
+                    subfolders.append(entry)
+            elif entry.is_file():
+                yield entry
+        except OSError:
+            continue
+    for subfolder in subfolders:
+        yield from _entries_below(subfolder.path)
+
+
+def _iter_file(path: str, max_message_bytes: int) -> Iterator[tuple[str, bytes | Rejected]]:
+    label = path
+    try:
+        raw = _read_message(path, max_message_bytes)
+        if raw is not None and not raw.startswith(b"From "):
+            yield label, raw
+            return
+        # An mbox (streamed, whatever its size) or an over-size message.
+        with open(path, "rb") as fh:
             if fh.read(5) == b"From ":
                 fh.seek(0)
                 yield from _iter_mbox(fh, label, max_message_bytes)
                 return
             size = os.fstat(fh.fileno()).st_size
-            if size > max_message_bytes:
-                yield label, Rejected(f"message is {size} bytes, over the {max_message_bytes}-byte limit")
-                return
-            fh.seek(0)
-            yield label, fh.read()
+            yield label, Rejected(f"message is {size} bytes, over the {max_message_bytes}-byte limit")
     except OSError as exc:
         yield label, Rejected(f"cannot read {label}: {exc.strerror or exc}")
+
+
+def _read_message(path: str, limit: int) -> bytes | None:
+    """The whole file when it is at most `limit` bytes, else None; None too as soon as its
+    first bytes show an mbox, which is then streamed instead of held in memory.
+
+    One open, fstat and read for a small message, without the buffered file object `open()`
+    builds, which costs more than reading the message does (a folder of 20,000: 0.4 s
+    against 1.0 s).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            return None
+        # One byte more than fstat said: a file that grew since shows it at once.
+        data = os.read(fd, min(size + 1, _READ_CHUNK))
+        if len(data) == size:  # the usual case: all of it at once
+            return data
+        if data.startswith(b"From "):
+            return None
+        # A larger message, a short read, or a file that changed since fstat: read to its end.
+        chunks, got = [data], len(data)
+        while data and got <= limit:
+            data = os.read(fd, max(size + 1 - got, _READ_CHUNK))
+            chunks.append(data)
+            got += len(data)
+        return b"".join(chunks) if got <= limit else None
+    finally:
+        os.close(fd)
 
 
 def _iter_mbox(fh: BinaryIO, label: str, max_message_bytes: int) -> Iterator[tuple[str, bytes | Rejected]]:

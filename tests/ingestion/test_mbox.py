@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from inquiries.ingestion.email import iter_mail_source, parse_email
+from inquiries.ingestion.email import iter_mail_source, mail_source_size, parse_email
 from inquiries.ingestion.types import Rejected
 
 
@@ -147,6 +148,56 @@ def test_a_folder_is_read_recursively_in_sorted_order_skipping_dot_files(tmp_pat
     ]
 
 
+def test_a_symlinked_folder_is_not_entered_and_a_symlinked_file_is_read(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "1.eml").write_bytes(message(1))
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "linked-folder").symlink_to(elsewhere)
+    (folder / "linked.eml").symlink_to(elsewhere / "1.eml")
+
+    assert list(iter_mail_source(folder)) == [(str(folder / "linked.eml"), message(1))]
+
+
+def test_a_file_that_grew_since_its_size_was_read_is_read_whole_within_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "growing.eml"
+    path.write_bytes(message(1))
+    real_fstat = os.fstat
+    monkeypatch.setattr(
+        os, "fstat", lambda fd: os.stat_result((0,) * 6 + (real_fstat(fd).st_size - 10,) + (0,) * 3)
+    )
+
+    [(_, whole)] = list(iter_mail_source(path, max_message_bytes=len(message(1))))
+    [(_, rejected)] = list(iter_mail_source(path, max_message_bytes=len(message(1)) - 1))
+
+    assert whole == message(1)
+    assert isinstance(rejected, Rejected)
+
+
+def test_short_reads_are_read_on_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "one.eml"
+    path.write_bytes(message(1, b"x" * 100))
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: real_read(fd, min(n, 7)))
+
+    assert list(iter_mail_source(path)) == [(str(path), message(1, b"x" * 100))]
+
+
+def test_the_source_size_counts_the_files_a_folder_import_reads(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / ".trash").mkdir()
+    (tmp_path / "a" / "1.eml").write_bytes(message(1))
+    (tmp_path / "2.eml").write_bytes(message(2))
+    (tmp_path / ".trash" / "9.eml").write_bytes(message(9))
+    (tmp_path / ".hidden.eml").write_bytes(message(9))
+
+    assert mail_source_size(tmp_path) == len(message(1)) + len(message(2))
+    assert mail_source_size(tmp_path / "2.eml") == len(message(2))
+
+
 def test_memory_stays_flat_while_streaming_a_large_mbox(tmp_path: Path) -> None:
     path = tmp_path / "large.mbox"
     line = b"All work and no play makes a dull support queue. " * 20 + b"\n"  # ~1 KB
@@ -169,6 +220,25 @@ def test_memory_stays_flat_while_streaming_a_large_mbox(tmp_path: Path) -> None:
 
     assert (count, rejected) == (2500, 5)
     assert peak < 4 * 1024 * 1024, f"peak traced memory {peak} bytes"
+
+
+def test_an_mbox_smaller_than_the_message_limit_is_streamed_too(tmp_path: Path) -> None:
+    path = tmp_path / "small.mbox"
+    ordinary = message(0, b"A line of a complaint about a parcel.\n" * 500)  # ~20 KB
+    with path.open("wb") as fh:
+        for n in range(400):
+            fh.write(envelope(n) + ordinary + b"\n")
+    assert path.stat().st_size > 7 * 1024 * 1024
+
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_mail_source(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert count == 400
+    assert peak < 1024 * 1024, f"peak traced memory {peak} bytes"
 
 
 @pytest.mark.parametrize("first_line", [b"Received: from mx\n", b"\n\nFrom: a@example.com\n"])

@@ -7,12 +7,13 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
 from inquiries.complaints import topics
-from inquiries.ingestion.email import iter_mail_source
+from inquiries.ingestion.email import iter_mail_source, mail_source_size
 from inquiries.ingestion.pool import parse_mail
 from inquiries.ingestion.types import Rejected
 from inquiries.management.commands._importing import (
@@ -28,18 +29,16 @@ from inquiries.management.commands._importing import (
 PARALLEL_FROM_BYTES = 2_000_000
 
 
-def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
 class Command(BaseCommand):
     help = (
         "Import e-mail from an .eml file, a folder of them, or an mbox file (streamed). "
         "Prints imported / duplicate / automatic / rejected counts and each rejection with its reason; "
         "exits with status 1 when anything was rejected (everything else is still imported)."
     )
+    # Mail delivery may start this command once per message: it checks the models it writes
+    # and leaves the URLconf, admin and template checks (which import every view, the API and
+    # its schema generator, about a second) to `manage.py check` and the web server's start.
+    requires_system_checks = [Tags.models]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path)
@@ -84,7 +83,7 @@ class Command(BaseCommand):
             raise CommandError(f"--writers: must be between 1 and 16, not {writers}")
         target = channel_by_slug(channel)
         tally = Tally()
-        total = _size(path)
+        total = mail_source_size(path)
         if workers is None:
             workers = 1 if total >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1 else 0
         if writers is None:
