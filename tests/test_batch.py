@@ -265,7 +265,47 @@ def test_customers_follow_ups_in_a_batch_record_the_same_facts_as_one_by_one(db,
     assert columns(batched) == columns(one_by_one)
     assert threads(outcomes, "y") == threads(expected, "x")
     # The set-based path took the follow-ups it is for, and left the rest to record_message().
-    assert taken == [["f0-1", "f1-2"], ["f6-5"], ["f6-6", "f7-7"], ["f7-8"]], taken
+    # After it refused f2 and f4 in a row, f6-5 goes the careful way without asking (the engine
+    # backs off after consecutive refusals; see the next test).
+    assert taken == [["f0-1", "f1-2"], ["f6-6", "f7-7"], ["f7-8"]], taken
+
+
+def test_follow_ups_the_run_way_refuses_cost_it_a_few_looks_not_one_per_message(db, monkeypatch):
+    """Without an SLA policy no follow-up can go the run way; asking it at every message would
+    look at the whole rest of the list each time (quadratic in the list). The engine backs off
+    after consecutive refusals: a few dozen looks for 200 follow-ups, and the same result."""
+    from inquiries.services.recording import replies as path
+
+    looks: list[int] = []
+    leading = path._leading_follow_ups
+
+    def spy(items, run, **kwargs):
+        looks.append(len(run))
+        return leading(items, run, **kwargs)
+
+    monkeypatch.setattr(path, "_leading_follow_ups", spy)
+    channel = ChannelFactory()  # no SLA policy anywhere: no clocks, so the run way refuses
+    openings = [
+        incoming(external_id=f"o{n}", received_at=T0, sender_address=f"c{n}@example.com") for n in range(200)
+    ]
+    record_messages([(channel, item) for item in openings], now=T0)
+    replies = [
+        incoming(
+            external_id=f"r{n}",
+            received_at=T0 + timedelta(minutes=1),
+            sender_address=f"c{n}@example.com",
+            in_reply_to=f"o{n}",
+        )
+        for n in range(200)
+    ]
+    outcomes = record_messages([(channel, item) for item in replies], now=T0 + timedelta(minutes=2))
+    assert all(o.created for o in outcomes)
+    assert {o.message.inquiry_id for o in outcomes} == set(
+        Message.objects.filter(external_id__startswith="o").values_list("inquiry_id", flat=True)
+    )
+    # 1 + 2 + 4 + 8 + 16 + 32 + 32... messages the careful way between looks: 11 looks for 200.
+    assert len(looks) <= 12, looks
+    assert sum(looks) < 200 * 12
 
 
 def test_an_id_seen_first_on_the_careful_path_is_recorded_there_and_the_later_copy_is_the_duplicate(channel):

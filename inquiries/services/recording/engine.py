@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 Outcome = RecordResult | Rejected
 
+# The most follow-ups sent the careful way without asking the run way after it refused several.
+_MOST_SKIPPED = 32
+
 
 def record_message(
     *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
@@ -142,10 +145,16 @@ def record_messages(
         # second lookup.
         queue = sorted(careful)
         position = 0
+        # Follow-ups the run way refused at the head: each miss costs a look at the whole run, so
+        # after consecutive misses the next ones go the careful way without asking (1, 2, 4... up
+        # to 32 of them); a run taken starts over. Without it a list of follow-ups the run way
+        # never takes (no SLA policy, say) costs a look per message at every message after it.
+        misses = 0
+        ask_from = 0
         while position < len(queue):
             # Customers' follow-ups to open inquiries, a run at a time (replies.py) ...
             run = []
-            for index in queue[position:]:
+            for index in queue[position:] if position >= ask_from else ():
                 if not (unseen(index) and rules.threads_by_reference_only(items[index][1])):
                     break
                 run.append(index)
@@ -154,7 +163,11 @@ def record_messages(
                 for index, result in done.items():
                     results[index] = result
                 position += len(done)
+                misses = 0
                 continue
+            if len(run) > 1 and done == {}:
+                misses += 1
+                ask_from = position + min(2 ** (misses - 1), _MOST_SKIPPED)
             # ... and whatever that way does not take, the careful way: the next message, or
             # the whole run if another writer stored one of its ids meanwhile.
             one_by_one = run if done is None else queue[position : position + 1]
