@@ -206,6 +206,67 @@ def test_a_csv_mapping_option_reads_other_column_names(tmp_path: Path, channel):
     assert Message.objects.get().body_text == "Hello"
 
 
+TWCS_FLAGS = (
+    "--map",
+    "external_id=tweet_id,sender_address=author_id,direction=inbound,received_at=created_at,"
+    "body_text=text,in_reply_to=in_response_to_tweet_id",
+    "--map-values",
+    "direction:True=inbound,False=outbound",
+    "--integer-ids",
+)
+CFPB_FLAGS = (
+    "--map",
+    "external_id=Complaint ID,sender_address=Complaint ID,received_at=Date received,subject=Issue,"
+    "body_text=Consumer complaint narrative",
+    "--default-time",
+    "12:00",
+)
+
+
+def test_a_rejected_csv_row_names_its_line_once(tmp_path: Path, channel):
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text("external_id,received_at,direction\nc1,soon,sideways\n", encoding="utf-8")
+
+    code, _out, err = run("import_csv", str(csv_file), "--channel", channel.slug)
+
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert line.count("line 2") == 1, line
+    assert "direction" in line and "received_at" in line  # both errors of the row, at once
+
+
+def test_the_twcs_sample_reads_whole_with_its_documented_flags(channel):
+    """Twitter customer support (shared/data/twcs): booleans for the direction, Twitter timestamps,
+    ids written as floats by pandas, one tweet with bare carriage returns: all 5,000 rows read."""
+    source = shared_file("twcs", "twcs_head5000.csv")
+
+    code, out, err = run("import_csv", str(source), "--channel", channel.slug, *TWCS_FLAGS, "--dry-run")
+
+    assert code == 0, err
+    assert "rows=5000 readable=5000 already_stored=0 rejected=0" in out
+    assert not Message.objects.exists()  # a dry run writes nothing
+
+
+def test_the_cfpb_sample_imports_whole_with_its_documented_flags(channel):
+    """CFPB complaints (shared/data/cfpb-complaints-sample): date-only timestamps and no sender
+    but the complaint itself; every one of its 2,067 rows is imported, on the day received."""
+    source = shared_file("cfpb-complaints-sample", "complaints_sample.csv")
+
+    code, out, err = run("import_csv", str(source), "--channel", channel.slug, *CFPB_FLAGS, "--dry-run")
+    assert code == 0, err
+    assert "rows=2067 readable=2067 already_stored=0 rejected=0" in out
+
+    code, out, err = run("import_csv", str(source), "--channel", channel.slug, *CFPB_FLAGS)
+    assert code == 0, err
+    assert "imported=2067 duplicate=0 automatic=0 rejected=0" in out
+    first = Message.objects.get(external_id="7523056")
+    assert (first.received_at.date().isoformat(), first.received_at.hour) == ("2023-08-25", 12)
+    assert first.subject == "Incorrect information on your report"
+
+    code, out, _ = run("import_csv", str(source), "--channel", channel.slug, *CFPB_FLAGS, "--dry-run")
+    assert "already_stored=2067 rejected=0" in out
+
+
 @pytest.mark.parametrize("command", ["import_mail", "import_csv"])
 def test_an_import_the_database_drops_ends_with_a_clear_message_and_the_command_to_resume(
     tmp_path: Path, channel, monkeypatch, command

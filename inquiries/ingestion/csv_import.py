@@ -8,15 +8,21 @@ not shadow the standard library module. Pure: no Django.
 Our field names (the "cstracker" columns): external_id (required), direction
 (inbound/outbound/note, default inbound), sender_address, sender_name, subject, body_text
 (or "body"), body_html, received_at, thread_id, in_reply_to, order_id, sku, automatic.
-A `mapping` renames: our field -> their column header.
+A `mapping` renames: our field -> their column header. `Reading` says how to read values
+that real exports write their own way: value maps ("True" means inbound), timestamp formats,
+day-first dates, a time for date-only columns, which side of a DST change an ambiguous local
+time is on, and ids that spreadsheets wrote as "123.0".
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime, time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -99,9 +105,14 @@ def open_csv(path: Path) -> TextIO:
     UTF-8, with or without a byte-order mark (Excel writes one). Undecodable bytes become
     U+FFFD and the row still goes through: one stray byte should not cost a whole import,
     and the replacement character shows the operator where the damage is.
-    `newline=""` lets the csv module see line breaks inside quoted fields.
+    Rows end at a line feed (or CR LF), so a carriage return alone inside a field, which
+    some exports write unquoted (the twcs sample does), does not split its row; a file whose
+    lines end with carriage returns only (old Mac exports) is read with those as row ends.
     """
-    return path.open(encoding="utf-8-sig", errors="replace", newline="")
+    with path.open("rb") as probe:
+        head = probe.read(64 * 1024)
+    newline = "" if b"\r" in head and b"\n" not in head else "\n"
+    return path.open(encoding="utf-8-sig", errors="replace", newline=newline)
 
 
 def parse_mapping(spec: str) -> dict[str, str]:
@@ -131,12 +142,109 @@ def parse_mapping(spec: str) -> dict[str, str]:
     return mapping
 
 
+# Fields whose values a value map may translate, and what it must translate them to.
+MAPPABLE_FIELDS = ("direction", "automatic")
+# Timestamp shapes tried, in order, when no --date-format is given (after ISO 8601 and RFC 2822).
+_AUTO_FORMATS = (
+    "%a %b %d %H:%M:%S %z %Y",  # Twitter: Tue Oct 31 22:10:47 +0000 2017
+    "%Y-%m-%d %H:%M:%S %Z",  # 2024-03-01 10:00:00 UTC
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%d.%m.%Y %H:%M:%S",  # German exports
+    "%d.%m.%Y %H:%M",
+)
+_SLASH_DATE_RE = re.compile(
+    r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4})(?:[ T,]+(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?))?$"
+)
+_DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FLOAT_ID_RE = re.compile(r"^(\d+)\.0+$")
+_ID_FIELDS = ("external_id", "in_reply_to", "thread_id")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How to read the values of one export (the import command's options).
+
+    value_maps: our field -> {their value, case-insensitive: ours}, e.g. direction
+      {"true": "inbound", "false": "outbound"}; a value a map does not name is read as is.
+    date_formats: strptime patterns tried in order instead of the automatic shapes.
+    dayfirst: slash dates are DD/MM/YYYY (otherwise MM/DD/YYYY, as US exports write them).
+    default_time: the time of day given to a date-only timestamp (otherwise an error).
+    fold: for a local time a DST change makes ambiguous or skips, "earlier" or "later"
+      (otherwise an error naming the row).
+    integer_ids: "123.0" in an id column is read as "123" (spreadsheet and pandas exports
+      write integer columns with gaps as floats).
+    """
+
+    value_maps: dict[str, dict[str, str]] = dataclass_field(default_factory=dict)
+    date_formats: Sequence[str] = ()
+    dayfirst: bool = False
+    default_time: time | None = None
+    fold: str | None = None
+    integer_ids: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.value_maps) - set(MAPPABLE_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"value maps: field(s) {', '.join(unknown)} cannot be mapped; known: {', '.join(MAPPABLE_FIELDS)}"
+            )
+        if self.fold not in (None, "earlier", "later"):
+            raise ValueError(f"fold: expected 'earlier' or 'later', not {self.fold!r}")
+        for pattern in self.date_formats:
+            if "%" not in pattern:
+                raise ValueError(f"date format {pattern!r}: a strptime pattern such as '%d/%m/%Y %H:%M'")
+
+
+def parse_value_maps(spec: str) -> dict[str, dict[str, str]]:
+    """Parse "direction:True=inbound,False=outbound;automatic:Y=yes" into value maps.
+
+    Fields are separated by ";", a field's items by ","; raises `ValueError` naming the bad
+    part (no ":", no "=", an unknown field, a value given twice).
+    """
+    maps: dict[str, dict[str, str]] = {}
+    for group in spec.split(";"):
+        if not group.strip():
+            continue
+        name, sep, items = group.partition(":")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"value map {group.strip()!r}: expected field:their=ours,...")
+        if name not in MAPPABLE_FIELDS:
+            raise ValueError(
+                f"value map {group.strip()!r}: field {name!r} cannot be mapped; known: {', '.join(MAPPABLE_FIELDS)}"
+            )
+        values = maps.setdefault(name, {})
+        for item in items.split(","):
+            if not item.strip():
+                continue
+            theirs, eq, ours = item.partition("=")
+            if not eq:
+                raise ValueError(f"value map item {item.strip()!r} (for {name}): expected their=ours")
+            key = theirs.strip().casefold()
+            if key in values:
+                raise ValueError(
+                    f"value map item {item.strip()!r} (for {name}): {theirs.strip()!r} given twice"
+                )
+            values[key] = ours.strip()
+    return maps
+
+
+def parse_time_of_day(value: str) -> time:
+    """ "HH:MM" or "HH:MM:SS" as a time; `ValueError` otherwise."""
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"not a time of day (HH:MM): {value!r}") from None
+
+
 def parse_csv(
     stream: TextIO | Iterable[str],
     *,
     mapping: dict[str, str] | None = None,
     default_direction: str = "inbound",
     default_tz: str = "UTC",
+    reading: Reading | None = None,
 ) -> Iterator[tuple[int, IncomingMessage | Rejected]]:
     """An iterator of (line number, IncomingMessage or Rejected), one per data row.
 
@@ -148,11 +256,14 @@ def parse_csv(
     column, a column header that appears twice, an unknown field, direction or time zone.
 
     The line number is the physical line where the row starts, also for rows with line
-    breaks inside quoted fields. Blank rows are skipped. `received_at` must be ISO 8601
-    with a time; without a UTC offset it is read in `default_tz`; an empty value is
-    rejected (without the column, every message gets None, "now"). Future timestamps are
-    not checked here: the service compares them with its own clock. NUL bytes are removed,
-    body_html is sanitised, and a row with only HTML gets a plain-text body from it.
+    breaks inside quoted fields. Blank rows are skipped. A rejection lists every error of
+    its row, and not the line number, which comes with it. `received_at` is read as ISO
+    8601, RFC 2822, the Twitter shape, slash dates and a few more (or by `reading`'s
+    formats), with a time of day (or `reading.default_time`); without a UTC offset it is
+    read in `default_tz`; an empty value is rejected (without the column, every message
+    gets None, "now"). Future timestamps are not checked here: the service compares them
+    with its own clock. NUL bytes are removed, body_html is sanitised, and a row with only
+    HTML gets a plain-text body from it.
     """
     _check_mapping(mapping or {})
     default = _direction(default_direction)
@@ -167,7 +278,7 @@ def parse_csv(
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # strict: a stray quote is reported on its own row instead of silently swallowing the
     # rows after it into one field.
-    reader = csv.reader((_clean(line) for line in stream), strict=True)
+    reader = csv.reader(_clean_lines(stream), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -176,7 +287,7 @@ def parse_csv(
         raise ValueError(f"line 1: the header row is not valid CSV: {exc}") from None
     columns = _resolve_columns(header, mapping or {})
     # Checked above, eagerly: the rows come from a generator, which would defer them.
-    return _rows(reader, columns, header, default=default, zone=zone)
+    return _rows(reader, columns, header, default=default, zone=zone, reading=reading or Reading())
 
 
 def _rows(
@@ -186,6 +297,7 @@ def _rows(
     *,
     default: Direction,
     zone: ZoneInfo,
+    reading: Reading,
 ) -> Iterator[tuple[int, IncomingMessage | Rejected]]:
     while True:
         first_line = reader.line_num + 1
@@ -194,18 +306,40 @@ def _rows(
         except StopIteration:
             return
         except csv.Error as exc:
-            yield first_line, Rejected(f"line {first_line}: not valid CSV: {exc}")
+            yield first_line, Rejected(f"not valid CSV: {exc}")
             continue
         if not any(cell.strip() for cell in row):
             continue
         try:
-            yield first_line, _message(row, columns, header, default=default, zone=zone)
+            yield first_line, _message(row, columns, header, default=default, zone=zone, reading=reading)
         except Rejected as exc:
-            yield first_line, Rejected(f"line {first_line}: {exc.reason}")
+            yield first_line, exc
 
 
-def _clean(line: str) -> str:
-    return _UNSTORABLE_RE.sub(lambda match: "" if match.group(0) == "\x00" else "\ufffd", line)
+def _clean_lines(lines: Iterable[str]) -> Iterator[str]:
+    """Each line made storable, and a carriage return alone outside quotes read as a space.
+
+    The csv module ends a row at any carriage return outside quotes; one that is not part
+    of a line end is a line break inside a field that the exporter forgot to quote. Whether
+    it is outside quotes follows from the number of quote characters before it in the row
+    (an escaped quote is two). Inside quotes it is kept, as the csv module keeps it.
+    """
+    quoted = False
+    for line in lines:
+        line = _UNSTORABLE_RE.sub(lambda match: "" if match.group(0) == "\x00" else "\ufffd", line)
+        body = line.rstrip("\r\n")
+        if "\r" not in body:
+            quoted ^= bool(line.count('"') & 1)
+            yield line
+            continue
+        pieces = body.split("\r")
+        out = []
+        for piece in pieces[:-1]:
+            quoted ^= bool(piece.count('"') & 1)
+            out.append(piece + ("\r" if quoted else " "))
+        out.append(pieces[-1])
+        quoted ^= bool(pieces[-1].count('"') & 1)
+        yield "".join(out) + line[len(body) :]
 
 
 def _check_mapping(mapping: dict[str, str]) -> None:
@@ -253,10 +387,13 @@ def _message(
     *,
     default: Direction,
     zone: ZoneInfo,
+    reading: Reading,
 ) -> IncomingMessage:
+    """The row's message; `Rejected` listing every error of the row, in column order."""
     extra = row[len(header) :]
     if any(cell.strip() for cell in extra):
         raise Rejected(f"expected {len(header)} fields, found {len(row)} (a stray delimiter or quote?)")
+    errors: list[str] = []
 
     def label(field: str) -> str:
         their = columns[field][1]
@@ -267,34 +404,48 @@ def _message(
         value = row[index] if index < len(row) else ""
         if field not in ("body_text", "body_html"):
             value = value.strip()
+        mapped = reading.value_maps.get(field, {}).get(value.casefold())
+        if mapped is not None:
+            value = mapped
+        if reading.integer_ids and field in _ID_FIELDS:
+            value = _FLOAT_ID_RE.sub(r"\1", value)
         limit = MAX_LENGTHS.get(field)
         if limit is not None and len(value) > limit:
-            raise Rejected(f"{label(field)}: longer than {limit} characters ({len(value)})")
-        if field in ("body_text", "body_html") and len(value.encode("utf-8", "replace")) > MAX_BODY_BYTES:
-            raise Rejected(f"{label(field)}: larger than {MAX_BODY_BYTES // 1024} KiB")
+            errors.append(f"{label(field)}: longer than {limit} characters ({len(value)})")
+            value = ""
+        elif field in ("body_text", "body_html") and len(value.encode("utf-8", "replace")) > MAX_BODY_BYTES:
+            errors.append(f"{label(field)}: larger than {MAX_BODY_BYTES // 1024} KiB")
+            value = ""
         values[field] = value
 
-    if not values.get("external_id"):
-        raise Rejected(f"{label('external_id')}: required")
+    if not values.get("external_id") and not any(e.startswith(label("external_id")) for e in errors):
+        errors.append(f"{label('external_id')}: required")
     direction = default
     if values.get("direction"):
-        direction = _direction(values["direction"])
-        if direction is None:
-            raise Rejected(
-                f"{label('direction')}: not inbound, outbound or note: {_shown(values['direction'])}"
+        direction = _direction(values["direction"]) or default
+        if _direction(values["direction"]) is None:
+            hint = " (map values with --map-values)" if "direction" not in reading.value_maps else ""
+            errors.append(
+                f"{label('direction')}: not inbound, outbound or note: {_shown(values['direction'])}{hint}"
             )
     automatic = _BOOLEANS.get(values.get("automatic", "").lower())
     if automatic is None:
-        raise Rejected(f"{label('automatic')}: not true/false, 1/0 or yes/no: {_shown(values['automatic'])}")
+        errors.append(f"{label('automatic')}: not true/false, 1/0 or yes/no: {_shown(values['automatic'])}")
     received_at = None
     if "received_at" in columns:
-        received_at = _timestamp(values["received_at"], zone, label("received_at"))
+        try:
+            received_at = read_timestamp(values["received_at"], zone, reading)
+        except ValueError as exc:
+            errors.append(f"{label('received_at')}: {exc}")
     for field in ("sender_address", "thread_id", "in_reply_to", "external_id"):
         if _CONTROL_RE.search(values.get(field, "")):
-            raise Rejected(f"{label(field)}: contains control characters")
+            errors.append(f"{label(field)}: contains control characters")
+            values[field] = ""
     address_error = sender_error(values.get("sender_address", ""))
     if address_error:
-        raise Rejected(f"{label('sender_address')}: {address_error}: {_shown(values['sender_address'])}")
+        errors.append(f"{label('sender_address')}: {address_error}: {_shown(values['sender_address'])}")
+    if errors:
+        raise Rejected("; ".join(errors))
 
     body_html = sanitize_html(values["body_html"]) if values.get("body_html") else ""
     body_text = values.get("body_text", "")
@@ -310,7 +461,7 @@ def _message(
         body_text=body_text,
         body_html=body_html,
         received_at=received_at,
-        automatic=automatic,
+        automatic=bool(automatic),
         automatic_reason="marked automatic in the CSV" if automatic else "",
         thread_id=values.get("thread_id", ""),
         in_reply_to=values.get("in_reply_to", "").removeprefix("<").removesuffix(">"),
@@ -323,24 +474,123 @@ def _direction(value: str) -> Direction | None:
     return _DIRECTIONS.get(value.strip().lower())
 
 
-def _timestamp(value: str, zone: ZoneInfo, label: str) -> datetime:
-    """ISO 8601 with a time of day, as aware UTC; naive values are read in `zone`."""
+def read_timestamp(value: str, zone: ZoneInfo, reading: Reading | None = None) -> datetime:
+    """A timestamp cell as aware UTC; `ValueError` saying what is wrong and which option helps.
+
+    With `reading.date_formats` only those patterns are tried; otherwise ISO 8601, RFC 2822,
+    the Twitter shape and a few common others, slash dates (month first unless
+    `reading.dayfirst`) and date-only ISO dates (with `reading.default_time`). A value without
+    a UTC offset is a wall-clock time in `zone`; one that a DST change repeats or skips is an
+    error unless `reading.fold` says which side it is on.
+    """
+    reading = reading or Reading()
     if not value:
-        raise Rejected(f"{label}: empty (an ISO 8601 timestamp is required)")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Rejected(f"{label}: not an ISO 8601 timestamp: {_shown(value)}") from None
-    if not _HAS_TIME_RE.match(value):
-        raise Rejected(f"{label}: a time of day is required: {_shown(value)}")
+        raise ValueError("empty (a timestamp is required)")
+    parsed = _parsed(value, reading)
     if parsed.tzinfo is None:
-        # A wall-clock time that a DST change skips or repeats resolves to the earlier
-        # offset (fold=0), as zoneinfo does.
-        parsed = parsed.replace(tzinfo=zone)
+        parsed = _in_zone(parsed, zone, reading.fold, value)
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise Rejected(f"{label}: out of range: {_shown(value)}") from None
+        raise ValueError(f"out of range: {_shown(value)}") from None
+
+
+def _parsed(value: str, reading: Reading) -> datetime:
+    if reading.date_formats:
+        for pattern in reading.date_formats:
+            try:
+                return datetime.strptime(value, pattern)
+            except ValueError:
+                continue
+        raise ValueError(
+            f"does not match --date-format {' or '.join(map(repr, reading.date_formats))}: {_shown(value)}"
+        )
+    if _DATE_ONLY_RE.match(value):
+        try:
+            day = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a valid date: {_shown(value)}") from None
+        if reading.default_time is None:
+            raise ValueError(
+                f"a date without a time of day (give --default-time, e.g. 12:00): {_shown(value)}"
+            )
+        return datetime.combine(day.date(), reading.default_time)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        if not _HAS_TIME_RE.match(value):
+            raise ValueError(f"a time of day is required: {_shown(value)}")
+        return parsed
+    slash = _SLASH_DATE_RE.match(value)
+    if slash:
+        return _slash_date(slash, reading, value)
+    for pattern in _AUTO_FORMATS:
+        try:
+            return datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+    try:
+        return parsedate_to_datetime(value)  # RFC 2822: Tue, 31 Oct 2017 22:10:47 +0000
+    except (TypeError, ValueError, IndexError):
+        pass
+    raise ValueError(
+        f"not a timestamp this import reads (ISO 8601, RFC 2822, DD/MM/YYYY HH:MM and other common "
+        f"shapes, or give --date-format): {_shown(value)}"
+    )
+
+
+def _slash_date(match: re.Match[str], reading: Reading, value: str) -> datetime:
+    first, second = int(match["a"]), int(match["b"])
+    day, month = (first, second) if reading.dayfirst else (second, first)
+    if month > 12:
+        other = "without --dayfirst" if reading.dayfirst else "with --dayfirst"
+        raise ValueError(f"month {month} does not exist: read the dates {other}? {_shown(value)}")
+    clock = match["time"]
+    if clock is None:
+        if reading.default_time is None:
+            raise ValueError(
+                f"a date without a time of day (give --default-time, e.g. 12:00): {_shown(value)}"
+            )
+        at = reading.default_time
+    else:
+        text = clock.replace(" ", "").upper()
+        pattern = (
+            ("%I:%M:%S%p" if text.count(":") == 2 else "%I:%M%p")
+            if text[-1] == "M"
+            else ("%H:%M:%S" if text.count(":") == 2 else "%H:%M")
+        )
+        try:
+            at = datetime.strptime(text, pattern).time()
+        except ValueError:
+            raise ValueError(f"not a time of day: {_shown(value)}") from None
+    try:
+        return datetime.combine(datetime(int(match["year"]), month, day).date(), at)
+    except ValueError:
+        raise ValueError(f"not a valid date: {_shown(value)}") from None
+
+
+def _in_zone(naive: datetime, zone: ZoneInfo, fold: str | None, value: str) -> datetime:
+    """`naive` as a wall-clock time in `zone`, refusing one a DST change repeats or skips."""
+    earlier, later = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if earlier.utcoffset() == later.utcoffset():
+        return earlier
+    # The offsets differ: either the hour happens twice (autumn) or never (spring).
+    repeated = earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
+    if fold is None:
+        what = (
+            "happens twice (the clocks went back)" if repeated else "does not exist (the clocks went forward)"
+        )
+        raise ValueError(
+            f"{_shown(value)} in {zone.key} {what}: say which with --fold earlier or --fold later"
+        )
+    chosen = earlier if fold == "earlier" else later
+    if not repeated:
+        # In a gap, fold=0 reads the time with the offset before the change, fold=1 after it;
+        # "earlier" is the earlier instant, which is the one read with the later offset.
+        chosen = later if fold == "earlier" else earlier
+    return chosen
 
 
 def _shown(value: str) -> str:

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
+from datetime import UTC as _UTC
+from datetime import datetime as _dt
+from datetime import time as _time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from inquiries.ingestion.csv_import import (
     CSV_PRESETS,
     MAX_BODY_BYTES,
+    Reading,
     open_csv,
     parse_csv,
     parse_mapping,
+    parse_value_maps,
+    read_timestamp,
 )
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 
@@ -158,26 +166,42 @@ def row(**changes: str) -> str:
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (row(external_id=""), "line 2: external_id: required"),
-        (row(direction="sideways"), "line 2: direction: not inbound, outbound or note: 'sideways'"),
-        (row(received_at="yesterday"), "line 2: received_at: not an ISO 8601 timestamp: 'yesterday'"),
-        (row(received_at="2024-01-01"), "line 2: received_at: a time of day is required: '2024-01-01'"),
-        (row(received_at=""), "line 2: received_at: empty"),
-        (row(automatic="maybe"), "line 2: automatic: not true/false, 1/0 or yes/no: 'maybe'"),
-        (row(subject="s" * 999), "line 2: subject: longer than 998 characters (999)"),
-        (row(external_id="i" * 256), "line 2: external_id: longer than 255 characters"),
-        (row(order_id="9" * 101), "line 2: order_id: longer than 100 characters"),
-        (row(sender_address="a\tb@example.com"), "line 2: sender_address: contains control characters"),
-        (row() + ",surplus", "line 2: expected 10 fields, found 11"),
-        (row(body='"hi"there'), "line 2: not valid CSV"),
+        (row(external_id=""), "external_id: required"),
+        (row(direction="sideways"), "direction: not inbound, outbound or note: 'sideways'"),
+        (row(received_at="yesterday"), "received_at: not a timestamp this import reads"),
+        (row(received_at="2024-01-01"), "received_at: a date without a time of day (give --default-time"),
+        (row(received_at=""), "received_at: empty"),
+        (row(automatic="maybe"), "automatic: not true/false, 1/0 or yes/no: 'maybe'"),
+        (row(subject="s" * 999), "subject: longer than 998 characters (999)"),
+        (row(external_id="i" * 256), "external_id: longer than 255 characters"),
+        (row(order_id="9" * 101), "order_id: longer than 100 characters"),
+        (row(sender_address="a\tb@example.com"), "sender_address: contains control characters"),
+        (row() + ",surplus", "expected 10 fields, found 11"),
+        (row(body='"hi"there'), "not valid CSV"),
     ],
 )
 def test_a_bad_row_is_rejected_with_its_line_and_field(line: str, reason: str) -> None:
+    """The line number comes beside the rejection, not inside its reason (the importer prints it once)."""
     [(number, result)] = rows(HEADER + line + "\n")
 
     assert number == 2
     assert isinstance(result, Rejected)
     assert result.reason.startswith(reason), result.reason
+    assert "line" not in result.reason
+
+
+def test_every_error_of_a_row_is_reported_at_once() -> None:
+    line = row(external_id="", direction="sideways", received_at="soon", automatic="maybe")
+
+    [(_, result)] = rows(HEADER + line + "\n")
+
+    assert isinstance(result, Rejected)
+    assert [part.split(":")[0] for part in result.reason.split("; ")] == [
+        "external_id",
+        "direction",
+        "automatic",
+        "received_at",
+    ], result.reason
 
 
 def test_an_over_large_body_is_rejected() -> None:
@@ -186,7 +210,7 @@ def test_an_over_large_body_is_rejected() -> None:
     [(_, result)] = rows(f"external_id,body\nx,{body}\n")
 
     assert isinstance(result, Rejected)
-    assert result.reason == "line 2: body_text (column 'body'): larger than 1024 KiB"
+    assert result.reason == "body_text (column 'body'): larger than 1024 KiB"
 
 
 def test_bad_rows_do_not_stop_the_good_ones_after_them() -> None:
@@ -208,7 +232,7 @@ def test_a_rejection_names_their_column_when_it_differs_from_our_field() -> None
     [(_, result)] = rows(text, mapping={"external_id": "Message ID", "received_at": "Date"})
 
     assert isinstance(result, Rejected)
-    assert result.reason == "line 2: received_at (column 'Date'): not an ISO 8601 timestamp: 'tomorrow'"
+    assert result.reason.startswith("received_at (column 'Date'): not a timestamp this import reads")
 
 
 def test_a_missing_required_column_is_an_error_before_any_row() -> None:
@@ -327,3 +351,133 @@ def test_lone_surrogates_from_a_lenient_stream_become_replacement_characters() -
     message = only_message("external_id,body\nx,caf\udce9\n")
 
     assert message.body_text == "caf\ufffd"
+
+
+# --- reading real exports: value maps, timestamp shapes, DST, float ids ---------------------
+
+
+def test_a_value_map_reads_an_exports_own_words_for_a_direction() -> None:
+    text = "external_id,direction\n1,True\n2,False\n3,sideways\n"
+    reading = Reading(value_maps=parse_value_maps("direction:True=inbound,False=outbound"))
+
+    result = rows(text, reading=reading)
+
+    assert [r.direction for _, r in result[:2]] == ["inbound", "outbound"]
+    assert isinstance(result[2][1], Rejected)
+    assert "sideways" in result[2][1].reason
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["direction", "direction:True", "subject:a=b", "direction:a=inbound,A=outbound"],
+)
+def test_a_bad_value_map_is_an_error_naming_its_part(spec: str) -> None:
+    with pytest.raises(ValueError, match="value map"):
+        parse_value_maps(spec)
+
+
+@pytest.mark.parametrize(
+    ("value", "reading", "expected"),
+    [
+        ("Tue Oct 31 22:10:47 +0000 2017", Reading(), _dt(2017, 10, 31, 22, 10, 47, tzinfo=_UTC)),
+        ("Tue, 31 Oct 2017 22:10:47 +0100", Reading(), _dt(2017, 10, 31, 21, 10, 47, tzinfo=_UTC)),
+        ("2017-10-31T22:10:47Z", Reading(), _dt(2017, 10, 31, 22, 10, 47, tzinfo=_UTC)),
+        ("2017-10-31 22:10:47 UTC", Reading(), _dt(2017, 10, 31, 22, 10, 47, tzinfo=_UTC)),
+        ("03/04/2024 10:30", Reading(), _dt(2024, 3, 4, 10, 30, tzinfo=_UTC)),
+        ("03/04/2024 10:30", Reading(dayfirst=True), _dt(2024, 4, 3, 10, 30, tzinfo=_UTC)),
+        ("03/04/2024 10:30 PM", Reading(), _dt(2024, 3, 4, 22, 30, tzinfo=_UTC)),
+        ("31.10.2017 22:10", Reading(), _dt(2017, 10, 31, 22, 10, tzinfo=_UTC)),
+        ("2023-08-25", Reading(default_time=_time(12)), _dt(2023, 8, 25, 12, tzinfo=_UTC)),
+        ("25/08/2023", Reading(dayfirst=True, default_time=_time(9)), _dt(2023, 8, 25, 9, tzinfo=_UTC)),
+        ("20231031-2210", Reading(date_formats=("%Y%m%d-%H%M",)), _dt(2023, 10, 31, 22, 10, tzinfo=_UTC)),
+    ],
+)
+def test_timestamps_in_the_shapes_real_exports_write(value: str, reading: Reading, expected: _dt) -> None:
+    assert read_timestamp(value, ZoneInfo("UTC"), reading) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reading", "message"),
+    [
+        ("2023-08-25", Reading(), "a date without a time of day (give --default-time"),
+        ("13/04/2024 10:00", Reading(), "month 13 does not exist: read the dates with --dayfirst?"),
+        (
+            "04/13/2024 10:00",
+            Reading(dayfirst=True),
+            "month 13 does not exist: read the dates without --dayfirst?",
+        ),
+        ("31/02/2024 10:00", Reading(dayfirst=True), "not a valid date"),
+        ("2023-10-31 22:10", Reading(date_formats=("%d/%m/%Y",)), "does not match --date-format '%d/%m/%Y'"),
+    ],
+)
+def test_a_timestamp_that_cannot_be_read_says_which_option_helps(
+    value: str, reading: Reading, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_timestamp(value, ZoneInfo("UTC"), reading)
+
+
+def test_a_local_time_a_dst_change_repeats_or_skips_is_an_error_unless_fold_says_which() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 27 October 2024: 02:00-03:00 happens twice in Berlin; 31 March 2024: 02:00-03:00 never happens.
+    with pytest.raises(ValueError, match=r"happens twice .*--fold earlier or --fold later"):
+        read_timestamp("2024-10-27 02:30", berlin)
+    with pytest.raises(ValueError, match=r"does not exist .*--fold earlier or --fold later"):
+        read_timestamp("2024-03-31 02:30", berlin)
+    assert read_timestamp("2024-10-27 02:30", berlin, Reading(fold="earlier")) == _dt(
+        2024, 10, 27, 0, 30, tzinfo=_UTC
+    )
+    assert read_timestamp("2024-10-27 02:30", berlin, Reading(fold="later")) == _dt(
+        2024, 10, 27, 1, 30, tzinfo=_UTC
+    )
+    assert read_timestamp("2024-03-31 02:30", berlin, Reading(fold="earlier")) == _dt(
+        2024, 3, 31, 0, 30, tzinfo=_UTC
+    )
+    assert read_timestamp("2024-03-31 02:30", berlin, Reading(fold="later")) == _dt(
+        2024, 3, 31, 1, 30, tzinfo=_UTC
+    )
+    # An ordinary local time is not affected.
+    assert read_timestamp("2024-10-27 12:00", berlin) == _dt(2024, 10, 27, 11, 0, tzinfo=_UTC)
+
+
+def test_the_row_with_an_ambiguous_time_is_named_by_its_line() -> None:
+    [(line, result)] = rows("external_id,received_at\nm1,2024-10-27 02:30\n", default_tz="Europe/Berlin")
+
+    assert line == 2
+    assert isinstance(result, Rejected)
+    assert "happens twice" in result.reason
+
+
+def test_integer_ids_read_the_float_form_spreadsheets_write() -> None:
+    text = "external_id,in_reply_to\n2,1.0\n3.0,\n"
+
+    plain = rows(text)
+    read = rows(text, reading=Reading(integer_ids=True))
+
+    assert [(r.external_id, r.in_reply_to) for _, r in plain] == [("2", "1.0"), ("3.0", "")]
+    assert [(r.external_id, r.in_reply_to) for _, r in read] == [("2", "1"), ("3", "")]
+
+
+def test_a_carriage_return_alone_outside_quotes_does_not_split_its_row(tmp_path) -> None:
+    # As in the twcs sample: a tweet's line breaks written as bare CRs in an unquoted field.
+    path = tmp_path / "export.csv"
+    path.write_bytes(b'external_id,body\r\n1,hello \r\rworld\r\n2,"kept\rinside quotes"\r\n3,plain\r\n')
+
+    with open_csv(path) as stream:
+        result = list(parse_csv(stream))
+
+    assert [(line, r.external_id, r.body_text) for line, r in result] == [
+        (2, "1", "hello   world"),
+        (3, "2", "kept\rinside quotes"),
+        (4, "3", "plain"),
+    ]
+
+
+def test_a_file_with_old_mac_line_ends_is_read_row_by_row(tmp_path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"external_id,body\r1,one\r2,two\r")
+
+    with open_csv(path) as stream:
+        result = list(parse_csv(stream))
+
+    assert [(r.external_id, r.body_text) for _, r in result] == [("1", "one"), ("2", "two")]

@@ -9,7 +9,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from inquiries.ingestion.csv_import import CSV_PRESETS, open_csv, parse_csv, parse_mapping
+from inquiries.ingestion.csv_import import (
+    CSV_PRESETS,
+    Reading,
+    open_csv,
+    parse_csv,
+    parse_mapping,
+    parse_time_of_day,
+    parse_value_maps,
+)
 from inquiries.ingestion.types import Rejected
 from inquiries.management.commands._importing import (
     BatchRecorder,
@@ -19,6 +27,7 @@ from inquiries.management.commands._importing import (
     database_lost,
     quietly_abort,
 )
+from inquiries.models import Channel, Message
 
 
 class Command(BaseCommand):
@@ -43,6 +52,42 @@ class Command(BaseCommand):
             help='Column mapping overrides, e.g. "external_id=Message ID,body_text=Message".',
         )
         parser.add_argument("--timezone", default="UTC", help="Zone of timestamps that carry no UTC offset.")
+        parser.add_argument(
+            "--map-values",
+            default="",
+            help='What the export\'s values mean, e.g. "direction:True=inbound,False=outbound" '
+            '(fields separated by ";").',
+        )
+        parser.add_argument(
+            "--date-format",
+            action="append",
+            default=[],
+            help='A strptime pattern for the timestamps, e.g. "%%d/%%m/%%Y %%H:%%M" (repeat for several; '
+            "default: ISO 8601, RFC 2822, the Twitter shape and other common ones, detected per value).",
+        )
+        parser.add_argument(
+            "--dayfirst", action="store_true", help="Slash dates are DD/MM/YYYY (default MM/DD/YYYY)."
+        )
+        parser.add_argument(
+            "--default-time", default=None, help="Time of day for date-only timestamps, e.g. 12:00."
+        )
+        parser.add_argument(
+            "--fold",
+            choices=("earlier", "later"),
+            default=None,
+            help="A local time that a DST change repeats or skips is read as the earlier or the later "
+            "instant (default: the row is rejected).",
+        )
+        parser.add_argument(
+            "--integer-ids",
+            action="store_true",
+            help='Ids written as "123.0" (spreadsheet and pandas exports) are read as "123".',
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Read and check the whole file, print the counts and every rejected row; write nothing.",
+        )
         parser.add_argument("--progress", action="store_true", default=None)
 
     def handle(
@@ -54,6 +99,13 @@ class Command(BaseCommand):
         mapping: str,
         timezone: str,
         progress: bool | None,
+        map_values: str,
+        date_format: list[str],
+        dayfirst: bool,
+        default_time: str | None,
+        fold: str | None,
+        integer_ids: bool,
+        dry_run: bool,
         **options: Any,
     ) -> None:
         if not file.is_file():
@@ -63,12 +115,26 @@ class Command(BaseCommand):
             columns = {**CSV_PRESETS[preset], **(parse_mapping(mapping) if mapping else {})}
         except ValueError as exc:
             raise CommandError(f"--map: {exc}") from None
+        try:
+            reading = Reading(
+                value_maps=parse_value_maps(map_values),
+                date_formats=tuple(date_format),
+                dayfirst=dayfirst,
+                default_time=parse_time_of_day(default_time) if default_time else None,
+                fold=fold,
+                integer_ids=integer_ids,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if dry_run:
+            self._dry_run(file, columns, timezone, reading, target)
+            return
         tally = Tally()
         recorder = BatchRecorder(target, tally)
         meter = Progress(self.stdout._out, None, enabled=progress)  # type: ignore[attr-defined]
         with open_csv(file) as stream:
             try:
-                for line, item in parse_csv(stream, mapping=columns, default_tz=timezone):
+                for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):
                     if isinstance(item, Rejected):
                         recorder.reject(f"line {line}", item.reason)
                     else:
@@ -82,6 +148,16 @@ class Command(BaseCommand):
                     resume += f" --preset {shlex.quote(preset)}"
                 if mapping:
                     resume += f" --map {shlex.quote(mapping)}"
+                flags = [
+                    *(["--timezone", timezone] if timezone != "UTC" else []),
+                    *(["--map-values", map_values] if map_values else []),
+                    *(arg for pattern in date_format for arg in ("--date-format", pattern)),
+                    *(["--dayfirst"] if dayfirst else []),
+                    *(["--default-time", default_time] if default_time else []),
+                    *(["--fold", fold] if fold else []),
+                    *(["--integer-ids"] if integer_ids else []),
+                ]
+                resume += "".join(f" {shlex.quote(flag)}" for flag in flags)
                 raise database_lost(exc, tally, resume) from None
             except ValueError as exc:
                 recorder.abort()
@@ -94,4 +170,39 @@ class Command(BaseCommand):
             self.stderr.write(f"{file}:{label}: {reason}")
         self.stdout.write(tally.summary())
         if tally.rejected:
+            raise SystemExit(1)
+
+    def _dry_run(
+        self, file: Path, columns: dict[str, str], timezone: str, reading: Reading, channel: Channel
+    ) -> None:
+        """Read every row as the import would; count what it would import; write nothing."""
+        valid = stored = 0
+        rejected: list[tuple[int, str]] = []
+        pending: list[str] = []
+
+        def already_stored() -> int:
+            found = Message.objects.filter(channel=channel, external_id__in=pending).count()
+            pending.clear()
+            return found
+
+        with open_csv(file) as stream:
+            try:
+                for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):
+                    if isinstance(item, Rejected):
+                        rejected.append((line, item.reason))
+                        continue
+                    valid += 1
+                    pending.append(item.external_id)
+                    if len(pending) >= 1000:
+                        stored += already_stored()
+            except ValueError as exc:
+                raise CommandError(f"{file}: {exc}") from None
+        stored += already_stored()
+        for line, reason in rejected:
+            self.stderr.write(f"{file}:line {line}: {reason}")
+        self.stdout.write(
+            f"dry run, nothing written: rows={valid + len(rejected)} readable={valid} "
+            f"already_stored={stored} rejected={len(rejected)}"
+        )
+        if rejected:
             raise SystemExit(1)
