@@ -63,6 +63,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def no_broker() -> None:
     """Benchmarks measure the database work; after-commit tasks are not published."""
-    from inquiries import tasks
+    from inquiries.services import queue
 
-    tasks.safe_delay = lambda task, *args: None  # type: ignore[assignment]
+    queue.safe_delay = lambda task, *args, **kwargs: None  # type: ignore[assignment]

@@ -15,6 +15,19 @@ from django.http import HttpRequest
 
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
+from inquiries.services.config import delete_calendar, delete_policy, save_calendar, save_policy
+
+RECOMPUTING = "Recomputing clocks of {} open inquiries in the background."
+
+
+class ConfigurationAdmin(ScopedAdmin):
+    """Configuration whose saves and deletes go through a service that recomputes the running
+    clocks they move: `save_model` and `delete_model` call it, and deleting a selection
+    deletes row by row through `delete_model`."""
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 class HolidayInline(admin.TabularInline):
@@ -23,7 +36,7 @@ class HolidayInline(admin.TabularInline):
 
 
 @admin.register(m.Calendar)
-class CalendarAdmin(ScopedAdmin):
+class CalendarAdmin(ConfigurationAdmin):
     list_display = ["name", "timezone", "is_24x7", "version"]
     search_fields = ["name"]
     readonly_fields = ["version"]
@@ -66,12 +79,13 @@ class CalendarAdmin(ScopedAdmin):
             },
         )
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        from inquiries.services.config import calendar_changed
+    def save_model(self, request: HttpRequest, obj: m.Calendar, form: Any, change: bool) -> None:
+        # The holidays inline is saved after this, in the same transaction; the recompute runs
+        # after commit, so it sees them.
+        messages.info(request, RECOMPUTING.format(save_calendar(calendar=obj)))
 
-        queued = calendar_changed(calendar=form.instance)
-        messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
+    def delete_model(self, request: HttpRequest, obj: m.Calendar) -> None:
+        messages.info(request, RECOMPUTING.format(delete_calendar(calendar=obj)))
 
 
 @admin.register(m.Account)
@@ -189,29 +203,20 @@ class SlaTargetInline(admin.TabularInline):
 
 
 @admin.register(m.SlaPolicy)
-class SlaPolicyAdmin(ScopedAdmin):
+class SlaPolicyAdmin(ConfigurationAdmin):
     list_display = ["name", "position", "is_active", "calendar", "warn_ratio"]
     list_editable = ["position", "is_active"]
     list_select_related = ["calendar"]
     filter_horizontal = ["accounts", "channels", "topics"]
     inlines = [SlaTargetInline]
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        from inquiries.services.config import policy_changed
-
-        queued = policy_changed(policy=form.instance)  # also bumps updated_at for target edits
-        messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
+    def save_model(self, request: HttpRequest, obj: m.SlaPolicy, form: Any, change: bool) -> None:
+        # The targets inline and what the policy applies to are saved after this, in the same
+        # transaction; the recompute runs after commit, so it sees them.
+        messages.info(request, RECOMPUTING.format(save_policy(policy=obj)))
 
     def delete_model(self, request: HttpRequest, obj: m.SlaPolicy) -> None:
-        from inquiries.services.config import delete_policy
-
-        queued = delete_policy(policy=obj)
-        messages.info(request, f"Recomputing clocks of {queued} open inquiries in the background.")
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for policy in queryset:
-            self.delete_model(request, policy)
+        messages.info(request, RECOMPUTING.format(delete_policy(policy=obj)))
 
 
 @admin.register(m.Clock)

@@ -72,12 +72,12 @@ class WebhookDeliveryAdmin(ScopedAdmin):
 
     @admin.action(description="Deliver again (failed deliveries)")
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from inquiries import tasks
+        from inquiries.services.queue import enqueue
 
         ids = list(queryset.filter(state=m.WebhookDelivery.State.FAILED).values_list("pk", flat=True))
         m.WebhookDelivery.objects.filter(pk__in=ids).update(state=m.WebhookDelivery.State.PENDING, attempts=0)
         for delivery_id in ids:
-            tasks.safe_delay(tasks.deliver_webhook, delivery_id)
+            enqueue("deliver_webhook", delivery_id)
         messages.info(request, f"Queued {len(ids)} deliveries again.")
 
 

@@ -8,17 +8,11 @@ from celery import Task, shared_task
 from celery.signals import task_failure
 from django.conf import settings
 
+from inquiries.services import queue
+
 logger = logging.getLogger(__name__)
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "max_retries": 5}
-
-
-def safe_delay(task: Task, *args: object, countdown: float | None = None) -> None:
-    """Publish a task; if the broker is unreachable, log it: the sweep will catch up."""
-    try:
-        task.apply_async(args, countdown=countdown)
-    except Exception:
-        logger.warning("Could not queue %s%r; the next sweep will pick it up", task.name, args, exc_info=True)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -111,7 +105,7 @@ def retry_webhooks() -> int:
 
     ids = pending_webhook_ids()
     for delivery_id in ids:
-        safe_delay(deliver_webhook, delivery_id)
+        queue.safe_delay(deliver_webhook, delivery_id)
     return len(ids)
 
 
@@ -154,7 +148,7 @@ def sweep_clusters(continuation: bool = False) -> str:
 
     result = sweep(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS, continuation=continuation)
     if not result.done:
-        safe_delay(sweep_clusters, True, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+        queue.safe_delay(sweep_clusters, True, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     return str(result)
 
 
@@ -210,7 +204,7 @@ def refresh_report_rollups() -> str:
 
     result = refresh_rollups(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     if not result.done:
-        safe_delay(refresh_report_rollups, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+        queue.safe_delay(refresh_report_rollups, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     return str(result)
 
 
@@ -234,7 +228,7 @@ def health_daily_snapshots() -> int:
     fill = snapshot_missing_days(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     if not fill.done:
         # As long a pause as the work: the database gets its breath back between steps.
-        safe_delay(health_daily_snapshots, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+        queue.safe_delay(health_daily_snapshots, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
     return fill.written
 
 

@@ -221,17 +221,6 @@ def _apply(
     assignee = None
     if action.kind == "assign" and action.value != "none":
         assignee = actor if action.value == "me" else next(u for u in users if str(u.pk) == action.value)
-        # Nobody is given an inquiry they could not open.
-        visible = set(
-            Inquiry.objects.visible_to(assignee)
-            .filter(pk__in=[i.pk for i in inquiries])
-            .values_list("pk", flat=True)
-        )
-        skipped = [
-            f"#{i.pk} was not assigned: {assignee.get_username()} does not work its account."
-            for i in inquiries if i.pk not in visible
-        ]  # fmt: skip
-        inquiries = [i for i in inquiries if i.pk in visible]
     topic = next((t for t in topics if t.key == action.value), None)
     done = 0
     for inquiry in inquiries:

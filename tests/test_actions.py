@@ -12,6 +12,7 @@ from inquiries import models as m
 from inquiries.services import (
     Conflict,
     DomainError,
+    assign,
     change_priority,
     claim,
     mark_no_response_needed,
@@ -113,6 +114,24 @@ def test_a_customer_message_after_a_reply_starts_a_next_reply_clock(channel, age
     next_reply = clock(inquiry, m.ClockKind.NEXT_REPLY)
     assert (next_reply.state, next_reply.started_at) == (m.ClockState.RUNNING, T0 + timedelta(hours=1))
     assert next_reply.due_at == T0 + timedelta(hours=3)
+
+
+# --- assignment -----------------------------------------------------------------------------------
+
+
+def test_nobody_is_assigned_an_inquiry_they_cannot_see(channel, manager, teammate, outsider):
+    inquiry = open_inquiry(channel)
+
+    with pytest.raises(DomainError) as refused:
+        assign(inquiry=inquiry, assignee=outsider, actor=manager, now=T0)
+
+    assert (refused.value.field, refused.value.message) == (
+        "assignee",
+        "charlie does not work this inquiry's account.",
+    )
+    assert m.Inquiry.objects.get(pk=inquiry.pk).assignee is None
+    assert not m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.ASSIGNED).exists()
+    assert assign(inquiry=inquiry, assignee=teammate, actor=manager, now=T0).assignee == teammate
 
 
 # --- claim ----------------------------------------------------------------------------------------

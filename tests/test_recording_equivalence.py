@@ -181,7 +181,7 @@ def recorded(run: Callable[[], list[Outcome]], capture: Callable) -> Recorded:
         # The after-commit callbacks run at the end of the block; each queues its task through
         # `safe_delay`, noted here instead of run (the tasks' own work is not compared here).
         patch.setattr(
-            "inquiries.tasks.safe_delay", lambda task, *args, **kw: queued.append((task.name, args))
+            "inquiries.services.queue.safe_delay", lambda task, *args, **kw: queued.append((task.name, args))
         )
         with capture(execute=True):
             outcomes = run()

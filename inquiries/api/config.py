@@ -9,16 +9,25 @@ so a change recomputes the running clocks it affects, exactly as an admin edit d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db.models import Model
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
 from inquiries.api.permissions import ScopedSerializer, ScopedViewSet
 from inquiries.models import Calendar, Holiday, SlaPolicy, SlaTarget
-from inquiries.services.config import calendar_changed, delete_policy, policy_changed
+from inquiries.services.config import delete_calendar, delete_policy, save_calendar, save_policy
+
+Row = TypeVar("Row", bound=Model)
+
+
+def _assign(instance: Row, validated_data: dict[str, Any]) -> Row:
+    """The row's own fields from the request; its nested and related rows go to the service."""
+    for field, value in validated_data.items():
+        setattr(instance, field, value)
+    return instance
 
 
 def _clean(instance: Any) -> None:
@@ -53,15 +62,13 @@ class CalendarSerializer(ScopedSerializer):
         _clean(probe)
         return attrs
 
-    @transaction.atomic
-    def save(self, **kwargs: Any) -> Calendar:
-        holidays = self.validated_data.pop("holidays", None)
-        calendar = super().save(**kwargs)
-        if holidays is not None:
-            calendar.holidays.all().delete()
-            Holiday.objects.bulk_create(Holiday(calendar=calendar, **h) for h in holidays)
-        calendar_changed(calendar=calendar)
-        return calendar
+    def create(self, validated_data: dict[str, Any]) -> Calendar:
+        return self.update(Calendar(), validated_data)
+
+    def update(self, instance: Calendar, validated_data: dict[str, Any]) -> Calendar:
+        holidays = validated_data.pop("holidays", None)
+        save_calendar(calendar=_assign(instance, validated_data), holidays=holidays)
+        return instance
 
 
 class TargetSerializer(serializers.ModelSerializer):
@@ -72,6 +79,9 @@ class TargetSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         _clean(SlaTarget(**attrs))
         return attrs
+
+
+APPLIES_TO = ("accounts", "channels", "topics")
 
 
 class PolicySerializer(ScopedSerializer):
@@ -107,15 +117,14 @@ class PolicySerializer(ScopedSerializer):
             raise serializers.ValidationError("One target per priority.")
         return value
 
-    @transaction.atomic
-    def save(self, **kwargs: Any) -> SlaPolicy:
-        targets = self.validated_data.pop("targets", None)
-        policy = super().save(**kwargs)
-        if targets is not None:
-            policy.targets.all().delete()
-            SlaTarget.objects.bulk_create(SlaTarget(policy=policy, **t) for t in targets)
-        policy_changed(policy=policy)
-        return policy
+    def create(self, validated_data: dict[str, Any]) -> SlaPolicy:
+        return self.update(SlaPolicy(), validated_data)
+
+    def update(self, instance: SlaPolicy, validated_data: dict[str, Any]) -> SlaPolicy:
+        targets = validated_data.pop("targets", None)
+        relations = {name: validated_data.pop(name) for name in APPLIES_TO if name in validated_data}
+        save_policy(policy=_assign(instance, validated_data), targets=targets, **relations)
+        return instance
 
 
 class ById(CursorPagination):
@@ -127,6 +136,9 @@ class CalendarViewSet(ScopedViewSet):
     pagination_class = ById
     serializer_class = CalendarSerializer
     queryset = Calendar.objects.prefetch_related("holidays")
+
+    def perform_destroy(self, instance: Calendar) -> None:
+        delete_calendar(calendar=instance)
 
 
 class PolicyViewSet(ScopedViewSet):

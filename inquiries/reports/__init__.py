@@ -3,6 +3,7 @@
 - `scope`: what a report covers (accounts the user may see, filters, period, time zone).
 - `queries`: one GROUP BY per figure over clocks, messages and the event logs.
 - `rollup`: the same compliance counts from the `SlaRollup` summary when it can answer.
+- `counts`: `ComplianceCounts`, the value both of them return.
 - `report`: `build_table()` (page, CSV and API alike) and `build_report()` for the page.
 - `tables`, `export`, `charts`, `expressions`: presentation and portable SQL helpers.
 

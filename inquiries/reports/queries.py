@@ -46,7 +46,9 @@ from inquiries.models import (
     InquiryEvent,
     Message,
 )
+from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
+from inquiries.reports.rollup import rollup_counts
 from inquiries.reports.scope import BUSINESS, ReportScope
 
 KIND_ORDER = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.RESOLUTION, ClockKind.MARKETPLACE_REPLY)
@@ -125,34 +127,6 @@ def group_expression(scope: ReportScope, group_by: str) -> Expression:
 # --- SLA compliance -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ComplianceCounts:
-    """Clock outcomes of one group and kind. Compliance = met / (met + missed + breached)."""
-
-    group: object
-    kind: str
-    met: int = 0
-    missed: int = 0
-    breached: int = 0
-    cancelled: int = 0
-    in_progress: int = 0
-
-    OUTCOMES = ("met", "missed", "breached", "cancelled", "in_progress")
-
-    @classmethod
-    def from_row(cls, row: dict) -> ComplianceCounts:
-        """From a grouped values() row: the group in "g", the clock kind, one count per outcome."""
-        return cls(row["g"], row["kind"], *(row[name] for name in cls.OUTCOMES))
-
-    @property
-    def counted(self) -> int:
-        return self.met + self.missed + self.breached
-
-    @property
-    def compliance(self) -> float | None:
-        return 100 * self.met / self.counted if self.counted else None
-
-
 def outcome_counts(now: datetime) -> dict[str, Count]:
     """The five clock outcomes as of `now`, as aggregates over a clock queryset."""
     return {
@@ -169,8 +143,6 @@ def outcome_counts(now: datetime) -> dict[str, Count]:
 def compliance_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCounts], datetime]:
     """One row per (group, clock kind) with any clock in the period, and the instant the
     states are judged at: from the rollup when it can answer (see `rollup_counts`), else live."""
-    from inquiries.reports.rollup import rollup_counts
-
     found = rollup_counts(scope, group_by)
     if found is not None:
         return found

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
 from inquiries.reports import charts, queries
+from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.queries import AGE_BUCKETS, DURATION_BUCKETS, DURATION_KINDS, KIND_ORDER
 from inquiries.reports.scope import (
     DIMENSIONS,
@@ -110,7 +111,7 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
         pairs = [(key, kind) for key in keys for kind in kinds if (key, kind) in counts]
     rows = []
     for key, kind in pairs:
-        row = counts.get((key, kind)) or queries.ComplianceCounts(key, kind)
+        row = counts.get((key, kind)) or ComplianceCounts(key, kind)
         rows.append(
             (
                 key,
@@ -138,7 +139,7 @@ def breakdown_table(
     statistics when already computed (the page computes all of them in one query)."""
     counts, as_of = queries.compliance_counts(scope, dimension)
     stats = stats if stats is not None else queries.duration_stats(scope, dimension)
-    by_group: dict[object, dict[str, queries.ComplianceCounts]] = defaultdict(dict)
+    by_group: dict[object, dict[str, ComplianceCounts]] = defaultdict(dict)
     for row in counts:
         by_group[row.group][row.kind] = row
     labels = group_labels(choices, dimension, set(by_group))
@@ -147,7 +148,7 @@ def breakdown_table(
         kinds = by_group[key]
         figures: list[object] = [key, labels[key]]
         for kind in DURATION_KINDS:
-            row = kinds.get(kind) or queries.ComplianceCounts(key, kind)
+            row = kinds.get(kind) or ComplianceCounts(key, kind)
             stat = stats.get((key, kind))
             figures += [
                 row.counted,

@@ -14,8 +14,8 @@ from django.db.models import Expression, F, Sum
 from django.db.models.functions import TruncWeek
 
 from inquiries.models import SlaRollup
+from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.expressions import constant
-from inquiries.reports.queries import ComplianceCounts
 from inquiries.reports.scope import ReportScope
 
 # Older than this, the rollup is not used: the figures are counted live instead (beat is down).

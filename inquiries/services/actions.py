@@ -184,10 +184,16 @@ def assign(
     actor: AbstractBaseUser | None,
     now: datetime | None = None,
 ) -> Inquiry:
+    """Give the inquiry to `assignee` (None: to nobody). Nobody is given an inquiry they could
+    not open: an assignee who does not work its account is refused with a DomainError."""
     now = now or timezone.now()
     inquiry = _locked(inquiry)
     if inquiry.assignee_id == (assignee.pk if assignee else None):
         return inquiry
+    if assignee is not None and not Inquiry.objects.visible_to(assignee).filter(pk=inquiry.pk).exists():
+        raise DomainError(
+            f"{assignee.get_username()} does not work this inquiry's account.", field="assignee"
+        )
     old = inquiry.assignee_id
     Inquiry.objects.filter(pk=inquiry.pk).update(assignee=assignee, updated_at=now)
     inquiry.assignee = assignee

@@ -37,6 +37,7 @@ from inquiries.models import (
     SuspendedSender,
     normalise_address,
 )
+from inquiries.services.queue import enqueue
 from inquiries.services.recording import RecordResult, record_message
 from inquiries.services.recording.rules import EARLIEST_TIMESTAMP
 
@@ -429,14 +430,13 @@ def note_webhook_refusal(*, hook: MailWebhook, reason: str, now: datetime | None
 def sweep(*, now: datetime | None = None) -> str:
     """Beat's entry point: queue one poll task per due mailbox, and re-queue replies whose
     send task was lost (broker down at the time, worker killed mid-send)."""
-    from inquiries import tasks
     from inquiries.services.mail import stalled_replies
 
     now = now or timezone.now()
     polls = due_mailboxes(now)
     for pk in polls:
-        tasks.safe_delay(tasks.poll_mailbox, pk)
+        enqueue("poll_mailbox", pk)
     stalled = stalled_replies(now)
     for pk in stalled:
-        tasks.safe_delay(tasks.send_reply_email, pk)
+        enqueue("send_reply_email", pk)
     return f"polls={len(polls)} replies={len(stalled)}"

@@ -576,7 +576,7 @@ def test_a_later_complaint_followed_up_before_the_burst_opened_still_joins_it(ch
 
 def test_a_lost_follow_up_is_done_by_the_clock_sweep_once(channel, topics):
     quiet_baseline(channel)
-    with mock.patch("inquiries.tasks.safe_delay"):
+    with mock.patch("inquiries.services.queue.safe_delay"):
         messages = burst(channel, count=4)
     assert not m.Cluster.objects.exists()
 

@@ -469,7 +469,7 @@ def test_nobody_is_assigned_an_inquiry_they_cannot_see(agent, channel, other_cha
         {"ids": [ours.pk, theirs.pk], "action": f"assign:{charlie.pk}"},
         follow=True,
     )
-    assert f"#{ours.pk} was not assigned: charlie2 does not work its account." in response.content.decode()
+    assert f"#{ours.pk}: charlie2 does not work this inquiry&#x27;s account." in response.content.decode()
     assert m.Inquiry.objects.get(pk=ours.pk).assignee_id is None
     assert m.Inquiry.objects.get(pk=theirs.pk).assignee_id == charlie.pk
 
