@@ -20,6 +20,7 @@ from inquiries.ingestion.email import parse_email
 from inquiries.reports.queries import live_compliance_counts
 from inquiries.reports.rollup import rollup_counts
 from inquiries.reports.scope import make_scope
+from inquiries.services import delivery
 from inquiries.services import mail as mail_service
 from inquiries.services import mailbox as mailbox_service
 from inquiries.services.rollups import refresh_rollups
@@ -283,6 +284,38 @@ def test_a_bounce_hands_the_answer_to_the_next_delivered_reply_exactly_as_if_it_
     assert (inquiry.last_reply_at, inquiry.reply_delivery) == (T0 + 100 * MINUTE, "")
 
 
+def test_a_bounce_after_no_response_needed_leaves_the_clocks_cancelled_as_that_would_have(
+    support, agent, dsn_relay, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    inquiry, _ = answered(support, dsn_relay, agent, capture)
+    services.mark_no_response_needed(inquiry=inquiry, actor=agent, now=T0 + 30 * MINUTE)
+    # The same conversation with no reply at all, marked the same way at the same time.
+    control = customer_writes(support, 11, T0).inquiry
+    services.mark_no_response_needed(inquiry=control, actor=agent, now=T0 + 30 * MINUTE)
+
+    bounce_arrives(support, dsn_relay.reports[0], T0 + 3 * HOUR, capture)
+
+    def outcome(which: m.Inquiry) -> list[tuple]:
+        clocks = m.Clock.objects.filter(inquiry=which).order_by("kind")
+        messages = which.messages.filter(direction="inbound", automatic=False)
+        return [
+            *((c.kind, c.state, c.stopped_at) for c in clocks),
+            *messages.values_list("answered_at", "no_response_needed"),
+        ]
+
+    assert outcome(inquiry) == outcome(control)
+    assert clock_states(inquiry) == {
+        "first_reply": "cancelled",
+        "marketplace_reply": "cancelled",
+        "resolution": "running",
+    }
+
+
+def clock_states(inquiry: m.Inquiry) -> dict[str, str]:
+    return dict(m.Clock.objects.filter(inquiry=inquiry).values_list("kind", "state"))
+
+
 def test_a_delay_report_changes_nothing_and_a_success_report_marks_the_reply_delivered(
     support, agent, smtp_sink, django_capture_on_commit_callbacks
 ):
@@ -520,3 +553,36 @@ def test_a_bounce_reaches_the_report_rollup_on_its_next_refresh(
     rolled = [c for c in rollup_counts(scope, "total")[0] if c.kind == m.ClockKind.FIRST_REPLY]
     assert [(c.met, c.missed, c.breached) for c in rolled] == [(c.met, c.missed, c.breached) for c in live]
     assert [(c.met, c.missed, c.breached) for c in live] == [(0, 0, 1)]
+
+
+# --- reading delivery reports --------------------------------------------------------------------
+
+
+def test_a_delivery_report_is_read_for_its_action_reason_and_original():
+    original = b"From: support@shop.example\r\nMessage-ID: <cstracker-1@shop.example>\r\n\r\nHi\r\n"
+
+    failed = delivery.read_delivery_report(delivery_status_notification(original))
+    delayed = delivery.read_delivery_report(delivery_status_notification(original, action="delayed"))
+    old_style = delivery.read_delivery_report(b"From: MAILER-DAEMON@x\r\n\r\nsorry\r\n", "Undelivered Mail")
+
+    assert (failed.action, failed.original_ids) == ("failed", ("cstracker-1@shop.example",))
+    assert failed.reason.startswith("5.1.1 smtp; 550 5.1.1")
+    assert delayed.action == "delayed"
+    assert (old_style.action, old_style.reason) == ("failed", "Undelivered Mail")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xff\xfe\x00garbage",
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\n",
+        b"Content-Type: multipart/mixed; boundary=a\r\n\r\n"
+        + b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 500,
+        b"Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64",
+    ],
+)
+def test_reading_a_broken_report_never_raises(raw):
+    report = delivery.read_delivery_report(raw)
+
+    assert report.action in ("", "failed") and isinstance(report.original_ids, tuple)
