@@ -35,17 +35,21 @@ from inquiries.models import (
     ACTIVE_CLOCK_STATES,
     Account,
     Channel,
+    ChannelKind,
     Clock,
     ClockKind,
     ClockState,
+    Direction,
     EventKind,
     Inquiry,
     InquiryEvent,
+    Message,
     Priority,
     Status,
     Topic,
 )
 from inquiries.selectors import Urgency
+from inquiries.services import mail
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
 # because every filter lives in the query string.
@@ -252,8 +256,16 @@ def _queue_url(query: str) -> str:
 @require_GET
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The inquiry page; `?resend=<reply id>` puts a failed reply's text in the reply form to edit."""
     inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
-    return render(request, "inquiries/detail.html", _detail_context(request, inquiry))
+    failed = next((m for m in inquiry.messages.all() if str(m.pk) == request.GET.get("resend")), None)
+    forms = {}
+    if failed is not None and failed.delivery_state in (
+        Message.DeliveryState.FAILED,
+        Message.DeliveryState.BOUNCED,
+    ):
+        forms["reply_form"] = ReplyForm(initial={"body_text": failed.body_text})
+    return render(request, "inquiries/detail.html", _detail_context(request, inquiry, **forms))
 
 
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -316,6 +328,9 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     clocks = list(inquiry.clocks.all())
     for clock in clocks:
         _present_clock(clock, now)
+    thread = _with_inline_images(inquiry)
+    for message in thread:
+        _present_delivery(message, inquiry.channel.kind)
     names = {u.pk: u.get_username() for u in users}
     topic_names = {t.key: t.name for t in topics}
     events = [(event, _describe(event, names, topic_names)) for event in selectors.timeline(inquiry)]
@@ -328,7 +343,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     return {
         "inquiry": inquiry,
         "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
-        "thread": _with_inline_images(inquiry),
+        "thread": thread,
         "clocks": clocks,
         "events": events,
         "others": selectors.customer_inquiries(request.user, inquiry),
@@ -340,6 +355,36 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
             c.state in ACTIVE_CLOCK_STATES and c.kind != ClockKind.RESOLUTION for c in clocks
         ),
     }
+
+
+DELIVERY_TAGS = {
+    Message.DeliveryState.QUEUED: ("waiting", "clock"),
+    Message.DeliveryState.SENT: ("ok", "check"),
+    Message.DeliveryState.DELIVERED: ("ok", "check"),
+    Message.DeliveryState.FAILED: ("failed", "cross"),
+    Message.DeliveryState.BOUNCED: ("failed", "cross"),
+}
+
+
+def _present_delivery(message: Message, channel_kind: str) -> None:
+    """The delivery tag of a reply written here: what it says, and whether it can be sent again."""
+    state = message.delivery_state
+    message.delivery_tag = None  # type: ignore[attr-defined]
+    message.can_resend = False  # type: ignore[attr-defined]
+    if message.direction != Direction.OUTBOUND or state not in DELIVERY_TAGS:
+        return
+    email = channel_kind == ChannelKind.EMAIL
+    label = {
+        Message.DeliveryState.QUEUED: "Not delivered yet: "
+        + ("sending by e-mail" if email else "waiting for the integration"),
+        Message.DeliveryState.SENT: "Accepted by the mail server" if email else "Accepted for delivery",
+        Message.DeliveryState.DELIVERED: "Delivered",
+        Message.DeliveryState.FAILED: "Not delivered",
+        Message.DeliveryState.BOUNCED: "Bounced",
+    }[state]
+    key, icon = DELIVERY_TAGS[state]
+    message.delivery_tag = Badge(key, label, icon)  # type: ignore[attr-defined]
+    message.can_resend = state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED)  # type: ignore[attr-defined]
 
 
 def _present_clock(clock: Clock, now: datetime) -> None:
@@ -368,8 +413,11 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
         return f"Claimed by {who}" if data.get("claimed") else f"Assigned to {who}"
     if kind == EventKind.NO_RESPONSE_NEEDED:
         return f"Marked no response needed ({data.get('messages', 0)} message(s) excluded)"
+    if kind in (EventKind.REPLY_FAILED, EventKind.REPLY_BOUNCED) and data.get("reason"):
+        return f"{event.get_kind_display()}: {data['reason']}"
     if data.get("clock_kind") in ClockKind.values:
-        return f"{event.get_kind_display()}: {ClockKind(data['clock_kind']).label}"
+        text = f"{event.get_kind_display()}: {ClockKind(data['clock_kind']).label}"
+        return f"{text} (reply not delivered)" if data.get("reason") == "reply not delivered" else text
     return event.get_kind_display()
 
 
@@ -402,13 +450,31 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
         except services.DomainError as exc:
             form.add_error("body_text", exc.message)
         else:
-            messages.success(request, "Note added." if internal else "Reply recorded.")
+            done = (
+                "Note added." if internal else "Reply queued: it answers the customer once it is delivered."
+            )
+            messages.success(request, done)
             return redirect("inquiries:detail", pk=inquiry.pk)
     inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
     key = "note_form" if internal else "reply_form"
     return render(
         request, "inquiries/detail.html", _detail_context(request, inquiry, **{key: form}), status=400
     )
+
+
+@require_POST
+@login_required
+def retry_reply(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    """Send a failed or bounced e-mail reply again, unchanged."""
+    inquiry = _inquiry(request, pk)
+    reply = inquiry.messages.filter(pk=message_pk, direction=Direction.OUTBOUND).first()
+    if reply is None:
+        raise Http404("No such reply.")
+    if inquiry.channel.kind == ChannelKind.EMAIL and mail.retry_failed(message=reply, actor=request.user):
+        messages.success(request, "Sending the reply again.")
+    else:
+        messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
+    return redirect("inquiries:detail", pk=inquiry.pk)
 
 
 @require_POST

@@ -104,3 +104,17 @@ def incoming(**overrides: object) -> IncomingMessage:
     }
     values.update(overrides)
     return IncomingMessage(**values)  # type: ignore[arg-type]
+
+
+def delivered_reply(
+    *, inquiry: m.Inquiry, author: object, at: datetime, body_text: str = "Thanks, on it.", **kwargs: object
+) -> m.Message:
+    """An agent's reply written at `at` and accepted for delivery at the same instant: the
+    customer is answered at `at` (what a reply that left at once does)."""
+    from inquiries import services
+    from inquiries.services import delivery
+
+    reply = services.reply(inquiry=inquiry, author=author, body_text=body_text, now=at, **kwargs)  # type: ignore[arg-type]
+    delivery.accept_reply(message_id=reply.pk, at=at, now=at)
+    reply.refresh_from_db()
+    return reply

@@ -19,7 +19,7 @@ from inquiries.services import (
     record_message,
     reply,
 )
-from tests.factories import incoming, policy_with_targets
+from tests.factories import delivered_reply, incoming, policy_with_targets
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +43,12 @@ def policy() -> m.SlaPolicy:
 # --- reply and note ------------------------------------------------------------------------------
 
 
-def test_a_reply_stops_the_first_reply_clock(channel, agent, policy):
+def test_a_reply_accepted_for_delivery_stops_the_first_reply_clock(channel, agent, policy):
     inquiry = open_inquiry(channel)
 
-    message = reply(inquiry=inquiry, author=agent, body_text="On its way!", now=T0 + timedelta(minutes=30))
+    message = delivered_reply(
+        inquiry=inquiry, author=agent, body_text="On its way!", at=T0 + timedelta(minutes=30)
+    )
 
     first_reply = clock(inquiry, m.ClockKind.FIRST_REPLY)
     assert first_reply.state == m.ClockState.MET
@@ -64,9 +66,33 @@ def test_a_reply_stops_the_first_reply_clock(channel, agent, policy):
 def test_a_late_reply_misses_the_first_reply_clock(channel, agent, policy):
     inquiry = open_inquiry(channel)
 
-    reply(inquiry=inquiry, author=agent, body_text="Sorry for the wait", now=T0 + timedelta(hours=2))
+    delivered_reply(inquiry=inquiry, author=agent, body_text="Sorry for the wait", at=T0 + timedelta(hours=2))
 
     assert clock(inquiry, m.ClockKind.FIRST_REPLY).state == m.ClockState.MISSED
+
+
+def test_a_reply_on_a_channel_without_a_sender_waits_for_the_integration_and_answers_nothing(
+    channel, agent, policy
+):
+    inquiry = open_inquiry(channel)
+
+    message = reply(inquiry=inquiry, author=agent, body_text="On its way!", now=T0 + timedelta(minutes=30))
+
+    assert channel.kind == m.ChannelKind.API
+    assert (message.delivery_state, message.accepted_at) == (m.Message.DeliveryState.QUEUED, None)
+    first_reply = clock(inquiry, m.ClockKind.FIRST_REPLY)
+    assert (first_reply.state, first_reply.stopped_at) == (m.ClockState.RUNNING, None)
+    assert m.Message.objects.get(inquiry=inquiry, direction=m.Direction.INBOUND).answered_at is None
+    inquiry.refresh_from_db()
+    assert (inquiry.status, inquiry.last_reply_at, inquiry.reply_delivery) == (
+        m.Status.OPEN,
+        None,
+        m.ReplyDelivery.PENDING,
+    )
+    assert m.InquiryEvent.objects.filter(
+        inquiry=inquiry, kind=m.EventKind.REPLY_WRITTEN, actor=agent
+    ).exists()
+    assert not m.InquiryEvent.objects.filter(inquiry=inquiry, kind=m.EventKind.REPLY_SENT).exists()
 
 
 def test_a_note_does_not_stop_the_first_reply_clock(channel, agent, policy):
@@ -103,7 +129,7 @@ def test_an_empty_reply_is_refused_naming_the_field(channel, agent):
 
 def test_a_customer_message_after_a_reply_starts_a_next_reply_clock(channel, agent, policy):
     inquiry = open_inquiry(channel, external_id="<a1@buyer.example>")
-    reply(inquiry=inquiry, author=agent, body_text="On its way!", now=T0 + timedelta(minutes=30))
+    delivered_reply(inquiry=inquiry, author=agent, body_text="On its way!", at=T0 + timedelta(minutes=30))
 
     record_message(
         channel=channel,

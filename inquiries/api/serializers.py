@@ -262,6 +262,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "sku",
             "delivery_state",
             "delivery_error",
+            "accepted_at",
         ]
 
 
@@ -289,6 +290,7 @@ class InquiryListSerializer(serializers.ModelSerializer):
             "opened_at",
             "last_inbound_at",
             "last_reply_at",
+            "reply_delivery",
             "solved_at",
             "updated_at",
         ]

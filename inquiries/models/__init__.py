@@ -49,6 +49,7 @@ from inquiries.models.inquiries import (
     Inquiry,
     InquiryEvent,
     Message,
+    ReplyDelivery,
     normalise_address,
 )
 from inquiries.models.notifications import (
@@ -99,6 +100,7 @@ __all__ = [
     "NotificationKind",
     "NotificationPreference",
     "Priority",
+    "ReplyDelivery",
     "Role",
     "Severity",
     "SlaPolicy",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone as dj_timezone
 
 from inquiries.models.choices import OPEN_STATUSES, Direction, Priority, Status
@@ -50,6 +51,14 @@ class InquiryQuerySet(models.QuerySet["Inquiry"]):
 
     def open(self) -> InquiryQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
+
+
+class ReplyDelivery(models.TextChoices):
+    """The inquiry's copy of its latest reply's delivery, for the queue (set by the delivery service)."""
+
+    NONE = "", "Nothing outstanding"
+    PENDING = "pending", "Reply not delivered yet"
+    FAILED = "failed", "Reply not delivered"
 
 
 class Inquiry(models.Model):
@@ -124,6 +133,15 @@ class Inquiry(models.Model):
     market_due_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="The due time of the active marketplace clock."
     )
+    reply_delivery = models.CharField(
+        max_length=16,
+        choices=ReplyDelivery.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="What the latest reply written in cstracker is doing: not delivered yet, or failed.",
+    )
 
     objects = InquiryQuerySet.as_manager()
 
@@ -165,13 +183,30 @@ class MessageQuerySet(models.QuerySet["Message"]):
     def public(self) -> MessageQuerySet:
         return self.exclude(direction=Direction.NOTE)
 
+    def answers(self) -> MessageQuerySet:
+        """The one definition of a reply that answers the customer, annotated with `answer_at`.
+
+        A public reply by a person that reached the customer: accepted for delivery by the
+        relay or provider (`sent`, `delivered`; it answers at `accepted_at`), or a reply we did
+        not send ourselves (imported history, a reply made elsewhere; it answers at its
+        `received_at`). Queued, failed and bounced replies answer nothing. The clock engine is
+        the only reader that turns answers into facts (`answered_at` on customer messages, the
+        reply clocks' stops), which reports and health read.
+        """
+        return self.filter(answering()).annotate(answer_at=Coalesce(F("accepted_at"), F("received_at")))
+
 
 class Message(models.Model):
     class DeliveryState(models.TextChoices):
         NONE = "", "Not sent by us"
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
+        QUEUED = "queued", "Not delivered yet"
+        SENT = "sent", "Accepted by the mail server"
+        DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+
+    # Replies in these states answer the customer, from `accepted_at` on.
+    ANSWERING_STATES = (DeliveryState.SENT, DeliveryState.DELIVERED)
 
     # Not indexed alone: (channel, external_id) and (inquiry, received_at) start with them.
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages", db_index=False)
@@ -241,6 +276,12 @@ class Message(models.Model):
     )
     delivery_state = models.CharField(max_length=16, choices=DeliveryState.choices, default="", blank=True)
     delivery_error = models.TextField(blank=True)
+    accepted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="For replies sent by cstracker: when the mail server (or provider) accepted it; the reply "
+        "answers the customer from then on, unless it fails or bounces later.",
+    )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
 
     objects = MessageQuerySet.as_manager()
@@ -270,6 +311,21 @@ class Message(models.Model):
         return self.direction == Direction.INBOUND and not self.automatic and not self.no_response_needed
 
 
+def answering(prefix: str = "") -> Q:
+    """The condition of `MessageQuerySet.answers()`, for aggregates over messages (`prefix`
+    leads from the queried model to the message)."""
+    return Q(
+        Q(**{f"{prefix}delivery_state": Message.DeliveryState.NONE})
+        | Q(
+            **{
+                f"{prefix}delivery_state__in": Message.ANSWERING_STATES,
+                f"{prefix}accepted_at__isnull": False,
+            }
+        ),
+        **{f"{prefix}direction": Direction.OUTBOUND, f"{prefix}automatic": False},
+    )
+
+
 class Attachment(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
     filename = models.CharField(max_length=255)
@@ -288,6 +344,12 @@ class EventKind(models.TextChoices):
     INQUIRY_REOPENED = "inquiry_reopened", "Inquiry reopened"
     MESSAGE_RECEIVED = "message_received", "Customer message received"
     REPLY_SENT = "reply_sent", "Reply sent"
+    REPLY_WRITTEN = "reply_written", "Reply written (not delivered yet)"
+    REPLY_ACCEPTED = "reply_accepted", "Reply accepted for delivery"
+    REPLY_DELIVERED = "reply_delivered", "Reply delivered"
+    REPLY_FAILED = "reply_failed", "Reply not delivered"
+    REPLY_BOUNCED = "reply_bounced", "Reply bounced"
+    REPLY_RETRIED = "reply_retried", "Reply sent again"
     NOTE_ADDED = "note_added", "Note added"
     AUTOMATIC_RECEIVED = "automatic_received", "Automatic message received"
     STATUS_CHANGED = "status_changed", "Status changed"

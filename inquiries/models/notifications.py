@@ -20,6 +20,7 @@ class NotificationKind(models.TextChoices):
     CLOCK_BREACHED = "clock_breached", "Clock breached"
     CLUSTER = "cluster", "Complaint cluster"
     ESCALATION = "escalation", "Escalation"
+    REPLY_NOT_DELIVERED = "reply_not_delivered", "Reply not delivered"
 
 
 class Notification(models.Model):

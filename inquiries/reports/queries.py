@@ -46,6 +46,7 @@ from inquiries.models import (
     InquiryEvent,
     Message,
 )
+from inquiries.models.inquiries import answering
 from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
 from inquiries.reports.rollup import rollup_counts
@@ -341,7 +342,8 @@ def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
 
 def heatmap_counts(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]]:
     """(ISO weekday 1-7, hour 0-23) -> (customer messages, replies) received in the period,
-    each message placed in its own account's time zone. Automatic mail is left out."""
+    each message placed in its own account's time zone. Automatic mail is left out; replies
+    are those that answer (`Message.objects.answers()`), at the time they were written."""
     zone = "inquiry__account__timezone"
     rows = (
         scoped(
@@ -357,7 +359,7 @@ def heatmap_counts(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]]
         .values("weekday", "hour")
         .annotate(
             inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
-            replies=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
+            replies=Count("pk", filter=answering()),
         )
     )
     return {(row["weekday"], row["hour"]): (row["inbound"], row["replies"]) for row in rows}

@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from inquiries.ingestion.html import sanitize_html
 from inquiries.models import (
+    ChannelKind,
     Direction,
     EventKind,
     Inquiry,
     InquiryEvent,
     Message,
     Priority,
+    ReplyDelivery,
     Status,
     Team,
     Topic,
@@ -59,8 +61,10 @@ def reply(
 ) -> Message:
     """Record an agent's public reply (or internal note) written in cstracker.
 
-    A public reply stops the reply clocks; a note never does. Sending by e-mail, where the
-    channel does it, happens in a task after commit.
+    A public reply is stored queued and answers the customer only once it is accepted for
+    delivery (`services.delivery`): until then the reply clocks keep running. On an e-mail
+    channel a task sends it after commit; on other channels it waits for the integration.
+    A note never stops a clock.
     """
     now = now or timezone.now()
     body_text = body_text.replace("\x00", "").strip()
@@ -84,19 +88,15 @@ def reply(
         body_text=body_text,
         body_html=sanitize_html(body_html) if body_html else "",
         received_at=now,
-        delivery_state=Message.DeliveryState.QUEUED
-        if not internal and inquiry.channel.kind == "email"
-        else "",
+        delivery_state="" if internal else Message.DeliveryState.QUEUED,
     )
-    kind = EventKind.NOTE_ADDED if internal else EventKind.REPLY_SENT
+    kind = EventKind.NOTE_ADDED if internal else EventKind.REPLY_WRITTEN
     InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message)
-    if message.delivery_state == Message.DeliveryState.QUEUED:
-        enqueue_after_commit("send_reply_email", message.pk)
     if not internal:
-        updates: dict[str, object] = {"last_reply_at": now, "updated_at": now}
-        Inquiry.objects.filter(pk=inquiry.pk).update(**updates)
-        inquiry.last_reply_at = now
-        clocks.on_reply(inquiry=inquiry, at=now, now=now, actor=author)
+        if inquiry.channel.kind == ChannelKind.EMAIL:
+            enqueue_after_commit("send_reply_email", message.pk)
+        Inquiry.objects.filter(pk=inquiry.pk).update(reply_delivery=ReplyDelivery.PENDING, updated_at=now)
+        inquiry.reply_delivery = ReplyDelivery.PENDING
         if inquiry.status == Status.NEW and status is None:
             status = Status.OPEN
     if status is not None and status != inquiry.status:

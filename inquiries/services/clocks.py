@@ -680,16 +680,20 @@ def _on_customer_message(
             setattr(inquiry, field, value)
     # Back-filled history may hold a reply later than this message already: apply it now.
     if inquiry.last_reply_at is not None and inquiry.last_reply_at >= at:
-        first_reply_after = (
-            Message.objects.filter(
-                inquiry=inquiry, direction=Direction.OUTBOUND, automatic=False, received_at__gte=at
-            )
-            .order_by("received_at")
-            .values_list("received_at", flat=True)
-            .first()
-        )
-        if first_reply_after is not None:
-            on_reply(inquiry=inquiry, at=first_reply_after, now=now)
+        first_answer_after = first_answer(inquiry, since=at)
+        if first_answer_after is not None:
+            on_reply(inquiry=inquiry, at=first_answer_after, now=now)
+
+
+def first_answer(inquiry: Inquiry, *, since: datetime) -> datetime | None:
+    """When the inquiry's first answer at or after `since` reached the customer (None: none has)."""
+    return (
+        Message.objects.answers()
+        .filter(inquiry=inquiry, answer_at__gte=since)
+        .order_by("answer_at", "id")
+        .values_list("answer_at", flat=True)
+        .first()
+    )
 
 
 def on_reply(
@@ -718,6 +722,78 @@ def on_reply(
         answered_at__isnull=True,
         received_at__lte=at,
     ).update(answered_at=at)
+
+
+def on_answer_withdrawn(
+    *, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None
+) -> list[InquiryEvent]:
+    """A reply that answered at `at` did not reach the customer after all (it failed or bounced):
+    put the reply clocks and the customer messages back as if it had never answered.
+
+    Call it once the reply no longer counts (`Message.objects.answers()` leaves it out), in the
+    same transaction. Each reply clock it stopped runs again against its original deadline: the
+    next answer still stops it (met or missed), an agent's later "no response needed" cancels it
+    (and excuses the messages it had answered), or it is live now (at risk, breached), with the
+    warnings and breaches it passed meanwhile. The first/next-reply clocks that customers'
+    follow-ups started only because this reply had stopped the one running are cancelled: the
+    reopened clock answers for them. Customer messages it answered wait for the next answer.
+    Returns the events written.
+    """
+    later = first_answer(inquiry, since=at)
+    if later == at:
+        return []  # another answer of the same instant stands: nothing changes
+    excusals = InquiryEvent.objects.filter(inquiry=inquiry, kind=EventKind.NO_RESPONSE_NEEDED, at__gt=at)
+    if later is not None:
+        excusals = excusals.filter(at__lt=later)
+    excused = excusals.order_by("at").values_list("at", flat=True).first()
+    end = excused or later
+    events: list[InquiryEvent] = []
+    reopened = list(
+        inquiry.clocks.filter(
+            kind__in=REPLY_KINDS, state__in=(ClockState.MET, ClockState.MISSED), stopped_at=at
+        ).select_related("calendar", "inquiry__account")
+    )
+    for clock in reopened:
+        events.extend(_reopen(clock, until=later, excused=excused, now=now, actor=actor))
+    if any(clock.kind != ClockKind.MARKETPLACE_REPLY for clock in reopened):
+        started = inquiry.clocks.filter(
+            kind__in=(ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY), started_at__gt=at
+        ).exclude(state=ClockState.CANCELLED)
+        if end is not None:
+            started = started.filter(started_at__lt=end)
+        for clock in started:
+            events.extend(cancel_clock(clock, at=now, actor=actor, reason="reply not delivered"))
+    answered = {"answered_at": None, "no_response_needed": True} if excused else {"answered_at": later}
+    Message.objects.filter(
+        inquiry=inquiry, direction=Direction.INBOUND, automatic=False, answered_at=at
+    ).update(**answered)
+    InquiryEvent.objects.bulk_create(events)
+    last = Message.objects.answers().filter(inquiry=inquiry).order_by("-answer_at").values("answer_at")[:1]
+    refresh_urgency([inquiry.pk], last_reply_at=Subquery(last))
+    return events
+
+
+def _reopen(
+    clock: Clock, *, until: datetime | None, excused: datetime | None, now: datetime, actor: object
+) -> list[InquiryEvent]:
+    """Run a stopped reply clock again from where it stood: cancelled at `excused` (no response
+    needed), stopped at `until` (the next answer), or live at `now`."""
+    calendar = _calendar_of(clock)
+    recorded = set(
+        InquiryEvent.objects.filter(
+            clock=clock, kind__in=(EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED)
+        ).values_list("kind", flat=True)
+    )
+    clock.stopped_at = None
+    clock.elapsed_seconds = None
+    events = [_event(clock, EventKind.CLOCK_RESUMED, now, actor=actor, reason="reply not delivered")]
+    events.extend(e for e in _live_events(clock, excused or until or now) if e.kind not in recorded)
+    clock.save()
+    if excused is not None:
+        events.extend(cancel_clock(clock, at=excused, actor=actor, reason="no response needed"))
+    elif until is not None:
+        events.extend(stop_clock(clock, at=until, calendar=calendar, actor=actor))
+    return events
 
 
 def on_status_change(

@@ -4,7 +4,9 @@ Runs from the `send_reply_email` task after the reply's transaction committed. T
 (a conditional UPDATE on `OutgoingMail`) lets exactly one worker send; a temporary failure
 (connection, 4xx, login) releases the claim and raises `TemporaryDeliveryError` so the task
 retries with backoff; a permanent one (5xx, no SMTP configured), or the last retry, marks
-the reply failed with the reason, shown on the message.
+the reply failed with the reason, shown on the message. The relay's acceptance and the
+failure are reported to `services.delivery` in the same transaction as this bookkeeping:
+acceptance is when the reply starts answering the customer.
 
 Threading: the reply's Message-ID is its `external_id` ("cstracker-<uuid>@<our domain>"),
 fixed when it is first claimed. The customer's answer names it in In-Reply-To/References,
@@ -25,12 +27,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from inquiries import outbound, secrets
-from inquiries.models import Direction, MailboxConfig, Message, OutgoingMail, TlsMode
+from inquiries.models import ChannelKind, Direction, MailboxConfig, Message, OutgoingMail, TlsMode
+from inquiries.services import delivery
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +67,15 @@ def send_reply_email(*, message_id: int, final_attempt: bool = False, now: datet
     Raises `TemporaryDeliveryError` after a temporary failure unless `final_attempt`, in
     which case the reply is marked failed instead.
     """
-    now = now or timezone.now()
+    started = now or timezone.now()
     message = (
         Message.objects.select_related("channel__account", "inquiry__customer").filter(pk=message_id).first()
     )
     if message is None or message.delivery_state != Message.DeliveryState.QUEUED:
         return Outcome("skipped", "not queued")
-    message = _claim(message, now)
+    if message.channel.kind != ChannelKind.EMAIL:
+        return Outcome("skipped", "waiting for the integration")
+    message = _claim(message, started)
     if message is None:
         return Outcome("skipped", "another worker holds it")
     try:
@@ -77,7 +83,7 @@ def send_reply_email(*, message_id: int, final_attempt: bool = False, now: datet
         if mailbox is None or not mailbox.smtp_host:
             raise PermanentDeliveryError(f"channel {message.channel.slug} has no SMTP server configured")
         try:
-            email = build_reply(message, mailbox=mailbox, now=now)
+            email = build_reply(message, mailbox=mailbox, now=started)
         except (ValueError, TypeError) as exc:  # e.g. a header value the e-mail policy refuses
             raise PermanentDeliveryError(f"cannot build the e-mail: {exc}") from None
         recipients = [message.inquiry.customer.address] if message.inquiry_id else []
@@ -85,15 +91,16 @@ def send_reply_email(*, message_id: int, final_attempt: bool = False, now: datet
             raise PermanentDeliveryError("the customer has no e-mail address to reply to")
         _send(mailbox, email, recipients)
     except PermanentDeliveryError as exc:
-        _fail(message, str(exc), now)
+        _fail(message, str(exc), now or timezone.now())
         return Outcome("failed", str(exc))
     except TemporaryDeliveryError as exc:
         if final_attempt:
-            _fail(message, f"gave up after repeated temporary failures; last: {exc}", now)
+            _fail(message, f"gave up after repeated temporary failures; last: {exc}", now or timezone.now())
             return Outcome("failed", str(exc))
-        _release(message, str(exc), now)
+        _release(message, str(exc), now or timezone.now())
         raise
-    _sent(message, recipients, now)
+    # The relay has the message from this instant: the reply answers the customer from now on.
+    _sent(message, recipients, now or timezone.now())
     return Outcome("sent", message.external_id)
 
 
@@ -139,9 +146,7 @@ def _sent(message: Message, recipients: list[str], now: datetime) -> None:
             recipients=recipients,
             updated_at=now,
         )
-        Message.objects.filter(pk=message.pk).update(
-            delivery_state=Message.DeliveryState.SENT, delivery_error=""
-        )
+        delivery.accept_reply(message_id=message.pk, at=now)
     logger.info("Reply %s sent to %s as <%s>", message.pk, ", ".join(recipients), message.external_id)
 
 
@@ -154,9 +159,7 @@ def _fail(message: Message, reason: str, now: datetime) -> None:
             last_error=reason,
             updated_at=now,
         )
-        Message.objects.filter(pk=message.pk).update(
-            delivery_state=Message.DeliveryState.FAILED, delivery_error=reason
-        )
+        delivery.reply_not_delivered(message_id=message.pk, reason=reason, now=now)
     logger.warning("Reply %s failed: %s", message.pk, reason)
 
 
@@ -178,16 +181,19 @@ def _release(message: Message, reason: str, now: datetime) -> None:
     logger.info("Reply %s: temporary failure, retrying: %s", message.pk, reason)
 
 
-def retry_failed(*, message: Message) -> bool:
-    """Put a failed reply back in the queue (after an admin fixed the SMTP settings)."""
+def retry_failed(*, message: Message, actor: AbstractBaseUser | None = None) -> bool:
+    """Put a failed or bounced reply back in the queue, unchanged (after an admin fixed the SMTP
+    settings, or when the agent tries again); it answers once the relay accepts it."""
     with transaction.atomic():
-        requeued = Message.objects.filter(pk=message.pk, delivery_state=Message.DeliveryState.FAILED).update(
-            delivery_state=Message.DeliveryState.QUEUED, delivery_error=""
-        )
-        if not requeued:
+        if not delivery.retry_reply(message_id=message.pk, actor=actor):
             return False
         OutgoingMail.objects.filter(message=message).update(
-            state=OutgoingMail.State.QUEUED, attempts=0, last_error="", updated_at=timezone.now()
+            state=OutgoingMail.State.QUEUED,
+            attempts=0,
+            last_error="",
+            lease_until=None,
+            next_attempt_at=None,
+            updated_at=timezone.now(),
         )
         from inquiries.services.queue import enqueue_after_commit
 
@@ -200,7 +206,10 @@ def stalled_replies(now: datetime) -> list[int]:
     or a worker that died while sending (lease expired)."""
     cutoff = now - STALLED_AFTER
     never_started = Message.objects.filter(
-        delivery_state=Message.DeliveryState.QUEUED, outgoing_mail__isnull=True, created_at__lt=cutoff
+        delivery_state=Message.DeliveryState.QUEUED,
+        outgoing_mail__isnull=True,
+        created_at__lt=cutoff,
+        channel__kind=ChannelKind.EMAIL,  # replies on other channels wait for their integration
     ).values_list("pk", flat=True)
     lost = (
         OutgoingMail.objects.filter(message__delivery_state=Message.DeliveryState.QUEUED)

@@ -61,7 +61,13 @@ def record_mail(*, channel: Channel, incoming: IncomingMessage, now: datetime | 
         suspension = _suspension_for(channel=channel, incoming=incoming, now=now)
         if suspension is not None:
             incoming = replace(incoming, automatic=True, automatic_reason=LOOP_GUARD_REASON)
-    result = record_message(channel=channel, incoming=incoming, now=now)
+    with transaction.atomic():
+        result = record_message(channel=channel, incoming=incoming, now=now)
+        if result.created and incoming.automatic:
+            # Maybe a delivery report about one of our replies, which may bounce it.
+            from inquiries.services.delivery import record_delivery_report
+
+            record_delivery_report(report=result.message, raw=incoming.raw, now=now)
     if suspension is not None and result.created:
         SuspendedSender.objects.filter(pk=suspension.pk).update(messages_held=F("messages_held") + 1)
     return result

@@ -34,6 +34,7 @@ from inquiries.models import (
     EventKind,
     InquiryEvent,
     Membership,
+    Message,
     Notification,
     NotificationKind,
     NotificationPreference,
@@ -242,6 +243,32 @@ def _fan_out(
         if row.email_state and mode == NotificationPreference.EmailMode.IMMEDIATE:
             enqueue_after_commit("send_notification_email", row.user_id, dedupe_key)
     return len(created)
+
+
+def notify_reply_not_delivered(*, event: InquiryEvent, reply: Message, now: datetime) -> int:
+    """Tell the reply's author (and the assignee) that it failed or bounced: once per event."""
+    inquiry = event.inquiry
+    users = {user for user in (reply.author_id, inquiry.assignee_id) if user}
+    if not users:
+        users = set(_team_users(inquiry.account_id, Role.AGENT))
+    what = "bounced" if event.kind == EventKind.REPLY_BOUNCED else "could not be sent"
+    title = f"#{inquiry.pk} reply not delivered: {_one_line(inquiry.subject, 120)}"
+    body = (
+        f"The reply to {inquiry.customer.address} on inquiry #{inquiry.pk} ({inquiry.account.name}) "
+        f"{what}: {_one_line(event.data.get('reason', ''), 300)}. It does not count as an answer: the "
+        "reply clocks run again. Send it again or edit and resend it from the inquiry page."
+    )
+    return _fan_out(
+        users=users,
+        kind=NotificationKind.REPLY_NOT_DELIVERED,
+        title=title,
+        body=body,
+        url=reverse("inquiries:detail", args=[inquiry.pk]),
+        inquiry_id=inquiry.pk,
+        event_id=event.pk,
+        dedupe_key=f"event:{event.pk}",
+        now=now,
+    )
 
 
 def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None = None) -> int:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from inquiries import services
 from inquiries.models import Marketplace
-from tests.factories import incoming
+from tests.factories import delivered_reply, incoming
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_the_rescue_filter_lists_messages_about_to_turn_the_late_rate(client, ch
         ),
         now=now,
     ).message.inquiry
-    services.reply(inquiry=answered, author=agent, body_text="Done", now=now - timedelta(hours=29))
+    delivered_reply(inquiry=answered, author=agent, body_text="Done", at=now - timedelta(hours=29))
     client.force_login(agent)
     page = client.get("/", {"clock": "rescue"}).content.decode()
     assert "About to be late" in page

@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from inquiries import models as m
 from tests.factories import AccountFactory
 from tests.integration.helpers import free_port, require, wait_until
-from tests.mail.helpers import PASSWORD, email_channel, mailbox_for
+from tests.mail.helpers import PASSWORD, delivery_status_notification, email_channel, mailbox_for
 
 _users = itertools.count(1)
 
@@ -207,15 +207,54 @@ class SmtpSink:
         return "250 2.0.0 Message accepted"
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink(port=free_port())
+@dataclass
+class DsnRelay(SmtpSink):
+    """A relay that accepts every message and later reports it undeliverable: for each one
+    accepted, the delivery status notification it sends back is kept in `reports`."""
+
+    reports: list[bytes] = field(default_factory=list)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if answer.startswith("250"):
+            with self.lock:
+                number = len(self.reports) + 1
+                self.reports.append(
+                    delivery_status_notification(bytes(envelope.original_content), number=number)  # type: ignore[attr-defined]
+                )
+        return answer
+
+
+def _running(sink: SmtpSink) -> Iterator[SmtpSink]:
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     try:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A relay that accepts (250) unless told otherwise."""
+    yield from _running(SmtpSink(port=free_port()))
+
+
+@pytest.fixture
+def refusing_smtp() -> Iterator[SmtpSink]:
+    """A relay that refuses every message for good (550)."""
+    yield from _running(
+        SmtpSink(
+            port=free_port(),
+            refuse_always="550 5.1.1 <buyer@marketplace.example>: Recipient address rejected: User unknown",
+        )
+    )
+
+
+@pytest.fixture
+def dsn_relay() -> Iterator[DsnRelay]:
+    """A relay that accepts, then sends a DSN back (kept in `reports`, to be recorded as mail)."""
+    yield from _running(DsnRelay(port=free_port()))
 
 
 # --- channels wired to the servers -------------------------------------------------------------

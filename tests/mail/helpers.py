@@ -71,3 +71,50 @@ def customer_mail(
         *extra,
         body=body,
     )
+
+
+def delivery_status_notification(
+    original: bytes,
+    *,
+    number: int = 1,
+    action: str = "failed",
+    diagnostic: str = "smtp; 550 5.1.1 <buyer@marketplace.example>: Recipient address rejected: User unknown",
+    threaded: bool = True,
+) -> bytes:
+    """An RFC 3464 report about `original` as a relay writes it (Postfix's shape): the original's
+    headers enclosed, Auto-Submitted set; with `threaded` it also names the original in
+    In-Reply-To, as many relays do, so it threads to the conversation."""
+    headers = original.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    message_id = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in headers.split("\r\n")
+            if line.lower().startswith("message-id:")
+        ),
+        "",
+    )
+    status = "5.1.1" if action == "failed" else "4.4.1" if action == "delayed" else "2.0.0"
+    lines = [
+        "From: Mail Delivery System <MAILER-DAEMON@relay.example>",
+        "To: support@shop.example",
+        "Subject: Undelivered Mail Returned to Sender",
+        f"Message-ID: <dsn-{number}@relay.example>",
+        "Date: Mon, 02 Mar 2026 13:00:00 +0000",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="dsn-boundary"',
+    ]
+    if threaded:
+        lines.append(f"In-Reply-To: {message_id}")
+    body = (
+        "--dsn-boundary\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "This is the mail system at host relay.example. Your message could not be delivered.\r\n"
+        "--dsn-boundary\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; relay.example\r\n\r\n"
+        "Final-Recipient: rfc822; buyer@marketplace.example\r\n"
+        f"Action: {action}\r\nStatus: {status}\r\nDiagnostic-Code: {diagnostic}\r\n\r\n"
+        "--dsn-boundary\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"{headers}\r\n"
+        "--dsn-boundary--\r\n"
+    )
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode("utf-8")

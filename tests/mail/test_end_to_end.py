@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import time_machine
 
 from cstracker.celery import app
 from inquiries import models as m
@@ -62,8 +63,10 @@ def test_mail_in_reply_out_answer_threads_back_and_the_clocks_follow(
     assert (first_reply.state, first_reply.started_at) == (m.ClockState.RUNNING, arrived)
     assert first_reply.due_at == arrived + timedelta(hours=1)
 
-    # 2. The agent replies from the inquiry page; the task sends it after commit.
-    with django_capture_on_commit_callbacks(execute=True):
+    # 2. The agent replies from the inquiry page; the task sends it after commit, and the reply
+    # answers when the relay accepted it (a moment after the click).
+    accepted = arrived + timedelta(minutes=12)
+    with time_machine.travel(accepted, tick=False), django_capture_on_commit_callbacks(execute=True):
         reply = services.reply(
             inquiry=inquiry,
             author=agent,
@@ -71,7 +74,7 @@ def test_mail_in_reply_out_answer_threads_back_and_the_clocks_follow(
             now=arrived + timedelta(minutes=10),
         )
     reply.refresh_from_db()
-    assert reply.delivery_state == m.Message.DeliveryState.SENT
+    assert (reply.delivery_state, reply.accepted_at) == (m.Message.DeliveryState.SENT, accepted)
     [sent] = smtp_sink.messages
     ours = message_from_bytes(sent.content, policy=policy.default)
     assert ours["Message-ID"] == f"<{reply.external_id}>"
@@ -80,7 +83,7 @@ def test_mail_in_reply_out_answer_threads_back_and_the_clocks_follow(
     assert ours["Subject"] == "Re: Lid broken"
     assert sent.rcpt_tos == ["buyer@marketplace.example"]
     first_reply.refresh_from_db()
-    assert first_reply.state == m.ClockState.MET
+    assert (first_reply.state, first_reply.stopped_at) == (m.ClockState.MET, accepted)
 
     # 3. The customer answers our reply; it arrives in the mailbox and threads back.
     answered = arrived + timedelta(minutes=15)

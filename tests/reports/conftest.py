@@ -30,7 +30,8 @@ def customer(
 
 
 def reply(inquiry: m.Inquiry, author: object, at: datetime) -> None:
-    services.reply(inquiry=inquiry, author=author, body_text="Thanks, on it.", now=at)
+    """An agent's reply that the relay accepted at once: it answers at `at`."""
+    factories.delivered_reply(inquiry=inquiry, author=author, at=at)
 
 
 @pytest.fixture

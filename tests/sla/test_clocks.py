@@ -23,6 +23,7 @@ from inquiries.models import (
     SlaTarget,
     Status,
 )
+from inquiries.services import delivery
 from inquiries.services.sweep import sweep
 from tests.factories import incoming, policy_with_targets
 
@@ -110,10 +111,13 @@ def test_an_internal_note_never_stops_a_clock(channel, policy, agent):
     assert clock(inquiry, ClockKind.FIRST_REPLY).state == ClockState.RUNNING
 
 
-def test_an_agent_reply_in_the_app_stops_the_reply_clock(channel, policy, agent):
+def test_an_agent_reply_in_the_app_stops_the_reply_clock_once_accepted_for_delivery(channel, policy, agent):
     inquiry = record(channel, 0).message.inquiry
-    services.reply(inquiry=inquiry, author=agent, body_text="On its way", now=at(20))
-    assert clock(inquiry, ClockKind.FIRST_REPLY).state == ClockState.MET
+    reply = services.reply(inquiry=inquiry, author=agent, body_text="On its way", now=at(20))
+    assert clock(inquiry, ClockKind.FIRST_REPLY).state == ClockState.RUNNING
+    delivery.accept_reply(message_id=reply.pk, at=at(50), now=at(50))
+    first_reply = clock(inquiry, ClockKind.FIRST_REPLY)
+    assert (first_reply.state, first_reply.stopped_at) == (ClockState.MET, at(50))
 
 
 def test_automatic_messages_never_start_or_stop_a_clock(channel, policy):

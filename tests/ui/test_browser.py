@@ -153,11 +153,11 @@ def test_the_inquiry_page_shows_clocks_in_two_zones_and_marks_no_response_needed
     base = live_server.url  # type: ignore[attr-defined]
     kettle = demo["kettle"]
     now = timezone.now()
-    services.reply(
+    factories.delivered_reply(
         inquiry=kettle,
         author=agent,
         body_text="Sorry to hear that! Could you send a photo of the lid?",
-        now=now - timedelta(minutes=40),
+        at=now - timedelta(minutes=40),
     )
     services.reply(
         inquiry=kettle,

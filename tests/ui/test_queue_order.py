@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import selectors, services
-from tests.factories import policy_with_targets
+from tests.factories import delivered_reply, policy_with_targets
 from tests.ui.conftest import inbound
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def mixed(channel, agent) -> tuple:
             inbound(channel, sender_address=f"b{n}@example.com", ago=timedelta(minutes=minutes), now=now)
         )
     # No active clock: answered or marked "no response needed".
-    services.reply(inquiry=made[-2], author=agent, body_text="Sorted.", now=now)
+    delivered_reply(inquiry=made[-2], author=agent, body_text="Sorted.", at=now)
     services.mark_no_response_needed(inquiry=made[-1], actor=agent, now=now)
     return now, [m.Inquiry.objects.get(pk=inquiry.pk) for inquiry in made]
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from inquiries import models as m
 from inquiries import selectors, services
 from inquiries.ingestion.types import IncomingAttachment
+from inquiries.services import delivery
 from tests import factories
 from tests.ui.conftest import inbound
 
@@ -508,20 +509,27 @@ def test_the_inquiry_page_shows_thread_clocks_customer_and_order(alice, channel,
     assert "Inquiry opened" in html and "Clock started: First reply" in html
 
 
-def test_a_reply_stops_the_first_reply_clock_and_can_set_a_status(alice, agent, channel, policy):
+def test_a_reply_stops_the_first_reply_clock_once_delivered_and_can_set_a_status(
+    alice, agent, channel, policy
+):
     inquiry = inbound(channel)
     response = alice.post(
         reverse("inquiries:reply", args=[inquiry.pk]), {"body_text": "On its way!", "status": "pending"}
     )
     assert response.status_code == 302
     first = m.Clock.objects.get(inquiry=inquiry, kind=m.ClockKind.FIRST_REPLY)
-    assert first.state == m.ClockState.MET
+    assert first.state == m.ClockState.RUNNING  # written, not delivered yet
     inquiry.refresh_from_db()
     assert inquiry.status == m.Status.PENDING
     reply = m.Message.objects.get(inquiry=inquiry, direction=m.Direction.OUTBOUND)
     assert (reply.author, reply.body_text) == (agent, "On its way!")
     html = alice.get(reverse("inquiries:detail", args=[inquiry.pk])).content.decode()
-    assert "Met" in html and "On its way!" in html
+    assert "Reply not delivered yet" in html and "waiting for the integration" in html
+    delivery.accept_reply(message_id=reply.pk, at=timezone.now())
+    first.refresh_from_db()
+    assert first.state == m.ClockState.MET
+    html = alice.get(reverse("inquiries:detail", args=[inquiry.pk])).content.decode()
+    assert "Met" in html and "On its way!" in html and "Reply not delivered yet" not in html
 
 
 def test_an_internal_note_never_stops_a_clock(alice, channel, policy):
