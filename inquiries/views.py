@@ -491,19 +491,24 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Please choose valid values.")
         return redirect("inquiries:detail", pk=inquiry.pk)
     data, now, actor = form.cleaned_data, timezone.now(), request.user
-    with transaction.atomic():
-        if data["priority"] != inquiry.priority:
-            inquiry = services.change_priority(
-                inquiry=inquiry, priority=data["priority"], actor=actor, now=now
-            )
-        if (data["topic"] or None) != (inquiry.topic.key if inquiry.topic else None):
-            topic = next((t for t in topics if t.key == data["topic"]), None)
-            inquiry = services.change_topic(inquiry=inquiry, topic=topic, actor=actor, now=now)
-        if data["assignee"] != inquiry.assignee_id:
-            assignee = next((u for u in users if u.pk == data["assignee"]), None)
-            inquiry = services.assign(inquiry=inquiry, assignee=assignee, actor=actor, now=now)
-        if data["status"] != inquiry.status:
-            inquiry = services.change_status(inquiry=inquiry, status=data["status"], actor=actor, now=now)
+    try:
+        with transaction.atomic():  # all the changes or none
+            if data["priority"] != inquiry.priority:
+                inquiry = services.change_priority(
+                    inquiry=inquiry, priority=data["priority"], actor=actor, now=now
+                )
+            if (data["topic"] or None) != (inquiry.topic.key if inquiry.topic else None):
+                topic = next((t for t in topics if t.key == data["topic"]), None)
+                inquiry = services.change_topic(inquiry=inquiry, topic=topic, actor=actor, now=now)
+            if data["assignee"] != inquiry.assignee_id:
+                assignee = next((u for u in users if u.pk == data["assignee"]), None)
+                inquiry = services.assign(inquiry=inquiry, assignee=assignee, actor=actor, now=now)
+            if data["status"] != inquiry.status:
+                inquiry = services.change_status(inquiry=inquiry, status=data["status"], actor=actor, now=now)
+    except services.DomainError as exc:
+        # For example the assignee lost access to the account since the page was loaded.
+        messages.error(request, f"Nothing changed: {exc.message}")
+        return redirect("inquiries:detail", pk=pk)
     messages.success(request, "Inquiry updated.")
     return redirect("inquiries:detail", pk=inquiry.pk)
 

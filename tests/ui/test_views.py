@@ -569,6 +569,24 @@ def test_properties_change_through_the_services(alice, agent, teammate, channel,
     assert "Assigned to bob" in html and "Priority changed: Normal → Urgent" in html
 
 
+def test_a_property_change_the_services_refuse_changes_nothing_and_says_why(
+    alice, teammate, channel, policy, monkeypatch
+):
+    from inquiries import services
+
+    def refuse(**kwargs):
+        raise services.DomainError("bob does not work this inquiry's account.", field="assignee")
+
+    monkeypatch.setattr(services, "assign", refuse)
+    inquiry = inbound(channel)
+    data = {"status": "open", "priority": "urgent", "topic": "", "assignee": teammate.pk}
+    response = alice.post(reverse("inquiries:update", args=[inquiry.pk]), data, follow=True)
+    assert response.status_code == 200
+    assert "Nothing changed: bob does not work this inquiry&#x27;s account." in response.content.decode()
+    inquiry.refresh_from_db()
+    assert (inquiry.priority, inquiry.assignee) == ("normal", None)  # the priority went back too
+
+
 def test_a_claim_leaves_one_owner_and_names_them_to_the_other_agent(alice, teammate, agent, channel, policy):
     inquiry = inbound(channel)
     response = alice.post(reverse("inquiries:claim", args=[inquiry.pk]), follow=True)
