@@ -14,6 +14,7 @@ from inquiries import models as m
 from inquiries import services
 from inquiries.ingestion.email import parse_email
 from inquiries.ingestion.types import IncomingAttachment
+from inquiries.services import delivery
 from tests import factories
 from tests.ui.conftest import inbound
 
@@ -105,7 +106,7 @@ def demo(channel: m.Channel, team: m.Team, agent: object, teammate: object, poli
     return made
 
 
-def test_an_agent_filters_opens_and_replies_and_the_first_reply_clock_stops(
+def test_an_agent_filters_opens_and_replies_and_the_first_reply_clock_stops_once_delivered(
     page: Page, live_server: object, demo: dict, dialogs: list[str]
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
@@ -140,9 +141,18 @@ def test_an_agent_filters_opens_and_replies_and_the_first_reply_clock_stops(
     expect(first_reply).to_contain_text("Running")
     page.get_by_label("Reply to the customer").fill("Attached, and sorry for the wait.")
     page.get_by_role("button", name="Send reply").click()
-    expect(page.get_by_text("Reply recorded.")).to_be_visible()
-    expect(first_reply).to_contain_text("Met")
+    expect(page.get_by_text("Reply queued: it answers the customer once it is delivered.")).to_be_visible()
     expect(page.locator(".thread")).to_contain_text("Attached, and sorry for the wait.")
+    # An API channel: nothing sends it, so nothing claims it was sent and the clock runs on.
+    expect(page.locator(".thread")).to_contain_text("Not delivered yet: waiting for the integration")
+    expect(page.get_by_role("status").filter(has_text="Reply not delivered yet")).to_be_visible()
+    expect(first_reply).to_contain_text("Running")
+    # The integration reports it delivered: the clock stops at that moment.
+    reply = m.Message.objects.get(body_text="Attached, and sorry for the wait.")
+    delivery.accept_reply(message_id=reply.pk, at=timezone.now())
+    page.reload()
+    expect(page.locator(".clock").filter(has_text="First reply")).to_contain_text("Met")
+    expect(page.locator(".thread")).to_contain_text("Accepted for delivery")
     assert dialogs == []
 
 
