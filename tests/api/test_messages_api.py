@@ -73,8 +73,8 @@ def test_an_automatic_message_matching_nothing_answers_without_an_inquiry(api, c
     assert m.Inquiry.objects.count() == 0
 
 
-def test_a_reply_without_a_matching_inquiry_is_a_field_error(api, channel):
-    response = post(api, payload(direction="outbound", in_reply_to="<nothing@here>"))
+def test_a_reply_naming_no_message_is_a_field_error(api, channel):
+    response = post(api, payload(direction="outbound"))
 
     assert response.status_code == 400
     assert "in_reply_to" in response.json()
