@@ -25,16 +25,15 @@ def customer(external_id: str, at: datetime = T0, **fields: object):
     return incoming(external_id=external_id, received_at=at, **fields)
 
 
-def reply(external_id: str, at: datetime, *, direction: str = Direction.OUTBOUND, **fields: object):
+def reply(external_id: str, at: datetime | None, *, direction: str = Direction.OUTBOUND, **fields: object):
+    values: dict[str, object] = {
+        "sender_address": AGENT,
+        "sender_name": "Agent",
+        "subject": "Re: Where is my order?",
+        "body_text": "It is on its way.",
+    }
     return incoming(
-        external_id=external_id,
-        received_at=at,
-        direction=Direction(direction),
-        sender_address=AGENT,
-        sender_name="Agent",
-        subject="Re: Where is my order?",
-        body_text="It is on its way.",
-        **fields,
+        external_id=external_id, received_at=at, direction=Direction(direction), **{**values, **fields}
     )
 
 

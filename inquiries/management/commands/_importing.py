@@ -65,12 +65,12 @@ class Tally:
         """For the operator, when replies came before their parents: what became of them."""
         if not (self.held or self.attached):
             return ""
-        days = settings.CSTRACKER_HELD_EXPIRY_DAYS
-        note = f"{self.attached} replies or notes came before their parent message and were attached when it came"
+        note = f"Replies and notes before their parent message: {self.attached} attached when it came"
         if self.held:
             note += (
-                f"; {self.held} are held: each waits for its parent (import the file or batch that holds it) "
-                f"and is attached when it arrives, else it expires in {days} days (Admin > Held messages)"
+                f", {self.held} still held (each is attached when its parent arrives, from another file or "
+                f"the API; otherwise it expires after {settings.CSTRACKER_HELD_EXPIRY_DAYS} days: "
+                "Admin > Held messages)"
             )
         return note + "."
 

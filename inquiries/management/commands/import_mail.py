@@ -115,8 +115,8 @@ class Command(BaseCommand):
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"rejected {label}: {reason}")
-        self.stdout.write(tally.summary())
         if tally.held_note():
             self.stdout.write(tally.held_note())
+        self.stdout.write(tally.summary())  # the last line: the counts
         if tally.rejected:
             raise SystemExit(1)

@@ -97,10 +97,8 @@ def attach(row: HeldMessage, *, now: datetime) -> Message | None:
                 state=HeldState.ATTACHED, closed_at=now
             ):
                 return None
-            message = _existing(channel, incoming.external_id)
-            if message is None:
-                rules.validate(channel=channel, incoming=incoming, now=now)
-                message = _record(channel=channel, incoming=incoming, now=now)
+            rules.validate(channel=channel, incoming=incoming, now=now)
+            message = _record(channel=channel, incoming=incoming, now=now)
             HeldMessage.objects.filter(pk=row.pk).update(message=message)
     except Unthreaded:
         return None
@@ -115,7 +113,8 @@ def attach(row: HeldMessage, *, now: datetime) -> Message | None:
         )
         return None
     except IntegrityError:
-        # Another writer stored a message with its id meanwhile: that one is it.
+        # A message with its id was stored meanwhile (a race: a copy of a held id is its
+        # duplicate, never recorded): that one is it.
         message = _existing(channel, incoming.external_id)
         if message is None:
             raise
