@@ -198,7 +198,11 @@ def recorded(run: Callable[[], list[Outcome]], capture: Callable) -> Recorded:
         if isinstance(o, Rejected):
             return ("rejected", o.reason)
         if isinstance(o, Held):
-            return ("held" if o.created else "duplicate of held", keys[HeldMessage].get(o.held.pk), o.waits_for)
+            return (
+                "held" if o.created else "duplicate of held",
+                keys[HeldMessage].get(o.held.pk),
+                o.waits_for,
+            )
         return (
             "created" if o.created else "duplicate",
             keys[Message].get(o.message.pk, ("not stored", o.message.pk)),
@@ -239,9 +243,7 @@ class _RollBack(Exception):
 def counts() -> dict[str, int]:
     """Rows per table and every inquiry's last change: enough to tell that a rollback restored
     the start (every path adds a row or moves an inquiry's updated_at)."""
-    found = {
-        m.__name__: m.objects.count() for m in RECORDED
-    }
+    found = {m.__name__: m.objects.count() for m in RECORDED}
     found["inquiry versions"] = hash(
         tuple(Inquiry.objects.order_by("id").values_list("updated_at", "status"))
     )
@@ -544,10 +546,9 @@ def test_a_subject_longer_than_its_column_gives_the_topic_one_by_one_gives(
 
 REJECTED_COPIES = {
     "refused by validation": {"sender_address": ""},
-    "an agent's reply with nothing to attach to": {
+    "an agent's reply naming nothing to attach to": {
         "direction": Direction.OUTBOUND,
         "sender_address": "agent@shop.example",
-        "in_reply_to": "unknown",
     },
 }
 
