@@ -305,3 +305,78 @@ def test_a_discarded_reply_is_never_attached(channel, policy):
     held = m.HeldMessage.objects.get()
     assert (held.state, held.reason) == (m.HeldState.DISCARDED, "spam")
     assert not m.Message.objects.filter(external_id="r1").exists()
+
+
+# --- the admin page ---------------------------------------------------------------------------------
+
+# session, user, the count of the page's rows, the count of all, the rows with their channel, their
+# waits (one prefetch), the channels of the filter sidebar
+ADMIN_LIST_QUERIES = 7
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_held_messages_admin_lists_them_in_a_fixed_number_of_queries(
+    client, superuser, channel, count, django_assert_num_queries
+):
+    record_messages(
+        [
+            (channel, reply(f"r{n}", T0, in_reply_to=f"c{n}", references=(f"c{n}-a", f"c{n}-b")))
+            for n in range(count)
+        ],
+        now=NOW,
+    )
+    client.force_login(superuser)
+
+    with django_assert_num_queries(ADMIN_LIST_QUERIES):
+        page = client.get("/admin/inquiries/heldmessage/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "c0, c0-b, c0-a" in text  # what it waits for, in the order it is looked up
+    assert "Held: waits for its parent" in text
+
+
+def test_hostile_ids_and_text_of_a_held_message_stay_inert_in_the_admin(client, superuser, channel):
+    hostile = "<script>alert(1)</script>"
+    record_message(
+        channel=channel,
+        incoming=reply(
+            hostile, T0, in_reply_to="<img src=x onerror=alert(2)>", subject=hostile, body_text=hostile
+        ),
+        now=NOW,
+    )
+    held = m.HeldMessage.objects.get()
+    client.force_login(superuser)
+
+    pages = [
+        client.get("/admin/inquiries/heldmessage/").content.decode(),
+        client.get(f"/admin/inquiries/heldmessage/{held.pk}/change/").content.decode(),
+    ]
+
+    for page in pages:
+        assert "<script>alert(1)" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in pages[0]
+
+
+def test_the_admin_retries_and_discards_held_messages(client, superuser, channel, policy):
+    record_message(channel=channel, incoming=reply("r1", T0, in_reply_to="c1"), now=T0)
+    record_message(channel=channel, incoming=reply("r2", T0, in_reply_to="c2"), now=T0)
+    m.HeldMessage.objects.filter(external_id="r1").update(state=m.HeldState.EXPIRED)
+    record_message(channel=channel, incoming=customer("c1"), now=NOW)  # r1 expired: not attached
+    r1, r2 = m.HeldMessage.objects.order_by("external_id")
+    client.force_login(superuser)
+
+    retried = client.post(
+        "/admin/inquiries/heldmessage/", {"action": "retry", "_selected_action": [r1.pk, r2.pk]}, follow=True
+    )
+    discarded = client.post(
+        "/admin/inquiries/heldmessage/", {"action": "discard", "_selected_action": [r2.pk]}, follow=True
+    )
+
+    assert "Attached 1 of 2" in retried.content.decode()
+    assert "Discarded 1 held message(s)." in discarded.content.decode()
+    states = dict(m.HeldMessage.objects.values_list("external_id", "state"))
+    assert states == {"r1": m.HeldState.ATTACHED, "r2": m.HeldState.DISCARDED}
+    assert inquiry_of(channel, "r1") == inquiry_of(channel, "c1")
+    assert m.HeldMessage.objects.get(external_id="r2").reason == f"discarded by {superuser.get_username()}"
