@@ -322,6 +322,7 @@ CELERY_TASK_ROUTES = {
         "inquiries.tasks.refresh_report_rollups",
         "inquiries.tasks.sweep_clusters",
         "inquiries.tasks.train_topic_model",
+        "inquiries.tasks.expire_held_messages",
     )
 }
 # Stopping a worker: with REMAP_SIGTERM=SIGQUIT in its environment (the Procfiles set it),
@@ -362,6 +363,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=20),
     },
     "health-refresh-today": {"task": "inquiries.tasks.health_refresh_today", "schedule": crontab(minute=5)},
+    "held-expiry": {"task": "inquiries.tasks.expire_held_messages", "schedule": crontab(minute=35)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -377,6 +379,11 @@ CSTRACKER_BASE_URL = env_str("CSTRACKER_BASE_URL", "http://127.0.0.1:8000")
 CSTRACKER_NOTIFY_MAX_AGE_HOURS = env_int("CSTRACKER_NOTIFY_MAX_AGE_HOURS", 24)
 # The sweep redoes follow-up work of messages older than this whose task never ran.
 CSTRACKER_FOLLOWUP_GRACE_SECONDS = env_int("CSTRACKER_FOLLOWUP_GRACE_SECONDS", 60)
+# An agent's reply or note whose parent has not arrived is held this long, then expires
+# (docs/recording.md, "Held messages"); the hourly sweep marks it and logs it.
+CSTRACKER_HELD_EXPIRY_DAYS = env_int("CSTRACKER_HELD_EXPIRY_DAYS", 7)
+if CSTRACKER_HELD_EXPIRY_DAYS < 1:
+    raise ValueError("CSTRACKER_HELD_EXPIRY_DAYS must be at least 1")
 
 
 # Complaint clusters (issue 6). Thresholds are whole percentages so they read the same in

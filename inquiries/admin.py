@@ -230,6 +230,7 @@ class ClockAdmin(ReadOnly):
 from inquiries import (  # noqa: E402 - the modules below register more models on import
     admin_complaints,  # noqa: F401  (registers the complaint models)
     admin_health,  # noqa: F401  (marketplace presets, health snapshots, order volumes)
+    admin_held,  # noqa: F401  (replies and notes held until their parent arrives)
     admin_mail,  # noqa: F401  (e-mail channel admin, registered on import)
     admin_notifications,  # noqa: F401
     admin_reports,  # noqa: F401  (report digests and the SLA rollup)

@@ -125,6 +125,8 @@ RULES: dict[type[Model], Any] = {
     m.MailWebhook: ByAccount("channel__account"),
     m.MailWebhookToken: ByAccount("webhook__channel__account"),
     m.SuspendedSender: ByAccount("channel__account"),
+    m.HeldMessage: ByAccount("channel__account"),
+    m.HeldWait: ByAccount("channel__account"),
     m.OutgoingMail: ByAccount("message__channel__account"),
     m.SlaRollup: ByAccount("account"),
     m.Team: ByTeam("pk"),

@@ -153,6 +153,17 @@ def sweep_clusters(continuation: bool = False) -> str:
 
 
 @shared_task(**TASK_OPTIONS)
+def expire_held_messages() -> str:
+    """Held replies and notes whose parent never arrived: marked expired, logged per channel."""
+    from django.utils import timezone
+
+    from inquiries.services.recording.held import expire
+
+    expired = expire(now=timezone.now())
+    return ", ".join(f"{slug}: {count} expired" for slug, count in expired.items()) or "none expired"
+
+
+@shared_task(**TASK_OPTIONS)
 def train_topic_model() -> str:
     from inquiries.services.topic_training import train_topic_model
 

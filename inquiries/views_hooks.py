@@ -1,10 +1,11 @@
 """Inbound-parse endpoints for mail providers: /hooks/<provider>/<token>/.
 
 No session, no CSRF: the request proves itself (signature or basic auth, see
-`ingestion/webhooks.py`). Answers: 200 for a stored message and for a duplicate (so the
-provider stops retrying), 401/403 when authentication fails, 400 for a payload that cannot
-become a message, 404 for an unknown hook, 413 when too large, 503 when our own secret is
-not configured. A refusal creates nothing and is noted on the hook for the admin.
+`ingestion/webhooks.py`). Answers: 200 for a stored message, a duplicate (so the provider
+stops retrying) and a reply held until its parent message arrives; 401/403 when
+authentication fails, 400 for a payload that cannot become a message, 404 for an unknown
+hook, 413 when too large, 503 when our own secret is not configured. A refusal creates
+nothing and is noted on the hook for the admin.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from inquiries.ingestion.webhooks import HookAuthError, HookRequest, receive
 from inquiries.models import MailWebhook
 from inquiries.secrets import SecretError
 from inquiries.services import mailbox as service
+from inquiries.services.recording import Held
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,12 @@ def inbound(request: HttpRequest, provider: str, token: str) -> JsonResponse:
         return _refuse(hook, 403, str(exc))
     except Rejected as exc:
         return _refuse(hook, 400, exc.reason)
+    if isinstance(result, Held):
+        # A reply whose parent message has not arrived: held, and recorded when it does.
+        logger.info("Mail webhook %s: %s held until its parent arrives", hook.pk, result.held.external_id)
+        return JsonResponse(
+            {"created": result.created, "held_id": result.held.pk, "inquiry_id": None}, status=200
+        )
     return JsonResponse(
         {"created": result.created, "message_id": result.message.pk, "inquiry_id": result.inquiry_id},
         status=200,

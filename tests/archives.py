@@ -5,8 +5,8 @@ An `Archive(seed)` writes two things, each the same for the same seed:
 - `history()`: what is stored before the archive, as steps to replay one by one: conversations
   of a handful of customers in every state (new, answered, pending, solved inside and after
   the reopen window, closed, an order last active near the end of the order-threading
-  window), with explicit thread ids, order ids and agents' replies, and a bounce that matched
-  nothing;
+  window), with explicit thread ids, order ids and agents' replies, a bounce that matched
+  nothing, and sometimes an agent's reply held for a message the archive brings;
 - `messages(inquiry_ids)`: the archive itself, (channel slug, IncomingMessage) in input order,
   a mix of everything the recording rules distinguish (see `Archive.ACTIONS`).
 
@@ -105,6 +105,7 @@ class Archive:
         ("invalid", 4),  # rejected by validation
         ("redelivery", 2),  # a rejected copy first, the good copy later
         ("forward", 2),  # a reply naming a message that comes later in the archive
+        ("early", 4),  # an agent's reply or note before its parent: held, then attached (or never)
         ("other_channel", 3),  # an external id of the main channel on the second one
         ("tie", 0.5),  # a customer's two conversations at the same instant, then replies naming both
     )
@@ -135,6 +136,7 @@ class Archive:
         self.stored: list[Item] = []  # every history message, for redeliveries
         self.deferred: list[Callable[[], list[Item]]] = []  # messages that come later
         self.reserved: list[str] = []  # ids named before the message that has them comes
+        self.early_parents: list[str] = []  # a reply of the history waits for these (held)
         self.cursor = self.t0
         self.counter = 0
         # Subjects longer than their column, in a few archives only (`_new`).
@@ -167,6 +169,20 @@ class Archive:
         self.stored.append((MAIN, bounce))
         # Another account's inquiry, for ticket references across accounts.
         steps += self._history_conversation(len(fates), "new", channel=OTHER)
+        if rng.random() < 0.4:
+            # An agent's reply to a message the archive brings: held before the archive starts.
+            early = IncomingMessage(
+                external_id="h-early-reply",
+                direction=Direction.OUTBOUND,
+                sender_address=AGENT,
+                sender_name="Agent",
+                subject="Re: your message",
+                body_text="Thank you, we are on it.",
+                received_at=self.t0 - timedelta(hours=rng.randint(1, 30)),
+                in_reply_to="h-early",
+            )
+            steps.append(Step(at=early.received_at, channel=MAIN, incoming=early))  # type: ignore[arg-type]
+            self.early_parents.append("h-early")
         steps.sort(key=lambda step: step.at)  # stable: a conversation's steps keep their order
         return steps
 
@@ -281,6 +297,8 @@ class Archive:
         for conversation in self.conversations:
             conversation.inquiry_id = inquiry_ids.get(conversation.ids[0])
         size = 10 + int(50 * rng.random() ** 4)  # 10 to 60, mostly small: 20 on average
+        for parent in self.early_parents:
+            self.deferred.append(lambda parent=parent: self._new(external_id=parent, channel=MAIN))
         names, weights = zip(*self.ACTIONS, strict=True)
         items: list[Item] = []
         while len(items) < size:
@@ -384,6 +402,7 @@ class Archive:
         customer: str = "",
         channel: str = "",
         order_id: str | None = None,
+        thread_id: str | None = None,
         **fields: object,
     ) -> list[Item]:
         rng = self.rng
@@ -419,7 +438,11 @@ class Archive:
             customer=customer,
             subject=subject,
             order_id=order_id,
-            thread_id=f"thread-{self.counter}" if rng.random() < 0.12 else "",
+            thread_id=thread_id
+            if thread_id is not None
+            else f"thread-{self.counter}"
+            if rng.random() < 0.12
+            else "",
         )
         if "sender_name" not in fields:
             fields["sender_name"] = self._name(customer)
@@ -640,9 +663,10 @@ class Archive:
         return [self._message(channel, **fields)]
 
     def _redelivery(self) -> list[Item]:
-        """A copy that is rejected (or, as an agent's reply, has nothing to attach to), then the
-        good copy of the same external id: at once, or some messages later, and maybe another
-        message of the same customer after it (the same order, another name)."""
+        """A copy that is rejected (or an agent's reply: naming nothing, rejected; or naming a
+        message never sent, held, and the good copy is then its duplicate), then the good copy
+        of the same external id: at once, or some messages later, and maybe another message of
+        the same customer after it (the same order, another name)."""
         rng = self.rng
         good = rng.choice((self._new, self._new, self._new, self._order, self._reply))()
         channel, message = good[0]
@@ -672,7 +696,7 @@ class Archive:
                     external_id=message.external_id,
                     direction=Direction.OUTBOUND,
                     sender_address=AGENT,
-                    in_reply_to="<lost@mail.example>",
+                    in_reply_to="<lost@mail.example>" if rng.random() < 0.5 else "",
                 )
             ]
         if rng.random() < 0.5:
@@ -723,6 +747,65 @@ class Archive:
         else:
             self.reserved.append(later)
         return [reply]
+
+    def _early(self) -> list[Item]:
+        """An agent's reply or note before the message it answers, named by In-Reply-To,
+        References or a thread id: held until that message comes, right after it or later in
+        the archive (a new conversation, a customer's reply, a thread that starts), or never.
+        Sometimes a reply to the held one, also before the parent, or a copy of it follows."""
+        rng = self.rng
+        later = self._id("early-")
+        channel = MAIN if rng.random() < 0.8 else rng.choice((SECOND, OTHER))
+        fields: dict[str, object] = {}
+        thread = ""
+        roll = rng.random()
+        if roll < 0.55:
+            fields["in_reply_to"] = later
+        elif roll < 0.8:
+            fields["references"] = ("<lost@mail.example>", later) if rng.random() < 0.5 else (later,)
+        else:
+            thread = f"thread-{later}"
+            fields["thread_id"] = thread
+        agent = {"sender_address": AGENT, "sender_name": "Agent", "subject": "Re: your message"}
+        direction = Direction.OUTBOUND if rng.random() < 0.75 else Direction.NOTE
+        first = self._message(channel, direction=direction, **agent, **fields)
+        items = [first]
+        if rng.random() < 0.3:  # a reply to the held one: attached after it
+            items.append(
+                self._message(
+                    channel, direction=Direction.OUTBOUND, in_reply_to=first[1].external_id, **agent
+                )
+            )
+        if rng.random() < 0.15:  # the held one again: a duplicate of it
+            items.append(first)
+            self.sent.append(first)
+
+        def parent() -> list[Item]:
+            customer = self._customer()
+            if thread:
+                return self._new(customer=customer, channel=channel, thread_id=thread)
+            own = [c for c in self.conversations if c.channel == channel and c.ids]
+            if own and rng.random() < 0.35:  # a customer's reply in a conversation of theirs
+                conversation = rng.choice(own)
+                item = self._message(
+                    channel,
+                    external_id=later,
+                    sender_address=self._written(conversation.customer),
+                    sender_name=self._name(conversation.customer),
+                    subject=f"Re: {conversation.subject}",
+                    in_reply_to=conversation.ids[-1],
+                )
+                conversation.ids.append(later)
+                return [item]
+            return self._new(external_id=later, customer=customer, channel=channel)
+
+        fate = rng.random()
+        if fate < 0.35:
+            items += parent()
+        elif fate < 0.9:
+            self.deferred.append(parent)
+        # else: its parent never comes; it stays held
+        return items
 
     def _other_channel(self) -> list[Item]:
         """An external id of the main channel again on the second one: not a duplicate there."""

@@ -65,6 +65,16 @@ def hidden_world(team, other_team, channel, outsider):
     m.SuspendedSender.objects.create(
         channel=secret_channel, address="zorblax-b@example.com", reason="Zorblax loop"
     )
+    services.record_message(  # held: its parent has not arrived
+        channel=secret_channel,
+        incoming=incoming(
+            external_id="zorblax-b-reply",
+            direction="outbound",
+            sender_address="agent@zorblax-b.example",
+            subject="Zorblax B reply",
+            in_reply_to="zorblax-b-parent",
+        ),
+    )
     # Team A's own rows, so the pages have something of theirs to show.
     services.record_message(channel=channel, incoming=incoming(subject="Team A subject"))
     return other

@@ -266,3 +266,52 @@ def test_after_a_batch_fails_no_batch_starts_and_the_failure_is_raised(monkeypat
     assert calls["after_failure"] <= 1
     assert calls["started"] <= 4
     assert all(lane.executor._shutdown for lane in recorder.lanes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_a_held_reply_waits_for_is_recorded_alone_with_the_reply_attached_after_it(monkeypatch):
+    """The held reply names two customers' messages, which the writers record side by side: each
+    is recorded alone, so the reply joins the inquiry of the one that comes first, as one
+    connection gives, whichever connection is quicker."""
+    from inquiries.services.recording import Held, record_message
+    from tests.factories import incoming
+
+    _postgresql_only()
+    policy_with_targets()
+    channel = ChannelFactory(account=AccountFactory(), kind=m.ChannelKind.EMAIL)
+    reply = incoming(
+        external_id="r1",
+        direction=m.Direction.OUTBOUND,
+        sender_address="agent@shop.example",
+        references=("a3", "b3"),
+        received_at=T0 + timedelta(hours=5),
+    )
+    assert isinstance(record_message(channel=channel, incoming=reply), Held)
+    recorder = ConcurrentRecorder(channel, Tally(), writers=2, size=50)
+    alone: list[str] = []
+    submit = recorder._submit
+
+    def noting_alone(lane: int, batch: list) -> None:
+        if len(batch) == 1:
+            alone.append(batch[0][2].external_id)
+        submit(lane, batch)
+
+    monkeypatch.setattr(recorder, "_submit", noting_alone)
+    for n in range(6):
+        for who in ("a", "b"):
+            recorder.add(
+                f"{who}{n}",
+                incoming(
+                    external_id=f"{who}{n}",
+                    sender_address=f"{who}@example.com",
+                    received_at=T0 + timedelta(minutes=n),
+                ),
+            )
+    recorder.close()
+
+    assert alone == ["a3", "b3"]
+    assert (
+        m.Message.objects.get(external_id="r1").inquiry_id
+        == m.Message.objects.get(external_id="a3").inquiry_id
+    )
+    assert m.HeldMessage.objects.get().state == m.HeldState.ATTACHED

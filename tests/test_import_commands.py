@@ -299,3 +299,170 @@ def test_an_import_the_database_drops_ends_with_a_clear_message_and_the_command_
     assert "the database stopped answering (server closed the connection unexpectedly)" in text
     assert f"manage.py {command} {source} --channel {channel.slug}" in text
     assert "Traceback" not in text
+
+
+REPLY_ROWS = "external_id,direction,sender_address,subject,body,received_at,in_reply_to\n"
+
+
+def test_a_reply_before_its_parent_in_one_file_is_attached_when_the_parent_row_comes(tmp_path: Path, channel):
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text(
+        REPLY_ROWS + "r1,outbound,agent@shop.example,Re: Late,On its way,2026-03-02T11:00:00+00:00,c1\n"
+        "c1,inbound,a@example.com,Late,Where is it?,2026-03-02T10:00:00+00:00,\n",
+        encoding="utf-8",
+    )
+
+    code, out, err = run("import_csv", str(csv_file), "--channel", channel.slug)
+
+    assert code == 0, err
+    assert out.strip().splitlines() == [
+        "Replies and notes before their parent message: 1 attached when it came.",
+        "imported=2 duplicate=0 automatic=0 rejected=0 held=0",
+    ]
+    assert (
+        Message.objects.get(external_id="r1").inquiry_id == Message.objects.get(external_id="c1").inquiry_id
+    )
+
+
+def test_a_reply_before_its_parent_in_two_files_is_held_until_the_second(tmp_path: Path, channel):
+    from inquiries.models import HeldMessage, HeldState
+
+    replies, questions = tmp_path / "replies.csv", tmp_path / "questions.csv"
+    replies.write_text(
+        REPLY_ROWS + "r1,outbound,agent@shop.example,Re: Late,On its way,2026-03-02T11:00:00+00:00,c1\n"
+        "r2,outbound,agent@shop.example,Re: Hello,Hi,2026-03-02T11:00:00+00:00,\n",
+        encoding="utf-8",
+    )
+    questions.write_text(
+        REPLY_ROWS + "c1,inbound,a@example.com,Late,Where is it?,2026-03-02T10:00:00+00:00,\n"
+    )
+
+    code, out, err = run("import_csv", str(replies), "--channel", channel.slug)
+
+    assert code == 1  # r2 answers nothing: rejected
+    assert "imported=0 duplicate=0 automatic=0 rejected=1 held=1" in out
+    assert "Replies and notes before their parent message: 0 attached when it came, 1 still held" in out
+    assert "expires after 7 days: Admin > Held messages" in out
+    assert "line 3: in_reply_to: no inquiry to attach" in err
+    assert not Message.objects.exists()
+
+    code, out, err = run("import_csv", str(replies), "--channel", channel.slug)  # again: nothing twice
+    assert "imported=0 duplicate=1 automatic=0 rejected=1 held=0" in out
+
+    code, out, err = run("import_csv", str(questions), "--channel", channel.slug)
+
+    assert code == 0, err
+    assert "imported=1 duplicate=0 automatic=0 rejected=0 held=0" in out
+    assert (
+        Message.objects.get(external_id="r1").inquiry_id == Message.objects.get(external_id="c1").inquiry_id
+    )
+    assert HeldMessage.objects.get().state == HeldState.ATTACHED
+
+
+def test_the_twcs_sample_in_file_order_holds_replies_and_ends_as_in_time_order_but_for_early_customers(
+    tmp_path: Path,
+):
+    """In file order, 1,692 company replies come before the tweet they answer: held, then attached
+    when it comes (5 answer tweets not in the sample and stay held; 21 answer nothing: rejected),
+    exactly as in time order. What still differs: a customer's tweet is never held (a customer
+    waiting gets an inquiry and a clock at once), so one that answers a tweet not stored yet
+    opens its own inquiry: 904 of them (467 answer a tweet further down the file, 437 a company
+    reply that was itself still held). Joining each to its parent's inquiry gives exactly the
+    inquiries of the time-ordered import."""
+    import csv
+
+    from inquiries.ingestion.csv_import import (
+        CSV_PRESETS,
+        Reading,
+        open_csv,
+        parse_csv,
+        parse_mapping,
+        parse_value_maps,
+    )
+    from tests.factories import ChannelFactory
+
+    source = shared_file("twcs", "twcs_head5000.csv")
+    file_order, by_time = ChannelFactory(slug="twcs-file-order"), ChannelFactory(slug="twcs-by-time")
+    with open_csv(source) as stream:
+        reading = Reading(value_maps=parse_value_maps(TWCS_FLAGS[3]), integer_ids=True)
+        mapping = {**CSV_PRESETS["cstracker"], **parse_mapping(TWCS_FLAGS[1])}
+        tweets = [item for _, item in parse_csv(stream, mapping=mapping, default_tz="UTC", reading=reading)]
+    sorted_csv = tmp_path / "twcs_by_time.csv"
+    with sorted_csv.open("w", newline="", encoding="utf-8") as out_file:
+        writer = csv.writer(out_file)
+        writer.writerow(
+            ["external_id", "direction", "sender_address", "received_at", "body_text", "in_reply_to"]
+        )
+        for t in sorted(tweets, key=lambda t: (t.received_at, int(t.external_id))):
+            row = [t.external_id, t.direction, t.sender_address, t.received_at.isoformat(), t.body_text]
+            writer.writerow([*row, t.in_reply_to])
+
+    code, out, err = run("import_csv", str(source), "--channel", file_order.slug, *TWCS_FLAGS)
+    assert code == 1  # the 21 company tweets that answer nothing
+    assert "Replies and notes before their parent message: 1692 attached when it came, 5 still held" in out
+    assert out.strip().splitlines()[-1] == "imported=4974 duplicate=0 automatic=0 rejected=21 held=5"
+    code, out, err_by_time = run("import_csv", str(sorted_csv), "--channel", by_time.slug)
+    assert "0 attached when it came, 5 still held" in out
+    assert out.strip().splitlines()[-1] == "imported=4974 duplicate=0 automatic=0 rejected=21 held=5"
+    assert "no inquiry to attach" in err and err.count("\n") == err_by_time.count("\n") == 21
+
+    # Which customers' tweets came before their parent was stored (replies wait, customers not).
+    stored: set[str] = set()
+    waiting: dict[str, list[str]] = {}
+    early: dict[str, str] = {}  # customer tweet: the tweet it answers
+    by_id = {t.external_id: t for t in tweets}
+
+    def store(tweet_id: str) -> None:
+        stored.add(tweet_id)
+        for reply in waiting.pop(tweet_id, []):
+            store(reply)
+
+    for t in tweets:
+        parent = t.in_reply_to
+        if t.direction == "inbound":
+            if parent in by_id and parent not in stored:
+                early[t.external_id] = parent
+            store(t.external_id)
+        elif parent in stored:
+            store(t.external_id)
+        elif parent:
+            waiting.setdefault(parent, []).append(t.external_id)
+
+    def inquiries(channel) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        for inquiry_id, tweet_id in Message.objects.filter(channel=channel).values_list(
+            "inquiry_id", "external_id"
+        ):
+            found.setdefault(inquiry_id, []).append(tweet_id)
+        return found
+
+    def shape(groups) -> set[tuple[str, tuple[str, ...]]]:
+        def first(tweet_id: str) -> tuple:
+            return (by_id[tweet_id].received_at, int(tweet_id))
+
+        return {(min(ids, key=first), tuple(sorted(ids))) for ids in groups}
+
+    in_file_order, in_time_order = inquiries(file_order), inquiries(by_time)
+    assert len(in_file_order) == 2518 and len(in_time_order) == 1614
+    differing = {first for first, _ in shape(in_file_order.values()) - shape(in_time_order.values())}
+    openers_only_in_file_order = differing - {first for first, _ in shape(in_time_order.values())}
+    assert len(openers_only_in_file_order) == len(in_file_order) - len(in_time_order) == 904
+    assert openers_only_in_file_order <= set(early)
+    position = {t.external_id: n for n, t in enumerate(tweets)}
+    further_down = {t for t in openers_only_in_file_order if position[early[t]] > position[t]}
+    assert (len(further_down), len(openers_only_in_file_order - further_down)) == (467, 437)
+    # Join each of them to the inquiry of the tweet it answers: the time-ordered inquiries.
+    inquiry_of = {tweet_id: inquiry for inquiry, ids in in_file_order.items() for tweet_id in ids}
+    joined: dict[int, int] = {}
+
+    def root(inquiry: int) -> int:
+        while inquiry in joined:
+            inquiry = joined[inquiry]
+        return inquiry
+
+    for tweet_id in openers_only_in_file_order:
+        joined[root(inquiry_of[tweet_id])] = root(inquiry_of[early[tweet_id]])
+    merged: dict[int, list[str]] = {}
+    for inquiry, ids in in_file_order.items():
+        merged.setdefault(root(inquiry), []).extend(ids)
+    assert shape(merged.values()) == shape(in_time_order.values())

@@ -40,6 +40,8 @@ from inquiries.models import (
     Clock,
     Customer,
     EventKind,
+    HeldMessage,
+    HeldWait,
     Inquiry,
     InquiryEvent,
     Message,
@@ -48,7 +50,7 @@ from inquiries.models import (
     SlaTarget,
     Topic,
 )
-from inquiries.services.recording import record_messages
+from inquiries.services.recording import Held, record_messages
 from tests.archives import INACTIVE, MAIN, OTHER, SECOND, VIP, Archive
 from tests.factories import AccountFactory, ChannelFactory, incoming
 
@@ -64,7 +66,8 @@ WALL_CLOCK = {
     InquiryEvent: {"recorded_at"},
 }
 
-Outcome = services.RecordResult | Rejected
+Outcome = services.RecordResult | Held | Rejected
+RECORDED = (Customer, Inquiry, Message, Attachment, Clock, InquiryEvent, HeldMessage, HeldWait)
 Items = Sequence[tuple[Channel, IncomingMessage]]
 
 
@@ -98,10 +101,11 @@ def snapshot(*, started: datetime, finished: datetime) -> tuple[dict[str, object
     def phase(at: datetime) -> str:
         return "before the run" if at < started else "during the run" if at <= finished else "after the run"
 
-    rows = {model: _values(model) for model in (Customer, Inquiry, Message, Attachment, Clock, InquiryEvent)}
+    rows = {model: _values(model) for model in RECORDED}
     keys: dict[type[models.Model], dict[int, object]] = {
         Customer: {r["id"]: (r["account_id"], r["address"]) for r in rows[Customer]},
         Message: {r["id"]: (r["channel_id"], r["external_id"]) for r in rows[Message]},
+        HeldMessage: {r["id"]: ("held", r["channel_id"], r["external_id"]) for r in rows[HeldMessage]},
     }
     openings: dict[int, list[object]] = defaultdict(list)
     for event in rows[InquiryEvent]:
@@ -169,6 +173,8 @@ def snapshot(*, started: datetime, finished: datetime) -> tuple[dict[str, object
         "inquiries": dict(inquiries),
         "clocks": Counter(tuple(row.items()) for row in clocks.values()),
         "attachments": Counter(tuple(mapped(Attachment, r).items()) for r in rows[Attachment]),
+        "held": {keys[HeldMessage][r["id"]]: mapped(HeldMessage, r) for r in rows[HeldMessage]},
+        "held waits": Counter(tuple(mapped(HeldWait, r).items()) for r in rows[HeldWait]),
     }
     return state, keys
 
@@ -191,6 +197,12 @@ def recorded(run: Callable[[], list[Outcome]], capture: Callable) -> Recorded:
     def outcome(o: Outcome) -> tuple:
         if isinstance(o, Rejected):
             return ("rejected", o.reason)
+        if isinstance(o, Held):
+            return (
+                "held" if o.created else "duplicate of held",
+                keys[HeldMessage].get(o.held.pk),
+                o.waits_for,
+            )
         return (
             "created" if o.created else "duplicate",
             keys[Message].get(o.message.pk, ("not stored", o.message.pk)),
@@ -231,9 +243,7 @@ class _RollBack(Exception):
 def counts() -> dict[str, int]:
     """Rows per table and every inquiry's last change: enough to tell that a rollback restored
     the start (every path adds a row or moves an inquiry's updated_at)."""
-    found = {
-        m.__name__: m.objects.count() for m in (Customer, Inquiry, Message, Attachment, Clock, InquiryEvent)
-    }
+    found = {m.__name__: m.objects.count() for m in RECORDED}
     found["inquiry versions"] = hash(
         tuple(Inquiry.objects.order_by("id").values_list("updated_at", "status"))
     )
@@ -536,10 +546,9 @@ def test_a_subject_longer_than_its_column_gives_the_topic_one_by_one_gives(
 
 REJECTED_COPIES = {
     "refused by validation": {"sender_address": ""},
-    "an agent's reply with nothing to attach to": {
+    "an agent's reply naming nothing to attach to": {
         "direction": Direction.OUTBOUND,
         "sender_address": "agent@shop.example",
-        "in_reply_to": "unknown",
     },
 }
 

@@ -244,13 +244,12 @@ def test_the_reopen_window_is_a_setting(channel, agent, settings):
 
 
 @pytest.mark.parametrize("direction", [Direction.OUTBOUND, Direction.NOTE])
-def test_a_reply_or_note_without_a_matching_inquiry_is_rejected_with_a_field_error(channel, direction):
+def test_a_reply_or_note_naming_no_message_is_rejected_with_a_field_error(channel, direction):
+    """One that names a message not stored yet is held instead (tests/test_held.py)."""
     before = counts()
 
     with pytest.raises(Rejected) as rejected:
-        record(
-            channel, direction=direction, sender_address="agent@shop.example", in_reply_to="<nothing@here>"
-        )
+        record(channel, direction=direction, sender_address="agent@shop.example")
 
     assert rejected.value.reason.startswith("in_reply_to: ")
     assert counts() == before

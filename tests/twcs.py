@@ -67,11 +67,12 @@ def replay(tweets: list[Tweet], *, marketplace: str) -> tuple[dict[str, object],
 
     Customer tweets are inbound, company tweets outbound replies threading by
     in_response_to_tweet_id. Returns the accounts by company and how many tweets were
-    refused (company tweets answering nothing stored: broadcasts, dangling parents).
+    refused or held (company tweets answering nothing stored: broadcasts, dangling parents).
     """
     from inquiries import services
     from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
     from inquiries.models import Account, Channel
+    from inquiries.services.recording import Held
 
     companies = {t.author_id for t in tweets if not t.inbound}
     accounts, channels = {}, {}
@@ -88,7 +89,7 @@ def replay(tweets: list[Tweet], *, marketplace: str) -> tuple[dict[str, object],
             continue
         owner_of[tweet.tweet_id] = owner
         try:
-            services.record_message(
+            outcome = services.record_message(
                 channel=channels[owner],
                 incoming=IncomingMessage(
                     external_id=tweet.tweet_id,
@@ -101,4 +102,6 @@ def replay(tweets: list[Tweet], *, marketplace: str) -> tuple[dict[str, object],
             )
         except Rejected:
             refused += 1
+        else:
+            refused += isinstance(outcome, Held)
     return accounts, refused

@@ -26,6 +26,7 @@ from inquiries.models import (
     Message,
     Team,
 )
+from inquiries.services.recording import Held
 
 MAX_BODY = 1_000_000
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -204,12 +205,48 @@ class RecordedSerializer(serializers.Serializer):
     created = serializers.BooleanField()
 
 
+class HeldSerializer(serializers.Serializer):
+    """An agent's reply or note whose parent message has not arrived: held, and recorded into its
+    parent's inquiry as soon as the parent arrives (by any route), or expired after some days."""
+
+    held_id = serializers.IntegerField(help_text="The held message (Admin > Held messages).")
+    waits_for = serializers.ListField(
+        child=serializers.CharField(), help_text="The message ids it waits for (in_reply_to, references)."
+    )
+    thread_id = serializers.CharField(help_text='The thread id it waits for ("" for none).')
+    expires_at = serializers.DateTimeField(help_text="Held until then if its parent never arrives.")
+    created = serializers.BooleanField(help_text="False for another copy of an id already held.")
+
+
+def held_body(outcome: Held) -> dict[str, Any]:
+    return {
+        "held_id": outcome.held.pk,
+        "waits_for": list(outcome.waits_for),
+        "thread_id": outcome.thread_id,
+        "expires_at": outcome.held.expires_at.isoformat(),
+        "created": outcome.created,
+    }
+
+
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.IntegerField(help_text="201 created, 200 duplicate, 400 rejected")
+    status = serializers.IntegerField(
+        help_text="201 created, 200 duplicate, 202 held (a reply or note whose parent message has not "
+        "arrived: recorded when it does), 400 rejected"
+    )
     message_id = serializers.IntegerField(required=False)
     inquiry_id = serializers.IntegerField(required=False, allow_null=True)
     created = serializers.BooleanField(required=False)
+    held_id = serializers.IntegerField(required=False, help_text="With status 202.")
+    waits_for = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="With status 202: the message ids it waits for.",
+    )
+    thread_id = serializers.CharField(
+        required=False, help_text="With status 202: the thread id it waits for."
+    )
+    expires_at = serializers.DateTimeField(required=False, help_text="With status 202.")
     errors = serializers.DictField(required=False)
 
 

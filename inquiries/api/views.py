@@ -23,23 +23,27 @@ from inquiries.api.parsers import API_PARSERS
 from inquiries.api.permissions import ScopedViewSet
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
-from inquiries.services.recording import record_messages
+from inquiries.services.recording import Held, record_messages
 
 
 def _record(serializer: s.MessageInSerializer) -> tuple[int, dict[str, Any]]:
     channel, incoming = serializer.to_incoming()
     result = services.record_message(channel=channel, incoming=incoming)
+    if isinstance(result, Held):
+        return status.HTTP_202_ACCEPTED, s.held_body(result)
     body = {"message_id": result.message.pk, "inquiry_id": result.inquiry_id, "created": result.created}
     return (status.HTTP_201_CREATED if result.created else status.HTTP_200_OK), body
 
 
 class MessageCreateView(APIView):
-    """Record one message. The same (channel, external_id) again answers 200 and changes nothing."""
+    """Record one message. The same (channel, external_id) again answers 200 and changes nothing.
+    A reply or note whose parent message has not arrived is held (202) and recorded when it does."""
 
     parser_classes = API_PARSERS
 
     @extend_schema(
-        request=s.MessageInSerializer, responses={201: s.RecordedSerializer, 200: s.RecordedSerializer}
+        request=s.MessageInSerializer,
+        responses={201: s.RecordedSerializer, 200: s.RecordedSerializer, 202: s.HeldSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = s.MessageInSerializer(data=request.data, context={"request": request, "channels": {}})
@@ -49,7 +53,8 @@ class MessageCreateView(APIView):
 
 
 class MessageBatchView(APIView):
-    """Record up to 1,000 messages; each item gets its own result, a bad one rejects only itself."""
+    """Record up to 1,000 messages; each item gets its own result, a bad one rejects only itself; a
+    reply or note whose parent message has not arrived is held (202) and recorded when it does."""
 
     parser_classes = API_PARSERS
 
@@ -73,6 +78,8 @@ class MessageBatchView(APIView):
         for (index, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, Rejected):
                 results[index] = {"index": index, "status": 400, "errors": rejection_errors(outcome.reason)}
+            elif isinstance(outcome, Held):
+                results[index] = {"index": index, "status": 202, **s.held_body(outcome)}
             else:
                 results[index] = {
                     "index": index,

@@ -8,9 +8,11 @@ This module imports no Django.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import base64
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Direction(StrEnum):
@@ -68,3 +70,48 @@ class Rejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+# --- as JSON, to keep a message for later (held messages) ------------------------------------------
+
+_DATETIMES = ("received_at", "sent_at")
+_TUPLES = ("references", "notes")
+
+
+def incoming_to_json(incoming: IncomingMessage) -> dict[str, Any]:
+    """Every field of `incoming` as JSON values: times in ISO 8601 (with their offset, or naive
+    as given), bytes in base64, tuples as lists. `incoming_from_json` gives the message back."""
+    data = {f.name: getattr(incoming, f.name) for f in fields(IncomingMessage)}
+    data["direction"] = str(incoming.direction)
+    for name in _DATETIMES:
+        data[name] = data[name].isoformat() if data[name] is not None else None
+    data["raw"] = _b64(incoming.raw)
+    for name in _TUPLES:
+        data[name] = list(data[name])
+    data["attachments"] = [{**asdict(a), "content": _b64(a.content)} for a in incoming.attachments]
+    data["topic_hint"] = list(incoming.topic_hint) if incoming.topic_hint is not None else None
+    return data
+
+
+def incoming_from_json(data: dict[str, Any]) -> IncomingMessage:
+    """The message `incoming_to_json` wrote."""
+    values = dict(data)
+    values["direction"] = Direction(values["direction"])
+    for name in _DATETIMES:
+        values[name] = datetime.fromisoformat(values[name]) if values[name] is not None else None
+    values["raw"] = _unb64(values["raw"])
+    for name in _TUPLES:
+        values[name] = tuple(values[name])
+    values["attachments"] = tuple(
+        IncomingAttachment(**{**a, "content": _unb64(a["content"])}) for a in values["attachments"]
+    )
+    values["topic_hint"] = tuple(values["topic_hint"]) if values["topic_hint"] is not None else None
+    return IncomingMessage(**values)
+
+
+def _b64(value: bytes | None) -> str | None:
+    return base64.b64encode(value).decode("ascii") if value is not None else None
+
+
+def _unb64(value: str | None) -> bytes | None:
+    return base64.b64decode(value) if value is not None else None

@@ -139,3 +139,7 @@ __all__ += ["MailWebhook", "MailWebhookToken", "MailboxConfig", "OutgoingMail", 
 from inquiries.models.health import HealthSnapshot, HealthStatus, MarketplacePreset, OrderVolume  # noqa: E402
 
 __all__ += ["HealthSnapshot", "HealthStatus", "MarketplacePreset", "OrderVolume"]
+
+from inquiries.models.held import HeldMessage, HeldState, HeldWait, WaitKind  # noqa: E402
+
+__all__ += ["HeldMessage", "HeldState", "HeldWait", "WaitKind"]

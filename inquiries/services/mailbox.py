@@ -38,7 +38,7 @@ from inquiries.models import (
     normalise_address,
 )
 from inquiries.services.queue import enqueue
-from inquiries.services.recording import RecordResult, record_message
+from inquiries.services.recording import Held, RecordResult, record_message
 from inquiries.services.recording.rules import EARLIEST_TIMESTAMP
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ BACKOFF_MAX_SECONDS = 3600
 # --- the loop guard ------------------------------------------------------------------------
 
 
-def record_mail(*, channel: Channel, incoming: IncomingMessage, now: datetime | None = None) -> RecordResult:
+def record_mail(
+    *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
+) -> RecordResult | Held:
     """`record_message()` behind the loop guard; raises `Rejected` like it."""
     now = now or timezone.now()
     suspension = None
@@ -142,7 +144,8 @@ class PollResult:
     error: str = ""
     imported: int = 0
     duplicates: int = 0
-    held: int = 0
+    held: int = 0  # by the loop guard: stored as automatic
+    waiting: int = 0  # replies whose parent message has not arrived: held until it does
     rejected: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # set aside: could not be imported at all
     remaining: int = 0
@@ -155,7 +158,8 @@ class PollResult:
             return f"{self.channel}: FAILED: {self.error}"
         text = (
             f"{self.channel}: imported={self.imported} duplicate={self.duplicates} held={self.held} "
-            f"rejected={len(self.rejected)} failed={len(self.failed)} remaining={self.remaining}"
+            f"waiting={self.waiting} rejected={len(self.rejected)} failed={len(self.failed)} "
+            f"remaining={self.remaining}"
         )
         if self.uidvalidity_changed:
             text += " (UIDVALIDITY changed: folder read again from the start)"
@@ -341,7 +345,13 @@ def _ingest(channel: Channel, mail: imap.FetchedMail, result: PollResult, now: d
         logger.info("Mailbox %s: uid %s rejected: %s", channel.slug, mail.uid, exc.reason)
         result.rejected.append(f"uid {mail.uid}: {exc.reason}")
         return
-    if not recorded.created:
+    if isinstance(recorded, Held):
+        if recorded.created:
+            logger.info("Mailbox %s: uid %s held until its parent message arrives", channel.slug, mail.uid)
+            result.waiting += 1
+        else:
+            result.duplicates += 1
+    elif not recorded.created:
         result.duplicates += 1
     elif recorded.message.automatic_reason == LOOP_GUARD_REASON:
         result.held += 1
@@ -394,7 +404,9 @@ def webhook_secret(hook: MailWebhook) -> str:
     return secrets.resolve(env_name=hook.secret_env, encrypted=hook.secret_encrypted, what="webhook secret")
 
 
-def record_webhook(*, hook: MailWebhook, delivery: Delivery, now: datetime | None = None) -> RecordResult:
+def record_webhook(
+    *, hook: MailWebhook, delivery: Delivery, now: datetime | None = None
+) -> RecordResult | Held:
     """Store a verified delivery. A Mailgun token seen before with another body is refused.
 
     Raises `Rejected` (bad content) or `ReplayError`.

@@ -73,11 +73,68 @@ def test_an_automatic_message_matching_nothing_answers_without_an_inquiry(api, c
     assert m.Inquiry.objects.count() == 0
 
 
-def test_a_reply_without_a_matching_inquiry_is_a_field_error(api, channel):
-    response = post(api, payload(direction="outbound", in_reply_to="<nothing@here>"))
+def test_a_reply_naming_no_message_is_a_field_error(api, channel):
+    response = post(api, payload(direction="outbound"))
 
     assert response.status_code == 400
     assert "in_reply_to" in response.json()
+
+
+# --- a reply before its parent: held (202), attached when the parent arrives ------------------------
+
+AGENT_REPLY = {"direction": "outbound", "sender": {"address": "agent@shop.example", "name": "Agent"}}
+
+
+def test_a_reply_before_its_parent_in_two_api_calls_is_held_then_attached(api, channel):
+    early = post(api, payload(external_id="r-1", in_reply_to="m-1", body_text="On its way.", **AGENT_REPLY))
+
+    assert early.status_code == 202, early.json()
+    held = m.HeldMessage.objects.get()
+    assert early.json() == {
+        "held_id": held.pk,
+        "waits_for": ["m-1"],
+        "thread_id": "",
+        "expires_at": held.expires_at.isoformat(),
+        "created": True,
+    }
+    again = post(api, payload(external_id="r-1", in_reply_to="m-1", body_text="On its way.", **AGENT_REPLY))
+    assert (again.status_code, again.json()["created"]) == (202, False)
+    assert not m.Message.objects.exists()
+
+    parent = post(api, payload(external_id="m-1"))
+
+    assert parent.status_code == 201
+    reply = m.Message.objects.get(external_id="r-1")
+    assert reply.inquiry_id == parent.json()["inquiry_id"]
+    assert m.HeldMessage.objects.get().state == m.HeldState.ATTACHED
+
+
+def test_a_batch_answers_202_for_a_held_reply_and_attaches_it_to_a_parent_later_in_the_batch(api, channel):
+    items = [
+        payload(external_id="r-1", in_reply_to="m-1", **AGENT_REPLY),
+        payload(external_id="r-2", in_reply_to="m-9", **AGENT_REPLY),
+        payload(external_id="m-1"),
+    ]
+
+    response = post(api, {"messages": items}, BATCH_URL)
+
+    results = response.json()["results"]
+    assert [(r["index"], r["status"]) for r in results] == [(0, 202), (1, 202), (2, 201)]
+    assert [r["waits_for"] for r in results[:2]] == [["m-1"], ["m-9"]]
+    assert all(r["created"] and "message_id" not in r for r in results[:2])
+    assert m.Message.objects.get(external_id="r-1").inquiry_id == results[2]["inquiry_id"]
+    assert not m.Message.objects.filter(external_id="r-2").exists()
+
+
+def test_the_openapi_schema_documents_held_replies(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+
+    single = schema["paths"]["/api/v1/messages/"]["post"]["responses"]
+    assert "202" in single
+    held = schema["components"]["schemas"]["Held"]["properties"]
+    assert {"held_id", "waits_for", "thread_id", "expires_at", "created"} <= set(held)
+    item = schema["components"]["schemas"]["BatchItemResult"]["properties"]
+    assert "202 held" in item["status"]["description"] and "held_id" in item
 
 
 @pytest.mark.django_db(transaction=True)

@@ -92,6 +92,29 @@ def test_a_duplicate_delivery_answers_200_and_creates_nothing(client, generic):
     assert counts() == before
 
 
+def test_a_mail_with_the_id_of_a_held_reply_is_its_duplicate_and_answers_200(client, generic):
+    """Our agent's reply, imported before the customer's mail it answers (held), comes back by
+    mail (a copy in the inbox): the same id by another route, a duplicate of the held reply."""
+    from inquiries.services.recording import record_message
+    from tests.factories import incoming
+
+    held = record_message(
+        channel=generic.channel,
+        incoming=incoming(
+            external_id="hook-1@mail.example",
+            direction="outbound",
+            sender_address="support@shop.example",
+            in_reply_to="question@mail.example",
+        ),
+    )
+
+    response = post_generic(client, generic, generic_body())
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": False, "held_id": held.held.pk, "inquiry_id": None}
+    assert counts() == (0, 0)
+
+
 def test_a_tampered_body_is_refused_and_creates_nothing(client, generic):
     body = generic_body()
     header = sign_generic(SECRET, body, int(time.time()))

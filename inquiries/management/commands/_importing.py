@@ -13,13 +13,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
-from inquiries.models import Channel, Clock, Customer, Inquiry, Message
+from inquiries.models import (
+    Channel,
+    Clock,
+    Customer,
+    HeldMessage,
+    HeldState,
+    HeldWait,
+    Inquiry,
+    Message,
+    WaitKind,
+)
 from inquiries.services.bulk import PlannerStatistics
-from inquiries.services.recording import Outcome, owner, record_messages
+from inquiries.services.recording import Held, Outcome, owner, record_messages
 
 
 def channel_by_slug(slug: str) -> Channel:
@@ -34,16 +45,34 @@ def channel_by_slug(slug: str) -> Channel:
 
 @dataclass
 class Tally:
+    """What an import did with each message it read: imported + duplicate + rejected + held is
+    every message (automatic ones are among the imported)."""
+
     imported: int = 0
     duplicate: int = 0
     automatic: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    held: int = 0  # replies and notes still waiting for their parent message
+    attached: int = 0  # held on the way, then recorded when their parent came (among the imported)
 
     def summary(self) -> str:
         return (
             f"imported={self.imported} duplicate={self.duplicate} automatic={self.automatic} "
-            f"rejected={len(self.rejected)}"
+            f"rejected={len(self.rejected)} held={self.held}"
         )
+
+    def held_note(self) -> str:
+        """For the operator, when replies came before their parents: what became of them."""
+        if not (self.held or self.attached):
+            return ""
+        note = f"Replies and notes before their parent message: {self.attached} attached when it came"
+        if self.held:
+            note += (
+                f", {self.held} still held (each is attached when its parent arrives, from another file or "
+                f"the API; otherwise it expires after {settings.CSTRACKER_HELD_EXPIRY_DAYS} days: "
+                "Admin > Held messages)"
+            )
+        return note + "."
 
 
 class Progress:
@@ -106,6 +135,7 @@ class _Recorder:
         self.size = size
         self.seen = 0  # messages and rejections handed in so far
         self.rejected: list[tuple[int, str, str]] = []
+        self.held: dict[int, tuple[int, str]] = {}  # held message id: position, label
         self.statistics = _planner_statistics()
 
     def _position(self) -> int:
@@ -120,6 +150,10 @@ class _Recorder:
         for (position, label, _), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Rejected):
                 self.rejected.append((position, label, outcome.reason))
+            elif isinstance(outcome, Held) and outcome.created:
+                self.held[outcome.held.pk] = (position, label)
+                self.tally.held += 1
+                self._waits(outcome)
             elif outcome.created:
                 created += 1
                 self.tally.imported += 1
@@ -128,9 +162,32 @@ class _Recorder:
                 self.tally.duplicate += 1
         self.statistics.add(created)
 
+    def _waits(self, held: Held) -> None:
+        """A message was held, waiting for `held.waits_for`."""
+
     def _report(self) -> None:
+        self._settle_held()
         self.tally.rejected += [(label, reason) for _, label, reason in sorted(self.rejected)]
         self.rejected = []
+
+    def _settle_held(self) -> None:
+        """Of the messages held on the way, those attached since are imported (and those refused
+        when their parent came, rejected); the others still wait."""
+        ids = list(self.held)
+        for start in range(0, len(ids), 1000):
+            rows = HeldMessage.objects.filter(pk__in=ids[start : start + 1000]).exclude(state=HeldState.HELD)
+            for pk, state, automatic, reason in rows.values_list(
+                "pk", "state", "message__automatic", "reason"
+            ):
+                position, label = self.held.pop(pk)
+                if state == HeldState.ATTACHED:
+                    self.tally.held -= 1
+                    self.tally.attached += 1
+                    self.tally.imported += 1
+                    self.tally.automatic += int(bool(automatic))
+                elif state == HeldState.DISCARDED:
+                    self.tally.held -= 1
+                    self.rejected.append((position, label, reason))
 
 
 def database_lost(exc: DatabaseError, tally: Tally, resume: str) -> CommandError:
@@ -210,6 +267,13 @@ class ConcurrentRecorder(_Recorder):
         if writers < 2:
             raise ValueError("a concurrent recorder needs at least two writers")
         super().__init__(channel, tally, size)
+        # Ids held replies and notes wait for: such a message is recorded alone, so that what
+        # waits for it is attached right after it, whichever customers' messages it names.
+        self.awaited = set(
+            HeldWait.objects.filter(channel=channel, kind=WaitKind.MESSAGE, held__state=HeldState.HELD)
+            .values_list("external_id", flat=True)
+            .iterator()
+        )
         self.lanes = [
             _Lane(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"import-writer-{n}"))
             for n in range(writers)
@@ -224,7 +288,7 @@ class ConcurrentRecorder(_Recorder):
         key = owner(self.channel, incoming)
         held = self.ids_in_flight.get(incoming.external_id)
         lane = None if key is None else zlib.crc32(key[1].encode()) % len(self.lanes)
-        if lane is None or (held is not None and held[0] != lane):
+        if lane is None or (held is not None and held[0] != lane) or incoming.external_id in self.awaited:
             # Recorded alone, after everything before it and before anything after it.
             self._drain()
             self._submit(0, [(position, label, incoming)])
@@ -266,6 +330,10 @@ class ConcurrentRecorder(_Recorder):
             lane.executor.shutdown()
             lane.running.clear()
         self._report()
+
+    def _waits(self, held: Held) -> None:
+        # Held messages are agents' (no owner): recorded alone, counted before the next `add()`.
+        self.awaited.update(held.waits_for)
 
     def _submit(self, lane: int, batch: list[Entry]) -> None:
         running = self.lanes[lane].running

@@ -33,7 +33,8 @@ from inquiries.models import Channel, Message
 class Command(BaseCommand):
     help = (
         "Import messages from a CSV export. Each bad row is reported with its line number and the rest "
-        "are imported; re-running imports nothing twice. Exits with status 1 when any row was rejected."
+        "are imported; a reply whose parent row is not imported yet is held until it is; re-running "
+        "imports nothing twice. Exits with status 1 when any row was rejected."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -168,7 +169,9 @@ class Command(BaseCommand):
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"{file}:{label}: {reason}")
-        self.stdout.write(tally.summary())
+        if tally.held_note():
+            self.stdout.write(tally.held_note())
+        self.stdout.write(tally.summary())  # the last line: the counts
         if tally.rejected:
             raise SystemExit(1)
 

@@ -32,8 +32,9 @@ PARALLEL_FROM_BYTES = 2_000_000
 class Command(BaseCommand):
     help = (
         "Import e-mail from an .eml file, a folder of them, or an mbox file (streamed). "
-        "Prints imported / duplicate / automatic / rejected counts and each rejection with its reason; "
-        "exits with status 1 when anything was rejected (everything else is still imported)."
+        "Prints imported / duplicate / automatic / rejected / held counts and each rejection with its reason "
+        "(a reply whose parent message is not imported yet is held until it is); exits with status 1 when "
+        "anything was rejected (everything else is still imported)."
     )
     # Mail delivery may start this command once per message: it checks the models it writes
     # and leaves the URLconf, admin and template checks (which import every view, the API and
@@ -114,6 +115,8 @@ class Command(BaseCommand):
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"rejected {label}: {reason}")
-        self.stdout.write(tally.summary())
+        if tally.held_note():
+            self.stdout.write(tally.held_note())
+        self.stdout.write(tally.summary())  # the last line: the counts
         if tally.rejected:
             raise SystemExit(1)

@@ -3,31 +3,36 @@
 Dedupe, thread by the README's rules in order, customer, reopen or start over, store, the
 inquiry's columns, clocks and events, in one transaction, by the rules of `rules.py`. Follow-up
 work (clusters, notifications) is queued after commit; if the broker is down the message is
-still stored and the periodic sweeps catch up.
+still stored and the periodic sweeps catch up. An agent's reply or note that finds no inquiry
+but names a message or thread that may still arrive is held (`held.py`), and recorded here
+(`attach`) when that parent arrives.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from inquiries.ingestion.types import IncomingMessage, Rejected
+from inquiries.ingestion.types import IncomingMessage, Rejected, incoming_from_json
 from inquiries.models import (
     Attachment,
     Channel,
     Customer,
     Direction,
     EventKind,
+    HeldMessage,
+    HeldState,
     Inquiry,
     InquiryEvent,
     Message,
 )
 from inquiries.services import clocks, queue
-from inquiries.services.recording import rules
+from inquiries.services.recording import held, rules
+from inquiries.services.recording.held import Held
 from inquiries.services.recording.rules import Continuation
 
 logger = logging.getLogger(__name__)
@@ -43,20 +48,31 @@ class RecordResult:
         return self.message.inquiry_id
 
 
+class Unthreaded(Exception):
+    """An agent's reply or note that finds no inquiry but names what may still arrive: held."""
+
+
 def record_one(
     *, channel: Channel, incoming: IncomingMessage, now: datetime, unseen: bool = False
-) -> RecordResult:
-    """Store one validated message exactly once per (channel, external_id) and thread it.
+) -> RecordResult | Held:
+    """Store one validated message exactly once per (channel, external_id) and thread it; or
+    hold it until its parent arrives (`held.py`).
 
-    `unseen` says the caller has just looked the external id up and not found it: the unique
-    constraint still catches a writer that stored it since.
+    `unseen` says the caller has just looked the external id up, among stored and held
+    messages, and not found it: the unique constraints still catch a writer that stored it since.
     """
-    existing = None if unseen else _existing(channel, incoming.external_id)
-    if existing is not None:
-        return RecordResult(existing, created=False)
+    if not unseen:
+        existing = _existing(channel, incoming.external_id)
+        if existing is not None:
+            return RecordResult(existing, created=False)
+        copy = held.held_copy(channel, incoming.external_id)
+        if copy is not None:
+            return copy
     try:
         with transaction.atomic():
             message = _record(channel=channel, incoming=incoming, now=now)
+    except Unthreaded:
+        return held.hold(channel=channel, incoming=incoming, now=now)
     except IntegrityError:
         # Two requests raced on the same external id: the database kept one row.
         existing = _existing(channel, incoming.external_id)
@@ -64,6 +80,48 @@ def record_one(
             raise
         return RecordResult(existing, created=False)
     return RecordResult(message, created=True)
+
+
+def attach(row: HeldMessage, *, now: datetime) -> Message | None:
+    """Record a held message now that a message it waits for is stored, by every rule and at its
+    own receipt time; mark it attached. None when it still finds no inquiry (it stays held), was
+    taken by another writer meanwhile, or is refused now (discarded, with the reason)."""
+    channel = row.channel
+    incoming = incoming_from_json(row.incoming)
+    if incoming.received_at is None:  # it counts as received when it was held
+        incoming = replace(incoming, received_at=row.received_at)
+    try:
+        with transaction.atomic():
+            # The claim: a concurrent attacher of the same row waits here, then finds it taken.
+            if not HeldMessage.objects.filter(pk=row.pk, state=HeldState.HELD).update(
+                state=HeldState.ATTACHED, closed_at=now
+            ):
+                return None
+            rules.validate(channel=channel, incoming=incoming, now=now)
+            message = _record(channel=channel, incoming=incoming, now=now)
+            HeldMessage.objects.filter(pk=row.pk).update(message=message)
+    except Unthreaded:
+        return None
+    except Rejected as exc:
+        HeldMessage.objects.filter(pk=row.pk, state=HeldState.HELD).update(
+            state=HeldState.DISCARDED,
+            closed_at=now,
+            reason=f"refused when its parent arrived: {exc.reason}"[:500],
+        )
+        logger.warning(
+            "Held %s on %s refused when its parent arrived: %s", row.external_id, channel.slug, exc.reason
+        )
+        return None
+    except IntegrityError:
+        # A message with its id was stored meanwhile (a race: a copy of a held id is its
+        # duplicate, never recorded): that one is it.
+        message = _existing(channel, incoming.external_id)
+        if message is None:
+            raise
+        HeldMessage.objects.filter(pk=row.pk, state=HeldState.HELD).update(
+            state=HeldState.ATTACHED, closed_at=now, message=message
+        )
+    return message
 
 
 def _existing(channel: Channel, external_id: str) -> Message | None:
@@ -84,9 +142,10 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
     opened = inquiry is None
     if inquiry is None:
         if incoming.direction != Direction.INBOUND:
-            raise Rejected(
-                "in_reply_to: no inquiry to attach this reply or note to (give thread_id or in_reply_to)"
-            )
+            ids, thread = rules.awaited(incoming)
+            if ids or thread:
+                raise Unthreaded  # its parent may still arrive: held
+            raise Rejected(held.NO_INQUIRY)
         if incoming.automatic:
             # Bounces and auto-replies that match nothing are kept for audit but open nothing.
             return _store_message(channel=channel, inquiry=None, incoming=incoming, at=at)

@@ -1,8 +1,9 @@
 """The recording engine: every message of every source is recorded by `record_messages()`.
 
 `record_messages(items)` takes a list of (channel, IncomingMessage) and returns one outcome
-per item, in input order: the stored message (and whether this call created it) or the
-rejection. Recording one message is a list of one (`record_message`). The result is always
+per item, in input order: the stored message (and whether this call created it), the held
+message (an agent's reply or note whose parent has not arrived, `held.py`) or the rejection.
+Recording one message is a list of one (`record_message`). The result is always
 that of recording the messages one at a time in input order; the engine only chooses, per
 message, the cheapest of its three ways that gives that result, all deciding by the same rules
 (`rules.py`, and the clock rules in `services.clocks`):
@@ -18,28 +19,37 @@ message, the cheapest of its three ways that gives that result, all deciding by 
 Where a message's place depends on an earlier message of the same list (a follow-up to a
 conversation opened earlier in it, two messages of one order, a message named by an earlier
 one), the engine holds it back to the careful way, in input order, after what it depends on.
+
+A message some held message waits for (by its id or its thread id) goes the careful way too,
+and what waits for it is attached right after it (`careful.attach`), then what waits for
+those: as recording one at a time attaches them at the end of that message's call. At the end
+of every call, one query looks for held messages waiting for any message the call stored (one
+held by another writer meanwhile).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
 from django.utils import timezone
 
 from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import IncomingMessage, Rejected
-from inquiries.models import Channel, Message
+from inquiries.models import Channel, HeldMessage, HeldState, HeldWait, Message
 from inquiries.services import clocks
 from inquiries.services.recording import conversations, replies, rules
-from inquiries.services.recording.careful import RecordResult, record_one
+from inquiries.services.recording.careful import RecordResult, attach, record_one
 from inquiries.services.recording.conversations import Opening
+from inquiries.services.recording.held import Awaited, Held, parent_stored, waiting_for, waiting_on
 
 logger = logging.getLogger(__name__)
 
-Outcome = RecordResult | Rejected
+Outcome = RecordResult | Held | Rejected
 
 # The most follow-ups sent the careful way without asking the run way after it refused several.
 _MOST_SKIPPED = 32
@@ -47,7 +57,7 @@ _MOST_SKIPPED = 32
 
 def record_message(
     *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
-) -> RecordResult:
+) -> RecordResult | Held:
     """Record one message: `record_messages` with a list of one. Raises `Rejected`."""
     outcome = record_messages([(channel, incoming)], now=now)[0]
     if isinstance(outcome, Rejected):
@@ -58,7 +68,7 @@ def record_message(
 def record_messages(
     items: Sequence[tuple[Channel, IncomingMessage]], *, now: datetime | None = None
 ) -> list[Outcome]:
-    """Record every item; the result list is in input order (a result or the rejection)."""
+    """Record every item; the result list is in input order (a result, held, or the rejection)."""
     now = now or timezone.now()
     items = [(channel, bounded(incoming)) for channel, incoming in items]
     results: list[Outcome | None] = [None] * len(items)
@@ -71,7 +81,7 @@ def record_messages(
 
     # Every clock of the list is decided by the policies as they were at its start.
     with clocks.one_policy_set():
-        stored = _stored_keys([items[index] for index in valid])
+        stored, awaited = _known([items[index] for index in valid])
         # An id's first valid copy in the list is the one recorded (a copy refused above is no
         # copy); the later ones are answered as duplicates, in input order, the careful way.
         first_of_key: dict[tuple[int, str], int] = {}
@@ -111,6 +121,7 @@ def record_messages(
                 or (order and ((who, order) in touched or (None, order) in touched))
                 or (channel.pk, incoming.external_id) in named
                 or customer in held
+                or awaited.names(channel, incoming)  # what waits for it is attached right after it
             ):
                 careful.append(index)
                 if order:
@@ -155,7 +166,12 @@ def record_messages(
             # Customers' follow-ups to open inquiries, a run at a time (replies.py) ...
             run = []
             for index in queue[position:] if position >= ask_from else ():
-                if not (unseen(index) and rules.threads_by_reference_only(items[index][1])):
+                channel, incoming = items[index]
+                if not (
+                    unseen(index)
+                    and rules.threads_by_reference_only(incoming)
+                    and not awaited.names(channel, incoming)
+                ):
                     break
                 run.append(index)
             done = replies.record(items, run, now=now) if len(run) > 1 else {}
@@ -174,22 +190,97 @@ def record_messages(
             for index in one_by_one:
                 channel, incoming = items[index]
                 try:
-                    results[index] = record_one(
-                        channel=channel, incoming=incoming, now=now, unseen=unseen(index)
-                    )
+                    outcome = record_one(channel=channel, incoming=incoming, now=now, unseen=unseen(index))
                 except Rejected as exc:
-                    results[index] = exc
+                    outcome = exc
+                results[index] = outcome
                 position += 1
+                if isinstance(outcome, Held) and outcome.created:
+                    awaited.add(outcome)
+                    if parent_stored(outcome):  # stored by another writer while it was being held
+                        _attach_all([outcome.held], now)
+                elif (
+                    isinstance(outcome, RecordResult) and outcome.created and awaited.names(channel, incoming)
+                ):
+                    _attach_all(waiting_for([outcome.message]), now)
+        # Held messages another writer held while this call stored their parent.
+        created = [r.message for r in results if isinstance(r, RecordResult) and r.created]
+        if created:
+            _attach_all(waiting_for(created), now)
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
 
 
-def _stored_keys(items: Sequence[tuple[Channel, IncomingMessage]]) -> set[tuple[int, str]]:
-    """The (channel id, external id) pairs among `items` already stored: one query."""
-    if not items:
-        return set()
-    return set(
-        Message.objects.filter(
-            channel_id__any={channel.pk for channel, _ in items},
-            external_id__any={incoming.external_id for _, incoming in items},
-        ).values_list("channel_id", "external_id")
+def _attach_all(rows: Sequence[HeldMessage], now: datetime) -> None:
+    """Attach held messages (in the order given), then those waiting for them, and so on."""
+    while rows:
+        attached = [message for row in rows if (message := attach(row, now=now)) is not None]
+        rows = waiting_for(attached) if attached else []
+
+
+def retry_held(*, held_ids: Sequence[int], now: datetime | None = None) -> int:
+    """Try held, expired or discarded messages again now (the admin's retry): each whose parent
+    is stored is attached, with what waits for it; the others wait again, for a whole expiry
+    time. Returns how many were attached."""
+    now = now or timezone.now()
+    attached = 0
+    rows = (
+        HeldMessage.objects.filter(pk__in=held_ids)
+        .exclude(state=HeldState.ATTACHED)
+        .select_related("channel__account")
+        .order_by("received_at", "id")
     )
+    with clocks.one_policy_set():
+        for row in rows:
+            HeldMessage.objects.filter(pk=row.pk).exclude(state=HeldState.ATTACHED).update(
+                state=HeldState.HELD,
+                closed_at=None,
+                reason="",
+                expires_at=now + timedelta(days=settings.CSTRACKER_HELD_EXPIRY_DAYS),
+            )
+            message = attach(row, now=now)
+            if message is None:
+                HeldMessage.objects.filter(pk=row.pk, state=HeldState.HELD).update(
+                    reason=f"retried {now:%Y-%m-%d %H:%M} UTC: its parent has still not arrived"
+                )
+                continue
+            attached += 1
+            _attach_all(waiting_for([message]), now)
+    return attached
+
+
+def _known(items: Sequence[tuple[Channel, IncomingMessage]]) -> tuple[set[tuple[int, str]], Awaited]:
+    """Of `items`' (channel id, external id) pairs, those already stored or held (a copy of one is
+    a duplicate); and what held messages wait for among them (by id or thread id). One query."""
+    awaited = Awaited()
+    if not items:
+        return set(), awaited
+    channels = {channel.pk for channel, _ in items}
+    ids = {incoming.external_id for _, incoming in items}
+    columns = ("channel_id", "external_id", "what")
+    rows = (
+        Message.objects.filter(channel_id__any=channels, external_id__any=ids)
+        .order_by()
+        .annotate(what=Value("stored"))
+        .values_list(*columns)
+        .union(
+            HeldMessage.objects.filter(channel_id__any=channels, external_id__any=ids)
+            .order_by()
+            .annotate(what=Value("held"))
+            .values_list(*columns),
+            HeldWait.objects.filter(
+                waiting_on((channel.pk, m.external_id, m.thread_id) for channel, m in items),
+                held__state=HeldState.HELD,
+            )
+            .order_by()
+            .annotate(what=F("kind"))
+            .values_list(*columns),
+            all=True,
+        )
+    )
+    known = set()
+    for channel_id, value, what in rows:
+        if what in ("stored", "held"):
+            known.add((channel_id, value))
+        else:
+            awaited.found(channel_id, what, value)
+    return known, awaited

@@ -147,6 +147,15 @@ def named_ids(incoming: IncomingMessage) -> list[str]:
     return [r for r in (incoming.in_reply_to, *incoming.references) if r]
 
 
+def awaited(incoming: IncomingMessage) -> tuple[list[str], str]:
+    """What an agent's reply or note that finds no inquiry waits for (`held.py`): the message ids it
+    names, as `references()` tries them, and its thread id ("" for none). A customer's message
+    waits for nothing: it opens an inquiry."""
+    if incoming.direction == Direction.INBOUND:
+        return [], ""
+    return list(dict.fromkeys(references(incoming))), incoming.thread_id
+
+
 def ticket_reference(incoming: IncomingMessage) -> int | None:
     """The inquiry id a subject's "[#123]" names, if any."""
     match = TICKET_REF_RE.search(incoming.subject or "")
