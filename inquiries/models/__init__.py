@@ -137,3 +137,35 @@ __all__ += ["MailWebhook", "MailWebhookToken", "MailboxConfig", "OutgoingMail", 
 from inquiries.models.health import HealthSnapshot, HealthStatus, MarketplacePreset, OrderVolume  # noqa: E402
 
 __all__ += ["HealthSnapshot", "HealthStatus", "MarketplacePreset", "OrderVolume"]
+
+from inquiries.models.orders import (  # noqa: E402
+    Cancellation,
+    CancelledBy,
+    Claim,
+    ClaimKind,
+    ClaimOutcome,
+    Feedback,
+    FulfilmentChannel,
+    MarketplaceMetric,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Return,
+    Shipment,
+)
+
+__all__ += [
+    "Cancellation",
+    "CancelledBy",
+    "Claim",
+    "ClaimKind",
+    "ClaimOutcome",
+    "Feedback",
+    "FulfilmentChannel",
+    "MarketplaceMetric",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Return",
+    "Shipment",
+]
