@@ -119,6 +119,8 @@ class Order(models.Model):
         indexes = [
             # An account's orders by date: the admin's list and the health windows of issue 21.
             models.Index(fields=["account", "purchased_at"], name="order_account_purchased"),
+            # The admin's search by order id, across the accounts a user sees.
+            models.Index(fields=["marketplace_order_id"], name="order_marketplace_id"),
         ]
 
     def __str__(self) -> str:
@@ -272,7 +274,14 @@ class Feedback(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="feedback", db_index=False)
     rating = models.PositiveSmallIntegerField(
-        help_text="1 to 5 stars; 1-2 negative, 3 neutral, 4-5 positive."
+        choices=[
+            (1, "1 (negative)"),
+            (2, "2 (negative)"),
+            (3, "3 (neutral)"),
+            (4, "4 (positive)"),
+            (5, "5 (positive)"),
+        ],
+        help_text="1 to 5 stars; 1-2 negative, 3 neutral, 4-5 positive.",
     )
     text = models.TextField(blank=True, help_text="The buyer's comment.")
     response = models.TextField(blank=True, help_text="The seller's public response, if any.")
