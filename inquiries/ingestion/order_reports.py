@@ -81,7 +81,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderFacts:
     order_id: str
     merchant_order_id: str = ""
@@ -101,7 +101,7 @@ class OrderFacts:
     ship_country: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LineFacts:
     sku: str
     item_id: str = ""
@@ -111,7 +111,7 @@ class LineFacts:
     item_status: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShipmentFacts:
     shipment_id: str
     carrier: str = ""
@@ -122,7 +122,7 @@ class ShipmentFacts:
     warehouse: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReturnFacts:
     external_id: str
     sku: str = ""
@@ -136,7 +136,7 @@ class ReturnFacts:
     received_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeedbackFacts:
     rating: int
     text: str = ""
@@ -145,7 +145,7 @@ class FeedbackFacts:
     left_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """What one report row says: always an order, and by format one of its parts."""
 
@@ -169,20 +169,22 @@ class _Cells:
     rejection lists every problem of the row, in the file's column order."""
 
     def __init__(self, row: list[str], columns: dict[str, tuple[int, str]], zone: ZoneInfo, reading: Reading):
-        self.row = row
+        width = len(row)
+        # The format's cells, trimmed; a row shorter than the header has empty cells at its end.
+        self.values = {
+            column: (row[index].strip() if index < width else "") for column, (index, _) in columns.items()
+        }
+        # Most rows have no control character at all: one search, instead of one per cell.
+        self.dirty = _CONTROL_RE.search("".join(self.values.values())) is not None
         self.columns = columns
         self.zone = zone
         self.reading = reading
         self.errors: list[tuple[int, str]] = []  # (column index, message)
 
-    def _raw(self, column: str) -> str | None:
-        place = self.columns.get(column)
-        if place is None:
-            return None
-        index = place[0]
-        return self.row[index].strip() if index < len(self.row) else ""
+    def raw(self, column: str) -> str:
+        return self.values.get(column, "")
 
-    def _error(self, column: str, problem: str) -> None:
+    def error(self, column: str, problem: str) -> None:
         index, header = self.columns[column]
         self.errors.append((index, f"{header}: {problem}"))
 
@@ -190,47 +192,47 @@ class _Cells:
         self, column: str, *, limit: str | None = None, required: bool = False, line: bool = True
     ) -> str:
         """The cell's text, trimmed. `limit` names the MAX_LENGTHS entry; `line`: no control
-        characters (ids, names), as opposed to free text (comments) that may hold line breaks."""
-        value = self._raw(column)
-        if value is None:
-            return ""
-        if required and not value:
-            self._error(column, "required")
-            return ""
+        characters (ids, names), as opposed to free text (comments) that may hold line breaks.
+        A column the file does not have reads as empty (required ones are checked in the header)."""
+        value = self.values.get(column, "")
+        if not value:
+            if required:
+                self.error(column, "required")
+            return value
         if limit is not None and len(value) > MAX_LENGTHS[limit]:
-            self._error(column, f"longer than {MAX_LENGTHS[limit]} characters ({len(value)})")
+            self.error(column, f"longer than {MAX_LENGTHS[limit]} characters ({len(value)})")
             return ""
-        if line and _CONTROL_RE.search(value):
-            self._error(column, "contains control characters")
+        if line and self.dirty and _CONTROL_RE.search(value):
+            self.error(column, "contains control characters")
             return ""
         return value
 
     def timestamp(
         self, column: str, *, required: bool = False, reading: Reading | None = None
     ) -> datetime | None:
-        value = self._raw(column)
+        value = self.values.get(column, "")
         if not value:
-            if required and value is not None:
-                self._error(column, "required")
+            if required:
+                self.error(column, "required")
             return None
         try:
             return read_timestamp(value, self.zone, reading or self.reading)
         except ValueError as exc:
-            self._error(column, str(exc))
+            self.error(column, str(exc))
             return None
 
     def quantity(self, column: str, *, default: int = 0) -> int:
-        value = self._raw(column)
+        value = self.values.get(column, "")
         if not value:
             return default
         if not value.isdigit() or int(value) > MAX_QUANTITY:
-            self._error(column, f"not a whole number of units from 0 to {MAX_QUANTITY:,}: {shown(value)}")
+            self.error(column, f"not a whole number of units from 0 to {MAX_QUANTITY:,}: {shown(value)}")
             return default
         return int(value)
 
     def amount(self, column: str) -> Decimal | None:
         """An amount: "1299.00", "1,299.00" (thousands separators) or "12,99" (a decimal comma)."""
-        value = self._raw(column)
+        value = self.values.get(column, "")
         if not value:
             return None
         text = value.replace(" ", "")
@@ -243,21 +245,21 @@ class _Cells:
         except InvalidOperation:
             amount = None
         if amount is None:
-            self._error(column, f"not an amount: {shown(value)}")
+            self.error(column, f"not an amount: {shown(value)}")
             return None
         if amount != amount.quantize(Decimal("0.01")):
-            self._error(column, f"more than two decimals: {shown(value)}")
+            self.error(column, f"more than two decimals: {shown(value)}")
             return None
         if abs(amount) > MAX_AMOUNT:
-            self._error(column, f"too large: {shown(value)}")
+            self.error(column, f"too large: {shown(value)}")
             return None
         return amount
 
     def code(self, column: str, length: int) -> str:
         """An ISO code of `length` letters (currency, country), upper-cased; empty allowed."""
-        value = self._raw(column) or ""
+        value = self.values.get(column, "")
         if value and not (len(value) == length and value.isascii() and value.isalpha()):
-            self._error(column, f"not a {length}-letter code: {shown(value)}")
+            self.error(column, f"not a {length}-letter code: {shown(value)}")
             return ""
         return value.upper()
 
@@ -265,7 +267,7 @@ class _Cells:
         value = self.text(column, limit=limit)
         problem = sender_error(value)
         if problem:
-            self._error(column, f"{problem}: {shown(value)}")
+            self.error(column, f"{problem}: {shown(value)}")
             return ""
         return value.lower()
 
@@ -318,7 +320,7 @@ _FULFILMENT = {
 def _fulfilment(cells: _Cells, column: str) -> str:
     value = cells.text(column)
     if value and value.casefold() not in _FULFILMENT:
-        cells._error(column, f"expected Amazon or Merchant (AFN or MFN): {shown(value)}")
+        cells.error(column, f"expected Amazon or Merchant (AFN or MFN): {shown(value)}")
         return ""
     return _FULFILMENT.get(value.casefold(), "")
 
@@ -399,7 +401,7 @@ def _read_fba_shipments(cells: _Cells) -> Record:
 def _read_fba_returns(cells: _Cells) -> Record:
     order_id = _order_id(cells, "order-id")
     sku = cells.text("sku", limit="sku", required=True)
-    returned_on = cells._raw("return-date") or ""
+    returned_on = cells.raw("return-date") or ""
     received_at = cells.timestamp("return-date", required=True)
     plate = cells.text("license-plate-number", limit="return_id")
     returned = ReturnFacts(
@@ -428,7 +430,7 @@ def _read_feedback(cells: _Cells) -> Record:
         if rating_text in ("1", "2", "3", "4", "5"):
             rating = int(rating_text)
         else:
-            cells._error("rating", f"not a rating from 1 to 5: {shown(rating_text)}")
+            cells.error("rating", f"not a rating from 1 to 5: {shown(rating_text)}")
     # The report gives the day only: it is read as the start of that day, local time.
     day_reading = replace(cells.reading, default_time=cells.reading.default_time or time(0))
     feedback = FeedbackFacts(

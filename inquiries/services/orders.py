@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +35,7 @@ from inquiries.ingestion.order_reports import (
     ShipmentFacts,
 )
 from inquiries.models import Account, Feedback, Inquiry, Order, OrderLine, Return, Shipment
+from inquiries.services.bulk import PlannerStatistics, upsert_rows
 
 BATCH_SIZE = 1000
 
@@ -127,6 +129,7 @@ def import_orders(
     result = into or OrderImport(format=fmt.name, dry_run=dry_run)
     for label in ("orders", *(part.label for part in PARTS if _carried(fmt, part))):
         result.count(label)
+    statistics = None if dry_run else _planner_statistics(fmt)
     batch: list[Record] = []
     for line, item in rows:
         result.rows += 1
@@ -135,13 +138,37 @@ def import_orders(
             if on_rejected is not None:
                 on_rejected(line, item)
             continue
-        batch.append(item)
-        if len(batch) >= batch_size:
+        # A batch ends between two orders (a report lists an order's rows together), so that
+        # an order is written once, or at twice the size at the latest.
+        if len(batch) >= batch_size and (
+            item.order.order_id != batch[-1].order.order_id or len(batch) >= 2 * batch_size
+        ):
             _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+            if statistics is not None:
+                statistics.add(len(batch))
             batch = []
+        batch.append(item)
     if batch:
         _store(account, fmt, batch, result, dry_run=dry_run, now=now)
     return result
+
+
+def _planner_statistics(fmt: ReportFormat) -> PlannerStatistics:
+    """What the batches look rows up by, the report's own kind first (its growth counts): a
+    table that grew from nothing during the import is analysed again as it grows, or its
+    lookups turn into scans of the whole table (see `bulk.PlannerStatistics`)."""
+    lookups: dict[type[Model], Sequence[str]] = {
+        part.model: _key_fields(part) for part in PARTS if part.attr in fmt.owns
+    }
+    lookups[Order] = ("account", "marketplace_order_id")
+    for part in PARTS:
+        if _carried(fmt, part):
+            lookups.setdefault(part.model, _key_fields(part))
+    return PlannerStatistics(lookups)
+
+
+def _key_fields(part: _Part) -> tuple[str, ...]:
+    return ("order", *([part.key] if part.key else []))
 
 
 def _carried(fmt: ReportFormat, part: _Part) -> bool:
@@ -201,25 +228,22 @@ def _store_orders(
     counts.updated += len(existing) if owns else 0
     if dry_run:
         return {order_id: existing.get(order_id, order_id) for order_id in latest}
-    written = [
-        Order(
-            account=account,
-            marketplace_order_id=order_id,
-            updated_at=now,
-            **{name: getattr(order, name) for name in ORDER_COLUMNS},
-        )
-        for order_id, order in latest.items()
-        if owns or order_id not in existing
-    ]
-    # Upserts, also for orders this report only creates: an order another import stored
-    # meanwhile is then left as it is (only updated_at is written), and its id comes back.
-    Order.objects.bulk_create(
-        written,
-        update_conflicts=True,
-        unique_fields=["account", "marketplace_order_id"],
-        update_fields=[*ORDER_COLUMNS, "updated_at"] if owns else ["updated_at"],
+    values = attrgetter(*ORDER_COLUMNS)
+    written = upsert_rows(
+        Order,
+        ["account_id", "marketplace_order_id", *ORDER_COLUMNS, "updated_at"],
+        [
+            (account.pk, order_id, *values(order), now)
+            for order_id, order in latest.items()
+            if owns or order_id not in existing
+        ],
+        unique=["account", "marketplace_order_id"],
+        # An order this report only creates, stored by another import meanwhile, is left as it
+        # is but for updated_at: so that its id comes back too.
+        update=[*ORDER_COLUMNS, "updated_at"] if owns else ["updated_at"],
+        returning=["marketplace_order_id", "pk"],
     )
-    return {**existing, **{order.marketplace_order_id: order.pk for order in written}}
+    return {**existing, **dict(written)}  # type: ignore[arg-type]
 
 
 def _store_part(
@@ -242,19 +266,14 @@ def _store_part(
     counts.updated += (len(latest) - len(new)) if owns else 0
     if dry_run:
         return
-    written = [
-        part.model(order_id=order, **{name: getattr(facts, name) for name in part.columns})
-        for key, (order, facts) in latest.items()
-        if owns or key not in existing
-    ]
-    unique = ["order", *([part.key] if part.key else [])]
-    if owns:
-        updated = [name for name in part.columns if name != part.key]
-        part.model._default_manager.bulk_create(
-            written, update_conflicts=True, unique_fields=unique, update_fields=updated
-        )
-    else:
-        part.model._default_manager.bulk_create(written, ignore_conflicts=True)
+    values = attrgetter(*part.columns)
+    upsert_rows(
+        part.model,
+        ["order_id", *part.columns],
+        [(order, *values(facts)) for key, (order, facts) in latest.items() if owns or key not in existing],
+        unique=list(_key_fields(part)),
+        update=[name for name in part.columns if name != part.key] if owns else [],
+    )
 
 
 def _unlinked(
