@@ -285,7 +285,8 @@ class ReportFormat:
     title: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
-    owns: frozenset[str]  # the parts of a record this report is the source of: it may overwrite them
+    carries: frozenset[str]  # the parts of a record its rows fill: "order", "line", "shipment"...
+    owns: frozenset[str]  # those this report is the source of: it may overwrite them
     read: Reader
     aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
 
@@ -460,6 +461,7 @@ FORMATS: dict[str, ReportFormat] = {
                 "product-name asin item-status currency item-price ship-city ship-state ship-postal-code "
                 "ship-country"
             ),
+            carries=frozenset({"order", "line"}),
             owns=frozenset({"order", "line"}),
             read=_read_all_orders,
         ),
@@ -472,6 +474,7 @@ FORMATS: dict[str, ReportFormat] = {
                 "ship-service-level carrier tracking-number estimated-arrival-date fulfillment-center-id "
                 "sales-channel ship-city ship-state ship-postal-code ship-country"
             ),
+            carries=frozenset({"order", "line", "shipment"}),
             owns=frozenset({"shipment"}),
             read=_read_fba_shipments,
         ),
@@ -483,6 +486,7 @@ FORMATS: dict[str, ReportFormat] = {
                 "asin quantity fulfillment-center-id detailed-disposition reason status "
                 "license-plate-number customer-comments"
             ),
+            carries=frozenset({"order", "returned"}),
             owns=frozenset({"returned"}),
             read=_read_fba_returns,
         ),
@@ -491,6 +495,7 @@ FORMATS: dict[str, ReportFormat] = {
             title="Amazon seller feedback (Feedback Manager download)",
             required=("date", "rating", "order id"),
             optional=("comments", "response", "rater email"),
+            carries=frozenset({"order", "feedback"}),
             owns=frozenset({"feedback"}),
             read=_read_feedback,
             aliases=(("your response", "response"),),

@@ -117,7 +117,8 @@ def import_orders(
     now: datetime | None = None,
     into: OrderImport | None = None,
 ) -> OrderImport:
-    """Store the parsed rows of one report for `account`, `batch_size` rows per transaction.
+    """Store the parsed rows of one report for `account`, in batches of `batch_size` rows (up to
+    twice that, to end a batch between two orders), one transaction each.
 
     Each rejected row goes to `on_rejected(line, rejection)` as it comes (in file order) and
     is counted; the rest are stored. With `dry_run` the same batches are looked up and
@@ -127,7 +128,7 @@ def import_orders(
     """
     now = now or timezone.now()
     result = into or OrderImport(format=fmt.name, dry_run=dry_run)
-    for label in ("orders", *(part.label for part in PARTS if _carried(fmt, part))):
+    for label in ("orders", *(part.label for part in PARTS if part.attr in fmt.carries)):
         result.count(label)
     statistics = None if dry_run else _planner_statistics(fmt)
     batch: list[Record] = []
@@ -162,18 +163,13 @@ def _planner_statistics(fmt: ReportFormat) -> PlannerStatistics:
     }
     lookups[Order] = ("account", "marketplace_order_id")
     for part in PARTS:
-        if _carried(fmt, part):
+        if part.attr in fmt.carries:
             lookups.setdefault(part.model, _key_fields(part))
     return PlannerStatistics(lookups)
 
 
 def _key_fields(part: _Part) -> tuple[str, ...]:
     return ("order", *([part.key] if part.key else []))
-
-
-def _carried(fmt: ReportFormat, part: _Part) -> bool:
-    """Whether a format's records carry this part (the parts it owns, and lines of shipments)."""
-    return part.attr in fmt.owns or (part.attr == "line" and "shipment" in fmt.owns)
 
 
 def _store(
