@@ -95,27 +95,43 @@ def test_orders_cannot_be_added_or_changed_in_the_admin(staff, amazon):
 
 
 # session, user, the user's and their groups' permissions, the account filter's choices (for a
-# scoped user the accounts among the rows), the count of rows and of all rows in scope, the rows
-# with their account
-ORDER_LIST_QUERIES = 8
-# the same for lines and feedback: the account filter's choices are the user's accounts, the
-# rows come with their order
-PART_LIST_QUERIES = 8
+# scoped user the accounts among the rows, or the user's accounts), the count of rows and of
+# all rows in scope, the rows with their account or order; and one query for each filter on a
+# plain column, which lists the values found (a return's reason code, a metric's name and source)
+LIST_QUERIES = {
+    "order": 8,
+    "orderline": 8,
+    "shipment": 8,
+    "return": 9,
+    "feedback": 8,
+    "cancellation": 8,
+    "claim": 8,
+    "marketplacemetric": 10,
+}
 
 
 @pytest.mark.parametrize("count", [5, 50])
-def test_the_order_lists_run_the_same_queries_for_5_and_50_orders(
+def test_every_orders_list_runs_the_same_queries_for_5_and_50_rows(
     staff, amazon, count, django_assert_num_queries
 ):
     for n in range(count):
         order = m.Order.objects.create(account=amazon, marketplace_order_id=f"111-{n}")
         m.OrderLine.objects.create(order=order, sku="A")
+        m.Shipment.objects.create(order=order, shipment_id=f"S{n}")
+        m.Return.objects.create(order=order, external_id=f"R{n}", reason_code="DEFECTIVE")
         m.Feedback.objects.create(order=order, rating=5)
+        m.Cancellation.objects.create(order=order)
+        m.Claim.objects.create(order=order, kind=m.ClaimKind.CHARGEBACK)
+        m.MarketplaceMetric.objects.create(
+            account=amazon,
+            metric="order_defect_rate",
+            window_start=f"2026-01-01T00:{n:02}Z",
+            window_end="2026-03-01T00:00Z",
+            reported_at="2026-03-01T00:00Z",
+            source="GET_V2_SELLER_PERFORMANCE_REPORT",
+        )
 
-    with django_assert_num_queries(ORDER_LIST_QUERIES):
-        response = staff.get("/admin/inquiries/order/")
-    assert len(response.context["cl"].result_list) == count
-    for page in ("orderline", "feedback"):
-        with django_assert_num_queries(PART_LIST_QUERIES):
+    for page, queries in LIST_QUERIES.items():
+        with django_assert_num_queries(queries):
             response = staff.get(f"/admin/inquiries/{page}/")
-        assert len(response.context["cl"].result_list) == count
+        assert len(response.context["cl"].result_list) == count, page
