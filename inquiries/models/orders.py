@@ -42,7 +42,13 @@ class Order(models.Model):
     """One marketplace order of an account, as the marketplace's order report describes it."""
 
     # Not indexed alone: order_unique_id and order_account_purchased start with it.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders", db_index=False)
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="orders",
+        db_index=False,
+        help_text="The seller account.",
+    )
     marketplace_order_id = models.CharField(
         max_length=ORDER_ID_LENGTH,
         help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. "
@@ -103,9 +109,11 @@ class Order(models.Model):
     )
     buyer_name = models.CharField(max_length=200, blank=True, help_text="The buyer's name, when given.")
     currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217 code of the order's prices.")
-    ship_city = models.CharField(max_length=100, blank=True)
-    ship_state = models.CharField(max_length=100, blank=True)
-    ship_postal_code = models.CharField(max_length=32, blank=True)
+    ship_city = models.CharField(
+        max_length=100, blank=True, help_text="Where it ships to (Amazon: ship-city)."
+    )
+    ship_state = models.CharField(max_length=100, blank=True, help_text="Amazon: ship-state.")
+    ship_postal_code = models.CharField(max_length=32, blank=True, help_text="Amazon: ship-postal-code.")
     ship_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 country code.")
     updated_at = models.DateTimeField(
         default=dj_timezone.now, help_text="When an import last wrote this order in cstracker."
@@ -130,7 +138,9 @@ class Order(models.Model):
 class OrderLine(models.Model):
     """One product of an order: a row of the All Orders report (one per SKU)."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="lines", db_index=False, help_text="The order."
+    )
     sku = models.CharField(
         max_length=SKU_LENGTH, help_text="The seller's SKU; one line per SKU and order (the report's key)."
     )
@@ -166,15 +176,19 @@ class OrderLine(models.Model):
 class Shipment(models.Model):
     """One parcel of an order, from the marketplace's shipment report or the seller's confirmation."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments", db_index=False)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="shipments", db_index=False, help_text="The order."
+    )
     shipment_id = models.CharField(
         max_length=100,
         help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, "
         "the tracking number. Unique per order.",
     )
-    carrier = models.CharField(max_length=100, blank=True)
+    carrier = models.CharField(
+        max_length=100, blank=True, help_text="As the report names it (Amazon: carrier)."
+    )
     service = models.CharField(max_length=100, blank=True, help_text="The carrier's service or ship level.")
-    tracking_number = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True, help_text="The carrier's tracking number.")
     shipped_at = models.DateTimeField(
         null=True, blank=True, help_text="When it left the warehouse (Amazon: shipment-date)."
     )
@@ -209,8 +223,16 @@ class Cancellation(models.Model):
     """An order (or part of it) cancelled: who asked, when, why. A seller cancelling before
     shipment counts in Amazon's pre-fulfilment cancel rate; a buyer's request does not."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="cancellations")
-    cancelled_by = models.CharField(max_length=16, choices=CancelledBy.choices, blank=True, default="")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="cancellations", help_text="The order."
+    )
+    cancelled_by = models.CharField(
+        max_length=16,
+        choices=CancelledBy.choices,
+        blank=True,
+        default="",
+        help_text="Who cancelled, as the marketplace reports it.",
+    )
     at = models.DateTimeField(null=True, blank=True, help_text="When the order was cancelled.")
     reason = models.TextField(blank=True, help_text="The reason as given (a code or the buyer's words).")
 
@@ -224,15 +246,17 @@ class Cancellation(models.Model):
 class Return(models.Model):
     """Units a buyer sent back: a row of Amazon's FBA customer returns report."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="returns", db_index=False)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="returns", db_index=False, help_text="The order."
+    )
     external_id = models.CharField(
         max_length=200,
         help_text="What identifies the return in its report, unique per order: Amazon's licence plate "
         "number, or SKU and return date when the report has none.",
     )
-    sku = models.CharField(max_length=SKU_LENGTH, blank=True)
+    sku = models.CharField(max_length=SKU_LENGTH, blank=True, help_text="The seller's SKU returned.")
     item_id = models.CharField(max_length=64, blank=True, help_text="Amazon: ASIN.")
-    quantity = models.PositiveIntegerField(default=1)
+    quantity = models.PositiveIntegerField(default=1, help_text="Units returned (Amazon: quantity).")
     reason_code = models.CharField(
         max_length=100,
         blank=True,
@@ -272,7 +296,9 @@ class Feedback(models.Model):
     """The buyer's seller rating of an order (one per order, as Amazon allows). A rating of 1 or 2
     is negative feedback, a defect in Amazon's Order Defect Rate unless it was removed."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="feedback", db_index=False)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="feedback", db_index=False, help_text="The order rated."
+    )
     rating = models.PositiveSmallIntegerField(
         choices=[
             (1, "1 (negative)"),
@@ -285,7 +311,11 @@ class Feedback(models.Model):
     )
     text = models.TextField(blank=True, help_text="The buyer's comment.")
     response = models.TextField(blank=True, help_text="The seller's public response, if any.")
-    rater_email = models.CharField(max_length=320, blank=True)
+    rater_email = models.CharField(
+        max_length=320,
+        blank=True,
+        help_text="The buyer's address as the report gives it (Amazon: Rater Email).",
+    )
     left_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -323,11 +353,17 @@ class ClaimOutcome(models.TextChoices):
 class Claim(models.Model):
     """An A-to-z guarantee claim or a chargeback: each is a defect in Amazon's Order Defect Rate."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="claims")
-    kind = models.CharField(max_length=16, choices=ClaimKind.choices)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, choices=ClaimOutcome.choices, blank=True, default="")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="claims", help_text="The order.")
+    kind = models.CharField(max_length=16, choices=ClaimKind.choices, help_text="Which kind of claim.")
+    opened_at = models.DateTimeField(null=True, blank=True, help_text="When the buyer filed it.")
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When the marketplace decided it.")
+    outcome = models.CharField(
+        max_length=16,
+        choices=ClaimOutcome.choices,
+        blank=True,
+        default="",
+        help_text="The marketplace's decision; for the buyer, it is a defect.",
+    )
     amount = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Claimed, in the order's currency."
     )
@@ -344,7 +380,11 @@ class MarketplaceMetric(models.Model):
     the seller performance report), kept beside the one cstracker computes."""
 
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="marketplace_metrics", db_index=False
+        Account,
+        on_delete=models.CASCADE,
+        related_name="marketplace_metrics",
+        db_index=False,
+        help_text="The account measured.",
     )
     metric = models.CharField(
         max_length=64, help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").'
