@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +51,31 @@ def describe_database() -> str:
     import sqlite3
 
     return f"SQLite {sqlite3.sqlite_version}"
+
+
+def database_url() -> str:
+    """The URL of the database in use (the throwaway one), for child processes."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    return (
+        f"postgres://{params.get('USER') or 'postgres'}@{params.get('HOST') or '127.0.0.1'}:"
+        f"{params.get('PORT') or 5432}/{params['NAME']}"
+    )
+
+
+def run_child(script: str, *args: str, **env: str) -> dict:
+    """Run `script` with `args` in a child process on the database in use; the JSON object its
+    last line of output prints."""
+    output = subprocess.run(
+        [sys.executable, script, *args],
+        env={**os.environ, "DATABASE_URL": database_url(), **env},
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def median(values: list[float]) -> float:

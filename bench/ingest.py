@@ -36,8 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from _setup import REPO, describe_database, median, no_broker, throwaway_database
-from django.db import connection
+from _setup import REPO, database_url, describe_database, median, no_broker, run_child, throwaway_database
 
 
 def messages(count: int, *, seed: int, prefix: str) -> Iterator[tuple[str, bytes]]:
@@ -110,27 +109,8 @@ def child_import(path: str, channel: str) -> None:
     print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu() - cpu_started, "peak_mb": peak_mb}))
 
 
-def database_url() -> str:
-    params = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{params['NAME']}"
-    return (
-        f"postgres://{params.get('USER') or 'postgres'}@{params.get('HOST') or '127.0.0.1'}:"
-        f"{params.get('PORT') or 5432}/{params['NAME']}"
-    )
-
-
 def run_import(path: Path, channel: str) -> dict:
-    env = {**os.environ, "DATABASE_URL": database_url(), "CSTRACKER_BENCH_CHILD": "1"}
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", str(path), "--channel", channel],
-        env=env,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return run_child(__file__, "--child", str(path), "--channel", channel, CSTRACKER_BENCH_CHILD="1")
 
 
 def bench_api(count: int, channel: str, token: str, *, seed: int = 7) -> float:

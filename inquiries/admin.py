@@ -233,5 +233,6 @@ from inquiries import (  # noqa: E402 - the modules below register more models o
     admin_held,  # noqa: F401  (replies and notes held until their parent arrives)
     admin_mail,  # noqa: F401  (e-mail channel admin, registered on import)
     admin_notifications,  # noqa: F401
+    admin_orders,  # noqa: F401  (orders, their lines, shipments, returns, feedback, claims; metrics)
     admin_reports,  # noqa: F401  (report digests and the SLA rollup)
 )

@@ -49,3 +49,9 @@ urlpatterns += [
     ),
     path("accounts/<int:pk>/order-volumes/", health.OrderVolumesView.as_view(), name="account-order-volumes"),
 ]
+
+from inquiries.api import orders  # noqa: E402  (order reports, issue 20)
+
+urlpatterns += [
+    path("accounts/<int:pk>/orders/import/", orders.OrderImportView.as_view(), name="account-orders-import"),
+]

@@ -17,6 +17,7 @@ time is on, and ids that spreadsheets wrote as "123.0".
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inquiries.ingestion.addresses import sender_error
@@ -109,10 +110,17 @@ def open_csv(path: Path) -> TextIO:
     some exports write unquoted (the twcs sample does), does not split its row; a file whose
     lines end with carriage returns only (old Mac exports) is read with those as row ends.
     """
-    with path.open("rb") as probe:
-        head = probe.read(64 * 1024)
+    return decode_csv(path.open("rb"))
+
+
+def decode_csv(raw: BinaryIO) -> TextIO:
+    """`open_csv()` for a file already open in binary (an upload): the same decoding and line
+    ends. The stream must be seekable; it is read from its current position."""
+    start = raw.tell()
+    head = raw.read(64 * 1024)
+    raw.seek(start)
     newline = "" if b"\r" in head and b"\n" not in head else "\n"
-    return path.open(encoding="utf-8-sig", errors="replace", newline=newline)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=newline)
 
 
 def parse_mapping(spec: str) -> dict[str, str]:
@@ -278,7 +286,7 @@ def parse_csv(
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # strict: a stray quote is reported on its own row instead of silently swallowing the
     # rows after it into one field.
-    reader = csv.reader(_clean_lines(stream), strict=True)
+    reader = csv.reader(clean_lines(stream), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -316,29 +324,31 @@ def _rows(
             yield first_line, exc
 
 
-def _clean_lines(lines: Iterable[str]) -> Iterator[str]:
+def clean_lines(lines: Iterable[str], *, quoting: bool = True) -> Iterator[str]:
     """Each line made storable, and a carriage return alone outside quotes read as a space.
 
     The csv module ends a row at any carriage return outside quotes; one that is not part
     of a line end is a line break inside a field that the exporter forgot to quote. Whether
     it is outside quotes follows from the number of quote characters before it in the row
     (an escaped quote is two). Inside quotes it is kept, as the csv module keeps it.
+    `quoting=False` is for files whose quote characters are plain text (tab-separated
+    reports read with `csv.QUOTE_NONE`): every carriage return is then outside quotes.
     """
     quoted = False
     for line in lines:
         line = _UNSTORABLE_RE.sub(lambda match: "" if match.group(0) == "\x00" else "\ufffd", line)
         body = line.rstrip("\r\n")
         if "\r" not in body:
-            quoted ^= bool(line.count('"') & 1)
+            quoted ^= quoting and bool(line.count('"') & 1)
             yield line
             continue
         pieces = body.split("\r")
         out = []
         for piece in pieces[:-1]:
-            quoted ^= bool(piece.count('"') & 1)
+            quoted ^= quoting and bool(piece.count('"') & 1)
             out.append(piece + ("\r" if quoted else " "))
         out.append(pieces[-1])
-        quoted ^= bool(pieces[-1].count('"') & 1)
+        quoted ^= quoting and bool(pieces[-1].count('"') & 1)
         yield "".join(out) + line[len(body) :]
 
 
@@ -426,11 +436,11 @@ def _message(
         if _direction(values["direction"]) is None:
             hint = " (map values with --map-values)" if "direction" not in reading.value_maps else ""
             errors.append(
-                f"{label('direction')}: not inbound, outbound or note: {_shown(values['direction'])}{hint}"
+                f"{label('direction')}: not inbound, outbound or note: {shown(values['direction'])}{hint}"
             )
     automatic = _BOOLEANS.get(values.get("automatic", "").lower())
     if automatic is None:
-        errors.append(f"{label('automatic')}: not true/false, 1/0 or yes/no: {_shown(values['automatic'])}")
+        errors.append(f"{label('automatic')}: not true/false, 1/0 or yes/no: {shown(values['automatic'])}")
     received_at = None
     if "received_at" in columns:
         try:
@@ -443,7 +453,7 @@ def _message(
             values[field] = ""
     address_error = sender_error(values.get("sender_address", ""))
     if address_error:
-        errors.append(f"{label('sender_address')}: {address_error}: {_shown(values['sender_address'])}")
+        errors.append(f"{label('sender_address')}: {address_error}: {shown(values['sender_address'])}")
     if errors:
         raise Rejected("; ".join(errors))
 
@@ -492,7 +502,7 @@ def read_timestamp(value: str, zone: ZoneInfo, reading: Reading | None = None) -
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"out of range: {_shown(value)}") from None
+        raise ValueError(f"out of range: {shown(value)}") from None
 
 
 def _parsed(value: str, reading: Reading) -> datetime:
@@ -503,16 +513,16 @@ def _parsed(value: str, reading: Reading) -> datetime:
             except ValueError:
                 continue
         raise ValueError(
-            f"does not match --date-format {' or '.join(map(repr, reading.date_formats))}: {_shown(value)}"
+            f"does not match --date-format {' or '.join(map(repr, reading.date_formats))}: {shown(value)}"
         )
     if _DATE_ONLY_RE.match(value):
         try:
             day = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"not a valid date: {_shown(value)}") from None
+            raise ValueError(f"not a valid date: {shown(value)}") from None
         if reading.default_time is None:
             raise ValueError(
-                f"a date without a time of day (give --default-time, e.g. 12:00): {_shown(value)}"
+                f"a date without a time of day (give --default-time, e.g. 12:00): {shown(value)}"
             )
         return datetime.combine(day.date(), reading.default_time)
     try:
@@ -521,7 +531,7 @@ def _parsed(value: str, reading: Reading) -> datetime:
         pass
     else:
         if not _HAS_TIME_RE.match(value):
-            raise ValueError(f"a time of day is required: {_shown(value)}")
+            raise ValueError(f"a time of day is required: {shown(value)}")
         return parsed
     slash = _SLASH_DATE_RE.match(value)
     if slash:
@@ -537,7 +547,7 @@ def _parsed(value: str, reading: Reading) -> datetime:
         pass
     raise ValueError(
         f"not a timestamp this import reads (ISO 8601, RFC 2822, DD/MM/YYYY HH:MM and other common "
-        f"shapes, or give --date-format): {_shown(value)}"
+        f"shapes, or give --date-format): {shown(value)}"
     )
 
 
@@ -546,12 +556,12 @@ def _slash_date(match: re.Match[str], reading: Reading, value: str) -> datetime:
     day, month = (first, second) if reading.dayfirst else (second, first)
     if month > 12:
         other = "without --dayfirst" if reading.dayfirst else "with --dayfirst"
-        raise ValueError(f"month {month} does not exist: read the dates {other}? {_shown(value)}")
+        raise ValueError(f"month {month} does not exist: read the dates {other}? {shown(value)}")
     clock = match["time"]
     if clock is None:
         if reading.default_time is None:
             raise ValueError(
-                f"a date without a time of day (give --default-time, e.g. 12:00): {_shown(value)}"
+                f"a date without a time of day (give --default-time, e.g. 12:00): {shown(value)}"
             )
         at = reading.default_time
     else:
@@ -564,11 +574,11 @@ def _slash_date(match: re.Match[str], reading: Reading, value: str) -> datetime:
         try:
             at = datetime.strptime(text, pattern).time()
         except ValueError:
-            raise ValueError(f"not a time of day: {_shown(value)}") from None
+            raise ValueError(f"not a time of day: {shown(value)}") from None
     try:
         return datetime.combine(datetime(int(match["year"]), month, day).date(), at)
     except ValueError:
-        raise ValueError(f"not a valid date: {_shown(value)}") from None
+        raise ValueError(f"not a valid date: {shown(value)}") from None
 
 
 def _in_zone(naive: datetime, zone: ZoneInfo, fold: str | None, value: str) -> datetime:
@@ -583,7 +593,7 @@ def _in_zone(naive: datetime, zone: ZoneInfo, fold: str | None, value: str) -> d
             "happens twice (the clocks went back)" if repeated else "does not exist (the clocks went forward)"
         )
         raise ValueError(
-            f"{_shown(value)} in {zone.key} {what}: say which with --fold earlier or --fold later"
+            f"{shown(value)} in {zone.key} {what}: say which with --fold earlier or --fold later"
         )
     chosen = earlier if fold == "earlier" else later
     if not repeated:
@@ -593,6 +603,6 @@ def _in_zone(naive: datetime, zone: ZoneInfo, fold: str | None, value: str) -> d
     return chosen
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
     """A value quoted for an error message, cut to a readable length."""
     return repr(value if len(value) <= 60 else value[:57] + "...")

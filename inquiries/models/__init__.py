@@ -143,3 +143,35 @@ __all__ += ["HealthSnapshot", "HealthStatus", "MarketplacePreset", "OrderVolume"
 from inquiries.models.held import HeldMessage, HeldState, HeldWait, WaitKind  # noqa: E402
 
 __all__ += ["HeldMessage", "HeldState", "HeldWait", "WaitKind"]
+
+from inquiries.models.orders import (  # noqa: E402
+    Cancellation,
+    CancelledBy,
+    Claim,
+    ClaimKind,
+    ClaimOutcome,
+    Feedback,
+    FulfilmentChannel,
+    MarketplaceMetric,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Return,
+    Shipment,
+)
+
+__all__ += [
+    "Cancellation",
+    "CancelledBy",
+    "Claim",
+    "ClaimKind",
+    "ClaimOutcome",
+    "Feedback",
+    "FulfilmentChannel",
+    "MarketplaceMetric",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Return",
+    "Shipment",
+]

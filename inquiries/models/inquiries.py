@@ -88,6 +88,18 @@ class Inquiry(models.Model):
     # Indexed in Meta: equality only (no pattern-matching copy; searches go through the document).
     order_id = models.CharField(max_length=100, blank=True)
     sku = models.CharField(max_length=100, blank=True)
+    # Not `order`: its column would be order_id, the order id text above. Set by
+    # `services.orders.link_inquiries` when an Order of the account has that id.
+    linked_order = models.ForeignKey(
+        "Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inquiries",
+        db_index=False,  # indexed in Meta, only where set
+        editable=False,
+        help_text="The imported order whose marketplace order id is this inquiry's order id.",
+    )
     thread_key = models.CharField(
         max_length=255, blank=True, help_text="The source's own conversation id, when it has one."
     )
@@ -155,6 +167,11 @@ class Inquiry(models.Model):
             models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
             models.Index(fields=["order_id"], name="inquiry_order_id"),
             models.Index(fields=["sku"], name="inquiry_sku"),
+            # An order's inquiries, and SET NULL when an order is deleted; most inquiries have
+            # none, and their writes skip this index.
+            models.Index(
+                fields=["linked_order"], name="inquiry_linked_order", condition=Q(linked_order__isnull=False)
+            ),
             models.Index(fields=["account", "status"], name="inquiry_account_status"),
             # The queue's buckets (see selectors.queue_page): inquiries with an active clock in
             # deadline order, those at risk by warning time, and those without one newest first.

@@ -30,6 +30,7 @@ from inquiries.models import (
     WaitKind,
 )
 from inquiries.services.bulk import PlannerStatistics
+from inquiries.services.orders import OrderImport
 from inquiries.services.recording import Held, Outcome, owner, record_messages
 
 
@@ -190,14 +191,14 @@ class _Recorder:
                     self.rejected.append((position, label, reason))
 
 
-def database_lost(exc: DatabaseError, tally: Tally, resume: str) -> CommandError:
+def database_lost(exc: DatabaseError, tally: Tally | OrderImport, resume: str) -> CommandError:
     """The error an importer ends with when the database goes away mid-import (a restart, a
     dropped connection): what was stored stays stored, and the same command resumes."""
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return CommandError(
         f"the database stopped answering ({first_line}) after {tally.summary()}.\n"
         "Everything counted as imported is stored. To resume, run the same command again once the "
-        "database is back; what is already stored is skipped as a duplicate:\n"
+        "database is back; nothing already stored is stored twice:\n"
         f"  {resume}"
     )
 

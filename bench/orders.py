@@ -1,0 +1,289 @@
+"""Order report imports and linking inquiries to their orders, on PostgreSQL.
+
+    DATABASE_URL=postgres://... python bench/orders.py [--lines 1000000] [--runs 3] [--inquiries 100000]
+
+Each run writes, in a temporary folder, an Amazon All Orders report of `--lines` order lines
+(orders of 1 to 4 lines) and the Amazon Fulfilled Shipments report of the same lines (one
+shipment per order), and imports both with `manage.py import_orders` in a child process per
+file, into an account of its own (so every run creates what it imports). It prints lines
+per second for the order lines with their shipments (both files), and for each file, as the
+median of the runs, with each child's peak resident memory, and the peak memory of one
+import a tenth the size: flat memory means the import streams.
+
+Then linking: `--inquiries` inquiries naming orders that are not imported yet; an All Orders
+report of those orders is imported (each batch links the inquiries of its orders), the links
+are cleared, and `link_inquiries(account_id=...)`, the catch-up for a whole account, runs
+alone: its seconds are the figure.
+
+Everything runs in a throwaway database; the children publish no Celery tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from _setup import describe_database, median, no_broker, run_child, throwaway_database
+from django.db import connection
+
+
+def columns(text: str) -> list[str]:
+    return text.split()
+
+
+ORDER_COLUMNS = columns(
+    "amazon-order-id merchant-order-id purchase-date last-updated-date order-status fulfillment-channel "
+    "sales-channel order-channel ship-service-level product-name sku asin item-status quantity currency "
+    "item-price item-tax shipping-price shipping-tax gift-wrap-price gift-wrap-tax item-promotion-discount "
+    "ship-promotion-discount ship-city ship-state ship-postal-code ship-country promotion-ids cpf "
+    "is-business-order purchase-order-number price-designation"
+)
+SHIPMENT_COLUMNS = columns(
+    "amazon-order-id merchant-order-id shipment-id shipment-item-id amazon-order-item-id "
+    "merchant-order-item-id purchase-date payments-date shipment-date reporting-date buyer-email buyer-name "
+    "buyer-phone-number sku product-name quantity-shipped currency item-price item-tax shipping-price "
+    "shipping-tax gift-wrap-price gift-wrap-tax ship-service-level recipient-name ship-address-1 "
+    "ship-address-2 ship-address-3 ship-city ship-state ship-postal-code ship-country ship-phone-number "
+    "bill-address-1 bill-address-2 bill-address-3 bill-city bill-state bill-postal-code bill-country "
+    "item-promotion-discount ship-promotion-discount carrier tracking-number estimated-arrival-date "
+    "fulfillment-center-id fulfillment-channel sales-channel"
+)
+PRODUCTS = [f"SKU-{n:04d}" for n in range(2000)]
+
+
+def tsv_row(columns: list[str], values: dict[str, str]) -> str:
+    return "\t".join(values.get(column, "") for column in columns) + "\n"
+
+
+def order_id(prefix: int, n: int) -> str:
+    return f"{prefix:03d}-{n:07d}-{n % 9973:07d}"
+
+
+def write_reports(folder: Path, lines: int, *, prefix: int, seed: int) -> tuple[Path, Path]:
+    """An All Orders report of `lines` lines and the shipments report of the same lines."""
+    rng = random.Random(seed)
+    orders_path, shipments_path = folder / f"orders-{prefix}.txt", folder / f"shipments-{prefix}.txt"
+    with orders_path.open("w") as orders, shipments_path.open("w") as shipments:
+        orders.write("\t".join(ORDER_COLUMNS) + "\n")
+        shipments.write("\t".join(SHIPMENT_COLUMNS) + "\n")
+        written, n = 0, 0
+        while written < lines:
+            n += 1
+            oid = order_id(prefix, n)
+            day, minute = 1 + n % 28, n % 1440
+            purchased = f"2026-03-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00+00:00"
+            shipped = f"2026-03-{day:02d}T23:30:00+00:00"
+            fba = n % 3 != 0
+            status = "Shipped" if fba or n % 7 else "Unshipped"
+            for sku in rng.sample(PRODUCTS, min(1 + rng.randrange(4), lines - written)):
+                quantity = 1 + rng.randrange(3)
+                price = f"{quantity * (5 + rng.randrange(9500) / 100):.2f}"
+                title = f'Product {sku} "deluxe" 12" — édition ☕'
+                orders.write(
+                    tsv_row(
+                        ORDER_COLUMNS,
+                        {
+                            "amazon-order-id": oid,
+                            "purchase-date": purchased,
+                            "last-updated-date": shipped,
+                            "order-status": status,
+                            "fulfillment-channel": "Amazon" if fba else "Merchant",
+                            "sales-channel": "Amazon.com",
+                            "ship-service-level": "Standard",
+                            "product-name": title,
+                            "sku": sku,
+                            "asin": f"B0{sku[-4:]}XYZ1",
+                            "item-status": status,
+                            "quantity": str(quantity),
+                            "currency": "USD",
+                            "item-price": price,
+                            "ship-city": "Seattle",
+                            "ship-state": "WA",
+                            "ship-postal-code": "98101",
+                            "ship-country": "US",
+                        },
+                    )
+                )
+                shipments.write(
+                    tsv_row(
+                        SHIPMENT_COLUMNS,
+                        {
+                            "amazon-order-id": oid,
+                            "shipment-id": f"S{prefix}{n}",
+                            "purchase-date": purchased,
+                            "shipment-date": shipped,
+                            "sku": sku,
+                            "product-name": title,
+                            "quantity-shipped": str(quantity),
+                            "currency": "USD",
+                            "item-price": price,
+                            "ship-service-level": "Standard",
+                            "carrier": "AMZN_US",
+                            "tracking-number": f"TBA{prefix}{n:09d}",
+                            "estimated-arrival-date": f"2026-04-{day:02d}T20:00:00+00:00",
+                            "fulfillment-center-id": "SEA8",
+                            "fulfillment-channel": "Amazon",
+                            "sales-channel": "Amazon.com",
+                        },
+                    )
+                )
+                written += 1
+    return orders_path, shipments_path
+
+
+def child_import(path: str, account: int, fmt: str) -> None:
+    """Run in a child process: one import_orders, its time, CPU, peak memory and counts as JSON."""
+    from django.core.management import call_command
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    out = io.StringIO()
+    started, cpu_started = time.perf_counter(), cpu()
+    call_command("import_orders", path, "--account", str(account), "--format", fmt, stdout=out)
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "cpu_seconds": cpu() - cpu_started,
+                "peak_mb": peak_mb,
+                "summary": out.getvalue(),
+            }
+        )
+    )
+
+
+def run_import(path: Path, account: int, fmt: str) -> dict:
+    return run_child(__file__, "--child", str(path), "--account", str(account), "--format", fmt)
+
+
+def new_account(name: str) -> int:
+    from inquiries.models import Account, Marketplace
+
+    return Account.objects.create(name=name, marketplace=Marketplace.AMAZON).pk
+
+
+def import_both(folder: Path, lines: int, prefix: int) -> tuple[dict, dict]:
+    orders_path, shipments_path = write_reports(folder, lines, prefix=prefix, seed=prefix)
+    account = new_account(f"Bench {prefix}")
+    orders = run_import(orders_path, account, "amazon-all-orders")
+    shipments = run_import(shipments_path, account, "amazon-fba-shipments")
+    orders_path.unlink()
+    shipments_path.unlink()
+    return orders, shipments
+
+
+def bench_imports(args: argparse.Namespace, folder: Path) -> None:
+    both, order_rates, shipment_rates, peaks = [], [], [], []
+    for run in range(args.runs):
+        orders, shipments = import_both(folder, args.lines, prefix=100 + run)
+        both.append(args.lines / (orders["seconds"] + shipments["seconds"]))
+        order_rates.append(args.lines / orders["seconds"])
+        shipment_rates.append(args.lines / shipments["seconds"])
+        peaks.append(max(orders["peak_mb"], shipments["peak_mb"]))
+        print(
+            f"  run {run + 1}: {both[-1]:,.0f} lines with shipments/s (All Orders {order_rates[-1]:,.0f}/s, "
+            f"CPU {orders['cpu_seconds']:.0f} s, peak RSS {orders['peak_mb']:.0f} MB; shipments "
+            f"{shipment_rates[-1]:,.0f}/s, CPU {shipments['cpu_seconds']:.0f} s, peak RSS "
+            f"{shipments['peak_mb']:.0f} MB); load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        print(f"    {orders['summary'].strip()}\n    {shipments['summary'].strip()}", flush=True)
+    small_orders, small_shipments = import_both(folder, max(1, args.lines // 10), prefix=199)
+    print(
+        f"import: median {median(both):,.0f} order lines with their shipments per second (target >= 20,000): "
+        f"All Orders {median(order_rates):,.0f} lines/s, shipments {median(shipment_rates):,.0f} rows/s; "
+        f"peak RSS median {median(peaks):.0f} MB at {args.lines:,} lines, "
+        f"{max(small_orders['peak_mb'], small_shipments['peak_mb']):.0f} MB at {max(1, args.lines // 10):,}"
+    )
+
+
+def bench_linking(args: argparse.Namespace, folder: Path) -> None:
+    from inquiries.models import Channel, Customer, Inquiry
+    from inquiries.services.orders import link_inquiries
+
+    account = new_account("Bench linking")
+    channel = Channel.objects.create(account_id=account, slug="bench-link", name="bench")
+    customer = Customer.objects.create(account_id=account, address="buyer@example.com")
+    prefix = 300
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO inquiries_inquiry (account_id, channel_id, customer_id, subject, status, priority,
+                topic_source, order_id, sku, thread_key, opened_at, created_at, updated_at)
+            SELECT %(account)s, %(channel)s, %(customer)s, 'Where is my order?', 'open', 'normal', '',
+                   lpad(%(prefix)s::text, 3, '0') || '-' || lpad(g::text, 7, '0') || '-'
+                       || lpad((g %% 9973)::text, 7, '0'),
+                   '', '', now(), now(), now()
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {
+                "account": account,
+                "channel": channel.pk,
+                "customer": customer.pk,
+                "prefix": prefix,
+                "n": args.inquiries,
+            },
+        )
+        cursor.execute("ANALYZE inquiries_inquiry")
+    assert Inquiry.objects.filter(order_id=order_id(prefix, 1)).exists()
+    orders_path = folder / "linking.txt"
+    with orders_path.open("w") as out:
+        out.write("amazon-order-id\tpurchase-date\torder-status\tfulfillment-channel\tsku\tquantity\n")
+        for n in range(1, args.inquiries + 1):
+            out.write(f"{order_id(prefix, n)}\t2026-03-01T10:00:00+00:00\tShipped\tAmazon\tSKU-1\t1\n")
+    imported = run_import(orders_path, account, "amazon-all-orders")
+    linked_by_import = Inquiry.objects.filter(account_id=account, linked_order__isnull=False).count()
+    Inquiry.objects.filter(account_id=account).update(linked_order=None)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE inquiries_inquiry")
+    started = time.perf_counter()
+    linked = link_inquiries(account_id=account)
+    seconds = time.perf_counter() - started
+    print(
+        f"linking: {linked:,} inquiries linked to their orders after the fact in {seconds:.2f} s, one UPDATE "
+        f"(target <= 10 s); an All Orders import of their {args.inquiries:,} orders, which links them batch by "
+        f"batch ({linked_by_import:,} linked), took {imported['seconds']:.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000, help="order lines per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--inquiries", type=int, default=100_000, help="inquiries to link")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--account", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--format", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    no_broker()
+    if args.child:
+        child_import(args.child, args.account, args.format)
+        return
+    if connection.vendor != "postgresql":
+        sys.exit("bench/orders.py measures PostgreSQL: set DATABASE_URL=postgres://...")
+    with throwaway_database(), TemporaryDirectory() as tmp:
+        print(
+            f"{describe_database()}; {args.lines:,} order lines per run, {args.runs} runs; "
+            f"load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        bench_imports(args, Path(tmp))
+        bench_linking(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

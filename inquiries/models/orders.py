@@ -1,0 +1,416 @@
+"""Orders and what happens to them: lines, shipments, cancellations, returns, feedback, claims,
+and the marketplace's own reported metrics.
+
+Everything here belongs to one account, directly (Order, MarketplaceMetric) or through its
+order, and is scoped by `inquiries.scoping` like inquiries. The rows are facts imported from
+the marketplace's reports (`inquiries.services.orders`); a value keeps the marketplace's
+definition, which each field's help text names. Account health computed from orders is
+issue 21; these tables are what it will read.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+from inquiries.models.config import Account
+
+# Column widths shared with the pure parsers (`inquiries.ingestion.order_reports.MAX_LENGTHS`,
+# checked equal by a test): an order id is as wide as `Inquiry.order_id`, which it joins.
+ORDER_ID_LENGTH = 100
+SKU_LENGTH = 100
+
+
+class OrderStatus(models.TextChoices):
+    UNKNOWN = "", "Unknown (see the marketplace's status)"
+    PENDING = "pending", "Pending"
+    UNSHIPPED = "unshipped", "Unshipped"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    SHIPPED = "shipped", "Shipped"
+    CANCELLED = "cancelled", "Cancelled"
+    UNFULFILLABLE = "unfulfillable", "Unfulfillable"
+
+
+class FulfilmentChannel(models.TextChoices):
+    UNKNOWN = "", "Unknown"
+    MERCHANT = "merchant", "Merchant (seller-fulfilled)"
+    MARKETPLACE = "marketplace", "Marketplace (e.g. Fulfilled by Amazon)"
+
+
+class Order(models.Model):
+    """One marketplace order of an account, as the marketplace's order report describes it."""
+
+    # Not indexed alone: order_unique_id and order_account_purchased start with it.
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="orders",
+        db_index=False,
+        help_text="The seller account.",
+    )
+    marketplace_order_id = models.CharField(
+        max_length=ORDER_ID_LENGTH,
+        help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. "
+        "Inquiries whose order id equals it are linked to this order.",
+    )
+    merchant_order_id = models.CharField(
+        max_length=ORDER_ID_LENGTH, blank=True, help_text="The seller's own order id, when they gave one."
+    )
+    purchased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the buyer placed the order (Amazon: purchase-date)."
+    )
+    marketplace_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the marketplace last changed the order (Amazon: last-updated-date).",
+    )
+    ship_by = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The marketplace's latest ship date: shipped after it, the order counts as late "
+        "(Amazon: LatestShipDate).",
+    )
+    deliver_by = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate).",
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=OrderStatus.choices,
+        blank=True,
+        default=OrderStatus.UNKNOWN,
+        help_text="The order status, in our words, mapped from the marketplace's.",
+    )
+    marketplace_status = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The status in the marketplace's own words (Amazon: order-status, e.g. \"Shipped - "
+        'Delivered to Buyer").',
+    )
+    fulfilment_channel = models.CharField(
+        max_length=16,
+        choices=FulfilmentChannel.choices,
+        blank=True,
+        default=FulfilmentChannel.UNKNOWN,
+        help_text="Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA).",
+    )
+    sales_channel = models.CharField(
+        max_length=100, blank=True, help_text='Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").'
+    )
+    ship_service_level = models.CharField(
+        max_length=100, blank=True, help_text='The shipping speed the buyer chose (e.g. "Standard").'
+    )
+    buyer_email = models.CharField(
+        max_length=320,
+        blank=True,
+        help_text="The buyer's address as the marketplace gives it (Amazon: an anonymised relay address).",
+    )
+    buyer_name = models.CharField(max_length=200, blank=True, help_text="The buyer's name, when given.")
+    currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217 code of the order's prices.")
+    ship_city = models.CharField(
+        max_length=100, blank=True, help_text="Where it ships to (Amazon: ship-city)."
+    )
+    ship_state = models.CharField(max_length=100, blank=True, help_text="Amazon: ship-state.")
+    ship_postal_code = models.CharField(max_length=32, blank=True, help_text="Amazon: ship-postal-code.")
+    ship_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 country code.")
+    updated_at = models.DateTimeField(
+        default=dj_timezone.now, help_text="When an import last wrote this order in cstracker."
+    )
+
+    class Meta:
+        ordering = ["-purchased_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "marketplace_order_id"], name="order_unique_id"),
+        ]
+        indexes = [
+            # An account's orders by date: the admin's list and the health windows of issue 21.
+            models.Index(fields=["account", "purchased_at"], name="order_account_purchased"),
+            # The admin's search by order id, across the accounts a user sees.
+            models.Index(fields=["marketplace_order_id"], name="order_marketplace_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.marketplace_order_id
+
+
+class OrderLine(models.Model):
+    """One product of an order: a row of the All Orders report (one per SKU)."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="lines", db_index=False, help_text="The order."
+    )
+    sku = models.CharField(
+        max_length=SKU_LENGTH, help_text="The seller's SKU; one line per SKU and order (the report's key)."
+    )
+    item_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id).",
+    )
+    title = models.TextField(blank=True, help_text="The product name as the report gives it.")
+    quantity = models.PositiveIntegerField(default=0, help_text="Units ordered (Amazon: quantity).")
+    price = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Amazon's item-price: what the buyer paid for all units of the line (not a unit price), "
+        "in the order's currency; empty while the order is pending.",
+    )
+    item_status = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The line's status in the marketplace's words (Amazon: item-status).",
+    )
+
+    class Meta:
+        ordering = ["order", "sku"]
+        constraints = [models.UniqueConstraint(fields=["order", "sku"], name="order_line_unique_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x {self.quantity}"
+
+
+class Shipment(models.Model):
+    """One parcel of an order, from the marketplace's shipment report or the seller's confirmation."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="shipments", db_index=False, help_text="The order."
+    )
+    shipment_id = models.CharField(
+        max_length=100,
+        help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, "
+        "the tracking number. Unique per order.",
+    )
+    carrier = models.CharField(
+        max_length=100, blank=True, help_text="As the report names it (Amazon: carrier)."
+    )
+    service = models.CharField(max_length=100, blank=True, help_text="The carrier's service or ship level.")
+    tracking_number = models.CharField(max_length=100, blank=True, help_text="The carrier's tracking number.")
+    shipped_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it left the warehouse (Amazon: shipment-date)."
+    )
+    estimated_arrival_at = models.DateTimeField(
+        null=True, blank=True, help_text="The carrier's estimate (Amazon: estimated-arrival-date)."
+    )
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the carrier reported delivery, when known."
+    )
+    warehouse = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The fulfilment centre it left from (Amazon: fulfillment-center-id).",
+    )
+
+    class Meta:
+        ordering = ["order", "shipped_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "shipment_id"], name="shipment_unique_id")]
+
+    def __str__(self) -> str:
+        return self.shipment_id
+
+
+class CancelledBy(models.TextChoices):
+    UNKNOWN = "", "Unknown"
+    BUYER = "buyer", "Buyer"
+    SELLER = "seller", "Seller"
+    MARKETPLACE = "marketplace", "Marketplace"
+
+
+class Cancellation(models.Model):
+    """An order (or part of it) cancelled: who asked, when, why. A seller cancelling before
+    shipment counts in Amazon's pre-fulfilment cancel rate; a buyer's request does not."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="cancellations", help_text="The order."
+    )
+    cancelled_by = models.CharField(
+        max_length=16,
+        choices=CancelledBy.choices,
+        blank=True,
+        default="",
+        help_text="Who cancelled, as the marketplace reports it.",
+    )
+    at = models.DateTimeField(null=True, blank=True, help_text="When the order was cancelled.")
+    reason = models.TextField(blank=True, help_text="The reason as given (a code or the buyer's words).")
+
+    class Meta:
+        ordering = ["order", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} by {self.cancelled_by or 'unknown'}"
+
+
+class Return(models.Model):
+    """Units a buyer sent back: a row of Amazon's FBA customer returns report."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="returns", db_index=False, help_text="The order."
+    )
+    external_id = models.CharField(
+        max_length=200,
+        help_text="What identifies the return in its report, unique per order: Amazon's licence plate "
+        "number, or SKU and return date when the report has none.",
+    )
+    sku = models.CharField(max_length=SKU_LENGTH, blank=True, help_text="The seller's SKU returned.")
+    item_id = models.CharField(max_length=64, blank=True, help_text="Amazon: ASIN.")
+    quantity = models.PositiveIntegerField(default=1, help_text="Units returned (Amazon: quantity).")
+    reason_code = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text='The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").',
+    )
+    buyer_comment = models.TextField(
+        blank=True, help_text="What the buyer wrote (Amazon: customer-comments)."
+    )
+    disposition = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text='The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").',
+    )
+    status = models.CharField(
+        max_length=64, blank=True, help_text="The return's status in the report's words."
+    )
+    warehouse = models.CharField(
+        max_length=32, blank=True, help_text="Where it was received (Amazon: fulfillment-center-id)."
+    )
+    requested_at = models.DateTimeField(null=True, blank=True, help_text="When the buyer asked to return.")
+    received_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the units arrived back (Amazon FBA: return-date)."
+    )
+    refund_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Refunded, in the order's currency."
+    )
+
+    class Meta:
+        ordering = ["order", "received_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="return_unique_id")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x {self.quantity}"
+
+
+class Feedback(models.Model):
+    """The buyer's seller rating of an order (one per order, as Amazon allows). A rating of 1 or 2
+    is negative feedback, a defect in Amazon's Order Defect Rate unless it was removed."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="feedback", db_index=False, help_text="The order rated."
+    )
+    rating = models.PositiveSmallIntegerField(
+        choices=[
+            (1, "1 (negative)"),
+            (2, "2 (negative)"),
+            (3, "3 (neutral)"),
+            (4, "4 (positive)"),
+            (5, "5 (positive)"),
+        ],
+        help_text="1 to 5 stars; 1-2 negative, 3 neutral, 4-5 positive.",
+    )
+    text = models.TextField(blank=True, help_text="The buyer's comment.")
+    response = models.TextField(blank=True, help_text="The seller's public response, if any.")
+    rater_email = models.CharField(
+        max_length=320,
+        blank=True,
+        help_text="The buyer's address as the report gives it (Amazon: Rater Email).",
+    )
+    left_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was left (Amazon's report gives the day: midnight, local time).",
+    )
+    removed = models.BooleanField(
+        default=False,
+        help_text="Removed or struck through by the marketplace: it no longer counts as a defect.",
+    )
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], name="feedback_one_per_order"),
+            models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.rating}/5"
+
+
+class ClaimKind(models.TextChoices):
+    GUARANTEE = "guarantee", "Marketplace guarantee (Amazon A-to-z)"
+    CHARGEBACK = "chargeback", "Chargeback"
+
+
+class ClaimOutcome(models.TextChoices):
+    OPEN = "", "Open"
+    FOR_BUYER = "for_buyer", "Decided for the buyer (a defect)"
+    FOR_SELLER = "for_seller", "Decided for the seller"
+    WITHDRAWN = "withdrawn", "Withdrawn by the buyer"
+
+
+class Claim(models.Model):
+    """An A-to-z guarantee claim or a chargeback: each is a defect in Amazon's Order Defect Rate."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="claims", help_text="The order.")
+    kind = models.CharField(max_length=16, choices=ClaimKind.choices, help_text="Which kind of claim.")
+    opened_at = models.DateTimeField(null=True, blank=True, help_text="When the buyer filed it.")
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When the marketplace decided it.")
+    outcome = models.CharField(
+        max_length=16,
+        choices=ClaimOutcome.choices,
+        blank=True,
+        default="",
+        help_text="The marketplace's decision; for the buyer, it is a defect.",
+    )
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Claimed, in the order's currency."
+    )
+
+    class Meta:
+        ordering = ["order", "opened_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.order_id}"
+
+
+class MarketplaceMetric(models.Model):
+    """A figure the marketplace itself reported for an account (e.g. Amazon's Order Defect Rate in
+    the seller performance report), kept beside the one cstracker computes."""
+
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="marketplace_metrics",
+        db_index=False,
+        help_text="The account measured.",
+    )
+    metric = models.CharField(
+        max_length=64, help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").'
+    )
+    value = models.FloatField(null=True, blank=True, help_text="As reported; a rate as a fraction (0.004).")
+    target = models.FloatField(null=True, blank=True, help_text="The marketplace's target, as reported.")
+    status = models.CharField(
+        max_length=32, blank=True, help_text='The marketplace\'s own verdict, in its words (e.g. "GOOD").'
+    )
+    numerator = models.PositiveIntegerField(null=True, blank=True, help_text="e.g. orders with a defect.")
+    denominator = models.PositiveIntegerField(null=True, blank=True, help_text="e.g. orders in the window.")
+    window_start = models.DateTimeField(help_text="The start of the marketplace's reporting window.")
+    window_end = models.DateTimeField(help_text="Its end, as the marketplace states it.")
+    reported_at = models.DateTimeField(help_text="When the marketplace produced the figure.")
+    source = models.CharField(
+        max_length=100, help_text='The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").'
+    )
+
+    class Meta:
+        ordering = ["account", "metric", "-window_end"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "source", "metric", "window_start", "window_end"],
+                name="marketplace_metric_unique_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.value}"

@@ -1,0 +1,313 @@
+"""Writes for orders: importing marketplace reports, and linking inquiries to their orders.
+
+`import_orders()` stores what `ingestion.order_reports.parse_report()` reads, a batch at a
+time (one transaction each, bulk upserts keyed by the marketplace's ids), so memory stays
+flat however long the report and re-importing a report updates what it stored before and
+never duplicates it. A report overwrites only what it is the source of
+(`ReportFormat.owns`): the All Orders report an order's fields and its lines, the shipments
+report shipments, and so on; an order or line another report names is created from what
+that report says when it is not stored yet, and otherwise left as it is.
+
+Each batch then links the inquiries that name its orders (`link_inquiries()`), so an
+inquiry recorded before its order arrived finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from inquiries.ingestion.order_reports import (
+    FeedbackFacts,
+    LineFacts,
+    OrderFacts,
+    Record,
+    ReportFormat,
+    ReturnFacts,
+    RowRejected,
+    ShipmentFacts,
+)
+from inquiries.models import Account, Feedback, Inquiry, Order, OrderLine, Return, Shipment
+from inquiries.services.bulk import PlannerStatistics, upsert_rows
+
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One kind of row a record may carry beside its order."""
+
+    attr: str  # the Record attribute
+    model: type[Model]
+    key: str | None  # the field that, with the order, identifies a row (None: one per order)
+    label: str  # in the counts
+    columns: tuple[str, ...]  # the facts' fields, which are the model's
+
+
+def _names(facts: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(facts))
+
+
+PARTS = (
+    _Part("line", OrderLine, "sku", "lines", _names(LineFacts)),
+    _Part("shipment", Shipment, "shipment_id", "shipments", _names(ShipmentFacts)),
+    _Part("returned", Return, "external_id", "returns", _names(ReturnFacts)),
+    _Part("feedback", Feedback, None, "feedback", _names(FeedbackFacts)),
+)
+ORDER_COLUMNS = tuple(name for name in _names(OrderFacts) if name != "order_id")
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+
+
+@dataclass
+class OrderImport:
+    """What an import did (or, for a dry run, would do): rows read, stored and rejected, rows
+    created and updated per kind, inquiries newly linked to their order."""
+
+    format: str
+    dry_run: bool = False
+    rows: int = 0
+    imported: int = 0
+    rejected: int = 0
+    counts: dict[str, Counts] = field(default_factory=dict)
+    inquiries_linked: int = 0
+
+    def count(self, label: str) -> Counts:
+        return self.counts.setdefault(label, Counts())
+
+    def summary(self) -> str:
+        """One line of key=value counts, as the other import commands print them."""
+        parts = [f"imported={self.imported}", f"rejected={self.rejected}"]
+        for label, counts in self.counts.items():
+            parts += [f"{label}_created={counts.created}", f"{label}_updated={counts.updated}"]
+        parts.append(f"inquiries_linked={self.inquiries_linked}")
+        return ("dry run, nothing written: " if self.dry_run else "") + " ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "imported": self.imported,
+            "rejected": self.rejected,
+            "counts": {label: vars(counts) for label, counts in self.counts.items()},
+            "inquiries_linked": self.inquiries_linked,
+        }
+
+
+def import_orders(
+    *,
+    account: Account,
+    fmt: ReportFormat,
+    rows: Iterable[tuple[int, Record | RowRejected]],
+    dry_run: bool = False,
+    on_rejected: Callable[[int, RowRejected], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    now: datetime | None = None,
+    into: OrderImport | None = None,
+) -> OrderImport:
+    """Store the parsed rows of one report for `account`, in batches of `batch_size` rows (up to
+    twice that, to end a batch between two orders), one transaction each.
+
+    Each rejected row goes to `on_rejected(line, rejection)` as it comes (in file order) and
+    is counted; the rest are stored. With `dry_run` the same batches are looked up and
+    counted, and nothing is written. A batch that fails raises: the batches before it stay
+    stored (counted in `into`, when the caller passes one), and importing the same report
+    again completes it.
+    """
+    now = now or timezone.now()
+    result = into or OrderImport(format=fmt.name, dry_run=dry_run)
+    for label in ("orders", *(part.label for part in PARTS if part.attr in fmt.carries)):
+        result.count(label)
+    statistics = None if dry_run else _planner_statistics(fmt)
+    batch: list[Record] = []
+    for line, item in rows:
+        result.rows += 1
+        if isinstance(item, RowRejected):
+            result.rejected += 1
+            if on_rejected is not None:
+                on_rejected(line, item)
+            continue
+        # A batch ends between two orders (a report lists an order's rows together), so that
+        # an order is written once, or at twice the size at the latest.
+        if len(batch) >= batch_size and (
+            item.order.order_id != batch[-1].order.order_id or len(batch) >= 2 * batch_size
+        ):
+            _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+            if statistics is not None:
+                statistics.add(len(batch))
+            batch = []
+        batch.append(item)
+    if batch:
+        _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+    return result
+
+
+def _planner_statistics(fmt: ReportFormat) -> PlannerStatistics:
+    """What the batches look rows up by, the report's own kind first (its growth counts): a
+    table that grew from nothing during the import is analysed again as it grows, or its
+    lookups turn into scans of the whole table (see `bulk.PlannerStatistics`)."""
+    lookups: dict[type[Model], Sequence[str]] = {
+        part.model: _key_fields(part) for part in PARTS if part.attr in fmt.owns
+    }
+    lookups[Order] = ("account", "marketplace_order_id")
+    for part in PARTS:
+        if part.attr in fmt.carries:
+            lookups.setdefault(part.model, _key_fields(part))
+    return PlannerStatistics(lookups)
+
+
+def _key_fields(part: _Part) -> tuple[str, ...]:
+    return ("order", *([part.key] if part.key else []))
+
+
+def _store(
+    account: Account,
+    fmt: ReportFormat,
+    batch: list[Record],
+    result: OrderImport,
+    *,
+    dry_run: bool,
+    now: datetime,
+) -> None:
+    with transaction.atomic():
+        orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now)
+        for part in PARTS:
+            carried = [
+                (orders[record.order.order_id], facts)
+                for record in batch
+                if (facts := getattr(record, part.attr)) is not None
+            ]
+            if carried:
+                _store_part(
+                    part, carried, result.count(part.label), owns=part.attr in fmt.owns, dry_run=dry_run
+                )
+        if dry_run:
+            result.inquiries_linked += _unlinked(
+                account_id=account.pk, order_ids=list(orders), stored=False
+            ).count()
+        else:
+            result.inquiries_linked += link_inquiries(account_id=account.pk, order_ids=list(orders))
+    result.imported += len(batch)
+
+
+def _store_orders(
+    account: Account,
+    fmt: ReportFormat,
+    facts: list[OrderFacts],
+    result: OrderImport,
+    dry_run: bool,
+    now: datetime,
+) -> dict[str, int | str]:
+    """Upsert the batch's orders; each order id -> its primary key (dry run: the id itself
+    for an order not stored yet)."""
+    latest = {order.order_id: order for order in facts}  # a later row of an order wins
+    existing = dict(
+        Order.objects.filter(account=account, marketplace_order_id__any=list(latest))
+        .order_by()
+        .values_list("marketplace_order_id", "pk")
+    )
+    owns = "order" in fmt.owns
+    counts = result.count("orders")
+    counts.created += len(latest) - len(existing)
+    counts.updated += len(existing) if owns else 0
+    if dry_run:
+        return {order_id: existing.get(order_id, order_id) for order_id in latest}
+    values = attrgetter(*ORDER_COLUMNS)
+    written = upsert_rows(
+        Order,
+        ["account_id", "marketplace_order_id", *ORDER_COLUMNS, "updated_at"],
+        [
+            (account.pk, order_id, *values(order), now)
+            for order_id, order in latest.items()
+            if owns or order_id not in existing
+        ],
+        unique=["account", "marketplace_order_id"],
+        # An order this report only creates, stored by another import meanwhile, is left as it
+        # is but for updated_at: so that its id comes back too.
+        update=[*ORDER_COLUMNS, "updated_at"] if owns else ["updated_at"],
+        returning=["marketplace_order_id", "pk"],
+    )
+    return {**existing, **dict(written)}  # type: ignore[arg-type]
+
+
+def _store_part(
+    part: _Part, carried: list[tuple[int | str, Any]], counts: Counts, *, owns: bool, dry_run: bool
+) -> None:
+    """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
+    `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
+    latest = {
+        (order, getattr(facts, part.key) if part.key else None): (order, facts) for order, facts in carried
+    }
+    stored = part.model._default_manager.filter(
+        order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]
+    ).order_by()
+    if part.key:
+        existing = set(stored.values_list("order_id", part.key))
+    else:
+        existing = {(order, None) for order in stored.values_list("order_id", flat=True)}
+    new = [key for key in latest if key not in existing]
+    counts.created += len(new)
+    counts.updated += (len(latest) - len(new)) if owns else 0
+    if dry_run:
+        return
+    values = attrgetter(*part.columns)
+    upsert_rows(
+        part.model,
+        ["order_id", *part.columns],
+        [(order, *values(facts)) for key, (order, facts) in latest.items() if owns or key not in existing],
+        unique=list(_key_fields(part)),
+        update=[name for name in part.columns if name != part.key] if owns else [],
+    )
+
+
+def _unlinked(
+    *, account_id: int | None = None, order_ids: Sequence[str] | None = None, stored: bool = True
+) -> QuerySet[Inquiry]:
+    """Inquiries without a linked order whose order id names an order of their account (with
+    `stored=False`, one of `order_ids` whether stored or not: what a dry run would link)."""
+    inquiries = Inquiry.objects.filter(linked_order__isnull=True).exclude(order_id="")
+    if account_id is not None:
+        inquiries = inquiries.filter(account_id=account_id)
+    if order_ids is not None:
+        inquiries = inquiries.filter(order_id__any=list(order_ids))
+    return inquiries.filter(Exists(_order_named_by_inquiry())) if stored else inquiries
+
+
+def _order_named_by_inquiry() -> Any:
+    named = Order.objects.filter(account=OuterRef("account"), marketplace_order_id=OuterRef("order_id"))
+    return named.order_by().values("pk")[:1]
+
+
+def link_inquiries(
+    *,
+    account_id: int | None = None,
+    order_ids: Sequence[str] | None = None,
+    inquiry_ids: Sequence[int] | None = None,
+) -> int:
+    """Point inquiries at the order of their own account whose marketplace order id is their
+    order id, in one UPDATE; the number of inquiries changed.
+
+    - After an import batch (`account_id`, `order_ids`): the account's unlinked inquiries
+      naming one of those orders, so an inquiry that arrived before its order finds it.
+    - `account_id` alone: every unlinked inquiry of the account (a catch-up).
+    - For the recording engine, after it stored or changed inquiries (`inquiry_ids`): each of
+      those inquiries is set to the order its order id names now, or to none; call it in
+      the transaction that wrote them. (Not called from `services/recording/` yet.)
+    """
+    if inquiry_ids is not None:
+        inquiries = Inquiry.objects.filter(pk__any=list(inquiry_ids))
+    else:
+        inquiries = _unlinked(account_id=account_id, order_ids=order_ids)
+    return inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))

@@ -1,0 +1,44 @@
+"""Sample reports (tests/orders/samples/, hand-written rows with hostile text and bad lines) and
+an Amazon account of team A."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inquiries import models as m
+from inquiries.ingestion.csv_import import open_csv
+from inquiries.ingestion.order_reports import FORMATS, parse_report
+from inquiries.services.orders import OrderImport, import_orders
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def sample(name: str) -> Path:
+    return SAMPLES / f"{name}.txt"
+
+
+def import_sample(
+    account: m.Account, name: str, **options: object
+) -> tuple[OrderImport, list[tuple[int, str]]]:
+    """Import tests/orders/samples/NAME.txt into the account: the result and the rejections."""
+    rejected: list[tuple[int, str]] = []
+    with open_csv(sample(name)) as stream:
+        result = import_orders(
+            account=account,
+            fmt=FORMATS[name],
+            rows=parse_report(stream, FORMATS[name], zone=account.timezone),
+            on_rejected=lambda line, rejection: rejected.append((line, rejection.reason)),
+            **options,  # type: ignore[arg-type]
+        )
+    return result, rejected
+
+
+@pytest.fixture
+def amazon(account: m.Account) -> m.Account:
+    """Team A's account, on Amazon US (timestamps without an offset are Los Angeles time)."""
+    account.marketplace = m.Marketplace.AMAZON
+    account.timezone = "America/Los_Angeles"
+    account.save()
+    return account

@@ -1,0 +1,51 @@
+"""bulk.upsert_rows: one upsert per batch, the same rows on PostgreSQL (COPY) and SQLite (bulk_create)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from inquiries import models as m
+from inquiries.services.bulk import upsert_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_inserts_new_rows_updates_existing_ones_and_returns_both(amazon):
+    order = m.Order.objects.create(account=amazon, marketplace_order_id="1", currency="USD")
+    fields = ["account_id", "marketplace_order_id", "currency"]
+
+    with transaction.atomic():
+        written = upsert_rows(
+            m.Order,
+            fields,
+            [(amazon.pk, "1", "EUR"), (amazon.pk, "2", "GBP")],
+            unique=["account", "marketplace_order_id"],
+            update=["currency"],
+            returning=["marketplace_order_id", "pk"],
+        )
+
+    stored = dict(m.Order.objects.values_list("marketplace_order_id", "pk"))
+    assert dict(written) == stored
+    assert stored["1"] == order.pk
+    assert dict(m.Order.objects.values_list("marketplace_order_id", "currency")) == {"1": "EUR", "2": "GBP"}
+    # Fields left out took their defaults in the new row.
+    assert m.Order.objects.get(marketplace_order_id="2").status == ""
+
+
+def test_with_nothing_to_update_existing_rows_are_left_as_they_are(amazon):
+    order = m.Order.objects.create(account=amazon, marketplace_order_id="1")
+    m.Feedback.objects.create(order=order, rating=2, text="slow")
+    other = m.Order.objects.create(account=amazon, marketplace_order_id="2")
+
+    with transaction.atomic():
+        upsert_rows(
+            m.Feedback,
+            ["order_id", "rating", "text"],
+            [(order.pk, 5, "changed"), (other.pk, 4, "new")],
+            unique=["order"],
+            update=[],
+        )
+
+    assert dict(m.Feedback.objects.values_list("order_id", "text")) == {order.pk: "slow", other.pk: "new"}
+    assert m.Feedback.objects.get(order=other).removed is False
