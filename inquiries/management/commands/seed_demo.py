@@ -35,6 +35,7 @@ from inquiries.models import (
     Status,
     Team,
 )
+from inquiries.services import delivery
 
 DEMO_PASSWORD = "cstracker-demo"  # noqa: S105 - printed for the demo on purpose
 
@@ -383,9 +384,22 @@ class Command(BaseCommand):
                 if settled and rng.random() < 0.9
                 else rng.choice([Status.SOLVED, Status.PENDING, Status.OPEN])
             )
-            services.reply(
-                inquiry=inquiry, author=agent, body_text=rng.choice(REPLIES), status=status, now=reply_at
-            )
+            with transaction.atomic():  # accepted before its send task could see it queued
+                reply = services.reply(
+                    inquiry=inquiry, author=agent, body_text=rng.choice(REPLIES), status=status, now=reply_at
+                )
+                # The demo's relay: it accepts a reply seconds after it is written, and refuses
+                # one in forty for good, as a mailbox that no longer exists would.
+                if index % 40 == 7:
+                    delivery.reply_not_delivered(
+                        message_id=reply.pk,
+                        reason="550 5.1.1 <buyer>: Recipient address rejected: mailbox unavailable",
+                        now=reply_at + timedelta(seconds=20),
+                    )
+                else:
+                    delivery.accept_reply(
+                        message_id=reply.pk, at=reply_at + timedelta(seconds=5 + index % 40), now=now
+                    )
             follow_at = reply_at + timedelta(hours=rng.uniform(1, 30))
             if follow_at < now and rng.random() < 0.3:
                 services.record_message(
