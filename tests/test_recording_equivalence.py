@@ -6,9 +6,9 @@ that of recording the messages one at a time in input order. For each seed,
 archive is recorded (a) one by one with `record_message()` inside a savepoint that is rolled
 back, and (b) with `record_messages()` in random batch sizes, from the same database state
 with the same `now`. Compared: every column of every Customer, Inquiry, Message, Attachment,
-Clock and InquiryEvent row (ids replaced by canonical keys), each inquiry's messages and events
-in the order the app reads them, its search document (PostgreSQL), each input message's outcome
-and the follow-up work queued after commit.
+Clock, InquiryEvent, HeldMessage and HeldWait row (ids replaced by canonical keys), each
+inquiry's messages and events in the order the app reads them, its search document
+(PostgreSQL), each input message's outcome and the follow-up work queued after commit.
 
 `CSTRACKER_EQUIVALENCE_ARCHIVES` sets the number of seeds (default 200). The differences found on
 the code before the one engine are reproduced in their smallest form at the end of this file;

@@ -41,10 +41,6 @@ class Held:
     waits_for: tuple[str, ...] = ()  # the message ids it waits for
     thread_id: str = ""  # the thread id it waits for, if any
 
-    @property
-    def inquiry_id(self) -> None:
-        return None
-
 
 def hold(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Held:
     """Keep a reply or note the careful way found no inquiry for; `Rejected` when it names
