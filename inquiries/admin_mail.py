@@ -324,6 +324,12 @@ class OutgoingMailAdmin(ScopedAdmin):
 class ReplyWebhookForm(MailWebhookForm):
     """The URL and signing secret a channel's replies are offered with; the secret is write-only."""
 
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text=m.ReplyWebhook._meta.get_field("url").help_text,
+    )
+
     class Meta:
         model = m.ReplyWebhook
         fields = ["channel", "url", "is_active", "secret_env"]
