@@ -207,3 +207,21 @@ def _check_outbox(reply: Message) -> None:
             field="reply",
             code="not_in_outbox",
         )
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def save_reply_webhook(*, webhook: ReplyWebhook, secret: str = "") -> ReplyWebhook:
+    """Save a channel's reply webhook (already validated with `clean()`); `secret`, when given,
+    is stored encrypted, and naming an environment variable drops a stored one."""
+    if secret:
+        webhook.secret_encrypted = secrets.encrypt(secret)
+    elif webhook.secret_env:
+        webhook.secret_encrypted = ""
+    if not webhook.has_secret:
+        raise DomainError(
+            "A reply webhook needs a secret: store one or name an environment variable.", field="secret"
+        )
+    webhook.save()
+    return webhook

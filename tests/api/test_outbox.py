@@ -382,3 +382,55 @@ def test_another_teams_reply_is_404_and_an_e_mail_reply_is_not_the_integrations(
     response = token_client(agent).post(delivered_url(mail_reply), {}, format="json")
     assert response.status_code == 409
     assert "sent by e-mail" in response.json()["reply"][0]
+
+
+# --- configuring the webhook through the API ------------------------------------------------------
+
+
+@pytest.fixture
+def hook_admin(manager):
+    """maria, staff manager of team A, with the reply-webhook permissions."""
+    from django.contrib.auth.models import Permission
+
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
+    manager.user_permissions.add(*Permission.objects.filter(codename__endswith="_replywebhook"))
+    return manager
+
+
+def test_a_reply_webhook_is_configured_through_the_api_with_a_write_only_encrypted_secret(
+    hook_admin, channel, receiver
+):
+    client = token_client(hook_admin)
+
+    response = client.post(
+        "/api/v1/reply-webhooks/", {"channel": "shop-a", "url": receiver.url, "secret": SECRET}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["has_secret"] is True
+    assert "secret" not in response.json()
+    hook = m.ReplyWebhook.objects.get()
+    assert SECRET not in hook.secret_encrypted
+    assert secrets.decrypt(hook.secret_encrypted) == SECRET
+    assert SECRET not in client.get(f"/api/v1/reply-webhooks/{hook.pk}/").content.decode()
+
+
+def test_the_reply_webhook_api_is_scoped_and_refuses_a_hook_without_a_secret(
+    hook_admin, agent, channel, other_channel, receiver
+):
+    client = token_client(hook_admin)
+    other = m.ReplyWebhook.objects.create(channel=other_channel, url=receiver.url, secret_env="B_SECRET")
+
+    foreign = client.post(
+        "/api/v1/reply-webhooks/", {"channel": "shop-b", "url": receiver.url, "secret": "x"}, format="json"
+    )
+    no_secret = client.post(
+        "/api/v1/reply-webhooks/", {"channel": "shop-a", "url": receiver.url}, format="json"
+    )
+
+    assert (foreign.status_code, list(foreign.json())) == (400, ["channel"])
+    assert (no_secret.status_code, list(no_secret.json())) == (400, ["secret"])
+    assert client.get(f"/api/v1/reply-webhooks/{other.pk}/").status_code == 404
+    assert client.get("/api/v1/reply-webhooks/").json()["results"] == []
+    assert token_client(agent).get("/api/v1/reply-webhooks/").status_code == 403
