@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from inquiries.models import ChannelKind, Message, OutboxOffer, ReplyWebhook
 from inquiries.services import delivery
 from inquiries.services.errors import Conflict, DomainError
 from inquiries.services.notifications import sign
+from inquiries.services.queue import enqueue_after_commit
 
 State = Message.DeliveryState
 EVENT = "reply.created"
@@ -96,7 +98,7 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
         "Content-Type": "application/json",
         "User-Agent": "cstracker-outbox/1",
         "X-Cstracker-Event": EVENT,
-        "X-Cstracker-Delivery": f"reply-{reply.pk}",
+        "X-Cstracker-Delivery": f"offer-{offer.pk}",
         "X-Cstracker-Timestamp": str(timestamp),
         "X-Cstracker-Signature": sign(secret, timestamp, body),
     }
@@ -146,6 +148,22 @@ def pending_offer_ids(*, now: datetime | None = None, grace: timedelta = timedel
             state__in=(OutboxOffer.State.PENDING, OutboxOffer.State.SENDING), created_at__lte=now - grace
         ).values_list("message_id", flat=True)[:500]
     )
+
+
+def put_back(*, message: Message, actor: AbstractBaseUser | None = None) -> bool:
+    """A failed or bounced outbox reply back in the outbox, unchanged (the agent's "Send again"):
+    queued again, and offered again as a new `reply.created` when the channel has a webhook.
+    False when the reply is neither failed nor bounced."""
+    with transaction.atomic():
+        if not delivery.retry_reply(message_id=message.pk, actor=actor):
+            return False
+        webhook = ReplyWebhook.objects.filter(channel_id=message.channel_id, is_active=True).first()
+        if webhook is not None:
+            # A new offer (a new X-Cstracker-Delivery id): the receiver may have dropped the old one.
+            OutboxOffer.objects.filter(message=message).delete()
+            OutboxOffer.objects.create(message=message, webhook=webhook)
+            enqueue_after_commit("offer_reply", message.pk)
+    return True
 
 
 # --- the integration's reports ----------------------------------------------------------------

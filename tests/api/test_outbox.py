@@ -434,3 +434,29 @@ def test_the_reply_webhook_api_is_scoped_and_refuses_a_hook_without_a_secret(
     assert client.get(f"/api/v1/reply-webhooks/{other.pk}/").status_code == 404
     assert client.get("/api/v1/reply-webhooks/").json()["results"] == []
     assert token_client(agent).get("/api/v1/reply-webhooks/").status_code == 403
+
+
+# --- the agent sends a failed outbox reply again ------------------------------------------------------
+
+
+def test_send_again_puts_a_failed_outbox_reply_back_and_offers_it_anew(
+    client, channel, inquiry, agent, receiver, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    hook(channel, receiver.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = write_reply(inquiry, agent, 20)
+    outbox.report_failed(reply=reply, reason="closed", now=at(30))
+    client.force_login(agent)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("inquiries:retry_reply", args=[inquiry.pk, reply.pk]))
+
+    assert response.status_code == 302
+    reply.refresh_from_db()
+    assert reply.delivery_state == m.Message.DeliveryState.QUEUED
+    assert [item["id"] for item in token_client(agent).get(OUTBOX).json()["results"]] == [reply.pk]
+    deliveries = [headers["x-cstracker-delivery"] for headers, _ in receiver.requests]
+    assert len(deliveries) == 2 and deliveries[0] != deliveries[1]
+    assert m.InquiryEvent.objects.filter(inquiry=inquiry, kind=EventKind.REPLY_RETRIED).count() == 1
