@@ -444,3 +444,7 @@ CELERY_BEAT_SCHEDULE["mail-poll"] = {"task": "inquiries.tasks.poll_mailboxes", "
 CSTRACKER_IDEMPOTENCY_HOURS = env_int("CSTRACKER_IDEMPOTENCY_HOURS", 24)
 if CSTRACKER_IDEMPOTENCY_HOURS < 1:
     raise ValueError("CSTRACKER_IDEMPOTENCY_HOURS must be at least 1")
+CELERY_BEAT_SCHEDULE["idempotency-keys-purge"] = {
+    "task": "inquiries.tasks.purge_idempotency_keys",
+    "schedule": 3600.0,
+}

@@ -268,3 +268,11 @@ def offer_reply(self: Task, message_id: int) -> str:
     from inquiries.services.outbox import offer_reply as offer
 
     return offer(message_id=message_id, final_attempt=self.request.retries >= SEND_RETRIES)
+
+
+@shared_task(**TASK_OPTIONS)
+def purge_idempotency_keys() -> int:
+    """Forget the write API's Idempotency-Keys past CSTRACKER_IDEMPOTENCY_HOURS."""
+    from inquiries.services.idempotency import purge_expired
+
+    return purge_expired()

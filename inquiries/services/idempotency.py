@@ -42,8 +42,7 @@ def begin(*, user: AbstractBaseUser, key: str, fingerprint: str, now: datetime |
     now = now or timezone.now()
     if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
         raise DomainError(f"Use 1 to {MAX_KEY} printable ASCII characters, e.g. a UUID.", field=HEADER)
-    expired = now - timedelta(hours=settings.CSTRACKER_IDEMPOTENCY_HOURS)
-    IdempotencyKey.objects.filter(user=user, created_at__lt=expired).delete()
+    IdempotencyKey.objects.filter(user=user, created_at__lt=_expiry(now)).delete()
     try:
         with transaction.atomic():
             return IdempotencyKey.objects.create(
@@ -78,3 +77,15 @@ def finish(*, claim_id: int, status_code: int, body: Any) -> None:
 def release(*, claim_id: int) -> None:
     """The request failed on our side: forget the key so that a retry runs it again."""
     IdempotencyKey.objects.filter(pk=claim_id, status_code__isnull=True).delete()
+
+
+def purge_expired(*, now: datetime | None = None) -> int:
+    """Forget every key past its time (beat, hourly); returns how many."""
+    now = now or timezone.now()
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=_expiry(now)).delete()
+    return deleted
+
+
+def _expiry(now: datetime) -> datetime:
+    """Keys created before this have expired."""
+    return now - timedelta(hours=settings.CSTRACKER_IDEMPOTENCY_HOURS)

@@ -301,3 +301,16 @@ def test_the_openapi_schema_documents_the_write_api_with_examples_and_the_idempo
     assert "get" in paths["/api/v1/outbox/"]
     assert "post" in paths["/api/v1/replies/{id}/delivered/"]
     assert "post" in paths["/api/v1/replies/{id}/failed/"]
+
+
+def test_the_hourly_purge_forgets_expired_keys_only(api, inquiry):
+    from inquiries.tasks import purge_idempotency_keys
+
+    post(api, inquiry, "note", {"body_text": "Old"}, **{"Idempotency-Key": "old"})
+    with time_machine.travel(timezone.now() + timedelta(hours=23)):
+        post(api, inquiry, "note", {"body_text": "New"}, **{"Idempotency-Key": "new"})
+
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        assert purge_idempotency_keys() == 1
+
+    assert list(m.IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
