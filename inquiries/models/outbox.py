@@ -95,6 +95,12 @@ class OutboxOffer(models.Model):
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    next_attempt_at = models.DateTimeField(
+        default=dj_timezone.now, help_text="When the next attempt is due; a task lost before it is re-queued."
+    )
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="An attempt in progress holds the offer until then."
+    )
     offered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -102,7 +108,7 @@ class OutboxOffer(models.Model):
         verbose_name = "outbox offer"
         indexes = [
             models.Index(
-                fields=["created_at"],
+                fields=["next_attempt_at"],
                 name="outbox_offer_unfinished",
                 condition=Q(state__in=["pending", "sending"]),
             )

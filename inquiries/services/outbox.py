@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from inquiries import outbound, secrets
@@ -33,6 +34,8 @@ from inquiries.services.queue import enqueue_after_commit
 State = Message.DeliveryState
 EVENT = "reply.created"
 CLOCK_SKEW = timedelta(minutes=5)
+LEASE = timedelta(minutes=2)  # longer than the task's hard time limit (90 s)
+RETRY_CAP = timedelta(minutes=30)  # the task's retry_backoff_max
 
 
 class TemporaryOfferError(Exception):
@@ -72,11 +75,15 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
     offer = OutboxOffer.objects.select_related("webhook").filter(message_id=message_id).first()
     if offer is None:
         return "no offer to make"
+    now = timezone.now()
+    # A second task for the same offer (the sweep's re-queue racing a retry) finds it leased.
     claimed = OutboxOffer.objects.filter(
-        pk=offer.pk, state__in=(OutboxOffer.State.PENDING, OutboxOffer.State.SENDING)
-    ).update(state=OutboxOffer.State.SENDING, attempts=offer.attempts + 1)
+        Q(state=OutboxOffer.State.PENDING) | Q(state=OutboxOffer.State.SENDING, lease_until__lt=now),
+        pk=offer.pk,
+    ).update(state=OutboxOffer.State.SENDING, attempts=F("attempts") + 1, lease_until=now + LEASE)
     if not claimed:
         return f"already {offer.state}"
+    offer.refresh_from_db(fields=["attempts"])
     reply = (
         Message.objects.select_related("channel", "author", "inquiry__customer")
         .defer("raw")
@@ -121,7 +128,7 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
 def _retry_or_fail(offer: OutboxOffer, error: str, status: int | None, final_attempt: bool) -> str:
     if final_attempt:
         return _finish(
-            offer, OutboxOffer.State.FAILED, f"gave up after {offer.attempts + 1} attempts: {error}", status
+            offer, OutboxOffer.State.FAILED, f"gave up after {offer.attempts} attempts: {error}", status
         )
     _finish(offer, OutboxOffer.State.PENDING, error, status)
     raise TemporaryOfferError(error)
@@ -134,6 +141,9 @@ def _finish(offer: OutboxOffer, state: str, error: str, status: int | None = Non
         last_error=error[:2000],
         last_status_code=status,
         offered_at=now if state == OutboxOffer.State.OFFERED else None,
+        lease_until=None,
+        # The task's own retry comes within the backoff's cap; only after that is it lost.
+        next_attempt_at=now + RETRY_CAP,
     )
     hook = {"last_success_at": now, "last_error": ""} if not error else {"last_error": error[:2000]}
     ReplyWebhook.objects.filter(pk=offer.webhook_id).update(**hook)
@@ -145,7 +155,8 @@ def pending_offer_ids(*, now: datetime | None = None, grace: timedelta = timedel
     now = now or timezone.now()
     return list(
         OutboxOffer.objects.filter(
-            state__in=(OutboxOffer.State.PENDING, OutboxOffer.State.SENDING), created_at__lte=now - grace
+            Q(state=OutboxOffer.State.PENDING) | Q(state=OutboxOffer.State.SENDING, lease_until__lt=now),
+            next_attempt_at__lte=now - grace,
         ).values_list("message_id", flat=True)[:500]
     )
 

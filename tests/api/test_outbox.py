@@ -159,6 +159,45 @@ def test_a_failing_webhook_is_retried_and_never_loses_the_reply(channel, inquiry
     assert [item["id"] for item in items] == [reply.pk]
 
 
+def test_a_lost_offer_is_requeued_by_the_sweep_and_an_offer_in_progress_is_not_sent_twice(
+    channel, inquiry, agent, receiver
+):
+    from django.utils import timezone
+
+    hook(channel, receiver.url)
+    reply = write_reply(inquiry, agent, 20)
+    offer = m.OutboxOffer.objects.get(message=reply)
+    created = offer.next_attempt_at
+
+    assert outbox.pending_offer_ids(now=created + timedelta(minutes=5)) == []
+    assert outbox.pending_offer_ids(now=created + timedelta(minutes=11)) == [reply.pk]
+
+    m.OutboxOffer.objects.filter(pk=offer.pk).update(
+        state=m.OutboxOffer.State.SENDING, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert outbox.offer_reply(message_id=reply.pk) == "already sending"
+    assert receiver.requests == []
+    assert outbox.pending_offer_ids(now=timezone.now() + timedelta(seconds=30)) == []
+
+    m.OutboxOffer.objects.filter(pk=offer.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert outbox.offer_reply(message_id=reply.pk) == "offered"
+    assert len(receiver.requests) == 1
+
+
+def test_an_offer_waiting_for_its_retry_is_not_requeued_before_the_backoff_cap(channel, inquiry, agent):
+    from django.utils import timezone
+
+    with Receiver(status=500) as failing:
+        hook(channel, failing.url)
+        reply = write_reply(inquiry, agent, 20)
+        with pytest.raises(outbox.TemporaryOfferError):
+            outbox.offer_reply(message_id=reply.pk)
+
+    now = timezone.now()
+    assert outbox.pending_offer_ids(now=now + timedelta(minutes=11)) == []
+    assert outbox.pending_offer_ids(now=now + timedelta(minutes=41)) == [reply.pk]
+
+
 def test_a_webhook_to_a_refused_destination_fails_at_once_and_the_reply_stays_in_the_outbox(
     channel, inquiry, agent, settings
 ):
