@@ -27,10 +27,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def fingerprint(request: Request) -> str:
+def fingerprint_of(method: str, path: str, data: Any) -> str:
     """The request as the key promises it: method, path and the parsed body (key order ignored)."""
-    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
 
 
 class IdempotentView(APIView):
@@ -43,7 +43,9 @@ class IdempotentView(APIView):
         key = request.headers.get(idempotency.HEADER)
         if key is None:
             return self.act(request, **kwargs)
-        outcome = idempotency.begin(user=request.user, key=key, fingerprint=fingerprint(request))
+        outcome = idempotency.begin(
+            user=request.user, key=key, fingerprint=fingerprint_of(request.method, request.path, request.data)
+        )
         if isinstance(outcome, idempotency.Replay):
             response = Response(outcome.body, status=outcome.status_code)
             response["Idempotent-Replayed"] = "true"

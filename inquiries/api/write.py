@@ -13,7 +13,13 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -154,14 +160,36 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
     return serializer.validated_data
 
 
+_FIELD_ERRORS = OpenApiResponse(
+    description='Field-level messages: `{"<field>": ["<what is wrong>"]}`; nothing was written.',
+    examples=[
+        OpenApiExample("Bad status", {"status": ['"archived" is not a valid choice.']}, response_only=True)
+    ],
+)
+REFUSALS = {
+    400: _FIELD_ERRORS,
+    404: OpenApiResponse(description="No such inquiry or reply, or one of another team's accounts."),
+    409: OpenApiResponse(
+        description="It collides with the current state (claimed by someone else; a reply already failed) "
+        "or the Idempotency-Key was used for another request; the message says which.",
+        examples=[
+            OpenApiExample("Claimed", {"assignee": ["Already claimed by bob."]}, response_only=True),
+        ],
+    ),
+}
+
+
 def _documented(
-    request: type[serializers.Serializer], response: object, summary: str, *examples: OpenApiExample
+    request: type[serializers.Serializer],
+    response: dict[int, object],
+    summary: str,
+    *examples: OpenApiExample,
 ):
     return extend_schema_view(
         post=extend_schema(
             summary=summary,
             request=request,
-            responses=response,
+            responses={**response, **REFUSALS},
             parameters=[IDEMPOTENCY_HEADER],
             examples=list(examples),
         )

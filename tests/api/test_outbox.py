@@ -499,3 +499,17 @@ def test_send_again_puts_a_failed_outbox_reply_back_and_offers_it_anew(
     deliveries = [headers["x-cstracker-delivery"] for headers, _ in receiver.requests]
     assert len(deliveries) == 2 and deliveries[0] != deliveries[1]
     assert m.InquiryEvent.objects.filter(inquiry=inquiry, kind=EventKind.REPLY_RETRIED).count() == 1
+
+
+def test_the_reply_webhook_list_query_count_does_not_grow_with_rows(
+    hook_admin, account, channel, receiver, django_assert_num_queries
+):
+    client = token_client(hook_admin)
+    hook(channel, receiver.url)
+    client.get("/api/v1/reply-webhooks/")
+    with django_assert_num_queries(4):  # the token, user and group permissions, the scoped page
+        assert len(client.get("/api/v1/reply-webhooks/").json()["results"]) == 1
+    for n in range(5):
+        hook(ChannelFactory(account=account, slug=f"api-{n}"), receiver.url)
+    with django_assert_num_queries(4):
+        assert len(client.get("/api/v1/reply-webhooks/").json()["results"]) == 6

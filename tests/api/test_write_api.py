@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import services
+from inquiries.api.idempotency import fingerprint_of
 from inquiries.models import ClockKind, ClockState, EventKind
 from tests.conftest import token_client
 from tests.factories import ChannelFactory, UserFactory, incoming, policy_with_targets
@@ -314,3 +315,20 @@ def test_the_hourly_purge_forgets_expired_keys_only(api, inquiry):
         assert purge_idempotency_keys() == 1
 
     assert list(m.IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_a_key_whose_first_request_is_still_running_is_409_and_writes_nothing(api, agent, inquiry):
+    m.IdempotencyKey.objects.create(user=agent, key="busy", fingerprint="of the first request")
+    before = kinds(inquiry)
+
+    response = post(api, inquiry, "close", **{"Idempotency-Key": "busy"})
+
+    assert response.status_code == 409
+    assert response.json()["Idempotency-Key"][0].startswith("This Idempotency-Key was already used")
+    m.IdempotencyKey.objects.filter(key="busy").update(
+        fingerprint=fingerprint_of("POST", url(inquiry, "close"), {})
+    )
+    running = post(api, inquiry, "close", **{"Idempotency-Key": "busy"})
+    assert running.status_code == 409
+    assert "still running" in running.json()["Idempotency-Key"][0]
+    assert kinds(inquiry) == before
