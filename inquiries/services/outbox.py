@@ -89,10 +89,19 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
         .defer("raw")
         .get(pk=message_id)
     )
-    if reply.delivery_state != State.QUEUED:
-        _finish(offer, OutboxOffer.State.FAILED, f"not offered: the reply is {reply.delivery_state} already")
-        return "reply no longer queued"
     webhook = offer.webhook
+    if reply.delivery_state != State.QUEUED or not webhook.is_active:
+        # Nothing wrong with the receiver: the integration already reported on the reply (it
+        # polls too), or an admin switched the webhook off. The offer is dropped, not retried.
+        why = (
+            f"the reply is {reply.delivery_state}"
+            if reply.delivery_state != State.QUEUED
+            else "the webhook is inactive"
+        )
+        OutboxOffer.objects.filter(pk=offer.pk).update(
+            state=OutboxOffer.State.FAILED, last_error=f"not offered: {why}", lease_until=None
+        )
+        return f"not offered: {why}"
     try:
         secret = secrets.resolve(
             env_name=webhook.secret_env, encrypted=webhook.secret_encrypted, what="reply webhook secret"

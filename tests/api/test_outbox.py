@@ -513,3 +513,19 @@ def test_the_reply_webhook_list_query_count_does_not_grow_with_rows(
         hook(ChannelFactory(account=account, slug=f"api-{n}"), receiver.url)
     with django_assert_num_queries(4):
         assert len(client.get("/api/v1/reply-webhooks/").json()["results"]) == 6
+
+
+def test_no_offer_is_made_for_a_reply_already_reported_or_after_the_webhook_was_switched_off(
+    channel, inquiry, agent, receiver
+):
+    webhook = hook(channel, receiver.url)
+    reported = write_reply(inquiry, agent, 20)
+    outbox.report_delivered(reply=reported, accepted_at=at(21), now=at(21))
+    waiting = write_reply(inquiry, agent, 22)
+    m.ReplyWebhook.objects.filter(pk=webhook.pk).update(is_active=False)
+
+    assert outbox.offer_reply(message_id=reported.pk) == "not offered: the reply is delivered"
+    assert outbox.offer_reply(message_id=waiting.pk) == "not offered: the webhook is inactive"
+    assert receiver.requests == []
+    assert m.ReplyWebhook.objects.get().last_error == ""
+    assert [item["id"] for item in token_client(agent).get(OUTBOX).json()["results"]] == [waiting.pk]
