@@ -332,3 +332,39 @@ def test_a_key_whose_first_request_is_still_running_is_409_and_writes_nothing(ap
     assert running.status_code == 409
     assert "still running" in running.json()["Idempotency-Key"][0]
     assert kinds(inquiry) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_requests_with_one_key_write_one_reply(agent, channel):
+    import threading
+
+    from django.db import connections
+
+    policy_with_targets(first_reply=3600)
+    inquiry = services.record_message(
+        channel=channel, incoming=incoming(received_at=timezone.now())
+    ).message.inquiry
+    clients = [token_client(agent), token_client(agent)]
+    barrier = threading.Barrier(len(clients))
+    responses: list = [None] * len(clients)
+
+    def send(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            responses[index] = post(
+                clients[index], inquiry, "reply", {"body_text": "Once"}, **{"Idempotency-Key": "race"}
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes in ([201, 201], [201, 409]), [r.json() for r in responses]
+    assert m.Message.objects.filter(inquiry=inquiry, direction=m.Direction.OUTBOUND).count() == 1
+    if codes == [201, 201]:
+        assert responses[0].json() == responses[1].json()

@@ -35,6 +35,12 @@ def test_a_worker_offers_a_reply_written_through_the_api_as_a_signed_webhook(
         celery_worker(broker_url=redis_broker, log_path=log_path, extra_env={"OUTBOX_TEST_SECRET": SECRET}),
     ):
         m.ReplyWebhook.objects.create(channel=channel, url=receiver.url, secret_env="OUTBOX_TEST_SECRET")
+        # The customer message's follow-up (queued before the worker started) runs first: an
+        # agent's reply racing it can deadlock on PostgreSQL (seen once; noted for the lead).
+        assert wait_until(
+            lambda: m.Message.objects.filter(inquiry=inquiry, followed_up_at__isnull=False).exists(),
+            timeout=60,
+        )
         response = api.post(
             f"/api/v1/inquiries/{inquiry.pk}/reply/",
             {"body_text": "A new lid is on its way."},
