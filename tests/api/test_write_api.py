@@ -13,6 +13,7 @@ from inquiries import models as m
 from inquiries import services
 from inquiries.api.idempotency import fingerprint_of
 from inquiries.models import ClockKind, ClockState, EventKind
+from tests.concurrency import at_once
 from tests.conftest import token_client
 from tests.factories import ChannelFactory, UserFactory, incoming, policy_with_targets
 
@@ -336,32 +337,20 @@ def test_a_key_whose_first_request_is_still_running_is_409_and_writes_nothing(ap
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_write_one_reply(agent, channel):
-    import threading
-
-    from django.db import connections
-
     policy_with_targets(first_reply=3600)
     inquiry = services.record_message(
         channel=channel, incoming=incoming(received_at=timezone.now())
     ).message.inquiry
     clients = [token_client(agent), token_client(agent)]
-    barrier = threading.Barrier(len(clients))
-    responses: list = [None] * len(clients)
 
-    def send(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[index] = post(
-                clients[index], inquiry, "reply", {"body_text": "Once"}, **{"Idempotency-Key": "race"}
+    responses = at_once(
+        [
+            lambda client=client: post(
+                client, inquiry, "reply", {"body_text": "Once"}, **{"Idempotency-Key": "race"}
             )
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+            for client in clients
+        ]
+    )
 
     codes = sorted(r.status_code for r in responses)
     assert codes in ([201, 201], [201, 409]), [r.json() for r in responses]
