@@ -241,7 +241,6 @@ class ReplyView(InquiryAction):
             body_html=data.get("body_html", ""),
             status=data.get("status"),
         )
-        message.channel = inquiry.channel
         return Response(WrittenSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
@@ -256,7 +255,6 @@ class NoteView(InquiryAction):
 
     def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
         message = services.reply(inquiry=inquiry, author=user, body_text=data["body_text"], internal=True)
-        message.channel = inquiry.channel
         return Response(WrittenSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
