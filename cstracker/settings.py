@@ -438,3 +438,13 @@ for _name in (
     if globals()[_name] < 1:
         raise ValueError(f"{_name} must be at least 1")
 CELERY_BEAT_SCHEDULE["mail-poll"] = {"task": "inquiries.tasks.poll_mailboxes", "schedule": 60.0}
+
+# --- the outbox and the write API (issue 18) ---
+# A write-API POST's Idempotency-Key is remembered (with its answer) this long, per user.
+CSTRACKER_IDEMPOTENCY_HOURS = env_int("CSTRACKER_IDEMPOTENCY_HOURS", 24)
+if CSTRACKER_IDEMPOTENCY_HOURS < 1:
+    raise ValueError("CSTRACKER_IDEMPOTENCY_HOURS must be at least 1")
+CELERY_BEAT_SCHEDULE["idempotency-keys-purge"] = {
+    "task": "inquiries.tasks.purge_idempotency_keys",
+    "schedule": 3600.0,
+}

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import secrets
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin_base import ReadOnly, ScopedAdmin
 from inquiries.services import mail as mail_service
 from inquiries.services import mailbox as mailbox_service
 
@@ -316,3 +316,58 @@ class OutgoingMailAdmin(ScopedAdmin):
             mail_service.retry_failed(message=item.message) for item in queryset.select_related("message")
         )
         self.message_user(request, f"Queued {queued} reply/replies again.")
+
+
+# --- the outbox of API channels (issue 18) -----------------------------------------------------
+
+
+class ReplyWebhookForm(MailWebhookForm):
+    """The URL and signing secret a channel's replies are offered with; the secret is write-only."""
+
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text=m.ReplyWebhook._meta.get_field("url").help_text,
+    )
+
+    class Meta:
+        model = m.ReplyWebhook
+        fields = ["channel", "url", "is_active", "secret_env"]
+
+
+@admin.register(m.ReplyWebhook)
+class ReplyWebhookAdmin(ScopedAdmin):
+    form = ReplyWebhookForm
+    list_display = ["channel", "url", "is_active", "last_success_at", "short_error"]
+    list_filter = ["is_active"]
+    list_select_related = ["channel"]
+    raw_id_fields = ["channel"]
+    readonly_fields = ["secret_stored", "last_success_at", "last_error"]
+    fields = [
+        "channel",
+        "url",
+        "is_active",
+        "secret_env",
+        "secret",
+        "secret_stored",
+        "last_success_at",
+        "last_error",
+    ]
+
+    @admin.display(description="stored secret", boolean=True)
+    def secret_stored(self, obj: m.ReplyWebhook) -> bool:
+        return bool(obj.secret_encrypted)
+
+    @admin.display(description="last error")
+    def short_error(self, obj: m.ReplyWebhook) -> str:
+        return obj.last_error[:120]
+
+
+@admin.register(m.OutboxOffer)
+class OutboxOfferAdmin(ReadOnly):
+    """The `reply.created` POSTs; a failed one leaves its reply waiting in the outbox."""
+
+    list_display = ["message", "webhook", "state", "attempts", "last_status_code", "offered_at", "created_at"]
+    list_filter = ["state"]
+    list_select_related = ["message", "webhook__channel"]
+    raw_id_fields = ["message", "webhook"]

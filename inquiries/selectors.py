@@ -34,11 +34,13 @@ from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
     Attachment,
+    ChannelKind,
     Clock,
     ClockState,
     Cluster,
     ClusterEvent,
     ClusterMember,
+    Direction,
     Inquiry,
     InquiryEvent,
     Membership,
@@ -71,6 +73,36 @@ def get_inquiry_for_user(
         return queryset.get(pk=pk)
     except (Inquiry.DoesNotExist, ValueError, TypeError):
         raise Http404("No such inquiry.") from None
+
+
+def outbox_for(user: AbstractBaseUser) -> QuerySet[Message]:
+    """Queued replies on the channels cstracker cannot send on itself (API, CSV, webhook), of
+    the inquiries the user may see, oldest first, with what an outbox item shows joined in."""
+    return (
+        Message.objects.filter(
+            direction=Direction.OUTBOUND,
+            delivery_state=Message.DeliveryState.QUEUED,
+            inquiry__in=Inquiry.objects.visible_to(user).values("pk"),
+        )
+        .exclude(channel__kind=ChannelKind.EMAIL)
+        .select_related("channel", "author", "inquiry__customer")
+        .defer("raw")
+    )
+
+
+def get_reply_for_user(user: AbstractBaseUser, pk: int) -> Message:
+    """A reply (outbound message) in an inquiry the user may see; otherwise a 404, like a missing one."""
+    reply = (
+        Message.objects.filter(
+            pk=pk, direction=Direction.OUTBOUND, inquiry__in=Inquiry.objects.visible_to(user).values("pk")
+        )
+        .select_related("channel")
+        .defer("raw")
+        .first()
+    )
+    if reply is None:
+        raise Http404("No such reply.")
+    return reply
 
 
 def events_for(user: AbstractBaseUser, inquiry_pk: int) -> QuerySet[InquiryEvent]:

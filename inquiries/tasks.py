@@ -100,13 +100,18 @@ def deliver_webhook(self: Task, delivery_id: int) -> bool:
 
 @shared_task(**TASK_OPTIONS)
 def retry_webhooks() -> int:
-    """Re-queue deliveries whose task was lost (broker outage); delivered ones are never resent."""
+    """Re-queue deliveries and outbox offers whose task was lost (broker outage); delivered
+    ones are never resent."""
     from inquiries.services.notifications import pending_webhook_ids
+    from inquiries.services.outbox import pending_offer_ids
 
     ids = pending_webhook_ids()
     for delivery_id in ids:
         queue.safe_delay(deliver_webhook, delivery_id)
-    return len(ids)
+    offers = pending_offer_ids()
+    for message_id in offers:
+        queue.safe_delay(offer_reply, message_id)
+    return len(ids) + len(offers)
 
 
 @task_failure.connect
@@ -176,18 +181,19 @@ def train_topic_model() -> str:
 from inquiries.services.mail import TemporaryDeliveryError  # noqa: E402  (autoretry_for needs the class)
 
 SEND_RETRIES = 6  # with the backoff below: about an hour of attempts before the reply is marked failed
+# Sending a reply (SMTP, or offering it to the integration): 30 s, 1 min, 2 min ... capped at 30 min.
+SENDING_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": SEND_RETRIES,
+    "retry_backoff": 30,
+    "retry_backoff_max": 1800,
+    "retry_jitter": True,
+}
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=SEND_RETRIES,
-    autoretry_for=(TemporaryDeliveryError,),
-    retry_backoff=30,
-    retry_backoff_max=1800,
-    retry_jitter=True,
-)
+@shared_task(**SENDING_OPTIONS, autoretry_for=(TemporaryDeliveryError,))
 def send_reply_email(self: Task, message_id: int) -> str:
     from inquiries.services.mail import send_reply_email as send
 
@@ -249,3 +255,24 @@ def health_refresh_today() -> int:
     from inquiries.services.health import refresh_today
 
     return refresh_today()
+
+
+# --- the outbox of API channels (issue 18) ---------------------------------------------------
+
+from inquiries.services.outbox import TemporaryOfferError  # noqa: E402  (autoretry_for needs the class)
+
+
+@shared_task(**SENDING_OPTIONS, autoretry_for=(TemporaryOfferError,), soft_time_limit=60, time_limit=90)
+def offer_reply(self: Task, message_id: int) -> str:
+    """Offer one reply to its channel's integration (`reply.created`)."""
+    from inquiries.services.outbox import offer_reply as offer
+
+    return offer(message_id=message_id, final_attempt=self.request.retries >= SEND_RETRIES)
+
+
+@shared_task(**TASK_OPTIONS)
+def purge_idempotency_keys() -> int:
+    """Forget the write API's Idempotency-Keys past CSTRACKER_IDEMPOTENCY_HOURS."""
+    from inquiries.services.idempotency import purge_expired
+
+    return purge_expired()

@@ -49,7 +49,7 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.selectors import Urgency
-from inquiries.services import mail
+from inquiries.services import mail, outbox
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
 # because every filter lives in the query string.
@@ -465,13 +465,18 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
 @require_POST
 @login_required
 def retry_reply(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
-    """Send a failed or bounced e-mail reply again, unchanged."""
+    """Send a failed or bounced reply again, unchanged: by e-mail, or back to the outbox."""
     inquiry = _inquiry(request, pk)
     reply = inquiry.messages.filter(pk=message_pk, direction=Direction.OUTBOUND).first()
     if reply is None:
         raise Http404("No such reply.")
-    if inquiry.channel.kind == ChannelKind.EMAIL and mail.retry_failed(message=reply, actor=request.user):
-        messages.success(request, "Sending the reply again.")
+    if inquiry.channel.kind == ChannelKind.EMAIL:
+        if mail.retry_failed(message=reply, actor=request.user):
+            messages.success(request, "Sending the reply again.")
+        else:
+            messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
+    elif outbox.put_back(message=reply, actor=request.user):
+        messages.success(request, "The reply is back in the outbox: it waits for the integration again.")
     else:
         messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
     return redirect("inquiries:detail", pk=inquiry.pk)

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from inquiries.api import complaints, config, views
+from inquiries.api import complaints, config, outbox_config, views
 
 router = DefaultRouter()
 router.register("accounts", views.AccountViewSet)
@@ -9,6 +9,7 @@ router.register("teams", views.TeamViewSet)
 router.register("channels", views.ChannelViewSet)
 router.register("calendars", config.CalendarViewSet)
 router.register("sla-policies", config.PolicyViewSet)
+router.register("reply-webhooks", outbox_config.ReplyWebhookViewSet)
 
 app_name = "api"
 urlpatterns = [
@@ -54,4 +55,25 @@ from inquiries.api import orders  # noqa: E402  (order reports, issue 20)
 
 urlpatterns += [
     path("accounts/<int:pk>/orders/import/", orders.OrderImportView.as_view(), name="account-orders-import"),
+]
+
+from inquiries.api import write  # noqa: E402  (the write API and the outbox, issue 18)
+
+urlpatterns += [
+    path("outbox/", write.OutboxView.as_view(), name="outbox"),
+    path("replies/<int:pk>/delivered/", write.ReplyDeliveredView.as_view(), name="reply-delivered"),
+    path("replies/<int:pk>/failed/", write.ReplyFailedView.as_view(), name="reply-failed"),
+    path("inquiries/<int:pk>/reply/", write.ReplyView.as_view(), name="inquiry-reply"),
+    path("inquiries/<int:pk>/note/", write.NoteView.as_view(), name="inquiry-note"),
+    path("inquiries/<int:pk>/assign/", write.AssignView.as_view(), name="inquiry-assign"),
+    path("inquiries/<int:pk>/claim/", write.ClaimView.as_view(), name="inquiry-claim"),
+    path("inquiries/<int:pk>/status/", write.StatusView.as_view(), name="inquiry-status"),
+    path("inquiries/<int:pk>/priority/", write.PriorityView.as_view(), name="inquiry-priority"),
+    path("inquiries/<int:pk>/topic/", write.TopicView.as_view(), name="inquiry-topic"),
+    path(
+        "inquiries/<int:pk>/no-response-needed/",
+        write.NoResponseNeededView.as_view(),
+        name="inquiry-no-response-needed",
+    ),
+    path("inquiries/<int:pk>/close/", write.CloseView.as_view(), name="inquiry-close"),
 ]

@@ -175,3 +175,7 @@ __all__ += [
     "Return",
     "Shipment",
 ]
+
+from inquiries.models.outbox import IdempotencyKey, OutboxOffer, ReplyWebhook  # noqa: E402
+
+__all__ += ["IdempotencyKey", "OutboxOffer", "ReplyWebhook"]

@@ -314,6 +314,11 @@ class Message(models.Model):
                 fields=["channel", "thread_id"], name="message_thread_id", condition=~Q(thread_id="")
             ),
             models.Index(
+                fields=["received_at", "id"],
+                name="message_queued_reply",
+                condition=Q(delivery_state="queued"),
+            ),
+            models.Index(
                 fields=["created_at"],
                 name="message_followup_pending",
                 condition=Q(followed_up_at__isnull=True, direction="inbound", automatic=False),

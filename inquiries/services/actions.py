@@ -21,8 +21,10 @@ from inquiries.models import (
     Inquiry,
     InquiryEvent,
     Message,
+    OutboxOffer,
     Priority,
     ReplyDelivery,
+    ReplyWebhook,
     Status,
     Team,
     Topic,
@@ -63,7 +65,9 @@ def reply(
 
     A public reply is stored queued and answers the customer only once it is accepted for
     delivery (`services.delivery`): until then the reply clocks keep running. On an e-mail
-    channel a task sends it after commit; on other channels it waits for the integration.
+    channel a task sends it after commit; on other channels it waits in the outbox for the
+    integration, which a task tells with a signed `reply.created` POST when the channel has a
+    reply webhook (`services.outbox`).
     A note never stops a clock.
     """
     now = now or timezone.now()
@@ -95,6 +99,10 @@ def reply(
     if not internal:
         if inquiry.channel.kind == ChannelKind.EMAIL:
             enqueue_after_commit("send_reply_email", message.pk)
+        elif webhook := ReplyWebhook.objects.filter(channel=inquiry.channel, is_active=True).first():
+            # Recorded with the reply, so that a lost task is found again (`outbox.pending_offer_ids`).
+            OutboxOffer.objects.create(message=message, webhook=webhook)
+            enqueue_after_commit("offer_reply", message.pk)
         Inquiry.objects.filter(pk=inquiry.pk).update(reply_delivery=ReplyDelivery.PENDING, updated_at=now)
         inquiry.reply_delivery = ReplyDelivery.PENDING
         if inquiry.status == Status.NEW and status is None:
