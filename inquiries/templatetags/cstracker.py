@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from inquiries import display
+
 register = template.Library()
 
 
@@ -18,3 +20,15 @@ def can_use_admin(user: object) -> bool:
     if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)):
         return False
     return bool(user.is_superuser or user.get_all_permissions())  # type: ignore[attr-defined]
+
+
+@register.filter
+def titled(subject: str, text: str) -> str:
+    """`{{ row.subject|titled:row.first_text }}`: the subject, or the first words of the text."""
+    return display.title(subject or "", text or "")
+
+
+@register.filter
+def preview(text: str) -> str:
+    """The start of a customer's message on one line."""
+    return display.preview(text or "")

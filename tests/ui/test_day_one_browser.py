@@ -7,9 +7,10 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from inquiries import models as m
+from tests import factories
 from tests.complaints.helpers import make_cluster
 from tests.ui.conftest import inbound
 from tests.ui.test_browser import log_in
@@ -94,3 +95,94 @@ def test_queue_inquiry_and_health_fit_a_390_px_phone(
         for link in page.locator("nav.mainnav a").all():
             box = link.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (path, box)
+
+
+def test_the_bell_menu_marks_items_read_and_shows_the_zero_state(
+    page: Page, live_server: object, agent
+) -> None:
+    for n in range(2):
+        m.Notification.objects.create(
+            user=agent,
+            kind=m.NotificationKind.CLOCK_BREACHED,
+            title=f"Breach <b>{n}</b>",
+            url="/",
+            dedupe_key=str(n),
+        )
+    base = live_server.url  # type: ignore[attr-defined]
+    log_in(page, base)
+    bell = page.locator("summary.bell")
+    expect(bell).to_have_attribute("aria-label", "Notifications: 2 unread")
+
+    bell.click()
+    menu = page.locator(".bell-panel")
+    expect(menu).to_be_visible()
+    expect(menu.locator("li.unread")).to_have_count(2)
+    expect(menu).to_contain_text("Breach <b>1</b>")  # as text, not markup
+    menu.get_by_role("button", name="Mark “Breach <b>1</b>” as read").click()
+    expect(page.locator("summary.bell")).to_have_attribute("aria-label", "Notifications: 1 unread")
+    expect(page.locator(".bell-panel")).to_be_visible()  # still open after the swap
+
+    page.locator(".bell-panel").get_by_role("button", name="Mark all as read").click()
+    expect(page.locator("summary.bell")).to_have_attribute("aria-label", "Notifications: 0 unread")
+    zero = page.locator(".bell-zero")
+    expect(zero).to_have_text("0")
+    # Visible: the digit's colour differs from the badge's background and from the bar's.
+    colours = zero.evaluate(
+        "(el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor,"
+        " getComputedStyle(el).borderTopColor]"
+    )
+    assert colours[0] != colours[1] and colours[2] != "rgba(0, 0, 0, 0)", colours
+
+    page.keyboard.press("Escape")
+    expect(page.locator(".bell-panel")).to_be_hidden()
+
+
+def test_compact_rows_are_one_line_and_comfortable_rows_show_the_preview(
+    page: Page, live_server: object, channel, agent, policy
+) -> None:
+    for n in range(5):
+        inbound(
+            channel,
+            subject=f"Question {n}",
+            body_text=f"Customer words number {n} " * 8,
+            ago=timedelta(minutes=n),
+        )
+    base = live_server.url  # type: ignore[attr-defined]
+    log_in(page, base)
+    rows = page.locator("#rows tr")
+    expect(rows.first.locator(".preview")).to_be_visible()
+    comfortable = rows.first.bounding_box()["height"]  # type: ignore[index]
+
+    page.get_by_role("button", name="Compact").click()
+    expect(page.get_by_role("button", name="Compact")).to_have_attribute("aria-pressed", "true")
+    expect(rows.first.locator(".preview")).to_be_hidden()
+    compact = rows.first.bounding_box()["height"]  # type: ignore[index]
+    assert compact < 48 < comfortable, (compact, comfortable)
+
+    page.reload()  # remembered
+    expect(page.get_by_role("button", name="Compact")).to_have_attribute("aria-pressed", "true")
+
+
+def test_the_policy_editor_takes_hours_minutes_and_ticked_priorities(
+    page: Page, live_server: object, superuser
+) -> None:
+    policy = factories.policy_with_targets(first_reply=8 * 3600, next_reply=None, resolution=None)
+    base = live_server.url  # type: ignore[attr-defined]
+    log_in(page, base, username="root")
+    page.goto(f"{base}/admin/inquiries/slapolicy/{policy.pk}/change/")
+
+    expect(page.get_by_text("is due:")).to_be_visible()  # the deadline preview
+    page.get_by_label("Urgent").check()
+    page.get_by_label("High").check()
+    hours = page.locator('input[name="targets-0-first_reply_seconds_0"]')
+    expect(hours).to_have_value("8")
+    hours.fill("4")
+    page.locator('input[name="targets-0-first_reply_seconds_1"]').fill("30")
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    policy.refresh_from_db()
+    assert policy.priorities == ["high", "urgent"]
+    targets = sorted(policy.targets.values_list("first_reply_seconds", flat=True))
+    assert targets == [4 * 3600 + 30 * 60, 8 * 3600, 8 * 3600, 8 * 3600]  # the first row changed
+    expect(page.locator(".deadline-preview")).to_contain_text("4h 30m")
