@@ -580,7 +580,9 @@ def cluster_members(cluster: Cluster) -> QuerySet[ClusterMember]:
     """A cluster's members with their inquiries and customers, newest first."""
     return (
         ClusterMember.objects.filter(cluster=cluster)
-        .select_related("inquiry__customer", "inquiry__topic", "message")
+        .select_related("inquiry__customer", "inquiry__topic")
+        # The start of the complaint, which titles a subjectless (chat-style) member.
+        .annotate(opening=Left("message__body_text", TITLE_TEXT_CHARS))
         .order_by("-opened_at", "-id")
     )
 

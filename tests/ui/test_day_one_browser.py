@@ -136,6 +136,12 @@ def test_the_bell_menu_marks_items_read_and_shows_the_zero_state(
     page.keyboard.press("Escape")
     expect(page.locator(".bell-panel")).to_be_hidden()
 
+    # On a phone the open menu lies wholly on the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("summary.bell").click()
+    box = page.locator(".bell-panel").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
 
 def test_compact_rows_are_one_line_and_comfortable_rows_show_the_preview(
     page: Page, live_server: object, channel, agent, policy
