@@ -308,9 +308,11 @@ def with_texts(queryset: QuerySet[Inquiry]) -> QuerySet[Inquiry]:
     on the message index (inquiry, received_at): no query per row."""
     customer = Message.objects.filter(inquiry=OuterRef("pk"), direction=Direction.INBOUND)
     text = Left("body_text", PREVIEW_SOURCE_CHARS)
+    # Ordered by the index's own columns only (no id tie-break), so each is one index walk
+    # that stops at its first customer message, with no sort.
     return queryset.annotate(
-        preview=Subquery(customer.order_by("-received_at", "-id").values(text=text)[:1]),
-        first_text=Subquery(customer.order_by("received_at", "id").values(text=text)[:1]),
+        preview=Subquery(customer.order_by("-received_at").values(text=text)[:1]),
+        first_text=Subquery(customer.order_by("received_at").values(text=text)[:1]),
     )
 
 
