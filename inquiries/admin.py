@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
+from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, deadline_preview
 from inquiries.services.config import delete_calendar, delete_policy, save_calendar, save_policy
 
 RECOMPUTING = "Recomputing clocks of {} open inquiries in the background."
@@ -199,16 +200,23 @@ class InquiryEventAdmin(ReadOnly):
 
 class SlaTargetInline(admin.TabularInline):
     model = m.SlaTarget
+    form = SlaTargetForm
     extra = 0
 
 
 @admin.register(m.SlaPolicy)
 class SlaPolicyAdmin(ConfigurationAdmin):
+    form = SlaPolicyForm
     list_display = ["name", "position", "is_active", "calendar", "warn_ratio"]
     list_editable = ["position", "is_active"]
     list_select_related = ["calendar"]
     filter_horizontal = ["accounts", "channels", "topics"]
+    readonly_fields = ["deadline_preview"]
     inlines = [SlaTargetInline]
+
+    @admin.display(description="Deadline preview")
+    def deadline_preview(self, obj: m.SlaPolicy) -> str:
+        return deadline_preview(obj)
 
     def save_model(self, request: HttpRequest, obj: m.SlaPolicy, form: Any, change: bool) -> None:
         # The targets inline and what the policy applies to are saved after this, in the same

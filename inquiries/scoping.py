@@ -150,6 +150,7 @@ RULES: dict[type[Model], Any] = {
     m.WebhookDelivery: BySet("endpoint__teams", of_teams=True),
     m.Notification: Either((ByOwner("user"), ByAccount("inquiry__account"))),
     m.NotificationPreference: ByOwner("user"),
+    m.UserPreference: ByOwner("user"),
     m.ReportSubscription: ByOwner("user"),
     m.Calendar: Shared(),
     m.Holiday: Shared(),

@@ -20,16 +20,20 @@ from django.db.models import (
     Expression,
     F,
     IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, Concat, Left, RowNumber, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
+from inquiries.complaints.titles import ClusterText, cluster_title
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
@@ -48,7 +52,11 @@ from inquiries.models import (
     OrderLine,
     Role,
     Topic,
+    UserPreference,
 )
+
+# Characters of a message body the queue reads for its preview and subjectless titles.
+PREVIEW_SOURCE_CHARS = 400
 
 
 def inquiries_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
@@ -320,9 +328,23 @@ def queue_page(
         ordered = with_urgency(queryset, now)
         if after is not None:
             ordered = ordered.filter(_after(after))
-    rows = list(ordered.order_by(*QUEUE_ORDER)[: size + 1])
+    rows = list(with_texts(ordered).order_by(*QUEUE_ORDER)[: size + 1])
     next_cursor = QueueCursor.after(rows[size - 1]) if len(rows) > size else None
     return QueuePage(rows[:size], next_cursor)
+
+
+def with_texts(queryset: QuerySet[Inquiry]) -> QuerySet[Inquiry]:
+    """Each inquiry's latest customer words (`preview`) and first ones (`first_text`, the title
+    of a subjectless, chat-style inquiry), from subqueries in the same query, each one look-up
+    on the message index (inquiry, received_at): no query per row."""
+    customer = Message.objects.filter(inquiry=OuterRef("pk"), direction=Direction.INBOUND)
+    text = Left("body_text", PREVIEW_SOURCE_CHARS)
+    # Ordered by the index's own columns only (no id tie-break), so each is one index walk
+    # that stops at its first customer message, with no sort.
+    return queryset.annotate(
+        preview=Subquery(customer.order_by("-received_at").values(text=text)[:1]),
+        first_text=Subquery(customer.order_by("received_at").values(text=text)[:1]),
+    )
 
 
 def _bucket_ids(
@@ -500,6 +522,55 @@ def clusters_for(user: AbstractBaseUser) -> QuerySet[Cluster]:
     return Cluster.objects.visible_to(user).select_related("account", "topic", "owner")
 
 
+RECENT_PERIOD = timedelta(hours=24)
+TITLE_TEXTS = 20  # member texts read per cluster for its title
+TITLE_TEXT_CHARS = 1000
+
+
+def with_recent_count(queryset: QuerySet[Cluster], now: datetime) -> QuerySet[Cluster]:
+    """Each cluster's members opened in the 24 hours before `now` (`recent_count`), counted
+    in the page's own query. The stored `growth` is as of the cluster's last update, which for
+    a quiet cluster was weeks ago."""
+    recent = (
+        ClusterMember.objects.filter(cluster=OuterRef("pk"), opened_at__gt=now - RECENT_PERIOD)
+        .values("cluster")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return queryset.annotate(recent_count=Coalesce(Subquery(recent, output_field=IntegerField()), 0))
+
+
+def recent_member_count(cluster: Cluster, now: datetime) -> int:
+    """One cluster's members opened in the 24 hours before `now`."""
+    return cluster.members.filter(opened_at__gt=now - RECENT_PERIOD).count()
+
+
+def with_titles(clusters: list[Cluster]) -> list[Cluster]:
+    """Sets `title` on each cluster (what it is about: its SKU and top terms), from the texts
+    of its first TITLE_TEXTS members, in one query for the whole list."""
+    if not clusters:
+        return clusters
+    rows = (
+        ClusterMember.objects.filter(cluster__in=[cluster.pk for cluster in clusters])
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("cluster_id")], order_by=[F("opened_at"), F("id")]),
+            text=Concat(
+                Coalesce("message__subject", "inquiry__subject", Value("")),
+                Value(" "),
+                Left(Coalesce("message__body_text", Value("")), TITLE_TEXT_CHARS),
+            ),
+        )
+        .filter(rank__lte=TITLE_TEXTS)
+        .values_list("cluster_id", "text", "inquiry__sku")
+    )
+    texts: dict[int, list[ClusterText]] = {}
+    for cluster_id, text, sku in rows:
+        texts.setdefault(cluster_id, []).append(ClusterText(text=text, sku=sku))
+    for cluster in clusters:
+        cluster.title = cluster_title(kind=cluster.kind, sku=cluster.sku, members=texts.get(cluster.pk, []))
+    return clusters
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterFilters:
     """The cluster list's filters; empty values mean "any". `state` "active" is the default."""
@@ -543,6 +614,8 @@ def cluster_members(cluster: Cluster) -> QuerySet[ClusterMember]:
     return (
         ClusterMember.objects.filter(cluster=cluster)
         .select_related("inquiry__customer", "inquiry__topic")
+        # The start of the complaint, which titles a subjectless (chat-style) member.
+        .annotate(opening=Left("message__body_text", TITLE_TEXT_CHARS))
         .order_by("-opened_at", "-id")
     )
 
@@ -577,10 +650,12 @@ def clusters_for_inquiry(inquiry: Inquiry) -> list[Cluster]:
     """The clusters an inquiry (already fetched through the access check) belongs to,
     active ones first. Its clusters are its own account's, so no further scoping is needed."""
     active_first = Case(When(state__in=ACTIVE_CLUSTER_STATES, then=Value(0)), default=Value(1))
-    return list(
-        Cluster.objects.filter(members__inquiry=inquiry)
-        .select_related("topic")
-        .order_by(active_first, "-last_seen", "-id")
+    return with_titles(
+        list(
+            Cluster.objects.filter(members__inquiry=inquiry)
+            .select_related("topic")
+            .order_by(active_first, "-last_seen", "-id")
+        )
     )
 
 
@@ -604,3 +679,8 @@ def managed_account_ids(user: AbstractBaseUser) -> set[int] | None:
 
 def cluster_topics() -> list[Topic]:
     return list(Topic.objects.filter(is_complaint=True))
+
+
+def preference_for(user: AbstractBaseUser) -> UserPreference:
+    """The user's page settings, or the defaults (unsaved) for someone who never changed one."""
+    return UserPreference.objects.filter(user=user).first() or UserPreference(user=user)

@@ -6,6 +6,7 @@ app_name = "inquiries"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("bulk/", views.bulk, name="bulk"),
+    path("density/", views.density, name="density"),
     path("inquiries/<int:pk>/", views.detail, name="detail"),
     path("inquiries/<int:pk>/reply/", views.reply, name="reply"),
     path("inquiries/<int:pk>/note/", views.reply, {"internal": True}, name="note"),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("notifications/bell/", views_notifications.bell, name="notifications-bell"),
     path("notifications/read/", views_notifications.mark_read, name="notifications-read"),
     path("notifications/preferences/", views_notifications.preferences, name="notifications-preferences"),
+    path("notifications/time-zone/", views_notifications.time_zone, name="notifications-time-zone"),
 ]
 
 from inquiries import views_reports  # noqa: E402  (reports, issue 8)

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from inquiries import selectors, services
+from inquiries import display, selectors, services
 from inquiries.forms import BulkAction, BulkForm, NoteForm, PropertiesForm, QueueFilterForm, ReplyForm
 from inquiries.ingestion.email import safe_filename
 from inquiries.models import (
@@ -135,6 +135,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         return response
     filters = _current_filters(request.GET)
     context |= {
+        "density": selectors.preference_for(request.user).density,
         "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
         "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
         "is_default_view": not filters,
@@ -142,6 +143,20 @@ def queue(request: HttpRequest) -> HttpResponse:
         "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
     }
     return render(request, "inquiries/queue.html", context)
+
+
+@require_POST
+@login_required
+def density(request: HttpRequest) -> HttpResponse:
+    """Remember the user's queue density, then back to the queue with its filters."""
+    try:
+        services.set_preferences(user=request.user, density=request.POST.get("density", ""))
+    except services.DomainError as exc:
+        messages.error(request, exc.message)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("inquiries:queue")
+    return redirect(target)
 
 
 def _rows_cache_key(request: HttpRequest, accounts: list[Account]) -> str | None:
@@ -340,8 +355,10 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
         "topic": inquiry.topic.key if inquiry.topic else "",
         "assignee": inquiry.assignee_id,
     }
+    first_words = next((m.body_text for m in thread if m.direction == Direction.INBOUND), "")
     return {
         "inquiry": inquiry,
+        "title": display.title(inquiry.subject, first_words),
         "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
         "thread": thread,
         "clocks": clocks,
@@ -391,9 +408,12 @@ def _present_clock(clock: Clock, now: datetime) -> None:
     clock.badge = CLOCK_BADGES[ClockState(clock.state)]  # type: ignore[attr-defined]
     clock.is_live = clock.state in ACTIVE_CLOCK_STATES  # type: ignore[attr-defined]
     clock.countdown = countdown(clock.due_at, now) if clock.is_live else ""  # type: ignore[attr-defined]
-    clock.target = duration(clock.target_seconds)  # type: ignore[attr-defined]
+    # Target and elapsed time count on the clock's calendar: business hours stay hours.
+    business = clock.calendar is not None and not clock.calendar.is_24x7
+    clock.target = display.target_duration(clock.target_seconds, business=business)  # type: ignore[attr-defined]
     elapsed = clock.elapsed_seconds
-    clock.took = duration(elapsed) if elapsed is not None else ""  # type: ignore[attr-defined]
+    took = display.target_duration(elapsed, business=business) if elapsed is not None else ""
+    clock.took = took  # type: ignore[attr-defined]
 
 
 def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]) -> str:

@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
@@ -89,7 +90,9 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
     topics = [(topic.key, topic.name) for topic in selectors.cluster_topics()]
     form = ClusterFilterForm(request.GET or None, accounts=accounts, topics=topics)
     clusters = selectors.filter_clusters(selectors.clusters_for(request.user), form.filters())
+    clusters = selectors.with_recent_count(clusters, timezone.now())
     page = Paginator(clusters, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_titles(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -115,8 +118,10 @@ def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form
         "action_date": cluster.action_date,
     }
     days = _chart_days(cluster)
+    selectors.with_titles([cluster])
     return {
         "cluster": cluster,
+        "recent_count": selectors.recent_member_count(cluster, timezone.now()),
         "members": selectors.cluster_members(cluster)[:200],
         "events": selectors.cluster_events(cluster),
         "days": days,

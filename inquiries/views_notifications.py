@@ -9,17 +9,31 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from inquiries import selectors, services
 from inquiries.models import Notification, NotificationPreference
 from inquiries.services import notifications
 
 PAGE = 50
 
 
+BELL_ITEMS = 6
+
+
 @login_required
 def bell(request: HttpRequest) -> HttpResponse:
-    """The unread count, loaded by htmx so pages keep their own fixed query counts."""
-    unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
-    return render(request, "notifications/_bell.html", {"unread": unread})
+    """The bell: the unread count and a menu of the latest items, loaded by htmx so pages keep
+    their own fixed query counts. Without JavaScript the bell is a link to the page."""
+    return render(request, "notifications/_bell.html", _bell_context(request, is_open=False))
+
+
+def _bell_context(request: HttpRequest, *, is_open: bool) -> dict[str, object]:
+    mine = Notification.objects.filter(user=request.user)
+    return {
+        "unread": mine.filter(read_at__isnull=True).count(),
+        "latest": list(mine.order_by("-created_at", "-id")[:BELL_ITEMS]),
+        "tz": selectors.preference_for(request.user).zone,
+        "is_open": is_open,
+    }
 
 
 @login_required
@@ -32,6 +46,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     more = len(page) > PAGE
     page = page[:PAGE]
     preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference()
+    zone = selectors.preference_for(request.user).zone
     return render(
         request,
         "notifications/list.html",
@@ -39,8 +54,33 @@ def notification_list(request: HttpRequest) -> HttpResponse:
             "items": page,
             "next_before": page[-1].pk if more and page else None,
             "form": PreferenceForm(instance=preference),
+            "zone_form": TimeZoneForm(initial={"time_zone": zone}),
+            "tz": zone,
         },
     )
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.CharField(
+        max_length=64,
+        required=False,
+        label="My time zone",
+        help_text="An IANA name such as Europe/Berlin; empty means the server's zone.",
+    )
+
+
+@login_required
+@require_POST
+def time_zone(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        try:
+            services.set_preferences(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        except services.DomainError as exc:
+            messages.error(request, f"time_zone: {exc.message}")
+        else:
+            messages.success(request, "Time zone saved.")
+    return redirect("inquiries:notifications")
 
 
 class PreferenceForm(forms.ModelForm):
@@ -67,4 +107,6 @@ def preferences(request: HttpRequest) -> HttpResponse:
 def mark_read(request: HttpRequest) -> HttpResponse:
     ids = [int(v) for v in request.POST.getlist("id") if v.isdigit()]
     notifications.mark_read(user=request.user, notification_ids=ids or None)
+    if request.htmx:  # from the bell's menu: the menu again, still open
+        return render(request, "notifications/_bell.html", _bell_context(request, is_open=True))
     return redirect("inquiries:notifications")

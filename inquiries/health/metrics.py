@@ -53,7 +53,9 @@ from django.db.models import (
     Subquery,
     Sum,
 )
+from django.db.models.functions import Left
 
+from inquiries import display
 from inquiries.health.presets import DEFAULT_PRESETS
 from inquiries.health.scoring import (
     ClusterRef,
@@ -458,12 +460,13 @@ def _message_refs(
             "inquiry__subject",
             "inquiry__order_id",
         )
+        .annotate(opening=Left("body_text", 200))
     )
     refs = [
         MessageRef(
             message_id=m.pk,
             inquiry_id=m.inquiry_id,
-            subject=(m.inquiry.subject if m.inquiry else "") or m.subject,
+            subject=display.title((m.inquiry.subject if m.inquiry else "") or m.subject, m.opening),
             order_id=m.order_id or (m.inquiry.order_id if m.inquiry else ""),
             received_at=m.received_at,
             due_at=m.response_due_at,
@@ -475,12 +478,16 @@ def _message_refs(
 
 
 def _clock_refs(ordered: QuerySet[Clock], limit: int, as_of: datetime) -> tuple[MessageRef, ...]:
-    clocks = Clock.objects.filter(pk__in=ordered.values("pk")[:limit]).select_related("inquiry")
+    clocks = (
+        Clock.objects.filter(pk__in=ordered.values("pk")[:limit])
+        .select_related("inquiry")
+        .annotate(opening=Left("message__body_text", 200))
+    )
     refs = [
         MessageRef(
             message_id=clock.message_id or 0,
             inquiry_id=clock.inquiry_id,
-            subject=clock.inquiry.subject,
+            subject=display.title(clock.inquiry.subject, clock.opening or ""),
             order_id=clock.inquiry.order_id,
             received_at=clock.started_at,
             due_at=clock.due_at,

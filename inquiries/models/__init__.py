@@ -62,6 +62,7 @@ from inquiries.models.notifications import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from inquiries.models.people import Density, UserPreference
 
 __all__ = [
     "ACTIVE_CLOCK_STATES",
@@ -85,6 +86,7 @@ __all__ = [
     "ClusterSweepState",
     "ComplaintFingerprint",
     "Customer",
+    "Density",
     "Direction",
     "EscalationAction",
     "EscalationRule",
@@ -110,6 +112,7 @@ __all__ = [
     "Topic",
     "TopicModel",
     "TopicRule",
+    "UserPreference",
     "WebhookDelivery",
     "WebhookEndpoint",
     "normalise_address",

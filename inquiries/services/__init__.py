@@ -10,6 +10,7 @@ from inquiries.services.actions import (
     reply,
 )
 from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.people import set_preferences
 from inquiries.services.recording import RecordResult, record_message, record_messages
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "record_message",
     "record_messages",
     "reply",
+    "set_preferences",
 ]

@@ -190,6 +190,29 @@
     }
   });
 
+  // --- the bell's menu: its 30-second refresh never closes it under the reader ------------
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var slot = event.detail.target;
+    if (!slot || !slot.classList || !slot.classList.contains("bell-slot")) return;
+    var menu = slot.querySelector("details.bell-menu[open]");
+    // A refresh (GET) waits while the menu is open; a mark-as-read answer (POST) replaces it.
+    if (menu && event.detail.requestConfig && event.detail.requestConfig.verb === "get") {
+      event.detail.shouldSwap = false;
+    }
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.bell-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.bell-menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     window.setInterval(tick, 1000);

@@ -34,12 +34,13 @@ def test_an_agent_sees_breaches_under_the_bell(live_server, page, channel, agent
     bell = page.locator('.bell[aria-label^="Notifications:"]')
     bell.wait_for()
     assert bell.get_attribute("aria-label") == "Notifications: 2 unread"
-    bell.click()
+    bell.click()  # the menu opens with the latest items; its last link is the page
+    page.get_by_role("link", name="All notifications and settings").click()
     page.wait_for_url("**/notifications/")
     assert page.locator(".notification-list li.unread").count() == 2
     assert "Kettle <b>cracked</b>" in page.text_content(".notification-list")  # shown as text, not markup
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "notifications.png"), full_page=True)
-    page.click("text=Mark all as read")
+    page.locator("main").get_by_role("button", name="Mark all as read").click()
     page.wait_for_url("**/notifications/")
     page.locator('.bell[aria-label="Notifications: 0 unread"]').wait_for()

@@ -242,10 +242,12 @@ def test_notification_list_runs_a_fixed_number_of_queries(
     for index in range(3):
         open_inquiry(channel, sender_address=f"a{index}@example.com")
     sweep_at(61)
-    with django_assert_num_queries(4):  # session, user, preferences, the page of notifications
+    # session, user, notification preferences, page settings (time zone), the page of notifications
+    with django_assert_num_queries(5):
         client.get("/notifications/")
     for index in range(20):
         open_inquiry(channel, 70, sender_address=f"b{index}@example.com")
     sweep_at(140)
-    with django_assert_num_queries(4):  # session, user, preferences, the page of notifications
+    # session, user, notification preferences, page settings (time zone), the page of notifications
+    with django_assert_num_queries(5):
         client.get("/notifications/")

@@ -18,9 +18,10 @@ from tests.ui.conftest import inbound
 
 pytestmark = pytest.mark.django_db
 
-# session, user, accounts, channels, topics, assignable users (bulk form), the page of rows
-QUEUE_QUERIES = 7
-# the htmx poll: the same without the bulk form
+# session, user, accounts, channels, topics, the page of rows (with its preview and
+# subjectless-title subqueries), page settings (density), assignable users (bulk form)
+QUEUE_QUERIES = 8
+# the htmx poll: the rows only, without the bulk form and the density
 QUEUE_ROWS_QUERIES = 6
 # session, user, the inquiry, its messages, their attachments, its clocks, topics,
 # assignable users, timeline events, the customer's other inquiries, its complaint clusters

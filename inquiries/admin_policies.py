@@ -1,0 +1,147 @@
+"""The SLA policy editor for people: targets in hours and minutes, priorities as checkboxes,
+and a preview of the deadlines the policy gives a message arriving now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from inquiries import display
+from inquiries import models as m
+from inquiries.services.clocks import business_calendar
+
+TARGET_FIELDS = (
+    ("first_reply_seconds", "First reply"),
+    ("next_reply_seconds", "Next reply"),
+    ("resolution_seconds", "Resolution"),
+)
+
+
+class HoursMinutesWidget(forms.MultiWidget):
+    """Two number boxes side by side: hours, then minutes."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(
+            [
+                forms.NumberInput(attrs={"min": 0, "step": 1, "class": "hm-hours", "aria-label": "hours"}),
+                forms.NumberInput(
+                    attrs={"min": 0, "max": 59, "step": 1, "class": "hm-minutes", "aria-label": "minutes"}
+                ),
+            ],
+            attrs,
+        )
+
+    def decompress(self, value: int | None) -> list[int | None]:
+        if value in (None, ""):
+            return [None, None]
+        return [int(value) // 3600, int(value) % 3600 // 60]
+
+
+class HoursMinutesField(forms.MultiValueField):
+    """A target in hours and minutes, stored in seconds; both empty means no clock."""
+
+    widget = HoursMinutesWidget
+
+    def __init__(self, **kwargs: object) -> None:
+        for key in ("max_value", "min_value", "step_size"):  # from the model's integer field
+            kwargs.pop(key, None)
+        fields = (
+            forms.IntegerField(min_value=0, required=False),
+            forms.IntegerField(min_value=0, max_value=59, required=False),
+        )
+        super().__init__(fields, require_all_fields=False, **kwargs)
+
+    def compress(self, data_list: list[int | None]) -> int | None:
+        if not data_list or all(value in (None, "") for value in data_list):
+            return None
+        hours, minutes = (value or 0 for value in data_list)
+        seconds = hours * 3600 + minutes * 60
+        if seconds <= 0:
+            raise forms.ValidationError(
+                "A target must be longer than 0 minutes; leave both empty for no clock."
+            )
+        return seconds
+
+
+HOURS_HELP = "Hours and minutes on the policy's calendar (business hours if it has them); empty: no clock."
+
+
+class SlaTargetForm(forms.ModelForm):
+    first_reply_seconds = HoursMinutesField(required=False, label="First reply", help_text=HOURS_HELP)
+    next_reply_seconds = HoursMinutesField(required=False, label="Next reply", help_text=HOURS_HELP)
+    resolution_seconds = HoursMinutesField(required=False, label="Resolution", help_text=HOURS_HELP)
+
+    class Meta:
+        model = m.SlaTarget
+        fields = ["priority", "first_reply_seconds", "next_reply_seconds", "resolution_seconds"]
+
+
+class SlaPolicyForm(forms.ModelForm):
+    priorities = forms.MultipleChoiceField(
+        choices=m.Priority.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The priorities this policy applies to; none ticked matches every priority.",
+    )
+
+    class Meta:
+        model = m.SlaPolicy
+        # The admin's editor: every editable field of the policy, as the admin would show it.
+        fields = "__all__"  # noqa: DJ007
+
+    def clean_priorities(self) -> list[str]:
+        # Stored in the order of the choices, whatever order the boxes were ticked in.
+        chosen = set(self.cleaned_data["priorities"])
+        return [value for value in m.Priority.values if value in chosen]
+
+
+def deadline_preview(policy: m.SlaPolicy, now: datetime | None = None) -> str:
+    """An HTML table: when each target falls due for a customer message arriving `now`, on the
+    policy's calendar, in the calendar's zone."""
+    if policy.pk is None:
+        return "Save the policy to see its deadlines."
+    now = now or timezone.now()
+    calendar = business_calendar(policy.calendar)
+    zone = ZoneInfo(policy.calendar.timezone if policy.calendar else "UTC")
+    business = policy.calendar is not None and not policy.calendar.is_24x7
+
+    def cell(seconds: int | None) -> str:
+        if seconds is None:
+            return mark_safe('<span class="quiet">no clock</span>')
+        due = calendar.add(now, seconds).astimezone(zone)
+        return format_html(
+            "{}<br><small>{}</small>",
+            due.strftime("%a %-d %b %Y, %H:%M %Z"),
+            display.target_duration(seconds, business=business),
+        )
+
+    rows = format_html_join(
+        "",
+        "<tr><th scope='row'>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                target.get_priority_display(),
+                cell(target.first_reply_seconds),
+                cell(target.next_reply_seconds),
+                cell(target.resolution_seconds),
+            )
+            for target in policy.targets.all()
+        ),
+    )
+    if not rows:
+        return "No targets yet: add one per priority below."
+    where = policy.calendar.name if policy.calendar else "24x7 in UTC"
+    return format_html(
+        '<p>A customer message arriving now, {} ({}), on the calendar "{}", is due:</p>'
+        '<table class="deadline-preview"><thead><tr><th>Priority</th>{}</tr></thead><tbody>{}</tbody></table>',
+        now.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z"),
+        zone.key,
+        where,
+        format_html_join("", "<th>{}</th>", ((label,) for _, label in TARGET_FIELDS)),
+        rows,
+    )

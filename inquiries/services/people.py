@@ -1,0 +1,31 @@
+"""A person's own page settings (density, time zone): the one place they are written."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from inquiries.models import Density, UserPreference, validate_timezone
+from inquiries.services.errors import DomainError
+
+
+@transaction.atomic
+def set_preferences(
+    *, user: AbstractBaseUser, density: str | None = None, time_zone: str | None = None
+) -> UserPreference:
+    """Change the given settings of `user` (None leaves one as it is); a bad value changes nothing."""
+    preference, _ = UserPreference.objects.select_for_update().get_or_create(user=user)
+    if density is not None:
+        if density not in Density.values:
+            raise DomainError(f"Unknown density {density!r}; use one of {', '.join(Density.values)}.")
+        preference.density = density
+    if time_zone is not None:
+        preference.time_zone = time_zone.strip()
+        if preference.time_zone:
+            try:
+                validate_timezone(preference.time_zone)
+            except ValidationError as exc:
+                raise DomainError(exc.messages[0], field="time_zone") from None
+    preference.save()
+    return preference
