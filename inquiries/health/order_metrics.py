@@ -1,0 +1,250 @@
+"""The marketplace's own metrics of an account, counted from its orders with aggregate SQL.
+
+One aggregate query per metric (numerator and denominator, both of eBay's windows at once)
+and, when some orders fail it, one query for the first of them: a fixed number of queries
+whatever the number of orders, and no Python loop over orders. The definitions (what each
+metric counts, its anchor date, window and target) are in
+`inquiries.health.marketplace_metrics`, which this module turns into SQL conditions.
+
+Windows are whole local days in the account's time zone: a window of N days starts at the
+local midnight N - 1 days before the as-of day and ends at the as-of instant. Facts are as
+known at that instant where their time is stored (shipments, deliveries, cancellations,
+returns, feedback, claims); an order's status and a claim's outcome are as they are now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from inquiries.health.marketplace_metrics import (
+    Anchor,
+    Counts,
+    Definition,
+    MarketplaceFigure,
+    Measure,
+    OrderRef,
+    Status,
+    account_status,
+    decides_status,
+    definitions_for,
+    figure,
+)
+from inquiries.health.metrics import health_facts, planner_settings, rules_for
+from inquiries.health.scoring import HealthReport, Metric, Rules, score
+from inquiries.models import (
+    Account,
+    Cancellation,
+    CancelledBy,
+    Claim,
+    ClaimKind,
+    ClaimOutcome,
+    Feedback,
+    FulfilmentChannel,
+    Order,
+    OrderStatus,
+    Return,
+    Shipment,
+)
+
+FAILING_LIST = 20
+
+_ORDER_ANCHOR = {Anchor.PURCHASED: "purchased_at", Anchor.SHIP_BY: "ship_by", Anchor.DELIVER_BY: "deliver_by"}
+
+
+def window_start(as_of: datetime, days: int, tz: str) -> datetime:
+    """The local midnight starting a window of `days` local days that ends at `as_of`."""
+    zone = ZoneInfo(tz)
+    first = as_of.astimezone(zone).date() - timedelta(days=days - 1)
+    return datetime.combine(first, time(0), zone)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """An account's health as the page and the API show it: the marketplace's metrics from
+    orders, the message metrics, and the status the deciding ones give (`account_status`)."""
+
+    marketplace: str
+    report: HealthReport
+    figures: tuple[MarketplaceFigure, ...]
+    status: Status
+
+    @property
+    def deciding(self) -> tuple[Metric, ...]:
+        """The message metrics that decide the status (the marketplace's reply metric)."""
+        return tuple(m for m in self.report.metrics if decides_status(self.marketplace, m.key))
+
+    @property
+    def house(self) -> tuple[Metric, ...]:
+        """The house indicators: early warnings that never decide the status."""
+        return tuple(m for m in self.report.metrics if not decides_status(self.marketplace, m.key))
+
+
+def account_health_with_orders(
+    account: Account, as_of: datetime, *, rules: Rules | None = None, reasons: bool = True
+) -> AccountHealth:
+    """The message metrics and the order metrics as of `as_of`, in one transaction (JIT off)."""
+    rules = rules or rules_for(account)
+    with planner_settings():
+        facts = health_facts(account, as_of, rules, reasons=reasons)
+        figures = marketplace_figures(account, as_of, at_risk_ratio=rules.at_risk_ratio)
+    report = score(facts, rules)
+    status = account_status(
+        account.marketplace, figures, ((m.key, m.value, m.status.value) for m in report.metrics)
+    )
+    return AccountHealth(marketplace=account.marketplace, report=report, figures=figures, status=status)
+
+
+def marketplace_figures(
+    account: Account, as_of: datetime, *, at_risk_ratio: float, list_limit: int = FAILING_LIST
+) -> tuple[MarketplaceFigure, ...]:
+    """Every metric the account's marketplace publishes that orders can measure, as of `as_of`."""
+    return tuple(
+        figure(definition, _counts(account, definition, as_of, list_limit), at_risk_ratio)
+        for definition in definitions_for(account.marketplace)
+    )
+
+
+def _counts(account: Account, definition: Definition, as_of: datetime, list_limit: int) -> Counts:
+    days, long_days = definition.window_days, definition.long_window_days or definition.window_days
+    short_start = window_start(as_of, days, account.timezone)
+    long_start = window_start(as_of, long_days, account.timezone)
+    rows, anchor = _rows(account, definition, as_of)
+    denominator, numerator, failing = _conditions(definition.measure, as_of)
+    short = Q(**{f"{anchor}__gte": short_start})
+    found = rows.filter(**{f"{anchor}__gte": long_start, f"{anchor}__lt": as_of}).aggregate(
+        short_total=Count("pk", filter=short & denominator),
+        short_numerator=Count("pk", filter=short & denominator & numerator),
+        long_total=Count("pk", filter=denominator),
+        long_numerator=Count("pk", filter=denominator & numerator),
+    )
+    use_long = bool(definition.min_transactions) and found["short_total"] < (definition.min_transactions or 0)
+    prefix, start = ("long", long_start) if use_long else ("short", short_start)
+    total, hits = found[f"{prefix}_total"], found[f"{prefix}_numerator"]
+    bad = total - hits if definition.higher_is_better else hits
+    orders: tuple[OrderRef, ...] = ()
+    if bad and list_limit:
+        in_window = rows.filter(**{f"{anchor}__gte": start, f"{anchor}__lt": as_of}).filter(
+            denominator & failing
+        )
+        order_field = "order_id" if definition.anchor == Anchor.SHIPPED else "pk"
+        number_field = (
+            "order__marketplace_order_id" if definition.anchor == Anchor.SHIPPED else "marketplace_order_id"
+        )
+        orders = tuple(
+            OrderRef(order_id=pk, marketplace_order_id=number)
+            for pk, number in in_window.order_by(f"-{anchor}", "-pk").values_list(order_field, number_field)[
+                :list_limit
+            ]
+        )
+    return Counts(
+        window_start=start,
+        window_end=as_of,
+        window_days=long_days if use_long else days,
+        numerator=hits,
+        denominator=total,
+        failing=bad,
+        orders=orders,
+    )
+
+
+def _rows(account: Account, definition: Definition, as_of: datetime) -> tuple[QuerySet, str]:
+    """The rows a metric counts (orders, or packages for tracking) and its anchor column."""
+    if definition.anchor == Anchor.SHIPPED:
+        packages = Shipment.objects.filter(order__account_id=account.pk).exclude(
+            order__fulfilment_channel=FulfilmentChannel.MARKETPLACE
+        )
+        return packages, "shipped_at"
+    return Order.objects.filter(account_id=account.pk), _ORDER_ANCHOR[definition.anchor]
+
+
+def _conditions(measure: Measure, as_of: datetime) -> tuple[Q, Q, Q]:
+    """(in the denominator, in the numerator, failing) for one measure, as SQL conditions."""
+    everything = Q()
+    seller_ships = ~Q(fulfilment_channel=FulfilmentChannel.MARKETPLACE)
+    if measure == Measure.ORDER_DEFECT:
+        defect = Q(Exists(_negative_feedback(as_of))) | Q(Exists(_claims(as_of, ClaimKind.GUARANTEE)))
+        defect |= Q(Exists(_claims(as_of, ClaimKind.CHARGEBACK)))
+        return everything, defect, defect
+    if measure == Measure.LATE_SHIPMENT:
+        # The window holds ship-by dates before as_of: an order with no shipment by its ship-by
+        # date is late at as_of whether it shipped later or not yet.
+        in_time = Exists(
+            Shipment.objects.filter(order_id=OuterRef("pk"), shipped_at__lte=OuterRef("ship_by"))
+        )
+        late = ~Q(in_time)
+        return seller_ships & ~Q(status=OrderStatus.CANCELLED), late, late
+    if measure == Measure.SELLER_CANCEL:
+        cancelled = Q(Exists(_seller_cancellations(as_of)))
+        return seller_ships, cancelled, cancelled
+    if measure == Measure.VALID_TRACKING:
+        tracked = ~Q(tracking_number="") & ~Q(carrier="")
+        return everything, tracked, ~tracked
+    if measure == Measure.ON_TIME_DELIVERY:
+        delivered = Q(Exists(Shipment.objects.filter(order_id=OuterRef("pk"), delivered_at__lte=as_of)))
+        late = Exists(
+            Shipment.objects.filter(
+                order_id=OuterRef("pk"), delivered_at__gt=OuterRef("deliver_by"), delivered_at__lte=as_of
+            )
+        )
+        return seller_ships & delivered, ~Q(late), Q(late)
+    if measure == Measure.RETURNED:
+        returned = Q(Exists(_returns(as_of)))
+        return everything, returned, returned
+    if measure == Measure.CASE_WITHOUT_SELLER:
+        case = Q(Exists(_cases_for_buyer(as_of)))
+        return everything, case, case
+    if measure == Measure.TRANSACTION_DEFECT:
+        defect = Q(Exists(_seller_cancellations(as_of))) | Q(Exists(_cases_for_buyer(as_of)))
+        return everything, defect, defect
+    raise ValueError(f"no SQL for {measure}")
+
+
+def _known(field: str, as_of: datetime) -> Q:
+    """A fact known at as_of: its time is at or before it (a fact without a time counts)."""
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": as_of})
+
+
+def _negative_feedback(as_of: datetime) -> QuerySet:
+    return Feedback.objects.filter(
+        _known("left_at", as_of), order_id=OuterRef("pk"), rating__lte=2, removed=False
+    )
+
+
+def _claims(as_of: datetime, kind: str) -> QuerySet:
+    """Claims that count as defects: open or decided for the buyer (not denied, not withdrawn)."""
+    return Claim.objects.filter(
+        _known("opened_at", as_of),
+        order_id=OuterRef("pk"),
+        kind=kind,
+        outcome__in=[ClaimOutcome.OPEN, ClaimOutcome.FOR_BUYER],
+    )
+
+
+def _cases_for_buyer(as_of: datetime) -> QuerySet:
+    return Claim.objects.filter(
+        _known("decided_at", as_of),
+        order_id=OuterRef("pk"),
+        kind=ClaimKind.GUARANTEE,
+        outcome=ClaimOutcome.FOR_BUYER,
+    )
+
+
+def _seller_cancellations(as_of: datetime) -> QuerySet:
+    """Seller cancellations before any package of the order shipped."""
+    shipped_before = Shipment.objects.filter(order_id=OuterRef("order_id"), shipped_at__lt=OuterRef("at"))
+    return Cancellation.objects.filter(
+        _known("at", as_of),
+        ~Q(Exists(shipped_before)),
+        order_id=OuterRef("pk"),
+        cancelled_by=CancelledBy.SELLER,
+    )
+
+
+def _returns(as_of: datetime) -> QuerySet:
+    """Returns asked for by as_of (or, without a request date, received back by then)."""
+    asked = Q(requested_at__lte=as_of) | (Q(requested_at__isnull=True) & _known("received_at", as_of))
+    return Return.objects.filter(asked, order_id=OuterRef("pk"))
