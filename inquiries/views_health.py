@@ -61,13 +61,19 @@ STATUS_BADGES = {
 @require_GET
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """Every account the user sees, with the status of its latest daily snapshot."""
+    """Every account the user sees, with the status of its latest daily snapshot; an account
+    without one yet (just created, before the hourly refresh) is computed live."""
     accounts = list(selectors.accounts_for(request.user))
     latest = selectors.latest_snapshots(accounts)
+    now = timezone.now()
     rows = []
     for account in accounts:
         snapshot = latest.get(account.pk)
-        rows.append((account, snapshot, BAND_BADGES[Band(snapshot.status)] if snapshot else None))
+        if snapshot is not None:
+            rows.append((account, snapshot.as_of, STATUS_BADGES[Status(snapshot.status)], False))
+        else:
+            live = account_health_with_orders(account, now, reasons=False)
+            rows.append((account, now, STATUS_BADGES[live.status], True))
     return render(request, "health/overview.html", {"rows": rows})
 
 

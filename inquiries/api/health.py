@@ -30,7 +30,7 @@ class MetricSerializer(serializers.Serializer):
     key = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     target = serializers.FloatField(allow_null=True)
-    status = serializers.ChoiceField(choices=["healthy", "at_risk", "critical"])
+    status = serializers.ChoiceField(choices=["no_data", "healthy", "at_risk", "critical"])
     numerator = serializers.IntegerField(allow_null=True)
     denominator = serializers.IntegerField(allow_null=True)
 
