@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from inquiries.health.marketplace_metrics import (
     Anchor,
@@ -112,33 +112,32 @@ def _counts(account: Account, definition: Definition, as_of: datetime, list_limi
     days, long_days = definition.window_days, definition.long_window_days or definition.window_days
     short_start = window_start(as_of, days, account.timezone)
     long_start = window_start(as_of, long_days, account.timezone)
-    rows, anchor = _rows(account, definition, as_of)
-    denominator, numerator, failing = _conditions(definition.measure, as_of)
-    short = Q(**{f"{anchor}__gte": short_start})
-    found = rows.filter(**{f"{anchor}__gte": long_start, f"{anchor}__lt": as_of}).aggregate(
-        short_total=Count("pk", filter=short & denominator),
-        short_numerator=Count("pk", filter=short & denominator & numerator),
-        long_total=Count("pk", filter=denominator),
-        long_numerator=Count("pk", filter=denominator & numerator),
-    )
-    use_long = bool(definition.min_transactions) and found["short_total"] < (definition.min_transactions or 0)
+    rows, anchor = _rows(account, definition)
+    window = Window(account.pk, anchor, long_start, as_of)
+    denominator, numerator, failing = _conditions(definition.measure, window)
+    in_long = rows.filter(denominator, **{f"{anchor}__gte": long_start, f"{anchor}__lt": as_of})
+    if long_days == days:
+        found = in_long.aggregate(short_total=Count("pk"), short_numerator=Count("pk", filter=numerator))
+    else:
+        short = Q(**{f"{anchor}__gte": short_start})
+        found = in_long.aggregate(
+            short_total=Count("pk", filter=short),
+            short_numerator=Count("pk", filter=short & numerator),
+            long_total=Count("pk"),
+            long_numerator=Count("pk", filter=numerator),
+        )
+    use_long = long_days != days and found["short_total"] < (definition.min_transactions or 0)
     prefix, start = ("long", long_start) if use_long else ("short", short_start)
     total, hits = found[f"{prefix}_total"], found[f"{prefix}_numerator"]
     bad = total - hits if definition.higher_is_better else hits
     orders: tuple[OrderRef, ...] = ()
     if bad and list_limit:
-        in_window = rows.filter(**{f"{anchor}__gte": start, f"{anchor}__lt": as_of}).filter(
-            denominator & failing
-        )
-        order_field = "order_id" if definition.anchor == Anchor.SHIPPED else "pk"
-        number_field = (
-            "order__marketplace_order_id" if definition.anchor == Anchor.SHIPPED else "marketplace_order_id"
-        )
+        in_window = in_long.filter(failing, **{f"{anchor}__gte": start})
+        shipped = definition.anchor == Anchor.SHIPPED
+        fields = ("order_id", "order__marketplace_order_id") if shipped else ("pk", "marketplace_order_id")
         orders = tuple(
             OrderRef(order_id=pk, marketplace_order_id=number)
-            for pk, number in in_window.order_by(f"-{anchor}", "-pk").values_list(order_field, number_field)[
-                :list_limit
-            ]
+            for pk, number in in_window.order_by(f"-{anchor}", "-pk").values_list(*fields)[:list_limit]
         )
     return Counts(
         window_start=start,
@@ -151,7 +150,24 @@ def _counts(account: Account, definition: Definition, as_of: datetime, list_limi
     )
 
 
-def _rows(account: Account, definition: Definition, as_of: datetime) -> tuple[QuerySet, str]:
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The account and the widest window a metric reads: [start, as_of) of its anchor column."""
+
+    account_id: int
+    anchor: str
+    start: datetime
+    as_of: datetime
+
+    def orders(self) -> QuerySet:
+        """The account's orders whose anchor falls in the window (for semi-joins on facts)."""
+        return Order.objects.filter(
+            account_id=self.account_id,
+            **{f"{self.anchor}__gte": self.start, f"{self.anchor}__lt": self.as_of},
+        )
+
+
+def _rows(account: Account, definition: Definition) -> tuple[QuerySet, str]:
     """The rows a metric counts (orders, or packages for tracking) and its anchor column."""
     if definition.anchor == Anchor.SHIPPED:
         packages = Shipment.objects.filter(order__account_id=account.pk).exclude(
@@ -161,44 +177,43 @@ def _rows(account: Account, definition: Definition, as_of: datetime) -> tuple[Qu
     return Order.objects.filter(account_id=account.pk), _ORDER_ANCHOR[definition.anchor]
 
 
-def _conditions(measure: Measure, as_of: datetime) -> tuple[Q, Q, Q]:
-    """(in the denominator, in the numerator, failing) for one measure, as SQL conditions."""
+def _conditions(measure: Measure, window: Window) -> tuple[Q, Q, Q]:
+    """(in the denominator, in the numerator, failing) for one measure, as SQL conditions.
+
+    Facts are matched by `pk IN (SELECT order_id ...)` with uncorrelated subqueries: PostgreSQL
+    hashes each once (a hashed SubPlan) instead of probing an index per order of the window.
+    Conditions comparing a fact with its order's own dates join the window's orders inside.
+    """
+    as_of = window.as_of
     everything = Q()
     seller_ships = ~Q(fulfilment_channel=FulfilmentChannel.MARKETPLACE)
+    if measure == Measure.VALID_TRACKING:
+        tracked = ~Q(tracking_number="") & ~Q(carrier="")
+        return everything, tracked, ~tracked
     if measure == Measure.ORDER_DEFECT:
-        defect = Q(Exists(_negative_feedback(as_of))) | Q(Exists(_claims(as_of, ClaimKind.GUARANTEE)))
-        defect |= Q(Exists(_claims(as_of, ClaimKind.CHARGEBACK)))
+        defect = Q(pk__in=_negative_feedback(window)) | Q(pk__in=_defect_claims(window))
         return everything, defect, defect
     if measure == Measure.LATE_SHIPMENT:
         # The window holds ship-by dates before as_of: an order with no shipment by its ship-by
         # date is late at as_of whether it shipped later or not yet.
-        in_time = Exists(
-            Shipment.objects.filter(order_id=OuterRef("pk"), shipped_at__lte=OuterRef("ship_by"))
-        )
-        late = ~Q(in_time)
+        in_time = _window_shipments(window).filter(shipped_at__lte=F("order__ship_by"))
+        late = ~Q(pk__in=in_time.values("order_id"))
         return seller_ships & ~Q(status=OrderStatus.CANCELLED), late, late
     if measure == Measure.SELLER_CANCEL:
-        cancelled = Q(Exists(_seller_cancellations(as_of)))
+        cancelled = Q(pk__in=_seller_cancellations(window))
         return seller_ships, cancelled, cancelled
-    if measure == Measure.VALID_TRACKING:
-        tracked = ~Q(tracking_number="") & ~Q(carrier="")
-        return everything, tracked, ~tracked
     if measure == Measure.ON_TIME_DELIVERY:
-        delivered = Q(Exists(Shipment.objects.filter(order_id=OuterRef("pk"), delivered_at__lte=as_of)))
-        late = Exists(
-            Shipment.objects.filter(
-                order_id=OuterRef("pk"), delivered_at__gt=OuterRef("deliver_by"), delivered_at__lte=as_of
-            )
-        )
-        return seller_ships & delivered, ~Q(late), Q(late)
+        delivered = _window_shipments(window).filter(delivered_at__lte=as_of)
+        late = Q(pk__in=delivered.filter(delivered_at__gt=F("order__deliver_by")).values("order_id"))
+        return seller_ships & Q(pk__in=delivered.values("order_id")), ~late, late
     if measure == Measure.RETURNED:
-        returned = Q(Exists(_returns(as_of)))
+        returned = Q(pk__in=_returns(window))
         return everything, returned, returned
     if measure == Measure.CASE_WITHOUT_SELLER:
-        case = Q(Exists(_cases_for_buyer(as_of)))
+        case = Q(pk__in=_cases_for_buyer(window))
         return everything, case, case
     if measure == Measure.TRANSACTION_DEFECT:
-        defect = Q(Exists(_seller_cancellations(as_of))) | Q(Exists(_cases_for_buyer(as_of)))
+        defect = Q(pk__in=_seller_cancellations(window)) | Q(pk__in=_cases_for_buyer(window))
         return everything, defect, defect
     raise ValueError(f"no SQL for {measure}")
 
@@ -208,43 +223,49 @@ def _known(field: str, as_of: datetime) -> Q:
     return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": as_of})
 
 
-def _negative_feedback(as_of: datetime) -> QuerySet:
+def _window_shipments(window: Window) -> QuerySet:
+    return Shipment.objects.filter(order__in=window.orders())
+
+
+def _negative_feedback(window: Window) -> QuerySet:
     return Feedback.objects.filter(
-        _known("left_at", as_of), order_id=OuterRef("pk"), rating__lte=2, removed=False
-    )
+        _known("left_at", window.as_of), order__in=window.orders(), rating__lte=2, removed=False
+    ).values("order_id")
 
 
-def _claims(as_of: datetime, kind: str) -> QuerySet:
-    """Claims that count as defects: open or decided for the buyer (not denied, not withdrawn)."""
+def _defect_claims(window: Window) -> QuerySet:
+    """A-to-z claims and chargebacks that count as defects: open or decided for the buyer (not
+    denied, not withdrawn)."""
     return Claim.objects.filter(
-        _known("opened_at", as_of),
-        order_id=OuterRef("pk"),
-        kind=kind,
+        _known("opened_at", window.as_of),
+        order__in=window.orders(),
+        kind__in=[ClaimKind.GUARANTEE, ClaimKind.CHARGEBACK],
         outcome__in=[ClaimOutcome.OPEN, ClaimOutcome.FOR_BUYER],
-    )
+    ).values("order_id")
 
 
-def _cases_for_buyer(as_of: datetime) -> QuerySet:
+def _cases_for_buyer(window: Window) -> QuerySet:
     return Claim.objects.filter(
-        _known("decided_at", as_of),
-        order_id=OuterRef("pk"),
+        _known("decided_at", window.as_of),
+        order__in=window.orders(),
         kind=ClaimKind.GUARANTEE,
         outcome=ClaimOutcome.FOR_BUYER,
-    )
+    ).values("order_id")
 
 
-def _seller_cancellations(as_of: datetime) -> QuerySet:
+def _seller_cancellations(window: Window) -> QuerySet:
     """Seller cancellations before any package of the order shipped."""
     shipped_before = Shipment.objects.filter(order_id=OuterRef("order_id"), shipped_at__lt=OuterRef("at"))
     return Cancellation.objects.filter(
-        _known("at", as_of),
+        _known("at", window.as_of),
         ~Q(Exists(shipped_before)),
-        order_id=OuterRef("pk"),
+        order__in=window.orders(),
         cancelled_by=CancelledBy.SELLER,
-    )
+    ).values("order_id")
 
 
-def _returns(as_of: datetime) -> QuerySet:
+def _returns(window: Window) -> QuerySet:
     """Returns asked for by as_of (or, without a request date, received back by then)."""
+    as_of = window.as_of
     asked = Q(requested_at__lte=as_of) | (Q(requested_at__isnull=True) & _known("received_at", as_of))
-    return Return.objects.filter(asked, order_id=OuterRef("pk"))
+    return Return.objects.filter(asked, order__in=window.orders()).values("order_id")
