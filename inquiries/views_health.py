@@ -26,7 +26,7 @@ from inquiries.health import selectors
 from inquiries.health.charts import trend_chart
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
 from inquiries.health.evidence import plan_facts
-from inquiries.health.marketplace_metrics import MarketplaceFigure, Status, message_status, percent
+from inquiries.health.marketplace_metrics import MarketplaceFigure, Reported, Status, message_status, percent
 from inquiries.health.metrics import local_date, rules_from
 from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.plan import Plan, build_plan, to_markdown
@@ -114,6 +114,7 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         "plan_to": last.isoformat(),
         "pdf_available": pdf_available(),
         "escalation": escalation_text(preset),
+        "rating": present_rating(health.rating, preset),
     }
     return render(request, "health/account.html", context, status=400 if error else 200)
 
@@ -213,6 +214,7 @@ class FigureView:
     badge: Badge
     counts: str
     window: str
+    reported: str
 
 
 def present_figure(figure: MarketplaceFigure) -> FigureView:
@@ -227,6 +229,35 @@ def present_figure(figure: MarketplaceFigure) -> FigureView:
         badge=STATUS_BADGES[figure.status],
         counts=f"{counts.numerator:,} of {counts.denominator:,} {noun}",
         window=f"{counts.window_days} days from {first:%-d %b %Y}, by {definition.anchor_text}",
+        reported=percent(figure.reported.value) if figure.reported else "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RatingView:
+    value: str
+    badge: Badge
+    bands: str
+    reported: Reported
+
+
+def present_rating(rating: Reported | None, preset: MarketplacePreset | None) -> RatingView | None:
+    """Amazon's Account Health Rating as imported, in the preset's bands (shown, never computed)."""
+    if rating is None or rating.value is None or preset is None or not preset.rating_healthy_from:
+        return None
+    healthy, at_risk = preset.rating_healthy_from, preset.rating_at_risk_from or 0
+    status = (
+        Status.HEALTHY
+        if rating.value >= healthy
+        else Status.AT_RISK
+        if rating.value >= at_risk
+        else Status.CRITICAL
+    )
+    return RatingView(
+        value=f"{rating.value:.0f}",
+        badge=STATUS_BADGES[status],
+        bands=f"{healthy}+ healthy, {at_risk}-{healthy - 1} at risk, {at_risk - 1} and below critical",
+        reported=rating,
     )
 
 

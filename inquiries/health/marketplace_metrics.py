@@ -227,11 +227,52 @@ class Counts:
 
 
 @dataclass(frozen=True, slots=True)
+class Reported:
+    """The marketplace's own figure for a metric, as imported (`MarketplaceMetric`)."""
+
+    value: float | None
+    status: str  # the marketplace's verdict in its words
+    window_start: datetime
+    window_end: datetime
+    reported_at: datetime
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "status": self.status,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "reported_at": self.reported_at.isoformat(),
+            "source": self.source,
+        }
+
+
+# Ours and the marketplace's differ beyond rounding and a few days' lag when they are more than
+# a quarter of the target apart (ODR: 0.25 points), and never by less than 0.1 point.
+DIVERGENCE_SHARE_OF_TARGET = 0.25
+DIVERGENCE_FLOOR = 0.001
+
+
+def divergence_tolerance(definition: Definition) -> float:
+    allowance = 1 - definition.target if definition.higher_is_better else definition.target
+    return max(DIVERGENCE_FLOOR, DIVERGENCE_SHARE_OF_TARGET * allowance)
+
+
+@dataclass(frozen=True, slots=True)
 class MarketplaceFigure:
     definition: Definition
     counts: Counts
     value: float | None
     status: Status
+    reported: Reported | None = None
+
+    @property
+    def diverges(self) -> bool:
+        """Whether the marketplace's imported figure and ours differ beyond the tolerance."""
+        if self.reported is None or self.reported.value is None or self.value is None:
+            return False
+        return abs(self.reported.value - self.value) > divergence_tolerance(self.definition) + EPSILON
 
     @property
     def key(self) -> str:
@@ -258,6 +299,9 @@ class MarketplaceFigure:
             "source": d.source,
             "failing_count": c.failing,
             "failing_orders": [o.as_dict() for o in c.orders],
+            "reported": self.reported.as_dict() if self.reported else None,
+            "diverges": self.diverges,
+            "divergence_tolerance": divergence_tolerance(d),
         }
 
 

@@ -14,7 +14,7 @@ returns, feedback, claims); an order's status and a claim's outcome are as they 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from inquiries.health.marketplace_metrics import (
     MarketplaceFigure,
     Measure,
     OrderRef,
+    Reported,
     Status,
     account_status,
     decides_status,
@@ -44,6 +45,7 @@ from inquiries.models import (
     ClaimOutcome,
     Feedback,
     FulfilmentChannel,
+    MarketplaceMetric,
     Order,
     OrderStatus,
     Return,
@@ -51,6 +53,7 @@ from inquiries.models import (
 )
 
 FAILING_LIST = 20
+ACCOUNT_HEALTH_RATING = "account_health_rating"  # MarketplaceMetric.metric of Amazon's rating
 
 _ORDER_ANCHOR = {Anchor.PURCHASED: "purchased_at", Anchor.SHIP_BY: "ship_by", Anchor.DELIVER_BY: "deliver_by"}
 
@@ -71,6 +74,7 @@ class AccountHealth:
     report: HealthReport
     figures: tuple[MarketplaceFigure, ...]
     status: Status
+    rating: Reported | None = None  # Amazon's Account Health Rating, when imported
 
     @property
     def deciding(self) -> tuple[Metric, ...]:
@@ -90,22 +94,63 @@ def account_health_with_orders(
     rules = rules or rules_for(account)
     with planner_settings():
         facts = health_facts(account, as_of, rules, reasons=reasons)
-        figures = marketplace_figures(account, as_of, at_risk_ratio=rules.at_risk_ratio)
+        keys = [d.key for d in definitions_for(account.marketplace)]
+        reported = _reported(account, as_of, [*keys, ACCOUNT_HEALTH_RATING])
+        figures = marketplace_figures(account, as_of, at_risk_ratio=rules.at_risk_ratio, reported=reported)
     report = score(facts, rules)
     status = account_status(
         account.marketplace, figures, ((m.key, m.value, m.status.value) for m in report.metrics)
     )
-    return AccountHealth(marketplace=account.marketplace, report=report, figures=figures, status=status)
+    return AccountHealth(
+        marketplace=account.marketplace,
+        report=report,
+        figures=figures,
+        status=status,
+        rating=reported.get(ACCOUNT_HEALTH_RATING),
+    )
 
 
 def marketplace_figures(
-    account: Account, as_of: datetime, *, at_risk_ratio: float, list_limit: int = FAILING_LIST
+    account: Account,
+    as_of: datetime,
+    *,
+    at_risk_ratio: float,
+    list_limit: int = FAILING_LIST,
+    reported: dict[str, Reported] | None = None,
 ) -> tuple[MarketplaceFigure, ...]:
-    """Every metric the account's marketplace publishes that orders can measure, as of `as_of`."""
+    """Every metric the account's marketplace publishes that orders can measure, as of `as_of`,
+    each with the marketplace's own figure when one was imported (read here unless given)."""
+    definitions = definitions_for(account.marketplace)
+    if reported is None:
+        reported = _reported(account, as_of, [d.key for d in definitions]) if definitions else {}
     return tuple(
-        figure(definition, _counts(account, definition, as_of, list_limit), at_risk_ratio)
-        for definition in definitions_for(account.marketplace)
+        replace(
+            figure(definition, _counts(account, definition, as_of, list_limit), at_risk_ratio),
+            reported=reported.get(definition.key),
+        )
+        for definition in definitions
     )
+
+
+REPORTED_WITHIN = timedelta(days=30)
+
+
+def _reported(account: Account, as_of: datetime, keys: list[str]) -> dict[str, Reported]:
+    """The marketplace's latest figure per metric known at as_of (window ended in the last 30
+    days, reported by as_of): one query, a handful of rows per metric."""
+    rows = MarketplaceMetric.objects.filter(
+        account_id=account.pk,
+        metric__in=keys,
+        reported_at__lte=as_of,
+        window_end__gt=as_of - REPORTED_WITHIN,
+    ).order_by("metric", "-window_end", "-reported_at", "-pk")
+    latest: dict[str, Reported] = {}
+    for row in rows:
+        latest.setdefault(
+            row.metric,
+            Reported(row.value, row.status, row.window_start, row.window_end, row.reported_at, row.source),
+        )
+    return latest
 
 
 def _counts(account: Account, definition: Definition, as_of: datetime, list_limit: int) -> Counts:

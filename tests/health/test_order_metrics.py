@@ -288,13 +288,56 @@ def test_higher_is_better_rates_are_judged_on_what_they_miss() -> None:
 def test_the_figures_take_a_fixed_number_of_queries(
     account: m.Account, django_assert_max_num_queries
 ) -> None:
-    """One aggregate per metric, plus one list of failing orders when some fail: never per order."""
+    """One aggregate per metric, plus one list of failing orders when some fail, plus the
+    marketplace's imported figures: never a query per order."""
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
-    bound = 2 * len(definitions_for("amazon"))
+    bound = 2 * len(definitions_for("amazon")) + 1
     generate(account, 40, seed=7)
     with django_assert_max_num_queries(bound):
         marketplace_figures(account, NOW, at_risk_ratio=0.8)
     generate(account, 200, seed=8)
     with django_assert_max_num_queries(bound):
         marketplace_figures(account, NOW, at_risk_ratio=0.8)
+
+
+def test_the_marketplaces_imported_figure_is_shown_beside_ours_and_a_divergence_flagged(
+    account: m.Account,
+) -> None:
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    for n in range(100):
+        order = m.Order.objects.create(
+            account=account, marketplace_order_id=f"111-{n:07d}", purchased_at=NOW - timedelta(days=3)
+        )
+        if n < 2:
+            m.Feedback.objects.create(order=order, rating=1, left_at=NOW - timedelta(days=1))
+    window = {"window_start": NOW - timedelta(days=62), "window_end": NOW - timedelta(days=2)}
+    reported = {"reported_at": NOW - timedelta(days=1), "source": "GET_V2_SELLER_PERFORMANCE_REPORT"}
+    m.MarketplaceMetric.objects.create(
+        account=account, metric="order_defect_rate", value=0.019, **window, **reported
+    )
+    m.MarketplaceMetric.objects.create(
+        account=account, metric="late_shipment_rate", value=0.0, **window, **reported
+    )
+    m.MarketplaceMetric.objects.create(  # reported after as_of: not known yet
+        account=account,
+        metric="valid_tracking_rate",
+        value=0.5,
+        window_start=NOW,
+        window_end=NOW,
+        reported_at=NOW + timedelta(hours=1),
+        source="x",
+    )
+    figures = {f.key: f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8)}
+
+    odr = figures["order_defect_rate"]
+    assert (odr.value, odr.reported.value) == (0.02, 0.019)
+    assert not odr.diverges  # 0.1 point apart, within a quarter of the 1% target
+    assert figures["late_shipment_rate"].reported.value == 0.0
+    assert not figures["late_shipment_rate"].diverges  # ours has no data: nothing to compare
+    assert figures["valid_tracking_rate"].reported is None
+
+    m.MarketplaceMetric.objects.filter(metric="order_defect_rate").update(value=0.005)
+    odr = {f.key: f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8)}["order_defect_rate"]
+    assert odr.diverges and odr.as_dict()["diverges"] is True

@@ -108,8 +108,9 @@ def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
 # transaction), SET LOCAL jit = off, RELEASE SAVEPOINT.
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
 # Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
-# orders only for metrics that some order fails (none here: no orders).
-HEALTH_PAGE_QUERIES = 27
+# orders only for metrics that some order fails (none here: no orders); the marketplace's own
+# imported figures (one query).
+HEALTH_PAGE_QUERIES = 28
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -251,3 +252,29 @@ def test_house_indicators_alone_never_decide_the_status(amazon, channel, agent, 
     response = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk]))
     assert response.context["status"].label == "No data"
     assert 'class="badge badge-breached"' in response.content.decode().split('data-group="house"')[1]
+
+
+def test_the_page_shows_the_marketplaces_own_figures_beside_ours_and_the_rating_in_its_bands(
+    amazon, agent, frozen
+):
+    order_with_negative_feedback(amazon, "111-0000000-0000009")
+    window = {"window_start": NOW - days(62), "window_end": NOW - days(2), "reported_at": NOW - days(1)}
+    m.MarketplaceMetric.objects.create(
+        account=amazon,
+        metric="order_defect_rate",
+        value=0.004,
+        status="GOOD",
+        source="Seller Central",
+        **window,
+    )
+    m.MarketplaceMetric.objects.create(
+        account=amazon, metric="account_health_rating", value=180, source="Account Health page", **window
+    )
+    page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
+
+    odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
+    assert "The marketplace reports <strong>0.4%</strong> (GOOD)" in odr
+    assert "Differs from ours" in odr  # ours: 100% of one order
+    rating = page.split('data-metric="account_health_rating"')[1].split("</p>")[0]
+    assert "<strong>180</strong>" in rating and "At risk" in rating
+    assert "200+ healthy, 100-199 at risk, 99 and below critical" in rating
