@@ -21,6 +21,7 @@ from inquiries.health.marketplace_metrics import POLICY_MARKETPLACES, message_st
 from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.orders import MAX_ORDERS
 from inquiries.health.scoring import Metric
+from inquiries.models import HealthStatus
 from inquiries.services.health import save_order_volumes
 
 MAX_VOLUMES = 1000
@@ -30,7 +31,7 @@ class MetricSerializer(serializers.Serializer):
     key = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     target = serializers.FloatField(allow_null=True)
-    status = serializers.ChoiceField(choices=["no_data", "healthy", "at_risk", "critical"])
+    status = serializers.ChoiceField(choices=HealthStatus.choices)
     numerator = serializers.IntegerField(allow_null=True)
     denominator = serializers.IntegerField(allow_null=True)
 
@@ -52,7 +53,7 @@ class RescueSerializer(serializers.Serializer):
     sentence = serializers.CharField()
 
 
-STATUSES = ["no_data", "healthy", "at_risk", "critical"]
+STATUSES = HealthStatus.choices  # no_data, healthy, at_risk, critical (HealthStatusEnum in the schema)
 
 
 class OrderRefSerializer(serializers.Serializer):
