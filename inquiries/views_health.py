@@ -26,7 +26,9 @@ from inquiries.health import selectors
 from inquiries.health.charts import trend_chart
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
 from inquiries.health.evidence import plan_facts
-from inquiries.health.metrics import account_health, local_date, rules_from
+from inquiries.health.marketplace_metrics import MarketplaceFigure, Reported, Status, message_status, percent
+from inquiries.health.metrics import local_date, rules_from
+from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.plan import Plan, build_plan, to_markdown
 from inquiries.health.scoring import (
     Band,
@@ -48,18 +50,30 @@ BAND_BADGES = {
     Band.AT_RISK: Badge("at-risk", "At risk", "warn"),
     Band.CRITICAL: Badge("breached", "Critical", "alert"),
 }
+STATUS_BADGES = {
+    Status.NO_DATA: Badge("none", "No data", "dash"),
+    Status.HEALTHY: BAND_BADGES[Band.HEALTHY],
+    Status.AT_RISK: BAND_BADGES[Band.AT_RISK],
+    Status.CRITICAL: BAND_BADGES[Band.CRITICAL],
+}
 
 
 @require_GET
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """Every account the user sees, with the status of its latest daily snapshot."""
+    """Every account the user sees, with the status of its latest daily snapshot; an account
+    without one yet (just created, before the hourly refresh) is computed live."""
     accounts = list(selectors.accounts_for(request.user))
     latest = selectors.latest_snapshots(accounts)
+    now = timezone.now()
     rows = []
     for account in accounts:
         snapshot = latest.get(account.pk)
-        rows.append((account, snapshot, BAND_BADGES[Band(snapshot.status)] if snapshot else None))
+        if snapshot is not None:
+            rows.append((account, snapshot.as_of, STATUS_BADGES[Status(snapshot.status)], False))
+        else:
+            live = account_health_with_orders(account, now, reasons=False)
+            rows.append((account, now, STATUS_BADGES[live.status], True))
     return render(request, "health/overview.html", {"rows": rows})
 
 
@@ -76,7 +90,8 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         as_of, error = now, str(exc)
     preset = selectors.preset_for(account)
     rules = rules_from(account, preset)
-    report = account_health(account, as_of, rules=rules)
+    health = account_health_with_orders(account, as_of, rules=rules)
+    report = health.report
     day = local_date(as_of, account.timezone)
     history = list(selectors.snapshots(account, day - timedelta(days=TREND_DAYS - 1), day))
     first, last = parse_period("", "", account.timezone, now)
@@ -85,8 +100,10 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         "preset": preset,
         "rules": rules,
         "report": report,
-        "status": BAND_BADGES[report.status],
-        "metrics": present_metrics(report, rules, history, day),
+        "status": STATUS_BADGES[health.status],
+        "figures": [present_figure(f) for f in health.figures],
+        "deciding": present_metrics(health.deciding, rules, history, day),
+        "house": present_metrics(health.house, rules, history, day),
         "rescue": [present_rescue(item) for item in report.rescue],
         "pending": report_pending(report),
         "as_of": as_of,
@@ -97,6 +114,7 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         "plan_to": last.isoformat(),
         "pdf_available": pdf_available(),
         "escalation": escalation_text(preset),
+        "rating": present_rating(health.rating, preset),
     }
     return render(request, "health/account.html", context, status=400 if error else 200)
 
@@ -155,7 +173,7 @@ def counts_text(metric: Metric) -> str:
 
 
 def present_metrics(
-    report: HealthReport, rules: Rules, history: list[HealthSnapshot], day: date
+    metrics: tuple[Metric, ...], rules: Rules, history: list[HealthSnapshot], day: date
 ) -> list[MetricView]:
     days = [day - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
     values: dict[str, dict[date, float | None]] = {}
@@ -163,13 +181,13 @@ def present_metrics(
         for stored in snapshot.metrics:
             values.setdefault(stored.get("key", ""), {})[snapshot.date] = stored.get("value")
     views = []
-    for index, metric in enumerate(report.metrics):
+    for metric in metrics:
         series = values.get(metric.key, {})
         series[day] = metric.value  # the trend ends at the value shown
         points = [(d, series.get(d)) for d in days]
         chart = trend_chart(
             points,
-            chart_id=f"trend-{index}",
+            chart_id=f"trend-{metric.key}",
             title=f"{metric.label}, last {TREND_DAYS} days",
             target=metric.target if metric.unit != Unit.COUNT else None,
             at_risk_ratio=rules.at_risk_ratio,
@@ -180,12 +198,67 @@ def present_metrics(
                 metric=metric,
                 value=format_value(metric.value, metric.unit),
                 target=target_text(metric),
-                badge=BAND_BADGES[metric.status],
+                badge=STATUS_BADGES[message_status(metric.value, metric.status.value)],
                 counts=counts_text(metric),
                 chart=mark_safe(chart),
             )
         )
     return views
+
+
+@dataclass(frozen=True, slots=True)
+class FigureView:
+    figure: MarketplaceFigure
+    value: str
+    target: str
+    badge: Badge
+    counts: str
+    window: str
+    reported: str
+
+
+def present_figure(figure: MarketplaceFigure) -> FigureView:
+    """A marketplace metric from orders: its value, the counts behind it, its window in words."""
+    counts, definition = figure.counts, figure.definition
+    noun = "packages" if definition.anchor == "shipped" else "orders"
+    first = counts.window_start.date()
+    return FigureView(
+        figure=figure,
+        value=percent(figure.value),
+        target=definition.target_text,
+        badge=STATUS_BADGES[figure.status],
+        counts=f"{counts.numerator:,} of {counts.denominator:,} {noun}",
+        window=f"{counts.window_days} days from {first:%-d %b %Y}, by {definition.anchor_text}",
+        reported=percent(figure.reported.value) if figure.reported else "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RatingView:
+    value: str
+    badge: Badge
+    bands: str
+    reported: Reported
+
+
+def present_rating(rating: Reported | None, preset: MarketplacePreset | None) -> RatingView | None:
+    """Amazon's Account Health Rating as imported, in the preset's bands (shown, never computed)."""
+    if rating is None or rating.value is None or preset is None or not preset.rating_healthy_from:
+        return None
+    healthy, at_risk = preset.rating_healthy_from, preset.rating_at_risk_from or 0
+    status = (
+        Status.HEALTHY
+        if rating.value >= healthy
+        else Status.AT_RISK
+        if rating.value >= at_risk
+        else Status.CRITICAL
+    )
+    return RatingView(
+        value=f"{rating.value:.0f}",
+        badge=STATUS_BADGES[status],
+        bands=f"{healthy}+ healthy, {at_risk}-{healthy - 1} at risk, {at_risk - 1} and below critical",
+        reported=rating,
+    )
 
 
 def present_rescue(item: RescueItem) -> RescueView:

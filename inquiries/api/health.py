@@ -17,8 +17,11 @@ from rest_framework.views import APIView
 from inquiries.api.parsers import API_PARSERS
 from inquiries.health import selectors
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
-from inquiries.health.metrics import account_health
+from inquiries.health.marketplace_metrics import POLICY_MARKETPLACES, message_status
+from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.orders import MAX_ORDERS
+from inquiries.health.scoring import Metric
+from inquiries.models import HealthStatus
 from inquiries.services.health import save_order_volumes
 
 MAX_VOLUMES = 1000
@@ -28,7 +31,7 @@ class MetricSerializer(serializers.Serializer):
     key = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     target = serializers.FloatField(allow_null=True)
-    status = serializers.ChoiceField(choices=["healthy", "at_risk", "critical"])
+    status = serializers.ChoiceField(choices=HealthStatus.choices)
     numerator = serializers.IntegerField(allow_null=True)
     denominator = serializers.IntegerField(allow_null=True)
 
@@ -50,10 +53,62 @@ class RescueSerializer(serializers.Serializer):
     sentence = serializers.CharField()
 
 
+STATUSES = HealthStatus.choices  # no_data, healthy, at_risk, critical (HealthStatusEnum in the schema)
+
+
+class OrderRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    marketplace_order_id = serializers.CharField()
+
+
+class FigureSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    group = serializers.ChoiceField(choices=["marketplace"])
+    definition_by = serializers.CharField(
+        help_text="Whose definition: the marketplace's key (amazon, walmart, ebay)."
+    )
+    value = serializers.FloatField(allow_null=True, help_text="A fraction (0.01 is 1%); null: no data.")
+    target = serializers.FloatField()
+    higher_is_better = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    numerator = serializers.IntegerField()
+    denominator = serializers.IntegerField()
+    counts = serializers.CharField(help_text="What the numerator counts.")
+    over = serializers.CharField(help_text="What the denominator counts.")
+    window_days = serializers.IntegerField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    source = serializers.CharField(help_text="The marketplace's published page the definition follows.")
+    failing_count = serializers.IntegerField(help_text="Orders (or packages) that hurt the metric.")
+    failing_orders = OrderRefSerializer(many=True, help_text="The latest of them, at most 20.")
+
+
+class GroupedMetricSerializer(MetricSerializer):
+    status = serializers.ChoiceField(choices=STATUSES)
+    label = serializers.CharField()
+    group = serializers.ChoiceField(choices=["marketplace", "house"])
+    definition_by = serializers.CharField(
+        help_text="The marketplace's key for its own reply metric; 'policy' for the account's own SLA "
+        "policy; 'cstracker' for house indicators."
+    )
+
+
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["healthy", "at_risk", "critical"])
+    status = serializers.ChoiceField(
+        choices=STATUSES, help_text="The worst of the marketplace metrics (house indicators never decide it)."
+    )
     as_of = serializers.DateTimeField()
-    metrics = MetricSerializer(many=True)
+    marketplace_metrics = FigureSerializer(
+        many=True, help_text="The marketplace's metrics computed from orders."
+    )
+    reply_metrics = GroupedMetricSerializer(
+        many=True, help_text="Message metrics that decide the status: the marketplace's reply metric."
+    )
+    house_indicators = GroupedMetricSerializer(
+        many=True, help_text="Early warnings; not marketplace metrics."
+    )
+    metrics = MetricSerializer(many=True, help_text="Every message metric, as stored in the daily snapshots.")
     rescue = RescueSerializer(many=True)
 
 
@@ -83,6 +138,20 @@ def _bad_date(exc: BadDate, field: str) -> ValidationError:
     return ValidationError({field: [str(exc)]})
 
 
+def grouped(metric: Metric, group: str, marketplace: str) -> dict[str, Any]:
+    """A message metric with its group and whose definition it is; "no_data" without a value."""
+    by = marketplace if group == "marketplace" else "cstracker"
+    if group == "marketplace" and marketplace in POLICY_MARKETPLACES:
+        by = "policy"
+    return {
+        **metric.as_dict(),
+        "status": message_status(metric.value, metric.status.value).value,
+        "label": metric.label,
+        "group": group,
+        "definition_by": by,
+    }
+
+
 class AccountHealthView(APIView):
     """The account's health as of `as_of` (default now): status, every metric, the rescue list."""
 
@@ -101,11 +170,15 @@ class AccountHealthView(APIView):
             as_of = parse_as_of(request.query_params.get("as_of", ""), account.timezone, timezone.now())
         except BadDate as exc:
             raise _bad_date(exc, "as_of") from None
-        report = account_health(account, as_of)
+        health = account_health_with_orders(account, as_of)
+        report = health.report
         return Response(
             {
-                "status": report.status.value,
+                "status": health.status.value,
                 "as_of": report.as_of.isoformat(),
+                "marketplace_metrics": [figure.as_dict() for figure in health.figures],
+                "reply_metrics": [grouped(m, "marketplace", account.marketplace) for m in health.deciding],
+                "house_indicators": [grouped(m, "house", account.marketplace) for m in health.house],
                 "metrics": [metric.as_dict() for metric in report.metrics],
                 "rescue": [item.as_dict() for item in report.rescue],
             }

@@ -91,7 +91,10 @@ LATE_LIST = 30
 OVERDUE_LIST = 10
 SLOW_LIST = 5
 ORDER_LIST = 20
-MIN_PENDING_LIST = 5  # the page always shows the next deadlines, even when no band is in reach
+MIN_PENDING_LIST = 5
+QUESTION_BEFORE_DELIVERY_TOPIC = (
+    "delivery"  # the page always shows the next deadlines, even when no band is in reach
+)
 
 # The predicate of the partial index message_health_late, repeated literally in every query
 # meant to use it: "not answered in time (yet)".
@@ -538,9 +541,22 @@ def _complaints(
     opened = Inquiry.objects.filter(account_id=account.pk, opened_at__gte=start, opened_at__lt=as_of)
     if orders:
         opened = opened.filter(topic_id__in=[t.pk for t in topics])
-    grouped = dict(opened.values("topic_id").annotate(n=Count("*")).order_by().values_list("topic_id", "n"))
-    counts = tuple(TopicCount(key=t.key, name=t.name, complaints=grouped.get(t.pk, 0)) for t in topics)
-    return counts, sum(grouped.values()), orders
+    # "Where is my order?" before the promised delivery date is a question, not a complaint: a
+    # delivery inquiry opened before its linked order's latest delivery date is not counted as
+    # one (it still counts among the inquiries, the denominator without order volumes).
+    question = Q(topic__key=QUESTION_BEFORE_DELIVERY_TOPIC, linked_order__deliver_by__gt=F("opened_at"))
+    rows = (
+        opened.values("topic_id").annotate(n=Count("pk"), questions=Count("pk", filter=question)).order_by()
+    )
+    grouped = {row["topic_id"]: (row["n"], row["questions"]) for row in rows}
+    counts = tuple(
+        TopicCount(
+            key=t.key, name=t.name, complaints=grouped[t.pk][0] - grouped[t.pk][1] if t.pk in grouped else 0
+        )
+        for t in topics
+    )
+    inquiries = sum(n for n, _ in grouped.values())
+    return counts, inquiries if orders is None else inquiries - sum(q for _, q in grouped.values()), orders
 
 
 def local_date(instant: datetime, tz: str) -> date:

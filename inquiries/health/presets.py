@@ -49,9 +49,9 @@ DEFAULT_PRESETS: dict[str, dict[str, object]] = {
         "rating_at_risk_from": 100,
         "notes": "Late Response Rate over 7, 30 and 90 days, at most 10% late. A buyer may file an "
         "A-to-z claim 48 h after contacting the seller; it is granted when the seller has not "
-        "answered in 72 h. Order Defect Rate below 1% over 60 days: complaints per 100 orders are "
-        "held to the same 1 in 100 over the same 60 days. Account Health Rating bands: 200+ "
-        "healthy, 100-199 at risk, 99 and below critical.",
+        "answered in 72 h. Order Defect Rate below 1% over 60 days, computed from orders. House "
+        "indicators, not Amazon's: complaints of one topic per 100 orders, held to 1 in 100 over 60 "
+        "days. Account Health Rating bands: 200+ healthy, 100-199 at risk, 99 and below critical.",
     },
     "walmart": {
         **COMMON,

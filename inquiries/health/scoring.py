@@ -388,16 +388,21 @@ def _response_times(facts: HealthFacts, rules: Rules) -> list[Metric]:
         summary = "No message answered in the last 30 days."
     slow = facts.slow_messages[:5]
     spec = (
-        ("response_time_p50_seconds", "Median response time", facts.response_p50, rules.p50_target_seconds),
+        (
+            "response_time_p50_seconds",
+            "Median response time, 30 days",
+            facts.response_p50,
+            rules.p50_target_seconds,
+        ),
         (
             "response_time_p90_seconds",
-            "90th percentile response time",
+            "90th percentile response time, 30 days",
             facts.response_p90,
             rules.p90_target_seconds,
         ),
         (
             "response_time_mean_seconds",
-            "Average response time",
+            "Average response time, 30 days",
             facts.response_mean,
             rules.mean_target_seconds,
         ),
@@ -474,7 +479,7 @@ def _complaint_rates(facts: HealthFacts, rules: Rules) -> list[Metric]:
         metrics.append(
             Metric(
                 key=f"complaint_rate_{topic.key}",
-                label=f"Complaints: {topic.name}",
+                label=f"Complaints: {topic.name}, {rules.complaint_window_days} days",
                 value=value,
                 unit=unit,
                 target=target,

@@ -17,6 +17,7 @@ from inquiries.models.config import Account
 
 
 class HealthStatus(models.TextChoices):
+    NO_DATA = "no_data", "No data"
     HEALTHY = "healthy", "Healthy"
     AT_RISK = "at_risk", "At risk"
     CRITICAL = "critical", "Critical"
@@ -97,13 +98,14 @@ class MarketplacePreset(models.Model):
     )
     complaint_window_days = models.PositiveSmallIntegerField(
         default=30,
-        help_text="Complaint rates count the inquiries opened in this many days (Amazon: 60, as the ODR).",
+        help_text="Complaint rates (house indicators) count the inquiries opened in this many days.",
     )
     complaint_target_per_100_orders = models.FloatField(
         null=True,
         blank=True,
-        help_text="Highest acceptable complaints of one topic per 100 orders (Amazon: Order Defect Rate "
-        "below 1%, so 1). Used when daily order volumes are known.",
+        help_text="House target, not a marketplace metric: highest acceptable complaints of one topic per "
+        "100 orders (an early warning; the Order Defect Rate is computed from orders). Used when daily "
+        "order volumes are known.",
     )
     complaint_target_per_100_inquiries = models.FloatField(
         null=True,

@@ -158,7 +158,13 @@ class Digest:
         return self.end.astimezone(ZoneInfo(self.subscription.timezone))
 
 
-HEALTH_RANK = {HealthStatus.HEALTHY: 0, HealthStatus.AT_RISK: 1, HealthStatus.CRITICAL: 2}
+# "No data" ranks with healthy: gaining data and being healthy is no change worth a line.
+HEALTH_RANK = {
+    HealthStatus.NO_DATA: 0,
+    HealthStatus.HEALTHY: 0,
+    HealthStatus.AT_RISK: 1,
+    HealthStatus.CRITICAL: 2,
+}
 
 
 def build_digest(subscription: ReportSubscription, scheduled: datetime, now: datetime) -> Digest:

@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from inquiries.health.metrics import account_health, day_bounds, local_date, rules_for
+from inquiries.health.metrics import day_bounds, local_date, rules_for
+from inquiries.health.order_metrics import AccountHealth, account_health_with_orders
 from inquiries.health.orders import RowError, VolumeRow
 from inquiries.models import Account, HealthSnapshot, OrderVolume
 
@@ -31,18 +32,36 @@ def write_snapshot(*, account: Account, day: date, now: datetime | None = None) 
     if start >= now:
         raise ValueError(f"{day} has not started yet in {account.timezone}")
     as_of = min(end, now).astimezone(UTC)
-    report = account_health(account, as_of, reasons=False)
+    health = account_health_with_orders(account, as_of, reasons=False)
     snapshot, _ = HealthSnapshot.objects.update_or_create(
         account=account,
         date=day,
         defaults={
             "as_of": as_of,
-            "status": report.status.value,
-            "metrics": [metric.as_dict() for metric in report.metrics],
+            # Decided by the marketplace's metrics (house indicators never decide it).
+            "status": health.status.value,
+            "metrics": snapshot_metrics(health),
             "computed_at": now,
         },
     )
     return snapshot
+
+
+def snapshot_metrics(health: AccountHealth) -> list[dict]:
+    """The numbers kept per day: every message metric, then each marketplace metric from orders."""
+    kept = [metric.as_dict() for metric in health.report.metrics]
+    kept += [
+        {
+            "key": f.key,
+            "value": f.value,
+            "target": f.definition.target,
+            "status": f.status.value,
+            "numerator": f.counts.numerator,
+            "denominator": f.counts.denominator,
+        }
+        for f in health.figures
+    ]
+    return kept
 
 
 def refresh_today(*, now: datetime | None = None, account_ids: Iterable[int] | None = None) -> int:

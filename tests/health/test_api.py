@@ -148,7 +148,10 @@ def test_managers_post_order_volumes_and_agents_may_not(amazon, agent, manager):
 # On PostgreSQL the queries run in a transaction with JIT off: SAVEPOINT (inside the test's
 # transaction), SET LOCAL jit = off, RELEASE SAVEPOINT.
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
-HEALTH_API_QUERIES = 20
+# Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
+# orders only for metrics that some order fails (none here: no orders); the marketplace's own
+# imported figures (one query).
+HEALTH_API_QUERIES = 26
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -160,3 +163,31 @@ def test_health_runs_the_same_queries_for_10_and_100_messages(
 
     with django_assert_num_queries(HEALTH_API_QUERIES + POSTGRES_EXTRA):
         assert api.get(reverse("api:account-health", args=[amazon.pk])).status_code == 200
+
+
+def test_health_gives_the_marketplace_metrics_and_the_house_indicators_apart(amazon, channel, api):
+    empty = api.get(reverse("api:account-health", args=[amazon.pk])).json()
+    assert empty["status"] == "no_data"
+    assert {f["status"] for f in empty["marketplace_metrics"]} == {"no_data"}
+
+    ask(channel, NOW - days(2), subject="Broken", body_text="It arrived broken and defective")
+    for n, rating in enumerate([1, 5, 5]):
+        order = m.Order.objects.create(
+            account=amazon, marketplace_order_id=f"111-000000{n}-0000000", purchased_at=NOW - days(5)
+        )
+        m.Feedback.objects.create(order=order, rating=rating, left_at=NOW - days(1))
+    body = api.get(reverse("api:account-health", args=[amazon.pk])).json()
+
+    odr = next(f for f in body["marketplace_metrics"] if f["key"] == "order_defect_rate")
+    assert (odr["numerator"], odr["denominator"], odr["window_days"], odr["target"]) == (1, 3, 60, 0.01)
+    assert odr["group"] == "marketplace" and odr["definition_by"] == "amazon" and odr["status"] == "critical"
+    assert odr["source"] == "Seller Central help: Order Defect Rate"
+    assert odr["failing_orders"] == [
+        {"id": odr["failing_orders"][0]["id"], "marketplace_order_id": "111-0000000-0000000"}
+    ]
+    assert {m["group"] for m in body["reply_metrics"]} == {"marketplace"}
+    assert all(m["key"].startswith("late_response_rate_") for m in body["reply_metrics"])
+    house = {m["key"]: m for m in body["house_indicators"]}
+    assert house["complaint_rate_quality"]["definition_by"] == "cstracker"
+    assert "order_defect_rate" not in house
+    assert body["status"] == "critical"

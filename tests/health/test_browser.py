@@ -141,3 +141,54 @@ def test_the_health_page_shows_reasons_and_a_working_rescue_list(
     )
     expect(page.locator("body")).to_contain_text("A second agent covers Saturdays and Sundays.")
     page.screenshot(path=str(ARTIFACTS / "health-plan.png"), full_page=True)
+
+
+def test_the_page_shows_marketplace_metrics_and_house_indicators_apart_and_no_data_as_a_state(
+    page: Page, live_server: object, amazon: m.Account, channel: m.Channel, agent: object
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = live_server.url  # type: ignore[attr-defined]
+    log_in(page, base, agent.username)  # type: ignore[attr-defined]
+
+    # A new account: nothing to measure, no snapshot yet. The overview computes it now.
+    page.get_by_role("link", name="Health", exact=True).click()
+    row = page.get_by_role("row").filter(has_text=amazon.name)
+    expect(row).to_contain_text("No data")
+    expect(row).to_contain_text("computed now")
+    expect(row).not_to_contain_text("Healthy")
+    page.get_by_role("link", name=amazon.name).click()
+    marketplace = page.locator('section[data-group="marketplace"]')
+    house = page.locator('section[data-group="house"]')
+    odr = marketplace.locator("article.metric").filter(
+        has=page.get_by_role("heading", name="Order Defect Rate")
+    )
+    expect(odr).to_contain_text("No data")
+    expect(page.locator(".health-head")).to_contain_text("No data")
+
+    # Two orders in the window, one with 1-star feedback: the ODR is 50%, critical, and names it.
+    now = timezone.now()
+    for number, rating in (("114-0000001-0000001", 1), ("114-0000002-0000002", 5)):
+        order = m.Order.objects.create(
+            account=amazon, marketplace_order_id=number, purchased_at=now - timedelta(days=5)
+        )
+        m.Feedback.objects.create(order=order, rating=rating, left_at=now - timedelta(days=1))
+    ask(
+        channel,
+        now - timedelta(days=2),
+        now=now,
+        subject="Kettle arrived broken",
+        body_text="It arrived broken.",
+    )
+    page.reload()
+    expect(odr).to_contain_text("50%")
+    expect(odr).to_contain_text("Critical")
+    expect(odr).to_contain_text("1 of 2 orders")
+    # A critical metric's details are open: the orders behind it are shown.
+    expect(odr).to_contain_text("114-0000001-0000001")
+    expect(odr).to_contain_text("Seller Central help: Order Defect Rate")
+    expect(house.get_by_role("heading", name="House indicators: early warnings")).to_be_visible()
+    expect(house.locator("article.metric").filter(has_text="Complaints: Product quality")).to_be_visible()
+    expect(marketplace).not_to_contain_text("Complaints:")
+    expect(house).not_to_contain_text("Order Defect Rate")
+    expect(page.locator(".health-head")).to_contain_text("Critical")
+    page.screenshot(path=str(ARTIFACTS / "health-groups.png"), full_page=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from inquiries import models as m
@@ -237,3 +239,26 @@ def test_the_status_is_the_worst_metric(amazon, channel):
     report = account_health(amazon, NOW)
     assert metric(report, "atoz_risk_count").status == Band.CRITICAL
     assert report.status == Band.CRITICAL
+
+
+def test_where_is_my_order_before_the_promised_delivery_date_is_a_question_not_a_complaint(amazon, channel):
+    """Three 'where is my order?' messages: two before their order's latest delivery date (questions),
+    one after it (a delivery complaint)."""
+    from inquiries.services.orders import link_inquiries
+
+    for n, deliver_by in enumerate([NOW + days(2), NOW + days(1), NOW - days(3)]):
+        m.Order.objects.create(
+            account=amazon, marketplace_order_id=f"111-0000000-000000{n}", deliver_by=deliver_by
+        )
+        ask(
+            channel,
+            NOW - days(1) + timedelta(minutes=n),
+            subject="Where is my order?",
+            body_text="My parcel has not arrived yet, where is my order?",
+            order_id=f"111-0000000-000000{n}",
+        )
+    link_inquiries(account_id=amazon.pk)
+    assert m.Inquiry.objects.filter(topic__key="delivery", linked_order__isnull=False).count() == 3
+
+    delivery = metric(account_health(amazon, NOW), "complaint_rate_delivery")
+    assert (delivery.numerator, delivery.denominator) == (1, 3)

@@ -107,7 +107,10 @@ def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
 # On PostgreSQL the queries run in a transaction with JIT off: SAVEPOINT (inside the test's
 # transaction), SET LOCAL jit = off, RELEASE SAVEPOINT.
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
-HEALTH_PAGE_QUERIES = 22
+# Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
+# orders only for metrics that some order fails (none here: no orders); the marketplace's own
+# imported figures (one query).
+HEALTH_PAGE_QUERIES = 28
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -191,3 +194,87 @@ def test_the_plan_can_be_downloaded_as_pdf(amazon, channel, agent, frozen):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+
+
+def test_an_account_without_a_snapshot_is_computed_live_and_without_data_says_so(amazon, agent, frozen):
+    page = client_for(agent).get(reverse("inquiries:health")).content.decode()
+
+    assert "Not computed yet" not in page
+    assert "computed now: no snapshot yet" in page
+    assert "No data" in page and "Healthy" not in page
+
+
+def order_with_negative_feedback(account: m.Account, number: str) -> m.Order:
+    order = m.Order.objects.create(account=account, marketplace_order_id=number, purchased_at=NOW - days(3))
+    m.Feedback.objects.create(order=order, rating=1, left_at=NOW - days(1), text="<script>alert(1)</script>")
+    return order
+
+
+def test_the_page_shows_the_marketplace_metrics_apart_from_the_house_indicators(
+    amazon, channel, agent, frozen
+):
+    busy_week(channel, 5)
+    order_with_negative_feedback(amazon, "111-<b>7</b>-0000001")
+    m.Order.objects.create(
+        account=amazon, marketplace_order_id="111-0000000-0000002", purchased_at=NOW - days(2)
+    )
+
+    response = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk]))
+    page = response.content.decode()
+    marketplace, rest = page.split('data-group="house"')
+    house = rest.split('id="plan-heading"')[0]
+
+    assert "Order Defect Rate" in marketplace and "Order Defect Rate" not in house
+    assert "1 of 2 orders; 60 days from" in marketplace
+    assert "Seller Central help: Order Defect Rate" in marketplace
+    assert "111-&lt;b&gt;7&lt;/b&gt;-0000001" in marketplace  # hostile order ids rendered inert
+    assert "Late response rate, 7 days" in marketplace  # Amazon's own reply metric decides too
+    assert "Complaints:" in house and "Complaints:" not in marketplace
+    assert "Median response time, 30 days" in house
+    assert "No data" in marketplace  # e.g. the late shipment rate: no order with a ship-by date
+    assert response.context["status"].label == "Critical"  # 50% ODR
+
+
+def test_house_indicators_alone_never_decide_the_status(amazon, channel, agent, frozen):
+    """A critical complaint cluster is an early warning; with every marketplace metric fine
+    (or without data) the account is not critical."""
+    quality = m.Topic.objects.get(key="quality")
+    m.Cluster.objects.create(
+        account=amazon,
+        topic=quality,
+        sku="KETTLE-2",
+        kind=m.ClusterKind.BURST,
+        first_seen=NOW - days(3),
+        last_seen=NOW - days(1),
+        member_count=30,
+        severity=m.Severity.CRITICAL,
+    )
+    response = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk]))
+    assert response.context["status"].label == "No data"
+    assert 'class="badge badge-breached"' in response.content.decode().split('data-group="house"')[1]
+
+
+def test_the_page_shows_the_marketplaces_own_figures_beside_ours_and_the_rating_in_its_bands(
+    amazon, agent, frozen
+):
+    order_with_negative_feedback(amazon, "111-0000000-0000009")
+    window = {"window_start": NOW - days(62), "window_end": NOW - days(2), "reported_at": NOW - days(1)}
+    m.MarketplaceMetric.objects.create(
+        account=amazon,
+        metric="order_defect_rate",
+        value=0.004,
+        status="GOOD",
+        source="Seller Central",
+        **window,
+    )
+    m.MarketplaceMetric.objects.create(
+        account=amazon, metric="account_health_rating", value=180, source="Account Health page", **window
+    )
+    page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
+
+    odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
+    assert "The marketplace reports <strong>0.4%</strong> (GOOD)" in odr
+    assert "Differs from ours" in odr  # ours: 100% of one order
+    rating = page.split('data-metric="account_health_rating"')[1].split("</p>")[0]
+    assert "<strong>180</strong>" in rating and "At risk" in rating
+    assert "200+ healthy, 100-199 at risk, 99 and below critical" in rating
