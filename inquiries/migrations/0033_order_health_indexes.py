@@ -23,7 +23,7 @@ def relabel_complaint_rates(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0030_orders"),
+        ("inquiries", "0032_user_preferences"),
     ]
 
     operations = [
