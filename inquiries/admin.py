@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
-from inquiries.services.config import delete_calendar, delete_policy, save_calendar, save_policy
+from inquiries.services.config import (
+    create_account,
+    delete_calendar,
+    delete_policy,
+    save_calendar,
+    save_policy,
+)
 
 RECOMPUTING = "Recomputing clocks of {} open inquiries in the background."
 
@@ -94,6 +101,18 @@ class AccountAdmin(ScopedAdmin):
     list_filter = ["marketplace", "is_active"]
     search_fields = ["name"]
     raw_id_fields = ["reply_calendar"]
+
+    def save_model(self, request: HttpRequest, obj: m.Account, form: Any, change: bool) -> None:
+        if change:
+            obj.save()
+            return
+        create_account(account=obj)
+        if obj.slapolicy_set.exists():
+            messages.info(
+                request,
+                "It got the default SLA policy (first and next reply 24 h, resolution 72 h, on its "
+                "business hours): edit it under SLA policies.",
+            )
 
 
 class MembershipInline(admin.TabularInline):
@@ -197,6 +216,22 @@ class InquiryEventAdmin(ReadOnly):
     raw_id_fields = ["inquiry", "message", "clock", "actor"]
 
 
+class SlaPolicyForm(forms.ModelForm):
+    apply_to_open = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Apply to open inquiries",
+        help_text="Recompute the deadlines of every open inquiry's running clocks with the policies as "
+        "saved (in the background; the queue shows the new deadlines as they are done). Unticked: "
+        "only inquiries opened from now on use it.",
+    )
+
+    class Meta:
+        model = m.SlaPolicy
+        fields = ["name", "position", "is_active", "accounts", "channels", "topics", "priorities"]
+        fields += ["customer_tags", "calendar", "warn_ratio"]
+
+
 class SlaTargetInline(admin.TabularInline):
     model = m.SlaTarget
     extra = 0
@@ -210,10 +245,19 @@ class SlaPolicyAdmin(ConfigurationAdmin):
     filter_horizontal = ["accounts", "channels", "topics"]
     inlines = [SlaTargetInline]
 
+    form = SlaPolicyForm
+
     def save_model(self, request: HttpRequest, obj: m.SlaPolicy, form: Any, change: bool) -> None:
         # The targets inline and what the policy applies to are saved after this, in the same
         # transaction; the recompute runs after commit, so it sees them.
-        messages.info(request, RECOMPUTING.format(save_policy(policy=obj)))
+        apply_to_open = form.cleaned_data.get("apply_to_open", True)
+        count = save_policy(policy=obj, apply_to_open=apply_to_open)
+        if apply_to_open:
+            messages.info(request, RECOMPUTING.format(count))
+        else:
+            messages.info(
+                request, "Saved; the open inquiries keep their deadlines (new ones use this policy)."
+            )
 
     def delete_model(self, request: HttpRequest, obj: m.SlaPolicy) -> None:
         messages.info(request, RECOMPUTING.format(delete_policy(policy=obj)))

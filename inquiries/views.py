@@ -136,6 +136,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = _current_filters(request.GET)
     context |= {
         "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
+        "unpoliced": selectors.accounts_without_policy(accounts),
         "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
         "is_default_view": not filters,
         "query": urlencode(filters),
@@ -242,6 +243,36 @@ def _apply(
         else:
             done += 1
     return done, skipped
+
+
+@login_required
+def close_matching(request: HttpRequest) -> HttpResponse:
+    """Close every inquiry matching the queue's filters, all pages: the count is shown first
+    (GET) and the POST runs only if it confirms that same count; if the set changed meanwhile,
+    the new count is shown to confirm again."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405)
+    query = request.GET.urlencode() if request.method == "GET" else request.POST.get("query", "")
+    params = QueryDict(query)
+    accounts = list(Account.objects.visible_to(request.user))
+    channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
+    form = QueueFilterForm(params, accounts=accounts, channels=channels, topics=list(Topic.objects.all()))
+    to = request.POST.get("to") if request.POST.get("to") in (Status.SOLVED, Status.CLOSED) else Status.CLOSED
+    matching = selectors.queue_matching(request.user, form.filters(), now=timezone.now()).exclude(status=to)
+    count = matching.count()
+    if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
+        done = services.close_matching(inquiries=matching, actor=request.user, status=to)
+        messages.success(request, f"{Status(to).label}: {done} inquir{'y' if done == 1 else 'ies'}.")
+        return HttpResponseRedirect(_queue_url(query))
+    if request.method == "POST":
+        messages.warning(request, f"The matching inquiries changed while you confirmed: {count} now.")
+    filters = [
+        (field.label, {str(k): v for k, v in field.field.choices}.get(str(field.value()), field.value()))  # type: ignore[attr-defined]
+        for field in form
+        if field.value()
+    ]
+    context = {"count": count, "query": urlencode(_current_filters(params)), "filters": filters, "to": to}
+    return render(request, "inquiries/close_matching.html", context)
 
 
 def _queue_url(query: str) -> str:
