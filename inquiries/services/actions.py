@@ -30,6 +30,7 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.services import clocks
+from inquiries.services.bulk import insert_rows
 from inquiries.services.errors import Conflict, DomainError
 from inquiries.services.queue import enqueue_after_commit
 
@@ -191,15 +192,18 @@ def _close_chunk(ids: list[int], *, status: str, actor: AbstractBaseUser | None,
     # As `_set_status`: solved now; closed without being solved first, solved when closed.
     solved_at = Value(now) if status == Status.SOLVED else Coalesce(F("solved_at"), Value(now))
     Inquiry.objects.filter(pk__in=changed).update(status=status, updated_at=now, solved_at=solved_at)
-    InquiryEvent.objects.bulk_create(
-        InquiryEvent(
-            inquiry_id=pk,
-            kind=EventKind.STATUS_CHANGED,
-            at=now,
-            actor=actor,
-            data={"from": old, "to": status},
-        )
-        for pk, old in rows
+    insert_rows(
+        InquiryEvent,
+        [
+            InquiryEvent(
+                inquiry_id=pk,
+                kind=EventKind.STATUS_CHANGED,
+                at=now,
+                actor=actor,
+                data={"from": old, "to": status},
+            )
+            for pk, old in rows
+        ],
     )
     clocks.on_close_many(inquiry_ids=changed, at=now, actor=actor)
     return len(changed)

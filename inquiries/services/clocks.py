@@ -35,6 +35,7 @@ from inquiries.models import (
     SlaTarget,
     Status,
 )
+from inquiries.services.bulk import insert_rows, update_rows
 from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 from inquiries.sla.hours import parse_hours
@@ -863,8 +864,8 @@ def on_close_many(*, inquiry_ids: Sequence[int], at: datetime, actor: object = N
     ]
     for clock in stopped:
         events.extend(_stopped(clock, at=at, calendar=business_calendar(clock.calendar), actor=actor))
-    Clock.objects.bulk_update(stopped, STOP_FIELDS)
-    InquiryEvent.objects.bulk_create(events)
+    update_rows(Clock, stopped, STOP_FIELDS)
+    insert_rows(InquiryEvent, events)
     refresh_urgency(ids)
 
 
