@@ -8,8 +8,9 @@ conversation imported afterwards scores exactly as it would have live.
 from __future__ import annotations
 
 import functools
+import logging
 import time as monotonic_time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from inquiries.sla.calendar import BusinessCalendar
 from inquiries.sla.hours import parse_hours
 from inquiries.sla.policies import InquiryFacts, PolicyRule, pick
 from inquiries.sla.presets import reply_rule
+
+logger = logging.getLogger(__name__)
 
 ACTIVE = (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED)
 REPLY_KINDS = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.MARKETPLACE_REPLY)
@@ -991,14 +994,22 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
     return changed
 
 
+RECOMPUTE_PROGRESS_EVERY = 500
+
+
 def recompute_many(*, inquiry_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Recompute each inquiry's running clocks, one transaction each; logs its progress every
+    `RECOMPUTE_PROGRESS_EVERY` inquiries (a policy change may move thousands)."""
     now = now or timezone.now()
+    total = len(inquiry_ids) if isinstance(inquiry_ids, Sized) else None
     changed = 0
-    for inquiry_id in inquiry_ids:
+    for done, inquiry_id in enumerate(inquiry_ids, 1):
         with transaction.atomic():
             inquiry = Inquiry.objects.select_for_update().filter(pk=inquiry_id).first()
             if inquiry is not None:
                 changed += recompute_inquiry(inquiry=inquiry, now=now)
+        if done % RECOMPUTE_PROGRESS_EVERY == 0:
+            logger.info("recompute: %d of %s inquiries done, %d clocks moved", done, total or "?", changed)
     return changed
 
 

@@ -31,6 +31,8 @@ DEFAULT_POLICY_TARGETS = {
 }
 DEFAULT_BUSINESS_HOURS = {str(weekday): [["09:00", "17:00"]] for weekday in range(5)}
 DEFAULT_POLICY_POSITION = 1000
+# A policy change that moves more open inquiries than this recomputes them on the background queue.
+RECOMPUTE_IN_FOREGROUND_MOST = 1000
 
 
 @transaction.atomic
@@ -95,7 +97,10 @@ def policy_changed(*, policy: SlaPolicy, apply_to_open: bool = True) -> int:
     if not apply_to_open:
         return 0
     ids = list(inquiries_with_running_clocks())
-    enqueue_after_commit("recompute_clocks", ids)
+    # Many open inquiries: the long job goes to the background queue, where it never holds up
+    # the work agents wait on; the task logs its progress.
+    many = len(ids) > RECOMPUTE_IN_FOREGROUND_MOST
+    enqueue_after_commit("recompute_clocks", ids, queue="background" if many else None)
     return len(ids)
 
 

@@ -152,3 +152,26 @@ def test_the_policy_api_asks_whether_to_apply_to_open_inquiries(
     assert response.status_code == 201 and again.status_code == 201, (response.json(), again.json())
     assert "apply_to_open" not in response.json()
     assert left == [] and len(applied) == 1  # the recompute task, queued after commit
+
+
+def test_a_policy_change_moving_many_open_inquiries_recomputes_them_on_the_background_queue(
+    account, channel, monkeypatch, django_capture_on_commit_callbacks
+):
+    from inquiries.services import queue
+
+    policy = policy_with_targets(first_reply=3600)
+    for n in range(3):
+        record_message(channel=channel, incoming=incoming(sender_address=f"c{n}@example.com"), now=None)
+    published = []
+    monkeypatch.setattr(queue, "safe_delay", lambda task, *args, **kw: published.append((task.name, kw)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        config.save_policy(policy=policy)
+    monkeypatch.setattr(config, "RECOMPUTE_IN_FOREGROUND_MOST", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        config.save_policy(policy=policy)
+
+    assert published == [
+        ("inquiries.tasks.recompute_clocks", {}),
+        ("inquiries.tasks.recompute_clocks", {"queue": "background"}),
+    ]
