@@ -266,13 +266,16 @@ def close_matching(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(_queue_url(query))
     if request.method == "POST":
         messages.warning(request, f"The matching inquiries changed while you confirmed: {count} now.")
-    filters = [
-        (field.label, {str(k): v for k, v in field.field.choices}.get(str(field.value()), field.value()))  # type: ignore[attr-defined]
-        for field in form
-        if field.value()
-    ]
+    filters = [(field.label, _shown_value(field)) for field in form if field.value()]
     context = {"count": count, "query": urlencode(_current_filters(params)), "filters": filters, "to": to}
     return render(request, "inquiries/close_matching.html", context)
+
+
+def _shown_value(field: object) -> str:
+    """A filter as the agent chose it: the choice's label, or the text typed (search)."""
+    choices = getattr(field.field, "choices", None)  # type: ignore[attr-defined]
+    value = field.value()  # type: ignore[attr-defined]
+    return {str(k): v for k, v in choices}.get(str(value), value) if choices else value
 
 
 def _queue_url(query: str) -> str:

@@ -174,3 +174,12 @@ def test_closing_all_matching_needs_a_login_and_csrf(client, agent, channel):
     guarded = type(client)(enforce_csrf_checks=True)
     guarded.force_login(agent)
     assert guarded.post("/close-matching/", {"query": "", "confirm": "0"}).status_code == 403
+
+
+def test_the_count_page_shows_a_hostile_search_inert(client, agent, channel):
+    client.force_login(agent)
+
+    page = client.get("/close-matching/", {"q": "<script>alert(1)</script>"}).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
