@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -16,7 +17,13 @@ from django.http import HttpRequest
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
 from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, deadline_preview
-from inquiries.services.config import delete_calendar, delete_policy, save_calendar, save_policy
+from inquiries.services.config import (
+    create_account,
+    delete_calendar,
+    delete_policy,
+    save_calendar,
+    save_policy,
+)
 
 RECOMPUTING = "Recomputing clocks of {} open inquiries in the background."
 
@@ -95,6 +102,18 @@ class AccountAdmin(ScopedAdmin):
     list_filter = ["marketplace", "is_active"]
     search_fields = ["name"]
     raw_id_fields = ["reply_calendar"]
+
+    def save_model(self, request: HttpRequest, obj: m.Account, form: Any, change: bool) -> None:
+        if change:
+            obj.save()
+            return
+        create_account(account=obj)
+        if obj.slapolicy_set.exists():
+            messages.info(
+                request,
+                "It got the default SLA policy (first and next reply 24 h, resolution 72 h, on its "
+                "business hours): edit it under SLA policies.",
+            )
 
 
 class MembershipInline(admin.TabularInline):
@@ -221,7 +240,14 @@ class SlaPolicyAdmin(ConfigurationAdmin):
     def save_model(self, request: HttpRequest, obj: m.SlaPolicy, form: Any, change: bool) -> None:
         # The targets inline and what the policy applies to are saved after this, in the same
         # transaction; the recompute runs after commit, so it sees them.
-        messages.info(request, RECOMPUTING.format(save_policy(policy=obj)))
+        apply_to_open = form.cleaned_data.get("apply_to_open", True)
+        count = save_policy(policy=obj, apply_to_open=apply_to_open)
+        if apply_to_open:
+            messages.info(request, RECOMPUTING.format(count))
+        else:
+            messages.info(
+                request, "Saved; the open inquiries keep their deadlines (new ones use this policy)."
+            )
 
     def delete_model(self, request: HttpRequest, obj: m.SlaPolicy) -> None:
         messages.info(request, RECOMPUTING.format(delete_policy(policy=obj)))

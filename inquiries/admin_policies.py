@@ -88,6 +88,14 @@ class SlaPolicyForm(forms.ModelForm):
         required=False,
         help_text="The priorities this policy applies to; none ticked matches every priority.",
     )
+    apply_to_open = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Apply to open inquiries",
+        help_text="Recompute the deadlines of every open inquiry's running clocks with the policies as "
+        "saved (in the background; the queue shows the new deadlines as they are done). Unticked: "
+        "only inquiries opened from now on use it.",
+    )
 
     class Meta:
         model = m.SlaPolicy

@@ -6,6 +6,7 @@ All of them start from `visible_to(user)`, the one place access is scoped.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
@@ -37,6 +38,7 @@ from inquiries.complaints.titles import ClusterText, cluster_title
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
+    Account,
     Attachment,
     ChannelKind,
     Clock,
@@ -288,6 +290,22 @@ def filter_queue(
 QUEUE_ORDER = ("urgency", F("next_due").asc(nulls_last=True), "-opened_at", "-id")
 
 
+def accounts_without_policy(accounts: Iterable[Account]) -> list[Account]:
+    """Of `accounts`, those no active SLA policy applies to (their inquiries run no policy
+    clocks): the warning on the queue and health pages. One query."""
+    return list(Account.objects.filter(pk__in=[a.pk for a in accounts]).without_sla_policy().order_by("name"))
+
+
+def queue_matching(user: AbstractBaseUser, filters: QueueFilters, *, now: datetime) -> QuerySet[Inquiry]:
+    """Every inquiry of the user's queue with these filters, all pages (unordered)."""
+    queryset = filter_queue(inquiries_for(user), filters, user, now)
+    if filters.rescue:
+        from inquiries.health.selectors import rescue_inquiry_ids
+
+        queryset = queryset.filter(pk__in=rescue_inquiry_ids(user, filters.account, now=now))
+    return queryset
+
+
 def queue_page(
     user: AbstractBaseUser,
     filters: QueueFilters,
@@ -307,11 +325,7 @@ def queue_page(
     open inquiries by a computed urgency would sort every one of them.
     """
     size = size or QUEUE_PAGE_SIZE
-    queryset = filter_queue(inquiries_for(user), filters, user, now)
-    if filters.rescue:
-        from inquiries.health.selectors import rescue_inquiry_ids
-
-        queryset = queryset.filter(pk__in=rescue_inquiry_ids(user, filters.account, now=now))
+    queryset = queue_matching(user, filters, now=now)
     if connection.features.supports_slicing_ordering_in_compound:
         branches = [
             _bucket_ids(queryset, urgency, now, after, size + 1)

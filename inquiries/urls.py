@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("bulk/", views.bulk, name="bulk"),
     path("density/", views.density, name="density"),
+    path("close-matching/", views.close_matching, name="close_matching"),
     path("inquiries/<int:pk>/", views.detail, name="detail"),
     path("inquiries/<int:pk>/reply/", views.reply, name="reply"),
     path("inquiries/<int:pk>/note/", views.reply, {"internal": True}, name="note"),

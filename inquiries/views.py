@@ -137,6 +137,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     context |= {
         "density": selectors.preference_for(request.user).density,
         "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
+        "unpoliced": selectors.accounts_without_policy(accounts),
         "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
         "is_default_view": not filters,
         "query": urlencode(filters),
@@ -257,6 +258,39 @@ def _apply(
         else:
             done += 1
     return done, skipped
+
+
+@login_required
+def close_matching(request: HttpRequest) -> HttpResponse:
+    """Close every inquiry matching the queue's filters, all pages: the count is shown first
+    (GET) and the POST runs only if it confirms that same count; if the set changed meanwhile,
+    the new count is shown to confirm again."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405)
+    query = request.GET.urlencode() if request.method == "GET" else request.POST.get("query", "")
+    params = QueryDict(query)
+    accounts = list(Account.objects.visible_to(request.user))
+    channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
+    form = QueueFilterForm(params, accounts=accounts, channels=channels, topics=list(Topic.objects.all()))
+    to = request.POST.get("to") if request.POST.get("to") in (Status.SOLVED, Status.CLOSED) else Status.CLOSED
+    matching = selectors.queue_matching(request.user, form.filters(), now=timezone.now()).exclude(status=to)
+    count = matching.count()
+    if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
+        done = services.close_matching(inquiries=matching, actor=request.user, status=to)
+        messages.success(request, f"{Status(to).label}: {done} inquir{'y' if done == 1 else 'ies'}.")
+        return HttpResponseRedirect(_queue_url(query))
+    if request.method == "POST":
+        messages.warning(request, f"The matching inquiries changed while you confirmed: {count} now.")
+    filters = [(field.label, _shown_value(field)) for field in form if field.value()]
+    context = {"count": count, "query": urlencode(_current_filters(params)), "filters": filters, "to": to}
+    return render(request, "inquiries/close_matching.html", context)
+
+
+def _shown_value(field: object) -> str:
+    """A filter as the agent chose it: the choice's label, or the text typed (search)."""
+    choices = getattr(field.field, "choices", None)  # type: ignore[attr-defined]
+    value = field.value()  # type: ignore[attr-defined]
+    return {str(k): v for k, v in choices}.get(str(value), value) if choices else value
 
 
 def _queue_url(query: str) -> str:

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
+from inquiries import selectors as inquiry_selectors
 from inquiries.health import selectors
 from inquiries.health.charts import trend_chart
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
@@ -74,7 +75,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         else:
             live = account_health_with_orders(account, now, reasons=False)
             rows.append((account, now, STATUS_BADGES[live.status], True))
-    return render(request, "health/overview.html", {"rows": rows})
+    unpoliced = inquiry_selectors.accounts_without_policy(accounts)
+    return render(request, "health/overview.html", {"rows": rows, "unpoliced": unpoliced})
 
 
 @require_GET
@@ -115,6 +117,7 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         "pdf_available": pdf_available(),
         "escalation": escalation_text(preset),
         "rating": present_rating(health.rating, preset),
+        "unpoliced": inquiry_selectors.accounts_without_policy([account]),
     }
     return render(request, "health/account.html", context, status=400 if error else 200)
 

@@ -86,6 +86,13 @@ APPLIES_TO = ("accounts", "channels", "topics")
 
 class PolicySerializer(ScopedSerializer):
     targets = TargetSerializer(many=True, required=False)
+    apply_to_open = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=True,
+        help_text="Recompute the running clocks of open inquiries with this policy (in the background); "
+        "false: only inquiries opened from now on use it.",
+    )
 
     class Meta:
         model = SlaPolicy
@@ -102,6 +109,7 @@ class PolicySerializer(ScopedSerializer):
             "calendar",
             "warn_ratio",
             "targets",
+            "apply_to_open",
             "updated_at",
         ]
         read_only_fields = ["updated_at"]
@@ -122,8 +130,14 @@ class PolicySerializer(ScopedSerializer):
 
     def update(self, instance: SlaPolicy, validated_data: dict[str, Any]) -> SlaPolicy:
         targets = validated_data.pop("targets", None)
+        apply_to_open = validated_data.pop("apply_to_open", True)
         relations = {name: validated_data.pop(name) for name in APPLIES_TO if name in validated_data}
-        save_policy(policy=_assign(instance, validated_data), targets=targets, **relations)
+        save_policy(
+            policy=_assign(instance, validated_data),
+            targets=targets,
+            apply_to_open=apply_to_open,
+            **relations,
+        )
         return instance
 
 

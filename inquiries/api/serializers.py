@@ -24,6 +24,7 @@ from inquiries.models import (
     Inquiry,
     InquiryEvent,
     Message,
+    Status,
     Team,
 )
 from inquiries.services.recording import Held
@@ -126,6 +127,17 @@ class MessageInSerializer(serializers.Serializer):
     received_at = AwareDateTimeField(required=False)
     order_id = _text(100, required=False, allow_blank=True, default="")
     sku = _text(100, required=False, allow_blank=True, default="")
+    status = serializers.ChoiceField(
+        choices=Status.values,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the conversation stood after this message (history from another system).",
+    )
+    solved_at = AwareDateTimeField(
+        required=False,
+        help_text="When the conversation was solved or closed; alone it means status solved.",
+    )
 
     def validate_channel(self, value: str) -> Channel:
         channels: dict[str, Channel | None] = self.context["channels"]
@@ -156,6 +168,14 @@ class MessageInSerializer(serializers.Serializer):
             and not sender.get("address")
         ):
             raise serializers.ValidationError({"sender": "A customer message needs sender.address."})
+        solved_at = attrs.get("solved_at")
+        if solved_at is not None:
+            if attrs.get("status") and attrs["status"] not in (Status.SOLVED, Status.CLOSED):
+                raise serializers.ValidationError(
+                    {"solved_at": f"Given with status {attrs['status']!r}: only solved or closed has one."}
+                )
+            if attrs.get("received_at") is not None and solved_at < attrs["received_at"]:
+                raise serializers.ValidationError({"solved_at": "Before the message's received_at."})
         return attrs
 
     def to_incoming(self, data: dict[str, Any] | None = None) -> tuple[Channel, IncomingMessage]:
@@ -181,6 +201,8 @@ class MessageInSerializer(serializers.Serializer):
             in_reply_to=data["in_reply_to"],
             order_id=data["order_id"],
             sku=data["sku"],
+            status=data.get("status", ""),
+            solved_at=data.get("solved_at"),
             notes=bound_html(data["body_html"]).notes if data["body_html"] else (),
         )
 
@@ -349,7 +371,18 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "at", "recorded_at", "actor", "message", "clock", "data"]
 
 
+NO_POLICY_WARNING = (
+    "No active SLA policy applies to this account: its inquiries run no first-reply, next-reply or "
+    "resolution clock. Create one (or restore its default policy)."
+)
+
+
 class AccountSerializer(ScopedSerializer):
+    has_sla_policy = serializers.SerializerMethodField(
+        help_text="Whether any active SLA policy may apply to the account's inquiries."
+    )
+    warnings = serializers.SerializerMethodField(help_text="What the account is missing, in words.")
+
     class Meta:
         model = Account
         fields = [
@@ -361,7 +394,21 @@ class AccountSerializer(ScopedSerializer):
             "reply_calendar",
             "is_active",
             "history_starts_on",
+            "has_sla_policy",
+            "warnings",
         ]
+
+    def _has_policy(self, account: Account) -> bool:
+        flag = getattr(account, "has_sla_policy", None)
+        if flag is None:  # an instance not read through the view's queryset (an update)
+            flag = not Account.objects.without_sla_policy().filter(pk=account.pk).exists()
+        return bool(flag)
+
+    def get_has_sla_policy(self, account: Account) -> bool:
+        return self._has_policy(account)
+
+    def get_warnings(self, account: Account) -> list[str]:
+        return [] if self._has_policy(account) else [NO_POLICY_WARNING]
 
 
 class TeamSerializer(ScopedSerializer):

@@ -23,6 +23,7 @@ from inquiries.api.parsers import API_PARSERS
 from inquiries.api.permissions import ScopedViewSet
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
+from inquiries.services.config import create_account
 from inquiries.services.recording import Held, record_messages
 
 
@@ -173,8 +174,13 @@ class StaffViewSet(ScopedViewSet):
 
 
 class AccountViewSet(StaffViewSet):
-    queryset = Account.objects.all()
+    queryset = Account.objects.with_sla_policy_flag()
     serializer_class = s.AccountSerializer
+
+    def perform_create(self, serializer: s.AccountSerializer) -> None:
+        # A new account gets the default SLA policy: never silently without clocks.
+        serializer.instance = create_account(account=Account(**serializer.validated_data))
+        serializer.instance.has_sla_policy = True
 
 
 class TeamViewSet(StaffViewSet):

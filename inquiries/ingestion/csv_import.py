@@ -7,7 +7,9 @@ not shadow the standard library module. Pure: no Django.
 
 Our field names (the "cstracker" columns): external_id (required), direction
 (inbound/outbound/note, default inbound), sender_address, sender_name, subject, body_text
-(or "body"), body_html, received_at, thread_id, in_reply_to, order_id, sku, automatic.
+(or "body"), body_html, received_at, thread_id, in_reply_to, order_id, sku, automatic,
+status (new/open/pending/solved/closed: where the conversation stood after the row) and
+solved_at (when it was solved or closed; alone it means solved).
 A `mapping` renames: our field -> their column header. `Reading` says how to read values
 that real exports write their own way: value maps ("True" means inbound), timestamp formats,
 day-first dates, a time for date-only columns, which side of a DST change an ambiguous local
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 
 FIELDS = (
     "external_id", "direction", "sender_address", "sender_name", "subject", "body_text", "body_html",
-    "received_at", "thread_id", "in_reply_to", "order_id", "sku", "automatic",
+    "received_at", "thread_id", "in_reply_to", "order_id", "sku", "automatic", "status", "solved_at",
 )  # fmt: skip
 REQUIRED_FIELDS = ("external_id",)
 # Alternative column names looked up when a field is not mapped explicitly.
@@ -151,7 +153,9 @@ def parse_mapping(spec: str) -> dict[str, str]:
 
 
 # Fields whose values a value map may translate, and what it must translate them to.
-MAPPABLE_FIELDS = ("direction", "automatic")
+MAPPABLE_FIELDS = ("direction", "automatic", "status")
+# The statuses a row may give (the models' Status values; this module imports no Django).
+STATUSES = ("new", "open", "pending", "solved", "closed")
 # Timestamp shapes tried, in order, when no --date-format is given (after ISO 8601 and RFC 2822).
 _AUTO_FORMATS = (
     "%a %b %d %H:%M:%S %z %Y",  # Twitter: Tue Oct 31 22:10:47 +0000 2017
@@ -447,6 +451,17 @@ def _message(
             received_at = read_timestamp(values["received_at"], zone, reading)
         except ValueError as exc:
             errors.append(f"{label('received_at')}: {exc}")
+    status = values.get("status", "").lower()
+    if status and status not in STATUSES:
+        hint = " (map values with --map-values)" if "status" not in reading.value_maps else ""
+        errors.append(f"{label('status')}: not {', '.join(STATUSES)}: {shown(values['status'])}{hint}")
+        status = ""
+    solved_at = None
+    if values.get("solved_at"):
+        try:
+            solved_at = read_timestamp(values["solved_at"], zone, reading)
+        except ValueError as exc:
+            errors.append(f"{label('solved_at')}: {exc}")
     for field in ("sender_address", "thread_id", "in_reply_to", "external_id"):
         if _CONTROL_RE.search(values.get(field, "")):
             errors.append(f"{label(field)}: contains control characters")
@@ -477,6 +492,8 @@ def _message(
         in_reply_to=values.get("in_reply_to", "").removeprefix("<").removesuffix(">"),
         order_id=values.get("order_id", "") or find_order_id(subject, body_text),
         sku=values.get("sku", ""),
+        status=status,
+        solved_at=solved_at,
     )
 
 

@@ -58,6 +58,11 @@ class IncomingMessage:
     # The topic the rules gave `topic_text()` where the message was parsed, with the
     # rules' fingerprint (`complaints.rules.topic_hint`); None: classify when storing.
     topic_hint: tuple[str, str] | None = None
+    # Where the source says the conversation stood after this message (history from an export
+    # or a helpdesk): a status ("solved", "closed", "pending"...) and, for solved or closed, when.
+    # The recording engine applies it at `solved_at` (else at the message's time); "" changes nothing.
+    status: str = ""
+    solved_at: datetime | None = None
 
     def topic_text(self) -> str:
         """What a new inquiry's topic is decided from."""
@@ -74,7 +79,7 @@ class Rejected(Exception):
 
 # --- as JSON, to keep a message for later (held messages) ------------------------------------------
 
-_DATETIMES = ("received_at", "sent_at")
+_DATETIMES = ("received_at", "sent_at", "solved_at")
 _TUPLES = ("references", "notes")
 
 
@@ -98,7 +103,8 @@ def incoming_from_json(data: dict[str, Any]) -> IncomingMessage:
     values = dict(data)
     values["direction"] = Direction(values["direction"])
     for name in _DATETIMES:
-        values[name] = datetime.fromisoformat(values[name]) if values[name] is not None else None
+        # Messages held before a field existed lack it: its default.
+        values[name] = datetime.fromisoformat(values[name]) if values.get(name) is not None else None
     values["raw"] = _unb64(values["raw"])
     for name in _TUPLES:
         values[name] = tuple(values[name])

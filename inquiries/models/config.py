@@ -84,6 +84,18 @@ class AccountQuerySet(models.QuerySet["Account"]):
             return self
         return self.filter(teams__memberships__user=user).distinct()
 
+    def with_sla_policy_flag(self) -> AccountQuerySet:
+        """Annotate `has_sla_policy`: whether any active policy may apply to the account (one
+        naming it, or one naming no account). Without one its inquiries run no policy clocks."""
+        policies = SlaPolicy.objects.filter(is_active=True)
+        return self.annotate(
+            has_sla_policy=models.Exists(policies.filter(accounts=models.OuterRef("pk")))
+            | models.Exists(policies.filter(accounts__isnull=True))
+        )
+
+    def without_sla_policy(self) -> AccountQuerySet:
+        return self.with_sla_policy_flag().filter(has_sla_policy=False)
+
 
 class Account(models.Model):
     """One seller storefront on one marketplace."""

@@ -6,6 +6,7 @@ from inquiries.services.actions import (
     change_status,
     change_topic,
     claim,
+    close_matching,
     mark_no_response_needed,
     reply,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "change_status",
     "change_topic",
     "claim",
+    "close_matching",
     "mark_no_response_needed",
     "record_message",
     "record_messages",

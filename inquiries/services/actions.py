@@ -11,6 +11,8 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inquiries.ingestion.html import sanitize_html
@@ -30,6 +32,7 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.services import clocks
+from inquiries.services.bulk import insert_rows
 from inquiries.services.errors import Conflict, DomainError
 from inquiries.services.queue import enqueue_after_commit
 
@@ -112,31 +115,106 @@ def reply(
     return message
 
 
-def _set_status(*, inquiry: Inquiry, status: str, actor: AbstractBaseUser | None, now: datetime) -> None:
+def _set_status(
+    *,
+    inquiry: Inquiry,
+    status: str,
+    actor: AbstractBaseUser | None,
+    now: datetime,
+    at: datetime | None = None,
+) -> None:
     if status not in Status.values:
         raise DomainError(f"Unknown status {status!r}.", field="status")
+    at = at or now
     old = inquiry.status
     if old == status:
         return
     updates: dict[str, object] = {"status": status, "updated_at": now}
-    if status == Status.SOLVED:
-        updates["solved_at"] = now
+    # Closed without being solved first: it was solved when it was closed.
+    if status == Status.SOLVED or (status == Status.CLOSED and inquiry.solved_at is None):
+        updates["solved_at"] = at
     elif status in (Status.NEW, Status.OPEN, Status.PENDING):
         updates["solved_at"] = None
     Inquiry.objects.filter(pk=inquiry.pk).update(**updates)
     for field, value in updates.items():
         setattr(inquiry, field, value)
-    _event(inquiry, EventKind.STATUS_CHANGED, now, actor, **{"from": old, "to": status})
-    clocks.on_status_change(inquiry=inquiry, old=old, new=status, at=now, now=now, actor=actor)
+    _event(inquiry, EventKind.STATUS_CHANGED, at, actor, **{"from": old, "to": status})
+    clocks.on_status_change(inquiry=inquiry, old=old, new=status, at=at, now=now, actor=actor)
 
 
 @transaction.atomic
 def change_status(
-    *, inquiry: Inquiry, status: str, actor: AbstractBaseUser | None, now: datetime | None = None
+    *,
+    inquiry: Inquiry,
+    status: str,
+    actor: AbstractBaseUser | None,
+    now: datetime | None = None,
+    at: datetime | None = None,
 ) -> Inquiry:
+    """Set the inquiry's status. `at` (default `now`) is when it happened: history brought in
+    from an export is solved when it was solved, and its resolution clock judged then."""
     inquiry = _locked(inquiry)
-    _set_status(inquiry=inquiry, status=status, actor=actor, now=now or timezone.now())
+    _set_status(inquiry=inquiry, status=status, actor=actor, now=now or timezone.now(), at=at)
     return inquiry
+
+
+# Inquiries closed per transaction by `close_matching`: a lock held for a moment, not for the
+# whole set, and a bounded statement per step however many match.
+CLOSE_CHUNK = 1000
+
+
+def close_matching(
+    *,
+    inquiries: QuerySet[Inquiry],
+    actor: AbstractBaseUser | None,
+    status: str = Status.CLOSED,
+    now: datetime | None = None,
+) -> int:
+    """`change_status` to solved or closed for every inquiry of `inquiries` not already there,
+    set-based: per chunk of `CLOSE_CHUNK` one lock, one UPDATE, one INSERT of events and the
+    clocks' transitions written together (`clocks.on_close_many`), the same rows as closing each
+    one by one. Returns how many were changed. The caller scopes `inquiries` (the queue's
+    `inquiries_for(user)`, a command's account)."""
+    if status not in (Status.SOLVED, Status.CLOSED):
+        raise DomainError(f"Close as solved or closed, not {status!r}.", field="status")
+    now = now or timezone.now()
+    ids = list(inquiries.exclude(status=status).order_by("pk").values_list("pk", flat=True))
+    changed = 0
+    for start in range(0, len(ids), CLOSE_CHUNK):
+        changed += _close_chunk(ids[start : start + CLOSE_CHUNK], status=status, actor=actor, now=now)
+    return changed
+
+
+@transaction.atomic
+def _close_chunk(ids: list[int], *, status: str, actor: AbstractBaseUser | None, now: datetime) -> int:
+    # Locked in id order (as `_locked` takes one row), then read again: an agent may have
+    # changed one meanwhile.
+    rows = list(
+        Inquiry.objects.select_for_update()
+        .filter(pk__in=ids)
+        .exclude(status=status)
+        .order_by("pk")
+        .values_list("pk", "status")
+    )
+    changed = [pk for pk, _ in rows]
+    # As `_set_status`: solved now; closed without being solved first, solved when closed.
+    solved_at = Value(now) if status == Status.SOLVED else Coalesce(F("solved_at"), Value(now))
+    Inquiry.objects.filter(pk__in=changed).update(status=status, updated_at=now, solved_at=solved_at)
+    insert_rows(
+        InquiryEvent,
+        [
+            InquiryEvent(
+                inquiry_id=pk,
+                kind=EventKind.STATUS_CHANGED,
+                at=now,
+                actor=actor,
+                data={"from": old, "to": status},
+            )
+            for pk, old in rows
+        ],
+    )
+    clocks.on_close_many(inquiry_ids=changed, at=now, actor=actor)
+    return len(changed)
 
 
 @transaction.atomic

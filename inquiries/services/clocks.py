@@ -8,8 +8,9 @@ conversation imported afterwards scores exactly as it would have live.
 from __future__ import annotations
 
 import functools
+import logging
 import time as monotonic_time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,11 +36,14 @@ from inquiries.models import (
     SlaTarget,
     Status,
 )
+from inquiries.services.bulk import insert_rows, update_rows
 from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 from inquiries.sla.hours import parse_hours
 from inquiries.sla.policies import InquiryFacts, PolicyRule, pick
 from inquiries.sla.presets import reply_rule
+
+logger = logging.getLogger(__name__)
 
 ACTIVE = (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED)
 REPLY_KINDS = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.MARKETPLACE_REPLY)
@@ -466,27 +470,36 @@ def _live_events(clock: Clock, now: datetime) -> list[InquiryEvent]:
     return events
 
 
+STOP_FIELDS = (
+    "state",
+    "stopped_at",
+    "elapsed_seconds",
+    "paused_at",
+    "paused_business_seconds",
+    "due_at",
+    "warn_at",
+)
+
+
 def stop_clock(
     clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None
 ) -> list[InquiryEvent]:
     """Stop a clock at `at`: met when on or before the deadline, missed after it."""
+    events = _stopped(clock, at=at, calendar=calendar, actor=actor)
+    clock.save(update_fields=STOP_FIELDS)
+    return events
+
+
+def _stopped(
+    clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None
+) -> list[InquiryEvent]:
+    """`stop_clock` in memory: the caller writes `STOP_FIELDS`."""
     if clock.state == ClockState.PAUSED and clock.paused_at is not None:
         _unpause(clock, at=at, calendar=calendar)
     clock.state = math.stopped_state(stopped_at=at, due_at=clock.due_at)
     clock.stopped_at = at
     clock.elapsed_seconds = math.business_elapsed(
         calendar, started_at=clock.started_at, at=at, paused_seconds=clock.paused_business_seconds
-    )
-    clock.save(
-        update_fields=[
-            "state",
-            "stopped_at",
-            "elapsed_seconds",
-            "paused_at",
-            "paused_business_seconds",
-            "due_at",
-            "warn_at",
-        ]
     )
     return [_event(clock, STATE_EVENT[clock.state], at, actor=actor, elapsed_seconds=clock.elapsed_seconds)]
 
@@ -827,6 +840,38 @@ def on_status_change(
     refresh_urgency([inquiry.pk])
 
 
+def on_close_many(*, inquiry_ids: Sequence[int], at: datetime, actor: object = None) -> None:
+    """`on_status_change` to solved or closed for many inquiries at once (from an open, pending or
+    solved status): the same transitions (catch-up to `at`, then the latest resolution clock
+    stopped at `at`, met or missed), written in a handful of statements for all of them."""
+    ids = list(inquiry_ids)
+    if not ids:
+        return
+    loaded = list(
+        Clock.objects.filter(inquiry_id__in=ids)
+        .exclude(state=ClockState.CANCELLED)
+        .select_related("calendar")
+    )
+    transitions = CatchUp()
+    transitions.apply(loaded, at)
+    transitions.write()
+    events = [InquiryEvent(**values) for values in transitions.events]
+    latest: dict[int, Clock] = {}
+    for clock in loaded:
+        if clock.kind == ClockKind.RESOLUTION and (
+            clock.inquiry_id not in latest or clock.started_at > latest[clock.inquiry_id].started_at
+        ):
+            latest[clock.inquiry_id] = clock
+    stopped = [
+        clock for clock in latest.values() if clock.state in ACTIVE or clock.state == ClockState.PAUSED
+    ]
+    for clock in stopped:
+        events.extend(_stopped(clock, at=at, calendar=business_calendar(clock.calendar), actor=actor))
+    update_rows(Clock, stopped, STOP_FIELDS)
+    insert_rows(InquiryEvent, events)
+    refresh_urgency(ids)
+
+
 def resolution_stands_still(clocks: list[Clock]) -> bool:
     """Whether the latest resolution clock among `clocks` is paused or stopped (resumable)."""
     resolution = [clock for clock in clocks if clock.kind == ClockKind.RESOLUTION]
@@ -949,14 +994,22 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
     return changed
 
 
+RECOMPUTE_PROGRESS_EVERY = 500
+
+
 def recompute_many(*, inquiry_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Recompute each inquiry's running clocks, one transaction each; logs its progress every
+    `RECOMPUTE_PROGRESS_EVERY` inquiries (a policy change may move thousands)."""
     now = now or timezone.now()
+    total = len(inquiry_ids) if isinstance(inquiry_ids, Sized) else None
     changed = 0
-    for inquiry_id in inquiry_ids:
+    for done, inquiry_id in enumerate(inquiry_ids, 1):
         with transaction.atomic():
             inquiry = Inquiry.objects.select_for_update().filter(pk=inquiry_id).first()
             if inquiry is not None:
                 changed += recompute_inquiry(inquiry=inquiry, now=now)
+        if done % RECOMPUTE_PROGRESS_EVERY == 0:
+            logger.info("recompute: %d of %s inquiries done, %d clocks moved", done, total or "?", changed)
     return changed
 
 

@@ -16,10 +16,50 @@ from django.db import transaction
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
-from inquiries.models import Calendar, Holiday, SlaPolicy, SlaTarget
+from inquiries.models import Account, Calendar, Holiday, Priority, SlaPolicy, SlaTarget
 from inquiries.services.clocks import inquiries_with_running_clocks
 from inquiries.services.errors import Conflict
 from inquiries.services.queue import enqueue_after_commit
+
+# The default policy every new account gets, so that no account runs silently without clocks:
+# first and next reply in 24 business hours, resolution in 72, on the account's business
+# calendar (Monday to Friday, 09:00-17:00 in its time zone). Tried after every other policy.
+DEFAULT_POLICY_TARGETS = {
+    "first_reply_seconds": 24 * 3600,
+    "next_reply_seconds": 24 * 3600,
+    "resolution_seconds": 72 * 3600,
+}
+DEFAULT_BUSINESS_HOURS = {str(weekday): [["09:00", "17:00"]] for weekday in range(5)}
+DEFAULT_POLICY_POSITION = 1000
+# A policy change that moves more open inquiries than this recomputes them on the background queue.
+RECOMPUTE_IN_FOREGROUND_MOST = 1000
+
+
+@transaction.atomic
+def create_account(*, account: Account) -> Account:
+    """Save a new account and give it the default SLA policy unless a policy already applies."""
+    account.save()
+    ensure_default_policy(account=account)
+    return account
+
+
+@transaction.atomic
+def ensure_default_policy(*, account: Account) -> SlaPolicy | None:
+    """Give `account` its default policy (and business calendar) when no active policy applies to
+    it; returns the new policy, or None when one applied already. Editable afterwards like any."""
+    if not Account.objects.without_sla_policy().filter(pk=account.pk).exists():
+        return None
+    label = f"{account.name[:70]} (account {account.pk})"
+    calendar = Calendar.objects.create(
+        name=f"Business hours: {label}", timezone=account.timezone, hours=DEFAULT_BUSINESS_HOURS
+    )
+    policy = SlaPolicy(name=f"Default: {label}", position=DEFAULT_POLICY_POSITION, calendar=calendar)
+    save_policy(
+        policy=policy,
+        targets=[{"priority": priority, **DEFAULT_POLICY_TARGETS} for priority in Priority.values],
+        accounts=[account],
+    )
+    return policy
 
 
 @transaction.atomic
@@ -30,12 +70,14 @@ def save_policy(
     accounts: Iterable[Model] | None = None,
     channels: Iterable[Model] | None = None,
     topics: Iterable[Model] | None = None,
+    apply_to_open: bool = True,
 ) -> int:
     """Save a new or changed policy; returns how many open inquiries get their clocks recomputed.
 
     `targets` (priority and seconds per clock), when given, replace the policy's targets;
     `accounts`, `channels` and `topics`, when given, replace what it applies to.
-    None leaves them as they are.
+    None leaves them as they are. `apply_to_open=False`: the inquiries already open keep the
+    policy and deadlines they have; only new inquiries (and later recomputes) pick it.
     """
     policy.save()
     for relation, rows in (("accounts", accounts), ("channels", channels), ("topics", topics)):
@@ -44,15 +86,21 @@ def save_policy(
     if targets is not None:
         policy.targets.all().delete()
         SlaTarget.objects.bulk_create(SlaTarget(policy=policy, **target) for target in targets)
-    return policy_changed(policy=policy)
+    return policy_changed(policy=policy, apply_to_open=apply_to_open)
 
 
 @transaction.atomic
-def policy_changed(*, policy: SlaPolicy) -> int:
-    """Every open inquiry may now pick a different policy, so all running clocks are recomputed."""
+def policy_changed(*, policy: SlaPolicy, apply_to_open: bool = True) -> int:
+    """Every open inquiry may now pick a different policy, so all running clocks are recomputed
+    (on the background queue, after commit), unless `apply_to_open` is False."""
     SlaPolicy.objects.filter(pk=policy.pk).update(updated_at=timezone.now())  # target edits reload the cache
+    if not apply_to_open:
+        return 0
     ids = list(inquiries_with_running_clocks())
-    enqueue_after_commit("recompute_clocks", ids)
+    # Many open inquiries: the long job goes to the background queue, where it never holds up
+    # the work agents wait on; the task logs its progress.
+    many = len(ids) > RECOMPUTE_IN_FOREGROUND_MOST
+    enqueue_after_commit("recompute_clocks", ids, queue="background" if many else None)
     return len(ids)
 
 

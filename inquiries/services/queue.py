@@ -22,10 +22,11 @@ def registered_task(task_name: str) -> Task:
     return current_app.tasks[f"{TASKS_MODULE}.{task_name}"]
 
 
-def safe_delay(task: Task, *args: object, countdown: float | None = None) -> None:
-    """Publish a task; if the broker is unreachable, log it: the sweep will catch up."""
+def safe_delay(task: Task, *args: object, countdown: float | None = None, queue: str | None = None) -> None:
+    """Publish a task (on `queue`, else where the routes send it); if the broker is unreachable,
+    log it: the sweep will catch up."""
     try:
-        task.apply_async(args, countdown=countdown)
+        task.apply_async(args, countdown=countdown, queue=queue)
     except Exception:
         logger.warning("Could not queue %s%r; the next sweep will pick it up", task.name, args, exc_info=True)
 
@@ -35,11 +36,12 @@ def enqueue(task_name: str, *args: object) -> None:
     safe_delay(registered_task(task_name), *args)
 
 
-def enqueue_after_commit(task_name: str, *args: object) -> None:
+def enqueue_after_commit(task_name: str, *args: object, queue: str | None = None) -> None:
     """Queue a Celery task once the transaction commits; a broker outage only logs.
 
     The database already holds the facts; the periodic sweep redoes whatever a lost
     task would have done, so a failed publish is not an error for the caller.
     """
     task = registered_task(task_name)
-    transaction.on_commit(lambda: safe_delay(task, *args), robust=True)
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(lambda: safe_delay(task, *args, **options), robust=True)

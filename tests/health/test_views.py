@@ -103,14 +103,14 @@ def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
 # session, user, account, preset, the account's channels, a count per window (3 on Amazon),
 # answer times, late counts, deadlines ahead, A-to-z counts, late list, overdue list, slowest
 # list, pending list, order list, topics, order volumes, complaints per topic, clusters,
-# snapshots for the trends
+# snapshots for the trends, whether the account has an SLA policy (the warning)
 # On PostgreSQL the queries run in a transaction with JIT off: SAVEPOINT (inside the test's
 # transaction), SET LOCAL jit = off, RELEASE SAVEPOINT.
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
 # Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
 # orders only for metrics that some order fails (none here: no orders); the marketplace's own
 # imported figures (one query).
-HEALTH_PAGE_QUERIES = 28
+HEALTH_PAGE_QUERIES = 29
 
 
 @pytest.mark.parametrize("count", [10, 100])

@@ -232,6 +232,7 @@ def _policy_in_the_admin(user, name, position, first_reply):
             "priorities": "[]",
             "customer_tags": "[]",
             "warn_ratio": "0.75",
+            "apply_to_open": "on",  # the form's box, ticked by default
             "targets-TOTAL_FORMS": "1",
             "targets-INITIAL_FORMS": "0",
             "targets-0-priority": "normal",

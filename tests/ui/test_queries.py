@@ -19,9 +19,10 @@ from tests.ui.conftest import inbound
 pytestmark = pytest.mark.django_db
 
 # session, user, accounts, channels, topics, the page of rows (with its preview and
-# subjectless-title subqueries), page settings (density), assignable users (bulk form)
-QUEUE_QUERIES = 8
-# the htmx poll: the rows only, without the bulk form and the density
+# subjectless-title subqueries), page settings (density), assignable users (bulk form),
+# accounts without an SLA policy (the warning)
+QUEUE_QUERIES = 9
+# the htmx poll: the rows only, without the bulk form, the density and the warning
 QUEUE_ROWS_QUERIES = 6
 # session, user, the inquiry, its messages, their attachments, its clocks, topics,
 # assignable users, timeline events, the customer's other inquiries, its complaint clusters

@@ -30,7 +30,7 @@ from inquiries.models import (
     InquiryEvent,
     Message,
 )
-from inquiries.services import clocks, queue
+from inquiries.services import actions, clocks, queue
 from inquiries.services.recording import held, rules
 from inquiries.services.recording.held import Held
 from inquiries.services.recording.rules import Continuation
@@ -193,6 +193,12 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
         earlier=events,
         inquiry_changes=changes if follow_up else None,
     )
+    closing = rules.status_after(incoming, at)
+    if closing is not None:
+        # History from an export or a helpdesk: the inquiry stands as the source left it, at the
+        # time it says (the resolution clock met or missed then, not at the import), through
+        # the one status-change service.
+        actions.change_status(inquiry=inquiry, status=closing[0], actor=None, now=now, at=closing[1])
     if message.direction == Direction.INBOUND and not message.automatic:
         queue.enqueue_after_commit("after_customer_message", message.pk)
     return message

@@ -80,6 +80,32 @@ def validate(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> N
             )
     if incoming.direction == Direction.INBOUND and not incoming.automatic and not incoming.sender_address:
         raise Rejected("sender: a customer message needs a sender address")
+    if incoming.status and incoming.status not in Status.values:
+        raise Rejected(f"status: not one of {', '.join(Status.values)}: {incoming.status[:60]!r}")
+    solved_at = incoming.solved_at
+    if solved_at is not None:
+        if timezone.is_naive(solved_at):
+            raise Rejected("solved_at: must include a UTC offset")
+        if incoming.status and incoming.status not in CLOSING_STATUSES:
+            raise Rejected(f"solved_at: given with status {incoming.status!r}; only solved or closed has one")
+        if solved_at < (received_at or now):
+            raise Rejected("solved_at: before the message's received_at")
+        if solved_at > now + timedelta(seconds=settings.CSTRACKER_FUTURE_TOLERANCE_SECONDS):
+            raise Rejected(
+                f"solved_at: more than {settings.CSTRACKER_FUTURE_TOLERANCE_SECONDS} seconds in the future"
+            )
+
+
+CLOSING_STATUSES = (Status.SOLVED, Status.CLOSED)
+
+
+def status_after(incoming: IncomingMessage, at: datetime) -> tuple[str, datetime] | None:
+    """The status a message says its inquiry has after it, and since when: `solved_at` alone
+    means solved; a status without `solved_at` took effect at the message's time `at`. None:
+    the message says nothing about the status."""
+    if not incoming.status and incoming.solved_at is None:
+        return None
+    return incoming.status or Status.SOLVED, incoming.solved_at or at
 
 
 def history_start(channel: Channel) -> datetime | None:
@@ -176,6 +202,8 @@ def needs_lookup(incoming: IncomingMessage) -> bool:
         or incoming.automatic
         or bool(incoming.thread_id or incoming.in_reply_to or incoming.references)
         or ticket_reference(incoming) is not None
+        # A status to apply after the message: the careful way applies it (`careful._record`).
+        or bool(incoming.status or incoming.solved_at)
     )
 
 
@@ -187,6 +215,7 @@ def threads_by_reference_only(incoming: IncomingMessage) -> bool:
         and not incoming.thread_id
         and bool(incoming.in_reply_to or incoming.references)
         and ticket_reference(incoming) is None
+        and not (incoming.status or incoming.solved_at)
     )
 
 
