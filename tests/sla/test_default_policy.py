@@ -49,8 +49,8 @@ def test_the_data_migration_gives_the_default_to_accounts_without_any_policy(db)
     bare, covered = AccountFactory(name="Bare"), AccountFactory(name="Covered")
     policy_with_targets(name="Covered only").accounts.set([covered])
 
-    import_module("inquiries.migrations.0031_default_sla_policies").add_default_policies(apps, None)
-    import_module("inquiries.migrations.0031_default_sla_policies").add_default_policies(apps, None)  # again
+    import_module("inquiries.migrations.0034_default_sla_policies").add_default_policies(apps, None)
+    import_module("inquiries.migrations.0034_default_sla_policies").add_default_policies(apps, None)  # again
 
     assert [p.name for p in bare.slapolicy_set.all()] == [f"Default: Bare (account {bare.pk})"]
     assert [p.name for p in covered.slapolicy_set.all()] == ["Covered only"]

@@ -28,6 +28,6 @@ def add_default_policies(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("inquiries", "0030_orders")]
+    dependencies = [("inquiries", "0033_order_health_indexes")]
 
     operations = [migrations.RunPython(add_default_policies, migrations.RunPython.noop)]
