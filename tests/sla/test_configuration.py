@@ -229,14 +229,16 @@ def _policy_in_the_admin(user, name, position, first_reply):
             "name": name,
             "position": position,
             "is_active": "on",
-            "priorities": "[]",
+            # no priority ticked: every priority
             "customer_tags": "[]",
             "warn_ratio": "0.75",
             "apply_to_open": "on",  # the form's box, ticked by default
             "targets-TOTAL_FORMS": "1",
             "targets-INITIAL_FORMS": "0",
             "targets-0-priority": "normal",
-            "targets-0-first_reply_seconds": str(first_reply),
+            # the editor takes hours and minutes
+            "targets-0-first_reply_seconds_0": str(first_reply // 3600),
+            "targets-0-first_reply_seconds_1": str(first_reply % 3600 // 60),
         },
     )
     assert response.status_code == 302, response.context["errors"]
