@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.expressions import DatabaseDefault
 from psycopg.types.json import Jsonb
 
@@ -333,14 +333,22 @@ def _stored(
     return {tuple(row[:width]): tuple(row[width:]) for row in found if tuple(row[:width]) in keys}
 
 
+# Per database connection: the staging tables it has made in a transaction that committed
+# (a temporary table lives as long as its connection; a rollback takes a new one away again).
+_staging_made: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+
+
 def _staging_table(table: str, columns: Sequence[str]) -> str:
     """An empty temporary table with `table`'s types for `columns`, made if this connection has
-    none: one round trip.
+    none: one round trip the first time, none once the transaction that made it committed.
 
-    Temporary tables live as long as the connection (or the transaction that made them, if
-    it rolls back) and are seen by it alone, so concurrent imports on other connections never
-    share one. `upsert_rows()` empties it as it reads it."""
+    Temporary tables are seen by their connection alone, so concurrent imports on other
+    connections never share one. `upsert_rows()` empties it as it reads it."""
     name = connection.ops.quote_name(f"staging_{table}_{zlib.crc32(' '.join(columns).encode()):08x}")
+    with _column_type_lock:
+        made = _staging_made.setdefault(connection.connection, set())
+    if name in made:
+        return name
     source = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
         # Names from the model's metadata, quoted; no parameters.
@@ -348,6 +356,7 @@ def _staging_table(table: str, columns: Sequence[str]) -> str:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "  # noqa: S608
             f"SELECT {source} FROM {connection.ops.quote_name(table)} WITH NO DATA"
         )
+    transaction.on_commit(lambda: made.add(name))
     return name
 
 
