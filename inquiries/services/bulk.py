@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.expressions import DatabaseDefault
 from psycopg.types.json import Jsonb
 
@@ -192,35 +192,30 @@ def upsert_rows(
     unique: Sequence[str],
     update: Sequence[str],
     returning: Sequence[str] = (),
+    portable: bool = False,
 ) -> list[tuple[object, ...]]:
     """Insert rows, or update the row with the same `unique` values: one upsert for a batch.
 
     `rows` are the values of `fields` (attnames; ready for the database, as `insert_values`
-    takes them), each `unique` key at most once; an existing row gets the new values of
-    `update`, or, with no field to update, is left as it is. Returns the `returning` fields of
-    every row written (inserted or updated), in no particular order. Must run inside a
-    transaction.
+    takes them; `unique` among them), each `unique` key at most once; an existing row gets
+    the new values of `update`, or, with no field to update, is left as it is. Returns, for
+    every row given, its `returning` fields as stored followed by whether the upsert inserted
+    it (True) or found it stored (False), in no particular order; nothing when `returning` is
+    empty. Must run inside a transaction.
 
     On PostgreSQL the rows go by binary COPY into a temporary table shaped like the columns
     written, then one INSERT ... SELECT ... ON CONFLICT ... RETURNING: no SQL text or
     parameter per value, which is what `bulk_create(update_conflicts=True)` spends most of a
-    large batch on. Elsewhere it is that `bulk_create`.
+    large batch on, and no lookup of what is stored already. Elsewhere (and on PostgreSQL
+    with `portable=True`, which the tests compare with the COPY path) it is that `bulk_create`
+    between lookups of the keys.
     """
     if not rows:
         return []
-    if connection.vendor != "postgresql":
-        if returning and not update:
-            raise ValueError("upsert_rows: rows left as they are return nothing here; name a field to update")
-        objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
-        if update:
-            model._default_manager.bulk_create(
-                objs, update_conflicts=True, unique_fields=list(unique), update_fields=list(update)
-            )
-        else:
-            model._default_manager.bulk_create(objs, ignore_conflicts=True)
-        return [tuple(getattr(obj, name) for name in returning) for obj in objs]
     if not connection.in_atomic_block:
         raise RuntimeError("upsert_rows: run it inside a transaction")
+    if connection.vendor != "postgresql" or portable:
+        return _upsert_portable(model, fields, rows, unique=unique, update=update, returning=returning)
     meta = model._meta
     quote = connection.ops.quote_name
 
@@ -239,40 +234,129 @@ def upsert_rows(
     defaults = tuple(field.get_default() for field in missing)
     columns = [meta.get_field(name).column for name in fields] + [field.column for field in missing]
     staging = _staging_table(meta.db_table, columns)
+    table = quote(meta.db_table)
     names = ", ".join(quote(name) for name in columns)
-    assignments = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update)
-    conflict = f"DO UPDATE SET {assignments}" if update else "DO NOTHING"
-    returned = f" RETURNING {', '.join(column(name) for name in returning)}" if returning else ""
+    keys = ", ".join(column(name) for name in unique)
+    # Names come from the model's metadata, quoted; the values travel by COPY. The staging
+    # rows are consumed by the statement that writes them, so the table is empty for the next
+    # batch, also inside an outer transaction (no TRUNCATE: a round trip and a new file each time).
+    batch = f"batch AS (DELETE FROM {staging} RETURNING {names})"  # noqa: S608
+    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM batch ON CONFLICT ({keys})"  # noqa: S608
+    if update:
+        assignments = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update)
+        # xmax is 0 in a row version this statement inserted, the updater's id in one it updated.
+        returned = ", ".join([*(f"{table}.{column(name)}" for name in returning), "xmax = 0"])
+        sql = f"WITH {batch} {insert} DO UPDATE SET {assignments}"
+        sql += f" RETURNING {returned}" if returning else ""
+    elif returning:
+        # Rows left as they are return nothing from ON CONFLICT DO NOTHING: they are read by
+        # their keys. The statement's snapshot does not show the rows it inserts, so no row is
+        # named twice; a row another transaction committed meanwhile is in neither part, and
+        # is read afterwards.
+        selected = ", ".join(f"t.{column(name)}" for name in returning)
+        inserted = ", ".join(column(name) for name in returning)
+        joined = " AND ".join(f"t.{column(name)} = s.{column(name)}" for name in unique)
+        sql = (
+            f"WITH {batch}, written AS ({insert} DO NOTHING RETURNING {inserted}) "  # noqa: S608
+            f"SELECT {inserted}, true FROM written UNION ALL "
+            f"SELECT {selected}, false FROM {table} AS t JOIN batch AS s ON {joined}"
+        )
+    else:
+        sql = f"WITH {batch} {insert} DO NOTHING"
     with connection.cursor() as cursor:
         types = _column_types(cursor.cursor, staging)
         with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([types[name] for name in columns])
             for row in rows:
                 copy.write_row((*row, *defaults) if defaults else row)
-        # Names come from the model's metadata, quoted; the values travelled by COPY.
-        cursor.execute(
-            f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} FROM {staging} "  # noqa: S608
-            f"ON CONFLICT ({', '.join(column(name) for name in unique)}) {conflict}{returned}"
+        cursor.execute(sql)
+        if not returning:
+            return []
+        written = [tuple(row) for row in cursor.fetchall()]
+    if len(written) < len(rows):
+        # Committed by another transaction after this statement's snapshot was taken.
+        positions = [list(fields).index(name) for name in _attnames(model, unique)]
+        found = _stored(model, unique, {tuple(row[i] for i in positions) for row in rows}, returning)
+        seen = {row[:-1] for row in written}
+        written += [(*values, False) for values in found.values() if values not in seen]
+    return written
+
+
+def _upsert_portable(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    unique: Sequence[str],
+    update: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[object, ...]]:
+    """`upsert_rows()` with `bulk_create()`, the keys stored before and the rows returned
+    looked up around it."""
+    manager = model._default_manager
+    positions = [list(fields).index(name) for name in _attnames(model, unique)]
+    keys = {tuple(row[i] for i in positions) for row in rows}
+    stored = _stored(model, unique, keys, ()) if returning else {}
+    objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+    if update:
+        manager.bulk_create(
+            objs, update_conflicts=True, unique_fields=list(unique), update_fields=list(update)
         )
-        return [tuple(row) for row in cursor.fetchall()] if returning else []
+    else:
+        manager.bulk_create(objs, ignore_conflicts=True)
+    if not returning:
+        return []
+    if update:
+        # Each row came back from the upsert, with its primary key, as bulk_create returns it.
+        return [
+            (*(getattr(obj, name) for name in returning), key not in stored)
+            for obj, key in zip(objs, (tuple(row[i] for i in positions) for row in rows), strict=True)
+        ]
+    written = _stored(model, unique, keys, returning)
+    return [(*written[key], key not in stored) for key in keys if key in written]
+
+
+def _attnames(model: type[models.Model], names: Sequence[str]) -> list[str]:
+    return [model._meta.get_field(name).attname for name in names]
+
+
+def _stored(
+    model: type[models.Model], unique: Sequence[str], keys: set[tuple[object, ...]], returning: Sequence[str]
+) -> dict[tuple[object, ...], tuple[object, ...]]:
+    """Stored rows among `keys` (values of the `unique` fields): key -> their `returning` fields.
+
+    One query filtering each key field on its values, then the exact keys kept."""
+    attnames = _attnames(model, unique)
+    lookups = {f"{name}__in": {key[i] for key in keys} for i, name in enumerate(attnames)}
+    width = len(attnames)
+    found = model._default_manager.filter(**lookups).order_by().values_list(*attnames, *returning)
+    return {tuple(row[:width]): tuple(row[width:]) for row in found if tuple(row[:width]) in keys}
+
+
+# Per database connection: the staging tables it has made in a transaction that committed
+# (a temporary table lives as long as its connection; a rollback takes a new one away again).
+_staging_made: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _staging_table(table: str, columns: Sequence[str]) -> str:
     """An empty temporary table with `table`'s types for `columns`, made if this connection has
-    none: one round trip.
+    none: one round trip the first time, none once the transaction that made it committed.
 
-    Temporary tables live as long as the connection (or the transaction that made them, if
-    it rolls back) and are seen by it alone, so concurrent imports on other connections never
-    share one. ON COMMIT DELETE ROWS, and emptied before each use anyway (a batch inside an
-    outer transaction does not commit)."""
+    Temporary tables are seen by their connection alone, so concurrent imports on other
+    connections never share one. `upsert_rows()` empties it as it reads it."""
     name = connection.ops.quote_name(f"staging_{table}_{zlib.crc32(' '.join(columns).encode()):08x}")
+    with _column_type_lock:
+        made = _staging_made.setdefault(connection.connection, set())
+    if name in made:
+        return name
     source = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
-        # Names from the model's metadata, quoted; two statements, no parameters.
+        # Names from the model's metadata, quoted; no parameters.
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "  # noqa: S608
-            f"SELECT {source} FROM {connection.ops.quote_name(table)} WITH NO DATA; TRUNCATE {name}"
+            f"SELECT {source} FROM {connection.ops.quote_name(table)} WITH NO DATA"
         )
+    transaction.on_commit(lambda: made.add(name))
     return name
 
 

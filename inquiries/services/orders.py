@@ -20,7 +20,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -213,33 +213,31 @@ def _store_orders(
     """Upsert the batch's orders; each order id -> its primary key (dry run: the id itself
     for an order not stored yet)."""
     latest = {order.order_id: order for order in facts}  # a later row of an order wins
-    existing = dict(
-        Order.objects.filter(account=account, marketplace_order_id__any=list(latest))
-        .order_by()
-        .values_list("marketplace_order_id", "pk")
-    )
     owns = "order" in fmt.owns
     counts = result.count("orders")
-    counts.created += len(latest) - len(existing)
-    counts.updated += len(existing) if owns else 0
     if dry_run:
+        existing = dict(
+            Order.objects.filter(account=account, marketplace_order_id__any=list(latest))
+            .order_by()
+            .values_list("marketplace_order_id", "pk")
+        )
+        counts.created += len(latest) - len(existing)
+        counts.updated += len(existing) if owns else 0
         return {order_id: existing.get(order_id, order_id) for order_id in latest}
     values = attrgetter(*ORDER_COLUMNS)
     written = upsert_rows(
         Order,
         ["account_id", "marketplace_order_id", *ORDER_COLUMNS, "updated_at"],
-        [
-            (account.pk, order_id, *values(order), now)
-            for order_id, order in latest.items()
-            if owns or order_id not in existing
-        ],
+        [(account.pk, order_id, *values(order), now) for order_id, order in latest.items()],
         unique=["account", "marketplace_order_id"],
-        # An order this report only creates, stored by another import meanwhile, is left as it
-        # is but for updated_at: so that its id comes back too.
-        update=[*ORDER_COLUMNS, "updated_at"] if owns else ["updated_at"],
+        # An order this report does not own is created when missing and otherwise left as it is.
+        update=[*ORDER_COLUMNS, "updated_at"] if owns else [],
         returning=["marketplace_order_id", "pk"],
     )
-    return {**existing, **dict(written)}  # type: ignore[arg-type]
+    created = sum(1 for *_, inserted in written if inserted)
+    counts.created += created
+    counts.updated += (len(written) - created) if owns else 0
+    return {order_id: pk for order_id, pk, _ in written}  # type: ignore[misc]
 
 
 def _store_part(
@@ -250,26 +248,30 @@ def _store_part(
     latest = {
         (order, getattr(facts, part.key) if part.key else None): (order, facts) for order, facts in carried
     }
-    stored = part.model._default_manager.filter(
-        order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]
-    ).order_by()
-    if part.key:
-        existing = set(stored.values_list("order_id", part.key))
-    else:
-        existing = {(order, None) for order in stored.values_list("order_id", flat=True)}
-    new = [key for key in latest if key not in existing]
-    counts.created += len(new)
-    counts.updated += (len(latest) - len(new)) if owns else 0
     if dry_run:
+        stored = part.model._default_manager.filter(
+            order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]
+        ).order_by()
+        if part.key:
+            existing = set(stored.values_list("order_id", part.key))
+        else:
+            existing = {(order, None) for order in stored.values_list("order_id", flat=True)}
+        new = sum(1 for key in latest if key not in existing)
+        counts.created += new
+        counts.updated += (len(latest) - new) if owns else 0
         return
     values = attrgetter(*part.columns)
-    upsert_rows(
+    written = upsert_rows(
         part.model,
         ["order_id", *part.columns],
-        [(order, *values(facts)) for key, (order, facts) in latest.items() if owns or key not in existing],
+        [(order, *values(facts)) for order, facts in latest.values()],
         unique=list(_key_fields(part)),
         update=[name for name in part.columns if name != part.key] if owns else [],
+        returning=["pk"],
     )
+    created = sum(1 for _, inserted in written if inserted)
+    counts.created += created
+    counts.updated += (len(written) - created) if owns else 0
 
 
 def _unlinked(
@@ -308,6 +310,31 @@ def link_inquiries(
     """
     if inquiry_ids is not None:
         inquiries = Inquiry.objects.filter(pk__any=list(inquiry_ids))
-    else:
-        inquiries = _unlinked(account_id=account_id, order_ids=order_ids)
+        return inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))
+    if connection.vendor == "postgresql":
+        return _link_by_join(account_id=account_id, order_ids=order_ids)
+    inquiries = _unlinked(account_id=account_id, order_ids=order_ids)
     return inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))
+
+
+def _link_by_join(*, account_id: int | None, order_ids: Sequence[str] | None) -> int:
+    """`link_inquiries()` for unlinked inquiries on PostgreSQL: UPDATE ... FROM a join with the
+    orders, which reads each order once (a hash join for a whole account), where Django's
+    UPDATE evaluates a subquery per inquiry (a third of the catch-up's time for 100,000)."""
+    inquiry, order = Inquiry._meta.db_table, Order._meta.db_table
+    conditions, params = [], []
+    if account_id is not None:
+        conditions.append("i.account_id = %s")
+        params.append(account_id)
+    if order_ids is not None:
+        conditions.append("i.order_id = ANY(%s)")
+        params.append(list(order_ids))
+    # Table names from the models; every value is a parameter.
+    sql = (
+        f"UPDATE {inquiry} AS i SET linked_order_id = o.id FROM {order} AS o "  # noqa: S608
+        "WHERE i.linked_order_id IS NULL AND i.order_id <> '' "
+        "AND o.account_id = i.account_id AND o.marketplace_order_id = i.order_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(" AND ".join([sql, *conditions]), params)
+        return cursor.rowcount
