@@ -30,6 +30,7 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
+from inquiries import scoping
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
@@ -41,10 +42,12 @@ from inquiries.models import (
     ClusterMember,
     Inquiry,
     InquiryEvent,
+    Macro,
     Membership,
     Message,
     OrderLine,
     Role,
+    Shipment,
     Topic,
 )
 
@@ -572,3 +575,34 @@ def managed_account_ids(user: AbstractBaseUser) -> set[int] | None:
 
 def cluster_topics() -> list[Topic]:
     return list(Topic.objects.filter(is_complaint=True))
+
+
+# --- macros -----------------------------------------------------------------------------------
+
+
+def macros_for(user: AbstractBaseUser, inquiry: Inquiry) -> QuerySet[Macro]:
+    """The active macros `user` may use on `inquiry`: their own personal ones, and those of the
+    teams that work its account. Scoped by `inquiries.scoping` first, so nobody reaches another
+    team's macro or another agent's personal one."""
+    usable = Q(owner=user.pk) | Q(team__accounts=inquiry.account_id)
+    scoped_macros = scoping.scoped(Macro.objects.filter(is_active=True), user)
+    return Macro.objects.filter(pk__in=scoped_macros.filter(usable).values("pk")).order_by("name", "id")
+
+
+def macro_values(inquiry: Inquiry, agent: AbstractBaseUser) -> dict[str, str | None]:
+    """The values of a macro's variables on this inquiry (one query: the latest tracking number)."""
+    tracking = None
+    if inquiry.linked_order_id is not None:
+        tracking = (
+            Shipment.objects.filter(order_id=inquiry.linked_order_id)
+            .exclude(tracking_number="")
+            .order_by("-shipped_at", "-id")
+            .values_list("tracking_number", flat=True)
+            .first()
+        )
+    return {
+        "customer_name": inquiry.customer.name,
+        "order_id": inquiry.order_id,
+        "tracking_number": tracking,
+        "agent_name": agent.get_full_name() or agent.get_username(),  # type: ignore[attr-defined]
+    }

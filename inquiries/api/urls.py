@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from inquiries.api import complaints, config, views
+from inquiries.api import complaints, config, macros, views
 
 router = DefaultRouter()
 router.register("accounts", views.AccountViewSet)
@@ -9,6 +9,7 @@ router.register("teams", views.TeamViewSet)
 router.register("channels", views.ChannelViewSet)
 router.register("calendars", config.CalendarViewSet)
 router.register("sla-policies", config.PolicyViewSet)
+router.register("macros", macros.MacroViewSet)  # issue 23
 
 app_name = "api"
 urlpatterns = [
@@ -54,4 +55,8 @@ from inquiries.api import orders  # noqa: E402  (order reports, issue 20)
 
 urlpatterns += [
     path("accounts/<int:pk>/orders/import/", orders.OrderImportView.as_view(), name="account-orders-import"),
+]
+
+urlpatterns += [
+    path("inquiries/<int:pk>/reply/", macros.InquiryReplyView.as_view(), name="inquiry-reply"),
 ]

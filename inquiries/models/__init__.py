@@ -52,6 +52,7 @@ from inquiries.models.inquiries import (
     ReplyDelivery,
     normalise_address,
 )
+from inquiries.models.macros import Macro
 from inquiries.models.notifications import (
     EscalationAction,
     EscalationRule,
@@ -93,6 +94,7 @@ __all__ = [
     "Holiday",
     "Inquiry",
     "InquiryEvent",
+    "Macro",
     "Marketplace",
     "Membership",
     "Message",

@@ -9,13 +9,14 @@ from inquiries.services.actions import (
     mark_no_response_needed,
     reply,
 )
-from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.recording import RecordResult, record_message, record_messages
 
 __all__ = [
     "Conflict",
     "DomainError",
     "RecordResult",
+    "ReplyChecksFailed",
     "assign",
     "change_priority",
     "change_status",
