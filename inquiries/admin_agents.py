@@ -1,4 +1,4 @@
-"""Admin for what agents work with: macros (canned replies), team and personal."""
+"""Admin for what agents work with: macros (canned replies), and the rota of automatic assignment."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from inquiries import models as m
 from inquiries.admin_base import ScopedAdmin
+from inquiries.selectors import rota_state
+from inquiries.services.assignment import delete_rota_member, save_rota, save_rota_member
 from inquiries.services.macros import delete_macro, save_macro
 
 
@@ -30,3 +33,41 @@ class MacroAdmin(ScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: m.Macro) -> None:
         delete_macro(macro=obj)
+
+
+class RotaMemberInline(admin.TabularInline):
+    model = m.RotaMember
+    extra = 1
+    fields = ["user", "is_active", "capacity", "calendar", "away_from", "away_until"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(m.Rota)
+class RotaAdmin(ScopedAdmin):
+    """A team's automatic assignment: mode, working hours, capacity, and its agents' places."""
+
+    list_display = ["team", "mode", "calendar", "capacity", "updated_at"]
+    list_filter = ["mode"]
+    list_select_related = ["team", "calendar"]
+    readonly_fields = ["available_now", "last_assigned"]
+    inlines = [RotaMemberInline]
+
+    @admin.display(description="Available now")
+    def available_now(self, obj: m.Rota) -> str:
+        if obj.pk is None:
+            return "-"
+        if obj.mode == m.AssignmentMode.OFF:
+            return "Assignment is off: agents claim inquiries."
+        state = rota_state(obj, timezone.now())
+        if state.why_nobody:
+            return f"Nobody: {state.why_nobody}. New inquiries stay unassigned."
+        return f"{state.available} agent(s) can take an inquiry."
+
+    def save_model(self, request: HttpRequest, obj: m.Rota, form: Any, change: bool) -> None:
+        save_rota(rota=obj)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for member in formset.save(commit=False):
+            save_rota_member(member=member)
+        for member in formset.deleted_objects:
+            delete_rota_member(member=member)

@@ -145,6 +145,8 @@ RULES: dict[type[Model], Any] = {
     m.SlaTarget: BySet("policy__accounts"),
     m.WebhookEndpoint: BySet("teams", of_teams=True),
     m.WebhookDelivery: BySet("endpoint__teams", of_teams=True),
+    m.Rota: ByTeam("team"),
+    m.RotaMember: ByTeam("rota__team"),
     m.Macro: Either((ByOwner("owner"), ByTeam("team"))),
     m.Notification: Either((ByOwner("user"), ByAccount("inquiry__account"))),
     m.NotificationPreference: ByOwner("user"),

@@ -138,6 +138,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
         "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
         "is_default_view": not filters,
+        "rotas": selectors.rota_states(request.user, now),
         "query": urlencode(filters),
         "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
     }
@@ -437,7 +438,11 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
     if kind == EventKind.ASSIGNED:
         to = data.get("to")
         who = names.get(to, f"user #{to}") if to else "nobody"
-        return f"Claimed by {who}" if data.get("claimed") else f"Assigned to {who}"
+        if data.get("claimed"):
+            return f"Claimed by {who}"
+        if data.get("auto"):
+            return f"Assigned to {who} automatically ({data.get('reason', '')})"
+        return f"Assigned to {who}"
     if kind == EventKind.NO_RESPONSE_NEEDED:
         return f"Marked no response needed ({data.get('messages', 0)} message(s) excluded)"
     if kind in (EventKind.REPLY_FAILED, EventKind.REPLY_BOUNCED) and data.get("reason"):

@@ -5,6 +5,7 @@ Deadlines are stored (Clock.due_at / warn_at) and indexed so the sweep is one qu
 """
 
 from inquiries.models import lookups  # noqa: F401  (registers field__any)
+from inquiries.models.agents import AssignmentMode, Rota, RotaMember
 from inquiries.models.choices import (
     OPEN_STATUSES,
     PRIORITY_RANK,
@@ -70,6 +71,7 @@ __all__ = [
     "OPEN_STATUSES",
     "PRIORITY_RANK",
     "Account",
+    "AssignmentMode",
     "Attachment",
     "Calendar",
     "Channel",
@@ -104,6 +106,8 @@ __all__ = [
     "Priority",
     "ReplyDelivery",
     "Role",
+    "Rota",
+    "RotaMember",
     "Severity",
     "SlaPolicy",
     "SlaTarget",

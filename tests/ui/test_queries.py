@@ -18,8 +18,9 @@ from tests.ui.conftest import inbound
 
 pytestmark = pytest.mark.django_db
 
-# session, user, accounts, channels, topics, assignable users (bulk form), the page of rows
-QUEUE_QUERIES = 7
+# session, user, accounts, channels, topics, assignable users (bulk form), the page of rows,
+# the automatic-assignment rotas (none here; tests/test_assignment.py pins the page with rotas)
+QUEUE_QUERIES = 8
 # the htmx poll: the same without the bulk form
 QUEUE_ROWS_QUERIES = 6
 # session, user, the inquiry, its messages, their attachments, its clocks, topics,
