@@ -181,7 +181,10 @@ def _waiting(queryset: Iterable[tuple[int, int, int | None, int | None]]) -> lis
 
 
 def assign_for_messages(*, message_ids: Sequence[int], now: datetime | None = None) -> int:
-    """`assign_arrivals` for the inquiries of these customer messages."""
+    """`assign_arrivals` for the inquiries of these customer messages (one query when no team
+    assigns automatically)."""
+    if not Rota.objects.exclude(mode=AssignmentMode.OFF).exists():
+        return 0
     inquiry_ids = Message.objects.filter(pk__in=message_ids, inquiry__isnull=False).values_list(
         "inquiry_id", flat=True
     )
