@@ -475,44 +475,42 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
     form = (NoteForm if internal else ReplyForm)(request.POST)
     findings: list[object] = []
     if form.is_valid():
-        data = form.cleaned_data
-        macro = None
-        if data.get("macro"):
-            macro = selectors.macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
-            if macro is None:
-                form.add_error("body_text", "That macro is not one of yours or your team's.")
         try:
-            if internal:
-                services.reply(
-                    inquiry=inquiry, author=request.user, body_text=data["body_text"], internal=True
-                )
-            elif not form.errors:
-                macros.reply_with_macro(
-                    inquiry=inquiry,
-                    author=request.user,
-                    body_text=data["body_text"],
-                    macro=macro,
-                    status=data.get("status") or None,
-                    confirmed_checks=data.get("confirm") or (),
-                )
+            _send(request, inquiry, form.cleaned_data, internal)
         except services.ReplyChecksFailed as exc:
             findings = exc.findings
         except services.DomainError as exc:
             form.add_error("body_text", exc.message)
         else:
-            if not form.errors:
-                done = (
-                    "Note added."
-                    if internal
-                    else "Reply queued: it answers the customer once it is delivered."
-                )
-                messages.success(request, done)
-                return redirect("inquiries:detail", pk=inquiry.pk)
+            done = (
+                "Note added." if internal else "Reply queued: it answers the customer once it is delivered."
+            )
+            messages.success(request, done)
+            return redirect("inquiries:detail", pk=inquiry.pk)
     inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
     key = "note_form" if internal else "reply_form"
     context = _detail_context(request, inquiry, **{key: form})
     context["reply_findings"] = findings
     return render(request, "inquiries/detail.html", context, status=400)
+
+
+def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], internal: bool) -> None:
+    if internal:
+        services.reply(inquiry=inquiry, author=request.user, body_text=data["body_text"], internal=True)
+        return
+    macro = None
+    if data.get("macro"):
+        macro = selectors.macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
+        if macro is None:
+            raise services.DomainError("That macro is not one of yours or your team's.", field="body_text")
+    macros.reply_with_macro(
+        inquiry=inquiry,
+        author=request.user,
+        body_text=data["body_text"],  # type: ignore[arg-type]
+        macro=macro,
+        status=data.get("status") or None,  # type: ignore[arg-type]
+        confirmed_checks=data.get("confirm") or (),  # type: ignore[arg-type]
+    )
 
 
 @require_POST
