@@ -334,3 +334,13 @@ def test_the_admin_lists_own_and_team_macros_and_saves_personal_ones_for_their_a
     )
     assert typo.status_code == 200
     assert "Unknown variable(s): nmae" in typo.content.decode()
+
+
+def test_the_macro_api_stores_hostile_text_faithfully(staff_agent):
+    client = token_client(staff_agent)
+    body = f"Hi {{customer_name}} {HOSTILE}"
+    created = client.post("/api/v1/macros/", {"name": HOSTILE, "body": body}, format="json")
+    assert created.status_code == 201
+    stored = m.Macro.objects.get(pk=created.json()["id"])
+    assert (stored.name, stored.body) == (HOSTILE, body)
+    assert client.get(f"/api/v1/macros/{stored.pk}/").json()["body"] == body
