@@ -364,6 +364,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "health-refresh-today": {"task": "inquiries.tasks.health_refresh_today", "schedule": crontab(minute=5)},
     "held-expiry": {"task": "inquiries.tasks.expire_held_messages", "schedule": crontab(minute=35)},
+    # Automatic assignment (docs/agents.md): hand on the inquiries of agents gone off shift or
+    # out of office, and assign the ones that waited for a free agent.
+    "rota-hand-on": {"task": "inquiries.tasks.hand_on_assignments", "schedule": 120.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

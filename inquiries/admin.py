@@ -261,6 +261,7 @@ class ClockAdmin(ReadOnly):
 
 
 from inquiries import (  # noqa: E402 - the modules below register more models on import
+    admin_agents,  # noqa: F401  (macros; the rota of automatic assignment)
     admin_complaints,  # noqa: F401  (registers the complaint models)
     admin_health,  # noqa: F401  (marketplace presets, health snapshots, order volumes)
     admin_held,  # noqa: F401  (replies and notes held until their parent arrives)

@@ -13,6 +13,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
 from inquiries.models import OPEN_STATUSES, Account, Channel, Marketplace, Priority, Status, Topic
+from inquiries.reply_checks import RULE_NAMES
 from inquiries.selectors import QueueFilters, Urgency
 from inquiries.services.actions import MAX_BODY
 
@@ -155,6 +156,14 @@ class ReplyForm(forms.Form):
         required=False,
         label="Then set status",
         choices=[("", "Keep (new becomes open)"), *Status.choices],
+    )
+    # Set by the macro picker: the macro whose actions are applied on send.
+    macro = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    # The marketplace rules the agent confirmed after seeing the warnings (reply_checks).
+    confirm = forms.MultipleChoiceField(
+        required=False,
+        choices=[(name, name) for name in sorted(RULE_NAMES)],
+        widget=forms.CheckboxSelectMultiple,
     )
 
 

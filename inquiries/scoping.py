@@ -10,7 +10,7 @@ Django's model permissions decide *what kind* of row a user may view, add, chang
 - by account set / team set: rows that apply to a set of accounts or teams (an SLA policy,
   a webhook endpoint) are the user's only when the set is not empty and lies inside their scope;
   an empty set means "all" and is superusers' only;
-- by owner: the user's own rows (notification preferences, report digests);
+- by owner: the user's own rows (notification preferences, report digests, personal macros);
 - shared: configuration every account uses (topics, calendars, marketplace presets); any user
   with the model permission sees it, and a calendar can be changed only by a user whose scope
   holds every account that uses it.
@@ -148,6 +148,9 @@ RULES: dict[type[Model], Any] = {
     m.SlaTarget: BySet("policy__accounts"),
     m.WebhookEndpoint: BySet("teams", of_teams=True),
     m.WebhookDelivery: BySet("endpoint__teams", of_teams=True),
+    m.Rota: ByTeam("team"),
+    m.RotaMember: ByTeam("rota__team"),
+    m.Macro: Either((ByOwner("owner"), ByTeam("team"))),
     m.Notification: Either((ByOwner("user"), ByAccount("inquiry__account"))),
     m.NotificationPreference: ByOwner("user"),
     m.UserPreference: ByOwner("user"),

@@ -34,11 +34,13 @@ from django.db.models.functions import Coalesce, Concat, Left, RowNumber, TruncD
 from django.http import Http404
 from django.utils import timezone
 
+from inquiries import scoping
 from inquiries.complaints.titles import ClusterText, cluster_title
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
     OPEN_STATUSES,
     Account,
+    AssignmentMode,
     Attachment,
     ChannelKind,
     Clock,
@@ -49,10 +51,13 @@ from inquiries.models import (
     Direction,
     Inquiry,
     InquiryEvent,
+    Macro,
     Membership,
     Message,
     OrderLine,
     Role,
+    Rota,
+    Shipment,
     Topic,
     UserPreference,
 )
@@ -698,3 +703,78 @@ def cluster_topics() -> list[Topic]:
 def preference_for(user: AbstractBaseUser) -> UserPreference:
     """The user's page settings, or the defaults (unsaved) for someone who never changed one."""
     return UserPreference.objects.filter(user=user).first() or UserPreference(user=user)
+
+
+# --- macros -----------------------------------------------------------------------------------
+
+
+def macros_for(user: AbstractBaseUser, inquiry: Inquiry) -> QuerySet[Macro]:
+    """The active macros `user` may use on `inquiry`: their own personal ones, and those of the
+    teams that work its account. Scoped by `inquiries.scoping` first, so nobody reaches another
+    team's macro or another agent's personal one."""
+    usable = Q(owner=user.pk) | Q(team__accounts=inquiry.account_id)
+    scoped_macros = scoping.scoped(Macro.objects.filter(is_active=True), user)
+    return Macro.objects.filter(pk__in=scoped_macros.filter(usable).values("pk")).order_by("name", "id")
+
+
+def macro_values(inquiry: Inquiry, agent: AbstractBaseUser) -> dict[str, str | None]:
+    """The values of a macro's variables on this inquiry (one query: the latest tracking number)."""
+    tracking = None
+    if inquiry.linked_order_id is not None:
+        tracking = (
+            Shipment.objects.filter(order_id=inquiry.linked_order_id)
+            .exclude(tracking_number="")
+            .order_by("-shipped_at", "-id")
+            .values_list("tracking_number", flat=True)
+            .first()
+        )
+    return {
+        "customer_name": inquiry.customer.name,
+        "order_id": inquiry.order_id,
+        "tracking_number": tracking,
+        "agent_name": agent.get_full_name() or agent.get_username(),  # type: ignore[attr-defined]
+    }
+
+
+# --- automatic assignment ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RotaState:
+    team: str
+    mode: str
+    available: int
+    why_nobody: str  # empty when someone is available
+
+
+def rota_states(user: AbstractBaseUser, now: datetime) -> list[RotaState]:
+    """For the queue: each rota (not off) of the user's teams, how many agents can take an
+    inquiry now, and why nobody can when that is so. One query without rotas; three with."""
+    rotas = list(
+        scoping.scoped(Rota.objects.exclude(mode=AssignmentMode.OFF), user)
+        .select_related("team", "calendar")
+        .order_by("team__name")
+    )
+    return _rota_states(rotas, now)
+
+
+def rota_state(rota: Rota, now: datetime) -> RotaState:
+    """The same for one rota already read (the admin's change page)."""
+    return _rota_states([rota], now)[0]
+
+
+def _rota_states(rotas: list[Rota], now: datetime) -> list[RotaState]:
+    from inquiries.services.assignment import load_rotas
+
+    if not rotas:
+        return []
+    loaded = load_rotas(rotas, now)
+    return [
+        RotaState(
+            rota.team.name,
+            rota.get_mode_display(),
+            sum(agent.has_room for agent in loaded[rota.pk].agents),
+            loaded[rota.pk].why_nobody(),
+        )
+        for rota in rotas
+    ]

@@ -17,17 +17,25 @@ TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "max_retries":
 
 @shared_task(**TASK_OPTIONS)
 def after_customer_message(message_id: int) -> int:
-    from inquiries.services.followup import follow_up_message
+    from inquiries.services.followup import follow_up_messages
 
-    return follow_up_message(message_id=message_id)
+    return follow_up_messages(message_ids=[message_id])
 
 
 @shared_task(**TASK_OPTIONS)
 def after_customer_messages(message_ids: list[int]) -> int:
     """The follow-up of a whole imported batch in one task."""
-    from inquiries.services.followup import follow_up_message
+    from inquiries.services.followup import follow_up_messages
 
-    return sum(follow_up_message(message_id=message_id) for message_id in message_ids)
+    return follow_up_messages(message_ids=message_ids)
+
+
+@shared_task(**TASK_OPTIONS)
+def hand_on_assignments() -> int:
+    """Periodic: inquiries of agents gone off go to available ones; waiting ones get an agent."""
+    from inquiries.services.assignment import hand_on
+
+    return hand_on()
 
 
 @shared_task(**TASK_OPTIONS)

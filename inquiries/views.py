@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from inquiries import display, selectors, services
+from inquiries import display, macro_text, selectors, services
 from inquiries.forms import BulkAction, BulkForm, NoteForm, PropertiesForm, QueueFilterForm, ReplyForm
 from inquiries.ingestion.email import safe_filename
 from inquiries.models import (
@@ -49,7 +49,7 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.selectors import Urgency
-from inquiries.services import mail, outbox
+from inquiries.services import macros, mail, outbox
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
 # because every filter lives in the query string.
@@ -140,6 +140,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "unpoliced": selectors.accounts_without_policy(accounts),
         "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
         "is_default_view": not filters,
+        "rotas": selectors.rota_states(request.user, now),
         "query": urlencode(filters),
         "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
     }
@@ -399,6 +400,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
         "events": events,
         "others": selectors.customer_inquiries(request.user, inquiry),
         "reply_form": forms.get("reply_form") or ReplyForm(),
+        "macros": _macro_choices(request.user, inquiry),
         "note_form": forms.get("note_form") or NoteForm(),
         "properties_form": PropertiesForm(initial=initial, users=users, topics=topics),
         "can_claim": inquiry.assignee_id is None,
@@ -406,6 +408,32 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
             c.state in ACTIVE_CLOCK_STATES and c.kind != ClockKind.RESOLUTION for c in clocks
         ),
     }
+
+
+def _macro_choices(user: AbstractBaseUser, inquiry: Inquiry) -> list[dict[str, object]]:
+    """The picker's macros, each filled in for this inquiry (two queries, whatever the count)."""
+    rows = list(selectors.macros_for(user, inquiry).select_related("set_topic"))
+    if not rows:
+        return []
+    values = selectors.macro_values(inquiry, user)
+    statuses, priorities = dict(Status.choices), dict(Priority.choices)
+    choices = []
+    for macro in rows:
+        actions = [
+            f"status: {statuses[macro.set_status]}" if macro.set_status else "",
+            f"priority: {priorities[macro.set_priority]}" if macro.set_priority else "",
+            f"topic: {macro.set_topic.name}" if macro.set_topic else "",
+        ]
+        choices.append(
+            {
+                "pk": macro.pk,
+                "name": macro.name,
+                "scope": "personal" if macro.owner_id else "team",
+                "text": macro_text.render(macro.body, values).text,
+                "actions": ", ".join(a for a in actions if a),
+            }
+        )
+    return choices
 
 
 DELIVERY_TAGS = {
@@ -464,7 +492,11 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
     if kind == EventKind.ASSIGNED:
         to = data.get("to")
         who = names.get(to, f"user #{to}") if to else "nobody"
-        return f"Claimed by {who}" if data.get("claimed") else f"Assigned to {who}"
+        if data.get("claimed"):
+            return f"Claimed by {who}"
+        if data.get("auto"):
+            return f"Assigned to {who} automatically ({data.get('reason', '')})"
+        return f"Assigned to {who}"
     if kind == EventKind.NO_RESPONSE_NEEDED:
         return f"Marked no response needed ({data.get('messages', 0)} message(s) excluded)"
     if kind in (EventKind.REPLY_FAILED, EventKind.REPLY_BOUNCED) and data.get("reason"):
@@ -489,18 +521,18 @@ def _inquiry(request: HttpRequest, pk: int) -> Inquiry:
 @require_POST
 @login_required
 def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse:
-    """A public reply (optionally followed by a status) or, with `internal`, a note."""
+    """A public reply (optionally from a macro, followed by a status) or, with `internal`, a note.
+
+    A reply that trips the marketplace's messaging rules comes back with the warnings and a
+    checkbox per rule; it is sent once the agent has ticked each one."""
     inquiry = _inquiry(request, pk)
     form = (NoteForm if internal else ReplyForm)(request.POST)
+    findings: list[object] = []
     if form.is_valid():
         try:
-            services.reply(
-                inquiry=inquiry,
-                author=request.user,
-                body_text=form.cleaned_data["body_text"],
-                internal=internal,
-                status=form.cleaned_data.get("status") or None,
-            )
+            _send(request, inquiry, form.cleaned_data, internal)
+        except services.ReplyChecksFailed as exc:
+            findings = exc.findings
         except services.DomainError as exc:
             form.add_error("body_text", exc.message)
         else:
@@ -511,8 +543,27 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
             return redirect("inquiries:detail", pk=inquiry.pk)
     inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
     key = "note_form" if internal else "reply_form"
-    return render(
-        request, "inquiries/detail.html", _detail_context(request, inquiry, **{key: form}), status=400
+    context = _detail_context(request, inquiry, **{key: form})
+    context["reply_findings"] = findings
+    return render(request, "inquiries/detail.html", context, status=400)
+
+
+def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], internal: bool) -> None:
+    if internal:
+        services.reply(inquiry=inquiry, author=request.user, body_text=data["body_text"], internal=True)
+        return
+    macro = None
+    if data.get("macro"):
+        macro = selectors.macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
+        if macro is None:
+            raise services.DomainError("That macro is not one of yours or your team's.", field="body_text")
+    macros.reply_with_macro(
+        inquiry=inquiry,
+        author=request.user,
+        body_text=data["body_text"],  # type: ignore[arg-type]
+        macro=macro,
+        status=data.get("status") or None,  # type: ignore[arg-type]
+        confirmed_checks=data.get("confirm") or (),  # type: ignore[arg-type]
     )
 
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from inquiries.ingestion.types import Rejected
-from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,14 @@ def rejection_errors(reason: str) -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ReplyChecksFailed):
+        findings = [{"rule": f.rule, "title": f.title, "excerpt": f.excerpt} for f in exc.findings]
+        body = {
+            "reply_checks": [f.rule for f in exc.findings],
+            "body_text": [exc.message],
+            "findings": findings,
+        }
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Conflict):
         return Response({exc.field: [exc.message]}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DomainError):

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from inquiries.api import complaints, config, outbox_config, views
+from inquiries.api import complaints, config, macros, outbox_config, views
 
 router = DefaultRouter()
 router.register("accounts", views.AccountViewSet)
@@ -10,6 +10,7 @@ router.register("channels", views.ChannelViewSet)
 router.register("calendars", config.CalendarViewSet)
 router.register("sla-policies", config.PolicyViewSet)
 router.register("reply-webhooks", outbox_config.ReplyWebhookViewSet)
+router.register("macros", macros.MacroViewSet)  # issue 23
 
 app_name = "api"
 urlpatterns = [

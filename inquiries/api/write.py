@@ -29,9 +29,11 @@ from inquiries import selectors, services
 from inquiries.api.idempotency import IDEMPOTENCY_HEADER, IdempotentView
 from inquiries.api.parsers import API_PARSERS
 from inquiries.models import ChannelKind, Inquiry, Message, Priority, Status, Topic
+from inquiries.reply_checks import RULE_NAMES
 from inquiries.services import outbox
 from inquiries.services.actions import MAX_BODY
 from inquiries.services.delivery import MAX_REASON
+from inquiries.services.macros import reply_with_macro
 
 # --- what the API answers ---------------------------------------------------------------------
 
@@ -109,6 +111,18 @@ class ReplyInSerializer(serializers.Serializer):
     body_html = serializers.CharField(required=False, allow_blank=True, max_length=MAX_BODY)
     status = serializers.ChoiceField(
         choices=Status.choices, required=False, help_text="Set the inquiry's status in the same step."
+    )
+    macro = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A macro of yours or your team's whose actions (status, topic, priority) apply on send.",
+    )
+    confirm = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(RULE_NAMES)),
+        required=False,
+        default=list,
+        help_text="Marketplace messaging rules confirmed after a 400 `reply_checks` named them.",
     )
 
 
@@ -234,12 +248,19 @@ class ReplyView(InquiryAction):
     body = ReplyInSerializer
 
     def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
-        message = services.reply(
+        macro = None
+        if data["macro"] is not None:
+            macro = selectors.macros_for(user, inquiry).filter(pk=data["macro"]).first()
+            if macro is None:
+                raise serializers.ValidationError({"macro": ["No such macro of yours or your team's."]})
+        message = reply_with_macro(
             inquiry=inquiry,
             author=user,
             body_text=data["body_text"],
             body_html=data.get("body_html", ""),
+            macro=macro,
             status=data.get("status"),
+            confirmed_checks=data["confirm"],
         )
         return Response(WrittenSerializer(message).data, status=status.HTTP_201_CREATED)
 

@@ -5,6 +5,7 @@ Deadlines are stored (Clock.due_at / warn_at) and indexed so the sweep is one qu
 """
 
 from inquiries.models import lookups  # noqa: F401  (registers field__any)
+from inquiries.models.agents import AssignmentMode, Rota, RotaMember
 from inquiries.models.choices import (
     OPEN_STATUSES,
     PRIORITY_RANK,
@@ -52,6 +53,7 @@ from inquiries.models.inquiries import (
     ReplyDelivery,
     normalise_address,
 )
+from inquiries.models.macros import Macro
 from inquiries.models.notifications import (
     EscalationAction,
     EscalationRule,
@@ -70,6 +72,7 @@ __all__ = [
     "OPEN_STATUSES",
     "PRIORITY_RANK",
     "Account",
+    "AssignmentMode",
     "Attachment",
     "Calendar",
     "Channel",
@@ -95,6 +98,7 @@ __all__ = [
     "Holiday",
     "Inquiry",
     "InquiryEvent",
+    "Macro",
     "Marketplace",
     "Membership",
     "Message",
@@ -104,6 +108,8 @@ __all__ = [
     "Priority",
     "ReplyDelivery",
     "Role",
+    "Rota",
+    "RotaMember",
     "Severity",
     "SlaPolicy",
     "SlaTarget",

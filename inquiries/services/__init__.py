@@ -10,7 +10,7 @@ from inquiries.services.actions import (
     mark_no_response_needed,
     reply,
 )
-from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.people import set_preferences
 from inquiries.services.recording import RecordResult, record_message, record_messages
 
@@ -18,6 +18,7 @@ __all__ = [
     "Conflict",
     "DomainError",
     "RecordResult",
+    "ReplyChecksFailed",
     "assign",
     "change_priority",
     "change_status",

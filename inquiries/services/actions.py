@@ -7,6 +7,7 @@ acting at once see each other's result instead of overwriting it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,6 +16,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inquiries import macro_text, reply_checks
 from inquiries.ingestion.html import sanitize_html
 from inquiries.models import (
     ChannelKind,
@@ -33,7 +35,7 @@ from inquiries.models import (
 )
 from inquiries.services import clocks
 from inquiries.services.bulk import insert_rows
-from inquiries.services.errors import Conflict, DomainError
+from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.queue import enqueue_after_commit
 
 MAX_BODY = 1_000_000
@@ -62,10 +64,16 @@ def reply(
     body_html: str = "",
     internal: bool = False,
     status: str | None = None,
+    confirmed_checks: Iterable[str] = (),
+    macro_id: int | None = None,
     now: datetime | None = None,
 ) -> Message:
     """Record an agent's public reply (or internal note) written in cstracker.
 
+    A public reply to a marketplace buyer is checked against that marketplace's messaging
+    rules (`reply_checks`) first: one the agent has not confirmed by rule name refuses the
+    reply with `ReplyChecksFailed`; the confirmed ones are kept in the reply's event. A reply
+    still holding a macro's unfilled gap (`[[fill in: ...]]`) is refused.
     A public reply is stored queued and answers the customer only once it is accepted for
     delivery (`services.delivery`): until then the reply clocks keep running. On an e-mail
     channel a task sends it after commit; on other channels it waits in the outbox for the
@@ -79,7 +87,17 @@ def reply(
         raise DomainError("The reply is empty.", field="body_text")
     if len(body_text) > MAX_BODY:
         raise DomainError(f"The reply is longer than {MAX_BODY} characters.", field="body_text")
+    if not internal and macro_text.gaps_in(body_text):
+        gaps = ", ".join(macro_text.gaps_in(body_text))
+        raise DomainError(f"Fill in the gaps before sending: {gaps}.", field="body_text")
     inquiry = _locked(inquiry)
+    confirmed: list[str] = []
+    if not internal:
+        findings = reply_checks.check(body_text, inquiry.account.marketplace)
+        missing = reply_checks.unconfirmed(findings, confirmed_checks)
+        if missing:
+            raise ReplyChecksFailed(missing, policy=reply_checks.POLICY_PAGES[inquiry.account.marketplace])
+        confirmed = [finding.rule for finding in findings]
     direction = Direction.NOTE if internal else Direction.OUTBOUND
     message = Message.objects.create(
         channel=inquiry.channel,
@@ -98,7 +116,10 @@ def reply(
         delivery_state="" if internal else Message.DeliveryState.QUEUED,
     )
     kind = EventKind.NOTE_ADDED if internal else EventKind.REPLY_WRITTEN
-    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message)
+    data: dict[str, object] = {"confirmed_checks": confirmed} if confirmed else {}
+    if macro_id is not None:
+        data["macro"] = macro_id
+    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message, data=data)
     if not internal:
         if inquiry.channel.kind == ChannelKind.EMAIL:
             enqueue_after_commit("send_reply_email", message.pk)

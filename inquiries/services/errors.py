@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from inquiries.reply_checks import Finding
+
 
 class DomainError(Exception):
     """A request the domain refuses; `field` names the input at fault."""
@@ -15,3 +17,18 @@ class DomainError(Exception):
 
 class Conflict(DomainError):
     """Valid, but it collides with the current state (another agent got there first)."""
+
+
+class ReplyChecksFailed(DomainError):
+    """A reply breaks marketplace messaging rules the agent has not confirmed; `findings` says which."""
+
+    def __init__(self, findings: list[Finding], *, policy: str) -> None:
+        names = ", ".join(finding.rule for finding in findings)
+        super().__init__(
+            f"This reply may break the marketplace's messaging rules ({policy}): {names}. "
+            "Confirm each rule to send it anyway.",
+            field="reply_checks",
+            code="reply_checks",
+        )
+        self.findings = findings
+        self.policy = policy

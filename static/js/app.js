@@ -183,6 +183,10 @@
         var reply = document.getElementById("id_body_text");
         if (reply) { reply.focus(); event.preventDefault(); }
         break;
+      case "m":
+        var macros = document.getElementById("macro-search");
+        if (macros) { macros.focus(); event.preventDefault(); }
+        break;
       case "/":
         var search = document.getElementById("id_q");
         if (search) { search.focus(); search.select(); event.preventDefault(); }

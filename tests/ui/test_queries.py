@@ -20,13 +20,15 @@ pytestmark = pytest.mark.django_db
 
 # session, user, accounts, channels, topics, the page of rows (with its preview and
 # subjectless-title subqueries), page settings (density), assignable users (bulk form),
-# accounts without an SLA policy (the warning)
-QUEUE_QUERIES = 9
-# the htmx poll: the rows only, without the bulk form, the density and the warning
+# accounts without an SLA policy (the warning), the automatic-assignment rotas (none here;
+# tests/test_assignment.py pins the page with rotas)
+QUEUE_QUERIES = 10
+# the htmx poll: the rows only, without the bulk form, the density, the warning and the rotas
 QUEUE_ROWS_QUERIES = 6
 # session, user, the inquiry, its messages, their attachments, its clocks, topics,
-# assignable users, timeline events, the customer's other inquiries, its complaint clusters
-INQUIRY_QUERIES = 11
+# assignable users, timeline events, the customer's other inquiries, its complaint clusters,
+# the reply box's macros (tests/test_macros.py pins the page with macros)
+INQUIRY_QUERIES = 12
 
 
 @pytest.fixture
