@@ -27,6 +27,8 @@ def test_the_default_topics_are_seeded_with_their_flags_and_health_categories(to
         "refund": (True, "none"),
         "billing": (True, "none"),
         "question": (False, "none"),
+        "order_status": (False, "none"),
+        "thanks": (False, "none"),
         "other": (False, "none"),
     }
     languages = set(m.TopicRule.objects.values_list("language", flat=True))
@@ -88,7 +90,7 @@ def test_an_agents_correction_is_stored_as_such_with_its_event(channel, topics, 
     inquiry.refresh_from_db()
     assert (inquiry.topic.key, inquiry.topic_source) == ("damaged", "agent")
     event = m.InquiryEvent.objects.get(inquiry=inquiry, kind=m.EventKind.TOPIC_CHANGED)
-    assert event.data == {"from": "delivery", "to": "damaged", "correction": True}
+    assert event.data == {"from": "order_status", "to": "damaged", "correction": True}
     assert event.actor == agent
 
 
@@ -114,7 +116,7 @@ def _labelled_by_agents(channel, agent, topics) -> None:
 
 def test_training_stores_an_active_versioned_model_that_round_trips(channel, topics, agent, settings):
     _labelled_by_agents(channel, agent, topics)
-    ingest(channel, at=T0 + timedelta(days=1), body="Where is my order?", customer="rules@example.com")
+    ingest(channel, at=T0 + timedelta(days=1), body="My order has not arrived.", customer="rules@example.com")
 
     model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
 
