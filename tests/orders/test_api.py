@@ -132,11 +132,12 @@ def test_an_upload_runs_the_same_queries_for_3_and_30_lines(
     ).encode()
 
     # token, account, manager check; in the batch's savepoint (two statements): orders looked up
-    # and upserted, lines looked up and upserted, inquiries linked. On PostgreSQL also the size
+    # and upserted, lines looked up and upserted, inquiries linked, their order-status questions
+    # past the promised delivery date looked for (services.order_status). On PostgreSQL also the size
     # of the lines table (for the planner statistics), and each upsert is two statements: its
     # staging table made ready, then the INSERT from it (the COPY between them is not a query).
     postgresql = connection.vendor == "postgresql"
-    expected = 8 + (1 + 2 * 2 if postgresql else 2)
+    expected = 9 + (1 + 2 * 2 if postgresql else 2)
     with django_assert_num_queries(expected):
         assert upload(client, amazon, "amazon-all-orders", content=content).status_code == 200
 
