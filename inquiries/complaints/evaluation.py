@@ -39,7 +39,6 @@ No intent is dropped, so on Bitext the loader drops only rows with empty text.
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -48,6 +47,7 @@ from pathlib import Path
 from sklearn.model_selection import train_test_split
 
 from inquiries.complaints.classifier import EvaluationReport, LabeledText, evaluate, train
+from inquiries.complaints.shipped import read_messages
 
 BITEXT_TEXT_COLUMN = "instruction"
 BITEXT_LABEL_COLUMN = "intent"
@@ -191,22 +191,15 @@ def load_eval_set(directory: str | Path = EVAL_DIR) -> list[EvalMessage]:
 
     Raise `ValueError` naming the file and line of a line that is not a valid message.
     """
-    messages: list[EvalMessage] = []
-    for path in sorted(Path(directory).glob("*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    text, language, topic = row["text"].strip(), row["language"], row["topic"]
-                    overdue = PROMISED_DELIVERY[row.get("promised_delivery")]
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    raise ValueError(f"{path.name} line {number}: not a valid message ({exc!r})") from exc
-                if not (text and language and topic):
-                    raise ValueError(f"{path.name} line {number}: text, language and topic are required")
-                messages.append(EvalMessage(text, language, topic, overdue))
-    return messages
+    return read_messages(
+        directory,
+        lambda row: EvalMessage(
+            row["text"].strip(),
+            row["language"],
+            row["topic"],
+            PROMISED_DELIVERY[row.get("promised_delivery")],
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

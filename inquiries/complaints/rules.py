@@ -391,10 +391,21 @@ def _positions(text: str, word: str, cache: dict[str, list[int]]) -> list[int]:
 TopicHint = tuple[str, str]
 
 
+# A rule match at least this strong decides the topic on its own; weaker ones (only hints of
+# weight 0.5 to 0.8, such as "thanks" or "not received") leave it to the shipped model.
+DECISIVE_RULE_SCORE = 1.0
+
+
+def is_decisive(match: RuleMatch) -> bool:
+    """Whether `match` is precise enough to decide the topic without the model."""
+    return round(match.score, 9) >= DECISIVE_RULE_SCORE
+
+
 def topic_hint(text: str, compiled: CompiledRules) -> TopicHint:
-    """`classify()` in a form to carry with a parsed message to where it is stored."""
+    """`classify()` in a form to carry with a parsed message to where it is stored: the topic
+    only when the match is decisive ("" otherwise, and the model is asked where it is stored)."""
     match = classify(text, compiled)
-    return compiled.fingerprint, match.topic if match else ""
+    return compiled.fingerprint, match.topic if match is not None and is_decisive(match) else ""
 
 
 def _seed(

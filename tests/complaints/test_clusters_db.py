@@ -167,6 +167,7 @@ def test_questions_and_messages_without_a_sku_never_make_a_burst(channel, topics
             at=T0 + timedelta(hours=n),
             sku=SKU,
             customer=f"q{n}@example.com",
+            subject="Question",
             body=f"Is model {n} compatible with my machine?",
         )
         ingest(

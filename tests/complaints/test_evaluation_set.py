@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from inquiries.complaints import shipped
 from inquiries.complaints.evaluation import (
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
@@ -103,3 +104,10 @@ def test_evaluate_topics_without_a_csv_scores_the_evaluation_set_per_topic_and_l
         assert re.search(rf"^{language} +\d+ +[01]\.\d{{3}} +[01]\.\d{{3}}$", output, re.MULTILINE), language
     for topic in DEFAULT_TOPICS:
         assert re.search(rf"^{topic.key} +[01]\.\d{{3}} +[01]\.\d{{3}}", output, re.MULTILINE), topic.key
+
+
+def test_no_evaluation_text_is_in_the_shipped_models_training_set():
+    training = shipped.load_training_set()
+    assert len(training) >= 1000
+    folded_training = {folded(message.text) for message in training}
+    assert [m.text for m in EVAL if folded(m.text) in folded_training] == []

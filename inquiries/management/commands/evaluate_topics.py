@@ -2,7 +2,8 @@
 
     manage.py evaluate_topics
 
-scores the out-of-the-box configuration (the seed rules and the shipped model) on the
+scores the out-of-the-box configuration (the seed rules and the shipped model; with
+--rules-only the rules alone) on the
 project's own evaluation set (`inquiries/complaints/data/eval`, four languages): per-topic
 precision and recall, and per language the macro recall over complaint topics and the
 complaint-or-not accuracy. With a CSV, it trains on part of someone else's labels and
@@ -20,8 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inquiries.complaints import shipped
+from inquiries.complaints.classifier import TopicSource, classify_with_fallback
 from inquiries.complaints.evaluation import (
     BITEXT_INTENT_TOPICS,
     BITEXT_LABEL_COLUMN,
@@ -34,7 +38,6 @@ from inquiries.complaints.rules import (
     DEFAULT_RULES,
     DEFAULT_TOPICS,
     after_promised_delivery,
-    classify,
     compile_rules,
 )
 
@@ -83,12 +86,17 @@ class Command(BaseCommand):
             help="label=topic pairs, comma-separated, added to (or overriding) --mapping; "
             "an empty topic drops that label. With --map alone, unmapped labels are dropped.",
         )
+        parser.add_argument(
+            "--rules-only",
+            action="store_true",
+            help="Without a CSV: score the seed rules alone, without the shipped model.",
+        )
         parser.add_argument("--test-size", type=float, default=0.25, help="Held-out share (default 0.25).")
         parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default 42).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["csv"] is None:
-            self.stdout.write(self._project_set())
+            self.stdout.write(self._project_set(rules_only=options["rules_only"]))
             return
         base = MAPPINGS[options["mapping"]]
         extra = parse_map(options["map"])
@@ -108,21 +116,24 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(report.format())
 
-    def _project_set(self) -> str:
+    def _project_set(self, *, rules_only: bool) -> str:
         messages = load_eval_set()
         rules = compile_rules(DEFAULT_RULES)
-        predicted = [
-            after_promised_delivery((match := classify(message.text, rules)) and match.topic, message.overdue)
-            for message in messages
-        ]
+        model = None if rules_only else shipped.load_or_build(settings.CSTRACKER_TOPIC_MODEL_FILE or None)
+        predicted = []
+        for message in messages:
+            decision = classify_with_fallback(message.text, None, rules, 1.0, shipped=model)
+            topic = None if decision.source == TopicSource.DEFAULT else decision.topic
+            predicted.append(after_promised_delivery(topic, message.overdue))
+        training = "" if model is None else f" and the shipped model {model.version}"
         evaluation = evaluate_project_set(
             messages,
             predicted,
             [topic.key for topic in DEFAULT_TOPICS if topic.is_complaint],
             notes=(
-                f"data: the project's evaluation set, {len(messages)} messages, written for cstracker "
-                "(never trained on)",
-                "classifier: the seed rules; (none) = no topic",
+                f"data: the project's evaluation set, {len(messages)} messages in en/de/es/fr, written for "
+                "cstracker and never trained on",
+                f"classifier: the seed rules{training}; (none) = no topic",
                 "",
             ),
         )
