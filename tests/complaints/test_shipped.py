@@ -3,7 +3,10 @@ used for what the rules do not decide, in four languages."""
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from inquiries.complaints import shipped
 from inquiries.complaints.classifier import TrainedModel
@@ -51,3 +54,10 @@ def test_plain_language_without_a_rule_keyword_gets_its_topic(stored, text, topi
 def test_the_symptom_lexicon_shares_concepts_between_languages():
     assert shipped.symptoms("Karton zerdrückt, alles kaputt") == shipped.symptoms("box crushed, all broken")
     assert "missing" in shipped.symptoms("il manque une pièce").split()
+
+
+def test_build_topic_model_writes_the_model_where_it_is_told(tmp_path):
+    out = StringIO()
+    call_command("build_topic_model", "--output", str(tmp_path / "m.bin"), stdout=out)
+    assert f"topic model {shipped.fingerprint()}" in out.getvalue()
+    assert TrainedModel.loads((tmp_path / "m.bin").read_bytes()).version == shipped.fingerprint()

@@ -35,7 +35,8 @@ class Command(BaseCommand):
             shipped.write(model, path)
         except OSError as exc:
             raise CommandError(f"cannot write {path}: {exc}") from exc
-        self.stdout.write(
-            f"topic model {model.version}: {len(messages)} training messages, "
-            f"{len(model.labels)} topics, written to {path}"
-        )
+        if options["verbosity"] > 0:
+            self.stdout.write(
+                f"topic model {model.version}: {len(messages)} training messages, "
+                f"{len(model.labels)} topics, written to {path}"
+            )
