@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
 from inquiries.complaints.classifier import EvaluationReport, LabeledText, evaluate, train
+from inquiries.complaints.shipped import read_messages
 
 BITEXT_TEXT_COLUMN = "instruction"
 BITEXT_LABEL_COLUMN = "intent"
@@ -157,3 +158,139 @@ def evaluate_csv(
         "",
     )
     return replace(report, notes=notes)
+
+
+# --- The project's own evaluation set -------------------------------------------------------
+#
+# Short messages written for this project as customers write them (plain words, typos, no
+# template), in English, German, Spanish and French, one JSON object a line:
+# {"text", "language", "topic", "promised_delivery"}. `promised_delivery` says, for
+# order-status messages, whether the linked order's promised delivery date had passed
+# ("overdue") or not ("not_yet_due") when the message came; null when it does not matter.
+# It is never used for training (a test checks no text of it is in a training set).
+
+EVAL_DIR = Path(__file__).resolve().parent / "data" / "eval"
+EVAL_LANGUAGES = ("en", "de", "es", "fr")
+PROMISED_DELIVERY = {"overdue": True, "not_yet_due": False, None: None}
+NO_TOPIC = "(none)"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalMessage:
+    """One message of the evaluation set."""
+
+    text: str
+    language: str
+    topic: str
+    # True: the promised delivery date had passed; False: not yet; None: no order or not relevant.
+    overdue: bool | None
+
+
+def load_eval_set(directory: str | Path = EVAL_DIR) -> list[EvalMessage]:
+    """Read every `*.jsonl` file of `directory`, in name order.
+
+    Raise `ValueError` naming the file and line of a line that is not a valid message.
+    """
+    return read_messages(
+        directory,
+        lambda row: EvalMessage(
+            row["text"].strip(),
+            row["language"],
+            row["topic"],
+            PROMISED_DELIVERY[row.get("promised_delivery")],
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageScore:
+    """Scores over one language's messages. `complaint_recall` is the mean recall of the
+    complaint topics present; `complaint_accuracy` the share of messages put on the right side
+    of complaint-or-not (no topic counts as not a complaint)."""
+
+    language: str
+    messages: int
+    complaint_recall: float
+    complaint_accuracy: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectEvaluation:
+    """Per-topic scores over all messages, and the per-language figures the targets are set on."""
+
+    report: EvaluationReport
+    languages: tuple[LanguageScore, ...]
+    complaint_topics: tuple[str, ...]
+    overall: LanguageScore
+
+    def format(self) -> str:
+        lines = [
+            self.report.format(),
+            "",
+            "per language (complaint topics: " + ", ".join(self.complaint_topics) + ")",
+        ]
+        lines.append(f"{'language':<8}  messages  complaint macro recall  complaint-or-not accuracy")
+        for score in (*self.languages, self.overall):
+            lines.append(
+                f"{score.language:<8}  {score.messages:8d}  {score.complaint_recall:22.3f}  "
+                f"{score.complaint_accuracy:25.3f}"
+            )
+        return "\n".join(lines)
+
+
+def _language_score(
+    language: str, truth: Sequence[str], predicted: Sequence[str], complaint_topics: frozenset[str]
+) -> LanguageScore:
+    recalls = []
+    for topic in sorted(complaint_topics & set(truth)):
+        positions = [i for i, t in enumerate(truth) if t == topic]
+        recalls.append(sum(predicted[i] == topic for i in positions) / len(positions))
+    right_side = sum(
+        (t in complaint_topics) == (p in complaint_topics) for t, p in zip(truth, predicted, strict=True)
+    )
+    return LanguageScore(
+        language=language,
+        messages=len(truth),
+        complaint_recall=sum(recalls) / len(recalls) if recalls else 0.0,
+        complaint_accuracy=right_side / len(truth) if truth else 0.0,
+    )
+
+
+def evaluate_project_set(
+    messages: Sequence[EvalMessage],
+    predicted: Sequence[str | None],
+    complaint_topics: Iterable[str],
+    *,
+    notes: Sequence[str] = (),
+) -> ProjectEvaluation:
+    """Score `predicted` (one topic or None a message) against the evaluation set."""
+    complaints = frozenset(complaint_topics)
+    truth = [message.topic for message in messages]
+    guesses = [topic or NO_TOPIC for topic in predicted]
+    topics = sorted(set(truth))
+    labels = topics + sorted((set(guesses) - set(topics)) - {NO_TOPIC}) + [NO_TOPIC]
+    report = replace(evaluate(truth, guesses, labels=labels), notes=tuple(notes))
+    # Scores are over the evaluation set's topics only: the "(none)" row has no support.
+    report = replace(report, scores=tuple(s for s in report.scores if s.topic != NO_TOPIC))
+    languages = []
+    for language in sorted({m.language for m in messages}, key=_language_order):
+        positions = [i for i, m in enumerate(messages) if m.language == language]
+        languages.append(
+            _language_score(
+                language, [truth[i] for i in positions], [guesses[i] for i in positions], complaints
+            )
+        )
+    return ProjectEvaluation(
+        report=report,
+        languages=tuple(languages),
+        complaint_topics=tuple(sorted(complaints)),
+        overall=_language_score("all", truth, guesses, complaints),
+    )
+
+
+def _language_order(language: str) -> tuple[int, str]:
+    return (
+        (EVAL_LANGUAGES.index(language), "")
+        if language in EVAL_LANGUAGES
+        else (len(EVAL_LANGUAGES), language)
+    )

@@ -62,6 +62,10 @@ DEFAULT_TOPICS: tuple[TopicDefinition, ...] = (
     TopicDefinition("refund", "Returns and refunds", True, "none"),
     TopicDefinition("billing", "Billing and payment", True, "none"),
     TopicDefinition("question", "Product question", False, "none"),
+    # "Where is my order?" before the promised delivery date: a question, not a complaint.
+    # After that date it is a delivery complaint (`after_promised_delivery()`).
+    TopicDefinition("order_status", "Order status question", False, "none"),
+    TopicDefinition("thanks", "Thanks and praise", False, "none"),
     TopicDefinition("other", "Other", False, "none"),
 )
 
@@ -76,9 +80,21 @@ TOPIC_PRIORITY: tuple[str, ...] = (
     "delivery",
     "refund",
     "billing",
+    "order_status",
     "question",
+    "thanks",
     "other",
 )
+
+
+def after_promised_delivery(topic: str | None, overdue: bool | None) -> str | None:
+    """The topic once the linked order's promised delivery date is known.
+
+    "Where is my order?" (order_status) about an order whose promised delivery date has
+    passed (`overdue`) is a delivery complaint; before that date, or without a known date,
+    it stays a question. Every other topic is returned as is.
+    """
+    return "delivery" if topic == "order_status" and overdue else topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,10 +391,21 @@ def _positions(text: str, word: str, cache: dict[str, list[int]]) -> list[int]:
 TopicHint = tuple[str, str]
 
 
+# A rule match at least this strong decides the topic on its own; weaker ones (only hints of
+# weight 0.5 to 0.8, such as "thanks" or "not received") leave it to the shipped model.
+DECISIVE_RULE_SCORE = 1.0
+
+
+def is_decisive(match: RuleMatch) -> bool:
+    """Whether `match` is precise enough to decide the topic without the model."""
+    return round(match.score, 9) >= DECISIVE_RULE_SCORE
+
+
 def topic_hint(text: str, compiled: CompiledRules) -> TopicHint:
-    """`classify()` in a form to carry with a parsed message to where it is stored."""
+    """`classify()` in a form to carry with a parsed message to where it is stored: the topic
+    only when the match is decisive ("" otherwise, and the model is asked where it is stored)."""
     match = classify(text, compiled)
-    return compiled.fingerprint, match.topic if match else ""
+    return compiled.fingerprint, match.topic if match is not None and is_decisive(match) else ""
 
 
 def _seed(
@@ -547,9 +574,8 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
     + _seed(
         "delivery",
         "en",
-        "where is my order; where is my package; where is my parcel; where's my order;"
-        "where's my package; late delivery; delivery is late; tracking number; tracking info*;"
-        "tracking shows; lost in transit; lost package; lost parcel; marked as delivered;"
+        "late delivery; delivery is late; tracking shows; lost in transit; lost package; lost parcel;"
+        "marked as delivered;"
         "says delivered; shows delivered; not delivered; delayed",
         [
             r"\b(order|package|parcel|shipment|item|delivery)\s+(still\s+)?(has|have|is|was)\s*"
@@ -569,9 +595,8 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
     + _seed(
         "delivery",
         "de",
-        "wo ist meine Bestellung; wo ist mein Paket; wo bleibt meine Bestellung; wo bleibt mein Paket;"
-        "nicht geliefert; nicht zugestellt; als zugestellt markiert; Sendungsverfolgung;"
-        "Sendungsnummer; Lieferverzögerung; verspätet; Paket verloren; Paket verschwunden",
+        "nicht geliefert; nicht zugestellt; als zugestellt markiert; Lieferverzögerung; verspätet;"
+        "Paket verloren; Paket verschwunden",
         [
             r"\b(bestellung|paket|ware|sendung|lieferung)\s+(\w+\s+){0,4}(nicht|nie)\s+"
             r"(angekommen|erhalten|bekommen|geliefert)",
@@ -587,7 +612,7 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
     + _seed(
         "delivery",
         "es",
-        "dónde está mi pedido; dónde está mi paquete; número de seguimiento; paquete perdido;"
+        "paquete perdido;"
         "pedido perdido; marcado como entregado; aparece como entregado; retraso en la entrega; retrasado",
         [
             r"\b(pedido|paquete|envio|producto|articulo)\s+(\w+\s+){0,3}no\s+(me\s+)?(ha\s+)?(llegado|llego|llega)",
@@ -605,7 +630,7 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
     + _seed(
         "delivery",
         "fr",
-        "où est ma commande; où est mon colis; numéro de suivi; colis perdu; commande perdue;"
+        "colis perdu; commande perdue;"
         "marqué comme livré; indiqué comme livré; non livré; pas été livré; retard de livraison; en retard",
         [
             r"\b(pas|jamais)\s+(encore\s+|toujours\s+)?(recu|eu)\s+(ma|mon|la|le|les|mes)\s+"
@@ -615,29 +640,36 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
         ],
         weight=1.5,
     )
-    # "Where is my order" questions: not yet late, but the same topic in a seller's inbox,
-    # and the message that turns into an item-not-received claim when it goes unanswered.
+    # --- order status: "where is my order" --------------------------------------------------
+    # A question while the order is not yet due; once the promised delivery date has passed
+    # the same words are a delivery complaint (`after_promised_delivery()`), and the message
+    # that turns into an item-not-received claim when it goes unanswered.
     + _seed(
-        "delivery",
+        "order_status",
         "en",
-        "track my order; track my package; order status; status of my order; when will my order arrive;"
-        "when will it arrive; when will I receive; estimated delivery; ETA",
+        "where is my order; where is my package; where is my parcel; where's my order; where's my package;"
+        "tracking number; tracking info*; track my order; track my package; order status;"
+        "status of my order; when will my order arrive; when will it arrive; when will I receive;"
+        "estimated delivery; ETA; has my order shipped; has my order been shipped",
     )
     + _seed(
-        "delivery",
+        "order_status",
         "de",
-        "wann kommt meine Bestellung; wann kommt mein Paket; Lieferstatus; Bestellstatus; Lieferzeit",
+        "wo ist meine Bestellung; wo ist mein Paket; wo bleibt meine Bestellung; wo bleibt mein Paket;"
+        "Sendungsverfolgung; Sendungsnummer; wann kommt meine Bestellung; wann kommt mein Paket;"
+        "Lieferstatus; Bestellstatus; Lieferzeit; schon verschickt",
     )
     + _seed(
-        "delivery",
+        "order_status",
         "es",
-        "cuándo llega; cuándo llegará; estado de mi pedido; rastrear mi pedido; seguimiento de mi pedido",
+        "dónde está mi pedido; dónde está mi paquete; número de seguimiento; cuándo llega; cuándo llegará;"
+        "estado de mi pedido; rastrear mi pedido; seguimiento de mi pedido",
     )
     + _seed(
-        "delivery",
+        "order_status",
         "fr",
-        "quand vais-je recevoir; quand arrivera; suivre ma commande; suivi de ma commande;"
-        "état de ma commande; délai de livraison",
+        "où est ma commande; où est mon colis; numéro de suivi; quand vais-je recevoir; quand arrivera;"
+        "suivre ma commande; suivi de ma commande; état de ma commande; délai de livraison",
     )
     # --- returns and refunds (a cancellation undoes the purchase, so it counts here too) ----
     + _seed(
@@ -719,6 +751,13 @@ DEFAULT_RULES: tuple[TopicRule, ...] = tuple(
         "compatible avec; est-il compatible; quelle taille; mode d'emploi; la notice",
         weight=0.6,
     )
+    # --- thanks and praise: weak, so any other evidence in the same message wins -------------------
+    + _seed(
+        "thanks", "en", "thank you; thanks; thx; many thanks; much appreciated; great service", weight=0.5
+    )
+    + _seed("thanks", "de", "danke; vielen Dank; herzlichen Dank; danke schön; toller Service", weight=0.5)
+    + _seed("thanks", "es", "gracias; muchas gracias; mil gracias; buen servicio", weight=0.5)
+    + _seed("thanks", "fr", "merci; merci beaucoup; mille mercis; super service", weight=0.5)
     # --- other: not about an order or a product ------------------------------------------------
     + _seed(
         "other",

@@ -1,7 +1,9 @@
-"""Topic assignment at ingestion: the active learned model where confident, else the rules.
+"""Topic assignment at ingestion: the seller's learned model where confident, the rules where
+decisive, the shipped model where confident, else the rules' weak hints.
 
-`topic_for_text(text)` returns `(topic, source)`, source being "classifier" or "rules",
-or `(None, "")` when neither has any evidence. Such an inquiry is left without a topic
+`topic_for_text(text)` returns `(topic, source)`, source being "classifier" (the seller's
+model), "rules" or "shipped" (the model that ships with cstracker, `complaints.shipped`),
+or `(None, "")` when none has enough evidence. Such an inquiry is left without a topic
 rather than filed under "other": "nothing matched" stays visible in the queue (its topic
 filter has a "none" choice) and is never fed back into training as if someone had said
 "other".
@@ -20,6 +22,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
+
+from inquiries.complaints import shipped
 from inquiries.complaints.classifier import (
     ModelVersionError,
     TopicSource,
@@ -33,7 +38,7 @@ from inquiries.models import TopicRule as TopicRuleRow
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60.0
-SOURCES = {TopicSource.MODEL: "classifier", TopicSource.RULES: "rules"}
+SOURCES = {TopicSource.MODEL: "classifier", TopicSource.RULES: "rules", TopicSource.SHIPPED: "shipped"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ class _Loaded:
 
 _lock = threading.Lock()
 _cache: _Loaded | None = None
+# The shipped model never changes while a process runs: loaded once, kept (not in `_cache`).
+_shipped_lock = threading.Lock()
+_shipped: TrainedModel | None = None
 
 
 def clear_cache() -> None:
@@ -65,14 +73,29 @@ def topic_for_text(text: str, hint: TopicHint | None = None) -> tuple[Topic | No
     active and the rules have not changed since.
     """
     loaded = _load()
-    if hint is not None and loaded.model is None and hint[0] == loaded.rules.fingerprint:
-        topic = loaded.topics.get(hint[1]) if hint[1] else None
-        return (topic, SOURCES[TopicSource.RULES]) if topic is not None else (None, "")
-    decision = classify_with_fallback(text, loaded.model, loaded.rules, loaded.threshold)
+    if hint is not None and loaded.model is None and hint[0] == loaded.rules.fingerprint and hint[1]:
+        topic = loaded.topics.get(hint[1])
+        if topic is not None:
+            return topic, SOURCES[TopicSource.RULES]
+    decision = classify_with_fallback(
+        text, loaded.model, loaded.rules, loaded.threshold, shipped=shipped_model()
+    )
     topic = loaded.topics.get(decision.topic)
     if decision.source not in SOURCES or topic is None:
         return None, ""
     return topic, SOURCES[decision.source]
+
+
+def shipped_model() -> TrainedModel | None:
+    """The model that ships with cstracker, loaded (or trained) once per process; None when
+    `CSTRACKER_SHIPPED_TOPIC_MODEL` is off."""
+    global _shipped
+    if not settings.CSTRACKER_SHIPPED_TOPIC_MODEL:
+        return None
+    with _shipped_lock:
+        if _shipped is None:
+            _shipped = shipped.load_or_build(settings.CSTRACKER_TOPIC_MODEL_FILE or None)
+        return _shipped
 
 
 def rules_for_hints() -> CompiledRules | None:

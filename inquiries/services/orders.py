@@ -35,6 +35,7 @@ from inquiries.ingestion.order_reports import (
     ShipmentFacts,
 )
 from inquiries.models import Account, Feedback, Inquiry, Order, OrderLine, Return, Shipment
+from inquiries.services import order_status
 from inquiries.services.bulk import PlannerStatistics, upsert_rows
 
 BATCH_SIZE = 1000
@@ -307,14 +308,29 @@ def link_inquiries(
     - For the recording engine, after it stored or changed inquiries (`inquiry_ids`): each of
       those inquiries is set to the order its order id names now, or to none; call it in
       the transaction that wrote them. (Not called from `services/recording/` yet.)
+
+    Then the order-status questions among the inquiries of those orders that were asked after
+    their order's promised delivery date become delivery complaints (`services.order_status`);
+    with `order_ids` that includes inquiries linked before, whose order's date may just have
+    been imported.
     """
     if inquiry_ids is not None:
         inquiries = Inquiry.objects.filter(pk__any=list(inquiry_ids))
-        return inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))
-    if connection.vendor == "postgresql":
-        return _link_by_join(account_id=account_id, order_ids=order_ids)
-    inquiries = _unlinked(account_id=account_id, order_ids=order_ids)
-    return inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))
+        concerned = inquiries
+        linked = inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))
+    else:
+        concerned = (
+            Inquiry.objects.filter(account_id=account_id) if account_id is not None else Inquiry.objects.all()
+        )
+        if order_ids is not None:
+            concerned = concerned.filter(order_id__any=list(order_ids))
+        if connection.vendor == "postgresql":
+            linked = _link_by_join(account_id=account_id, order_ids=order_ids)
+        else:
+            unlinked = _unlinked(account_id=account_id, order_ids=order_ids)
+            linked = unlinked.update(linked_order=Subquery(_order_named_by_inquiry()))
+    order_status.file_overdue_order_questions(inquiries=concerned, now=timezone.now())
+    return linked
 
 
 def _link_by_join(*, account_id: int | None, order_ids: Sequence[str] | None) -> int:

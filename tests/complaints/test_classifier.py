@@ -20,6 +20,7 @@ from inquiries.complaints.evaluation import (
     load_labelled_csv,
 )
 from inquiries.complaints.rules import DEFAULT_RULES, TopicRule, compile_rules
+from inquiries.complaints.shipped import symptoms
 from tests.shared_data import shared_file
 
 SHARED_DATA = Path(
@@ -65,7 +66,9 @@ def test_a_trained_model_predicts_the_topic_of_similar_text(small_model):
 
 def test_predict_many_agrees_with_predict(small_model):
     texts = ["charged twice on my card", "arrived smashed", "where is my parcel"]
-    assert small_model.predict_many(texts) == [small_model.predict(text) for text in texts]
+    many = small_model.predict_many(texts)
+    assert [topic for topic, _ in many] == [small_model.predict(text)[0] for text in texts]
+    assert [p for _, p in many] == pytest.approx([small_model.predict(text)[1] for text in texts], abs=1e-9)
     assert small_model.predict_many([]) == []
 
 
@@ -185,3 +188,56 @@ def test_the_classifier_reaches_a_macro_f1_of_085_on_held_out_bitext():
     print(report.format())
     assert sum(score.support for score in report.scores) == 1129  # 25% of 4,514 rows
     assert report.macro_f1 >= 0.85
+
+
+def test_decisive_rules_come_before_the_shipped_model_and_weak_ones_after_it(small_model):
+    rules = compile_rules(
+        [
+            TopicRule("refund", "parcel", "keyword", "en"),
+            TopicRule("thanks", "thanks", "keyword", "en", weight=0.5),
+        ]
+    )
+    decided = classify_with_fallback("where is my parcel", None, rules, 1.0, shipped=small_model)
+    assert (decided.topic, decided.source) == ("refund", TopicSource.RULES)
+
+    hinted = classify_with_fallback(
+        "still waiting for my order, thanks", None, rules, 1.0, shipped=small_model
+    )
+    assert (hinted.topic, hinted.source) == ("delivery", TopicSource.SHIPPED)
+    assert hinted.confidence is not None
+
+    unsure = classify_with_fallback(
+        "still waiting for my order, thanks", None, rules, 1.0, shipped=small_model, shipped_threshold=1.01
+    )
+    assert (unsure.topic, unsure.source) == ("thanks", TopicSource.RULES)
+    nothing = classify_with_fallback(
+        "hello", None, compile_rules([]), 1.0, shipped=small_model, shipped_threshold=1.01
+    )
+    assert nothing.source == TopicSource.DEFAULT
+
+
+def test_the_sellers_model_comes_before_the_rules_and_the_shipped_model(small_model):
+    rules = compile_rules([TopicRule("refund", "parcel", "keyword", "en")])
+    decision = classify_with_fallback("where is my parcel", small_model, rules, 0.0, shipped=small_model)
+    assert decision.source == TopicSource.MODEL
+
+
+@pytest.mark.parametrize("topics", [("billing", "damaged", "delivery"), ("damaged", "delivery")])
+def test_predict_gives_the_pipelines_own_probabilities(topics):
+    model = train(
+        [LabeledText(text, topic) for topic in topics for text in EXAMPLES[topic]],
+        version="t",
+        lexicon=symptoms,
+    )
+    texts = [
+        "my parcel is late",
+        "charged twice",
+        "box arrived crushed",
+        "",
+        "zzz qqq",
+        "Paket kam kaputt an",
+    ]
+    for text, (topic, confidence) in zip(texts, model.predict_many(texts), strict=True):
+        fast_topic, fast_confidence = model.predict(text)
+        assert fast_topic == topic
+        assert fast_confidence == pytest.approx(confidence, abs=1e-9)

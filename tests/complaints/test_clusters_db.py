@@ -167,6 +167,7 @@ def test_questions_and_messages_without_a_sku_never_make_a_burst(channel, topics
             at=T0 + timedelta(hours=n),
             sku=SKU,
             customer=f"q{n}@example.com",
+            subject="Question",
             body=f"Is model {n} compatible with my machine?",
         )
         ingest(
@@ -583,3 +584,41 @@ def test_a_lost_follow_up_is_done_by_the_clock_sweep_once(channel, topics):
     assert sum(follow_up_message(message_id=msg.pk) for msg in messages) == 4
     assert sum(follow_up_message(message_id=msg.pk) for msg in messages) == 0
     assert m.Cluster.objects.get().member_count == 4
+
+
+# Quality complaints as customers write them, in four languages, naming no rule keyword: only
+# the shipped model files them under quality.
+PLAIN_QUALITY = (
+    "the water tastes of plastic and the base gets way too hot",
+    "das Wasser schmeckt nach Plastik und der Sockel wird sehr heiß",
+    "el agua sabe a plastico y la base se calienta muchisimo",
+    "l'eau a un goût de plastique et le socle chauffe énormément",
+    "it makes a loud buzzing noise and shuts off halfway",
+    "the handle gets so hot i burnt my fingers",
+    "der Griff wird so heiß dass ich mir die Finger verbrannt habe",
+    "el asa se calienta tanto que me queme los dedos",
+    "la poignée chauffe tellement que je me suis brûlé les doigts",
+    "hace un zumbido fuerte y se apaga a mitad",
+)
+
+
+def test_a_burst_of_plain_language_complaints_without_keywords_makes_a_cluster_of_all_of_them(
+    channel, topics
+):
+    quiet_baseline(channel)
+    messages = [
+        ingest(
+            channel,
+            at=T0 + timedelta(hours=4.8 * n),
+            sku=SKU,
+            customer=f"plain{n}@example.com",
+            subject="Kettle",
+            body=text,
+        )
+        for n, text in enumerate(PLAIN_QUALITY)
+    ]
+
+    inquiries = m.Inquiry.objects.filter(pk__in=[msg.inquiry_id for msg in messages])
+    assert set(inquiries.values_list("topic__key", "topic_source")) == {("quality", "shipped")}
+    cluster = m.Cluster.objects.get()
+    assert (cluster.kind, cluster.topic.key, cluster.member_count) == ("burst", "quality", 10)

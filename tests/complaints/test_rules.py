@@ -6,6 +6,7 @@ from inquiries.complaints.rules import (
     MAX_TEXT_CHARS,
     TOPIC_PRIORITY,
     TopicRule,
+    after_promised_delivery,
     classify,
     compile_rules,
     normalise,
@@ -83,14 +84,39 @@ def test_default_rules_have_no_duplicate_patterns_that_would_double_count():
 def test_default_topics_flag_complaints_and_health_categories():
     by_key = {topic.key: topic for topic in DEFAULT_TOPICS}
     assert set(by_key) == set(TOPIC_PRIORITY)
-    assert {key for key, topic in by_key.items() if not topic.is_complaint} == {"question", "other"}
+    assert {key for key, topic in by_key.items() if not topic.is_complaint} == {
+        "question",
+        "order_status",
+        "thanks",
+        "other",
+    }
     assert by_key["quality"].health_category == "product_condition"
     assert by_key["damaged"].health_category == "delivery"
     assert by_key["billing"].health_category == "none"
 
 
 def test_it_returns_none_when_no_rule_matches(default_rules):
-    assert classify("Hello, thank you for your quick answer!", default_rules) is None
+    assert classify("Hello, see you next week!", default_rules) is None
+
+
+def test_thanks_is_its_own_topic_and_any_complaint_in_the_same_message_wins(default_rules):
+    assert classify("Hello, thank you for your quick answer!", default_rules).topic == "thanks"
+    assert classify("Vielen Dank, aber das Paket kam beschädigt an", default_rules).topic == "damaged"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Where is my order?", "Wo bleibt mein Paket?", "¿Dónde está mi pedido?", "Où est ma commande ?"],
+)
+def test_where_is_my_order_is_an_order_status_question_until_the_promised_date_has_passed(
+    default_rules, text
+):
+    topic = classify(text, default_rules).topic
+    assert topic == "order_status"
+    assert after_promised_delivery(topic, overdue=False) == "order_status"
+    assert after_promised_delivery(topic, overdue=None) == "order_status"
+    assert after_promised_delivery(topic, overdue=True) == "delivery"
+    assert after_promised_delivery("refund", overdue=True) == "refund"
 
 
 def test_keywords_ignore_case_and_accents():

@@ -27,6 +27,8 @@ def test_the_default_topics_are_seeded_with_their_flags_and_health_categories(to
         "refund": (True, "none"),
         "billing": (True, "none"),
         "question": (False, "none"),
+        "order_status": (False, "none"),
+        "thanks": (False, "none"),
         "other": (False, "none"),
     }
     languages = set(m.TopicRule.objects.values_list("language", flat=True))
@@ -52,11 +54,28 @@ def test_ingestion_sets_the_topic_by_the_rules_in_several_languages(channel, top
     assert (inquiry.topic.key, inquiry.topic_source) == (expected, "rules")
 
 
-def test_a_message_without_any_evidence_is_left_without_a_topic(channel, topics):
+def test_a_message_without_any_evidence_is_left_without_a_topic(channel, topics, settings):
+    settings.CSTRACKER_SHIPPED_TOPIC_MODEL = False
     message = ingest(channel, subject="Hello", body="Hi there, have a nice day.")
 
     inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
     assert (inquiry.topic, inquiry.topic_source) == (None, "")
+
+
+def test_a_message_the_shipped_model_is_unsure_of_is_left_without_a_topic(channel, topics):
+    message = ingest(channel, subject="Hello", body="Hi there, have a nice day.")
+
+    inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
+    assert (inquiry.topic, inquiry.topic_source) == (None, "")
+
+
+def test_a_plain_language_complaint_without_a_rule_keyword_gets_its_topic_from_the_shipped_model(
+    channel, topics
+):
+    message = ingest(channel, subject="Kettle", body="the lid wont stay shut and it squeaks")
+
+    inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
+    assert (inquiry.topic.key, inquiry.topic_source) == ("quality", "shipped")
 
 
 def test_a_rule_added_in_the_admin_classifies_once_the_cache_is_refreshed(channel, topics):
@@ -88,7 +107,7 @@ def test_an_agents_correction_is_stored_as_such_with_its_event(channel, topics, 
     inquiry.refresh_from_db()
     assert (inquiry.topic.key, inquiry.topic_source) == ("damaged", "agent")
     event = m.InquiryEvent.objects.get(inquiry=inquiry, kind=m.EventKind.TOPIC_CHANGED)
-    assert event.data == {"from": "delivery", "to": "damaged", "correction": True}
+    assert event.data == {"from": "order_status", "to": "damaged", "correction": True}
     assert event.actor == agent
 
 
@@ -114,7 +133,7 @@ def _labelled_by_agents(channel, agent, topics) -> None:
 
 def test_training_stores_an_active_versioned_model_that_round_trips(channel, topics, agent, settings):
     _labelled_by_agents(channel, agent, topics)
-    ingest(channel, at=T0 + timedelta(days=1), body="Where is my order?", customer="rules@example.com")
+    ingest(channel, at=T0 + timedelta(days=1), body="My order has not arrived.", customer="rules@example.com")
 
     model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
 
@@ -210,7 +229,12 @@ def test_a_topic_worked_out_by_the_same_rules_elsewhere_is_taken_as_it_is(topics
         topics["damaged"],
         "rules",
     )
-    assert topic_cache.topic_for_text(text, hint=(rules.fingerprint, "")) == (None, "")
+
+
+def test_a_hint_that_the_rules_did_not_decide_is_classified_again_with_the_shipped_model(topics):
+    rules = topic_cache.rules_for_hints()
+    text = "Hinge\nder Stuhl wackelt und die Lehne knarzt"
+    assert topic_cache.topic_for_text(text, hint=(rules.fingerprint, "")) == (topics["quality"], "shipped")
 
 
 def test_a_hint_from_other_rules_or_under_a_learned_model_is_not_trusted(channel, topics, agent):

@@ -70,7 +70,7 @@ def test_when_the_worker_dies_the_rest_is_parsed_here_and_nothing_is_lost(
 
 
 def test_a_worker_given_the_topic_rules_classifies_each_message_as_the_rules_would():
-    from inquiries.complaints.rules import DEFAULT_RULES, classify, compile_rules
+    from inquiries.complaints.rules import DEFAULT_RULES, classify, compile_rules, is_decisive
 
     rules = compile_rules(DEFAULT_RULES)
     source = [
@@ -81,7 +81,7 @@ def test_a_worker_given_the_topic_rules_classifies_each_message_as_the_rules_wou
     assert hints == [(rules.fingerprint, "damaged"), (rules.fingerprint, "")]
     for _, _, parsed in ahead:
         match = classify(parsed.topic_text(), rules)
-        assert parsed.topic_hint[1] == (match.topic if match else "")
+        assert parsed.topic_hint[1] == (match.topic if match and is_decisive(match) else "")
     # Parsed in this process, the messages carry no hint: the importer classifies them itself.
     here = list(pool.parse_mail(source, now=lambda: NOW, workers=0, rules=rules))
     assert [parsed.topic_hint for _, _, parsed in here] == [None, None]

@@ -1,4 +1,13 @@
-"""manage.py evaluate_topics: train on part of a labelled CSV, report per-topic scores on the rest.
+"""manage.py evaluate_topics: how well topics are assigned, on data the classifier never trained on.
+
+    manage.py evaluate_topics
+
+scores the out-of-the-box configuration (the seed rules and the shipped model; with
+--rules-only the rules alone) on the
+project's own evaluation set (`inquiries/complaints/data/eval`, four languages): per-topic
+precision and recall, and per language the macro recall over complaint topics and the
+complaint-or-not accuracy. With a CSV, it trains on part of someone else's labels and
+reports on the rest:
 
     manage.py evaluate_topics data.csv --text-column instruction --label-column intent --mapping bitext
     manage.py evaluate_topics data.csv --text-column text --label-column label \
@@ -12,13 +21,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inquiries.complaints import shipped
+from inquiries.complaints.classifier import TopicSource, classify_with_fallback
 from inquiries.complaints.evaluation import (
     BITEXT_INTENT_TOPICS,
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
     evaluate_csv,
+    evaluate_project_set,
+    load_eval_set,
+)
+from inquiries.complaints.rules import (
+    DEFAULT_RULES,
+    DEFAULT_TOPICS,
+    after_promised_delivery,
+    compile_rules,
 )
 
 MAPPINGS: dict[str, dict[str, str | None] | None] = {"bitext": BITEXT_INTENT_TOPICS, "none": None}
@@ -39,12 +59,18 @@ def parse_map(value: str) -> dict[str, str | None]:
 
 class Command(BaseCommand):
     help = (
-        "Evaluate the topic classifier on a labelled CSV: per-topic precision, recall, F1 "
-        "and a confusion matrix."
+        "Evaluate topic assignment: without arguments, the out-of-the-box configuration on the "
+        "project's evaluation set; with a labelled CSV, the classifier trained on part of it. "
+        "Prints per-topic precision, recall, F1 and a confusion matrix."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("csv", type=Path, help="UTF-8 CSV with a header row.")
+        parser.add_argument(
+            "csv",
+            type=Path,
+            nargs="?",
+            help="UTF-8 CSV with a header row; omit it to use the evaluation set.",
+        )
         parser.add_argument("--text-column", default=BITEXT_TEXT_COLUMN, help="Column with the message text.")
         parser.add_argument("--label-column", default=BITEXT_LABEL_COLUMN, help="Column with the label.")
         parser.add_argument(
@@ -60,10 +86,18 @@ class Command(BaseCommand):
             help="label=topic pairs, comma-separated, added to (or overriding) --mapping; "
             "an empty topic drops that label. With --map alone, unmapped labels are dropped.",
         )
+        parser.add_argument(
+            "--rules-only",
+            action="store_true",
+            help="Without a CSV: score the seed rules alone, without the shipped model.",
+        )
         parser.add_argument("--test-size", type=float, default=0.25, help="Held-out share (default 0.25).")
         parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default 42).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["csv"] is None:
+            self.stdout.write(self._project_set(rules_only=options["rules_only"]))
+            return
         base = MAPPINGS[options["mapping"]]
         extra = parse_map(options["map"])
         mapping = {**(base or {}), **extra} if (base is not None or extra) else None
@@ -81,3 +115,26 @@ class Command(BaseCommand):
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(report.format())
+
+    def _project_set(self, *, rules_only: bool) -> str:
+        messages = load_eval_set()
+        rules = compile_rules(DEFAULT_RULES)
+        model = None if rules_only else shipped.load_or_build(settings.CSTRACKER_TOPIC_MODEL_FILE or None)
+        predicted = []
+        for message in messages:
+            decision = classify_with_fallback(message.text, None, rules, 1.0, shipped=model)
+            topic = None if decision.source == TopicSource.DEFAULT else decision.topic
+            predicted.append(after_promised_delivery(topic, message.overdue))
+        training = "" if model is None else f" and the shipped model {model.version}"
+        evaluation = evaluate_project_set(
+            messages,
+            predicted,
+            [topic.key for topic in DEFAULT_TOPICS if topic.is_complaint],
+            notes=(
+                f"data: the project's evaluation set, {len(messages)} messages in en/de/es/fr, written for "
+                "cstracker and never trained on",
+                f"classifier: the seed rules{training}; (none) = no topic",
+                "",
+            ),
+        )
+        return evaluation.format()
