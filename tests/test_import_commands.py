@@ -86,6 +86,9 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
     from tests.factories import ChannelFactory
 
     bodies = ["The lamp arrived cracked.", "You sent the wrong size.", "Where is my refund?", "Hello there."]
+    # The last names a parent that never arrives: the parser process leaves replies
+    # unclassified, so the importer classifies this one when it opens an inquiry.
+    bodies.append("It came broken.")
     mbox = tmp_path / "inbox.mbox"
     mbox.write_bytes(
         b"\n".join(
@@ -94,7 +97,10 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
             .replace(b"m1@example.com", f"t{n}@example.com".encode())
             .replace(b"buyer@example.com", f"buyer{n}@example.com".encode())
             .replace(b"The lamp arrived broken.", body.encode())
-            .replace(b"Subject: Broken lamp", b"Subject: Lamp")
+            .replace(
+                b"Subject: Broken lamp",
+                b"Subject: Lamp" + (b"\nIn-Reply-To: <gone@example.com>" if n == 4 else b""),
+            )
             for n, body in enumerate(bodies)
         )
     )
@@ -112,6 +118,7 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
         ("wrong_item", "rules"),
         ("refund", "rules"),
         (None, ""),
+        ("damaged", "rules"),
     ]
 
 
