@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -473,3 +474,23 @@ def test_the_twcs_sample_in_file_order_holds_replies_and_ends_as_in_time_order_b
     for inquiry, ids in in_file_order.items():
         merged.setdefault(root(inquiry), []).extend(ids)
     assert shape(merged.values()) == shape(in_time_order.values())
+
+
+def test_the_mail_import_collects_less_while_it_runs_and_leaves_the_collector_as_it_was(
+    tmp_path: Path, channel, monkeypatch: pytest.MonkeyPatch
+):
+    from inquiries.management.commands import _importing
+
+    seen = []
+    add = _importing.BatchRecorder.add
+
+    def noting(self, label, incoming):  # the collector's state while a message is recorded
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        return add(self, label, incoming)
+
+    monkeypatch.setattr(_importing.BatchRecorder, "add", noting)
+    (tmp_path / "one.eml").write_bytes(MAIL)
+    before = gc.get_threshold()
+    assert run("import_mail", str(tmp_path / "one.eml"), "--channel", channel.slug)[0] == 0
+    assert seen == [(_importing.IMPORT_GC_THRESHOLD, True)]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -21,6 +21,7 @@ from inquiries.management.commands._importing import (
     Tally,
     channel_by_slug,
     database_lost,
+    fewer_collections,
     quietly_abort,
     recorder_for,
 )
@@ -106,14 +107,15 @@ class Command(BaseCommand):
             wants_topic=lambda incoming: not needs_lookup(incoming),
         )
         try:
-            for label, size, parsed in parsed_mail:
-                if isinstance(parsed, Rejected):
-                    recorder.reject(label, parsed.reason)
-                    continue
-                done_bytes += size
-                recorder.add(label, parsed)
-                meter.update(recorder.seen, done_bytes)
-            recorder.close()
+            with fewer_collections():
+                for label, size, parsed in parsed_mail:
+                    if isinstance(parsed, Rejected):
+                        recorder.reject(label, parsed.reason)
+                        continue
+                    done_bytes += size
+                    recorder.add(label, parsed)
+                    meter.update(recorder.seen, done_bytes)
+                recorder.close()
         except DatabaseError as exc:
             quietly_abort(recorder)
             resume = f"manage.py import_mail {shlex.quote(str(path))} --channel {shlex.quote(channel)}"
