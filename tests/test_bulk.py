@@ -158,12 +158,20 @@ def test_update_rows_refuses_a_repeated_row_when_it_writes_columns_outside_the_m
 
 
 def _fields(obj: m.Message) -> dict[str, object]:
-    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.attname != "created_at"}
+    return {
+        f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.attname != "created_at"
+    }
 
 
 def test_unsaved_builds_what_the_keyword_constructor_builds(channel: m.Channel):
     inquiry = m.Inquiry(account=channel.account, channel=channel, subject="unsaved", opened_at=AT)
-    values = {"channel": channel, "inquiry": inquiry, "external_id": "u1", "received_at": AT, "references": ["a"]}
+    values = {
+        "channel": channel,
+        "inquiry": inquiry,
+        "external_id": "u1",
+        "received_at": AT,
+        "references": ["a"],
+    }
     built, expected = unsaved(m.Message, **values), m.Message(**values)
     assert _fields(built) == _fields(expected)
     assert built._state.adding and built.pk is None
