@@ -24,6 +24,7 @@ start-up runs publish theirs to a throwaway filesystem broker).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -31,6 +32,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,20 +95,86 @@ def write_folder(path: Path, count: int, *, seed: int, prefix: str) -> None:
         (path / f"{n:06d}.eml").write_bytes(message)
 
 
+class ServerCpu(threading.Thread):
+    """CPU seconds of the PostgreSQL backends serving this database, while it runs.
+
+    Read from /proc (the server on this machine), polled: a backend's last moments before it
+    exits are missed (at most one interval each). None when the server is elsewhere or not
+    PostgreSQL.
+    """
+
+    INTERVAL = 0.05
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            while not self.stopping.wait(self.INTERVAL):
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+                for (pid,) in cursor.fetchall():
+                    with contextlib.suppress(OSError, ValueError, IndexError):
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                        self.seen[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        connection.close()
+
+    def seconds(self) -> float | None:
+        self.stopping.set()
+        self.join()
+        return sum(self.seen.values()) if self.seen else None
+
+
 def child_import(path: str, channel: str) -> None:
-    """Run in a child process: import one mbox or folder, print its time and peak memory as JSON."""
+    """Run in a child process: import one mbox or folder, print its time, CPU and peak memory as JSON."""
     from django.core.management import call_command
+    from django.db import connection
 
-    def cpu() -> float:
-        # This process's threads and the parser process (counted once it has exited).
-        usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-        return sum(usage.ru_utime + usage.ru_stime for usage in usages)
+    def cpu(who: int) -> float:
+        # RUSAGE_SELF: this process's threads; RUSAGE_CHILDREN: the parser process (counted
+        # once it has exited).
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
 
-    started, cpu_started = time.perf_counter(), cpu()
+    server = ServerCpu() if connection.vendor == "postgresql" and Path("/proc/self/stat").exists() else None
+    if server:
+        server.start()
+    started = time.perf_counter()
+    self_started, children_started = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
     call_command("import_mail", path, "--channel", channel, stdout=open(os.devnull, "w"))  # noqa: SIM115
     elapsed = time.perf_counter() - started
+    parser_cpu = cpu(resource.RUSAGE_CHILDREN) - children_started
+    importer_cpu = cpu(resource.RUSAGE_SELF) - self_started + parser_cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu() - cpu_started, "peak_mb": peak_mb}))
+    server_cpu = server.seconds() if server else None
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "cpu_seconds": importer_cpu,
+                "parser_cpu_seconds": parser_cpu,
+                "server_cpu_seconds": server_cpu,
+                "peak_mb": peak_mb,
+            }
+        )
+    )
+
+
+def cpu_per_message(result: dict, count: int) -> str:
+    """The importer's CPU (and the database server's, where measured) per message, in ms."""
+    ms = {name: (result.get(name) or 0) / count * 1000 for name in ("cpu_seconds", "parser_cpu_seconds")}
+    text = (
+        f"CPU {ms['cpu_seconds']:.2f} ms/message, of which the parser process {ms['parser_cpu_seconds']:.2f}"
+    )
+    if result.get("server_cpu_seconds") is not None:
+        text += f" + PostgreSQL {result['server_cpu_seconds'] / count * 1000:.2f} ms"
+    return text
 
 
 def run_import(path: Path, channel: str) -> dict:
@@ -151,8 +219,8 @@ def bench_mbox(args: argparse.Namespace, account: object, token: str, tmp: Path)
         rates.append(args.messages / result["seconds"])
         peaks.append(result["peak_mb"])
         print(
-            f"  mbox run {run + 1}: {rates[-1]:,.0f} messages/s, importer CPU {result['cpu_seconds']:.1f} s, "
-            f"peak RSS {result['peak_mb']:.0f} MB "
+            f"  mbox run {run + 1}: {rates[-1]:,.0f} messages/s, importer CPU {result['cpu_seconds']:.1f} s "
+            f"({cpu_per_message(result, args.messages)}), peak RSS {result['peak_mb']:.0f} MB "
             f"({path.stat().st_size / 1e6:.0f} MB mbox)",
             flush=True,
         )
@@ -179,7 +247,7 @@ def bench_folder(args: argparse.Namespace, account: object, tmp: Path) -> None:
 
     summary = []
     for count in args.files:
-        rates, peaks = [], []
+        rates, peaks, cpus = [], [], []
         for run in range(args.runs):
             channel = Channel.objects.create(account=account, slug=f"folder-{count}-{run}", name="folder")
             folder = tmp / f"folder-{count}-{run}"
@@ -190,13 +258,16 @@ def bench_folder(args: argparse.Namespace, account: object, tmp: Path) -> None:
             shutil.rmtree(folder)
             rates.append(count / result["seconds"])
             peaks.append(result["peak_mb"])
+            cpus.append(result["cpu_seconds"] + (result["server_cpu_seconds"] or 0))
             print(
                 f"  folder of {count:,} files, run {run + 1}: {rates[-1]:,.0f} messages/s, "
-                f"importer CPU {result['cpu_seconds']:.1f} s, peak RSS {result['peak_mb']:.0f} MB",
+                f"importer CPU {result['cpu_seconds']:.1f} s ({cpu_per_message(result, count)}), "
+                f"peak RSS {result['peak_mb']:.0f} MB",
                 flush=True,
             )
         summary.append(
-            f"{median(rates):,.0f} messages/s at {count:,} files (peak RSS {median(peaks):.0f} MB)"
+            f"{median(rates):,.0f} messages/s at {count:,} files (CPU {median(cpus) / count * 1000:.2f} ms/message "
+            f"in all, peak RSS {median(peaks):.0f} MB)"
         )
     print(f"folder import: median {'; '.join(summary)} (target >= 1,000 at 20,000 on PostgreSQL)")
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inquiries import models as m
-from inquiries.services.bulk import PlannerStatistics, insert_rows, update_rows
+from inquiries.services.bulk import PlannerStatistics, insert_rows, unsaved, update_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +155,29 @@ def test_update_rows_refuses_a_repeated_row_when_it_writes_columns_outside_the_m
     insert_rows(m.Message, [message])
     with pytest.raises(ValueError, match="each row once"):
         update_rows(m.Message, [message, message], ["subject"], extra={"search_seed": ["a", "b"]})
+
+
+def _fields(obj: m.Message) -> dict[str, object]:
+    return {
+        f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.attname != "created_at"
+    }
+
+
+def test_unsaved_builds_what_the_keyword_constructor_builds(channel: m.Channel):
+    inquiry = m.Inquiry(account=channel.account, channel=channel, subject="unsaved", opened_at=AT)
+    values = {
+        "channel": channel,
+        "inquiry": inquiry,
+        "external_id": "u1",
+        "received_at": AT,
+        "references": ["a"],
+    }
+    built, expected = unsaved(m.Message, **values), m.Message(**values)
+    assert _fields(built) == _fields(expected)
+    assert built._state.adding and built.pk is None
+    assert built.inquiry is inquiry and built.channel is channel  # related objects kept, no query
+    assert built.parse_notes == [] and built.parse_notes is not unsaved(m.Message, **values).parse_notes
+    by_id = unsaved(m.Clock, inquiry_id=7, kind="first_reply", target_seconds=60, started_at=AT)
+    assert (by_id.inquiry_id, by_id.message_id, by_id.state) == (7, None, m.Clock(inquiry_id=7).state)
+    with pytest.raises(TypeError, match="unexpected colour"):
+        unsaved(m.Clock, colour="red")

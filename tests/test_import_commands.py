@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -86,6 +87,9 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
     from tests.factories import ChannelFactory
 
     bodies = ["The lamp arrived cracked.", "You sent the wrong size.", "Where is my refund?", "Hello there."]
+    # The last names a parent that never arrives: the parser process leaves replies
+    # unclassified, so the importer classifies this one when it opens an inquiry.
+    bodies.append("It came broken.")
     mbox = tmp_path / "inbox.mbox"
     mbox.write_bytes(
         b"\n".join(
@@ -94,7 +98,10 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
             .replace(b"m1@example.com", f"t{n}@example.com".encode())
             .replace(b"buyer@example.com", f"buyer{n}@example.com".encode())
             .replace(b"The lamp arrived broken.", body.encode())
-            .replace(b"Subject: Broken lamp", b"Subject: Lamp")
+            .replace(
+                b"Subject: Broken lamp",
+                b"Subject: Lamp" + (b"\nIn-Reply-To: <gone@example.com>" if n == 4 else b""),
+            )
             for n, body in enumerate(bodies)
         )
     )
@@ -112,6 +119,7 @@ def test_topics_worked_out_in_the_parser_process_are_those_the_importer_would_gi
         ("wrong_item", "rules"),
         ("refund", "rules"),
         (None, ""),
+        ("damaged", "rules"),
     ]
 
 
@@ -466,3 +474,23 @@ def test_the_twcs_sample_in_file_order_holds_replies_and_ends_as_in_time_order_b
     for inquiry, ids in in_file_order.items():
         merged.setdefault(root(inquiry), []).extend(ids)
     assert shape(merged.values()) == shape(in_time_order.values())
+
+
+def test_the_mail_import_collects_less_while_it_runs_and_leaves_the_collector_as_it_was(
+    tmp_path: Path, channel, monkeypatch: pytest.MonkeyPatch
+):
+    from inquiries.management.commands import _importing
+
+    seen = []
+    add = _importing.BatchRecorder.add
+
+    def noting(self, label, incoming):  # the collector's state while a message is recorded
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        return add(self, label, incoming)
+
+    monkeypatch.setattr(_importing.BatchRecorder, "add", noting)
+    (tmp_path / "one.eml").write_bytes(MAIL)
+    before = gc.get_threshold()
+    assert run("import_mail", str(tmp_path / "one.eml"), "--channel", channel.slug)[0] == 0
+    assert seen == [(_importing.IMPORT_GC_THRESHOLD, True)]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

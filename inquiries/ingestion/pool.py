@@ -50,23 +50,25 @@ def parse_archived(raw: bytes, now: datetime) -> Parsed:
         return exc
 
 
-# The topic rules of a worker process, set when it starts (`_start_worker`).
+# Which messages a worker classifies, by which rules; set when it starts (`_start_worker`).
+Wanted = Callable[[IncomingMessage], bool]
 _worker_rules: CompiledRules | None = None
+_worker_wants: Wanted | None = None
 
 
-def _start_worker(rules: CompiledRules | None) -> None:
-    global _worker_rules
-    _worker_rules = rules
+def _start_worker(rules: CompiledRules | None, wants: Wanted | None) -> None:
+    global _worker_rules, _worker_wants
+    _worker_rules, _worker_wants = rules, wants
 
 
-def _with_topic(parsed: Parsed, rules: CompiledRules | None) -> Parsed:
-    if rules is None or isinstance(parsed, Rejected):
+def _with_topic(parsed: Parsed, rules: CompiledRules | None, wants: Wanted | None) -> Parsed:
+    if rules is None or isinstance(parsed, Rejected) or (wants is not None and not wants(parsed)):
         return parsed
     return dataclasses.replace(parsed, topic_hint=topic_hint(parsed.topic_text(), rules))
 
 
 def _parse_chunk(chunk: list[tuple[bytes, datetime]]) -> list[Parsed]:
-    return [_with_topic(parse_archived(raw, now), _worker_rules) for raw, now in chunk]
+    return [_with_topic(parse_archived(raw, now), _worker_rules, _worker_wants) for raw, now in chunk]
 
 
 def parse_mail(
@@ -75,18 +77,20 @@ def parse_mail(
     now: Callable[[], datetime],
     workers: int = 0,
     rules: CompiledRules | None = None,
+    wants_topic: Wanted | None = None,
 ) -> Iterator[tuple[str, int, Parsed]]:
     """(label, size in bytes, parsed message or rejection) for each item, in input order.
 
     `workers` processes parse ahead of the caller; 0 parses here, one message at a time.
-    With `rules`, the workers also classify each message (its `topic_hint`); what is parsed
-    here is left for the caller to classify, as it would anyway.
+    With `rules`, the workers also classify each message (its `topic_hint`), or only those
+    `wants_topic` accepts (the others are unlikely to need a topic: the caller classifies
+    them if they do); what is parsed here is left for the caller to classify, as it would anyway.
     Items that are already rejections (unreadable, over size) pass through with size 0.
     Should a worker die (killed for memory, say), the rest is parsed here: nothing is skipped.
     """
     source = iter(items)
     if workers > 0:
-        yield from _parse_ahead(source, now=now, workers=workers, rules=rules)
+        yield from _parse_ahead(source, now=now, workers=workers, rules=rules, wants_topic=wants_topic)
     for label, raw in source:  # all of it without workers; what is left if a worker died
         yield _here(label, raw, now())
 
@@ -103,14 +107,15 @@ def _parse_ahead(
     now: Callable[[], datetime],
     workers: int,
     rules: CompiledRules | None,
+    wants_topic: Wanted | None,
 ) -> Iterator[tuple[str, int, Parsed]]:
     # fork: the worker runs only `_parse_chunk` (no database, no logging), so a copy of this
     # process is safe, and unlike spawn or forkserver it does not re-run the caller's main
     # script, which a script without an `if __name__ == "__main__"` guard would not survive.
-    # The rules reach the worker in the forked memory, not pickled per task.
+    # The rules (and `wants_topic`) reach the worker in the forked memory, not pickled per task.
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(rules,)
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(rules, wants_topic)
     ) as executor:
         pending: deque[tuple[list[tuple[str, bytes | Rejected]], Future[list[Parsed]]]] = deque()
         ahead_messages = ahead_bytes = 0

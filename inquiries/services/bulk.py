@@ -24,6 +24,50 @@ from django.db.models.expressions import DatabaseDefault
 from psycopg.types.json import Jsonb
 
 
+def unsaved(model: type[models.Model], /, **values: object) -> models.Model:
+    """`model(**values)`, built the cheaper way: the rows an import writes per message.
+
+    Django's keyword constructor looks at every field of the model by name; for the wide rows
+    (a message's thirty columns) that cost more than the rest of building them. Here the
+    values go in by position, as when rows are loaded, with each field's default where none
+    is given; related objects given by field name are then set through the field's own
+    descriptor, as the keyword constructor does. `values` takes field names and, for foreign
+    keys, their `_id` names; anything else is an error.
+    """
+    plan = _construction_plan(model)
+    args: list[object] = []
+    related: list[tuple[str, object]] = []
+    for name, attname, relation, default, call in plan:
+        if name in values:
+            value = values.pop(name)
+            if relation:
+                related.append((name, value))
+                value = None  # set with the related object below
+        elif attname in values:
+            value = values.pop(attname)
+        else:
+            value = default() if call else default
+        args.append(value)
+    if values:
+        raise TypeError(f"{model.__name__}: unexpected {', '.join(sorted(values))}")
+    obj = model(*args)
+    for name, value in related:
+        setattr(obj, name, value)
+    return obj
+
+
+@functools.cache
+def _construction_plan(model: type[models.Model]) -> list[tuple[str, str, bool, Any, bool]]:
+    """(name, attname, is a relation, default or its maker, whether to call it) per concrete
+    field, in the order the positional constructor takes them."""
+    plan = []
+    for field in model._meta.concrete_fields:
+        per_instance = (field.has_default() and callable(field.default)) or field.has_db_default()
+        default = field.get_default if per_instance else field.get_default()
+        plan.append((field.name, field.attname, field.is_relation, default, per_instance))
+    return plan
+
+
 def insert_rows(
     model: type[models.Model],
     objs: Sequence[models.Model],

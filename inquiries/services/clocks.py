@@ -36,7 +36,7 @@ from inquiries.models import (
     SlaTarget,
     Status,
 )
-from inquiries.services.bulk import insert_rows, update_rows
+from inquiries.services.bulk import insert_rows, unsaved, update_rows
 from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 from inquiries.sla.hours import parse_hours
@@ -348,7 +348,8 @@ def _scheduled_clock(
     plan = math.schedule(
         calendar, started_at=started_at, target_seconds=target_seconds, warn_ratio=warn_ratio
     )
-    return Clock(
+    return unsaved(
+        Clock,
         inquiry=inquiry,
         kind=kind,
         message=message,

@@ -85,3 +85,21 @@ def test_a_worker_given_the_topic_rules_classifies_each_message_as_the_rules_wou
     # Parsed in this process, the messages carry no hint: the importer classifies them itself.
     here = list(pool.parse_mail(source, now=lambda: NOW, workers=0, rules=rules))
     assert [parsed.topic_hint for _, _, parsed in here] == [None, None]
+
+
+def test_a_worker_classifies_only_the_messages_the_caller_wants_a_topic_for():
+    from inquiries.complaints.rules import DEFAULT_RULES, compile_rules
+
+    rules = compile_rules(DEFAULT_RULES)
+    source = [(f"box:{n}", mail(n, "It arrived cracked.")) for n in (1, 2)]
+    ahead = list(
+        pool.parse_mail(
+            source,
+            now=lambda: NOW,
+            workers=1,
+            rules=rules,
+            wants_topic=lambda m: m.external_id != "m2@example.com",
+        )
+    )
+    # The other one carries no hint: classified where it is stored, should it open an inquiry.
+    assert [parsed.topic_hint for _, _, parsed in ahead] == [(rules.fingerprint, "damaged"), None]

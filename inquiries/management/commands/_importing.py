@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -42,6 +43,32 @@ def channel_by_slug(slug: str) -> Channel:
     if not channel.is_active:
         raise CommandError(f"Channel {slug!r} is inactive")
     return channel
+
+
+# Young objects allocated between two collections of the youngest generation while importing
+# (Python's default is 700).
+IMPORT_GC_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Less garbage-collection work while an import runs; as before afterwards.
+
+    An import allocates a few dozen objects per message, nearly all freed by reference
+    counting, yet they trigger the cyclic collector every 700 allocations, and its full
+    collections walk everything the process loaded at start-up (Django, the models, the
+    rules: over 100,000 objects). Those are moved out of the collector's way (`gc.freeze`,
+    which a forked parser process inherits) and the youngest generation is collected less
+    often: a tenth of the importer's CPU time was the collector's.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(IMPORT_GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 @dataclass

@@ -21,9 +21,11 @@ from inquiries.management.commands._importing import (
     Tally,
     channel_by_slug,
     database_lost,
+    fewer_collections,
     quietly_abort,
     recorder_for,
 )
+from inquiries.services.recording.rules import needs_lookup
 
 # Starting a parser process costs a few hundred milliseconds: worth it for large input only.
 PARALLEL_FROM_BYTES = 2_000_000
@@ -92,18 +94,28 @@ class Command(BaseCommand):
         recorder = recorder_for(target, tally, writers=writers)
         meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[attr-defined]
         done_bytes = 0
-        # The parser processes classify by the topic rules too, alongside the database writes.
+        # The parser processes classify by the topic rules too, alongside the database writes:
+        # the messages that may open an inquiry, which is what a topic is for (a reply, a
+        # note or a customer's follow-up naming its thread rarely does; if it does, the
+        # engine classifies it then).
         rules = topics.rules_for_hints() if workers else None
-        parsed_mail = parse_mail(iter_mail_source(path), now=timezone.now, workers=workers, rules=rules)
+        parsed_mail = parse_mail(
+            iter_mail_source(path),
+            now=timezone.now,
+            workers=workers,
+            rules=rules,
+            wants_topic=lambda incoming: not needs_lookup(incoming),
+        )
         try:
-            for label, size, parsed in parsed_mail:
-                if isinstance(parsed, Rejected):
-                    recorder.reject(label, parsed.reason)
-                    continue
-                done_bytes += size
-                recorder.add(label, parsed)
-                meter.update(recorder.seen, done_bytes)
-            recorder.close()
+            with fewer_collections():
+                for label, size, parsed in parsed_mail:
+                    if isinstance(parsed, Rejected):
+                        recorder.reject(label, parsed.reason)
+                        continue
+                    done_bytes += size
+                    recorder.add(label, parsed)
+                    meter.update(recorder.seen, done_bytes)
+                recorder.close()
         except DatabaseError as exc:
             quietly_abort(recorder)
             resume = f"manage.py import_mail {shlex.quote(str(path))} --channel {shlex.quote(channel)}"

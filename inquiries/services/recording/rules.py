@@ -32,6 +32,7 @@ from inquiries.models import (
     Topic,
     normalise_address,
 )
+from inquiries.services.bulk import unsaved
 
 # "[#123]" in a subject; only honoured when the sender is that inquiry's customer.
 TICKET_REF_RE = re.compile(r"\[#(\d{1,12})\]")
@@ -269,7 +270,8 @@ def new_inquiry(
 ) -> Inquiry:
     """The unsaved inquiry a customer's message opens, classified; its policy and clocks follow."""
     topic, source = classify(incoming)
-    inquiry = Inquiry(
+    inquiry = unsaved(
+        Inquiry,
         account_id=channel.account_id,
         channel=channel,
         customer=customer,
@@ -324,7 +326,8 @@ def message_row(
     *, channel: Channel, inquiry: Inquiry | None, incoming: IncomingMessage, at: datetime
 ) -> Message:
     """The unsaved Message row for an incoming message."""
-    return Message(
+    return unsaved(
+        Message,
         channel=channel,
         inquiry=inquiry,
         direction=Direction(incoming.direction),
