@@ -16,6 +16,12 @@ MAX_LENGTH = 320
 # other than the ones that would make it markup, a header list or a quoted string.
 _ALIAS_RE = re.compile(r"[^\s<>\"'`\\,;:()\[\]@\x00-\x1f\x7f]{1,320}")
 _FORBIDDEN_RE = re.compile(r"[\s<>\"'`\\,;()\[\]\x00-\x1f\x7f]")
+# The everyday address, a dot-atom at a dotted host name (RFC 5322 3.4.1 and RFC 1035 labels):
+# every string it matches the standard library's parser accepts too (a property test holds the
+# two together), so only the rest pays for the parser, about a tenth of the API's time per message.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 
 
 def sender_error(value: str, *, email_only: bool = False) -> str | None:
@@ -33,6 +39,13 @@ def sender_error(value: str, *, email_only: bool = False) -> str | None:
         return "not an e-mail address (name@example.com) or a buyer alias without spaces or markup"
     if _FORBIDDEN_RE.search(value):
         return "an e-mail address has no spaces, quotes, angle brackets or line breaks (give only name@example.com)"
+    if _PLAIN_RE.fullmatch(value):
+        return None
+    return parser_error(value)
+
+
+def parser_error(value: str) -> str | None:
+    """What the standard library's addr-spec parser finds wrong with `value` (None: nothing)."""
     # Internationalised addresses (RFC 6531) are fine; the standard library's parser only
     # knows ASCII, so each other character stands in as a letter for the syntax check.
     probe = re.sub(r"[^\x00-\x7f]", "a", value)

@@ -8,8 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from inquiries import models as m
+from inquiries.ingestion import addresses
 from inquiries.ingestion.addresses import sender_error
 from tests.api.test_messages_api import payload, post
 from tests.test_import_commands import run
@@ -94,3 +97,31 @@ def test_csv_rows_with_markup_for_an_address_are_refused_by_line(tmp_path: Path,
     assert code == 1
     assert "imported=1" in out and "rejected=1" in out
     assert "line 3" in err and "sender_address" in err
+
+
+_ADDRESS_ALPHABET = "aZ09.-_+!#$%&*/=?^{|}~@"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.emails(),
+        st.text(alphabet=_ADDRESS_ALPHABET, min_size=1, max_size=40),
+        st.builds(
+            lambda local, host: f"{local}@{host}",
+            st.text(alphabet=_ADDRESS_ALPHABET.replace("@", ""), max_size=12),
+            st.text(alphabet="ab09-.", max_size=12),
+        ),
+    )
+)
+def test_the_quick_check_for_everyday_addresses_agrees_with_the_standard_library_parser(address):
+    # sender_error answers a plain dot-atom address without the parser; past the length and
+    # character checks its answer must be the parser's, for every string.
+    assume("@" in address and len(address) <= addresses.MAX_LENGTH)
+    assume(not addresses._FORBIDDEN_RE.search(address))
+    assert sender_error(address) == addresses.parser_error(address)
+
+
+def test_the_quick_check_answers_the_everyday_address():
+    assert addresses._PLAIN_RE.fullmatch("jane.doe+shop@mail.example.co.uk")
+    assert not addresses._PLAIN_RE.fullmatch("jane..doe@example.com")
