@@ -199,3 +199,10 @@ class PropertiesForm(forms.Form):
         super().__init__(data, initial=initial)  # type: ignore[arg-type]
         self.fields["topic"].choices = [("", "No topic"), *((t.key, t.name) for t in topics)]
         self.fields["assignee"].choices = [("", "Unassigned"), *((u.pk, _user_label(u)) for u in users)]
+
+
+class OrderForm(forms.Form):
+    """The order id and SKU of an inquiry, as an agent sets or corrects them (empty: none)."""
+
+    order_id = forms.CharField(label="Order id", max_length=100, required=False, strip=True)
+    sku = forms.CharField(label="SKU", max_length=100, required=False, strip=True)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("inquiries/<int:pk>/update/", views.update, name="update"),
     path("inquiries/<int:pk>/replies/<int:message_pk>/retry/", views.retry_reply, name="retry_reply"),
     path("inquiries/<int:pk>/claim/", views.claim, name="claim"),
+    path("inquiries/<int:pk>/order/", views.set_order, name="set_order"),
     path("inquiries/<int:pk>/no-response-needed/", views.no_response_needed, name="no_response_needed"),
     path("inquiries/<int:pk>/attachments/<int:attachment_pk>/", views.attachment, name="attachment"),
     path(

@@ -29,7 +29,15 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views.decorators.http import require_GET, require_POST
 
 from inquiries import display, macro_text, selectors, services
-from inquiries.forms import BulkAction, BulkForm, NoteForm, PropertiesForm, QueueFilterForm, ReplyForm
+from inquiries.forms import (
+    BulkAction,
+    BulkForm,
+    NoteForm,
+    OrderForm,
+    PropertiesForm,
+    QueueFilterForm,
+    ReplyForm,
+)
 from inquiries.ingestion.email import safe_filename
 from inquiries.models import (
     ACTIVE_CLOCK_STATES,
@@ -489,6 +497,9 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
     if kind == EventKind.TOPIC_CHANGED:
         before, after = (topics.get(data.get(k) or "", "none") for k in ("from", "to"))
         return f"Topic changed: {before} → {after}"
+    if kind == EventKind.ORDER_CHANGED:
+        after = data.get("to") or {}
+        return f"Order set to {after.get('order_id') or 'none'}, SKU {after.get('sku') or 'none'}"
     if kind == EventKind.ASSIGNED:
         to = data.get("to")
         who = names.get(to, f"user #{to}") if to else "nobody"
@@ -620,6 +631,36 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Nothing changed: {exc.message}")
         return redirect("inquiries:detail", pk=pk)
     messages.success(request, "Inquiry updated.")
+    return redirect("inquiries:detail", pk=inquiry.pk)
+
+
+@require_POST
+@login_required
+def set_order(request: HttpRequest, pk: int) -> HttpResponse:
+    """The order id and SKU an agent sets or corrects on the inquiry page."""
+    inquiry = _inquiry(request, pk)
+    form = OrderForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
+        messages.error(request, f"Nothing changed: {errors}")
+        return redirect("inquiries:detail", pk=pk)
+    try:
+        inquiry = services.set_order(
+            inquiry=inquiry,
+            order_id=form.cleaned_data["order_id"],
+            sku=form.cleaned_data["sku"],
+            actor=request.user,
+        )
+    except services.DomainError as exc:
+        messages.error(request, f"Nothing changed: {exc.message}")
+        return redirect("inquiries:detail", pk=pk)
+    if inquiry.order_id and inquiry.linked_order_id is None:
+        messages.success(
+            request,
+            f"Order set to {inquiry.order_id}; no order with that id is on file for this account yet.",
+        )
+    else:
+        messages.success(request, "Order and SKU updated.")
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 

@@ -377,6 +377,7 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", "Status changed"
     PRIORITY_CHANGED = "priority_changed", "Priority changed"
     TOPIC_CHANGED = "topic_changed", "Topic changed"
+    ORDER_CHANGED = "order_changed", "Order or SKU changed"
     ASSIGNED = "assigned", "Assigned"
     NO_RESPONSE_NEEDED = "no_response_needed", "Marked no response needed"
     CLOCK_STARTED = "clock_started", "Clock started"

@@ -9,6 +9,7 @@ from inquiries.services.actions import (
     close_matching,
     mark_no_response_needed,
     reply,
+    set_order,
 )
 from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.people import set_preferences
@@ -29,5 +30,6 @@ __all__ = [
     "record_message",
     "record_messages",
     "reply",
+    "set_order",
     "set_preferences",
 ]

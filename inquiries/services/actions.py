@@ -33,7 +33,7 @@ from inquiries.models import (
     Team,
     Topic,
 )
-from inquiries.services import clocks
+from inquiries.services import clocks, orders
 from inquiries.services.bulk import insert_rows
 from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.queue import enqueue_after_commit
@@ -280,6 +280,39 @@ def change_topic(
     )
     if old_key != new_key:
         clocks.recompute_inquiry(inquiry=inquiry, now=now)
+    return inquiry
+
+
+@transaction.atomic
+def set_order(
+    *, inquiry: Inquiry, order_id: str, sku: str, actor: AbstractBaseUser | None, now: datetime | None = None
+) -> Inquiry:
+    """An agent sets or corrects the order and SKU an inquiry is about: the inquiry then links
+    to that order when it is on file (its SKUs, dates and shipments show on the page), or to
+    none; order-status questions asked after the order's delivery date become complaints."""
+    order_id, sku = order_id.strip(), sku.strip()
+    limit = Inquiry._meta.get_field("order_id").max_length or 100
+    for field, value in (("order_id", order_id), ("sku", sku)):
+        if len(value) > limit:
+            raise DomainError(f"At most {limit} characters.", field=field)
+        if any(ch in value for ch in "\r\n\x00"):
+            raise DomainError("One line, without control characters.", field=field)
+    now = now or timezone.now()
+    inquiry = _locked(inquiry)
+    if (inquiry.order_id, inquiry.sku) == (order_id, sku):
+        return inquiry
+    before = {"order_id": inquiry.order_id, "sku": inquiry.sku}
+    Inquiry.objects.filter(pk=inquiry.pk).update(order_id=order_id, sku=sku, updated_at=now)
+    inquiry.order_id, inquiry.sku = order_id, sku
+    _event(
+        inquiry,
+        EventKind.ORDER_CHANGED,
+        now,
+        actor,
+        **{"from": before, "to": {"order_id": order_id, "sku": sku}},
+    )
+    orders.link_inquiries(inquiry_ids=[inquiry.pk])
+    inquiry.refresh_from_db(fields=["linked_order", "topic"])
     return inquiry
 
 

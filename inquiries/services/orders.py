@@ -305,9 +305,10 @@ def link_inquiries(
     - After an import batch (`account_id`, `order_ids`): the account's unlinked inquiries
       naming one of those orders, so an inquiry that arrived before its order finds it.
     - `account_id` alone: every unlinked inquiry of the account (a catch-up).
-    - For the recording engine, after it stored or changed inquiries (`inquiry_ids`): each of
-      those inquiries is set to the order its order id names now, or to none; call it in
-      the transaction that wrote them. (Not called from `services/recording/` yet.)
+    - For the recording engine and the inquiry page, after they stored or changed inquiries
+      (`inquiry_ids`): each of those inquiries is set to the order its order id names now, or
+      to none. Only the rows whose link changes are written (most messages name no stored
+      order: then nothing is).
 
     Then the order-status questions among the inquiries of those orders that were asked after
     their order's promised delivery date become delivery complaints (`services.order_status`);
@@ -317,7 +318,16 @@ def link_inquiries(
     if inquiry_ids is not None:
         inquiries = Inquiry.objects.filter(pk__any=list(inquiry_ids))
         concerned = inquiries
-        linked = inquiries.update(linked_order=Subquery(_order_named_by_inquiry()))
+        named = _order_named_by_inquiry()
+        # Linked (or moved) where a stored order is named; unlinked where none is any more.
+        linked = (
+            inquiries.filter(Exists(named))
+            .exclude(linked_order=Subquery(named))
+            .update(linked_order=Subquery(named))
+        )
+        inquiries.filter(linked_order__isnull=False).exclude(Exists(named)).update(linked_order=None)
+        if not linked:
+            return 0
     else:
         concerned = (
             Inquiry.objects.filter(account_id=account_id) if account_id is not None else Inquiry.objects.all()

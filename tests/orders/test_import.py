@@ -261,22 +261,37 @@ def test_feedback_or_returns_alone_create_the_order_an_inquiry_names(amazon, cha
     assert result.inquiries_linked == 1
 
 
-def test_the_recording_engine_can_link_the_inquiries_it_wrote(amazon, channel):
+def test_the_recording_engine_links_the_inquiries_it_writes_to_their_orders(amazon, channel):
     import_sample(amazon, "amazon-all-orders")
     recorded = services.record_message(
         channel=channel, incoming=factories.incoming(order_id="111-0000002-0000002")
     )
     inquiry = m.Inquiry.objects.get(pk=recorded.inquiry_id)
-    assert inquiry.linked_order is None  # recording does not call it yet
-
-    assert link_inquiries(inquiry_ids=[inquiry.pk]) == 1
-
-    inquiry.refresh_from_db()
     assert inquiry.linked_order.marketplace_order_id == "111-0000002-0000002"
+    assert link_inquiries(inquiry_ids=[inquiry.pk]) == 0  # nothing left to change
+
     m.Inquiry.objects.filter(pk=inquiry.pk).update(order_id="no-such-order")
     link_inquiries(inquiry_ids=[inquiry.pk])
     inquiry.refresh_from_db()
     assert inquiry.linked_order is None
+
+
+def test_a_batch_links_each_new_inquiry_to_the_order_it_names_and_no_other(amazon, channel):
+    import_sample(amazon, "amazon-all-orders")
+    outcomes = services.record_messages(
+        [
+            (channel, factories.incoming(order_id="111-0000002-0000002", sender_address="a@example.com")),
+            (channel, factories.incoming(order_id="999-9999999-9999999", sender_address="b@example.com")),
+            (channel, factories.incoming(sender_address="c@example.com")),
+        ]
+    )
+    stored = m.Inquiry.objects.filter(pk__in=[o.message.inquiry_id for o in outcomes]).select_related(
+        "linked_order"
+    )
+    linked = {inquiry.order_id: inquiry.linked_order for inquiry in stored}
+    assert linked["111-0000002-0000002"].marketplace_order_id == "111-0000002-0000002"
+    assert linked["999-9999999-9999999"] is None
+    assert linked[""] is None
 
 
 def test_a_catch_up_links_every_unlinked_inquiry_of_an_account(amazon, channel):

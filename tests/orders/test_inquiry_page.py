@@ -69,3 +69,84 @@ def test_a_linked_order_costs_one_query_more_however_many_lines(
     with django_assert_num_queries(INQUIRY_QUERIES + 1):
         response = alice.get(reverse("inquiries:detail", args=[inquiry.pk]))
     assert len(response.context["inquiry"].linked_order.lines.all()) == lines
+
+
+def test_an_agent_sets_the_order_and_the_inquiry_finds_it(alice, channel, account):
+    inquiry = inbound(channel)
+    order_with_lines(account, 1)
+
+    response = alice.post(
+        reverse("inquiries:set_order", args=[inquiry.pk]),
+        {"order_id": " 111-0000001-0000001 ", "sku": "MUG-1"},
+    )
+
+    assert response.status_code == 302
+    inquiry.refresh_from_db()
+    assert (inquiry.order_id, inquiry.sku) == ("111-0000001-0000001", "MUG-1")
+    assert inquiry.linked_order.marketplace_order_id == "111-0000001-0000001"
+    event = inquiry.events.get(kind=m.EventKind.ORDER_CHANGED)
+    assert event.data == {
+        "from": {"order_id": "", "sku": ""},
+        "to": {"order_id": "111-0000001-0000001", "sku": "MUG-1"},
+    }
+    page = alice.get(reverse("inquiries:detail", args=[inquiry.pk])).content.decode()
+    assert "Order 111-0000001-0000001" in page
+    assert "Order set to 111-0000001-0000001, SKU MUG-1" in page  # the timeline
+
+
+def test_correcting_the_order_moves_the_link_and_clearing_it_unlinks(alice, channel, account):
+    inquiry = inbound(channel, order_id="111-0000001-0000001")
+    order_with_lines(account, 1)
+    link_inquiries(inquiry_ids=[inquiry.pk])
+    other = m.Order.objects.create(account=account, marketplace_order_id="111-0000009-0000009")
+    url = reverse("inquiries:set_order", args=[inquiry.pk])
+
+    alice.post(url, {"order_id": "111-0000009-0000009", "sku": ""})
+    inquiry.refresh_from_db()
+    assert inquiry.linked_order == other
+
+    response = alice.post(url, {"order_id": "", "sku": ""}, follow=True)
+    inquiry.refresh_from_db()
+    assert inquiry.order_id == "" and inquiry.linked_order is None
+    assert "Order and SKU updated." in response.content.decode()
+
+
+def test_an_order_not_on_file_is_kept_and_the_agent_told(alice, channel):
+    inquiry = inbound(channel)
+
+    response = alice.post(
+        reverse("inquiries:set_order", args=[inquiry.pk]),
+        {"order_id": "<script>x</script>", "sku": ""},
+        follow=True,
+    )
+
+    inquiry.refresh_from_db()
+    assert inquiry.order_id == "<script>x</script>" and inquiry.linked_order is None
+    page = response.content.decode()
+    assert "no order with that id is on file" in page
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_a_bad_order_id_changes_nothing_and_says_why(alice, channel):
+    inquiry = inbound(channel, order_id="111-0000001-0000001")
+
+    response = alice.post(
+        reverse("inquiries:set_order", args=[inquiry.pk]), {"order_id": "x" * 101, "sku": ""}, follow=True
+    )
+
+    inquiry.refresh_from_db()
+    assert inquiry.order_id == "111-0000001-0000001"
+    assert "Nothing changed: Order id:" in response.content.decode()
+    assert not inquiry.events.filter(kind=m.EventKind.ORDER_CHANGED).exists()
+
+
+def test_another_teams_inquiry_cannot_be_given_an_order(channel, outsider):
+    inquiry = inbound(channel)
+    client = Client()
+    client.force_login(outsider)
+
+    response = client.post(reverse("inquiries:set_order", args=[inquiry.pk]), {"order_id": "1", "sku": ""})
+
+    assert response.status_code == 404
+    inquiry.refresh_from_db()
+    assert inquiry.order_id == ""

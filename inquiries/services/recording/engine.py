@@ -41,7 +41,7 @@ from django.utils import timezone
 from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.models import Channel, HeldMessage, HeldState, HeldWait, Message
-from inquiries.services import clocks
+from inquiries.services import clocks, orders
 from inquiries.services.recording import conversations, replies, rules
 from inquiries.services.recording.careful import RecordResult, attach, record_one
 from inquiries.services.recording.conversations import Opening
@@ -207,6 +207,14 @@ def record_messages(
         created = [r.message for r in results if isinstance(r, RecordResult) and r.created]
         if created:
             _attach_all(waiting_for(created), now)
+        # Inquiries that name an order find it (and, through it, its SKUs and dates).
+        naming = {
+            result.message.inquiry_id
+            for result, (_, incoming) in zip(results, items, strict=True)
+            if isinstance(result, RecordResult) and result.created and incoming.order_id
+        }
+        if naming:
+            orders.link_inquiries(inquiry_ids=sorted(naming))
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
 
 
