@@ -15,7 +15,7 @@ from django.http import HttpRequest
 
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
-from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, deadline_preview
+from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, SlaTargetFormSet, deadline_preview
 from inquiries.services.config import (
     create_account,
     delete_calendar,
@@ -219,6 +219,7 @@ class InquiryEventAdmin(ReadOnly):
 class SlaTargetInline(admin.TabularInline):
     model = m.SlaTarget
     form = SlaTargetForm
+    formset = SlaTargetFormSet
     extra = 0
 
 
@@ -228,7 +229,6 @@ class SlaPolicyAdmin(ConfigurationAdmin):
     list_display = ["name", "position", "is_active", "calendar", "warn_ratio"]
     list_editable = ["position", "is_active"]
     list_select_related = ["calendar"]
-    filter_horizontal = ["accounts", "channels", "topics"]
     readonly_fields = ["deadline_preview"]
     inlines = [SlaTargetInline]
 

@@ -50,7 +50,7 @@ from inquiries.models.inquiries import answering
 from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
 from inquiries.reports.rollup import rollup_counts
-from inquiries.reports.scope import BUSINESS, ReportScope
+from inquiries.reports.scope import BUSINESS, CALENDAR, ReportScope
 
 KIND_ORDER = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.RESOLUTION, ClockKind.MARKETPLACE_REPLY)
 DURATION_KINDS = (ClockKind.FIRST_REPLY, ClockKind.RESOLUTION)
@@ -176,12 +176,19 @@ class DurationStats:
     mean: float | None
     median: float | None
     p90: float | None
+    # The same clocks measured in the other mode (calendar time when the report is in
+    # business hours, and the reverse), so the page can show both side by side.
+    other: DurationStats | None = None
 
 
-def duration_expression(scope: ReportScope) -> Expression:
+def other_hours(hours: str) -> str:
+    return CALENDAR if hours == BUSINESS else BUSINESS
+
+
+def duration_expression(scope: ReportScope, hours: str | None = None) -> Expression:
     """Business mode: the business seconds stored at the stop (pauses excluded). Calendar
-    mode: stopped_at - started_at, nothing subtracted."""
-    if scope.hours == BUSINESS:
+    mode: stopped_at - started_at, nothing subtracted. `hours` overrides the scope's mode."""
+    if (hours or scope.hours) == BUSINESS:
         return F("elapsed_seconds")
     return SecondsBetween("stopped_at", "started_at")
 
@@ -206,23 +213,34 @@ def duration_stats(scope: ReportScope, group_by: str = "total") -> Stats:
 
 def duration_stats_by(scope: ReportScope, group_bys: Sequence[str]) -> dict[str, Stats]:
     """`duration_stats` for several groupings in one pass over the measured clocks
-    (GROUPING SETS on PostgreSQL): the page needs the totals and five breakdowns."""
+    (GROUPING SETS on PostgreSQL): the page needs the totals and five breakdowns. Each
+    statistic carries in `other` the same clocks measured in the other mode (a clock with no
+    stored business measurement has no business figure)."""
     columns = {f"g_{name}": group_expression(scope, name) for name in group_bys}
     values = (
         measured_clocks(scope, with_team="team" in group_bys)
-        .annotate(**columns, k=F("kind"), d=duration_expression(scope))
-        .values(*columns, "k", "d")
+        .annotate(
+            **columns,
+            k=F("kind"),
+            d=duration_expression(scope),
+            d2=duration_expression(scope, other_hours(scope.hours)),
+        )
+        .values(*columns, "k", "d", "d2")
     )
     if connection.vendor == "postgresql":
         return _postgresql_stats(values, list(columns), list(group_bys))
-    grouped: dict[str, dict[tuple[object, str], list[float]]] = {
-        name: defaultdict(list) for name in group_bys
+    grouped: dict[str, dict[tuple[object, str], tuple[list[float], list[float]]]] = {
+        name: defaultdict(lambda: ([], [])) for name in group_bys
     }
     for row in values:
         for name in group_bys:
-            grouped[name][(row[f"g_{name}"], row["k"])].append(float(row["d"]))
+            found, other = grouped[name][(row[f"g_{name}"], row["k"])]
+            found.append(float(row["d"]))
+            if row["d2"] is not None:
+                other.append(float(row["d2"]))
     return {
-        name: {key: summarise(found) for key, found in groups.items()} for name, groups in grouped.items()
+        name: {key: summarise(found, other) for key, (found, other) in groups.items()}
+        for name, groups in grouped.items()
     }
 
 
@@ -235,26 +253,42 @@ def _postgresql_stats(values: QuerySet, columns: list[str], group_bys: list[str]
     with connection.cursor() as cursor:
         # `sql` is the ORM's own compiled query; every value in it is a bound parameter.
         cursor.execute(
-            f"SELECT {grouping}, {', '.join(columns)}, k, COUNT(d), AVG(d)::double precision, "  # noqa: S608
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.9) WITHIN GROUP (ORDER BY d) "
+            f"SELECT {grouping}, {', '.join(columns)}, k, {_aggregates('d')}, {_aggregates('d2')} "  # noqa: S608
             f"FROM ({sql}) AS measured GROUP BY GROUPING SETS ({sets})",
             params,
         )
         width = len(columns)
         for row in cursor.fetchall():
             which = row[:width].index(0)
-            kind, count, mean, p50, p90 = row[2 * width :]
-            found[group_bys[which]][(row[width + which], kind)] = DurationStats(count, mean, p50, p90)
+            kind, count, mean, p50, p90, *other = row[2 * width :]
+            found[group_bys[which]][(row[width + which], kind)] = DurationStats(
+                count, mean, p50, p90, DurationStats(*other)
+            )
     return found
 
 
-def summarise(values: Sequence[float]) -> DurationStats:
-    """The statistics `duration_stats` computes in SQL, for a list of numbers."""
+def _aggregates(column: str) -> str:
+    # Aggregates skip NULLs: a clock without a business measurement counts in calendar time only.
+    return (
+        f"COUNT({column}), AVG({column})::double precision, "
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}), "
+        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {column})"
+    )
+
+
+def summarise(values: Sequence[float], other: Sequence[float] | None = None) -> DurationStats:
+    """The statistics `duration_stats` computes in SQL, for a list of numbers (and `other`,
+    the same clocks in the other mode)."""
+    alternative = summarise(other) if other is not None else None
     if not values:
-        return DurationStats(0, None, None, None)
+        return DurationStats(0, None, None, None, alternative)
     ordered = sorted(values)
     return DurationStats(
-        len(ordered), sum(ordered) / len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9)
+        len(ordered),
+        sum(ordered) / len(ordered),
+        percentile(ordered, 0.5),
+        percentile(ordered, 0.9),
+        alternative,
     )
 
 

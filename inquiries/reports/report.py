@@ -17,8 +17,10 @@ from django.utils.safestring import SafeString, mark_safe
 from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
 from inquiries.reports import charts, queries
 from inquiries.reports.counts import ComplianceCounts
-from inquiries.reports.queries import AGE_BUCKETS, DURATION_BUCKETS, DURATION_KINDS, KIND_ORDER
+from inquiries.reports.queries import AGE_BUCKETS, DURATION_BUCKETS, DURATION_KINDS, KIND_ORDER, other_hours
 from inquiries.reports.scope import (
+    BUSINESS,
+    CALENDAR,
     DIMENSIONS,
     NONE_LABELS,
     TIME_GROUPS,
@@ -34,6 +36,7 @@ from inquiries.reports.tables import (
     TEXT,
     Column,
     Table,
+    duration,
     rounded_pct,
     rounded_seconds,
 )
@@ -44,6 +47,9 @@ KIND_DASHES = dict(zip(KIND_ORDER, charts.DASHES, strict=False))
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OPEN_STATUS_ORDER = (Status.NEW, Status.OPEN, Status.PENDING)
 TABLE_NAMES = ("sla", "durations", "histogram", "breakdown", "backlog", "oldest", "heatmap")
+HOURS_LABELS = {BUSINESS: "business hours", CALENDAR: "calendar time"}
+# A business-hours median at most this share of the calendar-time one gets an explanation.
+MUCH_SMALLER = 0.5
 GROUP_TITLES = {
     "day": "Day",
     "week": "Week (from Monday)",
@@ -150,23 +156,28 @@ def breakdown_table(
         for kind in DURATION_KINDS:
             row = kinds.get(kind) or ComplianceCounts(key, kind)
             stat = stats.get((key, kind))
+            other = stat.other if stat else None
             figures += [
                 row.counted,
                 rounded_pct(row.compliance),
                 rounded_seconds(stat.median if stat else None),
+                rounded_seconds(other.median if other else None),
             ]
         figures += [sum(r.breached for r in kinds.values()), sum(r.in_progress for r in kinds.values())]
         rows.append(tuple(figures))
     title = GROUP_TITLES[dimension]
+    hours, other = scope.hours, other_hours(scope.hours)
     columns = (
         Column("group", title, KEY),
         Column("group_label", title, TEXT),
         Column("first_reply_counted", "First replies"),
         Column("first_reply_compliance_pct", "First-reply compliance", PCT),
-        Column("first_reply_median_seconds", "Median first reply", SECONDS),
+        Column("first_reply_median_seconds", f"Median first reply ({HOURS_LABELS[hours]})", SECONDS),
+        Column(f"first_reply_{other}_median_seconds", f"Median first reply ({HOURS_LABELS[other]})", SECONDS),
         Column("resolution_counted", "Resolutions"),
         Column("resolution_compliance_pct", "Resolution compliance", PCT),
-        Column("resolution_median_seconds", "Median resolution", SECONDS),
+        Column("resolution_median_seconds", f"Median resolution ({HOURS_LABELS[hours]})", SECONDS),
+        Column(f"resolution_{other}_median_seconds", f"Median resolution ({HOURS_LABELS[other]})", SECONDS),
         Column("breached", "Still breached, all clocks"),
         Column("in_progress", "In progress, all clocks"),
     )
@@ -174,29 +185,74 @@ def breakdown_table(
 
 
 def durations_table(scope: ReportScope) -> Table:
+    """Count, median, 90th percentile and mean per clock kind in the report's mode, each
+    beside the same figure for the same clocks in the other mode (business hours and
+    calendar time side by side; `<mode>_median_seconds` and so on name the other mode)."""
     stats = queries.duration_stats(scope)
+    empty = queries.DurationStats(0, None, None, None)
     rows = []
     for kind in DURATION_KINDS:
-        stat = stats.get((0, kind)) or queries.DurationStats(0, None, None, None)
+        stat = stats.get((0, kind)) or empty
+        other = stat.other or empty
         rows.append(
             (
                 kind,
                 KIND_LABELS[kind],
                 stat.count,
                 rounded_seconds(stat.median),
+                rounded_seconds(other.median),
                 rounded_seconds(stat.p90),
+                rounded_seconds(other.p90),
                 rounded_seconds(stat.mean),
+                rounded_seconds(other.mean),
             )
         )
+    hours, other_mode = HOURS_LABELS[scope.hours], other_hours(scope.hours)
+    others = HOURS_LABELS[other_mode]
     columns = (
         Column("clock_kind", "Clock", KEY),
         Column("clock_label", "Clock", TEXT),
         Column("count", "Measured clocks"),
-        Column("median_seconds", "Median", SECONDS),
-        Column("p90_seconds", "90th percentile", SECONDS),
-        Column("mean_seconds", "Mean", SECONDS),
+        Column("median_seconds", f"Median ({hours})", SECONDS),
+        Column(f"{other_mode}_median_seconds", f"Median ({others})", SECONDS),
+        Column("p90_seconds", f"90th percentile ({hours})", SECONDS),
+        Column(f"{other_mode}_p90_seconds", f"90th percentile ({others})", SECONDS),
+        Column("mean_seconds", f"Mean ({hours})", SECONDS),
+        Column(f"{other_mode}_mean_seconds", f"Mean ({others})", SECONDS),
     )
     return Table("durations", "First-reply and resolution times", columns, tuple(rows))
+
+
+def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
+    """One line per clock kind whose business-hours median is 0 or much smaller than its
+    calendar-time median, saying why: business-hours clocks do not count the time the
+    account's business hours are closed, so replies sent at night or on weekends measure
+    little or nothing."""
+    business, calendar = (
+        ("median_seconds", "calendar_median_seconds")
+        if scope.hours == BUSINESS
+        else ("business_median_seconds", "median_seconds")
+    )
+    notes = []
+    for row in durations.records():
+        b, c = row[business], row[calendar]
+        if b is None or not c or b > MUCH_SMALLER * c:  # type: ignore[operator]
+            continue
+        figures = (
+            f"{row['clock_label']}: the median is {duration(b)} in business hours "  # type: ignore[arg-type]
+            f"but {duration(c)} in calendar time"  # type: ignore[arg-type]
+        )
+        if b == 0:
+            notes.append(
+                f"{figures}: most of these clocks started and stopped while business hours were closed "
+                "(nights, weekends, holidays), and closed time counts as 0 in business hours."
+            )
+        else:
+            notes.append(
+                f"{figures}: much of the waiting fell outside business hours, which business-hours "
+                "figures do not count."
+            )
+    return notes
 
 
 def histogram_table(scope: ReportScope) -> Table:
@@ -324,6 +380,8 @@ class Report:
     backlog: Table | None = None
     oldest: Table | None = None
     durations: Table | None = None
+    # Why business-hours and calendar-time medians differ, where they differ much.
+    duration_notes: list[str] = field(default_factory=list)
     histogram: Table | None = None
     breakdowns: dict[str, Table] = field(default_factory=dict)
     heatmap: Table | None = None
@@ -373,6 +431,7 @@ def build_report(
         drawn["backlog"] = _backlog_chart(report.backlog)
     if "times" in sections:
         report.durations = build_table("durations", scope, choices)
+        report.duration_notes = duration_notes(scope, report.durations)
         report.histogram = build_table("histogram", scope, choices)
         drawn |= _histograms(report.histogram)
     if "breakdowns" in sections:
