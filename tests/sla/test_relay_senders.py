@@ -8,6 +8,7 @@ defaulted for Amazon and Walmart e-mail channels and editable in the admin and t
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +20,7 @@ from inquiries.services.config import create_channel
 from inquiries.services.recording import record_message, record_messages
 from inquiries.sla.presets import default_relay_senders, is_relay_sender, parse_relay_senders
 from tests.conftest import token_client
-from tests.factories import AccountFactory, policy_with_targets
+from tests.factories import AccountFactory, ChannelFactory, policy_with_targets
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 MARKET = m.ClockKind.MARKETPLACE_REPLY
@@ -199,3 +200,31 @@ def test_editing_the_relay_list_in_the_admin_validates_it_and_changes_it(mailbox
     assert saved.status_code == 302
     mailbox.refresh_from_db()
     assert MARKET in kinds(record_message(channel=mailbox, incoming=customer(1, DIRECT), now=T0).message)
+
+
+def test_the_migration_gives_existing_amazon_and_walmart_mailboxes_their_relays_and_leaves_the_rest(amazon):
+    from django.apps import apps
+
+    migration = importlib.import_module("inquiries.migrations.0039_relay_senders_and_sent_folder")
+    walmart = AccountFactory(marketplace=m.Marketplace.WALMART)
+    shop = AccountFactory(marketplace=m.Marketplace.SHOP)
+    rows = {
+        "amazon-mail": ChannelFactory(account=amazon, kind=m.ChannelKind.EMAIL),
+        "amazon-api": ChannelFactory(account=amazon, kind=m.ChannelKind.API),
+        "amazon-edited": ChannelFactory(
+            account=amazon, kind=m.ChannelKind.EMAIL, marketplace_senders="x.example"
+        ),
+        "walmart-mail": ChannelFactory(account=walmart, kind=m.ChannelKind.EMAIL),
+        "shop-mail": ChannelFactory(account=shop, kind=m.ChannelKind.EMAIL),
+    }
+
+    migration.set_relay_senders(apps, None)
+
+    after = {name: m.Channel.objects.get(pk=row.pk).marketplace_senders for name, row in rows.items()}
+    assert after == {
+        "amazon-mail": "marketplace.amazon.*",
+        "amazon-api": "",
+        "amazon-edited": "x.example",
+        "walmart-mail": "relay.walmart.com",
+        "shop-mail": "",
+    }
