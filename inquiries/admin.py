@@ -18,6 +18,7 @@ from inquiries.admin_base import ReadOnly, ScopedAdmin
 from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, SlaTargetFormSet, deadline_preview
 from inquiries.services.config import (
     create_account,
+    create_channel,
     delete_calendar,
     delete_policy,
     save_calendar,
@@ -135,6 +136,12 @@ class ChannelAdmin(ScopedAdmin):
     list_filter = ["kind", "is_active", "account"]
     list_select_related = ["account"]
     search_fields = ["slug", "name", "address"]
+
+    def save_model(self, request: HttpRequest, obj: m.Channel, form: Any, change: bool) -> None:
+        if change:
+            obj.save()
+            return
+        create_channel(channel=obj)
 
 
 class TopicRuleInline(admin.TabularInline):

@@ -43,8 +43,8 @@ class MailboxForm(forms.ModelForm):
         model = m.MailboxConfig
         fields = [
             "channel", "is_enabled", "imap_host", "imap_port", "imap_tls", "imap_username", "imap_folder",
-            "imap_password_env", "batch_size", "mark_seen", "smtp_host", "smtp_port", "smtp_tls",
-            "smtp_username", "smtp_password_env", "from_address",
+            "imap_password_env", "batch_size", "mark_seen", "read_sent_folder", "sent_folder",
+            "smtp_host", "smtp_port", "smtp_tls", "smtp_username", "smtp_password_env", "from_address",
         ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
@@ -95,6 +95,8 @@ class MailboxAdmin(ScopedAdmin):
         "smtp_password_stored",
         "uidvalidity",
         "last_uid",
+        "sent_uidvalidity",
+        "sent_last_uid",
         "last_polled_at",
         "last_success_at",
         "last_summary",
@@ -120,6 +122,8 @@ class MailboxAdmin(ScopedAdmin):
                     "clear_imap_password",
                     "batch_size",
                     "mark_seen",
+                    "read_sent_folder",
+                    "sent_folder",
                 ]
             },
         ),
@@ -152,6 +156,8 @@ class MailboxAdmin(ScopedAdmin):
                     "failed_messages",
                     "uidvalidity",
                     "last_uid",
+                    "sent_uidvalidity",
+                    "sent_last_uid",
                 ]
             },
         ),

@@ -72,6 +72,10 @@ def inbound(request: HttpRequest, provider: str, token: str) -> JsonResponse:
         return _refuse(hook, exc.status, exc.reason)
     except service.ReplayError as exc:
         return _refuse(hook, 403, str(exc))
+    except service.SentMailSkipped as exc:
+        # The seller's own mail to the BCC address about no conversation we track: taken, not stored.
+        logger.info("Mail webhook %s: %s", hook.pk, exc.reason)
+        return JsonResponse({"created": False, "skipped": exc.reason}, status=200)
     except Rejected as exc:
         return _refuse(hook, 400, exc.reason)
     if isinstance(result, Held):

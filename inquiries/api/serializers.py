@@ -28,6 +28,7 @@ from inquiries.models import (
     Team,
 )
 from inquiries.services.recording import Held
+from inquiries.sla.presets import parse_relay_senders
 
 MAX_BODY = 1_000_000
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -420,4 +421,21 @@ class TeamSerializer(ScopedSerializer):
 class ChannelSerializer(ScopedSerializer):
     class Meta:
         model = Channel
-        fields = ["id", "account", "slug", "name", "kind", "is_active", "address"]
+        fields = [
+            "id",
+            "account",
+            "slug",
+            "name",
+            "kind",
+            "is_active",
+            "address",
+            "marketplace_senders",
+            "reply_bcc_address",
+        ]
+
+    def validate_marketplace_senders(self, value: str) -> str:
+        try:
+            parse_relay_senders(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value

@@ -23,7 +23,7 @@ from inquiries.api.parsers import API_PARSERS
 from inquiries.api.permissions import ScopedViewSet
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
-from inquiries.services.config import create_account
+from inquiries.services.config import create_account, create_channel
 from inquiries.services.recording import Held, record_messages
 
 
@@ -192,3 +192,7 @@ class ChannelViewSet(StaffViewSet):
     queryset = Channel.objects.all()
     serializer_class = s.ChannelSerializer
     lookup_field = "slug"
+
+    def perform_create(self, serializer: s.ChannelSerializer) -> None:
+        # A new e-mail channel of Amazon or Walmart starts with the marketplace's relay senders.
+        serializer.instance = create_channel(channel=Channel(**serializer.validated_data))

@@ -32,14 +32,14 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -281,6 +281,32 @@ def receipt_time(raw: bytes, *, limit: int = 64 * 1024) -> datetime | None:
                 return None
             return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     return None
+
+
+# Where a delivered message names the address it was delivered to (the envelope recipient),
+# then the visible recipients: BCC itself is stripped before delivery.
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
+
+
+def recipients(raw: bytes, *, limit: int = 64 * 1024) -> set[str]:
+    """Every address a message was delivered or written to (lower-cased): the envelope headers
+    of the delivering server and To/Cc. For recognising a copy BCC'd to a set address."""
+    head = raw[:limit].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(head + b"\n\n", headersonly=True)
+    except Exception:  # a header block the parser cannot read names no recipient
+        return set()
+    values = [str(value) for name in _RECIPIENT_HEADERS for value in (msg.get_all(name) or ())]
+    return {_valid_address(address.strip().lower()) for _, address in getaddresses(values)} - {""}
+
+
+def sent_reply(incoming: IncomingMessage, *, now: datetime) -> IncomingMessage:
+    """A message the seller sent (found in the sent folder, or a BCC copy) as the outbound reply
+    it is: answered at its Date (when the customer got it), else at its receipt time when the
+    Date is missing or in the future."""
+    sent_at = incoming.sent_at
+    at = sent_at if sent_at is not None and sent_at <= now else incoming.received_at
+    return replace(incoming, direction=Direction.OUTBOUND, received_at=at)
 
 
 def content_hash(raw: bytes) -> str:

@@ -21,6 +21,7 @@ from types import TracebackType
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SENT
 
 from inquiries.outbound import BlockedDestination, GuardedIMAPClient
 
@@ -71,6 +72,7 @@ class ImapSession:
         self.settings = settings
         self.readonly = readonly
         self.client: IMAPClient | None = None
+        self.folder = settings.folder
         self.folder_status: dict[bytes, object] = {}
 
     def __enter__(self) -> ImapSession:
@@ -102,8 +104,18 @@ class ImapSession:
     def uidvalidity(self) -> int:
         value = self.folder_status.get(b"UIDVALIDITY")
         if not isinstance(value, int):
-            raise MailboxError(f"the server reported no UIDVALIDITY for folder {self.settings.folder!r}")
+            raise MailboxError(f"the server reported no UIDVALIDITY for folder {self.folder!r}")
         return value
+
+    def select(self, folder: str, *, readonly: bool = True) -> None:
+        """Switch to another folder of the same mailbox (the sent folder after the inbox)."""
+        self.folder_status = _select(self._client(), folder, readonly=readonly)
+        self.folder, self.readonly = folder, readonly
+
+    def find_sent_folder(self) -> str | None:
+        """The folder the server flags `\\Sent` (RFC 6154 special use); failing that, one with a
+        usual name (Sent, Sent Items, Sent Messages); None when there is none."""
+        return self._call("LIST", lambda c: c.find_special_folder(SENT))  # type: ignore[return-value]
 
     def select_new(self, *, uidvalidity: int | None, last_uid: int, batch_size: int) -> Selection:
         """The next batch of UIDs after `last_uid`, or from the start when UIDVALIDITY changed."""

@@ -183,12 +183,33 @@ class Channel(models.Model):
     kind = models.CharField(max_length=16, choices=ChannelKind.choices, default=ChannelKind.API)
     is_active = models.BooleanField(default=True, help_text="Inactive channels reject new messages.")
     address = models.EmailField(blank=True, help_text="The mailbox address of an e-mail channel.")
+    marketplace_senders = models.TextField(
+        blank=True,
+        help_text="The marketplace's buyer-message relay: one sender domain a line (* matches anything, "
+        "e.g. marketplace.amazon.*) or a whole address. Only a customer message from one of these runs the "
+        "marketplace's reply clock; others run the SLA policy's clocks only. Empty: every customer message "
+        "of this channel is a marketplace message. New e-mail channels of Amazon and Walmart accounts start "
+        "with the marketplace's relay domains.",
+    )
+    reply_bcc_address = models.EmailField(
+        blank=True,
+        help_text="Optional: an address the seller's mail client BCCs its replies to. Mail to it from the "
+        "channel's own address that threads to a conversation is recorded as a reply sent at its Date.",
+    )
 
     class Meta:
         ordering = ["slug"]
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        from inquiries.sla.presets import parse_relay_senders
+
+        try:
+            parse_relay_senders(self.marketplace_senders)
+        except ValueError as exc:
+            raise ValidationError({"marketplace_senders": str(exc)}) from None
 
 
 class Topic(models.Model):

@@ -64,6 +64,17 @@ class MailboxConfig(models.Model):
         max_length=255, blank=True, help_text="Login name, often the mailbox address."
     )
     imap_folder = models.CharField(max_length=255, default="INBOX", help_text="The folder to import from.")
+    read_sent_folder = models.BooleanField(
+        default=True,
+        help_text="Also read the mailbox's sent folder: the seller's own replies sent from a mail client that "
+        "thread to a conversation count as replies at their Date. Sent mail that threads to nothing is skipped.",
+    )
+    sent_folder = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The sent folder's name. Empty: the folder the server flags \\Sent (RFC 6154 special use), "
+        "else one named Sent, Sent Items or Sent Messages.",
+    )
     imap_password_env = models.CharField(
         max_length=128,
         blank=True,
@@ -132,6 +143,13 @@ class MailboxConfig(models.Model):
     failed_messages = models.PositiveIntegerField(
         default=0, editable=False, help_text="Messages set aside as failed (listed under Failed tasks)."
     )
+    # The sent folder's own polling state, as above.
+    sent_uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
+    sent_last_uid = models.BigIntegerField(
+        default=0, editable=False, help_text="Highest UID read from the sent folder."
+    )
+    sent_inflight_uid = models.BigIntegerField(default=0, editable=False)
+    sent_inflight_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = "mailbox"

@@ -41,7 +41,7 @@ from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 from inquiries.sla.hours import parse_hours
 from inquiries.sla.policies import InquiryFacts, PolicyRule, pick
-from inquiries.sla.presets import reply_rule
+from inquiries.sla.presets import is_relay_sender, parse_relay_senders, reply_rule
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,18 @@ def marketplace_rule(account: Account) -> tuple[int, BusinessCalendar, Calendar 
         calendar = account.reply_calendar
         return target, business_calendar(calendar), calendar
     return target, _preset_calendar(account.timezone, weekdays_only), None
+
+
+def from_marketplace(message: Message) -> bool:
+    """Whether a customer message came through the marketplace's buyer-message relay (its
+    channel's `marketplace_senders`): only those run the marketplace's reply clock. A direct
+    e-mail on the same account runs the SLA policy's clocks only, as the marketplace never sees it."""
+    try:
+        entries = parse_relay_senders(message.channel.marketplace_senders)
+    except ValueError:  # written around the admin's validation: the clock runs, as before the list
+        logger.warning("Channel %s: unreadable marketplace senders; every sender counts", message.channel_id)
+        return True
+    return is_relay_sender(entries, message.sender_address)
 
 
 @functools.lru_cache(maxsize=256)
@@ -310,6 +322,8 @@ def _started_clocks(
         if target:
             plans.append((kind, target, business_calendar(calendar_row), calendar_row, policy))
     rule = marketplace_rule(inquiry.account) if marketplace else None
+    if rule is not None and not from_marketplace(message):
+        rule = None
     if rule is not None:
         target, calendar, row = rule
         plans.append((ClockKind.MARKETPLACE_REPLY, target, calendar, row, None))

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
-from inquiries.models import Account, Calendar, Holiday, Priority, SlaPolicy, SlaTarget
+from inquiries.models import Account, Calendar, Channel, ChannelKind, Holiday, Priority, SlaPolicy, SlaTarget
 from inquiries.services.clocks import inquiries_with_running_clocks
 from inquiries.services.errors import Conflict
 from inquiries.services.queue import enqueue_after_commit
+from inquiries.sla.presets import default_relay_senders
 
 # The default policy every new account gets, so that no account runs silently without clocks:
 # first and next reply in 24 business hours, resolution in 72, on the account's business
@@ -41,6 +42,17 @@ def create_account(*, account: Account) -> Account:
     account.save()
     ensure_default_policy(account=account)
     return account
+
+
+@transaction.atomic
+def create_channel(*, channel: Channel) -> Channel:
+    """Save a new channel. A new e-mail channel given no relay senders starts with its
+    marketplace's (Amazon's and Walmart's relay domains; none for the others): on a marketplace's
+    mailbox only relayed buyer messages run the marketplace clock. Editable afterwards."""
+    if channel.kind == ChannelKind.EMAIL and not channel.marketplace_senders.strip():
+        channel.marketplace_senders = default_relay_senders(channel.account.marketplace)
+    channel.save()
+    return channel
 
 
 @transaction.atomic

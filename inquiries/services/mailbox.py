@@ -24,11 +24,12 @@ from django.utils import timezone
 
 from inquiries import secrets
 from inquiries.ingestion import imap
-from inquiries.ingestion.email import MAX_MESSAGE_BYTES, parse_email
+from inquiries.ingestion.email import MAX_MESSAGE_BYTES, parse_email, recipients, sent_reply
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 from inquiries.ingestion.webhooks import Delivery
 from inquiries.models import (
     Channel,
+    ChannelKind,
     FailedTask,
     MailboxConfig,
     MailWebhook,
@@ -38,7 +39,7 @@ from inquiries.models import (
     normalise_address,
 )
 from inquiries.services.queue import enqueue
-from inquiries.services.recording import Held, RecordResult, record_message
+from inquiries.services.recording import Held, RecordResult, record_message, rules
 from inquiries.services.recording.rules import EARLIEST_TIMESTAMP
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,58 @@ BACKOFF_MAX_SECONDS = 3600
 # --- the loop guard ------------------------------------------------------------------------
 
 
+class SentMailSkipped(Rejected):
+    """The seller's own sent mail that threads to no stored conversation: not recorded (it is
+    no reply to a customer we track, and opens no inquiry)."""
+
+
+def own_addresses(channel: Channel) -> frozenset[str]:
+    """The seller's own addresses on a channel: its address and its mailbox's From address."""
+    mailbox = getattr(channel, "mailbox", None) if channel.kind == ChannelKind.EMAIL else None
+    found = {channel.address, mailbox.from_address if mailbox is not None else ""}
+    return frozenset(normalise_address(address) for address in found if address)
+
+
+def is_bcc_copy(channel: Channel, incoming: IncomingMessage, own: frozenset[str]) -> bool:
+    """A copy of the seller's own mail BCC'd to the channel's reply BCC address: from one of the
+    seller's addresses, delivered (envelope) or written (To, Cc) to the BCC address."""
+    bcc = normalise_address(channel.reply_bcc_address)
+    if not bcc or incoming.direction != Direction.INBOUND or incoming.raw is None:
+        return False
+    if normalise_address(incoming.sender_address) not in own:
+        return False
+    return bcc in recipients(incoming.raw) or normalise_address(incoming.recipient_address) == bcc
+
+
+def _threads_to_conversation(channel: Channel, incoming: IncomingMessage) -> bool:
+    """Whether sent mail is stored already (a duplicate: cstracker's own reply found again by its
+    Message-ID) or names a stored message of a conversation (In-Reply-To, References)."""
+    refs = rules.references(incoming)
+    return Message.objects.filter(
+        Q(external_id=incoming.external_id) | Q(external_id__in=refs, inquiry__isnull=False), channel=channel
+    ).exists()
+
+
 def record_mail(
-    *, channel: Channel, incoming: IncomingMessage, now: datetime | None = None
+    *,
+    channel: Channel,
+    incoming: IncomingMessage,
+    now: datetime | None = None,
+    own: frozenset[str] | None = None,
 ) -> RecordResult | Held:
-    """`record_message()` behind the loop guard; raises `Rejected` like it."""
+    """`record_message()` behind the loop guard; raises `Rejected` like it.
+
+    The seller's own sent mail (outbound: from the sent folder, or a copy to the channel's reply
+    BCC address) is recorded as a reply when it threads to a stored conversation, and raises
+    `SentMailSkipped` when it does not. `own`: the seller's addresses (`own_addresses`).
+    """
     now = now or timezone.now()
+    if channel.reply_bcc_address and is_bcc_copy(
+        channel, incoming, own if own is not None else own_addresses(channel)
+    ):
+        incoming = sent_reply(incoming, now=now)
+    if incoming.direction == Direction.OUTBOUND and not _threads_to_conversation(channel, incoming):
+        raise SentMailSkipped(f"sent mail {incoming.external_id[:80]!r} threads to no stored conversation")
     suspension = None
     if incoming.direction == Direction.INBOUND and incoming.sender_address and not incoming.automatic:
         suspension = _suspension_for(channel=channel, incoming=incoming, now=now)
@@ -150,6 +198,8 @@ class PollResult:
     failed: list[str] = field(default_factory=list)  # set aside: could not be imported at all
     remaining: int = 0
     uidvalidity_changed: bool = False
+    sent_folder: str = ""  # the sent folder read, or why none was
+    sent_skipped: int = 0  # the seller's sent mail that threads to no stored conversation
 
     def summary(self) -> str:
         if self.skipped:
@@ -161,6 +211,8 @@ class PollResult:
             f"waiting={self.waiting} rejected={len(self.rejected)} failed={len(self.failed)} "
             f"remaining={self.remaining}"
         )
+        if self.sent_folder:
+            text += f" sent folder: {self.sent_folder}, skipped={self.sent_skipped}"
         if self.uidvalidity_changed:
             text += " (UIDVALIDITY changed: folder read again from the start)"
         return text
@@ -217,7 +269,12 @@ def poll_mailbox(*, mailbox_id: int, now: datetime | None = None, force: bool = 
     if not _lease(mailbox, now):
         result.skipped = "busy: another poll holds this mailbox"
         return result
-    state = {"uidvalidity": mailbox.uidvalidity, "last_uid": mailbox.last_uid}
+    state = {
+        "uidvalidity": mailbox.uidvalidity,
+        "last_uid": mailbox.last_uid,
+        "sent_uidvalidity": mailbox.sent_uidvalidity,
+        "sent_last_uid": mailbox.sent_last_uid,
+    }
     try:
         _poll(mailbox, result, state, now)
     except imap.MailboxError as exc:
@@ -257,79 +314,155 @@ def imap_settings(mailbox: MailboxConfig) -> imap.ImapSettings:
 
 def _poll(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | None], now: datetime) -> None:
     with imap.ImapSession(imap_settings(mailbox), readonly=not mailbox.mark_seen) as session:
-        selection = session.select_new(
-            uidvalidity=mailbox.uidvalidity, last_uid=mailbox.last_uid, batch_size=mailbox.batch_size
+        _poll_folder(session, mailbox, result, state, now, folder=INBOX)
+        if not mailbox.read_sent_folder:
+            return
+        if result.remaining:
+            # The sent folder waits until the inbox is read up: a reply must find its
+            # customer's message stored, or it is skipped for good.
+            result.sent_folder = "waiting for the inbox"
+            return
+        folder = mailbox.sent_folder or session.find_sent_folder()
+        if not folder:
+            result.sent_folder = "none found"
+            return
+        if folder == session.folder:
+            result.sent_folder = f"{folder} (the inbox itself: not read twice)"
+            return
+        result.sent_folder = folder
+        session.select(folder, readonly=True)  # never any flag set on the seller's sent mail
+        _poll_folder(session, mailbox, result, state, now, folder=SENT)
+
+
+@dataclass(frozen=True)
+class _Folder:
+    """Which of the mailbox's folders is being read: its state columns have this prefix."""
+
+    prefix: str
+    sent: bool
+
+    def field(self, name: str) -> str:
+        return self.prefix + name
+
+
+INBOX = _Folder("", sent=False)
+SENT = _Folder("sent_", sent=True)
+
+
+def _poll_folder(
+    session: imap.ImapSession,
+    mailbox: MailboxConfig,
+    result: PollResult,
+    state: dict[str, int | None],
+    now: datetime,
+    *,
+    folder: _Folder,
+) -> None:
+    uidvalidity_field, last_uid_field = folder.field("uidvalidity"), folder.field("last_uid")
+    stored_uidvalidity = getattr(mailbox, uidvalidity_field)
+    selection = session.select_new(
+        uidvalidity=stored_uidvalidity,
+        last_uid=getattr(mailbox, last_uid_field),
+        batch_size=mailbox.batch_size,
+    )
+    if selection.uidvalidity_changed:
+        logger.warning(
+            "Mailbox %s: UIDVALIDITY %s of %s became %s; reading the folder again (duplicates skipped)",
+            mailbox.channel.slug,
+            stored_uidvalidity,
+            session.folder,
+            selection.uidvalidity,
         )
-        if selection.uidvalidity_changed:
-            logger.warning(
-                "Mailbox %s: UIDVALIDITY %s became %s; reading the folder again (duplicates skipped)",
-                mailbox.channel.slug,
-                mailbox.uidvalidity,
-                selection.uidvalidity,
-            )
-            result.uidvalidity_changed = True
-        if selection.uidvalidity_changed or mailbox.uidvalidity is None:
-            state["uidvalidity"], state["last_uid"] = selection.uidvalidity, 0
-        result.remaining = selection.remaining
-        done: list[int] = []
-        for mail in session.fetch(selection.pending, max_bytes=MAX_MESSAGE_BYTES):
-            if _start(mailbox, mail.uid, state) > MAX_ATTEMPTS:
-                _set_aside(mailbox, mail.uid, state, result, f"a poll stopped on it {MAX_ATTEMPTS} times")
-            else:
-                try:
-                    _ingest(mailbox.channel, mail, result, now)
-                except DatabaseError:
-                    raise  # the database is away: the whole poll fails and this message is read again
-                except Exception as exc:  # a parser or rule bug on this message must not stop the mailbox
-                    logger.exception("Mailbox %s: uid %s failed", mailbox.channel.slug, mail.uid)
-                    _set_aside(mailbox, mail.uid, state, result, f"{type(exc).__name__}: {str(exc)[:300]}")
-            # Progress is saved per message, at once: a poll killed later (a hard time limit,
-            # a lost worker) does not read these again.
-            state["last_uid"] = mail.uid
-            _save_progress(mailbox, state)
-            done.append(mail.uid)
-        if selection.pending:
-            state["last_uid"] = max(state["last_uid"] or 0, selection.pending[-1])
-        if mailbox.mark_seen:
-            session.mark_seen(done)
+        result.uidvalidity_changed = True
+    if selection.uidvalidity_changed or stored_uidvalidity is None:
+        state[uidvalidity_field], state[last_uid_field] = selection.uidvalidity, 0
+    result.remaining += selection.remaining
+    own = own_addresses(mailbox.channel)
+    done: list[int] = []
+    for mail in session.fetch(selection.pending, max_bytes=MAX_MESSAGE_BYTES):
+        if _start(mailbox, mail.uid, state, folder) > MAX_ATTEMPTS:
+            _set_aside(mailbox, mail.uid, state, result, f"a poll stopped on it {MAX_ATTEMPTS} times", folder)
+        else:
+            try:
+                _ingest(mailbox.channel, mail, result, now, sent=folder.sent, own=own)
+            except DatabaseError:
+                raise  # the database is away: the whole poll fails and this message is read again
+            except Exception as exc:  # a parser or rule bug on this message must not stop the mailbox
+                logger.exception("Mailbox %s: uid %s failed", mailbox.channel.slug, mail.uid)
+                _set_aside(
+                    mailbox, mail.uid, state, result, f"{type(exc).__name__}: {str(exc)[:300]}", folder
+                )
+        # Progress is saved per message, at once: a poll killed later (a hard time limit,
+        # a lost worker) does not read these again.
+        state[last_uid_field] = mail.uid
+        _save_progress(mailbox, state, folder)
+        done.append(mail.uid)
+    if selection.pending:
+        state[last_uid_field] = max(state[last_uid_field] or 0, selection.pending[-1])
+    if mailbox.mark_seen and not folder.sent:
+        session.mark_seen(done)
 
 
-def _start(mailbox: MailboxConfig, uid: int, state: dict[str, int | None]) -> int:
+def _start(mailbox: MailboxConfig, uid: int, state: dict[str, int | None], folder: _Folder) -> int:
     """Note the UID about to be imported and return how many polls have started on it."""
-    attempts = mailbox.inflight_attempts + 1 if mailbox.inflight_uid == uid else 1
-    mailbox.inflight_uid, mailbox.inflight_attempts = uid, attempts
+    uid_field, attempts_field = folder.field("inflight_uid"), folder.field("inflight_attempts")
+    attempts = getattr(mailbox, attempts_field) + 1 if getattr(mailbox, uid_field) == uid else 1
+    setattr(mailbox, uid_field, uid)
+    setattr(mailbox, attempts_field, attempts)
+    uidvalidity_field = folder.field("uidvalidity")
     MailboxConfig.objects.filter(pk=mailbox.pk).update(
-        inflight_uid=uid, inflight_attempts=attempts, uidvalidity=state["uidvalidity"]
+        **{uid_field: uid, attempts_field: attempts, uidvalidity_field: state[uidvalidity_field]}
     )
     return attempts
 
 
-def _save_progress(mailbox: MailboxConfig, state: dict[str, int | None]) -> None:
-    mailbox.inflight_uid, mailbox.inflight_attempts = 0, 0
+def _save_progress(mailbox: MailboxConfig, state: dict[str, int | None], folder: _Folder) -> None:
+    uid_field, attempts_field = folder.field("inflight_uid"), folder.field("inflight_attempts")
+    setattr(mailbox, uid_field, 0)
+    setattr(mailbox, attempts_field, 0)
     MailboxConfig.objects.filter(pk=mailbox.pk).update(
-        last_uid=state["last_uid"] or 0, uidvalidity=state["uidvalidity"], inflight_uid=0, inflight_attempts=0
+        **{
+            folder.field("last_uid"): state[folder.field("last_uid")] or 0,
+            folder.field("uidvalidity"): state[folder.field("uidvalidity")],
+            uid_field: 0,
+            attempts_field: 0,
+        }
     )
 
 
 def _set_aside(
-    mailbox: MailboxConfig, uid: int, state: dict[str, int | None], result: PollResult, why: str
+    mailbox: MailboxConfig,
+    uid: int,
+    state: dict[str, int | None],
+    result: PollResult,
+    why: str,
+    folder: _Folder = INBOX,
 ) -> None:
     """A message that cannot be imported is listed for an admin (Failed tasks) and the mailbox
     moves on; it stays on the server, so it can be fetched again once the cause is fixed."""
-    result.failed.append(f"uid {uid}: {why}")
+    where = "sent folder " if folder.sent else ""
+    result.failed.append(f"{where}uid {uid}: {why}")
     FailedTask.objects.update_or_create(
-        task_id=f"mailbox {mailbox.pk} uidvalidity {state['uidvalidity']} uid {uid}",
+        task_id=f"mailbox {mailbox.pk} {where}uidvalidity {state[folder.field('uidvalidity')]} uid {uid}",
         defaults={
             "task_name": f"import mail from {mailbox.channel.slug}",
             "args": [mailbox.pk, uid],
-            "error": f"uid {uid} was set aside: {why}",
+            "error": f"{where}uid {uid} was set aside: {why}",
             "resolved": False,
         },
     )
     MailboxConfig.objects.filter(pk=mailbox.pk).update(failed_messages=F("failed_messages") + 1)
 
 
-def _ingest(channel: Channel, mail: imap.FetchedMail, result: PollResult, now: datetime) -> None:
+def _ingest(
+    channel: Channel,
+    mail: imap.FetchedMail,
+    result: PollResult,
+    now: datetime,
+    *,
+    sent: bool = False,
+    own: frozenset[str] = frozenset(),
+) -> None:
     if mail.raw is None:
         result.rejected.append(f"uid {mail.uid}: {mail.size} bytes, over the {MAX_MESSAGE_BYTES}-byte limit")
         return
@@ -340,7 +473,13 @@ def _ingest(channel: Channel, mail: imap.FetchedMail, result: PollResult, now: d
         received_at = now
     try:
         incoming = parse_email(mail.raw, received_at=received_at)
-        recorded = record_mail(channel=channel, incoming=incoming, now=now)
+        if sent:
+            incoming = sent_reply(incoming, now=now)
+        recorded = record_mail(channel=channel, incoming=incoming, now=now, own=own)
+    except SentMailSkipped as exc:
+        logger.info("Mailbox %s: uid %s skipped: %s", channel.slug, mail.uid, exc.reason)
+        result.sent_skipped += 1
+        return
     except Rejected as exc:
         logger.info("Mailbox %s: uid %s rejected: %s", channel.slug, mail.uid, exc.reason)
         result.rejected.append(f"uid {mail.uid}: {exc.reason}")
@@ -365,10 +504,14 @@ def _finish(mailbox: MailboxConfig, result: PollResult, state: dict[str, int | N
         "last_polled_at": now,
         "uidvalidity": state["uidvalidity"],
         "last_uid": state["last_uid"] or 0,
+        "sent_uidvalidity": state["sent_uidvalidity"],
+        "sent_last_uid": state["sent_last_uid"] or 0,
         # A poll that got here was not killed: whatever stopped it does not count against
         # the message it was on (a killed poll never gets here, and its attempt stays counted).
         "inflight_uid": 0,
         "inflight_attempts": 0,
+        "sent_inflight_uid": 0,
+        "sent_inflight_attempts": 0,
     }
     if result.ok:
         summary = result.summary()

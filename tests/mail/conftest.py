@@ -98,6 +98,13 @@ default_internal_user = dovecot
 default_internal_group = dovecot
 default_login_user = dovenull
 mail_location = maildir:{base}/mail/%u
+# The sent folder has a name no fallback guesses: it is found by its \\Sent flag (RFC 6154).
+namespace inbox {{
+  inbox = yes
+  mailbox Gesendet {{
+    special_use = \\Sent
+  }}
+}}
 first_valid_uid = 1
 passdb {{
   driver = static

@@ -280,9 +280,9 @@ def test_progress_is_saved_after_each_message_not_only_at_the_end(imap_server, u
     seen: list[int] = []
     real = service._ingest
 
-    def ingest(channel, mail, result, now):
+    def ingest(channel, mail, result, now, **options):
         seen.append(m.MailboxConfig.objects.get(pk=mailbox.pk).last_uid)
-        return real(channel, mail, result, now)
+        return real(channel, mail, result, now, **options)
 
     monkeypatch.setattr(service, "_ingest", ingest)
 

@@ -36,6 +36,7 @@ from inquiries.models import (
     Team,
 )
 from inquiries.services import delivery
+from inquiries.services.config import create_channel
 
 DEMO_PASSWORD = "cstracker-demo"  # noqa: S105 - printed for the demo on purpose
 
@@ -255,12 +256,16 @@ class Command(BaseCommand):
         shop = Account.objects.create(
             name="Acme Home shop", marketplace=Marketplace.SHOP, timezone="America/New_York"
         )
-        Channel.objects.create(
-            account=amazon,
-            slug="amazon-us",
-            name="Amazon buyer messages",
-            kind=ChannelKind.EMAIL,
-            address="amazon@acme-home.example",
+        # Through the service: an Amazon mailbox takes Amazon's relay senders (the demo's buyers
+        # write from marketplace.amazon.example, which they match).
+        create_channel(
+            channel=Channel(
+                account=amazon,
+                slug="amazon-us",
+                name="Amazon buyer messages",
+                kind=ChannelKind.EMAIL,
+                address="amazon@acme-home.example",
+            )
         )
         Channel.objects.create(
             account=walmart, slug="walmart", name="Walmart seller center", kind=ChannelKind.API
