@@ -205,7 +205,7 @@ def test_editing_the_relay_list_in_the_admin_validates_it_and_changes_it(mailbox
 def test_the_migration_gives_existing_amazon_and_walmart_mailboxes_their_relays_and_leaves_the_rest(amazon):
     from django.apps import apps
 
-    migration = importlib.import_module("inquiries.migrations.0039_relay_senders_and_sent_folder")
+    migration = importlib.import_module("inquiries.migrations.0040_relay_senders_and_sent_folder")
     walmart = AccountFactory(marketplace=m.Marketplace.WALMART)
     shop = AccountFactory(marketplace=m.Marketplace.SHOP)
     rows = {

@@ -22,7 +22,7 @@ def set_relay_senders(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0038_order_status_and_thanks_topics"),
+        ("inquiries", "0039_order_changed_event"),
     ]
 
     operations = [
