@@ -4,7 +4,9 @@
 
 Builds --inquiries inquiries (bench/generate.py; about 10% open) and times the queue view
 as a logged-in agent of the team that sees every account, through Django's test client:
-median and p95 over --runs requests each, and the queries per page.
+median and p95 over --runs requests each, the queries per page, the preview lines (each row's
+latest customer message, read by a subquery per row on the message index) and the CPU time of
+this process per page (the machine may be shared: CPU time is steadier than wall time).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 
-def timed(client: Client, path: str, params: dict[str, str], runs: int) -> tuple[list[float], int]:
+def timed(client: Client, path: str, params: dict[str, str], runs: int) -> tuple[list[float], int, int]:
+    """Server times in ms, queries per page, and the preview lines (latest customer words) on it."""
     times = []
     queries = 0
+    previews = 0
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
@@ -36,7 +40,8 @@ def timed(client: Client, path: str, params: dict[str, str], runs: int) -> tuple
             times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.status_code
         queries = len(captured)
-    return times, queries
+        previews = response.content.count(b'class="preview"')
+    return times, queries, previews
 
 
 def main() -> None:
@@ -68,11 +73,15 @@ def main() -> None:
         ]
         for label, params in cases:
             timed(client, "/", params, 2)  # warm caches and plans
-            times, queries = timed(client, "/", params, args.runs)
+            cpu_started = time.process_time()
+            times, queries, previews = timed(client, "/", params, args.runs)
+            cpu = (time.process_time() - cpu_started) * 1000 / args.runs
             print(
                 f"  {label:<40} median {median(times):6.0f} ms, p95 {percentile(times, 95):6.0f} ms, "
-                f"{queries} queries (target: median <= 100 ms, p95 <= 250 ms)"
+                f"{queries} queries, {previews} preview lines, this process's CPU {cpu:.0f} ms per page "
+                f"(target: median <= 100 ms, p95 <= 250 ms)"
             )
+        print(f"load average after the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -62,9 +62,6 @@ from inquiries.models import (
     UserPreference,
 )
 
-# Characters of a message body the queue reads for its preview and subjectless titles.
-PREVIEW_SOURCE_CHARS = 400
-
 
 def inquiries_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
     return Inquiry.objects.visible_to(user).select_related(
@@ -353,17 +350,8 @@ def queue_page(
 
 
 def with_texts(queryset: QuerySet[Inquiry]) -> QuerySet[Inquiry]:
-    """Each inquiry's latest customer words (`preview`) and first ones (`first_text`, the title
-    of a subjectless, chat-style inquiry), from subqueries in the same query, each one look-up
-    on the message index (inquiry, received_at): no query per row."""
-    customer = Message.objects.filter(inquiry=OuterRef("pk"), direction=Direction.INBOUND)
-    text = Left("body_text", PREVIEW_SOURCE_CHARS)
-    # Ordered by the index's own columns only (no id tie-break), so each is one index walk
-    # that stops at its first customer message, with no sort.
-    return queryset.annotate(
-        preview=Subquery(customer.order_by("-received_at").values(text=text)[:1]),
-        first_text=Subquery(customer.order_by("received_at").values(text=text)[:1]),
-    )
+    """`Inquiry.objects.with_texts()` on any inquiry queryset: `preview` and `first_text`."""
+    return queryset.with_texts()  # type: ignore[attr-defined]
 
 
 def _bucket_ids(
@@ -493,9 +481,10 @@ def timeline(inquiry: Inquiry) -> QuerySet[InquiryEvent]:
 
 
 def customer_inquiries(user: AbstractBaseUser, inquiry: Inquiry, limit: int = 20) -> list[Inquiry]:
-    """The customer's other inquiries the user may see, newest first."""
+    """The customer's other inquiries the user may see, newest first, with their first words
+    (`first_text`, the title of a subjectless one) and latest ones (`preview`)."""
     others = inquiries_for(user).filter(customer_id=inquiry.customer_id).exclude(pk=inquiry.pk)
-    return list(others.order_by("-opened_at", "-id")[:limit])
+    return list(with_texts(others).order_by("-opened_at", "-id")[:limit])
 
 
 def attachment_for(user: AbstractBaseUser, inquiry_pk: int, attachment_pk: int) -> Attachment:

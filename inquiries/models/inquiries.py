@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Left
 from django.utils import timezone as dj_timezone
 
 from inquiries.models.choices import OPEN_STATUSES, Direction, Priority, Status
@@ -40,6 +40,10 @@ def normalise_address(address: str) -> str:
 # --- inquiries and messages -----------------------------------------------------------
 
 
+# Characters of a message body the queue reads for its preview and subjectless titles.
+PREVIEW_SOURCE_CHARS = 400
+
+
 class InquiryQuerySet(models.QuerySet["Inquiry"]):
     def visible_to(self, user: settings.AUTH_USER_MODEL) -> InquiryQuerySet:  # type: ignore[valid-type]
         """The one place that scopes inquiries: superusers see all, others their teams' accounts."""
@@ -51,6 +55,19 @@ class InquiryQuerySet(models.QuerySet["Inquiry"]):
 
     def open(self) -> InquiryQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
+
+    def with_texts(self) -> InquiryQuerySet:
+        """Each inquiry's latest customer words (`preview`) and first ones (`first_text`, the title
+        of a subjectless, chat-style inquiry), from subqueries in the same query, each one look-up
+        on the message index (inquiry, received_at): no query per row."""
+        customer = Message.objects.filter(inquiry=OuterRef("pk"), direction=Direction.INBOUND)
+        text = Left("body_text", PREVIEW_SOURCE_CHARS)
+        # Ordered by the index's own columns only (no id tie-break), so each is one index walk
+        # that stops at its first customer message, with no sort.
+        return self.annotate(
+            preview=Subquery(customer.order_by("-received_at").values(text=text)[:1]),
+            first_text=Subquery(customer.order_by("received_at").values(text=text)[:1]),
+        )
 
 
 class ReplyDelivery(models.TextChoices):

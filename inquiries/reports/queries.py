@@ -355,7 +355,8 @@ def unanswered_messages() -> QuerySet[Message]:
 
 
 def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
-    """Open inquiries whose oldest unanswered customer message is oldest, annotated `waiting_since`."""
+    """Open inquiries whose oldest unanswered customer message is oldest, annotated `waiting_since`
+    and the customer's first words (`first_text`, the title of a subjectless inquiry)."""
     first_unanswered = (
         unanswered_messages()
         .filter(inquiry=OuterRef("pk"), received_at__lte=scope.now)
@@ -364,6 +365,7 @@ def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
     )
     return list(
         open_inquiries(scope)
+        .with_texts()
         .annotate(waiting_since=Subquery(first_unanswered))
         .filter(waiting_since__isnull=False)
         .select_related("account", "assignee", "customer")

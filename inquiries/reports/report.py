@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.utils.safestring import SafeString, mark_safe
 
+from inquiries import display
 from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
 from inquiries.reports import charts, queries
 from inquiries.reports.counts import ComplianceCounts
@@ -294,7 +295,7 @@ def oldest_table(scope: ReportScope) -> Table:
         rows.append(
             (
                 inquiry.pk,
-                inquiry.subject or "(no subject)",
+                display.title(inquiry.subject, inquiry.first_text),  # type: ignore[attr-defined]
                 inquiry.customer.address,
                 inquiry.account.name,
                 user_label(inquiry.assignee) if inquiry.assignee else NONE_LABELS["agent"],

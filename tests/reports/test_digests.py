@@ -146,3 +146,23 @@ def test_inactive_subscriptions_and_users_without_an_address_get_nothing(facts, 
     agent.save()
     subscription(agent, hour=8, timezone="UTC")
     assert digests.send_due_digests(now=SEND) == 0
+
+
+def test_the_digest_titles_a_chat_message_without_a_subject_by_its_first_words(facts, manager, team):
+    subscription(manager, hour=8, timezone="UTC", teams=[team])
+    chat = customer(
+        facts["breached"].channel,
+        T0 - timedelta(hours=1),  # the longest waiting of all
+        sender="chat@example.com",
+        subject="",
+        body_text="is the <i>lamp</i> back in stock yet? I want two of them for the hall",
+        now=NOW,
+    )
+    assert digests.send_due_digests(now=SEND + timedelta(minutes=5)) == 1
+    [message] = mail.outbox
+    assert f"- #{chat.pk} is the <i>lamp</i> back in stock yet? I… (Team A shop)" in message.body, (
+        message.body
+    )
+    html = message.alternatives[0][0]
+    assert f"#{chat.pk} is the &lt;i&gt;lamp&lt;/i&gt; back in stock yet? I…</a>" in html
+    assert "(no subject)" not in message.body + html

@@ -280,3 +280,21 @@ def test_a_section_opens_on_its_own_page_without_javascript(history, manager, fr
     assert alone.status_code == 200
     assert "<html" in alone.content.decode() and "Volume by weekday and hour" in alone.content.decode()
     assert client.get(reverse("inquiries:reports"), {"section": "nonsense"}).status_code == 404
+
+
+def test_a_chat_message_without_a_subject_is_titled_by_its_first_words_on_the_page_and_in_the_csv(
+    channel, manager, policy, frozen
+):
+    customer(
+        channel,
+        NOW - timedelta(hours=2),
+        sender="chat@example.com",
+        subject="",
+        body_text="hi is my <b>parcel</b> coming today or tomorrow because I am away from Friday on",
+    )
+    title = "hi is my <b>parcel</b> coming today or tomorrow…"
+    rows = parse_csv(client_for(manager).get(reverse("inquiries:report_csv", args=["oldest"])))
+    assert [row["subject"] for row in rows] == [title]
+    html = client_for(manager).get(reverse("inquiries:reports"), PERIOD).content.decode()
+    assert "(no subject)" not in html
+    assert "hi is my &lt;b&gt;parcel&lt;/b&gt; coming today or tomorrow…" in html  # inert

@@ -162,3 +162,20 @@ def test_the_queue_previews_the_latest_customer_words_and_titles_chat_messages(a
     detail = client.get(reverse("inquiries:detail", args=[chat.pk])).content.decode()
     assert "<h1>Hi, my parcel never arrived and the tracking… <span" in detail
     assert titled.subject == "Where is my order?"
+
+
+def test_the_customers_other_inquiries_title_a_chat_message_by_its_first_words(agent, channel, policy):
+    chat = inbound(
+        channel, subject="", body_text="<b>hi</b> is the  kettle\nback in stock? I want one for my mum"
+    )
+    later = inbound(
+        channel, subject="Where is my order?", body_text="Ordered last week.", ago=timedelta(minutes=1)
+    )
+    assert later.customer_id == chat.customer_id and later.pk != chat.pk
+
+    detail = client_for(agent).get(reverse("inquiries:detail", args=[later.pk])).content.decode()
+    others = detail[detail.index(f"{reverse('inquiries:detail', args=[chat.pk])}") :]
+    assert others.startswith(
+        f'{reverse("inquiries:detail", args=[chat.pk])}">&lt;b&gt;hi&lt;/b&gt; is the kettle back'
+    )
+    assert "(no subject)" not in detail

@@ -1,23 +1,28 @@
-"""manage.py seed_demo: invented demo data for trying cstracker out.
+"""manage.py seed_demo: a believable week of a small home-goods shop, for trying cstracker out.
 
-Three accounts of one seller, two teams, agents and a manager, and a few hundred
-inquiries over the last 30 days, all recorded through the same services real
-messages go through, so every clock and event is real. Everything here is made up.
+Three accounts of one seller, two teams, agents and a manager; the week ending now that
+`inquiries.demo_week.plan_week()` plans (messages in the day's rhythm, answers written per
+topic, most on time, a few late, two product problems) and the Amazon account's orders,
+shipments and feedback over 60 days, imported as the marketplace's own reports. Everything
+goes through the services real messages and reports go through, so every clock, event,
+cluster and health figure is real. Everything here is made up.
 """
 
 from __future__ import annotations
 
-import random
+import io
 from datetime import datetime, timedelta
 from typing import Any
 
 import holidays
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from inquiries import services
+from inquiries.demo_week import PRODUCT_NAMES, PlannedInquiry, PlannedOrder, PlannedReply, plan_week, refused
+from inquiries.ingestion.order_reports import FORMATS, RowRejected, parse_report
 from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.models import (
     Account,
@@ -32,176 +37,23 @@ from inquiries.models import (
     Role,
     SlaPolicy,
     SlaTarget,
-    Status,
     Team,
+    Topic,
 )
 from inquiries.services import delivery
+from inquiries.services.complaints import sweep_clusters
 from inquiries.services.config import create_channel
+from inquiries.services.orders import import_orders, link_inquiries
+from inquiries.services.sweep import sweep
 
 DEMO_PASSWORD = "cstracker-demo"  # noqa: S105 - printed for the demo on purpose
 
-PRODUCTS = [
-    ("AH-KETTLE-02", "glass electric kettle"),
-    ("AH-LAMP-11", "bedside lamp"),
-    ("AH-MUG-SET4", "set of four stoneware mugs"),
-    ("AH-THROW-07", "knitted throw blanket"),
-    ("AH-FRAME-35", "oak picture frame"),
-    ("AH-CANDLE-3", "soy candle trio"),
-    ("AH-VASE-09", "ceramic vase"),
-]
-
-FIRST_NAMES = [
-    "Maya",
-    "Jonas",
-    "Priya",
-    "Tomás",
-    "Aisha",
-    "Liam",
-    "Sofia",
-    "Kenji",
-    "Olga",
-    "Daniel",
-    "Chloé",
-    "Mateo",
-    "Hannah",
-    "Yusuf",
-    "Grace",
-    "Noah",
-    "Ines",
-    "Ravi",
-    "Emma",
-    "Lucas",
-]
-LAST_NAMES = [
-    "Keller",
-    "Okafor",
-    "Novak",
-    "Silva",
-    "Larsen",
-    "Moreau",
-    "Tanaka",
-    "Brennan",
-    "Haddad",
-    "Weiss",
-    "Costa",
-    "Nguyen",
-    "Schmidt",
-    "Romero",
-    "Patel",
-]
-
-# (topic hint, subject, body); {product} and {order} are filled in.
-TEMPLATES = [
-    (
-        "damaged",
-        "Item arrived broken",
-        "Hi, my {product} arrived broken today, the box was crushed. Order {order}. "
-        "Can you send a replacement?",
-    ),
-    (
-        "damaged",
-        "Damaged in shipping",
-        "The {product} came cracked and there is glass all over the parcel. What should I do? Order {order}",
-    ),
-    (
-        "quality",
-        "Stopped working after a week",
-        "The {product} stopped working after one week of normal use. "
-        "Really disappointed with the quality. Order {order}.",
-    ),
-    (
-        "quality",
-        "Poor quality",
-        "The {product} feels cheap and the finish is peeling already. Not as described.",
-    ),
-    (
-        "delivery",
-        "Where is my order?",
-        "Hello, my order {order} was supposed to arrive three days ago and "
-        "tracking has not updated since. Where is my package?",
-    ),
-    (
-        "delivery",
-        "Package not delivered",
-        "Tracking says delivered but I never received the {product}. Order {order}.",
-    ),
-    (
-        "wrong_item",
-        "Wrong item received",
-        "I ordered the {product} but received something completely different. Order {order}. Please advise.",
-    ),
-    (
-        "missing",
-        "Missing parts",
-        "The {product} arrived but the box is missing parts, there is no cable. Order {order}.",
-    ),
-    ("refund", "Return and refund", "I would like to return the {product} and get a refund. Order {order}."),
-    (
-        "refund",
-        "Refund not received",
-        "I sent the {product} back two weeks ago and still have no refund. Order {order}.",
-    ),
-    (
-        "billing",
-        "Charged twice",
-        "I was charged twice for order {order}. Please refund the duplicate payment.",
-    ),
-    (
-        "question",
-        "Question about the {product}",
-        "Is the {product} dishwasher safe? And does it come in blue?",
-    ),
-    ("question", "Gift wrapping?", "Can you gift wrap the {product} if I order today?"),
-]
-
-# Customers write in their own words: these vary the invented messages around each template.
-GREETINGS = [
-    "Hi,",
-    "Hello,",
-    "Good morning.",
-    "Hi there!",
-    "Dear seller,",
-    "Hey,",
-    "To whom it may concern:",
-    "",
-]
-DETAILS = [
-    "I have been a customer for years and this never happened before.",
-    "It was meant to be a birthday present for my sister.",
-    "I attached a photo.",
-    "Please let me know what you need from me.",
-    "The tracking page has not changed in days.",
-    "This is the second time I am writing about it.",
-    "I paid for faster shipping.",
-    "",
-]
-CLOSINGS = [
-    "Thanks.",
-    "Regards",
-    "Thank you in advance!",
-    "Please help.",
-    "Best,",
-    "Waiting for your answer.",
-    "",
-]
-
-REPLIES = [
-    "Thank you for reaching out, and I'm sorry about this. I have arranged a replacement; you will receive "
-    "tracking details within 24 hours.",
-    "Thanks for your message. I have checked with the carrier and opened an investigation; I will update you "
-    "as soon as I hear back.",
-    "Sorry for the trouble! I have issued a full refund to your original payment method.",
-    "Happy to help: yes, it is. Let me know if there is anything else.",
-]
-
 
 class Command(BaseCommand):
-    help = (
-        "Load invented demo data (accounts, teams, users, a few hundred inquiries). Skips if already loaded."
-    )
+    help = "Load a demo week (accounts, teams, users, ~200 inquiries, orders). Skips if already loaded."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--inquiries", type=int, default=300)
+        parser.add_argument("--inquiries", type=int, default=200, help="Ordinary inquiries of the week.")
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, inquiries: int, seed: int, **options: Any) -> None:
@@ -209,18 +61,20 @@ class Command(BaseCommand):
             self.stdout.write("Demo data is already loaded.")
             self._print_logins()
             return
-        rng = random.Random(seed)
-        now = timezone.now()
+        now = timezone.now().replace(microsecond=0)
+        week = plan_week(seed=seed, now=now, inquiries=inquiries)
         with transaction.atomic():
             accounts, agents = self._configure()
-        channels = {a.pk: a.channels.first() for a in accounts}
-        for index in range(inquiries):
-            self._one_inquiry(rng, index, accounts, channels, agents, now)
-        self._burst(rng, accounts[0], channels[accounts[0].pk], now)
-        from inquiries.services.sweep import sweep
-
+        self._import_orders(accounts[0], week.orders, now)
+        channels = [account.channels.get() for account in accounts]
+        topics = {topic.key: topic for topic in Topic.objects.all()}
+        for planned in week.inquiries:
+            self._record(planned, accounts, channels, agents, topics, now)
+        link_inquiries(account_id=accounts[0].pk)  # recorded after their orders were imported
         sweep(now=now)
-        self.stdout.write(f"Loaded {Inquiry.objects.count()} demo inquiries.")
+        sweep_clusters(now=now, lookback=timedelta(days=8))
+        services.health.refresh_today(now=now)
+        self.stdout.write(f"Loaded {Inquiry.objects.count()} demo inquiries and {len(week.orders)} orders.")
         self._print_logins()
 
     def _print_logins(self) -> None:
@@ -318,128 +172,161 @@ class Command(BaseCommand):
             )
         return [amazon, walmart, shop], [users["alice"], users["bob"], users["carol"]]
 
-    def _one_inquiry(
+    def _import_orders(self, account: Account, orders: list[PlannedOrder], now: datetime) -> None:
+        """The orders as Amazon's own reports list them, imported as a seller would import them."""
+        stamp = "%Y-%m-%dT%H:%M:%S+00:00"
+        all_orders = [
+            "amazon-order-id\tpurchase-date\torder-status\tfulfillment-channel\tsales-channel\tsku\tquantity\tcurrency"
+        ]
+        shipments = [
+            "amazon-order-id\tshipment-id\tshipment-date\tsku\tquantity-shipped\tbuyer-email\tcarrier\ttracking-number\testimated-arrival-date"
+        ]
+        feedback = ["date\trating\tcomments\torder id\trater email"]
+        for order in orders:
+            all_orders.append(
+                "\t".join(
+                    [
+                        order.order_id,
+                        f"{order.purchased_at:{stamp}}",
+                        order.status,
+                        "Amazon" if order.fba else "Merchant",
+                        "Amazon.com",
+                        order.sku,
+                        str(order.quantity),
+                        "USD",
+                    ]
+                )
+            )
+            if order.shipped_at and order.tracking:
+                arrival = order.shipped_at + timedelta(days=3)
+                shipments.append(
+                    "\t".join(
+                        [
+                            order.order_id,
+                            f"D{order.order_id[-7:]}",
+                            f"{order.shipped_at:{stamp}}",
+                            order.sku,
+                            str(order.quantity),
+                            order.buyer_email,
+                            order.carrier,
+                            order.tracking,
+                            f"{arrival:{stamp}}",
+                        ]
+                    )
+                )
+            if order.feedback:
+                rating, comment, left_at = order.feedback
+                feedback.append(
+                    "\t".join(
+                        [f"{left_at:%Y-%m-%d}", str(rating), comment, order.order_id, order.buyer_email]
+                    )
+                )
+        for name, lines in (
+            ("amazon-all-orders", all_orders),
+            ("amazon-fba-shipments", shipments),
+            ("amazon-feedback", feedback),
+        ):
+            rejected: list[str] = []
+
+            def refuse(
+                line: int, rejection: RowRejected, name: str = name, rejected: list[str] = rejected
+            ) -> None:
+                rejected.append(f"{name} line {line}: {rejection}")
+
+            rows = parse_report(io.StringIO("\n".join(lines) + "\n"), FORMATS[name])
+            import_orders(account=account, fmt=FORMATS[name], rows=rows, on_rejected=refuse, now=now)
+            if rejected:  # the demo writes its own reports: a refused row is a bug here
+                raise CommandError("; ".join(rejected[:5]))
+
+    def _record(
         self,
-        rng: random.Random,
-        index: int,
+        planned: PlannedInquiry,
         accounts: list[Account],
-        channels: dict[int, Channel],
+        channels: list[Channel],
         agents: list[Any],
+        topics: dict[str, Topic],
         now: datetime,
     ) -> None:
-        account = rng.choices(accounts, weights=[6, 3, 2])[0]
-        channel = channels[account.pk]
-        sku, product = rng.choice(PRODUCTS)
-        _topic, subject, body = rng.choice(TEMPLATES)
-        order = f"{rng.randint(100, 999)}-{rng.randint(1000000, 9999999)}-{rng.randint(1000000, 9999999)}"
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        if account.marketplace == Marketplace.AMAZON:
-            address = (
-                f"{''.join(rng.choices('abcdefghjkmnpqrstvwxyz0123456789', k=14))}@marketplace.amazon.example"
-            )
-        else:
-            address = f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@example.com"
-        received = now - timedelta(days=rng.uniform(0, 30))
-        received = received.replace(microsecond=0)
+        account, channel = accounts[planned.account], channels[planned.account]
+        external_id = f"demo-{planned.index}"
         result = services.record_message(
             channel=channel,
             incoming=IncomingMessage(
-                external_id=f"demo-{index}-0",
+                external_id=f"{external_id}-0",
                 direction=Direction.INBOUND,
-                sender_address=address,
-                sender_name=f"{first} {last}",
-                subject=subject.format(product=product, order=order),
-                body_text=" ".join(
-                    [
-                        rng.choice(GREETINGS),
-                        body.format(product=product, order=order),
-                        rng.choice(DETAILS),
-                        rng.choice(CLOSINGS),
-                    ]
-                ),
-                received_at=received,
-                order_id=order if account.marketplace != Marketplace.SHOP else "",
-                sku=sku,
+                sender_address=planned.address,
+                sender_name=f"{planned.first_name} {planned.last_name}",
+                subject=planned.subject,
+                body_text=planned.body,
+                received_at=planned.received_at,
+                order_id=planned.order_id,
+                sku=planned.sku,
             ),
             now=now,
         )
         inquiry = result.message.inquiry
         assert inquiry is not None
-        agent = agents[2] if account.marketplace == Marketplace.SHOP else rng.choice(agents[:2])
-        if rng.random() < 0.15:
-            services.change_priority(
-                inquiry=inquiry,
-                priority=rng.choice([Priority.HIGH, Priority.URGENT]),
-                actor=agent,
-                now=received + timedelta(minutes=5),
-            )
-        if rng.random() < 0.7:
-            services.assign(
-                inquiry=inquiry, assignee=agent, actor=agent, now=received + timedelta(minutes=10)
-            )
-        # Most get a reply, some late; the newest are still waiting, which fills the queue.
-        delay = timedelta(hours=rng.choice([0.5, 1, 2, 3, 5, 8, 20, 30, 50]))
-        # Old conversations were nearly all answered and closed; the last days fill the queue.
-        answered = 0.97 if now - received > timedelta(days=3) else 0.6
-        if received + delay < now and rng.random() < answered:
-            reply_at = received + delay
-            settled = now - reply_at > timedelta(days=2)
-            status = (
-                Status.SOLVED
-                if settled and rng.random() < 0.9
-                else rng.choice([Status.SOLVED, Status.PENDING, Status.OPEN])
-            )
-            with transaction.atomic():  # accepted before its send task could see it queued
-                reply = services.reply(
-                    inquiry=inquiry, author=agent, body_text=rng.choice(REPLIES), status=status, now=reply_at
+        agent = agents[2] if account.marketplace == Marketplace.SHOP else agents[planned.index % 2]
+        first_look = planned.received_at + timedelta(minutes=4)
+        if first_look < now:
+            # The agent who picks it up files it under what the customer asks about, as agents do
+            # when the model guessed otherwise; the answer is written for that topic.
+            if inquiry.topic is None or inquiry.topic.key != planned.topic:
+                inquiry = services.change_topic(
+                    inquiry=inquiry, topic=topics[planned.topic], actor=agent, now=first_look
                 )
-                # The demo's relay: it accepts a reply seconds after it is written, and refuses
-                # one in forty for good, as a mailbox that no longer exists would.
-                if index % 40 == 7:
-                    delivery.reply_not_delivered(
-                        message_id=reply.pk,
-                        reason="550 5.1.1 <buyer>: Recipient address rejected: mailbox unavailable",
-                        now=reply_at + timedelta(seconds=20),
-                    )
-                else:
-                    delivery.accept_reply(
-                        message_id=reply.pk, at=reply_at + timedelta(seconds=5 + index % 40), now=now
-                    )
-            follow_at = reply_at + timedelta(hours=rng.uniform(1, 30))
-            if follow_at < now and rng.random() < 0.3:
-                services.record_message(
-                    channel=channel,
-                    incoming=IncomingMessage(
-                        external_id=f"demo-{index}-1",
-                        direction=Direction.INBOUND,
-                        sender_address=address,
-                        sender_name=f"{first} {last}",
-                        subject=f"Re: {subject.format(product=product, order=order)}",
-                        body_text="Thanks, but I still have not heard anything back. Any update?",
-                        received_at=follow_at,
-                        thread_id="",
-                        in_reply_to=result.message.external_id,
-                    ),
-                    now=now,
+            if planned.priority != Priority.NORMAL:
+                services.change_priority(
+                    inquiry=inquiry, priority=planned.priority, actor=agent, now=first_look
                 )
-
-    def _burst(self, rng: random.Random, account: Account, channel: Channel, now: datetime) -> None:
-        """A recent run of 'arrived cracked' complaints about one kettle: the demo's cluster."""
-        for index in range(9):
-            received = (now - timedelta(hours=rng.uniform(1, 40))).replace(microsecond=0)
-            order = f"{rng.randint(100, 999)}-{rng.randint(1000000, 9999999)}-{rng.randint(1000000, 9999999)}"
+            services.assign(inquiry=inquiry, assignee=agent, actor=agent, now=first_look)
+        if planned.reply is None:
+            return
+        self._reply(planned, planned.reply, inquiry, agent, now)
+        if planned.follow_up is not None:
+            at, text = planned.follow_up
             services.record_message(
                 channel=channel,
                 incoming=IncomingMessage(
-                    external_id=f"demo-burst-{index}",
+                    external_id=f"{external_id}-1",
                     direction=Direction.INBOUND,
-                    sender_address=f"buyer{index}{rng.randint(100, 999)}@marketplace.amazon.example",
-                    sender_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-                    subject="Kettle arrived cracked",
-                    body_text=f"My glass electric kettle arrived cracked, the glass is broken. Order {order}.",
-                    received_at=received,
-                    order_id=order,
-                    sku="AH-KETTLE-02",
+                    sender_address=planned.address,
+                    sender_name=f"{planned.first_name} {planned.last_name}",
+                    subject=f"Re: {planned.subject}" if planned.subject else "",
+                    body_text=text,
+                    received_at=at,
+                    in_reply_to=result.message.external_id,
                 ),
                 now=now,
             )
+            if planned.second_reply is not None:
+                self._reply(planned, planned.second_reply, inquiry, agent, now)
+
+    def _reply(
+        self, planned: PlannedInquiry, reply: PlannedReply, inquiry: Inquiry, agent: Any, now: datetime
+    ) -> None:
+        order = planned.order
+        text = reply.text.format(
+            first=planned.first_name,
+            product=PRODUCT_NAMES[planned.sku],
+            order=planned.order_id,
+            carrier=order.carrier if order and order.carrier else "UPS",
+            tracking=order.tracking if order and order.tracking else "1Z" + planned.order_id[-10:],
+            agent=agent.first_name,
+        )
+        with transaction.atomic():  # accepted before its send task could see it queued
+            message = services.reply(
+                inquiry=inquiry, author=agent, body_text=text, status=reply.status, now=reply.at
+            )
+            # The demo's relay: it accepts a reply seconds after it is written, and refuses
+            # one in forty for good, as a mailbox that no longer exists would.
+            if refused(planned.index):
+                delivery.reply_not_delivered(
+                    message_id=message.pk,
+                    reason="550 5.1.1 <buyer>: Recipient address rejected: mailbox unavailable",
+                    now=reply.at + timedelta(seconds=20),
+                )
+            else:
+                delivery.accept_reply(
+                    message_id=message.pk, at=reply.at + timedelta(seconds=5 + planned.index % 40), now=now
+                )
