@@ -95,7 +95,7 @@ def resolve(host: str, port: int, policy: Policy | None = None) -> list[tuple[An
     allowed = []
     refused = []
     for answer in answers:
-        address = ipaddress.ip_address(answer[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(answer[4][0]).split("%", 1)[0])
         if policy.allows(host, address):
             allowed.append(answer)
         else:
@@ -204,12 +204,12 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Http
 
 
 class SMTP(smtplib.SMTP):
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:  # type: ignore[override]
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return create_connection((host, port), timeout)
 
 
 class SMTP_SSL(smtplib.SMTP_SSL):
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:  # type: ignore[override]
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = create_connection((host, port), timeout)
         return self.context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[attr-defined]
 

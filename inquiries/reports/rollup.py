@@ -68,7 +68,7 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
     return counts, scope.rollup_as_of  # type: ignore[return-value]
 
 
-def _group(day: str, group_by: str) -> Expression:
+def _group(day: str, group_by: str) -> Expression | F:
     if group_by == "day":
         return F(day)
     if group_by == "week":

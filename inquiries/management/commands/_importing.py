@@ -182,7 +182,7 @@ class _Recorder:
                 self.held[outcome.held.pk] = (position, label)
                 self.tally.held += 1
                 self._waits(outcome)
-            elif outcome.created:
+            elif not isinstance(outcome, Held) and outcome.created:
                 created += 1
                 self.tally.imported += 1
                 self.tally.automatic += int(outcome.message.automatic)
