@@ -175,6 +175,7 @@ class _GuardedHTTPConnection(http.client.HTTPConnection):
 class _GuardedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = create_connection((self.host, self.port), self.timeout)
+        # typeshed: HTTPSConnection._context, the SSL context it was given, is private and not in the stub.
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -211,6 +212,7 @@ class SMTP(smtplib.SMTP):
 class SMTP_SSL(smtplib.SMTP_SSL):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = create_connection((host, port), timeout)
+        # typeshed: SMTP._host, the name connect() was given, is private and not in the stub.
         return self.context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[attr-defined]
 
 
