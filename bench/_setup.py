@@ -7,7 +7,7 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,11 +78,11 @@ def run_child(script: str, *args: str, **env: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
@@ -92,4 +92,4 @@ def no_broker() -> None:
     """Benchmarks measure the database work; after-commit tasks are not published."""
     from inquiries.services import queue
 
-    queue.safe_delay = lambda task, *args, **kwargs: None  # type: ignore[assignment]
+    queue.safe_delay = lambda task, *args, **kwargs: None

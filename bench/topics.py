@@ -60,7 +60,8 @@ def main() -> None:
 
     batch = list(itertools.islice(itertools.cycle(texts), args.messages))
     to_model = [text for text in batch if not ((match := classify(text, rules)) and is_decisive(match))]
-    rates, model_rates = [], []
+    rates: list[float] = []
+    model_rates: list[float] = []
     for _ in range(args.rounds):
         for texts_, out in ((batch, rates), (to_model, model_rates)):
             # CPU time of this process: what one core spends, whatever else the machine runs.

@@ -95,7 +95,7 @@ def resolve(host: str, port: int, policy: Policy | None = None) -> list[tuple[An
     allowed = []
     refused = []
     for answer in answers:
-        address = ipaddress.ip_address(answer[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(answer[4][0]).split("%", 1)[0])
         if policy.allows(host, address):
             allowed.append(answer)
         else:
@@ -175,6 +175,7 @@ class _GuardedHTTPConnection(http.client.HTTPConnection):
 class _GuardedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = create_connection((self.host, self.port), self.timeout)
+        # typeshed: HTTPSConnection._context, the SSL context it was given, is private and not in the stub.
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -204,13 +205,14 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Http
 
 
 class SMTP(smtplib.SMTP):
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:  # type: ignore[override]
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         return create_connection((host, port), timeout)
 
 
 class SMTP_SSL(smtplib.SMTP_SSL):
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:  # type: ignore[override]
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = create_connection((host, port), timeout)
+        # typeshed: SMTP._host, the name connect() was given, is private and not in the stub.
         return self.context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[attr-defined]
 
 

@@ -261,7 +261,10 @@ def _in_bucket(urgency: Urgency, now: datetime) -> Q:
 
 
 def filter_queue(
-    queryset: QuerySet[Inquiry], filters: QueueFilters, user: AbstractBaseUser, now: datetime | None = None
+    queryset: QuerySet[Inquiry],
+    filters: QueueFilters,
+    user: AbstractBaseUser | None,
+    now: datetime | None = None,
 ) -> QuerySet[Inquiry]:
     """Apply the queue's filters (the urgency filter needs `now`)."""
     conditions = Q()

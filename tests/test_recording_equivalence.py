@@ -284,10 +284,10 @@ def differences(expected: Recorded, actual: Recorded, items: Items, limit: int =
         if a == b:
             continue
         if isinstance(a, Counter):
-            rows = [[_short(dict(r), keep_inquiry=True) for r in c.elements()] for c in (a, b)]  # type: ignore[union-attr]
+            rows = [[_short(dict(r), keep_inquiry=True) for r in c.elements()] for c in (a, b)]
             out.append(f"{section}: {_only(*rows)}")
             continue
-        for key in sorted(set(a) | set(b), key=repr):  # type: ignore[arg-type]
+        for key in sorted(set(a) | set(b), key=repr):
             x, y = a.get(key), b.get(key)  # type: ignore[union-attr]
             if x != y:
                 out.append(f"{section} {key}: {_changes(x, y)}")

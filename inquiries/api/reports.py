@@ -8,6 +8,7 @@ A filter naming another team's account, team, agent or channel is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import Http404
@@ -35,7 +36,10 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> str:
         table = data.get("table") if isinstance(data, dict) else None
         if table is None:  # an error answered as CSV: one line of text

@@ -29,7 +29,8 @@ def _nice_ceiling(value: int) -> int:
     """The smallest of 1, 2, 5, 10, 20, 50... at least `value` (the top of the y axis)."""
     if value <= 1:
         return 1
-    magnitude = 10 ** math.floor(math.log10(value))
+    # int ** int is typed Any (a negative exponent gives a float); this one is never negative.
+    magnitude: int = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude

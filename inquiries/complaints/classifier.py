@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from inquiries.complaints.rules import MAX_TEXT_CHARS, CompiledRules, classify, is_decisive
 
@@ -175,7 +175,7 @@ class TrainedModel:
             raise ModelVersionError("not a stored topic model (unknown header); retrain the model")
         header_end = data.find(b"\n", len(_MAGIC))
         try:
-            metadata = json.loads(data[len(_MAGIC) : header_end]) if header_end > 0 else None
+            metadata: dict[str, Any] = json.loads(data[len(_MAGIC) : header_end]) if header_end > 0 else {}
             stored_version = metadata["sklearn_version"]
         except (ValueError, TypeError, KeyError) as exc:
             raise ModelVersionError("stored topic model has a damaged header; retrain the model") from exc

@@ -66,7 +66,8 @@ def fingerprint(text: str) -> bytes:
     hashes = np.fromiter((zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles))
     # (a * x + b) >> 32 over 64-bit wrap-around: a universal family, one row per permutation.
     permuted = (a[:, None] * hashes[None, :] + b[:, None]) >> np.uint64(32)
-    return permuted.min(axis=1).astype("<u4").tobytes()
+    signature: bytes = permuted.min(axis=1).astype("<u4").tobytes()
+    return signature
 
 
 def screening_bound(cosine_threshold: float) -> float:
@@ -86,4 +87,5 @@ def estimated_jaccard(signature: bytes, packed: bytes) -> np.ndarray:
 
     mine = np.frombuffer(signature, dtype="<u4")
     matrix = np.frombuffer(packed, dtype="<u4").reshape(-1, PERMUTATIONS)
-    return (matrix == mine).mean(axis=1)
+    similarity: np.ndarray = (matrix == mine).mean(axis=1)
+    return similarity

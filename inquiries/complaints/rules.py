@@ -270,8 +270,8 @@ def _anchors(rule: TopicRule, source: str) -> tuple[str, ...]:
         return ()  # "(very )?broken": the group may be left out
     if found:
         # "leaks?" may match "leak": an optional last letter is dropped from the anchor.
-        words = tuple(w.rstrip("?")[:-1] if w.endswith("?") else w for w in found.group(1).split("|"))
-        return tuple(w.casefold() for w in words) if all(words) else ()
+        alternatives = tuple(w.rstrip("?")[:-1] if w.endswith("?") else w for w in found.group(1).split("|"))
+        return tuple(w.casefold() for w in alternatives) if all(alternatives) else ()
     found = _LEADING_LITERAL.match(source)
     if found:
         literal = found.group(1)[:-1] if found.group(2) else found.group(1)

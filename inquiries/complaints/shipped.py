@@ -600,9 +600,13 @@ def symptoms(text: str) -> str:
 
 
 class _Message(Protocol):
-    text: str
-    language: str
-    topic: str
+    # Read-only: the messages are frozen dataclasses.
+    @property
+    def text(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
 
 
 M = TypeVar("M", bound=_Message)

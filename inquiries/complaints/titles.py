@@ -36,7 +36,8 @@ def _stop_words() -> frozenset[str]:
     # scikit-learn takes a second to import.
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return ENGLISH_STOP_WORDS | _GENERIC
+    english: frozenset[str] = ENGLISH_STOP_WORDS  # scikit-learn ships no type hints
+    return english | _GENERIC
 
 
 def top_terms(texts: Sequence[str], *, count: int = TERMS) -> list[str]:

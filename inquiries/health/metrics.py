@@ -246,7 +246,7 @@ def health_facts(account: Account, as_of: datetime, rules: Rules, *, reasons: bo
         inquiries=inquiries,
         clusters=_clusters(account.pk, as_of),
         first_reply_basis=rule is None,
-        **lists,  # type: ignore[arg-type]
+        **lists,
     )
 
 

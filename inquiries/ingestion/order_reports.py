@@ -37,7 +37,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import _csv
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inquiries.ingestion.addresses import sender_error
@@ -572,7 +575,7 @@ def _columns(header: list[str], fmt: ReportFormat) -> dict[str, tuple[int, str]]
 
 
 def _rows(
-    reader: Iterator[list[str]],
+    reader: _csv.Reader,
     width: int,
     columns: dict[str, tuple[int, str]],
     read: Reader,
@@ -587,10 +590,10 @@ def _rows(
         except StopIteration:
             return
         except csv.Error as exc:
-            line_num = reader.line_num  # type: ignore[attr-defined]
+            line_num = reader.line_num
             yield first_line, RowRejected([f"not valid CSV: {exc}"])
             continue
-        line_num = reader.line_num  # type: ignore[attr-defined]
+        line_num = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > width and any(cell.strip() for cell in row[width:]):

@@ -10,6 +10,8 @@ every transition and are never changed afterwards.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -17,6 +19,9 @@ from django.utils import timezone as dj_timezone
 
 from inquiries.models.config import Account, Topic
 from inquiries.models.inquiries import Customer, Inquiry, Message
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class TopicModel(models.Model):
@@ -92,7 +97,7 @@ class Severity(models.IntegerChoices):
 
 
 class ClusterQuerySet(models.QuerySet["Cluster"]):
-    def visible_to(self, user: settings.AUTH_USER_MODEL) -> ClusterQuerySet:  # type: ignore[valid-type]
+    def visible_to(self, user: User | AnonymousUser | None) -> ClusterQuerySet:
         """Clusters of the accounts the user may see (the same scoping as inquiries)."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
@@ -233,7 +238,7 @@ class ClusterEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("ClusterEvent rows are append-only")
         super().save(*args, **kwargs)

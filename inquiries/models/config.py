@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +12,9 @@ from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from inquiries.models.choices import ChannelKind, Marketplace, Priority, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def validate_timezone(value: str) -> None:
@@ -76,7 +80,7 @@ class Holiday(models.Model):
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
-    def visible_to(self, user: settings.AUTH_USER_MODEL) -> AccountQuerySet:  # type: ignore[valid-type]
+    def visible_to(self, user: User | AnonymousUser | None) -> AccountQuerySet:
         """Accounts of the user's teams; every other scoping in the app builds on this."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()

@@ -160,7 +160,11 @@ class MarketplacePreset(models.Model):
             errors["late_rate_target_percent"] = "A percentage between 0 and 100."
         if (self.atoz_risk_hours is None) != (self.atoz_critical_hours is None):
             errors["atoz_critical_hours"] = "Give both A-to-z thresholds, or neither."
-        elif self.atoz_risk_hours is not None and self.atoz_critical_hours <= self.atoz_risk_hours:  # type: ignore[operator]
+        elif (
+            self.atoz_risk_hours is not None
+            and self.atoz_critical_hours is not None
+            and self.atoz_critical_hours <= self.atoz_risk_hours
+        ):
             errors["atoz_critical_hours"] = "Must be longer than the risk threshold (e.g. 72 after 48)."
         if self.cluster_critical_severity < self.cluster_at_risk_severity:
             errors["cluster_critical_severity"] = "Must not be below the at-risk severity."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, OuterRef, Q, Subquery
@@ -10,6 +12,9 @@ from django.utils import timezone as dj_timezone
 
 from inquiries.models.choices import OPEN_STATUSES, Direction, Priority, Status
 from inquiries.models.config import Account, Channel, Team, Topic
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class Customer(models.Model):
@@ -28,7 +33,7 @@ class Customer(models.Model):
     def __str__(self) -> str:
         return f"{self.name} <{self.address}>" if self.name else self.address
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.address = normalise_address(self.address)
         super().save(*args, **kwargs)
 
@@ -45,7 +50,7 @@ PREVIEW_SOURCE_CHARS = 400
 
 
 class InquiryQuerySet(models.QuerySet["Inquiry"]):
-    def visible_to(self, user: settings.AUTH_USER_MODEL) -> InquiryQuerySet:  # type: ignore[valid-type]
+    def visible_to(self, user: User | AnonymousUser | None) -> InquiryQuerySet:
         """The one place that scopes inquiries: superusers see all, others their teams' accounts."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
@@ -435,7 +440,7 @@ class InquiryEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("InquiryEvent rows are append-only")
         super().save(*args, **kwargs)

@@ -192,9 +192,9 @@ def bar_chart(
     bar = max(2.0, slot * 0.62)
     for index, category in enumerate(categories):
         x = left + index * slot + (slot - bar) / 2
-        base = top + plot_h
+        base: float = top + plot_h
         for item in series:
-            value = item.values[index] or 0
+            value: float = item.values[index] or 0
             if value <= 0:
                 continue
             h = plot_h * value / ceiling

@@ -44,7 +44,7 @@ def usable(scope: ReportScope, group_by: str) -> bool:
 def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCounts], datetime] | None:
     """Compliance counts per (group, kind) from the rollup, with the instant they are as of;
     None when the rollup cannot answer this scope."""
-    if not usable(scope, group_by):
+    if not usable(scope, group_by) or scope.rollup_as_of is None:  # usable() implies a rollup instant
         return None
     day = "day" if scope.day_field == "utc" else "local_day"
     rows = SlaRollup.objects.filter(
@@ -65,10 +65,10 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
         .order_by()
     )
     counts = [ComplianceCounts.from_row(row) for row in grouped]
-    return counts, scope.rollup_as_of  # type: ignore[return-value]
+    return counts, scope.rollup_as_of
 
 
-def _group(day: str, group_by: str) -> Expression:
+def _group(day: str, group_by: str) -> Expression | F:
     if group_by == "day":
         return F(day)
     if group_by == "week":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any, cast
 
 TEXT, COUNT, PCT, SECONDS, DATE, DATETIME, KEY = "text", "count", "pct", "seconds", "date", "datetime", "key"
 # Key columns the page shows, as links.
@@ -71,7 +72,7 @@ class Table:
         return [row[index] for row in self.rows]
 
 
-def _sort_key(value: object) -> object:
+def _sort_key(value: object) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
@@ -110,7 +111,7 @@ def format_value(value: object, kind: str) -> str:
     if kind == PCT:
         return f"{value:.1f}%"
     if kind == SECONDS:
-        return duration(float(value))  # type: ignore[arg-type]
+        return duration(float(cast("float", value)))
     if kind == COUNT:
         return f"{value:,}"
     if kind == DATETIME and isinstance(value, datetime):

@@ -100,10 +100,7 @@ def load_rotas(rotas: Sequence[Rota], now: datetime) -> dict[int, assignment.Rot
         .annotate(n=Count("id"))
         .order_by()
     )
-    result = {
-        rota.pk: assignment.Rota(rota.mode, [], rota.last_assigned_id)  # type: ignore[attr-defined]
-        for rota in rotas
-    }
+    result = {rota.pk: assignment.Rota(rota.mode, [], rota.last_assigned_id) for rota in rotas}
     by_pk = {rota.pk: rota for rota in rotas}
     for member in members:
         rota = by_pk[member.rota_id]

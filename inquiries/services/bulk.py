@@ -17,14 +17,16 @@ import weakref
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models, transaction
 from django.db.models.expressions import DatabaseDefault
 from psycopg.types.json import Jsonb
 
+_M = TypeVar("_M", bound=models.Model)
 
-def unsaved(model: type[models.Model], /, **values: object) -> models.Model:
+
+def unsaved(model: type[_M], /, **values: object) -> _M:
     """`model(**values)`, built the cheaper way: the rows an import writes per message.
 
     Django's keyword constructor looks at every field of the model by name; for the wide rows

@@ -230,7 +230,7 @@ def render_digest(digest: Digest) -> EmailMultiAlternatives:
         subject=digest.subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[digest.subscription.user.email],  # type: ignore[attr-defined]
+        to=[digest.subscription.user.email],
         headers={"Auto-Submitted": "auto-generated", "X-Cstracker-Loop": "report-digest"},
     )
     mail.attach_alternative(html, "text/html")

@@ -113,7 +113,7 @@ def record_mail(
             incoming = replace(incoming, automatic=True, automatic_reason=LOOP_GUARD_REASON)
     with transaction.atomic():
         result = record_message(channel=channel, incoming=incoming, now=now)
-        if result.created and incoming.automatic:
+        if isinstance(result, RecordResult) and result.created and incoming.automatic:
             # Maybe a delivery report about one of our replies, which may bounce it.
             from inquiries.services.delivery import record_delivery_report
 

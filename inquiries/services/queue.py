@@ -8,6 +8,7 @@ every task of `inquiries.tasks` when the process started.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task, current_app
 from django.db import transaction
@@ -43,5 +44,5 @@ def enqueue_after_commit(task_name: str, *args: object, queue: str | None = None
     task would have done, so a failed publish is not an error for the caller.
     """
     task = registered_task(task_name)
-    options = {"queue": queue} if queue else {}
+    options: dict[str, Any] = {"queue": queue} if queue else {}
     transaction.on_commit(lambda: safe_delay(task, *args, **options), robust=True)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import template
 
 from inquiries import display
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 register = template.Library()
 
 
 @register.filter
-def can_use_admin(user: object) -> bool:
+def can_use_admin(user: User | AnonymousUser) -> bool:
     """Whether the admin would show this user anything: staff with at least one permission.
 
     ``is_staff`` alone lets a user log into the admin, where someone without permissions reads
@@ -19,7 +24,7 @@ def can_use_admin(user: object) -> bool:
     """
     if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)):
         return False
-    return bool(user.is_superuser or user.get_all_permissions())  # type: ignore[attr-defined]
+    return bool(user.is_superuser or user.get_all_permissions())
 
 
 @register.filter

@@ -205,7 +205,7 @@ def test_bounded_repetition_of_a_group_is_allowed():
         (TopicRule("damaged", "   ", "keyword", "en"), "the pattern is empty"),
         (TopicRule("", "cracked", "keyword", "en"), "the topic is empty"),
         (TopicRule("damaged", "cracked", "keyword", "en", weight=0), "weight must be a positive"),
-        (TopicRule("damaged", "cracked", "glob", "en"), "kind must be"),  # type: ignore[arg-type]
+        (TopicRule("damaged", "cracked", "glob", "en"), "kind must be"),  # type: ignore[arg-type]  # an invalid kind, on purpose
         (TopicRule("damaged", "x?", "regex", "en"), "matches empty text"),
         (TopicRule("refund", "*", "keyword", "en"), r"keyword rule '\*' \(refund, en\): a keyword needs"),
     ],

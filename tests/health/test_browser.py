@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from inquiries import models as m
 from inquiries.services import complaints
@@ -100,10 +101,10 @@ def log_in(page: Page, base_url: str, username: str) -> None:
 
 
 def test_the_health_page_shows_reasons_and_a_working_rescue_list(
-    page: Page, live_server: object, seller
+    page: Page, live_server: LiveServer, seller
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base, "maria")
     page.get_by_role("link", name="Health", exact=True).click()
     page.get_by_role("link", name="Acme on Amazon US").click()
@@ -144,10 +145,10 @@ def test_the_health_page_shows_reasons_and_a_working_rescue_list(
 
 
 def test_the_page_shows_marketplace_metrics_and_house_indicators_apart_and_no_data_as_a_state(
-    page: Page, live_server: object, amazon: m.Account, channel: m.Channel, agent: object
+    page: Page, live_server: LiveServer, amazon: m.Account, channel: m.Channel, agent: object
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base, agent.username)  # type: ignore[attr-defined]
 
     # A new account: nothing to measure, no snapshot yet. The overview computes it now.

@@ -162,7 +162,7 @@ def configured_broker() -> str:
 def reset_producer_pool(app: object) -> None:
     """Forget cached broker connections so a changed broker_url takes effect in this process."""
     app._pool = None  # type: ignore[attr-defined]
-    amqp = app.__dict__.get("amqp")  # type: ignore[attr-defined]
+    amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
 

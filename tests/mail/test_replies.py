@@ -96,7 +96,7 @@ def test_the_reply_is_only_queued_inside_the_transaction_and_sent_after_commit(
 
     assert message.delivery_state == m.Message.DeliveryState.QUEUED
     assert smtp_sink.messages == []
-    assert len(message.callbacks) == 1  # type: ignore[attr-defined]
+    assert len(message.callbacks) == 1
 
 
 def test_a_note_is_never_sent(inquiry, agent, smtp_sink, django_capture_on_commit_callbacks):

@@ -4,6 +4,7 @@ an Amazon account of team A."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,7 @@ def sample(name: str) -> Path:
     return SAMPLES / f"{name}.txt"
 
 
-def import_sample(
-    account: m.Account, name: str, **options: object
-) -> tuple[OrderImport, list[tuple[int, str]]]:
+def import_sample(account: m.Account, name: str, **options: Any) -> tuple[OrderImport, list[tuple[int, str]]]:
     """Import tests/orders/samples/NAME.txt into the account: the result and the rejections."""
     rejected: list[tuple[int, str]] = []
     with open_csv(sample(name)) as stream:
@@ -30,7 +29,7 @@ def import_sample(
             fmt=FORMATS[name],
             rows=parse_report(stream, FORMATS[name], zone=account.timezone),
             on_rejected=lambda line, rejection: rejected.append((line, rejection.reason)),
-            **options,  # type: ignore[arg-type]
+            **options,
         )
     return result, rejected
 

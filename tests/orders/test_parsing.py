@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,9 @@ ORDER_HEADER = "amazon-order-id\tpurchase-date\torder-status\tsku\tquantity\tite
 
 
 def parsed(
-    text: str, fmt: order_reports.ReportFormat = ALL_ORDERS, **options: object
+    text: str, fmt: order_reports.ReportFormat = ALL_ORDERS, **options: Any
 ) -> list[tuple[int, object]]:
-    return list(parse_report(io.StringIO(text), fmt, **options))  # type: ignore[arg-type]
+    return list(parse_report(io.StringIO(text), fmt, **options))
 
 
 def test_a_row_reads_into_an_order_and_its_line():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from inquiries import models as m
 from inquiries import services
@@ -107,10 +108,10 @@ def demo(channel: m.Channel, team: m.Team, agent: object, teammate: object, poli
 
 
 def test_an_agent_filters_opens_and_replies_and_the_first_reply_clock_stops_once_delivered(
-    page: Page, live_server: object, demo: dict, dialogs: list[str]
+    page: Page, live_server: LiveServer, demo: dict, dialogs: list[str]
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base)
     assert page.evaluate("typeof htmx") == "object"  # served by the app, not a CDN
 
@@ -157,10 +158,10 @@ def test_an_agent_filters_opens_and_replies_and_the_first_reply_clock_stops_once
 
 
 def test_the_inquiry_page_shows_clocks_in_two_zones_and_marks_no_response_needed(
-    page: Page, live_server: object, demo: dict, agent: object, dialogs: list[str]
+    page: Page, live_server: LiveServer, demo: dict, agent: object, dialogs: list[str]
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     kettle = demo["kettle"]
     now = timezone.now()
     factories.delivered_reply(
@@ -232,14 +233,14 @@ Content-Type: text/html; charset=utf-8
 
 def test_hostile_subjects_and_html_render_as_inert_text(
     page: Page,
-    live_server: object,
+    live_server: LiveServer,
     channel: m.Channel,
     agent: object,
     policy: m.SlaPolicy,
     dialogs: list[str],
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     from_email = services.record_message(
         channel=channel,
         incoming=parse_email(HOSTILE_EMAIL, received_at=timezone.now() - timedelta(minutes=5)),
@@ -278,13 +279,13 @@ def test_hostile_subjects_and_html_render_as_inert_text(
 
 def test_the_refresh_keeps_filters_selection_and_scroll(
     page: Page,
-    live_server: object,
+    live_server: LiveServer,
     channel: m.Channel,
     agent: object,
     policy: m.SlaPolicy,
     dialogs: list[str],
 ) -> None:
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     for i in range(12):
         inbound(
             channel,
@@ -320,9 +321,9 @@ def test_the_refresh_keeps_filters_selection_and_scroll(
 
 
 def test_a_claims_the_current_row_from_the_keyboard(
-    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy
+    page: Page, live_server: LiveServer, channel: m.Channel, agent: object, policy: m.SlaPolicy
 ) -> None:
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     first = inbound(channel, sender_address="a@example.com", subject="First", ago=timedelta(minutes=30))
     inbound(channel, sender_address="b@example.com", subject="Second", ago=timedelta(minutes=5))
     log_in(page, base)
@@ -335,9 +336,9 @@ def test_a_claims_the_current_row_from_the_keyboard(
 
 
 def test_a_poll_after_the_session_expired_goes_to_the_login_page(
-    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy
+    page: Page, live_server: LiveServer, channel: m.Channel, agent: object, policy: m.SlaPolicy
 ) -> None:
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     inbound(channel, subject="Anything")
     page.clock.install()
     log_in(page, base)

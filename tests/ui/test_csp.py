@@ -4,7 +4,9 @@ it: a real browser opens each kind of page and no violation is reported."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import Page
+from pytest_django.live_server_helper import LiveServer
 
 from inquiries import models as m
 from tests.conftest import token_client
@@ -44,10 +46,15 @@ def test_the_api_docs_load_nothing_from_outside(agent):
 
 
 def test_the_pages_work_under_the_policy_in_a_real_browser(
-    page: Page, live_server: object, channel: m.Channel, agent: object, superuser: object, policy: m.SlaPolicy
+    page: Page,
+    live_server: LiveServer,
+    channel: m.Channel,
+    agent: User,
+    superuser: User,
+    policy: m.SlaPolicy,
 ):
     inquiry = inbound(channel, subject="Lid broken")
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     watch(page)
     log_in(page, base)
     pages = ["/", f"/inquiries/{inquiry.pk}/", "/clusters/", "/health/", "/reports/", "/notifications/"]
@@ -67,21 +74,21 @@ def test_the_pages_work_under_the_policy_in_a_real_browser(
     assert page.locator(".swagger-ui").count() == 1  # Swagger UI rendered from its script file
 
 
-def log_in_admin(page: Page, base: str, user: object) -> None:
+def log_in_admin(page: Page, base: str, user: User) -> None:
     page.goto(f"{base}/admin/login/")
-    page.fill("#id_username", user.username)  # type: ignore[attr-defined]
+    page.fill("#id_username", user.username)
     page.fill("#id_password", "password")
     page.click("input[type=submit]")
     page.wait_for_url(f"{base}/admin/")
 
 
 def test_an_embedded_picture_shows_in_the_formatted_version(
-    page: Page, live_server: object, channel: m.Channel, agent: object, policy: m.SlaPolicy
+    page: Page, live_server: LiveServer, channel: m.Channel, agent: User, policy: m.SlaPolicy
 ):
     from tests.ui.test_inline_images import with_picture
 
     inquiry = with_picture(channel)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     watch(page)
     log_in(page, base)
     page.goto(f"{base}/inquiries/{inquiry.pk}/")

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from inquiries import models as m
 from tests import factories
@@ -45,13 +46,13 @@ WIDEST = """() => [...document.querySelectorAll("body *")]
   .slice(0, 8).map((el) => el.tagName + "." + el.className + " " + Math.round(el.getBoundingClientRect().right))"""
 
 
-def test_the_cluster_pages_columns_never_overlap(page: Page, live_server: object, channel, agent) -> None:
+def test_the_cluster_pages_columns_never_overlap(page: Page, live_server: LiveServer, channel, agent) -> None:
     quality = m.Topic.objects.get_or_create(key="quality", defaults={"name": "Product quality"})[0]
     cluster = make_cluster(channel, quality, sku="LONG-SKU-WITHOUT-SPACES-0123456789", members=3)
     for n, member in enumerate(cluster.members.select_related("inquiry__customer")):
         member.inquiry.customer.address = f"{n}.{LONG_ADDRESS}"
         member.inquiry.customer.save()
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base)
 
     for width in (1440, 1024, 390):
@@ -66,7 +67,7 @@ def test_the_cluster_pages_columns_never_overlap(page: Page, live_server: object
 
 
 def test_queue_inquiry_and_health_fit_a_390_px_phone(
-    page: Page, live_server: object, channel, agent, policy
+    page: Page, live_server: LiveServer, channel, agent, policy
 ) -> None:
     inquiry = inbound(
         channel,
@@ -76,7 +77,7 @@ def test_queue_inquiry_and_health_fit_a_390_px_phone(
         order_id="113-4470123-5521113-4470123",
         ago=timedelta(hours=3),
     )
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base)
     page.set_viewport_size({"width": 390, "height": 844})
 
@@ -98,7 +99,7 @@ def test_queue_inquiry_and_health_fit_a_390_px_phone(
 
 
 def test_the_bell_menu_marks_items_read_and_shows_the_zero_state(
-    page: Page, live_server: object, agent
+    page: Page, live_server: LiveServer, agent
 ) -> None:
     for n in range(2):
         m.Notification.objects.create(
@@ -108,7 +109,7 @@ def test_the_bell_menu_marks_items_read_and_shows_the_zero_state(
             url="/",
             dedupe_key=str(n),
         )
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base)
     bell = page.locator("summary.bell")
     expect(bell).to_have_attribute("aria-label", "Notifications: 2 unread")
@@ -144,7 +145,7 @@ def test_the_bell_menu_marks_items_read_and_shows_the_zero_state(
 
 
 def test_compact_rows_are_one_line_and_comfortable_rows_show_the_preview(
-    page: Page, live_server: object, channel, agent, policy
+    page: Page, live_server: LiveServer, channel, agent, policy
 ) -> None:
     for n in range(5):
         inbound(
@@ -153,7 +154,7 @@ def test_compact_rows_are_one_line_and_comfortable_rows_show_the_preview(
             body_text=f"Customer words number {n} " * 8,
             ago=timedelta(minutes=n),
         )
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base)
     rows = page.locator("#rows tr")
     expect(rows.first.locator(".preview")).to_be_visible()
@@ -170,10 +171,10 @@ def test_compact_rows_are_one_line_and_comfortable_rows_show_the_preview(
 
 
 def test_the_policy_editor_takes_hours_minutes_and_ticked_priorities(
-    page: Page, live_server: object, superuser
+    page: Page, live_server: LiveServer, superuser
 ) -> None:
     policy = factories.policy_with_targets(first_reply=8 * 3600, next_reply=None, resolution=None)
-    base = live_server.url  # type: ignore[attr-defined]
+    base = live_server.url
     log_in(page, base, username="root")
     page.goto(f"{base}/admin/inquiries/slapolicy/{policy.pk}/change/")
 

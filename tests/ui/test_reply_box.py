@@ -4,7 +4,9 @@ of Amazon's buyer-messaging warnings (issue 23 points 1 and 3)."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from inquiries import models as m
 from tests.ui.conftest import inbound
@@ -25,10 +27,10 @@ def tab_to(page: Page, name: str) -> None:
 
 def test_an_agent_inserts_a_macro_fills_its_gap_and_sends_it_by_keyboard_alone(
     page: Page,
-    live_server: object,
+    live_server: LiveServer,
     channel: m.Channel,
     team: m.Team,
-    agent: object,
+    agent: User,
     dialogs: list[str],  # noqa: F811
 ) -> None:
     inquiry = inbound(channel, sender_name=f"Ana {HOSTILE}", subject="Where is my parcel?")
@@ -44,8 +46,8 @@ def test_an_agent_inserts_a_macro_fills_its_gap_and_sends_it_by_keyboard_alone(
         team=team,
         set_priority=m.Priority.HIGH,
     )
-    log_in(page, live_server.url)  # type: ignore[attr-defined]
-    page.goto(f"{live_server.url}/inquiries/{inquiry.pk}/")  # type: ignore[attr-defined]
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/inquiries/{inquiry.pk}/")
 
     page.keyboard.press("m")
     expect(page.locator("#macro-search")).to_be_focused()
@@ -72,16 +74,16 @@ def test_an_agent_inserts_a_macro_fills_its_gap_and_sends_it_by_keyboard_alone(
 
 def test_an_agent_confirms_amazon_warnings_before_the_reply_is_sent(
     page: Page,
-    live_server: object,
+    live_server: LiveServer,
     channel: m.Channel,
-    agent: object,
+    agent: User,
     dialogs: list[str],  # noqa: F811
 ) -> None:
     channel.account.marketplace = m.Marketplace.AMAZON
     channel.account.save()
     inquiry = inbound(channel, subject="Broken lid")
-    log_in(page, live_server.url)  # type: ignore[attr-defined]
-    page.goto(f"{live_server.url}/inquiries/{inquiry.pk}/")  # type: ignore[attr-defined]
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/inquiries/{inquiry.pk}/")
 
     text = "New lid sent! If you're happy, please leave us a 5-star review. Questions: help@acme.com"
     page.get_by_label("Reply to the customer").fill(text)

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from django.conf import settings
 from django.core.management.base import CommandError
@@ -182,7 +182,7 @@ class _Recorder:
                 self.held[outcome.held.pk] = (position, label)
                 self.tally.held += 1
                 self._waits(outcome)
-            elif outcome.created:
+            elif not isinstance(outcome, Held) and outcome.created:
                 created += 1
                 self.tally.imported += 1
                 self.tally.automatic += int(outcome.message.automatic)
@@ -230,10 +230,14 @@ def database_lost(exc: DatabaseError, tally: Tally | OrderImport, resume: str) -
     )
 
 
-def quietly_abort(recorder: object) -> None:
+class _Abortable(Protocol):
+    def abort(self) -> None: ...
+
+
+def quietly_abort(recorder: _Abortable) -> None:
     """Stop a recorder after a failure; with the database gone, stopping may fail too."""
     with contextlib.suppress(DatabaseError):
-        recorder.abort()  # type: ignore[attr-defined]
+        recorder.abort()
 
 
 class BatchRecorder(_Recorder):

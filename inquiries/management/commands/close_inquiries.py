@@ -59,7 +59,7 @@ class Command(BaseCommand):
             statuses=tuple(options["status"] or OPEN_STATUSES),
             topic=options["topic"] or "",
         )
-        matching = filter_queue(Inquiry.objects.all(), filters, user=None)  # type: ignore[arg-type]
+        matching = filter_queue(Inquiry.objects.all(), filters, user=None)
         if options["before"]:
             midnight = datetime.combine(
                 options["before"], datetime.min.time(), tzinfo=ZoneInfo(account.timezone)

@@ -132,7 +132,7 @@ class Command(BaseCommand):
             return
         tally = Tally()
         recorder = BatchRecorder(target, tally)
-        meter = Progress(self.stdout._out, None, enabled=progress)  # type: ignore[attr-defined]
+        meter = Progress(self.stdout._out, None, enabled=progress)  # type: ignore[arg-type]  # django-stubs: OutputWrapper._out is the wrapped stream, typed as a Callable
         with open_csv(file) as stream:
             try:
                 for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):

@@ -92,7 +92,7 @@ class Command(BaseCommand):
         if writers is None:
             writers = 2 if total >= PARALLEL_FROM_BYTES else 1
         recorder = recorder_for(target, tally, writers=writers)
-        meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[attr-defined]
+        meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[arg-type]  # django-stubs: OutputWrapper._out is the wrapped stream, typed as a Callable
         done_bytes = 0
         # The parser processes classify by the topic rules too, alongside the database writes:
         # the messages that may open an inquiry, which is what a topic is for (a reply, a

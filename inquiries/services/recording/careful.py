@@ -276,7 +276,7 @@ def _inquiry_of_message(messages: object) -> Inquiry | None:
         messages.select_related("inquiry__customer", "inquiry__account")
         .order_by("-received_at", "-id")
         .first()
-    )  # type: ignore[attr-defined]
+    )
     return message.inquiry if message is not None else None
 
 

@@ -106,7 +106,7 @@ def _attach_customers(openings: list[Opening], names: dict[tuple[int, str], str]
     known = load()
     missing = [
         Customer(account_id=account, address=address, name=names.get((account, address), ""))
-        for account, address in wanted  # type: ignore[misc]
+        for account, address in wanted
         if (account, address) not in known
     ]
     if missing:
@@ -117,7 +117,7 @@ def _attach_customers(openings: list[Opening], names: dict[tuple[int, str], str]
             customer.name = names[key]
             Customer.objects.filter(pk=customer.pk, name="").update(name=customer.name)
     for item, key in zip(openings, keys, strict=True):
-        item.customer = known[key]  # type: ignore[index]
+        item.customer = known[key]
 
 
 def _without_order_follow_ups(openings: list[Opening], careful: list[int]) -> list[Opening]:

@@ -190,7 +190,9 @@ def record_messages(
             for index in one_by_one:
                 channel, incoming = items[index]
                 try:
-                    outcome = record_one(channel=channel, incoming=incoming, now=now, unseen=unseen(index))
+                    outcome: Outcome = record_one(
+                        channel=channel, incoming=incoming, now=now, unseen=unseen(index)
+                    )
                 except Rejected as exc:
                     outcome = exc
                 results[index] = outcome

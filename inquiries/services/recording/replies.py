@@ -199,7 +199,7 @@ def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
                 "message_id": f.message.pk,
                 "at": f.at,
                 "kind": rules.message_event_kind(f.message),
-            }  # type: ignore[union-attr]
+            }
         )
         events += f.caught_up
         events += clocks.started_event_values(f.started)
