@@ -44,7 +44,7 @@ FIRST_DAY, LAST_DAY = date(2026, 3, 1), date(2026, 3, 9)
 
 
 @pytest.fixture
-def office(account, team, manager, agent) -> m.Channel:
+def office(account, team, manager, agent):
     calendar = factories.CalendarFactory(
         name="Office", timezone="UTC", is_24x7=False, hours={str(d): [["09:00", "17:00"]] for d in range(5)}
     )
@@ -59,7 +59,7 @@ def converse(channel: m.Channel, agent: object, conversations: list[tuple[dateti
         reply(inquiry, agent, answered)
 
 
-def scope_for(manager: object, hours: str):
+def scope_for(manager, hours: str):
     choices = ReportChoices.load(manager)
     scope = make_scope(
         accounts=choices.accounts, first_day=FIRST_DAY, last_day=LAST_DAY, now=NOW, hours=hours

@@ -64,7 +64,7 @@ def test_an_entry_that_is_neither_domain_nor_address_is_refused_naming_its_line(
 
 
 @pytest.fixture
-def amazon(db: None) -> m.Account:
+def amazon(db):
     policy_with_targets(first_reply=3600, next_reply=7200, resolution=86400)
     return AccountFactory(marketplace=m.Marketplace.AMAZON)
 
