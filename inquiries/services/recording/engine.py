@@ -213,7 +213,10 @@ def record_messages(
         naming = {
             result.message.inquiry_id
             for result, (_, incoming) in zip(results, items, strict=True)
-            if isinstance(result, RecordResult) and result.created and incoming.order_id
+            if isinstance(result, RecordResult)
+            and result.created
+            and incoming.order_id
+            and result.message.inquiry_id is not None
         }
         if naming:
             orders.link_inquiries(inquiry_ids=sorted(naming))
