@@ -7,17 +7,20 @@ read-only here; they change through the app's services so every change has its e
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
 from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, SlaTargetFormSet, deadline_preview
 from inquiries.services.config import (
+    RECOMPUTE_IN_FOREGROUND_MOST,
     create_account,
     create_channel,
     delete_calendar,
@@ -250,7 +253,12 @@ class SlaPolicyAdmin(ConfigurationAdmin):
         apply_to_open = form.cleaned_data.get("apply_to_open", True)
         count = save_policy(policy=obj, apply_to_open=apply_to_open)
         if apply_to_open:
-            messages.info(request, RECOMPUTING.format(count))
+            progress = (
+                " Its progress shows on the SLA policies page."
+                if count > RECOMPUTE_IN_FOREGROUND_MOST
+                else ""
+            )
+            messages.info(request, RECOMPUTING.format(count) + progress)
         else:
             messages.info(
                 request, "Saved; the open inquiries keep their deadlines (new ones use this policy)."
@@ -258,6 +266,38 @@ class SlaPolicyAdmin(ConfigurationAdmin):
 
     def delete_model(self, request: HttpRequest, obj: m.SlaPolicy) -> None:
         messages.info(request, RECOMPUTING.format(delete_policy(policy=obj)))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if request.method == "GET":
+            show_recompute_progress(request)
+        return super().changelist_view(request, extra_context)
+
+
+RECOMPUTE_SHOWN_AFTER_FINISH = timedelta(hours=1)
+
+
+def show_recompute_progress(request: HttpRequest) -> None:
+    """How far the background recomputes are (the worker stores it as it goes), as messages on the
+    SLA policies page: those running and those that finished in the last hour."""
+    now = timezone.now()
+    runs = m.RecomputeRun.objects.filter(
+        Q(finished_at__isnull=True) | Q(finished_at__gte=now - RECOMPUTE_SHOWN_AFTER_FINISH)
+    )[:5]
+    for run in runs:
+        started = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M")
+        if run.finished_at is None:
+            messages.info(
+                request,
+                f"Recomputing clocks in the background after {run.reason}: {run.done:,} of {run.total:,} "
+                f"open inquiries done (started {started}; refresh to follow).",
+            )
+        else:
+            finished = timezone.localtime(run.finished_at).strftime("%H:%M")
+            messages.info(
+                request,
+                f"Recomputed clocks after {run.reason}: {run.done:,} of {run.total:,} open inquiries "
+                f"(started {started}, finished {finished}).",
+            )
 
 
 @admin.register(m.Clock)

@@ -162,6 +162,7 @@ RULES: dict[type[Model], Any] = {
     m.TopicModel: Shared(),
     m.MarketplacePreset: Shared(),
     m.FailedTask: Shared(),
+    m.RecomputeRun: Shared(),  # progress counts only; its reason names no account's data
     m.SlaRollupState: Shared(),
     m.ClusterSweepState: Shared(),
 }

@@ -53,11 +53,11 @@ def notify_events(event_ids: list[int]) -> int:
 
 
 @shared_task(**TASK_OPTIONS)
-def recompute_clocks(inquiry_ids: list[int] | None = None) -> int:
+def recompute_clocks(inquiry_ids: list[int] | None = None, run_id: int | None = None) -> int:
     from inquiries.services.clocks import inquiries_with_running_clocks, recompute_many
 
     return recompute_many(
-        inquiry_ids=inquiry_ids if inquiry_ids is not None else inquiries_with_running_clocks()
+        inquiry_ids=inquiry_ids if inquiry_ids is not None else inquiries_with_running_clocks(), run_id=run_id
     )
 
 

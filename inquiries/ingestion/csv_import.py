@@ -66,18 +66,32 @@ CSV_FIELD_LIMIT = 8 * 1024 * 1024
 CSV_PRESETS: dict[str, dict[str, str]] = {
     # Our own column names.
     "cstracker": {name: name for name in FIELDS},
-    # Examples of how a marketplace or helpdesk export maps; the header names are plausible
-    # guesses, not a published format: adjust them to the file in hand.
+    # A conversation log of any tool: one row per message, the conversation's id on each row
+    # (replies thread by it), who wrote it, inbound/outbound/note (or customer/agent), when.
+    "conversation": {
+        "external_id": "message_id",
+        "thread_id": "thread_id",
+        "sender_address": "author",
+        "direction": "direction",
+        "received_at": "timestamp",
+        "body_text": "text",
+    },
+    # An Amazon-style buyer-message export: the order id threads a conversation (it is the
+    # thread id too), so the seller's reply rows (Direction "Seller") attach to the buyer's
+    # messages about that order, also when they come first in the file.
     "amazon": {
         "external_id": "Message ID",
         "order_id": "Order ID",
+        "thread_id": "Order ID",
+        "direction": "Direction",
         "sender_name": "Buyer Name",
         "sender_address": "Buyer Email",
         "subject": "Subject",
         "body_text": "Message",
         "received_at": "Date",
-        "direction": "Direction",
     },
+    # Zendesk's ticket CSV (one row per ticket, its description): a starting point to adjust;
+    # for comments and statuses use the JSON export (preset zendesk-json).
     "zendesk": {
         "external_id": "Id",
         "thread_id": "Id",

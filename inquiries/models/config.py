@@ -350,3 +350,23 @@ class SlaTarget(models.Model):
         }
         if errors:
             raise ValidationError(errors)
+
+
+class RecomputeRun(models.Model):
+    """One background recompute of open inquiries after a configuration change, with its progress,
+    so that an admin sees how far a long one has got (the worker writes `done` as it goes)."""
+
+    reason = models.CharField(max_length=200, help_text="What was changed, e.g. the policy's name.")
+    total = models.PositiveIntegerField(help_text="Open inquiries to recompute.")
+    done = models.PositiveIntegerField(default=0, help_text="Inquiries recomputed so far.")
+    started_at = models.DateTimeField(default=dj_timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=models.F("total")), name="recompute_done_le_total")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.done} of {self.total}"

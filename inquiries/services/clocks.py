@@ -18,10 +18,11 @@ from datetime import datetime, time
 
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from inquiries.models import (
+    OPEN_STATUSES,
     Account,
     Calendar,
     Clock,
@@ -32,6 +33,7 @@ from inquiries.models import (
     Inquiry,
     InquiryEvent,
     Message,
+    RecomputeRun,
     SlaPolicy,
     SlaTarget,
     Status,
@@ -1004,20 +1006,83 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
                     due_at=clock.due_at.isoformat(),
                 )
             )
+    started = _start_missing_clocks(inquiry=inquiry, policy=policy, now=now)
+    events.extend(started_events(started))
+    for clock in started:
+        if clock.state != ClockState.PAUSED:
+            events.extend(_live_events(clock, now))
+            clock.save(update_fields=["state", "breached_at"])
     InquiryEvent.objects.bulk_create(events)
     refresh_urgency([inquiry.pk])
-    return changed
+    return changed + len(started)
+
+
+def _start_missing_clocks(*, inquiry: Inquiry, policy: SlaPolicy | None, now: datetime) -> list[Clock]:
+    """Saved clocks for what the policy measures and an open inquiry has no clock for yet (a
+    policy that now sets a resolution target, or the first policy of inquiries that had none),
+    started when they would have started had the policy applied from the beginning: resolution
+    at the opening, first reply at the first customer message while nobody has replied, next
+    reply at the oldest customer message after the last reply. A resolution clock of a pending
+    inquiry starts paused now (the wait on the customer began before; its start is not stored)."""
+    if policy is None or inquiry.status not in OPEN_STATUSES:
+        return []
+    clocks = list(inquiry.clocks.values_list("kind", "state"))
+    kinds = {kind for kind, _ in clocks if kind != ClockKind.MARKETPLACE_REPLY}
+    replying = any(
+        kind in (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY) and state in ACTIVE for kind, state in clocks
+    )
+    customer = inquiry.messages.filter(direction=Direction.INBOUND, automatic=False).order_by(
+        "received_at", "pk"
+    )
+    plans: list[tuple[str, datetime, Message | None]] = []
+    if ClockKind.RESOLUTION not in kinds:
+        plans.append((ClockKind.RESOLUTION, inquiry.opened_at, None))
+    if not replying:
+        if inquiry.last_reply_at is None:
+            first = customer.first() if ClockKind.FIRST_REPLY not in kinds else None
+            if first is not None:
+                plans.append((ClockKind.FIRST_REPLY, first.received_at, first))
+        else:
+            waiting = customer.filter(received_at__gt=inquiry.last_reply_at).first()
+            if waiting is not None:
+                plans.append((ClockKind.NEXT_REPLY, waiting.received_at, waiting))
+    calendar = business_calendar(policy.calendar)
+    new = []
+    for kind, started_at, message in plans:
+        target = _target(policy, inquiry.priority, kind)
+        if not target:
+            continue
+        clock = _scheduled_clock(
+            inquiry=inquiry,
+            kind=kind,
+            started_at=started_at,
+            target_seconds=target,
+            calendar_row=policy.calendar,
+            calendar=calendar,
+            warn_ratio=policy.warn_ratio,
+            policy=policy,
+            message=message,
+        )
+        if kind == ClockKind.RESOLUTION and inquiry.status == Status.PENDING:
+            clock.state, clock.paused_at = ClockState.PAUSED, max(now, started_at)
+        clock.save()
+        new.append(clock)
+    return new
 
 
 RECOMPUTE_PROGRESS_EVERY = 500
 
 
-def recompute_many(*, inquiry_ids: Iterable[int], now: datetime | None = None) -> int:
+def recompute_many(
+    *, inquiry_ids: Iterable[int], now: datetime | None = None, run_id: int | None = None
+) -> int:
     """Recompute each inquiry's running clocks, one transaction each; logs its progress every
-    `RECOMPUTE_PROGRESS_EVERY` inquiries (a policy change may move thousands)."""
+    `RECOMPUTE_PROGRESS_EVERY` inquiries (a policy change may move thousands) and, given the
+    `RecomputeRun` a background recompute was started with, stores it there for the admin."""
     now = now or timezone.now()
     total = len(inquiry_ids) if isinstance(inquiry_ids, Sized) else None
-    changed = 0
+    runs = RecomputeRun.objects.filter(pk=run_id)
+    changed = done = 0
     for done, inquiry_id in enumerate(inquiry_ids, 1):
         with transaction.atomic():
             inquiry = Inquiry.objects.select_for_update().filter(pk=inquiry_id).first()
@@ -1025,6 +1090,10 @@ def recompute_many(*, inquiry_ids: Iterable[int], now: datetime | None = None) -
                 changed += recompute_inquiry(inquiry=inquiry, now=now)
         if done % RECOMPUTE_PROGRESS_EVERY == 0:
             logger.info("recompute: %d of %s inquiries done, %d clocks moved", done, total or "?", changed)
+            if run_id is not None:
+                runs.update(done=Least(done, F("total")))
+    if run_id is not None:
+        runs.update(done=Least(done, F("total")), finished_at=timezone.now())
     return changed
 
 

@@ -16,7 +16,18 @@ from django.db import transaction
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
-from inquiries.models import Account, Calendar, Channel, ChannelKind, Holiday, Priority, SlaPolicy, SlaTarget
+from inquiries.models import (
+    Account,
+    Calendar,
+    Channel,
+    ChannelKind,
+    Holiday,
+    Inquiry,
+    Priority,
+    RecomputeRun,
+    SlaPolicy,
+    SlaTarget,
+)
 from inquiries.services.clocks import inquiries_with_running_clocks
 from inquiries.services.errors import Conflict
 from inquiries.services.queue import enqueue_after_commit
@@ -103,16 +114,27 @@ def save_policy(
 
 @transaction.atomic
 def policy_changed(*, policy: SlaPolicy, apply_to_open: bool = True) -> int:
-    """Every open inquiry may now pick a different policy, so all running clocks are recomputed
-    (on the background queue, after commit), unless `apply_to_open` is False."""
+    """Every open inquiry may now pick a different policy, so all running clocks are recomputed,
+    clocks the policy measures and an open inquiry lacks are started, and clocks for targets it
+    no longer has are cancelled (on the background queue, after commit), unless `apply_to_open`
+    is False."""
     SlaPolicy.objects.filter(pk=policy.pk).update(updated_at=timezone.now())  # target edits reload the cache
     if not apply_to_open:
         return 0
-    ids = list(inquiries_with_running_clocks())
+    # Running clocks move to the new targets; open inquiries also get the clocks the policy
+    # now measures and they lack (those without any clock, under no policy before, among them).
+    ids = sorted({*inquiries_with_running_clocks(), *Inquiry.objects.open().values_list("pk", flat=True)})
     # Many open inquiries: the long job goes to the background queue, where it never holds up
-    # the work agents wait on; the task logs its progress.
+    # the work agents wait on; it records its progress in a RecomputeRun row.
     many = len(ids) > RECOMPUTE_IN_FOREGROUND_MOST
-    enqueue_after_commit("recompute_clocks", ids, queue="background" if many else None)
+    if many:
+        # Its progress is stored so that the admin shows how far it has got (the SLA policies page).
+        # Shown to every admin who sees the policies page: it names no policy (scoped staff may
+        # not see this one).
+        run = RecomputeRun.objects.create(reason=f"an SLA policy change (policy {policy.pk})", total=len(ids))
+        enqueue_after_commit("recompute_clocks", ids, run.pk, queue="background")
+    else:
+        enqueue_after_commit("recompute_clocks", ids)
     return len(ids)
 
 

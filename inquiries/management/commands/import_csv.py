@@ -1,8 +1,15 @@
-"""manage.py import_csv FILE --channel SLUG [--preset NAME] [--map our=their,...]."""
+"""manage.py import_csv FILE --channel SLUG [--preset NAME] [--map our=their,...].
+
+CSV presets name an export's columns; the JSON presets (zendesk-json, freshdesk-json,
+gorgias-json) read a helpdesk's ticket export instead, streamed ticket by ticket. Both feed
+the same recorder, with the same error report (a CSV's line, a JSON export's record) and
+--dry-run.
+"""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +25,8 @@ from inquiries.ingestion.csv_import import (
     parse_time_of_day,
     parse_value_maps,
 )
-from inquiries.ingestion.types import Rejected
+from inquiries.ingestion.helpdesk_json import JSON_SHAPES, parse_export
+from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.management.commands._importing import (
     BatchRecorder,
     Progress,
@@ -43,8 +51,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--preset",
             default="cstracker",
-            choices=sorted(CSV_PRESETS),
-            help="A column mapping for a known export format.",
+            choices=sorted([*CSV_PRESETS, *JSON_SHAPES]),
+            help="A known export: a CSV column mapping (cstracker, conversation, amazon, zendesk) or a "
+            "helpdesk's JSON ticket export (zendesk-json, freshdesk-json, gorgias-json).",
         )
         parser.add_argument(
             "--map",
@@ -112,60 +121,82 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         target = channel_by_slug(channel)
-        try:
-            columns = {**CSV_PRESETS[preset], **(parse_mapping(mapping) if mapping else {})}
-        except ValueError as exc:
-            raise CommandError(f"--map: {exc}") from None
-        try:
-            reading = Reading(
-                value_maps=parse_value_maps(map_values),
-                date_formats=tuple(date_format),
-                dayfirst=dayfirst,
-                default_time=parse_time_of_day(default_time) if default_time else None,
-                fold=fold,
-                integer_ids=integer_ids,
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
+        if preset in JSON_SHAPES:
+            given = [
+                name
+                for name, value in (
+                    ("--map", mapping),
+                    ("--map-values", map_values),
+                    ("--date-format", date_format),
+                    ("--dayfirst", dayfirst),
+                    ("--default-time", default_time),
+                    ("--fold", fold),
+                    ("--integer-ids", integer_ids),
+                    ("--timezone", timezone != "UTC"),
+                )
+                if value
+            ]
+            if given:
+                raise CommandError(
+                    f"{', '.join(given)}: not for a JSON export (preset {preset}), whose fields and "
+                    "timestamps are the vendor's own"
+                )
+            source = self._json_source(file, preset)
+        else:
+            try:
+                columns = {**CSV_PRESETS[preset], **(parse_mapping(mapping) if mapping else {})}
+            except ValueError as exc:
+                raise CommandError(f"--map: {exc}") from None
+            try:
+                reading = Reading(
+                    value_maps=parse_value_maps(map_values),
+                    date_formats=tuple(date_format),
+                    dayfirst=dayfirst,
+                    default_time=parse_time_of_day(default_time) if default_time else None,
+                    fold=fold,
+                    integer_ids=integer_ids,
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            source = self._csv_source(file, columns, timezone, reading)
         if dry_run:
-            self._dry_run(file, columns, timezone, reading, target)
+            self._dry_run(file, source, target)
             return
         tally = Tally()
         recorder = BatchRecorder(target, tally)
         meter = Progress(self.stdout._out, None, enabled=progress)  # type: ignore[arg-type]  # django-stubs: OutputWrapper._out is the wrapped stream, typed as a Callable
-        with open_csv(file) as stream:
-            try:
-                for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):
-                    if isinstance(item, Rejected):
-                        recorder.reject(f"line {line}", item.reason)
-                    else:
-                        recorder.add(f"line {line}", item)
-                    meter.update(recorder.seen, 0)
-                recorder.close()
-            except DatabaseError as exc:
-                quietly_abort(recorder)
-                resume = f"manage.py import_csv {shlex.quote(str(file))} --channel {shlex.quote(channel)}"
-                if preset:
-                    resume += f" --preset {shlex.quote(preset)}"
-                if mapping:
-                    resume += f" --map {shlex.quote(mapping)}"
-                flags = [
-                    *(["--timezone", timezone] if timezone != "UTC" else []),
-                    *(["--map-values", map_values] if map_values else []),
-                    *(arg for pattern in date_format for arg in ("--date-format", pattern)),
-                    *(["--dayfirst"] if dayfirst else []),
-                    *(["--default-time", default_time] if default_time else []),
-                    *(["--fold", fold] if fold else []),
-                    *(["--integer-ids"] if integer_ids else []),
-                ]
-                resume += "".join(f" {shlex.quote(flag)}" for flag in flags)
-                raise database_lost(exc, tally, resume) from None
-            except ValueError as exc:
-                recorder.abort()
-                raise CommandError(f"{file}: {exc}") from None
-            except BaseException:
-                recorder.abort()
-                raise
+        try:
+            for label, item in source:
+                if isinstance(item, Rejected):
+                    recorder.reject(label, item.reason)
+                else:
+                    recorder.add(label, item)
+                meter.update(recorder.seen, 0)
+            recorder.close()
+        except DatabaseError as exc:
+            quietly_abort(recorder)
+            resume = f"manage.py import_csv {shlex.quote(str(file))} --channel {shlex.quote(channel)}"
+            if preset:
+                resume += f" --preset {shlex.quote(preset)}"
+            if mapping:
+                resume += f" --map {shlex.quote(mapping)}"
+            flags = [
+                *(["--timezone", timezone] if timezone != "UTC" else []),
+                *(["--map-values", map_values] if map_values else []),
+                *(arg for pattern in date_format for arg in ("--date-format", pattern)),
+                *(["--dayfirst"] if dayfirst else []),
+                *(["--default-time", default_time] if default_time else []),
+                *(["--fold", fold] if fold else []),
+                *(["--integer-ids"] if integer_ids else []),
+            ]
+            resume += "".join(f" {shlex.quote(flag)}" for flag in flags)
+            raise database_lost(exc, tally, resume) from None
+        except ValueError as exc:
+            recorder.abort()
+            raise CommandError(f"{file}: {exc}") from None
+        except BaseException:
+            recorder.abort()
+            raise
         meter.finish()
         for label, reason in tally.rejected:
             self.stderr.write(f"{file}:{label}: {reason}")
@@ -175,12 +206,27 @@ class Command(BaseCommand):
         if tally.rejected:
             raise SystemExit(1)
 
+    @staticmethod
+    def _csv_source(
+        file: Path, columns: dict[str, str], timezone: str, reading: Reading
+    ) -> Iterator[tuple[str, IncomingMessage | Rejected]]:
+        """Each row as ("line N", message or Rejected); `ValueError` for a file it cannot read."""
+        with open_csv(file) as stream:
+            for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):
+                yield f"line {line}", item
+
+    @staticmethod
+    def _json_source(file: Path, preset: str) -> Iterator[tuple[str, IncomingMessage | Rejected]]:
+        """Each message of each ticket as ("record N (ticket ID)", message or Rejected)."""
+        with file.open("rb") as stream:
+            yield from parse_export(stream, JSON_SHAPES[preset])
+
     def _dry_run(
-        self, file: Path, columns: dict[str, str], timezone: str, reading: Reading, channel: Channel
+        self, file: Path, source: Iterator[tuple[str, IncomingMessage | Rejected]], channel: Channel
     ) -> None:
-        """Read every row as the import would; count what it would import; write nothing."""
+        """Read every row (or record) as the import would; count what it would import; write nothing."""
         valid = stored = 0
-        rejected: list[tuple[int, str]] = []
+        rejected: list[tuple[str, str]] = []
         pending: list[str] = []
 
         def already_stored() -> int:
@@ -188,21 +234,20 @@ class Command(BaseCommand):
             pending.clear()
             return found
 
-        with open_csv(file) as stream:
-            try:
-                for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):
-                    if isinstance(item, Rejected):
-                        rejected.append((line, item.reason))
-                        continue
-                    valid += 1
-                    pending.append(item.external_id)
-                    if len(pending) >= 1000:
-                        stored += already_stored()
-            except ValueError as exc:
-                raise CommandError(f"{file}: {exc}") from None
+        try:
+            for label, item in source:
+                if isinstance(item, Rejected):
+                    rejected.append((label, item.reason))
+                    continue
+                valid += 1
+                pending.append(item.external_id)
+                if len(pending) >= 1000:
+                    stored += already_stored()
+        except ValueError as exc:
+            raise CommandError(f"{file}: {exc}") from None
         stored += already_stored()
-        for line, reason in rejected:
-            self.stderr.write(f"{file}:line {line}: {reason}")
+        for label, reason in rejected:
+            self.stderr.write(f"{file}:{label}: {reason}")
         self.stdout.write(
             f"dry run, nothing written: rows={valid + len(rejected)} readable={valid} "
             f"already_stored={stored} rejected={len(rejected)}"
