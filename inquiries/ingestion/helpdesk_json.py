@@ -235,10 +235,11 @@ def _ticket_messages(
     thread = ticket_id[: MAX_LENGTHS["thread_id"]]
     subject = subject.strip()[: MAX_LENGTHS["subject"]]
     last = len(drafts) - 1
-    if solved_at is not None and drafts[last].received_at and solved_at < drafts[last].received_at:
+    last_at = drafts[last].received_at
+    if solved_at is not None and last_at is not None and solved_at < last_at:
         # Helpdesks stamp a solved time from their own metrics; a last comment added in the same
         # update can carry a later time. The ticket was solved no earlier than its last message.
-        solved_at = drafts[last].received_at
+        solved_at = last_at
     messages = []
     for position, draft in enumerate(drafts):
         closing = position == last
@@ -309,7 +310,7 @@ def _zendesk(ticket: Record, users: dict[str, str]) -> list[IncomingMessage]:
             drafts.append(draft)
     solved_at = None
     if status in ("solved", "closed"):
-        metrics = ticket.get("metric_set") if isinstance(ticket.get("metric_set"), dict) else {}
+        metrics = _mapping(ticket.get("metric_set"))
         solved_at = _optional_time(metrics.get("solved_at") or ticket.get("updated_at"), "solved_at", errors)
     return _ticket_messages(
         ticket_id=f"zendesk-{ticket_id}" if ticket_id else "",
@@ -342,7 +343,7 @@ def _freshdesk(ticket: Record, users: dict[str, str]) -> list[IncomingMessage]:
     status = _status(
         _id(ticket["status"]) if ticket.get("status") is not None else None, _FRESHDESK_STATUSES, errors
     )
-    requester = ticket.get("requester") if isinstance(ticket.get("requester"), dict) else {}
+    requester = _mapping(ticket.get("requester"))
     requester_id = _id(ticket.get("requester_id") or requester.get("id") or "")
     requester_address = _text(requester.get("email")) or (
         f"freshdesk-contact-{requester_id}" if requester_id else ""
@@ -387,7 +388,7 @@ def _freshdesk(ticket: Record, users: dict[str, str]) -> list[IncomingMessage]:
             drafts.append(draft)
     solved_at = None
     if status in ("solved", "closed"):
-        stats = ticket.get("stats") if isinstance(ticket.get("stats"), dict) else {}
+        stats = _mapping(ticket.get("stats"))
         solved_at = _optional_time(
             stats.get("resolved_at") or stats.get("closed_at") or ticket.get("updated_at"),
             "solved_at",
@@ -425,7 +426,7 @@ def _gorgias(ticket: Record, users: dict[str, str]) -> list[IncomingMessage]:
         if not isinstance(message, dict):
             errors.append(f"message {number}: not an object")
             continue
-        sender = message.get("sender") if isinstance(message.get("sender"), dict) else {}
+        sender = _mapping(message.get("sender"))
         from_agent = message.get("from_agent") is True
         public = message.get("public", True) is not False and message.get("channel") != "internal-note"
         direction = Direction.NOTE if not public else Direction.OUTBOUND if from_agent else Direction.INBOUND
@@ -463,3 +464,8 @@ JSON_SHAPES = {
     "freshdesk-json": Shape("Freshdesk", "tickets", _freshdesk),
     "gorgias-json": Shape("Gorgias", "data", _gorgias),
 }
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """`value` when the export gave an object there, else an empty one (a missing or odd field)."""
+    return value if isinstance(value, dict) else {}
