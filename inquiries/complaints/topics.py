@@ -78,7 +78,12 @@ def topic_for_text(text: str, hint: TopicHint | None = None) -> tuple[Topic | No
         if topic is not None:
             return topic, SOURCES[TopicSource.RULES]
     decision = classify_with_fallback(
-        text, loaded.model, loaded.rules, loaded.threshold, shipped=shipped_model()
+        text,
+        loaded.model,
+        loaded.rules,
+        loaded.threshold,
+        shipped=shipped_model(),
+        evidence=shipped.has_evidence,
     )
     topic = loaded.topics.get(decision.topic)
     if decision.source not in SOURCES or topic is None:
