@@ -614,8 +614,44 @@ TOPIC_EVIDENCE: dict[str, frozenset[str]] = {
     "billing": frozenset({"charge", "money"}),
 }
 _NOT_EVIDENCE = frozenset({"week", "days", "woche", "tage", "semana", "dias", "semaine", "jours"})
+# Symptoms that count as evidence but are not (yet) model features: adding them to LEXICON
+# would change the shipped model; they close gaps where one language had no stem for what the
+# others name ("hace un zumbido y se apaga": it buzzes and shuts off).
+_MORE_EVIDENCE: dict[str, tuple[str, ...]] = {
+    "defect": (
+        "buzz",
+        "shuts off",
+        "switches off",
+        "brumm",
+        "summt",
+        "geht aus",
+        "schaltet ab",
+        "zumbid",
+        "ruido",
+        "se apaga",
+        "bourdonn",
+        "bruit",
+        "seteint",
+        "wobbl",
+        "squeak",
+        "creak",
+        "wackel",
+        "knarz",
+        "quietsch",
+        "tambale",
+        "cruj",
+        "chirri",
+        "bancal",
+        "grince",
+    ),
+}
 _EVIDENCE_CONCEPTS = tuple(
-    (concept, _stem_pattern([stem for stem in stems if stem not in _NOT_EVIDENCE]))
+    (
+        concept,
+        _stem_pattern(
+            [stem for stem in stems if stem not in _NOT_EVIDENCE] + list(_MORE_EVIDENCE.get(concept, ()))
+        ),
+    )
     for concept, stems in LEXICON.items()
 )
 _CALL_BACK = re.compile(r"zuruckruf\w*")
