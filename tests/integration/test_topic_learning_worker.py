@@ -8,6 +8,7 @@ import pytest
 
 from inquiries import models as m
 from inquiries import tasks
+from tests.complaints.conftest import topics  # noqa: F401  (a fixture)
 from tests.complaints.test_learning import _label
 from tests.integration.helpers import celery_worker, wait_until
 from tests.integration.test_worker import redis_broker  # noqa: F401  (a fixture)
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_a_worker_trains_and_keeps_the_accounts_model(
     channel,
-    topics,
+    topics,  # noqa: F811
     agent,
     redis_broker: str,  # noqa: F811
     tmp_path: Path,
