@@ -353,7 +353,7 @@ CELERY_BEAT_SCHEDULE = {
     "notification-digests": {"task": "inquiries.tasks.send_notification_digests", "schedule": 60.0},
     "webhook-retries": {"task": "inquiries.tasks.retry_webhooks", "schedule": 300.0},
     "cluster-sweep": {"task": "inquiries.tasks.sweep_clusters", "schedule": 600.0},
-    "topic-training": {"task": "inquiries.tasks.train_topic_model", "schedule": crontab(hour=3, minute=17)},
+    "topic-training": {"task": "inquiries.tasks.train_topic_model", "schedule": crontab(minute=17)},
     "sla-rollups": {"task": "inquiries.tasks.refresh_report_rollups", "schedule": 60.0},
     "report-digests": {"task": "inquiries.tasks.send_due_digests", "schedule": 900.0},
     # Account health: each account's day ends at its own local midnight, so the daily snapshot
@@ -403,6 +403,9 @@ CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT = env_int("CSTRACKER_CLUSTER_CLAS
 CSTRACKER_SHIPPED_TOPIC_MODEL = env_bool("CSTRACKER_SHIPPED_TOPIC_MODEL", True)
 CSTRACKER_TOPIC_MODEL_FILE = env_str("CSTRACKER_TOPIC_MODEL_FILE", str(VAR_DIR / "topic-model.bin"))
 CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES = env_int("CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES", 50)
+# Learning from the seller (services/topic_training.py): an account's model is retrained once it
+# has this many labelled inquiries (above) in at least this many topics.
+CSTRACKER_TOPIC_MIN_LABEL_TOPICS = env_int("CSTRACKER_TOPIC_MIN_LABEL_TOPICS", 2)
 for _name in ("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", "CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT"):
     if not 1 <= globals()[_name] <= 100:
         raise ValueError(f"{_name} must be a whole percentage between 1 and 100")

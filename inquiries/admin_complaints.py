@@ -1,6 +1,8 @@
-"""Admin for topic models and complaint clusters (imported at the end of inquiries/admin.py).
+"""Admin for topic models and labels, and complaint clusters (imported at the end of inquiries/admin.py).
 
-Topic models: read-only history; an admin can switch which version is active (roll back).
+Topic models: each account's trained versions, kept or rejected, with their held-out scores
+per topic; an admin can switch which version is active, or switch an account back to the
+shipped model. Topic labels: what agents set, read-only.
 Clusters: read-only here, scoped to the staff user's accounts; their lifecycle goes through
 the cluster pages and the API, so every change writes its event.
 """
@@ -12,6 +14,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from inquiries import models as m
 from inquiries.admin_base import ReadOnly, ScopedAdmin
@@ -21,57 +24,142 @@ from inquiries.admin_base import ReadOnly, ScopedAdmin
 class TopicModelAdmin(ScopedAdmin):
     list_display = [
         "version",
+        "account",
         "created_at",
+        "outcome",
         "is_active",
-        "threshold",
-        "agent_samples",
-        "rule_samples",
+        "trained_labels",
+        "holdout_labels",
         "holdout",
+        "compared",
     ]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "outcome", "account"]
+    list_select_related = ["account"]
     fields = [
         "version",
+        "account",
         "created_at",
+        "outcome",
         "is_active",
         "threshold",
-        "agent_samples",
-        "rule_samples",
+        "trained_labels",
+        "holdout_labels",
+        "labels_per_topic",
+        "scores",
         "labels",
         "sklearn_version",
-        "metrics",
     ]
     readonly_fields = [
         "version",
+        "account",
         "created_at",
+        "outcome",
         "is_active",
-        "agent_samples",
-        "rule_samples",
+        "trained_labels",
+        "holdout_labels",
+        "labels_per_topic",
+        "scores",
         "labels",
         "sklearn_version",
-        "metrics",
     ]
-    actions = ["activate"]
+    actions = ["activate", "use_shipped"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # models come from `manage.py train_topics` or the daily task
+        return False  # models come from `manage.py train_topics` or the periodic task
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("blob")
 
     @admin.display(description="Held-out macro-F1")
     def holdout(self, obj: m.TopicModel) -> str:
-        holdout = (obj.metrics or {}).get("holdout")
-        return f"{holdout['macro_f1']:.3f}" if holdout else "—"
+        score = (obj.metrics or {}).get("candidate")
+        return f"{score['macro_f1']:.3f}" if score else "—"
 
-    @admin.action(description="Make the selected version the active model")
+    @admin.display(description="Compared with (its macro-F1)")
+    def compared(self, obj: m.TopicModel) -> str:
+        score = (obj.metrics or {}).get("compared")
+        return f"{score['name']}: {score['macro_f1']:.3f}" if score else "—"
+
+    @admin.display(description="Labels per topic (trained / held out)")
+    def labels_per_topic(self, obj: m.TopicModel) -> str:
+        counts = (obj.metrics or {}).get("labels_per_topic") or {}
+        if not counts:
+            return "—"
+        return format_html_join(
+            ", ", "{}: {} / {}", ((topic, n["trained"], n["held_out"]) for topic, n in counts.items())
+        )
+
+    @admin.display(description="Scores on the held-out labels")
+    def scores(self, obj: m.TopicModel) -> str:
+        metrics = obj.metrics or {}
+        candidate, compared = metrics.get("candidate"), metrics.get("compared")
+        if not candidate:
+            return "—"
+        other = {row["topic"]: row for row in (compared or {}).get("topics", [])}
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    row["topic"],
+                    row["support"],
+                    _score(row, "precision"),
+                    _score(row, "recall"),
+                    _score(other.get(row["topic"]), "precision"),
+                    _score(other.get(row["topic"]), "recall"),
+                )
+                for row in candidate["topics"]
+            ),
+        )
+        name = compared["name"] if compared else "—"
+        return format_html(
+            "<p>{}</p><table><thead><tr><th>topic</th><th>held-out labels</th><th>precision</th>"
+            "<th>recall</th><th>precision ({})</th><th>recall ({})</th></tr></thead><tbody>{}</tbody>"
+            "</table>",
+            metrics.get("definition", ""),
+            name,
+            name,
+            rows,
+        )
+
+    @admin.action(description="Make the selected version its account's active model")
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         from inquiries.services.topic_training import activate
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
-        model = activate(model=queryset.get())
+        chosen = queryset.get()
+        if chosen.outcome != m.TopicModelOutcome.KEPT:
+            self.message_user(request, "A rejected version is not stored: it cannot be used.", messages.ERROR)
+            return
+        model = activate(model=chosen)
         self.message_user(request, f"{model} is now active (other processes pick it up within a minute).")
+
+    @admin.action(description="Switch the selected versions' accounts back to the shipped model")
+    def use_shipped(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from inquiries.services.topic_training import use_shipped
+
+        accounts = {row.account for row in queryset.select_related("account")}
+        for account in accounts:
+            use_shipped(account=account)
+        self.message_user(request, f"{len(accounts)} account(s) use the shipped model again.")
+
+
+def _score(row: dict[str, Any] | None, key: str) -> str:
+    return f"{row[key]:.3f}" if row else "—"
+
+
+@admin.register(m.TopicLabel)
+class TopicLabelAdmin(ReadOnly):
+    list_display = ["labelled_at", "account", "inquiry", "topic", "corrected", "labelled_by", "excerpt"]
+    list_filter = ["topic", "corrected", "account"]
+    list_select_related = ["account", "topic", "labelled_by"]
+    raw_id_fields = ["inquiry"]
+
+    @admin.display(description="Text")
+    def excerpt(self, obj: m.TopicLabel) -> str:
+        return obj.text[:80]
 
 
 class ClusterMemberInline(admin.TabularInline):

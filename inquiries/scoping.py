@@ -159,7 +159,8 @@ RULES: dict[type[Model], Any] = {
     m.Holiday: Shared(),
     m.Topic: Shared(),
     m.TopicRule: Shared(),
-    m.TopicModel: Shared(),
+    m.TopicModel: ByAccount("account"),
+    m.TopicLabel: ByAccount("account"),
     m.MarketplacePreset: Shared(),
     m.FailedTask: Shared(),
     m.RecomputeRun: Shared(),  # progress counts only; its reason names no account's data

@@ -178,10 +178,14 @@ def expire_held_messages() -> str:
 
 @shared_task(**TASK_OPTIONS)
 def train_topic_model() -> str:
-    from inquiries.services.topic_training import train_topic_model
+    """Retrain the topic model of every account with enough new labels (hourly)."""
+    from inquiries.services.topic_training import learn_all
 
-    model = train_topic_model()
-    return f"trained v{model.version}" if model is not None else "skipped: not enough labelled inquiries"
+    results = learn_all()
+    return (
+        ", ".join(f"v{r.model.version} {'kept' if r.kept else 'rejected'}" for r in results)
+        or "nothing to learn"
+    )
 
 
 # --- e-mail channels (issue 9) ---------------------------------------------------------------

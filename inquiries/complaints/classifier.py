@@ -295,6 +295,7 @@ def classify_with_fallback(
     *,
     shipped: TrainedModel | None = None,
     shipped_threshold: float = SHIPPED_THRESHOLD,
+    evidence: Callable[[str, str], bool] | None = None,
 ) -> TopicDecision:
     """Pick a topic, in this order:
 
@@ -303,6 +304,9 @@ def classify_with_fallback(
        one ordinary rule, not only weak hints) or when there is no shipped model;
     3. the shipped model (`shipped`) if its confidence >= `shipped_threshold`;
     4. the rules' weak hints; else "other" with source DEFAULT (the caller's "no topic").
+
+    `evidence(text, topic)` (`shipped.has_evidence`) is the minimum evidence step 3 needs:
+    when it says no, the model's topic is not used and steps 4 and 5 decide.
     """
     if model is not None:
         topic, confidence = model.predict(text)
@@ -313,7 +317,7 @@ def classify_with_fallback(
         return TopicDecision(match.topic, TopicSource.RULES, None)
     if shipped is not None:
         topic, confidence = shipped.predict(text)
-        if confidence >= shipped_threshold:
+        if confidence >= shipped_threshold and (evidence is None or evidence(text, topic)):
             return TopicDecision(topic, TopicSource.SHIPPED, confidence)
     if match is not None:
         return TopicDecision(match.topic, TopicSource.RULES, None)

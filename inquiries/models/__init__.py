@@ -28,7 +28,9 @@ from inquiries.models.complaints import (
     ClusterSweepState,
     ComplaintFingerprint,
     Severity,
+    TopicLabel,
     TopicModel,
+    TopicModelOutcome,
 )
 from inquiries.models.config import (
     Account,
@@ -118,7 +120,9 @@ __all__ = [
     "Status",
     "Team",
     "Topic",
+    "TopicLabel",
     "TopicModel",
+    "TopicModelOutcome",
     "TopicRule",
     "UserPreference",
     "WebhookDelivery",

@@ -24,45 +24,67 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 
-class TopicModel(models.Model):
-    """One trained version of the topic classifier; the single active row is used at ingestion."""
+class TopicModelOutcome(models.TextChoices):
+    KEPT = "kept", "Kept: scored better than the model it replaced"
+    REJECTED = "rejected", "Rejected: scored no better on the held-out labels"
 
+
+class TopicModel(models.Model):
+    """One trained version of a seller's topic classifier (the shipped model plus the account's
+    labels); at most one active row per account, used for that account's new messages.
+
+    A version that scored no better than the active one on the held-out labels is stored as
+    `rejected`, with its scores but without its bytes. A row without an account is a model
+    for every account that has none of its own (made before models were per account)."""
+
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="topic_models"
+    )
     version = models.PositiveIntegerField(
         unique=True, editable=False, help_text="1, 2, 3... in training order."
     )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
-    agent_samples = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Inquiries whose topic an agent set (full weight)."
+    outcome = models.CharField(
+        max_length=16, choices=TopicModelOutcome.choices, default=TopicModelOutcome.KEPT, editable=False
     )
-    rule_samples = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Inquiries whose topic the rules set (lower weight)."
+    trained_labels = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Agents' labels it was trained on (besides the shipped data)."
+    )
+    holdout_labels = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Agents' labels held out to score it (never trained on)."
     )
     labels = models.JSONField(default=list, editable=False, help_text="Topic keys the model can predict.")
     metrics = models.JSONField(
         default=dict,
         blank=True,
         editable=False,
-        help_text="Samples per topic and, when there were enough, "
-        "a held-out evaluation (macro-F1, accuracy).",
+        help_text="Labels per topic and the held-out scores of this model and of the one it was "
+        "compared with (macro-F1, precision and recall per topic).",
     )
     sklearn_version = models.CharField(max_length=32, editable=False)
     blob = models.BinaryField(
-        editable=False, help_text="The fitted model, as written by TrainedModel.dumps()."
+        editable=False, help_text="The fitted model, as written by TrainedModel.dumps(); empty if rejected."
     )
     threshold = models.FloatField(
         default=0.7,
-        help_text="The model's topic is used when its confidence is at least this (0-1); "
-        "below it the rules decide.",
+        help_text="The model's topic is used before the rules when its confidence is at least this "
+        "(0-1); below it the rules decide, then the model where it is confident and has evidence.",
     )
     is_active = models.BooleanField(
-        default=False, help_text="The one model used at ingestion; activating one deactivates the others."
+        default=False,
+        help_text="The account's model used at ingestion; activating one deactivates the account's others.",
     )
 
     class Meta:
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_active"], condition=Q(is_active=True), name="topic_model_one_active"
+                fields=["account"], condition=Q(is_active=True), name="topic_model_one_active_per_account"
+            ),
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True, account__isnull=True),
+                name="topic_model_one_active_shared",
             ),
             models.CheckConstraint(
                 condition=Q(threshold__gte=0) & Q(threshold__lte=1), name="topic_model_threshold_0_1"
@@ -71,6 +93,35 @@ class TopicModel(models.Model):
 
     def __str__(self) -> str:
         return f"topic model v{self.version}"
+
+
+class TopicLabel(models.Model):
+    """A topic an agent set or corrected: the training data of the account's model.
+
+    Written by `services.change_topic` (the inquiry page, the write API, bulk actions and
+    macros all end there). `text` is the inquiry's opening customer message as the
+    classifier saw it; the newest label of an inquiry is the one that counts."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="topic_labels")
+    team = models.ForeignKey(
+        "inquiries.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="topic_labels")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="labels")
+    text = models.TextField()
+    labelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    labelled_at = models.DateTimeField()
+    corrected = models.BooleanField(
+        default=False, help_text="The agent changed the topic (rather than confirming it)."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "id"], name="topic_label_account_id")]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id} for inquiry {self.inquiry_id}"
 
 
 class ClusterKind(models.TextChoices):

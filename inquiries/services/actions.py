@@ -33,7 +33,7 @@ from inquiries.models import (
     Team,
     Topic,
 )
-from inquiries.services import clocks, orders
+from inquiries.services import clocks, orders, topic_training
 from inquiries.services.bulk import insert_rows
 from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.queue import enqueue_after_commit
@@ -261,7 +261,8 @@ def change_priority(
 def change_topic(
     *, inquiry: Inquiry, topic: Topic | None, actor: AbstractBaseUser | None, now: datetime | None = None
 ) -> Inquiry:
-    """An agent's re-tag is stored as a correction (topic_source=agent) and used for training."""
+    """An agent's topic (a re-tag or a confirmation) is stored with topic_source=agent and as a
+    `TopicLabel`, which trains the account's model (`topic_training`)."""
     now = now or timezone.now()
     inquiry = _locked(inquiry)
     old_key = inquiry.topic.key if inquiry.topic else None
@@ -278,6 +279,10 @@ def change_topic(
         actor,
         **{"from": old_key, "to": new_key, "correction": old_key != new_key},
     )
+    if topic is not None:
+        topic_training.record_label(
+            inquiry=inquiry, topic=topic, actor=actor, corrected=old_key != new_key, now=now
+        )
     if old_key != new_key:
         clocks.recompute_inquiry(inquiry=inquiry, now=now)
     return inquiry

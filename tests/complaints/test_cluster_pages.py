@@ -232,8 +232,9 @@ def test_the_admin_lists_clusters_and_topic_models_and_can_roll_back_a_version(
 ):
     make_cluster(channel, topics["quality"])
     blob = b"not a model"
-    old = m.TopicModel.objects.create(version=1, sklearn_version="x", blob=blob, is_active=False)
-    m.TopicModel.objects.create(version=2, sklearn_version="x", blob=blob, is_active=True)
+    account = channel.account
+    old = m.TopicModel.objects.create(account=account, version=1, sklearn_version="x", blob=blob)
+    m.TopicModel.objects.create(account=account, version=2, sklearn_version="x", blob=blob, is_active=True)
     client.force_login(superuser)
 
     assert client.get(reverse("admin:inquiries_cluster_changelist")).status_code == 200

@@ -101,14 +101,20 @@ def test_evaluate_topics_reports_a_missing_file(tmp_path):
 
 @pytest.mark.django_db
 def test_train_topics_says_when_there_is_too_little_to_learn(topics):
-    assert "Skipped" in run("train_topics", "--min-samples", "5")
+    assert "Skipped" in run("train_topics")
     assert not m.TopicModel.objects.exists()
 
 
 @pytest.mark.django_db
-def test_train_topics_trains_and_activates_a_version(channel, topics, agent):
+def test_train_topics_refuses_an_unknown_account(topics):
+    with pytest.raises(CommandError, match="no account with id 999999"):
+        run("train_topics", "--account", "999999")
+
+
+@pytest.mark.django_db
+def test_train_topics_trains_an_accounts_model_and_says_whether_it_is_kept(channel, topics, agent):
     at = T0
-    for n in range(8):
+    for n in range(12):
         for key, text in (("delivery", LATE[n % 4]), ("damaged", BROKEN[n % 4])):
             at += timedelta(minutes=1)
             message = ingest(
@@ -118,8 +124,9 @@ def test_train_topics_trains_and_activates_a_version(channel, topics, agent):
                 inquiry=m.Inquiry.objects.get(pk=message.inquiry_id), topic=topics[key], actor=agent, now=at
             )
 
-    output = run("train_topics", "--min-samples", "10")
+    output = run("train_topics", "--account", str(channel.account_id), "--min-labels", "10")
 
-    assert "Topic model v1 is active: 16 agent-labelled and 0 rule-labelled inquiries" in output
-    assert "held-out macro-F1" in output
-    assert m.TopicModel.objects.get().is_active
+    model = m.TopicModel.objects.get()
+    assert f"topic model v{model.version}" in output and "held-out macro-F1" in output
+    assert ("kept and active" in output) == model.is_active
+    assert f"{model.trained_labels} labels trained on, {model.holdout_labels} held out" in output

@@ -1,5 +1,5 @@
 """Topics as data: seeded rules classify at ingestion in four languages; agents correct; the
-learned model is trained from the inquiries, stored by version and used where confident."""
+account's learned model, stored by version, is used where confident."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from inquiries import models as m
 from inquiries.complaints import topics as topic_cache
-from inquiries.complaints.classifier import TrainedModel
+from inquiries.complaints.classifier import LabeledText, train
 from inquiries.services import change_topic
-from inquiries.services.topic_training import activate, train_topic_model
+from inquiries.services.topic_training import activate
 from tests.complaints.helpers import T0, ingest
 
 pytestmark = pytest.mark.django_db
@@ -117,9 +117,9 @@ def test_an_agents_correction_is_stored_as_such_with_its_event(channel, topics, 
     assert event.actor == agent
 
 
-# --- the learned classifier -------------------------------------------------------------------
+# --- an account's learned model (trained by services.topic_training; see test_learning.py) -------
 
-# Vocabulary the rules do not know: only the agents' corrections can teach it.
+# Vocabulary the rules do not know: only the agents' labels can teach it.
 AGENT_LABELLED = {
     "quality": [f"The hinge on unit {n} is wobbly and squeaks, the finish flakes off" for n in range(12)],
     "delivery": [f"Courier left a note {n} times, parcel sits at the depot forever" for n in range(12)],
@@ -127,36 +127,25 @@ AGENT_LABELLED = {
 }
 
 
-def _labelled_by_agents(channel, agent, topics) -> None:
-    at = T0
-    for key, texts in AGENT_LABELLED.items():
-        for n, text in enumerate(texts):
-            at += timedelta(minutes=5)
-            message = ingest(channel, at=at, subject="Hello", body=text, customer=f"{key}{n}@example.com")
-            inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
-            change_topic(inquiry=inquiry, topic=topics[key], actor=agent, now=at)
-
-
-def test_training_stores_an_active_versioned_model_that_round_trips(channel, topics, agent, settings):
-    _labelled_by_agents(channel, agent, topics)
-    ingest(channel, at=T0 + timedelta(days=1), body="My order has not arrived.", customer="rules@example.com")
-
-    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
-
-    assert model is not None and model.is_active and model.version == 1
-    assert (model.agent_samples, model.rule_samples) == (36, 1)
-    assert model.metrics["samples_per_topic"] == {"delivery": 13, "quality": 12, "refund": 12}
-    assert model.threshold == settings.CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT / 100
-    loaded = TrainedModel.loads(bytes(m.TopicModel.objects.get(pk=model.pk).blob))
-    assert loaded.labels == ("delivery", "quality", "refund")
-    assert loaded.predict("the hinge is wobbly and the finish flakes")[0] == "quality"
-
-
-def test_the_classifier_decides_where_confident_and_the_rules_elsewhere(channel, topics, agent):
-    _labelled_by_agents(channel, agent, topics)
-    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
-    m.TopicModel.objects.filter(pk=model.pk).update(threshold=0.5)
+def _stored_model(account, *, version: int = 1, threshold: float = 0.5, active: bool = True) -> m.TopicModel:
+    """A small model trained on AGENT_LABELLED, stored as the account's (active) version."""
+    samples = [LabeledText(text, key) for key, texts in AGENT_LABELLED.items() for text in texts]
+    model = train(samples, version=f"test-{version}")
+    row = m.TopicModel.objects.create(
+        account=account,
+        version=version,
+        labels=list(model.labels),
+        sklearn_version=model.sklearn_version,
+        blob=model.dumps(),
+        threshold=threshold,
+        is_active=active,
+    )
     topic_cache.clear_cache()
+    return row
+
+
+def test_the_accounts_model_decides_where_confident_and_the_rules_elsewhere(channel, topics):
+    model = _stored_model(channel.account, threshold=0.5)
 
     learned = ingest(
         channel,
@@ -167,10 +156,7 @@ def test_the_classifier_decides_where_confident_and_the_rules_elsewhere(channel,
     )
     assert m.Inquiry.objects.filter(pk=learned.inquiry_id).values_list(
         "topic__key", "topic_source"
-    ).get() == (
-        "quality",
-        "classifier",
-    )
+    ).get() == ("quality", "classifier")
 
     m.TopicModel.objects.filter(pk=model.pk).update(threshold=1.0)
     topic_cache.clear_cache()
@@ -187,30 +173,21 @@ def test_the_classifier_decides_where_confident_and_the_rules_elsewhere(channel,
     )
 
 
-def test_training_is_skipped_below_the_minimum_number_of_labelled_inquiries(channel, topics):
-    ingest(channel, body="Where is my order?")
-
-    assert train_topic_model(min_samples=10) is None
-    assert not m.TopicModel.objects.exists()
-
-
-def test_each_training_is_a_new_version_and_an_old_one_can_be_reactivated(channel, topics, agent):
-    _labelled_by_agents(channel, agent, topics)
-    first = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
-    second = train_topic_model(now=T0 + timedelta(days=3), min_samples=10)
-
-    assert (second.version, second.is_active) == (2, True)
-    assert m.TopicModel.objects.filter(is_active=True).get() == second
+def test_an_older_version_can_be_reactivated_for_its_account(channel, other_channel, topics):
+    first = _stored_model(channel.account, version=1, active=False)
+    second = _stored_model(channel.account, version=2)
+    theirs = _stored_model(other_channel.account, version=3)
 
     activate(model=first)
-    assert m.TopicModel.objects.filter(is_active=True).get() == first
+
+    assert set(m.TopicModel.objects.filter(is_active=True)) == {first, theirs}
+    assert second.pk not in m.TopicModel.objects.filter(is_active=True).values_list("pk", flat=True)
 
 
-def test_a_model_from_another_scikit_learn_version_falls_back_to_the_rules(channel, topics, agent):
-    _labelled_by_agents(channel, agent, topics)
-    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
+def test_a_model_from_another_scikit_learn_version_falls_back_to_the_rules(channel, topics):
+    model = _stored_model(channel.account, threshold=0.0)
     blob = bytes(model.blob).replace(model.sklearn_version.encode(), b"0.0.0", 1)
-    m.TopicModel.objects.filter(pk=model.pk).update(blob=blob, threshold=0.0)
+    m.TopicModel.objects.filter(pk=model.pk).update(blob=blob)
     topic_cache.clear_cache()
 
     message = ingest(
@@ -243,18 +220,18 @@ def test_a_hint_that_the_rules_did_not_decide_is_classified_again_with_the_shipp
     assert topic_cache.topic_for_text(text, hint=(rules.fingerprint, "")) == (topics["quality"], "shipped")
 
 
-def test_a_hint_from_other_rules_or_under_a_learned_model_is_not_trusted(channel, topics, agent):
+def test_a_hint_from_other_rules_or_under_a_learned_model_is_not_trusted(channel, topics):
     text = "Lid\nThe lid arrived cracked."
     stale = ("rules as they were before an admin edit", "billing")
     assert topic_cache.topic_for_text(text, hint=stale) == (topics["damaged"], "rules")
 
-    _labelled_by_agents(channel, agent, topics)
-    model = train_topic_model(now=T0 + timedelta(days=2), min_samples=10)
-    m.TopicModel.objects.filter(pk=model.pk).update(threshold=0.5)
-    topic_cache.clear_cache()
-    assert topic_cache.rules_for_hints() is None  # the model decides first: nothing to hint
+    _stored_model(channel.account, threshold=0.5)
+    account_id = channel.account_id
+    assert topic_cache.rules_for_hints(account_id=account_id) is None  # the model decides first
     rules = topic_cache._load().rules
     learned = topic_cache.topic_for_text(
-        "Hinge\nThe hinge is wobbly and the finish flakes off", hint=(rules.fingerprint, "billing")
+        "Hinge\nThe hinge is wobbly and the finish flakes off",
+        hint=(rules.fingerprint, "billing"),
+        account_id=account_id,
     )
     assert learned == (topics["quality"], "classifier")

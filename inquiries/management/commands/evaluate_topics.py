@@ -122,7 +122,9 @@ class Command(BaseCommand):
         model = None if rules_only else shipped.load_or_build(settings.CSTRACKER_TOPIC_MODEL_FILE or None)
         predicted = []
         for message in messages:
-            decision = classify_with_fallback(message.text, None, rules, 1.0, shipped=model)
+            decision = classify_with_fallback(
+                message.text, None, rules, 1.0, shipped=model, evidence=shipped.has_evidence
+            )
             topic = None if decision.source == TopicSource.DEFAULT else decision.topic
             predicted.append(after_promised_delivery(topic, message.overdue))
         training = "" if model is None else f" and the shipped model {model.version}"

@@ -98,7 +98,7 @@ class Command(BaseCommand):
         # the messages that may open an inquiry, which is what a topic is for (a reply, a
         # note or a customer's follow-up naming its thread rarely does; if it does, the
         # engine classifies it then).
-        rules = topics.rules_for_hints() if workers else None
+        rules = topics.rules_for_hints(account_id=target.account_id) if workers else None
         parsed_mail = parse_mail(
             iter_mail_source(path),
             now=timezone.now,

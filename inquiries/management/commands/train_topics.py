@@ -1,39 +1,54 @@
-"""manage.py train_topics: train and activate a new topic model version now (beat runs it daily)."""
+"""manage.py train_topics: retrain accounts' topic models from their labels now (beat runs it hourly)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inquiries.services.topic_training import train_topic_model
+from inquiries.models import Account
+from inquiries.services.topic_training import LearningResult, learn_all, learn_topics
 
 
 class Command(BaseCommand):
     help = (
-        "Train the topic classifier from agent-labelled inquiries (rule-labelled ones at a lower "
-        "weight), store it as a new version and make it the active one."
+        "Train a candidate topic model per account from the agents' labels (on top of the shipped "
+        "model) and keep it only if it scores better than the active one on the held-out labels."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--account", type=int, default=None, help="Only this account (id).")
         parser.add_argument(
-            "--min-samples",
+            "--min-labels",
             type=int,
             default=None,
-            help="Skip training below this many labelled inquiries "
+            help="With --account: train from this many labelled inquiries "
             "(default: CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        model = train_topic_model(min_samples=options["min_samples"])
-        if model is None:
+        if options["account"] is not None:
+            account = Account.objects.filter(pk=options["account"]).first()
+            if account is None:
+                raise CommandError(f"no account with id {options['account']}")
+            result = learn_topics(account=account, min_labels=options["min_labels"])
+            results = [result] if result is not None else []
+        else:
+            results = learn_all()
+        if not results:
             self.stdout.write(
-                "Skipped: not enough labelled inquiries (or only one topic); the current model stays."
+                "Skipped: no account has enough new labels (or held-out labels); the current models stay."
             )
-            return
-        holdout = model.metrics.get("holdout")
-        score = f", held-out macro-F1 {holdout['macro_f1']:.3f}" if holdout else ""
-        self.stdout.write(
-            f"Topic model v{model.version} is active: {model.agent_samples} agent-labelled and "
-            f"{model.rule_samples} rule-labelled inquiries, topics {', '.join(model.labels)}{score}."
-        )
+        for result in results:
+            self.stdout.write(_line(result))
+
+
+def _line(result: LearningResult) -> str:
+    model, metrics = result.model, result.model.metrics
+    candidate, compared = metrics["candidate"]["macro_f1"], metrics["compared"]
+    verdict = "kept and active" if result.kept else "rejected"
+    return (
+        f"{model.account}: topic model v{model.version} {verdict}: held-out macro-F1 {candidate:.3f} "
+        f"against {compared['macro_f1']:.3f} ({compared['name']}); {model.trained_labels} labels "
+        f"trained on, {model.holdout_labels} held out."
+    )

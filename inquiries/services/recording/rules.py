@@ -251,11 +251,14 @@ def continuation(inquiry: Inquiry, incoming: IncomingMessage, at: datetime) -> C
 # --- the rows ---------------------------------------------------------------------------------------
 
 
-def classify(incoming: IncomingMessage) -> tuple[Topic | None, str]:
-    """A new inquiry's topic and where it came from ("" without a topic)."""
+def classify(incoming: IncomingMessage, *, account_id: int) -> tuple[Topic | None, str]:
+    """A new inquiry's topic (by the account's model, if it has one) and where it came from
+    ("" without a topic)."""
     from inquiries.complaints import topics
 
-    topic, source = topics.topic_for_text(incoming.topic_text(), hint=incoming.topic_hint)
+    topic, source = topics.topic_for_text(
+        incoming.topic_text(), hint=incoming.topic_hint, account_id=account_id
+    )
     return topic, source if topic is not None else ""
 
 
@@ -269,7 +272,7 @@ def new_inquiry(
     previous: Inquiry | None = None,
 ) -> Inquiry:
     """The unsaved inquiry a customer's message opens, classified; its policy and clocks follow."""
-    topic, source = classify(incoming)
+    topic, source = classify(incoming, account_id=channel.account_id)
     inquiry = unsaved(
         Inquiry,
         account_id=channel.account_id,
