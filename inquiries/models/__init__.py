@@ -64,7 +64,7 @@ from inquiries.models.notifications import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from inquiries.models.people import Density, UserPreference
+from inquiries.models.people import Density, Language, UserPreference
 
 __all__ = [
     "ACTIVE_CLOCK_STATES",
@@ -98,6 +98,7 @@ __all__ = [
     "Holiday",
     "Inquiry",
     "InquiryEvent",
+    "Language",
     "Macro",
     "Marketplace",
     "Membership",
