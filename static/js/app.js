@@ -6,7 +6,7 @@
   // --- texts in the page's language: templates from <body data-i18n-*> (base.html) ----------
   function t(key, values) {
     var text = document.body.dataset[key] || "";
-    return text.replace(/%\((\w+)\)s/g, function (all, name) { return values[name]; });
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return values[name]; });
   }
   window.cstrackerText = t;
 
