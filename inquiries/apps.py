@@ -17,3 +17,11 @@ class InquiriesConfig(AppConfig):
         from inquiries.middleware import remember_language
 
         user_logged_in.connect(remember_language, dispatch_uid="cstracker-remember-language")
+
+        # The pure modules' sentences (the plan of action) read in the active language.
+        from django.utils.formats import number_format
+        from django.utils.translation import gettext, ngettext
+
+        from inquiries import words
+
+        words.install(gettext, ngettext, lambda n: number_format(n, force_grouping=True))

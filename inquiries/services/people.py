@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from inquiries.models import Density, Language, UserPreference, validate_timezone
 from inquiries.services.errors import DomainError
+
+
+def language_of(user: AbstractBaseUser) -> str:
+    """The language `user` reads e-mails in: their preference, else the site's default."""
+    language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
+    return language or settings.LANGUAGE_CODE
 
 
 @transaction.atomic
