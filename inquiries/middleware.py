@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
@@ -17,6 +18,7 @@ from django.utils import translation
 from inquiries.models import UserPreference
 
 SESSION_KEY = "cstracker_language"
+MACHINE_PATHS = ("/api/", "/hooks/")
 
 
 def remember_language(
@@ -34,12 +36,17 @@ def store_language(request: HttpRequest, language: str) -> None:
 
 
 class UserLanguageMiddleware:
-    """Activate the user's own language after LocaleMiddleware picked the browser's."""
+    """Activate the user's own language after LocaleMiddleware picked the browser's. The REST
+    API and the webhooks always answer in English: integrations parse their texts."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(MACHINE_PATHS):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             if SESSION_KEY not in request.session:

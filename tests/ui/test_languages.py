@@ -251,3 +251,13 @@ def test_notification_mail_is_written_in_the_recipients_language(agent, settings
 
     assert "Abrir:" in mail.outbox[0].body
     assert "Recibes esto por tus ajustes de notificaciones de cstracker." in mail.outbox[0].body
+
+
+@pytest.mark.django_db
+def test_the_api_answers_in_english_whatever_the_language(client, agent) -> None:
+    services.set_preferences(user=agent, language="de")
+    client_for(client, agent)
+
+    response = client.get("/api/v1/inquiries/?status=nonsense", HTTP_ACCEPT_LANGUAGE="de")
+
+    assert response["Content-Language"] == "en"
