@@ -4,6 +4,7 @@ outside the translate tags, and each user's language preference."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from inquiries import models as m
 from inquiries import services
@@ -32,6 +34,14 @@ def catalogue(language: str) -> polib.POFile:
 
 def key(entry: polib.POEntry | polib.MOEntry) -> tuple[str, str]:
     return (entry.msgctxt or "", entry.msgid)
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test() -> Iterator[None]:
+    """The test client runs the pages in this thread, and a page activates its user's language:
+    leave the thread in the default language for the tests that follow."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def client_for(client: object, user: object) -> object:
