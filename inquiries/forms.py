@@ -11,13 +11,15 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inquiries.models import OPEN_STATUSES, Account, Channel, Marketplace, Priority, Status, Topic
 from inquiries.reply_checks import RULE_NAMES
 from inquiries.selectors import QueueFilters, Urgency
 from inquiries.services.actions import MAX_BODY
 
-ANY = ("", "Any")
+ANY = ("", gettext_lazy("Any"))
 
 
 def _user_label(user: AbstractBaseUser) -> str:
@@ -31,32 +33,51 @@ class QueueFilterForm(forms.Form):
     q = forms.CharField(
         required=False,
         max_length=200,
-        label="Search",
+        label=gettext_lazy("Search"),
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": "Subject, message, customer or order id",
+                "placeholder": gettext_lazy("Subject, message, customer or order id"),
                 "accesskey": "s",
             }
         ),
     )
-    account = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Account")
-    channel = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Channel")
-    marketplace = forms.ChoiceField(required=False, label="Marketplace", choices=[ANY, *Marketplace.choices])
+    account = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=gettext_lazy("Account")
+    )
+    channel = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=gettext_lazy("Channel")
+    )
+    marketplace = forms.ChoiceField(
+        required=False, label=gettext_lazy("Marketplace"), choices=[ANY, *Marketplace.choices]
+    )
     status = forms.ChoiceField(
         required=False,
-        label="Status",
-        choices=[("", "Any open"), *Status.choices, ("all", "All, closed too")],
+        label=gettext_lazy("Status"),
+        choices=[("", gettext_lazy("Any open")), *Status.choices, ("all", gettext_lazy("All, closed too"))],
     )
-    topic = forms.ChoiceField(required=False, label="Topic")
-    priority = forms.ChoiceField(required=False, label="Priority", choices=[ANY, *Priority.choices])
+    topic = forms.ChoiceField(required=False, label=gettext_lazy("Topic"))
+    priority = forms.ChoiceField(
+        required=False, label=gettext_lazy("Priority"), choices=[ANY, *Priority.choices]
+    )
     assignee = forms.ChoiceField(
-        required=False, label="Assignee", choices=[("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]
+        required=False,
+        label=gettext_lazy("Assignee"),
+        choices=[
+            ("", gettext_lazy("Anyone")),
+            ("me", gettext_lazy("Me")),
+            ("none", gettext_lazy("Unassigned")),
+        ],
     )
     clock = forms.ChoiceField(
         required=False,
-        label="Clock",
-        choices=[ANY, ("breached", "Breached"), ("at_risk", "At risk"), ("rescue", "On a rescue list")],
+        label=gettext_lazy("Clock"),
+        choices=[
+            ANY,
+            ("breached", gettext_lazy("Breached")),
+            ("at_risk", gettext_lazy("At risk")),
+            ("rescue", gettext_lazy("On a rescue list")),
+        ],
     )
 
     def __init__(
@@ -70,7 +91,7 @@ class QueueFilterForm(forms.Form):
         super().__init__(data)  # type: ignore[arg-type]
         self.fields["account"].choices = [ANY, *((a.pk, a.name) for a in accounts)]
         self.fields["channel"].choices = [ANY, *((c.pk, f"{c.account.name}: {c.name}") for c in channels)]
-        self.fields["topic"].choices = [ANY, ("none", "No topic"), *((t.key, t.name) for t in topics)]
+        self.fields["topic"].choices = [ANY, ("none", _("No topic")), *((t.key, t.name) for t in topics)]
 
     def filters(self) -> QueueFilters:
         """The valid filters; a value that is not a choice (another team's account...) is ignored."""
@@ -102,25 +123,36 @@ class BulkAction:
 class BulkForm(forms.Form):
     """One action for the selected inquiries, encoded as "kind:value" in a single select."""
 
-    action = forms.ChoiceField(label="Bulk action", required=False)
-    quick = forms.ChoiceField(required=False, choices=[("assign:me", "Assign to me")])  # the one-click button
+    action = forms.ChoiceField(label=gettext_lazy("Bulk action"), required=False)
+    quick = forms.ChoiceField(
+        required=False, choices=[("assign:me", gettext_lazy("Assign to me"))]
+    )  # the one-click button
     ids = forms.Field(widget=forms.MultipleHiddenInput, required=False)
 
     def __init__(
         self, data: object = None, *, users: Iterable[AbstractBaseUser] = (), topics: Iterable[Topic] = ()
     ) -> None:
         super().__init__(data)  # type: ignore[arg-type]
-        assign = [("assign:me", "Assign to me"), ("assign:none", "Unassign")]
-        assign += [(f"assign:{u.pk}", f"Assign to {_user_label(u)}") for u in users]
+        assign = [("assign:me", _("Assign to me")), ("assign:none", _("Unassign"))]
+        assign += [(f"assign:{u.pk}", _("Assign to %(name)s") % {"name": _user_label(u)}) for u in users]
         self.fields["action"].choices = [
-            ("", "Choose an action…"),
-            ("Assign", assign),
-            ("Status", [(f"status:{value}", f"Set status: {label}") for value, label in Status.choices]),
+            ("", _("Choose an action…")),
+            (_("Assign"), assign),
             (
-                "Priority",
-                [(f"priority:{value}", f"Set priority: {label}") for value, label in Priority.choices],
+                _("Status"),
+                [
+                    (f"status:{value}", _("Set status: %(value)s") % {"value": label})
+                    for value, label in Status.choices
+                ],
             ),
-            ("Topic", [(f"topic:{t.key}", f"Set topic: {t.name}") for t in topics]),
+            (
+                _("Priority"),
+                [
+                    (f"priority:{value}", _("Set priority: %(value)s") % {"value": label})
+                    for value, label in Priority.choices
+                ],
+            ),
+            (_("Topic"), [(f"topic:{t.key}", _("Set topic: %(value)s") % {"value": t.name}) for t in topics]),
         ]
 
     def clean_ids(self) -> list[int]:
@@ -128,34 +160,34 @@ class BulkForm(forms.Form):
         try:
             ids = sorted({int(value) for value in raw})
         except (TypeError, ValueError):
-            raise forms.ValidationError("Invalid selection.") from None
+            raise forms.ValidationError(_("Invalid selection.")) from None
         if not ids:
-            raise forms.ValidationError("Select at least one inquiry.")
+            raise forms.ValidationError(_("Select at least one inquiry."))
         return ids
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         data["action"] = data.get("quick") or data.get("action")
         if not data["action"] and "action" not in self.errors:
-            self.add_error("action", "Choose an action.")
+            self.add_error("action", _("Choose an action."))
         return data
 
     def bulk_action(self) -> BulkAction:
-        kind, _, value = self.cleaned_data["action"].partition(":")
+        kind, _sep, value = self.cleaned_data["action"].partition(":")
         return BulkAction(kind, value)
 
 
 class ReplyForm(forms.Form):
     body_text = forms.CharField(
-        label="Reply to the customer",
+        label=gettext_lazy("Reply to the customer"),
         max_length=MAX_BODY,
         widget=forms.Textarea(attrs={"rows": 6}),
-        error_messages={"required": "The reply is empty."},
+        error_messages={"required": gettext_lazy("The reply is empty.")},
     )
     status = forms.ChoiceField(
         required=False,
-        label="Then set status",
-        choices=[("", "Keep (new becomes open)"), *Status.choices],
+        label=gettext_lazy("Then set status"),
+        choices=[("", gettext_lazy("Keep (new becomes open)")), *Status.choices],
     )
     # Set by the macro picker: the macro whose actions are applied on send.
     macro = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -169,10 +201,10 @@ class ReplyForm(forms.Form):
 
 class NoteForm(forms.Form):
     body_text = forms.CharField(
-        label="Internal note (never sent to the customer)",
+        label=gettext_lazy("Internal note (never sent to the customer)"),
         max_length=MAX_BODY,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "The note is empty."},
+        error_messages={"required": gettext_lazy("The note is empty.")},
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -183,10 +215,12 @@ class NoteForm(forms.Form):
 class PropertiesForm(forms.Form):
     """Status, priority, topic and assignee of one inquiry; each change is its own service call."""
 
-    status = forms.ChoiceField(label="Status", choices=Status.choices)
-    priority = forms.ChoiceField(label="Priority", choices=Priority.choices)
-    topic = forms.ChoiceField(label="Topic", required=False)
-    assignee = forms.TypedChoiceField(label="Assignee", required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=Status.choices)
+    priority = forms.ChoiceField(label=gettext_lazy("Priority"), choices=Priority.choices)
+    topic = forms.ChoiceField(label=gettext_lazy("Topic"), required=False)
+    assignee = forms.TypedChoiceField(
+        label=gettext_lazy("Assignee"), required=False, coerce=int, empty_value=None
+    )
 
     def __init__(
         self,
@@ -197,12 +231,12 @@ class PropertiesForm(forms.Form):
         topics: Iterable[Topic] = (),
     ) -> None:
         super().__init__(data, initial=initial)  # type: ignore[arg-type]
-        self.fields["topic"].choices = [("", "No topic"), *((t.key, t.name) for t in topics)]
-        self.fields["assignee"].choices = [("", "Unassigned"), *((u.pk, _user_label(u)) for u in users)]
+        self.fields["topic"].choices = [("", _("No topic")), *((t.key, t.name) for t in topics)]
+        self.fields["assignee"].choices = [("", _("Unassigned")), *((u.pk, _user_label(u)) for u in users)]
 
 
 class OrderForm(forms.Form):
     """The order id and SKU of an inquiry, as an agent sets or corrects them (empty: none)."""
 
-    order_id = forms.CharField(label="Order id", max_length=100, required=False, strip=True)
-    sku = forms.CharField(label="SKU", max_length=100, required=False, strip=True)
+    order_id = forms.CharField(label=_("Order id"), max_length=100, required=False, strip=True)
+    sku = forms.CharField(label=_("SKU"), max_length=100, required=False, strip=True)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("notifications/bell/", views_notifications.bell, name="notifications-bell"),
     path("notifications/read/", views_notifications.mark_read, name="notifications-read"),
     path("notifications/preferences/", views_notifications.preferences, name="notifications-preferences"),
+    path("notifications/language/", views_notifications.language, name="notifications-language"),
     path("notifications/time-zone/", views_notifications.time_zone, name="notifications-time-zone"),
 ]
 

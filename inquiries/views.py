@@ -24,8 +24,10 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from inquiries import display, macro_text, selectors, services
@@ -61,12 +63,12 @@ from inquiries.services import macros, mail, outbox
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
 # because every filter lives in the query string.
-PRESETS: tuple[tuple[str, dict[str, str]], ...] = (
-    ("My open", {"assignee": "me"}),
-    ("Unassigned", {"assignee": "none"}),
-    ("Breached", {"clock": "breached"}),
-    ("Unassigned Amazon", {"assignee": "none", "marketplace": "amazon"}),
-    ("Rescue list", {"clock": "rescue"}),
+PRESETS: tuple[tuple[object, dict[str, str]], ...] = (
+    (gettext_lazy("My open"), {"assignee": "me"}),
+    (gettext_lazy("Unassigned"), {"assignee": "none"}),
+    (gettext_lazy("Breached"), {"clock": "breached"}),
+    (gettext_lazy("Unassigned Amazon"), {"assignee": "none", "marketplace": "amazon"}),
+    (gettext_lazy("Rescue list"), {"clock": "rescue"}),
 )
 FILTER_PARAMS = ("q", "account", "channel", "marketplace", "status", "topic", "priority", "assignee", "clock")
 
@@ -76,29 +78,30 @@ class Badge:
     """A state shown as an icon and a word, never as a colour alone."""
 
     key: str
-    label: str
+    label: object  # a lazy translation: read in the language of the page that shows it
     icon: str
 
 
 URGENCY_BADGES = {
-    Urgency.BREACHED: Badge("breached", "Breached", "alert"),
-    Urgency.AT_RISK: Badge("at-risk", "At risk", "warn"),
-    Urgency.RUNNING: Badge("running", "On track", "clock"),
-    Urgency.NO_CLOCK: Badge("none", "No clock", "dash"),
+    Urgency.BREACHED: Badge("breached", gettext_lazy("Breached"), "alert"),
+    Urgency.AT_RISK: Badge("at-risk", gettext_lazy("At risk"), "warn"),
+    Urgency.RUNNING: Badge("running", gettext_lazy("On track"), "clock"),
+    Urgency.NO_CLOCK: Badge("none", gettext_lazy("No clock"), "dash"),
 }
 CLOCK_BADGES = {
-    ClockState.RUNNING: Badge("running", "Running", "clock"),
-    ClockState.AT_RISK: Badge("at-risk", "At risk", "warn"),
-    ClockState.BREACHED: Badge("breached", "Breached", "alert"),
-    ClockState.PAUSED: Badge("paused", "Paused", "pause"),
-    ClockState.MET: Badge("met", "Met", "check"),
-    ClockState.MISSED: Badge("missed", "Missed", "cross"),
-    ClockState.CANCELLED: Badge("cancelled", "Cancelled", "dash"),
+    ClockState.RUNNING: Badge("running", pgettext_lazy("clock", "Running"), "clock"),
+    ClockState.AT_RISK: Badge("at-risk", gettext_lazy("At risk"), "warn"),
+    ClockState.BREACHED: Badge("breached", gettext_lazy("Breached"), "alert"),
+    ClockState.PAUSED: Badge("paused", pgettext_lazy("clock", "Paused"), "pause"),
+    ClockState.MET: Badge("met", pgettext_lazy("clock", "Met"), "check"),
+    ClockState.MISSED: Badge("missed", pgettext_lazy("clock", "Missed"), "cross"),
+    ClockState.CANCELLED: Badge("cancelled", pgettext_lazy("clock", "Cancelled"), "dash"),
 }
 
 
 def duration(seconds: float) -> str:
-    """Compact duration, the same format app.js uses for the live countdown."""
+    """Compact duration, the same format app.js uses for the live countdown. The units (d, h, m)
+    are read as symbols in every shipped language."""
     seconds = int(seconds)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
@@ -112,7 +115,9 @@ def duration(seconds: float) -> str:
 
 def countdown(due: datetime, now: datetime) -> str:
     left = (due - now).total_seconds()
-    return f"{duration(left)} left" if left >= 0 else f"overdue by {duration(-left)}"
+    if left >= 0:
+        return _("%(time)s left") % {"time": duration(left)}
+    return _("overdue by %(time)s") % {"time": duration(-left)}
 
 
 # --- queue --------------------------------------------------------------------------------
@@ -182,7 +187,8 @@ def _rows_cache_key(request: HttpRequest, accounts: list[Account]) -> str | None
         return None
     params = sorted((name, value) for name, values in request.GET.lists() for value in values)
     mine = request.user.pk if request.GET.get("assignee") == "me" else None
-    raw = repr((sorted(a.pk for a in accounts), params, mine))
+    # The rows are rendered in the page's language: agents share them per language only.
+    raw = repr((sorted(a.pk for a in accounts), params, mine, translation.get_language()))
     return "queue-rows:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -210,7 +216,7 @@ def _present_row(row: Inquiry, now: datetime, urls: _RowUrls) -> None:
     row.badge = URGENCY_BADGES[Urgency(row.urgency)]  # type: ignore[attr-defined]
     row.due_label = countdown(row.next_due, now) if row.next_due else ""  # type: ignore[attr-defined]
     row.market_label = countdown(row.market_due, now) if row.market_due else ""  # type: ignore[attr-defined]
-    row.next_kind_label = ClockKind(row.next_kind).label if row.next_kind else ""  # type: ignore[attr-defined]
+    row.next_kind_label = str(ClockKind(row.next_kind).label) if row.next_kind else ""  # type: ignore[attr-defined]
 
 
 @require_POST
@@ -229,10 +235,13 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(back)
     inquiries = list(selectors.inquiries_for(request.user).filter(pk__in=form.cleaned_data["ids"]))
     if not inquiries:
-        raise Http404("No such inquiry.")
+        raise Http404(_("No such inquiry."))
     done, skipped = _apply(form.bulk_action(), inquiries, actor=request.user, users=users, topics=topics)
     if done:
-        messages.success(request, f"Updated {done} inquir{'y' if done == 1 else 'ies'}.")
+        messages.success(
+            request,
+            ngettext("Updated %(count)d inquiry.", "Updated %(count)d inquiries.", done) % {"count": done},
+        )
     for reason in skipped:
         messages.warning(request, reason)
     return HttpResponseRedirect(back)
@@ -286,10 +295,14 @@ def close_matching(request: HttpRequest) -> HttpResponse:
     count = matching.count()
     if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
         done = services.close_matching(inquiries=matching, actor=request.user, status=to)
-        messages.success(request, f"{Status(to).label}: {done} inquir{'y' if done == 1 else 'ies'}.")
+        done_text = ngettext("%(count)d inquiry", "%(count)d inquiries", done) % {"count": done}
+        messages.success(request, f"{Status(to).label}: {done_text}.")
         return HttpResponseRedirect(_queue_url(query))
     if request.method == "POST":
-        messages.warning(request, f"The matching inquiries changed while you confirmed: {count} now.")
+        messages.warning(
+            request,
+            _("The matching inquiries changed while you confirmed: %(count)d now.") % {"count": count},
+        )
     filters = [(field.label, _shown_value(field)) for field in form if field.value()]
     context = {"count": count, "query": urlencode(_current_filters(params)), "filters": filters, "to": to}
     return render(request, "inquiries/close_matching.html", context)
@@ -366,9 +379,9 @@ def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) 
     try:
         value = signing.TimestampSigner(salt="inline-image").unsign(token, max_age=INLINE_IMAGE_SECONDS)
     except signing.BadSignature:
-        raise Http404("No such image.") from None
+        raise Http404(_("No such image.")) from None
     if value != f"{pk}:{attachment_pk}":
-        raise Http404("No such image.")
+        raise Http404(_("No such image."))
     item = selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
     response = HttpResponse(bytes(item.content), content_type=item.content_type.split(";")[0].strip().lower())
     response["X-Content-Type-Options"] = "nosniff"
@@ -401,7 +414,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     first_words = next((m.body_text for m in thread if m.direction == Direction.INBOUND), "")
     return {
         "inquiry": inquiry,
-        "title": display.title(inquiry.subject, first_words),
+        "title": display.title(inquiry.subject, first_words, empty=_("(no subject)")),
         "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
         "thread": thread,
         "clocks": clocks,
@@ -462,12 +475,13 @@ def _present_delivery(message: Message, channel_kind: str) -> None:
         return
     email = channel_kind == ChannelKind.EMAIL
     label = {
-        Message.DeliveryState.QUEUED: "Not delivered yet: "
-        + ("sending by e-mail" if email else "waiting for the integration"),
-        Message.DeliveryState.SENT: "Accepted by the mail server" if email else "Accepted for delivery",
-        Message.DeliveryState.DELIVERED: "Delivered",
-        Message.DeliveryState.FAILED: "Not delivered",
-        Message.DeliveryState.BOUNCED: "Bounced",
+        Message.DeliveryState.QUEUED: _("Not delivered yet: sending by e-mail")
+        if email
+        else _("Not delivered yet: waiting for the integration"),
+        Message.DeliveryState.SENT: _("Accepted by the mail server") if email else _("Accepted for delivery"),
+        Message.DeliveryState.DELIVERED: _("Delivered"),
+        Message.DeliveryState.FAILED: _("Not delivered"),
+        Message.DeliveryState.BOUNCED: _("Bounced"),
     }[state]
     key, icon = DELIVERY_TAGS[state]
     message.delivery_tag = Badge(key, label, icon)  # type: ignore[attr-defined]
@@ -480,9 +494,10 @@ def _present_clock(clock: Clock, now: datetime) -> None:
     clock.countdown = countdown(clock.due_at, now) if clock.is_live else ""  # type: ignore[attr-defined]
     # Target and elapsed time count on the clock's calendar: business hours stay hours.
     business = clock.calendar is not None and not clock.calendar.is_24x7
-    clock.target = display.target_duration(clock.target_seconds, business=business)  # type: ignore[attr-defined]
+    suffix = _("business hours")
+    clock.target = display.target_duration(clock.target_seconds, business=business, suffix=suffix)  # type: ignore[attr-defined]
     elapsed = clock.elapsed_seconds
-    took = display.target_duration(elapsed, business=business) if elapsed is not None else ""
+    took = display.target_duration(elapsed, business=business, suffix=suffix) if elapsed is not None else ""
     clock.took = took  # type: ignore[attr-defined]
 
 
@@ -495,26 +510,42 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
         before, after = (labels.get(data.get(k), "?") for k in ("from", "to"))
         return f"{event.get_kind_display()}: {before} → {after}"
     if kind == EventKind.TOPIC_CHANGED:
-        before, after = (topics.get(data.get(k) or "", "none") for k in ("from", "to"))
-        return f"Topic changed: {before} → {after}"
+        before, after = (topics.get(data.get(k) or "", _("none")) for k in ("from", "to"))
+        return _("Topic changed: %(before)s → %(after)s") % {"before": before, "after": after}
     if kind == EventKind.ORDER_CHANGED:
         after = data.get("to") or {}
-        return f"Order set to {after.get('order_id') or 'none'}, SKU {after.get('sku') or 'none'}"
+        return _("Order set to %(order)s, SKU %(sku)s") % {
+            "order": after.get("order_id") or _("none"),
+            "sku": after.get("sku") or _("none"),
+        }
     if kind == EventKind.ASSIGNED:
         to = data.get("to")
-        who = names.get(to, f"user #{to}") if to else "nobody"
+        who = names.get(to, _("user #%(number)s") % {"number": to}) if to else _("nobody")
         if data.get("claimed"):
-            return f"Claimed by {who}"
+            return _("Claimed by %(name)s") % {"name": who}
         if data.get("auto"):
-            return f"Assigned to {who} automatically ({data.get('reason', '')})"
-        return f"Assigned to {who}"
+            return _("Assigned to %(name)s automatically (%(reason)s)") % {
+                "name": who,
+                "reason": data.get("reason", ""),
+            }
+        return _("Assigned to %(name)s") % {"name": who}
     if kind == EventKind.NO_RESPONSE_NEEDED:
-        return f"Marked no response needed ({data.get('messages', 0)} message(s) excluded)"
+        count = data.get("messages", 0)
+        text = ngettext(
+            "Marked no response needed (%(count)d message excluded)",
+            "Marked no response needed (%(count)d messages excluded)",
+            count,
+        )
+        return text % {"count": count}
     if kind in (EventKind.REPLY_FAILED, EventKind.REPLY_BOUNCED) and data.get("reason"):
         return f"{event.get_kind_display()}: {data['reason']}"
     if data.get("clock_kind") in ClockKind.values:
         text = f"{event.get_kind_display()}: {ClockKind(data['clock_kind']).label}"
-        return f"{text} (reply not delivered)" if data.get("reason") == "reply not delivered" else text
+        return (
+            _("%(text)s (reply not delivered)") % {"text": text}
+            if data.get("reason") == "reply not delivered"
+            else text
+        )
     return event.get_kind_display()
 
 
@@ -548,7 +579,9 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
             form.add_error("body_text", exc.message)
         else:
             done = (
-                "Note added." if internal else "Reply queued: it answers the customer once it is delivered."
+                _("Note added.")
+                if internal
+                else _("Reply queued: it answers the customer once it is delivered.")
             )
             messages.success(request, done)
             return redirect("inquiries:detail", pk=inquiry.pk)
@@ -567,7 +600,7 @@ def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], inter
     if data.get("macro"):
         macro = selectors.macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
         if macro is None:
-            raise services.DomainError("That macro is not one of yours or your team's.", field="body_text")
+            raise services.DomainError(_("That macro is not one of yours or your team's."), field="body_text")
     macros.reply_with_macro(
         inquiry=inquiry,
         author=request.user,
@@ -585,14 +618,14 @@ def retry_reply(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
     inquiry = _inquiry(request, pk)
     reply = inquiry.messages.filter(pk=message_pk, direction=Direction.OUTBOUND).first()
     if reply is None:
-        raise Http404("No such reply.")
+        raise Http404(_("No such reply."))
     if inquiry.channel.kind == ChannelKind.EMAIL:
         if mail.retry_failed(message=reply, actor=request.user):
-            messages.success(request, "Sending the reply again.")
+            messages.success(request, _("Sending the reply again."))
         else:
             messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
     elif outbox.put_back(message=reply, actor=request.user):
-        messages.success(request, "The reply is back in the outbox: it waits for the integration again.")
+        messages.success(request, _("The reply is back in the outbox: it waits for the integration again."))
     else:
         messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
     return redirect("inquiries:detail", pk=inquiry.pk)
@@ -609,7 +642,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
         users.append(inquiry.assignee)
     form = PropertiesForm(request.POST, users=users, topics=topics)
     if not form.is_valid():
-        messages.error(request, "Please choose valid values.")
+        messages.error(request, _("Please choose valid values."))
         return redirect("inquiries:detail", pk=inquiry.pk)
     data, now, actor = form.cleaned_data, timezone.now(), request.user
     try:
@@ -628,9 +661,9 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
                 inquiry = services.change_status(inquiry=inquiry, status=data["status"], actor=actor, now=now)
     except services.DomainError as exc:
         # For example the assignee lost access to the account since the page was loaded.
-        messages.error(request, f"Nothing changed: {exc.message}")
+        messages.error(request, _("Nothing changed: %(error)s") % {"error": exc.message})
         return redirect("inquiries:detail", pk=pk)
-    messages.success(request, "Inquiry updated.")
+    messages.success(request, _("Inquiry updated."))
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 
@@ -642,7 +675,7 @@ def set_order(request: HttpRequest, pk: int) -> HttpResponse:
     form = OrderForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
-        messages.error(request, f"Nothing changed: {errors}")
+        messages.error(request, _("Nothing changed: %(reason)s") % {"reason": errors})
         return redirect("inquiries:detail", pk=pk)
     try:
         inquiry = services.set_order(
@@ -652,15 +685,16 @@ def set_order(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user,
         )
     except services.DomainError as exc:
-        messages.error(request, f"Nothing changed: {exc.message}")
+        messages.error(request, _("Nothing changed: %(reason)s") % {"reason": exc.message})
         return redirect("inquiries:detail", pk=pk)
     if inquiry.order_id and inquiry.linked_order_id is None:
         messages.success(
             request,
-            f"Order set to {inquiry.order_id}; no order with that id is on file for this account yet.",
+            _("Order set to %(order)s; no order with that id is on file for this account yet.")
+            % {"order": inquiry.order_id},
         )
     else:
-        messages.success(request, "Order and SKU updated.")
+        messages.success(request, _("Order and SKU updated."))
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 
@@ -674,7 +708,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
     except services.Conflict as exc:
         messages.error(request, f"#{inquiry.pk}: {exc.message}")
     else:
-        messages.success(request, f"#{inquiry.pk} is yours.")
+        messages.success(request, _("#%(number)d is yours.") % {"number": inquiry.pk})
     return _back_to(request, inquiry)
 
 
@@ -683,9 +717,12 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
     inquiry = _inquiry(request, pk)
     count = services.mark_no_response_needed(inquiry=inquiry, actor=request.user)
-    messages.success(
-        request, f"Marked no response needed: {count} message(s) excluded, reply clocks stopped."
+    text = ngettext(
+        "Marked no response needed: %(count)d message excluded, reply clocks stopped.",
+        "Marked no response needed: %(count)d messages excluded, reply clocks stopped.",
+        count,
     )
+    messages.success(request, text % {"count": count})
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 

@@ -17,9 +17,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.dateformat import format as format_date
+from django.utils.formats import number_format
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from inquiries import selectors as inquiry_selectors
@@ -47,12 +51,12 @@ from inquiries.views import Badge
 
 TREND_DAYS = 90
 BAND_BADGES = {
-    Band.HEALTHY: Badge("met", "Healthy", "check"),
-    Band.AT_RISK: Badge("at-risk", "At risk", "warn"),
-    Band.CRITICAL: Badge("breached", "Critical", "alert"),
+    Band.HEALTHY: Badge("met", gettext_lazy("Healthy"), "check"),
+    Band.AT_RISK: Badge("at-risk", gettext_lazy("At risk"), "warn"),
+    Band.CRITICAL: Badge("breached", gettext_lazy("Critical"), "alert"),
 }
 STATUS_BADGES = {
-    Status.NO_DATA: Badge("none", "No data", "dash"),
+    Status.NO_DATA: Badge("none", gettext_lazy("No data"), "dash"),
     Status.HEALTHY: BAND_BADGES[Band.HEALTHY],
     Status.AT_RISK: BAND_BADGES[Band.AT_RISK],
     Status.CRITICAL: BAND_BADGES[Band.CRITICAL],
@@ -146,32 +150,50 @@ class RescueView:
 def escalation_text(preset: MarketplacePreset | None) -> str:
     if preset is None or not preset.escalation_reply_seconds:
         return ""
-    terms = " or ".join(preset.escalation_terms) or "escalated complaints"
+    terms = _(" or ").join(preset.escalation_terms) or _("escalated complaints")
     within = human_duration(preset.escalation_reply_seconds)
-    return f"Complaints made through {terms} must be answered within {within}."
+    return _("Complaints made through %(terms)s must be answered within %(within)s.") % {
+        "terms": terms,
+        "within": within,
+    }
 
 
 def target_text(metric: Metric) -> str:
     if metric.key == "open_clusters":
-        return "none high or critical"
+        return _("none high or critical")
     if metric.target is None:
-        return "none"
+        return _("none")
     if metric.unit == Unit.COUNT:
         return str(int(metric.target))
-    per = {Unit.PER_100_ORDERS: " per 100 orders", Unit.PER_100_INQUIRIES: " per 100 inquiries"}.get(
-        metric.unit, ""
-    )
-    return f"at most {format_value(metric.target, metric.unit)}{per}"
+    value = format_value(metric.target, metric.unit)
+    if metric.unit == Unit.PER_100_ORDERS:
+        return _("at most %(value)s per 100 orders") % {"value": value}
+    if metric.unit == Unit.PER_100_INQUIRIES:
+        return _("at most %(value)s per 100 inquiries") % {"value": value}
+    return _("at most %(value)s") % {"value": value}
+
+
+def _count(value: int) -> str:
+    """A count with the reader's thousands separator."""
+    return number_format(value, force_grouping=True)
 
 
 def counts_text(metric: Metric) -> str:
+    numerator, denominator = _count(metric.numerator or 0), _count(metric.denominator or 0)
     if metric.unit == Unit.RATIO and metric.denominator is not None:
-        return f"{metric.numerator:,} late of {metric.denominator:,}"
-    if metric.unit in (Unit.PER_100_ORDERS, Unit.PER_100_INQUIRIES):
-        noun = "orders" if metric.unit == Unit.PER_100_ORDERS else "inquiries"
-        return f"{metric.numerator:,} complaints / {metric.denominator or 0:,} {noun}"
+        return _("%(late)s late of %(counted)s") % {"late": numerator, "counted": denominator}
+    if metric.unit == Unit.PER_100_ORDERS:
+        return _("%(complaints)s complaints / %(total)s orders") % {
+            "complaints": numerator,
+            "total": denominator,
+        }
+    if metric.unit == Unit.PER_100_INQUIRIES:
+        return _("%(complaints)s complaints / %(total)s inquiries") % {
+            "complaints": numerator,
+            "total": denominator,
+        }
     if metric.unit == Unit.SECONDS:
-        return f"{metric.denominator or 0:,} answers"
+        return _("%(answers)s answers") % {"answers": denominator}
     return ""
 
 
@@ -191,7 +213,7 @@ def present_metrics(
         chart = trend_chart(
             points,
             chart_id=f"trend-{metric.key}",
-            title=f"{metric.label}, last {TREND_DAYS} days",
+            title=_("%(metric)s, last %(days)d days") % {"metric": metric.label, "days": TREND_DAYS},
             target=metric.target if metric.unit != Unit.COUNT else None,
             at_risk_ratio=rules.at_risk_ratio,
             fmt=lambda v, unit=metric.unit: format_value(v, unit) if v else "0",
@@ -223,15 +245,24 @@ class FigureView:
 def present_figure(figure: MarketplaceFigure) -> FigureView:
     """A marketplace metric from orders: its value, the counts behind it, its window in words."""
     counts, definition = figure.counts, figure.definition
-    noun = "packages" if definition.anchor == "shipped" else "orders"
     first = counts.window_start.date()
+    numbers = {"failing": _count(counts.numerator), "total": _count(counts.denominator)}
+    if definition.anchor == "shipped":
+        counted = _("%(failing)s of %(total)s packages") % numbers
+    else:
+        counted = _("%(failing)s of %(total)s orders") % numbers
+    window = _("%(days)d days from %(first)s, by %(anchor)s") % {
+        "days": counts.window_days,
+        "first": format_date(first, _("j M Y")),
+        "anchor": definition.anchor_text,
+    }
     return FigureView(
         figure=figure,
         value=percent(figure.value),
         target=definition.target_text,
         badge=STATUS_BADGES[figure.status],
-        counts=f"{counts.numerator:,} of {counts.denominator:,} {noun}",
-        window=f"{counts.window_days} days from {first:%-d %b %Y}, by {definition.anchor_text}",
+        counts=counted,
+        window=window,
         reported=percent(figure.reported.value) if figure.reported else "",
     )
 
@@ -259,7 +290,8 @@ def present_rating(rating: Reported | None, preset: MarketplacePreset | None) ->
     return RatingView(
         value=f"{rating.value:.0f}",
         badge=STATUS_BADGES[status],
-        bands=f"{healthy}+ healthy, {at_risk}-{healthy - 1} at risk, {at_risk - 1} and below critical",
+        bands=_("%(healthy)s+ healthy, %(at_risk)s-%(below)s at risk, %(critical)s and below critical")
+        % {"healthy": healthy, "at_risk": at_risk, "below": healthy - 1, "critical": at_risk - 1},
         reported=rating,
     )
 
@@ -340,7 +372,7 @@ def plan_markdown(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     if not pdf_available():
-        raise Http404("PDF export needs WeasyPrint, which is not installed.")
+        raise Http404(_("PDF export needs WeasyPrint, which is not installed."))
     account, built = _plan(request, pk)
     html = render_to_string("health/plan.html", {"account": account, "plan": built, "screen": False}, request)
     response = HttpResponse(render_pdf(html), content_type="application/pdf")

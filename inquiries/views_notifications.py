@@ -7,10 +7,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from inquiries import selectors, services
-from inquiries.models import Notification, NotificationPreference
+from inquiries.middleware import store_language
+from inquiries.models import Language, Notification, NotificationPreference
 from inquiries.services import notifications
 
 PAGE = 50
@@ -46,7 +50,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     more = len(page) > PAGE
     page = page[:PAGE]
     preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference()
-    zone = selectors.preference_for(request.user).zone
+    page_settings = selectors.preference_for(request.user)
+    zone = page_settings.zone
     return render(
         request,
         "notifications/list.html",
@@ -55,6 +60,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
             "next_before": page[-1].pk if more and page else None,
             "form": PreferenceForm(instance=preference),
             "zone_form": TimeZoneForm(initial={"time_zone": zone}),
+            "language_form": LanguageForm(initial={"language": page_settings.language}),
             "tz": zone,
         },
     )
@@ -64,9 +70,33 @@ class TimeZoneForm(forms.Form):
     time_zone = forms.CharField(
         max_length=64,
         required=False,
-        label="My time zone",
-        help_text="An IANA name such as Europe/Berlin; empty means the server's zone.",
+        label=gettext_lazy("My time zone"),
+        help_text=gettext_lazy("An IANA name such as Europe/Berlin; empty means the server's zone."),
     )
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(
+        choices=[("", gettext_lazy("The browser's language")), *Language.choices],
+        required=False,
+        label=gettext_lazy("My language"),
+        help_text=gettext_lazy("The language of your pages and e-mails."),
+    )
+
+
+@login_required
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect("inquiries:notifications")
+    services.set_preferences(user=request.user, language=form.cleaned_data["language"])
+    store_language(request, form.cleaned_data["language"])
+    # The confirmation is shown on the next page, which speaks the new language: say it in that one.
+    translation.activate(form.cleaned_data["language"] or translation.get_language_from_request(request))
+    messages.success(request, _("Language saved."))
+    return redirect("inquiries:notifications")
 
 
 @login_required
@@ -77,9 +107,9 @@ def time_zone(request: HttpRequest) -> HttpResponse:
         try:
             services.set_preferences(user=request.user, time_zone=form.cleaned_data["time_zone"])
         except services.DomainError as exc:
-            messages.error(request, f"time_zone: {exc.message}")
+            messages.error(request, _("time_zone: %(error)s") % {"error": exc.message})
         else:
-            messages.success(request, "Time zone saved.")
+            messages.success(request, _("Time zone saved."))
     return redirect("inquiries:notifications")
 
 
@@ -96,7 +126,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferenceForm(request.POST, instance=preference)
     if form.is_valid():
         form.save()
-        messages.success(request, "Notification settings saved.")
+        messages.success(request, _("Notification settings saved."))
     else:
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
     return redirect("inquiries:notifications")

@@ -16,8 +16,30 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from inquiries.health.scoring import Band, ClusterRef, HealthReport, Unit, format_value, human_duration
+from inquiries.words import _, ngettext, number
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+def weekday_name(weekday: int) -> str:
+    """Monday is 0, in the reader's language."""
+    names = (
+        _("Monday"),
+        _("Tuesday"),
+        _("Wednesday"),
+        _("Thursday"),
+        _("Friday"),
+        _("Saturday"),
+        _("Sunday"),
+    )
+    return names[weekday]
+
+
+def month_name(month: int) -> str:
+    """January is 1, in the reader's language (as it reads inside a date)."""
+    names = (
+        _("January"), _("February"), _("March"), _("April"), _("May"), _("June"),
+        _("July"), _("August"), _("September"), _("October"), _("November"), _("December"),
+    )  # fmt: skip
+    return names[month - 1]
 
 
 # --- facts ----------------------------------------------------------------------------------
@@ -126,15 +148,15 @@ class Plan:
 
 
 def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+    return _("%(day)s %(month)s %(year)s") % {
+        "day": day.day,
+        "month": month_name(day.month),
+        "year": day.year,
+    }
 
 
 def _share(part: int, whole: int) -> str:
     return f"{part * 100 / whole:.0f}%" if whole else "0%"
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -146,8 +168,8 @@ def _lines(text: str) -> tuple[str, ...]:
 
 def build_plan(facts: PlanFacts) -> Plan:
     return Plan(
-        title=f"Plan of action: {facts.account}",
-        period=f"{long_date(facts.first)} to {long_date(facts.last)}",
+        title=_("Plan of action: %(account)s") % {"account": facts.account},
+        period=_("%(first)s to %(last)s") % {"first": long_date(facts.first), "last": long_date(facts.last)},
         prepared=long_date(facts.prepared),
         summary=_summary(facts),
         causes=_causes(facts),
@@ -176,45 +198,85 @@ def _rate(report: HealthReport) -> tuple[str, str, str] | None:
 
 def _summary(facts: PlanFacts) -> tuple[str, ...]:
     counts = facts.counts
-    paragraphs = [
-        f"Between {long_date(facts.first)} and {long_date(facts.last)}, {facts.account} received "
-        f"{_count(counts.needing_response, 'buyer message')} that needed a response. We answered "
-        f"{counts.on_time:,} within {facts.rule_phrase} and {counts.answered_late:,} after that; "
-        f"{counts.unanswered_late:,} had no answer when the period ended."
-        + (
-            f" {counts.pending:,} more {'was' if counts.pending == 1 else 'were'} still within "
-            f"{'its' if counts.pending == 1 else 'their'} deadline."
-            if counts.pending
-            else ""
-        )
-    ]
+    received = ngettext(
+        "Between %(first)s and %(last)s, %(account)s received %(count)s buyer message that needed a response.",
+        "Between %(first)s and %(last)s, %(account)s received %(count)s buyer messages that needed a response.",
+        counts.needing_response,
+    ) % {
+        "first": long_date(facts.first),
+        "last": long_date(facts.last),
+        "account": facts.account,
+        "count": number(counts.needing_response),
+    }
+    answered = _(
+        "We answered %(on_time)s within %(rule)s and %(late)s after that; "
+        "%(unanswered)s had no answer when the period ended."
+    ) % {
+        "on_time": number(counts.on_time),
+        "rule": facts.rule_phrase,
+        "late": number(counts.answered_late),
+        "unanswered": number(counts.unanswered_late),
+    }
+    pending = ""
+    if counts.pending:
+        pending = " " + ngettext(
+            "%(count)s more was still within its deadline.",
+            "%(count)s more were still within their deadline.",
+            counts.pending,
+        ) % {"count": number(counts.pending)}
+    paragraphs = [f"{received} {answered}{pending}"]
     before, after = _rate(facts.before), _rate(facts.after)
     if before and after:
-        start, end = facts.before.status.label.lower(), facts.after.status.label.lower()
+        start, end = _(facts.before.status.label).lower(), _(facts.after.status.label).lower()
         health = (
-            f"The account's health was {end} at both ends of the period."
+            _("The account's health was %(status)s at both ends of the period.") % {"status": end}
             if start == end
-            else f"The account's health went from {start} to {end}."
+            else _("The account's health went from %(start)s to %(end)s.") % {"start": start, "end": end}
         )
-        name = f"{before[0].replace(' days', '-day')} {facts.rate_name.lower()}"
+        name = _rate_name(before[0], facts.rate_name)
         if before[1] == "no data":
-            rate = (
-                f"Our {name} stood at {after[1]} on {long_date(facts.last)} "
-                f"(the target is at most {after[2]}); "
+            rate = _(
+                "Our %(name)s stood at %(value)s on %(date)s (the target is at most %(target)s); "
                 "there were no messages to measure before the period."
-            )
+            ) % {"name": name, "value": _value(after[1]), "date": long_date(facts.last), "target": after[2]}
         else:
-            rate = (
-                f"Our {name} went from {before[1]} on {long_date(facts.first)} to {after[1]} on "
-                f"{long_date(facts.last)} (the target is at most {after[2]})."
-            )
+            rate = _(
+                "Our %(name)s went from %(before)s on %(first)s to %(after)s on %(last)s "
+                "(the target is at most %(target)s)."
+            ) % {
+                "name": name,
+                "before": before[1],
+                "first": long_date(facts.first),
+                "after": _value(after[1]),
+                "last": long_date(facts.last),
+                "target": after[2],
+            }
         paragraphs.append(f"{rate} {health}")
     if facts.clusters:
         paragraphs.append(
-            f"In the same period buyers' complaints formed {_count(len(facts.clusters), 'cluster')} "
-            "(several complaints about the same product or with the same text); each is covered below."
+            ngettext(
+                "In the same period buyers' complaints formed %(count)s cluster "
+                "(several complaints about the same product or with the same text); each is covered below.",
+                "In the same period buyers' complaints formed %(count)s clusters "
+                "(several complaints about the same product or with the same text); each is covered below.",
+                len(facts.clusters),
+            )
+            % {"count": number(len(facts.clusters))}
         )
     return tuple(paragraphs)
+
+
+def _rate_name(window: str, rate_name: str) -> str:
+    """ "30 days" and "Late response rate" -> "30-day late response rate"."""
+    days = window.split()[0]
+    if not days.isdigit():
+        return f"{window} {rate_name.lower()}"
+    return _("%(days)s-day %(rate)s") % {"days": days, "rate": rate_name.lower()}
+
+
+def _value(value: str) -> str:
+    """A metric's value as scoring formats it; its one word ("no data") in the reader's language."""
+    return _("no data") if value == "no data" else value
 
 
 def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
@@ -224,52 +286,66 @@ def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
         points = []
         if late.weekend:
             points.append(
-                f"{_count(late.weekend, 'of them', 'of them')} ({_share(late.weekend, late.total)}) "
-                "arrived on a Saturday or Sunday."
+                _("%(count)s of them (%(share)s) arrived on a Saturday or Sunday.")
+                % {"count": number(late.weekend), "share": _share(late.weekend, late.total)}
             )
         if late.outside_hours:
             points.append(
-                f"{late.outside_hours:,} ({_share(late.outside_hours, late.total)}) arrived before "
-                "08:00 or after 18:00, outside our usual working hours."
+                _(
+                    "%(count)s (%(share)s) arrived before 08:00 or after 18:00, outside our usual working hours."
+                )
+                % {"count": number(late.outside_hours), "share": _share(late.outside_hours, late.total)}
             )
         busiest = max(range(7), key=lambda d: late.by_weekday[d])
         if late.by_weekday[busiest] and late.total >= 5:
             points.append(
-                f"{WEEKDAYS[busiest]} was the worst day, with {late.by_weekday[busiest]:,} late messages."
+                _("%(day)s was the worst day, with %(count)s late messages.")
+                % {"day": weekday_name(busiest), "count": number(late.by_weekday[busiest])}
             )
         if late.unassigned:
             points.append(
-                f"{late.unassigned:,} ({_share(late.unassigned, late.total)}) were in conversations "
-                "that no agent was assigned to."
+                _("%(count)s (%(share)s) were in conversations that no agent was assigned to.")
+                % {"count": number(late.unassigned), "share": _share(late.unassigned, late.total)}
             )
         if late.by_topic:
-            topics = ", ".join(f"{name.lower()} ({n:,})" for name, n in late.by_topic[:3])
-            points.append(f"By topic: {topics}.")
+            topics = ", ".join(f"{name.lower()} ({number(n)})" for name, n in late.by_topic[:3])
+            points.append(_("By topic: %(topics)s.") % {"topics": topics})
         if late.median_late_seconds is not None:
             points.append(
-                f"Late answers came a median of {human_duration(late.median_late_seconds)} after "
-                "the deadline."
+                _("Late answers came a median of %(duration)s after the deadline.")
+                % {"duration": human_duration(late.median_late_seconds)}
             )
+        missed = ngettext(
+            "%(count)s message missed the %(deadline)s deadline (%(share)s of those counted).",
+            "%(count)s messages missed the %(deadline)s deadline (%(share)s of those counted).",
+            late.total,
+        ) % {
+            "count": number(late.total),
+            "deadline": deadline_name(facts.rule_phrase),
+            "share": _share(late.total, facts.counts.late + facts.counts.on_time),
+        }
         causes.append(
-            Cause(
-                title="Messages answered late or not at all",
-                text=f"{_count(late.total, 'message')} missed the {deadline_name(facts.rule_phrase)} deadline"
-                f" ({_share(late.total, facts.counts.late + facts.counts.on_time)} of those counted).",
-                points=tuple(points),
-            )
+            Cause(title=_("Messages answered late or not at all"), text=missed, points=tuple(points))
         )
     for story in facts.clusters:
         cluster = story.cluster
-        seen = f"{long_date(cluster.first_seen.date())} and {long_date(cluster.last_seen.date())}"
-        text = (
-            f"{_count(cluster.member_count, 'complaint')} between {seen} "
-            f"({cluster.severity_label.lower()} severity, {cluster.state_label.lower()})."
+        text = ngettext(
+            "%(count)s complaint between %(first)s and %(last)s (%(severity)s severity, %(state)s).",
+            "%(count)s complaints between %(first)s and %(last)s (%(severity)s severity, %(state)s).",
+            cluster.member_count,
+        ) % {
+            "count": number(cluster.member_count),
+            "first": long_date(cluster.first_seen.date()),
+            "last": long_date(cluster.last_seen.date()),
+            "severity": cluster.severity_label.lower(),
+            "state": cluster.state_label.lower(),
+        }
+        cause = cluster.root_cause.strip() or _(
+            "Not recorded yet: record it on the cluster before sending this plan."
         )
-        cause = (
-            cluster.root_cause.strip()
-            or "Not recorded yet: record it on the cluster before sending this plan."
+        causes.append(
+            Cause(title=cluster.title, text=text, points=(_("Root cause: %(cause)s") % {"cause": cause},))
         )
-        causes.append(Cause(title=cluster.title, text=text, points=(f"Root cause: {cause}",)))
     return tuple(causes)
 
 
@@ -286,13 +362,18 @@ def _actions(facts: PlanFacts) -> tuple[str, ...]:
     for story in facts.clusters:
         if story.cluster.corrective_action.strip():
             about = ", ".join(
-                part for part in (story.cluster.title, f"owner {story.owner}" if story.owner else "") if part
+                part
+                for part in (
+                    story.cluster.title,
+                    _("owner %(name)s") % {"name": story.owner} if story.owner else "",
+                )
+                if part
             )
             when = f"{long_date(story.action_date)} " if story.action_date else ""
             actions.append(f"{when}({about}): {story.cluster.corrective_action.strip()}")
     counts = facts.counts
     if counts.answered_late and not counts.unanswered_late:
-        actions.append("Every message that missed its deadline in the period has since been answered.")
+        actions.append(_("Every message that missed its deadline in the period has since been answered."))
     actions.extend(_lines(facts.seller_actions))
     return tuple(actions)
 
@@ -320,13 +401,13 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
         rows.append(
             MetricRow(
                 label=before.label,
-                before=format_value(before.value, before.unit),
-                after=format_value(after.value, after.unit),
-                target="none high or critical"
+                before=_value(format_value(before.value, before.unit)),
+                after=_value(format_value(after.value, after.unit)),
+                target=_("none high or critical")
                 if before.key == "open_clusters"
                 else _target(after.target, after.unit),
-                before_status=before.status.label,
-                after_status=after.status.label,
+                before_status=_(before.status.label),
+                after_status=_(after.status.label),
             )
         )
     return tuple(rows)
@@ -334,32 +415,34 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
 
 def _target(target: float | None, unit: Unit) -> str:
     if target is None:
-        return "none"
-    return f"at most {format_value(target, unit)}" if target else "0"
+        return _("none")
+    return _("at most %(value)s") % {"value": format_value(target, unit)} if target else "0"
 
 
 def _count_rows(facts: PlanFacts) -> tuple[tuple[str, str], ...]:
     c = facts.counts
     return (
-        ("Buyer messages needing a response", f"{c.needing_response:,}"),
-        (f"Answered within {facts.rule_phrase}", f"{c.on_time:,}"),
-        ("Answered after the deadline", f"{c.answered_late:,}"),
-        ("Unanswered past the deadline at the end of the period", f"{c.unanswered_late:,}"),
-        ("Still within the deadline at the end of the period", f"{c.pending:,}"),
-        ("Marked 'no response needed' (not counted)", f"{c.no_response_needed:,}"),
-        ("Automatic messages (not counted)", f"{c.automatic:,}"),
+        (_("Buyer messages needing a response"), number(c.needing_response)),
+        (_("Answered within %(rule)s") % {"rule": facts.rule_phrase}, number(c.on_time)),
+        (_("Answered after the deadline"), number(c.answered_late)),
+        (_("Unanswered past the deadline at the end of the period"), number(c.unanswered_late)),
+        (_("Still within the deadline at the end of the period"), number(c.pending)),
+        (_("Marked 'no response needed' (not counted)"), number(c.no_response_needed)),
+        (_("Automatic messages (not counted)"), number(c.automatic)),
     )
 
 
 def _timeline(story: ClusterStory) -> Timeline:
     return Timeline(
         title=story.cluster.title,
-        events=tuple((f"{event.at:%d %b %Y %H:%M}", event.text) for event in story.events),
+        events=tuple(
+            (f"{long_date(event.at.date())} {event.at:%H:%M}", event.text) for event in story.events
+        ),
     )
 
 
 def status_word(band: Band) -> str:
-    return band.label
+    return _(band.label)
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -374,47 +457,57 @@ def md(text: str) -> str:
 
 
 def to_markdown(plan: Plan) -> str:
-    out = [f"# {md(plan.title)}", "", f"Period: {plan.period}  ", f"Prepared: {plan.prepared}", ""]
-    out += ["## Summary", ""]
+    out = [f"# {md(plan.title)}", ""]
+    out += [
+        _("Period: %(period)s") % {"period": plan.period} + "  ",
+        _("Prepared: %(date)s") % {"date": plan.prepared},
+    ]
+    out += ["", "## " + _("Summary"), ""]
     for paragraph in plan.summary:
         out += [md(paragraph), ""]
-    out += ["## Root causes", ""]
+    out += ["## " + _("Root causes"), ""]
     if not plan.causes:
-        out += ["No message was answered late and no complaint cluster was open in this period.", ""]
-    for number, cause in enumerate(plan.causes, start=1):
-        out += [f"### {number}. {md(cause.title)}", "", md(cause.text), ""]
+        out += [_("No message was answered late and no complaint cluster was open in this period."), ""]
+    for n, cause in enumerate(plan.causes, start=1):
+        out += [f"### {n}. {md(cause.title)}", "", md(cause.text), ""]
         out += [f"- {md(point)}" for point in cause.points]
         out += [""] if cause.points else []
-    out += ["## Corrective actions taken", ""]
+    out += ["## " + _("Corrective actions taken"), ""]
     if plan.actions_missing:
-        out += [
-            "No corrective action is recorded yet. Record it on each cluster, or add it to this plan, "
-            "before sending it.",
-            "",
-        ]
+        out += [actions_missing_text(), ""]
     out += [f"- {md(action)}" for action in plan.actions] + ([""] if plan.actions else [])
-    out += ["## Preventive measures", ""]
+    out += ["## " + _("Preventive measures"), ""]
     if plan.measures_missing:
-        out += [
-            "No preventive measure is recorded yet. Describe what will stop this from happening again "
-            "before sending this plan.",
-            "",
-        ]
+        out += [measures_missing_text(), ""]
     out += [f"- {md(measure)}" for measure in plan.measures] + ([""] if plan.measures else [])
-    out += ["## Evidence", "", "### Metrics at the start and the end of the period", ""]
-    out += ["| Metric | Start | End | Target |", "| --- | --- | --- | --- |"]
+    out += ["## " + _("Evidence"), "", "### " + _("Metrics at the start and the end of the period"), ""]
+    out += [f"| {_('Metric')} | {_('Start')} | {_('End')} | {_('Target')} |", "| --- | --- | --- | --- |"]
     out += [
         f"| {md(r.label)} | {r.before} ({r.before_status.lower()}) | "
         f"{r.after} ({r.after_status.lower()}) | {r.target} |"
         for r in plan.metrics
     ]
-    out += ["", "### Messages in the period", "", "| | Messages |", "| --- | ---: |"]
+    out += ["", "### " + _("Messages in the period"), "", f"| | {_('Messages')} |", "| --- | ---: |"]
     out += [f"| {md(label)} | {value} |" for label, value in plan.counts]
     out += [""]
     if plan.timelines:
-        out += ["### Complaint clusters", ""]
+        out += ["### " + _("Complaint clusters"), ""]
         for timeline in plan.timelines:
             out += [f"#### {md(timeline.title)}", ""]
-            out += [f"- {when}: {md(what)}" for when, what in timeline.events] or ["- No recorded events."]
+            events = [f"- {when}: {md(what)}" for when, what in timeline.events]
+            out += events or ["- " + _("No recorded events.")]
             out += [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def actions_missing_text() -> str:
+    return _(
+        "No corrective action is recorded yet. Record it on each cluster, or add it to this plan, before sending it."
+    )
+
+
+def measures_missing_text() -> str:
+    return _(
+        "No preventive measure is recorded yet. Describe what will stop this from happening again "
+        "before sending this plan."
+    )

@@ -67,7 +67,7 @@ from inquiries.models.notifications import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from inquiries.models.people import Density, UserPreference
+from inquiries.models.people import Density, Language, UserPreference
 
 __all__ = [
     "ACTIVE_CLOCK_STATES",
@@ -101,6 +101,7 @@ __all__ = [
     "Holiday",
     "Inquiry",
     "InquiryEvent",
+    "Language",
     "Macro",
     "Marketplace",
     "Membership",

@@ -6,14 +6,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import Calendar, Membership, Team
 
 
 class AssignmentMode(models.TextChoices):
-    OFF = "off", "Off (agents claim inquiries)"
-    ROUND_ROBIN = "round_robin", "Round robin"
-    LEAST_OPEN = "least_open", "Least open inquiries"
+    OFF = "off", _("Off (agents claim inquiries)")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    LEAST_OPEN = "least_open", _("Least open inquiries")
 
 
 class Rota(models.Model):

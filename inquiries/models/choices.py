@@ -3,50 +3,51 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Marketplace(models.TextChoices):
     AMAZON = "amazon", "Amazon"
     WALMART = "walmart", "Walmart"
     EBAY = "ebay", "eBay"
-    SHOP = "shop", "Own shop"
-    OTHER = "other", "Other"
+    SHOP = "shop", _("Own shop")
+    OTHER = "other", _("Other")
 
 
 class Role(models.TextChoices):
-    AGENT = "agent", "Agent"
-    MANAGER = "manager", "Manager"
+    AGENT = "agent", _("Agent")
+    MANAGER = "manager", _("Manager")
 
 
 class Status(models.TextChoices):
-    NEW = "new", "New"
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending (waiting on customer)"
-    SOLVED = "solved", "Solved"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending (waiting on customer)")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
 
 
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
 
 
 class Priority(models.TextChoices):
-    LOW = "low", "Low"
-    NORMAL = "normal", "Normal"
-    HIGH = "high", "High"
-    URGENT = "urgent", "Urgent"
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
 
 
 PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "Inbound (customer)"
-    OUTBOUND = "outbound", "Outbound (reply)"
-    NOTE = "note", "Internal note"
+    INBOUND = "inbound", _("Inbound (customer)")
+    OUTBOUND = "outbound", _("Outbound (reply)")
+    NOTE = "note", _("Internal note")
 
 
 class ChannelKind(models.TextChoices):
     API = "api", "API"
     EMAIL = "email", "E-mail"
-    CSV = "csv", "CSV import"
-    WEBHOOK = "webhook", "Signed webhook"
+    CSV = "csv", _("CSV import")
+    WEBHOOK = "webhook", _("Signed webhook")

@@ -6,26 +6,27 @@ from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import Calendar, SlaPolicy
 from inquiries.models.inquiries import Inquiry, Message
 
 
 class ClockKind(models.TextChoices):
-    FIRST_REPLY = "first_reply", "First reply"
-    NEXT_REPLY = "next_reply", "Next reply"
-    RESOLUTION = "resolution", "Resolution"
-    MARKETPLACE_REPLY = "marketplace_reply", "Marketplace reply"
+    FIRST_REPLY = "first_reply", _("First reply")
+    NEXT_REPLY = "next_reply", _("Next reply")
+    RESOLUTION = "resolution", _("Resolution")
+    MARKETPLACE_REPLY = "marketplace_reply", _("Marketplace reply")
 
 
 class ClockState(models.TextChoices):
-    RUNNING = "running", "Running"
-    AT_RISK = "at_risk", "At risk"
-    PAUSED = "paused", "Paused"
-    BREACHED = "breached", "Breached"
-    MET = "met", "Met"
-    MISSED = "missed", "Missed"
-    CANCELLED = "cancelled", "Cancelled"
+    RUNNING = "running", _("Running")
+    AT_RISK = "at_risk", _("At risk")
+    PAUSED = "paused", _("Paused")
+    BREACHED = "breached", _("Breached")
+    MET = "met", _("Met")
+    MISSED = "missed", _("Missed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 ACTIVE_CLOCK_STATES = (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACHED)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import Account, Topic
 from inquiries.models.inquiries import Customer, Inquiry, Message
@@ -125,15 +126,15 @@ class TopicLabel(models.Model):
 
 
 class ClusterKind(models.TextChoices):
-    BURST = "burst", "Burst about one product"
-    NEAR_DUPLICATE = "near_duplicate", "Near-identical texts"
+    BURST = "burst", _("Burst about one product")
+    NEAR_DUPLICATE = "near_duplicate", _("Near-identical texts")
 
 
 class ClusterState(models.TextChoices):
-    OPEN = "open", "Open"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    ACTION_TAKEN = "action_taken", "Action taken"
-    RESOLVED = "resolved", "Resolved"
+    OPEN = "open", _("Open")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ACTION_TAKEN = "action_taken", _("Action taken")
+    RESOLVED = "resolved", _("Resolved")
 
 
 # States in which a cluster still collects complaints; a resolved cluster is history.
@@ -141,10 +142,10 @@ ACTIVE_CLUSTER_STATES = (ClusterState.OPEN, ClusterState.ACKNOWLEDGED, ClusterSt
 
 
 class Severity(models.IntegerChoices):
-    LOW = 1, "Low"
-    MEDIUM = 2, "Medium"
-    HIGH = 3, "High"
-    CRITICAL = 4, "Critical"
+    LOW = 1, _("Low")
+    MEDIUM = 2, _("Medium")
+    HIGH = 3, _("High")
+    CRITICAL = 4, _("Critical")
 
 
 class ClusterQuerySet(models.QuerySet["Cluster"]):
@@ -263,12 +264,12 @@ class ClusterMember(models.Model):
 
 
 class ClusterEventKind(models.TextChoices):
-    OPENED = "opened", "Cluster opened"
-    ESCALATED = "escalated", "Severity rose"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    ACTION_TAKEN = "action_taken", "Corrective action recorded"
-    RESOLVED = "resolved", "Resolved"
-    MEMBERS_REMOVED = "members_removed", "Re-tagged members removed"
+    OPENED = "opened", _("Cluster opened")
+    ESCALATED = "escalated", _("Severity rose")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ACTION_TAKEN = "action_taken", _("Corrective action recorded")
+    RESOLVED = "resolved", _("Resolved")
+    MEMBERS_REMOVED = "members_removed", _("Re-tagged members removed")
 
 
 class ClusterEvent(models.Model):

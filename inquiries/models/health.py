@@ -11,16 +11,17 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.choices import Marketplace
 from inquiries.models.config import Account
 
 
 class HealthStatus(models.TextChoices):
-    NO_DATA = "no_data", "No data"
-    HEALTHY = "healthy", "Healthy"
-    AT_RISK = "at_risk", "At risk"
-    CRITICAL = "critical", "Critical"
+    NO_DATA = "no_data", _("No data")
+    HEALTHY = "healthy", _("Healthy")
+    AT_RISK = "at_risk", _("At risk")
+    CRITICAL = "critical", _("Critical")
 
 
 class MarketplacePreset(models.Model):

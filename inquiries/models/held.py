@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.choices import Direction
 from inquiries.models.config import Channel
@@ -18,15 +19,15 @@ from inquiries.models.inquiries import Message
 
 
 class HeldState(models.TextChoices):
-    HELD = "held", "Held: waits for its parent"
-    ATTACHED = "attached", "Attached: recorded when its parent arrived"
-    EXPIRED = "expired", "Expired: its parent never arrived"
-    DISCARDED = "discarded", "Discarded"
+    HELD = "held", _("Held: waits for its parent")
+    ATTACHED = "attached", _("Attached: recorded when its parent arrived")
+    EXPIRED = "expired", _("Expired: its parent never arrived")
+    DISCARDED = "discarded", _("Discarded")
 
 
 class WaitKind(models.TextChoices):
-    MESSAGE = "message", "Message id (In-Reply-To, References)"
-    THREAD = "thread", "Thread id"
+    MESSAGE = "message", _("Message id (In-Reply-To, References)")
+    THREAD = "thread", _("Thread id")
 
 
 class HeldMessage(models.Model):

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Left
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.choices import OPEN_STATUSES, Direction, Priority, Status
 from inquiries.models.config import Account, Channel, Team, Topic
@@ -78,9 +79,9 @@ class InquiryQuerySet(models.QuerySet["Inquiry"]):
 class ReplyDelivery(models.TextChoices):
     """The inquiry's copy of its latest reply's delivery, for the queue (set by the delivery service)."""
 
-    NONE = "", "Nothing outstanding"
-    PENDING = "pending", "Reply not delivered yet"
-    FAILED = "failed", "Reply not delivered"
+    NONE = "", _("Nothing outstanding")
+    PENDING = "pending", _("Reply not delivered yet")
+    FAILED = "failed", _("Reply not delivered")
 
 
 class Inquiry(models.Model):
@@ -384,33 +385,33 @@ class Attachment(models.Model):
 
 
 class EventKind(models.TextChoices):
-    INQUIRY_OPENED = "inquiry_opened", "Inquiry opened"
-    INQUIRY_REOPENED = "inquiry_reopened", "Inquiry reopened"
-    MESSAGE_RECEIVED = "message_received", "Customer message received"
-    REPLY_SENT = "reply_sent", "Reply sent"
-    REPLY_WRITTEN = "reply_written", "Reply written (not delivered yet)"
-    REPLY_ACCEPTED = "reply_accepted", "Reply accepted for delivery"
-    REPLY_DELIVERED = "reply_delivered", "Reply delivered"
-    REPLY_FAILED = "reply_failed", "Reply not delivered"
-    REPLY_BOUNCED = "reply_bounced", "Reply bounced"
-    REPLY_RETRIED = "reply_retried", "Reply sent again"
-    NOTE_ADDED = "note_added", "Note added"
-    AUTOMATIC_RECEIVED = "automatic_received", "Automatic message received"
-    STATUS_CHANGED = "status_changed", "Status changed"
-    PRIORITY_CHANGED = "priority_changed", "Priority changed"
-    TOPIC_CHANGED = "topic_changed", "Topic changed"
-    ORDER_CHANGED = "order_changed", "Order or SKU changed"
-    ASSIGNED = "assigned", "Assigned"
-    NO_RESPONSE_NEEDED = "no_response_needed", "Marked no response needed"
-    CLOCK_STARTED = "clock_started", "Clock started"
-    CLOCK_PAUSED = "clock_paused", "Clock paused"
-    CLOCK_RESUMED = "clock_resumed", "Clock resumed"
-    CLOCK_AT_RISK = "clock_at_risk", "Clock at risk"
-    CLOCK_BREACHED = "clock_breached", "Clock breached"
-    CLOCK_MET = "clock_met", "Clock met"
-    CLOCK_MISSED = "clock_missed", "Clock missed"
-    CLOCK_CANCELLED = "clock_cancelled", "Clock cancelled"
-    CLOCK_RECOMPUTED = "clock_recomputed", "Clock recomputed"
+    INQUIRY_OPENED = "inquiry_opened", _("Inquiry opened")
+    INQUIRY_REOPENED = "inquiry_reopened", _("Inquiry reopened")
+    MESSAGE_RECEIVED = "message_received", _("Customer message received")
+    REPLY_SENT = "reply_sent", _("Reply sent")
+    REPLY_WRITTEN = "reply_written", _("Reply written (not delivered yet)")
+    REPLY_ACCEPTED = "reply_accepted", _("Reply accepted for delivery")
+    REPLY_DELIVERED = "reply_delivered", _("Reply delivered")
+    REPLY_FAILED = "reply_failed", _("Reply not delivered")
+    REPLY_BOUNCED = "reply_bounced", _("Reply bounced")
+    REPLY_RETRIED = "reply_retried", _("Reply sent again")
+    NOTE_ADDED = "note_added", _("Note added")
+    AUTOMATIC_RECEIVED = "automatic_received", _("Automatic message received")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+    TOPIC_CHANGED = "topic_changed", _("Topic changed")
+    ORDER_CHANGED = "order_changed", _("Order or SKU changed")
+    ASSIGNED = "assigned", _("Assigned")
+    NO_RESPONSE_NEEDED = "no_response_needed", _("Marked no response needed")
+    CLOCK_STARTED = "clock_started", _("Clock started")
+    CLOCK_PAUSED = "clock_paused", _("Clock paused")
+    CLOCK_RESUMED = "clock_resumed", _("Clock resumed")
+    CLOCK_AT_RISK = "clock_at_risk", _("Clock at risk")
+    CLOCK_BREACHED = "clock_breached", _("Clock breached")
+    CLOCK_MET = "clock_met", _("Clock met")
+    CLOCK_MISSED = "clock_missed", _("Clock missed")
+    CLOCK_CANCELLED = "clock_cancelled", _("Clock cancelled")
+    CLOCK_RECOMPUTED = "clock_recomputed", _("Clock recomputed")
 
 
 class InquiryEvent(models.Model):

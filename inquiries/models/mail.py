@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from inquiries import outbound
 from inquiries.models.choices import ChannelKind
@@ -24,9 +25,9 @@ from inquiries.models.inquiries import Message
 
 
 class TlsMode(models.TextChoices):
-    SSL = "ssl", "TLS from the start (IMAPS 993, SMTPS 465)"
-    STARTTLS = "starttls", "STARTTLS (IMAP 143, submission 587)"
-    NONE = "none", "None: plain text (only for a server on this machine)"
+    SSL = "ssl", _("TLS from the start (IMAPS 993, SMTPS 465)")
+    STARTTLS = "starttls", _("STARTTLS (IMAP 143, submission 587)")
+    NONE = "none", _("None: plain text (only for a server on this machine)")
 
 
 class MailboxConfig(models.Model):

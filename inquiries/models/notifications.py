@@ -10,17 +10,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from inquiries import outbound
 from inquiries.models.config import SlaPolicy, Team
 
 
 class NotificationKind(models.TextChoices):
-    CLOCK_AT_RISK = "clock_at_risk", "Clock at risk"
-    CLOCK_BREACHED = "clock_breached", "Clock breached"
-    CLUSTER = "cluster", "Complaint cluster"
-    ESCALATION = "escalation", "Escalation"
-    REPLY_NOT_DELIVERED = "reply_not_delivered", "Reply not delivered"
+    CLOCK_AT_RISK = "clock_at_risk", _("Clock at risk")
+    CLOCK_BREACHED = "clock_breached", _("Clock breached")
+    CLUSTER = "cluster", _("Complaint cluster")
+    ESCALATION = "escalation", _("Escalation")
+    REPLY_NOT_DELIVERED = "reply_not_delivered", _("Reply not delivered")
 
 
 class Notification(models.Model):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import Account
 
@@ -23,19 +24,19 @@ SKU_LENGTH = 100
 
 
 class OrderStatus(models.TextChoices):
-    UNKNOWN = "", "Unknown (see the marketplace's status)"
-    PENDING = "pending", "Pending"
-    UNSHIPPED = "unshipped", "Unshipped"
-    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
-    SHIPPED = "shipped", "Shipped"
-    CANCELLED = "cancelled", "Cancelled"
-    UNFULFILLABLE = "unfulfillable", "Unfulfillable"
+    UNKNOWN = "", _("Unknown (see the marketplace's status)")
+    PENDING = "pending", _("Pending")
+    UNSHIPPED = "unshipped", _("Unshipped")
+    PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
+    SHIPPED = "shipped", _("Shipped")
+    CANCELLED = "cancelled", _("Cancelled")
+    UNFULFILLABLE = "unfulfillable", _("Unfulfillable")
 
 
 class FulfilmentChannel(models.TextChoices):
-    UNKNOWN = "", "Unknown"
-    MERCHANT = "merchant", "Merchant (seller-fulfilled)"
-    MARKETPLACE = "marketplace", "Marketplace (e.g. Fulfilled by Amazon)"
+    UNKNOWN = "", _("Unknown")
+    MERCHANT = "merchant", _("Merchant (seller-fulfilled)")
+    MARKETPLACE = "marketplace", _("Marketplace (e.g. Fulfilled by Amazon)")
 
 
 class Order(models.Model):
@@ -219,10 +220,10 @@ class Shipment(models.Model):
 
 
 class CancelledBy(models.TextChoices):
-    UNKNOWN = "", "Unknown"
-    BUYER = "buyer", "Buyer"
-    SELLER = "seller", "Seller"
-    MARKETPLACE = "marketplace", "Marketplace"
+    UNKNOWN = "", _("Unknown")
+    BUYER = "buyer", _("Buyer")
+    SELLER = "seller", _("Seller")
+    MARKETPLACE = "marketplace", _("Marketplace")
 
 
 class Cancellation(models.Model):
@@ -345,15 +346,15 @@ class Feedback(models.Model):
 
 
 class ClaimKind(models.TextChoices):
-    GUARANTEE = "guarantee", "Marketplace guarantee (Amazon A-to-z)"
-    CHARGEBACK = "chargeback", "Chargeback"
+    GUARANTEE = "guarantee", _("Marketplace guarantee (Amazon A-to-z)")
+    CHARGEBACK = "chargeback", _("Chargeback")
 
 
 class ClaimOutcome(models.TextChoices):
-    OPEN = "", "Open"
-    FOR_BUYER = "for_buyer", "Decided for the buyer (a defect)"
-    FOR_SELLER = "for_seller", "Decided for the seller"
-    WITHDRAWN = "withdrawn", "Withdrawn by the buyer"
+    OPEN = "", _("Open")
+    FOR_BUYER = "for_buyer", _("Decided for the buyer (a defect)")
+    FOR_SELLER = "for_seller", _("Decided for the seller")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the buyer")
 
 
 class Claim(models.Model):

@@ -1,16 +1,28 @@
-"""A person's own settings for the pages: how dense the queue is, which zone times read in."""
+"""A person's own settings for the pages: how dense the queue is, which zone times read in, which
+language the pages speak."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import validate_timezone
 
 
 class Density(models.TextChoices):
-    COMFORTABLE = "comfortable", "Comfortable (preview line)"
-    COMPACT = "compact", "Compact (one line per inquiry)"
+    COMFORTABLE = "comfortable", _("Comfortable (preview line)")
+    COMPACT = "compact", _("Compact (one line per inquiry)")
+
+
+class Language(models.TextChoices):
+    """The languages the UI ships in (settings.LANGUAGES); each name in its own language, so
+    that someone who cannot read the current one still finds theirs."""
+
+    ENGLISH = "en", "English"
+    GERMAN = "de", "Deutsch"
+    SPANISH = "es", "Español"
+    FRENCH = "fr", "Français"
 
 
 class UserPreference(models.Model):
@@ -28,6 +40,12 @@ class UserPreference(models.Model):
         blank=True,
         validators=[validate_timezone],
         help_text="Where this person's own times (notifications) are shown; empty means the server's zone.",
+    )
+    language = models.CharField(
+        max_length=8,
+        choices=Language.choices,
+        blank=True,
+        help_text="The language of this person's pages and e-mails; empty means the browser's language.",
     )
 
     def __str__(self) -> str:

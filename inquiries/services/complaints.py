@@ -39,7 +39,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inquiries.complaints.clusters import TextItem, burst_test, similar_to
 from inquiries.complaints.fingerprints import estimated_jaccard, fingerprint, screening_bound
@@ -425,12 +425,19 @@ def _add_members(cluster: Cluster, inquiries: QuerySet[Inquiry]) -> None:
     )
 
 
+def _fact(label: object) -> str:
+    """A choice's label as stored in an event's facts: in English (the msgid), whatever language
+    the request that recorded it speaks."""
+    with translation.override(None):
+        return str(label)
+
+
 def _summary(cluster: Cluster) -> dict[str, object]:
     return {
         "kind": cluster.kind,
         "sku": cluster.sku,
         "members": cluster.member_count,
-        "severity": Severity(cluster.severity).label,
+        "severity": _fact(Severity(cluster.severity).label),
     }
 
 
@@ -496,7 +503,7 @@ def _refresh(
         ]
     )
     if not created and cluster.severity > before:
-        change = {"from": Severity(before).label, "to": cluster.get_severity_display()}
+        change = {"from": _fact(Severity(before).label), "to": _fact(cluster.get_severity_display())}
         events.add(cluster, ClusterEventKind.ESCALATED, at, change)
 
 

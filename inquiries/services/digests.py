@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inquiries.models import (
     Account,
@@ -38,6 +38,7 @@ from inquiries.reports import queries
 from inquiries.reports.report import KIND_LABELS
 from inquiries.reports.scope import ReportScope, visible_accounts_of_teams
 from inquiries.reports.tables import duration, rounded_pct
+from inquiries.services.people import language_of
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +225,9 @@ def build_digest(subscription: ReportSubscription, scheduled: datetime, now: dat
 
 def render_digest(digest: Digest) -> EmailMultiAlternatives:
     context = {"digest": digest, "user": digest.subscription.user}
-    text = render_to_string("email/report_digest.txt", context)
-    html = render_to_string("email/report_digest.html", context)
+    with translation.override(language_of(digest.subscription.user)):
+        text = render_to_string("email/report_digest.txt", context)
+        html = render_to_string("email/report_digest.html", context)
     mail = EmailMultiAlternatives(
         subject=digest.subject,
         body=text,

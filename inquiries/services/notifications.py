@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inquiries import outbound
 from inquiries.models import (
@@ -43,6 +43,7 @@ from inquiries.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from inquiries.services.people import language_of
 from inquiries.services.queue import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
@@ -308,8 +309,9 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
 
 
 def _send(user: object, subject: str, template: str, context: dict) -> None:
-    text = render_to_string(f"email/{template}.txt", context)
-    html = render_to_string(f"email/{template}.html", context)
+    with translation.override(language_of(user)):  # type: ignore[arg-type]
+        text = render_to_string(f"email/{template}.txt", context)
+        html = render_to_string(f"email/{template}.html", context)
     mail = EmailMultiAlternatives(
         subject=_one_line(subject, 180),
         body=text,

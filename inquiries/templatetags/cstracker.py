@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django import template
+from django.utils.translation import gettext
 
 from inquiries import display
 
@@ -30,7 +31,7 @@ def can_use_admin(user: User | AnonymousUser) -> bool:
 @register.filter
 def titled(subject: str, text: str) -> str:
     """`{{ row.subject|titled:row.first_text }}`: the subject, or the first words of the text."""
-    return display.title(subject or "", text or "")
+    return display.title(subject or "", text or "", empty=gettext("(no subject)"))
 
 
 @register.filter

@@ -3,6 +3,13 @@
 (function () {
   "use strict";
 
+  // --- texts in the page's language: templates from <body data-i18n-*> (base.html) ----------
+  function t(key, values) {
+    var text = document.body.dataset[key] || "";
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return values[name]; });
+  }
+  window.cstrackerText = t;
+
   // --- countdowns ([data-due]); the same format as views.duration() ---------------------
   function duration(seconds) {
     seconds = Math.floor(seconds);
@@ -20,7 +27,7 @@
       var due = Date.parse(el.dataset.due);
       if (isNaN(due)) return;
       var left = (due - now) / 1000;
-      var text = left >= 0 ? duration(left) + " left" : "overdue by " + duration(-left);
+      var text = left >= 0 ? t("i18nLeft", { time: duration(left) }) : t("i18nOverdue", { time: duration(-left) });
       if (el.textContent !== text) el.textContent = text;
       el.classList.toggle("is-overdue", left < 0);
     });
@@ -33,12 +40,12 @@
       if (el.dataset.localDone || zone === el.dataset.tz || zone === "UTC" || zone === "Etc/UTC") return;
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;
-      var text = new Intl.DateTimeFormat(undefined, {
+      var text = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
         weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
       }).format(when);
       var span = document.createElement("span");
       span.className = "local-time";
-      span.textContent = "Your time: " + text;
+      span.textContent = t("i18nYourTime", { time: text });
       el.insertAdjacentElement("afterend", span);
       el.dataset.localDone = "1";
     });
@@ -61,7 +68,7 @@
     var checked = 0;
     boxes.forEach(function (box) { if (box.checked) checked += 1; });
     var count = document.getElementById("selected-count");
-    if (count) count.textContent = checked + " selected";
+    if (count) count.textContent = t("i18nSelected", { count: checked });
     var all = document.getElementById("select-all");
     if (all) {
       all.checked = boxes.length > 0 && checked === boxes.length;

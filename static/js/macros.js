@@ -52,8 +52,12 @@
       reply.value = option.dataset.text;
       macroField.value = option.dataset.macroId;
       var actions = option.dataset.actions;
-      status.textContent = "Inserted “" + option.firstChild.textContent.trim() + "”" +
-        (actions ? "; on send: " + actions : "") + ". Fill in any [[fill in: …]] gap before sending.";
+      var t = window.cstrackerText;
+      status.textContent = [
+        t("i18nInserted", { name: option.firstChild.textContent.trim() }),
+        actions ? t("i18nOnSend", { actions: actions }) : "",
+        t("i18nGap", {}),
+      ].join("");
       input.value = "";
       open(false);
       reply.focus();

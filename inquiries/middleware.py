@@ -1,0 +1,58 @@
+"""The logged-in user's language preference, which wins over the browser's Accept-Language.
+
+The preference is copied into the session when the user logs in (`remember_language`, connected
+in `InquiriesConfig.ready()`) and when they change it, so that pages pay no query for it and
+their pinned query counts stay as they are. A session from before the preference existed reads
+it once and keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+
+from inquiries.models import UserPreference
+
+SESSION_KEY = "cstracker_language"
+MACHINE_PATHS = ("/api/", "/hooks/")
+
+
+def remember_language(
+    sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: object
+) -> None:
+    """On login: keep the user's language (or "" for the browser's) in their new session."""
+    if request is not None and hasattr(request, "session"):
+        language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
+        request.session[SESSION_KEY] = language or ""
+
+
+def store_language(request: HttpRequest, language: str) -> None:
+    """After the user changed their preference: the session follows, from the next page on."""
+    request.session[SESSION_KEY] = language
+
+
+class UserLanguageMiddleware:
+    """Activate the user's own language after LocaleMiddleware picked the browser's. The REST
+    API and the webhooks always answer in English: integrations parse their texts."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(MACHINE_PATHS):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            if SESSION_KEY not in request.session:
+                remember_language(None, request, user)
+            language = request.session[SESSION_KEY]
+            if language:
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
+        return self.get_response(request)
