@@ -26,7 +26,7 @@ def remember_language(
 ) -> None:
     """On login: keep the user's language (or "" for the browser's) in their new session."""
     if request is not None and hasattr(request, "session"):
-        language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
+        language = UserPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
         request.session[SESSION_KEY] = language or ""
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inquiries', '0038_order_status_and_thanks_topics'),
+        ('inquiries', '0042_topic_labels'),
     ]
 
     operations = [

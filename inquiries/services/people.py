@@ -13,7 +13,7 @@ from inquiries.services.errors import DomainError
 
 def language_of(user: AbstractBaseUser) -> str:
     """The language `user` reads e-mails in: their preference, else the site's default."""
-    language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
+    language = UserPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
     return language or settings.LANGUAGE_CODE
 
 

@@ -44,8 +44,8 @@ def english_after_each_test() -> Iterator[None]:
     translation.activate(settings.LANGUAGE_CODE)
 
 
-def client_for(client: object, user: object) -> object:
-    client.force_login(user)  # type: ignore[attr-defined]
+def client_for(client, user):
+    client.force_login(user)
     return client
 
 
@@ -203,7 +203,7 @@ def test_the_preference_is_read_at_login_and_costs_the_pages_no_query(
     services.set_preferences(user=teammate, language="")
     inbound(channel)
 
-    def queries_of(user: object) -> int:
+    def queries_of(user) -> int:
         client.force_login(user)
         client.get(reverse("inquiries:queue"))  # warm the caches shared by every user
         with CaptureQueriesContext(connection) as captured:
