@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import IncomingMessage, Rejected
-from inquiries.models import Channel, HeldMessage, HeldState, HeldWait, Message
+from inquiries.models import Channel, HeldMessage, HeldState, HeldWait, Message, Order
 from inquiries.services import clocks, orders
 from inquiries.services.recording import conversations, replies, rules
 from inquiries.services.recording.careful import RecordResult, attach, record_one
@@ -210,15 +210,17 @@ def record_messages(
         if created:
             _attach_all(waiting_for(created), now)
         # Inquiries that name an order find it (and, through it, its SKUs and dates).
+        # (An account without orders on file has none to link to, nor any linked before: one
+        # small query saves the two UPDATEs.)
         naming = {
-            result.message.inquiry_id
-            for result, (_, incoming) in zip(results, items, strict=True)
+            result.message.inquiry_id: channel.account_id
+            for result, (channel, incoming) in zip(results, items, strict=True)
             if isinstance(result, RecordResult)
             and result.created
             and incoming.order_id
             and result.message.inquiry_id is not None
         }
-        if naming:
+        if naming and Order.objects.filter(account_id__in=set(naming.values())).exists():
             orders.link_inquiries(inquiry_ids=sorted(naming))
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
 
