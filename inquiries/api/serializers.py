@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from rest_framework import serializers
 from inquiries.api.permissions import ScopedSerializer
 from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.html import bound_html, html_to_text, sanitize_html
+from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.models import (
     Account,
@@ -31,7 +31,6 @@ from inquiries.services.recording import Held
 from inquiries.sla.presets import parse_relay_senders
 
 MAX_BODY = 1_000_000
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StrictCharField(serializers.CharField):
@@ -107,7 +106,7 @@ class SenderSerializer(serializers.Serializer):
         return value
 
     def validate_name(self, value: str) -> str:
-        if _CONTROL_RE.search(value):
+        if CONTROL_RE.search(value):
             raise serializers.ValidationError("A name has no line breaks or control characters.")
         return value
 

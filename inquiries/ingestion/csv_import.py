@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.email import find_order_id
 from inquiries.ingestion.html import html_to_text, sanitize_html
+from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
 
 if TYPE_CHECKING:
@@ -110,7 +111,6 @@ _DIRECTIONS = {
 }
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 _HAS_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # NUL bytes (the database rejects them) and lone surrogates (a stream opened with
 # errors="surrogateescape"), which could not be stored as UTF-8.
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
@@ -477,7 +477,7 @@ def _message(
         except ValueError as exc:
             errors.append(f"{label('solved_at')}: {exc}")
     for field in ("sender_address", "thread_id", "in_reply_to", "external_id"):
-        if _CONTROL_RE.search(values.get(field, "")):
+        if CONTROL_RE.search(values.get(field, "")):
             errors.append(f"{label(field)}: contains control characters")
             values[field] = ""
     address_error = sender_error(values.get("sender_address", ""))

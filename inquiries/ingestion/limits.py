@@ -8,6 +8,7 @@ thousand characters, so the caps only meet pasted logs, forwarded archives and a
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from inquiries.ingestion.html import sanitize_html
@@ -17,6 +18,10 @@ MAX_BODY_TEXT = 200_000
 MAX_BODY_HTML = 500_000
 FULL_TEXT_NAME = "full-message-text.txt"
 FULL_HTML_NAME = "full-message.html"
+# What a one-line value (an id, an address, a name) may not hold: C0 control characters (line
+# breaks, NUL, escapes) and DEL. One definition for the API, the CSV and report importers and
+# the agent's edits.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def bounded(incoming: IncomingMessage) -> IncomingMessage:

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.csv_import import CSV_FIELD_LIMIT, Reading, clean_lines, read_timestamp, shown
+from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.ingestion.types import Rejected
 
 # The values of `models.OrderStatus` and `models.FulfilmentChannel` (a test keeps them equal).
@@ -80,7 +81,6 @@ MAX_LENGTHS = {
 }
 MAX_QUANTITY = 1_000_000
 MAX_AMOUNT = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -178,7 +178,7 @@ class _Cells:
             column: (row[index].strip() if index < width else "") for column, (index, _) in columns.items()
         }
         # Most rows have no control character at all: one search, instead of one per cell.
-        self.dirty = _CONTROL_RE.search("".join(self.values.values())) is not None
+        self.dirty = CONTROL_RE.search("".join(self.values.values())) is not None
         self.columns = columns
         self.zone = zone
         self.reading = reading
@@ -205,7 +205,7 @@ class _Cells:
         if limit is not None and len(value) > MAX_LENGTHS[limit]:
             self.error(column, f"longer than {MAX_LENGTHS[limit]} characters ({len(value)})")
             return ""
-        if line and self.dirty and _CONTROL_RE.search(value):
+        if line and self.dirty and CONTROL_RE.search(value):
             self.error(column, "contains control characters")
             return ""
         return value

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from inquiries import macro_text, reply_checks
 from inquiries.ingestion.html import sanitize_html
+from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.models import (
     ChannelKind,
     Direction,
@@ -300,7 +301,7 @@ def set_order(
     for field, value in (("order_id", order_id), ("sku", sku)):
         if len(value) > limit:
             raise DomainError(f"At most {limit} characters.", field=field)
-        if any(ch in value for ch in "\r\n\x00"):
+        if CONTROL_RE.search(value):
             raise DomainError("One line, without control characters.", field=field)
     now = now or timezone.now()
     inquiry = _locked(inquiry)

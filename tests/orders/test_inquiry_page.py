@@ -150,3 +150,15 @@ def test_another_teams_inquiry_cannot_be_given_an_order(channel, outsider):
     assert response.status_code == 404
     inquiry.refresh_from_db()
     assert inquiry.order_id == ""
+
+
+def test_an_order_id_with_a_control_character_changes_nothing(alice, channel):
+    inquiry = inbound(channel)
+
+    response = alice.post(
+        reverse("inquiries:set_order", args=[inquiry.pk]), {"order_id": "111\x1b[2J", "sku": ""}, follow=True
+    )
+
+    inquiry.refresh_from_db()
+    assert inquiry.order_id == ""
+    assert "Nothing changed: One line, without control characters." in response.content.decode()
