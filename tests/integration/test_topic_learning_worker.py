@@ -26,8 +26,16 @@ def test_a_worker_trains_and_keeps_the_accounts_model(
     _label(channel, agent, topics)  # 64 labels, two topics
     with celery_worker(broker_url=redis_broker, log_path=tmp_path / "worker.log"):
         tasks.train_topic_model.delay()
-        done = wait_until(lambda: m.TopicModel.objects.filter(account=channel.account).exists(), timeout=180)
-        log = (tmp_path / "worker.log").read_text(errors="replace")
+        log_path = tmp_path / "worker.log"
+        # The model's row commits before the task logs its summary: wait for both.
+        done = wait_until(
+            lambda: (
+                m.TopicModel.objects.filter(account=channel.account).exists()
+                and "v1 kept" in log_path.read_text(errors="replace")
+            ),
+            timeout=180,
+        )
+        log = log_path.read_text(errors="replace")
     assert done, f"the worker never trained the model:\n{log[-3000:]}"
     model = m.TopicModel.objects.get()
     assert (model.outcome, model.is_active) == ("kept", True)
