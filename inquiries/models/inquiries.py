@@ -314,6 +314,20 @@ class Message(models.Model):
         help_text="What ingestion had to leave out or change (parts over a cap, nesting flattened, a body "
         "cut); shown with the message.",
     )
+    # Where the source said the conversation stood after this message (an export's status and
+    # solved time, `IncomingMessage.status`/`solved_at`), kept so that a conversation whose
+    # messages came out of time order can be applied again in its own order (recording/replay.py).
+    status_after = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="The status the source gave the conversation after this message; empty: none.",
+    )
+    status_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When that status took effect."
+    )
     delivery_state = models.CharField(max_length=16, choices=DeliveryState.choices, default="", blank=True)
     delivery_error = models.TextField(blank=True)
     accepted_at = models.DateTimeField(

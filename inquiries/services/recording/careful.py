@@ -31,7 +31,7 @@ from inquiries.models import (
     Message,
 )
 from inquiries.services import actions, clocks, queue
-from inquiries.services.recording import held, rules
+from inquiries.services.recording import behind, held, rules
 from inquiries.services.recording.held import Held
 from inquiries.services.recording.rules import Continuation
 
@@ -137,7 +137,13 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
     if inquiry is not None:
         step = rules.continuation(inquiry, incoming, at)
         if step == Continuation.START_OVER:
-            previous, inquiry = inquiry, None
+            # The conversation may have started over already, after this message in time (it
+            # arrived late): it joins that inquiry, and takes its place there (replay.py).
+            later = successor(inquiry)
+            if later is not None and at < later.opened_at:
+                inquiry, step = later, Continuation.CONTINUE
+            else:
+                previous, inquiry = inquiry, None
         reopened = step == Continuation.REOPEN
     opened = inquiry is None
     if inquiry is None:
@@ -157,6 +163,31 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
         inquiry.save(force_insert=True)
 
     message = _store_message(channel=channel, inquiry=inquiry, incoming=incoming, at=at)
+    apply_message(
+        inquiry=inquiry, message=message, now=now, opened=opened, reopened=reopened, previous=previous
+    )
+    if message.direction == Direction.INBOUND and not message.automatic:
+        queue.enqueue_after_commit("after_customer_message", message.pk)
+    return message
+
+
+def apply_message(
+    *,
+    inquiry: Inquiry,
+    message: Message,
+    now: datetime,
+    opened: bool,
+    reopened: bool,
+    previous: Inquiry | None = None,
+) -> None:
+    """Everything a stored message does to its inquiry: its timeline events, the inquiry's
+    columns, the clocks, and the status its source gave the conversation after it. `opened`:
+    the inquiry is new for it (following `previous`); `reopened`: it reopens a solved one.
+    The careful way calls it for a message just stored, the replay (`replay.py`) for each
+    message of a conversation again in time order."""
+    at = message.received_at
+    if not opened:
+        behind.note_if_behind(inquiry, message)
     events: list[InquiryEvent] = []
     if opened:
         data = {"previous_inquiry": previous.pk} if previous else {}
@@ -193,15 +224,26 @@ def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Me
         earlier=events,
         inquiry_changes=changes if follow_up else None,
     )
-    closing = rules.status_after(incoming, at)
-    if closing is not None:
+    if message.status_after:
         # History from an export or a helpdesk: the inquiry stands as the source left it, at the
         # time it says (the resolution clock met or missed then, not at the import), through
         # the one status-change service.
-        actions.change_status(inquiry=inquiry, status=closing[0], actor=None, now=now, at=closing[1])
-    if message.direction == Direction.INBOUND and not message.automatic:
-        queue.enqueue_after_commit("after_customer_message", message.pk)
-    return message
+        changed = actions.change_status(
+            inquiry=inquiry, status=message.status_after, actor=None, now=now, at=message.status_at
+        )
+        inquiry.status, inquiry.solved_at = changed.status, changed.solved_at  # for what follows
+
+
+def successor(inquiry: Inquiry) -> Inquiry | None:
+    """The inquiry the same conversation (thread id) started over in after `inquiry`, if any."""
+    if not inquiry.thread_key:
+        return None
+    return (
+        Inquiry.objects.select_related("customer", "account")
+        .filter(previous=inquiry, thread_key=inquiry.thread_key, channel_id=inquiry.channel_id)
+        .order_by("opened_at", "pk")
+        .first()
+    )
 
 
 def _customer(channel: Channel, incoming: IncomingMessage) -> Customer:
@@ -222,8 +264,11 @@ def find_thread(
     inquiries = Inquiry.objects.select_related("customer", "account")
     # 1. An explicit conversation id from the source.
     if incoming.thread_id:
-        found = (
-            inquiries.filter(channel=channel, thread_key=incoming.thread_id).order_by("-opened_at").first()
+        found = rules.inquiry_at(
+            list(
+                inquiries.filter(channel=channel, thread_key=incoming.thread_id).order_by("opened_at", "pk")
+            ),
+            rules.received_at(incoming, now),
         )
         if found is None:
             found = _inquiry_of_message(

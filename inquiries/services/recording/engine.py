@@ -42,7 +42,7 @@ from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.models import Channel, HeldMessage, HeldState, HeldWait, Message, Order
 from inquiries.services import clocks, orders
-from inquiries.services.recording import conversations, replies, rules
+from inquiries.services.recording import behind, conversations, replay, replies, rules
 from inquiries.services.recording.careful import RecordResult, attach, record_one
 from inquiries.services.recording.conversations import Opening
 from inquiries.services.recording.held import Awaited, Held, parent_stored, waiting_for, waiting_on
@@ -80,7 +80,7 @@ def record_messages(
     valid = [index for index in range(len(items)) if results[index] is None]
 
     # Every clock of the list is decided by the policies as they were at its start.
-    with clocks.one_policy_set():
+    with clocks.one_policy_set(), behind.collecting() as joined_behind:
         stored, awaited = _known([items[index] for index in valid])
         # An id's first valid copy in the list is the one recorded (a copy refused above is no
         # copy); the later ones are answered as duplicates, in input order, the careful way.
@@ -209,6 +209,9 @@ def record_messages(
         created = [r.message for r in results if isinstance(r, RecordResult) and r.created]
         if created:
             _attach_all(waiting_for(created), now)
+        # Conversations whose messages came out of their time order are applied again in it.
+        if joined_behind:
+            replay.replay_out_of_order(joined_behind, now=now)
         # Inquiries that name an order find it (and, through it, its SKUs and dates).
         # (An account without orders on file has none to link to, nor any linked before: one
         # small query saves the two UPDATEs.)

@@ -144,6 +144,7 @@ def _leading_follow_ups(
             or all(c.kind != ClockKind.RESOLUTION for c in existing)
             or clocks.resolution_stands_still(existing)
             or (inquiry.last_reply_at is not None and inquiry.last_reply_at >= at)  # back-filled
+            or (inquiry.last_inbound_at is not None and inquiry.last_inbound_at >= at)  # out of order
             or rules.fills_name(inquiry.customer.name, rules.customer_name(incoming))
         ):
             break

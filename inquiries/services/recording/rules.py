@@ -229,14 +229,29 @@ class Continuation(Enum):
     START_OVER = "start over"
 
 
-def continuation(inquiry: Inquiry, incoming: IncomingMessage, at: datetime) -> Continuation:
+def inquiry_at(inquiries: list[Inquiry], at: datetime) -> Inquiry | None:
+    """Of one conversation's inquiries (oldest first: it started over after a close), the one a
+    message of time `at` belongs to: the newest opened by then; the oldest for a message older
+    than all of them (it arrived late, and opens the conversation when it is replayed)."""
+    opened = [inquiry for inquiry in inquiries if inquiry.opened_at <= at]
+    if opened:
+        return opened[-1]
+    return inquiries[0] if inquiries else None
+
+
+def continuation(inquiry: Inquiry, incoming: IncomingMessage | Message, at: datetime) -> Continuation:
     """What a message found to belong to `inquiry` does to it.
 
     A customer's own message to a closed inquiry, or to one solved longer ago than the reopen
     window, starts a new inquiry (linked to it); one to an inquiry solved within the window
-    reopens it. Replies, notes and automatic mail just join.
+    reopens it; one written before the inquiry was solved joins it as it stands. Replies, notes
+    and automatic mail just join.
     """
     if incoming.direction != Direction.INBOUND or incoming.automatic:
+        return Continuation.CONTINUE
+    if inquiry.solved_at is not None and at < inquiry.solved_at:
+        # Written before it was solved (history arriving out of order): its place is before
+        # the close, where the replay puts it (replay.py); it reopens nothing.
         return Continuation.CONTINUE
     if inquiry.status == Status.CLOSED:
         return Continuation.START_OVER
@@ -351,7 +366,13 @@ def message_row(
         order_id=incoming.order_id,
         sku=incoming.sku,
         parse_notes=list(incoming.notes[:20]),
+        **_status_columns(incoming, at),
     )
+
+
+def _status_columns(incoming: IncomingMessage, at: datetime) -> dict[str, object]:
+    after = status_after(incoming, at)
+    return {"status_after": after[0], "status_at": after[1]} if after else {}
 
 
 def attachment_rows(message: Message, incoming: IncomingMessage) -> list[Attachment]:
