@@ -1,31 +1,12 @@
-"""Parse marketplace order reports (Amazon's flat files) into records. Pure: no Django.
-
-`parse_report(stream, FORMATS[name])` yields each data row's line number with a `Record`
-(the order and, by format, its line, shipment, return or feedback) or a `RowRejected`
-listing every error of the row, so an import can report each bad line and go on. It reads
-one row at a time: memory does not grow with the file.
-
-The formats, with their columns as Seller Central and the Reports API deliver them:
-
-- `amazon-all-orders`: the All Orders report (GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL
-  or ..._BY_LAST_UPDATE_GENERAL), one row per order and SKU.
-- `amazon-fba-shipments`: Amazon Fulfilled Shipments (GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL),
-  one row per shipped item.
-- `amazon-fba-returns`: FBA customer returns (GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA).
-- `amazon-feedback`: the Feedback Manager download / GET_SELLER_FEEDBACK_DATA.
+"""What every order report parser shares (pure: no Django): the facts a row reads into, the
+cells of a row read by their column's rule, the report's format, and `parse_report()`.
 
 A report is tab-separated (Amazon's flat files, read without quoting: a quote character is
-text) or, when its header line has no tab, comma-separated with CSV quoting (the same
-report saved from a spreadsheet). Headers match ignoring case and surrounding spaces; other
-columns are ignored. Decoding, byte-order marks and line ends are `csv_import.decode_csv`'s,
-timestamps `csv_import.read_timestamp`'s (a value without a UTC offset is local time in the
-zone given, the account's).
-
-Which report is the source of what: an order's own fields and its lines come from the All
-Orders report; a shipment from the shipments report, a return from the returns report,
-feedback from the feedback report. The other reports name orders too: `ReportFormat.owns`
-says which parts of a record a format may overwrite; the rest are only used to create what
-is missing (the service's rule).
+text) or, when its header line has no tab, comma-separated with CSV quoting (Walmart's and
+eBay's downloads, or a report saved from a spreadsheet). Headers match ignoring case and
+surrounding spaces; other columns are ignored. Decoding, byte-order marks and line ends are
+`csv_import.decode_csv`'s, timestamps `csv_import.read_timestamp`'s (a value without a UTC
+offset is local time in the zone given, the account's).
 """
 
 from __future__ import annotations
@@ -53,6 +34,8 @@ PENDING, UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, CANCELLED, UNFULFILLABLE = (
     "pending", "unshipped", "partially_shipped", "shipped", "cancelled", "unfulfillable",
 )  # fmt: skip
 MERCHANT, MARKETPLACE = "merchant", "marketplace"
+# The values of `models.CancelledBy` (beside MARKETPLACE; a test keeps them equal).
+BUYER, SELLER = "buyer", "seller"
 
 # Widths of the database columns the values go to (a test keeps them equal to the models').
 MAX_LENGTHS = {
@@ -78,10 +61,18 @@ MAX_LENGTHS = {
     "disposition": 64,
     "return_status": 64,
     "rater_email": 320,
+    "cancellation_id": 200,
 }
 MAX_QUANTITY = 1_000_000
 MAX_AMOUNT = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# "US $1,299.00", "£8.50", "EUR 12,50", "12,50 €": a currency symbol or code before or after.
+_MONEY_RE = re.compile(
+    r"^(?P<before>[A-Za-z]{1,3} ?\$|[$£€]|[A-Za-z]{3} )?\s*(?P<number>-?[\d.,]+)\s*(?P<after>[$£€]|[A-Za-z]{3})?$"
+)
+_CURRENCIES = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "AU$": "AUD", "£": "GBP", "€": "EUR"}
+_MONTH_DAY_YEAR_RE = re.compile(r"^[A-Za-z]{3}-\d{1,2}-(?P<year>\d{4}|\d{2})\b")
+DAY_END = time(23, 59, 59)  # a deadline given as a date: the last second of that day
 
 
 @dataclass(slots=True)
@@ -90,6 +81,8 @@ class OrderFacts:
     merchant_order_id: str = ""
     purchased_at: datetime | None = None
     marketplace_updated_at: datetime | None = None
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None
     status: str = ""
     marketplace_status: str = ""
     fulfilment_channel: str = ""
@@ -122,7 +115,16 @@ class ShipmentFacts:
     tracking_number: str = ""
     shipped_at: datetime | None = None
     estimated_arrival_at: datetime | None = None
+    delivered_at: datetime | None = None
     warehouse: str = ""
+
+
+@dataclass(slots=True)
+class CancellationFacts:
+    external_id: str  # what tells the order's cancellations apart in the report (e.g. its line)
+    cancelled_by: str = ""  # a `models.CancelledBy` value; "" when the report does not say
+    at: datetime | None = None
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -155,6 +157,7 @@ class Record:
     order: OrderFacts
     line: LineFacts | None = None
     shipment: ShipmentFacts | None = None
+    cancellation: CancellationFacts | None = None
     returned: ReturnFacts | None = None
     feedback: FeedbackFacts | None = None
 
@@ -167,7 +170,7 @@ class RowRejected(Rejected):
         self.errors = tuple(errors)
 
 
-class _Cells:
+class Cells:
     """One row's values by column, each read with its column's rule; errors are collected, so a
     rejection lists every problem of the row, in the file's column order."""
 
@@ -211,15 +214,40 @@ class _Cells:
         return value
 
     def timestamp(
-        self, column: str, *, required: bool = False, reading: Reading | None = None
+        self,
+        column: str,
+        *,
+        required: bool = False,
+        reading: Reading | None = None,
+        dates: bool = False,
+        day_end: bool = False,
     ) -> datetime | None:
+        """The cell as an aware UTC timestamp. With `dates`, a date without a time of day is the
+        start of that day in the zone; with `day_end` its last second (a deadline given as a date,
+        "ship by Mar 4", is met all that day). Otherwise a date alone follows `reading`.
+        eBay's "Mar-04-26" is read as a date."""
         value = self.values.get(column, "")
         if not value:
             if required:
                 self.error(column, "required")
             return None
+        reading = reading or self.reading
+        if day_end:
+            reading = replace(reading, default_time=DAY_END)
+        elif dates and reading.default_time is None:
+            reading = replace(reading, default_time=time(0))
+        named = _MONTH_DAY_YEAR_RE.match(value)
+        if named:
+            try:
+                text = datetime.strptime(
+                    named.group(0).title(), "%b-%d-%y" if len(named["year"]) == 2 else "%b-%d-%Y"
+                )
+            except ValueError:
+                self.error(column, f"not a date: {shown(value)}")
+                return None
+            value = text.date().isoformat() + value[named.end() :].replace(" ", "T", 1)
         try:
-            return read_timestamp(value, self.zone, reading or self.reading)
+            return read_timestamp(value, self.zone, reading)
         except ValueError as exc:
             self.error(column, str(exc))
             return None
@@ -232,6 +260,23 @@ class _Cells:
             self.error(column, f"not a whole number of units from 0 to {MAX_QUANTITY:,}: {shown(value)}")
             return default
         return int(value)
+
+    def money(self, column: str) -> tuple[Decimal | None, str]:
+        """An amount with its currency, when the cell names one: "$12.99" and "US $12.99" (USD),
+        "C $12.99", "AU $12.99", "£8.50", "EUR 12,50", "12.99 €"; a plain number has none ("")."""
+        value = self.values.get(column, "")
+        match = _MONEY_RE.match(value)
+        if not value or match is None:
+            return self.amount(column), ""
+        symbol = (match["before"] or match["after"] or "").replace(" ", "").upper()
+        if not symbol:
+            return self.amount(column), ""
+        currency = _CURRENCIES.get(symbol, symbol if len(symbol) == 3 and symbol.isalpha() else None)
+        if currency is None:
+            self.error(column, f"not an amount in a currency this import knows: {shown(value)}")
+            return None, ""
+        self.values[column] = match["number"]
+        return self.amount(column), currency
 
     def amount(self, column: str) -> Decimal | None:
         """An amount: "1299.00", "1,299.00" (thousands separators) or "12,99" (a decimal comma)."""
@@ -279,7 +324,7 @@ class _Cells:
             raise RowRejected([message for _, message in sorted(self.errors, key=lambda error: error[0])])
 
 
-Reader = Callable[[_Cells], Record]
+Reader = Callable[[Cells], Record]
 
 
 @dataclass(frozen=True)
@@ -292,227 +337,19 @@ class ReportFormat:
     owns: frozenset[str]  # those this report is the source of: it may overwrite them
     read: Reader
     aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
+    # Fields of `SOMETIMES_CARRIED` this report fills; it leaves the stored values of the others
+    # alone (Amazon's flat files carry no ship-by, deliver-by or delivery date).
+    fills: frozenset[str] = frozenset()
+    # A row that is not data (a download's closing summary line), by its first cell: skipped.
+    footer: re.Pattern[str] | None = None
 
 
-def amazon_order_status(value: str) -> str:
-    """Our status for Amazon's order-status ("Shipped - Delivered to Buyer" is shipped); "" for a
-    value we do not know (kept in the marketplace's words beside it)."""
-    word = value.strip().casefold()
-    if word.startswith("pending"):
-        return PENDING
-    if word.replace(" ", "") == "partiallyshipped":
-        return PARTIALLY_SHIPPED
-    if word.startswith(("shipped", "shipping")) or word == "complete":
-        return SHIPPED
-    return {
-        "unshipped": UNSHIPPED,
-        "cancelled": CANCELLED,
-        "canceled": CANCELLED,
-        "unfulfillable": UNFULFILLABLE,
-    }.get(word, "")
+# The facts' fields only some reports carry (see `ReportFormat.fills`).
+SOMETIMES_CARRIED = frozenset({"ship_by", "deliver_by", "delivered_at"})
 
 
-_FULFILMENT = {
-    "amazon": MARKETPLACE,
-    "afn": MARKETPLACE,
-    "merchant": MERCHANT,
-    "mfn": MERCHANT,
-    "seller": MERCHANT,
-}
-
-
-def _fulfilment(cells: _Cells, column: str) -> str:
-    value = cells.text(column)
-    if value and value.casefold() not in _FULFILMENT:
-        cells.error(column, f"expected Amazon or Merchant (AFN or MFN): {shown(value)}")
-        return ""
-    return _FULFILMENT.get(value.casefold(), "")
-
-
-def _order_id(cells: _Cells, column: str) -> str:
-    return cells.text(column, limit="order_id", required=True)
-
-
-def _read_all_orders(cells: _Cells) -> Record:
-    status_word = cells.text("order-status", limit="marketplace_status", required=True)
-    order = OrderFacts(
-        order_id=_order_id(cells, "amazon-order-id"),
-        merchant_order_id=cells.text("merchant-order-id", limit="merchant_order_id"),
-        purchased_at=cells.timestamp("purchase-date", required=True),
-        marketplace_updated_at=cells.timestamp("last-updated-date"),
-        status=amazon_order_status(status_word),
-        marketplace_status=status_word,
-        fulfilment_channel=_fulfilment(cells, "fulfillment-channel"),
-        sales_channel=cells.text("sales-channel", limit="sales_channel"),
-        ship_service_level=cells.text("ship-service-level", limit="ship_service_level"),
-        currency=cells.code("currency", 3),
-        ship_city=cells.text("ship-city", limit="ship_city"),
-        ship_state=cells.text("ship-state", limit="ship_state"),
-        ship_postal_code=cells.text("ship-postal-code", limit="ship_postal_code"),
-        ship_country=cells.code("ship-country", 2),
-    )
-    line = LineFacts(
-        sku=cells.text("sku", limit="sku", required=True),
-        item_id=cells.text("asin", limit="item_id"),
-        title=cells.text("product-name", line=False),
-        quantity=cells.quantity("quantity"),
-        price=cells.amount("item-price"),
-        item_status=cells.text("item-status", limit="item_status"),
-    )
-    cells.check()
-    return Record(order=order, line=line)
-
-
-def _read_fba_shipments(cells: _Cells) -> Record:
-    # Every row is an item Amazon shipped from its own warehouses: the order is shipped, by
-    # the marketplace (used only for an order the All Orders report has not brought yet).
-    service = cells.text("ship-service-level", limit="ship_service_level")
-    order = OrderFacts(
-        order_id=_order_id(cells, "amazon-order-id"),
-        merchant_order_id=cells.text("merchant-order-id", limit="merchant_order_id"),
-        purchased_at=cells.timestamp("purchase-date"),
-        status=SHIPPED,
-        fulfilment_channel=MARKETPLACE,
-        sales_channel=cells.text("sales-channel", limit="sales_channel"),
-        ship_service_level=service,
-        buyer_email=cells.email("buyer-email", "buyer_email"),
-        buyer_name=cells.text("buyer-name", limit="buyer_name"),
-        currency=cells.code("currency", 3),
-        ship_city=cells.text("ship-city", limit="ship_city"),
-        ship_state=cells.text("ship-state", limit="ship_state"),
-        ship_postal_code=cells.text("ship-postal-code", limit="ship_postal_code"),
-        ship_country=cells.code("ship-country", 2),
-    )
-    line = LineFacts(
-        sku=cells.text("sku", limit="sku", required=True),
-        title=cells.text("product-name", line=False),
-        quantity=cells.quantity("quantity-shipped"),
-        price=cells.amount("item-price"),
-    )
-    shipment = ShipmentFacts(
-        shipment_id=cells.text("shipment-id", limit="shipment_id", required=True),
-        carrier=cells.text("carrier", limit="carrier"),
-        service=service,
-        tracking_number=cells.text("tracking-number", limit="tracking_number"),
-        shipped_at=cells.timestamp("shipment-date", required=True),
-        estimated_arrival_at=cells.timestamp("estimated-arrival-date"),
-        warehouse=cells.text("fulfillment-center-id", limit="warehouse"),
-    )
-    cells.check()
-    return Record(order=order, line=line, shipment=shipment)
-
-
-def _read_fba_returns(cells: _Cells) -> Record:
-    order_id = _order_id(cells, "order-id")
-    sku = cells.text("sku", limit="sku", required=True)
-    returned_on = cells.raw("return-date") or ""
-    received_at = cells.timestamp("return-date", required=True)
-    plate = cells.text("license-plate-number", limit="return_id")
-    returned = ReturnFacts(
-        # A licence plate number names one returned unit; without one, the SKU and the
-        # report's own timestamp are what tells two returns of an order apart.
-        external_id=plate or f"{sku}@{returned_on}"[: MAX_LENGTHS["return_id"]],
-        sku=sku,
-        item_id=cells.text("asin", limit="item_id"),
-        quantity=cells.quantity("quantity", default=1),
-        reason_code=cells.text("reason", limit="reason_code"),
-        buyer_comment=cells.text("customer-comments", line=False),
-        disposition=cells.text("detailed-disposition", limit="disposition"),
-        status=cells.text("status", limit="return_status"),
-        warehouse=cells.text("fulfillment-center-id", limit="warehouse"),
-        received_at=received_at,
-    )
-    cells.check()
-    return Record(order=OrderFacts(order_id=order_id, fulfilment_channel=MARKETPLACE), returned=returned)
-
-
-def _read_feedback(cells: _Cells) -> Record:
-    order_id = _order_id(cells, "order id")
-    rating_text = cells.text("rating", required=True)
-    rating = 0
-    if rating_text:
-        if rating_text in ("1", "2", "3", "4", "5"):
-            rating = int(rating_text)
-        else:
-            cells.error("rating", f"not a rating from 1 to 5: {shown(rating_text)}")
-    # The report gives the day only: it is read as the start of that day, local time.
-    day_reading = replace(cells.reading, default_time=cells.reading.default_time or time(0))
-    feedback = FeedbackFacts(
-        rating=rating,
-        text=cells.text("comments", line=False),
-        response=cells.text("response", line=False),
-        rater_email=cells.email("rater email", "rater_email"),
-        left_at=cells.timestamp("date", required=True, reading=day_reading),
-    )
-    cells.check()
-    return Record(order=OrderFacts(order_id=order_id), feedback=feedback)
-
-
-def _words(text: str) -> tuple[str, ...]:
+def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
-
-
-FORMATS: dict[str, ReportFormat] = {
-    fmt.name: fmt
-    for fmt in (
-        ReportFormat(
-            name="amazon-all-orders",
-            title="Amazon All Orders report (flat file)",
-            required=("amazon-order-id", "purchase-date", "order-status", "sku", "quantity"),
-            optional=_words(
-                "merchant-order-id last-updated-date fulfillment-channel sales-channel ship-service-level "
-                "product-name asin item-status currency item-price ship-city ship-state ship-postal-code "
-                "ship-country"
-            ),
-            carries=frozenset({"order", "line"}),
-            owns=frozenset({"order", "line"}),
-            read=_read_all_orders,
-        ),
-        ReportFormat(
-            name="amazon-fba-shipments",
-            title="Amazon Fulfilled Shipments report (flat file)",
-            required=("amazon-order-id", "shipment-id", "shipment-date", "sku", "quantity-shipped"),
-            optional=_words(
-                "merchant-order-id purchase-date buyer-email buyer-name product-name currency item-price "
-                "ship-service-level carrier tracking-number estimated-arrival-date fulfillment-center-id "
-                "sales-channel ship-city ship-state ship-postal-code ship-country"
-            ),
-            carries=frozenset({"order", "line", "shipment"}),
-            owns=frozenset({"shipment"}),
-            read=_read_fba_shipments,
-        ),
-        ReportFormat(
-            name="amazon-fba-returns",
-            title="Amazon FBA customer returns report (flat file)",
-            required=("return-date", "order-id", "sku"),
-            optional=_words(
-                "asin quantity fulfillment-center-id detailed-disposition reason status "
-                "license-plate-number customer-comments"
-            ),
-            carries=frozenset({"order", "returned"}),
-            owns=frozenset({"returned"}),
-            read=_read_fba_returns,
-        ),
-        ReportFormat(
-            name="amazon-feedback",
-            title="Amazon seller feedback (Feedback Manager download)",
-            required=("date", "rating", "order id"),
-            optional=("comments", "response", "rater email"),
-            carries=frozenset({"order", "feedback"}),
-            owns=frozenset({"feedback"}),
-            read=_read_feedback,
-            aliases=(("your response", "response"),),
-        ),
-    )
-}
-
-
-def report_format(name: str) -> ReportFormat:
-    """The format called `name`; `ValueError` naming the known ones otherwise."""
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(FORMATS))}") from None
 
 
 def parse_report(
@@ -526,7 +363,8 @@ def parse_report(
 
     Raises `ValueError` before yielding anything for an empty file, a header without one of
     the format's required columns, a column header that appears twice, or an unknown zone.
-    Line numbers are physical lines, the header being line 1; blank rows are skipped.
+    Line numbers are physical lines (the header is line 1 unless blank lines come before it);
+    blank rows, and rows `fmt.footer` recognises, are skipped.
     """
     try:
         tz = ZoneInfo(zone)
@@ -534,7 +372,13 @@ def parse_report(
         raise ValueError(f"unknown time zone {zone!r}") from None
     lines = iter(stream)
     first = next(lines, None)
-    if first is None or not first.strip():
+    # Blank lines before the header are skipped (eBay's download starts with one) and counted, so
+    # that line numbers stay those of the file.
+    blank = 0
+    while first is not None and not first.strip("\ufeff,; \t\r\n"):
+        blank += 1
+        first = next(lines, None)
+    if first is None:
         raise ValueError("empty file: no header row")
     tabbed = "\t" in first
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
@@ -549,7 +393,7 @@ def parse_report(
     except csv.Error as exc:
         raise ValueError(f"line 1: the header row is not valid CSV: {exc}") from None
     columns = _columns(header, fmt)
-    return _rows(reader, len(header), columns, fmt.read, tz, reading or Reading())
+    return _rows(reader, len(header), columns, fmt, tz, reading or Reading(), offset=blank)
 
 
 def _columns(header: list[str], fmt: ReportFormat) -> dict[str, tuple[int, str]]:
@@ -568,8 +412,9 @@ def _columns(header: list[str], fmt: ReportFormat) -> dict[str, tuple[int, str]]
     missing = [name for name in fmt.required if name not in columns]
     if missing:
         shown_header = ", ".join(h.strip() for h in header)[:300]
+        article = "an" if fmt.title[0] in "AEIOUaeiou" else "a"
         raise ValueError(
-            f"not an {fmt.title}: missing column(s) {', '.join(missing)}; the header has: {shown_header}"
+            f"not {article} {fmt.title}: missing column(s) {', '.join(missing)}; the header has: {shown_header}"
         )
     return columns
 
@@ -578,13 +423,15 @@ def _rows(
     reader: _csv.Reader,
     width: int,
     columns: dict[str, tuple[int, str]],
-    read: Reader,
+    fmt: ReportFormat,
     zone: ZoneInfo,
     reading: Reading,
+    *,
+    offset: int = 0,
 ) -> Iterator[tuple[int, Record | RowRejected]]:
     line_num = 1
     while True:
-        first_line = line_num + 1
+        first_line = line_num + 1 + offset
         try:
             row = next(reader)
         except StopIteration:
@@ -596,6 +443,8 @@ def _rows(
         line_num = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
+        if fmt.footer is not None and fmt.footer.match(row[0].strip()):
+            continue
         if len(row) > width and any(cell.strip() for cell in row[width:]):
             yield (
                 first_line,
@@ -605,6 +454,6 @@ def _rows(
             )
             continue
         try:
-            yield first_line, read(_Cells(row, columns, zone, reading))
+            yield first_line, fmt.read(Cells(row, columns, zone, reading))
         except RowRejected as exc:
             yield first_line, exc
