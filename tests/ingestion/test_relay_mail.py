@@ -16,8 +16,7 @@ from inquiries.ingestion.relay_mail import (
     find_reference,
     walmart_reference,
 )
-from tests.orders.conftest import import_file
-from tests.orders.test_walmart_ebay import data
+from tests.orders.conftest import data, import_file
 
 AMAZON_BODY = """\
 ------------- Message from customer: -------------

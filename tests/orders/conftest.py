@@ -14,10 +14,16 @@ from inquiries.ingestion.order_reports import FORMATS, parse_report
 from inquiries.services.orders import OrderImport, import_orders
 
 SAMPLES = Path(__file__).parent / "samples"
+DATA = Path(__file__).parent / "data"
 
 
 def sample(name: str) -> Path:
     return SAMPLES / f"{name}.txt"
+
+
+def data(name: str) -> Path:
+    """tests/orders/data/NAME.csv: the Walmart and eBay downloads written for the tests."""
+    return DATA / f"{name}.csv"
 
 
 def import_sample(account: m.Account, name: str, **options: Any) -> tuple[OrderImport, list[tuple[int, str]]]:

@@ -9,7 +9,6 @@ import csv
 import io
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,17 +24,12 @@ from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, pars
 from inquiries.services.orders import OrderImport
 from tests import factories
 from tests.conftest import token_client
-from tests.orders.conftest import import_file
+from tests.orders.conftest import data, import_file
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path(__file__).parent / "data"
 ZONE = "America/Los_Angeles"
 AS_OF = datetime(2026, 3, 31, 19, 0, tzinfo=UTC)
-
-
-def data(name: str) -> Path:
-    return DATA / f"{name}.csv"
 
 
 def load(account: m.Account, name: str, fmt: str) -> tuple[OrderImport, list[tuple[int, str]]]:
