@@ -263,15 +263,21 @@ def _merged(facts: list[OrderFacts]) -> dict[str, OrderFacts]:
         stored = orders.get(order.order_id)
         if stored is None:
             orders[order.order_id] = replace(order)
-            continue
-        for name in ORDER_COLUMNS:
-            value = getattr(order, name)
-            if value not in ("", None):
-                setattr(stored, name, value)
+        else:
+            _fill(stored, order, ORDER_COLUMNS)
     for order_id, seen in statuses.items():
         if len(seen) > 1:
             orders[order_id].status = _status_of_lines(seen)
     return orders
+
+
+def _fill(stored: Any, later: Any, names: Sequence[str]) -> None:
+    """Copy onto `stored` each of `later`'s values that is not blank (a later row of the same
+    order or part wins where it says something)."""
+    for name in names:
+        value = getattr(later, name)
+        if value not in ("", None):
+            setattr(stored, name, value)
 
 
 def _status_of_lines(statuses: set[str]) -> str:
@@ -294,9 +300,13 @@ def _store_part(
     """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
     `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
     owns = part.attr in fmt.owns
-    latest = {
-        (order, getattr(facts, part.key) if part.key else None): (order, facts) for order, facts in carried
-    }
+    latest: dict[tuple[int | str, str | None], tuple[int | str, Any]] = {}
+    for order, facts in carried:  # rows of one part merged as an order's are (`_merged`)
+        key = (order, getattr(facts, part.key) if part.key else None)
+        if key in latest:
+            _fill(latest[key][1], facts, part.columns)
+        else:
+            latest[key] = (order, replace(facts))
     if dry_run:
         stored = part.model._default_manager.filter(
             order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]

@@ -258,6 +258,8 @@ def test_an_ebay_import_merges_a_multi_item_order_and_a_second_download_ships_it
         datetime(2026, 3, 5, 8, tzinfo=UTC),
     )
     assert sorted(multi.lines.values_list("sku", flat=True)) == ["325112233447", "TEE-S"]
+    # One package for its two items; the service named on the order's own row is kept.
+    assert multi.shipments.get().service == "USPS Priority Mail"
     shipped = m.Order.objects.get(account=ebay, marketplace_order_id="12-33333-33333")
     assert shipped.status == "shipped"
     assert shipped.shipments.get().tracking_number == "LA000000001FR"
