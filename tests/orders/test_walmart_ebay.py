@@ -21,10 +21,10 @@ from inquiries import services
 from inquiries.health.order_metrics import marketplace_figures
 from inquiries.ingestion.csv_import import open_csv
 from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report
-from inquiries.services.orders import OrderImport
+from inquiries.services.orders import OrderImport, import_orders
 from tests import factories
 from tests.conftest import token_client
-from tests.orders.conftest import data, import_file
+from tests.orders.conftest import data, import_file, import_sample
 
 pytestmark = pytest.mark.django_db
 
@@ -358,3 +358,32 @@ def test_the_api_upload_takes_both_formats(account, manager):
     assert m.Order.objects.get(marketplace_order_id="12-11111-11111").purchased_at == datetime(
         2026, 3, 1, 8, tzinfo=UTC
     )
+
+
+def test_a_dry_run_of_a_walmart_download_counts_and_writes_nothing(walmart):
+    with open_csv(data("walmart-orders")) as stream:
+        result = import_orders(
+            account=walmart,
+            fmt=FORMATS["walmart-orders"],
+            rows=parse_report(stream, FORMATS["walmart-orders"], zone=ZONE),
+            dry_run=True,
+        )
+
+    assert result.summary() == (
+        "dry run, nothing written: imported=7 rejected=1 orders_created=6 orders_updated=0 lines_created=7 "
+        "lines_updated=0 shipments_created=4 shipments_updated=0 cancellations_created=2 "
+        "cancellations_updated=0 inquiries_linked=0"
+    )
+    assert not m.Order.objects.exists()
+
+
+def test_a_report_without_promised_dates_leaves_the_stored_ones_alone(amazon):
+    import_sample(amazon, "amazon-all-orders")
+    promised = datetime(2026, 3, 4, 7, 59, 59, tzinfo=UTC)
+    m.Order.objects.filter(account=amazon).update(ship_by=promised, deliver_by=promised)
+
+    import_sample(amazon, "amazon-all-orders")
+
+    assert set(m.Order.objects.filter(account=amazon).values_list("ship_by", "deliver_by")) == {
+        (promised, promised)
+    }
