@@ -387,3 +387,12 @@ def test_a_report_without_promised_dates_leaves_the_stored_ones_alone(amazon):
     assert set(m.Order.objects.filter(account=amazon).values_list("ship_by", "deliver_by")) == {
         (promised, promised)
     }
+
+
+def test_a_walmart_status_we_do_not_know_is_kept_in_walmarts_words():
+    text = "PO#,Order Date,Status,SKU,Qty\n1000000000009,03/01/2026,Refund Pending,SKU-1,1\n"
+
+    [(_, record)] = list(parse_report(io.StringIO(text), FORMATS["walmart-orders"], zone=ZONE))
+
+    assert isinstance(record, Record)
+    assert (record.order.status, record.order.marketplace_status) == ("", "Refund Pending")

@@ -71,10 +71,6 @@ def _read_orders(cells: Cells) -> Record:
     order_id = cells.text("po#", limit="order_id", required=True)
     status_word = cells.text("status", limit="marketplace_status", required=True)
     status = walmart_status(status_word)
-    if status_word and not status:
-        cells.error(
-            "status", f"expected Created, Acknowledged, Shipped, Delivered or Cancelled: {shown(status_word)}"
-        )
     fulfilment = cells.text("fulfillment entity")
     if fulfilment and fulfilment.casefold() not in _FULFILMENT:
         cells.error(
