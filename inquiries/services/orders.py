@@ -39,7 +39,7 @@ from inquiries.ingestion.order_reports import (
     RowRejected,
     ShipmentFacts,
 )
-from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED
+from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, ParsedReport
 from inquiries.models import Account, Cancellation, Feedback, Inquiry, Order, OrderLine, Return, Shipment
 from inquiries.services import order_status
 from inquiries.services.bulk import PlannerStatistics, upsert_rows
@@ -139,6 +139,8 @@ def import_orders(
     for label in ("orders", *(part.label for part in PARTS if part.attr in fmt.carries)):
         result.count(label)
     statistics = None if dry_run else _planner_statistics(fmt)
+    # Dates only some reports carry are overwritten only by a file that has their column.
+    filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
     batch: list[Record] = []
     for line, item in rows:
         result.rows += 1
@@ -152,13 +154,13 @@ def import_orders(
         if len(batch) >= batch_size and (
             item.order.order_id != batch[-1].order.order_id or len(batch) >= 2 * batch_size
         ):
-            _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+            _store(account, fmt, batch, result, dry_run=dry_run, now=now, filled=filled)
             if statistics is not None:
                 statistics.add(len(batch))
             batch = []
         batch.append(item)
     if batch:
-        _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+        _store(account, fmt, batch, result, dry_run=dry_run, now=now, filled=filled)
     return result
 
 
@@ -188,9 +190,10 @@ def _store(
     *,
     dry_run: bool,
     now: datetime,
+    filled: frozenset[str],
 ) -> None:
     with transaction.atomic():
-        orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now)
+        orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now, filled)
         for part in PARTS:
             carried = [
                 (orders[record.order.order_id], facts)
@@ -198,7 +201,7 @@ def _store(
                 if (facts := getattr(record, part.attr)) is not None
             ]
             if carried:
-                _store_part(part, carried, result.count(part.label), fmt=fmt, dry_run=dry_run)
+                _store_part(part, carried, result.count(part.label), fmt=fmt, dry_run=dry_run, filled=filled)
         if dry_run:
             result.inquiries_linked += _unlinked(
                 account_id=account.pk, order_ids=list(orders), stored=False
@@ -215,6 +218,7 @@ def _store_orders(
     result: OrderImport,
     dry_run: bool,
     now: datetime,
+    filled: frozenset[str],
 ) -> dict[str, int | str]:
     """Upsert the batch's orders; each order id -> its primary key (dry run: the id itself
     for an order not stored yet)."""
@@ -237,7 +241,7 @@ def _store_orders(
         [(account.pk, order_id, *values(order), now) for order_id, order in latest.items()],
         unique=["account", "marketplace_order_id"],
         # An order this report does not own is created when missing and otherwise left as it is.
-        update=[*_written(ORDER_COLUMNS, fmt), "updated_at"] if owns else [],
+        update=[*_written(ORDER_COLUMNS, filled), "updated_at"] if owns else [],
         returning=["marketplace_order_id", "pk"],
     )
     created = sum(1 for *_, inserted in written if inserted)
@@ -246,10 +250,10 @@ def _store_orders(
     return {order_id: pk for order_id, pk, _ in written}  # type: ignore[misc]
 
 
-def _written(columns: Sequence[str], fmt: ReportFormat) -> list[str]:
+def _written(columns: Sequence[str], filled: frozenset[str]) -> list[str]:
     """The columns a report overwrites in a stored row: all but the facts only some reports carry
-    (ship-by, deliver-by, delivery dates) that this one does not."""
-    return [name for name in columns if name not in SOMETIMES_CARRIED or name in fmt.fills]
+    (ship-by, deliver-by, delivery dates) that this file does not."""
+    return [name for name in columns if name not in SOMETIMES_CARRIED or name in filled]
 
 
 def _merged(facts: list[OrderFacts]) -> dict[str, OrderFacts]:
@@ -295,7 +299,13 @@ _PROGRESS = ["pending", UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, "unfulfillable"]
 
 
 def _store_part(
-    part: _Part, carried: list[tuple[int | str, Any]], counts: Counts, *, fmt: ReportFormat, dry_run: bool
+    part: _Part,
+    carried: list[tuple[int | str, Any]],
+    counts: Counts,
+    *,
+    fmt: ReportFormat,
+    dry_run: bool,
+    filled: frozenset[str],
 ) -> None:
     """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
     `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
@@ -325,7 +335,7 @@ def _store_part(
         ["order_id", *part.columns],
         [(order, *values(facts)) for order, facts in latest.values()],
         unique=list(_key_fields(part)),
-        update=[name for name in _written(part.columns, fmt) if name != part.key] if owns else [],
+        update=[name for name in _written(part.columns, filled) if name != part.key] if owns else [],
         returning=["pk"],
     )
     created = sum(1 for _, inserted in written if inserted)

@@ -396,3 +396,22 @@ def test_a_walmart_status_we_do_not_know_is_kept_in_walmarts_words():
 
     assert isinstance(record, Record)
     assert (record.order.status, record.order.marketplace_status) == ("", "Refund Pending")
+
+
+def test_a_download_without_the_delivery_date_column_keeps_the_delivery_dates_stored(walmart):
+    load(walmart, "walmart-orders", "walmart-orders")
+    without = (
+        "PO#,Order Date,Ship By,Line#,Status,SKU,Qty,Carrier,Tracking Number,Ship Date\n"
+        "1000000000001,03/01/2026,03/04/2026,1,Delivered,MUG-BLUE,2,UPS,1Z999AA10123456784,03/02/2026\n"
+    )
+
+    import_orders(
+        account=walmart,
+        fmt=FORMATS["walmart-orders"],
+        rows=parse_report(io.StringIO(without), FORMATS["walmart-orders"], zone=ZONE),
+    )
+
+    order = m.Order.objects.get(account=walmart, marketplace_order_id="1000000000001")
+    assert order.ship_by == datetime(2026, 3, 5, 7, 59, 59, tzinfo=UTC)  # the file's new ship-by date
+    assert order.deliver_by == datetime(2026, 3, 7, 7, 59, 59, tzinfo=UTC)  # no column: as stored
+    assert order.shipments.get().delivered_at == datetime(2026, 3, 5, 8, tzinfo=UTC)

@@ -337,15 +337,34 @@ class ReportFormat:
     owns: frozenset[str]  # those this report is the source of: it may overwrite them
     read: Reader
     aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
-    # Fields of `SOMETIMES_CARRIED` this report fills; it leaves the stored values of the others
-    # alone (Amazon's flat files carry no ship-by, deliver-by or delivery date).
-    fills: frozenset[str] = frozenset()
+    # The fields of `SOMETIMES_CARRIED` this report fills, each with its column: a file with that
+    # column overwrites the stored value; without it (Amazon's flat files carry no ship-by,
+    # deliver-by or delivery date; a Walmart download may lack the delivery date) it leaves it.
+    fills: tuple[tuple[str, str], ...] = ()
     # A row that is not data (a download's closing summary line), by its first cell: skipped.
     footer: re.Pattern[str] | None = None
 
 
 # The facts' fields only some reports carry (see `ReportFormat.fills`).
 SOMETIMES_CARRIED = frozenset({"ship_by", "deliver_by", "delivered_at"})
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    """The rows `parse_report()` reads, one at a time, and which of its format's columns the
+    file has (what an import may overwrite depends on it: `filled`)."""
+
+    rows: Iterator[tuple[int, Record | RowRejected]]
+    columns: frozenset[str]
+    fmt: ReportFormat
+
+    def __iter__(self) -> Iterator[tuple[int, Record | RowRejected]]:
+        return self.rows
+
+    @property
+    def filled(self) -> frozenset[str]:
+        """The fields of `SOMETIMES_CARRIED` this file carries."""
+        return frozenset(field for field, column in self.fmt.fills if column in self.columns)
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -358,8 +377,9 @@ def parse_report(
     *,
     zone: str = "UTC",
     reading: Reading | None = None,
-) -> Iterator[tuple[int, Record | RowRejected]]:
-    """(line number, Record or RowRejected) for each data row of a report in format `fmt`.
+) -> ParsedReport:
+    """(line number, Record or RowRejected) for each data row of a report in format `fmt`, and
+    the format's columns the file has.
 
     Raises `ValueError` before yielding anything for an empty file, a header without one of
     the format's required columns, a column header that appears twice, or an unknown zone.
@@ -393,7 +413,8 @@ def parse_report(
     except csv.Error as exc:
         raise ValueError(f"line 1: the header row is not valid CSV: {exc}") from None
     columns = _columns(header, fmt)
-    return _rows(reader, len(header), columns, fmt, tz, reading or Reading(), offset=blank)
+    rows = _rows(reader, len(header), columns, fmt, tz, reading or Reading(), offset=blank)
+    return ParsedReport(rows, frozenset(columns), fmt)
 
 
 def _columns(header: list[str], fmt: ReportFormat) -> dict[str, tuple[int, str]]:

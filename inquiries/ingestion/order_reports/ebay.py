@@ -154,7 +154,7 @@ EBAY_FORMATS = (
             ("buyerid", "buyer username"),
             ("buyeremail", "buyer email"),
         ),
-        fills=frozenset({"ship_by", "deliver_by"}),
+        fills=(("ship_by", "ship by date"), ("deliver_by", "maximum estimated delivery date")),
         footer=re.compile(r"^(\d+ record\(s\) downloaded|seller id\s*:)", re.IGNORECASE),
     ),
 )

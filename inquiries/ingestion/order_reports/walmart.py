@@ -198,6 +198,10 @@ WALMART_FORMATS = (
             ("catlgitemid", "item id"),
             ("line status", "status"),
         ),
-        fills=frozenset({"ship_by", "deliver_by", "delivered_at"}),
+        fills=(
+            ("ship_by", "ship by"),
+            ("deliver_by", "delivery date"),
+            ("delivered_at", "actual delivery date"),
+        ),
     ),
 )
