@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from inquiries.ingestion.html import bound_html, html_to_text, sanitize_html
+from inquiries.ingestion.relay_mail import amazon_reference, find_reference
 from inquiries.ingestion.types import Direction, IncomingAttachment, IncomingMessage, Rejected
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -63,9 +64,6 @@ MAX_MIME_FIELD_CHARS = 16 * 1024  # one Content-Type / Content-Disposition field
 # Longest header value handed to the header registry or our decoder; longer values are
 # cut (Subject) or not trusted (From): a stored subject is at most 998 characters anyway.
 MAX_HEADER_CHARS = 16 * 1024
-
-# Amazon order numbers ("113-1234567-1234567") appear in buyer-seller messages.
-AMAZON_ORDER_RE = re.compile(r"(?<![\d-])\d{3}-\d{7}-\d{7}(?![\d-])")
 
 # Headers of which at least one appears in anything that is really an e-mail.
 _MESSAGE_HEADERS = (
@@ -322,12 +320,9 @@ def content_hash(raw: bytes) -> str:
 
 
 def find_order_id(*texts: str) -> str:
-    """The first Amazon order number ("123-1234567-1234567") in `texts`, or ""."""
-    for text in texts:
-        match = AMAZON_ORDER_RE.search(text)
-        if match:
-            return match.group(0)
-    return ""
+    """The first Amazon order number ("123-1234567-1234567") in `texts`, or "" (for imports
+    that do not know the sender; mail is read by `relay_mail.find_reference`)."""
+    return amazon_reference(*texts).order_id
 
 
 _WINDOWS_RESERVED_RE = re.compile(
@@ -398,6 +393,9 @@ def _build(
     references = _message_ids(_raw_header(msg, "References"))
     in_reply_to = _message_ids(_raw_header(msg, "In-Reply-To"))
     automatic_reason = _automatic_reason(msg, subject)
+    # The relay's notice names the order (and often the item): the engine links the inquiry to
+    # that order when it is on file, and the item gives the inquiry its product.
+    reference = find_reference(sender_address, subject, body_text)
     return IncomingMessage(
         external_id=message_ids[0] if message_ids else content_hash(raw),
         direction=Direction.INBOUND,
@@ -412,7 +410,8 @@ def _build(
         automatic_reason=automatic_reason,
         in_reply_to=in_reply_to[0] if in_reply_to else "",
         references=tuple(dict.fromkeys(references))[-MAX_REFERENCES:],
-        order_id=find_order_id(subject, body_text),
+        order_id=reference.order_id,
+        sku=reference.item,
         recipient_address=_recipient(msg),
         raw=raw,
         attachments=tuple(parts.attachments),

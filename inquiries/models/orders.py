@@ -233,6 +233,15 @@ class Cancellation(models.Model):
     order = models.ForeignKey(
         Order, on_delete=models.CASCADE, related_name="cancellations", help_text="The order."
     )
+    # Null, not "", for a cancellation entered by hand: NULLs never collide in the unique
+    # constraint, so only imported rows (which always have one) are keyed by it.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="What identifies the cancellation in its report, unique per order (Walmart: the PO "
+        "line); empty for one entered by hand.",
+    )
     cancelled_by = models.CharField(
         max_length=16,
         choices=CancelledBy.choices,
@@ -245,6 +254,9 @@ class Cancellation(models.Model):
 
     class Meta:
         ordering = ["order", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "external_id"], name="cancellation_unique_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} by {self.cancelled_by or 'unknown'}"

@@ -15,7 +15,7 @@ inquiry recorded before its order arrived finds it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -25,6 +25,11 @@ from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from inquiries.ingestion.order_reports import (
+    CANCELLED,
+    PARTIALLY_SHIPPED,
+    SHIPPED,
+    UNSHIPPED,
+    CancellationFacts,
     FeedbackFacts,
     LineFacts,
     OrderFacts,
@@ -34,7 +39,8 @@ from inquiries.ingestion.order_reports import (
     RowRejected,
     ShipmentFacts,
 )
-from inquiries.models import Account, Feedback, Inquiry, Order, OrderLine, Return, Shipment
+from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, ParsedReport
+from inquiries.models import Account, Cancellation, Feedback, Inquiry, Order, OrderLine, Return, Shipment
 from inquiries.services import order_status
 from inquiries.services.bulk import PlannerStatistics, upsert_rows
 
@@ -59,6 +65,7 @@ def _names(facts: type) -> tuple[str, ...]:
 PARTS = (
     _Part("line", OrderLine, "sku", "lines", _names(LineFacts)),
     _Part("shipment", Shipment, "shipment_id", "shipments", _names(ShipmentFacts)),
+    _Part("cancellation", Cancellation, "external_id", "cancellations", _names(CancellationFacts)),
     _Part("returned", Return, "external_id", "returns", _names(ReturnFacts)),
     _Part("feedback", Feedback, None, "feedback", _names(FeedbackFacts)),
 )
@@ -132,6 +139,8 @@ def import_orders(
     for label in ("orders", *(part.label for part in PARTS if part.attr in fmt.carries)):
         result.count(label)
     statistics = None if dry_run else _planner_statistics(fmt)
+    # Dates only some reports carry are overwritten only by a file that has their column.
+    filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
     batch: list[Record] = []
     for line, item in rows:
         result.rows += 1
@@ -145,13 +154,13 @@ def import_orders(
         if len(batch) >= batch_size and (
             item.order.order_id != batch[-1].order.order_id or len(batch) >= 2 * batch_size
         ):
-            _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+            _store(account, fmt, batch, result, dry_run=dry_run, now=now, filled=filled)
             if statistics is not None:
                 statistics.add(len(batch))
             batch = []
         batch.append(item)
     if batch:
-        _store(account, fmt, batch, result, dry_run=dry_run, now=now)
+        _store(account, fmt, batch, result, dry_run=dry_run, now=now, filled=filled)
     return result
 
 
@@ -181,9 +190,10 @@ def _store(
     *,
     dry_run: bool,
     now: datetime,
+    filled: frozenset[str],
 ) -> None:
     with transaction.atomic():
-        orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now)
+        orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now, filled)
         for part in PARTS:
             carried = [
                 (orders[record.order.order_id], facts)
@@ -191,9 +201,7 @@ def _store(
                 if (facts := getattr(record, part.attr)) is not None
             ]
             if carried:
-                _store_part(
-                    part, carried, result.count(part.label), owns=part.attr in fmt.owns, dry_run=dry_run
-                )
+                _store_part(part, carried, result.count(part.label), fmt=fmt, dry_run=dry_run, filled=filled)
         if dry_run:
             result.inquiries_linked += _unlinked(
                 account_id=account.pk, order_ids=list(orders), stored=False
@@ -210,10 +218,11 @@ def _store_orders(
     result: OrderImport,
     dry_run: bool,
     now: datetime,
+    filled: frozenset[str],
 ) -> dict[str, int | str]:
     """Upsert the batch's orders; each order id -> its primary key (dry run: the id itself
     for an order not stored yet)."""
-    latest = {order.order_id: order for order in facts}  # a later row of an order wins
+    latest = _merged(facts)
     owns = "order" in fmt.owns
     counts = result.count("orders")
     if dry_run:
@@ -232,7 +241,7 @@ def _store_orders(
         [(account.pk, order_id, *values(order), now) for order_id, order in latest.items()],
         unique=["account", "marketplace_order_id"],
         # An order this report does not own is created when missing and otherwise left as it is.
-        update=[*ORDER_COLUMNS, "updated_at"] if owns else [],
+        update=[*_written(ORDER_COLUMNS, filled), "updated_at"] if owns else [],
         returning=["marketplace_order_id", "pk"],
     )
     created = sum(1 for *_, inserted in written if inserted)
@@ -241,14 +250,73 @@ def _store_orders(
     return {order_id: pk for order_id, pk, _ in written}  # type: ignore[misc]
 
 
+def _written(columns: Sequence[str], filled: frozenset[str]) -> list[str]:
+    """The columns a report overwrites in a stored row: all but the facts only some reports carry
+    (ship-by, deliver-by, delivery dates) that this file does not."""
+    return [name for name in columns if name not in SOMETIMES_CARRIED or name in filled]
+
+
+def _merged(facts: list[OrderFacts]) -> dict[str, OrderFacts]:
+    """Each order of the batch once, from its rows: a later row's value wins where it has one (an
+    eBay order's own row names the buyer, its item rows may not). Rows that disagree on the
+    status (a Walmart order with a shipped and an unshipped line) give the order's status."""
+    orders: dict[str, OrderFacts] = {}
+    statuses: dict[str, set[str]] = {}
+    for order in facts:
+        statuses.setdefault(order.order_id, set()).add(order.status)
+        stored = orders.get(order.order_id)
+        if stored is None:
+            orders[order.order_id] = replace(order)
+        else:
+            _fill(stored, order, ORDER_COLUMNS)
+    for order_id, seen in statuses.items():
+        if len(seen) > 1:
+            orders[order_id].status = _status_of_lines(seen)
+    return orders
+
+
+def _fill(stored: Any, later: Any, names: Sequence[str]) -> None:
+    """Copy onto `stored` each of `later`'s values that is not blank (a later row of the same
+    order or part wins where it says something)."""
+    for name in names:
+        value = getattr(later, name)
+        if value not in ("", None):
+            setattr(stored, name, value)
+
+
+def _status_of_lines(statuses: set[str]) -> str:
+    """An order's status from its lines' (Walmart gives a status per line): cancelled lines aside,
+    shipped beside unshipped is partially shipped."""
+    live = statuses - {CANCELLED, ""}
+    if not live:
+        return CANCELLED if CANCELLED in statuses else ""
+    if SHIPPED in live and live & {UNSHIPPED, PARTIALLY_SHIPPED}:
+        return PARTIALLY_SHIPPED
+    return SHIPPED if live == {SHIPPED} else max(live, key=_PROGRESS.index)
+
+
+_PROGRESS = ["pending", UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, "unfulfillable"]
+
+
 def _store_part(
-    part: _Part, carried: list[tuple[int | str, Any]], counts: Counts, *, owns: bool, dry_run: bool
+    part: _Part,
+    carried: list[tuple[int | str, Any]],
+    counts: Counts,
+    *,
+    fmt: ReportFormat,
+    dry_run: bool,
+    filled: frozenset[str],
 ) -> None:
     """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
     `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
-    latest = {
-        (order, getattr(facts, part.key) if part.key else None): (order, facts) for order, facts in carried
-    }
+    owns = part.attr in fmt.owns
+    latest: dict[tuple[int | str, str | None], tuple[int | str, Any]] = {}
+    for order, facts in carried:  # rows of one part merged as an order's are (`_merged`)
+        key = (order, getattr(facts, part.key) if part.key else None)
+        if key in latest:
+            _fill(latest[key][1], facts, part.columns)
+        else:
+            latest[key] = (order, replace(facts))
     if dry_run:
         stored = part.model._default_manager.filter(
             order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]
@@ -267,7 +335,7 @@ def _store_part(
         ["order_id", *part.columns],
         [(order, *values(facts)) for order, facts in latest.values()],
         unique=list(_key_fields(part)),
-        update=[name for name in part.columns if name != part.key] if owns else [],
+        update=[name for name in _written(part.columns, filled) if name != part.key] if owns else [],
         returning=["pk"],
     )
     created = sum(1 for _, inserted in written if inserted)

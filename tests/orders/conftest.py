@@ -14,20 +14,33 @@ from inquiries.ingestion.order_reports import FORMATS, parse_report
 from inquiries.services.orders import OrderImport, import_orders
 
 SAMPLES = Path(__file__).parent / "samples"
+DATA = Path(__file__).parent / "data"
 
 
 def sample(name: str) -> Path:
     return SAMPLES / f"{name}.txt"
 
 
+def data(name: str) -> Path:
+    """tests/orders/data/NAME.csv: the Walmart and eBay downloads written for the tests."""
+    return DATA / f"{name}.csv"
+
+
 def import_sample(account: m.Account, name: str, **options: Any) -> tuple[OrderImport, list[tuple[int, str]]]:
     """Import tests/orders/samples/NAME.txt into the account: the result and the rejections."""
+    return import_file(account, sample(name), name, **options)
+
+
+def import_file(
+    account: m.Account, path: Path, fmt: str, **options: Any
+) -> tuple[OrderImport, list[tuple[int, str]]]:
+    """Import the report at `path`, in format `fmt`, into the account: the result and the rejections."""
     rejected: list[tuple[int, str]] = []
-    with open_csv(sample(name)) as stream:
+    with open_csv(path) as stream:
         result = import_orders(
             account=account,
-            fmt=FORMATS[name],
-            rows=parse_report(stream, FORMATS[name], zone=account.timezone),
+            fmt=FORMATS[fmt],
+            rows=parse_report(stream, FORMATS[fmt], zone=account.timezone),
             on_rejected=lambda line, rejection: rejected.append((line, rejection.reason)),
             **options,
         )

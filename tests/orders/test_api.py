@@ -63,13 +63,13 @@ def test_a_bad_format_or_a_missing_file_is_a_400_naming_the_field(amazon, manage
     client = token_client(manager)
     url = reverse("api:account-orders-import", args=[amazon.pk])
 
-    bad_format = upload(client, amazon, "ebay-orders", content=b"x")
+    bad_format = upload(client, amazon, "shopify-orders", content=b"x")
     no_format = client.post(url, {"file": SimpleUploadedFile("r.txt", b"x")}, format="multipart")
     no_file = client.post(f"{url}?format=amazon-feedback", {}, format="multipart")
     bad_zone = upload(client, amazon, "amazon-feedback", timezone="Mars/Olympus")
 
     assert bad_format.status_code == 400
-    assert bad_format.json() == {"format": ['"ebay-orders" is not a valid choice.']}
+    assert bad_format.json() == {"format": ['"shopify-orders" is not a valid choice.']}
     assert no_format.status_code == 400
     assert "format" in no_format.json()
     assert no_file.status_code == 400

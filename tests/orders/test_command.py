@@ -97,7 +97,7 @@ def test_a_file_of_another_format_is_refused_naming_the_missing_columns(amazon):
 def test_an_unknown_account_format_or_file_is_an_error(amazon, tmp_path):
     with pytest.raises(CommandError, match="no account with id 999999"):
         run(str(sample("amazon-feedback")), "--account", "999999", "--format", "amazon-feedback")
-    with pytest.raises(CommandError, match="invalid choice: 'walmart-orders'"):
-        run(str(sample("amazon-feedback")), "--account", str(amazon.pk), "--format", "walmart-orders")
+    with pytest.raises(CommandError, match="invalid choice: 'shopify-orders'"):
+        run(str(sample("amazon-feedback")), "--account", str(amazon.pk), "--format", "shopify-orders")
     with pytest.raises(CommandError, match="no such file"):
         run(str(tmp_path / "missing.txt"), "--account", str(amazon.pk), "--format", "amazon-feedback")

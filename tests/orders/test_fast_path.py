@@ -17,7 +17,7 @@ from inquiries.services import bulk
 from inquiries.services import orders as order_service
 from inquiries.services.orders import import_orders
 from tests import factories
-from tests.orders.conftest import sample
+from tests.orders.conftest import data, sample
 from tests.orders.test_import import LAMP_TITLE
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +47,9 @@ def run_imports(account: m.Account) -> list[str]:
     return summaries
 
 
-def import_into(account: m.Account, name: str, stream: TextIO) -> str:
-    rows = parse_report(stream, FORMATS[name], zone=account.timezone)
-    return import_orders(account=account, fmt=FORMATS[name], rows=rows, batch_size=2, now=NOW).summary()
+def import_into(account: m.Account, fmt: str, stream: TextIO) -> str:
+    rows = parse_report(stream, FORMATS[fmt], zone=account.timezone)
+    return import_orders(account=account, fmt=FORMATS[fmt], rows=rows, batch_size=2, now=NOW).summary()
 
 
 def stored(account: m.Account) -> dict[str, object]:
@@ -70,6 +70,7 @@ def stored(account: m.Account) -> dict[str, object]:
         "shipments": rows(m.Shipment),
         "returns": rows(m.Return),
         "feedback": rows(m.Feedback),
+        "cancellations": rows(m.Cancellation),
     }
 
 
@@ -93,3 +94,29 @@ def test_the_fast_path_and_the_portable_path_store_the_same_rows_and_counts(amaz
         "inquiries_linked=0"
     )
     assert m.OrderLine.objects.get(order__account=amazon, sku="LAMP-1").title == LAMP_TITLE
+
+
+def run_downloads(account: m.Account) -> list[str]:
+    """Walmart's and eBay's sample downloads, each followed by its update, in batches of two rows."""
+    summaries = []
+    for name, fmt in (
+        ("walmart-orders", "walmart-orders"),
+        ("walmart-orders-update", "walmart-orders"),
+        ("ebay-orders", "ebay-orders"),
+        ("ebay-orders-update", "ebay-orders"),
+    ):
+        with open_csv(data(name)) as stream:
+            summaries.append(import_into(account, fmt, stream))
+    return summaries
+
+
+def test_the_walmart_and_ebay_downloads_store_the_same_rows_by_both_paths(account, monkeypatch):
+    other = factories.AccountFactory(timezone=account.timezone)
+
+    fast_counts = run_downloads(account)
+    monkeypatch.setattr(order_service, "upsert_rows", functools.partial(bulk.upsert_rows, portable=True))
+    portable_counts = run_downloads(other)
+
+    assert fast_counts == portable_counts
+    assert stored(account) == stored(other)
+    assert len(stored(account)["cancellations"]) == 2

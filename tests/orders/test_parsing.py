@@ -187,6 +187,7 @@ def test_the_parsers_limits_and_values_match_the_database():
         "disposition": m.Return._meta.get_field("disposition").max_length,
         "return_status": m.Return._meta.get_field("status").max_length,
         "rater_email": m.Feedback._meta.get_field("rater_email").max_length,
+        "cancellation_id": m.Cancellation._meta.get_field("external_id").max_length,
     }
 
     assert widths == order_reports.MAX_LENGTHS
@@ -202,3 +203,6 @@ def test_the_parsers_limits_and_values_match_the_database():
     }
     assert statuses | {""} == set(m.OrderStatus.values)
     assert {order_reports.MERCHANT, order_reports.MARKETPLACE, ""} == set(m.FulfilmentChannel.values)
+    assert {order_reports.BUYER, order_reports.SELLER, order_reports.MARKETPLACE, ""} == set(
+        m.CancelledBy.values
+    )

@@ -1,0 +1,480 @@
+"""What every order report parser shares (pure: no Django): the facts a row reads into, the
+cells of a row read by their column's rule, the report's format, and `parse_report()`.
+
+A report is tab-separated (Amazon's flat files, read without quoting: a quote character is
+text) or, when its header line has no tab, comma-separated with CSV quoting (Walmart's and
+eBay's downloads, or a report saved from a spreadsheet). Headers match ignoring case and
+surrounding spaces; other columns are ignored. Decoding, byte-order marks and line ends are
+`csv_import.decode_csv`'s, timestamps `csv_import.read_timestamp`'s (a value without a UTC
+offset is local time in the zone given, the account's).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import _csv
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from inquiries.ingestion.addresses import sender_error
+from inquiries.ingestion.csv_import import CSV_FIELD_LIMIT, Reading, clean_lines, read_timestamp, shown
+from inquiries.ingestion.limits import CONTROL_RE
+from inquiries.ingestion.types import Rejected
+
+# The values of `models.OrderStatus` and `models.FulfilmentChannel` (a test keeps them equal).
+PENDING, UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, CANCELLED, UNFULFILLABLE = (
+    "pending", "unshipped", "partially_shipped", "shipped", "cancelled", "unfulfillable",
+)  # fmt: skip
+MERCHANT, MARKETPLACE = "merchant", "marketplace"
+# The values of `models.CancelledBy` (beside MARKETPLACE; a test keeps them equal).
+BUYER, SELLER = "buyer", "seller"
+
+# Widths of the database columns the values go to (a test keeps them equal to the models').
+MAX_LENGTHS = {
+    "order_id": 100,
+    "merchant_order_id": 100,
+    "marketplace_status": 100,
+    "sales_channel": 100,
+    "ship_service_level": 100,
+    "buyer_email": 320,
+    "buyer_name": 200,
+    "ship_city": 100,
+    "ship_state": 100,
+    "ship_postal_code": 32,
+    "sku": 100,
+    "item_id": 64,
+    "item_status": 64,
+    "shipment_id": 100,
+    "carrier": 100,
+    "tracking_number": 100,
+    "warehouse": 32,
+    "return_id": 200,
+    "reason_code": 100,
+    "disposition": 64,
+    "return_status": 64,
+    "rater_email": 320,
+    "cancellation_id": 200,
+}
+MAX_QUANTITY = 1_000_000
+MAX_AMOUNT = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
+_AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# "US $1,299.00", "£8.50", "EUR 12,50", "12,50 €": a currency symbol or code before or after.
+_MONEY_RE = re.compile(
+    r"^(?P<before>[A-Za-z]{1,3} ?\$|[$£€]|[A-Za-z]{3} )?\s*(?P<number>-?[\d.,]+)\s*(?P<after>[$£€]|[A-Za-z]{3})?$"
+)
+_CURRENCIES = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "AU$": "AUD", "£": "GBP", "€": "EUR"}
+_MONTH_DAY_YEAR_RE = re.compile(r"^[A-Za-z]{3}-\d{1,2}-(?P<year>\d{4}|\d{2})\b")
+DAY_END = time(23, 59, 59)  # a deadline given as a date: the last second of that day
+
+
+@dataclass(slots=True)
+class OrderFacts:
+    order_id: str
+    merchant_order_id: str = ""
+    purchased_at: datetime | None = None
+    marketplace_updated_at: datetime | None = None
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None
+    status: str = ""
+    marketplace_status: str = ""
+    fulfilment_channel: str = ""
+    sales_channel: str = ""
+    ship_service_level: str = ""
+    buyer_email: str = ""
+    buyer_name: str = ""
+    currency: str = ""
+    ship_city: str = ""
+    ship_state: str = ""
+    ship_postal_code: str = ""
+    ship_country: str = ""
+
+
+@dataclass(slots=True)
+class LineFacts:
+    sku: str
+    item_id: str = ""
+    title: str = ""
+    quantity: int = 0
+    price: Decimal | None = None
+    item_status: str = ""
+
+
+@dataclass(slots=True)
+class ShipmentFacts:
+    shipment_id: str
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    shipped_at: datetime | None = None
+    estimated_arrival_at: datetime | None = None
+    delivered_at: datetime | None = None
+    warehouse: str = ""
+
+
+@dataclass(slots=True)
+class CancellationFacts:
+    external_id: str  # what tells the order's cancellations apart in the report (e.g. its line)
+    cancelled_by: str = ""  # a `models.CancelledBy` value; "" when the report does not say
+    at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class ReturnFacts:
+    external_id: str
+    sku: str = ""
+    item_id: str = ""
+    quantity: int = 1
+    reason_code: str = ""
+    buyer_comment: str = ""
+    disposition: str = ""
+    status: str = ""
+    warehouse: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class FeedbackFacts:
+    rating: int
+    text: str = ""
+    response: str = ""
+    rater_email: str = ""
+    left_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Record:
+    """What one report row says: always an order, and by format one of its parts."""
+
+    order: OrderFacts
+    line: LineFacts | None = None
+    shipment: ShipmentFacts | None = None
+    cancellation: CancellationFacts | None = None
+    returned: ReturnFacts | None = None
+    feedback: FeedbackFacts | None = None
+
+
+class RowRejected(Rejected):
+    """A row that cannot be imported; `errors` names every problem, each with its column."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = tuple(errors)
+
+
+class Cells:
+    """One row's values by column, each read with its column's rule; errors are collected, so a
+    rejection lists every problem of the row, in the file's column order."""
+
+    def __init__(self, row: list[str], columns: dict[str, tuple[int, str]], zone: ZoneInfo, reading: Reading):
+        width = len(row)
+        # The format's cells, trimmed; a row shorter than the header has empty cells at its end.
+        self.values = {
+            column: (row[index].strip() if index < width else "") for column, (index, _) in columns.items()
+        }
+        # Most rows have no control character at all: one search, instead of one per cell.
+        self.dirty = CONTROL_RE.search("".join(self.values.values())) is not None
+        self.columns = columns
+        self.zone = zone
+        self.reading = reading
+        self.errors: list[tuple[int, str]] = []  # (column index, message)
+
+    def raw(self, column: str) -> str:
+        return self.values.get(column, "")
+
+    def error(self, column: str, problem: str) -> None:
+        index, header = self.columns[column]
+        self.errors.append((index, f"{header}: {problem}"))
+
+    def text(
+        self, column: str, *, limit: str | None = None, required: bool = False, line: bool = True
+    ) -> str:
+        """The cell's text, trimmed. `limit` names the MAX_LENGTHS entry; `line`: no control
+        characters (ids, names), as opposed to free text (comments) that may hold line breaks.
+        A column the file does not have reads as empty (required ones are checked in the header)."""
+        value = self.values.get(column, "")
+        if not value:
+            if required:
+                self.error(column, "required")
+            return value
+        if limit is not None and len(value) > MAX_LENGTHS[limit]:
+            self.error(column, f"longer than {MAX_LENGTHS[limit]} characters ({len(value)})")
+            return ""
+        if line and self.dirty and CONTROL_RE.search(value):
+            self.error(column, "contains control characters")
+            return ""
+        return value
+
+    def timestamp(
+        self,
+        column: str,
+        *,
+        required: bool = False,
+        reading: Reading | None = None,
+        dates: bool = False,
+        day_end: bool = False,
+    ) -> datetime | None:
+        """The cell as an aware UTC timestamp. With `dates`, a date without a time of day is the
+        start of that day in the zone; with `day_end` its last second (a deadline given as a date,
+        "ship by Mar 4", is met all that day). Otherwise a date alone follows `reading`.
+        eBay's "Mar-04-26" is read as a date."""
+        value = self.values.get(column, "")
+        if not value:
+            if required:
+                self.error(column, "required")
+            return None
+        reading = reading or self.reading
+        if day_end:
+            reading = replace(reading, default_time=DAY_END)
+        elif dates and reading.default_time is None:
+            reading = replace(reading, default_time=time(0))
+        named = _MONTH_DAY_YEAR_RE.match(value)
+        if named:
+            try:
+                text = datetime.strptime(
+                    named.group(0).title(), "%b-%d-%y" if len(named["year"]) == 2 else "%b-%d-%Y"
+                )
+            except ValueError:
+                self.error(column, f"not a date: {shown(value)}")
+                return None
+            value = text.date().isoformat() + value[named.end() :].replace(" ", "T", 1)
+        try:
+            return read_timestamp(value, self.zone, reading)
+        except ValueError as exc:
+            self.error(column, str(exc))
+            return None
+
+    def quantity(self, column: str, *, default: int = 0) -> int:
+        value = self.values.get(column, "")
+        if not value:
+            return default
+        if not value.isdigit() or int(value) > MAX_QUANTITY:
+            self.error(column, f"not a whole number of units from 0 to {MAX_QUANTITY:,}: {shown(value)}")
+            return default
+        return int(value)
+
+    def money(self, column: str) -> tuple[Decimal | None, str]:
+        """An amount with its currency, when the cell names one: "$12.99" and "US $12.99" (USD),
+        "C $12.99", "AU $12.99", "£8.50", "EUR 12,50", "12.99 €"; a plain number has none ("")."""
+        value = self.values.get(column, "")
+        match = _MONEY_RE.match(value)
+        if not value or match is None:
+            return self.amount(column), ""
+        symbol = (match["before"] or match["after"] or "").replace(" ", "").upper()
+        if not symbol:
+            return self.amount(column), ""
+        currency = _CURRENCIES.get(symbol, symbol if len(symbol) == 3 and symbol.isalpha() else None)
+        if currency is None:
+            self.error(column, f"not an amount in a currency this import knows: {shown(value)}")
+            return None, ""
+        self.values[column] = match["number"]
+        return self.amount(column), currency
+
+    def amount(self, column: str) -> Decimal | None:
+        """An amount: "1299.00", "1,299.00" (thousands separators) or "12,99" (a decimal comma)."""
+        value = self.values.get(column, "")
+        if not value:
+            return None
+        text = value.replace(" ", "")
+        if "," in text and "." not in text and re.fullmatch(r"-?\d+,\d{1,2}", text):
+            text = text.replace(",", ".")
+        else:
+            text = text.replace(",", "")
+        try:
+            amount = Decimal(text) if _AMOUNT_RE.match(text) else None
+        except InvalidOperation:
+            amount = None
+        if amount is None:
+            self.error(column, f"not an amount: {shown(value)}")
+            return None
+        if amount != amount.quantize(Decimal("0.01")):
+            self.error(column, f"more than two decimals: {shown(value)}")
+            return None
+        if abs(amount) > MAX_AMOUNT:
+            self.error(column, f"too large: {shown(value)}")
+            return None
+        return amount
+
+    def code(self, column: str, length: int) -> str:
+        """An ISO code of `length` letters (currency, country), upper-cased; empty allowed."""
+        value = self.values.get(column, "")
+        if value and not (len(value) == length and value.isascii() and value.isalpha()):
+            self.error(column, f"not a {length}-letter code: {shown(value)}")
+            return ""
+        return value.upper()
+
+    def email(self, column: str, limit: str) -> str:
+        value = self.text(column, limit=limit)
+        problem = sender_error(value)
+        if problem:
+            self.error(column, f"{problem}: {shown(value)}")
+            return ""
+        return value.lower()
+
+    def check(self) -> None:
+        if self.errors:
+            raise RowRejected([message for _, message in sorted(self.errors, key=lambda error: error[0])])
+
+
+Reader = Callable[[Cells], Record]
+
+
+@dataclass(frozen=True)
+class ReportFormat:
+    name: str
+    title: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    carries: frozenset[str]  # the parts of a record its rows fill: "order", "line", "shipment"...
+    owns: frozenset[str]  # those this report is the source of: it may overwrite them
+    read: Reader
+    aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
+    # The fields of `SOMETIMES_CARRIED` this report fills, each with its column: a file with that
+    # column overwrites the stored value; without it (Amazon's flat files carry no ship-by,
+    # deliver-by or delivery date; a Walmart download may lack the delivery date) it leaves it.
+    fills: tuple[tuple[str, str], ...] = ()
+    # A row that is not data (a download's closing summary line), by its first cell: skipped.
+    footer: re.Pattern[str] | None = None
+
+
+# The facts' fields only some reports carry (see `ReportFormat.fills`).
+SOMETIMES_CARRIED = frozenset({"ship_by", "deliver_by", "delivered_at"})
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    """The rows `parse_report()` reads, one at a time, and which of its format's columns the
+    file has (what an import may overwrite depends on it: `filled`)."""
+
+    rows: Iterator[tuple[int, Record | RowRejected]]
+    columns: frozenset[str]
+    fmt: ReportFormat
+
+    def __iter__(self) -> Iterator[tuple[int, Record | RowRejected]]:
+        return self.rows
+
+    @property
+    def filled(self) -> frozenset[str]:
+        """The fields of `SOMETIMES_CARRIED` this file carries."""
+        return frozenset(field for field, column in self.fmt.fills if column in self.columns)
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def parse_report(
+    stream: TextIO | Iterable[str],
+    fmt: ReportFormat,
+    *,
+    zone: str = "UTC",
+    reading: Reading | None = None,
+) -> ParsedReport:
+    """(line number, Record or RowRejected) for each data row of a report in format `fmt`, and
+    the format's columns the file has.
+
+    Raises `ValueError` before yielding anything for an empty file, a header without one of
+    the format's required columns, a column header that appears twice, or an unknown zone.
+    Line numbers are physical lines (the header is line 1 unless blank lines come before it);
+    blank rows, and rows `fmt.footer` recognises, are skipped.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r}") from None
+    lines = iter(stream)
+    first = next(lines, None)
+    # Blank lines before the header are skipped (eBay's download starts with one) and counted, so
+    # that line numbers stay those of the file.
+    blank = 0
+    while first is not None and not first.strip("\ufeff,; \t\r\n"):
+        blank += 1
+        first = next(lines, None)
+    if first is None:
+        raise ValueError("empty file: no header row")
+    tabbed = "\t" in first
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    source = clean_lines(itertools.chain([first], lines), quoting=not tabbed)
+    reader = (
+        csv.reader(source, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if tabbed
+        else csv.reader(source, strict=True)
+    )
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise ValueError(f"line 1: the header row is not valid CSV: {exc}") from None
+    columns = _columns(header, fmt)
+    rows = _rows(reader, len(header), columns, fmt, tz, reading or Reading(), offset=blank)
+    return ParsedReport(rows, frozenset(columns), fmt)
+
+
+def _columns(header: list[str], fmt: ReportFormat) -> dict[str, tuple[int, str]]:
+    """The format's column -> (index, the file's header) for every column the file has."""
+    wanted = {name: name for name in (*fmt.required, *fmt.optional)}
+    wanted.update(fmt.aliases)
+    columns: dict[str, tuple[int, str]] = {}
+    for index, name in enumerate(header):
+        key = name.replace("\ufeff", "").strip().casefold()
+        column = wanted.get(key)
+        if column is None:
+            continue
+        if column in columns:
+            raise ValueError(f"column {name.strip()!r} appears more than once in the header")
+        columns[column] = (index, name.strip())
+    missing = [name for name in fmt.required if name not in columns]
+    if missing:
+        shown_header = ", ".join(h.strip() for h in header)[:300]
+        article = "an" if fmt.title[0] in "AEIOUaeiou" else "a"
+        raise ValueError(
+            f"not {article} {fmt.title}: missing column(s) {', '.join(missing)}; the header has: {shown_header}"
+        )
+    return columns
+
+
+def _rows(
+    reader: _csv.Reader,
+    width: int,
+    columns: dict[str, tuple[int, str]],
+    fmt: ReportFormat,
+    zone: ZoneInfo,
+    reading: Reading,
+    *,
+    offset: int = 0,
+) -> Iterator[tuple[int, Record | RowRejected]]:
+    line_num = 1
+    while True:
+        first_line = line_num + 1 + offset
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line_num = reader.line_num
+            yield first_line, RowRejected([f"not valid CSV: {exc}"])
+            continue
+        line_num = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if fmt.footer is not None and fmt.footer.match(row[0].strip()):
+            continue
+        if len(row) > width and any(cell.strip() for cell in row[width:]):
+            yield (
+                first_line,
+                RowRejected(
+                    [f"expected {width} fields, found {len(row)} (a tab or delimiter inside a value?)"]
+                ),
+            )
+            continue
+        try:
+            yield first_line, fmt.read(Cells(row, columns, zone, reading))
+        except RowRejected as exc:
+            yield first_line, exc

@@ -1,0 +1,207 @@
+"""Walmart Marketplace's order download (Seller Center → Order Management → Download), pure.
+
+`walmart-orders`: one row per purchase order (PO) line. Headers are read in Seller Center's
+words ("PO#", "Order Date", "Ship By", ...) or as the Orders API and Walmart's on-request
+reports name the same facts (purchaseOrderId, orderDate, estimatedShipDate, poNum,
+trackingNum, cancelReason, ...): docs/orders.md says which names the published documentation
+confirms and which it could not.
+
+An order is a purchase order: the PO number is the order's id (what Seller Center keys on and
+what Walmart's relay mail names); the customer order number is not stored. A row gives the
+order, its line, a shipment when the line has tracking or a ship date, and a cancellation when
+the line is cancelled.
+"""
+
+from __future__ import annotations
+
+from inquiries.ingestion.csv_import import shown
+from inquiries.ingestion.order_reports.core import (
+    BUYER,
+    CANCELLED,
+    MARKETPLACE,
+    MAX_LENGTHS,
+    MERCHANT,
+    SELLER,
+    SHIPPED,
+    UNSHIPPED,
+    CancellationFacts,
+    Cells,
+    LineFacts,
+    OrderFacts,
+    Record,
+    ReportFormat,
+    ShipmentFacts,
+)
+
+# Walmart's line statuses (Orders API: Created, Acknowledged, Shipped, Delivered, Cancelled).
+_STATUS = {
+    "created": UNSHIPPED,
+    "acknowledged": UNSHIPPED,
+    "unshipped": UNSHIPPED,
+    "shipped": SHIPPED,
+    "delivered": SHIPPED,
+    "cancelled": CANCELLED,
+    "canceled": CANCELLED,
+}
+_FULFILMENT = {
+    "seller fulfilled": MERCHANT,
+    "seller": MERCHANT,
+    "walmart fulfilled": MARKETPLACE,
+    "wfs": MARKETPLACE,
+}
+
+
+def walmart_status(value: str) -> str:
+    """Our status for a Walmart line status; "" for one we do not know (kept as written)."""
+    return _STATUS.get(value.strip().casefold(), "")
+
+
+def cancelled_by(reason: str) -> str:
+    """Who cancelled, from Walmart's cancellation reason code: CUSTOMER_... (the buyer asked) or
+    SELLER_... (e.g. SELLER_CANCEL_OUT_OF_STOCK); "" when the reason does not say."""
+    code = reason.strip().upper().replace(" ", "_")
+    if code.startswith(("CUSTOMER", "BUYER")):
+        return BUYER
+    if code.startswith("SELLER"):
+        return SELLER
+    return ""
+
+
+def _read_orders(cells: Cells) -> Record:
+    order_id = cells.text("po#", limit="order_id", required=True)
+    status_word = cells.text("status", limit="marketplace_status", required=True)
+    status = walmart_status(status_word)
+    fulfilment = cells.text("fulfillment entity")
+    if fulfilment and fulfilment.casefold() not in _FULFILMENT:
+        cells.error(
+            "fulfillment entity", f"expected Seller Fulfilled or Walmart Fulfilled: {shown(fulfilment)}"
+        )
+    price, currency = cells.money("item cost")
+    currency = cells.code("currency", 3) or currency or "USD"  # Seller Center US writes dollars
+    method = cells.text("shipping method", limit="ship_service_level")
+    order = OrderFacts(
+        order_id=order_id,
+        merchant_order_id=cells.text("seller order no", limit="merchant_order_id"),
+        purchased_at=cells.timestamp("order date", required=True, dates=True),
+        ship_by=cells.timestamp("ship by", day_end=True),
+        deliver_by=cells.timestamp("delivery date", day_end=True),
+        status=status,
+        marketplace_status=status_word,
+        fulfilment_channel=_FULFILMENT.get(fulfilment.casefold(), ""),
+        sales_channel="Walmart.com",
+        ship_service_level=method,
+        buyer_name=cells.text("customer name", limit="buyer_name"),
+        currency=currency,
+        ship_city=cells.text("city", limit="ship_city"),
+        ship_state=cells.text("state", limit="ship_state"),
+        ship_postal_code=cells.text("zip", limit="ship_postal_code"),
+        ship_country="US",
+    )
+    sku = cells.text("sku", limit="sku", required=True)
+    line_number = cells.text("line#", limit="shipment_id")
+    line = LineFacts(
+        sku=sku,
+        item_id=cells.text("item id", limit="item_id"),
+        title=cells.text("item description", line=False),
+        quantity=cells.quantity("qty"),
+        price=price,
+        item_status=status_word[: MAX_LENGTHS["item_status"]],
+    )
+    tracking = cells.text("tracking number", limit="tracking_number")
+    shipped_at = cells.timestamp("ship date", dates=True)
+    delivered_at = cells.timestamp("actual delivery date", dates=True)
+    shipment = None
+    if tracking or shipped_at or delivered_at:
+        shipment = ShipmentFacts(
+            # One package per tracking number (lines shipped together share it); a line shipped
+            # without one is a package of its own.
+            shipment_id=tracking or f"line {line_number or sku}"[: MAX_LENGTHS["shipment_id"]],
+            carrier=cells.text("carrier", limit="carrier"),
+            service=method,
+            tracking_number=tracking,
+            shipped_at=shipped_at,
+            delivered_at=delivered_at,
+        )
+    cancellation = None
+    if status == CANCELLED:
+        reason = cells.text("cancel reason", line=False)
+        cancellation = CancellationFacts(
+            external_id=f"line {line_number or sku}"[: MAX_LENGTHS["cancellation_id"]],
+            cancelled_by=cancelled_by(reason),
+            at=cells.timestamp("cancel date", dates=True),
+            reason=reason,
+        )
+    cells.check()
+    return Record(order=order, line=line, shipment=shipment, cancellation=cancellation)
+
+
+WALMART_FORMATS = (
+    ReportFormat(
+        name="walmart-orders",
+        title="Walmart Seller Center orders download",
+        required=("po#", "order date", "status", "sku", "qty"),
+        optional=(
+            "line#",
+            "ship by",
+            "delivery date",
+            "customer name",
+            "city",
+            "state",
+            "zip",
+            "item description",
+            "shipping method",
+            "item cost",
+            "currency",
+            "carrier",
+            "tracking number",
+            "ship date",
+            "actual delivery date",
+            "cancel reason",
+            "cancel date",
+            "seller order no",
+            "fulfillment entity",
+            "item id",
+        ),
+        carries=frozenset({"order", "line", "shipment", "cancellation"}),
+        owns=frozenset({"order", "line", "shipment", "cancellation"}),
+        read=_read_orders,
+        aliases=(
+            # Seller Center's other spellings, and the Orders API's / on-request reports' names.
+            ("po #", "po#"),
+            ("po number", "po#"),
+            ("purchase order id", "po#"),
+            ("purchaseorderid", "po#"),
+            ("ponum", "po#"),
+            ("orderdate", "order date"),
+            ("orderplaceddt", "order date"),
+            ("line #", "line#"),
+            ("line number", "line#"),
+            ("linenumber", "line#"),
+            ("ship by date", "ship by"),
+            ("estimatedshipdate", "ship by"),
+            ("estimated ship date", "ship by"),
+            ("deliver by", "delivery date"),
+            ("estimated delivery date", "delivery date"),
+            ("estimateddeliverydate", "delivery date"),
+            ("quantity", "qty"),
+            ("product name", "item description"),
+            ("productname", "item description"),
+            ("methodcode", "shipping method"),
+            ("carrier name", "carrier"),
+            ("trackingnum", "tracking number"),
+            ("trackingnumber", "tracking number"),
+            ("shipdatetime", "ship date"),
+            ("actualdeliverydate", "actual delivery date"),
+            ("cancelreason", "cancel reason"),
+            ("cancellation reason", "cancel reason"),
+            ("canceldate", "cancel date"),
+            ("catlgitemid", "item id"),
+            ("line status", "status"),
+        ),
+        fills=(
+            ("ship_by", "ship by"),
+            ("deliver_by", "delivery date"),
+            ("delivered_at", "actual delivery date"),
+        ),
+    ),
+)
