@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inquiries', '0043_user_language'),
+        ('inquiries', '0044_message_status_after'),
     ]
 
     operations = [
