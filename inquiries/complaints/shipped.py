@@ -599,7 +599,8 @@ def symptoms(text: str) -> str:
     return " ".join(concept for concept, pattern in _CONCEPTS if pattern.search(folded))
 
 
-# Minimum evidence before the model files a complaint (`has_evidence`): the text must name at
+# Minimum evidence before the model files a complaint (`has_evidence`; `classify_with_fallback`
+# asks for it only below `classifier.EVIDENCE_NOT_NEEDED_AT` confidence): the text must name at
 # least one lexicon concept that belongs to that complaint topic. Without it the model's
 # answer rests on the topic's prior and on incidental words ("As discussed on the phone." was
 # product quality at 0.63). Time words alone ("next week", "semaine") are not evidence of a

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from inquiries.complaints import classifier
 from inquiries.complaints.classifier import (
     LabeledText,
     ModelVersionError,
@@ -214,6 +215,28 @@ def test_decisive_rules_come_before_the_shipped_model_and_weak_ones_after_it(sma
         "hello", None, compile_rules([]), 1.0, shipped=small_model, shipped_threshold=1.01
     )
     assert nothing.source == TopicSource.DEFAULT
+
+
+def _no_evidence(text: str, topic: str) -> bool:
+    return False
+
+
+def test_a_model_confident_enough_files_a_complaint_without_lexicon_evidence(small_model, monkeypatch):
+    text = "my parcel still has not arrived"
+    topic, confidence = small_model.predict(text)
+    rules = compile_rules([])
+
+    monkeypatch.setattr(classifier, "EVIDENCE_NOT_NEEDED_AT", confidence)
+    sure = classify_with_fallback(
+        text, None, rules, 1.0, shipped=small_model, shipped_threshold=0.0, evidence=_no_evidence
+    )
+    assert (sure.topic, sure.source) == (topic, TopicSource.SHIPPED)
+
+    monkeypatch.setattr(classifier, "EVIDENCE_NOT_NEEDED_AT", confidence + 0.01)
+    unsure = classify_with_fallback(
+        text, None, rules, 1.0, shipped=small_model, shipped_threshold=0.0, evidence=_no_evidence
+    )
+    assert unsure.source == TopicSource.DEFAULT
 
 
 def test_the_sellers_model_comes_before_the_rules_and_the_shipped_model(small_model):

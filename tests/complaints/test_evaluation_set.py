@@ -1,4 +1,5 @@
-"""The project's own evaluation set and `manage.py evaluate_topics` without a CSV."""
+"""The project's own evaluation sets (the first one and the independent one) and
+`manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from inquiries.complaints.evaluation import (
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
     EVAL_LANGUAGES,
+    EVAL_SETS,
+    INDEPENDENT_EVAL_DIR,
     EvalMessage,
     evaluate_project_set,
     load_eval_set,
@@ -23,6 +26,9 @@ from inquiries.complaints.rules import DEFAULT_TOPICS
 from tests.shared_data import shared_file
 
 EVAL = load_eval_set()
+INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
+# Both sets must meet the same guarantees; the independent one is also the held-back measurement.
+BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=list(EVAL_SETS))
 
 
 def folded(text: str) -> str:
@@ -30,33 +36,42 @@ def folded(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
-def test_every_topic_has_40_messages_and_10_in_each_language():
-    per_topic = Counter(message.topic for message in EVAL)
-    per_language = Counter((message.topic, message.language) for message in EVAL)
+@BOTH_SETS
+def test_every_topic_has_40_messages_and_10_in_each_language(messages):
+    per_topic = Counter(message.topic for message in messages)
+    per_language = Counter((message.topic, message.language) for message in messages)
     assert set(per_topic) == {topic.key for topic in DEFAULT_TOPICS}
     assert min(per_topic.values()) >= 40
     assert {language for _, language in per_language} == set(EVAL_LANGUAGES)
     assert min(per_language[(topic, language)] for topic in per_topic for language in EVAL_LANGUAGES) >= 10
 
 
-def test_order_status_and_overdue_where_is_my_order_messages_say_how_the_order_stood():
-    assert all(message.overdue is False for message in EVAL if message.topic == "order_status")
-    overdue = [message for message in EVAL if message.overdue]
+@BOTH_SETS
+def test_order_status_and_overdue_where_is_my_order_messages_say_how_the_order_stood(messages):
+    assert all(message.overdue is False for message in messages if message.topic == "order_status")
+    overdue = [message for message in messages if message.overdue]
     assert {message.topic for message in overdue} == {"delivery"}
     assert {message.language for message in overdue} == set(EVAL_LANGUAGES)
 
 
-def test_no_message_is_there_twice():
-    texts = Counter(folded(message.text) for message in EVAL)
+@BOTH_SETS
+def test_no_message_is_there_twice(messages):
+    texts = Counter(folded(message.text) for message in messages)
     assert [text for text, count in texts.items() if count > 1] == []
 
 
-def test_no_evaluation_text_is_in_the_bitext_training_data():
+def test_the_independent_set_shares_no_text_with_the_first_one():
+    first = {folded(message.text) for message in EVAL}
+    assert [m.text for m in INDEPENDENT if folded(m.text) in first] == []
+
+
+@BOTH_SETS
+def test_no_evaluation_text_is_in_the_bitext_training_data(messages):
     path = shared_file("bitext-customer-support", "Bitext_Sample_Customer_Support_Training_Dataset.csv")
     training = {
         folded(s.text) for s in load_labelled_csv(path, BITEXT_TEXT_COLUMN, BITEXT_LABEL_COLUMN, None).samples
     }
-    assert [m.text for m in EVAL if folded(m.text) in training] == []
+    assert [m.text for m in messages if folded(m.text) in training] == []
 
 
 def test_a_bad_line_is_refused_with_its_file_and_line(tmp_path):
@@ -106,8 +121,25 @@ def test_evaluate_topics_without_a_csv_scores_the_evaluation_set_per_topic_and_l
         assert re.search(rf"^{topic.key} +[01]\.\d{{3}} +[01]\.\d{{3}}", output, re.MULTILINE), topic.key
 
 
-def test_no_evaluation_text_is_in_the_shipped_models_training_set():
+def test_evaluate_topics_scores_the_independent_set_or_both_sets_when_asked():
+    out = StringIO()
+    call_command("evaluate_topics", "--set", "independent", stdout=out)
+    output = out.getvalue()
+    assert f"data: the independent evaluation set, {len(INDEPENDENT)} messages" in output
+    assert "project's evaluation set" not in output
+    for language in (*EVAL_LANGUAGES, "all"):
+        assert re.search(rf"^{language} +\d+ +[01]\.\d{{3}} +[01]\.\d{{3}}$", output, re.MULTILINE), language
+
+    out = StringIO()
+    call_command("evaluate_topics", "--set", "both", "--rules-only", stdout=out)
+    output = out.getvalue()
+    assert output.index("data: the project's evaluation set") < output.index("data: the independent")
+    assert len(re.findall(r"^all +\d+ ", output, re.MULTILINE)) == 2
+
+
+@BOTH_SETS
+def test_no_evaluation_text_is_in_the_shipped_models_training_set(messages):
     training = shipped.load_training_set()
     assert len(training) >= 1000
     folded_training = {folded(message.text) for message in training}
-    assert [m.text for m in EVAL if folded(m.text) in folded_training] == []
+    assert [m.text for m in messages if folded(m.text) in folded_training] == []

@@ -1,10 +1,12 @@
 """manage.py evaluate_topics: how well topics are assigned, on data the classifier never trained on.
 
-    manage.py evaluate_topics
+    manage.py evaluate_topics [--set project|independent|both]
 
 scores the out-of-the-box configuration (the seed rules and the shipped model; with
 --rules-only the rules alone) on the
-project's own evaluation set (`inquiries/complaints/data/eval`, four languages): per-topic
+project's own evaluation set (`inquiries/complaints/data/eval`, four languages; with
+`--set independent` the set written independently of the classifier,
+`data/eval_independent`; `both` prints one after the other): per-topic
 precision and recall, and per language the macro recall over complaint topics and the
 complaint-or-not accuracy. With a CSV, it trains on part of someone else's labels and
 reports on the rest:
@@ -30,6 +32,7 @@ from inquiries.complaints.evaluation import (
     BITEXT_INTENT_TOPICS,
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
+    EVAL_SETS,
     evaluate_csv,
     evaluate_project_set,
     load_eval_set,
@@ -42,6 +45,13 @@ from inquiries.complaints.rules import (
 )
 
 MAPPINGS: dict[str, dict[str, str | None] | None] = {"bitext": BITEXT_INTENT_TOPICS, "none": None}
+
+SET_DESCRIPTIONS = {
+    "project": "the project's evaluation set, {count} messages in en/de/es/fr, written for cstracker "
+    "and never trained on",
+    "independent": "the independent evaluation set, {count} messages in en/de/es/fr, written without "
+    "reading the classifier, its data or the project's set, never trained or tuned on",
+}
 
 
 def parse_map(value: str) -> dict[str, str | None]:
@@ -91,12 +101,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Without a CSV: score the seed rules alone, without the shipped model.",
         )
+        parser.add_argument(
+            "--set",
+            dest="eval_set",
+            choices=[*EVAL_SETS, "both"],
+            default="project",
+            help="Without a CSV: which evaluation set to score: the project's (default), the "
+            "independent one (data/eval_independent), or both, one after the other.",
+        )
         parser.add_argument("--test-size", type=float, default=0.25, help="Held-out share (default 0.25).")
         parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default 42).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["csv"] is None:
-            self.stdout.write(self._project_set(rules_only=options["rules_only"]))
+            names = list(EVAL_SETS) if options["eval_set"] == "both" else [options["eval_set"]]
+            self.stdout.write(
+                "\n\n".join(self._project_set(name, rules_only=options["rules_only"]) for name in names)
+            )
             return
         base = MAPPINGS[options["mapping"]]
         extra = parse_map(options["map"])
@@ -116,8 +137,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(report.format())
 
-    def _project_set(self, *, rules_only: bool) -> str:
-        messages = load_eval_set()
+    def _project_set(self, name: str, *, rules_only: bool) -> str:
+        messages = load_eval_set(EVAL_SETS[name])
         rules = compile_rules(DEFAULT_RULES)
         model = None if rules_only else shipped.load_or_build(settings.CSTRACKER_TOPIC_MODEL_FILE or None)
         predicted = []
@@ -133,8 +154,7 @@ class Command(BaseCommand):
             predicted,
             [topic.key for topic in DEFAULT_TOPICS if topic.is_complaint],
             notes=(
-                f"data: the project's evaluation set, {len(messages)} messages in en/de/es/fr, written for "
-                "cstracker and never trained on",
+                "data: " + SET_DESCRIPTIONS[name].format(count=len(messages)),
                 f"classifier: the seed rules{training}; (none) = no topic",
                 "",
             ),
