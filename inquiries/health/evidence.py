@@ -1,6 +1,7 @@
-"""The facts behind a plan of action: metrics at both ends of a period, message counts, the
-late-response analysis and the clusters' timelines. Aggregate queries only; the export
-reads at most a few hundred rows (cluster events)."""
+"""The facts behind a plan of action: metrics at both ends of a period (the marketplace's from
+orders and the message metrics), message counts, the late-response analysis, the clusters'
+timelines and the annex (the orders and messages behind each failing metric). Aggregate
+queries and bounded lists only: a fixed number of queries whatever the account's size."""
 
 from __future__ import annotations
 
@@ -8,17 +9,28 @@ import statistics
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
+from inquiries.health.annex import order_annex
+from inquiries.health.appeal import (
+    ANNEX_LIMIT,
+    LATE_RESPONSES,
+    AnnexRow,
+    AnnexTable,
+    AppealFacts,
+    Notice,
+    local_time,
+)
+from inquiries.health.marketplace_metrics import decides_status
 from inquiries.health.metrics import (
-    account_health,
     cluster_ref,
     day_bounds,
     deadline_span,
     needs_response,
     rules_for,
 )
+from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.plan import ClusterEventLine, ClusterStory, LateAnalysis, MessageCounts, PlanFacts
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
@@ -36,16 +48,17 @@ from inquiries.models import (
 WORKING_HOURS = (8, 18)
 
 
-def plan_facts(
+def appeal_facts(
     account: Account,
     first: date,
     last: date,
     *,
     now: datetime,
-    seller_actions: str = "",
-    seller_measures: str = "",
-) -> PlanFacts:
-    """Everything a plan of action for [first, last] (local days, inclusive) says."""
+    notice: Notice | None = None,
+    edits: dict[str, str] | None = None,
+) -> AppealFacts:
+    """Everything a plan of action for [first, last] (local days, inclusive) says: the period's
+    story, the marketplace's metrics at its end and the orders and messages behind them."""
     from inquiries.services.clocks import marketplace_rule
 
     rules = rules_for(account)
@@ -53,27 +66,60 @@ def plan_facts(
     end = min(day_bounds(last, account.timezone)[1], now)
     rule = marketplace_rule(account)
     if rule is None:
-        counts, late = _first_reply_counts(account, start, end)
+        counts, late, late_rows = _first_reply_counts(account, start, end)
         phrase = "the first-reply target of our SLA policy"
     else:
-        counts, late = _message_counts(account, start, end)
+        counts, late, late_rows = _message_counts(account, start, end)
         calendar_time = deadline_span(rule[1], rule[0], end) == timedelta(seconds=rule[0])
         phrase = _rule_phrase(rule[0], business=not calendar_time)
-    return PlanFacts(
+    before = account_health_with_orders(account, start, rules=rules, reasons=False, list_limit=0)
+    after = account_health_with_orders(account, end, rules=rules, reasons=False, list_limit=ANNEX_LIMIT)
+    zone = ZoneInfo(account.timezone)
+    annex = order_annex(account, after.figures)
+    if counts.late:
+        annex[LATE_RESPONSES] = AnnexTable(
+            key=LATE_RESPONSES,
+            rows=tuple(
+                AnnexRow(
+                    order=order,
+                    received=local_time(received, zone),
+                    answered=local_time(answered, zone) if answered and answered <= end else "not answered",
+                    note=subject,
+                )
+                for received, answered, order, subject in late_rows[:ANNEX_LIMIT]
+            ),
+            total=counts.late,
+        )
+    story = PlanFacts(
         account=account.name,
         marketplace=rules.name,
         rate_name=rules.rate_name,
         rule_phrase=phrase,
         first=first,
         last=last,
-        prepared=now.astimezone(ZoneInfo(account.timezone)).date(),
-        before=account_health(account, start, reasons=False, rules=rules),
-        after=account_health(account, end, reasons=False, rules=rules),
+        prepared=now.astimezone(zone).date(),
+        before=before.report,
+        after=after.report,
         counts=counts,
         late=late,
         clusters=_stories(account, start, end),
-        seller_actions=seller_actions,
-        seller_measures=seller_measures,
+        marketplace_key=account.marketplace,
+        before_status=before.status,
+        after_status=after.status,
+        figures_before=before.figures,
+        figures_after=after.figures,
+    )
+    late_rates = [m for m in after.report.metrics if m.key.startswith("late_response_rate_")]
+    return AppealFacts(
+        plan=story,
+        marketplace=account.marketplace,
+        time_zone=account.timezone,
+        figures=after.figures,
+        reply_metrics=tuple(m for m in late_rates if decides_status(account.marketplace, m.key)),
+        house_reply_metrics=tuple(m for m in late_rates if not decides_status(account.marketplace, m.key)),
+        annex=annex,
+        notice=notice or Notice(),
+        edits=edits,
     )
 
 
@@ -86,7 +132,12 @@ def _rule_phrase(seconds: int, *, business: bool) -> str:
     return f"{seconds // 60} minutes"
 
 
-def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[MessageCounts, LateAnalysis]:
+LateRows = QuerySet  # (received, answered, order id, subject) of late messages, latest first
+
+
+def _message_counts(
+    account: Account, start: datetime, end: datetime
+) -> tuple[MessageCounts, LateAnalysis, LateRows]:
     received = Message.objects.filter(
         channel__account_id=account.pk,
         direction=Direction.INBOUND,
@@ -125,12 +176,15 @@ def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[M
         (a - d).total_seconds()
         for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
     ]
-    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry")
+    rows = late.order_by("-received_at", "-pk").values_list(
+        "received_at", "answered_at", "inquiry__order_id", "inquiry__subject"
+    )
+    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry"), rows
 
 
 def _first_reply_counts(
     account: Account, start: datetime, end: datetime
-) -> tuple[MessageCounts, LateAnalysis]:
+) -> tuple[MessageCounts, LateAnalysis, LateRows]:
     """Own shop: first-reply clocks play the messages (stopped_at is the answer)."""
     clocks = Clock.objects.filter(
         inquiry__account_id=account.pk, kind=ClockKind.FIRST_REPLY, started_at__gte=start, started_at__lt=end
@@ -164,7 +218,10 @@ def _first_reply_counts(
     )
     late = counted.filter((answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & Q(due_at__lte=end)))
     lateness = [(s - d).total_seconds() for d, s in late.filter(answered).values_list("due_at", "stopped_at")]
-    return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry")
+    rows = late.order_by("-started_at", "-pk").values_list(
+        "started_at", "stopped_at", "inquiry__order_id", "inquiry__subject"
+    )
+    return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry"), rows
 
 
 def _analyse(
