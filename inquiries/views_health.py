@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,10 +31,18 @@ from django.views.decorators.http import require_GET
 from inquiries import selectors as inquiry_selectors
 from inquiries.health import selectors
 from inquiries.health.annex import annex_csv_rows
-from inquiries.health.appeal import Appeal, Notice, block_fields, build_appeal, missing_text, to_markdown
+from inquiries.health.appeal import (
+    LATE_RESPONSES,
+    Appeal,
+    Notice,
+    block_fields,
+    build_appeal,
+    missing_text,
+    to_markdown,
+)
 from inquiries.health.charts import trend_chart
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
-from inquiries.health.evidence import appeal_facts
+from inquiries.health.evidence import appeal_facts, late_csv_rows
 from inquiries.health.marketplace_metrics import (
     MarketplaceFigure,
     Reported,
@@ -448,19 +457,21 @@ class _Echo:
 @require_GET
 @login_required
 def plan_annex_csv(request: HttpRequest, pk: int, metric: str) -> StreamingHttpResponse:
-    """The full list of orders behind one marketplace metric at the end of the plan's period."""
+    """The full list behind one annex table: the orders failing a marketplace metric at the end of
+    the plan's period, or (`late_responses`) the period's late messages."""
     account = selectors.get_account_for_user(request.user, pk)
-    definition = next((d for d in definitions_for(account.marketplace) if d.key == metric), None)
-    if definition is None:
-        raise Http404(_("No such metric for this account's marketplace."))
     now = timezone.now()
-    _first, last = _period(request, account, now)
-    end = min(day_bounds(last, account.timezone)[1], now)
+    first, last = _period(request, account, now)
+    definition = next((d for d in definitions_for(account.marketplace) if d.key == metric), None)
+    if metric == LATE_RESPONSES:
+        source: Iterator[list[object]] = late_csv_rows(account, first, last, now=now)
+    elif definition is not None:
+        end = min(day_bounds(last, account.timezone)[1], now)
+        source = annex_csv_rows(account, definition, end)
+    else:
+        raise Http404(_("No such metric for this account's marketplace."))
     writer = csv.writer(_Echo(), lineterminator="\r\n")
-    rows = (
-        writer.writerow([neutralise(cell) for cell in row])
-        for row in annex_csv_rows(account, definition, end)
-    )
+    rows = (writer.writerow([neutralise(cell) for cell in row]) for row in source)
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     name = f"annex-{slugify(account.name) or account.pk}-{metric}-{last.isoformat()}.csv"
     response["Content-Disposition"] = content_disposition_header(True, name)

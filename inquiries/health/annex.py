@@ -147,7 +147,7 @@ def _note(order: Order, kind: CauseKind) -> str:
     return ""
 
 
-def annex_csv_rows(account: Account, definition: Definition, as_of: datetime) -> Iterator[list[str]]:
+def annex_csv_rows(account: Account, definition: Definition, as_of: datetime) -> Iterator[list[object]]:
     """Every order failing one metric at `as_of`, latest first, as CSV rows (a header first);
     read in chunks, so memory stays flat however long the list."""
     kind = CAUSE_OF_METRIC[definition.key]

@@ -6,6 +6,7 @@ queries and bounded lists only: a fixed number of queries whatever the account's
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from inquiries.health.annex import order_annex
 from inquiries.health.appeal import (
     ANNEX_LIMIT,
     LATE_RESPONSES,
+    MESSAGE_COLUMNS,
     AnnexRow,
     AnnexTable,
     AppealFacts,
@@ -83,7 +85,7 @@ def appeal_facts(
                 AnnexRow(
                     order=order,
                     received=local_time(received, zone),
-                    answered=local_time(answered, zone) if answered and answered <= end else "not answered",
+                    answered=_answered(answered, end, zone),
                     note=subject,
                 )
                 for received, answered, order, subject in late_rows[:ANNEX_LIMIT]
@@ -165,21 +167,70 @@ def _message_counts(
         no_response_needed=totals["no_response_needed"],
         automatic=totals["automatic"],
     )
-    late = (
+    late = _late_messages(account, start, end)
+    lateness = [
+        (a - d).total_seconds()
+        for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
+    ]
+    rows = _late_rows(late, "received_at", "answered_at")
+    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry"), rows
+
+
+def _late_messages(account: Account, start: datetime, end: datetime) -> QuerySet:
+    """Messages received in [start, end) answered after their deadline, or unanswered at end
+    with the deadline passed."""
+    answered = Q(answered_at__lte=end)
+    unanswered = Q(answered_at__isnull=True) | Q(answered_at__gt=end)
+    return (
         needs_response(account.pk)
         .filter(received_at__gte=start, received_at__lt=end)
         .filter(
             (answered & Q(answered_at__gt=F("response_due_at"))) | (unanswered & Q(response_due_at__lte=end))
         )
     )
-    lateness = [
-        (a - d).total_seconds()
-        for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
-    ]
-    rows = late.order_by("-received_at", "-pk").values_list(
-        "received_at", "answered_at", "inquiry__order_id", "inquiry__subject"
+
+
+def _late_first_replies(account: Account, start: datetime, end: datetime) -> QuerySet:
+    """Own shop: first-reply clocks started in [start, end) stopped late, or running past due."""
+    answered = Q(stopped_at__lte=end)
+    unanswered = Q(stopped_at__isnull=True) | Q(stopped_at__gt=end)
+    return (
+        Clock.objects.filter(
+            inquiry__account_id=account.pk,
+            kind=ClockKind.FIRST_REPLY,
+            started_at__gte=start,
+            started_at__lt=end,
+        )
+        .exclude(state=ClockState.CANCELLED)
+        .filter((answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & Q(due_at__lte=end)))
     )
-    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry"), rows
+
+
+def _late_rows(late: QuerySet, received: str, answered: str) -> LateRows:
+    return late.order_by(f"-{received}", "-pk").values_list(
+        received, answered, "inquiry__order_id", "inquiry__subject"
+    )
+
+
+def late_csv_rows(account: Account, first: date, last: date, *, now: datetime) -> Iterator[list[object]]:
+    """Every late message of the period (first-reply clock, for accounts without a marketplace
+    rule), latest first, as CSV rows with a header: the full list behind the plan's annex."""
+    from inquiries.services.clocks import marketplace_rule
+
+    start = day_bounds(first, account.timezone)[0]
+    end = min(day_bounds(last, account.timezone)[1], now)
+    if marketplace_rule(account) is None:
+        rows = _late_rows(_late_first_replies(account, start, end), "started_at", "stopped_at")
+    else:
+        rows = _late_rows(_late_messages(account, start, end), "received_at", "answered_at")
+    zone = ZoneInfo(account.timezone)
+    yield [name for name, _title in MESSAGE_COLUMNS]
+    for received, answered, order, subject in rows.iterator(chunk_size=2000):
+        yield [local_time(received, zone), _answered(answered, end, zone), order, subject]
+
+
+def _answered(answered: datetime | None, end: datetime, zone: ZoneInfo) -> str:
+    return local_time(answered, zone) if answered and answered <= end else "not answered"
 
 
 def _first_reply_counts(
@@ -216,11 +267,9 @@ def _first_reply_counts(
         pending=totals["pending"],
         **inbound,
     )
-    late = counted.filter((answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & Q(due_at__lte=end)))
+    late = _late_first_replies(account, start, end)
     lateness = [(s - d).total_seconds() for d, s in late.filter(answered).values_list("due_at", "stopped_at")]
-    rows = late.order_by("-started_at", "-pk").values_list(
-        "started_at", "stopped_at", "inquiry__order_id", "inquiry__subject"
-    )
+    rows = _late_rows(late, "started_at", "stopped_at")
     return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry"), rows
 
 

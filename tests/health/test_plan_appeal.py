@@ -348,3 +348,25 @@ def test_the_plan_page_runs_the_same_queries_for_90_and_200_orders(
     with django_assert_num_queries(PLAN_PAGE_QUERIES + POSTGRES_EXTRA):
         response = client.get(reverse("inquiries:health_plan", args=[amazon_la.pk]), PERIOD)
     assert response.status_code == 200
+
+
+def test_the_late_messages_annex_is_bounded_and_its_csv_lists_them_all(
+    amazon_la, channel, manager, frozen, monkeypatch
+):
+    for index in range(5):
+        message = ask(channel, NOW - days(2 + index), subject=f"=HYPERLINK(evil) {index}")
+        answer(message, message.received_at + hours(30))
+    monkeypatch.setattr(evidence, "ANNEX_LIMIT", 2)
+    client = client_for(manager)
+
+    text = client.get(reverse("inquiries:health_plan_md", args=[amazon_la.pk]), PERIOD).content.decode()
+    response = client.get(
+        reverse("inquiries:health_plan_annex_csv", args=[amazon_la.pk, "late_responses"]), PERIOD
+    )
+
+    assert "in the period (first 2 of 5)" in text
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["received", "answered", "order", "note"]
+    assert len(rows) == 6
+    assert all(row[3].startswith("'=HYPERLINK") for row in rows[1:])  # a formula is text in a spreadsheet
+    assert all(row[0].endswith(("PST", "PDT")) and row[1].endswith(("PST", "PDT")) for row in rows[1:])
