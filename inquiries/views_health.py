@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.formats import number_format
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from inquiries import selectors as inquiry_selectors
 from inquiries.health import selectors
@@ -35,7 +35,6 @@ from inquiries.health.appeal import (
     LATE_RESPONSES,
     Appeal,
     Notice,
-    block_fields,
     build_appeal,
     missing_text,
     to_markdown,
@@ -339,11 +338,17 @@ PLAN_FORM_FIELDS = ("from", "to", "notice", "notice_date", "skus")
 EDIT_LENGTH = 5000
 
 
+def _data(request: HttpRequest) -> QueryDict:
+    """The plan's fields: a link (GET) or the edit form, posted because a seller's text per
+    cause outgrows what a URL may carry (gunicorn refuses request lines over 4 KB)."""
+    return request.POST if request.method == "POST" else request.GET
+
+
 def _edits(request: HttpRequest) -> dict[str, str]:
     """The seller's text per cause block (`<cause>-root`, `-action`, `-measure`), bounded."""
     return {
         key: value[:EDIT_LENGTH]
-        for key, value in list(request.GET.items())[:200]
+        for key, value in list(_data(request).items())[:200]
         if key.endswith(EDIT_SUFFIXES) and len(key) <= 80
     }
 
@@ -353,7 +358,8 @@ class BadPlanInput(ValueError):
 
 
 def _notice(request: HttpRequest) -> Notice:
-    day_text = request.GET.get("notice_date", "").strip()
+    data = _data(request)
+    day_text = data.get("notice_date", "").strip()
     try:
         day = date.fromisoformat(day_text) if day_text else None
     except ValueError:
@@ -361,16 +367,17 @@ def _notice(request: HttpRequest) -> Notice:
             _("notice_date: %(value)s is not a date (YYYY-MM-DD)") % {"value": day_text[:40]}
         ) from None
     return Notice(
-        reference=request.GET.get("notice", "")[:500],
+        reference=data.get("notice", "")[:500],
         day=day,
-        items=request.GET.get("skus", "")[:2000],
+        items=data.get("skus", "")[:2000],
     )
 
 
 def _period(request: HttpRequest, account: Account, now: datetime) -> tuple[date, date]:
     """The plan's period from `from` and `to` (local days); a bad one is a 404, as before."""
     try:
-        return parse_period(request.GET.get("from", ""), request.GET.get("to", ""), account.timezone, now)
+        data = _data(request)
+        return parse_period(data.get("from", ""), data.get("to", ""), account.timezone, now)
     except BadDate as exc:
         raise Http404(str(exc)) from None
 
@@ -401,7 +408,7 @@ def _bad_input(exc: BadPlanInput) -> HttpResponse:
     return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def plan(request: HttpRequest, pk: int) -> HttpResponse:
     """The plan of action as a printable page, with a form to edit each cause's text."""
@@ -409,20 +416,17 @@ def plan(request: HttpRequest, pk: int) -> HttpResponse:
         account, appeal = _plan(request, pk)
     except BadPlanInput as exc:
         return _bad_input(exc)
-    kept = request.GET.copy()
-    for key in block_fields(appeal.blocks):
-        kept.pop(key, None)
+    data = _data(request)
     context = _plan_context(account, appeal) | {
-        "query": request.GET.urlencode(),
-        "period_query": kept.urlencode(),
+        "period_query": urlencode({"from": data.get("from", ""), "to": data.get("to", "")}),
         "screen": True,
         "pdf_available": pdf_available(),
-        "form": {name: request.GET.get(name, "") for name in PLAN_FORM_FIELDS},
+        "form": {name: data.get(name, "") for name in PLAN_FORM_FIELDS},
     }
     return render(request, "health/plan.html", context)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def plan_markdown(request: HttpRequest, pk: int) -> HttpResponse:
     try:
@@ -434,7 +438,7 @@ def plan_markdown(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     if not pdf_available():

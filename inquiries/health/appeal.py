@@ -578,11 +578,6 @@ def _cluster_block(story: ClusterStory, edits: Mapping[str, str]) -> Block:
     )
 
 
-def block_fields(blocks: tuple[Block, ...]) -> tuple[str, ...]:
-    """The form fields the seller may edit (the views read only these from the request)."""
-    return tuple(f"{b.key}-{part}" for b in blocks for part in ("root", "action", "measure"))
-
-
 # --- Markdown ---------------------------------------------------------------------------------
 
 

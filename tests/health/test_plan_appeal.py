@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from inquiries import models as m
@@ -370,3 +371,20 @@ def test_the_late_messages_annex_is_bounded_and_its_csv_lists_them_all(
     assert len(rows) == 6
     assert all(row[3].startswith("'=HYPERLINK") for row in rows[1:])  # a formula is text in a spreadsheet
     assert all(row[0].endswith(("PST", "PDT")) and row[1].endswith(("PST", "PDT")) for row in rows[1:])
+
+
+def test_the_edits_are_posted_so_long_texts_fit_and_the_downloads_carry_them(amazon_la, manager, frozen):
+    generate(amazon_la, 90)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager)
+    page = client.get(reverse("inquiries:health_plan", args=[amazon_la.pk]), PERIOD).content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    long_text = "We moved to a second carrier. " * 150  # 4,500 characters: too long for a URL
+    form = PERIOD | {"csrfmiddlewaretoken": token, "late_shipment-action": long_text}
+
+    html = client.post(reverse("inquiries:health_plan", args=[amazon_la.pk]), form).content.decode()
+    text = client.post(reverse("inquiries:health_plan_md", args=[amazon_la.pk]), form).content.decode()
+
+    assert long_text.strip() in html
+    assert long_text.strip() in text
+    assert 'form="plan-edit"' in html  # the toolbar's downloads submit the edit form
