@@ -38,6 +38,7 @@ from inquiries.health.plan import (
     late_analysis_points,
     long_date,
     md,
+    value_word,
 )
 from inquiries.health.scoring import Metric, format_value
 from inquiries.words import _, ngettext, number
@@ -344,7 +345,7 @@ def _issue_from_figure(f: MarketplaceFigure, wording: Wording) -> Issue:
         }
     return Issue(
         label=d.label,
-        value=_value(percent(f.value)),
+        value=value_word(percent(f.value)),
         target=d.target_text,
         window=_("%(days)s days, %(first)s to %(last)s, by %(anchor)s")
         % {
@@ -364,7 +365,7 @@ def _issue_from_figure(f: MarketplaceFigure, wording: Wording) -> Issue:
 def _issue_from_metric(metric: Metric, wording: Wording, *, house: bool) -> Issue:
     return Issue(
         label=metric.label,
-        value=_value(format_value(metric.value, metric.unit)),
+        value=value_word(format_value(metric.value, metric.unit)),
         target=_("at most %(value)s late") % {"value": format_value(metric.target, metric.unit)}
         if metric.target is not None
         else _("none"),
@@ -374,10 +375,6 @@ def _issue_from_metric(metric: Metric, wording: Wording, *, house: bool) -> Issu
         definition=ours(wording) if house else whose(wording),
         status=_(metric.status.label) if metric.value is not None else _("No data"),
     )
-
-
-def _value(text: str) -> str:
-    return _("no data") if text == "no data" else text
 
 
 def _failing_metric(metric: Metric) -> bool:

@@ -214,7 +214,12 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
             rate = _(
                 "Our %(name)s stood at %(value)s on %(date)s (the target is at most %(target)s); "
                 "there were no messages to measure before the period."
-            ) % {"name": name, "value": _value(after[1]), "date": long_date(facts.last), "target": after[2]}
+            ) % {
+                "name": name,
+                "value": value_word(after[1]),
+                "date": long_date(facts.last),
+                "target": after[2],
+            }
         else:
             rate = _(
                 "Our %(name)s went from %(before)s on %(first)s to %(after)s on %(last)s "
@@ -223,7 +228,7 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
                 "name": name,
                 "before": before[1],
                 "first": long_date(facts.first),
-                "after": _value(after[1]),
+                "after": value_word(after[1]),
                 "last": long_date(facts.last),
                 "target": after[2],
             }
@@ -265,7 +270,7 @@ def _rate_name(window: str, rate_name: str) -> str:
     return _("%(days)s-day %(rate)s") % {"days": days, "rate": rate_name.lower()}
 
 
-def _value(value: str) -> str:
+def value_word(value: str) -> str:
     """A metric's value as scoring formats it; its one word ("no data") in the reader's language."""
     return _("no data") if value == "no data" else value
 
@@ -343,8 +348,8 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
         rows.append(
             MetricRow(
                 label=before_figure.definition.label,
-                before=_value(percent(before_figure.value)),
-                after=_value(percent(after_figure.value)),
+                before=value_word(percent(before_figure.value)),
+                after=value_word(percent(after_figure.value)),
                 target=after_figure.definition.target_text,
                 before_status=_(before_figure.status.label),
                 after_status=_(after_figure.status.label),
@@ -363,8 +368,8 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
         rows.append(
             MetricRow(
                 label=before.label,
-                before=_value(format_value(before.value, before.unit)),
-                after=_value(format_value(after.value, after.unit)),
+                before=value_word(format_value(before.value, before.unit)),
+                after=value_word(format_value(after.value, after.unit)),
                 target=_("none high or critical")
                 if before.key == "open_clusters"
                 else _target(after.target, after.unit),
