@@ -27,7 +27,7 @@ from inquiries.health.appeal import (
 )
 from inquiries.health.marketplace_metrics import Definition, MarketplaceFigure
 from inquiries.health.order_metrics import failing_orders
-from inquiries.models import Account, ClaimOutcome, Direction, Message, Order
+from inquiries.models import Account, ClaimOutcome, Direction, Inquiry, Message, Order
 
 CSV_CHUNK = 500
 MESSAGES_PER_ORDER = 3
@@ -68,25 +68,22 @@ def _orders(ids: Iterable[int]) -> QuerySet[Order]:
 
 
 def _messages(account: Account, orders: Iterable[Order], zone: ZoneInfo) -> dict[int, list[tuple[str, str]]]:
-    """The buyers' messages about each order (linked, or naming its order id): received, answered."""
+    """The buyers' messages about each order (in inquiries linked to it or naming its order id):
+    received and answered. The inquiries are found by their indexed order columns, the messages
+    by inquiry; a message's own order id is not indexed and not read."""
     by_number = {order.marketplace_order_id: order.pk for order in orders}
+    inquiries = Inquiry.objects.filter(
+        Q(linked_order_id__in=list(by_number.values())) | Q(order_id__in=list(by_number)),
+        account_id=account.pk,
+    )
     rows = (
-        Message.objects.filter(
-            Q(inquiry__linked_order_id__in=list(by_number.values()))
-            | Q(order_id__in=list(by_number))
-            | Q(inquiry__order_id__in=list(by_number)),
-            channel__account_id=account.pk,
-            direction=Direction.INBOUND,
-            automatic=False,
-        )
+        Message.objects.filter(inquiry__in=inquiries, direction=Direction.INBOUND, automatic=False)
         .order_by("received_at", "pk")
-        .values_list(
-            "received_at", "answered_at", "order_id", "inquiry__order_id", "inquiry__linked_order_id"
-        )
+        .values_list("received_at", "answered_at", "inquiry__order_id", "inquiry__linked_order_id")
     )
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for received, answered, own_number, inquiry_number, linked in rows:
-        pk = linked or by_number.get(own_number) or by_number.get(inquiry_number)
+    for received, answered, number, linked in rows:
+        pk = linked or by_number.get(number)
         if pk is not None and len(found[pk]) < MESSAGES_PER_ORDER:
             found[pk].append((local_time(received, zone), local_time(answered, zone) or "not answered"))
     return found

@@ -8,7 +8,7 @@ import csv
 import io
 import random
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -136,10 +136,13 @@ def facts(account: m.Account, **kwargs):
     return evidence.appeal_facts(account, first, last, now=NOW, **kwargs)
 
 
-def test_the_annex_lists_exactly_the_orders_behind_each_cause(amazon_la, frozen):
+def test_the_annex_lists_exactly_the_orders_behind_each_cause(amazon_la, channel, frozen):
     plains = generate(amazon_la, 90)
     expected = plain_failing(plains)
     assert all(expected.values()), "the generated orders fail every metric checked"
+    late_order = sorted(expected["late_shipment_rate"])[0]
+    question = ask(channel, datetime(2026, 3, 9, 16, 30, tzinfo=UTC), order_id=late_order)
+    answer(question, datetime(2026, 3, 9, 18, 0, tzinfo=UTC))
 
     built = facts(amazon_la)
 
@@ -148,6 +151,9 @@ def test_the_annex_lists_exactly_the_orders_behind_each_cause(amazon_la, frozen)
         assert {row.order for row in table.rows} == numbers, key
         assert table.total == len(numbers), key
     assert built.annex["valid_tracking_rate"].rows[0].carrier == ""
+    row = next(r for r in built.annex["late_shipment_rate"].rows if r.order == late_order)
+    # The buyer's message about the order, received and answered, in the account's time zone.
+    assert (row.received, row.answered) == ("2026-03-09 09:30 PDT", "2026-03-09 11:00 PDT")
 
 
 def test_a_long_annex_shows_the_first_rows_and_the_csv_has_them_all(amazon_la, manager, frozen, monkeypatch):
