@@ -50,4 +50,9 @@ urlpatterns += [
     path("health/<int:pk>/plan/", views_health.plan, name="health_plan"),
     path("health/<int:pk>/plan.md", views_health.plan_markdown, name="health_plan_md"),
     path("health/<int:pk>/plan.pdf", views_health.plan_pdf, name="health_plan_pdf"),
+    path(
+        "health/<int:pk>/plan/annex/<slug:metric>.csv",
+        views_health.plan_annex_csv,
+        name="health_plan_annex_csv",
+    ),
 ]

@@ -7,34 +7,51 @@ account is a 404 like a missing one, for the page and the exports alike.
 
 from __future__ import annotations
 
+import csv
 import functools
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.formats import number_format
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from inquiries import selectors as inquiry_selectors
 from inquiries.health import selectors
+from inquiries.health.annex import annex_csv_rows
+from inquiries.health.appeal import (
+    LATE_RESPONSES,
+    Appeal,
+    Notice,
+    build_appeal,
+    missing_text,
+    to_markdown,
+)
 from inquiries.health.charts import trend_chart
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
-from inquiries.health.evidence import plan_facts
-from inquiries.health.marketplace_metrics import MarketplaceFigure, Reported, Status, message_status, percent
-from inquiries.health.metrics import local_date, rules_from
+from inquiries.health.evidence import appeal_facts, late_csv_rows
+from inquiries.health.marketplace_metrics import (
+    MarketplaceFigure,
+    Reported,
+    Status,
+    definitions_for,
+    message_status,
+    percent,
+)
+from inquiries.health.metrics import day_bounds, local_date, rules_from
 from inquiries.health.order_metrics import account_health_with_orders
-from inquiries.health.plan import Plan, build_plan, to_markdown
 from inquiries.health.scoring import (
     Band,
     HealthReport,
@@ -47,6 +64,7 @@ from inquiries.health.scoring import (
     human_duration,
 )
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset
+from inquiries.reports.export import neutralise
 from inquiries.views import Badge
 
 TREND_DAYS = 90
@@ -315,68 +333,152 @@ def report_pending(report: HealthReport) -> list[MessageRef]:
 # --- plan of action -----------------------------------------------------------------------
 
 
-def _plan(request: HttpRequest, pk: int) -> tuple[Account, Plan]:
-    account = selectors.get_account_for_user(request.user, pk)
-    now = timezone.now()
+EDIT_SUFFIXES = ("-root", "-action", "-measure")
+PLAN_FORM_FIELDS = ("from", "to", "notice", "notice_date", "skus")
+EDIT_LENGTH = 5000
+
+
+def _data(request: HttpRequest) -> QueryDict:
+    """The plan's fields: a link (GET) or the edit form, posted because a seller's text per
+    cause outgrows what a URL may carry (gunicorn refuses request lines over 4 KB)."""
+    return request.POST if request.method == "POST" else request.GET
+
+
+def _edits(request: HttpRequest) -> dict[str, str]:
+    """The seller's text per cause block (`<cause>-root`, `-action`, `-measure`), bounded."""
+    return {
+        key: value[:EDIT_LENGTH]
+        for key, value in list(_data(request).items())[:200]
+        if key.endswith(EDIT_SUFFIXES) and len(key) <= 80
+    }
+
+
+class BadPlanInput(ValueError):
+    pass
+
+
+def _notice(request: HttpRequest) -> Notice:
+    data = _data(request)
+    day_text = data.get("notice_date", "").strip()
     try:
-        first, last = parse_period(
-            request.GET.get("from", ""), request.GET.get("to", ""), account.timezone, now
-        )
+        day = date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        raise BadPlanInput(
+            _("notice_date: %(value)s is not a date (YYYY-MM-DD)") % {"value": day_text[:40]}
+        ) from None
+    return Notice(
+        reference=data.get("notice", "")[:500],
+        day=day,
+        items=data.get("skus", "")[:2000],
+    )
+
+
+def _period(request: HttpRequest, account: Account, now: datetime) -> tuple[date, date]:
+    """The plan's period from `from` and `to` (local days); a bad one is a 404, as before."""
+    try:
+        data = _data(request)
+        return parse_period(data.get("from", ""), data.get("to", ""), account.timezone, now)
     except BadDate as exc:
         raise Http404(str(exc)) from None
-    facts = plan_facts(
-        account,
-        first,
-        last,
-        now=now,
-        seller_actions=request.GET.get("actions", "")[:5000],
-        seller_measures=request.GET.get("measures", "")[:5000],
-    )
-    return account, build_plan(facts)
 
 
-def _filename(account: Account, plan: Plan, extension: str) -> str:
-    period = plan.period.replace(" ", "-").lower()
+def _plan(request: HttpRequest, pk: int) -> tuple[Account, Appeal]:
+    account = selectors.get_account_for_user(request.user, pk)
+    now = timezone.now()
+    first, last = _period(request, account, now)
+    facts = appeal_facts(account, first, last, now=now, notice=_notice(request), edits=_edits(request))
+    return account, build_appeal(facts)
+
+
+def _filename(account: Account, appeal: Appeal, extension: str) -> str:
+    period = appeal.plan.period.replace(" ", "-").lower()
     return f"plan-of-action-{slugify(account.name) or account.pk}-{period}.{extension}"
 
 
-@require_GET
+def _plan_context(account: Account, appeal: Appeal) -> dict[str, object]:
+    return {
+        "account": account,
+        "plan": appeal.plan,
+        "appeal": appeal,
+        "missing": {part: missing_text(part) for part in ("root", "action", "measure")},
+    }
+
+
+def _bad_input(exc: BadPlanInput) -> HttpResponse:
+    return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 def plan(request: HttpRequest, pk: int) -> HttpResponse:
-    """The plan of action as a printable page."""
-    account, built = _plan(request, pk)
-    query = request.GET.urlencode()
-    return render(
-        request,
-        "health/plan.html",
-        {
-            "account": account,
-            "plan": built,
-            "query": query,
-            "screen": True,
-            "pdf_available": pdf_available(),
-        },
-    )
+    """The plan of action as a printable page, with a form to edit each cause's text."""
+    try:
+        account, appeal = _plan(request, pk)
+    except BadPlanInput as exc:
+        return _bad_input(exc)
+    data = _data(request)
+    context = _plan_context(account, appeal) | {
+        "period_query": urlencode({"from": data.get("from", ""), "to": data.get("to", "")}),
+        "screen": True,
+        "pdf_available": pdf_available(),
+        "form": {name: data.get(name, "") for name in PLAN_FORM_FIELDS},
+    }
+    return render(request, "health/plan.html", context)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def plan_markdown(request: HttpRequest, pk: int) -> HttpResponse:
-    account, built = _plan(request, pk)
-    response = HttpResponse(to_markdown(built), content_type="text/markdown; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, _filename(account, built, "md"))
+    try:
+        account, appeal = _plan(request, pk)
+    except BadPlanInput as exc:
+        return _bad_input(exc)
+    response = HttpResponse(to_markdown(appeal), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, _filename(account, appeal, "md"))
     return response
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     if not pdf_available():
         raise Http404(_("PDF export needs WeasyPrint, which is not installed."))
-    account, built = _plan(request, pk)
-    html = render_to_string("health/plan.html", {"account": account, "plan": built, "screen": False}, request)
+    try:
+        account, appeal = _plan(request, pk)
+    except BadPlanInput as exc:
+        return _bad_input(exc)
+    html = render_to_string("health/plan.html", _plan_context(account, appeal) | {"screen": False}, request)
     response = HttpResponse(render_pdf(html), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(True, _filename(account, built, "pdf"))
+    response["Content-Disposition"] = content_disposition_header(True, _filename(account, appeal, "pdf"))
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@login_required
+def plan_annex_csv(request: HttpRequest, pk: int, metric: str) -> StreamingHttpResponse:
+    """The full list behind one annex table: the orders failing a marketplace metric at the end of
+    the plan's period, or (`late_responses`) the period's late messages."""
+    account = selectors.get_account_for_user(request.user, pk)
+    now = timezone.now()
+    first, last = _period(request, account, now)
+    definition = next((d for d in definitions_for(account.marketplace) if d.key == metric), None)
+    if metric == LATE_RESPONSES:
+        source: Iterator[list[object]] = late_csv_rows(account, first, last, now=now)
+    elif definition is not None:
+        end = min(day_bounds(last, account.timezone)[1], now)
+        source = annex_csv_rows(account, definition, end)
+    else:
+        raise Http404(_("No such metric for this account's marketplace."))
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    rows = (writer.writerow([neutralise(cell) for cell in row]) for row in source)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    name = f"annex-{slugify(account.name) or account.pk}-{metric}-{last.isoformat()}.csv"
+    response["Content-Disposition"] = content_disposition_header(True, name)
     return response
 
 

@@ -1,24 +1,38 @@
-"""The facts behind a plan of action: metrics at both ends of a period, message counts, the
-late-response analysis and the clusters' timelines. Aggregate queries only; the export
-reads at most a few hundred rows (cluster events)."""
+"""The facts behind a plan of action: metrics at both ends of a period (the marketplace's from
+orders and the message metrics), message counts, the late-response analysis, the clusters'
+timelines and the annex (the orders and messages behind each failing metric). Aggregate
+queries and bounded lists only: a fixed number of queries whatever the account's size."""
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
+from inquiries.health.annex import order_annex
+from inquiries.health.appeal import (
+    ANNEX_LIMIT,
+    LATE_RESPONSES,
+    MESSAGE_COLUMNS,
+    AnnexRow,
+    AnnexTable,
+    AppealFacts,
+    Notice,
+    local_time,
+)
+from inquiries.health.marketplace_metrics import decides_status
 from inquiries.health.metrics import (
-    account_health,
     cluster_ref,
     day_bounds,
     deadline_span,
     needs_response,
     rules_for,
 )
+from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.plan import ClusterEventLine, ClusterStory, LateAnalysis, MessageCounts, PlanFacts
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
@@ -36,16 +50,17 @@ from inquiries.models import (
 WORKING_HOURS = (8, 18)
 
 
-def plan_facts(
+def appeal_facts(
     account: Account,
     first: date,
     last: date,
     *,
     now: datetime,
-    seller_actions: str = "",
-    seller_measures: str = "",
-) -> PlanFacts:
-    """Everything a plan of action for [first, last] (local days, inclusive) says."""
+    notice: Notice | None = None,
+    edits: dict[str, str] | None = None,
+) -> AppealFacts:
+    """Everything a plan of action for [first, last] (local days, inclusive) says: the period's
+    story, the marketplace's metrics at its end and the orders and messages behind them."""
     from inquiries.services.clocks import marketplace_rule
 
     rules = rules_for(account)
@@ -53,27 +68,60 @@ def plan_facts(
     end = min(day_bounds(last, account.timezone)[1], now)
     rule = marketplace_rule(account)
     if rule is None:
-        counts, late = _first_reply_counts(account, start, end)
+        counts, late, late_rows = _first_reply_counts(account, start, end)
         phrase = "the first-reply target of our SLA policy"
     else:
-        counts, late = _message_counts(account, start, end)
+        counts, late, late_rows = _message_counts(account, start, end)
         calendar_time = deadline_span(rule[1], rule[0], end) == timedelta(seconds=rule[0])
         phrase = _rule_phrase(rule[0], business=not calendar_time)
-    return PlanFacts(
+    before = account_health_with_orders(account, start, rules=rules, reasons=False, list_limit=0)
+    after = account_health_with_orders(account, end, rules=rules, reasons=False, list_limit=ANNEX_LIMIT)
+    zone = ZoneInfo(account.timezone)
+    annex = order_annex(account, after.figures)
+    if counts.late:
+        annex[LATE_RESPONSES] = AnnexTable(
+            key=LATE_RESPONSES,
+            rows=tuple(
+                AnnexRow(
+                    order=order,
+                    received=local_time(received, zone),
+                    answered=_answered(answered, end, zone),
+                    note=subject,
+                )
+                for received, answered, order, subject in late_rows[:ANNEX_LIMIT]
+            ),
+            total=counts.late,
+        )
+    story = PlanFacts(
         account=account.name,
         marketplace=rules.name,
         rate_name=rules.rate_name,
         rule_phrase=phrase,
         first=first,
         last=last,
-        prepared=now.astimezone(ZoneInfo(account.timezone)).date(),
-        before=account_health(account, start, reasons=False, rules=rules),
-        after=account_health(account, end, reasons=False, rules=rules),
+        prepared=now.astimezone(zone).date(),
+        before=before.report,
+        after=after.report,
         counts=counts,
         late=late,
         clusters=_stories(account, start, end),
-        seller_actions=seller_actions,
-        seller_measures=seller_measures,
+        marketplace_key=account.marketplace,
+        before_status=before.status,
+        after_status=after.status,
+        figures_before=before.figures,
+        figures_after=after.figures,
+    )
+    late_rates = [m for m in after.report.metrics if m.key.startswith("late_response_rate_")]
+    return AppealFacts(
+        plan=story,
+        marketplace=account.marketplace,
+        time_zone=account.timezone,
+        figures=after.figures,
+        reply_metrics=tuple(m for m in late_rates if decides_status(account.marketplace, m.key)),
+        house_reply_metrics=tuple(m for m in late_rates if not decides_status(account.marketplace, m.key)),
+        annex=annex,
+        notice=notice or Notice(),
+        edits=edits,
     )
 
 
@@ -86,7 +134,12 @@ def _rule_phrase(seconds: int, *, business: bool) -> str:
     return f"{seconds // 60} minutes"
 
 
-def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[MessageCounts, LateAnalysis]:
+LateRows = QuerySet  # (received, answered, order id, subject) of late messages, latest first
+
+
+def _message_counts(
+    account: Account, start: datetime, end: datetime
+) -> tuple[MessageCounts, LateAnalysis, LateRows]:
     received = Message.objects.filter(
         channel__account_id=account.pk,
         direction=Direction.INBOUND,
@@ -114,23 +167,75 @@ def _message_counts(account: Account, start: datetime, end: datetime) -> tuple[M
         no_response_needed=totals["no_response_needed"],
         automatic=totals["automatic"],
     )
-    late = (
+    late = _late_messages(account, start, end)
+    lateness = [
+        (a - d).total_seconds()
+        for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
+    ]
+    rows = _late_rows(late, "received_at", "answered_at")
+    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry"), rows
+
+
+def _late_messages(account: Account, start: datetime, end: datetime) -> QuerySet:
+    """Messages received in [start, end) answered after their deadline, or unanswered at end
+    with the deadline passed."""
+    answered = Q(answered_at__lte=end)
+    unanswered = Q(answered_at__isnull=True) | Q(answered_at__gt=end)
+    return (
         needs_response(account.pk)
         .filter(received_at__gte=start, received_at__lt=end)
         .filter(
             (answered & Q(answered_at__gt=F("response_due_at"))) | (unanswered & Q(response_due_at__lte=end))
         )
     )
-    lateness = [
-        (a - d).total_seconds()
-        for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
-    ]
-    return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry")
+
+
+def _late_first_replies(account: Account, start: datetime, end: datetime) -> QuerySet:
+    """Own shop: first-reply clocks started in [start, end) stopped late, or running past due."""
+    answered = Q(stopped_at__lte=end)
+    unanswered = Q(stopped_at__isnull=True) | Q(stopped_at__gt=end)
+    return (
+        Clock.objects.filter(
+            inquiry__account_id=account.pk,
+            kind=ClockKind.FIRST_REPLY,
+            started_at__gte=start,
+            started_at__lt=end,
+        )
+        .exclude(state=ClockState.CANCELLED)
+        .filter((answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & Q(due_at__lte=end)))
+    )
+
+
+def _late_rows(late: QuerySet, received: str, answered: str) -> LateRows:
+    return late.order_by(f"-{received}", "-pk").values_list(
+        received, answered, "inquiry__order_id", "inquiry__subject"
+    )
+
+
+def late_csv_rows(account: Account, first: date, last: date, *, now: datetime) -> Iterator[list[object]]:
+    """Every late message of the period (first-reply clock, for accounts without a marketplace
+    rule), latest first, as CSV rows with a header: the full list behind the plan's annex."""
+    from inquiries.services.clocks import marketplace_rule
+
+    start = day_bounds(first, account.timezone)[0]
+    end = min(day_bounds(last, account.timezone)[1], now)
+    if marketplace_rule(account) is None:
+        rows = _late_rows(_late_first_replies(account, start, end), "started_at", "stopped_at")
+    else:
+        rows = _late_rows(_late_messages(account, start, end), "received_at", "answered_at")
+    zone = ZoneInfo(account.timezone)
+    yield [name for name, _title in MESSAGE_COLUMNS]
+    for received, answered, order, subject in rows.iterator(chunk_size=2000):
+        yield [local_time(received, zone), _answered(answered, end, zone), order, subject]
+
+
+def _answered(answered: datetime | None, end: datetime, zone: ZoneInfo) -> str:
+    return local_time(answered, zone) if answered and answered <= end else "not answered"
 
 
 def _first_reply_counts(
     account: Account, start: datetime, end: datetime
-) -> tuple[MessageCounts, LateAnalysis]:
+) -> tuple[MessageCounts, LateAnalysis, LateRows]:
     """Own shop: first-reply clocks play the messages (stopped_at is the answer)."""
     clocks = Clock.objects.filter(
         inquiry__account_id=account.pk, kind=ClockKind.FIRST_REPLY, started_at__gte=start, started_at__lt=end
@@ -162,9 +267,10 @@ def _first_reply_counts(
         pending=totals["pending"],
         **inbound,
     )
-    late = counted.filter((answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & Q(due_at__lte=end)))
+    late = _late_first_replies(account, start, end)
     lateness = [(s - d).total_seconds() for d, s in late.filter(answered).values_list("due_at", "stopped_at")]
-    return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry")
+    rows = _late_rows(late, "started_at", "stopped_at")
+    return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry"), rows
 
 
 def _analyse(

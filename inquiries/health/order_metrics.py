@@ -88,7 +88,12 @@ class AccountHealth:
 
 
 def account_health_with_orders(
-    account: Account, as_of: datetime, *, rules: Rules | None = None, reasons: bool = True
+    account: Account,
+    as_of: datetime,
+    *,
+    rules: Rules | None = None,
+    reasons: bool = True,
+    list_limit: int = FAILING_LIST,
 ) -> AccountHealth:
     """The message metrics and the order metrics as of `as_of`, in one transaction (JIT off)."""
     rules = rules or rules_for(account)
@@ -96,7 +101,9 @@ def account_health_with_orders(
         facts = health_facts(account, as_of, rules, reasons=reasons)
         keys = [d.key for d in definitions_for(account.marketplace)]
         reported = _reported(account, as_of, [*keys, ACCOUNT_HEALTH_RATING])
-        figures = marketplace_figures(account, as_of, at_risk_ratio=rules.at_risk_ratio, reported=reported)
+        figures = marketplace_figures(
+            account, as_of, at_risk_ratio=rules.at_risk_ratio, reported=reported, list_limit=list_limit
+        )
     report = score(facts, rules)
     status = account_status(
         account.marketplace, figures, ((m.key, m.value, m.status.value) for m in report.metrics)
@@ -177,12 +184,9 @@ def _counts(account: Account, definition: Definition, as_of: datetime, list_limi
     bad = total - hits if definition.higher_is_better else hits
     orders: tuple[OrderRef, ...] = ()
     if bad and list_limit:
-        in_window = in_long.filter(failing, **{f"{anchor}__gte": start})
-        shipped = definition.anchor == Anchor.SHIPPED
-        fields = ("order_id", "order__marketplace_order_id") if shipped else ("pk", "marketplace_order_id")
+        in_window = _newest_first(in_long.filter(failing, **{f"{anchor}__gte": start}), definition, anchor)
         orders = tuple(
-            OrderRef(order_id=pk, marketplace_order_id=number)
-            for pk, number in in_window.order_by(f"-{anchor}", "-pk").values_list(*fields)[:list_limit]
+            OrderRef(order_id=pk, marketplace_order_id=number) for pk, number in in_window[:list_limit]
         )
     return Counts(
         window_start=start,
@@ -193,6 +197,28 @@ def _counts(account: Account, definition: Definition, as_of: datetime, list_limi
         failing=bad,
         orders=orders,
     )
+
+
+def _newest_first(rows: QuerySet, definition: Definition, anchor: str) -> QuerySet:
+    """(order pk, marketplace order id) of failing rows, the latest anchor first."""
+    shipped = definition.anchor == Anchor.SHIPPED
+    fields = ("order_id", "order__marketplace_order_id") if shipped else ("pk", "marketplace_order_id")
+    return rows.order_by(f"-{anchor}", "-pk").values_list(*fields)
+
+
+def failing_orders(account: Account, definition: Definition, as_of: datetime) -> QuerySet:
+    """Every (order pk, marketplace order id) failing the metric as of `as_of`, in the window the
+    metric used (eBay's long one when it applies), latest first: the full list behind the
+    plan's annex. A package metric lists an order once per failing package."""
+    counts = _counts(account, definition, as_of, 0)
+    rows, anchor = _rows(account, definition)
+    denominator, _numerator, failing = _conditions(
+        definition.measure, Window(account.pk, anchor, counts.window_start, as_of)
+    )
+    in_window = rows.filter(
+        denominator, failing, **{f"{anchor}__gte": counts.window_start, f"{anchor}__lt": as_of}
+    )
+    return _newest_first(in_window, definition, anchor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,11 @@
-"""The plan of action for one account and period, as Amazon's appeal asks for it. Pure: no Django.
+"""The period's story for a plan of action: summary and evidence. Pure: no Django.
 
-`build_plan(facts)` writes the plan as a person would: a summary, the root causes (from
-the late-response analysis and the clusters' recorded causes), the corrective actions
-taken, the preventive measures, and the evidence (metrics before and after, message
-counts, cluster timelines). `to_markdown(plan)` renders it; the HTML export renders the
-same `Plan` through a template, so both say exactly the same thing.
-
-Nothing is invented on the seller's behalf: actions and measures come from the clusters
-and from what the seller typed; where none are recorded the plan says so.
+`build_plan(facts)` writes what happened in the period as a person would: a summary, the
+late-response analysis (`late_analysis_points`), and the evidence (metrics at both ends, each
+named with whose definition it follows; message counts; cluster timelines).
+`inquiries.health.appeal` puts it in the shape of a marketplace appeal (the case, one block per
+cause, the annex) and renders the Markdown; the HTML export renders the same objects through
+a template, so both say exactly the same thing.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from inquiries.health.marketplace_metrics import MarketplaceFigure, Status, decides_status, percent
 from inquiries.health.scoring import Band, ClusterRef, HealthReport, Unit, format_value, human_duration
 from inquiries.words import _, ngettext, number
 
@@ -90,7 +89,7 @@ class ClusterStory:
 @dataclass(frozen=True, slots=True)
 class PlanFacts:
     account: str
-    marketplace: str
+    marketplace: str  # its name, "Amazon"
     rate_name: str
     rule_phrase: str  # "24 hours", "3 business days"
     first: date
@@ -101,18 +100,16 @@ class PlanFacts:
     counts: MessageCounts
     late: LateAnalysis
     clusters: tuple[ClusterStory, ...] = ()
-    seller_actions: str = ""
-    seller_measures: str = ""
+    marketplace_key: str = "other"
+    # The account's status (marketplace metrics and reply metric) at both ends: "no data" when
+    # there was nothing to measure, which a HealthReport's bands cannot say.
+    before_status: Status = Status.NO_DATA
+    after_status: Status = Status.NO_DATA
+    figures_before: tuple[MarketplaceFigure, ...] = ()
+    figures_after: tuple[MarketplaceFigure, ...] = ()
 
 
 # --- the plan -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cause:
-    title: str
-    text: str
-    points: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +120,7 @@ class MetricRow:
     target: str
     before_status: str
     after_status: str
+    by: str = ""  # whose definition: the marketplace's, our policy's, or cstracker's (a house indicator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +135,6 @@ class Plan:
     period: str
     prepared: str
     summary: tuple[str, ...]
-    causes: tuple[Cause, ...]
-    actions: tuple[str, ...]
-    actions_missing: bool
-    measures: tuple[str, ...]
-    measures_missing: bool
     metrics: tuple[MetricRow, ...]
     counts: tuple[tuple[str, str], ...]
     timelines: tuple[Timeline, ...] = field(default=())
@@ -159,24 +152,12 @@ def _share(part: int, whole: int) -> str:
     return f"{part * 100 / whole:.0f}%" if whole else "0%"
 
 
-def _lines(text: str) -> tuple[str, ...]:
-    """A seller's free text, one point per non-empty line (leading list marks dropped)."""
-    return tuple(
-        line.strip().lstrip("-*• ").strip() for line in text.splitlines() if line.strip().lstrip("-*• ")
-    )
-
-
 def build_plan(facts: PlanFacts) -> Plan:
     return Plan(
         title=_("Plan of action: %(account)s") % {"account": facts.account},
         period=_("%(first)s to %(last)s") % {"first": long_date(facts.first), "last": long_date(facts.last)},
         prepared=long_date(facts.prepared),
         summary=_summary(facts),
-        causes=_causes(facts),
-        actions=(actions := _actions(facts)),
-        actions_missing=not actions,
-        measures=(measures := _measures(facts)),
-        measures_missing=not measures,
         metrics=_metric_rows(facts),
         counts=_count_rows(facts),
         timelines=tuple(_timeline(story) for story in facts.clusters),
@@ -227,18 +208,18 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
     paragraphs = [f"{received} {answered}{pending}"]
     before, after = _rate(facts.before), _rate(facts.after)
     if before and after:
-        start, end = _(facts.before.status.label).lower(), _(facts.after.status.label).lower()
-        health = (
-            _("The account's health was %(status)s at both ends of the period.") % {"status": end}
-            if start == end
-            else _("The account's health went from %(start)s to %(end)s.") % {"start": start, "end": end}
-        )
+        health = _health_sentence(facts.before_status, facts.after_status)
         name = _rate_name(before[0], facts.rate_name)
         if before[1] == "no data":
             rate = _(
                 "Our %(name)s stood at %(value)s on %(date)s (the target is at most %(target)s); "
                 "there were no messages to measure before the period."
-            ) % {"name": name, "value": _value(after[1]), "date": long_date(facts.last), "target": after[2]}
+            ) % {
+                "name": name,
+                "value": value_word(after[1]),
+                "date": long_date(facts.last),
+                "target": after[2],
+            }
         else:
             rate = _(
                 "Our %(name)s went from %(before)s on %(first)s to %(after)s on %(last)s "
@@ -247,7 +228,7 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
                 "name": name,
                 "before": before[1],
                 "first": long_date(facts.first),
-                "after": _value(after[1]),
+                "after": value_word(after[1]),
                 "last": long_date(facts.last),
                 "target": after[2],
             }
@@ -266,6 +247,21 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
     return tuple(paragraphs)
 
 
+def _health_sentence(before: Status, after: Status) -> str:
+    """How the status moved; a move "from" something only when there was something to measure."""
+    start, end = _(before.label).lower(), _(after.label).lower()
+    if after == Status.NO_DATA:
+        return _("There was nothing to measure the account's health on at the end of the period.")
+    if before == Status.NO_DATA:
+        return _(
+            "There was nothing to measure the account's health on at the start of the period; "
+            "at its end it was %(status)s."
+        ) % {"status": end}
+    if before == after:
+        return _("The account's health was %(status)s at both ends of the period.") % {"status": end}
+    return _("The account's health went from %(start)s to %(end)s.") % {"start": start, "end": end}
+
+
 def _rate_name(window: str, rate_name: str) -> str:
     """ "30 days" and "Late response rate" -> "30-day late response rate"."""
     days = window.split()[0]
@@ -274,79 +270,59 @@ def _rate_name(window: str, rate_name: str) -> str:
     return _("%(days)s-day %(rate)s") % {"days": days, "rate": rate_name.lower()}
 
 
-def _value(value: str) -> str:
+def value_word(value: str) -> str:
     """A metric's value as scoring formats it; its one word ("no data") in the reader's language."""
     return _("no data") if value == "no data" else value
 
 
-def _causes(facts: PlanFacts) -> tuple[Cause, ...]:
-    causes = []
+def late_analysis_points(facts: PlanFacts) -> tuple[str, ...]:
+    """How many messages were late and when they arrived, whose they were, what they were
+    about: the facts a late-response root cause starts from (empty when none was late)."""
     late = facts.late
-    if late.total:
-        points = []
-        if late.weekend:
-            points.append(
-                _("%(count)s of them (%(share)s) arrived on a Saturday or Sunday.")
-                % {"count": number(late.weekend), "share": _share(late.weekend, late.total)}
-            )
-        if late.outside_hours:
-            points.append(
-                _(
-                    "%(count)s (%(share)s) arrived before 08:00 or after 18:00, outside our usual working hours."
-                )
-                % {"count": number(late.outside_hours), "share": _share(late.outside_hours, late.total)}
-            )
-        busiest = max(range(7), key=lambda d: late.by_weekday[d])
-        if late.by_weekday[busiest] and late.total >= 5:
-            points.append(
-                _("%(day)s was the worst day, with %(count)s late messages.")
-                % {"day": weekday_name(busiest), "count": number(late.by_weekday[busiest])}
-            )
-        if late.unassigned:
-            points.append(
-                _("%(count)s (%(share)s) were in conversations that no agent was assigned to.")
-                % {"count": number(late.unassigned), "share": _share(late.unassigned, late.total)}
-            )
-        if late.by_topic:
-            topics = ", ".join(f"{name.lower()} ({number(n)})" for name, n in late.by_topic[:3])
-            points.append(_("By topic: %(topics)s.") % {"topics": topics})
-        if late.median_late_seconds is not None:
-            points.append(
-                _("Late answers came a median of %(duration)s after the deadline.")
-                % {"duration": human_duration(late.median_late_seconds)}
-            )
-        missed = ngettext(
+    if not late.total:
+        return ()
+    points = [
+        ngettext(
             "%(count)s message missed the %(deadline)s deadline (%(share)s of those counted).",
             "%(count)s messages missed the %(deadline)s deadline (%(share)s of those counted).",
             late.total,
-        ) % {
+        )
+        % {
             "count": number(late.total),
             "deadline": deadline_name(facts.rule_phrase),
             "share": _share(late.total, facts.counts.late + facts.counts.on_time),
         }
-        causes.append(
-            Cause(title=_("Messages answered late or not at all"), text=missed, points=tuple(points))
+    ]
+    if late.weekend:
+        points.append(
+            _("%(count)s of them (%(share)s) arrived on a Saturday or Sunday.")
+            % {"count": number(late.weekend), "share": _share(late.weekend, late.total)}
         )
-    for story in facts.clusters:
-        cluster = story.cluster
-        text = ngettext(
-            "%(count)s complaint between %(first)s and %(last)s (%(severity)s severity, %(state)s).",
-            "%(count)s complaints between %(first)s and %(last)s (%(severity)s severity, %(state)s).",
-            cluster.member_count,
-        ) % {
-            "count": number(cluster.member_count),
-            "first": long_date(cluster.first_seen.date()),
-            "last": long_date(cluster.last_seen.date()),
-            "severity": cluster.severity_label.lower(),
-            "state": cluster.state_label.lower(),
-        }
-        cause = cluster.root_cause.strip() or _(
-            "Not recorded yet: record it on the cluster before sending this plan."
+    if late.outside_hours:
+        points.append(
+            _("%(count)s (%(share)s) arrived before 08:00 or after 18:00, outside our usual working hours.")
+            % {"count": number(late.outside_hours), "share": _share(late.outside_hours, late.total)}
         )
-        causes.append(
-            Cause(title=cluster.title, text=text, points=(_("Root cause: %(cause)s") % {"cause": cause},))
+    busiest = max(range(7), key=lambda d: late.by_weekday[d])
+    if late.by_weekday[busiest] and late.total >= 5:
+        points.append(
+            _("%(day)s was the worst day, with %(count)s late messages.")
+            % {"day": weekday_name(busiest), "count": number(late.by_weekday[busiest])}
         )
-    return tuple(causes)
+    if late.unassigned:
+        points.append(
+            _("%(count)s (%(share)s) were in conversations that no agent was assigned to.")
+            % {"count": number(late.unassigned), "share": _share(late.unassigned, late.total)}
+        )
+    if late.by_topic:
+        topics = ", ".join(f"{name.lower()} ({number(n)})" for name, n in late.by_topic[:3])
+        points.append(_("By topic: %(topics)s.") % {"topics": topics})
+    if late.median_late_seconds is not None:
+        points.append(
+            _("Late answers came a median of %(duration)s after the deadline.")
+            % {"duration": human_duration(late.median_late_seconds)}
+        )
+    return tuple(points)
 
 
 def deadline_name(rule_phrase: str) -> str:
@@ -357,39 +333,30 @@ def deadline_name(rule_phrase: str) -> str:
     return rule_phrase
 
 
-def _actions(facts: PlanFacts) -> tuple[str, ...]:
-    actions = []
-    for story in facts.clusters:
-        if story.cluster.corrective_action.strip():
-            about = ", ".join(
-                part
-                for part in (
-                    story.cluster.title,
-                    _("owner %(name)s") % {"name": story.owner} if story.owner else "",
-                )
-                if part
-            )
-            when = f"{long_date(story.action_date)} " if story.action_date else ""
-            actions.append(f"{when}({about}): {story.cluster.corrective_action.strip()}")
-    counts = facts.counts
-    if counts.answered_late and not counts.unanswered_late:
-        actions.append(_("Every message that missed its deadline in the period has since been answered."))
-    actions.extend(_lines(facts.seller_actions))
-    return tuple(actions)
-
-
-def _measures(facts: PlanFacts) -> tuple[str, ...]:
-    measures = [
-        f"{story.cluster.title} — {story.cluster.preventive_measure.strip()}"
-        for story in facts.clusters
-        if story.cluster.preventive_measure.strip()
-    ]
-    measures.extend(_lines(facts.seller_measures))
-    return tuple(measures)
-
-
 def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
+    """The marketplace's metrics from orders, then the message metrics, each named with whose
+    definition it is: the marketplace's, or cstracker's for a house indicator."""
+    marketplace = _("%(marketplace)s's definition") % {"marketplace": facts.marketplace}
+    policy = _("our service policy's definition")
+    house = _("cstracker's indicator")
     rows = []
+    after_figures = {f.key: f for f in facts.figures_after}
+    for before_figure in facts.figures_before:
+        after_figure = after_figures.get(before_figure.key)
+        if after_figure is None:
+            continue
+        rows.append(
+            MetricRow(
+                label=before_figure.definition.label,
+                before=value_word(percent(before_figure.value)),
+                after=value_word(percent(after_figure.value)),
+                target=after_figure.definition.target_text,
+                before_status=_(before_figure.status.label),
+                after_status=_(after_figure.status.label),
+                by=marketplace,
+            )
+        )
+    own = facts.marketplace_key in ("shop", "other")
     for before in facts.before.metrics:
         after = facts.after.metric(before.key)
         if after is None or (
@@ -401,13 +368,16 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
         rows.append(
             MetricRow(
                 label=before.label,
-                before=_value(format_value(before.value, before.unit)),
-                after=_value(format_value(after.value, after.unit)),
+                before=value_word(format_value(before.value, before.unit)),
+                after=value_word(format_value(after.value, after.unit)),
                 target=_("none high or critical")
                 if before.key == "open_clusters"
                 else _target(after.target, after.unit),
-                before_status=_(before.status.label),
-                after_status=_(after.status.label),
+                before_status=_(before.status.label) if before.value is not None else _("No data"),
+                after_status=_(after.status.label) if after.value is not None else _("No data"),
+                by=(policy if own else marketplace)
+                if decides_status(facts.marketplace_key, before.key)
+                else house,
             )
         )
     return tuple(rows)
@@ -454,60 +424,3 @@ def md(text: str) -> str:
     for mark in ("*", "_", "`", "[", "]", "|"):
         text = text.replace(mark, "\\" + mark)
     return " ".join(text.split())
-
-
-def to_markdown(plan: Plan) -> str:
-    out = [f"# {md(plan.title)}", ""]
-    out += [
-        _("Period: %(period)s") % {"period": plan.period} + "  ",
-        _("Prepared: %(date)s") % {"date": plan.prepared},
-    ]
-    out += ["", "## " + _("Summary"), ""]
-    for paragraph in plan.summary:
-        out += [md(paragraph), ""]
-    out += ["## " + _("Root causes"), ""]
-    if not plan.causes:
-        out += [_("No message was answered late and no complaint cluster was open in this period."), ""]
-    for n, cause in enumerate(plan.causes, start=1):
-        out += [f"### {n}. {md(cause.title)}", "", md(cause.text), ""]
-        out += [f"- {md(point)}" for point in cause.points]
-        out += [""] if cause.points else []
-    out += ["## " + _("Corrective actions taken"), ""]
-    if plan.actions_missing:
-        out += [actions_missing_text(), ""]
-    out += [f"- {md(action)}" for action in plan.actions] + ([""] if plan.actions else [])
-    out += ["## " + _("Preventive measures"), ""]
-    if plan.measures_missing:
-        out += [measures_missing_text(), ""]
-    out += [f"- {md(measure)}" for measure in plan.measures] + ([""] if plan.measures else [])
-    out += ["## " + _("Evidence"), "", "### " + _("Metrics at the start and the end of the period"), ""]
-    out += [f"| {_('Metric')} | {_('Start')} | {_('End')} | {_('Target')} |", "| --- | --- | --- | --- |"]
-    out += [
-        f"| {md(r.label)} | {r.before} ({r.before_status.lower()}) | "
-        f"{r.after} ({r.after_status.lower()}) | {r.target} |"
-        for r in plan.metrics
-    ]
-    out += ["", "### " + _("Messages in the period"), "", f"| | {_('Messages')} |", "| --- | ---: |"]
-    out += [f"| {md(label)} | {value} |" for label, value in plan.counts]
-    out += [""]
-    if plan.timelines:
-        out += ["### " + _("Complaint clusters"), ""]
-        for timeline in plan.timelines:
-            out += [f"#### {md(timeline.title)}", ""]
-            events = [f"- {when}: {md(what)}" for when, what in timeline.events]
-            out += events or ["- " + _("No recorded events.")]
-            out += [""]
-    return "\n".join(out).rstrip() + "\n"
-
-
-def actions_missing_text() -> str:
-    return _(
-        "No corrective action is recorded yet. Record it on each cluster, or add it to this plan, before sending it."
-    )
-
-
-def measures_missing_text() -> str:
-    return _(
-        "No preventive measure is recorded yet. Describe what will stop this from happening again "
-        "before sending this plan."
-    )

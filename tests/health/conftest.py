@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
+import time_machine
+from django.test import Client
 
 from inquiries import models as m
 from inquiries import services
@@ -63,3 +65,15 @@ def hours(n: float) -> timedelta:
 
 def days(n: float) -> timedelta:
     return timedelta(days=n)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+def client_for(user: object) -> Client:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client

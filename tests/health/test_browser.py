@@ -133,14 +133,20 @@ def test_the_health_page_shows_reasons_and_a_working_rescue_list(
     expect(page.get_by_role("heading", name="Refund for the broken kettle")).to_be_visible()
 
     page.go_back()
-    page.get_by_label("Preventive measures").fill("A second agent covers Saturdays and Sundays.")
     page.get_by_role("button", name="Open printable plan").click()
     expect(page.get_by_role("heading", name="Plan of action: Acme on Amazon US")).to_be_visible()
-    expect(page.get_by_role("heading", name="Corrective actions taken")).to_be_visible()
+    expect(page.get_by_role("heading", name="Appeal case")).to_be_visible()
+    expect(page.get_by_role("heading", name="Corrective actions taken").first).to_be_visible()
     expect(page.locator("body")).to_contain_text(
         "Pulled the batch from sale and refunded every affected buyer."
     )
-    expect(page.locator("body")).to_contain_text("A second agent covers Saturdays and Sundays.")
+    # The seller edits a cause's block on the page; the plan (and its export links) carry it.
+    page.get_by_text("Edit this plan before exporting it").click()
+    page.locator("textarea[name$='-measure']").first.fill("A second agent covers Saturdays and Sundays.")
+    page.get_by_role("button", name="Update the plan").click()
+    expect(page.locator("main section.cause").first).to_contain_text(
+        "A second agent covers Saturdays and Sundays."
+    )
     page.screenshot(path=str(ARTIFACTS / "health-plan.png"), full_page=True)
 
 

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from inquiries import models as m
 from inquiries.services import complaints
-from tests.health.conftest import NOW, answer, ask, days, hours
+from tests.health.conftest import NOW, answer, ask, client_for, days, hours
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield NOW
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def busy_week(channel: m.Channel, count: int) -> None:
@@ -161,28 +148,31 @@ def test_the_plan_of_action_reads_as_a_plan(amazon, channel, manager, frozen):
     )
 
     client = client_for(manager)
-    query = {"from": "2026-02-09", "to": "2026-03-10", "measures": "- Weekend rota: one agent on Saturdays"}
+    query = {
+        "from": "2026-02-09",
+        "to": "2026-03-10",
+        "late_responses-measure": "- Weekend rota: one agent on Saturdays",
+    }
     html = client.get(reverse("inquiries:health_plan", args=[amazon.pk]), query).content.decode()
     markdown = client.get(reverse("inquiries:health_plan_md", args=[amazon.pk]), query)
 
     assert markdown["Content-Type"].startswith("text/markdown")
     text = markdown.content.decode()
     assert text.startswith("# Plan of action: Team A shop\n")
-    for heading in (
-        "## Summary",
-        "## Root causes",
-        "## Corrective actions taken",
-        "## Preventive measures",
-        "## Evidence",
-    ):
+    for heading in ("## Appeal case", "## Summary", "## Root causes", "## Evidence", "## Annex"):
         assert heading in text
         assert heading[3:] in html
     assert "received 32 buyer messages that needed a response" in text
-    assert "Root cause: A batch of kettles shipped with loose lids." in text
-    assert "Pulled the batch from sale and refunded every buyer." in text
-    assert "- Weekend rota: one agent on Saturdays" in text
+    # One block per cause, each with its own root cause, action, measure and evidence.
+    late, kettle = text.split("## Root causes")[1].split("## Evidence")[0].split("### ")[1:]
+    assert late.startswith("1. Buyer messages answered late or not at all")
+    assert "Weekend rota: one agent on Saturdays" in late
+    assert "(Amazon's definition)" in late
+    assert "A batch of kettles shipped with loose lids." in kettle
+    assert "Pulled the batch from sale and refunded every buyer." in kettle
+    assert "Lids are now checked on every unit before packing." in kettle
     assert "Lids are now checked on every unit before packing." in html
-    assert "| Late response rate, 30 days |" in text
+    assert "| Late response rate, 30 days | Amazon's definition |" in text
 
 
 def test_the_plan_can_be_downloaded_as_pdf(amazon, channel, agent, frozen):
