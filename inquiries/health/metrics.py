@@ -582,7 +582,8 @@ def _orders(account: Account, start: datetime, as_of: datetime) -> int | None:
 def _clusters(account_id: int, as_of: datetime) -> tuple[ClusterRef, ...]:
     """Clusters open at `as_of`: seen by then and not resolved by then (severity as it is now)."""
     clusters = (
-        Cluster.objects.filter(account_id=account_id, first_seen__lte=as_of)
+        # One incident counts once: a cluster merged into another is part of that one.
+        Cluster.objects.filter(account_id=account_id, first_seen__lte=as_of, merged_into__isnull=True)
         .filter(Q(state__in=ACTIVE_CLUSTER_STATES) | Q(resolved_at__gt=as_of))
         .select_related("topic")
         .order_by("-severity", "first_seen", "pk")
