@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from inquiries import models as m
 from inquiries.complaints.rates import is_carrier_return, is_complaint_return, rate_test, rate_title
-from inquiries.services import cluster_rates, complaints
+from inquiries.services import cluster_rates, complaints, notifications
 from tests.complaints.helpers import QUALITY_TEXT, T0, ingest
 
 pytestmark = pytest.mark.django_db
@@ -282,6 +282,21 @@ def test_a_product_that_is_always_bad_opens_a_rate_cluster_that_names_its_figure
     opened = cluster.events.get(kind=m.ClusterEventKind.OPENED)
     assert opened.data["numerator"] == 14 and opened.data["denominator"] == 230
     assert not m.Cluster.objects.filter(kind=m.ClusterKind.BURST).exists()  # never a burst
+
+
+def test_managers_are_told_the_rate_and_that_it_is_a_house_indicator(channel, topics, manager):
+    steady_bad_product(channel, topics)
+    complaints.sweep_clusters(now=NOW)
+    opened = m.ClusterEvent.objects.get(kind=m.ClusterEventKind.OPENED)
+
+    notifications.notify_for_cluster_events(event_ids=[opened.pk], now=NOW)
+
+    told = m.Notification.objects.get(user=manager)
+    assert told.title == f"Cluster cluster opened: SKU MUG-12 ({channel.account.name})"
+    assert told.body == (
+        "SKU MUG-12: arrived, broken (14 of 230 units, 6.1%) over the last 30 days; threshold 5.00%. "
+        "A house indicator (cstracker's definition), not a marketplace metric."
+    )
 
 
 def test_one_complaint_on_two_units_opens_nothing_and_the_floor_is_per_account(channel, topics):
