@@ -35,7 +35,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from inquiries import scoping
-from inquiries.complaints.rates import RateSubject, rate_title
+from inquiries.complaints.rates import title_of
 from inquiries.complaints.titles import ClusterText, cluster_title
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
@@ -582,29 +582,12 @@ def with_titles(clusters: list[Cluster]) -> list[Cluster]:
         if cluster.is_rate:
             # A rate cluster names what it measures, what customers say (stored by the sweep,
             # from returns and feedback too) and its figures.
-            subject = rate_subject(cluster)
-            cluster.title = rate_title(
-                subject=subject.name,
-                said=cluster.said,
-                numerator=cluster.rate_numerator,
-                denominator=cluster.rate_denominator,
-                unit=subject.unit,
-            )
+            cluster.title = title_of(cluster)
         else:
             cluster.title = cluster_title(
                 kind=cluster.kind, sku=cluster.sku, members=texts.get(cluster.pk, [])
             )
     return clusters
-
-
-def rate_subject(cluster: Cluster) -> RateSubject:
-    return RateSubject(
-        kind=cluster.kind,
-        sku=cluster.sku,
-        carrier=cluster.carrier,
-        service=cluster.service,
-        warehouse=cluster.warehouse,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inquiries import selectors
 from inquiries.complaints.charts import daily_bar_chart, fill_days
+from inquiries.complaints.rates import subject_of
 from inquiries.models import Account, Cluster, ClusterKind, ClusterState
 from inquiries.services import complaints
 from inquiries.services.errors import DomainError
@@ -124,7 +125,7 @@ def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form
         "recent_count": selectors.recent_member_count(cluster, timezone.now()),
         "members": selectors.cluster_members(cluster)[:200],
         "merged": selectors.merged_clusters(cluster),
-        "rate_unit": selectors.rate_subject(cluster).unit if cluster.is_rate else "",
+        "rate_unit": subject_of(cluster).unit if cluster.is_rate else "",
         "events": selectors.cluster_events(cluster),
         "days": days,
         "chart": _chart(cluster, days),
@@ -159,7 +160,7 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
     what = (
         f"SKU {cluster.sku}"
         if cluster.kind == ClusterKind.BURST
-        else selectors.rate_subject(cluster).name
+        else subject_of(cluster).name
         if cluster.is_rate
         else "this text cluster"
     )

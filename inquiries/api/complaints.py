@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from inquiries import selectors
 from inquiries.api.parsers import API_PARSERS
+from inquiries.complaints.rates import subject_of
 from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
 from inquiries.services import complaints
 
@@ -85,7 +86,7 @@ class ClusterSerializer(serializers.ModelSerializer):
     def get_rate(self, cluster: Cluster) -> dict[str, object] | None:
         if not cluster.is_rate:
             return None
-        unit = selectors.rate_subject(cluster).unit
+        unit = subject_of(cluster).unit
         return {
             "numerator": cluster.rate_numerator,
             "denominator": cluster.rate_denominator,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -123,3 +123,46 @@ class RateSubject:
     def unit(self) -> str:
         """What the denominator counts."""
         return "units" if self.kind == "sku_rate" else "shipments"
+
+
+class RateCluster(Protocol):
+    """What a rate cluster stores (the model's columns), as the titles read it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def sku(self) -> str: ...
+    @property
+    def carrier(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def warehouse(self) -> str: ...
+    @property
+    def said(self) -> str: ...
+    @property
+    def rate_numerator(self) -> int | None: ...
+    @property
+    def rate_denominator(self) -> int | None: ...
+
+
+def subject_of(cluster: RateCluster) -> RateSubject:
+    return RateSubject(
+        kind=cluster.kind,
+        sku=cluster.sku,
+        carrier=cluster.carrier,
+        service=cluster.service,
+        warehouse=cluster.warehouse,
+    )
+
+
+def title_of(cluster: RateCluster) -> str:
+    """The rate cluster's title (`rate_title`) from its stored columns."""
+    subject = subject_of(cluster)
+    return rate_title(
+        subject=subject.name,
+        said=cluster.said,
+        numerator=cluster.rate_numerator,
+        denominator=cluster.rate_denominator,
+        unit=subject.unit,
+    )

@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from inquiries import outbound
-from inquiries.complaints.rates import RateSubject, rate_title
+from inquiries.complaints.rates import subject_of, title_of
 from inquiries.models import (
     PRIORITY_RANK,
     Cluster,
@@ -311,24 +311,10 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
 
 def _rate_cluster_text(cluster: Cluster, what: str) -> tuple[str, str]:
     """A rate cluster's notification: the product or route and its rate with the definition."""
-    subject = RateSubject(
-        kind=cluster.kind,
-        sku=cluster.sku,
-        carrier=cluster.carrier,
-        service=cluster.service,
-        warehouse=cluster.warehouse,
-    )
-    title = f"Cluster {what}: {subject.name} ({cluster.account.name})"
-    rate = rate_title(
-        subject=subject.name,
-        said=cluster.said,
-        numerator=cluster.rate_numerator,
-        denominator=cluster.rate_denominator,
-        unit=subject.unit,
-    )
+    title = f"Cluster {what}: {subject_of(cluster).name} ({cluster.account.name})"
     threshold = f"{cluster.rate_threshold:.2%}" if cluster.rate_threshold is not None else "-"
     body = (
-        f"{rate} over the last {cluster.rate_window_days} days; threshold {threshold}. "
+        f"{title_of(cluster)} over the last {cluster.rate_window_days} days; threshold {threshold}. "
         "A house indicator (cstracker's definition), not a marketplace metric."
     )
     return title, body
