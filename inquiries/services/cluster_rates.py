@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,8 +43,10 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
 )
@@ -63,8 +64,10 @@ from inquiries.models import (
     ClusterKind,
     ClusterMember,
     ClusterState,
+    Direction,
     Feedback,
     Inquiry,
+    Message,
     OrderLine,
     OrderStatus,
     Return,
@@ -77,9 +80,10 @@ from inquiries.services import cluster_base as core
 # The sources of a signal, as counted in `Cluster.signals`.
 INQUIRY, RETURN, FEEDBACK = 1, 2, 3
 SOURCE_NAMES = {INQUIRY: "inquiries", RETURN: "returns", FEEDBACK: "feedback"}
-# Texts read to say what customers say about a flagged product or carrier, per source.
+# Texts read to say what customers say about a flagged product or carrier (up to 3x this).
 SAID_TEXTS = 50
 SAID_TERMS = 2
+TEXT_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,38 +290,143 @@ class RateSweepResult:
 
 def sweep_rates(*, now: datetime | None = None) -> RateSweepResult:
     """Test every product and carrier of every account against its rate threshold; open the
-    clusters now due and recompute the active ones. Safe to run concurrently (a lock per key)."""
+    clusters now due and recompute the active ones. Safe to run concurrently (a lock per key).
+
+    Per account: the grouped counts, then the evidence of every flagged or active product and
+    route at once (members and texts: four queries for products, two for routes), then a few
+    queries per cluster written."""
     now = now or timezone.now()
     opened = refreshed = 0
     for account in Account.objects.all():
         config = RateConfig.for_account(account)
+        start = now - config.window
         active = {
             (kind, sku, signature)
             for kind, sku, signature in Cluster.objects.active()
             .filter(account=account, kind__in=RATE_CLUSTER_KINDS)
             .values_list("kind", "sku", "signature")
         }
-        for sku, rate in sku_rates(account=account, now=now, window=config.window).items():
-            target = _Target(kind=ClusterKind.SKU_RATE, sku=sku)
-            was_active = (target.kind, sku, "") in active
-            if was_active or _flagged(rate, config):
-                opened += _write(account, target, rate, config=config, now=now)
-                refreshed += 1
-                active.discard((target.kind, sku, ""))
-        for route, rate in carrier_rates(account=account, now=now, window=config.window).items():
-            target = _Target(kind=ClusterKind.CARRIER_RATE, route=route)
-            key = (target.kind, "", target.signature)
-            was_active = key in active
-            if was_active or _flagged(rate, config):
-                opened += _write(account, target, rate, config=config, now=now)
-                refreshed += 1
-                active.discard(key)
+        products = {
+            sku: rate
+            for sku, rate in sku_rates(account=account, now=now, window=config.window).items()
+            if (ClusterKind.SKU_RATE, sku, "") in active or _flagged(rate, config)
+        }
+        routes = {
+            route: rate
+            for route, rate in carrier_rates(account=account, now=now, window=config.window).items()
+            if (ClusterKind.CARRIER_RATE, "", route_signature(route)) in active or _flagged(rate, config)
+        }
+        writes = [
+            (_Target(kind=ClusterKind.SKU_RATE, sku=sku), rate, evidence)
+            for (sku, rate), evidence in zip(
+                products.items(), _product_evidence(account, list(products), start, now), strict=True
+            )
+        ] + [
+            (_Target(kind=ClusterKind.CARRIER_RATE, route=route), rate, evidence)
+            for (route, rate), evidence in zip(
+                routes.items(), _route_evidence(account, list(routes), start, now), strict=True
+            )
+        ]
+        for target, rate, evidence in writes:
+            opened += _write(account, target, rate, evidence, config=config, now=now)
+            refreshed += 1
+            active.discard((target.kind, target.sku, target.signature))
         # Active clusters with no signal and no sales left in the window: their figures go to 0.
         for kind, sku, signature in sorted(active):
             target = _Target(kind=kind, sku=sku, signature_=signature)
-            _write(account, target, Rate(), config=config, now=now)
+            _write(account, target, Rate(), Evidence(), config=config, now=now)
             refreshed += 1
     return RateSweepResult(opened=opened, refreshed=refreshed)
+
+
+@dataclass(slots=True)
+class Evidence:
+    """A product's or route's complaint inquiries in the window, and what customers wrote."""
+
+    members: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def add(self, pk: int | None, text: str) -> None:
+        if pk is not None:
+            self.members.append(pk)
+        if text and len(self.texts) < SAID_TEXTS * 3:
+            self.texts.append(text)
+
+
+def _opening_text() -> Subquery:
+    """An inquiry's subject and the start of its opening customer message."""
+    first = Message.objects.filter(
+        inquiry=OuterRef("pk"), direction=Direction.INBOUND, automatic=False
+    ).order_by("received_at", "id")
+    return Subquery(first.values("body_text")[:1])
+
+
+def _product_evidence(account: Account, skus: list[str], start: datetime, end: datetime) -> list[Evidence]:
+    """`_member_inquiries` and `_texts` for many products at once (in `skus` order)."""
+    found = {sku: Evidence() for sku in skus}
+    if not skus:
+        return []
+    complaint_topics = Topic.objects.filter(is_complaint=True).values("pk")
+    complaints = _window(
+        Inquiry.objects.filter(account=account, topic__in=complaint_topics), start, end
+    ).annotate(opening=_opening_text())
+    rows = itertools.chain(
+        complaints.filter(sku__in=skus).values_list("sku", "pk", "subject", "opening"),
+        complaints.filter(sku="", linked_order__lines__sku__in=skus).values_list(
+            "linked_order__lines__sku", "pk", "subject", "opening"
+        ),
+    )
+    for sku, pk, subject, opening in rows:
+        found[sku].add(pk, f"{subject} {(opening or '')[:TEXT_CHARS]}")
+    comments = _returns_in_window(account.pk, start, end).exclude(buyer_comment="")
+    feedback = _negative_feedback(account.pk, start, end).exclude(text="")
+    texts = itertools.chain(
+        comments.filter(sku__in=skus).values_list("sku", "buyer_comment"),
+        comments.filter(sku="", order__lines__sku__in=skus).values_list("order__lines__sku", "buyer_comment"),
+        feedback.filter(order__lines__sku__in=skus).values_list("order__lines__sku", "text"),
+    )
+    for sku, text in texts:
+        found[sku].add(None, text[:TEXT_CHARS])
+    return [found[sku] for sku in skus]
+
+
+def _route_evidence(account: Account, routes: list[Route], start: datetime, end: datetime) -> list[Evidence]:
+    """The same for carrier routes: delivery complaints and the comments of returns blaming the carrier."""
+    found = {route: Evidence() for route in routes}
+    if not routes:
+        return []
+    carriers = {carrier for carrier, _, _ in routes}
+    delivery_topics = Topic.objects.filter(is_complaint=True, health_category=Topic.HealthCategory.DELIVERY)
+    complaints = _window(
+        Inquiry.objects.filter(
+            account=account,
+            topic__in=delivery_topics.values("pk"),
+            linked_order__shipments__carrier__in=carriers,
+        ),
+        start,
+        end,
+    ).annotate(opening=_opening_text())
+    shipment = ["linked_order__shipments__carrier", "linked_order__shipments__service"]
+    for carrier, service, warehouse, pk, subject, opening in complaints.values_list(
+        *shipment, "linked_order__shipments__warehouse", "pk", "subject", "opening"
+    ):
+        if (carrier, service, warehouse) in found:
+            found[(carrier, service, warehouse)].add(pk, f"{subject} {(opening or '')[:TEXT_CHARS]}")
+    comments = (
+        _returns_in_window(account.pk, start, end)
+        .exclude(buyer_comment="")
+        .filter(order__shipments__carrier__in=carriers)
+        .values_list(
+            "order__shipments__carrier",
+            "order__shipments__service",
+            "order__shipments__warehouse",
+            "buyer_comment",
+        )
+    )
+    for carrier, service, warehouse, text in comments:
+        if (carrier, service, warehouse) in found:
+            found[(carrier, service, warehouse)].add(None, text[:TEXT_CHARS])
+    return [found[route] for route in routes]
 
 
 def _flagged(rate: Rate, config: RateConfig) -> bool:
@@ -347,10 +456,11 @@ class _Target:
         return {"account_id": account_id, "kind": self.kind, "sku": self.sku, "signature": self.signature}
 
 
-def _write(account: Account, target: _Target, rate: Rate, *, config: RateConfig, now: datetime) -> int:
+def _write(
+    account: Account, target: _Target, rate: Rate, evidence: Evidence, *, config: RateConfig, now: datetime
+) -> int:
     """Open or refresh one rate cluster; returns 1 if it was opened."""
     events = core.Events()
-    start = now - config.window
     with transaction.atomic():
         core.lock_key(core.Key(account.pk, 0, target.sku, target.kind, target.signature))
         cluster = (
@@ -372,11 +482,12 @@ def _write(account: Account, target: _Target, rate: Rate, *, config: RateConfig,
                 first_seen=now,
                 last_seen=now,
             )
-        members = _member_inquiries(account, cluster, start, now)
-        core.add_members(cluster, Inquiry.objects.filter(pk__in=members.values("pk")))
+        if evidence.members:
+            core.add_members(cluster, Inquiry.objects.filter(pk__in=evidence.members))
         before = cluster.severity
         _set_figures(cluster, rate, config=config, now=now)
-        cluster.said = ", ".join(top_terms(_texts(account, cluster, start, now), count=SAID_TERMS))
+        if evidence.texts:  # a window with no words keeps what customers said before
+            cluster.said = ", ".join(top_terms(evidence.texts, count=SAID_TERMS))
         cluster.save()
         if created:
             events.add(
@@ -390,23 +501,6 @@ def _write(account: Account, target: _Target, rate: Rate, *, config: RateConfig,
             events.add(cluster, ClusterEventKind.ESCALATED, now, {**change, **_rate_facts(cluster)})
         events.queue()
     return int(created)
-
-
-def _member_inquiries(
-    account: Account, cluster: Cluster, start: datetime, end: datetime
-) -> QuerySet[Inquiry]:
-    """The complaint inquiries of the window behind a rate cluster's numerator."""
-    if cluster.kind == ClusterKind.SKU_RATE:
-        about = Q(sku=cluster.sku) | Q(sku="", linked_order__lines__sku=cluster.sku)
-        topics = Topic.objects.filter(is_complaint=True)
-    else:
-        about = Q(
-            linked_order__shipments__carrier=cluster.carrier,
-            linked_order__shipments__service=cluster.service,
-            linked_order__shipments__warehouse=cluster.warehouse,
-        )
-        topics = Topic.objects.filter(is_complaint=True, health_category=Topic.HealthCategory.DELIVERY)
-    return _window(Inquiry.objects.filter(account=account, topic__in=topics), start, end).filter(about)
 
 
 def _set_figures(cluster: Cluster, rate: Rate, *, config: RateConfig, now: datetime) -> None:
@@ -436,33 +530,6 @@ def _set_figures(cluster: Cluster, rate: Rate, *, config: RateConfig, now: datet
     cluster.signals = {name: rate.signals.get(name, 0) for name in SOURCE_NAMES.values()}
     cluster.severity = core.SEVERITY_BY_NAME[result.severity]
     cluster.updated_at = now
-
-
-def _texts(account: Account, cluster: Cluster, start: datetime, end: datetime) -> list[str]:
-    """What customers wrote: member complaints, return comments and negative feedback texts."""
-    members = ClusterMember.objects.filter(cluster=cluster).order_by("-opened_at")[:SAID_TEXTS]
-    texts = [
-        f"{subject or ''} {body or ''}"
-        for subject, body in members.values_list("inquiry__subject", "message__body_text")
-    ]
-    if cluster.kind == ClusterKind.SKU_RATE:
-        returns = _returns_in_window(account.pk, start, end).filter(
-            Q(sku=cluster.sku) | Q(sku="", order__lines__sku=cluster.sku)
-        )
-        feedback = _negative_feedback(account.pk, start, end).filter(order__lines__sku=cluster.sku)
-        texts += _nonempty(feedback.values_list("text", flat=True)[:SAID_TEXTS])
-    else:
-        returns = _returns_in_window(account.pk, start, end).filter(
-            order__shipments__carrier=cluster.carrier,
-            order__shipments__service=cluster.service,
-            order__shipments__warehouse=cluster.warehouse,
-        )
-    texts += _nonempty(returns.exclude(buyer_comment="").values_list("buyer_comment", flat=True)[:SAID_TEXTS])
-    return texts
-
-
-def _nonempty(values: Iterable[str]) -> list[str]:
-    return [value for value in values if value]
 
 
 def _rate_facts(cluster: Cluster) -> dict[str, object]:
