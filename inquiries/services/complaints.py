@@ -602,12 +602,16 @@ def sweep_clusters(
     1. Members an agent re-tagged to another topic (or SKU) leave their cluster.
     2. Complaints re-tagged *into* a complaint topic within `lookback` get the update
        they missed at ingestion.
+    2b. Every product's and carrier route's complaint rate is tested against the account's
+       threshold, opening and refreshing the rate clusters (`cluster_rates.sweep_rates`), and
+       active clusters sharing complaints are merged into one incident
+       (`cluster_rates.merge_incidents`).
     3. Every (account, topic, SKU) with enough complaints in the window is tested again,
        so a burst missed by a lost task still opens, and active bursts gain any missing
        window complaints.
     4. Every active cluster's figures are recomputed as of `now` (the window moves on).
 
-    Steps 0-2 are bounded and run when a sweep starts. Steps 3 and 4 go one key, then one
+    Steps 0-2b are bounded and run when a sweep starts. Steps 3 and 4 go one key, then one
     cluster, at a time, in order, from the cursor on `ClusterSweepState`: with
     `budget_seconds` the call stops once the budget is spent (after one unit at least, so a
     continuation always moves on) and returns `done=False`; the caller continues later
