@@ -56,6 +56,7 @@ from django.db.models import (
 from django.db.models.functions import Left
 
 from inquiries import display
+from inquiries.complaints.rates import title_of
 from inquiries.health.presets import DEFAULT_PRESETS
 from inquiries.health.scoring import (
     ClusterRef,
@@ -593,6 +594,7 @@ def _clusters(account_id: int, as_of: datetime) -> tuple[ClusterRef, ...]:
 
 def cluster_ref(cluster: Cluster) -> ClusterRef:
     return ClusterRef(
+        subject=title_of(cluster) if cluster.is_rate else "",
         cluster_id=cluster.pk,
         topic_key=cluster.topic.key if cluster.topic else "",
         topic_name=cluster.topic.name if cluster.topic else "",

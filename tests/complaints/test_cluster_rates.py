@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from inquiries import models as m
 from inquiries.complaints.rates import is_carrier_return, is_complaint_return, rate_test, rate_title
+from inquiries.health.metrics import account_health
 from inquiries.services import cluster_rates, complaints, notifications
 from tests.complaints.helpers import QUALITY_TEXT, T0, ingest
 
@@ -297,6 +298,18 @@ def test_managers_are_told_the_rate_and_that_it_is_a_house_indicator(channel, to
         "SKU MUG-12: arrived, broken (14 of 230 units, 6.1%) over the last 30 days; threshold 5.00%. "
         "A house indicator (cstracker's definition), not a marketplace metric."
     )
+
+
+def test_the_health_page_names_a_rate_cluster_by_its_product_and_rate_not_a_topic(channel, topics):
+    steady_bad_product(channel, topics)
+    complaints.sweep_clusters(now=NOW)
+
+    open_clusters = account_health(channel.account, NOW).metric("open_clusters")
+
+    assert open_clusters is not None
+    assert [c.title for c in open_clusters.clusters] == [
+        "SKU MUG-12: arrived, broken (14 of 230 units, 6.1%)"
+    ]
 
 
 def test_one_complaint_on_two_units_opens_nothing_and_the_floor_is_per_account(channel, topics):
