@@ -548,17 +548,20 @@ def _rate_facts(cluster: Cluster) -> dict[str, object]:
 PRIMARY_RANK: dict[str, int] = {ClusterKind.SKU_RATE: 0, ClusterKind.BURST: 1, ClusterKind.CARRIER_RATE: 2}
 
 
-def merge_incidents(*, now: datetime | None = None) -> int:
+def merge_incidents(*, now: datetime | None = None, clusters: list[int] | None = None) -> int:
     """Merge active clusters that share member complaints into one incident; returns how many
     were merged. A near-identical-text cluster joins the product's or carrier's cluster it shares
     a complaint with, and a burst joins the same product's rate cluster. The merged cluster keeps
     its members and history; lists show only the cluster it is merged into, which names the
     product or carrier, and resolving that one resolves it too. One query finds the complaints
-    in more than one cluster (few), whatever the number of members."""
+    in more than one cluster (few), whatever the number of members. With `clusters`, only those
+    clusters are looked at (the ones a new complaint just joined)."""
     now = now or timezone.now()
     live = ClusterMember.objects.filter(
         cluster__state__in=ACTIVE_CLUSTER_STATES, cluster__merged_into__isnull=True
     ).order_by()
+    if clusters is not None:
+        live = live.filter(cluster_id__in=clusters)
     shared = live.values("inquiry_id").annotate(clusters=Count("cluster_id")).filter(clusters__gt=1)
     by_inquiry: dict[int, list[tuple[int, str, str, int]]] = {}
     for inquiry_id, pk, kind, sku, account_id in live.filter(
@@ -566,13 +569,13 @@ def merge_incidents(*, now: datetime | None = None) -> int:
     ).values_list("inquiry_id", "cluster_id", "cluster__kind", "cluster__sku", "cluster__account_id"):
         by_inquiry.setdefault(inquiry_id, []).append((pk, kind, sku, account_id))
     into: dict[int, tuple[int, int]] = {}  # merged cluster -> (rank, primary)
-    for clusters in by_inquiry.values():
+    for sharing in by_inquiry.values():
         for (pk, kind, sku, account_id), (
             other,
             other_kind,
             other_sku,
             other_account,
-        ) in itertools.permutations(clusters, 2):
+        ) in itertools.permutations(sharing, 2):
             if other_kind not in PRIMARY_RANK or account_id != other_account:
                 continue
             joins = kind == ClusterKind.NEAR_DUPLICATE or (

@@ -167,6 +167,11 @@ def update_clusters_for_inquiry(
         cluster = _update_text(inquiry, message, config)
         if cluster is not None:
             touched.append(cluster.pk)
+    if len(touched) > 1:
+        # A burst and a text cluster sharing this complaint are one incident from now on. Both
+        # rows are locked by this transaction already (their updates above), so merging them
+        # takes no lock another worker could hold in the opposite order.
+        cluster_rates.merge_incidents(clusters=touched, now=inquiry.opened_at)
     return touched
 
 

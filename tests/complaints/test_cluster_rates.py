@@ -397,9 +397,11 @@ def test_a_burst_and_a_text_cluster_sharing_complaints_are_one_incident(channel,
     kinds = set(m.Cluster.objects.values_list("kind", flat=True))
     assert kinds == {m.ClusterKind.BURST, m.ClusterKind.NEAR_DUPLICATE}
 
+    # Merged as the complaint that put them both on one complaint arrived; the sweep keeps it so.
+    product = m.Cluster.objects.get(kind=m.ClusterKind.BURST)
+    assert m.Cluster.objects.get(kind=m.ClusterKind.NEAR_DUPLICATE).merged_into == product
     complaints.sweep_clusters(now=T0 + timedelta(days=1))
 
-    product = m.Cluster.objects.get(kind=m.ClusterKind.BURST)
     text = m.Cluster.objects.get(kind=m.ClusterKind.NEAR_DUPLICATE)
     assert text.merged_into == product
     assert text.events.filter(kind=m.ClusterEventKind.MERGED).exists()
