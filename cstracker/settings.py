@@ -414,13 +414,25 @@ CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES = env_int("CSTRACKER_TOPIC_MIN_TRAINING_SAM
 # Learning from the seller (services/topic_training.py): an account's model is retrained once it
 # has this many labelled inquiries (above) in at least this many topics.
 CSTRACKER_TOPIC_MIN_LABEL_TOPICS = env_int("CSTRACKER_TOPIC_MIN_LABEL_TOPICS", 2)
-for _name in ("CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT", "CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT"):
+# Rate clusters (issue 21, point 5): complaints per unit sold of a product, delivery complaints
+# per shipment of a carrier, over this window; at or above the percentage, once the product or
+# carrier has the minimum units (shipments) in the window. Each account may set its own.
+CSTRACKER_CLUSTER_RATE_WINDOW_DAYS = env_int("CSTRACKER_CLUSTER_RATE_WINDOW_DAYS", 30)
+CSTRACKER_CLUSTER_RATE_PERCENT = env_int("CSTRACKER_CLUSTER_RATE_PERCENT", 5)
+CSTRACKER_CLUSTER_RATE_MIN_UNITS = env_int("CSTRACKER_CLUSTER_RATE_MIN_UNITS", 50)
+for _name in (
+    "CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT",
+    "CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT",
+    "CSTRACKER_CLUSTER_RATE_PERCENT",
+):
     if not 1 <= globals()[_name] <= 100:
         raise ValueError(f"{_name} must be a whole percentage between 1 and 100")
 for _name in (
     "CSTRACKER_CLUSTER_WINDOW_DAYS",
     "CSTRACKER_CLUSTER_BASELINE_DAYS",
     "CSTRACKER_CLUSTER_MIN_COMPLAINTS",
+    "CSTRACKER_CLUSTER_RATE_WINDOW_DAYS",
+    "CSTRACKER_CLUSTER_RATE_MIN_UNITS",
 ):
     if globals()[_name] < 1:
         raise ValueError(f"{_name} must be at least 1")

@@ -35,6 +35,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from inquiries import scoping
+from inquiries.complaints.rates import title_of
 from inquiries.complaints.titles import ClusterText, cluster_title
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
@@ -562,7 +563,7 @@ def with_titles(clusters: list[Cluster]) -> list[Cluster]:
     if not clusters:
         return clusters
     rows = (
-        ClusterMember.objects.filter(cluster__in=[cluster.pk for cluster in clusters])
+        ClusterMember.objects.filter(cluster__in=[cluster.pk for cluster in clusters if not cluster.is_rate])
         .annotate(
             rank=Window(RowNumber(), partition_by=[F("cluster_id")], order_by=[F("opened_at"), F("id")]),
             text=Concat(
@@ -578,7 +579,14 @@ def with_titles(clusters: list[Cluster]) -> list[Cluster]:
     for cluster_id, text, sku in rows:
         texts.setdefault(cluster_id, []).append(ClusterText(text=text, sku=sku))
     for cluster in clusters:
-        cluster.title = cluster_title(kind=cluster.kind, sku=cluster.sku, members=texts.get(cluster.pk, []))
+        if cluster.is_rate:
+            # A rate cluster names what it measures, what customers say (stored by the sweep,
+            # from returns and feedback too) and its figures.
+            cluster.title = title_of(cluster)
+        else:
+            cluster.title = cluster_title(
+                kind=cluster.kind, sku=cluster.sku, members=texts.get(cluster.pk, [])
+            )
     return clusters
 
 
@@ -608,8 +616,17 @@ def filter_clusters(queryset: QuerySet[Cluster], filters: ClusterFilters) -> Que
     if filters.sku.strip():
         conditions &= Q(sku__iexact=filters.sku.strip())
     # Worst first: active before resolved, then severity, then the latest activity.
+    # One incident, one row: a cluster merged into another is listed there.
+    conditions &= Q(merged_into__isnull=True)
     active_first = Case(When(state__in=ACTIVE_CLUSTER_STATES, then=Value(0)), default=Value(1))
     return queryset.filter(conditions).order_by(active_first, "-severity", "-last_seen", "-id")
+
+
+def merged_clusters(cluster: Cluster) -> list[Cluster]:
+    """The clusters merged into `cluster` (the same incident), with their titles."""
+    return with_titles(
+        list(Cluster.objects.filter(merged_into=cluster).select_related("topic").order_by("id"))
+    )
 
 
 def get_cluster_for_user(user: AbstractBaseUser, pk: int) -> Cluster:

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inquiries import selectors
 from inquiries.complaints.charts import daily_bar_chart, fill_days
+from inquiries.complaints.rates import subject_of
 from inquiries.models import Account, Cluster, ClusterKind, ClusterState
 from inquiries.services import complaints
 from inquiries.services.errors import DomainError
@@ -123,6 +124,8 @@ def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form
         "cluster": cluster,
         "recent_count": selectors.recent_member_count(cluster, timezone.now()),
         "members": selectors.cluster_members(cluster)[:200],
+        "merged": selectors.merged_clusters(cluster),
+        "rate_unit": subject_of(cluster).unit if cluster.is_rate else "",
         "events": selectors.cluster_events(cluster),
         "days": days,
         "chart": _chart(cluster, days),
@@ -154,7 +157,13 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
     highlight = (
         days[-window_days][0] if cluster.kind == ClusterKind.BURST and len(days) >= window_days else None
     )
-    what = f"SKU {cluster.sku}" if cluster.kind == ClusterKind.BURST else "this text cluster"
+    what = (
+        f"SKU {cluster.sku}"
+        if cluster.kind == ClusterKind.BURST
+        else subject_of(cluster).name
+        if cluster.is_rate
+        else "this text cluster"
+    )
     total = sum(count for _, count in days)
     description = f"{total} complaints about {what} over {len(days)} days" + (
         f"; the last {window_days} days, the test window, are drawn darker." if highlight else "."

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from inquiries import selectors
 from inquiries.api.parsers import API_PARSERS
+from inquiries.complaints.rates import subject_of
 from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
 from inquiries.services import complaints
 
@@ -39,6 +40,10 @@ class ClusterSerializer(serializers.ModelSerializer):
     severity = serializers.CharField(source="get_severity_display", read_only=True)
     severity_level = serializers.IntegerField(source="severity", read_only=True)
     owner = serializers.CharField(source="owner.get_username", read_only=True, default=None)
+    rate = serializers.SerializerMethodField(
+        help_text="Rate clusters only (null otherwise): the complaint rate with its definition. A house "
+        "indicator, ours, never a marketplace metric."
+    )
 
     class Meta:
         model = Cluster
@@ -61,6 +66,12 @@ class ClusterSerializer(serializers.ModelSerializer):
             "severity",
             "severity_level",
             "growth",
+            "carrier",
+            "service",
+            "warehouse",
+            "said",
+            "rate",
+            "merged_into",
             "root_cause",
             "corrective_action",
             "preventive_measure",
@@ -71,6 +82,33 @@ class ClusterSerializer(serializers.ModelSerializer):
             "resolved_at",
         ]
         read_only_fields = fields
+
+    def get_rate(self, cluster: Cluster) -> dict[str, object] | None:
+        if not cluster.is_rate:
+            return None
+        unit = subject_of(cluster).unit
+        return {
+            "numerator": cluster.rate_numerator,
+            "denominator": cluster.rate_denominator,
+            "value": cluster.rate,
+            "threshold": cluster.rate_threshold,
+            "window_days": cluster.rate_window_days,
+            "unit": unit,
+            "signals": cluster.signals,
+            "indicator": "house",
+            "definition": RATE_DEFINITIONS[cluster.kind].format(days=cluster.rate_window_days),
+        }
+
+
+RATE_DEFINITIONS = {
+    ClusterKind.SKU_RATE: "Orders with a complaint message, a complaint return or negative feedback about the "
+    "SKU in the last {days} days (an order counts once; a complaint with the SKU and no order counts alone), "
+    "over units sold of the SKU in orders purchased in those days, cancelled orders left out. cstracker's "
+    "definition, not a marketplace's.",
+    ClusterKind.CARRIER_RATE: "Orders with a delivery complaint message or a return blaming the carrier in the "
+    "last {days} days, per carrier, service and warehouse of their shipments, over the shipments of that "
+    "carrier, service and warehouse shipped in those days. cstracker's definition, not a marketplace's.",
+}
 
 
 class ClusterEventSerializer(serializers.ModelSerializer):
@@ -163,7 +201,8 @@ class ClusterListView(generics.ListAPIView):
     pagination_class = LatestFirst
 
     def get_queryset(self) -> QuerySet[Cluster]:
-        return selectors.clusters_for(self.request.user)
+        # One incident, one row: a cluster merged into another is listed there (and readable by id).
+        return selectors.clusters_for(self.request.user).filter(merged_into__isnull=True)
 
 
 class ClusterDetailView(generics.RetrieveAPIView):

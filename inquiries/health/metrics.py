@@ -56,6 +56,7 @@ from django.db.models import (
 from django.db.models.functions import Left
 
 from inquiries import display
+from inquiries.complaints.rates import title_of
 from inquiries.health.presets import DEFAULT_PRESETS
 from inquiries.health.scoring import (
     ClusterRef,
@@ -582,7 +583,8 @@ def _orders(account: Account, start: datetime, as_of: datetime) -> int | None:
 def _clusters(account_id: int, as_of: datetime) -> tuple[ClusterRef, ...]:
     """Clusters open at `as_of`: seen by then and not resolved by then (severity as it is now)."""
     clusters = (
-        Cluster.objects.filter(account_id=account_id, first_seen__lte=as_of)
+        # One incident counts once: a cluster merged into another is part of that one.
+        Cluster.objects.filter(account_id=account_id, first_seen__lte=as_of, merged_into__isnull=True)
         .filter(Q(state__in=ACTIVE_CLUSTER_STATES) | Q(resolved_at__gt=as_of))
         .select_related("topic")
         .order_by("-severity", "first_seen", "pk")
@@ -592,6 +594,7 @@ def _clusters(account_id: int, as_of: datetime) -> tuple[ClusterRef, ...]:
 
 def cluster_ref(cluster: Cluster) -> ClusterRef:
     return ClusterRef(
+        subject=title_of(cluster) if cluster.is_rate else "",
         cluster_id=cluster.pk,
         topic_key=cluster.topic.key if cluster.topic else "",
         topic_name=cluster.topic.name if cluster.topic else "",

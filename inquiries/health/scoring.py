@@ -144,9 +144,13 @@ class ClusterRef:
     root_cause: str = ""
     corrective_action: str = ""
     preventive_measure: str = ""
+    # A rate cluster's own title (product or route, what customers say, the rate); it has no topic.
+    subject: str = ""
 
     @property
     def title(self) -> str:
+        if self.subject:
+            return self.subject
         what = f"SKU {self.sku}" if self.sku else "near-identical texts"
         return f"{self.topic_name or 'No topic'}: {what}"
 

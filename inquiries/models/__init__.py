@@ -19,6 +19,7 @@ from inquiries.models.choices import (
 from inquiries.models.clocks import ACTIVE_CLOCK_STATES, Clock, ClockKind, ClockState
 from inquiries.models.complaints import (
     ACTIVE_CLUSTER_STATES,
+    RATE_CLUSTER_KINDS,
     Cluster,
     ClusterEvent,
     ClusterEventKind,
@@ -74,6 +75,7 @@ __all__ = [
     "ACTIVE_CLUSTER_STATES",
     "OPEN_STATUSES",
     "PRIORITY_RANK",
+    "RATE_CLUSTER_KINDS",
     "Account",
     "AssignmentMode",
     "Attachment",

@@ -128,6 +128,13 @@ class TopicLabel(models.Model):
 class ClusterKind(models.TextChoices):
     BURST = "burst", _("Burst about one product")
     NEAR_DUPLICATE = "near_duplicate", _("Near-identical texts")
+    SKU_RATE = "sku_rate", _("Complaint rate of one product")
+    CARRIER_RATE = "carrier_rate", _("Delivery complaint rate of one carrier")
+
+
+# Clusters judged on an absolute rate (complaints per units sold, per shipment) by the sweep,
+# rather than complaint by complaint (`inquiries.services.cluster_rates`).
+RATE_CLUSTER_KINDS = (ClusterKind.SKU_RATE, ClusterKind.CARRIER_RATE)
 
 
 class ClusterState(models.TextChoices):
@@ -194,6 +201,59 @@ class Cluster(models.Model):
     growth = models.PositiveIntegerField(
         default=0, help_text="Members opened in the 24 hours before the last update."
     )
+    carrier = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The carrier of a carrier-rate cluster, as the shipments name it.",
+    )
+    service = models.CharField(max_length=100, blank=True, help_text="Its service (carrier-rate clusters).")
+    warehouse = models.CharField(
+        max_length=32, blank=True, help_text="The warehouse the shipments left from (carrier-rate clusters)."
+    )
+    rate_numerator = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rate clusters: orders with a complaint signal in the rate window (an inquiry, a "
+        "complaint return, negative feedback; an order counts once), plus complaints naming the SKU "
+        "without an order.",
+    )
+    rate_denominator = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rate clusters: units sold of the SKU (orders purchased in the window, cancelled "
+        "ones left out), or shipments of the carrier, service and warehouse shipped in the window.",
+    )
+    rate_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Rate clusters: the house threshold the rate was tested against (0.05 = 5%).",
+    )
+    rate_window_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rate clusters: the window the rate counts, in days up to the last update.",
+    )
+    signals = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Rate clusters: the signals behind the numerator by source "
+        "(inquiries, returns, feedback), before an order's signals are counted once.",
+    )
+    said = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Rate clusters: what customers say, the words found in most of the complaints, "
+        "return comments and negative feedback behind it.",
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged",
+        help_text="The cluster this one is part of: a near-identical-text cluster sharing complaints with a "
+        "product's or carrier's cluster is the same incident, shown and handled there.",
+    )
     root_cause = models.TextField(blank=True)
     corrective_action = models.TextField(blank=True)
     preventive_measure = models.TextField(blank=True)
@@ -237,6 +297,26 @@ class Cluster(models.Model):
     def is_active(self) -> bool:
         return self.state in ACTIVE_CLUSTER_STATES
 
+    @property
+    def is_rate(self) -> bool:
+        return self.kind in RATE_CLUSTER_KINDS
+
+    @property
+    def rate(self) -> float | None:
+        """Numerator over denominator, or None without a denominator ("no data")."""
+        if not self.rate_denominator or self.rate_numerator is None:
+            return None
+        return self.rate_numerator / self.rate_denominator
+
+    @property
+    def rate_percent(self) -> float | None:
+        rate = self.rate
+        return None if rate is None else rate * 100
+
+    @property
+    def threshold_percent(self) -> float | None:
+        return None if self.rate_threshold is None else self.rate_threshold * 100
+
 
 class ClusterMember(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="members")
@@ -270,6 +350,7 @@ class ClusterEventKind(models.TextChoices):
     ACTION_TAKEN = "action_taken", _("Corrective action recorded")
     RESOLVED = "resolved", _("Resolved")
     MEMBERS_REMOVED = "members_removed", _("Re-tagged members removed")
+    MERGED = "merged", _("Merged: the same incident as another cluster")
 
 
 class ClusterEvent(models.Model):

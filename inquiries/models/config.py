@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
@@ -137,6 +139,23 @@ class Account(models.Model):
         blank=True,
         help_text="The first day (in the account's time zone) of the history this account keeps: messages "
         "received earlier are refused as typos. Empty: 2000-01-01.",
+    )
+    cluster_rate_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
+        help_text="A product (complaints per unit sold) or a carrier (delivery complaints per shipment) at or "
+        "above this percentage opens a rate cluster, a house indicator. Empty: "
+        "CSTRACKER_CLUSTER_RATE_PERCENT (5).",
+    )
+    cluster_rate_min_units = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Units sold (or shipments) a product (or carrier) needs in the window before its rate is "
+        "judged, so 1 complaint on 2 units opens nothing. Empty: CSTRACKER_CLUSTER_RATE_MIN_UNITS (50).",
     )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
 

@@ -30,7 +30,6 @@ Every transition writes a `ClusterEvent` in the same transaction and queues
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,16 +37,16 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone, translation
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from inquiries.complaints.clusters import TextItem, burst_test, similar_to
 from inquiries.complaints.fingerprints import estimated_jaccard, fingerprint, screening_bound
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
+    RATE_CLUSTER_KINDS,
     Account,
     Cluster,
-    ClusterEvent,
     ClusterEventKind,
     ClusterKind,
     ClusterMember,
@@ -62,24 +61,23 @@ from inquiries.models import (
     Severity,
     Topic,
 )
+from inquiries.services import cluster_rates
+from inquiries.services.cluster_base import (
+    SEVERITY_BY_NAME,
+    Events,
+    Key,
+    add_member,
+    add_members,
+    fact,
+    lock_key,
+    summary,
+)
 from inquiries.services.errors import Conflict, DomainError
-from inquiries.services.queue import enqueue_after_commit
 
 ALPHA = 0.01  # the issue's significance level for a burst
 GROWTH_PERIOD = timedelta(hours=24)
 # Look-alikes confirmed with the exact (TF-IDF) measure per complaint, most alike first.
 CONFIRM_AT_MOST = 5
-SEVERITY_BY_NAME = {
-    "none": Severity.LOW,
-    "low": Severity.LOW,
-    "medium": Severity.MEDIUM,
-    "high": Severity.HIGH,
-    "critical": Severity.CRITICAL,
-}
-
-
-# pg_advisory_xact_lock's first key: the burst clusters' own space of locks.
-BURST_LOCK_SPACE = 0x43534231  # "CSB1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,48 +97,6 @@ class Config:
             similarity=settings.CSTRACKER_CLUSTER_TEXT_SIMILARITY_PERCENT / 100,
             candidates=settings.CSTRACKER_CLUSTER_TEXT_CANDIDATES,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """What identifies an active cluster (the partial unique constraint's columns)."""
-
-    account_id: int
-    topic_id: int
-    sku: str
-    kind: str
-    signature: str = ""
-
-    def filter(self) -> dict[str, object]:
-        return {
-            "account_id": self.account_id,
-            "topic_id": self.topic_id,
-            "sku": self.sku,
-            "kind": self.kind,
-            "signature": self.signature,
-        }
-
-
-class _Events:
-    """Cluster events of one transaction, queued for notification once it commits."""
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-
-    def add(
-        self,
-        cluster: Cluster,
-        kind: str,
-        at: datetime,
-        data: dict[str, object],
-        actor: AbstractBaseUser | None = None,
-    ) -> None:
-        event = ClusterEvent.objects.create(cluster=cluster, kind=kind, at=at, actor=actor, data=data)
-        self.ids.append(event.pk)
-
-    def queue(self) -> None:
-        if self.ids:
-            enqueue_after_commit("notify_cluster_events", list(self.ids))
 
 
 # --- the per-complaint update -----------------------------------------------------------------
@@ -211,6 +167,11 @@ def update_clusters_for_inquiry(
         cluster = _update_text(inquiry, message, config)
         if cluster is not None:
             touched.append(cluster.pk)
+    if len(touched) > 1:
+        # A burst and a text cluster sharing this complaint are one incident from now on. Both
+        # rows are locked by this transaction already (their updates above), so merging them
+        # takes no lock another worker could hold in the opposite order.
+        cluster_rates.merge_incidents(clusters=touched, now=inquiry.opened_at)
     return touched
 
 
@@ -316,12 +277,12 @@ def _update_burst(
     With `joining=None` (the sweep) every complaint of the window is added instead.
     The usual case, a quiet product, costs a lock and two reads.
     """
-    events = _Events()
+    events = Events()
     with transaction.atomic():
         # One worker per key from the test on: a complaint judged "quiet" while another worker
         # is opening the key's cluster (whose window read could not see this complaint yet)
         # would otherwise belong to no cluster until the next cluster sweep.
-        _lock_key(key)
+        lock_key(key)
         stats = None
         since = _window_start(key, at=at, config=config)
         if since is not None:  # no active cluster: test the product
@@ -347,9 +308,9 @@ def _update_burst(
             # workers) was judged quiet alone, and belongs to the cluster as it would have
             # joined it live; back-filled history far later than the burst does not.
             window = _complaints(key).filter(opened_at__gt=start, opened_at__lte=at + config.window)
-            _add_members(cluster, window)
+            add_members(cluster, window)
         if joining is not None:
-            _add_member(cluster, joining, message_id)
+            add_member(cluster, joining, message_id)
         # A new complaint is judged as of the latest member's time; the sweep as of now.
         _refresh(
             cluster,
@@ -360,21 +321,9 @@ def _update_burst(
             at=max(at, cluster.last_seen) if joining is not None else at,
         )
         if created:
-            events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
+            events.add(cluster, ClusterEventKind.OPENED, at, summary(cluster))
         events.queue()
     return cluster
-
-
-def _lock_key(key: Key) -> None:
-    """A transaction-scoped lock on a cluster key (PostgreSQL; SQLite serialises writers anyway).
-
-    Keys hash to 32 bits: two keys that collide just wait for each other.
-    """
-    if connection.vendor != "postgresql":
-        return
-    digest = zlib.crc32(f"{key.account_id}|{key.topic_id}|{key.sku}|{key.kind}|{key.signature}".encode())
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BURST_LOCK_SPACE, digest - 2**31])
 
 
 def _window_start(key: Key, *, at: datetime, config: Config) -> datetime | None:
@@ -402,50 +351,11 @@ def _get_or_create(key: Key, at: datetime) -> tuple[Cluster, bool]:
         return Cluster.objects.select_for_update().get(**key.filter(), state__in=ACTIVE_CLUSTER_STATES), False
 
 
-def _add_member(cluster: Cluster, inquiry: Inquiry, message_id: int | None) -> None:
-    ClusterMember.objects.bulk_create(
-        [ClusterMember(cluster=cluster, inquiry=inquiry, message_id=message_id, opened_at=inquiry.opened_at)],
-        ignore_conflicts=True,
-    )
-
-
-def _add_members(cluster: Cluster, inquiries: QuerySet[Inquiry]) -> None:
-    first_message = Message.objects.filter(
-        inquiry=OuterRef("pk"), direction=Direction.INBOUND, automatic=False
-    ).order_by("received_at", "id")
-    rows = inquiries.annotate(first_message=Subquery(first_message.values("pk")[:1])).values_list(
-        "pk", "opened_at", "first_message"
-    )
-    ClusterMember.objects.bulk_create(
-        [
-            ClusterMember(cluster=cluster, inquiry_id=pk, message_id=message_id, opened_at=opened_at)
-            for pk, opened_at, message_id in rows
-        ],
-        ignore_conflicts=True,
-    )
-
-
-def _fact(label: object) -> str:
-    """A choice's label as stored in an event's facts: in English (the msgid), whatever language
-    the request that recorded it speaks."""
-    with translation.override(None):
-        return str(label)
-
-
-def _summary(cluster: Cluster) -> dict[str, object]:
-    return {
-        "kind": cluster.kind,
-        "sku": cluster.sku,
-        "members": cluster.member_count,
-        "severity": _fact(Severity(cluster.severity).label),
-    }
-
-
 def _refresh(
     cluster: Cluster,
     *,
     config: Config,
-    events: _Events,
+    events: Events,
     at: datetime,
     created: bool = False,
     stats: BurstStats | None = None,
@@ -503,7 +413,7 @@ def _refresh(
         ]
     )
     if not created and cluster.severity > before:
-        change = {"from": _fact(Severity(before).label), "to": _fact(cluster.get_severity_display())}
+        change = {"from": fact(Severity(before).label), "to": fact(cluster.get_severity_display())}
         events.add(cluster, ClusterEventKind.ESCALATED, at, change)
 
 
@@ -617,7 +527,7 @@ def _update_text_locked(inquiry: Inquiry, message: Message, config: Config) -> C
     hits = [pk for pk, _ in similar_to(text, items, config.similarity)]
     if not hits:
         return None
-    events = _Events()
+    events = Events()
     in_text_cluster = ClusterMember.objects.filter(
         inquiry=inquiry,
         cluster__kind=ClusterKind.NEAR_DUPLICATE,
@@ -647,11 +557,11 @@ def _update_text_locked(inquiry: Inquiry, message: Message, config: Config) -> C
             first_seen=at,
             last_seen=at,
         )
-        _add_members(cluster, Inquiry.objects.filter(pk__in=hits))
-    _add_member(cluster, inquiry, message.pk)
+        add_members(cluster, Inquiry.objects.filter(pk__in=hits))
+    add_member(cluster, inquiry, message.pk)
     _refresh(cluster, config=config, events=events, created=created, at=max(at, cluster.last_seen))
     if created:
-        events.add(cluster, ClusterEventKind.OPENED, at, _summary(cluster))
+        events.add(cluster, ClusterEventKind.OPENED, at, summary(cluster))
     events.queue()
     return cluster
 
@@ -697,12 +607,16 @@ def sweep_clusters(
     1. Members an agent re-tagged to another topic (or SKU) leave their cluster.
     2. Complaints re-tagged *into* a complaint topic within `lookback` get the update
        they missed at ingestion.
+    2b. Every product's and carrier route's complaint rate is tested against the account's
+       threshold, opening and refreshing the rate clusters (`cluster_rates.sweep_rates`), and
+       active clusters sharing complaints are merged into one incident
+       (`cluster_rates.merge_incidents`).
     3. Every (account, topic, SKU) with enough complaints in the window is tested again,
        so a burst missed by a lost task still opens, and active bursts gain any missing
        window complaints.
     4. Every active cluster's figures are recomputed as of `now` (the window moves on).
 
-    Steps 0-2 are bounded and run when a sweep starts. Steps 3 and 4 go one key, then one
+    Steps 0-2b are bounded and run when a sweep starts. Steps 3 and 4 go one key, then one
     cluster, at a time, in order, from the cursor on `ClusterSweepState`: with
     `budget_seconds` the call stops once the budget is spent (after one unit at least, so a
     continuation always moves on) and returns `done=False`; the caller continues later
@@ -715,10 +629,13 @@ def sweep_clusters(
     Phase = ClusterSweepState.Phase
     state, _ = ClusterSweepState.objects.get_or_create(pk=1)
     removed = retagged = 0
+    rates = cluster_rates.RateSweepResult()
     if state.phase == Phase.IDLE:
         fingerprint_window(now=now, config=config)
         removed = _remove_retagged_members(now=now, config=config)
         retagged = _update_retagged(now=now, lookback=lookback, config=config)
+        rates = cluster_rates.sweep_rates(now=now)
+        cluster_rates.merge_incidents(now=now)
         # The keys are found once per sweep (grouped counts over the baseline: the costly read).
         state.keys = [[key.account_id, key.topic_id, key.sku] for key in _busy_keys(now=now, config=config)]
         state.phase, state.next_key, state.after_cluster, state.started_at = Phase.BURSTS, 0, None, now
@@ -733,7 +650,8 @@ def sweep_clusters(
     def step(**fields: object) -> None:
         ClusterSweepState.objects.filter(pk=1).update(stepped_at=now, **fields)
 
-    units = opened = refreshed = 0
+    units = 0
+    opened, refreshed = rates.opened, rates.refreshed
     if state.phase == Phase.BURSTS:
         active_before = set(Cluster.objects.active().values_list("pk", flat=True))
         for index in range(state.next_key, len(state.keys)):
@@ -753,11 +671,16 @@ def sweep_clusters(
     # Every active burst was refreshed with its key above (a burst opened since by a new
     # complaint was computed then); the rest are refreshed here.
     after_cluster = state.after_cluster or 0
-    rest = Cluster.objects.active().exclude(kind=ClusterKind.BURST).filter(pk__gt=after_cluster)
+    # Rate clusters were recomputed with their products and carriers when the sweep started.
+    rest = (
+        Cluster.objects.active()
+        .exclude(kind__in=[ClusterKind.BURST, *RATE_CLUSTER_KINDS])
+        .filter(pk__gt=after_cluster)
+    )
     for pk in rest.order_by("pk").values_list("pk", flat=True):
         if out_of_time(units):
             return ClusterSweepResult(opened, refreshed, removed, retagged, done=False)
-        events = _Events()
+        events = Events()
         with transaction.atomic():
             cluster = (
                 Cluster.objects.select_for_update(skip_locked=True)
@@ -875,14 +798,18 @@ def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
 
 
 def _remove_retagged_members(*, now: datetime, config: Config) -> int:
-    mismatched = ClusterMember.objects.filter(cluster__state__in=ACTIVE_CLUSTER_STATES).filter(
+    # Rate clusters span topics (and a carrier's, orders): their members are the window's, kept.
+    mismatched = ClusterMember.objects.filter(
+        cluster__state__in=ACTIVE_CLUSTER_STATES,
+        cluster__kind__in=[ClusterKind.BURST, ClusterKind.NEAR_DUPLICATE],
+    ).filter(
         Q(inquiry__topic__isnull=True)
         | ~Q(inquiry__topic_id=F("cluster__topic_id"))
         | (Q(cluster__kind=ClusterKind.BURST) & ~Q(inquiry__sku=F("cluster__sku")))
     )
     removed = 0
     for cluster_id in set(mismatched.values_list("cluster_id", flat=True)):
-        events = _Events()
+        events = Events()
         with transaction.atomic():
             cluster = Cluster.objects.select_for_update().filter(pk=cluster_id).first()
             if cluster is None:
@@ -990,6 +917,8 @@ def resolve(
     if cluster.state == ClusterState.RESOLVED:
         raise Conflict("This cluster is already resolved.", field="state")
     cluster.resolved_at = now
+    # One incident, one cluster: what was merged into this one is resolved with it.
+    cluster_rates.resolve_merged(cluster=cluster, now=now, note=note.strip())
     return _transition(
         cluster,
         ClusterState.RESOLVED,
@@ -1014,7 +943,7 @@ def _transition(
     cluster.state = state
     cluster.updated_at = now
     cluster.save(update_fields=["state", "updated_at", *extra_fields])
-    events = _Events()
+    events = Events()
     events.add(cluster, kind, now, {"from": previous, **data}, actor)
     events.queue()
     return cluster

@@ -27,8 +27,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from inquiries import outbound
+from inquiries.complaints.rates import subject_of, title_of
 from inquiries.models import (
     PRIORITY_RANK,
+    Cluster,
     EscalationAction,
     EscalationRule,
     EventKind,
@@ -290,6 +292,8 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
             f"{cluster.member_count} complaints from {cluster.customer_count} customers since "
             f"{cluster.first_seen:%Y-%m-%d}."
         )
+        if cluster.is_rate:
+            title, body = _rate_cluster_text(cluster, event.get_kind_display().lower())
         with transaction.atomic():
             created += _fan_out(
                 users=managers,
@@ -303,6 +307,17 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
                 now=now,
             )
     return created
+
+
+def _rate_cluster_text(cluster: Cluster, what: str) -> tuple[str, str]:
+    """A rate cluster's notification: the product or route and its rate with the definition."""
+    title = f"Cluster {what}: {subject_of(cluster).name} ({cluster.account.name})"
+    threshold = f"{cluster.rate_threshold:.2%}" if cluster.rate_threshold is not None else "-"
+    body = (
+        f"{title_of(cluster)} over the last {cluster.rate_window_days} days; threshold {threshold}. "
+        "A house indicator (cstracker's definition), not a marketplace metric."
+    )
+    return title, body
 
 
 # --- e-mail -----------------------------------------------------------------------------
