@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inquiries', '0043_user_language'),
+        ('inquiries', '0045_cancellation_external_id'),
     ]
 
     operations = [
