@@ -46,12 +46,13 @@ def plan_facts(
     seller_measures: str = "",
 ) -> PlanFacts:
     """Everything a plan of action for [first, last] (local days, inclusive) says."""
-    from inquiries.services.clocks import marketplace_rule
+    from inquiries.services.clocks import measured_rules
 
     rules = rules_for(account)
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
-    rule = marketplace_rule(account)
+    targets = measured_rules(account)
+    rule = targets[0] if targets else None  # the general target, else the first message rule's
     if rule is None:
         counts, late = _first_reply_counts(account, start, end)
         phrase = "the first-reply target of our SLA policy"
