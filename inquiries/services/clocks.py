@@ -1079,7 +1079,11 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
     active = inquiry.clocks.filter(state__in=(*ACTIVE, ClockState.PAUSED))
     for clock in active.select_related("calendar", "message"):
         if clock.kind == ClockKind.MARKETPLACE_REPLY:
-            market = message_target(inquiry=inquiry, message=clock.message) if clock.message else None
+            if clock.message is not None:
+                market = message_target(inquiry=inquiry, message=clock.message)
+            else:  # its message was deleted: nothing to match a rule on
+                general = marketplace_rule(inquiry.account)
+                market = MarketTarget(*general) if general else None
             if market is None:
                 events.extend(cancel_clock(clock, at=now, reason="marketplace rule removed"))
                 continue

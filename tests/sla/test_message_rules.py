@@ -16,6 +16,7 @@ from inquiries import services
 from inquiries.services import clocks
 from inquiries.services.recording import RecordResult
 from inquiries.sla.presets import DEFAULT_MESSAGE_RULES, matching_rule, parse_message_rules
+from tests.conftest import token_client
 from tests.factories import incoming
 
 FRIDAY = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
@@ -230,6 +231,12 @@ def test_the_inquiry_page_names_the_rule_that_set_the_marketplace_target(channel
     html = client.get(reverse("inquiries:detail", args=[complaint.inquiry_id])).content.decode()
 
     assert "Walmart: Regulator complaint, 1h" in html
+    [clock] = token_client(superuser).get(f"/api/v1/inquiries/{complaint.inquiry_id}/").json()["clocks"]
+    assert (clock["kind"], clock["rule_name"], clock["target_seconds"]) == (
+        "marketplace_reply",
+        "Regulator complaint",
+        3600,
+    )
 
 
 # --- editing the rules in the admin ---------------------------------------------------------------
@@ -296,3 +303,17 @@ def test_a_bad_pattern_is_an_error_on_the_rules_field_and_nothing_is_saved(super
     )
     preset.refresh_from_db()
     assert preset.message_rules == before
+
+
+@pytest.mark.django_db
+def test_the_health_page_lists_the_rules_with_their_targets_whose_they_are_and_their_source(
+    channel, superuser
+):
+    marketplace(channel, "walmart")
+    client = Client()
+    client.force_login(superuser)
+
+    html = client.get(reverse("inquiries:health_account", args=[channel.account_id])).content.decode()
+
+    assert "Regulator complaint: answered within 1h (Walmart&#x27;s rule)." in html
+    assert '<a href="https://marketplacelearn.walmart.com/guides/' in html
