@@ -96,7 +96,6 @@ class _Preset:
     target_seconds: int | None
     weekdays_only: bool
     rules: tuple[MessageRule, ...] = ()
-    name: str = ""
 
     @property
     def uses_topics(self) -> bool:
@@ -127,9 +126,7 @@ def _presets() -> dict[str, _Preset]:
     if cached is not None and now - cached[0] < PRESET_CACHE_SECONDS:
         return cached[1]
     rules = {
-        row.marketplace: _Preset(
-            row.reply_target_seconds, row.reply_business_days_only, _readable_rules(row), row.name
-        )
+        row.marketplace: _Preset(row.reply_target_seconds, row.reply_business_days_only, _readable_rules(row))
         for row in MarketplacePreset.objects.all()
     }
     _preset_cache["presets"] = (now, rules)
