@@ -37,8 +37,7 @@ class MarketplacePresetAdmin(ScopedAdmin):
                     "reply_target_seconds",
                     "reply_business_days_only",
                     "reply_rule",
-                    "escalation_reply_seconds",
-                    "escalation_terms",
+                    "message_rules",
                 ]
             },
         ),

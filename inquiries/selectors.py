@@ -132,15 +132,11 @@ def clock_elapsed_seconds(clock: Clock, now: datetime | None = None) -> int | No
     """Business seconds counted so far (or at the stop), excluding paused time."""
     if clock.elapsed_seconds is not None:
         return clock.elapsed_seconds
-    from inquiries.services.clocks import business_calendar, marketplace_rule
+    from inquiries.services.clocks import clock_calendar
 
     now = now or timezone.now()
     at = clock.paused_at if clock.state == ClockState.PAUSED and clock.paused_at else now
-    if clock.kind == "marketplace_reply" and clock.calendar_id is None:
-        rule = marketplace_rule(clock.inquiry.account)
-        calendar = rule[1] if rule else business_calendar(None)
-    else:
-        calendar = business_calendar(clock.calendar)
+    calendar = clock_calendar(clock)
     if at <= clock.started_at:
         return 0
     return max(0, calendar.elapsed(clock.started_at, at) - clock.paused_business_seconds)

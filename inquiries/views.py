@@ -398,7 +398,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
         users.append(inquiry.assignee)
     clocks = list(inquiry.clocks.all())
     for clock in clocks:
-        _present_clock(clock, now)
+        _present_clock(clock, now, inquiry.account)
     thread = _with_inline_images(inquiry)
     for message in thread:
         _present_delivery(message, inquiry.channel.kind)
@@ -488,7 +488,32 @@ def _present_delivery(message: Message, channel_kind: str) -> None:
     message.can_resend = state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED)  # type: ignore[attr-defined]
 
 
-def _present_clock(clock: Clock, now: datetime) -> None:
+def rule_duration(seconds: int, *, business_days: bool) -> str:
+    """A marketplace rule's target as the marketplace states it: "3 business days", "1h", "2d"."""
+    if business_days and seconds % 86400 == 0:
+        days = seconds // 86400
+        return ngettext("%(days)d business day", "%(days)d business days", days) % {"days": days}
+    return display.target_duration(seconds, business=business_days, suffix=_("business hours"))
+
+
+def marketplace_clock_rule(clock: Clock, account: Account) -> str:
+    """Which rule set a marketplace clock's target: "Walmart: Regulator complaint, 1h"."""
+    from inquiries.services.clocks import preset_rule
+
+    rule = preset_rule(account.marketplace, clock.rule_name)
+    if rule is None:
+        name = clock.rule_name or _("general target")
+        duration = rule_duration(clock.target_seconds, business_days=False)
+    else:
+        name, duration = rule.name, rule_duration(clock.target_seconds, business_days=rule.business_days)
+    return _("%(marketplace)s: %(rule)s, %(target)s") % {
+        "marketplace": account.get_marketplace_display(),
+        "rule": name,
+        "target": duration,
+    }
+
+
+def _present_clock(clock: Clock, now: datetime, account: Account) -> None:
     clock.badge = CLOCK_BADGES[ClockState(clock.state)]  # type: ignore[attr-defined]
     clock.is_live = clock.state in ACTIVE_CLOCK_STATES  # type: ignore[attr-defined]
     clock.countdown = countdown(clock.due_at, now) if clock.is_live else ""  # type: ignore[attr-defined]
@@ -499,6 +524,8 @@ def _present_clock(clock: Clock, now: datetime) -> None:
     elapsed = clock.elapsed_seconds
     took = display.target_duration(elapsed, business=business, suffix=suffix) if elapsed is not None else ""
     clock.took = took  # type: ignore[attr-defined]
+    is_market = clock.kind == ClockKind.MARKETPLACE_REPLY
+    clock.rule_label = marketplace_clock_rule(clock, account) if is_market else ""  # type: ignore[attr-defined]
 
 
 def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]) -> str:

@@ -61,11 +61,11 @@ from inquiries.health.scoring import (
     Rules,
     Unit,
     format_value,
-    human_duration,
 )
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset
 from inquiries.reports.export import neutralise
-from inquiries.views import Badge
+from inquiries.sla.presets import parse_message_rules
+from inquiries.views import Badge, rule_duration
 
 TREND_DAYS = 90
 BAND_BADGES = {
@@ -137,7 +137,7 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         "plan_from": first.isoformat(),
         "plan_to": last.isoformat(),
         "pdf_available": pdf_available(),
-        "escalation": escalation_text(preset),
+        "message_rules": message_rule_views(preset),
         "rating": present_rating(health.rating, preset),
         "unpoliced": inquiry_selectors.accounts_without_policy([account]),
     }
@@ -165,15 +165,34 @@ class RescueView:
     more: int
 
 
-def escalation_text(preset: MarketplacePreset | None) -> str:
-    if preset is None or not preset.escalation_reply_seconds:
-        return ""
-    terms = _(" or ").join(preset.escalation_terms) or _("escalated complaints")
-    within = human_duration(preset.escalation_reply_seconds)
-    return _("Complaints made through %(terms)s must be answered within %(within)s.") % {
-        "terms": terms,
-        "within": within,
-    }
+@dataclass(frozen=True, slots=True)
+class MessageRuleView:
+    text: str
+    source: str
+
+
+def message_rule_views(preset: MarketplacePreset | None) -> list[MessageRuleView]:
+    """The preset's reply targets per message type, each naming its target and whose rule it is."""
+    if preset is None:
+        return []
+    try:
+        rules = parse_message_rules(preset.message_rules)
+    except ValueError:  # the clocks ignore unreadable rules too
+        return []
+    views = []
+    for rule in rules:
+        whose = (
+            _("%(marketplace)s's rule") % {"marketplace": preset.name}
+            if rule.definition == "marketplace"
+            else _("our rule, not the marketplace's")
+        )
+        text = _("%(rule)s: answered within %(target)s (%(whose)s).") % {
+            "rule": rule.name,
+            "target": rule_duration(rule.target_seconds, business_days=rule.business_days),
+            "whose": whose,
+        }
+        views.append(MessageRuleView(text, rule.source))
+    return views
 
 
 def target_text(metric: Metric) -> str:

@@ -284,7 +284,16 @@ class ClockSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Clock
-        fields = ["kind", "state", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds"]
+        fields = [
+            "kind",
+            "state",
+            "started_at",
+            "due_at",
+            "stopped_at",
+            "target_seconds",
+            "rule_name",
+            "elapsed_seconds",
+        ]
 
     def get_elapsed_seconds(self, clock: Clock) -> int | None:
         from inquiries.selectors import clock_elapsed_seconds

@@ -61,12 +61,13 @@ def appeal_facts(
 ) -> AppealFacts:
     """Everything a plan of action for [first, last] (local days, inclusive) says: the period's
     story, the marketplace's metrics at its end and the orders and messages behind them."""
-    from inquiries.services.clocks import marketplace_rule
+    from inquiries.services.clocks import measured_rules
 
     rules = rules_for(account)
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
-    rule = marketplace_rule(account)
+    targets = measured_rules(account)
+    rule = targets[0] if targets else None  # the general target, else the first message rule's
     if rule is None:
         counts, late, late_rows = _first_reply_counts(account, start, end)
         phrase = "the first-reply target of our SLA policy"
@@ -213,13 +214,13 @@ def _late_rows(late: QuerySet, received: str, answered: str) -> LateRows:
 
 
 def late_csv_rows(account: Account, first: date, last: date, *, now: datetime) -> Iterator[list[object]]:
-    """Every late message of the period (first-reply clock, for accounts without a marketplace
-    rule), latest first, as CSV rows with a header: the full list behind the plan's annex."""
-    from inquiries.services.clocks import marketplace_rule
+    """Every late message of the period (first-reply clock, for accounts whose marketplace
+    measures no reply target), latest first, as CSV rows with a header: the full list behind the plan's annex."""
+    from inquiries.services.clocks import measured_rules
 
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
-    if marketplace_rule(account) is None:
+    if not measured_rules(account):
         rows = _late_rows(_late_first_replies(account, start, end), "started_at", "stopped_at")
     else:
         rows = _late_rows(_late_messages(account, start, end), "received_at", "answered_at")

@@ -226,13 +226,15 @@ def planner_settings() -> Iterator[None]:
 
 
 def health_facts(account: Account, as_of: datetime, rules: Rules, *, reasons: bool = True) -> HealthFacts:
-    from inquiries.services.clocks import marketplace_rule
+    from inquiries.services.clocks import measured_rules
 
-    rule = marketplace_rule(account)
-    if rule is None:
+    # Every deadline the marketplace sets (a general one, per-message-type ones): messages without
+    # one (eBay's ordinary messages) are not in the marketplace's measure.
+    targets = measured_rules(account)
+    if not targets:
         windows, times, lists = _first_reply_basis(account, as_of, rules, reasons=reasons)
     else:
-        span = deadline_span(rule[1], rule[0], as_of)
+        span = max(deadline_span(calendar, target, as_of) for target, calendar in targets)
         windows, times, lists = _marketplace_basis(account, as_of, rules, span, reasons=reasons)
     complaint_topics, inquiries, orders = _complaints(account, as_of, rules)
     return HealthFacts(
@@ -246,7 +248,7 @@ def health_facts(account: Account, as_of: datetime, rules: Rules, *, reasons: bo
         orders=orders,
         inquiries=inquiries,
         clusters=_clusters(account.pk, as_of),
-        first_reply_basis=rule is None,
+        first_reply_basis=not targets,
         **lists,
     )
 

@@ -7,6 +7,8 @@ no row. Targets that are house defaults rather than marketplace rules say so in 
 
 from __future__ import annotations
 
+from inquiries.sla.presets import DEFAULT_MESSAGE_RULES
+
 HOUR = 3600
 DAY = 24 * HOUR
 
@@ -20,8 +22,6 @@ COMMON: dict[str, object] = {
     "response_mean_target_seconds": 12 * HOUR,
     "atoz_risk_hours": None,
     "atoz_critical_hours": None,
-    "escalation_reply_seconds": None,
-    "escalation_terms": [],
     "complaint_window_days": 30,
     "complaint_target_per_100_orders": 2.0,
     "complaint_target_per_100_inquiries": 25.0,
@@ -29,6 +29,7 @@ COMMON: dict[str, object] = {
     "cluster_critical_severity": 4,
     "rating_healthy_from": None,
     "rating_at_risk_from": None,
+    "message_rules": [],
 }
 
 DEFAULT_PRESETS: dict[str, dict[str, object]] = {
@@ -61,22 +62,25 @@ DEFAULT_PRESETS: dict[str, dict[str, object]] = {
         "reply_rule": "Customer messages answered within 48 hours, weekends included; complaints "
         "made through the Better Business Bureau or an Attorney General within 1 hour.",
         "rate_name": "Seller Response Rate",
+        "message_rules": DEFAULT_MESSAGE_RULES["walmart"],
         "late_rate_windows": [14, 30, 60, 90],
         "late_rate_target_percent": 5.0,
         "response_p90_target_seconds": 2 * DAY,
         "response_p50_target_seconds": DAY,
         "response_mean_target_seconds": DAY,
-        "escalation_reply_seconds": HOUR,
-        "escalation_terms": ["Better Business Bureau", "BBB", "Attorney General"],
         "notes": "Seller Response Rate over 14, 30, 60 and 90 days above 95%, i.e. at most 5% "
         "answered late. Complaint-rate targets are house defaults.",
     },
     "ebay": {
         **COMMON,
         "name": "eBay",
-        "reply_target_seconds": 3 * DAY,
+        # No general target: eBay publishes none for ordinary messages. Its 3 business days apply
+        # to return and item-not-received requests, through the preset's message rules.
+        "reply_target_seconds": None,
         "reply_business_days_only": True,
-        "reply_rule": "Return and item-not-received requests answered within 3 business days.",
+        "reply_rule": "Return and item-not-received requests answered within 3 business days; "
+        "eBay sets no deadline for other messages.",
+        "message_rules": DEFAULT_MESSAGE_RULES["ebay"],
         "rate_name": "Share answered late",
         "response_p90_target_seconds": 3 * DAY,
         "response_p50_target_seconds": DAY,

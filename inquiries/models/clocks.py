@@ -50,6 +50,12 @@ class Clock(models.Model):
     )
     calendar = models.ForeignKey(Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     target_seconds = models.PositiveIntegerField()
+    rule_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Marketplace clocks: the preset's message rule that set the target (e.g. Regulator "
+        "complaint); empty for the marketplace's general target.",
+    )
     warn_ratio = models.FloatField(default=0.75)
     started_at = models.DateTimeField()
     due_at = models.DateTimeField()

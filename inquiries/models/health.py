@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.choices import Marketplace
 from inquiries.models.config import Account
+from inquiries.sla.presets import parse_message_rules
 
 
 class HealthStatus(models.TextChoices):
@@ -86,16 +87,18 @@ class MarketplacePreset(models.Model):
         help_text="Amazon: unanswered this long, an A-to-z claim can be granted (72); "
         "the metric is critical.",
     )
-    escalation_reply_seconds = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        help_text="Walmart: complaints through the Better Business Bureau or an Attorney General must be "
-        "answered within this many seconds (3600). Shown on the health page.",
-    )
-    escalation_terms = models.JSONField(
+    message_rules = models.JSONField(
         default=list,
         blank=True,
-        help_text='Words that mark such an escalated complaint, e.g. ["Attorney General"].',
+        help_text="Reply targets per message type, tried in order; the first that matches a customer message "
+        "sets its marketplace clock, the others keep the general target above. Each rule: "
+        '{"name": "Regulator complaint", "target_seconds": 3600, "business_days": false, '
+        '"senders": ["*@bbb.org"], "phrases": ["\\bAttorney General\\b"], "topics": ["refund"], '
+        '"definition": "marketplace", "source": "https://..."}. Phrases are case-insensitive regular '
+        "expressions searched in the subject and body; senders are domains or addresses (* matches any "
+        "run of characters); topics are topic keys. A rule tests only the conditions it has, and needs "
+        "at least one. Business days count Monday to Friday (the account's reply calendar, with its "
+        "holidays, if it has one). Applies to messages recorded from a minute after saving.",
     )
     complaint_window_days = models.PositiveSmallIntegerField(
         default=30,
@@ -169,10 +172,10 @@ class MarketplacePreset(models.Model):
             errors["atoz_critical_hours"] = "Must be longer than the risk threshold (e.g. 72 after 48)."
         if self.cluster_critical_severity < self.cluster_at_risk_severity:
             errors["cluster_critical_severity"] = "Must not be below the at-risk severity."
-        if not isinstance(self.escalation_terms, list) or not all(
-            isinstance(t, str) for t in self.escalation_terms
-        ):
-            errors["escalation_terms"] = 'A list of words, e.g. ["Attorney General"].'
+        try:
+            parse_message_rules(self.message_rules)
+        except ValueError as error:
+            errors["message_rules"] = str(error)
         if errors:
             raise ValidationError(errors)
 

@@ -32,6 +32,7 @@ from inquiries.models import (
     EventKind,
     Inquiry,
     InquiryEvent,
+    MarketplacePreset,
     Message,
     RecomputeRun,
     SlaPolicy,
@@ -43,7 +44,15 @@ from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 from inquiries.sla.hours import parse_hours
 from inquiries.sla.policies import InquiryFacts, PolicyRule, pick
-from inquiries.sla.presets import is_relay_sender, parse_relay_senders, reply_rule
+from inquiries.sla.presets import (
+    DEFAULT_MESSAGE_RULES,
+    MessageRule,
+    is_relay_sender,
+    matching_rule,
+    parse_message_rules,
+    parse_relay_senders,
+    reply_rule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,43 +91,140 @@ def business_calendar(calendar: Calendar | None) -> BusinessCalendar:
     return _build_calendar(calendar.pk, calendar.version)
 
 
-_preset_cache: dict[str, tuple[float, dict[str, tuple[int | None, bool]]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Preset:
+    target_seconds: int | None
+    weekdays_only: bool
+    rules: tuple[MessageRule, ...] = ()
+
+    @property
+    def uses_topics(self) -> bool:
+        return any(rule.topics for rule in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTarget:
+    """The marketplace reply target of one customer message, on its calendar."""
+
+    target_seconds: int
+    calendar: BusinessCalendar
+    calendar_row: Calendar | None
+    rule_name: str = ""  # the preset's message rule that set it; "" for the general target
+
+
+_preset_cache: dict[str, tuple[float, dict[str, _Preset]]] = {}
 PRESET_CACHE_SECONDS = 60
 
 
-def _presets() -> dict[str, tuple[int | None, bool]]:
+def _presets() -> dict[str, _Preset]:
     """Marketplace reply rules as edited in the admin (MarketplacePreset), re-read every minute.
 
     Falls back to the built-in facts for a marketplace without a row.
     """
-    from inquiries.models import MarketplacePreset
-
     now = monotonic_time.monotonic()
     cached = _preset_cache.get("presets")
     if cached is not None and now - cached[0] < PRESET_CACHE_SECONDS:
         return cached[1]
     rules = {
-        row.marketplace: (row.reply_target_seconds, row.reply_business_days_only)
+        row.marketplace: _Preset(row.reply_target_seconds, row.reply_business_days_only, _readable_rules(row))
         for row in MarketplacePreset.objects.all()
     }
     _preset_cache["presets"] = (now, rules)
     return rules
 
 
+def _readable_rules(row: MarketplacePreset) -> tuple[MessageRule, ...]:
+    try:
+        return parse_message_rules(row.message_rules)
+    except ValueError as error:  # written around the admin's validation: the general target applies
+        logger.warning("Marketplace preset %s: unreadable message rules (%s); none applied", row.pk, error)
+        return ()
+
+
+def _preset(marketplace: str) -> _Preset:
+    preset = _presets().get(marketplace)
+    if preset is not None:
+        return preset
+    builtin = reply_rule(marketplace)
+    rules = parse_message_rules(DEFAULT_MESSAGE_RULES.get(marketplace, []))
+    if builtin is None:
+        return _Preset(None, False, rules)
+    return _Preset(builtin.target_seconds, builtin.hours is not None, rules)
+
+
 def marketplace_rule(account: Account) -> tuple[int, BusinessCalendar, Calendar | None] | None:
-    """The account's marketplace reply rule: its own override, else the marketplace preset."""
-    preset = _presets().get(account.marketplace)
-    if preset is None:
-        builtin = reply_rule(account.marketplace)
-        preset = (builtin.target_seconds, builtin.hours is not None) if builtin else (None, False)
-    preset_target, weekdays_only = preset
-    target = account.reply_target_seconds or preset_target
+    """The account's general marketplace reply rule: its own override, else the marketplace preset."""
+    preset = _preset(account.marketplace)
+    target = account.reply_target_seconds or preset.target_seconds
     if not target:
         return None
     if account.reply_calendar_id:
         calendar = account.reply_calendar
         return target, business_calendar(calendar), calendar
-    return target, _preset_calendar(account.timezone, weekdays_only), None
+    return target, _preset_calendar(account.timezone, preset.weekdays_only), None
+
+
+def measured_rules(account: Account) -> list[tuple[int, BusinessCalendar]]:
+    """Every reply target the account's marketplace messages can get (the general one first, then
+    the message rules'); empty when the marketplace measures none. For the health computation,
+    which measures the messages that have a deadline and needs the longest one."""
+    general = marketplace_rule(account)
+    targets = [(general[0], general[1])] if general else []
+    for rule in _preset(account.marketplace).rules:
+        target = _rule_target(account, rule)
+        targets.append((target.target_seconds, target.calendar))
+    return targets
+
+
+def message_target(*, inquiry: Inquiry, message: Message) -> MarketTarget | None:
+    """The marketplace reply target of a customer message: the first of the preset's message rules
+    it matches (`sla.presets.matching_rule`), else the account's general rule; None when neither."""
+    account = inquiry.account
+    preset = _preset(account.marketplace)
+    rule = None
+    if preset.rules:
+        topic = inquiry.topic.key if preset.uses_topics and inquiry.topic_id else None
+        rule = matching_rule(
+            preset.rules,
+            sender=message.sender_address,
+            subject=message.subject,
+            body=message.body_text,
+            topic=topic,
+        )
+    if rule is not None:
+        return _rule_target(account, rule)
+    general = marketplace_rule(account)
+    return MarketTarget(*general) if general else None
+
+
+def _rule_target(account: Account, rule: MessageRule) -> MarketTarget:
+    # Business days run on the account's reply calendar when it has one (its holidays), else
+    # Monday to Friday in its time zone; a calendar-time rule (Walmart's hour) ignores both.
+    if rule.business_days and account.reply_calendar_id:
+        row = account.reply_calendar
+        return MarketTarget(rule.target_seconds, business_calendar(row), row, rule.name)
+    return MarketTarget(
+        rule.target_seconds, _preset_calendar(account.timezone, rule.business_days), None, rule.name
+    )
+
+
+def preset_rule(marketplace: str, name: str) -> MessageRule | None:
+    """The marketplace preset's message rule of this name, as the preset is now (None: no such rule)."""
+    if not name:
+        return None
+    return next((rule for rule in _preset(marketplace).rules if rule.name == name), None)
+
+
+def marketplace_calendar(clock: Clock) -> BusinessCalendar:
+    """The calendar a marketplace clock counts on: its calendar row, else its rule's or the preset's."""
+    if clock.calendar_id is not None:
+        return business_calendar(clock.calendar)
+    account = clock.inquiry.account
+    rule = preset_rule(account.marketplace, clock.rule_name)
+    if rule is not None:
+        return _preset_calendar(account.timezone, rule.business_days)
+    general = marketplace_rule(account)
+    return general[1] if general else TWENTY_FOUR_SEVEN_UTC
 
 
 def from_marketplace(message: Message) -> bool:
@@ -323,12 +429,13 @@ def _started_clocks(
         target = _target(policy, inquiry.priority, kind, policy_set)
         if target:
             plans.append((kind, target, business_calendar(calendar_row), calendar_row, policy))
-    rule = marketplace_rule(inquiry.account) if marketplace else None
-    if rule is not None and not from_marketplace(message):
-        rule = None
-    if rule is not None:
-        target, calendar, row = rule
-        plans.append((ClockKind.MARKETPLACE_REPLY, target, calendar, row, None))
+    market = message_target(inquiry=inquiry, message=message) if marketplace else None
+    if market is not None and not from_marketplace(message):
+        market = None
+    if market is not None:
+        plans.append(
+            (ClockKind.MARKETPLACE_REPLY, market.target_seconds, market.calendar, market.calendar_row, None)
+        )
     new = []
     for kind, target, calendar, row, clock_policy in plans:
         clock = _scheduled_clock(
@@ -343,7 +450,8 @@ def _started_clocks(
             message=message,
         )
         new.append(clock)
-        if kind == ClockKind.MARKETPLACE_REPLY:
+        if kind == ClockKind.MARKETPLACE_REPLY and market is not None:
+            clock.rule_name = market.rule_name
             message.response_due_at = clock.due_at
     return new
 
@@ -464,11 +572,10 @@ def _event_values(
     }
 
 
-def _calendar_of(clock: Clock) -> BusinessCalendar:
-    if clock.kind == ClockKind.MARKETPLACE_REPLY and clock.calendar_id is None:
-        rule = marketplace_rule(clock.inquiry.account)
-        if rule is not None:
-            return rule[1]
+def clock_calendar(clock: Clock) -> BusinessCalendar:
+    """The calendar a clock counts on (a marketplace clock: its rule's or its preset's)."""
+    if clock.kind == ClockKind.MARKETPLACE_REPLY:
+        return marketplace_calendar(clock)
     return business_calendar(clock.calendar)
 
 
@@ -742,7 +849,7 @@ def on_reply(
     for clock in inquiry.clocks.filter(
         kind__in=REPLY_KINDS, state__in=ACTIVE, started_at__lte=at
     ).select_related("calendar", "inquiry__account"):
-        events.extend(stop_clock(clock, at=at, calendar=_calendar_of(clock), actor=actor))
+        events.extend(stop_clock(clock, at=at, calendar=clock_calendar(clock), actor=actor))
     InquiryEvent.objects.bulk_create(events)
     refresh_urgency([inquiry.pk])
     Message.objects.filter(
@@ -808,7 +915,7 @@ def _reopen(
 ) -> list[InquiryEvent]:
     """Run a stopped reply clock again from where it stood: cancelled at `excused` (no response
     needed), stopped at `until` (the next answer), or live at `now`."""
-    calendar = _calendar_of(clock)
+    calendar = clock_calendar(clock)
     recorded = set(
         InquiryEvent.objects.filter(
             clock=clock, kind__in=(EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED)
@@ -966,13 +1073,23 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
     policy = inquiry.sla_policy
     events: list[InquiryEvent] = []
     changed = 0
-    for clock in inquiry.clocks.filter(state__in=(*ACTIVE, ClockState.PAUSED)).select_related("calendar"):
+    active = inquiry.clocks.filter(state__in=(*ACTIVE, ClockState.PAUSED))
+    for clock in active.select_related("calendar", "message"):
         if clock.kind == ClockKind.MARKETPLACE_REPLY:
-            rule = marketplace_rule(inquiry.account)
-            if rule is None:
+            if clock.message is not None:
+                market = message_target(inquiry=inquiry, message=clock.message)
+            else:  # its message was deleted: nothing to match a rule on
+                general = marketplace_rule(inquiry.account)
+                market = MarketTarget(*general) if general else None
+            if market is None:
                 events.extend(cancel_clock(clock, at=now, reason="marketplace rule removed"))
                 continue
-            clock.target_seconds, calendar, clock.calendar = rule
+            clock.target_seconds, calendar, clock.calendar = (
+                market.target_seconds,
+                market.calendar,
+                market.calendar_row,
+            )
+            clock.rule_name = market.rule_name
         else:
             target = _target(policy, inquiry.priority, clock.kind)
             if not target:

@@ -197,6 +197,7 @@ def test_the_detail_includes_messages_and_clocks(api, channel):
         "due_at",
         "stopped_at",
         "target_seconds",
+        "rule_name",
         "elapsed_seconds",
     }
     assert first_reply["state"] == "met"

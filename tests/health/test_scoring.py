@@ -66,8 +66,8 @@ def test_the_amazon_preset_encodes_the_marketplace_facts():
     walmart = Rules.from_mapping("walmart", DEFAULT_PRESETS["walmart"])
     assert walmart.windows == (14, 30, 60, 90)
     assert walmart.late_rate_target == pytest.approx(0.05)
-    assert DEFAULT_PRESETS["walmart"]["escalation_reply_seconds"] == 3600
-    assert DEFAULT_PRESETS["ebay"]["reply_business_days_only"] is True
+    # eBay publishes no general deadline: its 3 business days are message rules (return, INR).
+    assert DEFAULT_PRESETS["ebay"]["reply_target_seconds"] is None
     assert DEFAULT_PRESETS["shop"]["reply_target_seconds"] is None
 
 

@@ -214,9 +214,15 @@ def test_presets_are_seeded_from_the_marketplace_facts():
     assert (amazon.rating_healthy_from, amazon.rating_at_risk_from) == (200, 100)
     walmart = m.MarketplacePreset.objects.get(marketplace="walmart")
     assert (walmart.reply_target_seconds, walmart.late_rate_windows) == (172800, [14, 30, 60, 90])
-    assert walmart.escalation_reply_seconds == 3600
+    assert [(r["name"], r["target_seconds"]) for r in walmart.message_rules] == [
+        ("Regulator complaint", 3600)
+    ]
     ebay = m.MarketplacePreset.objects.get(marketplace="ebay")
-    assert (ebay.reply_target_seconds, ebay.reply_business_days_only) == (259200, True)
+    assert ebay.reply_target_seconds is None
+    assert [(r["name"], r["target_seconds"], r["business_days"]) for r in ebay.message_rules] == [
+        ("Return request", 259200, True),
+        ("Item not received request", 259200, True),
+    ]
     assert m.MarketplacePreset.objects.get(marketplace="shop").reply_target_seconds is None
 
 

@@ -214,7 +214,11 @@ def test_amazon_counts_weekends_while_ebay_counts_business_days(channel, db):
     account.marketplace = Marketplace.EBAY
     account.save()
     ebay = services.record_message(
-        channel=channel, incoming=incoming(received_at=friday, sender_address="other@example.com"), now=friday
+        channel=channel,
+        incoming=incoming(
+            received_at=friday, sender_address="other@example.com", subject="Return request 5123"
+        ),
+        now=friday,
     )
     # Friday noon + 3 business days (Mon-Fri, all day) = Wednesday noon.
     assert clock(ebay.message.inquiry, ClockKind.MARKETPLACE_REPLY).due_at == datetime(
