@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from inquiries import views_hooks
+from inquiries.views import hooks
 
 app_name = "hooks"
 urlpatterns = [
-    path("<str:provider>/<str:token>/", views_hooks.inbound, name="inbound"),
+    path("<str:provider>/<str:token>/", hooks.inbound, name="inbound"),
     # Mailgun posts the raw MIME message only to a route URL ending in "mime".
-    path("<str:provider>/<str:token>/mime", views_hooks.inbound, name="inbound-mime"),
+    path("<str:provider>/<str:token>/mime", hooks.inbound, name="inbound-mime"),
 ]

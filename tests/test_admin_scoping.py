@@ -17,7 +17,7 @@ from django.contrib.auth.models import Permission
 
 from inquiries import models as m
 from inquiries import scoping, services
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin
 from tests.factories import CalendarFactory, ChannelFactory, incoming, policy_with_targets
 
 SECRET = "zorblax"

@@ -10,7 +10,7 @@ from django.test import Client
 
 from inquiries import display
 from inquiries import models as m
-from inquiries.admin_policies import deadline_preview
+from inquiries.admin.policies import deadline_preview
 from tests import factories
 from tests.ui.conftest import inbound
 

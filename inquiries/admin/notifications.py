@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inquiries import models as m
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin
 
 
 @admin.register(m.NotificationPreference)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from inquiries import models as m
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin
 from inquiries.selectors import rota_state
 from inquiries.services.assignment import delete_rota_member, save_rota, save_rota_member
 from inquiries.services.macros import delete_macro, save_macro

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from inquiries import models as m
 from inquiries import scoping
-from inquiries.admin_base import ReadOnly
+from inquiries.admin.base import ReadOnly
 
 
 class OrderIdSearch:

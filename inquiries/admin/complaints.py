@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from inquiries import models as m
-from inquiries.admin_base import ReadOnly, ScopedAdmin
+from inquiries.admin.base import ReadOnly, ScopedAdmin
 
 
 @admin.register(m.TopicModel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin
 from inquiries.models import ReportSubscription
 
 

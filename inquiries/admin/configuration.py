@@ -1,9 +1,6 @@
-"""The admin is cstracker's configuration UI.
-
-Staff who are not superusers see only their teams' accounts: the same
-`visible_to(user)` scoping as the queue and the API. Inquiries, messages and events are
-read-only here; they change through the app's services so every change has its event.
-"""
+"""The admin of the configuration: accounts, channels, calendars, SLA policies and their
+targets, and the read-only inquiries, messages, events and clocks. Saves and deletes of what
+moves clocks go through `services.config`."""
 
 from __future__ import annotations
 
@@ -17,8 +14,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from inquiries import models as m
-from inquiries.admin_base import ReadOnly, ScopedAdmin
-from inquiries.admin_policies import SlaPolicyForm, SlaTargetForm, SlaTargetFormSet, deadline_preview
+from inquiries.admin.base import ReadOnly, ScopedAdmin
+from inquiries.admin.policies import SlaPolicyForm, SlaTargetForm, SlaTargetFormSet, deadline_preview
 from inquiries.services.config import (
     RECOMPUTE_IN_FOREGROUND_MOST,
     create_account,
@@ -306,15 +303,3 @@ class ClockAdmin(ReadOnly):
     list_filter = ["kind", "state"]
     list_select_related = ["inquiry"]
     raw_id_fields = ["inquiry", "message", "policy", "calendar"]
-
-
-from inquiries import (  # noqa: E402 - the modules below register more models on import
-    admin_agents,  # noqa: F401  (macros; the rota of automatic assignment)
-    admin_complaints,  # noqa: F401  (registers the complaint models)
-    admin_health,  # noqa: F401  (marketplace presets, health snapshots, order volumes)
-    admin_held,  # noqa: F401  (replies and notes held until their parent arrives)
-    admin_mail,  # noqa: F401  (e-mail channel admin, registered on import)
-    admin_notifications,  # noqa: F401
-    admin_orders,  # noqa: F401  (orders, their lines, shipments, returns, feedback, claims; metrics)
-    admin_reports,  # noqa: F401  (report digests and the SLA rollup)
-)

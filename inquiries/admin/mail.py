@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import secrets
-from inquiries.admin_base import ReadOnly, ScopedAdmin
+from inquiries.admin.base import ReadOnly, ScopedAdmin
 from inquiries.services import mail as mail_service
 from inquiries.services import mailbox as mailbox_service
 

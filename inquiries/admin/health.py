@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from inquiries import models as m
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin
 
 
 @admin.register(m.MarketplacePreset)

@@ -65,7 +65,7 @@ from inquiries.health.scoring import (
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset
 from inquiries.reports.export import neutralise
 from inquiries.sla.presets import parse_message_rules
-from inquiries.views import Badge, rule_duration
+from inquiries.views.inquiries import Badge, rule_duration
 
 TREND_DAYS = 90
 BAND_BADGES = {

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from inquiries import models as m
-from inquiries.admin_base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin
 from inquiries.services.recording import held as holding
 from inquiries.services.recording import retry_held
 
