@@ -152,6 +152,16 @@ def test_a_freshdesk_custom_status_reads_through_map_values_and_a_missing_column
     assert (line, message.status, message.received_at) == (2, "pending", at(2, 10))
     with pytest.raises(ValueError, match="missing column\\(s\\): 'Created time' \\(for created_at\\)"):
         parse_freshdesk_csv(io.StringIO("Ticket ID,Subject\n1,x\n"))
+    # A translated export's headers are named with --map, in this preset's own field names.
+    german = "Ticket-ID,Erstellt am,Status\n8,2026-03-02 10:00:00,Offen\n"
+    [(_, translated)] = list(
+        parse_freshdesk_csv(
+            io.StringIO(german),
+            mapping={"ticket_id": "Ticket-ID", "created_at": "Erstellt am"},
+            reading=Reading(value_maps={"status": {"offen": "open"}}),
+        )
+    )
+    assert (translated.external_id, translated.status) == ("freshdesk-ticket-8", "open")
 
 
 # --- through the import command -----------------------------------------------------------------------
@@ -354,3 +364,18 @@ def test_the_freshdesk_csv_comes_in_closed_where_it_was_closed_with_the_first_re
     again = run(*command, *berlin)
     assert "imported=0 duplicate=7 automatic=0 rejected=1" in again[1]
     assert m.Message.objects.count() == 7 and m.Inquiry.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_the_freshdesk_csv_preset_refuses_a_mapping_of_another_shapes_fields(channel):
+    with pytest.raises(CommandError, match=r"--map: .*unknown field 'external_id'; known: ticket_id"):
+        run(
+            "import_csv",
+            str(DATA / "freshdesk_tickets.csv"),
+            "--channel",
+            channel.slug,
+            "--preset",
+            "freshdesk-csv",
+            "--map",
+            "external_id=Ticket ID",
+        )
