@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, time
@@ -139,9 +139,11 @@ def decode_csv(raw: BinaryIO) -> TextIO:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=newline)
 
 
-def parse_mapping(spec: str) -> dict[str, str]:
+def parse_mapping(spec: str, fields: Sequence[str] = FIELDS) -> dict[str, str]:
     """Parse "external_id=Message ID,body_text=Message" into {our field: their column}.
 
+    `fields` are the names a mapping may use (ours by default; a shape with its own fields,
+    such as Freshdesk's ticket export, passes its own).
     Items are separated by commas (so a column name cannot contain one), spaces around
     names are ignored, empty items are skipped. Raises `ValueError` naming the bad item:
     no "=", an unknown field, an empty column or a field given twice.
@@ -154,9 +156,9 @@ def parse_mapping(spec: str) -> dict[str, str]:
         field, column = field.strip(), column.strip()
         if not sep:
             raise ValueError(f"mapping item {item.strip()!r}: expected field=Column")
-        if field not in FIELDS:
+        if field not in fields:
             raise ValueError(
-                f"mapping item {item.strip()!r}: unknown field {field!r}; known: {', '.join(FIELDS)}"
+                f"mapping item {item.strip()!r}: unknown field {field!r}; known: {', '.join(fields)}"
             )
         if not column:
             raise ValueError(f"mapping item {item.strip()!r}: empty column name")
@@ -300,6 +302,23 @@ def parse_csv(
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"default_tz: unknown time zone {default_tz!r}") from None
 
+    header, rows = read_rows(stream)
+    columns = _resolve_columns(header, mapping or {})
+    reading = reading or Reading()
+    # Checked above, eagerly: the rows come from a generator, which would defer them.
+    return messages_of(
+        rows, lambda row: [_message(row, columns, header, default=default, zone=zone, reading=reading)]
+    )
+
+
+def read_rows(stream: TextIO | Iterable[str]) -> tuple[list[str], Iterator[tuple[int, list[str] | Rejected]]]:
+    """The header row, and an iterator of (line number, cells or `Rejected`) for the data rows.
+
+    What every CSV shape shares: lines made storable (`clean_lines`), strict quoting, large
+    fields allowed up to a bound, blank rows skipped, a row that is not valid CSV rejected on
+    its own line. The line number is the physical line where the row starts. Raises
+    `ValueError` for an empty file or a header row that is not valid CSV.
+    """
     # The limit is global to the csv module; only ever raised, never lowered.
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # strict: a stray quote is reported on its own row instead of silently swallowing the
@@ -311,20 +330,10 @@ def parse_csv(
         raise ValueError("empty CSV: no header row") from None
     except csv.Error as exc:
         raise ValueError(f"line 1: the header row is not valid CSV: {exc}") from None
-    columns = _resolve_columns(header, mapping or {})
-    # Checked above, eagerly: the rows come from a generator, which would defer them.
-    return _rows(reader, columns, header, default=default, zone=zone, reading=reading or Reading())
+    return header, _rows(reader)
 
 
-def _rows(
-    reader: _reader,
-    columns: dict[str, tuple[int, str]],
-    header: list[str],
-    *,
-    default: Direction,
-    zone: ZoneInfo,
-    reading: Reading,
-) -> Iterator[tuple[int, IncomingMessage | Rejected]]:
+def _rows(reader: _reader) -> Iterator[tuple[int, list[str] | Rejected]]:
     while True:
         first_line = reader.line_num + 1
         try:
@@ -334,12 +343,27 @@ def _rows(
         except csv.Error as exc:
             yield first_line, Rejected(f"not valid CSV: {exc}")
             continue
-        if not any(cell.strip() for cell in row):
+        if any(cell.strip() for cell in row):
+            yield first_line, row
+
+
+def messages_of(
+    rows: Iterator[tuple[int, list[str] | Rejected]],
+    build: Callable[[list[str]], Sequence[IncomingMessage]],
+) -> Iterator[tuple[int, IncomingMessage | Rejected]]:
+    """(line number, message) for each message `build` makes of a row, or (line number,
+    `Rejected`) for a row that is not valid CSV or that `build` rejects."""
+    for line, row in rows:
+        if isinstance(row, Rejected):
+            yield line, row
             continue
         try:
-            yield first_line, _message(row, columns, header, default=default, zone=zone, reading=reading)
+            messages = build(row)
         except Rejected as exc:
-            yield first_line, exc
+            yield line, exc
+            continue
+        for message in messages:
+            yield line, message
 
 
 def clean_lines(lines: Iterable[str], *, quoting: bool = True) -> Iterator[str]:
@@ -376,7 +400,8 @@ def _check_mapping(mapping: dict[str, str]) -> None:
         raise ValueError(f"mapping: unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
 
 
-def _normal(header: str) -> str:
+def normal_header(header: str) -> str:
+    """A column header as matched: without a byte-order mark or surrounding spaces, any case."""
     return header.replace("\ufeff", "").strip().casefold()
 
 
@@ -385,7 +410,7 @@ def _resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, tu
     positions: dict[str, int] = {}
     duplicates = set()
     for index, name in enumerate(header):
-        key = _normal(name)
+        key = normal_header(name)
         if key in positions:
             duplicates.add(key)
         positions.setdefault(key, index)
@@ -394,13 +419,13 @@ def _resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, tu
     missing = []
     for field in FIELDS:
         # Mapping a field to its own name is the same as not mapping it.
-        explicit = mapping.get(field) if _normal(mapping.get(field, field)) != field else None
+        explicit = mapping.get(field) if normal_header(mapping.get(field, field)) != field else None
         candidates = [explicit] if explicit else [field, *ALIASES.get(field, ())]
-        found = next((name for name in candidates if _normal(name) in positions), None)
+        found = next((name for name in candidates if normal_header(name) in positions), None)
         if found is not None:
-            if _normal(found) in duplicates:
+            if normal_header(found) in duplicates:
                 raise ValueError(f"column {found.strip()!r} appears more than once in the header")
-            columns[field] = (positions[_normal(found)], found.strip())
+            columns[field] = (positions[normal_header(found)], found.strip())
         elif field in REQUIRED_FIELDS or explicit:
             missing.append(f"{explicit or field!r} (for {field})")
     if missing:

@@ -1,5 +1,5 @@
-"""The export presets: a conversation CSV, an Amazon-style buyer-message CSV and the Zendesk,
-Freshdesk and Gorgias JSON ticket exports, each read from a sample written in its vendor's
+"""The export presets: a conversation CSV, an Amazon-style buyer-message CSV, Freshdesk's ticket
+CSV and the Zendesk, Freshdesk and Gorgias JSON ticket exports, each read from a sample written in its vendor's
 shape (tests/ingestion/data) and recorded through the one engine."""
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management.base import CommandError
+from django.test import Client
 
 from inquiries import models as m
+from inquiries.ingestion.csv_import import Reading
+from inquiries.ingestion.freshdesk_csv import FIRST_RESPONSE_TEXT, parse_freshdesk_csv
 from inquiries.ingestion.helpdesk_json import JSON_SHAPES, parse_export
 from inquiries.ingestion.types import Direction, Rejected
 from tests.factories import policy_with_targets
@@ -93,6 +96,72 @@ def test_another_vendors_file_is_refused_before_anything_is_read():
         pytest.raises(ValueError, match="no tickets in this file at tickets"),
     ):
         list(parse_export(stream, JSON_SHAPES["zendesk-json"]))
+
+
+def test_a_freshdesk_ticket_row_becomes_its_opening_message_and_first_reply_on_the_rows_line():
+    with (DATA / "freshdesk_tickets.csv").open(encoding="utf-8", newline="") as stream:
+        items = list(parse_freshdesk_csv(stream, default_tz="Europe/Berlin"))
+
+    # The first ticket's description is quoted over three lines; the next row starts on line 5.
+    assert [line for line, _ in items] == [2, 2, 5, 6, 7, 7, 8, 8]
+    opening, reply = items[0][1], items[1][1]
+    assert (opening.external_id, opening.direction, opening.thread_id) == (
+        "freshdesk-ticket-101",
+        Direction.INBOUND,
+        "freshdesk-101",
+    )
+    assert (opening.sender_address, opening.sender_name, opening.received_at) == (
+        "ann@example.com",
+        "Ann Buyer",
+        at(2, 9),  # 10:00 in Berlin
+    )
+    assert opening.body_text == (
+        'Hello,\n<script>alert(1)</script><b>The mug</b> arrived in "pieces".\nOrder 113-1234567-1234567'
+    )
+    assert (opening.body_html, opening.order_id, opening.status) == ("", "113-1234567-1234567", "")
+    assert (reply.external_id, reply.direction, reply.sender_name, reply.received_at) == (
+        "freshdesk-first-response-101",
+        Direction.OUTBOUND,
+        "Kim Lee",
+        at(2, 10, 30),
+    )
+    assert (reply.body_text, reply.status, reply.solved_at) == (FIRST_RESPONSE_TEXT, "solved", at(2, 14))
+    unanswered = items[2][1]
+    assert (unanswered.sender_address, unanswered.status) == ("freshdesk-contact-9002", "open")
+    bad = items[3][1]
+    assert isinstance(bad, Rejected)
+    assert bad.reason == (
+        "status (column 'Status'): not a Freshdesk status this import knows (Open, Pending, Resolved, "
+        "Closed, Waiting on Customer): 'Snoozed'; say what it means with --map-values "
+        "\"status:Snoozed=pending\"; created_at (column 'Created time'): not a timestamp this import reads "
+        "(ISO 8601, RFC 2822, DD/MM/YYYY HH:MM and other common shapes, or give --date-format): 'yesterday'"
+    )
+    # Without "Initial response time", "First response time (in hrs)" after the creation time.
+    assert items[5][1].received_at == at(4, 10, 30)
+    assert (items[5][1].status, items[5][1].solved_at) == ("closed", at(5, 8))
+    assert items[7][1].status == "pending"  # Waiting on Customer
+
+
+def test_a_freshdesk_custom_status_reads_through_map_values_and_a_missing_column_is_named():
+    header = "Ticket ID,Subject,Description,Status,Created time,Email\n"
+    row = "7,Hi,Text,Awaiting parts,2026-03-02 10:00:00,a@example.com\n"
+    reading = Reading(value_maps={"status": {"awaiting parts": "pending"}})
+
+    [(line, message)] = list(parse_freshdesk_csv(io.StringIO(header + row), reading=reading))
+
+    assert (line, message.status, message.received_at) == (2, "pending", at(2, 10))
+    with pytest.raises(ValueError, match="missing column\\(s\\): 'Created time' \\(for created_at\\)"):
+        parse_freshdesk_csv(io.StringIO("Ticket ID,Subject\n1,x\n"))
+    # A translated export's headers are named with --map, in this preset's own field names.
+    german = "Ticket-ID,Erstellt am,Status\n8,2026-03-02 10:00:00,Offen\n"
+    [(_, translated)] = list(
+        parse_freshdesk_csv(
+            io.StringIO(german),
+            mapping={"ticket_id": "Ticket-ID", "created_at": "Erstellt am"},
+            reading=Reading(value_maps={"status": {"offen": "open"}}),
+        )
+    )
+    assert (translated.external_id, translated.status) == ("freshdesk-ticket-8", "open")
 
 
 # --- through the import command -----------------------------------------------------------------------
@@ -245,3 +314,68 @@ def test_a_json_preset_on_a_csv_file_stops_before_recording_anything(channel):
             "zendesk-json",
         )
     assert not m.Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_freshdesk_csv_comes_in_closed_where_it_was_closed_with_the_first_reply_clock_right(
+    channel, agent
+):
+    policy_with_targets(first_reply=DAY, next_reply=DAY, resolution=DAY)
+    path = str(DATA / "freshdesk_tickets.csv")
+    command = ("import_csv", path, "--channel", channel.slug, "--preset", "freshdesk-csv")
+    berlin = ("--timezone", "Europe/Berlin")
+
+    dry = run(*command, *berlin, "--dry-run")
+    assert dry[0] == 1 and "rows=8 readable=7 already_stored=0 rejected=1" in dry[1]
+    assert not m.Message.objects.exists()
+    code, out, err = run(*command, *berlin)
+
+    assert code == 1
+    assert err.startswith(f"{path}:line 6: status (column 'Status'): not a Freshdesk status")
+    assert len(err.strip().splitlines()) == 1
+    assert "imported=7 duplicate=0 automatic=0 rejected=1 held=0" in out
+    mug = m.Inquiry.objects.get(thread_key="freshdesk-101")
+    assert directions(mug) == ["inbound", "outbound"]
+    assert (mug.status, mug.solved_at, mug.customer.address) == (
+        m.Status.SOLVED,
+        at(2, 14),
+        "ann@example.com",
+    )
+    first = mug.clocks.get(kind=m.ClockKind.FIRST_REPLY)
+    assert (first.state, first.started_at, first.stopped_at) == (m.ClockState.MET, at(2, 9), at(2, 10, 30))
+    resolution = mug.clocks.get(kind=m.ClockKind.RESOLUTION)
+    assert (resolution.state, resolution.stopped_at) == (m.ClockState.MET, at(2, 14))
+    # The description is stored as it came, markup and line breaks included, and shown inert.
+    hostile = mug.messages.get(direction="inbound").body_text
+    assert hostile.startswith("Hello,\n<script>alert(1)</script><b>The mug</b>")
+    client = Client()
+    client.force_login(agent)
+    page = client.get(f"/inquiries/{mug.pk}/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b&gt;The mug&lt;/b&gt;" in page
+    assert "<script>alert(1)" not in page
+    waiting = m.Inquiry.objects.get(thread_key="freshdesk-102")
+    assert (waiting.status, waiting.customer.address) == (m.Status.OPEN, "freshdesk-contact-9002")
+    assert waiting.clocks.get(kind=m.ClockKind.FIRST_REPLY).stopped_at is None
+    refund = m.Inquiry.objects.get(thread_key="freshdesk-104")
+    assert (refund.status, refund.solved_at) == (m.Status.CLOSED, at(5, 8))
+    assert refund.clocks.get(kind=m.ClockKind.FIRST_REPLY).stopped_at == at(4, 10, 30)
+    assert m.Inquiry.objects.get(thread_key="freshdesk-105").status == m.Status.PENDING
+
+    again = run(*command, *berlin)
+    assert "imported=0 duplicate=7 automatic=0 rejected=1" in again[1]
+    assert m.Message.objects.count() == 7 and m.Inquiry.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_the_freshdesk_csv_preset_refuses_a_mapping_of_another_shapes_fields(channel):
+    with pytest.raises(CommandError, match=r"--map: .*unknown field 'external_id'; known: ticket_id"):
+        run(
+            "import_csv",
+            str(DATA / "freshdesk_tickets.csv"),
+            "--channel",
+            channel.slug,
+            "--preset",
+            "freshdesk-csv",
+            "--map",
+            "external_id=Ticket ID",
+        )

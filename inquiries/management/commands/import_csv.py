@@ -1,9 +1,9 @@
 """manage.py import_csv FILE --channel SLUG [--preset NAME] [--map our=their,...].
 
-CSV presets name an export's columns; the JSON presets (zendesk-json, freshdesk-json,
-gorgias-json) read a helpdesk's ticket export instead, streamed ticket by ticket. Both feed
-the same recorder, with the same error report (a CSV's line, a JSON export's record) and
---dry-run.
+CSV presets name an export's columns (freshdesk-csv reads a ticket row as its messages); the
+JSON presets (zendesk-json, freshdesk-json, gorgias-json) read a helpdesk's ticket export
+instead, streamed ticket by ticket. Both feed the same recorder, with the same error report
+(a CSV's line, a JSON export's record) and --dry-run.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from inquiries.ingestion.csv_import import (
     parse_time_of_day,
     parse_value_maps,
 )
+from inquiries.ingestion.freshdesk_csv import FIELDS as FRESHDESK_FIELDS
+from inquiries.ingestion.freshdesk_csv import parse_freshdesk_csv
 from inquiries.ingestion.helpdesk_json import JSON_SHAPES, parse_export
 from inquiries.ingestion.types import IncomingMessage, Rejected
 from inquiries.management.commands._importing import (
@@ -36,6 +38,8 @@ from inquiries.management.commands._importing import (
     quietly_abort,
 )
 from inquiries.models import Channel, Message
+
+FRESHDESK_CSV = "freshdesk-csv"
 
 
 class Command(BaseCommand):
@@ -51,9 +55,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--preset",
             default="cstracker",
-            choices=sorted([*CSV_PRESETS, *JSON_SHAPES]),
-            help="A known export: a CSV column mapping (cstracker, conversation, amazon, zendesk) or a "
-            "helpdesk's JSON ticket export (zendesk-json, freshdesk-json, gorgias-json).",
+            choices=sorted([*CSV_PRESETS, FRESHDESK_CSV, *JSON_SHAPES]),
+            help="A known export: a CSV column mapping (cstracker, conversation, amazon, zendesk), "
+            "Freshdesk's ticket CSV (freshdesk-csv: each ticket as its opening message and first reply) "
+            "or a helpdesk's JSON ticket export (zendesk-json, freshdesk-json, gorgias-json).",
         )
         parser.add_argument(
             "--map",
@@ -144,7 +149,10 @@ class Command(BaseCommand):
             source = self._json_source(file, preset)
         else:
             try:
-                columns = {**CSV_PRESETS[preset], **(parse_mapping(mapping) if mapping else {})}
+                if preset == FRESHDESK_CSV:
+                    columns = parse_mapping(mapping, FRESHDESK_FIELDS) if mapping else {}
+                else:
+                    columns = {**CSV_PRESETS[preset], **(parse_mapping(mapping) if mapping else {})}
             except ValueError as exc:
                 raise CommandError(f"--map: {exc}") from None
             try:
@@ -158,7 +166,7 @@ class Command(BaseCommand):
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
-            source = self._csv_source(file, columns, timezone, reading)
+            source = self._csv_source(file, columns, timezone, reading, freshdesk=preset == FRESHDESK_CSV)
         if dry_run:
             self._dry_run(file, source, target)
             return
@@ -208,11 +216,13 @@ class Command(BaseCommand):
 
     @staticmethod
     def _csv_source(
-        file: Path, columns: dict[str, str], timezone: str, reading: Reading
+        file: Path, columns: dict[str, str], timezone: str, reading: Reading, *, freshdesk: bool
     ) -> Iterator[tuple[str, IncomingMessage | Rejected]]:
-        """Each row as ("line N", message or Rejected); `ValueError` for a file it cannot read."""
+        """Each row as ("line N", message or Rejected); `ValueError` for a file it cannot read.
+        A Freshdesk ticket row gives its messages, each labelled with the row's line."""
+        parse = parse_freshdesk_csv if freshdesk else parse_csv
         with open_csv(file) as stream:
-            for line, item in parse_csv(stream, mapping=columns, default_tz=timezone, reading=reading):
+            for line, item in parse(stream, mapping=columns, default_tz=timezone, reading=reading):
                 yield f"line {line}", item
 
     @staticmethod
