@@ -11,7 +11,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
@@ -32,6 +32,21 @@ class TopicSerializer(serializers.ModelSerializer):
     class Meta:
         model = Topic
         fields = ["key", "name", "is_complaint", "health_category", "position"]
+
+
+class ClusterRateSerializer(serializers.Serializer):
+    """The shape of a rate cluster's `rate` (for the API schema): a house indicator, never a
+    marketplace metric."""
+
+    numerator = serializers.IntegerField(allow_null=True)
+    denominator = serializers.IntegerField(allow_null=True)
+    value = serializers.FloatField(allow_null=True, help_text="numerator / denominator; null without units")
+    threshold = serializers.FloatField(allow_null=True)
+    window_days = serializers.IntegerField(allow_null=True)
+    unit = serializers.CharField(help_text="what the denominator counts: units or shipments")
+    signals = serializers.DictField(child=serializers.IntegerField(), help_text="signals by source")
+    indicator = serializers.CharField(help_text='always "house": cstracker\'s definition')
+    definition = serializers.CharField()
 
 
 class ClusterSerializer(serializers.ModelSerializer):
@@ -83,6 +98,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(ClusterRateSerializer(allow_null=True))
     def get_rate(self, cluster: Cluster) -> dict[str, object] | None:
         if not cluster.is_rate:
             return None
