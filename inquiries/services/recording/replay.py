@@ -91,7 +91,7 @@ def replay(inquiry_id: int, *, now: datetime) -> bool:
     for message in messages:
         message.answered_at = None
         message.response_due_at = None
-    _reset(inquiry, opener, now=now)
+    _reset(inquiry, opener, arrived_first=min(m.pk for m in messages) == opener.pk, now=now)
 
     careful.apply_message(inquiry=inquiry, message=opener, now=now, opened=True, reopened=False)
     rest = [message for message in messages if message is not opener]
@@ -146,7 +146,7 @@ def _as_incoming(message: Message) -> IncomingMessage:
     )
 
 
-def _reset(inquiry: Inquiry, opener: Message, *, now: datetime) -> None:
+def _reset(inquiry: Inquiry, opener: Message, *, arrived_first: bool, now: datetime) -> None:
     """The inquiry's columns as its opening message sets them (`rules.new_inquiry`), keeping
     what is not the messages' (assignee, team, tags, priority, the linked order)."""
     at = opener.received_at
@@ -160,7 +160,7 @@ def _reset(inquiry: Inquiry, opener: Message, *, now: datetime) -> None:
         "updated_at": max(now, at),
         **clocks.urgency_of(()),
     }
-    if opener.pk != inquiry.messages.order_by("pk").values_list("pk", flat=True).first():
+    if not arrived_first:
         # Another message opened it on arrival: the topic is the real opener's.
         columns["topic"], columns["topic_source"] = rules.classify(
             _as_incoming(opener), account_id=inquiry.account_id
