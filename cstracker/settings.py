@@ -479,3 +479,32 @@ CELERY_BEAT_SCHEDULE["idempotency-keys-purge"] = {
     "task": "inquiries.tasks.purge_idempotency_keys",
     "schedule": 3600.0,
 }
+
+# --- the Amazon SP-API connector (issue 20, docs/orders.md) ---
+# Amazon's endpoints; tests (and a proxy) point both at another server. Empty: Amazon's own,
+# the API by each connection's region.
+CSTRACKER_SPAPI_ENDPOINT = env_str("CSTRACKER_SPAPI_ENDPOINT", "")
+CSTRACKER_LWA_TOKEN_URL = env_str("CSTRACKER_LWA_TOKEN_URL", "https://api.amazon.com/auth/o2/token")
+# Seconds between two getReport polls, and how long a report may take before the run gives up.
+CSTRACKER_SPAPI_POLL_SECONDS = env_int("CSTRACKER_SPAPI_POLL_SECONDS", 30)
+CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS = env_int("CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS", 3600)
+# Backoff after a throttled (429) or failed (5xx, network) call: exponential from this many
+# seconds, with jitter, at most CSTRACKER_SPAPI_ATTEMPTS calls in all.
+CSTRACKER_SPAPI_BACKOFF_SECONDS = env_int("CSTRACKER_SPAPI_BACKOFF_SECONDS", 2)
+CSTRACKER_SPAPI_ATTEMPTS = env_int("CSTRACKER_SPAPI_ATTEMPTS", 6)
+CSTRACKER_SPAPI_TIMEOUT_SECONDS = env_int("CSTRACKER_SPAPI_TIMEOUT_SECONDS", 60)
+for _name in (
+    "CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS",
+    "CSTRACKER_SPAPI_ATTEMPTS",
+    "CSTRACKER_SPAPI_TIMEOUT_SECONDS",
+):
+    if globals()[_name] < 1:
+        raise ValueError(f"{_name} must be at least 1")
+for _name in ("CSTRACKER_SPAPI_POLL_SECONDS", "CSTRACKER_SPAPI_BACKOFF_SECONDS"):
+    if globals()[_name] < 0:
+        raise ValueError(f"{_name} must not be negative")
+# Every 15 minutes, the connections whose own schedule (sync_every_hours) has come due fetch.
+CELERY_BEAT_SCHEDULE["marketplace-sync"] = {
+    "task": "inquiries.tasks.sync_marketplace_connections",
+    "schedule": 900.0,
+}

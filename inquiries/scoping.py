@@ -140,6 +140,8 @@ RULES: dict[type[Model], Any] = {
     m.Feedback: ByAccount("order__account"),
     m.Claim: ByAccount("order__account"),
     m.MarketplaceMetric: ByAccount("account"),
+    m.AmazonConnection: ByAccount("account"),
+    m.ConnectorRun: ByAccount("account"),
     m.Team: ByTeam("pk"),
     m.Membership: ByTeam("team"),
     m.EscalationRule: ByTeam("team"),

@@ -288,3 +288,22 @@ def purge_idempotency_keys() -> int:
     from inquiries.services.idempotency import purge_expired
 
     return purge_expired()
+
+
+# --- marketplace connectors (issue 20) --------------------------------------------------------
+
+
+@shared_task(**TASK_OPTIONS)
+def sync_marketplace_connections() -> str:
+    """Periodic: queue a sync of each marketplace connection whose own schedule has come due."""
+    from inquiries.services.spapi import sweep
+
+    return sweep()
+
+
+@shared_task(**TASK_OPTIONS)
+def sync_amazon_connection(connection_id: int) -> str:
+    from inquiries.services.spapi import sync_connection
+
+    runs = sync_connection(connection_id=connection_id)
+    return " ".join(f"{run.format}={run.state}" for run in runs) or "not due"

@@ -5,6 +5,7 @@ Staff who are not superusers see only their teams' accounts: the same
 read-only here; they change through the app's services so every change has its event.
 
 One module per concern; importing this package registers every model:
+- `connectors.py`: the marketplace connectors (Amazon SP-API connections, their runs);
 - `configuration.py`: accounts, channels, calendars, SLA policies (their form: `policies.py`),
   and the read-only inquiries, messages, events and clocks;
 - `agents.py` (macros, the assignment rota), `complaints.py`, `health.py` (marketplace presets,
@@ -17,6 +18,7 @@ from inquiries.admin import (  # noqa: F401  (each registers its models on impor
     agents,
     complaints,
     configuration,
+    connectors,
     health,
     held,
     mail,

@@ -16,27 +16,17 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import secrets
-from inquiries.admin.base import ReadOnly, ScopedAdmin
+from inquiries.admin.base import ReadOnly, ScopedAdmin, secret_field
 from inquiries.services import mail as mail_service
 from inquiries.services import mailbox as mailbox_service
 
 MAX_POLL_NOW = 10  # mailboxes polled inside one admin request
 
 
-def _secret_field(label: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: leave empty to keep what is stored. Stored encrypted; never shown again.",
-    )
-
-
 class MailboxForm(forms.ModelForm):
-    imap_password = _secret_field("IMAP password")
+    imap_password = secret_field("IMAP password")
     clear_imap_password = forms.BooleanField(required=False, label="Remove the stored IMAP password")
-    smtp_password = _secret_field("SMTP password")
+    smtp_password = secret_field("SMTP password")
     clear_smtp_password = forms.BooleanField(required=False, label="Remove the stored SMTP password")
 
     class Meta:
@@ -191,7 +181,7 @@ class MailboxAdmin(ScopedAdmin):
 
 
 class MailWebhookForm(forms.ModelForm):
-    secret = _secret_field("secret")
+    secret = secret_field("secret")
 
     class Meta:
         model = m.MailWebhook

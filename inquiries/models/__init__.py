@@ -197,3 +197,7 @@ __all__ += [
 from inquiries.models.outbox import IdempotencyKey, OutboxOffer, ReplyWebhook  # noqa: E402
 
 __all__ += ["IdempotencyKey", "OutboxOffer", "ReplyWebhook"]
+
+from inquiries.models.connectors import AmazonConnection, ConnectorRun, RunState, SpApiRegion  # noqa: E402
+
+__all__ += ["AmazonConnection", "ConnectorRun", "RunState", "SpApiRegion"]

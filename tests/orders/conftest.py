@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
 
 from inquiries import models as m
 from inquiries.ingestion.csv_import import open_csv
@@ -54,3 +56,14 @@ def amazon(account: m.Account) -> m.Account:
     account.timezone = "America/Los_Angeles"
     account.save()
     return account
+
+
+@pytest.fixture
+def staff(manager) -> Client:
+    """Team A's manager, staff with every permission of the app."""
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
+    manager.user_permissions.add(*Permission.objects.filter(content_type__app_label="inquiries"))
+    client = Client()
+    client.force_login(manager)
+    return client

@@ -4,8 +4,6 @@ lists run a fixed number of queries."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.test import Client
 
 from inquiries import models as m
 from tests.orders.conftest import import_sample
@@ -14,17 +12,6 @@ pytestmark = pytest.mark.django_db
 
 HIDDEN_ID = "999-0000000-0000000"
 PAGES = ["order", "orderline", "shipment", "return", "feedback", "cancellation", "claim", "marketplacemetric"]
-
-
-@pytest.fixture
-def staff(manager) -> Client:
-    """Team A's manager, staff with every permission of the app."""
-    manager.is_staff = True
-    manager.save(update_fields=["is_staff"])
-    manager.user_permissions.add(*Permission.objects.filter(content_type__app_label="inquiries"))
-    client = Client()
-    client.force_login(manager)
-    return client
 
 
 @pytest.fixture

@@ -1,0 +1,116 @@
+"""Marketplace connectors: an account's API credentials and schedule, and a record of each run.
+
+An `AmazonConnection` fetches the account's reports from Amazon's Selling Partner API on its
+own schedule (`inquiries.services.spapi`); each report it fetches is one `ConnectorRun`.
+The Login with Amazon credentials are stored as Fernet tokens (`inquiries.secrets`), written
+by the admin form and never shown back.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from inquiries.models.config import Account
+
+
+class SpApiRegion(models.TextChoices):
+    NORTH_AMERICA = "na", _("North America (US, CA, MX, BR)")
+    EUROPE = "eu", _("Europe, Middle East, India")
+    FAR_EAST = "fe", _("Far East (JP, AU, SG)")
+
+
+class AmazonConnection(models.Model):
+    account = models.OneToOneField(
+        Account,
+        on_delete=models.CASCADE,
+        related_name="amazon_connection",
+        help_text=_("The account whose Amazon reports this connection fetches."),
+    )
+    is_enabled = models.BooleanField(default=True, help_text=_("A disabled connection fetches nothing."))
+    region = models.CharField(
+        max_length=2,
+        choices=SpApiRegion.choices,
+        default=SpApiRegion.NORTH_AMERICA,
+        help_text=_("The Selling Partner API region of the marketplaces (Amazon's endpoint for it)."),
+    )
+    marketplace_ids = models.CharField(
+        max_length=500,
+        help_text=_(
+            "Amazon's marketplace ids, comma-separated (ATVPDKIKX0DER is amazon.com; Amazon's "
+            '"Marketplace IDs" page lists them).'
+        ),
+    )
+    refresh_token_encrypted = models.TextField(blank=True, editable=False)
+    client_id_encrypted = models.TextField(blank=True, editable=False)
+    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    sync_every_hours = models.PositiveSmallIntegerField(
+        default=24,
+        help_text=_("Hours between two fetches of the reports (at least 1)."),
+    )
+    lookback_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text=_(
+            "Each fetch asks for the reports of this many days before it (re-importing overlapping "
+            "days updates and never duplicates)."
+        ),
+    )
+    next_sync_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the next fetch is due (empty: at the next sweep).")
+    )
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("When the last fetch finished.")
+    )
+    last_sync_ok = models.BooleanField(null=True, editable=False)
+    last_sync_summary = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(sync_every_hours__gte=1), name="amazon_sync_at_least_hourly"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Amazon SP-API: {self.account}"
+
+    @property
+    def marketplace_id_list(self) -> list[str]:
+        return [part.strip() for part in self.marketplace_ids.split(",") if part.strip()]
+
+
+class RunState(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class ConnectorRun(models.Model):
+    """One report fetched (or tried) for an account: what, when, how it ended, how many rows."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="connector_runs")
+    connector = models.CharField(max_length=20, default="amazon-sp-api", help_text=_("Which connector ran."))
+    report_type = models.CharField(
+        max_length=100, help_text=_("The marketplace's report type, as it names it.")
+    )
+    format = models.CharField(
+        max_length=50, blank=True, help_text=_("The import format the report was read as.")
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.RUNNING)
+    report_id = models.CharField(max_length=100, blank=True, help_text=_("Amazon's reportId."))
+    document_id = models.CharField(max_length=200, blank=True, help_text=_("Amazon's reportDocumentId."))
+    rows = models.PositiveIntegerField(default=0, help_text=_("Data lines read from the document."))
+    imported = models.PositiveIntegerField(default=0, help_text=_("Lines stored."))
+    rejected = models.PositiveIntegerField(default=0, help_text=_("Lines refused by the importer."))
+    error = models.TextField(
+        blank=True, help_text=_("Why the run failed or was skipped, or the first rejections.")
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-started_at"], name="connector_run_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.report_type} for {self.account_id} at {self.started_at:%Y-%m-%d %H:%M}"

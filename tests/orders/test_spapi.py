@@ -1,0 +1,396 @@
+"""The Amazon SP-API connector, end to end against a local HTTP server that answers as Amazon
+documents the calls: Login with Amazon's token endpoint, createReport, getReport (IN_PROGRESS,
+then DONE), getReportDocument (compressionAlgorithm GZIP) and the document's URL, a throttled
+answer (429 QuotaExceeded) and an expired access token (403 Unauthorized)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from cstracker.celery import app as celery_app
+from inquiries import models as m
+from inquiries import secrets
+from inquiries.ingestion.csv_import import open_csv
+from inquiries.ingestion.order_reports import FORMATS, parse_report
+from inquiries.services import queue, spapi
+from inquiries.services.orders import import_orders
+from tests.orders.conftest import sample
+
+pytestmark = pytest.mark.django_db
+
+FORMAT_OF = {spec.report_type: spec.format for spec in spapi.REPORTS}
+EXPIRED = {
+    "errors": [
+        {
+            "code": "Unauthorized",
+            "message": "Access to requested resource is denied.",
+            "details": "The access token you provided has expired.",
+        }
+    ]
+}
+THROTTLED = {
+    "errors": [
+        {
+            "code": "QuotaExceeded",
+            "message": "You exceeded your quota for the requested resource.",
+            "details": "",
+        }
+    ]
+}
+
+
+@dataclass
+class Amazon:
+    """What the fake Amazon answers, and what it was asked."""
+
+    base: str = ""
+    throttle_creates: int = 0  # createReport calls answered 429 first
+    expire_after: int | None = None  # the first access token is refused after this many API calls
+    always_expired: bool = False  # every access token is refused (a revoked grant)
+    refuse_refresh_token: bool = False
+    polls_before_done: int = 1
+    tokens_issued: int = 0
+    api_calls: int = 0
+    calls: Counter[str] = field(default_factory=Counter)
+    token_requests: list[dict[str, list[str]]] = field(default_factory=list)
+    report_bodies: list[dict[str, Any]] = field(default_factory=list)
+    polls: Counter[str] = field(default_factory=Counter)
+
+
+def _handler(amazon: Amazon) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode()
+            path = urlparse(self.path).path
+            if path == "/auth/o2/token":
+                form = parse_qs(body)
+                amazon.token_requests.append(form)
+                if amazon.refuse_refresh_token:
+                    self.answer(
+                        400,
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "The request has an invalid grant parameter",
+                        },
+                    )
+                    return
+                amazon.tokens_issued += 1
+                self.answer(
+                    200,
+                    {
+                        "access_token": f"Atza|token-{amazon.tokens_issued}",
+                        "refresh_token": form["refresh_token"][0],
+                        "token_type": "bearer",
+                        "expires_in": 3600,
+                    },
+                )
+                return
+            if not self.authorised():
+                return
+            if path == "/reports/2021-06-30/reports":
+                amazon.calls["createReport"] += 1
+                if amazon.calls["createReport"] <= amazon.throttle_creates:
+                    self.answer(429, THROTTLED)
+                    return
+                report = json.loads(body)
+                amazon.report_bodies.append(report)
+                self.answer(202, {"reportId": f"R-{report['reportType']}"})
+                return
+            self.answer(404, {"errors": [{"code": "NotFound", "message": path}]})
+
+        def authorised(self) -> bool:
+            amazon.api_calls += 1
+            token = self.headers.get("x-amz-access-token")
+            expired = amazon.always_expired or (
+                token == "Atza|token-1"
+                and amazon.expire_after is not None
+                and amazon.api_calls > amazon.expire_after
+            )
+            if expired:
+                self.answer(403, EXPIRED)
+                return False
+            return True
+
+        def do_GET(self) -> None:
+            path = urlparse(self.path).path
+            if path.startswith("/download/"):
+                report_type = path.removeprefix("/download/")
+                self.answer(
+                    200,
+                    gzip.compress(sample(FORMAT_OF[report_type]).read_bytes()),
+                    "application/octet-stream",
+                )
+                return
+            if not self.authorised():
+                return
+            if path.startswith("/reports/2021-06-30/reports/"):
+                report_id = path.rsplit("/", 1)[1]
+                amazon.calls["getReport"] += 1
+                amazon.polls[report_id] += 1
+                report_type = report_id.removeprefix("R-")
+                report: dict[str, Any] = {
+                    "reportId": report_id,
+                    "reportType": report_type,
+                    "createdTime": "2026-03-20T10:00:00+00:00",
+                    "marketplaceIds": ["ATVPDKIKX0DER"],
+                }
+                if amazon.polls[report_id] <= amazon.polls_before_done:
+                    report["processingStatus"] = "IN_PROGRESS"
+                else:
+                    report["processingStatus"] = "DONE"
+                    report["reportDocumentId"] = f"D-{report_type}"
+                self.answer(200, report)
+                return
+            if path.startswith("/reports/2021-06-30/documents/"):
+                amazon.calls["getReportDocument"] += 1
+                document_id = path.rsplit("/", 1)[1]
+                self.answer(
+                    200,
+                    {
+                        "reportDocumentId": document_id,
+                        "url": f"{amazon.base}/download/{document_id.removeprefix('D-')}",
+                        "compressionAlgorithm": "GZIP",
+                    },
+                )
+                return
+            self.answer(404, {"errors": [{"code": "NotFound", "message": path}]})
+
+    return Handler
+
+
+@pytest.fixture
+def amazon_api(settings: Any) -> Iterator[Amazon]:
+    amazon = Amazon()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(amazon))
+    amazon.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.CSTRACKER_SPAPI_ENDPOINT = amazon.base
+    settings.CSTRACKER_LWA_TOKEN_URL = f"{amazon.base}/auth/o2/token"
+    settings.CSTRACKER_SPAPI_POLL_SECONDS = 0
+    settings.CSTRACKER_SPAPI_BACKOFF_SECONDS = 0
+    settings.CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS = 30
+    try:
+        yield amazon
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def connection(amazon: m.Account) -> m.AmazonConnection:
+    connection = m.AmazonConnection(account=amazon, marketplace_ids="ATVPDKIKX0DER")
+    spapi.store_credentials(
+        connection=connection,
+        client_id="amzn1.application-oa2-client.abc",
+        client_secret="s3cret",
+        refresh_token="Atzr|refresh",
+    )
+    connection.save()
+    return connection
+
+
+def expected_counts(account: m.Account, fmt: str) -> tuple[int, int, int]:
+    """rows, imported, rejected of the sample as `import_orders --dry-run` reads it."""
+    with open_csv(sample(fmt)) as stream:
+        result = import_orders(
+            account=account,
+            fmt=FORMATS[fmt],
+            rows=parse_report(stream, FORMATS[fmt], zone=account.timezone),
+            dry_run=True,
+        )
+    return result.rows, result.imported, result.rejected
+
+
+def test_it_fetches_every_report_and_imports_it_as_the_command_would(amazon_api, connection):
+    expected = {spec.format: expected_counts(connection.account, spec.format) for spec in spapi.REPORTS[:4]}
+
+    runs = spapi.sync_connection(connection_id=connection.pk)
+
+    by_format = {run.format: run for run in runs}
+    for fmt, (rows, imported, rejected) in expected.items():
+        run = by_format[fmt]
+        assert run.state == m.RunState.DONE, (fmt, run.error)
+        assert (run.rows, run.imported, run.rejected) == (rows, imported, rejected)
+        assert run.report_id and run.document_id and run.finished_at
+        if rejected:
+            assert run.error.startswith("line ")
+    assert m.Order.objects.filter(account=connection.account).exists()
+    assert m.Shipment.objects.filter(order__account=connection.account).exists()
+    assert m.Return.objects.filter(order__account=connection.account).exists()
+    assert m.Feedback.objects.filter(order__account=connection.account).exists()
+    # Hostile text is stored to the letter.
+    assert m.Feedback.objects.filter(text__contains="<script>alert(1)</script>").exists()
+    performance = by_format["amazon-seller-performance"]
+    assert performance.state == m.RunState.SKIPPED
+    assert "no importer" in performance.error
+    # Each report was polled until DONE: IN_PROGRESS once, then DONE.
+    assert set(amazon_api.polls.values()) == {2}
+    # The request names the marketplaces and the period; one token for the whole sync.
+    assert amazon_api.report_bodies[0]["marketplaceIds"] == ["ATVPDKIKX0DER"]
+    assert "dataStartTime" in amazon_api.report_bodies[0]
+    assert amazon_api.tokens_issued == 1
+    token_request = amazon_api.token_requests[0]
+    assert token_request["grant_type"] == ["refresh_token"]
+    assert token_request["refresh_token"] == ["Atzr|refresh"]
+    assert token_request["client_id"] == ["amzn1.application-oa2-client.abc"]
+    connection.refresh_from_db()
+    assert connection.last_sync_ok is True
+    assert connection.last_sync_at is not None
+    assert connection.next_sync_at is not None and connection.lease_until is None
+    assert "amazon-all-orders: done" in connection.last_sync_summary
+
+
+def test_a_second_sync_updates_what_the_first_stored_and_duplicates_nothing(amazon_api, connection):
+    spapi.sync_connection(connection_id=connection.pk)
+    orders = m.Order.objects.count()
+    lines = m.OrderLine.objects.count()
+    spapi.sync_connection(connection_id=connection.pk, force=True)
+    assert (m.Order.objects.count(), m.OrderLine.objects.count()) == (orders, lines)
+    assert m.ConnectorRun.objects.filter(state=m.RunState.DONE).count() == 8
+
+
+def test_a_throttled_call_is_answered_with_backoff_and_tried_again(amazon_api, connection):
+    amazon_api.throttle_creates = 2
+    runs = spapi.sync_connection(connection_id=connection.pk)
+    assert runs[0].state == m.RunState.DONE
+    assert amazon_api.calls["createReport"] == 4 + 2
+
+
+def test_throttling_that_outlasts_the_attempts_fails_the_run_and_says_so(amazon_api, connection, settings):
+    settings.CSTRACKER_SPAPI_ATTEMPTS = 3
+    amazon_api.throttle_creates = 3
+    runs = spapi.sync_connection(connection_id=connection.pk)
+    assert runs[0].state == m.RunState.FAILED
+    assert "429" in runs[0].error and "quota" in runs[0].error
+    # The next report goes on.
+    assert runs[1].state == m.RunState.DONE
+    connection.refresh_from_db()
+    assert connection.last_sync_ok is False
+
+
+def test_an_expired_token_is_refreshed_once_and_the_call_goes_on(amazon_api, connection):
+    amazon_api.expire_after = 3
+    runs = spapi.sync_connection(connection_id=connection.pk)
+    assert [run.state for run in runs[:4]] == [m.RunState.DONE] * 4
+    assert amazon_api.tokens_issued == 2
+
+
+def test_a_token_refused_after_a_refresh_is_reported(amazon_api, connection):
+    amazon_api.always_expired = True
+    runs = spapi.sync_connection(connection_id=connection.pk)
+    assert runs[0].state == m.RunState.FAILED
+    assert runs[0].error == "SP-API answered 403: Access to requested resource is denied."
+    # One refresh per call, not a loop: two tokens for the first report, one more for each after.
+    assert amazon_api.calls["createReport"] == 0
+    assert amazon_api.tokens_issued == 2 + 3
+
+
+def test_a_refused_refresh_token_fails_the_sync_without_trying_the_other_reports(amazon_api, connection):
+    amazon_api.refuse_refresh_token = True
+    runs = spapi.sync_connection(connection_id=connection.pk)
+    assert len(runs) == 1
+    assert runs[0].state == m.RunState.FAILED
+    assert runs[0].error == "Login with Amazon refused the credentials: invalid_grant"
+    assert "Atzr" not in runs[0].error
+
+
+def test_missing_credentials_are_a_failed_run_naming_what_is_missing(amazon_api, amazon):
+    connection = m.AmazonConnection.objects.create(account=amazon, marketplace_ids="ATVPDKIKX0DER")
+    runs = spapi.sync_connection(connection_id=connection.pk)
+    assert [run.state for run in runs] == [m.RunState.FAILED]
+    assert "no LWA client id, LWA client secret, refresh token stored" in runs[0].error
+
+
+def test_a_leased_connection_is_not_synced_twice_at_once(amazon_api, connection):
+    m.AmazonConnection.objects.filter(pk=connection.pk).update(
+        lease_until=timezone.now() + timezone.timedelta(hours=1)
+    )
+    assert spapi.sync_connection(connection_id=connection.pk) == []
+    assert amazon_api.tokens_issued == 0
+
+
+def test_the_sweep_queues_only_due_enabled_connections(connection, other_account, monkeypatch):
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(queue, "safe_delay", lambda task, *args, **kwargs: queued.append((task.name, *args)))
+    later = m.AmazonConnection.objects.create(
+        account=other_account,
+        marketplace_ids="A1F83G8C2ARO7P",
+        next_sync_at=timezone.now() + timezone.timedelta(hours=2),
+    )
+    assert spapi.sweep() == "amazon=1"
+    assert queued == [("inquiries.tasks.sync_amazon_connection", connection.pk)]
+    assert later.pk not in [pk for _, pk in queued]
+
+
+def test_beat_runs_the_sweep_every_fifteen_minutes():
+    entry = settings.CELERY_BEAT_SCHEDULE["marketplace-sync"]
+    assert entry["task"] == "inquiries.tasks.sync_marketplace_connections"
+    assert entry["schedule"] == 900.0
+    assert entry["task"] in celery_app.tasks
+    assert "inquiries.tasks.sync_amazon_connection" in celery_app.tasks
+
+
+def test_the_admin_stores_the_credentials_encrypted_and_never_shows_them(staff, amazon):
+    response = staff.post(
+        "/admin/inquiries/amazonconnection/add/",
+        {
+            "account": amazon.pk,
+            "is_enabled": "on",
+            "region": "na",
+            "marketplace_ids": "ATVPDKIKX0DER",
+            "client_id": "amzn1.application-oa2-client.abc",
+            "client_secret": "s3cret-value",
+            "refresh_token": "Atzr|refresh-value",
+            "sync_every_hours": "6",
+            "lookback_days": "30",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    connection = m.AmazonConnection.objects.get(account=amazon)
+    assert secrets.decrypt(connection.client_secret_encrypted) == "s3cret-value"
+    assert "s3cret-value" not in connection.client_secret_encrypted
+    page = staff.get(f"/admin/inquiries/amazonconnection/{connection.pk}/change/").content.decode()
+    assert "s3cret-value" not in page and "Atzr|refresh-value" not in page
+    assert "LWA client id, LWA client secret, LWA refresh token" in page
+
+
+def test_the_admin_lists_each_accounts_last_sync_and_the_runs_in_fixed_queries(
+    staff, amazon_api, connection, other_account, django_assert_max_num_queries
+):
+    spapi.sync_connection(connection_id=connection.pk)
+    hidden = m.AmazonConnection.objects.create(account=other_account, marketplace_ids="Zorblax")
+    m.ConnectorRun.objects.create(account=other_account, report_type="Zorblax", started_at=timezone.now())
+    with django_assert_max_num_queries(12):
+        page = staff.get("/admin/inquiries/amazonconnection/").content.decode()
+    assert "amazon-all-orders: done" in page
+    assert "Zorblax" not in page and str(hidden) not in page
+    with django_assert_max_num_queries(12):
+        runs = staff.get("/admin/inquiries/connectorrun/").content.decode()
+    assert "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL" in runs
+    assert "Zorblax" not in runs
