@@ -231,18 +231,17 @@ class Session:
         target.flush()
 
 
-def due_connections(now: datetime) -> list[int]:
-    return list(
-        AmazonConnection.objects.filter(is_enabled=True, account__is_active=True)
-        .filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+def connection_ids(*, due_at: datetime | None = None) -> list[int]:
+    """The enabled connections of active accounts; with `due_at`, only those due by then."""
+    connections = AmazonConnection.objects.filter(is_enabled=True, account__is_active=True)
+    if due_at is not None:
+        connections = connections.filter(Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=due_at))
+    return list(connections.order_by("pk").values_list("pk", flat=True))
 
 
 def sweep(*, now: datetime | None = None) -> str:
     """Beat's entry point: queue one sync task per connection whose turn has come."""
-    due = due_connections(now or timezone.now())
+    due = connection_ids(due_at=now or timezone.now())
     for pk in due:
         enqueue("sync_amazon_connection", pk)
     return f"amazon={len(due)}"

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import threading
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from cstracker.celery import app as celery_app
@@ -67,6 +71,7 @@ class Amazon:
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
     report_bodies: list[dict[str, Any]] = field(default_factory=list)
     polls: Counter[str] = field(default_factory=Counter)
+    documents: dict[str, bytes] = field(default_factory=dict)  # by report type; else the sample, gzipped
 
 
 def _handler(amazon: Amazon) -> type[BaseHTTPRequestHandler]:
@@ -139,11 +144,10 @@ def _handler(amazon: Amazon) -> type[BaseHTTPRequestHandler]:
             path = urlparse(self.path).path
             if path.startswith("/download/"):
                 report_type = path.removeprefix("/download/")
-                self.answer(
-                    200,
-                    gzip.compress(sample(FORMAT_OF[report_type]).read_bytes()),
-                    "application/octet-stream",
+                document = amazon.documents.get(report_type) or gzip.compress(
+                    sample(FORMAT_OF[report_type]).read_bytes()
                 )
+                self.answer(200, document, "application/octet-stream")
                 return
             if not self.authorised():
                 return
@@ -394,3 +398,42 @@ def test_the_admin_lists_each_accounts_last_sync_and_the_runs_in_fixed_queries(
         runs = staff.get("/admin/inquiries/connectorrun/").content.decode()
     assert "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL" in runs
     assert "Zorblax" not in runs
+
+
+def test_the_command_fetches_now_and_prints_each_report(amazon_api, connection):
+    out = StringIO()
+    call_command("sync_marketplaces", "--account", str(connection.account_id), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(
+        f"account {connection.account_id} GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL: done rows="
+    )
+    assert len(lines) == len(spapi.REPORTS)
+    # The schedule now waits; --force fetches anyway.
+    out = StringIO()
+    call_command("sync_marketplaces", stdout=out)
+    assert out.getvalue() == ""
+    call_command("sync_marketplaces", "--force", stdout=out)
+    assert m.ConnectorRun.objects.filter(state=m.RunState.DONE).count() == 8
+
+
+def test_a_large_document_is_streamed_to_the_file_never_whole_in_memory(amazon_api, connection, tmp_path):
+    """8 MB of report, compressed: the download's memory peak stays far below the document."""
+    # Text that compresses about as a real report does (a few times, not a thousand).
+    rows = "".join(
+        f"111-{index:07d}-0000001\t\t2026-03-01T10:00:00+00:00\t\tShipped\t{os.urandom(90).hex()}\n"
+        for index in range(40_000)
+    )
+    amazon_api.documents["BIG"] = gzip.compress(("header\n" + rows).encode())
+    session = spapi.Session(connection)
+    target = open(tmp_path / "document.txt", "w+b")  # noqa: SIM115 (closed below)
+    try:
+        tracemalloc.start()
+        session.download("D-BIG", target)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        target.close()
+        session.close()
+    size = (tmp_path / "document.txt").stat().st_size
+    assert size > 8_000_000
+    assert peak < size / 4
