@@ -99,10 +99,22 @@ class CalendarAdmin(ConfigurationAdmin):
 
 @admin.register(m.Account)
 class AccountAdmin(ScopedAdmin):
-    list_display = ["name", "marketplace", "timezone", "reply_target_seconds", "is_active"]
+    list_display = ["name", "marketplace", "timezone", "reply_target_seconds", "is_active", "last_sync"]
     list_filter = ["marketplace", "is_active"]
+    list_select_related = ["amazon_connection"]
     search_fields = ["name"]
     raw_id_fields = ["reply_calendar"]
+
+    @admin.display(description="last marketplace sync")
+    def last_sync(self, obj: m.Account) -> str:
+        """The account's last connector sync (Amazon connections), or that it has none."""
+        connection = getattr(obj, "amazon_connection", None)
+        if connection is None:
+            return "no connection"
+        if connection.last_sync_at is None:
+            return "never"
+        verdict = "ok" if connection.last_sync_ok else "FAILED"
+        return f"{connection.last_sync_at:%Y-%m-%d %H:%M} UTC, {verdict}"
 
     def save_model(self, request: HttpRequest, obj: m.Account, form: Any, change: bool) -> None:
         if change:

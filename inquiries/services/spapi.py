@@ -70,6 +70,7 @@ ENDPOINTS = {
     SpApiRegion.EUROPE: "https://sellingpartnerapi-eu.amazon.com",
     SpApiRegion.FAR_EAST: "https://sellingpartnerapi-fe.amazon.com",
 }
+CONNECTOR = "amazon-sp-api"  # ConnectorRun.connector
 REJECTIONS_KEPT = 20  # rejected lines written into a run's error, the first ones
 
 
@@ -278,6 +279,12 @@ def sync_connection(
     )
     if not leased:
         return []
+    # Runs still "running" under a lease that has run out were cut short (a worker killed).
+    ConnectorRun.objects.filter(
+        account=connection.account, connector=CONNECTOR, state=RunState.RUNNING
+    ).update(
+        state=RunState.FAILED, finished_at=now, error="interrupted: the sync stopped before this report ended"
+    )
     runs: list[ConnectorRun] = []
     try:
         _sync(connection, runs, since=now - timedelta(days=connection.lookback_days))
@@ -299,7 +306,6 @@ def sync_connection(
 
 
 def _sync(connection: AmazonConnection, runs: list[ConnectorRun], *, since: datetime) -> None:
-    session: Session | None = None
     try:
         session = Session(connection)
     except (ConnectorError, secrets.SecretError) as exc:
@@ -309,6 +315,7 @@ def _sync(connection: AmazonConnection, runs: list[ConnectorRun], *, since: date
         for spec in REPORTS:
             run = ConnectorRun.objects.create(
                 account=connection.account,
+                connector=CONNECTOR,
                 report_type=spec.report_type,
                 format=spec.format,
                 started_at=timezone.now(),
@@ -382,6 +389,7 @@ def _failed_run(connection: AmazonConnection, spec: ReportSpec, error: str) -> C
     now = timezone.now()
     return ConnectorRun.objects.create(
         account=connection.account,
+        connector=CONNECTOR,
         report_type=spec.report_type,
         format=spec.format,
         started_at=now,

@@ -437,3 +437,20 @@ def test_a_large_document_is_streamed_to_the_file_never_whole_in_memory(amazon_a
     size = (tmp_path / "document.txt").stat().st_size
     assert size > 8_000_000
     assert peak < size / 4
+
+
+def test_a_run_cut_short_is_marked_failed_by_the_next_sync(amazon_api, connection):
+    stale = m.ConnectorRun.objects.create(
+        account=connection.account, report_type="GET_SELLER_FEEDBACK_DATA", started_at=timezone.now()
+    )
+    spapi.sync_connection(connection_id=connection.pk)
+    stale.refresh_from_db()
+    assert stale.state == m.RunState.FAILED
+    assert stale.error.startswith("interrupted")
+
+
+def test_the_accounts_list_shows_each_accounts_last_sync(staff, amazon_api, connection, other_account):
+    spapi.sync_connection(connection_id=connection.pk)
+    page = staff.get("/admin/inquiries/account/").content.decode()
+    connection.refresh_from_db()
+    assert f"{connection.last_sync_at:%Y-%m-%d %H:%M} UTC, ok" in page
