@@ -454,3 +454,16 @@ def test_the_accounts_list_shows_each_accounts_last_sync(staff, amazon_api, conn
     page = staff.get("/admin/inquiries/account/").content.decode()
     connection.refresh_from_db()
     assert f"{connection.last_sync_at:%Y-%m-%d %H:%M} UTC, ok" in page
+
+
+def test_an_error_with_markup_is_stored_as_written_and_shown_inert(staff, amazon):
+    m.ConnectorRun.objects.create(
+        account=amazon,
+        report_type="GET_SELLER_FEEDBACK_DATA",
+        started_at=timezone.now(),
+        state=m.RunState.DONE,
+        error='line 2: Comments: "<script>alert(1)</script>"',
+    )
+    page = staff.get("/admin/inquiries/connectorrun/").content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
