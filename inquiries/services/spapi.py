@@ -6,11 +6,11 @@ createReport, getReport until Amazon says DONE, getReportDocument, and the docum
 (gzip undone on the fly) to a temporary file that the report's importer reads line by line,
 as `manage.py import_orders` would. Every report fetched or tried is a `ConnectorRun`.
 
-The client is python-amazon-sp-api (`sp_api`): it signs nothing we must (SP-API takes the
-Login with Amazon access token alone), and its endpoint and token URL can be pointed at
-another server (settings `CSTRACKER_SPAPI_ENDPOINT`, `CSTRACKER_LWA_TOKEN_URL`), which the
-tests do. Retries are tenacity's: a throttled (429) or failed (5xx, network) call is tried
-again with exponential backoff and jitter; a 403 "Unauthorized" (an expired or revoked
+The client is python-amazon-sp-api (`sp_api`): it builds and parses Amazon's calls, streams a
+document with its gzip undone, and its endpoint and token URL can be pointed at another
+server (settings `CSTRACKER_SPAPI_ENDPOINT`, `CSTRACKER_LWA_TOKEN_URL`), which the tests do.
+Retries are tenacity's: a throttled (429) or failed (5xx, network) call is tried again with
+exponential backoff and jitter; a 403 "Unauthorized" (an expired or revoked
 access token) gets a fresh token once, and is reported when the fresh one is refused too.
 """
 
