@@ -263,7 +263,8 @@ class Cancellation(models.Model):
 
 
 class Return(models.Model):
-    """Units a buyer sent back: a row of Amazon's FBA customer returns report."""
+    """Units a buyer sent back: a row of Amazon's FBA customer returns report or Walmart's returns
+    download."""
 
     order = models.ForeignKey(
         Order, on_delete=models.CASCADE, related_name="returns", db_index=False, help_text="The order."

@@ -228,6 +228,7 @@ AMAZON_FORMATS = (
         carries=frozenset({"order", "returned"}),
         owns=frozenset({"returned"}),
         read=_read_fba_returns,
+        fills=(("received_at", "return-date"),),
     ),
     ReportFormat(
         name="amazon-feedback",

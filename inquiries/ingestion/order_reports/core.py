@@ -66,9 +66,11 @@ MAX_LENGTHS = {
 MAX_QUANTITY = 1_000_000
 MAX_AMOUNT = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
-# "US $1,299.00", "£8.50", "EUR 12,50", "12,50 €": a currency symbol or code before or after.
+# "US $1,299.00", "£8.50", "EUR 12,50", "12,50 €": a currency symbol or code before or after;
+# a refund may carry its sign before the symbol ("-$60.00", as Walmart writes refunds).
 _MONEY_RE = re.compile(
-    r"^(?P<before>[A-Za-z]{1,3} ?\$|[$£€]|[A-Za-z]{3} )?\s*(?P<number>-?[\d.,]+)\s*(?P<after>[$£€]|[A-Za-z]{3})?$"
+    r"^(?P<sign>-(?=\D))?(?P<before>[A-Za-z]{1,3} ?\$|[$£€]|[A-Za-z]{3} )?"
+    r"\s*(?P<number>-?[\d.,]+)\s*(?P<after>[$£€]|[A-Za-z]{3})?$"
 )
 _CURRENCIES = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "AU$": "AUD", "£": "GBP", "€": "EUR"}
 _MONTH_DAY_YEAR_RE = re.compile(r"^[A-Za-z]{3}-\d{1,2}-(?P<year>\d{4}|\d{2})\b")
@@ -139,6 +141,8 @@ class ReturnFacts:
     status: str = ""
     warehouse: str = ""
     received_at: datetime | None = None
+    requested_at: datetime | None = None
+    refund_amount: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -275,7 +279,7 @@ class Cells:
         if currency is None:
             self.error(column, f"not an amount in a currency this import knows: {shown(value)}")
             return None, ""
-        self.values[column] = match["number"]
+        self.values[column] = (match["sign"] or "") + match["number"]
         return self.amount(column), currency
 
     def amount(self, column: str) -> Decimal | None:
@@ -339,14 +343,17 @@ class ReportFormat:
     aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
     # The fields of `SOMETIMES_CARRIED` this report fills, each with its column: a file with that
     # column overwrites the stored value; without it (Amazon's flat files carry no ship-by,
-    # deliver-by or delivery date; a Walmart download may lack the delivery date) it leaves it.
+    # deliver-by or delivery date; a Walmart download may lack the delivery date; Amazon's returns
+    # report gives no refund, Walmart's no arrival at the warehouse) it leaves it.
     fills: tuple[tuple[str, str], ...] = ()
     # A row that is not data (a download's closing summary line), by its first cell: skipped.
     footer: re.Pattern[str] | None = None
 
 
 # The facts' fields only some reports carry (see `ReportFormat.fills`).
-SOMETIMES_CARRIED = frozenset({"ship_by", "deliver_by", "delivered_at"})
+SOMETIMES_CARRIED = frozenset(
+    {"ship_by", "deliver_by", "delivered_at", "received_at", "requested_at", "refund_amount"}
+)
 
 
 @dataclass(frozen=True)
