@@ -20,6 +20,7 @@ a time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -97,7 +98,7 @@ def _entries(
                 problems.append(name)
         cells = Cells(values, columns, zone, reading)
         for name in problems:
-            cells.error(name, "not a single value")
+            cells.error(name, f"not a single value: {shown(cells.raw(name))}")
         try:
             yield number, fmt.read(cells)
         except RowRejected as exc:
@@ -113,14 +114,15 @@ def _at(data: Any, path: tuple[str, ...]) -> Any:
 
 
 def _value(value: Any) -> tuple[str, bool]:
-    """A field as a cell's text, and whether it was not a single value (an object or a list)."""
+    """A field as a cell's text, and whether it was not a single value (an object or a list,
+    kept as its JSON so that the error shows it and no "required" follows it)."""
     if value is None:
         return "", False
     if isinstance(value, bool):
         return ("true" if value else "false"), False
     if isinstance(value, int | float | str):
         return str(value).replace("\x00", "").strip(), False
-    return "", True
+    return json.dumps(value, ensure_ascii=False), True
 
 
 def _line_ref(cells: Cells, item: str, transaction: str) -> LineRef:
