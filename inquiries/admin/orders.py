@@ -60,7 +60,7 @@ class PartInline(admin.TabularInline):
 
 class LineInline(PartInline):
     model = m.OrderLine
-    fields = ["sku", "item_id", "title", "quantity", "price", "item_status"]
+    fields = ["sku", "item_id", "transaction_id", "title", "quantity", "price", "item_status"]
 
 
 class ShipmentInline(PartInline):
@@ -96,12 +96,12 @@ class ReturnInline(PartInline):
 
 class FeedbackInline(PartInline):
     model = m.Feedback
-    fields = ["rating", "text", "left_at", "removed"]
+    fields = ["polarity", "rating", "text", "left_at", "removed"]
 
 
 class ClaimInline(PartInline):
     model = m.Claim
-    fields = ["kind", "opened_at", "decided_at", "outcome", "amount"]
+    fields = ["external_id", "kind", "status", "opened_at", "decided_at", "outcome", "amount"]
 
 
 @admin.register(m.Order)
@@ -159,13 +159,13 @@ class ReturnAdmin(OrderPartAdmin):
 
 @admin.register(m.Feedback)
 class FeedbackAdmin(OrderPartAdmin):
-    list_display = ["order", "rating", "left_at", "removed", "text"]
-    list_filter = [OrderAccountFilter, "rating", "removed"]
+    list_display = ["order", "polarity", "rating", "left_at", "removed", "text"]
+    list_filter = [OrderAccountFilter, "polarity", "rating", "removed"]
 
 
 @admin.register(m.Claim)
 class ClaimAdmin(OrderPartAdmin):
-    list_display = ["order", "kind", "opened_at", "decided_at", "outcome", "amount"]
+    list_display = ["order", "external_id", "kind", "status", "opened_at", "decided_at", "outcome", "amount"]
     list_filter = [OrderAccountFilter, "kind", "outcome"]
 
 

@@ -27,7 +27,7 @@ from inquiries.health.appeal import (
 )
 from inquiries.health.marketplace_metrics import Definition, MarketplaceFigure
 from inquiries.health.order_metrics import failing_orders
-from inquiries.models import Account, ClaimOutcome, Direction, Inquiry, Message, Order
+from inquiries.models import Account, ClaimOutcome, Direction, Inquiry, Message, Order, Polarity
 
 CSV_CHUNK = 500
 MESSAGES_PER_ORDER = 3
@@ -124,7 +124,9 @@ def _note(order: Order, kind: CauseKind) -> str:
     """The buyer's or marketplace's words behind the defect, cancellation or return."""
     if kind == CauseKind.DEFECTS:
         parts = [
-            f"{f.rating}/5: {f.text}".strip() for f in order.feedback.all() if f.rating <= 2 and not f.removed
+            f"{f.shown_rating}: {f.text}".strip()
+            for f in order.feedback.all()
+            if f.polarity == Polarity.NEGATIVE and not f.removed
         ]
         parts += [
             f"{claim.get_kind_display()} ({ClaimOutcome(claim.outcome).label})"

@@ -48,6 +48,7 @@ from inquiries.models import (
     MarketplaceMetric,
     Order,
     OrderStatus,
+    Polarity,
     Return,
     Shipment,
 )
@@ -300,7 +301,7 @@ def _window_shipments(window: Window) -> QuerySet:
 
 def _negative_feedback(window: Window) -> QuerySet:
     return Feedback.objects.filter(
-        _known("left_at", window.as_of), order__in=window.orders(), rating__lte=2, removed=False
+        _known("left_at", window.as_of), order__in=window.orders(), polarity=Polarity.NEGATIVE, removed=False
     ).values("order_id")
 
 

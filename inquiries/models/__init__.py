@@ -174,6 +174,7 @@ from inquiries.models.orders import (  # noqa: E402
     Order,
     OrderLine,
     OrderStatus,
+    Polarity,
     Return,
     Shipment,
 )
@@ -190,6 +191,7 @@ __all__ += [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "Polarity",
     "Return",
     "Shipment",
 ]

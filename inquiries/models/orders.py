@@ -10,6 +10,8 @@ issue 21; these tables are what it will read.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
@@ -169,10 +171,24 @@ class OrderLine(models.Model):
         blank=True,
         help_text="The line's status in the marketplace's words (Amazon: item-status).",
     )
+    transaction_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="eBay's Transaction ID: with the item id, how eBay's returns, cases and feedback name "
+        "the line (the orders download's Transaction ID); empty elsewhere.",
+    )
 
     class Meta:
         ordering = ["order", "sku"]
         constraints = [models.UniqueConstraint(fields=["order", "sku"], name="order_line_unique_sku")]
+        # eBay's returns, cases and feedback find their line by (item id, transaction id).
+        indexes = [
+            models.Index(
+                fields=["item_id", "transaction_id"],
+                name="order_line_transaction",
+                condition=~Q(transaction_id=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} x {self.quantity}"
@@ -263,7 +279,8 @@ class Cancellation(models.Model):
 
 
 class Return(models.Model):
-    """Units a buyer sent back: a row of Amazon's FBA customer returns report."""
+    """Units a buyer sent back: a row of Amazon's FBA customer returns report or Walmart's returns
+    download."""
 
     order = models.ForeignKey(
         Order, on_delete=models.CASCADE, related_name="returns", db_index=False, help_text="The order."
@@ -311,9 +328,27 @@ class Return(models.Model):
         return f"{self.sku} x {self.quantity}"
 
 
+class Polarity(models.TextChoices):
+    POSITIVE = "positive", _("Positive")
+    NEUTRAL = "neutral", _("Neutral")
+    NEGATIVE = "negative", _("Negative")
+
+
+# A star rating's polarity: 1-2 negative, 3 neutral, 4-5 positive (Amazon's Order Defect Rate
+# counts 1-2 as negative feedback).
+RATING_POLARITY = {
+    1: Polarity.NEGATIVE,
+    2: Polarity.NEGATIVE,
+    3: Polarity.NEUTRAL,
+    4: Polarity.POSITIVE,
+    5: Polarity.POSITIVE,
+}
+
+
 class Feedback(models.Model):
-    """The buyer's seller rating of an order (one per order, as Amazon allows). A rating of 1 or 2
-    is negative feedback, a defect in Amazon's Order Defect Rate unless it was removed."""
+    """The buyer's seller feedback on an order (one per order, as Amazon allows): a 1-5 star rating
+    (Amazon, Walmart) or eBay's Positive, Neutral or Negative. Negative feedback is a defect in
+    Amazon's Order Defect Rate unless it was removed."""
 
     order = models.ForeignKey(
         Order, on_delete=models.CASCADE, related_name="feedback", db_index=False, help_text="The order rated."
@@ -326,7 +361,15 @@ class Feedback(models.Model):
             (4, "4 (positive)"),
             (5, "5 (positive)"),
         ],
-        help_text="1 to 5 stars; 1-2 negative, 3 neutral, 4-5 positive.",
+        null=True,
+        blank=True,
+        help_text="1 to 5 stars; empty where the marketplace rates by polarity only (eBay).",
+    )
+    polarity = models.CharField(
+        max_length=8,
+        choices=Polarity.choices,
+        help_text="Positive, neutral or negative: eBay's own word (CommentType), or for a star rating "
+        "1-2 negative, 3 neutral, 4-5 positive. The metrics count negative feedback by it.",
     )
     text = models.TextField(blank=True, help_text="The buyer's comment.")
     response = models.TextField(blank=True, help_text="The seller's public response, if any.")
@@ -350,11 +393,27 @@ class Feedback(models.Model):
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["order"], name="feedback_one_per_order"),
+            # A NULL rating passes a CHECK: eBay feedback has none.
             models.CheckConstraint(condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_5"),
+            models.CheckConstraint(condition=Q(polarity__in=Polarity.values), name="feedback_polarity_known"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.rating}/5"
+        return f"{self.order_id}: {self.shown_rating}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A star rating entered without its polarity gets the one the metrics read it as (the
+        # importers give both: `order_reports.core.polarity_of_rating`, kept equal by a test).
+        if not self.polarity and self.rating is not None:
+            self.polarity = RATING_POLARITY.get(self.rating, "")
+        super().save(*args, **kwargs)
+
+    @property
+    def shown_rating(self) -> str:
+        """The rating as the marketplace gave it: "4/5" for stars, eBay's word otherwise."""
+        if self.rating is not None:
+            return f"{self.rating}/5"
+        return str(Polarity(self.polarity).label) if self.polarity else ""
 
 
 class ClaimKind(models.TextChoices):
@@ -367,12 +426,21 @@ class ClaimOutcome(models.TextChoices):
     FOR_BUYER = "for_buyer", _("Decided for the buyer (a defect)")
     FOR_SELLER = "for_seller", _("Decided for the seller")
     WITHDRAWN = "withdrawn", _("Withdrawn by the buyer")
+    RESOLVED = "resolved", _("Closed without the marketplace deciding (resolved with the seller)")
 
 
 class Claim(models.Model):
     """An A-to-z guarantee claim or a chargeback: each is a defect in Amazon's Order Defect Rate."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="claims", help_text="The order.")
+    # Null for a claim entered by hand, as Cancellation.external_id.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="The marketplace's id of the claim, unique per order (eBay: caseId); empty for one "
+        "entered by hand.",
+    )
     kind = models.CharField(max_length=16, choices=ClaimKind.choices, help_text="Which kind of claim.")
     opened_at = models.DateTimeField(null=True, blank=True, help_text="When the buyer filed it.")
     decided_at = models.DateTimeField(null=True, blank=True, help_text="When the marketplace decided it.")
@@ -386,9 +454,15 @@ class Claim(models.Model):
     amount = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Claimed, in the order's currency."
     )
+    status = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The claim's status in the marketplace's words (eBay: caseStatusEnum, e.g. CS_CLOSED).",
+    )
 
     class Meta:
         ordering = ["order", "opened_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="claim_unique_id")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.order_id}"

@@ -70,6 +70,7 @@ from inquiries.models import (
     Message,
     OrderLine,
     OrderStatus,
+    Polarity,
     Return,
     Severity,
     Shipment,
@@ -176,7 +177,11 @@ def _returns_in_window(account_id: int, start: datetime, end: datetime) -> Query
 
 def _negative_feedback(account_id: int, start: datetime, end: datetime) -> QuerySet[Feedback]:
     return Feedback.objects.filter(
-        order__account_id=account_id, rating__lte=2, removed=False, left_at__gt=start, left_at__lte=end
+        order__account_id=account_id,
+        polarity=Polarity.NEGATIVE,
+        removed=False,
+        left_at__gt=start,
+        left_at__lte=end,
     )
 
 

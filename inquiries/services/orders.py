@@ -30,8 +30,10 @@ from inquiries.ingestion.order_reports import (
     SHIPPED,
     UNSHIPPED,
     CancellationFacts,
+    ClaimFacts,
     FeedbackFacts,
     LineFacts,
+    LineRef,
     OrderFacts,
     Record,
     ReportFormat,
@@ -40,7 +42,17 @@ from inquiries.ingestion.order_reports import (
     ShipmentFacts,
 )
 from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, ParsedReport
-from inquiries.models import Account, Cancellation, Feedback, Inquiry, Order, OrderLine, Return, Shipment
+from inquiries.models import (
+    Account,
+    Cancellation,
+    Claim,
+    Feedback,
+    Inquiry,
+    Order,
+    OrderLine,
+    Return,
+    Shipment,
+)
 from inquiries.services import order_status
 from inquiries.services.bulk import PlannerStatistics, upsert_rows
 
@@ -68,6 +80,7 @@ PARTS = (
     _Part("cancellation", Cancellation, "external_id", "cancellations", _names(CancellationFacts)),
     _Part("returned", Return, "external_id", "returns", _names(ReturnFacts)),
     _Part("feedback", Feedback, None, "feedback", _names(FeedbackFacts)),
+    _Part("claim", Claim, "external_id", "claims", _names(ClaimFacts)),
 )
 ORDER_COLUMNS = tuple(name for name in _names(OrderFacts) if name != "order_id")
 
@@ -141,27 +154,85 @@ def import_orders(
     statistics = None if dry_run else _planner_statistics(fmt)
     # Dates only some reports carry are overwritten only by a file that has their column.
     filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
-    batch: list[Record] = []
+    batch: list[tuple[int, Record]] = []
     for line, item in rows:
         result.rows += 1
         if isinstance(item, RowRejected):
-            result.rejected += 1
-            if on_rejected is not None:
-                on_rejected(line, item)
+            _reject(result, on_rejected, line, item)
             continue
         # A batch ends between two orders (a report lists an order's rows together), so that
         # an order is written once, or at twice the size at the latest.
         if len(batch) >= batch_size and (
-            item.order.order_id != batch[-1].order.order_id or len(batch) >= 2 * batch_size
+            item.order.order_id != batch[-1][1].order.order_id or len(batch) >= 2 * batch_size
         ):
-            _store(account, fmt, batch, result, dry_run=dry_run, now=now, filled=filled)
+            stored = _resolve_lines(account, batch, result, on_rejected)
+            _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
             if statistics is not None:
-                statistics.add(len(batch))
+                statistics.add(len(stored))
             batch = []
-        batch.append(item)
+        batch.append((line, item))
     if batch:
-        _store(account, fmt, batch, result, dry_run=dry_run, now=now, filled=filled)
+        stored = _resolve_lines(account, batch, result, on_rejected)
+        _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
     return result
+
+
+def _reject(
+    result: OrderImport,
+    on_rejected: Callable[[int, RowRejected], None] | None,
+    line: int,
+    rejection: RowRejected,
+) -> None:
+    result.rejected += 1
+    if on_rejected is not None:
+        on_rejected(line, rejection)
+
+
+def _resolve_lines(
+    account: Account,
+    batch: list[tuple[int, Record]],
+    result: OrderImport,
+    on_rejected: Callable[[int, RowRejected], None] | None,
+) -> list[Record]:
+    """The batch's records, each naming its order: a record that names its line instead (eBay's
+    returns, cases and feedback: `line_ref`, item id and transaction id) gets the order of the
+    account's line with those ids, or is rejected naming them (a return, claim or feedback
+    cannot be stored without its order). One query per batch. The SKU and item id of a return
+    that does not give them are its line's."""
+    refs = {record.line_ref for _, record in batch if record.line_ref is not None}
+    if not refs:
+        return [record for _, record in batch]
+    lines: dict[LineRef, tuple[str, str]] = {}
+    found = (
+        OrderLine.objects.filter(
+            order__account=account, transaction_id__any=sorted({ref.transaction_id for ref in refs})
+        )
+        .order_by()
+        .values_list("item_id", "transaction_id", "order__marketplace_order_id", "sku")
+    )
+    for item_id, transaction_id, order_id, sku in found:
+        lines[LineRef(item_id, transaction_id)] = (order_id, sku)
+    records = []
+    for line, record in batch:
+        ref = record.line_ref
+        if ref is None:
+            records.append(record)
+            continue
+        if ref not in lines:
+            rejection = RowRejected(
+                [
+                    f"item {ref.item_id}, transaction {ref.transaction_id}: no order line of this account "
+                    "has them (import the eBay orders report, with its Transaction ID column, first)"
+                ]
+            )
+            _reject(result, on_rejected, line, rejection)
+            continue
+        order_id, sku = lines[ref]
+        record.order.order_id = order_id
+        if record.returned is not None:
+            record.returned.sku = record.returned.sku or sku
+        records.append(record)
+    return records
 
 
 def _planner_statistics(fmt: ReportFormat) -> PlannerStatistics:
@@ -192,6 +263,8 @@ def _store(
     now: datetime,
     filled: frozenset[str],
 ) -> None:
+    if not batch:  # every record of the batch named a line not on file
+        return
     with transaction.atomic():
         orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now, filled)
         for part in PARTS:

@@ -146,7 +146,7 @@ def plain_rates(account: m.Account) -> Plain:
             for route in routes_of[r.order_id]:
                 plain.delivery.setdefault(route, set()).add(r.order_id)
     for f in m.Feedback.objects.filter(order__account=account):
-        if f.rating <= 2 and not f.removed and in_window(f.left_at):
+        if f.rating is not None and f.rating <= 2 and not f.removed and in_window(f.left_at):
             for sku in skus_of[f.order_id]:
                 plain.signals.setdefault(sku, set()).add(f.order_id)
     return plain

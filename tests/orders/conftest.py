@@ -3,11 +3,13 @@ an Amazon account of team A."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.test import Client
 
 from inquiries import models as m
@@ -67,3 +69,31 @@ def staff(manager) -> Client:
     client = Client()
     client.force_login(manager)
     return client
+
+
+def on_marketplace(account: m.Account, marketplace: str, zone: str = "America/Los_Angeles") -> m.Account:
+    account.marketplace = marketplace
+    account.timezone = zone
+    account.save()
+    return account
+
+
+@pytest.fixture
+def walmart(account: m.Account) -> m.Account:
+    """Team A's account, on Walmart (days without a time are Los Angeles days)."""
+    return on_marketplace(account, m.Marketplace.WALMART)
+
+
+@pytest.fixture
+def ebay(account: m.Account) -> m.Account:
+    return on_marketplace(account, m.Marketplace.EBAY)
+
+
+def run_import_command(path: Path, account: m.Account, fmt: str) -> tuple[int | str | None, str, str]:
+    """`manage.py import_orders PATH --account ID --format FMT`: its exit status, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_status:
+        call_command(
+            "import_orders", str(path), "--account", str(account.pk), "--format", fmt, stdout=out, stderr=err
+        )
+    return exit_status.value.code, out.getvalue(), err.getvalue()

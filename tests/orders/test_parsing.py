@@ -12,7 +12,8 @@ import pytest
 from inquiries import models as m
 from inquiries.ingestion import order_reports
 from inquiries.ingestion.csv_import import decode_csv
-from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report, report_format
+from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, core, parse_report, report_format
+from inquiries.models.orders import RATING_POLARITY
 
 FEEDBACK = FORMATS["amazon-feedback"]
 ALL_ORDERS = FORMATS["amazon-all-orders"]
@@ -188,6 +189,9 @@ def test_the_parsers_limits_and_values_match_the_database():
         "return_status": m.Return._meta.get_field("status").max_length,
         "rater_email": m.Feedback._meta.get_field("rater_email").max_length,
         "cancellation_id": m.Cancellation._meta.get_field("external_id").max_length,
+        "transaction_id": m.OrderLine._meta.get_field("transaction_id").max_length,
+        "claim_id": m.Claim._meta.get_field("external_id").max_length,
+        "claim_status": m.Claim._meta.get_field("status").max_length,
     }
 
     assert widths == order_reports.MAX_LENGTHS
@@ -206,3 +210,7 @@ def test_the_parsers_limits_and_values_match_the_database():
     assert {order_reports.BUYER, order_reports.SELLER, order_reports.MARKETPLACE, ""} == set(
         m.CancelledBy.values
     )
+    assert {core.POSITIVE, core.NEUTRAL, core.NEGATIVE} == set(m.Polarity.values)
+    assert {rating: core.polarity_of_rating(rating) for rating in range(1, 6)} == RATING_POLARITY
+    assert core.GUARANTEE in m.ClaimKind.values
+    assert {core.OPEN, core.FOR_BUYER, core.RESOLVED} <= set(m.ClaimOutcome.values)

@@ -40,8 +40,8 @@ def test_with_nothing_to_update_existing_rows_are_left_as_they_are(amazon):
     with transaction.atomic():
         upsert_rows(
             m.Feedback,
-            ["order_id", "rating", "text"],
-            [(order.pk, 5, "changed"), (other.pk, 4, "new")],
+            ["order_id", "rating", "polarity", "text"],
+            [(order.pk, 5, "positive", "changed"), (other.pk, 4, "positive", "new")],
             unique=["order"],
             update=[],
         )

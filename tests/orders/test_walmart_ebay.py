@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.urls import reverse
 
 from inquiries import models as m
@@ -24,7 +23,7 @@ from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, pars
 from inquiries.services.orders import OrderImport, import_orders
 from tests import factories
 from tests.conftest import token_client
-from tests.orders.conftest import data, import_file, import_sample
+from tests.orders.conftest import data, import_file, import_sample, run_import_command
 
 pytestmark = pytest.mark.django_db
 
@@ -34,23 +33,6 @@ AS_OF = datetime(2026, 3, 31, 19, 0, tzinfo=UTC)
 
 def load(account: m.Account, name: str, fmt: str) -> tuple[OrderImport, list[tuple[int, str]]]:
     return import_file(account, data(name), fmt)
-
-
-def on_marketplace(account: m.Account, marketplace: str) -> m.Account:
-    account.marketplace = marketplace
-    account.timezone = ZONE
-    account.save()
-    return account
-
-
-@pytest.fixture
-def walmart(account: m.Account) -> m.Account:
-    return on_marketplace(account, m.Marketplace.WALMART)
-
-
-@pytest.fixture
-def ebay(account: m.Account) -> m.Account:
-    return on_marketplace(account, m.Marketplace.EBAY)
 
 
 def local(day: str, pattern: str, *, end: bool = False) -> datetime:
@@ -317,23 +299,12 @@ def test_ebay_metrics_from_the_imported_files_match_a_plain_computation(ebay):
 def test_the_command_imports_both_formats_and_links_the_inquiry_naming_a_po(account, channel, name, summary):
     recorded = services.record_message(channel=channel, incoming=factories.incoming(order_id="1000000000001"))
     inquiry = m.Inquiry.objects.get(pk=recorded.inquiry_id)
-    out, err = io.StringIO(), io.StringIO()
 
-    with pytest.raises(SystemExit) as exit_status:
-        call_command(
-            "import_orders",
-            str(data(name)),
-            "--account",
-            str(account.pk),
-            "--format",
-            name,
-            stdout=out,
-            stderr=err,
-        )
+    status, out, err = run_import_command(data(name), account, name)
 
-    assert exit_status.value.code == 1
-    assert out.getvalue().strip() == summary
-    assert err.getvalue().startswith(f"{data(name)}:line 8: ")
+    assert status == 1
+    assert out.strip() == summary
+    assert err.startswith(f"{data(name)}:line 8: ")
     inquiry.refresh_from_db()
     assert (inquiry.linked_order is not None) == (name == "walmart-orders")
 

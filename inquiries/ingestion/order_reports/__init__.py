@@ -1,7 +1,8 @@
 """Parse marketplace order reports (Amazon's flat files, Walmart's and eBay's order downloads) into
 records. Pure: no Django.
 
-`parse_report(stream, FORMATS[name])` yields each data row's line number with a `Record`
+`parse_report(stream, FORMATS[name])` yields each data row's line number (for eBay's JSON
+answers, `ebay_api`, the entry's number) with a `Record`
 (the order and, by format, its line, shipment, cancellation, return or feedback) or a
 `RowRejected` listing every error of the row, so an import can report each bad line and go
 on. It reads one row at a time: memory does not grow with the file.
@@ -31,8 +32,10 @@ from inquiries.ingestion.order_reports.core import (
     UNFULFILLABLE,
     UNSHIPPED,
     CancellationFacts,
+    ClaimFacts,
     FeedbackFacts,
     LineFacts,
+    LineRef,
     OrderFacts,
     Record,
     ReportFormat,
@@ -42,6 +45,7 @@ from inquiries.ingestion.order_reports.core import (
     parse_report,
 )
 from inquiries.ingestion.order_reports.ebay import EBAY_FORMATS
+from inquiries.ingestion.order_reports.ebay_api import EBAY_API_FORMATS
 from inquiries.ingestion.order_reports.walmart import WALMART_FORMATS
 
 __all__ = [
@@ -58,8 +62,10 @@ __all__ = [
     "UNFULFILLABLE",
     "UNSHIPPED",
     "CancellationFacts",
+    "ClaimFacts",
     "FeedbackFacts",
     "LineFacts",
+    "LineRef",
     "OrderFacts",
     "Record",
     "ReportFormat",
@@ -72,7 +78,7 @@ __all__ = [
 ]
 
 FORMATS: dict[str, ReportFormat] = {
-    fmt.name: fmt for fmt in (*AMAZON_FORMATS, *WALMART_FORMATS, *EBAY_FORMATS)
+    fmt.name: fmt for fmt in (*AMAZON_FORMATS, *WALMART_FORMATS, *EBAY_FORMATS, *EBAY_API_FORMATS)
 }
 
 

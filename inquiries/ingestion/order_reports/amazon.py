@@ -32,6 +32,7 @@ from inquiries.ingestion.order_reports.core import (
     ReportFormat,
     ReturnFacts,
     ShipmentFacts,
+    polarity_of_rating,
     words,
 )
 
@@ -181,6 +182,7 @@ def _read_feedback(cells: Cells) -> Record:
     day_reading = replace(cells.reading, default_time=cells.reading.default_time or time(0))
     feedback = FeedbackFacts(
         rating=rating,
+        polarity=polarity_of_rating(rating),
         text=cells.text("comments", line=False),
         response=cells.text("response", line=False),
         rater_email=cells.email("rater email", "rater_email"),
@@ -228,6 +230,7 @@ AMAZON_FORMATS = (
         carries=frozenset({"order", "returned"}),
         owns=frozenset({"returned"}),
         read=_read_fba_returns,
+        fills=(("received_at", "return-date"),),
     ),
     ReportFormat(
         name="amazon-feedback",

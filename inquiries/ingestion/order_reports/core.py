@@ -36,6 +36,10 @@ PENDING, UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, CANCELLED, UNFULFILLABLE = (
 MERCHANT, MARKETPLACE = "merchant", "marketplace"
 # The values of `models.CancelledBy` (beside MARKETPLACE; a test keeps them equal).
 BUYER, SELLER = "buyer", "seller"
+# The values of `models.Polarity`, `models.ClaimKind` and `models.ClaimOutcome` (a test keeps them equal).
+POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
+GUARANTEE = "guarantee"
+OPEN, FOR_BUYER, RESOLVED = "", "for_buyer", "resolved"
 
 # Widths of the database columns the values go to (a test keeps them equal to the models').
 MAX_LENGTHS = {
@@ -62,13 +66,18 @@ MAX_LENGTHS = {
     "return_status": 64,
     "rater_email": 320,
     "cancellation_id": 200,
+    "transaction_id": 64,
+    "claim_id": 200,
+    "claim_status": 64,
 }
 MAX_QUANTITY = 1_000_000
 MAX_AMOUNT = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
 _AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
-# "US $1,299.00", "£8.50", "EUR 12,50", "12,50 €": a currency symbol or code before or after.
+# "US $1,299.00", "£8.50", "EUR 12,50", "12,50 €": a currency symbol or code before or after;
+# a refund may carry its sign before the symbol ("-$60.00", as Walmart writes refunds).
 _MONEY_RE = re.compile(
-    r"^(?P<before>[A-Za-z]{1,3} ?\$|[$£€]|[A-Za-z]{3} )?\s*(?P<number>-?[\d.,]+)\s*(?P<after>[$£€]|[A-Za-z]{3})?$"
+    r"^(?P<sign>-(?=\D))?(?P<before>[A-Za-z]{1,3} ?\$|[$£€]|[A-Za-z]{3} )?"
+    r"\s*(?P<number>-?[\d.,]+)\s*(?P<after>[$£€]|[A-Za-z]{3})?$"
 )
 _CURRENCIES = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "AU$": "AUD", "£": "GBP", "€": "EUR"}
 _MONTH_DAY_YEAR_RE = re.compile(r"^[A-Za-z]{3}-\d{1,2}-(?P<year>\d{4}|\d{2})\b")
@@ -105,6 +114,7 @@ class LineFacts:
     quantity: int = 0
     price: Decimal | None = None
     item_status: str = ""
+    transaction_id: str = ""
 
 
 @dataclass(slots=True)
@@ -139,20 +149,52 @@ class ReturnFacts:
     status: str = ""
     warehouse: str = ""
     received_at: datetime | None = None
+    requested_at: datetime | None = None
+    refund_amount: Decimal | None = None
 
 
 @dataclass(slots=True)
 class FeedbackFacts:
-    rating: int
+    rating: int | None  # 1-5 stars; None where the marketplace rates by polarity only (eBay)
+    polarity: str  # POSITIVE, NEUTRAL or NEGATIVE
     text: str = ""
     response: str = ""
     rater_email: str = ""
     left_at: datetime | None = None
+    removed: bool = False
+
+
+def polarity_of_rating(rating: int) -> str:
+    """A star rating's polarity, as the metrics read it (`models.polarity_of_rating`)."""
+    if rating <= 2:
+        return NEGATIVE
+    return NEUTRAL if rating == 3 else POSITIVE
+
+
+@dataclass(slots=True)
+class ClaimFacts:
+    external_id: str  # the marketplace's id of the claim (eBay: caseId)
+    kind: str = GUARANTEE
+    opened_at: datetime | None = None
+    decided_at: datetime | None = None
+    outcome: str = OPEN
+    amount: Decimal | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LineRef:
+    """How eBay's returns, cases and feedback name an order: by its line's item id and
+    transaction id. The import finds the order (`Record.order.order_id` is empty until then)."""
+
+    item_id: str
+    transaction_id: str
 
 
 @dataclass(slots=True)
 class Record:
-    """What one report row says: always an order, and by format one of its parts."""
+    """What one report row says: always an order (or, with `line_ref`, the line that names it),
+    and by format one of its parts."""
 
     order: OrderFacts
     line: LineFacts | None = None
@@ -160,6 +202,8 @@ class Record:
     cancellation: CancellationFacts | None = None
     returned: ReturnFacts | None = None
     feedback: FeedbackFacts | None = None
+    claim: ClaimFacts | None = None
+    line_ref: LineRef | None = None
 
 
 class RowRejected(Rejected):
@@ -275,7 +319,7 @@ class Cells:
         if currency is None:
             self.error(column, f"not an amount in a currency this import knows: {shown(value)}")
             return None, ""
-        self.values[column] = match["number"]
+        self.values[column] = (match["sign"] or "") + match["number"]
         return self.amount(column), currency
 
     def amount(self, column: str) -> Decimal | None:
@@ -339,14 +383,20 @@ class ReportFormat:
     aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
     # The fields of `SOMETIMES_CARRIED` this report fills, each with its column: a file with that
     # column overwrites the stored value; without it (Amazon's flat files carry no ship-by,
-    # deliver-by or delivery date; a Walmart download may lack the delivery date) it leaves it.
+    # deliver-by or delivery date; a Walmart download may lack the delivery date; Amazon's returns
+    # report gives no refund, Walmart's no arrival at the warehouse) it leaves it.
     fills: tuple[tuple[str, str], ...] = ()
     # A row that is not data (a download's closing summary line), by its first cell: skipped.
     footer: re.Pattern[str] | None = None
+    # A format that is not a delimited report (eBay's API answers, JSON) reads the whole stream
+    # itself: `parse_report()` hands it over.
+    parse: Callable[[TextIO | Iterable[str], ReportFormat, ZoneInfo], ParsedReport] | None = None
 
 
 # The facts' fields only some reports carry (see `ReportFormat.fills`).
-SOMETIMES_CARRIED = frozenset({"ship_by", "deliver_by", "delivered_at"})
+SOMETIMES_CARRIED = frozenset(
+    {"ship_by", "deliver_by", "delivered_at", "received_at", "requested_at", "refund_amount", "removed"}
+)
 
 
 @dataclass(frozen=True)
@@ -390,6 +440,8 @@ def parse_report(
         tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {zone!r}") from None
+    if fmt.parse is not None:
+        return fmt.parse(stream, fmt, tz)
     lines = iter(stream)
     first = next(lines, None)
     # Blank lines before the header are skipped (eBay's download starts with one) and counted, so

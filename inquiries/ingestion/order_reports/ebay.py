@@ -99,6 +99,8 @@ def _read_orders(cells: Cells) -> Record:
             # "Sold For" is the price of one unit; a line's price is what the buyer paid for all its
             # units, as Amazon's item-price is.
             price=None if unit_price is None else unit_price * max(quantity, 1),
+            # With the item number, how eBay's returns, cases and feedback name this line.
+            transaction_id=cells.text("transaction id", limit="transaction_id"),
         )
     shipment = None
     if shipped_at or tracking:
@@ -137,6 +139,7 @@ EBAY_FORMATS = (
             "shipped on date",
             "tracking number",
             "shipping service",
+            "transaction id",
         ),
         carries=frozenset({"order", "line", "shipment"}),
         owns=frozenset({"order", "line", "shipment"}),

@@ -10,6 +10,13 @@ An order is a purchase order: the PO number is the order's id (what Seller Cente
 what Walmart's relay mail names); the customer order number is not stored. A row gives the
 order, its line, a shipment when the line has tracking or a ship date, and a cancellation when
 the line is cancelled.
+
+`walmart-returns`: Seller Center's returns download (Returns → Download), one row per return
+order line, or the Returns API's (GET /v3/returns) fields flattened to one row per line: each
+row a `Return` of its PO.
+
+`walmart-cancellations`: the on-request cancellation report (Reports API, reportType
+CANCELLATION), one row per cancelled item: a `Cancellation` of its PO that names who cancelled.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from inquiries.ingestion.order_reports.core import (
     OrderFacts,
     Record,
     ReportFormat,
+    ReturnFacts,
     ShipmentFacts,
 )
 
@@ -135,6 +143,76 @@ def _read_orders(cells: Cells) -> Record:
     return Record(order=order, line=line, shipment=shipment, cancellation=cancellation)
 
 
+def _po_line(cells: Cells) -> str:
+    """The row's PO line as the orders download keys its cancellations and packages."""
+    return cells.text("line#", limit="shipment_id")
+
+
+def _read_returns(cells: Cells) -> Record:
+    order_id = cells.text("po#", limit="order_id", required=True)
+    sku = cells.text("sku", limit="sku", required=True)
+    requested_at = cells.timestamp("return date", required=True, dates=True)
+    return_order = cells.text("return order#", limit="return_id")
+    return_line = cells.text("return line#", limit="return_id")
+    refund, _ = cells.money("refund amount")
+    # A return order names the customer's return; its lines tell the items apart. Without the
+    # return order number, the SKU and the day the return began are what tell returns apart.
+    if return_order:
+        key = f"{return_order} line {return_line or _po_line(cells) or sku}"
+    else:
+        key = f"{sku}@{cells.raw('return date')}"
+    returned = ReturnFacts(
+        external_id=key[: MAX_LENGTHS["return_id"]],
+        sku=sku,
+        item_id=cells.text("item id", limit="item_id"),
+        quantity=cells.quantity("qty", default=1),
+        reason_code=cells.text("return reason", limit="reason_code"),
+        buyer_comment=cells.text("customer comments", line=False),
+        status=cells.text("return status", limit="return_status"),
+        requested_at=requested_at,
+        received_at=cells.timestamp("received date", dates=True),
+        # Walmart writes a refund as a negative amount (money going back to the customer); the
+        # return stores what was refunded.
+        refund_amount=None if refund is None else abs(refund),
+    )
+    cells.check()
+    return Record(order=OrderFacts(order_id=order_id), returned=returned)
+
+
+def _read_cancellations(cells: Cells) -> Record:
+    order_id = cells.text("po#", limit="order_id", required=True)
+    reason = cells.text("cancel reason", line=False)
+    item = cells.text("item id", limit="item_id")
+    line_number = _po_line(cells)
+    cancellation = CancellationFacts(
+        # The orders download keys a cancelled line "line N": a report that names the line gives
+        # the same key, so importing both stores the cancellation once.
+        external_id=(f"line {line_number}" if line_number else f"item {item or 'order'}")[
+            : MAX_LENGTHS["cancellation_id"]
+        ],
+        cancelled_by=cancelled_by(reason),
+        at=cells.timestamp("cancel date", required=True, dates=True),
+        reason=reason,
+    )
+    order = OrderFacts(
+        order_id=order_id,
+        purchased_at=cells.timestamp("order date", dates=True),
+        sales_channel="Walmart.com",
+        ship_state=cells.text("state", limit="ship_state"),
+    )
+    cells.check()
+    return Record(order=order, cancellation=cancellation)
+
+
+# The PO's names in Seller Center, the Orders API and the on-request reports.
+_PO_ALIASES = (
+    ("po #", "po#"),
+    ("po number", "po#"),
+    ("purchase order id", "po#"),
+    ("purchaseorderid", "po#"),
+    ("ponum", "po#"),
+)
+
 WALMART_FORMATS = (
     ReportFormat(
         name="walmart-orders",
@@ -167,11 +245,7 @@ WALMART_FORMATS = (
         read=_read_orders,
         aliases=(
             # Seller Center's other spellings, and the Orders API's / on-request reports' names.
-            ("po #", "po#"),
-            ("po number", "po#"),
-            ("purchase order id", "po#"),
-            ("purchaseorderid", "po#"),
-            ("ponum", "po#"),
+            *_PO_ALIASES,
             ("orderdate", "order date"),
             ("orderplaceddt", "order date"),
             ("line #", "line#"),
@@ -202,6 +276,80 @@ WALMART_FORMATS = (
             ("ship_by", "ship by"),
             ("deliver_by", "delivery date"),
             ("delivered_at", "actual delivery date"),
+        ),
+    ),
+    ReportFormat(
+        name="walmart-returns",
+        title="Walmart Seller Center returns download",
+        required=("po#", "return date", "sku"),
+        optional=(
+            "return order#",
+            "return line#",
+            "line#",
+            "item id",
+            "qty",
+            "return reason",
+            "customer comments",
+            "return status",
+            "received date",
+            "refund amount",
+        ),
+        carries=frozenset({"order", "returned"}),
+        owns=frozenset({"returned"}),
+        read=_read_returns,
+        aliases=(
+            *_PO_ALIASES,
+            ("purchase order number", "po#"),
+            ("purchaseorderlinenumber", "line#"),
+            ("po line#", "line#"),
+            ("po line #", "line#"),
+            ("return order #", "return order#"),
+            ("return order id", "return order#"),
+            ("returnorderid", "return order#"),
+            ("return order line#", "return line#"),
+            ("return order line #", "return line#"),
+            ("returnorderlinenumber", "return line#"),
+            ("return order date", "return date"),
+            ("returnorderdate", "return date"),
+            ("return initiated date", "return date"),
+            ("returndate", "return date"),
+            ("catlgitemid", "item id"),
+            ("quantity", "qty"),
+            ("return qty", "qty"),
+            ("reason", "return reason"),
+            ("returnreason", "return reason"),
+            ("customercomments", "customer comments"),
+            ("comments", "customer comments"),
+            ("status", "return status"),
+            ("returnstatus", "return status"),
+            ("received on", "received date"),
+            ("refund", "refund amount"),
+            ("totalrefundamount", "refund amount"),
+        ),
+        fills=(
+            ("requested_at", "return date"),
+            ("received_at", "received date"),
+            ("refund_amount", "refund amount"),
+        ),
+    ),
+    ReportFormat(
+        name="walmart-cancellations",
+        title="Walmart cancellation report",
+        required=("po#", "cancel date"),
+        optional=("cancel reason", "line#", "item id", "order date", "state"),
+        carries=frozenset({"order", "cancellation"}),
+        owns=frozenset({"cancellation"}),
+        read=_read_cancellations,
+        aliases=(
+            *_PO_ALIASES,
+            ("canceldate", "cancel date"),
+            ("cancelreason", "cancel reason"),
+            ("cancellation reason", "cancel reason"),
+            ("line number", "line#"),
+            ("linenumber", "line#"),
+            ("catlgitemid", "item id"),
+            ("orderplaceddt", "order date"),
+            ("destinationstate", "state"),
         ),
     ),
 )
