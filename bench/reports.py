@@ -176,7 +176,7 @@ def fill_postgresql(world: dict, inquiries: int, now: object) -> None:
             f"""INSERT INTO {m.Clock._meta.db_table} (inquiry_id, kind, state, message_id, policy_id,
                 calendar_id,
                 target_seconds, warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at,
-                paused_business_seconds, breached_at, elapsed_seconds)
+                paused_business_seconds, breached_at, elapsed_seconds, rule_name)
             SELECT id, kind,
                    CASE WHEN cancel THEN 'cancelled'
                         WHEN stop > %(now)s THEN CASE WHEN due <= %(now)s THEN 'breached'
@@ -191,7 +191,7 @@ def fill_postgresql(world: dict, inquiries: int, now: object) -> None:
                         WHEN stop > %(now)s THEN NULL ELSE stop END,
                    NULL, 0,
                    CASE WHEN NOT cancel AND stop > %(now)s AND due <= %(now)s THEN due END,
-                   CASE WHEN NOT cancel AND stop <= %(now)s THEN business END
+                   CASE WHEN NOT cancel AND stop <= %(now)s THEN business END, ''
             FROM (
                 SELECT i.id, k.kind, k.target, started,
                        started + k.target * interval '1 second' AS due,
