@@ -9,6 +9,8 @@ measured values are fetched and the same interpolation is done in Python.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -179,6 +181,9 @@ class DurationStats:
     # The same clocks measured in the other mode (calendar time when the report is in
     # business hours, and the reverse), so the page can show both side by side.
     other: DurationStats | None = None
+    # How many of them fall in each of DURATION_BUCKETS (the histogram), in this mode; counted
+    # for the totals (group "total") only, None elsewhere.
+    buckets: tuple[int, ...] | None = None
 
 
 def other_hours(hours: str) -> str:
@@ -250,30 +255,42 @@ def _postgresql_stats(values: QuerySet, columns: list[str], group_bys: list[str]
     grouping = ", ".join(f"GROUPING({c})" for c in columns)
     sets = ", ".join(f"({c}, k)" for c in columns)
     found: dict[str, Stats] = {name: {} for name in group_bys}
+    # The histogram of the totals is counted in the same pass (the page's times section).
+    counted = _aggregates("d", buckets=group_bys == ["total"])
     with connection.cursor() as cursor:
         # `sql` is the ORM's own compiled query; every value in it is a bound parameter.
         cursor.execute(
-            f"SELECT {grouping}, {', '.join(columns)}, k, {_aggregates('d')}, {_aggregates('d2')} "  # noqa: S608
+            f"SELECT {grouping}, {', '.join(columns)}, k, {counted}, {_aggregates('d2')} "  # noqa: S608
             f"FROM ({sql}) AS measured GROUP BY GROUPING SETS ({sets})",
             params,
         )
         width = len(columns)
         for row in cursor.fetchall():
             which = row[:width].index(0)
-            kind, count, mean, p50, p90, *other = row[2 * width :]
+            kind, count, mean, p50, p90, *rest = row[2 * width :]
+            other, buckets = rest[-4:], rest[:-4]
             found[group_bys[which]][(row[width + which], kind)] = DurationStats(
-                count, mean, p50, p90, DurationStats(*other)
+                count, mean, p50, p90, DurationStats(*other), tuple(buckets) or None
             )
     return found
 
 
-def _aggregates(column: str) -> str:
+def _aggregates(column: str, *, buckets: bool = False) -> str:
     # Aggregates skip NULLs: a clock without a business measurement counts in calendar time only.
-    return (
+    found = (
         f"COUNT({column}), AVG({column})::double precision, "
         f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}), "
         f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {column})"
     )
+    if not buckets:
+        return found
+    # The histogram in the same pass: lower bound included, upper bound excluded.
+    conditions = [
+        f"{column} < {DURATION_EDGES[0]}",
+        *(f"{column} >= {low} AND {column} < {high}" for low, high in itertools.pairwise(DURATION_EDGES)),
+        f"{column} >= {DURATION_EDGES[-1]}",
+    ]
+    return ", ".join([found, *(f"COUNT(*) FILTER (WHERE {c})" for c in conditions)])
 
 
 def summarise(values: Sequence[float], other: Sequence[float] | None = None) -> DurationStats:
@@ -283,12 +300,16 @@ def summarise(values: Sequence[float], other: Sequence[float] | None = None) -> 
     if not values:
         return DurationStats(0, None, None, None, alternative)
     ordered = sorted(values)
+    buckets = [0] * len(DURATION_BUCKETS)
+    for value in ordered:
+        buckets[bisect.bisect_right(DURATION_EDGES, value)] += 1
     return DurationStats(
         len(ordered),
         sum(ordered) / len(ordered),
         percentile(ordered, 0.5),
         percentile(ordered, 0.9),
         alternative,
+        tuple(buckets),
     )
 
 
@@ -300,28 +321,14 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
-def bucket_case(field: str, edges: Sequence[float]) -> Case:
-    """Index of the first edge `field` is below; len(edges) when it is above all of them."""
-    return Case(
-        *(When(**{f"{field}__lt": edge}, then=constant(index)) for index, edge in enumerate(edges)),
-        default=constant(len(edges)),
-        output_field=IntegerField(),
-    )
-
-
-def duration_histogram(scope: ReportScope) -> dict[str, list[int]]:
-    """Per kind, how many measured clocks fall in each of DURATION_BUCKETS."""
-    rows = (
-        measured_clocks(scope)
-        .annotate(d=duration_expression(scope))
-        .annotate(bucket=bucket_case("d", DURATION_EDGES))
-        .values("kind", "bucket")
-        .annotate(n=Count("pk"))
-    )
-    counts = {kind: [0] * len(DURATION_BUCKETS) for kind in DURATION_KINDS}
-    for row in rows:
-        counts[row["kind"]][row["bucket"]] = row["n"]
-    return counts
+def duration_histogram(scope: ReportScope, stats: Stats | None = None) -> dict[str, list[int]]:
+    """Per kind, how many measured clocks fall in each of DURATION_BUCKETS; counted in the
+    same pass as the statistics (`stats`: the scope's totals, when already computed)."""
+    stats = stats if stats is not None else duration_stats(scope)
+    return {
+        kind: list(stats[(0, kind)].buckets or ()) if (0, kind) in stats else [0] * len(DURATION_BUCKETS)
+        for kind in DURATION_KINDS
+    }
 
 
 # --- backlog ------------------------------------------------------------------------------

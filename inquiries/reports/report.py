@@ -185,11 +185,13 @@ def breakdown_table(
     return Table(f"breakdown-{dimension}", f"By {title.lower()}", columns, tuple(rows), as_of)
 
 
-def durations_table(scope: ReportScope) -> Table:
+def durations_table(scope: ReportScope, stats: queries.Stats | None = None) -> Table:
     """Count, median, 90th percentile and mean per clock kind in the report's mode, each
     beside the same figure for the same clocks in the other mode (business hours and
-    calendar time side by side; `<mode>_median_seconds` and so on name the other mode)."""
-    stats = queries.duration_stats(scope)
+    calendar time side by side; `<mode>_median_seconds` and so on name the other mode).
+    `stats`: the scope's totals when already computed (the page reads them once for this
+    table and the histogram)."""
+    stats = stats if stats is not None else queries.duration_stats(scope)
     empty = queries.DurationStats(0, None, None, None)
     rows = []
     for kind in DURATION_KINDS:
@@ -256,8 +258,8 @@ def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
     return notes
 
 
-def histogram_table(scope: ReportScope) -> Table:
-    counts = queries.duration_histogram(scope)
+def histogram_table(scope: ReportScope, stats: queries.Stats | None = None) -> Table:
+    counts = queries.duration_histogram(scope, stats)
     rows = tuple(
         (kind, KIND_LABELS[kind], index, bucket, counts[kind][index])
         for kind in DURATION_KINDS
@@ -420,7 +422,7 @@ def build_report(
     scope: ReportScope, choices: ReportChoices, group_by: str = "day", sections: tuple[str, ...] = SECTIONS
 ) -> Report:
     """The tables and charts of the page's `sections`. The tables are those `build_table` returns;
-    only the breakdowns' duration statistics are read together, in one query."""
+    the duration statistics are read once for the times tables and once for all breakdowns."""
     report = Report(scope=scope, group_by=group_by)
     drawn: dict[str, str] = {}
     if "summary" in sections:
@@ -431,9 +433,11 @@ def build_report(
         drawn["compliance"] = _compliance_chart(scope, group_by, report.sla)
         drawn["backlog"] = _backlog_chart(report.backlog)
     if "times" in sections:
-        report.durations = build_table("durations", scope, choices)
+        # One pass over the measured clocks for both tables.
+        totals = queries.duration_stats(scope)
+        report.durations = durations_table(scope, totals)
         report.duration_notes = duration_notes(scope, report.durations)
-        report.histogram = build_table("histogram", scope, choices)
+        report.histogram = histogram_table(scope, totals)
         drawn |= _histograms(report.histogram)
     if "breakdowns" in sections:
         stats = queries.duration_stats_by(scope, DIMENSIONS)
