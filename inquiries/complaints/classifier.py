@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from inquiries.complaints.rules import MAX_TEXT_CHARS, CompiledRules, classify, is_decisive
 
@@ -79,6 +79,12 @@ class TopicDecision(NamedTuple):
     topic: str
     source: TopicSource
     confidence: float | None
+
+
+class TopicPredictor(Protocol):
+    """What `classify_with_fallback` needs of a model: a topic and its confidence in [0, 1]."""
+
+    def predict(self, text: str) -> tuple[str, float]: ...
 
 
 class ModelVersionError(ValueError):
@@ -299,7 +305,7 @@ def classify_with_fallback(
     compiled_rules: CompiledRules,
     threshold: float,
     *,
-    shipped: TrainedModel | None = None,
+    shipped: TopicPredictor | None = None,
     shipped_threshold: float = SHIPPED_THRESHOLD,
     evidence: Callable[[str, str], bool] | None = None,
 ) -> TopicDecision:

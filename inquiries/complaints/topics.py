@@ -57,7 +57,7 @@ _cache: _Loaded | None = None
 _models: dict[int, TrainedModel | None] = {}
 # The shipped model never changes while a process runs: loaded once, kept (not in `_cache`).
 _shipped_lock = threading.Lock()
-_shipped: TrainedModel | None = None
+_shipped: shipped.ShippedModel | None = None
 
 
 def clear_cache() -> None:
@@ -101,7 +101,7 @@ def topic_for_text(
     return topic, SOURCES[decision.source]
 
 
-def shipped_model() -> TrainedModel | None:
+def shipped_model() -> shipped.ShippedModel | None:
     """The model that ships with cstracker, loaded (or trained) once per process; None when
     `CSTRACKER_SHIPPED_TOPIC_MODEL` is off."""
     global _shipped

