@@ -38,8 +38,11 @@ QUESTIONS = (
 )
 
 
-def conversations(seed: int, count: int = 10) -> list[IncomingMessage]:
-    """`count` conversations, their messages in time order (ties broken by external id)."""
+def conversations(seed: int, count: int = 10, *, by_reply: bool = False) -> list[IncomingMessage]:
+    """`count` conversations, their messages in time order (ties broken by external id).
+    `by_reply`: threaded as tweets are, each message naming the one before it by In-Reply-To (no
+    thread id, no status: a customer's message whose parent has not arrived opens an inquiry of
+    its own, joined to its parent's when that comes, `recording/early.py`)."""
     rng = random.Random(seed)
     messages: list[IncomingMessage] = []
     for n in range(count):
@@ -48,6 +51,8 @@ def conversations(seed: int, count: int = 10) -> list[IncomingMessage]:
         subject, body = rng.choice(QUESTIONS)
         at = START + timedelta(hours=rng.randrange(0, 400), minutes=rng.randrange(60))
         fate = rng.choice(("open", "answered", "solved", "closed", "reopened", "restarted", "pending"))
+        if by_reply:
+            fate = "open"
         steps = rng.randint(1, 6)
         rows: list[IncomingMessage] = []
         for step in range(steps):
@@ -63,7 +68,8 @@ def conversations(seed: int, count: int = 10) -> list[IncomingMessage]:
                     subject=subject if step == 0 else f"Re: {subject}",
                     body_text=body if step == 0 else rng.choice(("Any news?", "Thanks.", "On its way.")),
                     received_at=at,
-                    thread_id=thread,
+                    thread_id="" if by_reply else thread,
+                    in_reply_to=rows[-1].external_id if by_reply and rows else "",
                 )
             )
             at += timedelta(minutes=rng.choice((1, 5, 45, 180, 600, 1500, 3000)))
@@ -177,6 +183,21 @@ def test_the_same_messages_in_any_order_and_batch_sizes_give_the_same_inquiries_
         assert again == reference, f"seed {seed}, shuffle {attempt}: {_difference(reference, again)}"
     # Newest first, in one batch: an export written backwards.
     assert recorded(channel, [list(reversed(messages))]) == reference
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_conversations_threaded_by_in_reply_to_alone_come_out_the_same_in_any_order(channel, seed):
+    """Tweets: a customer's message before the one it answers opens an inquiry, joined later."""
+    policy_with_targets(first_reply=4 * 3600, next_reply=8 * 3600, resolution=3 * 86400)
+    messages = conversations(100 + seed, by_reply=True)
+    reference = recorded(channel, [[item] for item in messages])
+    assert len(reference) == 10
+    rng = random.Random(2000 + seed)
+    for attempt in range(3):
+        again = recorded(channel, shuffled(messages, rng))
+        assert again == reference, f"seed {seed}, shuffle {attempt}: {_difference(reference, again)}"
+    assert recorded(channel, [list(reversed(messages))]) == reference
+    assert recorded(channel, [[item] for item in reversed(messages)]) == reference
 
 
 def _customer(external_id: str, minutes: int, **fields: object) -> IncomingMessage:

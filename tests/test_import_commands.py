@@ -367,16 +367,15 @@ def test_a_reply_before_its_parent_in_two_files_is_held_until_the_second(tmp_pat
     assert HeldMessage.objects.get().state == HeldState.ATTACHED
 
 
-def test_the_twcs_sample_in_file_order_holds_replies_and_ends_as_in_time_order_but_for_early_customers(
+def test_the_twcs_sample_in_file_order_holds_replies_joins_early_customers_and_ends_as_in_time_order(
     tmp_path: Path,
 ):
     """In file order, 1,692 company replies come before the tweet they answer: held, then attached
     when it comes (5 answer tweets not in the sample and stay held; 21 answer nothing: rejected),
-    exactly as in time order. What still differs: a customer's tweet is never held (a customer
-    waiting gets an inquiry and a clock at once), so one that answers a tweet not stored yet
-    opens its own inquiry: 904 of them (467 answer a tweet further down the file, 437 a company
-    reply that was itself still held). Joining each to its parent's inquiry gives exactly the
-    inquiries of the time-ordered import."""
+    exactly as in time order. A customer's tweet is never held (a customer waiting gets an inquiry
+    and a clock at once): one that answers a tweet not stored yet opens its own inquiry, joined to
+    its parent's when the parent comes. The end is the time-ordered import's: the same inquiries
+    and the same clocks."""
     import csv
 
     from inquiries.ingestion.csv_import import (
@@ -451,29 +450,39 @@ def test_the_twcs_sample_in_file_order_holds_replies_and_ends_as_in_time_order_b
         return {(min(ids, key=first), tuple(sorted(ids))) for ids in groups}
 
     in_file_order, in_time_order = inquiries(file_order), inquiries(by_time)
-    assert len(in_file_order) == 2518 and len(in_time_order) == 1614
-    differing = {first for first, _ in shape(in_file_order.values()) - shape(in_time_order.values())}
-    openers_only_in_file_order = differing - {first for first, _ in shape(in_time_order.values())}
-    assert len(openers_only_in_file_order) == len(in_file_order) - len(in_time_order) == 904
-    assert openers_only_in_file_order <= set(early)
+    # 1,171 customers' tweets came before the tweet they answer (681 answer a tweet further down
+    # the file, 490 a company reply that was itself still held): each opened an inquiry of its
+    # own, joined to its parent's when that came if time order joins them (the same customer).
     position = {t.external_id: n for n, t in enumerate(tweets)}
-    further_down = {t for t in openers_only_in_file_order if position[early[t]] > position[t]}
-    assert (len(further_down), len(openers_only_in_file_order - further_down)) == (467, 437)
-    # Join each of them to the inquiry of the tweet it answers: the time-ordered inquiries.
-    inquiry_of = {tweet_id: inquiry for inquiry, ids in in_file_order.items() for tweet_id in ids}
-    joined: dict[int, int] = {}
+    further_down = {t for t, parent in early.items() if position[parent] > position[t]}
+    assert (len(early), len(further_down)) == (1171, 681)
+    assert len(in_file_order) == len(in_time_order) == 1614
+    assert shape(in_file_order.values()) == shape(in_time_order.values())
+    assert clock_outcomes(file_order) == clock_outcomes(by_time)
 
-    def root(inquiry: int) -> int:
-        while inquiry in joined:
-            inquiry = joined[inquiry]
-        return inquiry
 
-    for tweet_id in openers_only_in_file_order:
-        joined[root(inquiry_of[tweet_id])] = root(inquiry_of[early[tweet_id]])
-    merged: dict[int, list[str]] = {}
-    for inquiry, ids in in_file_order.items():
-        merged.setdefault(root(inquiry), []).extend(ids)
-    assert shape(merged.values()) == shape(in_time_order.values())
+def clock_outcomes(channel) -> dict[str, list[tuple]]:
+    """Each inquiry's clocks, keyed by its first tweet (in time order)."""
+    from inquiries.models import Clock
+
+    first: dict[int, tuple] = {}
+    for inquiry_id, at, tweet_id in Message.objects.filter(channel=channel).values_list(
+        "inquiry_id", "received_at", "external_id"
+    ):
+        first[inquiry_id] = min(first.get(inquiry_id, (at, int(tweet_id))), (at, int(tweet_id)))
+    found: dict[str, list[tuple]] = {}
+    for clock in Clock.objects.filter(inquiry__channel=channel).select_related("message"):
+        found.setdefault(str(first[clock.inquiry_id][1]), []).append(
+            (
+                clock.kind,
+                clock.state,
+                clock.started_at,
+                clock.stopped_at,
+                clock.due_at,
+                clock.message.external_id,
+            )
+        )
+    return {key: sorted(value) for key, value in found.items()}
 
 
 def test_the_mail_import_collects_less_while_it_runs_and_leaves_the_collector_as_it_was(

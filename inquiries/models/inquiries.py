@@ -350,6 +350,13 @@ class Message(models.Model):
             models.Index(
                 fields=["channel", "thread_id"], name="message_thread_id", condition=~Q(thread_id="")
             ),
+            # A customer's message stored before the message it answers (recording/early.py):
+            # looked up by the parent's id when that arrives.
+            models.Index(
+                fields=["channel", "in_reply_to"],
+                name="message_customer_reply_to",
+                condition=Q(direction="inbound", automatic=False) & ~Q(in_reply_to=""),
+            ),
             models.Index(
                 fields=["received_at", "id"],
                 name="message_queued_reply",

@@ -10,13 +10,14 @@ the row instead of two. Elsewhere (SQLite) there is no document and nothing to d
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import connection
 from psycopg.pq import TransactionStatus
 
 SEED_COLUMN = "search_seed"
+BODY_CAP = 20000  # characters of a message body that are indexed (as in the triggers, migration 0017)
 
 
 def seed_columns(bodies: Sequence[str]) -> dict[str, list[str | None]] | None:
@@ -47,3 +48,21 @@ def words_seeded() -> Iterator[None]:
         if connection.connection.info.transaction_status != TransactionStatus.INERROR:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('cstracker.message_words', '', true)")
+
+
+def rebuild(inquiry_ids: Iterable[int]) -> None:
+    """Write these inquiries' search documents again from their own columns and the messages
+    they hold now: after messages moved from one inquiry to another (the triggers only add the
+    words of a message as it is stored). One UPDATE; nothing where there is no document."""
+    ids = sorted(set(inquiry_ids))
+    if connection.vendor != "postgresql" or not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inquiries_inquiry i SET search_document ="
+            " inquiries_own_document(i.subject, i.order_id, i.customer_id)"
+            " || COALESCE((SELECT strip(to_tsvector('simple', string_agg(left(m.body_text, %s), ' ')))"
+            " FROM inquiries_message m WHERE m.inquiry_id = i.id), ''::tsvector)"
+            " WHERE i.id = ANY(%s)",
+            [BODY_CAP, ids],
+        )

@@ -40,9 +40,9 @@ from django.utils import timezone
 
 from inquiries.ingestion.limits import bounded
 from inquiries.ingestion.types import IncomingMessage, Rejected
-from inquiries.models import Channel, HeldMessage, HeldState, HeldWait, Message, Order
+from inquiries.models import Channel, Direction, HeldMessage, HeldState, HeldWait, Message, Order
 from inquiries.services import clocks, orders
-from inquiries.services.recording import behind, conversations, replay, replies, rules
+from inquiries.services.recording import behind, conversations, early, replay, replies, rules
 from inquiries.services.recording.careful import RecordResult, attach, record_one
 from inquiries.services.recording.conversations import Opening
 from inquiries.services.recording.held import Awaited, Held, parent_stored, waiting_for, waiting_on
@@ -81,7 +81,7 @@ def record_messages(
 
     # Every clock of the list is decided by the policies as they were at its start.
     with clocks.one_policy_set(), behind.collecting() as joined_behind:
-        stored, awaited = _known([items[index] for index in valid])
+        stored, awaited, answered = _known([items[index] for index in valid])
         # An id's first valid copy in the list is the one recorded (a copy refused above is no
         # copy); the later ones are answered as duplicates, in input order, the careful way.
         first_of_key: dict[tuple[int, str], int] = {}
@@ -96,6 +96,7 @@ def record_messages(
 
         careful: list[int] = []
         openings: list[Opening] = []
+        attached: list[Message] = []  # held messages attached in this call
         # The orders whose inquiries the careful way may open, or give that order id, before a
         # later message is threaded by it: (customer by account and address, order id); customer
         # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
@@ -200,18 +201,32 @@ def record_messages(
                 if isinstance(outcome, Held) and outcome.created:
                     awaited.add(outcome)
                     if parent_stored(outcome):  # stored by another writer while it was being held
-                        _attach_all([outcome.held], now)
+                        attached += _attach_all([outcome.held], now)
                 elif (
                     isinstance(outcome, RecordResult) and outcome.created and awaited.names(channel, incoming)
                 ):
-                    _attach_all(waiting_for([outcome.message]), now)
+                    attached += _attach_all(waiting_for([outcome.message]), now)
         # Held messages another writer held while this call stored their parent.
         created = [r.message for r in results if isinstance(r, RecordResult) and r.created]
         if created:
-            _attach_all(waiting_for(created), now)
-        # Conversations whose messages came out of their time order are applied again in it.
+            attached += _attach_all(waiting_for(created), now)
+        # Customers' messages that came before the message they answer join its inquiry: stored
+        # before this call (the first lookup found them) or earlier in it.
+        stored_here = {(m.channel_id, m.external_id): m for m in created}
+        for m in created:
+            parent = stored_here.get((m.channel_id, m.in_reply_to))
+            from_customer = m.direction == Direction.INBOUND and not m.automatic
+            if from_customer and parent is not None and parent.inquiry_id != m.inquiry_id:
+                answered.add((m.channel_id, m.in_reply_to))
+        answered_here = [m for m in created if (m.channel_id, m.external_id) in answered]
+        moved = early.join(answered_here + early.children_of(attached), now=now)
+        for outcome_here in results:
+            if isinstance(outcome_here, RecordResult) and outcome_here.message.inquiry_id in moved:
+                outcome_here.message.inquiry_id = moved[outcome_here.message.inquiry_id]
+        # Conversations whose messages came out of their time order are applied again in it
+        # (those joined above were, with what joined them).
         if joined_behind:
-            replay.replay_out_of_order(joined_behind, now=now)
+            replay.replay_out_of_order(joined_behind - set(moved.values()), now=now)
         # Inquiries that name an order find it (and, through it, its SKUs and dates).
         # (An account without orders on file has none to link to, nor any linked before: one
         # small query saves the two UPDATEs.)
@@ -228,11 +243,15 @@ def record_messages(
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
 
 
-def _attach_all(rows: Sequence[HeldMessage], now: datetime) -> None:
-    """Attach held messages (in the order given), then those waiting for them, and so on."""
+def _attach_all(rows: Sequence[HeldMessage], now: datetime) -> list[Message]:
+    """Attach held messages (in the order given), then those waiting for them, and so on.
+    Returns the messages attached."""
+    done: list[Message] = []
     while rows:
         attached = [message for row in rows if (message := attach(row, now=now)) is not None]
+        done += attached
         rows = waiting_for(attached) if attached else []
+    return done
 
 
 def retry_held(*, held_ids: Sequence[int], now: datetime | None = None) -> int:
@@ -262,16 +281,19 @@ def retry_held(*, held_ids: Sequence[int], now: datetime | None = None) -> int:
                 )
                 continue
             attached += 1
-            _attach_all(waiting_for([message]), now)
+            early.join(early.children_of([message, *_attach_all(waiting_for([message]), now)]), now=now)
     return attached
 
 
-def _known(items: Sequence[tuple[Channel, IncomingMessage]]) -> tuple[set[tuple[int, str]], Awaited]:
+def _known(
+    items: Sequence[tuple[Channel, IncomingMessage]],
+) -> tuple[set[tuple[int, str]], Awaited, set[tuple[int, str]]]:
     """Of `items`' (channel id, external id) pairs, those already stored or held (a copy of one is
-    a duplicate); and what held messages wait for among them (by id or thread id). One query."""
+    a duplicate); what held messages wait for among them (by id or thread id); and those a stored
+    customer's message answers (`early.py`). One query."""
     awaited = Awaited()
     if not items:
-        return set(), awaited
+        return set(), awaited, set()
     channels = {channel.pk for channel, _ in items}
     ids = {incoming.external_id for _, incoming in items}
     columns = ("channel_id", "external_id", "what")
@@ -292,13 +314,19 @@ def _known(items: Sequence[tuple[Channel, IncomingMessage]]) -> tuple[set[tuple[
             .order_by()
             .annotate(what=F("kind"))
             .values_list(*columns),
+            early.answering(channels, ids)
+            .order_by()
+            .annotate(what=Value("answered"))
+            .values_list("channel_id", "in_reply_to", "what"),
             all=True,
         )
     )
-    known = set()
+    known, answered = set(), set()
     for channel_id, value, what in rows:
         if what in ("stored", "held"):
             known.add((channel_id, value))
+        elif what == "answered":
+            answered.add((channel_id, value))
         else:
             awaited.found(channel_id, what, value)
-    return known, awaited
+    return known, awaited, answered

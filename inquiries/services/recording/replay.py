@@ -32,7 +32,7 @@ from django.db.models import Q
 from inquiries.ingestion.types import Direction as IncomingDirection
 from inquiries.ingestion.types import IncomingMessage
 from inquiries.models import Clock, Direction, EventKind, Inquiry, InquiryEvent, Message, Status
-from inquiries.services import clocks
+from inquiries.services import clocks, documents
 from inquiries.services.recording import behind, careful, rules
 from inquiries.services.recording.rules import Continuation
 
@@ -129,6 +129,7 @@ def _start_over(inquiry: Inquiry, messages: list[Message], *, now: datetime) -> 
     Message.objects.filter(pk__in=[message.pk for message in messages]).update(inquiry=later)
     InquiryEvent.objects.filter(inquiry=inquiry, message__in=messages).update(inquiry=later)
     replay(later.pk, now=now)
+    documents.rebuild([inquiry.pk, later.pk])  # each searchable by the words it holds now
 
 
 def _as_incoming(message: Message) -> IncomingMessage:
