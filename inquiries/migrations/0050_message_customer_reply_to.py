@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inquiries', '0047_message_rules'),
+        ('inquiries', '0049_ebay_feedback_returns_cases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
