@@ -1,6 +1,6 @@
 """The agent's pages: the queue and the inquiry page.
 
-Every view reaches inquiries through `selectors.inquiries_for` / `get_inquiry_for_user`,
+Every view reaches inquiries through `inquiries_for` / `get_inquiry_for_user`,
 so another team's inquiry is a 404 exactly like a missing one, for pages and POSTs alike.
 Writes call one service per inquiry and redirect (post/redirect/get).
 """
@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from inquiries import display, macro_text, selectors, services
+from inquiries import display, macro_text, services
 from inquiries.forms import (
     BulkAction,
     BulkForm,
@@ -58,7 +58,26 @@ from inquiries.models import (
     Status,
     Topic,
 )
-from inquiries.selectors import Urgency
+from inquiries.selectors import inquiry as inquiry_selectors
+from inquiries.selectors.assignment import rota_states
+from inquiries.selectors.clusters import clusters_for_inquiry
+from inquiries.selectors.inquiry import (
+    attachment_for,
+    customer_inquiries,
+    get_inquiry_for_user,
+    inquiries_for,
+    inquiry_page_for,
+    timeline,
+)
+from inquiries.selectors.macros import macro_values, macros_for
+from inquiries.selectors.people import assignable_users, preference_for
+from inquiries.selectors.queue import (
+    QueueCursor,
+    Urgency,
+    accounts_without_policy,
+    queue_matching,
+    queue_page,
+)
 from inquiries.services import macros, mail, outbox
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
@@ -135,8 +154,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
     topics = list(Topic.objects.all())
     form = QueueFilterForm(request.GET, accounts=accounts, channels=channels, topics=topics)
-    after = selectors.QueueCursor.decode(request.GET.get("after", ""))
-    page = selectors.queue_page(request.user, form.filters(), now=now, after=after)
+    after = QueueCursor.decode(request.GET.get("after", ""))
+    page = queue_page(request.user, form.filters(), now=now, after=after)
     urls = _RowUrls()
     for row in page.rows:
         _present_row(row, now, urls)
@@ -148,12 +167,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         return response
     filters = _current_filters(request.GET)
     context |= {
-        "density": selectors.preference_for(request.user).density,
-        "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
-        "unpoliced": selectors.accounts_without_policy(accounts),
+        "density": preference_for(request.user).density,
+        "bulk_form": BulkForm(users=assignable_users(request.user), topics=topics),
+        "unpoliced": accounts_without_policy(accounts),
         "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
         "is_default_view": not filters,
-        "rotas": selectors.rota_states(request.user, now),
+        "rotas": rota_states(request.user, now),
         "query": urlencode(filters),
         "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
     }
@@ -226,14 +245,14 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
     Ids the user may not see are ignored; if none of them is visible the answer is 404.
     """
-    users, topics = selectors.assignable_users(request.user), list(Topic.objects.all())
+    users, topics = assignable_users(request.user), list(Topic.objects.all())
     form = BulkForm(request.POST, users=users, topics=topics)
     back = _queue_url(request.POST.get("query", ""))
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return HttpResponseRedirect(back)
-    inquiries = list(selectors.inquiries_for(request.user).filter(pk__in=form.cleaned_data["ids"]))
+    inquiries = list(inquiries_for(request.user).filter(pk__in=form.cleaned_data["ids"]))
     if not inquiries:
         raise Http404(_("No such inquiry."))
     done, skipped = _apply(form.bulk_action(), inquiries, actor=request.user, users=users, topics=topics)
@@ -291,7 +310,7 @@ def close_matching(request: HttpRequest) -> HttpResponse:
     channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
     form = QueueFilterForm(params, accounts=accounts, channels=channels, topics=list(Topic.objects.all()))
     to = request.POST.get("to") if request.POST.get("to") in (Status.SOLVED, Status.CLOSED) else Status.CLOSED
-    matching = selectors.queue_matching(request.user, form.filters(), now=timezone.now()).exclude(status=to)
+    matching = queue_matching(request.user, form.filters(), now=timezone.now()).exclude(status=to)
     count = matching.count()
     if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
         done = services.close_matching(inquiries=matching, actor=request.user, status=to)
@@ -328,7 +347,7 @@ def _queue_url(query: str) -> str:
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The inquiry page; `?resend=<reply id>` puts a failed reply's text in the reply form to edit."""
-    inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
+    inquiry = get_inquiry_for_user(request.user, pk, inquiry_page_for(request.user))
     failed = next((m for m in inquiry.messages.all() if str(m.pk) == request.GET.get("resend")), None)
     forms = {}
     if failed is not None and failed.delivery_state in (
@@ -382,7 +401,7 @@ def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) 
         raise Http404(_("No such image.")) from None
     if value != f"{pk}:{attachment_pk}":
         raise Http404(_("No such image."))
-    item = selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
+    item = inquiry_selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
     response = HttpResponse(bytes(item.content), content_type=item.content_type.split(";")[0].strip().lower())
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
@@ -393,7 +412,7 @@ def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) 
 def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> dict[str, object]:
     now = timezone.now()
     topics = list(Topic.objects.all())
-    users = selectors.assignable_users(request.user, inquiry.account_id)
+    users = assignable_users(request.user, inquiry.account_id)
     if inquiry.assignee is not None and inquiry.assignee not in users:
         users.append(inquiry.assignee)
     clocks = list(inquiry.clocks.all())
@@ -404,7 +423,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
         _present_delivery(message, inquiry.channel.kind)
     names = {u.pk: u.get_username() for u in users}
     topic_names = {t.key: t.name for t in topics}
-    events = [(event, _describe(event, names, topic_names)) for event in selectors.timeline(inquiry)]
+    events = [(event, _describe(event, names, topic_names)) for event in timeline(inquiry)]
     initial = {
         "status": inquiry.status,
         "priority": inquiry.priority,
@@ -415,11 +434,11 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     return {
         "inquiry": inquiry,
         "title": display.title(inquiry.subject, first_words, empty=_("(no subject)")),
-        "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
+        "inquiry_clusters": clusters_for_inquiry(inquiry),
         "thread": thread,
         "clocks": clocks,
         "events": events,
-        "others": selectors.customer_inquiries(request.user, inquiry),
+        "others": customer_inquiries(request.user, inquiry),
         "reply_form": forms.get("reply_form") or ReplyForm(),
         "macros": _macro_choices(request.user, inquiry),
         "note_form": forms.get("note_form") or NoteForm(),
@@ -433,10 +452,10 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
 
 def _macro_choices(user: AbstractBaseUser, inquiry: Inquiry) -> list[dict[str, object]]:
     """The picker's macros, each filled in for this inquiry (two queries, whatever the count)."""
-    rows = list(selectors.macros_for(user, inquiry).select_related("set_topic"))
+    rows = list(macros_for(user, inquiry).select_related("set_topic"))
     if not rows:
         return []
-    values = selectors.macro_values(inquiry, user)
+    values = macro_values(inquiry, user)
     statuses, priorities = dict(Status.choices), dict(Priority.choices)
     choices = []
     for macro in rows:
@@ -584,7 +603,7 @@ def _back_to(request: HttpRequest, inquiry: Inquiry) -> HttpResponse:
 
 
 def _inquiry(request: HttpRequest, pk: int) -> Inquiry:
-    return selectors.get_inquiry_for_user(request.user, pk)
+    return get_inquiry_for_user(request.user, pk)
 
 
 @require_POST
@@ -612,7 +631,7 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
             )
             messages.success(request, done)
             return redirect("inquiries:detail", pk=inquiry.pk)
-    inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
+    inquiry = get_inquiry_for_user(request.user, pk, inquiry_page_for(request.user))
     key = "note_form" if internal else "reply_form"
     context = _detail_context(request, inquiry, **{key: form})
     context["reply_findings"] = findings
@@ -625,7 +644,7 @@ def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], inter
         return
     macro = None
     if data.get("macro"):
-        macro = selectors.macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
+        macro = macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
         if macro is None:
             raise services.DomainError(_("That macro is not one of yours or your team's."), field="body_text")
     macros.reply_with_macro(
@@ -664,7 +683,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
     """Status, priority, topic and assignee: a service call for each field that changed."""
     inquiry = _inquiry(request, pk)
     topics = list(Topic.objects.all())
-    users = selectors.assignable_users(request.user, inquiry.account_id)
+    users = assignable_users(request.user, inquiry.account_id)
     if inquiry.assignee is not None and inquiry.assignee not in users:
         users.append(inquiry.assignee)
     form = PropertiesForm(request.POST, users=users, topics=topics)
@@ -757,7 +776,7 @@ def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def attachment(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
     """Always a download: customer files are never rendered in our origin."""
-    item = selectors.attachment_for(request.user, pk, attachment_pk)
+    item = attachment_for(request.user, pk, attachment_pk)
     response = HttpResponse(bytes(item.content), content_type="application/octet-stream")
     # Named again by today's rules: rows stored before a rule was added are served safely too.
     filename = safe_filename(item.filename, index=item.pk, content_type=item.content_type)
