@@ -13,6 +13,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from inquiries.models import OPEN_STATUSES, Account, Inquiry
+from inquiries.selectors.health.accounts import rescue_inquiry_ids
 from inquiries.selectors.inquiry import inquiries_for, with_texts
 from inquiries.selectors.search import search
 
@@ -174,8 +175,6 @@ def queue_matching(user: AbstractBaseUser, filters: QueueFilters, *, now: dateti
     """Every inquiry of the user's queue with these filters, all pages (unordered)."""
     queryset = filter_queue(inquiries_for(user), filters, user, now)
     if filters.rescue:
-        from inquiries.health.selectors import rescue_inquiry_ids
-
         queryset = queryset.filter(pk__in=rescue_inquiry_ids(user, filters.account, now=now))
     return queryset
 
