@@ -71,7 +71,7 @@ from inquiries.selectors.health.metrics import rules_from
 from inquiries.selectors.health.order_metrics import account_health_with_orders
 from inquiries.selectors.queue import accounts_without_policy
 from inquiries.sla.presets import parse_message_rules
-from inquiries.views.inquiries import Badge, rule_duration
+from inquiries.views.badges import Badge, rule_duration
 
 TREND_DAYS = 90
 BAND_BADGES = {
