@@ -31,7 +31,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.models import (
     Account,
     Cancellation,
@@ -47,6 +46,7 @@ from inquiries.models import (
     Shipment,
     Topic,
 )
+from inquiries.selectors.health.order_metrics import account_health_with_orders
 
 DAYS = 90
 MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)

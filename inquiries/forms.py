@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from inquiries.models import OPEN_STATUSES, Account, Channel, Marketplace, Priority, Status, Topic
 from inquiries.reply_checks import RULE_NAMES
-from inquiries.selectors import QueueFilters, Urgency
+from inquiries.selectors.queue import QueueFilters, Urgency
 from inquiries.services.actions import MAX_BODY
 
 ANY = ("", gettext_lazy("Any"))

@@ -1,25 +1,26 @@
 from django.urls import path
 
-from inquiries.views import clusters, health, notifications, reports
-from inquiries.views import inquiries as pages
+from inquiries.views import clusters, health, inquiry, notifications, queue, reports
 
 app_name = "inquiries"
 urlpatterns = [
-    path("", pages.queue, name="queue"),
-    path("bulk/", pages.bulk, name="bulk"),
-    path("density/", pages.density, name="density"),
-    path("close-matching/", pages.close_matching, name="close_matching"),
-    path("inquiries/<int:pk>/", pages.detail, name="detail"),
-    path("inquiries/<int:pk>/reply/", pages.reply, name="reply"),
-    path("inquiries/<int:pk>/note/", pages.reply, {"internal": True}, name="note"),
-    path("inquiries/<int:pk>/update/", pages.update, name="update"),
-    path("inquiries/<int:pk>/replies/<int:message_pk>/retry/", pages.retry_reply, name="retry_reply"),
-    path("inquiries/<int:pk>/claim/", pages.claim, name="claim"),
-    path("inquiries/<int:pk>/order/", pages.set_order, name="set_order"),
-    path("inquiries/<int:pk>/no-response-needed/", pages.no_response_needed, name="no_response_needed"),
-    path("inquiries/<int:pk>/attachments/<int:attachment_pk>/", pages.attachment, name="attachment"),
+    path("", queue.queue, name="queue"),
+    path("bulk/", queue.bulk, name="bulk"),
+    path("density/", queue.density, name="density"),
+    path("close-matching/", queue.close_matching, name="close_matching"),
+    path("inquiries/<int:pk>/", inquiry.detail, name="detail"),
+    path("inquiries/<int:pk>/reply/", inquiry.reply, name="reply"),
+    path("inquiries/<int:pk>/note/", inquiry.reply, {"internal": True}, name="note"),
+    path("inquiries/<int:pk>/update/", inquiry.update, name="update"),
+    path("inquiries/<int:pk>/replies/<int:message_pk>/retry/", inquiry.retry_reply, name="retry_reply"),
+    path("inquiries/<int:pk>/claim/", inquiry.claim, name="claim"),
+    path("inquiries/<int:pk>/order/", inquiry.set_order, name="set_order"),
+    path("inquiries/<int:pk>/no-response-needed/", inquiry.no_response_needed, name="no_response_needed"),
+    path("inquiries/<int:pk>/attachments/<int:attachment_pk>/", inquiry.attachment, name="attachment"),
     path(
-        "inquiries/<int:pk>/inline/<int:attachment_pk>/<str:token>/", pages.inline_image, name="inline-image"
+        "inquiries/<int:pk>/inline/<int:attachment_pk>/<str:token>/",
+        inquiry.inline_image,
+        name="inline-image",
     ),
     path("clusters/", clusters.cluster_list, name="cluster_list"),
     path("clusters/<int:pk>/", clusters.cluster_detail, name="cluster_detail"),

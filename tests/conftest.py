@@ -49,7 +49,7 @@ def _fresh_caches() -> None:
     """Per-process caches are keyed by row id and version; test databases reuse ids."""
     from django.core.cache import cache
 
-    from inquiries.complaints import topics
+    from inquiries.selectors import topics
     from inquiries.services import clocks
 
     cache.clear()  # API throttle counters
@@ -73,7 +73,7 @@ def _seeded_rows(request: pytest.FixtureRequest) -> None:
 
     if not Topic.objects.exists():
         import_module("inquiries.migrations.0005_seed_topics").seed(apps, None)
-        from inquiries.complaints import topics
+        from inquiries.selectors import topics
 
         topics.clear_cache()  # the topics have new ids now
     if not MarketplacePreset.objects.exists():

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from inquiries import models as m
-from inquiries import selectors
 from inquiries.macro_text import render, unknown_variables
+from inquiries.selectors.macros import macros_for
 from inquiries.services import DomainError, ReplyChecksFailed, record_message, reply
 from inquiries.services.macros import reply_with_macro, save_macro
 from tests.conftest import token_client
@@ -76,14 +76,14 @@ def test_personal_macros_are_their_owners_and_team_macros_their_teams(
     macro(name="Bob's", owner=teammate)
     ours = macro(name="Team A", team=team)
     macro(name="Team B", team=other_team)
-    assert list(selectors.macros_for(agent, inquiry)) == [mine, ours]
-    assert list(selectors.macros_for(outsider, inquiry)) == []
+    assert list(macros_for(agent, inquiry)) == [mine, ours]
+    assert list(macros_for(outsider, inquiry)) == []
 
 
 def test_an_inactive_macro_is_not_offered(channel, agent, team):
     inquiry = open_inquiry(channel)
     macro(team=team, is_active=False)
-    assert list(selectors.macros_for(agent, inquiry)) == []
+    assert list(macros_for(agent, inquiry)) == []
 
 
 # --- actions on send -------------------------------------------------------------------------------

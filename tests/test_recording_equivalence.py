@@ -367,7 +367,7 @@ def policy(
 
 @pytest.fixture(scope="module")
 def _topic_rules_loaded_afresh() -> None:
-    from inquiries.complaints import topics
+    from inquiries.selectors import topics
 
     topics.clear_cache()
 
@@ -451,7 +451,8 @@ def _archive(seed: int) -> Archive:
 def test_a_random_archive_recorded_in_batches_gives_what_one_by_one_gives(
     seed: int, django_capture_on_commit_callbacks: Callable
 ) -> None:
-    from inquiries.complaints import rules, topics
+    from inquiries.complaints import rules
+    from inquiries.selectors import topics
 
     archive = _archive(seed)
     channels = build_world(archive)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin
-from inquiries.selectors import rota_state
+from inquiries.selectors.assignment import rota_state
 from inquiries.services.assignment import delete_rota_member, save_rota, save_rota_member
 from inquiries.services.macros import delete_macro, save_macro
 

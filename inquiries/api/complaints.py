@@ -1,6 +1,6 @@
 """REST API for topics and complaint clusters: reads through selectors, lifecycle through services.
 
-Clusters are scoped like inquiries (`selectors.clusters_for(user)`): another team's cluster
+Clusters are scoped like inquiries (`clusters_for(user)`): another team's cluster
 is a 404. Acknowledging, recording the action and resolving are for the account's managers
 (403 for others); an impossible transition is a 409 from the services' Conflict.
 """
@@ -19,10 +19,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inquiries import selectors
 from inquiries.api.parsers import API_PARSERS
 from inquiries.complaints.rates import subject_of
 from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
+from inquiries.selectors.clusters import (
+    can_manage_clusters,
+    cluster_members,
+    clusters_for,
+    get_cluster_for_user,
+)
+from inquiries.selectors.people import assignable_users
 from inquiries.services import complaints
 
 # --- serializers ------------------------------------------------------------------------------
@@ -218,14 +224,14 @@ class ClusterListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Cluster]:
         # One incident, one row: a cluster merged into another is listed there (and readable by id).
-        return selectors.clusters_for(self.request.user).filter(merged_into__isnull=True)
+        return clusters_for(self.request.user).filter(merged_into__isnull=True)
 
 
 class ClusterDetailView(generics.RetrieveAPIView):
     serializer_class = ClusterDetailSerializer
 
     def get_queryset(self) -> QuerySet[Cluster]:
-        return selectors.clusters_for(self.request.user).prefetch_related("events__actor")
+        return clusters_for(self.request.user).prefetch_related("events__actor")
 
 
 class MemberPagination(CursorPagination):
@@ -246,20 +252,20 @@ class ClusterMemberListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ClusterMember]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user or id
             return ClusterMember.objects.none()
-        return selectors.cluster_members(selectors.get_cluster_for_user(self.request.user, self.kwargs["pk"]))
+        return cluster_members(get_cluster_for_user(self.request.user, self.kwargs["pk"]))
 
 
 class _LifecycleView(APIView):
     parser_classes = API_PARSERS
 
     def managed_cluster(self, pk: int) -> Cluster:
-        cluster = selectors.get_cluster_for_user(self.request.user, pk)
-        if not selectors.can_manage_clusters(self.request.user, cluster.account_id):
+        cluster = get_cluster_for_user(self.request.user, pk)
+        if not can_manage_clusters(self.request.user, cluster.account_id):
             raise PermissionDenied("Only the account's managers act on its clusters.")
         return cluster
 
     def answer(self, cluster: Cluster) -> Response:
-        fresh = selectors.clusters_for(self.request.user).prefetch_related("events__actor").get(pk=cluster.pk)
+        fresh = clusters_for(self.request.user).prefetch_related("events__actor").get(pk=cluster.pk)
         return Response(ClusterDetailSerializer(fresh).data)
 
 
@@ -283,7 +289,7 @@ class ClusterActionView(_LifecycleView):
         data = body.validated_data
         owner = None
         if data["owner"] is not None:
-            allowed = {user.pk: user for user in selectors.assignable_users(request.user, cluster.account_id)}
+            allowed = {user.pk: user for user in assignable_users(request.user, cluster.account_id)}
             owner = allowed.get(data["owner"])
             if owner is None:
                 raise serializers.ValidationError({"owner": ["Not a member of a team working this account."]})

@@ -15,13 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries.api.parsers import API_PARSERS
-from inquiries.health import selectors
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
 from inquiries.health.marketplace_metrics import POLICY_MARKETPLACES, message_status
-from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.orders import MAX_ORDERS
 from inquiries.health.scoring import Metric
 from inquiries.models import HealthStatus
+from inquiries.selectors.health.accounts import can_manage_account, get_account_for_user, snapshots
+from inquiries.selectors.health.order_metrics import account_health_with_orders
 from inquiries.services.health import save_order_volumes
 
 MAX_VOLUMES = 1000
@@ -165,7 +165,7 @@ class AccountHealthView(APIView):
         responses={200: HealthSerializer},
     )
     def get(self, request: Request, pk: int) -> Response:
-        account = selectors.get_account_for_user(request.user, pk)
+        account = get_account_for_user(request.user, pk)
         try:
             as_of = parse_as_of(request.query_params.get("as_of", ""), account.timezone, timezone.now())
         except BadDate as exc:
@@ -197,7 +197,7 @@ class AccountHealthHistoryView(APIView):
         responses={200: inline_serializer("HealthHistory", {"results": SnapshotSerializer(many=True)})},
     )
     def get(self, request: Request, pk: int) -> Response:
-        account = selectors.get_account_for_user(request.user, pk)
+        account = get_account_for_user(request.user, pk)
         try:
             first, last = parse_period(
                 request.query_params.get("from", ""),
@@ -208,7 +208,7 @@ class AccountHealthHistoryView(APIView):
             )
         except BadDate as exc:
             raise _bad_date(exc, "from") from None
-        rows = selectors.snapshots(account, first, last)
+        rows = snapshots(account, first, last)
         return Response(
             {
                 "from": first.isoformat(),
@@ -241,8 +241,8 @@ class OrderVolumesView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        account = selectors.get_account_for_user(request.user, pk)
-        if not selectors.can_manage_account(request.user, account):
+        account = get_account_for_user(request.user, pk)
+        if not can_manage_account(request.user, account):
             raise PermissionDenied("Only the account's managers may change its order volumes.")
         payload = VolumesInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

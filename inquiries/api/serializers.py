@@ -20,6 +20,7 @@ from inquiries.models import (
     Account,
     Channel,
     Clock,
+    ClockState,
     Customer,
     Inquiry,
     InquiryEvent,
@@ -27,6 +28,7 @@ from inquiries.models import (
     Status,
     Team,
 )
+from inquiries.services.clocks import clock_calendar
 from inquiries.services.recording import Held
 from inquiries.sla.presets import parse_relay_senders
 
@@ -279,6 +281,18 @@ class BatchResultSerializer(serializers.Serializer):
 # --- read side -------------------------------------------------------------------------
 
 
+def clock_elapsed_seconds(clock: Clock, now: datetime | None = None) -> int | None:
+    """Business seconds counted so far (or at the stop), excluding paused time."""
+    if clock.elapsed_seconds is not None:
+        return clock.elapsed_seconds
+    now = now or timezone.now()
+    at = clock.paused_at if clock.state == ClockState.PAUSED and clock.paused_at else now
+    calendar = clock_calendar(clock)
+    if at <= clock.started_at:
+        return 0
+    return max(0, calendar.elapsed(clock.started_at, at) - clock.paused_business_seconds)
+
+
 class ClockSerializer(serializers.ModelSerializer):
     elapsed_seconds = serializers.SerializerMethodField()
 
@@ -296,8 +310,6 @@ class ClockSerializer(serializers.ModelSerializer):
         ]
 
     def get_elapsed_seconds(self, clock: Clock) -> int | None:
-        from inquiries.selectors import clock_elapsed_seconds
-
         return clock_elapsed_seconds(clock, now=self.context.get("now"))
 
 

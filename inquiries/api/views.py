@@ -16,13 +16,14 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView
 
-from inquiries import selectors, services
+from inquiries import services
 from inquiries.api import serializers as s
 from inquiries.api.errors import rejection_errors
 from inquiries.api.parsers import API_PARSERS
 from inquiries.api.permissions import ScopedViewSet
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
+from inquiries.selectors.inquiry import events_for, inquiries_for, inquiry_detail_for, with_clock_state
 from inquiries.services.config import create_account, create_channel
 from inquiries.services.recording import Held, record_messages
 
@@ -113,7 +114,7 @@ class InquiryFilter(django_filters.FilterSet):
         fields = ["status", "priority", "account", "channel", "topic", "order_id", "sku", "clock_state"]
 
     def filter_clock_state(self, queryset: QuerySet[Inquiry], name: str, value: str) -> QuerySet[Inquiry]:
-        return selectors.with_clock_state(queryset, value) if value else queryset
+        return with_clock_state(queryset, value) if value else queryset
 
 
 class NewestFirst(CursorPagination):
@@ -129,14 +130,14 @@ class InquiryListView(generics.ListAPIView):
     pagination_class = NewestFirst
 
     def get_queryset(self) -> QuerySet[Inquiry]:
-        return selectors.inquiries_for(self.request.user)
+        return inquiries_for(self.request.user)
 
 
 class InquiryDetailView(generics.RetrieveAPIView):
     serializer_class = s.InquiryDetailSerializer
 
     def get_queryset(self) -> QuerySet[Inquiry]:
-        return selectors.inquiry_detail_for(self.request.user)
+        return inquiry_detail_for(self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "now": timezone.now()}
@@ -158,7 +159,7 @@ class InquiryEventListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[InquiryEvent]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user or id
             return InquiryEvent.objects.none()
-        return selectors.events_for(self.request.user, self.kwargs["pk"])
+        return events_for(self.request.user, self.kwargs["pk"])
 
 
 class ByName(CursorPagination):

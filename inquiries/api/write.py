@@ -1,7 +1,7 @@
 """The write API for integrations, and the outbox of API channels.
 
 Acting on an inquiry: `POST /api/v1/inquiries/{id}/<action>/` with the same services the
-inquiry page calls, on the inquiries `selectors.get_inquiry_for_user` lets the user see (any
+inquiry page calls, on the inquiries `get_inquiry_for_user` lets the user see (any
 other is a 404). The outbox: `GET /api/v1/outbox/` lists the replies waiting for the
 integration; `POST /api/v1/replies/{id}/delivered/` and `.../failed/` report on them.
 Every POST takes an `Idempotency-Key`.
@@ -25,11 +25,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inquiries import selectors, services
+from inquiries import services
 from inquiries.api.idempotency import IDEMPOTENCY_HEADER, IdempotentView
 from inquiries.api.parsers import API_PARSERS
 from inquiries.models import ChannelKind, Inquiry, Message, Priority, Status, Topic
 from inquiries.reply_checks import RULE_NAMES
+from inquiries.selectors.inquiry import get_inquiry_for_user, get_reply_for_user, outbox_for
+from inquiries.selectors.macros import macros_for
+from inquiries.selectors.people import assignable_users
 from inquiries.services import outbox
 from inquiries.services.actions import MAX_BODY
 from inquiries.services.delivery import MAX_REASON
@@ -220,7 +223,7 @@ class InquiryAction(IdempotentView):
     body: type[serializers.Serializer] = NoBodySerializer
 
     def act(self, request: Request, **kwargs: Any) -> Response:
-        inquiry = selectors.get_inquiry_for_user(request.user, kwargs["pk"])
+        inquiry = get_inquiry_for_user(request.user, kwargs["pk"])
         data = _valid(self.body, request)
         return self.perform(inquiry, data, request.user)
 
@@ -228,7 +231,7 @@ class InquiryAction(IdempotentView):
         raise NotImplementedError
 
     def state(self, inquiry: Inquiry, user: Any) -> Response:
-        fresh = selectors.get_inquiry_for_user(user, inquiry.pk)
+        fresh = get_inquiry_for_user(user, inquiry.pk)
         return Response(InquiryStateSerializer(fresh).data)
 
 
@@ -250,7 +253,7 @@ class ReplyView(InquiryAction):
     def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
         macro = None
         if data["macro"] is not None:
-            macro = selectors.macros_for(user, inquiry).filter(pk=data["macro"]).first()
+            macro = macros_for(user, inquiry).filter(pk=data["macro"]).first()
             if macro is None:
                 raise serializers.ValidationError({"macro": ["No such macro of yours or your team's."]})
         message = reply_with_macro(
@@ -288,7 +291,7 @@ class AssignView(InquiryAction):
     def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
         assignee = None
         if data["assignee"] is not None:
-            people = selectors.assignable_users(user, inquiry.account_id)
+            people = assignable_users(user, inquiry.account_id)
             assignee = next((p for p in people if p.pk == data["assignee"]), None)
             if assignee is None:
                 raise serializers.ValidationError(
@@ -386,7 +389,7 @@ class OutboxView(generics.ListAPIView):
     pagination_class = OldestFirst
 
     def get_queryset(self) -> QuerySet[Message]:
-        return selectors.outbox_for(self.request.user)
+        return outbox_for(self.request.user)
 
 
 class ReplyReport(IdempotentView):
@@ -394,7 +397,7 @@ class ReplyReport(IdempotentView):
     body: type[serializers.Serializer] = NoBodySerializer
 
     def act(self, request: Request, **kwargs: Any) -> Response:
-        reply = selectors.get_reply_for_user(request.user, kwargs["pk"])
+        reply = get_reply_for_user(request.user, kwargs["pk"])
         current = self.report(reply, _valid(self.body, request))
         return Response(ReplyStateSerializer(current).data)
 

@@ -61,3 +61,13 @@ def parse_period(
     if (end - start).days >= MAX_PERIOD_DAYS:
         raise BadDate(f"The period can be at most {MAX_PERIOD_DAYS} days long.")
     return start, end
+
+
+def local_date(instant: datetime, tz: str) -> date:
+    return instant.astimezone(ZoneInfo(tz)).date()
+
+
+def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    """The instants a local day starts and ends (the end is the next day's start)."""
+    zone = ZoneInfo(tz)
+    return (datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone))

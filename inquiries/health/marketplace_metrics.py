@@ -1,6 +1,6 @@
 """The marketplaces' own account-health metrics computed from orders: definitions and judging.
 
-Pure: no Django, no clock. `inquiries.health.order_metrics` counts each metric's numerator
+Pure: no Django, no clock. `inquiries.selectors.health.order_metrics` counts each metric's numerator
 and denominator with aggregate SQL; this module says what each metric is (whose metric, the
 date that anchors its window, the window, the target, the published page it comes from)
 and judges a value against its target. docs/health.md restates the table for people.
@@ -33,7 +33,7 @@ class Anchor(StrEnum):
 
 
 class Measure(StrEnum):
-    """What is counted; `inquiries.health.order_metrics` has one SQL condition per measure."""
+    """What is counted; `inquiries.selectors.health.order_metrics` has one SQL condition per measure."""
 
     ORDER_DEFECT = "order_defect"  # negative feedback not removed, A-to-z claim not denied, chargeback
     LATE_SHIPMENT = "late_shipment"  # first shipment after ship_by, or none yet with ship_by passed

@@ -1,6 +1,6 @@
 """Account-health scoring: targets, bands, status, reasons and the rescue maths (DESIGN section 6).
 
-Pure: no Django, no clock. `inquiries.health.metrics` reads counts and a few rows from
+Pure: no Django, no clock. `inquiries.selectors.health.metrics` reads counts and a few rows from
 the database into `HealthFacts`; `score(facts, rules)` turns them into metrics, each with
 its target, a band (healthy, at risk, critical) and the messages or clusters that drive
 it, plus the rescue list: the open messages whose answer, or lack of one, moves a metric

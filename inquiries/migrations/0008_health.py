@@ -11,7 +11,7 @@ import django.utils.timezone
 from django.db import migrations, models
 from django.db.models import Q
 
-# The health query's filter (inquiries.health.metrics.needs_response) repeats this
+# The health query's filter (inquiries.selectors.health.metrics.needs_response) repeats this
 # condition literally, so the planner can use the partial indexes.
 NEEDS_RESPONSE = Q(direction="inbound", automatic=False, no_response_needed=False)
 

@@ -1,5 +1,5 @@
 """Account health: a partial index of the messages not answered in time, and a narrower
-index of all messages needing a response (see inquiries.health.metrics for the queries).
+index of all messages needing a response (see inquiries.selectors.health.metrics for the queries).
 
 Like 0008_health, the indexes are created with RunPython and kept out of the migration
 state: they are partial covering indexes (INCLUDE on PostgreSQL, plain on SQLite) on a
@@ -9,7 +9,7 @@ model other modules own, and `makemigrations --check` must stay clean.
 from django.db import migrations, models
 from django.db.models import F, Q
 
-# inquiries.health.metrics repeats these conditions literally, so the planner can prove
+# inquiries.selectors.health.metrics repeats these conditions literally, so the planner can prove
 # that a query's WHERE clause implies the partial index's predicate.
 NEEDS_RESPONSE = Q(direction="inbound", automatic=False, no_response_needed=False)
 WITH_DEADLINE = NEEDS_RESPONSE & Q(response_due_at__isnull=False)

@@ -1,7 +1,7 @@
 """Account health: marketplace presets (admin-edited data), daily snapshots, order volumes.
 
 The health metrics themselves are computed from stored facts (messages, inquiries,
-clusters) by `inquiries.health.metrics`; a snapshot only keeps the numbers of one day so
+clusters) by `inquiries.selectors.health.metrics`; a snapshot only keeps the numbers of one day so
 the trend chart needs no recomputation.
 """
 

@@ -196,7 +196,7 @@ class Inquiry(models.Model):
                 fields=["linked_order"], name="inquiry_linked_order", condition=Q(linked_order__isnull=False)
             ),
             models.Index(fields=["account", "status"], name="inquiry_account_status"),
-            # The queue's buckets (see selectors.queue_page): inquiries with an active clock in
+            # The queue's buckets (see selectors.queue.queue_page): inquiries with an active clock in
             # deadline order, those at risk by warning time, and those without one newest first.
             models.Index(
                 fields=["next_due_at", "-opened_at", "-id"],

@@ -133,7 +133,7 @@ class Order(models.Model):
             # The admin's search by order id, across the accounts a user sees.
             models.Index(fields=["marketplace_order_id"], name="order_marketplace_id"),
             # The windows of the marketplace metrics anchored on the ship-by and deliver-by dates
-            # (late shipment, on-time delivery; inquiries.health.order_metrics).
+            # (late shipment, on-time delivery; inquiries.selectors.health.order_metrics).
             models.Index(fields=["account", "ship_by"], name="order_account_ship_by"),
             models.Index(fields=["account", "deliver_by"], name="order_account_deliver_by"),
         ]
@@ -228,7 +228,7 @@ class Shipment(models.Model):
     class Meta:
         ordering = ["order", "shipped_at", "id"]
         constraints = [models.UniqueConstraint(fields=["order", "shipment_id"], name="shipment_unique_id")]
-        # The valid tracking rate's window: packages by ship date (inquiries.health.order_metrics).
+        # The valid tracking rate's window: packages by ship date (inquiries.selectors.health.order_metrics).
         indexes = [models.Index(fields=["shipped_at"], name="shipment_shipped_at")]
 
     def __str__(self) -> str:

@@ -3,7 +3,8 @@ hands on the open inquiries of agents who went off (out of office, end of shift)
 
 Routing: an inquiry goes to the rota of its own team when it has one, else to the rota (not
 off) of the lowest-id team that works its account. The choice itself is pure
-(`inquiries.assignment`); here we read the state and write the result.
+(`inquiries.assignment`); the rotas' state is read by `selectors.assignment.load_rotas`; here
+we write the result.
 
 Set-based: a batch of arrivals costs a fixed number of queries (the inquiries, the routing,
 the rotas, their members, the members' loads, then one UPDATE per chosen agent and one
@@ -17,14 +18,13 @@ only while still unassigned (or still with the agent going off), so a claim in b
 
 from __future__ import annotations
 
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from inquiries import assignment
@@ -39,7 +39,7 @@ from inquiries.models import (
     RotaMember,
     Team,
 )
-from inquiries.services.clocks import business_calendar
+from inquiries.selectors.assignment import load_rotas
 
 # The periodic task looks at this many waiting inquiries per run, oldest first.
 HAND_ON_BATCH = 500
@@ -75,48 +75,6 @@ def _routes(rows: Sequence[Waiting]) -> dict[int, int]:
         if rota_id is not None:
             routes[row.pk] = rota_id
     return routes
-
-
-def _on_shift(calendar: object, now: datetime) -> tuple[bool, object]:
-    """Whether the calendar (a Calendar row or None: around the clock) is open at `now`, and
-    today's local date on it."""
-    pure = business_calendar(calendar)  # type: ignore[arg-type]
-    zone = zoneinfo.ZoneInfo(calendar.timezone if calendar is not None else "UTC")  # type: ignore[attr-defined]
-    return pure.elapsed(now, now + timedelta(seconds=1)) > 0, now.astimezone(zone).date()
-
-
-def load_rotas(rotas: Sequence[Rota], now: datetime) -> dict[int, assignment.Rota]:
-    """Each rota with its agents' availability and open load now (two queries)."""
-    members = list(
-        RotaMember.objects.filter(rota__in=rotas, user__is_active=True)
-        .filter(user__memberships__team_id=F("rota__team_id"))
-        .select_related("calendar")
-        .order_by("rota_id", "user_id")
-    )
-    users = {member.user_id for member in members}
-    loads = dict(
-        Inquiry.objects.filter(assignee__in=users, status__in=OPEN_STATUSES)
-        .values_list("assignee")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    result = {rota.pk: assignment.Rota(rota.mode, [], rota.last_assigned_id) for rota in rotas}
-    by_pk = {rota.pk: rota for rota in rotas}
-    for member in members:
-        rota = by_pk[member.rota_id]
-        on_shift, today = _on_shift(member.calendar or rota.calendar, now)
-        absent = assignment.absence(
-            in_rota=member.is_active,
-            away_from=member.away_from,
-            away_until=member.away_until,
-            today=today,
-            on_shift=on_shift,
-        )
-        capacity = member.capacity or rota.capacity
-        result[rota.pk].agents.append(
-            assignment.Agent(member.user_id, loads.get(member.user_id, 0), capacity, absent)
-        )
-    return result
 
 
 def _run(rows: Sequence[Waiting], now: datetime, reason: str) -> list[Waiting]:

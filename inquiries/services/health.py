@@ -17,10 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from inquiries.health.metrics import day_bounds, local_date, rules_for
-from inquiries.health.order_metrics import AccountHealth, account_health_with_orders
+from inquiries.health.dates import day_bounds, local_date
 from inquiries.health.orders import RowError, VolumeRow
 from inquiries.models import Account, HealthSnapshot, OrderVolume
+from inquiries.selectors.health.metrics import rules_for
+from inquiries.selectors.health.order_metrics import AccountHealth, account_health_with_orders
 
 HISTORY_DAYS = 90
 

@@ -55,7 +55,7 @@ def reply_with_macro(
 ) -> Message:
     """Send a public reply, then apply the macro's actions (topic, priority, status).
 
-    `macro` must be one the author may use (the caller got it through `selectors.macros_for`).
+    `macro` must be one the author may use (the caller got it through `selectors.macros.macros_for`).
     The reply text is the agent's, as edited after the macro filled it in. A status chosen in
     the reply box wins over the macro's.
     """

@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from inquiries.complaints import shipped, topics
+from inquiries.complaints import shipped
 from inquiries.complaints.classifier import (
     LabeledText,
     TopicSource,
@@ -52,6 +52,7 @@ from inquiries.models import (
     TopicModel,
     TopicModelOutcome,
 )
+from inquiries.selectors import topics
 from inquiries.services.complaints import complaint_text
 
 logger = logging.getLogger(__name__)

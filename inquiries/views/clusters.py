@@ -1,6 +1,6 @@
 """Complaint cluster pages: the list, the detail with its chart, and the lifecycle forms.
 
-Clusters are reached through `selectors.clusters_for(user)`: another team's cluster is a
+Clusters are reached through `clusters_for(user)`: another team's cluster is a
 404 like a missing one. Reading is open to everyone who sees the account; acting on a
 cluster (acknowledge, record the action, resolve) is for the account's managers, as the
 plan of action is theirs to sign.
@@ -24,10 +24,25 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from inquiries import selectors
 from inquiries.complaints.charts import daily_bar_chart, fill_days
 from inquiries.complaints.rates import subject_of
 from inquiries.models import Account, Cluster, ClusterKind, ClusterState
+from inquiries.selectors.clusters import (
+    ClusterFilters,
+    can_manage_clusters,
+    cluster_daily_counts,
+    cluster_events,
+    cluster_members,
+    cluster_topics,
+    clusters_for,
+    filter_clusters,
+    get_cluster_for_user,
+    merged_clusters,
+    recent_member_count,
+    with_recent_count,
+    with_titles,
+)
+from inquiries.selectors.people import assignable_users
 from inquiries.services import complaints
 from inquiries.services.errors import DomainError
 
@@ -47,11 +62,11 @@ class ClusterFilterForm(forms.Form):
         self.fields["account"].choices = [("", "All accounts"), *((a.pk, a.name) for a in accounts)]
         self.fields["topic"].choices = [("", "All topics"), *topics]
 
-    def filters(self) -> selectors.ClusterFilters:
+    def filters(self) -> ClusterFilters:
         if not self.is_valid():
-            return selectors.ClusterFilters()
+            return ClusterFilters()
         data = self.cleaned_data
-        return selectors.ClusterFilters(
+        return ClusterFilters(
             account=data["account"],
             topic=data["topic"],
             state=data["state"] or "active",
@@ -88,12 +103,12 @@ class ResolveForm(forms.Form):
 @login_required
 def cluster_list(request: HttpRequest) -> HttpResponse:
     accounts = list(Account.objects.visible_to(request.user))
-    topics = [(topic.key, topic.name) for topic in selectors.cluster_topics()]
+    topics = [(topic.key, topic.name) for topic in cluster_topics()]
     form = ClusterFilterForm(request.GET or None, accounts=accounts, topics=topics)
-    clusters = selectors.filter_clusters(selectors.clusters_for(request.user), form.filters())
-    clusters = selectors.with_recent_count(clusters, timezone.now())
+    clusters = filter_clusters(clusters_for(request.user), form.filters())
+    clusters = with_recent_count(clusters, timezone.now())
     page = Paginator(clusters, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.with_titles(list(page.object_list))
+    page.object_list = with_titles(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -104,13 +119,13 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    cluster = selectors.get_cluster_for_user(request.user, pk)
+    cluster = get_cluster_for_user(request.user, pk)
     return render(request, "complaints/cluster_detail.html", _detail_context(request, cluster))
 
 
 def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form) -> dict[str, object]:
-    can_manage = selectors.can_manage_clusters(request.user, cluster.account_id)
-    users = selectors.assignable_users(request.user, cluster.account_id) if can_manage else []
+    can_manage = can_manage_clusters(request.user, cluster.account_id)
+    users = assignable_users(request.user, cluster.account_id) if can_manage else []
     initial = {
         "root_cause": cluster.root_cause,
         "corrective_action": cluster.corrective_action,
@@ -119,14 +134,14 @@ def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form
         "action_date": cluster.action_date,
     }
     days = _chart_days(cluster)
-    selectors.with_titles([cluster])
+    with_titles([cluster])
     return {
         "cluster": cluster,
-        "recent_count": selectors.recent_member_count(cluster, timezone.now()),
-        "members": selectors.cluster_members(cluster)[:200],
-        "merged": selectors.merged_clusters(cluster),
+        "recent_count": recent_member_count(cluster, timezone.now()),
+        "members": cluster_members(cluster)[:200],
+        "merged": merged_clusters(cluster),
         "rate_unit": subject_of(cluster).unit if cluster.is_rate else "",
-        "events": selectors.cluster_events(cluster),
+        "events": cluster_events(cluster),
         "days": days,
         "chart": _chart(cluster, days),
         "can_manage": can_manage,
@@ -148,7 +163,7 @@ def _chart_days(cluster: Cluster) -> list[tuple[date, int]]:
         else max(config.window, end - cluster.first_seen + timedelta(days=1))
     )
     start = end - span
-    counts = selectors.cluster_daily_counts(cluster, start, end, tz)
+    counts = cluster_daily_counts(cluster, start, end, tz)
     return fill_days(counts, start.astimezone(tz).date() + timedelta(days=1), end.astimezone(tz).date())
 
 
@@ -180,8 +195,8 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
 
 
 def _managed_cluster(request: HttpRequest, pk: int) -> Cluster:
-    cluster = selectors.get_cluster_for_user(request.user, pk)
-    if not selectors.can_manage_clusters(request.user, cluster.account_id):
+    cluster = get_cluster_for_user(request.user, pk)
+    if not can_manage_clusters(request.user, cluster.account_id):
         raise PermissionDenied("Only the account's managers act on its clusters.")
     return cluster
 
@@ -208,7 +223,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def record_action(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = _managed_cluster(request, pk)
-    form = ActionForm(request.POST, users=selectors.assignable_users(request.user, cluster.account_id))
+    form = ActionForm(request.POST, users=assignable_users(request.user, cluster.account_id))
     if not form.is_valid():
         context = _detail_context(request, cluster, action_form=form)
         return render(request, "complaints/cluster_detail.html", context, status=400)

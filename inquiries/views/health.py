@@ -1,7 +1,7 @@
 """Account-health pages: the overview, an account's health as of any instant, and the plan of
 action export (printable HTML, Markdown, PDF).
 
-Accounts are reached through `health.selectors.get_account_for_user`: another team's
+Accounts are reached through `selectors.health.accounts.get_account_for_user`: another team's
 account is a 404 like a missing one, for the page and the exports alike.
 """
 
@@ -28,9 +28,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from inquiries import selectors as inquiry_selectors
-from inquiries.health import selectors
-from inquiries.health.annex import annex_csv_rows
 from inquiries.health.appeal import (
     LATE_RESPONSES,
     Appeal,
@@ -40,8 +37,7 @@ from inquiries.health.appeal import (
     to_markdown,
 )
 from inquiries.health.charts import trend_chart
-from inquiries.health.dates import BadDate, parse_as_of, parse_period
-from inquiries.health.evidence import appeal_facts, late_csv_rows
+from inquiries.health.dates import BadDate, day_bounds, local_date, parse_as_of, parse_period
 from inquiries.health.marketplace_metrics import (
     MarketplaceFigure,
     Reported,
@@ -50,8 +46,6 @@ from inquiries.health.marketplace_metrics import (
     message_status,
     percent,
 )
-from inquiries.health.metrics import day_bounds, local_date, rules_from
-from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.scoring import (
     Band,
     HealthReport,
@@ -64,8 +58,20 @@ from inquiries.health.scoring import (
 )
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset
 from inquiries.reports.export import neutralise
+from inquiries.selectors.health.accounts import (
+    accounts_for,
+    get_account_for_user,
+    latest_snapshots,
+    preset_for,
+    snapshots,
+)
+from inquiries.selectors.health.annex import annex_csv_rows
+from inquiries.selectors.health.evidence import appeal_facts, late_csv_rows
+from inquiries.selectors.health.metrics import rules_from
+from inquiries.selectors.health.order_metrics import account_health_with_orders
+from inquiries.selectors.queue import accounts_without_policy
 from inquiries.sla.presets import parse_message_rules
-from inquiries.views.inquiries import Badge, rule_duration
+from inquiries.views.badges import Badge, rule_duration
 
 TREND_DAYS = 90
 BAND_BADGES = {
@@ -86,8 +92,8 @@ STATUS_BADGES = {
 def overview(request: HttpRequest) -> HttpResponse:
     """Every account the user sees, with the status of its latest daily snapshot; an account
     without one yet (just created, before the hourly refresh) is computed live."""
-    accounts = list(selectors.accounts_for(request.user))
-    latest = selectors.latest_snapshots(accounts)
+    accounts = list(accounts_for(request.user))
+    latest = latest_snapshots(accounts)
     now = timezone.now()
     rows = []
     for account in accounts:
@@ -97,7 +103,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         else:
             live = account_health_with_orders(account, now, reasons=False)
             rows.append((account, now, STATUS_BADGES[live.status], True))
-    unpoliced = inquiry_selectors.accounts_without_policy(accounts)
+    unpoliced = accounts_without_policy(accounts)
     return render(request, "health/overview.html", {"rows": rows, "unpoliced": unpoliced})
 
 
@@ -105,19 +111,19 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 def account_page(request: HttpRequest, pk: int) -> HttpResponse:
     """An account's health as of now (or `?as_of=`), with reasons, trends and the rescue list."""
-    account = selectors.get_account_for_user(request.user, pk)
+    account = get_account_for_user(request.user, pk)
     now = timezone.now()
     error = ""
     try:
         as_of = parse_as_of(request.GET.get("as_of", ""), account.timezone, now)
     except BadDate as exc:
         as_of, error = now, str(exc)
-    preset = selectors.preset_for(account)
+    preset = preset_for(account)
     rules = rules_from(account, preset)
     health = account_health_with_orders(account, as_of, rules=rules)
     report = health.report
     day = local_date(as_of, account.timezone)
-    history = list(selectors.snapshots(account, day - timedelta(days=TREND_DAYS - 1), day))
+    history = list(snapshots(account, day - timedelta(days=TREND_DAYS - 1), day))
     first, last = parse_period("", "", account.timezone, now)
     context = {
         "account": account,
@@ -139,7 +145,7 @@ def account_page(request: HttpRequest, pk: int) -> HttpResponse:
         "pdf_available": pdf_available(),
         "message_rules": message_rule_views(preset),
         "rating": present_rating(health.rating, preset),
-        "unpoliced": inquiry_selectors.accounts_without_policy([account]),
+        "unpoliced": accounts_without_policy([account]),
     }
     return render(request, "health/account.html", context, status=400 if error else 200)
 
@@ -402,7 +408,7 @@ def _period(request: HttpRequest, account: Account, now: datetime) -> tuple[date
 
 
 def _plan(request: HttpRequest, pk: int) -> tuple[Account, Appeal]:
-    account = selectors.get_account_for_user(request.user, pk)
+    account = get_account_for_user(request.user, pk)
     now = timezone.now()
     first, last = _period(request, account, now)
     facts = appeal_facts(account, first, last, now=now, notice=_notice(request), edits=_edits(request))
@@ -482,7 +488,7 @@ class _Echo:
 def plan_annex_csv(request: HttpRequest, pk: int, metric: str) -> StreamingHttpResponse:
     """The full list behind one annex table: the orders failing a marketplace metric at the end of
     the plan's period, or (`late_responses`) the period's late messages."""
-    account = selectors.get_account_for_user(request.user, pk)
+    account = get_account_for_user(request.user, pk)
     now = timezone.now()
     first, last = _period(request, account, now)
     definition = next((d for d in definitions_for(account.marketplace) if d.key == metric), None)

@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from inquiries import selectors, services
+from inquiries import services
 from inquiries.middleware import store_language
 from inquiries.models import Language, Notification, NotificationPreference
+from inquiries.selectors.people import preference_for
 from inquiries.services import notifications
 
 PAGE = 50
@@ -35,7 +36,7 @@ def _bell_context(request: HttpRequest, *, is_open: bool) -> dict[str, object]:
     return {
         "unread": mine.filter(read_at__isnull=True).count(),
         "latest": list(mine.order_by("-created_at", "-id")[:BELL_ITEMS]),
-        "tz": selectors.preference_for(request.user).zone,
+        "tz": preference_for(request.user).zone,
         "is_open": is_open,
     }
 
@@ -50,7 +51,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     more = len(page) > PAGE
     page = page[:PAGE]
     preference = NotificationPreference.objects.filter(user=request.user).first() or NotificationPreference()
-    page_settings = selectors.preference_for(request.user)
+    page_settings = preference_for(request.user)
     zone = page_settings.zone
     return render(
         request,

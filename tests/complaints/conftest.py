@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 
 from inquiries import models as m
-from inquiries.complaints import topics as topic_cache
+from inquiries.selectors import topics as topic_cache
 from inquiries.services import complaints
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "inquiries" / "migrations"

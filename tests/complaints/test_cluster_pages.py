@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from inquiries import models as m
-from inquiries import selectors
 from inquiries.complaints.charts import daily_bar_chart, fill_days
+from inquiries.selectors.clusters import clusters_for_inquiry
 from tests.complaints.helpers import T0, ingest, make_cluster, quality_text
 
 pytestmark = pytest.mark.django_db
@@ -196,9 +196,7 @@ def test_the_inquiry_partial_links_its_clusters(channel, topics):
     inquiry = m.Inquiry.objects.get(pk=message.inquiry_id)
     cluster = m.Cluster.objects.get(topic=quality)
 
-    html = render_to_string(
-        "complaints/_inquiry_cluster.html", {"clusters": selectors.clusters_for_inquiry(inquiry)}
-    )
+    html = render_to_string("complaints/_inquiry_cluster.html", {"clusters": clusters_for_inquiry(inquiry)})
 
     assert reverse("inquiries:cluster_detail", args=[cluster.pk]) in html
     assert "SKU KETTLE-7" in html

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from inquiries import models as m
 from inquiries.complaints.rates import is_carrier_return, is_complaint_return, rate_test, rate_title
-from inquiries.health.metrics import account_health
+from inquiries.selectors.health.metrics import account_health
 from inquiries.services import cluster_rates, complaints, notifications
 from tests.complaints.helpers import QUALITY_TEXT, T0, ingest
 

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from inquiries.complaints import shipped
-from inquiries.complaints import topics as topic_cache
 from inquiries.complaints.evaluation import load_eval_set
+from inquiries.selectors import topics as topic_cache
 
 NEUTRAL = {
     "en": [

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries import tasks
-from inquiries.complaints import topics as topic_cache
 from inquiries.scoping import scoped
+from inquiries.selectors import topics as topic_cache
 from inquiries.services import change_topic
 from inquiries.services.topic_training import account_labels, is_held_out, learn_topics, use_shipped
 from tests.complaints.helpers import T0, ingest

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from inquiries import models as m
-from inquiries.complaints import topics as topic_cache
 from inquiries.complaints.classifier import LabeledText, train
+from inquiries.selectors import topics as topic_cache
 from inquiries.services import change_topic
 from inquiries.services.topic_training import activate
 from tests.complaints.helpers import T0, ingest

@@ -8,8 +8,8 @@ import pytest
 
 from inquiries import models as m
 from inquiries import services
-from inquiries.health.metrics import account_health
 from inquiries.health.scoring import Band, percentile_cont
+from inquiries.selectors.health.metrics import account_health
 from tests import factories
 from tests.health.conftest import NOW, answer, ask, days, hours
 

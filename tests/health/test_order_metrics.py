@@ -13,7 +13,7 @@ import pytest
 
 from inquiries import models as m
 from inquiries.health.marketplace_metrics import DEFINITIONS, Status, definitions_for, judge
-from inquiries.health.order_metrics import marketplace_figures
+from inquiries.selectors.health.order_metrics import marketplace_figures
 
 NOW = datetime(2026, 3, 10, 19, 30, tzinfo=UTC)
 ZONE = "America/Los_Angeles"

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from inquiries import models as m
-from inquiries.health import evidence
+from inquiries.selectors.health import evidence
 from tests.health.conftest import NOW, answer, ask, client_for, days, hours
 
 pytestmark = pytest.mark.django_db

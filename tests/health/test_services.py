@@ -13,7 +13,7 @@ from django.core.management import call_command
 from inquiries import models as m
 from inquiries import tasks
 from inquiries.health.orders import read_volumes
-from inquiries.health.selectors import rescue_inquiry_ids
+from inquiries.selectors.health.accounts import rescue_inquiry_ids
 from inquiries.services.health import refresh_today, snapshot_missing_days, write_snapshot
 from tests import factories
 from tests.health.conftest import NOW, answer, ask, days, hours
@@ -227,7 +227,7 @@ def test_presets_are_seeded_from_the_marketplace_facts():
 
 
 def test_a_preset_edit_changes_the_targets(amazon, channel):
-    from inquiries.health.metrics import account_health
+    from inquiries.selectors.health.metrics import account_health
 
     ask(channel, NOW - days(2))
     preset = m.MarketplacePreset.objects.get(marketplace="amazon")

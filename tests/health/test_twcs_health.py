@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inquiries.health.metrics import account_health
 from inquiries.models import Marketplace, Message
+from inquiries.selectors.health.metrics import account_health
 from tests.twcs import Tweet, company_of, load_tweets, replay
 
 pytestmark = pytest.mark.django_db

@@ -15,11 +15,11 @@ import time_machine
 
 from inquiries import models as m
 from inquiries import services, tasks
-from inquiries.health.metrics import health_facts, rules_for
 from inquiries.ingestion.email import parse_email
 from inquiries.reports.queries import live_compliance_counts
 from inquiries.reports.rollup import rollup_counts
 from inquiries.reports.scope import make_scope
+from inquiries.selectors.health.metrics import health_facts, rules_for
 from inquiries.services import delivery
 from inquiries.services import mail as mail_service
 from inquiries.services import mailbox as mailbox_service

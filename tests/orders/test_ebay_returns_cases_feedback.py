@@ -17,8 +17,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from inquiries import models as m
-from inquiries.health.order_metrics import marketplace_figures
 from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report
+from inquiries.selectors.health.order_metrics import marketplace_figures
 from tests.conftest import token_client
 from tests.orders.conftest import DATA, data, import_file, run_import_command
 

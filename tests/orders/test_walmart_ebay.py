@@ -17,9 +17,9 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries import services
-from inquiries.health.order_metrics import marketplace_figures
 from inquiries.ingestion.csv_import import open_csv
 from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report
+from inquiries.selectors.health.order_metrics import marketplace_figures
 from inquiries.services.orders import OrderImport, import_orders
 from tests import factories
 from tests.conftest import token_client

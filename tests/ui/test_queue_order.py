@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from inquiries import models as m
-from inquiries import selectors, services
+from inquiries import services
+from inquiries.selectors.queue import QueueCursor, QueueFilters, Urgency, queue_page
 from tests.factories import delivered_reply, policy_with_targets
 from tests.ui.conftest import inbound
 
@@ -26,13 +27,13 @@ def expected_order(now, inquiries: list[m.Inquiry]) -> list[int]:
     def key(inquiry: m.Inquiry) -> tuple:
         active = list(inquiry.clocks.filter(state__in=m.ACTIVE_CLOCK_STATES).order_by("due_at", "id"))
         if not active:
-            urgency, due = selectors.Urgency.NO_CLOCK, None
+            urgency, due = Urgency.NO_CLOCK, None
         elif active[0].due_at <= now:
-            urgency, due = selectors.Urgency.BREACHED, active[0].due_at
+            urgency, due = Urgency.BREACHED, active[0].due_at
         elif min(clock.warn_at for clock in active) <= now:
-            urgency, due = selectors.Urgency.AT_RISK, active[0].due_at
+            urgency, due = Urgency.AT_RISK, active[0].due_at
         else:
-            urgency, due = selectors.Urgency.RUNNING, active[0].due_at
+            urgency, due = Urgency.RUNNING, active[0].due_at
         return (urgency, due.timestamp() if due else 0, -inquiry.opened_at.timestamp(), -inquiry.pk)
 
     return [inquiry.pk for inquiry in sorted(inquiries, key=key)]
@@ -60,23 +61,21 @@ def test_pages_add_up_to_the_order_of_the_clocks(agent, mixed, size):
     seen: list[int] = []
     after = None
     while True:
-        page = selectors.queue_page(agent, selectors.QueueFilters(), now=now, after=after, size=size)
+        page = queue_page(agent, QueueFilters(), now=now, after=after, size=size)
         seen += [row.pk for row in page.rows]
         if page.next_cursor is None:
             break
         # The cursor survives its round trip through the URL.
-        after = selectors.QueueCursor.decode(page.next_cursor.encode())
+        after = QueueCursor.decode(page.next_cursor.encode())
     assert seen == expected_order(now, made)
-    urgencies = [
-        row.urgency for row in selectors.queue_page(agent, selectors.QueueFilters(), now=now, size=50).rows
-    ]
-    assert set(urgencies) == set(selectors.Urgency)
+    urgencies = [row.urgency for row in queue_page(agent, QueueFilters(), now=now, size=50).rows]
+    assert set(urgencies) == set(Urgency)
 
 
-@pytest.mark.parametrize("urgency", [selectors.Urgency.BREACHED, selectors.Urgency.AT_RISK])
+@pytest.mark.parametrize("urgency", [Urgency.BREACHED, Urgency.AT_RISK])
 def test_the_clock_filter_keeps_one_urgency_in_the_same_order(agent, mixed, urgency):
     now, made = mixed
-    page = selectors.queue_page(agent, selectors.QueueFilters(urgency=urgency), now=now, size=50)
+    page = queue_page(agent, QueueFilters(urgency=urgency), now=now, size=50)
     assert page.rows and all(row.urgency == urgency for row in page.rows)
     assert [row.pk for row in page.rows] == [
         pk for pk in expected_order(now, made) if pk in {row.pk for row in page.rows}
@@ -87,8 +86,8 @@ def test_time_alone_moves_an_inquiry_up_the_queue(agent, mixed):
     """No write happens between the two reads: urgency is judged from the deadlines at `now`."""
     now, made = mixed
     later = now + timedelta(minutes=20)
-    first = selectors.queue_page(agent, selectors.QueueFilters(), now=now, size=50).rows
-    second = selectors.queue_page(agent, selectors.QueueFilters(), now=later, size=50).rows
+    first = queue_page(agent, QueueFilters(), now=now, size=50).rows
+    second = queue_page(agent, QueueFilters(), now=later, size=50).rows
     assert [row.pk for row in second] == expected_order(later, made)
     urgency_now = {row.pk: row.urgency for row in first}
     moved_up = [row.pk for row in second if row.urgency < urgency_now[row.pk]]
@@ -98,11 +97,9 @@ def test_time_alone_moves_an_inquiry_up_the_queue(agent, mixed):
 def test_another_teams_inquiries_never_enter_any_branch(agent, outsider, mixed, other_channel):
     now, _ = mixed
     theirs = inbound(other_channel, sender_address="x@example.com", ago=timedelta(minutes=500), now=now)
-    rows = selectors.queue_page(agent, selectors.QueueFilters(), now=now, size=50).rows
+    rows = queue_page(agent, QueueFilters(), now=now, size=50).rows
     assert theirs.pk not in {row.pk for row in rows}
-    assert [row.pk for row in selectors.queue_page(outsider, selectors.QueueFilters(), now=now).rows] == [
-        theirs.pk
-    ]
+    assert [row.pk for row in queue_page(outsider, QueueFilters(), now=now).rows] == [theirs.pk]
 
 
 def test_recompute_sla_rewrites_copies_changed_behind_the_services_back(agent, mixed):

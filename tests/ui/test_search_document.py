@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from inquiries import selectors, services
+from inquiries import services
+from inquiries.selectors.queue import QueueFilters, queue_page
 from inquiries.services.recording import record_messages
 from tests import factories
 from tests.ui.conftest import inbound
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def found(user, text: str) -> list[int]:
-    return [
-        row.pk for row in selectors.queue_page(user, selectors.QueueFilters(q=text), now=timezone.now()).rows
-    ]
+    return [row.pk for row in queue_page(user, QueueFilters(q=text), now=timezone.now()).rows]
 
 
 def test_a_later_customer_message_and_an_agents_reply_and_note_are_searchable(agent, channel, policy):

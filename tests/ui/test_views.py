@@ -12,8 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inquiries import models as m
-from inquiries import selectors, services
+from inquiries import services
 from inquiries.ingestion.types import IncomingAttachment
+from inquiries.selectors import queue
+from inquiries.selectors.search import search
 from inquiries.services import delivery
 from tests import factories
 from tests.ui.conftest import inbound
@@ -334,7 +336,7 @@ def test_search_matches_word_prefixes_and_ignores_tsquery_syntax(alice, channel,
 def test_search_on_postgres_uses_the_gin_indexes(agent, channel, policy):
     inbound(channel, subject="Damaged packaging")
     # The search predicate alone: an order id (b-tree) or the document (GIN), as a BitmapOr.
-    queryset = selectors.search(m.Inquiry.objects.all(), "packaging")
+    queryset = search(m.Inquiry.objects.all(), "packaging")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         sql, params = queryset.query.sql_with_params()
@@ -344,7 +346,7 @@ def test_search_on_postgres_uses_the_gin_indexes(agent, channel, policy):
 
 
 def test_pages_are_keyset_paginated_without_offset(alice, agent, channel, policy, monkeypatch):
-    monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 3)
+    monkeypatch.setattr(queue, "QUEUE_PAGE_SIZE", 3)
     now = timezone.now()
     same_time = now - timedelta(minutes=10)
     made = [
@@ -369,7 +371,7 @@ def test_pages_are_keyset_paginated_without_offset(alice, agent, channel, policy
     assert len(seen) == len(set(seen))
     assert not any("OFFSET" in q["sql"].upper() for q in queries.captured_queries)
     # The same order as one big page.
-    everything = selectors.queue_page(agent, selectors.QueueFilters(), now=timezone.now(), size=100)
+    everything = queue.queue_page(agent, queue.QueueFilters(), now=timezone.now(), size=100)
     assert seen == [row.pk for row in everything.rows]
 
 

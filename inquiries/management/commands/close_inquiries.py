@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inquiries.models import OPEN_STATUSES, Account, Channel, Inquiry, Status
-from inquiries.selectors import QueueFilters, filter_queue
+from inquiries.selectors.queue import QueueFilters, filter_queue
 from inquiries.services.actions import close_matching
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from inquiries.health.metrics import local_date
+from inquiries.health.dates import local_date
 from inquiries.models import Account
 from inquiries.services.health import backfill, refresh_today, snapshot_missing_days
 

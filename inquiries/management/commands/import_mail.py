@@ -12,7 +12,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
-from inquiries.complaints import topics
 from inquiries.ingestion.email import iter_mail_source, mail_source_size
 from inquiries.ingestion.pool import parse_mail
 from inquiries.ingestion.types import Rejected
@@ -25,6 +24,7 @@ from inquiries.management.commands._importing import (
     quietly_abort,
     recorder_for,
 )
+from inquiries.selectors import topics
 from inquiries.services.recording.rules import needs_lookup
 
 # Starting a parser process costs a few hundred milliseconds: worth it for large input only.

@@ -269,7 +269,7 @@ def continuation(inquiry: Inquiry, incoming: IncomingMessage | Message, at: date
 def classify(incoming: IncomingMessage, *, account_id: int) -> tuple[Topic | None, str]:
     """A new inquiry's topic (by the account's model, if it has one) and where it came from
     ("" without a topic)."""
-    from inquiries.complaints import topics
+    from inquiries.selectors import topics
 
     topic, source = topics.topic_for_text(
         incoming.topic_text(), hint=incoming.topic_hint, account_id=account_id

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
-from inquiries.health.annex import order_annex
 from inquiries.health.appeal import (
     ANNEX_LIMIT,
     LATE_RESPONSES,
@@ -24,15 +23,8 @@ from inquiries.health.appeal import (
     Notice,
     local_time,
 )
+from inquiries.health.dates import day_bounds
 from inquiries.health.marketplace_metrics import decides_status
-from inquiries.health.metrics import (
-    cluster_ref,
-    day_bounds,
-    deadline_span,
-    needs_response,
-    rules_for,
-)
-from inquiries.health.order_metrics import account_health_with_orders
 from inquiries.health.plan import ClusterEventLine, ClusterStory, LateAnalysis, MessageCounts, PlanFacts
 from inquiries.models import (
     ACTIVE_CLUSTER_STATES,
@@ -46,6 +38,14 @@ from inquiries.models import (
     Direction,
     Message,
 )
+from inquiries.selectors.health.annex import order_annex
+from inquiries.selectors.health.metrics import (
+    cluster_ref,
+    deadline_span,
+    needs_response,
+    rules_for,
+)
+from inquiries.selectors.health.order_metrics import account_health_with_orders
 
 WORKING_HOURS = (8, 18)
 

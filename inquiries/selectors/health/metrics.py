@@ -34,10 +34,9 @@ directly: started_at, due_at and stopped_at play received, deadline and answer.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -53,16 +52,14 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Left
 
-from inquiries import display
 from inquiries.complaints.rates import title_of
+from inquiries.health.dates import local_date
 from inquiries.health.presets import DEFAULT_PRESETS
 from inquiries.health.scoring import (
     ClusterRef,
     HealthFacts,
     HealthReport,
-    MessageRef,
     Rules,
     TopicCount,
     WindowCounts,
@@ -85,6 +82,7 @@ from inquiries.models import (
     OrderVolume,
     Topic,
 )
+from inquiries.selectors.health.refs import clock_refs, message_refs, slowest_first
 from inquiries.sla.calendar import BusinessCalendar
 
 RESPONSE_TIME_DAYS = 30
@@ -331,27 +329,27 @@ def _marketplace_basis(
     if reasons:
         late_now = late_rows.filter(due)
         lists |= {
-            "late_messages": _message_refs(late_now.order_by("-received_at", "-pk"), LATE_LIST, as_of),
-            "overdue_messages": _message_refs(
+            "late_messages": message_refs(late_now.order_by("-received_at", "-pk"), LATE_LIST, as_of),
+            "overdue_messages": message_refs(
                 late_now.filter(_unanswered(as_of)).order_by("received_at", "pk"), OVERDUE_LIST, as_of
             ),
             # Answered after the deadline in the last 30 days: the answers that push the percentiles up.
-            "slow_messages": _message_refs(
+            "slow_messages": message_refs(
                 late_rows.filter(received_at__gte=month, answered_at__lte=as_of)
                 .annotate(took=_answer_time())
                 .order_by("-took", "pk"),
                 SLOW_LIST,
                 as_of,
-                key=_slowest_first,
+                key=slowest_first,
             ),
-            "pending": _message_refs(
+            "pending": message_refs(
                 recent.filter(ahead & _unanswered(as_of)).order_by("response_due_at", "pk"),
                 max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST),
                 as_of,
             ),
         }
         if rules.has_atoz:
-            lists["order_messages"] = _message_refs(
+            lists["order_messages"] = message_refs(
                 open_orders.order_by("received_at", "pk"), ORDER_LIST, as_of
             )
     return windows, times, lists
@@ -430,101 +428,17 @@ def _first_reply_basis(
     lists: dict[str, object] = {}
     if reasons:
         lists = {
-            "late_messages": _clock_refs(
-                clocks.filter(late).order_by("-started_at", "-pk"), LATE_LIST, as_of
-            ),
-            "overdue_messages": _clock_refs(
+            "late_messages": clock_refs(clocks.filter(late).order_by("-started_at", "-pk"), LATE_LIST, as_of),
+            "overdue_messages": clock_refs(
                 clocks.filter(unanswered & due).order_by("started_at", "pk"), OVERDUE_LIST, as_of
             ),
-            "pending": _clock_refs(
+            "pending": clock_refs(
                 clocks.filter(unanswered & Q(due_at__gt=as_of)).order_by("due_at", "pk"),
                 max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST),
                 as_of,
             ),
         }
     return windows, times, lists
-
-
-# --- rows behind the numbers ----------------------------------------------------------------
-
-
-def _message_refs(
-    ordered: QuerySet[Message], limit: int, as_of: datetime, key: Callable[[MessageRef], object] | None = None
-) -> tuple[MessageRef, ...]:
-    """The first `limit` rows of `ordered`: ids through the covering index, then those rows only."""
-    messages = (
-        Message.objects.filter(pk__in=ordered.values("pk")[:limit])
-        .select_related("inquiry")
-        .only(
-            "id",
-            "inquiry_id",
-            "subject",
-            "order_id",
-            "received_at",
-            "response_due_at",
-            "answered_at",
-            "inquiry__subject",
-            "inquiry__order_id",
-        )
-        .annotate(opening=Left("body_text", 200))
-    )
-    refs = [
-        MessageRef(
-            message_id=m.pk,
-            inquiry_id=m.inquiry_id,
-            subject=display.title((m.inquiry.subject if m.inquiry else "") or m.subject, m.opening),
-            order_id=m.order_id or (m.inquiry.order_id if m.inquiry else ""),
-            received_at=m.received_at,
-            due_at=m.response_due_at,
-            answered_at=m.answered_at if m.answered_at and m.answered_at <= as_of else None,
-        )
-        for m in messages
-    ]
-    return tuple(sorted(refs, key=key) if key else _in_query_order(refs, ordered.query.order_by))
-
-
-def _clock_refs(ordered: QuerySet[Clock], limit: int, as_of: datetime) -> tuple[MessageRef, ...]:
-    clocks = (
-        Clock.objects.filter(pk__in=ordered.values("pk")[:limit])
-        .select_related("inquiry")
-        .annotate(opening=Left("message__body_text", 200))
-    )
-    refs = [
-        MessageRef(
-            message_id=clock.message_id or 0,
-            inquiry_id=clock.inquiry_id,
-            subject=display.title(clock.inquiry.subject, clock.opening or ""),
-            order_id=clock.inquiry.order_id,
-            received_at=clock.started_at,
-            due_at=clock.due_at,
-            answered_at=clock.stopped_at if clock.stopped_at and clock.stopped_at <= as_of else None,
-        )
-        for clock in clocks
-    ]
-    return tuple(_in_query_order(refs, ordered.query.order_by))
-
-
-def _slowest_first(ref: MessageRef) -> tuple[float, int]:
-    assert ref.answered_at is not None
-    return (-(ref.answered_at - ref.received_at).total_seconds(), ref.message_id)
-
-
-_REF_FIELD = {
-    "received_at": "received_at",
-    "started_at": "received_at",
-    "response_due_at": "due_at",
-    "due_at": "due_at",
-    "pk": "message_id",
-}
-
-
-def _in_query_order(refs: list[MessageRef], order: Sequence[str]) -> list[MessageRef]:
-    """Put rows fetched by id back in the query's order (stable sorts, last key first)."""
-    for key in reversed(order):
-        name = key.lstrip("-")
-        if name in _REF_FIELD:
-            refs.sort(key=lambda r, f=_REF_FIELD[name]: getattr(r, f), reverse=key.startswith("-"))  # type: ignore[misc]
-    return refs
 
 
 # --- complaints, orders, clusters -----------------------------------------------------------
@@ -560,16 +474,6 @@ def _complaints(
     )
     inquiries = sum(n for n, _ in grouped.values())
     return counts, inquiries if orders is None else inquiries - sum(q for _, q in grouped.values()), orders
-
-
-def local_date(instant: datetime, tz: str) -> date:
-    return instant.astimezone(ZoneInfo(tz)).date()
-
-
-def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    """The instants a local day starts and ends (the end is the next day's start)."""
-    zone = ZoneInfo(tz)
-    return (datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone))
 
 
 def _orders(account: Account, start: datetime, as_of: datetime) -> int | None:

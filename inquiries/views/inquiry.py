@@ -1,50 +1,38 @@
-"""The agent's pages: the queue and the inquiry page.
+"""The inquiry page and its actions: the thread, clocks and timeline, reply and note, claim,
+properties, the linked order, "no response needed", attachments and inline images.
 
-Every view reaches inquiries through `selectors.inquiries_for` / `get_inquiry_for_user`,
-so another team's inquiry is a 404 exactly like a missing one, for pages and POSTs alike.
-Writes call one service per inquiry and redirect (post/redirect/get).
+Every view reaches inquiries through `get_inquiry_for_user` (`selectors.inquiry`), so another
+team's inquiry is a 404 exactly like a missing one, for pages and POSTs alike. Writes call one
+service per inquiry and redirect (post/redirect/get).
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from inquiries import display, macro_text, selectors, services
-from inquiries.forms import (
-    BulkAction,
-    BulkForm,
-    NoteForm,
-    OrderForm,
-    PropertiesForm,
-    QueueFilterForm,
-    ReplyForm,
-)
+from inquiries import display, macro_text, services
+from inquiries.forms import NoteForm, OrderForm, PropertiesForm, ReplyForm
 from inquiries.ingestion.email import safe_filename
 from inquiries.models import (
     ACTIVE_CLOCK_STATES,
     Account,
-    Channel,
     ChannelKind,
     Clock,
     ClockKind,
@@ -58,277 +46,26 @@ from inquiries.models import (
     Status,
     Topic,
 )
-from inquiries.selectors import Urgency
-from inquiries.services import macros, mail, outbox
-
-# Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
-# because every filter lives in the query string.
-PRESETS: tuple[tuple[object, dict[str, str]], ...] = (
-    (gettext_lazy("My open"), {"assignee": "me"}),
-    (gettext_lazy("Unassigned"), {"assignee": "none"}),
-    (gettext_lazy("Breached"), {"clock": "breached"}),
-    (gettext_lazy("Unassigned Amazon"), {"assignee": "none", "marketplace": "amazon"}),
-    (gettext_lazy("Rescue list"), {"clock": "rescue"}),
+from inquiries.selectors import inquiry as inquiry_selectors
+from inquiries.selectors.clusters import clusters_for_inquiry
+from inquiries.selectors.inquiry import (
+    attachment_for,
+    customer_inquiries,
+    get_inquiry_for_user,
+    inquiry_page_for,
+    timeline,
 )
-FILTER_PARAMS = ("q", "account", "channel", "marketplace", "status", "topic", "priority", "assignee", "clock")
-
-
-@dataclass(frozen=True, slots=True)
-class Badge:
-    """A state shown as an icon and a word, never as a colour alone."""
-
-    key: str
-    label: object  # a lazy translation: read in the language of the page that shows it
-    icon: str
-
-
-URGENCY_BADGES = {
-    Urgency.BREACHED: Badge("breached", gettext_lazy("Breached"), "alert"),
-    Urgency.AT_RISK: Badge("at-risk", gettext_lazy("At risk"), "warn"),
-    Urgency.RUNNING: Badge("running", gettext_lazy("On track"), "clock"),
-    Urgency.NO_CLOCK: Badge("none", gettext_lazy("No clock"), "dash"),
-}
-CLOCK_BADGES = {
-    ClockState.RUNNING: Badge("running", pgettext_lazy("clock", "Running"), "clock"),
-    ClockState.AT_RISK: Badge("at-risk", gettext_lazy("At risk"), "warn"),
-    ClockState.BREACHED: Badge("breached", gettext_lazy("Breached"), "alert"),
-    ClockState.PAUSED: Badge("paused", pgettext_lazy("clock", "Paused"), "pause"),
-    ClockState.MET: Badge("met", pgettext_lazy("clock", "Met"), "check"),
-    ClockState.MISSED: Badge("missed", pgettext_lazy("clock", "Missed"), "cross"),
-    ClockState.CANCELLED: Badge("cancelled", pgettext_lazy("clock", "Cancelled"), "dash"),
-}
-
-
-def duration(seconds: float) -> str:
-    """Compact duration, the same format app.js uses for the live countdown. The units (d, h, m)
-    are read as symbols in every shipped language."""
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else "<1m"
-
-
-def countdown(due: datetime, now: datetime) -> str:
-    left = (due - now).total_seconds()
-    if left >= 0:
-        return _("%(time)s left") % {"time": duration(left)}
-    return _("overdue by %(time)s") % {"time": duration(-left)}
-
-
-# --- queue --------------------------------------------------------------------------------
-
-
-@require_GET
-@login_required
-def queue(request: HttpRequest) -> HttpResponse:
-    """The inbox, most urgent first; htmx polls return only the rows (`_rows.html`)."""
-    now = timezone.now()
-    accounts = list(Account.objects.visible_to(request.user))
-    rows_key = _rows_cache_key(request, accounts) if request.htmx else None
-    if rows_key is not None and (cached := cache.get(rows_key)) is not None:
-        return HttpResponse(cached)
-    channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
-    topics = list(Topic.objects.all())
-    form = QueueFilterForm(request.GET, accounts=accounts, channels=channels, topics=topics)
-    after = selectors.QueueCursor.decode(request.GET.get("after", ""))
-    page = selectors.queue_page(request.user, form.filters(), now=now, after=after)
-    urls = _RowUrls()
-    for row in page.rows:
-        _present_row(row, now, urls)
-    context = {"form": form, "page": page, "rows": page.rows, "after": after.encode() if after else ""}
-    if request.htmx:
-        response = render(request, "inquiries/_rows.html", context)
-        if rows_key is not None:
-            cache.set(rows_key, response.content, settings.CSTRACKER_QUEUE_ROWS_CACHE_SECONDS)
-        return response
-    filters = _current_filters(request.GET)
-    context |= {
-        "density": selectors.preference_for(request.user).density,
-        "bulk_form": BulkForm(users=selectors.assignable_users(request.user), topics=topics),
-        "unpoliced": selectors.accounts_without_policy(accounts),
-        "presets": [(label, urlencode(params), params == filters) for label, params in PRESETS],
-        "is_default_view": not filters,
-        "rotas": selectors.rota_states(request.user, now),
-        "query": urlencode(filters),
-        "next_query": urlencode({**filters, "after": page.next_cursor.encode()}) if page.next_cursor else "",
-    }
-    return render(request, "inquiries/queue.html", context)
-
-
-@require_POST
-@login_required
-def density(request: HttpRequest) -> HttpResponse:
-    """Remember the user's queue density, then back to the queue with its filters."""
-    try:
-        services.set_preferences(user=request.user, density=request.POST.get("density", ""))
-    except services.DomainError as exc:
-        messages.error(request, exc.message)
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        target = reverse("inquiries:queue")
-    return redirect(target)
-
-
-def _rows_cache_key(request: HttpRequest, accounts: list[Account]) -> str | None:
-    """The key under which the rows of a refresh are shared for a few seconds.
-
-    Every agent's queue refreshes every 15 s, and agents of a team see the same rows: the same
-    visible accounts and the same filters give the same rows (countdowns tick in the browser),
-    so one rendering serves them all for CSTRACKER_QUEUE_ROWS_CACHE_SECONDS. "Assigned to me"
-    is the user's own. None: not cached.
-    """
-    seconds = settings.CSTRACKER_QUEUE_ROWS_CACHE_SECONDS
-    if seconds <= 0:
-        return None
-    params = sorted((name, value) for name, values in request.GET.lists() for value in values)
-    mine = request.user.pk if request.GET.get("assignee") == "me" else None
-    # The rows are rendered in the page's language: agents share them per language only.
-    raw = repr((sorted(a.pk for a in accounts), params, mine, translation.get_language()))
-    return "queue-rows:" + hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _current_filters(params: QueryDict) -> dict[str, str]:
-    return {name: params[name] for name in FILTER_PARAMS if params.get(name)}
-
-
-class _RowUrls:
-    """Each row's links from one reverse() per URL name and page, not two per row."""
-
-    SENTINEL = 987654321
-
-    def __init__(self) -> None:
-        self.detail = reverse("inquiries:detail", args=[self.SENTINEL]).split(str(self.SENTINEL))
-        self.claim = reverse("inquiries:claim", args=[self.SENTINEL]).split(str(self.SENTINEL))
-
-    @staticmethod
-    def fill(parts: list[str], pk: int) -> str:
-        return f"{parts[0]}{pk}{parts[1]}"
-
-
-def _present_row(row: Inquiry, now: datetime, urls: _RowUrls) -> None:
-    row.detail_url = urls.fill(urls.detail, row.pk)  # type: ignore[attr-defined]
-    row.claim_url = urls.fill(urls.claim, row.pk)  # type: ignore[attr-defined]
-    row.badge = URGENCY_BADGES[Urgency(row.urgency)]  # type: ignore[attr-defined]
-    row.due_label = countdown(row.next_due, now) if row.next_due else ""  # type: ignore[attr-defined]
-    row.market_label = countdown(row.market_due, now) if row.market_due else ""  # type: ignore[attr-defined]
-    row.next_kind_label = str(ClockKind(row.next_kind).label) if row.next_kind else ""  # type: ignore[attr-defined]
-
-
-@require_POST
-@login_required
-def bulk(request: HttpRequest) -> HttpResponse:
-    """Apply one action to the selected inquiries, each through its service.
-
-    Ids the user may not see are ignored; if none of them is visible the answer is 404.
-    """
-    users, topics = selectors.assignable_users(request.user), list(Topic.objects.all())
-    form = BulkForm(request.POST, users=users, topics=topics)
-    back = _queue_url(request.POST.get("query", ""))
-    if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
-        return HttpResponseRedirect(back)
-    inquiries = list(selectors.inquiries_for(request.user).filter(pk__in=form.cleaned_data["ids"]))
-    if not inquiries:
-        raise Http404(_("No such inquiry."))
-    done, skipped = _apply(form.bulk_action(), inquiries, actor=request.user, users=users, topics=topics)
-    if done:
-        messages.success(
-            request,
-            ngettext("Updated %(count)d inquiry.", "Updated %(count)d inquiries.", done) % {"count": done},
-        )
-    for reason in skipped:
-        messages.warning(request, reason)
-    return HttpResponseRedirect(back)
-
-
-def _apply(
-    action: BulkAction,
-    inquiries: list[Inquiry],
-    *,
-    actor: AbstractBaseUser,
-    users: list[AbstractBaseUser],
-    topics: list[Topic],
-) -> tuple[int, list[str]]:
-    now, skipped = timezone.now(), []
-    assignee = None
-    if action.kind == "assign" and action.value != "none":
-        assignee = actor if action.value == "me" else next(u for u in users if str(u.pk) == action.value)
-    topic = next((t for t in topics if t.key == action.value), None)
-    done = 0
-    for inquiry in inquiries:
-        try:
-            if action.kind == "assign":
-                services.assign(inquiry=inquiry, assignee=assignee, actor=actor, now=now)
-            elif action.kind == "status":
-                services.change_status(inquiry=inquiry, status=action.value, actor=actor, now=now)
-            elif action.kind == "priority":
-                services.change_priority(inquiry=inquiry, priority=action.value, actor=actor, now=now)
-            elif action.kind == "topic":
-                services.change_topic(inquiry=inquiry, topic=topic, actor=actor, now=now)
-        except services.DomainError as exc:
-            skipped.append(f"#{inquiry.pk}: {exc.message}")
-        else:
-            done += 1
-    return done, skipped
-
-
-@login_required
-def close_matching(request: HttpRequest) -> HttpResponse:
-    """Close every inquiry matching the queue's filters, all pages: the count is shown first
-    (GET) and the POST runs only if it confirms that same count; if the set changed meanwhile,
-    the new count is shown to confirm again."""
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405)
-    query = request.GET.urlencode() if request.method == "GET" else request.POST.get("query", "")
-    params = QueryDict(query)
-    accounts = list(Account.objects.visible_to(request.user))
-    channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
-    form = QueueFilterForm(params, accounts=accounts, channels=channels, topics=list(Topic.objects.all()))
-    to = request.POST.get("to") if request.POST.get("to") in (Status.SOLVED, Status.CLOSED) else Status.CLOSED
-    matching = selectors.queue_matching(request.user, form.filters(), now=timezone.now()).exclude(status=to)
-    count = matching.count()
-    if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
-        done = services.close_matching(inquiries=matching, actor=request.user, status=to)
-        done_text = ngettext("%(count)d inquiry", "%(count)d inquiries", done) % {"count": done}
-        messages.success(request, f"{Status(to).label}: {done_text}.")
-        return HttpResponseRedirect(_queue_url(query))
-    if request.method == "POST":
-        messages.warning(
-            request,
-            _("The matching inquiries changed while you confirmed: %(count)d now.") % {"count": count},
-        )
-    filters = [(field.label, _shown_value(field)) for field in form if field.value()]
-    context = {"count": count, "query": urlencode(_current_filters(params)), "filters": filters, "to": to}
-    return render(request, "inquiries/close_matching.html", context)
-
-
-def _shown_value(field: object) -> str:
-    """A filter as the agent chose it: the choice's label, or the text typed (search)."""
-    choices = getattr(field.field, "choices", None)  # type: ignore[attr-defined]
-    value = field.value()  # type: ignore[attr-defined]
-    return {str(k): v for k, v in choices}.get(str(value), value) if choices else value
-
-
-def _queue_url(query: str) -> str:
-    """The queue with the given filters; the query string is re-encoded, never echoed."""
-    filters = _current_filters(QueryDict(query))
-    return reverse("inquiries:queue") + (f"?{urlencode(filters)}" if filters else "")
-
-
-# --- inquiry page -------------------------------------------------------------------------
+from inquiries.selectors.macros import macro_values, macros_for
+from inquiries.selectors.people import assignable_users
+from inquiries.services import macros, mail, outbox
+from inquiries.views.badges import CLOCK_BADGES, Badge, countdown, rule_duration
 
 
 @require_GET
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The inquiry page; `?resend=<reply id>` puts a failed reply's text in the reply form to edit."""
-    inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
+    inquiry = get_inquiry_for_user(request.user, pk, inquiry_page_for(request.user))
     failed = next((m for m in inquiry.messages.all() if str(m.pk) == request.GET.get("resend")), None)
     forms = {}
     if failed is not None and failed.delivery_state in (
@@ -382,7 +119,7 @@ def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) 
         raise Http404(_("No such image.")) from None
     if value != f"{pk}:{attachment_pk}":
         raise Http404(_("No such image."))
-    item = selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
+    item = inquiry_selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
     response = HttpResponse(bytes(item.content), content_type=item.content_type.split(";")[0].strip().lower())
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
@@ -393,7 +130,7 @@ def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) 
 def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> dict[str, object]:
     now = timezone.now()
     topics = list(Topic.objects.all())
-    users = selectors.assignable_users(request.user, inquiry.account_id)
+    users = assignable_users(request.user, inquiry.account_id)
     if inquiry.assignee is not None and inquiry.assignee not in users:
         users.append(inquiry.assignee)
     clocks = list(inquiry.clocks.all())
@@ -404,7 +141,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
         _present_delivery(message, inquiry.channel.kind)
     names = {u.pk: u.get_username() for u in users}
     topic_names = {t.key: t.name for t in topics}
-    events = [(event, _describe(event, names, topic_names)) for event in selectors.timeline(inquiry)]
+    events = [(event, _describe(event, names, topic_names)) for event in timeline(inquiry)]
     initial = {
         "status": inquiry.status,
         "priority": inquiry.priority,
@@ -415,11 +152,11 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     return {
         "inquiry": inquiry,
         "title": display.title(inquiry.subject, first_words, empty=_("(no subject)")),
-        "inquiry_clusters": selectors.clusters_for_inquiry(inquiry),
+        "inquiry_clusters": clusters_for_inquiry(inquiry),
         "thread": thread,
         "clocks": clocks,
         "events": events,
-        "others": selectors.customer_inquiries(request.user, inquiry),
+        "others": customer_inquiries(request.user, inquiry),
         "reply_form": forms.get("reply_form") or ReplyForm(),
         "macros": _macro_choices(request.user, inquiry),
         "note_form": forms.get("note_form") or NoteForm(),
@@ -433,10 +170,10 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
 
 def _macro_choices(user: AbstractBaseUser, inquiry: Inquiry) -> list[dict[str, object]]:
     """The picker's macros, each filled in for this inquiry (two queries, whatever the count)."""
-    rows = list(selectors.macros_for(user, inquiry).select_related("set_topic"))
+    rows = list(macros_for(user, inquiry).select_related("set_topic"))
     if not rows:
         return []
-    values = selectors.macro_values(inquiry, user)
+    values = macro_values(inquiry, user)
     statuses, priorities = dict(Status.choices), dict(Priority.choices)
     choices = []
     for macro in rows:
@@ -486,14 +223,6 @@ def _present_delivery(message: Message, channel_kind: str) -> None:
     key, icon = DELIVERY_TAGS[state]
     message.delivery_tag = Badge(key, label, icon)  # type: ignore[attr-defined]
     message.can_resend = state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED)  # type: ignore[attr-defined]
-
-
-def rule_duration(seconds: int, *, business_days: bool) -> str:
-    """A marketplace rule's target as the marketplace states it: "3 business days", "1h", "2d"."""
-    if business_days and seconds % 86400 == 0:
-        days = seconds // 86400
-        return ngettext("%(days)d business day", "%(days)d business days", days) % {"days": days}
-    return display.target_duration(seconds, business=business_days, suffix=_("business hours"))
 
 
 def marketplace_clock_rule(clock: Clock, account: Account) -> str:
@@ -584,7 +313,7 @@ def _back_to(request: HttpRequest, inquiry: Inquiry) -> HttpResponse:
 
 
 def _inquiry(request: HttpRequest, pk: int) -> Inquiry:
-    return selectors.get_inquiry_for_user(request.user, pk)
+    return get_inquiry_for_user(request.user, pk)
 
 
 @require_POST
@@ -612,7 +341,7 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
             )
             messages.success(request, done)
             return redirect("inquiries:detail", pk=inquiry.pk)
-    inquiry = selectors.get_inquiry_for_user(request.user, pk, selectors.inquiry_page_for(request.user))
+    inquiry = get_inquiry_for_user(request.user, pk, inquiry_page_for(request.user))
     key = "note_form" if internal else "reply_form"
     context = _detail_context(request, inquiry, **{key: form})
     context["reply_findings"] = findings
@@ -625,7 +354,7 @@ def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], inter
         return
     macro = None
     if data.get("macro"):
-        macro = selectors.macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
+        macro = macros_for(request.user, inquiry).filter(pk=data["macro"]).first()
         if macro is None:
             raise services.DomainError(_("That macro is not one of yours or your team's."), field="body_text")
     macros.reply_with_macro(
@@ -664,7 +393,7 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
     """Status, priority, topic and assignee: a service call for each field that changed."""
     inquiry = _inquiry(request, pk)
     topics = list(Topic.objects.all())
-    users = selectors.assignable_users(request.user, inquiry.account_id)
+    users = assignable_users(request.user, inquiry.account_id)
     if inquiry.assignee is not None and inquiry.assignee not in users:
         users.append(inquiry.assignee)
     form = PropertiesForm(request.POST, users=users, topics=topics)
@@ -757,7 +486,7 @@ def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def attachment(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
     """Always a download: customer files are never rendered in our origin."""
-    item = selectors.attachment_for(request.user, pk, attachment_pk)
+    item = attachment_for(request.user, pk, attachment_pk)
     response = HttpResponse(bytes(item.content), content_type="application/octet-stream")
     # Named again by today's rules: rows stored before a rule was added are served safely too.
     filename = safe_filename(item.filename, index=item.pk, content_type=item.content_type)

@@ -8,10 +8,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from inquiries.health.metrics import account_health, rules_for
 from inquiries.health.scoring import HealthReport, Rules
 from inquiries.health.scoring import rescue_inquiry_ids as _rescue_ids
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset, Membership, Role
+from inquiries.selectors.health.metrics import account_health, rules_for
 
 
 def accounts_for(user: AbstractBaseUser) -> QuerySet[Account]:

@@ -26,8 +26,8 @@ from inquiries.health.appeal import (
     local_time,
 )
 from inquiries.health.marketplace_metrics import Definition, MarketplaceFigure
-from inquiries.health.order_metrics import failing_orders
 from inquiries.models import Account, ClaimOutcome, Direction, Inquiry, Message, Order, Polarity
+from inquiries.selectors.health.order_metrics import failing_orders
 
 CSV_CHUNK = 500
 MESSAGES_PER_ORDER = 3

@@ -34,7 +34,6 @@ from inquiries.health.marketplace_metrics import (
     definitions_for,
     figure,
 )
-from inquiries.health.metrics import health_facts, planner_settings, rules_for
 from inquiries.health.scoring import HealthReport, Metric, Rules, score
 from inquiries.models import (
     Account,
@@ -52,6 +51,7 @@ from inquiries.models import (
     Return,
     Shipment,
 )
+from inquiries.selectors.health.metrics import health_facts, planner_settings, rules_for
 
 FAILING_LIST = 20
 ACCOUNT_HEALTH_RATING = "account_health_rating"  # MarketplaceMetric.metric of Amazon's rating

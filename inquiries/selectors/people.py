@@ -1,0 +1,26 @@
+"""People: whom an inquiry can be given to, and each user's page settings."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+
+from inquiries.models import UserPreference
+
+
+def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[AbstractBaseUser]:
+    """People an inquiry can be given to: members of the teams that work `account_id`,
+    or, without an account, of the requesting user's own teams (all teams for a superuser)."""
+    users = get_user_model().objects.filter(is_active=True)
+    if account_id is not None:
+        users = users.filter(memberships__team__accounts=account_id)
+    elif user.is_superuser:
+        users = users.filter(memberships__isnull=False)
+    else:
+        users = users.filter(memberships__team__memberships__user=user)
+    return list(users.distinct().order_by("username"))
+
+
+def preference_for(user: AbstractBaseUser) -> UserPreference:
+    """The user's page settings, or the defaults (unsaved) for someone who never changed one."""
+    return UserPreference.objects.filter(user=user).first() or UserPreference(user=user)
