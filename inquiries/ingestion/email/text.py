@@ -33,7 +33,7 @@ _SUPERSET_CODECS = {
 }
 
 
-# --- building the message --------------------------------------------------------------
+# --- what a walk of the MIME tree found ----------------------------------------------------
 
 
 @dataclass

@@ -33,7 +33,7 @@ from inquiries.services.clocks.stopping import (
 from inquiries.services.clocks.targets import clock_calendar
 from inquiries.services.clocks.urgency import refresh_urgency, urgency_of
 
-# --- reacting to messages and status changes --------------------------------------------
+# --- reacting to messages -------------------------------------------------------------------
 
 
 def on_message(
