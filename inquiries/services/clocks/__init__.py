@@ -12,7 +12,8 @@ The rules are DESIGN section 3. The package is split along the clock's life:
 
 Many modules (the recording engine, actions, delivery, the health queries) call the clock service
 as `clocks.<function>`, so the public functions are exposed here; code inside the package
-imports from the submodule that defines them.
+imports from the submodule that defines them. Settings a test may patch (such as
+`recompute.RECOMPUTE_PROGRESS_EVERY`) are left out, so that patching them here fails loudly.
 """
 
 from inquiries.services.clocks.events import (
@@ -36,7 +37,6 @@ from inquiries.services.clocks.policies import (
     select_policy,
 )
 from inquiries.services.clocks.recompute import (
-    RECOMPUTE_PROGRESS_EVERY,
     inquiries_with_running_clocks,
     recompute_inquiry,
     recompute_many,
@@ -69,7 +69,6 @@ from inquiries.services.clocks.urgency import URGENCY_FIELDS, apply_urgency, ref
 __all__ = [
     "ACTIVE",
     "PRESET_CACHE_SECONDS",
-    "RECOMPUTE_PROGRESS_EVERY",
     "REPLY_KINDS",
     "STATE_EVENT",
     "STOP_FIELDS",
