@@ -53,9 +53,9 @@ def _fresh_caches() -> None:
     from inquiries.services import clocks
 
     cache.clear()  # API throttle counters
-    clocks._build_calendar.cache_clear()
-    clocks._policy_cache.clear()
-    clocks._preset_cache.clear()
+    clocks.targets._build_calendar.cache_clear()
+    clocks.policies._policy_cache.clear()
+    clocks.targets._preset_cache.clear()
     topics.clear_cache()
 
 

@@ -382,9 +382,9 @@ def _fresh_caches(_topic_rules_loaded_afresh: None) -> None:
     from inquiries.services import clocks
 
     cache.clear()
-    clocks._build_calendar.cache_clear()
-    clocks._policy_cache.clear()
-    clocks._preset_cache.clear()
+    clocks.targets._build_calendar.cache_clear()
+    clocks.policies._policy_cache.clear()
+    clocks.targets._preset_cache.clear()
 
 
 def batch_sizes(seed: int, count: int) -> list[int]:

@@ -427,7 +427,7 @@ def test_the_beat_task_continues_the_sweep_until_it_is_done(channel, topics, set
     lost_bursts(channel, ["A-1", "B-2", "C-3"])
     from inquiries import tasks
 
-    with mock.patch("inquiries.services.complaints.timezone.now", return_value=T0 + timedelta(hours=6)):
+    with mock.patch("inquiries.services.complaints.sweep.timezone.now", return_value=T0 + timedelta(hours=6)):
         tasks.sweep_clusters.apply().get()  # eager: each continuation runs at once
 
     assert m.Cluster.objects.filter(kind=m.ClusterKind.BURST).count() == 3

@@ -230,7 +230,7 @@ def test_classification_is_deterministic(default_rules):
 
 def _searching_everything(compiled):
     """The same rules with no shortcuts: every regex searched through the whole text."""
-    from inquiries.complaints.rules import CompiledRules, _CompiledRule
+    from inquiries.complaints.rules.matching import CompiledRules, _CompiledRule
 
     return CompiledRules(
         rules=tuple(_CompiledRule(item.rule, item.regex) for item in compiled.rules),

@@ -862,12 +862,12 @@ def test_longer_digit_runs_are_not_order_numbers() -> None:
 def _without_shortcuts(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> IncomingMessage | str:
     from email import policy
 
-    from inquiries.ingestion import email as email_module
+    from inquiries.ingestion.email import parsing, senders
 
     with monkeypatch.context() as patched:
-        patched.setattr(email_module, "_SIMPLE_MAILBOX_RE", re.compile(r"(?!)"))  # never matches
+        patched.setattr(senders, "_SIMPLE_MAILBOX_RE", re.compile(r"(?!)"))  # never matches
         patched.setattr(
-            email_module, "_PARSE_POLICY", policy.default.clone(message_factory=email_module._ParsedMessage)
+            parsing, "_PARSE_POLICY", policy.default.clone(message_factory=parsing._ParsedMessage)
         )
         return _parsed(raw)
 

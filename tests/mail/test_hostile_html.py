@@ -237,14 +237,14 @@ def test_a_message_that_breaks_the_parser_is_set_aside_and_the_mailbox_moves_on(
 ):
     imap_server.append(user, customer_mail(5, subject="poison"))
     imap_server.append(user, customer_mail(6, sender="next@marketplace.example"))
-    real = service.parse_email
+    real = service.polling.parse_email
 
     def parse(raw: bytes, **kwargs: object):
         if b"poison" in raw:
             raise RecursionError("maximum recursion depth exceeded")
         return real(raw, **kwargs)
 
-    monkeypatch.setattr(service, "parse_email", parse)
+    monkeypatch.setattr(service.polling, "parse_email", parse)
 
     result = service.poll_mailbox(mailbox_id=mailbox.pk)
     mailbox.refresh_from_db()
@@ -278,13 +278,13 @@ def test_progress_is_saved_after_each_message_not_only_at_the_end(imap_server, u
     imap_server.append(user, customer_mail(9))
     imap_server.append(user, customer_mail(10, sender="next@marketplace.example"))
     seen: list[int] = []
-    real = service._ingest
+    real = service.polling._ingest
 
     def ingest(channel, mail, result, now, **options):
         seen.append(m.MailboxConfig.objects.get(pk=mailbox.pk).last_uid)
         return real(channel, mail, result, now, **options)
 
-    monkeypatch.setattr(service, "_ingest", ingest)
+    monkeypatch.setattr(service.polling, "_ingest", ingest)
 
     service.poll_mailbox(mailbox_id=mailbox.pk)
 

@@ -281,7 +281,7 @@ def test_the_real_world_corpus_imports_through_imap_and_nothing_twice(imap_serve
 
 
 def test_a_message_over_the_size_limit_is_skipped_with_a_reason(imap_server, user, mailbox, monkeypatch):
-    monkeypatch.setattr(service, "MAX_MESSAGE_BYTES", 400)
+    monkeypatch.setattr(service.polling, "MAX_MESSAGE_BYTES", 400)
     imap_server.append(user, customer_mail(1, body="x" * 500))
     imap_server.append(user, customer_mail(2))
 

@@ -131,7 +131,7 @@ def test_a_recompute_sent_to_the_background_shows_its_progress_on_the_admins_pol
         queue, "safe_delay", lambda task, *args, **kw: published.append((task.name, args, kw))
     )
     monkeypatch.setattr(config, "RECOMPUTE_IN_FOREGROUND_MOST", 2)
-    monkeypatch.setattr(clocks, "RECOMPUTE_PROGRESS_EVERY", 2)
+    monkeypatch.setattr(clocks.recompute, "RECOMPUTE_PROGRESS_EVERY", 2)
     policy = policy_with_targets(first_reply=HOUR, name="Fast replies")
     admin = Client()
     admin.force_login(superuser)

@@ -276,7 +276,7 @@ def test_rules_edited_in_the_admin_set_the_next_messages_clock(channel, superuse
     response = client.post(reverse("admin:inquiries_marketplacepreset_change", args=[preset.pk]), data)
 
     assert response.status_code == 302
-    clocks._preset_cache.clear()  # other processes see the edit within PRESET_CACHE_SECONDS
+    clocks.targets._preset_cache.clear()  # other processes see the edit within PRESET_CACHE_SECONDS
     recall = record(channel, subject="Product recall: is my kettle affected?")
     assert (market_clock(recall).rule_name, market_clock(recall).target_seconds) == (
         "Recall notice",

@@ -1,183 +1,45 @@
-"""Mail coming in: polling IMAP mailboxes, provider webhooks, and the loop guard.
-
-Every message ends in the recording engine (`record_message()`, a list of one) through
-`record_mail()`, which adds the loop guard: a sender who floods a mailbox is suspended, and
-their further mail is stored as automatic ("loop guard: sender suspended") so it starts no
-clock, kept for review.
-
-Polling is safe to run concurrently (beat, `manage.py poll_mailboxes`, the admin's "poll
-now"): a conditional UPDATE leases the mailbox to one poller at a time. A mailbox that
-fails records why, counts the failure and waits (exponential backoff) before its next
-turn; the others carry on.
+"""Polling IMAP mailboxes (inbox and sent folder), safe to run concurrently (beat, `manage.py
+poll_mailboxes`, the admin's "poll now"): a conditional UPDATE leases the mailbox to one poller
+at a time. A mailbox that fails records why, counts the failure and waits (exponential backoff)
+before its next turn; the others carry on. A message that keeps failing is set aside.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
 
 from inquiries import secrets
 from inquiries.ingestion import imap
-from inquiries.ingestion.email import MAX_MESSAGE_BYTES, parse_email, recipients, sent_reply
-from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
-from inquiries.ingestion.webhooks import Delivery
+from inquiries.ingestion.email import MAX_MESSAGE_BYTES, parse_email, sent_reply
+from inquiries.ingestion.types import Rejected
 from inquiries.models import (
     Channel,
-    ChannelKind,
     FailedTask,
     MailboxConfig,
-    MailWebhook,
-    MailWebhookToken,
-    Message,
-    SuspendedSender,
-    normalise_address,
+)
+from inquiries.services.mailbox.loop_guard import (
+    LOOP_GUARD_REASON,
+    SentMailSkipped,
+    own_addresses,
+    record_mail,
 )
 from inquiries.services.queue import enqueue
-from inquiries.services.recording import Held, RecordResult, record_message, rules
+from inquiries.services.recording import Held
 from inquiries.services.recording.rules import EARLIEST_TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
-LOOP_GUARD_REASON = "loop guard: sender suspended"
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 2  # polls that may start on one message before it is set aside as failed
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
-
-
-# --- the loop guard ------------------------------------------------------------------------
-
-
-class SentMailSkipped(Rejected):
-    """The seller's own sent mail that threads to no stored conversation: not recorded (it is
-    no reply to a customer we track, and opens no inquiry)."""
-
-
-def own_addresses(channel: Channel) -> frozenset[str]:
-    """The seller's own addresses on a channel: its address and its mailbox's From address."""
-    mailbox = getattr(channel, "mailbox", None) if channel.kind == ChannelKind.EMAIL else None
-    found = {channel.address, mailbox.from_address if mailbox is not None else ""}
-    return frozenset(normalise_address(address) for address in found if address)
-
-
-def is_bcc_copy(channel: Channel, incoming: IncomingMessage, own: frozenset[str]) -> bool:
-    """A copy of the seller's own mail BCC'd to the channel's reply BCC address: from one of the
-    seller's addresses, delivered (envelope) or written (To, Cc) to the BCC address."""
-    bcc = normalise_address(channel.reply_bcc_address)
-    if not bcc or incoming.direction != Direction.INBOUND or incoming.raw is None:
-        return False
-    if normalise_address(incoming.sender_address) not in own:
-        return False
-    return bcc in recipients(incoming.raw) or normalise_address(incoming.recipient_address) == bcc
-
-
-def _threads_to_conversation(channel: Channel, incoming: IncomingMessage) -> bool:
-    """Whether sent mail is stored already (a duplicate: cstracker's own reply found again by its
-    Message-ID) or names a stored message of a conversation (In-Reply-To, References)."""
-    refs = rules.references(incoming)
-    return Message.objects.filter(
-        Q(external_id=incoming.external_id) | Q(external_id__in=refs, inquiry__isnull=False), channel=channel
-    ).exists()
-
-
-def record_mail(
-    *,
-    channel: Channel,
-    incoming: IncomingMessage,
-    now: datetime | None = None,
-    own: frozenset[str] | None = None,
-) -> RecordResult | Held:
-    """`record_message()` behind the loop guard; raises `Rejected` like it.
-
-    The seller's own sent mail (outbound: from the sent folder, or a copy to the channel's reply
-    BCC address) is recorded as a reply when it threads to a stored conversation, and raises
-    `SentMailSkipped` when it does not. `own`: the seller's addresses (`own_addresses`).
-    """
-    now = now or timezone.now()
-    if channel.reply_bcc_address and is_bcc_copy(
-        channel, incoming, own if own is not None else own_addresses(channel)
-    ):
-        incoming = sent_reply(incoming, now=now)
-    if incoming.direction == Direction.OUTBOUND and not _threads_to_conversation(channel, incoming):
-        raise SentMailSkipped(f"sent mail {incoming.external_id[:80]!r} threads to no stored conversation")
-    suspension = None
-    if incoming.direction == Direction.INBOUND and incoming.sender_address and not incoming.automatic:
-        suspension = _suspension_for(channel=channel, incoming=incoming, now=now)
-        if suspension is not None:
-            incoming = replace(incoming, automatic=True, automatic_reason=LOOP_GUARD_REASON)
-    with transaction.atomic():
-        result = record_message(channel=channel, incoming=incoming, now=now)
-        if isinstance(result, RecordResult) and result.created and incoming.automatic:
-            # Maybe a delivery report about one of our replies, which may bounce it.
-            from inquiries.services.delivery import record_delivery_report
-
-            record_delivery_report(report=result.message, raw=incoming.raw, now=now)
-    if suspension is not None and result.created:
-        SuspendedSender.objects.filter(pk=suspension.pk).update(messages_held=F("messages_held") + 1)
-    return result
-
-
-def _suspension_for(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> SuspendedSender | None:
-    """The sender's active suspension, or a new one if this message is over the limit."""
-    address = normalise_address(incoming.sender_address)
-    active = SuspendedSender.objects.filter(
-        channel=channel, address=address, released_at__isnull=True
-    ).first()
-    limit = settings.CSTRACKER_LOOP_GUARD_MESSAGES
-    if active is not None or limit <= 0:
-        return active
-    if Message.objects.filter(channel=channel, external_id=incoming.external_id).exists():
-        return None  # a duplicate: record_message returns the stored one and counts nothing
-    # Counted on the mail's own time line, so a back-filled flood is recognised like a live
-    # one; messages before the sender's last release do not count again.
-    at = incoming.received_at or now
-    since = at - timedelta(minutes=settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES)
-    released = (
-        SuspendedSender.objects.filter(channel=channel, address=address, released_at__isnull=False)
-        .order_by("-released_at")
-        .values_list("released_at", flat=True)
-        .first()
-    )
-    if released is not None:
-        since = max(since, released)
-    recent = Message.objects.filter(
-        channel=channel,
-        sender_address=address,
-        direction=Direction.INBOUND,
-        received_at__gt=since,
-        received_at__lte=at,
-    ).count()
-    if recent < limit:
-        return None
-    reason = (
-        f"{recent + 1} messages within {settings.CSTRACKER_LOOP_GUARD_WINDOW_MINUTES} minutes (limit {limit})"
-    )
-    try:
-        with transaction.atomic():
-            suspension = SuspendedSender.objects.create(
-                channel=channel, address=address, reason=reason, suspended_at=now
-            )
-    except IntegrityError:  # another poller or webhook suspended them at the same moment
-        return SuspendedSender.objects.filter(
-            channel=channel, address=address, released_at__isnull=True
-        ).first()
-    logger.warning("Loop guard: suspended %s on channel %s: %s", address, channel.slug, reason)
-    return suspension
-
-
-def release_sender(*, suspension: SuspendedSender, actor: object = None, now: datetime | None = None) -> bool:
-    """Lift a suspension: the sender's next mail counts again. False if it was already lifted."""
-    return bool(
-        SuspendedSender.objects.filter(pk=suspension.pk, released_at__isnull=True).update(
-            released_at=now or timezone.now(), released_by=actor
-        )
-    )
 
 
 # --- polling -------------------------------------------------------------------------------
@@ -538,51 +400,6 @@ def wait_for_mail(*, mailbox_id: int, timeout: float) -> bool:
     mailbox = MailboxConfig.objects.select_related("channel").get(pk=mailbox_id)
     with imap.ImapSession(imap_settings(mailbox)) as session:
         return session.wait_for_mail(timeout)
-
-
-# --- webhooks ------------------------------------------------------------------------------
-
-
-def webhook_secret(hook: MailWebhook) -> str:
-    return secrets.resolve(env_name=hook.secret_env, encrypted=hook.secret_encrypted, what="webhook secret")
-
-
-def record_webhook(
-    *, hook: MailWebhook, delivery: Delivery, now: datetime | None = None
-) -> RecordResult | Held:
-    """Store a verified delivery. A Mailgun token seen before with another body is refused.
-
-    Raises `Rejected` (bad content) or `ReplayError`.
-    """
-    now = now or timezone.now()
-    if delivery.replay_key:
-        _remember_token(hook, delivery, now)
-    result = record_mail(channel=hook.channel, incoming=delivery.incoming, now=now)
-    MailWebhook.objects.filter(pk=hook.pk).update(last_received_at=now)
-    return result
-
-
-class ReplayError(Exception):
-    pass
-
-
-def _remember_token(hook: MailWebhook, delivery: Delivery, now: datetime) -> None:
-    # Tokens older than a day are past any signature tolerance: forgetting them is safe.
-    MailWebhookToken.objects.filter(webhook=hook, received_at__lt=now - timedelta(days=1)).delete()
-    try:
-        with transaction.atomic():
-            MailWebhookToken.objects.create(
-                webhook=hook, token=delivery.replay_key, body_sha256=delivery.body_sha256, received_at=now
-            )
-    except IntegrityError:
-        seen = MailWebhookToken.objects.filter(webhook=hook, token=delivery.replay_key).first()
-        if seen is not None and seen.body_sha256 != delivery.body_sha256:
-            raise ReplayError("this signed token was already used with another body") from None
-
-
-def note_webhook_refusal(*, hook: MailWebhook, reason: str, now: datetime | None = None) -> None:
-    now = now or timezone.now()
-    MailWebhook.objects.filter(pk=hook.pk).update(last_error=f"{now:%Y-%m-%d %H:%M:%S} UTC: {reason}"[:1000])
 
 
 # --- the periodic task ---------------------------------------------------------------------
