@@ -87,7 +87,7 @@ REPORTS = (
     ReportSpec("GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL", "amazon-fba-shipments"),
     ReportSpec("GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA", "amazon-fba-returns"),
     ReportSpec("GET_SELLER_FEEDBACK_DATA", "amazon-feedback"),
-    # Read into MarketplaceMetric once its importer exists (docs/orders.md, "Not yet").
+    # Amazon's own figures, into MarketplaceMetric (`order_reports.amazon_performance`).
     ReportSpec("GET_V2_SELLER_PERFORMANCE_REPORT", "amazon-seller-performance", dated=False),
 )
 WAITING = ("IN_QUEUE", "IN_PROGRESS")
