@@ -125,3 +125,15 @@ def test_the_health_page_shows_the_imported_figures_beside_ours(amazon, agent):
     assert "The marketplace reports <strong>99" in tracking
     rating = page.split('data-metric="account_health_rating"')[1].split("</p>")[0]
     assert "<strong>230</strong>" in rating
+
+
+def test_the_health_api_gives_the_imported_figure_beside_ours(amazon, manager):
+    import_sample(amazon, FORMAT)
+
+    with time_machine.travel(datetime(2026, 11, 30, 12, tzinfo=UTC), tick=False):
+        body = token_client(manager).get(reverse("api:account-health", args=[amazon.pk])).json()
+
+    odr = next(f for f in body["marketplace_metrics"] if f["key"] == "order_defect_rate")
+    assert odr["reported"]["value"] == 0.004
+    assert odr["reported"]["status"] == "GOOD"
+    assert odr["reported"]["source"] == "GET_V2_SELLER_PERFORMANCE_REPORT"
