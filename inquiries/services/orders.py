@@ -41,13 +41,15 @@ from inquiries.ingestion.order_reports import (
     RowRejected,
     ShipmentFacts,
 )
-from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, ParsedReport
+from inquiries.ingestion.order_reports.amazon_performance import SOURCE as PERFORMANCE_SOURCE
+from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, MetricFacts, ParsedReport
 from inquiries.models import (
     Account,
     Cancellation,
     Claim,
     Feedback,
     Inquiry,
+    MarketplaceMetric,
     Order,
     OrderLine,
     Return,
@@ -149,6 +151,8 @@ def import_orders(
     """
     now = now or timezone.now()
     result = into or OrderImport(format=fmt.name, dry_run=dry_run)
+    if "metric" in fmt.carries:
+        return _import_metrics(account, rows, result, on_rejected, dry_run=dry_run)
     for label in ("orders", *(part.label for part in PARTS if part.attr in fmt.carries)):
         result.count(label)
     statistics = None if dry_run else _planner_statistics(fmt)
@@ -506,3 +510,66 @@ def _link_by_join(*, account_id: int | None, order_ids: Sequence[str] | None) ->
     with connection.cursor() as cursor:
         cursor.execute(" AND ".join([sql, *conditions]), params)
         return cursor.rowcount
+
+
+_METRIC_FIELDS = ("value", "target", "status", "numerator", "denominator")
+
+
+def _import_metrics(
+    account: Account,
+    rows: Iterable[tuple[int, Record | RowRejected]],
+    result: OrderImport,
+    on_rejected: Callable[[int, RowRejected], None] | None,
+    *,
+    dry_run: bool,
+) -> OrderImport:
+    """Store a seller performance report's figures (`MarketplaceMetric`), one transaction: a
+    figure is one per account, source, metric and window, so importing the report again
+    updates the figures it stored and duplicates none. The window's end is when the figure
+    was known (`reported_at`): the report states no time of its own."""
+    counts = result.count("metrics")
+    facts: dict[tuple[str, datetime, datetime], MetricFacts] = {}
+    for line, item in rows:
+        result.rows += 1
+        if isinstance(item, RowRejected):
+            _reject(result, on_rejected, line, item)
+            continue
+        assert item.metric is not None
+        result.imported += 1
+        # A report naming several marketplaces for one account: the first figure of a window counts.
+        facts.setdefault((item.metric.metric, item.metric.window_start, item.metric.window_end), item.metric)
+    if not facts:
+        return result
+    with transaction.atomic():
+        stored = {
+            (row.metric, row.window_start, row.window_end): row
+            for row in MarketplaceMetric.objects.select_for_update().filter(
+                account_id=account.pk,
+                source=PERFORMANCE_SOURCE,
+                metric__in={key[0] for key in facts},
+            )
+        }
+        new, changed = [], []
+        for key, figure in facts.items():
+            row = stored.get(key)
+            if row is None:
+                new.append(
+                    MarketplaceMetric(
+                        account_id=account.pk,
+                        metric=figure.metric,
+                        window_start=figure.window_start,
+                        window_end=figure.window_end,
+                        reported_at=figure.window_end,
+                        source=PERFORMANCE_SOURCE,
+                        **{name: getattr(figure, name) for name in _METRIC_FIELDS},
+                    )
+                )
+            elif any(getattr(row, name) != getattr(figure, name) for name in _METRIC_FIELDS):
+                for name in _METRIC_FIELDS:
+                    setattr(row, name, getattr(figure, name))
+                changed.append(row)
+        counts.created, counts.updated = len(new), len(changed)
+        if not dry_run:
+            MarketplaceMetric.objects.bulk_create(new)
+            MarketplaceMetric.objects.bulk_update(changed, _METRIC_FIELDS)
+    return result

@@ -86,8 +86,9 @@ REPORTS = (
     ReportSpec("GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL", "amazon-all-orders"),
     ReportSpec("GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL", "amazon-fba-shipments"),
     ReportSpec("GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA", "amazon-fba-returns"),
+    ReportSpec("GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE", "amazon-mfn-returns"),
     ReportSpec("GET_SELLER_FEEDBACK_DATA", "amazon-feedback"),
-    # Read into MarketplaceMetric once its importer exists (docs/orders.md, "Not yet").
+    # Amazon's own figures, into MarketplaceMetric (`order_reports.amazon_performance`).
     ReportSpec("GET_V2_SELLER_PERFORMANCE_REPORT", "amazon-seller-performance", dated=False),
 )
 WAITING = ("IN_QUEUE", "IN_PROGRESS")

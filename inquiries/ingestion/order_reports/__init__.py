@@ -7,7 +7,8 @@ answers, `ebay_api`, the entry's number) with a `Record`
 `RowRejected` listing every error of the row, so an import can report each bad line and go
 on. It reads one row at a time: memory does not grow with the file.
 
-One module per marketplace (`amazon`, `walmart`, `ebay`) defines its formats and columns;
+One module per marketplace (`amazon`, `walmart`, `ebay`) defines its formats and columns
+(`amazon_performance` Amazon's seller performance report, read into `MetricFacts`);
 `core` holds what they share. Which report is the source of what: an order's own fields and
 its lines come from the orders report; a shipment from the shipments report (Walmart's and
 eBay's order downloads carry both), a return from the returns report, feedback from the
@@ -19,6 +20,7 @@ service's rule).
 from __future__ import annotations
 
 from inquiries.ingestion.order_reports.amazon import AMAZON_FORMATS, amazon_order_status
+from inquiries.ingestion.order_reports.amazon_performance import PERFORMANCE_FORMATS
 from inquiries.ingestion.order_reports.core import (
     BUYER,
     CANCELLED,
@@ -36,6 +38,7 @@ from inquiries.ingestion.order_reports.core import (
     FeedbackFacts,
     LineFacts,
     LineRef,
+    MetricFacts,
     OrderFacts,
     Record,
     ReportFormat,
@@ -66,6 +69,7 @@ __all__ = [
     "FeedbackFacts",
     "LineFacts",
     "LineRef",
+    "MetricFacts",
     "OrderFacts",
     "Record",
     "ReportFormat",
@@ -78,7 +82,8 @@ __all__ = [
 ]
 
 FORMATS: dict[str, ReportFormat] = {
-    fmt.name: fmt for fmt in (*AMAZON_FORMATS, *WALMART_FORMATS, *EBAY_FORMATS, *EBAY_API_FORMATS)
+    fmt.name: fmt
+    for fmt in (*AMAZON_FORMATS, *PERFORMANCE_FORMATS, *WALMART_FORMATS, *EBAY_FORMATS, *EBAY_API_FORMATS)
 }
 
 

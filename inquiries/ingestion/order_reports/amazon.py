@@ -5,6 +5,8 @@
 - `amazon-fba-shipments`: Amazon Fulfilled Shipments (GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL),
   one row per shipped item.
 - `amazon-fba-returns`: FBA customer returns (GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA).
+- `amazon-mfn-returns`: seller-fulfilled returns (GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE),
+  one row per returned item of a return request.
 - `amazon-feedback`: the Feedback Manager download / GET_SELLER_FEEDBACK_DATA.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import replace
 from datetime import time
 
 from inquiries.ingestion.csv_import import shown
+from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.ingestion.order_reports.core import (
     CANCELLED,
     MARKETPLACE,
@@ -169,6 +172,37 @@ def _read_fba_returns(cells: Cells) -> Record:
     return Record(order=OrderFacts(order_id=order_id, fulfilment_channel=MARKETPLACE), returned=returned)
 
 
+def _read_mfn_returns(cells: Cells) -> Record:
+    order_id = _order_id(cells, "order id")
+    sku = cells.text("merchant sku", limit="sku", required=True)
+    requested_on = cells.raw("return request date")
+    requested_at = cells.timestamp("return request date", required=True, dates=True)
+    rma = cells.raw("amazon rma id")
+    returned = ReturnFacts(
+        # An RMA names one return request, which may hold several items: with the SKU, one row.
+        external_id=(f"{rma}/{sku}" if rma else f"{sku}@{requested_on}")[: MAX_LENGTHS["return_id"]],
+        sku=sku,
+        item_id=cells.text("asin", limit="item_id"),
+        quantity=cells.quantity("return quantity", default=1),
+        reason_code=cells.text("return reason", limit="reason_code"),
+        disposition=cells.text("resolution", limit="disposition"),
+        status=cells.text("return request status", limit="return_status"),
+        requested_at=requested_at,
+        received_at=cells.timestamp("return delivery date", dates=True),
+        refund_amount=cells.amount("refunded amount"),
+    )
+    if len(rma) > MAX_LENGTHS["return_id"] // 2 or (rma and CONTROL_RE.search(rma)):
+        cells.error("amazon rma id", f"not an RMA id: {shown(rma)}")
+    order = OrderFacts(
+        order_id=order_id,
+        purchased_at=cells.timestamp("order date", dates=True),
+        fulfilment_channel=MERCHANT,
+        currency=cells.code("currency code", 3),
+    )
+    cells.check()
+    return Record(order=order, returned=returned)
+
+
 def _read_feedback(cells: Cells) -> Record:
     order_id = _order_id(cells, "order id")
     rating_text = cells.text("rating", required=True)
@@ -231,6 +265,31 @@ AMAZON_FORMATS = (
         owns=frozenset({"returned"}),
         read=_read_fba_returns,
         fills=(("received_at", "return-date"),),
+    ),
+    ReportFormat(
+        name="amazon-mfn-returns",
+        title="Amazon seller-fulfilled returns report (flat file)",
+        required=("order id", "return request date", "merchant sku"),
+        optional=(
+            "amazon rma id",
+            "asin",
+            "return quantity",
+            "return reason",
+            "resolution",
+            "return request status",
+            "return delivery date",
+            "refunded amount",
+            "order date",
+            "currency code",
+        ),
+        carries=frozenset({"order", "returned"}),
+        owns=frozenset({"returned"}),
+        read=_read_mfn_returns,
+        fills=(
+            ("requested_at", "return request date"),
+            ("received_at", "return delivery date"),
+            ("refund_amount", "refunded amount"),
+        ),
     ),
     ReportFormat(
         name="amazon-feedback",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import _csv
@@ -182,6 +182,21 @@ class ClaimFacts:
     status: str = ""
 
 
+@dataclass(slots=True)
+class MetricFacts:
+    """The marketplace's own figure for one metric (`models.MarketplaceMetric`)."""
+
+    metric: str  # our key: the health definitions' where one matches (`marketplace_metrics`)
+    window_start: datetime
+    window_end: datetime
+    value: float | None = None
+    target: float | None = None
+    status: str = ""
+    numerator: int | None = None
+    denominator: int | None = None
+    marketplace_id: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class LineRef:
     """How eBay's returns, cases and feedback name an order: by its line's item id and
@@ -204,6 +219,8 @@ class Record:
     feedback: FeedbackFacts | None = None
     claim: ClaimFacts | None = None
     line_ref: LineRef | None = None
+    # A marketplace's own figure (the seller performance report): `order` is then empty.
+    metric: MetricFacts | None = None
 
 
 class RowRejected(Rejected):
@@ -415,6 +432,15 @@ class ParsedReport:
     def filled(self) -> frozenset[str]:
         """The fields of `SOMETIMES_CARRIED` this file carries."""
         return frozenset(field for field, column in self.fmt.fills if column in self.columns)
+
+
+def json_at(data: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path` (keys) in decoded JSON; None where a key or an object is missing."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def words(text: str) -> tuple[str, ...]:

@@ -45,6 +45,7 @@ from inquiries.ingestion.order_reports.core import (
     ReportFormat,
     ReturnFacts,
     RowRejected,
+    json_at,
 )
 from inquiries.ingestion.types import Rejected
 
@@ -71,7 +72,7 @@ def _parse(stream: TextIO | Iterable[str], fmt: ReportFormat, zone: ZoneInfo) ->
     path = _ENTRIES[fmt.name]
     entries: list[Any] = []
     for number, page in enumerate(pages, 1):
-        found = _at(page, path)
+        found = json_at(page, path)
         if isinstance(found, dict):  # one entry, as an XML answer converted to JSON gives it
             found = [found]
         if not isinstance(found, list):
@@ -92,7 +93,7 @@ def _entries(
         values: list[str] = []
         problems: list[str] = []
         for name in columns:
-            value, problem = _value(_at(entry, tuple(name.split("."))))
+            value, problem = _value(json_at(entry, tuple(name.split("."))))
             values.append(value)
             if problem:
                 problems.append(name)
@@ -103,14 +104,6 @@ def _entries(
             yield number, fmt.read(cells)
         except RowRejected as exc:
             yield number, exc
-
-
-def _at(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def _value(value: Any) -> tuple[str, bool]:
