@@ -211,12 +211,18 @@ def record_messages(
         if created:
             attached += _attach_all(waiting_for(created), now)
         # Customers' messages that came before the message they answer join its inquiry: stored
-        # before this call (the first lookup found them) or earlier in it.
+        # before this call (the first lookup found them) or earlier in it (stored before it: a
+        # lower id; one stored after it found it, or was kept apart by the rules, as one by one).
         stored_here = {(m.channel_id, m.external_id): m for m in created}
         for m in created:
             parent = stored_here.get((m.channel_id, m.in_reply_to))
             from_customer = m.direction == Direction.INBOUND and not m.automatic
-            if from_customer and parent is not None and parent.inquiry_id != m.inquiry_id:
+            if (
+                from_customer
+                and parent is not None
+                and m.pk < parent.pk
+                and parent.inquiry_id != m.inquiry_id
+            ):
                 answered.add((m.channel_id, m.in_reply_to))
         answered_here = [m for m in created if (m.channel_id, m.external_id) in answered]
         moved = early.join(answered_here + early.children_of(attached), now=now)
