@@ -30,6 +30,7 @@ from inquiries.models import (
     Inquiry,
     OrderLine,
     OrderStatus,
+    Polarity,
     Return,
     Shipment,
     Topic,
