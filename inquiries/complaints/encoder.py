@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from inquiries.complaints.rules import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
+    import numpy as np
     from numpy.typing import NDArray
 
     from inquiries.complaints.classifier import LabeledText
@@ -74,6 +73,8 @@ def _load_encoder() -> Any:
 
 def embed(texts: Sequence[str]) -> NDArray[np.float32]:
     """The encoder's L2-normalised 512-number vectors of `texts`, one row a text."""
+    import numpy as np  # here, not at import: a mail import starts without numerical libraries
+
     if not texts:
         return np.zeros((0, 512), dtype=np.float32)
     vectors: NDArray[np.float32] = _load_encoder().encode([text[:MAX_TEXT_CHARS] for text in texts])
@@ -97,6 +98,8 @@ class EncoderModel:
 
     def predict_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """`predict()` for many texts at once (the encoder runs them as one batch)."""
+        import numpy as np
+
         if not texts:
             return []
         scores = embed(texts).astype(np.float64) @ self.weights + self.intercept
@@ -108,6 +111,8 @@ class EncoderModel:
 
     def dumps(self) -> bytes:
         """Serialise (a JSON header, then the arrays as `.npz`; no pickle); `loads()` reverses it."""
+        import numpy as np
+
         metadata = {
             "version": self.version,
             "labels": list(self.labels),
@@ -124,6 +129,8 @@ class EncoderModel:
     def loads(cls, data: bytes) -> EncoderModel:
         """Load bytes made by `dumps()`. Raise `EncoderVersionError` if they are not an encoder
         model or were fitted on another encoder version's vectors (then build it again)."""
+        import numpy as np
+
         if not data.startswith(_MAGIC):
             raise EncoderVersionError("not a stored encoder model (unknown header); build it again")
         header_end = data.find(b"\n", len(_MAGIC))
@@ -151,6 +158,7 @@ class EncoderModel:
 
 def train_head(samples: Sequence[LabeledText], *, version: str) -> EncoderModel:
     """Fit the topic head on the encoder's vectors of `samples` (at least two topics)."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     topics = [sample.topic for sample in samples]
