@@ -115,3 +115,38 @@ def test_what_pointed_at_the_early_inquiry_follows_it(channel, manager):
     member = m.ClusterMember.objects.get()
     assert (member.inquiry_id, member.opened_at) == (inquiry.pk, START)
     assert m.Notification.objects.get().inquiry_id == inquiry.pk
+
+
+def test_an_answer_after_the_close_starts_over_as_in_time_order(channel, manager):
+    """The parent's inquiry was closed before the answer: in time order the answer starts the
+    conversation over in a new inquiry following the closed one; arriving first, it ends so too,
+    and what pointed at its early inquiry follows it there."""
+    policy_with_targets(first_reply=3600, next_reply=3600, resolution=86400)
+    c1 = tweet("c1", 0, subject="Broken")
+    r1 = tweet("r1", 30, by="", answers="c1", status="closed", solved_at=START + timedelta(minutes=30))
+    c2 = tweet("c2", 24 * 60, answers="r1", body_text="It broke again")
+
+    def shape() -> list[tuple[list[str], str, str | None]]:
+        def opener(inquiry: m.Inquiry | None) -> str | None:
+            return None if inquiry is None else inquiry.messages.order_by("received_at")[0].external_id
+
+        return sorted(
+            ([x.external_id for x in i.messages.order_by("received_at")], i.status, opener(i.previous))
+            for i in m.Inquiry.objects.all()
+        )
+
+    record(channel, c1, r1, c2)
+    in_time_order = shape()
+    assert in_time_order == [(["c1", "r1"], m.Status.CLOSED, None), (["c2"], m.Status.NEW, "c1")]
+    m.Inquiry.objects.all().delete()
+    m.Message.objects.all().delete()
+    m.HeldMessage.objects.all().delete()
+
+    record(channel, c2)
+    early = m.Inquiry.objects.get()
+    m.Notification.objects.create(
+        user=manager, kind=m.NotificationKind.CLOCK_BREACHED, title="t", inquiry=early, dedupe_key="k"
+    )
+    record(channel, r1, c1)  # r1 held, then attached when c1 comes: c2's inquiry joins, starts over
+    assert shape() == in_time_order
+    assert m.Notification.objects.get().inquiry.messages.get().external_id == "c2"

@@ -10,8 +10,10 @@ So when a message is stored, the customers' messages that answer it and opened a
 their own are looked up (the engine's first lookup of the ids it records finds them with the rest,
 `children_of` for held messages attached later) and `join` brings each such inquiry's messages
 into the inquiry of the message they answer, which is then applied again in time order
-(`replay.py`): the inquiries and clocks that recording in time order gives. The early inquiry's
-other rows (cluster memberships, notifications, labels, events) move with it; it is deleted.
+(`replay.py`): the inquiries and clocks that recording in time order gives. If in time order the
+answer started the conversation over after a close, the replay puts it in an inquiry of its own
+again, following the closed one. The early inquiry's events move with its messages, its cluster
+memberships, notifications and labels go where the answer ends; it is deleted.
 
 It is done only where recording in time order would have done it: the same customer (a customer's
 message never joins another customer's conversation), the answered message earlier in time, and
@@ -106,7 +108,14 @@ def _join(child_id: int, parent_id: int, *, now: datetime) -> tuple[int, int] | 
         return None
     if child.inquiry_id == parent.inquiry_id or behind.time_order(child) <= behind.time_order(parent):
         return None  # joined already, or written before what it answers (time order: its own)
-    # Both rows locked, in one order whoever else joins them.
+    # The clusters of both first, then both inquiries, each in id order: the order in which the
+    # clustering task locks a cluster, then adds a member (which waits on its inquiry's row).
+    list(
+        Cluster.objects.select_for_update(of=("self",))
+        .filter(members__inquiry__in=(child.inquiry_id, parent.inquiry_id))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     inquiries = {
         i.pk: i
         for i in Inquiry.objects.select_for_update()
@@ -129,26 +138,33 @@ def _join(child_id: int, parent_id: int, *, now: datetime) -> tuple[int, int] | 
         )
         return None
     gone = early.pk
-    _move(early, target)
-    replay.replay(target.pk, now=now)
-    documents.rebuild([target.pk])
-    return gone, target.pk
-
-
-def _move(early: Inquiry, target: Inquiry) -> None:
-    """Everything of `early` to `target`, then `early` goes. Its clocks go (the replay starts
-    `target`'s again from all the messages); a cluster that holds both keeps `target` once."""
+    # Its messages and events join `target`, its clocks go (the replay starts `target`'s again
+    # from all the messages) ...
     Message.objects.filter(inquiry=early).update(inquiry=target)
     InquiryEvent.objects.filter(inquiry=early).update(inquiry=target)
     Clock.objects.filter(inquiry=early).delete()
-    both = ClusterMember.objects.filter(inquiry=early, cluster__members__inquiry=target)
+    replay.replay(target.pk, now=now)
+    # ... and in time order the answer may have started the conversation over after a close: the
+    # replay then put it in the inquiry it started over in. What pointed at `early` goes where the
+    # answer is now.
+    home_id = Message.objects.filter(pk=child_id).values_list("inquiry_id", flat=True).get()
+    home = target if home_id == target.pk else Inquiry.objects.get(pk=home_id)
+    _repoint(early, home)
+    documents.rebuild({target.pk, home.pk})
+    return gone, home.pk
+
+
+def _repoint(early: Inquiry, home: Inquiry) -> None:
+    """What points at `early` to `home`, then `early` goes; a cluster that holds both keeps
+    `home` once."""
+    both = ClusterMember.objects.filter(inquiry=early, cluster__members__inquiry=home)
     counted_twice = list(both.values_list("cluster_id", flat=True))
     if counted_twice:
         ClusterMember.objects.filter(inquiry=early, cluster_id__in=counted_twice).delete()
         # One complaint, counted once (the same customer: the customer count stands).
         Cluster.objects.filter(pk__in=counted_twice).update(member_count=F("member_count") - 1)
-    ClusterMember.objects.filter(inquiry=early).update(inquiry=target, opened_at=target.opened_at)
-    Notification.objects.filter(inquiry=early).update(inquiry=target)
-    TopicLabel.objects.filter(inquiry=early).update(inquiry=target)
-    Inquiry.objects.filter(previous=early).update(previous=target)
+    ClusterMember.objects.filter(inquiry=early).update(inquiry=home, opened_at=home.opened_at)
+    Notification.objects.filter(inquiry=early).update(inquiry=home)
+    TopicLabel.objects.filter(inquiry=early).update(inquiry=home)
+    Inquiry.objects.filter(previous=early).update(previous=home)
     early.delete()
