@@ -442,6 +442,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # httpx logs every request's full URL at INFO: a marketplace report's pre-signed download
+    # link (a bearer credential for the seller's report) must not reach the logs. The SP-API
+    # client logs its request headers (an access token) at DEBUG.
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "sp_api": {"level": "INFO"},
+    },
 }
 
 # --- e-mail channels: IMAP polling, SMTP replies, provider webhooks (issue 9) ---

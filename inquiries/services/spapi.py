@@ -273,10 +273,15 @@ def sync_connection(
         return []
     if not force and connection.next_sync_at is not None and connection.next_sync_at > now:
         return []
+    # Free and (unless forced) still due, in the UPDATE itself: a sync that ended meanwhile has
+    # moved the connection's next turn on.
+    lease = now + timedelta(seconds=_lease_seconds())
+    due = Q() if force else Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
     leased = (
         AmazonConnection.objects.filter(pk=connection.pk)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + timedelta(seconds=_lease_seconds()))
+        .filter(due)
+        .update(lease_until=lease)
     )
     if not leased:
         return []
@@ -287,8 +292,10 @@ def sync_connection(
         state=RunState.FAILED, finished_at=now, error="interrupted: the sync stopped before this report ended"
     )
     runs: list[ConnectorRun] = []
+    completed = False
     try:
         _sync(connection, runs, since=now - timedelta(days=connection.lookback_days))
+        completed = True
     finally:
         failed = [run for run in runs if run.state == RunState.FAILED]
         summary = "; ".join(
@@ -296,10 +303,11 @@ def sync_connection(
             + (f" ({run.imported} imported, {run.rejected} rejected)" if run.state == RunState.DONE else "")
             for run in runs
         )
-        AmazonConnection.objects.filter(pk=connection.pk).update(
+        # Only while the lease is still this sync's (one that outlived it leaves the next alone).
+        AmazonConnection.objects.filter(pk=connection.pk, lease_until=lease).update(
             lease_until=None,
             last_sync_at=timezone.now(),
-            last_sync_ok=not failed,
+            last_sync_ok=completed and not failed,
             last_sync_summary=summary,
             next_sync_at=now + timedelta(hours=connection.sync_every_hours),
         )

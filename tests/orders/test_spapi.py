@@ -469,3 +469,12 @@ def test_an_error_with_markup_is_stored_as_written_and_shown_inert(staff, amazon
     page = staff.get("/admin/inquiries/connectorrun/").content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_request_urls_are_kept_out_of_the_logs():
+    """httpx logs each request's URL at INFO: a report document's pre-signed link must not be."""
+    import logging
+
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+    assert logging.getLogger("httpcore").getEffectiveLevel() >= logging.WARNING
+    assert logging.getLogger("sp_api").getEffectiveLevel() >= logging.INFO
