@@ -209,8 +209,12 @@ def _resolve_lines(
     lines: dict[LineRef, tuple[str, str]] = {}
     found = (
         OrderLine.objects.filter(
-            order__account=account, transaction_id__any=sorted({ref.transaction_id for ref in refs})
+            order__account=account,
+            # Both columns, as the partial index on (item id, transaction id) is made.
+            item_id__any=sorted({ref.item_id for ref in refs}),
+            transaction_id__any=sorted({ref.transaction_id for ref in refs}),
         )
+        .exclude(transaction_id="")
         .order_by()
         .values_list("item_id", "transaction_id", "order__marketplace_order_id", "sku")
     )

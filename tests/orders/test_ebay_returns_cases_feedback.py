@@ -50,6 +50,23 @@ def test_the_orders_download_stores_each_lines_transaction_id(ebay_orders):
     assert lines.get(transaction_id="2000000000004").order.marketplace_order_id == "12-33333-33333"
 
 
+def test_a_download_without_the_transaction_id_column_keeps_the_stored_ones(ebay_orders, tmp_path):
+    """The developer program's order report has no Transaction ID: importing it after the orders
+    download must not blank what returns, cases and feedback find their line by."""
+    import csv
+
+    with data("ebay-orders").open(encoding="utf-8-sig", newline="") as stream:
+        rows = [row for row in csv.reader(stream) if row]
+    drop = rows[0].index("Transaction ID")
+    without = tmp_path / "ebay-orders-no-transaction.csv"
+    with without.open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows([cell for n, cell in enumerate(row) if n != drop] for row in rows)
+    import_file(ebay_orders, without, "ebay-orders")
+
+    lines = m.OrderLine.objects.filter(order__account=ebay_orders)
+    assert dict(lines.values_list("item_id", "transaction_id"))["325112233445"] == "2000000000001"
+
+
 # --- returns -------------------------------------------------------------------------------
 
 

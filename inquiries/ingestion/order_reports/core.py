@@ -412,7 +412,16 @@ class ReportFormat:
 
 # The facts' fields only some reports carry (see `ReportFormat.fills`).
 SOMETIMES_CARRIED = frozenset(
-    {"ship_by", "deliver_by", "delivered_at", "received_at", "requested_at", "refund_amount", "removed"}
+    {
+        "ship_by",
+        "deliver_by",
+        "delivered_at",
+        "received_at",
+        "requested_at",
+        "refund_amount",
+        "removed",
+        "transaction_id",  # eBay's orders download has it; its developer-program report does not
+    }
 )
 
 

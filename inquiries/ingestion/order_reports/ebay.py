@@ -157,7 +157,11 @@ EBAY_FORMATS = (
             ("buyerid", "buyer username"),
             ("buyeremail", "buyer email"),
         ),
-        fills=(("ship_by", "ship by date"), ("deliver_by", "maximum estimated delivery date")),
+        fills=(
+            ("ship_by", "ship by date"),
+            ("deliver_by", "maximum estimated delivery date"),
+            ("transaction_id", "transaction id"),
+        ),
         footer=re.compile(r"^(\d+ record\(s\) downloaded|seller id\s*:)", re.IGNORECASE),
     ),
 )
