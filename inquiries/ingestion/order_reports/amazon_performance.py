@@ -175,10 +175,6 @@ def _read(spec: _Metric, found: Any, place: str, marketplace: Any) -> MetricFact
     )
 
 
-def _unused(cells: Any) -> Record:  # pragma: no cover - `parse` reads the file
-    raise NotImplementedError
-
-
 PERFORMANCE_FORMATS = (
     ReportFormat(
         name="amazon-seller-performance",
@@ -187,7 +183,6 @@ PERFORMANCE_FORMATS = (
         optional=(),
         carries=frozenset({"metric"}),
         owns=frozenset({"metric"}),
-        read=_unused,
         parse=_parse,
     ),
 )

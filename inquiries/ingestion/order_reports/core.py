@@ -396,7 +396,8 @@ class ReportFormat:
     optional: tuple[str, ...]
     carries: frozenset[str]  # the parts of a record its rows fill: "order", "line", "shipment"...
     owns: frozenset[str]  # those this report is the source of: it may overwrite them
-    read: Reader
+    # A row's record from its cells; None for a format whose `parse` builds its records itself.
+    read: Reader | None = None
     aliases: tuple[tuple[str, str], ...] = ()  # (another header, the column it stands for)
     # The fields of `SOMETIMES_CARRIED` this report fills, each with its column: a file with that
     # column overwrites the stored value; without it (Amazon's flat files carry no ship-by,
@@ -561,6 +562,7 @@ def _rows(
                 ),
             )
             continue
+        assert fmt.read is not None  # a delimited report reads its rows
         try:
             yield first_line, fmt.read(Cells(row, columns, zone, reading))
         except RowRejected as exc:

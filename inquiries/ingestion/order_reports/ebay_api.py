@@ -100,6 +100,7 @@ def _entries(
         cells = Cells(values, columns, zone, reading)
         for name in problems:
             cells.error(name, f"not a single value: {shown(cells.raw(name))}")
+        assert fmt.read is not None  # every eBay answer format reads its entries' cells
         try:
             yield number, fmt.read(cells)
         except RowRejected as exc:
