@@ -8,7 +8,7 @@ its own. Recorded in time order, it would have joined the inquiry of the message
 
 So when a message is stored, the customers' messages that answer it and opened an inquiry of
 their own are looked up (the engine's first lookup of the ids it records finds them with the rest,
-`children_of` for held messages attached later) and `join` brings each such inquiry's messages
+`join` itself for held messages attached later) and `join` brings each such inquiry's messages
 into the inquiry of the message they answer, which is then applied again in time order
 (`replay.py`): the inquiries and clocks that recording in time order gives. If in time order the
 answer started the conversation over after a close, the replay puts it in an inquiry of its own
@@ -58,18 +58,6 @@ def answering(channel_ids: Iterable[int], external_ids: Iterable[str]) -> QueryS
         automatic=False,
         inquiry__isnull=False,
     ).exclude(in_reply_to="")
-
-
-def children_of(parents: Sequence[Message]) -> list[Message]:
-    """The parents whose id a stored customer's message answers (one query)."""
-    if not parents:
-        return []
-    found = set(
-        answering({m.channel_id for m in parents}, {m.external_id for m in parents}).values_list(
-            "channel_id", "in_reply_to"
-        )
-    )
-    return [m for m in parents if (m.channel_id, m.external_id) in found]
 
 
 def join(parents: Sequence[Message], *, now: datetime) -> dict[int, int]:

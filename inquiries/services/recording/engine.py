@@ -225,7 +225,7 @@ def record_messages(
             ):
                 answered.add((m.channel_id, m.in_reply_to))
         answered_here = [m for m in created if (m.channel_id, m.external_id) in answered]
-        moved = early.join(answered_here + early.children_of(attached), now=now)
+        moved = early.join(answered_here + attached, now=now)
         for outcome_here in results:
             if isinstance(outcome_here, RecordResult) and outcome_here.message.inquiry_id in moved:
                 outcome_here.message.inquiry_id = moved[outcome_here.message.inquiry_id]
@@ -287,7 +287,7 @@ def retry_held(*, held_ids: Sequence[int], now: datetime | None = None) -> int:
                 )
                 continue
             attached += 1
-            early.join(early.children_of([message, *_attach_all(waiting_for([message]), now)]), now=now)
+            early.join([message, *_attach_all(waiting_for([message]), now)], now=now)
     return attached
 
 
