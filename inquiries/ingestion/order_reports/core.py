@@ -538,6 +538,8 @@ def _rows(
     *,
     offset: int = 0,
 ) -> Iterator[tuple[int, Record | RowRejected]]:
+    read = fmt.read
+    assert read is not None  # a delimited report reads its rows
     line_num = 1
     while True:
         first_line = line_num + 1 + offset
@@ -562,8 +564,7 @@ def _rows(
                 ),
             )
             continue
-        assert fmt.read is not None  # a delimited report reads its rows
         try:
-            yield first_line, fmt.read(Cells(row, columns, zone, reading))
+            yield first_line, read(Cells(row, columns, zone, reading))
         except RowRejected as exc:
             yield first_line, exc

@@ -86,6 +86,8 @@ def _entries(
     entries: list[Any], columns: dict[str, tuple[int, str]], fmt: ReportFormat, zone: ZoneInfo
 ) -> Iterator[tuple[int, Record | RowRejected]]:
     reading = Reading()
+    read = fmt.read
+    assert read is not None  # every eBay answer format reads its entries' cells
     for number, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
             yield number, RowRejected([f"not an object: {shown(str(entry))}"])
@@ -100,9 +102,8 @@ def _entries(
         cells = Cells(values, columns, zone, reading)
         for name in problems:
             cells.error(name, f"not a single value: {shown(cells.raw(name))}")
-        assert fmt.read is not None  # every eBay answer format reads its entries' cells
         try:
-            yield number, fmt.read(cells)
+            yield number, read(cells)
         except RowRejected as exc:
             yield number, exc
 
