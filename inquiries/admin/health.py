@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin
+from inquiries.admin.configuration import RECOMPUTING, ConfigurationAdmin
+from inquiries.services.config import delete_preset, save_preset
 
 
 @admin.register(m.MarketplacePreset)
-class MarketplacePresetAdmin(ScopedAdmin):
+class MarketplacePresetAdmin(ConfigurationAdmin):
+    """A preset's reply rules set the marketplace clocks: saving or deleting one recomputes the
+    running clocks of its marketplace's accounts (`services.config`)."""
+
     list_display = [
         "name",
         "marketplace",
@@ -74,6 +79,12 @@ class MarketplacePresetAdmin(ScopedAdmin):
         ),
         (None, {"fields": ["updated_at"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: m.MarketplacePreset, form: Any, change: bool) -> None:
+        messages.info(request, RECOMPUTING.format(save_preset(preset=obj)))
+
+    def delete_model(self, request: HttpRequest, obj: m.MarketplacePreset) -> None:
+        messages.info(request, RECOMPUTING.format(delete_preset(preset=obj)))
 
 
 @admin.register(m.HealthSnapshot)

@@ -1,5 +1,5 @@
 """Configuration changes that move deadlines: policies (with their targets), calendars (with
-their holidays), and deleting either.
+their holidays), the marketplace presets (reply targets and message rules), and deleting them.
 
 The API and the admin call these. Each bumps what the clock caches key on (the calendar's
 version, the policy's `updated_at`) and queues a recompute of the affected running clocks
@@ -21,14 +21,16 @@ from inquiries.models import (
     Calendar,
     Channel,
     ChannelKind,
+    ClockKind,
     Holiday,
     Inquiry,
+    MarketplacePreset,
     Priority,
     RecomputeRun,
     SlaPolicy,
     SlaTarget,
 )
-from inquiries.services.clocks import inquiries_with_running_clocks
+from inquiries.services.clocks import forget_presets, inquiries_with_running_clocks
 from inquiries.services.errors import Conflict
 from inquiries.services.queue import enqueue_after_commit
 from inquiries.sla.presets import default_relay_senders
@@ -185,5 +187,35 @@ def delete_calendar(*, calendar: Calendar) -> int:
         )
     ids = list(inquiries_with_running_clocks(Q(calendar=calendar) | Q(policy__calendar=calendar)))
     calendar.delete()
+    enqueue_after_commit("recompute_clocks", ids)
+    return len(ids)
+
+
+@transaction.atomic
+def save_preset(*, preset: MarketplacePreset) -> int:
+    """Save a new or changed marketplace preset. The running marketplace clocks of its
+    marketplace's accounts (and of the marketplace it was for, if that changed) take the new
+    reply rules after commit; returns how many open inquiries are recomputed."""
+    before = MarketplacePreset.objects.filter(pk=preset.pk).values_list("marketplace", flat=True).first()
+    preset.save()
+    return _preset_changed({preset.marketplace, before or preset.marketplace})
+
+
+@transaction.atomic
+def delete_preset(*, preset: MarketplacePreset) -> int:
+    """Delete a marketplace preset: its marketplace falls back to the built-in facts, and the
+    running marketplace clocks of its accounts are recomputed after commit; returns how many."""
+    marketplace = preset.marketplace
+    preset.delete()
+    return _preset_changed({marketplace})
+
+
+def _preset_changed(marketplaces: set[str]) -> int:
+    forget_presets()  # this process sees the edit at once; the recompute re-reads them too
+    ids = list(
+        inquiries_with_running_clocks(
+            Q(kind=ClockKind.MARKETPLACE_REPLY, inquiry__account__marketplace__in=sorted(marketplaces))
+        )
+    )
     enqueue_after_commit("recompute_clocks", ids)
     return len(ids)

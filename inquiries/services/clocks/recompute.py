@@ -34,6 +34,7 @@ from inquiries.services.clocks.stopping import _reschedule, cancel_clock
 from inquiries.services.clocks.targets import (
     MarketTarget,
     business_calendar,
+    forget_presets,
     marketplace_rule,
     message_target,
 )
@@ -189,6 +190,7 @@ def recompute_many(
     `RECOMPUTE_PROGRESS_EVERY` inquiries (a policy change may move thousands) and, given the
     `RecomputeRun` a background recompute was started with, stores it there for the admin."""
     now = now or timezone.now()
+    forget_presets()  # a preset edit queued this recompute: read the presets as saved
     total = len(inquiry_ids) if isinstance(inquiry_ids, Sized) else None
     runs = RecomputeRun.objects.filter(Q(pk=run_id))  # no run given: matches none
     changed = done = 0

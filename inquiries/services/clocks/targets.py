@@ -98,6 +98,12 @@ def _presets() -> dict[str, _Preset]:
     return rules
 
 
+def forget_presets() -> None:
+    """Drop this process's copy of the presets: the next read sees the admin's latest edits (a
+    recompute starts with it; other processes catch up within PRESET_CACHE_SECONDS)."""
+    _preset_cache.clear()
+
+
 def _readable_rules(row: MarketplacePreset) -> tuple[MessageRule, ...]:
     try:
         return parse_message_rules(row.message_rules)
