@@ -37,6 +37,7 @@ class AmazonConnectionForm(forms.ModelForm):
             "is_enabled",
             "region",
             "marketplace_ids",
+            "dates_dayfirst",
             "sync_every_hours",
             "lookback_days",
             "next_sync_at",
@@ -84,7 +85,7 @@ class AmazonConnectionAdmin(ScopedAdmin):
     actions = ["sync_soon"]
     readonly_fields = ["credentials_stored", "last_sync_at", "last_sync_ok", "last_sync_summary"]
     fieldsets = [
-        (None, {"fields": ["account", "is_enabled", "region", "marketplace_ids"]}),
+        (None, {"fields": ["account", "is_enabled", "region", "marketplace_ids", "dates_dayfirst"]}),
         (
             "Login with Amazon (write-only)",
             {"fields": ["client_id", "client_secret", "refresh_token", "credentials_stored"]},

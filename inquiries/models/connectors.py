@@ -42,6 +42,16 @@ class AmazonConnection(models.Model):
             '"Marketplace IDs" page lists them).'
         ),
     )
+    dates_dayfirst = models.BooleanField(
+        null=True,
+        blank=True,
+        verbose_name=_("slash dates day first"),
+        help_text=_(
+            "How the reports write a date with slashes: day first (DD/MM/YYYY) or month first "
+            "(MM/DD/YYYY, as amazon.com does). Empty: by region, day first in Europe and the Far "
+            "East, month first in North America. ISO dates read either way."
+        ),
+    )
     refresh_token_encrypted = models.TextField(blank=True, editable=False)
     client_id_encrypted = models.TextField(blank=True, editable=False)
     client_secret_encrypted = models.TextField(blank=True, editable=False)
@@ -73,6 +83,13 @@ class AmazonConnection(models.Model):
 
     def __str__(self) -> str:
         return f"Amazon SP-API: {self.account}"
+
+    @property
+    def reads_dayfirst(self) -> bool:
+        """Whether its reports' slash dates are read day first: as set, else by region."""
+        if self.dates_dayfirst is not None:
+            return self.dates_dayfirst
+        return self.region != SpApiRegion.NORTH_AMERICA
 
     @property
     def marketplace_id_list(self) -> list[str]:

@@ -57,7 +57,7 @@ from inquiries import secrets
 from inquiries.ingestion.csv_import import Reading, open_csv
 from inquiries.ingestion.order_reports import FORMATS, RowRejected, parse_report
 from inquiries.models import AmazonConnection, ConnectorRun, RunState, SpApiRegion
-from inquiries.services.orders import import_orders
+from inquiries.services.orders import OrderImport, import_orders
 from inquiries.services.queue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -258,7 +258,30 @@ def sync_soon(*, connection_ids: list[int]) -> list[int]:
 
 
 def _lease_seconds() -> int:
-    return settings.CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS * len(REPORTS) + 600
+    """How long a sync holds its connection per report: renewed before each one."""
+    return settings.CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS + LEASE_IMPORT_SECONDS
+
+
+# Time a lease leaves for importing one downloaded report, beyond waiting for Amazon to make it.
+LEASE_IMPORT_SECONDS = 1800
+
+
+@dataclass
+class _Lease:
+    """A sync's hold on its connection (`lease_until`), renewed report by report, so that a long
+    sync never outlives it and a second sync never starts beside it."""
+
+    connection_id: int
+    until: datetime
+
+    def renew(self) -> bool:
+        """Extend the lease if it is still this sync's; False when another sync took it over."""
+        until = timezone.now() + timedelta(seconds=_lease_seconds())
+        held = AmazonConnection.objects.filter(pk=self.connection_id, lease_until=self.until)
+        if not held.update(lease_until=until):
+            return False
+        self.until = until
+        return True
 
 
 def sync_connection(
@@ -275,13 +298,13 @@ def sync_connection(
         return []
     # Free and (unless forced) still due, in the UPDATE itself: a sync that ended meanwhile has
     # moved the connection's next turn on.
-    lease = now + timedelta(seconds=_lease_seconds())
+    lease = _Lease(connection.pk, now + timedelta(seconds=_lease_seconds()))
     due = Q() if force else Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
     leased = (
         AmazonConnection.objects.filter(pk=connection.pk)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .filter(due)
-        .update(lease_until=lease)
+        .update(lease_until=lease.until)
     )
     if not leased:
         return []
@@ -294,7 +317,7 @@ def sync_connection(
     runs: list[ConnectorRun] = []
     completed = False
     try:
-        _sync(connection, runs, since=now - timedelta(days=connection.lookback_days))
+        _sync(connection, runs, lease, since=now - timedelta(days=connection.lookback_days))
         completed = True
     finally:
         failed = [run for run in runs if run.state == RunState.FAILED]
@@ -304,7 +327,7 @@ def sync_connection(
             for run in runs
         )
         # Only while the lease is still this sync's (one that outlived it leaves the next alone).
-        AmazonConnection.objects.filter(pk=connection.pk, lease_until=lease).update(
+        AmazonConnection.objects.filter(pk=connection.pk, lease_until=lease.until).update(
             lease_until=None,
             last_sync_at=timezone.now(),
             last_sync_ok=completed and not failed,
@@ -314,7 +337,7 @@ def sync_connection(
     return runs
 
 
-def _sync(connection: AmazonConnection, runs: list[ConnectorRun], *, since: datetime) -> None:
+def _sync(connection: AmazonConnection, runs: list[ConnectorRun], lease: _Lease, *, since: datetime) -> None:
     try:
         session = Session(connection)
     except (ConnectorError, secrets.SecretError) as exc:
@@ -322,6 +345,10 @@ def _sync(connection: AmazonConnection, runs: list[ConnectorRun], *, since: date
         return
     try:
         for spec in REPORTS:
+            if not lease.renew():
+                # Held longer than its lease (a stalled worker): the sync that took over goes on.
+                runs.append(_failed_run(connection, spec, "stopped: another sync took this connection over"))
+                return
             run = ConnectorRun.objects.create(
                 account=connection.account,
                 connector=CONNECTOR,
@@ -376,16 +403,23 @@ def _fetch(
         if len(rejections) < REJECTIONS_KEPT:
             rejections.append(f"line {line}: {rejection.reason}")
 
-    with tempfile.NamedTemporaryFile(prefix="spapi-", suffix=".txt") as document:
-        session.download(run.document_id, document)
-        with open_csv(Path(document.name)) as stream:
-            result = import_orders(
-                account=connection.account,
-                fmt=fmt,
-                rows=parse_report(stream, fmt, zone=connection.account.timezone, reading=Reading()),
-                on_rejected=rejected,
-            )
-    run.rows, run.imported, run.rejected = result.rows, result.imported, result.rejected
+    reading = Reading(dayfirst=connection.reads_dayfirst)
+    progress = OrderImport(format=fmt.name, dry_run=False)
+    try:
+        with tempfile.NamedTemporaryFile(prefix="spapi-", suffix=".txt") as document:
+            session.download(run.document_id, document)
+            with open_csv(Path(document.name)) as stream:
+                import_orders(
+                    account=connection.account,
+                    fmt=fmt,
+                    rows=parse_report(stream, fmt, zone=connection.account.timezone, reading=reading),
+                    on_rejected=rejected,
+                    into=progress,
+                )
+    finally:
+        # A report that fails part-way keeps the batches stored before the failure: the run
+        # counts them (fetching it again completes it).
+        run.rows, run.imported, run.rejected = progress.rows, progress.imported, progress.rejected
     _finish(run, RunState.DONE, error="\n".join(rejections))
 
 

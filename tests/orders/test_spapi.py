@@ -17,7 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -478,3 +480,119 @@ def test_request_urls_are_kept_out_of_the_logs():
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
     assert logging.getLogger("httpcore").getEffectiveLevel() >= logging.WARNING
     assert logging.getLogger("sp_api").getEffectiveLevel() >= logging.INFO
+
+
+FEEDBACK_DOCUMENT = (
+    "Date\tRating\tComments\tResponse\tOrder ID\tRater Email\n"
+    "13/03/2026\t1\tBroke on day two\t\t111-0000001-0000001\t\n"
+    "04/03/2026\t5\tFast\t\t111-0000002-0000002\t\n"
+)
+
+
+def feedback_days(account: m.Account) -> list[str]:
+    zone = ZoneInfo(account.timezone)
+    return sorted(
+        f"{left_at.astimezone(zone):%Y-%m-%d}"
+        for left_at in m.Feedback.objects.filter(order__account=account).values_list("left_at", flat=True)
+        if left_at is not None
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "dayfirst", "days", "rejected"),
+    [
+        ("eu", None, ["2026-03-04", "2026-03-13"], 0),  # Europe: day first unless set
+        ("eu", False, ["2026-04-03"], 1),  # set month first: 13/03 fits no month
+        ("na", None, ["2026-04-03"], 1),
+        ("na", True, ["2026-03-04", "2026-03-13"], 0),
+    ],
+)
+def test_slash_dates_are_read_as_the_connection_says_by_default_by_region(
+    amazon_api, connection, region, dayfirst, days, rejected
+):
+    connection.region, connection.dates_dayfirst = region, dayfirst
+    connection.save()
+    amazon_api.documents["GET_SELLER_FEEDBACK_DATA"] = gzip.compress(FEEDBACK_DOCUMENT.encode())
+
+    runs = {run.format: run for run in spapi.sync_connection(connection_id=connection.pk)}
+
+    run = runs["amazon-feedback"]
+    assert (run.state, run.rows, run.rejected) == (m.RunState.DONE, 2, rejected)
+    if rejected:
+        assert run.error.startswith("line 2: ")
+    assert feedback_days(connection.account) == days
+
+
+def test_the_lease_is_renewed_before_each_report(amazon_api, connection, monkeypatch):
+    held: list[Any] = []
+    fetch = spapi._fetch
+
+    def fetch_and_note(*args: Any, **kwargs: Any) -> None:
+        held.append(m.AmazonConnection.objects.get(pk=connection.pk).lease_until)
+        fetch(*args, **kwargs)
+
+    monkeypatch.setattr(spapi, "_fetch", fetch_and_note)
+    started = timezone.now()
+
+    spapi.sync_connection(connection_id=connection.pk)
+
+    fetched = sum(spec.format in FORMATS for spec in spapi.REPORTS)
+    assert len(held) == fetched
+    assert held == sorted(held) and len(set(held)) == fetched  # a fresh lease each time
+    assert all(until > started for until in held)
+    connection.refresh_from_db()
+    assert connection.lease_until is None and connection.last_sync_ok is True
+
+
+def test_a_sync_whose_lease_was_taken_over_stops_and_leaves_the_connection_to_the_other(
+    amazon_api, connection, monkeypatch
+):
+    fetch = spapi._fetch
+    other = timezone.now() + timezone.timedelta(hours=2)
+
+    def fetch_then_lose_the_lease(*args: Any, **kwargs: Any) -> None:
+        fetch(*args, **kwargs)
+        # Meanwhile this sync stalled past its lease and another took the connection.
+        m.AmazonConnection.objects.filter(pk=connection.pk).update(lease_until=other)
+
+    monkeypatch.setattr(spapi, "_fetch", fetch_then_lose_the_lease)
+
+    runs = spapi.sync_connection(connection_id=connection.pk)
+
+    assert [run.state for run in runs] == [m.RunState.DONE, m.RunState.FAILED]
+    assert runs[1].error == "stopped: another sync took this connection over"
+    connection.refresh_from_db()
+    # The other sync's lease and schedule are left alone.
+    assert (connection.lease_until, connection.last_sync_at) == (other, None)
+
+
+def test_a_report_that_fails_part_way_counts_the_rows_it_stored(amazon_api, connection, monkeypatch):
+    real_import = spapi.import_orders
+    real_parse = spapi.parse_report
+
+    def small_batches(**kwargs: Any) -> Any:
+        return real_import(**kwargs, batch_size=2)
+
+    def cut_off(stream: Any, fmt: Any, **kwargs: Any) -> Iterator[Any]:
+        rows = real_parse(stream, fmt, **kwargs)
+        if fmt.name != "amazon-all-orders":
+            yield from rows
+            return
+        yield from list(rows)[:5]
+        raise httpx.ReadError("the connection dropped mid-document")
+
+    monkeypatch.setattr(spapi, "import_orders", small_batches)
+    monkeypatch.setattr(spapi, "parse_report", cut_off)
+
+    runs = {run.format: run for run in spapi.sync_connection(connection_id=connection.pk)}
+
+    run = runs["amazon-all-orders"]
+    run.refresh_from_db()
+    assert run.state == m.RunState.FAILED
+    assert run.error == "the connection dropped mid-document"
+    assert run.rows == 5
+    stored = m.OrderLine.objects.filter(order__account=connection.account).count()
+    assert 0 < run.imported <= 5 and run.imported + run.rejected <= run.rows
+    assert stored >= 1
+    # The other reports went on.
+    assert runs["amazon-fba-shipments"].state == m.RunState.DONE
