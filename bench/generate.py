@@ -93,7 +93,7 @@ SQL = {
     "clocks": """
         INSERT INTO inquiries_clock (inquiry_id, kind, state, message_id, policy_id, calendar_id, target_seconds,
             warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at, paused_business_seconds, breached_at,
-            elapsed_seconds)
+            elapsed_seconds, rule_name)
         SELECT m.inquiry_id, k.kind,
                CASE WHEN m.answered_at IS NOT NULL THEN
                         CASE WHEN m.answered_at <= m.received_at + k.target * interval '1 second' THEN 'met'
@@ -109,7 +109,8 @@ SQL = {
                CASE WHEN m.answered_at IS NULL AND i.status IN ('new', 'open')
                          AND m.received_at + k.target * interval '1 second' <= %(now)s
                     THEN m.received_at + k.target * interval '1 second' END,
-               CASE WHEN m.answered_at IS NOT NULL THEN extract(epoch FROM m.answered_at - m.received_at)::int END
+               CASE WHEN m.answered_at IS NOT NULL THEN extract(epoch FROM m.answered_at - m.received_at)::int END,
+               ''
         FROM inquiries_message m
         JOIN inquiries_inquiry i ON i.id = m.inquiry_id
         CROSS JOIN (VALUES ('first_reply', 14400), ('marketplace_reply', 86400)) AS k(kind, target)
@@ -119,7 +120,7 @@ SQL = {
     "resolution": """
         INSERT INTO inquiries_clock (inquiry_id, kind, state, message_id, policy_id, calendar_id, target_seconds,
             warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at, paused_business_seconds, breached_at,
-            elapsed_seconds)
+            elapsed_seconds, rule_name)
         SELECT i.id, 'resolution',
                CASE WHEN i.status IN ('solved', 'closed') THEN
                         CASE WHEN COALESCE(i.solved_at, i.opened_at) <= i.opened_at + interval '72 hours'
@@ -135,7 +136,8 @@ SQL = {
                CASE WHEN i.status IN ('new', 'open') AND i.opened_at + interval '72 hours' <= %(now)s
                     THEN i.opened_at + interval '72 hours' END,
                CASE WHEN i.status IN ('solved', 'closed')
-                    THEN extract(epoch FROM COALESCE(i.solved_at, i.opened_at) - i.opened_at)::int END
+                    THEN extract(epoch FROM COALESCE(i.solved_at, i.opened_at) - i.opened_at)::int END,
+               ''
         FROM inquiries_inquiry i WHERE i.id >= %(first_inquiry)s
     """,
     # The search document the message trigger keeps (disabled during the load), set-based.
