@@ -19,9 +19,10 @@ Django's model permissions decide *what kind* of row a user may view, add, chang
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db.models import Model, Q, QuerySet
 
 from inquiries import models as m
@@ -29,8 +30,15 @@ from inquiries import models as m
 User = AbstractBaseUser | AnonymousUser | None
 
 
+def _member(user: User) -> AuthUser | None:
+    """The user whose teams and rows the rules read: None unless authenticated and active."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return cast(AuthUser, user)  # AUTH_USER_MODEL is auth.User: an authenticated user is one
+
+
 def _active(user: User) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active)
+    return _member(user) is not None
 
 
 def _unrestricted(user: User) -> bool:
@@ -38,15 +46,16 @@ def _unrestricted(user: User) -> bool:
 
 
 def visible_accounts(user: User) -> QuerySet[m.Account]:
-    return m.Account.objects.visible_to(user)
+    return m.Account.objects.visible_to(_member(user))
 
 
 def user_teams(user: User) -> QuerySet[m.Team]:
-    if not _active(user):
+    member = _member(user)
+    if member is None:
         return m.Team.objects.none()
-    if _unrestricted(user):
+    if member.is_superuser:
         return m.Team.objects.all()
-    return m.Team.objects.filter(memberships__user=user)
+    return m.Team.objects.filter(memberships__user=member)
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,8 @@ class ByOwner:
     path: str = "user"
 
     def limit(self, queryset: QuerySet, user: User) -> QuerySet:
-        return queryset.filter(**{self.path: user.pk})
+        member = _member(user)  # `scoped` asks only for an active user's rows
+        return queryset.none() if member is None else queryset.filter(**{self.path: member.pk})
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from inquiries import models as m
-from inquiries.admin.base import ScopedAdmin
+from inquiries.admin.base import ScopedAdmin, staff_user
 from inquiries.selectors.assignment import rota_state
 from inquiries.services.assignment import delete_rota_member, save_rota, save_rota_member
 from inquiries.services.macros import delete_macro, save_macro
@@ -29,7 +29,7 @@ class MacroAdmin(ScopedAdmin):
         return [] if request.user.is_superuser else ["owner"]
 
     def save_model(self, request: HttpRequest, obj: m.Macro, form: Any, change: bool) -> None:
-        save_macro(macro=obj, author=request.user)
+        save_macro(macro=obj, author=staff_user(request))
 
     def delete_model(self, request: HttpRequest, obj: m.Macro) -> None:
         delete_macro(macro=obj)

@@ -166,7 +166,7 @@ class ClusterMemberInline(admin.TabularInline):
     model = m.ClusterMember
     extra = 0
     can_delete = False
-    fields = ["inquiry", "message", "opened_at", "added_at"]
+    fields = ("inquiry", "message", "opened_at", "added_at")
     readonly_fields = fields
     raw_id_fields = ["inquiry", "message"]
 
@@ -178,7 +178,7 @@ class ClusterEventInline(admin.TabularInline):
     model = m.ClusterEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "actor", "data"]
+    fields = ("at", "kind", "actor", "data")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -182,7 +182,7 @@ class MessageInline(admin.StackedInline):
     model = m.Message
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "direction",
         "automatic",
         "automatic_reason",
@@ -190,7 +190,7 @@ class MessageInline(admin.StackedInline):
         "subject",
         "received_at",
         "body_text",
-    ]
+    )
     readonly_fields = fields
     show_change_link = True
 

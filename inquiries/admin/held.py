@@ -41,7 +41,7 @@ class HeldMessageAdmin(ScopedAdmin):
     search_fields = ["external_id", "waits__external_id"]
     ordering = ["-held_at", "-id"]
     actions = ["retry", "discard"]
-    fields = [
+    fields = (
         "channel",
         "external_id",
         "direction",
@@ -56,7 +56,7 @@ class HeldMessageAdmin(ScopedAdmin):
         "sender",
         "subject",
         "body",
-    ]
+    )
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[m.HeldMessage]:

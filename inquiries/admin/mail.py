@@ -38,7 +38,8 @@ class MailboxForm(forms.ModelForm):
         ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for kind in ("imap", "smtp"):
             if data.get(f"{kind}_password") and data.get(f"{kind}_password_env"):
                 self.add_error(
@@ -188,7 +189,8 @@ class MailWebhookForm(forms.ModelForm):
         fields = ["channel", "provider", "is_active", "secret_env"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("secret") and data.get("secret_env"):
             self.add_error("secret", "Give a secret or an environment variable name, not both.")
         elif not (

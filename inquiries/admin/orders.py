@@ -19,11 +19,12 @@ from inquiries import scoping
 from inquiries.admin.base import ReadOnly
 
 
-class OrderIdSearch:
+class OrderIdSearch(admin.ModelAdmin):
     """The search box matches the marketplace order id exactly (`order_path` leads to it)."""
 
     order_path = "marketplace_order_id"
-    search_fields = ["marketplace_order_id"]  # shows the box; the lookup is get_search_results'
+    # Shows the box; the lookup is get_search_results'.
+    search_fields = ["marketplace_order_id"]
     search_help_text = "A marketplace order id, exactly as written (e.g. 111-1234567-1234567)."
 
     def get_search_results(
@@ -39,8 +40,8 @@ class OrderAccountFilter(admin.SimpleListFilter):
     title = "account"
     parameter_name = "account"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
-        return [(a.pk, a.name) for a in scoping.visible_accounts(request.user).order_by("name")]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(a.pk), a.name) for a in scoping.visible_accounts(request.user).order_by("name")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         return queryset.filter(order__account=self.value()) if self.value() else queryset

@@ -4,6 +4,7 @@ and a preview of the deadlines the policy gives a message arriving now."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -36,8 +37,8 @@ class HoursMinutesWidget(forms.MultiWidget):
             attrs,
         )
 
-    def decompress(self, value: int | None) -> list[int | None]:
-        if value in (None, ""):
+    def decompress(self, value: int | str | None) -> list[int | None]:
+        if value is None or value == "":
             return [None, None]
         return [int(value) // 3600, int(value) % 3600 // 60]
 
@@ -47,7 +48,7 @@ class HoursMinutesField(forms.MultiValueField):
 
     widget = HoursMinutesWidget
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         for key in ("max_value", "min_value", "step_size"):  # from the model's integer field
             kwargs.pop(key, None)
         fields = (

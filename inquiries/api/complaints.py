@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries.api.parsers import API_PARSERS
+from inquiries.api.permissions import caller
 from inquiries.complaints.rates import subject_of
 from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
 from inquiries.selectors.clusters import (
@@ -57,7 +58,9 @@ class ClusterRateSerializer(serializers.Serializer):
 
 class ClusterSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
-    topic = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    topic: serializers.SlugRelatedField[Topic] = serializers.SlugRelatedField(
+        slug_field="key", read_only=True
+    )
     severity = serializers.CharField(source="get_severity_display", read_only=True)
     severity_level = serializers.IntegerField(source="severity", read_only=True)
     owner = serializers.CharField(source="owner.get_username", read_only=True, default=None)
@@ -122,7 +125,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         }
 
 
-RATE_DEFINITIONS = {
+RATE_DEFINITIONS: dict[str, str] = {
     ClusterKind.SKU_RATE: "Orders with a complaint message, a complaint return or negative feedback about the "
     "SKU in the last {days} days (an order counts once; a complaint with the SKU and no order counts alone), "
     "over units sold of the SKU in orders purchased in those days, cancelled orders left out. cstracker's "
@@ -224,14 +227,14 @@ class ClusterListView(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Cluster]:
         # One incident, one row: a cluster merged into another is listed there (and readable by id).
-        return clusters_for(self.request.user).filter(merged_into__isnull=True)
+        return clusters_for(caller(self.request)).filter(merged_into__isnull=True)
 
 
 class ClusterDetailView(generics.RetrieveAPIView):
     serializer_class = ClusterDetailSerializer
 
     def get_queryset(self) -> QuerySet[Cluster]:
-        return clusters_for(self.request.user).prefetch_related("events__actor")
+        return clusters_for(caller(self.request)).prefetch_related("events__actor")
 
 
 class MemberPagination(CursorPagination):
@@ -252,20 +255,21 @@ class ClusterMemberListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ClusterMember]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user or id
             return ClusterMember.objects.none()
-        return cluster_members(get_cluster_for_user(self.request.user, self.kwargs["pk"]))
+        return cluster_members(get_cluster_for_user(caller(self.request), self.kwargs["pk"]))
 
 
 class _LifecycleView(APIView):
     parser_classes = API_PARSERS
 
     def managed_cluster(self, pk: int) -> Cluster:
-        cluster = get_cluster_for_user(self.request.user, pk)
-        if not can_manage_clusters(self.request.user, cluster.account_id):
+        user = caller(self.request)
+        cluster = get_cluster_for_user(user, pk)
+        if not can_manage_clusters(user, cluster.account_id):
             raise PermissionDenied("Only the account's managers act on its clusters.")
         return cluster
 
     def answer(self, cluster: Cluster) -> Response:
-        fresh = clusters_for(self.request.user).prefetch_related("events__actor").get(pk=cluster.pk)
+        fresh = clusters_for(caller(self.request)).prefetch_related("events__actor").get(pk=cluster.pk)
         return Response(ClusterDetailSerializer(fresh).data)
 
 
@@ -275,7 +279,7 @@ class ClusterAcknowledgeView(_LifecycleView):
     @extend_schema(request=None, responses={200: ClusterDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         cluster = self.managed_cluster(pk)
-        return self.answer(complaints.acknowledge(cluster=cluster, actor=request.user))
+        return self.answer(complaints.acknowledge(cluster=cluster, actor=caller(request)))
 
 
 class ClusterActionView(_LifecycleView):
@@ -289,13 +293,13 @@ class ClusterActionView(_LifecycleView):
         data = body.validated_data
         owner = None
         if data["owner"] is not None:
-            allowed = {user.pk: user for user in assignable_users(request.user, cluster.account_id)}
+            allowed = {user.pk: user for user in assignable_users(caller(request), cluster.account_id)}
             owner = allowed.get(data["owner"])
             if owner is None:
                 raise serializers.ValidationError({"owner": ["Not a member of a team working this account."]})
         cluster = complaints.record_action(
             cluster=cluster,
-            actor=request.user,
+            actor=caller(request),
             root_cause=data["root_cause"],
             corrective_action=data["corrective_action"],
             preventive_measure=data["preventive_measure"],
@@ -314,5 +318,5 @@ class ClusterResolveView(_LifecycleView):
         body = ResolveInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.answer(
-            complaints.resolve(cluster=cluster, actor=request.user, note=body.validated_data["note"])
+            complaints.resolve(cluster=cluster, actor=caller(request), note=body.validated_data["note"])
         )

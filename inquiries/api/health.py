@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries.api.parsers import API_PARSERS
+from inquiries.api.permissions import caller
 from inquiries.health.dates import BadDate, parse_as_of, parse_period
 from inquiries.health.marketplace_metrics import POLICY_MARKETPLACES, message_status
 from inquiries.health.orders import MAX_ORDERS
@@ -63,7 +64,7 @@ class OrderRefSerializer(serializers.Serializer):
 
 class FigureSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # djangorestframework-stubs: the serializer metaclass takes declared fields out of the class, so one named like a Field attribute overrides nothing
     group = serializers.ChoiceField(choices=["marketplace"])
     definition_by = serializers.CharField(
         help_text="Whose definition: the marketplace's key (amazon, walmart, ebay)."
@@ -79,14 +80,14 @@ class FigureSerializer(serializers.Serializer):
     window_days = serializers.IntegerField()
     window_start = serializers.DateTimeField()
     window_end = serializers.DateTimeField()
-    source = serializers.CharField(help_text="The marketplace's published page the definition follows.")
+    source = serializers.CharField(help_text="The marketplace's published page the definition follows.")  # type: ignore[assignment]  # djangorestframework-stubs: the serializer metaclass takes declared fields out of the class, so one named like a Field attribute overrides nothing
     failing_count = serializers.IntegerField(help_text="Orders (or packages) that hurt the metric.")
     failing_orders = OrderRefSerializer(many=True, help_text="The latest of them, at most 20.")
 
 
 class GroupedMetricSerializer(MetricSerializer):
     status = serializers.ChoiceField(choices=STATUSES)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # djangorestframework-stubs: the serializer metaclass takes declared fields out of the class, so one named like a Field attribute overrides nothing
     group = serializers.ChoiceField(choices=["marketplace", "house"])
     definition_by = serializers.CharField(
         help_text="The marketplace's key for its own reply metric; 'policy' for the account's own SLA "
@@ -125,7 +126,10 @@ class VolumeSerializer(serializers.Serializer):
 
 
 class VolumesInSerializer(serializers.Serializer):
-    volumes = VolumeSerializer(many=True, allow_empty=False, max_length=MAX_VOLUMES)
+    # What many=True builds; spelled out, as the stubs' BaseSerializer takes no max_length.
+    volumes: serializers.ListSerializer[list[dict[str, Any]]] = serializers.ListSerializer(
+        child=VolumeSerializer(), allow_empty=False, max_length=MAX_VOLUMES
+    )
 
     def validate_volumes(self, volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         days = [v["date"] for v in volumes]
@@ -165,7 +169,7 @@ class AccountHealthView(APIView):
         responses={200: HealthSerializer},
     )
     def get(self, request: Request, pk: int) -> Response:
-        account = get_account_for_user(request.user, pk)
+        account = get_account_for_user(caller(request), pk)
         try:
             as_of = parse_as_of(request.query_params.get("as_of", ""), account.timezone, timezone.now())
         except BadDate as exc:
@@ -197,7 +201,7 @@ class AccountHealthHistoryView(APIView):
         responses={200: inline_serializer("HealthHistory", {"results": SnapshotSerializer(many=True)})},
     )
     def get(self, request: Request, pk: int) -> Response:
-        account = get_account_for_user(request.user, pk)
+        account = get_account_for_user(caller(request), pk)
         try:
             first, last = parse_period(
                 request.query_params.get("from", ""),
@@ -241,8 +245,9 @@ class OrderVolumesView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        account = get_account_for_user(request.user, pk)
-        if not can_manage_account(request.user, account):
+        user = caller(request)
+        account = get_account_for_user(user, pk)
+        if not can_manage_account(user, account):
             raise PermissionDenied("Only the account's managers may change its order volumes.")
         payload = VolumesInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inquiries.api.permissions import caller
 from inquiries.services import idempotency
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -43,8 +44,12 @@ class IdempotentView(APIView):
         key = request.headers.get(idempotency.HEADER)
         if key is None:
             return self.act(request, **kwargs)
+        # Django leaves `method` None only on a request built by hand; this one is a dispatched POST.
+        method = request.method or "POST"
         outcome = idempotency.begin(
-            user=request.user, key=key, fingerprint=fingerprint_of(request.method, request.path, request.data)
+            user=caller(request),
+            key=key,
+            fingerprint=fingerprint_of(method, request.path, request.data),
         )
         if isinstance(outcome, idempotency.Replay):
             response = Response(outcome.body, status=outcome.status_code)

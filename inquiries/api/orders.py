@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inquiries.api.permissions import caller
 from inquiries.ingestion.csv_import import Reading, decode_csv
 from inquiries.ingestion.order_reports import FORMATS, RowRejected, parse_report
 from inquiries.models import validate_timezone
@@ -46,7 +47,7 @@ class ImportFileSerializer(serializers.Serializer):
 
 class RejectionSerializer(serializers.Serializer):
     line = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # djangorestframework-stubs: the serializer metaclass takes declared fields out of the class, so one named like a Field attribute overrides nothing
 
 
 class CountsSerializer(serializers.Serializer):
@@ -71,7 +72,7 @@ class ReportFormatNegotiation(DefaultContentNegotiation):
     """Here `?format=` names the report, not a renderer (DRF's URL_FORMAT_OVERRIDE); the answer
     is chosen by the Accept header alone."""
 
-    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]  # djangorestframework-stubs: typed as api_settings' class, with URL_FORMAT_OVERRIDE a str; DRF documents None (no override)
 
 
 class OrderImportView(APIView):
@@ -89,8 +90,9 @@ class OrderImportView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        account = get_account_for_user(request.user, pk)
-        if not can_manage_account(request.user, account):
+        user = caller(request)
+        account = get_account_for_user(user, pk)
+        if not can_manage_account(user, account):
             raise PermissionDenied("Only the account's managers may import its orders.")
         options = ImportOptionsSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)

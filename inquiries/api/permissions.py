@@ -7,8 +7,9 @@ only the rows `inquiries.scoping` gives the user, exactly as in the admin.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.relations import ManyRelatedField, RelatedField
@@ -20,6 +21,13 @@ EVERYTHING = (
     "An empty set applies to every account; only a superuser may set that. "
     "Name the accounts or teams it is for."
 )
+
+
+def caller(request: Request) -> User:
+    """The user an API request acts for. Every API view lets only authenticated users in
+    (`IsAuthenticated` is the default permission; `ConfigurationPermission` asks more), so by the
+    time a view runs `request.user` is a `User`, never the anonymous user."""
+    return cast(User, request.user)  # AUTH_USER_MODEL is auth.User; the permissions ran first
 
 
 class ConfigurationPermission(permissions.DjangoModelPermissions):
@@ -49,7 +57,8 @@ class ScopedSerializer(serializers.ModelSerializer):
         for field in fields.values():
             related = field.child_relation if isinstance(field, ManyRelatedField) else field
             if isinstance(related, RelatedField) and not related.read_only and related.queryset is not None:
-                related.queryset = scoping.scoped(related.queryset, request.user)
+                # A ModelSerializer's field holds the model's manager; .all() is its QuerySet.
+                related.queryset = scoping.scoped(related.queryset.all(), request.user)
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

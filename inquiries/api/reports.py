@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inquiries.api.permissions import caller
 from inquiries.reports.export import to_csv
 from inquiries.reports.report import TABLE_NAMES, build_table
 from inquiries.reports.scope import GROUP_BY_CHOICES, PERIOD_CHOICES, ReportChoices, ReportFilterForm
@@ -97,7 +98,7 @@ class ReportView(APIView):
         name = table or self.table_name
         if name not in TABLE_NAMES:
             raise Http404("No such report.")
-        choices = ReportChoices.load(request.user)
+        choices = ReportChoices.load(caller(request))
         form = ReportFilterForm(
             request.query_params, choices=choices, group_by=tuple(k for k, _ in GROUP_BY_CHOICES)
         )

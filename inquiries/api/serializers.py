@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -27,6 +28,7 @@ from inquiries.models import (
     Message,
     Status,
     Team,
+    Topic,
 )
 from inquiries.services.clocks import clock_calendar
 from inquiries.services.recording import Held
@@ -271,7 +273,7 @@ class BatchItemResultSerializer(serializers.Serializer):
         required=False, help_text="With status 202: the thread id it waits for."
     )
     expires_at = serializers.DateTimeField(required=False, help_text="With status 202.")
-    errors = serializers.DictField(required=False)
+    errors = serializers.DictField(required=False)  # type: ignore[assignment]  # djangorestframework-stubs: the serializer metaclass takes declared fields out of the class, so one named like a Field attribute overrides nothing
 
 
 class BatchResultSerializer(serializers.Serializer):
@@ -348,9 +350,15 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class InquiryListSerializer(serializers.ModelSerializer):
     customer = CustomerSerializer()
-    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    topic = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    channel: serializers.SlugRelatedField[Channel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    topic: serializers.SlugRelatedField[Topic] = serializers.SlugRelatedField(
+        slug_field="key", read_only=True
+    )
+    assignee: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Inquiry
@@ -385,7 +393,9 @@ class InquiryDetailSerializer(InquiryListSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = InquiryEvent

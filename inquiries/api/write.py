@@ -9,9 +9,11 @@ Every POST takes an `Idempotency-Key`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import django_filters
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -28,6 +30,7 @@ from rest_framework.response import Response
 from inquiries import services
 from inquiries.api.idempotency import IDEMPOTENCY_HEADER, IdempotentView
 from inquiries.api.parsers import API_PARSERS
+from inquiries.api.permissions import caller
 from inquiries.models import ChannelKind, Inquiry, Message, Priority, Status, Topic
 from inquiries.reply_checks import RULE_NAMES
 from inquiries.selectors.inquiry import get_inquiry_for_user, get_reply_for_user, outbox_for
@@ -42,8 +45,10 @@ from inquiries.services.macros import reply_with_macro
 
 
 class InquiryStateSerializer(serializers.ModelSerializer):
-    topic = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    assignee = serializers.PrimaryKeyRelatedField(read_only=True)
+    topic: serializers.SlugRelatedField[Topic] = serializers.SlugRelatedField(
+        slug_field="key", read_only=True
+    )
+    assignee: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Inquiry
@@ -198,7 +203,7 @@ REFUSALS = {
 
 def _documented(
     request: type[serializers.Serializer],
-    response: dict[int, object],
+    response: Mapping[int, object],
     summary: str,
     *examples: OpenApiExample,
 ):
@@ -223,14 +228,15 @@ class InquiryAction(IdempotentView):
     body: type[serializers.Serializer] = NoBodySerializer
 
     def act(self, request: Request, **kwargs: Any) -> Response:
-        inquiry = get_inquiry_for_user(request.user, kwargs["pk"])
+        user = caller(request)
+        inquiry = get_inquiry_for_user(user, kwargs["pk"])
         data = _valid(self.body, request)
-        return self.perform(inquiry, data, request.user)
+        return self.perform(inquiry, data, user)
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         raise NotImplementedError
 
-    def state(self, inquiry: Inquiry, user: Any) -> Response:
+    def state(self, inquiry: Inquiry, user: User) -> Response:
         fresh = get_inquiry_for_user(user, inquiry.pk)
         return Response(InquiryStateSerializer(fresh).data)
 
@@ -250,7 +256,7 @@ STATE = {200: InquiryStateSerializer}
 class ReplyView(InquiryAction):
     body = ReplyInSerializer
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         macro = None
         if data["macro"] is not None:
             macro = macros_for(user, inquiry).filter(pk=data["macro"]).first()
@@ -277,7 +283,7 @@ class ReplyView(InquiryAction):
 class NoteView(InquiryAction):
     body = NoteInSerializer
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         message = services.reply(inquiry=inquiry, author=user, body_text=data["body_text"], internal=True)
         return Response(WrittenSerializer(message).data, status=status.HTTP_201_CREATED)
 
@@ -288,7 +294,7 @@ class NoteView(InquiryAction):
 class AssignView(InquiryAction):
     body = AssignInSerializer
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         assignee = None
         if data["assignee"] is not None:
             people = assignable_users(user, inquiry.account_id)
@@ -302,7 +308,7 @@ class AssignView(InquiryAction):
 
 @_documented(NoBodySerializer, STATE, "Claim an unassigned inquiry (409 when someone has it)")
 class ClaimView(InquiryAction):
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         return self.state(services.claim(inquiry=inquiry, user=user), user)
 
 
@@ -310,13 +316,13 @@ class ClaimView(InquiryAction):
 class StatusView(InquiryAction):
     body = StatusInSerializer
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         return self.state(services.change_status(inquiry=inquiry, status=data["status"], actor=user), user)
 
 
 @_documented(NoBodySerializer, STATE, "Close the inquiry (status closed)")
 class CloseView(InquiryAction):
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         return self.state(services.change_status(inquiry=inquiry, status=Status.CLOSED, actor=user), user)
 
 
@@ -329,7 +335,7 @@ class CloseView(InquiryAction):
 class PriorityView(InquiryAction):
     body = PriorityInSerializer
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         changed = services.change_priority(inquiry=inquiry, priority=data["priority"], actor=user)
         return self.state(changed, user)
 
@@ -343,7 +349,7 @@ class PriorityView(InquiryAction):
 class TopicView(InquiryAction):
     body = TopicInSerializer
 
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         topic = None
         if data["topic"] is not None:
             topic = Topic.objects.filter(key=data["topic"]).first()
@@ -358,7 +364,7 @@ class TopicView(InquiryAction):
     "No response needed: stop the reply clocks, take the messages out of response metrics",
 )
 class NoResponseNeededView(InquiryAction):
-    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: Any) -> Response:
+    def perform(self, inquiry: Inquiry, data: dict[str, Any], user: User) -> Response:
         services.mark_no_response_needed(inquiry=inquiry, actor=user)
         return self.state(inquiry, user)
 
@@ -389,7 +395,7 @@ class OutboxView(generics.ListAPIView):
     pagination_class = OldestFirst
 
     def get_queryset(self) -> QuerySet[Message]:
-        return outbox_for(self.request.user)
+        return outbox_for(caller(self.request))
 
 
 class ReplyReport(IdempotentView):
@@ -397,7 +403,7 @@ class ReplyReport(IdempotentView):
     body: type[serializers.Serializer] = NoBodySerializer
 
     def act(self, request: Request, **kwargs: Any) -> Response:
-        reply = get_reply_for_user(request.user, kwargs["pk"])
+        reply = get_reply_for_user(caller(request), kwargs["pk"])
         current = self.report(reply, _valid(self.body, request))
         return Response(ReplyStateSerializer(current).data)
 

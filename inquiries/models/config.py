@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +17,8 @@ from inquiries.models.choices import ChannelKind, Marketplace, Priority, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+
+    from inquiries.complaints.rules.definitions import RuleKind
 
 
 def validate_timezone(value: str) -> None:
@@ -100,7 +102,7 @@ class AccountQuerySet(models.QuerySet["Account"]):
         )
 
     def without_sla_policy(self) -> AccountQuerySet:
-        return self.with_sla_policy_flag().filter(has_sla_policy=False)
+        return self.with_sla_policy_flag().filter(has_sla_policy=False)  # type: ignore[misc]  # django-stubs: has_sla_policy is the annotation of with_sla_policy_flag(), which the plugin cannot see
 
 
 class Account(models.Model):
@@ -176,7 +178,9 @@ class Team(models.Model):
         related_name="teams",
         help_text="Members see the inquiries of these accounts only.",
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -284,8 +288,10 @@ class TopicRule(models.Model):
 
         if self.topic_id is None:
             return
+        # The field's choices are the pure kinds; a kind outside them is refused by compile_rules too.
+        kind = cast("RuleKind", self.kind)
         try:
-            compile_rules([PureRule(self.topic.key, self.pattern, self.kind, self.language, self.weight)])
+            compile_rules([PureRule(self.topic.key, self.pattern, kind, self.language, self.weight)])
         except ValueError as exc:
             raise ValidationError({"pattern": str(exc)}) from None
 

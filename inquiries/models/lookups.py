@@ -10,21 +10,22 @@ its hundreds of ids, addresses and references this way).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db.models import CharField, ForeignObject, IntegerField, TextField
-from django.db.models.expressions import ColPairs
+from django.db.models.expressions import ColPairs  # type: ignore[attr-defined]  # django-stubs 5.2.9 lacks ColPairs, new in Django 5.2
 from django.db.models.fields.related_lookups import RelatedIn
 from django.db.models.lookups import In
 
 
-class _OneArray:
+class _OneArray(In):
     """The PostgreSQL form of an IN lookup with a list: one array parameter."""
 
     lookup_name = "any"
 
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, Sequence[Any]]:
         if not self.rhs_is_direct_value() or isinstance(self.lhs, ColPairs):  # as IN would
             return self.as_sql(compiler, connection)
         lhs, lhs_params = self.process_lhs(compiler, connection)
@@ -41,7 +42,7 @@ class _OneArray:
         return f"{lhs} = ANY(%s)", (*lhs_params, values)
 
 
-class AnyOf(_OneArray, In):
+class AnyOf(_OneArray):
     pass
 
 
