@@ -123,7 +123,7 @@ class PreferenceForm(forms.ModelForm):
 @login_required
 @require_POST
 def preferences(request: HttpRequest) -> HttpResponse:
-    preference, _ = NotificationPreference.objects.get_or_create(user=request.user)
+    preference, _created = NotificationPreference.objects.get_or_create(user=request.user)
     form = PreferenceForm(request.POST, instance=preference)
     if form.is_valid():
         form.save()
