@@ -62,7 +62,7 @@ from inquiries.selectors.inquiry import (
 from inquiries.selectors.macros import macro_values, macros_for
 from inquiries.selectors.people import assignable_users
 from inquiries.services import macros, mail, outbox
-from inquiries.views.badges import CLOCK_BADGES, Badge, countdown, rule_duration
+from inquiries.views.badges import CLOCK_BADGES, Badge, countdown, rule_duration, show_on
 from inquiries.views.http import AuthedRequest, attachment_header
 
 
@@ -211,9 +211,8 @@ DELIVERY_TAGS: dict[str, tuple[str, str]] = {
 def _present_delivery(message: Message, channel_kind: str) -> None:
     """The delivery tag of a reply written here: what it says, and whether it can be sent again."""
     state = message.delivery_state
-    message.delivery_tag = None  # type: ignore[attr-defined]
-    message.can_resend = False  # type: ignore[attr-defined]
     if message.direction != Direction.OUTBOUND or state not in DELIVERY_TAGS:
+        show_on(message, delivery_tag=None, can_resend=False)
         return
     email = channel_kind == ChannelKind.EMAIL
     labels: dict[str, str] = {
@@ -226,8 +225,11 @@ def _present_delivery(message: Message, channel_kind: str) -> None:
         Message.DeliveryState.BOUNCED: _("Bounced"),
     }
     key, icon = DELIVERY_TAGS[state]
-    message.delivery_tag = Badge(key, labels[state], icon)  # type: ignore[attr-defined]
-    message.can_resend = state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED)  # type: ignore[attr-defined]
+    show_on(
+        message,
+        delivery_tag=Badge(key, labels[state], icon),
+        can_resend=state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED),
+    )
 
 
 def marketplace_clock_rule(clock: Clock, account: Account) -> str:
@@ -248,18 +250,22 @@ def marketplace_clock_rule(clock: Clock, account: Account) -> str:
 
 
 def _present_clock(clock: Clock, now: datetime, account: Account) -> None:
-    clock.badge = CLOCK_BADGES[ClockState(clock.state)]  # type: ignore[attr-defined]
-    clock.is_live = clock.state in ACTIVE_CLOCK_STATES  # type: ignore[attr-defined]
-    clock.countdown = countdown(clock.due_at, now) if clock.is_live else ""  # type: ignore[attr-defined]
+    is_live = clock.state in ACTIVE_CLOCK_STATES
     # Target and elapsed time count on the clock's calendar: business hours stay hours.
     business = clock.calendar is not None and not clock.calendar.is_24x7
     suffix = _("business hours")
-    clock.target = display.target_duration(clock.target_seconds, business=business, suffix=suffix)  # type: ignore[attr-defined]
     elapsed = clock.elapsed_seconds
     took = display.target_duration(elapsed, business=business, suffix=suffix) if elapsed is not None else ""
-    clock.took = took  # type: ignore[attr-defined]
     is_market = clock.kind == ClockKind.MARKETPLACE_REPLY
-    clock.rule_label = marketplace_clock_rule(clock, account) if is_market else ""  # type: ignore[attr-defined]
+    show_on(
+        clock,
+        badge=CLOCK_BADGES[ClockState(clock.state)],
+        is_live=is_live,
+        countdown=countdown(clock.due_at, now) if is_live else "",
+        target=display.target_duration(clock.target_seconds, business=business, suffix=suffix),
+        took=took,
+        rule_label=marketplace_clock_rule(clock, account) if is_market else "",
+    )
 
 
 def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]) -> str:

@@ -39,7 +39,7 @@ from inquiries.selectors.queue import (
     queue_matching,
     queue_page,
 )
-from inquiries.views.badges import URGENCY_BADGES, countdown
+from inquiries.views.badges import URGENCY_BADGES, countdown, show_on
 from inquiries.views.http import AuthedRequest
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
@@ -142,12 +142,18 @@ class _RowUrls:
 
 
 def _present_row(row: Inquiry, now: datetime, urls: _RowUrls) -> None:
-    row.detail_url = urls.fill(urls.detail, row.pk)  # type: ignore[attr-defined]
-    row.claim_url = urls.fill(urls.claim, row.pk)  # type: ignore[attr-defined]
-    row.badge = URGENCY_BADGES[Urgency(row.urgency)]  # type: ignore[attr-defined]
-    row.due_label = countdown(row.next_due, now) if row.next_due else ""  # type: ignore[attr-defined]
-    row.market_label = countdown(row.market_due, now) if row.market_due else ""  # type: ignore[attr-defined]
-    row.next_kind_label = str(ClockKind(row.next_kind).label) if row.next_kind else ""  # type: ignore[attr-defined]
+    # The selector's `next_due`, `market_due` and `next_kind` are these fields under other names.
+    next_due, market_due, next_kind = row.next_due_at, row.market_due_at, row.next_clock_kind
+    show_on(
+        row,
+        detail_url=urls.fill(urls.detail, row.pk),
+        claim_url=urls.fill(urls.claim, row.pk),
+        # `urgency` is with_urgency()'s annotation, which QueuePage.rows (plain Inquiry) does not carry.
+        badge=URGENCY_BADGES[Urgency(row.urgency)],  # type: ignore[attr-defined]  # annotation, see above
+        due_label=countdown(next_due, now) if next_due else "",
+        market_label=countdown(market_due, now) if market_due else "",
+        next_kind_label=str(ClockKind(next_kind).label) if next_kind else "",
+    )
 
 
 @require_POST
