@@ -6,11 +6,12 @@ form never runs a query of its own (the pages' query counts are pinned in tests)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -22,9 +23,17 @@ from inquiries.services.actions import MAX_BODY
 ANY = ("", gettext_lazy("Any"))
 
 
-def _user_label(user: AbstractBaseUser) -> str:
-    full_name = user.get_full_name()  # type: ignore[attr-defined]
+def _user_label(user: User) -> str:
+    full_name = user.get_full_name()
     return f"{full_name} ({user.get_username()})" if full_name else user.get_username()
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's own copy of a declared choice field, to set its choices: `form.fields` is
+    typed as plain fields."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField), f"{name} is not a choice field"
+    return field
 
 
 class QueueFilterForm(forms.Form):
@@ -82,16 +91,23 @@ class QueueFilterForm(forms.Form):
 
     def __init__(
         self,
-        data: object,
+        data: Mapping[str, Any] | None,
         *,
         accounts: Sequence[Account],
         channels: Sequence[Channel],
         topics: Sequence[Topic],
     ) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
-        self.fields["account"].choices = [ANY, *((a.pk, a.name) for a in accounts)]
-        self.fields["channel"].choices = [ANY, *((c.pk, f"{c.account.name}: {c.name}") for c in channels)]
-        self.fields["topic"].choices = [ANY, ("none", _("No topic")), *((t.key, t.name) for t in topics)]
+        super().__init__(data)
+        choice_field(self, "account").choices = [ANY, *((a.pk, a.name) for a in accounts)]
+        choice_field(self, "channel").choices = [
+            ANY,
+            *((c.pk, f"{c.account.name}: {c.name}") for c in channels),
+        ]
+        choice_field(self, "topic").choices = [
+            ANY,
+            ("none", _("No topic")),
+            *((t.key, t.name) for t in topics),
+        ]
 
     def filters(self) -> QueueFilters:
         """The valid filters; a value that is not a choice (another team's account...) is ignored."""
@@ -130,12 +146,16 @@ class BulkForm(forms.Form):
     ids = forms.Field(widget=forms.MultipleHiddenInput, required=False)
 
     def __init__(
-        self, data: object = None, *, users: Iterable[AbstractBaseUser] = (), topics: Iterable[Topic] = ()
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        users: Iterable[User] = (),
+        topics: Iterable[Topic] = (),
     ) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
+        super().__init__(data)
         assign = [("assign:me", _("Assign to me")), ("assign:none", _("Unassign"))]
         assign += [(f"assign:{u.pk}", _("Assign to %(name)s") % {"name": _user_label(u)}) for u in users]
-        self.fields["action"].choices = [
+        choice_field(self, "action").choices = [
             ("", _("Choose an action…")),
             (_("Assign"), assign),
             (
@@ -207,9 +227,8 @@ class NoteForm(forms.Form):
         error_messages={"required": gettext_lazy("The note is empty.")},
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("auto_id", "note_%s")  # the reply form on the same page owns id_body_text
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(data, auto_id="note_%s")  # the reply form on the same page owns id_body_text
 
 
 class PropertiesForm(forms.Form):
@@ -224,15 +243,18 @@ class PropertiesForm(forms.Form):
 
     def __init__(
         self,
-        data: object = None,
+        data: Mapping[str, Any] | None = None,
         *,
         initial: dict[str, object] | None = None,
-        users: Iterable[AbstractBaseUser] = (),
+        users: Iterable[User] = (),
         topics: Iterable[Topic] = (),
     ) -> None:
-        super().__init__(data, initial=initial)  # type: ignore[arg-type]
-        self.fields["topic"].choices = [("", _("No topic")), *((t.key, t.name) for t in topics)]
-        self.fields["assignee"].choices = [("", _("Unassigned")), *((u.pk, _user_label(u)) for u in users)]
+        super().__init__(data, initial=initial)
+        choice_field(self, "topic").choices = [("", _("No topic")), *((t.key, t.name) for t in topics)]
+        choice_field(self, "assignee").choices = [
+            ("", _("Unassigned")),
+            *((u.pk, _user_label(u)) for u in users),
+        ]
 
 
 class OrderForm(forms.Form):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 
 from inquiries.models import UserPreference
 
 
-def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[AbstractBaseUser]:
+def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[User]:
     """People an inquiry can be given to: members of the teams that work `account_id`,
     or, without an account, of the requesting user's own teams (all teams for a superuser)."""
     users = get_user_model().objects.filter(is_active=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Model
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
@@ -39,6 +40,14 @@ CLOCK_BADGES = {
     ClockState.MISSED: Badge("missed", pgettext_lazy("clock", "Missed"), "cross"),
     ClockState.CANCELLED: Badge("cancelled", pgettext_lazy("clock", "Cancelled"), "dash"),
 }
+
+
+def show_on(instance: Model, **values: object) -> None:
+    """Set what a template shows of a row (a badge, a countdown, a link) on the row itself, so
+    that the templates read `clock.badge` beside `clock.kind`. These are not fields: the model
+    class declares none of them."""
+    for name, value in values.items():
+        setattr(instance, name, value)
 
 
 def duration(seconds: float) -> str:

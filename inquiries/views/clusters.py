@@ -8,17 +8,18 @@ plan of action is theirs to sign.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from inquiries.complaints.charts import daily_bar_chart, fill_days
 from inquiries.complaints.rates import subject_of
+from inquiries.forms import choice_field
 from inquiries.models import Account, Cluster, ClusterKind, ClusterState
 from inquiries.selectors.clusters import (
     ClusterFilters,
@@ -45,6 +47,7 @@ from inquiries.selectors.clusters import (
 from inquiries.selectors.people import assignable_users
 from inquiries.services import complaints
 from inquiries.services.errors import DomainError
+from inquiries.views.http import AuthedRequest
 
 PAGE_SIZE = 50
 STATE_CHOICES = [("active", "Active (not resolved)"), ("all", "All"), *ClusterState.choices]
@@ -57,10 +60,12 @@ class ClusterFilterForm(forms.Form):
     kind = forms.ChoiceField(required=False, choices=[("", "Any"), *ClusterKind.choices], label="Kind")
     sku = forms.CharField(required=False, max_length=100, label="SKU")
 
-    def __init__(self, data: object, *, accounts: list[Account], topics: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, data: Mapping[str, Any] | None, *, accounts: list[Account], topics: list[tuple[str, str]]
+    ) -> None:
         super().__init__(data)
-        self.fields["account"].choices = [("", "All accounts"), *((a.pk, a.name) for a in accounts)]
-        self.fields["topic"].choices = [("", "All topics"), *topics]
+        choice_field(self, "account").choices = [("", "All accounts"), *((a.pk, a.name) for a in accounts)]
+        choice_field(self, "topic").choices = [("", "All topics"), *topics]
 
     def filters(self) -> ClusterFilters:
         if not self.is_valid():
@@ -89,10 +94,16 @@ class ActionForm(forms.Form):
         help_text="Empty means today.",
     )
 
-    def __init__(self, *args: object, users: list[AbstractBaseUser], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        users: list[User],
+        initial: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(data, initial=initial)
         self.users = {user.pk: user for user in users}
-        self.fields["owner"].choices = [("", "Me"), *((u.pk, u.get_username()) for u in users)]
+        choice_field(self, "owner").choices = [("", "Me"), *((u.pk, u.get_username()) for u in users)]
 
 
 class ResolveForm(forms.Form):
@@ -101,7 +112,7 @@ class ResolveForm(forms.Form):
 
 @require_GET
 @login_required
-def cluster_list(request: HttpRequest) -> HttpResponse:
+def cluster_list(request: AuthedRequest) -> HttpResponse:
     accounts = list(Account.objects.visible_to(request.user))
     topics = [(topic.key, topic.name) for topic in cluster_topics()]
     form = ClusterFilterForm(request.GET or None, accounts=accounts, topics=topics)
@@ -118,15 +129,15 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def cluster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     cluster = get_cluster_for_user(request.user, pk)
     return render(request, "complaints/cluster_detail.html", _detail_context(request, cluster))
 
 
-def _detail_context(request: HttpRequest, cluster: Cluster, **forms_: forms.Form) -> dict[str, object]:
+def _detail_context(request: AuthedRequest, cluster: Cluster, **forms_: forms.Form) -> dict[str, object]:
     can_manage = can_manage_clusters(request.user, cluster.account_id)
     users = assignable_users(request.user, cluster.account_id) if can_manage else []
-    initial = {
+    initial: dict[str, object] = {
         "root_cause": cluster.root_cause,
         "corrective_action": cluster.corrective_action,
         "preventive_measure": cluster.preventive_measure,
@@ -194,14 +205,14 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
     return mark_safe(svg)
 
 
-def _managed_cluster(request: HttpRequest, pk: int) -> Cluster:
+def _managed_cluster(request: AuthedRequest, pk: int) -> Cluster:
     cluster = get_cluster_for_user(request.user, pk)
     if not can_manage_clusters(request.user, cluster.account_id):
         raise PermissionDenied("Only the account's managers act on its clusters.")
     return cluster
 
 
-def _done(request: HttpRequest, cluster: Cluster, change: Callable[[], object]) -> HttpResponse:
+def _done(request: AuthedRequest, cluster: Cluster, change: Callable[[], object]) -> HttpResponse:
     """Run one lifecycle service; a refused transition becomes a message, then back to the page."""
     try:
         change()
@@ -214,14 +225,14 @@ def _done(request: HttpRequest, cluster: Cluster, change: Callable[[], object]) 
 
 @require_POST
 @login_required
-def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
     cluster = _managed_cluster(request, pk)
     return _done(request, cluster, lambda: complaints.acknowledge(cluster=cluster, actor=request.user))
 
 
 @require_POST
 @login_required
-def record_action(request: HttpRequest, pk: int) -> HttpResponse:
+def record_action(request: AuthedRequest, pk: int) -> HttpResponse:
     cluster = _managed_cluster(request, pk)
     form = ActionForm(request.POST, users=assignable_users(request.user, cluster.account_id))
     if not form.is_valid():
@@ -245,7 +256,7 @@ def record_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+def resolve(request: AuthedRequest, pk: int) -> HttpResponse:
     cluster = _managed_cluster(request, pk)
     form = ResolveForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""

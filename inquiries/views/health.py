@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.formats import number_format
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -72,6 +72,7 @@ from inquiries.selectors.health.order_metrics import account_health_with_orders
 from inquiries.selectors.queue import accounts_without_policy
 from inquiries.sla.presets import parse_message_rules
 from inquiries.views.badges import Badge, rule_duration
+from inquiries.views.http import AuthedRequest, attachment_header
 
 TREND_DAYS = 90
 BAND_BADGES = {
@@ -89,7 +90,7 @@ STATUS_BADGES = {
 
 @require_GET
 @login_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthedRequest) -> HttpResponse:
     """Every account the user sees, with the status of its latest daily snapshot; an account
     without one yet (just created, before the hourly refresh) is computed live."""
     accounts = list(accounts_for(request.user))
@@ -109,7 +110,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def account_page(request: HttpRequest, pk: int) -> HttpResponse:
+def account_page(request: AuthedRequest, pk: int) -> HttpResponse:
     """An account's health as of now (or `?as_of=`), with reasons, trends and the rescue list."""
     account = get_account_for_user(request.user, pk)
     now = timezone.now()
@@ -240,6 +241,11 @@ def counts_text(metric: Metric) -> str:
     return ""
 
 
+def _axis_figure(value: float, unit: Unit) -> str:
+    """A figure on a trend chart's axis: zero reads "0", not "no data"."""
+    return format_value(value, unit) if value else "0"
+
+
 def present_metrics(
     metrics: tuple[Metric, ...], rules: Rules, history: list[HealthSnapshot], day: date
 ) -> list[MetricView]:
@@ -259,7 +265,7 @@ def present_metrics(
             title=_("%(metric)s, last %(days)d days") % {"metric": metric.label, "days": TREND_DAYS},
             target=metric.target if metric.unit != Unit.COUNT else None,
             at_risk_ratio=rules.at_risk_ratio,
-            fmt=lambda v, unit=metric.unit: format_value(v, unit) if v else "0",
+            fmt=functools.partial(_axis_figure, unit=metric.unit),
         )
         views.append(
             MetricView(
@@ -363,17 +369,18 @@ PLAN_FORM_FIELDS = ("from", "to", "notice", "notice_date", "skus")
 EDIT_LENGTH = 5000
 
 
-def _data(request: HttpRequest) -> QueryDict:
+def _data(request: AuthedRequest) -> QueryDict:
     """The plan's fields: a link (GET) or the edit form, posted because a seller's text per
     cause outgrows what a URL may carry (gunicorn refuses request lines over 4 KB)."""
     return request.POST if request.method == "POST" else request.GET
 
 
-def _edits(request: HttpRequest) -> dict[str, str]:
+def _edits(request: AuthedRequest) -> dict[str, str]:
     """The seller's text per cause block (`<cause>-root`, `-action`, `-measure`), bounded."""
+    data = _data(request)
     return {
-        key: value[:EDIT_LENGTH]
-        for key, value in list(_data(request).items())[:200]
+        key: data.get(key, "")[:EDIT_LENGTH]
+        for key in list(data)[:200]
         if key.endswith(EDIT_SUFFIXES) and len(key) <= 80
     }
 
@@ -382,7 +389,7 @@ class BadPlanInput(ValueError):
     pass
 
 
-def _notice(request: HttpRequest) -> Notice:
+def _notice(request: AuthedRequest) -> Notice:
     data = _data(request)
     day_text = data.get("notice_date", "").strip()
     try:
@@ -398,7 +405,7 @@ def _notice(request: HttpRequest) -> Notice:
     )
 
 
-def _period(request: HttpRequest, account: Account, now: datetime) -> tuple[date, date]:
+def _period(request: AuthedRequest, account: Account, now: datetime) -> tuple[date, date]:
     """The plan's period from `from` and `to` (local days); a bad one is a 404, as before."""
     try:
         data = _data(request)
@@ -407,7 +414,7 @@ def _period(request: HttpRequest, account: Account, now: datetime) -> tuple[date
         raise Http404(str(exc)) from None
 
 
-def _plan(request: HttpRequest, pk: int) -> tuple[Account, Appeal]:
+def _plan(request: AuthedRequest, pk: int) -> tuple[Account, Appeal]:
     account = get_account_for_user(request.user, pk)
     now = timezone.now()
     first, last = _period(request, account, now)
@@ -435,7 +442,7 @@ def _bad_input(exc: BadPlanInput) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def plan(request: HttpRequest, pk: int) -> HttpResponse:
+def plan(request: AuthedRequest, pk: int) -> HttpResponse:
     """The plan of action as a printable page, with a form to edit each cause's text."""
     try:
         account, appeal = _plan(request, pk)
@@ -453,19 +460,19 @@ def plan(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def plan_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+def plan_markdown(request: AuthedRequest, pk: int) -> HttpResponse:
     try:
         account, appeal = _plan(request, pk)
     except BadPlanInput as exc:
         return _bad_input(exc)
     response = HttpResponse(to_markdown(appeal), content_type="text/markdown; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, _filename(account, appeal, "md"))
+    response["Content-Disposition"] = attachment_header(_filename(account, appeal, "md"))
     return response
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def plan_pdf(request: AuthedRequest, pk: int) -> HttpResponse:
     if not pdf_available():
         raise Http404(_("PDF export needs WeasyPrint, which is not installed."))
     try:
@@ -474,7 +481,7 @@ def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         return _bad_input(exc)
     html = render_to_string("health/plan.html", _plan_context(account, appeal) | {"screen": False}, request)
     response = HttpResponse(render_pdf(html), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(True, _filename(account, appeal, "pdf"))
+    response["Content-Disposition"] = attachment_header(_filename(account, appeal, "pdf"))
     return response
 
 
@@ -485,7 +492,7 @@ class _Echo:
 
 @require_GET
 @login_required
-def plan_annex_csv(request: HttpRequest, pk: int, metric: str) -> StreamingHttpResponse:
+def plan_annex_csv(request: AuthedRequest, pk: int, metric: str) -> StreamingHttpResponse:
     """The full list behind one annex table: the orders failing a marketplace metric at the end of
     the plan's period, or (`late_responses`) the period's late messages."""
     account = get_account_for_user(request.user, pk)
@@ -503,7 +510,7 @@ def plan_annex_csv(request: HttpRequest, pk: int, metric: str) -> StreamingHttpR
     rows = (writer.writerow([neutralise(cell) for cell in row]) for row in source)
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     name = f"annex-{slugify(account.name) or account.pk}-{metric}-{last.isoformat()}.csv"
-    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Content-Disposition"] = attachment_header(name)
     return response
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote
 
 from django.contrib import messages
@@ -22,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -33,6 +35,7 @@ from inquiries.ingestion.email import safe_filename
 from inquiries.models import (
     ACTIVE_CLOCK_STATES,
     Account,
+    Attachment,
     ChannelKind,
     Clock,
     ClockKind,
@@ -46,6 +49,7 @@ from inquiries.models import (
     Status,
     Topic,
 )
+from inquiries.reply_checks import Finding
 from inquiries.selectors import inquiry as inquiry_selectors
 from inquiries.selectors.clusters import clusters_for_inquiry
 from inquiries.selectors.inquiry import (
@@ -58,12 +62,13 @@ from inquiries.selectors.inquiry import (
 from inquiries.selectors.macros import macro_values, macros_for
 from inquiries.selectors.people import assignable_users
 from inquiries.services import macros, mail, outbox
-from inquiries.views.badges import CLOCK_BADGES, Badge, countdown, rule_duration
+from inquiries.views.badges import CLOCK_BADGES, Badge, countdown, rule_duration, show_on
+from inquiries.views.http import AuthedRequest, attachment_header
 
 
 @require_GET
 @login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """The inquiry page; `?resend=<reply id>` puts a failed reply's text in the reply form to edit."""
     inquiry = get_inquiry_for_user(request.user, pk, inquiry_page_for(request.user))
     failed = next((m for m in inquiry.messages.all() if str(m.pk) == request.GET.get("resend")), None)
@@ -81,7 +86,7 @@ INLINE_IMAGE_SECONDS = 3600
 _CID_SRC_RE = re.compile(r'src="cid:([^"]+)"')
 
 
-def _with_inline_images(inquiry: Inquiry) -> list[object]:
+def _with_inline_images(inquiry: Inquiry) -> list[Message]:
     """The thread, each message's HTML with its `cid:` images pointed at signed URLs.
 
     The formatted version is shown in a sandboxed frame with an opaque origin, which sends no
@@ -120,14 +125,14 @@ def inline_image(request: HttpRequest, pk: int, attachment_pk: int, token: str) 
     if value != f"{pk}:{attachment_pk}":
         raise Http404(_("No such image."))
     item = inquiry_selectors.inline_image(pk, attachment_pk, INLINE_IMAGE_TYPES)
-    response = HttpResponse(bytes(item.content), content_type=item.content_type.split(";")[0].strip().lower())
+    response = HttpResponse(_stored_bytes(item), content_type=item.content_type.split(";")[0].strip().lower())
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Cache-Control"] = f"private, max-age={INLINE_IMAGE_SECONDS}"
     return response
 
 
-def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> dict[str, object]:
+def _detail_context(request: AuthedRequest, inquiry: Inquiry, **forms: object) -> dict[str, object]:
     now = timezone.now()
     topics = list(Topic.objects.all())
     users = assignable_users(request.user, inquiry.account_id)
@@ -142,7 +147,7 @@ def _detail_context(request: HttpRequest, inquiry: Inquiry, **forms: object) -> 
     names = {u.pk: u.get_username() for u in users}
     topic_names = {t.key: t.name for t in topics}
     events = [(event, _describe(event, names, topic_names)) for event in timeline(inquiry)]
-    initial = {
+    initial: dict[str, object] = {
         "status": inquiry.status,
         "priority": inquiry.priority,
         "topic": inquiry.topic.key if inquiry.topic else "",
@@ -194,7 +199,7 @@ def _macro_choices(user: AbstractBaseUser, inquiry: Inquiry) -> list[dict[str, o
     return choices
 
 
-DELIVERY_TAGS = {
+DELIVERY_TAGS: dict[str, tuple[str, str]] = {
     Message.DeliveryState.QUEUED: ("waiting", "clock"),
     Message.DeliveryState.SENT: ("ok", "check"),
     Message.DeliveryState.DELIVERED: ("ok", "check"),
@@ -206,12 +211,11 @@ DELIVERY_TAGS = {
 def _present_delivery(message: Message, channel_kind: str) -> None:
     """The delivery tag of a reply written here: what it says, and whether it can be sent again."""
     state = message.delivery_state
-    message.delivery_tag = None  # type: ignore[attr-defined]
-    message.can_resend = False  # type: ignore[attr-defined]
     if message.direction != Direction.OUTBOUND or state not in DELIVERY_TAGS:
+        show_on(message, delivery_tag=None, can_resend=False)
         return
     email = channel_kind == ChannelKind.EMAIL
-    label = {
+    labels: dict[str, str] = {
         Message.DeliveryState.QUEUED: _("Not delivered yet: sending by e-mail")
         if email
         else _("Not delivered yet: waiting for the integration"),
@@ -219,10 +223,13 @@ def _present_delivery(message: Message, channel_kind: str) -> None:
         Message.DeliveryState.DELIVERED: _("Delivered"),
         Message.DeliveryState.FAILED: _("Not delivered"),
         Message.DeliveryState.BOUNCED: _("Bounced"),
-    }[state]
+    }
     key, icon = DELIVERY_TAGS[state]
-    message.delivery_tag = Badge(key, label, icon)  # type: ignore[attr-defined]
-    message.can_resend = state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED)  # type: ignore[attr-defined]
+    show_on(
+        message,
+        delivery_tag=Badge(key, labels[state], icon),
+        can_resend=state in (Message.DeliveryState.FAILED, Message.DeliveryState.BOUNCED),
+    )
 
 
 def marketplace_clock_rule(clock: Clock, account: Account) -> str:
@@ -243,18 +250,22 @@ def marketplace_clock_rule(clock: Clock, account: Account) -> str:
 
 
 def _present_clock(clock: Clock, now: datetime, account: Account) -> None:
-    clock.badge = CLOCK_BADGES[ClockState(clock.state)]  # type: ignore[attr-defined]
-    clock.is_live = clock.state in ACTIVE_CLOCK_STATES  # type: ignore[attr-defined]
-    clock.countdown = countdown(clock.due_at, now) if clock.is_live else ""  # type: ignore[attr-defined]
+    is_live = clock.state in ACTIVE_CLOCK_STATES
     # Target and elapsed time count on the clock's calendar: business hours stay hours.
     business = clock.calendar is not None and not clock.calendar.is_24x7
     suffix = _("business hours")
-    clock.target = display.target_duration(clock.target_seconds, business=business, suffix=suffix)  # type: ignore[attr-defined]
     elapsed = clock.elapsed_seconds
     took = display.target_duration(elapsed, business=business, suffix=suffix) if elapsed is not None else ""
-    clock.took = took  # type: ignore[attr-defined]
     is_market = clock.kind == ClockKind.MARKETPLACE_REPLY
-    clock.rule_label = marketplace_clock_rule(clock, account) if is_market else ""  # type: ignore[attr-defined]
+    show_on(
+        clock,
+        badge=CLOCK_BADGES[ClockState(clock.state)],
+        is_live=is_live,
+        countdown=countdown(clock.due_at, now) if is_live else "",
+        target=display.target_duration(clock.target_seconds, business=business, suffix=suffix),
+        took=took,
+        rule_label=marketplace_clock_rule(clock, account) if is_market else "",
+    )
 
 
 def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]) -> str:
@@ -263,16 +274,16 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
     kind = event.kind
     if kind in (EventKind.STATUS_CHANGED, EventKind.PRIORITY_CHANGED):
         labels = dict(Status.choices) | dict(Priority.choices)
-        before, after = (labels.get(data.get(k), "?") for k in ("from", "to"))
+        before, after = (labels.get(data.get(k) or "", "?") for k in ("from", "to"))
         return f"{event.get_kind_display()}: {before} → {after}"
     if kind == EventKind.TOPIC_CHANGED:
         before, after = (topics.get(data.get(k) or "", _("none")) for k in ("from", "to"))
         return _("Topic changed: %(before)s → %(after)s") % {"before": before, "after": after}
     if kind == EventKind.ORDER_CHANGED:
-        after = data.get("to") or {}
+        order = data.get("to") or {}
         return _("Order set to %(order)s, SKU %(sku)s") % {
-            "order": after.get("order_id") or _("none"),
-            "sku": after.get("sku") or _("none"),
+            "order": order.get("order_id") or _("none"),
+            "sku": order.get("sku") or _("none"),
         }
     if kind == EventKind.ASSIGNED:
         to = data.get("to")
@@ -305,27 +316,27 @@ def _describe(event: InquiryEvent, names: dict[int, str], topics: dict[str, str]
     return event.get_kind_display()
 
 
-def _back_to(request: HttpRequest, inquiry: Inquiry) -> HttpResponse:
+def _back_to(request: AuthedRequest, inquiry: Inquiry) -> HttpResponse:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return HttpResponseRedirect(target)
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 
-def _inquiry(request: HttpRequest, pk: int) -> Inquiry:
+def _inquiry(request: AuthedRequest, pk: int) -> Inquiry:
     return get_inquiry_for_user(request.user, pk)
 
 
 @require_POST
 @login_required
-def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse:
+def reply(request: AuthedRequest, pk: int, internal: bool = False) -> HttpResponse:
     """A public reply (optionally from a macro, followed by a status) or, with `internal`, a note.
 
     A reply that trips the marketplace's messaging rules comes back with the warnings and a
     checkbox per rule; it is sent once the agent has ticked each one."""
     inquiry = _inquiry(request, pk)
     form = (NoteForm if internal else ReplyForm)(request.POST)
-    findings: list[object] = []
+    findings: list[Finding] = []
     if form.is_valid():
         try:
             _send(request, inquiry, form.cleaned_data, internal)
@@ -348,7 +359,8 @@ def reply(request: HttpRequest, pk: int, internal: bool = False) -> HttpResponse
     return render(request, "inquiries/detail.html", context, status=400)
 
 
-def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], internal: bool) -> None:
+def _send(request: AuthedRequest, inquiry: Inquiry, data: Mapping[str, Any], internal: bool) -> None:
+    """Send the reply or note of a valid form (`data`: its cleaned data)."""
     if internal:
         services.reply(inquiry=inquiry, author=request.user, body_text=data["body_text"], internal=True)
         return
@@ -360,16 +372,16 @@ def _send(request: HttpRequest, inquiry: Inquiry, data: dict[str, object], inter
     macros.reply_with_macro(
         inquiry=inquiry,
         author=request.user,
-        body_text=data["body_text"],  # type: ignore[arg-type]
+        body_text=data["body_text"],
         macro=macro,
-        status=data.get("status") or None,  # type: ignore[arg-type]
-        confirmed_checks=data.get("confirm") or (),  # type: ignore[arg-type]
+        status=data.get("status") or None,
+        confirmed_checks=data.get("confirm") or (),
     )
 
 
 @require_POST
 @login_required
-def retry_reply(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+def retry_reply(request: AuthedRequest, pk: int, message_pk: int) -> HttpResponse:
     """Send a failed or bounced reply again, unchanged: by e-mail, or back to the outbox."""
     inquiry = _inquiry(request, pk)
     reply = inquiry.messages.filter(pk=message_pk, direction=Direction.OUTBOUND).first()
@@ -389,7 +401,7 @@ def retry_reply(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def update(request: HttpRequest, pk: int) -> HttpResponse:
+def update(request: AuthedRequest, pk: int) -> HttpResponse:
     """Status, priority, topic and assignee: a service call for each field that changed."""
     inquiry = _inquiry(request, pk)
     topics = list(Topic.objects.all())
@@ -425,12 +437,12 @@ def update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def set_order(request: HttpRequest, pk: int) -> HttpResponse:
+def set_order(request: AuthedRequest, pk: int) -> HttpResponse:
     """The order id and SKU an agent sets or corrects on the inquiry page."""
     inquiry = _inquiry(request, pk)
     form = OrderForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
+        errors = "; ".join(f"{form.fields[f].label}: {' '.join(map(str, e))}" for f, e in form.errors.items())
         messages.error(request, _("Nothing changed: %(reason)s") % {"reason": errors})
         return redirect("inquiries:detail", pk=pk)
     try:
@@ -456,7 +468,7 @@ def set_order(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def claim(request: HttpRequest, pk: int) -> HttpResponse:
+def claim(request: AuthedRequest, pk: int) -> HttpResponse:
     """Take the inquiry; when someone was faster, say who has it."""
     inquiry = _inquiry(request, pk)
     try:
@@ -470,7 +482,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
+def no_response_needed(request: AuthedRequest, pk: int) -> HttpResponse:
     inquiry = _inquiry(request, pk)
     count = services.mark_no_response_needed(inquiry=inquiry, actor=request.user)
     text = ngettext(
@@ -484,13 +496,19 @@ def no_response_needed(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def attachment(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+def attachment(request: AuthedRequest, pk: int, attachment_pk: int) -> HttpResponse:
     """Always a download: customer files are never rendered in our origin."""
     item = attachment_for(request.user, pk, attachment_pk)
-    response = HttpResponse(bytes(item.content), content_type="application/octet-stream")
+    response = HttpResponse(_stored_bytes(item), content_type="application/octet-stream")
     # Named again by today's rules: rows stored before a rule was added are served safely too.
     filename = safe_filename(item.filename, index=item.pk, content_type=item.content_type)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    response["Content-Disposition"] = attachment_header(filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
+
+
+def _stored_bytes(item: Attachment) -> bytes:
+    """An attachment's bytes: the selectors return only attachments whose content is stored."""
+    assert item.content is not None, "the selectors filter on content__isnull=False"
+    return bytes(item.content)

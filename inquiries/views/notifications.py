@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from inquiries.middleware import store_language
 from inquiries.models import Language, Notification, NotificationPreference
 from inquiries.selectors.people import preference_for
 from inquiries.services import notifications
+from inquiries.views.http import AuthedRequest
 
 PAGE = 50
 
@@ -25,13 +26,13 @@ BELL_ITEMS = 6
 
 
 @login_required
-def bell(request: HttpRequest) -> HttpResponse:
+def bell(request: AuthedRequest) -> HttpResponse:
     """The bell: the unread count and a menu of the latest items, loaded by htmx so pages keep
     their own fixed query counts. Without JavaScript the bell is a link to the page."""
     return render(request, "notifications/_bell.html", _bell_context(request, is_open=False))
 
 
-def _bell_context(request: HttpRequest, *, is_open: bool) -> dict[str, object]:
+def _bell_context(request: AuthedRequest, *, is_open: bool) -> dict[str, object]:
     mine = Notification.objects.filter(user=request.user)
     return {
         "unread": mine.filter(read_at__isnull=True).count(),
@@ -42,7 +43,7 @@ def _bell_context(request: HttpRequest, *, is_open: bool) -> dict[str, object]:
 
 
 @login_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: AuthedRequest) -> HttpResponse:
     items = Notification.objects.filter(user=request.user).order_by("-id")
     before = request.GET.get("before", "")
     if before.isdigit():
@@ -87,10 +88,10 @@ class LanguageForm(forms.Form):
 
 @login_required
 @require_POST
-def language(request: HttpRequest) -> HttpResponse:
+def language(request: AuthedRequest) -> HttpResponse:
     form = LanguageForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
         return redirect("inquiries:notifications")
     services.set_preferences(user=request.user, language=form.cleaned_data["language"])
     store_language(request, form.cleaned_data["language"])
@@ -102,7 +103,7 @@ def language(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def time_zone(request: HttpRequest) -> HttpResponse:
+def time_zone(request: AuthedRequest) -> HttpResponse:
     form = TimeZoneForm(request.POST)
     if form.is_valid():
         try:
@@ -122,20 +123,20 @@ class PreferenceForm(forms.ModelForm):
 
 @login_required
 @require_POST
-def preferences(request: HttpRequest) -> HttpResponse:
-    preference, _ = NotificationPreference.objects.get_or_create(user=request.user)
+def preferences(request: AuthedRequest) -> HttpResponse:
+    preference, _created = NotificationPreference.objects.get_or_create(user=request.user)
     form = PreferenceForm(request.POST, instance=preference)
     if form.is_valid():
         form.save()
         messages.success(request, _("Notification settings saved."))
     else:
-        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
     return redirect("inquiries:notifications")
 
 
 @login_required
 @require_POST
-def mark_read(request: HttpRequest) -> HttpResponse:
+def mark_read(request: AuthedRequest) -> HttpResponse:
     ids = [int(v) for v in request.POST.getlist("id") if v.isdigit()]
     notifications.mark_read(user=request.user, notification_ids=ids or None)
     if request.htmx:  # from the bell's menu: the menu again, still open

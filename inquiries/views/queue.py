@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.forms import BoundField
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -38,7 +39,8 @@ from inquiries.selectors.queue import (
     queue_matching,
     queue_page,
 )
-from inquiries.views.badges import URGENCY_BADGES, countdown
+from inquiries.views.badges import URGENCY_BADGES, countdown, show_on
+from inquiries.views.http import AuthedRequest
 
 # Saved views: named filter sets. Any other combination is saved by bookmarking the URL,
 # because every filter lives in the query string.
@@ -54,7 +56,7 @@ FILTER_PARAMS = ("q", "account", "channel", "marketplace", "status", "topic", "p
 
 @require_GET
 @login_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthedRequest) -> HttpResponse:
     """The inbox, most urgent first; htmx polls return only the rows (`_rows.html`)."""
     now = timezone.now()
     accounts = list(Account.objects.visible_to(request.user))
@@ -91,7 +93,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def density(request: HttpRequest) -> HttpResponse:
+def density(request: AuthedRequest) -> HttpResponse:
     """Remember the user's queue density, then back to the queue with its filters."""
     try:
         services.set_preferences(user=request.user, density=request.POST.get("density", ""))
@@ -103,7 +105,7 @@ def density(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-def _rows_cache_key(request: HttpRequest, accounts: list[Account]) -> str | None:
+def _rows_cache_key(request: AuthedRequest, accounts: list[Account]) -> str | None:
     """The key under which the rows of a refresh are shared for a few seconds.
 
     Every agent's queue refreshes every 15 s, and agents of a team see the same rows: the same
@@ -122,7 +124,7 @@ def _rows_cache_key(request: HttpRequest, accounts: list[Account]) -> str | None
 
 
 def _current_filters(params: QueryDict) -> dict[str, str]:
-    return {name: params[name] for name in FILTER_PARAMS if params.get(name)}
+    return {name: value for name in FILTER_PARAMS if (value := params.get(name))}
 
 
 class _RowUrls:
@@ -140,17 +142,23 @@ class _RowUrls:
 
 
 def _present_row(row: Inquiry, now: datetime, urls: _RowUrls) -> None:
-    row.detail_url = urls.fill(urls.detail, row.pk)  # type: ignore[attr-defined]
-    row.claim_url = urls.fill(urls.claim, row.pk)  # type: ignore[attr-defined]
-    row.badge = URGENCY_BADGES[Urgency(row.urgency)]  # type: ignore[attr-defined]
-    row.due_label = countdown(row.next_due, now) if row.next_due else ""  # type: ignore[attr-defined]
-    row.market_label = countdown(row.market_due, now) if row.market_due else ""  # type: ignore[attr-defined]
-    row.next_kind_label = str(ClockKind(row.next_kind).label) if row.next_kind else ""  # type: ignore[attr-defined]
+    # The selector's `next_due`, `market_due` and `next_kind` are these fields under other names.
+    next_due, market_due, next_kind = row.next_due_at, row.market_due_at, row.next_clock_kind
+    show_on(
+        row,
+        detail_url=urls.fill(urls.detail, row.pk),
+        claim_url=urls.fill(urls.claim, row.pk),
+        # `urgency` is with_urgency()'s annotation, which QueuePage.rows (plain Inquiry) does not carry.
+        badge=URGENCY_BADGES[Urgency(row.urgency)],  # type: ignore[attr-defined]  # annotation, see above
+        due_label=countdown(next_due, now) if next_due else "",
+        market_label=countdown(market_due, now) if market_due else "",
+        next_kind_label=str(ClockKind(next_kind).label) if next_kind else "",
+    )
 
 
 @require_POST
 @login_required
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk(request: AuthedRequest) -> HttpResponse:
     """Apply one action to the selected inquiries, each through its service.
 
     Ids the user may not see are ignored; if none of them is visible the answer is 404.
@@ -160,7 +168,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     back = _queue_url(request.POST.get("query", ""))
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(map(str, errors)))
         return HttpResponseRedirect(back)
     inquiries = list(inquiries_for(request.user).filter(pk__in=form.cleaned_data["ids"]))
     if not inquiries:
@@ -181,7 +189,7 @@ def _apply(
     inquiries: list[Inquiry],
     *,
     actor: AbstractBaseUser,
-    users: list[AbstractBaseUser],
+    users: list[User],
     topics: list[Topic],
 ) -> tuple[int, list[str]]:
     now, skipped = timezone.now(), []
@@ -208,7 +216,7 @@ def _apply(
 
 
 @login_required
-def close_matching(request: HttpRequest) -> HttpResponse:
+def close_matching(request: AuthedRequest) -> HttpResponse:
     """Close every inquiry matching the queue's filters, all pages: the count is shown first
     (GET) and the POST runs only if it confirms that same count; if the set changed meanwhile,
     the new count is shown to confirm again."""
@@ -219,7 +227,8 @@ def close_matching(request: HttpRequest) -> HttpResponse:
     accounts = list(Account.objects.visible_to(request.user))
     channels = list(Channel.objects.filter(account__in=accounts).select_related("account"))
     form = QueueFilterForm(params, accounts=accounts, channels=channels, topics=list(Topic.objects.all()))
-    to = request.POST.get("to") if request.POST.get("to") in (Status.SOLVED, Status.CLOSED) else Status.CLOSED
+    wanted = request.POST.get("to", "")
+    to = wanted if wanted in (Status.SOLVED, Status.CLOSED) else Status.CLOSED
     matching = queue_matching(request.user, form.filters(), now=timezone.now()).exclude(status=to)
     count = matching.count()
     if request.method == "POST" and request.POST.get("confirm") == str(count) and count:
@@ -237,10 +246,10 @@ def close_matching(request: HttpRequest) -> HttpResponse:
     return render(request, "inquiries/close_matching.html", context)
 
 
-def _shown_value(field: object) -> str:
+def _shown_value(field: BoundField) -> str:
     """A filter as the agent chose it: the choice's label, or the text typed (search)."""
-    choices = getattr(field.field, "choices", None)  # type: ignore[attr-defined]
-    value = field.value()  # type: ignore[attr-defined]
+    choices = getattr(field.field, "choices", None)
+    value = field.value()
     return {str(k): v for k, v in choices}.get(str(value), value) if choices else value
 
 

@@ -9,25 +9,28 @@ is a 404.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from inquiries.forms import choice_field
 from inquiries.models import DigestFrequency, Team
 from inquiries.reports.export import to_csv
 from inquiries.reports.report import LAZY_SECTIONS, TABLE_NAMES, Report, build_report, build_table
 from inquiries.reports.scope import DIMENSIONS, GROUP_BY_CHOICES, ReportChoices, ReportFilterForm, ReportScope
 from inquiries.reports.tables import Table
 from inquiries.services import digests
+from inquiries.views.http import AuthedRequest, attachment_header
 
 FILTER_PARAMS = (
     "period",
@@ -45,7 +48,7 @@ FILTER_PARAMS = (
 
 
 def _filters(
-    request: HttpRequest, group_by: tuple[str, ...]
+    request: AuthedRequest, group_by: tuple[str, ...]
 ) -> tuple[ReportChoices, ReportFilterForm, ReportScope | None]:
     choices = ReportChoices.load(request.user)
     form = ReportFilterForm(request.GET, choices=choices, group_by=group_by)
@@ -54,7 +57,7 @@ def _filters(
 
 @require_GET
 @login_required
-def report_page(request: HttpRequest) -> HttpResponse:
+def report_page(request: AuthedRequest) -> HttpResponse:
     """SLA compliance and the backlog for the filters in the query string; the slower sections
     (times, breakdowns, volume) load by themselves with `?section=<name>` (htmx), in parallel."""
     section = request.GET.get("section", "")
@@ -87,14 +90,14 @@ def report_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def report_csv(request: HttpRequest, table: str) -> HttpResponse:
+def report_csv(request: AuthedRequest, table: str) -> HttpResponse:
     """One report table as CSV, for the same filters as the page (breakdowns: `group_by`)."""
     if table not in TABLE_NAMES:
         raise Http404("No such report.")
     choices, form, scope = _filters(request, tuple(key for key, _ in GROUP_BY_CHOICES))
     if scope is None:
         return HttpResponse(
-            " ".join(" ".join(e) for e in form.errors.values()),
+            " ".join(" ".join(map(str, e)) for e in form.errors.values()),
             status=400,
             content_type="text/plain; charset=utf-8",
         )
@@ -107,7 +110,7 @@ def csv_response(table: Table, scope: ReportScope, group_by: str) -> HttpRespons
     suffix = f"-{group_by}" if table.name in ("sla", "breakdown") else ""
     filename = f"cstracker-{table.name}{suffix}-{scope.first_day}-{scope.last_day}.csv"
     response = HttpResponse(("\ufeff" + to_csv(table)).encode(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Content-Disposition"] = attachment_header(filename)
     return response
 
 
@@ -171,13 +174,13 @@ class SubscriptionForm(forms.Form):
         required=False, label="Teams (none: all of yours)", widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, data: object = None, *, teams: list[Team]) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
-        self.fields["timezone"].choices = _zones()
-        self.fields["teams"].choices = [(str(t.pk), t.name) for t in teams]
+    def __init__(self, data: Mapping[str, Any] | None = None, *, teams: list[Team]) -> None:
+        super().__init__(data)
+        choice_field(self, "timezone").choices = _zones()
+        choice_field(self, "teams").choices = [(str(t.pk), t.name) for t in teams]
 
 
-def _own_teams(request: HttpRequest) -> list[Team]:
+def _own_teams(request: AuthedRequest) -> list[Team]:
     teams = (
         Team.objects.all()
         if request.user.is_superuser
@@ -188,7 +191,7 @@ def _own_teams(request: HttpRequest) -> list[Team]:
 
 @require_POST
 @login_required
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: AuthedRequest) -> HttpResponse:
     """Create or change the user's daily or weekly digest."""
     teams = _own_teams(request)
     form = SubscriptionForm(request.POST, teams=teams)
@@ -205,13 +208,13 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Digest saved: you will get it by e-mail.")
     else:
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(map(str, errors)))
     return HttpResponseRedirect(reverse("inquiries:reports") + "#digest")
 
 
 @require_POST
 @login_required
-def unsubscribe(request: HttpRequest, pk: int) -> HttpResponse:
+def unsubscribe(request: AuthedRequest, pk: int) -> HttpResponse:
     if not digests.unsubscribe(user=request.user, pk=pk):
         raise Http404("No such subscription.")
     messages.success(request, "Digest stopped.")

@@ -251,3 +251,15 @@ def test_notification_list_runs_a_fixed_number_of_queries(
     # session, user, notification preferences, page settings (time zone), the page of notifications
     with django_assert_num_queries(5):
         client.get("/notifications/")
+
+
+def test_saving_the_notification_settings_keeps_them_and_says_so(client, agent):
+    client.force_login(agent)
+    response = client.post(
+        "/notifications/preferences/",
+        {"in_app": "on", "email_mode": NotificationPreference.EmailMode.OFF, "digest_minutes": 30},
+        follow=True,
+    )
+    assert "Notification settings saved." in response.content.decode()
+    preference = NotificationPreference.objects.get(user=agent)
+    assert (preference.email_mode, preference.digest_minutes) == (NotificationPreference.EmailMode.OFF, 30)
