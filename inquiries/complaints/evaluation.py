@@ -176,7 +176,15 @@ INDEPENDENT_EVAL_DIR = Path(__file__).resolve().parent / "data" / "eval_independ
 # Written to choose the shipped model on (issue 22): measured as often as needed, so its
 # figures are no independent test; never trained on either.
 DEV_DIR = Path(__file__).resolve().parent / "data" / "dev"
-EVAL_SETS = {"project": EVAL_DIR, "independent": INDEPENDENT_EVAL_DIR, "dev": DEV_DIR}
+# German only, written from the topic definitions alone by other hands than the German training
+# messages': held out to judge, once, whether those messages make a better model (its SOURCE.md).
+JUDGE_DE_DIR = Path(__file__).resolve().parent / "data" / "judge_de"
+EVAL_SETS = {
+    "project": EVAL_DIR,
+    "independent": INDEPENDENT_EVAL_DIR,
+    "dev": DEV_DIR,
+    "judge-de": JUDGE_DE_DIR,
+}
 EVAL_LANGUAGES = ("en", "de", "es", "fr")
 PROMISED_DELIVERY = {"overdue": True, "not_yet_due": False, None: None}
 NO_TOPIC = "(none)"

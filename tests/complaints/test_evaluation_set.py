@@ -1,5 +1,5 @@
-"""The project's own evaluation sets (the first one and the independent one) and
-`manage.py evaluate_topics` without a CSV."""
+"""The project's own evaluation sets (the first one, the independent one, the dev set and the
+German judging set) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
 
@@ -16,20 +16,28 @@ from inquiries.complaints.evaluation import (
     BITEXT_TEXT_COLUMN,
     DEV_DIR,
     EVAL_LANGUAGES,
+    EVAL_SETS,
     INDEPENDENT_EVAL_DIR,
+    JUDGE_DE_DIR,
     EvalMessage,
     evaluate_project_set,
     load_eval_set,
     load_labelled_csv,
 )
 from inquiries.complaints.rules import DEFAULT_TOPICS
+from inquiries.management.commands import evaluate_topics
 from tests.shared_data import shared_file
 
 EVAL = load_eval_set()
 INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
 DEV = load_eval_set(DEV_DIR)
+JUDGE_DE = load_eval_set(JUDGE_DE_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
 BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
+# Every set that is never trained on, the German judging set included.
+HELD_OUT_SETS = pytest.mark.parametrize(
+    "messages", [EVAL, INDEPENDENT, JUDGE_DE], ids=["project", "independent", "judge-de"]
+)
 
 
 def folded(text: str) -> str:
@@ -55,7 +63,7 @@ def test_order_status_and_overdue_where_is_my_order_messages_say_how_the_order_s
     assert {message.language for message in overdue} == set(EVAL_LANGUAGES)
 
 
-@BOTH_SETS
+@HELD_OUT_SETS
 def test_no_message_is_there_twice(messages):
     texts = Counter(folded(message.text) for message in messages)
     assert [text for text, count in texts.items() if count > 1] == []
@@ -66,7 +74,7 @@ def test_the_independent_set_shares_no_text_with_the_first_one():
     assert [m.text for m in INDEPENDENT if folded(m.text) in first] == []
 
 
-@BOTH_SETS
+@HELD_OUT_SETS
 def test_no_evaluation_text_is_in_the_bitext_training_data(messages):
     path = shared_file("bitext-customer-support", "Bitext_Sample_Customer_Support_Training_Dataset.csv")
     training = {
@@ -138,7 +146,7 @@ def test_evaluate_topics_scores_the_independent_set_or_both_sets_when_asked():
     assert len(re.findall(r"^all +\d+ ", output, re.MULTILINE)) == 2
 
 
-@BOTH_SETS
+@HELD_OUT_SETS
 def test_no_evaluation_text_is_in_the_shipped_models_training_set(messages):
     training = shipped.load_training_set()
     assert len(training) >= 1000
@@ -161,3 +169,25 @@ def test_evaluate_topics_scores_the_dev_set_when_asked():
     out = StringIO()
     call_command("evaluate_topics", "--set", "dev", "--rules-only", stdout=out)
     assert f"data: the dev set, {len(DEV)} messages" in out.getvalue()
+
+
+def test_the_german_judging_set_covers_every_topic_and_says_how_the_orders_stood():
+    assert {message.language for message in JUDGE_DE} == {"de"}
+    counts = Counter(message.topic for message in JUDGE_DE)
+    assert set(counts) == {topic.key for topic in DEFAULT_TOPICS}
+    assert min(counts.values()) >= 9
+    assert all(message.overdue is False for message in JUDGE_DE if message.topic == "order_status")
+    assert {message.topic for message in JUDGE_DE if message.overdue} == {"delivery"}
+
+
+def test_the_german_judging_set_shares_no_text_with_the_other_sets():
+    others = {folded(message.text) for message in (*EVAL, *INDEPENDENT, *DEV)}
+    assert [m.text for m in JUDGE_DE if folded(m.text) in others] == []
+
+
+def test_evaluate_topics_offers_every_set_with_a_description():
+    # Parsing only: the judging set is scored once, when the new German data is judged.
+    parser = evaluate_topics.Command().create_parser("manage.py", "evaluate_topics")
+    assert parser.parse_args(["--set", "judge-de"]).eval_set == "judge-de"
+    assert EVAL_SETS["judge-de"] == JUDGE_DE_DIR
+    assert set(evaluate_topics.SET_DESCRIPTIONS) == set(EVAL_SETS)
