@@ -38,16 +38,14 @@ def reply_rule(marketplace: str) -> ReplyRule | None:
 
 # --- who speaks for the marketplace -----------------------------------------------------------
 
-# Only a customer message from one of a marketplace's relay senders runs its reply clock. A direct
-# e-mail to the same mailbox is not a marketplace message: Amazon and Walmart only measure what
-# went through their messaging.
-
-
 _RELAY_ENTRY = re.compile(r"[a-z0-9*?._+-]+(@[a-z0-9*?.-]+)?")
 
 
 def default_relay_senders(marketplace: str) -> str:
     """The relay senders a new e-mail channel of this marketplace starts with, one a line."""
+    # Only a customer message from one of these runs the marketplace's reply clock. A direct
+    # e-mail to the same mailbox is not a marketplace message: Amazon and Walmart only measure
+    # what went through their messaging.
     facts = MARKETPLACES.get(marketplace)
     return "\n".join(facts.relay_senders if facts else ())
 
