@@ -1,9 +1,10 @@
 """The marketplaces' own account-health metrics computed from orders: definitions and judging.
 
 Pure: no Django, no clock. `inquiries.selectors.health.order_metrics` counts each metric's numerator
-and denominator with aggregate SQL; this module says what each metric is (whose metric, the
-date that anchors its window, the window, the target, the published page it comes from)
-and judges a value against its target. docs/health.md restates the table for people.
+and denominator with aggregate SQL; the marketplace facts table (`inquiries.marketplaces`) says
+what each metric is (whose metric, the date that anchors its window, the window, the target, the
+published page it comes from); this module reads it and judges a value against its target.
+docs/health.md restates the table for people.
 
 Every metric is a share of orders (or packages). "Lower is better" metrics count defects
 (late, cancelled, defective); "higher is better" ones count successes (tracked, on time),
@@ -20,29 +21,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from inquiries.marketplaces import MARKETPLACES, MetricDefinition
+from inquiries.marketplaces import percent as percent  # re-exported: its callers format figures with it
+
 EPSILON = 1e-9
-
-
-class Anchor(StrEnum):
-    """The date that puts an order (or package) in a metric's window."""
-
-    PURCHASED = "purchased"  # Order.purchased_at: order-correlated metrics (ODR, cancellations)
-    SHIP_BY = "ship_by"  # Order.ship_by: the latest ship date the marketplace set
-    DELIVER_BY = "deliver_by"  # Order.deliver_by: the latest delivery date promised the buyer
-    SHIPPED = "shipped"  # Shipment.shipped_at: the package's ship date (per package)
-
-
-class Measure(StrEnum):
-    """What is counted; `inquiries.selectors.health.order_metrics` has one SQL condition per measure."""
-
-    ORDER_DEFECT = "order_defect"  # negative feedback not removed, A-to-z claim not denied, chargeback
-    LATE_SHIPMENT = "late_shipment"  # first shipment after ship_by, or none yet with ship_by passed
-    SELLER_CANCEL = "seller_cancel"  # cancelled by the seller before any shipment
-    VALID_TRACKING = "valid_tracking"  # a package with a tracking number and a carrier
-    ON_TIME_DELIVERY = "on_time_delivery"  # delivered by deliver_by, among deliveries with a scan
-    RETURNED = "returned"  # at least one return
-    CASE_WITHOUT_SELLER = "case_without_seller"  # a guarantee case decided for the buyer
-    TRANSACTION_DEFECT = "transaction_defect"  # seller cancellation or case closed without seller
 
 
 class Status(StrEnum):
@@ -62,146 +44,14 @@ class Status(StrEnum):
         ]
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
-    key: str
-    marketplace: str
-    label: str
-    measure: Measure
-    anchor: Anchor
-    window_days: int
-    target: float  # a fraction: 0.01 is 1%
-    higher_is_better: bool
-    counts: str  # what the numerator counts, in words
-    over: str  # what the denominator counts, in words
-    source: str  # the marketplace's published page the definition follows
-    # eBay: the window widens to `long_window_days` while the short window holds fewer than
-    # `min_transactions` orders (its seller standards' evaluation period).
-    long_window_days: int | None = None
-    min_transactions: int | None = None
-
-    @property
-    def anchor_text(self) -> str:
-        return ANCHOR_TEXT[self.anchor]
-
-    @property
-    def target_text(self) -> str:
-        sign = "above" if self.higher_is_better else "below"
-        return f"{sign} {percent(self.target)}"
+DEFINITIONS: tuple[MetricDefinition, ...] = tuple(
+    definition for facts in MARKETPLACES.values() for definition in facts.metrics
+)
 
 
-ANCHOR_TEXT = {
-    Anchor.PURCHASED: "purchase date",
-    Anchor.SHIP_BY: "latest ship date",
-    Anchor.DELIVER_BY: "latest delivery date",
-    Anchor.SHIPPED: "ship date",
-}
-
-
-def percent(value: float | None) -> str:
-    if value is None:
-        return "no data"
-    text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
-    return f"{text}%"
-
-
-AMAZON_ODR = "Seller Central help: Order Defect Rate"
-AMAZON_LSR = "Seller Central help: Late Shipment Rate"
-AMAZON_CR = "Seller Central help: Pre-fulfillment Cancel Rate"
-AMAZON_VTR = "Seller Central help: Valid Tracking Rate"
-AMAZON_OTDR = "Seller Central help: On-Time Delivery Rate"
-WALMART = "Walmart Marketplace Learn: Seller Performance Standards"
-EBAY = "eBay Seller Center: Seller performance standards policy"
-
-SELLER_SHIPPED = "orders the seller ships (not fulfilled by the marketplace), cancelled ones excluded"
-
-DEFINITIONS: tuple[Definition, ...] = (
-    # --- Amazon -------------------------------------------------------------------------
-    Definition(
-        "order_defect_rate", "amazon", "Order Defect Rate", Measure.ORDER_DEFECT, Anchor.PURCHASED, 60,
-        0.01, False,
-        "orders with negative feedback (1-2 stars, not removed), an A-to-z Guarantee claim not decided "
-        "for the seller or withdrawn, or a chargeback not decided for the seller",
-        "orders purchased in the window (all fulfilment channels)", AMAZON_ODR,
-    ),
-    Definition(
-        "late_shipment_rate", "amazon", "Late Shipment Rate", Measure.LATE_SHIPMENT, Anchor.SHIP_BY, 10,
-        0.04, False,
-        "orders first shipped after their latest ship date, or not shipped and past it",
-        f"{SELLER_SHIPPED}, whose latest ship date falls in the window", AMAZON_LSR,
-    ),
-    Definition(
-        "pre_fulfilment_cancel_rate", "amazon", "Pre-fulfilment Cancel Rate", Measure.SELLER_CANCEL,
-        Anchor.PURCHASED, 7, 0.025, False,
-        "orders the seller cancelled before shipping any of them",
-        "orders the seller ships (not fulfilled by the marketplace), purchased in the window", AMAZON_CR,
-    ),
-    Definition(
-        "valid_tracking_rate", "amazon", "Valid Tracking Rate", Measure.VALID_TRACKING, Anchor.SHIPPED, 30,
-        0.95, True,
-        "packages with a tracking number and a carrier",
-        "packages of orders the seller ships, shipped in the window", AMAZON_VTR,
-    ),
-    Definition(
-        "on_time_delivery_rate", "amazon", "On-Time Delivery Rate", Measure.ON_TIME_DELIVERY,
-        Anchor.DELIVER_BY, 14, 0.97, True,
-        "orders delivered (first delivery scan) by their latest delivery date",
-        "orders the seller ships with a delivery scan, whose latest delivery date falls in the window",
-        AMAZON_OTDR,
-    ),
-    # --- Walmart -------------------------------------------------------------------------
-    Definition(
-        "walmart_on_time_delivery_rate", "walmart", "On-Time Delivery Rate", Measure.ON_TIME_DELIVERY,
-        Anchor.DELIVER_BY, 90, 0.90, True,
-        "orders delivered (first delivery scan) by their promised delivery date",
-        "orders the seller ships with a delivery scan, whose promised delivery date falls in the window",
-        WALMART,
-    ),
-    Definition(
-        "walmart_valid_tracking_rate", "walmart", "Valid Tracking Rate", Measure.VALID_TRACKING,
-        Anchor.SHIPPED, 90, 0.99, True,
-        "packages with a tracking number and a carrier",
-        "packages of orders the seller ships, shipped in the window", WALMART,
-    ),
-    Definition(
-        "walmart_cancellation_rate", "walmart", "Cancellation Rate", Measure.SELLER_CANCEL, Anchor.PURCHASED,
-        90, 0.02, False,
-        "orders the seller cancelled before shipping any of them",
-        "orders the seller ships (not fulfilled by the marketplace), purchased in the window", WALMART,
-    ),
-    Definition(
-        "walmart_return_rate", "walmart", "Return Rate", Measure.RETURNED, Anchor.PURCHASED, 90, 0.06, False,
-        "orders with at least one return",
-        "orders purchased in the window (all fulfilment channels)", WALMART,
-    ),
-    # --- eBay ----------------------------------------------------------------------------
-    Definition(
-        "transaction_defect_rate", "ebay", "Transaction Defect Rate", Measure.TRANSACTION_DEFECT,
-        Anchor.PURCHASED, 90, 0.02, False,
-        "orders the seller cancelled, or with a case closed without seller resolution",
-        "orders purchased in the window (12 months while the 3 months hold fewer than 400)", EBAY,
-        long_window_days=365, min_transactions=400,
-    ),
-    Definition(
-        "ebay_late_shipment_rate", "ebay", "Late Shipment Rate", Measure.LATE_SHIPMENT, Anchor.SHIP_BY, 90,
-        0.07, False,
-        "orders first shipped after their handling-time ship date, or not shipped and past it",
-        f"{SELLER_SHIPPED}, whose ship date falls in the window (12 months while the 3 months hold "
-        "fewer than 400)",
-        EBAY, long_window_days=365, min_transactions=400,
-    ),
-    Definition(
-        "cases_closed_without_seller_resolution", "ebay", "Cases closed without seller resolution",
-        Measure.CASE_WITHOUT_SELLER, Anchor.PURCHASED, 90, 0.003, False,
-        "orders with a Money Back Guarantee case decided for the buyer (the seller did not resolve it)",
-        "orders purchased in the window (12 months while the 3 months hold fewer than 400)", EBAY,
-        long_window_days=365, min_transactions=400,
-    ),
-)  # fmt: skip
-
-
-def definitions_for(marketplace: str) -> tuple[Definition, ...]:
-    return tuple(d for d in DEFINITIONS if d.marketplace == marketplace)
+def definitions_for(marketplace: str) -> tuple[MetricDefinition, ...]:
+    facts = MARKETPLACES.get(marketplace)
+    return facts.metrics if facts else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,14 +104,14 @@ DIVERGENCE_SHARE_OF_TARGET = 0.25
 DIVERGENCE_FLOOR = 0.001
 
 
-def divergence_tolerance(definition: Definition) -> float:
+def divergence_tolerance(definition: MetricDefinition) -> float:
     allowance = 1 - definition.target if definition.higher_is_better else definition.target
     return max(DIVERGENCE_FLOOR, DIVERGENCE_SHARE_OF_TARGET * allowance)
 
 
 @dataclass(frozen=True, slots=True)
 class MarketplaceFigure:
-    definition: Definition
+    definition: MetricDefinition
     counts: Counts
     value: float | None
     status: Status
@@ -305,7 +155,7 @@ class MarketplaceFigure:
         }
 
 
-def judge(value: float | None, definition: Definition, at_risk_ratio: float) -> Status:
+def judge(value: float | None, definition: MetricDefinition, at_risk_ratio: float) -> Status:
     """The band of a value against the definition's target (see the module docstring)."""
     if value is None:
         return Status.NO_DATA
@@ -320,7 +170,7 @@ def judge(value: float | None, definition: Definition, at_risk_ratio: float) -> 
     return Status.HEALTHY
 
 
-def figure(definition: Definition, counts: Counts, at_risk_ratio: float) -> MarketplaceFigure:
+def figure(definition: MetricDefinition, counts: Counts, at_risk_ratio: float) -> MarketplaceFigure:
     value = counts.numerator / counts.denominator if counts.denominator else None
     return MarketplaceFigure(definition, counts, value, judge(value, definition, at_risk_ratio))
 
@@ -333,10 +183,9 @@ def overall(statuses: Iterable[Status]) -> Status:
 # --- which figures decide the account's status ----------------------------------------------
 
 # The marketplaces whose own published reply metric is our late response rate (DESIGN section
-# 4): Amazon's Late Response Rate, Walmart's Seller Response Rate. eBay's target is a house
-# default; own shops and others have no marketplace, their own SLA policy decides.
-REPLY_METRIC_MARKETPLACES = frozenset({"amazon", "walmart"})
-POLICY_MARKETPLACES = frozenset({"shop", "other"})
+# 4), and the accounts without a marketplace, whose own SLA policy decides: the facts table's
+# `reply_metric_is_its_own` and `own_policy`.
+POLICY_MARKETPLACES = frozenset(key for key, facts in MARKETPLACES.items() if facts.own_policy)
 LATE_RATE_PREFIX = "late_response_rate_"
 
 
@@ -346,7 +195,8 @@ def decides_status(marketplace: str, metric_key: str) -> bool:
     first-reply compliance. Every other message metric is a house indicator: an early warning."""
     if not metric_key.startswith(LATE_RATE_PREFIX):
         return False
-    return marketplace in REPLY_METRIC_MARKETPLACES or marketplace in POLICY_MARKETPLACES
+    facts = MARKETPLACES.get(marketplace)
+    return facts is not None and (facts.reply_metric_is_its_own or facts.own_policy)
 
 
 def message_status(value: float | None, band: str) -> Status:

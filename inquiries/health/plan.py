@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from inquiries.health.marketplace_metrics import MarketplaceFigure, Status, decides_status, percent
+from inquiries.health.marketplace_metrics import (
+    POLICY_MARKETPLACES,
+    MarketplaceFigure,
+    Status,
+    decides_status,
+    percent,
+)
 from inquiries.health.scoring import Band, ClusterRef, HealthReport, Unit, format_value, human_duration
 from inquiries.words import _, ngettext, number
 
@@ -178,6 +184,26 @@ def _rate(report: HealthReport) -> tuple[str, str, str] | None:
 
 
 def _summary(facts: PlanFacts) -> tuple[str, ...]:
+    paragraphs = [_messages_paragraph(facts)]
+    rate = _rate_paragraph(facts)
+    if rate:
+        paragraphs.append(rate)
+    if facts.clusters:
+        paragraphs.append(
+            ngettext(
+                "In the same period buyers' complaints formed %(count)s cluster "
+                "(several complaints about the same product or with the same text); each is covered below.",
+                "In the same period buyers' complaints formed %(count)s clusters "
+                "(several complaints about the same product or with the same text); each is covered below.",
+                len(facts.clusters),
+            )
+            % {"count": number(len(facts.clusters))}
+        )
+    return tuple(paragraphs)
+
+
+def _messages_paragraph(facts: PlanFacts) -> str:
+    """How many messages needed a response and how they were answered."""
     counts = facts.counts
     received = ngettext(
         "Between %(first)s and %(last)s, %(account)s received %(count)s buyer message that needed a response.",
@@ -205,46 +231,39 @@ def _summary(facts: PlanFacts) -> tuple[str, ...]:
             "%(count)s more were still within their deadline.",
             counts.pending,
         ) % {"count": number(counts.pending)}
-    paragraphs = [f"{received} {answered}{pending}"]
+    return f"{received} {answered}{pending}"
+
+
+def _rate_paragraph(facts: PlanFacts) -> str | None:
+    """How the late response rate and the account's health moved; None without a rate."""
     before, after = _rate(facts.before), _rate(facts.after)
-    if before and after:
-        health = _health_sentence(facts.before_status, facts.after_status)
-        name = _rate_name(before[0], facts.rate_name)
-        if before[1] == "no data":
-            rate = _(
-                "Our %(name)s stood at %(value)s on %(date)s (the target is at most %(target)s); "
-                "there were no messages to measure before the period."
-            ) % {
-                "name": name,
-                "value": value_word(after[1]),
-                "date": long_date(facts.last),
-                "target": after[2],
-            }
-        else:
-            rate = _(
-                "Our %(name)s went from %(before)s on %(first)s to %(after)s on %(last)s "
-                "(the target is at most %(target)s)."
-            ) % {
-                "name": name,
-                "before": before[1],
-                "first": long_date(facts.first),
-                "after": value_word(after[1]),
-                "last": long_date(facts.last),
-                "target": after[2],
-            }
-        paragraphs.append(f"{rate} {health}")
-    if facts.clusters:
-        paragraphs.append(
-            ngettext(
-                "In the same period buyers' complaints formed %(count)s cluster "
-                "(several complaints about the same product or with the same text); each is covered below.",
-                "In the same period buyers' complaints formed %(count)s clusters "
-                "(several complaints about the same product or with the same text); each is covered below.",
-                len(facts.clusters),
-            )
-            % {"count": number(len(facts.clusters))}
-        )
-    return tuple(paragraphs)
+    if not (before and after):
+        return None
+    health = _health_sentence(facts.before_status, facts.after_status)
+    name = _rate_name(before[0], facts.rate_name)
+    if before[1] == "no data":
+        rate = _(
+            "Our %(name)s stood at %(value)s on %(date)s (the target is at most %(target)s); "
+            "there were no messages to measure before the period."
+        ) % {
+            "name": name,
+            "value": value_word(after[1]),
+            "date": long_date(facts.last),
+            "target": after[2],
+        }
+    else:
+        rate = _(
+            "Our %(name)s went from %(before)s on %(first)s to %(after)s on %(last)s "
+            "(the target is at most %(target)s)."
+        ) % {
+            "name": name,
+            "before": before[1],
+            "first": long_date(facts.first),
+            "after": value_word(after[1]),
+            "last": long_date(facts.last),
+            "target": after[2],
+        }
+    return f"{rate} {health}"
 
 
 def _health_sentence(before: Status, after: Status) -> str:
@@ -356,7 +375,7 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
                 by=marketplace,
             )
         )
-    own = facts.marketplace_key in ("shop", "other")
+    own = facts.marketplace_key in POLICY_MARKETPLACES
     for before in facts.before.metrics:
         after = facts.after.metric(before.key)
         if after is None or (

@@ -1,4 +1,6 @@
-"""Marketplace reply rules (DESIGN section 4), as data. Accounts may override them in the admin."""
+"""Marketplace reply rules (DESIGN section 4): the reply deadlines, relay senders and message rules
+of the marketplace facts table (`inquiries.marketplaces`), read for the clocks. Accounts may override
+them in the admin."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time
 
-DAY = 24 * 3600
+from inquiries.marketplaces import MARKETPLACES
+
+# Monday to Friday, whole days: a rule counted in business days.
+WEEKDAYS: dict[int, list[tuple[time, time]]] = {weekday: [(time(0), time(0))] for weekday in range(5)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,39 +26,28 @@ class ReplyRule:
     description: str = ""
 
 
-MARKETPLACE_REPLY_RULES: dict[str, ReplyRule] = {
-    "amazon": ReplyRule(
-        DAY, None, "Every buyer message answered within 24 hours, weekends and holidays included."
-    ),
-    "walmart": ReplyRule(2 * DAY, None, "Customer messages answered within 48 hours, weekends included."),
-    # eBay publishes no deadline for ordinary buyer messages: its 3 business days govern return and
-    # item-not-received requests only, which are message rules (DEFAULT_MESSAGE_RULES below).
-}
-
-
 def reply_rule(marketplace: str) -> ReplyRule | None:
-    """The preset rule of a marketplace; own shops and others have none (internal SLA only)."""
-    return MARKETPLACE_REPLY_RULES.get(marketplace)
+    """The preset rule of a marketplace; own shops, others and eBay (no general deadline) have
+    none (internal SLA, or the message rules, only)."""
+    facts = MARKETPLACES.get(marketplace)
+    if facts is None or facts.reply.target_seconds is None:
+        return None
+    hours = WEEKDAYS if facts.reply.business_days_only else None
+    return ReplyRule(facts.reply.target_seconds, hours, facts.reply.rule)
 
 
 # --- who speaks for the marketplace -----------------------------------------------------------
-
-# The senders of the marketplace's buyer-message relay, per marketplace: only a customer message
-# from one of these runs the marketplace's reply clock. Amazon relays buyers through anonymised
-# addresses at marketplace.amazon.com, .co.uk, .de ... ; Walmart masks buyers at relay.walmart.com.
-# A direct e-mail to the same mailbox is not a marketplace message: Amazon and Walmart only
-# measure what went through their messaging.
-MARKETPLACE_RELAY_SENDERS: dict[str, tuple[str, ...]] = {
-    "amazon": ("marketplace.amazon.*",),
-    "walmart": ("relay.walmart.com",),
-}
 
 _RELAY_ENTRY = re.compile(r"[a-z0-9*?._+-]+(@[a-z0-9*?.-]+)?")
 
 
 def default_relay_senders(marketplace: str) -> str:
     """The relay senders a new e-mail channel of this marketplace starts with, one a line."""
-    return "\n".join(MARKETPLACE_RELAY_SENDERS.get(marketplace, ()))
+    # Only a customer message from one of these runs the marketplace's reply clock. A direct
+    # e-mail to the same mailbox is not a marketplace message: Amazon and Walmart only measure
+    # what went through their messaging.
+    facts = MARKETPLACES.get(marketplace)
+    return "\n".join(facts.relay_senders if facts else ())
 
 
 @functools.lru_cache(maxsize=256)
@@ -89,64 +83,15 @@ def is_relay_sender(entries: tuple[str, ...], address: str) -> bool:
 
 # --- message rules: reply targets per message type --------------------------------------------
 
-HOUR = 3600
-WALMART_CARE_POLICY = (
-    "https://marketplacelearn.walmart.com/guides/Order%20management/Customer%20care/Customer-Care-policy"
-)
-EBAY_RESPONSE_TIMES = "https://www.ebay.co.uk/sellercentre/news/february-2020-index/changes-return-window"
-
-# The message rules each marketplace preset starts with (the admin edits them per preset). A rule's
-# `phrases` are case-insensitive regular expressions searched in the subject and body; `senders`
-# use the relay-sender syntax (a domain, `*` wildcards, or a whole address); `topics` are topic
-# keys. Walmart names the Better Business Bureau and an Attorney General; the consumer-protection
-# and consumer-affairs phrases are ours (the state offices that forward such complaints).
-# eBay's three business days govern return requests and item-not-received requests (eBay Money
-# Back Guarantee), as eBay's notifications of them word it; a buyer's own "I haven't received a
-# tracking number" is an ordinary message.
+# The message rules each marketplace preset starts with (the admin edits them per preset), as the
+# presets' JSON stores them. A rule's `phrases` are case-insensitive regular expressions searched in
+# the subject and body; `senders` use the relay-sender syntax (a domain, `*` wildcards, or a whole
+# address); `topics` are topic keys. The rules themselves, with their sources, are facts of the
+# marketplace (`inquiries.marketplaces`).
 DEFAULT_MESSAGE_RULES: dict[str, list[dict[str, object]]] = {
-    "walmart": [
-        {
-            "name": "Regulator complaint",
-            "target_seconds": HOUR,
-            "business_days": False,
-            "senders": [],
-            "phrases": [
-                r"\bbetter business bureau\b",
-                r"\bBBB\b",
-                r"\battorneys? general\b",
-                r"\bconsumer protection\b",
-                r"\bconsumer affairs\b",
-            ],
-            "topics": [],
-            "definition": "marketplace",
-            "source": WALMART_CARE_POLICY,
-        }
-    ],
-    "ebay": [
-        {
-            "name": "Return request",
-            "target_seconds": 3 * 24 * HOUR,
-            "business_days": True,
-            "senders": [],
-            "phrases": [r"\breturn request\b", r"\brequested a return\b", r"\bopened a return\b"],
-            "topics": [],
-            "definition": "marketplace",
-            "source": EBAY_RESPONSE_TIMES,
-        },
-        {
-            "name": "Item not received request",
-            "target_seconds": 3 * 24 * HOUR,
-            "business_days": True,
-            "senders": [],
-            "phrases": [
-                r"\bitem not received\b",
-                r"\bhas(n't| not) received (their|the|an?) (item|order)\b",
-            ],
-            "topics": [],
-            "definition": "marketplace",
-            "source": EBAY_RESPONSE_TIMES,
-        },
-    ],
+    key: [rule.as_preset_json() for rule in facts.message_rules]
+    for key, facts in MARKETPLACES.items()
+    if facts.message_rules
 }
 
 DEFINITIONS = ("marketplace", "ours")

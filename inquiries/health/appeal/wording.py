@@ -1,5 +1,6 @@
 """What an appeal says and in whose words: the causes of each failing metric, the annex columns,
-and each marketplace's own wording for its metrics (`wording_for`, `whose`, `ours`).
+and each marketplace's own wording for its metrics (`wording_for`, `whose`, `ours`), read from the
+marketplace facts table (`inquiries.marketplaces`).
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from inquiries.marketplaces import marketplace_facts
 from inquiries.words import _
 
 ANNEX_LIMIT = 50  # rows per annex table; the full list is a CSV download
@@ -86,53 +88,17 @@ class Wording:
     claims: str  # the buyer-protection claims in the marketplace's words
 
 
-# (marketplace, document, shape, submit, claims) in English; `wording_for` translates them.
-WORDINGS: dict[str, tuple[str, str, str, str, str]] = {
-    "amazon": (
-        "Amazon",
-        "Plan of action",
-        "As Amazon's plan-of-action guidance asks: for each root cause, the actions taken to resolve the "
-        "issue and the steps that prevent it, with the orders and ASINs as evidence.",
-        "Submit it from Account Health in Seller Central, with the annex as supporting evidence.",
-        "A-to-z Guarantee claims",
-    ),
-    "walmart": (
-        "Walmart",
-        "Business plan of action",
-        "As Walmart's appeal guidance asks: a description of each performance issue against the Seller "
-        "Performance Standards and the steps taken to correct it and to prevent it.",
-        "Submit it in an appeal case from Seller Center (Help), with the annex attached.",
-        "customer claims",
-    ),
-    "ebay": (
-        "eBay",
-        "Seller performance review",
-        "eBay evaluates seller performance monthly and removes defects when the seller was not at fault; "
-        "each issue below has its cause, the correction and the prevention, and the annex carries the "
-        "tracking and delivery facts an adjustment request needs.",
-        "Send it with a request for a manual adjustment through eBay's customer service.",
-        "Money Back Guarantee cases",
-    ),
-}
-OWN_WORDING = (
-    "",
-    "Internal review",
-    "An internal review against our own service policy: each issue's root cause, the corrective action "
-    "and the preventive measure, with the evidence.",
-    "",
-    "claims",
-)
-
-
 def wording_for(marketplace: str) -> Wording:
-    """The marketplace's own terms: an Amazon plan never names Walmart's process, and back."""
-    name, document, shape, submit, claims = WORDINGS.get(marketplace, OWN_WORDING)
+    """The marketplace's own terms (from the facts table): an Amazon plan never names Walmart's
+    process, and back. Accounts without a marketplace get the wording of an internal review."""
+    facts = marketplace_facts(marketplace)
+    words = facts.wording
     return Wording(
-        marketplace=name,
-        document=_(document),
-        shape=_(shape),
-        submit=_(submit) if submit else "",
-        claims=_(claims),
+        marketplace="" if facts.own_policy else facts.name,
+        document=_(words.document),
+        shape=_(words.shape),
+        submit=_(words.submit) if words.submit else "",
+        claims=_(words.claims),
     )
 
 

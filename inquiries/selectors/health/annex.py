@@ -25,7 +25,8 @@ from inquiries.health.appeal import (
     failing,
     local_time,
 )
-from inquiries.health.marketplace_metrics import Definition, MarketplaceFigure
+from inquiries.health.marketplace_metrics import MarketplaceFigure
+from inquiries.marketplaces import MetricDefinition
 from inquiries.models import Account, ClaimOutcome, Direction, Inquiry, Message, Order, Polarity
 from inquiries.selectors.health.order_metrics import failing_orders
 
@@ -146,7 +147,7 @@ def _note(order: Order, kind: CauseKind) -> str:
     return ""
 
 
-def annex_csv_rows(account: Account, definition: Definition, as_of: datetime) -> Iterator[list[object]]:
+def annex_csv_rows(account: Account, definition: MetricDefinition, as_of: datetime) -> Iterator[list[object]]:
     """Every order failing one metric at `as_of`, latest first, as CSV rows (a header first);
     read in chunks, so memory stays flat however long the list."""
     kind = CAUSE_OF_METRIC[definition.key]

@@ -21,11 +21,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from inquiries.health.marketplace_metrics import (
-    Anchor,
     Counts,
-    Definition,
     MarketplaceFigure,
-    Measure,
     OrderRef,
     Reported,
     Status,
@@ -35,6 +32,7 @@ from inquiries.health.marketplace_metrics import (
     figure,
 )
 from inquiries.health.scoring import HealthReport, Metric, Rules, score
+from inquiries.marketplaces import Anchor, Measure, MetricDefinition
 from inquiries.models import (
     Account,
     Cancellation,
@@ -161,7 +159,7 @@ def _reported(account: Account, as_of: datetime, keys: list[str]) -> dict[str, R
     return latest
 
 
-def _counts(account: Account, definition: Definition, as_of: datetime, list_limit: int) -> Counts:
+def _counts(account: Account, definition: MetricDefinition, as_of: datetime, list_limit: int) -> Counts:
     days, long_days = definition.window_days, definition.long_window_days or definition.window_days
     short_start = window_start(as_of, days, account.timezone)
     long_start = window_start(as_of, long_days, account.timezone)
@@ -200,14 +198,14 @@ def _counts(account: Account, definition: Definition, as_of: datetime, list_limi
     )
 
 
-def _newest_first(rows: QuerySet, definition: Definition, anchor: str) -> QuerySet:
+def _newest_first(rows: QuerySet, definition: MetricDefinition, anchor: str) -> QuerySet:
     """(order pk, marketplace order id) of failing rows, the latest anchor first."""
     shipped = definition.anchor == Anchor.SHIPPED
     fields = ("order_id", "order__marketplace_order_id") if shipped else ("pk", "marketplace_order_id")
     return rows.order_by(f"-{anchor}", "-pk").values_list(*fields)
 
 
-def failing_orders(account: Account, definition: Definition, as_of: datetime) -> QuerySet:
+def failing_orders(account: Account, definition: MetricDefinition, as_of: datetime) -> QuerySet:
     """Every (order pk, marketplace order id) failing the metric as of `as_of`, in the window the
     metric used (eBay's long one when it applies), latest first: the full list behind the
     plan's annex. A package metric lists an order once per failing package."""
@@ -239,7 +237,7 @@ class Window:
         )
 
 
-def _rows(account: Account, definition: Definition) -> tuple[QuerySet, str]:
+def _rows(account: Account, definition: MetricDefinition) -> tuple[QuerySet, str]:
     """The rows a metric counts (orders, or packages for tracking) and its anchor column."""
     if definition.anchor == Anchor.SHIPPED:
         packages = Shipment.objects.filter(order__account_id=account.pk).exclude(
