@@ -28,7 +28,7 @@ from inquiries.models import (
     Status,
     Team,
 )
-from inquiries.services.clocks import clock_calendar
+from inquiries.selectors.marketplace_rules import clock_calendar
 from inquiries.services.recording import Held
 from inquiries.sla.presets import parse_relay_senders
 

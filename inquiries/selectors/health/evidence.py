@@ -46,6 +46,7 @@ from inquiries.selectors.health.metrics import (
     rules_for,
 )
 from inquiries.selectors.health.order_metrics import account_health_with_orders
+from inquiries.selectors.marketplace_rules import measured_rules
 
 WORKING_HOURS = (8, 18)
 
@@ -61,8 +62,6 @@ def appeal_facts(
 ) -> AppealFacts:
     """Everything a plan of action for [first, last] (local days, inclusive) says: the period's
     story, the marketplace's metrics at its end and the orders and messages behind them."""
-    from inquiries.services.clocks import measured_rules
-
     rules = rules_for(account)
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
@@ -216,8 +215,6 @@ def _late_rows(late: QuerySet, received: str, answered: str) -> LateRows:
 def late_csv_rows(account: Account, first: date, last: date, *, now: datetime) -> Iterator[list[object]]:
     """Every late message of the period (first-reply clock, for accounts whose marketplace
     measures no reply target), latest first, as CSV rows with a header: the full list behind the plan's annex."""
-    from inquiries.services.clocks import measured_rules
-
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
     if not measured_rules(account):

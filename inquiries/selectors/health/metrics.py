@@ -83,6 +83,7 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.selectors.health.refs import clock_refs, message_refs, slowest_first
+from inquiries.selectors.marketplace_rules import measured_rules
 from inquiries.sla.calendar import BusinessCalendar
 
 RESPONSE_TIME_DAYS = 30
@@ -224,8 +225,6 @@ def planner_settings() -> Iterator[None]:
 
 
 def health_facts(account: Account, as_of: datetime, rules: Rules, *, reasons: bool = True) -> HealthFacts:
-    from inquiries.services.clocks import measured_rules
-
     # Every deadline the marketplace sets (a general one, per-message-type ones): messages without
     # one (eBay's ordinary messages) are not in the marketplace's measure.
     targets = measured_rules(account)
