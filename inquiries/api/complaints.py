@@ -23,12 +23,11 @@ from inquiries.api.parsers import API_PARSERS
 from inquiries.complaints.rates import subject_of
 from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
 from inquiries.selectors.clusters import (
-    can_manage_clusters,
     cluster_members,
     clusters_for,
     get_cluster_for_user,
 )
-from inquiries.selectors.people import assignable_users
+from inquiries.selectors.people import assignable_users, can_manage_account
 from inquiries.services import complaints
 
 # --- serializers ------------------------------------------------------------------------------
@@ -260,7 +259,7 @@ class _LifecycleView(APIView):
 
     def managed_cluster(self, pk: int) -> Cluster:
         cluster = get_cluster_for_user(self.request.user, pk)
-        if not can_manage_clusters(self.request.user, cluster.account_id):
+        if not can_manage_account(self.request.user, cluster.account_id):
             raise PermissionDenied("Only the account's managers act on its clusters.")
         return cluster
 

@@ -10,7 +10,7 @@ from django.http import Http404
 
 from inquiries.health.scoring import HealthReport, Rules
 from inquiries.health.scoring import rescue_inquiry_ids as _rescue_ids
-from inquiries.models import Account, HealthSnapshot, MarketplacePreset, Membership, Role
+from inquiries.models import Account, HealthSnapshot, MarketplacePreset
 from inquiries.selectors.health.metrics import account_health, rules_for
 
 
@@ -24,15 +24,6 @@ def get_account_for_user(user: AbstractBaseUser, pk: object) -> Account:
         return accounts_for(user).get(pk=pk)
     except (Account.DoesNotExist, ValueError, TypeError):
         raise Http404("No such account.") from None
-
-
-def can_manage_account(user: AbstractBaseUser, account: Account) -> bool:
-    """Managers of a team working the account, and superusers, may change its order volumes."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(user=user, role=Role.MANAGER, team__accounts=account).exists()
 
 
 def preset_for(account: Account) -> MarketplacePreset | None:
