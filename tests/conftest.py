@@ -49,13 +49,13 @@ def _fresh_caches() -> None:
     """Per-process caches are keyed by row id and version; test databases reuse ids."""
     from django.core.cache import cache
 
-    from inquiries.selectors import topics
-    from inquiries.services import clocks
+    from inquiries.selectors import calendars, marketplace_rules, topics
+    from inquiries.services.clocks import policies
 
     cache.clear()  # API throttle counters
-    clocks.targets._build_calendar.cache_clear()
-    clocks.policies._policy_cache.clear()
-    clocks.targets._preset_cache.clear()
+    calendars.clear_cache()
+    policies.clear_cache()
+    marketplace_rules.clear_cache()
     topics.clear_cache()
 
 

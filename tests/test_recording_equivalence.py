@@ -379,12 +379,13 @@ def _fresh_caches(_topic_rules_loaded_afresh: None) -> None:
     rule, and the seeded ones keep their ids."""
     from django.core.cache import cache
 
-    from inquiries.services import clocks
+    from inquiries.selectors import calendars, marketplace_rules
+    from inquiries.services.clocks import policies
 
     cache.clear()
-    clocks.targets._build_calendar.cache_clear()
-    clocks.policies._policy_cache.clear()
-    clocks.targets._preset_cache.clear()
+    calendars.clear_cache()
+    policies.clear_cache()
+    marketplace_rules.clear_cache()
 
 
 def batch_sizes(seed: int, count: int) -> list[int]:

@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 
 from inquiries import display
 from inquiries import models as m
-from inquiries.services.clocks import business_calendar
+from inquiries.selectors.calendars import business_calendar
 
 TARGET_FIELDS = (
     ("first_reply_seconds", "First reply"),

@@ -24,12 +24,11 @@ from inquiries.api.permissions import caller
 from inquiries.complaints.rates import subject_of
 from inquiries.models import Cluster, ClusterEvent, ClusterKind, ClusterMember, ClusterState, Topic
 from inquiries.selectors.clusters import (
-    can_manage_clusters,
     cluster_members,
     clusters_for,
     get_cluster_for_user,
 )
-from inquiries.selectors.people import assignable_users
+from inquiries.selectors.people import assignable_users, can_manage_account
 from inquiries.services import complaints
 
 # --- serializers ------------------------------------------------------------------------------
@@ -264,7 +263,7 @@ class _LifecycleView(APIView):
     def managed_cluster(self, pk: int) -> Cluster:
         user = caller(self.request)
         cluster = get_cluster_for_user(user, pk)
-        if not can_manage_clusters(user, cluster.account_id):
+        if not can_manage_account(user, cluster.account_id):
             raise PermissionDenied("Only the account's managers act on its clusters.")
         return cluster
 

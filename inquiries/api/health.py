@@ -21,8 +21,9 @@ from inquiries.health.marketplace_metrics import POLICY_MARKETPLACES, message_st
 from inquiries.health.orders import MAX_ORDERS
 from inquiries.health.scoring import Metric
 from inquiries.models import HealthStatus
-from inquiries.selectors.health.accounts import can_manage_account, get_account_for_user, snapshots
+from inquiries.selectors.health.accounts import get_account_for_user, snapshots
 from inquiries.selectors.health.order_metrics import account_health_with_orders
+from inquiries.selectors.people import can_manage_account
 from inquiries.services.health import save_order_volumes
 
 MAX_VOLUMES = 1000
@@ -247,7 +248,7 @@ class OrderVolumesView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         user = caller(request)
         account = get_account_for_user(user, pk)
-        if not can_manage_account(user, account):
+        if not can_manage_account(user, account.pk):
             raise PermissionDenied("Only the account's managers may change its order volumes.")
         payload = VolumesInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -22,7 +22,8 @@ from inquiries.api.permissions import caller
 from inquiries.ingestion.csv_import import Reading, decode_csv
 from inquiries.ingestion.order_reports import FORMATS, RowRejected, parse_report
 from inquiries.models import validate_timezone
-from inquiries.selectors.health.accounts import can_manage_account, get_account_for_user
+from inquiries.selectors.health.accounts import get_account_for_user
+from inquiries.selectors.people import can_manage_account
 from inquiries.services.orders import import_orders
 
 # Rejected lines listed in an answer; `rejected` counts them all (a file of garbage should
@@ -92,7 +93,7 @@ class OrderImportView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         user = caller(request)
         account = get_account_for_user(user, pk)
-        if not can_manage_account(user, account):
+        if not can_manage_account(user, account.pk):
             raise PermissionDenied("Only the account's managers may import its orders.")
         options = ImportOptionsSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)

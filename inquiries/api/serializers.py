@@ -30,7 +30,7 @@ from inquiries.models import (
     Team,
     Topic,
 )
-from inquiries.services.clocks import clock_calendar
+from inquiries.selectors.marketplace_rules import clock_calendar
 from inquiries.services.recording import Held
 from inquiries.sla.presets import parse_relay_senders
 

@@ -14,7 +14,7 @@ from django.db.models import Count, F
 
 from inquiries import assignment, scoping
 from inquiries.models import OPEN_STATUSES, AssignmentMode, Calendar, Inquiry, Rota, RotaMember
-from inquiries.services.clocks import business_calendar
+from inquiries.selectors.calendars import business_calendar
 
 
 @dataclass(frozen=True, slots=True)

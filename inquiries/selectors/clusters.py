@@ -196,15 +196,6 @@ def clusters_for_inquiry(inquiry: Inquiry) -> list[Cluster]:
     )
 
 
-def can_manage_clusters(user: AbstractBaseUser, account_id: int) -> bool:
-    """Managers of a team working the account (and superusers) act on its clusters."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(user=user, role=Role.MANAGER, team__accounts=account_id).exists()
-
-
 def managed_account_ids(user: AbstractBaseUser) -> set[int] | None:
     """Accounts whose clusters the user may act on, in one query; None means all (superuser)."""
     if user.is_superuser:

@@ -1,11 +1,11 @@
-"""People: whom an inquiry can be given to, and each user's page settings."""
+"""People: whom an inquiry can be given to, who manages an account, and each user's page settings."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, User
 
-from inquiries.models import UserPreference
+from inquiries.models import Membership, Role, UserPreference
 
 
 def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[User]:
@@ -19,6 +19,16 @@ def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> l
     else:
         users = users.filter(memberships__team__memberships__user=user)
     return list(users.distinct().order_by("username"))
+
+
+def can_manage_account(user: AbstractBaseUser, account_id: int) -> bool:
+    """Managers of a team working the account, and superusers, act on it: its complaint clusters,
+    its order volumes."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(user=user, role=Role.MANAGER, team__accounts=account_id).exists()
 
 
 def preference_for(user: AbstractBaseUser) -> UserPreference:

@@ -30,7 +30,8 @@ from inquiries.models import (
     SlaPolicy,
     SlaTarget,
 )
-from inquiries.services.clocks import forget_presets, inquiries_with_running_clocks
+from inquiries.selectors import marketplace_rules
+from inquiries.services.clocks import inquiries_with_running_clocks
 from inquiries.services.errors import Conflict
 from inquiries.services.queue import enqueue_after_commit
 from inquiries.sla.presets import default_relay_senders
@@ -211,7 +212,7 @@ def delete_preset(*, preset: MarketplacePreset) -> int:
 
 
 def _preset_changed(marketplaces: set[str]) -> int:
-    forget_presets()  # this process sees the edit at once; the recompute re-reads them too
+    marketplace_rules.clear_cache()  # this process sees the edit at once; the recompute re-reads them too
     ids = list(
         inquiries_with_running_clocks(
             Q(kind=ClockKind.MARKETPLACE_REPLY, inquiry__account__marketplace__in=sorted(marketplaces))

@@ -31,7 +31,6 @@ from inquiries.forms import choice_field
 from inquiries.models import Account, Cluster, ClusterKind, ClusterState
 from inquiries.selectors.clusters import (
     ClusterFilters,
-    can_manage_clusters,
     cluster_daily_counts,
     cluster_events,
     cluster_members,
@@ -44,7 +43,7 @@ from inquiries.selectors.clusters import (
     with_recent_count,
     with_titles,
 )
-from inquiries.selectors.people import assignable_users
+from inquiries.selectors.people import assignable_users, can_manage_account
 from inquiries.services import complaints
 from inquiries.services.errors import DomainError
 from inquiries.views.http import AuthedRequest
@@ -135,7 +134,7 @@ def cluster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(request: AuthedRequest, cluster: Cluster, **forms_: forms.Form) -> dict[str, object]:
-    can_manage = can_manage_clusters(request.user, cluster.account_id)
+    can_manage = can_manage_account(request.user, cluster.account_id)
     users = assignable_users(request.user, cluster.account_id) if can_manage else []
     initial: dict[str, object] = {
         "root_cause": cluster.root_cause,
@@ -207,7 +206,7 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
 
 def _managed_cluster(request: AuthedRequest, pk: int) -> Cluster:
     cluster = get_cluster_for_user(request.user, pk)
-    if not can_manage_clusters(request.user, cluster.account_id):
+    if not can_manage_account(request.user, cluster.account_id):
         raise PermissionDenied("Only the account's managers act on its clusters.")
     return cluster
 

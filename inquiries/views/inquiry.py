@@ -234,7 +234,7 @@ def _present_delivery(message: Message, channel_kind: str) -> None:
 
 def marketplace_clock_rule(clock: Clock, account: Account) -> str:
     """Which rule set a marketplace clock's target: "Walmart: Regulator complaint, 1h"."""
-    from inquiries.services.clocks import preset_rule
+    from inquiries.selectors.marketplace_rules import preset_rule
 
     rule = preset_rule(account.marketplace, clock.rule_name)
     if rule is None:

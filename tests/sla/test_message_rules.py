@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries import services
+from inquiries.selectors import marketplace_rules
 from inquiries.services import clocks
 from inquiries.services.recording import RecordResult
 from inquiries.sla.presets import DEFAULT_MESSAGE_RULES, matching_rule, parse_message_rules
@@ -276,7 +277,7 @@ def test_rules_edited_in_the_admin_set_the_next_messages_clock(channel, superuse
     response = client.post(reverse("admin:inquiries_marketplacepreset_change", args=[preset.pk]), data)
 
     assert response.status_code == 302
-    clocks.targets._preset_cache.clear()  # other processes see the edit within PRESET_CACHE_SECONDS
+    marketplace_rules.clear_cache()  # other processes see the edit within PRESET_CACHE_SECONDS
     recall = record(channel, subject="Product recall: is my kettle affected?")
     assert (market_clock(recall).rule_name, market_clock(recall).target_seconds) == (
         "Recall notice",

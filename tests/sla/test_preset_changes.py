@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries import services, tasks
+from inquiries.selectors import marketplace_rules
 from inquiries.services.recording import RecordResult
 from tests.factories import incoming
 from tests.sla.test_message_rules import change_form_data
@@ -75,7 +76,7 @@ def test_deleting_a_preset_puts_its_marketplace_back_on_the_built_in_rule(
 ):
     preset = m.MarketplacePreset.objects.get(marketplace="walmart")
     m.MarketplacePreset.objects.filter(pk=preset.pk).update(reply_target_seconds=12 * HOUR)
-    services.clocks.forget_presets()
+    marketplace_rules.clear_cache()
     clock = market_clock(on_marketplace(channel, "walmart"), "Where is my order?")
     assert clock.target_seconds == 12 * HOUR
 

@@ -75,5 +75,6 @@ def format_value(value: float | None, unit: Unit) -> str:
     return str(int(value))
 
 
-def _window_start(facts: HealthFacts, days: int) -> datetime:
+def window_start_of(facts: HealthFacts, days: int) -> datetime:
+    """When the window of `days` days that ends at the facts' as_of begins."""
     return facts.as_of - timedelta(days=days)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from inquiries.health.scoring.figures import _window_start, band_for, late_rate_key, worst
+from inquiries.health.scoring.figures import band_for, late_rate_key, window_start_of, worst
 from inquiries.health.scoring.model import Band, HealthFacts, HealthReport, Metric, Rules, Unit, WindowCounts
 from inquiries.health.scoring.rescue import rescue
 
@@ -32,7 +32,7 @@ def score(facts: HealthFacts, rules: Rules) -> HealthReport:
 
 
 def _late_rate(window: WindowCounts, facts: HealthFacts, rules: Rules) -> Metric:
-    since = _window_start(facts, window.days)
+    since = window_start_of(facts, window.days)
     basis = "first replies" if facts.first_reply_basis else "messages"
     if window.counted:
         summary = (

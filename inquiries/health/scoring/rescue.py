@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from inquiries.health.scoring.figures import (
-    _window_start,
     band_for,
     format_value,
     human_duration,
     late_rate_key,
+    window_start_of,
 )
 from inquiries.health.scoring.model import (
     Band,
@@ -132,7 +132,7 @@ class _RateMove:
 
 
 def _rate_moves(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list[_RateMove]:
-    since = _window_start(facts, window.days)
+    since = window_start_of(facts, window.days)
     pending = [m for m in facts.pending if m.received_at >= since and m.due_at is not None]
     current = band_for(window.rate, rules.late_rate_target, rules.at_risk_ratio)
     moves = []

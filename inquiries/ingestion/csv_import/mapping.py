@@ -189,7 +189,7 @@ def parse_time_of_day(value: str) -> time:
         raise ValueError(f"not a time of day (HH:MM): {value!r}") from None
 
 
-def _check_mapping(mapping: dict[str, str]) -> None:
+def check_mapping(mapping: dict[str, str]) -> None:
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
         raise ValueError(f"mapping: unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
@@ -200,7 +200,7 @@ def normal_header(header: str) -> str:
     return header.replace("\ufeff", "").strip().casefold()
 
 
-def _resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, tuple[int, str]]:
+def resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, tuple[int, str]]:
     """Our field -> (column index, their header) for every field the file provides."""
     positions: dict[str, int] = {}
     duplicates = set()

@@ -27,8 +27,8 @@ from inquiries.ingestion.csv_import.mapping import (
     MAX_LENGTHS,
     STATUSES,
     Reading,
-    _check_mapping,
-    _resolve_columns,
+    check_mapping,
+    resolve_columns,
     shown,
 )
 from inquiries.ingestion.csv_import.timestamps import read_timestamp
@@ -98,7 +98,7 @@ def parse_csv(
     with its own clock. NUL bytes are removed, body_html is sanitised, and a row with only
     HTML gets a plain-text body from it.
     """
-    _check_mapping(mapping or {})
+    check_mapping(mapping or {})
     default = _direction(default_direction)
     if default is None:
         raise ValueError(f"default_direction: unknown direction {default_direction!r}")
@@ -108,7 +108,7 @@ def parse_csv(
         raise ValueError(f"default_tz: unknown time zone {default_tz!r}") from None
 
     header, rows = read_rows(stream)
-    columns = _resolve_columns(header, mapping or {})
+    columns = resolve_columns(header, mapping or {})
     reading = reading or Reading()
     # Checked above, eagerly: the rows come from a generator, which would defer them.
     return messages_of(

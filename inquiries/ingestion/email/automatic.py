@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from inquiries.ingestion.email.bodies import _content_type
-from inquiries.ingestion.email.text import _param, _raw_header
+from inquiries.ingestion.email.bodies import content_type_of
+from inquiries.ingestion.email.text import header_param, raw_header
 
 # Headers that auto-responders and vacation programs set on what they send. Not among them:
 # X-Auto-Response-Suppress, which Outlook and Exchange put on ordinary mail from people; it
@@ -49,38 +49,38 @@ _BOUNCE_SUBJECT_RE = re.compile(
 )
 
 
-def _automatic_reason(msg: Message, subject: str) -> str:
+def automatic_reason_of(msg: Message, subject: str) -> str:
     """Why this is machine-sent mail (never starts or stops a clock), or "" for a person."""
     if "x-cstracker-loop" in msg:
         return "loop"
-    auto_submitted = _raw_header(msg, "Auto-Submitted").partition(";")[0].strip().lower()
+    auto_submitted = raw_header(msg, "Auto-Submitted").partition(";")[0].strip().lower()
     if auto_submitted and auto_submitted != "no":  # RFC 3834
         return f"auto-submitted: {auto_submitted[:60]}"
-    content_type = _content_type(msg)
+    content_type = content_type_of(msg)
     if content_type == "multipart/report":
-        report_type = _param(msg, "report-type").lower()
+        report_type = header_param(msg, "report-type").lower()
         return _REPORT_REASONS.get(report_type, f"report: {report_type[:60]}" if report_type else "report")
     if content_type == "message/delivery-status":
         return "bounce"
     if content_type == "message/disposition-notification":
         return "read receipt"
-    if _raw_header(msg, "Return-Path").replace(" ", "") == "<>":
+    if raw_header(msg, "Return-Path").replace(" ", "") == "<>":
         return "null return path"
     for name in _AUTOREPLY_HEADERS:
-        value = _raw_header(msg, name).strip().lower()
+        value = raw_header(msg, name).strip().lower()
         if name in msg and value not in ("no", "false", "0"):
             return name
     for name, marker in _MACHINE_HEADER_VALUES.items():
-        if marker in _raw_header(msg, name).lower():
+        if marker in raw_header(msg, name).lower():
             return name
     if "x-auto-response-suppress" in msg and _AUTO_REPLY_SUBJECT_RE.match(subject):
         return "auto-reply subject"
     for name in ("Precedence", "X-Precedence"):
-        precedence = _raw_header(msg, name).strip().lower()
+        precedence = raw_header(msg, name).strip().lower()
         if precedence in _BULK_PRECEDENCE:
             return f"precedence: {precedence}"
     if "list-id" in msg or "list-unsubscribe" in msg:
         return "list"
-    if _DAEMON_SENDER_RE.search(_raw_header(msg, "From")) and _BOUNCE_SUBJECT_RE.search(subject):
+    if _DAEMON_SENDER_RE.search(raw_header(msg, "From")) and _BOUNCE_SUBJECT_RE.search(subject):
         return "bounce"
     return ""

@@ -17,8 +17,8 @@ from email.message import EmailMessage, Message
 from typing import cast
 
 from inquiries.ingestion.email.guards import MAX_FILENAME_BYTES
-from inquiries.ingestion.email.text import _clean_text, _decode_bytes, _Parts, _raw_header
-from inquiries.ingestion.email.thread_ids import _CONTROL_OR_SPACE_RE, _ID_IN_BRACKETS_RE, _fit_id
+from inquiries.ingestion.email.text import FoundParts, clean_text, decode_bytes, raw_header
+from inquiries.ingestion.email.thread_ids import CONTROL_OR_SPACE_RE, ID_IN_BRACKETS_RE, fit_id
 from inquiries.ingestion.types import IncomingAttachment
 
 _UNSAFE_FILENAME_CHARS_RE = re.compile(r'[<>:"|?*]')
@@ -42,7 +42,7 @@ def safe_filename(name: str | None, *, index: int, content_type: str) -> str:
     at 255 UTF-8 bytes keeping the extension. Falls back
     to "attachment-<index><extension guessed from content_type>".
     """
-    cleaned = _clean_text(name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = clean_text(name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(ch for ch in cleaned if not unicodedata.category(ch).startswith("C"))
     cleaned = _UNSAFE_FILENAME_CHARS_RE.sub("_", cleaned).lstrip(". ").rstrip(". ")
     if not cleaned:
@@ -60,9 +60,9 @@ def safe_filename(name: str | None, *, index: int, content_type: str) -> str:
     return cleaned
 
 
-def _walk(msg: EmailMessage, *, max_depth: int, max_parts: int) -> _Parts:
+def walk_parts(msg: EmailMessage, *, max_depth: int, max_parts: int) -> FoundParts:
     """Visit the MIME tree in document order without recursion, within the caps."""
-    found = _Parts()
+    found = FoundParts()
     stack: list[tuple[Message, int]] = [(msg, 0)]
     visited = 0
     while stack:
@@ -74,7 +74,7 @@ def _walk(msg: EmailMessage, *, max_depth: int, max_parts: int) -> _Parts:
         if depth > max_depth:
             found.note(f"skipped parts nested over {max_depth} levels deep; they are only in the raw message")
             continue
-        content_type = _content_type(part)
+        content_type = content_type_of(part)
         payload = part.get_payload()
         if isinstance(payload, list):
             if content_type in _ENCLOSED_MESSAGE_TYPES and payload:
@@ -87,7 +87,7 @@ def _walk(msg: EmailMessage, *, max_depth: int, max_parts: int) -> _Parts:
     return found
 
 
-def _leaf(part: Message, content_type: str, found: _Parts) -> None:
+def _leaf(part: Message, content_type: str, found: FoundParts) -> None:
     disposition = _disposition(part)
     filename = _filename(part)
     maintype = content_type.partition("/")[0]
@@ -116,7 +116,7 @@ def _leaf(part: Message, content_type: str, found: _Parts) -> None:
     )
 
 
-def _enclosed_message(part: Message, *, index: int, found: _Parts) -> IncomingAttachment:
+def _enclosed_message(part: Message, *, index: int, found: FoundParts) -> IncomingAttachment:
     # The payload of a message/rfc822 part is a list holding the one enclosed message.
     inner = cast("list[Message]", part.get_payload())[0]
     content: bytes | None
@@ -129,14 +129,14 @@ def _enclosed_message(part: Message, *, index: int, found: _Parts) -> IncomingAt
         found.note("an attached message could not be extracted; it is only in the raw message")
     return IncomingAttachment(
         filename=safe_filename(_filename(part), index=index, content_type="message/rfc822"),
-        content_type=_content_type(part),
+        content_type=content_type_of(part),
         size=len(content) if content is not None else 0,
         content=content,
         inline=False,
     )
 
 
-def _content_type(part: Message) -> str:
+def content_type_of(part: Message) -> str:
     try:
         return part.get_content_type()  # already "text/plain" for an invalid value
     except Exception:  # the header registry failed on a hostile value: an opaque blob
@@ -145,11 +145,11 @@ def _content_type(part: Message) -> str:
 
 def _content_id(part: Message) -> str:
     """Content-ID without angle brackets; some mailers leave the brackets out."""
-    value = _raw_header(part, "Content-ID").strip()
-    match = _ID_IN_BRACKETS_RE.search(value)
+    value = raw_header(part, "Content-ID").strip()
+    match = ID_IN_BRACKETS_RE.search(value)
     if match:
-        return _fit_id(match.group(1))
-    return _fit_id(value) if value and not _CONTROL_OR_SPACE_RE.search(value) else ""
+        return fit_id(match.group(1))
+    return fit_id(value) if value and not CONTROL_OR_SPACE_RE.search(value) else ""
 
 
 def _disposition(part: Message) -> str | None:
@@ -164,7 +164,7 @@ def _filename(part: Message) -> str:
         name = part.get_filename()  # RFC 2231 and encoded-word names, decoded
     except Exception:  # a malformed parameter list gives no name; a safe one is made up
         return ""
-    return _clean_text(name) if isinstance(name, str) else ""
+    return clean_text(name) if isinstance(name, str) else ""
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -175,13 +175,13 @@ def _payload_bytes(part: Message) -> bytes:
     return data if isinstance(data, bytes) else b""
 
 
-def _decode_text(part: Message, found: _Parts) -> str:
+def _decode_text(part: Message, found: FoundParts) -> str:
     data = _payload_bytes(part)
     try:
         charset = part.get_content_charset()
     except Exception:  # an unparsable Content-Type: treat the charset as undeclared
         charset = None
-    text = _clean_text(_decode_bytes(data, charset, found))
+    text = clean_text(decode_bytes(data, charset, found))
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -33,7 +33,7 @@ _MIME_FIELD_RE = re.compile(rb"^content-(?:type|disposition)[ \t]*:", re.IGNOREC
 _MULTIPART_FIELD_RE = re.compile(rb"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
 
 
-def _starts_with_header(raw: bytes) -> bool:
+def starts_with_header(raw: bytes) -> bool:
     """Whether the first meaningful line is a header field (an mbox "From " line is skipped)."""
     pos = 0
     skipped_envelope = False
@@ -52,7 +52,7 @@ def _starts_with_header(raw: bytes) -> bool:
     return False
 
 
-def _check_parse_cost(raw: bytes) -> None:
+def check_parse_cost(raw: bytes) -> None:
     """Reject input whose shape would make the stdlib parser run for minutes."""
     delimiter_lines = raw.count(b"\n--")
     if delimiter_lines > MAX_DELIMITER_LINES:

@@ -19,20 +19,20 @@ from email.policy import EmailPolicy
 from email.utils import parsedate_to_datetime
 from typing import cast
 
-from inquiries.ingestion.email.automatic import _automatic_reason
-from inquiries.ingestion.email.bodies import _walk
+from inquiries.ingestion.email.automatic import automatic_reason_of
+from inquiries.ingestion.email.bodies import walk_parts
 from inquiries.ingestion.email.guards import (
     MAX_DEPTH,
     MAX_HEADER_CHARS,
     MAX_MESSAGE_BYTES,
     MAX_PARTS,
     MAX_REFERENCES,
-    _check_parse_cost,
-    _starts_with_header,
+    check_parse_cost,
+    starts_with_header,
 )
-from inquiries.ingestion.email.senders import _recipient, _sender
-from inquiries.ingestion.email.text import _decode_words, _one_line, _raw_header
-from inquiries.ingestion.email.thread_ids import _message_ids
+from inquiries.ingestion.email.senders import recipient_of, sender_of
+from inquiries.ingestion.email.text import decode_words, one_line, raw_header
+from inquiries.ingestion.email.thread_ids import message_ids_in
 from inquiries.ingestion.html import bound_html, html_to_text, sanitize_html
 from inquiries.ingestion.relay_mail import amazon_reference, find_reference
 from inquiries.ingestion.types import Direction, IncomingMessage, Rejected
@@ -135,9 +135,9 @@ def parse_email(
         raise Rejected(f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
     if not raw.strip():
         raise Rejected("empty message")
-    if not _starts_with_header(raw):
+    if not starts_with_header(raw):
         raise Rejected("not an e-mail: the first line is not a header field")
-    _check_parse_cost(raw)
+    check_parse_cost(raw)
     try:
         # The policy's message factory makes EmailMessages (typeshed types the result as Message).
         msg = cast(EmailMessage, BytesParser(policy=_PARSE_POLICY).parsebytes(raw.lstrip(b"\r\n")))
@@ -202,7 +202,7 @@ def find_order_id(*texts: str) -> str:
 def _build(
     msg: EmailMessage, raw: bytes, *, received_at: datetime | None, max_depth: int, max_parts: int
 ) -> IncomingMessage:
-    parts = _walk(msg, max_depth=max_depth, max_parts=max_parts)
+    parts = walk_parts(msg, max_depth=max_depth, max_parts=max_parts)
     html = parts.html or ""
     if html:
         bounded = bound_html(html)
@@ -212,12 +212,12 @@ def _build(
     body_text = parts.plain or ""
     if not body_text.strip() and html:
         body_text = html_to_text(html)
-    subject = _one_line(_decode_words(_raw_header(msg, "Subject")[:MAX_HEADER_CHARS]))
-    sender_address, sender_name = _sender(msg)
-    message_ids = _message_ids(_raw_header(msg, "Message-ID"))
-    references = _message_ids(_raw_header(msg, "References"))
-    in_reply_to = _message_ids(_raw_header(msg, "In-Reply-To"))
-    automatic_reason = _automatic_reason(msg, subject)
+    subject = one_line(decode_words(raw_header(msg, "Subject")[:MAX_HEADER_CHARS]))
+    sender_address, sender_name = sender_of(msg)
+    message_ids = message_ids_in(raw_header(msg, "Message-ID"))
+    references = message_ids_in(raw_header(msg, "References"))
+    in_reply_to = message_ids_in(raw_header(msg, "In-Reply-To"))
+    automatic_reason = automatic_reason_of(msg, subject)
     # The relay's notice names the order (and often the item): the engine links the inquiry to
     # that order when it is on file, and the item gives the inquiry its product.
     reference = find_reference(sender_address, subject, body_text)
@@ -230,14 +230,14 @@ def _build(
         body_text=body_text,
         body_html=sanitize_html(html) if html else "",
         received_at=received_at,
-        sent_at=_parse_date(_raw_header(msg, "Date")),
+        sent_at=_parse_date(raw_header(msg, "Date")),
         automatic=bool(automatic_reason),
         automatic_reason=automatic_reason,
         in_reply_to=in_reply_to[0] if in_reply_to else "",
         references=tuple(dict.fromkeys(references))[-MAX_REFERENCES:],
         order_id=reference.order_id,
         sku=reference.item,
-        recipient_address=_recipient(msg),
+        recipient_address=recipient_of(msg),
         raw=raw,
         attachments=tuple(parts.attachments),
         notes=tuple(parts.notes),

@@ -18,7 +18,7 @@ from email.utils import getaddresses
 from typing import Protocol, cast
 
 from inquiries.ingestion.email.guards import MAX_HEADER_CHARS
-from inquiries.ingestion.email.text import _clean_text, _decode_words, _one_line, _raw_header
+from inquiries.ingestion.email.text import clean_text, decode_words, one_line, raw_header
 
 
 class _AddressField(Protocol):
@@ -77,7 +77,7 @@ def _valid_address(address: str) -> str:
     return address.lower()
 
 
-def _sender(msg: Message) -> tuple[str, str]:
+def sender_of(msg: Message) -> tuple[str, str]:
     """(address, display name) from From; the address is "" unless exactly one valid one.
 
     The header registry is lenient: for `alice@example.com <bob@example.com>` it reports
@@ -87,7 +87,7 @@ def _sender(msg: Message) -> tuple[str, str]:
     sender's.
     """
     address, name = "", ""
-    raw_from = _raw_header(msg, "From")
+    raw_from = raw_header(msg, "From")
     if not raw_from:
         return "", ""
     simple = _SIMPLE_MAILBOX_RE.fullmatch(raw_from.strip())
@@ -106,23 +106,23 @@ def _sender(msg: Message) -> tuple[str, str]:
     if trusted:
         # Several addresses (or none, e.g. a bare group) name no single sender.
         if len(addresses) == 1:
-            address = _valid_address(_clean_text(addresses[0].addr_spec))
-            name = _clean_text(addresses[0].display_name)
+            address = _valid_address(clean_text(addresses[0].addr_spec))
+            name = clean_text(addresses[0].display_name)
     else:
         match = _ANGLE_ADDR_RE.match(raw_from[:MAX_HEADER_CHARS])
         if match:
             address = _valid_address(match.group("address"))
-            name = _decode_words(match.group("name").strip().strip('"'))
-    name = _one_line(name)
+            name = decode_words(match.group("name").strip().strip('"'))
+    name = one_line(name)
     if "@" in name:
         name = ""
     return address, name
 
 
-def _recipient(msg: Message) -> str:
+def recipient_of(msg: Message) -> str:
     """The mailbox that received the message: Delivered-To, else the first valid To address."""
-    delivered_to = _valid_address(_raw_header(msg, "Delivered-To"))
-    raw_to = _raw_header(msg, "To")
+    delivered_to = _valid_address(raw_header(msg, "Delivered-To"))
+    raw_to = raw_header(msg, "To")
     if delivered_to or len(raw_to) > MAX_HEADER_CHARS:
         return delivered_to
     simple = _SIMPLE_MAILBOX_RE.fullmatch(raw_to.strip())
@@ -134,7 +134,7 @@ def _recipient(msg: Message) -> str:
     except Exception:  # an unparsable To only costs us this convenience field
         return ""
     for candidate in addresses:
-        address = _valid_address(_clean_text(candidate.addr_spec))
+        address = _valid_address(clean_text(candidate.addr_spec))
         if address:
             return address
     return ""

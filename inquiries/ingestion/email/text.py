@@ -1,7 +1,7 @@
 """Decoding the text of headers and bodies: charsets, RFC 2047 encoded words, cleaning.
 
 Text that cannot be decoded (unknown or wrong charsets, raw 8-bit header bytes) is decoded as
-UTF-8 with U+FFFD replacement characters; NUL bytes are removed. `_Parts` is what walking the
+UTF-8 with U+FFFD replacement characters; NUL bytes are removed. `FoundParts` is what walking the
 MIME tree found; the decoders note on it what they had to replace.
 """
 
@@ -37,7 +37,7 @@ _SUPERSET_CODECS = {
 
 
 @dataclass
-class _Parts:
+class FoundParts:
     """What walking the MIME tree found."""
 
     plain: str | None = None
@@ -50,7 +50,7 @@ class _Parts:
             self.notes.append(text)
 
 
-def _decode_bytes(data: bytes, charset: str | None, found: _Parts | None = None) -> str:
+def decode_bytes(data: bytes, charset: str | None, found: FoundParts | None = None) -> str:
     """Declared charset, else UTF-8, else replacement characters: never raises."""
     if not data:
         return ""
@@ -88,7 +88,7 @@ def _text_codec(charset: str | None) -> str | None:
 # --- headers ---------------------------------------------------------------------------
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """Make parser output safe to store: raw 8-bit bytes (kept by the parser as lone
     surrogates) decoded as UTF-8 with replacement characters, NUL bytes removed."""
     try:
@@ -98,11 +98,11 @@ def _clean_text(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return _WHITESPACE_RE.sub(" ", text).strip()
 
 
-def _raw_header(msg: Message, name: str) -> str:
+def raw_header(msg: Message, name: str) -> str:
     """The first `name` header as it appeared, unfolded, without the header registry.
 
     Used for headers we interpret ourselves (ids, dates, flags), so a hostile value can
@@ -111,11 +111,11 @@ def _raw_header(msg: Message, name: str) -> str:
     wanted = name.lower()
     for key, value in msg.raw_items():
         if key.lower() == wanted:
-            return _clean_text(str(value).replace("\r", "").replace("\n", ""))
+            return clean_text(str(value).replace("\r", "").replace("\n", ""))
     return ""
 
 
-def _decode_words(text: str) -> str:
+def decode_words(text: str) -> str:
     """`text` with RFC 2047 encoded words decoded; never raises.
 
     Our own decoder rather than the header registry: the registry takes quadratic time on
@@ -134,18 +134,18 @@ def _decode_words(text: str) -> str:
         if data is None:
             continue  # left in place: it is copied with the next stretch of plain text
         if not (pending_charset and not between.strip()):
-            out.append(_decode_bytes(pending, pending_charset))
+            out.append(decode_bytes(pending, pending_charset))
             out.append(between)
             pending, pending_charset = b"", ""
         elif charset.lower() != pending_charset.lower():
-            out.append(_decode_bytes(pending, pending_charset))
+            out.append(decode_bytes(pending, pending_charset))
             pending = b""
         pending += data
         pending_charset = charset
         position = match.end()
-    out.append(_decode_bytes(pending, pending_charset))
+    out.append(decode_bytes(pending, pending_charset))
     out.append(text[position:])
-    return _clean_text("".join(out))
+    return clean_text("".join(out))
 
 
 def _encoded_word_bytes(encoding: str, payload: str) -> bytes | None:
@@ -159,9 +159,9 @@ def _encoded_word_bytes(encoding: str, payload: str) -> bytes | None:
         return None
 
 
-def _param(msg: Message, name: str) -> str:
+def header_param(msg: Message, name: str) -> str:
     try:
         value = msg.get_param(name, header="content-type")
     except Exception:  # an unparsable Content-Type has no usable parameters
         return ""
-    return _clean_text(value) if isinstance(value, str) else ""
+    return clean_text(value) if isinstance(value, str) else ""

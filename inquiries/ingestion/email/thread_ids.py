@@ -9,18 +9,18 @@ import re
 
 from inquiries.ingestion.email.guards import MAX_ID_LENGTH
 
-_ID_IN_BRACKETS_RE = re.compile(r"<\s*([^<>\s\x00-\x1f\x7f]+)\s*>")
+ID_IN_BRACKETS_RE = re.compile(r"<\s*([^<>\s\x00-\x1f\x7f]+)\s*>")
 _BARE_ID_RE = re.compile(r"[^<>\s\x00-\x1f\x7f]+@[^<>\s\x00-\x1f\x7f]+")
-_CONTROL_OR_SPACE_RE = re.compile(r"[<>\s\x00-\x1f\x7f]")
+CONTROL_OR_SPACE_RE = re.compile(r"[<>\s\x00-\x1f\x7f]")
 
 
-def _message_ids(value: str) -> list[str]:
+def message_ids_in(value: str) -> list[str]:
     """Message ids in `value`, in order, without angle brackets; bare `x@y` tolerated."""
-    ids = _ID_IN_BRACKETS_RE.findall(value) or _BARE_ID_RE.findall(value)
-    return [_fit_id(message_id) for message_id in ids]
+    ids = ID_IN_BRACKETS_RE.findall(value) or _BARE_ID_RE.findall(value)
+    return [fit_id(message_id) for message_id in ids]
 
 
-def _fit_id(message_id: str) -> str:
+def fit_id(message_id: str) -> str:
     # Over-long ids become a digest of themselves, so a reply's In-Reply-To still matches.
     if len(message_id) <= MAX_ID_LENGTH:
         return message_id

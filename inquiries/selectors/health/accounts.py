@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from inquiries.health.scoring import HealthReport, Rules
+from inquiries.health.scoring import HealthReport, RescueItem, Rules
 from inquiries.health.scoring import rescue_inquiry_ids as _rescue_ids
-from inquiries.models import Account, HealthSnapshot, MarketplacePreset, Membership, Role
+from inquiries.models import Account, HealthSnapshot, MarketplacePreset
 from inquiries.selectors.health.metrics import account_health, rules_for
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
-def accounts_for(user: AbstractBaseUser) -> QuerySet[Account]:
+
+def accounts_for(user: User | AnonymousUser) -> QuerySet[Account]:
     return Account.objects.visible_to(user).order_by("name", "pk")
 
 
-def get_account_for_user(user: AbstractBaseUser, pk: object) -> Account:
+def get_account_for_user(user: User | AnonymousUser, pk: int | str) -> Account:
     """The account if the user may see it; another team's account is a 404, like a missing one."""
     try:
         return accounts_for(user).get(pk=pk)
     except (Account.DoesNotExist, ValueError, TypeError):
         raise Http404("No such account.") from None
-
-
-def can_manage_account(user: AbstractBaseUser, account: Account) -> bool:
-    """Managers of a team working the account, and superusers, may change its order volumes."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(user=user, role=Role.MANAGER, team__accounts=account).exists()
 
 
 def preset_for(account: Account) -> MarketplacePreset | None:
@@ -61,7 +55,7 @@ def health_for(account: Account, as_of: datetime, rules: Rules | None = None) ->
 
 
 def rescue_inquiry_ids(
-    user: AbstractBaseUser, account: Account | int | None = None, *, now: datetime
+    user: User | AnonymousUser, account: Account | int | None = None, *, now: datetime
 ) -> list[int]:
     """Inquiries holding the messages of the rescue list, most urgent first, for the queue filter.
 
@@ -70,7 +64,7 @@ def rescue_inquiry_ids(
     accounts = accounts_for(user)
     if account is not None:
         accounts = accounts.filter(pk=account.pk if isinstance(account, Account) else account)
-    items = []
+    items: list[RescueItem] = []
     for visible in accounts:
         items.extend(account_health(visible, now).rescue)
     items.sort(key=lambda item: (not item.worsens, item.crosses_at))

@@ -6,7 +6,7 @@ queries and bounded lists only: a fixed number of queries whatever the account's
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,7 @@ from inquiries.selectors.health.metrics import (
     rules_for,
 )
 from inquiries.selectors.health.order_metrics import account_health_with_orders
+from inquiries.selectors.marketplace_rules import measured_rules
 
 WORKING_HOURS = (8, 18)
 
@@ -61,38 +62,16 @@ def appeal_facts(
 ) -> AppealFacts:
     """Everything a plan of action for [first, last] (local days, inclusive) says: the period's
     story, the marketplace's metrics at its end and the orders and messages behind them."""
-    from inquiries.services.clocks import measured_rules
-
     rules = rules_for(account)
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
-    targets = measured_rules(account)
-    rule = targets[0] if targets else None  # the general target, else the first message rule's
-    if rule is None:
-        counts, late, late_rows = _first_reply_counts(account, start, end)
-        phrase = "the first-reply target of our SLA policy"
-    else:
-        counts, late, late_rows = _message_counts(account, start, end)
-        calendar_time = deadline_span(rule[1], rule[0], end) == timedelta(seconds=rule[0])
-        phrase = _rule_phrase(rule[0], business=not calendar_time)
+    counts, late, late_rows, phrase = _reply_counts(account, start, end)
     before = account_health_with_orders(account, start, rules=rules, reasons=False, list_limit=0)
     after = account_health_with_orders(account, end, rules=rules, reasons=False, list_limit=ANNEX_LIMIT)
     zone = ZoneInfo(account.timezone)
     annex = order_annex(account, after.figures)
     if counts.late:
-        annex[LATE_RESPONSES] = AnnexTable(
-            key=LATE_RESPONSES,
-            rows=tuple(
-                AnnexRow(
-                    order=order,
-                    received=local_time(received, zone),
-                    answered=_answered(answered, end, zone),
-                    note=subject,
-                )
-                for received, answered, order, subject in late_rows[:ANNEX_LIMIT]
-            ),
-            total=counts.late,
-        )
+        annex[LATE_RESPONSES] = _late_responses(late_rows, counts.late, end, zone)
     story = PlanFacts(
         account=account.name,
         marketplace=rules.name,
@@ -123,6 +102,39 @@ def appeal_facts(
         annex=annex,
         notice=notice or Notice(),
         edits=edits,
+    )
+
+
+def _reply_counts(
+    account: Account, start: datetime, end: datetime
+) -> tuple[MessageCounts, LateAnalysis, LateRows, str]:
+    """The period's messages against the reply target the marketplace measures (the general
+    target, else the first message rule's), or against the SLA policy's first-reply target when it
+    measures none; with the plan's phrase for that target."""
+    targets = measured_rules(account)
+    if not targets:
+        counts, late, late_rows = _first_reply_counts(account, start, end)
+        return counts, late, late_rows, "the first-reply target of our SLA policy"
+    seconds, calendar = targets[0]
+    counts, late, late_rows = _message_counts(account, start, end)
+    calendar_time = deadline_span(calendar, seconds, end) == timedelta(seconds=seconds)
+    return counts, late, late_rows, _rule_phrase(seconds, business=not calendar_time)
+
+
+def _late_responses(late_rows: LateRows, total: int, end: datetime, zone: ZoneInfo) -> AnnexTable:
+    """The annex's table of late responses: the latest ANNEX_LIMIT of the period's `total`."""
+    return AnnexTable(
+        key=LATE_RESPONSES,
+        rows=tuple(
+            AnnexRow(
+                order=order,
+                received=local_time(received, zone),
+                answered=_answered(answered, end, zone),
+                note=subject,
+            )
+            for received, answered, order, subject in late_rows[:ANNEX_LIMIT]
+        ),
+        total=total,
     )
 
 
@@ -169,15 +181,18 @@ def _message_counts(
         automatic=totals["automatic"],
     )
     late = _late_messages(account, start, end)
-    lateness = [
-        (a - d).total_seconds()
-        for d, a in late.filter(answered).values_list("response_due_at", "answered_at")
-    ]
+    lateness = _seconds_late(late.filter(answered).values_list("response_due_at", "answered_at"))
     rows = _late_rows(late, "received_at", "answered_at")
     return counts, _analyse(account, late, counts.late, lateness, "received_at", "inquiry"), rows
 
 
-def _late_messages(account: Account, start: datetime, end: datetime) -> QuerySet:
+def _seconds_late(pairs: Iterable[tuple[datetime | None, datetime | None]]) -> list[float]:
+    """How late each (deadline, answer) pair was answered, in seconds. The callers' rows were
+    answered after their deadline, so both are always set."""
+    return [(answer - due).total_seconds() for due, answer in pairs if due is not None and answer is not None]
+
+
+def _late_messages(account: Account, start: datetime, end: datetime) -> QuerySet[Message]:
     """Messages received in [start, end) answered after their deadline, or unanswered at end
     with the deadline passed."""
     answered = Q(answered_at__lte=end)
@@ -191,7 +206,7 @@ def _late_messages(account: Account, start: datetime, end: datetime) -> QuerySet
     )
 
 
-def _late_first_replies(account: Account, start: datetime, end: datetime) -> QuerySet:
+def _late_first_replies(account: Account, start: datetime, end: datetime) -> QuerySet[Clock]:
     """Own shop: first-reply clocks started in [start, end) stopped late, or running past due."""
     answered = Q(stopped_at__lte=end)
     unanswered = Q(stopped_at__isnull=True) | Q(stopped_at__gt=end)
@@ -216,8 +231,6 @@ def _late_rows(late: QuerySet, received: str, answered: str) -> LateRows:
 def late_csv_rows(account: Account, first: date, last: date, *, now: datetime) -> Iterator[list[object]]:
     """Every late message of the period (first-reply clock, for accounts whose marketplace
     measures no reply target), latest first, as CSV rows with a header: the full list behind the plan's annex."""
-    from inquiries.services.clocks import measured_rules
-
     start = day_bounds(first, account.timezone)[0]
     end = min(day_bounds(last, account.timezone)[1], now)
     if not measured_rules(account):
@@ -269,18 +282,23 @@ def _first_reply_counts(
         **inbound,
     )
     late = _late_first_replies(account, start, end)
-    lateness = [(s - d).total_seconds() for d, s in late.filter(answered).values_list("due_at", "stopped_at")]
+    lateness = _seconds_late(late.filter(answered).values_list("due_at", "stopped_at"))
     rows = _late_rows(late, "started_at", "stopped_at")
     return counts, _analyse(account, late, counts.late, lateness, "started_at", "inquiry"), rows
 
 
 def _analyse(
-    account: Account, late: object, total: int, lateness: list[float], received: str, inquiry: str
+    account: Account,
+    late: QuerySet[Message] | QuerySet[Clock],
+    total: int,
+    lateness: list[float],
+    received: str,
+    inquiry: str,
 ) -> LateAnalysis:
     """When the late messages arrived (account time), whose they were, what they were about."""
     zone = ZoneInfo(account.timezone)
     by_slot = (
-        late.annotate(  # type: ignore[attr-defined]
+        late.annotate(
             weekday=ExtractIsoWeekDay(received, tzinfo=zone), hour=ExtractHour(received, tzinfo=zone)
         )
         .values("weekday", "hour")
@@ -293,9 +311,9 @@ def _analyse(
         weekdays[row["weekday"] - 1] += row["n"]
         if not WORKING_HOURS[0] <= row["hour"] < WORKING_HOURS[1]:
             outside += row["n"]
-    unassigned = late.filter(**{f"{inquiry}__assignee__isnull": True}).count()  # type: ignore[attr-defined]
+    unassigned = late.filter(**{f"{inquiry}__assignee__isnull": True}).count()
     topics = (
-        late.exclude(**{f"{inquiry}__topic__isnull": True})  # type: ignore[attr-defined]
+        late.exclude(**{f"{inquiry}__topic__isnull": True})
         .values_list(f"{inquiry}__topic__name")
         .annotate(n=Count("pk"))
         .order_by("-n", f"{inquiry}__topic__name")
@@ -311,7 +329,7 @@ def _analyse(
     )
 
 
-EVENT_TEXT = {
+EVENT_TEXT: dict[str, str] = {
     ClusterEventKind.OPENED: "Cluster opened",
     ClusterEventKind.ESCALATED: "Severity rose",
     ClusterEventKind.ACKNOWLEDGED: "Acknowledged",

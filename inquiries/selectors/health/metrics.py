@@ -37,6 +37,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -83,6 +84,7 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.selectors.health.refs import clock_refs, message_refs, slowest_first
+from inquiries.selectors.marketplace_rules import measured_rules
 from inquiries.sla.calendar import BusinessCalendar
 
 RESPONSE_TIME_DAYS = 30
@@ -113,7 +115,7 @@ class Percentiles(Aggregate):
         "%(function)s(ARRAY[%(fractions)s]::double precision[]) WITHIN GROUP (ORDER BY %(expressions)s)"
     )
 
-    def __init__(self, expression: object, fractions: Sequence[float], **extra: object) -> None:
+    def __init__(self, expression: object, fractions: Sequence[float], **extra: Any) -> None:
         if not fractions or not all(0 <= f <= 1 for f in fractions):
             raise ValueError("fractions must be between 0 and 1")
         from django.contrib.postgres.fields import ArrayField
@@ -224,8 +226,6 @@ def planner_settings() -> Iterator[None]:
 
 
 def health_facts(account: Account, as_of: datetime, rules: Rules, *, reasons: bool = True) -> HealthFacts:
-    from inquiries.services.clocks import measured_rules
-
     # Every deadline the marketplace sets (a general one, per-message-type ones): messages without
     # one (eBay's ordinary messages) are not in the marketplace's measure.
     targets = measured_rules(account)
@@ -263,37 +263,14 @@ def _marketplace_basis(
     since = {days: as_of - timedelta(days=days) for days in rules.windows}
     month = as_of - timedelta(days=RESPONSE_TIME_DAYS)
 
-    # 1. Every message of each window: a plain COUNT(*) per slice between window starts is an
-    # index-only range scan with nothing to test per row, several times faster than one scan
-    # with a FILTER per window; each window adds up the slices it covers.
-    counts: dict[str, int] = {}
-    upper, running = as_of, 0
-    for days in rules.windows:
-        running += base.filter(received_at__gte=since[days], received_at__lt=upper).count()
-        counts[f"total_{days}"], upper = running, since[days]
+    counts = _window_totals(base, since, as_of)
     times = _answer_times(base, month, as_of)
-
-    # 2. Messages not answered in time (partial index): late, and late still unanswered.
+    # Messages not answered in time (partial index): late, and late still unanswered.
     late_rows = rows.filter(NOT_IN_TIME)
-    due = Q(response_due_at__lte=as_of)
-    counts |= late_rows.aggregate(
-        **{f"late_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & due) for d in rules.windows},
-        **{
-            f"unanswered_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & due & _unanswered(as_of))
-            for d in rules.windows
-        },
-    )
-
-    # 3. Messages whose deadline is after T: all received within one rule-length before T.
+    counts |= _late_counts(late_rows, since, as_of)
+    # Messages whose deadline is after T: all received within one rule-length before T.
     recent = base.filter(received_at__gte=max(start, as_of - span), received_at__lt=as_of)
-    ahead = Q(response_due_at__gt=as_of)
-    counts |= recent.aggregate(
-        **{f"ahead_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & ahead) for d in rules.windows},
-        **{
-            f"early_{d}": Count("pk", filter=Q(received_at__gte=since[d]) & ahead & Q(answered_at__lte=as_of))
-            for d in rules.windows
-        },
-    )
+    counts |= _ahead_counts(recent, since, as_of)
     windows = tuple(
         WindowCounts(
             days=d,
@@ -304,8 +281,62 @@ def _marketplace_basis(
         )
         for d in rules.windows
     )
+    lists = _marketplace_lists(late_rows, recent, as_of, month, rules, windows, reasons=reasons)
+    return windows, times, lists
 
-    lists: dict[str, object] = {}
+
+def _window_totals(base: QuerySet[Message], since: dict[int, datetime], as_of: datetime) -> dict[str, int]:
+    """Every message of each window (`total_<days>`), `since` ordered from the shortest window.
+
+    A plain COUNT(*) per slice between window starts is an index-only range scan with nothing to
+    test per row, several times faster than one scan with a FILTER per window; each window adds
+    up the slices it covers."""
+    counts: dict[str, int] = {}
+    upper, running = as_of, 0
+    for days, window_start in since.items():
+        running += base.filter(received_at__gte=window_start, received_at__lt=upper).count()
+        counts[f"total_{days}"], upper = running, window_start
+    return counts
+
+
+def _late_counts(late_rows: QuerySet[Message], since: dict[int, datetime], as_of: datetime) -> dict[str, int]:
+    """Per window, the messages past their deadline at `as_of` not answered in time
+    (`late_<days>`), and those of them still unanswered (`unanswered_<days>`): one query."""
+    due = Q(response_due_at__lte=as_of)
+    return late_rows.aggregate(
+        **{f"late_{d}": Count("pk", filter=Q(received_at__gte=start) & due) for d, start in since.items()},
+        **{
+            f"unanswered_{d}": Count("pk", filter=Q(received_at__gte=start) & due & _unanswered(as_of))
+            for d, start in since.items()
+        },
+    )
+
+
+def _ahead_counts(recent: QuerySet[Message], since: dict[int, datetime], as_of: datetime) -> dict[str, int]:
+    """Per window, the messages whose deadline is after `as_of` (`ahead_<days>`), and those of
+    them already answered (`early_<days>`): one query."""
+    ahead = Q(response_due_at__gt=as_of)
+    return recent.aggregate(
+        **{f"ahead_{d}": Count("pk", filter=Q(received_at__gte=start) & ahead) for d, start in since.items()},
+        **{
+            f"early_{d}": Count("pk", filter=Q(received_at__gte=start) & ahead & Q(answered_at__lte=as_of))
+            for d, start in since.items()
+        },
+    )
+
+
+def _marketplace_lists(
+    late_rows: QuerySet[Message],
+    recent: QuerySet[Message],
+    as_of: datetime,
+    month: datetime,
+    rules: Rules,
+    windows: tuple[WindowCounts, ...],
+    *,
+    reasons: bool,
+) -> dict[str, object]:
+    """The A-to-z risk counts (for a marketplace that has them) and, with `reasons`, the lists of
+    messages behind the figures."""
     # The inquiry's order id through a correlated scalar subquery, not a join or EXISTS: the
     # planner would hash every inquiry of the account for those; this looks up only the few
     # open messages that have no order id of their own.
@@ -317,42 +348,46 @@ def _marketplace_basis(
         .alias(inquiry_order=inquiry_order)
         .filter(Q(order_id__gt="") | Q(inquiry_order__gt=""))
     )
+    lists: dict[str, object] = _atoz_risk(open_orders, as_of, rules) if rules.has_atoz else {}
+    if not reasons:
+        return lists
+    late_now = late_rows.filter(response_due_at__lte=as_of)
+    lists |= {
+        "late_messages": message_refs(late_now.order_by("-received_at", "-pk"), LATE_LIST, as_of),
+        "overdue_messages": message_refs(
+            late_now.filter(_unanswered(as_of)).order_by("received_at", "pk"), OVERDUE_LIST, as_of
+        ),
+        # Answered after the deadline in the last 30 days: the answers that push the percentiles up.
+        "slow_messages": message_refs(
+            late_rows.filter(received_at__gte=month, answered_at__lte=as_of)
+            .annotate(took=_answer_time())
+            .order_by("-took", "pk"),
+            SLOW_LIST,
+            as_of,
+            key=slowest_first,
+        ),
+        "pending": message_refs(
+            recent.filter(Q(response_due_at__gt=as_of) & _unanswered(as_of)).order_by(
+                "response_due_at", "pk"
+            ),
+            max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST),
+            as_of,
+        ),
+    }
     if rules.has_atoz:
-        assert rules.atoz_risk_hours and rules.atoz_critical_hours
-        risk = open_orders.filter(received_at__lte=as_of - timedelta(hours=rules.atoz_risk_hours)).aggregate(
-            risk=Count("*"),
-            critical=Count(
-                "pk", filter=Q(received_at__lte=as_of - timedelta(hours=rules.atoz_critical_hours))
-            ),
-        )
-        lists |= {"atoz_risk": risk["risk"], "atoz_critical": risk["critical"]}
-    if reasons:
-        late_now = late_rows.filter(due)
-        lists |= {
-            "late_messages": message_refs(late_now.order_by("-received_at", "-pk"), LATE_LIST, as_of),
-            "overdue_messages": message_refs(
-                late_now.filter(_unanswered(as_of)).order_by("received_at", "pk"), OVERDUE_LIST, as_of
-            ),
-            # Answered after the deadline in the last 30 days: the answers that push the percentiles up.
-            "slow_messages": message_refs(
-                late_rows.filter(received_at__gte=month, answered_at__lte=as_of)
-                .annotate(took=_answer_time())
-                .order_by("-took", "pk"),
-                SLOW_LIST,
-                as_of,
-                key=slowest_first,
-            ),
-            "pending": message_refs(
-                recent.filter(ahead & _unanswered(as_of)).order_by("response_due_at", "pk"),
-                max(rescue_fetch_limit(windows, rules), MIN_PENDING_LIST),
-                as_of,
-            ),
-        }
-        if rules.has_atoz:
-            lists["order_messages"] = message_refs(
-                open_orders.order_by("received_at", "pk"), ORDER_LIST, as_of
-            )
-    return windows, times, lists
+        lists["order_messages"] = message_refs(open_orders.order_by("received_at", "pk"), ORDER_LIST, as_of)
+    return lists
+
+
+def _atoz_risk(open_orders: QuerySet[Message], as_of: datetime, rules: Rules) -> dict[str, object]:
+    """How many unanswered order messages are old enough to risk an A-to-z claim, and how many
+    are critical: one query."""
+    assert rules.atoz_risk_hours and rules.atoz_critical_hours
+    risk = open_orders.filter(received_at__lte=as_of - timedelta(hours=rules.atoz_risk_hours)).aggregate(
+        risk=Count("*"),
+        critical=Count("pk", filter=Q(received_at__lte=as_of - timedelta(hours=rules.atoz_critical_hours))),
+    )
+    return {"atoz_risk": risk["risk"], "atoz_critical": risk["critical"]}
 
 
 def _answer_times(messages: QuerySet[Message], month: datetime, as_of: datetime) -> dict[str, object]:
@@ -376,7 +411,11 @@ def _answer_times(messages: QuerySet[Message], month: datetime, as_of: datetime)
             "p90": _seconds(p90),
             "mean": _seconds(found["mean"]),
         }
-    seconds = [(a - r).total_seconds() for r, a in answered.values_list("received_at", "answered_at")]
+    seconds = [
+        (a - r).total_seconds()
+        for r, a in answered.values_list("received_at", "answered_at")
+        if a is not None  # always so: `answered` holds the messages answered by as_of
+    ]
     return {
         "responded": len(seconds),
         "p50": percentile_cont(seconds, 0.5),
@@ -404,7 +443,7 @@ def _first_reply_basis(
     unanswered = _unanswered(as_of, "stopped_at")
     due = Q(due_at__lte=as_of)
     late = (answered & Q(stopped_at__gt=F("due_at"))) | (unanswered & due)
-    aggregates = {}
+    aggregates: dict[str, Count] = {}
     for d in rules.windows:
         within = Q(started_at__gte=as_of - timedelta(days=d))
         aggregates |= {

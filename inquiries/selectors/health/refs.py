@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import attrgetter
 
 from django.db.models import QuerySet
 from django.db.models.functions import Left
@@ -98,5 +99,5 @@ def _in_query_order(refs: list[MessageRef], order: Sequence[object]) -> list[Mes
             continue
         name = key.lstrip("-")
         if name in _REF_FIELD:
-            refs.sort(key=lambda r, f=_REF_FIELD[name]: getattr(r, f), reverse=key.startswith("-"))  # type: ignore[misc]
+            refs.sort(key=attrgetter(_REF_FIELD[name]), reverse=key.startswith("-"))
     return refs

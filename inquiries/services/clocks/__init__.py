@@ -1,8 +1,9 @@
 """Clocks on inquiries: start, stop, pause, resume, recompute, and the sweep.
 
-The rules are DESIGN section 3. The package is split along the clock's life:
+The rules are DESIGN section 3. What a clock counts against (business calendars, the
+marketplace presets' reply rules) is read in `selectors/calendars.py` and
+`selectors/marketplace_rules.py`. The package is split along the clock's life:
 
-- `targets`: business calendars and the marketplace presets' message rules;
 - `policies`: which SLA policy applies and the targets it sets;
 - `events`: the live states and the event rows every transition writes;
 - `starting`, `stopping`: starting clocks; stopping, pausing, resuming, catching up;
@@ -10,7 +11,7 @@ The rules are DESIGN section 3. The package is split along the clock's life:
 - `urgency`: the queue's urgency columns on the inquiry;
 - `recompute`: recomputing live clocks after the configuration changed.
 
-Many modules (the recording engine, actions, delivery, the health queries) call the clock service
+Many modules (the recording engine, actions, delivery, the health service) call the clock service
 as `clocks.<function>`, so the public functions are exposed here; code inside the package
 imports from the submodule that defines them. Settings a test may patch (such as
 `recompute.RECOMPUTE_PROGRESS_EVERY`) are left out, so that patching them here fails loudly.
@@ -32,7 +33,7 @@ from inquiries.services.clocks.messages import (
 )
 from inquiries.services.clocks.policies import (
     TARGET_FIELD,
-    _policy_set,
+    active_policy_set,
     one_policy_set,
     select_policy,
 )
@@ -51,49 +52,24 @@ from inquiries.services.clocks.stopping import (
     resolution_stands_still,
     stop_clock,
 )
-from inquiries.services.clocks.targets import (
-    PRESET_CACHE_SECONDS,
-    TWENTY_FOUR_SEVEN_UTC,
-    MarketTarget,
-    business_calendar,
-    clock_calendar,
-    forget_presets,
-    from_marketplace,
-    marketplace_calendar,
-    marketplace_rule,
-    measured_rules,
-    message_target,
-    preset_rule,
-)
 from inquiries.services.clocks.urgency import URGENCY_FIELDS, apply_urgency, refresh_urgency, urgency_of
 
 __all__ = [
     "ACTIVE",
-    "PRESET_CACHE_SECONDS",
     "REPLY_KINDS",
     "STATE_EVENT",
     "STOP_FIELDS",
     "TARGET_FIELD",
-    "TWENTY_FOUR_SEVEN_UTC",
     "URGENCY_FIELDS",
     "CatchUp",
-    "MarketTarget",
-    "_policy_set",
+    "active_policy_set",
     "apply_urgency",
-    "business_calendar",
     "cancel_clock",
     "cancel_reply_clocks",
     "catch_up",
-    "clock_calendar",
     "first_answer",
     "follow_up_clocks",
-    "forget_presets",
-    "from_marketplace",
     "inquiries_with_running_clocks",
-    "marketplace_calendar",
-    "marketplace_rule",
-    "measured_rules",
-    "message_target",
     "on_answer_withdrawn",
     "on_close_many",
     "on_message",
@@ -101,7 +77,6 @@ __all__ = [
     "on_status_change",
     "one_policy_set",
     "opening_clocks",
-    "preset_rule",
     "recompute_inquiry",
     "recompute_many",
     "refresh_urgency",

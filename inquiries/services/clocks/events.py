@@ -38,7 +38,9 @@ def started_events(clocks: Iterable[Clock]) -> list[InquiryEvent]:
 def started_event_values(clocks: Iterable[Clock]) -> list[dict[str, object]]:
     """The same facts as column values, for bulk writers that need no model instances."""
     return [
-        _event_values(clock, EventKind.CLOCK_STARTED, clock.started_at, target_seconds=clock.target_seconds)
+        clock_event_values(
+            clock, EventKind.CLOCK_STARTED, clock.started_at, target_seconds=clock.target_seconds
+        )
         for clock in clocks
     ]
 
@@ -46,11 +48,13 @@ def started_event_values(clocks: Iterable[Clock]) -> list[dict[str, object]]:
 # --- transitions --------------------------------------------------------------------------
 
 
-def _event(clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object) -> InquiryEvent:
-    return InquiryEvent(**_event_values(clock, kind, at, actor=actor, **data))
+def clock_event(
+    clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object
+) -> InquiryEvent:
+    return InquiryEvent(**clock_event_values(clock, kind, at, actor=actor, **data))
 
 
-def _event_values(
+def clock_event_values(
     clock: Clock, kind: str, at: datetime, *, actor: object = None, **data: object
 ) -> dict[str, object]:
     """A clock's event as column values (the clock is saved)."""
@@ -65,14 +69,14 @@ def _event_values(
     }
 
 
-def _live_events(clock: Clock, now: datetime) -> list[InquiryEvent]:
+def set_live_state(clock: Clock, now: datetime) -> list[InquiryEvent]:
     """Set the state of a clock that is not stopped, as of now, with the events it passed."""
     state = math.live_state(now=now, due_at=clock.due_at, warn_at=clock.warn_at)
     events = []
     if state in (ClockState.AT_RISK, ClockState.BREACHED) and clock.warn_at < clock.due_at:
-        events.append(_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+        events.append(clock_event(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
     if state == ClockState.BREACHED:
-        events.append(_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
+        events.append(clock_event(clock, EventKind.CLOCK_BREACHED, clock.due_at))
         clock.breached_at = clock.due_at
     else:
         clock.breached_at = None

@@ -20,17 +20,17 @@ from inquiries.models import (
     Message,
     Status,
 )
-from inquiries.services.clocks.events import ACTIVE, REPLY_KINDS, _event, _live_events, started_events
-from inquiries.services.clocks.policies import _ensure_policy, _policy_set, _PolicySet
-from inquiries.services.clocks.starting import _started_clocks, follow_up_clocks, opening_clocks
+from inquiries.selectors.marketplace_rules import clock_calendar
+from inquiries.services.clocks.events import ACTIVE, REPLY_KINDS, clock_event, set_live_state, started_events
+from inquiries.services.clocks.policies import PolicySet, active_policy_set, ensure_policy
+from inquiries.services.clocks.starting import clocks_to_start, follow_up_clocks, opening_clocks
 from inquiries.services.clocks.stopping import (
-    _resume_resolution,
     cancel_clock,
     catch_up,
     resolution_stands_still,
+    resume_resolution,
     stop_clock,
 )
-from inquiries.services.clocks.targets import clock_calendar
 from inquiries.services.clocks.urgency import refresh_urgency, urgency_of
 
 # --- reacting to messages -------------------------------------------------------------------
@@ -89,8 +89,8 @@ def _on_customer_message(
     inquiry_changes: dict[str, object] | None = None,
 ) -> None:
     at = message.received_at
-    policy_set = _policy_set()
-    policy = _ensure_policy(inquiry, policy_set)
+    policy_set = active_policy_set()
+    policy = ensure_policy(inquiry, policy_set)
     if opened:
         _open_clocks(inquiry=inquiry, message=message, policy_set=policy_set, earlier=earlier)
         return
@@ -100,7 +100,7 @@ def _on_customer_message(
     started: list[Clock] = []
     resumed = False
     if ClockKind.RESOLUTION not in {c.kind for c in existing}:  # counted from the opening
-        started += _started_clocks(
+        started += clocks_to_start(
             inquiry=inquiry,
             message=message,
             policy=policy,
@@ -110,7 +110,7 @@ def _on_customer_message(
             marketplace=False,
         )
     elif inquiry.status in (Status.NEW, Status.OPEN) and resolution_stands_still(existing):
-        events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now))
+        events.extend(resume_resolution(inquiry=inquiry, at=at, now=now))
         resumed = True  # on another copy of the clock than `existing` holds
     due_before = message.response_due_at
     started += follow_up_clocks(
@@ -136,7 +136,7 @@ def _on_customer_message(
 
 
 def _open_clocks(
-    *, inquiry: Inquiry, message: Message, policy_set: _PolicySet, earlier: list[InquiryEvent]
+    *, inquiry: Inquiry, message: Message, policy_set: PolicySet, earlier: list[InquiryEvent]
 ) -> None:
     """A new inquiry has no clocks yet: start them in one INSERT."""
     new = Clock.objects.bulk_create(
@@ -257,8 +257,8 @@ def _reopen(
     )
     clock.stopped_at = None
     clock.elapsed_seconds = None
-    events = [_event(clock, EventKind.CLOCK_RESUMED, now, actor=actor, reason="reply not delivered")]
-    events.extend(e for e in _live_events(clock, excused or until or now) if e.kind not in recorded)
+    events = [clock_event(clock, EventKind.CLOCK_RESUMED, now, actor=actor, reason="reply not delivered")]
+    events.extend(e for e in set_live_state(clock, excused or until or now) if e.kind not in recorded)
     clock.save()
     if excused is not None:
         events.extend(cancel_clock(clock, at=excused, actor=actor, reason="no response needed"))

@@ -32,14 +32,14 @@ TARGET_FIELD = {
 
 
 @dataclass(frozen=True, slots=True)
-class _PolicySet:
+class PolicySet:
     rules: list[PolicyRule]
     policies: dict[int, SlaPolicy]
     targets: dict[tuple[int, str], SlaTarget]
 
 
-_policy_cache: dict[tuple, _PolicySet] = {}
-_pinned_policy_set: ContextVar[_PolicySet | None] = ContextVar("pinned_policy_set", default=None)
+_policy_cache: dict[tuple, PolicySet] = {}
+_pinned_policy_set: ContextVar[PolicySet | None] = ContextVar("pinned_policy_set", default=None)
 
 
 @contextmanager
@@ -49,14 +49,14 @@ def one_policy_set() -> Iterator[None]:
     For a batch of messages: one check for changed policies instead of one per message. A
     policy edited while the batch runs applies from the next batch on.
     """
-    token = _pinned_policy_set.set(_policy_set())
+    token = _pinned_policy_set.set(active_policy_set())
     try:
         yield
     finally:
         _pinned_policy_set.reset(token)
 
 
-def _policy_set() -> _PolicySet:
+def active_policy_set() -> PolicySet:
     """All active policies with their targets, reloaded only when one of them changed.
 
     One aggregate query per call instead of five: ingestion picks a policy for every new
@@ -74,7 +74,7 @@ def _policy_set() -> _PolicySet:
         .select_related("calendar")
         .prefetch_related("accounts", "channels", "topics", "targets")
     )
-    loaded = _PolicySet(
+    loaded = PolicySet(
         rules=[
             PolicyRule(
                 policy_id=p.pk,
@@ -93,6 +93,11 @@ def _policy_set() -> _PolicySet:
     _policy_cache.clear()
     _policy_cache[key] = loaded
     return loaded
+
+
+def clear_cache() -> None:
+    """Load the policies afresh on next use (tests: a fresh database reuses ids and timestamps)."""
+    _policy_cache.clear()
 
 
 def _policy_fingerprint() -> tuple:
@@ -119,7 +124,7 @@ def _policy_fingerprint() -> tuple:
         return tuple(cursor.fetchone())
 
 
-def select_policy(inquiry: Inquiry, policy_set: _PolicySet | None = None) -> SlaPolicy | None:
+def select_policy(inquiry: Inquiry, policy_set: PolicySet | None = None) -> SlaPolicy | None:
     facts = InquiryFacts(
         account_id=inquiry.account_id,
         channel_id=inquiry.channel_id,
@@ -127,21 +132,21 @@ def select_policy(inquiry: Inquiry, policy_set: _PolicySet | None = None) -> Sla
         priority=inquiry.priority,
         customer_tags=inquiry.customer.tags or (),
     )
-    policy_set = policy_set or _policy_set()
+    policy_set = policy_set or active_policy_set()
     policy_id = pick(policy_set.rules, facts)
     return policy_set.policies.get(policy_id) if policy_id is not None else None
 
 
-def _target(
-    policy: SlaPolicy | None, priority: str, kind: str, policy_set: _PolicySet | None = None
+def target_seconds_for(
+    policy: SlaPolicy | None, priority: str, kind: str, policy_set: PolicySet | None = None
 ) -> int | None:
     if policy is None:
         return None
-    target = (policy_set or _policy_set()).targets.get((policy.pk, priority))
+    target = (policy_set or active_policy_set()).targets.get((policy.pk, priority))
     return getattr(target, TARGET_FIELD[ClockKind(kind)]) if target else None
 
 
-def _ensure_policy(inquiry: Inquiry, policy_set: _PolicySet) -> SlaPolicy | None:
+def ensure_policy(inquiry: Inquiry, policy_set: PolicySet) -> SlaPolicy | None:
     if inquiry.sla_policy_id is None:
         policy = select_policy(inquiry, policy_set)
         if policy is not None:

@@ -27,17 +27,12 @@ from inquiries.models import (
     SlaPolicy,
     Status,
 )
-from inquiries.services.clocks.events import ACTIVE, _event, _live_events, started_events
-from inquiries.services.clocks.policies import _target, select_policy
-from inquiries.services.clocks.starting import _scheduled_clock
-from inquiries.services.clocks.stopping import _reschedule, cancel_clock
-from inquiries.services.clocks.targets import (
-    MarketTarget,
-    business_calendar,
-    forget_presets,
-    marketplace_rule,
-    message_target,
-)
+from inquiries.selectors.calendars import business_calendar
+from inquiries.selectors.marketplace_rules import MarketTarget, clear_cache, marketplace_rule, message_target
+from inquiries.services.clocks.events import ACTIVE, clock_event, set_live_state, started_events
+from inquiries.services.clocks.policies import select_policy, target_seconds_for
+from inquiries.services.clocks.starting import scheduled_clock
+from inquiries.services.clocks.stopping import cancel_clock, reschedule
 from inquiries.services.clocks.urgency import refresh_urgency
 from inquiries.sla.calendar import BusinessCalendar
 
@@ -62,7 +57,7 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
             events.extend(cancel_clock(clock, at=now, reason=cancelled_because))
             continue
         old_due = clock.due_at
-        _reschedule(clock, calendar)
+        reschedule(clock, calendar)
         if clock.state != ClockState.PAUSED:
             already = {
                 ClockState.RUNNING: set(),
@@ -71,12 +66,12 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
             }[ClockState(clock.state)]
             # Only transitions the clock has not recorded yet are new facts; a longer target can
             # also take a breached clock back to running, which the recompute event records.
-            events.extend(e for e in _live_events(clock, now) if e.kind not in already)
+            events.extend(e for e in set_live_state(clock, now) if e.kind not in already)
         clock.save()
         if clock.due_at != old_due:
             changed += 1
             events.append(
-                _event(
+                clock_event(
                     clock,
                     EventKind.CLOCK_RECOMPUTED,
                     now,
@@ -88,7 +83,7 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
     events.extend(started_events(started))
     for clock in started:
         if clock.state != ClockState.PAUSED:
-            events.extend(_live_events(clock, now))
+            events.extend(set_live_state(clock, now))
             clock.save(update_fields=["state", "breached_at"])
     InquiryEvent.objects.bulk_create(events)
     refresh_urgency([inquiry.pk])
@@ -116,7 +111,7 @@ def _retarget(
         )
         clock.rule_name = market.rule_name
     else:
-        target = _target(policy, inquiry.priority, clock.kind)
+        target = target_seconds_for(policy, inquiry.priority, clock.kind)
         if not target:
             return None, "policy removed"
         clock.target_seconds = target
@@ -159,10 +154,10 @@ def _start_missing_clocks(*, inquiry: Inquiry, policy: SlaPolicy | None, now: da
     calendar = business_calendar(policy.calendar)
     new = []
     for kind, started_at, message in plans:
-        target = _target(policy, inquiry.priority, kind)
+        target = target_seconds_for(policy, inquiry.priority, kind)
         if not target:
             continue
-        clock = _scheduled_clock(
+        clock = scheduled_clock(
             inquiry=inquiry,
             kind=kind,
             started_at=started_at,
@@ -190,7 +185,7 @@ def recompute_many(
     `RECOMPUTE_PROGRESS_EVERY` inquiries (a policy change may move thousands) and, given the
     `RecomputeRun` a background recompute was started with, stores it there for the admin."""
     now = now or timezone.now()
-    forget_presets()  # a preset edit queued this recompute: read the presets as saved
+    clear_cache()  # a preset edit queued this recompute: read the presets as saved
     total = len(inquiry_ids) if isinstance(inquiry_ids, Sized) else None
     runs = RecomputeRun.objects.filter(Q(pk=run_id))  # no run given: matches none
     changed = done = 0

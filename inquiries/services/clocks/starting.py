@@ -12,17 +12,16 @@ from inquiries.models import (
     Message,
     SlaPolicy,
 )
+from inquiries.selectors.calendars import business_calendar
+from inquiries.selectors.marketplace_rules import from_marketplace, message_target
 from inquiries.services.bulk import unsaved
 from inquiries.services.clocks.events import ACTIVE
-from inquiries.services.clocks.policies import _PolicySet, _target
-from inquiries.services.clocks.targets import business_calendar, from_marketplace, message_target
+from inquiries.services.clocks.policies import PolicySet, target_seconds_for
 from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 
 
-def opening_clocks(
-    *, inquiry: Inquiry, message: Message, policy_set: _PolicySet, at: datetime
-) -> list[Clock]:
+def opening_clocks(*, inquiry: Inquiry, message: Message, policy_set: PolicySet, at: datetime) -> list[Clock]:
     """The unsaved clocks a new inquiry's first customer message starts.
 
     Resolution and first reply from the inquiry's policy, the marketplace reply clock from the
@@ -30,7 +29,7 @@ def opening_clocks(
     one-message path and the batch path.
     """
     kinds = (ClockKind.RESOLUTION, ClockKind.FIRST_REPLY)
-    return _started_clocks(
+    return clocks_to_start(
         inquiry=inquiry, message=message, policy=inquiry.sla_policy, policy_set=policy_set, kinds=kinds, at=at
     )
 
@@ -40,7 +39,7 @@ def follow_up_clocks(
     inquiry: Inquiry,
     message: Message,
     policy: SlaPolicy | None,
-    policy_set: _PolicySet,
+    policy_set: PolicySet,
     existing: list[Clock],
     at: datetime,
 ) -> list[Clock]:
@@ -55,17 +54,17 @@ def follow_up_clocks(
     )
     first = inquiry.last_reply_at is None and all(c.kind != ClockKind.FIRST_REPLY for c in existing)
     kinds = () if replying else (ClockKind.FIRST_REPLY if first else ClockKind.NEXT_REPLY,)
-    return _started_clocks(
+    return clocks_to_start(
         inquiry=inquiry, message=message, policy=policy, policy_set=policy_set, kinds=kinds, at=at
     )
 
 
-def _started_clocks(
+def clocks_to_start(
     *,
     inquiry: Inquiry,
     message: Message,
     policy: SlaPolicy | None,
-    policy_set: _PolicySet,
+    policy_set: PolicySet,
     kinds: tuple[str, ...],
     at: datetime,
     marketplace: bool = True,
@@ -77,7 +76,7 @@ def _started_clocks(
     calendar_row = policy.calendar if policy else None
     plans: list[tuple[str, int, BusinessCalendar, Calendar | None, SlaPolicy | None]] = []
     for kind in kinds:
-        target = _target(policy, inquiry.priority, kind, policy_set)
+        target = target_seconds_for(policy, inquiry.priority, kind, policy_set)
         if target:
             plans.append((kind, target, business_calendar(calendar_row), calendar_row, policy))
     market = message_target(inquiry=inquiry, message=message) if marketplace else None
@@ -89,7 +88,7 @@ def _started_clocks(
         )
     new = []
     for kind, target, calendar, row, clock_policy in plans:
-        clock = _scheduled_clock(
+        clock = scheduled_clock(
             inquiry=inquiry,
             kind=kind,
             started_at=at,
@@ -107,7 +106,7 @@ def _started_clocks(
     return new
 
 
-def _scheduled_clock(
+def scheduled_clock(
     *,
     inquiry: Inquiry,
     kind: str,

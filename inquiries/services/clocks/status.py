@@ -16,17 +16,17 @@ from inquiries.models import (
     InquiryEvent,
     Status,
 )
+from inquiries.selectors.calendars import business_calendar
 from inquiries.services.bulk import insert_rows, update_rows
-from inquiries.services.clocks.events import ACTIVE, _event
+from inquiries.services.clocks.events import ACTIVE, clock_event
 from inquiries.services.clocks.stopping import (
     STOP_FIELDS,
     CatchUp,
-    _resume_resolution,
-    _stopped,
     catch_up,
+    resume_resolution,
     stop_clock,
+    stop_in_memory,
 )
-from inquiries.services.clocks.targets import business_calendar
 from inquiries.services.clocks.urgency import refresh_urgency
 
 
@@ -50,13 +50,13 @@ def on_status_change(
         resolution.state = ClockState.PAUSED
         resolution.paused_at = at
         resolution.save(update_fields=["state", "paused_at"])
-        events.append(_event(resolution, EventKind.CLOCK_PAUSED, at, actor=actor))
+        events.append(clock_event(resolution, EventKind.CLOCK_PAUSED, at, actor=actor))
     elif new in (Status.SOLVED, Status.CLOSED) and (
         resolution.state in ACTIVE or resolution.state == ClockState.PAUSED
     ):
         events.extend(stop_clock(resolution, at=at, calendar=calendar, actor=actor))
     elif new in (Status.NEW, Status.OPEN):
-        events.extend(_resume_resolution(inquiry=inquiry, at=at, now=now, actor=actor, clock=resolution))
+        events.extend(resume_resolution(inquiry=inquiry, at=at, now=now, actor=actor, clock=resolution))
     InquiryEvent.objects.bulk_create(events)
     refresh_urgency([inquiry.pk])
 
@@ -87,7 +87,7 @@ def on_close_many(*, inquiry_ids: Sequence[int], at: datetime, actor: object = N
         clock for clock in latest.values() if clock.state in ACTIVE or clock.state == ClockState.PAUSED
     ]
     for clock in stopped:
-        events.extend(_stopped(clock, at=at, calendar=business_calendar(clock.calendar), actor=actor))
+        events.extend(stop_in_memory(clock, at=at, calendar=business_calendar(clock.calendar), actor=actor))
     update_rows(Clock, stopped, STOP_FIELDS)
     insert_rows(InquiryEvent, events)
     refresh_urgency(ids)

@@ -17,8 +17,8 @@ from inquiries.models import (
     Inquiry,
     InquiryEvent,
 )
-from inquiries.services.clocks.events import STATE_EVENT, _event, _event_values, _live_events
-from inquiries.services.clocks.targets import business_calendar
+from inquiries.selectors.calendars import business_calendar
+from inquiries.services.clocks.events import STATE_EVENT, clock_event, clock_event_values, set_live_state
 from inquiries.sla import clocks as math
 from inquiries.sla.calendar import BusinessCalendar
 
@@ -37,12 +37,12 @@ def stop_clock(
     clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None
 ) -> list[InquiryEvent]:
     """Stop a clock at `at`: met when on or before the deadline, missed after it."""
-    events = _stopped(clock, at=at, calendar=calendar, actor=actor)
+    events = stop_in_memory(clock, at=at, calendar=calendar, actor=actor)
     clock.save(update_fields=STOP_FIELDS)
     return events
 
 
-def _stopped(
+def stop_in_memory(
     clock: Clock, *, at: datetime, calendar: BusinessCalendar, actor: object = None
 ) -> list[InquiryEvent]:
     """`stop_clock` in memory: the caller writes `STOP_FIELDS`."""
@@ -54,7 +54,7 @@ def _stopped(
         calendar, started_at=clock.started_at, at=at, paused_seconds=clock.paused_business_seconds
     )
     return [
-        _event(
+        clock_event(
             clock,
             STATE_EVENT[ClockState(clock.state)],
             at,
@@ -68,10 +68,10 @@ def cancel_clock(clock: Clock, *, at: datetime, actor: object = None, reason: st
     clock.state = ClockState.CANCELLED
     clock.stopped_at = at
     clock.save(update_fields=["state", "stopped_at"])
-    return [_event(clock, EventKind.CLOCK_CANCELLED, at, actor=actor, reason=reason)]
+    return [clock_event(clock, EventKind.CLOCK_CANCELLED, at, actor=actor, reason=reason)]
 
 
-def _reschedule(clock: Clock, calendar: BusinessCalendar) -> None:
+def reschedule(clock: Clock, calendar: BusinessCalendar) -> None:
     plan = math.schedule(
         calendar,
         started_at=clock.started_at,
@@ -86,7 +86,7 @@ def _unpause(clock: Clock, *, at: datetime, calendar: BusinessCalendar) -> None:
     assert clock.paused_at is not None
     clock.paused_business_seconds += calendar.elapsed(clock.paused_at, at) if at > clock.paused_at else 0
     clock.paused_at = None
-    _reschedule(clock, calendar)
+    reschedule(clock, calendar)
 
 
 def catch_up(*, inquiry: Inquiry, at: datetime, clocks: list[Clock] | None = None) -> list[InquiryEvent]:
@@ -125,12 +125,12 @@ class CatchUp:
                 continue
             if clock.due_at <= at:
                 if clock.state == ClockState.RUNNING and clock.warn_at < clock.due_at:
-                    events.append(_event_values(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
-                events.append(_event_values(clock, EventKind.CLOCK_BREACHED, clock.due_at))
+                    events.append(clock_event_values(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+                events.append(clock_event_values(clock, EventKind.CLOCK_BREACHED, clock.due_at))
                 clock.state, clock.breached_at = ClockState.BREACHED, clock.due_at
                 self.breached.append(clock.pk)
             elif clock.state == ClockState.RUNNING:
-                events.append(_event_values(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
+                events.append(clock_event_values(clock, EventKind.CLOCK_AT_RISK, clock.warn_at))
                 clock.state = ClockState.AT_RISK
                 self.at_risk.append(clock.pk)
         self.events += events
@@ -158,7 +158,7 @@ def resolution_stands_still(clocks: list[Clock]) -> bool:
     )
 
 
-def _resume_resolution(
+def resume_resolution(
     *, inquiry: Inquiry, at: datetime, now: datetime, actor: object = None, clock: Clock | None = None
 ) -> list[InquiryEvent]:
     """Resume a paused (pending) or stopped (solved, then reopened) resolution clock.
@@ -183,10 +183,10 @@ def _resume_resolution(
             clock.paused_business_seconds += calendar.elapsed(clock.stopped_at, at)
         clock.stopped_at = None
         clock.elapsed_seconds = None
-        _reschedule(clock, calendar)
+        reschedule(clock, calendar)
     else:
         return []
-    events = [_event(clock, EventKind.CLOCK_RESUMED, at, actor=actor)]
+    events = [clock_event(clock, EventKind.CLOCK_RESUMED, at, actor=actor)]
     # A warning or breach recorded before the pause is not a new fact after it.
     recorded = set(
         InquiryEvent.objects.filter(
@@ -194,7 +194,7 @@ def _resume_resolution(
         ).values_list("kind", flat=True)
     )
     breached_at = clock.breached_at
-    events.extend(e for e in _live_events(clock, at) if e.kind not in recorded)
+    events.extend(e for e in set_live_state(clock, at) if e.kind not in recorded)
     if EventKind.CLOCK_BREACHED in recorded and clock.state == ClockState.BREACHED:
         clock.breached_at = breached_at
     clock.save()

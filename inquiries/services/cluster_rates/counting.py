@@ -73,7 +73,7 @@ class Rate:
 Route = tuple[str, str, str]
 
 
-def _window(inquiries: QuerySet[Inquiry], start: datetime, end: datetime) -> QuerySet[Inquiry]:
+def opened_between(inquiries: QuerySet[Inquiry], start: datetime, end: datetime) -> QuerySet[Inquiry]:
     return inquiries.filter(opened_at__gt=start, opened_at__lte=end)
 
 
@@ -121,7 +121,7 @@ def _source(value: int) -> Value:
     return Value(value, output_field=IntegerField())
 
 
-def _returns_in_window(account_id: int, start: datetime, end: datetime) -> QuerySet[Return]:
+def returns_between(account_id: int, start: datetime, end: datetime) -> QuerySet[Return]:
     return (
         Return.objects.filter(order__account_id=account_id)
         .annotate(signal_at=Coalesce("requested_at", "received_at"))
@@ -129,7 +129,7 @@ def _returns_in_window(account_id: int, start: datetime, end: datetime) -> Query
     )
 
 
-def _negative_feedback(account_id: int, start: datetime, end: datetime) -> QuerySet[Feedback]:
+def negative_feedback_between(account_id: int, start: datetime, end: datetime) -> QuerySet[Feedback]:
     return Feedback.objects.filter(
         order__account_id=account_id,
         polarity=Polarity.NEGATIVE,
@@ -140,7 +140,7 @@ def _negative_feedback(account_id: int, start: datetime, end: datetime) -> Query
 
 
 def _reason_codes(account_id: int, start: datetime, end: datetime) -> tuple[list[str], list[str]]:
-    codes = _returns_in_window(account_id, start, end).values_list("reason_code", flat=True).distinct()
+    codes = returns_between(account_id, start, end).values_list("reason_code", flat=True).distinct()
     return complaint_reasons(codes.order_by())
 
 
@@ -148,9 +148,11 @@ def sku_rates(*, account: Account, now: datetime, window: timedelta) -> dict[str
     """Complaint signals and units sold per SKU in (now - window, now]: four queries."""
     start = now - window
     complaint_topics = list(Topic.objects.filter(is_complaint=True).values_list("pk", flat=True))
-    complaints = _window(Inquiry.objects.filter(account=account, topic_id__in=complaint_topics), start, now)
+    complaints = opened_between(
+        Inquiry.objects.filter(account=account, topic_id__in=complaint_topics), start, now
+    )
     complaint_codes, _ = _reason_codes(account.pk, start, now)
-    returns = _returns_in_window(account.pk, start, now).filter(reason_code__in=complaint_codes)
+    returns = returns_between(account.pk, start, now).filter(reason_code__in=complaint_codes)
     parts = [
         complaints.exclude(sku="").values(
             key_sku=F("sku"),
@@ -164,7 +166,7 @@ def sku_rates(*, account: Account, now: datetime, window: timedelta) -> dict[str
         returns.filter(sku="").values(
             key_sku=F("order__lines__sku"), source=_source(RETURN), order_key=F("order_id")
         ),
-        _negative_feedback(account.pk, start, now).values(
+        negative_feedback_between(account.pk, start, now).values(
             key_sku=F("order__lines__sku"), source=_source(FEEDBACK), order_key=F("order_id")
         ),
     ]
@@ -193,7 +195,7 @@ def carrier_rates(*, account: Account, now: datetime, window: timedelta) -> dict
             "pk", flat=True
         )
     )
-    complaints = _window(
+    complaints = opened_between(
         Inquiry.objects.filter(account=account, topic_id__in=delivery_topics, linked_order__isnull=False),
         start,
         now,
@@ -207,7 +209,7 @@ def carrier_rates(*, account: Account, now: datetime, window: timedelta) -> dict
             source=_source(INQUIRY),
             order_key=F("linked_order_id"),
         ),
-        _returns_in_window(account.pk, start, now)
+        returns_between(account.pk, start, now)
         .filter(reason_code__in=carrier_codes)
         .values(
             route_carrier=F("order__shipments__carrier"),

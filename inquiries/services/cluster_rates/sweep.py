@@ -41,10 +41,10 @@ from inquiries.services.cluster_rates.counting import (
     Rate,
     RateConfig,
     Route,
-    _negative_feedback,
-    _returns_in_window,
-    _window,
     carrier_rates,
+    negative_feedback_between,
+    opened_between,
+    returns_between,
     route_signature,
     sku_rates,
 )
@@ -143,7 +143,7 @@ def _product_evidence(account: Account, skus: list[str], start: datetime, end: d
     if not skus:
         return []
     complaint_topics = Topic.objects.filter(is_complaint=True).values("pk")
-    complaints = _window(
+    complaints = opened_between(
         Inquiry.objects.filter(account=account, topic__in=complaint_topics), start, end
     ).annotate(opening=_opening_text())
     rows = itertools.chain(
@@ -154,8 +154,8 @@ def _product_evidence(account: Account, skus: list[str], start: datetime, end: d
     )
     for sku, pk, subject, opening in rows:
         found[sku].add(pk, f"{subject} {(opening or '')[:TEXT_CHARS]}")
-    comments = _returns_in_window(account.pk, start, end).exclude(buyer_comment="")
-    feedback = _negative_feedback(account.pk, start, end).exclude(text="")
+    comments = returns_between(account.pk, start, end).exclude(buyer_comment="")
+    feedback = negative_feedback_between(account.pk, start, end).exclude(text="")
     texts = itertools.chain(
         comments.filter(sku__in=skus).values_list("sku", "buyer_comment"),
         comments.filter(sku="", order__lines__sku__in=skus).values_list("order__lines__sku", "buyer_comment"),
@@ -173,7 +173,7 @@ def _route_evidence(account: Account, routes: list[Route], start: datetime, end:
         return []
     carriers = {carrier for carrier, _, _ in routes}
     delivery_topics = Topic.objects.filter(is_complaint=True, health_category=Topic.HealthCategory.DELIVERY)
-    complaints = _window(
+    complaints = opened_between(
         Inquiry.objects.filter(
             account=account,
             topic__in=delivery_topics.values("pk"),
@@ -189,7 +189,7 @@ def _route_evidence(account: Account, routes: list[Route], start: datetime, end:
         if (carrier, service, warehouse) in found:
             found[(carrier, service, warehouse)].add(pk, f"{subject} {(opening or '')[:TEXT_CHARS]}")
     comments = (
-        _returns_in_window(account.pk, start, end)
+        returns_between(account.pk, start, end)
         .exclude(buyer_comment="")
         .filter(order__shipments__carrier__in=carriers)
         .values_list(

@@ -1,6 +1,6 @@
 """Burst clusters: one account, topic and SKU whose count in the rolling window stands out
 against its own previous weeks (`complaints.clusters.burst_test`: Poisson, p < ALPHA, at least
-the minimum count). Also the cluster rows' refresh (`_refresh`), shared with text clusters and
+the minimum count). Also the cluster rows' refresh (`refresh_cluster`), shared with text clusters and
 the sweep.
 """
 
@@ -119,7 +119,7 @@ def clear_caches() -> None:
     _history.clear()
 
 
-def _update_burst(
+def update_burst_cluster(
     key: Key, *, at: datetime, config: Config, joining: Inquiry | None, message_id: int | None
 ) -> Cluster | None:
     """Join `joining` to the key's active cluster, or open one if the test flags the key.
@@ -162,7 +162,7 @@ def _update_burst(
         if joining is not None:
             add_member(cluster, joining, message_id)
         # A new complaint is judged as of the latest member's time; the sweep as of now.
-        _refresh(
+        refresh_cluster(
             cluster,
             config=config,
             events=events,
@@ -202,7 +202,7 @@ def _get_or_create(key: Key, at: datetime) -> tuple[Cluster, bool]:
         return Cluster.objects.select_for_update().get(**key.filter(), state__in=ACTIVE_CLUSTER_STATES), False
 
 
-def _refresh(
+def refresh_cluster(
     cluster: Cluster,
     *,
     config: Config,

@@ -31,7 +31,7 @@ from inquiries.services.cluster_base import (
     add_members,
     summary,
 )
-from inquiries.services.complaints.bursts import _refresh
+from inquiries.services.complaints.bursts import refresh_cluster
 from inquiries.services.complaints.config import CONFIRM_AT_MOST, Config
 
 # --- near-identical texts ---------------------------------------------------------------------
@@ -104,7 +104,7 @@ def _candidates(inquiry: Inquiry, config: Config) -> tuple[list[int], bytes]:
     return [pk for pk, _ in rows], b"".join(bytes(signature) for _, signature in rows)
 
 
-def _update_text(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
+def update_text_cluster(inquiry: Inquiry, message: Message, config: Config) -> Cluster | None:
     with transaction.atomic():
         # Serialise text clustering per account, from the look-up on: which cluster this text
         # joins depends on the other texts, so a worker must see every text stored before it
@@ -167,7 +167,7 @@ def _update_text_locked(inquiry: Inquiry, message: Message, config: Config) -> C
         )
         add_members(cluster, Inquiry.objects.filter(pk__in=hits))
     add_member(cluster, inquiry, message.pk)
-    _refresh(cluster, config=config, events=events, created=created, at=max(at, cluster.last_seen))
+    refresh_cluster(cluster, config=config, events=events, created=created, at=max(at, cluster.last_seen))
     if created:
         events.add(cluster, ClusterEventKind.OPENED, at, summary(cluster))
     events.queue()

@@ -36,7 +36,7 @@ from inquiries.services.cluster_base import (
     Events,
     Key,
 )
-from inquiries.services.complaints.bursts import _refresh, _update_burst, history_start
+from inquiries.services.complaints.bursts import history_start, refresh_cluster, update_burst_cluster
 from inquiries.services.complaints.config import ALPHA, Config
 from inquiries.services.complaints.similar_text import complaint_text
 from inquiries.services.complaints.updates import update_clusters_for_inquiry
@@ -163,7 +163,7 @@ def _sweep_bursts(run: _SweepRun, state: ClusterSweepState) -> bool:
             return False
         account_id, topic_id, sku = state.keys[index]
         key = Key(account_id, topic_id, sku, ClusterKind.BURST)
-        cluster = _update_burst(key, at=run.now, config=run.config, joining=None, message_id=None)
+        cluster = update_burst_cluster(key, at=run.now, config=run.config, joining=None, message_id=None)
         if cluster is not None:
             run.opened += cluster.pk not in active_before
             run.refreshed += 1
@@ -197,7 +197,7 @@ def _refresh_other_clusters(run: _SweepRun, state: ClusterSweepState) -> bool:
                 .first()
             )
             if cluster is not None:
-                _refresh(cluster, config=run.config, events=events, at=run.now)
+                refresh_cluster(cluster, config=run.config, events=events, at=run.now)
                 events.queue()
                 run.refreshed += 1
         run.units += 1
@@ -260,7 +260,7 @@ def _busy_keys(*, now: datetime, config: Config) -> list[Key]:
     """Keys the sweep must update: every active burst, and every product whose test flags now.
 
     The test runs here on grouped counts, one query per account for all its products, so
-    only the few flagged keys cost per-key queries (where `_update_burst` tests them again
+    only the few flagged keys cost per-key queries (where `update_burst_cluster` tests them again
     exactly, window restarts after a resolution included).
     """
     keys = set(
@@ -325,7 +325,7 @@ def _remove_retagged_members(*, now: datetime, config: Config) -> int:
             gone = list(mismatched.filter(cluster=cluster).values_list("inquiry_id", flat=True))
             ClusterMember.objects.filter(cluster=cluster, inquiry_id__in=gone).delete()
             events.add(cluster, ClusterEventKind.MEMBERS_REMOVED, now, {"inquiries": sorted(gone)})
-            _refresh(cluster, config=config, events=events, at=now)
+            refresh_cluster(cluster, config=config, events=events, at=now)
             events.queue()
         removed += len(gone)
     return removed

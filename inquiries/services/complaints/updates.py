@@ -14,9 +14,9 @@ from inquiries.services import cluster_rates
 from inquiries.services.cluster_base import (
     Key,
 )
-from inquiries.services.complaints.bursts import _update_burst
+from inquiries.services.complaints.bursts import update_burst_cluster
 from inquiries.services.complaints.config import Config
-from inquiries.services.complaints.similar_text import _update_text
+from inquiries.services.complaints.similar_text import update_text_cluster
 
 # --- the per-complaint update -----------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def update_clusters_for_inquiry(
         message = _opening_message(inquiry)
     touched = []
     if inquiry.sku:
-        cluster = _update_burst(
+        cluster = update_burst_cluster(
             Key(inquiry.account_id, topic.pk, inquiry.sku, ClusterKind.BURST),
             at=inquiry.opened_at,
             config=config,
@@ -83,7 +83,7 @@ def update_clusters_for_inquiry(
         if cluster is not None:
             touched.append(cluster.pk)
     if message is not None:
-        cluster = _update_text(inquiry, message, config)
+        cluster = update_text_cluster(inquiry, message, config)
         if cluster is not None:
             touched.append(cluster.pk)
     if len(touched) > 1:

@@ -44,7 +44,7 @@ def write(
     openings[:] = _without_order_follow_ups(openings, careful)
     if not openings:
         return
-    policy_set = clocks._policy_set()
+    policy_set = clocks.active_policy_set()
     new_clocks: list[Clock] = []
     for item in openings:
         inquiry = rules.new_inquiry(

@@ -130,7 +130,7 @@ def _leading_follow_ups(
     ):
         clocks_of[clock.inquiry_id].append(clock)
 
-    policy_set = clocks._policy_set()
+    policy_set = clocks.active_policy_set()
     taken: list[_FollowUp] = []
     for index, channel, incoming in entries:
         if index not in targets:
@@ -165,7 +165,7 @@ def _customer_ids(entries: list[tuple[int, Channel, IncomingMessage]]) -> dict[t
 
 
 def _write(follow_ups: list[_FollowUp], *, now: datetime) -> None:
-    policy_set = clocks._policy_set()
+    policy_set = clocks.active_policy_set()
     catch_up = clocks.CatchUp()
     for f in follow_ups:
         inquiry = f.inquiry

@@ -1,7 +1,9 @@
-"""What a clock counts against: the business calendars, and the marketplace presets' message
-rules (which rule sets a message's marketplace target, in which calendar).
+"""The marketplace presets' reply rules: an account's general reply target, the message rules
+(which rule sets a customer message's marketplace target, `message_target`), and the calendar a
+marketplace clock counts on (`clock_calendar`, `marketplace_calendar`).
 
-The presets are cached per process for PRESET_CACHE_SECONDS; the calendars per version.
+The presets, as edited in the admin, are cached per process for PRESET_CACHE_SECONDS. Read by the
+clocks (`services/clocks/`) and the health figures (`measured_rules`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from inquiries.models import (
     MarketplacePreset,
     Message,
 )
+from inquiries.selectors.calendars import TWENTY_FOUR_SEVEN_UTC, business_calendar
 from inquiries.sla.calendar import BusinessCalendar
-from inquiries.sla.hours import parse_hours
 from inquiries.sla.presets import (
     DEFAULT_MESSAGE_RULES,
     MessageRule,
@@ -34,26 +36,6 @@ from inquiries.sla.presets import (
 )
 
 logger = logging.getLogger(__name__)
-
-TWENTY_FOUR_SEVEN_UTC = BusinessCalendar("UTC")
-
-
-# --- calendars ----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=256)
-def _build_calendar(calendar_id: int, version: int) -> BusinessCalendar:
-    calendar = Calendar.objects.get(pk=calendar_id)
-    holidays = list(calendar.holidays.values_list("date", flat=True))
-    hours = None if calendar.is_24x7 else parse_hours(calendar.hours)
-    return BusinessCalendar(calendar.timezone, hours, holidays)
-
-
-def business_calendar(calendar: Calendar | None) -> BusinessCalendar:
-    """The pure calendar for a row; cached per (id, version), the version is bumped on edits."""
-    if calendar is None:
-        return TWENTY_FOUR_SEVEN_UTC
-    return _build_calendar(calendar.pk, calendar.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +80,7 @@ def _presets() -> dict[str, _Preset]:
     return rules
 
 
-def forget_presets() -> None:
+def clear_cache() -> None:
     """Drop this process's copy of the presets: the next read sees the admin's latest edits (a
     recompute starts with it; other processes catch up within PRESET_CACHE_SECONDS)."""
     _preset_cache.clear()
