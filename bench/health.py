@@ -129,6 +129,7 @@ def build_orders(account: Account, orders: int, now: datetime) -> None:
         {
             "order_id": ("o.id", []),
             "rating": ("CASE WHEN o.id % 200 = 0 THEN 1 ELSE 5 END", []),
+            "polarity": ("CASE WHEN o.id % 200 = 0 THEN 'negative' ELSE 'positive' END", []),
             "left_at": ("o.purchased_at + interval '8 days'", []),
         },
         mine + " AND o.id % 10 = 0",
