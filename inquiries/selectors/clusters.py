@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
     Case,
     Count,
@@ -38,7 +38,7 @@ from inquiries.models import (
 )
 
 
-def clusters_for(user: AbstractBaseUser) -> QuerySet[Cluster]:
+def clusters_for(user: User | AnonymousUser) -> QuerySet[Cluster]:
     """Clusters of the accounts the user may see, with what their lists show joined in."""
     return Cluster.objects.visible_to(user).select_related("account", "topic", "owner")
 
@@ -138,7 +138,7 @@ def merged_clusters(cluster: Cluster) -> list[Cluster]:
     )
 
 
-def get_cluster_for_user(user: AbstractBaseUser, pk: int) -> Cluster:
+def get_cluster_for_user(user: User | AnonymousUser, pk: int) -> Cluster:
     """The cluster if the user may see it; another team's cluster is a 404, like a missing one."""
     try:
         return clusters_for(user).get(pk=pk)
@@ -167,6 +167,7 @@ def cluster_daily_counts(cluster: Cluster, start: datetime, end: datetime, tz: o
     A burst's chart counts every complaint about the product, so the weeks of baseline
     before the burst show next to it.
     """
+    rows: QuerySet[Inquiry] | QuerySet[ClusterMember]
     if cluster.kind == "burst":
         product = {"account_id": cluster.account_id, "topic_id": cluster.topic_id, "sku": cluster.sku}
         rows = Inquiry.objects.filter(**product)
@@ -196,7 +197,7 @@ def clusters_for_inquiry(inquiry: Inquiry) -> list[Cluster]:
     )
 
 
-def can_manage_clusters(user: AbstractBaseUser, account_id: int) -> bool:
+def can_manage_clusters(user: User | AnonymousUser, account_id: int) -> bool:
     """Managers of a team working the account (and superusers) act on its clusters."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -205,7 +206,7 @@ def can_manage_clusters(user: AbstractBaseUser, account_id: int) -> bool:
     return Membership.objects.filter(user=user, role=Role.MANAGER, team__accounts=account_id).exists()
 
 
-def managed_account_ids(user: AbstractBaseUser) -> set[int] | None:
+def managed_account_ids(user: User) -> set[int] | None:
     """Accounts whose clusters the user may act on, in one query; None means all (superuser)."""
     if user.is_superuser:
         return None

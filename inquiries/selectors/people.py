@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from inquiries.models import UserPreference
 
 
-def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> list[AbstractBaseUser]:
+def assignable_users(user: User, account_id: int | None = None) -> list[User]:
     """People an inquiry can be given to: members of the teams that work `account_id`,
     or, without an account, of the requesting user's own teams (all teams for a superuser)."""
     users = get_user_model().objects.filter(is_active=True)
@@ -21,6 +21,6 @@ def assignable_users(user: AbstractBaseUser, account_id: int | None = None) -> l
     return list(users.distinct().order_by("username"))
 
 
-def preference_for(user: AbstractBaseUser) -> UserPreference:
+def preference_for(user: User) -> UserPreference:
     """The user's page settings, or the defaults (unsaved) for someone who never changed one."""
     return UserPreference.objects.filter(user=user).first() or UserPreference(user=user)
