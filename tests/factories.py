@@ -76,7 +76,7 @@ def policy_with_targets(
     **kwargs: object,
 ) -> m.SlaPolicy:
     """One policy with the same targets for every priority."""
-    policy = SlaPolicyFactory(calendar=calendar, warn_ratio=warn_ratio, **kwargs)
+    policy = SlaPolicyFactory.create(calendar=calendar, warn_ratio=warn_ratio, **kwargs)
     for priority in m.Priority.values:
         m.SlaTarget.objects.create(
             policy=policy,

@@ -12,6 +12,7 @@ from inquiries import models as m
 from inquiries.services import (
     Conflict,
     DomainError,
+    RecordResult,
     assign,
     change_priority,
     claim,
@@ -28,6 +29,7 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 def open_inquiry(channel: m.Channel, at: datetime = T0, **overrides: object) -> m.Inquiry:
     result = record_message(channel=channel, incoming=incoming(received_at=at, **overrides), now=at)
+    assert isinstance(result, RecordResult) and result.inquiry_id is not None
     return m.Inquiry.objects.get(pk=result.inquiry_id)
 
 

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.db import connection, connections
 
 from inquiries import assignment as pure
 from inquiries import models as m
-from inquiries.services import record_message
+from inquiries.services import RecordResult, record_message
 from inquiries.services.assignment import assign_arrivals, hand_on
 from tests.factories import CalendarFactory, UserFactory, incoming
 from tests.ui.test_queries import QUEUE_QUERIES
@@ -85,12 +86,13 @@ def arrive(channel: m.Channel, n: int = 1, at: datetime = T0) -> list[m.Inquiry]
             incoming=incoming(sender_address=f"buyer{i}-{at.timestamp()}@example.com", received_at=at),
             now=at,
         )
+        assert isinstance(result, RecordResult)
         ids.append(result.inquiry_id)
     return list(m.Inquiry.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def rota_for(
-    team: m.Team, *users: object, mode: str = m.AssignmentMode.ROUND_ROBIN, **fields: object
+    team: m.Team, *users: User, mode: str = m.AssignmentMode.ROUND_ROBIN, **fields: object
 ) -> m.Rota:
     rota = m.Rota.objects.create(team=team, mode=mode, **fields)
     for user in users:

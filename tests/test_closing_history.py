@@ -66,6 +66,7 @@ def test_a_csv_with_solved_rows_imports_closed_with_the_resolution_clock_judged_
     assert (missed.state, missed.stopped_at) == (m.ClockState.MISSED, datetime(2026, 3, 5, 10, tzinfo=UTC))
     event = solved.events.get(kind=m.EventKind.STATUS_CHANGED, data__to="solved")
     assert (event.at, event.data) == (datetime(2026, 3, 2, 12, tzinfo=UTC), {"from": "open", "to": "solved"})
+    assert met.stopped_at is not None
     assert solved.events.filter(kind=m.EventKind.CLOCK_MET, at=met.stopped_at).exists()
     left_open = resolution(still_open)  # left open: the sweep breaches it, as ever
     assert (left_open.state, left_open.due_at) == (m.ClockState.RUNNING, datetime(2026, 3, 5, 10, tzinfo=UTC))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from inquiries import models as m
 from inquiries.macro_text import render, unknown_variables
 from inquiries.selectors.macros import macros_for
-from inquiries.services import DomainError, ReplyChecksFailed, record_message, reply
+from inquiries.services import DomainError, RecordResult, ReplyChecksFailed, record_message, reply
 from inquiries.services.macros import reply_with_macro, save_macro
 from tests.conftest import token_client
 from tests.factories import UserFactory, incoming
@@ -25,6 +25,7 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 def open_inquiry(channel: m.Channel, **overrides: object) -> m.Inquiry:
     result = record_message(channel=channel, incoming=incoming(received_at=T0, **overrides), now=T0)
+    assert isinstance(result, RecordResult) and result.inquiry_id is not None
     return m.Inquiry.objects.get(pk=result.inquiry_id)
 
 

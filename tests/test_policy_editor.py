@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from inquiries import display
@@ -45,7 +46,7 @@ def form_data(**overrides: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def admin_client(superuser: object) -> Client:
+def admin_client(superuser: User) -> Client:
     client = Client()
     client.force_login(superuser)
     return client

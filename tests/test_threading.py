@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from inquiries import models as m
 from inquiries.ingestion.types import Direction, Rejected
-from inquiries.services import change_status, record_message
+from inquiries.services import RecordResult, change_status, record_message
 from tests.factories import ChannelFactory, incoming, policy_with_targets
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,9 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 def record(channel: m.Channel, *, at: datetime = T0, **overrides: object) -> m.Message:
     """Record one message as if it arrived live at `at`; returns the stored message."""
-    return record_message(channel=channel, incoming=incoming(received_at=at, **overrides), now=at).message
+    result = record_message(channel=channel, incoming=incoming(received_at=at, **overrides), now=at)
+    assert isinstance(result, RecordResult)
+    return result.message
 
 
 def counts() -> dict[str, int]:

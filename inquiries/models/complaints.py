@@ -274,6 +274,10 @@ class Cluster(models.Model):
 
     objects = ClusterQuerySet.as_manager()
 
+    # Not a column: what the cluster is about, set on the rows the pages and the API show by
+    # `selectors.clusters.with_titles`.
+    title: str
+
     class Meta:
         ordering = ["-last_seen", "-id"]
         constraints = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import (
     Case,
     Count,
@@ -32,13 +32,11 @@ from inquiries.models import (
     ClusterEvent,
     ClusterMember,
     Inquiry,
-    Membership,
-    Role,
     Topic,
 )
 
 
-def clusters_for(user: AbstractBaseUser) -> QuerySet[Cluster]:
+def clusters_for(user: User | AnonymousUser) -> QuerySet[Cluster]:
     """Clusters of the accounts the user may see, with what their lists show joined in."""
     return Cluster.objects.visible_to(user).select_related("account", "topic", "owner")
 
@@ -138,7 +136,7 @@ def merged_clusters(cluster: Cluster) -> list[Cluster]:
     )
 
 
-def get_cluster_for_user(user: AbstractBaseUser, pk: int) -> Cluster:
+def get_cluster_for_user(user: User | AnonymousUser, pk: int) -> Cluster:
     """The cluster if the user may see it; another team's cluster is a 404, like a missing one."""
     try:
         return clusters_for(user).get(pk=pk)
@@ -167,6 +165,7 @@ def cluster_daily_counts(cluster: Cluster, start: datetime, end: datetime, tz: o
     A burst's chart counts every complaint about the product, so the weeks of baseline
     before the burst show next to it.
     """
+    rows: QuerySet[Inquiry] | QuerySet[ClusterMember]
     if cluster.kind == "burst":
         product = {"account_id": cluster.account_id, "topic_id": cluster.topic_id, "sku": cluster.sku}
         rows = Inquiry.objects.filter(**product)
@@ -194,15 +193,6 @@ def clusters_for_inquiry(inquiry: Inquiry) -> list[Cluster]:
             .order_by(active_first, "-last_seen", "-id")
         )
     )
-
-
-def managed_account_ids(user: AbstractBaseUser) -> set[int] | None:
-    """Accounts whose clusters the user may act on, in one query; None means all (superuser)."""
-    if user.is_superuser:
-        return None
-    return set(
-        Membership.objects.filter(user=user, role=Role.MANAGER).values_list("team__accounts", flat=True)
-    ) - {None}
 
 
 def cluster_topics() -> list[Topic]:

@@ -5,7 +5,7 @@ timeline and attachments, the API's detail, events and outbox.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
@@ -19,15 +19,16 @@ from inquiries.models import (
     Message,
     OrderLine,
 )
+from inquiries.models.inquiries import InquiryQuerySet
 
 
-def inquiries_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
+def inquiries_for(user: User | AnonymousUser) -> InquiryQuerySet:
     return Inquiry.objects.visible_to(user).select_related(
         "customer", "channel", "topic", "assignee", "account"
     )
 
 
-def inquiry_detail_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
+def inquiry_detail_for(user: User | AnonymousUser) -> InquiryQuerySet:
     return inquiries_for(user).prefetch_related(
         Prefetch("messages", queryset=Message.objects.order_by("received_at", "id")),
         Prefetch("clocks", queryset=Clock.objects.select_related("calendar").order_by("started_at", "id")),
@@ -35,7 +36,7 @@ def inquiry_detail_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
 
 
 def get_inquiry_for_user(
-    user: AbstractBaseUser, pk: int, queryset: QuerySet[Inquiry] | None = None
+    user: User | AnonymousUser, pk: int, queryset: QuerySet[Inquiry] | None = None
 ) -> Inquiry:
     """The inquiry if the user may see it; another team's inquiry is a 404, like a missing one."""
     queryset = queryset if queryset is not None else inquiries_for(user)
@@ -45,7 +46,7 @@ def get_inquiry_for_user(
         raise Http404("No such inquiry.") from None
 
 
-def outbox_for(user: AbstractBaseUser) -> QuerySet[Message]:
+def outbox_for(user: User | AnonymousUser) -> QuerySet[Message]:
     """Queued replies on the channels cstracker cannot send on itself (API, CSV, webhook), of
     the inquiries the user may see, oldest first, with what an outbox item shows joined in."""
     return (
@@ -60,7 +61,7 @@ def outbox_for(user: AbstractBaseUser) -> QuerySet[Message]:
     )
 
 
-def get_reply_for_user(user: AbstractBaseUser, pk: int) -> Message:
+def get_reply_for_user(user: User | AnonymousUser, pk: int) -> Message:
     """A reply (outbound message) in an inquiry the user may see; otherwise a 404, like a missing one."""
     reply = (
         Message.objects.filter(
@@ -75,7 +76,7 @@ def get_reply_for_user(user: AbstractBaseUser, pk: int) -> Message:
     return reply
 
 
-def events_for(user: AbstractBaseUser, inquiry_pk: int) -> QuerySet[InquiryEvent]:
+def events_for(user: User | AnonymousUser, inquiry_pk: int) -> QuerySet[InquiryEvent]:
     inquiry = get_inquiry_for_user(user, inquiry_pk, Inquiry.objects.visible_to(user))
     return InquiryEvent.objects.filter(inquiry=inquiry).select_related("actor").order_by("at", "id")
 
@@ -85,12 +86,12 @@ def with_clock_state(queryset: QuerySet[Inquiry], state: str) -> QuerySet[Inquir
     return queryset.filter(pk__in=Clock.objects.filter(state=state).values("inquiry_id"))
 
 
-def with_texts(queryset: QuerySet[Inquiry]) -> QuerySet[Inquiry]:
+def with_texts(queryset: InquiryQuerySet) -> InquiryQuerySet:
     """`Inquiry.objects.with_texts()` on any inquiry queryset: `preview` and `first_text`."""
-    return queryset.with_texts()  # type: ignore[attr-defined]
+    return queryset.with_texts()
 
 
-def inquiry_page_for(user: AbstractBaseUser) -> QuerySet[Inquiry]:
+def inquiry_page_for(user: User | AnonymousUser) -> InquiryQuerySet:
     """Inquiries with their thread (attachments without their bytes) and clocks prefetched, and
     their linked order joined (its lines' SKUs: one query more, only when there is an order)."""
     attachments = Attachment.objects.defer("content").order_by("id")
@@ -116,14 +117,14 @@ def timeline(inquiry: Inquiry) -> QuerySet[InquiryEvent]:
     return InquiryEvent.objects.filter(inquiry=inquiry).select_related("actor").order_by("at", "id")
 
 
-def customer_inquiries(user: AbstractBaseUser, inquiry: Inquiry, limit: int = 20) -> list[Inquiry]:
+def customer_inquiries(user: User | AnonymousUser, inquiry: Inquiry, limit: int = 20) -> list[Inquiry]:
     """The customer's other inquiries the user may see, newest first, with their first words
     (`first_text`, the title of a subjectless one) and latest ones (`preview`)."""
     others = inquiries_for(user).filter(customer_id=inquiry.customer_id).exclude(pk=inquiry.pk)
     return list(with_texts(others).order_by("-opened_at", "-id")[:limit])
 
 
-def attachment_for(user: AbstractBaseUser, inquiry_pk: int, attachment_pk: int) -> Attachment:
+def attachment_for(user: User | AnonymousUser, inquiry_pk: int, attachment_pk: int) -> Attachment:
     """An attachment of an inquiry the user may see, with its bytes; otherwise a 404."""
     inquiry = get_inquiry_for_user(user, inquiry_pk, Inquiry.objects.visible_to(user))
     try:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from inquiries import scoping
 from inquiries.models import Inquiry, Macro, Shipment
 
 
-def macros_for(user: AbstractBaseUser, inquiry: Inquiry) -> QuerySet[Macro]:
+def macros_for(user: User, inquiry: Inquiry) -> QuerySet[Macro]:
     """The active macros `user` may use on `inquiry`: their own personal ones, and those of the
     teams that work its account. Scoped by `inquiries.scoping` first, so nobody reaches another
     team's macro or another agent's personal one."""
@@ -18,7 +18,7 @@ def macros_for(user: AbstractBaseUser, inquiry: Inquiry) -> QuerySet[Macro]:
     return Macro.objects.filter(pk__in=scoped_macros.filter(usable).values("pk")).order_by("name", "id")
 
 
-def macro_values(inquiry: Inquiry, agent: AbstractBaseUser) -> dict[str, str | None]:
+def macro_values(inquiry: Inquiry, agent: User) -> dict[str, str | None]:
     """The values of a macro's variables on this inquiry (one query: the latest tracking number)."""
     tracking = None
     if inquiry.linked_order_id is not None:
@@ -33,5 +33,5 @@ def macro_values(inquiry: Inquiry, agent: AbstractBaseUser) -> dict[str, str | N
         "customer_name": inquiry.customer.name,
         "order_id": inquiry.order_id,
         "tracking_number": tracking,
-        "agent_name": agent.get_full_name() or agent.get_username(),  # type: ignore[attr-defined]
+        "agent_name": agent.get_full_name() or agent.get_username(),
     }

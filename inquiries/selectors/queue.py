@@ -6,18 +6,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from typing import TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from inquiries.models import OPEN_STATUSES, Account, Inquiry
+from inquiries.models.inquiries import InquiryQuerySet
 from inquiries.selectors.health.accounts import rescue_inquiry_ids
 from inquiries.selectors.inquiry import inquiries_for, with_texts
 from inquiries.selectors.search import search
 
 QUEUE_PAGE_SIZE = 50
+
+_Inquiries = TypeVar("_Inquiries", bound=QuerySet[Inquiry])
 
 
 class Urgency(IntEnum):
@@ -73,7 +77,7 @@ class QueueCursor:
 
     @classmethod
     def after(cls, inquiry: Inquiry) -> QueueCursor:
-        return cls(inquiry.urgency, inquiry.next_due, inquiry.opened_at, inquiry.pk)  # type: ignore[attr-defined]
+        return cls(inquiry.urgency, inquiry.next_due, inquiry.opened_at, inquiry.pk)  # type: ignore[attr-defined]  # django-stubs: urgency and next_due are with_urgency's annotations; InquiryQuerySet's rows cannot carry them
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -93,7 +97,7 @@ class QueuePage:
     next_cursor: QueueCursor | None
 
 
-def with_urgency(queryset: QuerySet[Inquiry], now: datetime) -> QuerySet[Inquiry]:
+def with_urgency(queryset: _Inquiries, now: datetime) -> _Inquiries:
     """Annotate each inquiry with its nearest deadline and how urgent it is as of `now`.
 
     `next_due` / `next_kind`: the earliest due_at among the active clocks (running, at risk,
@@ -131,11 +135,11 @@ def _in_bucket(urgency: Urgency, now: datetime) -> Q:
 
 
 def filter_queue(
-    queryset: QuerySet[Inquiry],
+    queryset: _Inquiries,
     filters: QueueFilters,
-    user: AbstractBaseUser | None,
+    user: User | None,
     now: datetime | None = None,
-) -> QuerySet[Inquiry]:
+) -> _Inquiries:
     """Apply the queue's filters (the urgency filter needs `now`)."""
     conditions = Q()
     if filters.statuses:
@@ -171,7 +175,7 @@ def accounts_without_policy(accounts: Iterable[Account]) -> list[Account]:
     return list(Account.objects.filter(pk__in=[a.pk for a in accounts]).without_sla_policy().order_by("name"))
 
 
-def queue_matching(user: AbstractBaseUser, filters: QueueFilters, *, now: datetime) -> QuerySet[Inquiry]:
+def queue_matching(user: User, filters: QueueFilters, *, now: datetime) -> InquiryQuerySet:
     """Every inquiry of the user's queue with these filters, all pages (unordered)."""
     queryset = filter_queue(inquiries_for(user), filters, user, now)
     if filters.rescue:
@@ -180,7 +184,7 @@ def queue_matching(user: AbstractBaseUser, filters: QueueFilters, *, now: dateti
 
 
 def queue_page(
-    user: AbstractBaseUser,
+    user: User,
     filters: QueueFilters,
     *,
     now: datetime,
@@ -222,7 +226,7 @@ def queue_page(
 
 def _bucket_ids(
     queryset: QuerySet[Inquiry], urgency: Urgency, now: datetime, after: QueueCursor | None, limit: int
-) -> QuerySet[Inquiry]:
+) -> QuerySet[Inquiry, int]:
     """The ids of the first `limit` rows of one urgency, in queue order (after the cursor)."""
     rows = queryset.filter(_in_bucket(urgency, now))
     if after is not None and urgency == after.urgency:

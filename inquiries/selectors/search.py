@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Expression, Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 
 from inquiries.models import Inquiry, Message
 
@@ -14,8 +17,10 @@ from inquiries.models import Inquiry, Message
 SEARCH_CONFIG = "simple"
 _SEARCH_WORD = re.compile(r"[\w@.+-]+")
 
+_Inquiries = TypeVar("_Inquiries", bound=QuerySet[Inquiry])
 
-def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
+
+def search(queryset: _Inquiries, text: str) -> _Inquiries:
     """Inquiries whose subject, order id, customer or any message body matches `text`.
 
     Every word must match. On PostgreSQL this is full-text search on 'simple' (no stemming,
@@ -49,8 +54,8 @@ class _DocumentMatches(Expression):
         super().__init__()
         self.tsquery = tsquery
 
-    def as_sql(self, compiler: object, connection: object) -> tuple[str, list[object]]:
-        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())  # type: ignore[attr-defined]
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, list[str | int]]:
+        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
         return f"{alias}.search_document @@ to_tsquery('simple', %s)", [self.tsquery]
 
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 
@@ -32,7 +34,7 @@ from inquiries.complaints.classifier import (
     TrainedModel,
     classify_with_fallback,
 )
-from inquiries.complaints.rules import CompiledRules, TopicHint, TopicRule, compile_rules
+from inquiries.complaints.rules import CompiledRules, RuleKind, TopicHint, TopicRule, compile_rules
 from inquiries.models import Topic, TopicModel
 from inquiries.models import TopicRule as TopicRuleRow
 
@@ -155,11 +157,13 @@ def _load() -> _Loaded:
     if cached is not None and cached.expires > now:
         return cached
     topics = {topic.key: topic for topic in Topic.objects.all()}
+    # A row's kind is one of the admin's choices, RuleKind's values; `compile_rules` rejects any
+    # other (a row written by SQL), and `_compile` skips it.
     rules = _compile(
-        TopicRule(row.topic.key, row.pattern, row.kind, row.language, row.weight)
+        TopicRule(row.topic.key, row.pattern, cast(RuleKind, row.kind), row.language, row.weight)
         for row in TopicRuleRow.objects.filter(is_active=True).select_related("topic").order_by("id")
     )
-    active = {
+    active: dict[int | None, tuple[int, float]] = {
         account_id: (model_id, threshold)
         for model_id, account_id, threshold in TopicModel.objects.filter(is_active=True).values_list(
             "id", "account_id", "threshold"
@@ -174,9 +178,9 @@ def _load() -> _Loaded:
     return loaded
 
 
-def _compile(rules: object) -> CompiledRules:
+def _compile(rules: Iterable[TopicRule]) -> CompiledRules:
     good = []
-    for rule in rules:  # type: ignore[attr-defined]
+    for rule in rules:
         try:
             compile_rules([rule])
         except ValueError as exc:

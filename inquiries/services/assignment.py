@@ -71,9 +71,9 @@ def _routes(rows: Sequence[Waiting]) -> dict[int, int]:
             by_account.setdefault(account_id, rota_id)
     routes = {}
     for row in rows:
-        rota_id = by_team.get(row.team_id) if row.team_id is not None else by_account.get(row.account_id)
-        if rota_id is not None:
-            routes[row.pk] = rota_id
+        route = by_team.get(row.team_id) if row.team_id is not None else by_account.get(row.account_id)
+        if route is not None:
+            routes[row.pk] = route
     return routes
 
 
@@ -91,13 +91,13 @@ def _run(rows: Sequence[Waiting], now: datetime, reason: str) -> list[Waiting]:
     pure = load_rotas(rotas, now)
     chosen: dict[int, int] = {}
     for row in rows:
-        rota = pure.get(routes.get(row.pk, 0))
-        agent = rota.pick() if rota is not None else None
+        state = pure.get(routes.get(row.pk, 0))
+        agent = state.pick() if state is not None else None
         if agent is not None:
             chosen[row.pk] = agent.user_id
     _write(rows, chosen, now, reason, {rota.pk: rota.mode for rota in rotas}, routes)
     for rota in rotas:
-        if pure[rota.pk].last_user_id != rota.last_assigned_id:  # type: ignore[attr-defined]
+        if pure[rota.pk].last_user_id != rota.last_assigned_id:
             Rota.objects.filter(pk=rota.pk).update(last_assigned=pure[rota.pk].last_user_id)
     return [row for row in rows if row.pk in chosen]
 

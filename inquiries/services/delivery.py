@@ -28,7 +28,7 @@ from email import message_from_bytes, policy
 from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser, HeaderParser
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,13 +55,13 @@ def accept_reply(*, message_id: int, at: datetime, now: datetime | None = None) 
     """
     now = now or timezone.now()
     with transaction.atomic():
-        reply = _locked_reply(message_id)
-        if reply is None or reply.delivery_state != State.QUEUED:
+        locked = _locked_reply(message_id)
+        if locked is None or locked.reply.delivery_state != State.QUEUED:
             return False
+        reply, inquiry = locked.reply, locked.inquiry
         Message.objects.filter(pk=reply.pk).update(
             delivery_state=State.SENT, delivery_error="", accepted_at=at
         )
-        inquiry = reply.inquiry
         InquiryEvent.objects.create(inquiry=inquiry, kind=EventKind.REPLY_ACCEPTED, at=at, message=reply)
         clocks.on_reply(inquiry=inquiry, at=at, now=now, actor=reply.author)
         also: dict[str, object] = {}
@@ -74,12 +74,12 @@ def accept_reply(*, message_id: int, at: datetime, now: datetime | None = None) 
 def mark_delivered(*, message_id: int, at: datetime) -> bool:
     """A provider (or a success DSN) reports the accepted reply delivered; it answered already."""
     with transaction.atomic():
-        reply = _locked_reply(message_id)
-        if reply is None or reply.delivery_state != State.SENT:
+        locked = _locked_reply(message_id)
+        if locked is None or locked.reply.delivery_state != State.SENT:
             return False
-        Message.objects.filter(pk=reply.pk).update(delivery_state=State.DELIVERED)
+        Message.objects.filter(pk=locked.reply.pk).update(delivery_state=State.DELIVERED)
         InquiryEvent.objects.create(
-            inquiry=reply.inquiry, kind=EventKind.REPLY_DELIVERED, at=at, message=reply
+            inquiry=locked.inquiry, kind=EventKind.REPLY_DELIVERED, at=at, message=locked.reply
         )
     return True
 
@@ -96,15 +96,15 @@ def reply_not_delivered(
     now = now or timezone.now()
     reason = reason[:MAX_REASON]
     with transaction.atomic():
-        reply = _locked_reply(message_id)
+        locked = _locked_reply(message_id)
         allowed = (State.SENT, State.DELIVERED) if bounced else (State.QUEUED,)
-        if reply is None or reply.delivery_state not in allowed:
+        if locked is None or locked.reply.delivery_state not in allowed:
             return False
+        reply, inquiry = locked.reply, locked.inquiry
         answered_at = reply.accepted_at if reply.delivery_state in Message.ANSWERING_STATES else None
         Message.objects.filter(pk=reply.pk).update(
             delivery_state=State.BOUNCED if bounced else State.FAILED, delivery_error=reason
         )
-        inquiry = reply.inquiry
         event = InquiryEvent.objects.create(
             inquiry=inquiry,
             kind=EventKind.REPLY_BOUNCED if bounced else EventKind.REPLY_FAILED,
@@ -126,23 +126,21 @@ def reply_not_delivered(
     return True
 
 
-def retry_reply(
-    *, message_id: int, actor: AbstractBaseUser | None = None, now: datetime | None = None
-) -> bool:
+def retry_reply(*, message_id: int, actor: User | None = None, now: datetime | None = None) -> bool:
     """Queue a failed or bounced reply again, unchanged; the caller starts its sender.
 
     Returns False when the reply is neither failed nor bounced.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        reply = _locked_reply(message_id)
-        if reply is None or reply.delivery_state not in (State.FAILED, State.BOUNCED):
+        locked = _locked_reply(message_id)
+        if locked is None or locked.reply.delivery_state not in (State.FAILED, State.BOUNCED):
             return False
-        Message.objects.filter(pk=reply.pk).update(delivery_state=State.QUEUED, delivery_error="")
+        Message.objects.filter(pk=locked.reply.pk).update(delivery_state=State.QUEUED, delivery_error="")
         InquiryEvent.objects.create(
-            inquiry=reply.inquiry, kind=EventKind.REPLY_RETRIED, at=now, actor=actor, message=reply
+            inquiry=locked.inquiry, kind=EventKind.REPLY_RETRIED, at=now, actor=actor, message=locked.reply
         )
-        refresh_reply_delivery(reply.inquiry)
+        refresh_reply_delivery(locked.inquiry)
     return True
 
 
@@ -159,18 +157,25 @@ def refresh_reply_delivery(inquiry: Inquiry, **also: object) -> None:
         .values_list("delivery_state", flat=True)
         .first()
     )
-    state = {
+    outstanding: dict[str | None, ReplyDelivery] = {
         State.QUEUED: ReplyDelivery.PENDING,
         State.FAILED: ReplyDelivery.FAILED,
         State.BOUNCED: ReplyDelivery.FAILED,
-    }.get(latest, ReplyDelivery.NONE)
+    }
+    state = outstanding.get(latest, ReplyDelivery.NONE)
     Inquiry.objects.filter(pk=inquiry.pk).update(reply_delivery=state, **also)
     inquiry.reply_delivery = state
     for field, value in also.items():
         setattr(inquiry, field, value)
 
 
-def _locked_reply(message_id: int) -> Message | None:
+@dataclass(frozen=True, slots=True)
+class _LockedReply:
+    reply: Message
+    inquiry: Inquiry  # also `reply.inquiry`
+
+
+def _locked_reply(message_id: int) -> _LockedReply | None:
     """The reply with its inquiry row locked (the lock every action on the inquiry takes first)."""
     inquiry_id = (
         Message.objects.filter(pk=message_id, direction=Direction.OUTBOUND, inquiry__isnull=False)
@@ -186,7 +191,7 @@ def _locked_reply(message_id: int) -> Message | None:
     )
     reply = Message.objects.select_related("author").defer("raw").get(pk=message_id)
     reply.inquiry = inquiry
-    return reply
+    return _LockedReply(reply, inquiry)
 
 
 # --- delivery status notifications (RFC 3464) -------------------------------------------------
@@ -256,8 +261,14 @@ def _blocks(part: EmailMessage) -> list[EmailMessage]:
     if isinstance(payload, list):
         return [block for block in payload if isinstance(block, EmailMessage)]
     # Not parsed into blocks (an unusual transfer encoding): read the text as header blocks.
-    text = part.get_payload(decode=True) or b""
+    text = _payload_bytes(part)
     return [HeaderParser().parsestr(chunk) for chunk in text.decode("utf-8", "replace").split("\n\n")]
+
+
+def _payload_bytes(part: EmailMessage) -> bytes:
+    """A part that is not a list of parts, decoded (empty when it has no payload)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
 
 
 def _original_ids(part: EmailMessage) -> list[str]:
@@ -265,7 +276,7 @@ def _original_ids(part: EmailMessage) -> list[str]:
     if isinstance(payload, list) and payload and isinstance(payload[0], EmailMessage):
         headers = payload[0]
     else:
-        text = part.get_payload(decode=True) or b""
+        text = _payload_bytes(part)
         headers = HeaderParser().parsestr(text.decode("utf-8", "replace"))
     return _ID_RE.findall(str(headers.get("Message-ID", "")))
 

@@ -17,13 +17,14 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.functional import Promise
 
 from inquiries.models import (
     Account,
@@ -103,7 +104,7 @@ def claim(subscription: ReportSubscription, scheduled: datetime, now: datetime) 
 
 @dataclass(frozen=True, slots=True)
 class KindLine:
-    label: str
+    label: str | Promise  # translated when the digest is rendered, in the subscriber's language
     met: int
     missed: int
     breached: int
@@ -120,8 +121,8 @@ class WaitingLine:
 @dataclass(frozen=True, slots=True)
 class HealthLine:
     account: str
-    before: str
-    after: str
+    before: str | Promise
+    after: str | Promise
     worse: bool
 
 
@@ -132,7 +133,7 @@ class Digest:
     end: datetime
     accounts: list[Account]
     compliance: list[KindLine]
-    breaches: list[tuple[str, int]]
+    breaches: list[tuple[str | Promise, int]]
     waiting: list[WaitingLine]
     clusters: list[ClusterEvent]
     health: list[HealthLine]
@@ -194,7 +195,7 @@ def build_digest(subscription: ReportSubscription, scheduled: datetime, now: dat
     waiting = [
         WaitingLine(
             inquiry,
-            duration((now - inquiry.waiting_since).total_seconds()),  # type: ignore[attr-defined]
+            duration((now - inquiry.waiting_since).total_seconds()),  # type: ignore[attr-defined]  # django-stubs: waiting_since is oldest_waiting's annotation; a list[Inquiry] cannot carry it
             base + reverse("inquiries:detail", args=[inquiry.pk]),
         )
         for inquiry in queries.oldest_waiting(scope, WORST_WAITING)
@@ -268,7 +269,7 @@ def send_due_digests(*, now: datetime | None = None) -> int:
 @transaction.atomic
 def subscribe(
     *,
-    user: AbstractBaseUser,
+    user: User,
     frequency: str,
     hour: int,
     weekday: int,
@@ -285,10 +286,10 @@ def subscribe(
     return subscription
 
 
-def unsubscribe(*, user: AbstractBaseUser, pk: int) -> bool:
+def unsubscribe(*, user: User, pk: int) -> bool:
     deleted, _ = ReportSubscription.objects.filter(user=user, pk=pk).delete()
     return bool(deleted)
 
 
-def subscriptions_of(user: AbstractBaseUser) -> list[ReportSubscription]:
+def subscriptions_of(user: User) -> list[ReportSubscription]:
     return list(ReportSubscription.objects.filter(user=user).prefetch_related("teams").order_by("frequency"))

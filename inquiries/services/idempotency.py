@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -33,7 +33,7 @@ class Replay:
     body: Any
 
 
-def begin(*, user: AbstractBaseUser, key: str, fingerprint: str, now: datetime | None = None) -> Replay | int:
+def begin(*, user: User, key: str, fingerprint: str, now: datetime | None = None) -> Replay | int:
     """Claim `key` for this request (returns the claim's id) or return the answer stored for it.
 
     DomainError for a malformed key; Conflict when the key was used for another request, or

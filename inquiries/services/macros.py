@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +21,7 @@ from inquiries.services.errors import DomainError
 
 
 @transaction.atomic
-def save_macro(*, macro: Macro, author: AbstractBaseUser) -> Macro:
+def save_macro(*, macro: Macro, author: User) -> Macro:
     """Save a new or changed macro. A macro for no team is personal: its owner is its author."""
     if macro.team_id is None and macro.owner_id is None:
         macro.owner = author
@@ -45,7 +45,7 @@ def delete_macro(*, macro: Macro) -> None:
 def reply_with_macro(
     *,
     inquiry: Inquiry,
-    author: AbstractBaseUser,
+    author: User,
     body_text: str,
     macro: Macro | None,
     body_html: str = "",

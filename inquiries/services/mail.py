@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -86,7 +86,8 @@ def send_reply_email(*, message_id: int, final_attempt: bool = False, now: datet
             email = build_reply(message, mailbox=mailbox, now=started)
         except (ValueError, TypeError) as exc:  # e.g. a header value the e-mail policy refuses
             raise PermanentDeliveryError(f"cannot build the e-mail: {exc}") from None
-        recipients = [message.inquiry.customer.address] if message.inquiry_id else []
+        inquiry = message.inquiry
+        recipients = [inquiry.customer.address] if inquiry is not None else []
         if not recipients or "@" not in recipients[0]:
             raise PermanentDeliveryError("the customer has no e-mail address to reply to")
         _send(mailbox, email, recipients)
@@ -181,7 +182,7 @@ def _release(message: Message, reason: str, now: datetime) -> None:
     logger.info("Reply %s: temporary failure, retrying: %s", message.pk, reason)
 
 
-def retry_failed(*, message: Message, actor: AbstractBaseUser | None = None) -> bool:
+def retry_failed(*, message: Message, actor: User | None = None) -> bool:
     """Put a failed or bounced reply back in the queue, unchanged (after an admin fixed the SMTP
     settings, or when the agent tries again); it answers once the relay accepts it."""
     with transaction.atomic():
@@ -274,10 +275,11 @@ def _thread_headers(message: Message) -> tuple[str, list[str]]:
     )
     customer = [m for m in earlier if m.direction == Direction.INBOUND and _is_mail_id(m.external_id)]
     people = [m for m in customer if not m.automatic]
-    parent = (people or customer or [None])[-1]
-    if parent is None:
+    parents = people or customer
+    if not parents:
         chain = [m.external_id for m in earlier if _is_mail_id(m.external_id)]
         return "", _trim(chain)
+    parent = parents[-1]
     chain = [ref for ref in parent.references if isinstance(ref, str) and _is_mail_id(ref)] + [
         parent.external_id
     ]

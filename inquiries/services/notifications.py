@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -241,8 +242,8 @@ def _fan_out(
         )
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     for row in rows:
-        preference = preferences.get(row.user_id)
-        mode = preference.email_mode if preference else NotificationPreference.EmailMode.DIGEST
+        saved = preferences.get(row.user_id)
+        mode = saved.email_mode if saved else NotificationPreference.EmailMode.DIGEST
         if row.email_state and mode == NotificationPreference.EmailMode.IMMEDIATE:
             enqueue_after_commit("send_notification_email", row.user_id, dedupe_key)
     return len(created)
@@ -323,14 +324,14 @@ def _rate_cluster_text(cluster: Cluster, what: str) -> tuple[str, str]:
 # --- e-mail -----------------------------------------------------------------------------
 
 
-def _send(user: object, subject: str, template: str, context: dict) -> None:
-    with translation.override(language_of(user)):  # type: ignore[arg-type]
+def _send(user: User, subject: str, template: str, context: dict) -> None:
+    with translation.override(language_of(user)):
         text = render_to_string(f"email/{template}.txt", context)
         html = render_to_string(f"email/{template}.html", context)
     mail = EmailMultiAlternatives(
         subject=_one_line(subject, 180),
         body=text,
-        to=[user.email],  # type: ignore[attr-defined]
+        to=[user.email],
         headers={"Auto-Submitted": "auto-generated", "X-Cstracker-Loop": "notification"},
     )
     mail.attach_alternative(html, "text/html")
@@ -417,7 +418,7 @@ def send_notification_digests(*, now: datetime | None = None) -> int:
 
 
 def mark_read(
-    *, user: object, notification_ids: Iterable[int] | None = None, now: datetime | None = None
+    *, user: User, notification_ids: Iterable[int] | None = None, now: datetime | None = None
 ) -> int:
     now = now or timezone.now()
     unread = Notification.objects.filter(user=user, read_at__isnull=True)

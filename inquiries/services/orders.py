@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
@@ -328,7 +328,8 @@ def _store_orders(
     created = sum(1 for *_, inserted in written if inserted)
     counts.created += created
     counts.updated += (len(written) - created) if owns else 0
-    return {order_id: pk for order_id, pk, _ in written}  # type: ignore[misc]
+    # `upsert_rows` returns the `returning` columns as stored: the order id (text) and the pk.
+    return {cast(str, order_id): cast(int, pk) for order_id, pk, _ in written}
 
 
 def _written(columns: Sequence[str], filled: frozenset[str]) -> list[str]:
@@ -498,7 +499,7 @@ def _link_by_join(*, account_id: int | None, order_ids: Sequence[str] | None) ->
     UPDATE evaluates a subquery per inquiry (a third of the catch-up's time for 100,000)."""
     inquiry, order = Inquiry._meta.db_table, Order._meta.db_table
     conditions: list[str] = []
-    params: list[object] = []
+    params: list[int | list[str]] = []
     if account_id is not None:
         conditions.append("i.account_id = %s")
         params.append(account_id)

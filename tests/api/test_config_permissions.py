@@ -7,7 +7,7 @@ add team B's accounts and then read every team B inquiry.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 
 from inquiries import models as m
 from tests.conftest import token_client
@@ -23,7 +23,7 @@ MODELS = {
 }
 
 
-def grant(user: object, *models: str, actions: tuple[str, ...] = ("view", "add", "change", "delete")) -> None:
+def grant(user: User, *models: str, actions: tuple[str, ...] = ("view", "add", "change", "delete")) -> None:
     codenames = [f"{action}_{model}" for model in models for action in actions]
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="inquiries", codename__in=codenames)
@@ -31,7 +31,7 @@ def grant(user: object, *models: str, actions: tuple[str, ...] = ("view", "add",
 
 
 @pytest.fixture
-def scoped_staff(manager: object) -> object:
+def scoped_staff(manager: User) -> User:
     """maria, manager of team A and staff, as in the demo."""
     manager.is_staff = True
     manager.save(update_fields=["is_staff"])

@@ -14,11 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 
 from inquiries import models as m
 from inquiries import secrets, services
 from inquiries.models import ClockKind, ClockState, EventKind
-from inquiries.services import outbox
+from inquiries.services import RecordResult, outbox
 from tests.conftest import token_client
 from tests.factories import ChannelFactory, incoming, policy_with_targets
 
@@ -42,6 +43,7 @@ def policy(db: None) -> m.SlaPolicy:
 @pytest.fixture
 def inquiry(channel: m.Channel, policy: m.SlaPolicy) -> m.Inquiry:
     result = services.record_message(channel=channel, incoming=incoming(received_at=T0), now=T0)
+    assert isinstance(result, RecordResult) and result.message.inquiry is not None
     return result.message.inquiry
 
 
@@ -49,7 +51,7 @@ def first_reply_clock(inquiry: m.Inquiry) -> m.Clock:
     return m.Clock.objects.filter(inquiry=inquiry, kind=ClockKind.FIRST_REPLY).latest("started_at", "id")
 
 
-def write_reply(inquiry: m.Inquiry, author: object, minutes: float) -> m.Message:
+def write_reply(inquiry: m.Inquiry, author: User, minutes: float) -> m.Message:
     return services.reply(
         inquiry=inquiry, author=author, body_text="A new lid is on its way.", now=at(minutes)
     )

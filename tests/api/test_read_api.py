@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from inquiries import models as m
 from inquiries.ingestion.types import Direction
-from inquiries.services import change_status, record_message
+from inquiries.services import RecordResult, change_status, record_message
 from tests.conftest import token_client
 from tests.factories import CalendarFactory, incoming, policy_with_targets
 
@@ -28,6 +28,7 @@ def open_inquiries(channel: m.Channel, count: int, *, start: int = 0) -> list[in
         result = record_message(
             channel=channel, incoming=incoming(sender_address=f"buyer{i}@example.com", received_at=at), now=at
         )
+        assert isinstance(result, RecordResult) and result.inquiry_id is not None
         ids.append(result.inquiry_id)
     return ids
 

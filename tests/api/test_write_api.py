@@ -13,6 +13,7 @@ from inquiries import models as m
 from inquiries import services
 from inquiries.api.idempotency import fingerprint_of
 from inquiries.models import ClockKind, ClockState, EventKind
+from inquiries.services import RecordResult
 from tests.concurrency import at_once
 from tests.conftest import token_client
 from tests.factories import ChannelFactory, UserFactory, incoming, policy_with_targets
@@ -23,9 +24,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def inquiry(channel: m.Channel) -> m.Inquiry:
     policy_with_targets(first_reply=3600)
-    return services.record_message(
-        channel=channel, incoming=incoming(received_at=timezone.now())
-    ).message.inquiry
+    result = services.record_message(channel=channel, incoming=incoming(received_at=timezone.now()))
+    assert isinstance(result, RecordResult) and result.message.inquiry is not None
+    return result.message.inquiry
 
 
 def url(inquiry: m.Inquiry, action: str) -> str:

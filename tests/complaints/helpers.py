@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
+from django.contrib.auth.models import User
 from django.test import TestCase
 
 from inquiries import models as m
-from inquiries.services import record_message
+from inquiries.services import RecordResult, record_message
 from tests.factories import incoming
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -57,6 +58,7 @@ def ingest(
             ),
             now=at,
         )
+    assert isinstance(result, RecordResult)
     return result.message
 
 
@@ -71,7 +73,7 @@ def make_cluster(
     members: int = 2,
     state: str = m.ClusterState.OPEN,
     subject: str = "Broken kettle",
-    owner: object = None,
+    owner: User | None = None,
 ) -> m.Cluster:
     """A cluster with `members` member inquiries, written directly (for page and API tests)."""
     number = next(_cluster_numbers)

@@ -12,6 +12,7 @@ from django.test import Client
 from inquiries import models as m
 from inquiries import services
 from inquiries.ingestion.types import Direction, IncomingMessage
+from inquiries.services import RecordResult
 from tests import factories
 from tests.ui.conftest import browser_context_args  # noqa: F401  (a 1440 x 900 page in UTC, for the browser test)
 
@@ -42,6 +43,7 @@ def ask(
         received_at=at, sender_address=sender or f"buyer{next(_ids)}@example.com", **fields
     )
     result = services.record_message(channel=channel, incoming=incoming, now=max(now, at))
+    assert isinstance(result, RecordResult)
     return result.message
 
 
@@ -56,7 +58,9 @@ def answer(message: m.Message, at: datetime, *, now: datetime | None = None) -> 
         in_reply_to=message.external_id,
     )
     channel = m.Channel.objects.get(pk=message.channel_id)
-    return services.record_message(channel=channel, incoming=incoming, now=max(now or NOW, at)).message
+    result = services.record_message(channel=channel, incoming=incoming, now=max(now or NOW, at))
+    assert isinstance(result, RecordResult)
+    return result.message
 
 
 def hours(n: float) -> timedelta:

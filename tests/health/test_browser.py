@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
@@ -24,7 +25,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture
-def seller(amazon: m.Account, channel: m.Channel, agent: object, manager: object) -> m.Account:
+def seller(amazon: m.Account, channel: m.Channel, agent: User, manager: User) -> m.Account:
     """Six weeks of an Amazon seller: mostly quick answers, a bad patch of weekend backlogs, a
     kettle complaint cluster with its corrective action, and a few messages still open now."""
     amazon.name = "Acme on Amazon US"

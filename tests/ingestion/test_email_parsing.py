@@ -904,6 +904,7 @@ def test_real_world_mail_parses_the_same_without_the_shortcuts(monkeypatch, path
 def test_a_mime_field_parsed_once_is_shared_only_by_identical_values() -> None:
     def body(content_type: str, content: bytes) -> str:
         message = _parsed(multipart("mixed", [part(f"Content-Type: {content_type}", body=content)]))
+        assert isinstance(message, IncomingMessage), message
         return message.body_text
 
     assert body("text/plain; charset=utf-8", "caf\u00e9".encode()) == "caf\u00e9"

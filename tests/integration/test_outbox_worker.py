@@ -28,7 +28,9 @@ def test_a_worker_offers_a_reply_written_through_the_api_as_a_signed_webhook(
     redis_broker: str,  # noqa: F811
     tmp_path: Path,
 ):
-    inquiry = services.record_message(channel=channel, incoming=incoming()).message.inquiry
+    recorded = services.record_message(channel=channel, incoming=incoming())
+    assert isinstance(recorded, services.RecordResult) and recorded.message.inquiry is not None
+    inquiry = recorded.message.inquiry
     log_path = tmp_path / "worker.log"
     with (
         Receiver() as receiver,

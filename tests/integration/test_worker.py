@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def _redis_up(url: str) -> bool:
 
 
 @pytest.fixture
-def redis_broker() -> str:
+def redis_broker() -> Iterator[str]:
     url = _redis_url()
     require(_redis_up(url), f"no Redis at {url}")
     redis.Redis.from_url(url).flushdb()

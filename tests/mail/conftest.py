@@ -269,7 +269,7 @@ def dsn_relay() -> Iterator[DsnRelay]:
 
 @pytest.fixture
 def mail_account(db: None) -> m.Account:
-    return AccountFactory(name="Acme Shop")
+    return AccountFactory.create(name="Acme Shop")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ PASSWORD = "secret"
 
 
 def email_channel(account: m.Account, slug: str, address: str) -> m.Channel:
-    return ChannelFactory(account=account, slug=slug, kind=m.ChannelKind.EMAIL, address=address)
+    return ChannelFactory.create(account=account, slug=slug, kind=m.ChannelKind.EMAIL, address=address)
 
 
 def mailbox_for(

@@ -9,6 +9,7 @@ import pytest
 
 from inquiries import models as m
 from inquiries.ingestion.email import parse_email
+from inquiries.services import RecordResult
 from inquiries.services import mailbox as service
 from tests.factories import policy_with_targets
 from tests.mail.helpers import customer_mail, mailbox_for
@@ -30,7 +31,9 @@ def deliver(
     incoming = parse_email(
         customer_mail(number, sender=sender, subject=f"Auto message {number}"), received_at=at
     )
-    return service.record_mail(channel=channel, incoming=incoming, now=at).message
+    result = service.record_mail(channel=channel, incoming=incoming, now=at)
+    assert isinstance(result, RecordResult)
+    return result.message
 
 
 def test_a_sender_over_the_limit_is_suspended_and_their_mail_is_kept_as_automatic(support_channel):

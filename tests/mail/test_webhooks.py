@@ -36,7 +36,7 @@ def generic(support_channel) -> m.MailWebhook:
 
 
 def generic_body(**overrides: object) -> bytes:
-    data = {
+    data: dict[str, object] = {
         "message_id": "<hook-1@mail.example>",
         "from": {"address": "Buyer@Marketplace.example", "name": "Buyer"},
         "subject": "Lid broken",
@@ -398,7 +398,7 @@ def basic(password: str, user: str = "cstracker") -> str:
 
 
 def postmark_payload(**overrides: object) -> bytes:
-    data = {
+    data: dict[str, object] = {
         "FromName": "Buyer",
         "MessageStream": "inbound",
         "From": "buyer@marketplace.example",

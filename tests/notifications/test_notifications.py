@@ -30,6 +30,7 @@ from inquiries.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from inquiries.services import RecordResult
 from inquiries.services.notifications import notify_for_events, send_notification_digests, sign
 from inquiries.services.sweep import sweep
 from tests.factories import TeamFactory, incoming, policy_with_targets
@@ -49,9 +50,11 @@ def policy(db):
 
 
 def open_inquiry(channel, minutes: float = 0, **fields) -> Inquiry:
-    return services.record_message(
+    result = services.record_message(
         channel=channel, incoming=incoming(received_at=at(minutes), **fields), now=at(minutes)
-    ).message.inquiry
+    )
+    assert isinstance(result, RecordResult) and result.message.inquiry is not None
+    return result.message.inquiry
 
 
 def sweep_at(minutes: float):

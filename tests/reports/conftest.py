@@ -8,6 +8,7 @@ import pytest
 
 from inquiries import models as m
 from inquiries import services
+from inquiries.services import RecordResult
 from tests import factories
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
@@ -26,6 +27,7 @@ def customer(
         incoming=factories.incoming(received_at=at, sender_address=sender, **fields),
         now=now or at,
     )
+    assert isinstance(result, RecordResult) and result.inquiry_id is not None
     return m.Inquiry.objects.get(pk=result.inquiry_id)
 
 
@@ -81,6 +83,7 @@ def history(channel, other_channel, agent, teammate, outsider, manager, policy) 
     followup = customer(channel, at, sender="fay@example.com")
     reply(followup, teammate, at + timedelta(hours=3))
     first = followup.messages.order_by("received_at").first()
+    assert first is not None
     customer(
         channel, at + timedelta(hours=3, minutes=30), sender="fay@example.com", in_reply_to=first.external_id
     )

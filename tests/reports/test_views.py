@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 PERIOD = {"from": (T0 - timedelta(days=1)).date().isoformat(), "to": NOW.date().isoformat()}
 
 
-def client_for(user: object) -> Client:
+def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -36,7 +37,7 @@ def as_csv_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def section(user: object, name: str, params: dict) -> object:
+def section(user: User, name: str, params: dict) -> object:
     """One of the sections the page loads by itself (htmx)."""
     return client_for(user).get(
         reverse("inquiries:reports"), {**params, "section": name}, headers={"HX-Request": "true"}

@@ -163,6 +163,7 @@ def admin_client(user) -> Client:
 
 def first_reply_clock(channel, at: datetime = MONDAY):
     recorded = services.record_message(channel=channel, incoming=incoming(received_at=at), now=at)
+    assert isinstance(recorded, services.RecordResult) and recorded.message.inquiry is not None
     return recorded.message.inquiry.clocks.get(kind=ClockKind.FIRST_REPLY)
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from inquiries import models as m
 from inquiries import services
+from inquiries.services import RecordResult
 from tests import factories
 
 
@@ -47,4 +48,5 @@ def inbound(
     fields.setdefault("subject", "Hello")
     fields.setdefault("body_text", "Hi there")
     result = services.record_message(channel=channel, incoming=factories.incoming(**fields), now=now)
+    assert isinstance(result, RecordResult) and result.inquiry_id is not None
     return m.Inquiry.objects.get(pk=result.inquiry_id)

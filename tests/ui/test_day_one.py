@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.contrib.staticfiles import finders
 from django.templatetags.static import static
 from django.test import Client
@@ -19,7 +19,7 @@ from tests.ui.conftest import inbound
 pytestmark = pytest.mark.django_db
 
 
-def client_for(user: object) -> Client:
+def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -52,7 +52,7 @@ def test_the_admin_link_shows_only_to_staff_who_can_use_the_admin(manager, super
 # --- the bell and the notifications page ---------------------------------------------------
 
 
-def notify(user: object, title: str, *, at: datetime, read: bool = False) -> m.Notification:
+def notify(user: User, title: str, *, at: datetime, read: bool = False) -> m.Notification:
     return m.Notification.objects.create(
         user=user,
         kind=m.NotificationKind.CLOCK_BREACHED,

@@ -8,6 +8,7 @@ import re
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ PNG = base64.b64decode(
 
 
 @pytest.fixture
-def alice(agent: object) -> Client:
+def alice(agent: User) -> Client:
     client = Client()
     client.force_login(agent)
     return client

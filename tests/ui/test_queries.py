@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +33,7 @@ INQUIRY_QUERIES = 12
 
 
 @pytest.fixture
-def alice(agent: object) -> Client:
+def alice(agent: User) -> Client:
     client = Client()
     client.force_login(agent)
     return client

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "rows"}
 
 
-def client_for(user: object) -> Client:
+def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client

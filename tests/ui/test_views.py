@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 
 
-def client_for(user: object) -> Client:
+def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -36,7 +37,7 @@ def queue_ids(response: object) -> list[int]:
 
 
 @pytest.fixture
-def alice(agent: object) -> Client:
+def alice(agent: User) -> Client:
     return client_for(agent)
 
 
