@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -173,7 +173,7 @@ def _detail_context(request: AuthedRequest, inquiry: Inquiry, **forms: object) -
     }
 
 
-def _macro_choices(user: AbstractBaseUser, inquiry: Inquiry) -> list[dict[str, object]]:
+def _macro_choices(user: User, inquiry: Inquiry) -> list[dict[str, object]]:
     """The picker's macros, each filled in for this inquiry (two queries, whatever the count)."""
     rows = list(macros_for(user, inquiry).select_related("set_topic"))
     if not rows:
