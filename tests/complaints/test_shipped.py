@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from inquiries.complaints import shipped
+from inquiries.complaints.datasets import load_training_set
 from inquiries.complaints.encoder import EncoderModel, EncoderVersionError
 
 
@@ -21,7 +22,7 @@ def stored(tmp_path_factory) -> tuple[shipped.ShippedModel, object]:
 def test_it_is_built_from_the_repositorys_training_set_and_stored_for_the_next_process(stored):
     model, path = stored
     assert model.version == shipped.fingerprint()
-    assert set(model.labels) == {m.topic for m in shipped.load_training_set()}
+    assert set(model.labels) == {m.topic for m in load_training_set()}
     again = shipped.load_or_build(path)
     assert again.version == model.version
     assert again.ngrams.pipeline is not model.ngrams.pipeline  # read from the file, not trained again
