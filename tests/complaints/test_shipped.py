@@ -95,6 +95,17 @@ def test_the_symptom_lexicon_shares_concepts_between_languages():
     assert "missing" in shipped.symptoms("il manque une pièce").split()
 
 
+def test_the_lexicon_feature_keeps_the_name_every_stored_model_pickles(stored):
+    # The shipped model's file and the accounts' models in the database refer to it by name.
+    model, _ = stored
+    concepts = dict(model.ngrams.pipeline.named_steps["features"].transformer_list)["concepts"]
+    assert concepts.preprocessor is shipped.symptoms
+    assert (shipped.symptoms.__module__, shipped.symptoms.__qualname__) == (
+        "inquiries.complaints.shipped",
+        "symptoms",
+    )
+
+
 def test_build_topic_model_writes_the_model_where_it_is_told(tmp_path):
     out = StringIO()
     call_command("build_topic_model", "--output", str(tmp_path / "m.bin"), stdout=out)
