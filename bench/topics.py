@@ -31,9 +31,10 @@ from pathlib import Path  # noqa: E402
 from _setup import median  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from inquiries.complaints.datasets import load_training_set  # noqa: E402
 from inquiries.complaints.evaluation import DEV_DIR, load_eval_set  # noqa: E402
+from inquiries.complaints.evidence import has_evidence  # noqa: E402
 from inquiries.complaints.rules import DEFAULT_RULES, classify, compile_rules, is_decisive  # noqa: E402
-from inquiries.complaints.shipped import has_evidence  # noqa: E402
 
 
 def resident_mb() -> float:
@@ -59,7 +60,7 @@ def main() -> None:
     started = time.perf_counter()
     model = shipped.load_or_build(settings.CSTRACKER_TOPIC_MODEL_FILE or None)
     loaded_in = time.perf_counter() - started
-    texts = [message.text for message in shipped.load_training_set()]
+    texts = [message.text for message in load_training_set()]
     classify_with_fallback(texts[0], None, rules, 1.0, shipped=model, evidence=has_evidence)  # warm up
     model.encoder.predict(texts[0])  # and load the encoder, which only unsure messages reach
     extra = resident_mb() - before

@@ -317,7 +317,7 @@ def classify_with_fallback(
     3. the shipped model (`shipped`) if its confidence >= `shipped_threshold`;
     4. the rules' weak hints; else "other" with source DEFAULT (the caller's "no topic").
 
-    `evidence(text, topic)` (`shipped.has_evidence`) is the minimum evidence step 3 needs
+    `evidence(text, topic)` (`evidence.has_evidence`) is the minimum evidence step 3 needs
     below `EVIDENCE_NOT_NEEDED_AT`: when it says no, the model's topic is not used and steps 4
     and 5 decide.
     """

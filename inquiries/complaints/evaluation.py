@@ -47,7 +47,7 @@ from pathlib import Path
 from sklearn.model_selection import train_test_split
 
 from inquiries.complaints.classifier import EvaluationReport, LabeledText, evaluate, train
-from inquiries.complaints.shipped import read_messages
+from inquiries.complaints.datasets import read_messages
 
 BITEXT_TEXT_COLUMN = "instruction"
 BITEXT_LABEL_COLUMN = "intent"

@@ -48,28 +48,12 @@ def trend_chart(
         f'<desc id="{chart_id}-d">{escape(_describe(points, target, fmt))}</desc>',
     ]
     if target is not None and target > 0:
-        warn = target * at_risk_ratio
-        parts += [
-            f'<rect class="band-critical" x="{LEFT}" y="{TOP}" width="{plot_w}" '
-            f'height="{y(target) - TOP:.1f}"/>',
-            f'<rect class="band-at-risk" x="{LEFT}" y="{y(target):.1f}" width="{plot_w}" '
-            f'height="{y(warn) - y(target):.1f}"/>',
-            f'<line class="target" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(target):.1f}" '
-            f'y2="{y(target):.1f}"/>',
-            f'<text class="axis" x="{LEFT - 4}" y="{y(target) + 3:.1f}" text-anchor="end">'
-            f"{escape(fmt(target))}</text>",
-        ]
+        parts += _target_bands(target, target * at_risk_ratio, y, fmt)
     parts += [
         f'<line class="axis-line" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>',
         f'<text class="axis" x="{LEFT - 4}" y="{TOP + plot_h + 3}" text-anchor="end">{escape(fmt(0))}</text>',
     ]
-    for run in _runs(points):
-        coordinates = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in run)
-        if len(run) == 1:
-            i, v = run[0]
-            parts.append(f'<circle class="line-dot" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2"/>')
-        else:
-            parts.append(f'<polyline class="line" points="{coordinates}"/>')
+    parts += _line(points, x, y)
     if points:
         parts += [
             f'<text class="axis" x="{LEFT}" y="{HEIGHT - 6}">{escape(_day(points[0][0]))}</text>',
@@ -83,6 +67,37 @@ def trend_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _target_bands(
+    target: float, warn: float, y: Callable[[float], float], fmt: Callable[[float], str]
+) -> list[str]:
+    """The critical band above `target`, the at-risk band between `warn` and it, and the target
+    line with its value on the axis."""
+    plot_w = WIDTH - LEFT - RIGHT
+    return [
+        f'<rect class="band-critical" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{y(target) - TOP:.1f}"/>',
+        f'<rect class="band-at-risk" x="{LEFT}" y="{y(target):.1f}" width="{plot_w}" '
+        f'height="{y(warn) - y(target):.1f}"/>',
+        f'<line class="target" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(target):.1f}" y2="{y(target):.1f}"/>',
+        f'<text class="axis" x="{LEFT - 4}" y="{y(target) + 3:.1f}" text-anchor="end">'
+        f"{escape(fmt(target))}</text>",
+    ]
+
+
+def _line(
+    points: Sequence[tuple[date, float | None]], x: Callable[[int], float], y: Callable[[float], float]
+) -> list[str]:
+    """The values as a polyline per run of days with a value; a lone day is a dot."""
+    parts = []
+    for run in _runs(points):
+        if len(run) == 1:
+            i, v = run[0]
+            parts.append(f'<circle class="line-dot" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2"/>')
+        else:
+            coordinates = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in run)
+            parts.append(f'<polyline class="line" points="{coordinates}"/>')
+    return parts
 
 
 def _runs(points: Sequence[tuple[date, float | None]]) -> list[list[tuple[int, float]]]:

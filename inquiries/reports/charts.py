@@ -131,29 +131,9 @@ def line_chart(
         return x, top + plot_h - plot_h * min(value, ceiling) / ceiling
 
     for item in series:
-        dash = f' stroke-dasharray="{item.dash}"' if item.dash else ""
-        run: list[str] = []
-        for index, value in enumerate([*list(item.values), None]):
-            if value is None:
-                if len(run) > 1:
-                    parts.append(
-                        f'<polyline points="{" ".join(run)}" fill="none" stroke="{item.color}" '
-                        'stroke-width="2.2" '
-                        f'stroke-linejoin="round"{dash}/>'
-                    )
-                run = []
-                continue
-            x, y = point(index, value)
-            run.append(f"{x:.1f},{y:.1f}")
-        for index, value in enumerate(item.values):
-            if value is None:
-                continue
-            x, y = point(index, value)
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" fill="{item.color}"><title>'
-                f"{escape(item.name)}, {escape(x_labels[index])}: {escape(_number(value))}{escape(unit)}"
-                "</title></circle>"
-            )
+        points = [None if value is None else point(index, value) for index, value in enumerate(item.values)]
+        parts += _polylines(item, points)
+        parts += _dots(item, points, x_labels, unit)
     parts += (
         _x_labels(x_labels, left, slot, height - 8, centred=False)
         if count > 1
@@ -166,6 +146,41 @@ def line_chart(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _polylines(item: Series, points: Sequence[tuple[float, float] | None]) -> list[str]:
+    """The series' line: one polyline per run of two or more points, broken where a value is None."""
+    dash = f' stroke-dasharray="{item.dash}"' if item.dash else ""
+    parts = []
+    run: list[str] = []
+    for xy in [*points, None]:
+        if xy is None:
+            if len(run) > 1:
+                parts.append(
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{item.color}" '
+                    'stroke-width="2.2" '
+                    f'stroke-linejoin="round"{dash}/>'
+                )
+            run = []
+            continue
+        run.append(f"{xy[0]:.1f},{xy[1]:.1f}")
+    return parts
+
+
+def _dots(
+    item: Series, points: Sequence[tuple[float, float] | None], x_labels: Sequence[str], unit: str
+) -> list[str]:
+    """A dot per value of the series, its `<title>` the exact value."""
+    parts = []
+    for index, (xy, value) in enumerate(zip(points, item.values, strict=True)):
+        if xy is None or value is None:
+            continue
+        parts.append(
+            f'<circle cx="{xy[0]:.1f}" cy="{xy[1]:.1f}" r="2.6" fill="{item.color}"><title>'
+            f"{escape(item.name)}, {escape(x_labels[index])}: {escape(_number(value))}{escape(unit)}"
+            "</title></circle>"
+        )
+    return parts
 
 
 def bar_chart(

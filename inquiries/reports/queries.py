@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from django.db import connection
 from django.db.models import (
@@ -48,7 +49,7 @@ from inquiries.models import (
     InquiryEvent,
     Message,
 )
-from inquiries.models.inquiries import answering
+from inquiries.models.inquiries import InquiryQuerySet, answering
 from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
 from inquiries.reports.rollup import rollup_counts
@@ -65,11 +66,23 @@ DURATION_BUCKETS = ("under 15 min", "15 min-1 h", "1-4 h", "4-8 h", "8-24 h", "1
 AGE_EDGES = (HOUR, 4 * HOUR, DAY, 3 * DAY, 7 * DAY)
 AGE_BUCKETS = ("under 1 h", "1-4 h", "4-24 h", "1-3 days", "3-7 days", "7 days or more")
 
+_Rows = TypeVar("_Rows", bound=QuerySet[Any])
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class Waiting(TypedDict):
+    """What `oldest_waiting` annotates an inquiry with."""
+
+    waiting_since: datetime
+    first_text: str  # an inquiry waiting for a reply has a customer message
+
 
 # --- scoping ------------------------------------------------------------------------------
 
 
-def team_expression(pairs: dict[tuple[int, int], int], prefix: str = "") -> Expression:
+def team_expression(pairs: dict[tuple[int, int], int], prefix: str = "") -> Expression | F:
     """The inquiry's team: `inquiry.team`, else the assignee's team that works the inquiry's
     account (the lowest id when several do), else NULL ("No team"). The membership pairs are
     read once (`ReportScope.memberships`) and inlined as a CASE, so no row runs a subquery."""
@@ -86,7 +99,7 @@ def team_expression(pairs: dict[tuple[int, int], int], prefix: str = "") -> Expr
     )
 
 
-def scoped(queryset: QuerySet, scope: ReportScope, prefix: str = "", *, with_team: bool = False) -> QuerySet:
+def scoped(queryset: _Rows, scope: ReportScope, prefix: str = "", *, with_team: bool = False) -> _Rows:
     """`queryset` limited to the scope's accounts and inquiry filters; `prefix` leads to the inquiry.
     With `with_team` (or a team filter) rows carry `report_team`."""
     conditions = Q(**{f"{prefix}account_id__in": scope.account_ids})
@@ -111,7 +124,7 @@ def period_clocks(scope: ReportScope, *, with_team: bool = False) -> QuerySet[Cl
     return scoped(clocks, scope, "inquiry__", with_team=with_team)
 
 
-def group_expression(scope: ReportScope, group_by: str) -> Expression:
+def group_expression(scope: ReportScope, group_by: str) -> Expression | F:
     """The GROUP BY value of a clock: its local start day or week (Monday), or an inquiry's id."""
     if group_by == "day":
         return TruncDate("started_at", tzinfo=scope.zone)
@@ -190,7 +203,7 @@ def other_hours(hours: str) -> str:
     return CALENDAR if hours == BUSINESS else BUSINESS
 
 
-def duration_expression(scope: ReportScope, hours: str | None = None) -> Expression:
+def duration_expression(scope: ReportScope, hours: str | None = None) -> Expression | F:
     """Business mode: the business seconds stored at the stop (pauses excluded). Calendar
     mode: stopped_at - started_at, nothing subtracted. `hours` overrides the scope's mode."""
     if (hours or scope.hours) == BUSINESS:
@@ -334,7 +347,7 @@ def duration_histogram(scope: ReportScope, stats: Stats | None = None) -> dict[s
 # --- backlog ------------------------------------------------------------------------------
 
 
-def open_inquiries(scope: ReportScope) -> QuerySet[Inquiry]:
+def open_inquiries(scope: ReportScope) -> InquiryQuerySet:
     """Open inquiries (new, open, pending) as of now, whatever the period."""
     return scoped(Inquiry.objects.filter(status__in=OPEN_STATUSES, opened_at__lte=scope.now), scope)
 
@@ -361,7 +374,7 @@ def unanswered_messages() -> QuerySet[Message]:
     )
 
 
-def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
+def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[WithAnnotations[Inquiry, Waiting]]:
     """Open inquiries whose oldest unanswered customer message is oldest, annotated `waiting_since`
     and the customer's first words (`first_text`, the title of a subjectless inquiry)."""
     first_unanswered = (
@@ -370,7 +383,7 @@ def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
         .order_by("received_at")
         .values("received_at")[:1]
     )
-    return list(
+    inquiries = (
         open_inquiries(scope)
         .with_texts()
         .annotate(waiting_since=Subquery(first_unanswered))
@@ -378,6 +391,8 @@ def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[Inquiry]:
         .select_related("account", "assignee", "customer")
         .order_by("waiting_since", "pk")[:limit]
     )
+    # The plugin sees this query's annotation, not the `first_text` of `with_texts()`.
+    return cast("list[WithAnnotations[Inquiry, Waiting]]", list(inquiries))
 
 
 # --- volume -------------------------------------------------------------------------------

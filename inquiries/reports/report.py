@@ -8,8 +8,10 @@ every table of the page and draws the charts from those tables.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, cast
 
 from django.contrib.auth import get_user_model
 from django.utils.safestring import SafeString, mark_safe
@@ -42,6 +44,9 @@ from inquiries.reports.tables import (
     rounded_seconds,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 KIND_LABELS = dict(ClockKind.choices)
 KIND_COLORS = dict(zip(KIND_ORDER, charts.PALETTE, strict=False))
 KIND_DASHES = dict(zip(KIND_ORDER, charts.DASHES, strict=False))
@@ -61,19 +66,27 @@ GROUP_TITLES = {
     "account": "Account",
 }
 
+# The rows whose names label the groups of the other dimensions (`str(row)` is the name).
+LABELLED_MODELS: dict[str, type[Team] | type[Channel] | type[Topic] | type[Account]] = {
+    "team": Team,
+    "channel": Channel,
+    "topic": Topic,
+    "account": Account,
+}
+
 
 # --- labels -------------------------------------------------------------------------------
 
 
 def group_labels(choices: ReportChoices, dimension: str, keys: set[object]) -> dict[object, str]:
     """Names of the groups; rows outside the filter lists (a former agent...) cost one query."""
-    labels: dict[object, str] = dict(choices.labels(dimension))
+    labels: dict[object, str] = {key: label for key, label in choices.labels(dimension).items()}
     missing = [key for key in keys if key is not None and key not in labels]
     if missing:
         if dimension == "agent":
             labels |= {u.pk: user_label(u) for u in get_user_model().objects.filter(pk__in=missing)}
         else:
-            model = {"team": Team, "channel": Channel, "topic": Topic, "account": Account}[dimension]
+            model = LABELLED_MODELS[dimension]
             labels |= {row.pk: str(row) for row in model.objects.filter(pk__in=missing)}
     labels[None] = NONE_LABELS[dimension]
     return labels
@@ -108,9 +121,10 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
     counts = {(row.group, row.kind): row for row in found}
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in counts)]
     if group_by in TIME_GROUPS:
-        keys: list[object] = list(time_buckets(scope, group_by))
+        buckets = time_buckets(scope, group_by)
         fmt = "%a %d %b %Y" if group_by == "day" else "Week of %d %b %Y"
-        labels = {key: key.strftime(fmt) for key in keys}  # type: ignore[attr-defined]
+        labels: dict[object, str] = {bucket: bucket.strftime(fmt) for bucket in buckets}
+        keys: list[object] = list(buckets)
         pairs = [(key, kind) for key in keys for kind in kinds]
     else:
         labels = group_labels(choices, group_by, {g for g, _ in counts})
@@ -167,18 +181,26 @@ def breakdown_table(
         figures += [sum(r.breached for r in kinds.values()), sum(r.in_progress for r in kinds.values())]
         rows.append(tuple(figures))
     title = GROUP_TITLES[dimension]
-    hours, other = scope.hours, other_hours(scope.hours)
+    hours, other_mode = scope.hours, other_hours(scope.hours)
     columns = (
         Column("group", title, KEY),
         Column("group_label", title, TEXT),
         Column("first_reply_counted", "First replies"),
         Column("first_reply_compliance_pct", "First-reply compliance", PCT),
         Column("first_reply_median_seconds", f"Median first reply ({HOURS_LABELS[hours]})", SECONDS),
-        Column(f"first_reply_{other}_median_seconds", f"Median first reply ({HOURS_LABELS[other]})", SECONDS),
+        Column(
+            f"first_reply_{other_mode}_median_seconds",
+            f"Median first reply ({HOURS_LABELS[other_mode]})",
+            SECONDS,
+        ),
         Column("resolution_counted", "Resolutions"),
         Column("resolution_compliance_pct", "Resolution compliance", PCT),
         Column("resolution_median_seconds", f"Median resolution ({HOURS_LABELS[hours]})", SECONDS),
-        Column(f"resolution_{other}_median_seconds", f"Median resolution ({HOURS_LABELS[other]})", SECONDS),
+        Column(
+            f"resolution_{other_mode}_median_seconds",
+            f"Median resolution ({HOURS_LABELS[other_mode]})",
+            SECONDS,
+        ),
         Column("breached", "Still breached, all clocks"),
         Column("in_progress", "In progress, all clocks"),
     )
@@ -239,11 +261,12 @@ def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
     notes = []
     for row in durations.records():
         b, c = row[business], row[calendar]
-        if b is None or not c or b > MUCH_SMALLER * c:  # type: ignore[operator]
+        # Both are whole seconds, or None when no clock was measured (`rounded_seconds`).
+        if not isinstance(b, int) or not isinstance(c, int) or not c or b > MUCH_SMALLER * c:
             continue
         figures = (
-            f"{row['clock_label']}: the median is {duration(b)} in business hours "  # type: ignore[arg-type]
-            f"but {duration(c)} in calendar time"  # type: ignore[arg-type]
+            f"{row['clock_label']}: the median is {duration(b)} in business hours "
+            f"but {duration(c)} in calendar time"
         )
         if b == 0:
             notes.append(
@@ -293,11 +316,11 @@ def backlog_table(scope: ReportScope) -> Table:
 def oldest_table(scope: ReportScope) -> Table:
     rows = []
     for inquiry in queries.oldest_waiting(scope):
-        since = inquiry.waiting_since  # type: ignore[attr-defined]
+        since = inquiry.waiting_since
         rows.append(
             (
                 inquiry.pk,
-                display.title(inquiry.subject, inquiry.first_text),  # type: ignore[attr-defined]
+                display.title(inquiry.subject, inquiry.first_text),
                 inquiry.customer.address,
                 inquiry.account.name,
                 user_label(inquiry.assignee) if inquiry.assignee else NONE_LABELS["agent"],
@@ -342,13 +365,14 @@ def build_table(name: str, scope: ReportScope, choices: ReportChoices, group_by:
         return sla_table(scope, choices, group_by)
     if name == "breakdown":
         return breakdown_table(scope, choices, group_by if group_by in DIMENSIONS else "agent")
-    return {
+    by_scope: dict[str, Callable[[ReportScope], Table]] = {
         "durations": durations_table,
         "histogram": histogram_table,
         "backlog": backlog_table,
         "oldest": oldest_table,
         "heatmap": heatmap_table,
-    }[name](scope)
+    }
+    return by_scope[name](scope)
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -357,7 +381,7 @@ def build_table(name: str, scope: ReportScope, choices: ReportChoices, group_by:
 @dataclass(frozen=True, slots=True)
 class KindSummary:
     kind: str
-    label: str
+    label: StrOrPromise
     met: int
     missed: int
     breached: int
@@ -393,11 +417,11 @@ class Report:
 
 def summarise_sla(table: Table) -> list[KindSummary]:
     """Period totals per clock kind, added up from the SLA table's rows."""
-    sums: dict[str, list[int]] = {}
+    sums: dict[object, list[int]] = {}
     for row in table.records():
-        figures = sums.setdefault(row["clock_kind"], [0, 0, 0, 0, 0])  # type: ignore[arg-type]
+        figures = sums.setdefault(row["clock_kind"], [0, 0, 0, 0, 0])
         for i, key in enumerate(("met", "missed", "breached", "cancelled", "in_progress")):
-            figures[i] += row[key]  # type: ignore[operator]
+            figures[i] += cast(int, row[key])  # a count column of `sla_table`: an int
     summary = []
     for kind in KIND_ORDER:
         if kind in sums:
@@ -452,7 +476,11 @@ def build_report(
 
 def _compliance_chart(scope: ReportScope, group_by: str, sla: Table) -> str:
     buckets = time_buckets(scope, group_by)
-    compliance = {(row["group"], row["clock_kind"]): row["compliance_pct"] for row in sla.records()}
+    # `rounded_pct` of each row: a percentage, or None where no clock was counted.
+    compliance = {
+        (row["group"], row["clock_kind"]): cast("float | None", row["compliance_pct"])
+        for row in sla.records()
+    }
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in compliance)]
     label = "%d %b" if group_by == "day" else "w/c %d %b"
     return charts.line_chart(
@@ -467,7 +495,7 @@ def _compliance_chart(scope: ReportScope, group_by: str, sla: Table) -> str:
         x_labels=[b.strftime(label) for b in buckets],
         series=[
             charts.Series(
-                KIND_LABELS[k],
+                str(KIND_LABELS[k]),
                 [compliance.get((b.isoformat(), k)) for b in buckets],
                 KIND_COLORS[k],
                 KIND_DASHES[k],
@@ -480,7 +508,7 @@ def _compliance_chart(scope: ReportScope, group_by: str, sla: Table) -> str:
 def _histograms(histogram: Table) -> dict[str, str]:
     drawn = {}
     for kind in DURATION_KINDS:
-        values = [row["count"] for row in histogram.records() if row["clock_kind"] == kind]
+        values = [cast(int, row["count"]) for row in histogram.records() if row["clock_kind"] == kind]
         drawn[f"histogram_{kind}"] = charts.bar_chart(
             chart_id=f"chart-histogram-{kind}",
             title=f"{KIND_LABELS[kind]} times",
@@ -498,9 +526,12 @@ def _backlog_chart(backlog: Table) -> str:
         chart_id="chart-backlog",
         title="Open inquiries by age",
         description="Open inquiries stacked by status (new, open, pending) in each age range.",
-        categories=[row["bucket_label"] for row in records],  # type: ignore[misc]
+        categories=list(AGE_BUCKETS),
         series=[
-            charts.Series(status.label, [row[status.value] for row in records], charts.PALETTE[i])  # type: ignore[misc]
+            # Counts of open inquiries per age bucket (`backlog_table`).
+            charts.Series(
+                str(status.label), [cast(int, row[status.value]) for row in records], charts.PALETTE[i]
+            )
             for i, status in enumerate(OPEN_STATUS_ORDER)
         ],
         width=1100,
@@ -523,6 +554,7 @@ def _heatmaps(heatmap: Table) -> dict[str, str]:
             row_labels=WEEKDAYS,
             column_labels=[f"{h:02d}" for h in range(24)],
             color=color,
-            values=[[grid[(d, h)][key] for h in range(24)] for d in range(1, 8)],  # type: ignore[misc]
+            # Message counts per weekday and hour (`heatmap_table`).
+            values=[[cast(int, grid[(d, h)][key]) for h in range(24)] for d in range(1, 8)],
         )
     return drawn

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 from django.http import Http404, QueryDict
 
 from inquiries.models import Account, Channel, Membership, Priority, SlaRollupState, Team, Topic
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 BUSINESS, CALENDAR = "business", "calendar"
 HOURS_CHOICES = [(BUSINESS, "Business hours"), (CALENDAR, "Calendar hours")]
@@ -90,6 +93,17 @@ class ReportScope:
         return [self.first_day + timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
 
 
+class ScopeFilters(TypedDict, total=False):
+    """The filters `make_scope` passes on to `ReportScope` (its fields of the same names)."""
+
+    hours: str
+    team_ids: tuple[int, ...]
+    agent_ids: tuple[int, ...]
+    channel_ids: tuple[int, ...]
+    topic_ids: tuple[int, ...]
+    priorities: tuple[str, ...]
+
+
 def day_bounds(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:
     """[local midnight of first_day, local midnight after last_day): 23 or 25 h days included."""
     zone = ZoneInfo(tz)
@@ -114,7 +128,7 @@ def make_scope(
     last_day: date,
     now: datetime,
     tz: str | None = None,
-    **filters: object,
+    **filters: Unpack[ScopeFilters],
 ) -> ReportScope:
     """A scope over `accounts` for whole days; the zone is theirs (or UTC if they differ) unless
     `tz` is given. Reads how fresh the SLA rollup is and who works the accounts (two queries)."""
@@ -137,7 +151,7 @@ def make_scope(
         rollup_first_day=rollup.first_day if rollup else None,
         rollup_as_of=rollup.refreshed_at if rollup else None,
         memberships=memberships(ids),
-        **filters,  # type: ignore[arg-type]
+        **filters,
     )
 
 
@@ -171,9 +185,8 @@ def preset_days(period: str, today: date) -> tuple[date, date]:
 # --- what the user may filter by ------------------------------------------------------------
 
 
-def user_label(user: AbstractBaseUser) -> str:
-    full_name = user.get_full_name()  # type: ignore[attr-defined]
-    return full_name or user.get_username()
+def user_label(user: User) -> str:
+    return user.get_full_name() or user.get_username()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +195,13 @@ class ReportChoices:
 
     accounts: list[Account]
     teams: list[Team]
-    agents: list[AbstractBaseUser]
+    agents: list[User]
     channels: list[Channel]
     topics: list[Topic]
     extra_agent_labels: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, user: AbstractBaseUser) -> ReportChoices:
+    def load(cls, user: User | AnonymousUser) -> ReportChoices:
         accounts = list(Account.objects.visible_to(user).order_by("name", "pk"))
         ids = [a.pk for a in accounts]
         teams = Team.objects.all() if user.is_superuser else Team.objects.filter(accounts__in=ids).distinct()
@@ -248,18 +261,23 @@ class ReportFilterForm(forms.Form):
         self.fields["to"] = forms.DateField(required=False, label="To (inclusive)")
         for name in ("from", "to"):
             self.fields[name].widget.input_type = "date"
-        self.fields["account"].choices = [(str(a.pk), a.name) for a in choices.accounts]
-        self.fields["team"].choices = [(str(t.pk), t.name) for t in choices.teams]
-        self.fields["agent"].choices = [(str(u.pk), user_label(u)) for u in choices.agents]
-        self.fields["channel"].choices = [(str(c.pk), c.name) for c in choices.channels]
-        self.fields["topic"].choices = [(t.key, t.name) for t in choices.topics]
-        self.fields["group_by"].choices = [(k, v) for k, v in GROUP_BY_CHOICES if k in group_by]
+        self._choice_field("account").choices = [(str(a.pk), a.name) for a in choices.accounts]
+        self._choice_field("team").choices = [(str(t.pk), t.name) for t in choices.teams]
+        self._choice_field("agent").choices = [(str(u.pk), user_label(u)) for u in choices.agents]
+        self._choice_field("channel").choices = [(str(c.pk), c.name) for c in choices.channels]
+        self._choice_field("topic").choices = [(t.key, t.name) for t in choices.topics]
+        self._choice_field("group_by").choices = [(k, v) for k, v in GROUP_BY_CHOICES if k in group_by]
         for name in (*SCOPED_FILTERS, "topic", "priority"):
             self.fields[name].widget.attrs["size"] = 4
         self.order_fields(["period", "from", "to", "hours", "group_by", *SCOPED_FILTERS, "topic", "priority"])
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        # `fields` holds the copies of the fields declared above, where these are choice fields.
+        return cast(forms.ChoiceField, self.fields[name])
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         first, last = data.get("from"), data.get("to")
         period = data.get("period") or ("custom" if first or last else DEFAULT_PERIOD)
         if period == "custom":
@@ -311,7 +329,7 @@ def _ints(values: list[str]) -> tuple[int, ...]:
     return tuple(sorted(int(v) for v in values))
 
 
-def visible_accounts_of_teams(user: AbstractBaseUser, team_ids: list[int]) -> list[Account]:
+def visible_accounts_of_teams(user: User | AnonymousUser, team_ids: list[int]) -> list[Account]:
     """Accounts of `team_ids` the user may see; all the user's accounts when no team is given."""
     accounts = Account.objects.visible_to(user)
     if team_ids:

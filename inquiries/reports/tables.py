@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 TEXT, COUNT, PCT, SECONDS, DATE, DATETIME, KEY = "text", "count", "pct", "seconds", "date", "datetime", "key"
 # Key columns the page shows, as links.
@@ -19,7 +22,7 @@ LINKED = ("inquiry",)
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
-    label: str
+    label: StrOrPromise
     kind: str = COUNT
 
 

@@ -34,6 +34,7 @@ from inquiries.complaints.classifier import (
     TrainedModel,
     classify_with_fallback,
 )
+from inquiries.complaints.evidence import has_evidence
 from inquiries.complaints.rules import CompiledRules, RuleKind, TopicHint, TopicRule, compile_rules
 from inquiries.models import Topic, TopicModel
 from inquiries.models import TopicRule as TopicRuleRow
@@ -93,7 +94,7 @@ def topic_for_text(
         loaded.rules,
         threshold,
         shipped=model or shipped_model(),
-        evidence=shipped.has_evidence,
+        evidence=has_evidence,
     )
     topic = loaded.topics.get(decision.topic)
     if decision.source not in SOURCES or topic is None:

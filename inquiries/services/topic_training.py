@@ -8,7 +8,7 @@ it has enough labels (`CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES` labelled inquiries 
 
 - the newest label of each inquiry counts; one inquiry in four (by a hash of its id, so the
   split never changes) is **held out**: never trained on, used to score;
-- the candidate is trained on the shipped model's data (`shipped.load_training_set`) plus the
+- the candidate is trained on the shipped model's data (`datasets.load_training_set`) plus the
   account's other labels at `SELLER_LABEL_WEIGHT`, with the shipped symptom lexicon: the
   shipped model with the seller's own words on top;
 - the candidate and the account's active configuration (its active model, or the shipped one)
@@ -42,6 +42,8 @@ from inquiries.complaints.classifier import (
     evaluate,
     train,
 )
+from inquiries.complaints.datasets import load_training_set
+from inquiries.complaints.evidence import has_evidence
 from inquiries.models import (
     Account,
     Direction,
@@ -173,7 +175,7 @@ def learn_topics(
         logger.info("Topic learning skipped for %s: %s held-out labels", account, len(held))
         return None
 
-    samples = [LabeledText(m.text, m.topic) for m in shipped.load_training_set()]
+    samples = [LabeledText(m.text, m.topic) for m in load_training_set()]
     samples += [LabeledText(label.text, label.topic, SELLER_LABEL_WEIGHT) for label in trained]
     candidate = train(samples, version=f"{account.pk}-{now:%Y-%m-%dT%H:%M:%SZ}", lexicon=shipped.symptoms)
     threshold = settings.CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT / 100
@@ -258,7 +260,7 @@ def _score(held: list[Label], model: TrainedModel | None, threshold: float) -> d
             rules,
             threshold,
             shipped=model or base,
-            evidence=shipped.has_evidence,
+            evidence=has_evidence,
         )
         predicted.append("(none)" if decision.source == TopicSource.DEFAULT else decision.topic)
     truth = [label.topic for label in held]

@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from inquiries.complaints import shipped
+from inquiries.complaints.datasets import load_training_set
 from inquiries.complaints.evaluation import (
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
@@ -148,7 +148,7 @@ def test_evaluate_topics_scores_the_independent_set_or_both_sets_when_asked():
 
 @HELD_OUT_SETS
 def test_no_evaluation_text_is_in_the_shipped_models_training_set(messages):
-    training = shipped.load_training_set()
+    training = load_training_set()
     assert len(training) >= 1000
     folded_training = {folded(message.text) for message in training}
     assert [m.text for m in messages if folded(m.text) in folded_training] == []
@@ -159,7 +159,7 @@ def test_the_dev_set_covers_every_topic_in_each_language_and_is_never_trained_on
         counts = Counter(m.topic for m in DEV if m.language == language)
         assert set(counts) == {topic.key for topic in DEFAULT_TOPICS}, language
         assert min(counts.values()) >= 4, language
-    training = {folded(message.text) for message in shipped.load_training_set()}
+    training = {folded(message.text) for message in load_training_set()}
     evaluation = {folded(message.text) for message in (*EVAL, *INDEPENDENT)}
     assert [m.text for m in DEV if folded(m.text) in training | evaluation] == []
     assert len({folded(m.text) for m in DEV}) == len(DEV)

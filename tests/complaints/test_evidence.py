@@ -1,4 +1,4 @@
-"""Minimum evidence before a model files a complaint (`shipped.has_evidence`).
+"""Minimum evidence before a model files a complaint (`evidence.has_evidence`).
 
 Neutral, out-of-domain sentences in the four languages, written for this test and in
 neither the training nor the evaluation set, must never be filed as a complaint: the model
@@ -11,8 +11,9 @@ import re
 
 import pytest
 
-from inquiries.complaints import shipped
+from inquiries.complaints.datasets import load_training_set
 from inquiries.complaints.evaluation import load_eval_set
+from inquiries.complaints.evidence import has_evidence
 from inquiries.selectors import topics as topic_cache
 
 NEUTRAL = {
@@ -65,7 +66,7 @@ def _key(text: str) -> str:
 
 
 def test_the_neutral_sentences_are_in_neither_the_training_nor_the_evaluation_set():
-    known = {_key(m.text) for m in shipped.load_training_set()} | {_key(m.text) for m in load_eval_set()}
+    known = {_key(m.text) for m in load_training_set()} | {_key(m.text) for m in load_eval_set()}
     assert not {_key(text) for _, text in SENTENCES} & known
 
 
@@ -90,4 +91,4 @@ def test_a_neutral_sentence_is_never_filed_as_a_complaint(topics, language, text
     ],
 )
 def test_a_complaint_topic_needs_one_of_its_concepts(text, topic, expected):
-    assert shipped.has_evidence(text, topic) is expected
+    assert has_evidence(text, topic) is expected

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from inquiries.complaints import shipped
+from inquiries.complaints.datasets import load_training_set
 from inquiries.complaints.encoder import EncoderModel, EncoderVersionError
 
 
@@ -21,7 +22,7 @@ def stored(tmp_path_factory) -> tuple[shipped.ShippedModel, object]:
 def test_it_is_built_from_the_repositorys_training_set_and_stored_for_the_next_process(stored):
     model, path = stored
     assert model.version == shipped.fingerprint()
-    assert set(model.labels) == {m.topic for m in shipped.load_training_set()}
+    assert set(model.labels) == {m.topic for m in load_training_set()}
     again = shipped.load_or_build(path)
     assert again.version == model.version
     assert again.ngrams.pipeline is not model.ngrams.pipeline  # read from the file, not trained again
@@ -92,6 +93,17 @@ def test_plain_language_without_a_rule_keyword_gets_its_topic(stored, text, topi
 def test_the_symptom_lexicon_shares_concepts_between_languages():
     assert shipped.symptoms("Karton zerdrückt, alles kaputt") == shipped.symptoms("box crushed, all broken")
     assert "missing" in shipped.symptoms("il manque une pièce").split()
+
+
+def test_the_lexicon_feature_keeps_the_name_every_stored_model_pickles(stored):
+    # The shipped model's file and the accounts' models in the database refer to it by name.
+    model, _ = stored
+    concepts = dict(model.ngrams.pipeline.named_steps["features"].transformer_list)["concepts"]
+    assert concepts.preprocessor is shipped.symptoms
+    assert (shipped.symptoms.__module__, shipped.symptoms.__qualname__) == (
+        "inquiries.complaints.shipped",
+        "symptoms",
+    )
 
 
 def test_build_topic_model_writes_the_model_where_it_is_told(tmp_path):

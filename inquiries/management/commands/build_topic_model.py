@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inquiries.complaints import shipped
+from inquiries.complaints.datasets import load_training_set
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["output"] or Path(settings.CSTRACKER_TOPIC_MODEL_FILE)
-        messages = shipped.load_training_set()
+        messages = load_training_set()
         model = shipped.build()
         try:
             shipped.write(model, path)

@@ -38,6 +38,7 @@ from inquiries.complaints.evaluation import (
     evaluate_project_set,
     load_eval_set,
 )
+from inquiries.complaints.evidence import has_evidence
 from inquiries.complaints.rules import (
     DEFAULT_RULES,
     DEFAULT_TOPICS,
@@ -151,7 +152,7 @@ class Command(BaseCommand):
         predicted = []
         for message in messages:
             decision = classify_with_fallback(
-                message.text, None, rules, 1.0, shipped=model, evidence=shipped.has_evidence
+                message.text, None, rules, 1.0, shipped=model, evidence=has_evidence
             )
             topic = None if decision.source == TopicSource.DEFAULT else decision.topic
             predicted.append(after_promised_delivery(topic, message.overdue))
