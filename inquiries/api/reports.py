@@ -130,4 +130,4 @@ class ReportView(APIView):
 
 
 def _column(column: Column) -> dict[str, str]:
-    return {"key": column.key, "label": column.label, "kind": column.kind}
+    return {"key": column.key, "label": str(column.label), "kind": column.kind}

@@ -195,7 +195,7 @@ def build_digest(subscription: ReportSubscription, scheduled: datetime, now: dat
     waiting = [
         WaitingLine(
             inquiry,
-            duration((now - inquiry.waiting_since).total_seconds()),  # type: ignore[attr-defined]  # django-stubs: waiting_since is oldest_waiting's annotation; a list[Inquiry] cannot carry it
+            duration((now - inquiry.waiting_since).total_seconds()),
             base + reverse("inquiries:detail", args=[inquiry.pk]),
         )
         for inquiry in queries.oldest_waiting(scope, WORST_WAITING)
