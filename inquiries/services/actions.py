@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, cast, overload
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -39,6 +40,9 @@ from inquiries.services.bulk import insert_rows
 from inquiries.services.errors import Conflict, DomainError, ReplyChecksFailed
 from inquiries.services.queue import enqueue_after_commit
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 MAX_BODY = 1_000_000
 
 
@@ -52,8 +56,18 @@ def _locked(inquiry: Inquiry) -> Inquiry:
     )
 
 
+@overload
+def _as_user(user: AbstractBaseUser) -> User: ...
+@overload
+def _as_user(user: AbstractBaseUser | None) -> User | None: ...
+def _as_user(user: AbstractBaseUser | None) -> User | None:
+    """The project's user model is Django's (`AUTH_USER_MODEL` is `auth.User`): the abstract
+    type the callers hold (a request's user, a user row) is that one."""
+    return cast("User | None", user)
+
+
 def _event(inquiry: Inquiry, kind: str, at: datetime, actor: AbstractBaseUser | None, **data: object) -> None:
-    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=at, actor=actor, data=data)
+    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=at, actor=_as_user(actor), data=data)
 
 
 @transaction.atomic
@@ -83,31 +97,18 @@ def reply(
     A note never stops a clock.
     """
     now = now or timezone.now()
-    body_text = body_text.replace("\x00", "").strip()
-    if not body_text:
-        raise DomainError("The reply is empty.", field="body_text")
-    if len(body_text) > MAX_BODY:
-        raise DomainError(f"The reply is longer than {MAX_BODY} characters.", field="body_text")
-    if not internal and macro_text.gaps_in(body_text):
-        gaps = ", ".join(macro_text.gaps_in(body_text))
-        raise DomainError(f"Fill in the gaps before sending: {gaps}.", field="body_text")
+    body_text = _reply_text(body_text, internal=internal)
     inquiry = _locked(inquiry)
-    confirmed: list[str] = []
-    if not internal:
-        findings = reply_checks.check(body_text, inquiry.account.marketplace)
-        missing = reply_checks.unconfirmed(findings, confirmed_checks)
-        if missing:
-            raise ReplyChecksFailed(missing, policy=reply_checks.POLICY_PAGES[inquiry.account.marketplace])
-        confirmed = [finding.rule for finding in findings]
-    direction = Direction.NOTE if internal else Direction.OUTBOUND
+    confirmed = [] if internal else _confirmed_checks(inquiry, body_text, confirmed_checks)
+    user = _as_user(author)
     message = Message.objects.create(
         channel=inquiry.channel,
         inquiry=inquiry,
-        direction=direction,
+        direction=Direction.NOTE if internal else Direction.OUTBOUND,
         external_id=f"cstracker-{uuid.uuid4()}",
-        author=author,
+        author=user,
         sender_address=getattr(author, "email", "") or "",
-        sender_name=author.get_full_name() or author.get_username(),  # type: ignore[attr-defined]
+        sender_name=user.get_full_name() or user.get_username(),
         subject=inquiry.subject
         if inquiry.subject.lower().startswith("re:")
         else f"Re: {inquiry.subject}"[:998],
@@ -120,21 +121,51 @@ def reply(
     data: dict[str, object] = {"confirmed_checks": confirmed} if confirmed else {}
     if macro_id is not None:
         data["macro"] = macro_id
-    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=author, message=message, data=data)
+    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=now, actor=user, message=message, data=data)
     if not internal:
-        if inquiry.channel.kind == ChannelKind.EMAIL:
-            enqueue_after_commit("send_reply_email", message.pk)
-        elif webhook := ReplyWebhook.objects.filter(channel=inquiry.channel, is_active=True).first():
-            # Recorded with the reply, so that a lost task is found again (`outbox.pending_offer_ids`).
-            OutboxOffer.objects.create(message=message, webhook=webhook)
-            enqueue_after_commit("offer_reply", message.pk)
-        Inquiry.objects.filter(pk=inquiry.pk).update(reply_delivery=ReplyDelivery.PENDING, updated_at=now)
-        inquiry.reply_delivery = ReplyDelivery.PENDING
+        _queue_for_delivery(inquiry, message, now=now)
         if inquiry.status == Status.NEW and status is None:
             status = Status.OPEN
     if status is not None and status != inquiry.status:
         _set_status(inquiry=inquiry, status=status, actor=author, now=now)
     return message
+
+
+def _reply_text(body_text: str, *, internal: bool) -> str:
+    """The reply's text without NUL characters and surrounding space; a DomainError when it is
+    empty, too long, or (a public reply) still has a macro's gap to fill in."""
+    body_text = body_text.replace("\x00", "").strip()
+    if not body_text:
+        raise DomainError("The reply is empty.", field="body_text")
+    if len(body_text) > MAX_BODY:
+        raise DomainError(f"The reply is longer than {MAX_BODY} characters.", field="body_text")
+    if not internal and macro_text.gaps_in(body_text):
+        gaps = ", ".join(macro_text.gaps_in(body_text))
+        raise DomainError(f"Fill in the gaps before sending: {gaps}.", field="body_text")
+    return body_text
+
+
+def _confirmed_checks(inquiry: Inquiry, body_text: str, confirmed_checks: Iterable[str]) -> list[str]:
+    """The marketplace's messaging rules a public reply trips, every one confirmed by the agent;
+    `ReplyChecksFailed` names those that are not."""
+    findings = reply_checks.check(body_text, inquiry.account.marketplace)
+    missing = reply_checks.unconfirmed(findings, confirmed_checks)
+    if missing:
+        raise ReplyChecksFailed(missing, policy=reply_checks.POLICY_PAGES[inquiry.account.marketplace])
+    return [finding.rule for finding in findings]
+
+
+def _queue_for_delivery(inquiry: Inquiry, reply: Message, *, now: datetime) -> None:
+    """Send a public reply after commit (e-mail) or offer it to the channel's integration (its
+    reply webhook; the outbox in any case); the inquiry waits for its delivery."""
+    if inquiry.channel.kind == ChannelKind.EMAIL:
+        enqueue_after_commit("send_reply_email", reply.pk)
+    elif webhook := ReplyWebhook.objects.filter(channel=inquiry.channel, is_active=True).first():
+        # Recorded with the reply, so that a lost task is found again (`outbox.pending_offer_ids`).
+        OutboxOffer.objects.create(message=reply, webhook=webhook)
+        enqueue_after_commit("offer_reply", reply.pk)
+    Inquiry.objects.filter(pk=inquiry.pk).update(reply_delivery=ReplyDelivery.PENDING, updated_at=now)
+    inquiry.reply_delivery = ReplyDelivery.PENDING
 
 
 def _set_status(
@@ -229,7 +260,7 @@ def _close_chunk(ids: list[int], *, status: str, actor: AbstractBaseUser | None,
                 inquiry_id=pk,
                 kind=EventKind.STATUS_CHANGED,
                 at=now,
-                actor=actor,
+                actor=_as_user(actor),
                 data={"from": old, "to": status},
             )
             for pk, old in rows
@@ -336,13 +367,12 @@ def assign(
     inquiry = _locked(inquiry)
     if inquiry.assignee_id == (assignee.pk if assignee else None):
         return inquiry
-    if assignee is not None and not Inquiry.objects.visible_to(assignee).filter(pk=inquiry.pk).exists():
-        raise DomainError(
-            f"{assignee.get_username()} does not work this inquiry's account.", field="assignee"
-        )
+    user = _as_user(assignee)
+    if user is not None and not Inquiry.objects.visible_to(user).filter(pk=inquiry.pk).exists():
+        raise DomainError(f"{user.get_username()} does not work this inquiry's account.", field="assignee")
     old = inquiry.assignee_id
     Inquiry.objects.filter(pk=inquiry.pk).update(assignee=assignee, updated_at=now)
-    inquiry.assignee = assignee
+    inquiry.assignee = user
     _event(inquiry, EventKind.ASSIGNED, now, actor, **{"from": old, "to": assignee.pk if assignee else None})
     return inquiry
 

@@ -64,7 +64,7 @@ def _construction_plan(model: type[models.Model]) -> list[tuple[str, str, bool, 
     field, in the order the positional constructor takes them."""
     plan = []
     for field in model._meta.concrete_fields:
-        per_instance = (field.has_default() and callable(field.default)) or field.has_db_default()
+        per_instance = (field.has_default() and callable(field.default)) or _has_db_default(field)
         default = field.get_default if per_instance else field.get_default()
         plan.append((field.name, field.attname, field.is_relation, default, per_instance))
     return plan
@@ -203,20 +203,17 @@ def update_rows(
         # UPDATE ... FROM would apply one of the rows of a repeated id, and drop the others' extra.
         raise ValueError("update_rows: each row once when columns outside the model are written")
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [_model_field(model, name) for name in fields]
     extra = extra or {}
     width = len(columns) + len(extra)
     quote = connection.ops.quote_name
     values = ", ".join(["(" + ", ".join(["%s"] * (width + 1)) + ")"] * len(objs))
     names = ", ".join(["pk", *(f"c{i}" for i in range(width))])
     assignments = ", ".join(
-        [
-            f"{quote(field.column)} = CAST(v.c{i} AS {field.cast_db_type(connection)})"
-            for i, field in enumerate(columns)
-        ]
+        [f"{quote(field.column)} = CAST(v.c{i} AS {_cast_type(field)})" for i, field in enumerate(columns)]
         + [f"{quote(name)} = CAST(v.c{i} AS text)" for i, name in enumerate(extra, len(columns))]
     )
-    params: list[object] = []
+    params: list[Any] = []  # values ready for the database (`get_db_prep_save`)
     for n, obj in enumerate(objs):
         params.append(obj.pk)
         params += [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns]
@@ -262,53 +259,11 @@ def upsert_rows(
         raise RuntimeError("upsert_rows: run it inside a transaction")
     if connection.vendor != "postgresql" or portable:
         return _upsert_portable(model, fields, rows, unique=unique, update=update, returning=returning)
-    meta = model._meta
+    columns, defaults = _staging_columns(model, fields)
+    staging = _staging_table(model._meta.db_table, columns)
+    sql = _upsert_statement(model, staging, columns, unique=unique, update=update, returning=returning)
     quote = connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote((meta.pk if name == "pk" else meta.get_field(name)).column)
-
-    # Fields left out take their default in new rows, as in `insert_values`.
-    missing = [
-        field
-        for field in meta.concrete_fields
-        if field is not meta.pk
-        and field.attname not in fields
-        and not field.generated
-        and not field.has_db_default()
-    ]
-    defaults = tuple(field.get_default() for field in missing)
-    columns = [meta.get_field(name).column for name in fields] + [field.column for field in missing]
-    staging = _staging_table(meta.db_table, columns)
-    table = quote(meta.db_table)
     names = ", ".join(quote(name) for name in columns)
-    keys = ", ".join(column(name) for name in unique)
-    # Names come from the model's metadata, quoted; the values travel by COPY. The staging
-    # rows are consumed by the statement that writes them, so the table is empty for the next
-    # batch, also inside an outer transaction (no TRUNCATE: a round trip and a new file each time).
-    batch = f"batch AS (DELETE FROM {staging} RETURNING {names})"  # noqa: S608
-    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM batch ON CONFLICT ({keys})"  # noqa: S608
-    if update:
-        assignments = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update)
-        # xmax is 0 in a row version this statement inserted, the updater's id in one it updated.
-        returned = ", ".join([*(f"{table}.{column(name)}" for name in returning), "xmax = 0"])
-        sql = f"WITH {batch} {insert} DO UPDATE SET {assignments}"
-        sql += f" RETURNING {returned}" if returning else ""
-    elif returning:
-        # Rows left as they are return nothing from ON CONFLICT DO NOTHING: they are read by
-        # their keys. The statement's snapshot does not show the rows it inserts, so no row is
-        # named twice; a row another transaction committed meanwhile is in neither part, and
-        # is read afterwards.
-        selected = ", ".join(f"t.{column(name)}" for name in returning)
-        inserted = ", ".join(column(name) for name in returning)
-        joined = " AND ".join(f"t.{column(name)} = s.{column(name)}" for name in unique)
-        sql = (
-            f"WITH {batch}, written AS ({insert} DO NOTHING RETURNING {inserted}) "  # noqa: S608
-            f"SELECT {inserted}, true FROM written UNION ALL "
-            f"SELECT {selected}, false FROM {table} AS t JOIN batch AS s ON {joined}"
-        )
-    else:
-        sql = f"WITH {batch} {insert} DO NOTHING"
     with connection.cursor() as cursor:
         types = _column_types(cursor.cursor, staging)
         with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -326,6 +281,71 @@ def upsert_rows(
         seen = {row[:-1] for row in written}
         written += [(*values, False) for values in found.values() if values not in seen]
     return written
+
+
+def _staging_columns(
+    model: type[models.Model], fields: Sequence[str]
+) -> tuple[list[str], tuple[object, ...]]:
+    """The columns an upsert of `fields` writes: theirs, then those of the fields left out, which
+    take their default in new rows (as in `insert_values`); and those defaults."""
+    missing = [
+        field
+        for field in model._meta.concrete_fields
+        if field is not model._meta.pk
+        and field.attname not in fields
+        and not field.generated
+        and not _has_db_default(field)
+    ]
+    defaults = tuple(field.get_default() for field in missing)
+    return [_model_field(model, name).column for name in fields] + [
+        field.column for field in missing
+    ], defaults
+
+
+def _upsert_statement(
+    model: type[models.Model],
+    staging: str,
+    columns: Sequence[str],
+    *,
+    unique: Sequence[str],
+    update: Sequence[str],
+    returning: Sequence[str],
+) -> str:
+    """The statement that moves the staging table's rows (`columns`) into `model`'s table, as
+    `upsert_rows()` describes, returning the rows it names."""
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(_model_field(model, name).column)
+
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(name) for name in columns)
+    keys = ", ".join(column(name) for name in unique)
+    # Names come from the model's metadata, quoted; the values travel by COPY. The staging
+    # rows are consumed by the statement that writes them, so the table is empty for the next
+    # batch, also inside an outer transaction (no TRUNCATE: a round trip and a new file each time).
+    batch = f"batch AS (DELETE FROM {staging} RETURNING {names})"  # noqa: S608
+    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM batch ON CONFLICT ({keys})"  # noqa: S608
+    if update:
+        assignments = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update)
+        # xmax is 0 in a row version this statement inserted, the updater's id in one it updated.
+        returned = ", ".join([*(f"{table}.{column(name)}" for name in returning), "xmax = 0"])
+        sql = f"WITH {batch} {insert} DO UPDATE SET {assignments}"
+        return sql + (f" RETURNING {returned}" if returning else "")
+    if returning:
+        # Rows left as they are return nothing from ON CONFLICT DO NOTHING: they are read by
+        # their keys. The statement's snapshot does not show the rows it inserts, so no row is
+        # named twice; a row another transaction committed meanwhile is in neither part, and
+        # is read afterwards.
+        selected = ", ".join(f"t.{column(name)}" for name in returning)
+        inserted = ", ".join(column(name) for name in returning)
+        joined = " AND ".join(f"t.{column(name)} = s.{column(name)}" for name in unique)
+        return (
+            f"WITH {batch}, written AS ({insert} DO NOTHING RETURNING {inserted}) "  # noqa: S608
+            f"SELECT {inserted}, true FROM written UNION ALL "
+            f"SELECT {selected}, false FROM {table} AS t JOIN batch AS s ON {joined}"
+        )
+    return f"WITH {batch} {insert} DO NOTHING"
 
 
 def _upsert_portable(
@@ -363,7 +383,24 @@ def _upsert_portable(
 
 
 def _attnames(model: type[models.Model], names: Sequence[str]) -> list[str]:
-    return [model._meta.get_field(name).attname for name in names]
+    return [_model_field(model, name).attname for name in names]
+
+
+def _model_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The field `name` of `model` that has a column ("pk": its primary key)."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(field, models.Field):  # a reverse relation: no column of this table
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def _has_db_default(field: models.Field[Any, Any]) -> bool:
+    return field.has_db_default()  # type: ignore[attr-defined]  # django-stubs: Field.has_db_default() (Django 5.0) is missing
+
+
+def _cast_type(field: models.Field[Any, Any]) -> str:
+    """The type to CAST a parameter to for the field's column."""
+    return field.cast_db_type(connection)  # type: ignore[attr-defined]  # django-stubs: Field.cast_db_type() is missing
 
 
 def _stored(
@@ -436,7 +473,7 @@ def _copyable(model: type[models.Model]) -> bool:
 
 
 def _converter(field: models.Field) -> Any:
-    if field.has_db_default():
+    if _has_db_default(field):
         fallback = field.db_default
 
         def or_default(value: object) -> object:
@@ -478,7 +515,7 @@ class PlannerStatistics:
         quote = connection.ops.quote_name
         self.tables = [model._meta.db_table for model in columns]
         self.targets = ", ".join(
-            f"{quote(model._meta.db_table)} ({', '.join(quote(model._meta.get_field(name).column) for name in names)})"
+            f"{quote(model._meta.db_table)} ({', '.join(quote(_model_field(model, name).column) for name in names)})"
             for model, names in columns.items()
         )
         self.at_least = at_least

@@ -47,6 +47,8 @@ def reply_payload(reply: Message) -> dict[str, Any]:
 
     Reads the reply, its channel, author and inquiry with its customer (join them in)."""
     inquiry = reply.inquiry
+    # A reply in the outbox was written in cstracker, on its inquiry (`actions.reply`).
+    assert inquiry is not None
     author = reply.author
     return {
         "id": reply.pk,
@@ -75,13 +77,7 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
     offer = OutboxOffer.objects.select_related("webhook").filter(message_id=message_id).first()
     if offer is None:
         return "no offer to make"
-    now = timezone.now()
-    # A second task for the same offer (the sweep's re-queue racing a retry) finds it leased.
-    claimed = OutboxOffer.objects.filter(
-        Q(state=OutboxOffer.State.PENDING) | Q(state=OutboxOffer.State.SENDING, lease_until__lt=now),
-        pk=offer.pk,
-    ).update(state=OutboxOffer.State.SENDING, attempts=F("attempts") + 1, lease_until=now + LEASE)
-    if not claimed:
+    if not _claim(offer):
         return f"already {offer.state}"
     offer.refresh_from_db(fields=["attempts"])
     reply = (
@@ -108,6 +104,25 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
         )
     except secrets.SecretError as exc:
         return _finish(offer, OutboxOffer.State.FAILED, str(exc))
+    return _post_offer(offer, reply, secret, timeout=timeout, final_attempt=final_attempt)
+
+
+def _claim(offer: OutboxOffer) -> bool:
+    """Lease the offer to this worker: False when another one has it (the sweep's re-queue
+    racing a retry finds it leased) or it is finished."""
+    now = timezone.now()
+    return bool(
+        OutboxOffer.objects.filter(
+            Q(state=OutboxOffer.State.PENDING) | Q(state=OutboxOffer.State.SENDING, lease_until__lt=now),
+            pk=offer.pk,
+        ).update(state=OutboxOffer.State.SENDING, attempts=F("attempts") + 1, lease_until=now + LEASE)
+    )
+
+
+def _post_offer(
+    offer: OutboxOffer, reply: Message, secret: str, *, timeout: float, final_attempt: bool
+) -> str:
+    """POST the signed offer to the webhook and record how the receiver answered."""
     body = json.dumps({"event": EVENT, "reply": reply_payload(reply)}, separators=(",", ":")).encode()
     timestamp = int(time.time())
     headers = {
@@ -119,7 +134,7 @@ def offer_reply(*, message_id: int, final_attempt: bool = False, timeout: float 
         "X-Cstracker-Signature": sign(secret, timestamp, body),
     }
     try:
-        answer = outbound.post(webhook.url, body, headers, timeout)
+        answer = outbound.post(offer.webhook.url, body, headers, timeout)
     except (ValueError, outbound.BlockedDestination) as exc:
         return _finish(offer, OutboxOffer.State.FAILED, f"refused: {exc}")
     except (OSError, http.client.HTTPException) as exc:

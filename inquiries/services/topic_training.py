@@ -161,6 +161,56 @@ def learn_topics(
     now = now or timezone.now()
     minimum = settings.CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES if min_labels is None else min_labels
     labels, newest = account_labels(account.pk)
+    split = _split_labels(account, labels, newest, minimum=minimum)
+    if split is None:
+        return None
+    trained, held = split
+    samples = [LabeledText(m.text, m.topic) for m in load_training_set()]
+    samples += [LabeledText(label.text, label.topic, SELLER_LABEL_WEIGHT) for label in trained]
+    candidate = train(samples, version=f"{account.pk}-{now:%Y-%m-%dT%H:%M:%SZ}", lexicon=shipped.symptoms)
+    threshold = settings.CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT / 100
+    compared_name, active, active_threshold = _active_configuration(account, threshold)
+    candidate_score = _score(held, candidate, threshold)
+    compared_score = _score(held, active, active_threshold)
+    kept = float(candidate_score["macro_f1"]) > float(compared_score["macro_f1"])
+    metrics = {
+        "definition": SCORE_DEFINITION,
+        "newest_label": newest,
+        "labels_per_topic": _labels_per_topic(trained, held),
+        "candidate": candidate_score,
+        "compared": {"name": compared_name, **compared_score},
+    }
+    row = _store_candidate(
+        account,
+        candidate,
+        now=now,
+        kept=kept,
+        newest=newest,
+        metrics=metrics,
+        threshold=threshold,
+        trained_labels=len(trained),
+        holdout_labels=len(held),
+    )
+    if row is None:
+        return None  # another worker stored this training meanwhile
+    topics.clear_cache()
+    logger.info(
+        "Topic model v%s for %s %s: held-out macro-F1 %.3f against %.3f (%s)",
+        row.version,
+        account,
+        "kept" if kept else "rejected",
+        candidate_score["macro_f1"],
+        compared_score["macro_f1"],
+        compared_name,
+    )
+    return LearningResult(row, kept)
+
+
+def _split_labels(
+    account: Account, labels: list[Label], newest: int, *, minimum: int
+) -> tuple[list[Label], list[Label]] | None:
+    """The labels to train on and those held out; None (logged) when there are too few labels,
+    topics or held-out labels, or no label is new since the last training."""
     per_topic = Counter(label.topic for label in labels)
     if len(labels) < minimum or len(per_topic) < settings.CSTRACKER_TOPIC_MIN_LABEL_TOPICS:
         logger.info(
@@ -174,51 +224,59 @@ def learn_topics(
     if len(held) < MIN_HOLDOUT_LABELS or len({label.topic for label in trained}) < 1:
         logger.info("Topic learning skipped for %s: %s held-out labels", account, len(held))
         return None
+    return trained, held
 
-    samples = [LabeledText(m.text, m.topic) for m in load_training_set()]
-    samples += [LabeledText(label.text, label.topic, SELLER_LABEL_WEIGHT) for label in trained]
-    candidate = train(samples, version=f"{account.pk}-{now:%Y-%m-%dT%H:%M:%SZ}", lexicon=shipped.symptoms)
-    threshold = settings.CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT / 100
 
+def _active_configuration(account: Account, threshold: float) -> tuple[str, TrainedModel | None, float]:
+    """What the account classifies with now: the name, model and threshold of its active model,
+    or of the shipped one (None, at `threshold`)."""
     active_row = TopicModel.objects.filter(account=account, is_active=True).defer("blob").first()
     active = topics.model_by_id(active_row.pk) if active_row is not None else None
-    compared_name = str(active_row) if active is not None else SHIPPED_NAME
-    candidate_score = _score(held, candidate, threshold)
-    compared_score = _score(
-        held, active, active_row.threshold if active_row is not None and active is not None else threshold
-    )
-    kept = float(candidate_score["macro_f1"]) > float(compared_score["macro_f1"])
+    if active_row is None or active is None:
+        return SHIPPED_NAME, active, threshold
+    return str(active_row), active, active_row.threshold
 
-    counts = {
+
+def _labels_per_topic(trained: list[Label], held: list[Label]) -> dict[str, dict[str, int]]:
+    return {
         topic: {
             "trained": sum(1 for label in trained if label.topic == topic),
             "held_out": sum(1 for label in held if label.topic == topic),
         }
-        for topic in sorted(per_topic)
+        for topic in sorted({label.topic for label in [*trained, *held]})
     }
-    metrics = {
-        "definition": SCORE_DEFINITION,
-        "newest_label": newest,
-        "labels_per_topic": counts,
-        "candidate": candidate_score,
-        "compared": {"name": compared_name, **compared_score},
-    }
+
+
+def _store_candidate(
+    account: Account,
+    candidate: TrainedModel,
+    *,
+    now: datetime,
+    kept: bool,
+    newest: int,
+    metrics: dict[str, Any],
+    threshold: float,
+    trained_labels: int,
+    holdout_labels: int,
+) -> TopicModel | None:
+    """Store the candidate as the account's next version, active when kept (its bytes only
+    then); None when another worker stored the training up to label `newest` meanwhile."""
     with transaction.atomic():
         Account.objects.select_for_update().filter(
             pk=account.pk
         ).first()  # one training per account at a time
         if _last_trained_label(account) >= newest:
-            return None  # another worker stored this training meanwhile
+            return None
         version = (TopicModel.objects.aggregate(last=Max("version"))["last"] or 0) + 1
         if kept:
             TopicModel.objects.filter(account=account, is_active=True).update(is_active=False)
-        row = TopicModel.objects.create(
+        return TopicModel.objects.create(
             account=account,
             version=version,
             created_at=now,
             outcome=TopicModelOutcome.KEPT if kept else TopicModelOutcome.REJECTED,
-            trained_labels=len(trained),
-            holdout_labels=len(held),
+            trained_labels=trained_labels,
+            holdout_labels=holdout_labels,
             labels=list(candidate.labels),
             metrics=metrics,
             sklearn_version=candidate.sklearn_version,
@@ -226,17 +284,6 @@ def learn_topics(
             threshold=threshold,
             is_active=kept,
         )
-    topics.clear_cache()
-    logger.info(
-        "Topic model v%s for %s %s: held-out macro-F1 %.3f against %.3f (%s)",
-        version,
-        account,
-        "kept" if kept else "rejected",
-        candidate_score["macro_f1"],
-        compared_score["macro_f1"],
-        compared_name,
-    )
-    return LearningResult(row, kept)
 
 
 def _last_trained_label(account: Account) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from inquiries.ingestion.types import IncomingMessage, Rejected, incoming_from_json
 from inquiries.models import (
@@ -115,12 +115,13 @@ def attach(row: HeldMessage, *, now: datetime) -> Message | None:
     except IntegrityError:
         # A message with its id was stored meanwhile (a race: a copy of a held id is its
         # duplicate, never recorded): that one is it.
-        message = _existing(channel, incoming.external_id)
-        if message is None:
+        stored = _existing(channel, incoming.external_id)
+        if stored is None:
             raise
         HeldMessage.objects.filter(pk=row.pk, state=HeldState.HELD).update(
-            state=HeldState.ATTACHED, closed_at=now, message=message
+            state=HeldState.ATTACHED, closed_at=now, message=stored
         )
+        return stored
     return message
 
 
@@ -130,7 +131,8 @@ def _existing(channel: Channel, external_id: str) -> Message | None:
 
 def _record(*, channel: Channel, incoming: IncomingMessage, now: datetime) -> Message:
     at = rules.received_at(incoming, now)
-    customer = _customer(channel, incoming) if rules.customer_key(channel, incoming) else None
+    key = rules.customer_key(channel, incoming)
+    customer = _customer(channel, incoming, key) if key else None
     inquiry = find_thread(channel=channel, incoming=incoming, customer=customer, now=now)
     previous = None
     reopened = False
@@ -185,29 +187,11 @@ def apply_message(
     the inquiry is new for it (following `previous`); `reopened`: it reopens a solved one.
     The careful way calls it for a message just stored, the replay (`replay.py`) for each
     message of a conversation again in time order."""
-    at = message.received_at
     if not opened:
         behind.note_if_behind(inquiry, message)
-    events: list[InquiryEvent] = []
-    if opened:
-        data = {"previous_inquiry": previous.pk} if previous else {}
-        events.append(
-            InquiryEvent(inquiry=inquiry, kind=EventKind.INQUIRY_OPENED, at=at, message=message, data=data)
-        )
-    if reopened:
-        events.append(
-            InquiryEvent(
-                inquiry=inquiry,
-                kind=EventKind.INQUIRY_REOPENED,
-                at=at,
-                message=message,
-                data={"from_status": inquiry.status},
-            )
-        )
-    events.append(
-        InquiryEvent(inquiry=inquiry, kind=rules.message_event_kind(message), at=at, message=message)
+    events = _message_events(
+        inquiry=inquiry, message=message, opened=opened, reopened=reopened, previous=previous
     )
-
     # A customer's follow-up ends with the clocks writing the inquiry's deadline copy: the
     # inquiry's own changes ride along in that UPDATE.
     follow_up = not opened and message.direction == Direction.INBOUND and not message.automatic
@@ -234,6 +218,33 @@ def apply_message(
         inquiry.status, inquiry.solved_at = changed.status, changed.solved_at  # for what follows
 
 
+def _message_events(
+    *, inquiry: Inquiry, message: Message, opened: bool, reopened: bool, previous: Inquiry | None
+) -> list[InquiryEvent]:
+    """The unsaved timeline events of a message: opened or reopened its inquiry, then the message's own."""
+    at = message.received_at
+    events: list[InquiryEvent] = []
+    if opened:
+        data = {"previous_inquiry": previous.pk} if previous else {}
+        events.append(
+            InquiryEvent(inquiry=inquiry, kind=EventKind.INQUIRY_OPENED, at=at, message=message, data=data)
+        )
+    if reopened:
+        events.append(
+            InquiryEvent(
+                inquiry=inquiry,
+                kind=EventKind.INQUIRY_REOPENED,
+                at=at,
+                message=message,
+                data={"from_status": inquiry.status},
+            )
+        )
+    events.append(
+        InquiryEvent(inquiry=inquiry, kind=rules.message_event_kind(message), at=at, message=message)
+    )
+    return events
+
+
 def successor(inquiry: Inquiry) -> Inquiry | None:
     """The inquiry the same conversation (thread id) started over in after `inquiry`, if any."""
     if not inquiry.thread_key:
@@ -246,8 +257,9 @@ def successor(inquiry: Inquiry) -> Inquiry | None:
     )
 
 
-def _customer(channel: Channel, incoming: IncomingMessage) -> Customer:
-    account_id, address = rules.customer_key(channel, incoming)  # type: ignore[misc]
+def _customer(channel: Channel, incoming: IncomingMessage, key: tuple[int, str]) -> Customer:
+    """The message's customer (`key`: its `rules.customer_key`), made or given the name it lacked."""
+    account_id, address = key
     customer, created = Customer.objects.get_or_create(
         account_id=account_id, address=address, defaults={"name": rules.customer_name(incoming)}
     )
@@ -314,7 +326,7 @@ def find_thread(
     return None
 
 
-def _inquiry_of_message(messages: object) -> Inquiry | None:
+def _inquiry_of_message(messages: QuerySet[Message]) -> Inquiry | None:
     """The inquiry of the newest of a thread id's messages (every message with a thread id is
     recorded the careful way, so their ids follow the input order whichever way the rest went)."""
     message = (

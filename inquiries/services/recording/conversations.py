@@ -30,9 +30,8 @@ class Opening:
     channel: Channel
     incoming: IncomingMessage
     at: datetime
-    customer: Customer | None = None
-    inquiry: Inquiry | None = None
-    message: Message | None = None
+    customer: Customer | None = None  # set by `write`
+    message: Message | None = None  # set by `write` when it writes the opening
 
 
 def write(
@@ -45,57 +44,78 @@ def write(
     if not openings:
         return
     policy_set = clocks.active_policy_set()
+    inquiries: list[Inquiry] = []
+    messages: list[Message] = []
     new_clocks: list[Clock] = []
     for item in openings:
         inquiry = rules.new_inquiry(
             channel=item.channel,
-            customer=item.customer,  # type: ignore[arg-type]
+            customer=_customer_of(item),
             incoming=item.incoming,
             at=item.at,
             now=now,
         )
         inquiry.sla_policy = clocks.select_policy(inquiry, policy_set)
-        item.inquiry = inquiry
-        item.message = rules.message_row(
-            channel=item.channel, inquiry=inquiry, incoming=item.incoming, at=item.at
-        )
-        opening = clocks.opening_clocks(
-            inquiry=inquiry, message=item.message, policy_set=policy_set, at=item.at
-        )
+        message = rules.message_row(channel=item.channel, inquiry=inquiry, incoming=item.incoming, at=item.at)
+        item.message = message
+        opening = clocks.opening_clocks(inquiry=inquiry, message=message, policy_set=policy_set, at=item.at)
         clocks.apply_urgency(inquiry, opening)  # the inquiry's INSERT carries its nearest deadline
+        inquiries.append(inquiry)
+        messages.append(message)
         new_clocks += opening
     # Each inquiry's row carries its message's words for the search document (documents.py).
     seeds = documents.seed_columns([item.incoming.body_text for item in openings])
-    insert_rows(Inquiry, [item.inquiry for item in openings], extra=seeds)  # type: ignore[misc]
+    insert_rows(Inquiry, inquiries, extra=seeds)
     # The messages and clocks above were built on unsaved inquiries: their foreign keys are
     # read from the related objects at INSERT time, after these got their ids.
-    with documents.words_seeded():
-        insert_rows(Message, [item.message for item in openings])  # type: ignore[misc]
-    insert_rows(
-        Attachment,
-        [row for item in openings for row in rules.attachment_rows(item.message, item.incoming)],  # type: ignore[arg-type]
-    )
+    write_messages(messages, [item.incoming for item in openings])
     insert_rows(Clock, new_clocks)
 
     # Events are only written, never read back here: column values, no model instances.
     events: list[dict[str, object]] = []
-    for item in openings:
-        row = {"inquiry_id": item.inquiry.pk, "message_id": item.message.pk, "at": item.at}  # type: ignore[union-attr]
+    for item, inquiry, message in zip(openings, inquiries, messages, strict=True):
+        row = {"inquiry_id": inquiry.pk, "message_id": message.pk, "at": item.at}
         events.append({**row, "kind": EventKind.INQUIRY_OPENED})
-        events.append({**row, "kind": rules.message_event_kind(item.message)})  # type: ignore[arg-type]
+        events.append({**row, "kind": rules.message_event_kind(message)})
     events += clocks.started_event_values(new_clocks)
     insert_values(InquiryEvent, events)
-    enqueue_after_commit("after_customer_messages", [item.message.pk for item in openings])  # type: ignore[union-attr]
+    enqueue_after_commit("after_customer_messages", [message.pk for message in messages])
+
+
+def write_messages(messages: list[Message], incomings: list[IncomingMessage]) -> None:
+    """INSERT the messages a bulk way built (each with its words seeded for its inquiry's search
+    document, `documents.py`) and their attachments; `incomings`: what each was built from."""
+    with documents.words_seeded():
+        insert_rows(Message, messages)
+    insert_rows(
+        Attachment,
+        [
+            row
+            for message, incoming in zip(messages, incomings, strict=True)
+            for row in rules.attachment_rows(message, incoming)
+        ],
+    )
+
+
+def _customer_key(item: Opening) -> tuple[int, str]:
+    key = rules.customer_key(item.channel, item.incoming)
+    # The engine sends only customers' messages this way, and `rules.validate` makes each carry
+    # its sender's address: every one has a customer.
+    assert key is not None
+    return key
+
+
+def _customer_of(item: Opening) -> Customer:
+    assert item.customer is not None  # set by `_attach_customers` for every opening
+    return item.customer
 
 
 def _attach_customers(openings: list[Opening], names: dict[tuple[int, str], str]) -> None:
     """Each message's customer, created (or given a name it lacked) with `names`."""
-    keys = [
-        rules.customer_key(item.channel, item.incoming) for item in openings
-    ]  # all inbound, with a sender
+    keys = [_customer_key(item) for item in openings]
     wanted = set(keys)
-    accounts = {account for account, _ in wanted}  # type: ignore[misc]
-    addresses = {address for _, address in wanted}  # type: ignore[misc]
+    accounts = {account for account, _ in wanted}
+    addresses = {address for _, address in wanted}
 
     def load() -> dict[tuple[int, str], Customer]:
         return {
@@ -128,13 +148,13 @@ def _without_order_follow_ups(openings: list[Opening], careful: list[int]) -> li
         return openings
     existing = set(
         Inquiry.objects.filter(
-            customer_id__any={item.customer.pk for item in with_order},  # type: ignore[union-attr]
+            customer_id__any={_customer_of(item).pk for item in with_order},
             order_id__any={item.incoming.order_id for item in with_order},
         ).values_list("customer_id", "order_id")
     )
     keep, opened = [], set()
     for item in openings:
-        key = (item.customer.pk, item.incoming.order_id)  # type: ignore[union-attr]
+        key = (_customer_of(item).pk, item.incoming.order_id)
         if item.incoming.order_id and (key in existing or key in opened):
             careful.append(item.index)
             continue

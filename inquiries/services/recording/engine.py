@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -71,161 +72,24 @@ def record_messages(
     """Record every item; the result list is in input order (a result, held, or the rejection)."""
     now = now or timezone.now()
     items = [(channel, bounded(incoming)) for channel, incoming in items]
-    results: list[Outcome | None] = [None] * len(items)
-    for index, (channel, incoming) in enumerate(items):
-        try:
-            rules.validate(channel=channel, incoming=incoming, now=now)
-        except Rejected as exc:
-            results[index] = exc
+    results = _validated(items, now)
     valid = [index for index in range(len(items)) if results[index] is None]
 
     # Every clock of the list is decided by the policies as they were at its start.
     with clocks.one_policy_set(), behind.collecting() as joined_behind:
         stored, awaited, answered = _known([items[index] for index in valid])
-        # An id's first valid copy in the list is the one recorded (a copy refused above is no
-        # copy); the later ones are answered as duplicates, in input order, the careful way.
-        first_of_key: dict[tuple[int, str], int] = {}
-        for index in valid:
-            channel, incoming = items[index]
-            first_of_key.setdefault((channel.pk, incoming.external_id), index)
-
-        def unseen(index: int) -> bool:
-            channel, incoming = items[index]
-            key = (channel.pk, incoming.external_id)
-            return first_of_key[key] == index and key not in stored
-
-        careful: list[int] = []
-        openings: list[Opening] = []
-        attached: list[Message] = []  # held messages attached in this call
-        # The orders whose inquiries the careful way may open, or give that order id, before a
-        # later message is threaded by it: (customer by account and address, order id); customer
-        # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
-        touched: set[tuple[tuple[int, str] | None, str]] = set()
-        # The messages the careful way will look up (channel, external id): one listed later
-        # must not be stored ahead of the message that names it, which one by one finds nothing.
-        named: set[tuple[int, str]] = set()
-        # Customers with a later copy of an id waiting for the careful way (recorded only if the
-        # first copy is refused there): their later messages wait too, for the customer's name.
-        held: set[tuple[int, str]] = set()
-        for index in valid:
-            channel, incoming = items[index]
-            who = rules.owner(channel, incoming)
-            customer = rules.customer_key(channel, incoming)
-            order = incoming.order_id
-            # A message with an order id waits for the earlier ones that go the careful way with
-            # the same order: one may open the inquiry of that order, which it must then join, as
-            # one by one it would. (Inquiries stored before: `conversations._without_order_follow_ups`.)
-            if (
-                len(items) == 1  # alone, the careful way costs fewer round trips
-                or not unseen(index)
-                or rules.needs_lookup(incoming)
-                or (order and ((who, order) in touched or (None, order) in touched))
-                or (channel.pk, incoming.external_id) in named
-                or customer in held
-                or awaited.names(channel, incoming)  # what waits for it is attached right after it
-            ):
-                careful.append(index)
-                if order:
-                    touched.add((who, order))
-                named.update((channel.pk, ref) for ref in rules.named_ids(incoming))
-                if customer is not None and not unseen(index):
-                    held.add(customer)
-            else:
-                openings.append(Opening(index, channel, incoming, rules.received_at(incoming, now)))
-
-        # Each customer's first name among the messages to store: the name a customer created
-        # here, or nameless before, gets, as one by one (`rules.fills_name`).
-        names: dict[tuple[int, str], str] = {}
-        for index in valid:
-            channel, incoming = items[index]
-            key = rules.customer_key(channel, incoming)
-            if key is not None and incoming.sender_name and unseen(index):
-                names.setdefault(key, rules.customer_name(incoming))
+        call = _Call(items, now, results, valid, stored, awaited)
+        careful, openings = _choose_ways(call)
         if openings:
-            try:
-                with transaction.atomic():
-                    conversations.write(openings, careful, now, names)
-            except IntegrityError:
-                # Another writer stored one of these ids meanwhile: the careful way sorts it out.
-                logger.info("bulk openings raced with another writer; recording them one by one")
-                careful.extend(o.index for o in openings)
-                openings = []
-            for o in openings:
-                if o.message is not None:
-                    results[o.index] = RecordResult(o.message, created=True)
+            _open_conversations(call, openings, careful, _first_names(call))
         # The rest in input order; ids neither stored before nor earlier in the list need no
         # second lookup.
-        queue = sorted(careful)
-        position = 0
-        # Follow-ups the run way refused at the head: each miss costs a look at the whole run, so
-        # after consecutive misses the next ones go the careful way without asking (1, 2, 4... up
-        # to 32 of them); a run taken starts over. Without it a list of follow-ups the run way
-        # never takes (no SLA policy, say) costs a look per message at every message after it.
-        misses = 0
-        ask_from = 0
-        while position < len(queue):
-            # Customers' follow-ups to open inquiries, a run at a time (replies.py) ...
-            run = []
-            for index in queue[position:] if position >= ask_from else ():
-                channel, incoming = items[index]
-                if not (
-                    unseen(index)
-                    and rules.threads_by_reference_only(incoming)
-                    and not awaited.names(channel, incoming)
-                ):
-                    break
-                run.append(index)
-            done = replies.record(items, run, now=now) if len(run) > 1 else {}
-            if done:
-                for index, result in done.items():
-                    results[index] = result
-                position += len(done)
-                misses = 0
-                continue
-            if len(run) > 1 and done == {}:
-                misses += 1
-                ask_from = position + min(2 ** (misses - 1), _MOST_SKIPPED)
-            # ... and whatever that way does not take, the careful way: the next message, or
-            # the whole run if another writer stored one of its ids meanwhile.
-            one_by_one = run if done is None else queue[position : position + 1]
-            for index in one_by_one:
-                channel, incoming = items[index]
-                try:
-                    outcome: Outcome = record_one(
-                        channel=channel, incoming=incoming, now=now, unseen=unseen(index)
-                    )
-                except Rejected as exc:
-                    outcome = exc
-                results[index] = outcome
-                position += 1
-                if isinstance(outcome, Held) and outcome.created:
-                    awaited.add(outcome)
-                    if parent_stored(outcome):  # stored by another writer while it was being held
-                        attached += _attach_all([outcome.held], now)
-                elif (
-                    isinstance(outcome, RecordResult) and outcome.created and awaited.names(channel, incoming)
-                ):
-                    attached += _attach_all(waiting_for([outcome.message]), now)
+        attached = _record_in_order(call, sorted(careful))  # held messages attached in this call
         # Held messages another writer held while this call stored their parent.
         created = [r.message for r in results if isinstance(r, RecordResult) and r.created]
         if created:
             attached += _attach_all(waiting_for(created), now)
-        # Customers' messages that came before the message they answer join its inquiry: stored
-        # before this call (the first lookup found them) or earlier in it (stored before it: a
-        # lower id; one stored after it found it, or was kept apart by the rules, as one by one).
-        stored_here = {(m.channel_id, m.external_id): m for m in created}
-        for m in created:
-            parent = stored_here.get((m.channel_id, m.in_reply_to))
-            from_customer = m.direction == Direction.INBOUND and not m.automatic
-            if (
-                from_customer
-                and parent is not None
-                and m.pk < parent.pk
-                and parent.inquiry_id != m.inquiry_id
-            ):
-                answered.add((m.channel_id, m.in_reply_to))
-        answered_here = [m for m in created if (m.channel_id, m.external_id) in answered]
-        moved = early.join(answered_here + attached, now=now)
+        moved = early.join(_answered_here(created, answered) + attached, now=now)
         for outcome_here in results:
             if isinstance(outcome_here, RecordResult) and outcome_here.message.inquiry_id in moved:
                 outcome_here.message.inquiry_id = moved[outcome_here.message.inquiry_id]
@@ -233,20 +97,221 @@ def record_messages(
         # (those joined above were, with what joined them).
         if joined_behind:
             replay.replay_out_of_order(joined_behind - set(moved.values()), now=now)
-        # Inquiries that name an order find it (and, through it, its SKUs and dates).
-        # (An account without orders on file has none to link to, nor any linked before: one
-        # small query saves the two UPDATEs.)
-        naming = {
-            result.message.inquiry_id: channel.account_id
-            for result, (channel, incoming) in zip(results, items, strict=True)
-            if isinstance(result, RecordResult)
-            and result.created
-            and incoming.order_id
-            and result.message.inquiry_id is not None
-        }
-        if naming and Order.objects.filter(account_id__in=set(naming.values())).exists():
-            orders.link_inquiries(inquiry_ids=sorted(naming))
+        _link_orders(call)
     return [r if r is not None else Rejected("internal: not recorded") for r in results]
+
+
+@dataclass
+class _Call:
+    """One call of `record_messages`: its items, the outcomes so far (by index, None until
+    decided), the indices of the valid items, and what the first lookup found (`_known`)."""
+
+    items: list[tuple[Channel, IncomingMessage]]
+    now: datetime
+    results: list[Outcome | None]
+    valid: list[int]
+    stored: set[tuple[int, str]]
+    awaited: Awaited
+    first_of_key: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # An id's first valid copy in the list is the one recorded (a copy refused above is no
+        # copy); the later ones are answered as duplicates, in input order, the careful way.
+        for index in self.valid:
+            channel, incoming = self.items[index]
+            self.first_of_key.setdefault((channel.pk, incoming.external_id), index)
+
+    def unseen(self, index: int) -> bool:
+        """Whether the item is its id's first copy in the list and that id is neither stored nor held."""
+        channel, incoming = self.items[index]
+        key = (channel.pk, incoming.external_id)
+        return self.first_of_key[key] == index and key not in self.stored
+
+
+def _validated(items: Sequence[tuple[Channel, IncomingMessage]], now: datetime) -> list[Outcome | None]:
+    """The rejection of each item `rules.validate` refuses, None for the others."""
+    results: list[Outcome | None] = [None] * len(items)
+    for index, (channel, incoming) in enumerate(items):
+        try:
+            rules.validate(channel=channel, incoming=incoming, now=now)
+        except Rejected as exc:
+            results[index] = exc
+    return results
+
+
+def _choose_ways(call: _Call) -> tuple[list[int], list[Opening]]:
+    """The valid items the careful way records (indices), and those that open a conversation
+    in bulk (`conversations.py`); the careful way later offers runs of its customers' follow-ups
+    to the run way (`replies.py`)."""
+    careful: list[int] = []
+    openings: list[Opening] = []
+    # The orders whose inquiries the careful way may open, or give that order id, before a
+    # later message is threaded by it: (customer by account and address, order id); customer
+    # None when the message may land in anyone's inquiry (an agent's reply, a thread id).
+    touched: set[tuple[tuple[int, str] | None, str]] = set()
+    # The messages the careful way will look up (channel, external id): one listed later
+    # must not be stored ahead of the message that names it, which one by one finds nothing.
+    named: set[tuple[int, str]] = set()
+    # Customers with a later copy of an id waiting for the careful way (recorded only if the
+    # first copy is refused there): their later messages wait too, for the customer's name.
+    held: set[tuple[int, str]] = set()
+    for index in call.valid:
+        channel, incoming = call.items[index]
+        who = rules.owner(channel, incoming)
+        customer = rules.customer_key(channel, incoming)
+        order = incoming.order_id
+        # A message with an order id waits for the earlier ones that go the careful way with
+        # the same order: one may open the inquiry of that order, which it must then join, as
+        # one by one it would. (Inquiries stored before: `conversations._without_order_follow_ups`.)
+        if (
+            len(call.items) == 1  # alone, the careful way costs fewer round trips
+            or not call.unseen(index)
+            or rules.needs_lookup(incoming)
+            or (order and ((who, order) in touched or (None, order) in touched))
+            or (channel.pk, incoming.external_id) in named
+            or customer in held
+            or call.awaited.names(channel, incoming)  # what waits for it is attached right after it
+        ):
+            careful.append(index)
+            if order:
+                touched.add((who, order))
+            named.update((channel.pk, ref) for ref in rules.named_ids(incoming))
+            if customer is not None and not call.unseen(index):
+                held.add(customer)
+        else:
+            openings.append(Opening(index, channel, incoming, rules.received_at(incoming, call.now)))
+    return careful, openings
+
+
+def _first_names(call: _Call) -> dict[tuple[int, str], str]:
+    """Each customer's first name among the messages to store: the name a customer created
+    here, or nameless before, gets, as one by one (`rules.fills_name`)."""
+    names: dict[tuple[int, str], str] = {}
+    for index in call.valid:
+        channel, incoming = call.items[index]
+        key = rules.customer_key(channel, incoming)
+        if key is not None and incoming.sender_name and call.unseen(index):
+            names.setdefault(key, rules.customer_name(incoming))
+    return names
+
+
+def _open_conversations(
+    call: _Call, openings: list[Opening], careful: list[int], names: dict[tuple[int, str], str]
+) -> None:
+    """Write the new conversations in bulk, in one transaction; what that way leaves, or all of
+    them when another writer raced it, joins `careful`."""
+    try:
+        with transaction.atomic():
+            conversations.write(openings, careful, call.now, names)
+    except IntegrityError:
+        # Another writer stored one of these ids meanwhile: the careful way sorts it out.
+        logger.info("bulk openings raced with another writer; recording them one by one")
+        careful.extend(o.index for o in openings)
+        return
+    for o in openings:
+        if o.message is not None:
+            call.results[o.index] = RecordResult(o.message, created=True)
+
+
+def _record_in_order(call: _Call, queue: list[int]) -> list[Message]:
+    """Record the items of `queue` (indices, in input order): runs of customers' follow-ups the
+    run way (`replies.py`), everything else the careful way, one by one. Returns the held
+    messages attached on the way."""
+    attached: list[Message] = []
+    position = 0
+    # Follow-ups the run way refused at the head: each miss costs a look at the whole run, so
+    # after consecutive misses the next ones go the careful way without asking (1, 2, 4... up
+    # to 32 of them); a run taken starts over. Without it a list of follow-ups the run way
+    # never takes (no SLA policy, say) costs a look per message at every message after it.
+    misses = 0
+    ask_from = 0
+    while position < len(queue):
+        # Customers' follow-ups to open inquiries, a run at a time (replies.py) ...
+        run = _run_at(call, queue[position:]) if position >= ask_from else []
+        done = replies.record(call.items, run, now=call.now) if len(run) > 1 else {}
+        if done:
+            for index, result in done.items():
+                call.results[index] = result
+            position += len(done)
+            misses = 0
+            continue
+        if len(run) > 1 and done == {}:
+            misses += 1
+            ask_from = position + min(2 ** (misses - 1), _MOST_SKIPPED)
+        # ... and whatever that way does not take, the careful way: the next message, or
+        # the whole run if another writer stored one of its ids meanwhile.
+        one_by_one = run if done is None else queue[position : position + 1]
+        for index in one_by_one:
+            attached += _record_carefully(call, index)
+            position += 1
+    return attached
+
+
+def _run_at(call: _Call, rest: list[int]) -> list[int]:
+    """The leading items of `rest` the run way may take: customers' follow-ups by reference,
+    not stored, that no held message waits for."""
+    run = []
+    for index in rest:
+        channel, incoming = call.items[index]
+        if not (
+            call.unseen(index)
+            and rules.threads_by_reference_only(incoming)
+            and not call.awaited.names(channel, incoming)
+        ):
+            break
+        run.append(index)
+    return run
+
+
+def _record_carefully(call: _Call, index: int) -> list[Message]:
+    """Record one item the careful way, with what waits for it (`_attach_all`); the held
+    messages attached."""
+    channel, incoming = call.items[index]
+    try:
+        outcome: Outcome = record_one(
+            channel=channel, incoming=incoming, now=call.now, unseen=call.unseen(index)
+        )
+    except Rejected as exc:
+        outcome = exc
+    call.results[index] = outcome
+    if isinstance(outcome, Held) and outcome.created:
+        call.awaited.add(outcome)
+        if parent_stored(outcome):  # stored by another writer while it was being held
+            return _attach_all([outcome.held], call.now)
+    elif isinstance(outcome, RecordResult) and outcome.created and call.awaited.names(channel, incoming):
+        return _attach_all(waiting_for([outcome.message]), call.now)
+    return []
+
+
+def _answered_here(created: list[Message], answered: set[tuple[int, str]]) -> list[Message]:
+    """Of the messages created, those a customer's message that came before them answers
+    (`early.py`): stored before this call (`answered`: the first lookup found them) or earlier
+    in it (stored before it: a lower id; one stored after it found it, or was kept apart by the
+    rules, as one by one)."""
+    answered = set(answered)
+    stored_here = {(m.channel_id, m.external_id): m for m in created}
+    for m in created:
+        parent = stored_here.get((m.channel_id, m.in_reply_to))
+        from_customer = m.direction == Direction.INBOUND and not m.automatic
+        if from_customer and parent is not None and m.pk < parent.pk and parent.inquiry_id != m.inquiry_id:
+            answered.add((m.channel_id, m.in_reply_to))
+    return [m for m in created if (m.channel_id, m.external_id) in answered]
+
+
+def _link_orders(call: _Call) -> None:
+    """Inquiries that name an order find it (and, through it, its SKUs and dates)."""
+    naming = {
+        result.message.inquiry_id: channel.account_id
+        for result, (channel, incoming) in zip(call.results, call.items, strict=True)
+        if isinstance(result, RecordResult)
+        and result.created
+        and incoming.order_id
+        and result.message.inquiry_id is not None
+    }
+    # An account without orders on file has none to link to, nor any linked before: one small
+    # query saves the two UPDATEs.
+    if naming and Order.objects.filter(account_id__in=set(naming.values())).exists():
+        orders.link_inquiries(inquiry_ids=sorted(naming))
 
 
 def _attach_all(rows: Sequence[HeldMessage], now: datetime) -> list[Message]:
