@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -185,7 +185,7 @@ def pending_offer_ids(*, now: datetime | None = None, grace: timedelta = timedel
     )
 
 
-def put_back(*, message: Message, actor: AbstractBaseUser | None = None) -> bool:
+def put_back(*, message: Message, actor: User | None = None) -> bool:
     """A failed or bounced outbox reply back in the outbox, unchanged (the agent's "Send again"):
     queued again, and offered again as a new `reply.created` when the channel has a webhook.
     False when the reply is neither failed nor bounced."""
