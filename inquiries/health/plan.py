@@ -325,7 +325,11 @@ def late_analysis_points(facts: PlanFacts) -> tuple[str, ...]:
     busiest = max(range(7), key=lambda d: late.by_weekday[d])
     if late.by_weekday[busiest] and late.total >= 5:
         points.append(
-            _("%(day)s was the worst day, with %(count)s late messages.")
+            ngettext(
+                "%(day)s was the worst day, with %(count)s late message.",
+                "%(day)s was the worst day, with %(count)s late messages.",
+                late.by_weekday[busiest],
+            )
             % {"day": weekday_name(busiest), "count": number(late.by_weekday[busiest])}
         )
     if late.unassigned:

@@ -32,6 +32,7 @@ from inquiries.complaints.rates import subject_of, title_of
 from inquiries.models import (
     PRIORITY_RANK,
     Cluster,
+    ClusterEvent,
     EscalationAction,
     EscalationRule,
     EventKind,
@@ -277,8 +278,6 @@ def notify_reply_not_delivered(*, event: InquiryEvent, reply: Message, now: date
 
 def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None = None) -> int:
     """Cluster flagged or moved along its lifecycle: tell the managers of the account's teams."""
-    from inquiries.models import ClusterEvent
-
     now = now or timezone.now()
     created = 0
     for event in ClusterEvent.objects.filter(pk__in=list(event_ids)).select_related(
@@ -288,13 +287,14 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
         managers = _team_users(cluster.account_id, Role.MANAGER)
         topic = cluster.topic.name if cluster.topic else "complaints"
         product = f" about {cluster.sku}" if cluster.sku else ""
-        title = f"Cluster {event.get_kind_display().lower()}: {topic}{product} ({cluster.account.name})"
+        what = _what_happened(event)
+        title = f"Cluster {what}: {topic}{product} ({cluster.account.name})"
         body = (
             f"{cluster.member_count} complaints from {cluster.customer_count} customers since "
             f"{cluster.first_seen:%Y-%m-%d}."
         )
         if cluster.is_rate:
-            title, body = _rate_cluster_text(cluster, event.get_kind_display().lower())
+            title, body = _rate_cluster_text(cluster, what)
         with transaction.atomic():
             created += _fan_out(
                 users=managers,
@@ -308,6 +308,11 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
                 now=now,
             )
     return created
+
+
+def _what_happened(event: ClusterEvent) -> str:
+    """The event's name after "Cluster": "opened", "severity rose" (never "Cluster cluster opened")."""
+    return str(event.get_kind_display()).lower().removeprefix("cluster ")
 
 
 def _rate_cluster_text(cluster: Cluster, what: str) -> tuple[str, str]:

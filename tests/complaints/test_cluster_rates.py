@@ -293,7 +293,7 @@ def test_managers_are_told_the_rate_and_that_it_is_a_house_indicator(channel, to
     notifications.notify_for_cluster_events(event_ids=[opened.pk], now=NOW)
 
     told = m.Notification.objects.get(user=manager)
-    assert told.title == f"Cluster cluster opened: SKU MUG-12 ({channel.account.name})"
+    assert told.title == f"Cluster opened: SKU MUG-12 ({channel.account.name})"
     assert told.body == (
         "SKU MUG-12: arrived, broken (14 of 230 units, 6.1%) over the last 30 days; threshold 5.00%. "
         "A house indicator (cstracker's definition), not a marketplace metric."
