@@ -9,13 +9,13 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from django.conf import settings
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import DatabaseError, connection, connections
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
@@ -135,6 +135,18 @@ class Progress:
         if self.enabled:
             self.stream.write("\n", ending="")
             self.stream.flush()
+
+
+def report(command: BaseCommand, tally: Tally, rejection: Callable[[str, str], str]) -> None:
+    """Each rejection on stderr (`rejection(label, reason)` its line), the held note, then the counts as
+    the last line; exit status 1 when anything was rejected."""
+    for label, reason in tally.rejected:
+        command.stderr.write(rejection(label, reason))
+    if tally.held_note():
+        command.stdout.write(tally.held_note())
+    command.stdout.write(tally.summary())
+    if tally.rejected:
+        raise SystemExit(1)
 
 
 def stdout_is_tty() -> bool:

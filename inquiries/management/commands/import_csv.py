@@ -37,6 +37,7 @@ from inquiries.management.commands._importing import (
     channel_by_slug,
     database_lost,
     quietly_abort,
+    report,
 )
 from inquiries.models import Channel, Message
 
@@ -148,13 +149,7 @@ class Command(BaseCommand):
         self._import(
             file, source, BatchRecorder(target, tally), tally, progress, resume + csv_options.resume()
         )
-        for label, reason in tally.rejected:
-            self.stderr.write(f"{file}:{label}: {reason}")
-        if tally.held_note():
-            self.stdout.write(tally.held_note())
-        self.stdout.write(tally.summary())  # the last line: the counts
-        if tally.rejected:
-            raise SystemExit(1)
+        report(self, tally, lambda label, reason: f"{file}:{label}: {reason}")
 
     def _source(
         self, file: Path, preset: str, csv_options: CsvOptions

@@ -26,6 +26,7 @@ from inquiries.management.commands._importing import (
     fewer_collections,
     quietly_abort,
     recorder_for,
+    report,
 )
 from inquiries.selectors import topics
 from inquiries.services.recording.rules import needs_lookup
@@ -116,13 +117,7 @@ class Command(BaseCommand):
             recorder.abort()
             raise
         meter.finish()
-        for label, reason in tally.rejected:
-            self.stderr.write(f"rejected {label}: {reason}")
-        if tally.held_note():
-            self.stdout.write(tally.held_note())
-        self.stdout.write(tally.summary())  # the last line: the counts
-        if tally.rejected:
-            raise SystemExit(1)
+        report(self, tally, lambda label, reason: f"rejected {label}: {reason}")
 
 
 def _parallelism(total: int, *, workers: int | None, writers: int | None) -> tuple[int, int]:
