@@ -403,13 +403,10 @@ def _inquiry(
     received: datetime,
     now: datetime,
 ) -> PlannedInquiry:
+    # The draws keep their order (name, address, order id, wording, priority, order): a seed
+    # plans the same week.
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-    if account == 0:
-        address = (
-            f"{''.join(rng.choices('abcdefghjkmnpqrstvwxyz0123456789', k=14))}@marketplace.amazon.example"
-        )
-    else:
-        address = f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@example.com"
+    address = _customer_address(rng, account, first, last)
     order_id = "" if topic == "question" else _order_id(rng, account)
     words = {"product": PRODUCT_NAMES[sku], "order": order_id}
     planned = PlannedInquiry(
@@ -436,29 +433,39 @@ def _inquiry(
         priority="high" if topic == "billing" or rng.random() < 0.04 else "normal",
     )
     if order_id:
-        purchased = received - timedelta(
-            hours=rng.uniform(30, 240) if topic != "order_status" else rng.uniform(20, 60)
-        )
-        carrier, prefix = rng.choice(CARRIERS)
-        planned.order = PlannedOrder(
-            order_id=order_id,
-            sku=sku,
-            purchased_at=purchased.replace(microsecond=0),
-            fba=carrier == "AMZN_US",
-            shipped_at=(purchased + timedelta(hours=rng.uniform(4, 20))).replace(microsecond=0),
-            carrier=carrier,
-            tracking=f"{prefix}{rng.randint(10**11, 10**12 - 1)}",
-            buyer_email=address,
-            status="Shipped" if topic in ("order_status", "delivery") else "Shipped - Delivered to Buyer",
-        )
-        if topic in ("quality", "damaged", "wrong_item") and rng.random() < 0.12:
-            left = min(received + timedelta(hours=rng.uniform(2, 48)), now - timedelta(minutes=5))
-            planned.order.feedback = (
-                rng.choice([1, 2]),
-                f"{PRODUCT_NAMES[sku].capitalize()} was a letdown.",
-                left,
-            )
+        planned.order = _planned_order(rng, planned, now)
     return planned
+
+
+def _customer_address(rng: random.Random, account: int, first: str, last: str) -> str:
+    """Amazon's buyers write from an anonymous relay address; the others from their own."""
+    if account == 0:
+        return f"{''.join(rng.choices('abcdefghjkmnpqrstvwxyz0123456789', k=14))}@marketplace.amazon.example"
+    return f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@example.com"
+
+
+def _planned_order(rng: random.Random, planned: PlannedInquiry, now: datetime) -> PlannedOrder:
+    """The order the inquiry names, bought and shipped before it came; some complaints leave feedback."""
+    topic, sku, received = planned.topic, planned.sku, planned.received_at
+    purchased = received - timedelta(
+        hours=rng.uniform(30, 240) if topic != "order_status" else rng.uniform(20, 60)
+    )
+    carrier, prefix = rng.choice(CARRIERS)
+    order = PlannedOrder(
+        order_id=planned.order_id,
+        sku=sku,
+        purchased_at=purchased.replace(microsecond=0),
+        fba=carrier == "AMZN_US",
+        shipped_at=(purchased + timedelta(hours=rng.uniform(4, 20))).replace(microsecond=0),
+        carrier=carrier,
+        tracking=f"{prefix}{rng.randint(10**11, 10**12 - 1)}",
+        buyer_email=planned.address,
+        status="Shipped" if topic in ("order_status", "delivery") else "Shipped - Delivered to Buyer",
+    )
+    if topic in ("quality", "damaged", "wrong_item") and rng.random() < 0.12:
+        left = min(received + timedelta(hours=rng.uniform(2, 48)), now - timedelta(minutes=5))
+        order.feedback = (rng.choice([1, 2]), f"{PRODUCT_NAMES[sku].capitalize()} was a letdown.", left)
+    return order
 
 
 def reply_time(rng: random.Random, received: datetime, tz: ZoneInfo, *, quick: bool = False) -> datetime:

@@ -175,8 +175,8 @@ class _GuardedHTTPConnection(http.client.HTTPConnection):
 class _GuardedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = create_connection((self.host, self.port), self.timeout)
-        # typeshed: HTTPSConnection._context, the SSL context it was given, is private and not in the stub.
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        # The SSL context it was given, as http.client's own connect() wraps the socket with it.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]  # typeshed: HTTPSConnection._context is set in __init__ but missing from the stub
 
 
 @dataclass(frozen=True)
@@ -212,8 +212,8 @@ class SMTP(smtplib.SMTP):
 class SMTP_SSL(smtplib.SMTP_SSL):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = create_connection((host, port), timeout)
-        # typeshed: SMTP._host, the name connect() was given, is private and not in the stub.
-        return self.context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[attr-defined]
+        # The host name the SMTP object was made for, as smtplib's own SMTP_SSL checks the certificate against.
+        return self.context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[attr-defined]  # typeshed: SMTP._host is set in __init__ but missing from the stub
 
 
 class _GuardedIMAP4(imap4.IMAP4WithTimeout):

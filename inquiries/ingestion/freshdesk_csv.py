@@ -133,71 +133,54 @@ def _columns(header: list[str], mapping: dict[str, str]) -> dict[str, tuple[int,
     return columns
 
 
+class _TicketRow:
+    """One ticket row's cells by our field names; `errors` collects what reading them found wrong."""
+
+    def __init__(
+        self, row: list[str], columns: dict[str, tuple[int, str]], zone: ZoneInfo, reading: Reading
+    ) -> None:
+        self.row, self.columns, self.zone, self.reading = row, columns, zone, reading
+        self.errors: list[str] = []
+
+    def label(self, field: str) -> str:
+        return f"{field} (column {self.columns[field][1]!r})"
+
+    def value(self, field: str) -> str:
+        index = self.columns[field][0] if field in self.columns else None
+        cell = self.row[index] if index is not None and index < len(self.row) else ""
+        return cell if field == "description" else cell.strip()
+
+    def timestamp(self, field: str) -> datetime | None:
+        if not self.value(field):
+            return None
+        try:
+            return read_timestamp(self.value(field), self.zone, self.reading)
+        except ValueError as exc:
+            self.errors.append(f"{self.label(field)}: {exc}")
+            return None
+
+
 def _ticket(
     row: list[str], columns: dict[str, tuple[int, str]], width: int, zone: ZoneInfo, reading: Reading
 ) -> list[IncomingMessage]:
     """The row's messages in time order, the status on the last; `Rejected` with every error."""
     if any(cell.strip() for cell in row[width:]):
         raise Rejected(f"expected {width} fields, found {len(row)} (a stray delimiter or quote?)")
-    errors: list[str] = []
-
-    def label(field: str) -> str:
-        return f"{field} (column {columns[field][1]!r})"
-
-    def value(field: str) -> str:
-        index = columns[field][0] if field in columns else None
-        cell = row[index] if index is not None and index < len(row) else ""
-        return cell if field == "description" else cell.strip()
-
-    def timestamp(field: str) -> datetime | None:
-        if not value(field):
-            return None
-        try:
-            return read_timestamp(value(field), zone, reading)
-        except ValueError as exc:
-            errors.append(f"{label(field)}: {exc}")
-            return None
-
-    ticket_id = value("ticket_id")
-    if reading.integer_ids:
-        ticket_id = _FLOAT_ID_RE.sub(r"\1", ticket_id)
-    if not ticket_id:
-        errors.append(f"{label('ticket_id')}: required")
-    elif CONTROL_RE.search(ticket_id) or len(ticket_id) > MAX_LENGTHS["thread_id"] - len("freshdesk-ticket-"):
-        errors.append(f"{label('ticket_id')}: not a ticket id: {shown(ticket_id)}")
-    subject = value("subject")
+    cells = _TicketRow(row, columns, zone, reading)
+    ticket_id = _ticket_id(cells)
+    subject = cells.value("subject")
     if len(subject) > MAX_LENGTHS["subject"]:
-        errors.append(f"{label('subject')}: longer than {MAX_LENGTHS['subject']} characters ({len(subject)})")
-    description = value("description")
+        cells.errors.append(
+            f"{cells.label('subject')}: longer than {MAX_LENGTHS['subject']} characters ({len(subject)})"
+        )
+    description = cells.value("description")
     if len(description.encode("utf-8", "replace")) > MAX_BODY_BYTES:
-        errors.append(f"{label('description')}: larger than {MAX_BODY_BYTES // 1024} KiB")
-    status = _status(value("status"), reading, errors, label)
-
-    address = value("email").lower()
-    if not address and value("contact_id"):
-        address = "freshdesk-contact-" + _FLOAT_ID_RE.sub(r"\1", value("contact_id"))
-    problem = sender_error(address)
-    if problem:
-        field = "email" if value("email") else "contact_id"
-        errors.append(f"{label(field)}: {problem}: {shown(address)}")
-
-    created_at = timestamp("created_at")
-    if "created_at" in columns and not value("created_at"):
-        errors.append(f"{label('created_at')}: empty (a timestamp is required)")
-    first_at = timestamp("first_response_at")
-    if first_at is None and value("first_response_hours") and created_at is not None:
-        first_at = _after(created_at, value("first_response_hours"), label("first_response_hours"), errors)
-    if first_at is not None and created_at is not None and first_at < created_at:
-        errors.append(f"{label('first_response_at')}: before the ticket was created")
-    solved_at = None
-    if status in ("solved", "closed"):
-        solved_at = timestamp("resolved_at") or timestamp("closed_at") or timestamp("updated_at")
-        if solved_at is not None and created_at is not None and solved_at < created_at:
-            errors.append(
-                f"solved or closed time: before the ticket was created ({solved_at:%Y-%m-%d %H:%M} UTC)"
-            )
-    if errors:
-        raise Rejected("; ".join(errors))
+        cells.errors.append(f"{cells.label('description')}: larger than {MAX_BODY_BYTES // 1024} KiB")
+    status = _status(cells.value("status"), reading, cells.errors, cells.label)
+    address = _customer_address(cells)
+    created_at, first_at, solved_at = _times(cells, status)
+    if cells.errors:
+        raise Rejected("; ".join(cells.errors))
 
     thread = f"freshdesk-{ticket_id}"
     messages = [
@@ -205,7 +188,7 @@ def _ticket(
             external_id=f"freshdesk-ticket-{ticket_id}",
             direction=Direction.INBOUND,
             sender_address=address,
-            sender_name=value("full_name")[: MAX_LENGTHS["sender_name"]],
+            sender_name=cells.value("full_name")[: MAX_LENGTHS["sender_name"]],
             subject=subject,
             body_text=description,
             received_at=created_at,
@@ -219,7 +202,7 @@ def _ticket(
                 external_id=f"freshdesk-first-response-{ticket_id}",
                 direction=Direction.OUTBOUND,
                 sender_address="",
-                sender_name=value("agent")[: MAX_LENGTHS["sender_name"]],
+                sender_name=cells.value("agent")[: MAX_LENGTHS["sender_name"]],
                 subject=subject,
                 body_text=FIRST_RESPONSE_TEXT,
                 received_at=first_at,
@@ -233,6 +216,53 @@ def _ticket(
         solved_at = last.received_at
     messages[-1] = replace(last, status=status, solved_at=solved_at)
     return messages
+
+
+def _ticket_id(cells: _TicketRow) -> str:
+    ticket_id = cells.value("ticket_id")
+    if cells.reading.integer_ids:
+        ticket_id = _FLOAT_ID_RE.sub(r"\1", ticket_id)
+    if not ticket_id:
+        cells.errors.append(f"{cells.label('ticket_id')}: required")
+    elif CONTROL_RE.search(ticket_id) or len(ticket_id) > MAX_LENGTHS["thread_id"] - len("freshdesk-ticket-"):
+        cells.errors.append(f"{cells.label('ticket_id')}: not a ticket id: {shown(ticket_id)}")
+    return ticket_id
+
+
+def _customer_address(cells: _TicketRow) -> str:
+    """The requester's e-mail address; failing that, one made of the Freshdesk contact id."""
+    address = cells.value("email").lower()
+    if not address and cells.value("contact_id"):
+        address = "freshdesk-contact-" + _FLOAT_ID_RE.sub(r"\1", cells.value("contact_id"))
+    problem = sender_error(address)
+    if problem:
+        field = "email" if cells.value("email") else "contact_id"
+        cells.errors.append(f"{cells.label(field)}: {problem}: {shown(address)}")
+    return address
+
+
+def _times(cells: _TicketRow, status: str) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """When the ticket was created, first answered and (when solved or closed) solved."""
+    created_at = cells.timestamp("created_at")
+    if "created_at" in cells.columns and not cells.value("created_at"):
+        cells.errors.append(f"{cells.label('created_at')}: empty (a timestamp is required)")
+    first_at = cells.timestamp("first_response_at")
+    if first_at is None and cells.value("first_response_hours") and created_at is not None:
+        first_at = _after(
+            created_at, cells.value("first_response_hours"), cells.label("first_response_hours"), cells.errors
+        )
+    if first_at is not None and created_at is not None and first_at < created_at:
+        cells.errors.append(f"{cells.label('first_response_at')}: before the ticket was created")
+    solved_at = None
+    if status in ("solved", "closed"):
+        solved_at = (
+            cells.timestamp("resolved_at") or cells.timestamp("closed_at") or cells.timestamp("updated_at")
+        )
+        if solved_at is not None and created_at is not None and solved_at < created_at:
+            cells.errors.append(
+                f"solved or closed time: before the ticket was created ({solved_at:%Y-%m-%d %H:%M} UTC)"
+            )
+    return created_at, first_at, solved_at
 
 
 def _status(value: str, reading: Reading, errors: list[str], label: Callable[[str], str]) -> str:

@@ -366,24 +366,7 @@ def _freshdesk(ticket: Record, users: dict[str, str]) -> list[IncomingMessage]:
         if not isinstance(reply, dict):
             errors.append(f"conversation {number}: not an object")
             continue
-        incoming = reply.get("incoming") is True
-        private = reply.get("private") is True
-        direction = Direction.NOTE if private else Direction.INBOUND if incoming else Direction.OUTBOUND
-        user = _id(reply.get("user_id") or "")
-        sender = _text(reply.get("from_email")) or (
-            requester_address if incoming else f"freshdesk-agent-{user}" if user else ""
-        )
-        draft = _draft(
-            where=f"conversation {number}",
-            external_id=f"freshdesk-conversation-{_id(reply.get('id') or f'{ticket_id}-{number}')}",
-            direction=direction,
-            sender=_address_of(sender),
-            name="",
-            text=_text(reply.get("body_text")),
-            html=_text(reply.get("body")),
-            at=reply.get("created_at"),
-            errors=errors,
-        )
+        draft = _freshdesk_conversation(reply, number, ticket_id, requester_address, errors)
         if draft is not None:
             drafts.append(draft)
     solved_at = None
@@ -400,6 +383,30 @@ def _freshdesk(ticket: Record, users: dict[str, str]) -> list[IncomingMessage]:
         drafts=drafts,
         status=status,
         solved_at=solved_at,
+        errors=errors,
+    )
+
+
+def _freshdesk_conversation(
+    reply: Record, number: int, ticket_id: str, requester_address: str, errors: list[str]
+) -> _Draft | None:
+    """A reply, note or customer's message of the ticket: its `number`th conversation."""
+    incoming = reply.get("incoming") is True
+    private = reply.get("private") is True
+    direction = Direction.NOTE if private else Direction.INBOUND if incoming else Direction.OUTBOUND
+    user = _id(reply.get("user_id") or "")
+    sender = _text(reply.get("from_email")) or (
+        requester_address if incoming else f"freshdesk-agent-{user}" if user else ""
+    )
+    return _draft(
+        where=f"conversation {number}",
+        external_id=f"freshdesk-conversation-{_id(reply.get('id') or f'{ticket_id}-{number}')}",
+        direction=direction,
+        sender=_address_of(sender),
+        name="",
+        text=_text(reply.get("body_text")),
+        html=_text(reply.get("body")),
+        at=reply.get("created_at"),
         errors=errors,
     )
 

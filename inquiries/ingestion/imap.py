@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -27,6 +28,8 @@ from inquiries.outbound import BlockedDestination, GuardedIMAPClient
 
 SEEN = b"\\Seen"
 FETCH_CHUNK_BYTES = 8 * 1024 * 1024  # message bytes fetched per round trip
+
+_Answer = TypeVar("_Answer")
 
 
 class MailboxError(Exception):
@@ -115,7 +118,7 @@ class ImapSession:
     def find_sent_folder(self) -> str | None:
         """The folder the server flags `\\Sent` (RFC 6154 special use); failing that, one with a
         usual name (Sent, Sent Items, Sent Messages); None when there is none."""
-        return self._call("LIST", lambda c: c.find_special_folder(SENT))  # type: ignore[return-value]
+        return self._call("LIST", lambda c: c.find_special_folder(SENT))
 
     def select_new(self, *, uidvalidity: int | None, last_uid: int, batch_size: int) -> Selection:
         """The next batch of UIDs after `last_uid`, or from the start when UIDVALIDITY changed."""
@@ -195,10 +198,11 @@ class ImapSession:
             raise MailboxError("the IMAP session is closed")
         return self.client
 
-    def _call(self, what: str, action: object) -> dict | list:
+    def _call(self, what: str, action: Callable[[IMAPClient], _Answer]) -> _Answer:
+        """`action`'s answer; an IMAP or network failure as `MailboxError` naming `what`."""
         client = self._client()
         try:
-            return action(client)  # type: ignore[operator]
+            return action(client)
         except (IMAPClientError, OSError) as exc:
             raise MailboxError(f"{what} on {self.settings.where} failed: {_describe(exc)}") from None
 

@@ -212,13 +212,13 @@ def _multipart(body: bytes, boundary: bytes) -> list[tuple[str, _Field]]:
             name, colon, header_value = line.partition(":")
             if colon:
                 headers[name.strip()] = header_value.strip()
-        name = headers.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name:
+        field_name = headers.get_param("name", header="content-disposition")
+        if not isinstance(field_name, str) or not field_name:
             continue
         filename = headers.get_param("filename", header="content-disposition")
         out.append(
             (
-                name,
+                field_name,
                 _Field(
                     value,
                     filename if isinstance(filename, str) else None,
@@ -234,7 +234,8 @@ def _multipart(body: bytes, boundary: bytes) -> list[tuple[str, _Field]]:
 def _content_type(value: str) -> tuple[str, dict[str, str]]:
     headers = Message()
     headers["content-type"] = value or "application/octet-stream"
-    params = {k.lower(): v for k, v in headers.get_params(header="content-type")[1:] if isinstance(v, str)}
+    listed = headers.get_params(header="content-type") or []  # None only without the header, set above
+    params = {k.lower(): v for k, v in listed[1:] if isinstance(v, str)}
     return headers.get_content_type(), params
 
 
@@ -286,7 +287,9 @@ def _parse_postmark(body: bytes, now: datetime) -> IncomingMessage:
     if isinstance(raw_email, str) and raw_email.strip():
         return _parse_mime(raw_email.encode("utf-8", "surrogateescape"), now)
     headers: list[tuple[str, str]] = []
-    from_full = data.get("FromFull") if isinstance(data.get("FromFull"), dict) else {}
+    from_full = data.get("FromFull")
+    if not isinstance(from_full, dict):
+        from_full = {}
     sender = str(from_full.get("Email") or data.get("From") or "")
     headers.append(("From", formataddr((str(from_full.get("Name") or ""), sender)) if sender else ""))
     for name, key in (
@@ -299,7 +302,9 @@ def _parse_postmark(body: bytes, now: datetime) -> IncomingMessage:
         value = data.get(key)
         if isinstance(value, str) and value:
             headers.append((name, value))
-    listed = data.get("Headers") if isinstance(data.get("Headers"), list) else []
+    listed = data.get("Headers")
+    if not isinstance(listed, list):
+        listed = []
     have = {name.lower() for name, _ in headers}
     for item in listed:
         if isinstance(item, dict) and isinstance(item.get("Name"), str):

@@ -221,25 +221,14 @@ def _message(
     values = _cell_values(row, columns, reading, label, errors)
     if not values.get("external_id") and not any(e.startswith(label("external_id")) for e in errors):
         errors.append(f"{label('external_id')}: required")
-    direction = default
-    if values.get("direction"):
-        direction = _direction(values["direction"]) or default
-        if _direction(values["direction"]) is None:
-            hint = " (map values with --map-values)" if "direction" not in reading.value_maps else ""
-            errors.append(
-                f"{label('direction')}: not inbound, outbound or note: {shown(values['direction'])}{hint}"
-            )
+    direction = _direction_of(values, default, reading, label, errors)
     automatic = _BOOLEANS.get(values.get("automatic", "").lower())
     if automatic is None:
         errors.append(f"{label('automatic')}: not true/false, 1/0 or yes/no: {shown(values['automatic'])}")
     received_at = None
     if "received_at" in columns:
         received_at = _time_of(values["received_at"], label("received_at"), zone, reading, errors)
-    status = values.get("status", "").lower()
-    if status and status not in STATUSES:
-        hint = " (map values with --map-values)" if "status" not in reading.value_maps else ""
-        errors.append(f"{label('status')}: not {', '.join(STATUSES)}: {shown(values['status'])}{hint}")
-        status = ""
+    status = _status_of(values, reading, label, errors)
     solved_at = None
     if values.get("solved_at"):
         solved_at = _time_of(values["solved_at"], label("solved_at"), zone, reading, errors)
@@ -261,6 +250,38 @@ def _message(
         status=status,
         solved_at=solved_at,
     )
+
+
+def _direction_of(
+    values: dict[str, str],
+    default: Direction,
+    reading: Reading,
+    label: Callable[[str], str],
+    errors: list[str],
+) -> Direction:
+    """The row's direction; `default` when it has none (or one that cannot be read: an error)."""
+    if not values.get("direction"):
+        return default
+    direction = _direction(values["direction"])
+    if direction is None:
+        hint = " (map values with --map-values)" if "direction" not in reading.value_maps else ""
+        errors.append(
+            f"{label('direction')}: not inbound, outbound or note: {shown(values['direction'])}{hint}"
+        )
+        return default
+    return direction
+
+
+def _status_of(
+    values: dict[str, str], reading: Reading, label: Callable[[str], str], errors: list[str]
+) -> str:
+    """The row's status, lower-cased; "" when it has none (or an unknown one: an error)."""
+    status = values.get("status", "").lower()
+    if status and status not in STATUSES:
+        hint = " (map values with --map-values)" if "status" not in reading.value_maps else ""
+        errors.append(f"{label('status')}: not {', '.join(STATUSES)}: {shown(values['status'])}{hint}")
+        return ""
+    return status
 
 
 def _time_of(value: str, label: str, zone: ZoneInfo, reading: Reading, errors: list[str]) -> datetime | None:

@@ -108,60 +108,20 @@ def _metrics(entries: list[Any]) -> Iterator[tuple[int, Record | RowRejected]]:
 
 
 def _read(spec: _Metric, found: Any, place: str, marketplace: Any) -> MetricFacts:
-    errors: list[str] = []
     if not isinstance(found, dict):
         raise RowRejected([f"{place}: not an object: {shown(str(found))}"])
-
-    def number(path: tuple[str, ...], *, count: bool = False) -> Any:
-        value = json_at(found, path)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            errors.append(f"{place}.{'.'.join(path)}: not a number: {shown(str(value))}")
-            return None
-        if count and (value != int(value) or not 0 <= value <= MAX_COUNT):
-            errors.append(
-                f"{place}.{'.'.join(path)}: not a count from 0 to {MAX_COUNT:,}: {shown(str(value))}"
-            )
-            return None
-        return int(value) if count else float(value)
-
-    def when(key: str) -> datetime | None:
-        value = json_at(found, ("reportingDateRange", key))
-        if not isinstance(value, str) or not value:
-            errors.append(f"{place}.reportingDateRange.{key}: required")
-            return None
-        try:
-            return read_timestamp(value, _UTC, Reading())
-        except ValueError as exc:
-            errors.append(f"{place}.reportingDateRange.{key}: {exc}")
-            return None
-
-    def word(key: str) -> str:
-        value = json_at(found, (key,))
-        if value is None:
-            return ""
-        if not isinstance(value, str) or len(value) > 32 or not value.replace("_", "").isalnum():
-            errors.append(f"{place}.{key}: not a status: {shown(str(value))}")
-            return ""
-        return value
-
-    start, end = when("reportingDateFrom"), when("reportingDateTo")
+    entry = _MetricEntry(found, place)
+    start, end = entry.when("reportingDateFrom"), entry.when("reportingDateTo")
     if spec.key == ACCOUNT_HEALTH_RATING:
-        value, status, target = number(("ahrScore",)), word("ahrStatus"), None
+        value, status, target = entry.number(("ahrScore",)), entry.word("ahrStatus"), None
         numerator = denominator = None
     else:
-        value, status, target = number(("rate",)), word("status"), number(("targetValue",))
-        numerator = number(spec.numerator, count=True)
-        denominator = number(spec.denominator, count=True)
-    if isinstance(marketplace, str) and len(marketplace) <= 32 and marketplace.isalnum():
-        marketplace_id = marketplace
-    else:
-        marketplace_id = ""
-        if marketplace is not None:
-            errors.append(f"{place}: marketplaceId is not an id: {shown(str(marketplace))}")
-    if errors or start is None or end is None:
-        raise RowRejected(errors)
+        value, status, target = entry.number(("rate",)), entry.word("status"), entry.number(("targetValue",))
+        numerator = entry.number(spec.numerator, count=True)
+        denominator = entry.number(spec.denominator, count=True)
+    marketplace_id = entry.marketplace_id(marketplace)
+    if entry.errors or start is None or end is None:
+        raise RowRejected(entry.errors)
     return MetricFacts(
         metric=spec.key,
         window_start=start,
@@ -173,6 +133,56 @@ def _read(spec: _Metric, found: Any, place: str, marketplace: Any) -> MetricFact
         denominator=denominator,
         marketplace_id=marketplace_id,
     )
+
+
+class _MetricEntry:
+    """One metric's object of the report, at `place`; `errors` collects what reading it found wrong."""
+
+    def __init__(self, found: dict[str, Any], place: str) -> None:
+        self.found, self.place = found, place
+        self.errors: list[str] = []
+
+    def number(self, path: tuple[str, ...], *, count: bool = False) -> Any:
+        value = json_at(self.found, path)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.errors.append(f"{self.place}.{'.'.join(path)}: not a number: {shown(str(value))}")
+            return None
+        if count and (value != int(value) or not 0 <= value <= MAX_COUNT):
+            self.errors.append(
+                f"{self.place}.{'.'.join(path)}: not a count from 0 to {MAX_COUNT:,}: {shown(str(value))}"
+            )
+            return None
+        return int(value) if count else float(value)
+
+    def when(self, key: str) -> datetime | None:
+        value = json_at(self.found, ("reportingDateRange", key))
+        if not isinstance(value, str) or not value:
+            self.errors.append(f"{self.place}.reportingDateRange.{key}: required")
+            return None
+        try:
+            return read_timestamp(value, _UTC, Reading())
+        except ValueError as exc:
+            self.errors.append(f"{self.place}.reportingDateRange.{key}: {exc}")
+            return None
+
+    def word(self, key: str) -> str:
+        value = json_at(self.found, (key,))
+        if value is None:
+            return ""
+        if not isinstance(value, str) or len(value) > 32 or not value.replace("_", "").isalnum():
+            self.errors.append(f"{self.place}.{key}: not a status: {shown(str(value))}")
+            return ""
+        return value
+
+    def marketplace_id(self, marketplace: Any) -> str:
+        """The entry's marketplace id; "" when it names none (an error when it names a bad one)."""
+        if isinstance(marketplace, str) and len(marketplace) <= 32 and marketplace.isalnum():
+            return marketplace
+        if marketplace is not None:
+            self.errors.append(f"{self.place}: marketplaceId is not an id: {shown(str(marketplace))}")
+        return ""
 
 
 PERFORMANCE_FORMATS = (

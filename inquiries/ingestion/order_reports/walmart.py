@@ -21,6 +21,8 @@ CANCELLATION), one row per cancelled item: a `Cancellation` of its PO that names
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from inquiries.ingestion.csv_import import shown
 from inquiries.ingestion.order_reports.core import (
     BUYER,
@@ -76,35 +78,7 @@ def cancelled_by(reason: str) -> str:
 
 
 def _read_orders(cells: Cells) -> Record:
-    order_id = cells.text("po#", limit="order_id", required=True)
-    status_word = cells.text("status", limit="marketplace_status", required=True)
-    status = walmart_status(status_word)
-    fulfilment = cells.text("fulfillment entity")
-    if fulfilment and fulfilment.casefold() not in _FULFILMENT:
-        cells.error(
-            "fulfillment entity", f"expected Seller Fulfilled or Walmart Fulfilled: {shown(fulfilment)}"
-        )
-    price, currency = cells.money("item cost")
-    currency = cells.code("currency", 3) or currency or "USD"  # Seller Center US writes dollars
-    method = cells.text("shipping method", limit="ship_service_level")
-    order = OrderFacts(
-        order_id=order_id,
-        merchant_order_id=cells.text("seller order no", limit="merchant_order_id"),
-        purchased_at=cells.timestamp("order date", required=True, dates=True),
-        ship_by=cells.timestamp("ship by", day_end=True),
-        deliver_by=cells.timestamp("delivery date", day_end=True),
-        status=status,
-        marketplace_status=status_word,
-        fulfilment_channel=_FULFILMENT.get(fulfilment.casefold(), ""),
-        sales_channel="Walmart.com",
-        ship_service_level=method,
-        buyer_name=cells.text("customer name", limit="buyer_name"),
-        currency=currency,
-        ship_city=cells.text("city", limit="ship_city"),
-        ship_state=cells.text("state", limit="ship_state"),
-        ship_postal_code=cells.text("zip", limit="ship_postal_code"),
-        ship_country="US",
-    )
+    order, price = _order_of(cells)
     sku = cells.text("sku", limit="sku", required=True)
     line_number = cells.text("line#", limit="shipment_id")
     line = LineFacts(
@@ -113,34 +87,73 @@ def _read_orders(cells: Cells) -> Record:
         title=cells.text("item description", line=False),
         quantity=cells.quantity("qty"),
         price=price,
-        item_status=status_word[: MAX_LENGTHS["item_status"]],
+        item_status=order.marketplace_status[: MAX_LENGTHS["item_status"]],
     )
+    shipment = _shipment_of(cells, line_number or sku, service=order.ship_service_level)
+    cancellation = _cancellation_of(cells, line_number or sku) if order.status == CANCELLED else None
+    cells.check()
+    return Record(order=order, line=line, shipment=shipment, cancellation=cancellation)
+
+
+def _order_of(cells: Cells) -> tuple[OrderFacts, Decimal | None]:
+    """The order the row's PO names, and the line's price (the item cost)."""
+    order_id = cells.text("po#", limit="order_id", required=True)
+    status_word = cells.text("status", limit="marketplace_status", required=True)
+    fulfilment = cells.text("fulfillment entity")
+    if fulfilment and fulfilment.casefold() not in _FULFILMENT:
+        cells.error(
+            "fulfillment entity", f"expected Seller Fulfilled or Walmart Fulfilled: {shown(fulfilment)}"
+        )
+    price, currency = cells.money("item cost")
+    currency = cells.code("currency", 3) or currency or "USD"  # Seller Center US writes dollars
+    order = OrderFacts(
+        order_id=order_id,
+        ship_service_level=cells.text("shipping method", limit="ship_service_level"),
+        merchant_order_id=cells.text("seller order no", limit="merchant_order_id"),
+        purchased_at=cells.timestamp("order date", required=True, dates=True),
+        ship_by=cells.timestamp("ship by", day_end=True),
+        deliver_by=cells.timestamp("delivery date", day_end=True),
+        status=walmart_status(status_word),
+        marketplace_status=status_word,
+        fulfilment_channel=_FULFILMENT.get(fulfilment.casefold(), ""),
+        sales_channel="Walmart.com",
+        buyer_name=cells.text("customer name", limit="buyer_name"),
+        currency=currency,
+        ship_city=cells.text("city", limit="ship_city"),
+        ship_state=cells.text("state", limit="ship_state"),
+        ship_postal_code=cells.text("zip", limit="ship_postal_code"),
+        ship_country="US",
+    )
+    return order, price
+
+
+def _shipment_of(cells: Cells, line_key: str, *, service: str) -> ShipmentFacts | None:
+    """The line's package, when the row shows it shipped; `line_key`: the PO line, or the SKU."""
     tracking = cells.text("tracking number", limit="tracking_number")
     shipped_at = cells.timestamp("ship date", dates=True)
     delivered_at = cells.timestamp("actual delivery date", dates=True)
-    shipment = None
-    if tracking or shipped_at or delivered_at:
-        shipment = ShipmentFacts(
-            # One package per tracking number (lines shipped together share it); a line shipped
-            # without one is a package of its own.
-            shipment_id=tracking or f"line {line_number or sku}"[: MAX_LENGTHS["shipment_id"]],
-            carrier=cells.text("carrier", limit="carrier"),
-            service=method,
-            tracking_number=tracking,
-            shipped_at=shipped_at,
-            delivered_at=delivered_at,
-        )
-    cancellation = None
-    if status == CANCELLED:
-        reason = cells.text("cancel reason", line=False)
-        cancellation = CancellationFacts(
-            external_id=f"line {line_number or sku}"[: MAX_LENGTHS["cancellation_id"]],
-            cancelled_by=cancelled_by(reason),
-            at=cells.timestamp("cancel date", dates=True),
-            reason=reason,
-        )
-    cells.check()
-    return Record(order=order, line=line, shipment=shipment, cancellation=cancellation)
+    if not (tracking or shipped_at or delivered_at):
+        return None
+    return ShipmentFacts(
+        # One package per tracking number (lines shipped together share it); a line shipped
+        # without one is a package of its own.
+        shipment_id=tracking or f"line {line_key}"[: MAX_LENGTHS["shipment_id"]],
+        carrier=cells.text("carrier", limit="carrier"),
+        service=service,
+        tracking_number=tracking,
+        shipped_at=shipped_at,
+        delivered_at=delivered_at,
+    )
+
+
+def _cancellation_of(cells: Cells, line_key: str) -> CancellationFacts:
+    reason = cells.text("cancel reason", line=False)
+    return CancellationFacts(
+        external_id=f"line {line_key}"[: MAX_LENGTHS["cancellation_id"]],
+        cancelled_by=cancelled_by(reason),
+        at=cells.timestamp("cancel date", dates=True),
+        reason=reason,
+    )
 
 
 def _po_line(cells: Cells) -> str:

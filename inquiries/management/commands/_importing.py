@@ -9,13 +9,13 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import Protocol
 
 from django.conf import settings
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import DatabaseError, connection, connections
 
 from inquiries.ingestion.types import IncomingMessage, Rejected
@@ -106,7 +106,9 @@ class Tally:
 class Progress:
     """A one-line progress display, only when writing to a terminal: count, rate, time left."""
 
-    def __init__(self, stream: TextIO, total_bytes: int | None, *, enabled: bool | None = None) -> None:
+    def __init__(
+        self, stream: OutputWrapper, total_bytes: int | None, *, enabled: bool | None = None
+    ) -> None:
         self.stream = stream
         self.total_bytes = total_bytes
         self.enabled = stream.isatty() if enabled is None else enabled
@@ -126,13 +128,25 @@ class Progress:
         if self.total_bytes and done_bytes:
             remaining = elapsed * (self.total_bytes - done_bytes) / done_bytes
             left = f", about {int(remaining // 60)}m{int(remaining % 60):02d}s left"
-        self.stream.write(f"\r{count} messages, {rate:.0f}/s{left}   ")
+        self.stream.write(f"\r{count} messages, {rate:.0f}/s{left}   ", ending="")
         self.stream.flush()
 
     def finish(self) -> None:
         if self.enabled:
-            self.stream.write("\n")
+            self.stream.write("\n", ending="")
             self.stream.flush()
+
+
+def report(command: BaseCommand, tally: Tally, rejection: Callable[[str, str], str]) -> None:
+    """Each rejection on stderr (`rejection(label, reason)` its line), the held note, then the counts as
+    the last line; exit status 1 when anything was rejected."""
+    for label, reason in tally.rejected:
+        command.stderr.write(rejection(label, reason))
+    if tally.held_note():
+        command.stdout.write(tally.held_note())
+    command.stdout.write(tally.summary())
+    if tally.rejected:
+        raise SystemExit(1)
 
 
 def stdout_is_tty() -> bool:

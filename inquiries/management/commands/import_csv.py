@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from inquiries.management.commands._importing import (
     channel_by_slug,
     database_lost,
     quietly_abort,
+    report,
 )
 from inquiries.models import Channel, Message
 
@@ -126,53 +128,58 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         target = channel_by_slug(channel)
+        csv_options = CsvOptions(
+            mapping=mapping,
+            timezone=timezone,
+            map_values=map_values,
+            date_format=date_format,
+            dayfirst=dayfirst,
+            default_time=default_time,
+            fold=fold,
+            integer_ids=integer_ids,
+        )
+        source = self._source(file, preset, csv_options)
+        if dry_run:
+            self._dry_run(file, source, target)
+            return
+        tally = Tally()
+        resume = f"manage.py import_csv {shlex.quote(str(file))} --channel {shlex.quote(channel)}"
+        if preset:
+            resume += f" --preset {shlex.quote(preset)}"
+        self._import(
+            file, source, BatchRecorder(target, tally), tally, progress, resume + csv_options.resume()
+        )
+        report(self, tally, lambda label, reason: f"{file}:{label}: {reason}")
+
+    def _source(
+        self, file: Path, preset: str, csv_options: CsvOptions
+    ) -> Iterator[tuple[str, IncomingMessage | Rejected]]:
+        """The file's messages as the preset reads them; `CommandError` for options that do not fit."""
         if preset in JSON_SHAPES:
-            given = [
-                name
-                for name, value in (
-                    ("--map", mapping),
-                    ("--map-values", map_values),
-                    ("--date-format", date_format),
-                    ("--dayfirst", dayfirst),
-                    ("--default-time", default_time),
-                    ("--fold", fold),
-                    ("--integer-ids", integer_ids),
-                    ("--timezone", timezone != "UTC"),
-                )
-                if value
-            ]
+            given = csv_options.given()
             if given:
                 raise CommandError(
                     f"{', '.join(given)}: not for a JSON export (preset {preset}), whose fields and "
                     "timestamps are the vendor's own"
                 )
-            source = self._json_source(file, preset)
-        else:
-            try:
-                if preset == FRESHDESK_CSV:
-                    columns = parse_mapping(mapping, FRESHDESK_FIELDS) if mapping else {}
-                else:
-                    columns = {**CSV_PRESETS[preset], **(parse_mapping(mapping) if mapping else {})}
-            except ValueError as exc:
-                raise CommandError(f"--map: {exc}") from None
-            try:
-                reading = Reading(
-                    value_maps=parse_value_maps(map_values),
-                    date_formats=tuple(date_format),
-                    dayfirst=dayfirst,
-                    default_time=parse_time_of_day(default_time) if default_time else None,
-                    fold=fold,
-                    integer_ids=integer_ids,
-                )
-            except ValueError as exc:
-                raise CommandError(str(exc)) from None
-            source = self._csv_source(file, columns, timezone, reading, freshdesk=preset == FRESHDESK_CSV)
-        if dry_run:
-            self._dry_run(file, source, target)
-            return
-        tally = Tally()
-        recorder = BatchRecorder(target, tally)
-        meter = Progress(self.stdout._out, None, enabled=progress)  # type: ignore[arg-type]  # django-stubs: OutputWrapper._out is the wrapped stream, typed as a Callable
+            return self._json_source(file, preset)
+        columns = csv_options.columns(preset)
+        reading = csv_options.reading()
+        return self._csv_source(
+            file, columns, csv_options.timezone, reading, freshdesk=preset == FRESHDESK_CSV
+        )
+
+    def _import(
+        self,
+        file: Path,
+        source: Iterator[tuple[str, IncomingMessage | Rejected]],
+        recorder: BatchRecorder,
+        tally: Tally,
+        progress: bool | None,
+        resume: str,
+    ) -> None:
+        """Record every message of `source`; on a lost database, how to resume (`resume`, the command)."""
+        meter = Progress(self.stdout, None, enabled=progress)
         try:
             for label, item in source:
                 if isinstance(item, Rejected):
@@ -183,21 +190,6 @@ class Command(BaseCommand):
             recorder.close()
         except DatabaseError as exc:
             quietly_abort(recorder)
-            resume = f"manage.py import_csv {shlex.quote(str(file))} --channel {shlex.quote(channel)}"
-            if preset:
-                resume += f" --preset {shlex.quote(preset)}"
-            if mapping:
-                resume += f" --map {shlex.quote(mapping)}"
-            flags = [
-                *(["--timezone", timezone] if timezone != "UTC" else []),
-                *(["--map-values", map_values] if map_values else []),
-                *(arg for pattern in date_format for arg in ("--date-format", pattern)),
-                *(["--dayfirst"] if dayfirst else []),
-                *(["--default-time", default_time] if default_time else []),
-                *(["--fold", fold] if fold else []),
-                *(["--integer-ids"] if integer_ids else []),
-            ]
-            resume += "".join(f" {shlex.quote(flag)}" for flag in flags)
             raise database_lost(exc, tally, resume) from None
         except ValueError as exc:
             recorder.abort()
@@ -206,13 +198,6 @@ class Command(BaseCommand):
             recorder.abort()
             raise
         meter.finish()
-        for label, reason in tally.rejected:
-            self.stderr.write(f"{file}:{label}: {reason}")
-        if tally.held_note():
-            self.stdout.write(tally.held_note())
-        self.stdout.write(tally.summary())  # the last line: the counts
-        if tally.rejected:
-            raise SystemExit(1)
 
     @staticmethod
     def _csv_source(
@@ -264,3 +249,70 @@ class Command(BaseCommand):
         )
         if rejected:
             raise SystemExit(1)
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a CSV export: the options that a JSON export, in the vendor's own fields, refuses."""
+
+    mapping: str
+    timezone: str
+    map_values: str
+    date_format: list[str]
+    dayfirst: bool
+    default_time: str | None
+    fold: str | None
+    integer_ids: bool
+
+    def given(self) -> list[str]:
+        """The options given on the command line, by their flag."""
+        return [
+            name
+            for name, value in (
+                ("--map", self.mapping),
+                ("--map-values", self.map_values),
+                ("--date-format", self.date_format),
+                ("--dayfirst", self.dayfirst),
+                ("--default-time", self.default_time),
+                ("--fold", self.fold),
+                ("--integer-ids", self.integer_ids),
+                ("--timezone", self.timezone != "UTC"),
+            )
+            if value
+        ]
+
+    def columns(self, preset: str) -> dict[str, str]:
+        """The preset's columns with --map's overrides (Freshdesk's ticket CSV: --map's only)."""
+        try:
+            if preset == FRESHDESK_CSV:
+                return parse_mapping(self.mapping, FRESHDESK_FIELDS) if self.mapping else {}
+            return {**CSV_PRESETS[preset], **(parse_mapping(self.mapping) if self.mapping else {})}
+        except ValueError as exc:
+            raise CommandError(f"--map: {exc}") from None
+
+    def reading(self) -> Reading:
+        try:
+            return Reading(
+                value_maps=parse_value_maps(self.map_values),
+                date_formats=tuple(self.date_format),
+                dayfirst=self.dayfirst,
+                default_time=parse_time_of_day(self.default_time) if self.default_time else None,
+                fold=self.fold,
+                integer_ids=self.integer_ids,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+
+    def resume(self) -> str:
+        """The options as arguments of the command that resumes an interrupted import."""
+        resume = f" --map {shlex.quote(self.mapping)}" if self.mapping else ""
+        flags = [
+            *(["--timezone", self.timezone] if self.timezone != "UTC" else []),
+            *(["--map-values", self.map_values] if self.map_values else []),
+            *(arg for pattern in self.date_format for arg in ("--date-format", pattern)),
+            *(["--dayfirst"] if self.dayfirst else []),
+            *(["--default-time", self.default_time] if self.default_time else []),
+            *(["--fold", self.fold] if self.fold else []),
+            *(["--integer-ids"] if self.integer_ids else []),
+        ]
+        return resume + "".join(f" {shlex.quote(flag)}" for flag in flags)

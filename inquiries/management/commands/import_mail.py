@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from inquiries.ingestion.email import iter_mail_source, mail_source_size
-from inquiries.ingestion.pool import parse_mail
+from inquiries.ingestion.pool import Parsed, parse_mail
 from inquiries.ingestion.types import Rejected
 from inquiries.management.commands._importing import (
+    BatchRecorder,
+    ConcurrentRecorder,
     Progress,
     Tally,
     channel_by_slug,
@@ -23,6 +26,7 @@ from inquiries.management.commands._importing import (
     fewer_collections,
     quietly_abort,
     recorder_for,
+    report,
 )
 from inquiries.selectors import topics
 from inquiries.services.recording.rules import needs_lookup
@@ -87,13 +91,9 @@ class Command(BaseCommand):
         target = channel_by_slug(channel)
         tally = Tally()
         total = mail_source_size(path)
-        if workers is None:
-            workers = 1 if total >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1 else 0
-        if writers is None:
-            writers = 2 if total >= PARALLEL_FROM_BYTES else 1
+        workers, writers = _parallelism(total, workers=workers, writers=writers)
         recorder = recorder_for(target, tally, writers=writers)
-        meter = Progress(self.stdout._out, total, enabled=progress)  # type: ignore[arg-type]  # django-stubs: OutputWrapper._out is the wrapped stream, typed as a Callable
-        done_bytes = 0
+        meter = Progress(self.stdout, total, enabled=progress)
         # The parser processes classify by the topic rules too, alongside the database writes:
         # the messages that may open an inquiry, which is what a topic is for (a reply, a
         # note or a customer's follow-up naming its thread rarely does; if it does, the
@@ -107,15 +107,7 @@ class Command(BaseCommand):
             wants_topic=lambda incoming: not needs_lookup(incoming),
         )
         try:
-            with fewer_collections():
-                for label, size, parsed in parsed_mail:
-                    if isinstance(parsed, Rejected):
-                        recorder.reject(label, parsed.reason)
-                        continue
-                    done_bytes += size
-                    recorder.add(label, parsed)
-                    meter.update(recorder.seen, done_bytes)
-                recorder.close()
+            _record_all(parsed_mail, recorder, meter)
         except DatabaseError as exc:
             quietly_abort(recorder)
             resume = f"manage.py import_mail {shlex.quote(str(path))} --channel {shlex.quote(channel)}"
@@ -125,10 +117,31 @@ class Command(BaseCommand):
             recorder.abort()
             raise
         meter.finish()
-        for label, reason in tally.rejected:
-            self.stderr.write(f"rejected {label}: {reason}")
-        if tally.held_note():
-            self.stdout.write(tally.held_note())
-        self.stdout.write(tally.summary())  # the last line: the counts
-        if tally.rejected:
-            raise SystemExit(1)
+        report(self, tally, lambda label, reason: f"rejected {label}: {reason}")
+
+
+def _parallelism(total: int, *, workers: int | None, writers: int | None) -> tuple[int, int]:
+    """The parser processes and database writers for `total` bytes of input, unless given."""
+    if workers is None:
+        workers = 1 if total >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1 else 0
+    if writers is None:
+        writers = 2 if total >= PARALLEL_FROM_BYTES else 1
+    return workers, writers
+
+
+def _record_all(
+    parsed_mail: Iterator[tuple[str, int, Parsed]],
+    recorder: BatchRecorder | ConcurrentRecorder,
+    meter: Progress,
+) -> None:
+    """Record every parsed message, reject every unreadable one, then flush the recorder."""
+    done_bytes = 0
+    with fewer_collections():
+        for label, size, parsed in parsed_mail:
+            if isinstance(parsed, Rejected):
+                recorder.reject(label, parsed.reason)
+                continue
+            done_bytes += size
+            recorder.add(label, parsed)
+            meter.update(recorder.seen, done_bytes)
+        recorder.close()

@@ -33,6 +33,7 @@ from inquiries.models import (
     Inquiry,
     Marketplace,
     Membership,
+    Message,
     Priority,
     Role,
     SlaPolicy,
@@ -40,10 +41,11 @@ from inquiries.models import (
     Team,
     Topic,
 )
-from inquiries.services import delivery
+from inquiries.services import delivery, health
 from inquiries.services.complaints import sweep_clusters
 from inquiries.services.config import create_channel
 from inquiries.services.orders import import_orders, link_inquiries
+from inquiries.services.recording import RecordResult
 from inquiries.services.sweep import sweep
 
 DEMO_PASSWORD = "cstracker-demo"  # noqa: S105 - printed for the demo on purpose
@@ -73,7 +75,7 @@ class Command(BaseCommand):
         link_inquiries(account_id=accounts[0].pk)  # recorded after their orders were imported
         sweep(now=now)
         sweep_clusters(now=now, lookback=timedelta(days=8))
-        services.health.refresh_today(now=now)
+        health.refresh_today(now=now)
         self.stdout.write(f"Loaded {Inquiry.objects.count()} demo inquiries and {len(week.orders)} orders.")
         self._print_logins()
 
@@ -83,149 +85,17 @@ class Command(BaseCommand):
         )
 
     def _configure(self) -> tuple[list[Account], list[Any]]:
-        user_model = get_user_model()
-        user_model.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD)
-        users = {
-            name: user_model.objects.create_user(
-                name, f"{name}@example.com", DEMO_PASSWORD, first_name=name.title(), is_staff=name == "maria"
-            )
-            for name in ("maria", "alice", "bob", "carol")
-        }
-        calendar = Calendar.objects.create(
-            name="US Eastern business hours",
-            timezone="America/New_York",
-            hours={str(d): [["09:00", "18:00"]] for d in range(5)},
-        )
-        today = timezone.localdate()
-        us = holidays.country_holidays("US", years=[today.year - 1, today.year, today.year + 1])
-        Holiday.objects.bulk_create(
-            Holiday(calendar=calendar, date=day, name=name) for day, name in us.items()
-        )
-        amazon = Account.objects.create(
-            name="Acme Home on Amazon US", marketplace=Marketplace.AMAZON, timezone="America/New_York"
-        )
-        walmart = Account.objects.create(
-            name="Acme Home on Walmart", marketplace=Marketplace.WALMART, timezone="America/Chicago"
-        )
-        shop = Account.objects.create(
-            name="Acme Home shop", marketplace=Marketplace.SHOP, timezone="America/New_York"
-        )
-        # Through the service: an Amazon mailbox takes Amazon's relay senders (the demo's buyers
-        # write from marketplace.amazon.example, which they match).
-        create_channel(
-            channel=Channel(
-                account=amazon,
-                slug="amazon-us",
-                name="Amazon buyer messages",
-                kind=ChannelKind.EMAIL,
-                address="amazon@acme-home.example",
-            )
-        )
-        Channel.objects.create(
-            account=walmart, slug="walmart", name="Walmart seller center", kind=ChannelKind.API
-        )
-        Channel.objects.create(
-            account=shop,
-            slug="shop-email",
-            name="Shop support mailbox",
-            kind=ChannelKind.EMAIL,
-            address="help@acme-home.example",
-        )
-        marketplaces = Team.objects.create(name="Marketplaces")
-        marketplaces.accounts.add(amazon, walmart)
-        webshop = Team.objects.create(name="Web shop")
-        webshop.accounts.add(shop)
-        Membership.objects.create(team=marketplaces, user=users["maria"], role=Role.MANAGER)
-        Membership.objects.create(team=webshop, user=users["maria"], role=Role.MANAGER)
-        Membership.objects.create(team=marketplaces, user=users["alice"], role=Role.AGENT)
-        Membership.objects.create(team=marketplaces, user=users["bob"], role=Role.AGENT)
-        Membership.objects.create(team=webshop, user=users["carol"], role=Role.AGENT)
-        hour = 3600
-        urgent = SlaPolicy.objects.create(
-            name="Urgent and high",
-            position=10,
-            calendar=calendar,
-            priorities=[Priority.URGENT, Priority.HIGH],
-        )
-        SlaTarget.objects.create(
-            policy=urgent,
-            priority=Priority.URGENT,
-            first_reply_seconds=1 * hour,
-            next_reply_seconds=2 * hour,
-            resolution_seconds=8 * hour,
-        )
-        SlaTarget.objects.create(
-            policy=urgent,
-            priority=Priority.HIGH,
-            first_reply_seconds=2 * hour,
-            next_reply_seconds=4 * hour,
-            resolution_seconds=16 * hour,
-        )
-        standard = SlaPolicy.objects.create(name="Standard", position=100, calendar=calendar)
-        for priority in (Priority.LOW, Priority.NORMAL):
-            SlaTarget.objects.create(
-                policy=standard,
-                priority=priority,
-                first_reply_seconds=4 * hour,
-                next_reply_seconds=8 * hour,
-                resolution_seconds=27 * hour,
-            )
-        return [amazon, walmart, shop], [users["alice"], users["bob"], users["carol"]]
+        """The seller's accounts, channels, teams, people and SLA policies; the agents: alice, bob, carol."""
+        users = _demo_users()
+        calendar = _business_calendar()
+        accounts = _accounts_and_channels()
+        _teams(users, *accounts)
+        _sla_policies(calendar)
+        return accounts, [users["alice"], users["bob"], users["carol"]]
 
     def _import_orders(self, account: Account, orders: list[PlannedOrder], now: datetime) -> None:
         """The orders as Amazon's own reports list them, imported as a seller would import them."""
-        stamp = "%Y-%m-%dT%H:%M:%S+00:00"
-        all_orders = [
-            "amazon-order-id\tpurchase-date\torder-status\tfulfillment-channel\tsales-channel\tsku\tquantity\tcurrency"
-        ]
-        shipments = [
-            "amazon-order-id\tshipment-id\tshipment-date\tsku\tquantity-shipped\tbuyer-email\tcarrier\ttracking-number\testimated-arrival-date"
-        ]
-        feedback = ["date\trating\tcomments\torder id\trater email"]
-        for order in orders:
-            all_orders.append(
-                "\t".join(
-                    [
-                        order.order_id,
-                        f"{order.purchased_at:{stamp}}",
-                        order.status,
-                        "Amazon" if order.fba else "Merchant",
-                        "Amazon.com",
-                        order.sku,
-                        str(order.quantity),
-                        "USD",
-                    ]
-                )
-            )
-            if order.shipped_at and order.tracking:
-                arrival = order.shipped_at + timedelta(days=3)
-                shipments.append(
-                    "\t".join(
-                        [
-                            order.order_id,
-                            f"D{order.order_id[-7:]}",
-                            f"{order.shipped_at:{stamp}}",
-                            order.sku,
-                            str(order.quantity),
-                            order.buyer_email,
-                            order.carrier,
-                            order.tracking,
-                            f"{arrival:{stamp}}",
-                        ]
-                    )
-                )
-            if order.feedback:
-                rating, comment, left_at = order.feedback
-                feedback.append(
-                    "\t".join(
-                        [f"{left_at:%Y-%m-%d}", str(rating), comment, order.order_id, order.buyer_email]
-                    )
-                )
-        for name, lines in (
-            ("amazon-all-orders", all_orders),
-            ("amazon-fba-shipments", shipments),
-            ("amazon-feedback", feedback),
-        ):
+        for name, lines in _amazon_reports(orders):
             rejected: list[str] = []
 
             def refuse(
@@ -248,11 +118,11 @@ class Command(BaseCommand):
         now: datetime,
     ) -> None:
         account, channel = accounts[planned.account], channels[planned.account]
-        external_id = f"demo-{planned.index}"
-        result = services.record_message(
-            channel=channel,
-            incoming=IncomingMessage(
-                external_id=f"{external_id}-0",
+        opening = _record_customer_message(
+            channel,
+            planned,
+            IncomingMessage(
+                external_id=f"demo-{planned.index}-0",
                 direction=Direction.INBOUND,
                 sender_address=planned.address,
                 sender_name=f"{planned.first_name} {planned.last_name}",
@@ -262,42 +132,33 @@ class Command(BaseCommand):
                 order_id=planned.order_id,
                 sku=planned.sku,
             ),
-            now=now,
+            now,
         )
-        inquiry = result.message.inquiry
+        inquiry = opening.inquiry
         assert inquiry is not None
         agent = agents[2] if account.marketplace == Marketplace.SHOP else agents[planned.index % 2]
         first_look = planned.received_at + timedelta(minutes=4)
         if first_look < now:
-            # The agent who picks it up files it under what the customer asks about, as agents do
-            # when the model guessed otherwise; the answer is written for that topic.
-            if inquiry.topic is None or inquiry.topic.key != planned.topic:
-                inquiry = services.change_topic(
-                    inquiry=inquiry, topic=topics[planned.topic], actor=agent, now=first_look
-                )
-            if planned.priority != Priority.NORMAL:
-                services.change_priority(
-                    inquiry=inquiry, priority=planned.priority, actor=agent, now=first_look
-                )
-            services.assign(inquiry=inquiry, assignee=agent, actor=agent, now=first_look)
+            inquiry = _pick_up(planned, inquiry, agent, topics, first_look)
         if planned.reply is None:
             return
         self._reply(planned, planned.reply, inquiry, agent, now)
         if planned.follow_up is not None:
             at, text = planned.follow_up
-            services.record_message(
-                channel=channel,
-                incoming=IncomingMessage(
-                    external_id=f"{external_id}-1",
+            _record_customer_message(
+                channel,
+                planned,
+                IncomingMessage(
+                    external_id=f"demo-{planned.index}-1",
                     direction=Direction.INBOUND,
                     sender_address=planned.address,
                     sender_name=f"{planned.first_name} {planned.last_name}",
                     subject=f"Re: {planned.subject}" if planned.subject else "",
                     body_text=text,
                     received_at=at,
-                    in_reply_to=result.message.external_id,
+                    in_reply_to=opening.external_id,
                 ),
-                now=now,
+                now,
             )
             if planned.second_reply is not None:
                 self._reply(planned, planned.second_reply, inquiry, agent, now)
@@ -330,3 +191,192 @@ class Command(BaseCommand):
                 delivery.accept_reply(
                     message_id=message.pk, at=reply.at + timedelta(seconds=5 + planned.index % 40), now=now
                 )
+
+
+def _demo_users() -> dict[str, Any]:
+    """The superuser admin; maria (manager, staff), alice, bob and carol (agents), by name."""
+    user_model = get_user_model()
+    user_model.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD)
+    return {
+        name: user_model.objects.create_user(
+            name, f"{name}@example.com", DEMO_PASSWORD, first_name=name.title(), is_staff=name == "maria"
+        )
+        for name in ("maria", "alice", "bob", "carol")
+    }
+
+
+def _business_calendar() -> Calendar:
+    """US Eastern office hours, with the US holidays of last year, this year and next."""
+    calendar = Calendar.objects.create(
+        name="US Eastern business hours",
+        timezone="America/New_York",
+        hours={str(d): [["09:00", "18:00"]] for d in range(5)},
+    )
+    today = timezone.localdate()
+    us = holidays.country_holidays("US", years=[today.year - 1, today.year, today.year + 1])
+    Holiday.objects.bulk_create(Holiday(calendar=calendar, date=day, name=name) for day, name in us.items())
+    return calendar
+
+
+def _accounts_and_channels() -> list[Account]:
+    """The Amazon, Walmart and shop accounts, in that order, each with its one channel."""
+    amazon = Account.objects.create(
+        name="Acme Home on Amazon US", marketplace=Marketplace.AMAZON, timezone="America/New_York"
+    )
+    walmart = Account.objects.create(
+        name="Acme Home on Walmart", marketplace=Marketplace.WALMART, timezone="America/Chicago"
+    )
+    shop = Account.objects.create(
+        name="Acme Home shop", marketplace=Marketplace.SHOP, timezone="America/New_York"
+    )
+    # Through the service: an Amazon mailbox takes Amazon's relay senders (the demo's buyers
+    # write from marketplace.amazon.example, which they match).
+    create_channel(
+        channel=Channel(
+            account=amazon,
+            slug="amazon-us",
+            name="Amazon buyer messages",
+            kind=ChannelKind.EMAIL,
+            address="amazon@acme-home.example",
+        )
+    )
+    Channel.objects.create(
+        account=walmart, slug="walmart", name="Walmart seller center", kind=ChannelKind.API
+    )
+    Channel.objects.create(
+        account=shop,
+        slug="shop-email",
+        name="Shop support mailbox",
+        kind=ChannelKind.EMAIL,
+        address="help@acme-home.example",
+    )
+    return [amazon, walmart, shop]
+
+
+def _teams(users: dict[str, Any], amazon: Account, walmart: Account, shop: Account) -> None:
+    """Marketplaces (alice, bob) and Web shop (carol), both managed by maria."""
+    marketplaces = Team.objects.create(name="Marketplaces")
+    marketplaces.accounts.add(amazon, walmart)
+    webshop = Team.objects.create(name="Web shop")
+    webshop.accounts.add(shop)
+    Membership.objects.create(team=marketplaces, user=users["maria"], role=Role.MANAGER)
+    Membership.objects.create(team=webshop, user=users["maria"], role=Role.MANAGER)
+    Membership.objects.create(team=marketplaces, user=users["alice"], role=Role.AGENT)
+    Membership.objects.create(team=marketplaces, user=users["bob"], role=Role.AGENT)
+    Membership.objects.create(team=webshop, user=users["carol"], role=Role.AGENT)
+
+
+def _sla_policies(calendar: Calendar) -> None:
+    """Urgent and high priorities on short targets; low and normal on the standard ones."""
+    hour = 3600
+    urgent = SlaPolicy.objects.create(
+        name="Urgent and high",
+        position=10,
+        calendar=calendar,
+        priorities=[Priority.URGENT, Priority.HIGH],
+    )
+    SlaTarget.objects.create(
+        policy=urgent,
+        priority=Priority.URGENT,
+        first_reply_seconds=1 * hour,
+        next_reply_seconds=2 * hour,
+        resolution_seconds=8 * hour,
+    )
+    SlaTarget.objects.create(
+        policy=urgent,
+        priority=Priority.HIGH,
+        first_reply_seconds=2 * hour,
+        next_reply_seconds=4 * hour,
+        resolution_seconds=16 * hour,
+    )
+    standard = SlaPolicy.objects.create(name="Standard", position=100, calendar=calendar)
+    for priority in (Priority.LOW, Priority.NORMAL):
+        SlaTarget.objects.create(
+            policy=standard,
+            priority=priority,
+            first_reply_seconds=4 * hour,
+            next_reply_seconds=8 * hour,
+            resolution_seconds=27 * hour,
+        )
+
+
+_STAMP = "%Y-%m-%dT%H:%M:%S+00:00"
+
+
+def _amazon_reports(orders: list[PlannedOrder]) -> list[tuple[str, list[str]]]:
+    """The orders as Amazon's all-orders, FBA shipments and feedback reports: (format, lines)."""
+    all_orders = [
+        "amazon-order-id\tpurchase-date\torder-status\tfulfillment-channel\tsales-channel\tsku\tquantity\tcurrency"
+    ]
+    shipments = [
+        "amazon-order-id\tshipment-id\tshipment-date\tsku\tquantity-shipped\tbuyer-email\tcarrier\ttracking-number\testimated-arrival-date"
+    ]
+    feedback = ["date\trating\tcomments\torder id\trater email"]
+    for order in orders:
+        all_orders.append(_all_orders_line(order))
+        if order.shipped_at and order.tracking:
+            shipments.append(_shipment_line(order, order.shipped_at))
+        if order.feedback:
+            rating, comment, left_at = order.feedback
+            feedback.append(
+                "\t".join([f"{left_at:%Y-%m-%d}", str(rating), comment, order.order_id, order.buyer_email])
+            )
+    return [
+        ("amazon-all-orders", all_orders),
+        ("amazon-fba-shipments", shipments),
+        ("amazon-feedback", feedback),
+    ]
+
+
+def _all_orders_line(order: PlannedOrder) -> str:
+    return "\t".join(
+        [
+            order.order_id,
+            f"{order.purchased_at:{_STAMP}}",
+            order.status,
+            "Amazon" if order.fba else "Merchant",
+            "Amazon.com",
+            order.sku,
+            str(order.quantity),
+            "USD",
+        ]
+    )
+
+
+def _shipment_line(order: PlannedOrder, shipped_at: datetime) -> str:
+    arrival = shipped_at + timedelta(days=3)
+    return "\t".join(
+        [
+            order.order_id,
+            f"D{order.order_id[-7:]}",
+            f"{shipped_at:{_STAMP}}",
+            order.sku,
+            str(order.quantity),
+            order.buyer_email,
+            order.carrier,
+            order.tracking,
+            f"{arrival:{_STAMP}}",
+        ]
+    )
+
+
+def _record_customer_message(
+    channel: Channel, planned: PlannedInquiry, incoming: IncomingMessage, now: datetime
+) -> Message:
+    result = services.record_message(channel=channel, incoming=incoming, now=now)
+    if not isinstance(result, RecordResult):  # only an agent's reply or note is ever held
+        raise CommandError(f"demo inquiry {planned.index}: the customer's message was held")
+    return result.message
+
+
+def _pick_up(
+    planned: PlannedInquiry, inquiry: Inquiry, agent: Any, topics: dict[str, Topic], at: datetime
+) -> Inquiry:
+    """The agent who picks it up files it under what the customer asks about, as agents do when
+    the model guessed otherwise (the answer is written for that topic), sets its priority and takes it."""
+    if inquiry.topic is None or inquiry.topic.key != planned.topic:
+        inquiry = services.change_topic(inquiry=inquiry, topic=topics[planned.topic], actor=agent, now=at)
+    if planned.priority != Priority.NORMAL:
+        services.change_priority(inquiry=inquiry, priority=planned.priority, actor=agent, now=at)
+    services.assign(inquiry=inquiry, assignee=agent, actor=agent, now=at)
+    return inquiry
