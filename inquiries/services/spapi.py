@@ -258,7 +258,8 @@ def sync_soon(*, connection_ids: list[int]) -> list[int]:
 
 
 def _lease_seconds() -> int:
-    """How long a sync holds its connection per report: renewed before each one."""
+    """How long a sync holds its connection: renewed before each report, and again once Amazon
+    has made it (so the download and import have their own half hour)."""
     return settings.CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS + LEASE_IMPORT_SECONDS
 
 
@@ -361,7 +362,7 @@ def _sync(connection: AmazonConnection, runs: list[ConnectorRun], lease: _Lease,
                 _finish(run, RunState.SKIPPED, error="no importer reads this report yet (docs/orders.md)")
                 continue
             try:
-                _fetch(session, connection, spec, run, since=since)
+                _fetch(session, connection, spec, run, lease, since=since)
             except AuthorizationError as exc:
                 # Login with Amazon refused the app or the refresh token: every report would.
                 _finish(
@@ -382,7 +383,13 @@ def _sync(connection: AmazonConnection, runs: list[ConnectorRun], lease: _Lease,
 
 
 def _fetch(
-    session: Session, connection: AmazonConnection, spec: ReportSpec, run: ConnectorRun, *, since: datetime
+    session: Session,
+    connection: AmazonConnection,
+    spec: ReportSpec,
+    run: ConnectorRun,
+    lease: _Lease,
+    *,
+    since: datetime,
 ) -> None:
     run.report_id = session.request_report(spec, since=since)
     run.save(update_fields=["report_id"])
@@ -394,6 +401,8 @@ def _fetch(
         return
     if status != "DONE":
         raise ConnectorError(f"Amazon could not make the report: processingStatus {status}")
+    if not lease.renew():  # waiting for Amazon took the lease's time: the import gets its own
+        raise ConnectorError("stopped: another sync took this connection over")
     run.document_id = str(report["reportDocumentId"])
     run.save(update_fields=["document_id"])
     fmt = FORMATS[spec.format]

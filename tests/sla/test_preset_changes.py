@@ -12,6 +12,7 @@ from django.urls import reverse
 from inquiries import models as m
 from inquiries import services, tasks
 from inquiries.selectors import marketplace_rules
+from inquiries.services import config
 from inquiries.services.recording import RecordResult
 from tests.factories import incoming
 from tests.sla.test_message_rules import change_form_data
@@ -59,6 +60,8 @@ def test_a_shorter_preset_target_moves_the_running_clocks_of_its_marketplace_onl
     assert "Recomputing clocks of 1 open inquiries" in response.content.decode()
     walmart.refresh_from_db()
     assert (walmart.target_seconds, walmart.due_at) == (24 * HOUR, datetime(2026, 3, 7, 12, tzinfo=UTC))
+    # The message's deadline, which the health figures measure against, moved with its clock.
+    assert m.Message.objects.get(pk=walmart.message_id).response_due_at == walmart.due_at
     assert m.InquiryEvent.objects.filter(
         inquiry_id=walmart.inquiry_id, kind=m.EventKind.CLOCK_RECOMPUTED
     ).exists()
@@ -101,3 +104,21 @@ def test_a_recompute_reads_the_presets_as_saved_not_its_process_copy(channel):
 
     clock.refresh_from_db()
     assert clock.target_seconds == 6 * HOUR
+
+
+@pytest.mark.django_db
+def test_a_removed_message_rule_cancels_its_clock_and_the_messages_deadline(
+    channel, django_capture_on_commit_callbacks
+):
+    # eBay sets a deadline for return requests only (a message rule): without the rule, none.
+    clock = market_clock(on_marketplace(channel, "ebay"), "Return request 5123456 for order 12-34567-89012")
+    assert m.Message.objects.get(pk=clock.message_id).response_due_at == clock.due_at
+    preset = m.MarketplacePreset.objects.get(marketplace="ebay")
+    preset.message_rules = []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert config.save_preset(preset=preset) == 1
+
+    clock.refresh_from_db()
+    assert clock.state == m.ClockState.CANCELLED
+    assert m.Message.objects.get(pk=clock.message_id).response_due_at is None

@@ -55,9 +55,11 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
         calendar, cancelled_because = _retarget(clock, inquiry=inquiry, policy=policy)
         if calendar is None:
             events.extend(cancel_clock(clock, at=now, reason=cancelled_because))
+            _keep_message_deadline(clock, None)
             continue
         old_due = clock.due_at
         reschedule(clock, calendar)
+        _keep_message_deadline(clock, clock.due_at)
         if clock.state != ClockState.PAUSED:
             already = {
                 ClockState.RUNNING: set(),
@@ -88,6 +90,16 @@ def recompute_inquiry(*, inquiry: Inquiry, now: datetime, reselect_policy: bool 
     InquiryEvent.objects.bulk_create(events)
     refresh_urgency([inquiry.pk])
     return changed + len(started)
+
+
+def _keep_message_deadline(clock: Clock, due_at: datetime | None) -> None:
+    """A marketplace clock's message carries its deadline (`response_due_at`, what the health
+    figures and the plan measure against): moved with the clock, None when its rule is gone."""
+    message = clock.message
+    if clock.kind != ClockKind.MARKETPLACE_REPLY or message is None or message.response_due_at == due_at:
+        return
+    message.response_due_at = due_at
+    Message.objects.filter(pk=message.pk).update(response_due_at=due_at)
 
 
 def _retarget(
