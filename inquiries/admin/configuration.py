@@ -22,6 +22,7 @@ from inquiries.services.config import (
     create_channel,
     delete_calendar,
     delete_policy,
+    save_account,
     save_calendar,
     save_policy,
 )
@@ -118,7 +119,8 @@ class AccountAdmin(ScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: m.Account, form: Any, change: bool) -> None:
         if change:
-            obj.save()
+            if moved := save_account(account=obj):
+                messages.info(request, RECOMPUTING.format(moved))
             return
         create_account(account=obj)
         if obj.slapolicy_set.exists():

@@ -24,7 +24,7 @@ from inquiries.api.permissions import ScopedViewSet, caller
 from inquiries.ingestion.types import Rejected
 from inquiries.models import Account, Channel, ClockState, Inquiry, InquiryEvent, Priority, Status, Team
 from inquiries.selectors.inquiry import events_for, inquiries_for, inquiry_detail_for, with_clock_state
-from inquiries.services.config import create_account, create_channel
+from inquiries.services.config import create_account, create_channel, save_account
 from inquiries.services.recording import Held, record_messages
 
 
@@ -183,6 +183,11 @@ class AccountViewSet(StaffViewSet):
         account = create_account(account=Account(**serializer.validated_data))
         account.has_sla_policy = True  # type: ignore[attr-defined]  # django-stubs: the annotation of with_sla_policy_flag() is not on the model type
         serializer.instance = account
+
+    def perform_update(self, serializer: BaseSerializer[Account]) -> None:
+        # A new marketplace, time zone, reply target or reply calendar moves running clocks.
+        assert serializer.instance is not None  # an update has its instance
+        save_account(account=serializer.instance, write=serializer.save)
 
 
 class TeamViewSet(StaffViewSet):

@@ -9,7 +9,7 @@ inline rows (holidays, targets) after the service call, in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -188,6 +188,26 @@ def delete_calendar(*, calendar: Calendar) -> int:
         )
     ids = list(inquiries_with_running_clocks(Q(calendar=calendar) | Q(policy__calendar=calendar)))
     calendar.delete()
+    enqueue_after_commit("recompute_clocks", ids)
+    return len(ids)
+
+
+# The account's fields that set its deadlines: which marketplace's rules apply and, for the
+# preset's calendar, in which time zone; its own reply target and reply calendar override them.
+ACCOUNT_DEADLINE_FIELDS = ("marketplace", "timezone", "reply_target_seconds", "reply_calendar_id")
+
+
+@transaction.atomic
+def save_account(*, account: Account, write: Callable[[], object] | None = None) -> int:
+    """Save a changed account (`write`, e.g. a serializer's save, or `account.save`). When a field
+    that sets deadlines changed, the running clocks of its inquiries are recomputed after commit
+    (their policy chosen again too); returns how many inquiries."""
+    before = Account.objects.filter(pk=account.pk).values(*ACCOUNT_DEADLINE_FIELDS).first()
+    (write or account.save)()
+    if before is None or all(before[name] == getattr(account, name) for name in ACCOUNT_DEADLINE_FIELDS):
+        return 0
+    marketplace_rules.clear_cache()
+    ids = list(inquiries_with_running_clocks(Q(inquiry__account_id=account.pk)))
     enqueue_after_commit("recompute_clocks", ids)
     return len(ids)
 

@@ -14,6 +14,7 @@ from inquiries import services, tasks
 from inquiries.selectors import marketplace_rules
 from inquiries.services import config
 from inquiries.services.recording import RecordResult
+from tests.conftest import token_client
 from tests.factories import incoming
 from tests.sla.test_message_rules import change_form_data
 
@@ -122,3 +123,30 @@ def test_a_removed_message_rule_cancels_its_clock_and_the_messages_deadline(
     clock.refresh_from_db()
     assert clock.state == m.ClockState.CANCELLED
     assert m.Message.objects.get(pk=clock.message_id).response_due_at is None
+
+
+@pytest.mark.django_db
+def test_an_accounts_own_reply_target_set_through_the_api_moves_its_running_clocks(
+    channel, superuser, django_capture_on_commit_callbacks
+):
+    clock = market_clock(on_marketplace(channel, "walmart"), "Where is my order?")
+    assert clock.target_seconds == 48 * HOUR
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = token_client(superuser).patch(
+            f"/api/v1/accounts/{channel.account_id}/", {"reply_target_seconds": 12 * HOUR}, format="json"
+        )
+
+    assert response.status_code == 200, response.content
+    clock.refresh_from_db()
+    assert (clock.target_seconds, clock.due_at) == (12 * HOUR, datetime(2026, 3, 7, 0, tzinfo=UTC))
+    assert m.Message.objects.get(pk=clock.message_id).response_due_at == clock.due_at
+
+
+@pytest.mark.django_db
+def test_renaming_an_account_recomputes_nothing(channel):
+    market_clock(on_marketplace(channel, "walmart"), "Where is my order?")
+    account = channel.account
+    account.name = "Renamed shop"
+    assert config.save_account(account=account) == 0
+    assert m.Account.objects.get(pk=account.pk).name == "Renamed shop"
