@@ -233,14 +233,69 @@ def new_complaints(channels: list[Channel], count: int, rng: random.Random) -> l
     return messages
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--inquiries", type=int, default=1_000_000)
     parser.add_argument("--updates", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def time_updates(channels: list[Channel], *, updates: int, inquiries: int) -> None:
+    """Record `updates` new complaints (not timed) and time the follow-up that updates the clusters."""
+    rng = random.Random(2026)
+    times, cpu, commits, queries = [], [], [], []
+    for incoming in new_complaints(channels, updates, rng):
+        channel = channels[rng.randrange(len(channels))] if incoming.sku.startswith("SKU-") else channels[0]
+        message = record_message(channel=channel, incoming=incoming, now=incoming.received_at).message
+        with CaptureQueriesContext(connection) as captured:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            follow_up_message(message_id=message.pk)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+        queries.append(len(captured))
+        commits += [float(q["time"]) * 1000 for q in captured.captured_queries if q["sql"] == "COMMIT"]
+    bursts = list(Cluster.objects.filter(kind=ClusterKind.BURST))
+    texts = list(Cluster.objects.filter(kind=ClusterKind.NEAR_DUPLICATE))
+    print(
+        f"clusters after the run: {len(bursts)} bursts, {sum(c.member_count for c in bursts)} members; ",
+        end="",
+    )
+    print(f"{len(texts)} text clusters, {sum(c.member_count for c in texts)} members")
+    stored = f"{inquiries:,} inquiries stored"
+    print(f"cluster update per ingested complaint, {updates} updates, {stored}:")
+    print(f"  median {median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms, max {max(times):.1f} ms")
+    print(f"  of which Python CPU median {median(cpu):.1f} ms, COMMIT median {median(commits):.1f} ms")
+    print(f"  queries per update: median {median(queries):.0f}, max {max(queries)}")
+    print("  target: median <= 20 ms")
+
+
+def time_sweeps() -> None:
+    """One periodic sweep in one go, then the same sweep as the worker runs it, in steps."""
+    started = time.perf_counter()
+    result = sweep_clusters()
+    print(f"one periodic sweep afterwards: {result} in {time.perf_counter() - started:.2f} s")
+    # The same sweep as the worker runs it: cut into steps of one product or one cluster
+    # (budget 0), each its own short transactions; what matters is the longest step.
+    steps = []
+    started = time.perf_counter()
+    result = sweep_clusters(budget_seconds=0)
+    steps.append(time.perf_counter() - started)
+    while not result.done:
+        started = time.perf_counter()
+        result = sweep_clusters(budget_seconds=0, continuation=True)
+        steps.append(time.perf_counter() - started)
+    print(
+        f"the sweep in steps (one product or one cluster each): {len(steps)} steps, "
+        f"first (fingerprints, re-tags, burst test) {steps[0] * 1000:.0f} ms, "
+        f"then median {median(steps[1:] or [0]) * 1000:.0f} ms, max {max(steps[1:] or [0]) * 1000:.0f} ms"
+    )
+
+
+def main() -> None:
+    args = parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit(
             "bench/clusters.py builds its data with PostgreSQL SQL; set DATABASE_URL to PostgreSQL."
@@ -251,51 +306,8 @@ def main() -> None:
         print(f"building {args.inquiries:,} complaint inquiries over {DAYS} days:")
         channels, seconds = build(inquiries=args.inquiries)
         print(f"built in {seconds:.0f} s")
-        rng = random.Random(2026)
-        times, cpu, commits, queries = [], [], [], []
-        for incoming in new_complaints(channels, args.updates, rng):
-            channel = (
-                channels[rng.randrange(len(channels))] if incoming.sku.startswith("SKU-") else channels[0]
-            )
-            message = record_message(channel=channel, incoming=incoming, now=incoming.received_at).message
-            with CaptureQueriesContext(connection) as captured:
-                started, started_cpu = time.perf_counter(), time.process_time()
-                follow_up_message(message_id=message.pk)
-                times.append((time.perf_counter() - started) * 1000)
-                cpu.append((time.process_time() - started_cpu) * 1000)
-            queries.append(len(captured))
-            commits += [float(q["time"]) * 1000 for q in captured.captured_queries if q["sql"] == "COMMIT"]
-        bursts = list(Cluster.objects.filter(kind=ClusterKind.BURST))
-        texts = list(Cluster.objects.filter(kind=ClusterKind.NEAR_DUPLICATE))
-        print(
-            f"clusters after the run: {len(bursts)} bursts, {sum(c.member_count for c in bursts)} members; ",
-            end="",
-        )
-        print(f"{len(texts)} text clusters, {sum(c.member_count for c in texts)} members")
-        stored = f"{args.inquiries:,} inquiries stored"
-        print(f"cluster update per ingested complaint, {args.updates} updates, {stored}:")
-        print(f"  median {median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms, max {max(times):.1f} ms")
-        print(f"  of which Python CPU median {median(cpu):.1f} ms, COMMIT median {median(commits):.1f} ms")
-        print(f"  queries per update: median {median(queries):.0f}, max {max(queries)}")
-        print("  target: median <= 20 ms")
-        started = time.perf_counter()
-        result = sweep_clusters()
-        print(f"one periodic sweep afterwards: {result} in {time.perf_counter() - started:.2f} s")
-        # The same sweep as the worker runs it: cut into steps of one product or one cluster
-        # (budget 0), each its own short transactions; what matters is the longest step.
-        steps = []
-        started = time.perf_counter()
-        result = sweep_clusters(budget_seconds=0)
-        steps.append(time.perf_counter() - started)
-        while not result.done:
-            started = time.perf_counter()
-            result = sweep_clusters(budget_seconds=0, continuation=True)
-            steps.append(time.perf_counter() - started)
-        print(
-            f"the sweep in steps (one product or one cluster each): {len(steps)} steps, "
-            f"first (fingerprints, re-tags, burst test) {steps[0] * 1000:.0f} ms, "
-            f"then median {median(steps[1:] or [0]) * 1000:.0f} ms, max {max(steps[1:] or [0]) * 1000:.0f} ms"
-        )
+        time_updates(channels, updates=args.updates, inquiries=args.inquiries)
+        time_sweeps()
 
 
 if __name__ == "__main__":

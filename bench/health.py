@@ -103,7 +103,17 @@ def build_orders(account: Account, orders: int, now: datetime) -> None:
         "generate_series(0, %s - 1) AS g",
         [orders],
     )
-    mine = f"{Order._meta.db_table} o WHERE o.account_id = %s"
+    build_shipments(account)
+    build_order_outcomes(account)
+
+
+def _orders_of(account: Account) -> str:
+    return f"{Order._meta.db_table} o WHERE o.account_id = %s"
+
+
+def build_shipments(account: Account) -> None:
+    """One package per order not cancelled: 3% shipped late, 2% untracked, 4% delivered late."""
+    mine = _orders_of(account)
     insert_select(
         Shipment,
         {
@@ -124,6 +134,12 @@ def build_orders(account: Account, orders: int, now: datetime) -> None:
         mine + " AND o.status <> 'cancelled'",
         [account.pk],
     )
+
+
+def build_order_outcomes(account: Account) -> None:
+    """Feedback on 10% of orders (0.5% of orders 1 star), A-to-z claims on 0.2%, and the
+    seller's cancellations."""
+    mine = _orders_of(account)
     insert_select(
         Feedback,
         {
@@ -161,8 +177,24 @@ def build(messages: int, orders: int) -> Account:
     account = Account.objects.create(name="Bench on Amazon", marketplace=Marketplace.AMAZON, timezone="UTC")
     one, two = (Channel.objects.create(account=account, slug=f"bench-{n}", name=f"Bench {n}") for n in (1, 2))
     inquiries = messages // MESSAGES_PER_INQUIRY
-    customers = max(1, inquiries // 3)
     now = timezone.now()
+    first_inquiry = build_inquiries(account, (one, two), inquiries, now)
+    build_messages((one, two), first_inquiry, inquiries, messages, now)
+    build_order_volumes(account, now)
+    build_orders(account, orders, now)
+    with connection.cursor() as cursor:
+        for model in (Message, Inquiry, Customer, Order, Shipment, Feedback, Claim, Cancellation):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+    return account
+
+
+def build_inquiries(
+    account: Account, channels: tuple[Channel, Channel], inquiries: int, now: datetime
+) -> int:
+    """A customer for every three inquiries, and the inquiries over 90 days, 40% with a complaint
+    topic; returns the first inquiry's id."""
+    one, two = channels
+    customers = max(1, inquiries // 3)
     start = now - timedelta(days=DAYS)
     topics = list(Topic.objects.filter(is_complaint=True).values_list("pk", flat=True))
     # 40% of inquiries carry a complaint topic: indexes past the array's end give NULL.
@@ -198,8 +230,15 @@ def build(messages: int, orders: int) -> Account:
         "generate_series(0, %s - 1) AS g",
         [inquiries],
     )
-    first_inquiry = Inquiry.objects.filter(account=account).order_by("pk").values_list("pk", flat=True)[0]
+    return Inquiry.objects.filter(account=account).order_by("pk").values_list("pk", flat=True)[0]
 
+
+def build_messages(
+    channels: tuple[Channel, Channel], first_inquiry: int, inquiries: int, messages: int, now: datetime
+) -> None:
+    """`messages` messages, four per inquiry; what each is follows from its number."""
+    one, two = channels
+    start = now - timedelta(days=DAYS)
     # Message g belongs to inquiry g / 4; its slot (g % 4) decides what it is:
     #   0: the opening customer message, 1: a follow-up customer message,
     #   2: the agent's reply, 3: a second reply (60%), a note (20%) or automatic mail (20%).
@@ -250,7 +289,10 @@ def build(messages: int, orders: int) -> Account:
         source,
         [start, inquiries, messages],
     )
-    # A seller this size knows its orders: complaint rates are per 100 orders.
+
+
+def build_order_volumes(account: Account, now: datetime) -> None:
+    """A seller this size knows its orders: complaint rates are per 100 orders."""
     insert_select(
         OrderVolume,
         {
@@ -262,11 +304,6 @@ def build(messages: int, orders: int) -> Account:
         "generate_series(0, %s) AS g",
         [DAYS],
     )
-    build_orders(account, orders, now)
-    with connection.cursor() as cursor:
-        for model in (Message, Inquiry, Customer, Order, Shipment, Feedback, Claim, Cancellation):
-            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
-    return account
 
 
 def main() -> None:

@@ -149,7 +149,7 @@ def report(phase: str, rows: list[dict]) -> None:
         )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -160,7 +160,144 @@ def main() -> None:
     parser.add_argument(
         "--web-workers", type=int, default=5, help="gunicorn workers (2 x cores + 1 on 2 cores)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def server_env(name: str, tmp: str, conn_max_age: int) -> dict:
+    """The environment of the web server, the workers and locust: the throwaway database, Redis."""
+    db = settings.DATABASES["default"]
+    database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DATABASE_CONN_MAX_AGE": str(conn_max_age),
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "LOAD_SESSIONS": str(Path(tmp) / "setup.json"),
+        "LOAD_POSTED": str(Path(tmp) / "posted.json"),
+    }
+
+
+def start_web(env: dict, *, port: int, workers: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cstracker.wsgi:application",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_workers(env: dict, *, port: int) -> list[subprocess.Popen]:
+    """As the README recommends for a busy installation: one worker for what agents wait on,
+    one niced worker with one process for the long jobs."""
+    return [
+        subprocess.Popen(
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cstracker",
+                "worker",
+                "--loglevel=WARNING",
+                "-Q",
+                queue,
+                "--concurrency",
+                concurrency,
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"load-{queue}{port}@%h",
+            ],
+            cwd=REPO,
+            env={**env, "REMAP_SIGTERM": "SIGQUIT"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for queue, concurrency, prefix in (("celery", "2", []), ("background", "1", ["nice", "-n", "10"]))
+    ]
+
+
+def run_phases(binary: Path, env: dict, args: argparse.Namespace, *, port: int, out: Path) -> None:
+    """The unreported warm-up, then the three phases, each with its summary."""
+
+    def phase(title: str, name: str, classes: list[str], users: int) -> None:
+        rows = run_locust(
+            binary, env, classes=classes, users=users, seconds=args.seconds, port=port, out=out / name
+        )
+        report(title, rows)
+
+    # Warm-up, not reported: each gunicorn worker's first requests, PostgreSQL's caches and
+    # the autovacuum that follows the bulk load.
+    run_locust(binary, env, classes=["Agent"], users=args.agents, seconds=30, port=port, out=out / "warm")
+    phase("1. steady", "steady", ["Agent"], args.agents)
+    phase(
+        "2. burst (agents + 17 posters, one message a second each)",
+        "burst",
+        ["Agent", "Integration"],
+        args.agents + 17,
+    )
+    burst_summary(out / "posted.json")
+    start_health_backfill(env)
+    phase(
+        "3. agents while the worker backfills 90 days of health snapshots",
+        "backfill",
+        ["Agent"],
+        args.agents,
+    )
+    backfill_summary()
+
+
+def start_health_backfill(env: dict) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cstracker.settings'); "
+            "django.setup(); from inquiries import tasks; tasks.health_daily_snapshots.delay()",
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+
+
+def stop_servers(web: subprocess.Popen, workers: list[subprocess.Popen]) -> None:
+    """Stop gunicorn, then each worker, timing how long it takes to stop after SIGTERM."""
+    web.terminate()
+    print()
+    for worker in workers:
+        started = time.monotonic()
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+            print(f"worker stopped {time.monotonic() - started:.1f} s after SIGTERM (target <= 10 s)")
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            print("worker did not stop within 60 s of SIGTERM (killed)")
+    web.wait(timeout=30)
+    connection.close()
+
+
+def main() -> None:
+    args = parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/load.py measures the production set-up: point DATABASE_URL at PostgreSQL")
     binary = locust_binary()
@@ -172,129 +309,20 @@ def main() -> None:
         setup = prepare(args.agents)
         background_job_times()
         (Path(tmp) / "setup.json").write_text(json.dumps(setup))
-        db = settings.DATABASES["default"]
-        database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
-        redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+        env = server_env(name, tmp, args.conn_max_age)
         port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "DATABASE_CONN_MAX_AGE": str(args.conn_max_age),
-            "CELERY_BROKER_URL": redis_url,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
-            "LOAD_SESSIONS": str(Path(tmp) / "setup.json"),
-            "LOAD_POSTED": str(Path(tmp) / "posted.json"),
-        }
         connection.close()  # the servers get the database to themselves
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "cstracker.wsgi:application",
-                "--workers",
-                str(args.web_workers),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        # As the README recommends for a busy installation: one worker for what agents wait on,
-        # one niced worker with one process for the long jobs.
-        workers = [
-            subprocess.Popen(
-                [
-                    *prefix,
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "cstracker",
-                    "worker",
-                    "--loglevel=WARNING",
-                    "-Q",
-                    queue,
-                    "--concurrency",
-                    concurrency,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "-n",
-                    f"load-{queue}{port}@%h",
-                ],
-                cwd=REPO,
-                env={**env, "REMAP_SIGTERM": "SIGQUIT"},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            for queue, concurrency, prefix in (("celery", "2", []), ("background", "1", ["nice", "-n", "10"]))
-        ]
+        web = start_web(env, port=port, workers=args.web_workers)
+        workers = start_workers(env, port=port)
         try:
             wait_for_http(port)
             print(
                 f"gunicorn: {args.web_workers} workers, CONN_MAX_AGE={args.conn_max_age}; {args.agents} agents; "
                 f"{args.seconds} s per phase"
             )
-            out = Path(tmp)
-
-            def phase(title: str, name: str, classes: list[str], users: int) -> None:
-                rows = run_locust(
-                    binary, env, classes=classes, users=users, seconds=args.seconds, port=port, out=out / name
-                )
-                report(title, rows)
-
-            # Warm-up, not reported: each gunicorn worker's first requests, PostgreSQL's caches and
-            # the autovacuum that follows the bulk load.
-            run_locust(
-                binary, env, classes=["Agent"], users=args.agents, seconds=30, port=port, out=out / "warm"
-            )
-            phase("1. steady", "steady", ["Agent"], args.agents)
-            phase(
-                "2. burst (agents + 17 posters, one message a second each)",
-                "burst",
-                ["Agent", "Integration"],
-                args.agents + 17,
-            )
-            burst_summary(out / "posted.json")
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cstracker.settings'); "
-                    "django.setup(); from inquiries import tasks; tasks.health_daily_snapshots.delay()",
-                ],
-                cwd=REPO,
-                env=env,
-                check=True,
-            )
-            phase(
-                "3. agents while the worker backfills 90 days of health snapshots",
-                "backfill",
-                ["Agent"],
-                args.agents,
-            )
-            backfill_summary()
+            run_phases(binary, env, args, port=port, out=Path(tmp))
         finally:
-            web.terminate()
-            print()
-            for worker in workers:
-                started = time.monotonic()
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(timeout=60)
-                    print(f"worker stopped {time.monotonic() - started:.1f} s after SIGTERM (target <= 10 s)")
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
-                    print("worker did not stop within 60 s of SIGTERM (killed)")
-            web.wait(timeout=30)
-            connection.close()
+            stop_servers(web, workers)
 
 
 def burst_summary(posted_file: Path) -> None:

@@ -28,6 +28,7 @@ import random
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -85,58 +86,84 @@ def write_reports(folder: Path, lines: int, *, prefix: int, seed: int) -> tuple[
             status = "Shipped" if fba or n % 7 else "Unshipped"
             for sku in rng.sample(PRODUCTS, min(1 + rng.randrange(4), lines - written)):
                 quantity = 1 + rng.randrange(3)
-                price = f"{quantity * (5 + rng.randrange(9500) / 100):.2f}"
-                title = f'Product {sku} "deluxe" 12" — édition ☕'
-                orders.write(
-                    tsv_row(
-                        ORDER_COLUMNS,
-                        {
-                            "amazon-order-id": oid,
-                            "purchase-date": purchased,
-                            "last-updated-date": shipped,
-                            "order-status": status,
-                            "fulfillment-channel": "Amazon" if fba else "Merchant",
-                            "sales-channel": "Amazon.com",
-                            "ship-service-level": "Standard",
-                            "product-name": title,
-                            "sku": sku,
-                            "asin": f"B0{sku[-4:]}XYZ1",
-                            "item-status": status,
-                            "quantity": str(quantity),
-                            "currency": "USD",
-                            "item-price": price,
-                            "ship-city": "Seattle",
-                            "ship-state": "WA",
-                            "ship-postal-code": "98101",
-                            "ship-country": "US",
-                        },
-                    )
+                item = Item(
+                    oid=oid,
+                    sku=sku,
+                    title=f'Product {sku} "deluxe" 12" — édition ☕',
+                    quantity=quantity,
+                    price=f"{quantity * (5 + rng.randrange(9500) / 100):.2f}",
+                    purchased=purchased,
+                    shipped=shipped,
                 )
-                shipments.write(
-                    tsv_row(
-                        SHIPMENT_COLUMNS,
-                        {
-                            "amazon-order-id": oid,
-                            "shipment-id": f"S{prefix}{n}",
-                            "purchase-date": purchased,
-                            "shipment-date": shipped,
-                            "sku": sku,
-                            "product-name": title,
-                            "quantity-shipped": str(quantity),
-                            "currency": "USD",
-                            "item-price": price,
-                            "ship-service-level": "Standard",
-                            "carrier": "AMZN_US",
-                            "tracking-number": f"TBA{prefix}{n:09d}",
-                            "estimated-arrival-date": f"2026-04-{day:02d}T20:00:00+00:00",
-                            "fulfillment-center-id": "SEA8",
-                            "fulfillment-channel": "Amazon",
-                            "sales-channel": "Amazon.com",
-                        },
-                    )
-                )
+                orders.write(order_line(item, status=status, fba=fba))
+                shipments.write(shipment_line(item, prefix=prefix, n=n, day=day))
                 written += 1
     return orders_path, shipments_path
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of an order, as both reports show it."""
+
+    oid: str
+    sku: str
+    title: str
+    quantity: int
+    price: str
+    purchased: str
+    shipped: str
+
+
+def order_line(item: Item, *, status: str, fba: bool) -> str:
+    """The item's line in the All Orders report."""
+    return tsv_row(
+        ORDER_COLUMNS,
+        {
+            "amazon-order-id": item.oid,
+            "purchase-date": item.purchased,
+            "last-updated-date": item.shipped,
+            "order-status": status,
+            "fulfillment-channel": "Amazon" if fba else "Merchant",
+            "sales-channel": "Amazon.com",
+            "ship-service-level": "Standard",
+            "product-name": item.title,
+            "sku": item.sku,
+            "asin": f"B0{item.sku[-4:]}XYZ1",
+            "item-status": status,
+            "quantity": str(item.quantity),
+            "currency": "USD",
+            "item-price": item.price,
+            "ship-city": "Seattle",
+            "ship-state": "WA",
+            "ship-postal-code": "98101",
+            "ship-country": "US",
+        },
+    )
+
+
+def shipment_line(item: Item, *, prefix: int, n: int, day: int) -> str:
+    """The item's line in the shipments report: order `n` of the report numbered `prefix`."""
+    return tsv_row(
+        SHIPMENT_COLUMNS,
+        {
+            "amazon-order-id": item.oid,
+            "shipment-id": f"S{prefix}{n}",
+            "purchase-date": item.purchased,
+            "shipment-date": item.shipped,
+            "sku": item.sku,
+            "product-name": item.title,
+            "quantity-shipped": str(item.quantity),
+            "currency": "USD",
+            "item-price": item.price,
+            "ship-service-level": "Standard",
+            "carrier": "AMZN_US",
+            "tracking-number": f"TBA{prefix}{n:09d}",
+            "estimated-arrival-date": f"2026-04-{day:02d}T20:00:00+00:00",
+            "fulfillment-center-id": "SEA8",
+            "fulfillment-channel": "Amazon",
+            "sales-channel": "Amazon.com",
+        },
+    )
 
 
 def child_import(path: str, account: int, fmt: str) -> None:

@@ -23,13 +23,20 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _setup import describe_database, median, throwaway_database
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from inquiries.reports.scope import ReportChoices, ReportScope
 
 RUNS = 5
 SQLITE_LIMIT = 50_000
@@ -126,10 +133,6 @@ def fill_postgresql(world: dict, inquiries: int, now: object) -> None:
     """Bulk INSERT ... SELECT: inquiries, then their clocks and messages from the inquiries."""
     from inquiries import models as m
 
-    per_team = CHANNELS_PER_ACCOUNT * ACCOUNTS_PER_TEAM
-    agents = [a for team in world["agents"] for a in team]
-    n_channels = len(world["channels"])
-    topics = world["topics"]
     tables = [model._meta.db_table for model in (m.Customer, m.Inquiry, m.Clock, m.Message)]
     with connection.cursor() as cursor:
         # Foreign keys are known to hold here, and indexes build faster in one go afterwards than
@@ -137,115 +140,149 @@ def fill_postgresql(world: dict, inquiries: int, now: object) -> None:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SET maintenance_work_mem = '512MB'")
         recreate = _drop_indexes(cursor, tables)
-        cursor.execute(
-            f"""INSERT INTO {m.Customer._meta.db_table} (account_id, address, name, tags, created_at)
-            SELECT ({_array(world["channel_accounts"])})[1 + g %% {n_channels}],
-                   'buyer' || g || '@bench.example', '', '[]'::jsonb, %s
-            FROM generate_series(1, 200000) AS g""",
-            [now],
-        )
-        cursor.execute(f"SELECT min(id) FROM {m.Customer._meta.db_table}")
-        first_customer = cursor.fetchone()[0]
-        cursor.execute("SELECT setseed(0.42)")
-        cursor.execute(
-            f"""INSERT INTO {m.Inquiry._meta.db_table} (account_id, channel_id, customer_id, subject,
-                status, priority, topic_id, topic_source, assignee_id, team_id, order_id, sku, thread_key,
-                sla_policy_id, previous_id, opened_at, last_inbound_at, last_reply_at, solved_at, created_at,
-                updated_at)
-            SELECT ({_array(world["channel_accounts"])})[1 + c], ({_array(world["channels"])})[1 + c],
-                   {first_customer} + (g %% 200000), 'Bench inquiry ' || g,
-                   CASE WHEN opened > %(now)s - interval '2 days'
-                        THEN (ARRAY['new','open','pending'])[1 + g %% 3]
-                        WHEN r < 0.97 THEN 'solved' ELSE 'open' END,
-                   (ARRAY['low','normal','normal','normal','high','urgent'])[1 + g %% 6],
-                   CASE WHEN r < 0.1 THEN NULL ELSE ({_array(topics)})[1 + (g / 7) %% {len(topics)}] END,
-                   'rules',
-                   CASE WHEN r > 0.92 THEN NULL
-                        ELSE ({_array(agents)})[
-                            1 + (c / {per_team}) * {AGENTS_PER_TEAM} + (g / 13) %% {AGENTS_PER_TEAM}]
-                   END,
-                   NULL, '', '', '', {world["policy"]}, NULL, opened, opened, NULL, NULL, opened, opened
-            FROM (SELECT g, g %% {n_channels} AS c, random() AS r,
-                         %(now)s - random() * interval '100 days' AS opened
-                  FROM generate_series(1, %(n)s) AS g) AS src""",
-            {"now": now, "n": inquiries},
-        )
-        # Clocks: first reply and resolution for every inquiry, a next-reply clock for a third, the
-        # marketplace clock on Amazon accounts. Reply delays are skewed (r^2), a few are cancelled, and
-        # clocks whose stop would lie in the future are still running or breached.
-        cursor.execute(
-            f"""INSERT INTO {m.Clock._meta.db_table} (inquiry_id, kind, state, message_id, policy_id,
-                calendar_id,
-                target_seconds, warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at,
-                paused_business_seconds, breached_at, elapsed_seconds, rule_name)
-            SELECT id, kind,
-                   CASE WHEN cancel THEN 'cancelled'
-                        WHEN stop > %(now)s THEN CASE WHEN due <= %(now)s THEN 'breached'
-                                                      WHEN started + target * 0.75 * interval '1 second'
-                                                           <= %(now)s
-                                                      THEN 'at_risk' ELSE 'running' END
-                        WHEN business <= target THEN 'met' ELSE 'missed' END,
-                   NULL, CASE WHEN kind = 'marketplace_reply' THEN NULL ELSE {world["policy"]} END,
-                   CASE WHEN kind = 'marketplace_reply' THEN NULL ELSE {world["calendar"]} END,
-                   target, 0.75, started, due, started + target * 0.75 * interval '1 second',
-                   CASE WHEN cancel THEN started + interval '5 minutes'
-                        WHEN stop > %(now)s THEN NULL ELSE stop END,
-                   NULL, 0,
-                   CASE WHEN NOT cancel AND stop > %(now)s AND due <= %(now)s THEN due END,
-                   CASE WHEN NOT cancel AND stop <= %(now)s THEN business END, ''
-            FROM (
-                SELECT i.id, k.kind, k.target, started,
-                       started + k.target * interval '1 second' AS due,
-                       started + delay * interval '1 second' AS stop,
-                       (delay * 0.55)::integer AS business,
-                       random() < 0.03 AS cancel
-                FROM {m.Inquiry._meta.db_table} AS i
-                CROSS JOIN (VALUES ('first_reply', 14400, 40000), ('resolution', 259200, 700000),
-                                   ('next_reply', 28800, 60000), ('marketplace_reply', 86400, 150000))
-                           AS k(kind, target, spread)
-                CROSS JOIN LATERAL (
-                    SELECT CASE WHEN k.kind = 'next_reply' THEN i.opened_at + interval '1 day'
-                                ELSE i.opened_at END AS started,
-                           (random() ^ 2 * k.spread)::integer AS delay
-                ) AS d
-                WHERE k.kind IN ('first_reply', 'resolution')
-                   OR (k.kind = 'next_reply' AND i.id %% 3 = 0)
-                   OR (k.kind = 'marketplace_reply' AND i.account_id = ANY({_array(world["amazon"])}))
-            ) AS clocks
-            WHERE started < %(now)s""",
-            {"now": now},
-        )
-        message_columns = (
-            "channel_id, inquiry_id, direction, automatic, automatic_reason, external_id, thread_id, "
-            "in_reply_to, "
-            '"references", sender_address, sender_name, author_id, subject, body_text, body_html, sent_at, '
-            "received_at, raw, order_id, sku, no_response_needed, answered_at, response_due_at, "
-            "followed_up_at, "
-            "delivery_state, delivery_error, created_at"
-        )
-        cursor.execute(
-            f"""INSERT INTO {m.Message._meta.db_table} ({message_columns})
-            SELECT i.channel_id, i.id, 'inbound', false, '', 'bench-in-' || i.id, '', '', '[]'::jsonb,
-                   'buyer@bench.example', '', NULL, i.subject, 'Where is my order?', '', NULL, i.opened_at,
-                   NULL, '',
-                   '', false, c.stopped_at, i.opened_at + interval '1 day', i.opened_at, '', '', i.opened_at
-            FROM {m.Inquiry._meta.db_table} AS i
-            JOIN {m.Clock._meta.db_table} AS c ON c.inquiry_id = i.id AND c.kind = 'first_reply'"""
-        )
-        cursor.execute(
-            f"""INSERT INTO {m.Message._meta.db_table} ({message_columns})
-            SELECT i.channel_id, i.id, 'outbound', false, '', 'bench-out-' || i.id, '', '', '[]'::jsonb,
-                   'agent@bench.example', '', i.assignee_id, 'Re: ' || i.subject, 'On its way.', '', NULL,
-                   c.stopped_at, NULL, '', '', false, NULL, NULL, NULL, '', '', c.stopped_at
-            FROM {m.Inquiry._meta.db_table} AS i
-            JOIN {m.Clock._meta.db_table} AS c ON c.inquiry_id = i.id AND c.kind = 'first_reply'
-            WHERE c.state IN ('met', 'missed')"""
-        )
+        first_customer = _insert_customers(cursor, world, now)
+        _insert_inquiries(cursor, world, inquiries, now, first_customer)
+        _insert_clocks(cursor, world, now)
+        _insert_messages(cursor)
         for statement in recreate:
             cursor.execute(statement)
         cursor.execute("SET session_replication_role = DEFAULT")
         for model in (m.Customer, m.Inquiry, m.Clock, m.Message):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+
+
+def _insert_customers(cursor: CursorWrapper, world: dict, now: object) -> int:
+    """200,000 customers spread over the channels' accounts; returns the first one's id."""
+    from inquiries import models as m
+
+    n_channels = len(world["channels"])
+    cursor.execute(
+        f"""INSERT INTO {m.Customer._meta.db_table} (account_id, address, name, tags, created_at)
+        SELECT ({_array(world["channel_accounts"])})[1 + g %% {n_channels}],
+               'buyer' || g || '@bench.example', '', '[]'::jsonb, %s
+        FROM generate_series(1, 200000) AS g""",
+        [now],
+    )
+    cursor.execute(f"SELECT min(id) FROM {m.Customer._meta.db_table}")
+    return cursor.fetchone()[0]
+
+
+def _insert_inquiries(
+    cursor: CursorWrapper, world: dict, inquiries: int, now: object, first_customer: int
+) -> None:
+    """`inquiries` inquiries opened over the last 100 days, with a seeded random() for repeatable data."""
+    from inquiries import models as m
+
+    per_team = CHANNELS_PER_ACCOUNT * ACCOUNTS_PER_TEAM
+    agents = [a for team in world["agents"] for a in team]
+    n_channels = len(world["channels"])
+    topics = world["topics"]
+    cursor.execute("SELECT setseed(0.42)")
+    cursor.execute(
+        f"""INSERT INTO {m.Inquiry._meta.db_table} (account_id, channel_id, customer_id, subject,
+            status, priority, topic_id, topic_source, assignee_id, team_id, order_id, sku, thread_key,
+            sla_policy_id, previous_id, opened_at, last_inbound_at, last_reply_at, solved_at, created_at,
+            updated_at)
+        SELECT ({_array(world["channel_accounts"])})[1 + c], ({_array(world["channels"])})[1 + c],
+               {first_customer} + (g %% 200000), 'Bench inquiry ' || g,
+               CASE WHEN opened > %(now)s - interval '2 days'
+                    THEN (ARRAY['new','open','pending'])[1 + g %% 3]
+                    WHEN r < 0.97 THEN 'solved' ELSE 'open' END,
+               (ARRAY['low','normal','normal','normal','high','urgent'])[1 + g %% 6],
+               CASE WHEN r < 0.1 THEN NULL ELSE ({_array(topics)})[1 + (g / 7) %% {len(topics)}] END,
+               'rules',
+               CASE WHEN r > 0.92 THEN NULL
+                    ELSE ({_array(agents)})[
+                        1 + (c / {per_team}) * {AGENTS_PER_TEAM} + (g / 13) %% {AGENTS_PER_TEAM}]
+               END,
+               NULL, '', '', '', {world["policy"]}, NULL, opened, opened, NULL, NULL, opened, opened
+        FROM (SELECT g, g %% {n_channels} AS c, random() AS r,
+                     %(now)s - random() * interval '100 days' AS opened
+              FROM generate_series(1, %(n)s) AS g) AS src""",
+        {"now": now, "n": inquiries},
+    )
+
+
+def _insert_clocks(cursor: CursorWrapper, world: dict, now: object) -> None:
+    from inquiries import models as m
+
+    # Clocks: first reply and resolution for every inquiry, a next-reply clock for a third, the
+    # marketplace clock on Amazon accounts. Reply delays are skewed (r^2), a few are cancelled, and
+    # clocks whose stop would lie in the future are still running or breached.
+    cursor.execute(
+        f"""INSERT INTO {m.Clock._meta.db_table} (inquiry_id, kind, state, message_id, policy_id,
+            calendar_id,
+            target_seconds, warn_ratio, started_at, due_at, warn_at, stopped_at, paused_at,
+            paused_business_seconds, breached_at, elapsed_seconds, rule_name)
+        SELECT id, kind,
+               CASE WHEN cancel THEN 'cancelled'
+                    WHEN stop > %(now)s THEN CASE WHEN due <= %(now)s THEN 'breached'
+                                                  WHEN started + target * 0.75 * interval '1 second'
+                                                       <= %(now)s
+                                                  THEN 'at_risk' ELSE 'running' END
+                    WHEN business <= target THEN 'met' ELSE 'missed' END,
+               NULL, CASE WHEN kind = 'marketplace_reply' THEN NULL ELSE {world["policy"]} END,
+               CASE WHEN kind = 'marketplace_reply' THEN NULL ELSE {world["calendar"]} END,
+               target, 0.75, started, due, started + target * 0.75 * interval '1 second',
+               CASE WHEN cancel THEN started + interval '5 minutes'
+                    WHEN stop > %(now)s THEN NULL ELSE stop END,
+               NULL, 0,
+               CASE WHEN NOT cancel AND stop > %(now)s AND due <= %(now)s THEN due END,
+               CASE WHEN NOT cancel AND stop <= %(now)s THEN business END, ''
+        FROM (
+            SELECT i.id, k.kind, k.target, started,
+                   started + k.target * interval '1 second' AS due,
+                   started + delay * interval '1 second' AS stop,
+                   (delay * 0.55)::integer AS business,
+                   random() < 0.03 AS cancel
+            FROM {m.Inquiry._meta.db_table} AS i
+            CROSS JOIN (VALUES ('first_reply', 14400, 40000), ('resolution', 259200, 700000),
+                               ('next_reply', 28800, 60000), ('marketplace_reply', 86400, 150000))
+                       AS k(kind, target, spread)
+            CROSS JOIN LATERAL (
+                SELECT CASE WHEN k.kind = 'next_reply' THEN i.opened_at + interval '1 day'
+                            ELSE i.opened_at END AS started,
+                       (random() ^ 2 * k.spread)::integer AS delay
+            ) AS d
+            WHERE k.kind IN ('first_reply', 'resolution')
+               OR (k.kind = 'next_reply' AND i.id %% 3 = 0)
+               OR (k.kind = 'marketplace_reply' AND i.account_id = ANY({_array(world["amazon"])}))
+        ) AS clocks
+        WHERE started < %(now)s""",
+        {"now": now},
+    )
+
+
+def _insert_messages(cursor: CursorWrapper) -> None:
+    """One inbound message per inquiry, and the agent's reply where the first-reply clock stopped."""
+    from inquiries import models as m
+
+    message_columns = (
+        "channel_id, inquiry_id, direction, automatic, automatic_reason, external_id, thread_id, "
+        "in_reply_to, "
+        '"references", sender_address, sender_name, author_id, subject, body_text, body_html, sent_at, '
+        "received_at, raw, order_id, sku, no_response_needed, answered_at, response_due_at, "
+        "followed_up_at, "
+        "delivery_state, delivery_error, created_at"
+    )
+    cursor.execute(
+        f"""INSERT INTO {m.Message._meta.db_table} ({message_columns})
+        SELECT i.channel_id, i.id, 'inbound', false, '', 'bench-in-' || i.id, '', '', '[]'::jsonb,
+               'buyer@bench.example', '', NULL, i.subject, 'Where is my order?', '', NULL, i.opened_at,
+               NULL, '',
+               '', false, c.stopped_at, i.opened_at + interval '1 day', i.opened_at, '', '', i.opened_at
+        FROM {m.Inquiry._meta.db_table} AS i
+        JOIN {m.Clock._meta.db_table} AS c ON c.inquiry_id = i.id AND c.kind = 'first_reply'"""
+    )
+    cursor.execute(
+        f"""INSERT INTO {m.Message._meta.db_table} ({message_columns})
+        SELECT i.channel_id, i.id, 'outbound', false, '', 'bench-out-' || i.id, '', '', '[]'::jsonb,
+               'agent@bench.example', '', i.assignee_id, 'Re: ' || i.subject, 'On its way.', '', NULL,
+               c.stopped_at, NULL, '', '', false, NULL, NULL, NULL, '', '', c.stopped_at
+        FROM {m.Inquiry._meta.db_table} AS i
+        JOIN {m.Clock._meta.db_table} AS c ON c.inquiry_id = i.id AND c.kind = 'first_reply'
+        WHERE c.state IN ('met', 'missed')"""
+    )
 
 
 def fill_orm(world: dict, inquiries: int, now: object) -> None:
@@ -348,7 +385,7 @@ def timed(label: str, work: Callable[[], object], runs: int = RUNS) -> None:
     )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -357,92 +394,130 @@ def main() -> None:
         "--keep", action="store_true", help="keep the database (for EXPLAIN); drop it yourself"
     )
     parser.add_argument("--section-runs", type=int, default=RUNS, help="runs per lazy section (median)")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+def load(inquiries: int, now: datetime) -> dict:
+    """Build the world and fill it with `inquiries` inquiries; prints what was loaded."""
+    from inquiries import models as m
+
+    started = time.perf_counter()
+    world = build_world(now)
+    (fill_postgresql if connection.vendor == "postgresql" else fill_orm)(world, inquiries, now)
+    print(
+        f"loaded {m.Inquiry.objects.count():,} inquiries, {m.Clock.objects.count():,} clocks, "
+        f"{m.Message.objects.count():,} messages in {time.perf_counter() - started:.1f} s"
+    )
+    return world
+
+
+def scope_now(
+    manager: User, now: datetime, live: bool = False, days: int = 90
+) -> tuple[ReportChoices, ReportScope]:
+    """What a request does first: the user's filter lists, then the scope (rollup state, teams)."""
+    from inquiries.reports.scope import ReportChoices, make_scope
+
+    today = now.date()
+    choices = ReportChoices.load(manager)
+    scope = make_scope(
+        accounts=choices.accounts, first_day=today - timedelta(days=days - 1), last_day=today, now=now
+    )
+    return choices, replace(scope, rollup_as_of=None) if live else scope
+
+
+def sla_table(manager: User, now: datetime, group_by: str, live: bool = False) -> Callable[[], object]:
+    """The SLA report's table over 90 days, as the page and the API build it."""
+    from inquiries.reports.report import build_table
+
+    def run() -> object:
+        choices, scope = scope_now(manager, now, live)
+        return build_table("sla", scope, choices, group_by)
+
+    return run
+
+
+def report_page(
+    manager: User, now: datetime, sections: tuple[str, ...], days: int = 90
+) -> Callable[[], object]:
+    """The report page (or one of its lazily loaded sections) over `days` days."""
+    from inquiries.reports.report import build_report
+
+    def run() -> object:
+        choices, scope = scope_now(manager, now, days=days)
+        return build_report(scope, choices, "day", sections)
+
+    return run
+
+
+def time_sla_report(manager: User, now: datetime) -> None:
+    """Build the rollup, describe the 90-day report, then time it from the rollup and counted live."""
+    from inquiries.reports.report import build_table
+    from inquiries.services.rollups import refresh_rollups
+
+    started = time.perf_counter()
+    print(f"SLA rollup built: {refresh_rollups(now=now)} in {time.perf_counter() - started:.1f} s")
+    choices, scope = scope_now(manager, now)
+    rows = build_table("sla", scope, choices, "day").records()
+    counted = sum(r["counted"] for r in rows if r["clock_kind"] == "first_reply")
+    print(
+        f"90-day report: {len(rows)} rows by day, {counted:,} first-reply clocks counted, "
+        f"time zone {scope.tz}{' (accounts mixed)' if scope.tz_mixed else ''}"
+    )
+    timed("SLA report, 90 days, by day", sla_table(manager, now, "day"))
+    timed("SLA report, 90 days, by agent", sla_table(manager, now, "agent"))
+    timed("SLA report, 90 days, by week", sla_table(manager, now, "week"))
+    timed("same, counted live (no rollup), by day", sla_table(manager, now, "day", live=True), runs=3)
+    timed("same, counted live (no rollup), by agent", sla_table(manager, now, "agent", live=True), runs=3)
+
+
+def time_rollup_refresh(now: datetime) -> None:
+    """An incremental refresh after a minute of work: events on 300 of today's inquiries."""
+    from inquiries import models as m
+    from inquiries.services.rollups import refresh_rollups
+
+    touched = list(
+        m.Inquiry.objects.filter(opened_at__gte=now - timedelta(hours=20)).values_list("pk", flat=True)[:300]
+    )
+    m.InquiryEvent.objects.bulk_create(
+        m.InquiryEvent(inquiry_id=pk, kind=m.EventKind.ASSIGNED, at=now) for pk in touched
+    )
+    timed("rollup refresh after 300 changed inquiries", lambda: refresh_rollups(now=now), runs=1)
+
+
+def time_report_page(manager: User, now: datetime, section_runs: int) -> None:
+    """The page draws SLA compliance and the backlog; its other sections load by themselves.
+    Target: each of these sections in 1 s or less at a million inquiries (issue 23), for the
+    page's default period (the last 30 days) as well as for 90 days."""
+    from inquiries.reports.report import LAZY_SECTIONS
+
+    timed("report page (compliance, backlog, oldest)", report_page(manager, now, ("summary",)), runs=3)
+    for section in LAZY_SECTIONS:
+        timed(
+            f"  section loaded after it: {section}", report_page(manager, now, (section,)), runs=section_runs
+        )
+    for section in LAZY_SECTIONS:
+        timed(
+            f"  the same, 30 days (the default): {section}",
+            report_page(manager, now, (section,), 30),
+            runs=section_runs,
+        )
+
+
+def main() -> None:
+    options = parse_args()
     if connection.vendor != "postgresql" and options.inquiries > SQLITE_LIMIT:
         sys.exit(
             f"{describe_database()}: a million rows is a PostgreSQL benchmark. Set DATABASE_URL to a "
             f"PostgreSQL server, or pass --inquiries {SQLITE_LIMIT} or fewer for a small SQLite run."
         )
 
-    from inquiries import models as m
-    from inquiries.reports.report import LAZY_SECTIONS, build_report, build_table
-    from inquiries.reports.scope import ReportChoices, ReportScope, make_scope
-    from inquiries.services.rollups import refresh_rollups
-
     with throwaway_database(keep=options.keep) as name:
         now = timezone.now()
         print(f"{describe_database()}, database {name}")
-        started = time.perf_counter()
-        world = build_world(now)
-        (fill_postgresql if connection.vendor == "postgresql" else fill_orm)(world, options.inquiries, now)
-        print(
-            f"loaded {m.Inquiry.objects.count():,} inquiries, {m.Clock.objects.count():,} clocks, "
-            f"{m.Message.objects.count():,} messages in {time.perf_counter() - started:.1f} s"
-        )
-
-        manager = world["manager"]
-        today = now.date()
-
-        def scope_now(live: bool = False, days: int = 90) -> tuple[ReportChoices, ReportScope]:
-            # What a request does first: the user's filter lists, then the scope (rollup state, teams).
-            choices = ReportChoices.load(manager)
-            scope = make_scope(
-                accounts=choices.accounts, first_day=today - timedelta(days=days - 1), last_day=today, now=now
-            )
-            return choices, replace(scope, rollup_as_of=None) if live else scope
-
-        def report(group_by: str, live: bool = False) -> Callable[[], object]:
-            def run() -> object:
-                choices, scope = scope_now(live)
-                return build_table("sla", scope, choices, group_by)
-
-            return run
-
-        started = time.perf_counter()
-        print(f"SLA rollup built: {refresh_rollups(now=now)} in {time.perf_counter() - started:.1f} s")
-        choices, scope = scope_now()
-        rows = build_table("sla", scope, choices, "day").records()
-        counted = sum(r["counted"] for r in rows if r["clock_kind"] == "first_reply")
-        print(
-            f"90-day report: {len(rows)} rows by day, {counted:,} first-reply clocks counted, "
-            f"time zone {scope.tz}{' (accounts mixed)' if scope.tz_mixed else ''}"
-        )
-        timed("SLA report, 90 days, by day", report("day"))
-        timed("SLA report, 90 days, by agent", report("agent"))
-        timed("SLA report, 90 days, by week", report("week"))
-        timed("same, counted live (no rollup), by day", report("day", live=True), runs=3)
-        timed("same, counted live (no rollup), by agent", report("agent", live=True), runs=3)
-
-        # An incremental refresh after a minute of work: events on 300 of today's inquiries.
-        touched = list(
-            m.Inquiry.objects.filter(opened_at__gte=now - timedelta(hours=20)).values_list("pk", flat=True)[
-                :300
-            ]
-        )
-        m.InquiryEvent.objects.bulk_create(
-            m.InquiryEvent(inquiry_id=pk, kind=m.EventKind.ASSIGNED, at=now) for pk in touched
-        )
-        timed("rollup refresh after 300 changed inquiries", lambda: refresh_rollups(now=now), runs=1)
-
-        def page(sections: tuple[str, ...], days: int = 90) -> Callable[[], object]:
-            def run() -> object:
-                choices, scope = scope_now(days=days)
-                return build_report(scope, choices, "day", sections)
-
-            return run
-
-        # The page draws SLA compliance and the backlog; its other sections load by themselves.
-        # Target: each of these sections in 1 s or less at a million inquiries (issue 23), for the
-        # page's default period (the last 30 days) as well as for 90 days.
-        timed("report page (compliance, backlog, oldest)", page(("summary",)), runs=3)
-        for section in LAZY_SECTIONS:
-            timed(f"  section loaded after it: {section}", page((section,)), runs=options.section_runs)
-        for section in LAZY_SECTIONS:
-            timed(
-                f"  the same, 30 days (the default): {section}",
-                page((section,), 30),
-                runs=options.section_runs,
-            )
+        world = load(options.inquiries, now)
+        time_sla_report(world["manager"], now)
+        time_rollup_refresh(now)
+        time_report_page(world["manager"], now, options.section_runs)
 
 
 if __name__ == "__main__":
