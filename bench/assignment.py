@@ -25,7 +25,7 @@ from django.utils import timezone
 from inquiries import models as m
 from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.services.assignment import assign_for_messages
-from inquiries.services.recording import record_messages
+from inquiries.services.recording import RecordResult, record_messages
 
 
 def main() -> None:
@@ -66,7 +66,9 @@ def main() -> None:
                 )
                 for n in range(start, min(start + args.batch, args.arrivals))
             ]
-            ids = [result.message.pk for result in record_messages(batch, now=now)]
+            recorded = [r for r in record_messages(batch, now=now) if isinstance(r, RecordResult)]
+            assert len(recorded) == len(batch), "the bench's arrivals are all recorded"
+            ids = [result.message.pk for result in recorded]
             with CaptureQueriesContext(connection) as captured:
                 began = time.perf_counter()
                 assigned = assign_for_messages(message_ids=ids, now=now)

@@ -32,11 +32,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inquiries.ingestion.types import IncomingMessage
+from inquiries.ingestion.types import Direction, IncomingMessage
 from inquiries.models import Account, Channel, Cluster, ClusterKind, Marketplace, Team, Topic
 from inquiries.services import record_message
 from inquiries.services.complaints import fingerprint_window, sweep_clusters
 from inquiries.services.followup import follow_up_message
+from inquiries.services.recording import RecordResult
 
 DAYS = 180
 SKUS = 2000
@@ -221,7 +222,7 @@ def new_complaints(channels: list[Channel], count: int, rng: random.Random) -> l
         messages.append(
             IncomingMessage(
                 external_id=f"measured-{n}",
-                direction="inbound",
+                direction=Direction.INBOUND,
                 sender_address=f"new{n}@bench.example",
                 sender_name="",
                 subject=f"Complaint {n}",
@@ -249,7 +250,9 @@ def time_updates(channels: list[Channel], *, updates: int, inquiries: int) -> No
     times, cpu, commits, queries = [], [], [], []
     for incoming in new_complaints(channels, updates, rng):
         channel = channels[rng.randrange(len(channels))] if incoming.sku.startswith("SKU-") else channels[0]
-        message = record_message(channel=channel, incoming=incoming, now=incoming.received_at).message
+        recorded = record_message(channel=channel, incoming=incoming, now=incoming.received_at)
+        assert isinstance(recorded, RecordResult), "the bench's complaints are never held"
+        message = recorded.message
         with CaptureQueriesContext(connection) as captured:
             started, started_cpu = time.perf_counter(), time.process_time()
             follow_up_message(message_id=message.pk)

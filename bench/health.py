@@ -25,9 +25,11 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from _setup import describe_database, median, throwaway_database
 from django.db import connection
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -46,20 +48,22 @@ from inquiries.models import (
     Shipment,
     Topic,
 )
-from inquiries.selectors.health.order_metrics import account_health_with_orders
+from inquiries.selectors.health.order_metrics import AccountHealth, account_health_with_orders
 
 DAYS = 90
 MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)
 
 
 def insert_select(
-    model: type, expressions: dict[str, tuple[str, list[object]]], source: str, source_params: list[object]
+    model: type[Model], expressions: dict[str, tuple[str, list[Any]]], source: str, source_params: list[Any]
 ) -> None:
     """INSERT INTO model (every column) SELECT ... FROM source: given expressions, else the field default.
 
     Each expression carries its own parameters, so the column order of the model decides nothing.
     """
-    columns, selects, params = [], [], []
+    columns: list[str] = []
+    selects: list[str] = []
+    params: list[Any] = []
     for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -354,7 +358,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(account: Account, backend: int, runs: int, label: str) -> tuple[object, CaptureQueriesContext]:
+def measure(
+    account: Account, backend: int, runs: int, label: str
+) -> tuple[AccountHealth, CaptureQueriesContext]:
     """Median wall time of `runs` computations, and the CPU they cost (this process + the backend).
 
     On a busy machine wall time includes waiting for a CPU; the CPU time does not, and is

@@ -37,8 +37,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import TYPE_CHECKING
 
 from _setup import REPO, database_url, describe_database, median, no_broker, run_child, throwaway_database
+
+if TYPE_CHECKING:  # Django is set up by _setup, so the models are imported where used
+    from inquiries.models import Account
 
 
 def messages(count: int, *, seed: int, prefix: str) -> Iterator[tuple[str, bytes]]:
@@ -207,7 +211,7 @@ def bench_api(count: int, channel: str, token: str, *, seed: int = 7) -> float:
     return count / (time.perf_counter() - started)
 
 
-def bench_mbox(args: argparse.Namespace, account: object, token: str, tmp: Path) -> None:
+def bench_mbox(args: argparse.Namespace, account: Account, token: str, tmp: Path) -> None:
     from inquiries.models import Channel
 
     rates, peaks = [], []
@@ -242,7 +246,7 @@ def bench_mbox(args: argparse.Namespace, account: object, token: str, tmp: Path)
     print(f"batch API: median {median(api_rates):,.0f} messages/s (target >= 1,000)")
 
 
-def bench_folder(args: argparse.Namespace, account: object, tmp: Path) -> None:
+def bench_folder(args: argparse.Namespace, account: Account, tmp: Path) -> None:
     from inquiries.models import Channel
 
     summary = []
@@ -272,7 +276,7 @@ def bench_folder(args: argparse.Namespace, account: object, tmp: Path) -> None:
     print(f"folder import: median {'; '.join(summary)} (target >= 1,000 at 20,000 on PostgreSQL)")
 
 
-def bench_startup(args: argparse.Namespace, account: object, tmp: Path) -> None:
+def bench_startup(args: argparse.Namespace, account: Account, tmp: Path) -> None:
     """`manage.py import_mail ONE.eml` as a whole process, the way mail delivery starts it."""
     from inquiries.models import Channel
 

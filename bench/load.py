@@ -106,6 +106,7 @@ def prepare(agents: int) -> dict:
         Inquiry.objects.filter(status__in=["new", "open", "pending"]).values_list("pk", flat=True)[:500]
     )
     channel = Channel.objects.order_by("pk").first()
+    assert channel is not None, "the generated data has channels"
     return {"sessions": sessions, "inquiries": open_ids, "token": token.key, "channel": channel.slug}
 
 
@@ -340,9 +341,9 @@ def burst_summary(posted_file: Path) -> None:
     }
     visible = [(answered - sent) * 1000 for _, sent, answered in posted]
     followed = [
-        (stored[eid]["followed_up_at"].timestamp() - sent) * 1000
+        (followed_up.timestamp() - sent) * 1000
         for eid, sent, _ in posted
-        if eid in stored and stored[eid]["followed_up_at"] is not None
+        if eid in stored and (followed_up := stored[eid]["followed_up_at"]) is not None
     ]
     print(f"  posted {len(posted)} (201), stored {len(stored)}; lost: {len(posted) - len(stored)}")
     if visible:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from _setup import describe_database, median, throwaway_database
 from django.db import connection
@@ -45,7 +45,7 @@ ZONES = ("Europe/Berlin", "Europe/Berlin", "America/New_York", "America/New_York
 MARKETPLACES = ("amazon", "shop", "walmart", "amazon", "ebay", "shop")
 
 
-def build_world(now: object) -> dict:
+def build_world(now: datetime) -> dict:
     """Teams, accounts, channels, agents, a business-hours calendar and a policy (ORM, small)."""
     from django.contrib.auth import get_user_model
 
@@ -129,7 +129,7 @@ def _drop_indexes(cursor: object, tables: list[str]) -> list[str]:
     return [create for create, _ in indexes + constraints]
 
 
-def fill_postgresql(world: dict, inquiries: int, now: object) -> None:
+def fill_postgresql(world: dict, inquiries: int, now: datetime) -> None:
     """Bulk INSERT ... SELECT: inquiries, then their clocks and messages from the inquiries."""
     from inquiries import models as m
 
@@ -151,7 +151,7 @@ def fill_postgresql(world: dict, inquiries: int, now: object) -> None:
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
-def _insert_customers(cursor: CursorWrapper, world: dict, now: object) -> int:
+def _insert_customers(cursor: CursorWrapper, world: dict, now: datetime) -> int:
     """200,000 customers spread over the channels' accounts; returns the first one's id."""
     from inquiries import models as m
 
@@ -168,7 +168,7 @@ def _insert_customers(cursor: CursorWrapper, world: dict, now: object) -> int:
 
 
 def _insert_inquiries(
-    cursor: CursorWrapper, world: dict, inquiries: int, now: object, first_customer: int
+    cursor: CursorWrapper, world: dict, inquiries: int, now: datetime, first_customer: int
 ) -> None:
     """`inquiries` inquiries opened over the last 100 days, with a seeded random() for repeatable data."""
     from inquiries import models as m
@@ -203,7 +203,7 @@ def _insert_inquiries(
     )
 
 
-def _insert_clocks(cursor: CursorWrapper, world: dict, now: object) -> None:
+def _insert_clocks(cursor: CursorWrapper, world: dict, now: datetime) -> None:
     from inquiries import models as m
 
     # Clocks: first reply and resolution for every inquiry, a next-reply clock for a third, the
@@ -285,7 +285,7 @@ def _insert_messages(cursor: CursorWrapper) -> None:
     )
 
 
-def fill_orm(world: dict, inquiries: int, now: object) -> None:
+def fill_orm(world: dict, inquiries: int, now: datetime) -> None:
     """The same shape through the ORM, for a small SQLite run (no generate_series)."""
     import random
 
@@ -458,7 +458,7 @@ def time_sla_report(manager: User, now: datetime) -> None:
     print(f"SLA rollup built: {refresh_rollups(now=now)} in {time.perf_counter() - started:.1f} s")
     choices, scope = scope_now(manager, now)
     rows = build_table("sla", scope, choices, "day").records()
-    counted = sum(r["counted"] for r in rows if r["clock_kind"] == "first_reply")
+    counted = sum(cast(int, r["counted"]) for r in rows if r["clock_kind"] == "first_reply")
     print(
         f"90-day report: {len(rows)} rows by day, {counted:,} first-reply clocks counted, "
         f"time zone {scope.tz}{' (accounts mixed)' if scope.tz_mixed else ''}"
