@@ -11,6 +11,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -27,6 +28,10 @@ class ScopedAdmin(admin.ModelAdmin):
     """Every admin page asks `inquiries.scoping` which rows a user may see and change: lists,
     change pages, the choices of every related field and the filter sidebars. On top of
     that, Django's model permissions decide what a staff user may do at all."""
+
+    # A web address typed without a scheme is https (Django 6's default; said now, so that the
+    # forms do not change meaning with the upgrade).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return scoping.scoped(super().get_queryset(request), request.user)
