@@ -1,5 +1,6 @@
 """Configuration changes that move deadlines: policies (with their targets), calendars (with
-their holidays), the marketplace presets (reply targets and message rules), and deleting them.
+their holidays), the marketplace presets (reply targets and message rules), and deleting them;
+an account's own marketplace, time zone, reply target and reply calendar.
 
 The API and the admin call these. Each bumps what the clock caches key on (the calendar's
 version, the policy's `updated_at`) and queues a recompute of the affected running clocks
@@ -206,7 +207,6 @@ def save_account(*, account: Account, write: Callable[[], object] | None = None)
     (write or account.save)()
     if before is None or all(before[name] == getattr(account, name) for name in ACCOUNT_DEADLINE_FIELDS):
         return 0
-    marketplace_rules.clear_cache()
     ids = list(inquiries_with_running_clocks(Q(inquiry__account_id=account.pk)))
     enqueue_after_commit("recompute_clocks", ids)
     return len(ids)

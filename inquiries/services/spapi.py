@@ -98,6 +98,13 @@ class ConnectorError(Exception):
     """A run that cannot go on; the message is for the admin and names no secret."""
 
 
+class LeaseLost(ConnectorError):
+    """Another sync took the connection over (this one held it past its lease): stop here."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped: another sync took this connection over")
+
+
 class _LoginWithAmazon(AccessTokenClient):
     """Login with Amazon at the configured token URL. The access token is kept for this
     connection's sync only (not in sp_api's process-wide cache), and `forget()` drops it when
@@ -348,7 +355,7 @@ def _sync(connection: AmazonConnection, runs: list[ConnectorRun], lease: _Lease,
         for spec in REPORTS:
             if not lease.renew():
                 # Held longer than its lease (a stalled worker): the sync that took over goes on.
-                runs.append(_failed_run(connection, spec, "stopped: another sync took this connection over"))
+                runs.append(_failed_run(connection, spec, str(LeaseLost())))
                 return
             run = ConnectorRun.objects.create(
                 account=connection.account,
@@ -373,6 +380,9 @@ def _sync(connection: AmazonConnection, runs: list[ConnectorRun], lease: _Lease,
                 status = getattr(exc, "code", "?")
                 message = getattr(exc, "message", "") or type(exc).__name__
                 _finish(run, RunState.FAILED, error=f"SP-API answered {status}: {message}")
+            except LeaseLost as exc:  # the sync that took over fetches the rest
+                _finish(run, RunState.FAILED, error=str(exc))
+                return
             except (ConnectorError, ValueError, httpx.HTTPError) as exc:
                 _finish(run, RunState.FAILED, error=str(exc) or type(exc).__name__)
             except Exception as exc:  # a bug here must not leave the run "running" for ever
@@ -402,7 +412,7 @@ def _fetch(
     if status != "DONE":
         raise ConnectorError(f"Amazon could not make the report: processingStatus {status}")
     if not lease.renew():  # waiting for Amazon took the lease's time: the import gets its own
-        raise ConnectorError("stopped: another sync took this connection over")
+        raise LeaseLost
     run.document_id = str(report["reportDocumentId"])
     run.save(update_fields=["document_id"])
     fmt = FORMATS[spec.format]

@@ -596,3 +596,18 @@ def test_a_report_that_fails_part_way_counts_the_rows_it_stored(amazon_api, conn
     assert stored >= 1
     # The other reports went on.
     assert runs["amazon-fba-shipments"].state == m.RunState.DONE
+
+
+def test_a_lease_lost_while_amazon_made_the_report_stops_the_sync_before_the_import(
+    amazon_api, connection, monkeypatch
+):
+    answers = iter([True, False])  # renewed before the report, lost once Amazon has made it
+    monkeypatch.setattr(spapi._Lease, "renew", lambda self: next(answers))
+
+    runs = spapi.sync_connection(connection_id=connection.pk)
+
+    assert [(run.state, run.error) for run in runs] == [
+        (m.RunState.FAILED, "stopped: another sync took this connection over")
+    ]
+    assert amazon_api.calls["getReportDocument"] == 0
+    assert not m.Order.objects.exists()
