@@ -9,9 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, cast, overload
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -56,25 +55,15 @@ def _locked(inquiry: Inquiry) -> Inquiry:
     )
 
 
-@overload
-def _as_user(user: AbstractBaseUser) -> User: ...
-@overload
-def _as_user(user: AbstractBaseUser | None) -> User | None: ...
-def _as_user(user: AbstractBaseUser | None) -> User | None:
-    """The project's user model is Django's (`AUTH_USER_MODEL` is `auth.User`): the abstract
-    type the callers hold (a request's user, a user row) is that one."""
-    return cast("User | None", user)
-
-
-def _event(inquiry: Inquiry, kind: str, at: datetime, actor: AbstractBaseUser | None, **data: object) -> None:
-    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=at, actor=_as_user(actor), data=data)
+def _event(inquiry: Inquiry, kind: str, at: datetime, actor: User | None, **data: object) -> None:
+    InquiryEvent.objects.create(inquiry=inquiry, kind=kind, at=at, actor=actor, data=data)
 
 
 @transaction.atomic
 def reply(
     *,
     inquiry: Inquiry,
-    author: AbstractBaseUser,
+    author: User,
     body_text: str,
     body_html: str = "",
     internal: bool = False,
@@ -100,7 +89,7 @@ def reply(
     body_text = _reply_text(body_text, internal=internal)
     inquiry = _locked(inquiry)
     confirmed = [] if internal else _confirmed_checks(inquiry, body_text, confirmed_checks)
-    user = _as_user(author)
+    user = author
     message = Message.objects.create(
         channel=inquiry.channel,
         inquiry=inquiry,
@@ -172,7 +161,7 @@ def _set_status(
     *,
     inquiry: Inquiry,
     status: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     now: datetime,
     at: datetime | None = None,
 ) -> None:
@@ -200,7 +189,7 @@ def change_status(
     *,
     inquiry: Inquiry,
     status: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     now: datetime | None = None,
     at: datetime | None = None,
 ) -> Inquiry:
@@ -219,7 +208,7 @@ CLOSE_CHUNK = 1000
 def close_matching(
     *,
     inquiries: QuerySet[Inquiry],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     status: str = Status.CLOSED,
     now: datetime | None = None,
 ) -> int:
@@ -239,7 +228,7 @@ def close_matching(
 
 
 @transaction.atomic
-def _close_chunk(ids: list[int], *, status: str, actor: AbstractBaseUser | None, now: datetime) -> int:
+def _close_chunk(ids: list[int], *, status: str, actor: User | None, now: datetime) -> int:
     # Locked in id order (as `_locked` takes one row), then read again: an agent may have
     # changed one meanwhile.
     rows = list(
@@ -260,7 +249,7 @@ def _close_chunk(ids: list[int], *, status: str, actor: AbstractBaseUser | None,
                 inquiry_id=pk,
                 kind=EventKind.STATUS_CHANGED,
                 at=now,
-                actor=_as_user(actor),
+                actor=actor,
                 data={"from": old, "to": status},
             )
             for pk, old in rows
@@ -272,7 +261,7 @@ def _close_chunk(ids: list[int], *, status: str, actor: AbstractBaseUser | None,
 
 @transaction.atomic
 def change_priority(
-    *, inquiry: Inquiry, priority: str, actor: AbstractBaseUser | None, now: datetime | None = None
+    *, inquiry: Inquiry, priority: str, actor: User | None, now: datetime | None = None
 ) -> Inquiry:
     """A new priority picks new targets: running clocks are recomputed from their start."""
     if priority not in Priority.values:
@@ -291,7 +280,7 @@ def change_priority(
 
 @transaction.atomic
 def change_topic(
-    *, inquiry: Inquiry, topic: Topic | None, actor: AbstractBaseUser | None, now: datetime | None = None
+    *, inquiry: Inquiry, topic: Topic | None, actor: User | None, now: datetime | None = None
 ) -> Inquiry:
     """An agent's topic (a re-tag or a confirmation) is stored with topic_source=agent and as a
     `TopicLabel`, which trains the account's model (`topic_training`)."""
@@ -322,7 +311,7 @@ def change_topic(
 
 @transaction.atomic
 def set_order(
-    *, inquiry: Inquiry, order_id: str, sku: str, actor: AbstractBaseUser | None, now: datetime | None = None
+    *, inquiry: Inquiry, order_id: str, sku: str, actor: User | None, now: datetime | None = None
 ) -> Inquiry:
     """An agent sets or corrects the order and SKU an inquiry is about: the inquiry then links
     to that order when it is on file (its SKUs, dates and shipments show on the page), or to
@@ -357,8 +346,8 @@ def set_order(
 def assign(
     *,
     inquiry: Inquiry,
-    assignee: AbstractBaseUser | None,
-    actor: AbstractBaseUser | None,
+    assignee: User | None,
+    actor: User | None,
     now: datetime | None = None,
 ) -> Inquiry:
     """Give the inquiry to `assignee` (None: to nobody). Nobody is given an inquiry they could
@@ -367,7 +356,7 @@ def assign(
     inquiry = _locked(inquiry)
     if inquiry.assignee_id == (assignee.pk if assignee else None):
         return inquiry
-    user = _as_user(assignee)
+    user = assignee
     if user is not None and not Inquiry.objects.visible_to(user).filter(pk=inquiry.pk).exists():
         raise DomainError(f"{user.get_username()} does not work this inquiry's account.", field="assignee")
     old = inquiry.assignee_id
@@ -377,7 +366,7 @@ def assign(
     return inquiry
 
 
-def claim(*, inquiry: Inquiry, user: AbstractBaseUser, now: datetime | None = None) -> Inquiry:
+def claim(*, inquiry: Inquiry, user: User, now: datetime | None = None) -> Inquiry:
     """Take an unassigned inquiry. Two agents claiming at once leave exactly one owner.
 
     The conditional UPDATE is the arbiter: only the one whose UPDATE finds the row still
@@ -399,9 +388,7 @@ def claim(*, inquiry: Inquiry, user: AbstractBaseUser, now: datetime | None = No
 
 
 @transaction.atomic
-def mark_no_response_needed(
-    *, inquiry: Inquiry, actor: AbstractBaseUser | None, now: datetime | None = None
-) -> int:
+def mark_no_response_needed(*, inquiry: Inquiry, actor: User | None, now: datetime | None = None) -> int:
     """Cancel the reply clocks and take the unanswered messages out of response metrics.
 
     A later customer message starts a new clock, as Amazon's own button does.
@@ -423,7 +410,7 @@ def mark_no_response_needed(
 
 @transaction.atomic
 def reassign_team(
-    *, inquiry: Inquiry, team: Team, actor: AbstractBaseUser | None, now: datetime | None = None
+    *, inquiry: Inquiry, team: Team, actor: User | None, now: datetime | None = None
 ) -> Inquiry:
     """Move the inquiry to another team; the assignee is cleared so the new team picks it up."""
     now = now or timezone.now()

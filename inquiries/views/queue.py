@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser, User
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.forms import BoundField
 from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
@@ -188,7 +188,7 @@ def _apply(
     action: BulkAction,
     inquiries: list[Inquiry],
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     users: list[User],
     topics: list[Topic],
 ) -> tuple[int, list[str]]:
