@@ -1,5 +1,5 @@
-"""The project's own evaluation sets (the first one, the independent one, the dev set and the
-German judging set) and `manage.py evaluate_topics` without a CSV."""
+"""The project's own evaluation sets (the first one, the independent one, the dev set and the two
+German judging sets) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from inquiries.complaints.evaluation import (
     EVAL_LANGUAGES,
     EVAL_SETS,
     INDEPENDENT_EVAL_DIR,
+    JUDGE_DE2_DIR,
     JUDGE_DE_DIR,
     EvalMessage,
     evaluate_project_set,
@@ -32,11 +33,17 @@ EVAL = load_eval_set()
 INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
 DEV = load_eval_set(DEV_DIR)
 JUDGE_DE = load_eval_set(JUDGE_DE_DIR)
+JUDGE_DE2 = load_eval_set(JUDGE_DE2_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
 BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
-# Every set that is never trained on, the German judging set included.
+# Every set that is never trained on, the German judging sets included.
 HELD_OUT_SETS = pytest.mark.parametrize(
-    "messages", [EVAL, INDEPENDENT, JUDGE_DE], ids=["project", "independent", "judge-de"]
+    "messages",
+    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2],
+    ids=["project", "independent", "judge-de", "judge-de2"],
+)
+GERMAN_JUDGING_SETS = pytest.mark.parametrize(
+    "messages", [JUDGE_DE, JUDGE_DE2], ids=["judge-de", "judge-de2"]
 )
 
 
@@ -171,23 +178,38 @@ def test_evaluate_topics_scores_the_dev_set_when_asked():
     assert f"data: the dev set, {len(DEV)} messages" in out.getvalue()
 
 
-def test_the_german_judging_set_covers_every_topic_and_says_how_the_orders_stood():
-    assert {message.language for message in JUDGE_DE} == {"de"}
-    counts = Counter(message.topic for message in JUDGE_DE)
+@GERMAN_JUDGING_SETS
+def test_the_german_judging_sets_cover_every_topic_and_say_how_the_orders_stood(messages):
+    assert {message.language for message in messages} == {"de"}
+    counts = Counter(message.topic for message in messages)
     assert set(counts) == {topic.key for topic in DEFAULT_TOPICS}
     assert min(counts.values()) >= 9
-    assert all(message.overdue is False for message in JUDGE_DE if message.topic == "order_status")
-    assert {message.topic for message in JUDGE_DE if message.overdue} == {"delivery"}
+    assert all(message.overdue is False for message in messages if message.topic == "order_status")
+    assert {message.topic for message in messages if message.overdue} == {"delivery"}
 
 
-def test_the_german_judging_set_shares_no_text_with_the_other_sets():
-    others = {folded(message.text) for message in (*EVAL, *INDEPENDENT, *DEV)}
-    assert [m.text for m in JUDGE_DE if folded(m.text) in others] == []
+def test_the_second_german_judging_set_has_25_messages_a_complaint_topic_and_15_for_the_others():
+    counts = Counter(message.topic for message in JUDGE_DE2)
+    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if topic.is_complaint) >= 25
+    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if not topic.is_complaint) >= 15
+    # "Where is my order" both sides of the promised date, and a delivery complaint without one.
+    assert {m.overdue for m in JUDGE_DE2 if m.topic == "delivery"} == {True, None}
+
+
+@pytest.mark.parametrize(
+    ("messages", "others"),
+    [(JUDGE_DE, (EVAL, INDEPENDENT, DEV)), (JUDGE_DE2, (EVAL, INDEPENDENT, DEV, JUDGE_DE))],
+    ids=["judge-de", "judge-de2"],
+)
+def test_a_german_judging_set_shares_no_text_with_the_sets_before_it(messages, others):
+    earlier = {folded(message.text) for other in others for message in other}
+    assert [m.text for m in messages if folded(m.text) in earlier] == []
 
 
 def test_evaluate_topics_offers_every_set_with_a_description():
     # Parsing only: the judging set is scored once, when the new German data is judged.
     parser = evaluate_topics.Command().create_parser("manage.py", "evaluate_topics")
     assert parser.parse_args(["--set", "judge-de"]).eval_set == "judge-de"
-    assert EVAL_SETS["judge-de"] == JUDGE_DE_DIR
+    assert parser.parse_args(["--set", "judge-de2"]).eval_set == "judge-de2"
+    assert (EVAL_SETS["judge-de"], EVAL_SETS["judge-de2"]) == (JUDGE_DE_DIR, JUDGE_DE2_DIR)
     assert set(evaluate_topics.SET_DESCRIPTIONS) == set(EVAL_SETS)

@@ -1,13 +1,14 @@
 """manage.py evaluate_topics: how well topics are assigned, on data the classifier never trained on.
 
-    manage.py evaluate_topics [--set project|independent|both|dev|judge-de]
+    manage.py evaluate_topics [--set project|independent|both|dev|judge-de|judge-de2]
 
 scores the out-of-the-box configuration (the seed rules and the shipped model; with
 --rules-only the rules alone) on the
 project's own evaluation set (`inquiries/complaints/data/eval`, four languages; with
 `--set independent` the set written independently of the classifier,
 `data/eval_independent`; `both` prints one after the other; `judge-de` the German set held out
-to judge new German training data, `data/judge_de`): per-topic
+to judge new German training data, `data/judge_de`; `judge-de2` a second one by other hands,
+`data/judge_de2`): per-topic
 precision and recall, and per language the macro recall over complaint topics and the
 complaint-or-not accuracy. With a CSV, it trains on part of someone else's labels and
 reports on the rest:
@@ -57,6 +58,8 @@ SET_DESCRIPTIONS = {
     "(never trained on; not an independent test)",
     "judge-de": "the German judging set, {count} messages in de, written from the topic definitions "
     "alone to judge new German training data, never trained on",
+    "judge-de2": "the second German judging set, {count} messages in de, written from the topic "
+    "definitions alone by other hands to judge new German training data, never trained or chosen on",
 }
 
 
@@ -115,7 +118,7 @@ class Command(BaseCommand):
             help="Without a CSV: which evaluation set to score: the project's (default), the "
             "independent one (data/eval_independent), both, one after the other, the dev set "
             "the shipped model was chosen on (data/dev), or the German set held out to judge new "
-            "German training data (data/judge_de).",
+            "German training data (data/judge_de), or the second one (data/judge_de2).",
         )
         parser.add_argument("--test-size", type=float, default=0.25, help="Held-out share (default 0.25).")
         parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default 42).")
