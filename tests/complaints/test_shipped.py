@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from inquiries.complaints import shipped
-from inquiries.complaints.datasets import load_training_set
+from inquiries.complaints.datasets import TrainingMessage, load_training_set
 from inquiries.complaints.encoder import EncoderModel, EncoderVersionError
 
 
@@ -111,3 +111,25 @@ def test_build_topic_model_writes_the_model_where_it_is_told(tmp_path):
     call_command("build_topic_model", "--output", str(tmp_path / "m.bin"), stdout=out)
     assert f"topic model {shipped.fingerprint()}" in out.getvalue()
     assert shipped.ShippedModel.loads((tmp_path / "m.bin").read_bytes()).version == shipped.fingerprint()
+
+
+def test_other_weighs_twice_its_examples_in_both_models(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(shipped, "train", lambda samples, **kwargs: seen.setdefault("ngrams", samples))
+    monkeypatch.setattr(shipped, "train_head", lambda samples, **kwargs: seen.setdefault("head", samples))
+    messages = [
+        TrainingMessage("Bitte Newsletter abbestellen", "de", "other"),
+        TrainingMessage("kaputt", "de", "quality"),
+    ]
+
+    shipped.build(messages, version="test")
+
+    assert set(seen) == {"ngrams", "head"}
+    for samples in seen.values():
+        assert [(s.topic, s.weight) for s in samples] == [("other", 2.0), ("quality", 1.0)]
+
+
+def test_the_topic_weights_are_part_of_the_models_fingerprint(monkeypatch):
+    weighted = shipped.fingerprint()
+    monkeypatch.setattr(shipped, "TOPIC_WEIGHTS", {})
+    assert shipped.fingerprint() != weighted
