@@ -182,12 +182,16 @@ JUDGE_DE_DIR = Path(__file__).resolve().parent / "data" / "judge_de"
 # A second German judging set, by yet other hands, for after `judge_de` had been used once: never
 # trained on and never used to choose anything before it judges (its SOURCE.md).
 JUDGE_DE2_DIR = Path(__file__).resolve().parent / "data" / "judge_de2"
+# A third, by further hands, for after `judge_de2` had been used once: never trained on and never
+# used to choose anything before it judges (its SOURCE.md).
+JUDGE_DE3_DIR = Path(__file__).resolve().parent / "data" / "judge_de3"
 EVAL_SETS = {
     "project": EVAL_DIR,
     "independent": INDEPENDENT_EVAL_DIR,
     "dev": DEV_DIR,
     "judge-de": JUDGE_DE_DIR,
     "judge-de2": JUDGE_DE2_DIR,
+    "judge-de3": JUDGE_DE3_DIR,
 }
 EVAL_LANGUAGES = ("en", "de", "es", "fr")
 PROMISED_DELIVERY = {"overdue": True, "not_yet_due": False, None: None}

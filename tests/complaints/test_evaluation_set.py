@@ -1,4 +1,4 @@
-"""The project's own evaluation sets (the first one, the independent one, the dev set and the two
+"""The project's own evaluation sets (the first one, the independent one, the dev set and the three
 German judging sets) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from inquiries.complaints.evaluation import (
     EVAL_SETS,
     INDEPENDENT_EVAL_DIR,
     JUDGE_DE2_DIR,
+    JUDGE_DE3_DIR,
     JUDGE_DE_DIR,
     EvalMessage,
     evaluate_project_set,
@@ -34,16 +35,17 @@ INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
 DEV = load_eval_set(DEV_DIR)
 JUDGE_DE = load_eval_set(JUDGE_DE_DIR)
 JUDGE_DE2 = load_eval_set(JUDGE_DE2_DIR)
+JUDGE_DE3 = load_eval_set(JUDGE_DE3_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
 BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
 # Every set that is never trained on, the German judging sets included.
 HELD_OUT_SETS = pytest.mark.parametrize(
     "messages",
-    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2],
-    ids=["project", "independent", "judge-de", "judge-de2"],
+    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2, JUDGE_DE3],
+    ids=["project", "independent", "judge-de", "judge-de2", "judge-de3"],
 )
 GERMAN_JUDGING_SETS = pytest.mark.parametrize(
-    "messages", [JUDGE_DE, JUDGE_DE2], ids=["judge-de", "judge-de2"]
+    "messages", [JUDGE_DE, JUDGE_DE2, JUDGE_DE3], ids=["judge-de", "judge-de2", "judge-de3"]
 )
 
 
@@ -188,18 +190,25 @@ def test_the_german_judging_sets_cover_every_topic_and_say_how_the_orders_stood(
     assert {message.topic for message in messages if message.overdue} == {"delivery"}
 
 
-def test_the_second_german_judging_set_has_25_messages_a_complaint_topic_and_15_for_the_others():
-    counts = Counter(message.topic for message in JUDGE_DE2)
+@pytest.mark.parametrize("messages", [JUDGE_DE2, JUDGE_DE3], ids=["judge-de2", "judge-de3"])
+def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15_for_the_others(
+    messages,
+):
+    counts = Counter(message.topic for message in messages)
     assert min(counts[topic.key] for topic in DEFAULT_TOPICS if topic.is_complaint) >= 25
     assert min(counts[topic.key] for topic in DEFAULT_TOPICS if not topic.is_complaint) >= 15
     # "Where is my order" both sides of the promised date, and a delivery complaint without one.
-    assert {m.overdue for m in JUDGE_DE2 if m.topic == "delivery"} == {True, None}
+    assert {m.overdue for m in messages if m.topic == "delivery"} == {True, None}
 
 
 @pytest.mark.parametrize(
     ("messages", "others"),
-    [(JUDGE_DE, (EVAL, INDEPENDENT, DEV)), (JUDGE_DE2, (EVAL, INDEPENDENT, DEV, JUDGE_DE))],
-    ids=["judge-de", "judge-de2"],
+    [
+        (JUDGE_DE, (EVAL, INDEPENDENT, DEV)),
+        (JUDGE_DE2, (EVAL, INDEPENDENT, DEV, JUDGE_DE)),
+        (JUDGE_DE3, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2)),
+    ],
+    ids=["judge-de", "judge-de2", "judge-de3"],
 )
 def test_a_german_judging_set_shares_no_text_with_the_sets_before_it(messages, others):
     earlier = {folded(message.text) for other in others for message in other}
@@ -211,5 +220,10 @@ def test_evaluate_topics_offers_every_set_with_a_description():
     parser = evaluate_topics.Command().create_parser("manage.py", "evaluate_topics")
     assert parser.parse_args(["--set", "judge-de"]).eval_set == "judge-de"
     assert parser.parse_args(["--set", "judge-de2"]).eval_set == "judge-de2"
-    assert (EVAL_SETS["judge-de"], EVAL_SETS["judge-de2"]) == (JUDGE_DE_DIR, JUDGE_DE2_DIR)
+    assert parser.parse_args(["--set", "judge-de3"]).eval_set == "judge-de3"
+    assert (EVAL_SETS["judge-de"], EVAL_SETS["judge-de2"], EVAL_SETS["judge-de3"]) == (
+        JUDGE_DE_DIR,
+        JUDGE_DE2_DIR,
+        JUDGE_DE3_DIR,
+    )
     assert set(evaluate_topics.SET_DESCRIPTIONS) == set(EVAL_SETS)
