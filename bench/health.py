@@ -44,11 +44,17 @@ from inquiries.models import (
     Marketplace,
     Message,
     Order,
+    OrderRollupState,
     OrderVolume,
     Shipment,
     Topic,
 )
-from inquiries.selectors.health.order_metrics import AccountHealth, account_health_with_orders
+from inquiries.selectors.health.order_metrics import (
+    AccountHealth,
+    account_health_with_orders,
+    marketplace_figures,
+)
+from inquiries.services.order_rollup import rebuild
 
 DAYS = 90
 MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)
@@ -109,6 +115,28 @@ def build_orders(account: Account, orders: int, now: datetime) -> None:
     )
     build_shipments(account)
     build_order_outcomes(account)
+    forget_the_future(account, now)
+
+
+def forget_the_future(account: Account, now: datetime) -> None:
+    """No fact is stored before it happened: packages not shipped by now are not on file,
+    deliveries after now not made, feedback, claims and cancellations after now not given yet
+    (as the messages' answers after now are not stored)."""
+    mine = f"order_id IN (SELECT id FROM {Order._meta.db_table} WHERE account_id = %s)"
+    with connection.cursor() as cursor:
+        for model, column in (
+            (Shipment, "shipped_at"),
+            (Feedback, "left_at"),
+            (Claim, "opened_at"),
+            (Cancellation, "at"),
+        ):
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE {mine} AND {column} > %s", [account.pk, now]
+            )
+        cursor.execute(
+            f"UPDATE {Shipment._meta.db_table} SET delivered_at = NULL WHERE {mine} AND delivered_at > %s",
+            [account.pk, now],
+        )
 
 
 def _orders_of(account: Account) -> str:
@@ -316,6 +344,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--explain", action="store_true", help="print the plan of every query of one run")
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries of the last run")
+    parser.add_argument(
+        "--live", action="store_true", help="no order rollup: count the order metrics live (as before it)"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/health.py measures PostgreSQL: set DATABASE_URL=postgres://...")
@@ -331,6 +363,10 @@ def main() -> None:
             f"{Inquiry.objects.filter(account=account).count():,} inquiries, "
             f"{Order.objects.filter(account=account).count():,} orders in {built:.1f} s"
         )
+        if not args.live:
+            began = time.perf_counter()
+            rows = rebuild(account)
+            print(f"order rollup built: {rows:,} rows in {time.perf_counter() - began:.1f} s")
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid(), current_setting('jit')")
             backend, jit = cursor.fetchone()
@@ -339,6 +375,12 @@ def main() -> None:
         report = health.report
         if args.explain:
             explain(captured)
+        slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[: args.slowest]
+        for query in slowest:
+            print(f"  {float(query['time']) * 1000:7.1f} ms  {' '.join(query['sql'].split())[:160]}")
+        if not args.live:
+            same = same_as_live(account, health)
+            print(f"order metrics from the rollup equal the live computation: {'yes' if same else 'NO'}")
         print(
             f"status {health.status.value}; "
             + ", ".join(f"{f.key}={f.value:.4g}" for f in health.figures if f.value is not None)
@@ -350,6 +392,19 @@ def main() -> None:
             f"load average while measuring: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
             f"on {os.cpu_count()} CPUs"
         )
+
+
+def same_as_live(account: Account, health: AccountHealth) -> bool:
+    """Whether the figures read from the rollup are the live computation's, at the same instant."""
+    as_of = health.figures[0].counts.window_end if health.figures else timezone.now()
+    state = OrderRollupState.objects.get(pk=account.pk)
+    OrderRollupState.objects.filter(pk=account.pk).update(timezone="")  # not built: counted live
+    try:
+        live = marketplace_figures(account, as_of, at_risk_ratio=0.8)
+    finally:
+        OrderRollupState.objects.filter(pk=account.pk).update(timezone=state.timezone)
+    rolled = marketplace_figures(account, as_of, at_risk_ratio=0.8)
+    return [f.counts for f in live] == [f.counts for f in rolled]
 
 
 def cpu_seconds(pid: int) -> float:
