@@ -54,9 +54,10 @@ from inquiries.selectors.health.order_metrics import (
     account_health_with_orders,
     marketplace_figures,
 )
-from inquiries.services.order_rollup import rebuild
+from inquiries.services.order_rollup import rebuild, stale_accounts
 
 DAYS = 90
+BENCH_ACCOUNT = "Bench on Amazon"
 MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)
 
 
@@ -206,7 +207,7 @@ def build_order_outcomes(account: Account) -> None:
 
 
 def build(messages: int, orders: int) -> Account:
-    account = Account.objects.create(name="Bench on Amazon", marketplace=Marketplace.AMAZON, timezone="UTC")
+    account = Account.objects.create(name=BENCH_ACCOUNT, marketplace=Marketplace.AMAZON, timezone="UTC")
     one, two = (Channel.objects.create(account=account, slug=f"bench-{n}", name=f"Bench {n}") for n in (1, 2))
     inquiries = messages // MESSAGES_PER_INQUIRY
     now = timezone.now()
@@ -344,6 +345,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--explain", action="store_true", help="print the plan of every query of one run")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the database (bench_health_kept) and reuse it when it exists: build once, measure often",
+    )
     parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries of the last run")
     parser.add_argument(
         "--live", action="store_true", help="no order rollup: count the order metrics live (as before it)"
@@ -352,10 +358,12 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("bench/health.py measures PostgreSQL: set DATABASE_URL=postgres://...")
     # A name of our own: never clobber the database a test run is using.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_health_{os.getpid()}"
-    with throwaway_database():
+    name = "bench_health_kept" if args.keep else f"bench_health_{os.getpid()}"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
+    with throwaway_database(keep=args.keep):
         began = time.perf_counter()
-        account = build(args.messages, args.orders)
+        account = Account.objects.filter(name=BENCH_ACCOUNT).first() if args.keep else None
+        account = account or build(args.messages, args.orders)
         built = time.perf_counter() - began
         stored = Message.objects.filter(channel__account=account).count()
         print(
@@ -363,7 +371,7 @@ def main() -> None:
             f"{Inquiry.objects.filter(account=account).count():,} inquiries, "
             f"{Order.objects.filter(account=account).count():,} orders in {built:.1f} s"
         )
-        if not args.live:
+        if not args.live and (not args.keep or stale_accounts().filter(pk=account.pk).exists()):
             began = time.perf_counter()
             rows = rebuild(account)
             print(f"order rollup built: {rows:,} rows in {time.perf_counter() - began:.1f} s")

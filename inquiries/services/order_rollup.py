@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -39,41 +39,49 @@ AnchorDays = dict[Anchor, set[date]]
 def kept_current(account: Account, order_ids: Collection[str]) -> Iterator[None]:
     """Around writes of the account's orders (by marketplace order id) and their parts, inside
     the caller's transaction: refresh the rollup's days those orders were on before the writes
-    and are on after them. Nothing to do while the account's rollup is not built."""
+    and are on after them. While the account's rollup is not built, one query (the lock)."""
     if not order_ids:
         yield
         return
-    with transaction.atomic():
-        state = _locked_state(account)
-        built = state.timezone == account.timezone and state.marketplace == account.marketplace
-        before = _anchor_days(account, order_ids) if built else {}
-        yield
-        if built:
-            after = _anchor_days(account, order_ids)
-            refresh_days(account, {a: before.get(a, set()) | after.get(a, set()) for a in {*before, *after}})
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("kept_current() runs inside the transaction of the writes it follows")
+    built = _lock_state(account)
+    before = _anchor_days(account, order_ids) if built else {}
+    yield
+    if built:
+        after = _anchor_days(account, order_ids)
+        refresh_days(account, {a: before.get(a, set()) | after.get(a, set()) for a in {*before, *after}})
 
 
-def _locked_state(account: Account) -> OrderRollupState:
-    """The account's rollup state, locked until the transaction ends (a row with an empty zone
-    when the rollup was never built: there is always a row to lock)."""
-    OrderRollupState.objects.get_or_create(account=account, defaults={"timezone": "", "marketplace": ""})
-    return OrderRollupState.objects.select_for_update().get(pk=account.pk)
+def _lock_state(account: Account) -> bool:
+    """Lock the account's rollup state until the transaction ends (made, not built, when
+    missing: there is always a row to lock), in one statement; whether the rollup is built for
+    the account's zone and marketplace."""
+    table = OrderRollupState._meta.db_table
+    with connection.cursor() as cursor:
+        # ON CONFLICT DO UPDATE locks the existing row (PostgreSQL); SQLite locks the database.
+        cursor.execute(
+            f"INSERT INTO {table} (account_id, timezone, marketplace, built_at) VALUES (%s, '', '', %s) "  # noqa: S608
+            "ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id "
+            "RETURNING timezone, marketplace",
+            [account.pk, timezone.now()],
+        )
+        zone, marketplace = cursor.fetchone()
+    return (zone, marketplace) == (account.timezone, account.marketplace)
 
 
 def _anchor_days(account: Account, order_ids: Collection[str]) -> AnchorDays:
-    """The local days of the anchors of the named orders and of their packages' ship dates."""
+    """The local days of the anchors of the named orders and of their packages' ship dates:
+    one query."""
     zone = ZoneInfo(account.timezone)
     days: AnchorDays = {anchor: set() for anchor in Anchor}
     orders = Order.objects.filter(account_id=account.pk, marketplace_order_id__any=list(order_ids))
-    columns = list(ORDER_ANCHOR.items())
-    for values in orders.order_by().values_list(*(column for _, column in columns)):
-        for (anchor, _column), moment in zip(columns, values, strict=True):
+    anchors = [*ORDER_ANCHOR, Anchor.SHIPPED]
+    columns = [*ORDER_ANCHOR.values(), "shipments__shipped_at"]
+    for values in orders.order_by().values_list(*columns):
+        for anchor, moment in zip(anchors, values, strict=True):
             if moment is not None:
                 days[anchor].add(moment.astimezone(zone).date())
-    shipped = Shipment.objects.filter(order__in=orders, shipped_at__isnull=False).order_by()
-    for moment in shipped.values_list("shipped_at", flat=True):
-        if moment is not None:
-            days[Anchor.SHIPPED].add(moment.astimezone(zone).date())
     return days
 
 
@@ -123,14 +131,14 @@ def rebuild(account: Account, *, now: datetime | None = None) -> int:
     """Count every day of the account's orders again, in one transaction, and mark the rollup
     built for its time zone and marketplace; the number of rows written."""
     with transaction.atomic():
-        state = _locked_state(account)
+        _lock_state(account)
         OrderMetricDay.objects.filter(account_id=account.pk).delete()
         written = 0
         for kind in kinds_for(account.marketplace):
             written += _replace(account, kind, _every_day(account, kind[1]))
-        state.timezone, state.marketplace = account.timezone, account.marketplace
-        state.built_at = now or timezone.now()
-        state.save()
+        OrderRollupState.objects.filter(pk=account.pk).update(
+            timezone=account.timezone, marketplace=account.marketplace, built_at=now or timezone.now()
+        )
     return written
 
 
