@@ -8,9 +8,9 @@ the batch's orders before the writes and after them (a late fact on an old order
 day of its purchase; a ship-by date moved by a later report refreshes both days).
 
 An account's rollup is built whole by `rebuild` (the command `rebuild_order_rollup`, and the
-beat task `build_order_rollups` for every account with orders whose rollup is missing or was
-built for another time zone or marketplace); until then, and whenever the state does not
-match the account, the health computation counts live. The state row is locked by a batch's
+beat task `build_order_rollups` for every account with orders whose rollup is missing, was
+built for another time zone or marketplace, or is a day old); until it is built, and whenever
+the state does not match the account, the health computation counts live. The state row is locked by a batch's
 refresh and by a rebuild, so the two never miss each other's rows: a rebuild waits for a batch
 in flight and then reads it, and a batch waiting for a rebuild refreshes its days after it.
 """
@@ -158,10 +158,19 @@ def _every_day(account: Account, anchor: Anchor) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def stale_accounts() -> QuerySet[Account]:
-    """Accounts with orders whose rollup is missing or was built for another zone or marketplace."""
+# Deletions in the admin (superusers may delete orders and their parts) and rows written around
+# the import are not followed day by day: a rollup is rebuilt whole once a day.
+REBUILD_EVERY = timedelta(hours=24)
+
+
+def stale_accounts(now: datetime | None = None) -> QuerySet[Account]:
+    """Accounts with orders whose rollup is missing, was built for another zone or marketplace,
+    or was built whole more than REBUILD_EVERY ago."""
     built = OrderRollupState.objects.filter(
-        pk=OuterRef("pk"), timezone=OuterRef("timezone"), marketplace=OuterRef("marketplace")
+        pk=OuterRef("pk"),
+        timezone=OuterRef("timezone"),
+        marketplace=OuterRef("marketplace"),
+        built_at__gt=(now or timezone.now()) - REBUILD_EVERY,
     )
     return Account.objects.filter(Exists(Order.objects.filter(account_id=OuterRef("pk")))).exclude(
         Exists(built)
@@ -171,7 +180,7 @@ def stale_accounts() -> QuerySet[Account]:
 def build_missing(*, now: datetime | None = None, account_ids: Collection[int] | None = None) -> Rebuilt:
     """Build the rollup of every stale account (`stale_accounts`), one transaction each; with
     `account_ids`, rebuild those accounts whatever their state."""
-    accounts = Account.objects.filter(pk__in=account_ids) if account_ids is not None else stale_accounts()
+    accounts = Account.objects.filter(pk__in=account_ids) if account_ids is not None else stale_accounts(now)
     count = rows = 0
     for account in accounts.order_by("pk"):
         rows += rebuild(account, now=now)

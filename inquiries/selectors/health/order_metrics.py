@@ -1,10 +1,11 @@
 """The marketplace's own metrics of an account, counted from its orders with aggregate SQL.
 
-One aggregate query per metric (numerator and denominator, both of eBay's windows at once)
+Read from the daily rollup where it holds the figure exactly (`order_rollup.rolled_up`), else
+one aggregate query per metric (numerator and denominator, both of eBay's windows at once);
 and, when some orders fail it, one query for the first of them: a fixed number of queries
 whatever the number of orders, and no Python loop over orders. The definitions (what each
 metric counts, its anchor date, window and target) are in
-`inquiries.health.marketplace_metrics`, which this module turns into SQL conditions.
+`inquiries.health.marketplace_metrics`; `order_conditions` turns them into SQL conditions.
 
 Windows are whole local days in the account's time zone: a window of N days starts at the
 local midnight N - 1 days before the as-of day and ends at the as-of instant. Facts are as
