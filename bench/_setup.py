@@ -35,7 +35,8 @@ from django.db import connection  # noqa: E402
 @contextmanager
 def throwaway_database(keep: bool = False) -> Iterator[str]:
     """Create a fresh database next to the configured one (like the test runner) and drop it after."""
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep)
+    # serialize=False: no copy of a kept database's rows in memory (that is for test cases).
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep, serialize=False)
     try:
         yield name
     finally:

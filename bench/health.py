@@ -8,10 +8,12 @@ mail, agent replies and internal notes; and 1,000,000 orders over the same 90 da
 package each, feedback, A-to-z claims and seller cancellations (`--orders`). Then it times
 `account_health_with_orders(account, now)` (every message metric, the reasons, the rescue
 list and the marketplace's metrics from orders with the orders behind them) five times and
-prints the median, with the number of queries.
+prints the median, with the number of queries; then the order metrics alone. No fact is stored
+after the instant of the build. The order metrics are read from their daily rollup, built
+first (its time printed), and checked equal to the live computation; `--live` counts them live.
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstracker .venv/bin/python bench/health.py
-     [--messages 1000000] [--orders 1000000] [--runs 5] [--explain]
+     [--messages 1000000] [--orders 1000000] [--runs 5] [--explain] [--slowest N] [--live] [--keep]
 Target: median at most 500 ms. Printed: wall time (median of the runs), the CPU time of this
 process plus the database backend (what an idle machine would need), and the query count.
 """
@@ -44,13 +46,21 @@ from inquiries.models import (
     Marketplace,
     Message,
     Order,
+    OrderRollupState,
     OrderVolume,
     Shipment,
     Topic,
 )
-from inquiries.selectors.health.order_metrics import AccountHealth, account_health_with_orders
+from inquiries.selectors.health.metrics import planner_settings
+from inquiries.selectors.health.order_metrics import (
+    AccountHealth,
+    account_health_with_orders,
+    marketplace_figures,
+)
+from inquiries.services.order_rollup import rebuild, stale_accounts
 
 DAYS = 90
+BENCH_ACCOUNT = "Bench on Amazon"
 MESSAGES_PER_INQUIRY = 4  # two customer messages, a reply and one more (reply, note or automatic)
 
 
@@ -109,6 +119,28 @@ def build_orders(account: Account, orders: int, now: datetime) -> None:
     )
     build_shipments(account)
     build_order_outcomes(account)
+    forget_the_future(account, now)
+
+
+def forget_the_future(account: Account, now: datetime) -> None:
+    """No fact is stored before it happened: packages not shipped by now are not on file,
+    deliveries after now not made, feedback, claims and cancellations after now not given yet
+    (as the messages' answers after now are not stored)."""
+    mine = f"order_id IN (SELECT id FROM {Order._meta.db_table} WHERE account_id = %s)"
+    with connection.cursor() as cursor:
+        for model, column in (
+            (Shipment, "shipped_at"),
+            (Feedback, "left_at"),
+            (Claim, "opened_at"),
+            (Cancellation, "at"),
+        ):
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE {mine} AND {column} > %s", [account.pk, now]
+            )
+        cursor.execute(
+            f"UPDATE {Shipment._meta.db_table} SET delivered_at = NULL WHERE {mine} AND delivered_at > %s",
+            [account.pk, now],
+        )
 
 
 def _orders_of(account: Account) -> str:
@@ -178,7 +210,7 @@ def build_order_outcomes(account: Account) -> None:
 
 
 def build(messages: int, orders: int) -> Account:
-    account = Account.objects.create(name="Bench on Amazon", marketplace=Marketplace.AMAZON, timezone="UTC")
+    account = Account.objects.create(name=BENCH_ACCOUNT, marketplace=Marketplace.AMAZON, timezone="UTC")
     one, two = (Channel.objects.create(account=account, slug=f"bench-{n}", name=f"Bench {n}") for n in (1, 2))
     inquiries = messages // MESSAGES_PER_INQUIRY
     now = timezone.now()
@@ -316,14 +348,25 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--explain", action="store_true", help="print the plan of every query of one run")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the database (bench_health_kept) and reuse it when it exists: build once, measure often",
+    )
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries of the last run")
+    parser.add_argument(
+        "--live", action="store_true", help="no order rollup: count the order metrics live (as before it)"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/health.py measures PostgreSQL: set DATABASE_URL=postgres://...")
     # A name of our own: never clobber the database a test run is using.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_health_{os.getpid()}"
-    with throwaway_database():
+    name = "bench_health_kept" if args.keep else f"bench_health_{os.getpid()}"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
+    with throwaway_database(keep=args.keep):
         began = time.perf_counter()
-        account = build(args.messages, args.orders)
+        account = Account.objects.filter(name=BENCH_ACCOUNT).first() if args.keep else None
+        account = account or build(args.messages, args.orders)
         built = time.perf_counter() - began
         stored = Message.objects.filter(channel__account=account).count()
         print(
@@ -331,14 +374,27 @@ def main() -> None:
             f"{Inquiry.objects.filter(account=account).count():,} inquiries, "
             f"{Order.objects.filter(account=account).count():,} orders in {built:.1f} s"
         )
+        if args.live:  # a kept database's rollup is not read: counted live
+            OrderRollupState.objects.filter(pk=account.pk).update(timezone="")
+        elif not args.keep or stale_accounts().filter(pk=account.pk).exists():
+            began = time.perf_counter()
+            rows = rebuild(account)
+            print(f"order rollup built: {rows:,} rows in {time.perf_counter() - began:.1f} s")
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid(), current_setting('jit')")
             backend, jit = cursor.fetchone()
         # The computation turns JIT off for its own transaction (metrics.planner_settings).
         health, captured = measure(account, backend, args.runs, f"server jit={jit}")
+        measure_orders(account, backend, args.runs)
         report = health.report
         if args.explain:
             explain(captured)
+        slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[: args.slowest]
+        for query in slowest:
+            print(f"  {float(query['time']) * 1000:7.1f} ms  {' '.join(query['sql'].split())[:160]}")
+        if not args.live:
+            same = same_as_live(account, health)
+            print(f"order metrics from the rollup equal the live computation: {'yes' if same else 'NO'}")
         print(
             f"status {health.status.value}; "
             + ", ".join(f"{f.key}={f.value:.4g}" for f in health.figures if f.value is not None)
@@ -350,6 +406,19 @@ def main() -> None:
             f"load average while measuring: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
             f"on {os.cpu_count()} CPUs"
         )
+
+
+def same_as_live(account: Account, health: AccountHealth) -> bool:
+    """Whether the figures read from the rollup are the live computation's, at the same instant."""
+    as_of = health.figures[0].counts.window_end if health.figures else timezone.now()
+    state = OrderRollupState.objects.get(pk=account.pk)
+    OrderRollupState.objects.filter(pk=account.pk).update(timezone="")  # not built: counted live
+    try:
+        live = marketplace_figures(account, as_of, at_risk_ratio=0.8)
+    finally:
+        OrderRollupState.objects.filter(pk=account.pk).update(timezone=state.timezone)
+    rolled = marketplace_figures(account, as_of, at_risk_ratio=0.8)
+    return [f.counts for f in live] == [f.counts for f in rolled]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -383,6 +452,24 @@ def measure(
         "target 500 ms"
     )
     return health, captured
+
+
+def measure_orders(account: Account, backend: int, runs: int) -> None:
+    """The marketplace metrics from orders alone (the rollup, or live with --live): median wall
+    and CPU of `runs` computations, in the health computation's transaction settings."""
+    walls, cpus = [], []
+    local = Path(f"/proc/{backend}/stat").exists()
+    for _ in range(runs):
+        cpu = time.process_time() + (cpu_seconds(backend) if local else 0)
+        began = time.perf_counter()
+        with planner_settings(), CaptureQueriesContext(connection) as captured:
+            marketplace_figures(account, timezone.now(), at_risk_ratio=0.8)
+        walls.append(time.perf_counter() - began)
+        cpus.append(time.process_time() + (cpu_seconds(backend) if local else 0) - cpu)
+    print(
+        f"  of which the order metrics alone: median {median(walls) * 1000:.0f} ms "
+        f"(CPU {median(cpus) * 1000:.0f} ms), {len(captured)} queries"
+    )
 
 
 def explain(captured: CaptureQueriesContext) -> None:

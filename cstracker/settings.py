@@ -371,6 +371,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=20),
     },
     "health-refresh-today": {"task": "inquiries.tasks.health_refresh_today", "schedule": crontab(minute=5)},
+    # The order metrics' daily rollup of accounts with orders that have none (or one built for
+    # another time zone or marketplace); the import keeps built ones current.
+    "order-rollups": {"task": "inquiries.tasks.build_order_rollups", "schedule": 600.0},
     "held-expiry": {"task": "inquiries.tasks.expire_held_messages", "schedule": crontab(minute=35)},
     # Automatic assignment (docs/agents.md): hand on the inquiries of agents gone off shift or
     # out of office, and assign the ones that waited for a free agent.

@@ -269,6 +269,15 @@ def health_refresh_today() -> int:
     return refresh_today()
 
 
+@shared_task(**TASK_OPTIONS)
+def build_order_rollups() -> int:
+    """Build the order metrics' rollup of every account with orders whose rollup is missing or
+    stale (docs/health.md, "The rollup")."""
+    from inquiries.services.order_rollup import build_missing
+
+    return build_missing().accounts
+
+
 # --- the outbox of API channels (issue 18) ---------------------------------------------------
 
 from inquiries.services.outbox import TemporaryOfferError  # noqa: E402  (autoretry_for needs the class)

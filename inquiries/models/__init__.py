@@ -196,6 +196,10 @@ __all__ += [
     "Shipment",
 ]
 
+from inquiries.models.order_rollup import OrderMetricDay, OrderRollupState  # noqa: E402
+
+__all__ += ["OrderMetricDay", "OrderRollupState"]
+
 from inquiries.models.outbox import IdempotencyKey, OutboxOffer, ReplyWebhook  # noqa: E402
 
 __all__ += ["IdempotencyKey", "OutboxOffer", "ReplyWebhook"]

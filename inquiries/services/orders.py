@@ -55,7 +55,7 @@ from inquiries.models import (
     Return,
     Shipment,
 )
-from inquiries.services import order_status
+from inquiries.services import order_rollup, order_status
 from inquiries.services.bulk import PlannerStatistics, upsert_rows
 
 BATCH_SIZE = 1000
@@ -273,7 +273,10 @@ def _store(
 ) -> None:
     if not batch:  # every record of the batch named a line not on file
         return
-    with transaction.atomic():
+    # The health rollup's days of the batch's orders, before and after the writes, are counted
+    # again at the end of the block (services/order_rollup.py).
+    named = [] if dry_run else [record.order.order_id for record in batch]
+    with transaction.atomic(), order_rollup.kept_current(account, named):
         orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now, filled)
         for part in PARTS:
             carried = [

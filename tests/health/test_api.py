@@ -150,8 +150,8 @@ def test_managers_post_order_volumes_and_agents_may_not(amazon, agent, manager):
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
 # Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
 # orders only for metrics that some order fails (none here: no orders); the marketplace's own
-# imported figures (one query).
-HEALTH_API_QUERIES = 26
+# imported figures (one query); whether the account's order rollup is built (one query).
+HEALTH_API_QUERIES = 27
 
 
 @pytest.mark.parametrize("count", [10, 100])

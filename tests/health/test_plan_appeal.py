@@ -336,8 +336,9 @@ def test_the_annex_csv_of_another_teams_account_is_a_404(amazon_la, outsider, fr
 # unassigned, topics, lateness); two health computations (start and end: messages and one
 # aggregate per Amazon metric, failing lists at the end, imported figures); the annex (orders,
 # lines, shipments, feedback, claims, cancellations, returns, messages); the late messages;
-# the clusters with their events.
-PLAN_PAGE_QUERIES = 59
+# the clusters with their events. Each health computation asks whether the account's order
+# rollup is built (one query each).
+PLAN_PAGE_QUERIES = 61
 # On PostgreSQL each health computation runs in a transaction with JIT off: SAVEPOINT, SET LOCAL
 # jit = off, RELEASE SAVEPOINT, twice.
 POSTGRES_EXTRA = 6 if connection.vendor == "postgresql" else 0

@@ -96,8 +96,8 @@ def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
 # Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
 # orders only for metrics that some order fails (none here: no orders); the marketplace's own
-# imported figures (one query).
-HEALTH_PAGE_QUERIES = 29
+# imported figures (one query); whether the account's order rollup is built (one query).
+HEALTH_PAGE_QUERIES = 30
 
 
 @pytest.mark.parametrize("count", [10, 100])

@@ -1,10 +1,11 @@
 """The marketplace's own metrics of an account, counted from its orders with aggregate SQL.
 
-One aggregate query per metric (numerator and denominator, both of eBay's windows at once)
+Read from the daily rollup where it holds the figure exactly (`order_rollup.rolled_up`), else
+one aggregate query per metric (numerator and denominator, both of eBay's windows at once);
 and, when some orders fail it, one query for the first of them: a fixed number of queries
 whatever the number of orders, and no Python loop over orders. The definitions (what each
 metric counts, its anchor date, window and target) are in
-`inquiries.health.marketplace_metrics`, which this module turns into SQL conditions.
+`inquiries.health.marketplace_metrics`; `order_conditions` turns them into SQL conditions.
 
 Windows are whole local days in the account's time zone: a window of N days starts at the
 local midnight N - 1 days before the as-of day and ends at the as-of instant. Facts are as
@@ -15,10 +16,9 @@ returns, feedback, claims); an order's status and a claim's outcome are as they 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from inquiries.health.marketplace_metrics import (
     Counts,
@@ -32,36 +32,14 @@ from inquiries.health.marketplace_metrics import (
     figure,
 )
 from inquiries.health.scoring import HealthReport, Metric, Rules, score
-from inquiries.marketplaces import Anchor, Measure, MetricDefinition
-from inquiries.models import (
-    Account,
-    Cancellation,
-    CancelledBy,
-    Claim,
-    ClaimKind,
-    ClaimOutcome,
-    Feedback,
-    FulfilmentChannel,
-    MarketplaceMetric,
-    Order,
-    OrderStatus,
-    Polarity,
-    Return,
-    Shipment,
-)
+from inquiries.marketplaces import Anchor, MetricDefinition
+from inquiries.models import Account, MarketplaceMetric
 from inquiries.selectors.health.metrics import health_facts, planner_settings, rules_for
+from inquiries.selectors.health.order_conditions import Window, conditions, rows_of, window_start
+from inquiries.selectors.health.order_rollup import rolled_up
 
 FAILING_LIST = 20
 ACCOUNT_HEALTH_RATING = "account_health_rating"  # MarketplaceMetric.metric of Amazon's rating
-
-_ORDER_ANCHOR = {Anchor.PURCHASED: "purchased_at", Anchor.SHIP_BY: "ship_by", Anchor.DELIVER_BY: "deliver_by"}
-
-
-def window_start(as_of: datetime, days: int, tz: str) -> datetime:
-    """The local midnight starting a window of `days` local days that ends at `as_of`."""
-    zone = ZoneInfo(tz)
-    first = as_of.astimezone(zone).date() - timedelta(days=days - 1)
-    return datetime.combine(first, time(0), zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +107,21 @@ def marketplace_figures(
     definitions = definitions_for(account.marketplace)
     if reported is None:
         reported = _reported(account, as_of, [d.key for d in definitions]) if definitions else {}
-    return tuple(
-        replace(
-            figure(definition, _counts(account, definition, as_of, list_limit), at_risk_ratio),
-            reported=reported.get(definition.key),
+    rolled = rolled_up(account, definitions, as_of, list_limit)
+    figures = []
+    for definition in definitions:
+        found = rolled.get(definition.key)
+        counts = found.counts if found else _counts(account, definition, as_of)
+        if counts.failing and list_limit:
+            # The rollup knows from which day the latest failing rows number list_limit: the
+            # list reads those days only.
+            start = found.list_start if found else counts.window_start
+            listed = _failing_rows(account, definition, start, as_of)[:list_limit]
+            counts = replace(counts, orders=tuple(OrderRef(pk, number) for pk, number in listed))
+        figures.append(
+            replace(figure(definition, counts, at_risk_ratio), reported=reported.get(definition.key))
         )
-        for definition in definitions
-    )
+    return tuple(figures)
 
 
 REPORTED_WITHIN = timedelta(days=30)
@@ -159,13 +145,14 @@ def _reported(account: Account, as_of: datetime, keys: list[str]) -> dict[str, R
     return latest
 
 
-def _counts(account: Account, definition: MetricDefinition, as_of: datetime, list_limit: int) -> Counts:
+def _counts(account: Account, definition: MetricDefinition, as_of: datetime) -> Counts:
+    """A metric's counts as of `as_of`, counted live over its window's orders: one aggregate."""
     days, long_days = definition.window_days, definition.long_window_days or definition.window_days
     short_start = window_start(as_of, days, account.timezone)
     long_start = window_start(as_of, long_days, account.timezone)
-    rows, anchor = _rows(account, definition)
+    rows, anchor = rows_of(account.pk, definition.anchor)
     window = Window(account.pk, anchor, long_start, as_of)
-    denominator, numerator, failing = _conditions(definition.measure, window)
+    denominator, numerator, _failing = conditions(definition.measure, window)
     in_long = rows.filter(denominator, **{f"{anchor}__gte": long_start, f"{anchor}__lt": as_of})
     if long_days == days:
         found = in_long.aggregate(short_total=Count("pk"), short_numerator=Count("pk", filter=numerator))
@@ -180,21 +167,13 @@ def _counts(account: Account, definition: MetricDefinition, as_of: datetime, lis
     use_long = long_days != days and found["short_total"] < (definition.min_transactions or 0)
     prefix, start = ("long", long_start) if use_long else ("short", short_start)
     total, hits = found[f"{prefix}_total"], found[f"{prefix}_numerator"]
-    bad = total - hits if definition.higher_is_better else hits
-    orders: tuple[OrderRef, ...] = ()
-    if bad and list_limit:
-        in_window = _newest_first(in_long.filter(failing, **{f"{anchor}__gte": start}), definition, anchor)
-        orders = tuple(
-            OrderRef(order_id=pk, marketplace_order_id=number) for pk, number in in_window[:list_limit]
-        )
     return Counts(
         window_start=start,
         window_end=as_of,
         window_days=long_days if use_long else days,
         numerator=hits,
         denominator=total,
-        failing=bad,
-        orders=orders,
+        failing=total - hits if definition.higher_is_better else hits,
     )
 
 
@@ -209,133 +188,17 @@ def failing_orders(account: Account, definition: MetricDefinition, as_of: dateti
     """Every (order pk, marketplace order id) failing the metric as of `as_of`, in the window the
     metric used (eBay's long one when it applies), latest first: the full list behind the
     plan's annex. A package metric lists an order once per failing package."""
-    counts = _counts(account, definition, as_of, 0)
-    rows, anchor = _rows(account, definition)
-    denominator, _numerator, failing = _conditions(
-        definition.measure, Window(account.pk, anchor, counts.window_start, as_of)
+    return _failing_rows(account, definition, _counts(account, definition, as_of).window_start, as_of)
+
+
+def _failing_rows(
+    account: Account, definition: MetricDefinition, start: datetime, as_of: datetime
+) -> QuerySet:
+    """(order pk, marketplace order id) of the rows failing the metric with their anchor in
+    [start, as_of), latest first."""
+    rows, anchor = rows_of(account.pk, definition.anchor)
+    denominator, _numerator, failing = conditions(
+        definition.measure, Window(account.pk, anchor, start, as_of)
     )
-    in_window = rows.filter(
-        denominator, failing, **{f"{anchor}__gte": counts.window_start, f"{anchor}__lt": as_of}
-    )
+    in_window = rows.filter(denominator, failing, **{f"{anchor}__gte": start, f"{anchor}__lt": as_of})
     return _newest_first(in_window, definition, anchor)
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """The account and the widest window a metric reads: [start, as_of) of its anchor column."""
-
-    account_id: int
-    anchor: str
-    start: datetime
-    as_of: datetime
-
-    def orders(self) -> QuerySet:
-        """The account's orders whose anchor falls in the window (for semi-joins on facts)."""
-        return Order.objects.filter(
-            account_id=self.account_id,
-            **{f"{self.anchor}__gte": self.start, f"{self.anchor}__lt": self.as_of},
-        )
-
-
-def _rows(account: Account, definition: MetricDefinition) -> tuple[QuerySet, str]:
-    """The rows a metric counts (orders, or packages for tracking) and its anchor column."""
-    if definition.anchor == Anchor.SHIPPED:
-        packages = Shipment.objects.filter(order__account_id=account.pk).exclude(
-            order__fulfilment_channel=FulfilmentChannel.MARKETPLACE
-        )
-        return packages, "shipped_at"
-    return Order.objects.filter(account_id=account.pk), _ORDER_ANCHOR[definition.anchor]
-
-
-def _conditions(measure: Measure, window: Window) -> tuple[Q, Q, Q]:
-    """(in the denominator, in the numerator, failing) for one measure, as SQL conditions.
-
-    Facts are matched by `pk IN (SELECT order_id ...)` with uncorrelated subqueries: PostgreSQL
-    hashes each once (a hashed SubPlan) instead of probing an index per order of the window.
-    Conditions comparing a fact with its order's own dates join the window's orders inside.
-    """
-    as_of = window.as_of
-    everything = Q()
-    seller_ships = ~Q(fulfilment_channel=FulfilmentChannel.MARKETPLACE)
-    if measure == Measure.VALID_TRACKING:
-        tracked = ~Q(tracking_number="") & ~Q(carrier="")
-        return everything, tracked, ~tracked
-    if measure == Measure.ORDER_DEFECT:
-        defect = Q(pk__in=_negative_feedback(window)) | Q(pk__in=_defect_claims(window))
-        return everything, defect, defect
-    if measure == Measure.LATE_SHIPMENT:
-        # The window holds ship-by dates before as_of: an order with no shipment by its ship-by
-        # date is late at as_of whether it shipped later or not yet.
-        in_time = _window_shipments(window).filter(shipped_at__lte=F("order__ship_by"))
-        late = ~Q(pk__in=in_time.values("order_id"))
-        return seller_ships & ~Q(status=OrderStatus.CANCELLED), late, late
-    if measure == Measure.SELLER_CANCEL:
-        cancelled = Q(pk__in=_seller_cancellations(window))
-        return seller_ships, cancelled, cancelled
-    if measure == Measure.ON_TIME_DELIVERY:
-        delivered = _window_shipments(window).filter(delivered_at__lte=as_of)
-        late = Q(pk__in=delivered.filter(delivered_at__gt=F("order__deliver_by")).values("order_id"))
-        return seller_ships & Q(pk__in=delivered.values("order_id")), ~late, late
-    if measure == Measure.RETURNED:
-        returned = Q(pk__in=_returns(window))
-        return everything, returned, returned
-    if measure == Measure.CASE_WITHOUT_SELLER:
-        case = Q(pk__in=_cases_for_buyer(window))
-        return everything, case, case
-    if measure == Measure.TRANSACTION_DEFECT:
-        defect = Q(pk__in=_seller_cancellations(window)) | Q(pk__in=_cases_for_buyer(window))
-        return everything, defect, defect
-    raise ValueError(f"no SQL for {measure}")
-
-
-def _known(field: str, as_of: datetime) -> Q:
-    """A fact known at as_of: its time is at or before it (a fact without a time counts)."""
-    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": as_of})
-
-
-def _window_shipments(window: Window) -> QuerySet:
-    return Shipment.objects.filter(order__in=window.orders())
-
-
-def _negative_feedback(window: Window) -> QuerySet:
-    return Feedback.objects.filter(
-        _known("left_at", window.as_of), order__in=window.orders(), polarity=Polarity.NEGATIVE, removed=False
-    ).values("order_id")
-
-
-def _defect_claims(window: Window) -> QuerySet:
-    """A-to-z claims and chargebacks that count as defects: open or decided for the buyer (not
-    denied, not withdrawn)."""
-    return Claim.objects.filter(
-        _known("opened_at", window.as_of),
-        order__in=window.orders(),
-        kind__in=[ClaimKind.GUARANTEE, ClaimKind.CHARGEBACK],
-        outcome__in=[ClaimOutcome.OPEN, ClaimOutcome.FOR_BUYER],
-    ).values("order_id")
-
-
-def _cases_for_buyer(window: Window) -> QuerySet:
-    return Claim.objects.filter(
-        _known("decided_at", window.as_of),
-        order__in=window.orders(),
-        kind=ClaimKind.GUARANTEE,
-        outcome=ClaimOutcome.FOR_BUYER,
-    ).values("order_id")
-
-
-def _seller_cancellations(window: Window) -> QuerySet:
-    """Seller cancellations before any package of the order shipped."""
-    shipped_before = Shipment.objects.filter(order_id=OuterRef("order_id"), shipped_at__lt=OuterRef("at"))
-    return Cancellation.objects.filter(
-        _known("at", window.as_of),
-        ~Q(Exists(shipped_before)),
-        order__in=window.orders(),
-        cancelled_by=CancelledBy.SELLER,
-    ).values("order_id")
-
-
-def _returns(window: Window) -> QuerySet:
-    """Returns asked for by as_of (or, without a request date, received back by then)."""
-    as_of = window.as_of
-    asked = Q(requested_at__lte=as_of) | (Q(requested_at__isnull=True) & _known("received_at", as_of))
-    return Return.objects.filter(asked, order__in=window.orders()).values("order_id")

@@ -1,0 +1,68 @@
+"""The daily rollup of the marketplace metrics from orders (docs/health.md, "The rollup").
+
+One row per account, metric kind (what is counted and the date that anchors it) and local day
+of that date in the account's time zone: the day's numerator and denominator with every stored
+fact counted, so the health page sums at most a window's worth of rows instead of counting
+every order. The import keeps the rows current (`inquiries.services.order_rollup`); the
+account's `OrderRollupState` says for which time zone and marketplace they were built, and
+the health computation counts live whenever that does not match the account.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone as dj_timezone
+
+from inquiries.models.config import Account
+
+
+class OrderRollupState(models.Model):
+    """Whether, and for which zone and marketplace, an account's order rollup is built."""
+
+    account = models.OneToOneField(
+        Account,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="order_rollup",
+        help_text="The account whose orders are rolled up.",
+    )
+    timezone = models.CharField(max_length=64, help_text="The account's time zone the days were cut in.")
+    marketplace = models.CharField(max_length=32, help_text="The marketplace whose metrics were rolled up.")
+    built_at = models.DateTimeField(
+        default=dj_timezone.now, help_text="When the rollup was last built whole."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.marketplace} in {self.timezone}"
+
+
+class OrderMetricDay(models.Model):
+    """One metric kind's numerator and denominator over the orders (or packages) whose anchor
+    date falls on one local day, every stored fact counted whatever its time."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    measure = models.CharField(max_length=32, help_text="What is counted (`marketplaces.Measure`).")
+    anchor = models.CharField(max_length=16, help_text="The date that puts a row in a window (`Anchor`).")
+    day = models.DateField(help_text="The anchor's day in the account's time zone.")
+    numerator = models.PositiveIntegerField(default=0, help_text="Rows in the numerator.")
+    denominator = models.PositiveIntegerField(default=0, help_text="Rows in the denominator.")
+    anchor_until = models.DateTimeField(
+        null=True, blank=True, help_text="The latest anchor time of the day's rows (a day still running)."
+    )
+    facts_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The latest time of a fact the counts depend on: before it, count live.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "measure", "anchor", "day"], name="order_metric_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.account_id} {self.measure}/{self.anchor} {self.day}: {self.numerator}/{self.denominator}"
+        )

@@ -1,0 +1,189 @@
+"""The daily rollup of the order metrics gives exactly the live computation's figures: checked
+against the plain computation of `test_order_metrics` over generated orders in a non-UTC zone,
+at window edges, after a late fact and a moved ship-by date imported through the one write path,
+and at past instants (where the metrics whose days hold later facts are counted live)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+
+from inquiries import models as m
+from inquiries import tasks
+from inquiries.health.marketplace_metrics import definitions_for
+from inquiries.ingestion.order_reports import FORMATS, FeedbackFacts, OrderFacts, Record
+from inquiries.selectors.health.order_metrics import marketplace_figures
+from inquiries.selectors.health.order_rollup import rolled_up
+from inquiries.services import order_rollup
+from inquiries.services.orders import import_orders
+from tests.health.test_order_metrics import NOW, ZONE, Plain, generate, local_start, plain_figure, store_facts
+
+
+def clamp(account: m.Account, plains: list[Plain], until: datetime) -> None:
+    """Every fact known by `until` (a delivery after it not yet made), in the plain orders and in
+    the database: as of `until` the rollup then serves every metric."""
+    rnd = random.Random(3)
+
+    def at(moment: datetime) -> datetime:
+        return moment if moment <= until else until - timedelta(minutes=rnd.randrange(1, 3000))
+
+    for plain in plains:
+        plain.shipments = [
+            (s, d if d is None or d <= until else None, t, c) for s, d, t, c in plain.shipments
+        ]
+        if plain.feedback:
+            plain.feedback = (plain.feedback[0], plain.feedback[1], at(plain.feedback[2]))
+        plain.claims = [(k, o, at(op), None if dec is None else at(dec)) for k, o, op, dec in plain.claims]
+        plain.cancellations = [(by, at(when)) for by, when in plain.cancellations]
+        plain.returns = [at(r) for r in plain.returns]
+    orders = {o.pk: o for o in m.Order.objects.filter(account=account)}
+    for model in (m.Shipment, m.Feedback, m.Claim, m.Cancellation, m.Return):
+        model.objects.filter(order__account=account).delete()
+    for plain in plains:
+        store_facts(orders[plain.pk], plain)
+
+
+def assert_plain(account: m.Account, plains: list[Plain], as_of: datetime) -> None:
+    """Each figure's window, counts and listed orders are the plain computation's."""
+    found, expected = [], []
+    for figure in marketplace_figures(account, as_of, at_risk_ratio=0.8):
+        c = figure.counts
+        found.append(
+            (figure.key, c.window_start, c.window_days, c.numerator, c.denominator, c.failing, len(c.orders))
+        )
+        days, num, den = plain_figure(figure.key, plains, as_of)
+        bad = den - num if figure.definition.higher_is_better else num
+        expected.append((figure.key, local_start(as_of, days), days, num, den, bad, min(bad, 20)))
+    assert found == expected, as_of
+
+
+def live_lists(account: m.Account, as_of: datetime) -> dict[str, list[str]]:
+    """The failing orders listed per metric, counted live (the rollup's state taken away)."""
+    state = m.OrderRollupState.objects.get(pk=account.pk)
+    timezone = state.timezone
+    m.OrderRollupState.objects.filter(pk=account.pk).update(timezone="")
+    try:
+        figures = marketplace_figures(account, as_of, at_risk_ratio=0.8)
+    finally:
+        m.OrderRollupState.objects.filter(pk=account.pk).update(timezone=timezone)
+    return {f.key: [o.marketplace_order_id for o in f.counts.orders] for f in figures}
+
+
+def rollup_rows(account: m.Account) -> list[tuple[object, ...]]:
+    return list(
+        m.OrderMetricDay.objects.filter(account=account)
+        .order_by("measure", "anchor", "day")
+        .values_list("measure", "anchor", "day", "numerator", "denominator", "anchor_until", "facts_until")
+    )
+
+
+@pytest.mark.parametrize("marketplace", ["amazon", "walmart", "ebay"])
+def test_the_rollup_gives_the_live_figures_at_edges_after_late_facts_and_in_the_past(
+    account: m.Account, marketplace: str
+) -> None:
+    account.marketplace, account.timezone = marketplace, ZONE
+    account.save()
+    plains = generate(account, 260, seed=len(marketplace))
+    clamp(account, plains, NOW)
+    call_command("rebuild_order_rollup", account=[account.pk], stdout=StringIO())
+    definitions = definitions_for(marketplace)
+    zone = ZoneInfo(ZONE)
+    midnight = datetime(2026, 3, 11, 0, 0, tzinfo=zone)  # the next local midnight after NOW
+    for as_of in (NOW, midnight, midnight - timedelta(microseconds=1), NOW + timedelta(days=3)):
+        # Every fact is known by then: the rollup serves every metric.
+        assert set(rolled_up(account, definitions, as_of, 20)) == {d.key for d in definitions}
+        assert_plain(account, plains, as_of)
+        rolled = {
+            f.key: [o.marketplace_order_id for o in f.counts.orders]
+            for f in marketplace_figures(account, as_of, at_risk_ratio=0.8)
+        }
+        assert rolled == live_lists(account, as_of)
+    # Past instants (a window edge at local midnight, the first day of PDT): days holding facts
+    # known later are counted live; the figures stay the plain ones.
+    for as_of in (
+        datetime(2026, 3, 1, 0, 0, tzinfo=zone),
+        datetime(2026, 3, 1, 0, 0, tzinfo=zone) - timedelta(microseconds=1),
+        datetime(2026, 3, 8, 12, 0, tzinfo=zone),
+    ):
+        assert_plain(account, plains, as_of)
+
+    # A late fact through the import: 1-star feedback today on an order bought 50 days ago.
+    if marketplace == "amazon":
+        old = min(
+            (p for p in plains if p.feedback is None and p.purchased_at < NOW - timedelta(days=50)),
+            key=lambda p: p.purchased_at,
+        )
+        number = m.Order.objects.get(pk=old.pk).marketplace_order_id
+        left = NOW - timedelta(hours=1)
+        record = Record(
+            OrderFacts(number), feedback=FeedbackFacts(rating=1, polarity="negative", left_at=left)
+        )
+        import_orders(account=account, fmt=FORMATS["amazon-feedback"], rows=[(2, record)], now=NOW)
+        old.feedback = (1, False, left)
+        assert_plain(account, plains, NOW)
+    # A later orders report moves an order's date to another day (Amazon's orders report its purchase
+    # date; Walmart's and eBay's the ship-by date): both days are counted again.
+    field = "purchased_at" if marketplace == "amazon" else "ship_by"
+    moved = next(p for p in plains if NOW - timedelta(days=8) < getattr(p, field) < NOW - timedelta(days=2))
+    order = m.Order.objects.get(pk=moved.pk)
+    facts = OrderFacts(
+        order.marketplace_order_id,
+        purchased_at=order.purchased_at,
+        ship_by=order.ship_by,
+        deliver_by=order.deliver_by,
+        status=order.status,
+        fulfilment_channel=order.fulfilment_channel,
+    )
+    setattr(facts, field, getattr(order, field) - timedelta(days=2))
+    fmt = FORMATS["amazon-all-orders" if marketplace == "amazon" else f"{marketplace}-orders"]
+    import_orders(account=account, fmt=fmt, rows=[(2, Record(facts))], now=NOW)
+    order.refresh_from_db()
+    assert getattr(order, field) == getattr(moved, field) - timedelta(days=2)
+    setattr(moved, field, getattr(order, field))
+    assert set(rolled_up(account, definitions, NOW, 20)) == {d.key for d in definitions}
+    assert_plain(account, plains, NOW)
+    # What the import kept current is what a rebuild counts.
+    kept = rollup_rows(account)
+    order_rollup.rebuild(account)
+    assert rollup_rows(account) == kept
+
+
+def test_a_rollup_built_for_another_zone_is_not_read_until_rebuilt(account: m.Account) -> None:
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    plains = generate(account, 60, seed=11)
+    clamp(account, plains, NOW)
+    assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
+    assert order_rollup.build_missing().accounts == 1
+    assert not order_rollup.stale_accounts().exists()
+    definitions = definitions_for("amazon")
+    assert rolled_up(account, definitions, NOW, 20)
+
+    account.timezone = "Europe/Berlin"  # the days are cut elsewhere now: count live
+    account.save()
+    assert rolled_up(account, definitions, NOW, 20) == {}
+    assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
+    assert tasks.build_order_rollups() == 1  # what beat runs
+    assert set(rolled_up(account, definitions, NOW, 20)) == {d.key for d in definitions}
+
+
+def test_the_rollup_takes_a_fixed_number_of_queries(
+    account: m.Account, django_assert_max_num_queries
+) -> None:
+    """The state, the window's rows, a live count of the as-of day for each kind whose day is
+    still running, a list of failing orders per metric that some fail, and the imported figures:
+    never a query per order or per day."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    bound = 2 + 2 * len(definitions_for("amazon")) + 1
+    for count, seed in ((40, 7), (200, 8)):
+        clamp(account, generate(account, count, seed=seed), NOW)
+        order_rollup.rebuild(account)
+        with django_assert_max_num_queries(bound):
+            figures = marketplace_figures(account, NOW, at_risk_ratio=0.8)
+        assert set(rolled_up(account, definitions_for("amazon"), NOW, 20)) == {f.key for f in figures}
