@@ -113,13 +113,18 @@ class Inquiry(models.Model):
     sku = models.CharField(max_length=100, blank=True)
     # Not `order`: its column would be order_id, the order id text above. Set by
     # `services.orders.link_inquiries` when an Order of the account has that id.
+    # Deliberately in no index: setting it then changes no indexed column, so PostgreSQL can
+    # write the new row version as a heap-only tuple (HOT) on the same page, without an entry
+    # in any of the table's indexes (two of them GIN over the search document); see the
+    # fillfactor of migration 0054. An order's inquiries are found by their indexed order id
+    # (`order_id`, the same text as the order's marketplace id while linked).
     linked_order = models.ForeignKey(
         "Order",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="inquiries",
-        db_index=False,  # indexed in Meta, only where set
+        db_index=False,
         editable=False,
         help_text="The imported order whose marketplace order id is this inquiry's order id.",
     )
@@ -190,11 +195,6 @@ class Inquiry(models.Model):
             models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
             models.Index(fields=["order_id"], name="inquiry_order_id"),
             models.Index(fields=["sku"], name="inquiry_sku"),
-            # An order's inquiries, and SET NULL when an order is deleted; most inquiries have
-            # none, and their writes skip this index.
-            models.Index(
-                fields=["linked_order"], name="inquiry_linked_order", condition=Q(linked_order__isnull=False)
-            ),
             models.Index(fields=["account", "status"], name="inquiry_account_status"),
             # The queue's buckets (see selectors.queue.queue_page): inquiries with an active clock in
             # deadline order, those at risk by warning time, and those without one newest first.

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from inquiries.health.appeal import (
     CAUSE_OF_METRIC,
@@ -69,22 +69,21 @@ def _orders(ids: Iterable[int]) -> QuerySet[Order]:
 
 
 def _messages(account: Account, orders: Iterable[Order], zone: ZoneInfo) -> dict[int, list[tuple[str, str]]]:
-    """The buyers' messages about each order (in inquiries linked to it or naming its order id):
-    received and answered. The inquiries are found by their indexed order columns, the messages
-    by inquiry; a message's own order id is not indexed and not read."""
+    """The buyers' messages about each order (in the account's inquiries naming its order id,
+    which includes those linked to it: an inquiry is linked to the order its order id names):
+    received and answered. The inquiries are found by their indexed order id (the link itself
+    is not indexed, so that linking writes no index entry), the messages by inquiry; a
+    message's own order id is not indexed and not read."""
     by_number = {order.marketplace_order_id: order.pk for order in orders}
-    inquiries = Inquiry.objects.filter(
-        Q(linked_order_id__in=list(by_number.values())) | Q(order_id__in=list(by_number)),
-        account_id=account.pk,
-    )
+    inquiries = Inquiry.objects.filter(order_id__in=list(by_number), account_id=account.pk)
     rows = (
         Message.objects.filter(inquiry__in=inquiries, direction=Direction.INBOUND, automatic=False)
         .order_by("received_at", "pk")
-        .values_list("received_at", "answered_at", "inquiry__order_id", "inquiry__linked_order_id")
+        .values_list("received_at", "answered_at", "inquiry__order_id")
     )
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for received, answered, number, linked in rows:
-        pk = linked or by_number.get(number)
+    for received, answered, number in rows:
+        pk = by_number.get(number)
         if pk is not None and len(found[pk]) < MESSAGES_PER_ORDER:
             found[pk].append((local_time(received, zone), local_time(answered, zone) or "not answered"))
     return found
