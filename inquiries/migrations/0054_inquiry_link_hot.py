@@ -35,7 +35,7 @@ def reset_fillfactor(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0051_amazon_connection_dates_dayfirst"),
+        ("inquiries", "0052_order_metric_rollup"),
     ]
 
     operations = [
