@@ -19,7 +19,8 @@ No imports from the app: everything else reads this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 HOUR = 3600
@@ -50,6 +51,38 @@ class Measure(StrEnum):
     CASE_WITHOUT_SELLER = "case_without_seller"  # a guarantee case decided for the buyer
     TRANSACTION_DEFECT = "transaction_defect"  # seller cancellation or case closed without seller
 
+
+class Population(StrEnum):
+    """Which orders a figure covers, by who fulfils them: ours and the marketplace's figure are
+    compared only when they cover the same orders."""
+
+    ALL = "all"  # every fulfilment channel
+    SELLER = "seller"  # the seller ships them (Amazon's MFN); an unknown channel counts as the seller's
+    MARKETPLACE = "marketplace"  # the marketplace ships them (Amazon's AFN, Walmart's WFS)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedPart:
+    """One figure the marketplace itself reports for a metric (`MarketplaceMetric.metric`, as the
+    import stores it) and the orders it covers."""
+
+    metric: str
+    population: Population
+
+
+# The orders each measure draws from (`inquiries.selectors.health.order_metrics` restricts the
+# seller's measures to orders not fulfilled by the marketplace): shipping, cancelling before
+# shipping and tracking are the seller's doing only where the seller ships.
+MEASURE_POPULATION = {
+    Measure.ORDER_DEFECT: Population.ALL,
+    Measure.LATE_SHIPMENT: Population.SELLER,
+    Measure.SELLER_CANCEL: Population.SELLER,
+    Measure.VALID_TRACKING: Population.SELLER,
+    Measure.ON_TIME_DELIVERY: Population.SELLER,
+    Measure.RETURNED: Population.ALL,
+    Measure.CASE_WITHOUT_SELLER: Population.ALL,
+    Measure.TRANSACTION_DEFECT: Population.ALL,
+}
 
 ANCHOR_TEXT = {
     Anchor.PURCHASED: "purchase date",
@@ -87,6 +120,20 @@ class MetricDefinition:
     # `min_transactions` orders (its seller standards' evaluation period).
     long_window_days: int | None = None
     min_transactions: int | None = None
+
+    @property
+    def population(self) -> Population:
+        """The orders ours counts, by who fulfils them (as `over` says it)."""
+        return MEASURE_POPULATION[self.measure]
+
+    @property
+    def reported_parts(self) -> tuple[ReportedPart, ...]:
+        """The marketplace's own figures that stand beside ours, by their imported keys: the
+        marketplace's `reported_parts` for the metric, else one figure under our key over the
+        same orders."""
+        facts = MARKETPLACES.get(self.marketplace)
+        parts = facts.reported_parts.get(self.key) if facts else None
+        return parts or (ReportedPart(self.key, self.population),)
 
     @property
     def anchor_text(self) -> str:
@@ -193,6 +240,8 @@ class Marketplace:
     reply_metric_is_its_own: bool = False
     # No marketplace: the account's own SLA policy decides (first-reply compliance).
     own_policy: bool = False
+    # Metrics (our key) whose own figure the marketplace reports in parts, each over its orders.
+    reported_parts: Mapping[str, tuple[ReportedPart, ...]] = field(default_factory=dict, hash=False)
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -282,6 +331,15 @@ AMAZON = Marketplace(
         claims="A-to-z Guarantee claims",
     ),
     metrics=AMAZON_METRICS,
+    # Amazon reports its Order Defect Rate per fulfilment channel (the seller performance report's
+    # orderDefectRate.mfn and .afn, imported under these keys), and judges each against its 1%;
+    # ours counts every channel, so it stands beside the two added up.
+    reported_parts={
+        "order_defect_rate": (
+            ReportedPart("order_defect_rate", Population.SELLER),
+            ReportedPart("order_defect_rate_afn", Population.MARKETPLACE),
+        )
+    },
 )
 
 # --- Walmart ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import time as monotonic_time
 from dataclasses import dataclass
 from datetime import time
 
+from inquiries.marketplaces import marketplace_facts
 from inquiries.models import (
     Account,
     Calendar,
@@ -32,7 +33,6 @@ from inquiries.sla.presets import (
     matching_rule,
     parse_message_rules,
     parse_relay_senders,
-    reply_rule,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ PRESET_CACHE_SECONDS = 60
 def _presets() -> dict[str, _Preset]:
     """Marketplace reply rules as edited in the admin (MarketplacePreset), re-read every minute.
 
-    Falls back to the built-in facts for a marketplace without a row.
+    A marketplace without a row falls back to the facts table (`_preset`).
     """
     now = monotonic_time.monotonic()
     cached = _preset_cache.get("presets")
@@ -95,14 +95,16 @@ def _readable_rules(row: MarketplacePreset) -> tuple[MessageRule, ...]:
 
 
 def _preset(marketplace: str) -> _Preset:
+    """The marketplace's preset row as edited, else its facts as the seeded row would hold them
+    (`health.presets`): its general target, whether it counts business days (eBay does, also for
+    an account's own target without a calendar, though eBay sets no general target of its own)
+    and its default message rules."""
     preset = _presets().get(marketplace)
     if preset is not None:
         return preset
-    builtin = reply_rule(marketplace)
+    reply = marketplace_facts(marketplace).reply
     rules = parse_message_rules(DEFAULT_MESSAGE_RULES.get(marketplace, []))
-    if builtin is None:
-        return _Preset(None, False, rules)
-    return _Preset(builtin.target_seconds, builtin.hours is not None, rules)
+    return _Preset(reply.target_seconds, reply.business_days_only, rules)
 
 
 def marketplace_rule(account: Account) -> tuple[int, BusinessCalendar, Calendar | None] | None:

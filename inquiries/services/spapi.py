@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,7 +55,8 @@ from tenacity import (
 
 from inquiries import secrets
 from inquiries.ingestion.csv_import import Reading, open_csv
-from inquiries.ingestion.order_reports import FORMATS, RowRejected, parse_report
+from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report
+from inquiries.ingestion.order_reports.core import ParsedReport
 from inquiries.models import AmazonConnection, ConnectorRun, RunState, SpApiRegion
 from inquiries.services.orders import OrderImport, import_orders
 from inquiries.services.queue import enqueue
@@ -63,6 +64,7 @@ from inquiries.services.queue import enqueue
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Rows = Iterable[tuple[int, Record | RowRejected]]  # what `import_orders` reads
 
 # Amazon's endpoints per region ("SP-API endpoints" in Amazon's developer guide).
 ENDPOINTS = {
@@ -265,19 +267,23 @@ def sync_soon(*, connection_ids: list[int]) -> list[int]:
 
 
 def _lease_seconds() -> int:
-    """How long a sync holds its connection: renewed before each report, and again once Amazon
-    has made it (so the download and import have their own half hour)."""
+    """How long a sync holds its connection: renewed before each report, again once Amazon has
+    made it (so the download and import have their own half hour), and during the import every
+    `LEASE_RENEW_ROWS` rows (so an import that alone takes longer keeps it too)."""
     return settings.CSTRACKER_SPAPI_REPORT_TIMEOUT_SECONDS + LEASE_IMPORT_SECONDS
 
 
 # Time a lease leaves for importing one downloaded report, beyond waiting for Amazon to make it.
 LEASE_IMPORT_SECONDS = 1800
+# Rows read between two renewals of the lease while a report is imported (five batches of the
+# importer): an import that alone outlasts the lease keeps it, at one UPDATE per renewal.
+LEASE_RENEW_ROWS = 5000
 
 
 @dataclass
 class _Lease:
-    """A sync's hold on its connection (`lease_until`), renewed report by report, so that a long
-    sync never outlives it and a second sync never starts beside it."""
+    """A sync's hold on its connection (`lease_until`), renewed report by report and row batch by
+    row batch, so that a long sync never outlives it and a second sync never starts beside it."""
 
     connection_id: int
     until: datetime
@@ -431,7 +437,9 @@ def _fetch(
                 import_orders(
                     account=connection.account,
                     fmt=fmt,
-                    rows=parse_report(stream, fmt, zone=connection.account.timezone, reading=reading),
+                    rows=_renewing(
+                        parse_report(stream, fmt, zone=connection.account.timezone, reading=reading), lease
+                    ),
                     on_rejected=rejected,
                     into=progress,
                 )
@@ -440,6 +448,25 @@ def _fetch(
         # counts them (fetching it again completes it).
         run.rows, run.imported, run.rejected = progress.rows, progress.imported, progress.rejected
     _finish(run, RunState.DONE, error="\n".join(rejections))
+
+
+def _renewing(rows: Rows, lease: _Lease) -> Rows:
+    """The report's rows, the lease renewed every `LEASE_RENEW_ROWS` of them: a report whose import
+    alone outlasts the lease keeps the connection, so the next sync cannot start beside it. The
+    renewal runs between two rows, outside the importer's batch transactions (it commits at once,
+    for the other syncs to see); a lease another sync took over raises `LeaseLost` there, so this
+    import stops after the batches it stored. What the file carries (`ParsedReport.filled`) is
+    kept."""
+
+    def renewed() -> Iterator[tuple[int, Record | RowRejected]]:
+        for count, row in enumerate(rows, start=1):
+            if count % LEASE_RENEW_ROWS == 0 and not lease.renew():
+                raise LeaseLost
+            yield row
+
+    if isinstance(rows, ParsedReport):
+        return ParsedReport(renewed(), rows.columns, rows.fmt)
+    return renewed()
 
 
 def _finish(run: ConnectorRun, state: str, *, error: str = "") -> None:

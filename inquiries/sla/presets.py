@@ -9,32 +9,8 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
 
 from inquiries.marketplaces import MARKETPLACES
-
-# Monday to Friday, whole days: a rule counted in business days.
-WEEKDAYS: dict[int, list[tuple[time, time]]] = {weekday: [(time(0), time(0))] for weekday in range(5)}
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyRule:
-    target_seconds: int
-    # None: calendar time, weekends and holidays included. Otherwise weekday -> hours in the
-    # account's own time zone.
-    hours: dict[int, list[tuple[time, time]]] | None = None
-    description: str = ""
-
-
-def reply_rule(marketplace: str) -> ReplyRule | None:
-    """The preset rule of a marketplace; own shops, others and eBay (no general deadline) have
-    none (internal SLA, or the message rules, only)."""
-    facts = MARKETPLACES.get(marketplace)
-    if facts is None or facts.reply.target_seconds is None:
-        return None
-    hours = WEEKDAYS if facts.reply.business_days_only else None
-    return ReplyRule(facts.reply.target_seconds, hours, facts.reply.rule)
-
 
 # --- who speaks for the marketplace -----------------------------------------------------------
 

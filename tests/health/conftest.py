@@ -81,3 +81,22 @@ def client_for(user: object) -> Client:
     client = Client()
     client.force_login(user)  # type: ignore[arg-type]
     return client
+
+
+def amazon_odr(
+    account: m.Account, channel: str, defects: int, orders: int, *, ended: datetime, reported: datetime
+) -> m.MarketplaceMetric:
+    """Amazon's Order Defect Rate of one fulfilment channel ("mfn" or "afn") over the 60 days
+    ending at `ended`, stored as the seller performance report's import stores it."""
+    return m.MarketplaceMetric.objects.create(
+        account=account,
+        metric={"mfn": "order_defect_rate", "afn": "order_defect_rate_afn"}[channel],
+        value=defects / orders if orders else 0.0,
+        status="GOOD",
+        numerator=defects,
+        denominator=orders,
+        window_start=ended - timedelta(days=60),
+        window_end=ended,
+        reported_at=reported,
+        source="GET_V2_SELLER_PERFORMANCE_REPORT",
+    )

@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from inquiries import models as m
-from inquiries.health.marketplace_metrics import DEFINITIONS, Status, definitions_for, judge
+from inquiries.health.marketplace_metrics import DEFINITIONS, Status, definitions_for, judge, reported_text
+from inquiries.marketplaces import Population
 from inquiries.selectors.health.order_metrics import marketplace_figures
+from tests.health.conftest import amazon_odr as odr
 
 NOW = datetime(2026, 3, 10, 19, 30, tzinfo=UTC)
 ZONE = "America/Los_Angeles"
@@ -301,24 +303,49 @@ def test_the_figures_take_a_fixed_number_of_queries(
         marketplace_figures(account, NOW, at_risk_ratio=0.8)
 
 
+REPORTED = {"reported_at": NOW - timedelta(days=1), "source": "GET_V2_SELLER_PERFORMANCE_REPORT"}
+
+
+def amazon_odr(
+    account: m.Account, channel: str, defects: int, orders: int, *, ended: datetime | None = None
+) -> None:
+    odr(
+        account,
+        channel,
+        defects,
+        orders,
+        ended=ended or NOW - timedelta(days=2),
+        reported=NOW - timedelta(days=1),
+    )
+
+
+def orders_with_defects(account: m.Account, channel: str, orders: int, defects: int, prefix: str) -> None:
+    for n in range(orders):
+        order = m.Order.objects.create(
+            account=account,
+            marketplace_order_id=f"{prefix}-{n:07d}",
+            purchased_at=NOW - timedelta(days=3),
+            fulfilment_channel=channel,
+        )
+        if n < defects:
+            m.Feedback.objects.create(order=order, rating=1, left_at=NOW - timedelta(days=1))
+
+
 def test_the_marketplaces_imported_figure_is_shown_beside_ours_and_a_divergence_flagged(
     account: m.Account,
 ) -> None:
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
-    for n in range(100):
-        order = m.Order.objects.create(
-            account=account, marketplace_order_id=f"111-{n:07d}", purchased_at=NOW - timedelta(days=3)
-        )
-        if n < 2:
-            m.Feedback.objects.create(order=order, rating=1, left_at=NOW - timedelta(days=1))
-    window = {"window_start": NOW - timedelta(days=62), "window_end": NOW - timedelta(days=2)}
-    reported = {"reported_at": NOW - timedelta(days=1), "source": "GET_V2_SELLER_PERFORMANCE_REPORT"}
+    orders_with_defects(account, "", 100, 2, "111")  # no channel stated: the seller's
+    amazon_odr(account, "mfn", 2, 105)
+    amazon_odr(account, "afn", 0, 0)
     m.MarketplaceMetric.objects.create(
-        account=account, metric="order_defect_rate", value=0.019, **window, **reported
-    )
-    m.MarketplaceMetric.objects.create(
-        account=account, metric="late_shipment_rate", value=0.0, **window, **reported
+        account=account,
+        metric="late_shipment_rate",
+        value=0.0,
+        window_start=NOW - timedelta(days=62),
+        window_end=NOW - timedelta(days=2),
+        **REPORTED,
     )
     m.MarketplaceMetric.objects.create(  # reported after as_of: not known yet
         account=account,
@@ -333,12 +360,76 @@ def test_the_marketplaces_imported_figure_is_shown_beside_ours_and_a_divergence_
 
     odr, late = figures["order_defect_rate"], figures["late_shipment_rate"]
     assert odr.reported is not None and late.reported is not None
-    assert (odr.value, odr.reported.value) == (0.02, 0.019)
+    assert (odr.value, round(odr.reported.value or 0, 4)) == (0.02, 0.019)
     assert not odr.diverges  # 0.1 point apart, within a quarter of the 1% target
     assert late.reported.value == 0.0
-    assert not late.diverges  # ours has no data: nothing to compare
+    assert late.comparable and not late.diverges  # ours has no data: nothing to compare
     assert figures["valid_tracking_rate"].reported is None
 
-    m.MarketplaceMetric.objects.filter(metric="order_defect_rate").update(value=0.005)
+    m.MarketplaceMetric.objects.filter(metric="order_defect_rate").update(
+        value=0.005, numerator=1, denominator=200
+    )
     odr = {f.key: f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8)}["order_defect_rate"]
     assert odr.diverges and odr.as_dict()["diverges"] is True
+
+
+def test_amazons_odr_per_channel_stands_beside_ours_added_up_over_every_channel(account: m.Account) -> None:
+    """Amazon reports its ODR for seller-fulfilled and Amazon-fulfilled orders apart; ours counts
+    every order. The seller's 6% beside our 1.5% is a difference of population, not of counting:
+    added up, Amazon's two figures cover our orders and agree with ours."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    orders_with_defects(account, "merchant", 50, 3, "MFN")
+    orders_with_defects(account, "marketplace", 150, 0, "AFN")
+    amazon_odr(account, "mfn", 3, 50)
+    amazon_odr(account, "afn", 0, 150)
+
+    (odr,) = [f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8) if f.key == "order_defect_rate"]
+
+    assert odr.value == 0.015 and odr.definition.population == Population.ALL
+    assert odr.reported is not None
+    assert (odr.reported.value, odr.reported.population) == (0.015, Population.ALL)
+    assert (odr.reported.numerator, odr.reported.denominator) == (3, 200)
+    assert [(p.value, p.population, p.status) for p in odr.reported.parts] == [
+        (0.06, Population.SELLER, "GOOD"),
+        (0.0, Population.MARKETPLACE, "GOOD"),
+    ]
+    assert odr.comparable and not odr.diverges
+    shown = odr.as_dict()
+    assert (shown["population"], shown["comparable"], shown["diverges"]) == ("all", True, False)
+    assert [part["population"] for part in shown["reported"]["parts"]] == ["seller", "marketplace"]
+    assert reported_text(odr.reported) == (
+        "6% of seller-fulfilled orders (GOOD); 0% of orders fulfilled by the marketplace (GOOD)"
+    )
+
+
+def test_a_marketplace_figure_over_other_orders_than_ours_is_shown_and_never_flagged(
+    account: m.Account,
+) -> None:
+    """Only the seller-fulfilled ODR imported: it covers a part of the orders ours counts, so
+    however far apart the two are, they are not compared."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    orders_with_defects(account, "merchant", 50, 3, "MFN")
+    orders_with_defects(account, "marketplace", 150, 0, "AFN")
+    amazon_odr(account, "mfn", 3, 50)
+
+    (odr,) = [f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8) if f.key == "order_defect_rate"]
+
+    assert odr.reported is not None
+    assert (odr.reported.value, odr.reported.population) == (0.06, Population.SELLER)
+    assert not odr.comparable and not odr.diverges  # 6% and 1.5%: only the population differs
+    assert (odr.as_dict()["comparable"], odr.as_dict()["reported"]["population"]) == (False, "seller")
+
+
+def test_figures_per_channel_of_different_windows_are_not_added_up(account: m.Account) -> None:
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    orders_with_defects(account, "merchant", 50, 3, "MFN")
+    amazon_odr(account, "mfn", 0, 50)
+    amazon_odr(account, "afn", 0, 10, ended=NOW - timedelta(days=1))
+
+    (odr,) = [f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8) if f.key == "order_defect_rate"]
+
+    assert odr.reported is not None and odr.reported.value is None
+    assert len(odr.reported.parts) == 2 and not odr.diverges  # 0% beside 6%, yet nothing to compare

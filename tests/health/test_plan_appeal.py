@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries.selectors.health import evidence
-from tests.health.conftest import NOW, answer, ask, client_for, days, hours
+from tests.health.conftest import NOW, amazon_odr, answer, ask, client_for, days, hours
 
 pytestmark = pytest.mark.django_db
 
@@ -202,6 +202,19 @@ def test_the_case_header_names_the_failing_metrics_as_the_marketplace_defines_th
     )
     assert "<dd>KETTLE-9, B09XYZ</dd>" in page
     assert 'name="skus" value="KETTLE-9, B09XYZ"' in page  # the edit form keeps what was typed
+
+
+def test_the_case_header_says_which_orders_the_marketplaces_own_figures_cover(amazon_la, manager, frozen):
+    generate(amazon_la, 90)
+    amazon_odr(amazon_la, "mfn", 4, 1000, ended=NOW - days(2), reported=NOW - days(1))
+    amazon_odr(amazon_la, "afn", 0, 1500, ended=NOW - days(2), reported=NOW - days(1))
+
+    text = client_for(manager).get(reverse("inquiries:health_plan_md", args=[amazon_la.pk]), PERIOD)
+
+    case = text.content.decode().split("## Summary")[0]
+    assert (
+        "Amazon reports 0.4% of seller-fulfilled orders (GOOD); 0% of orders fulfilled by the marketplace (GOOD)"
+    ) in case
 
 
 def test_each_cause_is_a_block_with_its_own_action_measure_and_evidence(amazon_la, manager, frozen):

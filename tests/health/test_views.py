@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries.services import complaints
-from tests.health.conftest import NOW, answer, ask, client_for, days, hours
+from tests.health.conftest import NOW, amazon_odr, answer, ask, client_for, days, hours
 
 pytestmark = pytest.mark.django_db
 
@@ -249,22 +249,31 @@ def test_the_page_shows_the_marketplaces_own_figures_beside_ours_and_the_rating_
 ):
     order_with_negative_feedback(amazon, "111-0000000-0000009")
     window = {"window_start": NOW - days(62), "window_end": NOW - days(2), "reported_at": NOW - days(1)}
-    m.MarketplaceMetric.objects.create(
-        account=amazon,
-        metric="order_defect_rate",
-        value=0.004,
-        status="GOOD",
-        source="Seller Central",
-        **window,
-    )
+    amazon_odr(amazon, "mfn", 4, 1000, ended=NOW - days(2), reported=NOW - days(1))
+    amazon_odr(amazon, "afn", 0, 1500, ended=NOW - days(2), reported=NOW - days(1))
     m.MarketplaceMetric.objects.create(
         account=amazon, metric="account_health_rating", value=180, source="Account Health page", **window
     )
     page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
 
     odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
-    assert "The marketplace reports <strong>0.4%</strong> (GOOD)" in odr
+    assert (
+        "The marketplace reports <strong>0.4% of seller-fulfilled orders (GOOD); "
+        "0% of orders fulfilled by the marketplace (GOOD)</strong>"
+    ) in odr
+    assert "Added up: <strong>0.16% of all orders (4 of 2,500)</strong>." in odr
     assert "Differs from ours" in odr  # ours: 100% of one order
     rating = page.split('data-metric="account_health_rating"')[1].split("</p>")[0]
     assert "<strong>180</strong>" in rating and "At risk" in rating
     assert "200+ healthy, 100-199 at risk, 99 and below critical" in rating
+
+
+def test_a_marketplace_figure_over_other_orders_than_ours_says_so_and_is_not_compared(amazon, agent, frozen):
+    order_with_negative_feedback(amazon, "111-0000000-0000009")
+    amazon_odr(amazon, "mfn", 4, 1000, ended=NOW - days(2), reported=NOW - days(1))
+    page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
+
+    odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
+    assert "The marketplace reports <strong>0.4% of seller-fulfilled orders (GOOD)</strong>" in odr
+    assert "Not compared with ours, which counts all orders." in odr
+    assert "Differs from ours" not in odr and "Added up" not in odr

@@ -15,6 +15,7 @@ from django.urls import reverse
 from inquiries import models as m
 from inquiries.ingestion.csv_import import open_csv
 from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report
+from inquiries.selectors.health.order_metrics import marketplace_figures
 from inquiries.services.orders import import_orders
 from tests.conftest import token_client
 from tests.orders.conftest import data, import_file, run_import_command
@@ -22,6 +23,7 @@ from tests.orders.conftest import data, import_file, run_import_command
 pytestmark = pytest.mark.django_db
 
 ZONE = "America/Los_Angeles"
+AS_OF = datetime(2026, 3, 31, 19, 0, tzinfo=UTC)
 
 
 def rows(name: str, fmt: str) -> dict[int, Record | RowRejected]:
@@ -126,7 +128,7 @@ def test_the_walmart_cancellation_report_names_who_cancelled(walmart):
         "1000000000005": "buyer",
         "1000000000006": "",  # a reason that is not one of Walmart's codes names nobody
     }
-    assert by_order["1000000000004"].external_id == "item 333"
+    assert by_order["1000000000004"].external_id == "item 333 2026-03-02"
     assert by_order["1000000000004"].at == datetime(2026, 3, 2, 8, tzinfo=UTC)
     assert by_order["1000000000006"].reason == 'Price wrong <b>"oops"</b>'
     assert by_order["1000000000004"].order.purchased_at == datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -145,6 +147,72 @@ def test_a_cancellation_report_naming_the_po_line_updates_the_orders_downloads_c
 
     assert vars(result.counts["cancellations"]) == {"created": 0, "updated": 1}
     assert m.Cancellation.objects.filter(order__account=walmart).count() == before
+
+
+def stored_cancellations(account: m.Account) -> dict[str, list[tuple[str | None, str]]]:
+    found: dict[str, list[tuple[str | None, str]]] = {}
+    for c in m.Cancellation.objects.filter(order__account=account).order_by(
+        "order__marketplace_order_id", "external_id"
+    ):
+        found.setdefault(c.order.marketplace_order_id, []).append((c.external_id, c.cancelled_by))
+    return found
+
+
+@pytest.mark.parametrize("report_first", [False, True])
+def test_a_cancelled_line_of_two_of_one_sku_and_whole_cancelled_orders_are_stored_once_by_both_imports(
+    walmart, report_first
+):
+    """PO ...01: two lines of one SKU, one shipped and one cancelled by the seller; ...02: a whole
+    order the buyer cancelled (two lines of one SKU and another item); ...03: two lines of one SKU,
+    one cancelled by the buyer, the other by the seller the next day. The orders download names
+    the lines, the cancellation report the items: both key a cancellation by its item and day."""
+    files = [
+        (data("walmart-orders-cancelled-lines"), "walmart-orders"),
+        (data("walmart-cancellations-lines"), "walmart-cancellations"),
+    ]
+    results = [import_file(walmart, path, fmt) for path, fmt in (files[::-1] if report_first else files)]
+
+    assert [rejected for _, rejected in results] == [[], []]
+    assert stored_cancellations(walmart) == {
+        "2000000000001": [("item 333 2026-03-02", "seller")],
+        "2000000000002": [("item 333 2026-03-04", "buyer"), ("item 444 2026-03-04", "buyer")],
+        "2000000000003": [("item 555 2026-03-05", "buyer"), ("item 555 2026-03-06", "seller")],
+    }
+    assert results[1][0].counts["cancellations"].created == 0  # the second import finds every one
+    statuses = dict(m.Order.objects.filter(account=walmart).values_list("marketplace_order_id", "status"))
+    assert statuses == {
+        "2000000000001": "shipped",
+        "2000000000002": "cancelled",
+        "2000000000003": "cancelled",
+    }
+    (rate,) = [
+        f
+        for f in marketplace_figures(walmart, AS_OF, at_risk_ratio=0.8)
+        if f.key == "walmart_cancellation_rate"
+    ]
+    # ...01 (its line cancelled before the other shipped) and ...03; the buyer cancelled ...02.
+    assert (rate.counts.numerator, rate.counts.denominator) == (2, 3)
+
+
+def test_a_download_keys_a_cancelled_line_by_its_line_or_else_by_its_sku_and_day():
+    with_lines = (
+        "PO#,Order Date,Line#,Status,SKU,Qty,Cancel Date\nP1,03/01/2026,2,Cancelled,MUG,1,03/02/2026\n"
+    )
+    without = (
+        "PO#,Order Date,Status,SKU,Qty,Cancel Reason,Cancel Date\n"
+        "P2,03/01/2026,Cancelled,MUG,1,CUSTOMER_REQUESTED_SELLER_TO_CANCEL,03/02/2026\n"
+        "P2,03/01/2026,Cancelled,MUG,1,SELLER_CANCEL_OUT_OF_STOCK,03/05/2026\n"
+        "P3,03/01/2026,Cancelled,MUG,1,,\n"
+    )
+
+    keys = [
+        record.cancellation.external_id
+        for text in (with_lines, without)
+        for _, record in parse_report(io.StringIO(text), FORMATS["walmart-orders"], zone=ZONE)
+        if isinstance(record, Record) and record.cancellation
+    ]
+
+    assert keys == ["line 2", "sku MUG 2026-03-02", "sku MUG 2026-03-05", "sku MUG undated"]
 
 
 # --- the command and the API ---------------------------------------------------------------

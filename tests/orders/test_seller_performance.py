@@ -120,7 +120,11 @@ def test_the_health_page_shows_the_imported_figures_beside_ours(amazon, agent):
         page = client.get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
 
     odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
-    assert "The marketplace reports <strong>0.4%</strong> (GOOD)" in odr
+    assert (
+        "The marketplace reports <strong>0.4% of seller-fulfilled orders (GOOD); "
+        "0% of orders fulfilled by the marketplace (GOOD)</strong>"
+    ) in odr
+    assert "Added up: <strong>0.3% of all orders (10 of 3,300)</strong>." in odr
     tracking = page.split('data-metric="valid_tracking_rate"')[1].split("</article>")[0]
     assert "The marketplace reports <strong>99" in tracking
     rating = page.split('data-metric="account_health_rating"')[1].split("</p>")[0]
@@ -134,6 +138,11 @@ def test_the_health_api_gives_the_imported_figure_beside_ours(amazon, manager):
         body = token_client(manager).get(reverse("api:account-health", args=[amazon.pk])).json()
 
     odr = next(f for f in body["marketplace_metrics"] if f["key"] == "order_defect_rate")
-    assert odr["reported"]["value"] == 0.004
-    assert odr["reported"]["status"] == "GOOD"
-    assert odr["reported"]["source"] == "GET_V2_SELLER_PERFORMANCE_REPORT"
+    assert odr["population"] == "all" and odr["comparable"] is True
+    reported = odr["reported"]
+    assert (reported["value"], reported["numerator"], reported["denominator"]) == (10 / 3300, 10, 3300)
+    assert (reported["population"], reported["source"]) == ("all", "GET_V2_SELLER_PERFORMANCE_REPORT")
+    assert [(p["value"], p["status"], p["population"]) for p in reported["parts"]] == [
+        (0.004, "GOOD", "seller"),
+        (0.0, "GOOD", "marketplace"),
+    ]

@@ -11,8 +11,9 @@ import os
 import threading
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from typing import Any
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
@@ -30,6 +32,7 @@ from inquiries import models as m
 from inquiries import secrets
 from inquiries.ingestion.csv_import import open_csv
 from inquiries.ingestion.order_reports import FORMATS, parse_report
+from inquiries.ingestion.order_reports.core import ParsedReport
 from inquiries.services import queue, spapi
 from inquiries.services.orders import import_orders
 from tests.orders.conftest import sample
@@ -611,3 +614,73 @@ def test_a_lease_lost_while_amazon_made_the_report_stops_the_sync_before_the_imp
     ]
     assert amazon_api.calls["getReportDocument"] == 0
     assert not m.Order.objects.exists()
+
+
+def a_minute_per_row(
+    clock: Any, monkeypatch: pytest.MonkeyPatch, after_row: dict[int, Callable[[], None]]
+) -> None:
+    """The All Orders report's import takes a minute per row (the clock moves on), and after
+    the rows numbered in `after_row` something else happens meanwhile."""
+    real_parse = spapi.parse_report
+
+    def slow(stream: Any, fmt: Any, **kwargs: Any) -> Any:
+        rows = real_parse(stream, fmt, **kwargs)
+        if fmt.name != "amazon-all-orders":
+            return rows
+
+        def minute_each() -> Iterator[Any]:
+            for number, row in enumerate(rows, start=1):
+                clock.shift(timedelta(minutes=1))
+                yield row
+                if number in after_row:
+                    after_row[number]()
+
+        return ParsedReport(minute_each(), rows.columns, rows.fmt)
+
+    monkeypatch.setattr(spapi, "parse_report", slow)
+
+
+def test_an_import_that_outlasts_the_lease_renews_it_so_a_second_sync_cannot_start(
+    amazon_api, connection, monkeypatch
+):
+    # A lease of 90 seconds (the report timeout of 30 and 60 for the import), renewed every two
+    # rows; five rows in, the import has run five minutes and a second sync is asked for.
+    monkeypatch.setattr(spapi, "LEASE_IMPORT_SECONDS", 60)
+    monkeypatch.setattr(spapi, "LEASE_RENEW_ROWS", 2)
+    second: list[list[m.ConnectorRun]] = []
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        attempt = lambda: second.append(spapi.sync_connection(connection_id=connection.pk, force=True))  # noqa: E731
+        a_minute_per_row(clock, monkeypatch, {5: attempt})
+
+        runs = spapi.sync_connection(connection_id=connection.pk)
+        ended = timezone.now()
+
+    assert second == [[]]  # the connection was still leased to the first sync
+    assert [run.state for run in runs] == [m.RunState.DONE] * len(runs)
+    assert runs[0].format == "amazon-all-orders"
+    assert (runs[0].rows, runs[0].imported) == expected_counts(connection.account, "amazon-all-orders")[:2]
+    connection.refresh_from_db()
+    assert connection.lease_until is None and connection.last_sync_ok is True
+    assert ended - connection.last_sync_at < timezone.timedelta(seconds=1)
+
+
+def test_a_lease_taken_over_during_a_long_import_stops_it_after_the_batches_it_stored(
+    amazon_api, connection, monkeypatch
+):
+    monkeypatch.setattr(spapi, "LEASE_RENEW_ROWS", 4)
+    real_import = spapi.import_orders
+    monkeypatch.setattr(spapi, "import_orders", lambda **kwargs: real_import(**kwargs, batch_size=2))
+    other = timezone.now() + timezone.timedelta(hours=2)
+    take_over = lambda: m.AmazonConnection.objects.filter(pk=connection.pk).update(lease_until=other)  # noqa: E731
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        a_minute_per_row(clock, monkeypatch, {3: take_over})
+
+        runs = spapi.sync_connection(connection_id=connection.pk)
+
+    [run] = runs
+    run.refresh_from_db()
+    assert (run.state, run.error) == (m.RunState.FAILED, "stopped: another sync took this connection over")
+    assert run.rows == 3  # the fourth row's renewal found the lease taken
+    assert run.imported >= 1 and m.Order.objects.filter(account=connection.account).exists()
+    connection.refresh_from_db()
+    assert (connection.lease_until, connection.last_sync_at) == (other, None)

@@ -208,6 +208,29 @@ def test_ebay_business_days_skip_the_holidays_of_the_accounts_reply_calendar(cha
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("preset_row", [True, False])
+def test_an_ebay_accounts_own_reply_target_counts_business_days_with_or_without_the_preset_row(
+    channel, preset_row
+):
+    """eBay's facts table says business days (Monday to Friday): the seeded preset row and the
+    fallback for a marketplace without a row read it alike."""
+    marketplace(channel, "ebay")
+    channel.account.reply_target_seconds = 24 * HOUR  # the account's own target, no calendar
+    channel.account.save()
+    if not preset_row:
+        m.MarketplacePreset.objects.filter(marketplace="ebay").delete()
+    marketplace_rules.clear_cache()
+
+    question = record(channel, subject="Question about my order")
+
+    target, calendar, row = marketplace_rules.marketplace_rule(channel.account)
+    assert (target, row) == (24 * HOUR, None)
+    assert calendar.add(FRIDAY, 24 * HOUR) == datetime(2026, 3, 9, 12, tzinfo=UTC)
+    clock = market_clock(question)
+    assert (clock.rule_name, clock.due_at) == ("", datetime(2026, 3, 9, 12, tzinfo=UTC))  # not Saturday
+
+
+@pytest.mark.django_db
 def test_a_recompute_keeps_the_target_of_the_rule_that_set_the_clock(channel):
     marketplace(channel, "walmart")
     complaint = record(channel, subject="Attorney General complaint")

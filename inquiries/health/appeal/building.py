@@ -28,7 +28,7 @@ from inquiries.health.appeal.wording import (
     whose,
     wording_for,
 )
-from inquiries.health.marketplace_metrics import MarketplaceFigure, percent
+from inquiries.health.marketplace_metrics import MarketplaceFigure, percent, reported_text
 from inquiries.health.plan import (
     ClusterStory,
     build_plan,
@@ -51,10 +51,9 @@ def _issue_from_figure(f: MarketplaceFigure, wording: Wording) -> Issue:
     unit = _("packages") if d.anchor == "shipped" else _("orders")
     reported = ""
     if f.reported is not None:
-        reported = _("%(marketplace)s reports %(value)s (%(status)s)") % {
+        reported = _("%(marketplace)s reports %(figures)s") % {
             "marketplace": wording.marketplace,
-            "value": percent(f.reported.value),
-            "status": f.reported.status or "-",
+            "figures": reported_text(f.reported),
         }
     return Issue(
         label=d.label,

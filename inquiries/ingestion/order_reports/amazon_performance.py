@@ -47,9 +47,9 @@ class _Metric:
     denominator: tuple[str, ...]
 
 
-# Amazon's metric -> ours. The Order Defect Rate comes per fulfilment channel: the
-# seller-fulfilled one (mfn) is the one the health page's Order Defect Rate stands beside
-# (docs/orders.md, "The seller performance report"); Amazon's (afn) is kept as its own.
+# Amazon's metric -> ours. The Order Defect Rate comes per fulfilment channel, each kept under
+# its own key: the health page shows both beside ours (over every channel) and adds them up to
+# compare (the facts table's `reported_parts`; docs/health.md, "Like with like").
 METRICS = (
     _Metric("order_defect_rate", ("orderDefectRate", "mfn"), ("orderWithDefects", "count"), ("orderCount",)),
     _Metric(

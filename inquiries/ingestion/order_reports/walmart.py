@@ -21,6 +21,7 @@ CANCELLATION), one row per cancelled item: a `Cancellation` of its PO that names
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from inquiries.ingestion.csv_import import shown
@@ -90,7 +91,11 @@ def _read_orders(cells: Cells) -> Record:
         item_status=order.marketplace_status[: MAX_LENGTHS["item_status"]],
     )
     shipment = _shipment_of(cells, line_number or sku, service=order.ship_service_level)
-    cancellation = _cancellation_of(cells, line_number or sku) if order.status == CANCELLED else None
+    cancellation = (
+        _cancellation_of(cells, line_number, sku=sku, item=line.item_id)
+        if order.status == CANCELLED
+        else None
+    )
     cells.check()
     return Record(order=order, line=line, shipment=shipment, cancellation=cancellation)
 
@@ -146,14 +151,36 @@ def _shipment_of(cells: Cells, line_key: str, *, service: str) -> ShipmentFacts 
     )
 
 
-def _cancellation_of(cells: Cells, line_key: str) -> CancellationFacts:
+def _cancellation_of(cells: Cells, line_number: str, *, sku: str, item: str) -> CancellationFacts:
+    """The cancellation of the row's PO line (the row's status says it is cancelled)."""
     reason = cells.text("cancel reason", line=False)
+    at = cells.timestamp("cancel date", dates=True)
     return CancellationFacts(
-        external_id=f"line {line_key}"[: MAX_LENGTHS["cancellation_id"]],
+        external_id=cancellation_key(cells, at, item=item, line=line_number, other=f"sku {sku}"),
         cancelled_by=cancelled_by(reason),
-        at=cells.timestamp("cancel date", dates=True),
+        at=at,
         reason=reason,
     )
+
+
+def cancellation_key(cells: Cells, at: datetime | None, *, item: str, line: str, other: str) -> str:
+    """How both Walmart imports key a cancellation, so that one cancellation is stored once and
+    two stay two. Walmart cancels a PO line (the Orders API cancels by `lineNumber`; under its
+    older single-quantity model every unit is a line of its own, so a PO may hold two lines of
+    one SKU and cancel one), and its cancellation report names the item (`catlgItemId`) and the
+    day, not the line. So: the item and the local day it was cancelled when the row has both
+    (`item 333 2026-03-02`: what the report and an orders download with Item ID and Cancel Date
+    share), else the PO line (`line 2`: a download without them), else `other` (the SKU, or the
+    order) and the day. Lines of one item cancelled the same day are one cancellation; a buyer's
+    and a seller's on different days stay two."""
+    day = at.astimezone(cells.zone).date().isoformat() if at else ""
+    if item and day:
+        key = f"item {item} {day}"
+    elif line:
+        key = f"line {line}"
+    else:
+        key = f"{other} {day or 'undated'}"
+    return key[: MAX_LENGTHS["cancellation_id"]]
 
 
 def _po_line(cells: Cells) -> str:
@@ -196,15 +223,11 @@ def _read_cancellations(cells: Cells) -> Record:
     order_id = cells.text("po#", limit="order_id", required=True)
     reason = cells.text("cancel reason", line=False)
     item = cells.text("item id", limit="item_id")
-    line_number = _po_line(cells)
+    at = cells.timestamp("cancel date", required=True, dates=True)
     cancellation = CancellationFacts(
-        # The orders download keys a cancelled line "line N": a report that names the line gives
-        # the same key, so importing both stores the cancellation once.
-        external_id=(f"line {line_number}" if line_number else f"item {item or 'order'}")[
-            : MAX_LENGTHS["cancellation_id"]
-        ],
+        external_id=cancellation_key(cells, at, item=item, line=_po_line(cells), other="order"),
         cancelled_by=cancelled_by(reason),
-        at=cells.timestamp("cancel date", required=True, dates=True),
+        at=at,
         reason=reason,
     )
     order = OrderFacts(

@@ -30,6 +30,8 @@ from inquiries.health.marketplace_metrics import (
     decides_status,
     definitions_for,
     figure,
+    reported_figure,
+    reported_keys,
 )
 from inquiries.health.scoring import HealthReport, Metric, Rules, score
 from inquiries.marketplaces import Anchor, MetricDefinition
@@ -76,8 +78,7 @@ def account_health_with_orders(
     rules = rules or rules_for(account)
     with planner_settings():
         facts = health_facts(account, as_of, rules, reasons=reasons)
-        keys = [d.key for d in definitions_for(account.marketplace)]
-        reported = _reported(account, as_of, [*keys, ACCOUNT_HEALTH_RATING])
+        reported = _reported(account, as_of, [*reported_keys(account.marketplace), ACCOUNT_HEALTH_RATING])
         figures = marketplace_figures(
             account, as_of, at_risk_ratio=rules.at_risk_ratio, reported=reported, list_limit=list_limit
         )
@@ -103,10 +104,11 @@ def marketplace_figures(
     reported: dict[str, Reported] | None = None,
 ) -> tuple[MarketplaceFigure, ...]:
     """Every metric the account's marketplace publishes that orders can measure, as of `as_of`,
-    each with the marketplace's own figure when one was imported (read here unless given)."""
+    each with the marketplace's own figure when one was imported (read here unless given: the
+    imported figures by key, `reported_figure` picks or adds up those of each metric)."""
     definitions = definitions_for(account.marketplace)
     if reported is None:
-        reported = _reported(account, as_of, [d.key for d in definitions]) if definitions else {}
+        reported = _reported(account, as_of, reported_keys(account.marketplace)) if definitions else {}
     rolled = rolled_up(account, definitions, as_of, list_limit)
     figures = []
     for definition in definitions:
@@ -119,7 +121,7 @@ def marketplace_figures(
             listed = _failing_rows(account, definition, start, as_of)[:list_limit]
             counts = replace(counts, orders=tuple(OrderRef(pk, number) for pk, number in listed))
         figures.append(
-            replace(figure(definition, counts, at_risk_ratio), reported=reported.get(definition.key))
+            replace(figure(definition, counts, at_risk_ratio), reported=reported_figure(definition, reported))
         )
     return tuple(figures)
 
@@ -140,7 +142,16 @@ def _reported(account: Account, as_of: datetime, keys: list[str]) -> dict[str, R
     for row in rows:
         latest.setdefault(
             row.metric,
-            Reported(row.value, row.status, row.window_start, row.window_end, row.reported_at, row.source),
+            Reported(
+                row.value,
+                row.status,
+                row.window_start,
+                row.window_end,
+                row.reported_at,
+                row.source,
+                numerator=row.numerator,
+                denominator=row.denominator,
+            ),
         )
     return latest
 
