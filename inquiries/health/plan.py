@@ -292,7 +292,7 @@ def window_words(metric_key: str) -> str:
 def _rate_name(window: str, rate_name: str) -> str:
     """ "30 days" and "Late response rate" -> "30-day late response rate". A name the catalogue
     translates keeps the translator's capitals (German nouns keep theirs)."""
-    days = window.split()[0]
+    days = window.split()[0] if window else ""
     translated = _(rate_name)
     name = rate_name.lower() if translated == rate_name else translated
     if not days.isdigit():
