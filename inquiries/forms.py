@@ -260,5 +260,5 @@ class PropertiesForm(forms.Form):
 class OrderForm(forms.Form):
     """The order id and SKU of an inquiry, as an agent sets or corrects them (empty: none)."""
 
-    order_id = forms.CharField(label=_("Order id"), max_length=100, required=False, strip=True)
-    sku = forms.CharField(label=_("SKU"), max_length=100, required=False, strip=True)
+    order_id = forms.CharField(label=gettext_lazy("Order id"), max_length=100, required=False, strip=True)
+    sku = forms.CharField(label=gettext_lazy("SKU"), max_length=100, required=False, strip=True)

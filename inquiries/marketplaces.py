@@ -13,8 +13,9 @@ The admin edits the presets (`MarketplacePreset` rows, seeded from `health.prese
 values are the seed and the fallback for a marketplace without a row. Targets that are house
 defaults rather than marketplace rules say so in their notes.
 
-Texts stay English here; the modules that show them translate them (`inquiries.words`).
-No imports from the app: everything else reads this module.
+Texts stay English here, marked with `gettext_noop` so the catalogues collect them; the modules
+that show them translate them (`_()` of `inquiries.words`, `{% translate %}` in the templates).
+No imports from the app but `inquiries.words` (pure, no imports): everything else reads this module.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from inquiries.words import _, gettext_noop
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -85,17 +88,18 @@ MEASURE_POPULATION = {
 }
 
 ANCHOR_TEXT = {
-    Anchor.PURCHASED: "purchase date",
-    Anchor.SHIP_BY: "latest ship date",
-    Anchor.DELIVER_BY: "latest delivery date",
-    Anchor.SHIPPED: "ship date",
+    Anchor.PURCHASED: gettext_noop("purchase date"),
+    Anchor.SHIP_BY: gettext_noop("latest ship date"),
+    Anchor.DELIVER_BY: gettext_noop("latest delivery date"),
+    Anchor.SHIPPED: gettext_noop("ship date"),
 }
 
 
 def percent(value: float | None) -> str:
-    """A fraction as a percentage, at most two decimals: 0.025 -> "2.5%"; None -> "no data"."""
+    """A fraction as a percentage, at most two decimals: 0.025 -> "2.5%"; None -> "no data"
+    (in the reader's language)."""
     if value is None:
-        return "no data"
+        return _("no data")
     text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
     return f"{text}%"
 
@@ -137,12 +141,14 @@ class MetricDefinition:
 
     @property
     def anchor_text(self) -> str:
-        return ANCHOR_TEXT[self.anchor]
+        """The anchor date's name, in the reader's language."""
+        return _(ANCHOR_TEXT[self.anchor])
 
     @property
     def target_text(self) -> str:
-        sign = "above" if self.higher_is_better else "below"
-        return f"{sign} {percent(self.target)}"
+        """ "below 1%", in the reader's language."""
+        sign = _("above %(target)s") if self.higher_is_better else _("below %(target)s")
+        return sign % {"target": percent(self.target)}
 
 
 # --- the parts of a marketplace's facts ------------------------------------------------------
@@ -246,53 +252,55 @@ class Marketplace:
 
 # --- sources ------------------------------------------------------------------------------
 
-AMAZON_ODR = "Seller Central help: Order Defect Rate"
-AMAZON_LSR = "Seller Central help: Late Shipment Rate"
-AMAZON_CR = "Seller Central help: Pre-fulfillment Cancel Rate"
-AMAZON_VTR = "Seller Central help: Valid Tracking Rate"
-AMAZON_OTDR = "Seller Central help: On-Time Delivery Rate"
-WALMART_STANDARDS = "Walmart Marketplace Learn: Seller Performance Standards"
+AMAZON_ODR = gettext_noop("Seller Central help: Order Defect Rate")
+AMAZON_LSR = gettext_noop("Seller Central help: Late Shipment Rate")
+AMAZON_CR = gettext_noop("Seller Central help: Pre-fulfillment Cancel Rate")
+AMAZON_VTR = gettext_noop("Seller Central help: Valid Tracking Rate")
+AMAZON_OTDR = gettext_noop("Seller Central help: On-Time Delivery Rate")
+WALMART_STANDARDS = gettext_noop("Walmart Marketplace Learn: Seller Performance Standards")
 WALMART_CARE_POLICY = (
     "https://marketplacelearn.walmart.com/guides/Order%20management/Customer%20care/Customer-Care-policy"
 )
-EBAY_STANDARDS = "eBay Seller Center: Seller performance standards policy"
+EBAY_STANDARDS = gettext_noop("eBay Seller Center: Seller performance standards policy")
 EBAY_RESPONSE_TIMES = "https://www.ebay.co.uk/sellercentre/news/february-2020-index/changes-return-window"
-
-SELLER_SHIPPED = "orders the seller ships (not fulfilled by the marketplace), cancelled ones excluded"
 
 # --- Amazon -------------------------------------------------------------------------------
 
 AMAZON_METRICS = (
     MetricDefinition(
-        "order_defect_rate", "amazon", "Order Defect Rate", Measure.ORDER_DEFECT, Anchor.PURCHASED, 60,
+        "order_defect_rate", "amazon", gettext_noop("Order Defect Rate"), Measure.ORDER_DEFECT, Anchor.PURCHASED, 60,
         0.01, False,
-        "orders with negative feedback (1-2 stars, not removed), an A-to-z Guarantee claim not decided "
-        "for the seller or withdrawn, or a chargeback not decided for the seller",
-        "orders purchased in the window (all fulfilment channels)", AMAZON_ODR,
+        gettext_noop("orders with negative feedback (1-2 stars, not removed), an A-to-z Guarantee claim not decided "
+        "for the seller or withdrawn, or a chargeback not decided for the seller"),
+        gettext_noop("orders purchased in the window (all fulfilment channels)"), AMAZON_ODR,
     ),
     MetricDefinition(
-        "late_shipment_rate", "amazon", "Late Shipment Rate", Measure.LATE_SHIPMENT, Anchor.SHIP_BY, 10,
+        "late_shipment_rate", "amazon", gettext_noop("Late Shipment Rate"), Measure.LATE_SHIPMENT, Anchor.SHIP_BY, 10,
         0.04, False,
-        "orders first shipped after their latest ship date, or not shipped and past it",
-        f"{SELLER_SHIPPED}, whose latest ship date falls in the window", AMAZON_LSR,
+        gettext_noop("orders first shipped after their latest ship date, or not shipped and past it"),
+        gettext_noop(
+            "orders the seller ships (not fulfilled by the marketplace), cancelled ones excluded, whose latest "
+            "ship date falls in the window"
+        ), AMAZON_LSR,
     ),
     MetricDefinition(
-        "pre_fulfilment_cancel_rate", "amazon", "Pre-fulfilment Cancel Rate", Measure.SELLER_CANCEL,
+        "pre_fulfilment_cancel_rate", "amazon", gettext_noop("Pre-fulfilment Cancel Rate"), Measure.SELLER_CANCEL,
         Anchor.PURCHASED, 7, 0.025, False,
-        "orders the seller cancelled before shipping any of them",
-        "orders the seller ships (not fulfilled by the marketplace), purchased in the window", AMAZON_CR,
+        gettext_noop("orders the seller cancelled before shipping any of them"),
+        gettext_noop("orders the seller ships (not fulfilled by the marketplace), purchased in the window"), AMAZON_CR,
     ),
     MetricDefinition(
-        "valid_tracking_rate", "amazon", "Valid Tracking Rate", Measure.VALID_TRACKING, Anchor.SHIPPED, 30,
+        "valid_tracking_rate", "amazon", gettext_noop("Valid Tracking Rate"), Measure.VALID_TRACKING, Anchor.SHIPPED,
+        30,
         0.95, True,
-        "packages with a tracking number and a carrier",
-        "packages of orders the seller ships, shipped in the window", AMAZON_VTR,
+        gettext_noop("packages with a tracking number and a carrier"),
+        gettext_noop("packages of orders the seller ships, shipped in the window"), AMAZON_VTR,
     ),
     MetricDefinition(
-        "on_time_delivery_rate", "amazon", "On-Time Delivery Rate", Measure.ON_TIME_DELIVERY,
+        "on_time_delivery_rate", "amazon", gettext_noop("On-Time Delivery Rate"), Measure.ON_TIME_DELIVERY,
         Anchor.DELIVER_BY, 14, 0.97, True,
-        "orders delivered (first delivery scan) by their latest delivery date",
-        "orders the seller ships with a delivery scan, whose latest delivery date falls in the window",
+        gettext_noop("orders delivered (first delivery scan) by their latest delivery date"),
+        gettext_noop("orders the seller ships with a delivery scan, whose latest delivery date falls in the window"),
         AMAZON_OTDR,
     ),
 )  # fmt: skip
@@ -303,32 +311,40 @@ AMAZON = Marketplace(
     reply=ReplyDeadline(
         DAY,
         business_days_only=False,
-        rule="Every buyer message answered within 24 hours, weekends and holidays included. "
-        "Auto-replies don't count; messages marked 'no response needed' are excluded.",
+        rule=gettext_noop(
+            "Every buyer message answered within 24 hours, weekends and holidays included. "
+            "Auto-replies don't count; messages marked 'no response needed' are excluded."
+        ),
     ),
     # Amazon relays buyers through anonymised addresses at marketplace.amazon.com, .co.uk, .de ...
     relay_senders=("marketplace.amazon.*",),
     health=HealthTargets(
-        rate_name="Late Response Rate",
+        rate_name=gettext_noop("Late Response Rate"),
         response_p90_target_seconds=DAY,
         atoz_risk_hours=48,
         atoz_critical_hours=72,
         complaint_window_days=60,
         complaint_target_per_100_orders=1.0,
-        notes="Late Response Rate over 7, 30 and 90 days, at most 10% late. A buyer may file an "
-        "A-to-z claim 48 h after contacting the seller; it is granted when the seller has not "
-        "answered in 72 h. Order Defect Rate below 1% over 60 days, computed from orders. House "
-        "indicators, not Amazon's: complaints of one topic per 100 orders, held to 1 in 100 over 60 "
-        "days. Account Health Rating bands: 200+ healthy, 100-199 at risk, 99 and below critical.",
+        notes=gettext_noop(
+            "Late Response Rate over 7, 30 and 90 days, at most 10% late. A buyer may file an "
+            "A-to-z claim 48 h after contacting the seller; it is granted when the seller has not "
+            "answered in 72 h. Order Defect Rate below 1% over 60 days, computed from orders. House "
+            "indicators, not Amazon's: complaints of one topic per 100 orders, held to 1 in 100 over 60 "
+            "days. Account Health Rating bands: 200+ healthy, 100-199 at risk, 99 and below critical."
+        ),
     ),
     rating=RatingBands(healthy_from=200, at_risk_from=100),
     reply_metric_is_its_own=True,
     wording=AppealWording(
-        document="Plan of action",
-        shape="As Amazon's plan-of-action guidance asks: for each root cause, the actions taken to resolve "
-        "the issue and the steps that prevent it, with the orders and ASINs as evidence.",
-        submit="Submit it from Account Health in Seller Central, with the annex as supporting evidence.",
-        claims="A-to-z Guarantee claims",
+        document=gettext_noop("Plan of action"),
+        shape=gettext_noop(
+            "As Amazon's plan-of-action guidance asks: for each root cause, the actions taken to resolve "
+            "the issue and the steps that prevent it, with the orders and ASINs as evidence."
+        ),
+        submit=gettext_noop(
+            "Submit it from Account Health in Seller Central, with the annex as supporting evidence."
+        ),
+        claims=gettext_noop("A-to-z Guarantee claims"),
     ),
     metrics=AMAZON_METRICS,
     # Amazon reports its Order Defect Rate per fulfilment channel (the seller performance report's
@@ -346,29 +362,31 @@ AMAZON = Marketplace(
 
 WALMART_METRICS = (
     MetricDefinition(
-        "walmart_on_time_delivery_rate", "walmart", "On-Time Delivery Rate", Measure.ON_TIME_DELIVERY,
+        "walmart_on_time_delivery_rate", "walmart", gettext_noop("On-Time Delivery Rate"), Measure.ON_TIME_DELIVERY,
         Anchor.DELIVER_BY, 90, 0.90, True,
-        "orders delivered (first delivery scan) by their promised delivery date",
-        "orders the seller ships with a delivery scan, whose promised delivery date falls in the window",
+        gettext_noop("orders delivered (first delivery scan) by their promised delivery date"),
+        gettext_noop("orders the seller ships with a delivery scan, whose promised delivery date falls in the window"),
         WALMART_STANDARDS,
     ),
     MetricDefinition(
-        "walmart_valid_tracking_rate", "walmart", "Valid Tracking Rate", Measure.VALID_TRACKING,
+        "walmart_valid_tracking_rate", "walmart", gettext_noop("Valid Tracking Rate"), Measure.VALID_TRACKING,
         Anchor.SHIPPED, 90, 0.99, True,
-        "packages with a tracking number and a carrier",
-        "packages of orders the seller ships, shipped in the window", WALMART_STANDARDS,
+        gettext_noop("packages with a tracking number and a carrier"),
+        gettext_noop("packages of orders the seller ships, shipped in the window"), WALMART_STANDARDS,
     ),
     MetricDefinition(
-        "walmart_cancellation_rate", "walmart", "Cancellation Rate", Measure.SELLER_CANCEL, Anchor.PURCHASED,
+        "walmart_cancellation_rate", "walmart", gettext_noop("Cancellation Rate"), Measure.SELLER_CANCEL,
+        Anchor.PURCHASED,
         90, 0.02, False,
-        "orders the seller cancelled before shipping any of them",
-        "orders the seller ships (not fulfilled by the marketplace), purchased in the window",
+        gettext_noop("orders the seller cancelled before shipping any of them"),
+        gettext_noop("orders the seller ships (not fulfilled by the marketplace), purchased in the window"),
         WALMART_STANDARDS,
     ),
     MetricDefinition(
-        "walmart_return_rate", "walmart", "Return Rate", Measure.RETURNED, Anchor.PURCHASED, 90, 0.06, False,
-        "orders with at least one return",
-        "orders purchased in the window (all fulfilment channels)", WALMART_STANDARDS,
+        "walmart_return_rate", "walmart", gettext_noop("Return Rate"), Measure.RETURNED, Anchor.PURCHASED, 90, 0.06,
+        False,
+        gettext_noop("orders with at least one return"),
+        gettext_noop("orders purchased in the window (all fulfilment channels)"), WALMART_STANDARDS,
     ),
 )  # fmt: skip
 
@@ -378,8 +396,10 @@ WALMART = Marketplace(
     reply=ReplyDeadline(
         2 * DAY,
         business_days_only=False,
-        rule="Customer messages answered within 48 hours, weekends included; complaints "
-        "made through the Better Business Bureau or an Attorney General within 1 hour.",
+        rule=gettext_noop(
+            "Customer messages answered within 48 hours, weekends included; complaints "
+            "made through the Better Business Bureau or an Attorney General within 1 hour."
+        ),
     ),
     # Walmart masks buyers at relay.walmart.com.
     relay_senders=("relay.walmart.com",),
@@ -387,7 +407,7 @@ WALMART = Marketplace(
     # consumer-affairs phrases are ours (the state offices that forward such complaints).
     message_rules=(
         DefaultMessageRule(
-            name="Regulator complaint",
+            name=gettext_noop("Regulator complaint"),
             target_seconds=HOUR,
             business_days=False,
             phrases=(
@@ -401,22 +421,28 @@ WALMART = Marketplace(
         ),
     ),
     health=HealthTargets(
-        rate_name="Seller Response Rate",
+        rate_name=gettext_noop("Seller Response Rate"),
         late_rate_windows=(14, 30, 60, 90),
         late_rate_target_percent=5.0,
         response_p90_target_seconds=2 * DAY,
         response_p50_target_seconds=DAY,
         response_mean_target_seconds=DAY,
-        notes="Seller Response Rate over 14, 30, 60 and 90 days above 95%, i.e. at most 5% "
-        "answered late. Complaint-rate targets are house defaults.",
+        notes=gettext_noop(
+            "Seller Response Rate over 14, 30, 60 and 90 days above 95%, i.e. at most 5% "
+            "answered late. Complaint-rate targets are house defaults."
+        ),
     ),
     reply_metric_is_its_own=True,
     wording=AppealWording(
-        document="Business plan of action",
-        shape="As Walmart's appeal guidance asks: a description of each performance issue against the "
-        "Seller Performance Standards and the steps taken to correct it and to prevent it.",
-        submit="Submit it in an appeal case from Seller Center (Help), with the annex attached.",
-        claims="customer claims",
+        document=gettext_noop("Business plan of action"),
+        shape=gettext_noop(
+            "As Walmart's appeal guidance asks: a description of each performance issue against the "
+            "Seller Performance Standards and the steps taken to correct it and to prevent it."
+        ),
+        submit=gettext_noop(
+            "Submit it in an appeal case from Seller Center (Help), with the annex attached."
+        ),
+        claims=gettext_noop("customer claims"),
     ),
     metrics=WALMART_METRICS,
 )
@@ -427,28 +453,32 @@ WALMART = Marketplace(
 # requests and item-not-received requests (eBay Money Back Guarantee), as eBay's notifications of
 # them word it: message rules. A buyer's own "I haven't received a tracking number" is an ordinary
 # message.
-EBAY_WITHIN_A_YEAR = "(12 months while the 3 months hold fewer than 400)"
-
 EBAY_METRICS = (
     MetricDefinition(
-        "transaction_defect_rate", "ebay", "Transaction Defect Rate", Measure.TRANSACTION_DEFECT,
+        "transaction_defect_rate", "ebay", gettext_noop("Transaction Defect Rate"), Measure.TRANSACTION_DEFECT,
         Anchor.PURCHASED, 90, 0.02, False,
-        "orders the seller cancelled, or with a case closed without seller resolution",
-        f"orders purchased in the window {EBAY_WITHIN_A_YEAR}", EBAY_STANDARDS,
+        gettext_noop("orders the seller cancelled, or with a case closed without seller resolution"),
+        gettext_noop("orders purchased in the window (12 months while the 3 months hold fewer than 400)"),
+        EBAY_STANDARDS,
         long_window_days=365, min_transactions=400,
     ),
     MetricDefinition(
-        "ebay_late_shipment_rate", "ebay", "Late Shipment Rate", Measure.LATE_SHIPMENT, Anchor.SHIP_BY, 90,
+        "ebay_late_shipment_rate", "ebay", gettext_noop("Late Shipment Rate"), Measure.LATE_SHIPMENT, Anchor.SHIP_BY,
+        90,
         0.07, False,
-        "orders first shipped after their handling-time ship date, or not shipped and past it",
-        f"{SELLER_SHIPPED}, whose ship date falls in the window {EBAY_WITHIN_A_YEAR}",
+        gettext_noop("orders first shipped after their handling-time ship date, or not shipped and past it"),
+        gettext_noop(
+            "orders the seller ships (not fulfilled by the marketplace), cancelled ones excluded, whose ship date "
+            "falls in the window (12 months while the 3 months hold fewer than 400)"
+        ),
         EBAY_STANDARDS, long_window_days=365, min_transactions=400,
     ),
     MetricDefinition(
         "cases_closed_without_seller_resolution", "ebay", "Cases closed without seller resolution",
         Measure.CASE_WITHOUT_SELLER, Anchor.PURCHASED, 90, 0.003, False,
-        "orders with a Money Back Guarantee case decided for the buyer (the seller did not resolve it)",
-        f"orders purchased in the window {EBAY_WITHIN_A_YEAR}", EBAY_STANDARDS,
+        gettext_noop("orders with a Money Back Guarantee case decided for the buyer (the seller did not resolve it)"),
+        gettext_noop("orders purchased in the window (12 months while the 3 months hold fewer than 400)"),
+        EBAY_STANDARDS,
         long_window_days=365, min_transactions=400,
     ),
 )  # fmt: skip
@@ -459,19 +489,21 @@ EBAY = Marketplace(
     reply=ReplyDeadline(
         None,
         business_days_only=True,
-        rule="Return and item-not-received requests answered within 3 business days; "
-        "eBay sets no deadline for other messages.",
+        rule=gettext_noop(
+            "Return and item-not-received requests answered within 3 business days; "
+            "eBay sets no deadline for other messages."
+        ),
     ),
     message_rules=(
         DefaultMessageRule(
-            name="Return request",
+            name=gettext_noop("Return request"),
             target_seconds=3 * DAY,
             business_days=True,
             phrases=(r"\breturn request\b", r"\brequested a return\b", r"\bopened a return\b"),
             source=EBAY_RESPONSE_TIMES,
         ),
         DefaultMessageRule(
-            name="Item not received request",
+            name=gettext_noop("Item not received request"),
             target_seconds=3 * DAY,
             business_days=True,
             phrases=(
@@ -482,20 +514,26 @@ EBAY = Marketplace(
         ),
     ),
     health=HealthTargets(
-        rate_name="Share answered late",
+        rate_name=gettext_noop("Share answered late"),
         response_p90_target_seconds=3 * DAY,
         response_p50_target_seconds=DAY,
         response_mean_target_seconds=DAY,
-        notes="eBay measures the share of requests answered in time; the 10% late target and "
-        "the complaint-rate targets are house defaults.",
+        notes=gettext_noop(
+            "eBay measures the share of requests answered in time; the 10% late target and "
+            "the complaint-rate targets are house defaults."
+        ),
     ),
     wording=AppealWording(
-        document="Seller performance review",
-        shape="eBay evaluates seller performance monthly and removes defects when the seller was not at "
-        "fault; each issue below has its cause, the correction and the prevention, and the annex carries "
-        "the tracking and delivery facts an adjustment request needs.",
-        submit="Send it with a request for a manual adjustment through eBay's customer service.",
-        claims="Money Back Guarantee cases",
+        document=gettext_noop("Seller performance review"),
+        shape=gettext_noop(
+            "eBay evaluates seller performance monthly and removes defects when the seller was not at "
+            "fault; each issue below has its cause, the correction and the prevention, and the annex carries "
+            "the tracking and delivery facts an adjustment request needs."
+        ),
+        submit=gettext_noop(
+            "Send it with a request for a manual adjustment through eBay's customer service."
+        ),
+        claims=gettext_noop("Money Back Guarantee cases"),
     ),
     metrics=EBAY_METRICS,
 )
@@ -503,19 +541,25 @@ EBAY = Marketplace(
 # --- no marketplace: own shops and others -------------------------------------------------
 
 OWN_POLICY_REPLY = ReplyDeadline(
-    None, business_days_only=False, rule="The account's internal SLA policy only (no marketplace rule)."
+    None,
+    business_days_only=False,
+    rule=gettext_noop("The account's internal SLA policy only (no marketplace rule)."),
 )
 OWN_POLICY_HEALTH = HealthTargets(
-    rate_name="First replies late",
-    notes="No marketplace rule: the late rate is first-reply compliance against the "
-    "account's SLA policy. All targets are house defaults.",
+    rate_name=gettext_noop("First replies late"),
+    notes=gettext_noop(
+        "No marketplace rule: the late rate is first-reply compliance against the "
+        "account's SLA policy. All targets are house defaults."
+    ),
 )
 OWN_POLICY_WORDING = AppealWording(
-    document="Internal review",
-    shape="An internal review against our own service policy: each issue's root cause, the corrective "
-    "action and the preventive measure, with the evidence.",
+    document=gettext_noop("Internal review"),
+    shape=gettext_noop(
+        "An internal review against our own service policy: each issue's root cause, the corrective "
+        "action and the preventive measure, with the evidence."
+    ),
     submit="",
-    claims="claims",
+    claims=gettext_noop("claims"),
 )
 
 SHOP = Marketplace(

@@ -31,6 +31,34 @@ def ngettext(one: str, many: str, n: int) -> str:
     return _ngettext(one, many, n)
 
 
+def gettext_noop(text: str) -> str:
+    """Mark a text for the catalogues where it is defined (a facts table, a constant) and return it
+    unchanged: the module that shows it passes it to `_()` then, in the reader's language."""
+    return text
+
+
+# The months as the charts abbreviate them, in the reader's language through `_()`.
+SHORT_MONTHS = (
+    gettext_noop("Jan"),
+    gettext_noop("Feb"),
+    gettext_noop("Mar"),
+    gettext_noop("Apr"),
+    gettext_noop("May"),
+    gettext_noop("Jun"),
+    gettext_noop("Jul"),
+    gettext_noop("Aug"),
+    gettext_noop("Sep"),
+    gettext_noop("Oct"),
+    gettext_noop("Nov"),
+    gettext_noop("Dec"),
+)
+
+
+def short_date(day: int, month: int) -> str:
+    """ "2 Mar" (a day and a month from 1 to 12), the month in the reader's language."""
+    return f"{day} {_(SHORT_MONTHS[month - 1])}"
+
+
 def number(n: int) -> str:
     """A count with the reader's thousands separator."""
     return _number(n)

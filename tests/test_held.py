@@ -375,7 +375,7 @@ def test_the_admin_retries_and_discards_held_messages(client, superuser, channel
     )
 
     assert "Attached 1 of 2" in retried.content.decode()
-    assert "Discarded 1 held message(s)." in discarded.content.decode()
+    assert "Discarded 1 held message." in discarded.content.decode()
     states = dict(m.HeldMessage.objects.values_list("external_id", "state"))
     assert states == {"r1": m.HeldState.ATTACHED, "r2": m.HeldState.DISCARDED}
     assert inquiry_of(channel, "r1") == inquiry_of(channel, "c1")

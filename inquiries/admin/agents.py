@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin, staff_user
@@ -52,7 +53,7 @@ class RotaAdmin(ScopedAdmin):
     readonly_fields = ["available_now", "last_assigned"]
     inlines = [RotaMemberInline]
 
-    @admin.display(description="Available now")
+    @admin.display(description=gettext_lazy("Available now"))
     def available_now(self, obj: m.Rota) -> str:
         if obj.pk is None:
             return "-"

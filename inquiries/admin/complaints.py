@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ReadOnly, ScopedAdmin
@@ -70,17 +71,17 @@ class TopicModelAdmin(ScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("blob")
 
-    @admin.display(description="Held-out macro-F1")
+    @admin.display(description=gettext_lazy("Held-out macro-F1"))
     def holdout(self, obj: m.TopicModel) -> str:
         score = (obj.metrics or {}).get("candidate")
         return f"{score['macro_f1']:.3f}" if score else "—"
 
-    @admin.display(description="Compared with (its macro-F1)")
+    @admin.display(description=gettext_lazy("Compared with (its macro-F1)"))
     def compared(self, obj: m.TopicModel) -> str:
         score = (obj.metrics or {}).get("compared")
         return f"{score['name']}: {score['macro_f1']:.3f}" if score else "—"
 
-    @admin.display(description="Labels per topic (trained / held out)")
+    @admin.display(description=gettext_lazy("Labels per topic (trained / held out)"))
     def labels_per_topic(self, obj: m.TopicModel) -> str:
         counts = (obj.metrics or {}).get("labels_per_topic") or {}
         if not counts:
@@ -89,7 +90,7 @@ class TopicModelAdmin(ScopedAdmin):
             ", ", "{}: {} / {}", ((topic, n["trained"], n["held_out"]) for topic, n in counts.items())
         )
 
-    @admin.display(description="Scores on the held-out labels")
+    @admin.display(description=gettext_lazy("Scores on the held-out labels"))
     def scores(self, obj: m.TopicModel) -> str:
         metrics = obj.metrics or {}
         candidate, compared = metrics.get("candidate"), metrics.get("compared")
@@ -122,28 +123,44 @@ class TopicModelAdmin(ScopedAdmin):
             rows,
         )
 
-    @admin.action(description="Make the selected version its account's active model")
+    @admin.action(description=gettext_lazy("Make the selected version its account's active model"))
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         from inquiries.services.topic_training import activate
 
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            self.message_user(request, gettext("Select exactly one version to activate."), messages.ERROR)
             return
         chosen = queryset.get()
         if chosen.outcome != m.TopicModelOutcome.KEPT:
-            self.message_user(request, "A rejected version is not stored: it cannot be used.", messages.ERROR)
+            self.message_user(
+                request, gettext("A rejected version is not stored: it cannot be used."), messages.ERROR
+            )
             return
         model = activate(model=chosen)
-        self.message_user(request, f"{model} is now active (other processes pick it up within a minute).")
+        self.message_user(
+            request,
+            gettext("%(model)s is now active (other processes pick it up within a minute).")
+            % {"model": model},
+        )
 
-    @admin.action(description="Switch the selected versions' accounts back to the shipped model")
+    @admin.action(
+        description=gettext_lazy("Switch the selected versions' accounts back to the shipped model")
+    )
     def use_shipped(self, request: HttpRequest, queryset: QuerySet) -> None:
         from inquiries.services.topic_training import use_shipped
 
         accounts = {row.account for row in queryset.select_related("account")}
         for account in accounts:
             use_shipped(account=account)
-        self.message_user(request, f"{len(accounts)} account(s) use the shipped model again.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s account uses the shipped model again.",
+                "%(count)s accounts use the shipped model again.",
+                len(accounts),
+            )
+            % {"count": len(accounts)},
+        )
 
 
 def _score(row: dict[str, Any] | None, key: str) -> str:
@@ -157,7 +174,7 @@ class TopicLabelAdmin(ReadOnly):
     list_select_related = ["account", "topic", "labelled_by"]
     raw_id_fields = ["inquiry"]
 
-    @admin.display(description="Text")
+    @admin.display(description=gettext_lazy("Text"))
     def excerpt(self, obj: m.TopicLabel) -> str:
         return obj.text[:80]
 

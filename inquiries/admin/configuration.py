@@ -12,6 +12,7 @@ from django.contrib.admin import helpers
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from inquiries import models as m
 from inquiries.admin.base import ReadOnly, ScopedAdmin
@@ -54,7 +55,7 @@ class CalendarAdmin(ConfigurationAdmin):
 
     actions = ["import_holidays"]
 
-    @admin.action(description="Import public holidays (country, subdivision, year)")
+    @admin.action(description=gettext_lazy("Import public holidays (country, subdivision, year)"))
     def import_holidays(self, request: HttpRequest, queryset: QuerySet) -> Any:
         from django import forms
         from django.shortcuts import render
@@ -106,7 +107,7 @@ class AccountAdmin(ScopedAdmin):
     search_fields = ["name"]
     raw_id_fields = ["reply_calendar"]
 
-    @admin.display(description="last marketplace sync")
+    @admin.display(description=gettext_lazy("last marketplace sync"))
     def last_sync(self, obj: m.Account) -> str:
         """The account's last connector sync (Amazon connections), or that it has none."""
         connection = getattr(obj, "amazon_connection", None)
@@ -254,7 +255,7 @@ class SlaPolicyAdmin(ConfigurationAdmin):
     readonly_fields = ["deadline_preview"]
     inlines = [SlaTargetInline]
 
-    @admin.display(description="Deadline preview")
+    @admin.display(description=gettext_lazy("Deadline preview"))
     def deadline_preview(self, obj: m.SlaPolicy) -> str:
         return deadline_preview(obj)
 

@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ReadOnly, ScopedAdmin, secret_field
@@ -94,19 +95,28 @@ class AmazonConnectionAdmin(ScopedAdmin):
         ("Last sync", {"fields": ["last_sync_at", "last_sync_ok", "last_sync_summary"]}),
     ]
 
-    @admin.display(description="credentials stored")
+    @admin.display(description=gettext_lazy("credentials stored"))
     def credentials_stored(self, obj: m.AmazonConnection) -> str:
         stored = [label for _, label, field in SECRETS if getattr(obj, field)]
         return ", ".join(stored) or "none"
 
-    @admin.display(description="last sync")
+    @admin.display(description=gettext_lazy("last sync"))
     def short_summary(self, obj: m.AmazonConnection) -> str:
         return obj.last_sync_summary[:160]
 
-    @admin.action(description="Sync now (queued for the worker)")
+    @admin.action(description=gettext_lazy("Sync now (queued for the worker)"))
     def sync_soon(self, request: HttpRequest, queryset: QuerySet[m.AmazonConnection]) -> None:
         ids = spapi.sync_soon(connection_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{len(ids)} connection(s) queued; see Connector runs.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s connection queued; see Connector runs.",
+                "%(count)s connections queued; see Connector runs.",
+                len(ids),
+            )
+            % {"count": len(ids)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(m.ConnectorRun)
@@ -127,6 +137,6 @@ class ConnectorRunAdmin(ReadOnly):
     date_hierarchy = "started_at"
     ordering = ["-started_at"]
 
-    @admin.display(description="error")
+    @admin.display(description=gettext_lazy("error"))
     def short_error(self, obj: m.ConnectorRun) -> str:
         return obj.error[:160]

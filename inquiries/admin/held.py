@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin
@@ -68,7 +69,7 @@ class HeldMessageAdmin(ScopedAdmin):
     def save_model(self, request: HttpRequest, obj: m.HeldMessage, form: Any, change: bool) -> None:
         """Every field is read-only: the engine and the actions below change these rows."""
 
-    @admin.display(description="waits for")
+    @admin.display(description=gettext_lazy("waits for"))
     def waiting_for(self, obj: m.HeldMessage) -> str:
         waits = [
             w.external_id if w.kind == m.WaitKind.MESSAGE else f"thread {w.external_id}"
@@ -77,38 +78,46 @@ class HeldMessageAdmin(ScopedAdmin):
         shown = ", ".join(waits[:WAITS_SHOWN])
         return f"{shown} (+{len(waits) - WAITS_SHOWN} more)" if len(waits) > WAITS_SHOWN else shown
 
-    @admin.display(description="reason")
+    @admin.display(description=gettext_lazy("reason"))
     def short_reason(self, obj: m.HeldMessage) -> str:
         return obj.reason[:120]
 
-    @admin.display(description="sender")
+    @admin.display(description=gettext_lazy("sender"))
     def sender(self, obj: m.HeldMessage) -> str:
         name, address = obj.incoming.get("sender_name", ""), obj.incoming.get("sender_address", "")
         return f"{name} <{address}>" if name else address
 
-    @admin.display(description="subject")
+    @admin.display(description=gettext_lazy("subject"))
     def subject(self, obj: m.HeldMessage) -> str:
         return obj.incoming.get("subject", "")
 
-    @admin.display(description="body (first 2,000 characters)")
+    @admin.display(description=gettext_lazy("body (first 2,000 characters)"))
     def body(self, obj: m.HeldMessage) -> str:
         return obj.incoming.get("body_text", "")[:2000]
 
-    @admin.action(description="Retry now: attach those whose parent is stored, hold the others again")
+    @admin.action(
+        description=gettext_lazy("Retry now: attach those whose parent is stored, hold the others again")
+    )
     def retry(self, request: HttpRequest, queryset: QuerySet[m.HeldMessage]) -> None:
         ids = list(queryset.exclude(state=m.HeldState.ATTACHED).values_list("pk", flat=True))
         attached = retry_held(held_ids=ids)
         self.message_user(
             request,
-            f"Attached {attached} of {len(ids)}; the others wait for their parent again, for "
-            f"{settings.CSTRACKER_HELD_EXPIRY_DAYS} days.",
+            gettext(
+                "Attached %(attached)s of %(total)s; the others wait for their parent again, for %(days)s days."
+            )
+            % {"attached": attached, "total": len(ids), "days": settings.CSTRACKER_HELD_EXPIRY_DAYS},
         )
 
-    @admin.action(description="Discard: never attach them")
+    @admin.action(description=gettext_lazy("Discard: never attach them"))
     def discard(self, request: HttpRequest, queryset: QuerySet[m.HeldMessage]) -> None:
         discarded = holding.discard(
             held_ids=queryset.values_list("pk", flat=True),
             reason=f"discarded by {request.user.get_username()}",
             now=timezone.now(),
         )
-        self.message_user(request, f"Discarded {discarded} held message(s).")
+        self.message_user(
+            request,
+            ngettext("Discarded %(count)s held message.", "Discarded %(count)s held messages.", discarded)
+            % {"count": discarded},
+        )

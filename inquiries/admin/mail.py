@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries import secrets
@@ -154,19 +155,19 @@ class MailboxAdmin(ScopedAdmin):
         ),
     ]
 
-    @admin.display(description="stored IMAP password", boolean=True)
+    @admin.display(description=gettext_lazy("stored IMAP password"), boolean=True)
     def imap_password_stored(self, obj: m.MailboxConfig) -> bool:
         return bool(obj.imap_password_encrypted)
 
-    @admin.display(description="stored SMTP password", boolean=True)
+    @admin.display(description=gettext_lazy("stored SMTP password"), boolean=True)
     def smtp_password_stored(self, obj: m.MailboxConfig) -> bool:
         return bool(obj.smtp_password_encrypted)
 
-    @admin.display(description="last error")
+    @admin.display(description=gettext_lazy("last error"))
     def short_error(self, obj: m.MailboxConfig) -> str:
         return obj.last_error[:120]
 
-    @admin.action(description="Poll now (ignores the backoff)")
+    @admin.action(description=gettext_lazy("Poll now (ignores the backoff)"))
     def poll_now(self, request: HttpRequest, queryset: QuerySet[m.MailboxConfig]) -> None:
         # In the request on purpose: whoever just entered the settings wants the verdict now.
         for mailbox in queryset.order_by("pk")[:MAX_POLL_NOW]:
@@ -177,7 +178,10 @@ class MailboxAdmin(ScopedAdmin):
             self.message_user(request, result.summary(), level)
         if queryset.count() > MAX_POLL_NOW:
             self.message_user(
-                request, f"Only the first {MAX_POLL_NOW} were polled; beat polls the rest.", messages.WARNING
+                request,
+                gettext("Only the first %(count)s were polled; beat polls the rest.")
+                % {"count": MAX_POLL_NOW},
+                messages.WARNING,
             )
 
 
@@ -230,15 +234,15 @@ class MailWebhookAdmin(ScopedAdmin):
         "last_error",
     ]
 
-    @admin.display(description="URL path (after your site's address)")
+    @admin.display(description=gettext_lazy("URL path (after your site's address)"))
     def url_path(self, obj: m.MailWebhook) -> str:
         return obj.path if obj.pk else "(shown after saving)"
 
-    @admin.display(description="stored secret", boolean=True)
+    @admin.display(description=gettext_lazy("stored secret"), boolean=True)
     def secret_stored(self, obj: m.MailWebhook) -> bool:
         return bool(obj.secret_encrypted)
 
-    @admin.display(description="last refusal")
+    @admin.display(description=gettext_lazy("last refusal"))
     def short_error(self, obj: m.MailWebhook) -> str:
         return obj.last_error[:120]
 
@@ -271,14 +275,22 @@ class SuspendedSenderAdmin(ScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Release: let their mail start clocks again")
+    @admin.action(description=gettext_lazy("Release: let their mail start clocks again"))
     def release(self, request: HttpRequest, queryset: QuerySet[m.SuspendedSender]) -> None:
         now = timezone.now()
         released = sum(
             mailbox_service.release_sender(suspension=suspension, actor=request.user, now=now)
             for suspension in queryset.filter(released_at__isnull=True)
         )
-        self.message_user(request, f"Released {released} sender(s). Messages held so far stay automatic.")
+        self.message_user(
+            request,
+            ngettext(
+                "Released %(count)s sender. Messages held so far stay automatic.",
+                "Released %(count)s senders. Messages held so far stay automatic.",
+                released,
+            )
+            % {"count": released},
+        )
 
 
 @admin.register(m.OutgoingMail)
@@ -304,16 +316,20 @@ class OutgoingMailAdmin(ScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="last error")
+    @admin.display(description=gettext_lazy("last error"))
     def short_error(self, obj: m.OutgoingMail) -> str:
         return obj.last_error[:120]
 
-    @admin.action(description="Send failed replies again")
+    @admin.action(description=gettext_lazy("Send failed replies again"))
     def retry(self, request: HttpRequest, queryset: QuerySet[m.OutgoingMail]) -> None:
         queued = sum(
             mail_service.retry_failed(message=item.message) for item in queryset.select_related("message")
         )
-        self.message_user(request, f"Queued {queued} reply/replies again.")
+        self.message_user(
+            request,
+            ngettext("Queued %(count)s reply again.", "Queued %(count)s replies again.", queued)
+            % {"count": queued},
+        )
 
 
 # --- the outbox of API channels (issue 18) -----------------------------------------------------
@@ -352,11 +368,11 @@ class ReplyWebhookAdmin(ScopedAdmin):
         "last_error",
     ]
 
-    @admin.display(description="stored secret", boolean=True)
+    @admin.display(description=gettext_lazy("stored secret"), boolean=True)
     def secret_stored(self, obj: m.ReplyWebhook) -> bool:
         return bool(obj.secret_encrypted)
 
-    @admin.display(description="last error")
+    @admin.display(description=gettext_lazy("last error"))
     def short_error(self, obj: m.ReplyWebhook) -> str:
         return obj.last_error[:120]
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin
@@ -70,7 +71,7 @@ class WebhookDeliveryAdmin(ScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Deliver again (failed deliveries)")
+    @admin.action(description=gettext_lazy("Deliver again (failed deliveries)"))
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
         from inquiries.services.queue import enqueue
 
@@ -121,6 +122,6 @@ class FailedTaskAdmin(ScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Mark as resolved")
+    @admin.action(description=gettext_lazy("Mark as resolved"))
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
         queryset.update(resolved=True)

@@ -9,17 +9,18 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, gettext_lazy
 
 from inquiries import display
 from inquiries import models as m
 from inquiries.selectors.calendars import business_calendar
 
 TARGET_FIELDS = (
-    ("first_reply_seconds", "First reply"),
-    ("next_reply_seconds", "Next reply"),
-    ("resolution_seconds", "Resolution"),
+    ("first_reply_seconds", gettext_lazy("First reply")),
+    ("next_reply_seconds", gettext_lazy("Next reply")),
+    ("resolution_seconds", gettext_lazy("Resolution")),
 )
 
 
@@ -69,26 +70,34 @@ class HoursMinutesField(forms.MultiValueField):
         return seconds
 
 
-HOURS_HELP = "Hours and minutes on the policy's calendar (business hours if it has them); empty: no clock."
+HOURS_HELP = gettext_lazy(
+    "Hours and minutes on the policy's calendar (business hours if it has them); empty: no clock."
+)
 
 
 class SlaTargetForm(forms.ModelForm):
-    first_reply_seconds = HoursMinutesField(required=False, label="First reply", help_text=HOURS_HELP)
-    next_reply_seconds = HoursMinutesField(required=False, label="Next reply", help_text=HOURS_HELP)
-    resolution_seconds = HoursMinutesField(required=False, label="Resolution", help_text=HOURS_HELP)
+    first_reply_seconds = HoursMinutesField(
+        required=False, label=gettext_lazy("First reply"), help_text=HOURS_HELP
+    )
+    next_reply_seconds = HoursMinutesField(
+        required=False, label=gettext_lazy("Next reply"), help_text=HOURS_HELP
+    )
+    resolution_seconds = HoursMinutesField(
+        required=False, label=gettext_lazy("Resolution"), help_text=HOURS_HELP
+    )
 
     class Meta:
         model = m.SlaTarget
         fields = ["priority", "first_reply_seconds", "next_reply_seconds", "resolution_seconds"]
         # The inline is a table: its column headings are not labels, so each control names itself.
-        widgets = {"priority": forms.Select(attrs={"aria-label": "Priority"})}
+        widgets = {"priority": forms.Select(attrs={"aria-label": gettext_lazy("Priority")})}
 
 
 class SlaTargetFormSet(forms.BaseInlineFormSet):
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)
         if "DELETE" in form.fields:
-            form.fields["DELETE"].widget.attrs["aria-label"] = "Delete this target"
+            form.fields["DELETE"].widget.attrs["aria-label"] = gettext("Delete this target")
 
 
 class SlaPolicyForm(forms.ModelForm):
@@ -96,15 +105,17 @@ class SlaPolicyForm(forms.ModelForm):
         choices=m.Priority.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="The priorities this policy applies to; none ticked matches every priority.",
+        help_text=gettext_lazy("The priorities this policy applies to; none ticked matches every priority."),
     )
     apply_to_open = forms.BooleanField(
         required=False,
         initial=True,
-        label="Apply to open inquiries",
-        help_text="Recompute the deadlines of every open inquiry's running clocks with the policies as "
-        "saved (in the background; the queue shows the new deadlines as they are done). Unticked: "
-        "only inquiries opened from now on use it.",
+        label=gettext_lazy("Apply to open inquiries"),
+        help_text=gettext_lazy(
+            "Recompute the deadlines of every open inquiry's running clocks with the policies as "
+            "saved (in the background; the queue shows the new deadlines as they are done). Unticked: "
+            "only inquiries opened from now on use it."
+        ),
     )
 
     class Meta:
@@ -129,7 +140,7 @@ def deadline_preview(policy: m.SlaPolicy, now: datetime | None = None) -> str:
     """An HTML table: when each target falls due for a customer message arriving `now`, on the
     policy's calendar, in the calendar's zone."""
     if policy.pk is None:
-        return "Save the policy to see its deadlines."
+        return gettext("Save the policy to see its deadlines.")
     now = now or timezone.now()
     calendar = business_calendar(policy.calendar)
     zone = ZoneInfo(policy.calendar.timezone if policy.calendar else "UTC")
@@ -137,12 +148,12 @@ def deadline_preview(policy: m.SlaPolicy, now: datetime | None = None) -> str:
 
     def cell(seconds: int | None) -> str:
         if seconds is None:
-            return mark_safe('<span class="quiet">no clock</span>')
+            return format_html('<span class="quiet">{}</span>', gettext("no clock"))
         due = calendar.add(now, seconds).astimezone(zone)
         return format_html(
             "{}<br><small>{}</small>",
-            due.strftime("%a %-d %b %Y, %H:%M %Z"),
-            display.target_duration(seconds, business=business),
+            date_format(due, gettext("D j M Y, H:i T")),
+            display.target_duration(seconds, business=business, suffix=gettext("business hours")),
         )
 
     rows = format_html_join(
@@ -159,14 +170,16 @@ def deadline_preview(policy: m.SlaPolicy, now: datetime | None = None) -> str:
         ),
     )
     if not rows:
-        return "No targets yet: add one per priority below."
-    where = policy.calendar.name if policy.calendar else "24x7 in UTC"
+        return gettext("No targets yet: add one per priority below.")
+    where = policy.calendar.name if policy.calendar else gettext("24x7 in UTC")
+    arriving = gettext(
+        'A customer message arriving now, %(now)s (%(zone)s), on the calendar "%(calendar)s", is due:'
+    )
+    when = date_format(now.astimezone(zone), gettext("D j M Y, H:i T"))
     return format_html(
-        '<p>A customer message arriving now, {} ({}), on the calendar "{}", is due:</p>'
-        '<table class="deadline-preview"><thead><tr><th>Priority</th>{}</tr></thead><tbody>{}</tbody></table>',
-        now.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z"),
-        zone.key,
-        where,
+        '<p>{}</p><table class="deadline-preview"><thead><tr><th>{}</th>{}</tr></thead><tbody>{}</tbody></table>',
+        arriving % {"now": when, "zone": zone.key, "calendar": where},
+        gettext("Priority"),
         format_html_join("", "<th>{}</th>", ((label,) for _, label in TARGET_FIELDS)),
         rows,
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from html import escape
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from inquiries.words import short_date
 
 
 def fill_days(counts: Mapping[date, int], start: date, end: date) -> list[tuple[date, int]]:
@@ -38,7 +38,7 @@ def _nice_ceiling(value: int) -> int:
 
 
 def _label(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]}"
+    return short_date(day.day, day.month)
 
 
 def daily_bar_chart(

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from inquiries.words import _
+
 Severity = Literal["low", "medium", "high", "critical"]
 
 # Words of the marketplaces' return reason codes (Amazon: DEFECTIVE, DAMAGED_BY_CARRIER,
@@ -90,17 +92,26 @@ def rate_test(
 
 
 def route_name(carrier: str, service: str, warehouse: str) -> str:
-    """ "UPS Ground from FC-1", with whatever parts are known."""
-    name = " ".join(part for part in (carrier, service) if part) or "Unknown carrier"
-    return f"{name} from {warehouse}" if warehouse else name
+    """ "UPS Ground from FC-1", with whatever parts are known (in the reader's language)."""
+    name = " ".join(part for part in (carrier, service) if part) or _("Unknown carrier")
+    return _("%(route)s from %(warehouse)s") % {"route": name, "warehouse": warehouse} if warehouse else name
 
 
 def rate_title(*, subject: str, said: str, numerator: int | None, denominator: int | None, unit: str) -> str:
-    """ "SKU MUG-12: broken, arrived (14 of 230 units, 6.1%)": what, what customers say, the rate."""
+    """ "SKU MUG-12: broken, arrived (14 of 230 units, 6.1%)": what, what customers say, the rate.
+    `unit` is "units" or "shipments" (`RateSubject.unit`), written in the reader's language."""
     head = f"{subject}: {said}" if said else subject
     if not denominator or numerator is None:
         return head
-    return f"{head} ({numerator} of {denominator} {unit}, {numerator / denominator:.1%})"
+    figures = {
+        "head": head,
+        "part": numerator,
+        "whole": denominator,
+        "rate": f"{numerator / denominator:.1%}",
+    }
+    if unit == "units":
+        return _("%(head)s (%(part)s of %(whole)s units, %(rate)s)") % figures
+    return _("%(head)s (%(part)s of %(whole)s shipments, %(rate)s)") % figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +127,7 @@ class RateSubject:
     @property
     def name(self) -> str:
         if self.kind == "sku_rate":
-            return f"SKU {self.sku}"
+            return _("SKU %(sku)s") % {"sku": self.sku}
         return route_name(self.carrier, self.service, self.warehouse)
 
     @property

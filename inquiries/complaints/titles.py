@@ -1,4 +1,5 @@
-"""What a complaint cluster is about, in a few words, for its title. No Django.
+"""What a complaint cluster is about, in a few words, for its title (in the reader's language:
+`inquiries.words`). No Django.
 
 "Near-identical texts" nine times in a list says nothing; the words the members share do.
 A cluster's title is its product (the burst's SKU, or the one SKU all its members name) and
@@ -13,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+
+from inquiries.words import _
 
 # Words every complaint uses, which would top every cluster's list.
 _GENERIC = frozenset(
@@ -61,11 +64,9 @@ def cluster_title(*, kind: str, sku: str, members: Sequence[ClusterText]) -> str
     product = sku or (skus.pop() if len(skus) == 1 else "")
     terms = ", ".join(top_terms([member.text for member in members]))
     if product and terms:
-        return f"SKU {product}: {terms}"
+        return _("SKU %(sku)s: %(terms)s") % {"sku": product, "terms": terms}
     if product:
-        return f"SKU {product}"
-    return (
-        terms.capitalize()
-        if terms
-        else ("Burst about one product" if kind == "burst" else "Near-identical texts")
-    )
+        return _("SKU %(sku)s") % {"sku": product}
+    if terms:
+        return terms.capitalize()
+    return _("Burst about one product") if kind == "burst" else _("Near-identical texts")

@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from html import escape
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from inquiries.words import _, short_date
+
 WIDTH, HEIGHT = 320, 120
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 8, 22
 
 
 def _day(day: date) -> str:
-    return f"{day.day} {MONTHS[day.month - 1]}"
+    return short_date(day.day, day.month)
 
 
 def trend_chart(
@@ -63,7 +64,7 @@ def trend_chart(
     if not values:
         parts.append(
             f'<text class="axis" x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" text-anchor="middle">'
-            "No daily snapshots yet</text>"
+            f"{escape(_('No daily snapshots yet'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -104,7 +105,7 @@ def _runs(points: Sequence[tuple[date, float | None]]) -> list[list[tuple[int, f
     """Consecutive days with a value, as (index, value) lists: gaps break the line."""
     runs: list[list[tuple[int, float]]] = []
     current: list[tuple[int, float]] = []
-    for index, (_, value) in enumerate(points):
+    for index, (_day_of_point, value) in enumerate(points):
         if value is None:
             if current:
                 runs.append(current)
@@ -121,13 +122,19 @@ def _describe(
 ) -> str:
     known = [(d, v) for d, v in points if v is not None]
     if not known:
-        return "No daily values recorded in this period."
+        return _("No daily values recorded in this period.")
     first, last = known[0], known[-1]
     worst = max(known, key=lambda p: p[1])
-    text = (
-        f"From {fmt(first[1])} on {_day(first[0])} to {fmt(last[1])} on {_day(last[0])}; "
-        f"highest {fmt(worst[1])} on {_day(worst[0])}."
-    )
+    text = _(
+        "From %(first)s on %(first_day)s to %(last)s on %(last_day)s; highest %(worst)s on %(worst_day)s."
+    ) % {
+        "first": fmt(first[1]),
+        "first_day": _day(first[0]),
+        "last": fmt(last[1]),
+        "last_day": _day(last[0]),
+        "worst": fmt(worst[1]),
+        "worst_day": _day(worst[0]),
+    }
     if target is not None:
-        text += f" Target {fmt(target)}."
+        text += " " + _("Target %(target)s.") % {"target": fmt(target)}
     return text

@@ -23,7 +23,7 @@ from typing import Any
 
 from inquiries.marketplaces import MARKETPLACES, MetricDefinition, Population
 from inquiries.marketplaces import percent as percent  # re-exported: its callers format figures with it
-from inquiries.words import _
+from inquiries.words import _, gettext_noop
 
 EPSILON = 1e-9
 
@@ -40,9 +40,13 @@ class Status(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"no_data": "No data", "healthy": "Healthy", "at_risk": "At risk", "critical": "Critical"}[
-            self.value
-        ]
+        """The status's name in English: the callers translate it (`_(status.label)`)."""
+        return {
+            "no_data": gettext_noop("No data"),
+            "healthy": gettext_noop("Healthy"),
+            "at_risk": gettext_noop("At risk"),
+            "critical": gettext_noop("Critical"),
+        }[self.value]
 
 
 DEFINITIONS: tuple[MetricDefinition, ...] = tuple(

@@ -177,7 +177,7 @@ def _rate(report: HealthReport) -> tuple[str, str, str] | None:
     if metric is None:
         return None
     return (
-        metric.label.split(", ")[-1],
+        window_words(metric.key),
         format_value(metric.value, metric.unit),
         format_value(metric.target, metric.unit),
     )
@@ -220,7 +220,7 @@ def _messages_paragraph(facts: PlanFacts) -> str:
         "%(unanswered)s had no answer when the period ended."
     ) % {
         "on_time": number(counts.on_time),
-        "rule": facts.rule_phrase,
+        "rule": rule_words(facts.rule_phrase),
         "late": number(counts.answered_late),
         "unanswered": number(counts.unanswered_late),
     }
@@ -241,7 +241,7 @@ def _rate_paragraph(facts: PlanFacts) -> str | None:
         return None
     health = _health_sentence(facts.before_status, facts.after_status)
     name = _rate_name(before[0], facts.rate_name)
-    if before[1] == "no data":
+    if before[1] == _("no data"):
         rate = _(
             "Our %(name)s stood at %(value)s on %(date)s (the target is at most %(target)s); "
             "there were no messages to measure before the period."
@@ -281,12 +281,23 @@ def _health_sentence(before: Status, after: Status) -> str:
     return _("The account's health went from %(start)s to %(end)s.") % {"start": start, "end": end}
 
 
+def window_words(metric_key: str) -> str:
+    """ "late_response_rate_30d" -> "30 days", in the reader's language ("" without a window)."""
+    digits = "".join(c for c in metric_key.rsplit("_", 1)[-1] if c.isdigit())
+    if not digits:
+        return ""
+    return ngettext("%(days)s day", "%(days)s days", int(digits)) % {"days": digits}
+
+
 def _rate_name(window: str, rate_name: str) -> str:
-    """ "30 days" and "Late response rate" -> "30-day late response rate"."""
-    days = window.split()[0]
+    """ "30 days" and "Late response rate" -> "30-day late response rate". A name the catalogue
+    translates keeps the translator's capitals (German nouns keep theirs)."""
+    days = window.split()[0] if window else ""
+    translated = _(rate_name)
+    name = rate_name.lower() if translated == rate_name else translated
     if not days.isdigit():
-        return f"{window} {rate_name.lower()}"
-    return _("%(days)s-day %(rate)s") % {"days": days, "rate": rate_name.lower()}
+        return f"{window} {name}"
+    return _("%(days)s-day %(rate)s") % {"days": days, "rate": name}
 
 
 def value_word(value: str) -> str:
@@ -348,12 +359,41 @@ def late_analysis_points(facts: PlanFacts) -> tuple[str, ...]:
     return tuple(points)
 
 
-def deadline_name(rule_phrase: str) -> str:
-    """ "24 hours" -> "24-hour", "3 business days" -> "3-business-day" (as in "the 24-hour deadline")."""
+def _rule_parts(rule_phrase: str) -> tuple[int, str] | None:
+    """ "24 hours" -> (24, "hour"), "3 business days" -> (3, "business day"); None if not a count."""
     words = rule_phrase.split()
     if len(words) >= 2 and words[0].isdigit():
-        return "-".join([*words[:-1], words[-1].removesuffix("s")])
-    return rule_phrase
+        return int(words[0]), " ".join([*words[1:-1], words[-1].removesuffix("s")])
+    return None
+
+
+def rule_words(rule_phrase: str) -> str:
+    """ "24 hours" (the selector's English phrase) in the reader's language."""
+    parts = _rule_parts(rule_phrase)
+    if parts is None:
+        return _(rule_phrase)
+    count, unit = parts
+    phrases = {
+        "hour": ngettext("%(count)s hour", "%(count)s hours", count),
+        "business day": ngettext("%(count)s business day", "%(count)s business days", count),
+        "minute": ngettext("%(count)s minute", "%(count)s minutes", count),
+    }
+    return phrases[unit] % {"count": count} if unit in phrases else rule_phrase
+
+
+def deadline_name(rule_phrase: str) -> str:
+    """ "24 hours" -> "24-hour", "3 business days" -> "3-business-day" (as in "the 24-hour deadline"),
+    in the reader's language."""
+    parts = _rule_parts(rule_phrase)
+    if parts is None:
+        return _(rule_phrase)
+    count, unit = parts
+    names = {
+        "hour": _("%(count)s-hour"),
+        "business day": _("%(count)s-business-day"),
+        "minute": _("%(count)s-minute"),
+    }
+    return names[unit] % {"count": count} if unit in names else "-".join([str(count), *unit.split()])
 
 
 def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
@@ -370,7 +410,7 @@ def _metric_rows(facts: PlanFacts) -> tuple[MetricRow, ...]:
             continue
         rows.append(
             MetricRow(
-                label=before_figure.definition.label,
+                label=_(before_figure.definition.label),
                 before=value_word(percent(before_figure.value)),
                 after=value_word(percent(after_figure.value)),
                 target=after_figure.definition.target_text,
@@ -416,7 +456,7 @@ def _count_rows(facts: PlanFacts) -> tuple[tuple[str, str], ...]:
     c = facts.counts
     return (
         (_("Buyer messages needing a response"), number(c.needing_response)),
-        (_("Answered within %(rule)s") % {"rule": facts.rule_phrase}, number(c.on_time)),
+        (_("Answered within %(rule)s") % {"rule": rule_words(facts.rule_phrase)}, number(c.on_time)),
         (_("Answered after the deadline"), number(c.answered_late)),
         (_("Unanswered past the deadline at the end of the period"), number(c.unanswered_late)),
         (_("Still within the deadline at the end of the period"), number(c.pending)),

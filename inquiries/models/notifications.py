@@ -74,17 +74,17 @@ class Notification(models.Model):
 
 class NotificationPreference(models.Model):
     class EmailMode(models.TextChoices):
-        OFF = "off", "No e-mail"
-        IMMEDIATE = "immediate", "One e-mail per notification"
-        DIGEST = "digest", "A summary every N minutes"
+        OFF = "off", _("No e-mail")
+        IMMEDIATE = "immediate", _("One e-mail per notification")
+        DIGEST = "digest", _("A summary every N minutes")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
-    in_app = models.BooleanField(default=True, help_text="Show notifications under the bell.")
+    in_app = models.BooleanField(default=True, help_text=_("Show notifications under the bell."))
     email_mode = models.CharField(max_length=16, choices=EmailMode.choices, default=EmailMode.DIGEST)
     digest_minutes = models.PositiveIntegerField(
-        default=30, help_text="How often a digest is sent, in minutes."
+        default=30, help_text=_("How often a digest is sent, in minutes.")
     )
     kinds = models.JSONField(
         default=list,
@@ -98,7 +98,7 @@ class NotificationPreference(models.Model):
 
     def clean(self) -> None:
         if self.digest_minutes < 5:
-            raise ValidationError({"digest_minutes": "A digest at most every 5 minutes."})
+            raise ValidationError({"digest_minutes": _("A digest at most every 5 minutes.")})
 
     def wants(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds

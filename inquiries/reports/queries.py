@@ -33,6 +33,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.utils.translation import gettext_noop
 
 from inquiries.models import (
     ACTIVE_CLOCK_STATES,
@@ -61,10 +62,26 @@ MEASURED_STATES = (ClockState.MET, ClockState.MISSED)
 HOUR, DAY = 3600, 86400
 # Upper bounds (exclusive) of the duration histogram's buckets, in seconds; the last is open.
 DURATION_EDGES = (15 * 60, HOUR, 4 * HOUR, 8 * HOUR, DAY, 3 * DAY)
-DURATION_BUCKETS = ("under 15 min", "15 min-1 h", "1-4 h", "4-8 h", "8-24 h", "1-3 days", "3 days or more")
+# Their names, marked for the catalogues: `report.py` shows them in the reader's language.
+DURATION_BUCKETS = (
+    gettext_noop("under 15 min"),
+    gettext_noop("15 min-1 h"),
+    gettext_noop("1-4 h"),
+    gettext_noop("4-8 h"),
+    gettext_noop("8-24 h"),
+    gettext_noop("1-3 days"),
+    gettext_noop("3 days or more"),
+)
 # Upper bounds of the backlog's age buckets (now - opened_at), in seconds.
 AGE_EDGES = (HOUR, 4 * HOUR, DAY, 3 * DAY, 7 * DAY)
-AGE_BUCKETS = ("under 1 h", "1-4 h", "4-24 h", "1-3 days", "3-7 days", "7 days or more")
+AGE_BUCKETS = (
+    gettext_noop("under 1 h"),
+    gettext_noop("1-4 h"),
+    gettext_noop("4-24 h"),
+    gettext_noop("1-3 days"),
+    gettext_noop("3-7 days"),
+    gettext_noop("7 days or more"),
+)
 
 _Rows = TypeVar("_Rows", bound=QuerySet[Any])
 

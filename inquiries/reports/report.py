@@ -14,7 +14,11 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, cast
 
 from django.contrib.auth import get_user_model
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from inquiries import display
 from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
@@ -50,20 +54,46 @@ if TYPE_CHECKING:
 KIND_LABELS = dict(ClockKind.choices)
 KIND_COLORS = dict(zip(KIND_ORDER, charts.PALETTE, strict=False))
 KIND_DASHES = dict(zip(KIND_ORDER, charts.DASHES, strict=False))
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# "Mon" ... "Sun" in the reader's language (Django's own catalogue translates them).
+WEEKDAYS = tuple(WEEKDAYS_ABBR[day] for day in range(7))
 OPEN_STATUS_ORDER = (Status.NEW, Status.OPEN, Status.PENDING)
 TABLE_NAMES = ("sla", "durations", "histogram", "breakdown", "backlog", "oldest", "heatmap")
-HOURS_LABELS = {BUSINESS: "business hours", CALENDAR: "calendar time"}
+HOURS_LABELS = {BUSINESS: gettext_lazy("business hours"), CALENDAR: gettext_lazy("calendar time")}
 # A business-hours median at most this share of the calendar-time one gets an explanation.
 MUCH_SMALLER = 0.5
 GROUP_TITLES = {
-    "day": "Day",
-    "week": "Week (from Monday)",
-    "agent": "Agent",
-    "team": "Team",
-    "channel": "Channel",
-    "topic": "Topic",
-    "account": "Account",
+    "day": gettext_lazy("Day"),
+    "week": gettext_lazy("Week (from Monday)"),
+    "agent": gettext_lazy("Agent"),
+    "team": gettext_lazy("Team"),
+    "channel": gettext_lazy("Channel"),
+    "topic": gettext_lazy("Topic"),
+    "account": gettext_lazy("Account"),
+}
+BREAKDOWN_TITLES = {
+    "agent": gettext_lazy("By agent"),
+    "team": gettext_lazy("By team"),
+    "channel": gettext_lazy("By channel"),
+    "topic": gettext_lazy("By topic"),
+    "account": gettext_lazy("By account"),
+}
+SLA_TABLE_TITLES = {
+    "day": gettext_lazy("SLA compliance by day"),
+    "week": gettext_lazy("SLA compliance by week (from Monday)"),
+    "agent": gettext_lazy("SLA compliance by agent"),
+    "team": gettext_lazy("SLA compliance by team"),
+    "channel": gettext_lazy("SLA compliance by channel"),
+    "topic": gettext_lazy("SLA compliance by topic"),
+    "account": gettext_lazy("SLA compliance by account"),
+}
+SLA_CHART_TITLES = {
+    "day": gettext_lazy("SLA compliance by day, per clock kind"),
+    "week": gettext_lazy("SLA compliance by week, per clock kind"),
+    "agent": gettext_lazy("SLA compliance by agent, per clock kind"),
+    "team": gettext_lazy("SLA compliance by team, per clock kind"),
+    "channel": gettext_lazy("SLA compliance by channel, per clock kind"),
+    "topic": gettext_lazy("SLA compliance by topic, per clock kind"),
+    "account": gettext_lazy("SLA compliance by account, per clock kind"),
 }
 
 # The rows whose names label the groups of the other dimensions (`str(row)` is the name).
@@ -88,7 +118,7 @@ def group_labels(choices: ReportChoices, dimension: str, keys: set[object]) -> d
         else:
             model = LABELLED_MODELS[dimension]
             labels |= {row.pk: str(row) for row in model.objects.filter(pk__in=missing)}
-    labels[None] = NONE_LABELS[dimension]
+    labels[None] = str(NONE_LABELS[dimension])
     return labels
 
 
@@ -102,16 +132,17 @@ def time_buckets(scope: ReportScope, group_by: str) -> list[date]:
 # --- tables -------------------------------------------------------------------------------
 
 SLA_COLUMNS = (
-    Column("group", "Group", KEY),
-    Column("group_label", "Group", TEXT),
-    Column("clock_kind", "Clock", TEXT),
-    Column("met", "Met"),
-    Column("missed", "Missed"),
-    Column("breached", "Still breached"),
-    Column("cancelled", "Cancelled"),
-    Column("in_progress", "In progress"),
-    Column("counted", "Counted (met + missed + breached)"),
-    Column("compliance_pct", "Compliance", PCT),
+    Column("group", gettext_lazy("Group"), KEY),
+    Column("group_label", gettext_lazy("Group"), TEXT),
+    Column("clock_kind", gettext_lazy("Clock"), KEY),
+    Column("clock_label", gettext_lazy("Clock"), TEXT),
+    Column("met", gettext_lazy("Met")),
+    Column("missed", gettext_lazy("Missed")),
+    Column("breached", gettext_lazy("Still breached")),
+    Column("cancelled", gettext_lazy("Cancelled")),
+    Column("in_progress", gettext_lazy("In progress")),
+    Column("counted", gettext_lazy("Counted (met + missed + breached)")),
+    Column("compliance_pct", gettext_lazy("Compliance"), PCT),
 )
 
 
@@ -122,8 +153,12 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in counts)]
     if group_by in TIME_GROUPS:
         buckets = time_buckets(scope, group_by)
-        fmt = "%a %d %b %Y" if group_by == "day" else "Week of %d %b %Y"
-        labels: dict[object, str] = {bucket: bucket.strftime(fmt) for bucket in buckets}
+        labels: dict[object, str] = {
+            bucket: date_format(bucket, "D d M Y")
+            if group_by == "day"
+            else _("Week of %(date)s") % {"date": date_format(bucket, "d M Y")}
+            for bucket in buckets
+        }
         keys: list[object] = list(buckets)
         pairs = [(key, kind) for key in keys for kind in kinds]
     else:
@@ -138,6 +173,7 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
                 key,
                 labels[key],
                 kind,
+                str(KIND_LABELS[kind]),
                 row.met,
                 row.missed,
                 row.breached,
@@ -147,9 +183,7 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
                 rounded_pct(row.compliance),
             )
         )
-    return Table(
-        "sla", f"SLA compliance by {GROUP_TITLES[group_by].lower()}", SLA_COLUMNS, tuple(rows), as_of
-    )
+    return Table("sla", str(SLA_TABLE_TITLES[group_by]), SLA_COLUMNS, tuple(rows), as_of)
 
 
 def breakdown_table(
@@ -182,29 +216,28 @@ def breakdown_table(
         rows.append(tuple(figures))
     title = GROUP_TITLES[dimension]
     hours, other_mode = scope.hours, other_hours(scope.hours)
+    modes = {"hours": HOURS_LABELS[hours]}, {"hours": HOURS_LABELS[other_mode]}
     columns = (
         Column("group", title, KEY),
         Column("group_label", title, TEXT),
-        Column("first_reply_counted", "First replies"),
-        Column("first_reply_compliance_pct", "First-reply compliance", PCT),
-        Column("first_reply_median_seconds", f"Median first reply ({HOURS_LABELS[hours]})", SECONDS),
+        Column("first_reply_counted", _("First replies")),
+        Column("first_reply_compliance_pct", _("First-reply compliance"), PCT),
+        Column("first_reply_median_seconds", _("Median first reply (%(hours)s)") % modes[0], SECONDS),
         Column(
             f"first_reply_{other_mode}_median_seconds",
-            f"Median first reply ({HOURS_LABELS[other_mode]})",
+            _("Median first reply (%(hours)s)") % modes[1],
             SECONDS,
         ),
-        Column("resolution_counted", "Resolutions"),
-        Column("resolution_compliance_pct", "Resolution compliance", PCT),
-        Column("resolution_median_seconds", f"Median resolution ({HOURS_LABELS[hours]})", SECONDS),
+        Column("resolution_counted", _("Resolutions")),
+        Column("resolution_compliance_pct", _("Resolution compliance"), PCT),
+        Column("resolution_median_seconds", _("Median resolution (%(hours)s)") % modes[0], SECONDS),
         Column(
-            f"resolution_{other_mode}_median_seconds",
-            f"Median resolution ({HOURS_LABELS[other_mode]})",
-            SECONDS,
+            f"resolution_{other_mode}_median_seconds", _("Median resolution (%(hours)s)") % modes[1], SECONDS
         ),
-        Column("breached", "Still breached, all clocks"),
-        Column("in_progress", "In progress, all clocks"),
+        Column("breached", _("Still breached, all clocks")),
+        Column("in_progress", _("In progress, all clocks")),
     )
-    return Table(f"breakdown-{dimension}", f"By {title.lower()}", columns, tuple(rows), as_of)
+    return Table(f"breakdown-{dimension}", str(BREAKDOWN_TITLES[dimension]), columns, tuple(rows), as_of)
 
 
 def durations_table(scope: ReportScope, stats: queries.Stats | None = None) -> Table:
@@ -232,20 +265,20 @@ def durations_table(scope: ReportScope, stats: queries.Stats | None = None) -> T
                 rounded_seconds(other.mean),
             )
         )
-    hours, other_mode = HOURS_LABELS[scope.hours], other_hours(scope.hours)
-    others = HOURS_LABELS[other_mode]
+    other_mode = other_hours(scope.hours)
+    hours, others = {"hours": HOURS_LABELS[scope.hours]}, {"hours": HOURS_LABELS[other_mode]}
     columns = (
-        Column("clock_kind", "Clock", KEY),
-        Column("clock_label", "Clock", TEXT),
-        Column("count", "Measured clocks"),
-        Column("median_seconds", f"Median ({hours})", SECONDS),
-        Column(f"{other_mode}_median_seconds", f"Median ({others})", SECONDS),
-        Column("p90_seconds", f"90th percentile ({hours})", SECONDS),
-        Column(f"{other_mode}_p90_seconds", f"90th percentile ({others})", SECONDS),
-        Column("mean_seconds", f"Mean ({hours})", SECONDS),
-        Column(f"{other_mode}_mean_seconds", f"Mean ({others})", SECONDS),
+        Column("clock_kind", _("Clock"), KEY),
+        Column("clock_label", _("Clock"), TEXT),
+        Column("count", _("Measured clocks")),
+        Column("median_seconds", _("Median (%(hours)s)") % hours, SECONDS),
+        Column(f"{other_mode}_median_seconds", _("Median (%(hours)s)") % others, SECONDS),
+        Column("p90_seconds", _("90th percentile (%(hours)s)") % hours, SECONDS),
+        Column(f"{other_mode}_p90_seconds", _("90th percentile (%(hours)s)") % others, SECONDS),
+        Column("mean_seconds", _("Mean (%(hours)s)") % hours, SECONDS),
+        Column(f"{other_mode}_mean_seconds", _("Mean (%(hours)s)") % others, SECONDS),
     )
-    return Table("durations", "First-reply and resolution times", columns, tuple(rows))
+    return Table("durations", _("First-reply and resolution times"), columns, tuple(rows))
 
 
 def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
@@ -264,38 +297,37 @@ def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
         # Both are whole seconds, or None when no clock was measured (`rounded_seconds`).
         if not isinstance(b, int) or not isinstance(c, int) or not c or b > MUCH_SMALLER * c:
             continue
-        figures = (
-            f"{row['clock_label']}: the median is {duration(b)} in business hours "
-            f"but {duration(c)} in calendar time"
-        )
+        figures = {"clock": row["clock_label"], "business": duration(b), "calendar": duration(c)}
         if b == 0:
-            notes.append(
-                f"{figures}: most of these clocks started and stopped while business hours were closed "
-                "(nights, weekends, holidays), and closed time counts as 0 in business hours."
+            note = _(
+                "%(clock)s: the median is %(business)s in business hours but %(calendar)s in calendar time: "
+                "most of these clocks started and stopped while business hours were closed (nights, "
+                "weekends, holidays), and closed time counts as 0 in business hours."
             )
         else:
-            notes.append(
-                f"{figures}: much of the waiting fell outside business hours, which business-hours "
-                "figures do not count."
+            note = _(
+                "%(clock)s: the median is %(business)s in business hours but %(calendar)s in calendar time: "
+                "much of the waiting fell outside business hours, which business-hours figures do not count."
             )
+        notes.append(note % figures)
     return notes
 
 
 def histogram_table(scope: ReportScope, stats: queries.Stats | None = None) -> Table:
     counts = queries.duration_histogram(scope, stats)
     rows = tuple(
-        (kind, KIND_LABELS[kind], index, bucket, counts[kind][index])
+        (kind, KIND_LABELS[kind], index, _(bucket), counts[kind][index])
         for kind in DURATION_KINDS
         for index, bucket in enumerate(DURATION_BUCKETS)
     )
     columns = (
-        Column("clock_kind", "Clock", KEY),
-        Column("clock_label", "Clock", TEXT),
-        Column("bucket", "Bucket", KEY),
-        Column("bucket_label", "Time taken", TEXT),
-        Column("count", "Clocks"),
+        Column("clock_kind", _("Clock"), KEY),
+        Column("clock_label", _("Clock"), TEXT),
+        Column("bucket", _("Bucket"), KEY),
+        Column("bucket_label", _("Time taken"), TEXT),
+        Column("count", _("Clocks")),
     )
-    return Table("histogram", "Time distribution", columns, rows)
+    return Table("histogram", _("Time distribution"), columns, rows)
 
 
 def backlog_table(scope: ReportScope) -> Table:
@@ -303,14 +335,14 @@ def backlog_table(scope: ReportScope) -> Table:
     rows = []
     for index, bucket in enumerate(AGE_BUCKETS):
         per_status = [counts.get((status, index), 0) for status in OPEN_STATUS_ORDER]
-        rows.append((index, bucket, *per_status, sum(per_status)))
+        rows.append((index, _(bucket), *per_status, sum(per_status)))
     columns = (
-        Column("bucket", "Age", KEY),
-        Column("bucket_label", "Age (since opened)", TEXT),
+        Column("bucket", _("Age"), KEY),
+        Column("bucket_label", _("Age (since opened)"), TEXT),
         *(Column(status.value, status.label) for status in OPEN_STATUS_ORDER),
-        Column("total", "All open"),
+        Column("total", _("All open")),
     )
-    return Table("backlog", "Open inquiries by age and status", columns, tuple(rows))
+    return Table("backlog", _("Open inquiries by age and status"), columns, tuple(rows))
 
 
 def oldest_table(scope: ReportScope) -> Table:
@@ -320,43 +352,43 @@ def oldest_table(scope: ReportScope) -> Table:
         rows.append(
             (
                 inquiry.pk,
-                display.title(inquiry.subject, inquiry.first_text),
+                display.title(inquiry.subject, inquiry.first_text, empty=_("(no subject)")),
                 inquiry.customer.address,
                 inquiry.account.name,
-                user_label(inquiry.assignee) if inquiry.assignee else NONE_LABELS["agent"],
+                user_label(inquiry.assignee) if inquiry.assignee else str(NONE_LABELS["agent"]),
                 Status(inquiry.status).label,
                 since,
                 rounded_seconds((scope.now - since).total_seconds()),
             )
         )
     columns = (
-        Column("inquiry", "Inquiry", KEY),
-        Column("subject", "Subject", TEXT),
-        Column("customer", "Customer", TEXT),
-        Column("account", "Account", TEXT),
-        Column("assignee", "Assignee", TEXT),
-        Column("status", "Status", TEXT),
-        Column("waiting_since", "Waiting since (UTC)", DATETIME),
-        Column("waiting_seconds", "Waiting", SECONDS),
+        Column("inquiry", _("Inquiry"), KEY),
+        Column("subject", _("Subject"), TEXT),
+        Column("customer", _("Customer"), TEXT),
+        Column("account", _("Account"), TEXT),
+        Column("assignee", _("Assignee"), TEXT),
+        Column("status", _("Status"), TEXT),
+        Column("waiting_since", _("Waiting since (UTC)"), DATETIME),
+        Column("waiting_seconds", _("Waiting"), SECONDS),
     )
-    return Table("oldest", "Oldest waiting for a reply", columns, tuple(rows))
+    return Table("oldest", _("Oldest waiting for a reply"), columns, tuple(rows))
 
 
 def heatmap_table(scope: ReportScope) -> Table:
     counts = queries.heatmap_counts(scope)
     rows = tuple(
-        (weekday, WEEKDAYS[weekday - 1], hour, *counts.get((weekday, hour), (0, 0)))
+        (weekday, str(WEEKDAYS[weekday - 1]), hour, *counts.get((weekday, hour), (0, 0)))
         for weekday in range(1, 8)
         for hour in range(24)
     )
     columns = (
-        Column("weekday", "Weekday", KEY),
-        Column("weekday_label", "Weekday", TEXT),
-        Column("hour", "Hour", KEY),
-        Column("inbound", "Customer messages"),
-        Column("replies", "Replies"),
+        Column("weekday", _("Weekday"), KEY),
+        Column("weekday_label", _("Weekday"), TEXT),
+        Column("hour", _("Hour"), KEY),
+        Column("inbound", _("Customer messages")),
+        Column("replies", _("Replies")),
     )
-    return Table("heatmap", "Volume by weekday and hour", columns, rows)
+    return Table("heatmap", _("Volume by weekday and hour"), columns, rows)
 
 
 def build_table(name: str, scope: ReportScope, choices: ReportChoices, group_by: str = "day") -> Table:
@@ -482,17 +514,27 @@ def _compliance_chart(scope: ReportScope, group_by: str, sla: Table) -> str:
         for row in sla.records()
     }
     kinds = [kind for kind in KIND_ORDER if any(k == kind for _, k in compliance)]
-    label = "%d %b" if group_by == "day" else "w/c %d %b"
+    if group_by == "day":
+        x_labels = [date_format(b, "d M") for b in buckets]
+        description = _(
+            "Compliance is met / (met + missed + still breached) of the clocks that started in each day; "
+            "a gap means no clock was counted. The table below has the numbers."
+        )
+    else:
+        x_labels = [_("w/c %(date)s") % {"date": date_format(b, "d M")} for b in buckets]
+        description = _(
+            "Compliance is met / (met + missed + still breached) of the clocks that started in each week; "
+            "a gap means no clock was counted. The table below has the numbers."
+        )
     return charts.line_chart(
         chart_id="chart-compliance",
         unit="%",
         y_max=100,
         width=1100,
         height=300,
-        title=f"SLA compliance by {group_by}, per clock kind",
-        description="Compliance is met / (met + missed + still breached) of the clocks that started in each "
-        f"{group_by}; a gap means no clock was counted. The table below has the numbers.",
-        x_labels=[b.strftime(label) for b in buckets],
+        title=str(SLA_CHART_TITLES[group_by]),
+        description=description,
+        x_labels=x_labels,
         series=[
             charts.Series(
                 str(KIND_LABELS[k]),
@@ -511,10 +553,11 @@ def _histograms(histogram: Table) -> dict[str, str]:
         values = [cast(int, row["count"]) for row in histogram.records() if row["clock_kind"] == kind]
         drawn[f"histogram_{kind}"] = charts.bar_chart(
             chart_id=f"chart-histogram-{kind}",
-            title=f"{KIND_LABELS[kind]} times",
-            description=f"How many {KIND_LABELS[kind].lower()} clocks stopped within each time range.",
-            categories=list(DURATION_BUCKETS),
-            series=[charts.Series("Clocks", values, KIND_COLORS[kind])],
+            title=_("%(clock)s times") % {"clock": KIND_LABELS[kind]},
+            description=_("How many %(clock)s clocks stopped within each time range.")
+            % {"clock": str(KIND_LABELS[kind]).lower()},
+            categories=[_(bucket) for bucket in DURATION_BUCKETS],
+            series=[charts.Series(_("Clocks"), values, KIND_COLORS[kind])],
             height=200,
         )
     return drawn
@@ -524,9 +567,9 @@ def _backlog_chart(backlog: Table) -> str:
     records = backlog.records()
     return charts.bar_chart(
         chart_id="chart-backlog",
-        title="Open inquiries by age",
-        description="Open inquiries stacked by status (new, open, pending) in each age range.",
-        categories=list(AGE_BUCKETS),
+        title=_("Open inquiries by age"),
+        description=_("Open inquiries stacked by status (new, open, pending) in each age range."),
+        categories=[_(bucket) for bucket in AGE_BUCKETS],
         series=[
             # Counts of open inquiries per age bucket (`backlog_table`).
             charts.Series(
@@ -542,16 +585,31 @@ def _backlog_chart(backlog: Table) -> str:
 def _heatmaps(heatmap: Table) -> dict[str, str]:
     grid = {(row["weekday"], row["hour"]): row for row in heatmap.records()}
     drawn = {}
-    for key, name, color in (
-        ("inbound", "Customer messages", charts.PALETTE[0]),
-        ("replies", "Replies", charts.PALETTE[2]),
+    for key, title, description, color in (
+        (
+            "inbound",
+            _("Customer messages by weekday and hour"),
+            _(
+                "Customer messages received in the period, by weekday and hour in each account's time zone; "
+                "darker cells are busier."
+            ),
+            charts.PALETTE[0],
+        ),
+        (
+            "replies",
+            _("Replies by weekday and hour"),
+            _(
+                "Replies received in the period, by weekday and hour in each account's time zone; "
+                "darker cells are busier."
+            ),
+            charts.PALETTE[2],
+        ),
     ):
         drawn[f"heatmap_{key}"] = charts.heatmap(
             chart_id=f"chart-heatmap-{key}",
-            title=f"{name} by weekday and hour",
-            description=f"{name} received in the period, by weekday and hour in each account's time zone; "
-            "darker cells are busier.",
-            row_labels=WEEKDAYS,
+            title=title,
+            description=description,
+            row_labels=[str(day) for day in WEEKDAYS],
             column_labels=[f"{h:02d}" for h in range(24)],
             color=color,
             # Message counts per weekday and hour (`heatmap_table`).

@@ -18,32 +18,34 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import Http404, QueryDict
+from django.utils.translation import gettext, gettext_lazy
 
 from inquiries.models import Account, Channel, Membership, Priority, SlaRollupState, Team, Topic
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+    from django_stubs_ext import StrOrPromise
 
 BUSINESS, CALENDAR = "business", "calendar"
-HOURS_CHOICES = [(BUSINESS, "Business hours"), (CALENDAR, "Calendar hours")]
+HOURS_CHOICES = [(BUSINESS, gettext_lazy("Business hours")), (CALENDAR, gettext_lazy("Calendar hours"))]
 TIME_GROUPS = ("day", "week")
 DIMENSIONS = ("agent", "team", "channel", "topic", "account")
 GROUP_BY_CHOICES = [
-    ("day", "Day"),
-    ("week", "Week"),
-    ("agent", "Agent"),
-    ("team", "Team"),
-    ("channel", "Channel"),
-    ("topic", "Topic"),
-    ("account", "Account"),
+    ("day", gettext_lazy("Day")),
+    ("week", gettext_lazy("Week")),
+    ("agent", gettext_lazy("Agent")),
+    ("team", gettext_lazy("Team")),
+    ("channel", gettext_lazy("Channel")),
+    ("topic", gettext_lazy("Topic")),
+    ("account", gettext_lazy("Account")),
 ]
 PERIOD_CHOICES = [
-    ("7d", "Last 7 days"),
-    ("30d", "Last 30 days"),
-    ("90d", "Last 90 days"),
-    ("this_month", "This month"),
-    ("last_month", "Last month"),
-    ("custom", "Custom dates"),
+    ("7d", gettext_lazy("Last 7 days")),
+    ("30d", gettext_lazy("Last 30 days")),
+    ("90d", gettext_lazy("Last 90 days")),
+    ("this_month", gettext_lazy("This month")),
+    ("last_month", gettext_lazy("Last month")),
+    ("custom", gettext_lazy("Custom dates")),
 ]
 DEFAULT_PERIOD = "30d"
 MAX_DAYS = 400
@@ -228,7 +230,13 @@ class ReportChoices:
         raise ValueError(dimension)
 
 
-NONE_LABELS = {"agent": "Unassigned", "team": "No team", "topic": "No topic", "channel": "-", "account": "-"}
+NONE_LABELS: dict[str, StrOrPromise] = {
+    "agent": gettext_lazy("Unassigned"),
+    "team": gettext_lazy("No team"),
+    "topic": gettext_lazy("No topic"),
+    "channel": "-",
+    "account": "-",
+}
 
 
 # --- the form -------------------------------------------------------------------------------
@@ -237,15 +245,17 @@ NONE_LABELS = {"agent": "Unassigned", "team": "No team", "topic": "No topic", "c
 class ReportFilterForm(forms.Form):
     """Report filters from a query string (page, CSV link and API alike); bookmarkable."""
 
-    period = forms.ChoiceField(required=False, choices=PERIOD_CHOICES, label="Period")
-    account = forms.MultipleChoiceField(required=False, label="Accounts")
-    team = forms.MultipleChoiceField(required=False, label="Teams")
-    agent = forms.MultipleChoiceField(required=False, label="Agents (assignee)")
-    channel = forms.MultipleChoiceField(required=False, label="Channels")
-    topic = forms.MultipleChoiceField(required=False, label="Topics")
-    priority = forms.MultipleChoiceField(required=False, label="Priority", choices=Priority.choices)
-    hours = forms.ChoiceField(required=False, choices=HOURS_CHOICES, label="Durations in")
-    group_by = forms.ChoiceField(required=False, label="Group by")
+    period = forms.ChoiceField(required=False, choices=PERIOD_CHOICES, label=gettext_lazy("Period"))
+    account = forms.MultipleChoiceField(required=False, label=gettext_lazy("Accounts"))
+    team = forms.MultipleChoiceField(required=False, label=gettext_lazy("Teams"))
+    agent = forms.MultipleChoiceField(required=False, label=gettext_lazy("Agents (assignee)"))
+    channel = forms.MultipleChoiceField(required=False, label=gettext_lazy("Channels"))
+    topic = forms.MultipleChoiceField(required=False, label=gettext_lazy("Topics"))
+    priority = forms.MultipleChoiceField(
+        required=False, label=gettext_lazy("Priority"), choices=Priority.choices
+    )
+    hours = forms.ChoiceField(required=False, choices=HOURS_CHOICES, label=gettext_lazy("Durations in"))
+    group_by = forms.ChoiceField(required=False, label=gettext_lazy("Group by"))
 
     def __init__(
         self, data: QueryDict, *, choices: ReportChoices, group_by: tuple[str, ...] = TIME_GROUPS
@@ -257,8 +267,8 @@ class ReportFilterForm(forms.Form):
         super().__init__(data)
         self.choices = choices
         # "from" and "to" are Python keywords, hence added here rather than declared above.
-        self.fields["from"] = forms.DateField(required=False, label="From")
-        self.fields["to"] = forms.DateField(required=False, label="To (inclusive)")
+        self.fields["from"] = forms.DateField(required=False, label=gettext_lazy("From"))
+        self.fields["to"] = forms.DateField(required=False, label=gettext_lazy("To (inclusive)"))
         for name in ("from", "to"):
             self.fields[name].widget.input_type = "date"
         self._choice_field("account").choices = [(str(a.pk), a.name) for a in choices.accounts]
@@ -282,11 +292,13 @@ class ReportFilterForm(forms.Form):
         period = data.get("period") or ("custom" if first or last else DEFAULT_PERIOD)
         if period == "custom":
             if not first or not last:
-                raise forms.ValidationError("Custom dates need both a first and a last day.")
+                raise forms.ValidationError(gettext("Custom dates need both a first and a last day."))
             if first > last:
-                raise forms.ValidationError("The first day is after the last day.")
+                raise forms.ValidationError(gettext("The first day is after the last day."))
             if (last - first).days >= MAX_DAYS:
-                raise forms.ValidationError(f"A report covers at most {MAX_DAYS} days.")
+                raise forms.ValidationError(
+                    gettext("A report covers at most %(days)s days.") % {"days": MAX_DAYS}
+                )
         data["period"] = period
         data["hours"] = data.get("hours") or BUSINESS
         data["group_by"] = data.get("group_by") or "day"
@@ -300,7 +312,7 @@ class ReportFilterForm(forms.Form):
         if not self.is_valid():
             for name in SCOPED_FILTERS:
                 if any(e.code == "invalid_choice" for e in self.errors.as_data().get(name, [])):
-                    raise Http404("No such account, team, agent or channel.")
+                    raise Http404(gettext("No such account, team, agent or channel."))
             return None
         data = self.cleaned_data
         wanted = set(data["account"])

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inquiries import macro_text, reply_checks
 from inquiries.ingestion.html import sanitize_html
@@ -125,12 +126,14 @@ def _reply_text(body_text: str, *, internal: bool) -> str:
     empty, too long, or (a public reply) still has a macro's gap to fill in."""
     body_text = body_text.replace("\x00", "").strip()
     if not body_text:
-        raise DomainError("The reply is empty.", field="body_text")
+        raise DomainError(_("The reply is empty."), field="body_text")
     if len(body_text) > MAX_BODY:
-        raise DomainError(f"The reply is longer than {MAX_BODY} characters.", field="body_text")
+        raise DomainError(
+            _("The reply is longer than %(limit)s characters.") % {"limit": MAX_BODY}, field="body_text"
+        )
     if not internal and macro_text.gaps_in(body_text):
         gaps = ", ".join(macro_text.gaps_in(body_text))
-        raise DomainError(f"Fill in the gaps before sending: {gaps}.", field="body_text")
+        raise DomainError(_("Fill in the gaps before sending: %(gaps)s.") % {"gaps": gaps}, field="body_text")
     return body_text
 
 
@@ -166,7 +169,7 @@ def _set_status(
     at: datetime | None = None,
 ) -> None:
     if status not in Status.values:
-        raise DomainError(f"Unknown status {status!r}.", field="status")
+        raise DomainError(_("Unknown status %(status)r.") % {"status": status}, field="status")
     at = at or now
     old = inquiry.status
     if old == status:
@@ -218,7 +221,9 @@ def close_matching(
     one by one. Returns how many were changed. The caller scopes `inquiries` (the queue's
     `inquiries_for(user)`, a command's account)."""
     if status not in (Status.SOLVED, Status.CLOSED):
-        raise DomainError(f"Close as solved or closed, not {status!r}.", field="status")
+        raise DomainError(
+            _("Close as solved or closed, not %(status)r.") % {"status": status}, field="status"
+        )
     now = now or timezone.now()
     ids = list(inquiries.exclude(status=status).order_by("pk").values_list("pk", flat=True))
     changed = 0
@@ -265,7 +270,7 @@ def change_priority(
 ) -> Inquiry:
     """A new priority picks new targets: running clocks are recomputed from their start."""
     if priority not in Priority.values:
-        raise DomainError(f"Unknown priority {priority!r}.", field="priority")
+        raise DomainError(_("Unknown priority %(priority)r.") % {"priority": priority}, field="priority")
     now = now or timezone.now()
     inquiry = _locked(inquiry)
     if inquiry.priority == priority:
@@ -320,9 +325,9 @@ def set_order(
     limit = Inquiry._meta.get_field("order_id").max_length or 100
     for field, value in (("order_id", order_id), ("sku", sku)):
         if len(value) > limit:
-            raise DomainError(f"At most {limit} characters.", field=field)
+            raise DomainError(_("At most %(limit)s characters.") % {"limit": limit}, field=field)
         if CONTROL_RE.search(value):
-            raise DomainError("One line, without control characters.", field=field)
+            raise DomainError(_("One line, without control characters."), field=field)
     now = now or timezone.now()
     inquiry = _locked(inquiry)
     if (inquiry.order_id, inquiry.sku) == (order_id, sku):
@@ -358,7 +363,10 @@ def assign(
         return inquiry
     user = assignee
     if user is not None and not Inquiry.objects.visible_to(user).filter(pk=inquiry.pk).exists():
-        raise DomainError(f"{user.get_username()} does not work this inquiry's account.", field="assignee")
+        raise DomainError(
+            _("%(user)s does not work this inquiry's account.") % {"user": user.get_username()},
+            field="assignee",
+        )
     old = inquiry.assignee_id
     Inquiry.objects.filter(pk=inquiry.pk).update(assignee=assignee, updated_at=now)
     inquiry.assignee = user
@@ -383,8 +391,8 @@ def claim(*, inquiry: Inquiry, user: User, now: datetime | None = None) -> Inqui
     current = Inquiry.objects.select_related("assignee").get(pk=inquiry.pk)
     if current.assignee_id == user.pk:
         return current
-    owner = current.assignee.get_username() if current.assignee else "someone"
-    raise Conflict(f"Already claimed by {owner}.", field="assignee", code="claimed")
+    owner = current.assignee.get_username() if current.assignee else _("someone")
+    raise Conflict(_("Already claimed by %(owner)s.") % {"owner": owner}, field="assignee", code="claimed")
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Model, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inquiries.models import (
     Account,
@@ -183,7 +184,8 @@ def delete_calendar(*, calendar: Calendar) -> int:
     policies = list(calendar.policies.order_by("position").values_list("name", flat=True)[:3])
     if policies:
         raise Conflict(
-            f"Policies still use this calendar ({', '.join(policies)}): give them another one first.",
+            _("Policies still use this calendar (%(policies)s): give them another one first.")
+            % {"policies": ", ".join(policies)},
             field="calendar",
             code="in_use",
         )

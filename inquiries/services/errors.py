@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from inquiries.reply_checks import Finding
 
 
@@ -25,8 +27,11 @@ class ReplyChecksFailed(DomainError):
     def __init__(self, findings: list[Finding], *, policy: str) -> None:
         names = ", ".join(finding.rule for finding in findings)
         super().__init__(
-            f"This reply may break the marketplace's messaging rules ({policy}): {names}. "
-            "Confirm each rule to send it anyway.",
+            _(
+                "This reply may break the marketplace's messaging rules (%(policy)s): %(rules)s. "
+                "Confirm each rule to send it anyway."
+            )
+            % {"policy": policy, "rules": names},
             field="reply_checks",
             code="reply_checks",
         )

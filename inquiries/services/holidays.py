@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import holidays as holiday_data
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from inquiries.models import Calendar, Holiday
 from inquiries.services.errors import DomainError
@@ -18,7 +19,9 @@ def import_holidays(*, calendar: Calendar, country: str, year: int, subdivision:
     try:
         days = holiday_data.country_holidays(country.upper(), subdiv=subdivision or None, years=[year])
     except (NotImplementedError, KeyError):
-        raise DomainError(f"The holidays package knows no country {country!r}.", field="country") from None
+        raise DomainError(
+            _("The holidays package knows no country %(country)r.") % {"country": country}, field="country"
+        ) from None
     except ValueError as exc:
         raise DomainError(str(exc), field="subdivision") from None
     existing = set(calendar.holidays.values_list("date", flat=True))

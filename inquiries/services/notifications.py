@@ -8,13 +8,14 @@ Outbound e-mail and HTTP happen only in their own tasks, never inside a transact
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,12 +27,11 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
 from inquiries import outbound
-from inquiries.complaints.rates import subject_of, title_of
 from inquiries.models import (
     PRIORITY_RANK,
-    Cluster,
     ClusterEvent,
     EscalationAction,
     EscalationRule,
@@ -44,27 +44,19 @@ from inquiries.models import (
     NotificationPreference,
     Priority,
     Role,
+    UserPreference,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from inquiries.services.notification_texts import clock_text, cluster_text, one_line, undelivered_text
 from inquiries.services.people import language_of
 from inquiries.services.queue import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
 CLOCK_KINDS = (EventKind.CLOCK_AT_RISK, EventKind.CLOCK_BREACHED)
-CLOCK_LABEL = {
-    "first_reply": "first reply",
-    "next_reply": "next reply",
-    "resolution": "resolution",
-    "marketplace_reply": "marketplace reply",
-}
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    """Customer text in a header: no CR/LF (header injection), bounded length."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+# A notification's title and body, written when called (in the language active then).
+Texts = Callable[[], tuple[str, str]]
 
 
 def _max_age() -> timedelta:
@@ -158,23 +150,9 @@ def notify_for_events(*, event_ids: Iterable[int], now: datetime | None = None) 
     return created
 
 
-def _clock_text(event: InquiryEvent) -> tuple[str, str]:
-    inquiry = event.inquiry
-    label = CLOCK_LABEL.get(event.data.get("clock_kind", ""), "SLA")
-    state = "breached" if event.kind == EventKind.CLOCK_BREACHED else "at risk"
-    title = f"#{inquiry.pk} {label} {state}: {_one_line(inquiry.subject, 120)}"
-    due = event.clock.due_at if event.clock else event.at
-    body = (
-        f"The {label} clock of inquiry #{inquiry.pk} ({inquiry.account.name}, customer "
-        f"{inquiry.customer.address}) is {state}; due {due:%Y-%m-%d %H:%M} UTC."
-    )
-    return title, body
-
-
 def _create_notifications(event: InquiryEvent, recipients: set[int], now: datetime) -> int:
     if not recipients:
         return 0
-    title, body = _clock_text(event)
     url = reverse("inquiries:detail", args=[event.inquiry_id])
     kind = (
         NotificationKind.CLOCK_BREACHED
@@ -184,8 +162,7 @@ def _create_notifications(event: InquiryEvent, recipients: set[int], now: dateti
     return _fan_out(
         users=recipients,
         kind=kind,
-        title=title,
-        body=body,
+        texts=lambda: clock_text(event),
         url=url,
         inquiry_id=event.inquiry_id,
         event_id=event.pk,
@@ -198,8 +175,7 @@ def _fan_out(
     *,
     users: Iterable[int],
     kind: str,
-    title: str,
-    body: str,
+    texts: Texts,
     url: str,
     inquiry_id: int | None,
     event_id: int | None,
@@ -213,6 +189,12 @@ def _fan_out(
             "user_id", flat=True
         )
     )
+    languages = dict(
+        UserPreference.objects.filter(user_id__in=user_ids)
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )
+    written: dict[str, tuple[str, str]] = {}
     rows = []
     for user_id in user_ids:
         if user_id in already:
@@ -220,6 +202,12 @@ def _fan_out(
         preference = preferences.get(user_id) or NotificationPreference(user_id=user_id)
         if not preference.wants(kind):
             continue
+        # Stored as written: each recipient's row is in their language (the e-mail is too).
+        language = languages.get(user_id, settings.LANGUAGE_CODE)
+        if language not in written:
+            with translation.override(language):
+                written[language] = texts()
+        title, body = written[language]
         email = (
             ""
             if preference.email_mode == NotificationPreference.EmailMode.OFF
@@ -256,18 +244,10 @@ def notify_reply_not_delivered(*, event: InquiryEvent, reply: Message, now: date
     users = {user for user in (reply.author_id, inquiry.assignee_id) if user}
     if not users:
         users = set(_team_users(inquiry.account_id, Role.AGENT))
-    what = "bounced" if event.kind == EventKind.REPLY_BOUNCED else "could not be sent"
-    title = f"#{inquiry.pk} reply not delivered: {_one_line(inquiry.subject, 120)}"
-    body = (
-        f"The reply to {inquiry.customer.address} on inquiry #{inquiry.pk} ({inquiry.account.name}) "
-        f"{what}: {_one_line(event.data.get('reason', ''), 300)}. It does not count as an answer: the "
-        "reply clocks run again. Send it again or edit and resend it from the inquiry page."
-    )
     return _fan_out(
         users=users,
         kind=NotificationKind.REPLY_NOT_DELIVERED,
-        title=title,
-        body=body,
+        texts=lambda: undelivered_text(event),
         url=reverse("inquiries:detail", args=[inquiry.pk]),
         inquiry_id=inquiry.pk,
         event_id=event.pk,
@@ -285,22 +265,11 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
     ):
         cluster = event.cluster
         managers = _team_users(cluster.account_id, Role.MANAGER)
-        topic = cluster.topic.name if cluster.topic else "complaints"
-        product = f" about {cluster.sku}" if cluster.sku else ""
-        what = _what_happened(event)
-        title = f"Cluster {what}: {topic}{product} ({cluster.account.name})"
-        body = (
-            f"{cluster.member_count} complaints from {cluster.customer_count} customers since "
-            f"{cluster.first_seen:%Y-%m-%d}."
-        )
-        if cluster.is_rate:
-            title, body = _rate_cluster_text(cluster, what)
         with transaction.atomic():
             created += _fan_out(
                 users=managers,
                 kind=NotificationKind.CLUSTER,
-                title=title,
-                body=body,
+                texts=functools.partial(cluster_text, event),
                 url=reverse("inquiries:cluster_detail", args=[cluster.pk]),
                 inquiry_id=None,
                 event_id=None,
@@ -310,31 +279,17 @@ def notify_for_cluster_events(*, event_ids: Iterable[int], now: datetime | None 
     return created
 
 
-def _what_happened(event: ClusterEvent) -> str:
-    """The event's name after "Cluster": "opened", "severity rose" (never "Cluster cluster opened")."""
-    return str(event.get_kind_display()).lower().removeprefix("cluster ")
-
-
-def _rate_cluster_text(cluster: Cluster, what: str) -> tuple[str, str]:
-    """A rate cluster's notification: the product or route and its rate with the definition."""
-    title = f"Cluster {what}: {subject_of(cluster).name} ({cluster.account.name})"
-    threshold = f"{cluster.rate_threshold:.2%}" if cluster.rate_threshold is not None else "-"
-    body = (
-        f"{title_of(cluster)} over the last {cluster.rate_window_days} days; threshold {threshold}. "
-        "A house indicator (cstracker's definition), not a marketplace metric."
-    )
-    return title, body
-
-
 # --- e-mail -----------------------------------------------------------------------------
 
 
-def _send(user: User, subject: str, template: str, context: dict) -> None:
+def _send(user: User, subject: Callable[[], str], template: str, context: dict) -> None:
+    """E-mail `user` in their language; `subject` is called in it too."""
     with translation.override(language_of(user)):
         text = render_to_string(f"email/{template}.txt", context)
         html = render_to_string(f"email/{template}.html", context)
+        line = one_line(subject(), 180)
     mail = EmailMultiAlternatives(
-        subject=_one_line(subject, 180),
+        subject=line,
         body=text,
         to=[user.email],
         headers={"Auto-Submitted": "auto-generated", "X-Cstracker-Loop": "notification"},
@@ -358,7 +313,7 @@ def send_notification_email(*, user_id: int, dedupe_key: str) -> bool:
     try:
         _send(
             notification.user,
-            notification.title,
+            lambda: notification.title,
             "notification",
             {"notification": notification, "base_url": settings.CSTRACKER_BASE_URL},
         )
@@ -405,7 +360,7 @@ def send_notification_digests(*, now: datetime | None = None) -> int:
         try:
             _send(
                 user,
-                f"cstracker: {len(items)} notifications",
+                functools.partial(_digest_subject, len(items)),
                 "digest",
                 {"items": items, "user": user, "base_url": settings.CSTRACKER_BASE_URL},
             )
@@ -417,6 +372,12 @@ def send_notification_digests(*, now: datetime | None = None) -> int:
             raise
         sent += 1
     return sent
+
+
+def _digest_subject(count: int) -> str:
+    return ngettext("cstracker: %(count)s notification", "cstracker: %(count)s notifications", count) % {
+        "count": count
+    }
 
 
 # --- in-app -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inquiries import outbound, secrets
 from inquiries.models import ChannelKind, Message, OutboxOffer, ReplyWebhook
@@ -215,17 +216,17 @@ def report_delivered(
     _check_outbox(reply)
     at = accepted_at or now
     if at > now + CLOCK_SKEW:
-        raise DomainError("The acceptance time is in the future.", field="accepted_at")
+        raise DomainError(_("The acceptance time is in the future."), field="accepted_at")
     if at < reply.received_at:
-        raise DomainError("The acceptance time is before the reply was written.", field="accepted_at")
+        raise DomainError(_("The acceptance time is before the reply was written."), field="accepted_at")
     with transaction.atomic():
         delivery.accept_reply(message_id=reply.pk, at=at, now=now)
         delivery.mark_delivered(message_id=reply.pk, at=at)
         current = Message.objects.defer("raw").get(pk=reply.pk)
     if current.delivery_state in (State.FAILED, State.BOUNCED):
         raise Conflict(
-            f"The reply was reported {current.delivery_state} ({current.delivery_error}); it answers nobody. "
-            "Write it again to send it.",
+            _("The reply was reported %(state)s (%(error)s); it answers nobody. Write it again to send it.")
+            % {"state": current.delivery_state, "error": current.delivery_error},
             field="delivery_state",
             code="not_deliverable",
         )
@@ -239,7 +240,7 @@ def report_failed(*, reply: Message, reason: str, now: datetime | None = None) -
     _check_outbox(reply)
     reason = " ".join(reason.split())
     if not reason:
-        raise DomainError("Say why the reply was not delivered.", field="reason")
+        raise DomainError(_("Say why the reply was not delivered."), field="reason")
     with transaction.atomic():
         current = Message.objects.defer("raw").get(pk=reply.pk)
         bounced = current.delivery_state in Message.ANSWERING_STATES
@@ -250,13 +251,13 @@ def report_failed(*, reply: Message, reason: str, now: datetime | None = None) -
 def _check_outbox(reply: Message) -> None:
     if reply.channel.kind == ChannelKind.EMAIL:
         raise Conflict(
-            "This reply is sent by e-mail: the mail server reports its delivery.",
+            _("This reply is sent by e-mail: the mail server reports its delivery."),
             field="reply",
             code="not_in_outbox",
         )
     if reply.delivery_state == State.NONE:
         raise Conflict(
-            "This reply was not written in cstracker and has no delivery to report.",
+            _("This reply was not written in cstracker and has no delivery to report."),
             field="reply",
             code="not_in_outbox",
         )
@@ -274,7 +275,7 @@ def save_reply_webhook(*, webhook: ReplyWebhook, secret: str = "") -> ReplyWebho
         webhook.secret_encrypted = ""
     if not webhook.has_secret:
         raise DomainError(
-            "A reply webhook needs a secret: store one or name an environment variable.", field="secret"
+            _("A reply webhook needs a secret: store one or name an environment variable."), field="secret"
         )
     webhook.save()
     return webhook

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from inquiries.models import Density, Language, UserPreference, validate_timezone
 from inquiries.services.errors import DomainError
@@ -26,10 +27,13 @@ def set_preferences(
     language: str | None = None,
 ) -> UserPreference:
     """Change the given settings of `user` (None leaves one as it is); a bad value changes nothing."""
-    preference, _ = UserPreference.objects.select_for_update().get_or_create(user=user)
+    preference, _created = UserPreference.objects.select_for_update().get_or_create(user=user)
     if density is not None:
         if density not in Density.values:
-            raise DomainError(f"Unknown density {density!r}; use one of {', '.join(Density.values)}.")
+            raise DomainError(
+                _("Unknown density %(density)r; use one of %(choices)s.")
+                % {"density": density, "choices": ", ".join(Density.values)}
+            )
         preference.density = density
     if time_zone is not None:
         preference.time_zone = time_zone.strip()
@@ -41,7 +45,9 @@ def set_preferences(
     if language is not None:
         if language and language not in Language.values:
             raise DomainError(
-                f"Unknown language {language!r}; use one of {', '.join(Language.values)}.", field="language"
+                _("Unknown language %(language)r; use one of %(choices)s.")
+                % {"language": language, "choices": ", ".join(Language.values)},
+                field="language",
             )
         preference.language = language
     preference.save()

@@ -23,6 +23,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from inquiries.complaints.charts import daily_bar_chart, fill_days
@@ -49,22 +51,30 @@ from inquiries.services.errors import DomainError
 from inquiries.views.http import AuthedRequest
 
 PAGE_SIZE = 50
-STATE_CHOICES = [("active", "Active (not resolved)"), ("all", "All"), *ClusterState.choices]
+STATE_CHOICES = [
+    ("active", gettext_lazy("Active (not resolved)")),
+    ("all", gettext_lazy("All")),
+    *ClusterState.choices,
+]
 
 
 class ClusterFilterForm(forms.Form):
-    account = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Account")
-    topic = forms.ChoiceField(required=False, label="Topic")
-    state = forms.ChoiceField(required=False, choices=STATE_CHOICES, label="State")
-    kind = forms.ChoiceField(required=False, choices=[("", "Any"), *ClusterKind.choices], label="Kind")
-    sku = forms.CharField(required=False, max_length=100, label="SKU")
+    account = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label=gettext_lazy("Account")
+    )
+    topic = forms.ChoiceField(required=False, label=gettext_lazy("Topic"))
+    state = forms.ChoiceField(required=False, choices=STATE_CHOICES, label=gettext_lazy("State"))
+    kind = forms.ChoiceField(
+        required=False, choices=[("", gettext_lazy("Any")), *ClusterKind.choices], label=gettext_lazy("Kind")
+    )
+    sku = forms.CharField(required=False, max_length=100, label=gettext_lazy("SKU"))
 
     def __init__(
         self, data: Mapping[str, Any] | None, *, accounts: list[Account], topics: list[tuple[str, str]]
     ) -> None:
         super().__init__(data)
-        choice_field(self, "account").choices = [("", "All accounts"), *((a.pk, a.name) for a in accounts)]
-        choice_field(self, "topic").choices = [("", "All topics"), *topics]
+        choice_field(self, "account").choices = [("", _("All accounts")), *((a.pk, a.name) for a in accounts)]
+        choice_field(self, "topic").choices = [("", _("All topics")), *topics]
 
     def filters(self) -> ClusterFilters:
         if not self.is_valid():
@@ -80,17 +90,24 @@ class ClusterFilterForm(forms.Form):
 
 
 class ActionForm(forms.Form):
-    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    corrective_action = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
-    preventive_measure = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, required=False
+    root_cause = forms.CharField(
+        label=gettext_lazy("Root cause"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
     )
-    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Owner")
+    corrective_action = forms.CharField(
+        label=gettext_lazy("Corrective action"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+    preventive_measure = forms.CharField(
+        label=gettext_lazy("Preventive measure"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+    )
+    owner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=gettext_lazy("Owner"))
     action_date = forms.DateField(
         required=False,
-        label="Action date",
+        label=gettext_lazy("Action date"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Empty means today.",
+        help_text=gettext_lazy("Empty means today."),
     )
 
     def __init__(
@@ -102,7 +119,7 @@ class ActionForm(forms.Form):
     ) -> None:
         super().__init__(data, initial=initial)
         self.users = {user.pk: user for user in users}
-        choice_field(self, "owner").choices = [("", "Me"), *((u.pk, u.get_username()) for u in users)]
+        choice_field(self, "owner").choices = [("", _("Me")), *((u.pk, u.get_username()) for u in users)]
 
 
 class ResolveForm(forms.Form):
@@ -183,20 +200,33 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
         days[-window_days][0] if cluster.kind == ClusterKind.BURST and len(days) >= window_days else None
     )
     what = (
-        f"SKU {cluster.sku}"
+        _("SKU %(sku)s") % {"sku": cluster.sku}
         if cluster.kind == ClusterKind.BURST
         else subject_of(cluster).name
         if cluster.is_rate
-        else "this text cluster"
+        else _("this text cluster")
     )
-    total = sum(count for _, count in days)
-    description = f"{total} complaints about {what} over {len(days)} days" + (
-        f"; the last {window_days} days, the test window, are drawn darker." if highlight else "."
-    )
+    total = sum(count for _day, count in days)
+    figures = {"total": total, "what": what, "days": len(days), "window": window_days}
+    if highlight:
+        description = ngettext(
+            "%(total)s complaint about %(what)s over %(days)s days; the last %(window)s days, the test window, "
+            "are drawn darker.",
+            "%(total)s complaints about %(what)s over %(days)s days; the last %(window)s days, the test window, "
+            "are drawn darker.",
+            total,
+        )
+    else:
+        description = ngettext(
+            "%(total)s complaint about %(what)s over %(days)s days.",
+            "%(total)s complaints about %(what)s over %(days)s days.",
+            total,
+        )
+    description %= figures
     # Every text in the SVG is escaped by daily_bar_chart, so the markup is safe to embed.
     svg = daily_bar_chart(
         days,
-        title=f"Complaints per day, {what}",
+        title=_("Complaints per day, %(what)s") % {"what": what},
         description=description,
         chart_id=f"cluster-{cluster.pk}-chart",
         highlight_from=highlight,
@@ -207,7 +237,7 @@ def _chart(cluster: Cluster, days: list[tuple[date, int]]) -> str:
 def _managed_cluster(request: AuthedRequest, pk: int) -> Cluster:
     cluster = get_cluster_for_user(request.user, pk)
     if not can_manage_account(request.user, cluster.account_id):
-        raise PermissionDenied("Only the account's managers act on its clusters.")
+        raise PermissionDenied(_("Only the account's managers act on its clusters."))
     return cluster
 
 
@@ -218,7 +248,7 @@ def _done(request: AuthedRequest, cluster: Cluster, change: Callable[[], object]
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Cluster updated.")
+        messages.success(request, _("Cluster updated."))
     return redirect("inquiries:cluster_detail", pk=cluster.pk)
 
 

@@ -147,6 +147,7 @@ def account_page(request: AuthedRequest, pk: int) -> HttpResponse:
         "plan_to": last.isoformat(),
         "pdf_available": pdf_available(),
         "message_rules": message_rule_views(preset),
+        "preset_words": preset_words(preset),
         "rating": present_rating(health.rating, preset),
         "unpoliced": accounts_without_policy([account]),
     }
@@ -196,12 +197,23 @@ def message_rule_views(preset: MarketplacePreset | None) -> list[MessageRuleView
             else _("our rule, not the marketplace's")
         )
         text = _("%(rule)s: answered within %(target)s (%(whose)s).") % {
-            "rule": rule.name,
+            "rule": _(rule.name),
             "target": rule_duration(rule.target_seconds, business_days=rule.business_days),
             "whose": whose,
         }
         views.append(MessageRuleView(text, rule.source))
     return views
+
+
+def preset_words(preset: MarketplacePreset | None) -> dict[str, str]:
+    """The preset's reply rule and notes in the reader's language: the seeded texts are in the
+    catalogues (`marketplaces.py`); an admin's own wording shows as written."""
+    if preset is None:
+        return {"rule": "", "notes": ""}
+    return {
+        "rule": _(preset.reply_rule) if preset.reply_rule else "",
+        "notes": _(preset.notes) if preset.notes else "",
+    }
 
 
 def target_text(metric: Metric) -> str:

@@ -119,6 +119,11 @@ class PreferenceForm(forms.ModelForm):
     class Meta:
         model = NotificationPreference
         fields = ["in_app", "email_mode", "digest_minutes"]
+        labels = {
+            "in_app": gettext_lazy("In app"),
+            "email_mode": gettext_lazy("E-mail"),
+            "digest_minutes": gettext_lazy("Digest every (minutes)"),
+        }
 
 
 @login_required

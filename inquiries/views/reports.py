@@ -21,6 +21,9 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from inquiries.forms import choice_field
@@ -62,7 +65,7 @@ def report_page(request: AuthedRequest) -> HttpResponse:
     (times, breakdowns, volume) load by themselves with `?section=<name>` (htmx), in parallel."""
     section = request.GET.get("section", "")
     if section and section not in LAZY_SECTIONS:
-        raise Http404("No such section.")
+        raise Http404(_("No such section."))
     choices, form, scope = _filters(request, ("day", "week"))
     if scope is None:
         return render(request, "reports/page.html", {"form": form}, status=400)
@@ -93,7 +96,7 @@ def report_page(request: AuthedRequest) -> HttpResponse:
 def report_csv(request: AuthedRequest, table: str) -> HttpResponse:
     """One report table as CSV, for the same filters as the page (breakdowns: `group_by`)."""
     if table not in TABLE_NAMES:
-        raise Http404("No such report.")
+        raise Http404(_("No such report."))
     choices, form, scope = _filters(request, tuple(key for key, _ in GROUP_BY_CHOICES))
     if scope is None:
         return HttpResponse(
@@ -157,21 +160,20 @@ def _zones() -> list[tuple[str, str]]:
 class SubscriptionForm(forms.Form):
     """A daily or weekly e-mail of the report, for some of the user's own teams."""
 
-    frequency = forms.ChoiceField(choices=DigestFrequency.choices, label="Send")
+    frequency = forms.ChoiceField(choices=DigestFrequency.choices, label=gettext_lazy("Send"))
     hour = forms.TypedChoiceField(
-        choices=[(h, f"{h:02d}:00") for h in range(24)], coerce=int, initial=8, label="At"
+        choices=[(h, f"{h:02d}:00") for h in range(24)], coerce=int, initial=8, label=gettext_lazy("At")
     )
     weekday = forms.TypedChoiceField(
-        choices=list(
-            enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))
-        ),
+        # Monday to Sunday in the reader's language (Django's own catalogue has them).
+        choices=sorted(WEEKDAYS.items()),
         coerce=int,
         initial=0,
-        label="On (weekly)",
+        label=gettext_lazy("On (weekly)"),
     )
-    timezone = forms.ChoiceField(label="Time zone", initial="UTC")
+    timezone = forms.ChoiceField(label=gettext_lazy("Time zone"), initial="UTC")
     teams = forms.MultipleChoiceField(
-        required=False, label="Teams (none: all of yours)", widget=forms.CheckboxSelectMultiple
+        required=False, label=gettext_lazy("Teams (none: all of yours)"), widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, teams: list[Team]) -> None:
@@ -205,7 +207,7 @@ def subscribe(request: AuthedRequest) -> HttpResponse:
             timezone_name=data["timezone"],
             teams=[t for t in teams if str(t.pk) in data["teams"]],
         )
-        messages.success(request, "Digest saved: you will get it by e-mail.")
+        messages.success(request, _("Digest saved: you will get it by e-mail."))
     else:
         for errors in form.errors.values():
             messages.error(request, " ".join(map(str, errors)))
@@ -216,6 +218,6 @@ def subscribe(request: AuthedRequest) -> HttpResponse:
 @login_required
 def unsubscribe(request: AuthedRequest, pk: int) -> HttpResponse:
     if not digests.unsubscribe(user=request.user, pk=pk):
-        raise Http404("No such subscription.")
-    messages.success(request, "Digest stopped.")
+        raise Http404(_("No such subscription."))
+    messages.success(request, _("Digest stopped."))
     return HttpResponseRedirect(reverse("inquiries:reports") + "#digest")

@@ -49,7 +49,7 @@ def test_late_rate_counts_late_answers_and_unanswered_past_deadline_but_not_pend
     assert metric(report, "open_past_deadline").numerator == 3
     assert week.status == Band.CRITICAL
     assert report.status == Band.CRITICAL
-    assert "1 more are still within their deadline" in week.summary
+    assert "1 more is still within its deadline" in week.summary
 
 
 def test_an_answer_after_the_instant_counts_once_the_instant_passes_it(amazon, channel):

@@ -35,6 +35,7 @@ from inquiries.health.plan import (
     late_analysis_points,
     long_date,
     value_word,
+    window_words,
 )
 from inquiries.health.scoring import Metric, format_value
 from inquiries.words import _, ngettext, number
@@ -56,7 +57,7 @@ def _issue_from_figure(f: MarketplaceFigure, wording: Wording) -> Issue:
             "figures": reported_text(f.reported),
         }
     return Issue(
-        label=d.label,
+        label=_(d.label),
         value=value_word(percent(f.value)),
         target=d.target_text,
         window=_("%(days)s days, %(first)s to %(last)s, by %(anchor)s")
@@ -81,7 +82,7 @@ def _issue_from_metric(metric: Metric, wording: Wording, *, house: bool) -> Issu
         target=_("at most %(value)s late") % {"value": format_value(metric.target, metric.unit)}
         if metric.target is not None
         else _("none"),
-        window=metric.label.split(", ")[-1],
+        window=window_words(metric.key),
         counts=_("%(late)s late of %(counted)s messages")
         % {"late": number(metric.numerator or 0), "counted": number(metric.denominator or 0)},
         definition=ours(wording) if house else whose(wording),
@@ -182,7 +183,7 @@ def _order_block(
     annex = tuple(
         _annex_view(
             f.key,
-            _("Behind the %(label)s") % {"label": f.definition.label},
+            _("Behind the %(label)s") % {"label": _(f.definition.label)},
             facts.annex.get(f.key),
         )
         for f in figures

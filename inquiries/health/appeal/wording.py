@@ -9,31 +9,31 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from inquiries.marketplaces import marketplace_facts
-from inquiries.words import _
+from inquiries.words import _, gettext_noop
 
 ANNEX_LIMIT = 50  # rows per annex table; the full list is a CSV download
 LATE_RESPONSES = "late_responses"  # the annex key of the late messages
 
 ORDER_COLUMNS = (
-    ("order", "Order"),
-    ("purchased", "Purchased"),
-    ("buyer", "Buyer"),
-    ("items", "SKU (ASIN)"),
-    ("ship_by", "Ship by"),
-    ("shipped", "Shipped"),
-    ("carrier", "Carrier"),
-    ("tracking", "Tracking number"),
-    ("deliver_by", "Deliver by"),
-    ("delivered", "Delivered"),
-    ("received", "Message received"),
-    ("answered", "Answered"),
-    ("note", "Feedback, claim, reason"),
+    ("order", gettext_noop("Order")),
+    ("purchased", gettext_noop("Purchased")),
+    ("buyer", gettext_noop("Buyer")),
+    ("items", gettext_noop("SKU (ASIN)")),
+    ("ship_by", gettext_noop("Ship by")),
+    ("shipped", gettext_noop("Shipped")),
+    ("carrier", gettext_noop("Carrier")),
+    ("tracking", gettext_noop("Tracking number")),
+    ("deliver_by", gettext_noop("Deliver by")),
+    ("delivered", gettext_noop("Delivered")),
+    ("received", gettext_noop("Message received")),
+    ("answered", gettext_noop("Answered")),
+    ("note", gettext_noop("Feedback, claim, reason")),
 )
 MESSAGE_COLUMNS = (
-    ("received", "Received"),
-    ("answered", "Answered"),
-    ("order", "Order"),
-    ("note", "Subject"),
+    ("received", gettext_noop("Received")),
+    ("answered", gettext_noop("Answered")),
+    ("order", gettext_noop("Order")),
+    ("note", gettext_noop("Subject")),
 )
 
 

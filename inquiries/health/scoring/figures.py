@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from inquiries.health.scoring.model import Band, HealthFacts, Unit
+from inquiries.words import _
 
 # --- bands -----------------------------------------------------------------------------------
 
@@ -60,12 +61,13 @@ def human_duration(seconds: float) -> str:
         return f"{days} d {hours} h" if hours else f"{days} d"
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min" if minutes else "under a minute"
+    return f"{minutes} min" if minutes else _("under a minute")
 
 
 def format_value(value: float | None, unit: Unit) -> str:
+    """A value as people read it; without one, "no data" in the reader's language."""
     if value is None:
-        return "no data"
+        return _("no data")
     if unit == Unit.RATIO:
         return f"{value * 100:.1f}%"
     if unit == Unit.SECONDS:

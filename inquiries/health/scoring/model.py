@@ -10,6 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from inquiries.words import _, gettext_noop
+
 
 class Band(StrEnum):
     HEALTHY = "healthy"
@@ -22,11 +24,16 @@ class Band(StrEnum):
 
     @property
     def label(self) -> str:
+        """The band's name in English: the callers translate it (`_(band.label)`)."""
         return _LABEL[self]
 
 
 _RANK = {Band.HEALTHY: 0, Band.AT_RISK: 1, Band.CRITICAL: 2}
-_LABEL = {Band.HEALTHY: "Healthy", Band.AT_RISK: "At risk", Band.CRITICAL: "Critical"}
+_LABEL = {
+    Band.HEALTHY: gettext_noop("Healthy"),
+    Band.AT_RISK: gettext_noop("At risk"),
+    Band.CRITICAL: gettext_noop("Critical"),
+}
 
 
 class Unit(StrEnum):
@@ -143,8 +150,8 @@ class ClusterRef:
     def title(self) -> str:
         if self.subject:
             return self.subject
-        what = f"SKU {self.sku}" if self.sku else "near-identical texts"
-        return f"{self.topic_name or 'No topic'}: {what}"
+        what = _("SKU %(sku)s") % {"sku": self.sku} if self.sku else _("near-identical texts")
+        return f"{self.topic_name or _('No topic')}: {what}"
 
 
 @dataclass(frozen=True, slots=True)

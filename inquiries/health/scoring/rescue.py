@@ -24,6 +24,7 @@ from inquiries.health.scoring.model import (
     Unit,
     WindowCounts,
 )
+from inquiries.words import _, ngettext
 
 # --- rescue ----------------------------------------------------------------------------------
 
@@ -125,10 +126,12 @@ class _RateMove:
     to_band: Band
 
     def figures(self) -> str:
-        return (
-            f"from {format_value(self.window.rate, Unit.RATIO)} to {format_value(self.to_value, Unit.RATIO)} "
-            f"({self.current.label.lower()} → {self.to_band.label.lower()})"
-        )
+        return _("from %(before)s to %(after)s (%(from_band)s → %(to_band)s)") % {
+            "before": format_value(self.window.rate, Unit.RATIO),
+            "after": format_value(self.to_value, Unit.RATIO),
+            "from_band": _(self.current.label).lower(),
+            "to_band": _(self.to_band.label).lower(),
+        }
 
 
 def _rate_moves(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list[_RateMove]:
@@ -166,7 +169,15 @@ def _rate_moves(window: WindowCounts, facts: HealthFacts, rules: Rules) -> list[
 
 
 def _join(clauses: list[str]) -> str:
-    return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
+    if len(clauses) == 1:
+        return clauses[0]
+    return _("%(first)s and %(last)s") % {"first": ", ".join(clauses[:-1]), "last": clauses[-1]}
+
+
+def _window_names(days: list[int]) -> str:
+    """ "7-day"; "7-, 30- and 90-day" (the windows' names before "late rate")."""
+    head = [_("%(days)s-") % {"days": d} for d in days[:-1]]
+    return _join([*head, _("%(days)s-day") % {"days": days[-1]}])
 
 
 def _rates_clause(moves: list[_RateMove]) -> str:
@@ -175,17 +186,17 @@ def _rates_clause(moves: list[_RateMove]) -> str:
     same: dict[str, list[int]] = {}
     for move in moves:
         same.setdefault(move.figures(), []).append(move.window.days)
-    verb = ("goes", "go") if moves[0].worsens else ("improves", "improve")
+    if moves[0].worsens:
+        first = (_("the %(names)s late rate goes %(figures)s"), _("the %(names)s late rates go %(figures)s"))
+    else:
+        first = (
+            _("the %(names)s late rate improves %(figures)s"),
+            _("the %(names)s late rates improve %(figures)s"),
+        )
     clauses = []
     for index, (figures, days) in enumerate(same.items()):
-        names = (
-            _join([f"{d}-" for d in days[:-1]] + [f"{days[-1]}-day"]) if len(days) > 1 else f"{days[0]}-day"
-        )
-        if index == 0:
-            plural = len(days) > 1
-            clauses.append(f"the {names} late rate{'s' if plural else ''} {verb[plural]} {figures}")
-        else:
-            clauses.append(f"the {names} {figures}")
+        wording = first[len(days) > 1] if index == 0 else _("the %(names)s %(figures)s")
+        clauses.append(wording % {"names": _window_names(days), "figures": figures})
     return _join(clauses)
 
 
@@ -193,21 +204,30 @@ def _rate_item(moves: list[_RateMove], facts: HealthFacts) -> RescueItem:
     first = moves[0]
     chosen = first.chosen
     count = len(chosen)
-    what = "this message" if count == 1 else f"these {count}"
-    rates = _rates_clause(moves)
     act_by, crosses_at = chosen[0].due_at, chosen[-1].due_at
     assert act_by is not None and crosses_at is not None
+    values = {
+        "count": count,
+        "rates": _rates_clause(moves),
+        "within": human_duration((crosses_at - facts.as_of).total_seconds()),
+        "due": human_duration((act_by - facts.as_of).total_seconds()),
+    }
     if first.worsens:
-        within = human_duration((crosses_at - facts.as_of).total_seconds())
-        sentence = f"Answer {what} in the next {within} or {rates}."
-    else:
-        due = human_duration((act_by - facts.as_of).total_seconds())
-        sentence = (
-            f"Answer {what} on time ({'due' if count == 1 else 'the first is due'} in {due}) and {rates}."
+        sentence = ngettext(
+            "Answer this message in the next %(within)s or %(rates)s.",
+            "Answer these %(count)s in the next %(within)s or %(rates)s.",
+            count,
         )
+    else:
+        sentence = ngettext(
+            "Answer this message on time (due in %(due)s) and %(rates)s.",
+            "Answer these %(count)s on time (the first is due in %(due)s) and %(rates)s.",
+            count,
+        )
+    sentence %= values
     return RescueItem(
         metric_key=late_rate_key(first.window.days),
-        metric_label=", ".join(f"{move.window.days}-day late rate" for move in moves),
+        metric_label=", ".join(_("%(days)s-day late rate") % {"days": move.window.days} for move in moves),
         worsens=first.worsens,
         messages=chosen,
         message_count=count,
@@ -227,25 +247,30 @@ def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
     risk = timedelta(hours=rules.atoz_risk_hours)
     critical = timedelta(hours=rules.atoz_critical_hours)
     current = Band.CRITICAL if facts.atoz_critical else Band.AT_RISK if facts.atoz_risk else Band.HEALTHY
-    label = "A-to-z claim risks"
     messages = facts.order_messages
     if current == Band.CRITICAL:
         return _atoz_critical_rescue(facts, rules, critical)
     if current == Band.AT_RISK:
         upcoming = [m for m in messages if m.received_at + critical > facts.as_of]
-        hours, to_band, consequence = (
+        hours, to_band, wording = (
             rules.atoz_critical_hours,
             Band.CRITICAL,
-            "an A-to-z claim on it can be granted",
+            _(
+                "Answer %(message)s in the next %(within)s: at %(hours)s h unanswered an A-to-z claim on it "
+                "can be granted (%(from_band)s → %(to_band)s)."
+            ),
         )
         to_value = float(facts.atoz_risk)
         crossing = critical
     else:
         upcoming = [m for m in messages if m.received_at + risk > facts.as_of]
-        hours, to_band, consequence = (
+        hours, to_band, wording = (
             rules.atoz_risk_hours,
             Band.AT_RISK,
-            "the buyer may file an A-to-z claim",
+            _(
+                "Answer %(message)s in the next %(within)s: at %(hours)s h unanswered the buyer may file an "
+                "A-to-z claim (%(from_band)s → %(to_band)s)."
+            ),
         )
         to_value = 1.0
         crossing = risk
@@ -253,16 +278,22 @@ def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
         return []
     first = upcoming[0]
     crosses_at = first.received_at + crossing
-    order = f" (order {first.order_id})" if first.order_id else ""
-    sentence = (
-        f"Answer this order message{order} in the next "
-        f"{human_duration((crosses_at - facts.as_of).total_seconds())}: "
-        f"at {hours} h unanswered {consequence} ({current.label.lower()} → {to_band.label.lower()})."
+    message = (
+        _("this order message (order %(order)s)") % {"order": first.order_id}
+        if first.order_id
+        else _("this order message")
     )
+    sentence = wording % {
+        "message": message,
+        "within": human_duration((crosses_at - facts.as_of).total_seconds()),
+        "hours": hours,
+        "from_band": _(current.label).lower(),
+        "to_band": _(to_band.label).lower(),
+    }
     return [
         RescueItem(
             metric_key="atoz_risk_count",
-            metric_label=label,
+            metric_label=_("A-to-z claim risks"),
             worsens=True,
             messages=(first,),
             message_count=1,
@@ -280,18 +311,19 @@ def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
 
 def _atoz_critical_rescue(facts: HealthFacts, rules: Rules, critical: timedelta) -> list[RescueItem]:
     """Critical: every order message unanswered past the critical hours, to answer now."""
-    label = "A-to-z claim risks"
     messages = facts.order_messages
     chosen = tuple(m for m in messages if m.received_at + critical <= facts.as_of)
-    what = "this order message" if facts.atoz_critical == 1 else f"these {facts.atoz_critical} order messages"
-    sentence = (
-        f"Answer {what} now: each has been unanswered for {rules.atoz_critical_hours} h or more, "
-        "so an A-to-z claim on it can be granted."
-    )
+    sentence = ngettext(
+        "Answer this order message now: each has been unanswered for %(hours)s h or more, "
+        "so an A-to-z claim on it can be granted.",
+        "Answer these %(count)s order messages now: each has been unanswered for %(hours)s h or more, "
+        "so an A-to-z claim on it can be granted.",
+        facts.atoz_critical,
+    ) % {"count": facts.atoz_critical, "hours": rules.atoz_critical_hours}
     return [
         RescueItem(
             metric_key="atoz_risk_count",
-            metric_label=label,
+            metric_label=_("A-to-z claim risks"),
             worsens=False,
             messages=chosen,
             message_count=facts.atoz_critical,

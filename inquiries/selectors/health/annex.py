@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from inquiries.health.appeal import (
     CAUSE_OF_METRIC,
@@ -85,7 +86,9 @@ def _messages(account: Account, orders: Iterable[Order], zone: ZoneInfo) -> dict
     for received, answered, number in rows:
         pk = by_number.get(number)
         if pk is not None and len(found[pk]) < MESSAGES_PER_ORDER:
-            found[pk].append((local_time(received, zone), local_time(answered, zone) or "not answered"))
+            found[pk].append(
+                (local_time(received, zone), local_time(answered, zone) or gettext("not answered"))
+            )
     return found
 
 

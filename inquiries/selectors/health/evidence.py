@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.utils.translation import gettext, gettext_noop
 
 from inquiries.health.appeal import (
     ANNEX_LIMIT,
@@ -114,7 +115,7 @@ def _reply_counts(
     targets = measured_rules(account)
     if not targets:
         counts, late, late_rows = _first_reply_counts(account, start, end)
-        return counts, late, late_rows, "the first-reply target of our SLA policy"
+        return counts, late, late_rows, gettext_noop("the first-reply target of our SLA policy")
     seconds, calendar = targets[0]
     counts, late, late_rows = _message_counts(account, start, end)
     calendar_time = deadline_span(calendar, seconds, end) == timedelta(seconds=seconds)
@@ -244,7 +245,7 @@ def late_csv_rows(account: Account, first: date, last: date, *, now: datetime) -
 
 
 def _answered(answered: datetime | None, end: datetime, zone: ZoneInfo) -> str:
-    return local_time(answered, zone) if answered and answered <= end else "not answered"
+    return local_time(answered, zone) if answered and answered <= end else gettext("not answered")
 
 
 def _first_reply_counts(
@@ -330,24 +331,34 @@ def _analyse(
 
 
 EVENT_TEXT: dict[str, str] = {
-    ClusterEventKind.OPENED: "Cluster opened",
-    ClusterEventKind.ESCALATED: "Severity rose",
-    ClusterEventKind.ACKNOWLEDGED: "Acknowledged",
-    ClusterEventKind.ACTION_TAKEN: "Corrective action recorded",
-    ClusterEventKind.RESOLVED: "Resolved",
-    ClusterEventKind.MEMBERS_REMOVED: "Re-tagged complaints removed",
+    ClusterEventKind.OPENED: gettext_noop("Cluster opened"),
+    ClusterEventKind.ESCALATED: gettext_noop("Severity rose"),
+    ClusterEventKind.ACKNOWLEDGED: gettext_noop("Acknowledged"),
+    ClusterEventKind.ACTION_TAKEN: gettext_noop("Corrective action recorded"),
+    ClusterEventKind.RESOLVED: gettext_noop("Resolved"),
+    ClusterEventKind.MEMBERS_REMOVED: gettext_noop("Re-tagged complaints removed"),
 }
 
 
 def _event_text(event: ClusterEvent) -> str:
+    """ "Cluster opened by maria with 6 complaints (high severity)", in the reader's language. The
+    severities stored in the event's data are the English labels of the time: translated here."""
     data = event.data or {}
-    text = EVENT_TEXT.get(event.kind, event.get_kind_display())
+    text = gettext(EVENT_TEXT[event.kind]) if event.kind in EVENT_TEXT else str(event.get_kind_display())
     if event.actor is not None:
-        text += f" by {event.actor.get_username()}"
+        text = gettext("%(event)s by %(user)s") % {"event": text, "user": event.actor.get_username()}
     if event.kind == ClusterEventKind.OPENED and data.get("members"):
-        text += f" with {data['members']} complaints ({str(data.get('severity', '')).lower()} severity)"
+        text = gettext("%(event)s with %(count)s complaints (%(severity)s severity)") % {
+            "event": text,
+            "count": data["members"],
+            "severity": gettext(str(data.get("severity", ""))).lower(),
+        }
     elif event.kind == ClusterEventKind.ESCALATED and data.get("to"):
-        text += f" from {str(data.get('from', '')).lower()} to {str(data['to']).lower()}"
+        text = gettext("%(event)s from %(before)s to %(after)s") % {
+            "event": text,
+            "before": gettext(str(data.get("from", ""))).lower(),
+            "after": gettext(str(data["to"])).lower(),
+        }
     elif event.kind == ClusterEventKind.ACTION_TAKEN and data.get("corrective_action"):
         text += f": {data['corrective_action']}"
     elif event.kind == ClusterEventKind.RESOLVED and data.get("note"):

@@ -9,6 +9,7 @@ from operator import attrgetter
 
 from django.db.models import QuerySet
 from django.db.models.functions import Left
+from django.utils.translation import gettext
 
 from inquiries import display
 from inquiries.health.scoring import MessageRef
@@ -45,6 +46,7 @@ def message_refs(
             subject=display.title(
                 (m.inquiry.subject if m.inquiry else "") or m.subject,
                 m.opening,  # type: ignore[attr-defined]  # django-stubs: .annotate() attributes are not on the model type
+                empty=gettext("(no subject)"),
             ),
             order_id=m.order_id or (m.inquiry.order_id if m.inquiry else ""),
             received_at=m.received_at,
@@ -66,7 +68,7 @@ def clock_refs(ordered: QuerySet[Clock], limit: int, as_of: datetime) -> tuple[M
         MessageRef(
             message_id=clock.message_id or 0,
             inquiry_id=clock.inquiry_id,
-            subject=display.title(clock.inquiry.subject, clock.opening or ""),
+            subject=display.title(clock.inquiry.subject, clock.opening or "", empty=gettext("(no subject)")),
             order_id=clock.inquiry.order_id,
             received_at=clock.started_at,
             due_at=clock.due_at,

@@ -11,6 +11,7 @@ from typing import cast
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inquiries.models import (
     Cluster,
@@ -37,7 +38,8 @@ def acknowledge(*, cluster: Cluster, actor: AbstractBaseUser | None, now: dateti
     cluster = _locked(cluster)
     if cluster.state != ClusterState.OPEN:
         raise Conflict(
-            f"Only an open cluster can be acknowledged; this one is {cluster.get_state_display().lower()}.",
+            _("Only an open cluster can be acknowledged; this one is %(state)s.")
+            % {"state": str(cluster.get_state_display()).lower()},
             field="state",
         )
     return _transition(cluster, ClusterState.ACKNOWLEDGED, ClusterEventKind.ACKNOWLEDGED, actor, now, {})
@@ -62,12 +64,12 @@ def record_action(
     now = now or timezone.now()
     root_cause, corrective_action = root_cause.strip(), corrective_action.strip()
     if not root_cause:
-        raise DomainError("Say what caused the complaints.", field="root_cause")
+        raise DomainError(_("Say what caused the complaints."), field="root_cause")
     if not corrective_action:
-        raise DomainError("Say what was done about them.", field="corrective_action")
+        raise DomainError(_("Say what was done about them."), field="corrective_action")
     cluster = _locked(cluster)
     if cluster.state == ClusterState.RESOLVED:
-        raise Conflict("This cluster is resolved; its action can no longer change.", field="state")
+        raise Conflict(_("This cluster is resolved; its action can no longer change."), field="state")
     cluster.root_cause = root_cause
     cluster.corrective_action = corrective_action
     cluster.preventive_measure = preventive_measure.strip()
@@ -99,7 +101,7 @@ def resolve(
     now = now or timezone.now()
     cluster = _locked(cluster)
     if cluster.state == ClusterState.RESOLVED:
-        raise Conflict("This cluster is already resolved.", field="state")
+        raise Conflict(_("This cluster is already resolved."), field="state")
     cluster.resolved_at = now
     # One incident, one cluster: what was merged into this one is resolved with it.
     cluster_rates.resolve_merged(cluster=cluster, now=now, note=note.strip())
