@@ -15,7 +15,8 @@ inquiry recorded before its order arrived finds it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from contextlib import closing
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, cast
@@ -25,10 +26,6 @@ from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from inquiries.ingestion.order_reports import (
-    CANCELLED,
-    PARTIALLY_SHIPPED,
-    SHIPPED,
-    UNSHIPPED,
     CancellationFacts,
     ClaimFacts,
     FeedbackFacts,
@@ -43,6 +40,8 @@ from inquiries.ingestion.order_reports import (
 )
 from inquiries.ingestion.order_reports.amazon_performance import SOURCE as PERFORMANCE_SOURCE
 from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, MetricFacts, ParsedReport
+from inquiries.ingestion.order_reports.merging import ORDER_COLUMNS, merged_orders, merged_parts
+from inquiries.ingestion.read_ahead import read_ahead
 from inquiries.models import (
     Account,
     Cancellation,
@@ -58,7 +57,7 @@ from inquiries.models import (
 from inquiries.services import order_status
 from inquiries.services.bulk import PlannerStatistics, upsert_rows
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,6 @@ PARTS = (
     _Part("feedback", Feedback, None, "feedback", _names(FeedbackFacts)),
     _Part("claim", Claim, "external_id", "claims", _names(ClaimFacts)),
 )
-ORDER_COLUMNS = tuple(name for name in _names(OrderFacts) if name != "order_id")
 
 
 @dataclass
@@ -159,22 +157,24 @@ def import_orders(
     # Dates only some reports carry are overwritten only by a file that has their column.
     filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
     batch: list[tuple[int, Record]] = []
-    for line, item in rows:
-        result.rows += 1
-        if isinstance(item, RowRejected):
-            _reject(result, on_rejected, line, item)
-            continue
-        # A batch ends between two orders (a report lists an order's rows together), so that
-        # an order is written once, or at twice the size at the latest.
-        if len(batch) >= batch_size and (
-            item.order.order_id != batch[-1][1].order.order_id or len(batch) >= 2 * batch_size
-        ):
-            stored = _resolve_lines(account, batch, result, on_rejected)
-            _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
-            if statistics is not None:
-                statistics.add(len(stored))
-            batch = []
-        batch.append((line, item))
+    # The rows are parsed by a thread of their own while the batches are written.
+    with closing(read_ahead(rows)) as items:
+        for line, item in items:
+            result.rows += 1
+            if isinstance(item, RowRejected):
+                _reject(result, on_rejected, line, item)
+                continue
+            # A batch ends between two orders (a report lists an order's rows together), so that
+            # an order is written once, or at twice the size at the latest.
+            if len(batch) >= batch_size and (
+                item.order.order_id != batch[-1][1].order.order_id or len(batch) >= 2 * batch_size
+            ):
+                stored = _resolve_lines(account, batch, result, on_rejected)
+                _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+                if statistics is not None:
+                    statistics.add(len(stored))
+                batch = []
+            batch.append((line, item))
     if batch:
         stored = _resolve_lines(account, batch, result, on_rejected)
         _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
@@ -303,7 +303,7 @@ def _store_orders(
 ) -> dict[str, int | str]:
     """Upsert the batch's orders; each order id -> its primary key (dry run: the id itself
     for an order not stored yet)."""
-    latest = _merged(facts)
+    latest = merged_orders(facts)
     owns = "order" in fmt.owns
     counts = result.count("orders")
     if dry_run:
@@ -338,48 +338,6 @@ def _written(columns: Sequence[str], filled: frozenset[str]) -> list[str]:
     return [name for name in columns if name not in SOMETIMES_CARRIED or name in filled]
 
 
-def _merged(facts: list[OrderFacts]) -> dict[str, OrderFacts]:
-    """Each order of the batch once, from its rows: a later row's value wins where it has one (an
-    eBay order's own row names the buyer, its item rows may not). Rows that disagree on the
-    status (a Walmart order with a shipped and an unshipped line) give the order's status."""
-    orders: dict[str, OrderFacts] = {}
-    statuses: dict[str, set[str]] = {}
-    for order in facts:
-        statuses.setdefault(order.order_id, set()).add(order.status)
-        stored = orders.get(order.order_id)
-        if stored is None:
-            orders[order.order_id] = replace(order)
-        else:
-            _fill(stored, order, ORDER_COLUMNS)
-    for order_id, seen in statuses.items():
-        if len(seen) > 1:
-            orders[order_id].status = _status_of_lines(seen)
-    return orders
-
-
-def _fill(stored: Any, later: Any, names: Sequence[str]) -> None:
-    """Copy onto `stored` each of `later`'s values that is not blank (a later row of the same
-    order or part wins where it says something)."""
-    for name in names:
-        value = getattr(later, name)
-        if value not in ("", None):
-            setattr(stored, name, value)
-
-
-def _status_of_lines(statuses: set[str]) -> str:
-    """An order's status from its lines' (Walmart gives a status per line): cancelled lines aside,
-    shipped beside unshipped is partially shipped."""
-    live = statuses - {CANCELLED, ""}
-    if not live:
-        return CANCELLED if CANCELLED in statuses else ""
-    if SHIPPED in live and live & {UNSHIPPED, PARTIALLY_SHIPPED}:
-        return PARTIALLY_SHIPPED
-    return SHIPPED if live == {SHIPPED} else max(live, key=_PROGRESS.index)
-
-
-_PROGRESS = ["pending", UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, "unfulfillable"]
-
-
 def _store_part(
     part: _Part,
     carried: list[tuple[int | str, Any]],
@@ -392,13 +350,7 @@ def _store_part(
     """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
     `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
     owns = part.attr in fmt.owns
-    latest: dict[tuple[int | str, str | None], tuple[int | str, Any]] = {}
-    for order, facts in carried:  # rows of one part merged as an order's are (`_merged`)
-        key = (order, getattr(facts, part.key) if part.key else None)
-        if key in latest:
-            _fill(latest[key][1], facts, part.columns)
-        else:
-            latest[key] = (order, replace(facts))
+    latest = merged_parts(carried, part.key, part.columns)
     if dry_run:
         stored = part.model._default_manager.filter(
             order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]
