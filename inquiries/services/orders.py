@@ -56,7 +56,7 @@ from inquiries.models import (
     Shipment,
 )
 from inquiries.services import order_status
-from inquiries.services.bulk import PlannerStatistics, upsert_rows
+from inquiries.services.bulk import PlannerStatistics, insert_missing, upsert_rows
 
 BATCH_SIZE = 5000
 
@@ -390,17 +390,23 @@ def _store_part(
         counts.updated += (len(latest) - new) if owns else 0
         return
     values = attrgetter(*part.columns)
+    rows = [(order, *values(facts)) for order, facts in latest.values()]
+    if not owns:  # created when missing, otherwise left as it is: only the count comes back
+        counts.created += insert_missing(
+            part.model, ["order_id", *part.columns], rows, unique=list(_key_fields(part))
+        )
+        return
     written = upsert_rows(
         part.model,
         ["order_id", *part.columns],
-        [(order, *values(facts)) for order, facts in latest.values()],
+        rows,
         unique=list(_key_fields(part)),
-        update=[name for name in _written(part.columns, filled) if name != part.key] if owns else [],
+        update=[name for name in _written(part.columns, filled) if name != part.key],
         returning=["pk"],
     )
     created = sum(1 for _, inserted in written if inserted)
     counts.created += created
-    counts.updated += (len(written) - created) if owns else 0
+    counts.updated += len(written) - created
 
 
 def _unlinked(
