@@ -181,3 +181,21 @@ def test_unsaved_builds_what_the_keyword_constructor_builds(channel: m.Channel):
     assert (by_id.inquiry_id, by_id.message_id, by_id.state) == (7, None, m.Clock(inquiry_id=7).state)
     with pytest.raises(TypeError, match="unexpected colour"):
         unsaved(m.Clock, colour="red")
+
+
+def test_a_load_may_analyse_with_a_smaller_sample_for_this_analysis_only(channel: m.Channel):
+    insert_rows(m.Message, _message_rows(channel, 0, 40))
+    with CaptureQueriesContext(connection) as queries:
+        statistics = PlannerStatistics({m.Message: ("channel", "external_id")}, at_least=5, sample=10)
+        statistics.add(40)
+    analyses = [q["sql"] for q in queries.captured_queries if "ANALYZE" in q["sql"].upper()]
+    if connection.vendor != "postgresql":
+        assert analyses == []  # SQLite plans without gathered statistics
+        return
+    assert analyses == ['ANALYZE "inquiries_message" ("channel_id", "external_id")']
+    assert statistics.written == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'inquiries_message'")
+        assert cursor.fetchone()[0] == 40
+        cursor.execute("SHOW default_statistics_target")
+        assert cursor.fetchone()[0] == "100"  # the smaller target was local to the analysis

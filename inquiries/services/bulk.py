@@ -24,6 +24,7 @@ from django.db.models.expressions import DatabaseDefault
 from psycopg.types.json import Jsonb
 
 _M = TypeVar("_M", bound=models.Model)
+Row = Sequence[object]  # a row's values, in the order of its fields
 
 
 def unsaved(model: type[_M], /, **values: object) -> _M:
@@ -262,14 +263,8 @@ def upsert_rows(
     columns, defaults = _staging_columns(model, fields)
     staging = _staging_table(model._meta.db_table, columns)
     sql = _upsert_statement(model, staging, columns, unique=unique, update=update, returning=returning)
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(name) for name in columns)
     with connection.cursor() as cursor:
-        types = _column_types(cursor.cursor, staging)
-        with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([types[name] for name in columns])
-            for row in rows:
-                copy.write_row((*row, *defaults) if defaults else row)
+        _copy_to_staging(cursor, staging, columns, defaults, rows)
         cursor.execute(sql)
         if not returning:
             return []
@@ -281,6 +276,45 @@ def upsert_rows(
         seen = {row[:-1] for row in written}
         written += [(*values, False) for values in found.values() if values not in seen]
     return written
+
+
+def insert_missing(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    unique: Sequence[str],
+    portable: bool = False,
+) -> int:
+    """`upsert_rows()` with nothing to update, counted: the rows inserted (in a transaction). On
+    PostgreSQL the upsert's row count, where returning rows would read each row found again (an
+    index lookup per row); elsewhere (and with `portable=True`) `upsert_rows()`'s portable path."""
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql" or portable:
+        written = upsert_rows(model, fields, rows, unique=unique, update=[], returning=["pk"], portable=True)
+        return sum(1 for *_, inserted in written if inserted)
+    if not connection.in_atomic_block:
+        raise RuntimeError("insert_missing: run it inside a transaction")
+    columns, defaults = _staging_columns(model, fields)
+    staging = _staging_table(model._meta.db_table, columns)
+    sql = _upsert_statement(model, staging, columns, unique=unique, update=[], returning=[])
+    with connection.cursor() as cursor:
+        _copy_to_staging(cursor, staging, columns, defaults, rows)
+        cursor.execute(sql)
+        return cursor.rowcount
+
+
+def _copy_to_staging(
+    cursor: Any, staging: str, columns: Sequence[str], defaults: Row, rows: Sequence[Row]
+) -> None:
+    """The rows, each followed by `defaults` (the columns they leave out), into `staging` by COPY."""
+    names = ", ".join(connection.ops.quote_name(name) for name in columns)
+    types = _column_types(cursor.cursor, staging)
+    with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([types[name] for name in columns])
+        for row in rows:
+            copy.write_row((*row, *defaults) if defaults else row)
 
 
 def _staging_columns(
@@ -509,9 +543,19 @@ class PlannerStatistics:
     account the statistics have not seen yet: the planner takes its rows for none and scans
     them all for every lookup (an import that grows quadratically) until they are analysed.
     Nothing to do on SQLite.
+
+    `sample`: these ANALYZEs' statistics target (300 rows sampled per unit; the default 100 takes
+    seconds on a table of millions): row counts and keys, what the planner needs mid-load, come
+    as well from fewer; autovacuum analyses the grown tables with the full target after.
     """
 
-    def __init__(self, columns: dict[type[models.Model], Sequence[str]], *, at_least: int = 1_000) -> None:
+    def __init__(
+        self,
+        columns: dict[type[models.Model], Sequence[str]],
+        *,
+        at_least: int = 1_000,
+        sample: int | None = None,
+    ) -> None:
         quote = connection.ops.quote_name
         self.tables = [model._meta.db_table for model in columns]
         self.targets = ", ".join(
@@ -519,6 +563,7 @@ class PlannerStatistics:
             for model, names in columns.items()
         )
         self.at_least = at_least
+        self.sample = sample
         self.enabled = connection.vendor == "postgresql"
         self.written = 0  # since the last ANALYZE
         self.loaded = 0  # by this load, in all
@@ -532,8 +577,17 @@ class PlannerStatistics:
             self.analyze()
 
     def analyze(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {self.targets}")
+        if self.sample is None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {self.targets}")
+        else:
+            # Set back after: inside a caller's transaction a local setting lasts until its end.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('default_statistics_target')")
+                before = cursor.fetchone()[0]
+                cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [str(self.sample)])
+                cursor.execute(f"ANALYZE {self.targets}")
+                cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [before])
         # At least what was written: a role that does not own the tables gets a warning and
         # no new statistics, and should not try again every `at_least` rows.
         self.size = max(self._size(), self.size + self.written)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,8 +55,7 @@ from tenacity import (
 
 from inquiries import secrets
 from inquiries.ingestion.csv_import import Reading, open_csv
-from inquiries.ingestion.order_reports import FORMATS, Record, RowRejected, parse_report
-from inquiries.ingestion.order_reports.core import ParsedReport
+from inquiries.ingestion.order_reports import FORMATS, RowRejected, parse_report
 from inquiries.models import AmazonConnection, ConnectorRun, RunState, SpApiRegion
 from inquiries.services.orders import OrderImport, import_orders
 from inquiries.services.queue import enqueue
@@ -64,7 +63,6 @@ from inquiries.services.queue import enqueue
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Rows = Iterable[tuple[int, Record | RowRejected]]  # what `import_orders` reads
 
 # Amazon's endpoints per region ("SP-API endpoints" in Amazon's developer guide).
 ENDPOINTS = {
@@ -275,7 +273,7 @@ def _lease_seconds() -> int:
 
 # Time a lease leaves for importing one downloaded report, beyond waiting for Amazon to make it.
 LEASE_IMPORT_SECONDS = 1800
-# Rows read between two renewals of the lease while a report is imported (five batches of the
+# Rows read between two renewals of the lease while a report is imported (a batch of the
 # importer): an import that alone outlasts the lease keeps it, at one UPDATE per renewal.
 LEASE_RENEW_ROWS = 5000
 
@@ -437,11 +435,10 @@ def _fetch(
                 import_orders(
                     account=connection.account,
                     fmt=fmt,
-                    rows=_renewing(
-                        parse_report(stream, fmt, zone=connection.account.timezone, reading=reading), lease
-                    ),
+                    rows=parse_report(stream, fmt, zone=connection.account.timezone, reading=reading),
                     on_rejected=rejected,
                     into=progress,
+                    between_batches=_lease_keeper(lease),
                 )
     finally:
         # A report that fails part-way keeps the batches stored before the failure: the run
@@ -450,23 +447,23 @@ def _fetch(
     _finish(run, RunState.DONE, error="\n".join(rejections))
 
 
-def _renewing(rows: Rows, lease: _Lease) -> Rows:
-    """The report's rows, the lease renewed every `LEASE_RENEW_ROWS` of them: a report whose import
-    alone outlasts the lease keeps the connection, so the next sync cannot start beside it. The
-    renewal runs between two rows, outside the importer's batch transactions (it commits at once,
-    for the other syncs to see); a lease another sync took over raises `LeaseLost` there, so this
-    import stops after the batches it stored. What the file carries (`ParsedReport.filled`) is
-    kept."""
+def _lease_keeper(lease: _Lease) -> Callable[[OrderImport], None]:
+    """Called by the importer between two batches: the lease renewed once `LEASE_RENEW_ROWS` more
+    rows were read, so a report whose import alone outlasts the lease keeps the connection and the
+    next sync cannot start beside it. It runs in the importer's thread, outside its batch
+    transactions (the renewal commits at once, for the other syncs to see); a lease another sync
+    took over raises `LeaseLost`, so the import stops after the batches it stored."""
+    renewed_at = 0
 
-    def renewed() -> Iterator[tuple[int, Record | RowRejected]]:
-        for count, row in enumerate(rows, start=1):
-            if count % LEASE_RENEW_ROWS == 0 and not lease.renew():
-                raise LeaseLost
-            yield row
+    def keep(progress: OrderImport) -> None:
+        nonlocal renewed_at
+        if progress.rows - renewed_at < LEASE_RENEW_ROWS:
+            return
+        renewed_at = progress.rows
+        if not lease.renew():
+            raise LeaseLost
 
-    if isinstance(rows, ParsedReport):
-        return ParsedReport(renewed(), rows.columns, rows.fmt)
-    return renewed()
+    return keep
 
 
 def _finish(run: ConnectorRun, state: str, *, error: str = "") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as csv_module
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -214,3 +215,26 @@ def test_the_parsers_limits_and_values_match_the_database():
     assert {rating: core.polarity_of_rating(rating) for rating in range(1, 6)} == RATING_POLARITY
     assert core.GUARANTEE in m.ClaimKind.values
     assert {core.OPEN, core.FOR_BUYER, core.RESOLVED} <= set(m.ClaimOutcome.values)
+
+
+def test_a_tab_separated_field_over_the_size_limit_rejects_its_line_only(monkeypatch):
+    monkeypatch.setattr(csv_module, "field_size_limit", lambda *limit: 50)
+    huge = "x" * 51
+    rows = parsed(
+        ORDER_HEADER
+        + f"1\t2026-03-01T10:00:00Z\tShipped\tA\t1\t1.00\t{huge}\n"
+        + "2\t2026-03-01T10:00:00Z\tShipped\tB\t1\t1.00\tMug\r\n"
+    )
+
+    assert [line for line, _ in rows] == [2, 3]
+    assert isinstance(rows[0][1], RowRejected)
+    assert rows[0][1].errors == ("not valid CSV: field larger than field limit (50)",)
+    assert isinstance(rows[1][1], Record)
+    assert rows[1][1].line.title == "Mug"
+
+
+def test_quote_characters_and_spaces_in_a_tab_separated_file_are_text():
+    [(_, record)] = parsed(ORDER_HEADER + '1\t2026-03-01T10:00:00Z\tShipped\tA\t1\t1.00\t 12" "deluxe\n')
+
+    assert isinstance(record, Record)
+    assert record.line.title == '12" "deluxe'

@@ -33,7 +33,7 @@ from inquiries import secrets
 from inquiries.ingestion.csv_import import open_csv
 from inquiries.ingestion.order_reports import FORMATS, parse_report
 from inquiries.ingestion.order_reports.core import ParsedReport
-from inquiries.services import queue, spapi
+from inquiries.services import orders, queue, spapi
 from inquiries.services.orders import import_orders
 from tests.orders.conftest import sample
 
@@ -617,11 +617,16 @@ def test_a_lease_lost_while_amazon_made_the_report_stops_the_sync_before_the_imp
 
 
 def a_minute_per_row(
-    clock: Any, monkeypatch: pytest.MonkeyPatch, after_row: dict[int, Callable[[], None]]
+    clock: Any, monkeypatch: pytest.MonkeyPatch, after_row: dict[int, Callable[[], None]], batch_size: int = 2
 ) -> None:
     """The All Orders report's import takes a minute per row (the clock moves on), and after
-    the rows numbered in `after_row` something else happens meanwhile."""
+    the rows numbered in `after_row` something else happens meanwhile; batches of `batch_size`.
+    The rows are read in the importer's own thread here (no read-ahead thread), so that the
+    minutes pass, and the things happen, between its batches as a slow import's would."""
     real_parse = spapi.parse_report
+    real_import = spapi.import_orders
+    monkeypatch.setattr(orders, "read_ahead", lambda rows: (row for row in rows))
+    monkeypatch.setattr(spapi, "import_orders", lambda **kwargs: real_import(**kwargs, batch_size=batch_size))
 
     def slow(stream: Any, fmt: Any, **kwargs: Any) -> Any:
         rows = real_parse(stream, fmt, **kwargs)
@@ -643,14 +648,15 @@ def a_minute_per_row(
 def test_an_import_that_outlasts_the_lease_renews_it_so_a_second_sync_cannot_start(
     amazon_api, connection, monkeypatch
 ):
-    # A lease of 90 seconds (the report timeout of 30 and 60 for the import), renewed every two
-    # rows; five rows in, the import has run five minutes and a second sync is asked for.
+    # A lease of 90 seconds (the report timeout of 30 and 60 for the import), renewed between
+    # batches of one order (a row or two); five rows in, the import has run five minutes and a
+    # second sync is asked for.
     monkeypatch.setattr(spapi, "LEASE_IMPORT_SECONDS", 60)
-    monkeypatch.setattr(spapi, "LEASE_RENEW_ROWS", 2)
+    monkeypatch.setattr(spapi, "LEASE_RENEW_ROWS", 1)
     second: list[list[m.ConnectorRun]] = []
     with time_machine.travel(timezone.now(), tick=False) as clock:
         attempt = lambda: second.append(spapi.sync_connection(connection_id=connection.pk, force=True))  # noqa: E731
-        a_minute_per_row(clock, monkeypatch, {5: attempt})
+        a_minute_per_row(clock, monkeypatch, {5: attempt}, batch_size=1)
 
         runs = spapi.sync_connection(connection_id=connection.pk)
         ended = timezone.now()
@@ -667,9 +673,7 @@ def test_an_import_that_outlasts_the_lease_renews_it_so_a_second_sync_cannot_sta
 def test_a_lease_taken_over_during_a_long_import_stops_it_after_the_batches_it_stored(
     amazon_api, connection, monkeypatch
 ):
-    monkeypatch.setattr(spapi, "LEASE_RENEW_ROWS", 4)
-    real_import = spapi.import_orders
-    monkeypatch.setattr(spapi, "import_orders", lambda **kwargs: real_import(**kwargs, batch_size=2))
+    monkeypatch.setattr(spapi, "LEASE_RENEW_ROWS", 1)  # renewed between every two batches
     other = timezone.now() + timezone.timedelta(hours=2)
     take_over = lambda: m.AmazonConnection.objects.filter(pk=connection.pk).update(lease_until=other)  # noqa: E731
     with time_machine.travel(timezone.now(), tick=False) as clock:
@@ -680,7 +684,9 @@ def test_a_lease_taken_over_during_a_long_import_stops_it_after_the_batches_it_s
     [run] = runs
     run.refresh_from_db()
     assert (run.state, run.error) == (m.RunState.FAILED, "stopped: another sync took this connection over")
-    assert run.rows == 3  # the fourth row's renewal found the lease taken
+    # The first renewal after the takeover (between two batches) found the lease taken: the
+    # import stopped there, before the report's last batch was stored.
+    assert run.imported < expected_counts(connection.account, "amazon-all-orders")[1]
     assert run.imported >= 1 and m.Order.objects.filter(account=connection.account).exists()
     connection.refresh_from_db()
     assert (connection.lease_until, connection.last_sync_at) == (other, None)

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from inquiries import models as m
-from inquiries.services.bulk import upsert_rows
+from inquiries.services.bulk import insert_missing, upsert_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +48,23 @@ def test_with_nothing_to_update_existing_rows_are_left_as_they_are(amazon):
 
     assert dict(m.Feedback.objects.values_list("order_id", "text")) == {order.pk: "slow", other.pk: "new"}
     assert m.Feedback.objects.get(order=other).removed is False
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_insert_missing_inserts_only_the_rows_not_stored_and_counts_them(amazon, portable):
+    order = m.Order.objects.create(account=amazon, marketplace_order_id="1")
+    m.OrderLine.objects.create(order=order, sku="A", title="kept")
+    fields = ["order_id", "sku", "title", "quantity"]
+
+    with transaction.atomic():
+        inserted = insert_missing(
+            m.OrderLine,
+            fields,
+            [(order.pk, "A", "changed", 2), (order.pk, "B", "new", 1), (order.pk, "C", "new too", 3)],
+            unique=["order", "sku"],
+            portable=portable,
+        )
+        assert insert_missing(m.OrderLine, fields, [], unique=["order", "sku"], portable=portable) == 0
+
+    assert inserted == 2
+    assert dict(m.OrderLine.objects.values_list("sku", "title")) == {"A": "kept", "B": "new", "C": "new too"}

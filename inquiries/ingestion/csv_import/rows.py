@@ -183,7 +183,8 @@ def clean_lines(lines: Iterable[str], *, quoting: bool = True) -> Iterator[str]:
     """
     quoted = False
     for line in lines:
-        line = _UNSTORABLE_RE.sub(lambda match: "" if match.group(0) == "\x00" else "\ufffd", line)
+        if _UNSTORABLE_RE.search(line):  # rare: a search costs half a substitution
+            line = _UNSTORABLE_RE.sub(lambda match: "" if match.group(0) == "\x00" else "\ufffd", line)
         body = line.rstrip("\r\n")
         if "\r" not in body:
             quoted ^= quoting and bool(line.count('"') & 1)

@@ -8,13 +8,13 @@ answers, `ebay_api`, the entry's number) with a `Record`
 on. It reads one row at a time: memory does not grow with the file.
 
 One module per marketplace (`amazon`, `walmart`, `ebay`) defines its formats and columns
-(`amazon_performance` Amazon's seller performance report, read into `MetricFacts`);
-`core` holds what they share. Which report is the source of what: an order's own fields and
-its lines come from the orders report; a shipment from the shipments report (Walmart's and
-eBay's order downloads carry both), a return from the returns report, feedback from the
-feedback report. The other reports name orders too: `ReportFormat.owns` says which parts of a
-record a format may overwrite; the rest are only used to create what is missing (the
-service's rule).
+(`amazon_performance` Amazon's seller performance report, read into `MetricFacts`); `core`
+holds what they share, `delimited` reads a tab- or comma-separated file. Which report is the
+source of what: an order's own fields and its lines come from the orders report; a shipment
+from the shipments report (Walmart's and eBay's order downloads carry both), a return from the
+returns report, feedback from the feedback report. The other reports name orders too:
+`ReportFormat.owns` says which parts of a record a format may overwrite; the rest are only used
+to create what is missing (the service's rule).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from inquiries.ingestion.order_reports.core import (
     ReturnFacts,
     RowRejected,
     ShipmentFacts,
-    parse_report,
 )
+from inquiries.ingestion.order_reports.delimited import parse_report
 from inquiries.ingestion.order_reports.ebay import EBAY_FORMATS
 from inquiries.ingestion.order_reports.ebay_api import EBAY_API_FORMATS
 from inquiries.ingestion.order_reports.walmart import WALMART_FORMATS

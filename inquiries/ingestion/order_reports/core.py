@@ -1,31 +1,24 @@
 """What every order report parser shares (pure: no Django): the facts a row reads into, the
-cells of a row read by their column's rule, the report's format, and `parse_report()`.
+cells of a row read by their column's rule, and the report's format. `delimited.parse_report()`
+reads a file with them.
 
-A report is tab-separated (Amazon's flat files, read without quoting: a quote character is
-text) or, when its header line has no tab, comma-separated with CSV quoting (Walmart's and
-eBay's downloads, or a report saved from a spreadsheet). Headers match ignoring case and
-surrounding spaces; other columns are ignored. Decoding, byte-order marks and line ends are
-`csv_import.decode_csv`'s, timestamps `csv_import.read_timestamp`'s (a value without a UTC
-offset is local time in the zone given, the account's).
+Timestamps are `csv_import.read_timestamp`'s (a value without a UTC offset is local time in
+the zone given, the account's).
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TextIO
-
-if TYPE_CHECKING:
-    import _csv
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from inquiries.ingestion.addresses import sender_error
-from inquiries.ingestion.csv_import import CSV_FIELD_LIMIT, Reading, clean_lines, read_timestamp, shown
+from inquiries.ingestion.csv_import import Reading, read_timestamp, shown
 from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.ingestion.types import Rejected
 
@@ -231,21 +224,54 @@ class RowRejected(Rejected):
         self.errors = tuple(errors)
 
 
+class Layout:
+    """How a report's rows are read, worked out once per file: the format's columns and where
+    they are, and the timestamps read so far (a report repeats them: an order's lines share its
+    dates, a day's shipments their ship date)."""
+
+    # Timestamps remembered at most (then forgotten all at once): memory stays flat.
+    REMEMBERED = 4096
+
+    def __init__(self, columns: dict[str, tuple[int, str]]) -> None:
+        self.names = tuple(columns)
+        indexes = [index for index, _ in columns.values()]
+        self.width = max(indexes, default=-1) + 1
+        # One C call picks a row's cells in the format's column order.
+        self.pick: Callable[[list[str]], tuple[str, ...]] = (
+            operator.itemgetter(*indexes)
+            if len(indexes) > 1
+            else (lambda row: tuple(row[i] for i in indexes))
+        )
+        self.timestamps: dict[tuple[str, bool, bool], datetime | str] = {}
+
+
 class Cells:
     """One row's values by column, each read with its column's rule; errors are collected, so a
     rejection lists every problem of the row, in the file's column order."""
 
-    def __init__(self, row: list[str], columns: dict[str, tuple[int, str]], zone: ZoneInfo, reading: Reading):
-        width = len(row)
+    def __init__(
+        self,
+        row: list[str],
+        columns: dict[str, tuple[int, str]],
+        zone: ZoneInfo,
+        reading: Reading,
+        layout: Layout | None = None,
+    ):
         # The format's cells, trimmed; a row shorter than the header has empty cells at its end.
-        self.values = {
-            column: (row[index].strip() if index < width else "") for column, (index, _) in columns.items()
-        }
+        if layout is not None and len(row) >= layout.width:
+            self.values = dict(zip(layout.names, map(str.strip, layout.pick(row)), strict=True))
+        else:
+            width = len(row)
+            self.values = {
+                column: (row[index].strip() if index < width else "")
+                for column, (index, _) in columns.items()
+            }
         # Most rows have no control character at all: one search, instead of one per cell.
         self.dirty = CONTROL_RE.search("".join(self.values.values())) is not None
         self.columns = columns
         self.zone = zone
         self.reading = reading
+        self.layout = layout
         self.errors: list[tuple[int, str]] = []  # (column index, message)
 
     def raw(self, column: str) -> str:
@@ -292,7 +318,23 @@ class Cells:
             if required:
                 self.error(column, "required")
             return None
-        reading = reading or self.reading
+        # The file's own reading (not one a reader passes for a column) is remembered by value.
+        cache = self.layout.timestamps if self.layout is not None and reading is None else None
+        key = (value, dates, day_end)
+        read = cache.get(key) if cache is not None else None
+        if read is None:
+            read = self._read_timestamp(value, reading or self.reading, dates=dates, day_end=day_end)
+            if cache is not None:
+                if len(cache) >= Layout.REMEMBERED:
+                    cache.clear()
+                cache[key] = read
+        if isinstance(read, str):
+            self.error(column, read)
+            return None
+        return read
+
+    def _read_timestamp(self, value: str, reading: Reading, *, dates: bool, day_end: bool) -> datetime | str:
+        """`timestamp()`'s reading of a value: the timestamp, or what is wrong with it."""
         if day_end:
             reading = replace(reading, default_time=DAY_END)
         elif dates and reading.default_time is None:
@@ -304,14 +346,12 @@ class Cells:
                     named.group(0).title(), "%b-%d-%y" if len(named["year"]) == 2 else "%b-%d-%Y"
                 )
             except ValueError:
-                self.error(column, f"not a date: {shown(value)}")
-                return None
+                return f"not a date: {shown(value)}"
             value = text.date().isoformat() + value[named.end() :].replace(" ", "T", 1)
         try:
             return read_timestamp(value, self.zone, reading)
         except ValueError as exc:
-            self.error(column, str(exc))
-            return None
+            return str(exc)
 
     def quantity(self, column: str, *, default: int = 0) -> int:
         value = self.values.get(column, "")
@@ -455,116 +495,3 @@ def json_at(data: Any, path: tuple[str, ...]) -> Any:
 
 def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
-
-
-def parse_report(
-    stream: TextIO | Iterable[str],
-    fmt: ReportFormat,
-    *,
-    zone: str = "UTC",
-    reading: Reading | None = None,
-) -> ParsedReport:
-    """(line number, Record or RowRejected) for each data row of a report in format `fmt`, and
-    the format's columns the file has.
-
-    Raises `ValueError` before yielding anything for an empty file, a header without one of
-    the format's required columns, a column header that appears twice, or an unknown zone.
-    Line numbers are physical lines (the header is line 1 unless blank lines come before it);
-    blank rows, and rows `fmt.footer` recognises, are skipped.
-    """
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {zone!r}") from None
-    if fmt.parse is not None:
-        return fmt.parse(stream, fmt, tz)
-    lines = iter(stream)
-    first = next(lines, None)
-    # Blank lines before the header are skipped (eBay's download starts with one) and counted, so
-    # that line numbers stay those of the file.
-    blank = 0
-    while first is not None and not first.strip("\ufeff,; \t\r\n"):
-        blank += 1
-        first = next(lines, None)
-    if first is None:
-        raise ValueError("empty file: no header row")
-    tabbed = "\t" in first
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    source = clean_lines(itertools.chain([first], lines), quoting=not tabbed)
-    reader = (
-        csv.reader(source, delimiter="\t", quoting=csv.QUOTE_NONE)
-        if tabbed
-        else csv.reader(source, strict=True)
-    )
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise ValueError(f"line 1: the header row is not valid CSV: {exc}") from None
-    columns = _columns(header, fmt)
-    rows = _rows(reader, len(header), columns, fmt, tz, reading or Reading(), offset=blank)
-    return ParsedReport(rows, frozenset(columns), fmt)
-
-
-def _columns(header: list[str], fmt: ReportFormat) -> dict[str, tuple[int, str]]:
-    """The format's column -> (index, the file's header) for every column the file has."""
-    wanted = {name: name for name in (*fmt.required, *fmt.optional)}
-    wanted.update(fmt.aliases)
-    columns: dict[str, tuple[int, str]] = {}
-    for index, name in enumerate(header):
-        key = name.replace("\ufeff", "").strip().casefold()
-        column = wanted.get(key)
-        if column is None:
-            continue
-        if column in columns:
-            raise ValueError(f"column {name.strip()!r} appears more than once in the header")
-        columns[column] = (index, name.strip())
-    missing = [name for name in fmt.required if name not in columns]
-    if missing:
-        shown_header = ", ".join(h.strip() for h in header)[:300]
-        article = "an" if fmt.title[0] in "AEIOUaeiou" else "a"
-        raise ValueError(
-            f"not {article} {fmt.title}: missing column(s) {', '.join(missing)}; the header has: {shown_header}"
-        )
-    return columns
-
-
-def _rows(
-    reader: _csv.Reader,
-    width: int,
-    columns: dict[str, tuple[int, str]],
-    fmt: ReportFormat,
-    zone: ZoneInfo,
-    reading: Reading,
-    *,
-    offset: int = 0,
-) -> Iterator[tuple[int, Record | RowRejected]]:
-    read = fmt.read
-    assert read is not None  # a delimited report reads its rows
-    line_num = 1
-    while True:
-        first_line = line_num + 1 + offset
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line_num = reader.line_num
-            yield first_line, RowRejected([f"not valid CSV: {exc}"])
-            continue
-        line_num = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if fmt.footer is not None and fmt.footer.match(row[0].strip()):
-            continue
-        if len(row) > width and any(cell.strip() for cell in row[width:]):
-            yield (
-                first_line,
-                RowRejected(
-                    [f"expected {width} fields, found {len(row)} (a tab or delimiter inside a value?)"]
-                ),
-            )
-            continue
-        try:
-            yield first_line, read(Cells(row, columns, zone, reading))
-        except RowRejected as exc:
-            yield first_line, exc
