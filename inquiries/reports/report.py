@@ -21,6 +21,7 @@ from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
 from inquiries.reports import charts, queries
 from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.queries import AGE_BUCKETS, DURATION_BUCKETS, DURATION_KINDS, KIND_ORDER, other_hours
+from inquiries.reports.rollup import sections_as_of
 from inquiries.reports.scope import (
     BUSINESS,
     CALENDAR,
@@ -245,7 +246,9 @@ def durations_table(scope: ReportScope, stats: queries.Stats | None = None) -> T
         Column("mean_seconds", f"Mean ({hours})", SECONDS),
         Column(f"{other_mode}_mean_seconds", f"Mean ({others})", SECONDS),
     )
-    return Table("durations", "First-reply and resolution times", columns, tuple(rows))
+    return Table(
+        "durations", "First-reply and resolution times", columns, tuple(rows), sections_as_of(scope, "times")
+    )
 
 
 def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
@@ -295,7 +298,7 @@ def histogram_table(scope: ReportScope, stats: queries.Stats | None = None) -> T
         Column("bucket_label", "Time taken", TEXT),
         Column("count", "Clocks"),
     )
-    return Table("histogram", "Time distribution", columns, rows)
+    return Table("histogram", "Time distribution", columns, rows, sections_as_of(scope, "times"))
 
 
 def backlog_table(scope: ReportScope) -> Table:
@@ -356,7 +359,7 @@ def heatmap_table(scope: ReportScope) -> Table:
         Column("inbound", "Customer messages"),
         Column("replies", "Replies"),
     )
-    return Table("heatmap", "Volume by weekday and hour", columns, rows)
+    return Table("heatmap", "Volume by weekday and hour", columns, rows, sections_as_of(scope, "volume"))
 
 
 def build_table(name: str, scope: ReportScope, choices: ReportChoices, group_by: str = "day") -> Table:
