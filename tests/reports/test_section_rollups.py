@@ -211,6 +211,7 @@ def test_the_sections_run_the_same_queries_from_the_rollup_for_10_and_100_inquir
                     )
                 assert part.status_code == 200 and f'id="section-{name}"' in part.content.decode()
                 table = {"times": "durations", "breakdowns": "sla", "volume": "heatmap"}[name]
-                if name != "breakdowns":  # read from the rollups, as of their refresh
+                if name != "breakdowns":  # read from the rollups, as of their refresh, which the page says
                     assert getattr(part.context["report"], table).as_of == NOW
+                    assert "Figures as of 2026-03-11 15:00 UTC" in part.content.decode()
     assert m.DurationRollup.objects.exists() and m.VolumeRollup.objects.exists()
