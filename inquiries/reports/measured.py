@@ -112,26 +112,54 @@ def duration_stats(measured: Measured, group_bys: Sequence[str], *, business: bo
     if business:
         measured = measured.where(measured_business)
         measured_business = np.ones(len(measured.clocks), dtype=bool)
-    business_values = Ordered(measured.clocks["business"].astype(np.float64), measured_business)
-    calendar_values = Ordered(measured.clocks["calendar"], np.ones(len(measured.clocks), dtype=bool))
-    primary, other = (business_values, calendar_values) if business else (calendar_values, business_values)
+    modes = [
+        (measured.clocks["business"].astype(np.float64), measured_business),
+        (measured.clocks["calendar"], np.ones(len(measured.clocks), dtype=bool)),
+    ]
+    (primary, primary_kept), (other, other_kept) = modes if business else modes[::-1]
     found: dict[str, Stats] = {}
-    for group_by in group_bys:
+    if "total" in group_bys:
+        found["total"] = _totals(measured, primary[primary_kept], other[other_kept], other_kept)
+    dimensions = [group_by for group_by in group_bys if group_by != "total"]
+    if not dimensions:
+        return found
+    main_values, other_values = Ordered(primary, primary_kept), Ordered(other, other_kept)
+    for group_by in dimensions:
         ids, codes = _codes(measured, group_by)
-        main, alternative = primary.by_code(codes, len(ids)), other.by_code(codes, len(ids))
-        stats: Stats = {}
-        for code, (group, kind) in enumerate(ids):
-            if not main.counts[code]:
-                continue
-            values = main.values(code)
-            key = None if group == NONE and group_by != "total" else group
-            stats[(key, measured.kind_names[kind])] = DurationStats(
-                *_summary(values, main.sums[code]),
+        main, alternative = main_values.by_code(codes, len(ids)), other_values.by_code(codes, len(ids))
+        found[group_by] = {
+            (None if group == NONE else group, measured.kind_names[kind]): DurationStats(
+                *_summary(main.values(code), main.sums[code]),
                 other=DurationStats(*_summary(alternative.values(code), alternative.sums[code])),
-                buckets=_buckets(values) if group_by == "total" else None,
             )
-        found[group_by] = stats
+            for code, (group, kind) in enumerate(ids)
+            if main.counts[code]
+        }
     return found
+
+
+def _totals(
+    measured: Measured,
+    primary: NDArray[np.float64],
+    other: NDArray[np.float64],
+    other_kept: NDArray[np.bool_],
+) -> Stats:
+    """Per clock kind, the statistics and the histogram (`primary`: every record's value in the
+    report's mode; `other`: the values of the records `other_kept` marks, in the other mode).
+    One sort per kind and mode: no grouping to line up."""
+    totals: Stats = {}
+    for index, kind in enumerate(measured.kind_names):
+        in_kind = measured.kinds == index
+        values = np.sort(primary[in_kind])
+        if not len(values):
+            continue
+        others = np.sort(other[in_kind[other_kept]])
+        totals[(0, kind)] = DurationStats(
+            *_summary(values, float(values.sum())),
+            other=DurationStats(*_summary(others, float(others.sum()))),
+            buckets=_buckets(values),
+        )
+    return totals
 
 
 class Ordered:
