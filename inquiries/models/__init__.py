@@ -136,12 +136,21 @@ __all__ = [
 
 from inquiries.models.reports import (
     DigestFrequency,
+    DurationRollup,
     ReportSubscription,
     SlaRollup,
     SlaRollupState,
+    VolumeRollup,
 )
 
-__all__ += ["DigestFrequency", "ReportSubscription", "SlaRollup", "SlaRollupState"]
+__all__ += [
+    "DigestFrequency",
+    "DurationRollup",
+    "ReportSubscription",
+    "SlaRollup",
+    "SlaRollupState",
+    "VolumeRollup",
+]
 
 from inquiries.models.mail import (  # noqa: E402
     MailboxConfig,

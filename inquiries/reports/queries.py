@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,27 +50,23 @@ from inquiries.models import (
     Message,
 )
 from inquiries.models.inquiries import InquiryQuerySet, answering
-from inquiries.reports.counts import ComplianceCounts
+from inquiries.reports.counts import (
+    DAY,
+    DURATION_BUCKETS,
+    DURATION_EDGES,
+    HOUR,
+    ComplianceCounts,
+    DurationStats,
+    Stats,
+    percentile,
+)
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
-from inquiries.reports.rollup import rollup_counts
+from inquiries.reports.rollup import rollup_counts, rollup_duration_stats, rollup_heatmap
 from inquiries.reports.scope import BUSINESS, CALENDAR, ReportScope
 
 KIND_ORDER = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.RESOLUTION, ClockKind.MARKETPLACE_REPLY)
 DURATION_KINDS = (ClockKind.FIRST_REPLY, ClockKind.RESOLUTION)
 MEASURED_STATES = (ClockState.MET, ClockState.MISSED)
-HOUR, DAY = 3600, 86400
-# Upper bounds (exclusive) of the duration histogram's buckets, in seconds; the last is open.
-DURATION_EDGES = (15 * 60, HOUR, 4 * HOUR, 8 * HOUR, DAY, 3 * DAY)
-# Their names, marked for the catalogues: `report.py` shows them in the reader's language.
-DURATION_BUCKETS = (
-    gettext_noop("under 15 min"),
-    gettext_noop("15 min-1 h"),
-    gettext_noop("1-4 h"),
-    gettext_noop("4-8 h"),
-    gettext_noop("8-24 h"),
-    gettext_noop("1-3 days"),
-    gettext_noop("3 days or more"),
-)
 # Upper bounds of the backlog's age buckets (now - opened_at), in seconds.
 AGE_EDGES = (HOUR, 4 * HOUR, DAY, 3 * DAY, 7 * DAY)
 AGE_BUCKETS = (
@@ -202,20 +197,6 @@ def live_compliance_counts(
 # --- durations ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DurationStats:
-    count: int
-    mean: float | None
-    median: float | None
-    p90: float | None
-    # The same clocks measured in the other mode (calendar time when the report is in
-    # business hours, and the reverse), so the page can show both side by side.
-    other: DurationStats | None = None
-    # How many of them fall in each of DURATION_BUCKETS (the histogram), in this mode; counted
-    # for the totals (group "total") only, None elsewhere.
-    buckets: tuple[int, ...] | None = None
-
-
 def other_hours(hours: str) -> str:
     return CALENDAR if hours == BUSINESS else BUSINESS
 
@@ -238,9 +219,6 @@ def measured_clocks(scope: ReportScope, *, with_team: bool = False) -> QuerySet[
     return clocks
 
 
-Stats = dict[tuple[object, str], DurationStats]
-
-
 def duration_stats(scope: ReportScope, group_by: str = "total") -> Stats:
     """Count, mean, median and 90th percentile (linear interpolation) per (group, kind)."""
     return duration_stats_by(scope, (group_by,))[group_by]
@@ -250,7 +228,10 @@ def duration_stats_by(scope: ReportScope, group_bys: Sequence[str]) -> dict[str,
     """`duration_stats` for several groupings in one pass over the measured clocks
     (GROUPING SETS on PostgreSQL): the page needs the totals and five breakdowns. Each
     statistic carries in `other` the same clocks measured in the other mode (a clock with no
-    stored business measurement has no business figure)."""
+    stored business measurement has no business figure). From the rollup when it can answer."""
+    from_rollup = rollup_duration_stats(scope, group_bys)
+    if from_rollup is not None:
+        return from_rollup
     columns = {f"g_{name}": group_expression(scope, name) for name in group_bys}
     values = (
         measured_clocks(scope, with_team="team" in group_bys)
@@ -343,14 +324,6 @@ def summarise(values: Sequence[float], other: Sequence[float] | None = None) -> 
     )
 
 
-def percentile(ordered: Sequence[float], fraction: float) -> float:
-    """PostgreSQL's percentile_cont: interpolate between the two nearest ranks of sorted values."""
-    position = fraction * (len(ordered) - 1)
-    lower = math.floor(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
 def duration_histogram(scope: ReportScope, stats: Stats | None = None) -> dict[str, list[int]]:
     """Per kind, how many measured clocks fall in each of DURATION_BUCKETS; counted in the
     same pass as the statistics (`stats`: the scope's totals, when already computed)."""
@@ -418,7 +391,11 @@ def oldest_waiting(scope: ReportScope, limit: int = 10) -> list[WithAnnotations[
 def heatmap_counts(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]]:
     """(ISO weekday 1-7, hour 0-23) -> (customer messages, replies) received in the period,
     each message placed in its own account's time zone. Automatic mail is left out; replies
-    are those that answer (`Message.objects.answers()`), at the time they were written."""
+    are those that answer (`Message.objects.answers()`), at the time they were written.
+    From the rollup when it can answer."""
+    found = rollup_heatmap(scope)
+    if found is not None:
+        return found
     zone = "inquiry__account__timezone"
     rows = (
         scoped(

@@ -25,6 +25,7 @@ from inquiries.models import Account, Channel, ClockKind, Status, Team, Topic
 from inquiries.reports import charts, queries
 from inquiries.reports.counts import ComplianceCounts
 from inquiries.reports.queries import AGE_BUCKETS, DURATION_BUCKETS, DURATION_KINDS, KIND_ORDER, other_hours
+from inquiries.reports.rollup import sections_as_of
 from inquiries.reports.scope import (
     BUSINESS,
     CALENDAR,
@@ -278,7 +279,13 @@ def durations_table(scope: ReportScope, stats: queries.Stats | None = None) -> T
         Column("mean_seconds", _("Mean (%(hours)s)") % hours, SECONDS),
         Column(f"{other_mode}_mean_seconds", _("Mean (%(hours)s)") % others, SECONDS),
     )
-    return Table("durations", _("First-reply and resolution times"), columns, tuple(rows))
+    return Table(
+        "durations",
+        _("First-reply and resolution times"),
+        columns,
+        tuple(rows),
+        sections_as_of(scope, "times"),
+    )
 
 
 def duration_notes(scope: ReportScope, durations: Table) -> list[str]:
@@ -327,7 +334,7 @@ def histogram_table(scope: ReportScope, stats: queries.Stats | None = None) -> T
         Column("bucket_label", _("Time taken"), TEXT),
         Column("count", _("Clocks")),
     )
-    return Table("histogram", _("Time distribution"), columns, rows)
+    return Table("histogram", _("Time distribution"), columns, rows, sections_as_of(scope, "times"))
 
 
 def backlog_table(scope: ReportScope) -> Table:
@@ -388,7 +395,7 @@ def heatmap_table(scope: ReportScope) -> Table:
         Column("inbound", _("Customer messages")),
         Column("replies", _("Replies")),
     )
-    return Table("heatmap", _("Volume by weekday and hour"), columns, rows)
+    return Table("heatmap", _("Volume by weekday and hour"), columns, rows, sections_as_of(scope, "volume"))
 
 
 def build_table(name: str, scope: ReportScope, choices: ReportChoices, group_by: str = "day") -> Table:

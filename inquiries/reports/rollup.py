@@ -1,25 +1,37 @@
-"""Reading the SLA rollup: the compliance counts of a scope from `SlaRollup` instead of the clocks.
+"""Reading the report rollups: compliance counts (`SlaRollup`), duration statistics
+(`DurationRollup`) and the volume heatmap (`VolumeRollup`) instead of the clocks and messages.
 
-The rollup answers when the report's days are stored days (UTC, or the accounts' own zone),
-there is no priority filter (the one column it lacks), the period lies inside the days it
-covers, and it was refreshed recently; otherwise the caller counts the clocks live.
-Its figures are the clocks' states as of its last refresh, which the report states.
+The rollups answer when the report's days are stored days (UTC, or the accounts' own zone),
+there is no priority filter (the one column they lack), the period lies inside the days they
+cover, and they were refreshed recently; the volume also needs no agent or topic filter (it is
+counted per account, channel and team only). Otherwise the caller computes live. Their figures
+are as of the last refresh, which the report states.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from django.db.models import Expression, F, Sum
+from django.db.models import Expression, F, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
-from inquiries.models import SlaRollup
-from inquiries.reports.counts import ComplianceCounts
+from inquiries.models import DurationRollup, SlaRollup, VolumeRollup
+from inquiries.reports.counts import ComplianceCounts, Stats
 from inquiries.reports.expressions import constant
-from inquiries.reports.scope import ReportScope
+from inquiries.reports.scope import BUSINESS, ReportScope
 
 # Older than this, the rollup is not used: the figures are counted live instead (beat is down).
 MAX_AGE = timedelta(minutes=10)
+# The scope's filters, by the rollup column each filters.
+FILTERS = {
+    "agent_ids": "assignee_id",
+    "channel_ids": "channel_id",
+    "team_ids": "team_id",
+    "topic_ids": "topic_id",
+}
+_Rollup = TypeVar("_Rollup", SlaRollup, DurationRollup, VolumeRollup)
 COLUMNS = {
     "agent": "assignee_id",
     "team": "team_id",
@@ -29,7 +41,7 @@ COLUMNS = {
 }
 
 
-def usable(scope: ReportScope, group_by: str) -> bool:
+def usable(scope: ReportScope, group_by: str = "total") -> bool:
     return bool(
         scope.rollup_as_of is not None
         and scope.rollup_first_day is not None
@@ -46,18 +58,8 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
     None when the rollup cannot answer this scope."""
     if not usable(scope, group_by) or scope.rollup_as_of is None:  # usable() implies a rollup instant
         return None
-    day = "day" if scope.day_field == "utc" else "local_day"
-    rows = SlaRollup.objects.filter(
-        account_id__in=scope.account_ids, **{f"{day}__gte": scope.first_day, f"{day}__lte": scope.last_day}
-    )
-    if scope.agent_ids:
-        rows = rows.filter(assignee_id__in=scope.agent_ids)
-    if scope.channel_ids:
-        rows = rows.filter(channel_id__in=scope.channel_ids)
-    if scope.team_ids:
-        rows = rows.filter(team_id__in=scope.team_ids)
-    if scope.topic_ids:
-        rows = rows.filter(topic_id__in=scope.topic_ids)
+    day = _day_field(scope)
+    rows = _period_rows(SlaRollup, scope, FILTERS)
     grouped = (
         rows.annotate(g=_group(day, group_by))
         .values("g", "kind")
@@ -66,6 +68,66 @@ def rollup_counts(scope: ReportScope, group_by: str) -> tuple[list[ComplianceCou
     )
     counts = [ComplianceCounts.from_row(row) for row in grouped]
     return counts, scope.rollup_as_of
+
+
+def rollup_duration_stats(scope: ReportScope, group_bys: Sequence[str]) -> dict[str, Stats] | None:
+    """`queries.duration_stats_by` from the measured clocks the rollup keeps (one query; the
+    same figures, as of the last refresh); None when the rollup cannot answer this scope."""
+    if not usable(scope) or not set(group_bys) <= {"total", *COLUMNS}:
+        return None
+    from inquiries.reports import measured  # numpy: imported when a report needs it
+
+    rows = _period_rows(DurationRollup, scope, {})
+    clocks = measured.Measured.unpack(list(rows.values_list("account_id", "kind", "clocks")))
+    for field, ids in (
+        ("assignee", scope.agent_ids),
+        ("channel", scope.channel_ids),
+        ("team", scope.team_ids),
+        ("topic", scope.topic_ids),
+    ):
+        if ids:
+            clocks = clocks.only(field, ids)
+    return measured.duration_stats(clocks, group_bys, business=scope.hours == BUSINESS)
+
+
+def sections_as_of(scope: ReportScope, section: str) -> datetime | None:
+    """The instant the times or volume figures of `scope` are as of when the rollup gives
+    them (its last refresh); None when they are computed live, as of the request."""
+    answers = volume_usable(scope) if section == "volume" else usable(scope)
+    return scope.rollup_as_of if answers else None
+
+
+def volume_usable(scope: ReportScope) -> bool:
+    """The volume rollup counts per account, channel and team: no agent or topic filter."""
+    return usable(scope) and not scope.agent_ids and not scope.topic_ids
+
+
+def rollup_heatmap(scope: ReportScope) -> dict[tuple[int, int], tuple[int, int]] | None:
+    """`queries.heatmap_counts` from the volume rollup (one query, as of the last refresh);
+    None when the rollup cannot answer this scope."""
+    if not volume_usable(scope):
+        return None
+    rows = _period_rows(VolumeRollup, scope, {"channel_ids": "channel_id", "team_ids": "team_id"})
+    cells = rows.values("weekday", "hour").annotate(inbound=Sum("inbound"), replies=Sum("replies")).order_by()
+    return {(row["weekday"], row["hour"]): (row["inbound"], row["replies"]) for row in cells}
+
+
+def _period_rows(model: type[_Rollup], scope: ReportScope, filters: dict[str, str]) -> QuerySet[_Rollup]:
+    """The rollup rows of the scope's accounts and days, limited by the scope's filters among
+    `filters` (a scope attribute, by the rollup column it filters)."""
+    day = _day_field(scope)
+    rows = model.objects.filter(
+        account_id__in=scope.account_ids, **{f"{day}__gte": scope.first_day, f"{day}__lte": scope.last_day}
+    )
+    for attribute, column in filters.items():
+        if ids := getattr(scope, attribute):
+            rows = rows.filter(**{f"{column}__in": ids})
+    return rows.order_by()
+
+
+def _day_field(scope: ReportScope) -> str:
+    """The stored day that matches the report's days (`usable` requires one)."""
+    return "day" if scope.day_field == "utc" else "local_day"
 
 
 def _group(day: str, group_by: str) -> Expression | F:
