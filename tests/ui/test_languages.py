@@ -85,7 +85,9 @@ def test_each_compiled_catalogue_is_current_with_its_po(language: str) -> None:
 def test_translations_keep_every_placeholder(language: str) -> None:
     wrong = []
     for entry in catalogue(language).translated_entries():
-        wanted = sorted(PLACEHOLDER.findall(entry.msgid))
+        # A plural's names are those of both its English forms ("Answer this message" has no
+        # count, "Answer these %(count)s" has).
+        wanted = sorted(set(PLACEHOLDER.findall(entry.msgid)) | set(PLACEHOLDER.findall(entry.msgid_plural)))
         strings = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
         for text in strings:
             # A singular may say "one" in words instead of its count; every other name must stay.
