@@ -173,3 +173,16 @@ def test_an_account_with_inquiries_is_protected_so_no_link_dangles(account, chan
 
     assert m.Order.objects.filter(pk=order.pk).exists()
     assert dangling_links() == []
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_an_accounts_deletion_looks_for_no_inquiry_by_its_link(other_account, count):
+    make_orders(other_account, count)
+
+    with CaptureQueriesContext(connection) as captured:
+        other_account.delete()
+
+    statements = [query["sql"] for query in captured]
+    assert [sql for sql in statements if "linked_order_id" in sql] == []
+    # One query per related model and batch, not per order: the same for 1 order and 6.
+    assert len(statements) == 25, "\n".join(sql[:120] for sql in statements)
