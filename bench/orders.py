@@ -14,11 +14,18 @@ import a tenth the size: flat memory means the import streams.
 Then linking: `--inquiries` inquiries naming orders that are not imported yet; an All Orders
 report of those orders is imported (each batch links the inquiries of its orders), then
 `--runs` times: the links are cleared, the table vacuumed, and `link_inquiries(account_id=...)`,
-the catch-up for a whole account, runs alone in a transaction, its commit (where the foreign
-key is checked) included: the median of its seconds is the figure. Each run also prints how
+the catch-up for a whole account, runs alone in a transaction, its commit
+included: the median of its seconds is the figure. Each run also prints how
 many of the row updates PostgreSQL wrote as heap-only tuples (HOT: no index entry written).
 
-`--part import` or `--part link` runs one of the two (both by default).
+Then deleting: `--runs` times, `--deletes` of those linked orders are deleted through
+`services.order_deletion.delete_orders` in a transaction, its commit included (the median of
+its seconds), and once more the same number with the foreign key of before migration 0056 put
+back for that run (`NOT VALID`, as it was checked: DEFERRABLE INITIALLY DEFERRED), so each
+deleted order is checked against the whole inquiry table at the commit.
+
+`--part import` or `--part link` runs one of the two (both by default; `link` includes the
+deleting).
 
 Everything runs in a throwaway database; the children publish no Celery tasks.
 """
@@ -246,7 +253,7 @@ def bench_imports(args: argparse.Namespace, folder: Path) -> None:
     )
 
 
-def bench_linking(args: argparse.Namespace, folder: Path) -> None:
+def bench_linking(args: argparse.Namespace, folder: Path) -> int:
     from inquiries.models import Channel, Customer, Inquiry
     from inquiries.services.orders import link_inquiries
 
@@ -288,7 +295,7 @@ def bench_linking(args: argparse.Namespace, folder: Path) -> None:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE inquiries_inquiry")
         started = time.perf_counter()
-        with transaction.atomic():  # committed inside the timing: the foreign key is checked then
+        with transaction.atomic():  # committed inside the timing
             linked = link_inquiries(account_id=account)
             hot = heap_only_updates()
         runs.append(time.perf_counter() - started)
@@ -301,6 +308,54 @@ def bench_linking(args: argparse.Namespace, folder: Path) -> None:
         f"linking: {linked:,} inquiries linked to their orders after the fact in {median(runs):.2f} s (median of "
         f"{len(runs)}), one UPDATE (target <= 10 s); an All Orders import of their {args.inquiries:,} orders, "
         f"which links them batch by batch ({linked_by_import:,} linked), took {imported['seconds']:.1f} s"
+    )
+    return account
+
+
+FOREIGN_KEY = (
+    "ALTER TABLE inquiries_inquiry ADD CONSTRAINT bench_linked_order_fk FOREIGN KEY (linked_order_id) "
+    "REFERENCES inquiries_order (id) DEFERRABLE INITIALLY DEFERRED NOT VALID"
+)
+
+
+def timed_delete(account: int, count: int, *, with_foreign_key: bool) -> tuple[float, int]:
+    """Seconds to delete `count` linked orders of the account, commit included; orders deleted."""
+    from inquiries.models import Inquiry, Order
+    from inquiries.services.order_deletion import delete_orders
+
+    linked = Inquiry.objects.filter(account_id=account, linked_order__isnull=False)
+    pks = list(linked.order_by("linked_order_id").values_list("linked_order_id", flat=True)[:count])
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE inquiries_inquiry")
+        if with_foreign_key:
+            cursor.execute(FOREIGN_KEY)
+    started = time.perf_counter()
+    with transaction.atomic():
+        deleted = delete_orders(orders=Order.objects.filter(pk__in=pks))
+    seconds = time.perf_counter() - started
+    if with_foreign_key:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE inquiries_inquiry DROP CONSTRAINT bench_linked_order_fk")
+    assert not Inquiry.objects.filter(linked_order_id__in=pks).exists()
+    return seconds, deleted
+
+
+def bench_deleting(args: argparse.Namespace, account: int) -> None:
+    from inquiries.models import Inquiry
+
+    rows = Inquiry.objects.count()
+    runs = []
+    for run in range(args.runs):
+        seconds, deleted = timed_delete(account, args.deletes, with_foreign_key=False)
+        runs.append(seconds)
+        print(
+            f"  delete run {run + 1}: {deleted:,} orders in {seconds:.3f} s; load average {os.getloadavg()[0]:.1f}"
+        )
+    before, deleted = timed_delete(account, args.deletes, with_foreign_key=True)
+    print(
+        f"deleting: {args.deletes:,} linked orders (of an inquiry table of {rows:,} rows) deleted and their "
+        f"inquiries unlinked in {median(runs):.3f} s (median of {len(runs)}), commit included; with the "
+        f"foreign key of before migration 0056: {before:.1f} s (one run)"
     )
 
 
@@ -321,6 +376,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000, help="order lines per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--inquiries", type=int, default=100_000, help="inquiries to link")
+    parser.add_argument("--deletes", type=int, default=2_000, help="linked orders deleted per run")
     parser.add_argument("--part", choices=["import", "link"], help="run only the imports or only the linking")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--account", type=int, help=argparse.SUPPRESS)
@@ -341,7 +397,7 @@ def main() -> None:
         if args.part != "link":
             bench_imports(args, Path(tmp))
         if args.part != "import":
-            bench_linking(args, Path(tmp))
+            bench_deleting(args, bench_linking(args, Path(tmp)))
 
 
 if __name__ == "__main__":

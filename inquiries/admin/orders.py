@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from inquiries import models as m
 from inquiries import scoping
 from inquiries.admin.base import ReadOnly
+from inquiries.services.order_deletion import delete_orders
 
 
 class OrderIdSearch(admin.ModelAdmin):
@@ -119,6 +120,13 @@ class OrderAdmin(OrderIdSearch, ReadOnly):
     list_filter = ["account", "status", "fulfilment_channel"]
     list_select_related = ["account"]
     inlines = [LineInline, ShipmentInline, CancellationInline, ReturnInline, FeedbackInline, ClaimInline]
+
+    # Both ways of deleting (the page and the action) unlink the orders' inquiries first.
+    def delete_model(self, request: HttpRequest, obj: m.Order) -> None:
+        delete_orders(orders=m.Order.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[m.Order]) -> None:
+        delete_orders(orders=queryset)
 
 
 class OrderPartAdmin(OrderIdSearch, ReadOnly):

@@ -118,11 +118,16 @@ class Inquiry(models.Model):
     # in any of the table's indexes (two of them GIN over the search document); see the
     # fillfactor of migration 0054. An order's inquiries are found by their indexed order id
     # (`order_id`, the same text as the order's marketplace id while linked).
+    # No database constraint either (migration 0056): PostgreSQL would check this unindexed
+    # column with a scan of the whole table for every deleted order. Deleting orders goes
+    # through `services.order_deletion.delete_orders`, which unlinks their inquiries through
+    # the indexed (account, order_id) instead; nothing else does it (DO_NOTHING).
     linked_order = models.ForeignKey(
         "Order",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="inquiries",
         db_index=False,
         editable=False,
