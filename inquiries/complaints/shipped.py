@@ -151,12 +151,28 @@ class ShippedModel:
         )
 
 
+def topic_weight(topic: str) -> float:
+    """What one training example of `topic` weighs (`TOPIC_WEIGHTS`; 1 for most topics)."""
+    return TOPIC_WEIGHTS.get(topic, 1.0)
+
+
+def training_samples(messages: Sequence[TrainingMessage] | None = None) -> list[LabeledText]:
+    """`messages` (default: the repository's training set) as samples, each of its topic's weight.
+
+    Both parts of the shipped model train on these, and so does every account's model
+    (`services.topic_training`: these plus the seller's labels), so that the account's model is
+    the shipped one with the seller's words on top, its "other" weight included."""
+    if messages is None:
+        messages = load_training_set()
+    return [LabeledText(m.text, m.topic, topic_weight(m.topic)) for m in messages]
+
+
 def build(messages: Sequence[TrainingMessage] | None = None, *, version: str | None = None) -> ShippedModel:
     """Train the shipped model on `messages` (default: the repository's training set)."""
     if messages is None:
         messages, version = load_training_set(), version or fingerprint()
     version = version or VERSION
-    samples = [LabeledText(m.text, m.topic, TOPIC_WEIGHTS.get(m.topic, 1.0)) for m in messages]
+    samples = training_samples(messages)
     return ShippedModel(
         ngrams=train(samples, version=version, lexicon=symptoms),
         encoder=train_head(samples, version=version),

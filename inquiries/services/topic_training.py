@@ -8,9 +8,10 @@ it has enough labels (`CSTRACKER_TOPIC_MIN_TRAINING_SAMPLES` labelled inquiries 
 
 - the newest label of each inquiry counts; one inquiry in four (by a hash of its id, so the
   split never changes) is **held out**: never trained on, used to score;
-- the candidate is trained on the shipped model's data (`datasets.load_training_set`) plus the
-  account's other labels at `SELLER_LABEL_WEIGHT`, with the shipped symptom lexicon: the
-  shipped model with the seller's own words on top;
+- the candidate is trained on the shipped model's data weighed as the shipped model weighs it
+  (`shipped.training_samples`: "other" twice, `shipped.TOPIC_WEIGHTS`) plus the account's other
+  labels, each as `SELLER_LABEL_WEIGHT` shipped examples of its topic, with the shipped symptom
+  lexicon: the shipped model with the seller's own words on top;
 - the candidate and the account's active configuration (its active model, or the shipped one)
   classify the held-out labels exactly as ingestion would (`classify_with_fallback`: rules,
   model, minimum evidence); the score is the **macro-F1 over the topics of the held-out
@@ -42,7 +43,6 @@ from inquiries.complaints.classifier import (
     evaluate,
     train,
 )
-from inquiries.complaints.datasets import load_training_set
 from inquiries.complaints.evidence import has_evidence
 from inquiries.models import (
     Account,
@@ -59,7 +59,8 @@ from inquiries.services.complaints import complaint_text
 
 logger = logging.getLogger(__name__)
 
-# Each of the seller's labels weighs as much as this many shipped examples of its topic: the
+# Each of the seller's labels weighs as much as this many shipped examples of its topic (whose
+# weight, `shipped.topic_weight`, it is multiplied by: an "other" label weighs 3 x 2): the
 # seller's own words must be able to outvote the shipped data where they disagree.
 SELLER_LABEL_WEIGHT = 3.0
 # One inquiry in HOLDOUT_EVERY is held out (by a hash of its id: stable across trainings).
@@ -165,8 +166,11 @@ def learn_topics(
     if split is None:
         return None
     trained, held = split
-    samples = [LabeledText(m.text, m.topic) for m in load_training_set()]
-    samples += [LabeledText(label.text, label.topic, SELLER_LABEL_WEIGHT) for label in trained]
+    samples = shipped.training_samples()
+    samples += [
+        LabeledText(label.text, label.topic, SELLER_LABEL_WEIGHT * shipped.topic_weight(label.topic))
+        for label in trained
+    ]
     candidate = train(samples, version=f"{account.pk}-{now:%Y-%m-%dT%H:%M:%SZ}", lexicon=shipped.symptoms)
     threshold = settings.CSTRACKER_CLUSTER_CLASSIFIER_THRESHOLD_PERCENT / 100
     compared_name, active, active_threshold = _active_configuration(account, threshold)

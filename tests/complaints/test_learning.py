@@ -13,10 +13,19 @@ from django.urls import reverse
 
 from inquiries import models as m
 from inquiries import tasks
+from inquiries.complaints import shipped
+from inquiries.complaints.classifier import train
+from inquiries.complaints.datasets import TrainingMessage
 from inquiries.scoping import scoped
 from inquiries.selectors import topics as topic_cache
-from inquiries.services import change_topic
-from inquiries.services.topic_training import account_labels, is_held_out, learn_topics, use_shipped
+from inquiries.services import change_topic, topic_training
+from inquiries.services.topic_training import (
+    SELLER_LABEL_WEIGHT,
+    account_labels,
+    is_held_out,
+    learn_topics,
+    use_shipped,
+)
 from tests.complaints.helpers import T0, ingest
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +164,40 @@ def test_a_model_from_careless_labels_is_rejected_and_the_shipped_model_stays(ch
     assert (model.outcome, model.is_active, bytes(model.blob)) == ("rejected", False, b"")
     assert model.metrics["candidate"]["macro_f1"] < model.metrics["compared"]["macro_f1"]
     assert _topic_of(channel, "The beans taste stale and musty lately", "n@example.com")[1] != "classifier"
+
+
+def test_the_accounts_model_weighs_the_shipped_data_and_the_labels_as_the_shipped_model_does(
+    channel, topics, agent, monkeypatch
+):
+    # "other" weighs more in the shipped model so that neutral sentences are no complaints
+    # (test_evidence.py); the seller's model, which may replace it, must not lose that.
+    other = shipped.TOPIC_WEIGHTS["other"]
+    assert other > 1
+    shipped_data = [
+        TrainingMessage("Bitte Newsletter abbestellen", "de", "other"),
+        TrainingMessage("Der Deckel ist kaputt", "de", "quality"),
+    ]
+    monkeypatch.setattr(shipped, "load_training_set", lambda: shipped_data)
+    trained_on = []
+
+    def spy(samples, **kwargs):
+        trained_on.extend(samples)
+        return train(samples, **kwargs)
+
+    monkeypatch.setattr(topic_training, "train", spy)
+    _label(channel, agent, topics)
+
+    assert learn_topics(account=channel.account, min_labels=50) is not None
+
+    assert [(s.text, s.topic, s.weight) for s in trained_on[:2]] == [
+        ("Bitte Newsletter abbestellen", "other", other),
+        ("Der Deckel ist kaputt", "quality", 1.0),
+    ]
+    # each seller's label weighs SELLER_LABEL_WEIGHT shipped examples of its topic
+    assert {(s.topic, s.weight) for s in trained_on[2:]} == {
+        ("quality", SELLER_LABEL_WEIGHT),
+        ("other", SELLER_LABEL_WEIGHT * other),
+    }
 
 
 def test_training_waits_for_enough_labels_in_enough_topics(channel, topics, agent, settings):
