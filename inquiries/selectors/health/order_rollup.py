@@ -126,16 +126,22 @@ def rolled_up(
     """The metrics the rollup can give exactly as of `as_of`, by key (the others are left out:
     count them live). Two queries (the rollup's state, the window's rows) plus one live count of
     the as-of day per metric whose day is still running."""
-    if (
-        not definitions
-        or not OrderRollupState.objects.filter(
-            pk=account.pk, timezone=account.timezone, marketplace=account.marketplace
-        ).exists()
-    ):
+    first_day = (
+        OrderRollupState.objects.filter(
+            pk=account.pk, timezone=account.timezone, marketplace=account.marketplace, built_at__isnull=False
+        )
+        .values_list("first_day", flat=True)
+        .first()
+        if definitions
+        else None
+    )
+    if first_day is None:
         return {}
     zone = ZoneInfo(account.timezone)
     today = as_of.astimezone(zone).date()
     spans = {d.key: max(d.window_days, d.long_window_days or 0) for d in definitions}
+    # A window starting before the build's first day (a past as-of instant) is counted live.
+    definitions = [d for d in definitions if today - timedelta(days=spans[d.key] - 1) >= first_day]
     wanted = Q()
     for d in definitions:
         wanted |= Q(measure=d.measure, anchor=d.anchor, day__gt=today - timedelta(days=spans[d.key]))
