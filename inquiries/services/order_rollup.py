@@ -35,7 +35,14 @@ from inquiries.health.marketplace_metrics import definitions_for
 from inquiries.marketplaces import Anchor
 from inquiries.models import Account, Order, OrderMetricDay, OrderRollupState, Shipment
 from inquiries.selectors.health.order_conditions import ORDER_ANCHOR
-from inquiries.selectors.health.order_rollup import RUN_DAYS, Kind, day_counts, kinds_for, midnight
+from inquiries.selectors.health.order_rollup import (
+    REBUILD_EVERY,
+    RUN_DAYS,
+    Kind,
+    day_counts,
+    kinds_for,
+    midnight,
+)
 
 AnchorDays = dict[Anchor, set[date]]
 
@@ -122,11 +129,6 @@ def _replace(account: Account, kind: Kind, days: Collection[date]) -> int:
         for row in counted
     )
     return len(counted)
-
-
-# Deletions in the admin (superusers may delete orders and their parts) and rows written around
-# the import are not followed day by day: a rollup is rebuilt whole once a day.
-REBUILD_EVERY = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +231,10 @@ def _next_day(account: Account, cursor: date) -> date | None:
 
 
 def stale_accounts(now: datetime | None = None) -> QuerySet[Account]:
-    """Accounts with orders or with rollup rows whose rollup is missing, under way, was built
-    for another zone or marketplace, or was built whole more than REBUILD_EVERY ago."""
+    """Accounts with orders or a rollup state (their orders may all have been deleted: their
+    rows must go) whose rollup is missing, under way, was built for another zone or
+    marketplace, or was built whole more than REBUILD_EVERY ago (deletions in the admin and
+    rows written around the import are not followed day by day)."""
     built = OrderRollupState.objects.filter(
         pk=OuterRef("pk"),
         timezone=OuterRef("timezone"),
@@ -239,9 +243,9 @@ def stale_accounts(now: datetime | None = None) -> QuerySet[Account]:
         first_day__isnull=False,
         rebuild_next_day__isnull=True,
     )
-    return Account.objects.filter(Exists(Order.objects.filter(account_id=OuterRef("pk")))).exclude(
-        Exists(built)
-    )
+    with_orders = Exists(Order.objects.filter(account_id=OuterRef("pk")))
+    with_state = Exists(OrderRollupState.objects.filter(pk=OuterRef("pk")))
+    return Account.objects.filter(with_orders | with_state).exclude(Exists(built))
 
 
 def build_missing(

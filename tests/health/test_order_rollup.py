@@ -241,3 +241,25 @@ def test_a_rebuild_counts_the_longest_window_and_the_future_a_few_days_a_step(
         d.key for d in definitions_for("amazon")
     }
     assert settings.CELERY_TASK_ROUTES["inquiries.tasks.build_order_rollups"] == {"queue": "background"}
+
+
+def test_rows_of_deleted_orders_go_and_an_old_build_is_not_read(account: m.Account) -> None:
+    """Orders deleted around the import (a superuser in the admin): the account is still
+    rebuilt once a day, which drops its rows; a build older than two days is never read."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    clamp(account, generate(account, 40, seed=13), NOW)
+    order_rollup.rebuild(account)
+    definitions = definitions_for("amazon")
+    assert rolled_up(account, definitions, NOW, 20)
+    with time_machine.travel(NOW + timedelta(hours=49), tick=False):
+        assert rolled_up(account, definitions, NOW, 20) == {}  # beat stopped: count live
+
+    m.Order.objects.filter(account=account).delete()
+    assert not order_rollup.stale_accounts().exists()  # built less than a day ago
+    assert m.OrderMetricDay.objects.filter(account=account).exists()
+    with time_machine.travel(NOW + timedelta(hours=25), tick=False):
+        assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
+        assert order_rollup.build_missing().accounts == 1
+        assert not m.OrderMetricDay.objects.filter(account=account).exists()
+        assert not order_rollup.stale_accounts().exists()
