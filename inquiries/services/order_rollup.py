@@ -58,29 +58,41 @@ def kept_current(account: Account, order_ids: Collection[str]) -> Iterator[None]
         return
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("kept_current() runs inside the transaction of the writes it follows")
-    kept = _lock_state(account)
-    before = _anchor_days(account, order_ids) if kept else {}
+    kept = _lock_state(account)  # the zone and marketplace the rows were cut for, not the caller's copy
+    before = _anchor_days(kept, order_ids) if kept else {}
     yield
     if kept:
-        after = _anchor_days(account, order_ids)
-        refresh_days(account, {a: before.get(a, set()) | after.get(a, set()) for a in {*before, *after}})
+        after = _anchor_days(kept, order_ids)
+        refresh_days(kept, {a: before.get(a, set()) | after.get(a, set()) for a in {*before, *after}})
 
 
-def _lock_state(account: Account) -> bool:
+def _lock_state(account: Account) -> Account | None:
     """Lock the account's rollup state until the transaction ends (made, not built, when
-    missing: there is always a row to lock), in one statement; whether its rows are kept for
-    the account's zone and marketplace (built, or a rebuild under way)."""
-    table = OrderRollupState._meta.db_table
+    missing: there is always a row to lock), in one statement that also clears it when it was
+    cut for another zone or marketplace than the Account row's (only a rebuild validates it
+    again: a zone changed and changed back must not bring back rows the batches in between did
+    not keep). The zone and marketplace its rows are kept for (built or under way), as an
+    unsaved Account, or None."""
+    table, accounts = OrderRollupState._meta.db_table, Account._meta.db_table
+    kept = (
+        f"EXISTS (SELECT 1 FROM {accounts} a WHERE a.id = {table}.account_id "  # noqa: S608
+        f"AND a.timezone = {table}.timezone AND a.marketplace = {table}.marketplace)"
+    )
+    cleared = ", ".join(
+        f"{column} = CASE WHEN {kept} THEN {table}.{column} ELSE {empty} END"
+        for column, empty in (("timezone", "''"), ("marketplace", "''"), ("built_at", "NULL"))
+    )
     with connection.cursor() as cursor:
         # ON CONFLICT DO UPDATE locks the existing row (PostgreSQL); SQLite locks the database.
         cursor.execute(
             f"INSERT INTO {table} (account_id, timezone, marketplace) VALUES (%s, '', '') "  # noqa: S608
-            "ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id "
+            f"ON CONFLICT (account_id) DO UPDATE SET {cleared}, "
+            f"rebuild_next_day = CASE WHEN {kept} THEN {table}.rebuild_next_day ELSE NULL END "
             "RETURNING timezone, marketplace",
             [account.pk],
         )
         zone, marketplace = cursor.fetchone()
-    return (zone, marketplace) == (account.timezone, account.marketplace)
+    return Account(pk=account.pk, timezone=zone, marketplace=marketplace) if zone else None
 
 
 def _anchor_days(account: Account, order_ids: Collection[str]) -> AnchorDays:

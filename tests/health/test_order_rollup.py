@@ -263,3 +263,31 @@ def test_rows_of_deleted_orders_go_and_an_old_build_is_not_read(account: m.Accou
         assert order_rollup.build_missing().accounts == 1
         assert not m.OrderMetricDay.objects.filter(account=account).exists()
         assert not order_rollup.stale_accounts().exists()
+
+
+def test_a_zone_changed_and_changed_back_is_not_read_until_rebuilt(account: m.Account) -> None:
+    """A batch imported while the zone differs does not keep the rows: it clears the state in
+    the statement that locks it (reading the Account row, not the caller's copy), so changing
+    the zone back does not bring back rows that miss the batch."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    plains = generate(account, 40, seed=14)
+    clamp(account, plains, NOW)
+    order_rollup.rebuild(account)
+    definitions = definitions_for("amazon")
+    assert rolled_up(account, definitions, NOW, 20)
+
+    m.Account.objects.filter(pk=account.pk).update(timezone="Europe/Berlin")  # the caller's copy is stale
+    facts = OrderFacts("LATE-1", purchased_at=NOW - timedelta(hours=3), ship_by=NOW + timedelta(days=1))
+    import_orders(account=account, fmt=FORMATS["amazon-all-orders"], rows=[(2, Record(facts))], now=NOW)
+    state = m.OrderRollupState.objects.get(pk=account.pk)
+    assert (state.timezone, state.marketplace, state.built_at, state.rebuild_next_day) == ("", "", None, None)
+
+    m.Account.objects.filter(pk=account.pk).update(timezone=ZONE)  # changed back
+    assert rolled_up(account, definitions, NOW, 20) == {}
+    assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
+    order_rollup.build_missing()
+    assert set(rolled_up(account, definitions, NOW, 20)) == {d.key for d in definitions}
+    assert m.OrderMetricDay.objects.filter(
+        account=account, day=(NOW - timedelta(hours=3)).astimezone(ZoneInfo(ZONE)).date()
+    ).exists()
