@@ -317,8 +317,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
 }
 CELERY_TASK_PUBLISH_RETRY = False
 # Two queues: "celery" for the work agents wait on (follow-ups, sweeps, mail, notifications)
-# and "background" for the long jobs (health backfill, report rollups, cluster sweep, topic
-# training). A worker started without -Q consumes both; a busy installation runs a second
+# and "background" for the long jobs (health backfill, report and order rollups, cluster sweep,
+# topic training). A worker started without -Q consumes both; a busy installation runs a second
 # worker with `-Q background --concurrency 1` so the long jobs never hold up the rest.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("background"))
@@ -328,6 +328,7 @@ CELERY_TASK_ROUTES = {
         "inquiries.tasks.health_daily_snapshots",
         "inquiries.tasks.health_refresh_today",
         "inquiries.tasks.refresh_report_rollups",
+        "inquiries.tasks.build_order_rollups",
         "inquiries.tasks.sweep_clusters",
         "inquiries.tasks.train_topic_model",
         "inquiries.tasks.expire_held_messages",

@@ -270,12 +270,16 @@ def health_refresh_today() -> int:
 
 
 @shared_task(**TASK_OPTIONS)
-def build_order_rollups() -> int:
+def build_order_rollups() -> str:
     """Build the order metrics' rollup of every account with orders whose rollup is missing or
-    stale (docs/health.md, "The rollup")."""
+    stale (docs/health.md, "The rollup"), a few seconds at a time: when steps remain, the task
+    queues its own continuation after as long a pause."""
     from inquiries.services.order_rollup import build_missing
 
-    return build_missing().accounts
+    result = build_missing(budget_seconds=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+    if not result.done:
+        queue.safe_delay(build_order_rollups, countdown=settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS)
+    return str(result)
 
 
 # --- the outbox of API channels (issue 18) ---------------------------------------------------

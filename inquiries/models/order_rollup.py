@@ -11,7 +11,6 @@ the health computation counts live whenever that does not match the account.
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone as dj_timezone
 
 from inquiries.models.config import Account
 
@@ -29,7 +28,19 @@ class OrderRollupState(models.Model):
     timezone = models.CharField(max_length=64, help_text="The account's time zone the days were cut in.")
     marketplace = models.CharField(max_length=32, help_text="The marketplace whose metrics were rolled up.")
     built_at = models.DateTimeField(
-        default=dj_timezone.now, help_text="When the rollup was last built whole."
+        null=True,
+        blank=True,
+        help_text="When the rollup was last built whole (empty: not built for this zone and marketplace).",
+    )
+    first_day = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The first local day the last build counted: a window starting earlier is counted live.",
+    )
+    rebuild_next_day = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A rebuild under way goes on from this local day (empty: none under way).",
     )
 
     def __str__(self) -> str:

@@ -6,11 +6,12 @@ and at past instants (where the metrics whose days hold later facts are counted 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from inquiries import models as m
@@ -22,6 +23,13 @@ from inquiries.selectors.health.order_rollup import rolled_up
 from inquiries.services import order_rollup
 from inquiries.services.orders import import_orders
 from tests.health.test_order_metrics import NOW, ZONE, Plain, generate, local_start, plain_figure, store_facts
+
+
+@pytest.fixture(autouse=True)
+def _at_now():
+    """The builds count back from today: today is NOW, the generated orders' present."""
+    with time_machine.travel(NOW, tick=False):
+        yield
 
 
 def clamp(account: m.Account, plains: list[Plain], until: datetime) -> None:
@@ -147,8 +155,11 @@ def test_the_rollup_gives_the_live_figures_at_edges_after_late_facts_and_in_the_
     setattr(moved, field, getattr(order, field))
     assert set(rolled_up(account, definitions, NOW, 20)) == {d.key for d in definitions}
     assert_plain(account, plains, NOW)
-    # What the import kept current is what a rebuild counts.
-    kept = rollup_rows(account)
+    # What the import kept current is what a rebuild counts (from the build's first day: the
+    # import also refreshes older days a late fact touches, which no window reads).
+    first_day = m.OrderRollupState.objects.get(pk=account.pk).first_day
+    assert first_day is not None
+    kept = [row for row in rollup_rows(account) if isinstance(row[2], date) and row[2] >= first_day]
     order_rollup.rebuild(account)
     assert rollup_rows(account) == kept
 
@@ -168,7 +179,7 @@ def test_a_rollup_built_for_another_zone_is_not_read_until_rebuilt(account: m.Ac
     account.save()
     assert rolled_up(account, definitions, NOW, 20) == {}
     assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
-    assert tasks.build_order_rollups() == 1  # what beat runs
+    assert tasks.build_order_rollups().startswith("rebuilt the order rollup of 1 accounts")  # beat's task
     assert set(rolled_up(account, definitions, NOW, 20)) == {d.key for d in definitions}
 
 
@@ -187,3 +198,96 @@ def test_the_rollup_takes_a_fixed_number_of_queries(
         with django_assert_max_num_queries(bound):
             figures = marketplace_figures(account, NOW, at_risk_ratio=0.8)
         assert set(rolled_up(account, definitions_for("amazon"), NOW, 20)) == {f.key for f in figures}
+
+
+def test_a_rebuild_counts_the_longest_window_and_the_future_a_few_days_a_step(
+    account: m.Account, settings
+) -> None:
+    """An order dated 1970 is outside every window (not counted); one dated 2099 is counted
+    without stepping through the 73 years between; the beat task works in steps of its budget
+    on the background queue, continuing itself until the rollup is built."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    plains = generate(account, 60, seed=12)
+    clamp(account, plains, NOW)
+    order = m.Order.objects.filter(account=account).first()
+    assert order is not None
+    for number, moment in (("OLD-1970", datetime(1970, 1, 2, tzinfo=ZoneInfo(ZONE))), ("FAR-2099", None)):
+        m.Order.objects.create(
+            account=account,
+            marketplace_order_id=number,
+            purchased_at=moment or datetime(2099, 6, 1, 12, tzinfo=ZoneInfo(ZONE)),
+            ship_by=order.ship_by,
+            status=order.status,
+        )
+    steps = 0
+    while not order_rollup.build_missing(budget_seconds=0).done:
+        steps += 1
+    horizon = order_rollup.horizon_days("amazon")
+    assert steps <= -(-horizon // order_rollup.STEP_DAYS) + 2
+    days = set(m.OrderMetricDay.objects.filter(account=account).values_list("day", flat=True))
+    assert min(days) >= NOW.astimezone(ZoneInfo(ZONE)).date() - timedelta(days=horizon)
+    assert datetime(2099, 6, 1).date() in days
+    state = m.OrderRollupState.objects.get(pk=account.pk)
+    assert state.built_at == NOW and state.rebuild_next_day is None
+
+    settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS = 0
+    account.timezone = "Europe/Berlin"
+    account.save()
+    tasks.build_order_rollups.apply().get()  # eager: each continuation runs at once
+    state.refresh_from_db()
+    assert (state.timezone, state.rebuild_next_day) == ("Europe/Berlin", None)
+    assert set(rolled_up(account, definitions_for("amazon"), NOW, 20)) == {
+        d.key for d in definitions_for("amazon")
+    }
+    assert settings.CELERY_TASK_ROUTES["inquiries.tasks.build_order_rollups"] == {"queue": "background"}
+
+
+def test_rows_of_deleted_orders_go_and_an_old_build_is_not_read(account: m.Account) -> None:
+    """Orders deleted around the import (a superuser in the admin): the account is still
+    rebuilt once a day, which drops its rows; a build older than two days is never read."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    clamp(account, generate(account, 40, seed=13), NOW)
+    order_rollup.rebuild(account)
+    definitions = definitions_for("amazon")
+    assert rolled_up(account, definitions, NOW, 20)
+    with time_machine.travel(NOW + timedelta(hours=49), tick=False):
+        assert rolled_up(account, definitions, NOW, 20) == {}  # beat stopped: count live
+
+    m.Order.objects.filter(account=account).delete()
+    assert not order_rollup.stale_accounts().exists()  # built less than a day ago
+    assert m.OrderMetricDay.objects.filter(account=account).exists()
+    with time_machine.travel(NOW + timedelta(hours=25), tick=False):
+        assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
+        assert order_rollup.build_missing().accounts == 1
+        assert not m.OrderMetricDay.objects.filter(account=account).exists()
+        assert not order_rollup.stale_accounts().exists()
+
+
+def test_a_zone_changed_and_changed_back_is_not_read_until_rebuilt(account: m.Account) -> None:
+    """A batch imported while the zone differs does not keep the rows: it clears the state in
+    the statement that locks it (reading the Account row, not the caller's copy), so changing
+    the zone back does not bring back rows that miss the batch."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    plains = generate(account, 40, seed=14)
+    clamp(account, plains, NOW)
+    order_rollup.rebuild(account)
+    definitions = definitions_for("amazon")
+    assert rolled_up(account, definitions, NOW, 20)
+
+    m.Account.objects.filter(pk=account.pk).update(timezone="Europe/Berlin")  # the caller's copy is stale
+    facts = OrderFacts("LATE-1", purchased_at=NOW - timedelta(hours=3), ship_by=NOW + timedelta(days=1))
+    import_orders(account=account, fmt=FORMATS["amazon-all-orders"], rows=[(2, Record(facts))], now=NOW)
+    state = m.OrderRollupState.objects.get(pk=account.pk)
+    assert (state.timezone, state.marketplace, state.built_at, state.rebuild_next_day) == ("", "", None, None)
+
+    m.Account.objects.filter(pk=account.pk).update(timezone=ZONE)  # changed back
+    assert rolled_up(account, definitions, NOW, 20) == {}
+    assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
+    order_rollup.build_missing()
+    assert set(rolled_up(account, definitions, NOW, 20)) == {d.key for d in definitions}
+    assert m.OrderMetricDay.objects.filter(
+        account=account, day=(NOW - timedelta(hours=3)).astimezone(ZoneInfo(ZONE)).date()
+    ).exists()

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from inquiries.health.marketplace_metrics import Counts, definitions_for
 from inquiries.marketplaces import Anchor, Measure, MetricDefinition
@@ -110,6 +111,12 @@ def _latest_facts(window: Window, measure: Measure, zone: ZoneInfo) -> dict[date
     return latest
 
 
+# Rows written around the import (a deletion in the admin) are only followed by the daily
+# rebuild; a build older than twice that (beat stopped, rebuilds failing) is not read at all.
+REBUILD_EVERY = timedelta(hours=24)
+SERVED_FOR = 2 * REBUILD_EVERY
+
+
 @dataclass(frozen=True, slots=True)
 class Rolled:
     """A metric's counts read from the rollup, and where its failing rows' list may start: the
@@ -124,18 +131,29 @@ def rolled_up(
     account: Account, definitions: Sequence[MetricDefinition], as_of: datetime, list_limit: int
 ) -> dict[str, Rolled]:
     """The metrics the rollup can give exactly as of `as_of`, by key (the others are left out:
-    count them live). Two queries (the rollup's state, the window's rows) plus one live count of
-    the as-of day per metric whose day is still running."""
-    if (
-        not definitions
-        or not OrderRollupState.objects.filter(
-            pk=account.pk, timezone=account.timezone, marketplace=account.marketplace
-        ).exists()
-    ):
+    count them live; all of them while the rollup is not built for the account's zone and
+    marketplace, or its last build is older than SERVED_FOR). Two queries (the rollup's state,
+    the window's rows) plus one live count of the as-of day per metric whose day is still
+    running."""
+    first_day = (
+        OrderRollupState.objects.filter(
+            pk=account.pk,
+            timezone=account.timezone,
+            marketplace=account.marketplace,
+            built_at__gt=timezone.now() - SERVED_FOR,
+        )
+        .values_list("first_day", flat=True)
+        .first()
+        if definitions
+        else None
+    )
+    if first_day is None:
         return {}
     zone = ZoneInfo(account.timezone)
     today = as_of.astimezone(zone).date()
     spans = {d.key: max(d.window_days, d.long_window_days or 0) for d in definitions}
+    # A window starting before the build's first day (a past as-of instant) is counted live.
+    definitions = [d for d in definitions if today - timedelta(days=spans[d.key] - 1) >= first_day]
     wanted = Q()
     for d in definitions:
         wanted |= Q(measure=d.measure, anchor=d.anchor, day__gt=today - timedelta(days=spans[d.key]))
