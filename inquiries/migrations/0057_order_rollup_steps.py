@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0055_report_section_rollups"),
+        ("inquiries", "0056_inquiry_linked_order_unconstrained"),
     ]
 
     operations = [
