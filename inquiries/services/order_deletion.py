@@ -11,11 +11,13 @@ inquiries of deleted orders are found by the indexed (account, order_id) instead
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import ExitStack
 
 from django.db import transaction
 from django.db.models import QuerySet
 
-from inquiries.models import Inquiry, Order
+from inquiries.models import Account, Inquiry, Order
+from inquiries.services import order_rollup
 
 # Order ids per UPDATE: under SQLite's limit on query parameters (PostgreSQL sends one array).
 UNLINK_BATCH = 500
@@ -25,7 +27,8 @@ UNLINK_BATCH = 500
 def delete_orders(*, orders: QuerySet[Order]) -> int:
     """Delete `orders` with their lines, shipments and other parts, and set `linked_order` to
     none on every inquiry linked to one of them, in one transaction; the number of orders
-    deleted.
+    deleted. The order rollup's days those orders were on are counted again (where an account's
+    rollup is kept), so the health figures lose them at once.
 
     The orders go first, so an inquiry that a concurrent import linked to one of them before
     the unlink ran is unlinked too (the UPDATE waits for that row and rereads it). A link
@@ -36,7 +39,11 @@ def delete_orders(*, orders: QuerySet[Order]) -> int:
         named[account_id].append(order_id)
     if not named:
         return 0
-    _, per_model = orders.delete()
+    accounts = Account.objects.in_bulk(list(named))
+    with ExitStack() as rollups:
+        for account_id, order_ids in named.items():
+            rollups.enter_context(order_rollup.kept_current(accounts[account_id], order_ids))
+        _, per_model = orders.delete()
     for account_id, order_ids in named.items():
         for start in range(0, len(order_ids), UNLINK_BATCH):
             Inquiry.objects.filter(

@@ -21,6 +21,7 @@ from inquiries.ingestion.order_reports import FORMATS, FeedbackFacts, OrderFacts
 from inquiries.selectors.health.order_metrics import marketplace_figures
 from inquiries.selectors.health.order_rollup import rolled_up
 from inquiries.services import order_rollup
+from inquiries.services.order_deletion import delete_orders
 from inquiries.services.orders import import_orders
 from tests.health.test_order_metrics import NOW, ZONE, Plain, generate, local_start, plain_figure, store_facts
 
@@ -263,6 +264,25 @@ def test_rows_of_deleted_orders_go_and_an_old_build_is_not_read(account: m.Accou
         assert order_rollup.build_missing().accounts == 1
         assert not m.OrderMetricDay.objects.filter(account=account).exists()
         assert not order_rollup.stale_accounts().exists()
+
+
+def test_orders_deleted_through_the_service_leave_the_rollup_as_a_rebuild_counts_it(
+    account: m.Account,
+) -> None:
+    """`delete_orders` (the admin's delete) counts the deleted orders' days again at once."""
+    account.marketplace, account.timezone = "amazon", ZONE
+    account.save()
+    clamp(account, generate(account, 40, seed=17), NOW)
+    order_rollup.rebuild(account)
+    doomed = list(m.Order.objects.filter(account=account).order_by("pk").values_list("pk", flat=True)[::3])
+
+    delete_orders(orders=m.Order.objects.filter(pk__in=doomed))
+
+    first_day = m.OrderRollupState.objects.get(pk=account.pk).first_day
+    assert first_day is not None
+    kept = [row for row in rollup_rows(account) if isinstance(row[2], date) and row[2] >= first_day]
+    order_rollup.rebuild(account)
+    assert rollup_rows(account) == kept
 
 
 def test_a_zone_changed_and_changed_back_is_not_read_until_rebuilt(account: m.Account) -> None:

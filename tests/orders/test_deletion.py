@@ -126,7 +126,7 @@ def test_deleting_orders_takes_the_same_queries_for_one_or_many(account, channel
     # A savepoint; the orders' account and ids; the orders (Django's collector); one DELETE
     # per part model and the orders'; one unlink per account; the savepoint's release. No
     # query on the inquiries per order, and none of them scans the inquiry table.
-    assert len(captured) == 12, "\n".join(query["sql"][:150] for query in captured)
+    assert len(captured) == 14, "\n".join(query["sql"][:150] for query in captured)
     assert dangling_links() == []
     assert m.Inquiry.objects.filter(account=account, linked_order__isnull=True).count() == count
 
