@@ -28,11 +28,11 @@ def read_ahead(items: Iterable[T], *, chunk: int = 500, depth: int = 8) -> Gener
     raises; use `contextlib.closing`) stops the thread and waits for it, so `items` (a file
     being read) is no longer touched once this generator is closed.
     """
-    blocks: deque[tuple[list[T], Exception | None, bool]] = deque()
+    blocks: deque[tuple[list[T], BaseException | None, bool]] = deque()
     changed = threading.Condition()  # a block was handed over or taken, or the caller left
     stopped = False
 
-    def put(block: list[T], error: Exception | None = None, done: bool = False) -> bool:
+    def put(block: list[T], error: BaseException | None = None, done: bool = False) -> bool:
         """Hand a block over when there is room; False when the caller went away meanwhile."""
         with changed:
             while len(blocks) >= depth and not stopped:
@@ -52,8 +52,8 @@ def read_ahead(items: Iterable[T], *, chunk: int = 500, depth: int = 8) -> Gener
                     if not put(block):
                         return
                     block = []
-        except Exception as exc:  # raised to the caller, in its place
-            put(block, exc, done=True)
+        except BaseException as exc:  # raised to the caller, in its place (even SystemExit: the
+            put(block, exc, done=True)  # caller must not wait for a block that never comes)
             return
         put(block, done=True)
 

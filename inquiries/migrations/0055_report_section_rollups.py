@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def rebuild_the_rollups(apps, schema_editor):
+    """The two new tables start empty: an install whose SLA rollup was already built would
+    read them as current. Mark the rollup unbuilt so that the next refresh rebuilds all three,
+    and the reports count live until it has."""
+    apps.get_model("inquiries", "SlaRollupState").objects.update(first_day=None, rebuilt_at=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -42,4 +49,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['day'], name='volume_rollup_day'), models.Index(fields=['local_day'], name='volume_rollup_local_day')],
             },
         ),
+        migrations.RunPython(rebuild_the_rollups, migrations.RunPython.noop),
     ]

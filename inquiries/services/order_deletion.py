@@ -34,8 +34,12 @@ def delete_orders(*, orders: QuerySet[Order]) -> int:
     the unlink ran is unlinked too (the UPDATE waits for that row and rereads it). A link
     written between the unlink and the commit is not: the constraint's lock used to stop it;
     the next `link_inquiries(inquiry_ids=...)` of that inquiry clears it."""
+    # The orders are read once, and exactly those are deleted: an order a concurrent import adds
+    # that the queryset would match too is left alone (its inquiries would not be unlinked).
     named: dict[int, list[str]] = defaultdict(list)
-    for account_id, order_id in orders.order_by().values_list("account_id", "marketplace_order_id"):
+    pks: list[int] = []
+    for pk, account_id, order_id in orders.order_by().values_list("pk", "account_id", "marketplace_order_id"):
+        pks.append(pk)
         named[account_id].append(order_id)
     if not named:
         return 0
@@ -43,7 +47,10 @@ def delete_orders(*, orders: QuerySet[Order]) -> int:
     with ExitStack() as rollups:
         for account_id, order_ids in named.items():
             rollups.enter_context(order_rollup.kept_current(accounts[account_id], order_ids))
-        _, per_model = orders.delete()
+        deleted = 0
+        for start in range(0, len(pks), UNLINK_BATCH):  # SQLite's limit on parameters again
+            _, per_model = Order.objects.filter(pk__in=pks[start : start + UNLINK_BATCH]).delete()
+            deleted += per_model.get(Order._meta.label, 0)
     for account_id, order_ids in named.items():
         for start in range(0, len(order_ids), UNLINK_BATCH):
             Inquiry.objects.filter(
@@ -51,4 +58,4 @@ def delete_orders(*, orders: QuerySet[Order]) -> int:
                 order_id__any=order_ids[start : start + UNLINK_BATCH],
                 linked_order__isnull=False,
             ).update(linked_order=None)
-    return per_model.get(Order._meta.label, 0)
+    return deleted

@@ -100,7 +100,8 @@ def refresh_rollups(
             or (now - state.rebuilt_at >= REBUILD_EVERY)
         ):
             state.rebuild_next_day = horizon_start
-            SlaRollup.objects.filter(day__lt=horizon_start).delete()
+            for model in ROLLUPS:
+                model.objects.filter(day__lt=horizon_start).delete()
         days: list[date] = []
         if state.refreshed_at is not None:
             low = state.first_day or state.rebuild_next_day or today

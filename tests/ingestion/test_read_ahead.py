@@ -43,3 +43,14 @@ def test_closing_it_early_stops_the_thread_and_reads_no_further():
     # At most the chunk being handed over, the blocks waiting and the one taken: bounded.
     assert count <= 10 * (2 + 2)
     assert len(read) == count
+
+
+def test_an_exit_raised_while_reading_reaches_the_caller_instead_of_leaving_it_waiting():
+    def rows() -> Iterator[int]:
+        yield 1
+        raise SystemExit(3)
+
+    items = read_ahead(rows(), chunk=1)
+    assert next(items) == 1
+    with pytest.raises(SystemExit):
+        next(items)

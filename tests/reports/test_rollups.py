@@ -119,6 +119,22 @@ def test_a_rebuild_goes_a_week_per_step_within_its_budget_and_reports_stay_right
     assert_rollup_equals_live(manager, later)
 
 
+def test_a_rebuild_drops_the_rows_of_every_rollup_older_than_the_horizon(history, manager):
+    refresh_rollups(now=NOW)
+    old = NOW.date() - timedelta(days=HORIZON_DAYS + 5)
+    m.SlaRollup.objects.create(**{**m.SlaRollup.objects.values().first(), "id": None, "day": old})
+    m.DurationRollup.objects.create(day=old, local_day=old, account_id=1, kind="first_reply", clocks=b"")
+    m.VolumeRollup.objects.create(
+        day=old, local_day=old, weekday=old.isoweekday(), hour=0, account_id=1, channel_id=1, inbound=1
+    )
+
+    while not refresh_rollups(now=NOW + timedelta(days=1), rebuild=True, budget_seconds=None).done:
+        pass
+
+    for model in (m.SlaRollup, m.DurationRollup, m.VolumeRollup):
+        assert not model.objects.filter(day__lt=NOW.date() - timedelta(days=HORIZON_DAYS)).exists(), model
+
+
 def test_the_beat_task_continues_an_unfinished_rebuild(history, manager, settings):
     settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS = 0
 
