@@ -14,6 +14,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Permission
+from django.core.exceptions import FieldError
 
 from inquiries import models as m
 from inquiries import scoping, services
@@ -92,6 +93,18 @@ def test_every_model_of_the_app_has_a_scoping_rule():
     models = set(apps.get_app_config("inquiries").get_models())
 
     assert models - set(scoping.RULES) == set()
+
+
+@pytest.mark.django_db
+def test_every_scoping_rule_names_fields_its_model_has(agent):
+    broken = []
+    for model, rule in scoping.RULES.items():
+        try:
+            str(rule.limit(model._default_manager.all(), agent).query)
+        except FieldError as error:
+            broken.append((model.__name__, str(error)[:80]))
+
+    assert broken == []
 
 
 def test_every_admin_of_the_app_is_scoped():
