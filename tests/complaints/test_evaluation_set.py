@@ -1,4 +1,4 @@
-"""The project's own evaluation sets (the first one, the independent one, the dev set and the three
+"""The project's own evaluation sets (the first one, the independent one, the dev set and the four
 German judging sets) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from inquiries.complaints.evaluation import (
     INDEPENDENT_EVAL_DIR,
     JUDGE_DE2_DIR,
     JUDGE_DE3_DIR,
+    JUDGE_DE4_DIR,
     JUDGE_DE_DIR,
     EvalMessage,
     evaluate_project_set,
@@ -36,16 +37,19 @@ DEV = load_eval_set(DEV_DIR)
 JUDGE_DE = load_eval_set(JUDGE_DE_DIR)
 JUDGE_DE2 = load_eval_set(JUDGE_DE2_DIR)
 JUDGE_DE3 = load_eval_set(JUDGE_DE3_DIR)
+JUDGE_DE4 = load_eval_set(JUDGE_DE4_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
 BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
 # Every set that is never trained on, the German judging sets included.
 HELD_OUT_SETS = pytest.mark.parametrize(
     "messages",
-    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2, JUDGE_DE3],
-    ids=["project", "independent", "judge-de", "judge-de2", "judge-de3"],
+    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4],
+    ids=["project", "independent", "judge-de", "judge-de2", "judge-de3", "judge-de4"],
 )
 GERMAN_JUDGING_SETS = pytest.mark.parametrize(
-    "messages", [JUDGE_DE, JUDGE_DE2, JUDGE_DE3], ids=["judge-de", "judge-de2", "judge-de3"]
+    "messages",
+    [JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4],
+    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4"],
 )
 
 
@@ -190,7 +194,9 @@ def test_the_german_judging_sets_cover_every_topic_and_say_how_the_orders_stood(
     assert {message.topic for message in messages if message.overdue} == {"delivery"}
 
 
-@pytest.mark.parametrize("messages", [JUDGE_DE2, JUDGE_DE3], ids=["judge-de2", "judge-de3"])
+@pytest.mark.parametrize(
+    "messages", [JUDGE_DE2, JUDGE_DE3, JUDGE_DE4], ids=["judge-de2", "judge-de3", "judge-de4"]
+)
 def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15_for_the_others(
     messages,
 ):
@@ -201,14 +207,25 @@ def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15
     assert {m.overdue for m in messages if m.topic == "delivery"} == {True, None}
 
 
+def test_the_fourth_german_judging_set_has_28_a_complaint_topic_17_for_the_others_and_both_dates():
+    counts = Counter(message.topic for message in JUDGE_DE4)
+    assert 260 <= len(JUDGE_DE4) <= 290
+    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if topic.is_complaint) >= 28
+    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if not topic.is_complaint) >= 17
+    # About as many "where is my order" messages after the promised date as before it.
+    assert sum(1 for m in JUDGE_DE4 if m.overdue) >= 17
+    assert sum(1 for m in JUDGE_DE4 if m.overdue is False) >= 17
+
+
 @pytest.mark.parametrize(
     ("messages", "others"),
     [
         (JUDGE_DE, (EVAL, INDEPENDENT, DEV)),
         (JUDGE_DE2, (EVAL, INDEPENDENT, DEV, JUDGE_DE)),
         (JUDGE_DE3, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2)),
+        (JUDGE_DE4, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2, JUDGE_DE3)),
     ],
-    ids=["judge-de", "judge-de2", "judge-de3"],
+    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4"],
 )
 def test_a_german_judging_set_shares_no_text_with_the_sets_before_it(messages, others):
     earlier = {folded(message.text) for other in others for message in other}
@@ -221,9 +238,11 @@ def test_evaluate_topics_offers_every_set_with_a_description():
     assert parser.parse_args(["--set", "judge-de"]).eval_set == "judge-de"
     assert parser.parse_args(["--set", "judge-de2"]).eval_set == "judge-de2"
     assert parser.parse_args(["--set", "judge-de3"]).eval_set == "judge-de3"
-    assert (EVAL_SETS["judge-de"], EVAL_SETS["judge-de2"], EVAL_SETS["judge-de3"]) == (
-        JUDGE_DE_DIR,
-        JUDGE_DE2_DIR,
-        JUDGE_DE3_DIR,
-    )
+    assert parser.parse_args(["--set", "judge-de4"]).eval_set == "judge-de4"
+    assert (
+        EVAL_SETS["judge-de"],
+        EVAL_SETS["judge-de2"],
+        EVAL_SETS["judge-de3"],
+        EVAL_SETS["judge-de4"],
+    ) == (JUDGE_DE_DIR, JUDGE_DE2_DIR, JUDGE_DE3_DIR, JUDGE_DE4_DIR)
     assert set(evaluate_topics.SET_DESCRIPTIONS) == set(EVAL_SETS)
