@@ -19,9 +19,17 @@ class InquiriesConfig(AppConfig):
         user_logged_in.connect(remember_language, dispatch_uid="cstracker-remember-language")
 
         # The pure modules' sentences (the plan of action) read in the active language.
+        from decimal import Decimal
+
         from django.utils.formats import number_format
         from django.utils.translation import gettext, ngettext
 
         from inquiries import words
 
-        words.install(gettext, ngettext, lambda n: number_format(n, force_grouping=True))
+        words.install(
+            gettext,
+            ngettext,
+            lambda n: number_format(n, force_grouping=True),
+            # Rounded as Python rounds, then written with the reader's mark (number_format cuts floats).
+            lambda value, places: number_format(Decimal(f"{value:.{places}f}"), places),
+        )

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from inquiries import words
 from inquiries.words import _, gettext_noop
 
 HOUR = 3600
@@ -101,7 +102,8 @@ def percent(value: float | None) -> str:
     if value is None:
         return _("no data")
     text = f"{value * 100:.2f}".rstrip("0").rstrip(".")
-    return f"{text}%"
+    places = len(text.partition(".")[2])
+    return words.percent(float(text), places)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,21 @@ from collections.abc import Callable
 _gettext: Callable[[str], str] = lambda text: text  # noqa: E731
 _ngettext: Callable[[str, str, int], str] = lambda one, many, n: one if n == 1 else many  # noqa: E731
 _number: Callable[[int], str] = lambda n: f"{n:,}"  # noqa: E731
+_decimal: Callable[[float, int], str] = lambda value, places: f"{value:.{places}f}"  # noqa: E731
 
 
 def install(
-    gettext: Callable[[str], str], ngettext: Callable[[str, str, int], str], number: Callable[[int], str]
+    gettext: Callable[[str], str],
+    ngettext: Callable[[str, str, int], str],
+    number: Callable[[int], str],
+    decimal: Callable[[float, int], str] | None = None,
 ) -> None:
-    """Route every `_()`, `ngettext()` and `number()` of the pure modules through these functions."""
-    global _gettext, _ngettext, _number
+    """Route every `_()`, `ngettext()`, `number()` and `decimal()` of the pure modules through these
+    functions."""
+    global _gettext, _ngettext, _number, _decimal
     _gettext, _ngettext, _number = gettext, ngettext, number
+    if decimal is not None:
+        _decimal = decimal
 
 
 def _(text: str) -> str:
@@ -62,3 +69,20 @@ def short_date(day: int, month: int) -> str:
 def number(n: int) -> str:
     """A count with the reader's thousands separator."""
     return _number(n)
+
+
+def in_sentence(label: str) -> str:
+    """A label (a status, a severity) inside a sentence: its first letter lower-cased, the rest as
+    written, so German keeps its nouns' capitals ("Keine Daten" -> "keine Daten", not "keine daten")."""
+    return label[:1].lower() + label[1:]
+
+
+def decimal(value: float, places: int) -> str:
+    """A number with `places` decimals and the reader's decimal mark: 8.7 in English, 8,7 in German."""
+    return _decimal(value, places)
+
+
+def percent(value: float, places: int = 1) -> str:
+    """A percentage (`value` already times 100) as the reader writes it: "8.7%" in English, "8,7 %" in
+    German and French (the space a no-break one, as their typography wants)."""
+    return _("%(number)s%%") % {"number": decimal(value, places)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from inquiries import words
 from inquiries.health.marketplace_metrics import (
     POLICY_MARKETPLACES,
     MarketplaceFigure,
@@ -155,7 +156,7 @@ def long_date(day: date) -> str:
 
 
 def _share(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.0f}%" if whole else "0%"
+    return words.percent(part * 100 / whole if whole else 0, 0)
 
 
 def build_plan(facts: PlanFacts) -> Plan:
@@ -268,7 +269,7 @@ def _rate_paragraph(facts: PlanFacts) -> str | None:
 
 def _health_sentence(before: Status, after: Status) -> str:
     """How the status moved; a move "from" something only when there was something to measure."""
-    start, end = _(before.label).lower(), _(after.label).lower()
+    start, end = words.in_sentence(_(before.label)), words.in_sentence(_(after.label))
     if after == Status.NO_DATA:
         return _("There was nothing to measure the account's health on at the end of the period.")
     if before == Status.NO_DATA:

@@ -11,7 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from html import escape
+
+from django.utils.formats import number_format
+
+from inquiries import words
 
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, DejaVu Sans, sans-serif"'
 GRID, AXIS_TEXT, TEXT = "#dde2ea", "#5a6475", "#1b2230"
@@ -41,7 +46,12 @@ def nice_ceiling(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    """An axis or tooltip number as the reader writes it (thousands separator, decimal mark)."""
+    if float(value).is_integer():
+        return words.number(int(value))
+    return number_format(
+        Decimal(f"{value:.1f}"), 1, force_grouping=True
+    )  # rounded; number_format cuts floats
 
 
 def _open(chart_id: str, title: str, description: str, width: int, height: int) -> list[str]:

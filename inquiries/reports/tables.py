@@ -11,6 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from django.utils.formats import date_format
+
+from inquiries import words
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -112,15 +116,15 @@ def format_value(value: object, kind: str) -> str:
     if value is None:
         return "–"
     if kind == PCT:
-        return f"{value:.1f}%"
+        return words.percent(float(cast("float", value)), 1)
     if kind == SECONDS:
         return duration(float(cast("float", value)))
     if kind == COUNT:
-        return f"{value:,}"
+        return words.number(cast("int", value))
     if kind == DATETIME and isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     if kind == DATE and isinstance(value, date):
-        return f"{value:%a %d %b %Y}"
+        return date_format(value, "D d M Y")  # the weekday and month in the reader's language
     return str(value)
 
 

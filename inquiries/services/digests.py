@@ -25,7 +25,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.functional import Promise
+from django.utils.translation import gettext, ngettext
 
+from inquiries import words
 from inquiries.models import (
     Account,
     ClusterEvent,
@@ -143,13 +145,18 @@ class Digest:
     def subject(self) -> str:
         first = next((line for line in self.compliance if line.label == KIND_LABELS["first_reply"]), None)
         figure = (
-            f"first-reply compliance {first.compliance:.1f}%"
+            gettext("first-reply compliance %(percent)s") % {"percent": words.percent(first.compliance, 1)}
             if first and first.compliance is not None
-            else ("no first replies due")
+            else gettext("no first replies due")
         )
         breaches = sum(n for _, n in self.breaches)
         period = self.subscription.get_frequency_display().lower()
-        return f"cstracker {period} report: {figure}, {breaches} breach{'es' if breaches != 1 else ''}"
+        return gettext("cstracker %(period)s report: %(figure)s, %(breaches)s") % {
+            "period": period,
+            "figure": figure,
+            "breaches": ngettext("%(count)s breach", "%(count)s breaches", breaches)
+            % {"count": words.number(breaches)},
+        }
 
     @property
     def local_start(self) -> datetime:

@@ -38,7 +38,7 @@ from inquiries.health.plan import (
     window_words,
 )
 from inquiries.health.scoring import Metric, format_value
-from inquiries.words import _, ngettext, number
+from inquiries.words import _, in_sentence, ngettext, number
 
 
 def build_appeal(facts: AppealFacts) -> Appeal:
@@ -272,8 +272,8 @@ def _cluster_block(story: ClusterStory, edits: Mapping[str, str]) -> Block:
         "count": number(cluster.member_count),
         "first": long_date(cluster.first_seen.date()),
         "last": long_date(cluster.last_seen.date()),
-        "severity": cluster.severity_label.lower(),
-        "state": cluster.state_label.lower(),
+        "severity": in_sentence(cluster.severity_label),
+        "state": in_sentence(cluster.state_label),
     }
     action = cluster.corrective_action.strip()
     if action and story.action_date:

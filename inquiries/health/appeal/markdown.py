@@ -57,7 +57,7 @@ def to_markdown(appeal: Appeal) -> str:
             "| --- | --- | --- | --- | --- | --- |",
         ]
         out += [
-            f"| {md(i.label)} | {i.value} ({i.status.lower()}) | {i.target} | {md(i.window)} | {i.counts} | "
+            f"| {md(i.label)} | {i.value} ({i.status}) | {i.target} | {md(i.window)} | {i.counts} | "
             f"{md(i.definition)}{'; ' + md(i.reported) if i.reported else ''} |"
             for i in case.issues
         ]
@@ -96,8 +96,8 @@ def plan_evidence_markdown(plan: Plan) -> list[str]:
         "| --- | --- | --- | --- | --- |",
     ]
     out += [
-        f"| {md(r.label)} | {md(r.by)} | {r.before} ({r.before_status.lower()}) | "
-        f"{r.after} ({r.after_status.lower()}) | {r.target} |"
+        f"| {md(r.label)} | {md(r.by)} | {r.before} ({r.before_status}) | "
+        f"{r.after} ({r.after_status}) | {r.target} |"
         for r in plan.metrics
     ]
     out += ["", "### " + _("Messages in the period"), "", f"| | {_('Messages')} |", "| --- | ---: |"]

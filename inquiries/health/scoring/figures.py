@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from inquiries.health.scoring.model import Band, HealthFacts, Unit
-from inquiries.words import _
+from inquiries.words import _, decimal, percent
 
 # --- bands -----------------------------------------------------------------------------------
 
@@ -69,11 +69,11 @@ def format_value(value: float | None, unit: Unit) -> str:
     if value is None:
         return _("no data")
     if unit == Unit.RATIO:
-        return f"{value * 100:.1f}%"
+        return percent(value * 100, 1)
     if unit == Unit.SECONDS:
         return human_duration(value)
     if unit in (Unit.PER_100_ORDERS, Unit.PER_100_INQUIRIES):
-        return f"{value:.2f}"
+        return decimal(value, 2)
     return str(int(value))
 
 

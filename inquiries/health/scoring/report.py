@@ -10,7 +10,7 @@ from datetime import timedelta
 from inquiries.health.scoring.figures import band_for, late_rate_key, window_start_of, worst
 from inquiries.health.scoring.model import Band, HealthFacts, HealthReport, Metric, Rules, Unit, WindowCounts
 from inquiries.health.scoring.rescue import rescue
-from inquiries.words import _, ngettext
+from inquiries.words import _, in_sentence, ngettext
 
 # --- scoring ---------------------------------------------------------------------------------
 
@@ -226,7 +226,7 @@ def _open_clusters(facts: HealthFacts, rules: Rules) -> Metric:
     by_severity: dict[str, int] = {}
     for cluster in clusters:
         by_severity[cluster.severity_label] = by_severity.get(cluster.severity_label, 0) + 1
-    summary = ", ".join(f"{n} {label.lower()}" for label, n in by_severity.items()) or _(
+    summary = ", ".join(f"{n} {in_sentence(label)}" for label, n in by_severity.items()) or _(
         "No open complaint cluster."
     )
     return Metric(

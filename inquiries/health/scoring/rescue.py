@@ -24,7 +24,7 @@ from inquiries.health.scoring.model import (
     Unit,
     WindowCounts,
 )
-from inquiries.words import _, ngettext
+from inquiries.words import _, in_sentence, ngettext
 
 # --- rescue ----------------------------------------------------------------------------------
 
@@ -129,8 +129,8 @@ class _RateMove:
         return _("from %(before)s to %(after)s (%(from_band)s → %(to_band)s)") % {
             "before": format_value(self.window.rate, Unit.RATIO),
             "after": format_value(self.to_value, Unit.RATIO),
-            "from_band": _(self.current.label).lower(),
-            "to_band": _(self.to_band.label).lower(),
+            "from_band": in_sentence(_(self.current.label)),
+            "to_band": in_sentence(_(self.to_band.label)),
         }
 
 
@@ -287,8 +287,8 @@ def _atoz_rescue(facts: HealthFacts, rules: Rules) -> list[RescueItem]:
         "message": message,
         "within": human_duration((crosses_at - facts.as_of).total_seconds()),
         "hours": hours,
-        "from_band": _(current.label).lower(),
-        "to_band": _(to_band.label).lower(),
+        "from_band": in_sentence(_(current.label)),
+        "to_band": in_sentence(_(to_band.label)),
     }
     return [
         RescueItem(
