@@ -31,7 +31,7 @@ from typing import Any
 
 from _setup import describe_database, median, throwaway_database
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Count, F, Model, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -51,7 +51,12 @@ from inquiries.models import (
     Shipment,
     Topic,
 )
-from inquiries.selectors.health.metrics import planner_settings
+from inquiries.selectors.health.metrics import (
+    QUESTION_BEFORE_DELIVERY_TOPIC,
+    _complaints,
+    planner_settings,
+    rules_for,
+)
 from inquiries.selectors.health.order_metrics import (
     AccountHealth,
     account_health_with_orders,
@@ -351,7 +356,8 @@ def main() -> None:
     parser.add_argument(
         "--keep",
         action="store_true",
-        help="keep the database (bench_health_kept) and reuse it when it exists: build once, measure often",
+        help="keep the database (<database>_bench_health_<messages>_<orders>) and reuse it when it exists: "
+        "build once, measure often",
     )
     parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries of the last run")
     parser.add_argument(
@@ -361,7 +367,10 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("bench/health.py measures PostgreSQL: set DATABASE_URL=postgres://...")
     # A name of our own: never clobber the database a test run is using.
-    name = "bench_health_kept" if args.keep else f"bench_health_{os.getpid()}"
+    # Prefixed with the configured database's name: sessions sharing a server do not clash.
+    prefix = connection.settings_dict["NAME"]
+    kept = f"{prefix}_bench_health_{args.messages}_{args.orders}"  # one kept database per size
+    name = kept if args.keep else f"{prefix}_bench_health_{os.getpid()}"
     connection.settings_dict.setdefault("TEST", {})["NAME"] = name
     with throwaway_database(keep=args.keep):
         began = time.perf_counter()
@@ -395,6 +404,8 @@ def main() -> None:
         if not args.live:
             same = same_as_live(account, health)
             print(f"order metrics from the rollup equal the live computation: {'yes' if same else 'NO'}")
+        same = same_complaints(account, health.report.as_of)
+        print(f"complaint counts equal a plain join of the inquiries: {'yes' if same else 'NO'}")
         print(
             f"status {health.status.value}; "
             + ", ".join(f"{f.key}={f.value:.4g}" for f in health.figures if f.value is not None)
@@ -419,6 +430,22 @@ def same_as_live(account: Account, health: AccountHealth) -> bool:
         OrderRollupState.objects.filter(pk=account.pk).update(timezone=state.timezone)
     rolled = marketplace_figures(account, as_of, at_risk_ratio=0.8)
     return [f.counts for f in live] == [f.counts for f in rolled]
+
+
+def same_complaints(account: Account, as_of: datetime) -> bool:
+    """Whether the complaint counts per topic (read through the index inquiry_complaint_topic)
+    equal the same count written plainly: the inquiries joined to their topic and linked order."""
+    rules = rules_for(account)
+    start = as_of - timedelta(days=rules.complaint_window_days)
+    topics, counted, orders = _complaints(account, as_of, rules)
+    opened = Inquiry.objects.filter(account=account, opened_at__gte=start, opened_at__lt=as_of)
+    if orders:  # as the computation: with order volumes (not all zero) only complaints count
+        opened = opened.filter(topic__is_complaint=True)
+    question = Q(topic__key=QUESTION_BEFORE_DELIVERY_TOPIC, linked_order__deliver_by__gt=F("opened_at"))
+    rows = opened.values("topic__key").annotate(n=Count("pk"), questions=Count("pk", filter=question))
+    plain = {row["topic__key"]: row["n"] - row["questions"] for row in rows}
+    total = sum(row["n"] - (row["questions"] if orders is not None else 0) for row in rows)
+    return all(t.complaints == plain.get(t.key, 0) for t in topics) and counted == total
 
 
 def cpu_seconds(pid: int) -> float:
