@@ -95,7 +95,10 @@ def test_the_rollup_is_not_used_when_it_cannot_answer(history, manager, channel)
     assert rollup_counts(berlin, "day") is None  # days in a zone it does not store
 
 
-def test_the_beat_task_refreshes_the_rollup(history, manager):
+def test_the_beat_task_refreshes_the_rollup(history, manager, settings):
+    # What the task does, not how fast: a loaded machine may need more than the default 5 s budget
+    # for the whole first build, and a budget ran out says "rebuild continues".
+    settings.CSTRACKER_BACKGROUND_BUDGET_SECONDS = 3600
     assert tasks.refresh_report_rollups.apply().get().startswith("rebuilt")
     assert m.SlaRollupState.objects.get().refreshed_at is not None
     assert m.SlaRollup.objects.exists()
