@@ -9,10 +9,13 @@ live (without the SLA rollup); the rollup's build and an incremental refresh; th
 section it loads by itself (times, breakdowns, volume: median of --section-runs runs), for 90
 days and for the page's default period (the last 30 days). Each line also prints the median CPU
 time of Python and of the database server process, steadier than wall-clock time on a shared
-machine. The database is dropped at the end (unless --keep).
+machine. The database is dropped at the end (unless --keep); --reuse times the page and its
+sections again on a database an earlier run kept (no loading, no rollup build).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstracker .venv/bin/python bench/reports.py
     .venv/bin/python bench/reports.py --inquiries 20000      # SQLite: a small run only
+    ... bench/reports.py --inquiries 200000 --keep           # prints the database's name
+    ... bench/reports.py --reuse test_cstracker_1234         # its page and sections again
 """
 
 from __future__ import annotations
@@ -394,6 +397,12 @@ def parse_args() -> argparse.Namespace:
         "--keep", action="store_true", help="keep the database (for EXPLAIN); drop it yourself"
     )
     parser.add_argument("--section-runs", type=int, default=RUNS, help="runs per lazy section (median)")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE",
+        help="time the page and its sections on a database kept by an earlier run (--keep), as of its "
+        "rollup's last refresh; it is left in place",
+    )
     return parser.parse_args()
 
 
@@ -503,6 +512,24 @@ def time_report_page(manager: User, now: datetime, section_runs: int) -> None:
         )
 
 
+def reuse(name: str, section_runs: int) -> None:
+    """The page and its sections on the kept database `name`, at the instant of its rollup's
+    last refresh (the rollup is then fresh and the periods are those of the run that built it)."""
+    from django.contrib.auth import get_user_model
+
+    from inquiries import models as m
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    print(f"{describe_database()}, database {name} (reused)")
+    state = m.SlaRollupState.objects.get(pk=1)
+    if state.refreshed_at is None:
+        sys.exit(f"{name}: the rollup was never built")
+    print(f"{m.Inquiry.objects.count():,} inquiries, rollup as of {state.refreshed_at:%Y-%m-%d %H:%M:%S} UTC")
+    manager = get_user_model().objects.get(username="bench-manager")
+    time_report_page(manager, state.refreshed_at, section_runs)
+
+
 def main() -> None:
     options = parse_args()
     if connection.vendor != "postgresql" and options.inquiries > SQLITE_LIMIT:
@@ -511,6 +538,9 @@ def main() -> None:
             f"PostgreSQL server, or pass --inquiries {SQLITE_LIMIT} or fewer for a small SQLite run."
         )
 
+    if options.reuse:
+        reuse(options.reuse, options.section_runs)
+        return
     with throwaway_database(keep=options.keep) as name:
         now = timezone.now()
         print(f"{describe_database()}, database {name}")

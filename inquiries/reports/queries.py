@@ -61,7 +61,7 @@ from inquiries.reports.counts import (
     percentile,
 )
 from inquiries.reports.expressions import LocalPart, SecondsBetween, constant
-from inquiries.reports.rollup import rollup_counts, rollup_duration_stats, rollup_heatmap
+from inquiries.reports.rollup import rollup_counts, rollup_counts_by, rollup_duration_stats, rollup_heatmap
 from inquiries.reports.scope import BUSINESS, CALENDAR, ReportScope
 
 KIND_ORDER = (ClockKind.FIRST_REPLY, ClockKind.NEXT_REPLY, ClockKind.RESOLUTION, ClockKind.MARKETPLACE_REPLY)
@@ -175,6 +175,18 @@ def compliance_counts(scope: ReportScope, group_by: str) -> tuple[list[Complianc
     if found is not None:
         return found
     return live_compliance_counts(scope, group_by), scope.now
+
+
+def compliance_counts_by(
+    scope: ReportScope, group_bys: Sequence[str]
+) -> dict[str, tuple[list[ComplianceCounts], datetime]]:
+    """`compliance_counts` for several dimensions: from the rollup in one query when it can
+    answer, else counted live per dimension."""
+    found = rollup_counts_by(scope, group_bys)
+    if found is not None:
+        counts, as_of = found
+        return {group_by: (counts[group_by], as_of) for group_by in group_bys}
+    return {group_by: (live_compliance_counts(scope, group_by), scope.now) for group_by in group_bys}
 
 
 def live_compliance_counts(

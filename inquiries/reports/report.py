@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from django.contrib.auth import get_user_model
@@ -188,12 +188,17 @@ def sla_table(scope: ReportScope, choices: ReportChoices, group_by: str) -> Tabl
 
 
 def breakdown_table(
-    scope: ReportScope, choices: ReportChoices, dimension: str, stats: queries.Stats | None = None
+    scope: ReportScope,
+    choices: ReportChoices,
+    dimension: str,
+    stats: queries.Stats | None = None,
+    compliance: tuple[list[ComplianceCounts], datetime] | None = None,
 ) -> Table:
     """Per agent, team, channel, topic or account: first-reply and resolution compliance and
-    median times, and clocks still breached (all kinds). `stats`: the dimension's duration
-    statistics when already computed (the page computes all of them in one query)."""
-    counts, as_of = queries.compliance_counts(scope, dimension)
+    median times, and clocks still breached (all kinds). `stats` and `compliance`: the
+    dimension's duration statistics and compliance counts when already computed (the page
+    computes those of every dimension at once)."""
+    counts, as_of = compliance or queries.compliance_counts(scope, dimension)
     stats = stats if stats is not None else queries.duration_stats(scope, dimension)
     by_group: dict[object, dict[str, ComplianceCounts]] = defaultdict(dict)
     for row in counts:
@@ -504,7 +509,10 @@ def build_report(
         drawn |= _histograms(report.histogram)
     if "breakdowns" in sections:
         stats = queries.duration_stats_by(scope, DIMENSIONS)
-        report.breakdowns = {d: breakdown_table(scope, choices, d, stats[d]) for d in DIMENSIONS}
+        compliance = queries.compliance_counts_by(scope, DIMENSIONS)
+        report.breakdowns = {
+            d: breakdown_table(scope, choices, d, stats[d], compliance[d]) for d in DIMENSIONS
+        }
     if "volume" in sections:
         report.heatmap = build_table("heatmap", scope, choices)
         drawn |= _heatmaps(report.heatmap)

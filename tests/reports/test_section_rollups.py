@@ -14,13 +14,13 @@ from inquiries import models as m
 from inquiries.reports import measured, queries
 from inquiries.reports.counts import DurationStats
 from inquiries.reports.report import build_table
-from inquiries.reports.rollup import rollup_duration_stats, rollup_heatmap
+from inquiries.reports.rollup import rollup_counts, rollup_counts_by, rollup_duration_stats, rollup_heatmap
 from inquiries.reports.scope import DIMENSIONS, ReportChoices, ReportScope, make_scope
 from inquiries.services.rollups import refresh_rollups
 from tests import factories
 from tests.reports import oracle
 from tests.reports.conftest import NOW, T0, customer, reply
-from tests.reports.test_views import SECTION_QUERIES, client_for, make_inquiries
+from tests.reports.test_views import ROLLUP_SECTION_QUERIES, client_for, make_inquiries
 
 pytestmark = pytest.mark.django_db
 
@@ -175,12 +175,15 @@ def test_local_days_and_a_half_hour_zone_pick_the_same_messages_and_clocks(db, t
         assert scope.day_field == "local"
         assert rollup_heatmap(scope) == queries.heatmap_counts(live(scope))
         assert_durations_equal_live(scope)
+        assert_breakdown_counts_equal(scope)
     utc = make_scope(
         accounts=[kolkata], first_day=date(2026, 3, 3), last_day=date(2026, 3, 4), now=now, tz="UTC"
     )
     assert utc.day_field == "utc"
     assert rollup_heatmap(utc) == queries.heatmap_counts(live(utc))
     assert sum(inbound for inbound, _ in queries.heatmap_counts(utc).values()) == 1
+    assert_durations_equal_live(utc)
+    assert_breakdown_counts_equal(utc)
 
 
 def test_packed_clocks_keep_every_value_exactly():
@@ -201,7 +204,7 @@ def test_the_sections_run_the_same_queries_from_the_rollup_for_10_and_100_inquir
     client = client_for(manager)
     with time_machine.travel(NOW, tick=False):
         client.get(reverse("inquiries:reports"))  # the session is loaded once before counting
-        for name, queries_run in SECTION_QUERIES.items():
+        for name, queries_run in ROLLUP_SECTION_QUERIES.items():
             for hours in ("business", "calendar"):
                 with django_assert_num_queries(queries_run):
                     part = client.get(
@@ -215,3 +218,127 @@ def test_the_sections_run_the_same_queries_from_the_rollup_for_10_and_100_inquir
                     assert getattr(part.context["report"], table).as_of == NOW
                     assert "Figures as of 2026-03-11 15:00 UTC" in part.content.decode()
     assert m.DurationRollup.objects.exists() and m.VolumeRollup.objects.exists()
+
+
+def plain_stats(rows, group_by: str, *, business: bool) -> dict:
+    """What `measured.duration_stats` must give, counted plainly: `queries.summarise` (sort and
+    interpolate in Python) per (group, kind) of the unpacked records of `rows`."""
+    fields = {"agent": 1, "team": 2, "channel": 0, "topic": 3}
+    grouped: dict = {}
+    for account, kind, clocks in rows:
+        for clock in clocks:
+            seconds, calendar = clock[4], clock[5]
+            if business and seconds is None:
+                continue
+            if group_by == "total":
+                group: object = 0
+            elif group_by == "account":
+                group = account
+            else:
+                group = clock[fields[group_by]]  # None: no agent, team or topic
+            found, other = grouped.setdefault((group, kind), ([], []))
+            found.append(float(seconds if business else calendar))
+            if (calendar if business else seconds) is not None:
+                other.append(float(calendar if business else seconds))
+    return {key: queries.summarise(found, other) for key, (found, other) in grouped.items()}
+
+
+def assert_stats_equal_plain(rows, *, business: bool) -> None:
+    unpacked = measured.Measured.unpack([(a, kind, measured.pack(clocks)) for a, kind, clocks in rows])
+    found = measured.duration_stats(unpacked, GROUPINGS, business=business)
+    for grouping in GROUPINGS:
+        expected = plain_stats(rows, grouping, business=business)
+        assert set(found[grouping]) == set(expected), grouping
+        for key, stats in expected.items():
+            got = found[grouping][key]
+            for mine, theirs in ((got, stats), (got.other, stats.other)):
+                assert mine is not None and theirs is not None
+                # Medians and percentiles exactly (the same ranks, the same interpolation); the
+                # mean to the last digits a sum in another order may change.
+                assert (mine.count, mine.median, mine.p90) == (theirs.count, theirs.median, theirs.p90)
+                assert mine.mean == (None if theirs.mean is None else pytest.approx(theirs.mean, rel=1e-12))
+            assert got.buckets == (stats.buckets if grouping == "total" else None), (grouping, key)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 10, 11, 250])
+@pytest.mark.parametrize("business", [True, False])
+def test_the_statistics_equal_a_plain_count_with_ties_and_even_counts(size, business):
+    """Many equal values (a median between two equal ones, a percentile on a tie), odd and
+    even counts in every group, groups of one clock, clocks without a business measurement, ids
+    too large for a lookup table, calendar seconds with microseconds; every grouping."""
+    import random
+
+    rng = random.Random(size * 2 + business)
+    rows = []
+    for account in (5, 2**40):
+        for kind in ("first_reply", "resolution"):
+            for _day in range(2):
+                clocks = [
+                    (
+                        rng.choice((3, 4, 2**31 - 1)),
+                        rng.choice((None, 9, 2**30)),
+                        rng.choice((None, 7)),
+                        rng.choice((None, 2, 5)),
+                        rng.choice((None, 0, 60, 60, 900, 3600, 3600 * 30, 86400 * 4, rng.randrange(10**6))),
+                        rng.choice((0.0, 0.5, 899.999999, 900.0, 3600.25, 3600.25, rng.random() * 10**6)),
+                    )
+                    for _ in range(rng.randrange(size + 1))
+                ]
+                rows.append((account, kind, clocks))
+    assert_stats_equal_plain(rows, business=business)
+
+
+def test_the_statistics_leave_out_empty_groups():
+    only_calendar = [(1, "first_reply", [(3, 9, None, None, None, 10.0), (3, 9, None, None, None, 20.0)])]
+    assert measured.duration_stats(
+        measured.Measured.unpack([(a, k, measured.pack(c)) for a, k, c in only_calendar]),
+        GROUPINGS,
+        business=True,
+    ) == {grouping: {} for grouping in GROUPINGS}
+    in_calendar = measured.duration_stats(
+        measured.Measured.unpack([(a, k, measured.pack(c)) for a, k, c in only_calendar]),
+        GROUPINGS,
+        business=False,
+    )
+    assert in_calendar["agent"] == {
+        (9, "first_reply"): DurationStats(2, 15.0, 15.0, 19.0, DurationStats(0, None, None, None))
+    }
+    assert measured.duration_stats(measured.Measured.unpack([]), GROUPINGS, business=False) == {
+        grouping: {} for grouping in GROUPINGS
+    }
+    assert_stats_equal_plain(only_calendar, business=False)
+    assert_stats_equal_plain([*only_calendar, (1, "resolution", [])], business=True)
+
+
+def assert_breakdown_counts_equal(scope: ReportScope) -> None:
+    """The breakdowns' compliance counts, all five in one query, are those of one query per
+    dimension and of the live count."""
+    found = rollup_counts_by(scope, DIMENSIONS)
+    assert found is not None and found[1] == scope.rollup_as_of
+    for dimension in DIMENSIONS:
+        one = rollup_counts(scope, dimension)
+        assert one is not None
+        expected = sorted(one[0], key=repr)
+        assert sorted(found[0][dimension], key=repr) == expected, dimension
+        assert sorted(queries.live_compliance_counts(live(scope), dimension), key=repr) == expected
+
+
+def test_the_breakdowns_count_compliance_in_one_query_as_five_would(
+    history, manager, agent, team, django_assert_num_queries
+):
+    refresh_rollups(now=NOW)
+    assert_breakdown_counts_equal(scope_for(manager))
+    for filters in (
+        {"agent_ids": (agent.pk,)},
+        {"team_ids": (team.pk,)},
+        {"topic_ids": (history["shipping"].pk,)},
+    ):
+        assert_breakdown_counts_equal(scope_for(manager, **filters))
+    scope = scope_for(manager)
+    with django_assert_num_queries(1):
+        rollup_counts_by(scope, DIMENSIONS)
+    assert rollup_counts_by(scope_for(manager, priorities=("high",)), DIMENSIONS) is None
+    counted = queries.compliance_counts_by(live(scope_for(manager)), DIMENSIONS)
+    assert {d: sorted(c, key=repr) for d, (c, _) in counted.items()} == {
+        d: sorted(queries.live_compliance_counts(live(scope_for(manager)), d), key=repr) for d in DIMENSIONS
+    }
