@@ -120,6 +120,7 @@ def rows(channel: m.Channel, manager: User, superuser: User) -> list[str]:
         *messages,
         *names,
         *DJANGO_UNTRANSLATED,
+        *ACRONYMS,
         *zoneinfo.available_timezones(),
     ]
 
