@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin, staff_user
@@ -58,11 +58,13 @@ class RotaAdmin(ScopedAdmin):
         if obj.pk is None:
             return "-"
         if obj.mode == m.AssignmentMode.OFF:
-            return "Assignment is off: agents claim inquiries."
+            return gettext("Assignment is off: agents claim inquiries.")
         state = rota_state(obj, timezone.now())
         if state.why_nobody:
-            return f"Nobody: {state.why_nobody}. New inquiries stay unassigned."
-        return f"{state.available} agent(s) can take an inquiry."
+            return gettext("Nobody: %(why)s. New inquiries stay unassigned.") % {"why": state.why_nobody}
+        return ngettext(
+            "%(count)s agent can take an inquiry.", "%(count)s agents can take an inquiry.", state.available
+        ) % {"count": state.available}
 
     def save_model(self, request: HttpRequest, obj: m.Rota, form: Any, change: bool) -> None:
         save_rota(rota=obj)

@@ -12,7 +12,7 @@ from django.contrib.admin import helpers
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ReadOnly, ScopedAdmin
@@ -28,7 +28,24 @@ from inquiries.services.config import (
     save_policy,
 )
 
-RECOMPUTING = "Recomputing clocks of {} open inquiries in the background."
+
+def recomputing(count: int) -> str:
+    """The message of a save or delete whose recompute of `count` open inquiries runs in the background."""
+    return ngettext(
+        "Recomputing clocks of %(count)s open inquiry in the background.",
+        "Recomputing clocks of %(count)s open inquiries in the background.",
+        count,
+    ) % {"count": count}
+
+
+class _Recomputing:
+    """`RECOMPUTING.format(count)`, as other admin modules call it: the translated message."""
+
+    def format(self, count: int) -> str:
+        return recomputing(count)
+
+
+RECOMPUTING = _Recomputing()
 
 
 class ConfigurationAdmin(ScopedAdmin):
@@ -64,9 +81,18 @@ class CalendarAdmin(ConfigurationAdmin):
         from inquiries.services.holidays import import_holidays
 
         class HolidayForm(forms.Form):
-            country = forms.CharField(max_length=3, help_text="ISO 3166 code, e.g. US, DE, GB.")
-            subdivision = forms.CharField(max_length=10, required=False, help_text="e.g. CA, BY; optional.")
-            year = forms.IntegerField(min_value=1970, max_value=2100)
+            country = forms.CharField(
+                label=gettext_lazy("Country"),
+                max_length=3,
+                help_text=gettext_lazy("ISO 3166 code, e.g. US, DE, GB."),
+            )
+            subdivision = forms.CharField(
+                label=gettext_lazy("Subdivision"),
+                max_length=10,
+                required=False,
+                help_text=gettext_lazy("e.g. CA, BY; optional."),
+            )
+            year = forms.IntegerField(label=gettext_lazy("Year"), min_value=1970, max_value=2100)
 
         form = HolidayForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -76,7 +102,15 @@ class CalendarAdmin(ConfigurationAdmin):
                 except DomainError as exc:
                     messages.error(request, exc.message)
                     return None
-                messages.info(request, f"{calendar}: {added} holidays added.")
+                messages.info(
+                    request,
+                    ngettext(
+                        "%(calendar)s: %(count)s holiday added.",
+                        "%(calendar)s: %(count)s holidays added.",
+                        added,
+                    )
+                    % {"calendar": calendar, "count": added},
+                )
             return None
         return render(
             request,
@@ -84,7 +118,7 @@ class CalendarAdmin(ConfigurationAdmin):
             {
                 "form": form,
                 "calendars": queryset,
-                "title": "Import public holidays",
+                "title": gettext("Import public holidays"),
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },
@@ -93,10 +127,10 @@ class CalendarAdmin(ConfigurationAdmin):
     def save_model(self, request: HttpRequest, obj: m.Calendar, form: Any, change: bool) -> None:
         # The holidays inline is saved after this, in the same transaction; the recompute runs
         # after commit, so it sees them.
-        messages.info(request, RECOMPUTING.format(save_calendar(calendar=obj)))
+        messages.info(request, recomputing(save_calendar(calendar=obj)))
 
     def delete_model(self, request: HttpRequest, obj: m.Calendar) -> None:
-        messages.info(request, RECOMPUTING.format(delete_calendar(calendar=obj)))
+        messages.info(request, recomputing(delete_calendar(calendar=obj)))
 
 
 @admin.register(m.Account)
@@ -112,23 +146,28 @@ class AccountAdmin(ScopedAdmin):
         """The account's last connector sync (Amazon connections), or that it has none."""
         connection = getattr(obj, "amazon_connection", None)
         if connection is None:
-            return "no connection"
+            return gettext("no connection")
         if connection.last_sync_at is None:
-            return "never"
-        verdict = "ok" if connection.last_sync_ok else "FAILED"
-        return f"{connection.last_sync_at:%Y-%m-%d %H:%M} UTC, {verdict}"
+            return gettext("never")
+        verdict = gettext("ok") if connection.last_sync_ok else gettext("FAILED")
+        return gettext("%(when)s UTC, %(verdict)s") % {
+            "when": f"{connection.last_sync_at:%Y-%m-%d %H:%M}",
+            "verdict": verdict,
+        }
 
     def save_model(self, request: HttpRequest, obj: m.Account, form: Any, change: bool) -> None:
         if change:
             if moved := save_account(account=obj):
-                messages.info(request, RECOMPUTING.format(moved))
+                messages.info(request, recomputing(moved))
             return
         create_account(account=obj)
         if obj.slapolicy_set.exists():
             messages.info(
                 request,
-                "It got the default SLA policy (first and next reply 24 h, resolution 72 h, on its "
-                "business hours): edit it under SLA policies.",
+                gettext(
+                    "It got the default SLA policy (first and next reply 24 h, resolution 72 h, on its "
+                    "business hours): edit it under SLA policies."
+                ),
             )
 
 
@@ -266,18 +305,18 @@ class SlaPolicyAdmin(ConfigurationAdmin):
         count = save_policy(policy=obj, apply_to_open=apply_to_open)
         if apply_to_open:
             progress = (
-                " Its progress shows on the SLA policies page."
+                " " + gettext("Its progress shows on the SLA policies page.")
                 if count > RECOMPUTE_IN_FOREGROUND_MOST
                 else ""
             )
-            messages.info(request, RECOMPUTING.format(count) + progress)
+            messages.info(request, recomputing(count) + progress)
         else:
             messages.info(
-                request, "Saved; the open inquiries keep their deadlines (new ones use this policy)."
+                request, gettext("Saved; the open inquiries keep their deadlines (new ones use this policy).")
             )
 
     def delete_model(self, request: HttpRequest, obj: m.SlaPolicy) -> None:
-        messages.info(request, RECOMPUTING.format(delete_policy(policy=obj)))
+        messages.info(request, recomputing(delete_policy(policy=obj)))
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         if request.method == "GET":
@@ -300,15 +339,32 @@ def show_recompute_progress(request: HttpRequest) -> None:
         if run.finished_at is None:
             messages.info(
                 request,
-                f"Recomputing clocks in the background after {run.reason}: {run.done:,} of {run.total:,} "
-                f"open inquiries done (started {started}; refresh to follow).",
+                gettext(
+                    "Recomputing clocks in the background after %(reason)s: %(done)s of %(total)s "
+                    "open inquiries done (started %(started)s; refresh to follow)."
+                )
+                % {
+                    "reason": run.reason,
+                    "done": f"{run.done:,}",
+                    "total": f"{run.total:,}",
+                    "started": started,
+                },
             )
         else:
             finished = timezone.localtime(run.finished_at).strftime("%H:%M")
             messages.info(
                 request,
-                f"Recomputed clocks after {run.reason}: {run.done:,} of {run.total:,} open inquiries "
-                f"(started {started}, finished {finished}).",
+                gettext(
+                    "Recomputed clocks after %(reason)s: %(done)s of %(total)s open inquiries "
+                    "(started %(started)s, finished %(finished)s)."
+                )
+                % {
+                    "reason": run.reason,
+                    "done": f"{run.done:,}",
+                    "total": f"{run.total:,}",
+                    "started": started,
+                    "finished": finished,
+                },
             )
 
 

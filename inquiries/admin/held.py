@@ -72,11 +72,15 @@ class HeldMessageAdmin(ScopedAdmin):
     @admin.display(description=gettext_lazy("waits for"))
     def waiting_for(self, obj: m.HeldMessage) -> str:
         waits = [
-            w.external_id if w.kind == m.WaitKind.MESSAGE else f"thread {w.external_id}"
+            w.external_id
+            if w.kind == m.WaitKind.MESSAGE
+            else gettext("thread %(id)s") % {"id": w.external_id}
             for w in obj.waits.all()
         ]
         shown = ", ".join(waits[:WAITS_SHOWN])
-        return f"{shown} (+{len(waits) - WAITS_SHOWN} more)" if len(waits) > WAITS_SHOWN else shown
+        if len(waits) <= WAITS_SHOWN:
+            return shown
+        return gettext("%(shown)s (+%(more)s more)") % {"shown": shown, "more": len(waits) - WAITS_SHOWN}
 
     @admin.display(description=gettext_lazy("reason"))
     def short_reason(self, obj: m.HeldMessage) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin
@@ -79,7 +79,11 @@ class WebhookDeliveryAdmin(ScopedAdmin):
         m.WebhookDelivery.objects.filter(pk__in=ids).update(state=m.WebhookDelivery.State.PENDING, attempts=0)
         for delivery_id in ids:
             enqueue("deliver_webhook", delivery_id)
-        messages.info(request, f"Queued {len(ids)} deliveries again.")
+        messages.info(
+            request,
+            ngettext("Queued %(count)s delivery again.", "Queued %(count)s deliveries again.", len(ids))
+            % {"count": len(ids)},
+        )
 
 
 @admin.register(m.EscalationRule)

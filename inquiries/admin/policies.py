@@ -30,9 +30,17 @@ class HoursMinutesWidget(forms.MultiWidget):
     def __init__(self, attrs: dict | None = None) -> None:
         super().__init__(
             [
-                forms.NumberInput(attrs={"min": 0, "step": 1, "class": "hm-hours", "aria-label": "hours"}),
                 forms.NumberInput(
-                    attrs={"min": 0, "max": 59, "step": 1, "class": "hm-minutes", "aria-label": "minutes"}
+                    attrs={"min": 0, "step": 1, "class": "hm-hours", "aria-label": gettext_lazy("hours")}
+                ),
+                forms.NumberInput(
+                    attrs={
+                        "min": 0,
+                        "max": 59,
+                        "step": 1,
+                        "class": "hm-minutes",
+                        "aria-label": gettext_lazy("minutes"),
+                    }
                 ),
             ],
             attrs,
@@ -65,7 +73,7 @@ class HoursMinutesField(forms.MultiValueField):
         seconds = hours * 3600 + minutes * 60
         if seconds <= 0:
             raise forms.ValidationError(
-                "A target must be longer than 0 minutes; leave both empty for no clock."
+                gettext("A target must be longer than 0 minutes; leave both empty for no clock.")
             )
         return seconds
 
@@ -102,6 +110,7 @@ class SlaTargetFormSet(forms.BaseInlineFormSet):
 
 class SlaPolicyForm(forms.ModelForm):
     priorities = forms.MultipleChoiceField(
+        label=gettext_lazy("priorities"),
         choices=m.Priority.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,

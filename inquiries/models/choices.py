@@ -48,6 +48,6 @@ class Direction(models.TextChoices):
 
 class ChannelKind(models.TextChoices):
     API = "api", "API"
-    EMAIL = "email", "E-mail"
+    EMAIL = "email", _("E-mail")
     CSV = "csv", _("CSV import")
     WEBHOOK = "webhook", _("Signed webhook")

@@ -34,40 +34,65 @@ ACTIVE_CLOCK_STATES = (ClockState.RUNNING, ClockState.AT_RISK, ClockState.BREACH
 
 class Clock(models.Model):
     # Not indexed alone: clock_inquiry_kind starts with it.
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="clocks", db_index=False)
-    kind = models.CharField(max_length=32, choices=ClockKind.choices)
-    state = models.CharField(max_length=16, choices=ClockState.choices, default=ClockState.RUNNING)
+    inquiry = models.ForeignKey(
+        Inquiry, verbose_name=_("inquiry"), on_delete=models.CASCADE, related_name="clocks", db_index=False
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=32, choices=ClockKind.choices)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=16, choices=ClockState.choices, default=ClockState.RUNNING
+    )
     message = models.ForeignKey(
         Message,
+        verbose_name=_("message"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="clocks",
-        help_text="The customer message that started it (reply clocks).",
+        help_text=_("The customer message that started it (reply clocks)."),
     )
     policy = models.ForeignKey(
-        SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="clocks"
+        SlaPolicy,
+        verbose_name=_("policy"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clocks",
     )
-    calendar = models.ForeignKey(Calendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    target_seconds = models.PositiveIntegerField()
+    calendar = models.ForeignKey(
+        Calendar,
+        verbose_name=_("calendar"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    target_seconds = models.PositiveIntegerField(verbose_name=_("target seconds"))
     rule_name = models.CharField(
+        verbose_name=_("rule name"),
         max_length=100,
         blank=True,
-        help_text="Marketplace clocks: the preset's message rule that set the target (e.g. Regulator "
-        "complaint); empty for the marketplace's general target.",
+        help_text=_(
+            "Marketplace clocks: the preset's message rule that set the target (e.g. Regulator "
+            "complaint); empty for the marketplace's general target."
+        ),
     )
-    warn_ratio = models.FloatField(default=0.75)
-    started_at = models.DateTimeField()
-    due_at = models.DateTimeField()
-    warn_at = models.DateTimeField()
-    stopped_at = models.DateTimeField(null=True, blank=True)
-    paused_at = models.DateTimeField(null=True, blank=True)
+    warn_ratio = models.FloatField(verbose_name=_("warn ratio"), default=0.75)
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    due_at = models.DateTimeField(verbose_name=_("due at"))
+    warn_at = models.DateTimeField(verbose_name=_("warn at"))
+    stopped_at = models.DateTimeField(verbose_name=_("stopped at"), null=True, blank=True)
+    paused_at = models.DateTimeField(verbose_name=_("paused at"), null=True, blank=True)
     paused_business_seconds = models.PositiveIntegerField(
-        default=0, help_text="Business seconds spent paused (pending), added to the due time."
+        verbose_name=_("paused business seconds"),
+        default=0,
+        help_text=_("Business seconds spent paused (pending), added to the due time."),
     )
-    breached_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(verbose_name=_("breached at"), null=True, blank=True)
     elapsed_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Business seconds when stopped."
+        verbose_name=_("elapsed seconds"),
+        null=True,
+        blank=True,
+        help_text=_("Business seconds when stopped."),
     )
 
     class Meta:
@@ -80,6 +105,8 @@ class Clock(models.Model):
             ),
             models.Index(fields=["inquiry", "kind", "state"], name="clock_inquiry_kind"),
         ]
+        verbose_name = _("clock")
+        verbose_name_plural = _("clocks")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state}"

@@ -35,35 +35,56 @@ class HeldMessage(models.Model):
 
     # Not indexed alone: the unique (channel, external_id) starts with it.
     channel = models.ForeignKey(
-        Channel, on_delete=models.PROTECT, related_name="held_messages", db_index=False
+        Channel,
+        verbose_name=_("channel"),
+        on_delete=models.PROTECT,
+        related_name="held_messages",
+        db_index=False,
     )
     external_id = models.CharField(
-        max_length=255, help_text="The message's id on its channel; a second copy is a duplicate of this."
+        verbose_name=_("external id"),
+        max_length=255,
+        help_text=_("The message's id on its channel; a second copy is a duplicate of this."),
     )
-    direction = models.CharField(max_length=16, choices=Direction.choices)
+    direction = models.CharField(verbose_name=_("direction"), max_length=16, choices=Direction.choices)
     received_at = models.DateTimeField(
-        help_text="When it counts as received: its clocks apply at this time when it is attached."
+        verbose_name=_("received at"),
+        help_text=_("When it counts as received: its clocks apply at this time when it is attached."),
     )
     incoming = models.JSONField(
-        help_text="Every field of the message as it came (bytes in base64), recorded from this when "
-        "its parent arrives."
+        verbose_name=_("incoming"),
+        help_text=_(
+            "Every field of the message as it came (bytes in base64), recorded from this when "
+            "its parent arrives."
+        ),
     )
-    state = models.CharField(max_length=16, choices=HeldState.choices, default=HeldState.HELD)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=16, choices=HeldState.choices, default=HeldState.HELD
+    )
     reason = models.CharField(
-        max_length=500, blank=True, help_text="Why it expired or was discarded, or why a retry failed."
+        verbose_name=_("reason"),
+        max_length=500,
+        blank=True,
+        help_text=_("Why it expired or was discarded, or why a retry failed."),
     )
-    held_at = models.DateTimeField(help_text="When it was held.")
-    expires_at = models.DateTimeField(help_text="Held until then; the expiry sweep then marks it expired.")
+    held_at = models.DateTimeField(verbose_name=_("held at"), help_text=_("When it was held."))
+    expires_at = models.DateTimeField(
+        verbose_name=_("expires at"), help_text=_("Held until then; the expiry sweep then marks it expired.")
+    )
     closed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When it was attached, expired or discarded."
+        verbose_name=_("closed at"),
+        null=True,
+        blank=True,
+        help_text=_("When it was attached, expired or discarded."),
     )
     message = models.ForeignKey(
         Message,
+        verbose_name=_("message"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The message it became when attached.",
+        help_text=_("The message it became when attached."),
     )
 
     class Meta:
@@ -75,6 +96,8 @@ class HeldMessage(models.Model):
             # The expiry sweep: only what still waits.
             models.Index(fields=["expires_at"], name="held_expiry", condition=Q(state="held")),
         ]
+        verbose_name = _("held message")
+        verbose_name_plural = _("held messages")
 
     def __str__(self) -> str:
         return f"held {self.direction} {self.external_id}"
@@ -84,14 +107,24 @@ class HeldWait(models.Model):
     """One id a held message waits for on its channel: "who waits for these ids" is one
     indexed query on (channel, external_id)."""
 
-    held = models.ForeignKey(HeldMessage, on_delete=models.CASCADE, related_name="waits")
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
-    external_id = models.CharField(max_length=255, help_text="A message id, or a thread id (kind).")
-    kind = models.CharField(max_length=16, choices=WaitKind.choices, default=WaitKind.MESSAGE)
+    held = models.ForeignKey(
+        HeldMessage, verbose_name=_("held"), on_delete=models.CASCADE, related_name="waits"
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    external_id = models.CharField(
+        verbose_name=_("external id"), max_length=255, help_text=_("A message id, or a thread id (kind).")
+    )
+    kind = models.CharField(
+        verbose_name=_("kind"), max_length=16, choices=WaitKind.choices, default=WaitKind.MESSAGE
+    )
 
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["channel", "external_id"], name="held_wait_lookup")]
+        verbose_name = _("held wait")
+        verbose_name_plural = _("held waits")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.external_id}"

@@ -19,17 +19,28 @@ if TYPE_CHECKING:
 
 
 class Customer(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="customers")
-    address = models.CharField(
-        max_length=320, help_text="Normalised e-mail address or marketplace buyer alias."
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="customers"
     )
-    name = models.CharField(max_length=200, blank=True)
-    tags = models.JSONField(default=list, blank=True, help_text='Tags used by SLA policies, e.g. ["vip"].')
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    address = models.CharField(
+        verbose_name=_("address"),
+        max_length=320,
+        help_text=_("Normalised e-mail address or marketplace buyer alias."),
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=200, blank=True)
+    tags = models.JSONField(
+        verbose_name=_("tags"),
+        default=list,
+        blank=True,
+        help_text=_('Tags used by SLA policies, e.g. ["vip"].'),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now, editable=False)
 
     class Meta:
         ordering = ["address"]
         constraints = [models.UniqueConstraint(fields=["account", "address"], name="customer_unique_address")]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
 
     def __str__(self) -> str:
         return f"{self.name} <{self.address}>" if self.name else self.address
@@ -88,29 +99,59 @@ class Inquiry(models.Model):
     # Every write of an inquiry writes each of its indexes, so there is none that another one
     # starts with: account lookups use the (account, ...) indexes, customer lookups
     # inquiry_customer_order.
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="inquiries", db_index=False)
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="inquiries")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="inquiries", db_index=False)
-    subject = models.CharField(max_length=998, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
-    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="inquiries", db_index=False
+    )
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="inquiries"
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="inquiries",
+        db_index=False,
+    )
+    subject = models.CharField(verbose_name=_("subject"), max_length=998, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.NEW
+    )
+    priority = models.CharField(
+        verbose_name=_("priority"), max_length=16, choices=Priority.choices, default=Priority.NORMAL
+    )
     topic = models.ForeignKey(
-        Topic, null=True, blank=True, on_delete=models.SET_NULL, related_name="inquiries"
+        Topic,
+        verbose_name=_("topic"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inquiries",
     )
     topic_source = models.CharField(
-        max_length=16, blank=True, help_text="rules, classifier or agent: who set the topic."
+        verbose_name=_("topic source"),
+        max_length=16,
+        blank=True,
+        help_text=_("rules, classifier or agent: who set the topic."),
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_inquiries",
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="inquiries")
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inquiries",
+    )
     # Indexed in Meta: equality only (no pattern-matching copy; searches go through the document).
-    order_id = models.CharField(max_length=100, blank=True)
-    sku = models.CharField(max_length=100, blank=True)
+    order_id = models.CharField(verbose_name=_("order id"), max_length=100, blank=True)
+    sku = models.CharField(verbose_name=_("sku"), max_length=100, blank=True)
     # Not `order`: its column would be order_id, the order id text above. Set by
     # `services.orders.link_inquiries` when an Order of the account has that id.
     # Deliberately in no index: setting it then changes no indexed column, so PostgreSQL can
@@ -124,6 +165,7 @@ class Inquiry(models.Model):
     # the indexed (account, order_id) instead; nothing else does it (DO_NOTHING).
     linked_order = models.ForeignKey(
         "Order",
+        verbose_name=_("linked order"),
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
@@ -131,67 +173,92 @@ class Inquiry(models.Model):
         related_name="inquiries",
         db_index=False,
         editable=False,
-        help_text="The imported order whose marketplace order id is this inquiry's order id.",
+        help_text=_("The imported order whose marketplace order id is this inquiry's order id."),
     )
     thread_key = models.CharField(
-        max_length=255, blank=True, help_text="The source's own conversation id, when it has one."
+        verbose_name=_("thread key"),
+        max_length=255,
+        blank=True,
+        help_text=_("The source's own conversation id, when it has one."),
     )
     sla_policy = models.ForeignKey(
         "SlaPolicy",
+        verbose_name=_("sla policy"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="inquiries",
-        help_text="The policy whose targets the clocks use; picked at opening and on priority or topic change.",
+        help_text=_(
+            "The policy whose targets the clocks use; picked at opening and on priority or topic change."
+        ),
     )
     previous = models.ForeignKey(
         "self",
+        verbose_name=_("previous"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="follow_ups",
-        help_text="The solved inquiry this one follows, when a customer wrote again after the reopen window.",
+        help_text=_(
+            "The solved inquiry this one follows, when a customer wrote again after the reopen window."
+        ),
     )
-    opened_at = models.DateTimeField(help_text="Receipt time of the first message.")
-    last_inbound_at = models.DateTimeField(null=True, blank=True)
-    last_reply_at = models.DateTimeField(null=True, blank=True)
-    solved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
+    opened_at = models.DateTimeField(
+        verbose_name=_("opened at"), help_text=_("Receipt time of the first message.")
+    )
+    last_inbound_at = models.DateTimeField(verbose_name=_("last inbound at"), null=True, blank=True)
+    last_reply_at = models.DateTimeField(verbose_name=_("last reply at"), null=True, blank=True)
+    solved_at = models.DateTimeField(verbose_name=_("solved at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=dj_timezone.now)
     # Copied from the active clocks (running, at risk, breached) by the clock service in the
     # transaction that changes them, so the queue sorts and filters on indexed columns of this
     # table alone. Null / empty: no active clock.
     next_due_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The earliest due time of the active clocks."
+        verbose_name=_("next due at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The earliest due time of the active clocks."),
     )
     next_warn_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The earliest at-risk time of the active clocks."
+        verbose_name=_("next warn at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The earliest at-risk time of the active clocks."),
     )
     next_clock_kind = models.CharField(
+        verbose_name=_("next clock kind"),
         max_length=32,
         blank=True,
         default="",
         db_default="",  # bulk SQL loads (bench/) may leave it out
         editable=False,
-        help_text="The kind of the clock due first.",
+        help_text=_("The kind of the clock due first."),
     )
     market_due_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The due time of the active marketplace clock."
+        verbose_name=_("market due at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The due time of the active marketplace clock."),
     )
     reply_delivery = models.CharField(
+        verbose_name=_("reply delivery"),
         max_length=16,
         choices=ReplyDelivery.choices,
         blank=True,
         default="",
         db_default="",
         editable=False,
-        help_text="What the latest reply written in cstracker is doing: not delivered yet, or failed.",
+        help_text=_("What the latest reply written in cstracker is doing: not delivered yet, or failed."),
     )
 
     objects = InquiryQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "inquiries"
+        verbose_name_plural = _("inquiries")
         ordering = ["-opened_at", "-id"]
         indexes = [
             models.Index(
@@ -215,6 +282,7 @@ class Inquiry(models.Model):
                 fields=["-opened_at", "-id"], name="inquiry_queue_idle", condition=Q(next_due_at__isnull=True)
             ),
         ]
+        verbose_name = _("inquiry")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject[:60]}"
@@ -243,105 +311,149 @@ class MessageQuerySet(models.QuerySet["Message"]):
 
 class Message(models.Model):
     class DeliveryState(models.TextChoices):
-        NONE = "", "Not sent by us"
-        QUEUED = "queued", "Not delivered yet"
-        SENT = "sent", "Accepted by the mail server"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
-        BOUNCED = "bounced", "Bounced"
+        NONE = "", _("Not sent by us")
+        QUEUED = "queued", _("Not delivered yet")
+        SENT = "sent", _("Accepted by the mail server")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        BOUNCED = "bounced", _("Bounced")
 
     # Replies in these states answer the customer, from `accepted_at` on.
     ANSWERING_STATES = (DeliveryState.SENT, DeliveryState.DELIVERED)
 
     # Not indexed alone: (channel, external_id) and (inquiry, received_at) start with them.
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages", db_index=False)
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
     inquiry = models.ForeignKey(
         Inquiry,
+        verbose_name=_("inquiry"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="messages",
         db_index=False,
-        help_text="Empty for automatic mail (bounces, auto-replies) that matched no inquiry.",
+        help_text=_("Empty for automatic mail (bounces, auto-replies) that matched no inquiry."),
     )
-    direction = models.CharField(max_length=16, choices=Direction.choices)
+    direction = models.CharField(verbose_name=_("direction"), max_length=16, choices=Direction.choices)
     automatic = models.BooleanField(
-        default=False, help_text="Auto-reply, bounce, list mail: starts and stops nothing."
+        verbose_name=_("automatic"),
+        default=False,
+        help_text=_("Auto-reply, bounce, list mail: starts and stops nothing."),
     )
-    automatic_reason = models.CharField(max_length=200, blank=True)
+    automatic_reason = models.CharField(verbose_name=_("automatic reason"), max_length=200, blank=True)
     external_id = models.CharField(
-        max_length=255, help_text="Unique per channel (Message-ID, marketplace id...)."
+        verbose_name=_("external id"),
+        max_length=255,
+        help_text=_("Unique per channel (Message-ID, marketplace id...)."),
     )
-    thread_id = models.CharField(max_length=255, blank=True)
-    in_reply_to = models.CharField(max_length=255, blank=True)
-    references = models.JSONField(default=list, blank=True)
-    sender_address = models.CharField(max_length=320, blank=True)
-    sender_name = models.CharField(max_length=200, blank=True)
+    thread_id = models.CharField(verbose_name=_("thread id"), max_length=255, blank=True)
+    in_reply_to = models.CharField(verbose_name=_("in reply to"), max_length=255, blank=True)
+    references = models.JSONField(verbose_name=_("references"), default=list, blank=True)
+    sender_address = models.CharField(verbose_name=_("sender address"), max_length=320, blank=True)
+    sender_name = models.CharField(verbose_name=_("sender name"), max_length=200, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The agent who wrote a reply or note in cstracker.",
+        help_text=_("The agent who wrote a reply or note in cstracker."),
     )
-    subject = models.CharField(max_length=998, blank=True)
-    body_text = models.TextField(blank=True)
-    body_html = models.TextField(blank=True, help_text="Sanitised HTML; never raw customer HTML.")
+    subject = models.CharField(verbose_name=_("subject"), max_length=998, blank=True)
+    body_text = models.TextField(verbose_name=_("body text"), blank=True)
+    body_html = models.TextField(
+        verbose_name=_("body html"), blank=True, help_text=_("Sanitised HTML; never raw customer HTML.")
+    )
     sent_at = models.DateTimeField(
-        null=True, blank=True, help_text="The sender's claimed date (e-mail Date)."
-    )
-    received_at = models.DateTimeField(help_text="Our receipt time; orders the thread and drives the clocks.")
-    raw = models.BinaryField(null=True, blank=True, editable=False, help_text="Raw e-mail source, for audit.")
-    order_id = models.CharField(max_length=100, blank=True)
-    sku = models.CharField(max_length=100, blank=True)
-    no_response_needed = models.BooleanField(
-        default=False, help_text="Marked by an agent: excluded from response metrics."
-    )
-    answered_at = models.DateTimeField(
+        verbose_name=_("sent at"),
         null=True,
         blank=True,
-        help_text="For customer messages: the first public reply by a person at or after receipt.",
+        help_text=_("The sender's claimed date (e-mail Date)."),
     )
-    response_due_at = models.DateTimeField(
-        null=True, blank=True, help_text="For customer messages: the marketplace reply deadline."
+    received_at = models.DateTimeField(
+        verbose_name=_("received at"),
+        help_text=_("Our receipt time; orders the thread and drives the clocks."),
     )
-    followed_up_at = models.DateTimeField(
+    raw = models.BinaryField(
+        verbose_name=_("raw"),
         null=True,
         blank=True,
         editable=False,
-        help_text="When the after-commit work (clusters, notifications) ran; the sweep retries it if empty.",
+        help_text=_("Raw e-mail source, for audit."),
+    )
+    order_id = models.CharField(verbose_name=_("order id"), max_length=100, blank=True)
+    sku = models.CharField(verbose_name=_("sku"), max_length=100, blank=True)
+    no_response_needed = models.BooleanField(
+        verbose_name=_("no response needed"),
+        default=False,
+        help_text=_("Marked by an agent: excluded from response metrics."),
+    )
+    answered_at = models.DateTimeField(
+        verbose_name=_("answered at"),
+        null=True,
+        blank=True,
+        help_text=_("For customer messages: the first public reply by a person at or after receipt."),
+    )
+    response_due_at = models.DateTimeField(
+        verbose_name=_("response due at"),
+        null=True,
+        blank=True,
+        help_text=_("For customer messages: the marketplace reply deadline."),
+    )
+    followed_up_at = models.DateTimeField(
+        verbose_name=_("followed up at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "When the after-commit work (clusters, notifications) ran; the sweep retries it if empty."
+        ),
     )
     parse_notes = models.JSONField(
+        verbose_name=_("parse notes"),
         default=list,
         db_default=[],  # rows written by SQL of their own (bulk loads, older code) get [] too
         blank=True,
-        help_text="What ingestion had to leave out or change (parts over a cap, nesting flattened, a body "
-        "cut); shown with the message.",
+        help_text=_(
+            "What ingestion had to leave out or change (parts over a cap, nesting flattened, a body "
+            "cut); shown with the message."
+        ),
     )
     # Where the source said the conversation stood after this message (an export's status and
     # solved time, `IncomingMessage.status`/`solved_at`), kept so that a conversation whose
     # messages came out of time order can be applied again in its own order (recording/replay.py).
     status_after = models.CharField(
+        verbose_name=_("status after"),
         max_length=16,
         blank=True,
         default="",
         db_default="",
         editable=False,
-        help_text="The status the source gave the conversation after this message; empty: none.",
+        help_text=_("The status the source gave the conversation after this message; empty: none."),
     )
     status_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="When that status took effect."
-    )
-    delivery_state = models.CharField(max_length=16, choices=DeliveryState.choices, default="", blank=True)
-    delivery_error = models.TextField(blank=True)
-    accepted_at = models.DateTimeField(
+        verbose_name=_("status at"),
         null=True,
         blank=True,
-        help_text="For replies sent by cstracker: when the mail server (or provider) accepted it; the reply "
-        "answers the customer from then on, unless it fails or bounces later.",
+        editable=False,
+        help_text=_("When that status took effect."),
     )
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    delivery_state = models.CharField(
+        verbose_name=_("delivery state"), max_length=16, choices=DeliveryState.choices, default="", blank=True
+    )
+    delivery_error = models.TextField(verbose_name=_("delivery error"), blank=True)
+    accepted_at = models.DateTimeField(
+        verbose_name=_("accepted at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "For replies sent by cstracker: when the mail server (or provider) accepted it; the reply "
+            "answers the customer from then on, unless it fails or bounces later."
+        ),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now, editable=False)
 
     objects = MessageQuerySet.as_manager()
 
@@ -373,6 +485,8 @@ class Message(models.Model):
                 condition=Q(followed_up_at__isnull=True, direction="inbound", automatic=False),
             ),
         ]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
 
     def __str__(self) -> str:
         return f"{self.direction} {self.external_id}"
@@ -398,13 +512,21 @@ def answering(prefix: str = "") -> Q:
 
 
 class Attachment(models.Model):
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=255, default="application/octet-stream")
-    size = models.PositiveBigIntegerField(default=0)
-    content_id = models.CharField(max_length=255, blank=True)
-    inline = models.BooleanField(default=False)
-    content = models.BinaryField(null=True, blank=True, editable=False)
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="attachments"
+    )
+    filename = models.CharField(verbose_name=_("filename"), max_length=255)
+    content_type = models.CharField(
+        verbose_name=_("content type"), max_length=255, default="application/octet-stream"
+    )
+    size = models.PositiveBigIntegerField(verbose_name=_("size"), default=0)
+    content_id = models.CharField(verbose_name=_("content id"), max_length=255, blank=True)
+    inline = models.BooleanField(verbose_name=_("inline"), default=False)
+    content = models.BinaryField(verbose_name=_("content"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
 
     def __str__(self) -> str:
         return self.filename
@@ -444,18 +566,34 @@ class InquiryEvent(models.Model):
     """Append-only facts; reports are built from these rows."""
 
     # Not indexed alone: event_inquiry_at starts with it.
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="events", db_index=False)
-    kind = models.CharField(max_length=32, choices=EventKind.choices)
-    at = models.DateTimeField(help_text="When it happened in the inquiry's time line.")
-    recorded_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    inquiry = models.ForeignKey(
+        Inquiry, verbose_name=_("inquiry"), on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=32, choices=EventKind.choices)
+    at = models.DateTimeField(
+        verbose_name=_("at"), help_text=_("When it happened in the inquiry's time line.")
+    )
+    recorded_at = models.DateTimeField(verbose_name=_("recorded at"), default=dj_timezone.now, editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     clock = models.ForeignKey(
-        "Clock", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        "Clock",
+        verbose_name=_("clock"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
     )
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
@@ -463,6 +601,8 @@ class InquiryEvent(models.Model):
             models.Index(fields=["inquiry", "at"], name="event_inquiry_at"),
             models.Index(fields=["kind", "at"], name="event_kind_at"),
         ]
+        verbose_name = _("inquiry event")
+        verbose_name_plural = _("inquiry events")
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"

@@ -28,29 +28,46 @@ class Notification(models.Model):
     """One in-app notification; e-mail copies are sent from it (immediately or in a digest)."""
 
     class EmailState(models.TextChoices):
-        NONE = "", "No e-mail"
-        PENDING = "pending", "Waiting for the digest"
-        SENT = "sent", "Sent"
+        NONE = "", _("No e-mail")
+        PENDING = "pending", _("Waiting for the digest")
+        SENT = "sent", _("Sent")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
-    title = models.CharField(max_length=300)
-    body = models.TextField(blank=True)
-    url = models.CharField(max_length=500, blank=True)
-    inquiry = models.ForeignKey(
-        "inquiries.Inquiry", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
-    event = models.ForeignKey(
-        "inquiries.InquiryEvent",
+    kind = models.CharField(verbose_name=_("kind"), max_length=32, choices=NotificationKind.choices)
+    title = models.CharField(verbose_name=_("title"), max_length=300)
+    body = models.TextField(verbose_name=_("body"), blank=True)
+    url = models.CharField(verbose_name=_("url"), max_length=500, blank=True)
+    inquiry = models.ForeignKey(
+        "inquiries.Inquiry",
+        verbose_name=_("inquiry"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="notifications",
     )
-    dedupe_key = models.CharField(max_length=200, help_text="What this notifies about; unique per user.")
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-    email_state = models.CharField(max_length=16, choices=EmailState.choices, default="", blank=True)
+    event = models.ForeignKey(
+        "inquiries.InquiryEvent",
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    dedupe_key = models.CharField(
+        verbose_name=_("dedupe key"),
+        max_length=200,
+        help_text=_("What this notifies about; unique per user."),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now)
+    read_at = models.DateTimeField(verbose_name=_("read at"), null=True, blank=True)
+    email_state = models.CharField(
+        verbose_name=_("email state"), max_length=16, choices=EmailState.choices, default="", blank=True
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -67,6 +84,8 @@ class Notification(models.Model):
                 condition=models.Q(email_state="pending"),
             ),
         ]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
 
     def __str__(self) -> str:
         return self.title
@@ -79,19 +98,33 @@ class NotificationPreference(models.Model):
         DIGEST = "digest", _("A summary every N minutes")
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
     )
-    in_app = models.BooleanField(default=True, help_text=_("Show notifications under the bell."))
-    email_mode = models.CharField(max_length=16, choices=EmailMode.choices, default=EmailMode.DIGEST)
+    in_app = models.BooleanField(
+        verbose_name=_("in app"), default=True, help_text=_("Show notifications under the bell.")
+    )
+    email_mode = models.CharField(
+        verbose_name=_("email mode"), max_length=16, choices=EmailMode.choices, default=EmailMode.DIGEST
+    )
     digest_minutes = models.PositiveIntegerField(
-        default=30, help_text=_("How often a digest is sent, in minutes.")
+        verbose_name=_("digest minutes"), default=30, help_text=_("How often a digest is sent, in minutes.")
     )
     kinds = models.JSONField(
+        verbose_name=_("kinds"),
         default=list,
         blank=True,
-        help_text='Kinds to receive; empty means all. e.g. ["clock_breached", "cluster"].',
+        help_text=_('Kinds to receive; empty means all. e.g. ["clock_breached", "cluster"].'),
     )
-    last_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_digest_at = models.DateTimeField(
+        verbose_name=_("last digest at"), null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
@@ -105,20 +138,37 @@ class NotificationPreference(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    name = models.CharField(max_length=100, help_text="For people reading the delivery log.")
-    url = models.URLField(max_length=500, help_text="Receives a JSON POST per event.")
+    name = models.CharField(
+        verbose_name=_("name"), max_length=100, help_text=_("For people reading the delivery log.")
+    )
+    url = models.URLField(
+        verbose_name=_("url"), max_length=500, help_text=_("Receives a JSON POST per event.")
+    )
     secret = models.CharField(
+        verbose_name=_("secret"),
         max_length=200,
-        help_text="Shared secret: each request carries X-Cstracker-Signature: t=<unix time>,v1=<hex HMAC-SHA256 "
-        "of '<t>.<raw body>'>. Receivers should reject timestamps older than 5 minutes.",
+        help_text=_(
+            "Shared secret: each request carries X-Cstracker-Signature: t=<unix time>,v1=<hex HMAC-SHA256 "
+            "of '<t>.<raw body>'>. Receivers should reject timestamps older than 5 minutes."
+        ),
     )
     kinds = models.JSONField(
-        default=list, blank=True, help_text="Notification kinds to send; empty means all."
+        verbose_name=_("kinds"),
+        default=list,
+        blank=True,
+        help_text=_("Notification kinds to send; empty means all."),
     )
     teams = models.ManyToManyField(
-        Team, blank=True, help_text="Only events of these teams' accounts; empty: all."
+        Team,
+        verbose_name=_("teams"),
+        blank=True,
+        help_text=_("Only events of these teams' accounts; empty: all."),
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
 
     def __str__(self) -> str:
         return self.name
@@ -134,25 +184,29 @@ class WebhookEndpoint(models.Model):
 
 class WebhookDelivery(models.Model):
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed (gave up)"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed (gave up)")
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    dedupe_key = models.CharField(max_length=200)
-    payload = models.JSONField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_status_code = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    next_attempt_at = models.DateTimeField(default=dj_timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    dedupe_key = models.CharField(verbose_name=_("dedupe key"), max_length=200)
+    payload = models.JSONField(verbose_name=_("payload"))
+    state = models.CharField(
+        verbose_name=_("state"), max_length=16, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    last_status_code = models.PositiveIntegerField(verbose_name=_("last status code"), null=True, blank=True)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"), default=dj_timezone.now)
+    delivered_at = models.DateTimeField(verbose_name=_("delivered at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "dedupe_key"], name="webhook_delivery_once"),
         ]
@@ -163,6 +217,7 @@ class WebhookDelivery(models.Model):
                 condition=models.Q(state__in=["pending", "sending"]),
             ),
         ]
+        verbose_name = _("webhook delivery")
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.dedupe_key} {self.state}"
@@ -170,42 +225,56 @@ class WebhookDelivery(models.Model):
 
 class EscalationRule(models.Model):
     class Trigger(models.TextChoices):
-        AT_RISK = "clock_at_risk", "Clock at risk"
-        BREACHED = "clock_breached", "Clock breached"
+        AT_RISK = "clock_at_risk", _("Clock at risk")
+        BREACHED = "clock_breached", _("Clock breached")
 
-    name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True)
-    trigger = models.CharField(max_length=32, choices=Trigger.choices)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
+    trigger = models.CharField(verbose_name=_("trigger"), max_length=32, choices=Trigger.choices)
     clock_kinds = models.JSONField(
+        verbose_name=_("clock kinds"),
         default=list,
         blank=True,
-        help_text='Clock kinds, e.g. ["first_reply", "marketplace_reply"]; empty: all.',
+        help_text=_('Clock kinds, e.g. ["first_reply", "marketplace_reply"]; empty: all.'),
     )
     policy = models.ForeignKey(
-        SlaPolicy, null=True, blank=True, on_delete=models.CASCADE, help_text="Only inquiries on this policy."
+        SlaPolicy,
+        verbose_name=_("policy"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        help_text=_("Only inquiries on this policy."),
     )
     team = models.ForeignKey(
         Team,
+        verbose_name=_("team"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Only inquiries of this team's accounts.",
+        help_text=_("Only inquiries of this team's accounts."),
     )
-    notify_assignee = models.BooleanField(default=True)
-    notify_managers = models.BooleanField(default=False, help_text="The managers of the account's teams.")
+    notify_assignee = models.BooleanField(verbose_name=_("notify assignee"), default=True)
+    notify_managers = models.BooleanField(
+        verbose_name=_("notify managers"), default=False, help_text=_("The managers of the account's teams.")
+    )
     reassign_to_team = models.ForeignKey(
         Team,
+        verbose_name=_("reassign to team"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Move the inquiry to this team and clear the assignee.",
+        help_text=_("Move the inquiry to this team and clear the assignee."),
     )
-    raise_priority = models.BooleanField(default=False, help_text="One step up, at most urgent.")
+    raise_priority = models.BooleanField(
+        verbose_name=_("raise priority"), default=False, help_text=_("One step up, at most urgent.")
+    )
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("escalation rule")
+        verbose_name_plural = _("escalation rules")
 
     def __str__(self) -> str:
         return self.name
@@ -214,13 +283,19 @@ class EscalationRule(models.Model):
 class EscalationAction(models.Model):
     """The log that makes each rule act once per clock transition."""
 
-    rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="actions")
-    event = models.ForeignKey("inquiries.InquiryEvent", on_delete=models.CASCADE, related_name="+")
-    acted_at = models.DateTimeField(default=dj_timezone.now)
-    summary = models.CharField(max_length=300, blank=True)
+    rule = models.ForeignKey(
+        EscalationRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="actions"
+    )
+    event = models.ForeignKey(
+        "inquiries.InquiryEvent", verbose_name=_("event"), on_delete=models.CASCADE, related_name="+"
+    )
+    acted_at = models.DateTimeField(verbose_name=_("acted at"), default=dj_timezone.now)
+    summary = models.CharField(verbose_name=_("summary"), max_length=300, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "event"], name="escalation_once_per_event")]
+        verbose_name = _("escalation action")
+        verbose_name_plural = _("escalation actions")
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.event_id}"
@@ -229,15 +304,17 @@ class EscalationAction(models.Model):
 class FailedTask(models.Model):
     """A task that failed for good (retries exhausted); shown to admins, the queue moves on."""
 
-    task_name = models.CharField(max_length=200)
-    task_id = models.CharField(max_length=200, unique=True)
-    args = models.JSONField(default=list, blank=True)
-    error = models.TextField()
-    failed_at = models.DateTimeField(default=dj_timezone.now)
-    resolved = models.BooleanField(default=False)
+    task_name = models.CharField(verbose_name=_("task name"), max_length=200)
+    task_id = models.CharField(verbose_name=_("task id"), max_length=200, unique=True)
+    args = models.JSONField(verbose_name=_("args"), default=list, blank=True)
+    error = models.TextField(verbose_name=_("error"))
+    failed_at = models.DateTimeField(verbose_name=_("failed at"), default=dj_timezone.now)
+    resolved = models.BooleanField(verbose_name=_("resolved"), default=False)
 
     class Meta:
         ordering = ["-failed_at"]
+        verbose_name = _("failed task")
+        verbose_name_plural = _("failed tasks")
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.task_id}"

@@ -28,25 +28,36 @@ class Language(models.TextChoices):
 class UserPreference(models.Model):
     """One row per user who changed a setting; without one, the defaults apply."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="preference"
+    )
     density = models.CharField(
+        verbose_name=_("density"),
         max_length=16,
         choices=Density.choices,
         default=Density.COMFORTABLE,
-        help_text="How the queue lists inquiries: with the customer's latest words, or one line each.",
+        help_text=_("How the queue lists inquiries: with the customer's latest words, or one line each."),
     )
     time_zone = models.CharField(
+        verbose_name=_("time zone"),
         max_length=64,
         blank=True,
         validators=[validate_timezone],
-        help_text="Where this person's own times (notifications) are shown; empty means the server's zone.",
+        help_text=_(
+            "Where this person's own times (notifications) are shown; empty means the server's zone."
+        ),
     )
     language = models.CharField(
+        verbose_name=_("language"),
         max_length=8,
         choices=Language.choices,
         blank=True,
-        help_text="The language of this person's pages and e-mails; empty means the browser's language.",
+        help_text=_("The language of this person's pages and e-mails; empty means the browser's language."),
     )
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
 
     def __str__(self) -> str:
         return f"Page settings of {self.user}"

@@ -26,41 +26,59 @@ class ReportSubscription(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="report_subscriptions",
     )
     frequency = models.CharField(
+        verbose_name=_("frequency"),
         max_length=16,
         choices=DigestFrequency.choices,
         default=DigestFrequency.DAILY,
-        help_text="Daily covers the 24 hours before the send time; weekly the 7 days before it.",
+        help_text=_("Daily covers the 24 hours before the send time; weekly the 7 days before it."),
     )
     hour = models.PositiveSmallIntegerField(
+        verbose_name=_("hour"),
         default=8,
         validators=[MaxValueValidator(23)],
-        help_text="Local hour (0-23) at which the digest is sent.",
+        help_text=_("Local hour (0-23) at which the digest is sent."),
     )
     weekday = models.PositiveSmallIntegerField(
+        verbose_name=_("weekday"),
         default=0,
         validators=[MaxValueValidator(6)],
-        help_text="Weekly digests only: 0 = Monday ... 6 = Sunday.",
+        help_text=_("Weekly digests only: 0 = Monday ... 6 = Sunday."),
     )
     timezone = models.CharField(
+        verbose_name=_("timezone"),
         max_length=64,
         default="UTC",
         validators=[validate_timezone],
-        help_text="IANA time zone of the send time and of the report's days.",
+        help_text=_("IANA time zone of the send time and of the report's days."),
     )
     teams = models.ManyToManyField(
         Team,
+        verbose_name=_("teams"),
         blank=True,
         related_name="+",
-        help_text="The accounts of these teams, as far as the user may see them; "
-        "empty means all the user's accounts.",
+        help_text=_(
+            "The accounts of these teams, as far as the user may see them; "
+            "empty means all the user's accounts."
+        ),
     )
-    is_active = models.BooleanField(default=True, help_text="Inactive subscriptions are kept but not sent.")
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    is_active = models.BooleanField(
+        verbose_name=_("is active"),
+        default=True,
+        help_text=_("Inactive subscriptions are kept but not sent."),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now, editable=False)
     last_sent_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="When the last digest was claimed for sending."
+        verbose_name=_("last sent at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the last digest was claimed for sending."),
     )
 
     class Meta:
@@ -73,6 +91,8 @@ class ReportSubscription(models.Model):
                 condition=Q(hour__lte=23) & Q(weekday__lte=6), name="report_subscription_time"
             ),
         ]
+        verbose_name = _("report subscription")
+        verbose_name_plural = _("report subscriptions")
 
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} report for {self.user}"
@@ -87,29 +107,43 @@ class SlaRollup(models.Model):
     row must not block or cascade deletes. States are judged as of `SlaRollupState.refreshed_at`.
     """
 
-    day = models.DateField(help_text="The clocks' start day in UTC.")
-    local_day = models.DateField(help_text="The clocks' start day in the account's time zone.")
-    account_id = models.BigIntegerField()
-    channel_id = models.BigIntegerField()
+    day = models.DateField(verbose_name=_("day"), help_text=_("The clocks' start day in UTC."))
+    local_day = models.DateField(
+        verbose_name=_("local day"), help_text=_("The clocks' start day in the account's time zone.")
+    )
+    account_id = models.BigIntegerField(verbose_name=_("account id"))
+    channel_id = models.BigIntegerField(verbose_name=_("channel id"))
     assignee_id = models.BigIntegerField(
-        null=True, help_text="The inquiry's assignee; empty when unassigned."
+        verbose_name=_("assignee id"),
+        null=True,
+        help_text=_("The inquiry's assignee; empty when unassigned."),
     )
     team_id = models.BigIntegerField(
-        null=True, help_text="The inquiry's team, else the assignee's team working the account; empty: none."
+        verbose_name=_("team id"),
+        null=True,
+        help_text=_("The inquiry's team, else the assignee's team working the account; empty: none."),
     )
-    topic_id = models.BigIntegerField(null=True, help_text="The inquiry's topic; empty when none.")
-    kind = models.CharField(max_length=32)
-    met = models.PositiveIntegerField(default=0)
-    missed = models.PositiveIntegerField(default=0)
-    breached = models.PositiveIntegerField(default=0, help_text="Not stopped and past due at the refresh.")
-    cancelled = models.PositiveIntegerField(default=0)
-    in_progress = models.PositiveIntegerField(default=0, help_text="Paused, or not stopped and not yet due.")
+    topic_id = models.BigIntegerField(
+        verbose_name=_("topic id"), null=True, help_text=_("The inquiry's topic; empty when none.")
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=32)
+    met = models.PositiveIntegerField(verbose_name=_("met"), default=0)
+    missed = models.PositiveIntegerField(verbose_name=_("missed"), default=0)
+    breached = models.PositiveIntegerField(
+        verbose_name=_("breached"), default=0, help_text=_("Not stopped and past due at the refresh.")
+    )
+    cancelled = models.PositiveIntegerField(verbose_name=_("cancelled"), default=0)
+    in_progress = models.PositiveIntegerField(
+        verbose_name=_("in progress"), default=0, help_text=_("Paused, or not stopped and not yet due.")
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["day"], name="sla_rollup_day"),
             models.Index(fields=["local_day"], name="sla_rollup_local_day"),
         ]
+        verbose_name = _("sla rollup")
+        verbose_name_plural = _("sla rollups")
 
     def __str__(self) -> str:
         return f"{self.day} {self.account_id} {self.kind}"
@@ -118,22 +152,38 @@ class SlaRollup(models.Model):
 class SlaRollupState(models.Model):
     """The one row (pk 1) that says how fresh `SlaRollup` is."""
 
-    first_day = models.DateField(null=True, help_text="The earliest UTC day the rollup covers.")
-    refreshed_at = models.DateTimeField(null=True, help_text="States in the rollup are as of this instant.")
-    rebuilt_at = models.DateTimeField(null=True, help_text="The last full rebuild.")
+    first_day = models.DateField(
+        verbose_name=_("first day"), null=True, help_text=_("The earliest UTC day the rollup covers.")
+    )
+    refreshed_at = models.DateTimeField(
+        verbose_name=_("refreshed at"), null=True, help_text=_("States in the rollup are as of this instant.")
+    )
+    rebuilt_at = models.DateTimeField(
+        verbose_name=_("rebuilt at"), null=True, help_text=_("The last full rebuild.")
+    )
     event_watermark = models.BigIntegerField(
-        default=0, help_text="Inquiry events up to this id were looked at by the last refresh."
+        verbose_name=_("event watermark"),
+        default=0,
+        help_text=_("Inquiry events up to this id were looked at by the last refresh."),
     )
     rebuild_next_day = models.DateField(
+        verbose_name=_("rebuild next day"),
         null=True,
         blank=True,
-        help_text="While a full rebuild is under way, the next UTC day it recomputes; empty otherwise.",
+        help_text=_("While a full rebuild is under way, the next UTC day it recomputes; empty otherwise."),
     )
     previous_watermark = models.BigIntegerField(
+        verbose_name=_("previous watermark"),
         default=0,
-        help_text="The watermark before it: each refresh looks again from here, so an event whose "
-        "transaction committed late is still seen.",
+        help_text=_(
+            "The watermark before it: each refresh looks again from here, so an event whose "
+            "transaction committed late is still seen."
+        ),
     )
+
+    class Meta:
+        verbose_name = _("sla rollup state")
+        verbose_name_plural = _("sla rollup states")
 
     def __str__(self) -> str:
         return f"SLA rollup as of {self.refreshed_at}"
@@ -150,17 +200,23 @@ class DurationRollup(models.Model):
     `SlaRollup` (same days, same refresh), never edited; ids are plain integers, as there.
     """
 
-    day = models.DateField(help_text="The clocks' start day in UTC.")
-    local_day = models.DateField(help_text="The clocks' start day in the account's time zone.")
-    account_id = models.BigIntegerField()
-    kind = models.CharField(max_length=32)
-    clocks = models.BinaryField(help_text="The clocks' records, `inquiries.reports.measured.CLOCK` each.")
+    day = models.DateField(verbose_name=_("day"), help_text=_("The clocks' start day in UTC."))
+    local_day = models.DateField(
+        verbose_name=_("local day"), help_text=_("The clocks' start day in the account's time zone.")
+    )
+    account_id = models.BigIntegerField(verbose_name=_("account id"))
+    kind = models.CharField(verbose_name=_("kind"), max_length=32)
+    clocks = models.BinaryField(
+        verbose_name=_("clocks"), help_text=_("The clocks' records, `inquiries.reports.measured.CLOCK` each.")
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["day"], name="duration_rollup_day"),
             models.Index(fields=["local_day"], name="duration_rollup_local_day"),
         ]
+        verbose_name = _("duration rollup")
+        verbose_name_plural = _("duration rollups")
 
     def __str__(self) -> str:
         return f"{self.day} {self.account_id} {self.kind}"
@@ -175,25 +231,37 @@ class VolumeRollup(models.Model):
     exactly its messages.
     """
 
-    day = models.DateField(help_text="The messages' UTC day (received_at).")
-    local_day = models.DateField(help_text="The messages' day in the account's time zone.")
+    day = models.DateField(verbose_name=_("day"), help_text=_("The messages' UTC day (received_at)."))
+    local_day = models.DateField(
+        verbose_name=_("local day"), help_text=_("The messages' day in the account's time zone.")
+    )
     weekday = models.PositiveSmallIntegerField(
-        help_text="ISO weekday of local_day: 1 = Monday ... 7 = Sunday."
+        verbose_name=_("weekday"), help_text=_("ISO weekday of local_day: 1 = Monday ... 7 = Sunday.")
     )
-    hour = models.PositiveSmallIntegerField(help_text="The hour (0-23) in the account's time zone.")
-    account_id = models.BigIntegerField()
-    channel_id = models.BigIntegerField(help_text="The inquiry's channel.")
+    hour = models.PositiveSmallIntegerField(
+        verbose_name=_("hour"), help_text=_("The hour (0-23) in the account's time zone.")
+    )
+    account_id = models.BigIntegerField(verbose_name=_("account id"))
+    channel_id = models.BigIntegerField(verbose_name=_("channel id"), help_text=_("The inquiry's channel."))
     team_id = models.BigIntegerField(
-        null=True, help_text="The inquiry's team, else the assignee's team working the account; empty: none."
+        verbose_name=_("team id"),
+        null=True,
+        help_text=_("The inquiry's team, else the assignee's team working the account; empty: none."),
     )
-    inbound = models.PositiveIntegerField(default=0, help_text="Customer messages (automatic mail left out).")
-    replies = models.PositiveIntegerField(default=0, help_text="Replies that answer (`answering()`).")
+    inbound = models.PositiveIntegerField(
+        verbose_name=_("inbound"), default=0, help_text=_("Customer messages (automatic mail left out).")
+    )
+    replies = models.PositiveIntegerField(
+        verbose_name=_("replies"), default=0, help_text=_("Replies that answer (`answering()`).")
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["day"], name="volume_rollup_day"),
             models.Index(fields=["local_day"], name="volume_rollup_local_day"),
         ]
+        verbose_name = _("volume rollup")
+        verbose_name_plural = _("volume rollups")
 
     def __str__(self) -> str:
         return f"{self.day} {self.account_id} {self.hour}h"

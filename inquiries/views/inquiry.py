@@ -391,11 +391,11 @@ def retry_reply(request: AuthedRequest, pk: int, message_pk: int) -> HttpRespons
         if mail.retry_failed(message=reply, actor=request.user):
             messages.success(request, _("Sending the reply again."))
         else:
-            messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
+            messages.warning(request, _("This reply cannot be sent again: it is not failed or bounced."))
     elif outbox.put_back(message=reply, actor=request.user):
         messages.success(request, _("The reply is back in the outbox: it waits for the integration again."))
     else:
-        messages.warning(request, "This reply cannot be sent again: it is not failed or bounced.")
+        messages.warning(request, _("This reply cannot be sent again: it is not failed or bounced."))
     return redirect("inquiries:detail", pk=inquiry.pk)
 
 

@@ -25,6 +25,14 @@ PAGE = 50
 BELL_ITEMS = 6
 
 
+def errors_text(form: forms.BaseForm) -> str:
+    """The form's errors in one line, each after its field's label (in the reader's language)."""
+    return "; ".join(
+        f"{form.fields[name].label if name in form.fields else name}: {' '.join(map(str, errors))}"
+        for name, errors in form.errors.items()
+    )
+
+
 @login_required
 def bell(request: AuthedRequest) -> HttpResponse:
     """The bell: the unread count and a menu of the latest items, loaded by htmx so pages keep
@@ -91,7 +99,7 @@ class LanguageForm(forms.Form):
 def language(request: AuthedRequest) -> HttpResponse:
     form = LanguageForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
+        messages.error(request, errors_text(form))
         return redirect("inquiries:notifications")
     services.set_preferences(user=request.user, language=form.cleaned_data["language"])
     store_language(request, form.cleaned_data["language"])
@@ -135,7 +143,7 @@ def preferences(request: AuthedRequest) -> HttpResponse:
         form.save()
         messages.success(request, _("Notification settings saved."))
     else:
-        messages.error(request, "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
+        messages.error(request, errors_text(form))
     return redirect("inquiries:notifications")
 
 

@@ -58,7 +58,7 @@ def test_a_shorter_preset_target_moves_the_running_clocks_of_its_marketplace_onl
         )
 
     assert response.status_code == 200
-    assert "Recomputing clocks of 1 open inquiries" in response.content.decode()
+    assert "Recomputing clocks of 1 open inquiry in the background" in response.content.decode()
     walmart.refresh_from_db()
     assert (walmart.target_seconds, walmart.due_at) == (24 * HOUR, datetime(2026, 3, 7, 12, tzinfo=UTC))
     # The message's deadline, which the health figures measure against, moved with its clock.

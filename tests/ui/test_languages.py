@@ -190,7 +190,7 @@ def test_an_unknown_language_is_refused_and_nothing_changes(client, agent) -> No
         reverse("inquiries:notifications-language"), {"language": "xx"}, follow=True
     )
 
-    assert "language: " in page.content.decode()
+    assert "Mi idioma: " in page.content.decode()  # the error after its field's label, in Spanish
     assert m.UserPreference.objects.get(user=agent).language == "es"
     with pytest.raises(services.DomainError):
         services.set_preferences(user=agent, language="xx")
