@@ -6,7 +6,7 @@ importing each other.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -14,8 +14,12 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from inquiries import scoping
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def staff_user(request: HttpRequest) -> User:
@@ -95,11 +99,13 @@ class ReadOnly(ScopedAdmin):
         return request.user.is_superuser
 
 
-def secret_field(label: str) -> forms.CharField:
+def secret_field(label: StrOrPromise) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: leave empty to keep what is stored. Stored encrypted; never shown again.",
+        help_text=gettext_lazy(
+            "Write-only: leave empty to keep what is stored. Stored encrypted; never shown again."
+        ),
     )
