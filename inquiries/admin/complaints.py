@@ -114,12 +114,15 @@ class TopicModelAdmin(ScopedAdmin):
         )
         name = compared["name"] if compared else "—"
         return format_html(
-            "<p>{}</p><table><thead><tr><th>topic</th><th>held-out labels</th><th>precision</th>"
-            "<th>recall</th><th>precision ({})</th><th>recall ({})</th></tr></thead><tbody>{}</tbody>"
-            "</table>",
+            "<p>{}</p><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
             metrics.get("definition", ""),
-            name,
-            name,
+            gettext("topic"),
+            gettext("held-out labels"),
+            gettext("precision"),
+            gettext("recall"),
+            gettext("precision (%(model)s)") % {"model": name},
+            gettext("recall (%(model)s)") % {"model": name},
             rows,
         )
 

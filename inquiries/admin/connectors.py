@@ -13,23 +13,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
 from inquiries.admin.base import ReadOnly, ScopedAdmin, secret_field
 from inquiries.services import spapi
 
 SECRETS = (
-    ("client_id", "LWA client id", "client_id_encrypted"),
-    ("client_secret", "LWA client secret", "client_secret_encrypted"),
-    ("refresh_token", "LWA refresh token", "refresh_token_encrypted"),
+    ("client_id", gettext_lazy("LWA client id"), "client_id_encrypted"),
+    ("client_secret", gettext_lazy("LWA client secret"), "client_secret_encrypted"),
+    ("refresh_token", gettext_lazy("LWA refresh token"), "refresh_token_encrypted"),
 )
 
 
 class AmazonConnectionForm(forms.ModelForm):
-    client_id = secret_field("LWA client id")
-    client_secret = secret_field("LWA client secret")
-    refresh_token = secret_field("LWA refresh token")
+    client_id = secret_field(SECRETS[0][1])
+    client_secret = secret_field(SECRETS[1][1])
+    refresh_token = secret_field(SECRETS[2][1])
 
     class Meta:
         model = m.AmazonConnection
@@ -50,7 +50,9 @@ class AmazonConnectionForm(forms.ModelForm):
         stored = self.instance if self.instance.pk else None
         for name, label, field in SECRETS:
             if not data.get(name) and not (stored and getattr(stored, field)):
-                self.add_error(name, f"The {label} is required (none is stored yet).")
+                self.add_error(
+                    name, gettext("The %(label)s is required (none is stored yet).") % {"label": label}
+                )
         return data
 
     def save(self, commit: bool = True) -> m.AmazonConnection:
@@ -88,17 +90,17 @@ class AmazonConnectionAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["account", "is_enabled", "region", "marketplace_ids", "dates_dayfirst"]}),
         (
-            "Login with Amazon (write-only)",
+            gettext_lazy("Login with Amazon (write-only)"),
             {"fields": ["client_id", "client_secret", "refresh_token", "credentials_stored"]},
         ),
-        ("Schedule", {"fields": ["sync_every_hours", "lookback_days", "next_sync_at"]}),
-        ("Last sync", {"fields": ["last_sync_at", "last_sync_ok", "last_sync_summary"]}),
+        (gettext_lazy("Schedule"), {"fields": ["sync_every_hours", "lookback_days", "next_sync_at"]}),
+        (gettext_lazy("Last sync"), {"fields": ["last_sync_at", "last_sync_ok", "last_sync_summary"]}),
     ]
 
     @admin.display(description=gettext_lazy("credentials stored"))
     def credentials_stored(self, obj: m.AmazonConnection) -> str:
-        stored = [label for _, label, field in SECRETS if getattr(obj, field)]
-        return ", ".join(stored) or "none"
+        stored = [str(label) for _, label, field in SECRETS if getattr(obj, field)]
+        return ", ".join(stored) or gettext("none")
 
     @admin.display(description=gettext_lazy("last sync"))
     def short_summary(self, obj: m.AmazonConnection) -> str:

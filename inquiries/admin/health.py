@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from inquiries import models as m
 from inquiries.admin.base import ScopedAdmin
@@ -36,7 +37,7 @@ class MarketplacePresetAdmin(ConfigurationAdmin):
     fieldsets = [
         (None, {"fields": ["marketplace", "name", "notes"]}),
         (
-            "Reply rule",
+            gettext_lazy("Reply rule"),
             {
                 "fields": [
                     "reply_target_seconds",
@@ -47,11 +48,11 @@ class MarketplacePresetAdmin(ConfigurationAdmin):
             },
         ),
         (
-            "Late responses",
+            gettext_lazy("Late responses"),
             {"fields": ["rate_name", "late_rate_windows", "late_rate_target_percent", "at_risk_ratio"]},
         ),
         (
-            "Response times",
+            gettext_lazy("Response times"),
             {
                 "fields": [
                     "response_p50_target_seconds",
@@ -60,9 +61,9 @@ class MarketplacePresetAdmin(ConfigurationAdmin):
                 ]
             },
         ),
-        ("A-to-z claims", {"fields": ["atoz_risk_hours", "atoz_critical_hours"]}),
+        (gettext_lazy("A-to-z claims"), {"fields": ["atoz_risk_hours", "atoz_critical_hours"]}),
         (
-            "Complaints",
+            gettext_lazy("Complaints"),
             {
                 "fields": [
                     "complaint_window_days",
@@ -74,7 +75,7 @@ class MarketplacePresetAdmin(ConfigurationAdmin):
             },
         ),
         (
-            "Account Health Rating (Amazon, for reference)",
+            gettext_lazy("Account Health Rating (Amazon, for reference)"),
             {"fields": ["rating_healthy_from", "rating_at_risk_from"]},
         ),
         (None, {"fields": ["updated_at"]}),

@@ -25,10 +25,14 @@ MAX_POLL_NOW = 10  # mailboxes polled inside one admin request
 
 
 class MailboxForm(forms.ModelForm):
-    imap_password = secret_field("IMAP password")
-    clear_imap_password = forms.BooleanField(required=False, label="Remove the stored IMAP password")
-    smtp_password = secret_field("SMTP password")
-    clear_smtp_password = forms.BooleanField(required=False, label="Remove the stored SMTP password")
+    imap_password = secret_field(gettext_lazy("IMAP password"))
+    clear_imap_password = forms.BooleanField(
+        required=False, label=gettext_lazy("Remove the stored IMAP password")
+    )
+    smtp_password = secret_field(gettext_lazy("SMTP password"))
+    clear_smtp_password = forms.BooleanField(
+        required=False, label=gettext_lazy("Remove the stored SMTP password")
+    )
 
     class Meta:
         model = m.MailboxConfig
@@ -44,7 +48,7 @@ class MailboxForm(forms.ModelForm):
         for kind in ("imap", "smtp"):
             if data.get(f"{kind}_password") and data.get(f"{kind}_password_env"):
                 self.add_error(
-                    f"{kind}_password", "Give a password or an environment variable name, not both."
+                    f"{kind}_password", gettext("Give a password or an environment variable name, not both.")
                 )
         return data
 
@@ -100,7 +104,7 @@ class MailboxAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["channel", "is_enabled"]}),
         (
-            "IMAP (incoming)",
+            gettext_lazy("IMAP (incoming)"),
             {
                 "fields": [
                     "imap_host",
@@ -120,7 +124,7 @@ class MailboxAdmin(ScopedAdmin):
             },
         ),
         (
-            "SMTP (replies)",
+            gettext_lazy("SMTP (replies)"),
             {
                 "fields": [
                     "smtp_host",
@@ -136,7 +140,7 @@ class MailboxAdmin(ScopedAdmin):
             },
         ),
         (
-            "Status",
+            gettext_lazy("Status"),
             {
                 "fields": [
                     "last_polled_at",
@@ -186,7 +190,7 @@ class MailboxAdmin(ScopedAdmin):
 
 
 class MailWebhookForm(forms.ModelForm):
-    secret = secret_field("secret")
+    secret = secret_field(gettext_lazy("secret"))
 
     class Meta:
         model = m.MailWebhook
@@ -196,11 +200,13 @@ class MailWebhookForm(forms.ModelForm):
         super().clean()
         data = self.cleaned_data
         if data.get("secret") and data.get("secret_env"):
-            self.add_error("secret", "Give a secret or an environment variable name, not both.")
+            self.add_error("secret", gettext("Give a secret or an environment variable name, not both."))
         elif not (
             data.get("secret") or data.get("secret_env") or (self.instance and self.instance.secret_encrypted)
         ):
-            self.add_error("secret", "A webhook needs a secret: store one or name an environment variable.")
+            self.add_error(
+                "secret", gettext("A webhook needs a secret: store one or name an environment variable.")
+            )
         return data
 
     def save(self, commit: bool = True) -> m.MailWebhook:
@@ -236,7 +242,7 @@ class MailWebhookAdmin(ScopedAdmin):
 
     @admin.display(description=gettext_lazy("URL path (after your site's address)"))
     def url_path(self, obj: m.MailWebhook) -> str:
-        return obj.path if obj.pk else "(shown after saving)"
+        return obj.path if obj.pk else gettext("(shown after saving)")
 
     @admin.display(description=gettext_lazy("stored secret"), boolean=True)
     def secret_stored(self, obj: m.MailWebhook) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from inquiries import models as m
 from inquiries import scoping
@@ -26,7 +27,7 @@ class OrderIdSearch(admin.ModelAdmin):
     order_path = "marketplace_order_id"
     # Shows the box; the lookup is get_search_results'.
     search_fields = ["marketplace_order_id"]
-    search_help_text = "A marketplace order id, exactly as written (e.g. 111-1234567-1234567)."
+    search_help_text = gettext_lazy("A marketplace order id, exactly as written (e.g. 111-1234567-1234567).")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -38,7 +39,7 @@ class OrderIdSearch(admin.ModelAdmin):
 class OrderAccountFilter(admin.SimpleListFilter):
     """An order's account, among the accounts the user may see."""
 
-    title = "account"
+    title = gettext_lazy("account")
     parameter_name = "account"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 class TopicModelOutcome(models.TextChoices):
-    KEPT = "kept", "Kept: scored better than the model it replaced"
-    REJECTED = "rejected", "Rejected: scored no better on the held-out labels"
+    KEPT = "kept", _("Kept: scored better than the model it replaced")
+    REJECTED = "rejected", _("Rejected: scored no better on the held-out labels")
 
 
 class TopicModel(models.Model):
@@ -39,44 +39,77 @@ class TopicModel(models.Model):
     for every account that has none of its own (made before models were per account)."""
 
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="topic_models"
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="topic_models",
     )
     version = models.PositiveIntegerField(
-        unique=True, editable=False, help_text="1, 2, 3... in training order."
+        verbose_name=_("version"), unique=True, editable=False, help_text=_("1, 2, 3... in training order.")
     )
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now, editable=False)
     outcome = models.CharField(
-        max_length=16, choices=TopicModelOutcome.choices, default=TopicModelOutcome.KEPT, editable=False
+        verbose_name=_("outcome"),
+        max_length=16,
+        choices=TopicModelOutcome.choices,
+        default=TopicModelOutcome.KEPT,
+        editable=False,
     )
     trained_labels = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Agents' labels it was trained on (besides the shipped data)."
+        verbose_name=_("trained labels"),
+        default=0,
+        editable=False,
+        help_text=_("Agents' labels it was trained on (besides the shipped data)."),
     )
     holdout_labels = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Agents' labels held out to score it (never trained on)."
+        verbose_name=_("holdout labels"),
+        default=0,
+        editable=False,
+        help_text=_("Agents' labels held out to score it (never trained on)."),
     )
-    labels = models.JSONField(default=list, editable=False, help_text="Topic keys the model can predict.")
+    labels = models.JSONField(
+        verbose_name=_("labels"),
+        default=list,
+        editable=False,
+        help_text=_("Topic keys the model can predict."),
+    )
     metrics = models.JSONField(
+        verbose_name=_("metrics"),
         default=dict,
         blank=True,
         editable=False,
-        help_text="Labels per topic and the held-out scores of this model and of the one it was "
-        "compared with (macro-F1, precision and recall per topic).",
+        help_text=_(
+            "Labels per topic and the held-out scores of this model and of the one it was "
+            "compared with (macro-F1, precision and recall per topic)."
+        ),
     )
-    sklearn_version = models.CharField(max_length=32, editable=False)
+    sklearn_version = models.CharField(verbose_name=_("sklearn version"), max_length=32, editable=False)
     blob = models.BinaryField(
-        editable=False, help_text="The fitted model, as written by TrainedModel.dumps(); empty if rejected."
+        verbose_name=_("blob"),
+        editable=False,
+        help_text=_("The fitted model, as written by TrainedModel.dumps(); empty if rejected."),
     )
     threshold = models.FloatField(
+        verbose_name=_("threshold"),
         default=0.7,
-        help_text="The model's topic is used before the rules when its confidence is at least this "
-        "(0-1); below it the rules decide, then the model where it is confident and has evidence.",
+        help_text=_(
+            "The model's topic is used before the rules when its confidence is at least this "
+            "(0-1); below it the rules decide, then the model where it is confident and has evidence."
+        ),
     )
     is_active = models.BooleanField(
+        verbose_name=_("is active"),
         default=False,
-        help_text="The account's model used at ingestion; activating one deactivates the account's others.",
+        help_text=_(
+            "The account's model used at ingestion; activating one deactivates the account's others."
+        ),
     )
 
     class Meta:
+        verbose_name = _("topic model")
+        verbose_name_plural = _("topic models")
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
@@ -103,22 +136,40 @@ class TopicLabel(models.Model):
     macros all end there). `text` is the inquiry's opening customer message as the
     classifier saw it; the newest label of an inquiry is the one that counts."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="topic_labels")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="topic_labels"
+    )
     team = models.ForeignKey(
-        "inquiries.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "inquiries.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="topic_labels")
-    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="labels")
-    text = models.TextField()
+    inquiry = models.ForeignKey(
+        Inquiry, verbose_name=_("inquiry"), on_delete=models.CASCADE, related_name="topic_labels"
+    )
+    topic = models.ForeignKey(Topic, verbose_name=_("topic"), on_delete=models.CASCADE, related_name="labels")
+    text = models.TextField(verbose_name=_("text"))
     labelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("labelled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    labelled_at = models.DateTimeField()
+    labelled_at = models.DateTimeField(verbose_name=_("labelled at"))
     corrected = models.BooleanField(
-        default=False, help_text="The agent changed the topic (rather than confirming it)."
+        verbose_name=_("corrected"),
+        default=False,
+        help_text=_("The agent changed the topic (rather than confirming it)."),
     )
 
     class Meta:
+        verbose_name = _("topic label")
+        verbose_name_plural = _("topic labels")
         indexes = [models.Index(fields=["account", "id"], name="topic_label_account_id")]
 
     def __str__(self) -> str:
@@ -169,108 +220,167 @@ class ClusterQuerySet(models.QuerySet["Cluster"]):
 
 
 class Cluster(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="clusters")
-    topic = models.ForeignKey(Topic, null=True, on_delete=models.SET_NULL, related_name="clusters")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="clusters"
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), null=True, on_delete=models.SET_NULL, related_name="clusters"
+    )
     sku = models.CharField(
-        max_length=100, blank=True, help_text="The product of a burst; empty for text clusters."
-    )
-    kind = models.CharField(max_length=16, choices=ClusterKind.choices)
-    signature = models.CharField(
-        max_length=64,
-        blank=True,
-        help_text="Identifies a text cluster (its first member); "
-        "empty for bursts, which the product identifies.",
-    )
-    state = models.CharField(max_length=16, choices=ClusterState.choices, default=ClusterState.OPEN)
-    first_seen = models.DateTimeField(help_text="When the earliest member inquiry was opened.")
-    last_seen = models.DateTimeField(help_text="When the latest member inquiry was opened.")
-    member_count = models.PositiveIntegerField(default=0, help_text="Member inquiries (one per complaint).")
-    customer_count = models.PositiveIntegerField(default=0, help_text="Distinct customers among the members.")
-    window_count = models.PositiveIntegerField(
-        default=0, help_text="Complaints in the rolling window at the last update."
-    )
-    expected = models.FloatField(
-        null=True,
-        blank=True,
-        help_text="Complaints expected in the window from the product's baseline (bursts).",
-    )
-    p_value = models.FloatField(
-        null=True, blank=True, help_text="Poisson P(X >= window count) at the last update."
-    )
-    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.LOW)
-    growth = models.PositiveIntegerField(
-        default=0, help_text="Members opened in the 24 hours before the last update."
-    )
-    carrier = models.CharField(
+        verbose_name=_("SKU"),
         max_length=100,
         blank=True,
-        help_text="The carrier of a carrier-rate cluster, as the shipments name it.",
+        help_text=_("The product of a burst; empty for text clusters."),
     )
-    service = models.CharField(max_length=100, blank=True, help_text="Its service (carrier-rate clusters).")
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=ClusterKind.choices)
+    signature = models.CharField(
+        verbose_name=_("signature"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "Identifies a text cluster (its first member); empty for bursts, which the product identifies."
+        ),
+    )
+    state = models.CharField(
+        verbose_name=_("state"), max_length=16, choices=ClusterState.choices, default=ClusterState.OPEN
+    )
+    first_seen = models.DateTimeField(
+        verbose_name=_("first seen"), help_text=_("When the earliest member inquiry was opened.")
+    )
+    last_seen = models.DateTimeField(
+        verbose_name=_("last seen"), help_text=_("When the latest member inquiry was opened.")
+    )
+    member_count = models.PositiveIntegerField(
+        verbose_name=_("member count"), default=0, help_text=_("Member inquiries (one per complaint).")
+    )
+    customer_count = models.PositiveIntegerField(
+        verbose_name=_("customer count"), default=0, help_text=_("Distinct customers among the members.")
+    )
+    window_count = models.PositiveIntegerField(
+        verbose_name=_("window count"),
+        default=0,
+        help_text=_("Complaints in the rolling window at the last update."),
+    )
+    expected = models.FloatField(
+        verbose_name=_("expected"),
+        null=True,
+        blank=True,
+        help_text=_("Complaints expected in the window from the product's baseline (bursts)."),
+    )
+    p_value = models.FloatField(
+        verbose_name=_("p-value"),
+        null=True,
+        blank=True,
+        help_text=_("Poisson P(X >= window count) at the last update."),
+    )
+    severity = models.PositiveSmallIntegerField(
+        verbose_name=_("severity"), choices=Severity.choices, default=Severity.LOW
+    )
+    growth = models.PositiveIntegerField(
+        verbose_name=_("growth"),
+        default=0,
+        help_text=_("Members opened in the 24 hours before the last update."),
+    )
+    carrier = models.CharField(
+        verbose_name=_("carrier"),
+        max_length=100,
+        blank=True,
+        help_text=_("The carrier of a carrier-rate cluster, as the shipments name it."),
+    )
+    service = models.CharField(
+        verbose_name=_("service"),
+        max_length=100,
+        blank=True,
+        help_text=_("Its service (carrier-rate clusters)."),
+    )
     warehouse = models.CharField(
-        max_length=32, blank=True, help_text="The warehouse the shipments left from (carrier-rate clusters)."
+        verbose_name=_("warehouse"),
+        max_length=32,
+        blank=True,
+        help_text=_("The warehouse the shipments left from (carrier-rate clusters)."),
     )
     rate_numerator = models.PositiveIntegerField(
+        verbose_name=_("rate numerator"),
         null=True,
         blank=True,
-        help_text="Rate clusters: orders with a complaint signal in the rate window (an inquiry, a "
-        "complaint return, negative feedback; an order counts once), plus complaints naming the SKU "
-        "without an order.",
+        help_text=_(
+            "Rate clusters: orders with a complaint signal in the rate window (an inquiry, a "
+            "complaint return, negative feedback; an order counts once), plus complaints naming the SKU "
+            "without an order."
+        ),
     )
     rate_denominator = models.PositiveIntegerField(
+        verbose_name=_("rate denominator"),
         null=True,
         blank=True,
-        help_text="Rate clusters: units sold of the SKU (orders purchased in the window, cancelled "
-        "ones left out), or shipments of the carrier, service and warehouse shipped in the window.",
+        help_text=_(
+            "Rate clusters: units sold of the SKU (orders purchased in the window, cancelled "
+            "ones left out), or shipments of the carrier, service and warehouse shipped in the window."
+        ),
     )
     rate_threshold = models.FloatField(
+        verbose_name=_("rate threshold"),
         null=True,
         blank=True,
-        help_text="Rate clusters: the house threshold the rate was tested against (0.05 = 5%).",
+        help_text=_("Rate clusters: the house threshold the rate was tested against (0.05 = 5%)."),
     )
     rate_window_days = models.PositiveSmallIntegerField(
+        verbose_name=_("rate window days"),
         null=True,
         blank=True,
-        help_text="Rate clusters: the window the rate counts, in days up to the last update.",
+        help_text=_("Rate clusters: the window the rate counts, in days up to the last update."),
     )
     signals = models.JSONField(
+        verbose_name=_("signals"),
         default=dict,
         blank=True,
-        help_text="Rate clusters: the signals behind the numerator by source "
-        "(inquiries, returns, feedback), before an order's signals are counted once.",
+        help_text=_(
+            "Rate clusters: the signals behind the numerator by source "
+            "(inquiries, returns, feedback), before an order's signals are counted once."
+        ),
     )
     said = models.CharField(
+        verbose_name=_("said"),
         max_length=200,
         blank=True,
-        help_text="Rate clusters: what customers say, the words found in most of the complaints, "
-        "return comments and negative feedback behind it.",
+        help_text=_(
+            "Rate clusters: what customers say, the words found in most of the complaints, "
+            "return comments and negative feedback behind it."
+        ),
     )
     merged_into = models.ForeignKey(
         "self",
+        verbose_name=_("merged into"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="merged",
-        help_text="The cluster this one is part of: a near-identical-text cluster sharing complaints with a "
-        "product's or carrier's cluster is the same incident, shown and handled there.",
+        help_text=_(
+            "The cluster this one is part of: a near-identical-text cluster sharing complaints with a "
+            "product's or carrier's cluster is the same incident, shown and handled there."
+        ),
     )
-    root_cause = models.TextField(blank=True)
-    corrective_action = models.TextField(blank=True)
-    preventive_measure = models.TextField(blank=True)
+    root_cause = models.TextField(verbose_name=_("root cause"), blank=True)
+    corrective_action = models.TextField(verbose_name=_("corrective action"), blank=True)
+    preventive_measure = models.TextField(verbose_name=_("preventive measure"), blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_clusters",
-        help_text="Who is responsible for the corrective action.",
+        help_text=_("Who is responsible for the corrective action."),
     )
     action_date = models.DateField(
-        null=True, blank=True, help_text="When the corrective action was (or will be) taken."
+        verbose_name=_("action date"),
+        null=True,
+        blank=True,
+        help_text=_("When the corrective action was (or will be) taken."),
     )
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=dj_timezone.now)
+    resolved_at = models.DateTimeField(verbose_name=_("resolved at"), null=True, blank=True)
 
     objects = ClusterQuerySet.as_manager()
 
@@ -279,6 +389,8 @@ class Cluster(models.Model):
     title: str
 
     class Meta:
+        verbose_name = _("cluster")
+        verbose_name_plural = _("clusters")
         ordering = ["-last_seen", "-id"]
         constraints = [
             # The invariant concurrent workers rely on: creating a second active cluster for
@@ -323,20 +435,30 @@ class Cluster(models.Model):
 
 
 class ClusterMember(models.Model):
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="members")
-    inquiry = models.ForeignKey(Inquiry, on_delete=models.CASCADE, related_name="cluster_memberships")
+    cluster = models.ForeignKey(
+        Cluster, verbose_name=_("cluster"), on_delete=models.CASCADE, related_name="members"
+    )
+    inquiry = models.ForeignKey(
+        Inquiry, verbose_name=_("inquiry"), on_delete=models.CASCADE, related_name="cluster_memberships"
+    )
     message = models.ForeignKey(
         Message,
+        verbose_name=_("message"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The customer message that brought the inquiry in.",
+        help_text=_("The customer message that brought the inquiry in."),
     )
-    opened_at = models.DateTimeField(help_text="The inquiry's opening time (copied: the chart counts by it).")
-    added_at = models.DateTimeField(default=dj_timezone.now)
+    opened_at = models.DateTimeField(
+        verbose_name=_("opened at"),
+        help_text=_("The inquiry's opening time (copied: the chart counts by it)."),
+    )
+    added_at = models.DateTimeField(verbose_name=_("added at"), default=dj_timezone.now)
 
     class Meta:
+        verbose_name = _("cluster member")
+        verbose_name_plural = _("cluster members")
         ordering = ["opened_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["cluster", "inquiry"], name="cluster_member_unique"),
@@ -360,15 +482,24 @@ class ClusterEventKind(models.TextChoices):
 class ClusterEvent(models.Model):
     """Append-only facts about a cluster, written in the transaction that made the change."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=32, choices=ClusterEventKind.choices)
-    at = models.DateTimeField(default=dj_timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    cluster = models.ForeignKey(
+        Cluster, verbose_name=_("cluster"), on_delete=models.CASCADE, related_name="events"
     )
-    data = models.JSONField(default=dict, blank=True)
+    kind = models.CharField(verbose_name=_("kind"), max_length=32, choices=ClusterEventKind.choices)
+    at = models.DateTimeField(verbose_name=_("at"), default=dj_timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("cluster event")
+        verbose_name_plural = _("cluster events")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["cluster", "at"], name="cluster_event_cluster_at")]
 
@@ -390,17 +521,29 @@ class ComplaintFingerprint(models.Model):
     refreshed on re-tags) so the window's candidates come from one index range.
     """
 
-    inquiry = models.OneToOneField(Inquiry, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    inquiry = models.OneToOneField(
+        Inquiry, verbose_name=_("inquiry"), primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
     # No index of its own: "fingerprint_window" starts with the account. A second one only
     # tempts the planner into scanning every fingerprint of the account for a window query.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
-    topic = models.ForeignKey(Topic, null=True, on_delete=models.SET_NULL, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(Message, null=True, on_delete=models.SET_NULL, related_name="+")
-    opened_at = models.DateTimeField()
-    signature = models.BinaryField()
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    opened_at = models.DateTimeField(verbose_name=_("opened at"))
+    signature = models.BinaryField(verbose_name=_("signature"))
 
     class Meta:
+        verbose_name = _("complaint fingerprint")
+        verbose_name_plural = _("complaint fingerprints")
         indexes = [models.Index(fields=["account", "topic", "opened_at"], name="fingerprint_window")]
 
     def __str__(self) -> str:
@@ -417,18 +560,35 @@ class ClusterSweepState(models.Model):
     """
 
     class Phase(models.IntegerChoices):
-        IDLE = 0, "idle"
-        BURSTS = 1, "testing products for bursts"
-        CLUSTERS = 2, "refreshing active clusters"
+        IDLE = 0, _("idle")
+        BURSTS = 1, _("testing products for bursts")
+        CLUSTERS = 2, _("refreshing active clusters")
 
-    phase = models.PositiveSmallIntegerField(choices=Phase.choices, default=Phase.IDLE)
-    keys = models.JSONField(
-        default=list, blank=True, help_text="The (account, topic, SKU) keys this sweep tests, in order."
+    phase = models.PositiveSmallIntegerField(
+        verbose_name=_("phase"), choices=Phase.choices, default=Phase.IDLE
     )
-    next_key = models.PositiveIntegerField(default=0, help_text="How many of them are done.")
-    after_cluster = models.BigIntegerField(null=True, blank=True, help_text="The last cluster refreshed.")
-    started_at = models.DateTimeField(null=True, blank=True, help_text="When the sweep under way began.")
-    stepped_at = models.DateTimeField(null=True, blank=True, help_text="When it last moved on.")
+    keys = models.JSONField(
+        verbose_name=_("keys"),
+        default=list,
+        blank=True,
+        help_text=_("The (account, topic, SKU) keys this sweep tests, in order."),
+    )
+    next_key = models.PositiveIntegerField(
+        verbose_name=_("next key"), default=0, help_text=_("How many of them are done.")
+    )
+    after_cluster = models.BigIntegerField(
+        verbose_name=_("after cluster"), null=True, blank=True, help_text=_("The last cluster refreshed.")
+    )
+    started_at = models.DateTimeField(
+        verbose_name=_("started at"), null=True, blank=True, help_text=_("When the sweep under way began.")
+    )
+    stepped_at = models.DateTimeField(
+        verbose_name=_("stepped at"), null=True, blank=True, help_text=_("When it last moved on.")
+    )
+
+    class Meta:
+        verbose_name = _("cluster sweep state")
+        verbose_name_plural = _("cluster sweep states")
 
     def __str__(self) -> str:
         return f"cluster sweep: {self.get_phase_display()}"

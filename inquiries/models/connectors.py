@@ -24,18 +24,23 @@ class SpApiRegion(models.TextChoices):
 class AmazonConnection(models.Model):
     account = models.OneToOneField(
         Account,
+        verbose_name=_("account"),
         on_delete=models.CASCADE,
         related_name="amazon_connection",
         help_text=_("The account whose Amazon reports this connection fetches."),
     )
-    is_enabled = models.BooleanField(default=True, help_text=_("A disabled connection fetches nothing."))
+    is_enabled = models.BooleanField(
+        verbose_name=_("is enabled"), default=True, help_text=_("A disabled connection fetches nothing.")
+    )
     region = models.CharField(
+        verbose_name=_("region"),
         max_length=2,
         choices=SpApiRegion.choices,
         default=SpApiRegion.NORTH_AMERICA,
         help_text=_("The Selling Partner API region of the marketplaces (Amazon's endpoint for it)."),
     )
     marketplace_ids = models.CharField(
+        verbose_name=_("marketplace ids"),
         max_length=500,
         help_text=_(
             "Amazon's marketplace ids, comma-separated (ATVPDKIKX0DER is amazon.com; Amazon's "
@@ -52,14 +57,20 @@ class AmazonConnection(models.Model):
             "East, month first in North America. ISO dates read either way."
         ),
     )
-    refresh_token_encrypted = models.TextField(blank=True, editable=False)
-    client_id_encrypted = models.TextField(blank=True, editable=False)
-    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    refresh_token_encrypted = models.TextField(
+        verbose_name=_("refresh token encrypted"), blank=True, editable=False
+    )
+    client_id_encrypted = models.TextField(verbose_name=_("client id encrypted"), blank=True, editable=False)
+    client_secret_encrypted = models.TextField(
+        verbose_name=_("client secret encrypted"), blank=True, editable=False
+    )
     sync_every_hours = models.PositiveSmallIntegerField(
+        verbose_name=_("sync every hours"),
         default=24,
         help_text=_("Hours between two fetches of the reports (at least 1)."),
     )
     lookback_days = models.PositiveSmallIntegerField(
+        verbose_name=_("lookback days"),
         default=30,
         help_text=_(
             "Each fetch asks for the reports of this many days before it (re-importing overlapping "
@@ -67,16 +78,25 @@ class AmazonConnection(models.Model):
         ),
     )
     next_sync_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When the next fetch is due (empty: at the next sweep).")
+        verbose_name=_("next sync at"),
+        null=True,
+        blank=True,
+        help_text=_("When the next fetch is due (empty: at the next sweep)."),
     )
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(verbose_name=_("lease until"), null=True, blank=True, editable=False)
     last_sync_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text=_("When the last fetch finished.")
+        verbose_name=_("last sync at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the last fetch finished."),
     )
-    last_sync_ok = models.BooleanField(null=True, editable=False)
-    last_sync_summary = models.TextField(blank=True, editable=False)
+    last_sync_ok = models.BooleanField(verbose_name=_("last sync ok"), null=True, editable=False)
+    last_sync_summary = models.TextField(verbose_name=_("last sync summary"), blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("Amazon connection")
+        verbose_name_plural = _("Amazon connections")
         constraints = [
             models.CheckConstraint(condition=Q(sync_every_hours__gte=1), name="amazon_sync_at_least_hourly"),
         ]
@@ -106,27 +126,55 @@ class RunState(models.TextChoices):
 class ConnectorRun(models.Model):
     """One report fetched (or tried) for an account: what, when, how it ended, how many rows."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="connector_runs")
-    connector = models.CharField(max_length=20, default="amazon-sp-api", help_text=_("Which connector ran."))
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="connector_runs"
+    )
+    connector = models.CharField(
+        verbose_name=_("connector"),
+        max_length=20,
+        default="amazon-sp-api",
+        help_text=_("Which connector ran."),
+    )
     report_type = models.CharField(
-        max_length=100, help_text=_("The marketplace's report type, as it names it.")
+        verbose_name=_("report type"),
+        max_length=100,
+        help_text=_("The marketplace's report type, as it names it."),
     )
     format = models.CharField(
-        max_length=50, blank=True, help_text=_("The import format the report was read as.")
+        verbose_name=_("format"),
+        max_length=50,
+        blank=True,
+        help_text=_("The import format the report was read as."),
     )
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.RUNNING)
-    report_id = models.CharField(max_length=100, blank=True, help_text=_("Amazon's reportId."))
-    document_id = models.CharField(max_length=200, blank=True, help_text=_("Amazon's reportDocumentId."))
-    rows = models.PositiveIntegerField(default=0, help_text=_("Data lines read from the document."))
-    imported = models.PositiveIntegerField(default=0, help_text=_("Lines stored."))
-    rejected = models.PositiveIntegerField(default=0, help_text=_("Lines refused by the importer."))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=10, choices=RunState.choices, default=RunState.RUNNING
+    )
+    report_id = models.CharField(
+        verbose_name=_("report id"), max_length=100, blank=True, help_text=_("Amazon's reportId.")
+    )
+    document_id = models.CharField(
+        verbose_name=_("document id"), max_length=200, blank=True, help_text=_("Amazon's reportDocumentId.")
+    )
+    rows = models.PositiveIntegerField(
+        verbose_name=_("rows"), default=0, help_text=_("Data lines read from the document.")
+    )
+    imported = models.PositiveIntegerField(
+        verbose_name=_("imported"), default=0, help_text=_("Lines stored.")
+    )
+    rejected = models.PositiveIntegerField(
+        verbose_name=_("rejected"), default=0, help_text=_("Lines refused by the importer.")
+    )
     error = models.TextField(
-        blank=True, help_text=_("Why the run failed or was skipped, or the first rejections.")
+        verbose_name=_("error"),
+        blank=True,
+        help_text=_("Why the run failed or was skipped, or the first rejections."),
     )
 
     class Meta:
+        verbose_name = _("connector run")
+        verbose_name_plural = _("connector runs")
         indexes = [models.Index(fields=["account", "-started_at"], name="connector_run_recent")]
 
     def __str__(self) -> str:

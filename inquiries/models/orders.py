@@ -47,82 +47,136 @@ class Order(models.Model):
     # Not indexed alone: order_unique_id and order_account_purchased start with it.
     account = models.ForeignKey(
         Account,
+        verbose_name=_("account"),
         on_delete=models.CASCADE,
         related_name="orders",
         db_index=False,
-        help_text="The seller account.",
+        help_text=_("The seller account."),
     )
     marketplace_order_id = models.CharField(
+        verbose_name=_("marketplace order id"),
         max_length=ORDER_ID_LENGTH,
-        help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. "
-        "Inquiries whose order id equals it are linked to this order.",
+        help_text=_(
+            "The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. "
+            "Inquiries whose order id equals it are linked to this order."
+        ),
     )
     merchant_order_id = models.CharField(
-        max_length=ORDER_ID_LENGTH, blank=True, help_text="The seller's own order id, when they gave one."
+        verbose_name=_("merchant order id"),
+        max_length=ORDER_ID_LENGTH,
+        blank=True,
+        help_text=_("The seller's own order id, when they gave one."),
     )
     purchased_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the buyer placed the order (Amazon: purchase-date)."
+        verbose_name=_("purchased at"),
+        null=True,
+        blank=True,
+        help_text=_("When the buyer placed the order (Amazon: purchase-date)."),
     )
     marketplace_updated_at = models.DateTimeField(
+        verbose_name=_("marketplace updated at"),
         null=True,
         blank=True,
-        help_text="When the marketplace last changed the order (Amazon: last-updated-date).",
+        help_text=_("When the marketplace last changed the order (Amazon: last-updated-date)."),
     )
     ship_by = models.DateTimeField(
+        verbose_name=_("ship by"),
         null=True,
         blank=True,
-        help_text="The marketplace's latest ship date: shipped after it, the order counts as late "
-        "(Amazon: LatestShipDate).",
+        help_text=_(
+            "The marketplace's latest ship date: shipped after it, the order counts as late "
+            "(Amazon: LatestShipDate)."
+        ),
     )
     deliver_by = models.DateTimeField(
+        verbose_name=_("deliver by"),
         null=True,
         blank=True,
-        help_text="The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate).",
+        help_text=_(
+            "The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate)."
+        ),
     )
     status = models.CharField(
+        verbose_name=_("status"),
         max_length=20,
         choices=OrderStatus.choices,
         blank=True,
         default=OrderStatus.UNKNOWN,
-        help_text="The order status, in our words, mapped from the marketplace's.",
+        help_text=_("The order status, in our words, mapped from the marketplace's."),
     )
     marketplace_status = models.CharField(
+        verbose_name=_("marketplace status"),
         max_length=100,
         blank=True,
-        help_text="The status in the marketplace's own words (Amazon: order-status, e.g. \"Shipped - "
-        'Delivered to Buyer").',
+        help_text=_(
+            "The status in the marketplace's own words (Amazon: order-status, e.g. \"Shipped - "
+            'Delivered to Buyer").'
+        ),
     )
     fulfilment_channel = models.CharField(
+        verbose_name=_("fulfilment channel"),
         max_length=16,
         choices=FulfilmentChannel.choices,
         blank=True,
         default=FulfilmentChannel.UNKNOWN,
-        help_text="Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA).",
+        help_text=_(
+            "Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA)."
+        ),
     )
     sales_channel = models.CharField(
-        max_length=100, blank=True, help_text='Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").'
+        verbose_name=_("sales channel"),
+        max_length=100,
+        blank=True,
+        help_text=_('Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").'),
     )
     ship_service_level = models.CharField(
-        max_length=100, blank=True, help_text='The shipping speed the buyer chose (e.g. "Standard").'
+        verbose_name=_("ship service level"),
+        max_length=100,
+        blank=True,
+        help_text=_('The shipping speed the buyer chose (e.g. "Standard").'),
     )
     buyer_email = models.CharField(
+        verbose_name=_("buyer email"),
         max_length=320,
         blank=True,
-        help_text="The buyer's address as the marketplace gives it (Amazon: an anonymised relay address).",
+        help_text=_("The buyer's address as the marketplace gives it (Amazon: an anonymised relay address)."),
     )
-    buyer_name = models.CharField(max_length=200, blank=True, help_text="The buyer's name, when given.")
-    currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217 code of the order's prices.")
+    buyer_name = models.CharField(
+        verbose_name=_("buyer name"), max_length=200, blank=True, help_text=_("The buyer's name, when given.")
+    )
+    currency = models.CharField(
+        verbose_name=_("currency"),
+        max_length=3,
+        blank=True,
+        help_text=_("ISO 4217 code of the order's prices."),
+    )
     ship_city = models.CharField(
-        max_length=100, blank=True, help_text="Where it ships to (Amazon: ship-city)."
+        verbose_name=_("ship city"),
+        max_length=100,
+        blank=True,
+        help_text=_("Where it ships to (Amazon: ship-city)."),
     )
-    ship_state = models.CharField(max_length=100, blank=True, help_text="Amazon: ship-state.")
-    ship_postal_code = models.CharField(max_length=32, blank=True, help_text="Amazon: ship-postal-code.")
-    ship_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 country code.")
+    ship_state = models.CharField(
+        verbose_name=_("ship state"), max_length=100, blank=True, help_text=_("Amazon: ship-state.")
+    )
+    ship_postal_code = models.CharField(
+        verbose_name=_("ship postal code"),
+        max_length=32,
+        blank=True,
+        help_text=_("Amazon: ship-postal-code."),
+    )
+    ship_country = models.CharField(
+        verbose_name=_("ship country"), max_length=2, blank=True, help_text=_("ISO 3166 country code.")
+    )
     updated_at = models.DateTimeField(
-        default=dj_timezone.now, help_text="When an import last wrote this order in cstracker."
+        verbose_name=_("updated at"),
+        default=dj_timezone.now,
+        help_text=_("When an import last wrote this order in cstracker."),
     )
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ["-purchased_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "marketplace_order_id"], name="order_unique_id"),
@@ -146,39 +200,60 @@ class OrderLine(models.Model):
     """One product of an order: a row of the All Orders report (one per SKU)."""
 
     order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="lines", db_index=False, help_text="The order."
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
+        help_text=_("The order."),
     )
     sku = models.CharField(
-        max_length=SKU_LENGTH, help_text="The seller's SKU; one line per SKU and order (the report's key)."
+        verbose_name=_("SKU"),
+        max_length=SKU_LENGTH,
+        help_text=_("The seller's SKU; one line per SKU and order (the report's key)."),
     )
     item_id = models.CharField(
+        verbose_name=_("item id"),
         max_length=64,
         blank=True,
-        help_text="The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id).",
+        help_text=_("The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id)."),
     )
-    title = models.TextField(blank=True, help_text="The product name as the report gives it.")
-    quantity = models.PositiveIntegerField(default=0, help_text="Units ordered (Amazon: quantity).")
+    title = models.TextField(
+        verbose_name=_("title"), blank=True, help_text=_("The product name as the report gives it.")
+    )
+    quantity = models.PositiveIntegerField(
+        verbose_name=_("quantity"), default=0, help_text=_("Units ordered (Amazon: quantity).")
+    )
     price = models.DecimalField(
+        verbose_name=_("price"),
         max_digits=14,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Amazon's item-price: what the buyer paid for all units of the line (not a unit price), "
-        "in the order's currency; empty while the order is pending.",
+        help_text=_(
+            "Amazon's item-price: what the buyer paid for all units of the line (not a unit price), "
+            "in the order's currency; empty while the order is pending."
+        ),
     )
     item_status = models.CharField(
+        verbose_name=_("item status"),
         max_length=64,
         blank=True,
-        help_text="The line's status in the marketplace's words (Amazon: item-status).",
+        help_text=_("The line's status in the marketplace's words (Amazon: item-status)."),
     )
     transaction_id = models.CharField(
+        verbose_name=_("transaction id"),
         max_length=64,
         blank=True,
-        help_text="eBay's Transaction ID: with the item id, how eBay's returns, cases and feedback name "
-        "the line (the orders download's Transaction ID); empty elsewhere.",
+        help_text=_(
+            "eBay's Transaction ID: with the item id, how eBay's returns, cases and feedback name "
+            "the line (the orders download's Transaction ID); empty elsewhere."
+        ),
     )
 
     class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
         ordering = ["order", "sku"]
         constraints = [models.UniqueConstraint(fields=["order", "sku"], name="order_line_unique_sku")]
         # eBay's returns, cases and feedback find their line by (item id, transaction id).
@@ -198,34 +273,67 @@ class Shipment(models.Model):
     """One parcel of an order, from the marketplace's shipment report or the seller's confirmation."""
 
     order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="shipments", db_index=False, help_text="The order."
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="shipments",
+        db_index=False,
+        help_text=_("The order."),
     )
     shipment_id = models.CharField(
+        verbose_name=_("shipment id"),
         max_length=100,
-        help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, "
-        "the tracking number. Unique per order.",
+        help_text=_(
+            "The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, "
+            "the tracking number. Unique per order."
+        ),
     )
     carrier = models.CharField(
-        max_length=100, blank=True, help_text="As the report names it (Amazon: carrier)."
+        verbose_name=_("carrier"),
+        max_length=100,
+        blank=True,
+        help_text=_("As the report names it (Amazon: carrier)."),
     )
-    service = models.CharField(max_length=100, blank=True, help_text="The carrier's service or ship level.")
-    tracking_number = models.CharField(max_length=100, blank=True, help_text="The carrier's tracking number.")
+    service = models.CharField(
+        verbose_name=_("service"),
+        max_length=100,
+        blank=True,
+        help_text=_("The carrier's service or ship level."),
+    )
+    tracking_number = models.CharField(
+        verbose_name=_("tracking number"),
+        max_length=100,
+        blank=True,
+        help_text=_("The carrier's tracking number."),
+    )
     shipped_at = models.DateTimeField(
-        null=True, blank=True, help_text="When it left the warehouse (Amazon: shipment-date)."
+        verbose_name=_("shipped at"),
+        null=True,
+        blank=True,
+        help_text=_("When it left the warehouse (Amazon: shipment-date)."),
     )
     estimated_arrival_at = models.DateTimeField(
-        null=True, blank=True, help_text="The carrier's estimate (Amazon: estimated-arrival-date)."
+        verbose_name=_("estimated arrival at"),
+        null=True,
+        blank=True,
+        help_text=_("The carrier's estimate (Amazon: estimated-arrival-date)."),
     )
     delivered_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the carrier reported delivery, when known."
+        verbose_name=_("delivered at"),
+        null=True,
+        blank=True,
+        help_text=_("When the carrier reported delivery, when known."),
     )
     warehouse = models.CharField(
+        verbose_name=_("warehouse"),
         max_length=32,
         blank=True,
-        help_text="The fulfilment centre it left from (Amazon: fulfillment-center-id).",
+        help_text=_("The fulfilment centre it left from (Amazon: fulfillment-center-id)."),
     )
 
     class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
         ordering = ["order", "shipped_at", "id"]
         constraints = [models.UniqueConstraint(fields=["order", "shipment_id"], name="shipment_unique_id")]
         # The valid tracking rate's window: packages by ship date (inquiries.selectors.health.order_metrics).
@@ -247,28 +355,44 @@ class Cancellation(models.Model):
     shipment counts in Amazon's pre-fulfilment cancel rate; a buyer's request does not."""
 
     order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="cancellations", help_text="The order."
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="cancellations",
+        help_text=_("The order."),
     )
     # Null, not "", for a cancellation entered by hand: NULLs never collide in the unique
     # constraint, so only imported rows (which always have one) are keyed by it.
     external_id = models.CharField(  # noqa: DJ001
+        verbose_name=_("external id"),
         max_length=200,
         null=True,
         blank=True,
-        help_text="What identifies the cancellation in its report, unique per order (Walmart: the PO "
-        "line); empty for one entered by hand.",
+        help_text=_(
+            "What identifies the cancellation in its report, unique per order (Walmart: the PO "
+            "line); empty for one entered by hand."
+        ),
     )
     cancelled_by = models.CharField(
+        verbose_name=_("cancelled by"),
         max_length=16,
         choices=CancelledBy.choices,
         blank=True,
         default="",
-        help_text="Who cancelled, as the marketplace reports it.",
+        help_text=_("Who cancelled, as the marketplace reports it."),
     )
-    at = models.DateTimeField(null=True, blank=True, help_text="When the order was cancelled.")
-    reason = models.TextField(blank=True, help_text="The reason as given (a code or the buyer's words).")
+    at = models.DateTimeField(
+        verbose_name=_("at"), null=True, blank=True, help_text=_("When the order was cancelled.")
+    )
+    reason = models.TextField(
+        verbose_name=_("reason"),
+        blank=True,
+        help_text=_("The reason as given (a code or the buyer's words)."),
+    )
 
     class Meta:
+        verbose_name = _("cancellation")
+        verbose_name_plural = _("cancellations")
         ordering = ["order", "at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["order", "external_id"], name="cancellation_unique_id"),
@@ -283,44 +407,82 @@ class Return(models.Model):
     download."""
 
     order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="returns", db_index=False, help_text="The order."
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="returns",
+        db_index=False,
+        help_text=_("The order."),
     )
     external_id = models.CharField(
+        verbose_name=_("external id"),
         max_length=200,
-        help_text="What identifies the return in its report, unique per order: Amazon's licence plate "
-        "number, or SKU and return date when the report has none.",
+        help_text=_(
+            "What identifies the return in its report, unique per order: Amazon's licence plate "
+            "number, or SKU and return date when the report has none."
+        ),
     )
-    sku = models.CharField(max_length=SKU_LENGTH, blank=True, help_text="The seller's SKU returned.")
-    item_id = models.CharField(max_length=64, blank=True, help_text="Amazon: ASIN.")
-    quantity = models.PositiveIntegerField(default=1, help_text="Units returned (Amazon: quantity).")
+    sku = models.CharField(
+        verbose_name=_("SKU"), max_length=SKU_LENGTH, blank=True, help_text=_("The seller's SKU returned.")
+    )
+    item_id = models.CharField(
+        verbose_name=_("item id"), max_length=64, blank=True, help_text=_("Amazon: ASIN.")
+    )
+    quantity = models.PositiveIntegerField(
+        verbose_name=_("quantity"), default=1, help_text=_("Units returned (Amazon: quantity).")
+    )
     reason_code = models.CharField(
+        verbose_name=_("reason code"),
         max_length=100,
         blank=True,
-        help_text='The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").',
+        help_text=_('The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").'),
     )
     buyer_comment = models.TextField(
-        blank=True, help_text="What the buyer wrote (Amazon: customer-comments)."
+        verbose_name=_("buyer comment"),
+        blank=True,
+        help_text=_("What the buyer wrote (Amazon: customer-comments)."),
     )
     disposition = models.CharField(
+        verbose_name=_("disposition"),
         max_length=64,
         blank=True,
-        help_text='The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").',
+        help_text=_(
+            'The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").'
+        ),
     )
     status = models.CharField(
-        max_length=64, blank=True, help_text="The return's status in the report's words."
+        verbose_name=_("status"),
+        max_length=64,
+        blank=True,
+        help_text=_("The return's status in the report's words."),
     )
     warehouse = models.CharField(
-        max_length=32, blank=True, help_text="Where it was received (Amazon: fulfillment-center-id)."
+        verbose_name=_("warehouse"),
+        max_length=32,
+        blank=True,
+        help_text=_("Where it was received (Amazon: fulfillment-center-id)."),
     )
-    requested_at = models.DateTimeField(null=True, blank=True, help_text="When the buyer asked to return.")
+    requested_at = models.DateTimeField(
+        verbose_name=_("requested at"), null=True, blank=True, help_text=_("When the buyer asked to return.")
+    )
     received_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the units arrived back (Amazon FBA: return-date)."
+        verbose_name=_("received at"),
+        null=True,
+        blank=True,
+        help_text=_("When the units arrived back (Amazon FBA: return-date)."),
     )
     refund_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Refunded, in the order's currency."
+        verbose_name=_("refund amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Refunded, in the order's currency."),
     )
 
     class Meta:
+        verbose_name = _("return")
+        verbose_name_plural = _("returns")
         ordering = ["order", "received_at", "id"]
         constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="return_unique_id")]
 
@@ -351,45 +513,60 @@ class Feedback(models.Model):
     Amazon's Order Defect Rate unless it was removed."""
 
     order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="feedback", db_index=False, help_text="The order rated."
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="feedback",
+        db_index=False,
+        help_text=_("The order rated."),
     )
     rating = models.PositiveSmallIntegerField(
+        verbose_name=_("rating"),
         choices=[
-            (1, "1 (negative)"),
-            (2, "2 (negative)"),
-            (3, "3 (neutral)"),
-            (4, "4 (positive)"),
-            (5, "5 (positive)"),
+            (1, _("1 (negative)")),
+            (2, _("2 (negative)")),
+            (3, _("3 (neutral)")),
+            (4, _("4 (positive)")),
+            (5, _("5 (positive)")),
         ],
         null=True,
         blank=True,
-        help_text="1 to 5 stars; empty where the marketplace rates by polarity only (eBay).",
+        help_text=_("1 to 5 stars; empty where the marketplace rates by polarity only (eBay)."),
     )
     polarity = models.CharField(
+        verbose_name=_("polarity"),
         max_length=8,
         choices=Polarity.choices,
-        help_text="Positive, neutral or negative: eBay's own word (CommentType), or for a star rating "
-        "1-2 negative, 3 neutral, 4-5 positive. The metrics count negative feedback by it.",
+        help_text=_(
+            "Positive, neutral or negative: eBay's own word (CommentType), or for a star rating "
+            "1-2 negative, 3 neutral, 4-5 positive. The metrics count negative feedback by it."
+        ),
     )
-    text = models.TextField(blank=True, help_text="The buyer's comment.")
-    response = models.TextField(blank=True, help_text="The seller's public response, if any.")
+    text = models.TextField(verbose_name=_("text"), blank=True, help_text=_("The buyer's comment."))
+    response = models.TextField(
+        verbose_name=_("response"), blank=True, help_text=_("The seller's public response, if any.")
+    )
     rater_email = models.CharField(
+        verbose_name=_("rater email"),
         max_length=320,
         blank=True,
-        help_text="The buyer's address as the report gives it (Amazon: Rater Email).",
+        help_text=_("The buyer's address as the report gives it (Amazon: Rater Email)."),
     )
     left_at = models.DateTimeField(
+        verbose_name=_("left at"),
         null=True,
         blank=True,
-        help_text="When it was left (Amazon's report gives the day: midnight, local time).",
+        help_text=_("When it was left (Amazon's report gives the day: midnight, local time)."),
     )
     removed = models.BooleanField(
+        verbose_name=_("removed"),
         default=False,
-        help_text="Removed or struck through by the marketplace: it no longer counts as a defect.",
+        help_text=_("Removed or struck through by the marketplace: it no longer counts as a defect."),
     )
 
     class Meta:
-        verbose_name_plural = "feedback"
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
         ordering = ["order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["order"], name="feedback_one_per_order"),
@@ -432,35 +609,59 @@ class ClaimOutcome(models.TextChoices):
 class Claim(models.Model):
     """An A-to-z guarantee claim or a chargeback: each is a defect in Amazon's Order Defect Rate."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="claims", help_text="The order.")
+    order = models.ForeignKey(
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="claims",
+        help_text=_("The order."),
+    )
     # Null for a claim entered by hand, as Cancellation.external_id.
     external_id = models.CharField(  # noqa: DJ001
+        verbose_name=_("external id"),
         max_length=200,
         null=True,
         blank=True,
-        help_text="The marketplace's id of the claim, unique per order (eBay: caseId); empty for one "
-        "entered by hand.",
+        help_text=_(
+            "The marketplace's id of the claim, unique per order (eBay: caseId); empty for one "
+            "entered by hand."
+        ),
     )
-    kind = models.CharField(max_length=16, choices=ClaimKind.choices, help_text="Which kind of claim.")
-    opened_at = models.DateTimeField(null=True, blank=True, help_text="When the buyer filed it.")
-    decided_at = models.DateTimeField(null=True, blank=True, help_text="When the marketplace decided it.")
+    kind = models.CharField(
+        verbose_name=_("kind"), max_length=16, choices=ClaimKind.choices, help_text=_("Which kind of claim.")
+    )
+    opened_at = models.DateTimeField(
+        verbose_name=_("opened at"), null=True, blank=True, help_text=_("When the buyer filed it.")
+    )
+    decided_at = models.DateTimeField(
+        verbose_name=_("decided at"), null=True, blank=True, help_text=_("When the marketplace decided it.")
+    )
     outcome = models.CharField(
+        verbose_name=_("outcome"),
         max_length=16,
         choices=ClaimOutcome.choices,
         blank=True,
         default="",
-        help_text="The marketplace's decision; for the buyer, it is a defect.",
+        help_text=_("The marketplace's decision; for the buyer, it is a defect."),
     )
     amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Claimed, in the order's currency."
+        verbose_name=_("amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Claimed, in the order's currency."),
     )
     status = models.CharField(
+        verbose_name=_("status"),
         max_length=64,
         blank=True,
-        help_text="The claim's status in the marketplace's words (eBay: caseStatusEnum, e.g. CS_CLOSED).",
+        help_text=_("The claim's status in the marketplace's words (eBay: caseStatusEnum, e.g. CS_CLOSED)."),
     )
 
     class Meta:
+        verbose_name = _("claim")
+        verbose_name_plural = _("claims")
         ordering = ["order", "opened_at", "id"]
         constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="claim_unique_id")]
 
@@ -474,29 +675,56 @@ class MarketplaceMetric(models.Model):
 
     account = models.ForeignKey(
         Account,
+        verbose_name=_("account"),
         on_delete=models.CASCADE,
         related_name="marketplace_metrics",
         db_index=False,
-        help_text="The account measured.",
+        help_text=_("The account measured."),
     )
     metric = models.CharField(
-        max_length=64, help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").'
+        verbose_name=_("metric"),
+        max_length=64,
+        help_text=_('The marketplace\'s metric, by our key (e.g. "order_defect_rate").'),
     )
-    value = models.FloatField(null=True, blank=True, help_text="As reported; a rate as a fraction (0.004).")
-    target = models.FloatField(null=True, blank=True, help_text="The marketplace's target, as reported.")
+    value = models.FloatField(
+        verbose_name=_("value"),
+        null=True,
+        blank=True,
+        help_text=_("As reported; a rate as a fraction (0.004)."),
+    )
+    target = models.FloatField(
+        verbose_name=_("target"), null=True, blank=True, help_text=_("The marketplace's target, as reported.")
+    )
     status = models.CharField(
-        max_length=32, blank=True, help_text='The marketplace\'s own verdict, in its words (e.g. "GOOD").'
+        verbose_name=_("status"),
+        max_length=32,
+        blank=True,
+        help_text=_('The marketplace\'s own verdict, in its words (e.g. "GOOD").'),
     )
-    numerator = models.PositiveIntegerField(null=True, blank=True, help_text="e.g. orders with a defect.")
-    denominator = models.PositiveIntegerField(null=True, blank=True, help_text="e.g. orders in the window.")
-    window_start = models.DateTimeField(help_text="The start of the marketplace's reporting window.")
-    window_end = models.DateTimeField(help_text="Its end, as the marketplace states it.")
-    reported_at = models.DateTimeField(help_text="When the marketplace produced the figure.")
+    numerator = models.PositiveIntegerField(
+        verbose_name=_("numerator"), null=True, blank=True, help_text=_("e.g. orders with a defect.")
+    )
+    denominator = models.PositiveIntegerField(
+        verbose_name=_("denominator"), null=True, blank=True, help_text=_("e.g. orders in the window.")
+    )
+    window_start = models.DateTimeField(
+        verbose_name=_("window start"), help_text=_("The start of the marketplace's reporting window.")
+    )
+    window_end = models.DateTimeField(
+        verbose_name=_("window end"), help_text=_("Its end, as the marketplace states it.")
+    )
+    reported_at = models.DateTimeField(
+        verbose_name=_("reported at"), help_text=_("When the marketplace produced the figure.")
+    )
     source = models.CharField(
-        max_length=100, help_text='The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").'
+        verbose_name=_("source"),
+        max_length=100,
+        help_text=_('The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").'),
     )
 
     class Meta:
+        verbose_name = _("marketplace metric")
+        verbose_name_plural = _("marketplace metrics")
         ordering = ["account", "metric", "-window_end"]
         constraints = [
             models.UniqueConstraint(
