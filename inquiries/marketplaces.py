@@ -20,8 +20,7 @@ No imports from the app but `inquiries.words` (pure, no imports): everything els
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from inquiries import words
@@ -46,7 +45,10 @@ class Anchor(StrEnum):
 class Measure(StrEnum):
     """What is counted; `inquiries.selectors.health.order_metrics` has one SQL condition per measure."""
 
-    ORDER_DEFECT = "order_defect"  # negative feedback not removed, A-to-z claim not denied, chargeback
+    # Negative feedback not removed, A-to-z claim not denied, chargeback: per fulfilment channel,
+    # as Amazon reports and judges its Order Defect Rate.
+    ORDER_DEFECT_SELLER = "order_defect_seller"
+    ORDER_DEFECT_MARKETPLACE = "order_defect_marketplace"
     LATE_SHIPMENT = "late_shipment"  # first shipment after ship_by, or none yet with ship_by passed
     SELLER_CANCEL = "seller_cancel"  # cancelled by the seller before any shipment
     VALID_TRACKING = "valid_tracking"  # a package with a tracking number and a carrier
@@ -65,20 +67,13 @@ class Population(StrEnum):
     MARKETPLACE = "marketplace"  # the marketplace ships them (Amazon's AFN, Walmart's WFS)
 
 
-@dataclass(frozen=True, slots=True)
-class ReportedPart:
-    """One figure the marketplace itself reports for a metric (`MarketplaceMetric.metric`, as the
-    import stores it) and the orders it covers."""
-
-    metric: str
-    population: Population
-
-
 # The orders each measure draws from (`inquiries.selectors.health.order_metrics` restricts the
-# seller's measures to orders not fulfilled by the marketplace): shipping, cancelling before
-# shipping and tracking are the seller's doing only where the seller ships.
+# seller's measures to orders not fulfilled by the marketplace, the marketplace's to those it
+# fulfils): shipping, cancelling before shipping and tracking are the seller's doing only where
+# the seller ships; Amazon judges the defects of each channel apart.
 MEASURE_POPULATION = {
-    Measure.ORDER_DEFECT: Population.ALL,
+    Measure.ORDER_DEFECT_SELLER: Population.SELLER,
+    Measure.ORDER_DEFECT_MARKETPLACE: Population.MARKETPLACE,
     Measure.LATE_SHIPMENT: Population.SELLER,
     Measure.SELLER_CANCEL: Population.SELLER,
     Measure.VALID_TRACKING: Population.SELLER,
@@ -131,15 +126,6 @@ class MetricDefinition:
     def population(self) -> Population:
         """The orders ours counts, by who fulfils them (as `over` says it)."""
         return MEASURE_POPULATION[self.measure]
-
-    @property
-    def reported_parts(self) -> tuple[ReportedPart, ...]:
-        """The marketplace's own figures that stand beside ours, by their imported keys: the
-        marketplace's `reported_parts` for the metric, else one figure under our key over the
-        same orders."""
-        facts = MARKETPLACES.get(self.marketplace)
-        parts = facts.reported_parts.get(self.key) if facts else None
-        return parts or (ReportedPart(self.key, self.population),)
 
     @property
     def anchor_text(self) -> str:
@@ -248,8 +234,6 @@ class Marketplace:
     reply_metric_is_its_own: bool = False
     # No marketplace: the account's own SLA policy decides (first-reply compliance).
     own_policy: bool = False
-    # Metrics (our key) whose own figure the marketplace reports in parts, each over its orders.
-    reported_parts: Mapping[str, tuple[ReportedPart, ...]] = field(default_factory=dict, hash=False)
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -268,13 +252,25 @@ EBAY_RESPONSE_TIMES = "https://www.ebay.co.uk/sellercentre/news/february-2020-in
 
 # --- Amazon -------------------------------------------------------------------------------
 
+AMAZON_ORDER_DEFECTS = gettext_noop(
+    "orders with negative feedback (1-2 stars, not removed), an A-to-z Guarantee claim not decided for the seller "
+    "or withdrawn, or a chargeback not decided for the seller"
+)
+
 AMAZON_METRICS = (
+    # Amazon reports and judges its Order Defect Rate per fulfilment channel, each against the 1%:
+    # the seller performance report's orderDefectRate.mfn and .afn, imported under these keys.
     MetricDefinition(
-        "order_defect_rate", "amazon", gettext_noop("Order Defect Rate"), Measure.ORDER_DEFECT, Anchor.PURCHASED, 60,
-        0.01, False,
-        gettext_noop("orders with negative feedback (1-2 stars, not removed), an A-to-z Guarantee claim not decided "
-        "for the seller or withdrawn, or a chargeback not decided for the seller"),
-        gettext_noop("orders purchased in the window (all fulfilment channels)"), AMAZON_ODR,
+        "order_defect_rate", "amazon", gettext_noop("Order Defect Rate (Seller Fulfilled)"),
+        Measure.ORDER_DEFECT_SELLER, Anchor.PURCHASED, 60, 0.01, False,
+        AMAZON_ORDER_DEFECTS,
+        gettext_noop("orders the seller ships (not fulfilled by Amazon), purchased in the window"), AMAZON_ODR,
+    ),
+    MetricDefinition(
+        "order_defect_rate_afn", "amazon", gettext_noop("Order Defect Rate (Fulfilled by Amazon)"),
+        Measure.ORDER_DEFECT_MARKETPLACE, Anchor.PURCHASED, 60, 0.01, False,
+        AMAZON_ORDER_DEFECTS,
+        gettext_noop("orders Fulfilled by Amazon, purchased in the window"), AMAZON_ODR,
     ),
     MetricDefinition(
         "late_shipment_rate", "amazon", gettext_noop("Late Shipment Rate"), Measure.LATE_SHIPMENT, Anchor.SHIP_BY, 10,
@@ -349,15 +345,6 @@ AMAZON = Marketplace(
         claims=gettext_noop("A-to-z Guarantee claims"),
     ),
     metrics=AMAZON_METRICS,
-    # Amazon reports its Order Defect Rate per fulfilment channel (the seller performance report's
-    # orderDefectRate.mfn and .afn, imported under these keys), and judges each against its 1%;
-    # ours counts every channel, so it stands beside the two added up.
-    reported_parts={
-        "order_defect_rate": (
-            ReportedPart("order_defect_rate", Population.SELLER),
-            ReportedPart("order_defect_rate_afn", Population.MARKETPLACE),
-        )
-    },
 )
 
 # --- Walmart ------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ the state "no data", never "healthy".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -83,19 +83,18 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class Reported:
-    """The marketplace's own figure for a metric, as imported (`MarketplaceMetric`), and the
-    orders it covers; or several of its figures over disjoint orders added up (`parts`)."""
+    """The marketplace's own figure for a metric, as imported (`MarketplaceMetric` under the
+    metric's key, over the same orders: Amazon reports its Order Defect Rate per fulfilment
+    channel, as ours is counted)."""
 
     value: float | None
-    status: str  # the marketplace's verdict in its words ("" for figures added up here)
+    status: str  # the marketplace's verdict in its words
     window_start: datetime
     window_end: datetime
     reported_at: datetime
     source: str
     numerator: int | None = None
     denominator: int | None = None
-    population: Population = Population.ALL
-    parts: tuple[Reported, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,8 +106,6 @@ class Reported:
             "source": self.source,
             "numerator": self.numerator,
             "denominator": self.denominator,
-            "population": self.population.value,
-            "parts": [part.as_dict() for part in self.parts],
         }
 
 
@@ -121,62 +118,18 @@ def population_text(population: Population) -> str:
     }[population]
 
 
-def reported_text(reported: Reported) -> str:
-    """The marketplace's figure in words: its value, the orders it covers and its verdict; for
-    figures added up here, each of them as the marketplace reported it."""
-    texts = []
-    for figure in reported.parts or (reported,):
-        text = _("%(value)s of %(population)s") % {
-            "value": percent(figure.value),
-            "population": population_text(figure.population),
-        }
-        texts.append(f"{text} ({figure.status})" if figure.status else text)
-    return "; ".join(texts)
+def reported_text(reported: Reported, population: Population) -> str:
+    """The marketplace's figure in words: its value, the orders it covers (ours) and its verdict."""
+    text = _("%(value)s of %(population)s") % {
+        "value": percent(reported.value),
+        "population": population_text(population),
+    }
+    return f"{text} ({reported.status})" if reported.status else text
 
 
 def reported_keys(marketplace: str) -> list[str]:
     """The keys of the marketplace's own figures that stand beside its metrics (`MarketplaceMetric.metric`)."""
-    return [part.metric for definition in definitions_for(marketplace) for part in definition.reported_parts]
-
-
-def reported_figure(definition: MetricDefinition, imported: Mapping[str, Reported]) -> Reported | None:
-    """The marketplace's own figure to stand beside ours, from its imported figures by key: its
-    one figure for the metric, or its figures per fulfilment channel added up
-    (`MetricDefinition.reported_parts`), each marked with the orders it covers."""
-    found = [
-        replace(imported[part.metric], population=part.population)
-        for part in definition.reported_parts
-        if part.metric in imported
-    ]
-    if len(found) <= 1:
-        return found[0] if found else None
-    return added_up(tuple(found))
-
-
-def added_up(parts: tuple[Reported, ...]) -> Reported:
-    """Figures over disjoint orders (one per fulfilment channel) as one over all of them: the
-    counts added up. Without a value when they are not of one window or one lacks its counts:
-    then each stands alone."""
-    first = parts[0]
-    one_window = all((p.window_start, p.window_end) == (first.window_start, first.window_end) for p in parts)
-    numerators = [p.numerator for p in parts if p.numerator is not None]
-    denominators = [p.denominator for p in parts if p.denominator is not None]
-    counted = len(numerators) == len(denominators) == len(parts)
-    numerator, denominator = (sum(numerators), sum(denominators)) if counted else (None, None)
-    populations = {p.population for p in parts}
-    covers_all = Population.ALL in populations or populations >= {Population.SELLER, Population.MARKETPLACE}
-    return Reported(
-        value=numerator / denominator if one_window and numerator is not None and denominator else None,
-        status="",
-        window_start=first.window_start,
-        window_end=first.window_end,
-        reported_at=max(p.reported_at for p in parts),
-        source=first.source,
-        numerator=numerator,
-        denominator=denominator,
-        population=Population.ALL if covers_all else first.population,
-        parts=parts,
-    )
+    return [definition.key for definition in definitions_for(marketplace)]
 
 
 # Ours and the marketplace's differ beyond rounding and a few days' lag when they are more than
@@ -199,16 +152,9 @@ class MarketplaceFigure:
     reported: Reported | None = None
 
     @property
-    def comparable(self) -> bool:
-        """Whether the marketplace's figure covers the orders ours counts (Amazon's seller-fulfilled
-        Order Defect Rate alone does not cover ours, over every channel): figures over other
-        orders differ by their population, which is no divergence."""
-        return self.reported is not None and self.reported.population == self.definition.population
-
-    @property
     def diverges(self) -> bool:
-        """Whether the marketplace's figure over the same orders and ours differ beyond the tolerance."""
-        if not self.comparable or self.reported is None or self.reported.value is None or self.value is None:
+        """Whether the marketplace's figure (over the same orders) and ours differ beyond the tolerance."""
+        if self.reported is None or self.reported.value is None or self.value is None:
             return False
         return abs(self.reported.value - self.value) > divergence_tolerance(self.definition) + EPSILON
 
@@ -239,7 +185,6 @@ class MarketplaceFigure:
             "failing_orders": [o.as_dict() for o in c.orders],
             "population": d.population.value,
             "reported": self.reported.as_dict() if self.reported else None,
-            "comparable": self.comparable,
             "diverges": self.diverges,
             "divergence_tolerance": divergence_tolerance(d),
         }

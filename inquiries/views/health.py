@@ -45,7 +45,6 @@ from inquiries.health.marketplace_metrics import (
     definitions_for,
     message_status,
     percent,
-    population_text,
     reported_text,
 )
 from inquiries.health.scoring import (
@@ -302,9 +301,7 @@ class FigureView:
     badge: Badge
     counts: str
     window: str
-    reported: str  # the marketplace's figure (or figures) with the orders each covers
-    added_up: str = ""  # its figures per fulfilment channel added up, over the orders ours counts
-    not_compared: str = ""  # why it is not compared with ours, when it is not
+    reported: str  # the marketplace's figure over the same orders, in words ("" when none was imported)
 
 
 def present_figure(figure: MarketplaceFigure) -> FigureView:
@@ -328,33 +325,8 @@ def present_figure(figure: MarketplaceFigure) -> FigureView:
         badge=STATUS_BADGES[figure.status],
         counts=counted,
         window=window,
-        **_reported_texts(figure),
+        reported=reported_text(figure.reported, definition.population) if figure.reported else "",
     )
-
-
-def _reported_texts(figure: MarketplaceFigure) -> dict[str, str]:
-    """The marketplace's figure beside ours in words, and whether and why the two are compared."""
-    reported = figure.reported
-    if reported is None:
-        return {"reported": ""}
-    texts = {"reported": reported_text(reported)}
-    if reported.parts and reported.value is not None:
-        texts["added_up"] = _("%(value)s of %(population)s (%(part)s of %(whole)s)") % {
-            "value": percent(reported.value),
-            "population": population_text(reported.population),
-            "part": _count(reported.numerator or 0),
-            "whole": _count(reported.denominator or 0),
-        }
-    if not figure.comparable:
-        texts["not_compared"] = _("Not compared with ours, which counts %(ours)s.") % {
-            "ours": population_text(figure.definition.population)
-        }
-    elif reported.value is None and reported.parts:
-        texts["not_compared"] = _(
-            "Not compared with ours: the marketplace's figures are of different windows or lack their "
-            "counts, so they cannot be added up."
-        )
-    return texts
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,10 +148,10 @@ def test_managers_post_order_volumes_and_agents_may_not(amazon, agent, manager):
 # On PostgreSQL the queries run in a transaction with JIT off: SAVEPOINT (inside the test's
 # transaction), SET LOCAL jit = off, RELEASE SAVEPOINT.
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
-# Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
+# Plus one aggregate per marketplace metric from orders (Amazon: six, its ODR per fulfilment channel); a list of failing
 # orders only for metrics that some order fails (none here: no orders); the marketplace's own
 # imported figures (one query); whether the account's order rollup is built (one query).
-HEALTH_API_QUERIES = 27
+HEALTH_API_QUERIES = 28
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -182,6 +182,15 @@ def test_health_gives_the_marketplace_metrics_and_the_house_indicators_apart(ama
     assert (odr["numerator"], odr["denominator"], odr["window_days"], odr["target"]) == (1, 3, 60, 0.01)
     assert odr["group"] == "marketplace" and odr["definition_by"] == "amazon" and odr["status"] == "critical"
     assert odr["source"] == "Seller Central help: Order Defect Rate"
+    assert (odr["label"], odr["population"]) == ("Order Defect Rate (Seller Fulfilled)", "seller")
+    # No order Fulfilled by Amazon: its ODR has no data (never "healthy").
+    fba = next(f for f in body["marketplace_metrics"] if f["key"] == "order_defect_rate_afn")
+    assert (fba["label"], fba["population"], fba["denominator"]) == (
+        "Order Defect Rate (Fulfilled by Amazon)",
+        "marketplace",
+        0,
+    )
+    assert (fba["value"], fba["status"]) == (None, "no_data")
     assert odr["failing_orders"] == [
         {"id": odr["failing_orders"][0]["id"], "marketplace_order_id": "111-0000000-0000000"}
     ]

@@ -168,12 +168,17 @@ def test_the_page_shows_marketplace_metrics_and_house_indicators_apart_and_no_da
     marketplace = page.locator('section[data-group="marketplace"]')
     house = page.locator('section[data-group="house"]')
     odr = marketplace.locator("article.metric").filter(
-        has=page.get_by_role("heading", name="Order Defect Rate")
+        has=page.get_by_role("heading", name="Order Defect Rate (Seller Fulfilled)")
+    )
+    fba = marketplace.locator("article.metric").filter(
+        has=page.get_by_role("heading", name="Order Defect Rate (Fulfilled by Amazon)")
     )
     expect(odr).to_contain_text("No data")
+    expect(fba).to_contain_text("No data")
     expect(page.locator(".health-head")).to_contain_text("No data")
 
-    # Two orders in the window, one with 1-star feedback: the ODR is 50%, critical, and names it.
+    # Two seller-fulfilled orders in the window, one with 1-star feedback: the seller-fulfilled ODR
+    # is 50%, critical, and names it.
     now = timezone.now()
     for number, rating in (("114-0000001-0000001", 1), ("114-0000002-0000002", 5)):
         order = m.Order.objects.create(
@@ -194,6 +199,7 @@ def test_the_page_shows_marketplace_metrics_and_house_indicators_apart_and_no_da
     # A critical metric's details are open: the orders behind it are shown.
     expect(odr).to_contain_text("114-0000001-0000001")
     expect(odr).to_contain_text("Seller Central help: Order Defect Rate")
+    expect(fba).to_contain_text("No data")  # no order Fulfilled by Amazon: no data, not healthy
     expect(house.get_by_role("heading", name="House indicators: early warnings")).to_be_visible()
     expect(house.locator("article.metric").filter(has_text="Complaints: Product quality")).to_be_visible()
     expect(marketplace).not_to_contain_text("Complaints:")

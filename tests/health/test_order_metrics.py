@@ -12,9 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from inquiries import models as m
-from inquiries.health.marketplace_metrics import DEFINITIONS, Status, definitions_for, judge, reported_text
+from inquiries.health.marketplace_metrics import (
+    DEFINITIONS,
+    MarketplaceFigure,
+    Status,
+    definitions_for,
+    judge,
+    reported_text,
+)
 from inquiries.marketplaces import Population
-from inquiries.selectors.health.order_metrics import marketplace_figures
+from inquiries.selectors.health.order_metrics import account_health_with_orders, marketplace_figures
 from tests.health.conftest import amazon_odr as odr
 
 NOW = datetime(2026, 3, 10, 19, 30, tzinfo=UTC)
@@ -158,8 +165,12 @@ def plain_figure(key: str, orders: list[Plain], as_of: datetime) -> tuple[int, i
             return num, den
         for o in orders:
             seller = o.channel != "marketplace"
-            if measure == "order_defect":
-                if not inside(o.purchased_at, days):
+            if measure in ("order_defect_seller", "order_defect_marketplace"):
+                # Amazon's ODR per fulfilment channel: an unknown channel is the seller's.
+                fulfilled_by_amazon = o.channel == "marketplace"
+                if not inside(o.purchased_at, days) or fulfilled_by_amazon != (
+                    measure == "order_defect_marketplace"
+                ):
                     continue
                 den += 1
                 negative = o.feedback and o.feedback[0] <= 2 and not o.feedback[1] and o.feedback[2] <= as_of
@@ -238,6 +249,11 @@ def test_each_metric_equals_the_plain_computation_over_generated_orders(
             assert len(counts.orders) == min(failing, 20)
             assert found.value == (numerator / denominator if denominator else None)
             assert found.status == judge(found.value, found.definition, 0.8)
+    if marketplace == "amazon":
+        # Both of Amazon's ODRs, seller-fulfilled and Fulfilled by Amazon, had defects to count.
+        for key in ("order_defect_rate", "order_defect_rate_afn"):
+            counted = [plain_figure(key, orders, as_of)[1:] for as_of in instants]
+            assert any(0 < numerator < denominator for numerator, denominator in counted), key
 
 
 def test_the_window_starts_at_local_midnight_of_the_accounts_zone(account: m.Account) -> None:
@@ -363,7 +379,7 @@ def test_the_marketplaces_imported_figure_is_shown_beside_ours_and_a_divergence_
     assert (odr.value, round(odr.reported.value or 0, 4)) == (0.02, 0.019)
     assert not odr.diverges  # 0.1 point apart, within a quarter of the 1% target
     assert late.reported.value == 0.0
-    assert late.comparable and not late.diverges  # ours has no data: nothing to compare
+    assert not late.diverges  # ours has no data: nothing to compare
     assert figures["valid_tracking_rate"].reported is None
 
     m.MarketplaceMetric.objects.filter(metric="order_defect_rate").update(
@@ -373,63 +389,106 @@ def test_the_marketplaces_imported_figure_is_shown_beside_ours_and_a_divergence_
     assert odr.diverges and odr.as_dict()["diverges"] is True
 
 
-def test_amazons_odr_per_channel_stands_beside_ours_added_up_over_every_channel(account: m.Account) -> None:
-    """Amazon reports its ODR for seller-fulfilled and Amazon-fulfilled orders apart; ours counts
-    every order. The seller's 6% beside our 1.5% is a difference of population, not of counting:
-    added up, Amazon's two figures cover our orders and agree with ours."""
+def both_channels(
+    account: m.Account,
+    *,
+    seller: tuple[int, int],
+    fba: tuple[int, int],
+    reported: tuple[tuple[int, int], tuple[int, int]],
+) -> dict[str, MarketplaceFigure]:
+    """An Amazon account with (orders, defects) seller-fulfilled and Fulfilled by Amazon, and
+    Amazon's own figures per channel as (defects, orders): the figures as of NOW, by key."""
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
-    orders_with_defects(account, "merchant", 50, 3, "MFN")
-    orders_with_defects(account, "marketplace", 150, 0, "AFN")
-    amazon_odr(account, "mfn", 3, 50)
-    amazon_odr(account, "afn", 0, 150)
-
-    (odr,) = [f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8) if f.key == "order_defect_rate"]
-
-    assert odr.value == 0.015 and odr.definition.population == Population.ALL
-    assert odr.reported is not None
-    assert (odr.reported.value, odr.reported.population) == (0.015, Population.ALL)
-    assert (odr.reported.numerator, odr.reported.denominator) == (3, 200)
-    assert [(p.value, p.population, p.status) for p in odr.reported.parts] == [
-        (0.06, Population.SELLER, "GOOD"),
-        (0.0, Population.MARKETPLACE, "GOOD"),
-    ]
-    assert odr.comparable and not odr.diverges
-    shown = odr.as_dict()
-    assert (shown["population"], shown["comparable"], shown["diverges"]) == ("all", True, False)
-    assert [part["population"] for part in shown["reported"]["parts"]] == ["seller", "marketplace"]
-    assert reported_text(odr.reported) == (
-        "6% of seller-fulfilled orders (GOOD); 0% of orders fulfilled by the marketplace (GOOD)"
-    )
+    orders_with_defects(account, "merchant", *seller, "MFN")
+    orders_with_defects(account, "marketplace", *fba, "AFN")
+    amazon_odr(account, "mfn", *reported[0])
+    amazon_odr(account, "afn", *reported[1])
+    return {f.key: f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8)}
 
 
-def test_a_marketplace_figure_over_other_orders_than_ours_is_shown_and_never_flagged(
+def test_amazons_odr_per_channel_stands_beside_amazons_figure_for_the_same_channel(
     account: m.Account,
 ) -> None:
-    """Only the seller-fulfilled ODR imported: it covers a part of the orders ours counts, so
-    however far apart the two are, they are not compared."""
+    """Amazon reports its ODR for seller-fulfilled and Amazon-fulfilled orders apart, and so does
+    cstracker: each of ours stands beside Amazon's figure over the same orders."""
+    figures = both_channels(account, seller=(50, 3), fba=(150, 0), reported=((3, 50), (0, 150)))
+    seller, fba = figures["order_defect_rate"], figures["order_defect_rate_afn"]
+
+    assert (seller.counts.numerator, seller.counts.denominator, seller.value) == (3, 50, 0.06)
+    assert (fba.counts.numerator, fba.counts.denominator, fba.value) == (0, 150, 0.0)
+    assert (seller.status, fba.status) == (Status.CRITICAL, Status.HEALTHY)
+    assert [o.marketplace_order_id for o in seller.counts.orders] == [
+        "MFN-0000002",
+        "MFN-0000001",
+        "MFN-0000000",
+    ]
+    assert fba.counts.orders == ()
+    assert seller.definition.population == Population.SELLER
+    assert fba.definition.population == Population.MARKETPLACE
+    assert seller.reported is not None and fba.reported is not None
+    assert (seller.reported.value, seller.reported.numerator, seller.reported.denominator) == (0.06, 3, 50)
+    assert (fba.reported.value, fba.reported.numerator, fba.reported.denominator) == (0.0, 0, 150)
+    assert not seller.diverges and not fba.diverges
+    assert (
+        reported_text(seller.reported, seller.definition.population) == "6% of seller-fulfilled orders (GOOD)"
+    )
+    assert reported_text(fba.reported, fba.definition.population) == (
+        "0% of orders fulfilled by the marketplace (GOOD)"
+    )
+    shown = fba.as_dict()
+    assert (shown["label"], shown["population"], shown["diverges"]) == (
+        "Order Defect Rate (Fulfilled by Amazon)",
+        "marketplace",
+        False,
+    )
+    assert shown["reported"]["denominator"] == 150
+
+
+def test_each_channels_odr_is_compared_with_amazons_figure_for_that_channel_alone(account: m.Account) -> None:
+    """Amazon's FBA figure of 0.5% beside our 0% of the same orders differs by more than the
+    0.25-point tolerance; the seller-fulfilled pair agrees: only the FBA ODR is flagged."""
+    figures = both_channels(account, seller=(100, 1), fba=(200, 0), reported=((1, 100), (1, 200)))
+
+    assert not figures["order_defect_rate"].diverges
+    assert figures["order_defect_rate_afn"].diverges
+    assert figures["order_defect_rate_afn"].as_dict()["diverges"] is True
+
+
+def test_a_seller_fulfilled_odr_above_one_percent_turns_the_status_red_among_clean_fba_orders(
+    account: m.Account,
+) -> None:
+    """One defect in 20 seller-fulfilled orders (5%) among 980 clean FBA orders: over every order
+    the ODR would be 0.1%, healthy; Amazon judges the seller-fulfilled 5% alone, and so do we."""
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
-    orders_with_defects(account, "merchant", 50, 3, "MFN")
-    orders_with_defects(account, "marketplace", 150, 0, "AFN")
-    amazon_odr(account, "mfn", 3, 50)
+    orders_with_defects(account, "merchant", 20, 1, "MFN")
+    orders_with_defects(account, "marketplace", 980, 0, "AFN")
 
-    (odr,) = [f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8) if f.key == "order_defect_rate"]
+    health = account_health_with_orders(account, NOW)
 
-    assert odr.reported is not None
-    assert (odr.reported.value, odr.reported.population) == (0.06, Population.SELLER)
-    assert not odr.comparable and not odr.diverges  # 6% and 1.5%: only the population differs
-    assert (odr.as_dict()["comparable"], odr.as_dict()["reported"]["population"]) == (False, "seller")
+    figures = {f.key: f for f in health.figures}
+    assert (figures["order_defect_rate"].value, figures["order_defect_rate"].status) == (
+        0.05,
+        Status.CRITICAL,
+    )
+    assert (figures["order_defect_rate_afn"].value, figures["order_defect_rate_afn"].status) == (
+        0.0,
+        Status.HEALTHY,
+    )
+    assert health.status == Status.CRITICAL
 
 
-def test_figures_per_channel_of_different_windows_are_not_added_up(account: m.Account) -> None:
+def test_an_account_without_fba_orders_has_no_fba_odr_not_a_healthy_one(account: m.Account) -> None:
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
-    orders_with_defects(account, "merchant", 50, 3, "MFN")
-    amazon_odr(account, "mfn", 0, 50)
-    amazon_odr(account, "afn", 0, 10, ended=NOW - timedelta(days=1))
+    orders_with_defects(account, "merchant", 200, 1, "MFN")
 
-    (odr,) = [f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8) if f.key == "order_defect_rate"]
+    figures = {f.key: f for f in marketplace_figures(account, NOW, at_risk_ratio=0.8)}
 
-    assert odr.reported is not None and odr.reported.value is None
-    assert len(odr.reported.parts) == 2 and not odr.diverges  # 0% beside 6%, yet nothing to compare
+    assert (figures["order_defect_rate"].value, figures["order_defect_rate"].status) == (
+        0.005,
+        Status.HEALTHY,
+    )
+    fba = figures["order_defect_rate_afn"]
+    assert (fba.counts.denominator, fba.value, fba.status) == (0, None, Status.NO_DATA)

@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from inquiries import models as m
+from inquiries.health.appeal import build_appeal
 from inquiries.selectors.health import evidence
 from tests.health.conftest import NOW, amazon_odr, answer, ask, client_for, days, hours
 
@@ -212,9 +213,13 @@ def test_the_case_header_says_which_orders_the_marketplaces_own_figures_cover(am
     text = client_for(manager).get(reverse("inquiries:health_plan_md", args=[amazon_la.pk]), PERIOD)
 
     case = text.content.decode().split("## Summary")[0]
-    assert (
-        "Amazon reports 0.4% of seller-fulfilled orders (GOOD); 0% of orders fulfilled by the marketplace (GOOD)"
-    ) in case
+    # Only the seller-fulfilled ODR fails (no order of the account is Fulfilled by Amazon): its row
+    # carries Amazon's figure for the same channel.
+    odr = next(
+        line for line in case.splitlines() if line.startswith("| Order Defect Rate (Seller Fulfilled) |")
+    )
+    assert "Amazon reports 0.4% of seller-fulfilled orders (GOOD)" in odr
+    assert "Fulfilled by Amazon" not in case
 
 
 def test_each_cause_is_a_block_with_its_own_action_measure_and_evidence(amazon_la, manager, frozen):
@@ -239,7 +244,48 @@ def test_each_cause_is_a_block_with_its_own_action_measure_and_evidence(amazon_l
     assert "Late Shipment Rate (Amazon's definition)" in late
     for title in ("Orders cancelled by us before shipping", "Packages without valid tracking"):
         assert title in causes
-    assert "Negative feedback and A-to-z Guarantee claims" in causes
+    assert "Negative feedback and A-to-z Guarantee claims on seller-fulfilled orders" in causes
+    assert "fulfilled by Amazon" not in causes  # no FBA order: that ODR has no data, no cause
+
+
+def test_each_channels_odr_is_a_cause_of_its_own_named_by_its_channel(amazon_la, manager, frozen):
+    """Both ODRs fail: a block per fulfilment channel, its title naming the channel, its evidence
+    the channel's ODR and its annex that channel's orders only."""
+    plains = generate(amazon_la, 90)
+    seller = plain_failing(plains)["order_defect_rate"]
+    fba = set()
+    for n in range(10):
+        order = m.Order.objects.create(
+            account=amazon_la,
+            marketplace_order_id=f"FBA-{n}",
+            purchased_at=NOW - days(5),
+            fulfilment_channel=m.FulfilmentChannel.MARKETPLACE,
+        )
+        if n < 2:
+            m.Claim.objects.create(order=order, kind=m.ClaimKind.GUARANTEE, opened_at=NOW - days(2))
+            fba.add(order.marketplace_order_id)
+
+    built = facts(amazon_la)
+    appeal = build_appeal(built)
+    blocks = {block.key: block for block in appeal.blocks}
+
+    assert {row.order for row in built.annex["order_defect_rate"].rows} == seller
+    assert {row.order for row in built.annex["order_defect_rate_afn"].rows} == fba
+    mfn, afn = blocks["seller_defects"], blocks["marketplace_defects"]
+    assert mfn.title == "Negative feedback and A-to-z Guarantee claims on seller-fulfilled orders"
+    assert afn.title == "Negative feedback and A-to-z Guarantee claims on orders fulfilled by Amazon"
+    assert [view.key for view in mfn.annex] == ["order_defect_rate"]
+    assert [view.key for view in afn.annex] == ["order_defect_rate_afn"]
+    assert afn.annex[0].title == "Behind the Order Defect Rate (Fulfilled by Amazon)"
+    assert afn.evidence[0].startswith(
+        "Order Defect Rate (Fulfilled by Amazon) (Amazon's definition): 20%, 2 of 10"
+    )
+    assert all("A-to-z" in row.note for row in afn.annex[0].rows)  # the claim behind each defect
+    labels = [issue.label for issue in appeal.case.issues]
+    assert (
+        "Order Defect Rate (Seller Fulfilled)" in labels
+        and "Order Defect Rate (Fulfilled by Amazon)" in labels
+    )
 
 
 def test_the_wording_follows_the_accounts_marketplace(account, manager, frozen):
@@ -347,11 +393,11 @@ def test_the_annex_csv_of_another_teams_account_is_a_404(amazon_la, outsider, fr
 
 # The plan page: session, user, account, preset; the message counts, late analysis (slots,
 # unassigned, topics, lateness); two health computations (start and end: messages and one
-# aggregate per Amazon metric, failing lists at the end, imported figures); the annex (orders,
+# aggregate per Amazon metric (six), failing lists at the end, imported figures); the annex (orders,
 # lines, shipments, feedback, claims, cancellations, returns, messages); the late messages;
 # the clusters with their events. Each health computation asks whether the account's order
 # rollup is built (one query each).
-PLAN_PAGE_QUERIES = 61
+PLAN_PAGE_QUERIES = 63
 # On PostgreSQL each health computation runs in a transaction with JIT off: SAVEPOINT, SET LOCAL
 # jit = off, RELEASE SAVEPOINT, twice.
 POSTGRES_EXTRA = 6 if connection.vendor == "postgresql" else 0

@@ -94,10 +94,10 @@ def test_hostile_subjects_are_shown_as_text(amazon, channel, agent, frozen):
 # On PostgreSQL the queries run in a transaction with JIT off: SAVEPOINT (inside the test's
 # transaction), SET LOCAL jit = off, RELEASE SAVEPOINT.
 POSTGRES_EXTRA = 3 if connection.vendor == "postgresql" else 0
-# Plus one aggregate per marketplace metric from orders (Amazon: five); a list of failing
+# Plus one aggregate per marketplace metric from orders (Amazon: six, its ODR per fulfilment channel); a list of failing
 # orders only for metrics that some order fails (none here: no orders); the marketplace's own
 # imported figures (one query); whether the account's order rollup is built (one query).
-HEALTH_PAGE_QUERIES = 30
+HEALTH_PAGE_QUERIES = 31
 
 
 @pytest.mark.parametrize("count", [10, 100])
@@ -257,23 +257,46 @@ def test_the_page_shows_the_marketplaces_own_figures_beside_ours_and_the_rating_
     page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
 
     odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
-    assert (
-        "The marketplace reports <strong>0.4% of seller-fulfilled orders (GOOD); "
-        "0% of orders fulfilled by the marketplace (GOOD)</strong>"
-    ) in odr
-    assert "Added up: <strong>0.16% of all orders (4 of 2,500)</strong>." in odr
-    assert "Differs from ours" in odr  # ours: 100% of one order
+    assert "The marketplace reports <strong>0.4% of seller-fulfilled orders (GOOD)</strong>" in odr
+    assert "Differs from ours" in odr  # ours: 100% of one seller-fulfilled order
+    fba = page.split('data-metric="order_defect_rate_afn"')[1].split("</article>")[0]
+    assert "Order Defect Rate (Fulfilled by Amazon)" in fba and "No data" in fba  # no FBA order of ours
+    assert "The marketplace reports <strong>0% of orders fulfilled by the marketplace (GOOD)</strong>" in fba
+    assert "Differs from ours" not in fba  # nothing of ours to compare
     rating = page.split('data-metric="account_health_rating"')[1].split("</p>")[0]
     assert "<strong>180</strong>" in rating and "At risk" in rating
     assert "200+ healthy, 100-199 at risk, 99 and below critical" in rating
 
 
-def test_a_marketplace_figure_over_other_orders_than_ours_says_so_and_is_not_compared(amazon, agent, frozen):
-    order_with_negative_feedback(amazon, "111-0000000-0000009")
-    amazon_odr(amazon, "mfn", 4, 1000, ended=NOW - days(2), reported=NOW - days(1))
-    page = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk])).content.decode()
+def test_the_page_judges_each_odr_on_its_own_channel(amazon, agent, frozen):
+    """One defect in 20 seller-fulfilled orders among 980 clean FBA orders: 0.1% over every order,
+    5% of the seller-fulfilled ones, which Amazon holds to 1% alone: the account is critical."""
+    for n in range(20):
+        order = m.Order.objects.create(
+            account=amazon,
+            marketplace_order_id=f"MFN-{n}",
+            purchased_at=NOW - days(3),
+            fulfilment_channel="merchant",
+        )
+        if n == 0:
+            m.Feedback.objects.create(order=order, rating=1, left_at=NOW - days(1))
+    m.Order.objects.bulk_create(
+        m.Order(
+            account=amazon,
+            marketplace_order_id=f"AFN-{n}",
+            purchased_at=NOW - days(3),
+            fulfilment_channel="marketplace",
+        )
+        for n in range(980)
+    )
+    response = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk]))
+    page = response.content.decode()
 
+    assert response.context["status"].label == "Critical"
     odr = page.split('data-metric="order_defect_rate"')[1].split("</article>")[0]
-    assert "The marketplace reports <strong>0.4% of seller-fulfilled orders (GOOD)</strong>" in odr
-    assert "Not compared with ours, which counts all orders." in odr
-    assert "Differs from ours" not in odr and "Added up" not in odr
+    assert (
+        "Order Defect Rate (Seller Fulfilled)" in odr and "<strong>5%</strong>" in odr and "Critical" in odr
+    )
+    assert "1 of 20 orders" in odr and "MFN-0" in odr
+    fba = page.split('data-metric="order_defect_rate_afn"')[1].split("</article>")[0]
+    assert "<strong>0%</strong>" in fba and "0 of 980 orders" in fba and "Healthy" in fba

@@ -98,9 +98,15 @@ def test_the_health_page_has_no_english_outside_the_catalogues(shop, channel, ma
 
     assert english_left(text, data=data(shop)) == []
     # The metrics, their definitions and the rescue sentence went through gettext.
-    for wording in ("⟦Order Defect Rate⟧", "⟦Late response rate, 7 days⟧", "⟦Open complaint clusters⟧"):
+    for wording in (
+        "⟦Order Defect Rate (Seller Fulfilled)⟧",
+        "⟦Order Defect Rate (Fulfilled by Amazon)⟧",
+        "⟦Late response rate, 7 days⟧",
+        "⟦Open complaint clusters⟧",
+    ):
         assert wording in text
-    assert "⟦orders purchased in the window (all fulfilment channels)⟧" in text
+    assert "⟦orders the seller ships (not fulfilled by Amazon), purchased in the window⟧" in text
+    assert "⟦orders Fulfilled by Amazon, purchased in the window⟧" in text
     assert "⟦Answer ⟦this order message (order 114-7731)⟧ in the next" in text
 
 
@@ -113,7 +119,7 @@ def test_the_plan_of_action_has_no_english_outside_the_catalogues(shop, channel,
     assert english_left(page, data=data(shop)) == []
     assert english_left(markdown, data=data(shop)) == []
     assert "⟦Plan of action⟧" in page  # the marketplace's name for the document, from the facts table
-    assert "⟦Order Defect Rate⟧" in markdown and "⟦not answered⟧" in markdown
+    assert "⟦Order Defect Rate (Seller Fulfilled)⟧" in markdown and "⟦not answered⟧" in markdown
 
 
 def test_the_reports_and_their_sections_have_no_english_outside_the_catalogues(
@@ -189,10 +195,12 @@ def test_cluster_notifications_and_the_notifications_page_have_no_english_outsid
 
 # --- the German catalogue ---------------------------------------------------------------------
 
-# Amazon's German names for its metrics (Seller Central on amazon.de); where a name is not certain,
-# the English one follows in parentheses, as sellers also meet it.
+# Amazon's German names for its metrics (Seller Central on amazon.de; its help calls the ODR "Rate
+# an Bestellmängeln", the channels "Versand durch Verkäufer" and "Versand durch Amazon"); where a
+# name is not certain, the English one follows in parentheses, as sellers also meet it.
 GERMAN = {
-    "Order Defect Rate": "Auftragsmängelquote",
+    "Order Defect Rate (Seller Fulfilled)": "Rate an Bestellmängeln (Versand durch Verkäufer)",
+    "Order Defect Rate (Fulfilled by Amazon)": "Rate an Bestellmängeln (Versand durch Amazon)",
     "Late Shipment Rate": "Quote verspäteter Lieferungen (Late Shipment Rate)",
     "Pre-fulfilment Cancel Rate": "Stornoquote vor Versand (Pre-fulfilment Cancel Rate)",
     "Valid Tracking Rate": "Rate gültiger Sendungsverfolgungsnummern (Valid Tracking Rate)",

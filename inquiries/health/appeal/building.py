@@ -54,7 +54,7 @@ def _issue_from_figure(f: MarketplaceFigure, wording: Wording) -> Issue:
     if f.reported is not None:
         reported = _("%(marketplace)s reports %(figures)s") % {
             "marketplace": wording.marketplace,
-            "figures": reported_text(f.reported),
+            "figures": reported_text(f.reported, d.population),
         }
     return Issue(
         label=_(d.label),
@@ -191,7 +191,7 @@ def _order_block(
     root = _order_root(kind, annex)
     return Block(
         key=kind.value,
-        title=cause_title(kind, wording.claims),
+        title=cause_title(kind, wording),
         root=_edited(edits, kind.value, "root", root),
         action=_edited(edits, kind.value, "action", ""),
         measure=_edited(edits, kind.value, "measure", ""),
@@ -243,7 +243,7 @@ def _late_block(
     points = " ".join(late_analysis_points(facts.plan)) if analysis.total else ""
     return Block(
         key=key,
-        title=cause_title(CauseKind.LATE_RESPONSES, wording.claims),
+        title=cause_title(CauseKind.LATE_RESPONSES, wording),
         root=_edited(edits, key, "root", points),
         action=_edited(edits, key, "action", ""),
         measure=_edited(edits, key, "measure", ""),

@@ -43,6 +43,9 @@ class CauseKind(StrEnum):
     CANCELLATIONS = "cancellations"
     TRACKING = "tracking"
     DEFECTS = "defects"  # negative feedback, guarantee claims, chargebacks, cases
+    # Amazon's Order Defect Rate, judged per fulfilment channel: a cause per channel
+    SELLER_DEFECTS = "seller_defects"
+    MARKETPLACE_DEFECTS = "marketplace_defects"
     RETURNS = "returns"
     LATE_RESPONSES = "late_responses"
 
@@ -56,21 +59,31 @@ CAUSE_OF_METRIC: dict[str, CauseKind] = {
     "walmart_cancellation_rate": CauseKind.CANCELLATIONS,
     "valid_tracking_rate": CauseKind.TRACKING,
     "walmart_valid_tracking_rate": CauseKind.TRACKING,
-    "order_defect_rate": CauseKind.DEFECTS,
+    "order_defect_rate": CauseKind.SELLER_DEFECTS,
+    "order_defect_rate_afn": CauseKind.MARKETPLACE_DEFECTS,
     "transaction_defect_rate": CauseKind.DEFECTS,
     "cases_closed_without_seller_resolution": CauseKind.DEFECTS,
     "walmart_return_rate": CauseKind.RETURNS,
 }
 CAUSE_ORDER = tuple(CauseKind)
+DEFECT_CAUSES = frozenset({CauseKind.DEFECTS, CauseKind.SELLER_DEFECTS, CauseKind.MARKETPLACE_DEFECTS})
 
 
-def cause_title(kind: CauseKind, claims: str) -> str:
+def cause_title(kind: CauseKind, wording: Wording) -> str:
+    """The cause's heading, naming the fulfilment channel where the marketplace judges each apart."""
+    claims = wording.claims
     return {
         CauseKind.LATE_SHIPMENT: _("Orders shipped late"),
         CauseKind.LATE_DELIVERY: _("Orders delivered after the promised date"),
         CauseKind.CANCELLATIONS: _("Orders cancelled by us before shipping"),
         CauseKind.TRACKING: _("Packages without valid tracking"),
         CauseKind.DEFECTS: _("Negative feedback and %(claims)s") % {"claims": claims},
+        CauseKind.SELLER_DEFECTS: _("Negative feedback and %(claims)s on seller-fulfilled orders")
+        % {"claims": claims},
+        CauseKind.MARKETPLACE_DEFECTS: _(
+            "Negative feedback and %(claims)s on orders fulfilled by %(marketplace)s"
+        )
+        % {"claims": claims, "marketplace": wording.marketplace},
         CauseKind.RETURNS: _("Orders returned"),
         CauseKind.LATE_RESPONSES: _("Buyer messages answered late or not at all"),
     }[kind]

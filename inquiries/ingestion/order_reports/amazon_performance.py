@@ -48,8 +48,8 @@ class _Metric:
 
 
 # Amazon's metric -> ours. The Order Defect Rate comes per fulfilment channel, each kept under
-# its own key: the health page shows both beside ours (over every channel) and adds them up to
-# compare (the facts table's `reported_parts`; docs/health.md, "Like with like").
+# the key of our ODR over the same channel (seller-fulfilled, Fulfilled by Amazon), beside which
+# the health page shows it (docs/health.md, "Like with like").
 METRICS = (
     _Metric("order_defect_rate", ("orderDefectRate", "mfn"), ("orderWithDefects", "count"), ("orderCount",)),
     _Metric(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 
 from inquiries.health.appeal import (
     CAUSE_OF_METRIC,
+    DEFECT_CAUSES,
     ORDER_COLUMNS,
     AnnexRow,
     AnnexTable,
@@ -125,7 +126,7 @@ def annex_row(order: Order, kind: CauseKind, zone: ZoneInfo, messages: Iterable[
 
 def _note(order: Order, kind: CauseKind) -> str:
     """The buyer's or marketplace's words behind the defect, cancellation or return."""
-    if kind == CauseKind.DEFECTS:
+    if kind in DEFECT_CAUSES:
         parts = [
             f"{f.shown_rating}: {f.text}".strip()
             for f in order.feedback.all()

@@ -84,13 +84,15 @@ def conditions(measure: Measure, window: Window) -> tuple[Q, Q, Q]:
     Conditions comparing a fact with its order's own dates join the window's orders inside.
     """
     everything = Q()
-    seller_ships = ~Q(fulfilment_channel=FulfilmentChannel.MARKETPLACE)
+    marketplace_ships = Q(fulfilment_channel=FulfilmentChannel.MARKETPLACE)
+    seller_ships = ~marketplace_ships
     if measure == Measure.VALID_TRACKING:
         tracked = ~Q(tracking_number="") & ~Q(carrier="")
         return everything, tracked, ~tracked
-    if measure == Measure.ORDER_DEFECT:
+    if measure in (Measure.ORDER_DEFECT_SELLER, Measure.ORDER_DEFECT_MARKETPLACE):
+        channel = seller_ships if measure == Measure.ORDER_DEFECT_SELLER else marketplace_ships
         defect = Q(pk__in=_negative_feedback(window)) | Q(pk__in=_defect_claims(window))
-        return everything, defect, defect
+        return channel, defect, defect
     if measure == Measure.LATE_SHIPMENT:
         # The window holds ship-by dates before as_of: an order with no shipment by its ship-by
         # date is late at as_of whether it shipped later or not yet.
@@ -122,7 +124,8 @@ def conditions(measure: Measure, window: Window) -> tuple[Q, Q, Q]:
 # the as-of instant is counted live. Late shipment compares shipments with the ship-by date
 # (before as_of in any window) and valid tracking reads the package itself: no such facts.
 FACT_TIMES: dict[Measure, tuple[tuple[type[Model], str], ...]] = {
-    Measure.ORDER_DEFECT: ((Feedback, "left_at"), (Claim, "opened_at")),
+    Measure.ORDER_DEFECT_SELLER: ((Feedback, "left_at"), (Claim, "opened_at")),
+    Measure.ORDER_DEFECT_MARKETPLACE: ((Feedback, "left_at"), (Claim, "opened_at")),
     Measure.LATE_SHIPMENT: (),
     Measure.SELLER_CANCEL: ((Cancellation, "at"),),
     Measure.VALID_TRACKING: (),

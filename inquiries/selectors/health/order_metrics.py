@@ -30,7 +30,6 @@ from inquiries.health.marketplace_metrics import (
     decides_status,
     definitions_for,
     figure,
-    reported_figure,
     reported_keys,
 )
 from inquiries.health.scoring import HealthReport, Metric, Rules, score
@@ -104,8 +103,8 @@ def marketplace_figures(
     reported: dict[str, Reported] | None = None,
 ) -> tuple[MarketplaceFigure, ...]:
     """Every metric the account's marketplace publishes that orders can measure, as of `as_of`,
-    each with the marketplace's own figure when one was imported (read here unless given: the
-    imported figures by key, `reported_figure` picks or adds up those of each metric)."""
+    each with the marketplace's own figure under its key when one was imported (read here unless
+    given)."""
     definitions = definitions_for(account.marketplace)
     if reported is None:
         reported = _reported(account, as_of, reported_keys(account.marketplace)) if definitions else {}
@@ -121,7 +120,7 @@ def marketplace_figures(
             listed = _failing_rows(account, definition, start, as_of)[:list_limit]
             counts = replace(counts, orders=tuple(OrderRef(pk, number) for pk, number in listed))
         figures.append(
-            replace(figure(definition, counts, at_risk_ratio), reported=reported_figure(definition, reported))
+            replace(figure(definition, counts, at_risk_ratio), reported=reported.get(definition.key))
         )
     return tuple(figures)
 
