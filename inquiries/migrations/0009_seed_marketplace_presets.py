@@ -12,7 +12,9 @@ def seed(apps, schema_editor):
 
     MarketplacePreset = apps.get_model("inquiries", "MarketplacePreset")
     for marketplace, values in DEFAULT_PRESETS.items():
-        MarketplacePreset.objects.get_or_create(marketplace=marketplace, defaults=_known(MarketplacePreset, values))
+        MarketplacePreset.objects.get_or_create(
+            marketplace=marketplace, defaults=_known(MarketplacePreset, values)
+        )
 
 
 def unseed(apps, schema_editor):
@@ -20,7 +22,9 @@ def unseed(apps, schema_editor):
 
     MarketplacePreset = apps.get_model("inquiries", "MarketplacePreset")
     for marketplace, values in DEFAULT_PRESETS.items():
-        MarketplacePreset.objects.filter(marketplace=marketplace, **_known(MarketplacePreset, values)).delete()
+        MarketplacePreset.objects.filter(
+            marketplace=marketplace, **_known(MarketplacePreset, values)
+        ).delete()
 
 
 def _known(model, values):
@@ -31,7 +35,6 @@ def _known(model, values):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("inquiries", "0008_health"),
     ]

@@ -54,7 +54,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("inquiries", "0012_report_rollups"),
     ]

@@ -9,1610 +9,2915 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inquiries', '0057_order_rollup_steps'),
+        ("inquiries", "0057_order_rollup_steps"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='amazonconnection',
-            options={'verbose_name': 'Amazon connection', 'verbose_name_plural': 'Amazon connections'},
+            name="amazonconnection",
+            options={"verbose_name": "Amazon connection", "verbose_name_plural": "Amazon connections"},
         ),
         migrations.AlterModelOptions(
-            name='cancellation',
-            options={'ordering': ['order', 'at', 'id'], 'verbose_name': 'cancellation', 'verbose_name_plural': 'cancellations'},
+            name="cancellation",
+            options={
+                "ordering": ["order", "at", "id"],
+                "verbose_name": "cancellation",
+                "verbose_name_plural": "cancellations",
+            },
         ),
         migrations.AlterModelOptions(
-            name='claim',
-            options={'ordering': ['order', 'opened_at', 'id'], 'verbose_name': 'claim', 'verbose_name_plural': 'claims'},
+            name="claim",
+            options={
+                "ordering": ["order", "opened_at", "id"],
+                "verbose_name": "claim",
+                "verbose_name_plural": "claims",
+            },
         ),
         migrations.AlterModelOptions(
-            name='cluster',
-            options={'ordering': ['-last_seen', '-id'], 'verbose_name': 'cluster', 'verbose_name_plural': 'clusters'},
+            name="cluster",
+            options={
+                "ordering": ["-last_seen", "-id"],
+                "verbose_name": "cluster",
+                "verbose_name_plural": "clusters",
+            },
         ),
         migrations.AlterModelOptions(
-            name='clusterevent',
-            options={'ordering': ['at', 'id'], 'verbose_name': 'cluster event', 'verbose_name_plural': 'cluster events'},
+            name="clusterevent",
+            options={
+                "ordering": ["at", "id"],
+                "verbose_name": "cluster event",
+                "verbose_name_plural": "cluster events",
+            },
         ),
         migrations.AlterModelOptions(
-            name='clustermember',
-            options={'ordering': ['opened_at', 'id'], 'verbose_name': 'cluster member', 'verbose_name_plural': 'cluster members'},
+            name="clustermember",
+            options={
+                "ordering": ["opened_at", "id"],
+                "verbose_name": "cluster member",
+                "verbose_name_plural": "cluster members",
+            },
         ),
         migrations.AlterModelOptions(
-            name='clustersweepstate',
-            options={'verbose_name': 'cluster sweep state', 'verbose_name_plural': 'cluster sweep states'},
+            name="clustersweepstate",
+            options={"verbose_name": "cluster sweep state", "verbose_name_plural": "cluster sweep states"},
         ),
         migrations.AlterModelOptions(
-            name='complaintfingerprint',
-            options={'verbose_name': 'complaint fingerprint', 'verbose_name_plural': 'complaint fingerprints'},
+            name="complaintfingerprint",
+            options={
+                "verbose_name": "complaint fingerprint",
+                "verbose_name_plural": "complaint fingerprints",
+            },
         ),
         migrations.AlterModelOptions(
-            name='connectorrun',
-            options={'verbose_name': 'connector run', 'verbose_name_plural': 'connector runs'},
+            name="connectorrun",
+            options={"verbose_name": "connector run", "verbose_name_plural": "connector runs"},
         ),
         migrations.AlterModelOptions(
-            name='feedback',
-            options={'ordering': ['order', 'id'], 'verbose_name': 'feedback', 'verbose_name_plural': 'feedback'},
+            name="feedback",
+            options={
+                "ordering": ["order", "id"],
+                "verbose_name": "feedback",
+                "verbose_name_plural": "feedback",
+            },
         ),
         migrations.AlterModelOptions(
-            name='healthsnapshot',
-            options={'ordering': ['account', 'date'], 'verbose_name': 'health snapshot', 'verbose_name_plural': 'health snapshots'},
+            name="healthsnapshot",
+            options={
+                "ordering": ["account", "date"],
+                "verbose_name": "health snapshot",
+                "verbose_name_plural": "health snapshots",
+            },
         ),
         migrations.AlterModelOptions(
-            name='mailboxconfig',
-            options={'verbose_name': 'mailbox', 'verbose_name_plural': 'mailboxes'},
+            name="mailboxconfig",
+            options={"verbose_name": "mailbox", "verbose_name_plural": "mailboxes"},
         ),
         migrations.AlterModelOptions(
-            name='mailwebhook',
-            options={'ordering': ['channel', 'provider'], 'verbose_name': 'mail webhook', 'verbose_name_plural': 'mail webhooks'},
+            name="mailwebhook",
+            options={
+                "ordering": ["channel", "provider"],
+                "verbose_name": "mail webhook",
+                "verbose_name_plural": "mail webhooks",
+            },
         ),
         migrations.AlterModelOptions(
-            name='mailwebhooktoken',
-            options={'verbose_name': 'mail webhook token', 'verbose_name_plural': 'mail webhook tokens'},
+            name="mailwebhooktoken",
+            options={"verbose_name": "mail webhook token", "verbose_name_plural": "mail webhook tokens"},
         ),
         migrations.AlterModelOptions(
-            name='marketplacemetric',
-            options={'ordering': ['account', 'metric', '-window_end'], 'verbose_name': 'marketplace metric', 'verbose_name_plural': 'marketplace metrics'},
+            name="marketplacemetric",
+            options={
+                "ordering": ["account", "metric", "-window_end"],
+                "verbose_name": "marketplace metric",
+                "verbose_name_plural": "marketplace metrics",
+            },
         ),
         migrations.AlterModelOptions(
-            name='marketplacepreset',
-            options={'ordering': ['marketplace'], 'verbose_name': 'marketplace preset', 'verbose_name_plural': 'marketplace presets'},
+            name="marketplacepreset",
+            options={
+                "ordering": ["marketplace"],
+                "verbose_name": "marketplace preset",
+                "verbose_name_plural": "marketplace presets",
+            },
         ),
         migrations.AlterModelOptions(
-            name='order',
-            options={'ordering': ['-purchased_at', '-id'], 'verbose_name': 'order', 'verbose_name_plural': 'orders'},
+            name="order",
+            options={
+                "ordering": ["-purchased_at", "-id"],
+                "verbose_name": "order",
+                "verbose_name_plural": "orders",
+            },
         ),
         migrations.AlterModelOptions(
-            name='orderline',
-            options={'ordering': ['order', 'sku'], 'verbose_name': 'order line', 'verbose_name_plural': 'order lines'},
+            name="orderline",
+            options={
+                "ordering": ["order", "sku"],
+                "verbose_name": "order line",
+                "verbose_name_plural": "order lines",
+            },
         ),
         migrations.AlterModelOptions(
-            name='ordermetricday',
-            options={'verbose_name': 'order metric day', 'verbose_name_plural': 'order metric days'},
+            name="ordermetricday",
+            options={"verbose_name": "order metric day", "verbose_name_plural": "order metric days"},
         ),
         migrations.AlterModelOptions(
-            name='orderrollupstate',
-            options={'verbose_name': 'order rollup state', 'verbose_name_plural': 'order rollup states'},
+            name="orderrollupstate",
+            options={"verbose_name": "order rollup state", "verbose_name_plural": "order rollup states"},
         ),
         migrations.AlterModelOptions(
-            name='ordervolume',
-            options={'ordering': ['account', 'date'], 'verbose_name': 'order volume', 'verbose_name_plural': 'order volumes'},
+            name="ordervolume",
+            options={
+                "ordering": ["account", "date"],
+                "verbose_name": "order volume",
+                "verbose_name_plural": "order volumes",
+            },
         ),
         migrations.AlterModelOptions(
-            name='return',
-            options={'ordering': ['order', 'received_at', 'id'], 'verbose_name': 'return', 'verbose_name_plural': 'returns'},
+            name="return",
+            options={
+                "ordering": ["order", "received_at", "id"],
+                "verbose_name": "return",
+                "verbose_name_plural": "returns",
+            },
         ),
         migrations.AlterModelOptions(
-            name='shipment',
-            options={'ordering': ['order', 'shipped_at', 'id'], 'verbose_name': 'shipment', 'verbose_name_plural': 'shipments'},
+            name="shipment",
+            options={
+                "ordering": ["order", "shipped_at", "id"],
+                "verbose_name": "shipment",
+                "verbose_name_plural": "shipments",
+            },
         ),
         migrations.AlterModelOptions(
-            name='suspendedsender',
-            options={'ordering': ['-suspended_at'], 'verbose_name': 'suspended sender', 'verbose_name_plural': 'suspended senders'},
+            name="suspendedsender",
+            options={
+                "ordering": ["-suspended_at"],
+                "verbose_name": "suspended sender",
+                "verbose_name_plural": "suspended senders",
+            },
         ),
         migrations.AlterModelOptions(
-            name='topiclabel',
-            options={'verbose_name': 'topic label', 'verbose_name_plural': 'topic labels'},
+            name="topiclabel",
+            options={"verbose_name": "topic label", "verbose_name_plural": "topic labels"},
         ),
         migrations.AlterModelOptions(
-            name='topicmodel',
-            options={'ordering': ['-version'], 'verbose_name': 'topic model', 'verbose_name_plural': 'topic models'},
+            name="topicmodel",
+            options={
+                "ordering": ["-version"],
+                "verbose_name": "topic model",
+                "verbose_name_plural": "topic models",
+            },
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="account",
+            field=models.OneToOneField(
+                help_text="The account whose Amazon reports this connection fetches.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="amazon_connection",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="client_id_encrypted",
+            field=models.TextField(blank=True, editable=False, verbose_name="client id encrypted"),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="client_secret_encrypted",
+            field=models.TextField(blank=True, editable=False, verbose_name="client secret encrypted"),
         ),
         migrations.AlterField(
-            model_name='amazonconnection',
-            name='account',
-            field=models.OneToOneField(help_text='The account whose Amazon reports this connection fetches.', on_delete=django.db.models.deletion.CASCADE, related_name='amazon_connection', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='client_id_encrypted',
-            field=models.TextField(blank=True, editable=False, verbose_name='client id encrypted'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='client_secret_encrypted',
-            field=models.TextField(blank=True, editable=False, verbose_name='client secret encrypted'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='is_enabled',
-            field=models.BooleanField(default=True, help_text='A disabled connection fetches nothing.', verbose_name='is enabled'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='last_sync_at',
-            field=models.DateTimeField(blank=True, editable=False, help_text='When the last fetch finished.', null=True, verbose_name='last sync at'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='last_sync_ok',
-            field=models.BooleanField(editable=False, null=True, verbose_name='last sync ok'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='last_sync_summary',
-            field=models.TextField(blank=True, editable=False, verbose_name='last sync summary'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='lease_until',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='lease until'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='lookback_days',
-            field=models.PositiveSmallIntegerField(default=30, help_text='Each fetch asks for the reports of this many days before it (re-importing overlapping days updates and never duplicates).', verbose_name='lookback days'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='marketplace_ids',
-            field=models.CharField(help_text='Amazon\'s marketplace ids, comma-separated (ATVPDKIKX0DER is amazon.com; Amazon\'s "Marketplace IDs" page lists them).', max_length=500, verbose_name='marketplace ids'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='next_sync_at',
-            field=models.DateTimeField(blank=True, help_text='When the next fetch is due (empty: at the next sweep).', null=True, verbose_name='next sync at'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='refresh_token_encrypted',
-            field=models.TextField(blank=True, editable=False, verbose_name='refresh token encrypted'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='region',
-            field=models.CharField(choices=[('na', 'North America (US, CA, MX, BR)'), ('eu', 'Europe, Middle East, India'), ('fe', 'Far East (JP, AU, SG)')], default='na', help_text="The Selling Partner API region of the marketplaces (Amazon's endpoint for it).", max_length=2, verbose_name='region'),
-        ),
-        migrations.AlterField(
-            model_name='amazonconnection',
-            name='sync_every_hours',
-            field=models.PositiveSmallIntegerField(default=24, help_text='Hours between two fetches of the reports (at least 1).', verbose_name='sync every hours'),
-        ),
-        migrations.AlterField(
-            model_name='cancellation',
-            name='at',
-            field=models.DateTimeField(blank=True, help_text='When the order was cancelled.', null=True, verbose_name='at'),
-        ),
-        migrations.AlterField(
-            model_name='cancellation',
-            name='cancelled_by',
-            field=models.CharField(blank=True, choices=[('', 'Unknown'), ('buyer', 'Buyer'), ('seller', 'Seller'), ('marketplace', 'Marketplace')], default='', help_text='Who cancelled, as the marketplace reports it.', max_length=16, verbose_name='cancelled by'),
-        ),
-        migrations.AlterField(
-            model_name='cancellation',
-            name='external_id',
-            field=models.CharField(blank=True, help_text='What identifies the cancellation in its report, unique per order (Walmart: the PO line); empty for one entered by hand.', max_length=200, null=True, verbose_name='external id'),
-        ),
-        migrations.AlterField(
-            model_name='cancellation',
-            name='order',
-            field=models.ForeignKey(help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='cancellations', to='inquiries.order', verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='cancellation',
-            name='reason',
-            field=models.TextField(blank=True, help_text="The reason as given (a code or the buyer's words).", verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='amount',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text="Claimed, in the order's currency.", max_digits=14, null=True, verbose_name='amount'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='decided_at',
-            field=models.DateTimeField(blank=True, help_text='When the marketplace decided it.', null=True, verbose_name='decided at'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='external_id',
-            field=models.CharField(blank=True, help_text="The marketplace's id of the claim, unique per order (eBay: caseId); empty for one entered by hand.", max_length=200, null=True, verbose_name='external id'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='kind',
-            field=models.CharField(choices=[('guarantee', 'Marketplace guarantee (Amazon A-to-z)'), ('chargeback', 'Chargeback')], help_text='Which kind of claim.', max_length=16, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='opened_at',
-            field=models.DateTimeField(blank=True, help_text='When the buyer filed it.', null=True, verbose_name='opened at'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='order',
-            field=models.ForeignKey(help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='inquiries.order', verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='outcome',
-            field=models.CharField(blank=True, choices=[('', 'Open'), ('for_buyer', 'Decided for the buyer (a defect)'), ('for_seller', 'Decided for the seller'), ('withdrawn', 'Withdrawn by the buyer'), ('resolved', 'Closed without the marketplace deciding (resolved with the seller)')], default='', help_text="The marketplace's decision; for the buyer, it is a defect.", max_length=16, verbose_name='outcome'),
-        ),
-        migrations.AlterField(
-            model_name='claim',
-            name='status',
-            field=models.CharField(blank=True, help_text="The claim's status in the marketplace's words (eBay: caseStatusEnum, e.g. CS_CLOSED).", max_length=64, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clusters', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='action_date',
-            field=models.DateField(blank=True, help_text='When the corrective action was (or will be) taken.', null=True, verbose_name='action date'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='carrier',
-            field=models.CharField(blank=True, help_text='The carrier of a carrier-rate cluster, as the shipments name it.', max_length=100, verbose_name='carrier'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='corrective_action',
-            field=models.TextField(blank=True, verbose_name='corrective action'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='customer_count',
-            field=models.PositiveIntegerField(default=0, help_text='Distinct customers among the members.', verbose_name='customer count'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='expected',
-            field=models.FloatField(blank=True, help_text="Complaints expected in the window from the product's baseline (bursts).", null=True, verbose_name='expected'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='first_seen',
-            field=models.DateTimeField(help_text='When the earliest member inquiry was opened.', verbose_name='first seen'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='growth',
-            field=models.PositiveIntegerField(default=0, help_text='Members opened in the 24 hours before the last update.', verbose_name='growth'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='kind',
-            field=models.CharField(choices=[('burst', 'Burst about one product'), ('near_duplicate', 'Near-identical texts'), ('sku_rate', 'Complaint rate of one product'), ('carrier_rate', 'Delivery complaint rate of one carrier')], max_length=16, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='last_seen',
-            field=models.DateTimeField(help_text='When the latest member inquiry was opened.', verbose_name='last seen'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='member_count',
-            field=models.PositiveIntegerField(default=0, help_text='Member inquiries (one per complaint).', verbose_name='member count'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, help_text="The cluster this one is part of: a near-identical-text cluster sharing complaints with a product's or carrier's cluster is the same incident, shown and handled there.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged', to='inquiries.cluster', verbose_name='merged into'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='owner',
-            field=models.ForeignKey(blank=True, help_text='Who is responsible for the corrective action.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_clusters', to=settings.AUTH_USER_MODEL, verbose_name='owner'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='p_value',
-            field=models.FloatField(blank=True, help_text='Poisson P(X >= window count) at the last update.', null=True, verbose_name='p-value'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='preventive_measure',
-            field=models.TextField(blank=True, verbose_name='preventive measure'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='rate_denominator',
-            field=models.PositiveIntegerField(blank=True, help_text='Rate clusters: units sold of the SKU (orders purchased in the window, cancelled ones left out), or shipments of the carrier, service and warehouse shipped in the window.', null=True, verbose_name='rate denominator'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='rate_numerator',
-            field=models.PositiveIntegerField(blank=True, help_text='Rate clusters: orders with a complaint signal in the rate window (an inquiry, a complaint return, negative feedback; an order counts once), plus complaints naming the SKU without an order.', null=True, verbose_name='rate numerator'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='rate_threshold',
-            field=models.FloatField(blank=True, help_text='Rate clusters: the house threshold the rate was tested against (0.05 = 5%).', null=True, verbose_name='rate threshold'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='rate_window_days',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Rate clusters: the window the rate counts, in days up to the last update.', null=True, verbose_name='rate window days'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='resolved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='resolved at'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='root_cause',
-            field=models.TextField(blank=True, verbose_name='root cause'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='said',
-            field=models.CharField(blank=True, help_text='Rate clusters: what customers say, the words found in most of the complaints, return comments and negative feedback behind it.', max_length=200, verbose_name='said'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='service',
-            field=models.CharField(blank=True, help_text='Its service (carrier-rate clusters).', max_length=100, verbose_name='service'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='severity',
-            field=models.PositiveSmallIntegerField(choices=[(1, 'Low'), (2, 'Medium'), (3, 'High'), (4, 'Critical')], default=1, verbose_name='severity'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='signals',
-            field=models.JSONField(blank=True, default=dict, help_text="Rate clusters: the signals behind the numerator by source (inquiries, returns, feedback), before an order's signals are counted once.", verbose_name='signals'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='signature',
-            field=models.CharField(blank=True, help_text='Identifies a text cluster (its first member); empty for bursts, which the product identifies.', max_length=64, verbose_name='signature'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='sku',
-            field=models.CharField(blank=True, help_text='The product of a burst; empty for text clusters.', max_length=100, verbose_name='SKU'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='state',
-            field=models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('action_taken', 'Action taken'), ('resolved', 'Resolved')], default='open', max_length=16, verbose_name='state'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='topic',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clusters', to='inquiries.topic', verbose_name='topic'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='updated_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='warehouse',
-            field=models.CharField(blank=True, help_text='The warehouse the shipments left from (carrier-rate clusters).', max_length=32, verbose_name='warehouse'),
-        ),
-        migrations.AlterField(
-            model_name='cluster',
-            name='window_count',
-            field=models.PositiveIntegerField(default=0, help_text='Complaints in the rolling window at the last update.', verbose_name='window count'),
-        ),
-        migrations.AlterField(
-            model_name='clusterevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor'),
-        ),
-        migrations.AlterField(
-            model_name='clusterevent',
-            name='at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='at'),
-        ),
-        migrations.AlterField(
-            model_name='clusterevent',
-            name='cluster',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='inquiries.cluster', verbose_name='cluster'),
-        ),
-        migrations.AlterField(
-            model_name='clusterevent',
-            name='data',
-            field=models.JSONField(blank=True, default=dict, verbose_name='data'),
-        ),
-        migrations.AlterField(
-            model_name='clusterevent',
-            name='kind',
-            field=models.CharField(choices=[('opened', 'Cluster opened'), ('escalated', 'Severity rose'), ('acknowledged', 'Acknowledged'), ('action_taken', 'Corrective action recorded'), ('resolved', 'Resolved'), ('members_removed', 'Re-tagged members removed'), ('merged', 'Merged: the same incident as another cluster')], max_length=32, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='clustermember',
-            name='added_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='added at'),
-        ),
-        migrations.AlterField(
-            model_name='clustermember',
-            name='cluster',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='inquiries.cluster', verbose_name='cluster'),
-        ),
-        migrations.AlterField(
-            model_name='clustermember',
-            name='inquiry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cluster_memberships', to='inquiries.inquiry', verbose_name='inquiry'),
-        ),
-        migrations.AlterField(
-            model_name='clustermember',
-            name='message',
-            field=models.ForeignKey(blank=True, help_text='The customer message that brought the inquiry in.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.message', verbose_name='message'),
-        ),
-        migrations.AlterField(
-            model_name='clustermember',
-            name='opened_at',
-            field=models.DateTimeField(help_text="The inquiry's opening time (copied: the chart counts by it).", verbose_name='opened at'),
-        ),
-        migrations.AlterField(
-            model_name='clustersweepstate',
-            name='after_cluster',
-            field=models.BigIntegerField(blank=True, help_text='The last cluster refreshed.', null=True, verbose_name='after cluster'),
-        ),
-        migrations.AlterField(
-            model_name='clustersweepstate',
-            name='keys',
-            field=models.JSONField(blank=True, default=list, help_text='The (account, topic, SKU) keys this sweep tests, in order.', verbose_name='keys'),
-        ),
-        migrations.AlterField(
-            model_name='clustersweepstate',
-            name='next_key',
-            field=models.PositiveIntegerField(default=0, help_text='How many of them are done.', verbose_name='next key'),
-        ),
-        migrations.AlterField(
-            model_name='clustersweepstate',
-            name='phase',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'idle'), (1, 'testing products for bursts'), (2, 'refreshing active clusters')], default=0, verbose_name='phase'),
-        ),
-        migrations.AlterField(
-            model_name='clustersweepstate',
-            name='started_at',
-            field=models.DateTimeField(blank=True, help_text='When the sweep under way began.', null=True, verbose_name='started at'),
-        ),
-        migrations.AlterField(
-            model_name='clustersweepstate',
-            name='stepped_at',
-            field=models.DateTimeField(blank=True, help_text='When it last moved on.', null=True, verbose_name='stepped at'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.customer', verbose_name='customer'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='inquiry',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='inquiries.inquiry', verbose_name='inquiry'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='message',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.message', verbose_name='message'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='opened_at',
-            field=models.DateTimeField(verbose_name='opened at'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='signature',
-            field=models.BinaryField(verbose_name='signature'),
-        ),
-        migrations.AlterField(
-            model_name='complaintfingerprint',
-            name='topic',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.topic', verbose_name='topic'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='connector_runs', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='connector',
-            field=models.CharField(default='amazon-sp-api', help_text='Which connector ran.', max_length=20, verbose_name='connector'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='document_id',
-            field=models.CharField(blank=True, help_text="Amazon's reportDocumentId.", max_length=200, verbose_name='document id'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='error',
-            field=models.TextField(blank=True, help_text='Why the run failed or was skipped, or the first rejections.', verbose_name='error'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='finished_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='finished at'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='format',
-            field=models.CharField(blank=True, help_text='The import format the report was read as.', max_length=50, verbose_name='format'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='imported',
-            field=models.PositiveIntegerField(default=0, help_text='Lines stored.', verbose_name='imported'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='rejected',
-            field=models.PositiveIntegerField(default=0, help_text='Lines refused by the importer.', verbose_name='rejected'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='report_id',
-            field=models.CharField(blank=True, help_text="Amazon's reportId.", max_length=100, verbose_name='report id'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='report_type',
-            field=models.CharField(help_text="The marketplace's report type, as it names it.", max_length=100, verbose_name='report type'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='rows',
-            field=models.PositiveIntegerField(default=0, help_text='Data lines read from the document.', verbose_name='rows'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='started_at',
-            field=models.DateTimeField(verbose_name='started at'),
-        ),
-        migrations.AlterField(
-            model_name='connectorrun',
-            name='state',
-            field=models.CharField(choices=[('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='running', max_length=10, verbose_name='state'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='left_at',
-            field=models.DateTimeField(blank=True, help_text="When it was left (Amazon's report gives the day: midnight, local time).", null=True, verbose_name='left at'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='order',
-            field=models.ForeignKey(db_index=False, help_text='The order rated.', on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='inquiries.order', verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='polarity',
-            field=models.CharField(choices=[('positive', 'Positive'), ('neutral', 'Neutral'), ('negative', 'Negative')], help_text="Positive, neutral or negative: eBay's own word (CommentType), or for a star rating 1-2 negative, 3 neutral, 4-5 positive. The metrics count negative feedback by it.", max_length=8, verbose_name='polarity'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='rater_email',
-            field=models.CharField(blank=True, help_text="The buyer's address as the report gives it (Amazon: Rater Email).", max_length=320, verbose_name='rater email'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='rating',
-            field=models.PositiveSmallIntegerField(blank=True, choices=[(1, '1 (negative)'), (2, '2 (negative)'), (3, '3 (neutral)'), (4, '4 (positive)'), (5, '5 (positive)')], help_text='1 to 5 stars; empty where the marketplace rates by polarity only (eBay).', null=True, verbose_name='rating'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='removed',
-            field=models.BooleanField(default=False, help_text='Removed or struck through by the marketplace: it no longer counts as a defect.', verbose_name='removed'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='response',
-            field=models.TextField(blank=True, help_text="The seller's public response, if any.", verbose_name='response'),
-        ),
-        migrations.AlterField(
-            model_name='feedback',
-            name='text',
-            field=models.TextField(blank=True, help_text="The buyer's comment.", verbose_name='text'),
-        ),
-        migrations.AlterField(
-            model_name='healthsnapshot',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_snapshots', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='healthsnapshot',
-            name='as_of',
-            field=models.DateTimeField(help_text='The instant computed: the end of the day, or the last refresh today.', verbose_name='as of'),
-        ),
-        migrations.AlterField(
-            model_name='healthsnapshot',
-            name='computed_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='computed at'),
-        ),
-        migrations.AlterField(
-            model_name='healthsnapshot',
-            name='date',
-            field=models.DateField(help_text="The day in the account's time zone.", verbose_name='date'),
-        ),
-        migrations.AlterField(
-            model_name='healthsnapshot',
-            name='metrics',
-            field=models.JSONField(default=list, help_text='[{"key", "value", "target", "status", "numerator", "denominator"}, ...]', verbose_name='metrics'),
-        ),
-        migrations.AlterField(
-            model_name='healthsnapshot',
-            name='status',
-            field=models.CharField(choices=[('no_data', 'No data'), ('healthy', 'Healthy'), ('at_risk', 'At risk'), ('critical', 'Critical')], max_length=16, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='batch_size',
-            field=models.PositiveIntegerField(default=50, help_text='At most this many messages are imported per poll; the rest follow on the next polls.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000)], verbose_name='batch size'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='channel',
-            field=models.OneToOneField(help_text='The e-mail channel whose messages arrive in this mailbox.', limit_choices_to={'kind': 'email'}, on_delete=django.db.models.deletion.CASCADE, related_name='mailbox', to='inquiries.channel', verbose_name='channel'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='failed_messages',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Messages set aside as failed (listed under Failed tasks).', verbose_name='failed messages'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='failures',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Failed polls in a row.', verbose_name='failures'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='from_address',
-            field=models.EmailField(blank=True, help_text="From address of replies; empty uses the channel's address.", max_length=254, verbose_name='from address'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_folder',
-            field=models.CharField(default='INBOX', help_text='The folder to import from.', max_length=255, verbose_name='IMAP folder'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_host',
-            field=models.CharField(blank=True, help_text='IMAP server, e.g. imap.example.com.', max_length=255, verbose_name='IMAP host'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_password_encrypted',
-            field=models.TextField(blank=True, editable=False, verbose_name='IMAP password encrypted'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_password_env',
-            field=models.CharField(blank=True, help_text='Name of the environment variable holding the IMAP password. When set, it is used and any stored password is dropped.', max_length=128, verbose_name='IMAP password env'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_port',
-            field=models.PositiveIntegerField(default=993, help_text='993 for TLS, 143 for STARTTLS.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)], verbose_name='IMAP port'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_tls',
-            field=models.CharField(choices=[('ssl', 'TLS from the start (IMAPS 993, SMTPS 465)'), ('starttls', 'STARTTLS (IMAP 143, submission 587)'), ('none', 'None: plain text (only for a server on this machine)')], default='ssl', help_text='How the connection is encrypted.', max_length=16, verbose_name='IMAP TLS'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='imap_username',
-            field=models.CharField(blank=True, help_text='Login name, often the mailbox address.', max_length=255, verbose_name='IMAP username'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='inflight_attempts',
-            field=models.PositiveSmallIntegerField(default=0, editable=False, help_text='Polls that started on the in-flight UID; past the limit the message is set aside as failed.', verbose_name='inflight attempts'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='inflight_uid',
-            field=models.BigIntegerField(default=0, editable=False, help_text='The UID being imported; kept if the poll dies on it.', verbose_name='inflight UID'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='is_enabled',
-            field=models.BooleanField(default=True, help_text='Disabled mailboxes are not polled.', verbose_name='is enabled'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='last_error',
-            field=models.TextField(blank=True, editable=False, help_text='Why the last poll failed; empty after a success.', verbose_name='last error'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='last_polled_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last polled at'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='last_success_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last success at'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='last_summary',
-            field=models.TextField(blank=True, editable=False, help_text='What the last successful poll did.', verbose_name='last summary'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='last_uid',
-            field=models.BigIntegerField(default=0, editable=False, help_text='Highest UID imported.', verbose_name='last UID'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='lease_until',
-            field=models.DateTimeField(blank=True, editable=False, help_text='A poll in progress holds the mailbox until then.', null=True, verbose_name='lease until'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='mark_seen',
-            field=models.BooleanField(default=False, help_text="Set the \\Seen flag on imported messages. Off: the mailbox's flags are left alone.", verbose_name='mark seen'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='next_attempt_at',
-            field=models.DateTimeField(blank=True, editable=False, help_text='After failures, the mailbox is not polled before this.', null=True, verbose_name='next attempt at'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='read_sent_folder',
-            field=models.BooleanField(default=True, help_text="Also read the mailbox's sent folder: the seller's own replies sent from a mail client that thread to a conversation count as replies at their Date. Sent mail that threads to nothing is skipped.", verbose_name='read sent folder'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='sent_folder',
-            field=models.CharField(blank=True, help_text="The sent folder's name. Empty: the folder the server flags \\Sent (RFC 6154 special use), else one named Sent, Sent Items or Sent Messages.", max_length=255, verbose_name='sent folder'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='sent_inflight_attempts',
-            field=models.PositiveSmallIntegerField(default=0, editable=False, verbose_name='sent inflight attempts'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='sent_inflight_uid',
-            field=models.BigIntegerField(default=0, editable=False, verbose_name='sent inflight UID'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='sent_last_uid',
-            field=models.BigIntegerField(default=0, editable=False, help_text='Highest UID read from the sent folder.', verbose_name='sent last UID'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='sent_uidvalidity',
-            field=models.BigIntegerField(blank=True, editable=False, null=True, verbose_name='sent UIDVALIDITY'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='smtp_host',
-            field=models.CharField(blank=True, help_text='SMTP server replies are sent through.', max_length=255, verbose_name='SMTP host'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='smtp_password_encrypted',
-            field=models.TextField(blank=True, editable=False, verbose_name='SMTP password encrypted'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='smtp_password_env',
-            field=models.CharField(blank=True, help_text='Name of the environment variable holding the SMTP password.', max_length=128, verbose_name='SMTP password env'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='smtp_port',
-            field=models.PositiveIntegerField(default=587, help_text='587 for STARTTLS, 465 for TLS.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)], verbose_name='SMTP port'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='smtp_tls',
-            field=models.CharField(choices=[('ssl', 'TLS from the start (IMAPS 993, SMTPS 465)'), ('starttls', 'STARTTLS (IMAP 143, submission 587)'), ('none', 'None: plain text (only for a server on this machine)')], default='starttls', max_length=16, verbose_name='SMTP TLS'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='smtp_username',
-            field=models.CharField(blank=True, help_text='Empty: send without logging in.', max_length=255, verbose_name='SMTP username'),
-        ),
-        migrations.AlterField(
-            model_name='mailboxconfig',
-            name='uidvalidity',
-            field=models.BigIntegerField(blank=True, editable=False, null=True, verbose_name='UIDVALIDITY'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='channel',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mail_webhooks', to='inquiries.channel', verbose_name='channel'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='is_active',
-            field=models.BooleanField(default=True, verbose_name='is active'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='last_error',
-            field=models.TextField(blank=True, editable=False, help_text='The last refused delivery and why.', verbose_name='last error'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='last_received_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last received at'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='provider',
-            field=models.CharField(choices=[('generic', 'Generic signed JSON (X-Cstracker-Signature)'), ('mailgun', 'Mailgun inbound route (signed form post)'), ('postmark', 'Postmark inbound JSON (basic auth)'), ('sendgrid', 'SendGrid Inbound Parse, raw MIME (basic auth)')], max_length=16, verbose_name='provider'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='secret_encrypted',
-            field=models.TextField(blank=True, editable=False, verbose_name='secret encrypted'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='secret_env',
-            field=models.CharField(blank=True, help_text='Name of the environment variable holding the secret; used when set.', max_length=128, verbose_name='secret env'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhook',
-            name='token',
-            field=models.CharField(default=inquiries.models.mail.new_webhook_token, editable=False, help_text='The secret path segment of the URL.', max_length=64, unique=True, verbose_name='token'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhooktoken',
-            name='body_sha256',
-            field=models.CharField(max_length=64, verbose_name='body SHA-256'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhooktoken',
-            name='received_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='received at'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhooktoken',
-            name='token',
-            field=models.CharField(max_length=200, verbose_name='token'),
-        ),
-        migrations.AlterField(
-            model_name='mailwebhooktoken',
-            name='webhook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.mailwebhook', verbose_name='webhook'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='account',
-            field=models.ForeignKey(db_index=False, help_text='The account measured.', on_delete=django.db.models.deletion.CASCADE, related_name='marketplace_metrics', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='denominator',
-            field=models.PositiveIntegerField(blank=True, help_text='e.g. orders in the window.', null=True, verbose_name='denominator'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='metric',
-            field=models.CharField(help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").', max_length=64, verbose_name='metric'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='numerator',
-            field=models.PositiveIntegerField(blank=True, help_text='e.g. orders with a defect.', null=True, verbose_name='numerator'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='reported_at',
-            field=models.DateTimeField(help_text='When the marketplace produced the figure.', verbose_name='reported at'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='source',
-            field=models.CharField(help_text='The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").', max_length=100, verbose_name='source'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='status',
-            field=models.CharField(blank=True, help_text='The marketplace\'s own verdict, in its words (e.g. "GOOD").', max_length=32, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='target',
-            field=models.FloatField(blank=True, help_text="The marketplace's target, as reported.", null=True, verbose_name='target'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='value',
-            field=models.FloatField(blank=True, help_text='As reported; a rate as a fraction (0.004).', null=True, verbose_name='value'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='window_end',
-            field=models.DateTimeField(help_text='Its end, as the marketplace states it.', verbose_name='window end'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacemetric',
-            name='window_start',
-            field=models.DateTimeField(help_text="The start of the marketplace's reporting window.", verbose_name='window start'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='at_risk_ratio',
-            field=models.FloatField(default=0.8, help_text="A metric is 'at risk' once it reaches this share of its target (0.8: a 10% target is at risk from 8%); above the target it is 'critical'.", verbose_name='at risk ratio'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='atoz_critical_hours',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Amazon: unanswered this long, an A-to-z claim can be granted (72); the metric is critical.', null=True, verbose_name='A-to-z critical hours'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='atoz_risk_hours',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Amazon: an order-related message unanswered this long is an A-to-z claim risk (48). Empty: no A-to-z metric.', null=True, verbose_name='A-to-z risk hours'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='cluster_at_risk_severity',
-            field=models.PositiveSmallIntegerField(default=3, help_text='An open cluster of this severity or worse puts the account at risk (3 = high).', verbose_name='cluster at risk severity'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='cluster_critical_severity',
-            field=models.PositiveSmallIntegerField(default=4, help_text='An open cluster of this severity makes the account critical (4 = critical).', verbose_name='cluster critical severity'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='complaint_target_per_100_inquiries',
-            field=models.FloatField(blank=True, help_text='Highest acceptable complaints of one topic per 100 inquiries, used when no order volumes are known (a house default).', null=True, verbose_name='complaint target per 100 inquiries'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='complaint_target_per_100_orders',
-            field=models.FloatField(blank=True, help_text='House target, not a marketplace metric: highest acceptable complaints of one topic per 100 orders (an early warning; the Order Defect Rate is computed from orders). Used when daily order volumes are known.', null=True, verbose_name='complaint target per 100 orders'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='complaint_window_days',
-            field=models.PositiveSmallIntegerField(default=30, help_text='Complaint rates (house indicators) count the inquiries opened in this many days.', verbose_name='complaint window days'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='late_rate_target_percent',
-            field=models.FloatField(help_text='Highest acceptable share of messages answered late or not at all, in percent (Amazon 10).', verbose_name='late rate target percent'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='late_rate_windows',
-            field=models.JSONField(default=list, help_text='Windows in days over which the late response rate is measured, e.g. [7, 30, 90].', verbose_name='late rate windows'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='marketplace',
-            field=models.CharField(choices=[('amazon', 'Amazon'), ('walmart', 'Walmart'), ('ebay', 'eBay'), ('shop', 'Own shop'), ('other', 'Other')], help_text='The marketplace these rules apply to.', max_length=16, unique=True, verbose_name='marketplace'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='message_rules',
-            field=models.JSONField(blank=True, default=list, help_text='Reply targets per message type, tried in order; the first that matches a customer message sets its marketplace clock, the others keep the general target above. Each rule: {"name": "Regulator complaint", "target_seconds": 3600, "business_days": false, "senders": ["*@bbb.org"], "phrases": ["\\bAttorney General\\b"], "topics": ["refund"], "definition": "marketplace", "source": "https://..."}. Phrases are case-insensitive regular expressions searched in the subject and body; senders are domains or addresses (* matches any run of characters); topics are topic keys. A rule tests only the conditions it has, and needs at least one. Business days count Monday to Friday (the account\'s reply calendar, with its holidays, if it has one). Applies to messages recorded from a minute after saving.', verbose_name='message rules'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='name',
-            field=models.CharField(help_text='Shown on the health page.', max_length=100, verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='notes',
-            field=models.TextField(blank=True, help_text='Where the targets come from; shown on the health page.', verbose_name='notes'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='rate_name',
-            field=models.CharField(help_text="The marketplace's name for the late-response metric, e.g. Late Response Rate.", max_length=100, verbose_name='rate name'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='rating_at_risk_from',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Amazon Account Health Rating: at risk from this score (100); below is critical.', null=True, verbose_name='rating at risk from'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='rating_healthy_from',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Amazon Account Health Rating: healthy from this score (200).', null=True, verbose_name='rating healthy from'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='reply_business_days_only',
-            field=models.BooleanField(default=False, help_text="Calendar rule: off counts calendar time, weekends and holidays included (Amazon, Walmart); on counts Monday to Friday in the account's time zone (eBay's business days).", verbose_name='reply business days only'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='reply_rule',
-            field=models.TextField(blank=True, help_text="The rule in the marketplace's words, for people.", verbose_name='reply rule'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='reply_target_seconds',
-            field=models.PositiveIntegerField(blank=True, help_text="The marketplace's reply deadline in seconds (Amazon 86400 = 24 h). Empty: no marketplace rule, the late rate is first-reply compliance against the account's SLA policy.", null=True, verbose_name='reply target seconds'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='response_mean_target_seconds',
-            field=models.PositiveIntegerField(blank=True, help_text='Target for the average response time in seconds; empty for none.', null=True, verbose_name='response mean target seconds'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='response_p50_target_seconds',
-            field=models.PositiveIntegerField(blank=True, help_text='Target for the median response time in seconds; empty for none.', null=True, verbose_name='response p50 target seconds'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='response_p90_target_seconds',
-            field=models.PositiveIntegerField(blank=True, help_text='Target for the 90th percentile response time in seconds; empty for none.', null=True, verbose_name='response p90 target seconds'),
-        ),
-        migrations.AlterField(
-            model_name='marketplacepreset',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='account',
-            field=models.ForeignKey(db_index=False, help_text='The seller account.', on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='buyer_email',
-            field=models.CharField(blank=True, help_text="The buyer's address as the marketplace gives it (Amazon: an anonymised relay address).", max_length=320, verbose_name='buyer email'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='buyer_name',
-            field=models.CharField(blank=True, help_text="The buyer's name, when given.", max_length=200, verbose_name='buyer name'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='currency',
-            field=models.CharField(blank=True, help_text="ISO 4217 code of the order's prices.", max_length=3, verbose_name='currency'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='deliver_by',
-            field=models.DateTimeField(blank=True, help_text='The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate).', null=True, verbose_name='deliver by'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='fulfilment_channel',
-            field=models.CharField(blank=True, choices=[('', 'Unknown'), ('merchant', 'Merchant (seller-fulfilled)'), ('marketplace', 'Marketplace (e.g. Fulfilled by Amazon)')], default='', help_text="Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA).", max_length=16, verbose_name='fulfilment channel'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='marketplace_order_id',
-            field=models.CharField(help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. Inquiries whose order id equals it are linked to this order.", max_length=100, verbose_name='marketplace order id'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='marketplace_status',
-            field=models.CharField(blank=True, help_text='The status in the marketplace\'s own words (Amazon: order-status, e.g. "Shipped - Delivered to Buyer").', max_length=100, verbose_name='marketplace status'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='marketplace_updated_at',
-            field=models.DateTimeField(blank=True, help_text='When the marketplace last changed the order (Amazon: last-updated-date).', null=True, verbose_name='marketplace updated at'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='merchant_order_id',
-            field=models.CharField(blank=True, help_text="The seller's own order id, when they gave one.", max_length=100, verbose_name='merchant order id'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='purchased_at',
-            field=models.DateTimeField(blank=True, help_text='When the buyer placed the order (Amazon: purchase-date).', null=True, verbose_name='purchased at'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='sales_channel',
-            field=models.CharField(blank=True, help_text='Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").', max_length=100, verbose_name='sales channel'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='ship_by',
-            field=models.DateTimeField(blank=True, help_text="The marketplace's latest ship date: shipped after it, the order counts as late (Amazon: LatestShipDate).", null=True, verbose_name='ship by'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='ship_city',
-            field=models.CharField(blank=True, help_text='Where it ships to (Amazon: ship-city).', max_length=100, verbose_name='ship city'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='ship_country',
-            field=models.CharField(blank=True, help_text='ISO 3166 country code.', max_length=2, verbose_name='ship country'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='ship_postal_code',
-            field=models.CharField(blank=True, help_text='Amazon: ship-postal-code.', max_length=32, verbose_name='ship postal code'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='ship_service_level',
-            field=models.CharField(blank=True, help_text='The shipping speed the buyer chose (e.g. "Standard").', max_length=100, verbose_name='ship service level'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='ship_state',
-            field=models.CharField(blank=True, help_text='Amazon: ship-state.', max_length=100, verbose_name='ship state'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='status',
-            field=models.CharField(blank=True, choices=[('', "Unknown (see the marketplace's status)"), ('pending', 'Pending'), ('unshipped', 'Unshipped'), ('partially_shipped', 'Partially shipped'), ('shipped', 'Shipped'), ('cancelled', 'Cancelled'), ('unfulfillable', 'Unfulfillable')], default='', help_text="The order status, in our words, mapped from the marketplace's.", max_length=20, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='order',
-            name='updated_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, help_text='When an import last wrote this order in cstracker.', verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='item_id',
-            field=models.CharField(blank=True, help_text="The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id).", max_length=64, verbose_name='item id'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='item_status',
-            field=models.CharField(blank=True, help_text="The line's status in the marketplace's words (Amazon: item-status).", max_length=64, verbose_name='item status'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='order',
-            field=models.ForeignKey(db_index=False, help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='inquiries.order', verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='price',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text="Amazon's item-price: what the buyer paid for all units of the line (not a unit price), in the order's currency; empty while the order is pending.", max_digits=14, null=True, verbose_name='price'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='quantity',
-            field=models.PositiveIntegerField(default=0, help_text='Units ordered (Amazon: quantity).', verbose_name='quantity'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='sku',
-            field=models.CharField(help_text="The seller's SKU; one line per SKU and order (the report's key).", max_length=100, verbose_name='SKU'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='title',
-            field=models.TextField(blank=True, help_text='The product name as the report gives it.', verbose_name='title'),
-        ),
-        migrations.AlterField(
-            model_name='orderline',
-            name='transaction_id',
-            field=models.CharField(blank=True, help_text="eBay's Transaction ID: with the item id, how eBay's returns, cases and feedback name the line (the orders download's Transaction ID); empty elsewhere.", max_length=64, verbose_name='transaction id'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='anchor',
-            field=models.CharField(help_text='The date that puts a row in a window (`Anchor`).', max_length=16, verbose_name='anchor'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='anchor_until',
-            field=models.DateTimeField(blank=True, help_text="The latest anchor time of the day's rows (a day still running).", null=True, verbose_name='anchor until'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='day',
-            field=models.DateField(help_text="The anchor's day in the account's time zone.", verbose_name='day'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='denominator',
-            field=models.PositiveIntegerField(default=0, help_text='Rows in the denominator.', verbose_name='denominator'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='facts_until',
-            field=models.DateTimeField(blank=True, help_text='The latest time of a fact the counts depend on: before it, count live.', null=True, verbose_name='facts until'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='measure',
-            field=models.CharField(help_text='What is counted (`marketplaces.Measure`).', max_length=32, verbose_name='measure'),
-        ),
-        migrations.AlterField(
-            model_name='ordermetricday',
-            name='numerator',
-            field=models.PositiveIntegerField(default=0, help_text='Rows in the numerator.', verbose_name='numerator'),
-        ),
-        migrations.AlterField(
-            model_name='orderrollupstate',
-            name='account',
-            field=models.OneToOneField(help_text='The account whose orders are rolled up.', on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='order_rollup', serialize=False, to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='orderrollupstate',
-            name='built_at',
-            field=models.DateTimeField(blank=True, help_text='When the rollup was last built whole (empty: not built for this zone and marketplace).', null=True, verbose_name='built at'),
-        ),
-        migrations.AlterField(
-            model_name='orderrollupstate',
-            name='first_day',
-            field=models.DateField(blank=True, help_text='The first local day the last build counted: a window starting earlier is counted live.', null=True, verbose_name='first day'),
-        ),
-        migrations.AlterField(
-            model_name='orderrollupstate',
-            name='marketplace',
-            field=models.CharField(help_text='The marketplace whose metrics were rolled up.', max_length=32, verbose_name='marketplace'),
-        ),
-        migrations.AlterField(
-            model_name='orderrollupstate',
-            name='rebuild_next_day',
-            field=models.DateField(blank=True, help_text='A rebuild under way goes on from this local day (empty: none under way).', null=True, verbose_name='rebuild next day'),
-        ),
-        migrations.AlterField(
-            model_name='orderrollupstate',
-            name='timezone',
-            field=models.CharField(help_text="The account's time zone the days were cut in.", max_length=64, verbose_name='timezone'),
-        ),
-        migrations.AlterField(
-            model_name='ordervolume',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='order_volumes', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='ordervolume',
-            name='date',
-            field=models.DateField(help_text="The day in the account's time zone.", verbose_name='date'),
-        ),
-        migrations.AlterField(
-            model_name='ordervolume',
-            name='orders',
-            field=models.PositiveIntegerField(help_text='Orders received that day.', verbose_name='orders'),
-        ),
-        migrations.AlterField(
-            model_name='ordervolume',
-            name='updated_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='attempts',
-            field=models.PositiveIntegerField(default=0, verbose_name='attempts'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='last_error',
-            field=models.TextField(blank=True, verbose_name='last error'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='lease_until',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='lease until'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='message',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='outgoing_mail', to='inquiries.message', verbose_name='message'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='next_attempt_at',
-            field=models.DateTimeField(blank=True, help_text='When the retry after a temporary failure is due.', null=True, verbose_name='next attempt at'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='recipients',
-            field=models.JSONField(blank=True, default=list, verbose_name='recipients'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='sent at'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='state',
-            field=models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='queued', max_length=16, verbose_name='state'),
-        ),
-        migrations.AlterField(
-            model_name='outgoingmail',
-            name='updated_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='buyer_comment',
-            field=models.TextField(blank=True, help_text='What the buyer wrote (Amazon: customer-comments).', verbose_name='buyer comment'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='disposition',
-            field=models.CharField(blank=True, help_text='The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").', max_length=64, verbose_name='disposition'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='external_id',
-            field=models.CharField(help_text="What identifies the return in its report, unique per order: Amazon's licence plate number, or SKU and return date when the report has none.", max_length=200, verbose_name='external id'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='item_id',
-            field=models.CharField(blank=True, help_text='Amazon: ASIN.', max_length=64, verbose_name='item id'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='order',
-            field=models.ForeignKey(db_index=False, help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='returns', to='inquiries.order', verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='quantity',
-            field=models.PositiveIntegerField(default=1, help_text='Units returned (Amazon: quantity).', verbose_name='quantity'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='reason_code',
-            field=models.CharField(blank=True, help_text='The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").', max_length=100, verbose_name='reason code'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='received_at',
-            field=models.DateTimeField(blank=True, help_text='When the units arrived back (Amazon FBA: return-date).', null=True, verbose_name='received at'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='refund_amount',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text="Refunded, in the order's currency.", max_digits=14, null=True, verbose_name='refund amount'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='requested_at',
-            field=models.DateTimeField(blank=True, help_text='When the buyer asked to return.', null=True, verbose_name='requested at'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='sku',
-            field=models.CharField(blank=True, help_text="The seller's SKU returned.", max_length=100, verbose_name='SKU'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='status',
-            field=models.CharField(blank=True, help_text="The return's status in the report's words.", max_length=64, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='return',
-            name='warehouse',
-            field=models.CharField(blank=True, help_text='Where it was received (Amazon: fulfillment-center-id).', max_length=32, verbose_name='warehouse'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='carrier',
-            field=models.CharField(blank=True, help_text='As the report names it (Amazon: carrier).', max_length=100, verbose_name='carrier'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='delivered_at',
-            field=models.DateTimeField(blank=True, help_text='When the carrier reported delivery, when known.', null=True, verbose_name='delivered at'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='estimated_arrival_at',
-            field=models.DateTimeField(blank=True, help_text="The carrier's estimate (Amazon: estimated-arrival-date).", null=True, verbose_name='estimated arrival at'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='order',
-            field=models.ForeignKey(db_index=False, help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='shipments', to='inquiries.order', verbose_name='order'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='service',
-            field=models.CharField(blank=True, help_text="The carrier's service or ship level.", max_length=100, verbose_name='service'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='shipment_id',
-            field=models.CharField(help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, the tracking number. Unique per order.", max_length=100, verbose_name='shipment id'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='shipped_at',
-            field=models.DateTimeField(blank=True, help_text='When it left the warehouse (Amazon: shipment-date).', null=True, verbose_name='shipped at'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='tracking_number',
-            field=models.CharField(blank=True, help_text="The carrier's tracking number.", max_length=100, verbose_name='tracking number'),
-        ),
-        migrations.AlterField(
-            model_name='shipment',
-            name='warehouse',
-            field=models.CharField(blank=True, help_text='The fulfilment centre it left from (Amazon: fulfillment-center-id).', max_length=32, verbose_name='warehouse'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='address',
-            field=models.CharField(help_text='The normalised sender address.', max_length=320, verbose_name='address'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='channel',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suspended_senders', to='inquiries.channel', verbose_name='channel'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='messages_held',
-            field=models.PositiveIntegerField(default=0, help_text='Messages stored as automatic since suspension.', verbose_name='messages held'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='reason',
-            field=models.CharField(max_length=300, verbose_name='reason'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='released_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='released at'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='released_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='released by'),
-        ),
-        migrations.AlterField(
-            model_name='suspendedsender',
-            name='suspended_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name='suspended at'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='topic_labels', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='corrected',
-            field=models.BooleanField(default=False, help_text='The agent changed the topic (rather than confirming it).', verbose_name='corrected'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='inquiry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='topic_labels', to='inquiries.inquiry', verbose_name='inquiry'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='labelled_at',
-            field=models.DateTimeField(verbose_name='labelled at'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='labelled_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='labelled by'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.team', verbose_name='team'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='text',
-            field=models.TextField(verbose_name='text'),
-        ),
-        migrations.AlterField(
-            model_name='topiclabel',
-            name='topic',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='labels', to='inquiries.topic', verbose_name='topic'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='topic_models', to='inquiries.account', verbose_name='account'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='blob',
-            field=models.BinaryField(help_text='The fitted model, as written by TrainedModel.dumps(); empty if rejected.', verbose_name='blob'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='created_at',
-            field=models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='holdout_labels',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text="Agents' labels held out to score it (never trained on).", verbose_name='holdout labels'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='is_active',
-            field=models.BooleanField(default=False, help_text="The account's model used at ingestion; activating one deactivates the account's others.", verbose_name='is active'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='labels',
-            field=models.JSONField(default=list, editable=False, help_text='Topic keys the model can predict.', verbose_name='labels'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='metrics',
-            field=models.JSONField(blank=True, default=dict, editable=False, help_text='Labels per topic and the held-out scores of this model and of the one it was compared with (macro-F1, precision and recall per topic).', verbose_name='metrics'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='outcome',
-            field=models.CharField(choices=[('kept', 'Kept: scored better than the model it replaced'), ('rejected', 'Rejected: scored no better on the held-out labels')], default='kept', editable=False, max_length=16, verbose_name='outcome'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='sklearn_version',
-            field=models.CharField(editable=False, max_length=32, verbose_name='sklearn version'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='threshold',
-            field=models.FloatField(default=0.7, help_text="The model's topic is used before the rules when its confidence is at least this (0-1); below it the rules decide, then the model where it is confident and has evidence.", verbose_name='threshold'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='trained_labels',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text="Agents' labels it was trained on (besides the shipped data).", verbose_name='trained labels'),
-        ),
-        migrations.AlterField(
-            model_name='topicmodel',
-            name='version',
-            field=models.PositiveIntegerField(editable=False, help_text='1, 2, 3... in training order.', unique=True, verbose_name='version'),
+            model_name="amazonconnection",
+            name="is_enabled",
+            field=models.BooleanField(
+                default=True, help_text="A disabled connection fetches nothing.", verbose_name="is enabled"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="last_sync_at",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="When the last fetch finished.",
+                null=True,
+                verbose_name="last sync at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="last_sync_ok",
+            field=models.BooleanField(editable=False, null=True, verbose_name="last sync ok"),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="last_sync_summary",
+            field=models.TextField(blank=True, editable=False, verbose_name="last sync summary"),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="lease_until",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="lease until"),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="lookback_days",
+            field=models.PositiveSmallIntegerField(
+                default=30,
+                help_text="Each fetch asks for the reports of this many days before it (re-importing overlapping days updates and never duplicates).",
+                verbose_name="lookback days",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="marketplace_ids",
+            field=models.CharField(
+                help_text="Amazon's marketplace ids, comma-separated (ATVPDKIKX0DER is amazon.com; Amazon's \"Marketplace IDs\" page lists them).",
+                max_length=500,
+                verbose_name="marketplace ids",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="next_sync_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the next fetch is due (empty: at the next sweep).",
+                null=True,
+                verbose_name="next sync at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="refresh_token_encrypted",
+            field=models.TextField(blank=True, editable=False, verbose_name="refresh token encrypted"),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="region",
+            field=models.CharField(
+                choices=[
+                    ("na", "North America (US, CA, MX, BR)"),
+                    ("eu", "Europe, Middle East, India"),
+                    ("fe", "Far East (JP, AU, SG)"),
+                ],
+                default="na",
+                help_text="The Selling Partner API region of the marketplaces (Amazon's endpoint for it).",
+                max_length=2,
+                verbose_name="region",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="amazonconnection",
+            name="sync_every_hours",
+            field=models.PositiveSmallIntegerField(
+                default=24,
+                help_text="Hours between two fetches of the reports (at least 1).",
+                verbose_name="sync every hours",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cancellation",
+            name="at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the order was cancelled.", null=True, verbose_name="at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cancellation",
+            name="cancelled_by",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Unknown"),
+                    ("buyer", "Buyer"),
+                    ("seller", "Seller"),
+                    ("marketplace", "Marketplace"),
+                ],
+                default="",
+                help_text="Who cancelled, as the marketplace reports it.",
+                max_length=16,
+                verbose_name="cancelled by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cancellation",
+            name="external_id",
+            field=models.CharField(
+                blank=True,
+                help_text="What identifies the cancellation in its report, unique per order (Walmart: the PO line); empty for one entered by hand.",
+                max_length=200,
+                null=True,
+                verbose_name="external id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cancellation",
+            name="order",
+            field=models.ForeignKey(
+                help_text="The order.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="cancellations",
+                to="inquiries.order",
+                verbose_name="order",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cancellation",
+            name="reason",
+            field=models.TextField(
+                blank=True,
+                help_text="The reason as given (a code or the buyer's words).",
+                verbose_name="reason",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="amount",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="Claimed, in the order's currency.",
+                max_digits=14,
+                null=True,
+                verbose_name="amount",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="decided_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the marketplace decided it.", null=True, verbose_name="decided at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="external_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The marketplace's id of the claim, unique per order (eBay: caseId); empty for one entered by hand.",
+                max_length=200,
+                null=True,
+                verbose_name="external id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("guarantee", "Marketplace guarantee (Amazon A-to-z)"),
+                    ("chargeback", "Chargeback"),
+                ],
+                help_text="Which kind of claim.",
+                max_length=16,
+                verbose_name="kind",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="opened_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the buyer filed it.", null=True, verbose_name="opened at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="order",
+            field=models.ForeignKey(
+                help_text="The order.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="claims",
+                to="inquiries.order",
+                verbose_name="order",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="outcome",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Open"),
+                    ("for_buyer", "Decided for the buyer (a defect)"),
+                    ("for_seller", "Decided for the seller"),
+                    ("withdrawn", "Withdrawn by the buyer"),
+                    ("resolved", "Closed without the marketplace deciding (resolved with the seller)"),
+                ],
+                default="",
+                help_text="The marketplace's decision; for the buyer, it is a defect.",
+                max_length=16,
+                verbose_name="outcome",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="claim",
+            name="status",
+            field=models.CharField(
+                blank=True,
+                help_text="The claim's status in the marketplace's words (eBay: caseStatusEnum, e.g. CS_CLOSED).",
+                max_length=64,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="clusters",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="action_date",
+            field=models.DateField(
+                blank=True,
+                help_text="When the corrective action was (or will be) taken.",
+                null=True,
+                verbose_name="action date",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="carrier",
+            field=models.CharField(
+                blank=True,
+                help_text="The carrier of a carrier-rate cluster, as the shipments name it.",
+                max_length=100,
+                verbose_name="carrier",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="corrective_action",
+            field=models.TextField(blank=True, verbose_name="corrective action"),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="created_at",
+            field=models.DateTimeField(
+                default=django.utils.timezone.now, editable=False, verbose_name="created at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="customer_count",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Distinct customers among the members.", verbose_name="customer count"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="expected",
+            field=models.FloatField(
+                blank=True,
+                help_text="Complaints expected in the window from the product's baseline (bursts).",
+                null=True,
+                verbose_name="expected",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="first_seen",
+            field=models.DateTimeField(
+                help_text="When the earliest member inquiry was opened.", verbose_name="first seen"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="growth",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Members opened in the 24 hours before the last update.",
+                verbose_name="growth",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("burst", "Burst about one product"),
+                    ("near_duplicate", "Near-identical texts"),
+                    ("sku_rate", "Complaint rate of one product"),
+                    ("carrier_rate", "Delivery complaint rate of one carrier"),
+                ],
+                max_length=16,
+                verbose_name="kind",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="last_seen",
+            field=models.DateTimeField(
+                help_text="When the latest member inquiry was opened.", verbose_name="last seen"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="member_count",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Member inquiries (one per complaint).", verbose_name="member count"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The cluster this one is part of: a near-identical-text cluster sharing complaints with a product's or carrier's cluster is the same incident, shown and handled there.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="merged",
+                to="inquiries.cluster",
+                verbose_name="merged into",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Who is responsible for the corrective action.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_clusters",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="owner",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="p_value",
+            field=models.FloatField(
+                blank=True,
+                help_text="Poisson P(X >= window count) at the last update.",
+                null=True,
+                verbose_name="p-value",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="preventive_measure",
+            field=models.TextField(blank=True, verbose_name="preventive measure"),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="rate_denominator",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Rate clusters: units sold of the SKU (orders purchased in the window, cancelled ones left out), or shipments of the carrier, service and warehouse shipped in the window.",
+                null=True,
+                verbose_name="rate denominator",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="rate_numerator",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Rate clusters: orders with a complaint signal in the rate window (an inquiry, a complaint return, negative feedback; an order counts once), plus complaints naming the SKU without an order.",
+                null=True,
+                verbose_name="rate numerator",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="rate_threshold",
+            field=models.FloatField(
+                blank=True,
+                help_text="Rate clusters: the house threshold the rate was tested against (0.05 = 5%).",
+                null=True,
+                verbose_name="rate threshold",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="rate_window_days",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Rate clusters: the window the rate counts, in days up to the last update.",
+                null=True,
+                verbose_name="rate window days",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="resolved_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="resolved at"),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="root_cause",
+            field=models.TextField(blank=True, verbose_name="root cause"),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="said",
+            field=models.CharField(
+                blank=True,
+                help_text="Rate clusters: what customers say, the words found in most of the complaints, return comments and negative feedback behind it.",
+                max_length=200,
+                verbose_name="said",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="service",
+            field=models.CharField(
+                blank=True,
+                help_text="Its service (carrier-rate clusters).",
+                max_length=100,
+                verbose_name="service",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="severity",
+            field=models.PositiveSmallIntegerField(
+                choices=[(1, "Low"), (2, "Medium"), (3, "High"), (4, "Critical")],
+                default=1,
+                verbose_name="severity",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="signals",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Rate clusters: the signals behind the numerator by source (inquiries, returns, feedback), before an order's signals are counted once.",
+                verbose_name="signals",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="signature",
+            field=models.CharField(
+                blank=True,
+                help_text="Identifies a text cluster (its first member); empty for bursts, which the product identifies.",
+                max_length=64,
+                verbose_name="signature",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="sku",
+            field=models.CharField(
+                blank=True,
+                help_text="The product of a burst; empty for text clusters.",
+                max_length=100,
+                verbose_name="SKU",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("open", "Open"),
+                    ("acknowledged", "Acknowledged"),
+                    ("action_taken", "Action taken"),
+                    ("resolved", "Resolved"),
+                ],
+                default="open",
+                max_length=16,
+                verbose_name="state",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="topic",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="clusters",
+                to="inquiries.topic",
+                verbose_name="topic",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="updated_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="warehouse",
+            field=models.CharField(
+                blank=True,
+                help_text="The warehouse the shipments left from (carrier-rate clusters).",
+                max_length=32,
+                verbose_name="warehouse",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="cluster",
+            name="window_count",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Complaints in the rolling window at the last update.",
+                verbose_name="window count",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clusterevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="actor",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clusterevent",
+            name="at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="at"),
+        ),
+        migrations.AlterField(
+            model_name="clusterevent",
+            name="cluster",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="events",
+                to="inquiries.cluster",
+                verbose_name="cluster",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clusterevent",
+            name="data",
+            field=models.JSONField(blank=True, default=dict, verbose_name="data"),
+        ),
+        migrations.AlterField(
+            model_name="clusterevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("opened", "Cluster opened"),
+                    ("escalated", "Severity rose"),
+                    ("acknowledged", "Acknowledged"),
+                    ("action_taken", "Corrective action recorded"),
+                    ("resolved", "Resolved"),
+                    ("members_removed", "Re-tagged members removed"),
+                    ("merged", "Merged: the same incident as another cluster"),
+                ],
+                max_length=32,
+                verbose_name="kind",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustermember",
+            name="added_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="added at"),
+        ),
+        migrations.AlterField(
+            model_name="clustermember",
+            name="cluster",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="members",
+                to="inquiries.cluster",
+                verbose_name="cluster",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustermember",
+            name="inquiry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="cluster_memberships",
+                to="inquiries.inquiry",
+                verbose_name="inquiry",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustermember",
+            name="message",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The customer message that brought the inquiry in.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="inquiries.message",
+                verbose_name="message",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustermember",
+            name="opened_at",
+            field=models.DateTimeField(
+                help_text="The inquiry's opening time (copied: the chart counts by it).",
+                verbose_name="opened at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustersweepstate",
+            name="after_cluster",
+            field=models.BigIntegerField(
+                blank=True, help_text="The last cluster refreshed.", null=True, verbose_name="after cluster"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustersweepstate",
+            name="keys",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="The (account, topic, SKU) keys this sweep tests, in order.",
+                verbose_name="keys",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustersweepstate",
+            name="next_key",
+            field=models.PositiveIntegerField(
+                default=0, help_text="How many of them are done.", verbose_name="next key"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustersweepstate",
+            name="phase",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "idle"), (1, "testing products for bursts"), (2, "refreshing active clusters")],
+                default=0,
+                verbose_name="phase",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustersweepstate",
+            name="started_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the sweep under way began.", null=True, verbose_name="started at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="clustersweepstate",
+            name="stepped_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When it last moved on.", null=True, verbose_name="stepped at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="customer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="inquiries.customer",
+                verbose_name="customer",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="inquiry",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                primary_key=True,
+                related_name="+",
+                serialize=False,
+                to="inquiries.inquiry",
+                verbose_name="inquiry",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="message",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="inquiries.message",
+                verbose_name="message",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="opened_at",
+            field=models.DateTimeField(verbose_name="opened at"),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="signature",
+            field=models.BinaryField(verbose_name="signature"),
+        ),
+        migrations.AlterField(
+            model_name="complaintfingerprint",
+            name="topic",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="inquiries.topic",
+                verbose_name="topic",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="connector_runs",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="connector",
+            field=models.CharField(
+                default="amazon-sp-api",
+                help_text="Which connector ran.",
+                max_length=20,
+                verbose_name="connector",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="document_id",
+            field=models.CharField(
+                blank=True, help_text="Amazon's reportDocumentId.", max_length=200, verbose_name="document id"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="error",
+            field=models.TextField(
+                blank=True,
+                help_text="Why the run failed or was skipped, or the first rejections.",
+                verbose_name="error",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="finished_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="format",
+            field=models.CharField(
+                blank=True,
+                help_text="The import format the report was read as.",
+                max_length=50,
+                verbose_name="format",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="imported",
+            field=models.PositiveIntegerField(default=0, help_text="Lines stored.", verbose_name="imported"),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="rejected",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Lines refused by the importer.", verbose_name="rejected"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="report_id",
+            field=models.CharField(
+                blank=True, help_text="Amazon's reportId.", max_length=100, verbose_name="report id"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="report_type",
+            field=models.CharField(
+                help_text="The marketplace's report type, as it names it.",
+                max_length=100,
+                verbose_name="report type",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="rows",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Data lines read from the document.", verbose_name="rows"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="started_at",
+            field=models.DateTimeField(verbose_name="started at"),
+        ),
+        migrations.AlterField(
+            model_name="connectorrun",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("running", "Running"),
+                    ("done", "Done"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                ],
+                default="running",
+                max_length=10,
+                verbose_name="state",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="left_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When it was left (Amazon's report gives the day: midnight, local time).",
+                null=True,
+                verbose_name="left at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False,
+                help_text="The order rated.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="feedback",
+                to="inquiries.order",
+                verbose_name="order",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="polarity",
+            field=models.CharField(
+                choices=[("positive", "Positive"), ("neutral", "Neutral"), ("negative", "Negative")],
+                help_text="Positive, neutral or negative: eBay's own word (CommentType), or for a star rating 1-2 negative, 3 neutral, 4-5 positive. The metrics count negative feedback by it.",
+                max_length=8,
+                verbose_name="polarity",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="rater_email",
+            field=models.CharField(
+                blank=True,
+                help_text="The buyer's address as the report gives it (Amazon: Rater Email).",
+                max_length=320,
+                verbose_name="rater email",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="rating",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                choices=[
+                    (1, "1 (negative)"),
+                    (2, "2 (negative)"),
+                    (3, "3 (neutral)"),
+                    (4, "4 (positive)"),
+                    (5, "5 (positive)"),
+                ],
+                help_text="1 to 5 stars; empty where the marketplace rates by polarity only (eBay).",
+                null=True,
+                verbose_name="rating",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="removed",
+            field=models.BooleanField(
+                default=False,
+                help_text="Removed or struck through by the marketplace: it no longer counts as a defect.",
+                verbose_name="removed",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="response",
+            field=models.TextField(
+                blank=True, help_text="The seller's public response, if any.", verbose_name="response"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="feedback",
+            name="text",
+            field=models.TextField(blank=True, help_text="The buyer's comment.", verbose_name="text"),
+        ),
+        migrations.AlterField(
+            model_name="healthsnapshot",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="health_snapshots",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="healthsnapshot",
+            name="as_of",
+            field=models.DateTimeField(
+                help_text="The instant computed: the end of the day, or the last refresh today.",
+                verbose_name="as of",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="healthsnapshot",
+            name="computed_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="computed at"),
+        ),
+        migrations.AlterField(
+            model_name="healthsnapshot",
+            name="date",
+            field=models.DateField(help_text="The day in the account's time zone.", verbose_name="date"),
+        ),
+        migrations.AlterField(
+            model_name="healthsnapshot",
+            name="metrics",
+            field=models.JSONField(
+                default=list,
+                help_text='[{"key", "value", "target", "status", "numerator", "denominator"}, ...]',
+                verbose_name="metrics",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="healthsnapshot",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("no_data", "No data"),
+                    ("healthy", "Healthy"),
+                    ("at_risk", "At risk"),
+                    ("critical", "Critical"),
+                ],
+                max_length=16,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="batch_size",
+            field=models.PositiveIntegerField(
+                default=50,
+                help_text="At most this many messages are imported per poll; the rest follow on the next polls.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(1000),
+                ],
+                verbose_name="batch size",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="channel",
+            field=models.OneToOneField(
+                help_text="The e-mail channel whose messages arrive in this mailbox.",
+                limit_choices_to={"kind": "email"},
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="mailbox",
+                to="inquiries.channel",
+                verbose_name="channel",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="failed_messages",
+            field=models.PositiveIntegerField(
+                default=0,
+                editable=False,
+                help_text="Messages set aside as failed (listed under Failed tasks).",
+                verbose_name="failed messages",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="failures",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Failed polls in a row.", verbose_name="failures"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="from_address",
+            field=models.EmailField(
+                blank=True,
+                help_text="From address of replies; empty uses the channel's address.",
+                max_length=254,
+                verbose_name="from address",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_folder",
+            field=models.CharField(
+                default="INBOX",
+                help_text="The folder to import from.",
+                max_length=255,
+                verbose_name="IMAP folder",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_host",
+            field=models.CharField(
+                blank=True,
+                help_text="IMAP server, e.g. imap.example.com.",
+                max_length=255,
+                verbose_name="IMAP host",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_password_encrypted",
+            field=models.TextField(blank=True, editable=False, verbose_name="IMAP password encrypted"),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_password_env",
+            field=models.CharField(
+                blank=True,
+                help_text="Name of the environment variable holding the IMAP password. When set, it is used and any stored password is dropped.",
+                max_length=128,
+                verbose_name="IMAP password env",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_port",
+            field=models.PositiveIntegerField(
+                default=993,
+                help_text="993 for TLS, 143 for STARTTLS.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(65535),
+                ],
+                verbose_name="IMAP port",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_tls",
+            field=models.CharField(
+                choices=[
+                    ("ssl", "TLS from the start (IMAPS 993, SMTPS 465)"),
+                    ("starttls", "STARTTLS (IMAP 143, submission 587)"),
+                    ("none", "None: plain text (only for a server on this machine)"),
+                ],
+                default="ssl",
+                help_text="How the connection is encrypted.",
+                max_length=16,
+                verbose_name="IMAP TLS",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="imap_username",
+            field=models.CharField(
+                blank=True,
+                help_text="Login name, often the mailbox address.",
+                max_length=255,
+                verbose_name="IMAP username",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="inflight_attempts",
+            field=models.PositiveSmallIntegerField(
+                default=0,
+                editable=False,
+                help_text="Polls that started on the in-flight UID; past the limit the message is set aside as failed.",
+                verbose_name="inflight attempts",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="inflight_uid",
+            field=models.BigIntegerField(
+                default=0,
+                editable=False,
+                help_text="The UID being imported; kept if the poll dies on it.",
+                verbose_name="inflight UID",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="is_enabled",
+            field=models.BooleanField(
+                default=True, help_text="Disabled mailboxes are not polled.", verbose_name="is enabled"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="last_error",
+            field=models.TextField(
+                blank=True,
+                editable=False,
+                help_text="Why the last poll failed; empty after a success.",
+                verbose_name="last error",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="last_polled_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last polled at"),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="last_success_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last success at"),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="last_summary",
+            field=models.TextField(
+                blank=True,
+                editable=False,
+                help_text="What the last successful poll did.",
+                verbose_name="last summary",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="last_uid",
+            field=models.BigIntegerField(
+                default=0, editable=False, help_text="Highest UID imported.", verbose_name="last UID"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="lease_until",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="A poll in progress holds the mailbox until then.",
+                null=True,
+                verbose_name="lease until",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="mark_seen",
+            field=models.BooleanField(
+                default=False,
+                help_text="Set the \\Seen flag on imported messages. Off: the mailbox's flags are left alone.",
+                verbose_name="mark seen",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="next_attempt_at",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="After failures, the mailbox is not polled before this.",
+                null=True,
+                verbose_name="next attempt at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="read_sent_folder",
+            field=models.BooleanField(
+                default=True,
+                help_text="Also read the mailbox's sent folder: the seller's own replies sent from a mail client that thread to a conversation count as replies at their Date. Sent mail that threads to nothing is skipped.",
+                verbose_name="read sent folder",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="sent_folder",
+            field=models.CharField(
+                blank=True,
+                help_text="The sent folder's name. Empty: the folder the server flags \\Sent (RFC 6154 special use), else one named Sent, Sent Items or Sent Messages.",
+                max_length=255,
+                verbose_name="sent folder",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="sent_inflight_attempts",
+            field=models.PositiveSmallIntegerField(
+                default=0, editable=False, verbose_name="sent inflight attempts"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="sent_inflight_uid",
+            field=models.BigIntegerField(default=0, editable=False, verbose_name="sent inflight UID"),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="sent_last_uid",
+            field=models.BigIntegerField(
+                default=0,
+                editable=False,
+                help_text="Highest UID read from the sent folder.",
+                verbose_name="sent last UID",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="sent_uidvalidity",
+            field=models.BigIntegerField(
+                blank=True, editable=False, null=True, verbose_name="sent UIDVALIDITY"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="smtp_host",
+            field=models.CharField(
+                blank=True,
+                help_text="SMTP server replies are sent through.",
+                max_length=255,
+                verbose_name="SMTP host",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="smtp_password_encrypted",
+            field=models.TextField(blank=True, editable=False, verbose_name="SMTP password encrypted"),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="smtp_password_env",
+            field=models.CharField(
+                blank=True,
+                help_text="Name of the environment variable holding the SMTP password.",
+                max_length=128,
+                verbose_name="SMTP password env",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="smtp_port",
+            field=models.PositiveIntegerField(
+                default=587,
+                help_text="587 for STARTTLS, 465 for TLS.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(65535),
+                ],
+                verbose_name="SMTP port",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="smtp_tls",
+            field=models.CharField(
+                choices=[
+                    ("ssl", "TLS from the start (IMAPS 993, SMTPS 465)"),
+                    ("starttls", "STARTTLS (IMAP 143, submission 587)"),
+                    ("none", "None: plain text (only for a server on this machine)"),
+                ],
+                default="starttls",
+                max_length=16,
+                verbose_name="SMTP TLS",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="smtp_username",
+            field=models.CharField(
+                blank=True,
+                help_text="Empty: send without logging in.",
+                max_length=255,
+                verbose_name="SMTP username",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailboxconfig",
+            name="uidvalidity",
+            field=models.BigIntegerField(blank=True, editable=False, null=True, verbose_name="UIDVALIDITY"),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="channel",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="mail_webhooks",
+                to="inquiries.channel",
+                verbose_name="channel",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="created_at",
+            field=models.DateTimeField(
+                default=django.utils.timezone.now, editable=False, verbose_name="created at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="is_active",
+            field=models.BooleanField(default=True, verbose_name="is active"),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="last_error",
+            field=models.TextField(
+                blank=True,
+                editable=False,
+                help_text="The last refused delivery and why.",
+                verbose_name="last error",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="last_received_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="last received at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="provider",
+            field=models.CharField(
+                choices=[
+                    ("generic", "Generic signed JSON (X-Cstracker-Signature)"),
+                    ("mailgun", "Mailgun inbound route (signed form post)"),
+                    ("postmark", "Postmark inbound JSON (basic auth)"),
+                    ("sendgrid", "SendGrid Inbound Parse, raw MIME (basic auth)"),
+                ],
+                max_length=16,
+                verbose_name="provider",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="secret_encrypted",
+            field=models.TextField(blank=True, editable=False, verbose_name="secret encrypted"),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="secret_env",
+            field=models.CharField(
+                blank=True,
+                help_text="Name of the environment variable holding the secret; used when set.",
+                max_length=128,
+                verbose_name="secret env",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhook",
+            name="token",
+            field=models.CharField(
+                default=inquiries.models.mail.new_webhook_token,
+                editable=False,
+                help_text="The secret path segment of the URL.",
+                max_length=64,
+                unique=True,
+                verbose_name="token",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhooktoken",
+            name="body_sha256",
+            field=models.CharField(max_length=64, verbose_name="body SHA-256"),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhooktoken",
+            name="received_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="received at"),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhooktoken",
+            name="token",
+            field=models.CharField(max_length=200, verbose_name="token"),
+        ),
+        migrations.AlterField(
+            model_name="mailwebhooktoken",
+            name="webhook",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="inquiries.mailwebhook",
+                verbose_name="webhook",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                help_text="The account measured.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="marketplace_metrics",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="denominator",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="e.g. orders in the window.", null=True, verbose_name="denominator"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="metric",
+            field=models.CharField(
+                help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").',
+                max_length=64,
+                verbose_name="metric",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="numerator",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="e.g. orders with a defect.", null=True, verbose_name="numerator"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="reported_at",
+            field=models.DateTimeField(
+                help_text="When the marketplace produced the figure.", verbose_name="reported at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="source",
+            field=models.CharField(
+                help_text='The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").',
+                max_length=100,
+                verbose_name="source",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="status",
+            field=models.CharField(
+                blank=True,
+                help_text='The marketplace\'s own verdict, in its words (e.g. "GOOD").',
+                max_length=32,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="target",
+            field=models.FloatField(
+                blank=True,
+                help_text="The marketplace's target, as reported.",
+                null=True,
+                verbose_name="target",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="value",
+            field=models.FloatField(
+                blank=True,
+                help_text="As reported; a rate as a fraction (0.004).",
+                null=True,
+                verbose_name="value",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="window_end",
+            field=models.DateTimeField(
+                help_text="Its end, as the marketplace states it.", verbose_name="window end"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacemetric",
+            name="window_start",
+            field=models.DateTimeField(
+                help_text="The start of the marketplace's reporting window.", verbose_name="window start"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="at_risk_ratio",
+            field=models.FloatField(
+                default=0.8,
+                help_text="A metric is 'at risk' once it reaches this share of its target (0.8: a 10% target is at risk from 8%); above the target it is 'critical'.",
+                verbose_name="at risk ratio",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="atoz_critical_hours",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Amazon: unanswered this long, an A-to-z claim can be granted (72); the metric is critical.",
+                null=True,
+                verbose_name="A-to-z critical hours",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="atoz_risk_hours",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Amazon: an order-related message unanswered this long is an A-to-z claim risk (48). Empty: no A-to-z metric.",
+                null=True,
+                verbose_name="A-to-z risk hours",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="cluster_at_risk_severity",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                help_text="An open cluster of this severity or worse puts the account at risk (3 = high).",
+                verbose_name="cluster at risk severity",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="cluster_critical_severity",
+            field=models.PositiveSmallIntegerField(
+                default=4,
+                help_text="An open cluster of this severity makes the account critical (4 = critical).",
+                verbose_name="cluster critical severity",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="complaint_target_per_100_inquiries",
+            field=models.FloatField(
+                blank=True,
+                help_text="Highest acceptable complaints of one topic per 100 inquiries, used when no order volumes are known (a house default).",
+                null=True,
+                verbose_name="complaint target per 100 inquiries",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="complaint_target_per_100_orders",
+            field=models.FloatField(
+                blank=True,
+                help_text="House target, not a marketplace metric: highest acceptable complaints of one topic per 100 orders (an early warning; the Order Defect Rate is computed from orders). Used when daily order volumes are known.",
+                null=True,
+                verbose_name="complaint target per 100 orders",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="complaint_window_days",
+            field=models.PositiveSmallIntegerField(
+                default=30,
+                help_text="Complaint rates (house indicators) count the inquiries opened in this many days.",
+                verbose_name="complaint window days",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="late_rate_target_percent",
+            field=models.FloatField(
+                help_text="Highest acceptable share of messages answered late or not at all, in percent (Amazon 10).",
+                verbose_name="late rate target percent",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="late_rate_windows",
+            field=models.JSONField(
+                default=list,
+                help_text="Windows in days over which the late response rate is measured, e.g. [7, 30, 90].",
+                verbose_name="late rate windows",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="marketplace",
+            field=models.CharField(
+                choices=[
+                    ("amazon", "Amazon"),
+                    ("walmart", "Walmart"),
+                    ("ebay", "eBay"),
+                    ("shop", "Own shop"),
+                    ("other", "Other"),
+                ],
+                help_text="The marketplace these rules apply to.",
+                max_length=16,
+                unique=True,
+                verbose_name="marketplace",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="message_rules",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text='Reply targets per message type, tried in order; the first that matches a customer message sets its marketplace clock, the others keep the general target above. Each rule: {"name": "Regulator complaint", "target_seconds": 3600, "business_days": false, "senders": ["*@bbb.org"], "phrases": ["\\bAttorney General\\b"], "topics": ["refund"], "definition": "marketplace", "source": "https://..."}. Phrases are case-insensitive regular expressions searched in the subject and body; senders are domains or addresses (* matches any run of characters); topics are topic keys. A rule tests only the conditions it has, and needs at least one. Business days count Monday to Friday (the account\'s reply calendar, with its holidays, if it has one). Applies to messages recorded from a minute after saving.',
+                verbose_name="message rules",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="name",
+            field=models.CharField(
+                help_text="Shown on the health page.", max_length=100, verbose_name="name"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="notes",
+            field=models.TextField(
+                blank=True,
+                help_text="Where the targets come from; shown on the health page.",
+                verbose_name="notes",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="rate_name",
+            field=models.CharField(
+                help_text="The marketplace's name for the late-response metric, e.g. Late Response Rate.",
+                max_length=100,
+                verbose_name="rate name",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="rating_at_risk_from",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Amazon Account Health Rating: at risk from this score (100); below is critical.",
+                null=True,
+                verbose_name="rating at risk from",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="rating_healthy_from",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Amazon Account Health Rating: healthy from this score (200).",
+                null=True,
+                verbose_name="rating healthy from",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="reply_business_days_only",
+            field=models.BooleanField(
+                default=False,
+                help_text="Calendar rule: off counts calendar time, weekends and holidays included (Amazon, Walmart); on counts Monday to Friday in the account's time zone (eBay's business days).",
+                verbose_name="reply business days only",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="reply_rule",
+            field=models.TextField(
+                blank=True,
+                help_text="The rule in the marketplace's words, for people.",
+                verbose_name="reply rule",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="reply_target_seconds",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="The marketplace's reply deadline in seconds (Amazon 86400 = 24 h). Empty: no marketplace rule, the late rate is first-reply compliance against the account's SLA policy.",
+                null=True,
+                verbose_name="reply target seconds",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="response_mean_target_seconds",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Target for the average response time in seconds; empty for none.",
+                null=True,
+                verbose_name="response mean target seconds",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="response_p50_target_seconds",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Target for the median response time in seconds; empty for none.",
+                null=True,
+                verbose_name="response p50 target seconds",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="response_p90_target_seconds",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Target for the 90th percentile response time in seconds; empty for none.",
+                null=True,
+                verbose_name="response p90 target seconds",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="marketplacepreset",
+            name="updated_at",
+            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                help_text="The seller account.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="orders",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="buyer_email",
+            field=models.CharField(
+                blank=True,
+                help_text="The buyer's address as the marketplace gives it (Amazon: an anonymised relay address).",
+                max_length=320,
+                verbose_name="buyer email",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="buyer_name",
+            field=models.CharField(
+                blank=True,
+                help_text="The buyer's name, when given.",
+                max_length=200,
+                verbose_name="buyer name",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="currency",
+            field=models.CharField(
+                blank=True,
+                help_text="ISO 4217 code of the order's prices.",
+                max_length=3,
+                verbose_name="currency",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="deliver_by",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate).",
+                null=True,
+                verbose_name="deliver by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="fulfilment_channel",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Unknown"),
+                    ("merchant", "Merchant (seller-fulfilled)"),
+                    ("marketplace", "Marketplace (e.g. Fulfilled by Amazon)"),
+                ],
+                default="",
+                help_text="Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA).",
+                max_length=16,
+                verbose_name="fulfilment channel",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="marketplace_order_id",
+            field=models.CharField(
+                help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. Inquiries whose order id equals it are linked to this order.",
+                max_length=100,
+                verbose_name="marketplace order id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="marketplace_status",
+            field=models.CharField(
+                blank=True,
+                help_text='The status in the marketplace\'s own words (Amazon: order-status, e.g. "Shipped - Delivered to Buyer").',
+                max_length=100,
+                verbose_name="marketplace status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="marketplace_updated_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the marketplace last changed the order (Amazon: last-updated-date).",
+                null=True,
+                verbose_name="marketplace updated at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="merchant_order_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The seller's own order id, when they gave one.",
+                max_length=100,
+                verbose_name="merchant order id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="purchased_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the buyer placed the order (Amazon: purchase-date).",
+                null=True,
+                verbose_name="purchased at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="sales_channel",
+            field=models.CharField(
+                blank=True,
+                help_text='Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").',
+                max_length=100,
+                verbose_name="sales channel",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="ship_by",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The marketplace's latest ship date: shipped after it, the order counts as late (Amazon: LatestShipDate).",
+                null=True,
+                verbose_name="ship by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="ship_city",
+            field=models.CharField(
+                blank=True,
+                help_text="Where it ships to (Amazon: ship-city).",
+                max_length=100,
+                verbose_name="ship city",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="ship_country",
+            field=models.CharField(
+                blank=True, help_text="ISO 3166 country code.", max_length=2, verbose_name="ship country"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="ship_postal_code",
+            field=models.CharField(
+                blank=True,
+                help_text="Amazon: ship-postal-code.",
+                max_length=32,
+                verbose_name="ship postal code",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="ship_service_level",
+            field=models.CharField(
+                blank=True,
+                help_text='The shipping speed the buyer chose (e.g. "Standard").',
+                max_length=100,
+                verbose_name="ship service level",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="ship_state",
+            field=models.CharField(
+                blank=True, help_text="Amazon: ship-state.", max_length=100, verbose_name="ship state"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Unknown (see the marketplace's status)"),
+                    ("pending", "Pending"),
+                    ("unshipped", "Unshipped"),
+                    ("partially_shipped", "Partially shipped"),
+                    ("shipped", "Shipped"),
+                    ("cancelled", "Cancelled"),
+                    ("unfulfillable", "Unfulfillable"),
+                ],
+                default="",
+                help_text="The order status, in our words, mapped from the marketplace's.",
+                max_length=20,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="order",
+            name="updated_at",
+            field=models.DateTimeField(
+                default=django.utils.timezone.now,
+                help_text="When an import last wrote this order in cstracker.",
+                verbose_name="updated at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="item_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id).",
+                max_length=64,
+                verbose_name="item id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="item_status",
+            field=models.CharField(
+                blank=True,
+                help_text="The line's status in the marketplace's words (Amazon: item-status).",
+                max_length=64,
+                verbose_name="item status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False,
+                help_text="The order.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="lines",
+                to="inquiries.order",
+                verbose_name="order",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="price",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="Amazon's item-price: what the buyer paid for all units of the line (not a unit price), in the order's currency; empty while the order is pending.",
+                max_digits=14,
+                null=True,
+                verbose_name="price",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="quantity",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Units ordered (Amazon: quantity).", verbose_name="quantity"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="sku",
+            field=models.CharField(
+                help_text="The seller's SKU; one line per SKU and order (the report's key).",
+                max_length=100,
+                verbose_name="SKU",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="title",
+            field=models.TextField(
+                blank=True, help_text="The product name as the report gives it.", verbose_name="title"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderline",
+            name="transaction_id",
+            field=models.CharField(
+                blank=True,
+                help_text="eBay's Transaction ID: with the item id, how eBay's returns, cases and feedback name the line (the orders download's Transaction ID); empty elsewhere.",
+                max_length=64,
+                verbose_name="transaction id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="anchor",
+            field=models.CharField(
+                help_text="The date that puts a row in a window (`Anchor`).",
+                max_length=16,
+                verbose_name="anchor",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="anchor_until",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The latest anchor time of the day's rows (a day still running).",
+                null=True,
+                verbose_name="anchor until",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="day",
+            field=models.DateField(
+                help_text="The anchor's day in the account's time zone.", verbose_name="day"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="denominator",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Rows in the denominator.", verbose_name="denominator"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="facts_until",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The latest time of a fact the counts depend on: before it, count live.",
+                null=True,
+                verbose_name="facts until",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="measure",
+            field=models.CharField(
+                help_text="What is counted (`marketplaces.Measure`).", max_length=32, verbose_name="measure"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordermetricday",
+            name="numerator",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Rows in the numerator.", verbose_name="numerator"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderrollupstate",
+            name="account",
+            field=models.OneToOneField(
+                help_text="The account whose orders are rolled up.",
+                on_delete=django.db.models.deletion.CASCADE,
+                primary_key=True,
+                related_name="order_rollup",
+                serialize=False,
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderrollupstate",
+            name="built_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the rollup was last built whole (empty: not built for this zone and marketplace).",
+                null=True,
+                verbose_name="built at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderrollupstate",
+            name="first_day",
+            field=models.DateField(
+                blank=True,
+                help_text="The first local day the last build counted: a window starting earlier is counted live.",
+                null=True,
+                verbose_name="first day",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderrollupstate",
+            name="marketplace",
+            field=models.CharField(
+                help_text="The marketplace whose metrics were rolled up.",
+                max_length=32,
+                verbose_name="marketplace",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderrollupstate",
+            name="rebuild_next_day",
+            field=models.DateField(
+                blank=True,
+                help_text="A rebuild under way goes on from this local day (empty: none under way).",
+                null=True,
+                verbose_name="rebuild next day",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="orderrollupstate",
+            name="timezone",
+            field=models.CharField(
+                help_text="The account's time zone the days were cut in.",
+                max_length=64,
+                verbose_name="timezone",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordervolume",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="order_volumes",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="ordervolume",
+            name="date",
+            field=models.DateField(help_text="The day in the account's time zone.", verbose_name="date"),
+        ),
+        migrations.AlterField(
+            model_name="ordervolume",
+            name="orders",
+            field=models.PositiveIntegerField(help_text="Orders received that day.", verbose_name="orders"),
+        ),
+        migrations.AlterField(
+            model_name="ordervolume",
+            name="updated_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0, verbose_name="attempts"),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="created_at",
+            field=models.DateTimeField(
+                default=django.utils.timezone.now, editable=False, verbose_name="created at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="last_error",
+            field=models.TextField(blank=True, verbose_name="last error"),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="lease_until",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="lease until"),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="message",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="outgoing_mail",
+                to="inquiries.message",
+                verbose_name="message",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="next_attempt_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the retry after a temporary failure is due.",
+                null=True,
+                verbose_name="next attempt at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="recipients",
+            field=models.JSONField(blank=True, default=list, verbose_name="recipients"),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="sent_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("sending", "Sending"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                ],
+                default="queued",
+                max_length=16,
+                verbose_name="state",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="outgoingmail",
+            name="updated_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="buyer_comment",
+            field=models.TextField(
+                blank=True,
+                help_text="What the buyer wrote (Amazon: customer-comments).",
+                verbose_name="buyer comment",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="disposition",
+            field=models.CharField(
+                blank=True,
+                help_text='The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").',
+                max_length=64,
+                verbose_name="disposition",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="external_id",
+            field=models.CharField(
+                help_text="What identifies the return in its report, unique per order: Amazon's licence plate number, or SKU and return date when the report has none.",
+                max_length=200,
+                verbose_name="external id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="item_id",
+            field=models.CharField(
+                blank=True, help_text="Amazon: ASIN.", max_length=64, verbose_name="item id"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False,
+                help_text="The order.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="returns",
+                to="inquiries.order",
+                verbose_name="order",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="quantity",
+            field=models.PositiveIntegerField(
+                default=1, help_text="Units returned (Amazon: quantity).", verbose_name="quantity"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="reason_code",
+            field=models.CharField(
+                blank=True,
+                help_text='The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").',
+                max_length=100,
+                verbose_name="reason code",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="received_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the units arrived back (Amazon FBA: return-date).",
+                null=True,
+                verbose_name="received at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="refund_amount",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="Refunded, in the order's currency.",
+                max_digits=14,
+                null=True,
+                verbose_name="refund amount",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="requested_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the buyer asked to return.",
+                null=True,
+                verbose_name="requested at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="sku",
+            field=models.CharField(
+                blank=True, help_text="The seller's SKU returned.", max_length=100, verbose_name="SKU"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="status",
+            field=models.CharField(
+                blank=True,
+                help_text="The return's status in the report's words.",
+                max_length=64,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="return",
+            name="warehouse",
+            field=models.CharField(
+                blank=True,
+                help_text="Where it was received (Amazon: fulfillment-center-id).",
+                max_length=32,
+                verbose_name="warehouse",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="carrier",
+            field=models.CharField(
+                blank=True,
+                help_text="As the report names it (Amazon: carrier).",
+                max_length=100,
+                verbose_name="carrier",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="delivered_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the carrier reported delivery, when known.",
+                null=True,
+                verbose_name="delivered at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="estimated_arrival_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The carrier's estimate (Amazon: estimated-arrival-date).",
+                null=True,
+                verbose_name="estimated arrival at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="order",
+            field=models.ForeignKey(
+                db_index=False,
+                help_text="The order.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="shipments",
+                to="inquiries.order",
+                verbose_name="order",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="service",
+            field=models.CharField(
+                blank=True,
+                help_text="The carrier's service or ship level.",
+                max_length=100,
+                verbose_name="service",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="shipment_id",
+            field=models.CharField(
+                help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, the tracking number. Unique per order.",
+                max_length=100,
+                verbose_name="shipment id",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="shipped_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When it left the warehouse (Amazon: shipment-date).",
+                null=True,
+                verbose_name="shipped at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="tracking_number",
+            field=models.CharField(
+                blank=True,
+                help_text="The carrier's tracking number.",
+                max_length=100,
+                verbose_name="tracking number",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="shipment",
+            name="warehouse",
+            field=models.CharField(
+                blank=True,
+                help_text="The fulfilment centre it left from (Amazon: fulfillment-center-id).",
+                max_length=32,
+                verbose_name="warehouse",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="address",
+            field=models.CharField(
+                help_text="The normalised sender address.", max_length=320, verbose_name="address"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="channel",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="suspended_senders",
+                to="inquiries.channel",
+                verbose_name="channel",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="messages_held",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Messages stored as automatic since suspension.",
+                verbose_name="messages held",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="reason",
+            field=models.CharField(max_length=300, verbose_name="reason"),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="released_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="released at"),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="released_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="released by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="suspendedsender",
+            name="suspended_at",
+            field=models.DateTimeField(default=django.utils.timezone.now, verbose_name="suspended at"),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="topic_labels",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="corrected",
+            field=models.BooleanField(
+                default=False,
+                help_text="The agent changed the topic (rather than confirming it).",
+                verbose_name="corrected",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="inquiry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="topic_labels",
+                to="inquiries.inquiry",
+                verbose_name="inquiry",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="labelled_at",
+            field=models.DateTimeField(verbose_name="labelled at"),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="labelled_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="labelled by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="team",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="inquiries.team",
+                verbose_name="team",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="text",
+            field=models.TextField(verbose_name="text"),
+        ),
+        migrations.AlterField(
+            model_name="topiclabel",
+            name="topic",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="labels",
+                to="inquiries.topic",
+                verbose_name="topic",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="topic_models",
+                to="inquiries.account",
+                verbose_name="account",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="blob",
+            field=models.BinaryField(
+                help_text="The fitted model, as written by TrainedModel.dumps(); empty if rejected.",
+                verbose_name="blob",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="created_at",
+            field=models.DateTimeField(
+                default=django.utils.timezone.now, editable=False, verbose_name="created at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="holdout_labels",
+            field=models.PositiveIntegerField(
+                default=0,
+                editable=False,
+                help_text="Agents' labels held out to score it (never trained on).",
+                verbose_name="holdout labels",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="is_active",
+            field=models.BooleanField(
+                default=False,
+                help_text="The account's model used at ingestion; activating one deactivates the account's others.",
+                verbose_name="is active",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="labels",
+            field=models.JSONField(
+                default=list,
+                editable=False,
+                help_text="Topic keys the model can predict.",
+                verbose_name="labels",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="metrics",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                editable=False,
+                help_text="Labels per topic and the held-out scores of this model and of the one it was compared with (macro-F1, precision and recall per topic).",
+                verbose_name="metrics",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("kept", "Kept: scored better than the model it replaced"),
+                    ("rejected", "Rejected: scored no better on the held-out labels"),
+                ],
+                default="kept",
+                editable=False,
+                max_length=16,
+                verbose_name="outcome",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="sklearn_version",
+            field=models.CharField(editable=False, max_length=32, verbose_name="sklearn version"),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="threshold",
+            field=models.FloatField(
+                default=0.7,
+                help_text="The model's topic is used before the rules when its confidence is at least this (0-1); below it the rules decide, then the model where it is confident and has evidence.",
+                verbose_name="threshold",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="trained_labels",
+            field=models.PositiveIntegerField(
+                default=0,
+                editable=False,
+                help_text="Agents' labels it was trained on (besides the shipped data).",
+                verbose_name="trained labels",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="topicmodel",
+            name="version",
+            field=models.PositiveIntegerField(
+                editable=False, help_text="1, 2, 3... in training order.", unique=True, verbose_name="version"
+            ),
         ),
     ]

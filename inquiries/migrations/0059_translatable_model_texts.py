@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0057_order_rollup_steps"),
+        ("inquiries", "0058_translatable_model_texts_orders"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

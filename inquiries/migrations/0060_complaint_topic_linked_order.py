@@ -26,7 +26,7 @@ def rebuild(sql):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0057_order_rollup_steps"),
+        ("inquiries", "0059_translatable_model_texts"),
     ]
 
     operations = [

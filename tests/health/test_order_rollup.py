@@ -206,7 +206,7 @@ def test_a_rollup_built_for_another_zone_is_not_read_until_rebuilt(account: m.Ac
 def test_the_migration_to_an_odr_per_channel_has_amazon_rollups_counted_live_until_rebuilt(
     account: m.Account,
 ) -> None:
-    """0063: the rows of the all-channel ODR go and Amazon rollups are marked unbuilt, so the two
+    """0061: the rows of the all-channel ODR go and Amazon rollups are marked unbuilt, so the two
     ODR measures, without rows yet, are never read as empty; the next build counts them."""
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
@@ -218,7 +218,7 @@ def test_the_migration_to_an_odr_per_channel_has_amazon_rollups_counted_live_unt
     m.OrderMetricDay.objects.filter(account=account, measure="order_defect_seller").update(
         measure="order_defect"
     )
-    migration = importlib.import_module("inquiries.migrations.0063_order_defect_rate_per_channel")
+    migration = importlib.import_module("inquiries.migrations.0061_order_defect_rate_per_channel")
     migration.count_the_new_measures(django_apps, None)
 
     assert not m.OrderMetricDay.objects.filter(measure="order_defect").exists()

@@ -12,7 +12,7 @@ def count_the_new_measures(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inquiries", "0057_order_rollup_steps"),
+        ("inquiries", "0060_complaint_topic_linked_order"),
     ]
 
     operations = [
