@@ -15,6 +15,7 @@ which is also what makes the cluster sweep look at the inquiry again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -24,6 +25,7 @@ from inquiries.complaints.rules import after_promised_delivery
 from inquiries.models import EventKind, Inquiry, InquiryEvent, Topic
 
 QUESTION = "order_status"
+AGENT = "agent"  # the `topic_source` of a topic an agent set: never overruled
 COMPLAINT = after_promised_delivery(QUESTION, overdue=True)
 
 
@@ -32,9 +34,16 @@ def file_overdue_order_questions(*, inquiries: QuerySet[Inquiry], now: datetime)
     promised delivery date as delivery complaints; return how many changed."""
     overdue = list(
         inquiries.filter(topic__key=QUESTION, linked_order__deliver_by__lt=F("opened_at"))
-        .exclude(topic_source="agent")
+        .exclude(topic_source=AGENT)
         .values_list("pk", flat=True)
     )
+    return file_as_complaints(overdue, now=now)
+
+
+def file_as_complaints(overdue: Sequence[int], *, now: datetime) -> int:
+    """Re-file the inquiries `overdue` (found overdue by `file_overdue_order_questions()`'s rule,
+    or by the linking statement that applies it on PostgreSQL, `orders._link_by_join`) that are
+    still order-status questions as delivery complaints; return how many changed."""
     if not overdue:
         return 0
     complaint = Topic.objects.filter(key=COMPLAINT).first()

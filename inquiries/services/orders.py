@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -54,6 +54,7 @@ from inquiries.models import (
     OrderLine,
     Return,
     Shipment,
+    Topic,
 )
 from inquiries.services import order_rollup, order_status
 from inquiries.services.bulk import PlannerStatistics, insert_missing, upsert_rows
@@ -139,6 +140,7 @@ def import_orders(
     now: datetime | None = None,
     into: OrderImport | None = None,
     between_batches: Callable[[OrderImport], None] | None = None,
+    pause_collector: bool = False,
 ) -> OrderImport:
     """Store the parsed rows of one report for `account`, in batches of `batch_size` rows (up to
     twice that, to end a batch between two orders), one transaction each.
@@ -147,6 +149,11 @@ def import_orders(
     thread and outside any batch transaction (the SP-API sync renews its lease there: the rows
     themselves are read by a thread of their own, so work that needs the database must not be
     done while reading them).
+
+    `pause_collector`: Python's cycle collector is paused while the import runs and run between
+    its batches (`_collector_between_batches`). It is paused for the whole process, so only a
+    process that runs nothing else meanwhile asks for it: the management command and the Celery
+    task do, the API upload (a web worker's thread beside other requests) does not.
 
     Each rejected row goes to `on_rejected(line, rejection)` as it comes (in file order) and
     is counted; the rest are stored. With `dry_run` the same batches are looked up and
@@ -165,7 +172,8 @@ def import_orders(
     filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
     batch: list[tuple[int, Record]] = []
     # The rows are parsed by a thread of their own while the batches are written.
-    with closing(read_ahead(rows)) as items, _collector_between_batches() as collect:
+    collector = _collector_between_batches() if pause_collector else nullcontext(_no_collection)
+    with closing(read_ahead(rows)) as items, collector as collect:
         for line, item in items:
             result.rows += 1
             if isinstance(item, RowRejected):
@@ -206,6 +214,10 @@ def _collector_between_batches() -> Iterator[Callable[[], object]]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _no_collection() -> None:
+    """Between batches when the collector is not paused: it runs on its own."""
 
 
 def _reject(
@@ -480,42 +492,66 @@ def link_inquiries(
         if order_ids is not None:
             concerned = concerned.filter(order_id__any=list(order_ids))
         if connection.vendor == "postgresql":
-            linked = _link_by_join(account_id=account_id, order_ids=order_ids)
-        else:
-            unlinked = _unlinked(account_id=account_id, order_ids=order_ids)
-            linked = unlinked.update(linked_order=Subquery(_order_named_by_inquiry()))
+            # One statement links and finds the overdue questions (each import batch runs it).
+            linked, overdue = _link_by_join(account_id=account_id, order_ids=order_ids)
+            order_status.file_as_complaints(overdue, now=timezone.now())
+            return linked
+        unlinked = _unlinked(account_id=account_id, order_ids=order_ids)
+        linked = unlinked.update(linked_order=Subquery(_order_named_by_inquiry()))
     order_status.file_overdue_order_questions(inquiries=concerned, now=timezone.now())
     return linked
 
 
-def _link_by_join(*, account_id: int | None, order_ids: Sequence[str] | None) -> int:
-    """`link_inquiries()` for unlinked inquiries on PostgreSQL: UPDATE ... FROM a join with the
-    orders, which reads each order once (a hash join for a whole account), where Django's
-    UPDATE evaluates a subquery per inquiry (a third of the catch-up's time for 100,000).
+def _link_by_join(*, account_id: int | None, order_ids: Sequence[str] | None) -> tuple[int, list[int]]:
+    """`link_inquiries()` for unlinked inquiries on PostgreSQL, with its overdue look-up in the
+    same statement: the number of inquiries linked, and the inquiries concerned (of the account,
+    naming one of `order_ids`) that `order_status.file_overdue_order_questions()` would file as
+    delivery complaints once linked (sorted).
+
+    UPDATE ... FROM a join with the orders reads each order once (a hash join for a whole
+    account), where Django's UPDATE evaluates a subquery per inquiry (a third of the catch-up's
+    time for 100,000). Its RETURNING gives the inquiries it linked with their new order's
+    promised date; the statement's own SELECT, which sees the table as it was before the UPDATE,
+    adds those linked before (their order's date may just have been imported): so each import
+    batch reads the inquiries of its orders once, not a second time to look for overdue ones.
 
     It writes `linked_order_id` alone, and only where it changes: that column is in no index
     and the inquiry table keeps half of each page free (migration 0054), so each row's new
     version is a heap-only tuple and none of the table's indexes is written (100,000 rows:
     about 2 s where rewriting their index entries took 12 to 20 s, docs/benchmarks.md). Keep
     it so: a column written here that an index covers sends every row through all of them."""
-    inquiry, order = Inquiry._meta.db_table, Order._meta.db_table
+    inquiry, order, topic = Inquiry._meta.db_table, Order._meta.db_table, Topic._meta.db_table
     conditions: list[str] = []
-    params: list[int | list[str]] = []
+    params: list[int | str | list[str]] = []
     if account_id is not None:
         conditions.append("i.account_id = %s")
         params.append(account_id)
     if order_ids is not None:
         conditions.append("i.order_id = ANY(%s)")
         params.append(list(order_ids))
+    where = "".join(f" AND {condition}" for condition in conditions)
+    # `file_overdue_order_questions()`'s rule, on the row as linked: an order-status question
+    # asked after the promised delivery date, whose topic no agent set.
+    overdue = (
+        f"JOIN {topic} AS t ON t.id = {{row}}.topic_id AND t.key = %s "
+        f"WHERE {{order}}.deliver_by < {{row}}.opened_at AND {{row}}.topic_source <> %s"
+    )
     # Table names from the models; every value is a parameter.
     sql = (
-        f"UPDATE {inquiry} AS i SET linked_order_id = o.id FROM {order} AS o "  # noqa: S608
+        f"WITH linked AS (UPDATE {inquiry} AS i SET linked_order_id = o.id FROM {order} AS o "  # noqa: S608
         "WHERE i.linked_order_id IS NULL AND i.order_id <> '' "
-        "AND o.account_id = i.account_id AND o.marketplace_order_id = i.order_id"
+        f"AND o.account_id = i.account_id AND o.marketplace_order_id = i.order_id{where} "
+        "RETURNING i.id, i.topic_id, i.topic_source, i.opened_at, o.deliver_by) "
+        "SELECT (SELECT count(*) FROM linked), ARRAY("
+        f"SELECT l.id FROM linked AS l {overdue.format(row='l', order='l')} "
+        f"UNION ALL SELECT i.id FROM {inquiry} AS i JOIN {order} AS o ON o.id = i.linked_order_id "
+        f"{overdue.format(row='i', order='o')}{where} ORDER BY 1)"
     )
+    rule = [order_status.QUESTION, order_status.AGENT]
     with connection.cursor() as cursor:
-        cursor.execute(" AND ".join([sql, *conditions]), params)
-        return cursor.rowcount
+        cursor.execute(sql, [*params, *rule, *rule, *params])
+        linked, found = cursor.fetchone()
+        return linked, found
 
 
 _METRIC_FIELDS = ("value", "target", "status", "numerator", "denominator")

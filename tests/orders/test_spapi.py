@@ -690,3 +690,20 @@ def test_a_lease_taken_over_during_a_long_import_stops_it_after_the_batches_it_s
     assert run.imported >= 1 and m.Order.objects.filter(account=connection.account).exists()
     connection.refresh_from_db()
     assert (connection.lease_until, connection.last_sync_at) == (other, None)
+
+
+def test_the_sync_pauses_the_collector_while_it_imports(amazon_api, connection, monkeypatch):
+    """A Celery worker's task runs alone in its process: the import may pause the cycle collector
+    (the API upload may not: tests/orders/test_collector.py)."""
+    real_import = spapi.import_orders
+    asked: list[object] = []
+
+    def watched(**kwargs: Any) -> Any:
+        asked.append(kwargs.get("pause_collector"))
+        return real_import(**kwargs)
+
+    monkeypatch.setattr(spapi, "import_orders", watched)
+
+    spapi.sync_connection(connection_id=connection.pk)
+
+    assert asked and all(pause is True for pause in asked)

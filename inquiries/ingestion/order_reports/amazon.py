@@ -15,10 +15,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import time
 
+from inquiries.ingestion.addresses import sender_error
 from inquiries.ingestion.csv_import import shown
 from inquiries.ingestion.limits import CONTROL_RE
 from inquiries.ingestion.order_reports.core import (
     CANCELLED,
+    COUNTRIES,
+    CURRENCIES,
     MARKETPLACE,
     MAX_LENGTHS,
     MERCHANT,
@@ -28,13 +31,19 @@ from inquiries.ingestion.order_reports.core import (
     UNFULFILLABLE,
     UNSHIPPED,
     Cells,
+    CompiledReader,
     FeedbackFacts,
+    Layout,
     LineFacts,
     OrderFacts,
     Record,
+    Remembered,
     ReportFormat,
     ReturnFacts,
     ShipmentFacts,
+    Unusual,
+    plain_amount,
+    plain_quantity,
     polarity_of_rating,
     words,
 )
@@ -148,6 +157,156 @@ def _read_fba_shipments(cells: Cells) -> Record:
     return Record(order=order, line=line, shipment=shipment)
 
 
+# The compiled readers of the two largest reports (`ReportFormat.compile`): the same records as
+# `_read_all_orders` and `_read_fba_shipments`, for the usual row (a test compares the two on every
+# sample and on rows made to be unusual); a row with anything to reject or to read with care goes
+# to them (`Unusual`).
+
+
+def _plain_fulfilment(value: str) -> str:
+    if not value:
+        return ""
+    channel = _FULFILMENT.get(value.casefold())
+    if channel is None:
+        raise Unusual
+    return channel
+
+
+_ALL_ORDERS_CELLS = (
+    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
+    "fulfillment-channel", "sales-channel", "ship-service-level", "currency", "ship-city", "ship-state",
+    "ship-postal-code", "ship-country", "sku", "asin", "product-name", "quantity", "item-price", "item-status",
+)  # fmt: skip
+_ALL_ORDERS_LIMITS = {
+    "amazon-order-id": "order_id",
+    "merchant-order-id": "merchant_order_id",
+    "order-status": "marketplace_status",
+    "sales-channel": "sales_channel",
+    "ship-service-level": "ship_service_level",
+    "ship-city": "ship_city",
+    "ship-state": "ship_state",
+    "ship-postal-code": "ship_postal_code",
+    "sku": "sku",
+    "asin": "item_id",
+    "item-status": "item_status",
+}
+
+
+def _compile_all_orders(layout: Layout) -> CompiledReader:
+    cells = layout.cells(_ALL_ORDERS_CELLS, _ALL_ORDERS_LIMITS)
+    stamps, stamp = layout.stamps, layout.stamp
+    statuses = Remembered(amazon_order_status)
+    channels = Remembered(_plain_fulfilment)
+
+    def read(row: list[str]) -> Record:
+        (
+            order_id, merchant_order_id, purchased, updated, status_word, channel, sales_channel, service,
+            currency, city, state, postal_code, country, sku, item_id, title, quantity, price, item_status,
+        ) = cells(row)  # fmt: skip
+        if not (order_id and status_word and purchased and sku):  # required
+            raise Unusual
+        order = OrderFacts(
+            order_id=order_id,
+            merchant_order_id=merchant_order_id,
+            purchased_at=stamps.get(purchased) or stamp(purchased),
+            marketplace_updated_at=stamps.get(updated) or stamp(updated),
+            status=statuses.get(status_word) or statuses.read(status_word),
+            marketplace_status=status_word,
+            fulfilment_channel=channels.get(channel) or channels.read(channel),
+            sales_channel=sales_channel,
+            ship_service_level=service,
+            currency=CURRENCIES.get(currency) or CURRENCIES.read(currency),
+            ship_city=city,
+            ship_state=state,
+            ship_postal_code=postal_code,
+            ship_country=COUNTRIES.get(country) or COUNTRIES.read(country),
+        )
+        line = LineFacts(
+            sku=sku,
+            item_id=item_id,
+            title=title,
+            quantity=plain_quantity(quantity),
+            price=plain_amount(price),
+            item_status=item_status,
+        )
+        return Record(order=order, line=line)
+
+    return read
+
+
+_SHIPMENT_CELLS = (
+    "amazon-order-id", "merchant-order-id", "purchase-date", "sales-channel", "ship-service-level",
+    "buyer-email", "buyer-name", "currency", "ship-city", "ship-state", "ship-postal-code", "ship-country",
+    "sku", "product-name", "quantity-shipped", "item-price", "shipment-id", "carrier", "tracking-number",
+    "shipment-date", "estimated-arrival-date", "fulfillment-center-id",
+)  # fmt: skip
+_SHIPMENT_LIMITS = {
+    "amazon-order-id": "order_id",
+    "merchant-order-id": "merchant_order_id",
+    "sales-channel": "sales_channel",
+    "ship-service-level": "ship_service_level",
+    "buyer-email": "buyer_email",
+    "buyer-name": "buyer_name",
+    "ship-city": "ship_city",
+    "ship-state": "ship_state",
+    "ship-postal-code": "ship_postal_code",
+    "sku": "sku",
+    "shipment-id": "shipment_id",
+    "carrier": "carrier",
+    "tracking-number": "tracking_number",
+    "fulfillment-center-id": "warehouse",
+}
+
+
+def _plain_email(value: str) -> str:
+    if value and sender_error(value):
+        raise Unusual
+    return value.lower()
+
+
+def _compile_fba_shipments(layout: Layout) -> CompiledReader:
+    cells = layout.cells(_SHIPMENT_CELLS, _SHIPMENT_LIMITS)
+    stamps, stamp = layout.stamps, layout.stamp
+
+    def read(row: list[str]) -> Record:
+        (
+            order_id, merchant_order_id, purchased, sales_channel, service, buyer_email, buyer_name,
+            currency, city, state, postal_code, country, sku, title, quantity, price, shipment_id, carrier,
+            tracking_number, shipped, arrival, warehouse,
+        ) = cells(row)  # fmt: skip
+        if not (order_id and sku and shipment_id and shipped):  # required
+            raise Unusual
+        order = OrderFacts(
+            order_id=order_id,
+            merchant_order_id=merchant_order_id,
+            purchased_at=stamps.get(purchased) or stamp(purchased),
+            status=SHIPPED,
+            fulfilment_channel=MARKETPLACE,
+            sales_channel=sales_channel,
+            ship_service_level=service,
+            buyer_email=_plain_email(buyer_email),
+            buyer_name=buyer_name,
+            currency=CURRENCIES.get(currency) or CURRENCIES.read(currency),
+            ship_city=city,
+            ship_state=state,
+            ship_postal_code=postal_code,
+            ship_country=COUNTRIES.get(country) or COUNTRIES.read(country),
+        )
+        line = LineFacts(sku=sku, title=title, quantity=plain_quantity(quantity), price=plain_amount(price))
+        shipment = ShipmentFacts(
+            shipment_id=shipment_id,
+            carrier=carrier,
+            service=service,
+            tracking_number=tracking_number,
+            shipped_at=stamps.get(shipped) or stamp(shipped),
+            estimated_arrival_at=stamps.get(arrival) or stamp(arrival),
+            warehouse=warehouse,
+        )
+        return Record(order=order, line=line, shipment=shipment)
+
+    return read
+
+
 def _read_fba_returns(cells: Cells) -> Record:
     order_id = _order_id(cells, "order-id")
     sku = cells.text("sku", limit="sku", required=True)
@@ -239,6 +398,7 @@ AMAZON_FORMATS = (
         carries=frozenset({"order", "line"}),
         owns=frozenset({"order", "line"}),
         read=_read_all_orders,
+        compile=_compile_all_orders,
     ),
     ReportFormat(
         name="amazon-fba-shipments",
@@ -252,6 +412,7 @@ AMAZON_FORMATS = (
         carries=frozenset({"order", "line", "shipment"}),
         owns=frozenset({"shipment"}),
         read=_read_fba_shipments,
+        compile=_compile_fba_shipments,
     ),
     ReportFormat(
         name="amazon-fba-returns",

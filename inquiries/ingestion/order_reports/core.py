@@ -224,6 +224,11 @@ class RowRejected(Rejected):
         self.errors = tuple(errors)
 
 
+class Unusual(Exception):
+    """Raised by a compiled reader (`ReportFormat.compile`) for a row it does not read itself:
+    the row goes to the format's `read`, which reads it in full (or rejects it)."""
+
+
 class Layout:
     """How a report's rows are read, worked out once per file: the format's columns and where
     they are, and the timestamps read so far (a report repeats them: an order's lines share its
@@ -232,7 +237,14 @@ class Layout:
     # Timestamps remembered at most (then forgotten all at once): memory stays flat.
     REMEMBERED = 4096
 
-    def __init__(self, columns: dict[str, tuple[int, str]]) -> None:
+    def __init__(
+        self,
+        columns: dict[str, tuple[int, str]],
+        zone: ZoneInfo | None = None,
+        reading: Reading | None = None,
+        header_width: int = 0,
+    ) -> None:
+        self.columns = columns
         self.names = tuple(columns)
         indexes = [index for index, _ in columns.values()]
         self.width = max(indexes, default=-1) + 1
@@ -242,7 +254,151 @@ class Layout:
             if len(indexes) > 1
             else (lambda row: tuple(row[i] for i in indexes))
         )
+        self.zone = zone or ZoneInfo("UTC")
+        self.reading = reading or Reading()
+        # The header's number of cells: a compiled reader reads rows of exactly that many.
+        self.header_width = max(header_width, self.width)
         self.timestamps: dict[tuple[str, bool, bool], datetime | str] = {}
+        self.stamps: dict[str, datetime] = {}  # `stamp()`'s timestamps read so far
+
+    def timestamp(self, value: str, *, dates: bool = False, day_end: bool = False) -> datetime | str:
+        """A non-empty cell's timestamp in the file's zone and reading, or what is wrong with it;
+        read once per distinct value (up to `REMEMBERED` at a time)."""
+        key = (value, dates, day_end)
+        read = self.timestamps.get(key)
+        if read is None:
+            read = read_report_timestamp(value, self.zone, self.reading, dates=dates, day_end=day_end)
+            if len(self.timestamps) >= Layout.REMEMBERED:
+                self.timestamps.clear()
+            self.timestamps[key] = read
+        return read
+
+    # What a compiled reader (`ReportFormat.compile`) is built from.
+
+    def picker(self, names: Sequence[str]) -> Callable[[list[str]], tuple[str, ...]]:
+        """The cells of columns `names`, in that order, from a row of `header_width` cells with one
+        empty cell appended (a column the file does not have reads as that empty cell): one C call."""
+        indexes = [self.columns[name][0] if name in self.columns else self.header_width for name in names]
+        return operator.itemgetter(*indexes)
+
+    def cells(self, names: Sequence[str], limits: dict[str, str]) -> Callable[[list[str]], tuple[str, ...]]:
+        """A compiled reader's cells of a row: the columns `names` (`picker`), trimmed; `Unusual`
+        for a cell longer than its `limits` entry (a `MAX_LENGTHS` name) or any control character."""
+        pick, bounds, strip = self.picker(names), length_limits(names, limits), str.strip
+
+        def cells(row: list[str]) -> tuple[str, ...]:
+            values = tuple(map(strip, pick(row)))
+            if not within(values, bounds):
+                raise Unusual
+            return values
+
+        return cells
+
+    def stamp(self, value: str) -> datetime | None:
+        """`Cells.timestamp()` of a cell that may be empty, with no options: None when empty;
+        `Unusual` when the value is not a timestamp (the full reader says why). A compiled reader
+        looks the value up in `stamps` first (one C call): `stamps.get(value) or stamp(value)`."""
+        if not value:
+            return None
+        read = self.timestamp(value)
+        if isinstance(read, str):
+            raise Unusual
+        if len(self.stamps) >= Layout.REMEMBERED:
+            self.stamps.clear()
+        self.stamps[value] = read
+        return read
+
+
+def length_limits(names: Sequence[str], limits: dict[str, str]) -> tuple[int, ...]:
+    """For a compiled reader: each column's greatest length `Cells.text()` accepts without an
+    error (its `MAX_LENGTHS` entry; a column without a limit, any)."""
+    return tuple(MAX_LENGTHS[limits[name]] if name in limits else _UNLIMITED for name in names)
+
+
+_UNLIMITED = 1 << 62
+
+
+def within(values: tuple[str, ...], limits: tuple[int, ...]) -> bool:
+    """Every value no longer than its limit (`length_limits`), and no control character in any (a
+    row with one is read in full: only some columns allow them): C loops only. Required columns
+    are the reader's to check (not empty)."""
+    return all(map(operator.le, map(len, values), limits)) and CONTROL_RE.search("".join(values)) is None
+
+
+# A plain amount `Cells.amount()` reads as the Decimal of the same text: ASCII digits, at most two
+# decimals, within MAX_AMOUNT. Anything else (a comma, spaces, a sign before a symbol) is read in full.
+_PLAIN_AMOUNT_RE = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,2})?")
+
+
+def plain_amount(value: str) -> Decimal | None:
+    """`Cells.amount()` of a plain amount (None when empty); `Unusual` for any other text."""
+    if not value:
+        return None
+    if _PLAIN_AMOUNT_RE.fullmatch(value) is None:
+        raise Unusual
+    return Decimal(value)
+
+
+def plain_quantity(value: str) -> int:
+    """`Cells.quantity()` of a plain whole number (0 when empty); `Unusual` for any other text."""
+    if not value:
+        return 0
+    if not (value.isascii() and value.isdigit() and len(value) <= 7) or int(value) > MAX_QUANTITY:
+        raise Unusual
+    return int(value)
+
+
+def plain_code(value: str, length: int) -> str:
+    """`Cells.code()` of an empty cell or a code of `length` ASCII letters; `Unusual` otherwise."""
+    if value and not (len(value) == length and value.isascii() and value.isalpha()):
+        raise Unusual
+    return value.upper()
+
+
+class Remembered(dict[str, Any]):
+    """A compiled reader's readings of a column with few distinct values (codes, statuses):
+    `remembered.get(value) or remembered.read(value)` reads each value once (the reading must be
+    truthy to be remembered; `Unusual` from it is raised, and nothing remembered)."""
+
+    def __init__(self, read: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.reading = read
+
+    def read(self, value: str) -> Any:
+        result = self.reading(value)
+        if result:
+            if len(self) >= Layout.REMEMBERED:
+                self.clear()
+            self[value] = result
+        return result
+
+
+# The codes read so far (they do not depend on the file).
+CURRENCIES = Remembered(lambda value: plain_code(value, 3))
+COUNTRIES = Remembered(lambda value: plain_code(value, 2))
+
+
+def read_report_timestamp(
+    value: str, zone: ZoneInfo, reading: Reading, *, dates: bool, day_end: bool
+) -> datetime | str:
+    """`Cells.timestamp()`'s reading of a non-empty value: the timestamp, or what is wrong with it."""
+    if day_end:
+        reading = replace(reading, default_time=DAY_END)
+    elif dates and reading.default_time is None:
+        reading = replace(reading, default_time=time(0))
+    named = _MONTH_DAY_YEAR_RE.match(value)
+    if named:
+        try:
+            text = datetime.strptime(
+                named.group(0).title(), "%b-%d-%y" if len(named["year"]) == 2 else "%b-%d-%Y"
+            )
+        except ValueError:
+            return f"not a date: {shown(value)}"
+        value = text.date().isoformat() + value[named.end() :].replace(" ", "T", 1)
+    try:
+        return read_timestamp(value, zone, reading)
+    except ValueError as exc:
+        return str(exc)
 
 
 class Cells:
@@ -319,45 +475,23 @@ class Cells:
                 self.error(column, "required")
             return None
         # The file's own reading (not one a reader passes for a column) is remembered by value.
-        cache = self.layout.timestamps if self.layout is not None and reading is None else None
-        key = (value, dates, day_end)
-        read = cache.get(key) if cache is not None else None
-        if read is None:
-            read = self._read_timestamp(value, reading or self.reading, dates=dates, day_end=day_end)
-            if cache is not None:
-                if len(cache) >= Layout.REMEMBERED:
-                    cache.clear()
-                cache[key] = read
+        if self.layout is not None and reading is None:
+            read = self.layout.timestamp(value, dates=dates, day_end=day_end)
+        else:
+            read = read_report_timestamp(
+                value, self.zone, reading or self.reading, dates=dates, day_end=day_end
+            )
         if isinstance(read, str):
             self.error(column, read)
             return None
         return read
 
-    def _read_timestamp(self, value: str, reading: Reading, *, dates: bool, day_end: bool) -> datetime | str:
-        """`timestamp()`'s reading of a value: the timestamp, or what is wrong with it."""
-        if day_end:
-            reading = replace(reading, default_time=DAY_END)
-        elif dates and reading.default_time is None:
-            reading = replace(reading, default_time=time(0))
-        named = _MONTH_DAY_YEAR_RE.match(value)
-        if named:
-            try:
-                text = datetime.strptime(
-                    named.group(0).title(), "%b-%d-%y" if len(named["year"]) == 2 else "%b-%d-%Y"
-                )
-            except ValueError:
-                return f"not a date: {shown(value)}"
-            value = text.date().isoformat() + value[named.end() :].replace(" ", "T", 1)
-        try:
-            return read_timestamp(value, self.zone, reading)
-        except ValueError as exc:
-            return str(exc)
-
     def quantity(self, column: str, *, default: int = 0) -> int:
         value = self.values.get(column, "")
         if not value:
             return default
-        if not value.isdigit() or int(value) > MAX_QUANTITY:
+        # isdecimal: what int() reads ("²" is a digit, not a decimal: int() refuses it).
+        if not value.isdecimal() or int(value) > MAX_QUANTITY:
             self.error(column, f"not a whole number of units from 0 to {MAX_QUANTITY:,}: {shown(value)}")
             return default
         return int(value)
@@ -426,6 +560,9 @@ class Cells:
 
 
 Reader = Callable[[Cells], Record]
+# A row of the header's width (with one empty cell appended) -> its record; `Unusual` for a row the
+# format's `read` must read in full. It reads the same record as `read` for every row it accepts.
+CompiledReader = Callable[[list[str]], Record]
 
 
 @dataclass(frozen=True)
@@ -449,6 +586,9 @@ class ReportFormat:
     # A format that is not a delimited report (eBay's API answers, JSON) reads the whole stream
     # itself: `parse_report()` hands it over.
     parse: Callable[[TextIO | Iterable[str], ReportFormat, ZoneInfo], ParsedReport] | None = None
+    # For the largest reports: a reader built once per file (its `Layout`) that reads the usual
+    # row without `Cells` (no dict, no method call per cell) and hands any other to `read`.
+    compile: Callable[[Layout], CompiledReader] | None = None
 
 
 # The facts' fields only some reports carry (see `ReportFormat.fills`).

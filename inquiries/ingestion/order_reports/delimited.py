@@ -27,6 +27,7 @@ from inquiries.ingestion.order_reports.core import (
     Record,
     ReportFormat,
     RowRejected,
+    Unusual,
 )
 
 
@@ -132,7 +133,10 @@ def _rows(
 ) -> Iterator[tuple[int, Record | RowRejected]]:
     read = fmt.read
     assert read is not None  # a delimited report reads its rows
-    layout = Layout(columns)
+    layout = Layout(columns, zone, reading, header_width=width)
+    # The format's compiled reader reads the usual row of the header's width; any other row, and
+    # any row it hands back (`Unusual`), is read in full by `read` through `Cells`.
+    fast = fmt.compile(layout) if fmt.compile is not None else None
     line_num = 1
     while True:
         first_line = line_num + 1 + offset
@@ -157,6 +161,15 @@ def _rows(
                 ),
             )
             continue
+        if fast is not None and len(row) == width:
+            row.append("")  # the cell of the columns the file does not have (`Layout.picker`)
+            try:
+                record = fast(row)
+            except Unusual:
+                pass
+            else:
+                yield first_line, record
+                continue
         try:
             yield first_line, read(Cells(row, columns, zone, reading, layout))
         except RowRejected as exc:
