@@ -347,6 +347,7 @@ class ReplyWebhookForm(MailWebhookForm):
     url = forms.URLField(
         max_length=500,
         assume_scheme="https",
+        label=m.ReplyWebhook._meta.get_field("url").verbose_name,
         help_text=m.ReplyWebhook._meta.get_field("url").help_text,
     )
 

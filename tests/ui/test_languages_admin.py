@@ -110,7 +110,13 @@ def rows(channel: m.Channel, manager: User, superuser: User) -> list[str]:
     messages = list(m.Message.objects.values_list("external_id", flat=True))
     names = [
         name
-        for query in (m.Channel.objects, m.Team.objects, m.SlaPolicy.objects, m.Calendar.objects)
+        for query in (
+            m.Channel.objects,
+            m.Team.objects,
+            m.SlaPolicy.objects,
+            m.Calendar.objects,
+            m.MarketplacePreset.objects,
+        )
         for name in query.values_list("name", flat=True)
     ]
     return [

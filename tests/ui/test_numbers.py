@@ -30,7 +30,7 @@ def english_after_each_test() -> Iterator[None]:
     [
         ("en", "8.7%", "12.5%", "12,345", "1,234.5"),
         ("de", f"8,7{NBSP}%", f"12,5{NBSP}%", "12.345", "1.234,5"),
-        ("es", f"8,7{NBSP}%", f"12,5{NBSP}%", "12345", "1234,5"),
+        ("es", f"8,7{NBSP}%", f"12,5{NBSP}%", f"12{NBSP}345", f"1{NBSP}234,5"),
         ("fr", f"8,7{NBSP}%", f"12,5{NBSP}%", f"12{NBSP}345", f"1{NBSP}234,5"),
     ],
 )
