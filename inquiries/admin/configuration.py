@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from inquiries import models as m
+from inquiries import words
 from inquiries.admin.base import ReadOnly, ScopedAdmin
 from inquiries.admin.policies import SlaPolicyForm, SlaTargetForm, SlaTargetFormSet, deadline_preview
 from inquiries.services.config import (
@@ -345,8 +346,8 @@ def show_recompute_progress(request: HttpRequest) -> None:
                 )
                 % {
                     "reason": run.reason,
-                    "done": f"{run.done:,}",
-                    "total": f"{run.total:,}",
+                    "done": words.number(run.done),
+                    "total": words.number(run.total),
                     "started": started,
                 },
             )
@@ -360,8 +361,8 @@ def show_recompute_progress(request: HttpRequest) -> None:
                 )
                 % {
                     "reason": run.reason,
-                    "done": f"{run.done:,}",
-                    "total": f"{run.total:,}",
+                    "done": words.number(run.done),
+                    "total": words.number(run.total),
                     "started": started,
                     "finished": finished,
                 },

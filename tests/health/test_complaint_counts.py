@@ -1,7 +1,7 @@
 """The complaint counts per topic of the health computation against a plain count in Python.
 
-The query counts through the index inquiry_complaint_topic (the delivery topic by its id, the
-linked order included in the index on PostgreSQL, migration 0060): the same figures as reading
+The query counts through the index inquiry_complaint_topic (the delivery topic by its id; the
+questions among the delivery inquiries by a second query over that topic's rows): the same figures as reading
 every inquiry, at the window's edges, in several time zones, with and without order volumes.
 """
 

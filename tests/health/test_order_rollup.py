@@ -206,7 +206,7 @@ def test_a_rollup_built_for_another_zone_is_not_read_until_rebuilt(account: m.Ac
 def test_the_migration_to_an_odr_per_channel_has_amazon_rollups_counted_live_until_rebuilt(
     account: m.Account,
 ) -> None:
-    """0061: the rows of the all-channel ODR go and Amazon rollups are marked unbuilt, so the two
+    """0060: the rows of the all-channel ODR go and Amazon rollups are marked unbuilt, so the two
     ODR measures, without rows yet, are never read as empty; the next build counts them."""
     account.marketplace, account.timezone = "amazon", ZONE
     account.save()
@@ -218,10 +218,15 @@ def test_the_migration_to_an_odr_per_channel_has_amazon_rollups_counted_live_unt
     m.OrderMetricDay.objects.filter(account=account, measure="order_defect_seller").update(
         measure="order_defect"
     )
-    migration = importlib.import_module("inquiries.migrations.0061_order_defect_rate_per_channel")
+    # A rebuild under way at the migration: restarted, not finished from its cursor (the days
+    # before it would have no rows of the new measures).
+    m.OrderRollupState.objects.filter(pk=account.pk).update(rebuild_next_day=NOW.date())
+    migration = importlib.import_module("inquiries.migrations.0060_order_defect_rate_per_channel")
     migration.count_the_new_measures(django_apps, None)
 
     assert not m.OrderMetricDay.objects.filter(measure="order_defect").exists()
+    state = m.OrderRollupState.objects.get(pk=account.pk)
+    assert (state.built_at, state.rebuild_next_day) == (None, None)
     assert rolled_up(account, definitions_for("amazon"), NOW, 20) == {}
     assert_plain(account, plains, NOW)  # counted live
     assert [a.pk for a in order_rollup.stale_accounts()] == [account.pk]
@@ -230,6 +235,12 @@ def test_the_migration_to_an_odr_per_channel_has_amazon_rollups_counted_live_unt
         d.key for d in definitions_for("amazon")
     }
     assert_plain(account, plains, NOW)
+
+    migration.count_the_old_measure(django_apps, None)  # backwards: the per-channel rows go too
+    assert not m.OrderMetricDay.objects.filter(
+        measure__in=["order_defect_seller", "order_defect_marketplace"]
+    ).exists()
+    assert m.OrderRollupState.objects.get(pk=account.pk).built_at is None
 
 
 def test_the_rollup_takes_a_fixed_number_of_queries(

@@ -522,21 +522,21 @@ def _complaints(
     # one (it still counts among the inquiries, the denominator without order volumes).
     # The order is looked up per delivery inquiry (an index probe), not joined: a join hashes
     # every order of the account (a second of a million orders' scan for a few thousand probes).
-    # The delivery topic by its id, not by a join with the topics: with order volumes the query
-    # then reads only the index inquiry_complaint_topic (account, topic, opened_at; the linked
-    # order included, migration 0060), an index-only scan of the window's complaints.
+    # The delivery topic by its id, not by a join with the topics: the count per topic then reads
+    # only the index inquiry_complaint_topic (account, topic, opened_at), an index-only scan of the
+    # window's inquiries. The questions need each delivery inquiry's linked order: a second query
+    # over the delivery topic's rows only, run when the window has any. The link column stays out
+    # of every index (migration 0054: linking is a heap-only update), so it is not INCLUDEd there.
     before_delivery = Order.objects.filter(
         pk=OuterRef("linked_order_id"), deliver_by__gt=OuterRef("opened_at")
     )
-    questions = (
-        {"questions": Count("topic_id", filter=Q(topic_id__in=delivery) & Q(Exists(before_delivery)))}
-        if delivery
-        else {}
-    )
-    # COUNT(*) and COUNT(topic_id) (never null under the filter), not COUNT(id): the id is not
-    # in the index.
-    rows = opened.values("topic_id").annotate(n=Count("*"), **questions).order_by()
-    grouped = {row["topic_id"]: (row["n"], row.get("questions", 0)) for row in rows}
+    # COUNT(*), not COUNT(id): the id is not in the index.
+    rows = opened.values("topic_id").annotate(n=Count("*")).order_by()
+    grouped = {row["topic_id"]: (row["n"], 0) for row in rows}
+    for pk in delivery:
+        if pk in grouped:
+            questions = opened.filter(topic_id=pk).filter(Exists(before_delivery)).count()
+            grouped[pk] = (grouped[pk][0], questions)
     counts = tuple(
         TopicCount(
             key=t.key, name=t.name, complaints=grouped[t.pk][0] - grouped[t.pk][1] if t.pk in grouped else 0
