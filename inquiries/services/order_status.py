@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet
 
 from inquiries.complaints.rules import after_promised_delivery
@@ -52,9 +52,8 @@ def file_as_complaints(overdue: Sequence[int], *, now: datetime) -> int:
     # Atomic only once there is something to write: the look-up alone runs inside every order
     # import batch, which should not pay for a savepoint each time.
     with transaction.atomic():
-        changed = Inquiry.objects.filter(pk__in=overdue, topic__key=QUESTION).update(
-            topic=complaint, updated_at=now
-        )
+        overdue = _refile(overdue, complaint, now)
+        changed = len(overdue)
         InquiryEvent.objects.bulk_create(
             InquiryEvent(
                 inquiry_id=pk,
@@ -70,3 +69,18 @@ def file_as_complaints(overdue: Sequence[int], *, now: datetime) -> int:
             for pk in overdue
         )
     return changed
+
+
+def _refile(pks: Sequence[int], complaint: Topic, now: datetime) -> list[int]:
+    """Move those of `pks` that are still order-status questions not set by an agent to
+    `complaint`, in one UPDATE; the ids it changed (RETURNING: PostgreSQL, and SQLite since 3.35),
+    so an event is written only for a change made, and a topic an agent set meanwhile stands."""
+    table, topics = Inquiry._meta.db_table, Topic._meta.db_table
+    marks = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET topic_id = %s, updated_at = %s WHERE id IN ({marks}) "  # noqa: S608
+            f"AND topic_id IN (SELECT id FROM {topics} WHERE key = %s) AND topic_source <> %s RETURNING id",
+            [complaint.pk, now, *pks, QUESTION, AGENT],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -9,6 +9,7 @@ import pytest
 
 from inquiries import models as m
 from inquiries.services import change_topic
+from inquiries.services.order_status import file_as_complaints
 from inquiries.services.orders import link_inquiries
 from tests.complaints.helpers import T0, ingest
 
@@ -88,3 +89,24 @@ def test_other_accounts_inquiries_about_the_same_order_id_are_not_touched(channe
     link_inquiries(account_id=other_account.pk, order_ids=[ORDER])
 
     assert topic_of(inquiry) == ("order_status", "rules")
+
+
+def test_only_what_the_refiling_changed_gets_an_event(channel, topics, agent):
+    """Found overdue, then changed before the refiling wrote (an agent set the topic, or it is no
+    longer a question): left as it is, and no event claims a change that was not made."""
+    by_agent, answered, asked = (ask(channel, customer=f"buyer{n}@example.com") for n in range(3))
+    change_topic(inquiry=by_agent, topic=topics["order_status"], actor=agent, now=T0 + timedelta(minutes=5))
+    m.Inquiry.objects.filter(pk=answered.pk).update(topic=topics["refund"])
+
+    changed = file_as_complaints([by_agent.pk, answered.pk, asked.pk], now=T0 + timedelta(hours=1))
+
+    assert changed == 1
+    assert (topic_of(by_agent), topic_of(answered), topic_of(asked)) == (
+        ("order_status", "agent"),
+        ("refund", "rules"),
+        ("delivery", "rules"),
+    )
+    events = m.InquiryEvent.objects.filter(
+        kind=m.EventKind.TOPIC_CHANGED, data__reason="promised delivery date passed"
+    )
+    assert list(events.values_list("inquiry_id", flat=True)) == [asked.pk]
