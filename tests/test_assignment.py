@@ -336,7 +336,7 @@ def test_an_admin_edits_the_rota_and_sees_who_is_available(superuser, team, agen
     client = Client()
     client.force_login(superuser)
     page = client.get(f"/admin/inquiries/rota/{rota.pk}/change/").content.decode()
-    assert "2 agent(s) can take an inquiry." in page
+    assert "2 agents can take an inquiry." in page
 
     members = list(rota.members.order_by("user_id"))
     form = {
