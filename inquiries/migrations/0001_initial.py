@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,1107 +17,369 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Calendar",
+            name='Calendar',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(help_text="Shown when picking a calendar.", max_length=100, unique=True),
-                ),
-                (
-                    "timezone",
-                    models.CharField(
-                        default="UTC",
-                        help_text="IANA time zone name.",
-                        max_length=64,
-                        validators=[inquiries.models.config.validate_timezone],
-                    ),
-                ),
-                (
-                    "is_24x7",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Open all day every day (holidays still close unless none are listed).",
-                    ),
-                ),
-                (
-                    "version",
-                    models.PositiveIntegerField(
-                        default=1,
-                        editable=False,
-                        help_text="Bumped on every change so cached calendars are rebuilt.",
-                    ),
-                ),
-                (
-                    "hours",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        help_text='Weekday (0=Monday) to a list of ["HH:MM", "HH:MM"] pairs; "00:00" as an end means midnight. Example: {"0": [["09:00", "17:00"]], "1": [["09:00", "12:00"], ["13:00", "17:00"]]}',
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='Shown when picking a calendar.', max_length=100, unique=True)),
+                ('timezone', models.CharField(default='UTC', help_text='IANA time zone name.', max_length=64, validators=[inquiries.models.config.validate_timezone])),
+                ('is_24x7', models.BooleanField(default=False, help_text='Open all day every day (holidays still close unless none are listed).')),
+                ('version', models.PositiveIntegerField(default=1, editable=False, help_text='Bumped on every change so cached calendars are rebuilt.')),
+                ('hours', models.JSONField(blank=True, default=dict, help_text='Weekday (0=Monday) to a list of ["HH:MM", "HH:MM"] pairs; "00:00" as an end means midnight. Example: {"0": [["09:00", "17:00"]], "1": [["09:00", "12:00"], ["13:00", "17:00"]]}')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Topic",
+            name='Topic',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "key",
-                    models.SlugField(
-                        help_text="Stable identifier used in the API.", max_length=32, unique=True
-                    ),
-                ),
-                ("name", models.CharField(help_text="Shown to agents.", max_length=100)),
-                (
-                    "is_complaint",
-                    models.BooleanField(default=True, help_text="Counts in complaint rates and clusters."),
-                ),
-                (
-                    "health_category",
-                    models.CharField(
-                        choices=[
-                            ("product_condition", "Product condition"),
-                            ("delivery", "Delivery"),
-                            ("none", "None"),
-                        ],
-                        default="none",
-                        help_text="Which account-health metric complaints of this topic feed.",
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "position",
-                    models.PositiveSmallIntegerField(default=100, help_text="Order in lists; ties by name."),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.SlugField(help_text='Stable identifier used in the API.', max_length=32, unique=True)),
+                ('name', models.CharField(help_text='Shown to agents.', max_length=100)),
+                ('is_complaint', models.BooleanField(default=True, help_text='Counts in complaint rates and clusters.')),
+                ('health_category', models.CharField(choices=[('product_condition', 'Product condition'), ('delivery', 'Delivery'), ('none', 'None')], default='none', help_text='Which account-health metric complaints of this topic feed.', max_length=32)),
+                ('position', models.PositiveSmallIntegerField(default=100, help_text='Order in lists; ties by name.')),
             ],
             options={
-                "ordering": ["position", "name"],
+                'ordering': ['position', 'name'],
             },
         ),
         migrations.CreateModel(
-            name="Account",
+            name='Account',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(help_text='For example "Acme on Amazon US".', max_length=200)),
-                (
-                    "marketplace",
-                    models.CharField(
-                        choices=[
-                            ("amazon", "Amazon"),
-                            ("walmart", "Walmart"),
-                            ("ebay", "eBay"),
-                            ("shop", "Own shop"),
-                            ("other", "Other"),
-                        ],
-                        default="other",
-                        help_text="Picks the marketplace's reply rule and health targets.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "timezone",
-                    models.CharField(
-                        default="UTC",
-                        help_text="IANA time zone of the account.",
-                        max_length=64,
-                        validators=[inquiries.models.config.validate_timezone],
-                    ),
-                ),
-                (
-                    "reply_target_seconds",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="The marketplace reply rule in seconds; empty uses the marketplace preset (Amazon 24 h, Walmart 48 h, eBay 3 business days).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(default=True, help_text="Inactive accounts ingest nothing."),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "reply_calendar",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Calendar of the marketplace reply rule; empty means calendar time (24x7), as Amazon counts.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.calendar",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='For example "Acme on Amazon US".', max_length=200)),
+                ('marketplace', models.CharField(choices=[('amazon', 'Amazon'), ('walmart', 'Walmart'), ('ebay', 'eBay'), ('shop', 'Own shop'), ('other', 'Other')], default='other', help_text="Picks the marketplace's reply rule and health targets.", max_length=16)),
+                ('timezone', models.CharField(default='UTC', help_text='IANA time zone of the account.', max_length=64, validators=[inquiries.models.config.validate_timezone])),
+                ('reply_target_seconds', models.PositiveIntegerField(blank=True, help_text='The marketplace reply rule in seconds; empty uses the marketplace preset (Amazon 24 h, Walmart 48 h, eBay 3 business days).', null=True)),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive accounts ingest nothing.')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('reply_calendar', models.ForeignKey(blank=True, help_text='Calendar of the marketplace reply rule; empty means calendar time (24x7), as Amazon counts.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.calendar')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Channel",
+            name='Channel',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "slug",
-                    models.SlugField(
-                        help_text="Used by the API and import commands.", max_length=64, unique=True
-                    ),
-                ),
-                ("name", models.CharField(help_text="For people reading the queue.", max_length=200)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("api", "API"),
-                            ("email", "E-mail"),
-                            ("csv", "CSV import"),
-                            ("webhook", "Signed webhook"),
-                        ],
-                        default="api",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(default=True, help_text="Inactive channels reject new messages."),
-                ),
-                (
-                    "address",
-                    models.EmailField(
-                        blank=True, help_text="The mailbox address of an e-mail channel.", max_length=254
-                    ),
-                ),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="channels",
-                        to="inquiries.account",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('slug', models.SlugField(help_text='Used by the API and import commands.', max_length=64, unique=True)),
+                ('name', models.CharField(help_text='For people reading the queue.', max_length=200)),
+                ('kind', models.CharField(choices=[('api', 'API'), ('email', 'E-mail'), ('csv', 'CSV import'), ('webhook', 'Signed webhook')], default='api', max_length=16)),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive channels reject new messages.')),
+                ('address', models.EmailField(blank=True, help_text='The mailbox address of an e-mail channel.', max_length=254)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='channels', to='inquiries.account')),
             ],
             options={
-                "ordering": ["slug"],
+                'ordering': ['slug'],
             },
         ),
         migrations.CreateModel(
-            name="Customer",
+            name='Customer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "address",
-                    models.CharField(
-                        help_text="Normalised e-mail address or marketplace buyer alias.", max_length=320
-                    ),
-                ),
-                ("name", models.CharField(blank=True, max_length=200)),
-                (
-                    "tags",
-                    models.JSONField(
-                        blank=True, default=list, help_text='Tags used by SLA policies, e.g. ["vip"].'
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="customers",
-                        to="inquiries.account",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('address', models.CharField(help_text='Normalised e-mail address or marketplace buyer alias.', max_length=320)),
+                ('name', models.CharField(blank=True, max_length=200)),
+                ('tags', models.JSONField(blank=True, default=list, help_text='Tags used by SLA policies, e.g. ["vip"].')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='customers', to='inquiries.account')),
             ],
             options={
-                "ordering": ["address"],
+                'ordering': ['address'],
             },
         ),
         migrations.CreateModel(
-            name="Holiday",
+            name='Holiday',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("date", models.DateField(help_text="A whole local day on which the calendar is closed.")),
-                (
-                    "name",
-                    models.CharField(blank=True, help_text="For people reading the list.", max_length=200),
-                ),
-                (
-                    "calendar",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="holidays",
-                        to="inquiries.calendar",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('date', models.DateField(help_text='A whole local day on which the calendar is closed.')),
+                ('name', models.CharField(blank=True, help_text='For people reading the list.', max_length=200)),
+                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='holidays', to='inquiries.calendar')),
             ],
             options={
-                "ordering": ["date"],
+                'ordering': ['date'],
             },
         ),
         migrations.CreateModel(
-            name="Inquiry",
+            name='Inquiry',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("subject", models.CharField(blank=True, max_length=998)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("new", "New"),
-                            ("open", "Open"),
-                            ("pending", "Pending (waiting on customer)"),
-                            ("solved", "Solved"),
-                            ("closed", "Closed"),
-                        ],
-                        default="new",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "priority",
-                    models.CharField(
-                        choices=[
-                            ("low", "Low"),
-                            ("normal", "Normal"),
-                            ("high", "High"),
-                            ("urgent", "Urgent"),
-                        ],
-                        default="normal",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "topic_source",
-                    models.CharField(
-                        blank=True, help_text="rules, classifier or agent: who set the topic.", max_length=16
-                    ),
-                ),
-                ("order_id", models.CharField(blank=True, db_index=True, max_length=100)),
-                ("sku", models.CharField(blank=True, db_index=True, max_length=100)),
-                (
-                    "thread_key",
-                    models.CharField(
-                        blank=True,
-                        help_text="The source's own conversation id, when it has one.",
-                        max_length=255,
-                    ),
-                ),
-                ("opened_at", models.DateTimeField(help_text="Receipt time of the first message.")),
-                ("last_inbound_at", models.DateTimeField(blank=True, null=True)),
-                ("last_reply_at", models.DateTimeField(blank=True, null=True)),
-                ("solved_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="inquiries",
-                        to="inquiries.account",
-                    ),
-                ),
-                (
-                    "assignee",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="assigned_inquiries",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="inquiries",
-                        to="inquiries.channel",
-                    ),
-                ),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="inquiries",
-                        to="inquiries.customer",
-                    ),
-                ),
-                (
-                    "previous",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The solved inquiry this one follows, when a customer wrote again after the reopen window.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="follow_ups",
-                        to="inquiries.inquiry",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('subject', models.CharField(blank=True, max_length=998)),
+                ('status', models.CharField(choices=[('new', 'New'), ('open', 'Open'), ('pending', 'Pending (waiting on customer)'), ('solved', 'Solved'), ('closed', 'Closed')], default='new', max_length=16)),
+                ('priority', models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], default='normal', max_length=16)),
+                ('topic_source', models.CharField(blank=True, help_text='rules, classifier or agent: who set the topic.', max_length=16)),
+                ('order_id', models.CharField(blank=True, db_index=True, max_length=100)),
+                ('sku', models.CharField(blank=True, db_index=True, max_length=100)),
+                ('thread_key', models.CharField(blank=True, help_text="The source's own conversation id, when it has one.", max_length=255)),
+                ('opened_at', models.DateTimeField(help_text='Receipt time of the first message.')),
+                ('last_inbound_at', models.DateTimeField(blank=True, null=True)),
+                ('last_reply_at', models.DateTimeField(blank=True, null=True)),
+                ('solved_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inquiries', to='inquiries.account')),
+                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_inquiries', to=settings.AUTH_USER_MODEL)),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inquiries', to='inquiries.channel')),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inquiries', to='inquiries.customer')),
+                ('previous', models.ForeignKey(blank=True, help_text='The solved inquiry this one follows, when a customer wrote again after the reopen window.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='follow_ups', to='inquiries.inquiry')),
             ],
             options={
-                "verbose_name_plural": "inquiries",
-                "ordering": ["-opened_at", "-id"],
+                'verbose_name_plural': 'inquiries',
+                'ordering': ['-opened_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Clock",
+            name='Clock',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("first_reply", "First reply"),
-                            ("next_reply", "Next reply"),
-                            ("resolution", "Resolution"),
-                            ("marketplace_reply", "Marketplace reply"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("running", "Running"),
-                            ("at_risk", "At risk"),
-                            ("paused", "Paused"),
-                            ("breached", "Breached"),
-                            ("met", "Met"),
-                            ("missed", "Missed"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="running",
-                        max_length=16,
-                    ),
-                ),
-                ("target_seconds", models.PositiveIntegerField()),
-                ("warn_ratio", models.FloatField(default=0.75)),
-                ("started_at", models.DateTimeField()),
-                ("due_at", models.DateTimeField()),
-                ("warn_at", models.DateTimeField()),
-                ("stopped_at", models.DateTimeField(blank=True, null=True)),
-                ("paused_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "paused_business_seconds",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Business seconds spent paused (pending), added to the due time."
-                    ),
-                ),
-                ("breached_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "elapsed_seconds",
-                    models.PositiveIntegerField(
-                        blank=True, help_text="Business seconds when stopped.", null=True
-                    ),
-                ),
-                (
-                    "calendar",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.calendar",
-                    ),
-                ),
-                (
-                    "inquiry",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="clocks",
-                        to="inquiries.inquiry",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('first_reply', 'First reply'), ('next_reply', 'Next reply'), ('resolution', 'Resolution'), ('marketplace_reply', 'Marketplace reply')], max_length=32)),
+                ('state', models.CharField(choices=[('running', 'Running'), ('at_risk', 'At risk'), ('paused', 'Paused'), ('breached', 'Breached'), ('met', 'Met'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='running', max_length=16)),
+                ('target_seconds', models.PositiveIntegerField()),
+                ('warn_ratio', models.FloatField(default=0.75)),
+                ('started_at', models.DateTimeField()),
+                ('due_at', models.DateTimeField()),
+                ('warn_at', models.DateTimeField()),
+                ('stopped_at', models.DateTimeField(blank=True, null=True)),
+                ('paused_at', models.DateTimeField(blank=True, null=True)),
+                ('paused_business_seconds', models.PositiveIntegerField(default=0, help_text='Business seconds spent paused (pending), added to the due time.')),
+                ('breached_at', models.DateTimeField(blank=True, null=True)),
+                ('elapsed_seconds', models.PositiveIntegerField(blank=True, help_text='Business seconds when stopped.', null=True)),
+                ('calendar', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.calendar')),
+                ('inquiry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clocks', to='inquiries.inquiry')),
             ],
             options={
-                "ordering": ["started_at", "id"],
+                'ordering': ['started_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Membership",
+            name='Membership',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[("agent", "Agent"), ("manager", "Manager")],
-                        default="agent",
-                        help_text="Agent or manager.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('agent', 'Agent'), ('manager', 'Manager')], default='agent', help_text='Agent or manager.', max_length=16)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.CreateModel(
-            name="Message",
+            name='Message',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "direction",
-                    models.CharField(
-                        choices=[
-                            ("inbound", "Inbound (customer)"),
-                            ("outbound", "Outbound (reply)"),
-                            ("note", "Internal note"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "automatic",
-                    models.BooleanField(
-                        default=False, help_text="Auto-reply, bounce, list mail: starts and stops nothing."
-                    ),
-                ),
-                ("automatic_reason", models.CharField(blank=True, max_length=200)),
-                (
-                    "external_id",
-                    models.CharField(
-                        help_text="Unique per channel (Message-ID, marketplace id...).", max_length=255
-                    ),
-                ),
-                ("thread_id", models.CharField(blank=True, max_length=255)),
-                ("in_reply_to", models.CharField(blank=True, max_length=255)),
-                ("references", models.JSONField(blank=True, default=list)),
-                ("sender_address", models.CharField(blank=True, max_length=320)),
-                ("sender_name", models.CharField(blank=True, max_length=200)),
-                ("subject", models.CharField(blank=True, max_length=998)),
-                ("body_text", models.TextField(blank=True)),
-                (
-                    "body_html",
-                    models.TextField(blank=True, help_text="Sanitised HTML; never raw customer HTML."),
-                ),
-                (
-                    "sent_at",
-                    models.DateTimeField(
-                        blank=True, help_text="The sender's claimed date (e-mail Date).", null=True
-                    ),
-                ),
-                (
-                    "received_at",
-                    models.DateTimeField(
-                        help_text="Our receipt time; orders the thread and drives the clocks."
-                    ),
-                ),
-                ("raw", models.BinaryField(blank=True, help_text="Raw e-mail source, for audit.", null=True)),
-                ("order_id", models.CharField(blank=True, max_length=100)),
-                ("sku", models.CharField(blank=True, max_length=100)),
-                (
-                    "no_response_needed",
-                    models.BooleanField(
-                        default=False, help_text="Marked by an agent: excluded from response metrics."
-                    ),
-                ),
-                (
-                    "answered_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="For customer messages: the first public reply by a person at or after receipt.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "response_due_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="For customer messages: the marketplace reply deadline.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "followed_up_at",
-                    models.DateTimeField(
-                        blank=True,
-                        editable=False,
-                        help_text="When the after-commit work (clusters, notifications) ran; the sweep retries it if empty.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "delivery_state",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "Not sent by us"),
-                            ("queued", "Queued"),
-                            ("sent", "Sent"),
-                            ("failed", "Failed"),
-                        ],
-                        default="",
-                        max_length=16,
-                    ),
-                ),
-                ("delivery_error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "author",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The agent who wrote a reply or note in cstracker.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="messages",
-                        to="inquiries.channel",
-                    ),
-                ),
-                (
-                    "inquiry",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Empty for automatic mail (bounces, auto-replies) that matched no inquiry.",
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="messages",
-                        to="inquiries.inquiry",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('direction', models.CharField(choices=[('inbound', 'Inbound (customer)'), ('outbound', 'Outbound (reply)'), ('note', 'Internal note')], max_length=16)),
+                ('automatic', models.BooleanField(default=False, help_text='Auto-reply, bounce, list mail: starts and stops nothing.')),
+                ('automatic_reason', models.CharField(blank=True, max_length=200)),
+                ('external_id', models.CharField(help_text='Unique per channel (Message-ID, marketplace id...).', max_length=255)),
+                ('thread_id', models.CharField(blank=True, max_length=255)),
+                ('in_reply_to', models.CharField(blank=True, max_length=255)),
+                ('references', models.JSONField(blank=True, default=list)),
+                ('sender_address', models.CharField(blank=True, max_length=320)),
+                ('sender_name', models.CharField(blank=True, max_length=200)),
+                ('subject', models.CharField(blank=True, max_length=998)),
+                ('body_text', models.TextField(blank=True)),
+                ('body_html', models.TextField(blank=True, help_text='Sanitised HTML; never raw customer HTML.')),
+                ('sent_at', models.DateTimeField(blank=True, help_text="The sender's claimed date (e-mail Date).", null=True)),
+                ('received_at', models.DateTimeField(help_text='Our receipt time; orders the thread and drives the clocks.')),
+                ('raw', models.BinaryField(blank=True, help_text='Raw e-mail source, for audit.', null=True)),
+                ('order_id', models.CharField(blank=True, max_length=100)),
+                ('sku', models.CharField(blank=True, max_length=100)),
+                ('no_response_needed', models.BooleanField(default=False, help_text='Marked by an agent: excluded from response metrics.')),
+                ('answered_at', models.DateTimeField(blank=True, help_text='For customer messages: the first public reply by a person at or after receipt.', null=True)),
+                ('response_due_at', models.DateTimeField(blank=True, help_text='For customer messages: the marketplace reply deadline.', null=True)),
+                ('followed_up_at', models.DateTimeField(blank=True, editable=False, help_text='When the after-commit work (clusters, notifications) ran; the sweep retries it if empty.', null=True)),
+                ('delivery_state', models.CharField(blank=True, choices=[('', 'Not sent by us'), ('queued', 'Queued'), ('sent', 'Sent'), ('failed', 'Failed')], default='', max_length=16)),
+                ('delivery_error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('author', models.ForeignKey(blank=True, help_text='The agent who wrote a reply or note in cstracker.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='inquiries.channel')),
+                ('inquiry', models.ForeignKey(blank=True, help_text='Empty for automatic mail (bounces, auto-replies) that matched no inquiry.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='inquiries.inquiry')),
             ],
             options={
-                "ordering": ["received_at", "id"],
+                'ordering': ['received_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="InquiryEvent",
+            name='InquiryEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("inquiry_opened", "Inquiry opened"),
-                            ("inquiry_reopened", "Inquiry reopened"),
-                            ("message_received", "Customer message received"),
-                            ("reply_sent", "Reply sent"),
-                            ("note_added", "Note added"),
-                            ("automatic_received", "Automatic message received"),
-                            ("status_changed", "Status changed"),
-                            ("priority_changed", "Priority changed"),
-                            ("topic_changed", "Topic changed"),
-                            ("assigned", "Assigned"),
-                            ("no_response_needed", "Marked no response needed"),
-                            ("clock_started", "Clock started"),
-                            ("clock_paused", "Clock paused"),
-                            ("clock_resumed", "Clock resumed"),
-                            ("clock_at_risk", "Clock at risk"),
-                            ("clock_breached", "Clock breached"),
-                            ("clock_met", "Clock met"),
-                            ("clock_missed", "Clock missed"),
-                            ("clock_cancelled", "Clock cancelled"),
-                            ("clock_recomputed", "Clock recomputed"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("at", models.DateTimeField(help_text="When it happened in the inquiry's time line.")),
-                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("data", models.JSONField(blank=True, default=dict)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "clock",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="events",
-                        to="inquiries.clock",
-                    ),
-                ),
-                (
-                    "inquiry",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="inquiries.inquiry",
-                    ),
-                ),
-                (
-                    "message",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.message",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('inquiry_opened', 'Inquiry opened'), ('inquiry_reopened', 'Inquiry reopened'), ('message_received', 'Customer message received'), ('reply_sent', 'Reply sent'), ('note_added', 'Note added'), ('automatic_received', 'Automatic message received'), ('status_changed', 'Status changed'), ('priority_changed', 'Priority changed'), ('topic_changed', 'Topic changed'), ('assigned', 'Assigned'), ('no_response_needed', 'Marked no response needed'), ('clock_started', 'Clock started'), ('clock_paused', 'Clock paused'), ('clock_resumed', 'Clock resumed'), ('clock_at_risk', 'Clock at risk'), ('clock_breached', 'Clock breached'), ('clock_met', 'Clock met'), ('clock_missed', 'Clock missed'), ('clock_cancelled', 'Clock cancelled'), ('clock_recomputed', 'Clock recomputed')], max_length=32)),
+                ('at', models.DateTimeField(help_text="When it happened in the inquiry's time line.")),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('data', models.JSONField(blank=True, default=dict)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('clock', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='inquiries.clock')),
+                ('inquiry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='inquiries.inquiry')),
+                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.message')),
             ],
             options={
-                "ordering": ["at", "id"],
+                'ordering': ['at', 'id'],
             },
         ),
         migrations.AddField(
-            model_name="clock",
-            name="message",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The customer message that started it (reply clocks).",
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="clocks",
-                to="inquiries.message",
-            ),
+            model_name='clock',
+            name='message',
+            field=models.ForeignKey(blank=True, help_text='The customer message that started it (reply clocks).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clocks', to='inquiries.message'),
         ),
         migrations.CreateModel(
-            name="Attachment",
+            name='Attachment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("filename", models.CharField(max_length=255)),
-                ("content_type", models.CharField(default="application/octet-stream", max_length=255)),
-                ("size", models.PositiveBigIntegerField(default=0)),
-                ("content_id", models.CharField(blank=True, max_length=255)),
-                ("inline", models.BooleanField(default=False)),
-                ("content", models.BinaryField(blank=True, null=True)),
-                (
-                    "message",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="attachments",
-                        to="inquiries.message",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('filename', models.CharField(max_length=255)),
+                ('content_type', models.CharField(default='application/octet-stream', max_length=255)),
+                ('size', models.PositiveBigIntegerField(default=0)),
+                ('content_id', models.CharField(blank=True, max_length=255)),
+                ('inline', models.BooleanField(default=False)),
+                ('content', models.BinaryField(blank=True, null=True)),
+                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='inquiries.message')),
             ],
         ),
         migrations.CreateModel(
-            name="SlaPolicy",
+            name='SlaPolicy',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, unique=True)),
-                (
-                    "position",
-                    models.PositiveIntegerField(default=100, help_text="Lower positions are tried first."),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                (
-                    "priorities",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='Priorities this policy applies to; empty matches all. e.g. ["high"].',
-                    ),
-                ),
-                (
-                    "customer_tags",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Matches when the customer has any of these tags; empty matches all.",
-                    ),
-                ),
-                (
-                    "warn_ratio",
-                    models.FloatField(
-                        default=0.75,
-                        help_text="A clock is at risk once this share of its target has elapsed (0 < r < 1).",
-                    ),
-                ),
-                (
-                    "accounts",
-                    models.ManyToManyField(
-                        blank=True, help_text="Empty matches every account.", to="inquiries.account"
-                    ),
-                ),
-                (
-                    "calendar",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Business hours the targets count in; empty means 24x7 in UTC.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="policies",
-                        to="inquiries.calendar",
-                    ),
-                ),
-                (
-                    "channels",
-                    models.ManyToManyField(
-                        blank=True, help_text="Empty matches every channel.", to="inquiries.channel"
-                    ),
-                ),
-                (
-                    "topics",
-                    models.ManyToManyField(
-                        blank=True, help_text="Empty matches every topic.", to="inquiries.topic"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, unique=True)),
+                ('position', models.PositiveIntegerField(default=100, help_text='Lower positions are tried first.')),
+                ('is_active', models.BooleanField(default=True)),
+                ('priorities', models.JSONField(blank=True, default=list, help_text='Priorities this policy applies to; empty matches all. e.g. ["high"].')),
+                ('customer_tags', models.JSONField(blank=True, default=list, help_text='Matches when the customer has any of these tags; empty matches all.')),
+                ('warn_ratio', models.FloatField(default=0.75, help_text='A clock is at risk once this share of its target has elapsed (0 < r < 1).')),
+                ('accounts', models.ManyToManyField(blank=True, help_text='Empty matches every account.', to='inquiries.account')),
+                ('calendar', models.ForeignKey(blank=True, help_text='Business hours the targets count in; empty means 24x7 in UTC.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='policies', to='inquiries.calendar')),
+                ('channels', models.ManyToManyField(blank=True, help_text='Empty matches every channel.', to='inquiries.channel')),
+                ('topics', models.ManyToManyField(blank=True, help_text='Empty matches every topic.', to='inquiries.topic')),
             ],
             options={
-                "verbose_name_plural": "SLA policies",
-                "ordering": ["position", "id"],
+                'verbose_name_plural': 'SLA policies',
+                'ordering': ['position', 'id'],
             },
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="sla_policy",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The policy whose targets the clocks use; picked at opening and on priority or topic change.",
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="inquiries",
-                to="inquiries.slapolicy",
-            ),
+            model_name='inquiry',
+            name='sla_policy',
+            field=models.ForeignKey(blank=True, help_text='The policy whose targets the clocks use; picked at opening and on priority or topic change.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inquiries', to='inquiries.slapolicy'),
         ),
         migrations.AddField(
-            model_name="clock",
-            name="policy",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="clocks",
-                to="inquiries.slapolicy",
-            ),
+            model_name='clock',
+            name='policy',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clocks', to='inquiries.slapolicy'),
         ),
         migrations.CreateModel(
-            name="SlaTarget",
+            name='SlaTarget',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "priority",
-                    models.CharField(
-                        choices=[
-                            ("low", "Low"),
-                            ("normal", "Normal"),
-                            ("high", "High"),
-                            ("urgent", "Urgent"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "first_reply_seconds",
-                    models.PositiveIntegerField(blank=True, help_text="Empty: no clock.", null=True),
-                ),
-                (
-                    "next_reply_seconds",
-                    models.PositiveIntegerField(blank=True, help_text="Empty: no clock.", null=True),
-                ),
-                (
-                    "resolution_seconds",
-                    models.PositiveIntegerField(blank=True, help_text="Empty: no clock.", null=True),
-                ),
-                (
-                    "policy",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="targets",
-                        to="inquiries.slapolicy",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('priority', models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], max_length=16)),
+                ('first_reply_seconds', models.PositiveIntegerField(blank=True, help_text='Empty: no clock.', null=True)),
+                ('next_reply_seconds', models.PositiveIntegerField(blank=True, help_text='Empty: no clock.', null=True)),
+                ('resolution_seconds', models.PositiveIntegerField(blank=True, help_text='Empty: no clock.', null=True)),
+                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='inquiries.slapolicy')),
             ],
         ),
         migrations.CreateModel(
-            name="Team",
+            name='Team',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        help_text="A group of agents and managers.", max_length=100, unique=True
-                    ),
-                ),
-                (
-                    "accounts",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="Members see the inquiries of these accounts only.",
-                        related_name="teams",
-                        to="inquiries.account",
-                    ),
-                ),
-                (
-                    "members",
-                    models.ManyToManyField(
-                        related_name="teams", through="inquiries.Membership", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='A group of agents and managers.', max_length=100, unique=True)),
+                ('accounts', models.ManyToManyField(blank=True, help_text='Members see the inquiries of these accounts only.', related_name='teams', to='inquiries.account')),
+                ('members', models.ManyToManyField(related_name='teams', through='inquiries.Membership', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.AddField(
-            model_name="membership",
-            name="team",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="inquiries.team"
-            ),
+            model_name='membership',
+            name='team',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='inquiries.team'),
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="team",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="inquiries",
-                to="inquiries.team",
-            ),
+            model_name='inquiry',
+            name='team',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inquiries', to='inquiries.team'),
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="topic",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="inquiries",
-                to="inquiries.topic",
-            ),
+            model_name='inquiry',
+            name='topic',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inquiries', to='inquiries.topic'),
         ),
         migrations.CreateModel(
-            name="TopicRule",
+            name='TopicRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("keyword", "Keyword or phrase"), ("regex", "Regular expression")],
-                        default="keyword",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "pattern",
-                    models.CharField(help_text="Whole words, case- and accent-insensitive.", max_length=500),
-                ),
-                (
-                    "language",
-                    models.CharField(
-                        default="en", help_text="ISO 639-1 code, e.g. en, de, es, fr.", max_length=8
-                    ),
-                ),
-                (
-                    "weight",
-                    models.FloatField(default=1.0, help_text="Higher wins when several topics match."),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                (
-                    "topic",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="rules",
-                        to="inquiries.topic",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('keyword', 'Keyword or phrase'), ('regex', 'Regular expression')], default='keyword', max_length=16)),
+                ('pattern', models.CharField(help_text='Whole words, case- and accent-insensitive.', max_length=500)),
+                ('language', models.CharField(default='en', help_text='ISO 639-1 code, e.g. en, de, es, fr.', max_length=8)),
+                ('weight', models.FloatField(default=1.0, help_text='Higher wins when several topics match.')),
+                ('is_active', models.BooleanField(default=True)),
+                ('topic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='inquiries.topic')),
             ],
             options={
-                "ordering": ["topic", "language", "pattern"],
+                'ordering': ['topic', 'language', 'pattern'],
             },
         ),
         migrations.AddConstraint(
-            model_name="customer",
-            constraint=models.UniqueConstraint(fields=("account", "address"), name="customer_unique_address"),
+            model_name='customer',
+            constraint=models.UniqueConstraint(fields=('account', 'address'), name='customer_unique_address'),
         ),
         migrations.AddConstraint(
-            model_name="holiday",
-            constraint=models.UniqueConstraint(
-                fields=("calendar", "date"), name="holiday_unique_per_calendar"
-            ),
+            model_name='holiday',
+            constraint=models.UniqueConstraint(fields=('calendar', 'date'), name='holiday_unique_per_calendar'),
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(fields=["inquiry", "received_at"], name="message_inquiry_received"),
+            model_name='message',
+            index=models.Index(fields=['inquiry', 'received_at'], name='message_inquiry_received'),
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(("thread_id", ""), _negated=True),
-                fields=["channel", "thread_id"],
-                name="message_thread_id",
-            ),
+            model_name='message',
+            index=models.Index(condition=models.Q(('thread_id', ''), _negated=True), fields=['channel', 'thread_id'], name='message_thread_id'),
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(
-                    ("automatic", False), ("direction", "inbound"), ("followed_up_at__isnull", True)
-                ),
-                fields=["created_at"],
-                name="message_followup_pending",
-            ),
+            model_name='message',
+            index=models.Index(condition=models.Q(('automatic', False), ('direction', 'inbound'), ('followed_up_at__isnull', True)), fields=['created_at'], name='message_followup_pending'),
         ),
         migrations.AddConstraint(
-            model_name="message",
-            constraint=models.UniqueConstraint(
-                fields=("channel", "external_id"), name="message_unique_external_id"
-            ),
+            model_name='message',
+            constraint=models.UniqueConstraint(fields=('channel', 'external_id'), name='message_unique_external_id'),
         ),
         migrations.AddIndex(
-            model_name="inquiryevent",
-            index=models.Index(fields=["inquiry", "at"], name="event_inquiry_at"),
+            model_name='inquiryevent',
+            index=models.Index(fields=['inquiry', 'at'], name='event_inquiry_at'),
         ),
         migrations.AddIndex(
-            model_name="inquiryevent",
-            index=models.Index(fields=["kind", "at"], name="event_kind_at"),
+            model_name='inquiryevent',
+            index=models.Index(fields=['kind', 'at'], name='event_kind_at'),
         ),
         migrations.AddIndex(
-            model_name="clock",
-            index=models.Index(
-                condition=models.Q(("state", "running")), fields=["warn_at"], name="clock_warn_running"
-            ),
+            model_name='clock',
+            index=models.Index(condition=models.Q(('state', 'running')), fields=['warn_at'], name='clock_warn_running'),
         ),
         migrations.AddIndex(
-            model_name="clock",
-            index=models.Index(
-                condition=models.Q(("state__in", ["running", "at_risk"])),
-                fields=["due_at"],
-                name="clock_due_active",
-            ),
+            model_name='clock',
+            index=models.Index(condition=models.Q(('state__in', ['running', 'at_risk'])), fields=['due_at'], name='clock_due_active'),
         ),
         migrations.AddIndex(
-            model_name="clock",
-            index=models.Index(fields=["inquiry", "kind", "state"], name="clock_inquiry_kind"),
+            model_name='clock',
+            index=models.Index(fields=['inquiry', 'kind', 'state'], name='clock_inquiry_kind'),
         ),
         migrations.AddConstraint(
-            model_name="slatarget",
-            constraint=models.UniqueConstraint(
-                fields=("policy", "priority"), name="sla_target_unique_priority"
-            ),
+            model_name='slatarget',
+            constraint=models.UniqueConstraint(fields=('policy', 'priority'), name='sla_target_unique_priority'),
         ),
         migrations.AddConstraint(
-            model_name="slatarget",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(
-                        ("first_reply_seconds__isnull", True), ("first_reply_seconds__gt", 0), _connector="OR"
-                    ),
-                    models.Q(
-                        ("next_reply_seconds__isnull", True), ("next_reply_seconds__gt", 0), _connector="OR"
-                    ),
-                    models.Q(
-                        ("resolution_seconds__isnull", True), ("resolution_seconds__gt", 0), _connector="OR"
-                    ),
-                ),
-                name="sla_target_positive",
-            ),
+            model_name='slatarget',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('first_reply_seconds__isnull', True), ('first_reply_seconds__gt', 0), _connector='OR'), models.Q(('next_reply_seconds__isnull', True), ('next_reply_seconds__gt', 0), _connector='OR'), models.Q(('resolution_seconds__isnull', True), ('resolution_seconds__gt', 0), _connector='OR')), name='sla_target_positive'),
         ),
         migrations.AddConstraint(
-            model_name="membership",
-            constraint=models.UniqueConstraint(fields=("team", "user"), name="membership_unique"),
+            model_name='membership',
+            constraint=models.UniqueConstraint(fields=('team', 'user'), name='membership_unique'),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(
-                condition=models.Q(("thread_key", ""), _negated=True),
-                fields=["channel", "thread_key"],
-                name="inquiry_thread_key",
-            ),
+            model_name='inquiry',
+            index=models.Index(condition=models.Q(('thread_key', ''), _negated=True), fields=['channel', 'thread_key'], name='inquiry_thread_key'),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(fields=["customer", "order_id"], name="inquiry_customer_order"),
+            model_name='inquiry',
+            index=models.Index(fields=['customer', 'order_id'], name='inquiry_customer_order'),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(fields=["account", "status"], name="inquiry_account_status"),
+            model_name='inquiry',
+            index=models.Index(fields=['account', 'status'], name='inquiry_account_status'),
         ),
     ]

@@ -30,9 +30,7 @@ def create_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     for name, (table, expression) in INDEXES.items():
-        schema_editor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING GIN (({expression}))"
-        )
+        schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING GIN (({expression}))")
 
 
 def drop_indexes(apps, schema_editor):

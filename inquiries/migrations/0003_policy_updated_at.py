@@ -4,17 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0002_queue_search"),
+        ('inquiries', '0002_queue_search'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="slapolicy",
-            name="updated_at",
-            field=models.DateTimeField(
-                auto_now=True,
-                help_text="Bumped on every change (targets too) so cached policies are reloaded.",
-            ),
+            model_name='slapolicy',
+            name='updated_at',
+            field=models.DateTimeField(auto_now=True, help_text='Bumped on every change (targets too) so cached policies are reloaded.'),
         ),
     ]

@@ -17,351 +17,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0003_policy_updated_at"),
+        ('inquiries', '0003_policy_updated_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Cluster",
+            name='Cluster',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "sku",
-                    models.CharField(
-                        blank=True,
-                        help_text="The product of a burst; empty for text clusters.",
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("burst", "Burst about one product"),
-                            ("near_duplicate", "Near-identical texts"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "signature",
-                    models.CharField(
-                        blank=True,
-                        help_text="Identifies a text cluster (its first member); empty for bursts, which the product identifies.",
-                        max_length=64,
-                    ),
-                ),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("open", "Open"),
-                            ("acknowledged", "Acknowledged"),
-                            ("action_taken", "Action taken"),
-                            ("resolved", "Resolved"),
-                        ],
-                        default="open",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "first_seen",
-                    models.DateTimeField(help_text="When the earliest member inquiry was opened."),
-                ),
-                ("last_seen", models.DateTimeField(help_text="When the latest member inquiry was opened.")),
-                (
-                    "member_count",
-                    models.PositiveIntegerField(default=0, help_text="Member inquiries (one per complaint)."),
-                ),
-                (
-                    "customer_count",
-                    models.PositiveIntegerField(default=0, help_text="Distinct customers among the members."),
-                ),
-                (
-                    "window_count",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Complaints in the rolling window at the last update."
-                    ),
-                ),
-                (
-                    "expected",
-                    models.FloatField(
-                        blank=True,
-                        help_text="Complaints expected in the window from the product's baseline (bursts).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "p_value",
-                    models.FloatField(
-                        blank=True, help_text="Poisson P(X >= window count) at the last update.", null=True
-                    ),
-                ),
-                (
-                    "severity",
-                    models.PositiveSmallIntegerField(
-                        choices=[(1, "Low"), (2, "Medium"), (3, "High"), (4, "Critical")], default=1
-                    ),
-                ),
-                (
-                    "growth",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Members opened in the 24 hours before the last update."
-                    ),
-                ),
-                ("root_cause", models.TextField(blank=True)),
-                ("corrective_action", models.TextField(blank=True)),
-                ("preventive_measure", models.TextField(blank=True)),
-                (
-                    "action_date",
-                    models.DateField(
-                        blank=True, help_text="When the corrective action was (or will be) taken.", null=True
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="clusters",
-                        to="inquiries.account",
-                    ),
-                ),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Who is responsible for the corrective action.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="owned_clusters",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "topic",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="clusters",
-                        to="inquiries.topic",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(blank=True, help_text='The product of a burst; empty for text clusters.', max_length=100)),
+                ('kind', models.CharField(choices=[('burst', 'Burst about one product'), ('near_duplicate', 'Near-identical texts')], max_length=16)),
+                ('signature', models.CharField(blank=True, help_text='Identifies a text cluster (its first member); empty for bursts, which the product identifies.', max_length=64)),
+                ('state', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('action_taken', 'Action taken'), ('resolved', 'Resolved')], default='open', max_length=16)),
+                ('first_seen', models.DateTimeField(help_text='When the earliest member inquiry was opened.')),
+                ('last_seen', models.DateTimeField(help_text='When the latest member inquiry was opened.')),
+                ('member_count', models.PositiveIntegerField(default=0, help_text='Member inquiries (one per complaint).')),
+                ('customer_count', models.PositiveIntegerField(default=0, help_text='Distinct customers among the members.')),
+                ('window_count', models.PositiveIntegerField(default=0, help_text='Complaints in the rolling window at the last update.')),
+                ('expected', models.FloatField(blank=True, help_text="Complaints expected in the window from the product's baseline (bursts).", null=True)),
+                ('p_value', models.FloatField(blank=True, help_text='Poisson P(X >= window count) at the last update.', null=True)),
+                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Low'), (2, 'Medium'), (3, 'High'), (4, 'Critical')], default=1)),
+                ('growth', models.PositiveIntegerField(default=0, help_text='Members opened in the 24 hours before the last update.')),
+                ('root_cause', models.TextField(blank=True)),
+                ('corrective_action', models.TextField(blank=True)),
+                ('preventive_measure', models.TextField(blank=True)),
+                ('action_date', models.DateField(blank=True, help_text='When the corrective action was (or will be) taken.', null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clusters', to='inquiries.account')),
+                ('owner', models.ForeignKey(blank=True, help_text='Who is responsible for the corrective action.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_clusters', to=settings.AUTH_USER_MODEL)),
+                ('topic', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clusters', to='inquiries.topic')),
             ],
             options={
-                "ordering": ["-last_seen", "-id"],
+                'ordering': ['-last_seen', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="ClusterEvent",
+            name='ClusterEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("opened", "Cluster opened"),
-                            ("escalated", "Severity rose"),
-                            ("acknowledged", "Acknowledged"),
-                            ("action_taken", "Corrective action recorded"),
-                            ("resolved", "Resolved"),
-                            ("members_removed", "Re-tagged members removed"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("data", models.JSONField(blank=True, default=dict)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "cluster",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="inquiries.cluster",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('opened', 'Cluster opened'), ('escalated', 'Severity rose'), ('acknowledged', 'Acknowledged'), ('action_taken', 'Corrective action recorded'), ('resolved', 'Resolved'), ('members_removed', 'Re-tagged members removed')], max_length=32)),
+                ('at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('data', models.JSONField(blank=True, default=dict)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='inquiries.cluster')),
             ],
             options={
-                "ordering": ["at", "id"],
+                'ordering': ['at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="ClusterMember",
+            name='ClusterMember',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "opened_at",
-                    models.DateTimeField(
-                        help_text="The inquiry's opening time (copied: the chart counts by it)."
-                    ),
-                ),
-                ("added_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "cluster",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="members",
-                        to="inquiries.cluster",
-                    ),
-                ),
-                (
-                    "inquiry",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="cluster_memberships",
-                        to="inquiries.inquiry",
-                    ),
-                ),
-                (
-                    "message",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The customer message that brought the inquiry in.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.message",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('opened_at', models.DateTimeField(help_text="The inquiry's opening time (copied: the chart counts by it).")),
+                ('added_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='inquiries.cluster')),
+                ('inquiry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cluster_memberships', to='inquiries.inquiry')),
+                ('message', models.ForeignKey(blank=True, help_text='The customer message that brought the inquiry in.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.message')),
             ],
             options={
-                "ordering": ["opened_at", "id"],
+                'ordering': ['opened_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="TopicModel",
+            name='TopicModel',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "version",
-                    models.PositiveIntegerField(
-                        editable=False, help_text="1, 2, 3... in training order.", unique=True
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "agent_samples",
-                    models.PositiveIntegerField(
-                        default=0,
-                        editable=False,
-                        help_text="Inquiries whose topic an agent set (full weight).",
-                    ),
-                ),
-                (
-                    "rule_samples",
-                    models.PositiveIntegerField(
-                        default=0,
-                        editable=False,
-                        help_text="Inquiries whose topic the rules set (lower weight).",
-                    ),
-                ),
-                (
-                    "labels",
-                    models.JSONField(
-                        default=list, editable=False, help_text="Topic keys the model can predict."
-                    ),
-                ),
-                (
-                    "metrics",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        editable=False,
-                        help_text="Samples per topic and, when there were enough, a held-out evaluation (macro-F1, accuracy).",
-                    ),
-                ),
-                ("sklearn_version", models.CharField(editable=False, max_length=32)),
-                (
-                    "blob",
-                    models.BinaryField(help_text="The fitted model, as written by TrainedModel.dumps()."),
-                ),
-                (
-                    "threshold",
-                    models.FloatField(
-                        default=0.7,
-                        help_text="The model's topic is used when its confidence is at least this (0-1); below it the rules decide.",
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(
-                        default=False,
-                        help_text="The one model used at ingestion; activating one deactivates the others.",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('version', models.PositiveIntegerField(editable=False, help_text='1, 2, 3... in training order.', unique=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('agent_samples', models.PositiveIntegerField(default=0, editable=False, help_text='Inquiries whose topic an agent set (full weight).')),
+                ('rule_samples', models.PositiveIntegerField(default=0, editable=False, help_text='Inquiries whose topic the rules set (lower weight).')),
+                ('labels', models.JSONField(default=list, editable=False, help_text='Topic keys the model can predict.')),
+                ('metrics', models.JSONField(blank=True, default=dict, editable=False, help_text='Samples per topic and, when there were enough, a held-out evaluation (macro-F1, accuracy).')),
+                ('sklearn_version', models.CharField(editable=False, max_length=32)),
+                ('blob', models.BinaryField(help_text='The fitted model, as written by TrainedModel.dumps().')),
+                ('threshold', models.FloatField(default=0.7, help_text="The model's topic is used when its confidence is at least this (0-1); below it the rules decide.")),
+                ('is_active', models.BooleanField(default=False, help_text='The one model used at ingestion; activating one deactivates the others.')),
             ],
             options={
-                "ordering": ["-version"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("is_active", True)),
-                        fields=("is_active",),
-                        name="topic_model_one_active",
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("threshold__gte", 0), ("threshold__lte", 1)),
-                        name="topic_model_threshold_0_1",
-                    ),
-                ],
+                'ordering': ['-version'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='topic_model_one_active'), models.CheckConstraint(condition=models.Q(('threshold__gte', 0), ('threshold__lte', 1)), name='topic_model_threshold_0_1')],
             },
         ),
         migrations.AddIndex(
-            model_name="cluster",
-            index=models.Index(fields=["account", "state", "last_seen"], name="cluster_account_state"),
+            model_name='cluster',
+            index=models.Index(fields=['account', 'state', 'last_seen'], name='cluster_account_state'),
         ),
         migrations.AddConstraint(
-            model_name="cluster",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("state__in", ["open", "acknowledged", "action_taken"])),
-                fields=("account", "topic", "sku", "kind", "signature"),
-                name="cluster_one_active_per_key",
-            ),
+            model_name='cluster',
+            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ['open', 'acknowledged', 'action_taken'])), fields=('account', 'topic', 'sku', 'kind', 'signature'), name='cluster_one_active_per_key'),
         ),
         migrations.AddIndex(
-            model_name="clusterevent",
-            index=models.Index(fields=["cluster", "at"], name="cluster_event_cluster_at"),
+            model_name='clusterevent',
+            index=models.Index(fields=['cluster', 'at'], name='cluster_event_cluster_at'),
         ),
         migrations.AddIndex(
-            model_name="clustermember",
-            index=models.Index(fields=["inquiry"], name="cluster_member_inquiry"),
+            model_name='clustermember',
+            index=models.Index(fields=['inquiry'], name='cluster_member_inquiry'),
         ),
         migrations.AddConstraint(
-            model_name="clustermember",
-            constraint=models.UniqueConstraint(fields=("cluster", "inquiry"), name="cluster_member_unique"),
+            model_name='clustermember',
+            constraint=models.UniqueConstraint(fields=('cluster', 'inquiry'), name='cluster_member_unique'),
         ),
         migrations.RunSQL(
             sql="CREATE INDEX inquiry_complaint_sku ON inquiries_inquiry (account_id, topic_id, sku, opened_at)",

@@ -7,359 +7,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0005_seed_topics"),
+        ('inquiries', '0005_seed_topics'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="FailedTask",
+            name='FailedTask',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("task_name", models.CharField(max_length=200)),
-                ("task_id", models.CharField(max_length=200, unique=True)),
-                ("args", models.JSONField(blank=True, default=list)),
-                ("error", models.TextField()),
-                ("failed_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("resolved", models.BooleanField(default=False)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('task_name', models.CharField(max_length=200)),
+                ('task_id', models.CharField(max_length=200, unique=True)),
+                ('args', models.JSONField(blank=True, default=list)),
+                ('error', models.TextField()),
+                ('failed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('resolved', models.BooleanField(default=False)),
             ],
             options={
-                "ordering": ["-failed_at"],
+                'ordering': ['-failed_at'],
             },
         ),
         migrations.CreateModel(
-            name="EscalationRule",
+            name='EscalationRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                ("is_active", models.BooleanField(default=True)),
-                (
-                    "trigger",
-                    models.CharField(
-                        choices=[("clock_at_risk", "Clock at risk"), ("clock_breached", "Clock breached")],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "clock_kinds",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='Clock kinds, e.g. ["first_reply", "marketplace_reply"]; empty: all.',
-                    ),
-                ),
-                ("notify_assignee", models.BooleanField(default=True)),
-                (
-                    "notify_managers",
-                    models.BooleanField(default=False, help_text="The managers of the account's teams."),
-                ),
-                (
-                    "raise_priority",
-                    models.BooleanField(default=False, help_text="One step up, at most urgent."),
-                ),
-                (
-                    "policy",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Only inquiries on this policy.",
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        to="inquiries.slapolicy",
-                    ),
-                ),
-                (
-                    "reassign_to_team",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Move the inquiry to this team and clear the assignee.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.team",
-                    ),
-                ),
-                (
-                    "team",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Only inquiries of this team's accounts.",
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="inquiries.team",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100)),
+                ('is_active', models.BooleanField(default=True)),
+                ('trigger', models.CharField(choices=[('clock_at_risk', 'Clock at risk'), ('clock_breached', 'Clock breached')], max_length=32)),
+                ('clock_kinds', models.JSONField(blank=True, default=list, help_text='Clock kinds, e.g. ["first_reply", "marketplace_reply"]; empty: all.')),
+                ('notify_assignee', models.BooleanField(default=True)),
+                ('notify_managers', models.BooleanField(default=False, help_text="The managers of the account's teams.")),
+                ('raise_priority', models.BooleanField(default=False, help_text='One step up, at most urgent.')),
+                ('policy', models.ForeignKey(blank=True, help_text='Only inquiries on this policy.', null=True, on_delete=django.db.models.deletion.CASCADE, to='inquiries.slapolicy')),
+                ('reassign_to_team', models.ForeignKey(blank=True, help_text='Move the inquiry to this team and clear the assignee.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.team')),
+                ('team', models.ForeignKey(blank=True, help_text="Only inquiries of this team's accounts.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.team')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="NotificationPreference",
+            name='NotificationPreference',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("in_app", models.BooleanField(default=True, help_text="Show notifications under the bell.")),
-                (
-                    "email_mode",
-                    models.CharField(
-                        choices=[
-                            ("off", "No e-mail"),
-                            ("immediate", "One e-mail per notification"),
-                            ("digest", "A summary every N minutes"),
-                        ],
-                        default="digest",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "digest_minutes",
-                    models.PositiveIntegerField(
-                        default=30, help_text="How often a digest is sent, in minutes."
-                    ),
-                ),
-                (
-                    "kinds",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='Kinds to receive; empty means all. e.g. ["clock_breached", "cluster"].',
-                    ),
-                ),
-                ("last_digest_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notification_preference",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('in_app', models.BooleanField(default=True, help_text='Show notifications under the bell.')),
+                ('email_mode', models.CharField(choices=[('off', 'No e-mail'), ('immediate', 'One e-mail per notification'), ('digest', 'A summary every N minutes')], default='digest', max_length=16)),
+                ('digest_minutes', models.PositiveIntegerField(default=30, help_text='How often a digest is sent, in minutes.')),
+                ('kinds', models.JSONField(blank=True, default=list, help_text='Kinds to receive; empty means all. e.g. ["clock_breached", "cluster"].')),
+                ('last_digest_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preference', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.CreateModel(
-            name="WebhookEndpoint",
+            name='WebhookEndpoint',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(help_text="For people reading the delivery log.", max_length=100)),
-                ("url", models.URLField(help_text="Receives a JSON POST per event.", max_length=500)),
-                (
-                    "secret",
-                    models.CharField(
-                        help_text="Shared secret: each request carries X-Cstracker-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>'>. Receivers should reject timestamps older than 5 minutes.",
-                        max_length=200,
-                    ),
-                ),
-                (
-                    "kinds",
-                    models.JSONField(
-                        blank=True, default=list, help_text="Notification kinds to send; empty means all."
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                (
-                    "teams",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="Only events of these teams' accounts; empty: all.",
-                        to="inquiries.team",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='For people reading the delivery log.', max_length=100)),
+                ('url', models.URLField(help_text='Receives a JSON POST per event.', max_length=500)),
+                ('secret', models.CharField(help_text="Shared secret: each request carries X-Cstracker-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>'>. Receivers should reject timestamps older than 5 minutes.", max_length=200)),
+                ('kinds', models.JSONField(blank=True, default=list, help_text='Notification kinds to send; empty means all.')),
+                ('is_active', models.BooleanField(default=True)),
+                ('teams', models.ManyToManyField(blank=True, help_text="Only events of these teams' accounts; empty: all.", to='inquiries.team')),
             ],
         ),
         migrations.CreateModel(
-            name="EscalationAction",
+            name='EscalationAction',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("acted_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("summary", models.CharField(blank=True, max_length=300)),
-                (
-                    "event",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="inquiries.inquiryevent",
-                    ),
-                ),
-                (
-                    "rule",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="actions",
-                        to="inquiries.escalationrule",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('acted_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('summary', models.CharField(blank=True, max_length=300)),
+                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.inquiryevent')),
+                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='inquiries.escalationrule')),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(fields=("rule", "event"), name="escalation_once_per_event")
-                ],
+                'constraints': [models.UniqueConstraint(fields=('rule', 'event'), name='escalation_once_per_event')],
             },
         ),
         migrations.CreateModel(
-            name="Notification",
+            name='Notification',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("clock_at_risk", "Clock at risk"),
-                            ("clock_breached", "Clock breached"),
-                            ("cluster", "Complaint cluster"),
-                            ("escalation", "Escalation"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("title", models.CharField(max_length=300)),
-                ("body", models.TextField(blank=True)),
-                ("url", models.CharField(blank=True, max_length=500)),
-                (
-                    "dedupe_key",
-                    models.CharField(help_text="What this notifies about; unique per user.", max_length=200),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("read_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "email_state",
-                    models.CharField(
-                        blank=True,
-                        choices=[("", "No e-mail"), ("pending", "Waiting for the digest"), ("sent", "Sent")],
-                        default="",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "event",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notifications",
-                        to="inquiries.inquiryevent",
-                    ),
-                ),
-                (
-                    "inquiry",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notifications",
-                        to="inquiries.inquiry",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notifications",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('clock_at_risk', 'Clock at risk'), ('clock_breached', 'Clock breached'), ('cluster', 'Complaint cluster'), ('escalation', 'Escalation')], max_length=32)),
+                ('title', models.CharField(max_length=300)),
+                ('body', models.TextField(blank=True)),
+                ('url', models.CharField(blank=True, max_length=500)),
+                ('dedupe_key', models.CharField(help_text='What this notifies about; unique per user.', max_length=200)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('read_at', models.DateTimeField(blank=True, null=True)),
+                ('email_state', models.CharField(blank=True, choices=[('', 'No e-mail'), ('pending', 'Waiting for the digest'), ('sent', 'Sent')], default='', max_length=16)),
+                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='inquiries.inquiryevent')),
+                ('inquiry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='inquiries.inquiry')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("read_at", None)),
-                        fields=["user", "created_at"],
-                        name="notification_unread",
-                    ),
-                    models.Index(
-                        condition=models.Q(("email_state", "pending")),
-                        fields=["user", "created_at"],
-                        name="notification_email_pending",
-                    ),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(fields=("user", "dedupe_key"), name="notification_once_per_user")
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(condition=models.Q(('read_at', None)), fields=['user', 'created_at'], name='notification_unread'), models.Index(condition=models.Q(('email_state', 'pending')), fields=['user', 'created_at'], name='notification_email_pending')],
+                'constraints': [models.UniqueConstraint(fields=('user', 'dedupe_key'), name='notification_once_per_user')],
             },
         ),
         migrations.CreateModel(
-            name="WebhookDelivery",
+            name='WebhookDelivery',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("dedupe_key", models.CharField(max_length=200)),
-                ("payload", models.JSONField()),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("sending", "Sending"),
-                            ("delivered", "Delivered"),
-                            ("failed", "Failed (gave up)"),
-                        ],
-                        default="pending",
-                        max_length=16,
-                    ),
-                ),
-                ("attempts", models.PositiveIntegerField(default=0)),
-                ("last_status_code", models.PositiveIntegerField(blank=True, null=True)),
-                ("last_error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("delivered_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "endpoint",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="inquiries.webhookendpoint",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('dedupe_key', models.CharField(max_length=200)),
+                ('payload', models.JSONField()),
+                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('delivered', 'Delivered'), ('failed', 'Failed (gave up)')], default='pending', max_length=16)),
+                ('attempts', models.PositiveIntegerField(default=0)),
+                ('last_status_code', models.PositiveIntegerField(blank=True, null=True)),
+                ('last_error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('delivered_at', models.DateTimeField(blank=True, null=True)),
+                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='inquiries.webhookendpoint')),
             ],
             options={
-                "verbose_name_plural": "webhook deliveries",
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("state__in", ["pending", "sending"])),
-                        fields=["next_attempt_at"],
-                        name="webhook_delivery_due",
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(fields=("endpoint", "dedupe_key"), name="webhook_delivery_once")
-                ],
+                'verbose_name_plural': 'webhook deliveries',
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(condition=models.Q(('state__in', ['pending', 'sending'])), fields=['next_attempt_at'], name='webhook_delivery_due')],
+                'constraints': [models.UniqueConstraint(fields=('endpoint', 'dedupe_key'), name='webhook_delivery_once')],
             },
         ),
     ]

@@ -9,100 +9,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0006_notifications"),
+        ('inquiries', '0006_notifications'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ReportSubscription",
+            name='ReportSubscription',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "frequency",
-                    models.CharField(
-                        choices=[("daily", "Daily"), ("weekly", "Weekly")],
-                        default="daily",
-                        help_text="Daily covers the 24 hours before the send time; weekly the 7 days before it.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "hour",
-                    models.PositiveSmallIntegerField(
-                        default=8,
-                        help_text="Local hour (0-23) at which the digest is sent.",
-                        validators=[django.core.validators.MaxValueValidator(23)],
-                    ),
-                ),
-                (
-                    "weekday",
-                    models.PositiveSmallIntegerField(
-                        default=0,
-                        help_text="Weekly digests only: 0 = Monday ... 6 = Sunday.",
-                        validators=[django.core.validators.MaxValueValidator(6)],
-                    ),
-                ),
-                (
-                    "timezone",
-                    models.CharField(
-                        default="UTC",
-                        help_text="IANA time zone of the send time and of the report's days.",
-                        max_length=64,
-                        validators=[inquiries.models.config.validate_timezone],
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(
-                        default=True, help_text="Inactive subscriptions are kept but not sent."
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "last_sent_at",
-                    models.DateTimeField(
-                        blank=True,
-                        editable=False,
-                        help_text="When the last digest was claimed for sending.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "teams",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="The accounts of these teams, as far as the user may see them; empty means all the user's accounts.",
-                        related_name="+",
-                        to="inquiries.team",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="report_subscriptions",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('frequency', models.CharField(choices=[('daily', 'Daily'), ('weekly', 'Weekly')], default='daily', help_text='Daily covers the 24 hours before the send time; weekly the 7 days before it.', max_length=16)),
+                ('hour', models.PositiveSmallIntegerField(default=8, help_text='Local hour (0-23) at which the digest is sent.', validators=[django.core.validators.MaxValueValidator(23)])),
+                ('weekday', models.PositiveSmallIntegerField(default=0, help_text='Weekly digests only: 0 = Monday ... 6 = Sunday.', validators=[django.core.validators.MaxValueValidator(6)])),
+                ('timezone', models.CharField(default='UTC', help_text="IANA time zone of the send time and of the report's days.", max_length=64, validators=[inquiries.models.config.validate_timezone])),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive subscriptions are kept but not sent.')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('last_sent_at', models.DateTimeField(blank=True, editable=False, help_text='When the last digest was claimed for sending.', null=True)),
+                ('teams', models.ManyToManyField(blank=True, help_text="The accounts of these teams, as far as the user may see them; empty means all the user's accounts.", related_name='+', to='inquiries.team')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='report_subscriptions', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["user_id", "frequency"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("user", "frequency"), name="report_subscription_once_per_frequency"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("hour__lte", 23), ("weekday__lte", 6)),
-                        name="report_subscription_time",
-                    ),
-                ],
+                'ordering': ['user_id', 'frequency'],
+                'constraints': [models.UniqueConstraint(fields=('user', 'frequency'), name='report_subscription_once_per_frequency'), models.CheckConstraint(condition=models.Q(('hour__lte', 23), ('weekday__lte', 6)), name='report_subscription_time')],
             },
         ),
     ]

@@ -12,9 +12,7 @@ def seed(apps, schema_editor):
 
     MarketplacePreset = apps.get_model("inquiries", "MarketplacePreset")
     for marketplace, values in DEFAULT_PRESETS.items():
-        MarketplacePreset.objects.get_or_create(
-            marketplace=marketplace, defaults=_known(MarketplacePreset, values)
-        )
+        MarketplacePreset.objects.get_or_create(marketplace=marketplace, defaults=_known(MarketplacePreset, values))
 
 
 def unseed(apps, schema_editor):
@@ -22,9 +20,7 @@ def unseed(apps, schema_editor):
 
     MarketplacePreset = apps.get_model("inquiries", "MarketplacePreset")
     for marketplace, values in DEFAULT_PRESETS.items():
-        MarketplacePreset.objects.filter(
-            marketplace=marketplace, **_known(MarketplacePreset, values)
-        ).delete()
+        MarketplacePreset.objects.filter(marketplace=marketplace, **_known(MarketplacePreset, values)).delete()
 
 
 def _known(model, values):
@@ -35,6 +31,7 @@ def _known(model, values):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
         ("inquiries", "0008_health"),
     ]

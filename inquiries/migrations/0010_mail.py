@@ -9,404 +9,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0009_seed_marketplace_presets"),
+        ('inquiries', '0009_seed_marketplace_presets'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="MailWebhook",
+            name='MailWebhook',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "provider",
-                    models.CharField(
-                        choices=[
-                            ("generic", "Generic signed JSON (X-Cstracker-Signature)"),
-                            ("mailgun", "Mailgun inbound route (signed form post)"),
-                            ("postmark", "Postmark inbound JSON (basic auth)"),
-                            ("sendgrid", "SendGrid Inbound Parse, raw MIME (basic auth)"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "token",
-                    models.CharField(
-                        default=inquiries.models.mail.new_webhook_token,
-                        editable=False,
-                        help_text="The secret path segment of the URL.",
-                        max_length=64,
-                        unique=True,
-                    ),
-                ),
-                (
-                    "secret_env",
-                    models.CharField(
-                        blank=True,
-                        help_text="Name of the environment variable holding the secret; used when set.",
-                        max_length=128,
-                    ),
-                ),
-                ("secret_encrypted", models.TextField(blank=True, editable=False)),
-                ("is_active", models.BooleanField(default=True)),
-                ("last_received_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                (
-                    "last_error",
-                    models.TextField(
-                        blank=True, editable=False, help_text="The last refused delivery and why."
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="mail_webhooks",
-                        to="inquiries.channel",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('provider', models.CharField(choices=[('generic', 'Generic signed JSON (X-Cstracker-Signature)'), ('mailgun', 'Mailgun inbound route (signed form post)'), ('postmark', 'Postmark inbound JSON (basic auth)'), ('sendgrid', 'SendGrid Inbound Parse, raw MIME (basic auth)')], max_length=16)),
+                ('token', models.CharField(default=inquiries.models.mail.new_webhook_token, editable=False, help_text='The secret path segment of the URL.', max_length=64, unique=True)),
+                ('secret_env', models.CharField(blank=True, help_text='Name of the environment variable holding the secret; used when set.', max_length=128)),
+                ('secret_encrypted', models.TextField(blank=True, editable=False)),
+                ('is_active', models.BooleanField(default=True)),
+                ('last_received_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('last_error', models.TextField(blank=True, editable=False, help_text='The last refused delivery and why.')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mail_webhooks', to='inquiries.channel')),
             ],
             options={
-                "verbose_name": "mail webhook",
-                "ordering": ["channel", "provider"],
+                'verbose_name': 'mail webhook',
+                'ordering': ['channel', 'provider'],
             },
         ),
         migrations.CreateModel(
-            name="MailboxConfig",
+            name='MailboxConfig',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "is_enabled",
-                    models.BooleanField(default=True, help_text="Disabled mailboxes are not polled."),
-                ),
-                (
-                    "imap_host",
-                    models.CharField(
-                        blank=True, help_text="IMAP server, e.g. imap.example.com.", max_length=255
-                    ),
-                ),
-                (
-                    "imap_port",
-                    models.PositiveIntegerField(
-                        default=993,
-                        help_text="993 for TLS, 143 for STARTTLS.",
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(65535),
-                        ],
-                    ),
-                ),
-                (
-                    "imap_tls",
-                    models.CharField(
-                        choices=[
-                            ("ssl", "TLS from the start (IMAPS 993, SMTPS 465)"),
-                            ("starttls", "STARTTLS (IMAP 143, submission 587)"),
-                            ("none", "None: plain text (only for a server on this machine)"),
-                        ],
-                        default="ssl",
-                        help_text="How the connection is encrypted.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "imap_username",
-                    models.CharField(
-                        blank=True, help_text="Login name, often the mailbox address.", max_length=255
-                    ),
-                ),
-                (
-                    "imap_folder",
-                    models.CharField(default="INBOX", help_text="The folder to import from.", max_length=255),
-                ),
-                (
-                    "imap_password_env",
-                    models.CharField(
-                        blank=True,
-                        help_text="Name of the environment variable holding the IMAP password. When set, it is used and any stored password is dropped.",
-                        max_length=128,
-                    ),
-                ),
-                ("imap_password_encrypted", models.TextField(blank=True, editable=False)),
-                (
-                    "batch_size",
-                    models.PositiveIntegerField(
-                        default=50,
-                        help_text="At most this many messages are imported per poll; the rest follow on the next polls.",
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(1000),
-                        ],
-                    ),
-                ),
-                (
-                    "mark_seen",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Set the \\Seen flag on imported messages. Off: the mailbox's flags are left alone.",
-                    ),
-                ),
-                (
-                    "smtp_host",
-                    models.CharField(
-                        blank=True, help_text="SMTP server replies are sent through.", max_length=255
-                    ),
-                ),
-                (
-                    "smtp_port",
-                    models.PositiveIntegerField(
-                        default=587,
-                        help_text="587 for STARTTLS, 465 for TLS.",
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(65535),
-                        ],
-                    ),
-                ),
-                (
-                    "smtp_tls",
-                    models.CharField(
-                        choices=[
-                            ("ssl", "TLS from the start (IMAPS 993, SMTPS 465)"),
-                            ("starttls", "STARTTLS (IMAP 143, submission 587)"),
-                            ("none", "None: plain text (only for a server on this machine)"),
-                        ],
-                        default="starttls",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "smtp_username",
-                    models.CharField(blank=True, help_text="Empty: send without logging in.", max_length=255),
-                ),
-                (
-                    "smtp_password_env",
-                    models.CharField(
-                        blank=True,
-                        help_text="Name of the environment variable holding the SMTP password.",
-                        max_length=128,
-                    ),
-                ),
-                ("smtp_password_encrypted", models.TextField(blank=True, editable=False)),
-                (
-                    "from_address",
-                    models.EmailField(
-                        blank=True,
-                        help_text="From address of replies; empty uses the channel's address.",
-                        max_length=254,
-                    ),
-                ),
-                ("uidvalidity", models.BigIntegerField(blank=True, editable=False, null=True)),
-                (
-                    "last_uid",
-                    models.BigIntegerField(default=0, editable=False, help_text="Highest UID imported."),
-                ),
-                ("last_polled_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                ("last_success_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                (
-                    "last_summary",
-                    models.TextField(
-                        blank=True, editable=False, help_text="What the last successful poll did."
-                    ),
-                ),
-                (
-                    "last_error",
-                    models.TextField(
-                        blank=True,
-                        editable=False,
-                        help_text="Why the last poll failed; empty after a success.",
-                    ),
-                ),
-                (
-                    "failures",
-                    models.PositiveIntegerField(
-                        default=0, editable=False, help_text="Failed polls in a row."
-                    ),
-                ),
-                (
-                    "next_attempt_at",
-                    models.DateTimeField(
-                        blank=True,
-                        editable=False,
-                        help_text="After failures, the mailbox is not polled before this.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "lease_until",
-                    models.DateTimeField(
-                        blank=True,
-                        editable=False,
-                        help_text="A poll in progress holds the mailbox until then.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "channel",
-                    models.OneToOneField(
-                        help_text="The e-mail channel whose messages arrive in this mailbox.",
-                        limit_choices_to={"kind": "email"},
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="mailbox",
-                        to="inquiries.channel",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('is_enabled', models.BooleanField(default=True, help_text='Disabled mailboxes are not polled.')),
+                ('imap_host', models.CharField(blank=True, help_text='IMAP server, e.g. imap.example.com.', max_length=255)),
+                ('imap_port', models.PositiveIntegerField(default=993, help_text='993 for TLS, 143 for STARTTLS.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)])),
+                ('imap_tls', models.CharField(choices=[('ssl', 'TLS from the start (IMAPS 993, SMTPS 465)'), ('starttls', 'STARTTLS (IMAP 143, submission 587)'), ('none', 'None: plain text (only for a server on this machine)')], default='ssl', help_text='How the connection is encrypted.', max_length=16)),
+                ('imap_username', models.CharField(blank=True, help_text='Login name, often the mailbox address.', max_length=255)),
+                ('imap_folder', models.CharField(default='INBOX', help_text='The folder to import from.', max_length=255)),
+                ('imap_password_env', models.CharField(blank=True, help_text='Name of the environment variable holding the IMAP password. When set, it is used and any stored password is dropped.', max_length=128)),
+                ('imap_password_encrypted', models.TextField(blank=True, editable=False)),
+                ('batch_size', models.PositiveIntegerField(default=50, help_text='At most this many messages are imported per poll; the rest follow on the next polls.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000)])),
+                ('mark_seen', models.BooleanField(default=False, help_text="Set the \\Seen flag on imported messages. Off: the mailbox's flags are left alone.")),
+                ('smtp_host', models.CharField(blank=True, help_text='SMTP server replies are sent through.', max_length=255)),
+                ('smtp_port', models.PositiveIntegerField(default=587, help_text='587 for STARTTLS, 465 for TLS.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)])),
+                ('smtp_tls', models.CharField(choices=[('ssl', 'TLS from the start (IMAPS 993, SMTPS 465)'), ('starttls', 'STARTTLS (IMAP 143, submission 587)'), ('none', 'None: plain text (only for a server on this machine)')], default='starttls', max_length=16)),
+                ('smtp_username', models.CharField(blank=True, help_text='Empty: send without logging in.', max_length=255)),
+                ('smtp_password_env', models.CharField(blank=True, help_text='Name of the environment variable holding the SMTP password.', max_length=128)),
+                ('smtp_password_encrypted', models.TextField(blank=True, editable=False)),
+                ('from_address', models.EmailField(blank=True, help_text="From address of replies; empty uses the channel's address.", max_length=254)),
+                ('uidvalidity', models.BigIntegerField(blank=True, editable=False, null=True)),
+                ('last_uid', models.BigIntegerField(default=0, editable=False, help_text='Highest UID imported.')),
+                ('last_polled_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('last_success_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('last_summary', models.TextField(blank=True, editable=False, help_text='What the last successful poll did.')),
+                ('last_error', models.TextField(blank=True, editable=False, help_text='Why the last poll failed; empty after a success.')),
+                ('failures', models.PositiveIntegerField(default=0, editable=False, help_text='Failed polls in a row.')),
+                ('next_attempt_at', models.DateTimeField(blank=True, editable=False, help_text='After failures, the mailbox is not polled before this.', null=True)),
+                ('lease_until', models.DateTimeField(blank=True, editable=False, help_text='A poll in progress holds the mailbox until then.', null=True)),
+                ('channel', models.OneToOneField(help_text='The e-mail channel whose messages arrive in this mailbox.', limit_choices_to={'kind': 'email'}, on_delete=django.db.models.deletion.CASCADE, related_name='mailbox', to='inquiries.channel')),
             ],
             options={
-                "verbose_name": "mailbox",
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("is_enabled", True)),
-                        fields=["next_attempt_at"],
-                        name="mailbox_due",
-                    )
-                ],
+                'verbose_name': 'mailbox',
+                'indexes': [models.Index(condition=models.Q(('is_enabled', True)), fields=['next_attempt_at'], name='mailbox_due')],
             },
         ),
         migrations.CreateModel(
-            name="MailWebhookToken",
+            name='MailWebhookToken',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("token", models.CharField(max_length=200)),
-                ("body_sha256", models.CharField(max_length=64)),
-                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "webhook",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="inquiries.mailwebhook",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('token', models.CharField(max_length=200)),
+                ('body_sha256', models.CharField(max_length=64)),
+                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('webhook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.mailwebhook')),
             ],
             options={
-                "indexes": [models.Index(fields=["received_at"], name="mail_webhook_token_age")],
-                "constraints": [
-                    models.UniqueConstraint(fields=("webhook", "token"), name="mail_webhook_token_once")
-                ],
+                'indexes': [models.Index(fields=['received_at'], name='mail_webhook_token_age')],
+                'constraints': [models.UniqueConstraint(fields=('webhook', 'token'), name='mail_webhook_token_once')],
             },
         ),
         migrations.CreateModel(
-            name="OutgoingMail",
+            name='OutgoingMail',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued"),
-                            ("sending", "Sending"),
-                            ("sent", "Sent"),
-                            ("failed", "Failed"),
-                        ],
-                        default="queued",
-                        max_length=16,
-                    ),
-                ),
-                ("attempts", models.PositiveIntegerField(default=0)),
-                ("lease_until", models.DateTimeField(blank=True, null=True)),
-                (
-                    "next_attempt_at",
-                    models.DateTimeField(
-                        blank=True, help_text="When the retry after a temporary failure is due.", null=True
-                    ),
-                ),
-                ("recipients", models.JSONField(blank=True, default=list)),
-                ("last_error", models.TextField(blank=True)),
-                ("sent_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "message",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="outgoing_mail",
-                        to="inquiries.message",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('state', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='queued', max_length=16)),
+                ('attempts', models.PositiveIntegerField(default=0)),
+                ('lease_until', models.DateTimeField(blank=True, null=True)),
+                ('next_attempt_at', models.DateTimeField(blank=True, help_text='When the retry after a temporary failure is due.', null=True)),
+                ('recipients', models.JSONField(blank=True, default=list)),
+                ('last_error', models.TextField(blank=True)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('message', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='outgoing_mail', to='inquiries.message')),
             ],
             options={
-                "verbose_name": "outgoing mail",
-                "verbose_name_plural": "outgoing mail",
-                "ordering": ["-created_at"],
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("state__in", ["sent", "failed"]), _negated=True),
-                        fields=["state", "updated_at"],
-                        name="outgoing_unfinished",
-                    )
-                ],
+                'verbose_name': 'outgoing mail',
+                'verbose_name_plural': 'outgoing mail',
+                'ordering': ['-created_at'],
+                'indexes': [models.Index(condition=models.Q(('state__in', ['sent', 'failed']), _negated=True), fields=['state', 'updated_at'], name='outgoing_unfinished')],
             },
         ),
         migrations.CreateModel(
-            name="SuspendedSender",
+            name='SuspendedSender',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("address", models.CharField(help_text="The normalised sender address.", max_length=320)),
-                ("reason", models.CharField(max_length=300)),
-                ("suspended_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "messages_held",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Messages stored as automatic since suspension."
-                    ),
-                ),
-                ("released_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="suspended_senders",
-                        to="inquiries.channel",
-                    ),
-                ),
-                (
-                    "released_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('address', models.CharField(help_text='The normalised sender address.', max_length=320)),
+                ('reason', models.CharField(max_length=300)),
+                ('suspended_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('messages_held', models.PositiveIntegerField(default=0, help_text='Messages stored as automatic since suspension.')),
+                ('released_at', models.DateTimeField(blank=True, null=True)),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suspended_senders', to='inquiries.channel')),
+                ('released_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-suspended_at"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("released_at__isnull", True)),
-                        fields=("channel", "address"),
-                        name="suspended_sender_active_once",
-                    )
-                ],
+                'ordering': ['-suspended_at'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('released_at__isnull', True)), fields=('channel', 'address'), name='suspended_sender_active_once')],
             },
         ),
     ]

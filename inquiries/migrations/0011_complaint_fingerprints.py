@@ -5,61 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0010_mail"),
+        ('inquiries', '0010_mail'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ComplaintFingerprint",
+            name='ComplaintFingerprint',
             fields=[
-                (
-                    "inquiry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        primary_key=True,
-                        related_name="+",
-                        serialize=False,
-                        to="inquiries.inquiry",
-                    ),
-                ),
-                ("opened_at", models.DateTimeField()),
-                ("signature", models.BinaryField()),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="inquiries.account"
-                    ),
-                ),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="inquiries.customer"
-                    ),
-                ),
-                (
-                    "message",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.message",
-                    ),
-                ),
-                (
-                    "topic",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.topic",
-                    ),
-                ),
+                ('inquiry', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='inquiries.inquiry')),
+                ('opened_at', models.DateTimeField()),
+                ('signature', models.BinaryField()),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.account')),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.customer')),
+                ('message', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.message')),
+                ('topic', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.topic')),
             ],
             options={
-                "indexes": [
-                    models.Index(fields=["account", "topic", "opened_at"], name="fingerprint_window")
-                ],
+                'indexes': [models.Index(fields=['account', 'topic', 'opened_at'], name='fingerprint_window')],
             },
         ),
     ]

@@ -4,96 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0011_complaint_fingerprints"),
+        ('inquiries', '0011_complaint_fingerprints'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SlaRollupState",
+            name='SlaRollupState',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "first_day",
-                    models.DateField(help_text="The earliest UTC day the rollup covers.", null=True),
-                ),
-                (
-                    "refreshed_at",
-                    models.DateTimeField(help_text="States in the rollup are as of this instant.", null=True),
-                ),
-                ("rebuilt_at", models.DateTimeField(help_text="The last full rebuild.", null=True)),
-                (
-                    "event_watermark",
-                    models.BigIntegerField(
-                        default=0,
-                        help_text="Inquiry events up to this id were looked at by the last refresh.",
-                    ),
-                ),
-                (
-                    "previous_watermark",
-                    models.BigIntegerField(
-                        default=0,
-                        help_text="The watermark before it: each refresh looks again from here, so an event whose transaction committed late is still seen.",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('first_day', models.DateField(help_text='The earliest UTC day the rollup covers.', null=True)),
+                ('refreshed_at', models.DateTimeField(help_text='States in the rollup are as of this instant.', null=True)),
+                ('rebuilt_at', models.DateTimeField(help_text='The last full rebuild.', null=True)),
+                ('event_watermark', models.BigIntegerField(default=0, help_text='Inquiry events up to this id were looked at by the last refresh.')),
+                ('previous_watermark', models.BigIntegerField(default=0, help_text='The watermark before it: each refresh looks again from here, so an event whose transaction committed late is still seen.')),
             ],
         ),
         migrations.CreateModel(
-            name="SlaRollup",
+            name='SlaRollup',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("day", models.DateField(help_text="The clocks' start day in UTC.")),
-                (
-                    "local_day",
-                    models.DateField(help_text="The clocks' start day in the account's time zone."),
-                ),
-                ("account_id", models.BigIntegerField()),
-                ("channel_id", models.BigIntegerField()),
-                (
-                    "assignee_id",
-                    models.BigIntegerField(
-                        help_text="The inquiry's assignee; empty when unassigned.", null=True
-                    ),
-                ),
-                (
-                    "team_id",
-                    models.BigIntegerField(
-                        help_text="The inquiry's team, else the assignee's team working the account; empty: none.",
-                        null=True,
-                    ),
-                ),
-                ("kind", models.CharField(max_length=32)),
-                ("met", models.PositiveIntegerField(default=0)),
-                ("missed", models.PositiveIntegerField(default=0)),
-                (
-                    "breached",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Not stopped and past due at the refresh."
-                    ),
-                ),
-                ("cancelled", models.PositiveIntegerField(default=0)),
-                (
-                    "in_progress",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Paused, or not stopped and not yet due."
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(help_text="The clocks' start day in UTC.")),
+                ('local_day', models.DateField(help_text="The clocks' start day in the account's time zone.")),
+                ('account_id', models.BigIntegerField()),
+                ('channel_id', models.BigIntegerField()),
+                ('assignee_id', models.BigIntegerField(help_text="The inquiry's assignee; empty when unassigned.", null=True)),
+                ('team_id', models.BigIntegerField(help_text="The inquiry's team, else the assignee's team working the account; empty: none.", null=True)),
+                ('kind', models.CharField(max_length=32)),
+                ('met', models.PositiveIntegerField(default=0)),
+                ('missed', models.PositiveIntegerField(default=0)),
+                ('breached', models.PositiveIntegerField(default=0, help_text='Not stopped and past due at the refresh.')),
+                ('cancelled', models.PositiveIntegerField(default=0)),
+                ('in_progress', models.PositiveIntegerField(default=0, help_text='Paused, or not stopped and not yet due.')),
             ],
             options={
-                "indexes": [
-                    models.Index(fields=["day"], name="sla_rollup_day"),
-                    models.Index(fields=["local_day"], name="sla_rollup_local_day"),
-                ],
+                'indexes': [models.Index(fields=['day'], name='sla_rollup_day'), models.Index(fields=['local_day'], name='sla_rollup_local_day')],
             },
         ),
     ]

@@ -54,6 +54,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
         ("inquiries", "0012_report_rollups"),
     ]

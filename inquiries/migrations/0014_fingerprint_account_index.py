@@ -5,19 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0013_health_late_index"),
+        ('inquiries', '0013_health_late_index'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="complaintfingerprint",
-            name="account",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="inquiries.account",
-            ),
+            model_name='complaintfingerprint',
+            name='account',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.account'),
         ),
     ]

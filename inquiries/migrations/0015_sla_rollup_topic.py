@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0014_fingerprint_account_index"),
+        ('inquiries', '0014_fingerprint_account_index'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="slarollup",
-            name="topic_id",
+            model_name='slarollup',
+            name='topic_id',
             field=models.BigIntegerField(help_text="The inquiry's topic; empty when none.", null=True),
         ),
     ]

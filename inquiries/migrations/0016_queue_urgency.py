@@ -25,74 +25,44 @@ def copy_nearest_deadlines(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0015_sla_rollup_topic"),
+        ('inquiries', '0015_sla_rollup_topic'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="inquiry",
-            name="market_due_at",
-            field=models.DateTimeField(
-                blank=True,
-                editable=False,
-                help_text="The due time of the active marketplace clock.",
-                null=True,
-            ),
+            model_name='inquiry',
+            name='market_due_at',
+            field=models.DateTimeField(blank=True, editable=False, help_text='The due time of the active marketplace clock.', null=True),
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="next_clock_kind",
-            field=models.CharField(
-                blank=True,
-                db_default="",
-                default="",
-                editable=False,
-                help_text="The kind of the clock due first.",
-                max_length=32,
-            ),
+            model_name='inquiry',
+            name='next_clock_kind',
+            field=models.CharField(blank=True, db_default='', default='', editable=False, help_text='The kind of the clock due first.', max_length=32),
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="next_due_at",
-            field=models.DateTimeField(
-                blank=True, editable=False, help_text="The earliest due time of the active clocks.", null=True
-            ),
+            model_name='inquiry',
+            name='next_due_at',
+            field=models.DateTimeField(blank=True, editable=False, help_text='The earliest due time of the active clocks.', null=True),
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="next_warn_at",
-            field=models.DateTimeField(
-                blank=True,
-                editable=False,
-                help_text="The earliest at-risk time of the active clocks.",
-                null=True,
-            ),
+            model_name='inquiry',
+            name='next_warn_at',
+            field=models.DateTimeField(blank=True, editable=False, help_text='The earliest at-risk time of the active clocks.', null=True),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(
-                condition=models.Q(("next_due_at__isnull", False)),
-                fields=["next_due_at", "-opened_at", "-id"],
-                name="inquiry_queue_due",
-            ),
+            model_name='inquiry',
+            index=models.Index(condition=models.Q(('next_due_at__isnull', False)), fields=['next_due_at', '-opened_at', '-id'], name='inquiry_queue_due'),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(
-                condition=models.Q(("next_due_at__isnull", False)),
-                fields=["next_warn_at"],
-                name="inquiry_queue_warn",
-            ),
+            model_name='inquiry',
+            index=models.Index(condition=models.Q(('next_due_at__isnull', False)), fields=['next_warn_at'], name='inquiry_queue_warn'),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(
-                condition=models.Q(("next_due_at__isnull", True)),
-                fields=["-opened_at", "-id"],
-                name="inquiry_queue_idle",
-            ),
+            model_name='inquiry',
+            index=models.Index(condition=models.Q(('next_due_at__isnull', True)), fields=['-opened_at', '-id'], name='inquiry_queue_idle'),
         ),
         migrations.RunPython(copy_nearest_deadlines, migrations.RunPython.noop),
     ]

@@ -4,34 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0022_redundant_indexes"),
+        ('inquiries', '0022_redundant_indexes'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="mailboxconfig",
-            name="failed_messages",
-            field=models.PositiveIntegerField(
-                default=0,
-                editable=False,
-                help_text="Messages set aside as failed (listed under Failed tasks).",
-            ),
+            model_name='mailboxconfig',
+            name='failed_messages',
+            field=models.PositiveIntegerField(default=0, editable=False, help_text='Messages set aside as failed (listed under Failed tasks).'),
         ),
         migrations.AddField(
-            model_name="mailboxconfig",
-            name="inflight_attempts",
-            field=models.PositiveSmallIntegerField(
-                default=0,
-                editable=False,
-                help_text="Polls that started on the in-flight UID; past the limit the message is set aside as failed.",
-            ),
+            model_name='mailboxconfig',
+            name='inflight_attempts',
+            field=models.PositiveSmallIntegerField(default=0, editable=False, help_text='Polls that started on the in-flight UID; past the limit the message is set aside as failed.'),
         ),
         migrations.AddField(
-            model_name="mailboxconfig",
-            name="inflight_uid",
-            field=models.BigIntegerField(
-                default=0, editable=False, help_text="The UID being imported; kept if the poll dies on it."
-            ),
+            model_name='mailboxconfig',
+            name='inflight_uid',
+            field=models.BigIntegerField(default=0, editable=False, help_text='The UID being imported; kept if the poll dies on it.'),
         ),
     ]

@@ -4,18 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0023_mailbox_inflight"),
+        ('inquiries', '0023_mailbox_inflight'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="account",
-            name="history_starts_on",
-            field=models.DateField(
-                blank=True,
-                help_text="The first day (in the account's time zone) of the history this account keeps: messages received earlier are refused as typos. Empty: 2000-01-01.",
-                null=True,
-            ),
+            model_name='account',
+            name='history_starts_on',
+            field=models.DateField(blank=True, help_text="The first day (in the account's time zone) of the history this account keeps: messages received earlier are refused as typos. Empty: 2000-01-01.", null=True),
         ),
     ]

@@ -4,19 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0024_account_history_start"),
+        ('inquiries', '0024_account_history_start'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="message",
-            name="parse_notes",
-            field=models.JSONField(
-                blank=True,
-                db_default=[],
-                default=list,
-                help_text="What ingestion had to leave out or change (parts over a cap, nesting flattened, a body cut); shown with the message.",
-            ),
+            model_name='message',
+            name='parse_notes',
+            field=models.JSONField(blank=True, db_default=[], default=list, help_text='What ingestion had to leave out or change (parts over a cap, nesting flattened, a body cut); shown with the message.'),
         ),
     ]

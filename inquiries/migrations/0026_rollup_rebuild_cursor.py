@@ -4,18 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0025_message_parse_notes"),
+        ('inquiries', '0025_message_parse_notes'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="slarollupstate",
-            name="rebuild_next_day",
-            field=models.DateField(
-                blank=True,
-                help_text="While a full rebuild is under way, the next UTC day it recomputes; empty otherwise.",
-                null=True,
-            ),
+            model_name='slarollupstate',
+            name='rebuild_next_day',
+            field=models.DateField(blank=True, help_text='While a full rebuild is under way, the next UTC day it recomputes; empty otherwise.', null=True),
         ),
     ]

@@ -4,52 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0026_rollup_rebuild_cursor"),
+        ('inquiries', '0026_rollup_rebuild_cursor'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ClusterSweepState",
+            name='ClusterSweepState',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "phase",
-                    models.PositiveSmallIntegerField(
-                        choices=[
-                            (0, "idle"),
-                            (1, "testing products for bursts"),
-                            (2, "refreshing active clusters"),
-                        ],
-                        default=0,
-                    ),
-                ),
-                (
-                    "keys",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="The (account, topic, SKU) keys this sweep tests, in order.",
-                    ),
-                ),
-                ("next_key", models.PositiveIntegerField(default=0, help_text="How many of them are done.")),
-                (
-                    "after_cluster",
-                    models.BigIntegerField(blank=True, help_text="The last cluster refreshed.", null=True),
-                ),
-                (
-                    "started_at",
-                    models.DateTimeField(blank=True, help_text="When the sweep under way began.", null=True),
-                ),
-                (
-                    "stepped_at",
-                    models.DateTimeField(blank=True, help_text="When it last moved on.", null=True),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('phase', models.PositiveSmallIntegerField(choices=[(0, 'idle'), (1, 'testing products for bursts'), (2, 'refreshing active clusters')], default=0)),
+                ('keys', models.JSONField(blank=True, default=list, help_text='The (account, topic, SKU) keys this sweep tests, in order.')),
+                ('next_key', models.PositiveIntegerField(default=0, help_text='How many of them are done.')),
+                ('after_cluster', models.BigIntegerField(blank=True, help_text='The last cluster refreshed.', null=True)),
+                ('started_at', models.DateTimeField(blank=True, help_text='When the sweep under way began.', null=True)),
+                ('stepped_at', models.DateTimeField(blank=True, help_text='When it last moved on.', null=True)),
             ],
         ),
     ]

@@ -8,108 +8,40 @@ def accepted_when_recorded(apps, schema_editor):
     """Replies sent before delivery states counted from their click (their clocks stopped
     then): they keep answering at that time."""
     Message = apps.get_model("inquiries", "Message")
-    Message.objects.filter(delivery_state="sent", accepted_at__isnull=True).update(
-        accepted_at=F("received_at")
-    )
+    Message.objects.filter(delivery_state="sent", accepted_at__isnull=True).update(accepted_at=F("received_at"))
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0027_cluster_sweep_state"),
+        ('inquiries', '0027_cluster_sweep_state'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="inquiry",
-            name="reply_delivery",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("", "Nothing outstanding"),
-                    ("pending", "Reply not delivered yet"),
-                    ("failed", "Reply not delivered"),
-                ],
-                db_default="",
-                default="",
-                editable=False,
-                help_text="What the latest reply written in cstracker is doing: not delivered yet, or failed.",
-                max_length=16,
-            ),
+            model_name='inquiry',
+            name='reply_delivery',
+            field=models.CharField(blank=True, choices=[('', 'Nothing outstanding'), ('pending', 'Reply not delivered yet'), ('failed', 'Reply not delivered')], db_default='', default='', editable=False, help_text='What the latest reply written in cstracker is doing: not delivered yet, or failed.', max_length=16),
         ),
         migrations.AddField(
-            model_name="message",
-            name="accepted_at",
-            field=models.DateTimeField(
-                blank=True,
-                help_text="For replies sent by cstracker: when the mail server (or provider) accepted it; the reply answers the customer from then on, unless it fails or bounces later.",
-                null=True,
-            ),
+            model_name='message',
+            name='accepted_at',
+            field=models.DateTimeField(blank=True, help_text='For replies sent by cstracker: when the mail server (or provider) accepted it; the reply answers the customer from then on, unless it fails or bounces later.', null=True),
         ),
         migrations.AlterField(
-            model_name="inquiryevent",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("inquiry_opened", "Inquiry opened"),
-                    ("inquiry_reopened", "Inquiry reopened"),
-                    ("message_received", "Customer message received"),
-                    ("reply_sent", "Reply sent"),
-                    ("reply_written", "Reply written (not delivered yet)"),
-                    ("reply_accepted", "Reply accepted for delivery"),
-                    ("reply_delivered", "Reply delivered"),
-                    ("reply_failed", "Reply not delivered"),
-                    ("reply_bounced", "Reply bounced"),
-                    ("reply_retried", "Reply sent again"),
-                    ("note_added", "Note added"),
-                    ("automatic_received", "Automatic message received"),
-                    ("status_changed", "Status changed"),
-                    ("priority_changed", "Priority changed"),
-                    ("topic_changed", "Topic changed"),
-                    ("assigned", "Assigned"),
-                    ("no_response_needed", "Marked no response needed"),
-                    ("clock_started", "Clock started"),
-                    ("clock_paused", "Clock paused"),
-                    ("clock_resumed", "Clock resumed"),
-                    ("clock_at_risk", "Clock at risk"),
-                    ("clock_breached", "Clock breached"),
-                    ("clock_met", "Clock met"),
-                    ("clock_missed", "Clock missed"),
-                    ("clock_cancelled", "Clock cancelled"),
-                    ("clock_recomputed", "Clock recomputed"),
-                ],
-                max_length=32,
-            ),
+            model_name='inquiryevent',
+            name='kind',
+            field=models.CharField(choices=[('inquiry_opened', 'Inquiry opened'), ('inquiry_reopened', 'Inquiry reopened'), ('message_received', 'Customer message received'), ('reply_sent', 'Reply sent'), ('reply_written', 'Reply written (not delivered yet)'), ('reply_accepted', 'Reply accepted for delivery'), ('reply_delivered', 'Reply delivered'), ('reply_failed', 'Reply not delivered'), ('reply_bounced', 'Reply bounced'), ('reply_retried', 'Reply sent again'), ('note_added', 'Note added'), ('automatic_received', 'Automatic message received'), ('status_changed', 'Status changed'), ('priority_changed', 'Priority changed'), ('topic_changed', 'Topic changed'), ('assigned', 'Assigned'), ('no_response_needed', 'Marked no response needed'), ('clock_started', 'Clock started'), ('clock_paused', 'Clock paused'), ('clock_resumed', 'Clock resumed'), ('clock_at_risk', 'Clock at risk'), ('clock_breached', 'Clock breached'), ('clock_met', 'Clock met'), ('clock_missed', 'Clock missed'), ('clock_cancelled', 'Clock cancelled'), ('clock_recomputed', 'Clock recomputed')], max_length=32),
         ),
         migrations.AlterField(
-            model_name="message",
-            name="delivery_state",
-            field=models.CharField(
-                blank=True,
-                choices=[
-                    ("", "Not sent by us"),
-                    ("queued", "Not delivered yet"),
-                    ("sent", "Accepted by the mail server"),
-                    ("delivered", "Delivered"),
-                    ("failed", "Failed"),
-                    ("bounced", "Bounced"),
-                ],
-                default="",
-                max_length=16,
-            ),
+            model_name='message',
+            name='delivery_state',
+            field=models.CharField(blank=True, choices=[('', 'Not sent by us'), ('queued', 'Not delivered yet'), ('sent', 'Accepted by the mail server'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('bounced', 'Bounced')], default='', max_length=16),
         ),
         migrations.AlterField(
-            model_name="notification",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("clock_at_risk", "Clock at risk"),
-                    ("clock_breached", "Clock breached"),
-                    ("cluster", "Complaint cluster"),
-                    ("escalation", "Escalation"),
-                    ("reply_not_delivered", "Reply not delivered"),
-                ],
-                max_length=32,
-            ),
+            model_name='notification',
+            name='kind',
+            field=models.CharField(choices=[('clock_at_risk', 'Clock at risk'), ('clock_breached', 'Clock breached'), ('cluster', 'Complaint cluster'), ('escalation', 'Escalation'), ('reply_not_delivered', 'Reply not delivered')], max_length=32),
         ),
-        migrations.RunPython(accepted_when_recorded, migrations.RunPython.noop),
+            migrations.RunPython(accepted_when_recorded, migrations.RunPython.noop),
     ]

@@ -5,169 +5,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0028_reply_delivery"),
+        ('inquiries', '0028_reply_delivery'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="HeldMessage",
+            name='HeldMessage',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "external_id",
-                    models.CharField(
-                        help_text="The message's id on its channel; a second copy is a duplicate of this.",
-                        max_length=255,
-                    ),
-                ),
-                (
-                    "direction",
-                    models.CharField(
-                        choices=[
-                            ("inbound", "Inbound (customer)"),
-                            ("outbound", "Outbound (reply)"),
-                            ("note", "Internal note"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "received_at",
-                    models.DateTimeField(
-                        help_text="When it counts as received: its clocks apply at this time when it is attached."
-                    ),
-                ),
-                (
-                    "incoming",
-                    models.JSONField(
-                        help_text="Every field of the message as it came (bytes in base64), recorded from this when its parent arrives."
-                    ),
-                ),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("held", "Held: waits for its parent"),
-                            ("attached", "Attached: recorded when its parent arrived"),
-                            ("expired", "Expired: its parent never arrived"),
-                            ("discarded", "Discarded"),
-                        ],
-                        default="held",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "reason",
-                    models.CharField(
-                        blank=True,
-                        help_text="Why it expired or was discarded, or why a retry failed.",
-                        max_length=500,
-                    ),
-                ),
-                ("held_at", models.DateTimeField(help_text="When it was held.")),
-                (
-                    "expires_at",
-                    models.DateTimeField(
-                        help_text="Held until then; the expiry sweep then marks it expired."
-                    ),
-                ),
-                (
-                    "closed_at",
-                    models.DateTimeField(
-                        blank=True, help_text="When it was attached, expired or discarded.", null=True
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="held_messages",
-                        to="inquiries.channel",
-                    ),
-                ),
-                (
-                    "message",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The message it became when attached.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.message",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('external_id', models.CharField(help_text="The message's id on its channel; a second copy is a duplicate of this.", max_length=255)),
+                ('direction', models.CharField(choices=[('inbound', 'Inbound (customer)'), ('outbound', 'Outbound (reply)'), ('note', 'Internal note')], max_length=16)),
+                ('received_at', models.DateTimeField(help_text='When it counts as received: its clocks apply at this time when it is attached.')),
+                ('incoming', models.JSONField(help_text='Every field of the message as it came (bytes in base64), recorded from this when its parent arrives.')),
+                ('state', models.CharField(choices=[('held', 'Held: waits for its parent'), ('attached', 'Attached: recorded when its parent arrived'), ('expired', 'Expired: its parent never arrived'), ('discarded', 'Discarded')], default='held', max_length=16)),
+                ('reason', models.CharField(blank=True, help_text='Why it expired or was discarded, or why a retry failed.', max_length=500)),
+                ('held_at', models.DateTimeField(help_text='When it was held.')),
+                ('expires_at', models.DateTimeField(help_text='Held until then; the expiry sweep then marks it expired.')),
+                ('closed_at', models.DateTimeField(blank=True, help_text='When it was attached, expired or discarded.', null=True)),
+                ('channel', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='held_messages', to='inquiries.channel')),
+                ('message', models.ForeignKey(blank=True, help_text='The message it became when attached.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.message')),
             ],
             options={
-                "ordering": ["received_at", "id"],
+                'ordering': ['received_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="HeldWait",
+            name='HeldWait',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "external_id",
-                    models.CharField(help_text="A message id, or a thread id (kind).", max_length=255),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("message", "Message id (In-Reply-To, References)"),
-                            ("thread", "Thread id"),
-                        ],
-                        default="message",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="inquiries.channel",
-                    ),
-                ),
-                (
-                    "held",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="waits",
-                        to="inquiries.heldmessage",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('external_id', models.CharField(help_text='A message id, or a thread id (kind).', max_length=255)),
+                ('kind', models.CharField(choices=[('message', 'Message id (In-Reply-To, References)'), ('thread', 'Thread id')], default='message', max_length=16)),
+                ('channel', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.channel')),
+                ('held', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waits', to='inquiries.heldmessage')),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.AddIndex(
-            model_name="heldmessage",
-            index=models.Index(
-                condition=models.Q(("state", "held")), fields=["expires_at"], name="held_expiry"
-            ),
+            model_name='heldmessage',
+            index=models.Index(condition=models.Q(('state', 'held')), fields=['expires_at'], name='held_expiry'),
         ),
         migrations.AddConstraint(
-            model_name="heldmessage",
-            constraint=models.UniqueConstraint(
-                fields=("channel", "external_id"), name="held_unique_external_id"
-            ),
+            model_name='heldmessage',
+            constraint=models.UniqueConstraint(fields=('channel', 'external_id'), name='held_unique_external_id'),
         ),
         migrations.AddIndex(
-            model_name="heldwait",
-            index=models.Index(fields=["channel", "external_id"], name="held_wait_lookup"),
+            model_name='heldwait',
+            index=models.Index(fields=['channel', 'external_id'], name='held_wait_lookup'),
         ),
     ]

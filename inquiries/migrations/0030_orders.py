@@ -7,729 +7,218 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0029_held_messages"),
+        ('inquiries', '0029_held_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="OrderLine",
+            name='OrderLine',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "sku",
-                    models.CharField(
-                        help_text="The seller's SKU; one line per SKU and order (the report's key).",
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "item_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id).",
-                        max_length=64,
-                    ),
-                ),
-                ("title", models.TextField(blank=True, help_text="The product name as the report gives it.")),
-                (
-                    "quantity",
-                    models.PositiveIntegerField(default=0, help_text="Units ordered (Amazon: quantity)."),
-                ),
-                (
-                    "price",
-                    models.DecimalField(
-                        blank=True,
-                        decimal_places=2,
-                        help_text="Amazon's item-price: what the buyer paid for all units of the line (not a unit price), in the order's currency; empty while the order is pending.",
-                        max_digits=14,
-                        null=True,
-                    ),
-                ),
-                (
-                    "item_status",
-                    models.CharField(
-                        blank=True,
-                        help_text="The line's status in the marketplace's words (Amazon: item-status).",
-                        max_length=64,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(help_text="The seller's SKU; one line per SKU and order (the report's key).", max_length=100)),
+                ('item_id', models.CharField(blank=True, help_text="The marketplace's product id (Amazon: ASIN; Walmart/eBay: item id).", max_length=64)),
+                ('title', models.TextField(blank=True, help_text='The product name as the report gives it.')),
+                ('quantity', models.PositiveIntegerField(default=0, help_text='Units ordered (Amazon: quantity).')),
+                ('price', models.DecimalField(blank=True, decimal_places=2, help_text="Amazon's item-price: what the buyer paid for all units of the line (not a unit price), in the order's currency; empty while the order is pending.", max_digits=14, null=True)),
+                ('item_status', models.CharField(blank=True, help_text="The line's status in the marketplace's words (Amazon: item-status).", max_length=64)),
             ],
             options={
-                "ordering": ["order", "sku"],
+                'ordering': ['order', 'sku'],
             },
         ),
         migrations.CreateModel(
-            name="Return",
+            name='Return',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "external_id",
-                    models.CharField(
-                        help_text="What identifies the return in its report, unique per order: Amazon's licence plate number, or SKU and return date when the report has none.",
-                        max_length=200,
-                    ),
-                ),
-                ("sku", models.CharField(blank=True, help_text="The seller's SKU returned.", max_length=100)),
-                ("item_id", models.CharField(blank=True, help_text="Amazon: ASIN.", max_length=64)),
-                (
-                    "quantity",
-                    models.PositiveIntegerField(default=1, help_text="Units returned (Amazon: quantity)."),
-                ),
-                (
-                    "reason_code",
-                    models.CharField(
-                        blank=True,
-                        help_text='The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").',
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "buyer_comment",
-                    models.TextField(
-                        blank=True, help_text="What the buyer wrote (Amazon: customer-comments)."
-                    ),
-                ),
-                (
-                    "disposition",
-                    models.CharField(
-                        blank=True,
-                        help_text='The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").',
-                        max_length=64,
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        blank=True, help_text="The return's status in the report's words.", max_length=64
-                    ),
-                ),
-                (
-                    "warehouse",
-                    models.CharField(
-                        blank=True,
-                        help_text="Where it was received (Amazon: fulfillment-center-id).",
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "requested_at",
-                    models.DateTimeField(blank=True, help_text="When the buyer asked to return.", null=True),
-                ),
-                (
-                    "received_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When the units arrived back (Amazon FBA: return-date).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "refund_amount",
-                    models.DecimalField(
-                        blank=True,
-                        decimal_places=2,
-                        help_text="Refunded, in the order's currency.",
-                        max_digits=14,
-                        null=True,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('external_id', models.CharField(help_text="What identifies the return in its report, unique per order: Amazon's licence plate number, or SKU and return date when the report has none.", max_length=200)),
+                ('sku', models.CharField(blank=True, help_text="The seller's SKU returned.", max_length=100)),
+                ('item_id', models.CharField(blank=True, help_text='Amazon: ASIN.', max_length=64)),
+                ('quantity', models.PositiveIntegerField(default=1, help_text='Units returned (Amazon: quantity).')),
+                ('reason_code', models.CharField(blank=True, help_text='The marketplace\'s return reason code (Amazon: reason, e.g. "DEFECTIVE").', max_length=100)),
+                ('buyer_comment', models.TextField(blank=True, help_text='What the buyer wrote (Amazon: customer-comments).')),
+                ('disposition', models.CharField(blank=True, help_text='The state of the returned units (Amazon: detailed-disposition, e.g. "CUSTOMER_DAMAGED").', max_length=64)),
+                ('status', models.CharField(blank=True, help_text="The return's status in the report's words.", max_length=64)),
+                ('warehouse', models.CharField(blank=True, help_text='Where it was received (Amazon: fulfillment-center-id).', max_length=32)),
+                ('requested_at', models.DateTimeField(blank=True, help_text='When the buyer asked to return.', null=True)),
+                ('received_at', models.DateTimeField(blank=True, help_text='When the units arrived back (Amazon FBA: return-date).', null=True)),
+                ('refund_amount', models.DecimalField(blank=True, decimal_places=2, help_text="Refunded, in the order's currency.", max_digits=14, null=True)),
             ],
             options={
-                "ordering": ["order", "received_at", "id"],
+                'ordering': ['order', 'received_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Shipment",
+            name='Shipment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "shipment_id",
-                    models.CharField(
-                        help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, the tracking number. Unique per order.",
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "carrier",
-                    models.CharField(
-                        blank=True, help_text="As the report names it (Amazon: carrier).", max_length=100
-                    ),
-                ),
-                (
-                    "service",
-                    models.CharField(
-                        blank=True, help_text="The carrier's service or ship level.", max_length=100
-                    ),
-                ),
-                (
-                    "tracking_number",
-                    models.CharField(blank=True, help_text="The carrier's tracking number.", max_length=100),
-                ),
-                (
-                    "shipped_at",
-                    models.DateTimeField(
-                        blank=True, help_text="When it left the warehouse (Amazon: shipment-date).", null=True
-                    ),
-                ),
-                (
-                    "estimated_arrival_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The carrier's estimate (Amazon: estimated-arrival-date).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "delivered_at",
-                    models.DateTimeField(
-                        blank=True, help_text="When the carrier reported delivery, when known.", null=True
-                    ),
-                ),
-                (
-                    "warehouse",
-                    models.CharField(
-                        blank=True,
-                        help_text="The fulfilment centre it left from (Amazon: fulfillment-center-id).",
-                        max_length=32,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('shipment_id', models.CharField(help_text="The marketplace's shipment id (Amazon: shipment-id); for seller shipments without one, the tracking number. Unique per order.", max_length=100)),
+                ('carrier', models.CharField(blank=True, help_text='As the report names it (Amazon: carrier).', max_length=100)),
+                ('service', models.CharField(blank=True, help_text="The carrier's service or ship level.", max_length=100)),
+                ('tracking_number', models.CharField(blank=True, help_text="The carrier's tracking number.", max_length=100)),
+                ('shipped_at', models.DateTimeField(blank=True, help_text='When it left the warehouse (Amazon: shipment-date).', null=True)),
+                ('estimated_arrival_at', models.DateTimeField(blank=True, help_text="The carrier's estimate (Amazon: estimated-arrival-date).", null=True)),
+                ('delivered_at', models.DateTimeField(blank=True, help_text='When the carrier reported delivery, when known.', null=True)),
+                ('warehouse', models.CharField(blank=True, help_text='The fulfilment centre it left from (Amazon: fulfillment-center-id).', max_length=32)),
             ],
             options={
-                "ordering": ["order", "shipped_at", "id"],
+                'ordering': ['order', 'shipped_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="MarketplaceMetric",
+            name='MarketplaceMetric',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "metric",
-                    models.CharField(
-                        help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").',
-                        max_length=64,
-                    ),
-                ),
-                (
-                    "value",
-                    models.FloatField(
-                        blank=True, help_text="As reported; a rate as a fraction (0.004).", null=True
-                    ),
-                ),
-                (
-                    "target",
-                    models.FloatField(
-                        blank=True, help_text="The marketplace's target, as reported.", null=True
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        blank=True,
-                        help_text='The marketplace\'s own verdict, in its words (e.g. "GOOD").',
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "numerator",
-                    models.PositiveIntegerField(
-                        blank=True, help_text="e.g. orders with a defect.", null=True
-                    ),
-                ),
-                (
-                    "denominator",
-                    models.PositiveIntegerField(
-                        blank=True, help_text="e.g. orders in the window.", null=True
-                    ),
-                ),
-                (
-                    "window_start",
-                    models.DateTimeField(help_text="The start of the marketplace's reporting window."),
-                ),
-                ("window_end", models.DateTimeField(help_text="Its end, as the marketplace states it.")),
-                ("reported_at", models.DateTimeField(help_text="When the marketplace produced the figure.")),
-                (
-                    "source",
-                    models.CharField(
-                        help_text='The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").',
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "account",
-                    models.ForeignKey(
-                        db_index=False,
-                        help_text="The account measured.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="marketplace_metrics",
-                        to="inquiries.account",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('metric', models.CharField(help_text='The marketplace\'s metric, by our key (e.g. "order_defect_rate").', max_length=64)),
+                ('value', models.FloatField(blank=True, help_text='As reported; a rate as a fraction (0.004).', null=True)),
+                ('target', models.FloatField(blank=True, help_text="The marketplace's target, as reported.", null=True)),
+                ('status', models.CharField(blank=True, help_text='The marketplace\'s own verdict, in its words (e.g. "GOOD").', max_length=32)),
+                ('numerator', models.PositiveIntegerField(blank=True, help_text='e.g. orders with a defect.', null=True)),
+                ('denominator', models.PositiveIntegerField(blank=True, help_text='e.g. orders in the window.', null=True)),
+                ('window_start', models.DateTimeField(help_text="The start of the marketplace's reporting window.")),
+                ('window_end', models.DateTimeField(help_text='Its end, as the marketplace states it.')),
+                ('reported_at', models.DateTimeField(help_text='When the marketplace produced the figure.')),
+                ('source', models.CharField(help_text='The report or page it came from (e.g. "GET_V2_SELLER_PERFORMANCE_REPORT").', max_length=100)),
+                ('account', models.ForeignKey(db_index=False, help_text='The account measured.', on_delete=django.db.models.deletion.CASCADE, related_name='marketplace_metrics', to='inquiries.account')),
             ],
             options={
-                "ordering": ["account", "metric", "-window_end"],
+                'ordering': ['account', 'metric', '-window_end'],
             },
         ),
         migrations.CreateModel(
-            name="Order",
+            name='Order',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "marketplace_order_id",
-                    models.CharField(
-                        help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. Inquiries whose order id equals it are linked to this order.",
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "merchant_order_id",
-                    models.CharField(
-                        blank=True, help_text="The seller's own order id, when they gave one.", max_length=100
-                    ),
-                ),
-                (
-                    "purchased_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When the buyer placed the order (Amazon: purchase-date).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "marketplace_updated_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When the marketplace last changed the order (Amazon: last-updated-date).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "ship_by",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The marketplace's latest ship date: shipped after it, the order counts as late (Amazon: LatestShipDate).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "deliver_by",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "Unknown (see the marketplace's status)"),
-                            ("pending", "Pending"),
-                            ("unshipped", "Unshipped"),
-                            ("partially_shipped", "Partially shipped"),
-                            ("shipped", "Shipped"),
-                            ("cancelled", "Cancelled"),
-                            ("unfulfillable", "Unfulfillable"),
-                        ],
-                        default="",
-                        help_text="The order status, in our words, mapped from the marketplace's.",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "marketplace_status",
-                    models.CharField(
-                        blank=True,
-                        help_text='The status in the marketplace\'s own words (Amazon: order-status, e.g. "Shipped - Delivered to Buyer").',
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "fulfilment_channel",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "Unknown"),
-                            ("merchant", "Merchant (seller-fulfilled)"),
-                            ("marketplace", "Marketplace (e.g. Fulfilled by Amazon)"),
-                        ],
-                        default="",
-                        help_text="Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA).",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "sales_channel",
-                    models.CharField(
-                        blank=True,
-                        help_text='Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").',
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "ship_service_level",
-                    models.CharField(
-                        blank=True,
-                        help_text='The shipping speed the buyer chose (e.g. "Standard").',
-                        max_length=100,
-                    ),
-                ),
-                (
-                    "buyer_email",
-                    models.CharField(
-                        blank=True,
-                        help_text="The buyer's address as the marketplace gives it (Amazon: an anonymised relay address).",
-                        max_length=320,
-                    ),
-                ),
-                (
-                    "buyer_name",
-                    models.CharField(blank=True, help_text="The buyer's name, when given.", max_length=200),
-                ),
-                (
-                    "currency",
-                    models.CharField(
-                        blank=True, help_text="ISO 4217 code of the order's prices.", max_length=3
-                    ),
-                ),
-                (
-                    "ship_city",
-                    models.CharField(
-                        blank=True, help_text="Where it ships to (Amazon: ship-city).", max_length=100
-                    ),
-                ),
-                ("ship_state", models.CharField(blank=True, help_text="Amazon: ship-state.", max_length=100)),
-                (
-                    "ship_postal_code",
-                    models.CharField(blank=True, help_text="Amazon: ship-postal-code.", max_length=32),
-                ),
-                (
-                    "ship_country",
-                    models.CharField(blank=True, help_text="ISO 3166 country code.", max_length=2),
-                ),
-                (
-                    "updated_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now,
-                        help_text="When an import last wrote this order in cstracker.",
-                    ),
-                ),
-                (
-                    "account",
-                    models.ForeignKey(
-                        db_index=False,
-                        help_text="The seller account.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="orders",
-                        to="inquiries.account",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('marketplace_order_id', models.CharField(help_text="The marketplace's order id (Amazon: amazon-order-id, 3-7-7 digits); unique per account. Inquiries whose order id equals it are linked to this order.", max_length=100)),
+                ('merchant_order_id', models.CharField(blank=True, help_text="The seller's own order id, when they gave one.", max_length=100)),
+                ('purchased_at', models.DateTimeField(blank=True, help_text='When the buyer placed the order (Amazon: purchase-date).', null=True)),
+                ('marketplace_updated_at', models.DateTimeField(blank=True, help_text='When the marketplace last changed the order (Amazon: last-updated-date).', null=True)),
+                ('ship_by', models.DateTimeField(blank=True, help_text="The marketplace's latest ship date: shipped after it, the order counts as late (Amazon: LatestShipDate).", null=True)),
+                ('deliver_by', models.DateTimeField(blank=True, help_text='The latest delivery date the marketplace promised the buyer (Amazon: LatestDeliveryDate).', null=True)),
+                ('status', models.CharField(blank=True, choices=[('', "Unknown (see the marketplace's status)"), ('pending', 'Pending'), ('unshipped', 'Unshipped'), ('partially_shipped', 'Partially shipped'), ('shipped', 'Shipped'), ('cancelled', 'Cancelled'), ('unfulfillable', 'Unfulfillable')], default='', help_text="The order status, in our words, mapped from the marketplace's.", max_length=20)),
+                ('marketplace_status', models.CharField(blank=True, help_text='The status in the marketplace\'s own words (Amazon: order-status, e.g. "Shipped - Delivered to Buyer").', max_length=100)),
+                ('fulfilment_channel', models.CharField(blank=True, choices=[('', 'Unknown'), ('merchant', 'Merchant (seller-fulfilled)'), ('marketplace', 'Marketplace (e.g. Fulfilled by Amazon)')], default='', help_text="Who ships it: the seller (Amazon MFN, 'Merchant') or the marketplace (Amazon AFN, FBA).", max_length=16)),
+                ('sales_channel', models.CharField(blank=True, help_text='Where it was sold (Amazon: sales-channel, e.g. "Amazon.com").', max_length=100)),
+                ('ship_service_level', models.CharField(blank=True, help_text='The shipping speed the buyer chose (e.g. "Standard").', max_length=100)),
+                ('buyer_email', models.CharField(blank=True, help_text="The buyer's address as the marketplace gives it (Amazon: an anonymised relay address).", max_length=320)),
+                ('buyer_name', models.CharField(blank=True, help_text="The buyer's name, when given.", max_length=200)),
+                ('currency', models.CharField(blank=True, help_text="ISO 4217 code of the order's prices.", max_length=3)),
+                ('ship_city', models.CharField(blank=True, help_text='Where it ships to (Amazon: ship-city).', max_length=100)),
+                ('ship_state', models.CharField(blank=True, help_text='Amazon: ship-state.', max_length=100)),
+                ('ship_postal_code', models.CharField(blank=True, help_text='Amazon: ship-postal-code.', max_length=32)),
+                ('ship_country', models.CharField(blank=True, help_text='ISO 3166 country code.', max_length=2)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When an import last wrote this order in cstracker.')),
+                ('account', models.ForeignKey(db_index=False, help_text='The seller account.', on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='inquiries.account')),
             ],
             options={
-                "ordering": ["-purchased_at", "-id"],
+                'ordering': ['-purchased_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Feedback",
+            name='Feedback',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "rating",
-                    models.PositiveSmallIntegerField(
-                        choices=[
-                            (1, "1 (negative)"),
-                            (2, "2 (negative)"),
-                            (3, "3 (neutral)"),
-                            (4, "4 (positive)"),
-                            (5, "5 (positive)"),
-                        ],
-                        help_text="1 to 5 stars; 1-2 negative, 3 neutral, 4-5 positive.",
-                    ),
-                ),
-                ("text", models.TextField(blank=True, help_text="The buyer's comment.")),
-                ("response", models.TextField(blank=True, help_text="The seller's public response, if any.")),
-                (
-                    "rater_email",
-                    models.CharField(
-                        blank=True,
-                        help_text="The buyer's address as the report gives it (Amazon: Rater Email).",
-                        max_length=320,
-                    ),
-                ),
-                (
-                    "left_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="When it was left (Amazon's report gives the day: midnight, local time).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "removed",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Removed or struck through by the marketplace: it no longer counts as a defect.",
-                    ),
-                ),
-                (
-                    "order",
-                    models.ForeignKey(
-                        db_index=False,
-                        help_text="The order rated.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="feedback",
-                        to="inquiries.order",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('rating', models.PositiveSmallIntegerField(choices=[(1, '1 (negative)'), (2, '2 (negative)'), (3, '3 (neutral)'), (4, '4 (positive)'), (5, '5 (positive)')], help_text='1 to 5 stars; 1-2 negative, 3 neutral, 4-5 positive.')),
+                ('text', models.TextField(blank=True, help_text="The buyer's comment.")),
+                ('response', models.TextField(blank=True, help_text="The seller's public response, if any.")),
+                ('rater_email', models.CharField(blank=True, help_text="The buyer's address as the report gives it (Amazon: Rater Email).", max_length=320)),
+                ('left_at', models.DateTimeField(blank=True, help_text="When it was left (Amazon's report gives the day: midnight, local time).", null=True)),
+                ('removed', models.BooleanField(default=False, help_text='Removed or struck through by the marketplace: it no longer counts as a defect.')),
+                ('order', models.ForeignKey(db_index=False, help_text='The order rated.', on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='inquiries.order')),
             ],
             options={
-                "verbose_name_plural": "feedback",
-                "ordering": ["order", "id"],
+                'verbose_name_plural': 'feedback',
+                'ordering': ['order', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Claim",
+            name='Claim',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("guarantee", "Marketplace guarantee (Amazon A-to-z)"),
-                            ("chargeback", "Chargeback"),
-                        ],
-                        help_text="Which kind of claim.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "opened_at",
-                    models.DateTimeField(blank=True, help_text="When the buyer filed it.", null=True),
-                ),
-                (
-                    "decided_at",
-                    models.DateTimeField(blank=True, help_text="When the marketplace decided it.", null=True),
-                ),
-                (
-                    "outcome",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "Open"),
-                            ("for_buyer", "Decided for the buyer (a defect)"),
-                            ("for_seller", "Decided for the seller"),
-                            ("withdrawn", "Withdrawn by the buyer"),
-                        ],
-                        default="",
-                        help_text="The marketplace's decision; for the buyer, it is a defect.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "amount",
-                    models.DecimalField(
-                        blank=True,
-                        decimal_places=2,
-                        help_text="Claimed, in the order's currency.",
-                        max_digits=14,
-                        null=True,
-                    ),
-                ),
-                (
-                    "order",
-                    models.ForeignKey(
-                        help_text="The order.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="claims",
-                        to="inquiries.order",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('guarantee', 'Marketplace guarantee (Amazon A-to-z)'), ('chargeback', 'Chargeback')], help_text='Which kind of claim.', max_length=16)),
+                ('opened_at', models.DateTimeField(blank=True, help_text='When the buyer filed it.', null=True)),
+                ('decided_at', models.DateTimeField(blank=True, help_text='When the marketplace decided it.', null=True)),
+                ('outcome', models.CharField(blank=True, choices=[('', 'Open'), ('for_buyer', 'Decided for the buyer (a defect)'), ('for_seller', 'Decided for the seller'), ('withdrawn', 'Withdrawn by the buyer')], default='', help_text="The marketplace's decision; for the buyer, it is a defect.", max_length=16)),
+                ('amount', models.DecimalField(blank=True, decimal_places=2, help_text="Claimed, in the order's currency.", max_digits=14, null=True)),
+                ('order', models.ForeignKey(help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='inquiries.order')),
             ],
             options={
-                "ordering": ["order", "opened_at", "id"],
+                'ordering': ['order', 'opened_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Cancellation",
+            name='Cancellation',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "cancelled_by",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "Unknown"),
-                            ("buyer", "Buyer"),
-                            ("seller", "Seller"),
-                            ("marketplace", "Marketplace"),
-                        ],
-                        default="",
-                        help_text="Who cancelled, as the marketplace reports it.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "at",
-                    models.DateTimeField(blank=True, help_text="When the order was cancelled.", null=True),
-                ),
-                (
-                    "reason",
-                    models.TextField(
-                        blank=True, help_text="The reason as given (a code or the buyer's words)."
-                    ),
-                ),
-                (
-                    "order",
-                    models.ForeignKey(
-                        help_text="The order.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="cancellations",
-                        to="inquiries.order",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('cancelled_by', models.CharField(blank=True, choices=[('', 'Unknown'), ('buyer', 'Buyer'), ('seller', 'Seller'), ('marketplace', 'Marketplace')], default='', help_text='Who cancelled, as the marketplace reports it.', max_length=16)),
+                ('at', models.DateTimeField(blank=True, help_text='When the order was cancelled.', null=True)),
+                ('reason', models.TextField(blank=True, help_text="The reason as given (a code or the buyer's words).")),
+                ('order', models.ForeignKey(help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='cancellations', to='inquiries.order')),
             ],
             options={
-                "ordering": ["order", "at", "id"],
+                'ordering': ['order', 'at', 'id'],
             },
         ),
         migrations.AddField(
-            model_name="inquiry",
-            name="linked_order",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                editable=False,
-                help_text="The imported order whose marketplace order id is this inquiry's order id.",
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="inquiries",
-                to="inquiries.order",
-            ),
+            model_name='inquiry',
+            name='linked_order',
+            field=models.ForeignKey(blank=True, db_index=False, editable=False, help_text="The imported order whose marketplace order id is this inquiry's order id.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inquiries', to='inquiries.order'),
         ),
         migrations.AddIndex(
-            model_name="inquiry",
-            index=models.Index(
-                condition=models.Q(("linked_order__isnull", False)),
-                fields=["linked_order"],
-                name="inquiry_linked_order",
-            ),
+            model_name='inquiry',
+            index=models.Index(condition=models.Q(('linked_order__isnull', False)), fields=['linked_order'], name='inquiry_linked_order'),
         ),
         migrations.AddField(
-            model_name="orderline",
-            name="order",
-            field=models.ForeignKey(
-                db_index=False,
-                help_text="The order.",
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="lines",
-                to="inquiries.order",
-            ),
+            model_name='orderline',
+            name='order',
+            field=models.ForeignKey(db_index=False, help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='inquiries.order'),
         ),
         migrations.AddField(
-            model_name="return",
-            name="order",
-            field=models.ForeignKey(
-                db_index=False,
-                help_text="The order.",
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="returns",
-                to="inquiries.order",
-            ),
+            model_name='return',
+            name='order',
+            field=models.ForeignKey(db_index=False, help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='returns', to='inquiries.order'),
         ),
         migrations.AddField(
-            model_name="shipment",
-            name="order",
-            field=models.ForeignKey(
-                db_index=False,
-                help_text="The order.",
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="shipments",
-                to="inquiries.order",
-            ),
+            model_name='shipment',
+            name='order',
+            field=models.ForeignKey(db_index=False, help_text='The order.', on_delete=django.db.models.deletion.CASCADE, related_name='shipments', to='inquiries.order'),
         ),
         migrations.AddConstraint(
-            model_name="marketplacemetric",
-            constraint=models.UniqueConstraint(
-                fields=("account", "source", "metric", "window_start", "window_end"),
-                name="marketplace_metric_unique_window",
-            ),
+            model_name='marketplacemetric',
+            constraint=models.UniqueConstraint(fields=('account', 'source', 'metric', 'window_start', 'window_end'), name='marketplace_metric_unique_window'),
         ),
         migrations.AddIndex(
-            model_name="order",
-            index=models.Index(fields=["account", "purchased_at"], name="order_account_purchased"),
+            model_name='order',
+            index=models.Index(fields=['account', 'purchased_at'], name='order_account_purchased'),
         ),
         migrations.AddIndex(
-            model_name="order",
-            index=models.Index(fields=["marketplace_order_id"], name="order_marketplace_id"),
+            model_name='order',
+            index=models.Index(fields=['marketplace_order_id'], name='order_marketplace_id'),
         ),
         migrations.AddConstraint(
-            model_name="order",
-            constraint=models.UniqueConstraint(
-                fields=("account", "marketplace_order_id"), name="order_unique_id"
-            ),
+            model_name='order',
+            constraint=models.UniqueConstraint(fields=('account', 'marketplace_order_id'), name='order_unique_id'),
         ),
         migrations.AddConstraint(
-            model_name="feedback",
-            constraint=models.UniqueConstraint(fields=("order",), name="feedback_one_per_order"),
+            model_name='feedback',
+            constraint=models.UniqueConstraint(fields=('order',), name='feedback_one_per_order'),
         ),
         migrations.AddConstraint(
-            model_name="feedback",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("rating__gte", 1), ("rating__lte", 5)), name="feedback_rating_1_5"
-            ),
+            model_name='feedback',
+            constraint=models.CheckConstraint(condition=models.Q(('rating__gte', 1), ('rating__lte', 5)), name='feedback_rating_1_5'),
         ),
         migrations.AddConstraint(
-            model_name="orderline",
-            constraint=models.UniqueConstraint(fields=("order", "sku"), name="order_line_unique_sku"),
+            model_name='orderline',
+            constraint=models.UniqueConstraint(fields=('order', 'sku'), name='order_line_unique_sku'),
         ),
         migrations.AddConstraint(
-            model_name="return",
-            constraint=models.UniqueConstraint(fields=("order", "external_id"), name="return_unique_id"),
+            model_name='return',
+            constraint=models.UniqueConstraint(fields=('order', 'external_id'), name='return_unique_id'),
         ),
         migrations.AddConstraint(
-            model_name="shipment",
-            constraint=models.UniqueConstraint(fields=("order", "shipment_id"), name="shipment_unique_id"),
+            model_name='shipment',
+            constraint=models.UniqueConstraint(fields=('order', 'shipment_id'), name='shipment_unique_id'),
         ),
     ]

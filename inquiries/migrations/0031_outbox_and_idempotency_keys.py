@@ -7,177 +7,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0030_orders"),
+        ('inquiries', '0030_orders'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="IdempotencyKey",
+            name='IdempotencyKey',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("key", models.CharField(max_length=255)),
-                (
-                    "fingerprint",
-                    models.CharField(help_text="SHA-256 of the method, path and body.", max_length=64),
-                ),
-                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("response", models.JSONField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=255)),
+                ('fingerprint', models.CharField(help_text='SHA-256 of the method, path and body.', max_length=64)),
+                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('response', models.JSONField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name="OutboxOffer",
+            name='OutboxOffer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("sending", "Sending"),
-                            ("offered", "Offered (the receiver answered 2xx)"),
-                            ("failed", "Failed (gave up; the reply waits in the outbox)"),
-                        ],
-                        default="pending",
-                        max_length=16,
-                    ),
-                ),
-                ("attempts", models.PositiveIntegerField(default=0)),
-                ("last_status_code", models.PositiveIntegerField(blank=True, null=True)),
-                ("last_error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "next_attempt_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now,
-                        help_text="When the next attempt is due; a task lost before it is re-queued.",
-                    ),
-                ),
-                (
-                    "lease_until",
-                    models.DateTimeField(
-                        blank=True, help_text="An attempt in progress holds the offer until then.", null=True
-                    ),
-                ),
-                ("offered_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('offered', 'Offered (the receiver answered 2xx)'), ('failed', 'Failed (gave up; the reply waits in the outbox)')], default='pending', max_length=16)),
+                ('attempts', models.PositiveIntegerField(default=0)),
+                ('last_status_code', models.PositiveIntegerField(blank=True, null=True)),
+                ('last_error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When the next attempt is due; a task lost before it is re-queued.')),
+                ('lease_until', models.DateTimeField(blank=True, help_text='An attempt in progress holds the offer until then.', null=True)),
+                ('offered_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "verbose_name": "outbox offer",
-                "ordering": ["-created_at", "-id"],
+                'verbose_name': 'outbox offer',
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="ReplyWebhook",
+            name='ReplyWebhook',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "url",
-                    models.URLField(
-                        help_text="Receives a signed JSON POST `reply.created` for each reply written on the channel.",
-                        max_length=500,
-                    ),
-                ),
-                (
-                    "secret_env",
-                    models.CharField(
-                        blank=True,
-                        help_text="Name of the environment variable holding the signing secret; used when set.",
-                        max_length=128,
-                    ),
-                ),
-                ("secret_encrypted", models.TextField(blank=True, editable=False)),
-                (
-                    "is_active",
-                    models.BooleanField(default=True, help_text="Inactive: replies wait in the outbox only."),
-                ),
-                ("last_success_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                (
-                    "last_error",
-                    models.TextField(
-                        blank=True, editable=False, help_text="The last refused or failed offer and why."
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('url', models.URLField(help_text='Receives a signed JSON POST `reply.created` for each reply written on the channel.', max_length=500)),
+                ('secret_env', models.CharField(blank=True, help_text='Name of the environment variable holding the signing secret; used when set.', max_length=128)),
+                ('secret_encrypted', models.TextField(blank=True, editable=False)),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive: replies wait in the outbox only.')),
+                ('last_success_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('last_error', models.TextField(blank=True, editable=False, help_text='The last refused or failed offer and why.')),
             ],
             options={
-                "verbose_name": "reply webhook",
-                "ordering": ["channel"],
+                'verbose_name': 'reply webhook',
+                'ordering': ['channel'],
             },
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(("delivery_state", "queued")),
-                fields=["received_at", "id"],
-                name="message_queued_reply",
-            ),
+            model_name='message',
+            index=models.Index(condition=models.Q(('delivery_state', 'queued')), fields=['received_at', 'id'], name='message_queued_reply'),
         ),
         migrations.AddField(
-            model_name="idempotencykey",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
-            ),
+            model_name='idempotencykey',
+            name='user',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="outboxoffer",
-            name="message",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="outbox_offer",
-                to="inquiries.message",
-            ),
+            model_name='outboxoffer',
+            name='message',
+            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='outbox_offer', to='inquiries.message'),
         ),
         migrations.AddField(
-            model_name="replywebhook",
-            name="channel",
-            field=models.OneToOneField(
-                help_text="The API (or CSV, webhook) channel whose replies are offered to this URL.",
-                limit_choices_to=models.Q(("kind", "email"), _negated=True),
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="reply_webhook",
-                to="inquiries.channel",
-            ),
+            model_name='replywebhook',
+            name='channel',
+            field=models.OneToOneField(help_text='The API (or CSV, webhook) channel whose replies are offered to this URL.', limit_choices_to=models.Q(('kind', 'email'), _negated=True), on_delete=django.db.models.deletion.CASCADE, related_name='reply_webhook', to='inquiries.channel'),
         ),
         migrations.AddField(
-            model_name="outboxoffer",
-            name="webhook",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="offers",
-                to="inquiries.replywebhook",
-            ),
+            model_name='outboxoffer',
+            name='webhook',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='inquiries.replywebhook'),
         ),
         migrations.AddIndex(
-            model_name="idempotencykey",
-            index=models.Index(fields=["created_at"], name="idempotency_key_age"),
+            model_name='idempotencykey',
+            index=models.Index(fields=['created_at'], name='idempotency_key_age'),
         ),
         migrations.AddConstraint(
-            model_name="idempotencykey",
-            constraint=models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_once"),
+            model_name='idempotencykey',
+            constraint=models.UniqueConstraint(fields=('user', 'key'), name='idempotency_key_once'),
         ),
         migrations.AddIndex(
-            model_name="outboxoffer",
-            index=models.Index(
-                condition=models.Q(("state__in", ["pending", "sending"])),
-                fields=["next_attempt_at"],
-                name="outbox_offer_unfinished",
-            ),
+            model_name='outboxoffer',
+            index=models.Index(condition=models.Q(('state__in', ['pending', 'sending'])), fields=['next_attempt_at'], name='outbox_offer_unfinished'),
         ),
     ]

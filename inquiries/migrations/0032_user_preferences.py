@@ -7,50 +7,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0031_outbox_and_idempotency_keys"),
+        ('inquiries', '0031_outbox_and_idempotency_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="UserPreference",
+            name='UserPreference',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "density",
-                    models.CharField(
-                        choices=[
-                            ("comfortable", "Comfortable (preview line)"),
-                            ("compact", "Compact (one line per inquiry)"),
-                        ],
-                        default="comfortable",
-                        help_text="How the queue lists inquiries: with the customer's latest words, or one line each.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "time_zone",
-                    models.CharField(
-                        blank=True,
-                        help_text="Where this person's own times (notifications) are shown; empty means the server's zone.",
-                        max_length=64,
-                        validators=[inquiries.models.config.validate_timezone],
-                    ),
-                ),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="preference",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('density', models.CharField(choices=[('comfortable', 'Comfortable (preview line)'), ('compact', 'Compact (one line per inquiry)')], default='comfortable', help_text="How the queue lists inquiries: with the customer's latest words, or one line each.", max_length=16)),
+                ('time_zone', models.CharField(blank=True, help_text="Where this person's own times (notifications) are shown; empty means the server's zone.", max_length=64, validators=[inquiries.models.config.validate_timezone])),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='preference', to=settings.AUTH_USER_MODEL)),
             ],
         ),
     ]

@@ -21,9 +21,7 @@ def add_default_policies(apps, schema_editor):
         return  # a policy for every account exists
     for account in Account.objects.exclude(Exists(active.filter(accounts=OuterRef("pk")))):
         label = f"{account.name[:70]} (account {account.pk})"
-        calendar = Calendar.objects.create(
-            name=f"Business hours: {label}", timezone=account.timezone, hours=HOURS
-        )
+        calendar = Calendar.objects.create(name=f"Business hours: {label}", timezone=account.timezone, hours=HOURS)
         policy = SlaPolicy.objects.create(name=f"Default: {label}", position=1000, calendar=calendar)
         policy.accounts.add(account)
         SlaTarget.objects.bulk_create(SlaTarget(policy=policy, priority=p, **TARGETS) for p in PRIORITIES)

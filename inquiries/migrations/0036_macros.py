@@ -7,114 +7,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0035_inquiry_document_trigger_columns"),
+        ('inquiries', '0035_inquiry_document_trigger_columns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Macro",
+            name='Macro',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        help_text="What agents type to find it in the reply box.", max_length=100
-                    ),
-                ),
-                (
-                    "body",
-                    models.TextField(
-                        help_text="The reply text. Variables: {customer_name}, {order_id}, {tracking_number}, {agent_name}; one without a value is left as a gap the agent must fill."
-                    ),
-                ),
-                (
-                    "set_status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("new", "New"),
-                            ("open", "Open"),
-                            ("pending", "Pending (waiting on customer)"),
-                            ("solved", "Solved"),
-                            ("closed", "Closed"),
-                        ],
-                        help_text="On send, set this status (empty: keep).",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "set_priority",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("low", "Low"),
-                            ("normal", "Normal"),
-                            ("high", "High"),
-                            ("urgent", "Urgent"),
-                        ],
-                        help_text="On send, set this priority (empty: keep).",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(default=True, help_text="Inactive macros are not offered."),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="A personal macro: offered to this user only. Leave empty for a team macro.",
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="macros",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "set_topic",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="On send, tag the inquiry with this topic (empty: keep).",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="inquiries.topic",
-                    ),
-                ),
-                (
-                    "team",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="A team macro: offered to this team's members. Leave empty for a personal macro.",
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="macros",
-                        to="inquiries.team",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='What agents type to find it in the reply box.', max_length=100)),
+                ('body', models.TextField(help_text='The reply text. Variables: {customer_name}, {order_id}, {tracking_number}, {agent_name}; one without a value is left as a gap the agent must fill.')),
+                ('set_status', models.CharField(blank=True, choices=[('new', 'New'), ('open', 'Open'), ('pending', 'Pending (waiting on customer)'), ('solved', 'Solved'), ('closed', 'Closed')], help_text='On send, set this status (empty: keep).', max_length=16)),
+                ('set_priority', models.CharField(blank=True, choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], help_text='On send, set this priority (empty: keep).', max_length=16)),
+                ('is_active', models.BooleanField(default=True, help_text='Inactive macros are not offered.')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('owner', models.ForeignKey(blank=True, help_text='A personal macro: offered to this user only. Leave empty for a team macro.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='macros', to=settings.AUTH_USER_MODEL)),
+                ('set_topic', models.ForeignKey(blank=True, help_text='On send, tag the inquiry with this topic (empty: keep).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.topic')),
+                ('team', models.ForeignKey(blank=True, help_text="A team macro: offered to this team's members. Leave empty for a personal macro.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='macros', to='inquiries.team')),
             ],
             options={
-                "ordering": ["name", "id"],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("owner__isnull", False), ("team__isnull", True)),
-                            models.Q(("owner__isnull", True), ("team__isnull", False)),
-                            _connector="OR",
-                        ),
-                        name="macro_team_xor_owner",
-                    )
-                ],
+                'ordering': ['name', 'id'],
+                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('owner__isnull', False), ('team__isnull', True)), models.Q(('owner__isnull', True), ('team__isnull', False)), _connector='OR'), name='macro_team_xor_owner')],
             },
         ),
     ]

@@ -6,153 +6,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0036_macros"),
+        ('inquiries', '0036_macros'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Rota",
+            name='Rota',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "mode",
-                    models.CharField(
-                        choices=[
-                            ("off", "Off (agents claim inquiries)"),
-                            ("round_robin", "Round robin"),
-                            ("least_open", "Least open inquiries"),
-                        ],
-                        default="round_robin",
-                        help_text="Round robin takes turns; least open gives each arrival to the agent with the fewest open inquiries. Off: nothing is assigned automatically.",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "capacity",
-                    models.PositiveIntegerField(
-                        default=25,
-                        help_text="Most open inquiries (new, open, pending) an agent holds before the rota skips them.",
-                    ),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "calendar",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="The team's working hours: agents are assigned only while it is open (an agent may have their own shift calendar). Empty: around the clock.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="inquiries.calendar",
-                    ),
-                ),
-                (
-                    "last_assigned",
-                    models.ForeignKey(
-                        blank=True,
-                        editable=False,
-                        help_text="Where round robin carries on.",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "team",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="rota", to="inquiries.team"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('mode', models.CharField(choices=[('off', 'Off (agents claim inquiries)'), ('round_robin', 'Round robin'), ('least_open', 'Least open inquiries')], default='round_robin', help_text='Round robin takes turns; least open gives each arrival to the agent with the fewest open inquiries. Off: nothing is assigned automatically.', max_length=16)),
+                ('capacity', models.PositiveIntegerField(default=25, help_text='Most open inquiries (new, open, pending) an agent holds before the rota skips them.')),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('calendar', models.ForeignKey(blank=True, help_text="The team's working hours: agents are assigned only while it is open (an agent may have their own shift calendar). Empty: around the clock.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inquiries.calendar')),
+                ('last_assigned', models.ForeignKey(blank=True, editable=False, help_text='Where round robin carries on.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='rota', to='inquiries.team')),
             ],
             options={
-                "ordering": ["team__name"],
+                'ordering': ['team__name'],
             },
         ),
         migrations.CreateModel(
-            name="RotaMember",
+            name='RotaMember',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "is_active",
-                    models.BooleanField(default=True, help_text="In the rota: receives new inquiries."),
-                ),
-                (
-                    "capacity",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="This agent's limit of open inquiries; empty: the rota's.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "away_from",
-                    models.DateField(
-                        blank=True,
-                        help_text="First day out of office (local date of the shift's calendar).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "away_until",
-                    models.DateField(
-                        blank=True,
-                        help_text="Last day out of office; empty with a first day: until further notice.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "calendar",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="This agent's shift; empty: the team's working hours.",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="inquiries.calendar",
-                    ),
-                ),
-                (
-                    "rota",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="members",
-                        to="inquiries.rota",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="rota_places",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('is_active', models.BooleanField(default=True, help_text='In the rota: receives new inquiries.')),
+                ('capacity', models.PositiveIntegerField(blank=True, help_text="This agent's limit of open inquiries; empty: the rota's.", null=True)),
+                ('away_from', models.DateField(blank=True, help_text="First day out of office (local date of the shift's calendar).", null=True)),
+                ('away_until', models.DateField(blank=True, help_text='Last day out of office; empty with a first day: until further notice.', null=True)),
+                ('calendar', models.ForeignKey(blank=True, help_text="This agent's shift; empty: the team's working hours.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inquiries.calendar')),
+                ('rota', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='inquiries.rota')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rota_places', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["rota", "user_id"],
+                'ordering': ['rota', 'user_id'],
             },
         ),
         migrations.AddConstraint(
-            model_name="rota",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("capacity__gt", 0)), name="rota_capacity_positive"
-            ),
+            model_name='rota',
+            constraint=models.CheckConstraint(condition=models.Q(('capacity__gt', 0)), name='rota_capacity_positive'),
         ),
         migrations.AddConstraint(
-            model_name="rotamember",
-            constraint=models.UniqueConstraint(fields=("rota", "user"), name="rota_member_unique"),
+            model_name='rotamember',
+            constraint=models.UniqueConstraint(fields=('rota', 'user'), name='rota_member_unique'),
         ),
     ]

@@ -42,9 +42,7 @@ def forward(apps, schema_editor):
         if existing.filter(topic=topics[rule.topic]).exists():
             continue
         existing.filter(topic__key="delivery", weight__in=(1.0, 1.5)).update(topic=topics[rule.topic])
-        if not TopicRule.objects.filter(
-            topic=topics[rule.topic], kind=rule.kind, pattern=rule.pattern
-        ).exists():
+        if not TopicRule.objects.filter(topic=topics[rule.topic], kind=rule.kind, pattern=rule.pattern).exists():
             TopicRule.objects.create(
                 topic=topics[rule.topic],
                 kind=rule.kind,

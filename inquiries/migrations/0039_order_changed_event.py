@@ -4,45 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0038_order_status_and_thanks_topics"),
+        ('inquiries', '0038_order_status_and_thanks_topics'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="inquiryevent",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("inquiry_opened", "Inquiry opened"),
-                    ("inquiry_reopened", "Inquiry reopened"),
-                    ("message_received", "Customer message received"),
-                    ("reply_sent", "Reply sent"),
-                    ("reply_written", "Reply written (not delivered yet)"),
-                    ("reply_accepted", "Reply accepted for delivery"),
-                    ("reply_delivered", "Reply delivered"),
-                    ("reply_failed", "Reply not delivered"),
-                    ("reply_bounced", "Reply bounced"),
-                    ("reply_retried", "Reply sent again"),
-                    ("note_added", "Note added"),
-                    ("automatic_received", "Automatic message received"),
-                    ("status_changed", "Status changed"),
-                    ("priority_changed", "Priority changed"),
-                    ("topic_changed", "Topic changed"),
-                    ("order_changed", "Order or SKU changed"),
-                    ("assigned", "Assigned"),
-                    ("no_response_needed", "Marked no response needed"),
-                    ("clock_started", "Clock started"),
-                    ("clock_paused", "Clock paused"),
-                    ("clock_resumed", "Clock resumed"),
-                    ("clock_at_risk", "Clock at risk"),
-                    ("clock_breached", "Clock breached"),
-                    ("clock_met", "Clock met"),
-                    ("clock_missed", "Clock missed"),
-                    ("clock_cancelled", "Clock cancelled"),
-                    ("clock_recomputed", "Clock recomputed"),
-                ],
-                max_length=32,
-            ),
+            model_name='inquiryevent',
+            name='kind',
+            field=models.CharField(choices=[('inquiry_opened', 'Inquiry opened'), ('inquiry_reopened', 'Inquiry reopened'), ('message_received', 'Customer message received'), ('reply_sent', 'Reply sent'), ('reply_written', 'Reply written (not delivered yet)'), ('reply_accepted', 'Reply accepted for delivery'), ('reply_delivered', 'Reply delivered'), ('reply_failed', 'Reply not delivered'), ('reply_bounced', 'Reply bounced'), ('reply_retried', 'Reply sent again'), ('note_added', 'Note added'), ('automatic_received', 'Automatic message received'), ('status_changed', 'Status changed'), ('priority_changed', 'Priority changed'), ('topic_changed', 'Topic changed'), ('order_changed', 'Order or SKU changed'), ('assigned', 'Assigned'), ('no_response_needed', 'Marked no response needed'), ('clock_started', 'Clock started'), ('clock_paused', 'Clock paused'), ('clock_resumed', 'Clock resumed'), ('clock_at_risk', 'Clock at risk'), ('clock_breached', 'Clock breached'), ('clock_met', 'Clock met'), ('clock_missed', 'Clock missed'), ('clock_cancelled', 'Clock cancelled'), ('clock_recomputed', 'Clock recomputed')], max_length=32),
         ),
     ]

@@ -5,36 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0040_relay_senders_and_sent_folder"),
+        ('inquiries', '0040_relay_senders_and_sent_folder'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="RecomputeRun",
+            name='RecomputeRun',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "reason",
-                    models.CharField(help_text="What was changed, e.g. the policy's name.", max_length=200),
-                ),
-                ("total", models.PositiveIntegerField(help_text="Open inquiries to recompute.")),
-                ("done", models.PositiveIntegerField(default=0, help_text="Inquiries recomputed so far.")),
-                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reason', models.CharField(help_text="What was changed, e.g. the policy's name.", max_length=200)),
+                ('total', models.PositiveIntegerField(help_text='Open inquiries to recompute.')),
+                ('done', models.PositiveIntegerField(default=0, help_text='Inquiries recomputed so far.')),
+                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-started_at", "-id"],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("done__lte", models.F("total"))), name="recompute_done_le_total"
-                    )
-                ],
+                'ordering': ['-started_at', '-id'],
+                'constraints': [models.CheckConstraint(condition=models.Q(('done__lte', models.F('total'))), name='recompute_done_le_total')],
             },
         ),
     ]

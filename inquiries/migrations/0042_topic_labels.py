@@ -6,181 +6,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0041_recompute_runs"),
+        ('inquiries', '0041_recompute_runs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="TopicLabel",
+            name='TopicLabel',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("text", models.TextField()),
-                ("labelled_at", models.DateTimeField()),
-                (
-                    "corrected",
-                    models.BooleanField(
-                        default=False, help_text="The agent changed the topic (rather than confirming it)."
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('text', models.TextField()),
+                ('labelled_at', models.DateTimeField()),
+                ('corrected', models.BooleanField(default=False, help_text='The agent changed the topic (rather than confirming it).')),
             ],
         ),
         migrations.RemoveConstraint(
-            model_name="topicmodel",
-            name="topic_model_one_active",
+            model_name='topicmodel',
+            name='topic_model_one_active',
         ),
         migrations.RemoveField(
-            model_name="topicmodel",
-            name="agent_samples",
+            model_name='topicmodel',
+            name='agent_samples',
         ),
         migrations.RemoveField(
-            model_name="topicmodel",
-            name="rule_samples",
+            model_name='topicmodel',
+            name='rule_samples',
         ),
         migrations.AddField(
-            model_name="topicmodel",
-            name="account",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="topic_models",
-                to="inquiries.account",
-            ),
+            model_name='topicmodel',
+            name='account',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='topic_models', to='inquiries.account'),
         ),
         migrations.AddField(
-            model_name="topicmodel",
-            name="holdout_labels",
-            field=models.PositiveIntegerField(
-                default=0, editable=False, help_text="Agents' labels held out to score it (never trained on)."
-            ),
+            model_name='topicmodel',
+            name='holdout_labels',
+            field=models.PositiveIntegerField(default=0, editable=False, help_text="Agents' labels held out to score it (never trained on)."),
         ),
         migrations.AddField(
-            model_name="topicmodel",
-            name="outcome",
-            field=models.CharField(
-                choices=[
-                    ("kept", "Kept: scored better than the model it replaced"),
-                    ("rejected", "Rejected: scored no better on the held-out labels"),
-                ],
-                default="kept",
-                editable=False,
-                max_length=16,
-            ),
+            model_name='topicmodel',
+            name='outcome',
+            field=models.CharField(choices=[('kept', 'Kept: scored better than the model it replaced'), ('rejected', 'Rejected: scored no better on the held-out labels')], default='kept', editable=False, max_length=16),
         ),
         migrations.AddField(
-            model_name="topicmodel",
-            name="trained_labels",
-            field=models.PositiveIntegerField(
-                default=0,
-                editable=False,
-                help_text="Agents' labels it was trained on (besides the shipped data).",
-            ),
+            model_name='topicmodel',
+            name='trained_labels',
+            field=models.PositiveIntegerField(default=0, editable=False, help_text="Agents' labels it was trained on (besides the shipped data)."),
         ),
         migrations.AlterField(
-            model_name="topicmodel",
-            name="blob",
-            field=models.BinaryField(
-                help_text="The fitted model, as written by TrainedModel.dumps(); empty if rejected."
-            ),
+            model_name='topicmodel',
+            name='blob',
+            field=models.BinaryField(help_text='The fitted model, as written by TrainedModel.dumps(); empty if rejected.'),
         ),
         migrations.AlterField(
-            model_name="topicmodel",
-            name="is_active",
-            field=models.BooleanField(
-                default=False,
-                help_text="The account's model used at ingestion; activating one deactivates the account's others.",
-            ),
+            model_name='topicmodel',
+            name='is_active',
+            field=models.BooleanField(default=False, help_text="The account's model used at ingestion; activating one deactivates the account's others."),
         ),
         migrations.AlterField(
-            model_name="topicmodel",
-            name="metrics",
-            field=models.JSONField(
-                blank=True,
-                default=dict,
-                editable=False,
-                help_text="Labels per topic and the held-out scores of this model and of the one it was compared with (macro-F1, precision and recall per topic).",
-            ),
+            model_name='topicmodel',
+            name='metrics',
+            field=models.JSONField(blank=True, default=dict, editable=False, help_text='Labels per topic and the held-out scores of this model and of the one it was compared with (macro-F1, precision and recall per topic).'),
         ),
         migrations.AlterField(
-            model_name="topicmodel",
-            name="threshold",
-            field=models.FloatField(
-                default=0.7,
-                help_text="The model's topic is used before the rules when its confidence is at least this (0-1); below it the rules decide, then the model where it is confident and has evidence.",
-            ),
+            model_name='topicmodel',
+            name='threshold',
+            field=models.FloatField(default=0.7, help_text="The model's topic is used before the rules when its confidence is at least this (0-1); below it the rules decide, then the model where it is confident and has evidence."),
         ),
         migrations.AddConstraint(
-            model_name="topicmodel",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("is_active", True)),
-                fields=("account",),
-                name="topic_model_one_active_per_account",
-            ),
+            model_name='topicmodel',
+            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('account',), name='topic_model_one_active_per_account'),
         ),
         migrations.AddConstraint(
-            model_name="topicmodel",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("account__isnull", True), ("is_active", True)),
-                fields=("is_active",),
-                name="topic_model_one_active_shared",
-            ),
+            model_name='topicmodel',
+            constraint=models.UniqueConstraint(condition=models.Q(('account__isnull', True), ('is_active', True)), fields=('is_active',), name='topic_model_one_active_shared'),
         ),
         migrations.AddField(
-            model_name="topiclabel",
-            name="account",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="topic_labels",
-                to="inquiries.account",
-            ),
+            model_name='topiclabel',
+            name='account',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='topic_labels', to='inquiries.account'),
         ),
         migrations.AddField(
-            model_name="topiclabel",
-            name="inquiry",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="topic_labels",
-                to="inquiries.inquiry",
-            ),
+            model_name='topiclabel',
+            name='inquiry',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='topic_labels', to='inquiries.inquiry'),
         ),
         migrations.AddField(
-            model_name="topiclabel",
-            name="labelled_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='topiclabel',
+            name='labelled_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="topiclabel",
-            name="team",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="inquiries.team",
-            ),
+            model_name='topiclabel',
+            name='team',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inquiries.team'),
         ),
         migrations.AddField(
-            model_name="topiclabel",
-            name="topic",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="labels", to="inquiries.topic"
-            ),
+            model_name='topiclabel',
+            name='topic',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='labels', to='inquiries.topic'),
         ),
         migrations.AddIndex(
-            model_name="topiclabel",
-            index=models.Index(fields=["account", "id"], name="topic_label_account_id"),
+            model_name='topiclabel',
+            index=models.Index(fields=['account', 'id'], name='topic_label_account_id'),
         ),
     ]

@@ -4,19 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0042_topic_labels"),
+        ('inquiries', '0042_topic_labels'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="userpreference",
-            name="language",
-            field=models.CharField(
-                blank=True,
-                choices=[("en", "English"), ("de", "Deutsch"), ("es", "Español"), ("fr", "Français")],
-                help_text="The language of this person's pages and e-mails; empty means the browser's language.",
-                max_length=8,
-            ),
+            model_name='userpreference',
+            name='language',
+            field=models.CharField(blank=True, choices=[('en', 'English'), ('de', 'Deutsch'), ('es', 'Español'), ('fr', 'Français')], help_text="The language of this person's pages and e-mails; empty means the browser's language.", max_length=8),
         ),
     ]

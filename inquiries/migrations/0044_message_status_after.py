@@ -4,28 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0043_user_language"),
+        ('inquiries', '0043_user_language'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="message",
-            name="status_after",
-            field=models.CharField(
-                blank=True,
-                db_default="",
-                default="",
-                editable=False,
-                help_text="The status the source gave the conversation after this message; empty: none.",
-                max_length=16,
-            ),
+            model_name='message',
+            name='status_after',
+            field=models.CharField(blank=True, db_default='', default='', editable=False, help_text='The status the source gave the conversation after this message; empty: none.', max_length=16),
         ),
         migrations.AddField(
-            model_name="message",
-            name="status_at",
-            field=models.DateTimeField(
-                blank=True, editable=False, help_text="When that status took effect.", null=True
-            ),
+            model_name='message',
+            name='status_at',
+            field=models.DateTimeField(blank=True, editable=False, help_text='When that status took effect.', null=True),
         ),
     ]

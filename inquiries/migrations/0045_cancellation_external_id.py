@@ -4,25 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0044_message_status_after"),
+        ('inquiries', '0044_message_status_after'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="cancellation",
-            name="external_id",
-            field=models.CharField(
-                blank=True,
-                help_text="What identifies the cancellation in its report, unique per order (Walmart: the PO line); empty for one entered by hand.",
-                max_length=200,
-                null=True,
-            ),
+            model_name='cancellation',
+            name='external_id',
+            field=models.CharField(blank=True, help_text='What identifies the cancellation in its report, unique per order (Walmart: the PO line); empty for one entered by hand.', max_length=200, null=True),
         ),
         migrations.AddConstraint(
-            model_name="cancellation",
-            constraint=models.UniqueConstraint(
-                fields=("order", "external_id"), name="cancellation_unique_id"
-            ),
+            model_name='cancellation',
+            constraint=models.UniqueConstraint(fields=('order', 'external_id'), name='cancellation_unique_id'),
         ),
     ]

@@ -7,154 +7,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0045_cancellation_external_id"),
+        ('inquiries', '0045_cancellation_external_id'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="account",
-            name="cluster_rate_min_units",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Units sold (or shipments) a product (or carrier) needs in the window before its rate is judged, so 1 complaint on 2 units opens nothing. Empty: CSTRACKER_CLUSTER_RATE_MIN_UNITS (50).",
-                null=True,
-                validators=[django.core.validators.MinValueValidator(1)],
-            ),
+            model_name='account',
+            name='cluster_rate_min_units',
+            field=models.PositiveIntegerField(blank=True, help_text='Units sold (or shipments) a product (or carrier) needs in the window before its rate is judged, so 1 complaint on 2 units opens nothing. Empty: CSTRACKER_CLUSTER_RATE_MIN_UNITS (50).', null=True, validators=[django.core.validators.MinValueValidator(1)]),
         ),
         migrations.AddField(
-            model_name="account",
-            name="cluster_rate_percent",
-            field=models.DecimalField(
-                blank=True,
-                decimal_places=2,
-                help_text="A product (complaints per unit sold) or a carrier (delivery complaints per shipment) at or above this percentage opens a rate cluster, a house indicator. Empty: CSTRACKER_CLUSTER_RATE_PERCENT (5).",
-                max_digits=5,
-                null=True,
-                validators=[
-                    django.core.validators.MinValueValidator(Decimal("0.01")),
-                    django.core.validators.MaxValueValidator(Decimal("100")),
-                ],
-            ),
+            model_name='account',
+            name='cluster_rate_percent',
+            field=models.DecimalField(blank=True, decimal_places=2, help_text='A product (complaints per unit sold) or a carrier (delivery complaints per shipment) at or above this percentage opens a rate cluster, a house indicator. Empty: CSTRACKER_CLUSTER_RATE_PERCENT (5).', max_digits=5, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('100'))]),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="carrier",
-            field=models.CharField(
-                blank=True,
-                help_text="The carrier of a carrier-rate cluster, as the shipments name it.",
-                max_length=100,
-            ),
+            model_name='cluster',
+            name='carrier',
+            field=models.CharField(blank=True, help_text='The carrier of a carrier-rate cluster, as the shipments name it.', max_length=100),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="merged_into",
-            field=models.ForeignKey(
-                blank=True,
-                help_text="The cluster this one is part of: a near-identical-text cluster sharing complaints with a product's or carrier's cluster is the same incident, shown and handled there.",
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="merged",
-                to="inquiries.cluster",
-            ),
+            model_name='cluster',
+            name='merged_into',
+            field=models.ForeignKey(blank=True, help_text="The cluster this one is part of: a near-identical-text cluster sharing complaints with a product's or carrier's cluster is the same incident, shown and handled there.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged', to='inquiries.cluster'),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="rate_denominator",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Rate clusters: units sold of the SKU (orders purchased in the window, cancelled ones left out), or shipments of the carrier, service and warehouse shipped in the window.",
-                null=True,
-            ),
+            model_name='cluster',
+            name='rate_denominator',
+            field=models.PositiveIntegerField(blank=True, help_text='Rate clusters: units sold of the SKU (orders purchased in the window, cancelled ones left out), or shipments of the carrier, service and warehouse shipped in the window.', null=True),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="rate_numerator",
-            field=models.PositiveIntegerField(
-                blank=True,
-                help_text="Rate clusters: orders with a complaint signal in the rate window (an inquiry, a complaint return, negative feedback; an order counts once), plus complaints naming the SKU without an order.",
-                null=True,
-            ),
+            model_name='cluster',
+            name='rate_numerator',
+            field=models.PositiveIntegerField(blank=True, help_text='Rate clusters: orders with a complaint signal in the rate window (an inquiry, a complaint return, negative feedback; an order counts once), plus complaints naming the SKU without an order.', null=True),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="rate_threshold",
-            field=models.FloatField(
-                blank=True,
-                help_text="Rate clusters: the house threshold the rate was tested against (0.05 = 5%).",
-                null=True,
-            ),
+            model_name='cluster',
+            name='rate_threshold',
+            field=models.FloatField(blank=True, help_text='Rate clusters: the house threshold the rate was tested against (0.05 = 5%).', null=True),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="rate_window_days",
-            field=models.PositiveSmallIntegerField(
-                blank=True,
-                help_text="Rate clusters: the window the rate counts, in days up to the last update.",
-                null=True,
-            ),
+            model_name='cluster',
+            name='rate_window_days',
+            field=models.PositiveSmallIntegerField(blank=True, help_text='Rate clusters: the window the rate counts, in days up to the last update.', null=True),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="said",
-            field=models.CharField(
-                blank=True,
-                help_text="Rate clusters: what customers say, the words found in most of the complaints, return comments and negative feedback behind it.",
-                max_length=200,
-            ),
+            model_name='cluster',
+            name='said',
+            field=models.CharField(blank=True, help_text='Rate clusters: what customers say, the words found in most of the complaints, return comments and negative feedback behind it.', max_length=200),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="service",
-            field=models.CharField(
-                blank=True, help_text="Its service (carrier-rate clusters).", max_length=100
-            ),
+            model_name='cluster',
+            name='service',
+            field=models.CharField(blank=True, help_text='Its service (carrier-rate clusters).', max_length=100),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="signals",
-            field=models.JSONField(
-                blank=True,
-                default=dict,
-                help_text="Rate clusters: the signals behind the numerator by source (inquiries, returns, feedback), before an order's signals are counted once.",
-            ),
+            model_name='cluster',
+            name='signals',
+            field=models.JSONField(blank=True, default=dict, help_text="Rate clusters: the signals behind the numerator by source (inquiries, returns, feedback), before an order's signals are counted once."),
         ),
         migrations.AddField(
-            model_name="cluster",
-            name="warehouse",
-            field=models.CharField(
-                blank=True,
-                help_text="The warehouse the shipments left from (carrier-rate clusters).",
-                max_length=32,
-            ),
+            model_name='cluster',
+            name='warehouse',
+            field=models.CharField(blank=True, help_text='The warehouse the shipments left from (carrier-rate clusters).', max_length=32),
         ),
         migrations.AlterField(
-            model_name="cluster",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("burst", "Burst about one product"),
-                    ("near_duplicate", "Near-identical texts"),
-                    ("sku_rate", "Complaint rate of one product"),
-                    ("carrier_rate", "Delivery complaint rate of one carrier"),
-                ],
-                max_length=16,
-            ),
+            model_name='cluster',
+            name='kind',
+            field=models.CharField(choices=[('burst', 'Burst about one product'), ('near_duplicate', 'Near-identical texts'), ('sku_rate', 'Complaint rate of one product'), ('carrier_rate', 'Delivery complaint rate of one carrier')], max_length=16),
         ),
         migrations.AlterField(
-            model_name="clusterevent",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("opened", "Cluster opened"),
-                    ("escalated", "Severity rose"),
-                    ("acknowledged", "Acknowledged"),
-                    ("action_taken", "Corrective action recorded"),
-                    ("resolved", "Resolved"),
-                    ("members_removed", "Re-tagged members removed"),
-                    ("merged", "Merged: the same incident as another cluster"),
-                ],
-                max_length=32,
-            ),
+            model_name='clusterevent',
+            name='kind',
+            field=models.CharField(choices=[('opened', 'Cluster opened'), ('escalated', 'Severity rose'), ('acknowledged', 'Acknowledged'), ('action_taken', 'Corrective action recorded'), ('resolved', 'Resolved'), ('members_removed', 'Re-tagged members removed'), ('merged', 'Merged: the same incident as another cluster')], max_length=32),
         ),
     ]

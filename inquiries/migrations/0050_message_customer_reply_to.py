@@ -5,22 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0049_ebay_feedback_returns_cases"),
+        ('inquiries', '0049_ebay_feedback_returns_cases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(
-                    ("automatic", False),
-                    ("direction", "inbound"),
-                    models.Q(("in_reply_to", ""), _negated=True),
-                ),
-                fields=["channel", "in_reply_to"],
-                name="message_customer_reply_to",
-            ),
+            model_name='message',
+            index=models.Index(condition=models.Q(('automatic', False), ('direction', 'inbound'), models.Q(('in_reply_to', ''), _negated=True)), fields=['channel', 'in_reply_to'], name='message_customer_reply_to'),
         ),
     ]

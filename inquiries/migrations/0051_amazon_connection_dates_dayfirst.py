@@ -4,19 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0050_message_customer_reply_to"),
+        ('inquiries', '0050_message_customer_reply_to'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="amazonconnection",
-            name="dates_dayfirst",
-            field=models.BooleanField(
-                blank=True,
-                help_text="How the reports write a date with slashes: day first (DD/MM/YYYY) or month first (MM/DD/YYYY, as amazon.com does). Empty: by region, day first in Europe and the Far East, month first in North America. ISO dates read either way.",
-                null=True,
-                verbose_name="slash dates day first",
-            ),
+            model_name='amazonconnection',
+            name='dates_dayfirst',
+            field=models.BooleanField(blank=True, help_text='How the reports write a date with slashes: day first (DD/MM/YYYY) or month first (MM/DD/YYYY, as amazon.com does). Empty: by region, day first in Europe and the Far East, month first in North America. ISO dates read either way.', null=True, verbose_name='slash dates day first'),
         ),
     ]

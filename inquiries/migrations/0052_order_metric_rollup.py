@@ -6,99 +6,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0051_amazon_connection_dates_dayfirst"),
+        ('inquiries', '0051_amazon_connection_dates_dayfirst'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="OrderRollupState",
+            name='OrderRollupState',
             fields=[
-                (
-                    "account",
-                    models.OneToOneField(
-                        help_text="The account whose orders are rolled up.",
-                        on_delete=django.db.models.deletion.CASCADE,
-                        primary_key=True,
-                        related_name="order_rollup",
-                        serialize=False,
-                        to="inquiries.account",
-                    ),
-                ),
-                (
-                    "timezone",
-                    models.CharField(
-                        help_text="The account's time zone the days were cut in.", max_length=64
-                    ),
-                ),
-                (
-                    "marketplace",
-                    models.CharField(
-                        help_text="The marketplace whose metrics were rolled up.", max_length=32
-                    ),
-                ),
-                (
-                    "built_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, help_text="When the rollup was last built whole."
-                    ),
-                ),
+                ('account', models.OneToOneField(help_text='The account whose orders are rolled up.', on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='order_rollup', serialize=False, to='inquiries.account')),
+                ('timezone', models.CharField(help_text="The account's time zone the days were cut in.", max_length=64)),
+                ('marketplace', models.CharField(help_text='The marketplace whose metrics were rolled up.', max_length=32)),
+                ('built_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When the rollup was last built whole.')),
             ],
         ),
         migrations.CreateModel(
-            name="OrderMetricDay",
+            name='OrderMetricDay',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "measure",
-                    models.CharField(help_text="What is counted (`marketplaces.Measure`).", max_length=32),
-                ),
-                (
-                    "anchor",
-                    models.CharField(
-                        help_text="The date that puts a row in a window (`Anchor`).", max_length=16
-                    ),
-                ),
-                ("day", models.DateField(help_text="The anchor's day in the account's time zone.")),
-                ("numerator", models.PositiveIntegerField(default=0, help_text="Rows in the numerator.")),
-                ("denominator", models.PositiveIntegerField(default=0, help_text="Rows in the denominator.")),
-                (
-                    "anchor_until",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The latest anchor time of the day's rows (a day still running).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "facts_until",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The latest time of a fact the counts depend on: before it, count live.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "account",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="inquiries.account",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('measure', models.CharField(help_text='What is counted (`marketplaces.Measure`).', max_length=32)),
+                ('anchor', models.CharField(help_text='The date that puts a row in a window (`Anchor`).', max_length=16)),
+                ('day', models.DateField(help_text="The anchor's day in the account's time zone.")),
+                ('numerator', models.PositiveIntegerField(default=0, help_text='Rows in the numerator.')),
+                ('denominator', models.PositiveIntegerField(default=0, help_text='Rows in the denominator.')),
+                ('anchor_until', models.DateTimeField(blank=True, help_text="The latest anchor time of the day's rows (a day still running).", null=True)),
+                ('facts_until', models.DateTimeField(blank=True, help_text='The latest time of a fact the counts depend on: before it, count live.', null=True)),
+                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inquiries.account')),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("account", "measure", "anchor", "day"), name="order_metric_day_unique"
-                    )
-                ],
+                'constraints': [models.UniqueConstraint(fields=('account', 'measure', 'anchor', 'day'), name='order_metric_day_unique')],
             },
         ),
     ]

@@ -11,87 +11,42 @@ def rebuild_the_rollups(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("inquiries", "0054_inquiry_link_hot"),
+        ('inquiries', '0054_inquiry_link_hot'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="DurationRollup",
+            name='DurationRollup',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("day", models.DateField(help_text="The clocks' start day in UTC.")),
-                (
-                    "local_day",
-                    models.DateField(help_text="The clocks' start day in the account's time zone."),
-                ),
-                ("account_id", models.BigIntegerField()),
-                ("kind", models.CharField(max_length=32)),
-                (
-                    "clocks",
-                    models.BinaryField(
-                        help_text="The clocks' records, `inquiries.reports.measured.CLOCK` each."
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(help_text="The clocks' start day in UTC.")),
+                ('local_day', models.DateField(help_text="The clocks' start day in the account's time zone.")),
+                ('account_id', models.BigIntegerField()),
+                ('kind', models.CharField(max_length=32)),
+                ('clocks', models.BinaryField(help_text="The clocks' records, `inquiries.reports.measured.CLOCK` each.")),
             ],
             options={
-                "indexes": [
-                    models.Index(fields=["day"], name="duration_rollup_day"),
-                    models.Index(fields=["local_day"], name="duration_rollup_local_day"),
-                ],
+                'indexes': [models.Index(fields=['day'], name='duration_rollup_day'), models.Index(fields=['local_day'], name='duration_rollup_local_day')],
             },
         ),
         migrations.CreateModel(
-            name="VolumeRollup",
+            name='VolumeRollup',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("day", models.DateField(help_text="The messages' UTC day (received_at).")),
-                ("local_day", models.DateField(help_text="The messages' day in the account's time zone.")),
-                (
-                    "weekday",
-                    models.PositiveSmallIntegerField(
-                        help_text="ISO weekday of local_day: 1 = Monday ... 7 = Sunday."
-                    ),
-                ),
-                (
-                    "hour",
-                    models.PositiveSmallIntegerField(help_text="The hour (0-23) in the account's time zone."),
-                ),
-                ("account_id", models.BigIntegerField()),
-                ("channel_id", models.BigIntegerField(help_text="The inquiry's channel.")),
-                (
-                    "team_id",
-                    models.BigIntegerField(
-                        help_text="The inquiry's team, else the assignee's team working the account; empty: none.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "inbound",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Customer messages (automatic mail left out)."
-                    ),
-                ),
-                (
-                    "replies",
-                    models.PositiveIntegerField(default=0, help_text="Replies that answer (`answering()`)."),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(help_text="The messages' UTC day (received_at).")),
+                ('local_day', models.DateField(help_text="The messages' day in the account's time zone.")),
+                ('weekday', models.PositiveSmallIntegerField(help_text='ISO weekday of local_day: 1 = Monday ... 7 = Sunday.')),
+                ('hour', models.PositiveSmallIntegerField(help_text="The hour (0-23) in the account's time zone.")),
+                ('account_id', models.BigIntegerField()),
+                ('channel_id', models.BigIntegerField(help_text="The inquiry's channel.")),
+                ('team_id', models.BigIntegerField(help_text="The inquiry's team, else the assignee's team working the account; empty: none.", null=True)),
+                ('inbound', models.PositiveIntegerField(default=0, help_text='Customer messages (automatic mail left out).')),
+                ('replies', models.PositiveIntegerField(default=0, help_text='Replies that answer (`answering()`).')),
             ],
             options={
-                "indexes": [
-                    models.Index(fields=["day"], name="volume_rollup_day"),
-                    models.Index(fields=["local_day"], name="volume_rollup_local_day"),
-                ],
+                'indexes': [models.Index(fields=['day'], name='volume_rollup_day'), models.Index(fields=['local_day'], name='volume_rollup_local_day')],
             },
         ),
         migrations.RunPython(rebuild_the_rollups, migrations.RunPython.noop),
