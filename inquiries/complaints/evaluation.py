@@ -188,6 +188,9 @@ JUDGE_DE3_DIR = Path(__file__).resolve().parent / "data" / "judge_de3"
 # A fourth, by further hands again, for after `judge_de3` had been used once: never trained on and
 # never used to choose anything before it judges (its SOURCE.md).
 JUDGE_DE4_DIR = Path(__file__).resolve().parent / "data" / "judge_de4"
+# A fifth, by further hands again, for after `judge_de4` had been used once: never trained on and
+# never used to choose anything before it judges (its SOURCE.md).
+JUDGE_DE5_DIR = Path(__file__).resolve().parent / "data" / "judge_de5"
 EVAL_SETS = {
     "project": EVAL_DIR,
     "independent": INDEPENDENT_EVAL_DIR,
@@ -196,6 +199,7 @@ EVAL_SETS = {
     "judge-de2": JUDGE_DE2_DIR,
     "judge-de3": JUDGE_DE3_DIR,
     "judge-de4": JUDGE_DE4_DIR,
+    "judge-de5": JUDGE_DE5_DIR,
 }
 EVAL_LANGUAGES = ("en", "de", "es", "fr")
 PROMISED_DELIVERY = {"overdue": True, "not_yet_due": False, None: None}

@@ -1,4 +1,4 @@
-"""The project's own evaluation sets (the first one, the independent one, the dev set and the four
+"""The project's own evaluation sets (the first one, the independent one, the dev set and the five
 German judging sets) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from inquiries.complaints.datasets import load_training_set
+from inquiries.complaints.datasets import TRAIN_DIR, load_training_set
 from inquiries.complaints.evaluation import (
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
@@ -21,6 +21,7 @@ from inquiries.complaints.evaluation import (
     JUDGE_DE2_DIR,
     JUDGE_DE3_DIR,
     JUDGE_DE4_DIR,
+    JUDGE_DE5_DIR,
     JUDGE_DE_DIR,
     EvalMessage,
     evaluate_project_set,
@@ -31,6 +32,7 @@ from inquiries.complaints.rules import DEFAULT_TOPICS
 from inquiries.management.commands import evaluate_topics
 from tests.shared_data import shared_file
 
+NOT_TRAINED_DIR = TRAIN_DIR.parent / "not_trained"
 EVAL = load_eval_set()
 INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
 DEV = load_eval_set(DEV_DIR)
@@ -38,18 +40,19 @@ JUDGE_DE = load_eval_set(JUDGE_DE_DIR)
 JUDGE_DE2 = load_eval_set(JUDGE_DE2_DIR)
 JUDGE_DE3 = load_eval_set(JUDGE_DE3_DIR)
 JUDGE_DE4 = load_eval_set(JUDGE_DE4_DIR)
+JUDGE_DE5 = load_eval_set(JUDGE_DE5_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
 BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
 # Every set that is never trained on, the German judging sets included.
 HELD_OUT_SETS = pytest.mark.parametrize(
     "messages",
-    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4],
-    ids=["project", "independent", "judge-de", "judge-de2", "judge-de3", "judge-de4"],
+    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5],
+    ids=["project", "independent", "judge-de", "judge-de2", "judge-de3", "judge-de4", "judge-de5"],
 )
 GERMAN_JUDGING_SETS = pytest.mark.parametrize(
     "messages",
-    [JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4],
-    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4"],
+    [JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5],
+    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4", "judge-de5"],
 )
 
 
@@ -195,7 +198,9 @@ def test_the_german_judging_sets_cover_every_topic_and_say_how_the_orders_stood(
 
 
 @pytest.mark.parametrize(
-    "messages", [JUDGE_DE2, JUDGE_DE3, JUDGE_DE4], ids=["judge-de2", "judge-de3", "judge-de4"]
+    "messages",
+    [JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5],
+    ids=["judge-de2", "judge-de3", "judge-de4", "judge-de5"],
 )
 def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15_for_the_others(
     messages,
@@ -207,14 +212,29 @@ def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15
     assert {m.overdue for m in messages if m.topic == "delivery"} == {True, None}
 
 
-def test_the_fourth_german_judging_set_has_28_a_complaint_topic_17_for_the_others_and_both_dates():
-    counts = Counter(message.topic for message in JUDGE_DE4)
-    assert 260 <= len(JUDGE_DE4) <= 290
-    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if topic.is_complaint) >= 28
-    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if not topic.is_complaint) >= 17
+@pytest.mark.parametrize(
+    ("messages", "sizes", "per_complaint_topic", "per_other_topic", "per_side_of_the_date"),
+    [(JUDGE_DE4, (260, 290), 28, 17, 17), (JUDGE_DE5, (270, 295), 30, 15, 18)],
+    ids=["judge-de4", "judge-de5"],
+)
+def test_the_fourth_and_fifth_german_judging_sets_weigh_the_complaint_topics_and_both_dates(
+    messages, sizes, per_complaint_topic, per_other_topic, per_side_of_the_date
+):
+    counts = Counter(message.topic for message in messages)
+    assert sizes[0] <= len(messages) <= sizes[1]
+    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if topic.is_complaint) >= per_complaint_topic
+    assert min(counts[topic.key] for topic in DEFAULT_TOPICS if not topic.is_complaint) >= per_other_topic
     # About as many "where is my order" messages after the promised date as before it.
-    assert sum(1 for m in JUDGE_DE4 if m.overdue) >= 17
-    assert sum(1 for m in JUDGE_DE4 if m.overdue is False) >= 17
+    assert sum(1 for m in messages if m.overdue) >= per_side_of_the_date
+    assert sum(1 for m in messages if m.overdue is False) >= per_side_of_the_date
+
+
+def test_the_fifth_german_judging_set_shares_no_text_with_the_messages_judged_and_not_trained_on():
+    # `data/not_trained` holds training messages that were judged and not kept; a later candidate
+    # may train on them, so the judging set must not contain them either.
+    not_trained = {folded(m.text) for m in load_training_set(NOT_TRAINED_DIR)}
+    assert len(not_trained) >= 100
+    assert [m.text for m in JUDGE_DE5 if folded(m.text) in not_trained] == []
 
 
 @pytest.mark.parametrize(
@@ -224,8 +244,9 @@ def test_the_fourth_german_judging_set_has_28_a_complaint_topic_17_for_the_other
         (JUDGE_DE2, (EVAL, INDEPENDENT, DEV, JUDGE_DE)),
         (JUDGE_DE3, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2)),
         (JUDGE_DE4, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2, JUDGE_DE3)),
+        (JUDGE_DE5, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4)),
     ],
-    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4"],
+    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4", "judge-de5"],
 )
 def test_a_german_judging_set_shares_no_text_with_the_sets_before_it(messages, others):
     earlier = {folded(message.text) for other in others for message in other}
@@ -239,10 +260,12 @@ def test_evaluate_topics_offers_every_set_with_a_description():
     assert parser.parse_args(["--set", "judge-de2"]).eval_set == "judge-de2"
     assert parser.parse_args(["--set", "judge-de3"]).eval_set == "judge-de3"
     assert parser.parse_args(["--set", "judge-de4"]).eval_set == "judge-de4"
+    assert parser.parse_args(["--set", "judge-de5"]).eval_set == "judge-de5"
     assert (
         EVAL_SETS["judge-de"],
         EVAL_SETS["judge-de2"],
         EVAL_SETS["judge-de3"],
         EVAL_SETS["judge-de4"],
-    ) == (JUDGE_DE_DIR, JUDGE_DE2_DIR, JUDGE_DE3_DIR, JUDGE_DE4_DIR)
+        EVAL_SETS["judge-de5"],
+    ) == (JUDGE_DE_DIR, JUDGE_DE2_DIR, JUDGE_DE3_DIR, JUDGE_DE4_DIR, JUDGE_DE5_DIR)
     assert set(evaluate_topics.SET_DESCRIPTIONS) == set(EVAL_SETS)
