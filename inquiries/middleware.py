@@ -4,6 +4,10 @@ The preference is copied into the session when the user logs in (`remember_langu
 in `InquiriesConfig.ready()`) and when they change it, so that pages pay no query for it and
 their pinned query counts stay as they are. A session from before the preference existed reads
 it once and keeps it.
+
+The REST API speaks the language its request asks for with `Accept-Language` (LocaleMiddleware
+reads it) and English without one, whatever the user's page preference: an integration gets the
+same texts on every call unless it asks otherwise. The webhooks always answer in English.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from django.utils import translation
 from inquiries.models import UserPreference
 
 SESSION_KEY = "cstracker_language"
-MACHINE_PATHS = ("/api/", "/hooks/")
+API_PATH = "/api/"
+HOOK_PATH = "/hooks/"
 
 
 def remember_language(
@@ -36,14 +41,17 @@ def store_language(request: HttpRequest, language: str) -> None:
 
 
 class UserLanguageMiddleware:
-    """Activate the user's own language after LocaleMiddleware picked the browser's. The REST
-    API and the webhooks always answer in English: integrations parse their texts."""
+    """Activate the user's own language after LocaleMiddleware picked the browser's. The REST API
+    keeps the one its request asked for (English without Accept-Language); the webhooks answer in
+    English, to senders that read no language."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(MACHINE_PATHS):
+        if request.path.startswith(API_PATH):
+            return self.get_response(request)
+        if request.path.startswith(HOOK_PATH):
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE
             return self.get_response(request)

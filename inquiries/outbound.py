@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 from imapclient import IMAPClient, imap4, tls
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -65,21 +66,22 @@ class Policy:
 
 
 def why_refused(address: Address) -> str | None:
-    """None for a public unicast address; else what kind of address it is."""
+    """None for a public unicast address; else what kind of address it is (in English; `gettext()`
+    translates it)."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     for kind, test in (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("unspecified", address.is_unspecified),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
+        (gettext_noop("loopback"), address.is_loopback),
+        (gettext_noop("link-local"), address.is_link_local),
+        (gettext_noop("multicast"), address.is_multicast),
+        (gettext_noop("unspecified"), address.is_unspecified),
+        (gettext_noop("reserved"), address.is_reserved),
+        (gettext_noop("private"), address.is_private),
     ):
         if test:
             return kind
     if not address.is_global:
-        return "non-public"
+        return gettext_noop("non-public")
     return None
 
 
@@ -127,20 +129,20 @@ def create_connection(address: tuple[str, int], timeout: float | None = None) ->
 
 def check_webhook_url(url: str, policy: Policy | None = None) -> None:
     """ValueError with a message for a URL that can never be delivered to (checked on save;
-    the address itself is checked again at every connection)."""
+    the address itself is checked again at every connection). The message is for the admin
+    editing the URL, in the language active when it is raised."""
     policy = policy or Policy.from_settings()
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not policy.allow_http):
-        allowed = (
-            "https (or http, which CSTRACKER_WEBHOOK_ALLOW_HTTP allows)"
-            if not policy.allow_http
-            else "http(s)"
-        )
-        raise ValueError(f"Use an {allowed} URL.")
+        if policy.allow_http:
+            raise ValueError(gettext("Use an http(s) URL."))
+        raise ValueError(gettext("Use an https URL (or http, which CSTRACKER_WEBHOOK_ALLOW_HTTP allows)."))
     if parts.username or parts.password:
-        raise ValueError("Put no user name or password in the URL; receivers check the signature header.")
+        raise ValueError(
+            gettext("Put no user name or password in the URL; receivers check the signature header.")
+        )
     if not parts.hostname:
-        raise ValueError("The URL has no host.")
+        raise ValueError(gettext("The URL has no host."))
     check_literal_host(parts.hostname, policy)
 
 
@@ -154,13 +156,16 @@ def check_literal_host(host: str, policy: Policy | None = None) -> None:
             host, ipaddress.ip_address("127.0.0.1")
         ):
             raise ValueError(
-                "localhost is this server: cstracker connects only to public addresses."
+                gettext("localhost is this server: cstracker connects only to public addresses.")
             ) from None
         return
     if not policy.allows(host, address):
         raise ValueError(
-            f"{address} is a {why_refused(address)} address: cstracker connects only to public addresses "
-            "(an on-premises server must be listed in CSTRACKER_OUTBOUND_ALLOW)."
+            gettext(
+                "%(address)s is not a public address (%(kind)s): cstracker connects only to public "
+                "addresses (an on-premises server must be listed in CSTRACKER_OUTBOUND_ALLOW)."
+            )
+            % {"address": address, "kind": gettext(why_refused(address) or gettext_noop("non-public"))}
         )
 
 

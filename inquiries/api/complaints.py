@@ -11,6 +11,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
@@ -264,7 +265,7 @@ class _LifecycleView(APIView):
         user = caller(self.request)
         cluster = get_cluster_for_user(user, pk)
         if not can_manage_account(user, cluster.account_id):
-            raise PermissionDenied("Only the account's managers act on its clusters.")
+            raise PermissionDenied(gettext("Only the account's managers act on its clusters."))
         return cluster
 
     def answer(self, cluster: Cluster) -> Response:
@@ -295,7 +296,9 @@ class ClusterActionView(_LifecycleView):
             allowed = {user.pk: user for user in assignable_users(caller(request), cluster.account_id)}
             owner = allowed.get(data["owner"])
             if owner is None:
-                raise serializers.ValidationError({"owner": ["Not a member of a team working this account."]})
+                raise serializers.ValidationError(
+                    {"owner": [gettext("Not a member of a team working this account.")]}
+                )
         cluster = complaints.record_action(
             cluster=cluster,
             actor=caller(request),

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
+from django.utils.translation import gettext
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
@@ -116,13 +117,15 @@ class PolicySerializer(ScopedSerializer):
 
     def validate_warn_ratio(self, value: float) -> float:
         if not 0 < value < 1:
-            raise serializers.ValidationError("The at-risk threshold must be between 0 and 1, e.g. 0.75.")
+            raise serializers.ValidationError(
+                gettext("The at-risk threshold must be between 0 and 1, e.g. 0.75.")
+            )
         return value
 
     def validate_targets(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         priorities = [t["priority"] for t in value]
         if len(priorities) != len(set(priorities)):
-            raise serializers.ValidationError("One target per priority.")
+            raise serializers.ValidationError(gettext("One target per priority."))
         return value
 
     def create(self, validated_data: dict[str, Any]) -> SlaPolicy:

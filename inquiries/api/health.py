@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -135,7 +136,7 @@ class VolumesInSerializer(serializers.Serializer):
     def validate_volumes(self, volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         days = [v["date"] for v in volumes]
         if len(days) != len(set(days)):
-            raise serializers.ValidationError("Each date may appear only once.")
+            raise serializers.ValidationError(gettext("Each date may appear only once."))
         return volumes
 
 
@@ -249,12 +250,12 @@ class OrderVolumesView(APIView):
         user = caller(request)
         account = get_account_for_user(user, pk)
         if not can_manage_account(user, account.pk):
-            raise PermissionDenied("Only the account's managers may change its order volumes.")
+            raise PermissionDenied(gettext("Only the account's managers may change its order volumes."))
         payload = VolumesInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         today = timezone.now().date() + timedelta(days=1)  # a day ahead of UTC covers every time zone
         if any(v["date"] > today for v in payload.validated_data["volumes"]):
-            raise ValidationError({"volumes": ["Order volumes cannot be given for future days."]})
+            raise ValidationError({"volumes": [gettext("Order volumes cannot be given for future days.")]})
         result = save_order_volumes(
             account=account, volumes=[(v["date"], v["orders"]) for v in payload.validated_data["volumes"]]
         )

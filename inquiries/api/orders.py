@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -94,7 +95,7 @@ class OrderImportView(APIView):
         user = caller(request)
         account = get_account_for_user(user, pk)
         if not can_manage_account(user, account.pk):
-            raise PermissionDenied("Only the account's managers may import its orders.")
+            raise PermissionDenied(gettext("Only the account's managers may import its orders."))
         options = ImportOptionsSerializer(data=request.query_params)
         options.is_valid(raise_exception=True)
         upload = ImportFileSerializer(data=request.data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
@@ -50,7 +51,7 @@ class ReplyWebhookSerializer(ScopedSerializer):
         attrs = super().validate(attrs)
         if attrs.get("secret") and attrs.get("secret_env"):
             raise serializers.ValidationError(
-                {"secret": ["Give a secret or an environment variable name, not both."]}
+                {"secret": [gettext("Give a secret or an environment variable name, not both.")]}
             )
         probe = ReplyWebhook(**{k: v for k, v in attrs.items() if k != "secret"})
         if self.instance is not None:

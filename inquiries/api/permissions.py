@@ -11,13 +11,14 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.relations import ManyRelatedField, RelatedField
 from rest_framework.request import Request
 
 from inquiries import scoping
 
-EVERYTHING = (
+EVERYTHING = gettext_lazy(
     "An empty set applies to every account; only a superuser may set that. "
     "Name the accounts or teams it is for."
 )

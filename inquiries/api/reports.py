@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -97,7 +98,7 @@ class ReportView(APIView):
     def get(self, request: Request, table: str | None = None) -> Response:
         name = table or self.table_name
         if name not in TABLE_NAMES:
-            raise Http404("No such report.")
+            raise Http404(gettext("No such report."))
         choices = ReportChoices.load(caller(request))
         form = ReportFilterForm(
             request.query_params, choices=choices, group_by=tuple(k for k, _ in GROUP_BY_CHOICES)

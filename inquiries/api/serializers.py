@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -41,8 +42,8 @@ class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and other non-strings instead of converting them."""
 
     default_error_messages = {
-        "invalid": "Must be a string.",
-        "surrogate": "Must be valid Unicode text (lone surrogate code points are not allowed).",
+        "invalid": gettext_lazy("Must be a string."),
+        "surrogate": gettext_lazy("Must be valid Unicode text (lone surrogate code points are not allowed)."),
     }
 
     def to_internal_value(self, data: Any) -> str:
@@ -57,7 +58,7 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "Must be true or false."}
+    default_error_messages = {"invalid": gettext_lazy("Must be true or false.")}
 
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
@@ -70,8 +71,10 @@ class AwareDateTimeField(serializers.Field):
     """ISO 8601 with a UTC offset; a timestamp without one is ambiguous and refused."""
 
     default_error_messages = {
-        "invalid": "Must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-26T09:30:00+01:00.",
-        "naive": "The timestamp has no UTC offset; add one, e.g. +00:00 or Z.",
+        "invalid": gettext_lazy(
+            "Must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-26T09:30:00+01:00."
+        ),
+        "naive": gettext_lazy("The timestamp has no UTC offset; add one, e.g. +00:00 or Z."),
     }
 
     def to_internal_value(self, data: Any) -> datetime:
@@ -94,7 +97,8 @@ class AwareDateTimeField(serializers.Field):
 def _text(max_length: int, **kwargs: Any) -> StrictCharField:
     return StrictCharField(
         max_length=max_length,
-        error_messages={"max_length": f"At most {max_length} characters."},
+        # DRF fills in {max_length} (as in its own messages), in the request's language.
+        error_messages={"max_length": gettext_lazy("At most {max_length} characters.")},
         **kwargs,
     )
 
@@ -111,7 +115,7 @@ class SenderSerializer(serializers.Serializer):
 
     def validate_name(self, value: str) -> str:
         if CONTROL_RE.search(value):
-            raise serializers.ValidationError("A name has no line breaks or control characters.")
+            raise serializers.ValidationError(gettext("A name has no line breaks or control characters."))
         return value
 
 
@@ -153,17 +157,19 @@ class MessageInSerializer(serializers.Serializer):
             )
         channel = channels[value]
         if channel is None:
-            raise serializers.ValidationError(f"Unknown channel {value!r}.")
+            raise serializers.ValidationError(gettext("Unknown channel %(channel)r.") % {"channel": value})
         if not channel.is_active:
-            raise serializers.ValidationError(f"Channel {value!r} is inactive.")
+            raise serializers.ValidationError(
+                gettext("Channel %(channel)r is inactive.") % {"channel": value}
+            )
         return channel
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("body_text") and not attrs.get("body_html"):
-            raise serializers.ValidationError({"body_text": "Give body_text, body_html or both."})
+            raise serializers.ValidationError({"body_text": gettext("Give body_text, body_html or both.")})
         if not attrs.get("body_text", "").strip() and not html_to_text(attrs.get("body_html", "")):
             raise serializers.ValidationError(
-                {"body_text": "The body is only white space: give the message's text."}
+                {"body_text": gettext("The body is only white space: give the message's text.")}
             )
         sender = attrs.get("sender") or {}
         if (
@@ -171,15 +177,18 @@ class MessageInSerializer(serializers.Serializer):
             and not attrs.get("automatic")
             and not sender.get("address")
         ):
-            raise serializers.ValidationError({"sender": "A customer message needs sender.address."})
+            raise serializers.ValidationError({"sender": gettext("A customer message needs sender.address.")})
         solved_at = attrs.get("solved_at")
         if solved_at is not None:
             if attrs.get("status") and attrs["status"] not in (Status.SOLVED, Status.CLOSED):
                 raise serializers.ValidationError(
-                    {"solved_at": f"Given with status {attrs['status']!r}: only solved or closed has one."}
+                    {
+                        "solved_at": gettext("Given with status %(status)r: only solved or closed has one.")
+                        % {"status": attrs["status"]}
+                    }
                 )
             if attrs.get("received_at") is not None and solved_at < attrs["received_at"]:
-                raise serializers.ValidationError({"solved_at": "Before the message's received_at."})
+                raise serializers.ValidationError({"solved_at": gettext("Before the message's received_at.")})
         return attrs
 
     def to_incoming(self, data: dict[str, Any] | None = None) -> tuple[Channel, IncomingMessage]:
@@ -221,7 +230,9 @@ class MessageItemsField(serializers.ListField):
 
 class BatchInSerializer(serializers.Serializer):
     messages = MessageItemsField(
-        allow_empty=False, max_length=1000, error_messages={"max_length": "At most 1000 messages per batch."}
+        allow_empty=False,
+        max_length=1000,
+        error_messages={"max_length": gettext_lazy("At most {max_length} messages per batch.")},
     )
 
 
@@ -402,7 +413,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "at", "recorded_at", "actor", "message", "clock", "data"]
 
 
-NO_POLICY_WARNING = (
+NO_POLICY_WARNING = gettext_lazy(
     "No active SLA policy applies to this account: its inquiries run no first-reply, next-reply or "
     "resolution clock. Create one (or restore its default policy)."
 )
@@ -439,7 +450,7 @@ class AccountSerializer(ScopedSerializer):
         return self._has_policy(account)
 
     def get_warnings(self, account: Account) -> list[str]:
-        return [] if self._has_policy(account) else [NO_POLICY_WARNING]
+        return [] if self._has_policy(account) else [str(NO_POLICY_WARNING)]
 
 
 class TeamSerializer(ScopedSerializer):

@@ -15,6 +15,7 @@ from typing import Any
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -261,7 +262,9 @@ class ReplyView(InquiryAction):
         if data["macro"] is not None:
             macro = macros_for(user, inquiry).filter(pk=data["macro"]).first()
             if macro is None:
-                raise serializers.ValidationError({"macro": ["No such macro of yours or your team's."]})
+                raise serializers.ValidationError(
+                    {"macro": [gettext("No such macro of yours or your team's.")]}
+                )
         message = reply_with_macro(
             inquiry=inquiry,
             author=user,
@@ -301,7 +304,11 @@ class AssignView(InquiryAction):
             assignee = next((p for p in people if p.pk == data["assignee"]), None)
             if assignee is None:
                 raise serializers.ValidationError(
-                    {"assignee": ["Not an active member of a team that works this inquiry's account."]}
+                    {
+                        "assignee": [
+                            gettext("Not an active member of a team that works this inquiry's account.")
+                        ]
+                    }
                 )
         return self.state(services.assign(inquiry=inquiry, assignee=assignee, actor=user), user)
 
@@ -354,7 +361,9 @@ class TopicView(InquiryAction):
         if data["topic"] is not None:
             topic = Topic.objects.filter(key=data["topic"]).first()
             if topic is None:
-                raise serializers.ValidationError({"topic": [f"No topic with the key {data['topic']!r}."]})
+                raise serializers.ValidationError(
+                    {"topic": [gettext("No topic with the key %(key)r.") % {"key": data["topic"]}]}
+                )
         return self.state(services.change_topic(inquiry=inquiry, topic=topic, actor=user), user)
 
 

@@ -1,9 +1,14 @@
-"""Reading the "as of" instant and export periods people type. Pure: no Django."""
+"""Reading the "as of" instant and export periods people type. Pure: no Django.
+
+The messages are for the person who typed the date, in the language active when they are raised
+(`inquiries.words`): the page's or the API request's."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from inquiries.words import _
 
 MAX_PERIOD_DAYS = 366
 
@@ -25,18 +30,24 @@ def parse_as_of(text: str, tz: str, now: datetime) -> datetime:
         day = date.fromisoformat(text) if len(text) == 10 else None
         instant = datetime.fromisoformat(text.replace("Z", "+00:00")) if day is None else None
     except ValueError:
-        raise BadDate(f"{text[:40]!r} is not a date (YYYY-MM-DD) or a date and time (ISO 8601).") from None
+        raise BadDate(
+            _("%(text)r is not a date (YYYY-MM-DD) or a date and time (ISO 8601).") % {"text": text[:40]}
+        ) from None
     if day is not None:
         if day > now.astimezone(zone).date():
-            raise BadDate(f"{text} is in the future; health can only be computed up to now.")
+            raise BadDate(
+                _("%(date)s is in the future; health can only be computed up to now.") % {"date": text}
+            )
         instant = min(datetime.combine(day + timedelta(days=1), time(0), zone), now)
     assert instant is not None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=zone)
     if instant > now:
-        raise BadDate(f"{text[:40]} is in the future; health can only be computed up to now.")
+        raise BadDate(
+            _("%(date)s is in the future; health can only be computed up to now.") % {"date": text[:40]}
+        )
     if instant.year < 1970:
-        raise BadDate("Give a date after 1970.")
+        raise BadDate(_("Give a date after 1970."))
     return instant.astimezone(UTC)
 
 
@@ -53,13 +64,13 @@ def parse_period(
             else end - timedelta(days=default_days - 1)
         )
     except ValueError:
-        raise BadDate("Give the period as two dates, YYYY-MM-DD.") from None
+        raise BadDate(_("Give the period as two dates, YYYY-MM-DD.")) from None
     if start > end:
-        raise BadDate("The period starts after it ends.")
+        raise BadDate(_("The period starts after it ends."))
     if end > today:
-        raise BadDate("The period cannot end after today.")
+        raise BadDate(_("The period cannot end after today."))
     if (end - start).days >= MAX_PERIOD_DAYS:
-        raise BadDate(f"The period can be at most {MAX_PERIOD_DAYS} days long.")
+        raise BadDate(_("The period can be at most %(days)s days long.") % {"days": MAX_PERIOD_DAYS})
     return start, end
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import Calendar, Membership, Team
@@ -67,7 +68,7 @@ class Rota(models.Model):
         verbose_name_plural = _("rotas")
 
     def __str__(self) -> str:
-        return f"Rota of {self.team}"
+        return gettext("Rota of %(team)s") % {"team": self.team}
 
 
 class RotaMember(models.Model):
@@ -115,7 +116,7 @@ class RotaMember(models.Model):
         verbose_name_plural = _("rota members")
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.rota}"
+        return gettext("%(user)s in %(rota)s") % {"user": self.user, "rota": self.rota}
 
     def clean(self) -> None:
         errors = {}

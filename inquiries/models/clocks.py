@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from inquiries import words
 from inquiries.models.config import Calendar, SlaPolicy
 from inquiries.models.inquiries import Inquiry, Message
 
@@ -109,7 +110,7 @@ class Clock(models.Model):
         verbose_name_plural = _("clocks")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.state}"
+        return f"{self.get_kind_display()}: {words.in_sentence(self.get_state_display())}"
 
     def remaining(self, now: datetime) -> float:
         return (self.due_at - now).total_seconds()

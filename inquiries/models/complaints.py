@@ -16,8 +16,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.models import names
 from inquiries.models.config import Account, Topic
 from inquiries.models.inquiries import Customer, Inquiry, Message
 
@@ -126,7 +128,7 @@ class TopicModel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"topic model v{self.version}"
+        return gettext("topic model v%(version)s") % {"version": self.version}
 
 
 class TopicLabel(models.Model):
@@ -173,7 +175,10 @@ class TopicLabel(models.Model):
         indexes = [models.Index(fields=["account", "id"], name="topic_label_account_id")]
 
     def __str__(self) -> str:
-        return f"{self.topic_id} for inquiry {self.inquiry_id}"
+        return gettext("%(topic)s for inquiry %(inquiry)s") % {
+            "topic": self.topic_id,
+            "inquiry": self.inquiry_id,
+        }
 
 
 class ClusterKind(models.TextChoices):
@@ -466,7 +471,10 @@ class ClusterMember(models.Model):
         indexes = [models.Index(fields=["inquiry"], name="cluster_member_inquiry")]
 
     def __str__(self) -> str:
-        return f"{self.cluster_id}: inquiry {self.inquiry_id}"
+        return gettext("%(cluster)s: inquiry %(inquiry)s") % {
+            "cluster": self.cluster_id,
+            "inquiry": self.inquiry_id,
+        }
 
 
 class ClusterEventKind(models.TextChoices):
@@ -504,7 +512,7 @@ class ClusterEvent(models.Model):
         indexes = [models.Index(fields=["cluster", "at"], name="cluster_event_cluster_at")]
 
     def __str__(self) -> str:
-        return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} @ {names.moment(self.at)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):
@@ -547,7 +555,7 @@ class ComplaintFingerprint(models.Model):
         indexes = [models.Index(fields=["account", "topic", "opened_at"], name="fingerprint_window")]
 
     def __str__(self) -> str:
-        return f"fingerprint of inquiry {self.inquiry_id}"
+        return gettext("fingerprint of inquiry %(inquiry)s") % {"inquiry": self.inquiry_id}
 
 
 class ClusterSweepState(models.Model):
@@ -591,4 +599,4 @@ class ClusterSweepState(models.Model):
         verbose_name_plural = _("cluster sweep states")
 
     def __str__(self) -> str:
-        return f"cluster sweep: {self.get_phase_display()}"
+        return gettext("cluster sweep: %(phase)s") % {"phase": self.get_phase_display()}

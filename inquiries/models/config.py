@@ -12,8 +12,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries import words
+from inquiries.models import names
 from inquiries.models.choices import ChannelKind, Marketplace, Priority, Role
 
 if TYPE_CHECKING:
@@ -106,7 +109,7 @@ class Holiday(models.Model):
         verbose_name_plural = _("holidays")
 
     def __str__(self) -> str:
-        return f"{self.date} {self.name}"
+        return f"{names.day(self.date)} {self.name}".strip()
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
@@ -264,7 +267,11 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.team} ({self.role})"
+        return gettext("%(user)s in %(team)s (%(role)s)") % {
+            "user": self.user,
+            "team": self.team,
+            "role": words.in_sentence(self.get_role_display()),
+        }
 
 
 class Channel(models.Model):
@@ -500,7 +507,7 @@ class SlaTarget(models.Model):
         verbose_name_plural = _("sla targets")
 
     def __str__(self) -> str:
-        return f"{self.policy} / {self.priority}"
+        return f"{self.policy} / {self.get_priority_display()}"
 
     def clean(self) -> None:
         errors = {
@@ -535,4 +542,8 @@ class RecomputeRun(models.Model):
         verbose_name_plural = _("recompute runs")
 
     def __str__(self) -> str:
-        return f"{self.reason}: {self.done} of {self.total}"
+        return gettext("%(reason)s: %(done)s of %(total)s") % {
+            "reason": self.reason,
+            "done": words.number(self.done),
+            "total": words.number(self.total),
+        }

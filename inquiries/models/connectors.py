@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.models import names
 from inquiries.models.config import Account
 
 
@@ -178,4 +180,8 @@ class ConnectorRun(models.Model):
         indexes = [models.Index(fields=["account", "-started_at"], name="connector_run_recent")]
 
     def __str__(self) -> str:
-        return f"{self.report_type} for {self.account_id} at {self.started_at:%Y-%m-%d %H:%M}"
+        return gettext("%(report)s for %(account)s at %(moment)s") % {
+            "report": self.report_type,
+            "account": self.account_id,
+            "moment": names.moment(self.started_at),
+        }

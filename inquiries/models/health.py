@@ -14,6 +14,8 @@ from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries import words
+from inquiries.models import names
 from inquiries.models.choices import Marketplace
 from inquiries.models.config import Account
 from inquiries.sla.presets import parse_message_rules
@@ -268,7 +270,7 @@ class HealthSnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.date} {self.status}"
+        return f"{self.account_id} {names.day(self.date)}: {self.get_status_display()}"
 
 
 class OrderVolume(models.Model):
@@ -290,4 +292,4 @@ class OrderVolume(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.date}: {self.orders}"
+        return f"{self.account_id} {names.day(self.date)}: {words.number(self.orders)}"

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries import words
 from inquiries.models.choices import Direction
 from inquiries.models.config import Channel
 from inquiries.models.inquiries import Message
@@ -100,7 +102,10 @@ class HeldMessage(models.Model):
         verbose_name_plural = _("held messages")
 
     def __str__(self) -> str:
-        return f"held {self.direction} {self.external_id}"
+        return gettext("held %(direction)s %(message)s") % {
+            "direction": words.in_sentence(self.get_direction_display()),
+            "message": self.external_id,
+        }
 
 
 class HeldWait(models.Model):
@@ -127,4 +132,4 @@ class HeldWait(models.Model):
         verbose_name_plural = _("held waits")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.external_id}"
+        return f"{self.get_kind_display()}: {self.external_id}"

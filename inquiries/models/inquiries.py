@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, Left
 from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.models import names
 from inquiries.models.choices import OPEN_STATUSES, Direction, Priority, Status
 from inquiries.models.config import Account, Channel, Team, Topic
 
@@ -489,7 +490,7 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.external_id}"
+        return f"{self.get_direction_display()} {self.external_id}"
 
     @property
     def needs_response(self) -> bool:
@@ -605,7 +606,7 @@ class InquiryEvent(models.Model):
         verbose_name_plural = _("inquiry events")
 
     def __str__(self) -> str:
-        return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} @ {names.moment(self.at)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):

@@ -322,7 +322,7 @@ class SuspendedSender(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.address} on {self.channel}"
+        return gettext("%(address)s on %(channel)s") % {"address": self.address, "channel": self.channel}
 
     @property
     def is_active(self) -> bool:
@@ -377,7 +377,7 @@ class OutgoingMail(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.state} {self.message_id}"
+        return f"{self.get_state_display()} {self.message_id}"
 
 
 def new_webhook_token() -> str:
@@ -435,7 +435,7 @@ class MailWebhook(models.Model):
         verbose_name = _("mail webhook")
 
     def __str__(self) -> str:
-        return f"{self.provider} -> {self.channel}"
+        return f"{self.get_provider_display()} -> {self.channel}"
 
     @property
     def has_secret(self) -> bool:

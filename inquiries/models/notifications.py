@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from inquiries import outbound
@@ -127,7 +128,7 @@ class NotificationPreference(models.Model):
         verbose_name_plural = _("notification preferences")
 
     def __str__(self) -> str:
-        return f"Preferences of {self.user}"
+        return gettext("Preferences of %(user)s") % {"user": self.user}
 
     def clean(self) -> None:
         if self.digest_minutes < 5:
@@ -220,7 +221,7 @@ class WebhookDelivery(models.Model):
         verbose_name = _("webhook delivery")
 
     def __str__(self) -> str:
-        return f"{self.endpoint} {self.dedupe_key} {self.state}"
+        return f"{self.endpoint} {self.dedupe_key} ({self.get_state_display()})"
 
 
 class EscalationRule(models.Model):
@@ -298,7 +299,7 @@ class EscalationAction(models.Model):
         verbose_name_plural = _("escalation actions")
 
     def __str__(self) -> str:
-        return f"{self.rule} on {self.event_id}"
+        return gettext("%(rule)s on event %(event)s") % {"rule": self.rule, "event": self.event_id}
 
 
 class FailedTask(models.Model):

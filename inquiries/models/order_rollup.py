@@ -11,8 +11,10 @@ the health computation counts live whenever that does not match the account.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.models import names
 from inquiries.models.config import Account
 
 
@@ -61,7 +63,11 @@ class OrderRollupState(models.Model):
         verbose_name_plural = _("order rollup states")
 
     def __str__(self) -> str:
-        return f"{self.account_id}: {self.marketplace} in {self.timezone}"
+        return gettext("%(account)s: %(marketplace)s in %(timezone)s") % {
+            "account": self.account_id,
+            "marketplace": self.marketplace,
+            "timezone": self.timezone,
+        }
 
 
 class OrderMetricDay(models.Model):
@@ -110,5 +116,6 @@ class OrderMetricDay(models.Model):
 
     def __str__(self) -> str:
         return (
-            f"{self.account_id} {self.measure}/{self.anchor} {self.day}: {self.numerator}/{self.denominator}"
+            f"{self.account_id} {self.measure}/{self.anchor} {names.day(self.day)}: "
+            f"{self.numerator}/{self.denominator}"
         )

@@ -14,9 +14,12 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils import formats
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.marketplaces import MARKETPLACES
 from inquiries.models.config import Account
 
 # Column widths shared with the pure parsers (`inquiries.ingestion.order_reports.MAX_LENGTHS`,
@@ -399,7 +402,10 @@ class Cancellation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} by {self.cancelled_by or 'unknown'}"
+        return gettext("%(order)s, cancelled by: %(who)s") % {
+            "order": self.order_id,
+            "who": self.get_cancelled_by_display(),
+        }
 
 
 class Return(models.Model):
@@ -666,7 +672,10 @@ class Claim(models.Model):
         constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="claim_unique_id")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.order_id}"
+        return gettext("%(kind)s on order %(order)s") % {
+            "kind": self.get_kind_display(),
+            "order": self.order_id,
+        }
 
 
 class MarketplaceMetric(models.Model):
@@ -734,4 +743,8 @@ class MarketplaceMetric(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.value}"
+        # The metric's name in the reader's language where it is one of ours; else its key as imported.
+        label = next(
+            (d.label for f in MARKETPLACES.values() for d in f.metrics if d.key == self.metric), None
+        )
+        return f"{gettext(label) if label else self.metric}: {formats.localize(self.value)}"

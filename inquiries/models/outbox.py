@@ -144,7 +144,7 @@ class OutboxOffer(models.Model):
         verbose_name_plural = _("outbox offers")
 
     def __str__(self) -> str:
-        return f"{self.state} {self.message_id}"
+        return f"{self.get_state_display()} {self.message_id}"
 
 
 class IdempotencyKey(models.Model):

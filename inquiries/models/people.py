@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from inquiries.models.config import validate_timezone
@@ -60,7 +61,7 @@ class UserPreference(models.Model):
         verbose_name_plural = _("user preferences")
 
     def __str__(self) -> str:
-        return f"Page settings of {self.user}"
+        return gettext("Page settings of %(user)s") % {"user": self.user}
 
     @property
     def zone(self) -> str:

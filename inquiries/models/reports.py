@@ -7,8 +7,10 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inquiries.models import names
 from inquiries.models.config import Team, validate_timezone
 
 
@@ -95,7 +97,10 @@ class ReportSubscription(models.Model):
         verbose_name_plural = _("report subscriptions")
 
     def __str__(self) -> str:
-        return f"{self.get_frequency_display()} report for {self.user}"
+        # One sentence per frequency: the adjective agrees with "report" in German, Spanish, French.
+        if self.frequency == DigestFrequency.WEEKLY:
+            return gettext("Weekly report for %(user)s") % {"user": self.user}
+        return gettext("Daily report for %(user)s") % {"user": self.user}
 
 
 class SlaRollup(models.Model):
@@ -186,7 +191,9 @@ class SlaRollupState(models.Model):
         verbose_name_plural = _("sla rollup states")
 
     def __str__(self) -> str:
-        return f"SLA rollup as of {self.refreshed_at}"
+        if self.refreshed_at is None:
+            return gettext("SLA rollup, not refreshed yet")
+        return gettext("SLA rollup as of %(moment)s") % {"moment": names.moment(self.refreshed_at)}
 
 
 class DurationRollup(models.Model):

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inquiries.models import IdempotencyKey
 from inquiries.services.errors import Conflict, DomainError
@@ -41,7 +42,9 @@ def begin(*, user: User, key: str, fingerprint: str, now: datetime | None = None
     """
     now = now or timezone.now()
     if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
-        raise DomainError(f"Use 1 to {MAX_KEY} printable ASCII characters, e.g. a UUID.", field=HEADER)
+        raise DomainError(
+            _("Use 1 to %(max)s printable ASCII characters, e.g. a UUID.") % {"max": MAX_KEY}, field=HEADER
+        )
     IdempotencyKey.objects.filter(user=user, created_at__lt=_expiry(now)).delete()
     try:
         with transaction.atomic():
@@ -55,14 +58,16 @@ def begin(*, user: User, key: str, fingerprint: str, now: datetime | None = None
         return begin(user=user, key=key, fingerprint=fingerprint, now=now)
     if stored.fingerprint != fingerprint:
         raise Conflict(
-            "This Idempotency-Key was already used for a different request (another action or "
-            "another body). Send a new key with each new request.",
+            _(
+                "This Idempotency-Key was already used for a different request (another action or "
+                "another body). Send a new key with each new request."
+            ),
             field=HEADER,
             code="key_reused",
         )
     if stored.status_code is None:
         raise Conflict(
-            "A request with this Idempotency-Key is still running; retry in a moment.",
+            _("A request with this Idempotency-Key is still running; retry in a moment."),
             field=HEADER,
             code="key_in_use",
         )

@@ -1,6 +1,8 @@
 """Business-time arithmetic: when is a deadline, and how much business time has passed.
 
 Pure Python (no Django): the SLA services pass datetimes in and get datetimes or seconds back.
+The messages about opening hours are for the admin who typed them: in the language active when
+they are raised (`inquiries.words`), English outside a request.
 
 Definition. An instant is business time iff its local wall-clock time (``instant.astimezone(tz)``)
 falls on a date that is not a holiday, inside one of that weekday's ``[start, end)`` intervals.
@@ -30,6 +32,8 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from inquiries.words import _, gettext_noop
+
 __all__ = ["BusinessCalendar", "twenty_four_seven"]
 
 _DAY = 86_400
@@ -38,7 +42,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # 1970-01-01 was a Thursday: weekday of epoch day n is (n + 3) % 7, with 0 = Monday.
 _EPOCH_WEEKDAY = 3
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Named in the messages about opening hours, which an admin reads (`_()` when raised).
+_WEEKDAY_NAMES = (
+    gettext_noop("Monday"),
+    gettext_noop("Tuesday"),
+    gettext_noop("Wednesday"),
+    gettext_noop("Thursday"),
+    gettext_noop("Friday"),
+    gettext_noop("Saturday"),
+    gettext_noop("Sunday"),
+)
 
 _BLOCK_DAYS = 91
 _BLOCK = _BLOCK_DAYS * _DAY
@@ -249,7 +262,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+        raise ValueError(_("unknown time zone %(zone)r") % {"zone": name}) from None
 
 
 def _epoch_day(day: date) -> int:
@@ -265,8 +278,11 @@ def _normalise_hours(hours: Mapping[int, Sequence[tuple[time, time]]] | None) ->
     week: list[_Intervals] = [()] * 7
     for weekday, intervals in hours.items():
         if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
-            raise ValueError(f"weekday must be an integer from 0 (Monday) to 6 (Sunday), got {weekday!r}")
-        name = _WEEKDAY_NAMES[weekday]
+            raise ValueError(
+                _("weekday must be an integer from 0 (Monday) to 6 (Sunday), got %(weekday)r")
+                % {"weekday": weekday}
+            )
+        name = _WEEKDAY_NAMES[weekday]  # translated only when a message needs it
         day: list[tuple[int, int]] = []
         for interval in intervals:
             day.append(_interval(name, interval))
@@ -275,8 +291,12 @@ def _normalise_hours(hours: Mapping[int, Sequence[tuple[time, time]]] | None) ->
         for opens, closes in day:
             if merged and opens < merged[-1][1]:
                 raise ValueError(
-                    f"{name}: intervals {_clock(merged[-1][0])}-{_clock(merged[-1][1])} and "
-                    f"{_clock(opens)}-{_clock(closes)} overlap"
+                    _("%(weekday)s: intervals %(first)s and %(second)s overlap")
+                    % {
+                        "weekday": _(name),
+                        "first": f"{_clock(merged[-1][0])}-{_clock(merged[-1][1])}",
+                        "second": f"{_clock(opens)}-{_clock(closes)}",
+                    }
                 )
             if merged and opens == merged[-1][1]:
                 merged[-1] = (merged[-1][0], closes)
@@ -284,26 +304,37 @@ def _normalise_hours(hours: Mapping[int, Sequence[tuple[time, time]]] | None) ->
                 merged.append((opens, closes))
         week[weekday] = tuple(merged)
     if not any(week):
-        raise ValueError("the calendar is never open: give at least one opening interval")
+        raise ValueError(_("the calendar is never open: give at least one opening interval"))
     return tuple(week)
 
 
 def _interval(name: str, interval: Sequence[time]) -> tuple[int, int]:
     """One ``(start, end)`` pair as day-seconds; ``end == time(0)`` is midnight ending the day."""
     if len(interval) != 2 or not all(isinstance(moment, time) for moment in interval):
-        raise ValueError(f"{name}: each interval must be a (start, end) pair of times, got {interval!r}")
+        raise ValueError(
+            _("%(weekday)s: each interval must be a (start, end) pair of times, got %(interval)r")
+            % {"weekday": _(name), "interval": interval}
+        )
     start, end = interval
     for moment in (start, end):
         if moment.tzinfo is not None:
-            raise ValueError(f"{name}: opening hours are local wall-clock times, without a time zone")
+            raise ValueError(
+                _("%(weekday)s: opening hours are local wall-clock times, without a time zone")
+                % {"weekday": _(name)}
+            )
         if moment.microsecond:
-            raise ValueError(f"{name}: opening hours must be whole seconds, got {moment}")
+            raise ValueError(
+                _("%(weekday)s: opening hours must be whole seconds, got %(time)s")
+                % {"weekday": _(name), "time": moment}
+            )
     opens = start.hour * 3600 + start.minute * 60 + start.second
     closes = end.hour * 3600 + end.minute * 60 + end.second or _DAY
     if opens >= closes:
         raise ValueError(
-            f"{name}: interval {_clock(opens)}-{_clock(closes)} must start before it ends "
-            "(use 00:00 as the end for midnight)"
+            _(
+                "%(weekday)s: interval %(interval)s must start before it ends (use 00:00 as the end for midnight)"
+            )
+            % {"weekday": _(name), "interval": f"{_clock(opens)}-{_clock(closes)}"}
         )
     return opens, closes
 

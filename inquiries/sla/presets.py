@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inquiries.marketplaces import MARKETPLACES
+from inquiries.words import _
 
 # --- who speaks for the marketplace -----------------------------------------------------------
 
@@ -40,7 +41,10 @@ def parse_relay_senders(text: str) -> tuple[str, ...]:
         if not entry:
             continue
         if not _RELAY_ENTRY.fullmatch(entry) or entry.strip("*?.") == "":
-            raise ValueError(f"line {number}: {entry!r} is neither a domain nor an address")
+            raise ValueError(
+                _("line %(line)s: %(entry)r is neither a domain nor an address")
+                % {"line": number, "entry": entry}
+            )
         entries.append(entry)
     return tuple(entries)
 
@@ -105,47 +109,66 @@ def parse_message_rules(data: object) -> tuple[MessageRule, ...]:
 
     Raises `ValueError` naming the rule (its position and name) and the key that is wrong: an
     invalid regular expression, a sender that is neither a domain nor an address, a target that
-    is not a positive whole number of seconds, a rule with no condition at all.
+    is not a positive whole number of seconds, a rule with no condition at all. The message is for the
+    admin who wrote the rules: in the language active when it is raised (`inquiries.words`).
     """
     if not isinstance(data, list):
-        raise ValueError("a list of rules, e.g. [] for none")
+        raise ValueError(_("a list of rules, e.g. [] for none"))
     rules = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            raise ValueError(f"rule {number}: an object with a name, a target and conditions")
-        where = f"rule {number} ({item.get('name') or 'no name'})"
+            raise ValueError(
+                _("rule %(number)s: an object with a name, a target and conditions") % {"number": number}
+            )
         unknown = sorted(set(item) - RULE_KEYS)
         if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]!r}")
+            raise ValueError(
+                _("%(rule)s: unknown key %(key)r") % {"rule": _where(number, item), "key": unknown[0]}
+            )
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"rule {number}: name: give the rule a name")
+            raise ValueError(_("rule %(number)s: name: give the rule a name") % {"number": number})
         target = item.get("target_seconds")
         if not isinstance(target, int) or isinstance(target, bool) or target <= 0:
-            raise ValueError(f"{where}: target_seconds: a positive whole number of seconds (3600 = 1 h)")
+            raise ValueError(
+                _("%(rule)s: target_seconds: a positive whole number of seconds (3600 = 1 h)")
+                % {"rule": _where(number, item)}
+            )
         business_days = item.get("business_days", False)
         if not isinstance(business_days, bool):
-            raise ValueError(f"{where}: business_days: true or false")
-        sender_lines = "\n".join(_strings(item.get("senders", []), where, "senders"))
+            raise ValueError(_("%(rule)s: business_days: true or false") % {"rule": _where(number, item)})
+        sender_lines = "\n".join(_strings(item, number, "senders"))
         try:
             senders = parse_relay_senders(sender_lines)
         except ValueError as error:
-            raise ValueError(f"{where}: senders: {error}") from None
+            raise ValueError(
+                _("%(rule)s: senders: %(error)s") % {"rule": _where(number, item), "error": error}
+            ) from None
         phrases = []
-        for text in _strings(item.get("phrases", []), where, "phrases"):
+        for text in _strings(item, number, "phrases"):
             try:
                 phrases.append(re.compile(text, re.IGNORECASE))
             except re.error as error:
-                raise ValueError(f"{where}: phrases: {text!r} is not a valid pattern ({error})") from None
-        topics = _strings(item.get("topics", []), where, "topics")
+                raise ValueError(
+                    _("%(rule)s: phrases: %(pattern)r is not a valid pattern (%(error)s)")
+                    % {"rule": _where(number, item), "pattern": text, "error": error}
+                ) from None
+        topics = _strings(item, number, "topics")
         if not (senders or phrases or topics):
-            raise ValueError(f"{where}: give at least one sender, phrase or topic")
+            raise ValueError(
+                _("%(rule)s: give at least one sender, phrase or topic") % {"rule": _where(number, item)}
+            )
         definition = item.get("definition", "marketplace")
         if definition not in DEFINITIONS:
-            raise ValueError(f"{where}: definition: 'marketplace' or 'ours'")
+            raise ValueError(
+                _("%(rule)s: definition: 'marketplace' or 'ours'") % {"rule": _where(number, item)}
+            )
         source = item.get("source", "")
         if not isinstance(source, str) or (source and not source.startswith(("https://", "http://"))):
-            raise ValueError(f"{where}: source: a link to the marketplace's page (https://...)")
+            raise ValueError(
+                _("%(rule)s: source: a link to the marketplace's page (https://...)")
+                % {"rule": _where(number, item)}
+            )
         rules.append(
             MessageRule(
                 name=name.strip(),
@@ -161,9 +184,17 @@ def parse_message_rules(data: object) -> tuple[MessageRule, ...]:
     return tuple(rules)
 
 
-def _strings(value: object, where: str, key: str) -> list[str]:
+def _where(number: int, item: dict[str, object]) -> str:
+    """How a message names the rule: its position and name, "rule 2 (Regulator complaints)"."""
+    return _("rule %(number)s (%(name)s)") % {"number": number, "name": item.get("name") or _("no name")}
+
+
+def _strings(item: dict[str, object], number: int, key: str) -> list[str]:
+    value = item.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError(f"{where}: {key}: a list of non-empty texts")
+        raise ValueError(
+            _("%(rule)s: %(key)s: a list of non-empty texts") % {"rule": _where(number, item), "key": key}
+        )
     return [v.strip() for v in value]
 
 

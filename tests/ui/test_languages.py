@@ -266,10 +266,12 @@ def test_notification_mail_is_written_in_the_recipients_language(agent, settings
 
 
 @pytest.mark.django_db
-def test_the_api_answers_in_english_whatever_the_language(client, agent) -> None:
-    services.set_preferences(user=agent, language="de")
+def test_the_api_speaks_the_language_its_request_asks_for_and_english_without_one(client, agent) -> None:
+    services.set_preferences(user=agent, language="de")  # the pages' preference, not the API's
     client_for(client, agent)
 
-    response = client.get("/api/v1/inquiries/?status=nonsense", HTTP_ACCEPT_LANGUAGE="de")
+    asked = client.get("/api/v1/inquiries/?status=nonsense", HTTP_ACCEPT_LANGUAGE="es")
+    unasked = client.get("/api/v1/inquiries/?status=nonsense")
 
-    assert response["Content-Language"] == "en"
+    assert asked["Content-Language"] == "es"
+    assert unasked["Content-Language"] == "en"

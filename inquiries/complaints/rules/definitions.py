@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from inquiries.words import _
+
 RuleKind = Literal["keyword", "regex"]
 
 # Only this much of a message is examined. Long quoted e-mail threads add nothing that the
@@ -85,7 +87,14 @@ class TopicRule:
     weight: float = 1.0
 
     def describe(self) -> str:
-        return f"{self.kind} rule {self.pattern!r} ({self.topic}, {self.language})"
+        """How a message names the rule, in the reader's language: "keyword rule 'cracked' (damaged, en)"."""
+        if self.kind == "keyword":
+            text = _("keyword rule %(pattern)r (%(topic)s, %(language)s)")
+        elif self.kind == "regex":
+            text = _("regex rule %(pattern)r (%(topic)s, %(language)s)")
+        else:
+            text = _("rule %(pattern)r (%(topic)s, %(language)s)")
+        return text % {"pattern": self.pattern, "topic": self.topic, "language": self.language}
 
 
 @dataclass(frozen=True, slots=True)

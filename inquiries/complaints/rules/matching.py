@@ -20,6 +20,7 @@ from inquiries.complaints.rules.definitions import (
     TopicRule,
     is_decisive,
 )
+from inquiries.words import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ def _keyword_regex(pattern: str) -> str:
     if prefix:
         words[-1] = words[-1][:-1]
     if not all(words):
-        raise ValueError("a keyword needs at least one letter before '*'")
+        raise ValueError(_("a keyword needs at least one letter before '*'"))
     body = r"\s+".join(re.escape(word) for word in words)
     # Word edges by lookaround rather than \b, so keywords that start or end with
     # punctuation ("n'est pas", "a.s.a.p.") still behave as whole words.
@@ -120,34 +121,44 @@ def _keyword_regex(pattern: str) -> str:
     return rf"(?<!\w){body}{tail}(?!\w)"
 
 
+def _refused(rule: TopicRule, why: str) -> ValueError:
+    """The error for a rule the engine cannot use: the rule, then why, in the reader's language."""
+    return ValueError(_("%(rule)s: %(problem)s") % {"rule": rule.describe(), "problem": why})
+
+
 def _compile_one(rule: TopicRule) -> _CompiledRule:
     if not rule.topic.strip():
-        raise ValueError(f"{rule.describe()}: the topic is empty")
+        raise _refused(rule, _("the topic is empty"))
     if not rule.pattern.strip():
-        raise ValueError(f"{rule.describe()}: the pattern is empty")
+        raise _refused(rule, _("the pattern is empty"))
     if not (math.isfinite(rule.weight) and rule.weight > 0):
-        raise ValueError(f"{rule.describe()}: the weight must be a positive number, not {rule.weight}")
+        raise _refused(
+            rule, _("the weight must be a positive number, not %(weight)s") % {"weight": rule.weight}
+        )
     if rule.kind == "keyword":
         try:
             source = _keyword_regex(rule.pattern)
         except ValueError as exc:
-            raise ValueError(f"{rule.describe()}: {exc}") from exc
+            raise _refused(rule, str(exc)) from exc
     elif rule.kind == "regex":
         source = normalise(rule.pattern)
         if _NESTED_QUANTIFIER.search(source):
-            raise ValueError(
-                f"{rule.describe()}: nested repetition such as '(a+)+' can take exponential time; "
-                "rewrite it without a quantified group that contains a quantifier"
+            raise _refused(
+                rule,
+                _(
+                    "nested repetition such as '(a+)+' can take exponential time; "
+                    "rewrite it without a quantified group that contains a quantifier"
+                ),
             )
     else:
-        raise ValueError(f"{rule.describe()}: the kind must be 'keyword' or 'regex'")
+        raise _refused(rule, _("the kind must be 'keyword' or 'regex'"))
     try:
         compiled = re.compile(source, re.IGNORECASE)
     except re.error as exc:
-        raise ValueError(f"{rule.describe()}: invalid regular expression: {exc}") from exc
+        raise _refused(rule, _("invalid regular expression: %(error)s") % {"error": exc}) from exc
     if compiled.search(""):
         # A pattern that matches the empty string matches every message.
-        raise ValueError(f"{rule.describe()}: the pattern matches empty text, so it matches everything")
+        raise _refused(rule, _("the pattern matches empty text, so it matches everything"))
     return _CompiledRule(
         rule=rule, regex=compiled, anchors=_anchors(rule, source), starts=_starts(rule, source)
     )
