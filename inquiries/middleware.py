@@ -5,8 +5,8 @@ in `InquiriesConfig.ready()`) and when they change it, so that pages pay no quer
 their pinned query counts stay as they are. A session from before the preference existed reads
 it once and keeps it.
 
-The REST API speaks the language its request asks for with `Accept-Language` (LocaleMiddleware
-reads it) and English without one, whatever the user's page preference: an integration gets the
+The REST API speaks the language its request asks for with `Accept-Language` and English
+without one, whatever the user's page preference or a language cookie: an integration gets the
 same texts on every call unless it asks otherwise. The webhooks always answer in English.
 """
 
@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from inquiries.models import UserPreference
 
@@ -40,6 +41,20 @@ def store_language(request: HttpRequest, language: str) -> None:
     request.session[SESSION_KEY] = language
 
 
+def api_language(header: str) -> str:
+    """The first language of an Accept-Language header that the project speaks, else English.
+    Only the header counts: LocaleMiddleware would also read a language cookie, which `Vary`
+    does not name, so a shared cache could hand one client's language to another."""
+    for code, _quality in parse_accept_lang_header(header):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
 class UserLanguageMiddleware:
     """Activate the user's own language after LocaleMiddleware picked the browser's. The REST API
     keeps the one its request asked for (English without Accept-Language); the webhooks answer in
@@ -50,6 +65,9 @@ class UserLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PATH):
+            language = api_language(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
             return self.get_response(request)
         if request.path.startswith(HOOK_PATH):
             translation.activate(settings.LANGUAGE_CODE)

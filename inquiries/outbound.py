@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 from imapclient import IMAPClient, imap4, tls
 
@@ -191,8 +192,11 @@ class HttpAnswer:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpAnswer:
-    """POST `body` to `url` under the policy; a redirect is an answer, never followed."""
-    check_webhook_url(url)
+    """POST `body` to `url` under the policy; a redirect is an answer, never followed. A refusal
+    is stored as the delivery's last error for every admin to read, so it is in English even
+    when the delivery runs inside a request (eager tasks, the admin's redeliver action)."""
+    with translation.override(None):
+        check_webhook_url(url)
     parts = urlsplit(url)
     connection_class = _GuardedHTTPSConnection if parts.scheme == "https" else _GuardedHTTPConnection
     kwargs: dict[str, Any] = {"timeout": timeout}

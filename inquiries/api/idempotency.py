@@ -6,6 +6,8 @@ import hashlib
 import json
 from typing import Any
 
+from django.conf import settings
+from django.utils import translation
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -54,6 +56,9 @@ class IdempotentView(APIView):
         if isinstance(outcome, idempotency.Replay):
             response = Response(outcome.body, status=outcome.status_code)
             response["Idempotent-Replayed"] = "true"
+            # The stored answer's texts are in the first request's language (LocaleMiddleware
+            # only sets this header when it is missing).
+            response["Content-Language"] = outcome.language or settings.LANGUAGE_CODE
             return response
         try:
             try:
@@ -66,5 +71,10 @@ class IdempotentView(APIView):
         if response.status_code >= 500:
             idempotency.release(claim_id=outcome)
         else:
-            idempotency.finish(claim_id=outcome, status_code=response.status_code, body=response.data)
+            idempotency.finish(
+                claim_id=outcome,
+                status_code=response.status_code,
+                body=response.data,
+                language=translation.get_language() or settings.LANGUAGE_CODE,
+            )
         return response

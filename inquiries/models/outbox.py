@@ -160,6 +160,12 @@ class IdempotencyKey(models.Model):
     )
     status_code = models.PositiveSmallIntegerField(verbose_name=_("status code"), null=True, blank=True)
     response = models.JSONField(verbose_name=_("response"), null=True, blank=True)
+    language = models.CharField(
+        verbose_name=_("language"),
+        max_length=10,
+        blank=True,
+        help_text=_("The language the stored answer is written in; a replay says so in Content-Language."),
+    )
     created_at = models.DateTimeField(verbose_name=_("created at"), default=dj_timezone.now)
 
     class Meta:

@@ -32,6 +32,7 @@ class Replay:
 
     status_code: int
     body: Any
+    language: str
 
 
 def begin(*, user: User, key: str, fingerprint: str, now: datetime | None = None) -> Replay | int:
@@ -71,12 +72,15 @@ def begin(*, user: User, key: str, fingerprint: str, now: datetime | None = None
             field=HEADER,
             code="key_in_use",
         )
-    return Replay(stored.status_code, stored.response)
+    return Replay(stored.status_code, stored.response, stored.language)
 
 
-def finish(*, claim_id: int, status_code: int, body: Any) -> None:
-    """Store the answer to the claimed request; from now on the key replays it."""
-    IdempotencyKey.objects.filter(pk=claim_id).update(status_code=status_code, response=body)
+def finish(*, claim_id: int, status_code: int, body: Any, language: str = "") -> None:
+    """Store the answer to the claimed request, and the language its texts are in; from now on
+    the key replays it, in that language whatever the retry asks for."""
+    IdempotencyKey.objects.filter(pk=claim_id).update(
+        status_code=status_code, response=body, language=language
+    )
 
 
 def release(*, claim_id: int) -> None:

@@ -26,6 +26,7 @@ from django.utils import translation
 from inquiries import models as m
 from inquiries import services
 from tests.conftest import token_client
+from tests.factories import incoming
 from tests.test_policy_editor import form_data as policy_form
 from tests.ui.pseudo import OPEN, english_left, pseudo_language
 
@@ -218,3 +219,40 @@ def test_the_webhooks_answer_in_english_whatever_the_language(client) -> None:
         )
 
     assert response["Content-Language"] == "en"
+
+
+def test_the_api_reads_the_header_and_never_a_language_cookie(agent, channel):
+    api = token_client(agent)
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    body = {"channel": "qwz", "external_id": "q1", "direction": "inbound", "body_text": "Qwz"}
+
+    with pseudo_language():
+        plain = api.post("/api/v1/messages/", body, format="json")
+        german = api.post("/api/v1/messages/", body, format="json", HTTP_ACCEPT_LANGUAGE="xx, de;q=0.5")
+
+    assert plain["Content-Language"] == "en"
+    assert plain.json()["channel"] == ["Unknown channel 'qwz'."]
+    assert german["Content-Language"] == "de"  # the first language it speaks, after one it does not
+    assert only_translated(german.json()["channel"], typed=["qwz"]), german.json()
+    assert "Accept-Language" in german["Vary"]
+
+
+def test_an_idempotent_replay_says_the_language_its_stored_answer_is_in(agent, channel):
+    inquiry = services.record_message(channel=channel, incoming=incoming())
+    api = token_client(agent)
+    url = f"/api/v1/inquiries/{inquiry.inquiry_id}/topic/"
+
+    with pseudo_language():
+        first = api.post(
+            url,
+            {"topic": "qwz"},
+            format="json",
+            headers={"Idempotency-Key": "k-1"},
+            HTTP_ACCEPT_LANGUAGE="de",
+        )
+    replay = api.post(url, {"topic": "qwz"}, format="json", headers={"Idempotency-Key": "k-1"})
+
+    assert first.status_code == replay.status_code == 400
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    assert first["Content-Language"] == replay["Content-Language"] == "de"
