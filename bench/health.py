@@ -11,6 +11,8 @@ list and the marketplace's metrics from orders with the orders behind them) five
 prints the median, with the number of queries; then the order metrics alone. No fact is stored
 after the instant of the build. The order metrics are read from their daily rollup, built
 first (its time printed), and checked equal to the live computation; `--live` counts them live.
+It also checks that the orders listed under each metric are the first of its whole list, and
+that the response times equal PostgreSQL's percentile_cont and avg over the answer intervals.
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/cstracker .venv/bin/python bench/health.py
      [--messages 1000000] [--orders 1000000] [--runs 5] [--explain] [--slowest N] [--live] [--keep]
@@ -31,10 +33,11 @@ from typing import Any
 
 from _setup import describe_database, median, throwaway_database
 from django.db import connection
-from django.db.models import Count, F, Model, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Model, Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from inquiries.health.scoring import HealthReport
 from inquiries.models import (
     Account,
     Cancellation,
@@ -53,12 +56,16 @@ from inquiries.models import (
 )
 from inquiries.selectors.health.metrics import (
     QUESTION_BEFORE_DELIVERY_TOPIC,
+    RESPONSE_TIME_DAYS,
     _complaints,
     planner_settings,
     rules_for,
+    with_deadline,
 )
 from inquiries.selectors.health.order_metrics import (
+    FAILING_LIST,
     AccountHealth,
+    _failing_rows,
     account_health_with_orders,
     marketplace_figures,
 )
@@ -406,6 +413,12 @@ def main() -> None:
             print(f"order metrics from the rollup equal the live computation: {'yes' if same else 'NO'}")
         same = same_complaints(account, health.report.as_of)
         print(f"complaint counts equal a plain join of the inquiries: {'yes' if same else 'NO'}")
+        same = same_lists(account, health)
+        print(
+            f"the failing orders listed equal the first of each metric's whole list: {'yes' if same else 'NO'}"
+        )
+        same = same_answer_times(account, health.report)
+        print(f"response times equal percentile_cont and avg over the intervals: {'yes' if same else 'NO'}")
         print(
             f"status {health.status.value}; "
             + ", ".join(f"{f.key}={f.value:.4g}" for f in health.figures if f.value is not None)
@@ -446,6 +459,44 @@ def same_complaints(account: Account, as_of: datetime) -> bool:
     plain = {row["topic__key"]: row["n"] - row["questions"] for row in rows}
     total = sum(row["n"] - (row["questions"] if orders is not None else 0) for row in rows)
     return all(t.complaints == plain.get(t.key, 0) for t in topics) and counted == total
+
+
+def same_lists(account: Account, health: AccountHealth) -> bool:
+    """Whether the orders listed under each failing metric are the first of the plain list: every
+    row failing it in its whole window, matched through hashed subqueries, latest first."""
+    for found in health.figures:
+        counts = found.counts
+        if counts.failing:
+            plain = _failing_rows(account, found.definition, counts.window_start, counts.window_end)
+            listed = [(o.order_id, o.marketplace_order_id) for o in counts.orders]
+            if listed != list(plain[:FAILING_LIST]):
+                return False
+    return True
+
+
+def same_answer_times(account: Account, report: HealthReport) -> bool:
+    """Whether the response-time median, 90th percentile and mean equal PostgreSQL's own
+    percentile_cont and avg over the answer intervals (to the microsecond)."""
+    as_of = report.as_of
+    answered = with_deadline(account.pk).filter(
+        received_at__gte=as_of - timedelta(days=RESPONSE_TIME_DAYS),
+        received_at__lt=as_of,
+        answered_at__lte=as_of,
+    )
+    took = ExpressionWrapper(F("answered_at") - F("received_at"), output_field=DurationField())
+    inner, params = answered.annotate(took=took).order_by().values("took").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY took), avg(took) "
+            f"FROM ({inner}) AS answered",
+            params,
+        )
+        (p50, p90), mean = cursor.fetchone()
+    figures = [report.metric(f"response_time_{key}_seconds") for key in ("p50", "p90", "mean")]
+    return all(
+        f is not None and f.value is not None and abs(f.value - plain.total_seconds()) <= 1e-6
+        for f, plain in zip(figures, (p50, p90, mean), strict=True)
+    )
 
 
 def cpu_seconds(pid: int) -> float:

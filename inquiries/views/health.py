@@ -56,6 +56,7 @@ from inquiries.health.scoring import (
     Rules,
     Unit,
     format_value,
+    worst,
 )
 from inquiries.models import Account, HealthSnapshot, MarketplacePreset
 from inquiries.reports.export import neutralise
@@ -74,6 +75,7 @@ from inquiries.selectors.queue import accounts_without_policy
 from inquiries.sla.presets import parse_message_rules
 from inquiries.views.badges import Badge, rule_duration
 from inquiries.views.http import AuthedRequest, attachment_header
+from inquiries.words import in_sentence
 
 TREND_DAYS = 90
 BAND_BADGES = {
@@ -362,10 +364,24 @@ def present_rescue(item: RescueItem) -> RescueView:
     rows = list(item.messages[:25])
     return RescueView(
         sentence=item.sentence,
-        badge=BAND_BADGES[item.to_status],
+        badge=rescue_badge(item),
         rows=rows,
         more=item.message_count - len(rows),
     )
+
+
+def rescue_badge(item: RescueItem) -> Badge:
+    """The badge beside a sentence of the "Answer first" box: the metric that sentence moves and
+    the move ("A-to-z claim risks: critical → healthy"), in the colour of the worse band (what is
+    at stake). A bare band there read as the state of whatever the sentence named: "Healthy"
+    beside "an A-to-z claim on it can be granted" (the band answering would reach)."""
+    at_stake = BAND_BADGES[worst((item.from_status, item.to_status))]
+    label = _("%(metric)s: %(from_band)s → %(to_band)s") % {
+        "metric": item.metric_label,
+        "from_band": in_sentence(_(item.from_status.label)),
+        "to_band": in_sentence(_(item.to_status.label)),
+    }
+    return Badge(at_stake.key, label, at_stake.icon)
 
 
 def report_pending(report: HealthReport) -> list[MessageRef]:

@@ -117,6 +117,26 @@ def test_response_times_cover_30_days_answered_by_the_instant(amazon, channel):
     assert slowest.answered_at - slowest.received_at == hours(40)
 
 
+def test_response_time_percentiles_are_the_plain_computation_to_the_microsecond(amazon, channel):
+    # Answer times with odd microseconds, an even count (the median between two of them) and a
+    # 90th percentile between ranks: each database gives exactly the plain computation.
+    waits = [
+        timedelta(hours=h, seconds=s, microseconds=us)
+        for h, s, us in [(1, 7, 3), (2, 0, 999_999), (2, 0, 1), (30, 59, 500_001), (5, 1, 7), (0, 3, 11)]
+    ]
+    for index, wait in enumerate(waits):
+        message = ask(channel, NOW - days(index + 2))
+        answer(message, message.received_at + wait)
+
+    report = account_health(amazon, NOW)
+
+    seconds = [w.total_seconds() for w in waits]
+    assert metric(report, "response_time_p50_seconds").value == percentile_cont(seconds, 0.5)
+    assert metric(report, "response_time_p90_seconds").value == percentile_cont(seconds, 0.9)
+    assert metric(report, "response_time_mean_seconds").value == pytest.approx(sum(seconds) / len(seconds))
+    assert metric(report, "response_time_p50_seconds").denominator == len(waits)
+
+
 def test_percentile_matches_postgres_percentile_cont():
     assert percentile_cont([1, 2, 3, 4], 0.5) == 2.5
     assert percentile_cont([10, 20, 30, 40, 50], 0.9) == pytest.approx(46.0)

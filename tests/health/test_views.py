@@ -48,6 +48,26 @@ def test_the_health_page_shows_status_reasons_and_the_rescue_list(amazon, channe
     assert reverse("inquiries:detail", args=[m.Message.objects.get(order_id="114-7731").inquiry_id]) in page
 
 
+def test_the_answer_first_badge_names_the_metric_and_its_move_not_a_bare_band(amazon, channel, agent, frozen):
+    # Answered on time, and one order message unanswered for 80 hours: an A-to-z claim on it can
+    # be granted (critical); answering it would make the A-to-z risk healthy again.
+    for index in range(20):
+        message = ask(channel, NOW - days(1 + index % 6))
+        answer(message, message.received_at + hours(2))
+    ask(channel, NOW - hours(80), order_id="114-0000001", subject="Where is my refund?")
+
+    response = client_for(agent).get(reverse("inquiries:health_account", args=[amazon.pk]))
+
+    (item,) = [r for r in response.context["rescue"] if "A-to-z claim" in r.sentence]
+    assert item.badge.key == "breached"  # what is at stake: the critical band
+    assert item.badge.label == "A-to-z claim risks: critical → healthy"
+    page = response.content.decode()
+    sentence = page.index(item.sentence)
+    beside = page[sentence : page.index("</p>", sentence)]
+    assert "A-to-z claim risks: critical → healthy</span>" in beside
+    assert ">Healthy</span>" not in beside
+
+
 def test_another_teams_account_is_a_404_on_the_page_and_the_exports(amazon, outsider, frozen):
     client = client_for(outsider)
     for name in ("health_account", "health_plan", "health_plan_md", "health_plan_pdf"):

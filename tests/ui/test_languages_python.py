@@ -225,4 +225,6 @@ def test_in_german_the_health_page_names_amazons_metrics_in_amazons_german(shop,
             assert known[english] == german
             assert german in page
             assert english not in page.replace(german, "")  # the English name only inside the German one
-    assert "Kritisch" in page  # the account's status, from a catalogue entry there already
+    assert "Gefährdet" in page  # the account's status (at risk), from a catalogue entry there already
+    # The bands the "Answer first" badges name ("...: gefährdet → kritisch"), from entries there already.
+    assert "gefährdet → kritisch" in page

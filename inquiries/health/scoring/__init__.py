@@ -20,8 +20,10 @@ from inquiries.health.scoring.figures import (
     band_for,
     format_value,
     human_duration,
+    interpolate,
     late_rate_key,
     percentile_cont,
+    percentile_ranks,
     worst,
 )
 from inquiries.health.scoring.model import (
@@ -65,9 +67,11 @@ __all__ = [
     "band_for",
     "format_value",
     "human_duration",
+    "interpolate",
     "late_rate_key",
     "messages_to_worsen",
     "percentile_cont",
+    "percentile_ranks",
     "rescue",
     "rescue_fetch_limit",
     "rescue_inquiry_ids",

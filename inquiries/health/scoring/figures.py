@@ -39,10 +39,20 @@ def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
+    lower, upper, weight = percentile_ranks(len(ordered), fraction)
+    return interpolate(ordered[lower], ordered[upper], weight)
+
+
+def percentile_ranks(count: int, fraction: float) -> tuple[int, int, float]:
+    """The two ranks (0-based, in `count` sorted values, count >= 1) that percentile_cont
+    interpolates between, and the weight of the upper one."""
+    position = fraction * (count - 1)
     lower = int(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+    return lower, min(lower + 1, count - 1), position - lower
+
+
+def interpolate(lower: float, upper: float, weight: float) -> float:
+    return lower + (upper - lower) * weight
 
 
 def late_rate_key(days: int) -> str:

@@ -44,20 +44,44 @@ class Window:
     """The account and the widest window a metric reads: [start, as_of) of its anchor column.
 
     Facts count when known at `as_of` (their time at or before it, or no time), or, for the
-    rollup (`all_facts`), whatever their time."""
+    rollup (`all_facts`), whatever their time.
+
+    How an order's facts are matched: by default the facts of the window's orders are joined
+    with those orders and hashed once (a hashed SubPlan), which suits counting every order of a
+    window. `per_row` probes each order's facts by its id instead (a correlated EXISTS, an index
+    lookup per order), which suits reading the latest failing orders newest first: the scan stops
+    at the first rows it needs and never reads the facts of the rest of the window."""
 
     account_id: int
     anchor: str
     start: datetime
     as_of: datetime
     all_facts: bool = False
+    per_row: bool = False
 
-    def orders(self) -> QuerySet:
-        """The account's orders whose anchor falls in the window (for semi-joins on facts)."""
-        return Order.objects.filter(
-            account_id=self.account_id,
-            **{f"{self.anchor}__gte": self.start, f"{self.anchor}__lt": self.as_of},
+    def facts(self, facts: QuerySet) -> QuerySet:
+        """`facts` (rows with an `order`) of the orders counted: of the window's orders, joined
+        once (a condition on the order's own dates reads the same join: `order_field`), or of
+        the order the outer query is on."""
+        if self.per_row:
+            return facts.filter(order_id=OuterRef("pk"))
+        return facts.filter(
+            **{
+                "order__account_id": self.account_id,
+                f"order__{self.anchor}__gte": self.start,
+                f"order__{self.anchor}__lt": self.as_of,
+            }
         )
+
+    def order_field(self, field: str) -> F | OuterRef:
+        """A field of the fact's order, inside `facts(...)`."""
+        return OuterRef(field) if self.per_row else F(f"order__{field}")
+
+    def has(self, facts: QuerySet) -> Q:
+        """The order has one of `facts` (built with `facts(...)`)."""
+        if self.per_row:
+            return Q(Exists(facts))
+        return Q(pk__in=facts.values("order_id"))
 
     def known(self, field: str) -> Q:
         """A fact known at as_of: its time is at or before it (a fact without a time counts)."""
@@ -79,9 +103,9 @@ def rows_of(account_id: int, anchor: Anchor) -> tuple[QuerySet, str]:
 def conditions(measure: Measure, window: Window) -> tuple[Q, Q, Q]:
     """(in the denominator, in the numerator, failing) for one measure, as SQL conditions.
 
-    Facts are matched by `pk IN (SELECT order_id ...)` with uncorrelated subqueries: PostgreSQL
-    hashes each once (a hashed SubPlan) instead of probing an index per order of the window.
-    Conditions comparing a fact with its order's own dates join the window's orders inside.
+    Facts are matched by `pk IN (SELECT order_id ...)` with uncorrelated subqueries over the
+    window's orders: PostgreSQL hashes each once (a hashed SubPlan) instead of probing an index
+    per order of the window; or, with `window.per_row`, by a probe per order (`Window`).
     """
     everything = Q()
     marketplace_ships = Q(fulfilment_channel=FulfilmentChannel.MARKETPLACE)
@@ -91,30 +115,30 @@ def conditions(measure: Measure, window: Window) -> tuple[Q, Q, Q]:
         return everything, tracked, ~tracked
     if measure in (Measure.ORDER_DEFECT_SELLER, Measure.ORDER_DEFECT_MARKETPLACE):
         channel = seller_ships if measure == Measure.ORDER_DEFECT_SELLER else marketplace_ships
-        defect = Q(pk__in=_negative_feedback(window)) | Q(pk__in=_defect_claims(window))
+        defect = window.has(_negative_feedback(window)) | window.has(_defect_claims(window))
         return channel, defect, defect
     if measure == Measure.LATE_SHIPMENT:
         # The window holds ship-by dates before as_of: an order with no shipment by its ship-by
         # date is late at as_of whether it shipped later or not yet.
-        in_time = _window_shipments(window).filter(shipped_at__lte=F("order__ship_by"))
-        late = ~Q(pk__in=in_time.values("order_id"))
+        in_time = window.facts(Shipment.objects.all()).filter(shipped_at__lte=window.order_field("ship_by"))
+        late = ~window.has(in_time)
         return seller_ships & ~Q(status=OrderStatus.CANCELLED), late, late
     if measure == Measure.SELLER_CANCEL:
-        cancelled = Q(pk__in=_seller_cancellations(window))
+        cancelled = window.has(_seller_cancellations(window))
         return seller_ships, cancelled, cancelled
     if measure == Measure.ON_TIME_DELIVERY:
         by_then = Q(delivered_at__isnull=False) if window.all_facts else Q(delivered_at__lte=window.as_of)
-        delivered = _window_shipments(window).filter(by_then)
-        late = Q(pk__in=delivered.filter(delivered_at__gt=F("order__deliver_by")).values("order_id"))
-        return seller_ships & Q(pk__in=delivered.values("order_id")), ~late, late
+        delivered = window.facts(Shipment.objects.filter(by_then))
+        late = window.has(delivered.filter(delivered_at__gt=window.order_field("deliver_by")))
+        return seller_ships & window.has(delivered), ~late, late
     if measure == Measure.RETURNED:
-        returned = Q(pk__in=_returns(window))
+        returned = window.has(_returns(window))
         return everything, returned, returned
     if measure == Measure.CASE_WITHOUT_SELLER:
-        case = Q(pk__in=_cases_for_buyer(window))
+        case = window.has(_cases_for_buyer(window))
         return everything, case, case
     if measure == Measure.TRANSACTION_DEFECT:
-        defect = Q(pk__in=_seller_cancellations(window)) | Q(pk__in=_cases_for_buyer(window))
+        defect = window.has(_seller_cancellations(window)) | window.has(_cases_for_buyer(window))
         return everything, defect, defect
     raise ValueError(f"no SQL for {measure}")
 
@@ -136,45 +160,40 @@ FACT_TIMES: dict[Measure, tuple[tuple[type[Model], str], ...]] = {
 }
 
 
-def _window_shipments(window: Window) -> QuerySet:
-    return Shipment.objects.filter(order__in=window.orders())
-
-
 def _negative_feedback(window: Window) -> QuerySet:
-    return Feedback.objects.filter(
-        window.known("left_at"), order__in=window.orders(), polarity=Polarity.NEGATIVE, removed=False
-    ).values("order_id")
+    return window.facts(
+        Feedback.objects.filter(window.known("left_at"), polarity=Polarity.NEGATIVE, removed=False)
+    )
 
 
 def _defect_claims(window: Window) -> QuerySet:
     """A-to-z claims and chargebacks that count as defects: open or decided for the buyer (not
     denied, not withdrawn)."""
-    return Claim.objects.filter(
-        window.known("opened_at"),
-        order__in=window.orders(),
-        kind__in=[ClaimKind.GUARANTEE, ClaimKind.CHARGEBACK],
-        outcome__in=[ClaimOutcome.OPEN, ClaimOutcome.FOR_BUYER],
-    ).values("order_id")
+    return window.facts(
+        Claim.objects.filter(
+            window.known("opened_at"),
+            kind__in=[ClaimKind.GUARANTEE, ClaimKind.CHARGEBACK],
+            outcome__in=[ClaimOutcome.OPEN, ClaimOutcome.FOR_BUYER],
+        )
+    )
 
 
 def _cases_for_buyer(window: Window) -> QuerySet:
-    return Claim.objects.filter(
-        window.known("decided_at"),
-        order__in=window.orders(),
-        kind=ClaimKind.GUARANTEE,
-        outcome=ClaimOutcome.FOR_BUYER,
-    ).values("order_id")
+    return window.facts(
+        Claim.objects.filter(
+            window.known("decided_at"), kind=ClaimKind.GUARANTEE, outcome=ClaimOutcome.FOR_BUYER
+        )
+    )
 
 
 def _seller_cancellations(window: Window) -> QuerySet:
     """Seller cancellations before any package of the order shipped."""
     shipped_before = Shipment.objects.filter(order_id=OuterRef("order_id"), shipped_at__lt=OuterRef("at"))
-    return Cancellation.objects.filter(
-        window.known("at"),
-        ~Q(Exists(shipped_before)),
-        order__in=window.orders(),
-        cancelled_by=CancelledBy.SELLER,
-    ).values("order_id")
+    return window.facts(
+        Cancellation.objects.filter(
+            window.known("at"), ~Q(Exists(shipped_before)), cancelled_by=CancelledBy.SELLER
+        )
+    )
 
 
 def _returns(window: Window) -> QuerySet:
@@ -184,4 +203,4 @@ def _returns(window: Window) -> QuerySet:
     else:
         as_of = window.as_of
         asked = Q(requested_at__lte=as_of) | (Q(requested_at__isnull=True) & window.known("received_at"))
-    return Return.objects.filter(asked, order__in=window.orders()).values("order_id")
+    return window.facts(Return.objects.filter(asked))

@@ -114,10 +114,10 @@ def marketplace_figures(
         found = rolled.get(definition.key)
         counts = found.counts if found else _counts(account, definition, as_of)
         if counts.failing and list_limit:
-            # The rollup knows from which day the latest failing rows number list_limit: the
-            # list reads those days only.
-            start = found.list_start if found else counts.window_start
-            listed = _failing_rows(account, definition, start, as_of)[:list_limit]
+            # The rollup knows the latest days that hold list_limit failing rows: the list reads
+            # those days only, probing each order's facts from the latest on.
+            start, end = (found.list_start, found.list_end) if found else (counts.window_start, as_of)
+            listed = _failing_rows(account, definition, start, as_of, end=end, per_row=True)[:list_limit]
             counts = replace(counts, orders=tuple(OrderRef(pk, number) for pk, number in listed))
         figures.append(
             replace(figure(definition, counts, at_risk_ratio), reported=reported.get(definition.key))
@@ -202,13 +202,19 @@ def failing_orders(account: Account, definition: MetricDefinition, as_of: dateti
 
 
 def _failing_rows(
-    account: Account, definition: MetricDefinition, start: datetime, as_of: datetime
+    account: Account,
+    definition: MetricDefinition,
+    start: datetime,
+    as_of: datetime,
+    *,
+    end: datetime | None = None,
+    per_row: bool = False,
 ) -> QuerySet:
-    """(order pk, marketplace order id) of the rows failing the metric with their anchor in
-    [start, as_of), latest first."""
+    """(order pk, marketplace order id) of the rows failing the metric as of `as_of` with their
+    anchor in [start, end) (end: as_of), latest first. `per_row` for the first few (`Window`)."""
     rows, anchor = rows_of(account.pk, definition.anchor)
     denominator, _numerator, failing = conditions(
-        definition.measure, Window(account.pk, anchor, start, as_of)
+        definition.measure, Window(account.pk, anchor, start, as_of, per_row=per_row)
     )
-    in_window = rows.filter(denominator, failing, **{f"{anchor}__gte": start, f"{anchor}__lt": as_of})
+    in_window = rows.filter(denominator, failing, **{f"{anchor}__gte": start, f"{anchor}__lt": end or as_of})
     return _newest_first(in_window, definition, anchor)

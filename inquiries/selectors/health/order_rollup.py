@@ -98,7 +98,7 @@ def _latest_facts(window: Window, measure: Measure, zone: ZoneInfo) -> dict[date
     latest: dict[date, datetime] = {}
     for model, field in FACT_TIMES[measure]:
         grouped = (
-            model._default_manager.filter(order__in=window.orders(), **{f"{field}__isnull": False})
+            window.facts(model._default_manager.filter(**{f"{field}__isnull": False}))
             .annotate(local_day=TruncDate(f"order__{window.anchor}", tzinfo=zone))
             .order_by()
             .values("local_day")
@@ -119,12 +119,14 @@ SERVED_FOR = 2 * REBUILD_EVERY
 
 @dataclass(frozen=True, slots=True)
 class Rolled:
-    """A metric's counts read from the rollup, and where its failing rows' list may start: the
-    latest local days that hold at least the list's length of them (so listing them reads a
-    few days of orders, not the window)."""
+    """A metric's counts read from the rollup, and where its failing rows' list may start and
+    end: from the latest local days that hold at least the list's length of them to the end of
+    the latest day that holds one (so listing them reads a few days of orders, not the window,
+    nor the days after the last failing row)."""
 
     counts: Counts
     list_start: datetime
+    list_end: datetime
 
 
 def rolled_up(
@@ -180,7 +182,8 @@ def _as_of_day(
     account: Account, definition: MetricDefinition, row: DayCount | None, as_of: datetime, zone: ZoneInfo
 ) -> DayCount:
     """The as-of day's counts from its local midnight to `as_of`: its row when that is exactly
-    it (no row: nothing that day), else counted live."""
+    it (no row: nothing that day), else counted live, probing each order's facts (a day of
+    orders: cheaper than hashing the facts of the day's orders first)."""
     day = as_of.astimezone(zone).date()
     if row is None or (
         row.anchor_until is not None
@@ -191,7 +194,7 @@ def _as_of_day(
     start = midnight(day, zone)
     rows, column = rows_of(account.pk, definition.anchor)
     denominator, numerator, _failing = conditions(
-        definition.measure, Window(account.pk, column, start, as_of)
+        definition.measure, Window(account.pk, column, start, as_of, per_row=True)
     )
     found = rows.filter(denominator, **{f"{column}__gte": start, f"{column}__lt": as_of}).aggregate(
         den=Count("pk"), num=Count("pk", filter=numerator)
@@ -216,10 +219,14 @@ def _summed(
     counted = within(length)
     numerator, denominator = sum(c.numerator for c in counted), sum(c.denominator for c in counted)
     failing = denominator - numerator if definition.higher_is_better else numerator
-    # The list of failing rows starts at the latest day from which they number list_limit or more.
-    list_from, seen = today - timedelta(days=length - 1), 0
+    # The list of failing rows starts at the latest day from which they number list_limit or
+    # more, and ends with the latest day that has one.
+    list_from, list_to, seen = today - timedelta(days=length - 1), today, 0
     for c in sorted(counted, key=lambda c: c.day, reverse=True):
-        seen += c.denominator - c.numerator if definition.higher_is_better else c.numerator
+        day_failing = c.denominator - c.numerator if definition.higher_is_better else c.numerator
+        if day_failing and not seen:
+            list_to = c.day
+        seen += day_failing
         if seen >= list_limit:
             list_from = c.day
             break
@@ -231,4 +238,4 @@ def _summed(
         denominator=denominator,
         failing=failing,
     )
-    return Rolled(counts, midnight(list_from, zone))
+    return Rolled(counts, midnight(list_from, zone), min(midnight(list_to + timedelta(days=1), zone), as_of))
