@@ -228,6 +228,35 @@ def update_rows(
         cursor.execute(sql, params)
 
 
+def commit_without_waiting() -> bool:
+    """Let the transaction under way commit without waiting for its WAL to reach the disk
+    (PostgreSQL's `synchronous_commit = off`, set for this transaction alone: other transactions,
+    and this connection's next one, wait as configured); whether it did. Called in the outermost
+    atomic block only (in a nested one the commit is an outer caller's, whose durability is not
+    ours to change: nothing is done); nothing elsewhere than PostgreSQL.
+
+    For a load in many transactions that can be run again: PostgreSQL writes such a commit's WAL
+    within three `wal_writer_delay`s (600 ms by default), and a crash of the server before that
+    loses the transaction whole (never part of one: the database stays consistent), as if it had
+    not run. A later commit that waits (`flush_commits()`) writes every earlier one's WAL too."""
+    if connection.vendor != "postgresql" or len(connection.atomic_blocks) != 1:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+    return True
+
+
+def flush_commits() -> None:
+    """Wait until every transaction committed before is on disk, those committed with
+    `commit_without_waiting()` too: PostgreSQL writes the WAL in order, so a transaction that
+    takes an id and commits waiting for its own record (the configured default) waits for
+    theirs as well. Outside any atomic block; nothing elsewhere than PostgreSQL."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()")
+
+
 def upsert_rows(
     model: type[models.Model],
     fields: Sequence[str],
@@ -278,31 +307,37 @@ def upsert_rows(
     return written
 
 
-def insert_missing(
+def upsert_count(
     model: type[models.Model],
     fields: Sequence[str],
     rows: Sequence[Sequence[object]],
     *,
     unique: Sequence[str],
+    update: Sequence[str],
     portable: bool = False,
 ) -> int:
-    """`upsert_rows()` with nothing to update, counted: the rows inserted (in a transaction). On
-    PostgreSQL the upsert's row count, where returning rows would read each row found again (an
-    index lookup per row); elsewhere (and with `portable=True`) `upsert_rows()`'s portable path."""
+    """`upsert_rows()` counted instead of returned: how many of the rows it inserted (each of the
+    others it updated or, with nothing to update, found stored). Must run inside a transaction.
+
+    On PostgreSQL the statement counts them itself (no row comes back); elsewhere (and with
+    `portable=True`) it is `upsert_rows()`'s portable path, counted."""
     if not rows:
         return 0
     if connection.vendor != "postgresql" or portable:
-        written = upsert_rows(model, fields, rows, unique=unique, update=[], returning=["pk"], portable=True)
+        written = upsert_rows(
+            model, fields, rows, unique=unique, update=update, returning=["pk"], portable=True
+        )
         return sum(1 for *_, inserted in written if inserted)
     if not connection.in_atomic_block:
-        raise RuntimeError("insert_missing: run it inside a transaction")
+        raise RuntimeError("upsert_count: run it inside a transaction")
     columns, defaults = _staging_columns(model, fields)
     staging = _staging_table(model._meta.db_table, columns)
-    sql = _upsert_statement(model, staging, columns, unique=unique, update=[], returning=[])
+    sql = _upsert_statement(model, staging, columns, unique=unique, update=update, returning=[], count=True)
     with connection.cursor() as cursor:
         _copy_to_staging(cursor, staging, columns, defaults, rows)
         cursor.execute(sql)
-        return cursor.rowcount
+        # ON CONFLICT DO NOTHING: the rows it inserted are its row count.
+        return int(cursor.fetchone()[0]) if update else cursor.rowcount
 
 
 def _copy_to_staging(
@@ -344,9 +379,11 @@ def _upsert_statement(
     unique: Sequence[str],
     update: Sequence[str],
     returning: Sequence[str],
+    count: bool = False,
 ) -> str:
     """The statement that moves the staging table's rows (`columns`) into `model`'s table, as
-    `upsert_rows()` describes, returning the rows it names."""
+    `upsert_rows()` describes, returning the rows it names (`count`: with rows to update, the
+    number it inserted, as `upsert_count()` describes)."""
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
@@ -364,6 +401,11 @@ def _upsert_statement(
         assignments = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update)
         # xmax is 0 in a row version this statement inserted, the updater's id in one it updated.
         returned = ", ".join([*(f"{table}.{column(name)}" for name in returning), "xmax = 0"])
+        if count:
+            return (
+                f"WITH {batch}, written AS ({insert} DO UPDATE SET {assignments} "  # noqa: S608
+                "RETURNING xmax = 0 AS inserted) SELECT count(*) FILTER (WHERE inserted) FROM written"
+            )
         sql = f"WITH {batch} {insert} DO UPDATE SET {assignments}"
         return sql + (f" RETURNING {returned}" if returning else "")
     if returning:

@@ -57,9 +57,16 @@ from inquiries.models import (
     Topic,
 )
 from inquiries.services import order_rollup, order_status
-from inquiries.services.bulk import PlannerStatistics, insert_missing, upsert_rows
+from inquiries.services.bulk import (
+    PlannerStatistics,
+    commit_without_waiting,
+    flush_commits,
+    upsert_count,
+    upsert_rows,
+)
 
 BATCH_SIZE = 5000
+READ_AHEAD_CHUNK = 500  # rows the parsing thread hands over at a time
 
 
 @dataclass(frozen=True)
@@ -171,9 +178,12 @@ def import_orders(
     # Dates only some reports carry are overwritten only by a file that has their column.
     filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
     batch: list[tuple[int, Record]] = []
+    unflushed = False  # a batch committed without waiting for the disk
     # The rows are parsed by a thread of their own while the batches are written.
     collector = _collector_between_batches() if pause_collector else nullcontext(_no_collection)
-    with closing(read_ahead(rows)) as items, collector as collect:
+    # Up to two batches ahead, so that the next batch is parsed while this one is stored.
+    ahead = read_ahead(rows, chunk=READ_AHEAD_CHUNK, depth=2 * batch_size // READ_AHEAD_CHUNK + 1)
+    with closing(ahead) as items, collector as collect:
         for line, item in items:
             result.rows += 1
             if isinstance(item, RowRejected):
@@ -185,35 +195,52 @@ def import_orders(
                 item.order.order_id != batch[-1][1].order.order_id or len(batch) >= 2 * batch_size
             ):
                 stored = _resolve_lines(account, batch, result, on_rejected)
-                _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+                unflushed |= _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
                 if statistics is not None:
                     statistics.add(len(stored))
-                batch = []
+                batch, stored = [], []  # the batch's rows are freed before the collector may run
                 collect()
                 if between_batches is not None:
                     between_batches(result)
             batch.append((line, item))
     if batch:
         stored = _resolve_lines(account, batch, result, on_rejected)
-        _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+        unflushed |= _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+    if unflushed:
+        flush_commits()  # every batch is on disk when the import returns
     return result
 
 
 @contextmanager
 def _collector_between_batches() -> Iterator[Callable[[], object]]:
-    """Python's cycle collector paused while an import runs, and run between its batches.
+    """Python's cycle collector paused while an import runs, and run between its batches, every
+    `COLLECT_EVERY` batches.
 
     A batch holds thousands of parsed rows; run on its own, the collector walks them again and
-    again while they are made (a quarter of the importer's CPU). Paused, it runs after each
-    batch over what was made since (`gc.collect(1)`): cycles are still freed, memory stays
-    flat. It runs on its own again afterwards, unless it was paused before."""
+    again while they are made (a quarter of the importer's CPU). Paused, it runs between batches
+    over what was made since and is still alive (`gc.collect(1)`): the rows read ahead, which it
+    then leaves alone. A batch leaves a couple of objects in cycles at most (2 per batch of 5,000
+    rows in bench/orders.py), so it runs seldom: each run walks the rows read ahead again (4 ms a
+    batch when it ran after each). Cycles are still freed, memory stays flat. It runs on its own
+    again afterwards, unless it was paused before."""
     enabled = gc.isenabled()
     gc.disable()
+    batches = 0
+
+    def between_batches() -> None:
+        nonlocal batches
+        batches += 1
+        if batches % COLLECT_EVERY == 0:
+            gc.collect(1)
+
     try:
-        yield lambda: gc.collect(1)
+        yield between_batches
     finally:
         if enabled:
             gc.enable()
+
+
+COLLECT_EVERY = 10
 
 
 def _no_collection() -> None:
@@ -314,13 +341,18 @@ def _store(
     dry_run: bool,
     now: datetime,
     filled: frozenset[str],
-) -> None:
+) -> bool:
+    """Store one batch in a transaction of its own (unless the caller's is under way); whether
+    it committed without waiting for the disk (`bulk.commit_without_waiting`: the batch is stored
+    again by importing the report again, should the server crash before it reached the disk;
+    `import_orders` waits for every batch before it returns)."""
     if not batch:  # every record of the batch named a line not on file
-        return
+        return False
     # The health rollup's days of the batch's orders, before and after the writes, are counted
     # again at the end of the block (services/order_rollup.py).
     named = [] if dry_run else [record.order.order_id for record in batch]
     with transaction.atomic(), order_rollup.kept_current(account, named):
+        unflushed = not dry_run and commit_without_waiting()
         orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now, filled)
         for part in PARTS:
             if part.attr not in fmt.carries:  # no row of this format has one
@@ -339,6 +371,7 @@ def _store(
         else:
             result.inquiries_linked += link_inquiries(account_id=account.pk, order_ids=list(orders))
     result.imported += len(batch)
+    return unflushed
 
 
 def _store_orders(
@@ -350,25 +383,34 @@ def _store_orders(
     now: datetime,
     filled: frozenset[str],
 ) -> dict[str, int | str]:
-    """Upsert the batch's orders; each order id -> its primary key (dry run: the id itself
-    for an order not stored yet)."""
-    latest = merged_orders(facts)
+    """Upsert the batch's orders (or, when the report does not own them, insert the missing);
+    each order id -> its primary key (dry run: the id itself for an order not stored yet)."""
     owns = "order" in fmt.owns
     counts = result.count("orders")
-    if dry_run:
+    existing: dict[str, int] = {}
+    if dry_run or not owns:
+        # Looked up first: the orders stored already are neither merged nor sent (a report that
+        # does not own them names mostly orders the one that does brought before).
+        named = list(dict.fromkeys(order.order_id for order in facts))
         existing = dict(
-            Order.objects.filter(account=account, marketplace_order_id__any=list(latest))
+            Order.objects.filter(account=account, marketplace_order_id__any=named)
             .order_by()
             .values_list("marketplace_order_id", "pk")
         )
-        counts.created += len(latest) - len(existing)
-        counts.updated += len(existing) if owns else 0
-        return {order_id: existing.get(order_id, order_id) for order_id in latest}
+        if dry_run:
+            counts.created += len(named) - len(existing)
+            counts.updated += len(existing) if owns else 0
+            return {order_id: existing.get(order_id, order_id) for order_id in named}
+        facts = [order for order in facts if order.order_id not in existing]
+        if not facts:
+            return dict(existing)
+    latest = merged_orders(facts)
     values = attrgetter(*ORDER_COLUMNS)
+    account_id = account.pk
     written = upsert_rows(
         Order,
         ["account_id", "marketplace_order_id", *ORDER_COLUMNS, "updated_at"],
-        [(account.pk, order_id, *values(order), now) for order_id, order in latest.items()],
+        [(account_id, order_id, *values(order), now) for order_id, order in latest.items()],
         unique=["account", "marketplace_order_id"],
         # An order this report does not own is created when missing and otherwise left as it is.
         update=[*_written(ORDER_COLUMNS, filled), "updated_at"] if owns else [],
@@ -378,7 +420,7 @@ def _store_orders(
     counts.created += created
     counts.updated += (len(written) - created) if owns else 0
     # `upsert_rows` returns the `returning` columns as stored: the order id (text) and the pk.
-    return {cast(str, order_id): cast(int, pk) for order_id, pk, _ in written}
+    return {**existing, **{cast(str, order_id): cast(int, pk) for order_id, pk, _ in written}}
 
 
 def _written(columns: Sequence[str], filled: frozenset[str]) -> list[str]:
@@ -399,37 +441,51 @@ def _store_part(
     """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
     `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
     owns = part.attr in fmt.owns
+    if dry_run or not owns:
+        # Looked up first, as the orders are: the rows stored already are neither merged nor sent.
+        existing = _stored_keys(part, {order for order, _ in carried if isinstance(order, int)})
+        if dry_run:
+            latest = merged_parts(carried, part.key, part.columns)
+            new = sum(1 for key in latest if key not in existing)
+            counts.created += new
+            counts.updated += (len(latest) - new) if owns else 0
+            return
+        key = attrgetter(part.key) if part.key else _no_key
+        carried = [(order, facts) for order, facts in carried if (order, key(facts)) not in existing]
+        if not carried:
+            return
     latest = merged_parts(carried, part.key, part.columns)
-    if dry_run:
-        stored = part.model._default_manager.filter(
-            order_id__any=[order for order, _ in latest.values() if isinstance(order, int)]
-        ).order_by()
-        if part.key:
-            existing = set(stored.values_list("order_id", part.key))
-        else:
-            existing = {(order, None) for order in stored.values_list("order_id", flat=True)}
-        new = sum(1 for key in latest if key not in existing)
-        counts.created += new
-        counts.updated += (len(latest) - new) if owns else 0
-        return
     values = attrgetter(*part.columns)
     rows = [(order, *values(facts)) for order, facts in latest.values()]
-    if not owns:  # created when missing, otherwise left as it is: only the count comes back
-        counts.created += insert_missing(
-            part.model, ["order_id", *part.columns], rows, unique=list(_key_fields(part))
-        )
-        return
-    written = upsert_rows(
+    created = upsert_count(
         part.model,
         ["order_id", *part.columns],
         rows,
         unique=list(_key_fields(part)),
-        update=[name for name in _written(part.columns, filled) if name != part.key],
-        returning=["pk"],
+        # Rows this report does not own are created when missing, otherwise left as they are.
+        update=[name for name in _written(part.columns, filled) if name != part.key] if owns else [],
     )
-    created = sum(1 for _, inserted in written if inserted)
     counts.created += created
-    counts.updated += len(written) - created
+    counts.updated += (len(rows) - created) if owns else 0
+
+
+def _stored_keys(part: _Part, orders: set[int | str]) -> set[tuple[int | str, str | None]]:
+    """The (order, key) of the stored rows of one kind of the given orders (one query)."""
+    if not orders:
+        return set()
+    stored = part.model._default_manager.filter(order_id__any=list(orders)).order_by()
+    if not part.key:
+        return {(order, None) for order in stored.values_list("order_id", flat=True)}
+    # Django's SQL, run on a plain cursor: the rows come back as tuples without Django's per-row
+    # iteration (a batch's thousands of lines; neither column has a converter).
+    sql, params = stored.values_list("order_id", part.key).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return set(cursor.fetchall())
+
+
+def _no_key(facts: object) -> None:
+    """The key of a kind of row that is one per order."""
 
 
 def _unlinked(
@@ -486,16 +542,16 @@ def link_inquiries(
         if not linked:
             return 0
     else:
-        concerned = (
-            Inquiry.objects.filter(account_id=account_id) if account_id is not None else Inquiry.objects.all()
-        )
-        if order_ids is not None:
-            concerned = concerned.filter(order_id__any=list(order_ids))
         if connection.vendor == "postgresql":
             # One statement links and finds the overdue questions (each import batch runs it).
             linked, overdue = _link_by_join(account_id=account_id, order_ids=order_ids)
             order_status.file_as_complaints(overdue, now=timezone.now())
             return linked
+        concerned = (
+            Inquiry.objects.filter(account_id=account_id) if account_id is not None else Inquiry.objects.all()
+        )
+        if order_ids is not None:
+            concerned = concerned.filter(order_id__any=list(order_ids))
         unlinked = _unlinked(account_id=account_id, order_ids=order_ids)
         linked = unlinked.update(linked_order=Subquery(_order_named_by_inquiry()))
     order_status.file_overdue_order_questions(inquiries=concerned, now=timezone.now())

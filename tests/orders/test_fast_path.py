@@ -79,9 +79,7 @@ def test_the_fast_path_and_the_portable_path_store_the_same_rows_and_counts(amaz
 
     fast_counts = run_imports(amazon)
     monkeypatch.setattr(order_service, "upsert_rows", functools.partial(bulk.upsert_rows, portable=True))
-    monkeypatch.setattr(
-        order_service, "insert_missing", functools.partial(bulk.insert_missing, portable=True)
-    )
+    monkeypatch.setattr(order_service, "upsert_count", functools.partial(bulk.upsert_count, portable=True))
     portable_counts = run_imports(other)
 
     assert fast_counts == portable_counts
@@ -118,9 +116,7 @@ def test_the_walmart_and_ebay_downloads_store_the_same_rows_by_both_paths(accoun
 
     fast_counts = run_downloads(account)
     monkeypatch.setattr(order_service, "upsert_rows", functools.partial(bulk.upsert_rows, portable=True))
-    monkeypatch.setattr(
-        order_service, "insert_missing", functools.partial(bulk.insert_missing, portable=True)
-    )
+    monkeypatch.setattr(order_service, "upsert_count", functools.partial(bulk.upsert_count, portable=True))
     portable_counts = run_downloads(other)
 
     assert fast_counts == portable_counts

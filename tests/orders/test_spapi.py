@@ -625,7 +625,7 @@ def a_minute_per_row(
     minutes pass, and the things happen, between its batches as a slow import's would."""
     real_parse = spapi.parse_report
     real_import = spapi.import_orders
-    monkeypatch.setattr(orders, "read_ahead", lambda rows: (row for row in rows))
+    monkeypatch.setattr(orders, "read_ahead", lambda rows, **options: (row for row in rows))
     monkeypatch.setattr(spapi, "import_orders", lambda **kwargs: real_import(**kwargs, batch_size=batch_size))
 
     def slow(stream: Any, fmt: Any, **kwargs: Any) -> Any:

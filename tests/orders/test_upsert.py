@@ -1,4 +1,5 @@
-"""bulk.upsert_rows: one upsert per batch, the same rows on PostgreSQL (COPY) and SQLite (bulk_create)."""
+"""bulk.upsert_rows and upsert_count: one upsert per batch, the same rows on PostgreSQL (COPY) and
+SQLite (bulk_create)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from django.db import transaction
 
 from inquiries import models as m
-from inquiries.services.bulk import insert_missing, upsert_rows
+from inquiries.services.bulk import upsert_count, upsert_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -51,20 +52,48 @@ def test_with_nothing_to_update_existing_rows_are_left_as_they_are(amazon):
 
 
 @pytest.mark.parametrize("portable", [False, True])
-def test_insert_missing_inserts_only_the_rows_not_stored_and_counts_them(amazon, portable):
+def test_with_nothing_to_update_upsert_count_inserts_only_the_rows_not_stored_and_counts_them(
+    amazon, portable
+):
     order = m.Order.objects.create(account=amazon, marketplace_order_id="1")
     m.OrderLine.objects.create(order=order, sku="A", title="kept")
     fields = ["order_id", "sku", "title", "quantity"]
 
     with transaction.atomic():
-        inserted = insert_missing(
+        inserted = upsert_count(
             m.OrderLine,
             fields,
             [(order.pk, "A", "changed", 2), (order.pk, "B", "new", 1), (order.pk, "C", "new too", 3)],
             unique=["order", "sku"],
+            update=[],
             portable=portable,
         )
-        assert insert_missing(m.OrderLine, fields, [], unique=["order", "sku"], portable=portable) == 0
+        assert (
+            upsert_count(m.OrderLine, fields, [], unique=["order", "sku"], update=[], portable=portable) == 0
+        )
 
     assert inserted == 2
     assert dict(m.OrderLine.objects.values_list("sku", "title")) == {"A": "kept", "B": "new", "C": "new too"}
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_upsert_count_updates_the_rows_stored_and_counts_those_it_inserted(amazon, portable):
+    order = m.Order.objects.create(account=amazon, marketplace_order_id="1")
+    m.OrderLine.objects.create(order=order, sku="A", title="old", quantity=1)
+    fields = ["order_id", "sku", "title", "quantity"]
+
+    with transaction.atomic():
+        inserted = upsert_count(
+            m.OrderLine,
+            fields,
+            [(order.pk, "A", "changed", 2), (order.pk, "B", "new", 1)],
+            unique=["order", "sku"],
+            update=["title", "quantity"],
+            portable=portable,
+        )
+
+    assert inserted == 1
+    assert sorted(m.OrderLine.objects.values_list("sku", "title", "quantity")) == [
+        ("A", "changed", 2),
+        ("B", "new", 1),
+    ]
