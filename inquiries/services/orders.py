@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -183,29 +183,37 @@ def import_orders(
     collector = _collector_between_batches() if pause_collector else nullcontext(_no_collection)
     # Up to two batches ahead, so that the next batch is parsed while this one is stored.
     ahead = read_ahead(rows, chunk=READ_AHEAD_CHUNK, depth=2 * batch_size // READ_AHEAD_CHUNK + 1)
-    with closing(ahead) as items, collector as collect:
-        for line, item in items:
-            result.rows += 1
-            if isinstance(item, RowRejected):
-                _reject(result, on_rejected, line, item)
-                continue
-            # A batch ends between two orders (a report lists an order's rows together), so that
-            # an order is written once, or at twice the size at the latest.
-            if len(batch) >= batch_size and (
-                item.order.order_id != batch[-1][1].order.order_id or len(batch) >= 2 * batch_size
-            ):
-                stored = _resolve_lines(account, batch, result, on_rejected)
-                unflushed |= _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
-                if statistics is not None:
-                    statistics.add(len(stored))
-                batch, stored = [], []  # the batch's rows are freed before the collector may run
-                collect()
-                if between_batches is not None:
-                    between_batches(result)
-            batch.append((line, item))
-    if batch:
-        stored = _resolve_lines(account, batch, result, on_rejected)
-        unflushed |= _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+    try:
+        with closing(ahead) as items, collector as collect:
+            for line, item in items:
+                result.rows += 1
+                if isinstance(item, RowRejected):
+                    _reject(result, on_rejected, line, item)
+                    continue
+                # A batch ends between two orders (a report lists an order's rows together), so that
+                # an order is written once, or at twice the size at the latest.
+                if len(batch) >= batch_size and (
+                    item.order.order_id != batch[-1][1].order.order_id or len(batch) >= 2 * batch_size
+                ):
+                    stored = _resolve_lines(account, batch, result, on_rejected)
+                    unflushed |= _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+                    if statistics is not None:
+                        statistics.add(len(stored))
+                    batch, stored = [], []  # the batch's rows are freed before the collector may run
+                    collect()
+                    if between_batches is not None:
+                        between_batches(result)
+                batch.append((line, item))
+        if batch:
+            stored = _resolve_lines(account, batch, result, on_rejected)
+            unflushed |= _store(account, fmt, stored, result, dry_run=dry_run, now=now, filled=filled)
+    except BaseException:
+        # The batches committed before the failure are kept: make them durable too, as the
+        # caller may already have reported them; a second error must not hide the first.
+        if unflushed:
+            with suppress(Exception):
+                flush_commits()
+        raise
     if unflushed:
         flush_commits()  # every batch is on disk when the import returns
     return result

@@ -122,3 +122,27 @@ def test_the_walmart_and_ebay_downloads_store_the_same_rows_by_both_paths(accoun
     assert fast_counts == portable_counts
     assert stored(account) == stored(other)
     assert len(stored(account)["cancellations"]) == 2
+
+
+def test_a_failed_import_still_waits_for_the_disk_for_the_batches_it_stored(amazon, monkeypatch):
+    """Batches commit without waiting for the disk; when a later batch fails, the import waits
+    once before it raises, so the batches already stored (and maybe reported) are durable."""
+    calls = {"store": 0, "flush": 0}
+    store = order_service._store
+
+    def store_then_fail(*args, **kwargs):
+        calls["store"] += 1
+        if calls["store"] == 2:
+            raise RuntimeError("the second batch fails")
+        store(*args, **kwargs)
+        return True  # as if committed without waiting
+
+    monkeypatch.setattr(order_service, "_store", store_then_fail)
+    monkeypatch.setattr(
+        order_service, "flush_commits", lambda: calls.__setitem__("flush", calls["flush"] + 1)
+    )
+    with open_csv(sample("amazon-all-orders")) as stream, pytest.raises(RuntimeError, match="second batch"):
+        import_into(amazon, "amazon-all-orders", stream)
+
+    assert calls == {"store": 2, "flush": 1}
+    assert m.OrderLine.objects.filter(order__account=amazon).exists()  # the first batch stays stored
