@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from inquiries import models as m
-from inquiries.services.bulk import PlannerStatistics, insert_rows, unsaved, update_rows
+from inquiries.services.bulk import PlannerStatistics, insert_new, insert_rows, unsaved, update_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -199,3 +199,22 @@ def test_a_load_may_analyse_with_a_smaller_sample_for_this_analysis_only(channel
         assert cursor.fetchone()[0] == 40
         cursor.execute("SHOW default_statistics_target")
         assert cursor.fetchone()[0] == "100"  # the smaller target was local to the analysis
+
+
+def test_a_copy_runs_through_the_connections_execute_wrappers_as_any_statement(channel: m.Channel):
+    """COPY goes by psycopg's own cursor; it still passes Django's execute wrappers (the order
+    import's parsing thread reads ahead while one runs) and raises Django's errors."""
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    seen: list[str] = []
+
+    def watch(execute, sql, params, many, context):
+        seen.append(sql.split()[0])
+        return execute(sql, params, many, context)
+
+    order = m.Order.objects.create(account=channel.account, marketplace_order_id="111-0000001-0000001")
+    with connection.execute_wrapper(watch):
+        insert_new(m.OrderLine, ["order_id", "sku", "quantity"], [(order.pk, "LAMP-1", 1)])
+    assert seen == ["COPY"]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_new(m.OrderLine, ["order_id", "sku", "quantity"], [(order.pk, "LAMP-1", 2)])

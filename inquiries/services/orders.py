@@ -15,8 +15,9 @@ inquiry recorded before its order arrived finds it.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
@@ -42,7 +43,7 @@ from inquiries.ingestion.order_reports import (
 from inquiries.ingestion.order_reports.amazon_performance import SOURCE as PERFORMANCE_SOURCE
 from inquiries.ingestion.order_reports.core import SOMETIMES_CARRIED, MetricFacts, ParsedReport
 from inquiries.ingestion.order_reports.merging import ORDER_COLUMNS, merged_orders, merged_parts
-from inquiries.ingestion.read_ahead import read_ahead
+from inquiries.ingestion.read_ahead import ReadAhead
 from inquiries.models import (
     Account,
     Cancellation,
@@ -59,14 +60,16 @@ from inquiries.models import (
 from inquiries.services import order_rollup, order_status
 from inquiries.services.bulk import (
     PlannerStatistics,
+    check_constraints_now,
     commit_without_waiting,
     flush_commits,
+    insert_new,
     upsert_count,
     upsert_rows,
 )
 
 BATCH_SIZE = 5000
-READ_AHEAD_CHUNK = 500  # rows the parsing thread hands over at a time
+READ_AHEAD_CHUNK = 100  # rows the parsing thread hands over at a time
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def import_orders(
     now: datetime | None = None,
     into: OrderImport | None = None,
     between_batches: Callable[[OrderImport], None] | None = None,
-    pause_collector: bool = False,
+    own_process: bool = False,
 ) -> OrderImport:
     """Store the parsed rows of one report for `account`, in batches of `batch_size` rows (up to
     twice that, to end a batch between two orders), one transaction each.
@@ -157,10 +160,10 @@ def import_orders(
     themselves are read by a thread of their own, so work that needs the database must not be
     done while reading them).
 
-    `pause_collector`: Python's cycle collector is paused while the import runs and run between
-    its batches (`_collector_between_batches`). It is paused for the whole process, so only a
-    process that runs nothing else meanwhile asks for it: the management command and the Celery
-    task do, the API upload (a web worker's thread beside other requests) does not.
+    `own_process`: the import has its process to itself (the management command and the Celery
+    task, not the API upload: a web worker's thread beside other requests), so it may change two
+    settings of the whole process while it runs (`_tuned_process`): Python's cycle collector is
+    paused and run between its batches, and threads hand the interpreter over sooner.
 
     Each rejected row goes to `on_rejected(line, rejection)` as it comes (in file order) and
     is counted; the rest are stored. With `dry_run` the same batches are looked up and
@@ -179,13 +182,14 @@ def import_orders(
     filled = rows.filled if isinstance(rows, ParsedReport) else frozenset(name for name, _ in fmt.fills)
     batch: list[tuple[int, Record]] = []
     unflushed = False  # a batch committed without waiting for the disk
-    # The rows are parsed by a thread of their own while the batches are written.
-    collector = _collector_between_batches() if pause_collector else nullcontext(_no_collection)
-    # Up to two batches ahead, so that the next batch is parsed while this one is stored.
-    ahead = read_ahead(rows, chunk=READ_AHEAD_CHUNK, depth=2 * batch_size // READ_AHEAD_CHUNK + 1)
+    collector = _tuned_process() if own_process else nullcontext(_no_collection)
+    # The rows are parsed by a thread of their own while the batches are written: up to two
+    # batches ahead while a statement runs (the next batch is ready when this one is stored), a
+    # couple of chunks while this thread has Python to run (`ReadAhead`).
+    ahead = ReadAhead(rows, chunk=READ_AHEAD_CHUNK, depth=max(2, 2 * batch_size // READ_AHEAD_CHUNK + 1))
     try:
-        with closing(ahead) as items, collector as collect:
-            for line, item in items:
+        with ahead, collector as collect, connection.execute_wrapper(_waiting_for_the_database(ahead)):
+            for line, item in ahead:
                 result.rows += 1
                 if isinstance(item, RowRejected):
                     _reject(result, on_rejected, line, item)
@@ -219,12 +223,31 @@ def import_orders(
     return result
 
 
-@contextmanager
-def _collector_between_batches() -> Iterator[Callable[[], object]]:
-    """Python's cycle collector paused while an import runs, and run between its batches, every
-    `COLLECT_EVERY` batches.
+def _waiting_for_the_database(ahead: ReadAhead[Any]) -> Callable[..., Any]:
+    """An execute wrapper (`connection.execute_wrapper`): the parsing thread may read far ahead
+    while a statement runs."""
 
-    A batch holds thousands of parsed rows; run on its own, the collector walks them again and
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        with ahead.waiting():
+            return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@contextmanager
+def _tuned_process() -> Iterator[Callable[[], object]]:
+    """The process tuned for an import that has it to itself: Python's cycle collector paused
+    while it runs, and run between its batches, every `COLLECT_EVERY` batches; and the
+    interpreter handed from thread to thread every `SWITCH_INTERVAL` seconds instead of 5 ms.
+
+    The switch interval: the importer's thread waits for the database many times a batch, and
+    the parsing thread (`ReadAhead`) takes the interpreter meanwhile; when the database answers,
+    the importer waits for the interpreter until the parsing thread lets go of it, which it does
+    only when the interval has passed. At 5 ms that was up to 5 ms a statement for a thread that
+    has nothing to do but go on; at 0.2 ms it is at most that. The price is more hand-overs while
+    both have Python to run, which `ReadAhead` keeps rare.
+
+    The collector: a batch holds thousands of parsed rows; run on its own, the collector walks them again and
     again while they are made (a quarter of the importer's CPU). Paused, it runs between batches
     over what was made since and is still alive (`gc.collect(1)`): the rows read ahead, which it
     then leaves alone. A batch leaves a couple of objects in cycles at most (2 per batch of 5,000
@@ -232,7 +255,9 @@ def _collector_between_batches() -> Iterator[Callable[[], object]]:
     batch when it ran after each). Cycles are still freed, memory stays flat. It runs on its own
     again afterwards, unless it was paused before."""
     enabled = gc.isenabled()
+    interval = sys.getswitchinterval()
     gc.disable()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     batches = 0
 
     def between_batches() -> None:
@@ -244,11 +269,13 @@ def _collector_between_batches() -> Iterator[Callable[[], object]]:
     try:
         yield between_batches
     finally:
+        sys.setswitchinterval(interval)
         if enabled:
             gc.enable()
 
 
 COLLECT_EVERY = 10
+SWITCH_INTERVAL = 0.0002
 
 
 def _no_collection() -> None:
@@ -361,7 +388,9 @@ def _store(
     named = [] if dry_run else [record.order.order_id for record in batch]
     with transaction.atomic(), order_rollup.kept_current(account, named):
         unflushed = not dry_run and commit_without_waiting()
-        orders = _store_orders(account, fmt, [record.order for record in batch], result, dry_run, now, filled)
+        orders, created = _store_orders(
+            account, fmt, [record.order for record in batch], result, dry_run, now, filled
+        )
         for part in PARTS:
             if part.attr not in fmt.carries:  # no row of this format has one
                 continue
@@ -371,13 +400,22 @@ def _store(
                 if (facts := getattr(record, part.attr)) is not None
             ]
             if carried:
-                _store_part(part, carried, result.count(part.label), fmt=fmt, dry_run=dry_run, filled=filled)
+                _store_part(
+                    part,
+                    carried,
+                    result.count(part.label),
+                    fmt=fmt,
+                    dry_run=dry_run,
+                    filled=filled,
+                    created_orders=created,
+                )
         if dry_run:
             result.inquiries_linked += _unlinked(
                 account_id=account.pk, order_ids=list(orders), stored=False
             ).count()
         else:
             result.inquiries_linked += link_inquiries(account_id=account.pk, order_ids=list(orders))
+            check_constraints_now()  # while the parsing thread reads on, not in the commit
     result.imported += len(batch)
     return unflushed
 
@@ -390,9 +428,10 @@ def _store_orders(
     dry_run: bool,
     now: datetime,
     filled: frozenset[str],
-) -> dict[str, int | str]:
+) -> tuple[dict[str, int | str], frozenset[int | str]]:
     """Upsert the batch's orders (or, when the report does not own them, insert the missing);
-    each order id -> its primary key (dry run: the id itself for an order not stored yet)."""
+    each order id -> its primary key (dry run: the id itself for an order not stored yet), and
+    the primary keys of the orders inserted (none in a dry run)."""
     owns = "order" in fmt.owns
     counts = result.count("orders")
     existing: dict[str, int] = {}
@@ -408,10 +447,10 @@ def _store_orders(
         if dry_run:
             counts.created += len(named) - len(existing)
             counts.updated += len(existing) if owns else 0
-            return {order_id: existing.get(order_id, order_id) for order_id in named}
+            return {order_id: existing.get(order_id, order_id) for order_id in named}, frozenset()
         facts = [order for order in facts if order.order_id not in existing]
         if not facts:
-            return dict(existing)
+            return dict(existing), frozenset()
     latest = merged_orders(facts)
     values = attrgetter(*ORDER_COLUMNS)
     account_id = account.pk
@@ -424,11 +463,11 @@ def _store_orders(
         update=[*_written(ORDER_COLUMNS, filled), "updated_at"] if owns else [],
         returning=["marketplace_order_id", "pk"],
     )
-    created = sum(1 for *_, inserted in written if inserted)
-    counts.created += created
-    counts.updated += (len(written) - created) if owns else 0
+    created = frozenset(cast(int, pk) for _, pk, inserted in written if inserted)
+    counts.created += len(created)
+    counts.updated += (len(written) - len(created)) if owns else 0
     # `upsert_rows` returns the `returning` columns as stored: the order id (text) and the pk.
-    return {**existing, **{cast(str, order_id): cast(int, pk) for order_id, pk, _ in written}}
+    return {**existing, **{cast(str, order_id): cast(int, pk) for order_id, pk, _ in written}}, created
 
 
 def _written(columns: Sequence[str], filled: frozenset[str]) -> list[str]:
@@ -445,13 +484,17 @@ def _store_part(
     fmt: ReportFormat,
     dry_run: bool,
     filled: frozenset[str],
+    created_orders: frozenset[int | str] = frozenset(),
 ) -> None:
     """Upsert (or, when the report does not own them, insert the missing) rows of one kind.
-    `carried`: (order's primary key, or its id for an order a dry run would create; facts)."""
+    `carried`: (order's primary key, or its id for an order a dry run would create; facts);
+    `created_orders`: the primary keys of the orders this batch inserted."""
     owns = part.attr in fmt.owns
     if dry_run or not owns:
         # Looked up first, as the orders are: the rows stored already are neither merged nor sent.
-        existing = _stored_keys(part, {order for order, _ in carried if isinstance(order, int)})
+        existing = _stored_keys(
+            part, {order for order, _ in carried if isinstance(order, int) and order not in created_orders}
+        )
         if dry_run:
             latest = merged_parts(carried, part.key, part.columns)
             new = sum(1 for key in latest if key not in existing)
@@ -464,16 +507,21 @@ def _store_part(
             return
     latest = merged_parts(carried, part.key, part.columns)
     values = attrgetter(*part.columns)
-    rows = [(order, *values(facts)) for order, facts in latest.values()]
+    fields = ["order_id", *part.columns]
+    # The rows of an order this batch created cannot be stored yet (nor by another transaction:
+    # the order is not committed): they go into the table as they are, with no conflict to look for.
+    fresh = [(order, *values(facts)) for order, facts in latest.values() if order in created_orders]
+    insert_new(part.model, fields, fresh)
+    rows = [(order, *values(facts)) for order, facts in latest.values() if order not in created_orders]
     created = upsert_count(
         part.model,
-        ["order_id", *part.columns],
+        fields,
         rows,
         unique=list(_key_fields(part)),
         # Rows this report does not own are created when missing, otherwise left as they are.
         update=[name for name in _written(part.columns, filled) if name != part.key] if owns else [],
     )
-    counts.created += created
+    counts.created += len(fresh) + created
     counts.updated += (len(rows) - created) if owns else 0
 
 

@@ -439,8 +439,8 @@ def _fetch(
                     on_rejected=rejected,
                     into=progress,
                     between_batches=_lease_keeper(lease),
-                    # A Celery worker process runs one task at a time: the collector may pause.
-                    pause_collector=True,
+                    # A Celery worker process runs one task at a time: the import may tune it.
+                    own_process=True,
                 )
     finally:
         # A report that fails part-way keeps the batches stored before the failure: the run

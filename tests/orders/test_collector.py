@@ -1,14 +1,17 @@
-"""Python's cycle collector is paused during an order import only where the process runs nothing
-else meanwhile: the management command and the Celery task (`pause_collector=True`), never the
-API upload, whose web worker serves other requests in other threads (gc is process-wide)."""
+"""Python's cycle collector is paused, and the interpreter's switch interval shortened, during an
+order import only where the process runs nothing else meanwhile: the management command and the
+Celery task (`own_process=True`), never the API upload, whose web worker serves other requests
+in other threads (both settings are process-wide)."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterator
 
 import pytest
 
+from inquiries.ingestion.read_ahead import ReadAhead
 from inquiries.services import orders
 from tests.conftest import token_client
 from tests.orders.conftest import sample
@@ -17,32 +20,39 @@ from tests.orders.test_command import run
 
 pytestmark = pytest.mark.django_db
 
+DEFAULT_INTERVAL = 0.005  # Python's
+
 
 @pytest.fixture
-def collector_seen(monkeypatch) -> list[bool]:
-    """Whether the collector was enabled as each row of an import was read."""
-    seen: list[bool] = []
-    read_ahead = orders.read_ahead
+def collector_seen(monkeypatch) -> list[tuple[bool, float]]:
+    """Whether the collector was enabled, and the switch interval, as each row of an import was
+    read."""
+    seen: list[tuple[bool, float]] = []
 
-    def watched(rows: Iterable, **options) -> Iterator:
-        for row in read_ahead(rows, **options):
-            seen.append(gc.isenabled())
-            yield row
+    class Watched(ReadAhead):
+        def __iter__(self) -> Iterator:
+            for row in super().__iter__():
+                seen.append((gc.isenabled(), sys.getswitchinterval()))
+                yield row
 
-    monkeypatch.setattr(orders, "read_ahead", watched)
+    monkeypatch.setattr(orders, "ReadAhead", Watched)
     assert gc.isenabled()
+    assert sys.getswitchinterval() == DEFAULT_INTERVAL
     return seen
 
 
 def test_the_api_upload_leaves_the_collector_running(amazon, manager, collector_seen):
     assert upload(token_client(manager), amazon, "amazon-all-orders").status_code == 200
 
-    assert collector_seen and all(collector_seen)
+    assert collector_seen and all(enabled for enabled, _ in collector_seen)
+    assert {interval for _, interval in collector_seen} == {DEFAULT_INTERVAL}
     assert gc.isenabled()
 
 
 def test_the_command_pauses_the_collector_while_it_imports(amazon, collector_seen):
     run(str(sample("amazon-all-orders")), "--account", str(amazon.pk), "--format", "amazon-all-orders")
 
-    assert collector_seen and not any(collector_seen)
+    assert collector_seen and not any(enabled for enabled, _ in collector_seen)
+    assert {round(interval, 6) for _, interval in collector_seen} == {orders.SWITCH_INTERVAL}
     assert gc.isenabled()  # running again afterwards
+    assert sys.getswitchinterval() == DEFAULT_INTERVAL

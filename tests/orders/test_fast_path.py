@@ -1,5 +1,6 @@
 """The PostgreSQL fast path (COPY into a staging table, one upsert per table, counts from its
-RETURNING) stores the same rows and counts as the portable path (bulk_create between lookups)."""
+RETURNING; the lines of new orders by COPY into their table) stores the same rows and counts as
+the portable path (bulk_create between lookups)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from inquiries import models as m
 from inquiries.ingestion.csv_import import open_csv
@@ -80,6 +82,7 @@ def test_the_fast_path_and_the_portable_path_store_the_same_rows_and_counts(amaz
     fast_counts = run_imports(amazon)
     monkeypatch.setattr(order_service, "upsert_rows", functools.partial(bulk.upsert_rows, portable=True))
     monkeypatch.setattr(order_service, "upsert_count", functools.partial(bulk.upsert_count, portable=True))
+    monkeypatch.setattr(order_service, "insert_new", functools.partial(bulk.insert_new, portable=True))
     portable_counts = run_imports(other)
 
     assert fast_counts == portable_counts
@@ -117,6 +120,7 @@ def test_the_walmart_and_ebay_downloads_store_the_same_rows_by_both_paths(accoun
     fast_counts = run_downloads(account)
     monkeypatch.setattr(order_service, "upsert_rows", functools.partial(bulk.upsert_rows, portable=True))
     monkeypatch.setattr(order_service, "upsert_count", functools.partial(bulk.upsert_count, portable=True))
+    monkeypatch.setattr(order_service, "insert_new", functools.partial(bulk.insert_new, portable=True))
     portable_counts = run_downloads(other)
 
     assert fast_counts == portable_counts
@@ -146,3 +150,19 @@ def test_a_failed_import_still_waits_for_the_disk_for_the_batches_it_stored(amaz
 
     assert calls == {"store": 2, "flush": 1}
     assert m.OrderLine.objects.filter(order__account=amazon).exists()  # the first batch stays stored
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["copy", "bulk_create"])
+def test_a_new_row_that_was_stored_after_all_fails_on_the_unique_constraint(amazon, portable):
+    order = m.Order.objects.create(account=amazon, marketplace_order_id="111-0000009-0000009")
+    fields = ["order_id", "sku", "quantity"]
+
+    bulk.insert_new(
+        m.OrderLine, fields, [(order.pk, "LAMP-1", 1), (order.pk, "LAMP-2", 2)], portable=portable
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.insert_new(
+            m.OrderLine, fields, [(order.pk, "LAMP-3", 1), (order.pk, "LAMP-1", 3)], portable=portable
+        )
+
+    assert sorted(order.lines.values_list("sku", "quantity")) == [("LAMP-1", 1), ("LAMP-2", 2)]

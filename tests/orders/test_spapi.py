@@ -12,6 +12,7 @@ import threading
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -616,6 +617,25 @@ def test_a_lease_lost_while_amazon_made_the_report_stops_the_sync_before_the_imp
     assert not m.Order.objects.exists()
 
 
+class InPlace:
+    """`ReadAhead` without its thread: the rows are read in the importer's own thread."""
+
+    def __init__(self, items: Any, **options: Any) -> None:
+        self.items = items
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+    def waiting(self) -> nullcontext[None]:
+        return nullcontext()
+
+    def __enter__(self) -> InPlace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def a_minute_per_row(
     clock: Any, monkeypatch: pytest.MonkeyPatch, after_row: dict[int, Callable[[], None]], batch_size: int = 2
 ) -> None:
@@ -625,7 +645,7 @@ def a_minute_per_row(
     minutes pass, and the things happen, between its batches as a slow import's would."""
     real_parse = spapi.parse_report
     real_import = spapi.import_orders
-    monkeypatch.setattr(orders, "read_ahead", lambda rows, **options: (row for row in rows))
+    monkeypatch.setattr(orders, "ReadAhead", InPlace)
     monkeypatch.setattr(spapi, "import_orders", lambda **kwargs: real_import(**kwargs, batch_size=batch_size))
 
     def slow(stream: Any, fmt: Any, **kwargs: Any) -> Any:
@@ -699,7 +719,7 @@ def test_the_sync_pauses_the_collector_while_it_imports(amazon_api, connection, 
     asked: list[object] = []
 
     def watched(**kwargs: Any) -> Any:
-        asked.append(kwargs.get("pause_collector"))
+        asked.append(kwargs.get("own_process"))
         return real_import(**kwargs)
 
     monkeypatch.setattr(spapi, "import_orders", watched)

@@ -77,8 +77,8 @@ class Command(BaseCommand):
                     dry_run=dry_run,
                     on_rejected=rejected,
                     into=result,
-                    # A process of its own: the cycle collector may pause while it imports.
-                    pause_collector=True,
+                    # A process of its own: the import may tune it.
+                    own_process=True,
                 )
             except ValueError as exc:
                 raise CommandError(f"{file}: {exc}") from None
