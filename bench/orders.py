@@ -40,6 +40,7 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -187,9 +188,11 @@ def child_import(path: str, account: int, fmt: str) -> None:
         return usage.ru_utime + usage.ru_stime
 
     out = io.StringIO()
-    started, cpu_started = time.perf_counter(), cpu()
+    backend = backend_cpu_reader()
+    started, cpu_started, backend_started = time.perf_counter(), cpu(), backend()
     call_command("import_orders", path, "--account", str(account), "--format", fmt, stdout=out)
     elapsed = time.perf_counter() - started
+    backend_seconds = backend()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
@@ -198,9 +201,28 @@ def child_import(path: str, account: int, fmt: str) -> None:
                 "cpu_seconds": cpu() - cpu_started,
                 "peak_mb": peak_mb,
                 "summary": out.getvalue(),
+                "backend_cpu_seconds": None if backend_seconds is None else backend_seconds - backend_started,
             }
         )
     )
+
+
+def backend_cpu_reader() -> Callable[[], float | None]:
+    """A reader of the CPU seconds (user + system) of this connection's PostgreSQL backend so
+    far, from /proc: None when the server runs elsewhere (another machine, another container)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (proc(5), after the name)
+
+    return read
 
 
 def run_import(path: Path, account: int, fmt: str) -> dict:
@@ -228,6 +250,11 @@ def bench_imports(args: argparse.Namespace, folder: Path) -> None:
         """The child's user+sys CPU per 100,000 lines: steadier than wall time on a busy machine."""
         return child["cpu_seconds"] * 100_000 / args.lines
 
+    def backend(child: dict) -> str:
+        """Its PostgreSQL backend's CPU per 100,000 lines, when it can be read."""
+        seconds = child.get("backend_cpu_seconds")
+        return "" if seconds is None else f", PostgreSQL {seconds * 100_000 / args.lines:.2f} s"
+
     both, order_rates, shipment_rates, peaks = [], [], [], []
     for run in range(args.runs):
         orders, shipments = import_both(folder, args.lines, prefix=100 + run)
@@ -237,9 +264,9 @@ def bench_imports(args: argparse.Namespace, folder: Path) -> None:
         peaks.append(max(orders["peak_mb"], shipments["peak_mb"]))
         print(
             f"  run {run + 1}: {both[-1]:,.0f} lines with shipments/s (All Orders {order_rates[-1]:,.0f}/s, "
-            f"CPU {orders['cpu_seconds']:.1f} s = {per_100k(orders):.2f} s per 100,000 lines, peak RSS "
-            f"{orders['peak_mb']:.0f} MB; shipments {shipment_rates[-1]:,.0f}/s, CPU "
-            f"{shipments['cpu_seconds']:.1f} s = {per_100k(shipments):.2f} s per 100,000, peak RSS "
+            f"CPU {orders['cpu_seconds']:.1f} s = {per_100k(orders):.2f} s per 100,000 lines{backend(orders)}, "
+            f"peak RSS {orders['peak_mb']:.0f} MB; shipments {shipment_rates[-1]:,.0f}/s, CPU "
+            f"{shipments['cpu_seconds']:.1f} s = {per_100k(shipments):.2f} s per 100,000{backend(shipments)}, peak RSS "
             f"{shipments['peak_mb']:.0f} MB); load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
