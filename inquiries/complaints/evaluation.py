@@ -191,6 +191,9 @@ JUDGE_DE4_DIR = Path(__file__).resolve().parent / "data" / "judge_de4"
 # A fifth, by further hands again, for after `judge_de4` had been used once: never trained on and
 # never used to choose anything before it judges (its SOURCE.md).
 JUDGE_DE5_DIR = Path(__file__).resolve().parent / "data" / "judge_de5"
+# A sixth, by yet another hand, for after `judge_de5` had been used once: never trained on and
+# never used to choose anything before it judges (its SOURCE.md).
+JUDGE_DE6_DIR = Path(__file__).resolve().parent / "data" / "judge_de6"
 EVAL_SETS = {
     "project": EVAL_DIR,
     "independent": INDEPENDENT_EVAL_DIR,
@@ -200,6 +203,7 @@ EVAL_SETS = {
     "judge-de3": JUDGE_DE3_DIR,
     "judge-de4": JUDGE_DE4_DIR,
     "judge-de5": JUDGE_DE5_DIR,
+    "judge-de6": JUDGE_DE6_DIR,
 }
 EVAL_LANGUAGES = ("en", "de", "es", "fr")
 PROMISED_DELIVERY = {"overdue": True, "not_yet_due": False, None: None}

@@ -1,4 +1,4 @@
-"""The project's own evaluation sets (the first one, the independent one, the dev set and the five
+"""The project's own evaluation sets (the first one, the independent one, the dev set and the six
 German judging sets) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from inquiries.complaints.evaluation import (
     JUDGE_DE3_DIR,
     JUDGE_DE4_DIR,
     JUDGE_DE5_DIR,
+    JUDGE_DE6_DIR,
     JUDGE_DE_DIR,
     EvalMessage,
     evaluate_project_set,
@@ -41,19 +42,22 @@ JUDGE_DE2 = load_eval_set(JUDGE_DE2_DIR)
 JUDGE_DE3 = load_eval_set(JUDGE_DE3_DIR)
 JUDGE_DE4 = load_eval_set(JUDGE_DE4_DIR)
 JUDGE_DE5 = load_eval_set(JUDGE_DE5_DIR)
+JUDGE_DE6 = load_eval_set(JUDGE_DE6_DIR)
 # Both sets must meet the same guarantees; the independent one is also the held-back measurement.
 BOTH_SETS = pytest.mark.parametrize("messages", [EVAL, INDEPENDENT], ids=["project", "independent"])
+JUDGING_SETS = {
+    "judge-de": JUDGE_DE,
+    "judge-de2": JUDGE_DE2,
+    "judge-de3": JUDGE_DE3,
+    "judge-de4": JUDGE_DE4,
+    "judge-de5": JUDGE_DE5,
+    "judge-de6": JUDGE_DE6,
+}
 # Every set that is never trained on, the German judging sets included.
 HELD_OUT_SETS = pytest.mark.parametrize(
-    "messages",
-    [EVAL, INDEPENDENT, JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5],
-    ids=["project", "independent", "judge-de", "judge-de2", "judge-de3", "judge-de4", "judge-de5"],
+    "messages", [EVAL, INDEPENDENT, *JUDGING_SETS.values()], ids=["project", "independent", *JUDGING_SETS]
 )
-GERMAN_JUDGING_SETS = pytest.mark.parametrize(
-    "messages",
-    [JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5],
-    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4", "judge-de5"],
-)
+GERMAN_JUDGING_SETS = pytest.mark.parametrize("messages", list(JUDGING_SETS.values()), ids=list(JUDGING_SETS))
 
 
 def folded(text: str) -> str:
@@ -199,8 +203,8 @@ def test_the_german_judging_sets_cover_every_topic_and_say_how_the_orders_stood(
 
 @pytest.mark.parametrize(
     "messages",
-    [JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5],
-    ids=["judge-de2", "judge-de3", "judge-de4", "judge-de5"],
+    [JUDGE_DE2, JUDGE_DE3, JUDGE_DE4, JUDGE_DE5, JUDGE_DE6],
+    ids=["judge-de2", "judge-de3", "judge-de4", "judge-de5", "judge-de6"],
 )
 def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15_for_the_others(
     messages,
@@ -214,10 +218,14 @@ def test_the_later_german_judging_sets_have_25_messages_a_complaint_topic_and_15
 
 @pytest.mark.parametrize(
     ("messages", "sizes", "per_complaint_topic", "per_other_topic", "per_side_of_the_date"),
-    [(JUDGE_DE4, (260, 290), 28, 17, 17), (JUDGE_DE5, (270, 295), 30, 15, 18)],
-    ids=["judge-de4", "judge-de5"],
+    [
+        (JUDGE_DE4, (260, 290), 28, 17, 17),
+        (JUDGE_DE5, (270, 295), 30, 15, 18),
+        (JUDGE_DE6, (280, 300), 31, 16, 18),
+    ],
+    ids=["judge-de4", "judge-de5", "judge-de6"],
 )
-def test_the_fourth_and_fifth_german_judging_sets_weigh_the_complaint_topics_and_both_dates(
+def test_the_fourth_to_sixth_german_judging_sets_weigh_the_complaint_topics_and_both_dates(
     messages, sizes, per_complaint_topic, per_other_topic, per_side_of_the_date
 ):
     counts = Counter(message.topic for message in messages)
@@ -229,28 +237,26 @@ def test_the_fourth_and_fifth_german_judging_sets_weigh_the_complaint_topics_and
     assert sum(1 for m in messages if m.overdue is False) >= per_side_of_the_date
 
 
-def test_the_fifth_german_judging_set_shares_no_text_with_the_messages_judged_and_not_trained_on():
+@pytest.mark.parametrize("messages", [JUDGE_DE5, JUDGE_DE6], ids=["judge-de5", "judge-de6"])
+def test_the_latest_german_judging_sets_share_no_text_with_the_messages_judged_and_not_trained_on(messages):
     # `data/not_trained` holds training messages that were judged and not kept; a later candidate
     # may train on them, so the judging set must not contain them either.
     not_trained = {folded(m.text) for m in load_training_set(NOT_TRAINED_DIR)}
     assert len(not_trained) >= 100
-    assert [m.text for m in JUDGE_DE5 if folded(m.text) in not_trained] == []
+    assert [m.text for m in messages if folded(m.text) in not_trained] == []
 
 
-@pytest.mark.parametrize(
-    ("messages", "others"),
-    [
-        (JUDGE_DE, (EVAL, INDEPENDENT, DEV)),
-        (JUDGE_DE2, (EVAL, INDEPENDENT, DEV, JUDGE_DE)),
-        (JUDGE_DE3, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2)),
-        (JUDGE_DE4, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2, JUDGE_DE3)),
-        (JUDGE_DE5, (EVAL, INDEPENDENT, DEV, JUDGE_DE, JUDGE_DE2, JUDGE_DE3, JUDGE_DE4)),
-    ],
-    ids=["judge-de", "judge-de2", "judge-de3", "judge-de4", "judge-de5"],
-)
-def test_a_german_judging_set_shares_no_text_with_the_sets_before_it(messages, others):
-    earlier = {folded(message.text) for other in others for message in other}
-    assert [m.text for m in messages if folded(m.text) in earlier] == []
+@pytest.mark.parametrize("name", list(JUDGING_SETS))
+def test_a_german_judging_set_shares_no_text_with_any_other_held_out_set(name):
+    # Both ways: an earlier set is checked against the later ones too.
+    others = (
+        EVAL,
+        INDEPENDENT,
+        DEV,
+        *(messages for other, messages in JUDGING_SETS.items() if other != name),
+    )
+    elsewhere = {folded(message.text) for other in others for message in other}
+    assert [m.text for m in JUDGING_SETS[name] if folded(m.text) in elsewhere] == []
 
 
 def test_evaluate_topics_offers_every_set_with_a_description():
@@ -261,11 +267,13 @@ def test_evaluate_topics_offers_every_set_with_a_description():
     assert parser.parse_args(["--set", "judge-de3"]).eval_set == "judge-de3"
     assert parser.parse_args(["--set", "judge-de4"]).eval_set == "judge-de4"
     assert parser.parse_args(["--set", "judge-de5"]).eval_set == "judge-de5"
+    assert parser.parse_args(["--set", "judge-de6"]).eval_set == "judge-de6"
     assert (
         EVAL_SETS["judge-de"],
         EVAL_SETS["judge-de2"],
         EVAL_SETS["judge-de3"],
         EVAL_SETS["judge-de4"],
         EVAL_SETS["judge-de5"],
-    ) == (JUDGE_DE_DIR, JUDGE_DE2_DIR, JUDGE_DE3_DIR, JUDGE_DE4_DIR, JUDGE_DE5_DIR)
+        EVAL_SETS["judge-de6"],
+    ) == (JUDGE_DE_DIR, JUDGE_DE2_DIR, JUDGE_DE3_DIR, JUDGE_DE4_DIR, JUDGE_DE5_DIR, JUDGE_DE6_DIR)
     assert set(evaluate_topics.SET_DESCRIPTIONS) == set(EVAL_SETS)

@@ -1,6 +1,6 @@
 """manage.py evaluate_topics: how well topics are assigned, on data the classifier never trained on.
 
-    manage.py evaluate_topics [--set project|independent|both|dev|judge-de|judge-de2|judge-de3|judge-de4|judge-de5]
+    manage.py evaluate_topics [--set project|independent|both|dev|judge-de|judge-de2|...|judge-de6]
 
 scores the out-of-the-box configuration (the seed rules and the shipped model; with
 --rules-only the rules alone) on the
@@ -9,7 +9,7 @@ project's own evaluation set (`inquiries/complaints/data/eval`, four languages; 
 `data/eval_independent`; `both` prints one after the other; `judge-de` the German set held out
 to judge new German training data, `data/judge_de`; `judge-de2` a second one by other hands,
 `data/judge_de2`; `judge-de3` a third, `data/judge_de3`; `judge-de4` a fourth, `data/judge_de4`;
-`judge-de5` a fifth, `data/judge_de5`):
+`judge-de5` a fifth, `data/judge_de5`; `judge-de6` a sixth, `data/judge_de6`):
 per-topic precision and recall, and per language the macro recall over complaint topics and the
 complaint-or-not accuracy. With a CSV, it trains on part of someone else's labels and
 reports on the rest:
@@ -69,6 +69,9 @@ SET_DESCRIPTIONS = {
     "judge-de5": "the fifth German judging set, {count} messages in de, written from the topic "
     "definitions alone by yet another hand to judge new German training data, never trained or "
     "chosen on",
+    "judge-de6": "the sixth German judging set, {count} messages in de, written from the topic "
+    "definitions alone by a sixth hand to judge new German training data, never trained or "
+    "chosen on",
 }
 
 
@@ -127,8 +130,8 @@ class Command(BaseCommand):
             help="Without a CSV: which evaluation set to score: the project's (default), the "
             "independent one (data/eval_independent), both, one after the other, the dev set "
             "the shipped model was chosen on (data/dev), or the German set held out to judge new "
-            "German training data (data/judge_de), or the second, third, fourth or fifth one "
-            "(data/judge_de2, data/judge_de3, data/judge_de4, data/judge_de5).",
+            "German training data (data/judge_de), or the second, third, fourth, fifth or sixth one "
+            "(data/judge_de2, data/judge_de3, data/judge_de4, data/judge_de5, data/judge_de6).",
         )
         parser.add_argument("--test-size", type=float, default=0.25, help="Held-out share (default 0.25).")
         parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default 42).")
