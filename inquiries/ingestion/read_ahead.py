@@ -108,15 +108,28 @@ class ReadAhead(Generic[T]):
             self._changed.notify_all()
             return True
 
+    def _room(self) -> bool:
+        """Wait until a block may be handed over; False when the consumer went away meanwhile."""
+        with self._changed:
+            while len(self._blocks) >= self._limit and not self._stopped:
+                self._changed.wait()
+            return not self._stopped
+
     def _read(self) -> None:
         block: list[T] = []
+        chunk, lead, blocks = self._chunk, self._lead, self._blocks
         try:
             for item in self._items:
                 block.append(item)
-                if len(block) >= self._chunk:
+                if len(block) >= chunk:
                     if not self._put(block):
                         return
                     block = []
+                # Once the consumer no longer waits and has enough, the thread pauses at once,
+                # mid-chunk, instead of at the end of its chunk (read without the lock: at worst
+                # an item late).
+                elif self._limit == lead and len(blocks) >= lead and not self._room():
+                    return
         except BaseException as exc:  # raised to the consumer, in its place (even SystemExit)
             self._put(block, exc, done=True)
             return

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models, transaction
 from django.db.models.expressions import DatabaseDefault
+from psycopg.copy import LibpqWriter
 from psycopg.types.json import Jsonb
 
 _M = TypeVar("_M", bound=models.Model)
@@ -162,19 +163,35 @@ def _copy(
 
 
 def _run_copy(cursor: Any, sql: str, run: Callable[[Any], None]) -> None:
-    """`run(copy)` in psycopg's COPY block of `sql`, as Django runs a statement: through the
-    connection's execute wrappers (`connection.execute_wrapper`), whose caller may want to know
-    when the database is busy, and with psycopg's errors turned into Django's (IntegrityError,
-    OperationalError...): Django's cursor has no COPY, so psycopg's own cursor runs it."""
+    """`run(copy)` in psycopg's COPY block of `sql` (Django's cursor has no COPY: psycopg's own
+    cursor runs it), with psycopg's errors turned into Django's (IntegrityError,
+    OperationalError...) as Django's cursor does; and its end, when the client has sent the
+    rows and waits for the server to finish (indexes, constraints), passes the connection's
+    execute wrappers (`connection.execute_wrapper`) as a statement does: the order import's
+    parsing thread reads ahead meanwhile. The rows themselves are sent outside them."""
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql, writer=_WrappedEnd(cursor, sql)) as copy,
+    ):
+        run(copy)
 
-    def execute(sql: str, params: object, many: bool, context: object) -> None:
-        with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            run(copy)
 
-    executor: Callable[..., None] = execute
-    for wrapper in reversed(connection.execute_wrappers):
-        executor = functools.partial(wrapper, executor)
-    executor(sql, None, False, {"connection": connection, "cursor": cursor})
+class _WrappedEnd(LibpqWriter):
+    """psycopg's writer to the server, its `finish` run through the connection's execute wrappers."""
+
+    def __init__(self, cursor: Any, sql: str) -> None:
+        super().__init__(cursor.cursor)
+        self.sql = sql
+        self.context = {"connection": connection, "cursor": cursor}  # as Django gives its wrappers
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        def execute(sql: str, params: object, many: bool, context: object) -> None:
+            super(_WrappedEnd, self).finish(exc)
+
+        executor: Callable[..., None] = execute
+        for wrapper in reversed(connection.execute_wrappers):
+            executor = functools.partial(wrapper, executor)
+        executor(self.sql, None, False, self.context)
 
 
 # Per database connection (its lifetime, so a schema changed meanwhile is read afresh by the
