@@ -160,8 +160,9 @@ class EncoderModel:
         return model
 
 
-def train_head(samples: Sequence[LabeledText], *, version: str) -> EncoderModel:
-    """Fit the topic head on the encoder's vectors of `samples` (at least two topics)."""
+def train_head(samples: Sequence[LabeledText], *, version: str, c: float = HEAD_C) -> EncoderModel:
+    """Fit the topic head on the encoder's vectors of `samples` (at least two topics), with
+    inverse regularisation strength `c`."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -172,7 +173,7 @@ def train_head(samples: Sequence[LabeledText], *, version: str) -> EncoderModel:
     counts = Counter(topics)
     balance = {topic: len(topics) / (len(counts) * count) for topic, count in counts.items()}
     sample_weight = [sample.weight * balance[sample.topic] for sample in samples]
-    head = LogisticRegression(C=HEAD_C, max_iter=3000)
+    head = LogisticRegression(C=c, max_iter=3000)
     head.fit(embed([sample.text for sample in samples]), topics, sample_weight=sample_weight)
     coef, intercept = head.coef_, head.intercept_
     if len(head.classes_) == 2:  # one log-odds s: softmax([-s/2, s/2]) is the sigmoid of s

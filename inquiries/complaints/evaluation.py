@@ -191,6 +191,8 @@ JUDGE_DE4_DIR = Path(__file__).resolve().parent / "data" / "judge_de4"
 # A fifth, by further hands again, for after `judge_de4` had been used once: never trained on and
 # never used to choose anything before it judges (its SOURCE.md).
 JUDGE_DE5_DIR = Path(__file__).resolve().parent / "data" / "judge_de5"
+# Each of the five has had its one judging say; since measurement 10 they are German training data
+# (`datasets.GERMAN_TRAIN_DIRS`), so scoring them no longer tests the shipped model.
 # A sixth, by yet another hand, for after `judge_de5` had been used once: never trained on and
 # never used to choose anything before it judges (its SOURCE.md).
 JUDGE_DE6_DIR = Path(__file__).resolve().parent / "data" / "judge_de6"

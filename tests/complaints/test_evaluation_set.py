@@ -1,5 +1,6 @@
 """The project's own evaluation sets (the first one, the independent one, the dev set and the six
-German judging sets) and `manage.py evaluate_topics` without a CSV."""
+German judging sets, the first five of which have had their judging say and are German training
+data since measurement 10) and `manage.py evaluate_topics` without a CSV."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from inquiries.complaints.datasets import TRAIN_DIR, load_training_set
+from inquiries.complaints.datasets import (
+    GERMAN_TRAIN_DIRS,
+    TRAIN_DIR,
+    load_german_training_set,
+    load_training_set,
+)
 from inquiries.complaints.evaluation import (
     BITEXT_LABEL_COLUMN,
     BITEXT_TEXT_COLUMN,
@@ -34,6 +40,7 @@ from inquiries.management.commands import evaluate_topics
 from tests.shared_data import shared_file
 
 NOT_TRAINED_DIR = TRAIN_DIR.parent / "not_trained"
+TRAIN_DE_DIR = TRAIN_DIR.parent / "train_de"
 EVAL = load_eval_set()
 INDEPENDENT = load_eval_set(INDEPENDENT_EVAL_DIR)
 DEV = load_eval_set(DEV_DIR)
@@ -53,7 +60,7 @@ JUDGING_SETS = {
     "judge-de5": JUDGE_DE5,
     "judge-de6": JUDGE_DE6,
 }
-# Every set that is never trained on, the German judging sets included.
+# Every set that was written to be held out, the German judging sets included.
 HELD_OUT_SETS = pytest.mark.parametrize(
     "messages", [EVAL, INDEPENDENT, *JUDGING_SETS.values()], ids=["project", "independent", *JUDGING_SETS]
 )
@@ -166,12 +173,35 @@ def test_evaluate_topics_scores_the_independent_set_or_both_sets_when_asked():
     assert len(re.findall(r"^all +\d+ ", output, re.MULTILINE)) == 2
 
 
-@HELD_OUT_SETS
+@BOTH_SETS
 def test_no_evaluation_text_is_in_the_shipped_models_training_set(messages):
-    training = load_training_set()
-    assert len(training) >= 1000
+    training = [*load_training_set(), *load_german_training_set()]
+    assert len(training) >= 4000
     folded_training = {folded(message.text) for message in training}
     assert [m.text for m in messages if folded(m.text) in folded_training] == []
+
+
+def test_the_german_training_sets_are_the_spent_judging_sets_and_train_de():
+    # The five judging sets have had their one judging say (docs/topics.md); the sixth is not one.
+    assert GERMAN_TRAIN_DIRS == (
+        JUDGE_DE_DIR,
+        JUDGE_DE2_DIR,
+        JUDGE_DE3_DIR,
+        JUDGE_DE4_DIR,
+        JUDGE_DE5_DIR,
+        TRAIN_DE_DIR,
+    )
+    train_de = load_training_set(TRAIN_DE_DIR)
+    assert len(train_de) >= 300 and {m.language for m in train_de} == {"de"}
+    others = {folded(message.text) for other in (EVAL, INDEPENDENT, DEV) for message in other}
+    assert [m.text for m in train_de if folded(m.text) in others] == []
+
+
+def test_the_sixth_german_judging_set_is_in_no_training_data():
+    # It judged measurement 10, whose model trains on the five before it.
+    training = {folded(message.text) for message in (*load_training_set(), *load_german_training_set())}
+    assert JUDGE_DE6_DIR not in GERMAN_TRAIN_DIRS
+    assert [m.text for m in JUDGE_DE6 if folded(m.text) in training] == []
 
 
 def test_the_dev_set_covers_every_topic_in_each_language_and_is_never_trained_on():
@@ -179,7 +209,7 @@ def test_the_dev_set_covers_every_topic_in_each_language_and_is_never_trained_on
         counts = Counter(m.topic for m in DEV if m.language == language)
         assert set(counts) == {topic.key for topic in DEFAULT_TOPICS}, language
         assert min(counts.values()) >= 4, language
-    training = {folded(message.text) for message in load_training_set()}
+    training = {folded(message.text) for message in (*load_training_set(), *load_german_training_set())}
     evaluation = {folded(message.text) for message in (*EVAL, *INDEPENDENT)}
     assert [m.text for m in DEV if folded(m.text) in training | evaluation] == []
     assert len({folded(m.text) for m in DEV}) == len(DEV)
@@ -239,10 +269,10 @@ def test_the_fourth_to_sixth_german_judging_sets_weigh_the_complaint_topics_and_
 
 @pytest.mark.parametrize("messages", [JUDGE_DE5, JUDGE_DE6], ids=["judge-de5", "judge-de6"])
 def test_the_latest_german_judging_sets_share_no_text_with_the_messages_judged_and_not_trained_on(messages):
-    # `data/not_trained` holds training messages that were judged and not kept; a later candidate
-    # may train on them, so the judging set must not contain them either.
-    not_trained = {folded(m.text) for m in load_training_set(NOT_TRAINED_DIR)}
-    assert len(not_trained) >= 100
+    # `data/not_trained` holds training messages that were judged and not kept (`hands5-de.jsonl`
+    # is in `data/train_de` since measurement 10), so the judging set must not contain them either.
+    not_trained = {folded(m.text) for d in (NOT_TRAINED_DIR, TRAIN_DE_DIR) for m in load_training_set(d)}
+    assert len(not_trained) >= 300
     assert [m.text for m in messages if folded(m.text) in not_trained] == []
 
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from inquiries.complaints.datasets import load_training_set
+from inquiries.complaints.datasets import load_german_training_set, load_training_set
 from inquiries.complaints.evaluation import load_eval_set
 from inquiries.complaints.evidence import has_evidence
 from inquiries.selectors import topics as topic_cache
@@ -66,7 +66,8 @@ def _key(text: str) -> str:
 
 
 def test_the_neutral_sentences_are_in_neither_the_training_nor_the_evaluation_set():
-    known = {_key(m.text) for m in load_training_set()} | {_key(m.text) for m in load_eval_set()}
+    training = [*load_training_set(), *load_german_training_set()]
+    known = {_key(m.text) for m in training} | {_key(m.text) for m in load_eval_set()}
     assert not {_key(text) for _, text in SENTENCES} & known
 
 

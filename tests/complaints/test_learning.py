@@ -177,7 +177,9 @@ def test_the_accounts_model_weighs_the_shipped_data_and_the_labels_as_the_shippe
         TrainingMessage("Bitte Newsletter abbestellen", "de", "other"),
         TrainingMessage("Der Deckel ist kaputt", "de", "quality"),
     ]
+    german_data = [TrainingMessage("Das Paket kam nie an", "de", "delivery")]
     monkeypatch.setattr(shipped, "load_training_set", lambda: shipped_data)
+    monkeypatch.setattr(shipped, "load_german_training_set", lambda: german_data)
     trained_on = []
 
     def spy(samples, **kwargs):
@@ -189,12 +191,14 @@ def test_the_accounts_model_weighs_the_shipped_data_and_the_labels_as_the_shippe
 
     assert learn_topics(account=channel.account, min_labels=50) is not None
 
-    assert [(s.text, s.topic, s.weight) for s in trained_on[:2]] == [
+    # the shipped n-gram model's data, its German sets included
+    assert [(s.text, s.topic, s.weight) for s in trained_on[:3]] == [
         ("Bitte Newsletter abbestellen", "other", other),
         ("Der Deckel ist kaputt", "quality", 1.0),
+        ("Das Paket kam nie an", "delivery", 1.0),
     ]
     # each seller's label weighs SELLER_LABEL_WEIGHT shipped examples of its topic
-    assert {(s.topic, s.weight) for s in trained_on[2:]} == {
+    assert {(s.topic, s.weight) for s in trained_on[3:]} == {
         ("quality", SELLER_LABEL_WEIGHT),
         ("other", SELLER_LABEL_WEIGHT * other),
     }

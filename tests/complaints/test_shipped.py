@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from inquiries.complaints import shipped
-from inquiries.complaints.datasets import TrainingMessage, load_training_set
+from inquiries.complaints.datasets import TrainingMessage, load_german_training_set, load_training_set
 from inquiries.complaints.encoder import EncoderModel, EncoderVersionError
 
 
@@ -27,12 +27,15 @@ def test_it_is_built_from_the_repositorys_training_set_and_stored_for_the_next_p
     assert again.version == model.version
     assert again.ngrams.pipeline is not model.ngrams.pipeline  # read from the file, not trained again
     assert again.encoder.labels == model.labels
+    assert again.german_encoder.labels == model.labels
 
 
 def test_a_stale_stored_model_is_replaced(stored, tmp_path):
     model, _ = stored
     path = tmp_path / "old.bin"
-    old = shipped.ShippedModel(model.ngrams, model.encoder, "shipped-1-old")
+    old = shipped.ShippedModel(
+        model.ngrams, model.language, model.encoder, model.german_encoder, "shipped-1-old"
+    )
     shipped.write(old, path)
     assert shipped.load_or_build(path).version == shipped.fingerprint()
     assert shipped.ShippedModel.loads(path.read_bytes()).version == shipped.fingerprint()
@@ -54,25 +57,52 @@ def test_an_encoder_head_fitted_on_another_encoder_version_is_refused(stored):
         EncoderModel.loads(data)
 
 
-def test_the_encoder_decides_where_the_ngram_model_is_unsure_and_both_agree_on_topics(stored):
+TEXTS = [
+    "merci beaucoup, tout est parfait",
+    "the colour ran all over my other clothes in the wash",
+    "die Farbe ist nach der ersten Wäsche ganz ausgeblichen",
+    "Der Deckel vom Wasserkocher springt beim Kochen immer auf",
+    "Servus, wann kommt endlich die Dachbox?",
+]
+
+
+def test_the_encoder_decides_where_the_ngram_model_is_unsure_and_all_agree_on_topics(stored):
     model, _ = stored
-    texts = ["merci beaucoup, tout est parfait", "the colour ran all over my other clothes in the wash"]
-    many = model.predict_many(texts)
-    assert [topic for topic, _ in many] == [model.predict(text)[0] for text in texts]
+    many = model.predict_many(TEXTS)
+    assert [topic for topic, _ in many] == [model.predict(text)[0] for text in TEXTS]
     assert [confidence for _, confidence in many] == pytest.approx(
-        [model.predict(t)[1] for t in texts], abs=1e-5
+        [model.predict(t)[1] for t in TEXTS], abs=1e-5
     )
-    for text in texts:
+    for text in TEXTS:
         ngram_topic, ngram_confidence = model.ngrams.predict(text)
-        expected = (
-            (ngram_topic, ngram_confidence)
-            if ngram_confidence >= shipped.NGRAMS_SURE_AT
-            else model.encoder.predict(text)
-        )
+        german = model.language.predict(text)[0] == "de"
+        sure_at = shipped.GERMAN_NGRAMS_SURE_AT if german else shipped.NGRAMS_SURE_AT
+        head = model.german_encoder if german else model.encoder
+        expected = (ngram_topic, ngram_confidence) if ngram_confidence >= sure_at else head.predict(text)
         topic, confidence = model.predict(text)
         assert topic == expected[0]
         assert confidence == pytest.approx(expected[1])
-    assert model.ngrams.labels == model.encoder.labels
+    assert model.ngrams.labels == model.encoder.labels == model.german_encoder.labels
+
+
+def test_german_messages_get_the_german_head_and_the_others_the_shared_one(stored):
+    model, _ = stored
+    assert model.language.predict("Das Paket ist immer noch nicht angekommen")[0] == "de"
+    assert model.head_for("Das Paket ist immer noch nicht angekommen", 0.5) is model.german_encoder
+    assert model.head_for("Le colis n'est toujours pas arrivé", 0.5) is model.encoder
+    # In German the n-gram model's answer stands from GERMAN_NGRAMS_SURE_AT, elsewhere from 0.9.
+    assert model.head_for("Das Paket ist immer noch nicht angekommen", 0.8) is None
+    assert model.head_for("Le colis n'est toujours pas arrivé", 0.8) is model.encoder
+    assert model.head_for("Le colis n'est toujours pas arrivé", 0.9) is None
+
+
+def test_a_model_of_the_format_before_the_german_head_is_replaced(stored, tmp_path):
+    model, _ = stored
+    path = tmp_path / "v2.bin"
+    ngrams = model.ngrams.dumps()
+    header = b'{"version": "shipped-2-old", "ngrams_bytes": %d}' % len(ngrams)
+    path.write_bytes(b"cstracker-shipped-model/2\n" + header + b"\n" + ngrams + model.encoder.dumps())
+    assert shipped.load_or_build(path).version == shipped.fingerprint()
 
 
 @pytest.mark.parametrize(
@@ -113,20 +143,35 @@ def test_build_topic_model_writes_the_model_where_it_is_told(tmp_path):
     assert shipped.ShippedModel.loads((tmp_path / "m.bin").read_bytes()).version == shipped.fingerprint()
 
 
-def test_other_weighs_twice_its_examples_in_both_models(monkeypatch):
-    seen = {}
-    monkeypatch.setattr(shipped, "train", lambda samples, **kwargs: seen.setdefault("ngrams", samples))
-    monkeypatch.setattr(shipped, "train_head", lambda samples, **kwargs: seen.setdefault("head", samples))
+def test_other_weighs_twice_its_examples_in_every_topic_model(monkeypatch):
+    seen: dict[str, list] = {"train": [], "train_head": []}
+    monkeypatch.setattr(shipped, "train", lambda samples, **kwargs: seen["train"].append(samples))
+    monkeypatch.setattr(shipped, "train_head", lambda samples, **kwargs: seen["train_head"].append(samples))
     messages = [
-        TrainingMessage("Bitte Newsletter abbestellen", "de", "other"),
-        TrainingMessage("kaputt", "de", "quality"),
+        TrainingMessage("Please unsubscribe me", "en", "other"),
+        TrainingMessage("broken", "en", "quality"),
     ]
+    german = [TrainingMessage("Bitte Newsletter abbestellen", "de", "other")]
 
-    shipped.build(messages, version="test")
+    shipped.build(messages, german, version="test")
 
-    assert set(seen) == {"ngrams", "head"}
-    for samples in seen.values():
-        assert [(s.topic, s.weight) for s in samples] == [("other", 2.0), ("quality", 1.0)]
+    (ngrams, languages), (head, german_head) = seen["train"], seen["train_head"]
+    assert [(s.topic, s.weight) for s in ngrams] == [("other", 2.0), ("quality", 1.0), ("other", 2.0)]
+    assert [(s.topic, s.weight) for s in german_head] == [(s.topic, s.weight) for s in ngrams]
+    # The German messages train the German head, not the one the other languages get.
+    assert [(s.topic, s.weight) for s in head] == [("other", 2.0), ("quality", 1.0)]
+    assert [s.topic for s in languages] == ["en", "en", "de"]
+
+
+def test_the_german_sets_are_part_of_the_training_data_and_the_fingerprint(monkeypatch, tmp_path):
+    german = load_german_training_set()
+    assert len(german) >= 1500
+    assert {m.language for m in german} == {"de"}
+    assert len(shipped.training_samples()) == len(load_training_set()) + len(german)
+    before = shipped.fingerprint()
+    (tmp_path / "more.jsonl").write_text('{"text": "kaputt", "language": "de", "topic": "quality"}\n')
+    monkeypatch.setattr(shipped, "GERMAN_TRAIN_DIRS", (*shipped.GERMAN_TRAIN_DIRS, tmp_path))
+    assert shipped.fingerprint() != before
 
 
 def test_the_topic_weights_are_part_of_the_models_fingerprint(monkeypatch):

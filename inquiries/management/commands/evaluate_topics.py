@@ -58,17 +58,15 @@ SET_DESCRIPTIONS = {
     "dev": "the dev set, {count} messages in en/de/es/fr, written to choose the shipped model on "
     "(never trained on; not an independent test)",
     "judge-de": "the German judging set, {count} messages in de, written from the topic definitions "
-    "alone to judge new German training data, never trained on",
+    "alone to judge new German training data; trained on since measurement 10, so no test any more",
     "judge-de2": "the second German judging set, {count} messages in de, written from the topic "
-    "definitions alone by other hands to judge new German training data, never trained or chosen on",
+    "definitions alone by other hands; trained on since measurement 10, so no test any more",
     "judge-de3": "the third German judging set, {count} messages in de, written from the topic "
-    "definitions alone by further hands to judge new German training data, never trained or chosen on",
+    "definitions alone by further hands; trained on since measurement 10, so no test any more",
     "judge-de4": "the fourth German judging set, {count} messages in de, written from the topic "
-    "definitions alone by further hands again to judge new German training data, never trained or "
-    "chosen on",
+    "definitions alone by further hands again; trained on since measurement 10, so no test any more",
     "judge-de5": "the fifth German judging set, {count} messages in de, written from the topic "
-    "definitions alone by yet another hand to judge new German training data, never trained or "
-    "chosen on",
+    "definitions alone by yet another hand; trained on since measurement 10, so no test any more",
     "judge-de6": "the sixth German judging set, {count} messages in de, written from the topic "
     "definitions alone by a sixth hand to judge new German training data, never trained or "
     "chosen on",
