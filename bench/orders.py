@@ -212,12 +212,15 @@ def backend_cpu_reader() -> Callable[[], float | None]:
     far, from /proc: None when the server runs elsewhere (another machine, another container)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+        process = Path(f"/proc/{cursor.fetchone()[0]}")
     ticks = os.sysconf("SC_CLK_TCK")
 
     def read() -> float | None:
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            # A process of that number here that is no postgres is another machine's backend.
+            if not (process / "comm").read_text().startswith("postgres"):
+                return None
+            fields = (process / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             return None
         return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (proc(5), after the name)

@@ -180,16 +180,16 @@ DEV_DIR = Path(__file__).resolve().parent / "data" / "dev"
 # messages': held out to judge, once, whether those messages make a better model (its SOURCE.md).
 JUDGE_DE_DIR = Path(__file__).resolve().parent / "data" / "judge_de"
 # A second German judging set, by yet other hands, for after `judge_de` had been used once: never
-# trained on and never used to choose anything before it judges (its SOURCE.md).
+# used to choose anything before it judged (its SOURCE.md).
 JUDGE_DE2_DIR = Path(__file__).resolve().parent / "data" / "judge_de2"
-# A third, by further hands, for after `judge_de2` had been used once: never trained on and never
-# used to choose anything before it judges (its SOURCE.md).
+# A third, by further hands, for after `judge_de2` had been used once: never used to choose
+# anything before it judged (its SOURCE.md).
 JUDGE_DE3_DIR = Path(__file__).resolve().parent / "data" / "judge_de3"
-# A fourth, by further hands again, for after `judge_de3` had been used once: never trained on and
-# never used to choose anything before it judges (its SOURCE.md).
+# A fourth, by further hands again, for after `judge_de3` had been used once: never used to choose
+# anything before it judged (its SOURCE.md).
 JUDGE_DE4_DIR = Path(__file__).resolve().parent / "data" / "judge_de4"
-# A fifth, by further hands again, for after `judge_de4` had been used once: never trained on and
-# never used to choose anything before it judges (its SOURCE.md).
+# A fifth, by further hands again, for after `judge_de4` had been used once: never used to choose
+# anything before it judged (its SOURCE.md).
 JUDGE_DE5_DIR = Path(__file__).resolve().parent / "data" / "judge_de5"
 # Each of the five has had its one judging say; since measurement 10 they are German training data
 # (`datasets.GERMAN_TRAIN_DIRS`), so scoring them no longer tests the shipped model.

@@ -8,7 +8,8 @@ line with its topic. It is never trained on the evaluation sets (`data/eval`,
 `data/eval_independent`) nor on the dev set (`data/dev`, see `evaluation.py`); a test checks
 that no text is in both.
 
-The model (`shipped-4`, `ShippedModel`) is four models that know the same topics. First
+The model (`shipped-4`, `ShippedModel`) is four models: three that know the topics, one the
+languages. First
 the classifier's n-gram pipeline (`classifier.train`: word and character n-gram TF-IDF into
 a logistic regression) with a third feature set, the **symptom lexicon** (`lexicon.py`,
 turned into features by `symptoms`): word stems per language for what customers describe
@@ -127,7 +128,7 @@ class ShippedModel:
     """The n-gram model where it is sure, else the sentence encoder's head: German messages' own
     (`german_encoder`, with the German hand-off `GERMAN_NGRAMS_SURE_AT`), the shared one for the
     others. `language` (the same n-gram pipeline, trained on the messages' languages) says which
-    are German. All are trained on the same topics."""
+    are German. The others are trained on the same topics."""
 
     ngrams: TrainedModel
     language: TrainedModel

@@ -177,7 +177,9 @@ def _run_copy(cursor: Any, sql: str, run: Callable[[Any], None]) -> None:
 
 
 class _WrappedEnd(LibpqWriter):
-    """psycopg's writer to the server, its `finish` run through the connection's execute wrappers."""
+    """psycopg's writer to the server, its `finish` run through the connection's execute wrappers.
+    The wrappers run while psycopg holds the connection in COPY state: one that ran a query of
+    its own there would fail (none does: the import's only marks the time as waiting)."""
 
     def __init__(self, cursor: Any, sql: str) -> None:
         super().__init__(cursor.cursor)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, fields
@@ -254,10 +255,7 @@ def _tuned_process() -> Iterator[Callable[[], object]]:
     rows in bench/orders.py), so it runs seldom: each run walks the rows read ahead again (4 ms a
     batch when it ran after each). Cycles are still freed, memory stays flat. It runs on its own
     again afterwards, unless it was paused before."""
-    enabled = gc.isenabled()
-    interval = sys.getswitchinterval()
-    gc.disable()
-    sys.setswitchinterval(SWITCH_INTERVAL)
+    global _tuned, _untuned
     batches = 0
 
     def between_batches() -> None:
@@ -266,12 +264,29 @@ def _tuned_process() -> Iterator[Callable[[], object]]:
         if batches % COLLECT_EVERY == 0:
             gc.collect(1)
 
+    with _tuning_lock:
+        if _tuned == 0:  # the first import under way saves the settings, the last puts them back
+            _untuned = (gc.isenabled(), sys.getswitchinterval())
+            gc.disable()
+            sys.setswitchinterval(SWITCH_INTERVAL)
+        _tuned += 1
     try:
         yield between_batches
     finally:
-        sys.setswitchinterval(interval)
-        if enabled:
-            gc.enable()
+        with _tuning_lock:
+            _tuned -= 1
+            if _tuned == 0:
+                enabled, interval = _untuned
+                sys.setswitchinterval(interval)
+                if enabled:
+                    gc.enable()
+
+
+# Imports under way in this process with its settings tuned, and the settings from before the first
+# (imports that overlap, in a Celery worker of the threads pool, must not put back each other's).
+_tuning_lock = threading.Lock()
+_tuned = 0
+_untuned: tuple[bool, float] = (True, 0.005)
 
 
 COLLECT_EVERY = 10

@@ -56,3 +56,15 @@ def test_the_command_pauses_the_collector_while_it_imports(amazon, collector_see
     assert {round(interval, 6) for _, interval in collector_seen} == {orders.SWITCH_INTERVAL}
     assert gc.isenabled()  # running again afterwards
     assert sys.getswitchinterval() == DEFAULT_INTERVAL
+
+
+def test_imports_that_overlap_leave_the_settings_tuned_until_the_last_one_ends():
+    """Two imports under way in one process (a Celery worker of the threads pool): the first to
+    end must not put the settings back under the other."""
+    with orders._tuned_process():
+        with orders._tuned_process():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        assert round(sys.getswitchinterval(), 6) == orders.SWITCH_INTERVAL
+    assert gc.isenabled()
+    assert sys.getswitchinterval() == DEFAULT_INTERVAL

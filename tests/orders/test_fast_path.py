@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from inquiries import models as m
 from inquiries.ingestion.csv_import import open_csv
@@ -166,3 +166,37 @@ def test_a_new_row_that_was_stored_after_all_fails_on_the_unique_constraint(amaz
         )
 
     assert sorted(order.lines.values_list("sku", "quantity")) == [("LAMP-1", 1), ("LAMP-2", 2)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_in_a_transaction_of_its_own_commits_without_waiting_and_checks_its_keys_in_a_statement(
+    amazon,
+):
+    """Outside a caller's transaction (the command, the Celery task), each batch commits without
+    waiting for the disk and runs its deferred foreign-key checks as a statement before its
+    commit; the import waits for the disk once at its end. (Other tests run inside a transaction
+    of pytest's, where neither applies.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's settings")
+    seen: list[str] = []
+
+    def watch(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch), open_csv(sample("amazon-all-orders")) as stream:
+        import_into(amazon, "amazon-all-orders", stream)
+
+    assert (
+        seen.count("SET LOCAL synchronous_commit = off") == seen.count("SET CONSTRAINTS ALL IMMEDIATE") >= 2
+    )
+    assert seen[-1] == "SELECT pg_current_xact_id()"  # the one wait for the disk
+    assert m.OrderLine.objects.filter(order__account=amazon).count() == 5  # the sample's valid lines
+
+    # A key that points nowhere fails at that statement, inside the batch, not at its commit.
+    checked = False
+    with pytest.raises(IntegrityError, match="foreign key"), transaction.atomic():
+        bulk.insert_new(m.OrderLine, ["order_id", "sku", "quantity"], [(10**9, "LAMP-9", 1)])
+        bulk.check_constraints_now()
+        checked = True
+    assert not checked
