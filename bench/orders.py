@@ -201,7 +201,11 @@ def child_import(path: str, account: int, fmt: str) -> None:
                 "cpu_seconds": cpu() - cpu_started,
                 "peak_mb": peak_mb,
                 "summary": out.getvalue(),
-                "backend_cpu_seconds": None if backend_seconds is None else backend_seconds - backend_started,
+                "backend_cpu_seconds": (
+                    None
+                    if backend_seconds is None or backend_started is None
+                    else backend_seconds - backend_started
+                ),
             }
         )
     )
